@@ -1,0 +1,62 @@
+"""weightfit: why a checkpoint will not load into your model, and the fix.
+
+The public API, imported lazily so ``import weightfit`` stays light and never
+pulls in torch::
+
+    manifest = weightfit.read("model.safetensors")
+    report = weightfit.check("ckpt.pth", "pkg.models:build")
+    plan = weightfit.fix("ckpt.pth", "pkg.models:build", "out/")
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "read": "weightfit.formats",
+    "ReadOptions": "weightfit.formats",
+    "check": "weightfit.check",
+    "fix": "weightfit.fix",
+    "apply": "weightfit.apply",
+    "load_into": "weightfit.load",
+    "lint": "weightfit.lint",
+    "explain": "weightfit.explain",
+    "explained": "weightfit.explain",
+    "Manifest": "weightfit.manifest",
+    "TensorSpec": "weightfit.manifest",
+    "ByteRange": "weightfit.manifest",
+    "Finding": "weightfit.findings",
+    "Report": "weightfit.findings",
+    "Plan": "weightfit.plan",
+    "Op": "weightfit.plan",
+    "WeightfitError": "weightfit.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from weightfit.apply import apply
+    from weightfit.check import check
+    from weightfit.errors import WeightfitError
+    from weightfit.explain import explain, explained
+    from weightfit.findings import Finding, Report
+    from weightfit.fix import fix
+    from weightfit.formats import ReadOptions, read
+    from weightfit.lint import lint
+    from weightfit.load import load_into
+    from weightfit.manifest import ByteRange, Manifest, TensorSpec
+    from weightfit.plan import Op, Plan
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'weightfit' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return [*__all__, "__version__"]

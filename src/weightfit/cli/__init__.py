@@ -1,0 +1,71 @@
+"""The ``weightfit`` command: parses arguments, calls the library, renders.
+
+Each subcommand lives in its own module with ``register(subparsers, common)``;
+``main`` is the one place that turns errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+
+from weightfit import __version__
+from weightfit.cli import inspect
+from weightfit.cli._output import common_options, error_console
+from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError
+
+COMMANDS = (inspect,)
+
+DEBUG_VARIABLE = "WEIGHTFIT_DEBUG"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="weightfit",
+        description="Why a checkpoint will not load into your model, and the fix.",
+    )
+    parser.add_argument("--version", action="version", version=f"weightfit {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    common = common_options()
+    for command in COMMANDS:
+        command.register(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see ``docs/architecture.md``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except WeightfitError as error:
+        error_console().print(f"error: {error.message}", markup=False, highlight=False)
+        if os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        else:
+            error_console().print(f"(set {DEBUG_VARIABLE}=1 to see the traceback)", style="dim")
+        return error.exit_code
+    except KeyboardInterrupt:
+        return EXIT_USAGE
+    except Exception as error:  # noqa: BLE001 - the one top-level handler
+        error_console().print(
+            f"internal error: {type(error).__name__}: {error}", markup=False, highlight=False
+        )
+        if os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        else:
+            error_console().print(
+                f"(this is a bug in weightfit; set {DEBUG_VARIABLE}=1 for the traceback)",
+                style="dim",
+            )
+        return EXIT_INTERNAL
+    return code
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

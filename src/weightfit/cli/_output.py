@@ -1,0 +1,51 @@
+"""One output sink for every command: human (rich) or JSON, never both."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+_ERROR_CONSOLE: Console | None = None
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options every command takes, defined once: ``--json``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(
+        "--json", action="store_true", help="print machine-readable JSON instead of a report"
+    )
+    return parent
+
+
+def console() -> Console:
+    """The console for reports on standard output."""
+    return Console(highlight=False, soft_wrap=False)
+
+
+def error_console() -> Console:
+    """The console for errors and progress on standard error."""
+    global _ERROR_CONSOLE
+    if _ERROR_CONSOLE is None:
+        _ERROR_CONSOLE = Console(stderr=True, highlight=False)
+    return _ERROR_CONSOLE
+
+
+def emit(args: argparse.Namespace, data: Callable[[], Any], render: Callable[[Console], None]) -> None:
+    """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console."""
+    if getattr(args, "json", False):
+        json.dump(data(), sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        render(console())
+
+
+def sanitize_name(name: str) -> str:
+    """A name read from a file, safe to print: control characters shown, markup escaped."""
+    printable = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)
+    return escape(printable)

@@ -1,0 +1,116 @@
+"""Readers for every checkpoint format, picked by magic bytes, never by file name.
+
+Each format module has ``sniff(head, path) -> bool`` (a cheap look at the first
+bytes) and ``read(path, options) -> Manifest``. :func:`read` tries them in
+order. Nothing here loads tensor data or executes anything from a file.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from weightfit.errors import CheckpointNotFound, NotACheckpoint, reading
+from weightfit.manifest import Manifest
+
+SNIFF_BYTES = 64
+"""How many leading bytes a format's ``sniff`` gets to look at."""
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """Choices a reader cannot make alone.
+
+    Attributes:
+        key: Dotted path of the state dict to use inside a container (``"ema"``,
+            ``"state_dict"``, ``"a.b"``); ``None`` lets the reader choose.
+        variant: Precision variant of a folder's weights (``"bf16"``, ``"fp16"``);
+            ``None`` reads the unlabelled set.
+        weights_format: ``"safetensors"`` or ``"pickle"`` when a folder has both;
+            ``None`` prefers safetensors.
+    """
+
+    key: str | None = None
+    variant: str | None = None
+    weights_format: str | None = None
+
+
+class FormatModule(Protocol):
+    """What every module in :mod:`weightfit.formats` provides."""
+
+    NAME: str
+
+    def sniff(self, head: bytes, path: Path) -> bool: ...  # noqa: D102
+
+    def read(self, path: Path, options: ReadOptions) -> Manifest: ...  # noqa: D102
+
+
+# Order matters only where magic bytes could be confused: the safetensors
+# sniff checks a length prefix followed by "{", which no zip, pickle or GGUF
+# file starts with; JSON indexes start with "{" directly.
+FILE_FORMATS = ("safetensors", "safetensors_index", "gguf", "torch_zip", "numpy", "torch_legacy")
+FOLDER_FORMATS = ("dcp", "folder")
+
+
+def _module(name: str) -> FormatModule:
+    module: FormatModule = importlib.import_module(f"weightfit.formats.{name}")  # type: ignore[assignment]
+    return module
+
+
+def detect(path: str | Path) -> str:
+    """Name of the format module that reads ``path``.
+
+    Raises:
+        CheckpointNotFound: ``path`` does not exist.
+        NotACheckpoint: no format recognises it.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointNotFound("no such file or folder", path=path)
+    if path.is_dir():
+        for name in FOLDER_FORMATS:
+            if _module(name).sniff(b"", path):
+                return name
+        raise NotACheckpoint("folder holds no weights weightfit can read", path=path)
+    with reading(path), path.open("rb") as handle:
+        head = handle.read(SNIFF_BYTES)
+    if not head:
+        raise NotACheckpoint("file is empty", path=path)
+    for name in FILE_FORMATS:
+        if _module(name).sniff(head, path):
+            return name
+    raise NotACheckpoint(f"unrecognised leading bytes {head[:8]!r}", path=path)
+
+
+def read(
+    path: str | Path,
+    *,
+    key: str | None = None,
+    variant: str | None = None,
+    weights_format: str | None = None,
+) -> Manifest:
+    """Read the manifest of any supported checkpoint, header only.
+
+    Args:
+        path: A checkpoint file, a shard index, or a model folder.
+        key: Dotted path of the state dict inside a container (``"ema"``).
+        variant: Precision variant of a folder's weights (``"bf16"``).
+        weights_format: ``"safetensors"`` or ``"pickle"`` when a folder has both.
+
+    Returns:
+        The :class:`~weightfit.manifest.Manifest` of the chosen weights.
+
+    Raises:
+        InputError: any subclass, naming the file and what is wrong with it.
+
+    Example:
+        >>> manifest = weightfit.read("model.safetensors")  # doctest: +SKIP
+        >>> manifest["lm_head.weight"].shape  # doctest: +SKIP
+        (32000, 4096)
+    """
+    path = Path(path)
+    name = detect(path)
+    with reading(path):
+        return _module(name).read(path, ReadOptions(key, variant, weights_format))

@@ -1,0 +1,210 @@
+"""The manifest: what a checkpoint holds, read from headers, never from tensor data.
+
+A :class:`Manifest` is an ordered mapping of tensor names to :class:`TensorSpec`
+(shape, dtype, and where the bytes live). Models become manifests too (their
+``state_dict()`` built on the ``meta`` device), so diagnosis is a comparison of
+two manifests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from weightfit import dtypes
+
+SecurityVerdict = Literal["safe", "benign", "unknown", "dangerous"]
+
+
+@dataclass(frozen=True)
+class ByteRange:
+    """Where a tensor's bytes live: ``length`` bytes at ``offset`` in ``file``."""
+
+    file: str
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """The offset one past the last byte."""
+        return self.offset + self.length
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One tensor as a header describes it.
+
+    Attributes:
+        name: The state-dict key.
+        shape: Sizes of each dimension (``()`` for a scalar).
+        dtype: Canonical dtype name (``"F32"``, ``"BF16"`` ...); unknown names are kept.
+        location: Where the bytes are, or ``None`` for a model built on ``meta``.
+        stride: Element strides when the header records them (pickles), else ``None``.
+        storage: Key of the storage the tensor views, when it shares one (pickles).
+        is_buffer: ``True`` for a module buffer, ``False`` for a parameter, ``None`` unknown.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    location: ByteRange | None = None
+    stride: tuple[int, ...] | None = None
+    storage: str | None = None
+    is_buffer: bool | None = None
+
+    @property
+    def numel(self) -> int:
+        """Number of elements."""
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int | None:
+        """Bytes of the tensor's elements, or ``None`` for an unknown dtype."""
+        return dtypes.nbytes(self.dtype, self.shape)
+
+    @property
+    def is_contiguous(self) -> bool:
+        """Whether the recorded strides are the row-major ones (no stride: yes)."""
+        if self.stride is None:
+            return True
+        expected, running = [], 1
+        for size in reversed(self.shape):
+            expected.append(running)
+            running *= size
+        return all(
+            size == 1 or have == want
+            for size, have, want in zip(self.shape, self.stride, reversed(expected), strict=True)
+        )
+
+    def __repr__(self) -> str:
+        dims = "×".join(str(s) for s in self.shape) or "scalar"
+        return f"<TensorSpec {self.name} {self.dtype}[{dims}]>"
+
+
+@dataclass(frozen=True)
+class Container:
+    """A state dict found inside a checkpoint file (e.g. ``model``, ``ema``)."""
+
+    key: str
+    tensors: int
+    params: int
+
+
+@dataclass(frozen=True)
+class OpaqueGlobal:
+    """A global a pickle names that is not a known tensor rebuild; never imported."""
+
+    module: str
+    name: str
+    verdict: SecurityVerdict
+
+
+@dataclass
+class Manifest:
+    """An ordered set of tensors read from one checkpoint (or built from a model).
+
+    Attributes:
+        tensors: Tensor name to :class:`TensorSpec`, in file order.
+        source: The path, URL or target description it came from.
+        format: Reader that produced it (``"safetensors"``, ``"torch-zip"`` ...).
+        files: Every file read, in order.
+        metadata: String metadata stored with the weights (``__metadata__``).
+        extras: Non-tensor entries (epoch, args, optimizer summary) as plain values.
+        container: Key of the chosen state dict inside the file ("" for the top level).
+        container_reason: Why that state dict was chosen.
+        containers: Every state dict found, the chosen one included.
+        security: For pickles, the worst verdict over the globals they name.
+        globals: For pickles, every global that is not a known tensor rebuild.
+        config: A model folder's ``config.json``, when there is one.
+        notes: Facts a reader noticed that a person should know.
+    """
+
+    tensors: dict[str, TensorSpec]
+    source: str
+    format: str
+    files: list[str] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    container: str | None = None
+    container_reason: str | None = None
+    containers: list[Container] = field(default_factory=list)
+    security: SecurityVerdict | None = None
+    globals: list[OpaqueGlobal] = field(default_factory=list)
+    config: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.tensors)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tensors)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tensors
+
+    def __getitem__(self, name: str) -> TensorSpec:
+        return self.tensors[name]
+
+    @property
+    def num_params(self) -> int:
+        """Total elements over every tensor."""
+        return sum(spec.numel for spec in self.tensors.values())
+
+    @property
+    def total_bytes(self) -> int:
+        """Total bytes over every tensor of known dtype."""
+        return sum(spec.nbytes or 0 for spec in self.tensors.values())
+
+    def bytes_by_dtype(self) -> dict[str, int]:
+        """Bytes per dtype, largest first."""
+        counts: Counter[str] = Counter()
+        for spec in self.tensors.values():
+            counts[spec.dtype] += spec.nbytes or 0
+        return dict(counts.most_common())
+
+    def shapes(self) -> Mapping[str, tuple[int, ...]]:
+        """Tensor name to shape."""
+        return {name: spec.shape for name, spec in self.tensors.items()}
+
+    def __repr__(self) -> str:
+        name = Path(self.source).name or self.source
+        return (
+            f"<Manifest {self.format} {len(self.tensors)} tensors "
+            f"{human_count(self.num_params)} params {human_bytes(self.total_bytes)} {name!r}>"
+        )
+
+
+def from_shapes(
+    shapes: Mapping[str, tuple[int, ...] | list[int]],
+    *,
+    dtype: str = "F32",
+    source: str = "<shapes>",
+    format: str = "shapes",
+) -> Manifest:
+    """Build a location-less manifest from a name-to-shape mapping (tests, error logs)."""
+    tensors = {
+        name: TensorSpec(name=name, shape=tuple(int(s) for s in shape), dtype=dtype)
+        for name, shape in shapes.items()
+    }
+    return Manifest(tensors=tensors, source=source, format=format)
+
+
+def human_count(n: int) -> str:
+    """A count in K/M/B/T, e.g. ``1.6B``."""
+    for unit, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def human_bytes(n: int) -> str:
+    """A size in decimal units, e.g. ``6.4 GB``."""
+    for unit, size in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+

@@ -1,0 +1,183 @@
+"""Plans: ordered, named, reviewable operations that turn one manifest into another.
+
+A plan is data. It is saved as YAML (or JSON) for a person to read and edit,
+and it is the only input the applier takes. Each operation is either *exact*
+(the bytes are kept or only rearranged) or *needs review* (new values are made
+up or information is lost). See ``docs/plans.md`` for every operation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from weightfit.errors import InvalidPlan
+
+PLAN_VERSION = 1
+"""Version of the plan file format; bumped on any incompatible change."""
+
+OpKind = Literal[
+    "rename",
+    "drop",
+    "select",
+    "unsqueeze",
+    "squeeze",
+    "inflate",
+    "pad_rows",
+    "truncate_rows",
+    "copy_overlap",
+    "transpose",
+    "reshape",
+    "split",
+    "concat",
+    "resample_pos_embed",
+    "cast",
+    "reinit",
+]
+
+
+class Safety(str, Enum):
+    """Whether an operation keeps every value exactly or needs a person's review."""
+
+    EXACT = "exact"
+    NEEDS_REVIEW = "needs-review"
+
+
+_EXACT_KINDS = frozenset(
+    {"rename", "drop", "select", "unsqueeze", "squeeze", "transpose", "reshape", "split", "concat"}
+)
+_LOSSLESS_CASTS = {
+    ("F16", "F32"),
+    ("BF16", "F32"),
+    ("F32", "F64"),
+    ("F16", "F64"),
+    ("BF16", "F64"),
+    ("F8_E4M3", "F16"),
+    ("F8_E4M3", "BF16"),
+    ("F8_E4M3", "F32"),
+    ("F8_E5M2", "F16"),
+    ("F8_E5M2", "BF16"),
+    ("F8_E5M2", "F32"),
+}
+
+
+@dataclass
+class Op:
+    """One named plan operation.
+
+    Attributes:
+        kind: What the operation does (see ``docs/plans.md``).
+        args: Its arguments, plain JSON values (names, patterns, axes, sizes).
+        reason: Why it is in the plan, usually the finding that asked for it.
+    """
+
+    kind: OpKind
+    args: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def safety(self) -> Safety:
+        """Exact when bytes are kept or rearranged; needs review otherwise."""
+        if self.kind in _EXACT_KINDS:
+            return Safety.EXACT
+        if self.kind == "inflate" and int(self.args.get("size", 1)) == 1:
+            return Safety.EXACT
+        if self.kind == "cast" and (self.args.get("from"), self.args.get("to")) in _LOSSLESS_CASTS:
+            return Safety.EXACT
+        return Safety.NEEDS_REVIEW
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
+        return f"<Op {self.kind}({args}) {self.safety.value}>"
+
+
+@dataclass
+class Plan:
+    """An ordered list of operations, with what it was made from and for.
+
+    Attributes:
+        ops: The operations, applied in order.
+        source: The checkpoint the plan was made from.
+        target: The target the result must match.
+        version: Plan file format version.
+    """
+
+    ops: list[Op] = field(default_factory=list)
+    source: str = ""
+    target: str = ""
+    version: int = PLAN_VERSION
+
+    @property
+    def needs_review(self) -> list[Op]:
+        """Operations that make up values or lose information."""
+        return [op for op in self.ops if op.safety is Safety.NEEDS_REVIEW]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, with each op's safety written out for the reader."""
+        return {
+            "version": self.version,
+            "source": self.source,
+            "target": self.target,
+            "ops": [{**asdict(op), "safety": op.safety.value} for op in self.ops],
+        }
+
+    def digest(self) -> str:
+        """SHA-256 of the plan's canonical JSON: what provenance stamps record."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def dump(self, path: str | Path) -> None:
+        """Write the plan as YAML (``.yaml``/``.yml``) or JSON (anything else)."""
+        path = Path(path)
+        data = self.to_dict()
+        if path.suffix in (".yaml", ".yml"):
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        else:
+            text = json.dumps(data, indent=2)
+        path.write_text(text, encoding="utf-8")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, origin: str = "<plan>") -> Plan:
+        """Build a plan from plain data, checking its version and op kinds.
+
+        Raises:
+            InvalidPlan: wrong version, unknown op kind, or malformed entries.
+        """
+        if not isinstance(data, dict):
+            raise InvalidPlan("a plan must be a mapping with 'version' and 'ops'", path=origin)
+        version = data.get("version")
+        if version != PLAN_VERSION:
+            raise InvalidPlan(
+                f"plan version {version!r} is not supported (expected {PLAN_VERSION})", path=origin
+            )
+        ops = []
+        for index, entry in enumerate(data.get("ops") or []):
+            if not isinstance(entry, dict) or entry.get("kind") not in OpKind.__args__:  # type: ignore[attr-defined]
+                raise InvalidPlan(f"op #{index} has no known 'kind': {entry!r}", path=origin)
+            ops.append(
+                Op(kind=entry["kind"], args=dict(entry.get("args") or {}), reason=entry.get("reason", ""))
+            )
+        return cls(ops=ops, source=data.get("source", ""), target=data.get("target", ""))
+
+    @classmethod
+    def load(cls, path: str | Path) -> Plan:
+        """Read a plan written by :meth:`dump` (or edited by hand).
+
+        Raises:
+            InvalidPlan: the file is not a valid plan.
+        """
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as error:
+            raise InvalidPlan(f"cannot read plan ({error})", path=path) from error
+        return cls.from_dict(data, origin=str(path))
+
+    def __repr__(self) -> str:
+        return f"<Plan {len(self.ops)} ops, {len(self.needs_review)} need review>"
