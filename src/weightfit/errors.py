@@ -13,6 +13,7 @@ The tree::
     │   ├── MissingDependency           an optional framework is not installed
     │   ├── NoLoadingErrorFound         `explain` found no loading error in the text
     │   └── InvalidPlan                 a plan file that cannot be applied as written
+    │       └── CastOverflow            a down-cast meets values the new dtype cannot hold
     ├── InputError                      exit 3: a file or target cannot be read
     │   ├── CheckpointNotFound          (FileNotFoundError)
     │   ├── NotACheckpoint              (ValueError) no known format matches the bytes
@@ -28,7 +29,9 @@ The tree::
     │   ├── ForbiddenPickleContent      the pickle would import or call something unsafe
     │   ├── ContainerKeyNotFound        ``--key`` names no entry in the file
     │   ├── VariantNotFound             a folder has no weight set for the variant asked
-    │   └── TargetUnavailable           a target (factory, config, module) cannot be built
+    │   ├── TargetUnavailable           a target (factory, config, module) cannot be built
+    │   ├── UnsupportedTensor           a tensor's dtype cannot be computed on or written
+    │   └── CheckpointMismatch          a strict load found tensors that do not fit the model
     └── OutputError                     exit 3: the output cannot be written or verified
         ├── DestinationNotWritable      (PermissionError)
         ├── DestinationExists           (FileExistsError)
@@ -112,6 +115,10 @@ class InvalidPlan(UsageError, ValueError):
     """A plan file that cannot be applied as written."""
 
 
+class CastOverflow(InvalidPlan):
+    """A down-cast meets finite values beyond the largest the new dtype holds."""
+
+
 class InputError(WeightfitError):
     """A file, folder or target cannot be read."""
 
@@ -179,6 +186,14 @@ class VariantNotFound(InputError):
 
 class TargetUnavailable(InputError):
     """A target model, factory or config cannot be built."""
+
+
+class UnsupportedTensor(InputError):
+    """A tensor's dtype cannot be computed on or written as the plan asks."""
+
+
+class CheckpointMismatch(InputError):
+    """A strict load found tensors that do not fit the model (the detail names them)."""
 
 
 class OutputError(WeightfitError):

@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Sequence
 
 from weightfit import __version__
-from weightfit.cli import inspect
+from weightfit.cli import check, inspect
 from weightfit.cli._output import common_options, error_console
 from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError
 
-COMMANDS = (inspect,)
+COMMANDS = (inspect, check)
 
 DEBUG_VARIABLE = "WEIGHTFIT_DEBUG"
 
@@ -43,7 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except WeightfitError as error:
-        error_console().print(f"error: {error.message}", markup=False, highlight=False)
+        error_console().print(
+            f"error: {error.message}", markup=False, highlight=False, soft_wrap=True
+        )
         if os.environ.get(DEBUG_VARIABLE):
             traceback.print_exc()
         else:
@@ -53,7 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except Exception as error:  # noqa: BLE001 - the one top-level handler
         error_console().print(
-            f"internal error: {type(error).__name__}: {error}", markup=False, highlight=False
+            f"internal error: {type(error).__name__}: {error}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         if os.environ.get(DEBUG_VARIABLE):
             traceback.print_exc()

@@ -1,0 +1,373 @@
+"""``weightfit.check``: will this checkpoint load into that model, and if not, why.
+
+The pipeline, one step per module: read the checkpoint (:mod:`weightfit.formats`),
+resolve the target (:mod:`weightfit.targets`), align the two manifests
+(:mod:`weightfit.align`), run the rules (:mod:`weightfit.diagnose`), then rank
+the findings and count what they cover into a :class:`~weightfit.findings.Report`.
+A checkpoint written by ``weightfit apply`` carries a provenance stamp in its
+``__metadata__``; a stamp made for another target or under other library
+versions adds a ``version`` finding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from weightfit import formats
+from weightfit.align import align
+from weightfit.alignment import Alignment
+from weightfit.findings import Finding, Report
+from weightfit.manifest import Manifest, TensorSpec
+from weightfit.tree import collapse_names
+
+STAMP_PREFIX = "weightfit."
+"""Prefix of the provenance keys ``weightfit apply`` writes into ``__metadata__``."""
+
+STAMP_TARGET_CLASS = "weightfit.target_class"
+STAMP_TARGET_CONFIG = "weightfit.target_config_sha256"
+STAMP_LIBRARIES = "weightfit.libraries"
+
+SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+"""Findings sort by severity first: what blocks a load, then what is probably wrong."""
+
+BLOCKING_SEVERITIES = frozenset({"error", "warning"})
+"""A report is compatible only when no finding has one of these severities."""
+
+
+def check(
+    checkpoint: str | Path | Manifest,
+    target: Any,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    key: str | None = None,
+    variant: str | None = None,
+) -> Report:
+    """Compare a checkpoint with the model it should load into, before loading anything.
+
+    Args:
+        checkpoint: A checkpoint file, shard index or model folder (anything
+            :func:`weightfit.read` takes), or a :class:`~weightfit.manifest.Manifest`.
+        target: Anything :func:`weightfit.targets.resolve` takes: another checkpoint
+            or folder, a transformers / diffusers ``config.json`` or model folder,
+            an ``nn.Module``, a factory ``"pkg.module:Callable"``, or a ``Manifest``.
+        kwargs: Keyword arguments for a factory target.
+        config: A config file or mapping for a factory target.
+        key: Which state dict to use inside the checkpoint (``"ema"``, ``"state_dict"``).
+        variant: Precision variant of folder weights (``"bf16"``), for both sides.
+
+    Returns:
+        A :class:`~weightfit.findings.Report`: ``compatible`` is ``True`` only when
+        no finding is an ``error`` or ``warning``; findings come most explanatory
+        first (severity, then parameters covered); ``summary`` holds the counts.
+
+    Raises:
+        InputError: the checkpoint or the target cannot be read or built (exit 3).
+        MissingDependency: the target needs a framework that is not installed.
+
+    Example:
+        >>> report = weightfit.check("ckpt.pth", "pkg.models:build")  # doctest: +SKIP
+        >>> report.compatible, [f.category for f in report.findings]  # doctest: +SKIP
+        (False, ['prefix'])
+
+    """
+    from weightfit.diagnose import diagnose
+    from weightfit.targets import resolve
+
+    if isinstance(checkpoint, Manifest):
+        source = checkpoint
+    else:
+        source = formats.read(checkpoint, key=key, variant=variant)
+    expected = resolve(
+        target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
+    )
+    alignment = align(source, expected)
+    findings = [*diagnose(alignment), *provenance_findings(source, expected)]
+    return build_report(alignment, findings)
+
+
+def build_report(alignment: Alignment, findings: Iterable[Finding]) -> Report:
+    """Rank findings and count what they cover into a :class:`~weightfit.findings.Report`.
+
+    Args:
+        alignment: The alignment the findings were drawn from.
+        findings: Findings from :func:`weightfit.diagnose.diagnose` (and provenance).
+
+    Returns:
+        The report; ``compatible`` is ``True`` when no finding is an error or warning.
+
+    """
+    source, target = alignment.source, alignment.target
+    ranked = sorted(
+        findings,
+        key=lambda f: (
+            SEVERITY_RANK.get(f.severity, 3),
+            -_params(f.params, alignment),
+            -f.confidence,
+        ),
+    )
+    return Report(
+        source=source.source,
+        target=target.source,
+        findings=ranked,
+        compatible=not any(f.severity in BLOCKING_SEVERITIES for f in ranked),
+        summary=summarize(alignment, ranked),
+        hints=_hints(source, target, ranked),
+    )
+
+
+def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:
+    """Count what a report's ``summary`` holds (see ``docs/json-schema.md``)."""
+    source, target = alignment.source, alignment.target
+    mismatched = alignment.shape_mismatches()
+    exact = sum(
+        1
+        for p in alignment.pairs
+        if p.via == "exact" and source[p.source].shape == target[p.target].shape
+    )
+    by_category: Counter[str] = Counter()
+    findings_by_category: Counter[str] = Counter()
+    for finding in findings:
+        by_category[finding.category] += _params(finding.params, alignment)
+        findings_by_category[finding.category] += 1
+    return {
+        "source_tensors": len(source),
+        "target_tensors": len(target),
+        "source_params": source.num_params,
+        "target_params": target.num_params,
+        "matched": len(alignment.pairs),
+        "exact": exact,
+        "renamed": sum(1 for p in alignment.pairs if p.via != "exact"),
+        "fused_groups": len(alignment.fused),
+        "shape_mismatches": len(mismatched),
+        "missing": len(alignment.missing),
+        "unexpected": len(alignment.unexpected),
+        "findings": dict(findings_by_category),
+        "params_by_category": dict(by_category),
+        "params_reinitialised": _reinitialised(alignment, findings),
+        "differences": differences(alignment, findings),
+    }
+
+
+def differences(alignment: Alignment, findings: list[Finding]) -> list[dict[str, Any]]:
+    """Fold the tensors that differ into rows, one per collapsed name and difference.
+
+    Renamed tensors with equal shapes and dtypes are not differences (a ``module.``
+    prefix is one finding, never 2×N rows). Names that differ only in layer
+    numbers, differ the same way (same shapes and dtypes on both sides) and are
+    explained by the same finding share one row: ``blocks.{0..27}.attn.qkv.weight``
+    with ``count`` 28.
+
+    Returns:
+        Rows in checkpoint order: ``kind`` (``shape``, ``dtype``, ``missing``,
+        ``unexpected``), ``name`` (collapsed), ``count``, ``checkpoint`` and
+        ``model`` (``{"shape", "dtype"}`` or ``None`` where absent) and
+        ``category`` (of the finding covering it with the fewest params, ``""``
+        if none does).
+
+    """
+    source, target = alignment.source, alignment.target
+    # The most specific finding explains a tensor: a prefix finding covers every
+    # renamed name, but a width finding on two of them says why their shapes differ.
+    explained: dict[str, str] = {}
+    for finding in sorted(findings, key=lambda f: -len(f.params)):
+        for name in finding.params:
+            explained[name] = finding.category
+    buckets: dict[tuple[str, str, str, str], list[str]] = {}
+    sides: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+    order: dict[str, int] = {}
+
+    def add(kind: str, name: str, left: TensorSpec | None, right: TensorSpec | None) -> None:
+        category = explained.get(name, "")
+        key = (kind, _side_key(left), _side_key(right), category)
+        buckets.setdefault(key, []).append(name)
+        sides.setdefault(key, (_side(left), _side(right)))
+        order.setdefault(name, len(order))
+
+    for pair in alignment.pairs:
+        left, right = source[pair.source], target[pair.target]
+        if left.shape != right.shape:
+            add("shape", pair.source, left, right)
+        elif left.dtype != right.dtype:
+            add("dtype", pair.source, left, right)
+    for name in alignment.missing:
+        add("missing", name, None, target[name])
+    for name in alignment.unexpected:
+        add("unexpected", name, source[name], None)
+    rows = []
+    for key, names in buckets.items():
+        kind, _, _, category = key
+        checkpoint, model = sides[key]
+        for group in collapse_names(names):
+            row = {
+                "kind": kind,
+                "name": group.template,
+                "count": group.count,
+                "checkpoint": checkpoint,
+                "model": model,
+                "category": category,
+            }
+            rows.append((order[group.names[0]], row))
+    return [row for _, row in sorted(rows, key=lambda item: item[0])]
+
+
+def _side_key(spec: TensorSpec | None) -> str:
+    return "" if spec is None else f"{spec.shape}{spec.dtype}"
+
+
+def _side(spec: TensorSpec | None) -> dict[str, Any] | None:
+    return None if spec is None else {"shape": list(spec.shape), "dtype": spec.dtype}
+
+
+def provenance_findings(source: Manifest, target: Manifest) -> list[Finding]:
+    """``version`` findings from a ``weightfit apply`` stamp that does not fit ``target``.
+
+    The stamp records the target class, the sha256 of its config and the library
+    versions present when the checkpoint was written; a checkpoint made for
+    another class or config, or before a known layout change of a library now
+    installed, is flagged.
+    """
+    stamp = {k: v for k, v in source.metadata.items() if k.startswith(STAMP_PREFIX)}
+    if not stamp:
+        return []
+    findings: list[Finding] = []
+    made_for = stamp.get(STAMP_TARGET_CLASS)
+    target_class = target.extras.get("target_class")
+    if made_for and target_class and made_for != target_class:
+        findings.append(
+            Finding(
+                category="version",
+                severity="warning",
+                message=f"checkpoint was converted by weightfit for {made_for}, not {target_class}",
+                evidence={"stamp_target_class": made_for, "target_class": target_class},
+                confidence=1.0,
+                fix_note="convert the original checkpoint again against this target",
+            )
+        )
+    made_config = stamp.get(STAMP_TARGET_CONFIG)
+    config_hash = target.extras.get("config_hash")
+    if made_config and config_hash and made_config != config_hash:
+        findings.append(
+            Finding(
+                category="version",
+                severity="warning",
+                message=(
+                    f"checkpoint was converted for another configuration of the model "
+                    f"(config sha256 {made_config[:12]}…, this target {config_hash[:12]}…)"
+                ),
+                evidence={"stamp_config_sha256": made_config, "target_config_sha256": config_hash},
+                confidence=0.9,
+                fix_note="compare the config the checkpoint was converted for with this one",
+            )
+        )
+    findings.extend(_library_changes(stamp.get(STAMP_LIBRARIES)))
+    return findings
+
+
+def _library_changes(recorded: str | None) -> list[Finding]:
+    """Flag each known layout change between the stamped and installed library versions."""
+    if not recorded:
+        return []
+    try:
+        then = json.loads(recorded)
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(then, dict):
+        return []
+    from weightfit import knowledge
+
+    findings = []
+    for library, old in then.items():
+        new = _installed_version(str(library))
+        if new is None or not isinstance(old, str) or new == old:
+            continue
+        for change in knowledge.version_changes_between(str(library), old, new):
+            findings.append(
+                Finding(
+                    category="version",
+                    severity="info",
+                    message=(
+                        f"checkpoint was written under {library} {old}; {new} is installed "
+                        f"and {change.summary}"
+                    ),
+                    evidence={
+                        "library": library,
+                        "stamped": old,
+                        "installed": new,
+                        "change": change.summary,
+                    },
+                    confidence=0.6,
+                    fix_note=change.fix_note if hasattr(change, "fix_note") else "",
+                )
+            )
+    return findings
+
+
+def _installed_version(library: str) -> str | None:
+    """Return the installed version of a distribution, read from metadata (never imported)."""
+    try:
+        return metadata.version(library)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _params(names: Iterable[str], alignment: Alignment) -> int:
+    """Elements of the named tensors, looked up on the checkpoint side first."""
+    total = 0
+    for name in names:
+        spec = alignment.source.tensors.get(name) or alignment.target.tensors.get(name)
+        if spec is not None:
+            total += spec.numel
+    return total
+
+
+def _reinitialised(alignment: Alignment, findings: list[Finding]) -> int:
+    """Target elements a load would leave freshly initialised.
+
+    Missing target tensors and tensors a fix re-initialises count; tensors a
+    benign (``info``) finding explains (tied copies, rebuilt buffers) do not.
+    """
+    benign = {name for f in findings if f.severity == "info" for name in f.params}
+    names = {name for name in alignment.missing if name not in benign}
+    for finding in findings:
+        for op in finding.fix:
+            name = op.args.get("name")
+            if op.kind == "reinit" and isinstance(name, str):
+                names.add(_target_name(name, alignment))
+    return sum(alignment.target[n].numel for n in names if n in alignment.target.tensors)
+
+
+def _target_name(name: str, alignment: Alignment) -> str:
+    """Return the target name a checkpoint name is paired with (itself when unpaired)."""
+    for pair in alignment.pairs:
+        if pair.source == name:
+            return pair.target
+    return name
+
+
+def _hints(source: Manifest, target: Manifest, findings: list[Finding]) -> list[str]:
+    """Commands or choices that would settle or repair what the report found."""
+    hints = []
+    if len(source.containers) > 1:
+        keys = ", ".join(c.key or "<top level>" for c in source.containers)
+        hints.append(
+            f"the checkpoint holds {len(source.containers)} state dicts ({keys}); "
+            f"{source.container or 'the top level'} was used ({source.container_reason}); "
+            "choose another with --key"
+        )
+    if any(f.fix for f in findings if f.severity in BLOCKING_SEVERITIES):
+        hints.append(
+            f"write a reviewable plan: weightfit fix {_quote(source.source)} --against "
+            f"{_quote(target.source)} -o OUT --plan-only"
+        )
+    return hints
+
+
+def _quote(text: str) -> str:
+    """Quote a path for a shell command line when it needs it."""
+    return text if text and all(c.isalnum() or c in "._-/:=+@" for c in text) else json.dumps(text)

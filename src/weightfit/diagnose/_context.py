@@ -1,0 +1,173 @@
+"""What the rules share while they run: the alignment, and what is already explained.
+
+Rules run in order over one :class:`Context`. Each rule reads the *open* facts
+(shape mismatches, missing and unexpected names that no earlier rule explained),
+adds its findings and *consumes* what it explained, so later rules and the
+missing/unexpected leftovers never repeat a cause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightfit import dtypes
+from weightfit.align import template
+from weightfit.alignment import Alignment, Pair
+from weightfit.findings import Finding
+from weightfit.manifest import Manifest, TensorSpec
+
+# Pairs are keyed by their source name: an alignment pairs each source name once.
+
+
+@dataclass
+class Context:
+    """The alignment under diagnosis, the findings so far, and what they explain."""
+
+    alignment: Alignment
+    findings: list[Finding] = field(default_factory=list)
+    done_pairs: set[str] = field(default_factory=set)
+    done_missing: set[str] = field(default_factory=set)
+    done_unexpected: set[str] = field(default_factory=set)
+
+    @property
+    def source(self) -> Manifest:
+        """The checkpoint's manifest."""
+        return self.alignment.source
+
+    @property
+    def target(self) -> Manifest:
+        """The target's manifest."""
+        return self.alignment.target
+
+    def pairs(self) -> list[Pair]:
+        """Return the matched pairs no rule has explained yet (equal shapes included)."""
+        return [p for p in self.alignment.pairs if p.source not in self.done_pairs]
+
+    def mismatches(self) -> list[Pair]:
+        """Return the open pairs whose shapes differ."""
+        return [p for p in self.pairs() if self.src(p).shape != self.tgt(p).shape]
+
+    def missing(self) -> list[str]:
+        """Return target names nothing matched and no rule explained, in target order."""
+        return [n for n in self.alignment.missing if n not in self.done_missing]
+
+    def unexpected(self) -> list[str]:
+        """Return checkpoint names nothing matched and no rule explained, in source order."""
+        return [n for n in self.alignment.unexpected if n not in self.done_unexpected]
+
+    def src(self, pair: Pair) -> TensorSpec:
+        """Return the checkpoint side of a pair."""
+        return self.source[pair.source]
+
+    def tgt(self, pair: Pair) -> TensorSpec:
+        """Return the model side of a pair."""
+        return self.target[pair.target]
+
+    def consume(
+        self,
+        pairs: Iterable[Pair] = (),
+        missing: Iterable[str] = (),
+        unexpected: Iterable[str] = (),
+    ) -> None:
+        """Mark pairs and leftovers as explained by a finding."""
+        self.done_pairs.update(p.source for p in pairs)
+        self.done_missing.update(missing)
+        self.done_unexpected.update(unexpected)
+
+    def add(self, finding: Finding) -> None:
+        """Record a finding."""
+        self.findings.append(finding)
+
+    def renamed(self, source_name: str) -> str:
+        """Spell a checkpoint name as the prefix transform leaves it (what later ops see)."""
+        prefix = self.alignment.prefix
+        if prefix is None:
+            return source_name
+        mapped = prefix.apply(source_name)
+        return source_name if mapped is None else mapped
+
+    def main_width(self, side: str) -> int | None:
+        """Return one side's hidden width (see :func:`main_width`)."""
+        manifest = self.source if side == "source" else self.target
+        return main_width(manifest.tensors.values())
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    """Write a shape as ``[1152, 4, 2, 2]``."""
+    return "[" + ", ".join(str(s) for s in shape) + "]"
+
+
+def main_width(specs: Iterable[TensorSpec]) -> int | None:
+    """Return the size most weight axes share: a model's hidden width.
+
+    Every axis of size > 1 of every floating tensor votes once; the hidden size
+    wins because norms, biases and both sides of square projections all carry it.
+    """
+    votes: Counter[int] = Counter()
+    for spec in specs:
+        if spec.numel == 0 or not is_float(spec.dtype):
+            continue
+        for size in set(spec.shape):
+            if size > 1:
+                votes[size] += 1
+    if not votes:
+        return None
+    return votes.most_common(1)[0][0]
+
+
+def is_float(dtype: str) -> bool:
+    """Whether a dtype name is a known floating-point type."""
+    known = dtypes.lookup(dtype)
+    return known is not None and known.is_float
+
+
+def stack_of(name: str) -> tuple[str, int] | None:
+    """Return the layer stack a name belongs to and its index: ``("model.layers", 3)``."""
+    segments = name.split(".")
+    for position, segment in enumerate(segments):
+        if segment.isdigit() and position > 0:
+            return ".".join(segments[:position]), int(segment)
+    return None
+
+
+def depths(names: Iterable[str]) -> dict[str, int]:
+    """Count the layers of each repeated stack (``{"model.layers": 32}``)."""
+    seen: dict[str, set[int]] = {}
+    for name in names:
+        found = stack_of(name)
+        if found is not None:
+            seen.setdefault(found[0], set()).add(found[1])
+    return {stack: len(indices) for stack, indices in seen.items()}
+
+
+def layer_template(name: str) -> str:
+    """Fold a name's layer indices (``h.{i}.attn.c_attn.weight``)."""
+    return template(name)[0]
+
+
+def config_keys_with(config: Mapping[str, Any] | None, value: int) -> list[str]:
+    """Config fields (one level of nesting) that hold ``value``: ``["caption_channels"]``."""
+    if not config:
+        return []
+    found = []
+    for key, item in config.items():
+        if isinstance(item, bool) or str(key).startswith("_"):
+            continue
+        if isinstance(item, int) and item == value:
+            found.append(str(key))
+        elif isinstance(item, Mapping):
+            found.extend(
+                f"{key}.{sub}"
+                for sub, inner in item.items()
+                if isinstance(inner, int) and not isinstance(inner, bool) and inner == value
+            )
+    return found
+
+
+def escape_pattern(text: str) -> str:
+    """Escape text for a plan ``pattern`` (Python ``re`` syntax)."""
+    return re.escape(text)

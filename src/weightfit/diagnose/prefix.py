@@ -1,0 +1,64 @@
+"""The ``prefix`` rule: one global name prefix differs (``module.``, ``_orig_mod.`` ...).
+
+The alignment found the prefix from the names themselves; this rule turns it
+into one finding (never one row per tensor) and says which wrapper writes it.
+"""
+
+from __future__ import annotations
+
+from weightfit.diagnose._context import Context
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+# What writes each wrapper segment, for the message only: detection never
+# depends on this list (the alignment derives the prefix from the data).
+_WRAPPERS = {
+    "module.": "DistributedDataParallel / DataParallel",
+    "_orig_mod.": "torch.compile (OptimizedModule)",
+    "_fsdp_wrapped_module.": "FSDP",
+    "_checkpoint_wrapped_module.": "activation checkpointing (checkpoint_wrapper)",
+    "base_model.model.": "PEFT (PeftModel)",
+    "model.diffusion_model.": "the original LDM / Stable Diffusion code",
+    "state_dict.": "a nested state_dict saved whole",
+}
+
+
+def prefix(ctx: Context) -> None:
+    """Report the global prefix transform, with the rename op that applies it."""
+    transform = ctx.alignment.prefix
+    if transform is None:
+        return
+    covered = [p.source for p in ctx.alignment.pairs if p.via == "prefix"]
+    if not covered:
+        return
+    strip, add = transform.strip, transform.add
+    wrapper = _WRAPPERS.get(strip) or _WRAPPERS.get(add)
+    if strip and add:
+        what = f"checkpoint names start with {strip!r} where the model's start with {add!r}"
+    elif strip:
+        what = f"checkpoint names carry the prefix {strip!r} that the model's lack"
+    else:
+        what = f"model names carry the prefix {add!r} that the checkpoint's lack"
+    by = f" (written by {wrapper})" if wrapper else ""
+    message = f"{what}{by}: {len(covered)} tensors"
+    op = Op("rename", {"strip": strip, "add": add}, reason=f"prefix {strip!r} → {add!r}")
+    evidence = {
+        "strip": strip,
+        "add": add,
+        "tensors": len(covered),
+        "of_checkpoint": len(ctx.source),
+        "example": {"checkpoint": covered[0], "model": transform.apply(covered[0])},
+    }
+    if wrapper:
+        evidence["wrapper"] = wrapper
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=message,
+            params=covered,
+            evidence=evidence,
+            confidence=1.0 if len(covered) > 1 else 0.8,
+            fix=[op],
+        )
+    )

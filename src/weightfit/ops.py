@@ -1,0 +1,693 @@
+"""What each plan operation means, on names and on values.
+
+Running a plan over a :class:`~weightfit.manifest.Manifest` (no tensor data, no
+torch) gives, for every output tensor, a :class:`Recipe`: the spec it will be
+written with, and how its value is made from source tensors. That is the dry run
+(:func:`predict`); :mod:`weightfit.apply` and :mod:`weightfit.load` evaluate the
+recipes tensor by tensor. Ops and their arguments are documented in
+``docs/plans.md``; this module is their single implementation.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from weightfit import dtypes
+from weightfit.errors import InvalidPlan, UnsupportedTensor
+from weightfit.manifest import Manifest, TensorSpec
+from weightfit.plan import Op, Plan
+
+if TYPE_CHECKING:
+    import torch
+
+ValueFn = Callable[[list["torch.Tensor"]], "torch.Tensor"]
+"""Makes a tensor's value from its inputs' values (torch is imported inside)."""
+
+MEAN_RESIZING_EPSILON = 1e-9
+"""Covariance scale of new rows, as transformers' ``_init_added_embeddings_weights_with_mean``."""
+
+_PLACEHOLDER = re.compile(r"\\\{([ijk])\\\}")
+_UNWRITABLE = frozenset({"F4", "F6_E2M3", "F6_E3M2"})
+"""Packed sub-byte dtypes: bytes can be copied, but torch cannot compute on them."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one output tensor is made.
+
+    Attributes:
+        spec: Name, shape and dtype it is written with (``location`` is ``None``).
+        source: For a tensor whose bytes are a source tensor's bytes unchanged
+            (renamed, reshaped, unsqueezed), that source tensor; else ``None``.
+        inputs: The recipes whose values ``fn`` combines, when ``source`` is ``None``.
+        fn: Computes the value from the inputs' values.
+        ops: Kinds of the ops that changed its shape or values, in order (renames
+            are not counted): what ``load_into`` reports as *adapted*.
+    """
+
+    spec: TensorSpec
+    source: TensorSpec | None = None
+    inputs: tuple[Recipe, ...] = ()
+    fn: ValueFn | None = field(default=None, compare=False)
+    ops: tuple[str, ...] = ()
+
+    def leaves(self) -> Iterator[TensorSpec]:
+        """Every source tensor this one is made from."""
+        if self.source is not None:
+            yield self.source
+        for recipe in self.inputs:
+            yield from recipe.leaves()
+
+    def evaluate(self, read: Callable[[TensorSpec], torch.Tensor]) -> torch.Tensor:
+        """The value, reading source tensors with ``read`` (a contiguous CPU tensor)."""
+        if self.source is not None:
+            return read(self.source).reshape(self.spec.shape)
+        assert self.fn is not None
+        return self.fn([recipe.evaluate(read) for recipe in self.inputs]).reshape(self.spec.shape)
+
+
+@dataclass
+class Outcome:
+    """A plan run over a manifest: the output tensors and what was left out.
+
+    Attributes:
+        recipes: Output name to :class:`Recipe`, in output order.
+        reinit: Names left to the model's own initialisation (parameters to train).
+        source: The manifest the plan ran over.
+    """
+
+    recipes: dict[str, Recipe]
+    reinit: list[str]
+    source: Manifest
+
+    @property
+    def left_out(self) -> list[str]:
+        """Source tensors no output tensor is made from (dropped, reinitialised)."""
+        used = {leaf.name for recipe in self.recipes.values() for leaf in recipe.leaves()}
+        return [name for name in self.source.tensors if name not in used]
+
+    def manifest(self) -> Manifest:
+        """The predicted output manifest (no byte locations)."""
+        return Manifest(
+            tensors={name: recipe.spec for name, recipe in self.recipes.items()},
+            source=self.source.source,
+            format="plan-output",
+            metadata=dict(self.source.metadata),
+        )
+
+
+def run(plan: Plan, manifest: Manifest) -> Outcome:
+    """Run ``plan`` over ``manifest`` by name and shape, without reading tensor data.
+
+    Raises:
+        InvalidPlan: an op's arguments are wrong for the tensors it names.
+        UnsupportedTensor: a value op on a dtype torch cannot compute on, or an
+            output dtype safetensors cannot store.
+    """
+    state = _State(
+        recipes={
+            name: Recipe(spec=replace(spec, location=None), source=spec)
+            for name, spec in manifest.tensors.items()
+        }
+    )
+    for index, op in enumerate(plan.ops):
+        handler = _HANDLERS.get(op.kind)
+        if handler is None:
+            raise InvalidPlan(f"op #{index} ({op.kind}) is not implemented")
+        handler(_Context(state, op, index))
+    for recipe in state.recipes.values():
+        if dtypes.lookup(recipe.spec.dtype) is None:
+            raise UnsupportedTensor(
+                f"{recipe.spec.name}: dtype {recipe.spec.dtype} cannot be written to "
+                "safetensors; drop it or select around it"
+            )
+    return Outcome(recipes=state.recipes, reinit=state.reinit, source=manifest)
+
+
+def predict(plan: Plan, manifest: Manifest) -> Manifest:
+    """The manifest ``plan`` would produce from ``manifest`` (a dry run)."""
+    return run(plan, manifest).manifest()
+
+
+@dataclass
+class _State:
+    recipes: dict[str, Recipe]
+    reinit: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Context:
+    """One op being applied: the state, the op, and helpers that name it in errors."""
+
+    state: _State
+    op: Op
+    index: int
+
+    def fail(self, detail: str) -> InvalidPlan:
+        return InvalidPlan(f"op #{self.index} ({self.op.kind}): {detail}")
+
+    def arg(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        """Argument ``key``, checked against ``kind``; required unless ``default`` is given."""
+        if key not in self.op.args or self.op.args[key] is None:
+            if default is ...:
+                raise self.fail(f"needs argument '{key}'")
+            return default
+        value = self.op.args[key]
+        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+            raise self.fail(f"argument '{key}' must be {_kind_name(kind)}, not {value!r}")
+        return value
+
+    def ints(self, key: str, default: Any = ...) -> tuple[int, ...]:
+        value = self.arg(key, (list, tuple), default)
+        if value is default:
+            return value  # type: ignore[no-any-return]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise self.fail(f"argument '{key}' must be a list of integers, not {value!r}")
+        return tuple(value)
+
+    def recipe(self, name: str) -> Recipe:
+        if name not in self.state.recipes:
+            raise self.fail(f"no tensor named {name!r}")
+        return self.state.recipes[name]
+
+    def matching(self) -> list[str]:
+        """Names the op's ``name`` or ``pattern`` selects (at least one)."""
+        if "name" in self.op.args:
+            return [self.recipe(self.arg("name", str)).spec.name]
+        pattern = self.regex("pattern")
+        names = [name for name in self.state.recipes if pattern.fullmatch(name)]
+        if not names:
+            raise self.fail(f"pattern {pattern.pattern!r} matches no tensor")
+        return names
+
+    def regex(self, key: str) -> re.Pattern[str]:
+        text = self.arg(key, str)
+        try:
+            return re.compile(text)
+        except re.error as error:
+            raise self.fail(f"argument '{key}' is not a valid regex ({error})") from error
+
+    def computable(self, recipe: Recipe) -> None:
+        """Refuse a value op on a dtype torch cannot compute on."""
+        dtype = recipe.spec.dtype
+        if dtypes.lookup(dtype) is None or dtype in _UNWRITABLE:
+            raise UnsupportedTensor(
+                f"{recipe.spec.name}: op #{self.index} ({self.op.kind}) cannot compute on "
+                f"dtype {dtype}"
+            )
+
+    def replace_one(
+        self, name: str, shape: tuple[int, ...], fn: ValueFn | None, *, dtype: str | None = None
+    ) -> None:
+        """Give ``name`` a new shape; ``fn is None`` means the bytes are unchanged."""
+        old = self.state.recipes[name]
+        spec = replace(old.spec, shape=shape, dtype=dtype or old.spec.dtype)
+        ops = (*old.ops, self.op.kind)
+        if fn is None:
+            new = replace(old, spec=spec, ops=ops)
+        else:
+            self.computable(old)
+            new = Recipe(spec=spec, inputs=(old,), fn=fn, ops=ops)
+        self.state.recipes[name] = new
+
+    def rename_all(self, mapping: dict[str, str]) -> None:
+        """Rename at once, refusing two tensors that would share one name."""
+        renamed: dict[str, Recipe] = {}
+        for name, recipe in self.state.recipes.items():
+            new = mapping.get(name, name)
+            if new in renamed:
+                raise self.fail(f"two tensors would be named {new!r}")
+            renamed[new] = replace(recipe, spec=replace(recipe.spec, name=new))
+        self.state.recipes = renamed
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", list: "a list", bool: "true or false"}
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _axis(ctx: _Context, dim: int, rank: int) -> int:
+    """``dim`` normalised for a tensor of ``rank`` axes (negative counts from the end)."""
+    if not -rank <= dim < rank:
+        raise ctx.fail(f"dim {dim} is out of range for {rank} axes")
+    return dim % rank
+
+
+# --- name-level ops ---------------------------------------------------------
+
+
+def _rename(ctx: _Context) -> None:
+    args = ctx.op.args
+    names = list(ctx.state.recipes)
+    if "strip" in args or "add" in args:
+        strip, add = ctx.arg("strip", str, ""), ctx.arg("add", str, "")
+        mapping = {n: add + n[len(strip) :] for n in names if n.startswith(strip)}
+        if not mapping:
+            raise ctx.fail(f"no tensor name starts with {strip!r}")
+    elif "pattern" in args:
+        pattern, replacement = ctx.regex("pattern"), ctx.arg("replacement", str)
+        mapping = {}
+        for name in names:
+            match = pattern.fullmatch(name)
+            if match:
+                try:
+                    mapping[name] = match.expand(replacement)
+                except (re.error, IndexError) as error:
+                    raise ctx.fail(f"bad replacement {replacement!r} ({error})") from error
+        if not mapping:
+            raise ctx.fail(f"pattern {pattern.pattern!r} matches no tensor")
+    else:
+        source, target = ctx.arg("from", str), ctx.arg("to", str)
+        mapping = _template_mapping(ctx, source, target, names)
+    ctx.rename_all(mapping)
+
+
+def _template_mapping(ctx: _Context, source: str, target: str, names: list[str]) -> dict[str, str]:
+    """``from``/``to`` names, where ``{i}``, ``{j}``, ``{k}`` stand for layer indices."""
+    regex, count = _PLACEHOLDER.subn(lambda m: f"(?P<{m[1]}>[0-9]+)", re.escape(source))
+    if count == 0:
+        ctx.recipe(source)
+        return {source: target}
+    pattern = re.compile(regex)
+    mapping = {}
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match:
+            try:
+                mapping[name] = target.format(**match.groupdict())
+            except (KeyError, IndexError, ValueError) as error:
+                raise ctx.fail(f"'to' template {target!r} does not fit ({error})") from error
+    if not mapping:
+        raise ctx.fail(f"template {source!r} matches no tensor")
+    return mapping
+
+
+def _drop(ctx: _Context) -> None:
+    for name in ctx.matching():
+        del ctx.state.recipes[name]
+
+
+def _select(ctx: _Context) -> None:
+    prefix = ctx.arg("prefix", str)
+    kept = {n: r for n, r in ctx.state.recipes.items() if n.startswith(prefix) and n != prefix}
+    if not kept:
+        raise ctx.fail(f"no tensor name starts with {prefix!r}")
+    ctx.state.recipes = kept
+    ctx.rename_all({name: name[len(prefix) :] for name in kept})
+
+
+def _reinit(ctx: _Context) -> None:
+    if "name" in ctx.op.args:
+        names = [ctx.arg("name", str)]
+    else:
+        names = ctx.matching()
+    for name in names:
+        ctx.state.recipes.pop(name, None)
+        if name not in ctx.state.reinit:
+            ctx.state.reinit.append(name)
+
+
+# --- exact shape ops --------------------------------------------------------
+
+
+def _unsqueeze(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    dim = _axis(ctx, ctx.arg("dim", int), len(shape) + 1)
+    ctx.replace_one(name, (*shape[:dim], 1, *shape[dim:]), None)
+
+
+def _squeeze(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    dim = _axis(ctx, ctx.arg("dim", int), len(shape))
+    if shape[dim] != 1:
+        raise ctx.fail(f"{name}: axis {dim} has size {shape[dim]}, not 1")
+    ctx.replace_one(name, shape[:dim] + shape[dim + 1 :], None)
+
+
+def _reshape(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    old = ctx.recipe(name).spec.shape
+    shape = list(ctx.ints("shape"))
+    if shape.count(-1) == 1:
+        known = math.prod(s for s in shape if s != -1)
+        if known and math.prod(old) % known == 0:
+            shape[shape.index(-1)] = math.prod(old) // known
+    if any(s < 0 for s in shape) or math.prod(shape) != math.prod(old):
+        raise ctx.fail(f"{name}: cannot reshape {list(old)} to {list(ctx.ints('shape'))}")
+    ctx.replace_one(name, tuple(shape), None)
+
+
+def _transpose(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    dims = ctx.ints("dims", (1, 0) if len(shape) == 2 else ...)
+    if sorted(d % len(shape) if len(shape) else d for d in dims) != list(range(len(shape))):
+        raise ctx.fail(f"{name}: dims {list(dims)} are not a permutation of {len(shape)} axes")
+    dims = tuple(d % len(shape) for d in dims)
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return values[0].permute(dims).contiguous()
+
+    ctx.replace_one(name, tuple(shape[d] for d in dims), fn)
+
+
+def _split(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    parent = ctx.recipe(name)
+    into, sizes = ctx.arg("into", list), ctx.ints("sizes")
+    shape = parent.spec.shape
+    dim = _axis(ctx, ctx.arg("dim", int, 0), len(shape))
+    if len(into) != len(sizes) or not all(isinstance(n, str) for n in into):
+        raise ctx.fail("'into' and 'sizes' must be lists of the same length")
+    if sum(sizes) != shape[dim] or any(s <= 0 for s in sizes):
+        raise ctx.fail(f"{name}: sizes {list(sizes)} do not add up to axis {dim} ({shape[dim]})")
+    clash = [n for n in into if n in ctx.state.recipes and n != name]
+    if clash or len(set(into)) != len(into):
+        raise ctx.fail(f"split would create a name that exists: {(clash or into)[0]!r}")
+    ctx.computable(parent)
+    parts, start = {}, 0
+    for part, size in zip(into, sizes, strict=True):
+        spec = replace(parent.spec, name=part, shape=(*shape[:dim], size, *shape[dim + 1 :]))
+        ops = (*parent.ops, "split")
+        parts[part] = Recipe(spec=spec, inputs=(parent,), fn=_narrow(dim, start, size), ops=ops)
+        start += size
+    ctx.state.recipes = _splice(ctx.state.recipes, [name], parts)
+
+
+def _narrow(dim: int, start: int, size: int) -> ValueFn:
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return values[0].narrow(dim, start, size).contiguous()
+
+    return fn
+
+
+def _concat(ctx: _Context) -> None:
+    names, into = ctx.arg("names", list), ctx.arg("into", str)
+    if len(names) < 2 or not all(isinstance(n, str) for n in names):
+        raise ctx.fail("'names' must list at least two tensors")
+    parts = [ctx.recipe(n) for n in names]
+    first = parts[0].spec
+    dim = _axis(ctx, ctx.arg("dim", int, 0), len(first.shape))
+    for part in parts:
+        other = part.spec
+        same_rest = len(other.shape) == len(first.shape) and all(
+            a == b for i, (a, b) in enumerate(zip(other.shape, first.shape)) if i != dim
+        )
+        if not same_rest or other.dtype != first.dtype:
+            raise ctx.fail(
+                f"{other.name} {other.dtype}{list(other.shape)} does not concatenate with "
+                f"{first.name} {first.dtype}{list(first.shape)} on axis {dim}"
+            )
+        ctx.computable(part)
+    if into in ctx.state.recipes and into not in names:
+        raise ctx.fail(f"concat would create a name that exists: {into!r}")
+    size = sum(p.spec.shape[dim] for p in parts)
+    spec = replace(first, name=into, shape=(*first.shape[:dim], size, *first.shape[dim + 1 :]))
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        return torch.cat(values, dim=dim)
+
+    ops = (*(kind for part in parts for kind in part.ops), "concat")
+    merged = Recipe(spec=spec, inputs=tuple(parts), fn=fn, ops=ops)
+    ctx.state.recipes = _splice(ctx.state.recipes, names, {into: merged})
+
+
+def _splice(
+    recipes: dict[str, Recipe], remove: Sequence[str], insert: dict[str, Recipe]
+) -> dict[str, Recipe]:
+    """``recipes`` without ``remove``, with ``insert`` where the first removed one was."""
+    result: dict[str, Recipe] = {}
+    for name, recipe in recipes.items():
+        if name == remove[0]:
+            result.update(insert)
+        elif name not in remove:
+            result[name] = recipe
+    return result
+
+
+# --- value ops (need review) ------------------------------------------------
+
+
+def _inflate(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    dim = _axis(ctx, ctx.arg("dim", int), len(shape) + 1)
+    size, mode = ctx.arg("size", int), ctx.arg("mode", str, "center")
+    if size < 1:
+        raise ctx.fail(f"size must be at least 1, not {size}")
+    if mode not in ("center", "mean"):
+        raise ctx.fail(f"mode must be 'center' or 'mean', not {mode!r}")
+    new_shape = (*shape[:dim], size, *shape[dim:])
+    if size == 1:
+        ctx.replace_one(name, new_shape, None)
+        return
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        value = values[0]
+        if mode == "mean":
+            spread = (value.float() / size).unsqueeze(dim).expand(new_shape)
+            return spread.to(value.dtype).contiguous()
+        result = torch.zeros(new_shape, dtype=value.dtype)
+        result.select(dim, size // 2).copy_(value)
+        return result
+
+    ctx.replace_one(name, new_shape, fn)
+
+
+def _pad_rows(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    if not shape:
+        raise ctx.fail(f"{name} is a scalar; it has no rows")
+    rows = ctx.arg("rows", int, shape[0])
+    multiple = ctx.arg("pad_to_multiple_of", int, 1)
+    init, seed = ctx.arg("init", str, "mean"), ctx.arg("seed", int, 0)
+    if multiple < 1:
+        raise ctx.fail(f"pad_to_multiple_of must be at least 1, not {multiple}")
+    rows = -(-rows // multiple) * multiple
+    if rows < shape[0]:
+        raise ctx.fail(f"{name} has {shape[0]} rows; pad_rows cannot shrink it to {rows}")
+    if init not in ("mean", "zeros"):
+        raise ctx.fail(f"init must be 'mean' or 'zeros', not {init!r}")
+    if rows == shape[0]:
+        return
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return _padded(values[0], rows, init, seed)
+
+    ctx.replace_one(name, (rows, *shape[1:]), fn)
+
+
+def _padded(value: torch.Tensor, rows: int, init: str, seed: int) -> torch.Tensor:
+    """``value`` with rows appended, the originals kept bit for bit."""
+    import torch
+
+    added = rows - value.shape[0]
+    result = torch.zeros((rows, *value.shape[1:]), dtype=value.dtype)
+    result[: value.shape[0]] = value
+    if init == "zeros" or added == 0 or value.shape[0] == 0:
+        return result
+    old = value.float().reshape(value.shape[0], -1)
+    mean = old.mean(dim=0)
+    new = mean.expand(added, -1)
+    if old.shape[1] > 1 and old.shape[0] > 1:
+        centred = old - mean
+        covariance = centred.T @ centred / old.shape[0]
+        scaled = (MEAN_RESIZING_EPSILON * covariance).double()
+        try:
+            factor = torch.linalg.cholesky(scaled)
+        except RuntimeError:
+            factor = None
+        if factor is not None:
+            generator = torch.Generator().manual_seed(seed)
+            noise = torch.randn(added, old.shape[1], generator=generator, dtype=torch.float64)
+            new = (mean.double() + noise @ factor.T).float()
+    result[value.shape[0] :] = new.reshape(added, *value.shape[1:]).to(value.dtype)
+    return result
+
+
+def _truncate_rows(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    rows = ctx.arg("rows", int)
+    if not shape or not 0 <= rows < shape[0]:
+        raise ctx.fail(f"{name}: cannot truncate {list(shape)} to {rows} rows")
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return values[0][:rows].contiguous()
+
+    ctx.replace_one(name, (rows, *shape[1:]), fn)
+
+
+def _copy_overlap(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    old = ctx.recipe(name).spec.shape
+    shape = ctx.ints("shape")
+    init, std = ctx.arg("init", str, "zeros"), ctx.arg("std", (int, float), 0.02)
+    seed = ctx.arg("seed", int, 0)
+    if len(shape) != len(old) or any(s < 0 for s in shape):
+        raise ctx.fail(f"{name}: shape {list(shape)} must have the rank of {list(old)}")
+    if init not in ("zeros", "normal"):
+        raise ctx.fail(f"init must be 'zeros' or 'normal', not {init!r}")
+    overlap = tuple(slice(0, min(a, b)) for a, b in zip(old, shape, strict=True))
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        value = values[0]
+        result = torch.zeros(shape, dtype=value.dtype)
+        if init == "normal":
+            generator = torch.Generator().manual_seed(seed)
+            noise = torch.randn(shape, generator=generator) * float(std)
+            result.copy_(noise.to(value.dtype))
+        result[overlap] = value[overlap]
+        return result
+
+    ctx.replace_one(name, tuple(shape), fn)
+
+
+def _resample_pos_embed(ctx: _Context) -> None:
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    old_grid, new_grid = ctx.ints("from_grid"), ctx.ints("to_grid")
+    prefix, mode = ctx.arg("prefix_tokens", int, 0), ctx.arg("mode", str, "bicubic")
+    if len(old_grid) != 2 or len(new_grid) != 2 or min(*old_grid, *new_grid) < 1:
+        raise ctx.fail("from_grid and to_grid must be [height, width] of positive sizes")
+    if mode not in ("bicubic", "bilinear"):
+        raise ctx.fail(f"mode must be 'bicubic' or 'bilinear', not {mode!r}")
+    batched = len(shape) == 3
+    if len(shape) not in (2, 3) or (batched and shape[0] != 1):
+        raise ctx.fail(f"{name}: expected [1, tokens, dim] or [tokens, dim], not {list(shape)}")
+    tokens = shape[-2]
+    if tokens != prefix + math.prod(old_grid):
+        raise ctx.fail(
+            f"{name} has {tokens} tokens, not {prefix} prefix + {old_grid[0]}×{old_grid[1]} grid"
+        )
+    new_tokens = prefix + math.prod(new_grid)
+    new_shape = (1, new_tokens, shape[-1]) if batched else (new_tokens, shape[-1])
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return _resampled(values[0], old_grid, new_grid, prefix, mode, new_shape)
+
+    ctx.replace_one(name, new_shape, fn)
+
+
+def _resampled(
+    value: torch.Tensor,
+    old_grid: tuple[int, ...],
+    new_grid: tuple[int, ...],
+    prefix: int,
+    mode: str,
+    new_shape: tuple[int, ...],
+) -> torch.Tensor:
+    """Grid tokens interpolated as timm's ``resample_abs_pos_embed``; prefix tokens kept."""
+    import torch
+    from torch.nn import functional
+
+    flat = value.reshape(-1, value.shape[-1])
+    if tuple(old_grid) == tuple(new_grid):
+        return flat.reshape(new_shape).clone()
+    head, grid = flat[:prefix], flat[prefix:]
+    height, width = old_grid
+    image = grid.float().reshape(1, height, width, -1).permute(0, 3, 1, 2)
+    image = functional.interpolate(image, size=tuple(new_grid), mode=mode, align_corners=False)
+    resized = image.permute(0, 2, 3, 1).reshape(-1, flat.shape[-1]).to(value.dtype)
+    return torch.cat([head, resized]).reshape(new_shape)
+
+
+def _cast(ctx: _Context) -> None:
+    target = dtypes.lookup(ctx.arg("to", str))
+    if target is None or target.name in _UNWRITABLE or not target.is_float:
+        raise ctx.fail(f"cannot cast to {ctx.op.args['to']!r}: not a floating-point dtype")
+    source = ctx.arg("from", str, None)
+    from_name = dtypes.canonical(source) if source else None
+    pattern = ctx.regex("pattern") if "pattern" in ctx.op.args else None
+    clamp = ctx.arg("clamp", bool, False)
+    for name, recipe in list(ctx.state.recipes.items()):
+        dtype = recipe.spec.dtype
+        known = dtypes.lookup(dtype)
+        if pattern is not None and not pattern.fullmatch(name):
+            continue
+        if from_name is not None and dtype != from_name:
+            continue
+        if from_name is None and (known is None or not known.is_float or known.kind == "complex"):
+            continue
+        if dtype == target.name:
+            continue
+        ctx.replace_one(
+            name,
+            recipe.spec.shape,
+            _caster(name, dtype, target.name, clamp),
+            dtype=target.name,
+        )
+
+
+def _caster(name: str, from_dtype: str, to_dtype: str, clamp: bool) -> ValueFn:
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        from weightfit.tensor_io import torch_dtype
+
+        value = values[0]
+        new = torch_dtype(to_dtype)
+        if value.dtype.is_floating_point and _is_narrower(value.dtype, new):
+            value = _checked_range(name, value, new, to_dtype, clamp)
+        return value.to(new)
+
+    return fn
+
+
+def _is_narrower(old: torch.dtype, new: torch.dtype) -> bool:
+    import torch
+
+    return bool(torch.finfo(new).max < torch.finfo(old).max)
+
+
+def _checked_range(
+    name: str, value: torch.Tensor, new: torch.dtype, to_dtype: str, clamp: bool
+) -> torch.Tensor:
+    """Refuse (or saturate) finite values the narrower dtype cannot hold."""
+    import torch
+
+    from weightfit.errors import CastOverflow
+
+    limit = torch.finfo(new).max
+    finite = value[torch.isfinite(value)]
+    peak = float(finite.abs().max()) if finite.numel() else 0.0
+    if peak <= limit:
+        return value
+    if clamp:
+        return value.clamp(-limit, limit)
+    raise CastOverflow(
+        f"{name}: |value| up to {peak:g} exceeds the largest {to_dtype} ({limit:g}); "
+        "add 'clamp: true' to saturate"
+    )
+
+
+_HANDLERS: dict[str, Callable[[_Context], None]] = {
+    "rename": _rename,
+    "drop": _drop,
+    "select": _select,
+    "unsqueeze": _unsqueeze,
+    "squeeze": _squeeze,
+    "inflate": _inflate,
+    "pad_rows": _pad_rows,
+    "truncate_rows": _truncate_rows,
+    "copy_overlap": _copy_overlap,
+    "transpose": _transpose,
+    "reshape": _reshape,
+    "split": _split,
+    "concat": _concat,
+    "resample_pos_embed": _resample_pos_embed,
+    "cast": _cast,
+    "reinit": _reinit,
+}

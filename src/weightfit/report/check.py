@@ -1,0 +1,195 @@
+"""Render a check :class:`~weightfit.findings.Report`: a terminal report, or JSON.
+
+The terminal report reads top-down: the verdict and the counts, then each finding
+(most explanatory first) with its cause, evidence and fix, then one folded table
+of the tensors that differ (``summary["differences"]``, folded by
+:func:`weightfit.check.differences`), where repeated layers collapse into one row
+(``blocks.{0..27}.attn.qkv.weight ×28``). Every name and message is escaped.
+
+The JSON shape is ``Report.to_dict()`` plus ``schema_version``, published in
+``check.schema.json`` and documented in ``docs/json-schema.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from weightfit.cli._output import sanitize_name
+from weightfit.findings import Finding, Report
+from weightfit.manifest import human_count
+from weightfit.plan import Op
+from weightfit.tree import collapse_names
+
+SCHEMA_VERSION = 1
+"""Version of the JSON shape :func:`report_to_dict` returns."""
+
+SCHEMA_PATH = Path(__file__).with_name("check.schema.json")
+"""The published JSON Schema (draft 2020-12) of that shape."""
+
+MAX_PARAMS_SHOWN = 6
+"""Collapsed parameter names listed per finding (the JSON has all of them)."""
+
+MAX_EVIDENCE_ROWS = 8
+"""Evidence entries shown per finding."""
+
+MAX_VALUE_CHARS = 90
+"""Longest evidence or argument value shown on one line."""
+
+MAX_DIFFERENCE_ROWS = 40
+"""Rows of the differences table before the rest are summarised in one line."""
+
+_VERDICT = {True: "[bold green]✓ compatible[/]", False: "[bold red]✗ incompatible[/]"}
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+
+def report_to_dict(report: Report) -> dict[str, Any]:
+    """Turn a report into the plain data ``weightfit check --json`` prints.
+
+    Args:
+        report: The report of :func:`weightfit.check`.
+
+    Returns:
+        A JSON-ready dict following ``report/check.schema.json``.
+
+    Example:
+        >>> report_to_dict(weightfit.check("ckpt.pth", "cfg.json"))["compatible"]  # doctest: +SKIP
+        False
+
+    """
+    return {"schema_version": SCHEMA_VERSION, **report.to_dict()}
+
+
+def render_report(console: Console, report: Report) -> None:
+    """Draw the terminal report of ``weightfit check`` on ``console``.
+
+    Args:
+        console: Where to draw (fixed width and no colour in tests).
+        report: The report to show; its ``summary["differences"]`` (folded rows,
+            see :func:`weightfit.check.differences`) become the closing table.
+
+    """
+    console.print(_verdict(report))
+    console.print(_counts(report.summary))
+    for number, finding in enumerate(report.findings, start=1):
+        console.print()
+        _render_finding(console, number, finding)
+    rows = report.summary.get("differences") or []
+    if rows:
+        console.print()
+        console.print("[bold]differences[/] (repeated layers folded)")
+        console.print(_differences_table(rows))
+    if report.hints:
+        console.print()
+        for hint in report.hints:
+            console.print(f"[bold]hint[/] {sanitize_name(hint)}")
+
+
+def _verdict(report: Report) -> str:
+    blocking = sum(1 for f in report.findings if f.severity in ("error", "warning"))
+    counted = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+    if blocking:
+        counted += f", {blocking} blocking"
+    return (
+        f"{_VERDICT[report.compatible]}  {sanitize_name(report.source)} → "
+        f"{sanitize_name(report.target)}  ({counted})"
+    )
+
+
+def _counts(summary: dict[str, Any]) -> str:
+    """One line of counts from the summary, skipping what it does not hold."""
+    facts = []
+    if "source_tensors" in summary and "target_tensors" in summary:
+        facts.append(f"{summary['source_tensors']} tensors vs {summary['target_tensors']}")
+    for key, label in (
+        ("exact", "match exactly"),
+        ("renamed", "renamed"),
+        ("fused_groups", "fused groups"),
+        ("shape_mismatches", "differ in shape"),
+        ("missing", "missing"),
+        ("unexpected", "unexpected"),
+    ):
+        value = summary.get(key)
+        if value or (key == "exact" and value is not None):
+            facts.append(f"{value} {label}")
+    reinit = summary.get("params_reinitialised")
+    if reinit:
+        facts.append(f"{human_count(reinit)} model params would be freshly initialised")
+    return "[dim]" + " · ".join(facts) + "[/]"
+
+
+def _render_finding(console: Console, number: int, finding: Finding) -> None:
+    style = _SEVERITY_STYLE.get(finding.severity, "")
+    console.print(
+        f"[bold]{number}. {sanitize_name(finding.category)}[/]  [{style}]{finding.severity}[/]  "
+        f"confidence {finding.confidence:.2f}"
+    )
+    console.print(f"   {sanitize_name(finding.message)}")
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    if finding.params:
+        groups = collapse_names(finding.params)
+        shown = [sanitize_name(str(group)) for group in groups[:MAX_PARAMS_SHOWN]]
+        more = len(groups) - len(shown)
+        grid.add_row("   params", ", ".join(shown) + (f" … (+{more} more)" if more else ""))
+    for key, value in list(finding.evidence.items())[:MAX_EVIDENCE_ROWS]:
+        grid.add_row(f"   {sanitize_name(str(key))}", _short(value))
+    for index, op in enumerate(finding.fix):
+        grid.add_row("   fix" if index == 0 else "", _op(op))
+    if finding.fix_note:
+        grid.add_row("   note", sanitize_name(finding.fix_note))
+    console.print(grid)
+
+
+def _op(op: Op) -> str:
+    args = " ".join(f"{sanitize_name(str(k))}={_short(v)}" for k, v in op.args.items())
+    safety = op.safety.value
+    style = "green" if safety == "exact" else "yellow"
+    return f"{sanitize_name(op.kind)} {args}  [{style}]({safety})[/]"
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    return sanitize_name(text)
+
+
+def _differences_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("", no_wrap=True)
+    table.add_column("tensor", overflow="fold")
+    table.add_column("×", justify="right", no_wrap=True)
+    table.add_column("checkpoint", no_wrap=True)
+    table.add_column("model", no_wrap=True)
+    table.add_column("explained by", no_wrap=True)
+    for row in rows[:MAX_DIFFERENCE_ROWS]:
+        checkpoint, model = row["checkpoint"], row["model"]
+        # Dtypes are shown only where they tell something: absent side, or they differ.
+        dtypes = checkpoint is None or model is None or checkpoint["dtype"] != model["dtype"]
+        table.add_row(
+            row["kind"],
+            sanitize_name(row["name"]),
+            str(row["count"]) if row["count"] > 1 else "",
+            _side(checkpoint, dtypes),
+            _side(model, dtypes),
+            sanitize_name(row["category"]) if row["category"] else "[yellow]unexplained[/]",
+        )
+    if len(rows) > MAX_DIFFERENCE_ROWS:
+        rest = rows[MAX_DIFFERENCE_ROWS:]
+        tensors = sum(r["count"] for r in rest)
+        table.add_row("", f"… {len(rest)} more rows; see --json", str(tensors), "", "", "")
+    return table
+
+
+def _side(spec: dict[str, Any] | None, dtype: bool) -> str:
+    """Shape (and dtype) of one side of a difference, ``—`` when the tensor is absent."""
+    if spec is None:
+        return "—"
+    shape = f"[{', '.join(map(str, spec['shape']))}]"
+    return sanitize_name(f"{shape} {spec['dtype']}" if dtype else shape)

@@ -1,0 +1,311 @@
+"""Render a manifest for ``weightfit inspect``: a terminal summary, or JSON.
+
+The JSON shape is published in ``inspect.schema.json`` (version
+``SCHEMA_VERSION``); fields are only ever added, never renamed or removed,
+without a version bump.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from weightfit.cli._output import sanitize_name
+from weightfit.manifest import Manifest, TensorSpec, human_bytes, human_count
+from weightfit.tree import TreeNode, build_tree, filter_names, limit_depth
+
+SCHEMA_VERSION = 1
+"""Version of the JSON shape ``manifest_to_dict`` returns."""
+
+SCHEMA_PATH = Path(__file__).with_name("inspect.schema.json")
+"""The published JSON Schema of that shape."""
+
+MAX_CHILDREN = 40
+"""Children shown per tree node before the rest are summarised in one line."""
+
+MAX_VALUE_CHARS = 80
+"""Longest metadata or extras value shown in the terminal (JSON has all of it)."""
+
+_FOLDER_EXTRAS = ("weight_sets", "components", "file_format")
+_VERDICT_STYLE = {"safe": "green", "benign": "green", "unknown": "yellow", "dangerous": "bold red"}
+
+
+def manifest_to_dict(
+    manifest: Manifest, *, pattern: str | None = None, depth: int | None = None
+) -> dict[str, Any]:
+    """Turn a manifest into the plain data ``weightfit inspect --json`` prints.
+
+    Args:
+        manifest: The manifest to describe.
+        pattern: Keep only tensors whose full name matches this glob, in
+            ``tensors`` and ``tree`` (the totals stay those of the whole manifest).
+        depth: Cut the module tree below this many levels (``None``: whole tree).
+
+    Returns:
+        A JSON-ready dict following ``report/inspect.schema.json``.
+
+    Example:
+        >>> data = manifest_to_dict(weightfit.read("model.safetensors"))  # doctest: +SKIP
+        >>> data["tensor_count"], data["bytes_by_dtype"]  # doctest: +SKIP
+        (291, {'BF16': 2471645184})
+
+    """
+    names = filter_names(manifest.tensors, pattern)
+    tree = limit_depth(build_tree(manifest, pattern=pattern), depth)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "source": manifest.source,
+        "format": manifest.format,
+        "files": list(manifest.files),
+        "tensor_count": len(manifest),
+        "params": manifest.num_params,
+        "bytes": manifest.total_bytes,
+        "bytes_by_dtype": manifest.bytes_by_dtype(),
+        "container": manifest.container,
+        "container_reason": manifest.container_reason,
+        "containers": [
+            {"key": c.key, "tensors": c.tensors, "params": c.params} for c in manifest.containers
+        ],
+        "security": manifest.security,
+        "globals": [
+            {"module": g.module, "name": g.name, "verdict": g.verdict} for g in manifest.globals
+        ],
+        "extras": manifest.extras,
+        "metadata": manifest.metadata,
+        "config": manifest.config,
+        "notes": list(manifest.notes),
+        "filter": pattern,
+        "tensors": [_tensor_to_dict(manifest.tensors[name]) for name in names],
+        "tree": tree.to_dict(),
+    }
+
+
+def render_manifest(
+    console: Console, manifest: Manifest, *, pattern: str | None = None, depth: int | None = None
+) -> None:
+    """Draw the terminal report of ``weightfit inspect`` on ``console``.
+
+    Args:
+        console: Where to draw (fixed width and no colour in tests).
+        manifest: The manifest to describe.
+        pattern: Show only tensors whose full name matches this glob in the tree.
+        depth: Cut the module tree below this many levels.
+
+    """
+    console.print(_headline(manifest))
+    console.print(_summary(manifest))
+    if manifest.extras.get("weight_sets"):
+        console.print("[bold]weight sets[/bold]")
+        console.print(_weight_sets(manifest.extras["weight_sets"]))
+    if manifest.extras.get("components"):
+        console.print("[bold]components[/bold]")
+        console.print(_components(manifest.extras["components"]))
+    if manifest.containers:
+        console.print("[bold]state dicts[/bold]")
+        console.print(_containers(manifest))
+    if manifest.globals:
+        console.print("[bold]opaque globals[/bold] (named by the pickle, never imported)")
+        console.print(_globals(manifest))
+    tree = limit_depth(build_tree(manifest, pattern=pattern), depth)
+    matching = f" matching {sanitize_name(pattern)}" if pattern else ""
+    console.print(f"[bold]modules[/bold]{matching}")
+    console.print(_tree_table(tree))
+
+
+def _tensor_to_dict(spec: TensorSpec) -> dict[str, Any]:
+    location = spec.location
+    return {
+        "name": spec.name,
+        "shape": list(spec.shape),
+        "dtype": spec.dtype,
+        "location": None
+        if location is None
+        else {"file": location.file, "offset": location.offset, "length": location.length},
+        "stride": None if spec.stride is None else list(spec.stride),
+        "storage": spec.storage,
+        "is_buffer": spec.is_buffer,
+    }
+
+
+def _headline(manifest: Manifest) -> str:
+    return (
+        f"[bold]{sanitize_name(manifest.source)}[/bold]\n{sanitize_name(manifest.format)} · "
+        f"{len(manifest)} tensors · {human_count(manifest.num_params)} params · "
+        f"{human_bytes(manifest.total_bytes)}"
+    )
+
+
+def _grid() -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    return grid
+
+
+def _summary(manifest: Manifest) -> Table:
+    """Lay out the key facts, one per row: files, dtypes, container, security, notes ..."""
+    grid = _grid()
+    files = [_relative(f, manifest.source) for f in manifest.files or [manifest.source]]
+    shown = ", ".join(sanitize_name(f) for f in files[:3])
+    grid.add_row("files", shown + (f" … (+{len(files) - 3} more)" if len(files) > 3 else ""))
+    if "file_format" in manifest.extras:
+        grid.add_row("weights", sanitize_name(str(manifest.extras["file_format"])))
+    dtypes = manifest.bytes_by_dtype()
+    grid.add_row(
+        "dtypes", " · ".join(f"{sanitize_name(d)} {human_bytes(b)}" for d, b in dtypes.items())
+    )
+    if manifest.container is not None:
+        reason = (
+            f" ({sanitize_name(manifest.container_reason)})" if manifest.container_reason else ""
+        )
+        grid.add_row("container", f"{sanitize_name(manifest.container) or '<top level>'}{reason}")
+    if manifest.security is not None:
+        opaque = f", {len(manifest.globals)} opaque global(s)" if manifest.globals else ""
+        grid.add_row("security", _verdict(manifest.security) + opaque)
+    if manifest.config is not None:
+        grid.add_row("config", _config_line(manifest.config))
+    for key, value in manifest.extras.items():
+        if key not in _FOLDER_EXTRAS:
+            grid.add_row(f"· {sanitize_name(key)}", _short(value))
+    for key, value in manifest.metadata.items():
+        grid.add_row(f"meta {sanitize_name(key)}", _short(value))
+    for note in manifest.notes:
+        grid.add_row("note", sanitize_name(note))
+    return grid
+
+
+def _relative(file: str, source: str) -> str:
+    """Name a file relative to the folder it was read from, when it is inside it."""
+    path, folder = Path(file), Path(source)
+    return str(path.relative_to(folder)) if path.is_relative_to(folder) and path != folder else file
+
+
+def _config_line(config: dict[str, Any]) -> str:
+    """Name the model a config describes: class, type, base model."""
+    facts = []
+    for key in (
+        "_class_name",
+        "architectures",
+        "model_type",
+        "peft_type",
+        "base_model_name_or_path",
+    ):
+        value = config.get(key)
+        if value:
+            text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            facts.append(f"{key}={sanitize_name(text)}")
+    return " ".join(facts) or f"{len(config)} keys"
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    return sanitize_name(text)
+
+
+def _weight_sets(sets: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("", "prefix", "variant", "format", "layout", "files", "bytes"):
+        table.add_column(column, justify="right" if column in ("files", "bytes") else "left")
+    for s in sets:
+        table.add_row(
+            "→" if s.get("chosen") else "",
+            sanitize_name(s["prefix"]),
+            sanitize_name(s["variant"] or "-"),
+            s["format"],
+            s["layout"],
+            str(len(s["files"])) + (" + index" if s["index"] else ""),
+            human_bytes(s["total_bytes"]),
+        )
+    return table
+
+
+def _components(components: dict[str, dict[str, Any]]) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("component", "class", "tensors", "params"):
+        table.add_column(column, justify="right" if column in ("tensors", "params") else "left")
+    for name, entry in components.items():
+        cls = "/".join(str(x) for x in (entry.get("library"), entry.get("class")) if x)
+        has = entry.get("weights")
+        table.add_row(
+            sanitize_name(name),
+            sanitize_name(cls),
+            str(entry.get("tensors", "-")) if has else "no weights",
+            human_count(entry["params"]) if has and "params" in entry else "",
+        )
+    return table
+
+
+def _containers(manifest: Manifest) -> Table:
+    table = Table(box=None, pad_edge=False)
+    for column in ("", "key", "tensors", "params"):
+        table.add_column(column, justify="right" if column in ("tensors", "params") else "left")
+    for c in manifest.containers:
+        table.add_row(
+            "→" if c.key == manifest.container else "",
+            sanitize_name(c.key) or "<top level>",
+            str(c.tensors),
+            human_count(c.params),
+        )
+    return table
+
+
+def _globals(manifest: Manifest) -> Table:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("global", overflow="fold")
+    table.add_column("verdict")
+    for g in manifest.globals:
+        table.add_row(sanitize_name(f"{g.module}.{g.name}"), _verdict(g.verdict))
+    return table
+
+
+def _verdict(verdict: str) -> str:
+    style = _VERDICT_STYLE.get(verdict)
+    return f"[{style}]{verdict}[/]" if style else sanitize_name(verdict)
+
+
+def _tree_table(root: TreeNode) -> Table:
+    """Lay out the module tree as an indented table: name, copies, params, shape, dtype."""
+    table = Table(box=None, pad_edge=False)
+    table.add_column("name", overflow="fold")
+    table.add_column("×", justify="right")
+    table.add_column("params", justify="right")
+    table.add_column("shape")
+    table.add_column("dtype")
+    for child in root.children[:MAX_CHILDREN]:
+        _tree_rows(table, child, 0)
+    _more_row(table, root, 0)
+    if not root.children:
+        table.add_row("(no tensors)", "", "", "", "")
+    return table
+
+
+def _tree_rows(table: Table, node: TreeNode, level: int) -> None:
+    """Add a node and its children; a collapsed node's children count one copy."""
+    spec = node.tensor
+    shape = dtype = ""
+    if spec is not None:
+        shape = "×".join(str(s) for s in spec.shape) or "scalar"
+        dtype = sanitize_name(spec.dtype)
+    table.add_row(
+        "  " * level + sanitize_name(node.name),
+        f"×{node.count}" if node.count > 1 else "",
+        human_count(node.params),
+        shape,
+        dtype,
+    )
+    for child in node.children[:MAX_CHILDREN]:
+        _tree_rows(table, child, level + 1)
+    _more_row(table, node, level + 1)
+
+
+def _more_row(table: Table, node: TreeNode, level: int) -> None:
+    hidden = node.children[MAX_CHILDREN:]
+    if hidden:
+        params = sum(child.params for child in hidden)
+        table.add_row("  " * level + f"… {len(hidden)} more", "", human_count(params), "", "")

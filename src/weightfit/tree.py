@@ -1,0 +1,325 @@
+"""Module trees and templated names: many tensor names, shown in a few lines.
+
+Two pure-data helpers over dotted tensor names (``model.layers.3.mlp.up_proj.weight``):
+
+- :func:`build_tree` turns names into a tree of modules with parameter counts,
+  where numbered children with the same structure (``layers.0`` ... ``layers.27``)
+  fold into one node ``layers.{0..27}`` that stands for all of them.
+- :func:`collapse_names` turns a flat list of names into templates with counts
+  (``blocks.{0..27}.attn.qkv.weight ×28``), for reports of differences.
+
+Nothing here prints: :mod:`weightfit.report` draws the results.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from weightfit.manifest import Manifest, TensorSpec
+
+
+@dataclass
+class TreeNode:
+    """One module (or tensor) in a module tree.
+
+    Attributes:
+        name: The node's own dotted segment(s): ``"attn"``, ``"{0..27}"``, or
+            ``"layers.{0..27}"`` once single-child chains are joined.
+        path: Full dotted name from the root, templated where collapsed
+            (``"model.layers.{0..27}.attn"``); ``""`` for the root.
+        params: Elements under this node, over the ``count`` copies it stands for,
+            in one copy of its parent (so a parent's ``params`` is the sum of its
+            children's, times its own ``count``).
+        tensors: Tensors under this node, counted the same way as ``params``.
+        count: How many identical numbered siblings this node stands for (1 if none).
+        tensor: The tensor stored at exactly this name, if there is one (a leaf).
+        children: Child nodes in first-seen order (numbered ones in numeric order).
+
+    """
+
+    name: str
+    path: str
+    params: int = 0
+    tensors: int = 0
+    count: int = 1
+    tensor: TensorSpec | None = None
+    children: list[TreeNode] = field(default_factory=list)
+
+    @property
+    def params_each(self) -> int:
+        """Elements in one of the ``count`` copies this node stands for."""
+        return self.params // self.count
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for JSON (see ``report/inspect.schema.json``)."""
+        data: dict[str, object] = {
+            "name": self.name,
+            "path": self.path,
+            "params": self.params,
+            "tensors": self.tensors,
+            "count": self.count,
+        }
+        if self.tensor is not None:
+            data["shape"] = list(self.tensor.shape)
+            data["dtype"] = self.tensor.dtype
+        data["children"] = [child.to_dict() for child in self.children]
+        return data
+
+    def __repr__(self) -> str:
+        times = f" ×{self.count}" if self.count > 1 else ""
+        return f"<TreeNode {self.path or '<root>'}{times} {self.params} params>"
+
+
+@dataclass(frozen=True)
+class NameGroup:
+    """Names that differ only in their layer numbers, under one template.
+
+    Attributes:
+        template: The name with numbered segments replaced by sets, e.g.
+            ``"blocks.{0..27}.attn.qkv.weight"``.
+        names: Every name the template stands for, in input order.
+
+    """
+
+    template: str
+    names: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        """How many names the template stands for."""
+        return len(self.names)
+
+    def __str__(self) -> str:
+        return self.template if self.count == 1 else f"{self.template} ×{self.count}"
+
+
+def filter_names(names: Iterable[str], pattern: str | None) -> list[str]:
+    """Keep the names that match a shell-style ``pattern`` on the full name (all if ``None``)."""
+    if pattern is None:
+        return list(names)
+    return [name for name in names if fnmatch.fnmatchcase(name, pattern)]
+
+
+def build_tree(
+    tensors: Manifest | Mapping[str, TensorSpec],
+    *,
+    pattern: str | None = None,
+    collapse: bool = True,
+    join_chains: bool = True,
+) -> TreeNode:
+    """Build the module tree of a manifest's tensors, with parameter counts per node.
+
+    Args:
+        tensors: A :class:`~weightfit.manifest.Manifest` or a name-to-spec mapping.
+        pattern: Keep only tensors whose full name matches this glob (``fnmatch``).
+        collapse: Fold numbered siblings with identical structure (same child names,
+            shapes and dtypes) into one node; runs of consecutive numbers only.
+        join_chains: Join a module with its only child (``model`` → ``model.layers.{0..27}``).
+
+    Returns:
+        The root :class:`TreeNode` (``name`` and ``path`` empty).
+
+    Example:
+        >>> root = build_tree(weightfit.read("model.safetensors"))  # doctest: +SKIP
+        >>> [child.name for child in root.children]  # doctest: +SKIP
+        ['model', 'lm_head.weight']
+
+    """
+    specs = tensors.tensors if isinstance(tensors, Manifest) else tensors
+    root = _Raw()
+    for name in filter_names(specs, pattern):
+        node = root
+        for segment in name.split("."):
+            node = node.children.setdefault(segment, _Raw())
+        node.tensor = specs[name]
+    tree = _convert(root, "", "", collapse)
+    if join_chains:
+        tree.children = [_join(child) for child in tree.children]
+    return tree
+
+
+def limit_depth(node: TreeNode, depth: int | None) -> TreeNode:
+    """Copy ``node`` without anything deeper than ``depth`` levels below it."""
+    if depth is None:
+        return node
+    children = [limit_depth(child, depth - 1) for child in node.children] if depth > 0 else []
+    return TreeNode(
+        name=node.name,
+        path=node.path,
+        params=node.params,
+        tensors=node.tensors,
+        count=node.count,
+        tensor=node.tensor,
+        children=children,
+    )
+
+
+def collapse_names(names: Iterable[str]) -> list[NameGroup]:
+    """Fold names that differ only in numbered segments into templated names.
+
+    ``blocks.0.attn.qkv.weight`` ... ``blocks.27.attn.qkv.weight`` become one
+    group ``blocks.{0..27}.attn.qkv.weight`` of 28 names. With several numbered
+    segments, the groups are as large as a cartesian product allows
+    (``down.{0..3}.res.{0..1}.w``); gaps give sets such as ``{0..3,5}``.
+
+    Args:
+        names: Dotted names, in the order they should be reported.
+
+    Returns:
+        The groups, ordered by the first name of each; every name lands in
+        exactly one group.
+
+    Example:
+        >>> [str(g) for g in collapse_names(["b.0.w", "b.1.w", "b.2.w", "head.w"])]
+        ['b.{0..2}.w ×3', 'head.w']
+
+    """
+    skeletons: dict[tuple[str, ...], dict[tuple[int, ...], str]] = {}
+    for name in names:
+        segments = name.split(".")
+        numbers = tuple(int(s) for s in segments if _is_index(s))
+        skeleton = tuple("{}" if _is_index(s) else s for s in segments)
+        skeletons.setdefault(skeleton, {}).setdefault(numbers, name)
+    groups: list[NameGroup] = []
+    for skeleton, by_numbers in skeletons.items():
+        if not by_numbers or () in by_numbers:
+            groups.extend(NameGroup(name, (name,)) for name in by_numbers.values())
+            continue
+        for slots in _factor(list(by_numbers)):
+            members = tuple(
+                by_numbers[combo] for combo in itertools.product(*slots) if combo in by_numbers
+            )
+            groups.append(NameGroup(_fill(skeleton, slots), members))
+    order = {name: i for i, name in enumerate(n for g in groups for n in g.names)}
+    firsts = {g.template: min(order[n] for n in g.names) for g in groups}
+    return sorted(groups, key=lambda g: firsts[g.template])
+
+
+def format_numbers(numbers: Iterable[int]) -> str:
+    """Write a set of layer numbers as text: ``{0..27}``, ``{0..3,5}``, or ``7`` alone."""
+    values = sorted(set(numbers))
+    if len(values) == 1:
+        return str(values[0])
+    runs: list[str] = []
+    start = previous = values[0]
+    for value in [*values[1:], None]:
+        if value is not None and value == previous + 1:
+            previous = value
+            continue
+        runs.append(str(start) if start == previous else f"{start}..{previous}")
+        if value is not None:
+            start = previous = value
+    return "{" + ",".join(runs) + "}"
+
+
+@dataclass
+class _Raw:
+    """A tree node before collapsing: children by segment, in insertion order."""
+
+    children: dict[str, _Raw] = field(default_factory=dict)
+    tensor: TensorSpec | None = None
+
+
+def _is_index(segment: str) -> bool:
+    """Whether a dotted segment is a layer number (ASCII digits only)."""
+    return segment.isascii() and segment.isdigit()
+
+
+def _signature(node: _Raw) -> tuple[object, ...]:
+    """Describe a subtree's structure (names, shapes, dtypes) as a hashable value."""
+    own = (node.tensor.shape, node.tensor.dtype) if node.tensor is not None else None
+    # Sorted: shards and pickles may list a block's tensors in any order.
+    return (own, tuple(sorted((name, _signature(child)) for name, child in node.children.items())))
+
+
+def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:
+    """Turn a raw subtree into :class:`TreeNode`s, collapsing numbered runs.
+
+    Children keep first-seen order; numbered ones appear in numeric order where
+    the first of them was seen.
+    """
+    node = TreeNode(name=name, path=path, tensor=raw.tensor)
+    if raw.tensor is not None:
+        node.params, node.tensors = raw.tensor.numel, 1
+    numbered = sorted((int(s), s) for s in raw.children if _is_index(s))
+    runs = _runs(raw, numbered) if collapse else [[s] for _, s in numbered]
+    emitted_numbered = False
+    for segment in raw.children:
+        if not _is_index(segment):
+            groups = [[segment]]
+        elif emitted_numbered:
+            continue
+        else:
+            groups, emitted_numbered = runs, True
+        for run in groups:
+            label = format_numbers(int(s) for s in run) if len(run) > 1 else run[0]
+            child = _convert(
+                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse
+            )
+            child.count = len(run)
+            child.params *= len(run)
+            child.tensors *= len(run)
+            node.children.append(child)
+            node.params += child.params
+            node.tensors += child.tensors
+    return node
+
+
+def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]]) -> list[list[str]]:
+    """Consecutive numbered children with the same signature, as runs of segments."""
+    runs: list[list[str]] = []
+    previous: tuple[int, tuple[object, ...]] | None = None
+    for number, segment in numbered:
+        signature = _signature(raw.children[segment])
+        if previous is not None and previous == (number - 1, signature):
+            runs[-1].append(segment)
+        else:
+            runs.append([segment])
+        previous = (number, signature)
+    return runs
+
+
+def _join(node: TreeNode) -> TreeNode:
+    """Join a node with its only child while it holds no tensor of its own."""
+    while len(node.children) == 1 and node.tensor is None:
+        child = node.children[0]
+        node = TreeNode(
+            name=f"{node.name}.{child.name}",
+            path=child.path,
+            params=node.params,
+            tensors=node.tensors,
+            count=node.count * child.count,
+            tensor=child.tensor,
+            children=child.children,
+        )
+    node.children = [_join(child) for child in node.children]
+    return node
+
+
+def _factor(combos: list[tuple[int, ...]]) -> list[list[list[int]]]:
+    """Split number tuples into blocks, each the cartesian product of per-slot sets."""
+    slots = [sorted({combo[i] for combo in combos}) for i in range(len(combos[0]))]
+    if math.prod(len(s) for s in slots) == len(combos):
+        return [slots]
+    by_first: dict[int, list[tuple[int, ...]]] = {}
+    for combo in combos:
+        by_first.setdefault(combo[0], []).append(combo[1:])
+    merged: dict[str, tuple[list[int], list[list[list[int]]]]] = {}
+    for first in sorted(by_first):
+        rest = _factor(by_first[first])
+        key = repr(rest)
+        if key in merged:
+            merged[key][0].append(first)
+        else:
+            merged[key] = ([first], rest)
+    return [[firsts, *block] for firsts, rest in merged.values() for block in rest]
+
+
+def _fill(skeleton: tuple[str, ...], slots: list[list[int]]) -> str:
+    """Put each slot's numbers into the ``{}`` places of a skeleton."""
+    values = iter(slots)
+    return ".".join(format_numbers(next(values)) if s == "{}" else s for s in skeleton)

@@ -1,0 +1,222 @@
+"""``weightfit inspect`` through the real entry point: output, JSON, options, exit codes."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import torch
+from rich.console import Console
+from safetensors.torch import save_file
+
+from weightfit.manifest import ByteRange, Container, Manifest, OpaqueGlobal, TensorSpec
+from weightfit.report.inspect import SCHEMA_PATH, manifest_to_dict, render_manifest
+
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+HOSTILE = "[bold]x[/bold]\x1b[31m"
+
+
+def llama_like(layers: int = 6) -> dict[str, torch.Tensor]:
+    tensors = {"model.embed_tokens.weight": torch.zeros(32, 8, dtype=torch.bfloat16)}
+    for i in range(layers):
+        tensors[f"model.layers.{i}.self_attn.q_proj.weight"] = torch.zeros(
+            8, 8, dtype=torch.bfloat16
+        )
+        tensors[f"model.layers.{i}.mlp.up_proj.weight"] = torch.zeros(16, 8, dtype=torch.bfloat16)
+        tensors[f"model.layers.{i}.input_layernorm.weight"] = torch.ones(8)
+    tensors["model.norm.weight"] = torch.ones(8)
+    tensors["lm_head.weight"] = torch.zeros(32, 8, dtype=torch.bfloat16)
+    return tensors
+
+
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    path = tmp_path / "model.safetensors"
+    save_file(llama_like(), path, metadata={"format": "pt"})
+    return path
+
+
+def test_terminal_report_collapses_layers(checkpoint: Path, run_cli) -> None:
+    result = run_cli("inspect", checkpoint)
+    assert result.code == 0 and result.err == ""
+    lines = result.out.splitlines()
+    assert lines[:2] == [str(checkpoint), "safetensors · 21 tensors · 1.7K params · 3.6 kB"]
+    assert all(len(line) <= 100 for line in lines)
+    assert "\x1b" not in result.out
+    rows = [line.split() for line in lines]
+    assert ["layers.{0..5}", "×6", "1.2K"] in rows
+    assert ["self_attn.q_proj.weight", "64", "8×8", "BF16"] in rows
+    assert ["dtypes", "BF16", "3.3", "kB", "·", "F32", "224", "B"] in rows
+    assert ["meta", "format", "pt"] in rows
+
+
+def test_json_follows_the_published_schema(checkpoint: Path, run_cli) -> None:
+    result = run_cli("inspect", checkpoint, "--json")
+    assert result.code == 0
+    data = json.loads(result.out)
+    jsonschema.validate(data, SCHEMA)
+    tensors = llama_like()
+    assert data["format"] == "safetensors"
+    assert data["tensor_count"] == len(tensors)
+    assert data["params"] == sum(t.numel() for t in tensors.values())
+    assert data["bytes_by_dtype"] == {"BF16": 3328, "F32": 224}
+    assert data["metadata"] == {"format": "pt"}
+    assert sorted(t["name"] for t in data["tensors"]) == sorted(tensors)
+    by_name = {t["name"]: t for t in data["tensors"]}
+    assert by_name["lm_head.weight"]["shape"] == [32, 8]
+    assert by_name["lm_head.weight"]["location"]["length"] == 512
+    (model, _) = sorted(data["tree"]["children"], key=lambda node: node["name"] != "model")
+    layers = next(node for node in model["children"] if node["name"] == "layers.{0..5}")
+    assert layers["count"] == 6 and layers["path"] == "model.layers.{0..5}"
+
+
+def test_filter(checkpoint: Path, run_cli) -> None:
+    data = json.loads(run_cli("inspect", checkpoint, "--json", "--filter", "*.mlp.*").out)
+    assert sorted(t["name"] for t in data["tensors"]) == sorted(
+        f"model.layers.{i}.mlp.up_proj.weight" for i in range(6)
+    )
+    assert data["tree"]["tensors"] == 6 and data["filter"] == "*.mlp.*"
+    assert data["tensor_count"] == 21
+    text = run_cli("inspect", checkpoint, "--filter", "*.mlp.*").out
+    assert "modules matching *.mlp.*" in text
+    assert "q_proj" not in text and "up_proj.weight" in text
+
+
+def test_filter_matching_nothing(checkpoint: Path, run_cli) -> None:
+    result = run_cli("inspect", checkpoint, "--filter", "nothing*")
+    assert result.code == 0 and "(no tensors)" in result.out
+
+
+def test_depth(checkpoint: Path, run_cli) -> None:
+    text = run_cli("inspect", checkpoint, "--depth", "1").out
+    names = [
+        line.split()[0] for line in text.splitlines()[text.splitlines().index("modules") + 2 :]
+    ]
+    assert sorted(names) == ["lm_head.weight", "model"]
+    data = json.loads(run_cli("inspect", checkpoint, "--json", "--depth", "2").out)
+    model = next(node for node in data["tree"]["children"] if node["name"] == "model")
+    assert all(child["children"] == [] for child in model["children"])
+
+
+def test_hostile_names_are_printed_literally(tmp_path: Path, run_cli) -> None:
+    path = tmp_path / "hostile.safetensors"
+    save_file({HOSTILE: torch.zeros(2), "ok": torch.zeros(1)}, path, metadata={HOSTILE: HOSTILE})
+    result = run_cli("inspect", path)
+    assert result.code == 0
+    assert "\x1b" not in result.out
+    assert "[bold]x[/bold]\\x1b[31m" in result.out
+    data = json.loads(run_cli("inspect", path, "--json").out)
+    assert HOSTILE in {t["name"] for t in data["tensors"]}
+
+
+def test_missing_path_is_exit_3(tmp_path: Path, run_cli) -> None:
+    result = run_cli("inspect", tmp_path / "nope.pth")
+    assert result.code == 3
+    assert result.out == ""
+    assert result.err.splitlines() == [
+        f"error: {tmp_path / 'nope.pth'}: checkpoint not found: no such file or folder",
+        "(set WEIGHTFIT_DEBUG=1 to see the traceback)",
+    ]
+
+
+def test_unrecognised_file_is_exit_3(tmp_path: Path, run_cli) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("hello world")
+    result = run_cli("inspect", path)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {path}: not a checkpoint: unrecognised leading bytes b'hello wo'"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("inspect",),
+        ("inspect", "x", "--depth", "0"),
+        ("inspect", "x", "--depth", "two"),
+        ("inspect", "x", "--format", "onnx"),
+        ("nonsense",),
+    ],
+)
+def test_usage_errors_are_exit_2(argv: tuple[str, ...], run_cli) -> None:
+    assert run_cli(*argv).code == 2
+
+
+def test_python_dash_m_runs_the_same_cli(checkpoint: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "weightfit", "inspect", str(checkpoint), "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tensor_count"] == 21
+
+
+def pickle_like_manifest() -> Manifest:
+    """A manifest as a torch reader returns it, to draw every section of the report."""
+    tensors = {
+        f"blocks.{i}.w": TensorSpec(
+            f"blocks.{i}.w", (4, 4), "F32", ByteRange("ckpt.pt", 64 * i, 64)
+        )
+        for i in range(3)
+    }
+    return Manifest(
+        tensors=tensors,
+        source="ckpt.pt",
+        format="torch-zip",
+        files=["ckpt.pt"],
+        extras={"epoch": 3, "optimizer": "optimizer state: 6 tensors"},
+        container="model",
+        container_reason="preferred key 'model' over 'ema'",
+        containers=[Container("model", 3, 48), Container("ema", 3, 48)],
+        security="unknown",
+        globals=[
+            OpaqueGlobal("argparse", "Namespace", "benign"),
+            OpaqueGlobal("my.lib", "Cfg", "unknown"),
+        ],
+        notes=["blocks.0.w and blocks.1.w share one storage"],
+    )
+
+
+def test_render_every_section_fixed_width() -> None:
+    console = Console(width=80, no_color=True, highlight=False, record=True, file=io.StringIO())
+    render_manifest(console, pickle_like_manifest())
+    text = [line.rstrip() for line in console.export_text().splitlines()]
+    assert text == [
+        "ckpt.pt",
+        "torch-zip · 3 tensors · 48 params · 192 B",
+        "files        ckpt.pt",
+        "dtypes       F32 192 B",
+        "container    model (preferred key 'model' over 'ema')",
+        "security     unknown, 2 opaque global(s)",
+        "· epoch      3",
+        "· optimizer  optimizer state: 6 tensors",
+        "note         blocks.0.w and blocks.1.w share one storage",
+        "state dicts",
+        "   key    tensors  params",
+        "→  model        3      48",
+        "   ema          3      48",
+        "opaque globals (named by the pickle, never imported)",
+        "global              verdict",
+        "argparse.Namespace  benign",
+        "my.lib.Cfg          unknown",
+        "modules",
+        "name              ×  params  shape  dtype",
+        "blocks.{0..2}.w  ×3      48  4×4    F32",
+    ]
+
+
+def test_manifest_to_dict_of_a_reader_manifest_follows_the_schema() -> None:
+    data = manifest_to_dict(pickle_like_manifest())
+    jsonschema.validate(data, SCHEMA)
+    assert data["containers"][1] == {"key": "ema", "tensors": 3, "params": 48}
+    assert data["globals"][0] == {"module": "argparse", "name": "Namespace", "verdict": "benign"}
+    assert data["tensors"][2]["location"] == {"file": "ckpt.pt", "offset": 128, "length": 64}
