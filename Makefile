@@ -29,6 +29,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/inspect.py
+	$(PY) bench/check.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

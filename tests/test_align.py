@@ -157,6 +157,18 @@ def test_unrelated_leftovers_of_other_shapes_stay_unmatched() -> None:
     assert alignment.missing == ["b.weight", "classifier.bias"]
 
 
+def test_lone_scalars_of_unrelated_names_are_not_renamed() -> None:
+    alignment = align(from_shapes({"ema_decay": ()}), from_shapes({"logit_scale": ()}))
+    assert alignment.pairs == []
+    # A distinctive shape, unique on both sides, is enough.
+    alignment = align(
+        from_shapes({"fc.weight": (1000, 768)}), from_shapes({"classifier.weight": (1000, 768)})
+    )
+    assert [(p.source, p.target, p.via) for p in alignment.pairs] == [
+        ("fc.weight", "classifier.weight", "rename")
+    ]
+
+
 def test_weight_is_never_renamed_into_bias() -> None:
     alignment = align(from_shapes({"fc.weight": (8,)}), from_shapes({"fc2.bias": (8,)}))
     assert alignment.pairs == []
@@ -213,9 +225,10 @@ def test_align_two_60k_manifests_with_renames_fast() -> None:
             target[f"layers.{i}.blk{j}.to_out.0.weight"] = (j + 1, 64)
     left, right = from_shapes(source), from_shapes(target)
     assert len(left) == len(right) == 60_000
-    start = time.perf_counter()
+    # CPU time, not wall time: the test machine is shared (bench/check.py times the wall).
+    start = time.process_time()
     alignment = align(left, right)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(alignment.pairs) == 60_000
     assert len(alignment.renames) == 30
     assert elapsed < 3.0, f"alignment took {elapsed:.2f} s"

@@ -216,6 +216,14 @@ def test_select_single_or_sharded_follows_the_library() -> None:
     assert chosen.sharded and reason == "unlabelled, sharded preferred"
 
 
+def test_select_prefers_weights_over_an_index_without_shards() -> None:
+    sets = group(
+        ["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.safetensors.index.json"]
+    )
+    chosen, _ = select(sets, prefer_sharded=True)
+    assert chosen.files == ("diffusion_pytorch_model.safetensors",)
+
+
 def test_select_leaves_out_trainer_state() -> None:
     sets = group(
         ["checkpoint.pth", "optimizer.pt", "scheduler.pt", "rng_state.pth", "training_args.bin"]

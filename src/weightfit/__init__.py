@@ -11,6 +11,8 @@ pulls in torch::
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -60,3 +62,29 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return [*__all__, "__version__"]
+
+
+class _API(types.ModuleType):
+    """Package type under which a function wins over the submodule of the same name.
+
+    Importing ``weightfit.check`` binds the submodule as the attribute ``check``
+    of this package, which would hide the function ``weightfit.check``. The
+    properties below keep the attribute the function; the binding is ignored
+    (the submodule stays in ``sys.modules``: use ``from weightfit.check import x``).
+    """
+
+
+def _function(name: str) -> property:
+    def get(_: types.ModuleType) -> Any:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+    def ignore(_: types.ModuleType, __: object) -> None:
+        return None
+
+    return property(get, ignore)
+
+
+for _name, _module in _EXPORTS.items():
+    if _module == f"{__name__}.{_name}":
+        setattr(_API, _name, _function(_name))
+sys.modules[__name__].__class__ = _API

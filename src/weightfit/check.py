@@ -12,25 +12,19 @@ versions adds a ``version`` finding.
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from weightfit import formats
+from weightfit import formats, provenance
 from weightfit.align import align
 from weightfit.alignment import Alignment
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.tree import collapse_names
-
-STAMP_PREFIX = "weightfit."
-"""Prefix of the provenance keys ``weightfit apply`` writes into ``__metadata__``."""
-
-STAMP_TARGET_CLASS = "weightfit.target_class"
-STAMP_TARGET_CONFIG = "weightfit.target_config_sha256"
-STAMP_LIBRARIES = "weightfit.libraries"
 
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 """Findings sort by severity first: what blocks a load, then what is probably wrong."""
@@ -88,15 +82,20 @@ def check(
     )
     alignment = align(source, expected)
     findings = [*diagnose(alignment), *provenance_findings(source, expected)]
-    return build_report(alignment, findings)
+    command = _fix_command(checkpoint, target, kwargs, config, key, variant)
+    return build_report(alignment, findings, fix_command=command)
 
 
-def build_report(alignment: Alignment, findings: Iterable[Finding]) -> Report:
+def build_report(
+    alignment: Alignment, findings: Iterable[Finding], *, fix_command: str | None = None
+) -> Report:
     """Rank findings and count what they cover into a :class:`~weightfit.findings.Report`.
 
     Args:
         alignment: The alignment the findings were drawn from.
         findings: Findings from :func:`weightfit.diagnose.diagnose` (and provenance).
+        fix_command: The ``weightfit fix`` command line that repeats this check as a
+            repair, for the hints; ``None`` when the inputs have no command-line form.
 
     Returns:
         The report; ``compatible`` is ``True`` when no finding is an error or warning.
@@ -117,7 +116,7 @@ def build_report(alignment: Alignment, findings: Iterable[Finding]) -> Report:
         findings=ranked,
         compatible=not any(f.severity in BLOCKING_SEVERITIES for f in ranked),
         summary=summarize(alignment, ranked),
-        hints=_hints(source, target, ranked),
+        hints=_hints(source, ranked, fix_command),
     )
 
 
@@ -145,6 +144,12 @@ def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:
         "renamed": sum(1 for p in alignment.pairs if p.via != "exact"),
         "fused_groups": len(alignment.fused),
         "shape_mismatches": len(mismatched),
+        "dtype_mismatches": sum(
+            1
+            for p in alignment.pairs
+            if source[p.source].shape == target[p.target].shape
+            and source[p.source].dtype != target[p.target].dtype
+        ),
         "missing": len(alignment.missing),
         "unexpected": len(alignment.unexpected),
         "findings": dict(findings_by_category),
@@ -157,25 +162,27 @@ def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:
 def differences(alignment: Alignment, findings: list[Finding]) -> list[dict[str, Any]]:
     """Fold the tensors that differ into rows, one per collapsed name and difference.
 
-    Renamed tensors with equal shapes and dtypes are not differences (a ``module.``
-    prefix is one finding, never 2×N rows). Names that differ only in layer
-    numbers, differ the same way (same shapes and dtypes on both sides) and are
-    explained by the same finding share one row: ``blocks.{0..27}.attn.qkv.weight``
-    with ``count`` 28.
+    Renamed tensors with equal shapes are not differences (a ``module.`` prefix is
+    one finding, never 2×N rows); neither are dtype-only differences, which
+    ``summary["dtype_mismatches"]`` counts and a ``dtype_variant`` finding
+    explains. Names that differ only in layer numbers, differ the same way (same
+    shapes and dtypes on both sides) and are explained by the same finding share
+    one row: ``blocks.{0..27}.attn.qkv.weight`` with ``count`` 28.
 
     Returns:
-        Rows in checkpoint order: ``kind`` (``shape``, ``dtype``, ``missing``,
-        ``unexpected``), ``name`` (collapsed), ``count``, ``checkpoint`` and
-        ``model`` (``{"shape", "dtype"}`` or ``None`` where absent) and
-        ``category`` (of the finding covering it with the fewest params, ``""``
-        if none does).
+        Rows in checkpoint order: ``kind`` (``shape``, ``missing``, ``unexpected``),
+        ``name`` (collapsed), ``count``, ``checkpoint`` and ``model``
+        (``{"shape", "dtype"}`` or ``None`` where absent) and ``category`` (of the
+        most severe, then most specific, finding covering it; ``""`` if none does).
 
     """
     source, target = alignment.source, alignment.target
-    # The most specific finding explains a tensor: a prefix finding covers every
-    # renamed name, but a width finding on two of them says why their shapes differ.
+    # The most severe, then most specific, finding explains a tensor: a prefix
+    # finding covers every renamed name, but a width finding on two of them says
+    # why their shapes differ, and a benign dtype note never hides a real cause.
     explained: dict[str, str] = {}
-    for finding in sorted(findings, key=lambda f: -len(f.params)):
+    ranked = sorted(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 3), len(f.params)))
+    for finding in reversed(ranked):
         for name in finding.params:
             explained[name] = finding.category
     buckets: dict[tuple[str, str, str, str], list[str]] = {}
@@ -193,8 +200,6 @@ def differences(alignment: Alignment, findings: list[Finding]) -> list[dict[str,
         left, right = source[pair.source], target[pair.target]
         if left.shape != right.shape:
             add("shape", pair.source, left, right)
-        elif left.dtype != right.dtype:
-            add("dtype", pair.source, left, right)
     for name in alignment.missing:
         add("missing", name, None, target[name])
     for name in alignment.unexpected:
@@ -232,11 +237,11 @@ def provenance_findings(source: Manifest, target: Manifest) -> list[Finding]:
     another class or config, or before a known layout change of a library now
     installed, is flagged.
     """
-    stamp = {k: v for k, v in source.metadata.items() if k.startswith(STAMP_PREFIX)}
+    stamp = provenance.stamped(source)
     if not stamp:
         return []
     findings: list[Finding] = []
-    made_for = stamp.get(STAMP_TARGET_CLASS)
+    made_for = stamp.get(provenance.TARGET_CLASS)
     target_class = target.extras.get("target_class")
     if made_for and target_class and made_for != target_class:
         findings.append(
@@ -249,7 +254,7 @@ def provenance_findings(source: Manifest, target: Manifest) -> list[Finding]:
                 fix_note="convert the original checkpoint again against this target",
             )
         )
-    made_config = stamp.get(STAMP_TARGET_CONFIG)
+    made_config = stamp.get(provenance.TARGET_CONFIG_SHA256)
     config_hash = target.extras.get("config_hash")
     if made_config and config_hash and made_config != config_hash:
         findings.append(
@@ -265,12 +270,15 @@ def provenance_findings(source: Manifest, target: Manifest) -> list[Finding]:
                 fix_note="compare the config the checkpoint was converted for with this one",
             )
         )
-    findings.extend(_library_changes(stamp.get(STAMP_LIBRARIES)))
+    findings.extend(_library_changes(stamp.get(provenance.LIBRARIES_KEY), source))
     return findings
 
 
-def _library_changes(recorded: str | None) -> list[Finding]:
-    """Flag each known layout change between the stamped and installed library versions."""
+def _library_changes(recorded: str | None, source: Manifest) -> list[Finding]:
+    """Flag known layout changes between the stamped and installed library versions.
+
+    Only changes that touch a tensor of the checkpoint count.
+    """
     if not recorded:
         return []
     try:
@@ -287,22 +295,27 @@ def _library_changes(recorded: str | None) -> list[Finding]:
         if new is None or not isinstance(old, str) or new == old:
             continue
         for change in knowledge.version_changes_between(str(library), old, new):
+            touched = [name for name in source.tensors if change.matches(name)]
+            if not touched:
+                continue
             findings.append(
                 Finding(
                     category="version",
-                    severity="info",
+                    severity="info" if change.benign else "warning",
                     message=(
-                        f"checkpoint was written under {library} {old}; {new} is installed "
-                        f"and {change.summary}"
+                        f"checkpoint was written under {library} {old}, {new} is installed; "
+                        f"{change.summary}"
                     ),
+                    params=touched,
                     evidence={
                         "library": library,
                         "stamped": old,
                         "installed": new,
-                        "change": change.summary,
+                        "change": change.description,
+                        "source": change.source,
                     },
-                    confidence=0.6,
-                    fix_note=change.fix_note if hasattr(change, "fix_note") else "",
+                    confidence=0.8,
+                    fix_note=change.fix_note,
                 )
             )
     return findings
@@ -350,7 +363,7 @@ def _target_name(name: str, alignment: Alignment) -> str:
     return name
 
 
-def _hints(source: Manifest, target: Manifest, findings: list[Finding]) -> list[str]:
+def _hints(source: Manifest, findings: list[Finding], fix_command: str | None) -> list[str]:
     """Commands or choices that would settle or repair what the report found."""
     hints = []
     if len(source.containers) > 1:
@@ -361,13 +374,41 @@ def _hints(source: Manifest, target: Manifest, findings: list[Finding]) -> list[
             "choose another with --key"
         )
     if any(f.fix for f in findings if f.severity in BLOCKING_SEVERITIES):
-        hints.append(
-            f"write a reviewable plan: weightfit fix {_quote(source.source)} --against "
-            f"{_quote(target.source)} -o OUT --plan-only"
-        )
+        if fix_command is not None:
+            hints.append(f"write a reviewable plan: {fix_command}")
+        else:
+            hints.append(
+                "write a reviewable plan: weightfit.fix(checkpoint, target, out, plan_only=True)"
+            )
     return hints
 
 
-def _quote(text: str) -> str:
-    """Quote a path for a shell command line when it needs it."""
-    return text if text and all(c.isalnum() or c in "._-/:=+@" for c in text) else json.dumps(text)
+def _fix_command(
+    checkpoint: object,
+    target: object,
+    kwargs: Mapping[str, Any] | None,
+    config: object,
+    key: str | None,
+    variant: str | None,
+) -> str | None:
+    """Spell the ``weightfit fix … --plan-only`` command for these inputs, if they have one."""
+    if not isinstance(checkpoint, str | Path) or not isinstance(target, str | Path):
+        return None
+    if config is not None and not isinstance(config, str | Path):
+        return None
+    words = [
+        "weightfit",
+        "fix",
+        shlex.quote(str(checkpoint)),
+        "--against",
+        shlex.quote(str(target)),
+    ]
+    if kwargs is not None:
+        words += ["--kwargs", shlex.quote(json.dumps(dict(kwargs)))]
+    if config is not None:
+        words += ["--config", shlex.quote(str(config))]
+    if key is not None:
+        words += ["--key", shlex.quote(key)]
+    if variant is not None:
+        words += ["--variant", shlex.quote(variant)]
+    return " ".join([*words, "-o", "OUT", "--plan-only"])

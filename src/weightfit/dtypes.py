@@ -59,6 +59,54 @@ _BY_TORCH_NAME.update({"half": DTYPES["F16"], "float": DTYPES["F32"], "double": 
 _BY_TORCH_NAME.update({"long": DTYPES["I64"], "int": DTYPES["I32"], "short": DTYPES["I16"]})
 
 
+@dataclass(frozen=True)
+class BlockType:
+    """A block-quantized type: ``block_size`` elements packed into ``type_size`` bytes.
+
+    These are GGML's quantized types, named as GGML names them (``"Q4_K"``). They
+    are not element types (:func:`lookup` knows none of them); only their byte
+    counts are known.
+    """
+
+    name: str
+    block_size: int
+    type_size: int
+
+
+# ``GGML_QUANT_SIZES`` in gguf-py ``gguf/constants.py`` (ggml ``ggml.c`` ``type_traits``).
+BLOCK_TYPES: dict[str, BlockType] = {
+    b.name: b
+    for b in (
+        BlockType("Q4_0", 32, 18),
+        BlockType("Q4_1", 32, 20),
+        BlockType("Q5_0", 32, 22),
+        BlockType("Q5_1", 32, 24),
+        BlockType("Q8_0", 32, 34),
+        BlockType("Q8_1", 32, 40),
+        BlockType("Q2_K", 256, 84),
+        BlockType("Q3_K", 256, 110),
+        BlockType("Q4_K", 256, 144),
+        BlockType("Q5_K", 256, 176),
+        BlockType("Q6_K", 256, 210),
+        BlockType("Q8_K", 256, 292),
+        BlockType("IQ2_XXS", 256, 66),
+        BlockType("IQ2_XS", 256, 74),
+        BlockType("IQ3_XXS", 256, 98),
+        BlockType("IQ1_S", 256, 50),
+        BlockType("IQ4_NL", 32, 18),
+        BlockType("IQ3_S", 256, 110),
+        BlockType("IQ2_S", 256, 82),
+        BlockType("IQ4_XS", 256, 136),
+        BlockType("IQ1_M", 256, 56),
+        BlockType("TQ1_0", 256, 54),
+        BlockType("TQ2_0", 256, 66),
+        BlockType("MXFP4", 32, 17),
+        BlockType("NVFP4", 64, 36),
+        BlockType("Q1_0", 128, 18),
+    )
+}
+
+
 def lookup(name: str) -> DType | None:
     """The known dtype named ``name`` (canonical or torch spelling), or ``None``."""
     if name in DTYPES:
@@ -82,9 +130,13 @@ def nbytes(name: str, shape: tuple[int, ...]) -> int | None:
     """Bytes that ``shape`` elements of ``name`` take, or ``None`` when unknown.
 
     Sub-byte types (F4, F6) pack tightly; the count is rounded up to whole bytes.
-    Python ints throughout, so huge shapes cannot overflow.
+    Block-quantized types (:data:`BLOCK_TYPES`) count whole blocks. Python ints
+    throughout, so huge shapes cannot overflow.
     """
     bits = itemsize_bits(name)
     if bits is None:
-        return None
+        block = BLOCK_TYPES.get(name)
+        if block is None:
+            return None
+        return -(-math.prod(shape) // block.block_size) * block.type_size
     return (math.prod(shape) * bits + 7) // 8

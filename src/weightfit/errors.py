@@ -10,12 +10,13 @@ The tree::
 
     WeightfitError                      exit 4 unless a subclass says otherwise
     ├── UsageError                      exit 2: the call itself is wrong
-    │   ├── MissingDependency           an optional framework is not installed
-    │   ├── NoLoadingErrorFound         `explain` found no loading error in the text
-    │   └── InvalidPlan                 a plan file that cannot be applied as written
+    │   ├── MissingDependency           (ImportError) an optional framework is not installed
+    │   ├── NoLoadingErrorFound         (ValueError) `explain` found no loading error in the text
+    │   └── InvalidPlan                 (ValueError) a plan file that cannot be applied as written
     │       └── CastOverflow            a down-cast meets values the new dtype cannot hold
     ├── InputError                      exit 3: a file or target cannot be read
     │   ├── CheckpointNotFound          (FileNotFoundError)
+    │   ├── FetchFailed                 an HTTP request for a remote checkpoint failed
     │   ├── NotACheckpoint              (ValueError) no known format matches the bytes
     │   ├── TruncatedFile               the file ends before its own header says it should
     │   ├── HeaderTooLarge              a declared header or count exceeds its limit
@@ -27,7 +28,7 @@ The tree::
     │   ├── InconsistentShardIndex      a shard index disagrees with its shards
     │   ├── MalformedPickle             the pickle stream is not valid
     │   ├── ForbiddenPickleContent      the pickle would import or call something unsafe
-    │   ├── ContainerKeyNotFound        ``--key`` names no entry in the file
+    │   ├── ContainerKeyNotFound        (KeyError) ``--key`` names no entry in the file
     │   ├── VariantNotFound             a folder has no weight set for the variant asked
     │   ├── TargetUnavailable           a target (factory, config, module) cannot be built
     │   ├── UnsupportedTensor           a tensor's dtype cannot be computed on or written
@@ -35,7 +36,7 @@ The tree::
     └── OutputError                     exit 3: the output cannot be written or verified
         ├── DestinationNotWritable      (PermissionError)
         ├── DestinationExists           (FileExistsError)
-        ├── DiskFull                    (OSError)
+        ├── DiskFull                    the disk filled up while writing
         └── VerificationFailed          the written checkpoint does not match its target
 """
 
@@ -127,6 +128,10 @@ class InputError(WeightfitError):
 
 class CheckpointNotFound(InputError, FileNotFoundError):
     """The path does not exist."""
+
+
+class FetchFailed(InputError):
+    """An HTTP request for a remote checkpoint failed (status, network, timeout)."""
 
 
 class NotACheckpoint(InputError, ValueError):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from weightfit import dtypes
+from weightfit import values as compute
 from weightfit.errors import InvalidPlan, UnsupportedTensor
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.plan import Op, Plan
@@ -26,9 +27,6 @@ if TYPE_CHECKING:
 
 ValueFn = Callable[[list["torch.Tensor"]], "torch.Tensor"]
 """Makes a tensor's value from its inputs' values (torch is imported inside)."""
-
-MEAN_RESIZING_EPSILON = 1e-9
-"""Covariance scale of new rows, as transformers' ``_init_added_embeddings_weights_with_mean``."""
 
 _PLACEHOLDER = re.compile(r"\\\{([ijk])\\\}")
 _UNWRITABLE = frozenset({"F4", "F6_E2M3", "F6_E3M2"})
@@ -47,6 +45,7 @@ class Recipe:
         fn: Computes the value from the inputs' values.
         ops: Kinds of the ops that changed its shape or values, in order (renames
             are not counted): what ``load_into`` reports as *adapted*.
+
     """
 
     spec: TensorSpec
@@ -54,6 +53,17 @@ class Recipe:
     inputs: tuple[Recipe, ...] = ()
     fn: ValueFn | None = field(default=None, compare=False)
     ops: tuple[str, ...] = ()
+
+    @property
+    def copyable(self) -> bool:
+        """Whether the output bytes are one contiguous source byte range, copied as is."""
+        source = self.source
+        return (
+            source is not None
+            and source.location is not None
+            and source.is_contiguous
+            and source.location.length == source.nbytes
+        )
 
     def leaves(self) -> Iterator[TensorSpec]:
         """Every source tensor this one is made from."""
@@ -63,7 +73,7 @@ class Recipe:
             yield from recipe.leaves()
 
     def evaluate(self, read: Callable[[TensorSpec], torch.Tensor]) -> torch.Tensor:
-        """The value, reading source tensors with ``read`` (a contiguous CPU tensor)."""
+        """Compute the value, reading source tensors with ``read`` (contiguous, CPU)."""
         if self.source is not None:
             return read(self.source).reshape(self.spec.shape)
         assert self.fn is not None
@@ -78,6 +88,7 @@ class Outcome:
         recipes: Output name to :class:`Recipe`, in output order.
         reinit: Names left to the model's own initialisation (parameters to train).
         source: The manifest the plan ran over.
+
     """
 
     recipes: dict[str, Recipe]
@@ -91,7 +102,7 @@ class Outcome:
         return [name for name in self.source.tensors if name not in used]
 
     def manifest(self) -> Manifest:
-        """The predicted output manifest (no byte locations)."""
+        """Return the predicted output manifest (no byte locations)."""
         return Manifest(
             tensors={name: recipe.spec for name, recipe in self.recipes.items()},
             source=self.source.source,
@@ -107,6 +118,7 @@ def run(plan: Plan, manifest: Manifest) -> Outcome:
         InvalidPlan: an op's arguments are wrong for the tensors it names.
         UnsupportedTensor: a value op on a dtype torch cannot compute on, or an
             output dtype safetensors cannot store.
+
     """
     state = _State(
         recipes={
@@ -129,7 +141,7 @@ def run(plan: Plan, manifest: Manifest) -> Outcome:
 
 
 def predict(plan: Plan, manifest: Manifest) -> Manifest:
-    """The manifest ``plan`` would produce from ``manifest`` (a dry run)."""
+    """Return the manifest ``plan`` would produce from ``manifest`` (a dry run)."""
     return run(plan, manifest).manifest()
 
 
@@ -157,7 +169,7 @@ class _Context:
                 raise self.fail(f"needs argument '{key}'")
             return default
         value = self.op.args[key]
-        if kind is int and isinstance(value, bool) or not isinstance(value, kind):
+        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
             raise self.fail(f"argument '{key}' must be {_kind_name(kind)}, not {value!r}")
         return value
 
@@ -302,10 +314,7 @@ def _select(ctx: _Context) -> None:
 
 
 def _reinit(ctx: _Context) -> None:
-    if "name" in ctx.op.args:
-        names = [ctx.arg("name", str)]
-    else:
-        names = ctx.matching()
+    names = [ctx.arg("name", str)] if "name" in ctx.op.args else ctx.matching()
     for name in names:
         ctx.state.recipes.pop(name, None)
         if name not in ctx.state.reinit:
@@ -398,7 +407,9 @@ def _concat(ctx: _Context) -> None:
     for part in parts:
         other = part.spec
         same_rest = len(other.shape) == len(first.shape) and all(
-            a == b for i, (a, b) in enumerate(zip(other.shape, first.shape)) if i != dim
+            a == b
+            for i, (a, b) in enumerate(zip(other.shape, first.shape, strict=True))
+            if i != dim
         )
         if not same_rest or other.dtype != first.dtype:
             raise ctx.fail(
@@ -452,15 +463,7 @@ def _inflate(ctx: _Context) -> None:
         return
 
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        import torch
-
-        value = values[0]
-        if mode == "mean":
-            spread = (value.float() / size).unsqueeze(dim).expand(new_shape)
-            return spread.to(value.dtype).contiguous()
-        result = torch.zeros(new_shape, dtype=value.dtype)
-        result.select(dim, size // 2).copy_(value)
-        return result
+        return compute.inflated(values[0], dim, size, mode)
 
     ctx.replace_one(name, new_shape, fn)
 
@@ -484,37 +487,9 @@ def _pad_rows(ctx: _Context) -> None:
         return
 
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return _padded(values[0], rows, init, seed)
+        return compute.padded(values[0], rows, init, seed)
 
     ctx.replace_one(name, (rows, *shape[1:]), fn)
-
-
-def _padded(value: torch.Tensor, rows: int, init: str, seed: int) -> torch.Tensor:
-    """``value`` with rows appended, the originals kept bit for bit."""
-    import torch
-
-    added = rows - value.shape[0]
-    result = torch.zeros((rows, *value.shape[1:]), dtype=value.dtype)
-    result[: value.shape[0]] = value
-    if init == "zeros" or added == 0 or value.shape[0] == 0:
-        return result
-    old = value.float().reshape(value.shape[0], -1)
-    mean = old.mean(dim=0)
-    new = mean.expand(added, -1)
-    if old.shape[1] > 1 and old.shape[0] > 1:
-        centred = old - mean
-        covariance = centred.T @ centred / old.shape[0]
-        scaled = (MEAN_RESIZING_EPSILON * covariance).double()
-        try:
-            factor = torch.linalg.cholesky(scaled)
-        except RuntimeError:
-            factor = None
-        if factor is not None:
-            generator = torch.Generator().manual_seed(seed)
-            noise = torch.randn(added, old.shape[1], generator=generator, dtype=torch.float64)
-            new = (mean.double() + noise @ factor.T).float()
-    result[value.shape[0] :] = new.reshape(added, *value.shape[1:]).to(value.dtype)
-    return result
 
 
 def _truncate_rows(ctx: _Context) -> None:
@@ -540,19 +515,9 @@ def _copy_overlap(ctx: _Context) -> None:
         raise ctx.fail(f"{name}: shape {list(shape)} must have the rank of {list(old)}")
     if init not in ("zeros", "normal"):
         raise ctx.fail(f"init must be 'zeros' or 'normal', not {init!r}")
-    overlap = tuple(slice(0, min(a, b)) for a, b in zip(old, shape, strict=True))
 
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        import torch
-
-        value = values[0]
-        result = torch.zeros(shape, dtype=value.dtype)
-        if init == "normal":
-            generator = torch.Generator().manual_seed(seed)
-            noise = torch.randn(shape, generator=generator) * float(std)
-            result.copy_(noise.to(value.dtype))
-        result[overlap] = value[overlap]
-        return result
+        return compute.overlapped(values[0], tuple(shape), init, float(std), seed)
 
     ctx.replace_one(name, tuple(shape), fn)
 
@@ -578,40 +543,34 @@ def _resample_pos_embed(ctx: _Context) -> None:
     new_shape = (1, new_tokens, shape[-1]) if batched else (new_tokens, shape[-1])
 
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return _resampled(values[0], old_grid, new_grid, prefix, mode, new_shape)
+        return compute.resampled(values[0], old_grid, new_grid, prefix, mode, new_shape)
 
     ctx.replace_one(name, new_shape, fn)
 
 
-def _resampled(
-    value: torch.Tensor,
-    old_grid: tuple[int, ...],
-    new_grid: tuple[int, ...],
-    prefix: int,
-    mode: str,
-    new_shape: tuple[int, ...],
-) -> torch.Tensor:
-    """Grid tokens interpolated as timm's ``resample_abs_pos_embed``; prefix tokens kept."""
-    import torch
-    from torch.nn import functional
+DTYPE_ALIASES = {
+    "bf16": "BF16",
+    "fp16": "F16",
+    "half": "F16",
+    "fp32": "F32",
+    "fp64": "F64",
+    "fp8": "F8_E4M3",
+}
+"""Short dtype names people write in plans and on the command line."""
 
-    flat = value.reshape(-1, value.shape[-1])
-    if tuple(old_grid) == tuple(new_grid):
-        return flat.reshape(new_shape).clone()
-    head, grid = flat[:prefix], flat[prefix:]
-    height, width = old_grid
-    image = grid.float().reshape(1, height, width, -1).permute(0, 3, 1, 2)
-    image = functional.interpolate(image, size=tuple(new_grid), mode=mode, align_corners=False)
-    resized = image.permute(0, 2, 3, 1).reshape(-1, flat.shape[-1]).to(value.dtype)
-    return torch.cat([head, resized]).reshape(new_shape)
+
+def dtype_named(name: str) -> dtypes.DType | None:
+    """Return the known dtype for ``name``: canonical, torch spelling or an alias (``bf16``)."""
+    return dtypes.lookup(DTYPE_ALIASES.get(name.lower(), name))
 
 
 def _cast(ctx: _Context) -> None:
-    target = dtypes.lookup(ctx.arg("to", str))
+    target = dtype_named(ctx.arg("to", str))
     if target is None or target.name in _UNWRITABLE or not target.is_float:
         raise ctx.fail(f"cannot cast to {ctx.op.args['to']!r}: not a floating-point dtype")
     source = ctx.arg("from", str, None)
-    from_name = dtypes.canonical(source) if source else None
+    known_source = dtype_named(source) if source else None
+    from_name = known_source.name if known_source else source
     pattern = ctx.regex("pattern") if "pattern" in ctx.op.args else None
     clamp = ctx.arg("clamp", bool, False)
     for name, recipe in list(ctx.state.recipes.items()):
@@ -628,49 +587,18 @@ def _cast(ctx: _Context) -> None:
         ctx.replace_one(
             name,
             recipe.spec.shape,
-            _caster(name, dtype, target.name, clamp),
+            _caster(name, target.name, clamp),
             dtype=target.name,
         )
 
 
-def _caster(name: str, from_dtype: str, to_dtype: str, clamp: bool) -> ValueFn:
+def _caster(name: str, to_dtype: str, clamp: bool) -> ValueFn:
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
         from weightfit.tensor_io import torch_dtype
 
-        value = values[0]
-        new = torch_dtype(to_dtype)
-        if value.dtype.is_floating_point and _is_narrower(value.dtype, new):
-            value = _checked_range(name, value, new, to_dtype, clamp)
-        return value.to(new)
+        return compute.cast(name, values[0], torch_dtype(to_dtype), clamp)
 
     return fn
-
-
-def _is_narrower(old: torch.dtype, new: torch.dtype) -> bool:
-    import torch
-
-    return bool(torch.finfo(new).max < torch.finfo(old).max)
-
-
-def _checked_range(
-    name: str, value: torch.Tensor, new: torch.dtype, to_dtype: str, clamp: bool
-) -> torch.Tensor:
-    """Refuse (or saturate) finite values the narrower dtype cannot hold."""
-    import torch
-
-    from weightfit.errors import CastOverflow
-
-    limit = torch.finfo(new).max
-    finite = value[torch.isfinite(value)]
-    peak = float(finite.abs().max()) if finite.numel() else 0.0
-    if peak <= limit:
-        return value
-    if clamp:
-        return value.clamp(-limit, limit)
-    raise CastOverflow(
-        f"{name}: |value| up to {peak:g} exceeds the largest {to_dtype} ({limit:g}); "
-        "add 'clamp: true' to saturate"
-    )
 
 
 _HANDLERS: dict[str, Callable[[_Context], None]] = {

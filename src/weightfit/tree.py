@@ -14,9 +14,11 @@ Nothing here prints: :mod:`weightfit.report` draws the results.
 from __future__ import annotations
 
 import fnmatch
+import gc
 import itertools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from weightfit.manifest import Manifest, TensorSpec
@@ -130,11 +132,22 @@ def build_tree(
 
     """
     specs = tensors.tensors if isinstance(tensors, Manifest) else tensors
+    with _gc_paused():
+        return _build(specs, pattern, collapse, join_chains)
+
+
+def _build(
+    specs: Mapping[str, TensorSpec], pattern: str | None, collapse: bool, join_chains: bool
+) -> TreeNode:
+    """Build the tree (see :func:`build_tree`)."""
     root = _Raw()
     for name in filter_names(specs, pattern):
         node = root
         for segment in name.split("."):
-            node = node.children.setdefault(segment, _Raw())
+            child = node.children.get(segment)
+            if child is None:
+                child = node.children[segment] = _Raw()
+            node = child
         node.tensor = specs[name]
     tree = _convert(root, "", "", collapse)
     if join_chains:
@@ -216,12 +229,32 @@ def format_numbers(numbers: Iterable[int]) -> str:
     return "{" + ",".join(runs) + "}"
 
 
-@dataclass
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building acyclic trees.
+
+    Building makes one object per name segment; with a large manifest alive,
+    the collections these allocations trigger cost three times the build itself
+    (58k tensors: 2.3 s against 0.7 s). Nothing built here forms a cycle.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class _Raw:
     """A tree node before collapsing: children by segment, in insertion order."""
 
-    children: dict[str, _Raw] = field(default_factory=dict)
-    tensor: TensorSpec | None = None
+    __slots__ = ("children", "signature", "tensor")
+
+    def __init__(self) -> None:
+        self.children: dict[str, _Raw] = {}
+        self.tensor: TensorSpec | None = None
+        self.signature: tuple[object, ...] | None = None
 
 
 def _is_index(segment: str) -> bool:
@@ -231,9 +264,14 @@ def _is_index(segment: str) -> bool:
 
 def _signature(node: _Raw) -> tuple[object, ...]:
     """Describe a subtree's structure (names, shapes, dtypes) as a hashable value."""
-    own = (node.tensor.shape, node.tensor.dtype) if node.tensor is not None else None
-    # Sorted: shards and pickles may list a block's tensors in any order.
-    return (own, tuple(sorted((name, _signature(child)) for name, child in node.children.items())))
+    if node.signature is None:
+        own = (node.tensor.shape, node.tensor.dtype) if node.tensor is not None else None
+        children = [(name, _signature(child)) for name, child in node.children.items()]
+        if len(children) > 1:
+            # Sorted: shards and pickles may list a block's tensors in any order.
+            children.sort()
+        node.signature = (own, tuple(children))
+    return node.signature
 
 
 def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:

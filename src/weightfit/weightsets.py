@@ -379,7 +379,8 @@ def select(
     The rules, in order: the ``variant`` asked for (else the unlabelled sets, else
     the only set there is); the ``weights_format`` asked for (else safetensors
     first); the first of ``prefixes`` present (else the known prefixes, leaving out
-    a trainer's optimizer and RNG files); then sharded over single files when
+    a trainer's optimizer and RNG files); sets with weight files over an index
+    whose shards are all missing; then sharded over single files when
     ``prefer_sharded`` (diffusers looks for an index first, transformers for a
     single file first).
 
@@ -432,8 +433,10 @@ def select(
     if len(narrowed) < len(candidates):
         reasons.append(f"prefix {narrowed[0].prefix!r} preferred")
     candidates = narrowed
+    if len(candidates) > 1 and any(s.files for s in candidates):
+        candidates = [s for s in candidates if s.files]
     if len(candidates) > 1 and len({s.prefix for s in candidates}) == 1:
-        wanted = [s for s in candidates if s.sharded == prefer_sharded and s.files]
+        wanted = [s for s in candidates if s.sharded == prefer_sharded]
         if wanted:
             reasons.append("sharded preferred" if prefer_sharded else "single file preferred")
             candidates = wanted

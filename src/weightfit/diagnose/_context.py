@@ -12,6 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from weightfit import dtypes
@@ -32,6 +33,16 @@ class Context:
     done_pairs: set[str] = field(default_factory=set)
     done_missing: set[str] = field(default_factory=set)
     done_unexpected: set[str] = field(default_factory=set)
+    _mismatched: list[Pair] = field(default_factory=list, repr=False)
+    _widths: dict[str, int | None] = field(default_factory=dict, repr=False)
+    _order: dict[str, int] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Shapes never change while rules run: compare them once.
+        source, target = self.source.tensors, self.target.tensors
+        self._mismatched = [
+            p for p in self.alignment.pairs if source[p.source].shape != target[p.target].shape
+        ]
 
     @property
     def source(self) -> Manifest:
@@ -49,7 +60,7 @@ class Context:
 
     def mismatches(self) -> list[Pair]:
         """Return the open pairs whose shapes differ."""
-        return [p for p in self.pairs() if self.src(p).shape != self.tgt(p).shape]
+        return [p for p in self._mismatched if p.source not in self.done_pairs]
 
     def missing(self) -> list[str]:
         """Return target names nothing matched and no rule explained, in target order."""
@@ -61,11 +72,11 @@ class Context:
 
     def src(self, pair: Pair) -> TensorSpec:
         """Return the checkpoint side of a pair."""
-        return self.source[pair.source]
+        return self.alignment.source.tensors[pair.source]
 
     def tgt(self, pair: Pair) -> TensorSpec:
         """Return the model side of a pair."""
-        return self.target[pair.target]
+        return self.alignment.target.tensors[pair.target]
 
     def consume(
         self,
@@ -90,10 +101,18 @@ class Context:
         mapped = prefix.apply(source_name)
         return source_name if mapped is None else mapped
 
+    def position(self, target_name: str) -> float:
+        """Return where a model tensor sits in the model's order, from 0 (first) to 1 (last)."""
+        if not self._order:
+            self._order = {name: i for i, name in enumerate(self.target.tensors)}
+        return self._order[target_name] / max(len(self._order) - 1, 1)
+
     def main_width(self, side: str) -> int | None:
-        """Return one side's hidden width (see :func:`main_width`)."""
-        manifest = self.source if side == "source" else self.target
-        return main_width(manifest.tensors.values())
+        """Return one side's hidden width (see :func:`main_width`), computed once."""
+        if side not in self._widths:
+            manifest = self.source if side == "source" else self.target
+            self._widths[side] = main_width(manifest.tensors.values())
+        return self._widths[side]
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -116,9 +135,11 @@ def main_width(specs: Iterable[TensorSpec]) -> int | None:
                 votes[size] += 1
     if not votes:
         return None
-    return votes.most_common(1)[0][0]
+    # On a tie the larger size wins: a LoRA pair [r, d] / [d, r] is d wide, not r.
+    return max(votes.items(), key=lambda item: (item[1], item[0]))[0]
 
 
+@cache
 def is_float(dtype: str) -> bool:
     """Whether a dtype name is a known floating-point type."""
     known = dtypes.lookup(dtype)

@@ -7,25 +7,18 @@
   kernel longer than 1 needs an inflation, which is reviewed.
 - ``transpose``: a matrix stored ``[in, out]`` against ``[out, in]`` (GPT-2
   ``Conv1D`` against ``nn.Linear``), consistent across layers.
-- ``pos_embed_resize``: a grid of position tokens ``n×n`` against ``m×m`` (plus
-  prefix tokens), a relative-position table ``(2n-1)²`` against ``(2m-1)²``, or
-  a 1-D position table of another sequence length.
+
+Position tables (``pos_embed_resize``) live in :mod:`weightfit.diagnose.position`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, layer_template, shape_text, stack_of
 from weightfit.findings import Finding
 from weightfit.plan import Op
-
-MAX_PREFIX_TOKENS = 8
-"""Most class / distillation / register tokens in front of a position grid (DeiT 2, ViT-reg 4+1)."""
-
-_POSITION_WORDS = ("pos", "position")
 
 
 def fused_split(ctx: Context) -> None:
@@ -105,7 +98,6 @@ def fused_split(ctx: Context) -> None:
                 ),
             )
         )
-    # The parts of a fused group were never paired, so nothing else to consume.
 
 
 @dataclass
@@ -182,7 +174,7 @@ def _add_rank(ctx: Context, changes: list[_RankChange], what: str, exact: bool, 
 def _grow(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> Op | None:
     """Return the op turning ``have`` into ``want`` by adding axes, or ``None``."""
     if len(want) == len(have) + 1:
-        for dim in range(len(want)):
+        for dim in _axes(len(want)):
             if want[:dim] + want[dim + 1 :] == have:
                 if want[dim] == 1:
                     return Op(
@@ -202,7 +194,7 @@ def _grow(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> Op | None:
 def _shrink(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> Op | None:
     """Return the exact op removing singleton axes from ``have`` to reach ``want``, if any."""
     if len(have) == len(want) + 1:
-        for dim in range(len(have)):
+        for dim in _axes(len(have)):
             if have[dim] == 1 and have[:dim] + have[dim + 1 :] == want:
                 return Op("squeeze", {"name": name, "dim": dim}, "rank_inflate: drop axis of 1")
     if _without_ones(have) == _without_ones(want):
@@ -214,10 +206,15 @@ def _lossy_axis(have: tuple[int, ...], want: tuple[int, ...]) -> int | None:
     """Return the axis (a kernel longer than 1) whose removal would give ``want``."""
     if len(have) != len(want) + 1:
         return None
-    for dim in range(len(have)):
+    for dim in _axes(len(have)):
         if have[dim] > 1 and have[:dim] + have[dim + 1 :] == want:
             return dim
     return None
+
+
+def _axes(rank: int) -> list[int]:
+    """Axes to try for a new (or removed) axis: kernel axes first for ``[out, in, *kernel]``."""
+    return [*range(2, rank), *range(min(rank, 2))]
 
 
 def _without_ones(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -245,36 +242,27 @@ def transpose(ctx: Context) -> None:
     if not swapped:
         return
     layers = {_module_template(pair.target) for pair in swapped}
-    # Within the modules seen transposed, a non-square matrix that is NOT
-    # transposed means the layout is not uniform; then square ones stay ambiguous.
-    uniform = not any(
-        len(ctx.src(pair).shape) == 2
-        and ctx.src(pair).shape == ctx.tgt(pair).shape
-        and ctx.src(pair).shape[0] != ctx.src(pair).shape[1]
-        and _block_template(pair.target) in {_block_template(p.target) for p in swapped}
-        and pair.target.endswith(".weight")
-        for pair in ctx.pairs()
-    )
     blocks = {_block_template(pair.target) for pair in swapped}
-    square = []
-    if uniform:
-        square = [
-            pair
-            for pair in ctx.pairs()
-            if pair not in swapped
-            and pair.target.endswith(".weight")
-            and len(ctx.tgt(pair).shape) == 2
-            and ctx.tgt(pair).shape[0] == ctx.tgt(pair).shape[1]
-            and ctx.src(pair).shape == ctx.tgt(pair).shape
-            and _block_template(pair.target) in blocks
-            and _module_template(pair.target) not in layers
-            and not _is_norm_like(pair.target)
-        ]
+    transposed = {pair.source for pair in swapped}
+    same_blocks = [
+        pair
+        for pair in ctx.pairs()
+        if pair.source not in transposed
+        and pair.target.endswith(".weight")
+        and len(ctx.tgt(pair).shape) == 2
+        and ctx.src(pair).shape == ctx.tgt(pair).shape
+        and _block_template(pair.target) in blocks
+        and not _is_norm_like(pair.target)
+    ]
+    # A non-square matrix of the same blocks stored the model's way means the
+    # layout is not uniform: then square ones cannot be told and stay as they are.
+    uniform = all(ctx.tgt(p).shape[0] == ctx.tgt(p).shape[1] for p in same_blocks)
+    square = [p for p in same_blocks if _module_template(p.target) not in layers] if uniform else []
     every = swapped + square
     ops = [Op("transpose", {"name": pair.target, "dims": [1, 0]}, "transpose") for pair in every]
     first = swapped[0]
     message = (
-        f"{len(swapped)} matrices are stored transposed ([in, out] as GPT-2 Conv1D does, "
+        f"{len(swapped)} matrix(es) stored transposed ([in, out] as GPT-2 Conv1D does, "
         f"against nn.Linear's [out, in]): {first.target} {shape_text(ctx.src(first).shape)} → "
         f"{shape_text(ctx.tgt(first).shape)}"
     )
@@ -323,209 +311,6 @@ def _module_template(name: str) -> str:
 
 def _is_norm_like(name: str) -> bool:
     return any(word in name.lower() for word in ("norm", "ln_", "embed", "wte", "wpe"))
-
-
-def pos_embed_resize(ctx: Context) -> None:
-    """Report position embeddings or tables sized for another grid or sequence length."""
-    found: list[tuple[Pair, Op | None, dict[str, object]]] = []
-    for pair in ctx.mismatches():
-        result = _position_change(ctx, pair)
-        if result is not None:
-            found.append((pair, *result))
-    if not found:
-        return
-    grids = [ev for _, _, ev in found if ev["kind"] != "index"]
-    lead = grids[0] if grids else found[0][2]
-    ctx.add(
-        Finding(
-            category="pos_embed_resize",
-            severity="error",
-            message=_pos_message(lead, len(found)),
-            params=[pair.source for pair, _, _ in found],
-            evidence={"tensors": [ev for _, _, ev in found][:8], "count": len(found)},
-            confidence=float(min(ev["confidence"] for _, _, ev in found)),  # type: ignore[arg-type]
-            fix=[op for _, op, _ in found if op is not None],
-            fix_note=_pos_note(lead),
-        )
-    )
-    ctx.consume(pairs=[pair for pair, _, _ in found])
-
-
-def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, object]] | None:
-    """Classify one mismatch as a position-grid change (or not)."""
-    have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
-    if len(have) != len(want):
-        return None
-    axes = [i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b]
-    named = any(word in pair.target.lower() for word in _POSITION_WORDS)
-    leaf = pair.target.rsplit(".", 1)[-1]
-    if leaf == "relative_position_index" and len(axes) == 2 and len(have) == 2:
-        ev: dict[str, object] = {
-            "kind": "index",
-            "name": pair.target,
-            "checkpoint": list(have),
-            "model": list(want),
-            "confidence": 0.9,
-        }
-        return Op("reinit", {"name": pair.target}, "derived buffer: the model computes its own"), ev
-    if len(axes) != 1:
-        return None
-    axis = axes[0]
-    a, b = have[axis], want[axis]
-    # A grid of tokens: prefix + n² against prefix + m², the same prefix on both sides.
-    for prefix in range(MAX_PREFIX_TOKENS + 1):
-        n, m = _square_root(a - prefix), _square_root(b - prefix)
-        if n and m and n > 1 and m > 1:
-            if _is_relative_table(ctx, pair, n, m, prefix):
-                return _relative_table(pair, have, want, axis, n, m, prefix)
-            if not named and prefix > 0:
-                continue
-            ev = {
-                "kind": "grid",
-                "name": pair.target,
-                "checkpoint": list(have),
-                "model": list(want),
-                "from_grid": [n, n],
-                "to_grid": [m, m],
-                "prefix_tokens": prefix,
-                "confidence": 0.9 if named else 0.6,
-            }
-            patch = _patch_size(ctx)
-            if patch:
-                ev["patch_size"] = patch
-                ev["image_size"] = [n * patch, m * patch]
-            op = Op(
-                "resample_pos_embed",
-                {
-                    "name": pair.target,
-                    "from_grid": [n, n],
-                    "to_grid": [m, m],
-                    "prefix_tokens": prefix,
-                    "mode": "bicubic",
-                },
-                "pos_embed_resize: another image size",
-            )
-            return op, ev
-    if named and len(have) == 2 and axis == 0:
-        ev = {
-            "kind": "sequence",
-            "name": pair.target,
-            "checkpoint": list(have),
-            "model": list(want),
-            "from_length": a,
-            "to_length": b,
-            "confidence": 0.8,
-        }
-        if a > b:
-            op: Op | None = Op(
-                "truncate_rows",
-                {"name": pair.target, "rows": b},
-                "pos_embed_resize: shorter sequence",
-            )
-        else:
-            op = Op(
-                "pad_rows",
-                {"name": pair.target, "rows": b, "init": "mean"},
-                "pos_embed_resize: longer sequence",
-            )
-        return op, ev
-    return None
-
-
-def _is_relative_table(ctx: Context, pair: Pair, n: int, m: int, prefix: int) -> bool:
-    """Tell a relative-position bias table: ``(2w-1)²`` rows (plus BEiT's 3), odd sides."""
-    return "relative" in pair.target.lower() and n % 2 == 1 and m % 2 == 1 and prefix in (0, 3)
-
-
-def _relative_table(
-    pair: Pair, have: tuple[int, ...], want: tuple[int, ...], axis: int, n: int, m: int, prefix: int
-) -> tuple[Op | None, dict[str, object]]:
-    ev: dict[str, object] = {
-        "kind": "relative_table",
-        "name": pair.target,
-        "checkpoint": list(have),
-        "model": list(want),
-        "from_window": (n + 1) // 2,
-        "to_window": (m + 1) // 2,
-        "extra_tokens": prefix,
-        "confidence": 0.85,
-    }
-    if axis != 0 or prefix:
-        return None, ev
-    op = Op(
-        "resample_pos_embed",
-        {
-            "name": pair.target,
-            "from_grid": [n, n],
-            "to_grid": [m, m],
-            "prefix_tokens": 0,
-            "mode": "bicubic",
-        },
-        "pos_embed_resize: relative-position table for another window",
-    )
-    return op, ev
-
-
-def _square_root(value: int) -> int:
-    """Return the integer square root of ``value`` when it is a perfect square, else 0."""
-    if value <= 0:
-        return 0
-    root = math.isqrt(value)
-    return root if root * root == value else 0
-
-
-def _patch_size(ctx: Context) -> int | None:
-    """Return the model's patch size: the first square kernel outside the layer stacks."""
-    for spec in ctx.target.tensors.values():
-        shape = spec.shape
-        if (
-            len(shape) == 4
-            and shape[2] == shape[3]
-            and shape[2] > 1
-            and stack_of(spec.name) is None
-        ):
-            return shape[2]
-    return None
-
-
-def _pos_message(ev: dict[str, object], count: int) -> str:
-    more = f" (+{count - 1} more)" if count > 1 else ""
-    name = ev["name"]
-    if ev["kind"] == "grid":
-        (n, _), (m, _) = ev["from_grid"], ev["to_grid"]  # type: ignore[misc]
-        prefix = ev["prefix_tokens"]
-        tokens = f" + {prefix} prefix token(s)" if prefix else ""
-        size = ""
-        if "image_size" in ev:
-            a, b = ev["image_size"]  # type: ignore[misc]
-            size = f" ({a}px vs {b}px at patch {ev['patch_size']})"
-        return (
-            f"position embeddings sized for another image size: {name} is a {n}×{n} grid"
-            f"{tokens} in the checkpoint, {m}×{m} in the model{size}{more}"
-        )
-    if ev["kind"] == "relative_table":
-        return (
-            f"relative-position table for another window: {name} window {ev['from_window']} "
-            f"in the checkpoint, {ev['to_window']} in the model{more}"
-        )
-    if ev["kind"] == "sequence":
-        return (
-            f"position table for another sequence length: {name} has {ev['from_length']} "
-            f"positions in the checkpoint, {ev['to_length']} in the model{more}"
-        )
-    return f"derived position index {name} sized for another window{more}"
-
-
-def _pos_note(ev: dict[str, object]) -> str:
-    if ev["kind"] == "sequence":
-        return (
-            "truncating keeps the first positions exactly; extra positions need training "
-            "(or set max_position_embeddings to the checkpoint's length)"
-        )
-    return (
-        "interpolating the grid (bicubic, as timm's resample_abs_pos_embed) is the usual "
-        "fine-tuning start; or build the model for the checkpoint's image size"
-    )
 
 
 def _model_name(ctx: Context, source_name: str) -> str:

@@ -2,11 +2,14 @@
 
 The alignment found the prefix from the names themselves; this rule turns it
 into one finding (never one row per tensor) and says which wrapper writes it.
+A prefix that renames the top module instead (``blocks.`` → ``transformer_blocks.``)
+belongs to the ``rename`` finding.
 """
 
 from __future__ import annotations
 
 from weightfit.diagnose._context import Context
+from weightfit.diagnose.rename import is_wrapper_change
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -26,7 +29,7 @@ _WRAPPERS = {
 def prefix(ctx: Context) -> None:
     """Report the global prefix transform, with the rename op that applies it."""
     transform = ctx.alignment.prefix
-    if transform is None:
+    if transform is None or not is_wrapper_change(transform):
         return
     covered = [p.source for p in ctx.alignment.pairs if p.via == "prefix"]
     if not covered:

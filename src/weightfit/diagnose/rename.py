@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from weightfit.alignment import Pair, RenameRule
+from weightfit.align.prefix import WRAPPER_SEGMENTS
+from weightfit.alignment import Pair, PrefixTransform, RenameRule
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context
+from weightfit.diagnose._context import Context, layer_template
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -63,17 +64,39 @@ def compile_rule(rule: RenameRule) -> CompiledRule:
 
 
 def rule_pairs(ctx: Context, compiled: list[CompiledRule]) -> dict[int, list[Pair]]:
-    """Rename pairs grouped by the (index of the) rule that produces each."""
+    """Group the open rename pairs by the (index of the) rule that produces each.
+
+    Names folded to the same layer template share their rule, so each template
+    is matched against the rules once, not each name.
+    """
     grouped: dict[int, list[Pair]] = {}
-    for pair in ctx.alignment.pairs:
+    by_template: dict[str, int | None] = {}
+    for pair in ctx.pairs():
         if pair.via != "rename":
             continue
         name = ctx.renamed(pair.source)
-        for index, rule in enumerate(compiled):
-            if rule.maps(name, pair.target):
-                grouped.setdefault(index, []).append(pair)
-                break
+        key = layer_template(name)
+        if key not in by_template:
+            by_template[key] = next(
+                (i for i, rule in enumerate(compiled) if rule.maps(name, pair.target)), None
+            )
+        index = by_template[key]
+        if index is not None:
+            grouped.setdefault(index, []).append(pair)
     return grouped
+
+
+def is_wrapper_change(transform: PrefixTransform) -> bool:
+    """Whether a prefix transform adds or strips a wrapper, rather than renaming a module.
+
+    ``module.`` → ``""`` and ``model.`` → ``transformer.`` are wrappers;
+    ``blocks.`` → ``transformer_blocks.`` renames the top module, which is the
+    same cause as the renames below it (another implementation's naming).
+    """
+    if not transform.strip or not transform.add:
+        return True
+    words = (transform.strip + transform.add).strip(".").split(".")
+    return all(word in WRAPPER_SEGMENTS for word in words if word)
 
 
 def rename(ctx: Context) -> None:
@@ -83,22 +106,26 @@ def rename(ctx: Context) -> None:
         for rule in ctx.alignment.renames
         if _known.version_rename(rule.source, rule.target) is None
     ]
-    if not compiled:
-        return
     grouped = rule_pairs(ctx, compiled)
     used = [(compiled[i], grouped[i]) for i in sorted(grouped)]
-    if not used:
+    transform = ctx.alignment.prefix
+    moved: list[Pair] = []
+    if transform is not None and not is_wrapper_change(transform):
+        moved = [p for p in ctx.pairs() if p.via == "prefix"]
+    if not used and not moved:
         return
-    covered = [p.source for _, pairs in used for p in pairs]
-    total = sum(len(pairs) for _, pairs in used)
-    score = sum(rule.rule.score * len(pairs) for rule, pairs in used) / total
-    head = used[0][0].rule
-    more = f" and {len(used) - 1} more rule(s)" if len(used) > 1 else ""
+    covered = [p.source for p in moved] + [p.source for _, pairs in used for p in pairs]
+    total = len(covered)
+    score = (sum(rule.rule.score * len(pairs) for rule, pairs in used) + 0.9 * len(moved)) / total
+    shown = [f"{rule.rule.source} → {rule.rule.target} ×{len(pairs)}" for rule, pairs in used]
+    if moved and transform is not None:
+        shown.insert(0, f"{transform.strip}… → {transform.add}… ×{len(moved)}")
+    more = f" and {len(shown) - 1} more rule(s)" if len(shown) > 1 else ""
     message = (
         f"{total} tensors are stored under other names (another implementation's naming): "
-        f"{head.source} → {head.target} ×{len(used[0][1])}{more}"
+        f"{shown[0]}{more}"
     )
-    evidence = {
+    evidence: dict[str, object] = {
         "rules": [
             {
                 "checkpoint": rule.rule.source,
@@ -110,6 +137,17 @@ def rename(ctx: Context) -> None:
         ],
         "tensors": total,
     }
+    fix = [rule.op(f"rename {rule.rule.source} → {rule.rule.target}") for rule, _ in used]
+    if moved and transform is not None:
+        evidence["prefix"] = {"strip": transform.strip, "add": transform.add, "count": len(moved)}
+        fix.insert(
+            0,
+            Op(
+                "rename",
+                {"strip": transform.strip, "add": transform.add},
+                f"rename top module {transform.strip!r} → {transform.add!r}",
+            ),
+        )
     ctx.add(
         Finding(
             category="rename",
@@ -118,6 +156,6 @@ def rename(ctx: Context) -> None:
             params=covered,
             evidence=evidence,
             confidence=round(score, 3),
-            fix=[rule.op(f"rename {rule.rule.source} → {rule.rule.target}") for rule, _ in used],
+            fix=fix,
         )
     )

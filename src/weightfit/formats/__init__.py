@@ -47,11 +47,14 @@ class FormatModule(Protocol):
     def read(self, path: Path, options: ReadOptions) -> Manifest: ...  # noqa: D102
 
 
-# Order matters only where magic bytes could be confused: the safetensors
-# sniff checks a length prefix followed by "{", which no zip, pickle or GGUF
-# file starts with; JSON indexes start with "{" directly.
-FILE_FORMATS = ("safetensors", "safetensors_index", "gguf", "torch_zip", "numpy", "torch_legacy")
+# Order matters only where magic bytes could be confused: GGUF goes first
+# because a tensor count of 123 (mod 256) puts a "{" at byte 8, which is the
+# safetensors signature (a length prefix followed by "{"); no zip or pickle
+# file has one there; JSON indexes start with "{" directly.
+FILE_FORMATS = ("gguf", "safetensors", "safetensors_index", "torch_zip", "numpy", "torch_legacy")
 FOLDER_FORMATS = ("dcp", "folder")
+REMOTE_SCHEMES = ("http://", "https://")
+"""URL strings :func:`read` sends to :mod:`weightfit.formats.remote` (safetensors only)."""
 
 
 def _module(name: str) -> FormatModule:
@@ -66,6 +69,8 @@ def detect(path: str | Path) -> str:
         CheckpointNotFound: ``path`` does not exist.
         NotACheckpoint: no format recognises it.
     """
+    if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
+        return "remote"
     path = Path(path)
     if not path.exists():
         raise CheckpointNotFound("no such file or folder", path=path)
@@ -94,7 +99,8 @@ def read(
     """Read the manifest of any supported checkpoint, header only.
 
     Args:
-        path: A checkpoint file, a shard index, or a model folder.
+        path: A checkpoint file, a shard index, or a model folder; or an
+            ``http(s)://`` URL of a safetensors file or shard index.
         key: Dotted path of the state dict inside a container (``"ema"``).
         variant: Precision variant of a folder's weights (``"bf16"``).
         weights_format: ``"safetensors"`` or ``"pickle"`` when a folder has both.
@@ -110,7 +116,13 @@ def read(
         >>> manifest["lm_head.weight"].shape  # doctest: +SKIP
         (32000, 4096)
     """
+    options = ReadOptions(key, variant, weights_format)
+    if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
+        from weightfit.formats import remote
+
+        with reading(path):
+            return remote.read(path, options)
     path = Path(path)
     name = detect(path)
     with reading(path):
-        return _module(name).read(path, ReadOptions(key, variant, weights_format))
+        return _module(name).read(path, options)

@@ -10,6 +10,7 @@ the rules to report; only an unreadable root raises.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +22,7 @@ from weightfit.errors import (
     CheckpointNotFound,
     InputError,
     NotACheckpoint,
+    TensorOutOfBounds,
     TruncatedFile,
 )
 from weightfit.lint import resolution
@@ -47,6 +49,7 @@ class Probe:
         state: ``ok``, ``empty``, ``lfs-pointer``, ``truncated`` or ``invalid``.
         manifest: The header's tensors when ``ok``.
         error: The reader's one-line message otherwise.
+
     """
 
     rel: str
@@ -67,6 +70,7 @@ class IndexInfo:
         has_metadata: Whether there is a ``metadata`` object.
         data: The whole JSON object (to rewrite it).
         error: Why the index is unusable, ``None`` when it is usable.
+
     """
 
     rel: str
@@ -91,6 +95,7 @@ class Folder:
         config: Its ``config.json`` (``adapter_config.json``), ``None`` if absent or unreadable.
         library: The library ``model_index.json`` loads it with, if any.
         class_name: The class ``model_index.json`` names for it, if any.
+
     """
 
     path: Path
@@ -122,6 +127,7 @@ class Context:
     Raises:
         CheckpointNotFound: ``root`` does not exist.
         NotACheckpoint: ``root`` is a file, or a folder with no config and no weights.
+
     """
 
     def __init__(self, root: str | Path) -> None:
@@ -129,10 +135,14 @@ class Context:
         if not self.root.exists():
             raise CheckpointNotFound("no such file or folder", path=self.root)
         if not self.root.is_dir():
-            raise NotACheckpoint("lint takes a model or pipeline folder, not a file", path=self.root)
+            raise NotACheckpoint(
+                "lint takes a model or pipeline folder, not a file", path=self.root
+            )
         self._probes: dict[str, Probe] = {}
         self._indexes: dict[str, IndexInfo] = {}
         self._json: dict[str, tuple[dict[str, Any] | None, str | None]] = {}
+        self.memo: dict[tuple[object, ...], Any] = {}
+        """Results rules share (tensor placements over shard lists), keyed by their inputs."""
         self.model_index: dict[str, Any] | None = None
         self.folders: list[Folder] = []
         if (self.root / MODEL_INDEX).is_file():
@@ -144,7 +154,7 @@ class Context:
                 if name.startswith("_") or not isinstance(value, list):
                     continue
                 if (self.root / name).is_dir():
-                    library, cls = (value + [None, None])[:2]
+                    library, cls = [*value, None, None][:2]
                     self.folders.append(self._folder(name, library, cls))
         else:
             folder = self._folder("", None, None)
@@ -218,6 +228,15 @@ class Context:
 
     def set_tensors(self, folder: Folder, ws: weightsets.WeightSet) -> dict[str, TensorSpec] | None:
         """Every tensor of a weight set from its headers; ``None`` if any header is unreadable."""
+        key = ("set", folder.rel, ws.files)
+        if key in self.memo:
+            return self.memo[key]  # type: ignore[no-any-return]
+        self.memo[key] = self._set_tensors(folder, ws)
+        return self.memo[key]  # type: ignore[no-any-return]
+
+    def _set_tensors(
+        self, folder: Folder, ws: weightsets.WeightSet
+    ) -> dict[str, TensorSpec] | None:
         tensors: dict[str, TensorSpec] = {}
         for name in ws.files:
             probe = self.probe(folder.relpath(name))
@@ -257,12 +276,54 @@ class Context:
             rule_sets = (resolution.OLD, resolution.NEW)
         else:
             return results
+        labels = resolution.variants_in(folder.names, _parse)
         for rules in rule_sets:
-            for variant in (None, *resolution.variants_in(folder.names, _parse)):
-                results.append(
-                    resolution.resolve_model(folder.names, variant, rules, "", self.index_shards)
-                )
+            for variant in (None, *labels):
+                if folder.kind == "diffusers-component":
+                    results.append(self._as_component(folder, variant, rules))
+                else:
+                    results.append(
+                        resolution.resolve_model(
+                            folder.names, variant, rules, "", self.index_shards
+                        )
+                    )
         return results
+
+    def _as_component(
+        self, folder: Folder, variant: str | None, rules: str
+    ) -> resolution.Resolution:
+        """A diffusers model folder as the one component of a pipeline repository.
+
+        That is how such folders are published and downloaded, and where the
+        diffusers <= 0.32 download rules differ from the model loader's.
+        """
+        name = "component"
+        listing = resolution.Listing(
+            {f"{name}/{n}" for n in folder.names} | {"model_index.json"},
+            {"_class_name": "DiffusionPipeline", name: ["diffusers", "ModelMixin"]},
+            {name: "diffusers"},
+        )
+
+        def read(rel: str) -> resolution.IndexShards:
+            return self.index_shards(rel.removeprefix(name + "/"))
+
+        (r,) = resolution.resolve_pipeline(listing, variant, rules, read) or [
+            resolution.resolve_model(folder.names, variant, rules, "", self.index_shards)
+        ]
+
+        def strip(files: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(f.removeprefix(name + "/") for f in files)
+
+        warnings = tuple(w.replace(name + "/", "") for w in r.warnings)
+        error = r.error.replace(f"directory {name}.", "directory .") if r.error else None
+        return dataclasses.replace(
+            r,
+            component="",
+            fetched=strip(r.fetched),
+            loaded=strip(r.loaded),
+            warnings=warnings,
+            error=error,
+        )
 
     def set_of(self, rel: str) -> tuple[Folder, weightsets.WeightSet] | None:
         """The folder and weight set a root-relative weight or index file belongs to."""
@@ -289,7 +350,8 @@ def _read_header(path: Path, rel: str, size: int) -> Probe:
     """Read a weight file's header through the format readers."""
     try:
         manifest = formats.read(path)
-    except TruncatedFile as error:
+    except (TruncatedFile, TensorOutOfBounds) as error:
+        # The safetensors reader reports a data section cut short as a tensor out of bounds.
         return Probe(rel, size, "truncated", error=error.detail)
     except InputError as error:
         return Probe(rel, size, "invalid", error=error.detail)

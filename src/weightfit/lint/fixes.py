@@ -38,6 +38,7 @@ class FileOp:
         content: The text to write (``write`` only).
         target: Where the file goes (``move`` only).
         size: Bytes of the file moved or deleted (for the dry run).
+
     """
 
     kind: OpKind
@@ -77,6 +78,7 @@ class FixOutcome:
         withheld: Unsafe operations left out because ``unsafe`` was not given.
         skipped: Operations not performed, with why (a conflict, a target that exists).
         dry_run: Whether nothing was changed.
+
     """
 
     applied: list[FileOp] = field(default_factory=list)
@@ -149,7 +151,9 @@ def plan(ops: Iterable[FileOp], *, unsafe: bool) -> FixOutcome:
     return outcome
 
 
-def apply(root: str | Path, ops: Iterable[FileOp], *, unsafe: bool = False, dry_run: bool = False) -> FixOutcome:
+def apply(
+    root: str | Path, ops: Iterable[FileOp], *, unsafe: bool = False, dry_run: bool = False
+) -> FixOutcome:
     """Perform a fix's operations under ``root``.
 
     Args:
@@ -164,6 +168,7 @@ def apply(root: str | Path, ops: Iterable[FileOp], *, unsafe: bool = False, dry_
     Raises:
         DestinationNotWritable: a file cannot be written, moved or deleted.
         DestinationExists: a move would replace an existing file.
+
     """
     root = Path(root)
     outcome = plan(ops, unsafe=unsafe)
@@ -183,7 +188,9 @@ def apply(root: str | Path, ops: Iterable[FileOp], *, unsafe: bool = False, dry_
             else:
                 path.unlink()
         except PermissionError as error:
-            raise DestinationNotWritable(f"cannot {op.kind} ({error.strerror})", path=path) from error
+            raise DestinationNotWritable(
+                f"cannot {op.kind} ({error.strerror})", path=path
+            ) from error
     return outcome
 
 

@@ -19,7 +19,9 @@ sections of :data:`DOC_SECTIONS`.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -57,6 +59,7 @@ class Code:
         severity: How bad a violation is.
         category: The :mod:`weightfit.findings` category it falls under.
         fix: Whether ``--fix`` repairs it (``safe``), only ``--unsafe-fixes`` does, or nothing.
+
     """
 
     code: str
@@ -68,7 +71,9 @@ class Code:
 
 
 CODES: tuple[Code, ...] = (
-    Code("WF101", "variant-fetches-several-weight-sets", "stable", "warning", "dtype_variant", "safe"),
+    Code(
+        "WF101", "variant-fetches-several-weight-sets", "stable", "warning", "dtype_variant", "safe"
+    ),
     Code("WF102", "loaders-disagree-on-weight-set", "stable", "warning", "dtype_variant", "none"),
     Code("WF103", "variant-fails-to-load", "stable", "error", "dtype_variant", "safe"),
     Code("WF104", "legacy-variant-file-names", "stable", "warning", "version", "unsafe"),
@@ -116,6 +121,7 @@ class Violation:
         evidence: The facts behind it, as plain data.
         fixes: File operations that repair it (see :mod:`weightfit.lint.fixes`).
         fix_note: What to do by hand when no operation can fix it.
+
     """
 
     code: str
@@ -124,6 +130,12 @@ class Violation:
     evidence: dict[str, Any] = field(default_factory=dict)
     fixes: list[FileOp] = field(default_factory=list)
     fix_note: str = ""
+
+    def __post_init__(self) -> None:
+        # A fix is applied whole or not at all: one unsafe step makes every step unsafe,
+        # so --fix never writes an index that only makes sense after a rename.
+        if any(op.safety == "unsafe" for op in self.fixes):
+            self.fixes = [dataclasses.replace(op, safety="unsafe") for op in self.fixes]
 
     @property
     def rule(self) -> Code:
@@ -163,6 +175,7 @@ def implements(code: str) -> Callable[[Check], Check]:
 
     Raises:
         ValueError: the code is not in :data:`CODES` or already has a check.
+
     """
 
     def bind(check: Check) -> Check:
@@ -186,13 +199,11 @@ def doc(code: str) -> str:
 
     Raises:
         UsageError: no such code or name.
+
     """
     row = lookup(code)
     check = checks().get(row.code)
-    text = (check.__doc__ or "").strip() if check else ""
-    import inspect
-
-    return inspect.cleandoc(text)
+    return inspect.cleandoc(check.__doc__ or "") if check else ""
 
 
 def lookup(code_or_name: str) -> Code:
@@ -200,6 +211,7 @@ def lookup(code_or_name: str) -> Code:
 
     Raises:
         UsageError: no such code or name.
+
     """
     row = BY_CODE.get(code_or_name.upper()) or BY_NAME.get(code_or_name)
     if row is None:
@@ -214,6 +226,7 @@ def selected(select: Iterable[str] | None, ignore: Iterable[str] | None) -> list
 
     Raises:
         UsageError: a selector matches no code.
+
     """
     select = list(select) if select else ["ALL"]
     ignore = list(ignore or [])

@@ -85,6 +85,7 @@ class IndexShards:
         shards: ``sorted(set(weight_map.values()))``, as both libraries compute it.
         has_metadata: Whether the JSON has a ``metadata`` key (diffusers needs one).
         error: Why the index cannot be used at all (not JSON, no ``weight_map``).
+
     """
 
     shards: tuple[str, ...] = ()
@@ -107,6 +108,7 @@ class Resolution:
             drops it for a folder without variant files).
         error: The loader's failure, in its words, or ``None`` when it loads.
         warnings: Warnings the loader logs (mixture, deprecated names).
+
     """
 
     rules: str
@@ -148,6 +150,7 @@ class Listing:
         model_index: The pipeline's ``model_index.json``, ``None`` for a single model folder.
         component_libraries: Component folder to the library that loads it
             (``"diffusers"``, ``"transformers"``), from ``model_index.json``.
+
     """
 
     files: set[str]
@@ -159,7 +162,11 @@ class Listing:
         if not folder:
             return {f for f in self.files if "/" not in f}
         prefix = folder + "/"
-        return {f[len(prefix) :] for f in self.files if f.startswith(prefix) and "/" not in f[len(prefix) :]}
+        return {
+            f[len(prefix) :]
+            for f in self.files
+            if f.startswith(prefix) and "/" not in f[len(prefix) :]
+        }
 
 
 def resolve_pipeline(
@@ -175,6 +182,7 @@ def resolve_pipeline(
 
     Returns:
         One :class:`Resolution` per component folder that holds weight files.
+
     """
     model_index = listing.model_index or {}
     ignore_files = model_index.get("_ignore_files")
@@ -187,7 +195,9 @@ def resolve_pipeline(
     warnings: list[str] = []
     if rules == OLD:
         usable, variant_files = _siblings_old(filenames, variant)
-        model_folders = {f.rpartition("/")[0] for f in usable if f.rpartition("/")[0] in folder_names}
+        model_folders = {
+            f.rpartition("/")[0] for f in usable if f.rpartition("/")[0] in folder_names
+        }
         ignore = _ignore_patterns(_compatible_old(usable, model_folders))
         st_variant = {f for f in variant_files if f.endswith(".safetensors")}
         st_usable = {f for f in usable if f.endswith(".safetensors")}
@@ -202,10 +212,14 @@ def resolve_pipeline(
         if variant is not None and not variant_files:
             error = _NO_VARIANT_FILES.format(variant=variant)
     # pipeline_utils.download: "Don't download index files of forbidden patterns either".
-    ignore_all = [re.compile(fnmatch.translate(p)) for p in (*ignore, *(f"{i}.index.*json" for i in ignore))]
+    ignore_all = [
+        re.compile(fnmatch.translate(p)) for p in (*ignore, *(f"{i}.index.*json" for i in ignore))
+    ]
     fetched = {f for f in usable & filenames if not any(p.match(f) for p in ignore_all)}
     on_disk = fetched | {f for f in filenames if not _is_weight_or_index(f)}
-    names_of = {c: {f.split("/", 1)[1] for f in on_disk if f.startswith(c + "/")} for c in components}
+    names_of = {
+        c: {f.split("/", 1)[1] for f in on_disk if f.startswith(c + "/")} for c in components
+    }
     used_of = {c: identify_model_variant(names_of[c], variant) for c in components}
     if error is None and variant is not None and not any(used_of.values()):
         # pipeline_utils.from_pretrained, after `_identify_model_variants`.
@@ -255,6 +269,7 @@ def resolve_model(
 
     Returns:
         The :class:`Resolution`.
+
     """
     names = set(names)
     if rules == TRANSFORMERS:
@@ -287,6 +302,7 @@ def diffusers_files(
 
     Returns:
         The files read (relative to the root) and the error it raises, if any.
+
     """
     index = _add_variant_diffusers(f"{DIFFUSERS_PREFIX}.safetensors.index.json", variant)
     if index not in names and variant is not None:
@@ -309,6 +325,7 @@ def transformers_files(
 
     Returns:
         The files read (relative to the root) and the error it raises, if any.
+
     """
     for candidate, sharded in (
         (f"{TRANSFORMERS_PREFIX}.safetensors", False),
@@ -349,13 +366,15 @@ def _sharded(
 
 
 def _siblings_old(filenames: set[str], variant: str | None) -> tuple[set[str], set[str]]:
-    """diffusers v0.32.2 ``variant_compatible_siblings``: file-by-file twin matching."""
+    """Diffusers v0.32.2 ``variant_compatible_siblings``: file-by-file twin matching."""
     prefixes, suffixes = _alternatives(_NAMES_OLD)
     non_variant_file = re.compile(rf"({prefixes})(-{_SHARD_FORMAT})?\.({suffixes})$")
     non_variant_index = re.compile(rf"({prefixes})\.({suffixes})\.index\.json")
     variant_filenames: set[str] = set()
     if variant is not None:
-        variant_file = re.compile(rf"({prefixes})\.({variant}|{variant}-{_SHARD_FORMAT})\.({suffixes})$")
+        variant_file = re.compile(
+            rf"({prefixes})\.({variant}|{variant}-{_SHARD_FORMAT})\.({suffixes})$"
+        )
         variant_index = re.compile(rf"({prefixes})\.({suffixes})\.index\.{variant}\.json$")
         variant_filenames = _match(filenames, variant_file) | _match(filenames, variant_index)
     non_variant = _match(filenames, non_variant_file) | _match(filenames, non_variant_index)
@@ -386,7 +405,7 @@ def _siblings_old(filenames: set[str], variant: str | None) -> tuple[set[str], s
 def _siblings_new(
     filenames: set[str], variant: str | None, ignore_patterns: list[str]
 ) -> tuple[set[str], set[str]]:
-    """diffusers >= 0.33 ``variant_compatible_siblings``: one choice per component folder."""
+    """Diffusers >= 0.33 ``variant_compatible_siblings``: one choice per component folder."""
     prefixes, suffixes = _alternatives(_NAMES_NEW)
     non_variant_file = re.compile(rf"({prefixes})(-{_SHARD_FORMAT})?\.({suffixes})$")
     non_variant_index = re.compile(rf"({prefixes})\.({suffixes})\.index\.json")
@@ -422,7 +441,7 @@ def _siblings_new(
 
 
 def _compatible_old(usable: set[str], folder_names: set[str]) -> bool:
-    """diffusers v0.32.2 ``is_safetensors_compatible`` over the usable files."""
+    """Diffusers v0.32.2 ``is_safetensors_compatible`` over the usable files."""
     # v0.32.2 filters with `if folder_names is not None`: an empty set keeps nothing.
     files = {f for f in usable if f.rpartition("/")[0] in folder_names}
     components: dict[str, list[str]] = {}
@@ -435,10 +454,12 @@ def _compatible_old(usable: set[str], folder_names: set[str]) -> bool:
 
 
 def _compatible_new(filenames: set[str], folder_names: set[str], variant: str | None) -> bool:
-    """diffusers >= 0.34 ``is_safetensors_compatible``: variant files first, per folder."""
+    """Diffusers >= 0.34 ``is_safetensors_compatible``: variant files first, per folder."""
     prefixes, suffixes = _alternatives(_NAMES_NEW)
     non_variant_file = re.compile(rf"({prefixes})(-{_SHARD_FORMAT})?\.({suffixes})$")
-    variant_file = re.compile(rf"({prefixes})\.({variant}|{variant}-{_SHARD_FORMAT})\.({suffixes})$")
+    variant_file = re.compile(
+        rf"({prefixes})\.({variant}|{variant}-{_SHARD_FORMAT})\.({suffixes})$"
+    )
     files = set(_model_files(filenames))
     if folder_names:
         files = {f for f in files if f.rpartition("/")[0] in folder_names}
@@ -512,7 +533,7 @@ def _is_weight_or_index(name: str) -> bool:
 
 
 def _add_variant_diffusers(weights_name: str, variant: str | None) -> str:
-    """diffusers ``utils/hub_utils._add_variant``: the variant before the last extension."""
+    """Diffusers ``utils/hub_utils._add_variant``: the variant before the last extension."""
     if variant is None:
         return weights_name
     splits = weights_name.split(".")
@@ -520,7 +541,7 @@ def _add_variant_diffusers(weights_name: str, variant: str | None) -> str:
 
 
 def _add_variant_transformers(weights_name: str, variant: str | None) -> str:
-    """transformers ``modeling_utils._add_variant`` (same result for these names)."""
+    """Transformers ``modeling_utils._add_variant`` (same result for these names)."""
     if variant is None:
         return weights_name
     path, name = weights_name.rsplit(".", 1)
@@ -540,4 +561,3 @@ def variants_in(names: Iterable[str], parse: Callable[[str], object]) -> list[st
         if isinstance(label, str):
             found.add(label)
     return sorted(found)
-

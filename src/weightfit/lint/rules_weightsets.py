@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 from weightfit import dtypes
-from weightfit.lint import fixes, resolution
+from weightfit.lint import fixes
 from weightfit.lint.context import Context, Folder
 from weightfit.lint.registry import Violation, implements
 from weightfit.lint.rules_index import index_name, variant_index_op
@@ -85,15 +85,18 @@ def variant_fetches_several_weight_sets(ctx: Context) -> Iterator[Violation]:
         diffusers v0.32.2 ``pipelines/pipeline_loading_utils.py``
         (``variant_compatible_siblings``); diffusers PR #10646 (v0.33.0);
         diffusers issues #10634 and #11182.
+
     """
     for r in ctx.resolutions:
         if r.error is not None or not r.needless:
             continue
-        touched = _sets_touched(ctx, r.fetched)
+        read = _sets_touched(ctx, r.loaded)
+        touched = read + [
+            t for t in _sets_touched(ctx, r.fetched) if all(t[1] is not s for _, s in read)
+        ]
         if len(touched) < 2:
             continue
         folder = touched[0][0]
-        read = _sets_touched(ctx, r.loaded)
         needless = _bytes(ctx, r.needless)
         others = [
             o
@@ -109,8 +112,7 @@ def variant_fetches_several_weight_sets(ctx: Context) -> Iterator[Violation]:
         message = (
             f"{r.rules} with {_variant(r.variant)} fetches {len(touched)} weight sets "
             f"({', '.join(ws.label for _, ws in touched)}) but reads only {read_label}: "
-            f"{human_bytes(needless)} fetched needlessly"
-            + (f"; {elsewhere}" if elsewhere else "")
+            f"{human_bytes(needless)} fetched needlessly" + (f"; {elsewhere}" if elsewhere else "")
         )
         ops = []
         if r.variant is not None and len(read) == 1 and not read[0][1].sharded:
@@ -153,9 +155,10 @@ def loaders_disagree_on_weight_set(ctx: Context) -> Iterator[Violation]:
     References:
         transformers ``modeling_utils._get_resolved_checkpoint_files``; diffusers
         ``models/modeling_utils.py`` (``_fetch_index_file`` before ``_get_model_file``).
+
     """
     for folder in ctx.folders:
-        groups: dict[tuple[str | None, str], list[WeightSet]] = {}
+        groups: dict[tuple[str | None, str], list[WeightSet]] = {}  # (variant, format)
         for ws in folder.sets:
             if ws.files and not ws.is_training_state:
                 groups.setdefault((ws.variant, ws.format), []).append(ws)
@@ -163,16 +166,11 @@ def loaders_disagree_on_weight_set(ctx: Context) -> Iterator[Violation]:
             prefixes = {ws.prefix for ws in sets}
             if len(sets) < 2 or len(prefixes) != 1:
                 continue
-            names = set(folder.names)
+            single = next((ws for ws in sets if not ws.sharded), None)
+            indexed = next((ws for ws in sets if ws.sharded and ws.index), None)
             choice = []
-            for rules, pick in (
-                ("transformers", resolution.transformers_files),
-                ("diffusers", resolution.diffusers_files),
-            ):
-                loaded, error = pick(names, variant, folder.rel, ctx.index_shards)
-                if error is None:
-                    labels = ", ".join(ws.label for _, ws in _sets_touched(ctx, loaded))
-                    choice.append(f"{rules} reads {labels}")
+            if single is not None and indexed is not None:
+                choice = [f"transformers reads {single.label}", f"diffusers reads {indexed.label}"]
             yield Violation(
                 "WF102",
                 folder.rel,
@@ -210,6 +208,7 @@ def variant_fails_to_load(ctx: Context) -> Iterator[Violation]:
     References:
         diffusers ``models/model_loading_utils._fetch_index_file``; transformers
         ``modeling_utils._get_resolved_checkpoint_files``.
+
     """
     for r in ctx.resolutions:
         if r.error is None or r.loaded:
@@ -218,7 +217,12 @@ def variant_fails_to_load(ctx: Context) -> Iterator[Violation]:
         ops: list[fixes.FileOp] = []
         if folder is not None and r.variant is not None:
             for ws in folder.sets:
-                if ws.variant == r.variant and ws.sharded and ws.index is None and not ws.missing_shards:
+                if (
+                    ws.variant == r.variant
+                    and ws.sharded
+                    and ws.index is None
+                    and not ws.missing_shards
+                ):
                     op = variant_index_op(ctx, folder, ws, r.variant, "WF103")
                     if op is not None:
                         ops.append(op)
@@ -257,6 +261,7 @@ def legacy_variant_file_names(ctx: Context) -> Iterator[Violation]:
     References:
         diffusers ``utils/hub_utils._check_legacy_sharding_variant_format`` and
         ``models/model_loading_utils._fetch_index_file_legacy``.
+
     """
     for folder in ctx.folders:
         for ws in folder.sets:
@@ -275,15 +280,34 @@ def legacy_variant_file_names(ctx: Context) -> Iterator[Violation]:
                 info = ctx.index(folder.relpath(ws.index))
                 if info.error is None:
                     weight_map = {k: renames.get(v, v) for k, v in info.weight_map.items()}
-                    meta = info.data.get("metadata") if isinstance(info.data.get("metadata"), dict) else {}
+                    meta = (
+                        info.data.get("metadata")
+                        if isinstance(info.data.get("metadata"), dict)
+                        else {}
+                    )
                     total = info.total_size if info.total_size is not None else 0
                     new_index = index_name(ws.prefix, ext, ws.variant)
-                    ops.append(fixes.write_op(folder.relpath(new_index), fixes.index_text(weight_map, total, meta), "WF104: current index names"))
+                    ops.append(
+                        fixes.write_op(
+                            folder.relpath(new_index),
+                            fixes.index_text(weight_map, total, meta),
+                            "WF104: current index names",
+                        )
+                    )
                     ops += [
-                        fixes.move_op(folder.relpath(old), folder.relpath(new), "WF104: current shard name", size=folder.sizes.get(old, 0))
+                        fixes.move_op(
+                            folder.relpath(old),
+                            folder.relpath(new),
+                            "WF104: current shard name",
+                            size=folder.sizes.get(old, 0),
+                        )
                         for old, new in renames.items()
                     ]
-                    ops.append(fixes.delete_op(folder.relpath(ws.index), "WF104: legacy index replaced", weights=False))
+                    ops.append(
+                        fixes.delete_op(
+                            folder.relpath(ws.index), "WF104: legacy index replaced", weights=False
+                        )
+                    )
             yield Violation(
                 "WF104",
                 folder.relpath(ws.files[0]) if ws.files else folder.rel,
@@ -334,6 +358,7 @@ def variant_dtype_mismatch(ctx: Context) -> Iterator[Violation]:
     References:
         diffusers ``pipelines/pipeline_loading_utils._identify_model_variants``;
         seed case diffusers#10634 (``vae/`` of Sana_1600M_2Kpx_BF16_diffusers).
+
     """
     for folder in ctx.folders:
         for ws in folder.sets:
@@ -356,12 +381,20 @@ def variant_dtype_mismatch(ctx: Context) -> Iterator[Violation]:
             elif duplicate is None and not ws.sharded and held in DTYPE_LABELS:
                 new = ws.files[0].replace(f".{ws.variant}.", f".{DTYPE_LABELS[held]}.", 1)
                 if new not in folder.names:
-                    ops = [fixes.move_op(folder.relpath(ws.files[0]), folder.relpath(new), "WF105: label of the dtype it holds", size=ws.total_bytes)]
+                    ops = [
+                        fixes.move_op(
+                            folder.relpath(ws.files[0]),
+                            folder.relpath(new),
+                            "WF105: label of the dtype it holds",
+                            size=ws.total_bytes,
+                        )
+                    ]
             share = held_bytes / max(1, sum(counts.values()))
             yield Violation(
                 "WF105",
                 folder.relpath(ws.files[0]),
-                f"{ws.label} is labelled {ws.variant} but {share:.0%} of its float bytes are {held} "
+                f"{ws.label} is labelled {ws.variant} but {share:.0%} of its float bytes "
+                f"are {held} "
                 f"({human_bytes(ws.total_bytes)}, "
                 + (f"the same tensors as {duplicate.label})" if duplicate else "no other copy)"),
                 evidence={"bytes_by_dtype": dict(counts), "promised": list(promised)},
@@ -394,6 +427,7 @@ def mixed_dtypes_in_weight_set(ctx: Context) -> Iterator[Violation]:
 
     References:
         transformers ``PreTrainedModel._keep_in_fp32_modules``.
+
     """
     for folder in ctx.folders:
         for ws in folder.sets:
@@ -404,7 +438,8 @@ def mixed_dtypes_in_weight_set(ctx: Context) -> Iterator[Violation]:
             if len(counts) < 2 or any(d.startswith("F8") or d == "F4" for d in counts):
                 continue
             per_count = Counter(s.dtype for s in (tensors or {}).values() if s.dtype in counts)
-            parts = ", ".join(f"{per_count[d]} {d} ({human_bytes(b)})" for d, b in counts.most_common())
+            ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+            parts = ", ".join(f"{per_count[d]} {d} ({human_bytes(b)})" for d, b in ranked)
             yield Violation(
                 "WF106",
                 folder.relpath(ws.files[0]),
@@ -476,6 +511,7 @@ def duplicate_weight_sets(ctx: Context) -> Iterator[Violation]:
 
     References:
         seed case diffusers#10634.
+
     """
     for folder in ctx.folders:
         readable = []
@@ -497,6 +533,10 @@ def duplicate_weight_sets(ctx: Context) -> Iterator[Violation]:
                     folder.relpath(drop.files[0]),
                     f"{drop.label} holds the same {len(ta)} tensors as {keep.label}: "
                     f"{human_bytes(drop.total_bytes)} wasted",
-                    evidence={"keep": keep.to_dict(), "drop": drop.to_dict(), "wasted_bytes": drop.total_bytes},
+                    evidence={
+                        "keep": keep.to_dict(),
+                        "drop": drop.to_dict(),
+                        "wasted_bytes": drop.total_bytes,
+                    },
                     fixes=_delete_set_ops(folder, drop, f"WF107: duplicate of {keep.label}"),
                 )

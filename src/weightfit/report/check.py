@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.padding import Padding
 from rich.table import Table
 
 from weightfit.cli._output import sanitize_name
@@ -110,6 +111,7 @@ def _counts(summary: dict[str, Any]) -> str:
         ("renamed", "renamed"),
         ("fused_groups", "fused groups"),
         ("shape_mismatches", "differ in shape"),
+        ("dtype_mismatches", "differ in dtype only"),
         ("missing", "missing"),
         ("unexpected", "unexpected"),
     ):
@@ -128,7 +130,7 @@ def _render_finding(console: Console, number: int, finding: Finding) -> None:
         f"[bold]{number}. {sanitize_name(finding.category)}[/]  [{style}]{finding.severity}[/]  "
         f"confidence {finding.confidence:.2f}"
     )
-    console.print(f"   {sanitize_name(finding.message)}")
+    console.print(Padding(sanitize_name(finding.message), (0, 0, 0, 3)))
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")

@@ -196,9 +196,8 @@ def _pipeline(
             "tensors": len(part),
             "params": part.num_params,
         }
-        manifest.extras.setdefault("tied", {}).update(
-            {f"{name}.{a}": f"{name}.{b}" for a, b in part.extras.get("tied", {}).items()}
-        )
+        for copy, original in part.extras.get("tied", {}).items():
+            manifest.extras.setdefault("tied", {})[f"{name}.{copy}"] = f"{name}.{original}"
         manifest.notes.extend(f"{name}: {note}" for note in part.notes)
     if not described:
         raise TargetUnavailable(f"no component of {path} has a model config to build")

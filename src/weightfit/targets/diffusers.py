@@ -62,7 +62,7 @@ def build(config: Mapping[str, Any], *, source: str, model_class: type | None = 
             f"building {cls.__name__} on the meta device failed: {type(error).__name__}: {error}"
         ) from error
     resolved = {"_class_name": cls.__name__, **dict(model.config)}
-    manifest = manifest_of(model, source=source, format=FORMAT, config=resolved)
+    manifest = manifest_of(model, source=source, format=FORMAT, config=resolved, built_on_meta=True)
     manifest.extras["library"] = f"diffusers {library.__version__}"
     return manifest
 

@@ -119,7 +119,7 @@ def build_from(
             f"calling {described} failed: {type(error).__name__}: {error}"
         ) from error
     if is_module(result):
-        return manifest_of(result, source=described, config=settings or None)
+        return manifest_of(result, source=described, config=settings or None, built_on_meta=True)
     if is_state_dict(result):
         return manifest_of_state_dict(result, source=described)
     if isinstance(result, Manifest):

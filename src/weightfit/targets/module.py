@@ -9,6 +9,7 @@ materialised one.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -36,16 +37,12 @@ def is_module(value: object) -> bool:
 
     If torch was never imported, nothing can be a module, so the answer is ``False``.
     """
-    import sys
-
     torch = sys.modules.get("torch")
     return torch is not None and isinstance(value, torch.nn.Module)
 
 
 def is_state_dict(value: object) -> bool:
     """Whether ``value`` is a non-empty mapping of names to torch tensors."""
-    import sys
-
     torch = sys.modules.get("torch")
     return (
         torch is not None
@@ -67,6 +64,7 @@ def manifest_of(
     source: str | None = None,
     format: str = "module",
     config: Mapping[str, Any] | None = None,
+    built_on_meta: bool = False,
 ) -> Manifest:
     """Describe what ``module.load_state_dict`` expects, without touching tensor data.
 
@@ -76,6 +74,8 @@ def manifest_of(
         format: The manifest's ``format`` (``"module"``, ``"transformers-config"`` ...).
         config: The configuration the module was built from, if any; stored as
             ``manifest.config`` and hashed into ``extras["config_hash"]``.
+        built_on_meta: The module was built under ``torch.device("meta")``: add a
+            note when some tensors were allocated anyway (a factory's explicit device).
 
     Returns:
         A location-less :class:`~weightfit.manifest.Manifest` in ``state_dict`` order.
@@ -122,7 +122,7 @@ def manifest_of(
     allocated = [
         v for v in state.values() if isinstance(v, torch.Tensor) and v.device.type != "meta"
     ]
-    if allocated and format != "module":
+    if allocated and built_on_meta:
         held = sum(v.numel() * v.element_size() for v in allocated)
         manifest.notes.append(
             f"{len(allocated)} tensor(s) were created off the meta device ({held} bytes)"

@@ -11,6 +11,7 @@ so a 70B config builds in well under a second.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
@@ -29,8 +30,6 @@ def is_config(config: Mapping[str, Any]) -> bool:
 
 def is_model_class(obj: object) -> bool:
     """Whether ``obj`` is a transformers ``PreTrainedModel`` subclass (no import if unloaded)."""
-    import sys
-
     module = sys.modules.get("transformers")
     return module is not None and isinstance(obj, type) and issubclass(obj, module.PreTrainedModel)
 
@@ -75,7 +74,7 @@ def build(config: Mapping[str, Any], *, source: str, model_class: type | None = 
             f"building {name} on the meta device failed: {type(error).__name__}: {error}"
         ) from error
     resolved = model.config.to_dict()
-    manifest = manifest_of(model, source=source, format=FORMAT, config=resolved)
+    manifest = manifest_of(model, source=source, format=FORMAT, config=resolved, built_on_meta=True)
     manifest.extras["library"] = f"transformers {library.__version__}"
     return manifest
 

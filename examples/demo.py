@@ -1,0 +1,214 @@
+"""``make demo``: build example checkpoints in ./demo-out/ and run weightfit on them.
+
+The demo is a list of steps (``STEPS``). A step either builds an example with
+the real libraries or runs the real ``weightfit`` command on one, and says which
+exit codes it expects; the demo stops at the first surprise. To show a new
+command, append steps (build what it needs, then run it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+OUT = Path("demo-out")
+NESTED_PTH = OUT / "nested.pth"
+LLAMA_FOLDER = OUT / "tiny-llama"
+SANA_FOLDER = OUT / "sana-2k-bf16"
+DIT_2D = OUT / "DiT-2d.pt"
+DIT_3D_FOLDER = OUT / "dit-3d"
+DIT_3D_TARGET = "seeds:tiny_dit3d"
+"""The Open-Sora-like 3D model, as a factory (``tests/`` is put on PYTHONPATH for it)."""
+
+
+@dataclass
+class Step:
+    """One thing the demo does: build an example, or run a command on one."""
+
+    title: str
+    action: Callable[[], int]
+    expect: tuple[int, ...] = (0,)
+
+
+def weightfit(*args: object) -> int:
+    """Run the real command line (``python -m weightfit``), showing what was typed."""
+    argv = [str(arg) for arg in args]
+    print(f"$ weightfit {' '.join(argv)}", flush=True)
+    tests = str(Path(__file__).resolve().parents[1] / "tests")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "weightfit", *argv], check=False, env=env
+    ).returncode
+
+
+def build_nested_pth() -> int:
+    """A training checkpoint: model, EMA copy, optimizer state and epoch, as people save them."""
+    import copy
+
+    import torch
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, padding=1),
+        torch.nn.BatchNorm2d(16),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(16 * 8 * 8, 10),
+    )
+    ema = copy.deepcopy(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    model(torch.randn(4, 3, 8, 8)).sum().backward()
+    optimizer.step()
+    checkpoint = {
+        "model": model.state_dict(),
+        "ema": ema.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": 3,
+    }
+    torch.save(checkpoint, NESTED_PTH)
+    print(f"wrote {NESTED_PTH}: model + ema + optimizer + epoch")
+    return 0
+
+
+def build_sharded_llama() -> int:
+    """A tiny Llama saved by transformers in shards, plus a bf16 variant beside it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=1000,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=6,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
+    model = LlamaForCausalLM(config)
+    model.save_pretrained(LLAMA_FOLDER, max_shard_size="200KB")
+    model.to(torch.bfloat16).save_pretrained(LLAMA_FOLDER, variant="bf16")
+    shards = len(list(LLAMA_FOLDER.glob("model-*.safetensors")))
+    print(f"wrote {LLAMA_FOLDER}: {shards} fp32 shards + index, and model.bf16.safetensors")
+    return 0
+
+
+def build_seed3_pipeline() -> int:
+    """The Sana 2K BF16 pipeline layout of diffusers#10634, as sparse files of the real sizes."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from test_lint_seed import build_seed3
+
+    build_seed3(SANA_FOLDER)
+    print(
+        f"wrote {SANA_FOLDER}: transformer fp32 shards + bf16 file, vae .bf16 holding F32 (sparse)"
+    )
+    return 0
+
+
+def build_dit2d() -> int:
+    """Meta's 2D DiT layout (Conv2d patch embedding), tiny, saved as torch.save does."""
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from seeds import tiny_dit2d
+
+    torch.manual_seed(0)
+    torch.save(tiny_dit2d().state_dict(), DIT_2D)
+    print(f"wrote {DIT_2D}: x_embedder.proj.weight is [16, 4, 2, 2] (Conv2d)")
+    return 0
+
+
+def compare_dit() -> int:
+    """Load the fixed checkpoint strict into the 3D model; one frame must give the 2D output."""
+    import torch
+
+    import weightfit
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from seeds import tiny_dit2d, tiny_dit3d
+
+    model2d, model3d = tiny_dit2d(), tiny_dit3d()
+    model2d.load_state_dict(torch.load(DIT_2D, weights_only=True))
+    report = weightfit.load_into(model3d, DIT_3D_FOLDER, strict=True)
+    print(report)
+    x, t, y = torch.randn(2, 4, 8, 8), torch.tensor([3, 500]), torch.tensor([1, 7])
+    with torch.no_grad():
+        difference = (model3d(x.unsqueeze(2), t, y).squeeze(2) - model2d(x, t, y)).abs().max()
+    print(f"3D model on one frame vs 2D model: max |difference| = {float(difference)}")
+    return 0 if float(difference) == 0.0 else 1
+
+
+STEPS: list[Step] = [
+    Step("Build a nested training checkpoint", build_nested_pth),
+    Step(
+        "Inspect it: the model state dict is chosen, the others listed",
+        lambda: weightfit("inspect", NESTED_PTH),
+    ),
+    Step(
+        "Read the EMA copy instead",
+        lambda: weightfit("inspect", NESTED_PTH, "--key", "ema", "--depth", "1"),
+    ),
+    Step("Build a sharded transformers folder with a bf16 variant", build_sharded_llama),
+    Step(
+        "Inspect the folder: layers collapse into one row",
+        lambda: weightfit("inspect", LLAMA_FOLDER),
+    ),
+    Step(
+        "Pick the bf16 weight set, only the attention tensors",
+        lambda: weightfit(
+            "inspect", LLAMA_FOLDER, "--variant", "bf16", "--filter", "*.self_attn.*"
+        ),
+    ),
+    Step(
+        "Ask for a variant that is not there: one line, exit 3",
+        lambda: weightfit("inspect", LLAMA_FOLDER, "--variant", "fp16"),
+        expect=(3,),
+    ),
+    Step("Build the Sana 2K BF16 pipeline folder of diffusers#10634", build_seed3_pipeline),
+    Step(
+        "Lint it: the transformer's mixed weight sets and the bytes, the mislabelled VAE",
+        lambda: weightfit("lint", SANA_FOLDER, "--verbose"),
+        expect=(1,),
+    ),
+    Step(
+        "Dry run of every fix: the file operations, nothing changed",
+        lambda: weightfit("lint", SANA_FOLDER, "--fix", "--unsafe-fixes", "--dry-run"),
+        expect=(1,),
+    ),
+    Step(
+        "Apply the safe fix (a bf16 index) and lint again",
+        lambda: weightfit("lint", SANA_FOLDER, "--fix"),
+        expect=(1,),
+    ),
+    Step("Build a 2D DiT checkpoint (Open-Sora's seed case)", build_dit2d),
+    Step(
+        "Fix it for the 3D model: plan (unsqueeze the patch kernel), apply, verify",
+        lambda: weightfit("fix", DIT_2D, "--against", DIT_3D_TARGET, "-o", DIT_3D_FOLDER),
+    ),
+    Step("Load the fixed checkpoint strict and compare the numbers", compare_dit),
+]
+
+
+def main() -> int:
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir()
+    for number, step in enumerate(STEPS, start=1):
+        print(f"\n── {number}. {step.title}", flush=True)
+        code = step.action()
+        if code not in step.expect:
+            print(f"demo step {number} exited {code}, expected {step.expect}", file=sys.stderr)
+            return 1
+    print(f"\nDone. The examples are in {OUT}/.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""``weightfit fix`` and ``weightfit apply``: repair a checkpoint, or apply a reviewed plan.
+
+``fix CKPT --against TARGET -o OUT`` checks, writes ``OUT/weightfit-plan.yaml``,
+applies it and verifies; ``apply PLAN CKPT -o OUT`` applies a (possibly edited)
+plan. Two commands, one function each; the library does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from weightfit.cli._output import emit, error_console
+from weightfit.errors import EXIT_FINDINGS, EXIT_OK
+
+FIX_HELP = "check a checkpoint against a model, then write a fixed copy (plan included)"
+APPLY_HELP = "apply a plan (made by fix, maybe edited) to a checkpoint"
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    """Add the ``fix`` and ``apply`` commands to the parser."""
+    fix = subparsers.add_parser(
+        "fix", parents=[common], help=FIX_HELP, description=FIX_HELP.capitalize() + "."
+    )
+    fix.add_argument("checkpoint", metavar="CKPT", help="checkpoint file, shard index or folder")
+    fix.add_argument(
+        "--against",
+        required=True,
+        metavar="TARGET",
+        help="model to fit: checkpoint, config.json / model folder, or pkg.module:Callable",
+    )
+    fix.add_argument("--kwargs", type=_json_object, metavar="JSON", help="factory arguments")
+    fix.add_argument("--config", metavar="FILE", help="config file for a factory target")
+    fix.add_argument("--key", metavar="A.B", help="state dict to read inside a container")
+    fix.add_argument("--variant", metavar="NAME", help="weight variant in a folder (bf16 …)")
+    fix.add_argument(
+        "--plan-only", action="store_true", help="write the plan for review; apply nothing"
+    )
+    _output_options(fix)
+    fix.set_defaults(run=run_fix)
+
+    apply = subparsers.add_parser(
+        "apply", parents=[common], help=APPLY_HELP, description=APPLY_HELP.capitalize() + "."
+    )
+    apply.add_argument("plan", metavar="PLAN", help="plan file (YAML or JSON)")
+    apply.add_argument("checkpoint", metavar="CKPT", help="checkpoint file, shard index or folder")
+    apply.add_argument(
+        "--against", metavar="TARGET", help="verify the output loads strict into this model"
+    )
+    apply.add_argument("--key", metavar="A.B", help="state dict to read inside a container")
+    apply.add_argument("--variant", metavar="NAME", help="weight variant in a folder (bf16 …)")
+    _output_options(apply)
+    apply.set_defaults(run=run_apply)
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
+    parser.add_argument(
+        "--shard-size", default="5GB", metavar="SIZE", help="largest shard (default 5GB)"
+    )
+    parser.add_argument(
+        "--dtype", metavar="DTYPE", help="cast floating-point tensors (bf16, fp16, fp32)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.add_argument(
+        "--no-hash",
+        dest="hash_sources",
+        action="store_false",
+        help="do not record the sources' SHA-256 (saves reading them once more)",
+    )
+
+
+def run_fix(args: argparse.Namespace) -> int:
+    """Check, plan, apply and verify; exit 1 when findings are left unfixed."""
+    from weightfit.fix import fix
+    from weightfit.report.fix import render_fix
+
+    with _progress(args) as progress:
+        result = fix(
+            args.checkpoint,
+            args.against,
+            args.out,
+            plan_only=args.plan_only,
+            shard_size=args.shard_size,
+            dtype=args.dtype,
+            overwrite=args.overwrite,
+            hash_sources=args.hash_sources,
+            kwargs=args.kwargs,
+            config=args.config,
+            key=args.key,
+            variant=args.variant,
+            progress=progress,
+        )
+    emit(args, result.to_dict, lambda console: render_fix(console, result))
+    return EXIT_FINDINGS if result.unfixed else EXIT_OK
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """Apply the plan file to the checkpoint and verify the output."""
+    from weightfit.apply import apply
+    from weightfit.report.fix import render_apply
+
+    with _progress(args) as progress:
+        result = apply(
+            args.plan,
+            args.checkpoint,
+            args.out,
+            shard_size=args.shard_size,
+            dtype=args.dtype,
+            target=args.against,
+            overwrite=args.overwrite,
+            hash_sources=args.hash_sources,
+            progress=progress,
+            key=args.key,
+            variant=args.variant,
+        )
+    emit(args, result.to_dict, lambda console: render_apply(console, result))
+    return EXIT_OK
+
+
+@contextmanager
+def _progress(args: argparse.Namespace) -> Iterator[Callable[[int, int, int, int], None] | None]:
+    """Yield a progress callback drawing bytes and tensors on standard error (terminals only)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    console = error_console()
+    if args.json or not console.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("writing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[tensors]} tensors"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("write", total=None, tensors="0/?")
+
+    def update(tensors: int, tensors_total: int, written: int, total: int) -> None:
+        bar.update(task, completed=written, total=total, tensors=f"{tensors}/{tensors_total}")
+
+    with bar:
+        yield update
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    """Parse ``--kwargs``: a JSON object."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error.msg}") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, e.g. '{\"depth\": 28}'")
+    return value

@@ -1,0 +1,109 @@
+"""What the knowledge tables say about a number, as short labels for findings.
+
+Rules decide from shapes; these helpers only *name* what a dimension matches
+(``google/gemma-2-2b-it hidden_size``) so a finding can say which model or file
+a width points to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from weightfit import knowledge
+from weightfit.manifest import TensorSpec
+
+MIN_FAMILY_DIMS = 3
+"""Dimensions a side must share with a family's signature (all equal) to be named after it."""
+
+NEAR_VOCAB = 256
+"""Rows within which a vocabulary is read as a known one plus added tokens."""
+
+
+_WIDTH_KINDS = ("conditioning", "text-encoder", "llm")
+"""Kinds of width rows named first: what conditions a model, before vision towers."""
+
+
+def width_labels(width: int) -> list[str]:
+    """Name the encoders and LLMs whose hidden size is ``width``, conditioning kinds first."""
+    rows = sorted(
+        knowledge.candidates_for_width(width),
+        key=lambda row: _WIDTH_KINDS.index(row.kind) if row.kind in _WIDTH_KINDS else 9,
+    )
+    return _unique(row.label for row in rows)
+
+
+def latent_labels(channels: int) -> list[str]:
+    """Name the autoencoder families whose latents have ``channels`` channels."""
+    return _unique(row.family for row in knowledge.latent_models(channels))
+
+
+def vocab_labels(rows: int) -> list[str]:
+    """Name the vocabularies of ``rows`` rows, or the known one plus a few added tokens."""
+    exact = _unique(row.label for row in knowledge.vocab_candidates(rows))
+    if exact:
+        return exact
+    near = sorted(
+        knowledge.vocab_candidates(rows, within=NEAR_VOCAB), key=lambda row: abs(row.value - rows)
+    )
+    return _unique(
+        f"{row.value} {'+' if rows > row.value else '-'} {abs(rows - row.value)} ({row.label})"
+        for row in near
+    )
+
+
+def family_labels(dims: Mapping[str, int], specs: Mapping[str, TensorSpec]) -> list[str]:
+    """Name the model families one side matches.
+
+    A family matches when its signature tensors are all present with their
+    shapes, or when at least :data:`MIN_FAMILY_DIMS` of the dimensions inferred
+    from the tensors are in its table row and all agree.
+    """
+    found = []
+    for family in knowledge.families():
+        signature = family.signature
+        if signature and all(name in specs for name in signature):
+            if all(specs[name].shape == shape for name, shape in signature.items()):
+                found.append(family.family)
+            continue
+        shared = {name: value for name, value in dims.items() if name in family.dims}
+        if len(shared) >= MIN_FAMILY_DIMS and family.matches(**shared):
+            found.append(family.family)
+    return found
+
+
+def version_rename(source: str, target: str) -> str | None:
+    """Describe the known library change that renames template ``source`` to ``target``."""
+    old, new = _plain(source), _plain(target)
+    for change in knowledge.version_changes():
+        if change.kind != "rename":
+            continue
+        # Rename templates stop where names agree; try them with a typical leaf too.
+        for tail in ("", ".weight"):
+            if change.renamed(old + tail) == new + tail:
+                return f"{change.library} {change.version}: {change.description}"
+    return None
+
+
+def version_change(name: str) -> str | None:
+    """Cite the known change that added or removed the buffer ``name``, if one did."""
+    for change in knowledge.changes_for(name):
+        if change.kind.startswith("buffer"):
+            return f"{change.library} {change.version}: {change.source}"
+    return None
+
+
+def buffer_change(name: str) -> knowledge.VersionChange | None:
+    """Return the known benign change that made the buffer ``name`` appear or disappear."""
+    return next(
+        (c for c in knowledge.changes_for(name) if c.kind.startswith("buffer") and c.benign),
+        None,
+    )
+
+
+def _plain(pattern: str) -> str:
+    """Turn a template's slots into plain segments (``blocks.{i}.x`` → ``blocks.i.x``)."""
+    return pattern.replace("{", "").replace("}", "")
+
+
+def _unique(labels: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(labels))

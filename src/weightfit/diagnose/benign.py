@@ -1,0 +1,341 @@
+"""Benign differences, said to be benign.
+
+- ``version``: a known change between library versions explains it: buffers made
+  non-persistent or added (``position_ids``, ``num_batches_tracked``), and renames
+  the knowledge tables record (``gamma``/``beta`` → ``weight``/``bias``, diffusers'
+  attention ``query``/``key``/``value`` → ``to_q``/``to_k``/``to_v``).
+- ``extra_state``: entries that are not model weights: optimizer state, EMA copies
+  of the model, step counters, TransformerEngine ``_extra_state``, and other
+  state dicts or values stored in the same file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+
+from weightfit.diagnose import _known
+from weightfit.diagnose._context import Context, escape_pattern
+from weightfit.diagnose.rename import compile_rule, rule_pairs
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+_OPTIMIZER_WORDS = frozenset(
+    {
+        "optimizer",
+        "optim",
+        "optimizer_state",
+        "exp_avg",
+        "exp_avg_sq",
+        "momentum_buffer",
+        "lr_scheduler",
+        "scheduler",
+        "scaler",
+        "grad_scaler",
+    }
+)
+_COUNTERS = frozenset(
+    {
+        "step",
+        "global_step",
+        "epoch",
+        "iteration",
+        "iter",
+        "num_updates",
+        "_step_count",
+        "steps",
+        "num_steps",
+        "decay",
+    }
+)
+
+
+def version(ctx: Context) -> None:
+    """Report buffers and renames that a known library change explains."""
+    _buffers(ctx, "position_ids")
+    _buffers(ctx, "num_batches_tracked")
+    _other_buffers(ctx)
+    _known_renames(ctx)
+
+
+def _buffers(ctx: Context, leaf: str) -> None:
+    """Report a position-ids or BatchNorm counter buffer present on one side only."""
+    missing = [
+        n for n in ctx.missing() if n.rsplit(".", 1)[-1] == leaf and _integer(ctx.target[n].dtype)
+    ]
+    unexpected = [
+        n
+        for n in ctx.unexpected()
+        if n.rsplit(".", 1)[-1] == leaf and _integer(ctx.source[n].dtype)
+    ]
+    if not missing and not unexpected:
+        return
+    change = _known.version_change((unexpected or missing)[0])
+    cited = f" ({change})" if change else ""
+    if leaf == "position_ids":
+        what = (
+            "position_ids is a buffer of 0..n-1 that the model rebuilds; transformers made it "
+            f"non-persistent{cited}, so files from one version have it and the other's do not"
+        )
+        missing_note = (
+            "the model's own buffer is correct: load with strict=False, or from_pretrained, "
+            "which ignores it"
+        )
+    else:
+        what = (
+            "num_batches_tracked is BatchNorm's step counter, added to state dicts in "
+            f"PyTorch 0.4.1{cited}; it only matters with momentum=None"
+        )
+        missing_note = (
+            "nothing to do: BatchNorm's load_state_dict fills it in when a state dict without "
+            "version metadata lacks it"
+        )
+    side = (
+        f"{len(unexpected)} in the checkpoint only"
+        if unexpected
+        else f"{len(missing)} in the model only"
+    )
+    ctx.add(
+        Finding(
+            category="version",
+            severity="info",
+            message=f"benign: {side} — {what}",
+            params=unexpected + missing,
+            evidence={
+                "buffer": leaf,
+                "checkpoint_only": unexpected[:8],
+                "model_only": missing[:8],
+                "known_change": change,
+            },
+            confidence=0.95,
+            fix=[Op("drop", {"pattern": r".*\." + escape_pattern(leaf)}, f"version: {leaf}")]
+            if unexpected
+            else [],
+            fix_note=missing_note if missing else "dropping it is exact: the model rebuilds it",
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+
+
+def _other_buffers(ctx: Context) -> None:
+    """Report other buffers a known library change added or made non-persistent."""
+    groups: dict[str, tuple[str, list[str], list[str]]] = {}
+    for side, names in (("checkpoint", ctx.unexpected()), ("model", ctx.missing())):
+        for name in names:
+            change = _known.buffer_change(name)
+            if change is None:
+                continue
+            key = f"{change.library} {change.version}: {change.description}"
+            entry = groups.setdefault(key, (change.source, [], []))
+            entry[1 if side == "checkpoint" else 2].append(name)
+    for what, (source, unexpected, missing) in groups.items():
+        side = (
+            f"{len(unexpected)} in the checkpoint only"
+            if unexpected
+            else f"{len(missing)} in the model only"
+        )
+        ctx.add(
+            Finding(
+                category="version",
+                severity="info",
+                message=f"benign: {side} — {what}",
+                params=unexpected + missing,
+                evidence={
+                    "checkpoint_only": unexpected[:8],
+                    "model_only": missing[:8],
+                    "known_change": source,
+                },
+                confidence=0.9,
+                fix=[
+                    Op("drop", {"name": n}, "version: buffer no longer saved") for n in unexpected
+                ],
+                fix_note="the model rebuilds these buffers; the files differ only by version",
+            )
+        )
+        ctx.consume(missing=missing, unexpected=unexpected)
+
+
+def _integer(dtype: str) -> bool:
+    return dtype.startswith(("I", "U"))
+
+
+def _known_renames(ctx: Context) -> None:
+    """Report alignment renames that the knowledge tables record as a library change."""
+    known = [
+        (compile_rule(rule), change)
+        for rule in ctx.alignment.renames
+        if (change := _known.version_rename(rule.source, rule.target)) is not None
+    ]
+    if not known:
+        return
+    grouped = rule_pairs(ctx, [rule for rule, _ in known])
+    by_change: dict[str, list[int]] = {}
+    for index in grouped:
+        by_change.setdefault(known[index][1], []).append(index)
+    for change, indices in by_change.items():
+        covered = [p.source for i in indices for p in grouped[i]]
+        rules = [known[i][0] for i in indices]
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"{len(covered)} tensors use names from another library version: {change}; "
+                    "the rename is exact"
+                ),
+                params=covered,
+                evidence={
+                    "change": change,
+                    "rules": [{"checkpoint": r.rule.source, "model": r.rule.target} for r in rules],
+                },
+                confidence=0.95,
+                fix=[r.op(f"version: {change}") for r in rules],
+                fix_note="the library's own from_pretrained converts these names; a raw "
+                "load_state_dict does not",
+            )
+        )
+
+
+def extra_state(ctx: Context) -> None:
+    """Report optimizer state, EMA copies, counters and other non-model entries."""
+    _ema_copies(ctx)
+    _named(ctx, _is_optimizer, "optimizer state", "the optimizer's moments are not model weights")
+    _named(ctx, _is_counter, "step counters", "training counters, not model weights")
+    _named(
+        ctx,
+        lambda name: name.endswith("._extra_state"),
+        "TransformerEngine _extra_state",
+        "fp8 scaling metadata that TransformerEngine rebuilds",
+    )
+    _missing_extra_state(ctx)
+    _other_containers(ctx)
+
+
+def _ema_copies(ctx: Context) -> None:
+    """Report a second copy of the model under a head such as ``ema.`` or ``model_ema.``."""
+    targets = set(ctx.target.tensors)
+    by_head: dict[str, list[str]] = {}
+    mirrored: Counter[str] = Counter()
+    for name in ctx.unexpected():
+        segments = name.split(".")
+        for cut in range(1, min(3, len(segments))):
+            head = ".".join(segments[:cut]) + "."
+            tail = ".".join(segments[cut:])
+            hit = tail in targets or ctx.renamed(tail) in targets
+            if hit or _is_ema(head):
+                by_head.setdefault(head, []).append(name)
+                mirrored[head] += hit
+                break
+    for head, names in by_head.items():
+        is_ema = _is_ema(head)
+        # Without "ema" in the head, a copy must mirror the model's own names.
+        if not is_ema and (mirrored[head] < 2 or mirrored[head] * 2 < len(names)):
+            continue
+        kind = "an EMA copy of the model" if is_ema else "another copy of the model"
+        ctx.add(
+            Finding(
+                category="extra_state",
+                severity="info",
+                message=(
+                    f"{len(names)} tensors under {head!r} are {kind}, not weights the model loads"
+                ),
+                params=names,
+                evidence={
+                    "head": head,
+                    "tensors": len(names),
+                    "mirror_model_names": mirrored[head],
+                },
+                confidence=0.9 if is_ema else 0.75,
+                fix=[Op("drop", {"pattern": escape_pattern(head) + ".*"}, f"extra_state: {head}")],
+                fix_note=(
+                    f"to load these weights instead, select prefix {head!r} (EMA weights are "
+                    "often the better ones for inference)"
+                ),
+            )
+        )
+        ctx.consume(unexpected=names)
+
+
+def _is_ema(head: str) -> bool:
+    """Whether a head's words include ``ema`` (``ema.``, ``model_ema.``, ``ema_model.``)."""
+    return "ema" in re.split(r"[._]", head.lower())
+
+
+def _named(ctx: Context, test: Callable[[str], bool], what: str, why: str) -> None:
+    """Report the open unexpected names ``test`` accepts as one kind of extra entry."""
+    names = [n for n in ctx.unexpected() if test(n)]
+    if not names:
+        return
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="info",
+            message=f"{len(names)} {what} entry(ies), e.g. {names[0]}: {why}",
+            params=names,
+            evidence={"entries": names[:8], "count": len(names)},
+            confidence=0.9,
+            fix=[Op("drop", {"name": n}, f"extra_state: {what}") for n in names],
+            fix_note="dropping them is exact",
+        )
+    )
+    ctx.consume(unexpected=names)
+
+
+def _is_optimizer(name: str) -> bool:
+    return bool(_OPTIMIZER_WORDS & set(name.lower().split(".")))
+
+
+def _is_counter(name: str) -> bool:
+    return name.rsplit(".", 1)[-1].lower() in _COUNTERS
+
+
+def _missing_extra_state(ctx: Context) -> None:
+    names = [n for n in ctx.missing() if n.endswith("._extra_state")]
+    if not names:
+        return
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="info",
+            message=(
+                f"{len(names)} TransformerEngine _extra_state entries are absent from the "
+                "checkpoint: fp8 scaling metadata that starts fresh"
+            ),
+            params=names,
+            evidence={"entries": names[:8]},
+            confidence=0.85,
+            fix_note=(
+                "TransformerEngine modules accept a missing _extra_state; load with strict=False"
+            ),
+        )
+    )
+    ctx.consume(missing=names)
+
+
+def _other_containers(ctx: Context) -> None:
+    """Report other state dicts and plain values stored in the same file (not loaded)."""
+    # Only container readers (pickles) record what else a file held; other
+    # readers keep their own bookkeeping in ``extras``.
+    if not ctx.source.containers:
+        return
+    chosen = ctx.source.container
+    others = [c for c in ctx.source.containers if c.key != chosen]
+    values = [key for key in ctx.source.extras if not key.startswith("_")]
+    if not others and not values:
+        return
+    parts = [f"{c.key} ({c.tensors} tensors)" for c in others] + values[:6]
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="info",
+            message=f"the file also holds entries that are not loaded: {', '.join(parts)}",
+            evidence={
+                "chosen": chosen,
+                "other_state_dicts": [c.key for c in others],
+                "values": values,
+            },
+            confidence=0.9,
+            fix_note="only the chosen state dict is compared; pick another with --key",
+        )
+    )

@@ -1,0 +1,313 @@
+"""Rules for what a model is fed: latents from an autoencoder, features from an encoder.
+
+- ``latent_channels``: the input channels of the first layer (and the output of
+  the last) differ by an autoencoder's latent channel count (4, 16, 32 ...), with
+  patch packing (×p²) and a doubled output for predicted variance accounted for.
+- ``encoder_swap``: one width differs *consistently* on the input side of the
+  layers fed by one source (cross-attention keys/values, caption projections),
+  while the rest of the model agrees: another text encoder / LLM / CLIP / T5.
+
+Neither is repairable by reshaping: the learned weights read another space.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from weightfit.alignment import Pair
+from weightfit.diagnose import _known
+from weightfit.diagnose._context import Context, config_keys_with, shape_text, stack_of
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+_CONDITION_WORDS = (
+    "caption",
+    "context",
+    "encoder_hid",
+    "encoder_hidden",
+    "text",
+    "txt",
+    "y_embed",
+    "cross",
+    "attn2",
+    "add_k",
+    "add_v",
+    "kv_linear",
+    "cond",
+    "prompt",
+    "pooled",
+    "clip",
+    "t5",
+)
+"""Name words of layers fed by a conditioning source; they raise confidence, never decide."""
+
+
+@dataclass
+class _End:
+    """The first or last layer of the model, with the axis that differs."""
+
+    pair: Pair
+    have: int
+    want: int
+
+
+def latent_channels(ctx: Context) -> None:
+    """Report a first layer (and last) built for another number of latent channels."""
+    first_stacked, last_stacked = _stack_span(ctx)
+    order = {name: i for i, name in enumerate(ctx.target.tensors)}
+    inputs: list[_End] = []
+    outputs: list[_End] = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = _differing_axes(have, want)
+        if len(axes) != 1:
+            continue
+        position = order[pair.target]
+        if _conditioning_name(pair.target):
+            continue
+        if position < first_stacked and len(want) >= 2 and axes[0] == 1:
+            inputs.append(_End(pair, have[1], want[1]))
+        elif position > last_stacked and axes[0] == 0:
+            outputs.append(_End(pair, have[0], want[0]))
+    if not inputs:
+        return
+    head = inputs[0]
+    inputs = [i for i in inputs if (i.have, i.want) == (head.have, head.want)]
+    patch = _patch(ctx.tgt(head.pair).shape)
+    channels = (head.have, head.want)
+    outputs = [o for o in outputs if o.have * head.want == o.want * head.have]
+    if outputs:
+        _report_latent(ctx, inputs, outputs, channels, patch)
+    elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3:
+        # Only a convolution's input channels read as image channels on their own.
+        _report_extra_inputs(ctx, head)
+
+
+def _stack_span(ctx: Context) -> tuple[int, int]:
+    """Return the target-order indices of the first and last tensor inside a layer stack."""
+    stacked = [i for i, name in enumerate(ctx.target.tensors) if stack_of(name) is not None]
+    if not stacked:
+        middle = len(ctx.target) // 2
+        return middle, middle
+    return stacked[0], stacked[-1]
+
+
+def _differing_axes(have: tuple[int, ...], want: tuple[int, ...]) -> list[int]:
+    if len(have) != len(want):
+        return []
+    return [i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b]
+
+
+def _patch(shape: tuple[int, ...]) -> int:
+    """Return the patch size of a patch-embedding convolution (1 for a Linear)."""
+    if len(shape) >= 4 and shape[-1] == shape[-2]:
+        return shape[-1]
+    return 1
+
+
+def _report_latent(
+    ctx: Context,
+    inputs: list[_End],
+    outputs: list[_End],
+    channels: tuple[int, int],
+    patch: int,
+) -> None:
+    have, want = channels
+    out = outputs[0]
+    labels = {side: _known.latent_labels(c) for side, c in (("checkpoint", have), ("model", want))}
+    if not any(labels.values()) and len(ctx.tgt(inputs[0].pair).shape) == 2:
+        # A Linear patch embedding packs p×p latent pixels: try the usual packings.
+        for packing in (4, 16):
+            if have % packing == 0 and want % packing == 0:
+                packed = {
+                    "checkpoint": _known.latent_labels(have // packing),
+                    "model": _known.latent_labels(want // packing),
+                }
+                if any(packed.values()):
+                    have, want, labels = have // packing, want // packing, packed
+                    patch = int(packing**0.5)
+                    break
+    factor = out.have // have if out.have % have == 0 else None
+    words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
+    keys = config_keys_with(ctx.target.config, inputs[0].want)
+    option = f"model built with {keys[0]}={inputs[0].want}; " if keys else ""
+    message = (
+        f"latent channels differ: the checkpoint was trained on {have}-channel latents"
+        f"{words['checkpoint']}, the model takes {want}{words['model']} "
+        f"(first layer {inputs[0].pair.target} {shape_text(ctx.src(inputs[0].pair).shape)} → "
+        f"{shape_text(ctx.tgt(inputs[0].pair).shape)}, last layer {out.have} → {out.want} outputs)"
+    )
+    evidence: dict[str, object] = {
+        "checkpoint_channels": have,
+        "model_channels": want,
+        "patch_size": patch,
+        "output_factor": factor,
+        "first_layer": [e.pair.target for e in inputs],
+        "last_layer": [e.pair.target for e in outputs],
+        "checkpoint_channels_match": labels["checkpoint"],
+        "model_channels_match": labels["model"],
+    }
+    if keys:
+        evidence["config_option"] = keys[0]
+    ends = inputs + outputs
+    ctx.add(
+        Finding(
+            category="latent_channels",
+            severity="error",
+            message=message,
+            params=[e.pair.source for e in ends],
+            evidence=evidence,
+            confidence=0.9 if any(labels.values()) else 0.75,
+            fix=[
+                Op("reinit", {"name": e.pair.target}, "latent_channels: another autoencoder")
+                for e in ends
+            ],
+            fix_note=(
+                f"not shape-repairable: the weights read another autoencoder's latent space. "
+                f"{option}use the autoencoder the checkpoint was trained with ({have} channels), "
+                f"or fine-tune: reinitialise the first and last layers and train"
+            ),
+        )
+    )
+    ctx.consume(pairs=[e.pair for e in ends])
+
+
+def _report_extra_inputs(ctx: Context, end: _End) -> None:
+    """Only the first layer differs: extra conditioning channels (inpainting, pix2pix)."""
+    want_shape = ctx.tgt(end.pair).shape
+    more = end.want > end.have
+    keys = config_keys_with(ctx.target.config, end.want)
+    option = f" (model built with {keys[0]}={end.want})" if keys else ""
+    message = (
+        f"input channels differ only at the first layer: {end.pair.target} takes {end.have} "
+        f"channels in the checkpoint, {end.want} in the model{option}; the output agrees, so "
+        f"{'the model adds' if more else 'the checkpoint has'} "
+        f"{abs(end.want - end.have)} extra conditioning channels (mask / image latents)"
+    )
+    ctx.add(
+        Finding(
+            category="latent_channels",
+            severity="error",
+            message=message,
+            params=[end.pair.source],
+            evidence={
+                "checkpoint_channels": end.have,
+                "model_channels": end.want,
+                "first_layer": [end.pair.target],
+                "checkpoint_shape": list(ctx.src(end.pair).shape),
+                "model_shape": list(want_shape),
+            },
+            confidence=0.7,
+            fix=[
+                Op(
+                    "copy_overlap",
+                    {"name": end.pair.target, "shape": list(want_shape), "init": "zeros"},
+                    "latent_channels: extra input channels start at zero",
+                )
+            ],
+            fix_note=(
+                "copying the shared channels and zeroing the new ones starts the model exactly "
+                "where the checkpoint was (InstructPix2Pix / inpainting fine-tuning); train after"
+                if more
+                else "dropping input channels discards what they carried: prefer the model the "
+                "checkpoint was trained for"
+            ),
+        )
+    )
+    ctx.consume(pairs=[end.pair])
+
+
+def encoder_swap(ctx: Context) -> None:
+    """Report a conditioning width that differs consistently where the rest agrees."""
+    model_width = ctx.main_width("target")
+    if model_width is None or model_width != ctx.main_width("source"):
+        return
+    groups: dict[tuple[int, int], list[Pair]] = defaultdict(list)
+    produced: set[tuple[int, int]] = set()
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = _differing_axes(have, want)
+        if len(axes) != 1 or have[axes[0]] == model_width:
+            continue
+        change = (have[axes[0]], want[axes[0]])
+        input_side = len(want) >= 2 and axes == [len(want) - 1]
+        if input_side or (len(want) == 1 and "norm" in pair.target.lower()):
+            groups[change].append(pair)
+        else:
+            produced.add(change)
+    for change in produced:
+        # A width some layer outputs (or a bias carries) is made inside the model,
+        # so it is not fed from outside: an intermediate size, not an encoder.
+        groups.pop(change, None)
+    for (have, want), pairs in groups.items():
+        named = [p for p in pairs if _conditioning_name(p.target)]
+        labels = {"checkpoint": _known.width_labels(have), "model": _known.width_labels(want)}
+        modules = {p.target.rsplit(".", 1)[0] for p in pairs}
+        if not named and not any(labels.values()) and len(modules) < 2:
+            continue
+        _report_swap(ctx, have, want, pairs, labels, bool(named), model_width)
+
+
+def _conditioning_name(name: str) -> bool:
+    lower = name.lower()
+    return any(word in lower for word in _CONDITION_WORDS)
+
+
+def _report_swap(
+    ctx: Context,
+    have: int,
+    want: int,
+    pairs: list[Pair],
+    labels: dict[str, list[str]],
+    named: bool,
+    model_width: int,
+) -> None:
+    keys = config_keys_with(ctx.target.config, want)
+    words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
+    message = (
+        f"text-encoder width changed: the layers fed by the conditioning source take "
+        f"{have}-wide features in the checkpoint{words['checkpoint']}, {want} in the model"
+        f"{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
+        f"(width {model_width}) agrees"
+    )
+    built = f"built with {keys[0]}={want}; the checkpoint needs {have}. " if keys else ""
+    trained = f" ({labels['checkpoint'][0]})" if labels["checkpoint"] else ""
+    note = (
+        f"not shape-repairable: these weights read another encoder's embedding space. "
+        f"{built}Run the checkpoint with the encoder it was trained with ({have} wide{trained}), "
+        f"or fine-tune: reinitialise these {len(pairs)} tensor(s) and train the conditioning "
+        f"projection"
+    )
+    evidence: dict[str, object] = {
+        "checkpoint_width": have,
+        "model_width": want,
+        "checkpoint_width_matches": labels["checkpoint"],
+        "model_width_matches": labels["model"],
+        "model_hidden_size": model_width,
+        "tensors": [
+            {
+                "name": p.target,
+                "checkpoint": list(ctx.src(p).shape),
+                "model": list(ctx.tgt(p).shape),
+            }
+            for p in pairs[:8]
+        ],
+        "count": len(pairs),
+    }
+    if keys:
+        evidence["config_option"] = keys[0]
+    confidence = 0.7 + 0.15 * named + 0.1 * bool(labels["checkpoint"] and labels["model"])
+    ctx.add(
+        Finding(
+            category="encoder_swap",
+            severity="error",
+            message=message,
+            params=[p.source for p in pairs],
+            evidence=evidence,
+            confidence=round(min(confidence, 0.97), 2),
+            fix=[Op("reinit", {"name": p.target}, "encoder_swap: another encoder") for p in pairs],
+            fix_note=note,
+        )
+    )
+    ctx.consume(pairs=pairs)

@@ -1,0 +1,364 @@
+"""Row-count rules on embeddings and output heads.
+
+- ``vocab_resize``: the rows of the input embedding and the output head differ
+  by a few, together: tokens were added or the vocabulary was padded
+  (``resize_token_embeddings(n, pad_to_multiple_of=k)``).
+- ``num_classes``: only a terminal head's output rows differ, by a factor or
+  more, its input width equal to the model's: a head for another label set.
+- ``tied_weights``: a tensor is absent because it shares storage with another
+  (``lm_head.weight`` ↔ the input embedding); the loader re-ties it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from weightfit.alignment import Pair
+from weightfit.diagnose import _known
+from weightfit.diagnose._context import Context, config_keys_with, shape_text, stack_of
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+MIN_VOCAB_ROWS = 1000
+"""Smallest row count read as a vocabulary (smaller row counts are label sets)."""
+
+MAX_VOCAB_CHANGE = 0.05
+"""Largest relative row difference read as added or padded tokens (Qwen2.5 151665/152064: 0.3%)."""
+
+PAD_MULTIPLES = (128, 64, 32, 16, 8)
+"""The ``pad_to_multiple_of`` values worth naming, largest first."""
+
+_INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
+_OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
+_LABEL_WORDS = ("label", "class_emb", "y_embed")
+_HEAD_WORDS = ("head", "fc", "classifier", "logits", "cls", "class", "score")
+
+
+@dataclass
+class _RowChange:
+    """A pair whose row count (axis 0, or axis 1 of a ``[1, V]`` bias) differs."""
+
+    pair: Pair
+    axis: int
+    have: int
+    want: int
+    position: float
+
+    @property
+    def name(self) -> str:
+        return self.pair.target
+
+
+def _row_changes(ctx: Context) -> list[_RowChange]:
+    """Open mismatches whose only differing axis is the row axis."""
+    changes = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != len(want) or not have:
+            continue
+        axes = [i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b]
+        if len(axes) != 1:
+            continue
+        axis = axes[0]
+        if axis == 0 or (axis == 1 and len(have) == 2 and have[0] == 1):
+            changes.append(
+                _RowChange(pair, axis, have[axis], want[axis], ctx.position(pair.target))
+            )
+    return changes
+
+
+def vocab_resize(ctx: Context) -> None:
+    """Report embeddings and heads whose rows differ by a few: added or padded tokens."""
+    groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
+    for change in _row_changes(ctx):
+        larger = max(change.have, change.want)
+        if larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger:
+            continue
+        # Embeddings and heads sit outside the repeated layers; rows inside them are widths.
+        if stack_of(change.name) is not None:
+            continue
+        groups[(change.have, change.want)].append(change)
+    for (have, want), changes in groups.items():
+        inputs = [c for c in changes if _role(c) == "input"]
+        outputs = [c for c in changes if _role(c) == "output"]
+        tied = _tied_head(ctx, inputs)
+        _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def _named_role(change: _RowChange) -> str | None:
+    """Tell an input embedding from an output head by its name, if the name says."""
+    lower = change.name.lower()
+    if any(word in lower for word in ("lm_head", "embed_out", "logits")):
+        return "output"
+    if any(word in lower for word in _INPUT_WORDS):
+        return "input"
+    if any(word in lower for word in _OUTPUT_WORDS):
+        return "output"
+    return None
+
+
+def _role(change: _RowChange) -> str:
+    """Tell an input embedding from an output head: by name, else by place in the model."""
+    return _named_role(change) or ("input" if change.position < 0.5 else "output")
+
+
+def _tied_head(ctx: Context, inputs: list[_RowChange]) -> str | None:
+    """Return a head the target ties to one of these input embeddings, if any."""
+    tied = ctx.target.extras.get("tied") or {}
+    embedded = {c.name for c in inputs}
+    for copy, original in tied.items():
+        if original in embedded:
+            return str(copy)
+    return None
+
+
+def _report_vocab(
+    ctx: Context,
+    have: int,
+    want: int,
+    changes: list[_RowChange],
+    inputs: list[_RowChange],
+    outputs: list[_RowChange],
+    tied: str | None,
+) -> None:
+    larger, smaller = max(have, want), min(have, want)
+    multiple = _multiple_of(larger)
+    padded_with = _padding(smaller, larger)
+    if padded_with:
+        padding = (
+            f"{larger} is {smaller} rounded up to a multiple of {padded_with} "
+            f"(pad_to_multiple_of={padded_with})"
+        )
+    elif multiple:
+        padding = f"{larger} is a multiple of {multiple}, {smaller} is not: the larger is padded"
+    else:
+        padding = f"{larger} is not a multiple of 8: added tokens, no padding"
+    known = {rows: _known.vocab_labels(rows) for rows in (have, want)}
+    named = "; ".join(f"{rows} = {labels[0]}" for rows, labels in known.items() if labels)
+    together = (
+        "input embedding and output head"
+        if inputs and (outputs or tied)
+        else ("input embedding" if inputs else "output head")
+    )
+    direction = "more" if have > want else "fewer"
+    message = (
+        f"vocabulary resized: the {together} have {have} rows in the checkpoint, {want} in "
+        f"the model ({abs(have - want)} {direction} token row(s)); {padding}"
+        + (f"; {named}" if named else "")
+    )
+    evidence: dict[str, object] = {
+        "checkpoint_rows": have,
+        "model_rows": want,
+        "difference": have - want,
+        "larger_multiple_of": multiple,
+        "checkpoint_multiple_of": _multiple_of(have),
+        "model_multiple_of": _multiple_of(want),
+        "pad_to_multiple_of": padded_with,
+        "input_embeddings": [c.name for c in inputs],
+        "output_heads": [c.name for c in outputs],
+        "tensors": [
+            {
+                "name": c.name,
+                "checkpoint": list(ctx.src(c.pair).shape),
+                "model": list(ctx.tgt(c.pair).shape),
+            }
+            for c in changes
+        ],
+    }
+    if tied:
+        evidence["tied_head"] = tied
+    for side, rows in (("checkpoint", have), ("model", want)):
+        if known[rows]:
+            evidence[f"{side}_rows_match"] = known[rows]
+    ops = []
+    for change in changes:
+        if change.axis != 0:
+            continue
+        if have > want:
+            ops.append(
+                Op(
+                    "truncate_rows",
+                    {"name": change.name, "rows": want},
+                    "vocab_resize: model has fewer rows",
+                )
+            )
+        else:
+            ops.append(
+                Op(
+                    "pad_rows",
+                    {"name": change.name, "rows": want, "init": "mean"},
+                    "vocab_resize: model has more rows",
+                )
+            )
+    keys = config_keys_with(ctx.target.config, want)
+    option = f" (model built with {keys[0]}={want})" if keys else ""
+    resize = f"model.resize_token_embeddings({smaller if padded_with else have}"
+    resize += f", pad_to_multiple_of={padded_with})" if padded_with and have > want else ")"
+    if have > want:
+        note = (
+            f"the checkpoint holds trained rows for {have - want} more tokens: resize the model "
+            f"to {have} before loading ({resize}){option}; truncating drops those rows"
+        )
+    else:
+        note = (
+            f"resize the model to the checkpoint's {have} rows ({resize}){option}, or pad the "
+            f"checkpoint's rows (new rows are the mean of the others) and train them"
+        )
+    if inputs and (outputs or tied):
+        confidence = 0.95
+    elif any(_named_role(c) for c in changes):
+        confidence = 0.8
+    else:
+        confidence = 0.6
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=message,
+            params=[c.pair.source for c in changes],
+            evidence=evidence,
+            confidence=confidence,
+            fix=ops,
+            fix_note=note,
+        )
+    )
+    ctx.consume(pairs=[c.pair for c in changes])
+
+
+def _multiple_of(rows: int) -> int | None:
+    """Return the largest of 128/64/32/16/8 that divides ``rows``."""
+    return next((k for k in PAD_MULTIPLES if rows % k == 0), None)
+
+
+def _padding(smaller: int, larger: int) -> int | None:
+    """Return the smallest ``k`` with ``ceil(smaller / k) * k == larger``, if any."""
+    for k in reversed(PAD_MULTIPLES):
+        if smaller % k and -(-smaller // k) * k == larger:
+            return k
+    return None
+
+
+def num_classes(ctx: Context) -> None:
+    """Report terminal heads whose output rows differ: another number of classes."""
+    groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
+    for change in _row_changes(ctx):
+        if change.axis != 0 or not (_is_head(ctx, change) or _is_label_table(change)):
+            continue
+        groups[(change.have, change.want)].append(change)
+    for (have, want), changes in groups.items():
+        weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
+        if not weights:
+            continue
+        first = weights[0]
+        width = ctx.tgt(first.pair).shape[1]
+        keys = config_keys_with(ctx.target.config, want)
+        option = f"; model built with {keys[0]}={want}" if keys else ""
+        what = (
+            "label embedding (class-conditional input)"
+            if all(_is_label_table(c) for c in weights)
+            else "classification head"
+        )
+        message = (
+            f"{what} sized for {have} classes in the checkpoint, {want} in the "
+            f"model: {first.name} {shape_text(ctx.src(first.pair).shape)} → "
+            f"{shape_text(ctx.tgt(first.pair).shape)}"
+        )
+        has_bias = any(len(ctx.tgt(c.pair).shape) == 1 for c in changes)
+        evidence: dict[str, object] = {
+            "checkpoint_classes": have,
+            "model_classes": want,
+            "input_width": width,
+            "heads": sorted({c.name.rsplit(".", 1)[0] for c in changes}),
+            "bias_follows": has_bias,
+        }
+        if keys:
+            evidence["config_option"] = keys[0]
+        ctx.add(
+            Finding(
+                category="num_classes",
+                severity="error",
+                message=message,
+                params=[c.pair.source for c in changes],
+                evidence=evidence,
+                confidence=0.9 if has_bias else 0.8,
+                fix=[
+                    Op("reinit", {"name": c.name}, "num_classes: head for another label set")
+                    for c in changes
+                ],
+                fix_note=(
+                    f"the backbone loads as is; train a new {want}-way head{option}. If the "
+                    f"first {min(have, want)} labels mean the same in both label sets, "
+                    "copy_overlap keeps their rows instead"
+                ),
+            )
+        )
+        ctx.consume(pairs=[c.pair for c in changes])
+
+
+def _is_label_table(change: _RowChange) -> bool:
+    """Tell a class-label embedding (DiT's ``y_embedder``): outside the stacks, named for labels."""
+    lower = change.name.lower()
+    return stack_of(change.name) is None and any(word in lower for word in _LABEL_WORDS)
+
+
+def _is_head(ctx: Context, change: _RowChange) -> bool:
+    """Tell a terminal head: after every layer stack (or named as a head)."""
+    shape = ctx.tgt(change.pair).shape
+    if len(shape) >= 2 and shape[1] < 2:
+        return False
+    module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
+    named = any(word in module for word in _HEAD_WORDS)
+    late = change.position >= 0.8
+    if stack_of(change.name) is None:
+        return named or late
+    return named and late
+
+
+def tied_weights(ctx: Context) -> None:
+    """Report tensors absent because they are tied to another one the checkpoint has."""
+    tied = dict(ctx.target.extras.get("tied") or {})
+    config = ctx.target.config or ctx.source.config or {}
+    paired_targets = {p.target: p for p in ctx.alignment.pairs}
+    found: list[tuple[str, str]] = []
+    for name in ctx.missing():
+        original = tied.get(name)
+        if (
+            original is None
+            and config.get("tie_word_embeddings")
+            and name.endswith("lm_head.weight")
+        ):
+            original = _input_embedding(ctx)
+        if original is not None and original in paired_targets:
+            found.append((name, original))
+    if not found:
+        return
+    copies = [copy for copy, _ in found]
+    first_copy, first_original = found[0]
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="info",
+            message=(
+                f"{first_copy} is absent because it is tied to {first_original}, which the "
+                f"checkpoint has (save_pretrained and safetensors leave the tied copy out)"
+                + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
+            ),
+            params=copies,
+            evidence={"tied": dict(found), "source": "target ties" if tied else "config"},
+            confidence=0.95 if tied else 0.8,
+            fix_note=(
+                "nothing to convert: from_pretrained re-ties it; with load_state_dict use "
+                "strict=False, then model.tie_weights()"
+            ),
+        )
+    )
+    ctx.consume(missing=copies)
+
+
+def _input_embedding(ctx: Context) -> str | None:
+    """Return the target's input embedding: the first embedding-like weight."""
+    for name in ctx.target.tensors:
+        if any(word in name.lower() for word in _INPUT_WORDS) and name.endswith(".weight"):
+            return name
+    return None

@@ -1,0 +1,93 @@
+"""The ``missing`` and ``unexpected`` rules: what is left after every other rule.
+
+Each side's leftovers make one finding, their names folded into templates over
+layer indices (``blocks.{0..27}.attn.qkv.weight ×28``) so a repeated cause reads
+as one line. The cause is unknown, so no op is proposed: making up weights or
+discarding them silently is exactly what a person should decide.
+"""
+
+from __future__ import annotations
+
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.findings import Finding
+from weightfit.manifest import Manifest, human_count
+from weightfit.tree import collapse_names
+
+MAX_GROUPS = 20
+"""Templates listed in a finding's evidence (the rest are counted)."""
+
+
+def missing(ctx: Context) -> None:
+    """Report model tensors nothing in the checkpoint matched and no rule explained."""
+    names = ctx.missing()
+    if not names:
+        return
+    params = sum(ctx.target[n].numel for n in names)
+    ctx.add(
+        Finding(
+            category="missing",
+            severity="error",
+            message=(
+                f"{len(names)} model tensor(s) ({human_count(params)} params) have no counterpart "
+                f"in the checkpoint: {_summary(names)}"
+            ),
+            params=names,
+            evidence=_evidence(names, ctx.target, params),
+            confidence=1.0,
+            fix_note=(
+                "a strict load fails; with strict=False these keep their initial values and "
+                "need training. Check the checkpoint is the model's (or add reinit ops on purpose)"
+            ),
+        )
+    )
+    ctx.consume(missing=names)
+
+
+def unexpected(ctx: Context) -> None:
+    """Report checkpoint tensors nothing in the model matched and no rule explained."""
+    names = ctx.unexpected()
+    if not names:
+        return
+    params = sum(ctx.source[n].numel for n in names)
+    ctx.add(
+        Finding(
+            category="unexpected",
+            severity="error",
+            message=(
+                f"{len(names)} checkpoint tensor(s) ({human_count(params)} params) have no place "
+                f"in the model: {_summary(names)}"
+            ),
+            params=names,
+            evidence=_evidence(names, ctx.source, params),
+            confidence=1.0,
+            fix_note=(
+                "a strict load fails; if the model really lacks these parts, drop them "
+                "(drop ops), otherwise the model is built without a module the checkpoint has"
+            ),
+        )
+    )
+    ctx.consume(unexpected=names)
+
+
+def _summary(names: list[str]) -> str:
+    groups = collapse_names(names)
+    shown = ", ".join(str(g) for g in groups[:3])
+    return shown + (f" (+{len(groups) - 3} more groups)" if len(groups) > 3 else "")
+
+
+def _evidence(names: list[str], manifest: Manifest, params: int) -> dict[str, object]:
+    groups = collapse_names(names)
+    return {
+        "groups": [
+            {
+                "template": g.template,
+                "count": g.count,
+                "shape": shape_text(manifest[g.names[0]].shape),
+                "dtype": manifest[g.names[0]].dtype,
+            }
+            for g in groups[:MAX_GROUPS]
+        ],
+        "more_groups": max(len(groups) - MAX_GROUPS, 0),
+        "tensors": len(names),
+        "params": params,
+    }

@@ -1,0 +1,150 @@
+"""The ``partitioned`` rule: a sharded run saved without gathering its parameters.
+
+DeepSpeed ZeRO-3 keeps each rank's slice of a parameter in the optimizer state
+and leaves a size-0 placeholder in the module, so a plain ``state_dict()`` of
+the model holds empty tensors. FSDP with a sharded or local state dict, and
+ZeRO's flat partitions, hold 1-D flat tensors where the model has matrices:
+the whole tensor when the element count matches (a reshape restores it), a
+``1/k`` slice when the run had ``k`` ranks (the other ranks' files are needed).
+"""
+
+from __future__ import annotations
+
+from weightfit.alignment import Pair
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+_GATHER_NOTE = (
+    "gather the full weights first: DeepSpeed writes zero_to_fp32.py into every checkpoint "
+    "folder (python zero_to_fp32.py CHECKPOINT_DIR OUTPUT), or save with "
+    "stage3_gather_16bit_weights_on_model_save: true; FSDP: save with "
+    "StateDictType.FULL_STATE_DICT, or read the torch.distributed.checkpoint folder"
+)
+
+
+def partitioned(ctx: Context) -> None:
+    """Report empty and flat tensors where the model expects full ones."""
+    empty: list[Pair] = []
+    flat_whole: list[Pair] = []
+    flat_slice: dict[int, list[Pair]] = {}
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair), ctx.tgt(pair)
+        if have.numel == 0 and want.numel > 0:
+            empty.append(pair)
+        elif len(have.shape) == 1 and _is_matrix(want.shape) and have.numel:
+            if have.numel == want.numel:
+                flat_whole.append(pair)
+            elif want.numel % have.numel == 0:
+                flat_slice.setdefault(want.numel // have.numel, []).append(pair)
+    flat_params = [
+        n for n in ctx.unexpected() if n.rsplit(".", 1)[-1] in ("flat_param", "_flat_param")
+    ]
+    if empty:
+        _report_empty(ctx, empty)
+    if flat_whole:
+        _report_flat(ctx, flat_whole)
+    for ranks, pairs in flat_slice.items():
+        _report_slices(ctx, ranks, pairs)
+    if flat_params:
+        _report_flat_params(ctx, flat_params)
+
+
+def _is_matrix(shape: tuple[int, ...]) -> bool:
+    """Whether two or more axes are longer than 1 (a 1-D tensor plus singleton axes is not)."""
+    return sum(size > 1 for size in shape) >= 2
+
+
+def _report_empty(ctx: Context, pairs: list[Pair]) -> None:
+    share = len(pairs) / max(len(ctx.alignment.pairs), 1)
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} tensor(s) are empty (size 0) in the checkpoint, e.g. {first.target} "
+                f"{shape_text(ctx.src(first).shape)} where the model has "
+                f"{shape_text(ctx.tgt(first).shape)}: saved from a DeepSpeed ZeRO-3 run without "
+                f"gathering (the values live in the per-rank optimizer shards)"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "empty_tensors": len(pairs),
+                "share_of_matched": round(share, 3),
+                "example": {"name": first.target, "model": list(ctx.tgt(first).shape)},
+            },
+            confidence=0.95 if share > 0.5 else 0.8,
+            fix_note=_GATHER_NOTE,
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_flat(ctx: Context, pairs: list[Pair]) -> None:
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} tensor(s) are stored flat (1-D) with the model's element count, "
+                "e.g. "
+                f"{first.target} {shape_text(ctx.src(first).shape)} → "
+                f"{shape_text(ctx.tgt(first).shape)}: a flattened (FSDP / ZeRO) save of whole "
+                "tensors; reshaping restores them"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"flat_tensors": len(pairs), "example": first.target},
+            confidence=0.8,
+            fix=[
+                Op(
+                    "reshape",
+                    {"name": p.target, "shape": list(ctx.tgt(p).shape)},
+                    "partitioned: flat save of a whole tensor",
+                )
+                for p in pairs
+            ],
+            fix_note="row-major order is assumed, as torch's flatten writes it",
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_slices(ctx: Context, ranks: int, pairs: list[Pair]) -> None:
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} tensor(s) hold 1/{ranks} of the model's elements as flat 1-D "
+                f"slices, e.g. {first.target} {shape_text(ctx.src(first).shape)} for "
+                f"{shape_text(ctx.tgt(first).shape)}: one rank's shard of a {ranks}-way "
+                "sharded save"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"ranks": ranks, "sliced_tensors": len(pairs), "example": first.target},
+            confidence=0.75,
+            fix_note=_GATHER_NOTE,
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_flat_params(ctx: Context, names: list[str]) -> None:
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(names)} FSDP FlatParameter(s) ({names[0]}) hold whole modules' weights "
+                "concatenated: saved with FSDP's local or sharded state dict"
+            ),
+            params=names,
+            evidence={"flat_params": names[:8]},
+            confidence=0.9,
+            fix_note=_GATHER_NOTE,
+        )
+    )
+    ctx.consume(unexpected=names)

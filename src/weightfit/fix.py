@@ -1,0 +1,229 @@
+"""``weightfit.fix``: check a checkpoint, plan the repair, apply it, verify it.
+
+The plan is the findings' own operations, merged (an op two findings ask for is
+kept once) and put in the order ``docs/plans.md`` gives: drops on checkpoint
+names, then the renames that turn checkpoint names into model names, then the
+shape and value ops, casts and re-initialisations on model names. It is written
+to ``OUT/weightfit-plan.yaml`` for review before (``plan_only``) or with the
+weights it made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, ProgressFn, apply
+from weightfit.errors import DestinationExists
+from weightfit.findings import Finding, Report
+from weightfit.manifest import Manifest
+from weightfit.plan import Op, Plan
+from weightfit.tensor_io import writing
+
+STAGES: tuple[frozenset[str], ...] = (
+    frozenset({"drop"}),
+    frozenset({"select"}),
+    frozenset({"rename"}),
+    frozenset(
+        {
+            "unsqueeze",
+            "squeeze",
+            "inflate",
+            "transpose",
+            "reshape",
+            "split",
+            "concat",
+            "pad_rows",
+            "truncate_rows",
+            "copy_overlap",
+            "resample_pos_embed",
+        }
+    ),
+    frozenset({"cast"}),
+    frozenset({"reinit"}),
+)
+"""The order a fix plan runs op kinds in; ops keep their order within a stage."""
+
+
+@dataclass
+class FixResult:
+    """What :func:`fix` found, planned and wrote.
+
+    Attributes:
+        report: The check of the checkpoint against the target.
+        plan: The plan made from the report's findings.
+        plan_path: Where the plan was written (``OUT/weightfit-plan.yaml``).
+        applied: What applying wrote, or ``None`` (``plan_only``, or unfixed findings).
+        unfixed: Findings that block a load and that no operation can fix.
+
+    """
+
+    report: Report
+    plan: Plan
+    plan_path: Path
+    applied: ApplyResult | None = None
+    unfixed: list[Finding] = field(default_factory=list)
+
+    @property
+    def fixed(self) -> bool:
+        """Whether a verified checkpoint was written."""
+        return self.applied is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        return {
+            "fixed": self.fixed,
+            "plan_path": str(self.plan_path),
+            "plan": self.plan.to_dict(),
+            "unfixed": [finding.to_dict() for finding in self.unfixed],
+            "report": self.report.to_dict(),
+            "applied": self.applied.to_dict() if self.applied is not None else None,
+        }
+
+    def __repr__(self) -> str:
+        state = "fixed" if self.fixed else f"{len(self.unfixed)} unfixed"
+        return f"<FixResult {len(self.plan.ops)} ops, {state}>"
+
+
+def plan_from_report(report: Report) -> Plan:
+    """Merge the findings' fix operations into one ordered plan.
+
+    Identical operations (same kind and arguments) are kept once, with the
+    first reason; kinds run in the order of :data:`STAGES`.
+
+    Args:
+        report: A report from :func:`weightfit.check`.
+
+    Returns:
+        The :class:`~weightfit.plan.Plan`, with the report's source and target.
+
+    """
+    seen: set[str] = set()
+    merged: list[Op] = []
+    for finding in report.findings:
+        for op in finding.fix:
+            identity = json.dumps([op.kind, op.args], sort_keys=True, default=str)
+            if identity not in seen:
+                seen.add(identity)
+                merged.append(op)
+    ordered = sorted(merged, key=_stage)
+    return Plan(ops=ordered, source=report.source, target=report.target)
+
+
+def _stage(op: Op) -> tuple[int, int]:
+    """Where ``op`` runs: its stage, and prefix renames before the renames written after them."""
+    stage = next(index for index, kinds in enumerate(STAGES) if op.kind in kinds)
+    later_rename = op.kind == "rename" and "strip" not in op.args and "add" not in op.args
+    return stage, int(later_rename)
+
+
+def unfixed_findings(report: Report) -> list[Finding]:
+    """Return the findings that block a strict load and carry no operation to fix them."""
+    return [f for f in report.findings if f.severity == "error" and not f.fix]
+
+
+def fix(
+    checkpoint: str | Path | Manifest,
+    target: object,
+    out: str | Path,
+    *,
+    plan_only: bool = False,
+    shard_size: int | str = DEFAULT_SHARD_SIZE,
+    dtype: str | None = None,
+    overwrite: bool = False,
+    hash_sources: bool = True,
+    kwargs: Mapping[str, Any] | None = None,
+    config: str | Path | Mapping[str, Any] | None = None,
+    key: str | None = None,
+    variant: str | None = None,
+    progress: ProgressFn | None = None,
+) -> FixResult:
+    """Check ``checkpoint`` against ``target``, then write a fixed copy into ``out``.
+
+    Args:
+        checkpoint: A checkpoint path (anything :func:`weightfit.read` takes) or manifest.
+        target: Anything :func:`weightfit.targets.resolve` takes.
+        out: The output folder: weights, index and ``weightfit-plan.yaml``.
+        plan_only: Write only the plan, for review; apply it later with
+            :func:`weightfit.apply`.
+        shard_size: Largest output shard (``"5GB"``).
+        dtype: Cast floating-point tensors to this dtype (``"bf16"``).
+        overwrite: Replace an existing ``out``.
+        hash_sources: Record the sources' SHA-256 in the provenance stamp.
+        kwargs: Keyword arguments for a factory target.
+        config: A config file or mapping for a factory target.
+        key: Which state dict to use inside the checkpoint.
+        variant: Precision variant of folder weights.
+        progress: Called after each tensor with (tensors written, tensors in all,
+            bytes written, bytes in all).
+
+    Returns:
+        A :class:`FixResult`. Nothing is applied when a blocking finding has no
+        fix (``unfixed``): the plan is written so a person can finish it.
+
+    Raises:
+        InputError: the checkpoint or target cannot be read.
+        InvalidPlan: the merged plan does not fit the checkpoint.
+        DestinationExists: ``out`` exists and ``overwrite`` is false.
+        OutputError: writing or verifying the output failed; nothing is left behind.
+
+    Example:
+        >>> result = weightfit.fix("DiT-XL-2.pt", "opensora:STDiT_XL_2", "out/")  # doctest: +SKIP
+        >>> [op.kind for op in result.plan.ops]  # doctest: +SKIP
+        ['drop', 'unsqueeze']
+
+    """
+    from weightfit.check import check
+    from weightfit.formats import read
+    from weightfit.targets import resolve
+
+    source = (
+        checkpoint
+        if isinstance(checkpoint, Manifest)
+        else read(checkpoint, key=key, variant=variant)
+    )
+    expected = resolve(
+        target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
+    )
+    report = check(source, expected)
+    plan = plan_from_report(report)
+    out = Path(out)
+    unfixed = unfixed_findings(report)
+    if plan_only or unfixed:
+        path = write_plan(plan, out, overwrite=overwrite)
+        return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)
+    applied = apply(
+        plan,
+        source,
+        out,
+        shard_size=shard_size,
+        dtype=dtype,
+        target=expected,
+        overwrite=overwrite,
+        hash_sources=hash_sources,
+        progress=progress,
+    )
+    return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
+
+
+def write_plan(plan: Plan, out: Path, *, overwrite: bool = False) -> Path:
+    """Write ``plan`` to ``out/weightfit-plan.yaml`` (atomically), creating ``out``.
+
+    Raises:
+        DestinationExists: the plan file exists and ``overwrite`` is false.
+        DestinationNotWritable: ``out`` cannot be written.
+
+    """
+    path = out / PLAN_FILE
+    if path.exists() and not overwrite:
+        raise DestinationExists("already exists (pass overwrite / --overwrite)", path=path)
+    temp = out / f".{os.getpid()}.{PLAN_FILE}"
+    with writing(out):
+        out.mkdir(parents=True, exist_ok=True)
+        plan.dump(temp)
+        os.replace(temp, path)
+    return path

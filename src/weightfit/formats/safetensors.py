@@ -1,0 +1,313 @@
+"""safetensors files: an 8-byte header length, a JSON header, then the tensor bytes.
+
+Spec: https://github.com/huggingface/safetensors#format (the reference reader is
+``safetensors/src/tensor.rs``, ``read_metadata`` and ``Metadata::validate``)::
+
+    8 bytes   N, unsigned little-endian 64-bit
+    N bytes   UTF-8 JSON object {name: {"dtype", "shape", "data_offsets": [begin, end]},
+              "__metadata__": {str: str}}; writers pad it with spaces to 8 bytes
+    rest      the data section; offsets are relative to its first byte
+
+What this reader guarantees:
+
+- It reads the 8-byte length and the N header bytes, nothing else: the cost does
+  not grow with the tensor bytes, and nothing in the file is executed.
+- It validates like the reference, one error class per failure: a header over
+  100 MB is :class:`HeaderTooLarge`; a header length past the end of the file is
+  :class:`TruncatedFile`; bad UTF-8, bad JSON, duplicate keys, a non-object, or
+  entries of the wrong type are :class:`InvalidHeader`; ``numel × itemsize`` that
+  differs from ``end − begin`` is :class:`TensorSizeMismatch`; two tensors on
+  the same bytes are :class:`OverlappingTensors`; a hole between tensors, or
+  bytes after the last one, are :class:`UncoveredBytes` (the reference rejects a
+  file longer than its tensors as ``MetadataIncompleteBuffer``, and so do we); a
+  tensor past the end of the file is :class:`TruncatedFile` when the tensors
+  otherwise tile the data section, :class:`TensorOutOfBounds` when they do not.
+- An unknown dtype is kept as written and reported in ``Manifest.notes``; only
+  its byte count goes unchecked.
+- Tensors keep the header's order (the reference writer emits them in data
+  order); each ``location`` is the absolute byte range ``8 + N + begin``.
+
+The parsing helpers :func:`header_length` and :func:`parse` take bytes, not a
+file, so :mod:`weightfit.formats.remote` shares them with the local reader.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from pathlib import Path
+from typing import Any, NoReturn
+
+from weightfit import dtypes
+from weightfit.errors import (
+    ContainerKeyNotFound,
+    HeaderTooLarge,
+    InvalidHeader,
+    TensorSizeMismatch,
+    TruncatedFile,
+    UncoveredBytes,
+)
+from weightfit.formats import ReadOptions
+from weightfit.formats._layout import check_tiling, show
+from weightfit.manifest import ByteRange, Manifest, TensorSpec
+
+NAME = "safetensors"
+
+LENGTH_BYTES = 8
+"""Spec "Format": the header length N is an unsigned little-endian 64-bit integer."""
+MAX_HEADER_BYTES = 100_000_000
+"""``MAX_HEADER_SIZE`` in ``tensor.rs``: larger headers are ``HeaderTooLarge``."""
+METADATA_KEY = "__metadata__"
+"""Spec "Format": the one non-tensor key, a free-form string-to-string map."""
+_JSON_SPACE = b" \t\r\n"
+"""JSON insignificant whitespace (RFC 8259 section 2); the reference accepts it before ``{``."""
+
+
+def sniff(head: bytes, path: Path) -> bool:
+    """Whether ``head`` looks like safetensors: a length prefix, then a JSON ``{``.
+
+    The length itself is not judged here, so an absurd one is reported by
+    :func:`read` as :class:`HeaderTooLarge` instead of "not a checkpoint". GGUF,
+    whose tensor count can put a ``{`` at byte 8, is tried first by the registry.
+    """
+    return len(head) > LENGTH_BYTES and head[LENGTH_BYTES:].lstrip(_JSON_SPACE)[:1] == b"{"
+
+
+def read(path: Path, options: ReadOptions) -> Manifest:
+    """Read a safetensors file's manifest from its header.
+
+    Args:
+        path: The ``.safetensors`` file.
+        options: ``key`` must be ``None``: the file is one flat set of tensors.
+
+    Returns:
+        A manifest of format ``"safetensors"`` with every tensor's byte range.
+
+    Raises:
+        TruncatedFile: the file ends inside the length prefix, the header, or
+            the last tensor.
+        HeaderTooLarge: the header length exceeds :data:`MAX_HEADER_BYTES`.
+        InvalidHeader: the header is not UTF-8 JSON of the shape the spec allows.
+        TensorSizeMismatch: a tensor's shape and dtype disagree with its offsets.
+        TensorOutOfBounds: a tensor ends past the end of the file, and the offsets
+            leave holes or overlaps (otherwise the file is truncated).
+        OverlappingTensors: two tensors claim the same bytes.
+        UncoveredBytes: bytes of the data section belong to no tensor.
+        ContainerKeyNotFound: ``options.key`` was given.
+
+    Example:
+        >>> read(Path("model.safetensors"), ReadOptions())  # doctest: +SKIP
+        <Manifest safetensors 291 tensors 8.0B params 16.1 GB 'model.safetensors'>
+
+    """
+    if options.key is not None:
+        raise ContainerKeyNotFound(
+            f"a safetensors file is one flat set of tensors; it has no entry {options.key!r}",
+            path=path,
+        )
+    with path.open("rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        length = header_length(handle.read(LENGTH_BYTES), size)
+        header = handle.read(length)
+    if len(header) != length:
+        raise TruncatedFile(f"header of {length} bytes ended after {len(header)}", path=path)
+    return parse(header, file_size=size, source=str(path))
+
+
+def header_length(prefix: bytes, file_size: int) -> int:
+    """Check the 8-byte length prefix of a file of ``file_size`` bytes; return N.
+
+    Raises:
+        TruncatedFile: the file is shorter than the prefix, or than the header it declares.
+        HeaderTooLarge: N exceeds :data:`MAX_HEADER_BYTES`.
+
+    """
+    if file_size < LENGTH_BYTES or len(prefix) < LENGTH_BYTES:
+        raise TruncatedFile(f"{file_size} bytes, too short for the 8-byte header length")
+    (length,) = struct.unpack("<Q", prefix[:LENGTH_BYTES])
+    if length > MAX_HEADER_BYTES:
+        raise HeaderTooLarge(
+            f"header length {length} exceeds the limit of {MAX_HEADER_BYTES} bytes", offset=0
+        )
+    if LENGTH_BYTES + length > file_size:
+        raise TruncatedFile(
+            f"header length {length} runs past the end of the {file_size}-byte file", offset=0
+        )
+    return length
+
+
+def parse(header: bytes, *, file_size: int, source: str) -> Manifest:
+    """Build the manifest of a safetensors file from its N header bytes.
+
+    Args:
+        header: The JSON header, exactly as many bytes as the length prefix says.
+        file_size: Size of the whole file, to check the data section ends at its end.
+        source: The path or URL, used for ``Manifest.source`` and every ``location``.
+
+    Returns:
+        The manifest, tensors in header order.
+
+    Raises:
+        InvalidHeader, TensorSizeMismatch, TensorOutOfBounds, OverlappingTensors,
+        UncoveredBytes: as described in :func:`read`.
+
+    """
+    table = _decode(header)
+    metadata = _metadata(table.pop(METADATA_KEY, None))
+    data_start = LENGTH_BYTES + len(header)
+    data_size = file_size - data_start
+    tensors: dict[str, TensorSpec] = {}
+    spans: list[tuple[int, int, str]] = []
+    unknown: dict[str, list[str]] = {}
+    for name, dtype, shape, begin, end in _entries(table):
+        if dtype in dtypes.DTYPES:
+            _check_size(name, dtype, shape, end - begin)
+        else:
+            unknown.setdefault(dtype, []).append(name)
+        location = ByteRange(source, data_start + begin, end - begin)
+        tensors[name] = TensorSpec(name=name, shape=shape, dtype=dtype, location=location)
+        spans.append((begin, end, name))
+    end = check_tiling(spans, data_size, data_start)
+    if end != data_size:
+        raise UncoveredBytes(
+            f"data section bytes [{end}, {data_size}) belong to no tensor",
+            offset=data_start + end,
+        )
+    notes = [
+        f"unknown dtype {show(dtype)} on {len(names)} tensor(s), e.g. {show(names[0])}: "
+        "byte counts not checked"
+        for dtype, names in unknown.items()
+    ]
+    return Manifest(
+        tensors=tensors,
+        source=source,
+        format=NAME,
+        files=[source],
+        metadata=metadata,
+        notes=notes,
+    )
+
+
+def _decode(header: bytes) -> dict[str, Any]:
+    """Decode the header bytes into a JSON object, rejecting duplicate keys."""
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidHeader(
+            f"header is not valid UTF-8 ({error.reason})", offset=LENGTH_BYTES + error.start
+        ) from error
+    if not text.lstrip(" \t\r\n").startswith("{"):
+        raise InvalidHeader("header is not a JSON object (it does not start with '{')")
+    try:
+        table: dict[str, Any] = json.loads(text, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as error:
+        raise InvalidHeader(
+            f"header is not valid JSON ({error.msg} at char {error.pos})"
+        ) from error
+    return table
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Build a JSON object, refusing a key given twice (plain ``json`` keeps the last)."""
+    table = dict(pairs)
+    if len(table) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidHeader(f"key {show(key)} appears twice in the JSON header")
+            seen.add(key)
+    return table
+
+
+def _metadata(value: object) -> dict[str, str]:
+    """Check ``__metadata__`` is a string-to-string map (``HashMap<String, String>``)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidHeader(f"{METADATA_KEY} must be an object, found {show(value)}")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise InvalidHeader(
+                f"{METADATA_KEY} value of {show(key)} must be a string, found {show(item)}"
+            )
+    return value
+
+
+def _entries(table: dict[str, Any]) -> list[tuple[str, str, tuple[int, ...], int, int]]:
+    """Check every tensor entry's fields and types; return name, dtype, shape, begin, end.
+
+    Valid headers take a fast path (a few type tests per entry and one pass over
+    all dimensions); anything odd goes to :func:`_refuse` for the precise message.
+    """
+    rows = []
+    dims: list[object] = []
+    for name, entry in table.items():
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+        except (TypeError, KeyError, ValueError):
+            _refuse(name, entry)
+        if (
+            type(dtype) is not str
+            or type(shape) is not list
+            or type(begin) is not int
+            or type(end) is not int
+            or not 0 <= begin <= end
+        ):
+            _refuse(name, entry)
+        dims.extend(shape)
+        rows.append((name, dtype, tuple(shape), begin, end))
+    if not set(map(type, dims)) <= {int} or min(dims, default=0) < 0:
+        for name, entry in table.items():
+            if not _is_counts(entry["shape"]):
+                _refuse(name, entry)
+    return rows  # type: ignore[return-value]
+
+
+def _refuse(name: str, entry: object) -> NoReturn:
+    """Raise the precise error for a tensor entry that fails the fast checks."""
+    if not isinstance(entry, dict):
+        raise InvalidHeader(f"tensor {show(name)} must be an object, found {show(entry)}")
+    for field in ("dtype", "shape", "data_offsets"):
+        if field not in entry:
+            raise InvalidHeader(f"tensor {show(name)} has no {field!r}")
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if not isinstance(dtype, str):
+        raise InvalidHeader(f"tensor {show(name)} dtype must be a string, found {show(dtype)}")
+    if not _is_counts(shape):
+        raise InvalidHeader(
+            f"tensor {show(name)} shape must be a list of non-negative integers, "
+            f"found {show(shape)}"
+        )
+    if not _is_counts(offsets) or len(offsets) != 2:
+        raise InvalidHeader(
+            f"tensor {show(name)} data_offsets must be two non-negative integers, "
+            f"found {show(offsets)}"
+        )
+    begin, end = offsets
+    raise InvalidHeader(f"tensor {show(name)} data_offsets [{begin}, {end}] end before they begin")
+
+
+def _is_counts(values: object) -> bool:
+    """Tell whether ``values`` is a JSON list of integers ≥ 0."""
+    # ``type(v) is int`` rather than isinstance: JSON true/false load as bool, an int subclass.
+    return (
+        type(values) is list and all(type(v) is int for v in values) and min(values, default=0) >= 0
+    )
+
+
+def _check_size(name: str, dtype: str, shape: tuple[int, ...], stored: int) -> None:
+    """``numel × itemsize`` must equal the stored byte count (``TensorInvalidInfo``)."""
+    bits = math.prod(shape) * dtypes.DTYPES[dtype].bits
+    if bits % 8:
+        # Sub-byte dtypes (F4, F6) must fill whole bytes, as the reference's
+        # ``MisalignedSlice`` check requires.
+        raise TensorSizeMismatch(
+            f"tensor {show(name)} {dtype}{list(shape)} is {bits} bits, not a whole number of bytes"
+        )
+    if bits // 8 != stored:
+        raise TensorSizeMismatch(
+            f"tensor {show(name)} {dtype}{list(shape)} needs {bits // 8} bytes "
+            f"but its data_offsets hold {stored}"
+        )

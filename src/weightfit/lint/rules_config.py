@@ -1,0 +1,255 @@
+"""WF4xx: ``config.json`` against the shapes the weight headers declare."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from weightfit.lint.context import Context, Folder
+from weightfit.lint.registry import Violation, implements
+from weightfit.manifest import TensorSpec, human_bytes
+
+
+@dataclass(frozen=True)
+class DimRule:
+    """A config field and the tensor dimension that must equal it.
+
+    Attributes:
+        keys: Config fields holding the value, first present wins.
+        pattern: Regular expression a tensor name must match (``re.search``).
+        axis: The tensor dimension compared.
+        scale: Config fields whose product multiplies the value (``patch_size``
+            squared for ``proj_out``), each defaulting to 1.
+
+    """
+
+    keys: tuple[str, ...]
+    pattern: str
+    axis: int
+    scale: tuple[str, ...] = ()
+
+
+DIM_RULES: tuple[DimRule, ...] = (
+    # transformers PretrainedConfig fields (Llama, Gemma, Qwen, GPT-2, BERT, T5 ...).
+    DimRule(("vocab_size",), r"(^|\.)(embed_tokens|word_embeddings|wte|shared)\.weight$", 0),
+    DimRule(
+        ("hidden_size", "d_model", "n_embd"),
+        r"(^|\.)(embed_tokens|word_embeddings|wte|shared)\.weight$",
+        1,
+    ),
+    DimRule(("intermediate_size",), r"\.mlp\.(up_proj|gate_proj)\.weight$", 0),
+    # diffusers ModelMixin configs (UNet2DConditionModel, Sana/PixArt/SD3/Flux transformers, VAEs).
+    DimRule(
+        ("in_channels",), r"^(conv_in|patch_embed\.proj|pos_embed\.proj|x_embedder)\.weight$", 1
+    ),
+    DimRule(("out_channels", "in_channels"), r"^conv_out\.weight$", 0),
+    DimRule(
+        ("out_channels", "in_channels"), r"^proj_out\.weight$", 0, ("patch_size", "patch_size")
+    ),
+    DimRule(("caption_channels",), r"^caption_projection\.linear_1\.weight$", 1),
+    DimRule(("joint_attention_dim",), r"^context_embedder\.weight$", 1),
+    DimRule(("cross_attention_dim",), r"\.attn2\.to_k\.weight$", 1),
+    DimRule(("latent_channels",), r"^decoder\.conv_in\.weight$", 1),
+)
+"""Config dimensions checked against weights, with where each shows in a state dict."""
+
+LAYER_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("num_hidden_layers", "n_layer"), r"(?:^|\.)(?:layers|h|layer|block)\.(\d+)\."),
+    (("num_layers",), r"^transformer_blocks\.(\d+)\."),
+    (("num_single_layers",), r"^single_transformer_blocks\.(\d+)\."),
+)
+"""Config layer counts and the numbered module each one counts."""
+
+
+def _int(config: dict[str, Any], key: str) -> int | None:
+    value = config.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def primary_tensors(ctx: Context, folder: Folder) -> dict[str, TensorSpec] | None:
+    """The tensors a plain ``from_pretrained`` reads: the unlabelled set a loader picks."""
+    for r in ctx.resolutions:
+        if r.component == folder.rel and r.variant is None and r.error is None and r.loaded:
+            found = ctx.set_of(r.loaded[-1])
+            if found is not None:
+                return ctx.set_tensors(folder, found[1])
+    for ws in folder.sets:
+        if ws.format == "safetensors" and ws.files and not ws.is_training_state:
+            tensors = ctx.set_tensors(folder, ws)
+            if tensors:
+                return tensors
+    return None
+
+
+def _configured(ctx: Context) -> Iterator[tuple[Folder, dict[str, Any], dict[str, TensorSpec]]]:
+    for folder in ctx.folders:
+        if folder.config is None or folder.kind == "peft-adapter":
+            continue
+        tensors = primary_tensors(ctx, folder)
+        if tensors:
+            yield folder, folder.config, tensors
+
+
+@implements("WF401")
+def config_dimension_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        Dimensions in ``config.json`` against the tensors that carry them:
+        ``vocab_size`` and ``hidden_size`` against the token embedding,
+        ``intermediate_size`` against the MLP, ``in_channels`` /
+        ``out_channels`` (times ``patch_size`` squared for ``proj_out``),
+        ``caption_channels``, ``joint_attention_dim``, ``cross_attention_dim``
+        and a VAE's ``latent_channels`` against the layers that read them.
+
+    Why it matters:
+        ``from_pretrained`` builds the model from the config and then fails
+        with "size mismatch", or with ``ignore_mismatched_sizes`` silently
+        re-initialises the layer.
+
+    Example:
+        ``transformer/config.json`` says ``caption_channels: 2304`` but
+        ``caption_projection.linear_1.weight`` is ``[2240, 1536]``.
+
+    Fix:
+        Correct the config to the weights (or use the weights the config is for).
+
+    Fix safety:
+        No automatic fix: which side is wrong is a decision.
+
+    References:
+        transformers ``PretrainedConfig``; diffusers ``ConfigMixin`` configs of
+        ``SanaTransformer2DModel``, ``FluxTransformer2DModel``, ``UNet2DConditionModel``.
+
+    """
+    for folder, config, tensors in _configured(ctx):
+        for rule in DIM_RULES:
+            key = next((k for k in rule.keys if _int(config, k) is not None), None)
+            if key is None:
+                continue
+            expected = _int(config, key) or 0
+            for k in rule.scale:
+                expected *= _int(config, k) or 1
+            pattern = re.compile(rule.pattern)
+            hit = next(
+                (s for n, s in tensors.items() if pattern.search(n) and len(s.shape) > rule.axis),
+                None,
+            )
+            if hit is None or hit.shape[rule.axis] == expected:
+                continue
+            scaled = f" (× {' × '.join(rule.scale)})" if rule.scale else ""
+            yield Violation(
+                "WF401",
+                folder.relpath("config.json"),
+                f"{key} {_int(config, key)}{scaled} expects {expected} but {hit.name} "
+                f"{list(hit.shape)} has {hit.shape[rule.axis]} on axis {rule.axis}",
+                evidence={
+                    "key": key,
+                    "config": _int(config, key),
+                    "expected": expected,
+                    "tensor": hit.name,
+                    "shape": list(hit.shape),
+                },
+                fix_note="make config.json and the weights agree",
+            )
+
+
+@implements("WF402")
+def config_layer_count_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        The layer count in ``config.json`` (``num_hidden_layers``,
+        ``num_layers``, ``num_single_layers``) against the numbered blocks in
+        the weights.
+
+    Why it matters:
+        Fewer layers in the weights leaves the rest randomly initialised
+        (transformers only warns); more are ignored.
+
+    Example:
+        ``num_hidden_layers: 32`` but ``model.layers.{0..27}`` in the weights.
+
+    Fix:
+        Correct the config, or find the missing shards.
+
+    Fix safety:
+        No automatic fix.
+
+    References:
+        transformers ``PretrainedConfig.num_hidden_layers``.
+
+    """
+    for folder, config, tensors in _configured(ctx):
+        for keys, pattern in LAYER_RULES:
+            key = next((k for k in keys if _int(config, k) is not None), None)
+            if key is None:
+                continue
+            regex = re.compile(pattern)
+            found = {int(m.group(1)) for n in tensors if (m := regex.search(n))}
+            if not found or len(found) == _int(config, key):
+                continue
+            yield Violation(
+                "WF402",
+                folder.relpath("config.json"),
+                f"{key} is {_int(config, key)} but the weights hold {len(found)} numbered blocks "
+                f"({min(found)}..{max(found)})",
+                evidence={"key": key, "config": _int(config, key), "blocks": len(found)},
+                fix_note="make config.json and the weights agree",
+            )
+
+
+_EMBED = re.compile(r"(^|\.)(embed_tokens|word_embeddings|wte)\.weight$")
+
+
+@implements("WF403")
+def tied_weights_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        ``tie_word_embeddings`` in ``config.json`` against what is stored:
+        ``false`` with no ``lm_head.weight`` in a model with a language-model
+        head, or ``true`` with an ``lm_head.weight`` stored anyway.
+
+    Why it matters:
+        Untied and missing: the output layer is randomly initialised and the
+        model produces noise (transformers only warns). Tied and stored: the
+        stored head is discarded and its bytes wasted, and if it differed from
+        the embeddings the trained head is lost.
+
+    Example:
+        ``tie_word_embeddings: false`` and only ``model.embed_tokens.weight``.
+
+    Fix:
+        Set ``tie_word_embeddings`` to what the model was trained with.
+
+    Fix safety:
+        No automatic fix.
+
+    References:
+        transformers ``PreTrainedModel.tie_weights`` / ``_tied_weights_keys``.
+
+    """
+    for folder, config, tensors in _configured(ctx):
+        tie = config.get("tie_word_embeddings")
+        if not isinstance(tie, bool):
+            continue
+        heads = [n for n in tensors if n == "lm_head.weight" or n.endswith(".lm_head.weight")]
+        embeds = [n for n in tensors if _EMBED.search(n)]
+        architectures = config.get("architectures") or []
+        has_head = any(isinstance(a, str) and ("LM" in a or "CausalLM" in a) for a in architectures)
+        if not tie and not heads and embeds and has_head:
+            yield Violation(
+                "WF403",
+                folder.relpath("config.json"),
+                f"tie_word_embeddings is false but no lm_head.weight is stored: "
+                f"{architectures[0]} gets a randomly initialised output layer",
+                evidence={"tie_word_embeddings": tie, "embeddings": embeds},
+                fix_note="set tie_word_embeddings to true, or store lm_head.weight",
+            )
+        elif tie and heads and embeds:
+            head = tensors[heads[0]]
+            yield Violation(
+                "WF403",
+                folder.relpath("config.json"),
+                f"tie_word_embeddings is true but {heads[0]} is stored "
+                f"({human_bytes(head.nbytes or 0)}): it is replaced by {embeds[0]} on load",
+                evidence={"tie_word_embeddings": tie, "stored_head": heads[0]},
+                fix_note="set tie_word_embeddings to false if the head was trained separately",
+            )

@@ -1,0 +1,235 @@
+"""WF5xx: how a diffusers pipeline's components fit together, from configs alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from weightfit.lint.context import Context, Folder
+from weightfit.lint.registry import Violation, implements
+
+DENOISERS = ("transformer", "unet", "prior", "decoder")
+"""Component names diffusers pipelines give the denoising network."""
+CONDITIONING_KEYS = ("caption_channels", "joint_attention_dim", "cross_attention_dim")
+"""Denoiser config fields that take the text encoder's width, most specific first.
+
+PixArt and Sana use ``caption_channels`` (their ``cross_attention_dim`` is the
+inner width); SD3 and Flux ``joint_attention_dim``; UNets ``cross_attention_dim``.
+"""
+WIDTH_KEYS = ("hidden_size", "d_model", "n_embd")
+"""Text encoder config fields that give its output width (CLIP/Gemma/Llama, T5, GPT-2)."""
+
+
+def _int(config: dict[str, Any] | None, key: str) -> int | None:
+    value = (config or {}).get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _folders(ctx: Context, prefix: str) -> list[Folder]:
+    return [f for f in ctx.folders if f.rel == prefix or f.rel.startswith(prefix + "_")]
+
+
+def _denoiser(ctx: Context) -> Folder | None:
+    for name in DENOISERS:
+        folder = next((f for f in ctx.folders if f.rel == name and f.config), None)
+        if folder is not None:
+            return folder
+    return None
+
+
+def text_width(config: dict[str, Any] | None) -> int | None:
+    """A text encoder's output width, looking into ``text_config`` too."""
+    for source in (config, (config or {}).get("text_config")):
+        if isinstance(source, dict):
+            for key in WIDTH_KEYS:
+                width = _int(source, key)
+                if width is not None:
+                    return width
+    return None
+
+
+def _vocab(config: dict[str, Any] | None) -> int | None:
+    for source in (config, (config or {}).get("text_config")):
+        if isinstance(source, dict) and _int(source, "vocab_size") is not None:
+            return _int(source, "vocab_size")
+    return None
+
+
+@implements("WF501")
+def text_encoder_width_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        The denoiser's text input width (``caption_channels``, else
+        ``joint_attention_dim``, else ``cross_attention_dim``) against the
+        hidden size of the pipeline's text encoders: one of them, or all of
+        them concatenated (SDXL), must match.
+
+    Why it matters:
+        A text encoder swapped for another (Gemma 2 2B for a 1536-wide one,
+        T5 for CLIP) loads without complaint and fails at the first prompt
+        with a matmul shape error, or the transformer's checkpoint fails to
+        load into a pipeline built for the other encoder.
+
+    Example:
+        ``transformer/config.json`` ``caption_channels: 1536`` while
+        ``text_encoder/config.json`` (Gemma2Model) has ``hidden_size: 2304``.
+
+    Fix:
+        Use the text encoder the transformer was trained with.
+
+    Fix safety:
+        No automatic fix.
+
+    References:
+        diffusers ``SanaTransformer2DModel`` / ``PixArtTransformer2DModel``
+        (``caption_channels``), ``SD3Transformer2DModel`` /
+        ``FluxTransformer2DModel`` (``joint_attention_dim``),
+        ``UNet2DConditionModel`` (``cross_attention_dim``).
+
+    """
+    if ctx.kind != "diffusers-pipeline":
+        return
+    denoiser = _denoiser(ctx)
+    encoders = [(f, text_width(f.config)) for f in _folders(ctx, "text_encoder")]
+    widths = {f.rel: w for f, w in encoders if w is not None}
+    if denoiser is None or not widths:
+        return
+    key = next((k for k in CONDITIONING_KEYS if _int(denoiser.config, k) is not None), None)
+    if key is None:
+        return
+    expected = _int(denoiser.config, key)
+    if expected in widths.values() or expected == sum(widths.values()):
+        return
+    shown = ", ".join(f"{rel} {w}" for rel, w in widths.items())
+    yield Violation(
+        "WF501",
+        denoiser.relpath("config.json"),
+        f"{denoiser.rel} {key} is {expected} but the text encoder width is {shown}",
+        evidence={"key": key, "expected": expected, "text_encoders": widths},
+        fix_note="use the text encoder the denoiser was trained with",
+    )
+
+
+@implements("WF502")
+def latent_channels_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        The VAE's ``latent_channels`` (L) against the denoiser's channels: its
+        output must be L, 2L (a learned variance, as in PixArt) or 4L (2×2
+        patches packed into channels, as in Flux: 64 = 16×2×2), and its input
+        at least L (extra input channels carry masks or images, as in
+        inpainting UNets: 9 = 4+4+1).
+
+    Why it matters:
+        A VAE from another family (4-channel SD VAE for a 32-channel Sana
+        DC-AE) loads fine and decodes noise, or fails at the first step.
+
+    Example:
+        ``vae/config.json`` ``latent_channels: 4`` with a Sana transformer whose
+        ``in_channels`` and ``out_channels`` are 32.
+
+    Fix:
+        Use the VAE the denoiser was trained with.
+
+    Fix safety:
+        No automatic fix.
+
+    References:
+        diffusers ``AutoencoderKL`` / ``AutoencoderDC`` (``latent_channels``);
+        ``FluxPipeline._pack_latents``.
+
+    """
+    if ctx.kind != "diffusers-pipeline":
+        return
+    denoiser = _denoiser(ctx)
+    vae = next((f for f in ctx.folders if f.rel == "vae"), None)
+    latent = _int(vae.config, "latent_channels") if vae else None
+    if denoiser is None or latent is None:
+        return
+    inputs = _int(denoiser.config, "in_channels")
+    outputs = _int(denoiser.config, "out_channels") or inputs
+    allowed = (latent, 2 * latent, 4 * latent)
+    problems = []
+    if outputs is not None and outputs not in allowed:
+        problems.append(f"out_channels {outputs} is none of {', '.join(map(str, allowed))}")
+    if inputs is not None and inputs < latent:
+        problems.append(f"in_channels {inputs} is below {latent}")
+    if problems:
+        yield Violation(
+            "WF502",
+            denoiser.relpath("config.json"),
+            f"vae latent_channels is {latent} but {denoiser.rel} " + " and ".join(problems),
+            evidence={"latent_channels": latent, "in_channels": inputs, "out_channels": outputs},
+            fix_note="use the VAE the denoiser was trained with",
+        )
+
+
+def tokenizer_size(ctx: Context, folder: Folder) -> int | None:
+    """Token ids a tokenizer can produce (largest id + 1), from its JSON files."""
+    ids: list[int] = []
+    if "tokenizer.json" in folder.names:
+        data, _ = ctx.json(folder.relpath("tokenizer.json"))
+        model = (data or {}).get("model")
+        vocab = model.get("vocab") if isinstance(model, dict) else None
+        if isinstance(vocab, dict):
+            ids += [v for v in vocab.values() if isinstance(v, int)]
+        elif isinstance(vocab, list):
+            ids.append(len(vocab) - 1)
+        for token in (data or {}).get("added_tokens") or []:
+            if isinstance(token, dict) and isinstance(token.get("id"), int):
+                ids.append(token["id"])
+    elif "vocab.json" in folder.names:
+        data, _ = ctx.json(folder.relpath("vocab.json"))
+        ids += [v for v in (data or {}).values() if isinstance(v, int)]
+    if "tokenizer_config.json" in folder.names:
+        data, _ = ctx.json(folder.relpath("tokenizer_config.json"))
+        added = (data or {}).get("added_tokens_decoder")
+        if isinstance(added, dict):
+            ids += [int(k) for k in added if str(k).isdigit()]
+    return max(ids) + 1 if ids else None
+
+
+@implements("WF503")
+def tokenizer_exceeds_vocab(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        Each tokenizer's largest token id against its text encoder's
+        ``vocab_size`` (``tokenizer`` with ``text_encoder``, ``tokenizer_2``
+        with ``text_encoder_2`` ...). A vocabulary larger than the tokenizer
+        (padded embeddings) is fine.
+
+    Why it matters:
+        A token id past the embedding table raises "index out of range" on
+        the prompts that contain it, often only with rare words or added
+        tokens.
+
+    Example:
+        A tokenizer with added tokens up to id 256,002 beside a Gemma 2 text
+        encoder with ``vocab_size: 256000``.
+
+    Fix:
+        Use the tokenizer saved with the text encoder, or resize the
+        encoder's embeddings and save them.
+
+    Fix safety:
+        No automatic fix.
+
+    References:
+        huggingface tokenizers ``tokenizer.json`` (``model.vocab``,
+        ``added_tokens``); transformers ``resize_token_embeddings``.
+
+    """
+    if ctx.kind != "diffusers-pipeline":
+        return
+    for tokenizer in _folders(ctx, "tokenizer"):
+        suffix = tokenizer.rel[len("tokenizer") :]
+        encoder = next((f for f in ctx.folders if f.rel == "text_encoder" + suffix), None)
+        vocab = _vocab(encoder.config) if encoder else None
+        size = tokenizer_size(ctx, tokenizer) if vocab is not None else None
+        if vocab is None or size is None or size <= vocab:
+            continue
+        yield Violation(
+            "WF503",
+            tokenizer.rel,
+            f"token ids go up to {size - 1} but {encoder.rel if encoder else ''} "
+            f"vocab_size is {vocab}",
+            evidence={"tokenizer_size": size, "vocab_size": vocab},
+            fix_note="use the tokenizer saved with the text encoder",
+        )

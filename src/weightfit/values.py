@@ -1,0 +1,144 @@
+"""The arithmetic of the plan ops that make new values (torch, imported when called).
+
+:mod:`weightfit.ops` decides names and shapes and calls these to compute values;
+each takes and returns CPU tensors. Arithmetic runs in float32 (float64 for the
+covariance) and results are stored in the input's dtype. ``docs/plans.md``
+describes each op.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from weightfit.errors import CastOverflow
+
+if TYPE_CHECKING:
+    import torch
+
+MEAN_RESIZING_EPSILON = 1e-9
+"""Covariance scale of new rows, as transformers' ``_init_added_embeddings_weights_with_mean``."""
+
+
+def inflated(value: torch.Tensor, dim: int, size: int, mode: str) -> torch.Tensor:
+    """Insert an axis of ``size`` at ``dim`` as I3D inflates 2D kernels over time.
+
+    ``center`` puts the kernel at index ``size // 2`` and zeros elsewhere;
+    ``mean`` puts ``kernel / size`` at every index.
+    """
+    import torch
+
+    shape = (*value.shape[:dim], size, *value.shape[dim:])
+    if mode == "mean":
+        return (value.float() / size).unsqueeze(dim).expand(shape).to(value.dtype).contiguous()
+    result = torch.zeros(shape, dtype=value.dtype)
+    result.select(dim, size // 2).copy_(value)
+    return result
+
+
+def padded(value: torch.Tensor, rows: int, init: str, seed: int) -> torch.Tensor:
+    """Append rows to axis 0, keeping the originals bit for bit.
+
+    ``init="mean"`` follows transformers' ``mean_resizing``: new rows are drawn
+    from N(mean, 1e-9 × covariance) of the existing rows (seeded), or are the
+    mean itself when that covariance is not positive definite.
+    """
+    import torch
+
+    added = rows - value.shape[0]
+    result = torch.zeros((rows, *value.shape[1:]), dtype=value.dtype)
+    result[: value.shape[0]] = value
+    if init == "zeros" or added == 0 or value.shape[0] == 0:
+        return result
+    old = value.float().reshape(value.shape[0], -1)
+    mean = old.mean(dim=0)
+    new = mean.expand(added, -1)
+    if old.shape[1] > 1 and old.shape[0] > 1:
+        centred = old - mean
+        covariance = centred.T @ centred / old.shape[0]
+        try:
+            factor = torch.linalg.cholesky((MEAN_RESIZING_EPSILON * covariance).double())
+        except RuntimeError:
+            factor = None
+        if factor is not None:
+            generator = torch.Generator().manual_seed(seed)
+            noise = torch.randn(added, old.shape[1], generator=generator, dtype=torch.float64)
+            new = (mean.double() + noise @ factor.T).float()
+    result[value.shape[0] :] = new.reshape(added, *value.shape[1:]).to(value.dtype)
+    return result
+
+
+def overlapped(
+    value: torch.Tensor, shape: tuple[int, ...], init: str, std: float, seed: int
+) -> torch.Tensor:
+    """Make a tensor of ``shape`` (zeros or seeded N(0, std)) holding the overlapping corner."""
+    import torch
+
+    result = torch.zeros(shape, dtype=value.dtype)
+    if init == "normal":
+        generator = torch.Generator().manual_seed(seed)
+        result.copy_((torch.randn(shape, generator=generator) * std).to(value.dtype))
+    overlap = tuple(slice(0, min(a, b)) for a, b in zip(value.shape, shape, strict=True))
+    result[overlap] = value[overlap]
+    return result
+
+
+def resampled(
+    value: torch.Tensor,
+    old_grid: tuple[int, ...],
+    new_grid: tuple[int, ...],
+    prefix: int,
+    mode: str,
+    new_shape: tuple[int, ...],
+) -> torch.Tensor:
+    """Interpolate grid tokens as timm's ``resample_abs_pos_embed``; prefix tokens kept."""
+    import torch
+    from torch.nn import functional
+
+    flat = value.reshape(-1, value.shape[-1])
+    if tuple(old_grid) == tuple(new_grid):
+        return flat.reshape(new_shape).clone()
+    head, grid = flat[:prefix], flat[prefix:]
+    height, width = old_grid
+    image = grid.float().reshape(1, height, width, -1).permute(0, 3, 1, 2)
+    image = functional.interpolate(image, size=tuple(new_grid), mode=mode, align_corners=False)
+    resized = image.permute(0, 2, 3, 1).reshape(-1, flat.shape[-1]).to(value.dtype)
+    return torch.cat([head, resized]).reshape(new_shape)
+
+
+def cast(name: str, value: torch.Tensor, new: torch.dtype, clamp: bool) -> torch.Tensor:
+    """Cast ``value`` to ``new``; a narrowing cast checks the range first.
+
+    Raises:
+        CastOverflow: a finite value is beyond the largest ``new`` holds and
+            ``clamp`` is false (``clamp`` saturates instead; infinities stay).
+
+    """
+    import torch
+
+    if value.dtype.is_floating_point and torch.finfo(new).max < torch.finfo(value.dtype).max:
+        value = _in_range(name, value, new, clamp)
+    return value.to(new)
+
+
+def _in_range(name: str, value: torch.Tensor, new: torch.dtype, clamp: bool) -> torch.Tensor:
+    import torch
+
+    from weightfit.dtypes import canonical
+
+    limit = torch.finfo(new).max
+    if value.numel() == 0:
+        return value
+    low, high = torch.aminmax(value)
+    if -limit <= float(low) and float(high) <= limit:
+        return value
+    finite = value[torch.isfinite(value)]
+    peak = float(finite.abs().max()) if finite.numel() else 0.0
+    if peak <= limit:
+        return value
+    if clamp:
+        return torch.where(torch.isfinite(value), value.clamp(-limit, limit), value)
+    target = canonical(str(new))
+    raise CastOverflow(
+        f"{name}: |value| up to {peak:g} exceeds the largest {target} ({limit:g}); "
+        "add 'clamp: true' to saturate"
+    )

@@ -1,0 +1,163 @@
+"""``wrong_variant``: another size or configuration, inferred from both sides.
+
+Full-size models are built from their configs on the ``meta`` device; their
+checkpoints are sparse safetensors files at the real names and shapes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+from transformers import LlamaConfig
+
+from diagnose_helpers import categories, findings_for, only, save_safetensors
+from seeds import write_sparse_safetensors
+from weightfit.targets import resolve
+
+SD_UNET = {
+    "_class_name": "UNet2DConditionModel",
+    "block_out_channels": [320, 640, 1280, 1280],
+}
+SD1 = {**SD_UNET, "sample_size": 64, "cross_attention_dim": 768, "attention_head_dim": 8}
+SD2 = {
+    **SD_UNET,
+    "sample_size": 96,
+    "cross_attention_dim": 1024,
+    "attention_head_dim": [5, 10, 20, 20],
+    "use_linear_projection": True,
+}
+
+
+def _config(path: Path, data: dict[str, Any]) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "config.json").write_text(json.dumps(data))
+    return path / "config.json"
+
+
+def _sparse_checkpoint_of(config: Path, path: Path) -> Path:
+    """A sparse safetensors file with exactly the tensors the config's model holds."""
+    return write_sparse_safetensors(path, resolve(config))
+
+
+def test_sd2_unet_checkpoint_against_an_sd1_model(tmp_path: Path) -> None:
+    checkpoint = _sparse_checkpoint_of(_config(tmp_path / "sd2", SD2), tmp_path / "sd2.safetensors")
+
+    findings = findings_for(checkpoint, _config(tmp_path / "sd1", SD1))
+
+    assert categories(findings) == ["wrong_variant"]
+    finding = findings[0]
+    assert finding.evidence["checkpoint_family"] == ["SD 2.x UNet"]
+    assert finding.evidence["model_family"] == ["SD 1.x UNet"]
+    assert finding.evidence["checkpoint_dims"]["context_dim"] == 1024
+    assert finding.evidence["model_dims"]["context_dim"] == 768
+    assert finding.message.endswith(
+        "checkpoint: SD 2.x UNet (context 1024); model built as SD 1.x UNet (context 768)"
+    )
+    assert "cross_attention_dim=768→1024" in finding.evidence["config_changes"]
+    # attn2 keys/values (context width) and proj_in/proj_out (linear projection) differ.
+    assert any(".attn2.to_k.weight" in name for name in finding.params)
+    assert any(".proj_in.weight" in name for name in finding.params)
+    assert finding.fix == []
+
+
+LLAMA_13B = {
+    "hidden_size": 5120,
+    "intermediate_size": 13824,
+    "num_hidden_layers": 40,
+    "num_attention_heads": 40,
+    "num_key_value_heads": 40,
+}
+
+
+def _llama_config(path: Path, **overrides: int) -> Path:
+    config = LlamaConfig(**overrides).to_dict()
+    config["architectures"] = ["LlamaForCausalLM"]
+    return _config(path, config)
+
+
+def test_llama_2_13b_checkpoint_against_a_7b_model(tmp_path: Path) -> None:
+    checkpoint = _sparse_checkpoint_of(
+        _llama_config(tmp_path / "13b", **LLAMA_13B), tmp_path / "13b.safetensors"
+    )
+
+    findings = findings_for(checkpoint, _llama_config(tmp_path / "7b"))
+
+    assert categories(findings) == ["wrong_variant"]
+    finding = findings[0]
+    assert finding.evidence["checkpoint_width"] == 5120
+    assert finding.evidence["model_width"] == 4096
+    assert finding.evidence["checkpoint_depths"] == {"model.layers": 40}
+    assert finding.evidence["model_depths"] == {"model.layers": 32}
+    assert finding.evidence["checkpoint_family"] == ["Llama 2 13B"]
+    assert finding.evidence["model_family"] == ["Llama 2 7B"]
+    assert finding.evidence["layers_only_in_checkpoint"] == 8 * 9  # layers 32..39, 9 tensors each
+    assert "hidden_size=4096→5120" in finding.evidence["config_changes"]
+    assert "num_hidden_layers=32→40" in finding.evidence["config_changes"]
+    assert finding.message.endswith(
+        "checkpoint: Llama 2 13B (width 5120, 40 layers, MLP 13824); "
+        "model built as Llama 2 7B (width 4096, 32 layers, MLP 11008)"
+    )
+
+
+class Mlp(nn.Module):
+    def __init__(self, width: int = 16, hidden: int = 64, depth: int = 3) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(self._layer(width, hidden) for _ in range(depth))
+        self.norm = nn.LayerNorm(width)
+
+    @staticmethod
+    def _layer(width: int, hidden: int) -> nn.Module:
+        layer = nn.Module()
+        layer.norm = nn.LayerNorm(width)
+        layer.up = nn.Linear(width, hidden)
+        layer.down = nn.Linear(hidden, width)
+        return layer
+
+
+def test_unexplained_size_change_is_reported_with_the_sizes(tmp_path: Path) -> None:
+    path = save_safetensors(tmp_path / "mlp.safetensors", Mlp(hidden=64).state_dict())
+
+    finding = only(findings_for(path, Mlp(hidden=48)), "wrong_variant")
+
+    assert finding.confidence <= 0.5
+    assert len(finding.params) == 9  # up.weight, up.bias, down.weight of 3 layers
+    changes = finding.evidence["size_changes"]
+    assert changes[0]["checkpoint"] == 64 and changes[0]["model"] == 48
+    assert "64→48" in finding.message
+
+
+def test_same_variant_yields_no_finding(tmp_path: Path) -> None:
+    checkpoint = _sparse_checkpoint_of(_config(tmp_path / "sd1", SD1), tmp_path / "sd1.safetensors")
+
+    assert findings_for(checkpoint, _config(tmp_path / "sd1b", SD1)) == []
+
+
+def test_three_faults_get_three_findings_not_one_variant(tmp_path: Path) -> None:
+    config = _llama_config(
+        tmp_path / "small",
+        hidden_size=256,
+        intermediate_size=512,
+        num_hidden_layers=6,
+        num_attention_heads=4,
+    )
+    shapes = {name: spec.shape for name, spec in resolve(config).tensors.items()}
+    for name in ("model.embed_tokens.weight", "lm_head.weight"):
+        shapes[name] = (32001, 256)
+    for name in [n for n in shapes if n.startswith("model.layers.5.")]:
+        del shapes[name]
+    shapes["model.layers.2.mlp.down_proj.weight"] = (512, 256)
+    checkpoint = write_sparse_safetensors(
+        tmp_path / "faulty.safetensors", {n: (s, "F32") for n, s in shapes.items()}
+    )
+
+    findings = findings_for(checkpoint, config)
+
+    assert sorted(categories(findings)) == ["transpose", "vocab_resize", "wrong_variant"]
+    depth = only(findings, "wrong_variant")
+    assert depth.message.startswith("layer count differs: model.layers has 5 layers")
+    assert depth.evidence["layers_only_in_model"] == 9
+    assert "num_hidden_layers=6" in depth.fix_note
+    assert only(findings, "transpose").params == ["model.layers.2.mlp.down_proj.weight"]

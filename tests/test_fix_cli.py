@@ -1,0 +1,229 @@
+"""``weightfit fix`` and ``weightfit apply`` through the real command-line entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from weightfit.plan import Plan
+
+
+class Net(nn.Module):
+    def __init__(self, depth: int = 2) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(nn.Linear(8, 8) for _ in range(depth))
+        self.head = nn.Linear(8, 3)
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """A ``DataParallel``-style checkpoint (``module.`` prefix) and a reference of the model."""
+    torch.manual_seed(0)
+    trained = Net()
+    checkpoint = tmp_path / "ckpt.pt"
+    torch.save({f"module.{k}": v for k, v in trained.state_dict().items()}, checkpoint)
+    target = tmp_path / "model.safetensors"
+    save_file(Net().state_dict(), target)
+    return checkpoint, target
+
+
+def test_fix_writes_plan_and_weights_and_verifies(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, target = files
+    result = run_cli("fix", checkpoint, "--against", target, "-o", tmp_path / "out")
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "model.safetensors",
+        "weightfit-plan.yaml",
+    ]
+    lines = result.out.splitlines()
+    assert lines[0] == "Checked: incompatible, 1 finding(s)"
+    assert lines[1] == "Plan: 1 op(s), 0 need review"
+    assert lines[2] == "  0. rename  exact         strip='module.', add=''"
+    assert result.out.rstrip().splitlines()[-1] == f"Verified: loads strict into {target}"
+    plan = yaml.safe_load((tmp_path / "out" / "weightfit-plan.yaml").read_text())
+    assert plan["ops"][0]["args"] == {"strip": "module.", "add": ""}
+    written = load_file(tmp_path / "out" / "model.safetensors")
+    assert sorted(written) == sorted(Net().state_dict())
+
+
+def test_fix_json(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, target = files
+    result = run_cli("fix", checkpoint, "--against", target, "-o", tmp_path / "out", "--json")
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert data["fixed"] is True and data["unfixed"] == []
+    assert data["plan"]["ops"][0]["kind"] == "rename"
+    assert data["applied"]["files"] == ["model.safetensors", "weightfit-plan.yaml"]
+    assert (
+        data["applied"]["stamp"]["weightfit.plan_sha256"]
+        == Plan.load(tmp_path / "out" / "weightfit-plan.yaml").digest()
+    )
+    assert data["report"]["findings"][0]["category"] == "prefix"
+
+
+def test_plan_only_then_apply_an_edited_plan(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, target = files
+    review = tmp_path / "review"
+    result = run_cli("fix", checkpoint, "--against", target, "-o", review, "--plan-only")
+    assert result.code == 0
+    assert [p.name for p in review.iterdir()] == ["weightfit-plan.yaml"]
+    assert "Review it, then: weightfit apply" in result.out
+    plan = yaml.safe_load((review / "weightfit-plan.yaml").read_text())
+    plan["ops"].append({"kind": "cast", "args": {"to": "bf16"}, "reason": "smaller"})
+    (review / "weightfit-plan.yaml").write_text(yaml.safe_dump(plan))
+    result = run_cli(
+        "apply",
+        review / "weightfit-plan.yaml",
+        checkpoint,
+        "-o",
+        tmp_path / "out",
+        "--against",
+        target,
+        "--shard-size",
+        "200B",
+    )
+    assert result.code == 0, result.err
+    shards = sorted((tmp_path / "out").glob("model-*.safetensors"))
+    assert len(shards) > 1
+    assert (tmp_path / "out" / "model.safetensors.index.json").exists()
+    assert {v.dtype for shard in shards for v in load_file(shard).values()} == {torch.bfloat16}
+
+
+def test_apply_with_dtype_option(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, _ = files
+    Plan.from_dict({"version": 1, "ops": [{"kind": "rename", "args": {"strip": "module."}}]}).dump(
+        tmp_path / "plan.yaml"
+    )
+    result = run_cli(
+        "apply",
+        tmp_path / "plan.yaml",
+        checkpoint,
+        "-o",
+        tmp_path / "out",
+        "--dtype",
+        "fp16",
+        "--no-hash",
+    )
+    assert result.code == 0, result.err
+    written = load_file(tmp_path / "out" / "model.safetensors")
+    assert {v.dtype for v in written.values()} == {torch.float16}
+    assert "Verified: the files hold exactly what the plan makes" in result.out
+
+
+def test_unfixable_finding_exits_1_and_applies_nothing(tmp_path: Path, run_cli) -> None:
+    torch.manual_seed(0)
+    save_file(Net(depth=2).state_dict(), tmp_path / "ckpt.safetensors")
+    save_file(Net(depth=3).state_dict(), tmp_path / "deeper.safetensors")
+    result = run_cli(
+        "fix",
+        tmp_path / "ckpt.safetensors",
+        "--against",
+        tmp_path / "deeper.safetensors",
+        "-o",
+        tmp_path / "out",
+    )
+    assert result.code == 1
+    assert "Not applied: no operation fixes these findings:" in result.out
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["weightfit-plan.yaml"]
+
+
+def test_existing_output_exits_3(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, target = files
+    (tmp_path / "out").mkdir()
+    result = run_cli("fix", checkpoint, "--against", target, "-o", tmp_path / "out")
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {tmp_path / 'out'}: destination exists: "
+        "already exists (pass overwrite / --overwrite)"
+    )
+
+
+def test_invalid_plan_exits_2(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, _ = files
+    (tmp_path / "plan.yaml").write_text("version: 1\nops:\n- kind: explode\n")
+    result = run_cli("apply", tmp_path / "plan.yaml", checkpoint, "-o", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == (
+        f"error: {tmp_path / 'plan.yaml'}: invalid plan: "
+        "op #0 has no known 'kind': {'kind': 'explode'}"
+    )
+
+
+def test_plan_that_does_not_fit_exits_2(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, _ = files
+    (tmp_path / "plan.yaml").write_text("version: 1\nops:\n- kind: drop\n  args: {name: nope}\n")
+    result = run_cli("apply", tmp_path / "plan.yaml", checkpoint, "-o", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == "error: invalid plan: op #0 (drop): no tensor named 'nope'"
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_checkpoint_exits_3(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "plan.yaml").write_text("version: 1\nops: []\n")
+    result = run_cli("apply", tmp_path / "plan.yaml", tmp_path / "nope.pt", "-o", tmp_path / "out")
+    assert result.code == 3
+    assert (
+        result.err.splitlines()[0]
+        == f"error: {tmp_path / 'nope.pt'}: checkpoint not found: no such file or folder"
+    )
+
+
+def test_bad_shard_size_exits_2(tmp_path: Path, files: tuple, run_cli) -> None:
+    checkpoint, _ = files
+    (tmp_path / "plan.yaml").write_text("version: 1\nops: []\n")
+    result = run_cli(
+        "apply", tmp_path / "plan.yaml", checkpoint, "-o", tmp_path / "out", "--shard-size", "huge"
+    )
+    assert result.code == 2
+    assert "not a size: 'huge'" in result.err
+
+
+def test_apply_reads_the_state_dict_named_by_key(tmp_path: Path, run_cli) -> None:
+    torch.manual_seed(0)
+    model, ema = Net(), Net()
+    torch.save(
+        {"model": model.state_dict(), "ema": ema.state_dict(), "epoch": 3}, tmp_path / "c.pt"
+    )
+    (tmp_path / "plan.yaml").write_text("version: 1\nops: []\n")
+    result = run_cli(
+        "apply", tmp_path / "plan.yaml", tmp_path / "c.pt", "-o", tmp_path / "out", "--key", "ema"
+    )
+    assert result.code == 0, result.err
+    written = load_file(tmp_path / "out" / "model.safetensors")
+    assert torch.equal(written["head.weight"], ema.head.weight)
+
+
+def test_plan_from_report_merges_and_orders_ops() -> None:
+    from weightfit.findings import Finding, Report
+    from weightfit.fix import plan_from_report
+    from weightfit.plan import Op
+
+    rename = Op("rename", {"from": "blocks.0.w", "to": "layers.0.w"}, "rename")
+    prefix = Op("rename", {"strip": "module.", "add": ""}, "prefix")
+    report = Report(
+        source="ckpt",
+        target="model",
+        findings=[
+            Finding("rank_inflate", "error", "", fix=[Op("unsqueeze", {"name": "x", "dim": 2})]),
+            Finding("encoder_swap", "error", "", fix=[Op("reinit", {"name": "y"})]),
+            Finding("rename", "error", "", fix=[rename]),
+            Finding("prefix", "error", "", fix=[prefix]),
+            Finding("extra_state", "info", "", fix=[Op("drop", {"name": "module.step"})]),
+            Finding("version", "info", "", fix=[Op("drop", {"name": "module.step"}, "again")]),
+        ],
+    )
+    plan = plan_from_report(report)
+    assert [(op.kind, op.args) for op in plan.ops] == [
+        ("drop", {"name": "module.step"}),
+        ("rename", {"strip": "module.", "add": ""}),
+        ("rename", {"from": "blocks.0.w", "to": "layers.0.w"}),
+        ("unsqueeze", {"name": "x", "dim": 2}),
+        ("reinit", {"name": "y"}),
+    ]
+    assert (plan.source, plan.target) == ("ckpt", "model")
