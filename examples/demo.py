@@ -22,6 +22,7 @@ LLAMA_FOLDER = OUT / "tiny-llama"
 SANA_FOLDER = OUT / "sana-2k-bf16"
 DIT_2D = OUT / "DiT-2d.pt"
 DIT_3D_FOLDER = OUT / "dit-3d"
+SEEDS = OUT / "seeds"
 DIT_3D_TARGET = "seeds:tiny_dit3d"
 """The Open-Sora-like 3D model, as a factory (``tests/`` is put on PYTHONPATH for it)."""
 
@@ -42,6 +43,7 @@ def weightfit(*args: object) -> int:
     tests = str(Path(__file__).resolve().parents[1] / "tests")
     env = {
         **os.environ,
+        "COLUMNS": os.environ.get("COLUMNS", "120"),
         "PYTHONPATH": os.pathsep.join(filter(None, [tests, os.environ.get("PYTHONPATH")])),
     }
     return subprocess.run(
@@ -97,6 +99,24 @@ def build_sharded_llama() -> int:
     model.to(torch.bfloat16).save_pretrained(LLAMA_FOLDER, variant="bf16")
     shards = len(list(LLAMA_FOLDER.glob("model-*.safetensors")))
     print(f"wrote {LLAMA_FOLDER}: {shards} fp32 shards + index, and model.bf16.safetensors")
+    return 0
+
+
+def build_seed_checks() -> int:
+    """Seed cases 1 and 2 at their real names and shapes, as sparse files (no disk cost)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import seeds
+
+    SEEDS.mkdir(parents=True, exist_ok=True)
+    sana = seeds.case1_diffusers(SEEDS / "case1")
+    shutil.copy(sana.checkpoint, SEEDS / "sana-gemma-transformer.safetensors")
+    shutil.copy(sana.target, SEEDS / "sana-qwen-transformer-config.json")
+    seeds.case2_checkpoint(SEEDS)
+    seeds.write_sparse_safetensors(
+        SEEDS / "opensora-3d.safetensors", seeds.seed_manifest(2, "model")
+    )
+    shutil.rmtree(SEEDS / "case1")
+    print(f"wrote {SEEDS}: Sana transformer (caption 2304) and DiT-XL-2 (sparse)")
     return 0
 
 
@@ -170,6 +190,27 @@ STEPS: list[Step] = [
         "Ask for a variant that is not there: one line, exit 3",
         lambda: weightfit("inspect", LLAMA_FOLDER, "--variant", "fp16"),
         expect=(3,),
+    ),
+    Step("Build seed cases 1 and 2 at their real names and shapes", build_seed_checks),
+    Step(
+        "Check a Sana transformer trained with gemma-2-2b-it against one built for Qwen2.5-1.5B",
+        lambda: weightfit(
+            "check",
+            SEEDS / "sana-gemma-transformer.safetensors",
+            "--against",
+            SEEDS / "sana-qwen-transformer-config.json",
+        ),
+        expect=(1,),
+    ),
+    Step(
+        "Check Meta's 2D DiT-XL-2 against Open-Sora's 3D model",
+        lambda: weightfit(
+            "check",
+            SEEDS / "DiT-XL-2-256x256.safetensors",
+            "--against",
+            SEEDS / "opensora-3d.safetensors",
+        ),
+        expect=(1,),
     ),
     Step("Build the Sana 2K BF16 pipeline folder of diffusers#10634", build_seed3_pipeline),
     Step(

@@ -236,6 +236,7 @@ def write_outcome(
     progress: ProgressFn | None = None,
     stamp: Mapping[str, str] | None = None,
     started: float | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> ApplyResult:
     """Write an outcome's recipes into ``out``: atomic, sharded, stamped and verified.
 
@@ -255,6 +256,8 @@ def write_outcome(
         progress: Called after each tensor (see :data:`ProgressFn`).
         stamp: Extra ``__metadata__`` entries (string values) beside the provenance.
         started: ``time.monotonic()`` when the caller's work began, for ``seconds``.
+        extra_files: Small files (name to content) published with the weights, such
+            as a merged model's ``config.json``.
 
     Returns:
         An :class:`ApplyResult`.
@@ -296,6 +299,10 @@ def write_outcome(
             )
         plan.dump(temp / PLAN_FILE)
         files.append(PLAN_FILE)
+        for name, content in (extra_files or {}).items():
+            with writing(temp / name):
+                (temp / name).write_bytes(content)
+            files.append(name)
         fsync_dir(temp)
         manifest = _verify(temp, files, expected)
         _publish(temp, out, overwrite)

@@ -32,6 +32,7 @@ The tree::
     │   ├── VariantNotFound             a folder has no weight set for the variant asked
     │   ├── TargetUnavailable           a target (factory, config, module) cannot be built
     │   ├── UnsupportedTensor           a tensor's dtype cannot be computed on or written
+    │   ├── UnsupportedAdapter          an adapter type weightfit cannot merge (DoRA, not LoRA)
     │   └── CheckpointMismatch          a strict load found tensors that do not fit the model
     └── OutputError                     exit 3: the output cannot be written or verified
         ├── DestinationNotWritable      (PermissionError)
@@ -195,6 +196,10 @@ class TargetUnavailable(InputError):
 
 class UnsupportedTensor(InputError):
     """A tensor's dtype cannot be computed on or written as the plan asks."""
+
+
+class UnsupportedAdapter(InputError):
+    """An adapter weightfit cannot merge exactly: DoRA, or a PEFT type other than LoRA."""
 
 
 class CheckpointMismatch(InputError):

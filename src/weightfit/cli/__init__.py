@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Sequence
 
 from weightfit import __version__
-from weightfit.cli import check, fix, inspect, lint
+from weightfit.cli import check, explain, fix, inspect, lint
 from weightfit.cli._output import common_options, error_console
 from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError
 
-COMMANDS = (inspect, check, lint, fix)
+COMMANDS = (inspect, check, lint, fix, explain)
 
 DEBUG_VARIABLE = "WEIGHTFIT_DEBUG"
 

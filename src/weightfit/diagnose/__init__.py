@@ -9,7 +9,7 @@ and the ``missing``/``unexpected`` leftovers never repeat a cause.
 The order matters where one cause looks like another:
 
 1. naming: ``prefix``, a position table split in two (``pos_embed_resize``),
-   ``rename``, ``fused_split``;
+   ``rename``, ``fused_split``; adapter tensors (``lora_mismatch``);
 2. storage that changes every shape: ``partitioned``, ``quantization``;
 3. ``wrong_variant``: another width, depth or known family explains every
    difference at once, before the local rules read pieces of it;
@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from weightfit.alignment import Alignment
+from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.benign import extra_state, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
@@ -48,6 +49,7 @@ RULES: tuple[Rule, ...] = (
     factorized_pos_embed,
     rename,
     fused_split,
+    lora_mismatch,
     partitioned,
     quantization,
     wrong_variant,

@@ -23,6 +23,9 @@ from weightfit.manifest import Manifest, TensorSpec
 
 # Pairs are keyed by their source name: an alignment pairs each source name once.
 
+PARTIAL_FORMATS = frozenset({"error-text"})
+"""Manifest formats that hold only some tensors (``weightfit.explain``: those an error names)."""
+
 
 @dataclass
 class Context:
@@ -107,11 +110,25 @@ class Context:
             self._order = {name: i for i, name in enumerate(self.target.tensors)}
         return self._order[target_name] / max(len(self._order) - 1, 1)
 
+    @property
+    def partial(self) -> bool:
+        """Whether the manifests hold only the tensors that differ (read from an error text)."""
+        return self.source.format in PARTIAL_FORMATS or self.target.format in PARTIAL_FORMATS
+
     def main_width(self, side: str) -> int | None:
-        """Return one side's hidden width (see :func:`main_width`), computed once."""
+        """Return one side's hidden width (see :func:`main_width`), computed once.
+
+        Partial manifests lack the tensors that agree, which carry the width; the
+        axes the differing tensors keep on both sides vote for it instead.
+        """
         if side not in self._widths:
-            manifest = self.source if side == "source" else self.target
-            self._widths[side] = main_width(manifest.tensors.values())
+            if self.partial:
+                self._widths[side] = kept_width(
+                    (self.src(p).shape, self.tgt(p).shape) for p in self._mismatched
+                )
+            else:
+                manifest = self.source if side == "source" else self.target
+                self._widths[side] = main_width(manifest.tensors.values())
         return self._widths[side]
 
 
@@ -136,6 +153,18 @@ def main_width(specs: Iterable[TensorSpec]) -> int | None:
     if not votes:
         return None
     # On a tie the larger size wins: a LoRA pair [r, d] / [d, r] is d wide, not r.
+    return max(votes.items(), key=lambda item: (item[1], item[0]))[0]
+
+
+def kept_width(shapes: Iterable[tuple[tuple[int, ...], tuple[int, ...]]]) -> int | None:
+    """Return the size most axes keep on both sides of differing pairs (ties: the larger)."""
+    votes: Counter[int] = Counter()
+    for have, want in shapes:
+        if len(have) == len(want):
+            for size in {a for a, b in zip(have, want, strict=True) if a == b and a > 1}:
+                votes[size] += 1
+    if not votes:
+        return None
     return max(votes.items(), key=lambda item: (item[1], item[0]))[0]
 
 

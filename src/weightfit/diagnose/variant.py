@@ -160,6 +160,10 @@ def wrong_variant(ctx: Context) -> None:
         s: (have.depths[s], want.depths[s]) for s in shared if have.depths[s] != want.depths[s]
     }
     wider = have.width is not None and want.width is not None and have.width != want.width
+    if wider and ctx.partial:
+        # An error text names only the differing tensors, whose most common size is the
+        # changed one; it is the hidden width only if the layers both read and write it.
+        wider = _read_and_written(ctx, mismatches, (have.width, want.width))
     families = bool(have.family and want.family and not set(have.family) & set(want.family))
     # Another width (or another known family) changes every shape it touches, so it
     # explains every open mismatch; a depth difference alone explains only the
@@ -171,6 +175,14 @@ def wrong_variant(ctx: Context) -> None:
         _report(ctx, have, want, deeper, mismatches, extra_missing, extra_unexpected)
     elif extra_missing or extra_unexpected:
         _report_depth(ctx, deeper, extra_missing, extra_unexpected)
+
+
+def _read_and_written(ctx: Context, mismatches: list[Pair], change: tuple[object, object]) -> bool:
+    """Whether a size change sits on an input axis of one tensor and the output axis of another."""
+    shapes = [(ctx.src(p).shape, ctx.tgt(p).shape) for p in mismatches]
+    read = any(len(a) >= 2 and len(b) >= 2 and (a[-1], b[-1]) == change for a, b in shapes)
+    written = any(a and b and (a[0], b[0]) == change for a, b in shapes)
+    return read and written
 
 
 def _report_depth(

@@ -1,0 +1,47 @@
+"""``weightfit explain [FILE | -]``: diagnose a pasted loading error, no files at hand."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from weightfit.cli._output import emit
+from weightfit.errors import EXIT_FINDINGS, EXIT_OK, CheckpointNotFound
+from weightfit.explain import explain
+
+HELP = "diagnose a loading error from its text (a log file, or standard input)"
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    """Add the ``explain`` command to the parser."""
+    parser = subparsers.add_parser(
+        "explain", parents=[common], help=HELP, description=HELP.capitalize() + "."
+    )
+    parser.add_argument(
+        "log",
+        metavar="FILE",
+        nargs="?",
+        default="-",
+        help="a file holding the error text; '-' or nothing reads standard input",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Explain the text; exit 1 when it shows an incompatibility, 2 when it holds no error."""
+    from weightfit.report.check import render_report, report_to_dict
+
+    if args.log == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        path = Path(args.log)
+        if not path.is_file():
+            raise CheckpointNotFound("no such file", path=path)
+        data = path.read_bytes()
+    report = explain(data)
+    emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
+    return EXIT_OK if report.compatible else EXIT_FINDINGS

@@ -1,0 +1,299 @@
+"""``weightfit.explain``: diagnose a loading error from its text alone, no files at hand.
+
+Each parser reads one family of messages (:mod:`.torch_messages`,
+:mod:`.transformers_messages`, :mod:`.other_messages`, :mod:`.lora_reshape`) into
+:class:`~weightfit.explain._text.Section`\\ s: per model, the tensors whose shapes
+differ (both sides known), the names missing from the checkpoint (model side
+only) and the unexpected ones (checkpoint side only). Each section becomes two
+*partial* manifests (format ``error-text``: they hold only what the text names)
+that go through the same :func:`~weightfit.align.align`,
+:func:`~weightfit.diagnose.diagnose` and :func:`~weightfit.check.build_report` as
+``check``. A name the text gives without a shape gets shape ``[]`` and dtype
+``?``.
+
+Several models in one log make one report: each section is diagnosed on its own,
+every finding's evidence names its ``model``, and when more than one section
+names tensors their names are written ``Model/name`` in the report. Messages
+about the same model (transformers prints its missing and unexpected keys
+separately) are one section. Findings the text settles without tensors (unsafe
+pickle globals, LoRA reshapes, unreadable safetensors headers, shared tensors,
+mixed variants) join the same report. Where the text cannot settle a cause,
+the hints name the command that would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from weightfit.align import align
+from weightfit.alignment import Alignment, Pair
+from weightfit.check import build_report
+from weightfit.errors import NoLoadingErrorFound
+from weightfit.explain import lora_reshape, other_messages, torch_messages, transformers_messages
+from weightfit.explain._text import Section, clean
+from weightfit.findings import Finding, Report
+from weightfit.manifest import Manifest, TensorSpec
+
+FORMAT = "error-text"
+"""The ``format`` of manifests built from error text (see ``diagnose._context.PARTIAL_FORMATS``)."""
+
+UNKNOWN_DTYPE = "?"
+"""The dtype of a tensor the text names without a shape or dtype."""
+
+SOURCE = "<error text>"
+"""``Report.source`` of an explained error."""
+
+MAX_INPUT_CHARS = 20_000_000
+"""Longest text read; a log past this is cut (loading messages come early in a failure)."""
+
+PARSERS = (
+    torch_messages.parse,
+    transformers_messages.parse,
+    other_messages.parse,
+    lora_reshape.parse,
+)
+"""Every message family, each ``parse(clean_text) -> list[Section]``."""
+
+__all__ = ["explain", "explained", "sections"]
+
+
+def explain(text: str | bytes) -> Report:
+    """Diagnose the loading error in a log, as ``check`` would with the files at hand.
+
+    Args:
+        text: A pasted log or exception message (colours, terminal wrapping and
+            truncated lists are handled). Bytes are decoded as UTF-8.
+
+    Returns:
+        A :class:`~weightfit.findings.Report` shaped like ``check``'s, with
+        ``source`` ``"<error text>"`` and ``target`` the model class(es) named.
+
+    Raises:
+        NoLoadingErrorFound: the text holds no loading error weightfit knows (exit 2).
+
+    Example:
+        >>> report = explain(
+        ...     "RuntimeError: Error(s) in loading state_dict for DiT:\\n\\tsize mismatch for "
+        ...     "x_embedder.proj.weight: copying a param with shape torch.Size([1152, 4, 2, 2]) "
+        ...     "from checkpoint, the shape in current model is torch.Size([1152, 4, 1, 2, 2]).")
+        >>> [f.category for f in report.findings]
+        ['rank_inflate']
+
+    """
+    found = sections(text)
+    tensor_sections = [s for s in found if s.has_tensors]
+    labelled = len(tensor_sections) > 1
+    parts: list[Alignment] = []
+    findings: list[Finding] = []
+    for index, section in enumerate(found):
+        label = _label(section, index)
+        if section.has_tensors:
+            alignment, diagnosed = _diagnose(section, label)
+            if labelled:
+                alignment, diagnosed = _namespaced(alignment, diagnosed, label)
+            parts.append(alignment)
+            findings += diagnosed
+        findings += section.findings
+    alignment = _merged(parts)
+    report = build_report(alignment, findings, fix_command=_fix_command(found))
+    models = list(dict.fromkeys(s.model for s in found if s.model))
+    report.target = ", ".join(models) or "<model in the log>"
+    report.hints = [*report.hints, *_hints(found, tensor_sections)]
+    return report
+
+
+def sections(text: str | bytes) -> list[Section]:
+    """Parse a log into the loading messages it holds, one section per model, in text order.
+
+    Raises:
+        NoLoadingErrorFound: binary or empty input, or no message weightfit knows.
+    """
+    if isinstance(text, bytes):
+        if b"\x00" in text[:65536]:
+            raise NoLoadingErrorFound("the input is binary, not a log")
+        text = text.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise NoLoadingErrorFound("the input is empty")
+    if _binary(text):
+        raise NoLoadingErrorFound("the input is binary, not a log")
+    cleaned = clean(text[:MAX_INPUT_CHARS])
+    found = sorted(
+        (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
+    )
+    merged: list[Section] = []
+    by_model: dict[str, Section] = {}
+    for section in found:
+        if not (section.has_tensors or section.findings):
+            continue
+        same = by_model.get(section.model) if section.model else None
+        if same is not None and not (set(same.mismatched) & set(section.mismatched)):
+            same.merge(section)
+            continue
+        merged.append(section)
+        if section.model:
+            by_model[section.model] = section
+    if not merged:
+        raise NoLoadingErrorFound(
+            "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
+            "safetensors or LoRA loading message"
+        )
+    return merged
+
+
+@contextmanager
+def explained() -> Iterator[None]:
+    """Re-raise a loading error with weightfit's diagnosis added to its message.
+
+    The new exception has the original's type and is chained to it (``from``);
+    an exception whose text holds no loading error passes through untouched.
+
+    Example:
+        >>> with explained():  # doctest: +SKIP
+        ...     model.load_state_dict(state_dict)
+        RuntimeError: Error(s) in loading state_dict for DiT: ...
+        weightfit explain: rank_inflate: model expects more axes than the checkpoint has ...
+
+    """
+    try:
+        yield
+    except Exception as error:
+        try:
+            report = explain(f"{type(error).__name__}: {error}")
+        except NoLoadingErrorFound:
+            raise error from None
+        text = f"{error}\n\n{diagnosis_text(report)}"
+        try:
+            replacement = type(error)(text)
+        except Exception:  # noqa: BLE001 - a type that takes other arguments keeps its own
+            error.add_note(diagnosis_text(report))
+            raise
+        raise replacement from error
+
+
+def diagnosis_text(report: Report) -> str:
+    """Plain lines for an exception message: one per finding, then the hints."""
+    lines = [f"weightfit explain: {len(report.findings)} finding(s)"]
+    for finding in report.findings:
+        lines.append(f"- {finding.category}: {finding.message}")
+        if finding.fix_note:
+            lines.append(f"  fix: {finding.fix_note}")
+    lines += [f"hint: {hint}" for hint in report.hints]
+    return "\n".join(lines)
+
+
+def _label(section: Section, index: int) -> str:
+    return section.model or f"{section.origin}#{index + 1}"
+
+
+def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
+    """Align and diagnose one section's partial manifests; LoRA halves have their own rule."""
+    adapters = {n: s for n, s in section.mismatched.items() if lora_reshape.is_adapter_tensor(n)}
+    source, target = _manifests(section, label, skip=set(adapters))
+    findings = _diagnosed(source, target) if (source.tensors or target.tensors) else []
+    findings += lora_reshape.adapter_findings(label, adapters)
+    for finding in findings:
+        finding.evidence.setdefault("model", label)
+    full_source, full_target = _manifests(section, label, skip=set())
+    return align(full_source, full_target), findings
+
+
+def _diagnosed(source: Manifest, target: Manifest) -> list[Finding]:
+    from weightfit.diagnose import diagnose
+
+    return diagnose(align(source, target))
+
+
+def _manifests(section: Section, label: str, skip: set[str]) -> tuple[Manifest, Manifest]:
+    """The checkpoint-side and model-side partial manifests of one section."""
+    source: dict[str, TensorSpec] = {}
+    target: dict[str, TensorSpec] = {}
+    for name, (have, want) in section.mismatched.items():
+        if name not in skip:
+            source[name] = TensorSpec(name=name, shape=have, dtype="F32")
+            target[name] = TensorSpec(name=name, shape=want, dtype="F32")
+    for name in section.unexpected:
+        source.setdefault(name, TensorSpec(name=name, shape=(), dtype=UNKNOWN_DTYPE))
+    for name in section.missing:
+        target.setdefault(name, TensorSpec(name=name, shape=(), dtype=UNKNOWN_DTYPE))
+    where = section.checkpoint or SOURCE
+    return (
+        Manifest(tensors=source, source=where, format=FORMAT),
+        Manifest(tensors=target, source=label, format=FORMAT),
+    )
+
+
+def _namespaced(
+    alignment: Alignment, findings: list[Finding], label: str
+) -> tuple[Alignment, list[Finding]]:
+    """Write every name of one section as ``label/name``, so sections never collide."""
+
+    def name(n: str) -> str:
+        return f"{label}/{n}"
+
+    def manifest(m: Manifest) -> Manifest:
+        tensors = {name(n): dataclasses.replace(s, name=name(n)) for n, s in m.tensors.items()}
+        return dataclasses.replace(m, tensors=tensors)
+
+    renamed = Alignment(
+        source=manifest(alignment.source),
+        target=manifest(alignment.target),
+        pairs=[Pair(name(p.source), name(p.target), p.via) for p in alignment.pairs],
+        missing=[name(n) for n in alignment.missing],
+        unexpected=[name(n) for n in alignment.unexpected],
+    )
+    for finding in findings:
+        finding.params = [name(n) for n in finding.params]
+    return renamed, findings
+
+
+def _merged(parts: list[Alignment]) -> Alignment:
+    """One alignment holding every section's, for the report's counts."""
+    if len(parts) == 1:
+        return parts[0]
+    source: dict[str, TensorSpec] = {}
+    target: dict[str, TensorSpec] = {}
+    merged = Alignment(
+        source=Manifest(tensors=source, source=SOURCE, format=FORMAT),
+        target=Manifest(tensors=target, source="<models in the log>", format=FORMAT),
+    )
+    for part in parts:
+        source.update(part.source.tensors)
+        target.update(part.target.tensors)
+        merged.pairs += part.pairs
+        merged.missing += part.missing
+        merged.unexpected += part.unexpected
+    return merged
+
+
+def _hints(found: list[Section], tensor_sections: list[Section]) -> list[str]:
+    """What would settle what the text cannot: the check command, the cut lists."""
+    hints = [hint for section in found for hint in section.hints]
+    for section in tensor_sections:
+        checkpoint = section.checkpoint or "CKPT"
+        model = section.model or "MODEL"
+        hints.append(
+            f"the log names only the tensors that differ ({section.model or section.origin}); "
+            f"for the whole picture run: weightfit check {checkpoint} --against TARGET "
+            f"(TARGET: the config.json or model folder of {model}, or a factory pkg.module:Callable)"
+        )
+        if section.truncated:
+            hints.append(
+                f"the log cut a list short ('...'): {len(section.missing)} missing and "
+                f"{len(section.unexpected)} unexpected names were read; weightfit check sees them all"
+            )
+    return list(dict.fromkeys(hints))
+
+
+def _fix_command(found: list[Section]) -> str:
+    """The ``weightfit fix`` line a person would run once the files are at hand."""
+    checkpoint = next((s.checkpoint for s in found if s.checkpoint), "CKPT")
+    return f"weightfit fix {checkpoint} --against TARGET -o OUT --plan-only"
+
+
+def _binary(text: str) -> bool:
+    """Whether a text is mostly control characters or undecodable bytes."""
+    sample = text[:65536]
+    odd = sum(1 for ch in sample if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\x1b"))
+    return odd > max(8, len(sample) // 20)

@@ -1,0 +1,205 @@
+"""Loading messages of diffusers, PEFT, accelerate and safetensors.
+
+- diffusers: ``Cannot load X from Y because NAME expected shape torch.Size([..]),
+  but got torch.Size([..])``, ``... because the following keys are missing: a, b``,
+  and the variant warning ``A mixture of bf16 and non-bf16 filenames will be
+  loaded`` (its v4-style warnings are read by the transformers parser);
+- PEFT: ``Found missing adapter keys while loading the checkpoint: [...]`` and
+  ``... led to unexpected keys not found in the model: [...]``;
+- accelerate: ``Trying to set a tensor of shape torch.Size([..]) in "NAME" (which
+  has shape torch.Size([..])), this looks incorrect``;
+- safetensors: ``Some tensors share memory`` (tied weights on save) and
+  ``Error while deserializing header: ...`` (a file that is not, or no longer,
+  safetensors).
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.explain._text import SIZE, Section, names_in, shape
+from weightfit.findings import Finding
+
+DIFFUSERS_SHAPE = re.compile(
+    r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"
+    + SIZE
+    + r",?\s+but\s+got\s+"
+    + SIZE
+)
+DIFFUSERS_MISSING = re.compile(
+    r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+the\s+following\s+keys\s+are\s+"
+    r"missing:\s*(.*?)(?:\.\s+Please|\Z)",
+    re.S,
+)
+VARIANT_MIX = re.compile(r"A\s+mixture\s+of\s+(\w+)\s+and\s+non-\1\s+filenames\s+will\s+be\s+loaded")
+VARIANT_LIST = re.compile(r"Loaded\s+(non-)?(\w+)\s+filenames:\s*\[([^\]]*)\]?")
+PEFT_MISSING = re.compile(r"Found\s+missing\s+adapter\s+keys\s+while\s+loading\s+the\s+checkpoint:")
+PEFT_UNEXPECTED = re.compile(r"led\s+to\s+unexpected\s+keys\s+not\s+found\s+in\s+the\s+model:")
+ACCELERATE = re.compile(
+    r"Trying\s+to\s+set\s+a\s+tensor\s+of\s+shape\s+"
+    + SIZE
+    + r"\s+in\s+\"([^\"]+)\"\s+\(which\s+has\s+shape\s+"
+    + SIZE
+)
+SHARED = re.compile(r"Some\s+tensors\s+share\s+memory.*?:\s*\[(.*?)\]\s*\.?", re.S)
+HEADER = re.compile(r"Error\s+while\s+deserializing\s+header:\s*([^\n]+)")
+HEADER_CAUSES = {
+    "header too large": "the file is not safetensors: a Git LFS pointer, an HTML error page "
+    "or a pickle saved under a .safetensors name",
+    "HeaderTooLarge": "the file is not safetensors: a Git LFS pointer, an HTML error page "
+    "or a pickle saved under a .safetensors name",
+    "incomplete metadata": "the file is truncated: an interrupted download or copy",
+    "MetadataIncompleteBuffer": "the file is truncated: an interrupted download or copy",
+}
+
+
+def parse(text: str) -> list[Section]:
+    """Find every diffusers, PEFT, accelerate and safetensors loading message."""
+    return [
+        *_diffusers(text),
+        *_variant_mix(text),
+        *_peft(text),
+        *_accelerate(text),
+        *_safetensors(text),
+    ]
+
+
+def _diffusers(text: str) -> list[Section]:
+    sections = []
+    for match in DIFFUSERS_SHAPE.finditer(text):
+        section = Section(
+            model=match.group(1), origin="diffusers", start=match.start(), checkpoint=match.group(2) or ""
+        )
+        section.mismatched[match.group(3)] = (shape(match.group(5)), shape(match.group(4)))
+        section.hints.append(
+            "diffusers stops at the first mismatch: see every one with "
+            "from_pretrained(..., low_cpu_mem_usage=False, ignore_mismatched_sizes=True), "
+            "or run weightfit check on the checkpoint against the model's config.json"
+        )
+        sections.append(section)
+    for match in DIFFUSERS_MISSING.finditer(text):
+        section = Section(
+            model=match.group(1), origin="diffusers", start=match.start(), checkpoint=match.group(2) or ""
+        )
+        section.missing, section.truncated = names_in(match.group(3))
+        sections.append(section)
+    return sections
+
+
+def _variant_mix(text: str) -> list[Section]:
+    match = VARIANT_MIX.search(text)
+    if match is None:
+        return []
+    variant = match.group(1)
+    files: dict[str, list[str]] = {"variant": [], "non_variant": []}
+    for listed in VARIANT_LIST.finditer(text, match.end()):
+        names = [n.strip().strip("'\"") for n in listed.group(3).split(",") if n.strip()]
+        files["non_variant" if listed.group(1) else "variant"] += names
+    folders = sorted({n.split("/", 1)[0] for n in files["non_variant"] if "/" in n})
+    section = Section(model="", origin="diffusers", start=match.start())
+    section.findings.append(
+        Finding(
+            category="dtype_variant",
+            severity="warning",
+            message=(
+                f"{variant} and unlabelled weight files are mixed: "
+                f"{len(files['non_variant'])} file(s) without the {variant} label will be "
+                f"loaded beside the {variant} ones"
+                + (f" (in {', '.join(folders)})" if folders else "")
+            ),
+            params=files["non_variant"],
+            evidence={
+                "variant": variant,
+                "variant_files": files["variant"],
+                "non_variant_files": files["non_variant"],
+                "folders": folders,
+            },
+            confidence=0.8,
+            fix_note=(
+                f"a component folder holds both a {variant} copy and an unlabelled (usually "
+                f"fp32) copy; diffusers < 0.33 fetched both. Upgrade diffusers, or label or "
+                f"remove the unlabelled copy"
+            ),
+        )
+    )
+    section.hints.append(
+        "see which files each diffusers version reads, and what the extra copy costs: "
+        "weightfit lint MODEL_FOLDER"
+    )
+    return [section]
+
+
+def _peft(text: str) -> list[Section]:
+    sections = []
+    for pattern, side in ((PEFT_MISSING, "missing"), (PEFT_UNEXPECTED, "unexpected")):
+        for match in pattern.finditer(text):
+            listed = re.match(r"\s*\[(.*?)\]", text[match.end() :], re.S)
+            if listed is None:
+                continue
+            section = Section(model="PeftModel", origin="peft", start=match.start())
+            names, section.truncated = names_in(listed.group(1))
+            setattr(section, side, names)
+            sections.append(section)
+    return sections
+
+
+def _accelerate(text: str) -> list[Section]:
+    sections = []
+    for match in ACCELERATE.finditer(text):
+        section = Section(model="", origin="accelerate", start=match.start())
+        section.mismatched[match.group(2)] = (shape(match.group(1)), shape(match.group(3)))
+        section.hints.append(
+            "accelerate names only the parameter, not its module: "
+            "run weightfit check CKPT --against MODEL to see every tensor that differs"
+        )
+        sections.append(section)
+    return sections
+
+
+def _safetensors(text: str) -> list[Section]:
+    sections = []
+    shared = SHARED.search(text)
+    if shared is not None:
+        groups = [
+            sorted(re.findall(r"['\"]([^'\"]+)['\"]", group))
+            for group in re.findall(r"\{([^}]*)\}", shared.group(1))
+        ]
+        section = Section(model="", origin="safetensors", start=shared.start())
+        section.findings.append(
+            Finding(
+                category="tied_weights",
+                severity="warning",
+                message=(
+                    f"{len(groups)} group(s) of tensors share memory (tied weights): "
+                    + "; ".join(" = ".join(g) for g in groups)
+                ),
+                params=[name for group in groups for name in group],
+                evidence={"library": "safetensors", "shared": groups},
+                confidence=0.95,
+                fix_note=(
+                    "save with safetensors.torch.save_model (it keeps one copy of each tied "
+                    "tensor) or model.save_pretrained; the model re-ties them when it loads"
+                ),
+            )
+        )
+        sections.append(section)
+    for match in HEADER.finditer(text):
+        reason = match.group(1).strip()
+        cause = next((c for key, c in HEADER_CAUSES.items() if key in reason), "")
+        section = Section(model="", origin="safetensors", start=match.start())
+        section.findings.append(
+            Finding(
+                category="missing",
+                severity="error",
+                message=(
+                    f"the safetensors header cannot be read ({reason}); no tensor of the "
+                    f"checkpoint can be loaded" + (f": {cause}" if cause else "")
+                ),
+                evidence={"library": "safetensors", "error": reason, "likely_cause": cause},
+                confidence=0.7 if cause else 0.4,
+                fix_note="download the file again (git lfs pull for a pointer file)",
+            )
+        )
+        section.hints.append("see what the file really is: weightfit inspect FILE")
+        sections.append(section)
+    return sections
