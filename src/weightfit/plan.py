@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ OpKind = Literal[
 ]
 
 
-class Safety(str, Enum):
+class Safety(StrEnum):
     """Whether an operation keeps every value exactly or needs a person's review."""
 
     EXACT = "exact"
@@ -161,7 +161,11 @@ class Plan:
             if not isinstance(entry, dict) or entry.get("kind") not in OpKind.__args__:  # type: ignore[attr-defined]
                 raise InvalidPlan(f"op #{index} has no known 'kind': {entry!r}", path=origin)
             ops.append(
-                Op(kind=entry["kind"], args=dict(entry.get("args") or {}), reason=entry.get("reason", ""))
+                Op(
+                    kind=entry["kind"],
+                    args=dict(entry.get("args") or {}),
+                    reason=entry.get("reason", ""),
+                )
             )
         return cls(ops=ops, source=data.get("source", ""), target=data.get("target", ""))
 

@@ -13,11 +13,11 @@ import traceback
 from collections.abc import Sequence
 
 from weightfit import __version__
-from weightfit.cli import check, explain, fix, inspect, lint
+from weightfit.cli import adapter, check, explain, fix, inspect, lint
 from weightfit.cli._output import common_options, error_console
 from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError
 
-COMMANDS = (inspect, check, lint, fix, explain)
+COMMANDS = (inspect, check, lint, fix, explain, adapter)
 
 DEBUG_VARIABLE = "WEIGHTFIT_DEBUG"
 
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE
-    except Exception as error:  # noqa: BLE001 - the one top-level handler
+    except Exception as error:
         error_console().print(
             f"internal error: {type(error).__name__}: {error}",
             markup=False,

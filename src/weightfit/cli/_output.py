@@ -9,7 +9,6 @@ from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 
 _ERROR_CONSOLE: Console | None = None
 
@@ -36,16 +35,12 @@ def error_console() -> Console:
     return _ERROR_CONSOLE
 
 
-def emit(args: argparse.Namespace, data: Callable[[], Any], render: Callable[[Console], None]) -> None:
+def emit(
+    args: argparse.Namespace, data: Callable[[], Any], render: Callable[[Console], None]
+) -> None:
     """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console."""
     if getattr(args, "json", False):
         json.dump(data(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:
         render(console())
-
-
-def sanitize_name(name: str) -> str:
-    """A name read from a file, safe to print: control characters shown, markup escaped."""
-    printable = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)
-    return escape(printable)

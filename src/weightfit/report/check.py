@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 
-from weightfit.cli._output import sanitize_name
 from weightfit.findings import Finding, Report
 from weightfit.manifest import human_count
 from weightfit.plan import Op
+from weightfit.report import sanitize_name
 from weightfit.tree import collapse_names
 
 SCHEMA_VERSION = 1

@@ -5,10 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 
 from weightfit.apply import ApplyResult
-from weightfit.cli._output import sanitize_name
 from weightfit.fix import FixResult
 from weightfit.manifest import human_bytes
 from weightfit.plan import Plan, Safety
+from weightfit.report import sanitize_name
 
 MAX_NAMES = 8
 """Names listed per group (re-initialised, left out) before the rest are counted."""

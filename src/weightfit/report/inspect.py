@@ -14,8 +14,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from weightfit.cli._output import sanitize_name
 from weightfit.manifest import Manifest, TensorSpec, human_bytes, human_count
+from weightfit.report import sanitize_name
 from weightfit.tree import TreeNode, build_tree, filter_names, limit_depth
 
 SCHEMA_VERSION = 1

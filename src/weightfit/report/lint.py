@@ -14,9 +14,9 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from weightfit import __version__
-from weightfit.cli._output import sanitize_name
 from weightfit.lint import registry
 from weightfit.manifest import human_bytes
+from weightfit.report import sanitize_name
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -1,0 +1,28 @@
+"""Render ``weightfit adapter merge``: what was merged and written, or the check that stopped it.
+
+``weightfit adapter check`` prints the check report itself (:mod:`weightfit.report.check`).
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from weightfit.adapters.merge import MergeResult
+from weightfit.cli._output import sanitize_name
+from weightfit.report.check import render_report
+from weightfit.report.fix import render_apply
+
+
+def render_merge(console: Console, result: MergeResult) -> None:
+    """Print the merge: modules, resized and replaced tensors, files; or why it stopped."""
+    if result.applied is None:
+        render_report(console, result.report)
+        console.print()
+        console.print("[bold red]Not merged[/]: the adapter does not fit this base (see above)")
+        return
+    console.print(f"Merged {result.modules} LoRA module(s)")
+    for name, rows in sorted((result.resized or {}).items()):
+        console.print(f"  resized {sanitize_name(name)} to {rows} rows", soft_wrap=True)
+    for name in result.replaced or []:
+        console.print(f"  replaced {sanitize_name(name)} by the adapter's copy", soft_wrap=True)
+    render_apply(console, result.applied)
