@@ -30,6 +30,14 @@ def test_opensora_2d_checkpoint_fixed_to_3d_computes_the_same_on_one_frame(tmp_p
 
     report = weightfit.load_into(model3d, tmp_path / "out", strict=True)
     assert report.missing == []
+
+    # Checking the output again reads the stamp: the re-initialised tables are on purpose.
+    again = weightfit.check(tmp_path / "out", model3d)
+    assert again.compatible, [f.message for f in again.findings]
+    (left_out,) = again.findings
+    assert (left_out.category, left_out.severity) == ("missing", "info")
+    assert sorted(left_out.params) == ["pos_embed_spatial", "pos_embed_temporal"]
+    assert "on purpose" in left_out.message
     x, t, y = torch.randn(2, 4, 8, 8), torch.tensor([3, 700]), torch.tensor([1, 4])
     with torch.no_grad():
         assert torch.equal(model3d(x.unsqueeze(2), t, y).squeeze(2), model2d(x, t, y))

@@ -4,6 +4,8 @@
   non-persistent or added (``position_ids``, ``num_batches_tracked``), and renames
   the knowledge tables record (``gamma``/``beta`` → ``weight``/``bias``, diffusers'
   attention ``query``/``key``/``value`` → ``to_q``/``to_k``/``to_v``).
+- ``missing`` (as ``info``): tensors a ``weightfit apply`` stamp says were left out
+  on purpose (``reinit`` ops), so the model keeps its own initialisation for them.
 - ``extra_state``: entries that are not model weights: optimizer state, EMA copies
   of the model, step counters, TransformerEngine ``_extra_state``, and other
   state dicts or values stored in the same file.
@@ -15,6 +17,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
+from weightfit import provenance
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose.rename import compile_rule, rule_pairs
@@ -49,6 +52,33 @@ _COUNTERS = frozenset(
         "decay",
     }
 )
+
+
+def reinitialised(ctx: Context) -> None:
+    """Report tensors that ``weightfit apply`` left out on purpose, as its stamp records."""
+    planned = set(provenance.reinit_of(ctx.source))
+    names = [name for name in ctx.missing() if name in planned]
+    if not names:
+        return
+    ctx.consume(missing=names)
+    ctx.add(
+        Finding(
+            category="missing",
+            severity="info",
+            message=(
+                f"{len(names)} tensor(s) were left out on purpose by `weightfit fix` (reinit): "
+                "the model keeps its own initialisation for them, and they need training"
+            ),
+            params=names,
+            evidence={"stamp": provenance.REINIT, "reinit": names},
+            confidence=1.0,
+            fix=[Op("reinit", {"name": name}, "left out by weightfit fix") for name in names],
+            fix_note=(
+                "load with weightfit.load_into (or load_state_dict(strict=False)); "
+                "a strict load_state_dict reports them missing"
+            ),
+        )
+    )
 
 
 def version(ctx: Context) -> None:
