@@ -80,6 +80,9 @@ def test_fewer_rows_in_the_checkpoint_pads(tmp_path: Path) -> None:
     assert {(op.kind, op.args["rows"], op.args["init"]) for op in finding.fix} == {
         ("pad_rows", 32064, "mean")
     }
+    # 32000 = 500 × 64 is padded already: the message must not call it unpadded.
+    assert "both are multiples of 64: 64 rows added" in finding.message
+    assert "32000 is not" not in finding.message
 
 
 def test_tied_lm_head_left_out_by_save_pretrained_is_benign(tmp_path: Path) -> None:

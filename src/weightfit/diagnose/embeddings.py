@@ -130,6 +130,11 @@ def _report_vocab(
             f"{larger} is {smaller} rounded up to a multiple of {padded_with} "
             f"(pad_to_multiple_of={padded_with})"
         )
+    elif multiple and smaller % multiple == 0:
+        padding = (
+            f"both are multiples of {multiple}: {larger - smaller} rows added on an already "
+            "padded vocabulary"
+        )
     elif multiple:
         padding = f"{larger} is a multiple of {multiple}, {smaller} is not: the larger is padded"
     else:
