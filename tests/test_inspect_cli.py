@@ -220,3 +220,18 @@ def test_manifest_to_dict_of_a_reader_manifest_follows_the_schema() -> None:
     assert data["containers"][1] == {"key": "ema", "tensors": 3, "params": 48}
     assert data["globals"][0] == {"module": "argparse", "name": "Namespace", "verdict": "benign"}
     assert data["tensors"][2]["location"] == {"file": "ckpt.pt", "offset": 128, "length": 64}
+
+
+def test_emoji_codes_in_names_and_bytes_print_literally(tmp_path: Path, run_cli) -> None:
+    # rich turns ":x:" into an emoji unless told not to; names and bytes must print as they are.
+    path = tmp_path / "emoji.safetensors"
+    save_file({"blocks.:x:.weight": torch.zeros(2)}, path)
+    result = run_cli("inspect", path)
+    assert result.code == 0, result.err
+    assert ":x:" in result.out and "❌" not in result.out
+
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    result = run_cli("inspect", passwd)
+    assert result.code == 3
+    assert "b'root:x:0'" in result.err and "❌" not in result.err

@@ -24,14 +24,14 @@ def common_options() -> argparse.ArgumentParser:
 
 def console() -> Console:
     """The console for reports on standard output."""
-    return Console(highlight=False, soft_wrap=False)
+    return Console(highlight=False, soft_wrap=False, emoji=False)
 
 
 def error_console() -> Console:
     """The console for errors and progress on standard error."""
     global _ERROR_CONSOLE
     if _ERROR_CONSOLE is None:
-        _ERROR_CONSOLE = Console(stderr=True, highlight=False)
+        _ERROR_CONSOLE = Console(stderr=True, highlight=False, emoji=False)
     return _ERROR_CONSOLE
 
 
