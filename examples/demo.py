@@ -234,7 +234,28 @@ STEPS: list[Step] = [
         lambda: weightfit("fix", DIT_2D, "--against", DIT_3D_TARGET, "-o", DIT_3D_FOLDER),
     ),
     Step("Load the fixed checkpoint strict and compare the numbers", compare_dit),
+    Step(
+        "Explain Sana's pasted error with no files at hand: the text encoder was swapped",
+        lambda: explain_seed("case1-sana-text-encoder"),
+        expect=(1,),
+    ),
 ]
+
+
+def explain_seed(case: str) -> int:
+    """Pipe a seed case's error text into ``weightfit explain`` on standard input."""
+    import json
+
+    seed = json.loads(
+        (
+            Path(__file__).resolve().parents[1] / "tests" / "data" / "seeds" / f"{case}.json"
+        ).read_text()
+    )
+    text = seed["verbatim_error"] + "\n" + seed.get("error_tail_reconstructed", "")
+    print("$ weightfit explain < error.log", flush=True)
+    return subprocess.run(
+        [sys.executable, "-m", "weightfit", "explain"], input=text.encode(), check=False
+    ).returncode
 
 
 def main() -> int:

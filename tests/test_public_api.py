@@ -38,6 +38,11 @@ def test_every_name_resolves_from_its_module(name: str) -> None:
     assert getattr(weightfit, name) is getattr(importlib.import_module(module), name)
 
 
+def test_adapter_functions_are_public() -> None:
+    assert {"check_adapter", "merge_adapter"} <= set(weightfit.__all__)
+    assert weightfit.merge_adapter.__module__ == "weightfit.adapters.merge"
+
+
 def test_unknown_names_raise_attribute_error() -> None:
     with pytest.raises(AttributeError, match="module 'weightfit' has no attribute 'nope'"):
         _ = weightfit.nope
@@ -47,6 +52,7 @@ def test_import_and_cli_do_not_import_torch() -> None:
     code = (
         "import sys, weightfit, weightfit.cli, weightfit.formats, weightfit.tree, "
         "weightfit.weightsets, weightfit.report.inspect; weightfit.read; "
+        "weightfit.check_adapter; weightfit.merge_adapter; "
         "heavy = ('torch', 'transformers', 'diffusers', 'numpy'); "
         "print(sorted(m for m in heavy if m in sys.modules))"
     )

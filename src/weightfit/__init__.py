@@ -21,8 +21,10 @@ _EXPORTS = {
     "read": "weightfit.formats",
     "ReadOptions": "weightfit.formats",
     "check": "weightfit.check",
+    "check_adapter": "weightfit.adapters.check",
     "fix": "weightfit.fix",
     "apply": "weightfit.apply",
+    "merge_adapter": "weightfit.adapters.merge",
     "load_into": "weightfit.load",
     "lint": "weightfit.lint",
     "explain": "weightfit.explain",
@@ -40,6 +42,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
+    from weightfit.adapters.check import check_adapter
+    from weightfit.adapters.merge import merge_adapter
     from weightfit.apply import apply
     from weightfit.check import check
     from weightfit.errors import WeightfitError

@@ -67,7 +67,7 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         InputError: the adapter or the base cannot be read.
 
     Example:
-        >>> report = weightfit.check_adapter("autotrain-project/", "Llama-2-7b-hf/")  # doctest: +SKIP
+        >>> report = weightfit.check_adapter("project/", "Llama-2-7b-hf/")  # doctest: +SKIP
         >>> [f.category for f in report.findings if f.severity == "error"]  # doctest: +SKIP
         ['vocab_resize']
 
@@ -83,7 +83,7 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         rule(context)
     findings = context.findings
     for finding in findings:
-        if finding.category == "vocab_resize":
+        if finding.category == "vocab_resize" and "checkpoint_rows" in finding.evidence:
             _resize_advice(finding)
     findings.extend(_tokenizer(Path(adapter), findings, target))
     # Tensors that fit are part of a healthy adapter, not leftovers to count.

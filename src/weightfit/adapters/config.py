@@ -90,7 +90,7 @@ class AdapterConfig:
         return alpha / math.sqrt(r) if self.use_rslora else alpha / r
 
     def token_indices(self) -> dict[str, list[int]]:
-        """``trainable_token_indices`` as ``{module suffix: rows}`` (a list means ``embed_tokens``)."""
+        """``trainable_token_indices`` as ``{module suffix: rows}`` (a list: ``embed_tokens``)."""
         indices = self.trainable_token_indices
         if indices is None:
             return {}

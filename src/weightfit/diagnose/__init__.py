@@ -26,9 +26,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from weightfit.alignment import Alignment
-from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose._context import Context
-from weightfit.diagnose.benign import extra_state, version
+from weightfit.diagnose.adapters import lora_mismatch
+from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
@@ -45,6 +45,7 @@ from weightfit.findings import Finding
 Rule = Callable[[Context], None]
 
 RULES: tuple[Rule, ...] = (
+    reinitialised,
     prefix,
     factorized_pos_embed,
     rename,

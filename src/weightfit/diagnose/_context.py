@@ -105,7 +105,13 @@ class Context:
         return source_name if mapped is None else mapped
 
     def position(self, target_name: str) -> float:
-        """Return where a model tensor sits in the model's order, from 0 (first) to 1 (last)."""
+        """Return where a model tensor sits in the model's order, from 0 (first) to 1 (last).
+
+        A partial manifest does not say: a tensor outside every layer stack counts
+        as last (a head, the usual unstacked change), one inside a stack as mid-way.
+        """
+        if self.partial:
+            return 1.0 if stack_of(target_name) is None else 0.5
         if not self._order:
             self._order = {name: i for i, name in enumerate(self.target.tensors)}
         return self._order[target_name] / max(len(self._order) - 1, 1)

@@ -37,7 +37,7 @@ from weightfit.adapters.layout import (
     strip_peft,
 )
 from weightfit.align.prefix import best_prefix
-from weightfit.diagnose._context import Context, depths, main_width, shape_text
+from weightfit.diagnose._context import Context, depths, main_width, shape_text, stack_of
 from weightfit.errors import InvalidHeader
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -162,7 +162,8 @@ def _missing_modules(
     base_modules = {name.rsplit(".", 2)[-2] for name in ctx.target.tensors if "." in name}
     kinds = Counter(strip_peft(m.name).rsplit(".", 1)[-1] for m in misses)
     absent = sorted(kind for kind in kinds if kind not in base_modules)
-    adapter_depth = _depth(strip_peft(m.name) + ".weight" for m in misses)
+    reached = [stack_of(strip_peft(m.name) + ".weight") for m in misses]
+    adapter_depth = max((found[1] + 1 for found in reached if found), default=None)
     base_depth = _depth(ctx.target.tensors)
     hits = total - len(misses)
     if absent:

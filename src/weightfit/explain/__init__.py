@@ -2,7 +2,7 @@
 
 Each parser reads one family of messages (:mod:`.torch_messages`,
 :mod:`.transformers_messages`, :mod:`.other_messages`, :mod:`.lora_reshape`) into
-:class:`~weightfit.explain._text.Section`\\ s: per model, the tensors whose shapes
+sections (:class:`~weightfit.explain._text.Section`): per model, the tensors whose shapes
 differ (both sides known), the names missing from the checkpoint (model side
 only) and the unexpected ones (checkpoint side only). Each section becomes two
 *partial* manifests (format ``error-text``: they hold only what the text names)
@@ -60,7 +60,7 @@ __all__ = ["explain", "explained", "sections"]
 
 
 def explain(text: str | bytes) -> Report:
-    """Diagnose the loading error in a log, as ``check`` would with the files at hand.
+    r"""Diagnose the loading error in a log, as ``check`` would with the files at hand.
 
     Args:
         text: A pasted log or exception message (colours, terminal wrapping and
@@ -75,7 +75,7 @@ def explain(text: str | bytes) -> Report:
 
     Example:
         >>> report = explain(
-        ...     "RuntimeError: Error(s) in loading state_dict for DiT:\\n\\tsize mismatch for "
+        ...     "RuntimeError: Error(s) in loading state_dict for DiT:\n\tsize mismatch for "
         ...     "x_embedder.proj.weight: copying a param with shape torch.Size([1152, 4, 2, 2]) "
         ...     "from checkpoint, the shape in current model is torch.Size([1152, 4, 1, 2, 2]).")
         >>> [f.category for f in report.findings]
@@ -166,7 +166,7 @@ def explained() -> Iterator[None]:
         text = f"{error}\n\n{diagnosis_text(report)}"
         try:
             replacement = type(error)(text)
-        except Exception:  # noqa: BLE001 - a type that takes other arguments keeps its own
+        except Exception:
             error.add_note(diagnosis_text(report))
             raise
         raise replacement from error
@@ -202,7 +202,33 @@ def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
 def _diagnosed(source: Manifest, target: Manifest) -> list[Finding]:
     from weightfit.diagnose import diagnose
 
-    return diagnose(align(source, target))
+    return diagnose(_without_guessed_renames(align(source, target)))
+
+
+def _without_guessed_renames(alignment: Alignment) -> Alignment:
+    """Undo renames between names the text gives without shapes.
+
+    With shapes unknown, a rename would rest on name similarity alone; the
+    names stay missing and unexpected, and ``weightfit check`` can pair them.
+    """
+    source, target = alignment.source.tensors, alignment.target.tensors
+    guessed = [
+        p
+        for p in alignment.pairs
+        if p.via == "rename"
+        and source[p.source].dtype == UNKNOWN_DTYPE
+        and target[p.target].dtype == UNKNOWN_DTYPE
+    ]
+    if not guessed:
+        return alignment
+    undone = {p.source for p in guessed}, {p.target for p in guessed}
+    return dataclasses.replace(
+        alignment,
+        pairs=[p for p in alignment.pairs if p.source not in undone[0]],
+        renames=[],
+        missing=[n for n in target if n in undone[1] or n in alignment.missing],
+        unexpected=[n for n in source if n in undone[0] or n in alignment.unexpected],
+    )
 
 
 def _manifests(section: Section, label: str, skip: set[str]) -> tuple[Manifest, Manifest]:
@@ -276,12 +302,14 @@ def _hints(found: list[Section], tensor_sections: list[Section]) -> list[str]:
         hints.append(
             f"the log names only the tensors that differ ({section.model or section.origin}); "
             f"for the whole picture run: weightfit check {checkpoint} --against TARGET "
-            f"(TARGET: the config.json or model folder of {model}, or a factory pkg.module:Callable)"
+            f"(TARGET: the config.json or model folder of {model}, "
+            "or a factory pkg.module:Callable)"
         )
         if section.truncated:
             hints.append(
                 f"the log cut a list short ('...'): {len(section.missing)} missing and "
-                f"{len(section.unexpected)} unexpected names were read; weightfit check sees them all"
+                f"{len(section.unexpected)} unexpected names were read; "
+                "weightfit check sees them all"
             )
     return list(dict.fromkeys(hints))
 

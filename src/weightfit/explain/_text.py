@@ -1,6 +1,6 @@
-"""Text plumbing shared by the message parsers: cleaning, shapes, name lists, sections.
+r"""Text plumbing shared by the message parsers: cleaning, shapes, name lists, sections.
 
-A pasted log arrives with ANSI colours, progress bars redrawn with ``\\r``,
+A pasted log arrives with ANSI colours, progress bars redrawn with ``\r``,
 lines hard-wrapped by a terminal (a tensor name or a shape split at column 80)
 and lists cut short with ``...``. :func:`clean` undoes what it can; the parsers'
 patterns accept any whitespace (newlines included) between the words of a
@@ -23,6 +23,9 @@ MIN_WRAP_WIDTH = 60
 
 SIZE = r"torch\.Size\(\s*\[\s*([\d,\s]*)\]\s*\)"
 """A ``torch.Size([a, b])`` with its numbers captured (whitespace may hold a wrap)."""
+
+TABLE = re.compile(r" \| |-\+-")
+"""Rows of a padded table (transformers' load report): equal lengths, never a wrap."""
 
 TRUNCATION = re.compile(r"\.\.\.|…|\band \d+ more\b")
 """How pasted lists show they were cut: ``...``, ``…``, ``and 12 more``."""
@@ -90,7 +93,9 @@ def _unwrap(lines: list[str]) -> list[str]:
     A terminal breaks a long line at its width, mid-word; a paste keeps the
     break. The width is the longest line length that occurs more than once.
     """
-    lengths = Counter(len(line) for line in lines if len(line) >= MIN_WRAP_WIDTH)
+    lengths = Counter(
+        len(line) for line in lines if len(line) >= MIN_WRAP_WIDTH and not TABLE.search(line)
+    )
     repeated = [length for length, count in lengths.items() if count > 1]
     if not repeated:
         return lines
@@ -100,7 +105,7 @@ def _unwrap(lines: list[str]) -> list[str]:
     joined: list[str] = []
     carry = ""
     for line in lines:
-        if len(line) == width:
+        if len(line) == width and not TABLE.search(line):
             carry += line
             continue
         joined.append(carry + line)

@@ -111,9 +111,7 @@ def _reshape_finding(expected: tuple[int, ...], size: int, numbers: set[int]) ->
     )
 
 
-def implied_shapes(
-    expected: tuple[int, ...], size: int
-) -> list[tuple[tuple[int, ...], int, int]]:
+def implied_shapes(expected: tuple[int, ...], size: int) -> list[tuple[tuple[int, ...], int, int]]:
     """Shapes of ``size`` elements that differ from ``expected`` in one axis (or a rank split).
 
     Returns:
@@ -124,7 +122,7 @@ def implied_shapes(
         others = math.prod(expected) // expected[axis] if expected[axis] else 0
         if others and size % others == 0 and size // others != expected[axis]:
             value = size // others
-            found.append((expected[:axis] + (value,) + expected[axis + 1 :], value, axis))
+            found.append(((*expected[:axis], value, *expected[axis + 1 :]), value, axis))
     if not found and len(expected) == 2:
         # A flat adapter half of r × width: try the usual ranks against the expected axes.
         for rank in COMMON_RANKS:
@@ -158,8 +156,13 @@ def adapter_findings(model: str, mismatched: dict[str, Shapes]) -> list[Finding]
                     f"adapter the model was set up with ({len(rank)} tensor(s))"
                 ),
                 params=list(rank),
-                evidence={"model": model, "checkpoint_rank": have_r, "model_rank": want_r,
-                          "ranks": [list(r) for r in ranks], "count": len(rank)},
+                evidence={
+                    "model": model,
+                    "checkpoint_rank": have_r,
+                    "model_rank": want_r,
+                    "ranks": [list(r) for r in ranks],
+                    "count": len(rank),
+                },
                 confidence=0.9,
                 fix_note=(
                     f"set r={have_r} (and the same lora_alpha) in the LoraConfig, or load with "
@@ -181,9 +184,14 @@ def adapter_findings(model: str, mismatched: dict[str, Shapes]) -> list[Finding]
                     + (f"; {have_w} = {', '.join(labels[:2])}" if labels else "")
                 ),
                 params=list(width),
-                evidence={"model": model, "checkpoint_width": have_w, "model_width": want_w,
-                          "checkpoint_width_matches": labels,
-                          "widths": [list(w) for w in sizes], "count": len(width)},
+                evidence={
+                    "model": model,
+                    "checkpoint_width": have_w,
+                    "model_width": want_w,
+                    "checkpoint_width_matches": labels,
+                    "widths": [list(w) for w in sizes],
+                    "count": len(width),
+                },
                 confidence=0.85,
                 fix_note="not shape-repairable: load the adapter onto the base it was trained for",
             )

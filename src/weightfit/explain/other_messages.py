@@ -31,7 +31,9 @@ DIFFUSERS_MISSING = re.compile(
     r"missing:\s*(.*?)(?:\.\s+Please|\Z)",
     re.S,
 )
-VARIANT_MIX = re.compile(r"A\s+mixture\s+of\s+(\w+)\s+and\s+non-\1\s+filenames\s+will\s+be\s+loaded")
+VARIANT_MIX = re.compile(
+    r"A\s+mixture\s+of\s+(\w+)\s+and\s+non-\1\s+filenames\s+will\s+be\s+loaded"
+)
 VARIANT_LIST = re.compile(r"Loaded\s+(non-)?(\w+)\s+filenames:\s*\[([^\]]*)\]?")
 PEFT_MISSING = re.compile(r"Found\s+missing\s+adapter\s+keys\s+while\s+loading\s+the\s+checkpoint:")
 PEFT_UNEXPECTED = re.compile(r"led\s+to\s+unexpected\s+keys\s+not\s+found\s+in\s+the\s+model:")
@@ -68,7 +70,10 @@ def _diffusers(text: str) -> list[Section]:
     sections = []
     for match in DIFFUSERS_SHAPE.finditer(text):
         section = Section(
-            model=match.group(1), origin="diffusers", start=match.start(), checkpoint=match.group(2) or ""
+            model=match.group(1),
+            origin="diffusers",
+            start=match.start(),
+            checkpoint=match.group(2) or "",
         )
         section.mismatched[match.group(3)] = (shape(match.group(5)), shape(match.group(4)))
         section.hints.append(
@@ -79,7 +84,10 @@ def _diffusers(text: str) -> list[Section]:
         sections.append(section)
     for match in DIFFUSERS_MISSING.finditer(text):
         section = Section(
-            model=match.group(1), origin="diffusers", start=match.start(), checkpoint=match.group(2) or ""
+            model=match.group(1),
+            origin="diffusers",
+            start=match.start(),
+            checkpoint=match.group(2) or "",
         )
         section.missing, section.truncated = names_in(match.group(3))
         sections.append(section)

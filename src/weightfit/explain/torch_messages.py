@@ -53,7 +53,9 @@ FVCORE_UNEXPECTED = re.compile(
     r"model:\s*\n((?:[ \t]+\S[^\n]*\n?)+)"
 )
 WEIGHTS_ONLY = re.compile(r"Weights\s+only\s+load\s+failed|WeightsUnpickler\s+error")
-UNSUPPORTED_GLOBAL = re.compile(r"Unsupported\s+global:\s+GLOBAL\s+([\w.]+)")
+UNSUPPORTED_GLOBAL = re.compile(
+    r"Unsupported\s+global:\s+GLOBAL\s+([\w.]+)|unsupported\s+GLOBAL\s+([\w.]+)\s+whose\s+module"
+)
 CHECKPOINT_PATH = re.compile(r"""(?:load|from)\w*\(?\s*['"]?([^\s'"()]+\.(?:pth?|ckpt|bin|pt))""")
 
 
@@ -154,7 +156,7 @@ def _weights_only(text: str) -> list[Section]:
     match = WEIGHTS_ONLY.search(text)
     if match is None:
         return []
-    found = list(dict.fromkeys(UNSUPPORTED_GLOBAL.findall(text)))
+    found = list(dict.fromkeys(a or b for a, b in UNSUPPORTED_GLOBAL.findall(text)))
     rows = []
     for full in found:
         module, _, name = full.rpartition(".")

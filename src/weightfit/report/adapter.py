@@ -8,7 +8,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from weightfit.adapters.merge import MergeResult
-from weightfit.cli._output import sanitize_name
+from weightfit.report import sanitize_name
 from weightfit.report.check import render_report
 from weightfit.report.fix import render_apply
 

@@ -1,0 +1,440 @@
+"""``merge_adapter``: a LoRA adapter merged into its base, streamed into new safetensors.
+
+What PEFT's ``merge_and_unload()`` computes, one base tensor at a time:
+
+1. the embeddings and heads are resized first to the rows the adapter saved
+   (``pad_rows`` / ``truncate_rows`` ops, recorded in the output's plan), as
+   ``resize_token_embeddings`` would before ``PeftModel.from_pretrained``;
+2. each adapted weight gets ``scale · B @ A`` added in float32, in place
+   (``addmm_``: no ``[out, in]`` temporary), transposed for ``fan_in_fan_out``
+   (GPT-2 ``Conv1D``) and ``nn.Embedding`` LoRA; convolutions as PEFT's
+   ``get_delta_weight``; ``lora_B.bias`` is added to the base bias;
+3. ``modules_to_save`` copies replace their base tensors, trainable-token rows
+   overwrite theirs (``index_copy``);
+4. :func:`weightfit.apply.write_outcome` writes sharded safetensors into a hidden
+   folder, stamps provenance, re-reads, verifies and renames it into place, with
+   the base's ``config.json`` (``vocab_size`` updated) and the adapter's
+   tokenizer files beside the weights.
+
+Memory stays near the largest base tensor: only it, its ``A`` and ``B`` are held.
+DoRA and PEFT types other than LoRA are refused (:class:`UnsupportedAdapter`);
+an adapter the check finds does not fit is not merged (``MergeResult.merged``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from weightfit import formats, ops, provenance
+from weightfit.adapters.check import check_adapter, read_adapter
+from weightfit.adapters.config import AdapterConfig, load
+from weightfit.adapters.layout import (
+    Layout,
+    LoraModule,
+    base_tensor,
+    base_weight,
+    split,
+    strip_peft,
+)
+from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
+from weightfit.diagnose._context import stack_of
+from weightfit.errors import UnsupportedAdapter, UsageError
+from weightfit.findings import Report
+from weightfit.manifest import Manifest, TensorSpec
+from weightfit.plan import Op, Plan
+
+if TYPE_CHECKING:
+    import torch
+
+ADAPTER_STAMP = f"{provenance.PREFIX}adapter"
+"""``__metadata__`` key: JSON of the adapter merged (type, rank, alpha, scale rule, modules)."""
+
+COPIED_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "merges.txt",
+    "chat_template.jinja",
+)
+"""Adapter-folder files published with the merged weights (the tokenizer trained with)."""
+
+BASE_FILES = ("generation_config.json",)
+"""Base-folder files published with the merged weights, besides ``config.json``."""
+
+MAX_COPIED_BYTES = 100_000_000
+"""Largest side file copied into the output."""
+
+_MERGE_BLOCKING = frozenset({"lora_mismatch", "unexpected", "wrong_variant", "num_classes"})
+"""Error categories a merge cannot resolve; ``vocab_resize`` it resolves by resizing."""
+
+
+@dataclass
+class MergeResult:
+    """What :func:`merge_adapter` did.
+
+    Attributes:
+        report: The adapter check run first (:func:`check_adapter`).
+        applied: The written output, or ``None`` when the report blocked the merge.
+        modules: LoRA modules merged.
+        resized: Base tensors resized to the adapter's rows, to their new row count.
+        replaced: Base tensors replaced by the adapter's whole copies.
+    """
+
+    report: Report
+    applied: ApplyResult | None = None
+    modules: int = 0
+    resized: dict[str, int] | None = None
+    replaced: list[str] | None = None
+
+    @property
+    def merged(self) -> bool:
+        """Whether the merged checkpoint was written."""
+        return self.applied is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for ``--json``."""
+        from weightfit.report.check import report_to_dict
+
+        return {
+            "merged": self.merged,
+            "modules": self.modules,
+            "resized": self.resized or {},
+            "replaced": self.replaced or [],
+            "output": self.applied.to_dict() if self.applied else None,
+            "report": report_to_dict(self.report),
+        }
+
+    def __repr__(self) -> str:
+        where = f"→ {self.applied.out}" if self.applied else "not merged"
+        return f"<MergeResult {self.modules} modules {where}>"
+
+
+def merge_adapter(
+    adapter: str | Path,
+    base: str | Path,
+    out: str | Path,
+    *,
+    shard_size: int | str = DEFAULT_SHARD_SIZE,
+    overwrite: bool = False,
+    hash_sources: bool = True,
+    progress: ProgressFn | None = None,
+    variant: str | None = None,
+) -> MergeResult:
+    """Merge a LoRA adapter into its base model, streaming, into new safetensors files.
+
+    Args:
+        adapter: A PEFT LoRA adapter folder.
+        base: The base model's weights: a checkpoint file, shard index or model folder.
+        out: The output folder (created atomically).
+        shard_size: Largest shard (``"5GB"``, bytes).
+        overwrite: Replace an existing ``out``.
+        hash_sources: Record the SHA-256 of the base and adapter files in the stamp.
+        progress: Called after each tensor (see :data:`weightfit.apply.ProgressFn`).
+        variant: Precision variant of the base folder's weights.
+
+    Returns:
+        A :class:`MergeResult`; ``merged`` is false (nothing written) when the
+        adapter check finds modules the base lacks or sizes differently.
+
+    Raises:
+        UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
+        UsageError: ``base`` has no tensor bytes (a config, not weights).
+        InputError: the adapter or the base cannot be read.
+        OutputError: ``out`` cannot be written (see :func:`weightfit.apply.apply`).
+
+    Example:
+        >>> merge_adapter("autotrain-project/", "Llama-2-7b-hf/", "merged/")  # doctest: +SKIP
+        <MergeResult 64 modules → merged>
+
+    """
+    started = time.monotonic()
+    folder = Path(adapter)
+    source = read_adapter(folder)
+    config = load(folder)
+    layout = split(source.tensors.values())
+    _refuse(config, layout)
+    base_manifest = formats.read(base, variant=variant)
+    if any(spec.location is None for spec in base_manifest.tensors.values()):
+        raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
+    report = check_adapter(folder, base_manifest)
+    blocking = [
+        f for f in report.findings if f.severity == "error" and f.category in _MERGE_BLOCKING
+    ]
+    if blocking:
+        return MergeResult(report=report)
+    plan, rows = _resize_plan(layout, base_manifest, config)
+    outcome = ops.run(plan, base_manifest)
+    replaced = _replace_whole(outcome, layout)
+    modules = _merge_lora(outcome, layout, config)
+    _overwrite_tokens(outcome, layout, config)
+    stamp = {ADAPTER_STAMP: json.dumps(_described(config, modules), sort_keys=True)}
+    applied = write_outcome(
+        outcome,
+        out,
+        plan=plan,
+        shard_size=shard_size,
+        overwrite=overwrite,
+        hash_sources=hash_sources,
+        progress=progress,
+        stamp=stamp,
+        started=started,
+        extra_files=_side_files(folder, Path(base), base_manifest, rows),
+    )
+    resized = {
+        name: recipe.spec.shape[0]
+        for name, recipe in outcome.recipes.items()
+        if rows is not None
+        and recipe.spec.shape[:1] == (rows,)
+        and base_manifest.tensors[name].shape[0] != rows
+    }
+    return MergeResult(report, applied, modules, resized, replaced)
+
+
+def _refuse(config: AdapterConfig, layout: Layout) -> None:
+    """Refuse what a plain ``W + scale · B @ A`` would merge wrongly."""
+    if config.peft_type != "LORA":
+        raise UnsupportedAdapter(
+            f"peft_type {config.peft_type}: only LoRA adapters can be merged "
+            "(use PEFT's merge_and_unload for this type)"
+        )
+    dora = [m.name for m in layout.lora.values() if m.magnitude is not None]
+    if config.use_dora or dora:
+        raise UnsupportedAdapter(
+            "DoRA (use_dora): the merged weight needs the norm of every base column "
+            "rescaled by its magnitude vector, which weightfit does not compute; "
+            "use PEFT's merge_and_unload"
+        )
+
+
+def _resize_plan(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[Plan, int | None]:
+    """``pad_rows`` / ``truncate_rows`` ops giving the base's embeddings the adapter's rows.
+
+    The rows are those of the embeddings the adapter saved whole; without any,
+    enough rows for the highest trainable token index.
+    """
+    old, new = _saved_rows(layout, base) or _token_rows(layout, base, config) or (None, None)
+    if old is None or new is None:
+        return Plan(source=base.source), None
+    reason = f"adapter rows: the adapter's embeddings have {new} rows, the base {old}"
+    saved = {base_tensor(spec.name, base.tensors) for spec in layout.whole}
+    resize: list[Op] = []
+    for name, spec in base.tensors.items():
+        if spec.shape and spec.shape[0] == old and stack_of(name) is None and name not in saved:
+            if new > old:
+                resize.append(Op("pad_rows", {"name": name, "rows": new, "init": "mean"}, reason))
+            else:
+                resize.append(Op("truncate_rows", {"name": name, "rows": new}, reason))
+    return Plan(ops=resize, source=base.source), new
+
+
+def _saved_rows(layout: Layout, base: Manifest) -> tuple[int, int] | None:
+    """(base rows, adapter rows) of the first whole copy whose rows alone differ."""
+    for spec in layout.whole:
+        found = base_tensor(spec.name, base.tensors)
+        if found is None or not spec.shape:
+            continue
+        have = base.tensors[found].shape
+        if have[0] != spec.shape[0] and have[1:] == spec.shape[1:]:
+            return have[0], spec.shape[0]
+    return None
+
+
+def _token_rows(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[int, int] | None:
+    """(base rows, highest trainable token index + 1) when the index is past the base's rows."""
+    for rows in layout.tokens:
+        weight = base_weight(rows.module, base.tensors)
+        indices = _indices(rows.module, config)
+        if weight is not None and indices and max(indices) >= base.tensors[weight].shape[0]:
+            return base.tensors[weight].shape[0], max(indices) + 1
+    return None
+
+
+def _indices(module: str, config: AdapterConfig) -> list[int] | None:
+    """The token rows ``config`` trains in ``module`` (matched by name suffix)."""
+    name = strip_peft(module)
+    for key, indices in config.token_indices().items():
+        if name == key or name.endswith("." + key):
+            return indices
+    return None
+
+
+def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
+    """Point each base tensor the adapter saved whole at the adapter's bytes."""
+    replaced = []
+    for spec in layout.whole:
+        name = base_tensor(spec.name, outcome.recipes)
+        if name is None:
+            continue
+        old = outcome.recipes[name].spec
+        recipe = ops.Recipe(spec=replace(spec, name=name, location=None), source=spec)
+        if spec.dtype != old.dtype:
+            recipe = ops.Recipe(
+                spec=replace(recipe.spec, dtype=old.dtype),
+                inputs=(recipe,),
+                fn=_cast_to(old.dtype),
+                ops=("cast",),
+            )
+        outcome.recipes[name] = recipe
+        replaced.append(name)
+    return replaced
+
+
+def _merge_lora(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> int:
+    """Replace each adapted base weight's recipe with ``W + scale · B @ A``; returns the count."""
+    merged = 0
+    for module in layout.lora.values():
+        weight = base_weight(module.name, outcome.recipes)
+        if weight is None or module.a is None or module.b is None:
+            continue
+        scale = config.scale(strip_peft(module.name), module.rank)
+        base = outcome.recipes[weight]
+        outcome.recipes[weight] = ops.Recipe(
+            spec=base.spec,
+            inputs=(base, _leaf(module.a), _leaf(module.b)),
+            fn=_merged(module, scale, config.fan_in_fan_out),
+            ops=(*base.ops, "lora_merge"),
+        )
+        bias_name = weight.removesuffix("weight") + "bias"
+        if module.bias is not None and bias_name in outcome.recipes:
+            bias = outcome.recipes[bias_name]
+            outcome.recipes[bias_name] = ops.Recipe(
+                spec=bias.spec,
+                inputs=(bias, _leaf(module.bias)),
+                fn=_biased(scale),
+                ops=(*bias.ops, "lora_merge"),
+            )
+        merged += 1
+    return merged
+
+
+def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> None:
+    """Write trainable-token rows into their embedding (PEFT's ``index_copy``)."""
+    for rows in layout.tokens:
+        weight = base_weight(rows.module, outcome.recipes)
+        chosen = _indices(rows.module, config)
+        if weight is None or chosen is None:
+            continue
+        base = outcome.recipes[weight]
+        outcome.recipes[weight] = ops.Recipe(
+            spec=base.spec,
+            inputs=(base, _leaf(rows.delta)),
+            fn=_token_copy(chosen),
+            ops=(*base.ops, "trainable_tokens"),
+        )
+
+
+def _leaf(spec: TensorSpec) -> ops.Recipe:
+    return ops.Recipe(spec=replace(spec, location=None), source=spec)
+
+
+def _merged(module: LoraModule, scale: float, fan_in_fan_out: bool) -> ops.ValueFn:
+    """The value function adding ``scale · B @ A`` to a base weight, in float32."""
+    transposed = fan_in_fan_out or module.embedding
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        weight, a, b = values
+        result = weight.float()
+        a, b = a.float(), b.float()
+        if a.dim() == 4:
+            result.add_(_conv_delta(a, b), alpha=scale)
+        elif transposed:
+            result.addmm_(a.T, b.T, alpha=scale)
+        else:
+            result.addmm_(b, a, alpha=scale)
+        return result.to(weight.dtype)
+
+    return fn
+
+
+def _conv_delta(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``B @ A`` of a convolution LoRA, as PEFT's ``Conv2d.get_delta_weight``."""
+    from torch.nn import functional
+
+    if a.shape[2:] == (1, 1):
+        return (b.squeeze(3).squeeze(2) @ a.squeeze(3).squeeze(2)).unsqueeze(2).unsqueeze(3)
+    return functional.conv2d(a.permute(1, 0, 2, 3), b).permute(1, 0, 2, 3)
+
+
+def _biased(scale: float) -> ops.ValueFn:
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        bias, lora_bias = values
+        return (bias.float() + lora_bias.float() * scale).to(bias.dtype)
+
+    return fn
+
+
+def _token_copy(indices: list[int]) -> ops.ValueFn:
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        weight, delta = values
+        index = torch.tensor(indices, dtype=torch.long)
+        return weight.index_copy(0, index, delta.to(weight.dtype))
+
+    return fn
+
+
+def _cast_to(dtype: str) -> ops.ValueFn:
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        from weightfit.tensor_io import torch_dtype
+
+        return values[0].to(torch_dtype(dtype))
+
+    return fn
+
+
+def _described(config: AdapterConfig, modules: int) -> dict[str, Any]:
+    """The adapter facts stamped into the output."""
+    return {
+        "peft_type": config.peft_type,
+        "r": config.r,
+        "lora_alpha": config.lora_alpha,
+        "rank_pattern": config.rank_pattern,
+        "alpha_pattern": config.alpha_pattern,
+        "use_rslora": config.use_rslora,
+        "fan_in_fan_out": config.fan_in_fan_out,
+        "modules_merged": modules,
+        "modules_to_save": config.modules_to_save,
+        "base_model_name_or_path": config.base_model_name_or_path,
+    }
+
+
+def _side_files(
+    adapter: Path, base: Path, manifest: Manifest, rows: int | None
+) -> dict[str, bytes]:
+    """The base's ``config.json`` (vocabulary updated) and the adapter's tokenizer files."""
+    files: dict[str, bytes] = {}
+    folder = base if base.is_dir() else None
+    config = manifest.config if folder is not None and manifest.format != "peft-adapter" else None
+    if isinstance(config, dict):
+        files["config.json"] = json.dumps(_with_vocab(config, rows), indent=2).encode() + b"\n"
+    for name in BASE_FILES:
+        _copy(folder / name if folder else None, files)
+    for name in COPIED_FILES:
+        _copy(adapter / name, files)
+    return files
+
+
+def _copy(path: Path | None, files: dict[str, bytes]) -> None:
+    if path is not None and path.is_file() and path.stat().st_size <= MAX_COPIED_BYTES:
+        files[path.name] = path.read_bytes()
+
+
+def _with_vocab(config: dict[str, Any], rows: int | None) -> dict[str, Any]:
+    """``config`` with ``vocab_size`` (top level or ``text_config``) set to ``rows``."""
+    if rows is None:
+        return config
+    updated = dict(config)
+    if isinstance(updated.get("vocab_size"), int):
+        updated["vocab_size"] = rows
+    text = updated.get("text_config")
+    if isinstance(text, dict) and isinstance(text.get("vocab_size"), int):
+        updated["text_config"] = {**text, "vocab_size": rows}
+    return updated

@@ -1,0 +1,86 @@
+"""``weightfit adapter check|merge``: a PEFT adapter against its base, and merged into it."""
+
+from __future__ import annotations
+
+import argparse
+
+from weightfit.cli._output import emit
+from weightfit.errors import EXIT_FINDINGS, EXIT_OK
+
+HELP = "check a PEFT LoRA adapter against a base model, or merge it in"
+CHECK_HELP = "tell whether an adapter fits a base model, and why not (nothing is loaded)"
+MERGE_HELP = "merge a LoRA adapter into its base, streaming, into new safetensors"
+
+
+def register(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    common: argparse.ArgumentParser,
+) -> None:
+    """Add the ``adapter`` command and its ``check`` and ``merge`` subcommands."""
+    adapter = subparsers.add_parser("adapter", help=HELP, description=HELP.capitalize() + ".")
+    actions = adapter.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = actions.add_parser(
+        "check", parents=[common], help=CHECK_HELP, description=CHECK_HELP.capitalize() + "."
+    )
+    _inputs(check)
+    check.set_defaults(run=run_check)
+    merge = actions.add_parser(
+        "merge", parents=[common], help=MERGE_HELP, description=MERGE_HELP.capitalize() + "."
+    )
+    _inputs(merge)
+    merge.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
+    merge.add_argument(
+        "--shard-size", default="5GB", metavar="SIZE", help="largest shard (default 5GB)"
+    )
+    merge.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    merge.add_argument(
+        "--no-hash",
+        dest="hash_sources",
+        action="store_false",
+        help="do not record the sources' SHA-256 (saves reading them once more)",
+    )
+    merge.set_defaults(run=run_merge)
+
+
+def _inputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("adapter", metavar="ADAPTER", help="PEFT adapter folder")
+    parser.add_argument(
+        "--base",
+        required=True,
+        metavar="BASE",
+        help="base model: checkpoint, model folder, or config.json (check only)",
+    )
+    parser.add_argument("--variant", metavar="NAME", help="weight variant of the base (bf16 …)")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Check the adapter against the base; exit 0 when it fits, 1 when not."""
+    from weightfit.adapters.check import check_adapter
+    from weightfit.report.check import render_report, report_to_dict
+
+    report = check_adapter(args.adapter, args.base, variant=args.variant)
+    emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
+    return EXIT_OK if report.compatible else EXIT_FINDINGS
+
+
+def run_merge(args: argparse.Namespace) -> int:
+    """Merge the adapter into the base; exit 1 (nothing written) when it does not fit."""
+    from weightfit.adapters.merge import merge_adapter
+
+    # The same bar as fix and apply: bytes and tensors written, on terminals only.
+    from weightfit.cli.fix import _progress
+    from weightfit.report.adapter import render_merge
+
+    with _progress(args) as progress:
+        result = merge_adapter(
+            args.adapter,
+            args.base,
+            args.out,
+            shard_size=args.shard_size,
+            overwrite=args.overwrite,
+            hash_sources=args.hash_sources,
+            progress=progress,
+            variant=args.variant,
+        )
+    emit(args, result.to_dict, lambda console: render_merge(console, result))
+    return EXIT_OK if result.merged else EXIT_FINDINGS
