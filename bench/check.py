@@ -4,15 +4,20 @@
     against its own checkpoint, written as sparse safetensors shards the way HF
     shards it (header + index, no tensor bytes on disk), and against a copy with
     three injected faults (a resized embedding and head, a dropped layer, a
-    transposed weight); side by side with the obvious alternative: build the
-    model on ``meta`` and call ``load_state_dict(strict=False, assign=True)`` with
-    meta tensors shaped from the headers.
+    transposed weight): the whole ``weightfit check`` process cold (target cache
+    empty: torch and transformers are imported and the model built on ``meta``)
+    and warm (the target manifest served from the cache); side by side with the
+    obvious alternative: build the model on ``meta`` and call
+    ``load_state_dict(strict=False, assign=True)`` with meta tensors shaped from
+    the headers. Also where the cold time goes, import by import.
 (b) Alignment of two 60,000-tensor manifests with a ``module.`` prefix and
     templated renames.
 
-Every measurement runs in a fresh child process (see ``_measure.py``). Run with
-``python bench/check.py``; it prints a Markdown section and puts it in
-``BENCHMARKS.md`` (between its markers) unless ``--no-write``.
+Every measurement runs in a fresh child process (see ``_measure.py``), with
+``WEIGHTFIT_CACHE`` pointing into the run's temporary folder (the user's cache
+is never read or written). Run with ``python bench/check.py``; it prints a
+Markdown section and puts it in ``BENCHMARKS.md`` (between its markers) unless
+``--no-write``.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,6 +138,7 @@ report = weightfit.check(CKPT, CONFIG)
 result = {
     "compatible": report.compatible,
     "findings": [f"{f.category}:{f.severity}" for f in report.findings],
+    "imported": [m for m in ("torch", "transformers") if m in sys.modules],
 }
 """
 
@@ -144,18 +152,33 @@ source = formats.read(CKPT); stamps.append(time.perf_counter())
 import transformers; stamps.append(time.perf_counter())
 from transformers import LlamaForCausalLM; stamps.append(time.perf_counter())
 target = targets.resolve(CONFIG); stamps.append(time.perf_counter())
+hit = targets.resolve(CONFIG); stamps.append(time.perf_counter())
 alignment = align(source, target); stamps.append(time.perf_counter())
 findings = diagnose(alignment); stamps.append(time.perf_counter())
 names = [
     "read 15 shard headers",
     "import torch + transformers",
     "import the Llama modeling module",
-    "build the model on meta",
+    "build the model on meta and store it in the cache",
+    "resolve the target again (cache hit)",
     "align",
     "diagnose",
 ]
 result = {n: b - a for n, a, b in zip(names, stamps, stamps[1:])}
 """
+
+IMPORTS = {
+    "torch": "import torch",
+    "torch + transformers": "import torch, transformers",
+    "+ transformers.modeling_utils": "import torch, transformers.modeling_utils",
+    "+ transformers.models.llama.modeling_llama (direct)": (
+        "import torch, transformers.models.llama.modeling_llama"
+    ),
+    "+ `from transformers import LlamaForCausalLM` (lazy module)": (
+        "import torch; from transformers import LlamaForCausalLM"
+    ),
+}
+"""Imports timed one per fresh process: does importing the modeling module directly help?"""
 
 ALTERNATIVE = """
 import json, torch, transformers
@@ -195,6 +218,9 @@ left, right = from_shapes(source), from_shapes(target)
 """
 
 
+WARM_RUNS = 3
+"""Warm CLI runs per checkpoint; the median is reported (the machine is shared)."""
+
 BEGIN, END = "<!-- bench/check.py begin -->", "<!-- bench/check.py end -->"
 BENCHMARKS = Path(_HERE).parent / "BENCHMARKS.md"
 
@@ -206,6 +232,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="weightfit-bench-check-") as tmp:
         root = Path(tmp)
+        # Every child inherits this: the bench owns its cache and starts it empty.
+        os.environ["WEIGHTFIT_CACHE"] = str(root / "cache")
+        os.environ.pop("WEIGHTFIT_NO_CACHE", None)
         config = root / "llama-2-70b" / "config.json"
         config.parent.mkdir()
         config.write_text(json.dumps(LLAMA_2_70B, indent=2))
@@ -242,39 +271,50 @@ def main() -> None:
 
 
 def _section_a(config: Path, own: Path, faulty: Path, written: dict[str, int]) -> str:
+    load = os.getloadavg()
     lines = [
         "## `weightfit check` (bench/check.py)",
         "",
-        f"Machine: {machine()}; load average {os.getloadavg()[0]:.1f} when the run began "
-        "(the machine is shared: wall times are upper bounds).",
+        f"Machine: {machine()}; load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} "
+        "(1 / 5 / 15 min) when the run began; the 2 cores are shared with other jobs, so "
+        "wall times are upper bounds.",
         "",
         f"Llama-2-70B `config.json` ({written['params'] / 1e9:.1f}B params, "
         f"{written['tensors']} tensors) against its own checkpoint written as "
         f"{written['shards']} sparse F16 safetensors shards + index (header only, the data "
         "a hole), and against a copy with three faults "
         "(embed_tokens and lm_head resized to 32001 rows, layer 79 dropped, layer 10 down_proj "
-        "transposed). Every figure is one fresh process; *operation* excludes interpreter start.",
+        "transposed). Every figure is one fresh process; *operation* excludes interpreter "
+        "start. *Cold*: the target cache is empty, so the process imports torch and "
+        "transformers, builds the model on `meta` and stores its manifest. *Warm*: the "
+        f"manifest comes from the cache and neither torch nor transformers is imported "
+        f"(median of {WARM_RUNS} runs).",
         "",
         "| what | checkpoint | operation | whole process | result |",
         "| --- | --- | ---: | ---: | --- |",
     ]
+    cache = Path(os.environ["WEIGHTFIT_CACHE"])
+    colds: list[float] = []
     for label, ckpt in (("own", own), ("3 faults", faulty)):
         setup = f"import weightfit\nCKPT = {str(ckpt)!r}; CONFIG = {str(config)!r}"
+        shutil.rmtree(cache, ignore_errors=True)
+        cold_cli = _cli(ckpt, config)
+        warm_cli = [_cli(ckpt, config) for _ in range(WARM_RUNS)]
+        shutil.rmtree(cache, ignore_errors=True)
         cold = measure("check", CHECK, setup=setup)
-        warm = measure("check", CHECK, setup=setup + "\nfrom transformers import LlamaForCausalLM")
-        cli = _cli(ckpt, config)
-        lines.append(
-            f"| `weightfit.check` (imports transformers) | {label} | "
-            f"{human_seconds(cold.seconds)} | {human_seconds(cold.process_seconds)} | "
-            f"{_verdict(cold.result)} |"
-        )
-        lines.append(
-            f"| `weightfit.check`, transformers' Llama already imported | {label} | "
-            f"{human_seconds(warm.seconds)} | {human_seconds(warm.process_seconds)} | |"
-        )
-        lines.append(
-            f"| `weightfit check` CLI | {label} | | {human_seconds(cli[0])} | exit {cli[1]} |"
-        )
+        warm = measure("check", CHECK, setup=setup)
+        code = warm_cli[0][1]
+        colds.append(cold_cli[0])
+        lines += [
+            f"| `weightfit check` CLI, **cold** | {label} | | "
+            f"{human_seconds(cold_cli[0])} | exit {cold_cli[1]} |",
+            f"| `weightfit check` CLI, **warm** | {label} | | "
+            f"**{human_seconds(statistics.median(t for t, _ in warm_cli))}** | exit {code} |",
+            f"| `weightfit.check`, cold | {label} | {human_seconds(cold.seconds)} | "
+            f"{human_seconds(cold.process_seconds)} | {_verdict(cold.result)} |",
+            f"| `weightfit.check`, warm | {label} | {human_seconds(warm.seconds)} | "
+            f"{human_seconds(warm.process_seconds)} | {_verdict(warm.result)} |",
+        ]
         alternative = measure(
             "alternative",
             ALTERNATIVE,
@@ -285,20 +325,35 @@ def _section_a(config: Path, own: Path, faulty: Path, written: dict[str, int]) -
             f"{human_seconds(alternative.seconds)} | "
             f"{human_seconds(alternative.process_seconds)} | {_alternative(alternative.result)} |"
         )
+    shutil.rmtree(cache, ignore_errors=True)
     stages = measure(
         "stages", STAGES, setup=f"CKPT = {str(faulty)!r}; CONFIG = {str(config)!r}"
     ).result
-    own_work = sum(seconds for name, seconds in stages.items() if not name.startswith("import"))
-    imports = sum(seconds for name, seconds in stages.items() if name.startswith("import"))
+    imports = {name: measure(name, code).seconds for name, code in IMPORTS.items()}
     lines += [
         "",
-        "Where the time goes (3 faults, one process): "
+        "Where the cold time goes (3 faults, one process, cache empty): "
         + ", ".join(f"{name} {human_seconds(seconds)}" for name, seconds in stages.items())
-        + f". weightfit's own work (read, build, align, diagnose) takes {human_seconds(own_work)}; "
-        f"importing torch, transformers and its Llama module takes {human_seconds(imports)} "
-        "and dominates every end-to-end figure, ours and the alternative's alike. The < 1 s "
-        "target holds for the check itself, not for a process that must first import "
-        "transformers.",
+        + ". Importing torch, transformers and the Llama module is the cold process; "
+        "weightfit's own work is a fraction of a second, and a cache hit replaces the "
+        "imports and the build.",
+        "",
+        "Could a cold run import less? Each import timed in its own process: "
+        + ", ".join(f"{name} {human_seconds(seconds)}" for name, seconds in imports.items())
+        + ". Nearly all of it is `transformers.modeling_utils` and what it pulls in "
+        "(`torch.distributed.tensor`, `torch._dynamo`, sympy), which every modeling module "
+        "imports; importing `modeling_llama` directly instead of through the lazy "
+        "`transformers` namespace saves nothing measurable, so the builder keeps the public "
+        "class lookup.",
+        "",
+        "So the < 1 s target of issue 3 holds for a warm `weightfit check` (any later check "
+        "against the same config, with the same transformers and torch), not for the first "
+        f"one: that run pays the import of transformers ({human_seconds(min(colds))} - "
+        f"{human_seconds(max(colds))} whole process here), as the alternative does on every "
+        "run. The cache is keyed by the config, the class, the transformers and torch "
+        "versions and weightfit's own build code, so a hit is only served where a fresh build "
+        "would give the same manifest; `--no-cache` or `WEIGHTFIT_NO_CACHE=1` always builds "
+        "cold.",
         "",
     ]
     return "\n".join(lines)
@@ -352,7 +407,9 @@ def _cli(ckpt: Path, config: Path) -> tuple[float, int]:
 def _verdict(result: dict[str, object]) -> str:
     findings = result["findings"]
     verdict = "compatible" if result["compatible"] else "incompatible"
-    return f"{verdict}; " + (", ".join(map(str, findings)) if findings else "no findings")  # type: ignore[call-overload]
+    found = ", ".join(map(str, findings)) if findings else "no findings"  # type: ignore[call-overload]
+    imported = " + ".join(map(str, result["imported"])) or "nothing"  # type: ignore[call-overload]
+    return f"{verdict}; {found}; imported {imported}"
 
 
 def _alternative(result: dict[str, object]) -> str:

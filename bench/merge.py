@@ -184,7 +184,7 @@ def render(data: dict[str, object]) -> str:
         "",
         f"Outputs agree: {data['tensors']} tensors, max abs difference "
         f"{float(data['max_diff']):.2e} (fp32). Two cores are shared with other jobs, so "  # type: ignore[arg-type]
-        "times vary by ±30 % from run to run.",
+        "times vary by ±30 % from run to run: across runs, either weightfit row was the faster.",
         "",
         "| target | measured | met |",
         "| --- | ---: | :---: |",

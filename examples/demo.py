@@ -23,6 +23,7 @@ SANA_FOLDER = OUT / "sana-2k-bf16"
 DIT_2D = OUT / "DiT-2d.pt"
 DIT_3D_FOLDER = OUT / "dit-3d"
 SEEDS = OUT / "seeds"
+CASE4 = OUT / "autotrain-lora"
 DIT_3D_TARGET = "seeds:tiny_dit3d"
 """The Open-Sora-like 3D model, as a factory (``tests/`` is put on PYTHONPATH for it)."""
 
@@ -165,6 +166,18 @@ def compare_dit() -> int:
     return 0 if float(difference) == 0.0 else 1
 
 
+def build_case4() -> int:
+    """Seed case 4, small: tiny Llama, one token added (pad_to_multiple_of=8), LoRA + tokenizer."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import seeds
+    from adapter_builders import save_tokenizer
+
+    case = seeds.build_case4_peft(CASE4, vocab=1000, added=1, pad_to_multiple_of=8)
+    save_tokenizer(case.adapter, 1000, 1)
+    print(f"wrote {CASE4}: base (1000 rows) and adapter (1008 rows, tokenizer of 1001)")
+    return 0
+
+
 STEPS: list[Step] = [
     Step("Build a nested training checkpoint", build_nested_pth),
     Step(
@@ -238,6 +251,18 @@ STEPS: list[Step] = [
         "Explain Sana's pasted error with no files at hand: the text encoder was swapped",
         lambda: explain_seed("case1-sana-text-encoder"),
         expect=(1,),
+    ),
+    Step("Build Autotrain's seed case: a LoRA trained after adding a token", build_case4),
+    Step(
+        "Check the adapter against its un-resized base: the vocabulary was resized",
+        lambda: weightfit("adapter", "check", CASE4 / "adapter", "--base", CASE4 / "base"),
+        expect=(1,),
+    ),
+    Step(
+        "Merge it: the base is resized to the adapter's rows first",
+        lambda: weightfit(
+            "adapter", "merge", CASE4 / "adapter", "--base", CASE4 / "base", "-o", CASE4 / "merged"
+        ),
     ),
 ]
 

@@ -19,6 +19,15 @@ class CliResult:
     err: str
 
 
+@pytest.fixture(autouse=True)
+def _target_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Give every test its own empty target cache: none writes to the real one in ``~/.cache``."""
+    monkeypatch.setenv("WEIGHTFIT_CACHE", str(tmp_path_factory.mktemp("weightfit-cache")))
+    monkeypatch.delenv("WEIGHTFIT_NO_CACHE", raising=False)
+
+
 @pytest.fixture
 def run_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -67,9 +67,7 @@ def test_seed_case_names_the_vocab_resize_with_its_evidence(case4: seeds.Case4Pe
         8.0,
         {"2.0": 4},
     )
-    assert fits.evidence["modules_to_save"] == ["embed_tokens", "lm_head"] or sorted(
-        fits.evidence["modules_to_save"]
-    ) == ["embed_tokens", "lm_head"]
+    assert sorted(fits.evidence["modules_to_save"]) == ["embed_tokens", "lm_head"]
     assert report.summary["unexpected"] == 0
     assert [f.category for f in report.findings if f.severity == "error"] == ["vocab_resize"]
 
@@ -82,7 +80,9 @@ def test_tokenizer_in_the_adapter_explains_pad_to_multiple_of(
     assert resize.evidence["checkpoint_rows"] == 1008
     assert resize.evidence["tokenizer_vocab"] == 1001
     assert resize.evidence["tokenizer_pad_to_multiple_of"] == 8
+    assert resize.evidence["pad_to_multiple_of"] == 8  # not 16, which 1000 → 1008 suggests
     assert "resize_token_embeddings(1001, pad_to_multiple_of=8)" in resize.message
+    assert "multiple of 16" not in resize.message
     assert "(= 1008 rows)" in resize.fix_note
 
 
@@ -196,3 +196,20 @@ def test_not_an_adapter_folder_exits_3(case4: seeds.Case4Peft, run_cli) -> None:
     result = run_cli("adapter", "check", case4.base, "--base", case4.base)
     assert result.code == 3
     assert "not a PEFT adapter folder (no adapter_config.json)" in result.err
+
+
+def test_seed_case_at_its_real_names_and_sizes(tmp_path: Path) -> None:
+    """The seed's own adapter folder (Llama-2-7B, sparse) against the seed's PeftModel side."""
+    folder = seeds.case4_adapter_folder(tmp_path)
+    report = weightfit.check_adapter(folder, seeds.seed_manifest(4, "model"))
+    resize = only(report, "vocab_resize")
+    assert (resize.evidence["checkpoint_rows"], resize.evidence["model_rows"]) == (32001, 32000)
+    assert "resize_token_embeddings(32001)" in resize.fix_note
+    fits = only(report, "lora_mismatch", "info")
+    assert "64 of 64 modules fit" in fits.message
+    assert (fits.evidence["r"], fits.evidence["scales"]) == (16, {"2.0": 64})
+    assert fits.evidence["base_model_name_or_path"] == "meta-llama/Llama-2-7b-hf"
+
+
+def test_adapter_without_an_action_is_a_usage_error(run_cli) -> None:
+    assert run_cli("adapter").code == 2

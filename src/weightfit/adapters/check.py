@@ -235,7 +235,9 @@ def _explain_rows(finding: Finding, count: int, exact: bool) -> None:
     finding.evidence["tokenizer_pad_to_multiple_of"] = multiple
     if multiple:
         call = f"resize_token_embeddings({count}, pad_to_multiple_of={multiple})"
-        finding.message += (
+        # The tokenizer settles the padding the row counts alone could only guess.
+        finding.evidence["pad_to_multiple_of"] = multiple
+        finding.message = finding.message.split("; ", 1)[0] + (
             f"; the adapter's tokenizer has {count} tokens and {rows} is {count} rounded up "
             f"to a multiple of {multiple}: trained after {call}"
         )

@@ -98,6 +98,13 @@ class AdapterConfig:
             return {"embed_tokens": [int(i) for i in indices]}
         return {str(k): [int(i) for i in v] for k, v in indices.items()}
 
+    def indices_for(self, module: str) -> list[int] | None:
+        """The token rows trained in ``module`` (a base-model name), matched by suffix."""
+        for key, indices in self.token_indices().items():
+            if module == key or module.endswith("." + key):
+                return indices
+        return None
+
     def __repr__(self) -> str:
         scale = "rslora " if self.use_rslora else ""
         return (

@@ -83,7 +83,7 @@ class MergeResult:
         report: The adapter check run first (:func:`check_adapter`).
         applied: The written output, or ``None`` when the report blocked the merge.
         modules: LoRA modules merged.
-        resized: Base tensors resized to the adapter's rows, to their new row count.
+        resized: Base tensors padded or truncated to the adapter's rows (row counts).
         replaced: Base tensors replaced by the adapter's whole copies.
     """
 
@@ -187,13 +187,9 @@ def merge_adapter(
         started=started,
         extra_files=_side_files(folder, Path(base), base_manifest, rows),
     )
-    resized = {
-        name: recipe.spec.shape[0]
-        for name, recipe in outcome.recipes.items()
-        if rows is not None
-        and recipe.spec.shape[:1] == (rows,)
-        and base_manifest.tensors[name].shape[0] != rows
-    }
+    resized = {op.args["name"]: rows for op in plan.ops if rows is not None}
+    # A base tensor the adapter replaces is not left out: its copy stands in for it.
+    applied.left_out = [name for name in applied.left_out if name not in replaced]
     return MergeResult(report, applied, modules, resized, replaced)
 
 
@@ -250,18 +246,9 @@ def _token_rows(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[
     """(base rows, highest trainable token index + 1) when the index is past the base's rows."""
     for rows in layout.tokens:
         weight = base_weight(rows.module, base.tensors)
-        indices = _indices(rows.module, config)
+        indices = config.indices_for(strip_peft(rows.module))
         if weight is not None and indices and max(indices) >= base.tensors[weight].shape[0]:
             return base.tensors[weight].shape[0], max(indices) + 1
-    return None
-
-
-def _indices(module: str, config: AdapterConfig) -> list[int] | None:
-    """The token rows ``config`` trains in ``module`` (matched by name suffix)."""
-    name = strip_peft(module)
-    for key, indices in config.token_indices().items():
-        if name == key or name.endswith("." + key):
-            return indices
     return None
 
 
@@ -318,7 +305,7 @@ def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfi
     """Write trainable-token rows into their embedding (PEFT's ``index_copy``)."""
     for rows in layout.tokens:
         weight = base_weight(rows.module, outcome.recipes)
-        chosen = _indices(rows.module, config)
+        chosen = config.indices_for(strip_peft(rows.module))
         if weight is None or chosen is None:
             continue
         base = outcome.recipes[weight]

@@ -40,6 +40,11 @@ def register(
     parser.add_argument(
         "--variant", metavar="NAME", help="weight variant of folders (bf16, fp16 …)"
     )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="build a config target afresh, not from the cache (also WEIGHTFIT_NO_CACHE=1)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -47,15 +52,17 @@ def run(args: argparse.Namespace) -> int:
     """Check the checkpoint against the target; exit 0 when compatible, 1 when not."""
     # Imported here: report modules use cli._output, and cli/__init__ imports this module.
     from weightfit.report.check import render_report, report_to_dict
+    from weightfit.targets import cache
 
-    report = check(
-        args.checkpoint,
-        args.against,
-        kwargs=args.kwargs,
-        config=args.config,
-        key=args.key,
-        variant=args.variant,
-    )
+    with cache.disabled(args.no_cache):
+        report = check(
+            args.checkpoint,
+            args.against,
+            kwargs=args.kwargs,
+            config=args.config,
+            key=args.key,
+            variant=args.variant,
+        )
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
     return EXIT_OK if report.compatible else EXIT_FINDINGS
 

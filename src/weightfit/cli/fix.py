@@ -42,6 +42,11 @@ def register(
     fix.add_argument(
         "--plan-only", action="store_true", help="write the plan for review; apply nothing"
     )
+    fix.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="build a config target afresh, not from the cache (also WEIGHTFIT_NO_CACHE=1)",
+    )
     _output_options(fix)
     fix.set_defaults(run=run_fix)
 
@@ -80,8 +85,9 @@ def run_fix(args: argparse.Namespace) -> int:
     """Check, plan, apply and verify; exit 1 when findings are left unfixed."""
     from weightfit.fix import fix
     from weightfit.report.fix import render_fix
+    from weightfit.targets import cache
 
-    with _progress(args) as progress:
+    with _progress(args) as progress, cache.disabled(args.no_cache):
         result = fix(
             args.checkpoint,
             args.against,

@@ -100,7 +100,7 @@ def _offset(ctx: Context, misses: list[LoraModule], total: int) -> list[LoraModu
         name: module
         for name, module in stripped.items()
         if (moved := transform.apply(name)) is not None
-        and (moved in target or moved.replace(".weight", ".base_layer.weight") in target)
+        and (moved in target or moved.removesuffix("weight") + "base_layer.weight" in target)
     }
     if len(mapped) * 2 < len(misses):
         return misses
@@ -372,7 +372,7 @@ def _token_rows(ctx: Context, rows: TokenRows, config: AdapterConfig | None) -> 
     target = ctx.target.tensors
     weight = base_weight(rows.module, target, ctx.renamed(rows.module))
     module = strip_peft(rows.module)
-    indices = _indices_for(module, config)
+    indices = (config.indices_for(module) if config else None) or []
     if weight is None:
         return
     base_rows, width = target[weight].shape[0], target[weight].shape[-1]
@@ -432,13 +432,3 @@ def _token_rows(ctx: Context, rows: TokenRows, config: AdapterConfig | None) -> 
             )
         )
     ctx.consume(unexpected=[rows.delta.name])
-
-
-def _indices_for(module: str, config: AdapterConfig | None) -> list[int]:
-    """The token rows ``config`` trains in ``module`` (matched by name suffix)."""
-    if config is None:
-        return []
-    for key, indices in config.token_indices().items():
-        if module == key or module.endswith("." + key):
-            return indices
-    return []

@@ -23,6 +23,10 @@ def render_merge(console: Console, result: MergeResult) -> None:
     console.print(f"Merged {result.modules} LoRA module(s)")
     for name, rows in sorted((result.resized or {}).items()):
         console.print(f"  resized {sanitize_name(name)} to {rows} rows", soft_wrap=True)
+    shapes = result.applied.manifest.tensors
     for name in result.replaced or []:
-        console.print(f"  replaced {sanitize_name(name)} by the adapter's copy", soft_wrap=True)
+        shape = list(shapes[name].shape) if name in shapes else "?"
+        console.print(
+            f"  replaced {sanitize_name(name)} by the adapter's copy {shape}", soft_wrap=True
+        )
     render_apply(console, result.applied)

@@ -26,7 +26,8 @@ the real thing, and reading headers is exact and fast); name its
 
 Nothing here allocates tensor storage, downloads, or runs code a checkpoint or
 config names: transformers ``auto_map`` remote code is refused, and torch is
-imported only when a model must be built.
+imported only when a model must be built (built config targets are cached, see
+:mod:`weightfit.targets.cache`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from typing import Any
 from weightfit import formats, weightsets
 from weightfit.errors import CheckpointNotFound, InputError, TargetUnavailable, UsageError
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.targets import diffusers, factory, transformers
+from weightfit.targets import cache, diffusers, factory, transformers
 from weightfit.targets.config import config_hash, load_config, merged
 from weightfit.targets.module import is_module, is_state_dict, manifest_of, manifest_of_state_dict
 
@@ -141,14 +142,29 @@ def _config_file(
 def build_config(settings: Mapping[str, Any], *, source: str) -> Manifest:
     """Build a model from a transformers or diffusers config mapping, on ``meta``.
 
+    The manifest comes from :mod:`weightfit.targets.cache` when it holds this
+    config, without importing torch or the framework.
+
     Raises:
         TargetUnavailable: the mapping is neither kind of config.
 
     """
     if diffusers.is_config(settings):
-        return diffusers.build(settings, source=source)
+        return cache.cached(
+            settings,
+            library="diffusers",
+            class_name=str(settings["_class_name"]),
+            source=source,
+            build=lambda: diffusers.build(settings, source=source),
+        )
     if transformers.is_config(settings):
-        return transformers.build(settings, source=source)
+        return cache.cached(
+            settings,
+            library="transformers",
+            class_name=transformers.class_name(settings),
+            source=source,
+            build=lambda: transformers.build(settings, source=source),
+        )
     raise TargetUnavailable(
         "not a model config: no '_class_name' (diffusers), 'architectures' or "
         f"'model_type' (transformers) in {source}"

@@ -28,6 +28,17 @@ def is_config(config: Mapping[str, Any]) -> bool:
     return "_class_name" not in config and ("architectures" in config or "model_type" in config)
 
 
+def class_name(config: Mapping[str, Any]) -> str:
+    """The class a config builds, named without importing transformers.
+
+    ``architectures[0]``, else ``AutoModel[<model_type>]`` (the base model).
+    """
+    architectures = config.get("architectures")
+    if isinstance(architectures, list) and architectures:
+        return str(architectures[0])
+    return f"AutoModel[{config.get('model_type')}]"
+
+
 def is_model_class(obj: object) -> bool:
     """Whether ``obj`` is a transformers ``PreTrainedModel`` subclass (no import if unloaded)."""
     module = sys.modules.get("transformers")
