@@ -222,7 +222,7 @@ def _tokenizer(folder: Path, findings: list[Finding], target: Manifest) -> list[
 
 def _explain_rows(finding: Finding, count: int, exact: bool) -> None:
     """Say which ``resize_token_embeddings`` call made the adapter's rows from its tokenizer."""
-    from weightfit.diagnose.embeddings import _padding
+    from weightfit.diagnose.embeddings import padding_multiple
 
     rows = finding.evidence["checkpoint_rows"]
     finding.evidence["tokenizer_vocab"] = count
@@ -231,7 +231,7 @@ def _explain_rows(finding: Finding, count: int, exact: bool) -> None:
         finding.message += f"; the adapter's tokenizer has exactly {count} tokens"
         finding.evidence["tokenizer_pad_to_multiple_of"] = None
         return
-    multiple = _padding(count, rows) if exact else None
+    multiple = padding_multiple(count, rows) if exact else None
     finding.evidence["tokenizer_pad_to_multiple_of"] = multiple
     if multiple:
         call = f"resize_token_embeddings({count}, pad_to_multiple_of={multiple})"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from weightfit.apply import ProgressFn
 
 _ERROR_CONSOLE: Console | None = None
 
@@ -44,3 +48,36 @@ def emit(
         sys.stdout.write("\n")
     else:
         render(console())
+
+
+@contextmanager
+def write_progress(args: argparse.Namespace) -> Iterator[ProgressFn | None]:
+    """Yield a progress callback drawing bytes and tensors on standard error (terminals only)."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    console = error_console()
+    if args.json or not console.is_terminal:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("writing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[tensors]} tensors"),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task("write", total=None, tensors="0/?")
+
+    def update(tensors: int, tensors_total: int, written: int, total: int) -> None:
+        bar.update(task, completed=written, total=total, tensors=f"{tensors}/{tensors_total}")
+
+    with bar:
+        yield update

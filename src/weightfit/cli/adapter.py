@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from weightfit.cli._output import emit
+from weightfit.cli._output import emit, write_progress
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 HELP = "check a PEFT LoRA adapter against a base model, or merge it in"
@@ -66,12 +66,9 @@ def run_check(args: argparse.Namespace) -> int:
 def run_merge(args: argparse.Namespace) -> int:
     """Merge the adapter into the base; exit 1 (nothing written) when it does not fit."""
     from weightfit.adapters.merge import merge_adapter
-
-    # The same bar as fix and apply: bytes and tensors written, on terminals only.
-    from weightfit.cli.fix import _progress
     from weightfit.report.adapter import render_merge
 
-    with _progress(args) as progress:
+    with write_progress(args) as progress:
         result = merge_adapter(
             args.adapter,
             args.base,

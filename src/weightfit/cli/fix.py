@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from weightfit.cli._output import emit, error_console
+from weightfit.cli._output import emit, write_progress
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 FIX_HELP = "check a checkpoint against a model, then write a fixed copy (plan included)"
@@ -87,7 +85,7 @@ def run_fix(args: argparse.Namespace) -> int:
     from weightfit.report.fix import render_fix
     from weightfit.targets import cache
 
-    with _progress(args) as progress, cache.disabled(args.no_cache):
+    with write_progress(args) as progress, cache.disabled(args.no_cache):
         result = fix(
             args.checkpoint,
             args.against,
@@ -112,7 +110,7 @@ def run_apply(args: argparse.Namespace) -> int:
     from weightfit.apply import apply
     from weightfit.report.fix import render_apply
 
-    with _progress(args) as progress:
+    with write_progress(args) as progress:
         result = apply(
             args.plan,
             args.checkpoint,
@@ -128,39 +126,6 @@ def run_apply(args: argparse.Namespace) -> int:
         )
     emit(args, result.to_dict, lambda console: render_apply(console, result))
     return EXIT_OK
-
-
-@contextmanager
-def _progress(args: argparse.Namespace) -> Iterator[Callable[[int, int, int, int], None] | None]:
-    """Yield a progress callback drawing bytes and tensors on standard error (terminals only)."""
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TransferSpeedColumn,
-    )
-
-    console = error_console()
-    if args.json or not console.is_terminal:
-        yield None
-        return
-    bar = Progress(
-        TextColumn("writing"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TextColumn("{task.fields[tensors]} tensors"),
-        console=console,
-        transient=True,
-    )
-    task = bar.add_task("write", total=None, tensors="0/?")
-
-    def update(tensors: int, tensors_total: int, written: int, total: int) -> None:
-        bar.update(task, completed=written, total=total, tensors=f"{tensors}/{tensors_total}")
-
-    with bar:
-        yield update
 
 
 def _json_object(text: str) -> dict[str, Any]:

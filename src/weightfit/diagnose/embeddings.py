@@ -124,7 +124,7 @@ def _report_vocab(
 ) -> None:
     larger, smaller = max(have, want), min(have, want)
     multiple = _multiple_of(larger)
-    padded_with = _padding(smaller, larger)
+    padded_with = padding_multiple(smaller, larger)
     if padded_with:
         padding = (
             f"{larger} is {smaller} rounded up to a multiple of {padded_with} "
@@ -236,7 +236,7 @@ def _multiple_of(rows: int) -> int | None:
     return next((k for k in PAD_MULTIPLES if rows % k == 0), None)
 
 
-def _padding(smaller: int, larger: int) -> int | None:
+def padding_multiple(smaller: int, larger: int) -> int | None:
     """Return the smallest ``k`` with ``ceil(smaller / k) * k == larger``, if any."""
     for k in reversed(PAD_MULTIPLES):
         if smaller % k and -(-smaller // k) * k == larger:
