@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -283,7 +284,15 @@ def explain_seed(case: str) -> int:
     ).returncode
 
 
+def quiet_libraries() -> None:
+    """Keep the libraries' own progress bars and advice out of the demo's output."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
 def main() -> int:
+    quiet_libraries()
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir()
