@@ -26,6 +26,25 @@ def common_options() -> argparse.ArgumentParser:
     return parent
 
 
+def writer_options(parser: argparse.ArgumentParser, *, dtype: bool = True) -> None:
+    """Options of every command that writes a checkpoint: ``-o``, ``--shard-size`` and more."""
+    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
+    parser.add_argument(
+        "--shard-size", default="5GB", metavar="SIZE", help="largest shard (default 5GB)"
+    )
+    if dtype:
+        parser.add_argument(
+            "--dtype", metavar="DTYPE", help="cast floating-point tensors (bf16, fp16, fp32)"
+        )
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    parser.add_argument(
+        "--no-hash",
+        dest="hash_sources",
+        action="store_false",
+        help="do not record the sources' SHA-256 (saves reading them once more)",
+    )
+
+
 def console() -> Console:
     """The console for reports on standard output."""
     return Console(highlight=False, soft_wrap=False, emoji=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from weightfit.cli._output import emit, write_progress
+from weightfit.cli._output import emit, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 HELP = "check a PEFT LoRA adapter against a base model, or merge it in"
@@ -28,17 +28,7 @@ def register(
         "merge", parents=[common], help=MERGE_HELP, description=MERGE_HELP.capitalize() + "."
     )
     _inputs(merge)
-    merge.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
-    merge.add_argument(
-        "--shard-size", default="5GB", metavar="SIZE", help="largest shard (default 5GB)"
-    )
-    merge.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    merge.add_argument(
-        "--no-hash",
-        dest="hash_sources",
-        action="store_false",
-        help="do not record the sources' SHA-256 (saves reading them once more)",
-    )
+    writer_options(merge, dtype=False)
     merge.set_defaults(run=run_merge)
 
 

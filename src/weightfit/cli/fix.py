@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from weightfit.cli._output import emit, write_progress
+from weightfit.cli._output import emit, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 FIX_HELP = "check a checkpoint against a model, then write a fixed copy (plan included)"
@@ -45,7 +45,7 @@ def register(
         action="store_true",
         help="build a config target afresh, not from the cache (also WEIGHTFIT_NO_CACHE=1)",
     )
-    _output_options(fix)
+    writer_options(fix)
     fix.set_defaults(run=run_fix)
 
     apply = subparsers.add_parser(
@@ -58,25 +58,8 @@ def register(
     )
     apply.add_argument("--key", metavar="A.B", help="state dict to read inside a container")
     apply.add_argument("--variant", metavar="NAME", help="weight variant in a folder (bf16 …)")
-    _output_options(apply)
+    writer_options(apply)
     apply.set_defaults(run=run_apply)
-
-
-def _output_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--out", required=True, metavar="OUT", help="output folder")
-    parser.add_argument(
-        "--shard-size", default="5GB", metavar="SIZE", help="largest shard (default 5GB)"
-    )
-    parser.add_argument(
-        "--dtype", metavar="DTYPE", help="cast floating-point tensors (bf16, fp16, fp32)"
-    )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
-    parser.add_argument(
-        "--no-hash",
-        dest="hash_sources",
-        action="store_false",
-        help="do not record the sources' SHA-256 (saves reading them once more)",
-    )
 
 
 def run_fix(args: argparse.Namespace) -> int:
