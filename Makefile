@@ -30,6 +30,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/inspect.py
 	$(PY) bench/check.py
+	$(PY) bench/lint.py
+	$(PY) bench/apply.py
+	$(PY) bench/merge.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
