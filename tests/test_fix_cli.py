@@ -227,3 +227,18 @@ def test_plan_from_report_merges_and_orders_ops() -> None:
         ("reinit", {"name": "y"}),
     ]
     assert (plan.source, plan.target) == ("ckpt", "model")
+
+
+def test_fix_with_reinit_says_what_a_strict_load_would_miss(tmp_path: Path, run_cli) -> None:
+    torch.manual_seed(0)
+    checkpoint = tmp_path / "ten-classes.pt"
+    torch.save(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 10)).state_dict(), checkpoint)
+    target = tmp_path / "five-classes.safetensors"
+    save_file(nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 5)).state_dict(), target)
+
+    result = run_cli("fix", checkpoint, "--against", target, "-o", tmp_path / "out")
+
+    assert result.code == 0, result.err
+    last = " ".join(result.out.split("Verified: ", 1)[1].split())
+    assert last.startswith(f"fits {target} exactly, except the 2 tensor(s) left to the model's")
+    assert "loads strict" not in result.out

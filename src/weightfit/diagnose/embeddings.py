@@ -247,10 +247,16 @@ def padding_multiple(smaller: int, larger: int) -> int | None:
 def num_classes(ctx: Context) -> None:
     """Report terminal heads whose output rows differ: another number of classes."""
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
-    for change in _row_changes(ctx):
-        if change.axis != 0 or not (_is_head(ctx, change) or _is_label_table(change)):
-            continue
-        groups[(change.have, change.want)].append(change)
+    rows = [change for change in _row_changes(ctx) if change.axis == 0]
+    heads = {
+        (_module_of(change.name), change.have, change.want)
+        for change in rows
+        if _is_head(ctx, change) or _is_label_table(change)
+    }
+    for change in rows:
+        # A head's bias follows its weight, wherever the position rules would put it alone.
+        if (_module_of(change.name), change.have, change.want) in heads:
+            groups[(change.have, change.want)].append(change)
     for (have, want), changes in groups.items():
         weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
         if not weights:
@@ -274,7 +280,7 @@ def num_classes(ctx: Context) -> None:
             "checkpoint_classes": have,
             "model_classes": want,
             "input_width": width,
-            "heads": sorted({c.name.rsplit(".", 1)[0] for c in changes}),
+            "heads": sorted({_module_of(c.name) for c in changes}),
             "bias_follows": has_bias,
         }
         if keys:
@@ -299,6 +305,11 @@ def num_classes(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=[c.pair for c in changes])
+
+
+def _module_of(name: str) -> str:
+    """Return the module a tensor belongs to (``head`` for ``head.weight``)."""
+    return name.rsplit(".", 1)[0]
 
 
 def _is_label_table(change: _RowChange) -> bool:

@@ -48,7 +48,14 @@ def render_apply(console: Console, result: ApplyResult) -> None:
         console.print(f"  {sanitize_name(name)}")
     _names(console, "Re-initialised (to train)", result.reinitialised)
     _names(console, "Left out of the output", result.left_out)
-    if result.verified_against:
+    if result.verified_against and result.reinitialised:
+        console.print(
+            f"[green]Verified[/]: fits {sanitize_name(result.verified_against)} exactly, except "
+            f"the {len(result.reinitialised)} tensor(s) left to the model's initialisation "
+            "(load with weightfit.load_into, or load_state_dict(strict=False))",
+            soft_wrap=True,
+        )
+    elif result.verified_against:
         console.print(
             f"[green]Verified[/]: loads strict into {sanitize_name(result.verified_against)}",
             soft_wrap=True,
