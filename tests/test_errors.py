@@ -215,3 +215,14 @@ def test_reading_fills_in_a_missing_path_and_keeps_our_own_errors() -> None:
 def test_reading_lets_unrelated_exceptions_through() -> None:
     with pytest.raises(ZeroDivisionError), errors.reading("f.bin"):
         raise ZeroDivisionError
+
+
+def test_a_detail_quoting_a_multi_line_exception_prints_as_one_line() -> None:
+    error = errors.TargetUnavailable(
+        "transformers rejects the config: Validation error for field 'hidden_size':\n"
+        "    TypeError: expected int, got str"
+    )
+    assert error.message == (
+        "target unavailable: transformers rejects the config: Validation error for field "
+        "'hidden_size': TypeError: expected int, got str"
+    )

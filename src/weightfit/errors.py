@@ -86,7 +86,9 @@ class WeightfitError(Exception):
         """The one line the CLI prints: file, kind of problem, detail."""
         where = f"{self.path}: " if self.path else ""
         at = f" (at byte {self.offset})" if self.offset is not None else ""
-        return f"{where}{self.what}: {self.detail}{at}"
+        # Details quoting a foreign exception may span lines; the CLI prints one.
+        detail = " ".join(line.strip() for line in self.detail.splitlines())
+        return f"{where}{self.what}: {detail}{at}"
 
     def __str__(self) -> str:
         return self.message
