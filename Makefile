@@ -22,6 +22,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench examples docs
 	$(VENV)/bin/ruff format --check src tests bench examples docs
+	$(VENV)/bin/mypy src/weightfit
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format src tests bench examples

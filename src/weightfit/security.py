@@ -408,4 +408,6 @@ def verdict(module: str, name: str) -> SecurityVerdict:
 def worst(*verdicts: SecurityVerdict | None) -> SecurityVerdict | None:
     """Return the worst of several verdicts (``None`` entries are ignored)."""
     known = [v for v in verdicts if v is not None]
-    return max(known, key=RANK.__getitem__) if known else None
+    if not known:
+        return None
+    return max(known, key=RANK.__getitem__)

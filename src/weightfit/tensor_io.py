@@ -368,7 +368,9 @@ def tensor_bytes(value: torch.Tensor) -> memoryview:
     flat = value.detach().contiguous().reshape(-1)
     if flat.numel() == 0:
         return memoryview(b"")
-    return memoryview(flat.view(torch.uint8).numpy()).cast("B")
+    # ``ndarray.data`` is ``memoryview(array)``, spelled so it type-checks: numpy's
+    # stubs give ndarray ``__buffer__`` only on Python 3.12+.
+    return flat.view(torch.uint8).numpy().data.cast("B")
 
 
 def fsync_dir(path: Path) -> None:

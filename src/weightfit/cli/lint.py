@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from typing import TYPE_CHECKING
@@ -92,10 +93,8 @@ def run(args: argparse.Namespace) -> int:
             args.json = fmt == "json"
             emit(
                 args,
-                lambda result=result, outcome=outcome: render.to_json(result, outcome),
-                lambda out, result=result, outcome=outcome: _text(
-                    out, result, outcome, args.verbose
-                ),
+                functools.partial(render.to_json, result, outcome),
+                functools.partial(_text, result=result, outcome=outcome, verbose=args.verbose),
             )
         code = max(code, result.exit_code)
     return code

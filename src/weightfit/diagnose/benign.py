@@ -157,8 +157,8 @@ def _other_buffers(ctx: Context) -> None:
             if change is None:
                 continue
             key = f"{change.library} {change.version}: {change.description}"
-            entry = groups.setdefault(key, (change.source, [], []))
-            entry[1 if side == "checkpoint" else 2].append(name)
+            _, unexpected, missing = groups.setdefault(key, (change.source, [], []))
+            (unexpected if side == "checkpoint" else missing).append(name)
     for what, (source, unexpected, missing) in groups.items():
         side = (
             f"{len(unexpected)} in the checkpoint only"

@@ -240,13 +240,16 @@ def encoder_swap(ctx: Context) -> None:
         # A width some layer outputs (or a bias carries) is made inside the model,
         # so it is not fed from outside: an intermediate size, not an encoder.
         groups.pop(change, None)
-    for (have, want), pairs in groups.items():
+    for (have_width, want_width), pairs in groups.items():
         named = [p for p in pairs if _conditioning_name(p.target)]
-        labels = {"checkpoint": _known.width_labels(have), "model": _known.width_labels(want)}
+        labels = {
+            "checkpoint": _known.width_labels(have_width),
+            "model": _known.width_labels(want_width),
+        }
         modules = {p.target.rsplit(".", 1)[0] for p in pairs}
         if not named and not any(labels.values()) and len(modules) < 2:
             continue
-        _report_swap(ctx, have, want, pairs, labels, bool(named), model_width)
+        _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width)
 
 
 def _conditioning_name(name: str) -> bool:

@@ -27,7 +27,9 @@ def fused_split(ctx: Context) -> None:
         groups = [g for g in ctx.alignment.fused if g.parts_side == parts_side]
         if not groups:
             continue
-        ops, params, examples = [], [], []
+        ops: list[Op] = []
+        params: list[str] = []
+        examples: list[dict[str, object]] = []
         for group in groups:
             specs_parts = [
                 ctx.source[p] if parts_side == "source" else ctx.target[p] for p in group.parts

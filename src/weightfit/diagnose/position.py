@@ -15,6 +15,7 @@ Only tensors named for positions, shaped like tables (``[tokens, C]`` or
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, config_keys_with, shape_text, stack_of
@@ -172,7 +173,8 @@ def pos_embed_resize(ctx: Context) -> None:
     lead = grids[0] if grids else found[0][2]
     note = _pos_note(lead)
     if "image_size" in lead:
-        have_size, want_size = lead["image_size"]  # type: ignore[misc]
+        # Evidence values are the plain lists and numbers _position_change stored.
+        have_size, want_size = cast("list[int]", lead["image_size"])
         keys = config_keys_with(ctx.target.config, want_size)
         if keys:
             note += f" (model built with {keys[0]}={want_size}; the checkpoint has {have_size})"
@@ -183,7 +185,7 @@ def pos_embed_resize(ctx: Context) -> None:
             message=_pos_message(lead, len(found)),
             params=[pair.source for pair, _, _ in found],
             evidence={"tensors": [ev for _, _, ev in found][:8], "count": len(found)},
-            confidence=float(min(ev["confidence"] for _, _, ev in found)),  # type: ignore[arg-type]
+            confidence=min(cast(float, ev["confidence"]) for _, _, ev in found),
             fix=[op for _, op, _ in found if op is not None],
             fix_note=note,
         )
@@ -264,7 +266,7 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
             "confidence": 0.8,
         }
         if a > b:
-            op: Op | None = Op(
+            op = Op(
                 "truncate_rows",
                 {"name": pair.target, "rows": b},
                 "pos_embed_resize: shorter sequence",
@@ -334,12 +336,12 @@ def _pos_message(ev: dict[str, object], count: int) -> str:
     more = f" (+{count - 1} more)" if count > 1 else ""
     name = ev["name"]
     if ev["kind"] == "grid":
-        (n, _), (m, _) = ev["from_grid"], ev["to_grid"]  # type: ignore[misc]
+        (n, _), (m, _) = cast("list[int]", ev["from_grid"]), cast("list[int]", ev["to_grid"])
         prefix = ev["prefix_tokens"]
         tokens = f" + {prefix} prefix token(s)" if prefix else ""
         size = ""
         if "image_size" in ev:
-            a, b = ev["image_size"]  # type: ignore[misc]
+            a, b = cast("list[int]", ev["image_size"])
             size = f" ({a}px vs {b}px at patch {ev['patch_size']})"
         return (
             f"position embeddings sized for another image size: {name} is a {n}×{n} grid"

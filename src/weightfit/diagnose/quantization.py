@@ -250,8 +250,8 @@ def _report(ctx: Context, scheme: _Scheme) -> None:
     count = len(scheme.pairs) + len(scheme.missing)
     ratio = ""
     if scheme.ratios and scheme.ratios != {1.0}:
-        shown = sorted(scheme.ratios)
-        ratio = f"; element counts {', '.join(_fraction(r) for r in shown)} of the model's"
+        fractions = ", ".join(_fraction(r) for r in sorted(scheme.ratios))
+        ratio = f"; element counts {fractions} of the model's"
     bits = f", {'/'.join(str(b) for b in sorted(scheme.bits))}-bit" if scheme.bits else ""
     example = scheme.examples[0] if scheme.examples else None
     shown = f": {example['name']} {example['checkpoint']} vs {example['model']}" if example else ""

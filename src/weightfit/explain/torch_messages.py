@@ -161,7 +161,7 @@ def _weights_only(text: str) -> list[Section]:
     for full in found:
         module, _, name = full.rpartition(".")
         rows.append({"global": full, "verdict": security.verdict(module, name)})
-    worst = security.worst(*(row["verdict"] for row in rows)) if rows else None  # type: ignore[arg-type]
+    worst = security.worst(*(row["verdict"] for row in rows)) if rows else None
     path = CHECKPOINT_PATH.search(text)
     checkpoint = path.group(1) if path else "CKPT"
     listed = ", ".join(row["global"] for row in rows) or "a global it does not allow"

@@ -58,7 +58,8 @@ REMOTE_SCHEMES = ("http://", "https://")
 
 
 def _module(name: str) -> FormatModule:
-    module: FormatModule = importlib.import_module(f"weightfit.formats.{name}")  # type: ignore[assignment]
+    # ModuleType's ``__getattr__`` returns Any, so a module satisfies the protocol.
+    module: FormatModule = importlib.import_module(f"weightfit.formats.{name}")
     return module
 
 

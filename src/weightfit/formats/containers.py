@@ -150,6 +150,7 @@ def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Ch
     walker = _Walker(max(MIN_VISITS, budget * VISITS_PER_OPCODE))
     walker.visit(root, (), 0)
     found = walker.found
+    chosen: Found | None
     if key is not None:
         chosen = _explicit(root, key, found, walker)
         reason = f"asked for with key {key!r}"

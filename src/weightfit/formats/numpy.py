@@ -204,6 +204,8 @@ def _data_start(raw: IO[bytes], info: zipfile.ZipInfo) -> int:
         raise TruncatedFile(
             f"member {show(info.filename)} local header is cut short", offset=info.header_offset
         )
+    name_length: int
+    extra_length: int
     signature, name_length, extra_length = LOCAL_HEADER.unpack(local)
     if signature != ZIP_MAGICS[0]:
         raise InvalidHeader(

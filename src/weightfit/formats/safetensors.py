@@ -126,6 +126,7 @@ def header_length(prefix: bytes, file_size: int) -> int:
     """
     if file_size < LENGTH_BYTES or len(prefix) < LENGTH_BYTES:
         raise TruncatedFile(f"{file_size} bytes, too short for the 8-byte header length")
+    length: int
     (length,) = struct.unpack("<Q", prefix[:LENGTH_BYTES])
     if length > MAX_HEADER_BYTES:
         raise HeaderTooLarge(
@@ -241,8 +242,9 @@ def _entries(table: dict[str, Any]) -> list[tuple[str, str, tuple[int, ...], int
     Valid headers take a fast path (a few type tests per entry and one pass over
     all dimensions); anything odd goes to :func:`_refuse` for the precise message.
     """
-    rows = []
-    dims: list[object] = []
+    rows: list[tuple[str, str, tuple[int, ...], int, int]] = []
+    # Raw JSON values: the fast check below tests their types before comparing them.
+    dims: list[Any] = []
     for name, entry in table.items():
         try:
             dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
@@ -262,7 +264,7 @@ def _entries(table: dict[str, Any]) -> list[tuple[str, str, tuple[int, ...], int
         for name, entry in table.items():
             if not _is_counts(entry["shape"]):
                 _refuse(name, entry)
-    return rows  # type: ignore[return-value]
+    return rows
 
 
 def _refuse(name: str, entry: object) -> NoReturn:

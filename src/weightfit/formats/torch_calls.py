@@ -41,6 +41,7 @@ def _tensor(
     storage_offset: Any,
     size: Any,
     stride: Any,
+    *,
     requires_grad: Any,
     dtype: str | None,
     quantized: bool = False,
@@ -85,12 +86,12 @@ def _rebuild_tensor(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -
 
 def _rebuild_tensor_v2(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:
     _arity(m, "_rebuild_tensor_v2", args, 6, 7)
-    return _tensor(m, *args[:5], dtype=None)
+    return _tensor(m, *args[:4], requires_grad=args[4], dtype=None)
 
 
 def _rebuild_tensor_v3(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:
     _arity(m, "_rebuild_tensor_v3", args, 7, 8)
-    return _tensor(m, *args[:5], dtype=_dtype_arg(m, args[6]))
+    return _tensor(m, *args[:4], requires_grad=args[4], dtype=_dtype_arg(m, args[6]))
 
 
 def _rebuild_qtensor(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:

@@ -171,6 +171,8 @@ def _data_offset(handle: BinaryIO, info: zipfile.ZipInfo, size: int) -> int:
             f"record {info.filename!r} has its header at byte {info.header_offset}, "
             f"past the end of the file ({size} bytes)"
         )
+    name_length: int
+    extra_length: int
     signature, name_length, extra_length = LOCAL_HEADER.unpack(header)
     if signature != LOCAL_SIGNATURE:
         raise InvalidHeader(

@@ -234,9 +234,10 @@ def version_changes_between(library: str, old: str, new: str) -> list[VersionCha
         ['4.31.0', '4.32.0']
 
     """
-    low, high = sorted((_release(old), _release(new)))
-    if low is None or high is None:
+    old_release, new_release = _release(old), _release(new)
+    if old_release is None or new_release is None:
         return []
+    low, high = sorted((old_release, new_release))
     return [
         change
         for change in _changes()

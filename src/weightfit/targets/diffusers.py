@@ -13,7 +13,7 @@ import contextlib
 import sys
 from collections.abc import Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 from weightfit.errors import MissingDependency, TargetUnavailable
 from weightfit.manifest import Manifest
@@ -22,18 +22,32 @@ from weightfit.targets.module import import_torch, manifest_of
 FORMAT = "diffusers-config"
 
 
+class ModelClass(Protocol):
+    """What :func:`build` uses of a ``ModelMixin`` subclass.
+
+    diffusers is imported at run time only, so its own classes never reach the
+    type checker; this names the class attributes the builder relies on.
+    """
+
+    __name__: str
+
+    def from_config(self, config: dict[str, Any]) -> Any: ...  # noqa: D102
+
+
 def is_config(config: Mapping[str, Any]) -> bool:
     """Whether a mapping looks like a diffusers model ``config.json``."""
     return isinstance(config.get("_class_name"), str)
 
 
-def is_model_class(obj: object) -> bool:
+def is_model_class(obj: object) -> TypeGuard[ModelClass]:
     """Whether ``obj`` is a diffusers ``ModelMixin`` subclass (no import if unloaded)."""
     module = sys.modules.get("diffusers")
     return module is not None and isinstance(obj, type) and issubclass(obj, module.ModelMixin)
 
 
-def build(config: Mapping[str, Any], *, source: str, model_class: type | None = None) -> Manifest:
+def build(
+    config: Mapping[str, Any], *, source: str, model_class: ModelClass | None = None
+) -> Manifest:
     """Build the model a diffusers config describes, on ``meta``, and describe it.
 
     Args:
@@ -77,14 +91,13 @@ def _import() -> ModuleType:
     return diffusers
 
 
-def _model_class(library: ModuleType, config: Mapping[str, Any]) -> type:
+def _model_class(library: ModuleType, config: Mapping[str, Any]) -> ModelClass:
     """Find the ``ModelMixin`` subclass ``_class_name`` names."""
     name = str(config.get("_class_name"))
     found = getattr(library, name, None)
     if not is_model_class(found):
         what = "a pipeline, not a model" if name.endswith("Pipeline") else "no model class"
         raise TargetUnavailable(f"diffusers {library.__version__} has {what} named {name!r}")
-    assert isinstance(found, type)
     return found
 
 

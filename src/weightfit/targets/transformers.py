@@ -14,13 +14,26 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol, TypeGuard
 
 from weightfit.errors import MissingDependency, TargetUnavailable
 from weightfit.manifest import Manifest
 from weightfit.targets.module import import_torch, manifest_of
 
 FORMAT = "transformers-config"
+
+
+class ModelClass(Protocol):
+    """What :func:`build` uses of a ``PreTrainedModel`` subclass.
+
+    transformers is imported at run time only, so its own classes never reach the
+    type checker; this names the class attributes the builder relies on.
+    """
+
+    __name__: str
+    config_class: Any
+
+    def _from_config(self, config: Any) -> Any: ...
 
 
 def is_config(config: Mapping[str, Any]) -> bool:
@@ -39,13 +52,15 @@ def class_name(config: Mapping[str, Any]) -> str:
     return f"AutoModel[{config.get('model_type')}]"
 
 
-def is_model_class(obj: object) -> bool:
+def is_model_class(obj: object) -> TypeGuard[ModelClass]:
     """Whether ``obj`` is a transformers ``PreTrainedModel`` subclass (no import if unloaded)."""
     module = sys.modules.get("transformers")
     return module is not None and isinstance(obj, type) and issubclass(obj, module.PreTrainedModel)
 
 
-def build(config: Mapping[str, Any], *, source: str, model_class: type | None = None) -> Manifest:
+def build(
+    config: Mapping[str, Any], *, source: str, model_class: ModelClass | None = None
+) -> Manifest:
     """Build the model a transformers config describes, on ``meta``, and describe it.
 
     Args:
@@ -101,7 +116,7 @@ def _import() -> ModuleType:
 
 
 def _recipe(
-    library: ModuleType, config: Mapping[str, Any], model_class: type | None
+    library: ModuleType, config: Mapping[str, Any], model_class: ModelClass | None
 ) -> tuple[Any, Callable[[Any], Any], str]:
     """Pick the config class, the builder and the class name for this config.
 
