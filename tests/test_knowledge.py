@@ -226,3 +226,8 @@ def test_fused_expert_layouts_are_todays_layouts():
     assert [c.kind for c in knowledge.changes_for(old)] == ["fused"]
     qwen = "model.layers.3.mlp.experts.17.gate_proj.weight"
     assert [c.kind for c in knowledge.changes_for(qwen)] == ["fused"]
+
+
+def test_version_changes_between_unparseable_versions_is_empty() -> None:
+    assert knowledge.version_changes_between("transformers", "main", "4.40.0") == []
+    assert knowledge.version_changes_between("transformers", "4.30.0", "legacy") == []
