@@ -21,6 +21,7 @@ The tree::
     │   ├── TruncatedFile               the file ends before its own header says it should
     │   ├── HeaderTooLarge              a declared header or count exceeds its limit
     │   ├── InvalidHeader               (ValueError) the header is not what the spec allows
+    │   ├── UnsupportedArchive          a zip feature weightfit does not read (encryption, method)
     │   ├── TensorSizeMismatch          shape × itemsize differs from the stored byte count
     │   ├── TensorOutOfBounds           a tensor's bytes lie outside the data section
     │   ├── OverlappingTensors          two tensors claim the same bytes
@@ -151,6 +152,10 @@ class HeaderTooLarge(InputError):
 
 class InvalidHeader(InputError, ValueError):
     """The header is not what the format's spec allows."""
+
+
+class UnsupportedArchive(InputError):
+    """A zip archive uses a feature weightfit does not read: encryption, a compression method."""
 
 
 class TensorSizeMismatch(InputError):

@@ -84,9 +84,10 @@ def detect(path: str | Path) -> str:
         head = handle.read(SNIFF_BYTES)
     if not head:
         raise NotACheckpoint("file is empty", path=path)
-    for name in FILE_FORMATS:
-        if _module(name).sniff(head, path):
-            return name
+    with reading(path):
+        for name in FILE_FORMATS:
+            if _module(name).sniff(head, path):
+                return name
     raise NotACheckpoint(f"unrecognised leading bytes {head[:8]!r}", path=path)
 
 

@@ -52,16 +52,13 @@ from weightfit.errors import (
 )
 from weightfit.formats import ReadOptions
 from weightfit.formats._layout import show
+from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
 from weightfit.manifest import ByteRange, Manifest, TensorSpec
 
 NAME = "numpy"
 FORMAT = "npz"
 """``Manifest.format`` of an archive this module reads."""
 
-ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
-"""APPNOTE 4.3.7 local file header, and 4.3.16 end of central directory (an empty archive)."""
-LOCAL_HEADER = struct.Struct("<4s22xHH")
-"""APPNOTE 4.3.7: signature, 22 bytes we skip, file name length, extra field length."""
 NPY_MAGIC = b"\x93NUMPY"
 """``MAGIC_PREFIX`` in numpy's ``_format_impl.py``."""
 NPY_SUFFIX = ".npy"
@@ -106,18 +103,16 @@ class _Array:
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    """Whether ``path`` is a zip archive whose members are all ``.npy`` arrays.
+    """Whether ``path`` is a zip archive of ``.npy`` arrays (or an empty one).
 
-    A ``torch.save`` zip also starts with ``PK``, but its members are
-    ``archive/data.pkl`` and ``archive/data/0``, not ``.npy`` files.
+    A ``torch.save`` zip also starts with ``PK``, but its first member is
+    ``archive/data.pkl``. Only the first local header's name is read: a damaged
+    central directory is :func:`read`'s to report, not a reason to look elsewhere.
     """
-    if head[:4] not in ZIP_MAGICS:
-        return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return all(name.endswith(NPY_SUFFIX) for name in archive.namelist())
-    except (OSError, zipfile.BadZipFile):
-        return False
+    if head.startswith(END_SIGNATURE):
+        return True
+    first = first_member_name(head, path)
+    return first is not None and first.endswith(NPY_SUFFIX.encode())
 
 
 def read(path: Path, options: ReadOptions) -> Manifest:
@@ -154,7 +149,8 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     tensors: dict[str, TensorSpec] = {}
     notes: list[str] = []
     spans: list[tuple[int, int, str]] = []
-    with path.open("rb") as raw, zipfile.ZipFile(raw) as archive:
+    size = path.stat().st_size
+    with path.open("rb") as raw, open_archive(raw, size) as archive:
         for info in archive.infolist():
             member = info.filename
             if not member.endswith(NPY_SUFFIX):
@@ -163,9 +159,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
             name = member[: -len(NPY_SUFFIX)]
             if name in tensors:
                 raise InvalidHeader(f"member {show(member)} appears twice")
-            if info.flag_bits & 0x1:
-                raise InvalidHeader(f"member {show(member)} is encrypted")
-            data_start = _data_start(raw, info)
+            data_start = data_offset(raw, info, size)
             spans.append((info.header_offset, data_start + info.compress_size, member))
             if info.compress_type == zipfile.ZIP_STORED:
                 raw.seek(data_start)
@@ -190,29 +184,6 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     if not tensors:
         notes.append("the archive holds no arrays")
     return Manifest(tensors=tensors, source=source, format=FORMAT, files=[source], notes=notes)
-
-
-def _data_start(raw: IO[bytes], info: zipfile.ZipInfo) -> int:
-    """Find where a member's data starts, from its own local header.
-
-    The local header's name and extra lengths may differ from the central
-    directory's (APPNOTE 4.4.10-4.4.11), so they are read, not assumed.
-    """
-    raw.seek(info.header_offset)
-    local = raw.read(LOCAL_HEADER.size)
-    if len(local) != LOCAL_HEADER.size:
-        raise TruncatedFile(
-            f"member {show(info.filename)} local header is cut short", offset=info.header_offset
-        )
-    name_length: int
-    extra_length: int
-    signature, name_length, extra_length = LOCAL_HEADER.unpack(local)
-    if signature != ZIP_MAGICS[0]:
-        raise InvalidHeader(
-            f"member {show(info.filename)} has no local header at its offset",
-            offset=info.header_offset,
-        )
-    return info.header_offset + LOCAL_HEADER.size + name_length + extra_length
 
 
 def _npy_header(stream: IO[bytes], member: str) -> _Array:

@@ -18,7 +18,6 @@ tensor is checked against the record holding it.
 
 from __future__ import annotations
 
-import struct
 import zipfile
 from pathlib import Path
 from typing import BinaryIO
@@ -30,16 +29,12 @@ from weightfit.errors import (
     TruncatedFile,
 )
 from weightfit.formats import ReadOptions, containers, pickle_vm, torch_tensors
+from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
 from weightfit.manifest import ByteRange, Manifest, OpaqueGlobal
 
 NAME = "torch_zip"
 FORMAT = "torch-zip"
 
-LOCAL_HEADER = struct.Struct("<4s22xHH")
-"""Zip local file header (APPNOTE 4.3.7): signature, 22 bytes we skip, name and extra lengths."""
-LOCAL_SIGNATURE = b"PK\x03\x04"
-END_SIGNATURE = b"PK\x05\x06"
-"""End of central directory record signature (APPNOTE 4.3.16)."""
 END_SEARCH_BYTES = 22 + 0xFFFF
 """The end record is 22 bytes plus a comment of at most 65535 bytes."""
 PICKLE_NAME = "data.pkl"
@@ -53,12 +48,9 @@ def sniff(head: bytes, path: Path) -> bool:
     torch writes ``data.pkl`` first; a zip that starts otherwise (repacked, or an
     ``.npz``) is checked through its central directory.
     """
-    if not head.startswith(LOCAL_SIGNATURE) or len(head) < LOCAL_HEADER.size:
+    first = first_member_name(head, path)
+    if first is None:
         return False
-    _, name_length, _ = LOCAL_HEADER.unpack_from(head)
-    with path.open("rb") as handle:
-        handle.seek(LOCAL_HEADER.size)
-        first = handle.read(name_length)
     if first.endswith(b"/" + PICKLE_NAME.encode()):
         return True
     if first.endswith(b".npy"):
@@ -66,8 +58,8 @@ def sniff(head: bytes, path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return _pickle_member(archive.namelist()) is not None
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return False
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+        return False  # too damaged to tell; no other reader claims it either
 
 
 def read(path: Path, options: ReadOptions) -> Manifest:
@@ -143,7 +135,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
 def _open(handle: BinaryIO, path: Path, size: int) -> zipfile.ZipFile:
     """Open the central directory; a missing end record means the file was cut short."""
     try:
-        return zipfile.ZipFile(handle)
+        return open_archive(handle, size)
     except zipfile.BadZipFile as error:
         handle.seek(max(0, size - END_SEARCH_BYTES))
         if END_SIGNATURE not in handle.read():
@@ -162,26 +154,6 @@ def _pickle_member(names: list[str]) -> str | None:
     return None
 
 
-def _data_offset(handle: BinaryIO, info: zipfile.ZipInfo, size: int) -> int:
-    """Absolute offset of a record's bytes: after its local header, name and extra field."""
-    handle.seek(info.header_offset)
-    header = handle.read(LOCAL_HEADER.size)
-    if len(header) < LOCAL_HEADER.size:
-        raise TruncatedFile(
-            f"record {info.filename!r} has its header at byte {info.header_offset}, "
-            f"past the end of the file ({size} bytes)"
-        )
-    name_length: int
-    extra_length: int
-    signature, name_length, extra_length = LOCAL_HEADER.unpack(header)
-    if signature != LOCAL_SIGNATURE:
-        raise InvalidHeader(
-            f"record {info.filename!r} has no local header where the central directory says",
-            offset=info.header_offset,
-        )
-    return info.header_offset + LOCAL_HEADER.size + name_length + extra_length
-
-
 def _record(
     handle: BinaryIO, infos: dict[str, zipfile.ZipInfo], name: str, path: Path, size: int
 ) -> ByteRange:
@@ -194,7 +166,7 @@ def _record(
             f"record {name!r} is compressed (method {info.compress_type}); "
             "torch.save stores tensor bytes uncompressed"
         )
-    offset = _data_offset(handle, info, size)
+    offset = data_offset(handle, info, size)
     if offset + info.file_size > size:
         raise TruncatedFile(
             f"record {name!r} needs bytes {offset}..{offset + info.file_size} "
@@ -215,7 +187,7 @@ def _pickle_bytes(
     if info.compress_type != zipfile.ZIP_STORED:
         with archive.open(info) as member:
             return member.read(pickle_vm.MAX_PICKLE_BYTES + 1), 0
-    offset = _data_offset(handle, info, size)
+    offset = data_offset(handle, info, size)
     handle.seek(offset)
     data = handle.read(info.file_size)
     if len(data) < info.file_size:
