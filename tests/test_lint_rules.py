@@ -400,6 +400,12 @@ def test_wf403_fires_on_untied_without_head(tmp_path):
     assert codes(tmp_path, "WF403") == ["WF403"]
 
 
+def test_wf403_survives_architectures_that_are_not_a_list(tmp_path):
+    cfg(tmp_path, {**LLAMA, "tie_word_embeddings": False, "architectures": 7})
+    llama(tmp_path, head=False)
+    assert codes(tmp_path, "WF403") == []
+
+
 def test_wf4xx_near_miss_matching_config(tmp_path):
     cfg(tmp_path, {**LLAMA, "tie_word_embeddings": True})
     llama(tmp_path, head=False)

@@ -201,6 +201,12 @@ ATTACKS: list[tuple[Callable[[Path], Path], type[errors.InputError], str]] = [
         "{index}: invalid header: index has no 'weight_map' object",
     ),
     (
+        attacks.weight_map_value_not_a_name,
+        errors.InvalidHeader,
+        "{index}: invalid header: index maps 'a' to list ['model-00001-of-00001.safetensors'], "
+        "not a shard file name",
+    ),
+    (
         attacks.broken_shard,
         errors.TruncatedFile,
         "{folder}/model-00001-of-00001.safetensors: truncated file: header length 1000 runs "

@@ -208,6 +208,12 @@ def weight_map_not_an_object(folder: Path) -> Path:
     return path
 
 
+def weight_map_value_not_a_name(folder: Path) -> Path:
+    path = folder / "model.safetensors.index.json"
+    path.write_text(json.dumps({"weight_map": {"a": ["model-00001-of-00001.safetensors"]}}))
+    return path
+
+
 def broken_shard(folder: Path) -> Path:
     header_length_past_eof(folder / "model-00001-of-00001.safetensors")
     return index(folder, {"a": "model-00001-of-00001.safetensors"})

@@ -46,6 +46,7 @@ from weightfit.errors import (
     reading,
 )
 from weightfit.formats import ReadOptions
+from weightfit.formats._layout import show
 from weightfit.manifest import Manifest, SecurityVerdict, TensorSpec
 
 NAME = "safetensors_index"
@@ -158,6 +159,12 @@ def parse_index(raw: bytes) -> ShardIndex:
     metadata = data.get(METADATA_KEY) or {}
     if not isinstance(metadata, dict):
         raise InvalidHeader(f"index {METADATA_KEY!r} must be an object")
+    for name, shard in weight_map.items():
+        if not isinstance(shard, str):
+            raise InvalidHeader(
+                f"index maps {show(str(name))} to {type(shard).__name__} {shard!r}, "
+                "not a shard file name"
+            )
     shards = list(dict.fromkeys(weight_map.values()))
     for shard in shards:
         _check_shard_name(shard)

@@ -232,8 +232,9 @@ def tied_weights_mismatch(ctx: Context) -> Iterator[Violation]:
             continue
         heads = [n for n in tensors if n == "lm_head.weight" or n.endswith(".lm_head.weight")]
         embeds = [n for n in tensors if _EMBED.search(n)]
-        architectures = config.get("architectures") or []
-        has_head = any(isinstance(a, str) and ("LM" in a or "CausalLM" in a) for a in architectures)
+        architectures = config.get("architectures")
+        named = architectures if isinstance(architectures, list) else []
+        has_head = any(isinstance(a, str) and ("LM" in a or "CausalLM" in a) for a in named)
         if not tie and not heads and embeds and has_head:
             yield Violation(
                 "WF403",
