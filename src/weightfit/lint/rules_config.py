@@ -234,13 +234,13 @@ def tied_weights_mismatch(ctx: Context) -> Iterator[Violation]:
         embeds = [n for n in tensors if _EMBED.search(n)]
         architectures = config.get("architectures")
         named = architectures if isinstance(architectures, list) else []
-        has_head = any(isinstance(a, str) and ("LM" in a or "CausalLM" in a) for a in named)
-        if not tie and not heads and embeds and has_head:
+        head_class = next((a for a in named if isinstance(a, str) and "LM" in a), None)
+        if not tie and not heads and embeds and head_class:
             yield Violation(
                 "WF403",
                 folder.relpath("config.json"),
                 f"tie_word_embeddings is false but no lm_head.weight is stored: "
-                f"{architectures[0]} gets a randomly initialised output layer",
+                f"{head_class} gets a randomly initialised output layer",
                 evidence={"tie_word_embeddings": tie, "embeddings": embeds},
                 fix_note="set tie_word_embeddings to true, or store lm_head.weight",
             )
