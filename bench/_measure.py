@@ -126,6 +126,25 @@ def machine() -> str:
     )
 
 
+def replace_section(section: str) -> None:
+    """Put a benchmark's section into ``BENCHMARKS.md``, replacing its previous run.
+
+    The section's first and last lines are its begin and end markers; other
+    benchmarks' sections are left as they are.
+    """
+    section = section.strip()
+    lines = section.splitlines()
+    begin, end = lines[0], lines[-1]
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        text = before + section + rest.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
 def human_seconds(seconds: float) -> str:
     """A duration to three significant figures: ``4.2 ms``, ``1.31 s``."""
     if seconds < 1e-3:

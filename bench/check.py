@@ -26,7 +26,6 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -222,7 +221,6 @@ WARM_RUNS = 3
 """Warm CLI runs per checkpoint; the median is reported (the machine is shared)."""
 
 BEGIN, END = "<!-- bench/check.py begin -->", "<!-- bench/check.py end -->"
-BENCHMARKS = Path(_HERE).parent / "BENCHMARKS.md"
 
 
 def main() -> None:
@@ -260,14 +258,7 @@ def main() -> None:
         )
     print(section)
     if not args.no_write:
-        text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
-        if BEGIN in text:
-            text = re.sub(
-                re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S
-            )
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        BENCHMARKS.write_text(text)
+        _measure.replace_section(section)
 
 
 def _section_a(config: Path, own: Path, faulty: Path, written: dict[str, int]) -> str:

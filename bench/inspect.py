@@ -46,7 +46,6 @@ Measurement = _measure.Measurement
 human_mb, human_seconds, machine = _measure.human_mb, _measure.human_seconds, _measure.machine
 measure, run_command = _measure.measure, _measure.run_command
 
-BENCHMARKS = ROOT / "BENCHMARKS.md"
 START = "<!-- bench/inspect.py: start (generated, do not edit by hand) -->"
 END = "<!-- bench/inspect.py: end -->"
 
@@ -262,18 +261,6 @@ def section(pth: Path, pth_runs: list[Measurement], big: list[Measurement]) -> s
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (other sections are untouched)."""
-    current = BENCHMARKS.read_text(encoding="utf-8") if BENCHMARKS.exists() else "# Benchmarks\n"
-    if START in current and END in current:
-        before, rest = current.split(START, 1)
-        after = rest.split(END, 1)[1].lstrip("\n")
-        updated = before + text + ("\n" + after if after else "")
-    else:
-        updated = current.rstrip("\n") + "\n\n" + text
-    BENCHMARKS.write_text(updated, encoding="utf-8")
-
-
 def human_count(n: int) -> str:
     """A count in K/M/B/T (``1.0T``); kept here so the parent never imports weightfit."""
     for unit, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):
@@ -315,8 +302,8 @@ def main() -> int:
             shutil.rmtree(folder, ignore_errors=True)
     print(text)
     if not args.no_write:
-        write_section(text)
-        print(f"updated {BENCHMARKS}", file=sys.stderr)
+        _measure.replace_section(text)
+        print("updated BENCHMARKS.md", file=sys.stderr)
     return 0
 
 

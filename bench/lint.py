@@ -28,7 +28,6 @@ sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HER
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 import struct  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -158,13 +157,7 @@ def main() -> int:
     )
     print(section)
     if not args.no_write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        if BEGIN in text:
-            text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), section, text, flags=re.S)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        path.write_text(text)
+        _measure.replace_section(section)
     return 0 if ours.seconds < BUDGET_SECONDS and ours.result == 0 else 1
 
 

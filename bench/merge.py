@@ -31,7 +31,6 @@ sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HER
 
 import argparse  # noqa: E402
 import importlib.util  # noqa: E402
-import re  # noqa: E402
 import shutil  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -195,18 +194,6 @@ def render(data: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in text:
-        text = re.sub(
-            re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S
-        )
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=15, help="decoder layers (15: ~1 GB)")
@@ -219,7 +206,7 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     print(section)
     if not args.no_write:
-        write(section)
+        _measure.replace_section(section)
 
 
 if __name__ == "__main__":
