@@ -134,3 +134,26 @@ def test_diagnosis_text_lists_findings_and_hints() -> None:
     assert text.splitlines()[0] == "weightfit explain: 1 finding(s)"
     assert "- rank_inflate: " in text
     assert "hint: " in text
+
+
+def test_sequential_keys_starting_with_a_digit_are_names() -> None:
+    # nn.Sequential under DataParallel: "0.weight" vs "module.0.weight" is a prefix.
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+    wrapped = {f"module.{k}": v for k, v in model.state_dict().items()}
+    with pytest.raises(RuntimeError) as raised:
+        model.load_state_dict(wrapped)
+    report = explain(str(raised.value))
+    assert [f.category for f in report.findings] == ["prefix"]
+    assert names_in('"0.weight", "32000", "1.5"') == (["0.weight"], False)
+
+
+def test_tensors_known_only_by_name_are_not_counted_as_parameters() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 2))
+    state = {"0.weight": torch.zeros(8, 4), "0.bias": torch.zeros(8), "2.weight": torch.zeros(1)}
+    with pytest.raises(RuntimeError) as raised:
+        model.load_state_dict(state)
+    report = explain(str(raised.value))
+    missing = report.by_category("missing")[0]
+    assert missing.message.startswith("2 model tensor(s) have no counterpart")
+    assert missing.evidence["params"] is None
+    assert "params" not in report.findings[0].message.split(":")[0]

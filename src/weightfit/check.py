@@ -107,6 +107,7 @@ def build_report(
         key=lambda f: (
             SEVERITY_RANK.get(f.severity, 3),
             -_params(f.params, alignment),
+            -len(f.params),  # what explains more tensors, where shapes are unknown (explain)
             -f.confidence,
         ),
     )
@@ -334,7 +335,7 @@ def _params(names: Iterable[str], alignment: Alignment) -> int:
     total = 0
     for name in names:
         spec = alignment.source.tensors.get(name) or alignment.target.tensors.get(name)
-        if spec is not None:
+        if spec is not None and spec.shape_known:
             total += spec.numel
     return total
 
@@ -352,7 +353,8 @@ def _reinitialised(alignment: Alignment, findings: list[Finding]) -> int:
             name = op.args.get("name")
             if op.kind == "reinit" and isinstance(name, str):
                 names.add(_target_name(name, alignment))
-    return sum(alignment.target[n].numel for n in names if n in alignment.target.tensors)
+    specs = [alignment.target[n] for n in names if n in alignment.target.tensors]
+    return sum(spec.numel for spec in specs if spec.shape_known)
 
 
 def _target_name(name: str, alignment: Alignment) -> str:

@@ -34,6 +34,10 @@ class ByteRange:
         return self.offset + self.length
 
 
+UNKNOWN_DTYPE = "?"
+"""The dtype of a tensor known only by name (an error text lists it without a shape)."""
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """One tensor as a header describes it.
@@ -60,6 +64,11 @@ class TensorSpec:
     def numel(self) -> int:
         """Number of elements."""
         return math.prod(self.shape)
+
+    @property
+    def shape_known(self) -> bool:
+        """Whether the shape is real, not a placeholder for a tensor known only by name."""
+        return self.dtype != UNKNOWN_DTYPE
 
     @property
     def nbytes(self) -> int | None:

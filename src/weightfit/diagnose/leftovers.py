@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
-from weightfit.manifest import Manifest, human_count
+from weightfit.manifest import Manifest, TensorSpec, human_count
 from weightfit.tree import collapse_names
 
 MAX_GROUPS = 20
@@ -22,13 +22,13 @@ def missing(ctx: Context) -> None:
     names = ctx.missing()
     if not names:
         return
-    params = sum(ctx.target[n].numel for n in names)
+    params = _count(ctx.target, names)
     ctx.add(
         Finding(
             category="missing",
             severity="error",
             message=(
-                f"{len(names)} model tensor(s) ({human_count(params)} params) have no counterpart "
+                f"{len(names)} model tensor(s){_params_text(params)} have no counterpart "
                 f"in the checkpoint: {_summary(names)}"
             ),
             params=names,
@@ -48,13 +48,13 @@ def unexpected(ctx: Context) -> None:
     names = ctx.unexpected()
     if not names:
         return
-    params = sum(ctx.source[n].numel for n in names)
+    params = _count(ctx.source, names)
     ctx.add(
         Finding(
             category="unexpected",
             severity="error",
             message=(
-                f"{len(names)} checkpoint tensor(s) ({human_count(params)} params) have no place "
+                f"{len(names)} checkpoint tensor(s){_params_text(params)} have no place "
                 f"in the model: {_summary(names)}"
             ),
             params=names,
@@ -69,20 +69,36 @@ def unexpected(ctx: Context) -> None:
     ctx.consume(unexpected=names)
 
 
+def _count(manifest: Manifest, names: list[str]) -> int | None:
+    """Elements of the named tensors; ``None`` when any is known only by name."""
+    specs = [manifest[n] for n in names]
+    if not all(spec.shape_known for spec in specs):
+        return None
+    return sum(spec.numel for spec in specs)
+
+
+def _shape(spec: TensorSpec) -> str | None:
+    return shape_text(spec.shape) if spec.shape_known else None
+
+
+def _params_text(params: int | None) -> str:
+    return "" if params is None else f" ({human_count(params)} params)"
+
+
 def _summary(names: list[str]) -> str:
     groups = collapse_names(names)
     shown = ", ".join(str(g) for g in groups[:3])
     return shown + (f" (+{len(groups) - 3} more groups)" if len(groups) > 3 else "")
 
 
-def _evidence(names: list[str], manifest: Manifest, params: int) -> dict[str, object]:
+def _evidence(names: list[str], manifest: Manifest, params: int | None) -> dict[str, object]:
     groups = collapse_names(names)
     return {
         "groups": [
             {
                 "template": g.template,
                 "count": g.count,
-                "shape": shape_text(manifest[g.names[0]].shape),
+                "shape": _shape(manifest[g.names[0]]),
                 "dtype": manifest[g.names[0]].dtype,
             }
             for g in groups[:MAX_GROUPS]

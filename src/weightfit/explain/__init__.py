@@ -34,13 +34,10 @@ from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import lora_reshape, other_messages, torch_messages, transformers_messages
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
-from weightfit.manifest import Manifest, TensorSpec
+from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
 
 FORMAT = "error-text"
 """The ``format`` of manifests built from error text (see ``diagnose._context.PARTIAL_FORMATS``)."""
-
-UNKNOWN_DTYPE = "?"
-"""The dtype of a tensor the text names without a shape or dtype."""
 
 SOURCE = "<error text>"
 """``Report.source`` of an explained error."""

@@ -30,8 +30,9 @@ TABLE = re.compile(r" \| |-\+-")
 TRUNCATION = re.compile(r"\.\.\.|…|\band \d+ more\b")
 """How pasted lists show they were cut: ``...``, ``…``, ``and 12 more``."""
 
-NAME = re.compile(r"[A-Za-z_][\w.\-]*[\w]|[A-Za-z_]")
-"""A state-dict key: dotted words (digits allowed after the first character)."""
+NAME = re.compile(r"(?=[\w.\-]*[A-Za-z_])\w[\w.\-]*\w|[A-Za-z_]")
+"""A state-dict key: dotted words with a letter somewhere (``nn.Sequential`` keys start
+with a digit, ``0.weight``; a bare number such as ``32000`` is no key)."""
 
 
 @dataclass
