@@ -8,8 +8,9 @@ and the ``missing``/``unexpected`` leftovers never repeat a cause.
 
 The order matters where one cause looks like another:
 
-1. naming: ``prefix``, a position table split in two (``pos_embed_resize``),
-   ``rename``, ``fused_split``; adapter tensors (``lora_mismatch``);
+1. naming: ``prefix``, the file layout a library's loader converts
+   (``version``: ``saved_layout``), a position table split in two
+   (``pos_embed_resize``), ``rename``, ``fused_split``; adapter tensors (``lora_mismatch``);
 2. storage that changes every shape: ``partitioned``, ``quantization``;
 3. ``wrong_variant``: another width, depth or known family explains every
    difference at once, before the local rules read pieces of it;
@@ -32,6 +33,7 @@ from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
+from weightfit.diagnose.layout import saved_layout
 from weightfit.diagnose.leftovers import missing, unexpected
 from weightfit.diagnose.partitioned import partitioned
 from weightfit.diagnose.position import factorized_pos_embed, pos_embed_resize
@@ -47,6 +49,7 @@ Rule = Callable[[Context], None]
 RULES: tuple[Rule, ...] = (
     reinitialised,
     prefix,
+    saved_layout,
     factorized_pos_embed,
     rename,
     fused_split,

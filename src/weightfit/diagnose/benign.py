@@ -22,6 +22,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose.rename import compile_rule, rule_pairs
 from weightfit.findings import Finding
+from weightfit.formats import folder
 from weightfit.plan import Op
 
 _OPTIMIZER_WORDS = frozenset(
@@ -346,12 +347,17 @@ def _missing_extra_state(ctx: Context) -> None:
 def _other_containers(ctx: Context) -> None:
     """Report other state dicts and plain values stored in the same file (not loaded)."""
     # Only container readers (pickles) record what else a file held; other
-    # readers keep their own bookkeeping in ``extras``.
+    # readers keep their own bookkeeping in ``extras`` (the folder reader too,
+    # around a pickle's entries).
     if not ctx.source.containers:
         return
     chosen = ctx.source.container
     others = [c for c in ctx.source.containers if c.key != chosen]
-    values = [key for key in ctx.source.extras if not key.startswith("_")]
+    values = [
+        key
+        for key in ctx.source.extras
+        if not key.startswith("_") and key not in folder.FOLDER_EXTRAS
+    ]
     if not others and not values:
         return
     parts = [f"{c.key} ({c.tensors} tensors)" for c in others] + values[:6]

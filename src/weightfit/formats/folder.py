@@ -51,6 +51,9 @@ from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec
 
 NAME = "folder"
 
+FOLDER_EXTRAS = frozenset({"file_format", "weight_sets", "components", "variant"})
+"""``Manifest.extras`` keys this reader adds about the folder, not entries of a weight file."""
+
 MODEL_INDEX = "model_index.json"
 """diffusers ``DiffusionPipeline.config_name``."""
 CONFIG = "config.json"
@@ -166,11 +169,34 @@ def _merge(parts: list[Manifest], chosen: weightsets.WeightSet) -> Manifest:
         merged.files.extend(part.files or [part.source])
         merged.metadata.update(part.metadata)
         merged.extras.update(part.extras)
-        merged.containers.extend(part.containers)
+        _merge_containers(merged, part)
         merged.globals.extend(g for g in part.globals if g not in merged.globals)
         merged.security = _worst(merged.security, part.security)
         merged.notes.extend(f"{shard}: {note}" for note in part.notes)
     return merged
+
+
+def _merge_containers(merged: Manifest, part: Manifest) -> None:
+    """Count a shard's state dicts into the merged ones: shards split one state dict.
+
+    Shards that chose the same key (the top level, as ``save_pretrained`` writes)
+    make one chosen container, not one per shard.
+    """
+    if not merged.containers:
+        merged.container, merged.container_reason = part.container, part.container_reason
+    elif merged.container != part.container:
+        merged.container, merged.container_reason = None, "shards chose different state dicts"
+    by_key = {c.key: i for i, c in enumerate(merged.containers)}
+    for container in part.containers:
+        if container.key in by_key:
+            i = by_key[container.key]
+            have = merged.containers[i]
+            merged.containers[i] = Container(
+                have.key, have.tensors + container.tensors, have.params + container.params
+            )
+        else:
+            by_key[container.key] = len(merged.containers)
+            merged.containers.append(container)
 
 
 def _check_index(index: Path, manifest: Manifest) -> None:
@@ -273,9 +299,12 @@ def _absorb(manifest: Manifest, part: Manifest, component: str) -> None:
         )
     manifest.files.extend(part.files)
     manifest.metadata.update({f"{component}.{k}": v for k, v in part.metadata.items()})
+    # Every component's chosen state dict is loaded; only the others it held are
+    # state dicts the pipeline leaves out (a pipeline has no one chosen container).
     manifest.containers.extend(
         Container(f"{component}.{c.key}" if c.key else component, c.tensors, c.params)
         for c in part.containers
+        if c.key != part.container
     )
     manifest.globals.extend(g for g in part.globals if g not in manifest.globals)
     manifest.security = _worst(manifest.security, part.security)

@@ -73,7 +73,9 @@ def resolve(
     Returns:
         The expected :class:`~weightfit.manifest.Manifest`. Built models carry
         ``extras["target_class"]``, ``extras["config_hash"]`` (when built from a
-        config or arguments), ``extras["tied"]`` and the config in ``config``.
+        config or arguments), ``extras["tied"]`` and the config in ``config``;
+        transformers models whose files name tensors otherwise also carry
+        ``extras["saved_layout"]`` (:func:`weightfit.targets.transformers.add_saved_layout`).
 
     Raises:
         CheckpointNotFound: a path that does not exist (and is not a factory string).
@@ -94,7 +96,9 @@ def resolve(
         return target
     if is_module(target):
         _no_arguments(takes_arguments, "a built module")
-        return manifest_of(target)  # type: ignore[arg-type]
+        manifest = manifest_of(target)  # type: ignore[arg-type]
+        transformers.add_saved_layout(manifest, target)
+        return manifest
     if is_state_dict(target):
         _no_arguments(takes_arguments, "a state dict")
         return manifest_of_state_dict(target)  # type: ignore[arg-type]
@@ -214,6 +218,10 @@ def _pipeline(
         }
         for copy, original in part.extras.get("tied", {}).items():
             manifest.extras.setdefault("tied", {})[f"{name}.{copy}"] = f"{name}.{original}"
+        for tensor, saved in part.extras.get(transformers.SAVED_LAYOUT, {}).items():
+            manifest.extras.setdefault(transformers.SAVED_LAYOUT, {})[f"{name}.{tensor}"] = {
+                f"{name}.{written}": shape for written, shape in saved.items()
+            }
         manifest.notes.extend(f"{name}: {note}" for note in part.notes)
     if not described:
         raise TargetUnavailable(f"no component of {path} has a model config to build")

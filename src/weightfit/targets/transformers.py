@@ -22,6 +22,9 @@ from weightfit.targets.module import import_torch, manifest_of
 
 FORMAT = "transformers-config"
 
+SAVED_LAYOUT = "saved_layout"
+"""``Manifest.extras`` key: model tensor → ``{name: shape}`` as ``save_pretrained`` writes it."""
+
 
 class ModelClass(Protocol):
     """What :func:`build` uses of a ``PreTrainedModel`` subclass.
@@ -102,7 +105,63 @@ def build(
     resolved = model.config.to_dict()
     manifest = manifest_of(model, source=source, format=FORMAT, config=resolved, built_on_meta=True)
     manifest.extras["library"] = f"transformers {library.__version__}"
+    add_saved_layout(manifest, model)
     return manifest
+
+
+def add_saved_layout(manifest: Manifest, model: object) -> None:
+    """Record in ``manifest.extras`` the names ``save_pretrained`` writes for ``model``'s tensors.
+
+    transformers 5 keeps some models' tensors under other names in memory than
+    in their files (ViT's ``vit.layers`` for ``vit.encoder.layer``, GPT-NeoX's
+    ``lm_head`` for ``embed_out``, Mixtral's stacked ``mlp.experts.gate_up_proj``
+    for one ``w1`` / ``w3`` per expert): ``from_pretrained`` converts the file
+    layout and ``save_pretrained`` writes it back, so hub files and fresh saves
+    alike hold it. The layout is transformers' own ``revert_weight_conversion``
+    run on the state dict: on ``meta`` no data moves. Only tensors whose saved
+    names differ are recorded (``extras["saved_layout"]``); nothing is recorded
+    for other models, modules that are not transformers models, or a
+    transformers without the conversion.
+    """
+    if not is_model_class(type(model)):
+        return
+    layout = _saved_layout(model)
+    if layout:
+        manifest.extras[SAVED_LAYOUT] = layout
+
+
+def _saved_layout(model: Any) -> dict[str, dict[str, list[int]]]:
+    """Map each tensor saved under other names to those names and their shapes."""
+    try:
+        from transformers.core_model_loading import revert_weight_conversion
+    except ImportError:
+        return {}
+    state = dict(model.state_dict())
+    # The conversion is transformers-internal code on meta tensors; any failure in
+    # it only means the saved layout is unknown, never that the target is unusable.
+    try:
+        saved = revert_weight_conversion(model, dict(state))
+    except Exception:
+        return {}
+    if saved.keys() == state.keys():
+        return {}
+    # A rename keeps the tensor object; a conversion (stacking experts) makes new ones.
+    renamed = {id(tensor): name for name, tensor in saved.items()}
+    layout: dict[str, dict[str, list[int]]] = {}
+    for name, tensor in state.items():
+        written = renamed.get(id(tensor))
+        if written == name:
+            continue
+        if written is not None:
+            layout[name] = {written: list(tensor.shape)}
+            continue
+        try:
+            alone = revert_weight_conversion(model, {name: tensor})
+        except Exception:
+            continue
+        if set(alone) != {name}:
+            layout[name] = {key: list(value.shape) for key, value in alone.items()}
+    return layout
 
 
 def _import() -> ModuleType:
