@@ -98,6 +98,20 @@ def test_tied_lm_head_left_out_by_save_pretrained_is_benign(tmp_path: Path) -> N
     assert finding.evidence["tied"] == {"lm_head.weight": "model.embed_tokens.weight"}
 
 
+def test_tied_copy_kept_by_torch_save_against_a_saved_folder_is_benign(tmp_path: Path) -> None:
+    model = _llama(tied=True)
+    model.save_pretrained(tmp_path / "tied")
+    torch.save(model.state_dict(), tmp_path / "tied.pt")
+
+    findings = findings_for(tmp_path / "tied.pt", tmp_path / "tied")
+
+    assert blocking(findings) == []
+    finding = only(findings, "tied_weights")
+    assert finding.params == ["lm_head.weight"]
+    assert finding.evidence["tied"] == {"lm_head.weight": "model.embed_tokens.weight"}
+    assert [(op.kind, op.args) for op in finding.fix] == [("drop", {"name": "lm_head.weight"})]
+
+
 def _vit_classifier(labels: int) -> ViTForImageClassification:
     config = ViTConfig(
         hidden_size=32,

@@ -332,6 +332,50 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
 
 
 def tied_weights(ctx: Context) -> None:
+    """Report tied copies: absent from the checkpoint, or stored in it where the target has none."""
+    _absent_copies(ctx)
+    _stored_copies(ctx)
+
+
+def _stored_copies(ctx: Context) -> None:
+    """Report a checkpoint's extra ``lm_head.weight`` that the configuration ties to the embeddings.
+
+    ``torch.save(model.state_dict())`` keeps both names of a tied tensor;
+    ``save_pretrained`` writes one. Against a saved folder, the copy is left over.
+    """
+    config = ctx.target.config or ctx.source.config or {}
+    if not config.get("tie_word_embeddings"):
+        return
+    embedding = _input_embedding(ctx)
+    if embedding is None:
+        return
+    shape = ctx.target[embedding].shape
+    copies = [
+        name
+        for name in ctx.unexpected()
+        if name.endswith("lm_head.weight") and ctx.source[name].shape == shape
+    ]
+    if not copies:
+        return
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="info",
+            message=(
+                f"{copies[0]} is a stored copy of {embedding}, which the configuration ties it "
+                "to (torch.save keeps both names of a tied tensor; save_pretrained writes one)"
+            ),
+            params=copies,
+            evidence={"tied": dict.fromkeys(copies, embedding), "source": "config"},
+            confidence=0.85,
+            fix=[Op("drop", {"name": name}, "tied_weights: stored copy") for name in copies],
+            fix_note="dropping it is exact: the model re-ties it to the embeddings",
+        )
+    )
+    ctx.consume(unexpected=copies)
+
+
+def _absent_copies(ctx: Context) -> None:
     """Report tensors absent because they are tied to another one the checkpoint has."""
     tied = dict(ctx.target.extras.get("tied") or {})
     config = ctx.target.config or ctx.source.config or {}
