@@ -155,6 +155,27 @@ def test_invalid_plan_exits_2(tmp_path: Path, files: tuple, run_cli) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "detail"),
+    [
+        (
+            "version: 1\nops:\n- kind: drop\n  args: [name]\n",
+            "op #0 'args' must be a mapping: ['name']",
+        ),
+        ("version: 1\nops: drop\n", "'ops' must be a list, found str"),
+    ],
+)
+def test_malformed_plan_entries_exit_2(
+    tmp_path: Path, files: tuple, run_cli, text: str, detail: str
+) -> None:
+    checkpoint, _ = files
+    (tmp_path / "plan.yaml").write_text(text)
+    result = run_cli("apply", tmp_path / "plan.yaml", checkpoint, "-o", tmp_path / "out")
+    assert result.code == 2
+    assert result.err.splitlines()[0] == f"error: {tmp_path / 'plan.yaml'}: invalid plan: {detail}"
+    assert not (tmp_path / "out").exists()
+
+
 def test_plan_that_does_not_fit_exits_2(tmp_path: Path, files: tuple, run_cli) -> None:
     checkpoint, _ = files
     (tmp_path / "plan.yaml").write_text("version: 1\nops:\n- kind: drop\n  args: {name: nope}\n")

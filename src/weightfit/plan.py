@@ -156,18 +156,18 @@ class Plan:
             raise InvalidPlan(
                 f"plan version {version!r} is not supported (expected {PLAN_VERSION})", path=origin
             )
+        entries = data.get("ops") or []
+        if not isinstance(entries, list):
+            raise InvalidPlan(f"'ops' must be a list, found {type(entries).__name__}", path=origin)
         ops = []
-        for index, entry in enumerate(data.get("ops") or []):
+        for index, entry in enumerate(entries):
             if not isinstance(entry, dict) or entry.get("kind") not in OpKind.__args__:  # type: ignore[attr-defined]
                 raise InvalidPlan(f"op #{index} has no known 'kind': {entry!r}", path=origin)
-            ops.append(
-                Op(
-                    kind=entry["kind"],
-                    args=dict(entry.get("args") or {}),
-                    reason=entry.get("reason", ""),
-                )
-            )
-        return cls(ops=ops, source=data.get("source", ""), target=data.get("target", ""))
+            args = entry.get("args") or {}
+            if not isinstance(args, dict):
+                raise InvalidPlan(f"op #{index} 'args' must be a mapping: {args!r}", path=origin)
+            ops.append(Op(kind=entry["kind"], args=dict(args), reason=str(entry.get("reason", ""))))
+        return cls(ops=ops, source=str(data.get("source", "")), target=str(data.get("target", "")))
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
@@ -179,7 +179,7 @@ class Plan:
         path = Path(path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as error:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise InvalidPlan(f"cannot read plan ({error})", path=path) from error
         return cls.from_dict(data, origin=str(path))
 
