@@ -71,6 +71,14 @@ def test_trainable_token_indices_list_means_the_input_embedding() -> None:
         ({"r": 8}, "invalid header: 'peft_type' is missing or not a string"),
         ({"peft_type": "LORA", "r": 0}, "invalid header: 'r' must be a positive number, not 0"),
         (
+            {"peft_type": "LORA", "r": float("nan")},
+            "invalid header: 'r' must be a positive number, not nan",
+        ),
+        (
+            {"peft_type": "LORA", "lora_alpha": float("inf")},
+            "invalid header: 'lora_alpha' must be a positive number, not inf",
+        ),
+        (
             {"peft_type": "LORA", "rank_pattern": {"q": "x"}},
             "invalid header: 'rank_pattern' must map module names to positive numbers",
         ),

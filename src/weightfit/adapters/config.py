@@ -183,16 +183,24 @@ def _number(data: Mapping[str, Any], key: str, default: float, kind: type) -> An
     value = data.get(key, default)
     if value is None:
         return kind(default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if not _positive(value):
         raise InvalidHeader(f"{key!r} must be a positive number, not {value!r}")
     return kind(value)
 
 
+def _positive(value: object) -> bool:
+    """A finite number above zero (JSON booleans, NaN and Infinity are not)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def _patterns(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     value = data.get(key) or {}
-    if not isinstance(value, dict) or not all(
-        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in value.values()
-    ):
+    if not isinstance(value, dict) or not all(_positive(v) for v in value.values()):
         raise InvalidHeader(f"{key!r} must map module names to positive numbers")
     return {str(k): v for k, v in value.items()}
 
