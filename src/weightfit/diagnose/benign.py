@@ -122,31 +122,18 @@ def _buffers(ctx: Context, leaf: str) -> None:
             "nothing to do: BatchNorm's load_state_dict fills it in when a state dict without "
             "version metadata lacks it"
         )
-    side = (
-        f"{len(unexpected)} in the checkpoint only"
+    _benign_buffers(
+        ctx,
+        unexpected,
+        missing,
+        what,
+        evidence={"buffer": leaf, "known_change": change},
+        confidence=0.95,
+        fix=[Op("drop", {"pattern": r".*\." + escape_pattern(leaf)}, f"version: {leaf}")]
         if unexpected
-        else f"{len(missing)} in the model only"
+        else [],
+        fix_note=missing_note if missing else "dropping it is exact: the model rebuilds it",
     )
-    ctx.add(
-        Finding(
-            category="version",
-            severity="info",
-            message=f"benign: {side} — {what}",
-            params=unexpected + missing,
-            evidence={
-                "buffer": leaf,
-                "checkpoint_only": unexpected[:8],
-                "model_only": missing[:8],
-                "known_change": change,
-            },
-            confidence=0.95,
-            fix=[Op("drop", {"pattern": r".*\." + escape_pattern(leaf)}, f"version: {leaf}")]
-            if unexpected
-            else [],
-            fix_note=missing_note if missing else "dropping it is exact: the model rebuilds it",
-        )
-    )
-    ctx.consume(missing=missing, unexpected=unexpected)
 
 
 def _other_buffers(ctx: Context) -> None:
@@ -161,30 +148,48 @@ def _other_buffers(ctx: Context) -> None:
             _, unexpected, missing = groups.setdefault(key, (change.source, [], []))
             (unexpected if side == "checkpoint" else missing).append(name)
     for what, (source, unexpected, missing) in groups.items():
-        side = (
-            f"{len(unexpected)} in the checkpoint only"
-            if unexpected
-            else f"{len(missing)} in the model only"
+        _benign_buffers(
+            ctx,
+            unexpected,
+            missing,
+            what,
+            evidence={"known_change": source},
+            confidence=0.9,
+            fix=[Op("drop", {"name": n}, "version: buffer no longer saved") for n in unexpected],
+            fix_note="the model rebuilds these buffers; the files differ only by version",
         )
-        ctx.add(
-            Finding(
-                category="version",
-                severity="info",
-                message=f"benign: {side} — {what}",
-                params=unexpected + missing,
-                evidence={
-                    "checkpoint_only": unexpected[:8],
-                    "model_only": missing[:8],
-                    "known_change": source,
-                },
-                confidence=0.9,
-                fix=[
-                    Op("drop", {"name": n}, "version: buffer no longer saved") for n in unexpected
-                ],
-                fix_note="the model rebuilds these buffers; the files differ only by version",
-            )
+
+
+def _benign_buffers(
+    ctx: Context,
+    unexpected: list[str],
+    missing: list[str],
+    what: str,
+    *,
+    evidence: dict[str, object],
+    confidence: float,
+    fix: list[Op],
+    fix_note: str,
+) -> None:
+    """Add one ``version`` info finding for buffers on one side only, and consume them."""
+    side = (
+        f"{len(unexpected)} in the checkpoint only"
+        if unexpected
+        else f"{len(missing)} in the model only"
+    )
+    ctx.add(
+        Finding(
+            category="version",
+            severity="info",
+            message=f"benign: {side} — {what}",
+            params=unexpected + missing,
+            evidence={**evidence, "checkpoint_only": unexpected[:8], "model_only": missing[:8]},
+            confidence=confidence,
+            fix=fix,
+            fix_note=fix_note,
         )
-        ctx.consume(missing=missing, unexpected=unexpected)
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
 
 
 def _integer(dtype: str) -> bool:

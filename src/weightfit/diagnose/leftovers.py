@@ -8,6 +8,8 @@ discarding them silently is exactly what a person should decide.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
 from weightfit.manifest import Manifest, TensorSpec, human_count
@@ -20,25 +22,14 @@ MAX_GROUPS = 20
 def missing(ctx: Context) -> None:
     """Report model tensors nothing in the checkpoint matched and no rule explained."""
     names = ctx.missing()
-    if not names:
-        return
-    params = _count(ctx.target, names)
-    ctx.add(
-        Finding(
-            category="missing",
-            severity="error",
-            message=(
-                f"{len(names)} model tensor(s){_params_text(params)} have no counterpart "
-                f"in the checkpoint: {_summary(names)}"
-            ),
-            params=names,
-            evidence=_evidence(names, ctx.target, params),
-            confidence=1.0,
-            fix_note=(
-                "a strict load fails; with strict=False these keep their initial values and "
-                "need training. Check the checkpoint is the model's (or add reinit ops on purpose)"
-            ),
-        )
+    _leftovers(
+        ctx,
+        "missing",
+        names,
+        ctx.target,
+        "model tensor(s){params} have no counterpart in the checkpoint",
+        "a strict load fails; with strict=False these keep their initial values and "
+        "need training. Check the checkpoint is the model's (or add reinit ops on purpose)",
     )
     ctx.consume(missing=names)
 
@@ -46,27 +37,41 @@ def missing(ctx: Context) -> None:
 def unexpected(ctx: Context) -> None:
     """Report checkpoint tensors nothing in the model matched and no rule explained."""
     names = ctx.unexpected()
-    if not names:
-        return
-    params = _count(ctx.source, names)
-    ctx.add(
-        Finding(
-            category="unexpected",
-            severity="error",
-            message=(
-                f"{len(names)} checkpoint tensor(s){_params_text(params)} have no place "
-                f"in the model: {_summary(names)}"
-            ),
-            params=names,
-            evidence=_evidence(names, ctx.source, params),
-            confidence=1.0,
-            fix_note=(
-                "a strict load fails; if the model really lacks these parts, drop them "
-                "(drop ops), otherwise the model is built without a module the checkpoint has"
-            ),
-        )
+    _leftovers(
+        ctx,
+        "unexpected",
+        names,
+        ctx.source,
+        "checkpoint tensor(s){params} have no place in the model",
+        "a strict load fails; if the model really lacks these parts, drop them "
+        "(drop ops), otherwise the model is built without a module the checkpoint has",
     )
     ctx.consume(unexpected=names)
+
+
+def _leftovers(
+    ctx: Context,
+    category: Literal["missing", "unexpected"],
+    names: list[str],
+    side: Manifest,
+    what: str,
+    fix_note: str,
+) -> None:
+    """Add the one finding for what is left on one side, names folded into templates."""
+    if not names:
+        return
+    params = _count(side, names)
+    ctx.add(
+        Finding(
+            category=category,
+            severity="error",
+            message=f"{len(names)} {what.format(params=_params_text(params))}: {_summary(names)}",
+            params=names,
+            evidence=_evidence(names, side, params),
+            confidence=1.0,
+            fix_note=fix_note,
+        )
+    )
 
 
 def _count(manifest: Manifest, names: list[str]) -> int | None:
