@@ -21,32 +21,9 @@ from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, Progress
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
+from weightfit.placement import STAGES, place, stage
 from weightfit.plan import Op, Plan
 from weightfit.tensor_io import writing
-
-STAGES: tuple[frozenset[str], ...] = (
-    frozenset({"drop"}),
-    frozenset({"select"}),
-    frozenset({"rename"}),
-    frozenset(
-        {
-            "unsqueeze",
-            "squeeze",
-            "inflate",
-            "transpose",
-            "reshape",
-            "split",
-            "concat",
-            "pad_rows",
-            "truncate_rows",
-            "copy_overlap",
-            "resample_pos_embed",
-        }
-    ),
-    frozenset({"cast"}),
-    frozenset({"reinit"}),
-)
-"""The order a fix plan runs op kinds in; ops keep their order within a stage."""
 
 
 @dataclass
@@ -89,36 +66,52 @@ class FixResult:
         return f"<FixResult {len(self.plan.ops)} ops, {state}>"
 
 
-def plan_from_report(report: Report) -> Plan:
+def plan_from_report(report: Report, source: Manifest | None = None) -> Plan:
     """Merge the findings' fix operations into one ordered plan.
 
     Identical operations (same kind and arguments) are kept once, with the
-    first reason; kinds run in the order of :data:`STAGES`.
+    first reason; kinds run in the order of :data:`STAGES`. Given the
+    checkpoint's manifest, the ops are placed (:func:`weightfit.placement.place`):
+    each names tensors as the ops before it left them, checked by a dry run, and
+    ops that fit nowhere are left out (see :func:`left_out_findings`).
 
     Args:
         report: A report from :func:`weightfit.check`.
+        source: The checkpoint's manifest, to place the ops against.
 
     Returns:
         The :class:`~weightfit.plan.Plan`, with the report's source and target.
 
     """
+    merged = _merged(report)
+    ops = sorted(merged, key=stage) if source is None else place(merged, source).ops
+    return Plan(ops=ops, source=report.source, target=report.target)
+
+
+def _identity(op: Op) -> str:
+    return json.dumps([op.kind, op.args], sort_keys=True, default=str)
+
+
+def _merged(report: Report) -> list[Op]:
+    """The findings' ops, each kept once (same kind and arguments), first reason kept."""
     seen: set[str] = set()
     merged: list[Op] = []
     for finding in report.findings:
         for op in finding.fix:
-            identity = json.dumps([op.kind, op.args], sort_keys=True, default=str)
-            if identity not in seen:
-                seen.add(identity)
+            if _identity(op) not in seen:
+                seen.add(_identity(op))
                 merged.append(op)
-    ordered = sorted(merged, key=_stage)
-    return Plan(ops=ordered, source=report.source, target=report.target)
+    return merged
 
 
-def _stage(op: Op) -> tuple[int, int]:
-    """Where ``op`` runs: its stage, and prefix renames before the renames written after them."""
-    stage = next(index for index, kinds in enumerate(STAGES) if op.kind in kinds)
-    later_rename = op.kind == "rename" and "strip" not in op.args and "add" not in op.args
-    return stage, int(later_rename)
+def left_out_findings(report: Report, source: Manifest) -> list[Finding]:
+    """Blocking findings with a fix op that fits nowhere in the plan (see ``place``)."""
+    left_out = {_identity(op) for op in place(_merged(report), source).left_out}
+    return [
+        finding
+        for finding in report.findings
+        if finding.severity == "error" and any(_identity(op) in left_out for op in finding.fix)
+    ]
 
 
 def unfixed_findings(report: Report) -> list[Finding]:
@@ -190,9 +183,9 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
-    plan = plan_from_report(report)
+    plan = plan_from_report(report, source)
     out = Path(out)
-    unfixed = unfixed_findings(report)
+    unfixed = unfixed_findings(report) + left_out_findings(report, source)
     if plan_only or unfixed:
         path = write_plan(plan, out, overwrite=overwrite)
         return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)

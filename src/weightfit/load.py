@@ -152,7 +152,7 @@ def _plan_for(fix: object, source: Manifest, target: Manifest) -> Plan:
         from weightfit.check import check
         from weightfit.fix import plan_from_report
 
-        return plan_from_report(check(source, target))
+        return plan_from_report(check(source, target), source)
     if isinstance(fix, str | Path) and Path(fix).is_file():
         return Plan.load(fix)
     raise UsageError(f"fix must be 'auto', 'none', a Plan or a plan file, not {fix!r}")

@@ -120,17 +120,9 @@ def run(plan: Plan, manifest: Manifest) -> Outcome:
             output dtype safetensors cannot store.
 
     """
-    state = _State(
-        recipes={
-            name: Recipe(spec=replace(spec, location=None), source=spec)
-            for name, spec in manifest.tensors.items()
-        }
-    )
+    state = start(manifest)
     for index, op in enumerate(plan.ops):
-        handler = _HANDLERS.get(op.kind)
-        if handler is None:
-            raise InvalidPlan(f"op #{index} ({op.kind}) is not implemented")
-        handler(_Context(state, op, index))
+        step(state, op, index)
     for recipe in state.recipes.values():
         if dtypes.lookup(recipe.spec.dtype) is None:
             raise UnsupportedTensor(
@@ -146,16 +138,44 @@ def predict(plan: Plan, manifest: Manifest) -> Manifest:
 
 
 @dataclass
-class _State:
+class DryState:
+    """The tensors as the ops run so far left them (one dry run, op by op)."""
+
     recipes: dict[str, Recipe]
     reinit: list[str] = field(default_factory=list)
+
+    def copy(self) -> DryState:
+        """Return an independent copy, to try an op without committing to it."""
+        return DryState(dict(self.recipes), list(self.reinit))
+
+
+def start(manifest: Manifest) -> DryState:
+    """Begin a dry run over ``manifest``: every tensor as itself."""
+    return DryState(
+        recipes={
+            name: Recipe(spec=replace(spec, location=None), source=spec)
+            for name, spec in manifest.tensors.items()
+        }
+    )
+
+
+def step(state: DryState, op: Op, index: int) -> None:
+    """Run one op (number ``index`` in its plan) over ``state``, in place.
+
+    Raises:
+        InvalidPlan: the op does not fit the tensors as they are.
+    """
+    handler = _HANDLERS.get(op.kind)
+    if handler is None:
+        raise InvalidPlan(f"op #{index} ({op.kind}) is not implemented")
+    handler(_Context(state, op, index))
 
 
 @dataclass
 class _Context:
     """One op being applied: the state, the op, and helpers that name it in errors."""
 
-    state: _State
+    state: DryState
     op: Op
     index: int
 
