@@ -21,7 +21,7 @@ from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, Progress
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
-from weightfit.placement import STAGES, place, stage
+from weightfit.placement import place, stage
 from weightfit.plan import Op, Plan
 from weightfit.tensor_io import writing
 
@@ -70,7 +70,7 @@ def plan_from_report(report: Report, source: Manifest | None = None) -> Plan:
     """Merge the findings' fix operations into one ordered plan.
 
     Identical operations (same kind and arguments) are kept once, with the
-    first reason; kinds run in the order of :data:`STAGES`. Given the
+    first reason; kinds run in the order of :data:`weightfit.placement.STAGES`. Given the
     checkpoint's manifest, the ops are placed (:func:`weightfit.placement.place`):
     each names tensors as the ops before it left them, checked by a dry run, and
     ops that fit nowhere are left out (see :func:`left_out_findings`).
