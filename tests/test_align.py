@@ -123,15 +123,20 @@ def test_templated_rename_rules_over_layer_indices() -> None:
     alignment = align(from_shapes(source), from_shapes(target))
     assert alignment.prefix == PrefixTransform(strip="blocks.", add="transformer_blocks.")
     rules = {(r.source, r.target): r for r in alignment.renames}
-    assert set(rules) == {
-        ("transformer_blocks.{i}.attn.proj", "transformer_blocks.{i}.attn.to_out.0"),
-        ("transformer_blocks.{i}.attn.q", "transformer_blocks.{i}.attn.to_q"),
-    }
+    # q and to_q fold to the same words: a rename by names.
+    assert set(rules) == {("transformer_blocks.{i}.attn.q", "transformer_blocks.{i}.attn.to_q")}
     assert all(rule.count == 2 * depth for rule in rules.values())
     assert all(0.6 <= rule.score <= 1 for rule in rules.values())
     assert not alignment.missing and not alignment.unexpected
-    pairs = {p.source: p.target for p in alignment.pairs}
-    assert pairs["blocks.2.attn.proj.bias"] == "transformer_blocks.2.attn.to_out.0.bias"
+    # proj and to_out.0 share no word, and q has the same shape: the structural
+    # matcher decides (the last same-shape tensor of the block), as an inference.
+    pairs = {p.source: (p.target, p.via) for p in alignment.pairs}
+    assert pairs["blocks.2.attn.proj.bias"] == (
+        "transformer_blocks.2.attn.to_out.0.bias",
+        "structure",
+    )
+    assert {i.kind for i in alignment.inferred} == {"rename"}
+    assert all(0 < i.score < 1 and i.evidence for i in alignment.inferred)
 
 
 def test_rename_uses_tokens_not_order_among_equal_shapes() -> None:

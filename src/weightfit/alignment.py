@@ -11,7 +11,19 @@ from typing import Literal
 
 from weightfit.manifest import Manifest
 
-MatchKind = Literal["exact", "prefix", "rename"]
+MatchKind = Literal["exact", "prefix", "rename", "structure"]
+
+InferredKind = Literal[
+    "rename",
+    "transpose",
+    "reshape",
+    "concat",
+    "split",
+    "stack",
+    "stack_concat",
+    "unstack",
+    "unstack_split",
+]
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,39 @@ class FusedGroup:
     axis: int = 0
 
 
+@dataclass(frozen=True)
+class Inferred:
+    """A mapping between two naming schemes chosen by structure, not by the names.
+
+    Attributes:
+        sources: Checkpoint names (as the prefix transform leaves them), in order.
+        targets: Model names, in order.
+        kind: How the values move: ``rename`` (as is), ``transpose``, ``reshape``,
+            ``concat`` / ``split`` (axis 0), ``stack`` / ``unstack`` (experts on
+            axis 0), ``stack_concat`` / ``unstack_split`` (experts on axis 0 of
+            parts fused on axis 1).
+        evidence: What chose it, in words.
+        score: How sure, in [0, 1].
+        parts: For the ``stack*`` kinds, how many fused parts the sources hold.
+    """
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    kind: InferredKind
+    evidence: str
+    score: float
+    parts: int = 1
+
+
+@dataclass(frozen=True)
+class Ambiguity:
+    """Model tensors several checkpoint tensors fit equally well: left for a person."""
+
+    targets: tuple[str, ...]
+    candidates: tuple[str, ...]
+    evidence: str
+
+
 @dataclass
 class Alignment:
     """How two manifests line up.
@@ -85,6 +130,8 @@ class Alignment:
         prefix: The global prefix transform applied, if one explained leftovers.
         renames: Templated renames inferred for what was still unmatched.
         fused: Many-to-one groups found among the leftovers.
+        inferred: Mappings the structural matcher chose (checkpoint names after the prefix).
+        ambiguous: What it could not decide, with the candidates.
         missing: Target names no checkpoint tensor matched.
         unexpected: Checkpoint names no target tensor matched.
     """
@@ -95,6 +142,8 @@ class Alignment:
     prefix: PrefixTransform | None = None
     renames: list[RenameRule] = field(default_factory=list)
     fused: list[FusedGroup] = field(default_factory=list)
+    inferred: list[Inferred] = field(default_factory=list)
+    ambiguous: list[Ambiguity] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
 

@@ -68,7 +68,7 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON output."""
         data = asdict(self)
-        data["fix"] = [{**asdict(op), "safety": op.safety.value} for op in self.fix]
+        data["fix"] = [op.to_dict() for op in self.fix]
         return data
 
     def __repr__(self) -> str:

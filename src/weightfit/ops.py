@@ -465,6 +465,89 @@ def _splice(
     return result
 
 
+# --- exact ops for layouts of other codebases (stacked experts, RoPE rows) ---
+
+
+def _stack(ctx: _Context) -> None:
+    names, into = ctx.arg("names", list), ctx.arg("into", str)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ctx.fail("'names' must list at least one tensor")
+    parts = [ctx.recipe(n) for n in names]
+    first = parts[0].spec
+    dim = _axis(ctx, ctx.arg("dim", int, 0), len(first.shape) + 1)
+    for part in parts:
+        if part.spec.shape != first.shape or part.spec.dtype != first.dtype:
+            raise ctx.fail(
+                f"{part.spec.name} {part.spec.dtype}{list(part.spec.shape)} does not stack with "
+                f"{first.name} {first.dtype}{list(first.shape)}"
+            )
+        ctx.computable(part)
+    if into in ctx.state.recipes and into not in names:
+        raise ctx.fail(f"stack would create a name that exists: {into!r}")
+    shape = (*first.shape[:dim], len(parts), *first.shape[dim:])
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        return torch.stack(values, dim=dim)
+
+    ops = (*(kind for part in parts for kind in part.ops), "stack")
+    merged = Recipe(
+        spec=replace(first, name=into, shape=shape), inputs=tuple(parts), fn=fn, ops=ops
+    )
+    ctx.state.recipes = _splice(ctx.state.recipes, names, {into: merged})
+
+
+def _unstack(ctx: _Context) -> None:
+    name, into = ctx.arg("name", str), ctx.arg("into", list)
+    parent = ctx.recipe(name)
+    shape = parent.spec.shape
+    dim = _axis(ctx, ctx.arg("dim", int, 0), len(shape))
+    if len(into) != shape[dim] or not all(isinstance(n, str) for n in into):
+        raise ctx.fail(f"{name}: 'into' must name {shape[dim]} tensors (axis {dim})")
+    clash = [n for n in into if n in ctx.state.recipes and n != name]
+    if clash or len(set(into)) != len(into):
+        raise ctx.fail(f"unstack would create a name that exists: {(clash or into)[0]!r}")
+    ctx.computable(parent)
+    rest = (*shape[:dim], *shape[dim + 1 :])
+    parts = {
+        part: Recipe(
+            spec=replace(parent.spec, name=part, shape=rest),
+            inputs=(parent,),
+            fn=_select_index(dim, index),
+            ops=(*parent.ops, "unstack"),
+        )
+        for index, part in enumerate(into)
+    }
+    ctx.state.recipes = _splice(ctx.state.recipes, [name], parts)
+
+
+def _select_index(dim: int, index: int) -> ValueFn:
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return values[0].select(dim, index).contiguous()
+
+    return fn
+
+
+def _permute_rows(ctx: _Context) -> None:
+    """Reorder rows inside each of ``heads`` blocks: the RoPE layouts of Meta and HF Llama."""
+    name = ctx.arg("name", str)
+    shape = ctx.recipe(name).spec.shape
+    heads, layout = ctx.arg("heads", int), ctx.arg("layout", str)
+    if layout not in ("interleaved_to_halves", "halves_to_interleaved"):
+        raise ctx.fail(
+            f"layout must be 'interleaved_to_halves' or 'halves_to_interleaved', not {layout!r}"
+        )
+    if not shape or heads < 1 or shape[0] % (2 * heads):
+        raise ctx.fail(f"{name}: {shape[0] if shape else 0} rows do not split into {heads} heads")
+    half = shape[0] // heads // 2
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        return compute.rope_permuted(values[0], heads, half, layout == "interleaved_to_halves")
+
+    ctx.replace_one(name, shape, fn)
+
+
 # --- value ops (need review) ------------------------------------------------
 
 
@@ -638,4 +721,7 @@ _HANDLERS: dict[str, Callable[[_Context], None]] = {
     "resample_pos_embed": _resample_pos_embed,
     "cast": _cast,
     "reinit": _reinit,
+    "stack": _stack,
+    "unstack": _unstack,
+    "permute_rows": _permute_rows,
 }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +39,9 @@ OpKind = Literal[
     "resample_pos_embed",
     "cast",
     "reinit",
+    "stack",
+    "unstack",
+    "permute_rows",
 ]
 
 
@@ -46,11 +49,25 @@ class Safety(StrEnum):
     """Whether an operation keeps every value exactly or needs a person's review."""
 
     EXACT = "exact"
+    INFERRED = "inferred"
     NEEDS_REVIEW = "needs-review"
 
 
 _EXACT_KINDS = frozenset(
-    {"rename", "drop", "select", "unsqueeze", "squeeze", "transpose", "reshape", "split", "concat"}
+    {
+        "rename",
+        "drop",
+        "select",
+        "unsqueeze",
+        "squeeze",
+        "transpose",
+        "reshape",
+        "split",
+        "concat",
+        "stack",
+        "unstack",
+        "permute_rows",
+    }
 )
 _LOSSLESS_CASTS = {
     ("F16", "F32"),
@@ -75,15 +92,24 @@ class Op:
         kind: What the operation does (see ``docs/plans.md``).
         args: Its arguments, plain JSON values (names, patterns, axes, sizes).
         reason: Why it is in the plan, usually the finding that asked for it.
+        inferred: For an op that rests on a guessed mapping between two naming
+            schemes: the evidence that chose it and its score (``{"evidence",
+            "score"}``); ``None`` when the op follows from the names alone.
     """
 
     kind: OpKind
     args: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    inferred: dict[str, Any] | None = None
 
     @property
     def safety(self) -> Safety:
-        """Exact when bytes are kept or rearranged; needs review otherwise."""
+        """Exact when bytes are kept or rearranged, inferred when the mapping was guessed.
+
+        Ops that make up values or lose information need review.
+        """
+        if self.kind in _EXACT_KINDS and self.inferred:
+            return Safety.INFERRED
         if self.kind in _EXACT_KINDS:
             return Safety.EXACT
         if self.kind == "inflate" and int(self.args.get("size", 1)) == 1:
@@ -91,6 +117,14 @@ class Op:
         if self.kind == "cast" and (self.args.get("from"), self.args.get("to")) in _LOSSLESS_CASTS:
             return Safety.EXACT
         return Safety.NEEDS_REVIEW
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, with the safety written out (``inferred`` only when set)."""
+        data: dict[str, Any] = {"kind": self.kind, "args": self.args, "reason": self.reason}
+        if self.inferred:
+            data["inferred"] = self.inferred
+        data["safety"] = self.safety.value
+        return data
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
@@ -118,13 +152,18 @@ class Plan:
         """Operations that make up values or lose information."""
         return [op for op in self.ops if op.safety is Safety.NEEDS_REVIEW]
 
+    @property
+    def inferred(self) -> list[Op]:
+        """Operations that rest on a guessed mapping (review them before trusting values)."""
+        return [op for op in self.ops if op.safety is Safety.INFERRED]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with each op's safety written out for the reader."""
         return {
             "version": self.version,
             "source": self.source,
             "target": self.target,
-            "ops": [{**asdict(op), "safety": op.safety.value} for op in self.ops],
+            "ops": [op.to_dict() for op in self.ops],
         }
 
     def digest(self) -> str:
@@ -166,7 +205,19 @@ class Plan:
             args = entry.get("args") or {}
             if not isinstance(args, dict):
                 raise InvalidPlan(f"op #{index} 'args' must be a mapping: {args!r}", path=origin)
-            ops.append(Op(kind=entry["kind"], args=dict(args), reason=str(entry.get("reason", ""))))
+            inferred = entry.get("inferred")
+            if inferred is not None and not isinstance(inferred, dict):
+                raise InvalidPlan(
+                    f"op #{index} 'inferred' must be a mapping: {inferred!r}", path=origin
+                )
+            ops.append(
+                Op(
+                    kind=entry["kind"],
+                    args=dict(args),
+                    reason=str(entry.get("reason", "")),
+                    inferred=dict(inferred) if inferred else None,
+                )
+            )
         return cls(ops=ops, source=str(data.get("source", "")), target=str(data.get("target", "")))
 
     @classmethod

@@ -142,3 +142,17 @@ def _in_range(name: str, value: torch.Tensor, new: torch.dtype, clamp: bool) -> 
         f"{name}: |value| up to {peak:g} exceeds the largest {target} ({limit:g}); "
         "add 'clamp: true' to saturate"
     )
+
+
+def rope_permuted(value: torch.Tensor, heads: int, half: int, to_halves: bool) -> torch.Tensor:
+    """Reorder each head's rows between RoPE's interleaved and rotate-half layouts.
+
+    Meta's Llama (and GGUF) keep each rotary pair on adjacent rows; Hugging Face's
+    keeps the first and second halves of the pairs in two blocks. With
+    ``to_halves`` the rows go interleaved → halves (transformers'
+    ``_reverse_permute_weights`` of its GGUF loader), else back.
+    """
+    rest = value.shape[1:]
+    if to_halves:
+        return value.reshape(heads, half, 2, *rest).transpose(1, 2).reshape(value.shape)
+    return value.reshape(heads, 2, half, *rest).transpose(1, 2).reshape(value.shape)

@@ -27,15 +27,18 @@ helpers (:func:`template`, :func:`fill`) other modules use.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from weightfit.align.fused import fused_groups
 from weightfit.align.names import fill, template
 from weightfit.align.prefix import best_prefix
 from weightfit.align.rename import core_rule, groups, pair_groups, positions
+from weightfit.align.structure import match_structure
 from weightfit.alignment import (
     Alignment,
+    Ambiguity,
     FusedGroup,
+    Inferred,
     MatchKind,
     Pair,
     PrefixTransform,
@@ -44,6 +47,9 @@ from weightfit.alignment import (
 from weightfit.manifest import Manifest
 
 __all__ = ["align", "fill", "template"]
+
+PARTIAL_FORMATS = frozenset({"error-text"})
+"""Manifest formats that hold only the tensors an error names: no structure to match."""
 
 
 def align(source: Manifest, target: Manifest) -> Alignment:
@@ -73,6 +79,8 @@ def align(source: Manifest, target: Manifest) -> Alignment:
     state.match_fused()
     state.match_renames()
     state.match_fused()
+    state.match_structure()
+    state.release()
     return state.result()
 
 
@@ -86,6 +94,10 @@ class _State:
     prefix: PrefixTransform | None = None
     renames: list[RenameRule] = field(default_factory=list)
     fused: list[FusedGroup] = field(default_factory=list)
+    inferred: list[Inferred] = field(default_factory=list)
+    ambiguous: list[Ambiguity] = field(default_factory=list)
+    held_source: dict[str, str] = field(default_factory=dict)
+    held_target: list[str] = field(default_factory=list)
     # Source leftovers keyed by their name after the prefix transform.
     left_source: dict[str, str] = field(default_factory=dict)
     left_target: dict[str, None] = field(default_factory=dict)
@@ -114,6 +126,55 @@ class _State:
         for canon in [c for c in self.left_source if c in self.left_target]:
             self._pair(canon, canon, "prefix")
 
+    @property
+    def structural(self) -> bool:
+        """Whether both manifests are whole (not the few tensors an error text names)."""
+        return not {self.source.format, self.target.format} & PARTIAL_FORMATS
+
+    def match_structure(self) -> None:
+        """Map what names could not, by the model's structure (:mod:`.structure`).
+
+        One-to-one mappings become pairs (``via="structure"``); every mapping is
+        kept as :class:`~weightfit.alignment.Inferred`. Tensors it found ambiguous
+        are held back from the later passes, which decide by names alone.
+        """
+        if not self.left_source or not self.left_target or not self.structural:
+            return
+        # The layout the target's own library writes (and converts on load) is
+        # known, not inferred: leave it to the ``saved_layout`` rule.
+        layout = self.target.extras.get("saved_layout")
+        known = set(layout) if isinstance(layout, dict) else set()
+        written = {str(n) for k in known for n in (layout or {}).get(k, {}) or {}}
+        source_specs = {c: self.source[o] for c, o in self.left_source.items() if c not in written}
+        target_specs = {t: self.target[t] for t in self.left_target if t not in known}
+        found = match_structure(source_specs, target_specs)
+        originals = dict(self.left_source)
+        for item in found.inferred:
+            if len(item.sources) == 1 and len(item.targets) == 1:
+                self._pair(item.sources[0], item.targets[0], "structure")
+            else:
+                for name in item.sources:
+                    self.left_source.pop(name)
+                for name in item.targets:
+                    del self.left_target[name]
+            self.inferred.append(replace(item, sources=tuple(originals[n] for n in item.sources)))
+        for doubt in found.ambiguous:
+            self.ambiguous.append(
+                replace(doubt, candidates=tuple(originals[n] for n in doubt.candidates))
+            )
+            for name in doubt.candidates:
+                if name in self.left_source:
+                    self.held_source[name] = self.left_source.pop(name)
+            for name in doubt.targets:
+                if name in self.left_target:
+                    del self.left_target[name]
+                    self.held_target.append(name)
+
+    def release(self) -> None:
+        """Put back what the structural matcher held as ambiguous: it stays unmatched."""
+        self.left_source.update(self.held_source)
+        self.left_target.update(dict.fromkeys(self.held_target))
+
     def match_renames(self) -> None:
         if not self.left_source or not self.left_target:
             return
@@ -122,7 +183,7 @@ class _State:
         targets = groups(target_names, self.target.tensors, positions(target_names))
         rules: dict[tuple[str, str], list[tuple[int, float]]] = defaultdict(list)
         for same_shape in (True, False):
-            matches = pair_groups(sources, targets, same_shape=same_shape)
+            matches = pair_groups(sources, targets, same_shape=same_shape, defer=self.structural)
             for source_group, target_group, score in matches:
                 count = 0
                 for indices, canon in source_group.members.items():
@@ -175,6 +236,8 @@ class _State:
             prefix=self.prefix,
             renames=self.renames,
             fused=self.fused,
+            inferred=self.inferred,
+            ambiguous=self.ambiguous,
             missing=[n for n in self.target.tensors if n in self.left_target],
             unexpected=[n for n in self.source.tensors if n in unexpected_set],
         )

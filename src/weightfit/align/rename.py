@@ -130,9 +130,15 @@ def _keep_slots(name: str, varying: Sequence[int]) -> str:
 
 
 def pair_groups(
-    sources: list[Group], targets: list[Group], *, same_shape: bool
+    sources: list[Group], targets: list[Group], *, same_shape: bool, defer: bool = False
 ) -> list[tuple[Group, Group, float]]:
-    """Pair source and target templates one-to-one, best score first."""
+    """Pair source and target templates one-to-one, best score first.
+
+    With ``defer``, templates of a shape several templates share are paired only
+    when their words are the same after folding spellings (``query`` and ``q_proj``
+    still differ): otherwise words alone would decide between tensors of one
+    shape, which the structural matcher decides with order and roles.
+    """
     buckets: dict[object, tuple[list[Group], list[Group]]] = defaultdict(lambda: ([], []))
     for side, groups in ((0, sources), (1, targets)):
         for group in groups:
@@ -161,6 +167,8 @@ def pair_groups(
                 if unique and (tokens > 0 or _numel(s) >= DISTINCTIVE_NUMEL):
                     score = max(score, MIN_RENAME_SCORE)
                 if score < MIN_RENAME_SCORE:
+                    continue
+                if defer and not unique and tokens < 1.0:
                     continue
             else:
                 if tokens < MIN_RESHAPED_TOKEN_SIMILARITY or _ndim(s) != _ndim(t):

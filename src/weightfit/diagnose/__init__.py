@@ -10,7 +10,9 @@ The order matters where one cause looks like another:
 
 1. naming: ``prefix``, the file layout a library's loader converts
    (``version``: ``saved_layout``), a position table split in two
-   (``pos_embed_resize``), ``rename``, ``fused_split``; adapter tensors (``lora_mismatch``);
+   (``pos_embed_resize``), ``rename``, what the structural matcher inferred
+   (``rename`` / ``fused_split``, :mod:`~weightfit.diagnose.inferred`),
+   ``fused_split``; adapter tensors (``lora_mismatch``);
 2. storage that changes every shape: ``partitioned``, ``quantization``;
 3. ``wrong_variant``: another width, depth or known family explains every
    difference at once, before the local rules read pieces of it;
@@ -33,6 +35,7 @@ from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
+from weightfit.diagnose.inferred import inferred
 from weightfit.diagnose.layout import saved_layout
 from weightfit.diagnose.leftovers import missing, unexpected
 from weightfit.diagnose.partitioned import partitioned
@@ -52,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     saved_layout,
     factorized_pos_embed,
     rename,
+    inferred,
     fused_split,
     lora_mismatch,
     partitioned,

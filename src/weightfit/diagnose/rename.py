@@ -21,6 +21,9 @@ from weightfit.plan import Op
 
 _SLOT = re.compile(r"\\\{([a-z]\d*)\\\}")
 
+RULE_EVIDENCE = "name words, shape, dtype and position in the layer"
+"""What a rename rule of :mod:`weightfit.align.rename` rests on."""
+
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -35,9 +38,16 @@ class CompiledRule:
         match = re.fullmatch(self.pattern, name)
         return match is not None and match.expand(self.replacement) == target
 
-    def op(self, reason: str) -> Op:
-        """Return the ``rename`` op applying this rule."""
-        return Op("rename", {"pattern": self.pattern, "replacement": self.replacement}, reason)
+    def op(self, reason: str, *, inferred: bool = False) -> Op:
+        """Return the ``rename`` op applying this rule.
+
+        With ``inferred`` (a rule guessed from names, not known from a table) the
+        op carries its evidence and score, so it is never reported exact.
+        """
+        note = {"evidence": RULE_EVIDENCE, "score": self.rule.score} if inferred else None
+        return Op(
+            "rename", {"pattern": self.pattern, "replacement": self.replacement}, reason, note
+        )
 
 
 def compile_rule(rule: RenameRule) -> CompiledRule:
@@ -137,7 +147,10 @@ def rename(ctx: Context) -> None:
         ],
         "tensors": total,
     }
-    fix = [rule.op(f"rename {rule.rule.source} → {rule.rule.target}") for rule, _ in used]
+    fix = [
+        rule.op(f"rename {rule.rule.source} → {rule.rule.target}", inferred=True)
+        for rule, _ in used
+    ]
     if moved and transform is not None:
         evidence["prefix"] = {"strip": transform.strip, "add": transform.add, "count": len(moved)}
         fix.insert(

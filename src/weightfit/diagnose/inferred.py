@@ -1,0 +1,308 @@
+"""The ``inferred`` rules: mappings between naming schemes the structural matcher chose.
+
+:mod:`weightfit.align.structure` maps tensors by the model's structure when the
+names say nothing (another codebase's naming). Every such mapping is a guess
+with evidence, so every op it asks for is *inferred* (``Op.inferred``: evidence
+and score), never exact. One-to-one mappings (with a transpose or reshape where
+shapes say so) make one ``rename`` finding, many-to-one ones (fused, stacked
+experts) one ``fused_split`` finding, each folded by template: one line per
+rule, not per layer. What the matcher could not decide is reported with its
+candidates and no fix. Known value permutations (RoPE rows) come from
+:mod:`weightfit.knowledge.permutations`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from weightfit.align.names import template
+from weightfit.alignment import Inferred, Pair
+from weightfit.diagnose._context import Context
+from weightfit.findings import Finding
+from weightfit.knowledge.permutations import permutation_for, suspected_permutation
+from weightfit.plan import Op
+from weightfit.tree import collapse_names
+
+_PLACEHOLDERS = "ijk"
+
+
+@dataclass
+class _Rule:
+    """Inferred mappings that share a template on both sides."""
+
+    source: str
+    target: str
+    kind: str
+    evidence: str
+    items: list[Inferred] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return round(min(item.score for item in self.items), 3)
+
+    def evidence_row(self) -> dict[str, Any]:
+        return {
+            "checkpoint": self.source,
+            "model": self.target,
+            "count": len(self.items),
+            "kind": self.kind,
+            "evidence": self.evidence,
+            "score": self.score,
+        }
+
+
+def inferred(ctx: Context) -> None:
+    """Report the structural matcher's mappings and ambiguities, folded by template."""
+    items = ctx.alignment.inferred
+    one = [i for i in items if len(i.sources) == 1 and len(i.targets) == 1]
+    many = [i for i in items if i not in one]
+    if one:
+        _one_to_one(ctx, one)
+    if many:
+        _many(ctx, many)
+    _ambiguous(ctx)
+
+
+def _rules(ctx: Context, items: Sequence[Inferred]) -> list[_Rule]:
+    rules: dict[tuple[str, str, str, str], _Rule] = {}
+    for item in items:
+        source = template(ctx.renamed(item.sources[0]))[0]
+        target = template(item.targets[0])[0]
+        key = (source, target, item.kind, item.evidence)
+        if key not in rules:
+            rules[key] = _Rule(source, target, item.kind, item.evidence)
+        rules[key].items.append(item)
+    return list(rules.values())
+
+
+def _note(rule: _Rule) -> dict[str, Any]:
+    return {"evidence": rule.evidence, "score": rule.score}
+
+
+def _one_to_one(ctx: Context, items: list[Inferred]) -> None:
+    rules = _rules(ctx, items)
+    fix: list[Op] = []
+    shape_ops: list[Op] = []
+    warnings: list[str] = []
+    for rule in rules:
+        note = _note(rule)
+        reason = f"inferred: {rule.source} → {rule.target}"
+        fix.extend(_rename_ops(ctx, rule, reason, note))
+        for item in rule.items:
+            target = item.targets[0]
+            if item.kind == "transpose":
+                shape_ops.append(Op("transpose", {"name": target, "dims": [1, 0]}, reason, note))
+            elif item.kind == "reshape":
+                shape = list(ctx.target[target].shape)
+                shape_ops.append(Op("reshape", {"name": target, "shape": shape}, reason, note))
+            permute = permutation_for(ctx.renamed(item.sources[0]), target, ctx.target)
+            if permute is not None:
+                shape_ops.append(
+                    Op("permute_rows", {"name": target, **permute.args}, permute.reason, note)
+                )
+            elif (suspect := suspected_permutation(ctx.renamed(item.sources[0]), target)) and (
+                suspect not in warnings
+            ):
+                warnings.append(suspect)
+    pairs = _pairs(ctx, items)
+    covered = [p.source for p in pairs]
+    score = sum(item.score for item in items) / len(items)
+    shown = [f"{r.source} → {r.target} ×{len(r.items)}" for r in rules]
+    more = f" and {len(shown) - 1} more rule(s)" if len(shown) > 1 else ""
+    evidence: dict[str, Any] = {
+        "inferred": [rule.evidence_row() for rule in rules],
+        "tensors": len(items),
+    }
+    note_text = (
+        "inferred from structure (block sizes, shapes, registration order, role words), not "
+        "from names: review the rules before trusting the values"
+    )
+    if warnings:
+        evidence["suspected_permutation"] = warnings
+        note_text += "; " + " ".join(warnings)
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"{len(items)} tensors map by structure from another naming scheme "
+                f"(inferred, score {score:.2f}): {shown[0]}{more}"
+            ),
+            params=covered,
+            evidence=evidence,
+            confidence=round(score, 3),
+            fix=fix + shape_ops,
+            fix_note=note_text,
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _pairs(ctx: Context, items: list[Inferred]) -> list[Pair]:
+    wanted = {(item.sources[0], item.targets[0]) for item in items}
+    return [p for p in ctx.pairs() if (p.source, p.target) in wanted]
+
+
+def _rename_ops(ctx: Context, rule: _Rule, reason: str, note: dict[str, Any]) -> list[Op]:
+    """One templated ``rename`` where indices carry over unchanged, else one per tensor."""
+    names = [(ctx.renamed(i.sources[0]), i.targets[0]) for i in rule.items]
+    folded = _templates(names)
+    if folded is not None:
+        source, target = folded
+        return [Op("rename", {"from": source, "to": target}, reason, note)]
+    return [Op("rename", {"from": s, "to": t}, reason, note) for s, t in names if s != t]
+
+
+def _templates(names: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """``from``/``to`` templates covering exactly these renames, if indices carry over."""
+    if len(names) == 1:
+        source, target = names[0]
+        if "{" in source or "{" in target:
+            return None
+        return source, target
+    parsed = [(template(s), template(t)) for s, t in names]
+    (source, _), (target, _) = parsed[0]
+    slots_s = len(parsed[0][0][1])
+    varying = [k for k in range(slots_s) if len({p[0][1][k] for p in parsed}) > 1]
+    if len(varying) > len(_PLACEHOLDERS):
+        return None
+    for (tmpl_s, idx_s), (tmpl_t, idx_t) in parsed:
+        if tmpl_s != source or tmpl_t != target:
+            return None
+        if tuple(idx_s[k] for k in varying) != idx_t:
+            return None
+    sample_s, sample_t = names[0]
+    return (
+        _fill(sample_s, varying, len(parsed[0][0][1])),
+        _fill(sample_t, list(range(len(parsed[0][1][1]))), len(parsed[0][1][1])),
+    )
+
+
+def _fill(name: str, varying: list[int], slots: int) -> str:
+    """``name`` with the index segments at ``varying`` slots as ``{i}``, ``{j}``, ``{k}``."""
+    segments = name.split(".")
+    slot = 0
+    for position, segment in enumerate(segments):
+        if segment.isdigit() and (segment == "0" or segment[0] != "0"):
+            if slot in varying:
+                segments[position] = "{" + _PLACEHOLDERS[varying.index(slot)] + "}"
+            slot += 1
+    return ".".join(segments)
+
+
+def _many(ctx: Context, items: list[Inferred]) -> None:
+    rules = _rules(ctx, items)
+    fix: list[Op] = []
+    for rule in rules:
+        note = _note(rule)
+        reason = f"inferred: {rule.kind} {rule.source} → {rule.target}"
+        for item in rule.items:
+            fix.extend(_many_ops(ctx, item, reason, note))
+    params = [name for item in items for name in item.sources]
+    score = sum(item.score for item in items) / len(items)
+    shown = [f"{r.kind} {r.source} → {r.target} ×{len(r.items)}" for r in rules]
+    more = f" and {len(shown) - 1} more rule(s)" if len(shown) > 1 else ""
+    ctx.add(
+        Finding(
+            category="fused_split",
+            severity="error",
+            message=(
+                f"{len(items)} tensor groups are fused, split or stacked otherwise in the model "
+                f"(inferred, score {score:.2f}): {shown[0]}{more}"
+            ),
+            params=params,
+            evidence={"inferred": [rule.evidence_row() for rule in rules], "groups": len(items)},
+            confidence=round(score, 3),
+            fix=fix,
+            fix_note=(
+                "inferred from sums of dimensions; assumes plain concatenation or stacking "
+                "(layouts interleaved per head need a reshape first)"
+            ),
+        )
+    )
+
+
+def _many_ops(ctx: Context, item: Inferred, reason: str, note: dict[str, Any]) -> list[Op]:
+    sources = [ctx.renamed(name) for name in item.sources]
+    targets = list(item.targets)
+    if item.kind == "concat":
+        return [Op("concat", {"names": sources, "into": targets[0], "dim": 0}, reason, note)]
+    if item.kind == "split":
+        sizes = [ctx.target[t].shape[0] for t in targets]
+        args = {"name": sources[0], "into": targets, "sizes": sizes, "dim": 0}
+        return [Op("split", args, reason, note)]
+    if item.kind == "stack":
+        return [Op("stack", {"names": sources, "into": targets[0], "dim": 0}, reason, note)]
+    if item.kind == "unstack":
+        return [Op("unstack", {"name": sources[0], "into": targets, "dim": 0}, reason, note)]
+    if item.kind == "stack_concat":
+        experts = len(sources) // item.parts
+        parts = [f"{targets[0]}.part{k}" for k in range(item.parts)]
+        ops = [
+            Op(
+                "stack",
+                {"names": sources[k * experts : (k + 1) * experts], "into": part, "dim": 0},
+                reason,
+                note,
+            )
+            for k, part in enumerate(parts)
+        ]
+        ops.append(Op("concat", {"names": parts, "into": targets[0], "dim": 1}, reason, note))
+        return ops
+    # unstack_split: one stacked tensor fused on axis 1 → per-expert parts
+    experts = len(targets) // item.parts
+    sizes = [ctx.target[targets[k * experts]].shape[0] for k in range(item.parts)]
+    parts = [f"{sources[0]}.part{k}" for k in range(item.parts)]
+    ops = [Op("split", {"name": sources[0], "into": parts, "sizes": sizes, "dim": 1}, reason, note)]
+    ops.extend(
+        Op(
+            "unstack",
+            {"name": part, "into": targets[k * experts : (k + 1) * experts], "dim": 0},
+            reason,
+            note,
+        )
+        for k, part in enumerate(parts)
+    )
+    return ops
+
+
+def _ambiguous(ctx: Context) -> None:
+    groups = ctx.alignment.ambiguous
+    if not groups:
+        return
+    targets = [t for g in groups for t in g.targets if t in set(ctx.missing())]
+    candidates = [c for g in groups for c in g.candidates if c in set(ctx.unexpected())]
+    if not targets:
+        return
+    by_evidence: dict[str, list[str]] = defaultdict(list)
+    for group in groups:
+        by_evidence[group.evidence].extend(group.targets)
+    examples = [
+        {
+            "model": [str(g) for g in collapse_names(list(group.targets))][:4],
+            "candidates": [str(g) for g in collapse_names(list(group.candidates))][:4],
+            "evidence": group.evidence,
+        }
+        for group in groups[:4]
+    ]
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"{len(targets)} model tensor(s) fit {len(candidates)} checkpoint tensor(s) "
+                "equally well; the mapping is left for review"
+            ),
+            params=candidates,
+            evidence={"ambiguous": examples, "groups": len(groups)},
+            confidence=0.5,
+            fix_note=(
+                "add a rename for each model tensor in the plan by hand: the candidates have the "
+                "same shape and neither registration order nor role words tell them apart"
+            ),
+        )
+    )
+    ctx.consume(missing=targets, unexpected=candidates)
