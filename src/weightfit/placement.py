@@ -38,6 +38,8 @@ STAGES: tuple[frozenset[str], ...] = (
             "copy_overlap",
             "resample_pos_embed",
             "permute_rows",
+            "stack",
+            "unstack",
         }
     ),
     frozenset({"cast"}),

@@ -134,10 +134,11 @@ def pair_groups(
 ) -> list[tuple[Group, Group, float]]:
     """Pair source and target templates one-to-one, best score first.
 
-    With ``defer``, templates of a shape several templates share are paired only
-    when their words are the same after folding spellings (``query`` and ``q_proj``
-    still differ): otherwise words alone would decide between tensors of one
-    shape, which the structural matcher decides with order and roles.
+    With ``defer``, same-shape templates are paired only when their words are
+    the same after folding spellings (``query`` and ``q_proj`` still differ):
+    anything less is left to the structural matcher, which weighs order, roles
+    and the layout of the whole block (words alone once mapped GPT-2's ``c_fc``
+    onto GGUF's ``ffn_down``, a tensor of the same shape and another role).
     """
     buckets: dict[object, tuple[list[Group], list[Group]]] = defaultdict(lambda: ([], []))
     for side, groups in ((0, sources), (1, targets)):
@@ -168,7 +169,7 @@ def pair_groups(
                     score = max(score, MIN_RENAME_SCORE)
                 if score < MIN_RENAME_SCORE:
                     continue
-                if defer and not unique and tokens < 1.0:
+                if defer and tokens < 1.0:
                     continue
             else:
                 if tokens < MIN_RESHAPED_TOKEN_SIMILARITY or _ndim(s) != _ndim(t):

@@ -174,17 +174,49 @@ def roles(path: str) -> frozenset[str]:
     return frozenset(found)
 
 
-def leaf_kind(name: str) -> str:
-    """The kind of parameter a name ends in: ``weight`` (also ``gamma``, ``scale``), ``bias``.
+BUFFER_LEAVES = frozenset(
+    {
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+        "inv_freq",
+        "position_ids",
+        "in_proj_weight",
+        "in_proj_bias",
+        "e_score_correction_bias",
+    }
+)
+"""Last segments that name their own kind of tensor (statistics, buffers, packed projections)."""
 
-    Anything else (``running_mean``, ``A_log``) is its own kind.
+
+def leaf_kind(name: str) -> str:
+    """The kind of tensor a name ends in: ``bias`` (also ``beta``), a buffer, or ``weight``.
+
+    Parameters named after their module (``experts.gate_up_proj``, ``A_log``,
+    ``cls_token``) are weights.
     """
     last = name.rsplit(".", 1)[-1].lower()
-    if last in ("weight", "gamma", "scale", "g"):
-        return "weight"
-    if last in ("bias", "beta", "b"):
+    if last in ("bias", "beta", "b") or last.endswith("_bias"):
         return "bias"
-    return last
+    if last in BUFFER_LEAVES:
+        return last
+    return "weight"
+
+
+EXCLUSIVE_ROLES = frozenset(
+    {"q", "k", "v", "qkv", "out", "gate", "up", "embed", "head", "pos", "pre_attn", "pre_mlp",
+     "post_attn", "post_mlp", "final", "router"}
+)
+"""Roles a tensor has at most one of: two tensors naming different ones are different parts."""
+
+
+def conflict(left: frozenset[str], right: frozenset[str]) -> bool:
+    """Whether two role sets name different parts (``up`` against ``out``).
+
+    Fused roles count as their parts: ``gate_up`` names gate and up, ``qkv`` q, k and v.
+    """
+    mine, theirs = left & EXCLUSIVE_ROLES, right & EXCLUSIVE_ROLES
+    return bool(mine and theirs and not mine & theirs)
 
 
 def similarity(left: frozenset[str], right: frozenset[str]) -> float:

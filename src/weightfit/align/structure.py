@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from weightfit.align.names import is_index
-from weightfit.align.roles import leaf_kind, roles, similarity
+from weightfit.align.roles import conflict, leaf_kind, roles, similarity
 from weightfit.alignment import Ambiguity, Inferred, InferredKind
 from weightfit.manifest import TensorSpec
 
@@ -88,6 +88,7 @@ class _Block:
     index: tuple[int, ...]
     names: list[str] = field(default_factory=list)
     numel: int = 0
+    first: int = 1 << 62
 
 
 @dataclass
@@ -177,16 +178,24 @@ def _cut(specs: Mapping[str, TensorSpec]) -> _Side:
         if block is None:
             block = side.blocks[key] = _Block(key[0], key[1])
         block.names.append(name)
+    # A nested stack's parent blocks exist even when none of their own tensors is
+    # left over (the experts of a layer whose attention matched by name).
+    for block in list(side.blocks.values()):
+        parent = _parent_key(block)
+        if parent is not None and parent not in side.blocks:
+            side.blocks[parent] = _Block(*parent)
     # A block's size counts the blocks nested in it: experts stacked on one side
     # and kept apart on the other still weigh the same.
     for block in side.blocks.values():
         block.numel = sum(_numel(specs[n]) for n in block.names)
+        block.first = min((side.order[n] for n in block.names), default=block.first)
     nested = [b for b in side.blocks.values() if b.stack]
     by_prefix = {_prefix(b): b for b in nested}
-    for block in nested:
+    for block in sorted(nested, key=lambda b: -len(b.index)):
         parent = _parent(block, by_prefix)
         if parent is not None:
             parent.numel += block.numel
+            parent.first = min(parent.first, block.first)
     return side
 
 
@@ -205,6 +214,15 @@ def _fold(
         else:
             out.append(segment)
     return ".".join(out)
+
+
+def _parent_key(block: _Block) -> tuple[str, tuple[int, ...]] | None:
+    """The key of the block one varying index up (``layers.{}`` for ``layers.{}.experts.{}``)."""
+    if len(block.index) < 2:
+        return None
+    segments = block.stack.split(".")
+    slots = [position for position, segment in enumerate(segments) if segment == "{}"]
+    return ".".join(segments[: slots[-2] + 1]), block.index[:-1]
 
 
 def _prefix(block: _Block) -> str:
@@ -234,10 +252,10 @@ def _pair_stacks(left: _Side, right: _Side) -> list[tuple[list[tuple[_Block, _Bl
     top_t = {k: v for k, v in stacks_t.items() if not _is_nested(k, stacks_t)}
     candidates: list[tuple[float, int, str, str, bool]] = []
     rank_s = {
-        k: i for i, k in enumerate(sorted(top_s, key=lambda k: left.order[top_s[k][0].names[0]]))
+        k: i for i, k in enumerate(sorted(top_s, key=lambda k: top_s[k][0].first))
     }
     rank_t = {
-        k: i for i, k in enumerate(sorted(top_t, key=lambda k: right.order[top_t[k][0].names[0]]))
+        k: i for i, k in enumerate(sorted(top_t, key=lambda k: top_t[k][0].first))
     }
     for ks, blocks_s in top_s.items():
         weights_s = [b.numel for b in blocks_s]
@@ -408,7 +426,33 @@ def _decide(
     # 3. fused ↔ split, 4. per-expert ↔ stacked
     for decision in _many(groups_s, groups_t, open_s, open_t, use_order):
         take(*decision)
-    return decisions
+    return _square_transposes(decisions, groups_s)
+
+
+def _square_transposes(decisions: list[Decision], groups_s: list[_Group]) -> list[Decision]:
+    """Transpose square matrices too when every other matrix of the blocks is transposed.
+
+    A square matrix's shape cannot tell ``[out, in]`` from ``[in, out]``; a
+    codebase stores all its matrices one way (GPT-2's ``Conv1D``), so the
+    non-square ones of the same blocks decide.
+    """
+
+    def matrix(decision: Decision) -> tuple[int, ...] | None:
+        shape = groups_s[decision[1][0]].shape if len(decision[1]) == 1 else ()
+        return shape if len(shape) == 2 and groups_s[decision[1][0]].kind == "weight" else None
+
+    kinds = {d[0] for d in decisions if (m := matrix(d)) is not None and m[0] != m[1]}
+    if kinds != {"transpose"}:
+        return decisions
+    changed = []
+    for decision in decisions:
+        kind, picked_s, picked_t, evidence, score = decision
+        shape = matrix(decision)
+        if kind == "rename" and shape is not None and shape[0] == shape[1]:
+            evidence += "; square, and every other matrix of the block is transposed"
+            decision = ("transpose", picked_s, picked_t, evidence, min(score, 0.75))
+        changed.append(decision)
+    return changed
 
 
 def _fits(source: _Group, target: _Group) -> str | None:
@@ -456,6 +500,8 @@ def _assign(
     if len(members_s) == 1 and len(members_t) == 1:
         s, t = groups_s[members_s[0]], groups_t[members_t[0]]
         words = similarity(s.roles, t.roles)
+        if conflict(s.roles, t.roles):
+            return []
         if root and words == 0 and math.prod(s.shape) < DISTINCTIVE_NUMEL:
             return []
         score = 0.9 if words > 0 else 0.8
@@ -469,6 +515,7 @@ def _assign(
     for perm in itertools.permutations(range(len(members_t))):
         words = sum(
             similarity(groups_s[members_s[a]].roles, groups_t[members_t[b]].roles)
+            - conflict(groups_s[members_s[a]].roles, groups_t[members_t[b]].roles)
             for a, b in enumerate(perm)
         ) / len(perm)
         order = float(use_order and perm == tuple(range(len(perm))))
