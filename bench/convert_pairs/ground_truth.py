@@ -80,7 +80,12 @@ def build_model(model_type: str, overrides: dict[str, Any] | None = None, *, met
     """The transformers class for ``model_type``, from the small config (or ``overrides``)."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-    config = AutoConfig.for_model(model_type, **(overrides if overrides is not None else SMALL))
+    fields = dict(overrides if overrides is not None else SMALL)
+    try:
+        config = AutoConfig.for_model(model_type, **fields)
+    except AttributeError:  # a derived field (Falcon's head_dim) that cannot be set
+        fields.pop("head_dim", None)
+        config = AutoConfig.for_model(model_type, **fields)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with torch.device("meta" if meta else "cpu"):

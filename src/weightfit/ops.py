@@ -529,21 +529,27 @@ def _select_index(dim: int, index: int) -> ValueFn:
     return fn
 
 
+_ROW_LAYOUTS = (
+    "interleaved_to_halves",
+    "halves_to_interleaved",
+    "blocks_to_heads",
+    "heads_to_blocks",
+)
+
+
 def _permute_rows(ctx: _Context) -> None:
-    """Reorder rows inside each of ``heads`` blocks: the RoPE layouts of Meta and HF Llama."""
+    """Reorder rows by head: RoPE layouts (Meta ↔ HF Llama), fused q, k, v per head or in blocks."""
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     heads, layout = ctx.arg("heads", int), ctx.arg("layout", str)
-    if layout not in ("interleaved_to_halves", "halves_to_interleaved"):
-        raise ctx.fail(
-            f"layout must be 'interleaved_to_halves' or 'halves_to_interleaved', not {layout!r}"
-        )
-    if not shape or heads < 1 or shape[0] % (2 * heads):
+    if layout not in _ROW_LAYOUTS:
+        raise ctx.fail(f"layout must be one of {', '.join(_ROW_LAYOUTS)}, not {layout!r}")
+    parts = 3 if layout in ("blocks_to_heads", "heads_to_blocks") else 2
+    if not shape or heads < 1 or shape[0] % (parts * heads):
         raise ctx.fail(f"{name}: {shape[0] if shape else 0} rows do not split into {heads} heads")
-    half = shape[0] // heads // 2
 
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return compute.rope_permuted(values[0], heads, half, layout == "interleaved_to_halves")
+        return compute.rows_permuted(values[0], heads, layout)
 
     ctx.replace_one(name, shape, fn)
 

@@ -144,15 +144,24 @@ def _in_range(name: str, value: torch.Tensor, new: torch.dtype, clamp: bool) -> 
     )
 
 
-def rope_permuted(value: torch.Tensor, heads: int, half: int, to_halves: bool) -> torch.Tensor:
-    """Reorder each head's rows between RoPE's interleaved and rotate-half layouts.
+def rows_permuted(value: torch.Tensor, heads: int, layout: str) -> torch.Tensor:
+    """Reorder rows between two layouts of the same heads (``permute_rows``).
 
-    Meta's Llama (and GGUF) keep each rotary pair on adjacent rows; Hugging Face's
-    keeps the first and second halves of the pairs in two blocks. With
-    ``to_halves`` the rows go interleaved → halves (transformers'
-    ``_reverse_permute_weights`` of its GGUF loader), else back.
+    - ``interleaved_to_halves``: each head's rotary pairs on adjacent rows (Meta's
+      Llama, GGUF) → the two halves of the pairs in two blocks (Hugging Face's),
+      as transformers' GGUF loader ``_reverse_permute_weights``; ``halves_to_interleaved``
+      the other way;
+    - ``blocks_to_heads``: fused ``[q; k; v]`` → ``[q0 k0 v0 q1 k1 v1 …]`` per head
+      (BLOOM), as transformers' ``BloomTensorProcessor``; ``heads_to_blocks`` back.
     """
     rest = value.shape[1:]
-    if to_halves:
-        return value.reshape(heads, half, 2, *rest).transpose(1, 2).reshape(value.shape)
-    return value.reshape(heads, 2, half, *rest).transpose(1, 2).reshape(value.shape)
+    rows = value.shape[0]
+    if layout == "interleaved_to_halves":
+        moved = value.reshape(heads, rows // heads // 2, 2, *rest).transpose(1, 2)
+    elif layout == "halves_to_interleaved":
+        moved = value.reshape(heads, 2, rows // heads // 2, *rest).transpose(1, 2)
+    elif layout == "blocks_to_heads":
+        moved = value.reshape(3, heads, rows // heads // 3, *rest).transpose(0, 1)
+    else:
+        moved = value.reshape(heads, 3, rows // heads // 3, *rest).transpose(0, 1)
+    return moved.reshape(value.shape).contiguous()

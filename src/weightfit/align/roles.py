@@ -76,7 +76,6 @@ SEGMENT_ROLES: dict[str, tuple[str, ...]] = {
     "out_proj": ("out",),
     "to_out": ("out",),
     "wo": ("out",),
-    "dense": ("out",),
     # MLP projections (Meta's w1/w3 are gate/up, w2 is down)
     "ffn_gate": ("mlp", "gate"),
     "ffn_up": ("mlp", "up"),

@@ -54,6 +54,9 @@ MIN_MARGIN = 0.25
 MAX_PERMUTED = 6
 """Largest set of same-shape groups whose assignments are all scored."""
 
+PLAIN_LEAVES = frozenset({"weight", "bias", "gamma", "beta", "scale"})
+"""Leaf names that say what kind of parameter a tensor is, not what it is for."""
+
 DISTINCTIVE_NUMEL = 256
 """Elements from which a shape, unique on both sides of a root, is evidence alone."""
 
@@ -319,7 +322,10 @@ def _groups(side: _Side, names: Iterable[str], prefix: str) -> list[_Group]:
         inner = ".".join("{}" if is_index(s) else s for s in segments)
         group = found.get(inner)
         if group is None:
-            module = inner.rsplit(".", 1)[0] if "." in inner else ""
+            # The roles are the module's; a leaf named after its role (``q_bias``) adds its own.
+            module, _, leaf = inner.rpartition(".")
+            if leaf.lower() not in PLAIN_LEAVES:
+                module = inner
             group = found[inner] = _Group(
                 inner=inner,
                 members={},

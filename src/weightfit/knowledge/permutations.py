@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from weightfit.align.roles import roles
 from weightfit.manifest import Manifest
 
 
@@ -63,6 +64,13 @@ def permutation_for(source: str, target: str, model: Manifest) -> Permutation | 
     config = model.config or {}
     for row in _rows():
         match = row.names.fullmatch(source)
+        if match is not None and row.permutation == "blocks_to_heads":
+            field = row.heads.get(match.group(1), "num_attention_heads")
+            heads = config.get(field) or config.get("num_attention_heads")
+            if config.get("model_type") in row.model_types and isinstance(heads, int):
+                reason = f"fused q, k, v per head: {row.layout} ({row.source})"
+                return Permutation({"heads": heads, "layout": row.permutation}, reason)
+            continue
         if match is None or config.get("model_type") not in row.model_types:
             continue
         field = row.heads.get(match.group(1), "num_attention_heads")
@@ -77,7 +85,17 @@ def permutation_for(source: str, target: str, model: Manifest) -> Permutation | 
 
 
 def suspected_permutation(source: str, target: str) -> str | None:
-    """A warning when ``source`` is named like a layout that needs a permutation in known pairs."""
+    """A warning when ``source`` is named like a layout that needs a permutation in known pairs.
+
+    A fused q, k, v tensor renamed between schemes is suspect too: some codebases
+    fuse them per head, others as three blocks, and shapes do not tell.
+    """
+    if {"qkv"} & roles(source) and {"qkv"} & roles(target):
+        return (
+            "a fused q, k, v tensor maps between two naming schemes: some keep the three "
+            "blocks apart ([q; k; v]), others interleave them per head (BLOOM, GPT-NeoX); "
+            "compare outputs before trusting these values"
+        )
     for row in _rows():
         if row.names.fullmatch(source):
             return (
