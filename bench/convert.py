@@ -184,7 +184,11 @@ def render(outcomes: list[Outcome], timings: list[tuple[str, int, int, float]]) 
             f"| {o.label} | {'yes' if o.held_back else 'no'} | {o.targets} | {o.right} | "
             f"{o.wrong} | {o.unmapped} | {o.inferred_ops} | {'yes' if o.applies else 'NO'} |"
         )
-    lines += ["", "| part | pairs | targets | right | wrong | unmapped | plans apply |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += [
+        "",
+        "| part | pairs | targets | right | wrong | unmapped | plans apply |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for part, held in (("development", False), ("held back", True)):
         chosen = [o for o in outcomes if o.held_back is held]
         total = sum(o.targets for o in chosen)

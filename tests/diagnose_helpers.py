@@ -53,7 +53,7 @@ def after_fix(checkpoint: Path | Manifest, target: object) -> list[Finding]:
     source = checkpoint if isinstance(checkpoint, Manifest) else weightfit.read(checkpoint)
     expected = resolve(target)
     findings = diagnose(align(source, expected))
-    plan = plan_from_report(Report("checkpoint", "target", findings))
+    plan = plan_from_report(Report("checkpoint", "target", findings), source)
     return diagnose(align(predict(plan, source), expected))
 
 

@@ -87,6 +87,11 @@ def test_rename_ops_map_every_checkpoint_name_onto_the_model(tmp_path: Path) -> 
     for name in source:
         name = strip.args["add"] + name.removeprefix(strip.args["strip"])
         for op in regexes:
+            if "from" in op.args:  # an exact rename the structural matcher inferred
+                if name == op.args["from"]:
+                    name = op.args["to"]
+                    break
+                continue
             match = re.fullmatch(op.args["pattern"], name)
             if match:
                 name = match.expand(op.args["replacement"])

@@ -76,7 +76,9 @@ class Pair:
     notes: list[str] = field(default_factory=list)
 
 
-def build_model(model_type: str, overrides: dict[str, Any] | None = None, *, meta: bool = False) -> Any:
+def build_model(
+    model_type: str, overrides: dict[str, Any] | None = None, *, meta: bool = False
+) -> Any:
     """The transformers class for ``model_type``, from the small config (or ``overrides``)."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
@@ -115,7 +117,15 @@ def conversion_mapping(spec: dict[str, Any]) -> Pair:
     truth = tagged({k: tuple(v.shape) for k, v in state.items()})
     source = revert_weight_conversion(model, dict(truth))
     source = {k: v.contiguous() for k, v in source.items()}
-    return Pair(spec["id"], "conversion_mapping", spec["model_type"], spec["held_back"], source, truth, model)
+    return Pair(
+        spec["id"],
+        "conversion_mapping",
+        spec["model_type"],
+        spec["held_back"],
+        source,
+        truth,
+        model,
+    )
 
 
 def _gguf_processor(model: Any, model_type: str) -> Any:
@@ -136,7 +146,9 @@ def _gguf_names(model: Any, processor: Any, model_type: str) -> dict[str, str]:
         return get_gguf_hf_weights_map(model, processor, model_type="llama")
 
 
-def _process(processor: Any, value: np.ndarray, name: str) -> tuple[np.ndarray, str | None, dict[str, Any]]:
+def _process(
+    processor: Any, value: np.ndarray, name: str
+) -> tuple[np.ndarray, str | None, dict[str, Any]]:
     parsed: dict[str, Any] = {"tensors": {}}
     result = processor.process(weights=value, name=name, parsed_parameters=parsed)
     return result.weights, result.name, parsed["tensors"]
@@ -167,10 +179,14 @@ def gguf(spec: dict[str, Any], rename: dict[str, str] | None = None) -> Pair:
         for extra_name, extra_value in extra.items():
             truth[extra_name] = extra_value.to(torch.float32)
         if name is not None:
-            truth[to_model[gguf_name]] = torch.from_numpy(np.ascontiguousarray(out)).to(torch.float32)
+            truth[to_model[gguf_name]] = torch.from_numpy(np.ascontiguousarray(out)).to(
+                torch.float32
+            )
     if rename:
         source = {rename.get(k, k): v for k, v in source.items()}
-    return Pair(spec["id"], spec["converter"], spec["model_type"], spec["held_back"], source, truth, model)
+    return Pair(
+        spec["id"], spec["converter"], spec["model_type"], spec["held_back"], source, truth, model
+    )
 
 
 def meta_llama(spec: dict[str, Any]) -> Pair:
@@ -194,7 +210,7 @@ def meta_llama(spec: dict[str, Any]) -> Pair:
 
 
 META_WORDS = ("attention.w", "feed_forward.w", "attention_norm", "ffn_norm")
-"""How Meta's Llama code names block tensors (its ``model.py``), to pick gguf-py's llama-pth rows."""
+"""How Meta's Llama ``model.py`` names block tensors: picks gguf-py's llama-pth rows."""
 
 
 def _meta_names(table: Any) -> dict[str, str]:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from weightfit.align.names import LAYER, canonical_segment, is_index, slot_name, template, tokens
+from weightfit.align.roles import conflict, roles
 from weightfit.manifest import TensorSpec
 
 PARAMETER_LEAVES = frozenset(
@@ -134,10 +135,12 @@ def pair_groups(
 ) -> list[tuple[Group, Group, float]]:
     """Pair source and target templates one-to-one, best score first.
 
-    With ``defer``, same-shape templates are paired only when their words are
-    the same after folding spellings (``query`` and ``q_proj`` still differ):
-    anything less is left to the structural matcher, which weighs order, roles
-    and the layout of the whole block (words alone once mapped GPT-2's ``c_fc``
+    With ``defer``, a choice words alone cannot make safely is left to the
+    structural matcher, which weighs order, roles and the layout of the whole
+    block: among several templates of one shape, unless the words are the same
+    after folding spellings (``query`` and ``q_proj`` still differ); a square
+    matrix (``[out, in]`` or ``[in, out]``: the block's other matrices tell); a
+    pair whose names give different roles (words once mapped GPT-2's ``c_fc``
     onto GGUF's ``ffn_down``, a tensor of the same shape and another role).
     """
     buckets: dict[object, tuple[list[Group], list[Group]]] = defaultdict(lambda: ([], []))
@@ -159,6 +162,10 @@ def pair_groups(
         for s, t in pairs:
             if s.leaf != t.leaf or not _indices_overlap(s, t):
                 continue
+            # Layer numbers carried over must be the same set: blocks 1..3 against
+            # 0..2 are shifted, and a rename by number would pair the wrong layers.
+            if defer and s.members.keys() != t.members.keys():
+                continue
             tokens = _token_similarity(s.template, t.template, weights)
             if same_shape:
                 score = 0.35 + 0.45 * tokens + 0.1 * (s.dtype == t.dtype)
@@ -169,7 +176,7 @@ def pair_groups(
                     score = max(score, MIN_RENAME_SCORE)
                 if score < MIN_RENAME_SCORE:
                     continue
-                if defer and tokens < 1.0:
+                if defer and tokens < 1.0 and (not unique or _square(s) or _conflict(s, t)):
                     continue
             else:
                 if tokens < MIN_RESHAPED_TOKEN_SIMILARITY or _ndim(s) != _ndim(t):
@@ -193,6 +200,15 @@ def pair_groups(
         used_target.add(id(t))
         chosen.append((s, t, round(min(score, 1.0), 3)))
     return chosen
+
+
+def _square(group: Group) -> bool:
+    shape = next(iter(group.shapes.values()))
+    return len(shape) == 2 and shape[0] == shape[1]
+
+
+def _conflict(source: Group, target: Group) -> bool:
+    return conflict(roles(source.template), roles(target.template))
 
 
 def _numel(group: Group) -> int:

@@ -203,8 +203,24 @@ def leaf_kind(name: str) -> str:
 
 
 EXCLUSIVE_ROLES = frozenset(
-    {"q", "k", "v", "qkv", "out", "gate", "up", "embed", "head", "pos", "pre_attn", "pre_mlp",
-     "post_attn", "post_mlp", "final", "router"}
+    {
+        "q",
+        "k",
+        "v",
+        "qkv",
+        "out",
+        "gate",
+        "up",
+        "embed",
+        "head",
+        "pos",
+        "pre_attn",
+        "pre_mlp",
+        "post_attn",
+        "post_mlp",
+        "final",
+        "router",
+    }
 )
 """Roles a tensor has at most one of: two tensors naming different ones are different parts."""
 

@@ -92,6 +92,7 @@ class _Block:
     names: list[str] = field(default_factory=list)
     numel: int = 0
     first: int = 1 << 62
+    path: str = ""
 
 
 @dataclass
@@ -142,9 +143,24 @@ def match_structure(
             _match_blocks(left, right, block_s, block_t, stack_evidence, cache, result)
     root_s = left.blocks.get(("", ()))
     root_t = right.blocks.get(("", ()))
-    if root_s is not None and root_t is not None:
+    if root_s is not None and root_t is not None and (result.inferred or _balanced(root_s, root_t)):
+        used = {n for item in result.inferred for n in (*item.sources, *item.targets)}
+        used.update(n for doubt in result.ambiguous for n in (*doubt.candidates, *doubt.targets))
+        root_s = _Block("", (), [n for n in root_s.names if n not in used])
+        root_t = _Block("", (), [n for n in root_t.names if n not in used])
         _match_blocks(left, right, root_s, root_t, "", cache, result, root=True)
     return result
+
+
+def _balanced(root_s: _Block, root_t: _Block) -> bool:
+    """Whether the roots' leftovers could be one-to-one (as many on each side).
+
+    Without a matched stack (no other sign of a change of naming scheme), a
+    root tensor of unique shape is mapped only when nothing is left over beside
+    it: ``pos_embed`` against ``pos_embed_spatial`` and ``pos_embed_temporal`` is
+    another cause (a factorised table), not a rename.
+    """
+    return len(root_s.names) == len(root_t.names)
 
 
 # --- blocks and stacks -----------------------------------------------------------
@@ -184,9 +200,9 @@ def _cut(specs: Mapping[str, TensorSpec]) -> _Side:
     # A nested stack's parent blocks exist even when none of their own tensors is
     # left over (the experts of a layer whose attention matched by name).
     for block in list(side.blocks.values()):
-        parent = _parent_key(block)
-        if parent is not None and parent not in side.blocks:
-            side.blocks[parent] = _Block(*parent)
+        key = _parent_key(block)
+        if key is not None and key not in side.blocks:
+            side.blocks[key] = _Block(*key)
     # A block's size counts the blocks nested in it: experts stacked on one side
     # and kept apart on the other still weigh the same.
     for block in side.blocks.values():
@@ -229,6 +245,8 @@ def _parent_key(block: _Block) -> tuple[str, tuple[int, ...]] | None:
 
 
 def _prefix(block: _Block) -> str:
+    if block.path:
+        return block.path
     parts = iter(str(i) for i in block.index)
     return ".".join(next(parts) if s == "{}" else s for s in block.stack.split("."))
 
@@ -247,23 +265,39 @@ def _numel(spec: TensorSpec) -> int:
 
 
 def _pair_stacks(left: _Side, right: _Side) -> list[tuple[list[tuple[_Block, _Block]], str]]:
-    """Pair whole stacks whose blocks weigh the same, in order (or reversed)."""
+    """Pair whole stacks whose blocks weigh the same, in order (or reversed).
+
+    Top-level stacks first; then what is left at any depth, and the root's
+    modules in registration order as one more stack: a level of nesting added
+    or removed (``stage.{i}.blk.{j}`` ↔ ``layers.{k}``, a ``Sequential``'s ``0``,
+    ``2`` ↔ ``fc1``, ``fc2``) lines up by the sequence of block sizes.
+    """
     stacks_s = {k: v for k, v in left.stacks().items() if k}
     stacks_t = {k: v for k, v in right.stacks().items() if k}
     # Blocks nested in a block of the same side are matched inside it.
     top_s = {k: v for k, v in stacks_s.items() if not _is_nested(k, stacks_s)}
     top_t = {k: v for k, v in stacks_t.items() if not _is_nested(k, stacks_t)}
+    paired = _pair_round(top_s, top_t)
+    done_s = {ks for ks, _, _ in paired}
+    done_t = {kt for _, kt, _ in paired}
+    rest_s = {k: v for k, v in stacks_s.items() if not _under(k, done_s)}
+    rest_t = {k: v for k, v in stacks_t.items() if not _under(k, done_t)}
+    rest_s.update(_root_modules(left))
+    rest_t.update(_root_modules(right))
+    paired += _pair_round(rest_s, rest_t)
+    return [(pairs, evidence) for _, _, (pairs, evidence) in paired]
+
+
+def _pair_round(
+    stacks_s: Mapping[str, list[_Block]], stacks_t: Mapping[str, list[_Block]]
+) -> list[tuple[str, str, tuple[list[tuple[_Block, _Block]], str]]]:
+    rank_s = {k: i for i, k in enumerate(sorted(stacks_s, key=lambda k: stacks_s[k][0].first))}
+    rank_t = {k: i for i, k in enumerate(sorted(stacks_t, key=lambda k: stacks_t[k][0].first))}
     candidates: list[tuple[float, int, str, str, bool]] = []
-    rank_s = {
-        k: i for i, k in enumerate(sorted(top_s, key=lambda k: top_s[k][0].first))
-    }
-    rank_t = {
-        k: i for i, k in enumerate(sorted(top_t, key=lambda k: top_t[k][0].first))
-    }
-    for ks, blocks_s in top_s.items():
+    for ks, blocks_s in stacks_s.items():
         weights_s = [b.numel for b in blocks_s]
-        for kt, blocks_t in top_t.items():
-            if len(blocks_t) != len(blocks_s):
+        for kt, blocks_t in stacks_t.items():
+            if len(blocks_t) != len(blocks_s) or (ks == ROOT_STACK and kt == ROOT_STACK):
                 continue
             weights_t = [b.numel for b in blocks_t]
             if weights_s == weights_t:
@@ -283,11 +317,40 @@ def _pair_stacks(left: _Side, right: _Side) -> list[tuple[list[tuple[_Block, _Bl
             continue
         used_s.add(ks)
         used_t.add(kt)
-        blocks_t = top_t[kt][::-1] if reverse else top_t[kt]
+        blocks_t = stacks_t[kt][::-1] if reverse else stacks_t[kt]
         order = "reversed order" if reverse else "index order"
         evidence = f"stack {ks} ↔ {kt}: {len(blocks_t)} blocks of equal size, {order}"
-        paired.append((list(zip(top_s[ks], blocks_t, strict=True)), evidence))
+        paired.append((ks, kt, (list(zip(stacks_s[ks], blocks_t, strict=True)), evidence)))
     return paired
+
+
+ROOT_STACK = "<root modules>"
+"""The stack the root's top-level modules make, in registration order."""
+
+
+def _root_modules(side: _Side) -> dict[str, list[_Block]]:
+    """The root block's names split by top-level module, as one stack (two modules or more)."""
+    root = side.blocks.get(("", ()))
+    if root is None:
+        return {}
+    modules: dict[str, list[str]] = {}
+    for name in root.names:
+        head = name.split(".", 1)[0] if "." in name else ""
+        if head:
+            modules.setdefault(head, []).append(name)
+    if len(modules) < 2:
+        return {}
+    blocks = []
+    for position, (head, names) in enumerate(modules.items()):
+        block = _Block(ROOT_STACK, (position,), names, path=head)
+        block.numel = sum(_numel(side.specs[n]) for n in names)
+        block.first = min(side.order[n] for n in names)
+        blocks.append(block)
+    return {ROOT_STACK: blocks}
+
+
+def _under(stack: str, done: set[str]) -> bool:
+    return stack in done or any(stack.startswith(d + ".") for d in done)
 
 
 def _is_nested(stack: str, stacks: Mapping[str, object]) -> bool:

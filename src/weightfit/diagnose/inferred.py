@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weightfit.align.names import template
+from weightfit.align.rename import core_rule
 from weightfit.alignment import Inferred, Pair
 from weightfit.diagnose._context import Context
 from weightfit.findings import Finding
@@ -67,10 +68,12 @@ def inferred(ctx: Context) -> None:
 
 
 def _rules(ctx: Context, items: Sequence[Inferred]) -> list[_Rule]:
+    """Fold mappings into rules: one per module-level template pair, kind and evidence."""
     rules: dict[tuple[str, str, str, str], _Rule] = {}
     for item in items:
-        source = template(ctx.renamed(item.sources[0]))[0]
-        target = template(item.targets[0])[0]
+        source, target = core_rule(
+            template(ctx.renamed(item.sources[0]))[0], template(item.targets[0])[0]
+        )
         key = (source, target, item.kind, item.evidence)
         if key not in rules:
             rules[key] = _Rule(source, target, item.kind, item.evidence)
@@ -123,22 +126,58 @@ def _one_to_one(ctx: Context, items: list[Inferred]) -> None:
     if warnings:
         evidence["suspected_permutation"] = warnings
         note_text += "; " + " ".join(warnings)
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"{len(items)} tensors map by structure from another naming scheme "
-                f"(inferred, score {score:.2f}): {shown[0]}{more}"
-            ),
-            params=covered,
-            evidence=evidence,
-            confidence=round(score, 3),
-            fix=fix + shape_ops,
-            fix_note=note_text,
+    named = next((f for f in ctx.findings if f.category == "rename" and f.fix), None)
+    if named is not None:
+        # One cause (another implementation's naming): the rules the names gave and
+        # the ones structure inferred make one finding.
+        _merge(named, rules, covered, score, fix + shape_ops, evidence, note_text)
+    else:
+        ctx.add(
+            Finding(
+                category="rename",
+                severity="error",
+                message=(
+                    f"{len(items)} tensors map by structure from another naming scheme "
+                    f"(inferred, score {score:.2f}): {shown[0]}{more}"
+                ),
+                params=covered,
+                evidence=evidence,
+                confidence=round(score, 3),
+                fix=fix + shape_ops,
+                fix_note=note_text,
+            )
         )
-    )
     ctx.consume(pairs=pairs)
+
+
+def _merge(
+    finding: Finding,
+    rules: list[_Rule],
+    covered: list[str],
+    score: float,
+    fix: list[Op],
+    evidence: dict[str, Any],
+    note: str,
+) -> None:
+    """Add structural rules to the name-based ``rename`` finding."""
+    before = len(finding.params)
+    total = before + len(covered)
+    finding.confidence = round((finding.confidence * before + score * len(covered)) / total, 3)
+    finding.params = [*finding.params, *covered]
+    finding.fix = [*finding.fix, *fix]
+    finding.evidence.setdefault("rules", []).extend(
+        {"checkpoint": r.source, "model": r.target, "count": len(r.items), "score": r.score}
+        for r in rules
+    )
+    finding.evidence["inferred"] = evidence["inferred"]
+    finding.evidence["tensors"] = total
+    if "suspected_permutation" in evidence:
+        finding.evidence["suspected_permutation"] = evidence["suspected_permutation"]
+    head = finding.message.split(" tensors ", 1)
+    if head[0].isdigit():
+        finding.message = f"{total} tensors " + head[1]
+    finding.message += f"; {len(covered)} of them inferred by structure (score {score:.2f})"
+    finding.fix_note = note
 
 
 def _pairs(ctx: Context, items: list[Inferred]) -> list[Pair]:
@@ -147,13 +186,19 @@ def _pairs(ctx: Context, items: list[Inferred]) -> list[Pair]:
 
 
 def _rename_ops(ctx: Context, rule: _Rule, reason: str, note: dict[str, Any]) -> list[Op]:
-    """One templated ``rename`` where indices carry over unchanged, else one per tensor."""
-    names = [(ctx.renamed(i.sources[0]), i.targets[0]) for i in rule.items]
-    folded = _templates(names)
-    if folded is not None:
-        source, target = folded
-        return [Op("rename", {"from": source, "to": target}, reason, note)]
-    return [Op("rename", {"from": s, "to": t}, reason, note) for s, t in names if s != t]
+    """One templated ``rename`` per leaf where indices carry over unchanged, else one per tensor."""
+    by_leaf: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for item in rule.items:
+        source, target = ctx.renamed(item.sources[0]), item.targets[0]
+        by_leaf[(template(source)[0], template(target)[0])].append((source, target))
+    ops = []
+    for names in by_leaf.values():
+        folded = _templates(names)
+        if folded is not None:
+            ops.append(Op("rename", {"from": folded[0], "to": folded[1]}, reason, note))
+        else:
+            ops.extend(Op("rename", {"from": s, "to": t}, reason, note) for s, t in names if s != t)
+    return ops
 
 
 def _templates(names: list[tuple[str, str]]) -> tuple[str, str] | None:
