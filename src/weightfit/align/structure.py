@@ -200,9 +200,9 @@ def _cut(specs: Mapping[str, TensorSpec]) -> _Side:
     # A nested stack's parent blocks exist even when none of their own tensors is
     # left over (the experts of a layer whose attention matched by name).
     for block in list(side.blocks.values()):
-        key = _parent_key(block)
-        if key is not None and key not in side.blocks:
-            side.blocks[key] = _Block(*key)
+        up = _parent_key(block)
+        if up is not None and up not in side.blocks:
+            side.blocks[up] = _Block(*up)
     # A block's size counts the blocks nested in it: experts stacked on one side
     # and kept apart on the other still weigh the same.
     for block in side.blocks.values():
