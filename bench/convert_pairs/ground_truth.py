@@ -228,7 +228,7 @@ BUILDERS = {"conversion_mapping": conversion_mapping, "gguf": gguf, "meta_llama"
 
 def full_size_manifests(spec: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], Any]:
     """Source names and shapes of a full-size config, and the model, built on ``meta``."""
-    model = build_model(spec["model_type"], {**SMALL, **spec["full_size"]}, meta=True)
+    model = build_model(spec["model_type"], dict(spec["full_size"]), meta=True)
     state = model.state_dict()
     if spec["converter"] == "conversion_mapping":
         from transformers.core_model_loading import revert_weight_conversion

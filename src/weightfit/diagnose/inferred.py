@@ -64,7 +64,35 @@ def inferred(ctx: Context) -> None:
         _one_to_one(ctx, one)
     if many:
         _many(ctx, many)
+    _named_permutations(ctx)
     _ambiguous(ctx)
+
+
+def _named_permutations(ctx: Context) -> None:
+    """Known row permutations for pairs the names matched (``attn_qkv`` ↔ ``query_key_value``).
+
+    The name-based ``rename`` finding carries them, as structure's own renames do.
+    """
+    named = next((f for f in ctx.findings if f.category == "rename" and f.fix), None)
+    if named is None:
+        return
+    covered = set(named.params)
+    wanted = [p for p in ctx.alignment.pairs if p.via == "rename" and p.source in covered]
+    for pair in wanted:
+        permute = permutation_for(ctx.renamed(pair.source), pair.target, ctx.target)
+        if permute is None:
+            suspect = suspected_permutation(ctx.renamed(pair.source), pair.target)
+            warnings = named.evidence.setdefault("suspected_permutation", [])
+            if suspect and suspect not in warnings:
+                warnings.append(suspect)
+                named.fix_note = " ".join(filter(None, [named.fix_note, suspect]))
+            if not warnings:
+                del named.evidence["suspected_permutation"]
+            continue
+        note = {"evidence": f"known layout pair: {permute.reason}", "score": 0.9}
+        named.fix.append(
+            Op("permute_rows", {"name": pair.target, **permute.args}, permute.reason, note)
+        )
 
 
 def _rules(ctx: Context, items: Sequence[Inferred]) -> list[_Rule]:
