@@ -457,10 +457,11 @@ def _splice(
 ) -> dict[str, Recipe]:
     """``recipes`` without ``remove``, with ``insert`` where the first removed one was."""
     result: dict[str, Recipe] = {}
+    first, removed = remove[0], set(remove)
     for name, recipe in recipes.items():
-        if name == remove[0]:
+        if name == first:
             result.update(insert)
-        elif name not in remove:
+        elif name not in removed:
             result[name] = recipe
     return result
 

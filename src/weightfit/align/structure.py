@@ -93,6 +93,7 @@ class _Block:
     numel: int = 0
     first: int = 1 << 62
     path: str = ""
+    nested: list[_Block] = field(default_factory=list)
 
 
 @dataclass
@@ -172,27 +173,31 @@ def _cut(specs: Mapping[str, TensorSpec]) -> _Side:
     names = list(specs)
     side.ordered = names != sorted(names)
     side.order = {name: position for position, name in enumerate(names)}
-    values: dict[tuple[str, int], set[str]] = defaultdict(set)
-    split = {name: name.split(".") for name in names}
-    for segments in split.values():
-        for position, segment in enumerate(segments):
+    # Each index slot is keyed by the name up to it, every index folded.
+    slots: dict[str, list[tuple[int, str]]] = {}
+    values: dict[str, set[str]] = defaultdict(set)
+    for name in names:
+        found = []
+        folded: list[str] = []
+        for segment in name.split("."):
             if is_index(segment):
-                values[(_fold(segments[:position]), position)].add(segment)
-    for name, segments in split.items():
-        last = -1
-        for position, segment in enumerate(segments):
-            if is_index(segment) and len(values[(_fold(segments[:position]), position)]) > 1:
-                last = position
-        if last < 0:
+                key = ".".join(folded)
+                values[key].add(segment)
+                found.append((len(folded), key))
+                folded.append("{}")
+            else:
+                folded.append(segment)
+        slots[name] = [(position, key) for position, key in found]
+    for name in names:
+        segments = name.split(".")
+        varying = [p for p, key in slots[name] if len(values[key]) > 1]
+        if not varying:
             key: tuple[str, tuple[int, ...]] = ("", ())
         else:
-            head = segments[: last + 1]
-            index = tuple(
-                int(s)
-                for p, s in enumerate(head)
-                if is_index(s) and len(values[(_fold(segments[:p]), p)]) > 1
-            )
-            key = (_fold(head, values, segments), index)
+            head = segments[: varying[-1] + 1]
+            marked = set(varying)
+            stack = ".".join("{}" if p in marked else s for p, s in enumerate(head))
+            key = (stack, tuple(int(segments[p]) for p in varying))
         block = side.blocks.get(key)
         if block is None:
             block = side.blocks[key] = _Block(key[0], key[1])
@@ -215,24 +220,9 @@ def _cut(specs: Mapping[str, TensorSpec]) -> _Side:
         if parent is not None:
             parent.numel += block.numel
             parent.first = min(parent.first, block.first)
+            parent.nested.append(block)
+            parent.nested.extend(block.nested)
     return side
-
-
-def _fold(
-    segments: list[str],
-    values: Mapping[tuple[str, int], set[str]] | None = None,
-    full: list[str] | None = None,
-) -> str:
-    """Template of leading segments: varying indices become ``{}``, constant ones stay."""
-    out = []
-    for position, segment in enumerate(segments):
-        if is_index(segment) and (
-            values is None or full is None or len(values[(_fold(full[:position]), position)]) > 1
-        ):
-            out.append("{}")
-        else:
-            out.append(segment)
-    return ".".join(out)
 
 
 def _parent_key(block: _Block) -> tuple[str, tuple[int, ...]] | None:
@@ -365,11 +355,9 @@ def _subtree(side: _Side, block: _Block, root: bool) -> list[str]:
     """Names in a block and the blocks nested in it (the root: only its own)."""
     if root:
         return list(block.names)
-    prefix = _prefix(block) + "."
     names = list(block.names)
-    for other in side.blocks.values():
-        if other is not block and other.stack and _prefix(other).startswith(prefix):
-            names.extend(other.names)
+    for other in block.nested:
+        names.extend(other.names)
     names.sort(key=lambda n: side.order[n])
     return names
 
