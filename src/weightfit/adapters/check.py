@@ -20,7 +20,7 @@ from typing import Any
 
 from weightfit import formats
 from weightfit.adapters.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX
-from weightfit.adapters.layout import base_tensor, is_adapter_tensor
+from weightfit.adapters.layout import base_tensor, split
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
@@ -77,7 +77,7 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
 
     source = read_adapter(adapter)
     target = resolve(base, variant=variant)
-    alignment = peft_alignment(source, target)
+    alignment, _ = peft_alignment(source, target)
     context = Context(alignment)
     for rule in ADAPTER_RULES:
         rule(context)
@@ -110,20 +110,37 @@ def read_adapter(adapter: str | Path) -> Manifest:
     return formats.read(path)
 
 
-def peft_alignment(source: Manifest, target: Manifest) -> Alignment:
+def peft_alignment(source: Manifest, target: Manifest) -> tuple[Alignment, list[str]]:
     """Line an adapter up with its base as PEFT does: whole copies by name, LoRA aside.
 
+    A whole copy pairs with the base tensor of its name without ``base_model.model.``
+    and PEFT's wrapper segments (``modules_to_save``, ``base_layer``). Of several
+    copies of one base tensor, one pairs; the others (and ``original_module``
+    copies, which merging drops) are returned apart when that base tensor exists.
     No prefix transform is recorded: PEFT strips ``base_model.model.`` by design,
     so it is no finding.
+
+    Returns:
+        The alignment, and the names of the wrapper copies it accounts for.
+
     """
+    layout = split(source.tensors.values())
+    chosen = {copy.spec.name: copy for copy in layout.whole}
     pairs, leftovers = [], []
     for name in source.tensors:
-        found = None if is_adapter_tensor(name) else base_tensor(name, target.tensors)
+        copy = chosen.get(name)
+        found = None if copy is None else base_tensor(name, target.tensors)
         if found is None:
             leftovers.append(name)
         else:
             pairs.append(Pair(name, found, "exact" if found == name else "prefix"))
-    return Alignment(source=source, target=target, pairs=pairs, unexpected=leftovers)
+    wrappers = [
+        c.spec.name
+        for c in (*layout.duplicates, *layout.originals)
+        if base_tensor(c.spec.name, target.tensors) is not None
+    ]
+    unexpected = [n for n in leftovers if n not in set(wrappers)]
+    return Alignment(source=source, target=target, pairs=pairs, unexpected=unexpected), wrappers
 
 
 def _resize_advice(finding: Finding) -> None:
@@ -198,7 +215,7 @@ def _tokenizer(folder: Path, findings: list[Finding], target: Manifest) -> list[
     if resize is not None and "checkpoint_rows" in resize.evidence:
         _explain_rows(resize, count, exact)
         return []
-    base_rows = _base_vocab(target)
+    base_rows = base_vocab(target)
     if base_rows is None or count <= base_rows:
         return []
     return [
@@ -252,7 +269,7 @@ def _explain_rows(finding: Finding, count: int, exact: bool) -> None:
         )
 
 
-def _base_vocab(target: Manifest) -> int | None:
+def base_vocab(target: Manifest) -> int | None:
     """The base's vocabulary: ``vocab_size`` of its config, else its input embedding's rows."""
     config = target.config or {}
     for holder in (config, config.get("text_config") or {}):

@@ -48,6 +48,9 @@ class AdapterConfig:
         trainable_token_indices: Token rows trained on their own: a list (the
             input embedding) or ``{module name: [rows]}``.
         lora_bias: ``lora_B`` has a bias that merging adds to the base bias.
+        target_parameters: Parameters adapted directly (PEFT ≥ 0.17), matched by suffix.
+        bias: ``none``, ``all`` or ``lora_only``: which base biases were trained
+            and saved whole.
         raw: The whole JSON object.
     """
 
@@ -65,6 +68,8 @@ class AdapterConfig:
     task_type: str | None = None
     trainable_token_indices: list[int] | dict[str, list[int]] | None = None
     lora_bias: bool = False
+    target_parameters: list[str] = field(default_factory=list)
+    bias: str = "none"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def rank(self, module: str) -> int:
@@ -163,6 +168,8 @@ def parse(data: object) -> AdapterConfig:
         task_type=_optional_str(data, "task_type"),
         trainable_token_indices=indices,
         lora_bias=bool(data.get("lora_bias") or False),
+        target_parameters=_strings(data, "target_parameters"),
+        bias=_optional_str(data, "bias") or "none",
         raw=dict(data),
     )
 

@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
-from weightfit.adapters.check import check_adapter, read_adapter
+from weightfit.adapters.check import base_vocab, check_adapter, read_adapter, tokenizer_vocab
 from weightfit.adapters.config import AdapterConfig, load
 from weightfit.adapters.layout import (
     Layout,
     LoraModule,
     base_tensor,
     base_weight,
+    lora_target,
     split,
     strip_peft,
 )
@@ -83,15 +84,21 @@ class MergeResult:
         report: The adapter check run first (:func:`check_adapter`).
         applied: The written output, or ``None`` when the report blocked the merge.
         modules: LoRA modules merged.
-        resized: Base tensors padded or truncated to the adapter's rows (row counts).
+        resized: Base tensors whose row count changed: ``{name: (rows before,
+            rows after)}``, by a pad or truncate op or by the adapter's copy.
         replaced: Base tensors replaced by the adapter's whole copies.
+        added_rows: Rows the embeddings gained (tokens added; negative: removed).
+        ignored: Adapter tensors merging does not use: PEFT's ``original_module``
+            copies and the second copy of a ``modules_to_save`` tensor.
     """
 
     report: Report
     applied: ApplyResult | None = None
     modules: int = 0
-    resized: dict[str, int] | None = None
+    resized: dict[str, tuple[int, int]] | None = None
     replaced: list[str] | None = None
+    added_rows: int = 0
+    ignored: list[str] | None = None
 
     @property
     def merged(self) -> bool:
@@ -105,8 +112,13 @@ class MergeResult:
         return {
             "merged": self.merged,
             "modules": self.modules,
-            "resized": self.resized or {},
+            "resized": {
+                name: {"rows_before": old, "rows_after": new}
+                for name, (old, new) in (self.resized or {}).items()
+            },
+            "added_rows": self.added_rows,
             "replaced": self.replaced or [],
+            "ignored": self.ignored or [],
             "output": self.applied.to_dict() if self.applied else None,
             "report": report_to_dict(self.report),
         }
@@ -169,7 +181,7 @@ def merge_adapter(
     ]
     if blocking:
         return MergeResult(report=report)
-    plan, rows = _resize_plan(layout, base_manifest, config)
+    plan, rows = _resize_plan(layout, base_manifest, config, folder)
     outcome = ops.run(plan, base_manifest)
     replaced = _replace_whole(outcome, layout)
     modules = _merge_lora(outcome, layout, config)
@@ -187,10 +199,20 @@ def merge_adapter(
         started=started,
         extra_files=_side_files(folder, Path(base), base_manifest, rows),
     )
-    resized = {op.args["name"]: rows for op in plan.ops if rows is not None}
+    resized = {
+        name: (spec.shape[0], outcome.recipes[name].spec.shape[0])
+        for name, spec in base_manifest.tensors.items()
+        if name in outcome.recipes
+        and spec.shape
+        and outcome.recipes[name].spec.shape
+        and outcome.recipes[name].spec.shape[0] != spec.shape[0]
+    }
+    added = max((new - old for old, new in resized.values()), key=abs, default=0)
     # A base tensor the adapter replaces is not left out: its copy stands in for it.
     applied.left_out = [name for name in applied.left_out if name not in replaced]
-    return MergeResult(report, applied, modules, resized, replaced)
+    return MergeResult(
+        report, applied, modules, resized, replaced, added, ignored=layout.wrapper_names
+    )
 
 
 def _refuse(config: AdapterConfig, layout: Layout) -> None:
@@ -209,35 +231,58 @@ def _refuse(config: AdapterConfig, layout: Layout) -> None:
         )
 
 
-def _resize_plan(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[Plan, int | None]:
+def _resize_plan(
+    layout: Layout, base: Manifest, config: AdapterConfig, folder: Path
+) -> tuple[Plan, int | None]:
     """``pad_rows`` / ``truncate_rows`` ops giving the base's embeddings the adapter's rows.
 
     The rows are those of the embeddings the adapter saved whole; without any,
-    enough rows for the highest trainable token index.
+    enough rows for the highest trainable token index; without those, the
+    adapter's tokenizer when it counts more tokens than the base has rows (as
+    ``resize_token_embeddings(len(tokenizer))`` before attaching).
     """
-    old, new = _saved_rows(layout, base) or _token_rows(layout, base, config) or (None, None)
+    old, new = (
+        _saved_rows(layout, base)
+        or _token_rows(layout, base, config)
+        or _tokenizer_rows(folder, base)
+        or (None, None)
+    )
     if old is None or new is None:
         return Plan(source=base.source), None
-    reason = f"adapter rows: the adapter's embeddings have {new} rows, the base {old}"
-    saved = {base_tensor(spec.name, base.tensors) for spec in layout.whole}
+    reason = f"adapter rows: the adapter's vocabulary has {new} rows, the base {old}"
+    saved = {base_tensor(copy.spec.name, base.tensors) for copy in layout.whole}
     resize: list[Op] = []
-    for name, spec in base.tensors.items():
-        if spec.shape and spec.shape[0] == old and stack_of(name) is None and name not in saved:
-            if new > old:
-                resize.append(Op("pad_rows", {"name": name, "rows": new, "init": "mean"}, reason))
-            else:
-                resize.append(Op("truncate_rows", {"name": name, "rows": new}, reason))
+    for name in _vocabulary_tensors(base, old):
+        if name in saved:
+            continue
+        if new > old:
+            resize.append(Op("pad_rows", {"name": name, "rows": new, "init": "mean"}, reason))
+        else:
+            resize.append(Op("truncate_rows", {"name": name, "rows": new}, reason))
     return Plan(ops=resize, source=base.source), new
+
+
+def _vocabulary_tensors(base: Manifest, rows: int) -> list[str]:
+    """The base's embeddings and heads of ``rows`` rows: outside the layer stacks, 1-d or 2-d."""
+    return [
+        name
+        for name, spec in base.tensors.items()
+        if spec.shape
+        and spec.shape[0] == rows
+        and len(spec.shape) <= 2
+        and stack_of(name) is None
+    ]
 
 
 def _saved_rows(layout: Layout, base: Manifest) -> tuple[int, int] | None:
     """(base rows, adapter rows) of the first whole copy whose rows alone differ."""
-    for spec in layout.whole:
+    for copy in layout.whole:
+        spec = copy.spec
         found = base_tensor(spec.name, base.tensors)
         if found is None or not spec.shape:
             continue
         have = base.tensors[found].shape
-        if have[0] != spec.shape[0] and have[1:] == spec.shape[1:]:
+        if have and have[0] != spec.shape[0] and have[1:] == spec.shape[1:]:
             return have[0], spec.shape[0]
     return None
 
@@ -252,10 +297,22 @@ def _token_rows(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[
     return None
 
 
+def _tokenizer_rows(folder: Path, base: Manifest) -> tuple[int, int] | None:
+    """(base rows, tokens) when the adapter's tokenizer counts exactly more tokens than that."""
+    counted = tokenizer_vocab(folder)
+    rows = base_vocab(base)
+    if counted is None or rows is None or not counted[1] or counted[0] <= rows:
+        return None
+    if not _vocabulary_tensors(base, rows):
+        return None
+    return rows, counted[0]
+
+
 def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
     """Point each base tensor the adapter saved whole at the adapter's bytes."""
     replaced = []
-    for spec in layout.whole:
+    for copy in layout.whole:
+        spec = copy.spec
         name = base_tensor(spec.name, outcome.recipes)
         if name is None:
             continue
@@ -274,18 +331,25 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
 
 
 def _merge_lora(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> int:
-    """Replace each adapted base weight's recipe with ``W + scale · B @ A``; returns the count."""
+    """Replace each adapted base tensor's recipe with ``W + scale · B @ A``; returns the count."""
     merged = 0
+    specs = {name: recipe.spec for name, recipe in outcome.recipes.items()}
     for module in layout.lora.values():
-        weight = base_weight(module.name, outcome.recipes)
+        weight = lora_target(module, specs, config.target_parameters)
         if weight is None or module.a is None or module.b is None:
             continue
-        scale = config.scale(strip_peft(module.name), module.rank)
+        shape = specs[weight].shape
+        scale = config.scale(module.module, module.rank_on(shape))
         base = outcome.recipes[weight]
+        fn = (
+            _expert_merged(module, scale, shape)
+            if len(shape) == 3 and len(module.a.shape) == 2
+            else _merged(module, scale, config.fan_in_fan_out)
+        )
         outcome.recipes[weight] = ops.Recipe(
             spec=base.spec,
             inputs=(base, _leaf(module.a), _leaf(module.b)),
-            fn=_merged(module, scale, config.fan_in_fan_out),
+            fn=fn,
             ops=(*base.ops, "lora_merge"),
         )
         bias_name = weight.removesuffix("weight") + "bias"
@@ -336,6 +400,30 @@ def _merged(module: LoraModule, scale: float, fan_in_fan_out: bool) -> ops.Value
         else:
             result.addmm_(b, a, alpha=scale)
         return result.to(weight.dtype)
+
+    return fn
+
+
+def _expert_merged(module: LoraModule, scale: float, shape: tuple[int, ...]) -> ops.ValueFn:
+    """The value function adding a ``ParamWrapper``'s delta to an ``[E, d1, d2]`` expert stack.
+
+    ``A`` ``[r·E, in]`` is read as ``[E, r, in]`` and ``B`` ``[out, r·E]`` as
+    ``[out, r, E]`` (PEFT's reshapes); expert ``e`` gets ``B[:, :, e] @ A[e]``,
+    transposed when the stack is ``[E, in, out]``.
+    """
+    experts = shape[0]
+    transposed = module.expert_layout(shape) == "in_out"
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        weight, a, b = values
+        a = a.float().reshape(experts, -1, a.shape[-1])
+        b = b.float().reshape(b.shape[0], -1, experts).permute(2, 0, 1)
+        delta = torch.bmm(b, a)
+        if transposed:
+            delta = delta.transpose(1, 2)
+        return (weight.float() + delta * scale).to(weight.dtype)
 
     return fn
 

@@ -33,6 +33,7 @@ from weightfit.adapters.layout import (
     TokenRows,
     base_weight,
     is_adapter_tensor,
+    lora_target,
     split,
     strip_peft,
 )
@@ -54,15 +55,16 @@ def lora_mismatch(ctx: Context) -> None:
     layout = split(ctx.source.tensors[name] for name in names)
     config = adapter_config(ctx.source.config)
     fan_in_fan_out = config.fan_in_fan_out if config else False
+    parameters = config.target_parameters if config else []
     target = ctx.target.tensors
     fits: list[tuple[LoraModule, str]] = []
     misfits: list[tuple[LoraModule, str]] = []
     misses: list[LoraModule] = []
     for module in layout.lora.values():
-        weight = base_weight(module.name, target, ctx.renamed(module.name))
+        weight = lora_target(module, target, parameters, ctx.renamed(module.name))
         if weight is None:
             misses.append(module)
-        elif module.delta_shape(fan_in_fan_out) == target[weight].shape:
+        elif module.fits(target[weight].shape, fan_in_fan_out):
             fits.append((module, weight))
         else:
             misfits.append((module, weight))
@@ -92,7 +94,7 @@ def adapter_config(config: object) -> AdapterConfig | None:
 def _offset(ctx: Context, misses: list[LoraModule], total: int) -> list[LoraModule]:
     """Report misses a prefix transform maps onto the base; return the rest."""
     target = ctx.target.tensors
-    stripped = {f"{strip_peft(m.name)}.weight": m for m in misses}
+    stripped = {f"{m.module}.weight": m for m in misses}
     transform = best_prefix(list(stripped), list(target))
     if transform is None:
         return misses
@@ -112,7 +114,7 @@ def _offset(ctx: Context, misses: list[LoraModule], total: int) -> list[LoraModu
         if n.startswith(strip) and not is_adapter_tensor(n) and _moved(n, strip, add) in target
     ]
     params = [s.name for m in mapped.values() for s in m.specs] + wholes
-    examples = [strip_peft(m.name) for m in list(mapped.values())[:MAX_EXAMPLES]]
+    examples = [m.module for m in list(mapped.values())[:MAX_EXAMPLES]]
     ctx.add(
         Finding(
             category="lora_mismatch",
@@ -160,9 +162,9 @@ def _missing_modules(
 ) -> None:
     """Report LoRA modules with no base tensor: another architecture or another depth."""
     base_modules = {name.rsplit(".", 2)[-2] for name in ctx.target.tensors if "." in name}
-    kinds = Counter(strip_peft(m.name).rsplit(".", 1)[-1] for m in misses)
+    kinds = Counter(m.module.rsplit(".", 1)[-1] for m in misses)
     absent = sorted(kind for kind in kinds if kind not in base_modules)
-    reached = [stack_of(strip_peft(m.name) + ".weight") for m in misses]
+    reached = [stack_of(m.module + ".weight") for m in misses]
     adapter_depth = max((found[1] + 1 for found in reached if found), default=None)
     base_depth = _depth(ctx.target.tensors)
     hits = total - len(misses)
@@ -178,12 +180,12 @@ def _missing_modules(
         )
     else:
         reason = "those module paths are not in the base: another model or another layout"
-    examples = ", ".join(strip_peft(m.name) for m in misses[:MAX_EXAMPLES])
+    examples = ", ".join(m.module for m in misses[:MAX_EXAMPLES])
     evidence: dict[str, object] = {
         "modules": total,
         "modules_found": hits,
         "modules_missing": len(misses),
-        "missing_examples": [strip_peft(m.name) for m in misses[:10]],
+        "missing_examples": [m.module for m in misses[:10]],
         "module_kinds_absent_from_base": absent,
         "adapter_layers": adapter_depth,
         "base_layers": base_depth,
@@ -230,7 +232,7 @@ def _misfits(ctx: Context, misfits: list[tuple[LoraModule, str]], fan_in_fan_out
     ]
     rows = [
         {
-            "module": strip_peft(m.name),
+            "module": m.module,
             "lora_A": list(m.a.shape) if m.a else None,
             "lora_B": list(m.b.shape) if m.b else None,
             "delta": list(m.delta_shape(fan_in_fan_out) or ()),
@@ -246,7 +248,7 @@ def _misfits(ctx: Context, misfits: list[tuple[LoraModule, str]], fan_in_fan_out
         what = "fan_in_fan_out: true" if not fan_in_fan_out else "fan_in_fan_out: false"
         message = (
             f"LoRA deltas of {len(misfits)} modules are the transpose of their base weights "
-            f"({strip_peft(first.name)}: B @ A {shape_text(delta)}, base "
+            f"({first.module}: B @ A {shape_text(delta)}, base "
             f"{shape_text(target[weight].shape)}): the base stores [in, out] "
             "(GPT-2 Conv1D) or the reverse, and the adapter says otherwise"
         )
@@ -254,7 +256,7 @@ def _misfits(ctx: Context, misfits: list[tuple[LoraModule, str]], fan_in_fan_out
     else:
         message = (
             f"LoRA widths of {len(misfits)} modules do not fit the base: "
-            f"{strip_peft(first.name)} B @ A is {shape_text(delta)}, the base weight "
+            f"{first.module} B @ A is {shape_text(delta)}, the base weight "
             f"{shape_text(target[weight].shape)}"
             + (
                 f"; adapter width {adapter_width}, base {base_width}: an adapter for another size"
@@ -289,12 +291,12 @@ def _fits(
     ranks: Counter[int] = Counter()
     scales: Counter[float] = Counter()
     wrong_rank = []
-    for module, _ in fits:
-        rank = module.rank or 0
+    for module, weight in fits:
+        rank = module.rank_on(ctx.target.tensors[weight].shape) or 0
         ranks[rank] += 1
         if config is None:
             continue
-        name = strip_peft(module.name)
+        name = module.module
         scales[round(config.scale(name, rank), 6)] += 1
         if config.rank(name) != rank:
             wrong_rank.append((module, config.rank(name)))
@@ -302,7 +304,7 @@ def _fits(
         "modules": total,
         "modules_found": len(fits),
         "ranks": dict(ranks),
-        "adapter_layers": _depth(strip_peft(m.name) + ".weight" for m, _ in fits),
+        "adapter_layers": _depth(m.module + ".weight" for m, _ in fits),
         "base_layers": _depth(ctx.target.tensors),
         "adapter_width": main_width(s for m, _ in fits for s in m.specs),
         "base_width": ctx.main_width("target"),
@@ -352,14 +354,14 @@ def _fits(
                 severity="warning",
                 message=(
                     f"{len(wrong_rank)} LoRA modules have rank {module.rank} in the file, "
-                    f"adapter_config.json says r={said} ({strip_peft(module.name)}): the scale "
+                    f"adapter_config.json says r={said} ({module.module}): the scale "
                     "alpha/r PEFT computes from the config is not the one trained with"
                 ),
                 params=[s.name for m, _ in wrong_rank for s in m.specs],
                 evidence={
                     "file_rank": module.rank,
                     "config_rank": said,
-                    "modules": [strip_peft(m.name) for m, _ in wrong_rank[:10]],
+                    "modules": [m.module for m, _ in wrong_rank[:10]],
                 },
                 confidence=0.9,
                 fix_note="set r (or rank_pattern) in adapter_config.json to the files' rank",

@@ -21,8 +21,8 @@ def render_merge(console: Console, result: MergeResult) -> None:
         console.print("[bold red]Not merged[/]: the adapter does not fit this base (see above)")
         return
     console.print(f"Merged {result.modules} LoRA module(s)")
-    for name, rows in sorted((result.resized or {}).items()):
-        console.print(f"  resized {sanitize_name(name)} to {rows} rows", soft_wrap=True)
+    for name, (old, new) in sorted((result.resized or {}).items()):
+        console.print(f"  resized {sanitize_name(name)} from {old} to {new} rows", soft_wrap=True)
     shapes = result.applied.manifest.tensors
     for name in result.replaced or []:
         shape = list(shapes[name].shape) if name in shapes else "?"
