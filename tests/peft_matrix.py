@@ -104,16 +104,16 @@ def _train_and_save(
 
     torch.manual_seed(1)
     lora = {"r": 4, "lora_alpha": 8, **lora}
+    batch = inputs(model) if inputs else _token_batch(model)
     peft_model = get_peft_model(model, LoraConfig(**lora))
     params = [p for p in peft_model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=0.5)
-    batch = inputs(model) if inputs else _token_batch(model)
     out = peft_model(**batch)
     loss = out.loss if getattr(out, "loss", None) is not None else _first(out).float().pow(2).mean()
     loss.backward()
     optimizer.step()
     adapter = folder / "adapter"
-    peft_model.save_pretrained(adapter, **(save or {}))
+    peft_model.save_pretrained(adapter, safe_serialization=True, **(save or {}))
     return adapter
 
 
@@ -154,7 +154,7 @@ def _resized_llama(folder: Path, **lora: Any) -> tuple[Any, Path]:
 
 
 def resized_modules_to_save(folder: Path) -> Built:
-    """The issue's case: +1 token, ``modules_to_save=[embed_tokens, lm_head]``, saved as PEFT decides."""
+    """The issue's case: +1 token, ``modules_to_save=[embed_tokens, lm_head]``, PEFT's defaults."""
     model, base = _resized_llama(folder)
     lora = {"target_modules": ["q_proj", "v_proj"], "modules_to_save": ["embed_tokens", "lm_head"]}
     adapter = _train_and_save(model, folder, {**lora, "task_type": "CAUSAL_LM"})
@@ -296,7 +296,10 @@ def target_parameters(folder: Path) -> Built:
     model = _reloaded(cls, base)
     lora = {
         "target_modules": [],
-        "target_parameters": ["feed_forward.experts.gate_up_proj", "feed_forward.experts.down_proj"],
+        "target_parameters": [
+            "feed_forward.experts.gate_up_proj",
+            "feed_forward.experts.down_proj",
+        ],
         "task_type": "CAUSAL_LM",
     }
     adapter = _train_and_save(model, folder, lora)

@@ -74,12 +74,12 @@ class AdapterConfig:
 
     def rank(self, module: str) -> int:
         """The rank of ``module`` (a base-model module name): ``rank_pattern`` first."""
-        key = _pattern_key(self.rank_pattern, module)
+        key = pattern_key(self.rank_pattern, module)
         return int(self.rank_pattern[key]) if key is not None else self.r
 
     def alpha(self, module: str) -> float:
         """The alpha of ``module``: ``alpha_pattern`` first."""
-        key = _pattern_key(self.alpha_pattern, module)
+        key = pattern_key(self.alpha_pattern, module)
         return float(self.alpha_pattern[key]) if key is not None else float(self.lora_alpha)
 
     def scale(self, module: str, rank: int | None = None) -> float:
@@ -174,7 +174,7 @@ def parse(data: object) -> AdapterConfig:
     )
 
 
-def _pattern_key(patterns: Mapping[str, object], module: str) -> str | None:
+def pattern_key(patterns: Mapping[str, object], module: str) -> str | None:
     """The first pattern key that matches the end of ``module`` (``get_pattern_key``)."""
     for key in patterns:
         try:

@@ -54,8 +54,8 @@ WRAPPERS = ("base_layer", "modules_to_save", "original_module")
 ORIGINAL = "original_module"
 """The ``ModulesToSaveWrapper``'s untouched module: what training started from, not merged."""
 
-_COPY_PREFERENCE = ("modules_to_save", "", "base_layer")
-"""Which of several copies of one base tensor stands for it (the trained one first)."""
+_COPY_PREFERENCE = ("", "modules_to_save", "base_layer")
+"""Which of several copies of one base tensor stands for it (all hold the trained values)."""
 
 
 @dataclass

@@ -30,7 +30,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
-from weightfit.adapters.check import base_vocab, check_adapter, read_adapter, tokenizer_vocab
+from weightfit.adapters.check import (
+    base_vocab,
+    check_adapter,
+    memory_names,
+    read_adapter,
+    tokenizer_vocab,
+)
 from weightfit.adapters.config import AdapterConfig, load
 from weightfit.adapters.layout import (
     Layout,
@@ -175,6 +181,7 @@ def merge_adapter(
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
+    base_manifest = memory_names(source, base_manifest)
     report = check_adapter(folder, base_manifest)
     blocking = [
         f for f in report.findings if f.severity == "error" and f.category in _MERGE_BLOCKING
@@ -267,10 +274,7 @@ def _vocabulary_tensors(base: Manifest, rows: int) -> list[str]:
     return [
         name
         for name, spec in base.tensors.items()
-        if spec.shape
-        and spec.shape[0] == rows
-        and len(spec.shape) <= 2
-        and stack_of(name) is None
+        if spec.shape and spec.shape[0] == rows and len(spec.shape) <= 2 and stack_of(name) is None
     ]
 
 

@@ -24,10 +24,11 @@ Trainable-token rows (``trainable_token_indices``) past the base's rows are a
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
-from weightfit.adapters.config import PEFT_PREFIX, AdapterConfig, parse
+from weightfit.adapters.config import PEFT_PREFIX, AdapterConfig, parse, pattern_key
 from weightfit.adapters.layout import (
     LoraModule,
     TokenRows,
@@ -79,6 +80,7 @@ def lora_mismatch(ctx: Context) -> None:
         _fits(ctx, fits, total, config)
     for rows in layout.tokens:
         _token_rows(ctx, rows, config)
+    _legacy_biases(ctx, config)
 
 
 def adapter_config(config: object) -> AdapterConfig | None:
@@ -299,7 +301,7 @@ def _fits(
         name = module.module
         scales[round(config.scale(name, rank), 6)] += 1
         if config.rank(name) != rank:
-            wrong_rank.append((module, config.rank(name)))
+            wrong_rank.append((module, config.rank(name), rank))
     evidence: dict[str, object] = {
         "modules": total,
         "modules_found": len(fits),
@@ -346,27 +348,97 @@ def _fits(
         )
     )
     ctx.consume(unexpected=[s.name for m, _ in fits for s in m.specs])
-    if wrong_rank:
-        module, said = wrong_rank[0]
-        ctx.add(
-            Finding(
-                category="lora_mismatch",
-                severity="warning",
-                message=(
-                    f"{len(wrong_rank)} LoRA modules have rank {module.rank} in the file, "
-                    f"adapter_config.json says r={said} ({module.module}): the scale "
-                    "alpha/r PEFT computes from the config is not the one trained with"
-                ),
-                params=[s.name for m, _ in wrong_rank for s in m.specs],
-                evidence={
-                    "file_rank": module.rank,
-                    "config_rank": said,
-                    "modules": [m.module for m, _ in wrong_rank[:10]],
-                },
-                confidence=0.9,
-                fix_note="set r (or rank_pattern) in adapter_config.json to the files' rank",
-            )
+    if wrong_rank and config is not None:
+        _wrong_rank(ctx, wrong_rank, config)
+
+
+def _wrong_rank(
+    ctx: Context, wrong_rank: list[tuple[LoraModule, int, int]], config: AdapterConfig
+) -> None:
+    """Report modules whose tensors have another rank than ``adapter_config.json`` gives them."""
+    module, said, rank = wrong_rank[0]
+    key = pattern_key(config.rank_pattern, module.module)
+    # PEFT before 0.15 matched pattern keys with ".*\.key$": a key naming the whole
+    # module path never matched, so the adapter was trained at the default rank.
+    whole_path = key is not None and module.module == key
+    cause = (
+        f"; the rank_pattern key {key!r} is the whole module path, which PEFT before 0.15 "
+        f"did not match: the adapter was trained at r={config.r}"
+        if whole_path and rank == config.r
+        else ""
+    )
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="warning",
+            message=(
+                f"{len(wrong_rank)} LoRA modules have rank {rank} in the file, "
+                f"adapter_config.json gives r={said} ({module.module}): PEFT builds them at "
+                f"r={said} and cannot load the tensors (size mismatch){cause}"
+            ),
+            params=[s.name for m, _, _ in wrong_rank for s in m.specs],
+            evidence={
+                "file_rank": rank,
+                "config_rank": said,
+                "rank_pattern_key": key,
+                "modules": [m.module for m, _, _ in wrong_rank[:10]],
+            },
+            confidence=0.9,
+            fix_note=(
+                "set r (or rank_pattern) in adapter_config.json to the files' rank; "
+                "weightfit adapter merge uses the files' rank"
+            ),
         )
+    )
+
+
+def _legacy_biases(ctx: Context, config: AdapterConfig | None) -> None:
+    """Report trained biases of adapted modules saved where PEFT before 0.7 kept them.
+
+    Until 0.7 a LoRA layer *was* the base layer (``q_proj.bias``); since then it
+    wraps it (``q_proj.base_layer.bias``), and ``set_peft_model_state_dict``
+    leaves keys it does not know aside without a word: ``bias="all"`` or
+    ``"lora_only"`` biases saved the old way are not loaded by today's PEFT.
+    """
+    if config is None or config.bias == "none":
+        return
+    layout = split(ctx.source.tensors.values())
+    adapted = {m.module for m in layout.lora.values()}
+    old = [
+        c.spec.name
+        for c in layout.whole
+        if not c.wrapper and c.base.endswith(".bias") and c.base[: -len(".bias")] in adapted
+    ]
+    if not old:
+        return
+    kinds = sorted({name.rsplit(".", 2)[-2] for name in old})
+    pattern = rf"(.*\.(?:{'|'.join(re.escape(k) for k in kinds)}))\.bias"
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="warning",
+            message=(
+                f"{len(old)} trained biases (bias={config.bias!r}) of adapted modules are saved "
+                f"as '<module>.bias' ({strip_peft(old[0])}), PEFT's layout before 0.7; since "
+                "then PEFT looks for '<module>.base_layer.bias' and PeftModel.from_pretrained "
+                "leaves these out without a warning"
+            ),
+            params=old,
+            evidence={"bias": config.bias, "tensors": len(old), "module_kinds": kinds},
+            confidence=0.85,
+            fix=[
+                Op(
+                    "rename",
+                    {"pattern": pattern, "replacement": r"\1.base_layer.bias"},
+                    "lora_mismatch: trained biases in PEFT's layout before 0.7",
+                )
+            ],
+            fix_note=(
+                "rename them (the plan's rename) before loading with today's PEFT; "
+                "weightfit adapter merge keeps them as trained"
+            ),
+        )
+    )
 
 
 def _token_rows(ctx: Context, rows: TokenRows, config: AdapterConfig | None) -> None:
