@@ -306,6 +306,39 @@ def target_parameters(folder: Path) -> Built:
     return Built(base, adapter, "Llama4ForCausalLM")
 
 
+def target_parameters_expert_files(folder: Path) -> Built:
+    """``target_parameters`` on a Qwen3-MoE, whose files hold one tensor per expert and projection."""
+    _require((0, 17), "target_parameters")
+    import transformers
+
+    if not hasattr(transformers, "Qwen3MoeForCausalLM"):
+        raise Unsupported("Qwen3MoeForCausalLM needs transformers >= 4.51")
+    torch.manual_seed(0)
+    config = transformers.AutoConfig.for_model(
+        "qwen3_moe",
+        vocab_size=VOCAB,
+        hidden_size=32,
+        intermediate_size=48,
+        moe_intermediate_size=24,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=8,
+        num_experts=4,
+        num_experts_per_tok=2,
+    )
+    cls = transformers.Qwen3MoeForCausalLM
+    base = _save_base(cls(config), folder)
+    model = _reloaded(cls, base)
+    lora = {
+        "target_modules": [],
+        "target_parameters": ["mlp.experts.gate_up_proj", "mlp.experts.down_proj"],
+        "task_type": "CAUSAL_LM",
+    }
+    adapter = _train_and_save(model, folder, lora)
+    return Built(base, adapter, "Qwen3MoeForCausalLM")
+
+
 def embedding_lora(folder: Path) -> Built:
     """LoRA on ``embed_tokens`` itself (``lora_embedding_A/B``)."""
     from transformers import LlamaForCausalLM
@@ -446,6 +479,7 @@ CASES: dict[str, Callable[[Path], Built]] = {
     "rank_alpha_pattern": rank_alpha_pattern,
     "layers_to_transform": layers_to_transform,
     "target_parameters": target_parameters,
+    "target_parameters_expert_files": target_parameters_expert_files,
     "embedding_lora": embedding_lora,
     "conv_lora": conv_lora,
     "rslora": rslora,

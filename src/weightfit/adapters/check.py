@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX, parse
-from weightfit.adapters.layout import base_tensor, lora_target, split
+from weightfit.adapters.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX
+from weightfit.adapters.layout import base_tensor, split
+from weightfit.adapters.saved import memory_names, with_stacks
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose.embeddings import num_classes, vocab_resize
 from weightfit.diagnose.leftovers import unexpected
 from weightfit.diagnose.variant import unexplained_shapes
-from weightfit.errors import NotACheckpoint, WeightfitError, reading
+from weightfit.errors import NotACheckpoint, reading
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
 
@@ -76,7 +77,8 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     from weightfit.targets import resolve
 
     source = read_adapter(adapter)
-    target = memory_names(source, resolve(base, variant=variant))
+    renamed, stacks = memory_names(source, resolve(base, variant=variant))
+    target = with_stacks(renamed, stacks)
     alignment, _ = peft_alignment(source, target)
     context = Context(alignment)
     for rule in ADAPTER_RULES:
@@ -141,56 +143,6 @@ def peft_alignment(source: Manifest, target: Manifest) -> tuple[Alignment, list[
     ]
     unexpected = [n for n in leftovers if n not in set(wrappers)]
     return Alignment(source=source, target=target, pairs=pairs, unexpected=unexpected), wrappers
-
-
-def memory_names(adapter: Manifest, base: Manifest) -> Manifest:
-    """The base under the names its model has in memory, when its files use another layout.
-
-    PEFT names an adapter's tensors after the model in memory; transformers 5
-    writes some models' files in an older layout (a Llava's
-    ``model.language_model.layers…`` as ``language_model.model.layers…``) and
-    converts on load. When the adapter's names miss the base's files and the
-    base is a model folder, its model is built from ``config.json`` on ``meta``
-    and the one-to-one renames of its saved layout (the ``saved_layout`` extras,
-    see :func:`weightfit.targets.transformers.add_saved_layout`) give the base's
-    tensors their memory names. Otherwise the base is returned as it is.
-    """
-    from weightfit.targets import resolve
-
-    folder = Path(base.source)
-    if not _misses(adapter, base) or not (folder / "config.json").is_file():
-        return base
-    try:
-        model = resolve(folder / "config.json")
-    except WeightfitError:
-        return base
-    layout = model.extras.get("saved_layout") or {}
-    renames = {
-        next(iter(written)): name
-        for name, written in layout.items()
-        if isinstance(written, dict) and len(written) == 1 and next(iter(written)) in base.tensors
-    }
-    if not renames:
-        return base
-    tensors = {
-        renames.get(name, name): replace(spec, name=renames.get(name, name))
-        for name, spec in base.tensors.items()
-    }
-    renamed = replace(base, tensors=tensors)
-    return renamed if not _misses(adapter, renamed) else base
-
-
-def _misses(adapter: Manifest, base: Manifest) -> bool:
-    """Whether some LoRA module or whole copy of the adapter finds no base tensor."""
-    layout = split(adapter.tensors.values())
-    config = adapter.config if isinstance(adapter.config, dict) else {}
-    try:
-        parameters = parse(config).target_parameters if "peft_type" in config else []
-    except WeightfitError:
-        parameters = []
-    return any(base_tensor(c.spec.name, base.tensors) is None for c in layout.whole) or any(
-        lora_target(m, base.tensors, parameters) is None for m in layout.lora.values()
-    )
 
 
 def _resize_advice(finding: Finding) -> None:

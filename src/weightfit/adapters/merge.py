@@ -30,13 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
-from weightfit.adapters.check import (
-    base_vocab,
-    check_adapter,
-    memory_names,
-    read_adapter,
-    tokenizer_vocab,
-)
+from weightfit.adapters.check import base_vocab, check_adapter, read_adapter, tokenizer_vocab
 from weightfit.adapters.config import AdapterConfig, load
 from weightfit.adapters.layout import (
     Layout,
@@ -47,6 +41,7 @@ from weightfit.adapters.layout import (
     split,
     strip_peft,
 )
+from weightfit.adapters.saved import Stack, memory_names
 from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
 from weightfit.diagnose._context import stack_of
 from weightfit.errors import UnsupportedAdapter, UsageError
@@ -181,7 +176,7 @@ def merge_adapter(
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
-    base_manifest = memory_names(source, base_manifest)
+    base_manifest, stacks = memory_names(source, base_manifest)
     report = check_adapter(folder, base_manifest)
     blocking = [
         f for f in report.findings if f.severity == "error" and f.category in _MERGE_BLOCKING
@@ -191,7 +186,7 @@ def merge_adapter(
     plan, rows = _resize_plan(layout, base_manifest, config, folder)
     outcome = ops.run(plan, base_manifest)
     replaced = _replace_whole(outcome, layout)
-    modules = _merge_lora(outcome, layout, config)
+    modules = _merge_lora(outcome, layout, config, stacks)
     _overwrite_tokens(outcome, layout, config)
     stamp = {ADAPTER_STAMP: json.dumps(_described(config, modules), sort_keys=True)}
     applied = write_outcome(
@@ -334,16 +329,23 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
     return replaced
 
 
-def _merge_lora(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> int:
+def _merge_lora(
+    outcome: ops.Outcome, layout: Layout, config: AdapterConfig, stacks: dict[str, Stack]
+) -> int:
     """Replace each adapted base tensor's recipe with ``W + scale · B @ A``; returns the count."""
     merged = 0
     specs = {name: recipe.spec for name, recipe in outcome.recipes.items()}
+    specs.update((s.name, TensorSpec(s.name, s.shape, "F32")) for s in stacks.values())
     for module in layout.lora.values():
         weight = lora_target(module, specs, config.target_parameters)
         if weight is None or module.a is None or module.b is None:
             continue
         shape = specs[weight].shape
         scale = config.scale(module.module, module.rank_on(shape))
+        if weight in stacks:
+            _merge_stack(outcome, module, (module.a, module.b), scale, stacks[weight])
+            merged += 1
+            continue
         base = outcome.recipes[weight]
         fn = (
             _expert_merged(module, scale, shape)
@@ -367,6 +369,26 @@ def _merge_lora(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> 
             )
         merged += 1
     return merged
+
+
+def _merge_stack(
+    outcome: ops.Outcome,
+    module: LoraModule,
+    factors: tuple[TensorSpec, TensorSpec],
+    scale: float,
+    stack: Stack,
+) -> None:
+    """Add an expert stack's delta to the file tensors that hold it, one expert's rows each."""
+    a, b = factors
+    for index, part in enumerate(stack.parts):
+        base = outcome.recipes[part]
+        expert, first, rows = stack.piece(index)
+        outcome.recipes[part] = ops.Recipe(
+            spec=base.spec,
+            inputs=(base, _leaf(a), _leaf(b)),
+            fn=_expert_part(module, scale, stack.shape, expert, slice(first, first + rows)),
+            ops=(*base.ops, "lora_merge"),
+        )
 
 
 def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> None:
@@ -428,6 +450,25 @@ def _expert_merged(module: LoraModule, scale: float, shape: tuple[int, ...]) -> 
         if transposed:
             delta = delta.transpose(1, 2)
         return (weight.float() + delta * scale).to(weight.dtype)
+
+    return fn
+
+
+def _expert_part(
+    module: LoraModule, scale: float, shape: tuple[int, ...], expert: int, rows: slice
+) -> ops.ValueFn:
+    """The value function adding rows ``rows`` of expert ``expert``'s delta to one file tensor."""
+    experts = shape[0]
+    transposed = module.expert_layout(shape) == "in_out"
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        weight, a, b = values
+        a = a.float().reshape(experts, -1, a.shape[-1])[expert]
+        b = b.float().reshape(b.shape[0], -1, experts)[:, :, expert]
+        delta = b @ a
+        if transposed:
+            delta = delta.T
+        return (weight.float() + delta[rows] * scale).to(weight.dtype)
 
     return fn
 

@@ -1,0 +1,153 @@
+"""The base's files in its model's memory names: transformers' saved layout, undone for PEFT.
+
+PEFT names an adapter's tensors after the model in memory; transformers 5
+writes some models' files in another layout and converts on load (see
+:func:`weightfit.targets.transformers.add_saved_layout`):
+
+- one-to-one renames: a Llava's ``model.language_model.layers…`` is written as
+  ``language_model.model.layers…``;
+- stacks: a Qwen3-MoE's ``mlp.experts.gate_up_proj`` ``[E, 2I, H]`` is written
+  as ``experts.{e}.gate_proj.weight`` and ``experts.{e}.up_proj.weight``
+  ``[I, H]``, recorded part by part (every expert's ``gate_proj``, then every
+  ``up_proj``), each part's rows stacked along the memory tensor's second axis.
+
+When an adapter's names miss the base's files and the base is a model folder,
+its model is built from ``config.json`` on ``meta`` (cached) and its saved
+layout read. Renames are applied to the base manifest; stacks are returned
+beside it, so a check sees the memory tensor and a merge can add each expert's
+delta to the file tensors that hold it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from weightfit.adapters.config import parse
+from weightfit.adapters.layout import base_tensor, lora_target, split
+from weightfit.errors import WeightfitError
+from weightfit.manifest import Manifest, TensorSpec
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A memory tensor ``[E, d1, d2]`` the base's files hold as per-expert parts.
+
+    Attributes:
+        name: The tensor's name in memory.
+        shape: Its shape in memory.
+        parts: The file tensors, part-major: ``parts[p * E + e]`` is rows
+            ``offsets[p]`` to ``offsets[p] + rows[p]`` of expert ``e``.
+        rows: The rows each part contributes.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    parts: tuple[str, ...]
+    rows: tuple[int, ...]
+
+    def piece(self, index: int) -> tuple[int, int, int]:
+        """(expert, first row, rows) of ``parts[index]`` in the memory tensor."""
+        experts = self.shape[0]
+        part, expert = divmod(index, experts)
+        return expert, sum(self.rows[:part]), self.rows[part]
+
+
+def memory_names(adapter: Manifest, base: Manifest) -> tuple[Manifest, dict[str, Stack]]:
+    """The base with its files' names turned into memory names, and its stacked tensors.
+
+    Returns:
+        ``(base, stacks)``: ``base`` unchanged and no stacks when the adapter's
+        names already find their tensors, the base is not a model folder, or its
+        saved layout does not explain the misses.
+
+    """
+    from weightfit.targets import resolve
+
+    folder = Path(base.source)
+    if not _misses(adapter, base, {}) or not (folder / "config.json").is_file():
+        return base, {}
+    try:
+        model = resolve(folder / "config.json")
+    except WeightfitError:
+        return base, {}
+    layout = model.extras.get("saved_layout") or {}
+    renames: dict[str, str] = {}
+    stacks: dict[str, Stack] = {}
+    for name, written in layout.items():
+        if not isinstance(written, dict) or not all(w in base.tensors for w in written):
+            continue
+        if len(written) == 1:
+            renames[next(iter(written))] = name
+        elif name in model.tensors:
+            stack = _stack(name, tuple(model.tensors[name].shape), written)
+            if stack is not None:
+                stacks[name] = stack
+    tensors = {
+        renames.get(name, name): replace(spec, name=renames.get(name, name))
+        for name, spec in base.tensors.items()
+    }
+    renamed = replace(base, tensors=tensors)
+    if _misses(adapter, renamed, stacks):
+        return base, {}
+    return renamed, stacks
+
+
+def with_stacks(base: Manifest, stacks: dict[str, Stack]) -> Manifest:
+    """``base`` with each stack's parts replaced by the memory tensor (no bytes: a check's view)."""
+    if not stacks:
+        return base
+    parts = {part for stack in stacks.values() for part in stack.parts}
+    tensors = {n: s for n, s in base.tensors.items() if n not in parts}
+    for stack in stacks.values():
+        dtype = base.tensors[stack.parts[0]].dtype
+        tensors[stack.name] = TensorSpec(stack.name, stack.shape, dtype)
+    return replace(base, tensors=tensors)
+
+
+def _stack(name: str, shape: tuple[int, ...], written: dict[str, list[int]]) -> Stack | None:
+    """The parts of a ``[E, d1, d2]`` tensor, if ``written`` is laid out as documented above."""
+    names = list(written)
+    if len(shape) != 3 or shape[0] <= 0 or len(names) % shape[0]:
+        return None
+    experts, first, second = shape
+    rows = []
+    for start in range(0, len(names), experts):
+        group = names[start : start + experts]
+        shapes = {tuple(written[n]) for n in group}
+        if len(shapes) != 1 or not _numbered(group):
+            return None
+        (part,) = shapes
+        if len(part) != 2 or part[1] != second:
+            return None
+        rows.append(part[0])
+    if sum(rows) != first:
+        return None
+    return Stack(name, shape, tuple(names), tuple(rows))
+
+
+def _numbered(group: list[str]) -> bool:
+    """Whether the names differ in one dotted segment only, which reads 0, 1, 2 … in order."""
+    split_names = [n.split(".") for n in group]
+    if len({len(parts) for parts in split_names}) != 1:
+        return False
+    varying = [i for i in range(len(split_names[0])) if len({p[i] for p in split_names}) > 1]
+    if len(group) == 1:
+        return True
+    return len(varying) == 1 and [p[varying[0]] for p in split_names] == [
+        str(e) for e in range(len(group))
+    ]
+
+
+def _misses(adapter: Manifest, base: Manifest, stacks: dict[str, Stack]) -> bool:
+    """Whether some LoRA module or whole copy of the adapter finds no base tensor."""
+    layout = split(adapter.tensors.values())
+    config = adapter.config if isinstance(adapter.config, dict) else {}
+    try:
+        parameters = parse(config).target_parameters if "peft_type" in config else []
+    except WeightfitError:
+        parameters = []
+    specs = with_stacks(base, stacks).tensors
+    return any(base_tensor(c.spec.name, specs) is None for c in layout.whole) or any(
+        lora_target(m, specs, parameters) is None for m in layout.lora.values()
+    )
