@@ -307,7 +307,7 @@ def target_parameters(folder: Path) -> Built:
 
 
 def target_parameters_expert_files(folder: Path) -> Built:
-    """``target_parameters`` on a Qwen3-MoE, whose files hold one tensor per expert and projection."""
+    """``target_parameters`` on a Qwen3-MoE, whose files hold one tensor per expert and part."""
     _require((0, 17), "target_parameters")
     import transformers
 
