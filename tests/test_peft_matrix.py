@@ -113,9 +113,22 @@ EXPECTED: dict[str, list[str]] = {
 }
 
 
+MODULES = {
+    "trainable_tokens": 2,
+    "rank_alpha_pattern": 6,
+    "layers_to_transform": 2,
+    "embedding_lora": 3,
+    "conv_lora": 8,
+}
+"""LoRA modules each case adapts (the others: q_proj and v_proj, or two of a kind, in 2 layers)."""
+
+
 def check_numbers(name: str, report: Report) -> None:
     """The numbers each case's report must carry."""
     assert report.summary["unexpected"] == 0
+    modules = MODULES.get(name, 4)
+    fitted = [f for f in report.by_category("lora_mismatch") if f.severity == "info"]
+    assert f"{modules} of {modules} modules fit" in fitted[0].message
     if name.startswith("resized"):
         resize = only(report, "vocab_resize")
         if name == "resized_unsaved_embeddings":
