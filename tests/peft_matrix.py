@@ -162,6 +162,20 @@ def resized_modules_to_save(folder: Path) -> Built:
     return Built(base, adapter, "LlamaForCausalLM", rows=VOCAB + ADDED)
 
 
+def resized_tied(folder: Path) -> Built:
+    """+1 token on a model with tied embeddings (Llama 3.2 1B, Qwen2.5 0.5B), embeddings saved."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    base = _save_base(LlamaForCausalLM(_llama_config(tie_word_embeddings=True)), folder)
+    model = _reloaded(LlamaForCausalLM, base)
+    model.resize_token_embeddings(VOCAB + ADDED)
+    lora = {"target_modules": ["q_proj", "v_proj"], "modules_to_save": ["embed_tokens"]}
+    adapter = _train_and_save(model, folder, {**lora, "task_type": "CAUSAL_LM"})
+    save_tokenizer(adapter, VOCAB, ADDED)
+    return Built(base, adapter, "LlamaForCausalLM", rows=VOCAB + ADDED)
+
+
 def resized_modules_to_save_off(folder: Path) -> Built:
     """The same, saved with ``save_embedding_layers=False``: only the wrapper's trained copies."""
     _require((0, 6), "save_embedding_layers")
@@ -472,6 +486,7 @@ def nested_language_model(folder: Path) -> Built:
 CASES: dict[str, Callable[[Path], Built]] = {
     "resized_modules_to_save": resized_modules_to_save,
     "resized_modules_to_save_off": resized_modules_to_save_off,
+    "resized_tied": resized_tied,
     "resized_saved_embeddings": resized_saved_embeddings,
     "resized_unsaved_embeddings": resized_unsaved_embeddings,
     "classifier_head": classifier_head,

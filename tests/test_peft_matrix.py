@@ -94,6 +94,7 @@ def assert_merge_changed_the_base(case: Built, out: Path) -> None:
 EXPECTED: dict[str, list[str]] = {
     "resized_modules_to_save": ["vocab_resize"],
     "resized_modules_to_save_off": ["vocab_resize"],
+    "resized_tied": ["vocab_resize"],
     "resized_saved_embeddings": ["vocab_resize"],
     "resized_unsaved_embeddings": ["vocab_resize"],
     "classifier_head": [],
@@ -215,6 +216,20 @@ def test_unsaved_embeddings_are_padded_to_the_tokenizer(
     result = weightfit.merge_adapter(case.adapter, case.base, tmp_path / "merged")
     assert result.resized == {"model.embed_tokens.weight": (320, 321), "lm_head.weight": (320, 321)}
     assert result.replaced == [] and result.added_rows == 1
+
+
+def test_a_tied_head_the_adapter_untied_is_written_and_untied(
+    built: dict[str, Built], tmp_path: Path
+) -> None:
+    case = built["resized_tied"]
+    report = weightfit.check_adapter(case.adapter, case.base)
+    tied = only(report, "tied_weights")
+    assert tied.evidence["tied"] == {"lm_head.weight": "model.embed_tokens.weight"}
+    result = weightfit.merge_adapter(case.adapter, case.base, tmp_path / "merged")
+    assert result.added == ["lm_head.weight"]
+    assert result.resized == {"model.embed_tokens.weight": (320, 321)}
+    config = json.loads((tmp_path / "merged" / "config.json").read_text())
+    assert (config["tie_word_embeddings"], config["vocab_size"]) == (False, 321)
 
 
 def test_dora_is_refused_with_its_reason(built: dict[str, Built], tmp_path: Path) -> None:

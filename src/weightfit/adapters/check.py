@@ -21,7 +21,7 @@ from typing import Any
 from weightfit import formats
 from weightfit.adapters.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX
 from weightfit.adapters.layout import base_tensor, split
-from weightfit.adapters.saved import memory_names, with_stacks
+from weightfit.adapters.saved import memory_names
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
@@ -77,8 +77,8 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     from weightfit.targets import resolve
 
     source = read_adapter(adapter)
-    renamed, stacks = memory_names(source, resolve(base, variant=variant))
-    target = with_stacks(renamed, stacks)
+    view = memory_names(source, resolve(base, variant=variant))
+    target = view.target()
     alignment, _ = peft_alignment(source, target)
     context = Context(alignment)
     for rule in ADAPTER_RULES:
@@ -88,6 +88,7 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         if finding.category == "vocab_resize" and "checkpoint_rows" in finding.evidence:
             _resize_advice(finding)
     findings.extend(_tokenizer(Path(adapter), findings, target))
+    findings.extend(_untied(view.tied))
     # Tensors that fit are part of a healthy adapter, not leftovers to count.
     fitted = {
         name
@@ -143,6 +144,30 @@ def peft_alignment(source: Manifest, target: Manifest) -> tuple[Alignment, list[
     ]
     unexpected = [n for n in leftovers if n not in set(wrappers)]
     return Alignment(source=source, target=target, pairs=pairs, unexpected=unexpected), wrappers
+
+
+def _untied(tied: dict[str, str]) -> list[Finding]:
+    """Say that the adapter saved a head the base ties to its embeddings, and what merging does."""
+    if not tied:
+        return []
+    copy, original = next(iter(tied.items()))
+    return [
+        Finding(
+            category="tied_weights",
+            severity="info",
+            message=(
+                f"the base ties {copy} to {original} (its files leave the copy out); the adapter "
+                f"saved {copy} apart: modules_to_save on the embedding unties them in PEFT"
+            ),
+            params=[PEFT_PREFIX + name for name in tied],
+            evidence={"tied": dict(tied), "source": "model built from the base's config"},
+            confidence=0.9,
+            fix_note=(
+                "weightfit adapter merge writes both and sets tie_word_embeddings to false, "
+                "as merge_and_unload leaves them"
+            ),
+        )
+    ]
 
 
 def _resize_advice(finding: Finding) -> None:

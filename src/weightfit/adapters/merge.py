@@ -89,6 +89,8 @@ class MergeResult:
             rows after)}``, by a pad or truncate op or by the adapter's copy.
         replaced: Base tensors replaced by the adapter's whole copies.
         added_rows: Rows the embeddings gained (tokens added; negative: removed).
+        added: Tensors the base's files lack that the merge writes: a head the
+            base ties to its embeddings, which the adapter untied.
         ignored: Adapter tensors merging does not use: PEFT's ``original_module``
             copies and the second copy of a ``modules_to_save`` tensor.
     """
@@ -99,6 +101,7 @@ class MergeResult:
     resized: dict[str, tuple[int, int]] | None = None
     replaced: list[str] | None = None
     added_rows: int = 0
+    added: list[str] | None = None
     ignored: list[str] | None = None
 
     @property
@@ -119,6 +122,7 @@ class MergeResult:
             },
             "added_rows": self.added_rows,
             "replaced": self.replaced or [],
+            "added": self.added or [],
             "ignored": self.ignored or [],
             "output": self.applied.to_dict() if self.applied else None,
             "report": report_to_dict(self.report),
@@ -176,7 +180,8 @@ def merge_adapter(
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
-    base_manifest, stacks = memory_names(source, base_manifest)
+    view = memory_names(source, base_manifest)
+    base_manifest = view.base
     report = check_adapter(folder, base_manifest)
     blocking = [
         f for f in report.findings if f.severity == "error" and f.category in _MERGE_BLOCKING
@@ -186,7 +191,8 @@ def merge_adapter(
     plan, rows = _resize_plan(layout, base_manifest, config, folder)
     outcome = ops.run(plan, base_manifest)
     replaced = _replace_whole(outcome, layout)
-    modules = _merge_lora(outcome, layout, config, stacks)
+    added = _add_untied(outcome, layout, view.tied)
+    modules = _merge_lora(outcome, layout, config, view.stacks)
     _overwrite_tokens(outcome, layout, config)
     stamp = {ADAPTER_STAMP: json.dumps(_described(config, modules), sort_keys=True)}
     applied = write_outcome(
@@ -199,7 +205,7 @@ def merge_adapter(
         progress=progress,
         stamp=stamp,
         started=started,
-        extra_files=_side_files(folder, Path(base), base_manifest, rows),
+        extra_files=_side_files(folder, Path(base), base_manifest, rows, untie=bool(added)),
     )
     resized = {
         name: (spec.shape[0], outcome.recipes[name].spec.shape[0])
@@ -209,11 +215,18 @@ def merge_adapter(
         and outcome.recipes[name].spec.shape
         and outcome.recipes[name].spec.shape[0] != spec.shape[0]
     }
-    added = max((new - old for old, new in resized.values()), key=abs, default=0)
+    rows_added = max((new - old for old, new in resized.values()), key=abs, default=0)
     # A base tensor the adapter replaces is not left out: its copy stands in for it.
     applied.left_out = [name for name in applied.left_out if name not in replaced]
     return MergeResult(
-        report, applied, modules, resized, replaced, added, ignored=layout.wrapper_names
+        report,
+        applied,
+        modules,
+        resized,
+        replaced,
+        rows_added,
+        added=added,
+        ignored=layout.wrapper_names,
     )
 
 
@@ -327,6 +340,32 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
         outcome.recipes[name] = recipe
         replaced.append(name)
     return replaced
+
+
+def _add_untied(outcome: ops.Outcome, layout: Layout, tied: dict[str, str]) -> list[str]:
+    """Write the adapter's copies of tied tensors the base's files leave out; returns their names.
+
+    PEFT's ``modules_to_save`` on an input embedding leaves the tied head on the
+    original rows: the merged model has two tensors, and its config unties them.
+    """
+    added = []
+    for copy in layout.whole:
+        if copy.base not in tied or copy.base in outcome.recipes:
+            continue
+        original = outcome.recipes[tied[copy.base]].spec
+        recipe = ops.Recipe(
+            spec=replace(copy.spec, name=copy.base, location=None), source=copy.spec
+        )
+        if copy.spec.dtype != original.dtype:
+            recipe = ops.Recipe(
+                spec=replace(recipe.spec, dtype=original.dtype),
+                inputs=(recipe,),
+                fn=_cast_to(original.dtype),
+                ops=("cast",),
+            )
+        outcome.recipes[copy.base] = recipe
+        added.append(copy.base)
+    return added
 
 
 def _merge_lora(
@@ -527,14 +566,15 @@ def _described(config: AdapterConfig, modules: int) -> dict[str, Any]:
 
 
 def _side_files(
-    adapter: Path, base: Path, manifest: Manifest, rows: int | None
+    adapter: Path, base: Path, manifest: Manifest, rows: int | None, *, untie: bool = False
 ) -> dict[str, bytes]:
-    """The base's ``config.json`` (vocabulary updated) and the adapter's tokenizer files."""
+    """The base's ``config.json`` (vocabulary updated, untied) and the adapter's tokenizer files."""
     files: dict[str, bytes] = {}
     folder = base if base.is_dir() else None
     config = manifest.config if folder is not None and manifest.format != "peft-adapter" else None
     if isinstance(config, dict):
-        files["config.json"] = json.dumps(_with_vocab(config, rows), indent=2).encode() + b"\n"
+        updated = _untied(_with_vocab(config, rows)) if untie else _with_vocab(config, rows)
+        files["config.json"] = json.dumps(updated, indent=2).encode() + b"\n"
     for name in BASE_FILES:
         _copy(folder / name if folder else None, files)
     for name in COPIED_FILES:
@@ -545,6 +585,15 @@ def _side_files(
 def _copy(path: Path | None, files: dict[str, bytes]) -> None:
     if path is not None and path.is_file() and path.stat().st_size <= MAX_COPIED_BYTES:
         files[path.name] = path.read_bytes()
+
+
+def _untied(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``tie_word_embeddings`` false (top level and ``text_config``)."""
+    updated = {**config, "tie_word_embeddings": False}
+    text = updated.get("text_config")
+    if isinstance(text, dict) and "tie_word_embeddings" in text:
+        updated["text_config"] = {**text, "tie_word_embeddings": False}
+    return updated
 
 
 def _with_vocab(config: dict[str, Any], rows: int | None) -> dict[str, Any]:

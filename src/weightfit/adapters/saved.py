@@ -11,20 +11,27 @@ writes some models' files in another layout and converts on load (see
   ``[I, H]``, recorded part by part (every expert's ``gate_proj``, then every
   ``up_proj``), each part's rows stacked along the memory tensor's second axis.
 
+A tied copy is left out of the files too (``lm_head.weight`` of a model with
+``tie_word_embeddings``). PEFT's ``modules_to_save`` on the input embedding
+unties it: the trained copy replaces the embedding, the head keeps the
+original, and ``save_embedding_layers`` saves the head apart. Such a copy has a
+place in the model, which the files alone do not show.
+
 When an adapter's names miss the base's files and the base is a model folder,
 its model is built from ``config.json`` on ``meta`` (cached) and its saved
-layout read. Renames are applied to the base manifest; stacks are returned
-beside it, so a check sees the memory tensor and a merge can add each expert's
-delta to the file tensors that hold it.
+layout and ties read. Renames are applied to the base manifest; stacks and
+tied copies are returned beside it (:class:`MemoryView`), so a check sees the
+memory tensors and a merge can add each expert's delta to the file tensors
+that hold it and write the head the adapter untied.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from weightfit.adapters.config import parse
-from weightfit.adapters.layout import base_tensor, lora_target, split
+from weightfit.adapters.layout import base_tensor, lora_target, split, unwrap
 from weightfit.errors import WeightfitError
 from weightfit.manifest import Manifest, TensorSpec
 
@@ -53,24 +60,49 @@ class Stack:
         return expert, sum(self.rows[:part]), self.rows[part]
 
 
-def memory_names(adapter: Manifest, base: Manifest) -> tuple[Manifest, dict[str, Stack]]:
-    """The base with its files' names turned into memory names, and its stacked tensors.
+@dataclass
+class MemoryView:
+    """The base as PEFT sees it: file tensors under memory names, stacks and tied copies.
+
+    Attributes:
+        base: The base's manifest, one-to-one renames applied (tensor bytes as read).
+        stacks: Memory tensors the files hold as per-expert parts, by memory name.
+        tied: Tied copies the files leave out: copy name → the tensor it shares.
+    """
+
+    base: Manifest
+    stacks: dict[str, Stack] = field(default_factory=dict)
+    tied: dict[str, str] = field(default_factory=dict)
+
+    def target(self) -> Manifest:
+        """The manifest a check aligns with: stacks whole, tied copies present (no bytes)."""
+        manifest = with_stacks(self.base, self.stacks)
+        if not self.tied:
+            return manifest
+        tensors = dict(manifest.tensors)
+        for copy, original in self.tied.items():
+            tensors[copy] = replace(tensors[original], name=copy, location=None)
+        return replace(manifest, tensors=tensors)
+
+
+def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
+    """The base with its files' names turned into memory names, its stacks and tied copies.
 
     Returns:
-        ``(base, stacks)``: ``base`` unchanged and no stacks when the adapter's
+        The view; the base unchanged, without stacks or ties, when the adapter's
         names already find their tensors, the base is not a model folder, or its
-        saved layout does not explain the misses.
+        model does not explain the misses.
 
     """
     from weightfit.targets import resolve
 
     folder = Path(base.source)
-    if not _misses(adapter, base, {}) or not (folder / "config.json").is_file():
-        return base, {}
+    if not _misses(adapter, MemoryView(base)) or not (folder / "config.json").is_file():
+        return MemoryView(base)
     try:
         model = resolve(folder / "config.json")
     except WeightfitError:
-        return base, {}
+        return MemoryView(base)
     layout = model.extras.get("saved_layout") or {}
     renames: dict[str, str] = {}
     stacks: dict[str, Stack] = {}
@@ -88,9 +120,14 @@ def memory_names(adapter: Manifest, base: Manifest) -> tuple[Manifest, dict[str,
         for name, spec in base.tensors.items()
     }
     renamed = replace(base, tensors=tensors)
-    if _misses(adapter, renamed, stacks):
-        return base, {}
-    return renamed, stacks
+    copies = {unwrap(c.spec.name) for c in split(adapter.tensors.values()).whole}
+    tied = {
+        copy: original
+        for copy, original in (model.extras.get("tied") or {}).items()
+        if copy in copies and copy not in tensors and original in tensors
+    }
+    view = MemoryView(renamed, stacks, tied)
+    return MemoryView(base) if _misses(adapter, view) else view
 
 
 def with_stacks(base: Manifest, stacks: dict[str, Stack]) -> Manifest:
@@ -139,7 +176,7 @@ def _numbered(group: list[str]) -> bool:
     ]
 
 
-def _misses(adapter: Manifest, base: Manifest, stacks: dict[str, Stack]) -> bool:
+def _misses(adapter: Manifest, view: MemoryView) -> bool:
     """Whether some LoRA module or whole copy of the adapter finds no base tensor."""
     layout = split(adapter.tensors.values())
     config = adapter.config if isinstance(adapter.config, dict) else {}
@@ -147,7 +184,7 @@ def _misses(adapter: Manifest, base: Manifest, stacks: dict[str, Stack]) -> bool
         parameters = parse(config).target_parameters if "peft_type" in config else []
     except WeightfitError:
         parameters = []
-    specs = with_stacks(base, stacks).tensors
+    specs = view.target().tensors
     return any(base_tensor(c.spec.name, specs) is None for c in layout.whole) or any(
         lora_target(m, specs, parameters) is None for m in layout.lora.values()
     )
