@@ -252,6 +252,23 @@ def trainable_tokens(folder: Path) -> Built:
     return Built(base, adapter, "LlamaForCausalLM")
 
 
+def trainable_tokens_tied(folder: Path) -> Built:
+    """``trainable_token_indices`` on a model with tied embeddings: the head shares the rows."""
+    _require((0, 15), "trainable_token_indices")
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    base = _save_base(LlamaForCausalLM(_llama_config(tie_word_embeddings=True)), folder)
+    model = _reloaded(LlamaForCausalLM, base)
+    lora = {
+        "target_modules": ["q_proj"],
+        "trainable_token_indices": [3, 7],
+        "task_type": "CAUSAL_LM",
+    }
+    adapter = _train_and_save(model, folder, lora)
+    return Built(base, adapter, "LlamaForCausalLM")
+
+
 def rank_alpha_pattern(folder: Path) -> Built:
     """Per-module ranks and alphas (``rank_pattern`` / ``alpha_pattern``), one layer by name."""
     from transformers import LlamaForCausalLM
@@ -491,6 +508,7 @@ CASES: dict[str, Callable[[Path], Built]] = {
     "resized_unsaved_embeddings": resized_unsaved_embeddings,
     "classifier_head": classifier_head,
     "trainable_tokens": trainable_tokens,
+    "trainable_tokens_tied": trainable_tokens_tied,
     "rank_alpha_pattern": rank_alpha_pattern,
     "layers_to_transform": layers_to_transform,
     "target_parameters": target_parameters,

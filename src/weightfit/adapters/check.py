@@ -156,15 +156,16 @@ def _untied(tied: dict[str, str]) -> list[Finding]:
             category="tied_weights",
             severity="info",
             message=(
-                f"the base ties {copy} to {original} (its files leave the copy out); the adapter "
-                f"saved {copy} apart: modules_to_save on the embedding unties them in PEFT"
+                f"the base ties {copy} to {original} (its files leave the copy out); the "
+                f"adapter's copy of {original} (modules_to_save) unties them in PEFT: {copy} "
+                "keeps the rows training started from"
             ),
             params=[PEFT_PREFIX + name for name in tied],
             evidence={"tied": dict(tied), "source": "model built from the base's config"},
             confidence=0.9,
             fix_note=(
-                "weightfit adapter merge writes both and sets tie_word_embeddings to false, "
-                "as merge_and_unload leaves them"
+                f"weightfit adapter merge writes {copy} apart (the adapter's copy, else the "
+                "base's rows) and sets tie_word_embeddings to false, as merge_and_unload does"
             ),
         )
     ]

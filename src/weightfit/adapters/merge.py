@@ -190,8 +190,9 @@ def merge_adapter(
         return MergeResult(report=report)
     plan, rows = _resize_plan(layout, base_manifest, config, folder)
     outcome = ops.run(plan, base_manifest)
+    before = dict(outcome.recipes)
     replaced = _replace_whole(outcome, layout)
-    added = _add_untied(outcome, layout, view.tied)
+    added = _add_untied(outcome, layout, view.tied, before)
     modules = _merge_lora(outcome, layout, config, view.stacks)
     _overwrite_tokens(outcome, layout, config)
     stamp = {ADAPTER_STAMP: json.dumps(_described(config, modules), sort_keys=True)}
@@ -342,30 +343,60 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
     return replaced
 
 
-def _add_untied(outcome: ops.Outcome, layout: Layout, tied: dict[str, str]) -> list[str]:
-    """Write the adapter's copies of tied tensors the base's files leave out; returns their names.
+def _add_untied(
+    outcome: ops.Outcome,
+    layout: Layout,
+    tied: dict[str, str],
+    before: dict[str, ops.Recipe],
+) -> list[str]:
+    """Write the tied tensors the adapter unties, which the base's files leave out.
 
     PEFT's ``modules_to_save`` on an input embedding leaves the tied head on the
     original rows: the merged model has two tensors, and its config unties them.
+    The head is the adapter's copy when it saved one, else the base's original
+    (``before`` the adapter's copies replaced it), given the adapter's rows.
+
+    Returns:
+        The names written.
+
     """
+    copies = {copy.base: copy.spec for copy in layout.whole}
     added = []
-    for copy in layout.whole:
-        if copy.base not in tied or copy.base in outcome.recipes:
+    for name, original in tied.items():
+        if name in outcome.recipes:
             continue
-        original = outcome.recipes[tied[copy.base]].spec
-        recipe = ops.Recipe(
-            spec=replace(copy.spec, name=copy.base, location=None), source=copy.spec
-        )
-        if copy.spec.dtype != original.dtype:
+        target = outcome.recipes[original].spec
+        saved = copies.get(name)
+        if saved is not None:
+            recipe = ops.Recipe(spec=replace(saved, name=name, location=None), source=saved)
+        else:
+            recipe = _with_rows(before[original], name, target.shape[0])
+        if recipe.spec.dtype != target.dtype:
             recipe = ops.Recipe(
-                spec=replace(recipe.spec, dtype=original.dtype),
+                spec=replace(recipe.spec, dtype=target.dtype),
                 inputs=(recipe,),
-                fn=_cast_to(original.dtype),
+                fn=_cast_to(target.dtype),
                 ops=("cast",),
             )
-        outcome.recipes[copy.base] = recipe
-        added.append(copy.base)
+        outcome.recipes[name] = recipe
+        added.append(name)
     return added
+
+
+def _with_rows(base: ops.Recipe, name: str, rows: int) -> ops.Recipe:
+    """A copy of ``base`` named ``name``, padded (mean) or truncated to ``rows`` rows."""
+    spec = replace(base.spec, name=name)
+    if spec.shape[0] == rows:
+        return replace(base, spec=spec)
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        from weightfit.values import padded
+
+        value = values[0]
+        return padded(value, rows, "mean", 0) if rows > value.shape[0] else value[:rows]
+
+    shape = (rows, *spec.shape[1:])
+    return ops.Recipe(spec=replace(spec, shape=shape), inputs=(base,), fn=fn, ops=("pad_rows",))
 
 
 def _merge_lora(

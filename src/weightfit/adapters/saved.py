@@ -14,8 +14,9 @@ writes some models' files in another layout and converts on load (see
 A tied copy is left out of the files too (``lm_head.weight`` of a model with
 ``tie_word_embeddings``). PEFT's ``modules_to_save`` on the input embedding
 unties it: the trained copy replaces the embedding, the head keeps the
-original, and ``save_embedding_layers`` saves the head apart. Such a copy has a
-place in the model, which the files alone do not show.
+original rows (``save_embedding_layers`` saves them apart; older PEFT saved
+nothing of them). Such a copy has a place in the model, which the files alone
+do not show, and the merged model must keep it apart.
 
 When an adapter's names miss the base's files and the base is a model folder,
 its model is built from ``config.json`` on ``meta`` (cached) and its saved
@@ -67,7 +68,8 @@ class MemoryView:
     Attributes:
         base: The base's manifest, one-to-one renames applied (tensor bytes as read).
         stacks: Memory tensors the files hold as per-expert parts, by memory name.
-        tied: Tied copies the files leave out: copy name → the tensor it shares.
+        tied: Tied copies the files leave out and the adapter unties (it saves
+            the copy, or replaces the tensor it shares): copy name → that tensor.
     """
 
     base: Manifest
@@ -97,7 +99,10 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
     from weightfit.targets import resolve
 
     folder = Path(base.source)
-    if not _misses(adapter, MemoryView(base)) or not (folder / "config.json").is_file():
+    needed = _misses(adapter, MemoryView(base)) or (
+        _ties(base.config) and bool(split(adapter.tensors.values()).whole)
+    )
+    if not needed or not (folder / "config.json").is_file():
         return MemoryView(base)
     try:
         model = resolve(folder / "config.json")
@@ -124,7 +129,7 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
     tied = {
         copy: original
         for copy, original in (model.extras.get("tied") or {}).items()
-        if copy in copies and copy not in tensors and original in tensors
+        if (copy in copies or original in copies) and copy not in tensors and original in tensors
     }
     view = MemoryView(renamed, stacks, tied)
     return MemoryView(base) if _misses(adapter, view) else view
@@ -174,6 +179,16 @@ def _numbered(group: list[str]) -> bool:
     return len(varying) == 1 and [p[varying[0]] for p in split_names] == [
         str(e) for e in range(len(group))
     ]
+
+
+def _ties(config: object) -> bool:
+    """Whether a config ties word embeddings (top level or ``text_config``)."""
+    if not isinstance(config, dict):
+        return False
+    text = config.get("text_config")
+    return bool(config.get("tie_word_embeddings")) or (
+        isinstance(text, dict) and bool(text.get("tie_word_embeddings"))
+    )
 
 
 def _misses(adapter: Manifest, view: MemoryView) -> bool:

@@ -10,7 +10,9 @@ PEFT (and a transformers of its time) installed, from the repository root::
 It builds every case with that PEFT (tiny models, one training step) and keeps
 only what the adapter folder says about itself: the safetensors header (names,
 dtypes, shapes, ``__metadata__``) in ``<version>/<case>.json`` with the library
-versions, and ``adapter_config.json`` in ``<version>/<case>.config.json``.
+versions, and ``adapter_config.json`` in ``<version>/<case>.config.json`` (the
+temporary folder in ``base_model_name_or_path`` written as ``<tmp>``, so a
+capture run again changes nothing).
 Cases the version cannot build are listed in ``<version>/unsupported.json``.
 """
 
@@ -77,7 +79,7 @@ def main() -> None:
             }
             (out / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
             config = (built.adapter / "adapter_config.json").read_text()
-            (out / f"{name}.config.json").write_text(config)
+            (out / f"{name}.config.json").write_text(config.replace(tmp, "<tmp>"))
     (out / "unsupported.json").write_text(
         json.dumps({"versions": versions, "cases": unsupported}, indent=1) + "\n"
     )
