@@ -20,6 +20,7 @@ from weightfit.align import template
 from weightfit.alignment import Alignment, Pair
 from weightfit.findings import Finding
 from weightfit.manifest import Manifest, TensorSpec
+from weightfit.tree import is_layer_index
 
 # Pairs are keyed by their source name: an alignment pairs each source name once.
 
@@ -185,7 +186,7 @@ def stack_of(name: str) -> tuple[str, int] | None:
     """Return the layer stack a name belongs to and its index: ``("model.layers", 3)``."""
     segments = name.split(".")
     for position, segment in enumerate(segments):
-        if segment.isdigit() and position > 0:
+        if position > 0 and is_layer_index(segment):
             return ".".join(segments[:position]), int(segment)
     return None
 

@@ -166,11 +166,6 @@ def hidden_sizes() -> list[KnownDim]:
     return list(_dims("hidden_sizes"))
 
 
-def latent_channel_table() -> list[KnownDim]:
-    """Every row of ``latent_channels.yaml``."""
-    return list(_dims("latent_channels"))
-
-
 def vocab_sizes() -> list[KnownDim]:
     """Every row of ``vocab_sizes.yaml``."""
     return list(_dims("vocab_sizes"))
