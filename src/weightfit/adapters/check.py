@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX
-from weightfit.adapters.layout import base_tensor, is_adapter_tensor
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
@@ -30,6 +28,8 @@ from weightfit.diagnose.variant import unexplained_shapes
 from weightfit.errors import NotACheckpoint, reading
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
+from weightfit.peft.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX
+from weightfit.peft.layout import base_tensor, is_adapter_tensor
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 """Files read to count the adapter's vocabulary (parsed as JSON; ``tokenizers`` is not needed)."""

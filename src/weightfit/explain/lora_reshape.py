@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import re
 
-from weightfit.diagnose._known import width_labels
 from weightfit.explain._text import Section, shape
 from weightfit.findings import Finding
+from weightfit.knowledge import width_labels
 
 RESHAPE = re.compile(r"shape\s+'\[([\d,\s-]*)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)")
 
