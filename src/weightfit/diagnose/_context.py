@@ -24,15 +24,16 @@ from weightfit.tree import is_layer_index
 
 # Pairs are keyed by their source name: an alignment pairs each source name once.
 
-PARTIAL_FORMATS = frozenset({"error-text"})
-"""Manifest formats that hold only some tensors (``weightfit.explain``: those an error names)."""
-
 
 @dataclass
 class Context:
     """The alignment under diagnosis, the findings so far, and what they explain."""
 
     alignment: Alignment
+    profile: str = "check"
+    """The profile running (``diagnose.registry.PROFILES``)."""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """What the caller knows besides the manifests (see each rule's module)."""
     findings: list[Finding] = field(default_factory=list)
     done_pairs: set[str] = field(default_factory=set)
     done_missing: set[str] = field(default_factory=set)
@@ -47,6 +48,13 @@ class Context:
         self._mismatched = [
             p for p in self.alignment.pairs if source[p.source].shape != target[p.target].shape
         ]
+
+    def realign(self, alignment: Alignment) -> None:
+        """Diagnose another alignment from here on (the ``text`` profile's first rule)."""
+        self.alignment = alignment
+        self._widths.clear()
+        self._order.clear()
+        self.__post_init__()
 
     @property
     def source(self) -> Manifest:
@@ -119,8 +127,8 @@ class Context:
 
     @property
     def partial(self) -> bool:
-        """Whether the manifests hold only the tensors that differ (read from an error text)."""
-        return self.source.format in PARTIAL_FORMATS or self.target.format in PARTIAL_FORMATS
+        """Whether the manifests hold only the tensors that differ (the ``text`` profile)."""
+        return self.profile == "text"
 
     def main_width(self, side: str) -> int | None:
         """Return one side's hidden width (see :func:`main_width`), computed once.
