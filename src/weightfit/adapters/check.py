@@ -60,7 +60,7 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         ['vocab_resize']
 
     """
-    from weightfit.check import build_report
+    from weightfit.ranking import build_report
     from weightfit.targets import resolve
 
     source = read_adapter(adapter)

@@ -8,7 +8,7 @@ only) and the unexpected ones (checkpoint side only). Each section becomes two
 *partial* manifests (format ``error-text``: they hold only what the text names)
 that go through the same :func:`~weightfit.align.align`,
 :func:`~weightfit.diagnose.diagnose` (its ``text`` profile) and
-:func:`~weightfit.check.build_report` as ``check``. A name the text gives without a
+:func:`~weightfit.ranking.build_report` as ``check``. A name the text gives without a
 shape gets shape ``[]`` and dtype ``?``.
 
 Several models in one log make one report: each section is diagnosed on its own,
@@ -30,7 +30,6 @@ from contextlib import contextmanager
 
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
-from weightfit.check import build_report
 from weightfit.diagnose import diagnose
 from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
@@ -38,6 +37,7 @@ from weightfit.explain import lora_reshape, other_messages, torch_messages, tran
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
 from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
+from weightfit.ranking import build_report
 
 FORMAT = "error-text"
 """The ``format`` of manifests built from error text (diagnosed with the ``text`` profile)."""
