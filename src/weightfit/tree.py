@@ -258,6 +258,15 @@ class _Raw:
         self.signature: tuple[object, ...] | None = None
 
 
+def stack_of(name: str) -> tuple[str, int] | None:
+    """Return the layer stack a name belongs to and its index: ``("model.layers", 3)``."""
+    segments = name.split(".")
+    for position, segment in enumerate(segments):
+        if position > 0 and is_layer_index(segment):
+            return ".".join(segments[:position]), int(segment)
+    return None
+
+
 @lru_cache(maxsize=1 << 16)
 def is_layer_index(segment: str) -> bool:
     """Whether a dotted segment is a layer index: ASCII digits, no leading zero.

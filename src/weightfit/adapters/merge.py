@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 from weightfit import formats, ops, provenance
 from weightfit.adapters.check import check_adapter, read_adapter
 from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
-from weightfit.diagnose._context import stack_of
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
 from weightfit.manifest import Manifest, TensorSpec
@@ -46,6 +45,7 @@ from weightfit.peft.layout import (
     strip_peft,
 )
 from weightfit.plan import Op, Plan
+from weightfit.tree import stack_of
 
 if TYPE_CHECKING:
     import torch

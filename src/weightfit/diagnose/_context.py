@@ -20,7 +20,7 @@ from weightfit.align import template
 from weightfit.alignment import Alignment, Pair
 from weightfit.findings import Finding
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.tree import is_layer_index
+from weightfit.tree import stack_of
 
 # Pairs are keyed by their source name: an alignment pairs each source name once.
 
@@ -188,15 +188,6 @@ def is_float(dtype: str) -> bool:
     """Whether a dtype name is a known floating-point type."""
     known = dtypes.lookup(dtype)
     return known is not None and known.is_float
-
-
-def stack_of(name: str) -> tuple[str, int] | None:
-    """Return the layer stack a name belongs to and its index: ``("model.layers", 3)``."""
-    segments = name.split(".")
-    for position, segment in enumerate(segments):
-        if position > 0 and is_layer_index(segment):
-            return ".".join(segments[:position]), int(segment)
-    return None
 
 
 def depths(names: Iterable[str]) -> dict[str, int]:

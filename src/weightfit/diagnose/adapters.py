@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from weightfit.align.prefix import best_prefix
-from weightfit.diagnose._context import Context, depths, main_width, shape_text, stack_of
+from weightfit.diagnose._context import Context, depths, main_width, shape_text
 from weightfit.errors import InvalidHeader
 from weightfit.findings import Finding
 from weightfit.peft.config import PEFT_PREFIX, AdapterConfig, parse
@@ -41,6 +41,7 @@ from weightfit.peft.layout import (
     strip_peft,
 )
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 MAX_EXAMPLES = 3
 """Module names quoted per finding message (evidence lists them all)."""
