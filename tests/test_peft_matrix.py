@@ -24,9 +24,9 @@ from safetensors.torch import load_file, save_file
 import peft_matrix
 import weightfit
 from peft_matrix import ADDED, VOCAB, Built
-from weightfit.adapters.config import PEFT_PREFIX
 from weightfit.errors import UnsupportedAdapter
 from weightfit.findings import Finding, Report
+from weightfit.peft.config import PEFT_PREFIX
 from weightfit.plan import Plan
 
 TOLERANCE = 1e-5

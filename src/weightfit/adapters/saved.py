@@ -31,10 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from weightfit.adapters.config import parse
-from weightfit.adapters.layout import base_tensor, lora_target, split, unwrap
 from weightfit.errors import WeightfitError
 from weightfit.manifest import Manifest, TensorSpec
+from weightfit.peft.config import parse
+from weightfit.peft.layout import base_tensor, lora_target, split, unwrap
 
 
 @dataclass(frozen=True)

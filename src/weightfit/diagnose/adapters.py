@@ -2,7 +2,7 @@
 
 A LoRA adapter holds, per adapted module, ``lora_A`` ``[r, in]`` and ``lora_B``
 ``[out, r]``; merging adds ``scale · B @ A`` to the base weight, found by name
-after PEFT strips ``base_model.model.`` (see :mod:`weightfit.adapters.layout`).
+after PEFT strips ``base_model.model.`` (see :mod:`weightfit.peft.layout`).
 Against the base, each module either
 
 - fits: ``B @ A`` has the base weight's shape (transposed for GPT-2 ``Conv1D``,
@@ -28,8 +28,12 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-from weightfit.adapters.config import PEFT_PREFIX, AdapterConfig, parse, pattern_key
-from weightfit.adapters.layout import (
+from weightfit.align.prefix import best_prefix
+from weightfit.diagnose._context import Context, depths, main_width, shape_text
+from weightfit.errors import InvalidHeader
+from weightfit.findings import Finding
+from weightfit.peft.config import PEFT_PREFIX, AdapterConfig, parse, pattern_key
+from weightfit.peft.layout import (
     LoraModule,
     TokenRows,
     base_weight,
@@ -38,11 +42,8 @@ from weightfit.adapters.layout import (
     split,
     strip_peft,
 )
-from weightfit.align.prefix import best_prefix
-from weightfit.diagnose._context import Context, depths, main_width, shape_text, stack_of
-from weightfit.errors import InvalidHeader
-from weightfit.findings import Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 MAX_EXAMPLES = 3
 """Module names quoted per finding message (evidence lists them all)."""
@@ -506,3 +507,36 @@ def _token_rows(ctx: Context, rows: TokenRows, config: AdapterConfig | None) -> 
             )
         )
     ctx.consume(unexpected=[rows.delta.name])
+
+
+def untied_heads(ctx: Context) -> None:
+    """Say that an adapter unties a head its base ties to the embeddings, and what merging does.
+
+    ``facts["untied"]`` (tied copy → the tensor it shares, read by
+    ``adapters.saved`` from the base's model) names the heads the base's files
+    leave out whose embedding the adapter replaces: ``modules_to_save`` on the
+    input embedding leaves the tied head on the original rows, so PEFT's model
+    has two tensors.
+    """
+    tied: dict[str, str] = dict(ctx.facts.get("untied") or {})
+    if not tied:
+        return
+    copy, original = next(iter(tied.items()))
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="info",
+            message=(
+                f"the base ties {copy} to {original} (its files leave the copy out); the "
+                f"adapter's copy of {original} (modules_to_save) unties them in PEFT: {copy} "
+                "keeps the rows training started from"
+            ),
+            params=[PEFT_PREFIX + name for name in tied],
+            evidence={"tied": tied, "source": "model built from the base's config"},
+            confidence=0.9,
+            fix_note=(
+                f"weightfit adapter merge writes {copy} apart (the adapter's copy, else the "
+                "base's rows) and sets tie_word_embeddings to false, as merge_and_unload does"
+            ),
+        )
+    )
