@@ -44,8 +44,8 @@ class Stack:
     Attributes:
         name: The tensor's name in memory.
         shape: Its shape in memory.
-        parts: The file tensors, part-major: ``parts[p * E + e]`` is rows
-            ``offsets[p]`` to ``offsets[p] + rows[p]`` of expert ``e``.
+        parts: The file tensors, part-major: ``parts[p * E + e]`` holds
+            ``rows[p]`` rows of expert ``e``, after the rows of parts ``0 … p-1``.
         rows: The rows each part contributes.
     """
 
