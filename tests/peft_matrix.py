@@ -286,6 +286,23 @@ def rank_alpha_pattern(folder: Path) -> Built:
     return Built(base, adapter, "LlamaForCausalLM")
 
 
+def alpha_pattern_keys(folder: Path) -> Built:
+    """Patterns PEFT reads otherwise since 0.15: one module under two keys, a whole path."""
+    from transformers import LlamaForCausalLM
+
+    torch.manual_seed(0)
+    base = _save_base(LlamaForCausalLM(_llama_config()), folder)
+    model = _reloaded(LlamaForCausalLM, base)
+    lora = {
+        "target_modules": ["v_proj", "down_proj"],
+        "rank_pattern": {"v_proj": 2},
+        "alpha_pattern": {"self_attn.v_proj": 16, "model.layers.1.mlp.down_proj": 2},
+        "task_type": "CAUSAL_LM",
+    }
+    adapter = _train_and_save(model, folder, lora)
+    return Built(base, adapter, "LlamaForCausalLM")
+
+
 def layers_to_transform(folder: Path) -> Built:
     """``layers_to_transform=[1]``: one layer of two adapted."""
     from transformers import LlamaForCausalLM
@@ -510,6 +527,7 @@ CASES: dict[str, Callable[[Path], Built]] = {
     "trainable_tokens": trainable_tokens,
     "trainable_tokens_tied": trainable_tokens_tied,
     "rank_alpha_pattern": rank_alpha_pattern,
+    "alpha_pattern_keys": alpha_pattern_keys,
     "layers_to_transform": layers_to_transform,
     "target_parameters": target_parameters,
     "target_parameters_expert_files": target_parameters_expert_files,

@@ -176,3 +176,19 @@ def test_parameter_lora_finds_its_expert_stack_by_shape_then_nesting() -> None:
     assert inner.expert_layout((4, 48, 32)) == "in_out"
     assert inner.expert_layout((4, 24, 32)) is None
     assert lora_target(outer, base) is None  # without target_parameters nothing is adapted
+
+
+def test_legacy_alpha_reads_patterns_as_peft_before_0_15() -> None:
+    config = adapter_config.parse(
+        {
+            "peft_type": "LORA",
+            "r": 4,
+            "lora_alpha": 8,
+            "rank_pattern": {"v_proj": 2},
+            "alpha_pattern": {"self_attn.v_proj": 16, "model.layers.1.mlp.down_proj": 3},
+        }
+    )
+    v_proj, down = "model.layers.0.self_attn.v_proj", "model.layers.1.mlp.down_proj"
+    assert (config.alpha(v_proj), config.legacy_alpha(v_proj)) == (16.0, 8.0)
+    assert (config.alpha(down), config.legacy_alpha(down)) == (3.0, 8.0)
+    assert config.alpha("model.layers.0.mlp.down_proj") == 8.0

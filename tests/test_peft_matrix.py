@@ -102,6 +102,7 @@ EXPECTED: dict[str, list[str]] = {
     "trainable_tokens": [],
     "trainable_tokens_tied": [],
     "rank_alpha_pattern": [],
+    "alpha_pattern_keys": ["lora_mismatch"],
     "layers_to_transform": [],
     "target_parameters": [],
     "target_parameters_expert_files": [],
@@ -153,6 +154,17 @@ def check_numbers(name: str, report: Report) -> None:
         # q_proj 8/4, v_proj 8/2, down_proj 3/4 (layer 0) and 3/6 (layer 1 by full name).
         assert fits.evidence["scales"] == {"2.0": 2, "4.0": 2, "0.75": 1, "0.5": 1}
         assert fits.evidence["ranks"] == {4: 3, 2: 2, 6: 1}
+    elif name == "alpha_pattern_keys":
+        drift = only(report, "lora_mismatch", "warning")
+        # v_proj: today alpha 16 (its own key), before 0.15 the rank key's alpha (default 8);
+        # layer 1's down_proj: today 2 (whole path), before 0.15 no key matched (8).
+        assert sorted(drift.evidence["modules"]) == [
+            "model.layers.0.self_attn.v_proj",
+            "model.layers.1.mlp.down_proj",
+            "model.layers.1.self_attn.v_proj",
+        ]
+        assert (drift.evidence["alpha"], drift.evidence["alpha_before_0_15"]) == (16.0, 8.0)
+        assert "scale 8; before 0.15 alpha 8, scale 4" in drift.message
     elif name == "rslora":
         assert fits is not None and fits.evidence["scales"] == {"4.0": 4}
     elif name == "layers_to_transform":

@@ -294,6 +294,7 @@ def _fits(
     ranks: Counter[int] = Counter()
     scales: Counter[float] = Counter()
     wrong_rank = []
+    drifts = []
     for module, weight in fits:
         rank = module.rank_on(ctx.target.tensors[weight].shape) or 0
         ranks[rank] += 1
@@ -303,6 +304,8 @@ def _fits(
         scales[round(config.scale(name, rank), 6)] += 1
         if config.rank(name) != rank:
             wrong_rank.append((module, config.rank(name), rank))
+        if config.alpha(name) != config.legacy_alpha(name):
+            drifts.append((module, rank))
     evidence: dict[str, object] = {
         "modules": total,
         "modules_found": len(fits),
@@ -351,6 +354,47 @@ def _fits(
     ctx.consume(unexpected=[s.name for m, _ in fits for s in m.specs])
     if wrong_rank and config is not None:
         _wrong_rank(ctx, wrong_rank, config)
+    if drifts and config is not None:
+        _alpha_drift(ctx, drifts, config)
+
+
+def _alpha_drift(ctx: Context, drifts: list[tuple[LoraModule, int]], config: AdapterConfig) -> None:
+    """Report modules whose alpha (so scale) depends on the PEFT version that loads them.
+
+    PEFT before 0.15 looked a module's alpha up under the first key of either
+    pattern that matched it, and matched no whole module path; PEFT since looks
+    each pattern up on its own. Nothing in the files tells which one trained it.
+    """
+    module, rank = drifts[0]
+    name = module.module
+    new, old = config.alpha(name), config.legacy_alpha(name)
+    scale_new, scale_old = config.scale(name, rank), config.scale(name, rank) * old / new
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="warning",
+            message=(
+                f"{len(drifts)} LoRA modules get another alpha from adapter_config.json in "
+                f"PEFT since 0.15 than before ({name}: alpha {new:g}, scale {scale_new:g}; "
+                f"before 0.15 alpha {old:g}, scale {scale_old:g}): rank_pattern and "
+                "alpha_pattern match it through different keys, or through a whole module path"
+            ),
+            params=[s.name for m, _ in drifts for s in m.specs],
+            evidence={
+                "modules": [m.module for m, _ in drifts[:10]],
+                "alpha": new,
+                "alpha_before_0_15": old,
+                "rank_pattern": config.rank_pattern,
+                "alpha_pattern": config.alpha_pattern,
+            },
+            confidence=0.8,
+            fix_note=(
+                "weightfit adapter merge uses today's reading (as merge_and_unload does); if the "
+                "adapter was trained with PEFT before 0.15, give alpha_pattern the module's full "
+                f"path with alpha {old:g} first"
+            ),
+        )
+    )
 
 
 def _wrong_rank(

@@ -82,6 +82,22 @@ class AdapterConfig:
         key = pattern_key(self.alpha_pattern, module)
         return float(self.alpha_pattern[key]) if key is not None else float(self.lora_alpha)
 
+    def legacy_alpha(self, module: str) -> float:
+        r"""The alpha PEFT before 0.15 gave ``module``.
+
+        It took one key for both patterns: the first of ``rank_pattern``'s then
+        ``alpha_pattern``'s keys matching ``.*\.key$`` (so never a whole module
+        path), and looked the alpha up under that key.
+        """
+        for key in (*self.rank_pattern, *self.alpha_pattern):
+            try:
+                found = re.match(rf".*\.{key}$", module) is not None
+            except re.error:
+                found = False
+            if found:
+                return float(self.alpha_pattern.get(key, self.lora_alpha))
+        return float(self.lora_alpha)
+
     def scale(self, module: str, rank: int | None = None) -> float:
         """The factor merging multiplies ``B @ A`` by, for ``module``.
 
