@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "provenance",
             "weightsets",
             "peft",
+            "tokenizer_size",
         },
     ),
     ("formats", {"formats"}),
