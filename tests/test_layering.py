@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "weightsets",
             "peft",
             "tokenizer_size",
+            "fix_hint",
         },
     ),
     ("formats", {"formats"}),
