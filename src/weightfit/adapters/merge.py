@@ -32,7 +32,14 @@ from typing import TYPE_CHECKING, Any
 from weightfit import formats, ops, provenance
 from weightfit.adapters.check import check_adapter, read_adapter, tokenizer_vocab
 from weightfit.adapters.saved import Stack, memory_names
-from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    chosen,
+    write_outcome,
+)
 from weightfit.diagnose.peft_vocab import base_vocab
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
@@ -125,6 +132,7 @@ def merge_adapter(
     hash_sources: bool = True,
     progress: ProgressFn | None = None,
     variant: str | None = None,
+    options: WriteOptions | None = None,
 ) -> MergeResult:
     """Merge a LoRA adapter into its base model, streaming, into new safetensors files.
 
@@ -137,6 +145,8 @@ def merge_adapter(
         hash_sources: Record the SHA-256 of the base and adapter files in the stamp.
         progress: Called after each tensor (see :data:`weightfit.apply.ProgressFn`).
         variant: Precision variant of the base folder's weights.
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
 
     Returns:
         A :class:`MergeResult`; ``merged`` is false (nothing written) when the
@@ -144,7 +154,8 @@ def merge_adapter(
 
     Raises:
         UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
-        UsageError: ``base`` has no tensor bytes (a config, not weights).
+        UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
+            options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
         OutputError: ``out`` cannot be written (see :func:`weightfit.apply.apply`).
 
@@ -154,6 +165,7 @@ def merge_adapter(
 
     """
     started = time.monotonic()
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     folder = Path(adapter)
     source = read_adapter(folder)
     config = load(folder)
@@ -182,10 +194,7 @@ def merge_adapter(
         outcome,
         out,
         plan=plan,
-        shard_size=shard_size,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
         stamp=stamp,
         started=started,
         extra_files=_side_files(folder, Path(base), base_manifest, rows, untie=bool(added)),
