@@ -35,10 +35,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from weightfit.align.names import is_index
 from weightfit.align.roles import conflict, leaf_kind, roles, similarity
 from weightfit.alignment import Ambiguity, Inferred, InferredKind
 from weightfit.manifest import TensorSpec
+from weightfit.tree import is_layer_index as is_index
 
 ROLE_WEIGHT = 3.0
 """Weight of role words against registration order (1) when same-shape tensors are assigned.
@@ -181,16 +181,16 @@ def _cut(specs: Mapping[str, TensorSpec]) -> _Side:
         folded: list[str] = []
         for segment in name.split("."):
             if is_index(segment):
-                key = ".".join(folded)
-                values[key].add(segment)
-                found.append((len(folded), key))
+                slot = ".".join(folded)
+                values[slot].add(segment)
+                found.append((len(folded), slot))
                 folded.append("{}")
             else:
                 folded.append(segment)
-        slots[name] = [(position, key) for position, key in found]
+        slots[name] = found
     for name in names:
         segments = name.split(".")
-        varying = [p for p, key in slots[name] if len(values[key]) > 1]
+        varying = [p for p, slot in slots[name] if len(values[slot]) > 1]
         if not varying:
             key: tuple[str, tuple[int, ...]] = ("", ())
         else:
