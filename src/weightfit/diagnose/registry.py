@@ -19,8 +19,9 @@ the ``missing``/``unexpected`` leftovers never repeat a cause. The order, in
 short: naming (``prefix``, a library's saved layout, a split position table,
 ``rename``, what the structural matcher inferred, fused groups, adapter
 tensors); storage that changes every shape (``partitioned``,
-``quantization``); another width, depth or family (``wrong_variant``); geometry; what the model is fed; embeddings and heads;
-benign notes (``extra_state`` before ``version``, so an EMA copy keeps its own
+``quantization``); another width, depth or family (``wrong_variant``);
+geometry; what the model is fed; embeddings and heads; benign notes
+(``extra_state`` before ``version``, so an EMA copy keeps its own
 buffers); leftovers; then what is not about tensor pairs (a provenance stamp,
 an adapter's tokenizer, what an error text settles).
 
