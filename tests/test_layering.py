@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "peft",
             "tokenizer_size",
             "fix_hint",
+            "placement",
         },
     ),
     ("formats", {"formats"}),

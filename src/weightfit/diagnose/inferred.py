@@ -20,10 +20,15 @@ from typing import Any
 
 from weightfit.align.names import template
 from weightfit.align.rename import core_rule
+from weightfit.align.roles import roles
 from weightfit.alignment import Inferred, Pair
 from weightfit.diagnose._context import Context
 from weightfit.findings import Finding
-from weightfit.knowledge.permutations import permutation_for, suspected_permutation
+from weightfit.knowledge.permutations import (
+    FUSED_QKV_WARNING,
+    permutation_for,
+    suspected_permutation,
+)
 from weightfit.plan import Op
 from weightfit.tree import collapse_names
 
@@ -81,7 +86,7 @@ def _named_permutations(ctx: Context) -> None:
     for pair in wanted:
         permute = permutation_for(ctx.renamed(pair.source), pair.target, ctx.target)
         if permute is None:
-            suspect = suspected_permutation(ctx.renamed(pair.source), pair.target)
+            suspect = _suspected(ctx.renamed(pair.source), pair.target)
             warnings = named.evidence.setdefault("suspected_permutation", [])
             if suspect and suspect not in warnings:
                 warnings.append(suspect)
@@ -134,7 +139,7 @@ def _one_to_one(ctx: Context, items: list[Inferred]) -> None:
                 shape_ops.append(
                     Op("permute_rows", {"name": target, **permute.args}, permute.reason, note)
                 )
-            elif (suspect := suspected_permutation(ctx.renamed(item.sources[0]), target)) and (
+            elif (suspect := _suspected(ctx.renamed(item.sources[0]), target)) and (
                 suspect not in warnings
             ):
                 warnings.append(suspect)
@@ -379,3 +384,10 @@ def _ambiguous(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=targets, unexpected=candidates)
+
+
+def _suspected(source: str, target: str) -> str | None:
+    """A warning for a mapping whose values may need a permutation no table row knows."""
+    if "qkv" in roles(source) and "qkv" in roles(target):
+        return FUSED_QKV_WARNING
+    return suspected_permutation(source, target)

@@ -17,7 +17,6 @@ from typing import Any
 
 import yaml
 
-from weightfit.align.roles import roles
 from weightfit.manifest import Manifest
 
 
@@ -84,18 +83,16 @@ def permutation_for(source: str, target: str, model: Manifest) -> Permutation | 
     return None
 
 
-def suspected_permutation(source: str, target: str) -> str | None:
-    """A warning when ``source`` is named like a layout that needs a permutation in known pairs.
+FUSED_QKV_WARNING = (
+    "a fused q, k, v tensor maps between two naming schemes: some keep the three blocks "
+    "apart ([q; k; v]), others interleave them per head (BLOOM, GPT-NeoX); compare outputs "
+    "before trusting these values"
+)
+"""The warning for a fused q, k, v tensor renamed between schemes with no known row."""
 
-    A fused q, k, v tensor renamed between schemes is suspect too: some codebases
-    fuse them per head, others as three blocks, and shapes do not tell.
-    """
-    if {"qkv"} & roles(source) and {"qkv"} & roles(target):
-        return (
-            "a fused q, k, v tensor maps between two naming schemes: some keep the three "
-            "blocks apart ([q; k; v]), others interleave them per head (BLOOM, GPT-NeoX); "
-            "compare outputs before trusting these values"
-        )
+
+def suspected_permutation(source: str, target: str) -> str | None:
+    """A warning when ``source`` is named like a layout that needs a permutation in known pairs."""
     for row in _rows():
         if row.names.fullmatch(source):
             return (
