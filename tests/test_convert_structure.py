@@ -284,3 +284,22 @@ def test_a_permutation_suspected_but_not_known_is_a_warning_not_an_op() -> None:
     assert any(notes)
     written = _written(plan, manifest, source)
     assert sorted(_right(written, truth)) == sorted(truth)
+
+
+def test_check_report_shows_each_inferred_rule_once_with_its_score() -> None:
+    from rich.console import Console
+
+    from weightfit.report.check import render_report
+
+    source, _, model = _gguf_pair("llama")
+    manifest = _manifest(source, sort=True)
+    report = check(manifest, _target(model))
+    assert not report.compatible
+    console = Console(width=200, record=True, color_system=None)
+    render_report(console, report)
+    text = console.export_text()
+    # One line per rule folded over the 3 layers, never one per layer.
+    assert text.count("blk.{i}.attn_q → model.layers.{i}.self_attn.q_proj ×3") == 1
+    assert "score 0." in text and "(inferred)" in text
+    assert "blk.0.attn_q" not in text and "blk.2.attn_q" not in text
+    assert "loads strict" not in text

@@ -13,6 +13,7 @@ The JSON shape is ``Report.to_dict()`` plus ``schema_version``, published in
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ MAX_PARAMS_SHOWN = 6
 
 MAX_EVIDENCE_ROWS = 8
 """Evidence entries shown per finding."""
+
+MAX_INFERRED_ROWS = 12
+"""Inferred rules shown per finding (one line each, folded over layers)."""
 
 MAX_VALUE_CHARS = 90
 """Longest evidence or argument value shown on one line."""
@@ -140,12 +144,46 @@ def _render_finding(console: Console, number: int, finding: Finding) -> None:
         more = len(groups) - len(shown)
         grid.add_row("   params", ", ".join(shown) + (f" … (+{more} more)" if more else ""))
     for key, value in list(finding.evidence.items())[:MAX_EVIDENCE_ROWS]:
+        if key == "inferred" and isinstance(value, list):
+            for index, rule in enumerate(value[:MAX_INFERRED_ROWS]):
+                grid.add_row("   inferred" if index == 0 else "", _inferred_rule(rule))
+            if len(value) > MAX_INFERRED_ROWS:
+                grid.add_row("", f"… (+{len(value) - MAX_INFERRED_ROWS} more rules)")
+            continue
         grid.add_row(f"   {sanitize_name(str(key))}", _short(value))
-    for index, op in enumerate(finding.fix):
-        grid.add_row("   fix" if index == 0 else "", _op(op))
+    for index, (op, count) in enumerate(_folded(finding.fix)):
+        grid.add_row("   fix" if index == 0 else "", _op(op) + (f" ×{count}" if count > 1 else ""))
     if finding.fix_note:
         grid.add_row("   note", sanitize_name(finding.fix_note))
     console.print(grid)
+
+
+def _inferred_rule(rule: Any) -> str:
+    """One inferred rule: ``ckpt → model ×N  rename, score 0.85: evidence``."""
+    if not isinstance(rule, dict):
+        return _short(rule)
+    return (
+        f"{sanitize_name(str(rule.get('checkpoint')))} → {sanitize_name(str(rule.get('model')))} "
+        f"×{rule.get('count')}  {sanitize_name(str(rule.get('kind')))}, score "
+        f"{rule.get('score')}: {sanitize_name(str(rule.get('evidence')))}"
+    )
+
+
+_LAYER = re.compile(r"(?<=\.)\d+(?=\.)")
+
+
+def _folded(ops: list[Op]) -> list[tuple[Op, int]]:
+    """Ops that differ only in layer numbers, as one row with a count (first op shown templated)."""
+    rows: dict[str, list[Any]] = {}
+    for op in ops:
+        text = json.dumps([op.kind, op.args, op.safety.value], sort_keys=True, default=str)
+        key = _LAYER.sub("{i}", text)
+        if key in rows:
+            rows[key][1] += 1
+        else:
+            templated = json.loads(_LAYER.sub("{i}", json.dumps(op.args, default=str)))
+            rows[key] = [Op(op.kind, templated, op.reason, op.inferred), 1]
+    return [(op, count) for op, count in rows.values()]
 
 
 def _op(op: Op) -> str:

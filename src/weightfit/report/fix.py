@@ -55,6 +55,13 @@ def render_apply(console: Console, result: ApplyResult) -> None:
             "(load with weightfit.load_into, or load_state_dict(strict=False))",
             soft_wrap=True,
         )
+    elif result.verified_against and result.plan.inferred:
+        console.print(
+            f"[yellow]Verified names and shapes[/]: fits {sanitize_name(result.verified_against)}; "
+            f"{len(result.plan.inferred)} op(s) rest on an inferred mapping between naming "
+            "schemes: review them (and compare outputs) before trusting the values",
+            soft_wrap=True,
+        )
     elif result.verified_against:
         console.print(
             f"[green]Verified[/]: loads strict into {sanitize_name(result.verified_against)}",
