@@ -303,3 +303,21 @@ def test_check_report_shows_each_inferred_rule_once_with_its_score() -> None:
     assert "score 0." in text and "(inferred)" in text
     assert "blk.0.attn_q" not in text and "blk.2.attn_q" not in text
     assert "loads strict" not in text
+
+
+def test_fix_of_an_inferred_mapping_never_reports_a_plain_strict_load(tmp_path: Any) -> None:
+    from rich.console import Console
+    from safetensors.torch import save_file
+
+    import weightfit
+    from weightfit.report.fix import render_fix
+
+    source, truth, model = _gguf_pair("gpt2")
+    save_file(source, tmp_path / "gpt2.safetensors")
+    result = weightfit.fix(tmp_path / "gpt2.safetensors", _target(model), tmp_path / "out")
+    assert result.fixed and result.plan.inferred
+    console = Console(width=200, record=True, color_system=None)
+    render_fix(console, result)
+    text = console.export_text()
+    assert "loads strict" not in text
+    assert "inferred mapping" in text
