@@ -28,6 +28,7 @@ from weightfit.knowledge.permutations import (
     FUSED_QKV_WARNING,
     permutation_for,
     suspected_permutation,
+    value_change_for,
 )
 from weightfit.plan import Op
 from weightfit.tree import collapse_names
@@ -82,7 +83,11 @@ def _named_permutations(ctx: Context) -> None:
     if named is None:
         return
     covered = set(named.params)
-    wanted = [p for p in ctx.alignment.pairs if p.via == "rename" and p.source in covered]
+    wanted = [
+        p for p in ctx.alignment.pairs if p.via in ("rename", "structure") and p.source in covered
+    ]
+    _value_changes(ctx, named, wanted)
+    wanted = [p for p in wanted if p.via == "rename"]
     for pair in wanted:
         permute = permutation_for(ctx.renamed(pair.source), pair.target, ctx.target)
         if permute is None:
@@ -391,3 +396,24 @@ def _suspected(source: str, target: str) -> str | None:
     if "qkv" in roles(source) and "qkv" in roles(target):
         return FUSED_QKV_WARNING
     return suspected_permutation(source, target)
+
+
+def _value_changes(ctx: Context, named: Finding, pairs: list[Pair]) -> None:
+    """Leave to the model the tensors a known layout stores with changed values.
+
+    The rename still moves them; a ``reinit`` then leaves them out, so no wrong
+    value is written, and the finding says why.
+    """
+    reasons = []
+    for pair in pairs:
+        change = value_change_for(ctx.renamed(pair.source), ctx.target)
+        if change is None:
+            continue
+        named.fix.append(Op("reinit", {"name": pair.target}, f"values differ: {change}"))
+        if change not in reasons:
+            reasons.append(change)
+    if reasons:
+        named.evidence["value_changes"] = reasons
+        named.fix_note = " ".join(
+            [named.fix_note, "Left to the model (values stored changed, no exact op):", *reasons]
+        ).strip()

@@ -36,6 +36,7 @@ class _Row:
     permutation: str
     heads: dict[str, str]
     source: str
+    value_change: str = ""
 
 
 @cache
@@ -46,9 +47,10 @@ def _rows() -> tuple[_Row, ...]:
             layout=row["layout"],
             names=re.compile(row["names"]),
             model_types=frozenset(row["model_types"]),
-            permutation=row["permutation"],
-            heads=dict(row["heads"]),
+            permutation=row.get("permutation", ""),
+            heads=dict(row.get("heads") or {}),
             source=row["source"],
+            value_change=row.get("value_change", ""),
         )
         for row in yaml.safe_load(text)
     )
@@ -62,6 +64,8 @@ def permutation_for(source: str, target: str, model: Manifest) -> Permutation | 
     """
     config = model.config or {}
     for row in _rows():
+        if row.value_change:
+            continue
         match = row.names.fullmatch(source)
         if match is not None and row.permutation == "blocks_to_heads":
             field = row.heads.get(match.group(1), "num_attention_heads")
@@ -94,10 +98,23 @@ FUSED_QKV_WARNING = (
 def suspected_permutation(source: str, target: str) -> str | None:
     """A warning when ``source`` is named like a layout that needs a permutation in known pairs."""
     for row in _rows():
-        if row.names.fullmatch(source):
+        if row.permutation and row.names.fullmatch(source):
             return (
                 f"{row.layout} q/k rows are ordered for another RoPE layout in the known pairs "
                 f"({', '.join(sorted(row.model_types))}); this model type is not among them: "
                 "compare outputs before trusting these values"
             )
+    return None
+
+
+def value_change_for(source: str, model: Manifest) -> str | None:
+    """Why checkpoint tensor ``source`` holds other values than the model's tensor, if known.
+
+    A known layout that stores values changed (GGUF's Gemma norms, plus 1): no
+    exact op makes the model's values, so they must not be written as they are.
+    """
+    model_type = (model.config or {}).get("model_type")
+    for row in _rows():
+        if row.value_change and model_type in row.model_types and row.names.fullmatch(source):
+            return f"{row.layout}: {row.value_change} ({row.source})"
     return None
