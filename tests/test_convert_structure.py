@@ -312,7 +312,7 @@ def test_fix_of_an_inferred_mapping_never_reports_a_plain_strict_load(tmp_path: 
     import weightfit
     from weightfit.report.fix import render_fix
 
-    source, truth, model = _gguf_pair("gpt2")
+    source, _, model = _gguf_pair("gpt2")
     save_file(source, tmp_path / "gpt2.safetensors")
     result = weightfit.fix(tmp_path / "gpt2.safetensors", _target(model), tmp_path / "out")
     assert result.fixed and result.plan.inferred
