@@ -14,12 +14,15 @@ from collections.abc import Sequence
 
 from weightfit import __version__
 from weightfit.cli import adapter, check, explain, fix, inspect, lint
-from weightfit.cli._output import common_options, error_console
+from weightfit.cli._output import common_options, error_console, silence_stdout
 from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError
 
 COMMANDS = (inspect, check, lint, fix, explain, adapter)
 
 DEBUG_VARIABLE = "WEIGHTFIT_DEBUG"
+
+EXIT_BROKEN_PIPE = 128 + 13
+"""What a shell reports for a tool killed by SIGPIPE (signal 13)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,6 +56,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except KeyboardInterrupt:
         return EXIT_USAGE
+    except BrokenPipeError:
+        # The sinks in _output handle a closed pipe and keep the command's code;
+        # a write outside them ends as a SIGPIPE'd tool does (128 + SIGPIPE).
+        silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as error:
         error_console().print(
             f"internal error: {type(error).__name__}: {error}",

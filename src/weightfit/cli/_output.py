@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,9 +46,39 @@ def writer_options(parser: argparse.ArgumentParser, *, dtype: bool = True) -> No
     )
 
 
+def silence_stdout() -> None:
+    """The reader of standard output has gone (``| head``): send the rest nowhere.
+
+    Command-line tools stop quietly when their reader leaves; the command keeps
+    its own exit code, and nothing more reaches the closed pipe (nor Python's
+    final flush, which would otherwise fail too).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _StdoutConsole(Console):
+    """Rich's console, minus its exit(1) when the pipe closes: the command's code stands."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_stdout()
+
+
 def console() -> Console:
     """The console for reports on standard output."""
-    return Console(highlight=False, soft_wrap=False, emoji=False)
+    return _StdoutConsole(highlight=False, soft_wrap=False, emoji=False)
+
+
+def write_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on standard output; a closed pipe ends it quietly."""
+    try:
+        json.dump(data, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def error_console() -> Console:
@@ -63,8 +94,7 @@ def emit(
 ) -> None:
     """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console."""
     if getattr(args, "json", False):
-        json.dump(data(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(data())
     else:
         render(console())
 
