@@ -66,3 +66,73 @@ def test_lint_sarif_into_a_closed_pipe_keeps_exit_1(tmp_path: Path) -> None:
     code, line, err = head_1("lint", *roots, "--format", "sarif")
     assert line == "{\n"
     assert (code, err) == (1, "")
+
+
+LONG_NAME = "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight_with_a_long_suffix"
+
+
+@pytest.fixture(scope="module")
+def long_names(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Two checkpoints whose names and check report are wider than any default terminal."""
+    root = tmp_path_factory.mktemp("wide")
+    save_file({LONG_NAME: torch.zeros(4, 8), "head.weight": torch.zeros(3)}, root / "a.safetensors")
+    save_file({LONG_NAME: torch.zeros(4, 9), "head.weight": torch.zeros(3)}, root / "b.safetensors")
+    return root / "a.safetensors", root / "b.safetensors"
+
+
+def piped(*argv: object, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "weightfit", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        env=environment(**env),
+        check=False,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("command", ["inspect", "check"])
+def test_piped_output_never_wraps_or_pads(long_names: tuple[Path, Path], command: str) -> None:
+    a, b = long_names
+    argv = ("inspect", a, "--filter", "*") if command == "inspect" else ("check", a, "--against", b)
+    done = piped(*argv, COLUMNS="80")
+    assert done.returncode in (0, 1), done.stderr
+    lines = done.stdout.splitlines()
+    assert any(LONG_NAME in line for line in lines), done.stdout
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert "\x1b[" not in done.stdout
+
+
+def test_a_terminal_gets_rich_tables_at_its_width(long_names: tuple[Path, Path]) -> None:
+    import fcntl
+    import pty
+    import re
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "weightfit", "inspect", long_names[0], "--filter", "*"],
+        stdout=follower,
+        stderr=follower,
+        env=environment(TERM="xterm"),
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the pty's other end closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0
+    text = re.sub(r"\x1b\[[0-9;]*m", "", b"".join(chunks).decode())
+    lines = text.splitlines()
+    # rich's layout at the terminal's 80 columns: the name folded, the table padded
+    assert max(len(line) for line in lines) == 80
+    assert not any(LONG_NAME in line for line in lines)
+    assert any(line.split()[:4] == ["name", "×", "params", "shape"] for line in lines)

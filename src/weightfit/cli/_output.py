@@ -66,9 +66,47 @@ class _StdoutConsole(Console):
         silence_stdout()
 
 
+PIPE_WIDTH = 100_000
+"""Console width when standard output is not a terminal: wide enough that nothing wraps."""
+
+
+class _PlainLines:
+    """A text stream over standard output that ends each line at its last visible character.
+
+    Rich pads table cells and padded blocks to their width; in a log or a CI
+    transcript those spaces are noise, so they are cut as each line completes.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            sys.stdout.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
 def console() -> Console:
-    """The console for reports on standard output."""
-    return _StdoutConsole(highlight=False, soft_wrap=False, emoji=False)
+    """The console for reports on standard output.
+
+    A terminal gets rich's layout at its width. Anything else (a pipe, a file, a
+    CI log) gets the same report with nothing wrapped and no padding at line
+    ends, so a tensor name is always one grep-able string.
+    """
+    terminal = _StdoutConsole(highlight=False, soft_wrap=False, emoji=False)
+    if terminal.is_terminal:
+        return terminal
+    return _StdoutConsole(
+        file=_PlainLines(),  # type: ignore[arg-type]
+        width=PIPE_WIDTH,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+    )
 
 
 def write_json(data: Any) -> None:
