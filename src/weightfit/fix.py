@@ -220,7 +220,7 @@ def write_plan(plan: Plan, out: Path, *, overwrite: bool = False) -> Path:
     """
     path = out / PLAN_FILE
     if path.exists() and not overwrite:
-        raise DestinationExists("already exists (pass overwrite / --overwrite)", path=path)
+        raise DestinationExists("pass overwrite=True (--overwrite) to replace it", path=path)
     temp = out / f".{os.getpid()}.{PLAN_FILE}"
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from weightfit.errors import InvalidPlan
+from weightfit.errors import InvalidPlan, PlanNotFound
 
 PLAN_VERSION = 1
 """Version of the plan file format; bumped on any incompatible change."""
@@ -174,9 +174,12 @@ class Plan:
         """Read a plan written by :meth:`dump` (or edited by hand).
 
         Raises:
+            PlanNotFound: there is no such file.
             InvalidPlan: the file is not a valid plan.
         """
         path = Path(path)
+        if not path.exists():
+            raise PlanNotFound("no such file", path=path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:

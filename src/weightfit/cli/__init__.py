@@ -46,12 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.run(args)
     except WeightfitError as error:
+        # "usage error: …" already says it is an error; everything else gets the prefix.
+        prefix = "" if error.what.endswith("error") else "error: "
         error_console().print(
-            f"error: {error.message}", markup=False, highlight=False, soft_wrap=True
+            f"{prefix}{error.message}", markup=False, highlight=False, soft_wrap=True
         )
         if os.environ.get(DEBUG_VARIABLE):
             traceback.print_exc()
-        else:
+        elif error.exit_code == EXIT_INTERNAL:
             error_console().print(f"(set {DEBUG_VARIABLE}=1 to see the traceback)", style="dim")
         return error.exit_code
     except KeyboardInterrupt:

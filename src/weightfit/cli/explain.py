@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from weightfit.cli._output import emit
-from weightfit.errors import EXIT_FINDINGS, EXIT_OK, CheckpointNotFound
+from weightfit.errors import EXIT_FINDINGS, EXIT_OK, LogNotFound
 from weightfit.explain import explain
 
 HELP = "diagnose a loading error from its text (a log file, or standard input)"
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         path = Path(args.log)
         if not path.is_file():
-            raise CheckpointNotFound("no such file", path=path)
+            raise LogNotFound("no such file", path=path)
         data = path.read_bytes()
     report = explain(data)
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))

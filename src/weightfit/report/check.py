@@ -23,7 +23,7 @@ from rich.table import Table
 from weightfit.findings import Finding, Report
 from weightfit.manifest import human_count
 from weightfit.plan import Op
-from weightfit.report import sanitize_name
+from weightfit.report import counted, sanitize_name
 from weightfit.tree import collapse_names
 
 SCHEMA_VERSION = 1
@@ -92,12 +92,12 @@ def render_report(console: Console, report: Report) -> None:
 
 def _verdict(report: Report) -> str:
     blocking = sum(1 for f in report.findings if f.severity in ("error", "warning"))
-    counted = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+    findings = counted(len(report.findings), "finding")
     if blocking:
-        counted += f", {blocking} blocking"
+        findings += f", {blocking} blocking"
     return (
         f"{_VERDICT[report.compatible]}  {sanitize_name(report.source)} → "
-        f"{sanitize_name(report.target)}  ({counted})"
+        f"{sanitize_name(report.target)}  ({findings})"
     )
 
 
@@ -105,7 +105,9 @@ def _counts(summary: dict[str, Any]) -> str:
     """One line of counts from the summary, skipping what it does not hold."""
     facts = []
     if "source_tensors" in summary and "target_tensors" in summary:
-        facts.append(f"{summary['source_tensors']} tensors vs {summary['target_tensors']}")
+        facts.append(
+            f"{counted(summary['source_tensors'], 'tensor')} vs {summary['target_tensors']}"
+        )
     for key, label in (
         ("exact", "match exactly"),
         ("renamed", "renamed"),
