@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from weightfit import __version__
 from weightfit.cli import adapter, check, explain, fix, inspect, lint
 from weightfit.cli._output import common_options, error_console, silence_stdout
-from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError
+from weightfit.errors import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, WeightfitError
 
 COMMANDS = (inspect, check, lint, fix, explain, adapter)
 
@@ -42,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (see ``docs/architecture.md``)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = sys.argv[1:] if argv is None else list(argv)
+    if not arguments:
+        parser.print_help()
+        return EXIT_OK
+    args = parser.parse_args(arguments)
     try:
         code: int = args.run(args)
     except WeightfitError as error:

@@ -168,3 +168,20 @@ def write_progress(args: argparse.Namespace) -> Iterator[ProgressFn | None]:
 
     with bar:
         yield update
+
+
+@contextmanager
+def spinner(args: argparse.Namespace, text: str) -> Iterator[None]:
+    """Show ``text`` beside a spinner on standard error while the block runs (terminals only).
+
+    Building a model from its config imports the framework and takes seconds;
+    a terminal should not look hung meanwhile. Pipes and ``--json`` get nothing.
+    """
+    from rich.markup import escape
+
+    console = error_console()
+    if getattr(args, "json", False) or not console.is_terminal:
+        yield
+        return
+    with console.status(escape(text), spinner="dots"):
+        yield

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from weightfit.cli._output import emit
+from weightfit.cli._output import emit, error_console
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK, LogNotFound
 from weightfit.explain import explain
 
@@ -36,6 +36,12 @@ def run(args: argparse.Namespace) -> int:
     from weightfit.report.check import render_report, report_to_dict
 
     if args.log == "-":
+        if sys.stdin.isatty():
+            error_console().print(
+                "Paste the loading error, then press Ctrl-D on a line of its own "
+                "(or: weightfit explain error.log)",
+                highlight=False,
+            )
         data = sys.stdin.buffer.read()
     else:
         path = Path(args.log)
