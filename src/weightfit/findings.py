@@ -9,9 +9,12 @@ what ``check``, ``explain`` and ``adapter check`` return. Rendering lives in
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from weightfit.plan import Op
+
+if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
 
 Category = Literal[
     "prefix",
@@ -112,6 +115,25 @@ class Report:
     def by_category(self, category: str) -> list[Finding]:
         """The findings of one category."""
         return [finding for finding in self.findings if finding.category == category]
+
+    def to_text(self, width: int = 100) -> str:
+        """The report as ``weightfit check`` prints it: plain text, ``width`` columns."""
+        from weightfit.report import notebook
+
+        return notebook.to_text(self, width)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from weightfit.report import notebook
+
+        yield notebook.rich_text(self, console, options)
+
+    def _repr_html_(self) -> str:
+        from weightfit.report import notebook
+
+        return notebook.to_html(self)
 
     def __repr__(self) -> str:
         verdict = "compatible" if self.compatible else "incompatible"
