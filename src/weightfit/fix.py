@@ -75,12 +75,14 @@ class FixResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
+        from weightfit.report.check import report_to_dict
+
         return {
             "fixed": self.fixed,
             "plan_path": str(self.plan_path),
             "plan": self.plan.to_dict(),
             "unfixed": [finding.to_dict() for finding in self.unfixed],
-            "report": self.report.to_dict(),
+            "report": report_to_dict(self.report),
             "applied": self.applied.to_dict() if self.applied is not None else None,
         }
 
