@@ -1,4 +1,4 @@
-"""The published schemas of ``lint``, ``fix``, ``apply`` and ``adapter merge`` hold for real output."""
+"""The published schemas of lint, fix, apply and adapter merge hold for real output."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from referencing import Registry, Resource
 
 torch = pytest.importorskip("torch")
-from adapter_builders import tiny_llama, train_lora  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
+
+from adapter_builders import tiny_llama, train_lora  # noqa: E402
 
 REPORT = Path(__file__).resolve().parents[1] / "src" / "weightfit" / "report"
 SCHEMAS = {path.name.split(".")[0]: json.loads(path.read_text()) for path in REPORT.glob("*.json")}
