@@ -9,12 +9,11 @@ what ``check``, ``explain`` and ``adapter check`` return. Rendering lives in
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from weightfit.display import Displayable
+from weightfit.fix_hint import FixHint
 from weightfit.plan import Op
-
-if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
 
 Category = Literal[
     "prefix",
@@ -82,7 +81,7 @@ class Finding:
 
 
 @dataclass
-class Report:
+class Report(Displayable):
     """The outcome of comparing a checkpoint with a target.
 
     Attributes:
@@ -92,6 +91,8 @@ class Report:
         compatible: ``True`` when a strict load would succeed and nothing is wrong.
         summary: Counts: matched, differing, missing, unexpected tensors and more.
         hints: Commands or files that would settle what the input cannot.
+        fix_hint: The repair the report suggests, as data (ops and the inputs to
+            repeat them on); ``hints`` spells it (:func:`weightfit.fix_hint.spell`).
     """
 
     source: str
@@ -100,6 +101,7 @@ class Report:
     compatible: bool = True
     summary: dict[str, Any] = field(default_factory=dict)
     hints: list[str] = field(default_factory=list)
+    fix_hint: FixHint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data following ``docs/json-schema.md``."""
@@ -115,25 +117,6 @@ class Report:
     def by_category(self, category: str) -> list[Finding]:
         """The findings of one category."""
         return [finding for finding in self.findings if finding.category == category]
-
-    def to_text(self, width: int = 100) -> str:
-        """The report as ``weightfit check`` prints it: plain text, ``width`` columns."""
-        from weightfit.report import notebook
-
-        return notebook.to_text(self, width)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from weightfit.report import notebook
-
-        yield notebook.rich_text(self, console, options)
-
-    def _repr_html_(self) -> str:
-        from weightfit.report import notebook
-
-        return notebook.to_html(self)
 
     def __repr__(self) -> str:
         verdict = "compatible" if self.compatible else "incompatible"

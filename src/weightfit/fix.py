@@ -11,13 +11,21 @@ weights it made.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, ProgressFn, apply
+from weightfit import atomic
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    PLAN_FILE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    apply,
+    chosen,
+)
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
@@ -74,15 +82,13 @@ class FixResult:
         return self.applied is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        from weightfit.report.check import report_to_dict
-
+        """Plain data; ``--json`` prints :func:`weightfit.report.fix.fix_to_dict`."""
         return {
             "fixed": self.fixed,
             "plan_path": str(self.plan_path),
             "plan": self.plan.to_dict(),
             "unfixed": [finding.to_dict() for finding in self.unfixed],
-            "report": report_to_dict(self.report),
+            "report": self.report.to_dict(),
             "applied": self.applied.to_dict() if self.applied is not None else None,
         }
 
@@ -143,6 +149,7 @@ def fix(
     key: str | None = None,
     variant: str | None = None,
     progress: ProgressFn | None = None,
+    options: WriteOptions | None = None,
 ) -> FixResult:
     """Check ``checkpoint`` against ``target``, then write a fixed copy into ``out``.
 
@@ -162,12 +169,15 @@ def fix(
         variant: Precision variant of folder weights.
         progress: Called after each tensor with (tensors written, tensors in all,
             bytes written, bytes in all).
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
 
     Returns:
         A :class:`FixResult`. Nothing is applied when a blocking finding has no
         fix (``unfixed``): the plan is written so a person can finish it.
 
     Raises:
+        UsageError: writer options given both as ``options`` and as keywords.
         InputError: the checkpoint or target cannot be read.
         InvalidPlan: the merged plan does not fit the checkpoint.
         DestinationExists: ``out`` exists and ``overwrite`` is false.
@@ -183,6 +193,7 @@ def fix(
     from weightfit.formats import read
     from weightfit.targets import resolve
 
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     source = (
         checkpoint
         if isinstance(checkpoint, Manifest)
@@ -196,18 +207,15 @@ def fix(
     out = Path(out)
     unfixed = unfixed_findings(report)
     if plan_only or unfixed:
-        path = write_plan(plan, out, overwrite=overwrite)
+        path = write_plan(plan, out, overwrite=options.overwrite)
         return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)
     applied = apply(
         plan,
         source,
         out,
-        shard_size=shard_size,
         dtype=dtype,
         target=expected,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
     )
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
 
@@ -223,9 +231,7 @@ def write_plan(plan: Plan, out: Path, *, overwrite: bool = False) -> Path:
     path = out / PLAN_FILE
     if path.exists() and not overwrite:
         raise DestinationExists("pass overwrite=True (--overwrite) to replace it", path=path)
-    temp = out / f".{os.getpid()}.{PLAN_FILE}"
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)
-        plan.dump(temp)
-        os.replace(temp, path)
+        atomic.write_text(path, plan.dumps(path.suffix))
     return path

@@ -13,12 +13,10 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from weightfit import dtypes
-
-if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
+from weightfit.display import Displayable
 
 SecurityVerdict = Literal["safe", "benign", "unknown", "dangerous"]
 
@@ -115,8 +113,12 @@ class OpaqueGlobal:
     verdict: SecurityVerdict
 
 
+FOLDER_EXTRAS = frozenset({"file_format", "weight_sets", "components", "variant"})
+"""``Manifest.extras`` keys the folder reader adds about the folder, not a weight file's entries."""
+
+
 @dataclass
-class Manifest:
+class Manifest(Displayable):
     """An ordered set of tensors read from one checkpoint (or built from a model).
 
     Attributes:
@@ -181,25 +183,6 @@ class Manifest:
     def shapes(self) -> Mapping[str, tuple[int, ...]]:
         """Tensor name to shape."""
         return {name: spec.shape for name, spec in self.tensors.items()}
-
-    def to_text(self, width: int = 100) -> str:
-        """The report as ``weightfit inspect`` prints it: plain text, ``width`` columns."""
-        from weightfit.report import notebook
-
-        return notebook.to_text(self, width)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from weightfit.report import notebook
-
-        yield notebook.rich_text(self, console, options)
-
-    def _repr_html_(self) -> str:
-        from weightfit.report import notebook
-
-        return notebook.to_html(self)
 
     def __repr__(self) -> str:
         name = Path(self.source).name or self.source

@@ -14,22 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from weightfit.display import Displayable
 from weightfit.lint import fixes, registry
 from weightfit.lint.context import Context
 from weightfit.lint.fixes import FileOp, FixOutcome
 from weightfit.lint.registry import Violation
 from weightfit.lint.resolution import Resolution
 
-if TYPE_CHECKING:
-    from rich.console import Console, ConsoleOptions, RenderResult
-
 __all__ = ["FileOp", "FixOutcome", "LintResult", "Resolution", "Violation", "apply_fixes", "lint"]
 
 
 @dataclass
-class LintResult:
+class LintResult(Displayable):
     """Everything ``lint`` found in one folder.
 
     Attributes:
@@ -69,25 +67,6 @@ class LintResult:
             "weight_sets": self.weight_sets,
             "codes": self.codes,
         }
-
-    def to_text(self, width: int = 100) -> str:
-        """The report as ``weightfit lint`` prints it: plain text, ``width`` columns."""
-        from weightfit.report import notebook
-
-        return notebook.to_text(self, width)
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        from weightfit.report import notebook
-
-        yield notebook.rich_text(self, console, options)
-
-    def _repr_html_(self) -> str:
-        from weightfit.report import notebook
-
-        return notebook.to_html(self)
 
     def __repr__(self) -> str:
         return (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 
 from weightfit.apply import ApplyResult
@@ -9,9 +11,18 @@ from weightfit.fix import FixResult
 from weightfit.manifest import human_bytes
 from weightfit.plan import Plan, Safety
 from weightfit.report import counted, sanitize_name
+from weightfit.report.check import report_to_dict
 
 MAX_NAMES = 8
 """Names listed per group (re-initialised, left out) before the rest are counted."""
+
+
+def fix_to_dict(result: FixResult) -> dict[str, Any]:
+    """The plain data ``weightfit fix --json`` prints (``fix.schema.json``).
+
+    The embedded ``report`` is exactly ``weightfit check --json`` (with ``schema_version``).
+    """
+    return {**result.to_dict(), "report": report_to_dict(result.report)}
 
 
 def render_plan(console: Console, plan: Plan) -> None:
