@@ -136,3 +136,12 @@ def test_a_terminal_gets_rich_tables_at_its_width(long_names: tuple[Path, Path])
     assert max(len(line) for line in lines) == 80
     assert not any(LONG_NAME in line for line in lines)
     assert any(line.split()[:4] == ["name", "×", "params", "shape"] for line in lines)
+
+
+def test_a_line_printed_without_its_end_is_not_lost(capsys) -> None:
+    from weightfit.cli._output import console
+
+    out = console()
+    out.print("no end  ", end="")
+    out.print("then the rest  ")
+    assert capsys.readouterr().out == "no end  then the rest\n"

@@ -99,6 +99,10 @@ class _PlainLines:
         return len(text)
 
     def flush(self) -> None:
+        # A line printed without its end (``end=""``) must not wait for a newline that never comes.
+        if self._pending:
+            sys.stdout.write(self._pending)
+            self._pending = ""
         sys.stdout.flush()
 
 
