@@ -35,7 +35,8 @@ and builds the one line the command prints:
 error: <path>: <what happened>: <detail> (at byte <offset>)
 ```
 
-The command exits with the class's `exit_code`. An internal error (exit 4, a
+(A plain usage error says so once: `usage error: <detail>`.) The command exits
+with the class's `exit_code`. An internal error (exit 4, a
 bug) adds a second line saying that `WEIGHTFIT_DEBUG=1` shows the traceback;
 set it for any error to see where it was raised. Where a builtin exception
 fits, the class also inherits it, so `except FileNotFoundError` still works
