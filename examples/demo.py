@@ -264,7 +264,7 @@ STEPS: list[Step] = [
     ),
     Step("Load the fixed checkpoint strict and compare the numbers", compare_dit),
     Step(
-        "Explain Sana's pasted error with no files at hand: the text encoder was swapped",
+        "Explain Sana's error log with no files at hand: the text encoder was swapped",
         lambda: explain_seed("case1-sana-text-encoder"),
         expect=(1,),
     ),
