@@ -321,3 +321,25 @@ def test_fix_of_an_inferred_mapping_never_reports_a_plain_strict_load(tmp_path: 
     text = console.export_text()
     assert "loads strict" not in text
     assert "inferred mapping" in text
+
+
+def test_a_module_shared_by_every_block_is_copied_into_each() -> None:
+    # T5 keeps its relative position bias in block 0 and every layer uses it;
+    # UMT5 keeps one per layer: the same numbers, copied, compute the same.
+    kw = {"vocab_size": 64, "d_model": 16, "d_kv": 4, "d_ff": 32, "num_layers": 3, "num_heads": 2}
+    kw["feed_forward_proj"] = "gated-gelu"
+    torch.manual_seed(0)
+    t5 = transformers.T5EncoderModel(transformers.T5Config(**kw)).eval()
+    umt5 = transformers.UMT5EncoderModel(transformers.UMT5Config(**kw)).eval()
+    source = {k: v.detach().clone() for k, v in t5.state_dict().items()}
+    manifest = _manifest(source)
+    report = check(manifest, _target(umt5))
+    plan = plan_from_report(report, manifest)
+    (copy,) = [op for op in plan.ops if op.kind == "copy"]
+    assert copy.safety is Safety.INFERRED
+    written = _written(plan, manifest, source)
+    assert set(written) == set(umt5.state_dict())
+    umt5.load_state_dict(written, strict=True)
+    ids = torch.tensor([[3, 7, 11, 2, 5]])
+    with torch.no_grad():
+        assert torch.allclose(umt5(ids).last_hidden_state, t5(ids).last_hidden_state, atol=1e-6)

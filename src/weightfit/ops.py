@@ -578,6 +578,21 @@ def _select_index(dim: int, index: int) -> ValueFn:
     return fn
 
 
+def _copy(ctx: OpContext) -> None:
+    """The same bytes under more names: one shared module copied into every block."""
+    name, into = ctx.arg("name", str), ctx.arg("into", list)
+    original = ctx.recipe(name)
+    if not into or not all(isinstance(n, str) for n in into) or len(set(into)) != len(into):
+        raise ctx.fail("'into' must list distinct new names")
+    clash = [n for n in into if n in ctx.state.recipes]
+    if clash:
+        raise ctx.fail(f"copy would create a name that exists: {clash[0]!r}")
+    copies = {name: original}
+    for new in into:
+        copies[new] = replace(original, spec=replace(original.spec, name=new))
+    ctx.state.recipes = _splice(ctx.state.recipes, [name], copies)
+
+
 ROW_LAYOUTS = (
     "interleaved_to_halves",
     "halves_to_interleaved",
@@ -974,6 +989,7 @@ REGISTRY: tuple[OpSpec, ...] = (
         _permute_rows,
         compute.rows_permuted,
     ),
+    OpSpec("copy", (_name(), Arg("into", "list of strings")), Safety.EXACT, _copy),
 )
 """Every plan op, in the order ``docs/plans.md`` describes them."""
 

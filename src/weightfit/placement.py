@@ -40,6 +40,7 @@ STAGES: tuple[frozenset[str], ...] = (
             "permute_rows",
             "stack",
             "unstack",
+            "copy",
         }
     ),
     frozenset({"cast"}),

@@ -72,6 +72,68 @@ def inferred(ctx: Context) -> None:
         _many(ctx, many)
     _named_permutations(ctx)
     _ambiguous(ctx)
+    _shared(ctx)
+
+
+def _shared(ctx: Context) -> None:
+    """One tensor the checkpoint keeps once, the model once per block: copy it into each.
+
+    The model's tensors of one template are missing in every block but one, whose
+    tensor the checkpoint has (T5 keeps its relative position bias in block 0 and
+    every layer uses it; UMT5 keeps one per layer).
+    """
+    missing = ctx.missing()
+    by_template: dict[str, list[str]] = defaultdict(list)
+    for name in missing:
+        by_template[template(name)[0]].append(name)
+    present: dict[str, list[str]] = defaultdict(list)
+    wanted = set(by_template)
+    for name in ctx.target.tensors:
+        folded = template(name)[0]
+        if folded in wanted and name not in set(missing):
+            present[folded].append(name)
+    paired = {p.target for p in ctx.alignment.pairs}
+    fix: list[Op] = []
+    params: list[str] = []
+    covered: list[str] = []
+    for folded, names in by_template.items():
+        kept = present.get(folded, [])
+        if len(kept) != 1 or kept[0] not in paired or len(names) < 1:
+            continue
+        spec = ctx.target[kept[0]]
+        if any(
+            ctx.target[n].shape != spec.shape or ctx.target[n].dtype != spec.dtype for n in names
+        ):
+            continue
+        note = {
+            "evidence": f"{folded}: the checkpoint has one ({kept[0]}), the model one per block",
+            "score": 0.7,
+        }
+        fix.append(Op("copy", {"name": kept[0], "into": names}, "shared module", note))
+        params.append(next(p.source for p in ctx.alignment.pairs if p.target == kept[0]))
+        covered.extend(names)
+    if not fix:
+        return
+    shown = ", ".join(str(g) for g in collapse_names(covered)[:3])
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="error",
+            message=(
+                f"{len(covered)} model tensor(s) are one shared tensor in the checkpoint, kept "
+                f"once per block in the model (inferred): {shown}"
+            ),
+            params=params,
+            evidence={"copies": {op.args["name"]: len(op.args["into"]) for op in fix}},
+            confidence=0.7,
+            fix=fix,
+            fix_note=(
+                "the checkpoint's code uses one tensor for every block; copying it into each "
+                "block computes the same (review: a model that trains them apart may diverge)"
+            ),
+        )
+    )
+    ctx.consume(missing=covered)
 
 
 def _named_permutations(ctx: Context) -> None:

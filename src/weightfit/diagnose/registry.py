@@ -104,7 +104,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "inferred",
         inferred.inferred,
-        ("rename", "fused_split"),
+        ("rename", "fused_split", "tied_weights"),
         after=("rename",),
         profiles=frozenset({"check"}),
     ),
