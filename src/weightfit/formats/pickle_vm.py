@@ -50,6 +50,7 @@ from weightfit.formats.pickle_opcodes import (
     MAX_MEMO_ENTRIES,
     MAX_PICKLE_BYTES,
     MAX_STACK_ITEMS,
+    NO_FRAME,
     NeedMoreData,
 )
 from weightfit.formats.torch_calls import KNOWN_CALLS
@@ -131,6 +132,7 @@ class Machine:
         self.protocol = 0
         self.op_at = start
         self.opcodes = 0
+        self.frame_end = NO_FRAME
 
     def fail(self, detail: str, error: type[InputError] = MalformedPickle) -> InputError:
         """Build an error about the current opcode, naming the stream and its file offset."""
@@ -344,9 +346,20 @@ class Machine:
         """
         data, size, stack, memo = self.data, len(self.data), self.stack, self.memo
         handlers, unpack_u4 = HANDLERS, _U4.unpack_from
-        pos = self.pos
+        pos = at = self.pos
+        frame_end = self.frame_end
         ops = 0
         while True:
+            if pos >= frame_end:
+                # As pickle's own ``_Unframer``: an opcode inside a frame ends
+                # inside it; the bytes after a frame are read unframed.
+                if pos > frame_end:
+                    self.op_at = at
+                    raise self.fail(
+                        f"opcode reads {pos - frame_end} bytes past the end of its FRAME "
+                        f"(byte {self.base + frame_end}): frames and opcodes disagree"
+                    )
+                frame_end = self.frame_end = NO_FRAME
             if pos >= size:
                 self.pos = self.op_at = pos
                 self.opcodes = ops
@@ -442,7 +455,7 @@ class Machine:
                     raise self.fail(f"invalid opcode 0x{op:02x}")
                 self.opcodes = ops
                 handler(self)
-                pos = self.pos
+                pos, frame_end = self.pos, self.frame_end
 
 
 def run(
