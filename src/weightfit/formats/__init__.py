@@ -51,7 +51,15 @@ class FormatModule(Protocol):
 # because a tensor count of 123 (mod 256) puts a "{" at byte 8, which is the
 # safetensors signature (a length prefix followed by "{"); no zip or pickle
 # file has one there; JSON indexes start with "{" directly.
-FILE_FORMATS = ("gguf", "safetensors", "safetensors_index", "torch_zip", "numpy", "torch_legacy")
+FILE_FORMATS = (
+    "gguf",
+    "safetensors",
+    "safetensors_index",
+    "torch_zip",
+    "numpy",
+    "torch_legacy",
+    "pickle_file",
+)
 FOLDER_FORMATS = ("dcp", "folder")
 REMOTE_SCHEMES = ("http://", "https://")
 """URL strings :func:`read` sends to :mod:`weightfit.formats.remote` (safetensors only)."""

@@ -54,7 +54,7 @@ from weightfit.formats.pickle_opcodes import (
     NeedMoreData,
 )
 from weightfit.formats.torch_calls import KNOWN_CALLS
-from weightfit.manifest import SecurityVerdict
+from weightfit.manifest import OpaqueGlobal, SecurityVerdict
 
 __all__ = [
     "HIGHEST_PROTOCOL",
@@ -513,3 +513,58 @@ def run(
         opcodes=machine.opcodes,
         protocol=machine.protocol,
     )
+
+
+def run_following(
+    data: bytes,
+    *,
+    start: int,
+    base: int = 0,
+    where: str = "pickle",
+    first: int = 2,
+    limit: int = 64,
+) -> list[PickleResult]:
+    """Run every pickle stored back to back from ``start`` to the end of ``data``.
+
+    A file's own reader never reads them, but a loader calling ``pickle.load``
+    again on the same stream would: each one is judged like the first. They are
+    named ``where (pickle N)``, counting from ``first``.
+
+    Raises:
+        MalformedPickle: bytes follow that are not a valid pickle, or over ``limit`` pickles.
+        ForbiddenPickleContent, HeaderTooLarge: as :func:`run`.
+
+    """
+    results: list[PickleResult] = []
+    while start < len(data):
+        if len(results) >= limit:
+            raise MalformedPickle(
+                f"{where}: more than {limit} pickles follow one another", offset=base + start
+            )
+        result = run(data, start=start, base=base, where=f"{where} (pickle {first + len(results)})")
+        results.append(result)
+        start = result.end - base
+    return results
+
+
+def merged_globals(results: list[PickleResult]) -> list[GlobalRef]:
+    """Every distinct global named by any of ``results``, in order of first appearance."""
+    seen: dict[str, GlobalRef] = {}
+    for result in results:
+        for ref in result.globals:
+            seen.setdefault(ref.qualname, ref)
+    return list(seen.values())
+
+
+def worst_verdict(results: list[PickleResult]) -> SecurityVerdict:
+    """The worst verdict over every global any of ``results`` names (``safe`` when none)."""
+    return security.worst("safe", *(r.verdict for r in results)) or "safe"
+
+
+def opaque_globals(results: list[PickleResult]) -> list[OpaqueGlobal]:
+    """The globals of ``results`` a manifest lists: every one not judged ``safe``."""
+    return [
+        OpaqueGlobal(g.module, g.name, g.verdict)
+        for g in merged_globals(results)
+        if g.verdict != "safe"
+    ]
