@@ -36,7 +36,9 @@ Sources: ``torch/_weights_only_unpickler.py`` (``_get_allowed_globals``,
 
 from __future__ import annotations
 
-from weightfit.manifest import SecurityVerdict
+from collections.abc import Collection, Iterable
+
+from weightfit.manifest import OpaqueGlobal, SecurityVerdict
 
 RANK: dict[SecurityVerdict, int] = {"safe": 0, "benign": 1, "unknown": 2, "dangerous": 3}
 """Order of the verdicts, best first."""
@@ -626,6 +628,22 @@ def describe(module: str, name: str) -> str:
         f"not in weightfit's table: importing it runs package {root!r}, and calling it runs "
         "whatever that code does"
     )
+
+
+def accepted(ref: OpaqueGlobal, allowed: Collection[str] = ()) -> bool:
+    """Whether a CI can pass ``ref``: judged ``safe`` or ``benign``, or allowed by name.
+
+    ``allowed`` holds ``module.name`` strings (``--allow-global``); a ``dangerous``
+    name is never accepted, allowed or not.
+    """
+    if ref.verdict in ("safe", "benign"):
+        return True
+    return ref.verdict == "unknown" and f"{ref.module}.{ref.name}" in allowed
+
+
+def by_concern(refs: Iterable[OpaqueGlobal], allowed: Collection[str] = ()) -> list[OpaqueGlobal]:
+    """``refs`` with those not accepted first (worst verdict first), then the rest, stably."""
+    return sorted(refs, key=lambda ref: (accepted(ref, allowed), -RANK[ref.verdict]))
 
 
 def worst(*verdicts: SecurityVerdict | None) -> SecurityVerdict | None:

@@ -8,12 +8,14 @@ without a version bump.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from weightfit import security
 from weightfit.manifest import Manifest, TensorSpec, human_bytes, human_count
 from weightfit.report import sanitize_name
 from weightfit.tree import TreeNode, build_tree, filter_names, limit_depth
@@ -35,7 +37,11 @@ _VERDICT_STYLE = {"safe": "green", "benign": "green", "unknown": "yellow", "dang
 
 
 def manifest_to_dict(
-    manifest: Manifest, *, pattern: str | None = None, depth: int | None = None
+    manifest: Manifest,
+    *,
+    pattern: str | None = None,
+    depth: int | None = None,
+    allowed: Collection[str] = (),
 ) -> dict[str, Any]:
     """Turn a manifest into the plain data ``weightfit inspect --json`` prints.
 
@@ -44,6 +50,7 @@ def manifest_to_dict(
         pattern: Keep only tensors whose full name matches this glob, in
             ``tensors`` and ``tree`` (the totals stay those of the whole manifest).
         depth: Cut the module tree below this many levels (``None``: whole tree).
+        allowed: ``module.name`` of unknown globals accepted (``--allow-global``).
 
     Returns:
         A JSON-ready dict following ``report/inspect.schema.json``.
@@ -72,7 +79,14 @@ def manifest_to_dict(
         ],
         "security": manifest.security,
         "globals": [
-            {"module": g.module, "name": g.name, "verdict": g.verdict} for g in manifest.globals
+            {
+                "module": g.module,
+                "name": g.name,
+                "verdict": g.verdict,
+                "accepted": security.accepted(g, allowed),
+                "about": security.describe(g.module, g.name),
+            }
+            for g in security.by_concern(manifest.globals, allowed)
         ],
         "extras": manifest.extras,
         "metadata": manifest.metadata,
@@ -85,7 +99,12 @@ def manifest_to_dict(
 
 
 def render_manifest(
-    console: Console, manifest: Manifest, *, pattern: str | None = None, depth: int | None = None
+    console: Console,
+    manifest: Manifest,
+    *,
+    pattern: str | None = None,
+    depth: int | None = None,
+    allowed: Collection[str] = (),
 ) -> None:
     """Draw the terminal report of ``weightfit inspect`` on ``console``.
 
@@ -94,6 +113,7 @@ def render_manifest(
         manifest: The manifest to describe.
         pattern: Show only tensors whose full name matches this glob in the tree.
         depth: Cut the module tree below this many levels.
+        allowed: ``module.name`` of unknown globals accepted (``--allow-global``).
 
     """
     console.print(_headline(manifest))
@@ -109,7 +129,13 @@ def render_manifest(
         console.print(_containers(manifest))
     if manifest.globals:
         console.print("[bold]opaque globals[/bold] (named by the pickle, never imported)")
-        console.print(_globals(manifest))
+        console.print(_globals(manifest, allowed))
+        refused = [g for g in manifest.globals if not security.accepted(g, allowed)]
+        if refused:
+            console.print(
+                f"[yellow]{len(refused)} global(s) neither allowlisted nor known benign[/]: "
+                "exit 1 (accept one with --allow-global MOD.NAME)"
+            )
     tree = limit_depth(build_tree(manifest, pattern=pattern), depth)
     matching = f" matching {sanitize_name(pattern)}" if pattern else ""
     console.print(f"[bold]modules[/bold]{matching}")
@@ -255,12 +281,21 @@ def _containers(manifest: Manifest) -> Table:
     return table
 
 
-def _globals(manifest: Manifest) -> Table:
+def _globals(manifest: Manifest, allowed: Collection[str]) -> Table:
+    """Globals not accepted first, each with its verdict and what is known of it."""
     table = Table(box=None, pad_edge=False)
     table.add_column("global", overflow="fold")
     table.add_column("verdict")
-    for g in manifest.globals:
-        table.add_row(sanitize_name(f"{g.module}.{g.name}"), _verdict(g.verdict))
+    table.add_column("what is known", overflow="fold")
+    for g in security.by_concern(manifest.globals, allowed):
+        verdict = _verdict(g.verdict)
+        if g.verdict == "unknown" and security.accepted(g, allowed):
+            verdict += " (allowed)"
+        table.add_row(
+            sanitize_name(f"{g.module}.{g.name}"),
+            verdict,
+            sanitize_name(security.describe(g.module, g.name)),
+        )
     return table
 
 
