@@ -20,7 +20,7 @@ from weightfit import dtypes
 SecurityVerdict = Literal["safe", "benign", "unknown", "dangerous"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ByteRange:
     """Where a tensor's bytes live: ``length`` bytes at ``offset`` in ``file``."""
 
@@ -38,7 +38,7 @@ UNKNOWN_DTYPE = "?"
 """The dtype of a tensor known only by name (an error text lists it without a shape)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TensorSpec:
     """One tensor as a header describes it.
 
