@@ -15,7 +15,12 @@ from safetensors.torch import save_file
 
 from attacks import pickles as P
 from weightfit.manifest import ByteRange, Container, Manifest, OpaqueGlobal, TensorSpec
-from weightfit.report.inspect import SCHEMA_PATH, manifest_to_dict, render_manifest
+from weightfit.report.inspect import (
+    SCHEMA_PATH,
+    manifest_to_dict,
+    render_manifest,
+    write_manifest_json,
+)
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 HOSTILE = "[bold]x[/bold]\x1b[31m"
@@ -278,3 +283,25 @@ def test_known_benign_globals_pass(tmp_path: Path, run_cli) -> None:
     path = tmp_path / "ckpt.pt"
     torch.save({"model": torch.nn.Linear(2, 2).state_dict(), "args": argparse.Namespace()}, path)
     assert run_cli("inspect", path).code == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"pattern": "blocks.1*"}, {"pattern": "nothing"}, {"depth": 1}]
+)
+def test_the_streamed_json_equals_the_dict(kwargs) -> None:
+    manifest = pickle_like_manifest()
+    out = io.StringIO()
+    write_manifest_json(out, manifest, **kwargs)
+    assert json.loads(out.getvalue()) == json.loads(
+        json.dumps(manifest_to_dict(manifest, **kwargs), default=str)
+    )
+
+
+def test_json_streams_one_tensor_per_line(checkpoint: Path, run_cli) -> None:
+    result = run_cli("inspect", checkpoint, "--json")
+    data = json.loads(result.out)
+    lines = result.out.splitlines()
+    for spec in data["tensors"]:
+        assert "    " + json.dumps(spec, separators=(", ", ": ")) in {
+            line.rstrip(",") for line in lines
+        }

@@ -58,6 +58,12 @@ class TreeNode:
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON (see ``report/inspect.schema.json``)."""
+        data = self.to_dict_shallow()
+        data["children"] = [child.to_dict() for child in self.children]
+        return data
+
+    def to_dict_shallow(self) -> dict[str, object]:
+        """:meth:`to_dict` without ``children`` (for writers that stream them)."""
         data: dict[str, object] = {
             "name": self.name,
             "path": self.path,
@@ -68,7 +74,6 @@ class TreeNode:
         if self.tensor is not None:
             data["shape"] = list(self.tensor.shape)
             data["dtype"] = self.tensor.dtype
-        data["children"] = [child.to_dict() for child in self.children]
         return data
 
     def __repr__(self) -> str:

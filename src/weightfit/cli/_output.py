@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 
@@ -59,10 +59,20 @@ def error_console() -> Console:
 
 
 def emit(
-    args: argparse.Namespace, data: Callable[[], Any], render: Callable[[Console], None]
+    args: argparse.Namespace,
+    data: Callable[[], Any],
+    render: Callable[[Console], None],
+    *,
+    stream: Callable[[TextIO], None] | None = None,
 ) -> None:
-    """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console."""
+    """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console.
+
+    ``stream``, when given, writes that JSON itself, piece by piece (large outputs).
+    """
     if getattr(args, "json", False):
+        if stream is not None:
+            stream(sys.stdout)
+            return
         json.dump(data(), sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
     else:

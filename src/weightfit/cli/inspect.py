@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     """Read the checkpoint and print its manifest."""
     # Imported here: report modules import cli._output, which imports this package.
     from weightfit import security
-    from weightfit.report.inspect import manifest_to_dict, render_manifest
+    from weightfit.report.inspect import manifest_to_dict, render_manifest, write_manifest_json
 
     manifest = read(
         args.path, key=args.key, variant=args.variant, weights_format=args.weights_format
@@ -68,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         lambda: manifest_to_dict(manifest, pattern=args.pattern, depth=args.depth, allowed=allowed),
         lambda console: render_manifest(
             console, manifest, pattern=args.pattern, depth=args.depth, allowed=allowed
+        ),
+        stream=lambda out: write_manifest_json(
+            out, manifest, pattern=args.pattern, depth=args.depth, allowed=allowed
         ),
     )
     passed = all(security.accepted(g, allowed) for g in manifest.globals)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -64,6 +64,62 @@ def manifest_to_dict(
     names = filter_names(manifest.tensors, pattern)
     tree = limit_depth(build_tree(manifest, pattern=pattern), depth)
     return {
+        **_head(manifest, pattern, allowed),
+        "tensors": [_tensor_to_dict(manifest.tensors[name]) for name in names],
+        "tree": tree.to_dict(),
+    }
+
+
+def write_manifest_json(
+    out: TextIO,
+    manifest: Manifest,
+    *,
+    pattern: str | None = None,
+    depth: int | None = None,
+    allowed: Collection[str] = (),
+) -> None:
+    """Write what :func:`manifest_to_dict` returns as JSON, streamed piece by piece.
+
+    The tensor list and the tree are written one entry at a time (each tensor on
+    one line), so a million-tensor manifest never becomes one string in memory.
+    ``json.loads`` of the output equals :func:`manifest_to_dict` of the same arguments.
+    """
+    out.write("{")
+    for key, value in _head(manifest, pattern, allowed).items():
+        text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
+        out.write(f"\n  {json.dumps(key)}: {text},")
+    out.write('\n  "tensors": [')
+    separator = "\n    "
+    for name in filter_names(manifest.tensors, pattern):
+        out.write(separator + _COMPACT(_tensor_to_dict(manifest.tensors[name])))
+        separator = ",\n    "
+    out.write("\n  ]," if separator != "\n    " else "],")
+    out.write('\n  "tree": ')
+    _write_node(out, limit_depth(build_tree(manifest, pattern=pattern), depth), "  ")
+    out.write("\n}\n")
+
+
+_COMPACT = json.JSONEncoder(separators=(", ", ": "), default=str).encode
+"""One value as single-line JSON (the C encoder: no indent)."""
+
+
+def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
+    """Write one tree node: its own fields on one line, then its children, streamed."""
+    text = _COMPACT({**node.to_dict_shallow(), "children": []})
+    if not node.children:
+        out.write(text)
+        return
+    out.write(text[: -len("]}")])
+    inner = indent + "  "
+    for i, child in enumerate(node.children):
+        out.write(("," if i else "") + "\n" + inner)
+        _write_node(out, child, inner)
+    out.write(f"\n{indent}]}}")
+
+
+def _head(manifest: Manifest, pattern: str | None, allowed: Collection[str]) -> dict[str, Any]:
+    """Every field of the JSON but the tensor list and the tree."""
+    return {
         "schema_version": SCHEMA_VERSION,
         "source": manifest.source,
         "format": manifest.format,
@@ -93,8 +149,6 @@ def manifest_to_dict(
         "config": manifest.config,
         "notes": list(manifest.notes),
         "filter": pattern,
-        "tensors": [_tensor_to_dict(manifest.tensors[name]) for name in names],
-        "tree": tree.to_dict(),
     }
 
 
