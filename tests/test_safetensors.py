@@ -392,3 +392,15 @@ def test_hostile_file(
     result = run_cli("inspect", path)
     assert result.code == 3
     assert f"error: {expected}" in result.err.replace("\n", "")
+
+
+def test_the_fast_spec_constructor_builds_the_same_frozen_spec() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from weightfit.manifest import ByteRange, TensorSpec, new_spec
+
+    fast = new_spec("w", (2, 3), "F32", "f.safetensors", 8, 24)
+    slow = TensorSpec("w", (2, 3), "F32", ByteRange("f.safetensors", 8, 24))
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    with pytest.raises(FrozenInstanceError):
+        fast.name = "v"  # type: ignore[misc]

@@ -58,7 +58,7 @@ from weightfit.errors import (
 )
 from weightfit.formats import ReadOptions
 from weightfit.formats._layout import check_tiling, show
-from weightfit.manifest import ByteRange, Manifest, TensorSpec
+from weightfit.manifest import Manifest, TensorSpec, new_spec
 
 NAME = "safetensors"
 
@@ -73,7 +73,8 @@ _JSON_SPACE = b" \t\r\n"
 REFERENCE_DTYPES = frozenset(dtypes.DTYPES) - {"C128"}
 """The ``Dtype`` enum of the reference (safetensors 0.8 ``tensor.rs``): no other dtype loads."""
 
-_STRING = r'"((?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*)"'
+_CHARS = r'[^"\\\x00-\x1f]*'
+_STRING = r'"(' + _CHARS + r'(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})' + _CHARS + r')*)"'
 _COUNT = r"(?:0|[1-9][0-9]*)"
 _ENTRY = re.compile(
     _STRING + r':\{"dtype":"([A-Z0-9_]+)","shape":\[(' + _COUNT + r"(?:," + _COUNT + r")*)?\],"
@@ -197,8 +198,7 @@ def parse(header: bytes, *, file_size: int, source: str) -> Manifest:
                 )
             _check_size(name, dtype, shape, end - begin)
             checked.add((dtype, shape, end - begin))
-        location = ByteRange(source, data_start + begin, end - begin)
-        tensors[name] = TensorSpec(name, shape, dtype, location)
+        tensors[name] = new_spec(name, shape, dtype, source, data_start + begin, end - begin)
         spans.append((begin, end, name))
     end = check_tiling(spans, data_size, data_start)
     if end != data_size:
