@@ -305,3 +305,17 @@ def test_json_streams_one_tensor_per_line(checkpoint: Path, run_cli) -> None:
         assert "    " + json.dumps(spec, separators=(", ", ": ")) in {
             line.rstrip(",") for line in lines
         }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TensorSpec("w", (2, 3), "F32", ByteRange("ckpt.pt", 0, 24)),
+        TensorSpec('ü"\\\n\ud800', (), "BF16", None, (1,), "7", True),
+        TensorSpec("b", (0, 4), "Q4", ByteRange("a\tb", 5, 0), None, None, False),
+    ],
+)
+def test_a_tensor_line_is_the_json_of_its_dict(spec: TensorSpec) -> None:
+    from weightfit.report.inspect import _COMPACT, _tensor_json, _tensor_to_dict
+
+    assert _tensor_json(spec) == _COMPACT(_tensor_to_dict(spec))

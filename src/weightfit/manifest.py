@@ -195,19 +195,23 @@ class Manifest:
     @property
     def num_params(self) -> int:
         """Total elements over every tensor."""
-        return sum(spec.numel for spec in self.tensors.values())
+        return sum(math.prod(shape) * n for (_, shape), n in self._kinds().items())
 
     @property
     def total_bytes(self) -> int:
         """Total bytes over every tensor of known dtype."""
-        return sum(spec.nbytes or 0 for spec in self.tensors.values())
+        return sum(self.bytes_by_dtype().values())
 
     def bytes_by_dtype(self) -> dict[str, int]:
         """Bytes per dtype, largest first."""
         counts: Counter[str] = Counter()
-        for spec in self.tensors.values():
-            counts[spec.dtype] += spec.nbytes or 0
+        for (dtype, shape), n in self._kinds().items():
+            counts[dtype] += (dtypes.nbytes(dtype, shape) or 0) * n
         return dict(counts.most_common())
+
+    def _kinds(self) -> Counter[tuple[str, tuple[int, ...]]]:
+        """How many tensors share each dtype and shape (a million tensors have few kinds)."""
+        return Counter((spec.dtype, spec.shape) for spec in self.tensors.values())
 
     def shapes(self) -> Mapping[str, tuple[int, ...]]:
         """Tensor name to shape."""

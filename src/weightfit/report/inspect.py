@@ -89,11 +89,12 @@ def write_manifest_json(
         text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
         out.write(f"\n  {json.dumps(key)}: {text},")
     out.write('\n  "tensors": [')
-    separator = "\n    "
-    for name in filter_names(manifest.tensors, pattern):
-        out.write(separator + _COMPACT(_tensor_to_dict(manifest.tensors[name])))
-        separator = ",\n    "
-    out.write("\n  ]," if separator != "\n    " else "],")
+    names = filter_names(manifest.tensors, pattern)
+    for start in range(0, len(names), _BATCH):
+        batch = names[start : start + _BATCH]
+        lines = ",\n    ".join(_tensor_json(manifest.tensors[name]) for name in batch)
+        out.write(("\n    " if not start else ",\n    ") + lines)
+    out.write("\n  ]," if names else "],")
     out.write('\n  "tree": ')
     _write_node(out, limit_depth(build_tree(manifest, pattern=pattern), depth), "  ")
     out.write("\n}\n")
@@ -101,6 +102,28 @@ def write_manifest_json(
 
 _COMPACT = json.JSONEncoder(separators=(", ", ": "), default=str).encode
 """One value as single-line JSON (the C encoder: no indent)."""
+_BATCH = 4096
+"""Tensors written per ``write`` call."""
+_QUOTE = json.encoder.encode_basestring_ascii
+"""A string as JSON text, as ``json.dumps`` (``ensure_ascii``) writes it."""
+
+
+def _tensor_json(spec: TensorSpec) -> str:
+    """``_COMPACT(_tensor_to_dict(spec))``, written directly (a million tensors)."""
+    loc = spec.location
+    location = (
+        "null"
+        if loc is None
+        else f'{{"file": {_QUOTE(loc.file)}, "offset": {loc.offset}, "length": {loc.length}}}'
+    )
+    stride = "null" if spec.stride is None else f"[{', '.join(map(str, spec.stride))}]"
+    storage = "null" if spec.storage is None else _QUOTE(spec.storage)
+    buffer = "null" if spec.is_buffer is None else "true" if spec.is_buffer else "false"
+    return (
+        f'{{"name": {_QUOTE(spec.name)}, "shape": [{", ".join(map(str, spec.shape))}], '
+        f'"dtype": {_QUOTE(spec.dtype)}, "location": {location}, "stride": {stride}, '
+        f'"storage": {storage}, "is_buffer": {buffer}}}'
+    )
 
 
 def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
