@@ -9,6 +9,7 @@ two manifests.
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Literal
 from weightfit import dtypes
 
 SecurityVerdict = Literal["safe", "benign", "unknown", "dangerous"]
+_DTYPE_AND_SHAPE = operator.attrgetter("dtype", "shape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +213,7 @@ class Manifest:
 
     def _kinds(self) -> Counter[tuple[str, tuple[int, ...]]]:
         """How many tensors share each dtype and shape (a million tensors have few kinds)."""
-        return Counter((spec.dtype, spec.shape) for spec in self.tensors.values())
+        return Counter(map(_DTYPE_AND_SHAPE, self.tensors.values()))
 
     def shapes(self) -> Mapping[str, tuple[int, ...]]:
         """Tensor name to shape."""

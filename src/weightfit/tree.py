@@ -148,17 +148,13 @@ def _build(
     root = _Raw()
     # Parents by dotted prefix: most names share their parent with the name before.
     parents: dict[str, _Raw] = {"": root}
+    previous, parent = "", root
     for name in filter_names(specs, pattern):
         prefix, _, last = name.rpartition(".")
-        parent = parents.get(prefix)
-        if parent is None:
-            parent = root
-            for segment in prefix.split(".") if prefix else ():
-                child = parent.children.get(segment)
-                if child is None:
-                    child = parent.children[segment] = _Raw()
-                parent = child
-            parents[prefix] = parent
+        if prefix != previous:
+            previous = prefix
+            found = parents.get(prefix)
+            parent = parents[prefix] = _walk(root, prefix) if found is None else found
         node = parent.children.get(last)
         if node is None:
             node = parent.children[last] = _Raw()
@@ -167,6 +163,17 @@ def _build(
     if join_chains:
         tree.children = [_join(child) for child in tree.children]
     return tree
+
+
+def _walk(root: _Raw, prefix: str) -> _Raw:
+    """The node at a dotted prefix, made along the way."""
+    node = root
+    for segment in prefix.split("."):
+        child = node.children.get(segment)
+        if child is None:
+            child = node.children[segment] = _Raw()
+        node = child
+    return node
 
 
 def limit_depth(node: TreeNode, depth: int | None) -> TreeNode:

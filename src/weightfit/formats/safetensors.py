@@ -51,12 +51,13 @@ from weightfit import dtypes
 from weightfit.errors import (
     ContainerKeyNotFound,
     HeaderTooLarge,
+    InputError,
     InvalidHeader,
     TensorSizeMismatch,
     TruncatedFile,
     UncoveredBytes,
 )
-from weightfit.formats import ReadOptions
+from weightfit.formats import ReadOptions, gc_paused
 from weightfit.formats._layout import check_tiling, show
 from weightfit.manifest import Manifest, TensorSpec, new_spec
 
@@ -176,37 +177,49 @@ def parse(header: bytes, *, file_size: int, source: str) -> Manifest:
         UncoveredBytes: as described in :func:`read`.
 
     """
-    text = _text(header)
-    fast = _compact(text)
-    if fast is None:
-        table = _decode(text)
-        metadata = _metadata(table.pop(METADATA_KEY, None))
-        rows = _entries(table)
-    else:
-        metadata, rows = fast
-    data_start = LENGTH_BYTES + len(header)
-    data_size = file_size - data_start
+    with gc_paused():
+        return _parse(_text(header), LENGTH_BYTES + len(header), file_size, source)
+
+
+def _parse(text: str, data_start: int, file_size: int, source: str) -> Manifest:
+    fast = _compact(text, data_start, file_size - data_start, source)
+    if fast is not None:
+        return fast
+    table = _decode(text)
+    metadata = _metadata(table.pop(METADATA_KEY, None))
     tensors: dict[str, TensorSpec] = {}
-    spans: list[tuple[int, int, str]] = []
     checked: set[tuple[str, tuple[int, ...], int]] = set()
-    for name, dtype, shape, begin, end in rows:
+    for name, dtype, shape, begin, end in _entries(table):
         if (dtype, shape, end - begin) not in checked:
-            if dtype not in REFERENCE_DTYPES:
-                raise InvalidHeader(
-                    f"tensor {show(name)} has dtype {show(dtype)}, which safetensors does not "
-                    "define (safe_open refuses it)"
-                )
+            _check_dtype(name, dtype)
             _check_size(name, dtype, shape, end - begin)
             checked.add((dtype, shape, end - begin))
         tensors[name] = new_spec(name, shape, dtype, source, data_start + begin, end - begin)
-        spans.append((begin, end, name))
+    _check_layout(tensors, data_start, file_size - data_start)
+    return Manifest(tensors=tensors, source=source, format=NAME, files=[source], metadata=metadata)
+
+
+def _check_dtype(name: str, dtype: str) -> None:
+    if dtype not in REFERENCE_DTYPES:
+        raise InvalidHeader(
+            f"tensor {show(name)} has dtype {show(dtype)}, which safetensors does not "
+            "define (safe_open refuses it)"
+        )
+
+
+def _check_layout(tensors: dict[str, TensorSpec], data_start: int, data_size: int) -> None:
+    """The tensors tile the data section exactly (:func:`check_tiling`), to its last byte."""
+    spans = [
+        (spec.location.offset - data_start, spec.location.end - data_start, name)
+        for name, spec in tensors.items()
+        if spec.location is not None
+    ]
     end = check_tiling(spans, data_size, data_start)
     if end != data_size:
         raise UncoveredBytes(
             f"data section bytes [{end}, {data_size}) belong to no tensor",
             offset=data_start + end,
         )
-    return Manifest(tensors=tensors, source=source, format=NAME, files=[source], metadata=metadata)
 
 
 def _text(header: bytes) -> str:
@@ -233,15 +246,12 @@ def _decode(text: str) -> dict[str, Any]:
     return table
 
 
-Row = tuple[str, str, tuple[int, ...], int, int]
-"""One tensor entry: name, dtype, shape, begin, end."""
+def _compact(text: str, data_start: int, data_size: int, source: str) -> Manifest | None:
+    """Read a header in the reference writer's compact layout; ``None`` for anything else.
 
-
-def _compact(text: str) -> tuple[dict[str, str], list[Row]] | None:
-    """Read a header in the reference writer's compact layout, or ``None`` for any other.
-
-    Accepts only what :func:`_decode` would accept the same way; ``None`` sends
-    the header to ``json``, which judges (and words the error for) the rest.
+    The fast path never raises: a header it does not read entirely, or in which
+    anything is wrong (a duplicate, an unknown dtype, a size, an escape), goes
+    to the ``json`` path, which judges it and words the error as always.
     """
     pos = 1
     metadata: dict[str, str] = {}
@@ -249,42 +259,63 @@ def _compact(text: str) -> tuple[dict[str, str], list[Row]] | None:
         return None
     lead = _METADATA.match(text, pos)
     if lead is not None:
-        metadata = _metadata(_decode(lead.group(1)))
+        try:
+            metadata = _metadata(_decode(lead.group(1)))
+        except InvalidHeader:
+            return None
         pos = lead.end()
-    rows: list[Row] = []
-    seen: set[str] = set()
-    shapes: dict[str | None, tuple[int, ...]] = {}
-    dtype_names: dict[str, str] = {}
-    closed = False
+    tensors: dict[str, TensorSpec] = {}
+    kinds: dict[tuple[str, str | None, int], tuple[int, ...]] = {}
+    cursor, ordered, closed = 0, True, False
     for match in _ENTRY.finditer(text, pos):
         if match.start() != pos or closed:
             return None
-        raw, dtype, dims, begin, end, last = match.groups()
-        name = _json_string(raw) if "\\" in raw else raw
-        if name == METADATA_KEY:
-            return None
-        if name in seen:
-            raise InvalidHeader(f"key {show(name)} appears twice in the JSON header")
-        seen.add(name)
-        shape = shapes.get(dims)
+        raw, dtype, dims, first, last, close = match.groups()
+        begin, end = int(first), int(last)
+        shape = kinds.get((dtype, dims, end - begin))
         if shape is None:
-            shape = shapes[dims] = tuple(map(int, dims.split(","))) if dims else ()
-        rows.append((name, dtype_names.setdefault(dtype, dtype), shape, int(begin), int(end)))
+            shape = _checked_shape(dtype, dims, end - begin)
+            if shape is None:
+                return None
+            kinds[dtype, dims, end - begin] = shape
+        name = raw
+        if "\\" in raw:
+            name = json.loads(f'"{raw}"')
+            if not _is_text(name):
+                return None
+        if name in tensors or name == METADATA_KEY:
+            return None
+        tensors[name] = new_spec(name, shape, dtype, source, data_start + begin, end - begin)
+        ordered = ordered and begin == cursor
+        cursor = end
         pos = match.end()
-        closed = last == "}"
+        closed = close == "}"
     if not closed or text[pos:].strip(" \t\r\n"):
         return None
-    for row in rows:
-        if row[3] > row[4]:
-            return None  # _entries words the error
-    return metadata, rows
+    if not ordered or cursor != data_size:
+        try:
+            _check_layout(tensors, data_start, data_size)
+        except InputError:
+            return None
+    return Manifest(tensors=tensors, source=source, format=NAME, files=[source], metadata=metadata)
 
 
-def _json_string(raw: str) -> str:
-    """Decode a JSON string body with escapes; a lone surrogate is refused, as by ``serde_json``."""
-    text: str = json.loads(f'"{raw}"')
-    _no_lone_surrogate(text)
-    return text
+def _checked_shape(dtype: str, dims: str | None, stored: int) -> tuple[int, ...] | None:
+    """The shape of a kind of entry, or ``None`` when its dtype or size is wrong."""
+    shape = tuple(map(int, dims.split(","))) if dims else ()
+    if dtype not in REFERENCE_DTYPES:
+        return None
+    bits = math.prod(shape) * dtypes.DTYPES[dtype].bits
+    return shape if bits % 8 == 0 and bits // 8 == stored else None
+
+
+def _is_text(value: str) -> bool:
+    """Whether ``value`` holds no lone surrogate (it encodes as UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _no_lone_surrogate(text: str) -> None:
