@@ -11,7 +11,7 @@ import torch
 
 import weightfit
 from attacks import pickles as P
-from weightfit.errors import ForbiddenPickleContent
+from weightfit.errors import ForbiddenPickleContent, NotACheckpoint
 from weightfit.formats import detect
 from weightfit.manifest import TensorSpec
 
@@ -323,3 +323,19 @@ def test_a_pickle_before_a_zip_is_judged(tmp_path):
     manifest = weightfit.read(path)
     assert manifest.security == "unknown"
     assert manifest.notes[0].endswith("by path it unpickles them (a pickle, judged here)")
+
+
+def test_a_member_with_an_empty_name_is_judged_not_a_crash(tmp_path):
+    # Found by tests/fuzz/readers.py: zipfile's is_dir() fails on an empty name.
+    path = _state(tmp_path, "empty.pt", {"Q": P.pickle_of(P.call(P.glob("mylib", "Hook")))})
+    raw = bytearray(path.read_bytes())
+    entry = raw.rindex(b"PK\x01\x02")  # the central directory record of member "Q"
+    assert raw[entry + 46 : entry + 47] == b"Q"
+    raw[entry + 28 : entry + 30] = (0).to_bytes(2, "little")
+    del raw[entry + 46]
+    end = raw.rindex(b"PK\x05\x06")
+    size = int.from_bytes(raw[end + 12 : end + 16], "little")
+    raw[end + 12 : end + 16] = (size - 1).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(NotACheckpoint, match="File name in directory '' and header b'Q' differ"):
+        weightfit.read(path)

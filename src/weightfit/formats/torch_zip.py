@@ -206,7 +206,7 @@ def _other_pickles(
     found: dict[str, list[pickle_vm.PickleResult]] = {}
     for info in archive.infolist():
         name = info.filename
-        if name in skip or info.is_dir():
+        if name in skip or name.endswith("/"):  # not is_dir(): an empty name is no folder
             continue
         named = name.endswith(".pkl")
         if not named:
