@@ -35,7 +35,14 @@ from weightfit.errors import (
     TensorSizeMismatch,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions, containers, pickle_file, pickle_vm, torch_tensors
+from weightfit.formats import (
+    ReadOptions,
+    containers,
+    pickle_file,
+    pickle_manifest,
+    pickle_vm,
+    torch_tensors,
+)
 from weightfit.manifest import ByteRange, Manifest
 
 NAME = "torch_legacy"
@@ -45,8 +52,6 @@ MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 """``torch.serialization.MAGIC_NUMBER``."""
 PROTOCOL_VERSION = 1001
 """``torch.serialization.PROTOCOL_VERSION``."""
-MAGIC_BYTES = MAGIC_NUMBER.to_bytes(10, "little")
-"""The magic number as ``LONG1`` pickles it (protocol ≥ 2)."""
 MAGIC_TEXT = f"L{MAGIC_NUMBER}".encode()
 """The magic number as ``LONG`` pickles it (protocols 0 and 1)."""
 COUNT = struct.Struct("<q")
@@ -107,7 +112,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         main = pickles.main
         data, end = _walk_storages(handle, head, pickles, path, size)
         after = _pickles_after(handle, end, size)
-    results = [*pickles.all, *after]
+    others = [p for p in [*pickles.all, *after] if p is not pickles.main]
     torch_tensors.check_storages(main.storages, data)
     choice = containers.choose(main.value, key=options.key, budget=main.opcodes)
     tensors, notes = torch_tensors.tensor_specs(choice.tensors, choice.buffers, data)
@@ -120,19 +125,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         notes.append(f"{size - end} bytes follow the last storage and belong to no tensor")
     if not pickles.little_endian:
         notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
-    return Manifest(
-        tensors=tensors,
-        source=str(path),
-        format=FORMAT,
-        files=[str(path)],
-        extras=choice.extras,
-        container=choice.key,
-        container_reason=choice.reason,
-        containers=choice.containers,
-        security=pickle_vm.worst_verdict(results),
-        globals=pickle_vm.opaque_globals(results),
-        notes=notes,
-    )
+    return pickle_manifest.build(path, FORMAT, main, choice, tensors, notes, others=others)
 
 
 @dataclass

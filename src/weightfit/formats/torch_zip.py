@@ -36,7 +36,7 @@ from weightfit.errors import (
     NotACheckpoint,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions, containers, pickle_vm, torch_tensors
+from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
 from weightfit.formats._layout import show
 from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
 from weightfit.manifest import ByteRange, Manifest
@@ -151,19 +151,8 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         metadata["byteorder"] = byteorder
         if byteorder == "big":
             notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
-    return Manifest(
-        tensors=tensors,
-        source=str(path),
-        format=FORMAT,
-        files=[str(path)],
-        metadata=metadata,
-        extras=choice.extras,
-        container=choice.key,
-        container_reason=choice.reason,
-        containers=choice.containers,
-        security=pickle_vm.worst_verdict(results),
-        globals=pickle_vm.opaque_globals(results),
-        notes=notes,
+    return pickle_manifest.build(
+        path, FORMAT, result, choice, tensors, notes, metadata=metadata, others=results[1:]
     )
 
 
