@@ -350,6 +350,7 @@ def test_storage_record_missing(tmp_path, run_cli):
         ("multiprocessing.util", "spawnv_passfds", "dangerous"),
         ("mylib.tools", "runcode", "dangerous"),
         ("uuid", "UUID", "benign"),
+        ("logging", "getLogger", "benign"),
         ("builtins", "len", "benign"),
         ("torch.jit._pickle", "build_intlist", "benign"),
         ("builtins", "print", "unknown"),

@@ -187,6 +187,8 @@ _BENIGN = frozenset(
         "copyreg.__newobj_ex__",
         "builtins.object",
         "torch.torch_version.TorchVersion",
+        # A pickled logger is ``getLogger(name)`` (Logger.__reduce__): it makes no handler.
+        "logging.getLogger",
         # TorchScript's pickler (torch/jit/_pickle.py): each returns its argument.
         "torch.jit._pickle.build_intlist",
         "torch.jit._pickle.build_tensorlist",
