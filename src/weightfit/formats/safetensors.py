@@ -266,9 +266,10 @@ def _compact(text: str, data_start: int, data_size: int, source: str) -> Manifes
         pos = lead.end()
     tensors: dict[str, TensorSpec] = {}
     kinds: dict[tuple[str, str | None, int], tuple[int, ...]] = {}
-    cursor, ordered, closed = 0, True, False
+    cursor, ordered, closed, count = 0, True, False, 0
     for match in _ENTRY.finditer(text, pos):
-        if match.start() != pos or closed:
+        start, stop = match.span()
+        if start != pos or closed:
             return None
         raw, dtype, dims, first, last, close = match.groups()
         begin, end = int(first), int(last)
@@ -283,13 +284,12 @@ def _compact(text: str, data_start: int, data_size: int, source: str) -> Manifes
             name = json.loads(f'"{raw}"')
             if not _is_text(name):
                 return None
-        if name in tensors or name == METADATA_KEY:
-            return None
         tensors[name] = new_spec(name, shape, dtype, source, data_start + begin, end - begin)
+        count += 1
         ordered = ordered and begin == cursor
-        cursor = end
-        pos = match.end()
-        closed = close == "}"
+        cursor, pos, closed = end, stop, close == "}"
+    if len(tensors) != count or METADATA_KEY in tensors:
+        return None  # a name given twice: the json path words it
     if not closed or text[pos:].strip(" \t\r\n"):
         return None
     if not ordered or cursor != data_size:
