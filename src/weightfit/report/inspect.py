@@ -142,6 +142,7 @@ def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
 
 def _head(manifest: Manifest, pattern: str | None, allowed: Collection[str]) -> dict[str, Any]:
     """Every field of the JSON but the tensor list and the tree."""
+    by_dtype = manifest.bytes_by_dtype()  # one pass for the bytes and their split
     return {
         "schema_version": SCHEMA_VERSION,
         "source": manifest.source,
@@ -149,8 +150,8 @@ def _head(manifest: Manifest, pattern: str | None, allowed: Collection[str]) -> 
         "files": list(manifest.files),
         "tensor_count": len(manifest),
         "params": manifest.num_params,
-        "bytes": manifest.total_bytes,
-        "bytes_by_dtype": manifest.bytes_by_dtype(),
+        "bytes": sum(by_dtype.values()),
+        "bytes_by_dtype": by_dtype,
         "container": manifest.container,
         "container_reason": manifest.container_reason,
         "containers": [
