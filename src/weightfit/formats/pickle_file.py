@@ -93,13 +93,13 @@ def read_plain(path: Path, data: bytes) -> Manifest:
 def describe(value: object) -> str:
     """A few words naming a pickled value (``a dict of 3 entries``, ``a call to m.f``)."""
     if isinstance(value, PickledDict):
-        return f"a dict of {len(value)} entries"
+        return f"a dict of {len(value)} {'entry' if len(value) == 1 else 'entries'}"
     if isinstance(value, Call):
         return f"a call to {value.qualname}"
     if isinstance(value, GlobalRef):
         return f"the global {value.qualname}"
     if isinstance(value, list | tuple | set | frozenset):
-        return f"a {type(value).__name__} of {len(value)} items"
+        return f"a {type(value).__name__} of {len(value)} item{'' if len(value) == 1 else 's'}"
     if value is None:
         return "None"
     return f"a {type(value).__name__}"
