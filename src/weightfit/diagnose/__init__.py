@@ -19,7 +19,11 @@ The order matters where one cause looks like another:
 6. embeddings and heads: ``vocab_resize``, ``num_classes``, ``tied_weights``;
 7. benign and informational: ``dtype_variant``, ``extra_state`` (before ``version``,
    so an EMA copy keeps its own buffers), ``version``;
-8. leftovers: shape differences nothing explained, then ``missing``, ``unexpected``.
+8. leftovers: shape differences nothing explained, then ``missing``, ``unexpected``,
+   and ``unknown`` (a pasted loading error no rule explained).
+
+Before all of them, ``unrelated``: two files that share almost nothing (or a text
+naming two different model types) are different models, not a prefix and renames.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
+from weightfit.diagnose.fragments import model_types, unknown, unrelated
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
 from weightfit.diagnose.layout import saved_layout
@@ -47,6 +52,8 @@ from weightfit.findings import Finding
 Rule = Callable[[Context], None]
 
 RULES: tuple[Rule, ...] = (
+    unrelated,
+    model_types,
     reinitialised,
     prefix,
     saved_layout,
@@ -71,6 +78,7 @@ RULES: tuple[Rule, ...] = (
     unexplained_shapes,
     missing,
     unexpected,
+    unknown,
 )
 """Every rule, in the order it runs."""
 

@@ -30,8 +30,15 @@ from contextlib import contextmanager
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
 from weightfit.check import build_report
+from weightfit.diagnose.fragments import TEXT_FACTS
 from weightfit.errors import NoLoadingErrorFound
-from weightfit.explain import lora_reshape, other_messages, torch_messages, transformers_messages
+from weightfit.explain import (
+    extract,
+    lora_reshape,
+    other_messages,
+    torch_messages,
+    transformers_messages,
+)
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
 from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
@@ -43,7 +50,7 @@ SOURCE = "<error text>"
 """``Report.source`` of an explained error."""
 
 MAX_INPUT_CHARS = 20_000_000
-"""Longest text read; a log past this is cut (loading messages come early in a failure)."""
+"""Longest text read after windowing (:func:`~weightfit.explain.extract.window`)."""
 
 PARSERS = (
     torch_messages.parse,
@@ -86,9 +93,9 @@ def explain(text: str | bytes) -> Report:
     findings: list[Finding] = []
     for index, section in enumerate(found):
         label = _label(section, index)
-        if section.has_tensors:
+        if section.has_tensors or not section.findings:
             alignment, diagnosed = _diagnose(section, label)
-            if labelled:
+            if labelled and section.has_tensors:
                 alignment, diagnosed = _namespaced(alignment, diagnosed, label)
             parts.append(alignment)
             findings += diagnosed
@@ -110,12 +117,15 @@ def sections(text: str | bytes) -> list[Section]:
     if isinstance(text, bytes):
         if b"\x00" in text[:65536]:
             raise NoLoadingErrorFound("the input is binary, not a log")
-        text = text.decode("utf-8", errors="replace")
+        text = extract.decode(text)
+    else:
+        text = extract.window(text)
     if not text.strip():
         raise NoLoadingErrorFound("the input is empty")
     if _binary(text):
         raise NoLoadingErrorFound("the input is binary, not a log")
-    cleaned = clean(text[:MAX_INPUT_CHARS])
+    cleaned = extract.normalise(clean(text[:MAX_INPUT_CHARS]))
+    facts = extract.facts(cleaned)
     found = sorted(
         (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
     )
@@ -124,6 +134,7 @@ def sections(text: str | bytes) -> list[Section]:
     for section in found:
         if not (section.has_tensors or section.findings):
             continue
+        section.facts = facts
         same = by_model.get(section.model) if section.model else None
         if same is not None and not (set(same.mismatched) & set(section.mismatched)):
             same.merge(section)
@@ -131,12 +142,29 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(section)
         if section.model:
             by_model[section.model] = section
+    generic = _uncovered(extract.extract(cleaned), merged)
+    if generic.has_tensors:
+        generic.facts = facts
+        merged.append(generic)
+    if not merged and facts.loading_error:
+        merged.append(Section(model=facts.model_class, origin="text", start=0, facts=facts))
     if not merged:
         raise NoLoadingErrorFound(
-            "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
-            "safetensors or LoRA loading message"
+            "the text holds no loading error: no message about loading a checkpoint, "
+            "no tensor names with shapes, no missing or unexpected keys"
         )
     return merged
+
+
+def _uncovered(generic: Section, parsed: list[Section]) -> Section:
+    """Keep only what the generic extractor read that no library parser did."""
+    covered = {n for s in parsed for n in (*s.mismatched, *s.missing, *s.unexpected)}
+    generic.mismatched = {n: v for n, v in generic.mismatched.items() if n not in covered}
+    generic.missing = [n for n in generic.missing if n not in covered]
+    generic.unexpected = [n for n in generic.unexpected if n not in covered]
+    if any(s.model == generic.model for s in parsed if s.model):
+        generic.model = ""
+    return generic
 
 
 @contextmanager
@@ -188,7 +216,7 @@ def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
     """Align and diagnose one section's partial manifests; LoRA halves have their own rule."""
     adapters = {n: s for n, s in section.mismatched.items() if lora_reshape.is_adapter_tensor(n)}
     source, target = _manifests(section, label, skip=set(adapters))
-    findings = _diagnosed(source, target) if (source.tensors or target.tensors) else []
+    findings = _diagnosed(source, target) if (source.tensors or target.tensors or not adapters) else []
     findings += lora_reshape.adapter_findings(label, adapters)
     for finding in findings:
         finding.evidence.setdefault("model", label)
@@ -241,8 +269,9 @@ def _manifests(section: Section, label: str, skip: set[str]) -> tuple[Manifest, 
     for name in section.missing:
         target.setdefault(name, TensorSpec(name=name, shape=(), dtype=UNKNOWN_DTYPE))
     where = section.checkpoint or SOURCE
+    extras = {TEXT_FACTS: section.facts} if section.facts is not None else {}
     return (
-        Manifest(tensors=source, source=where, format=FORMAT),
+        Manifest(tensors=source, source=where, format=FORMAT, extras=extras),
         Manifest(tensors=target, source=label, format=FORMAT),
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from weightfit.findings import Finding
 
@@ -51,6 +52,7 @@ class Section:
         findings: Findings the text settles without a manifest (unsafe globals,
             LoRA reshapes, unreadable files).
         hints: Commands or files that would settle what the text cannot.
+        facts: What the text says besides tensors (:class:`~weightfit.explain.extract.Facts`).
     """
 
     model: str
@@ -63,6 +65,7 @@ class Section:
     truncated: bool = False
     findings: list[Finding] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    facts: Any = None
 
     @property
     def has_tensors(self) -> bool:

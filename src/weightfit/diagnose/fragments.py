@@ -1,0 +1,182 @@
+"""Rules for what a pasted text says beside its tensors, and for unrelated pairs.
+
+- ``unrelated`` (text): transformers' ``You are using a model of type A to
+  instantiate a model of type B`` with A and B different architectures;
+- ``unrelated`` (files): the checkpoint and the target share almost nothing —
+  few module names, few shapes — so a prefix, renames or a partitioned save
+  would be invented: "these look like different models";
+- ``unknown`` (text only): the text holds a loading error that no rule
+  explained; the finding carries everything read and the command that settles it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from weightfit.diagnose import _known
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.findings import Finding
+
+TEXT_FACTS = "text_facts"
+"""Key of a partial manifest's ``extras`` that holds the facts of its text."""
+
+MIN_TENSORS = 4
+"""Fewest tensors on each side for the files to be judged unrelated."""
+
+MAX_SHARED_STEMS = 0.2
+"""Largest share of module stems in common for two files to be unrelated."""
+
+MAX_SHARED_SHAPES = 0.34
+"""Largest share of shapes in common for two files to be unrelated."""
+
+
+def text_facts(ctx: Context) -> Any:
+    """The :class:`~weightfit.explain.extract.Facts` of the text under diagnosis, or ``None``."""
+    return ctx.source.extras.get(TEXT_FACTS) if ctx.partial else None
+
+
+def model_types(ctx: Context) -> None:
+    """Report a checkpoint of one transformers model type loaded into another."""
+    facts = text_facts(ctx)
+    if facts is None or not facts.model_types:
+        return
+    have, want = facts.model_types
+    if _family(have) == _family(want):
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"these look like different models: the checkpoint is a '{have}' model, "
+                f"the class instantiated is a '{want}' model"
+            ),
+            params=[*unexpected, *missing],
+            evidence={"checkpoint_model_type": have, "model_model_type": want},
+            confidence=0.75,
+            fix_note=(
+                f"load the checkpoint with the class of its own type ('{have}', "
+                "AutoModel picks it from config.json), or pick a checkpoint made for "
+                f"'{want}'"
+            ),
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+
+
+def _family(model_type: str) -> str:
+    """Fold a model type to its family (``qwen2_vl`` and ``qwen2`` stay apart, case and
+    separators do not count)."""
+    return re.sub(r"[^a-z0-9]", "", model_type.lower())
+
+
+def unrelated(ctx: Context) -> None:
+    """Report two files that share almost no module names and shapes: different models."""
+    if ctx.partial:
+        return
+    source, target = ctx.source.tensors, ctx.target.tensors
+    if len(source) < MIN_TENSORS or len(target) < MIN_TENSORS:
+        return
+    have, want = _stems(source), _stems(target)
+    shared = len(have & want) / max(min(len(have), len(want)), 1)
+    shapes = _shared_shapes(
+        [s.shape for s in source.values()], [s.shape for s in target.values()]
+    )
+    if shared > MAX_SHARED_STEMS or shapes > MAX_SHARED_SHAPES:
+        return
+    pairs = ctx.pairs()
+    message = (
+        f"these look like different models: {_describe(ctx, 'source')} vs "
+        f"{_describe(ctx, 'target')} — {shared:.0%} of module names and {shapes:.0%} of "
+        "shapes in common"
+    )
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=message,
+            params=sorted(source),
+            evidence={
+                "shared_module_names": round(shared, 3),
+                "shared_shapes": round(shapes, 3),
+                "checkpoint_tensors": len(source),
+                "model_tensors": len(target),
+                "checkpoint_modules": sorted(have)[:12],
+                "model_modules": sorted(want)[:12],
+            },
+            confidence=0.9 if shared == 0 and shapes < 0.2 else 0.8,
+            fix_note=(
+                "no renaming or reshaping makes one model's weights another's: check that "
+                "the file is the one meant for this model (architecture, task, repository)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs, missing=ctx.missing(), unexpected=ctx.unexpected())
+
+
+def _stems(names: Any) -> set[str]:
+    """The module words of a checkpoint's names (``q_proj``, ``layernorm``), indices dropped."""
+    stems = set()
+    for name in names:
+        parts = [p for p in name.split(".")[:-1] if not p.isdigit()]
+        if parts:
+            stems.add(parts[-1])
+    return stems
+
+
+def _shared_shapes(have: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> float:
+    """The share of the smaller side's shapes (with repeats) the other side also has."""
+    a, b = Counter(have), Counter(want)
+    common = sum((a & b).values())
+    return common / max(min(len(have), len(want)), 1)
+
+
+def _describe(ctx: Context, side: str) -> str:
+    manifest = ctx.source if side == "source" else ctx.target
+    stems = sorted(_stems(manifest.tensors), key=len)[:3]
+    where = manifest.source.rsplit("/", 1)[-1] or manifest.source
+    return f"{where} ({len(manifest.tensors)} tensors: {', '.join(stems)} …)"
+
+
+def unknown(ctx: Context) -> None:
+    """Report a loading error in a text that no rule explained, with all that was read."""
+    facts = text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    source, target = ctx.source.tensors, ctx.target.tensors
+    shapes = {
+        name: {
+            "checkpoint": shape_text(source[name].shape) if name in source else None,
+            "model": shape_text(target[name].shape) if name in target else None,
+        }
+        for name in list(dict.fromkeys([*source, *target]))[:20]
+    }
+    numbers = sorted(
+        {d for spec in (*source.values(), *target.values()) for d in spec.shape if d > 1}
+    )
+    candidates = {
+        str(n): labels
+        for n in numbers[:12]
+        if (labels := (_known.width_labels(n) + _known.vocab_labels(n))[:3])
+    }
+    checkpoint = next(iter(facts.files), "CKPT")
+    ctx.add(
+        Finding(
+            category="unknown",
+            severity="error",
+            message=(
+                "the text holds a loading error no rule explains"
+                + (f" ({len(shapes)} tensor(s) named)" if shapes else " (no tensor named)")
+            ),
+            params=list(shapes),
+            evidence={"tensors": shapes, "numbers_match": candidates, **facts.to_dict()},
+            confidence=0.2,
+            fix_note=(
+                f"settle it with the files at hand: weightfit check {checkpoint} --against "
+                "TARGET (the model's config.json, folder or a factory pkg.module:Callable)"
+            ),
+        )
+    )

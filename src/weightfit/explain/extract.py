@@ -1,0 +1,606 @@
+r"""A tolerant reader of loading-error text: names, shapes, sides and facts, any wording.
+
+The per-library parsers know exact messages; people paste fragments of every
+era and loader. This module reads what any of them says without knowing the
+sentence:
+
+- **names**: dotted paths whose last segment is a parameter word (``weight``,
+  ``bias``, ``running_mean``, ``pos_embed``, ``qweight`` …), and, inside a list
+  introduced by a *missing* or *unexpected* cue, any dotted path, quoted or not;
+- **shapes** in any notation: ``torch.Size([a, b])``, ``[a, b]``, ``(a, b)``,
+  ``a x b``;
+- **sides**: a name followed (or surrounded) by two shapes is a mismatch; each
+  shape is bound to the checkpoint or the model by the cue words next to it
+  (*checkpoint, pretrained, loaded, source, found, copying from* against *model,
+  current, instantiated, expected, target*), else by order (checkpoint first);
+- **lists**: names after cue words (*missing, not initialized, not found in the
+  checkpoint* → the model has them; *unexpected, not used, not in the model, not
+  loaded* → the checkpoint has them), and ``KeyError: 'name'``;
+- **facts** (:class:`Facts`): model class, the model types of ``You are using a
+  model of type A to instantiate a model of type B``, library versions, file
+  names, quantization and LoRA words, ``shape '[a, b]' is invalid for input of
+  size N``, and whether the text holds a loading error at all.
+
+:func:`normalise` undoes what pasting does (colours, HTML-escaped quotes, log
+prefixes, hard wraps at any column, Windows line ends) and :func:`window` keeps
+a huge log to the parts around loading words, so any input ends quickly.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+
+from weightfit.explain._text import ANSI, Section, expand_braces
+
+MAX_DECODED_BYTES = 64_000_000
+"""Bytes of an input decoded at most; a longer input is windowed first (:func:`window`)."""
+
+WINDOW_THRESHOLD = 1_000_000
+"""Characters above which a log is read only around its loading words."""
+
+WINDOW_RADIUS = 20_000
+"""Characters kept each side of a loading word in a windowed log."""
+
+MAX_WINDOWS = 64
+"""Loading words windowed at most (a log that repeats one error repeats it)."""
+
+MAX_NAMES = 20_000
+"""Names read at most from one text."""
+
+PARAM_LEAF = re.compile(
+    r"(?:weight|bias|weights|biases|running_mean|running_var|num_batches_tracked|"
+    r"\w*pos_embed\w*|\w*position_embedding\w*|position_ids|token_type_ids|inv_freq|"
+    r"cls_token|dist_token|mask_token|reg_token|register_tokens|\w*_token|"
+    r"relative_position_\w+|\w*_table|\w*_index|\w*_ids|freqs\w*|"
+    r"qweight|qzeros|scales|g_idx|SCB|CB|absmax|quant_map|quant_state\w*|nested_\w+|"
+    r"weight_format|weight_scale\w*|input_scale|zero_point|"
+    r"\w+_weight|\w+_bias|weight_[gv]|gamma|beta|alpha|scale|logit_scale|"
+    r"embeddings?|_extra_state|lora_[AB]|lora_\w+|hada_\w+|lokr_\w+|\w*_buffer|"
+    r"\w*embedding\w*|\w*anchors?)",
+    re.I,
+)
+"""Last segments that make a dotted path a tensor name outside any key list."""
+
+DOTTED = re.compile(r"(?<![\w./\\-])([A-Za-z_0-9][\w\-]*(?:\.[\w\-]+)+)(?![\w(/\\]|\.\w)")
+"""A dotted path (``model.layers.0.self_attn.q_proj.weight``, ``0.weight``)."""
+
+NOT_A_NAME = re.compile(
+    r"(?:\.(?:py|pyc|pth?|ckpt|bin|safetensors|pkl|json|yaml|yml|txt|gguf|h5|npz|onnx|"
+    r"log|sh|md|co|com|org|io|ai|html?)$|^v?\d+(?:\.\d+)*(?:[a-z]+\d*)?$|^(?:torch|transformers|"
+    r"diffusers|peft|numpy|np|os|sys|self|nn|F|collections|typing|accelerate|safetensors)\.)",
+    re.I,
+)
+"""Dotted words that are files, versions, numbers or Python modules, never tensors."""
+
+SHAPE = re.compile(
+    r"torch\.Size\(\s*\[\s*(?P<size>[\d,\s]*)\]\s*\)"
+    r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
+    r"|(?<![\w\])])\(\s*(?P<tuple>\d+(?:\s*,\s*\d+)*\s*,?)\s*\)"
+    r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
+)
+"""A shape, in any of the notations people and libraries print."""
+
+CHECKPOINT_CUES = (
+    "checkpoint",
+    "ckpt",
+    "pretrained",
+    "pre-trained",
+    "loaded",
+    "loading",
+    "source",
+    "saved",
+    "found",
+    "copying",
+    "from file",
+    "in the file",
+    "state dict",
+    "state_dict",
+    "got",
+    "input",
+    "provided",
+    "given",
+    "weights",
+)
+MODEL_CUES = (
+    "model",
+    "current",
+    "instantiated",
+    "expected",
+    "expects",
+    "target",
+    "which has",
+    "own",
+    "defined",
+    "module",
+    "initialized",
+    "destination",
+    "param",
+    "parameter",
+)
+"""Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
+
+MISSING_CUES = re.compile(
+    r"missing(?:\s+key(?:\(s\)|s)?)?|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
+    r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
+    r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
+    re.I,
+)
+UNEXPECTED_CUES = re.compile(
+    r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|unused|"
+    r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
+    r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
+    r"parameters\s+not\s+in\s+model|not\s+expected|extra\s+keys?|"
+    r"contains\s+keys\s+that\s+are\s+not\s+used",
+    re.I,
+)
+"""What introduces a list of names only the model (missing) or the checkpoint has."""
+
+KEY_ERROR = re.compile(r"KeyError:\s*[\"']([^\"'\n]+)[\"']")
+TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
+
+LOADING_ERROR = re.compile(
+    r"Error\(s\)\s+in\s+loading|size\s+mismatch|shape\s+mismatch|Missing\s+key|Unexpected\s+key|"
+    r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
+    r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
+    r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
+    r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
+    r"KeyError:\s*['\"][\w.]+['\"]|Unsupported\s+global|weights_only|"
+    r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
+    r"model\s+of\s+type\s+\S+\s+to\s+instantiate|Received\s+parameters\s+not\s+in\s+model|"
+    r"more\s+than\s+one\s+\.index\.json|Error\s+while\s+deserializing|"
+    r"shapes?\s+(?:cannot|can't|could\s+not)\s+be|expected\s+shape|"
+    r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
+    r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
+    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed",
+    re.I,
+)
+"""Phrases that mean a load went wrong (the text holds a loading error)."""
+
+LOADING_WORDS = re.compile(
+    rb"(?i)state_dict|checkpoint|mismatch|missing|unexpected|initiali[sz]ed|pretrained|"
+    rb"KeyError|load|weights|safetensors|lora"
+)
+"""Words a huge log is windowed around (bytes, so undecoded input can be searched)."""
+
+LOG_PREFIX = re.compile(
+    r"^(?:\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?"
+    r"|\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?"
+    r"|\[rank\s*\d+\]:?|rank\s*\d+:|\(\w+ pid=\d+[^)]*\)"
+    r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)(?::[\w.]+)*:"
+    r"|\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\]|(?:INFO|WARNING|ERROR)\s+-"
+    r"|[\w.]+\s+-\s+(?:INFO|WARNING|ERROR)\s+-|E\s{2,}|>+(?=\s|$)|\|)\s*)+"
+)
+"""Line prefixes a logger, a test runner or a quoting reply adds."""
+
+QUANT_WORDS = re.compile(
+    r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
+    r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8)\b",
+    re.I,
+)
+LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
+MODEL_TYPES = re.compile(
+    r"You\s+are\s+using\s+a\s+model\s+of\s+type\s+(\S+)\s+to\s+instantiate\s+a\s+model\s+"
+    r"of\s+type\s+(\S+?)\.?(?:\s|$)"
+)
+MODEL_CLASS = re.compile(
+    r"(?:state_dict\s+for|initializing|initialising|Weights\s+of|weights\s+of|"
+    r"used\s+in|instantiate)\s+(?:a\s+model\s+of\s+type\s+)?([A-Z]\w+)"
+)
+VERSION = re.compile(
+    r"\b(torch|pytorch|transformers|diffusers|peft|timm|accelerate|vllm|sglang|mmcv|mmdet|"
+    r"mmengine|detectron2|lightning|pytorch_lightning|safetensors|bitsandbytes|auto_gptq|"
+    r"autoawq|ultralytics|fairseq|mlx)\s*(?:==|version[:\s]*|v|:)?\s*(\d+\.\d+(?:\.\d+)?\w*)",
+    re.I,
+)
+FILE_NAME = re.compile(
+    r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
+)
+INVALID_VIEW = re.compile(r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)")
+
+
+@dataclass
+class Facts:
+    """What a text says besides its tensors.
+
+    Attributes:
+        loading_error: The text holds a loading error (a phrase of :data:`LOADING_ERROR`).
+        model_class: The model class named (``BertForTokenClassification``), or ``""``.
+        model_types: ``(checkpoint type, model type)`` from transformers' warning.
+        versions: Library name to version, as printed.
+        files: Checkpoint file names mentioned.
+        quantization: Quantization words used (lowercase).
+        lora: LoRA / adapter words used (lowercase).
+        invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
+        key_errors: Names of ``KeyError: 'name'``.
+    """
+
+    loading_error: bool = False
+    model_class: str = ""
+    model_types: tuple[str, str] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    quantization: list[str] = field(default_factory=list)
+    lora: list[str] = field(default_factory=list)
+    invalid_view: tuple[tuple[int, ...], int] | None = None
+    key_errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for a finding's evidence (empty fields left out)."""
+        data: dict[str, object] = {
+            "model_class": self.model_class,
+            "model_types": list(self.model_types) if self.model_types else None,
+            "versions": self.versions,
+            "files": self.files,
+            "quantization_words": self.quantization,
+            "lora_words": self.lora,
+            "invalid_view": (
+                {"shape": list(self.invalid_view[0]), "input_size": self.invalid_view[1]}
+                if self.invalid_view
+                else None
+            ),
+            "key_errors": self.key_errors,
+        }
+        return {key: value for key, value in data.items() if value}
+
+
+@dataclass
+class _Token:
+    """A name or a shape found in the text, with where it is."""
+
+    start: int
+    end: int
+    name: str = ""
+    shape: tuple[int, ...] | None = None
+
+
+def decode(data: bytes) -> str:
+    """Decode an input's bytes (UTF-8, errors replaced), windowing a huge one first."""
+    if len(data) > WINDOW_THRESHOLD:
+        spans = _windows([m.start() for m in _limited(LOADING_WORDS.finditer(data))], len(data))
+        return "\n".join(
+            data[a:b].decode("utf-8", errors="replace") for a, b in spans if a < MAX_DECODED_BYTES
+        )
+    return data.decode("utf-8", errors="replace")
+
+
+def window(text: str) -> str:
+    """Keep a huge log to the parts around its loading words (a small one is kept whole)."""
+    if len(text) <= WINDOW_THRESHOLD:
+        return text
+    words = re.compile(LOADING_WORDS.pattern.decode(), re.I)
+    spans = _windows([m.start() for m in _limited(words.finditer(text))], len(text))
+    return "\n".join(text[a:b] for a, b in spans)
+
+
+def _limited(matches: object) -> list[re.Match[str]] | list[re.Match[bytes]]:
+    found: list = []  # type: ignore[type-arg]
+    last = -WINDOW_RADIUS
+    for match in matches:  # type: ignore[attr-defined]
+        if match.start() - last >= WINDOW_RADIUS:
+            found.append(match)
+            last = match.start()
+            if len(found) >= MAX_WINDOWS:
+                break
+    return found
+
+
+def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for start in starts:
+        a, b = max(0, start - WINDOW_RADIUS), min(length, start + WINDOW_RADIUS)
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def normalise(text: str) -> str:
+    """Undo what pasting did: colours, HTML escapes, log prefixes, hard wraps."""
+    text = ANSI.sub("", text).replace("\r\n", "\n").replace("\\n", "\n")
+    if "&" in text:
+        text = html.unescape(text)
+    lines = [LOG_PREFIX.sub("", line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
+    return "\n".join(_rejoin(lines))
+
+
+_OPEN_SIZE = re.compile(r"torch\.Size\(\[[\d,\s]*$|\[[\d,\s]*\d$|torch\.Si?z?e?\(?\[?$")
+_TAIL = re.compile(r"[\w.\-]+$")
+_HEAD = re.compile(r"^[\w.\-\]\)]+")
+
+
+def _rejoin(lines: list[str]) -> list[str]:
+    """Join lines a terminal or an editor broke inside a name, a number or a shape."""
+    out: list[str] = []
+    for line in lines:
+        if out and _broken(out[-1], line):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
+def _broken(before: str, after: str) -> bool:
+    """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
+    if not before or not after or before[-1].isspace() or after[0].isspace():
+        return False
+    tail, head = _TAIL.search(before), _HEAD.match(after)
+    if tail is None or head is None:
+        return False
+    if _OPEN_SIZE.search(before) and head.group(0)[0].isdigit():
+        return True
+    # Inside a quoted name: the quote opened on this line is still open.
+    if before.count("'") % 2 == 1 or before.count('"') % 2 == 1:
+        if re.match(r"^[\w.\-]+['\"]", after):
+            return True
+    piece, rest = tail.group(0), head.group(0)
+    if "." not in piece + rest:
+        return False
+    joined = (piece + rest).rstrip("]),.:")
+    return bool(
+        piece.endswith(".")
+        or rest.startswith(".")
+        or (
+            PARAM_LEAF.fullmatch(joined.rsplit(".", 1)[-1]) is not None
+            and PARAM_LEAF.fullmatch(piece.rsplit(".", 1)[-1]) is None
+            and PARAM_LEAF.fullmatch(rest.rstrip("]),.:").rsplit(".", 1)[-1]) is None
+        )
+    )
+
+
+def facts(text: str) -> Facts:
+    """Read the facts of a normalised text."""
+    found = Facts(loading_error=LOADING_ERROR.search(text) is not None)
+    types = MODEL_TYPES.search(text)
+    if types is not None:
+        found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
+    model = MODEL_CLASS.search(text)
+    if model is not None:
+        found.model_class = model.group(1)
+    for library, version in VERSION.findall(text):
+        found.versions.setdefault(library.lower(), version)
+    found.files = list(dict.fromkeys(FILE_NAME.findall(text)))[:20]
+    found.quantization = sorted({w.lower() for w in QUANT_WORDS.findall(text)})
+    found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
+    view = INVALID_VIEW.search(text)
+    if view is not None:
+        dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
+        found.invalid_view = (dims, int(view.group(2)))
+    found.key_errors = list(dict.fromkeys(KEY_ERROR.findall(text)))
+    return found
+
+
+def extract(text: str) -> Section:
+    """Read every tensor a normalised text names into one section (``origin`` ``"text"``)."""
+    known = facts(text)
+    section = Section(model=known.model_class, origin="text", start=0)
+    section.facts = known
+    tokens = _tokens(text)
+    in_mismatch = _mismatches(text, tokens, section)
+    _lists(text, tokens, in_mismatch, section)
+    for name in known.key_errors:
+        if _is_name(name, listed=True) and "." in name and name not in section.unexpected:
+            section.unexpected.append(name)
+    section.checkpoint = next(
+        (f for f in known.files if not f.lower().endswith((".py", ".model"))), ""
+    )
+    return section
+
+
+NAME_CHARS = re.compile(r"(?=[\w.\-]*[A-Za-z])[A-Za-z0-9_][\w.\-]*")
+NOT_TENSORS = frozenset({"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"})
+
+
+def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
+    """Whether a word is a tensor name.
+
+    Free text needs a dotted path ending in a parameter word; a key list takes any
+    dotted path (or a parameter word); a quoted list item also a snake_case key.
+    """
+    if not NAME_CHARS.fullmatch(word) or NOT_A_NAME.search(word) or len(word) > 300:
+        return False
+    leaf = word.rsplit(".", 1)[-1]
+    if word in NOT_TENSORS:
+        return False
+    if listed:
+        return "." in word or PARAM_LEAF.fullmatch(leaf) is not None or (quoted and "_" in word)
+    return "." in word and PARAM_LEAF.fullmatch(leaf) is not None
+
+
+def _tokens(text: str) -> list[_Token]:
+    """Every tensor name and shape of the text, in order."""
+    tokens: list[_Token] = []
+    for match in DOTTED.finditer(text):
+        name = match.group(1).rstrip(".-")
+        if _is_name(name, listed=False):
+            tokens.append(_Token(match.start(1), match.start(1) + len(name), name=name))
+        if len(tokens) > MAX_NAMES:
+            break
+    # A bare word the message calls a parameter: 'size mismatch for pos_embed:'.
+    for match in re.finditer(
+        r"(?:mismatch\s+for|parameter\s+named|param(?:eter)?\s+|key\s+|tensor\s+)"
+        r"['\"`]?([A-Za-z_]\w*)['\"`]?(?=[:,\s]|$)",
+        text,
+    ):
+        word = match.group(1)
+        if PARAM_LEAF.fullmatch(word) and word not in ("weight", "bias", "weights"):
+            tokens.append(_Token(match.start(1), match.end(1), name=word))
+    for match in SHAPE.finditer(text):
+        raw = match.group("size") or match.group("list") or match.group("tuple")
+        if raw is None:
+            raw = re.sub(r"[x×]", ",", match.group("times"))
+        dims = tuple(int(d) for d in re.findall(r"\d+", raw))
+        if match.group("size") is not None or dims:
+            tokens.append(_Token(match.start(), match.end(), shape=dims))
+    tokens.sort(key=lambda t: t.start)
+    return tokens
+
+
+def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
+    """Bind shapes to names (two per name) and to sides; return the names' offsets used."""
+    used: set[int] = set()
+    names = [i for i, t in enumerate(tokens) if t.name]
+    for index in names:
+        token = tokens[index]
+        after = _shapes_after(text, tokens, index)
+        before = _shapes_before(text, tokens, index)
+        if len(after) >= 2:
+            pair = after[:2]
+        elif len(after) == 1 and before:
+            pair = [before[-1], after[0]]
+        else:
+            continue
+        first, second = (tokens[i] for i in pair)
+        assert first.shape is not None and second.shape is not None
+        if first.shape == second.shape:
+            continue
+        sides = _sides(text, tokens, pair, index)
+        have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
+        section.mismatched.setdefault(token.name, (have, want))
+        used.add(token.start)
+    return used
+
+
+def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
+    found = []
+    limit = tokens[index].end + 500
+    for j in range(index + 1, len(tokens)):
+        if tokens[j].start > limit or tokens[j].name:
+            break
+        if _crosses_statement(text[tokens[index].end : tokens[j].start]):
+            break
+        found.append(j)
+    return found
+
+
+def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
+    found = []
+    for j in range(index - 1, -1, -1):
+        if tokens[j].name or tokens[index].start - tokens[j].end > 200:
+            break
+        if _crosses_statement(text[tokens[j].end : tokens[index].start]):
+            break
+        found.insert(0, j)
+    return found[-1:]
+
+
+def _crosses_statement(between: str) -> bool:
+    """Whether the text between two tokens leaves the statement (a new line of another kind)."""
+    return "\n\n" in between or bool(
+        re.search(r"\n\s*(?:Traceback|File\s+\"|During\s+handling|\w*Error:)", between)
+    )
+
+
+def _sides(text: str, tokens: list[_Token], pair: list[int], name_index: int) -> bool:
+    """Whether the first shape of a pair is the checkpoint's (cue words, else order)."""
+    first, second = tokens[pair[0]], tokens[pair[1]]
+    lead_start = tokens[pair[0] - 1].end if pair[0] > 0 else max(0, first.start - 200)
+    lead = text[max(lead_start, first.start - 200) : first.start]
+    middle = text[first.end : second.start]
+    tail = text[second.end : second.end + 60]
+    tail = re.split(r"[.!;\n]\s|\n", tail, maxsplit=1)[0]
+    one = _side_of(lead, middle)
+    two = _side_of(middle, tail)
+    if one and two and one != two:
+        return one == "checkpoint"
+    if one:
+        return one == "checkpoint"
+    if two:
+        return two == "model"
+    return True
+
+
+def _side_of(before: str, after: str) -> str:
+    """The side the cue words next to a shape name: right after it first, else just before."""
+    follow = re.match(r"\s*[,)]?\s*(?:in|from|of|for)\s+(?:the\s+)?([\w\s\-]{1,40})", after)
+    if follow is not None:
+        side = _cue(follow.group(1), last=False)
+        if side:
+            return side
+    clause = re.split(r"[,;]\s*|\band\b|\bbut\b|\bwhile\b|\bvs\.?\b", before)[-1]
+    return _cue(clause, last=True)
+
+
+def _cue(words: str, *, last: bool) -> str:
+    lower = words.lower()
+    best, where = "", -1 if last else len(lower) + 1
+    for side, cues in (("checkpoint", CHECKPOINT_CUES), ("model", MODEL_CUES)):
+        for cue in cues:
+            for match in re.finditer(r"\b" + re.escape(cue) + r"\b", lower):
+                if (last and match.start() > where) or (not last and match.start() < where):
+                    best, where = side, match.start()
+    return best
+
+
+def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Section) -> None:
+    """Gather the names after missing / unexpected cues (any dotted path, quoted or not)."""
+    cues = sorted(
+        [(m.start(), m.end(), "missing") for m in MISSING_CUES.finditer(text)]
+        + [(m.start(), m.end(), "unexpected") for m in UNEXPECTED_CUES.finditer(text)]
+    )
+    for index, (start, end, side) in enumerate(cues):
+        stop = cues[index + 1][0] if index + 1 < len(cues) else len(text)
+        span = _list_span(text, end, stop)
+        if re.search(r"shapes?\s+did\s+not\s+match", text[start : end + 60]):
+            continue
+        target = section.missing if side == "missing" else section.unexpected
+        for name in _names_in_span(span):
+            mismatched = name in section.mismatched
+            if not mismatched and name not in target and len(target) < MAX_NAMES:
+                target.append(name)
+        if TRUNCATION.search(span):
+            section.truncated = True
+    # Names outside any list and any mismatch stay unread: a traceback names modules too.
+    del tokens, in_mismatch
+
+
+def _list_span(text: str, start: int, stop: int) -> str:
+    """The list that follows a cue: a bracketed group, else the rest of its line and the
+    indented or bulleted lines under it."""
+    rest = text[start:stop]
+    lead = re.match(r"[^\S\n]*(?:[^\n:=\[{'\"]{0,60}?[:=])?[^\S\n]*\n?[^\S\n]*", rest)
+    offset = lead.end() if lead else 0
+    opening = rest[offset : offset + 1]
+    closing = {"[": "]", "{": "}", "(": ")"}.get(opening)
+    if closing:
+        depth = 0
+        for position in range(offset, min(len(rest), offset + 2_000_000)):
+            char = rest[position]
+            if char in "[{(":
+                depth += 1
+            elif char in "]})":
+                depth -= 1
+                if depth == 0:
+                    return rest[offset : position + 1]
+        return rest[offset:]
+    lines = rest.split("\n")
+    kept = [lines[0]]
+    for line in lines[1:]:
+        stripped = line.strip()
+        if not stripped:
+            if len(kept) > 1:
+                break
+            continue
+        if line[:1].isspace() or stripped[0] in "-*'\"[" or re.fullmatch(r"[\w.\-{}, ]+", stripped):
+            kept.append(line)
+            continue
+        break
+    return "\n".join(kept)
+
+
+def _names_in_span(span: str) -> list[str]:
+    quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
+    parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
+    if not parts:
+        parts = re.split(r"[,\s]+(?![^{]*\})", span)
+    names: list[str] = []
+    for part in parts:
+        part = part.strip("[](). :;-")
+        for name in expand_braces(part):
+            name = name.strip("[](){}.:;- ")
+            if name and _is_name(name, listed=True, quoted=bool(quoted)) and name not in names:
+                names.append(name)
+    return names
