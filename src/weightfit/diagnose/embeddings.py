@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, config_keys_with, shape_text, stack_of
@@ -32,7 +33,24 @@ PAD_MULTIPLES = (128, 64, 32, 16, 8)
 _INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
 _OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
 _LABEL_WORDS = ("label", "class_emb", "y_embed")
-_HEAD_WORDS = ("head", "fc", "classifier", "logits", "cls", "class", "score")
+_HEAD_WORDS = ("head", "fc", "classifier", "logit", "cls", "class", "score", "predictor")
+_TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
+_NOT_TOKEN_WORDS = (
+    "pos",
+    "label",
+    "class",
+    "type",
+    "patch",
+    "speaker",
+    "spk",
+    "lang",
+    "segment",
+    "time",
+    "rel",
+    "y_emb",
+)
+_ANCHOR_WORDS = ("rpn", "anchor", "objectness")
+"""Heads that score anchors or proposals, not classes (their rows count anchors)."""
 
 
 @dataclass
@@ -73,7 +91,12 @@ def vocab_resize(ctx: Context) -> None:
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
     for change in _row_changes(ctx):
         larger = max(change.have, change.want)
-        if larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger:
+        table = ctx.partial and _is_token_table(change.name)
+        if not table and (
+            larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger
+        ):
+            continue
+        if not table and ctx.partial and _class_count(change.have, change.want):
             continue
         # Embeddings and heads sit outside the repeated layers; rows inside them are widths.
         if stack_of(change.name) is not None:
@@ -84,6 +107,20 @@ def vocab_resize(ctx: Context) -> None:
         outputs = [c for c in changes if _role(c) == "output"]
         tied = _tied_head(ctx, inputs)
         _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def _is_token_table(name: str) -> bool:
+    """Tell a token (or symbol) embedding by its name: never a position, label or type table."""
+    lower = name.lower()
+    leaf_module = lower.rsplit(".", 2)[-2] if "." in lower else lower
+    if any(word in leaf_module for word in _NOT_TOKEN_WORDS):
+        return False
+    return any(word in leaf_module for word in _TOKEN_TABLE_WORDS) or leaf_module == "shared"
+
+
+def _class_count(*rows: int) -> list[str]:
+    """Name the datasets whose class count is one of ``rows`` (a head, not a vocabulary)."""
+    return [d.model for n in rows for d in knowledge.datasets_with_classes(n)]
 
 
 def _named_role(change: _RowChange) -> str | None:
@@ -259,15 +296,15 @@ def num_classes(ctx: Context) -> None:
             groups[(change.have, change.want)].append(change)
     for (have, want), changes in groups.items():
         weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
-        if not weights:
+        if not weights and not (ctx.partial and _class_count(have, want)):
             continue
-        first = weights[0]
-        width = ctx.tgt(first.pair).shape[1]
+        first = (weights or changes)[0]
+        width = ctx.tgt(first.pair).shape[1] if weights else None
         keys = config_keys_with(ctx.target.config, want)
         option = f"; model built with {keys[0]}={want}" if keys else ""
         what = (
             "label embedding (class-conditional input)"
-            if all(_is_label_table(c) for c in weights)
+            if weights and all(_is_label_table(c) for c in weights)
             else "classification head"
         )
         message = (
@@ -276,6 +313,7 @@ def num_classes(ctx: Context) -> None:
             f"{shape_text(ctx.tgt(first.pair).shape)}"
         )
         has_bias = any(len(ctx.tgt(c.pair).shape) == 1 for c in changes)
+        datasets = _class_count(have, want)
         evidence: dict[str, object] = {
             "checkpoint_classes": have,
             "model_classes": want,
@@ -285,6 +323,8 @@ def num_classes(ctx: Context) -> None:
         }
         if keys:
             evidence["config_option"] = keys[0]
+        if datasets:
+            evidence["known_class_counts"] = datasets
         ctx.add(
             Finding(
                 category="num_classes",
@@ -292,7 +332,7 @@ def num_classes(ctx: Context) -> None:
                 message=message,
                 params=[c.pair.source for c in changes],
                 evidence=evidence,
-                confidence=0.9 if has_bias else 0.8,
+                confidence=0.9 if (has_bias or datasets) else 0.8,
                 fix=[
                     Op("reinit", {"name": c.name}, "num_classes: head for another label set")
                     for c in changes
@@ -324,7 +364,14 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     if len(shape) >= 2 and shape[1] < 2:
         return False
     module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
+    if any(word in change.name.lower() for word in _ANCHOR_WORDS) or _is_token_table(change.name):
+        return False
     named = any(word in module for word in _HEAD_WORDS)
+    if ctx.partial:
+        # A text names only what differs: where a tensor sits is unknown, its name tells.
+        return named or (
+            stack_of(change.name) is None and bool(_class_count(change.have, change.want))
+        )
     late = change.position >= 0.8
     if stack_of(change.name) is None:
         return named or late

@@ -118,6 +118,11 @@ MODEL_CUES = (
     "destination",
     "param",
     "parameter",
+    "actual",
+    "network",
+    "net",
+    "new",
+    "config",
 )
 """Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
 
@@ -138,6 +143,13 @@ UNEXPECTED_CUES = re.compile(
 )
 """What introduces a list of names only the model (missing) or the checkpoint has."""
 
+BARE_NAME = re.compile(
+    r"(?:(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|Unable\s+to\s+load|"
+    r"Shape\s+of|shape\s+for|loading\s+parameter)\s+['\"`]?(?P<strong>[A-Za-z_]\w*)"
+    r"|(?:param(?:eter)?|key|tensor|buffer)\s+['\"`]?(?P<weak>[A-Za-z_]\w*))['\"`]?(?=[:,\s]|$)"
+)
+"""A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
+SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
 KEY_ERROR = re.compile(r"KeyError:\s*[\"']([^\"'\n]+)[\"']")
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
 
@@ -198,7 +210,9 @@ VERSION = re.compile(
 FILE_NAME = re.compile(
     r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
 )
-INVALID_VIEW = re.compile(r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)")
+INVALID_VIEW = re.compile(
+    r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)"
+)
 
 
 @dataclass
@@ -391,7 +405,9 @@ def extract(text: str) -> Section:
 
 
 NAME_CHARS = re.compile(r"(?=[\w.\-]*[A-Za-z])[A-Za-z0-9_][\w.\-]*")
-NOT_TENSORS = frozenset({"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"})
+NOT_TENSORS = frozenset(
+    {"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"}
+)
 
 
 def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
@@ -419,15 +435,22 @@ def _tokens(text: str) -> list[_Token]:
             tokens.append(_Token(match.start(1), match.start(1) + len(name), name=name))
         if len(tokens) > MAX_NAMES:
             break
-    # A bare word the message calls a parameter: 'size mismatch for pos_embed:'.
-    for match in re.finditer(
-        r"(?:mismatch\s+for|parameter\s+named|param(?:eter)?\s+|key\s+|tensor\s+)"
-        r"['\"`]?([A-Za-z_]\w*)['\"`]?(?=[:,\s]|$)",
-        text,
-    ):
-        word = match.group(1)
-        if PARAM_LEAF.fullmatch(word) and word not in ("weight", "bias", "weights"):
-            tokens.append(_Token(match.start(1), match.end(1), name=word))
+    # A bare word a statement calls a parameter: 'size mismatch for pos_embed:'.
+    for match in BARE_NAME.finditer(text):
+        word = match.group("strong") or match.group("weak")
+        if word in ("weight", "bias", "weights", "shape", "the", "a", "param", "parameter"):
+            continue
+        if match.group("strong") or PARAM_LEAF.fullmatch(word):
+            tokens.append(
+                _Token(
+                    match.start(match.lastgroup or 0), match.end(match.lastgroup or 0), name=word
+                )
+            )
+    # Slash-separated paths of other frameworks (TensorFlow, Paddle): 'logit/weights'.
+    for match in SLASHED.finditer(text):
+        path = match.group(1)
+        if PARAM_LEAF.fullmatch(path.rsplit("/", 1)[-1]) and not NOT_A_NAME.search(path):
+            tokens.append(_Token(match.start(1), match.end(1), name=path.replace("/", ".")))
     for match in SHAPE.finditer(text):
         raw = match.group("size") or match.group("list") or match.group("tuple")
         if raw is None:
