@@ -16,8 +16,9 @@ from collections import Counter
 from typing import Any
 
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose._context import Context, shape_text, stack_of
 from weightfit.findings import Finding
+from weightfit.plan import Op
 
 TEXT_FACTS = "text_facts"
 """Key of a partial manifest's ``extras`` that holds the facts of its text."""
@@ -82,9 +83,7 @@ def unrelated(ctx: Context) -> None:
         return
     have, want = _stems(source), _stems(target)
     shared = len(have & want) / max(min(len(have), len(want)), 1)
-    shapes = _shared_shapes(
-        [s.shape for s in source.values()], [s.shape for s in target.values()]
-    )
+    shapes = _shared_shapes([s.shape for s in source.values()], [s.shape for s in target.values()])
     if shared > MAX_SHARED_STEMS or shapes > MAX_SHARED_SHAPES:
         return
     pairs = ctx.pairs()
@@ -139,6 +138,106 @@ def _describe(ctx: Context, side: str) -> str:
     stems = sorted(_stems(manifest.tensors), key=len)[:3]
     where = manifest.source.rsplit("/", 1)[-1] or manifest.source
     return f"{where} ({len(manifest.tensors)} tensors: {', '.join(stems)} …)"
+
+
+WRAPPER_SEGMENTS = {
+    "module": "DistributedDataParallel / DataParallel",
+    "_orig_mod": "torch.compile (OptimizedModule)",
+    "_fsdp_wrapped_module": "FSDP",
+    "state_dict": "a nested state_dict saved whole",
+    "model": "a wrapper or task model that holds the network as .model",
+    "backbone": "a detector or task model that holds the network as .backbone",
+    "encoder": "a model that holds the network as .encoder",
+    "base_model": "PEFT (PeftModel)",
+    "net": "a training wrapper that holds the network as .net",
+    "student": "a distillation wrapper",
+    "teacher": "a distillation wrapper",
+}
+"""Leading segments that wrappers add to every name, and who adds them."""
+
+FIRST_TENSORS = 3
+"""Missing names from this many distinct top modules, layer 0 among them, mean 'all of them'."""
+
+
+def one_sided_prefix(ctx: Context) -> None:
+    """Read a prefix from names of one side alone (a text lists only missing or unexpected).
+
+    Every unexpected name (or every missing one) starting with the same wrapper
+    segment (``module.``, ``_orig_mod.``, ``backbone.`` …) is the wrapper's prefix,
+    even for a single name. A missing list that starts with the model's very first
+    tensors (embedding, layer 0 …) and no unexpected name means nothing matched:
+    most often the checkpoint's names carry another prefix.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for names, side in ((unexpected, "checkpoint"), (missing, "model")):
+        other = missing if side == "checkpoint" else unexpected
+        heads = {name.split(".", 1)[0] for name in names}
+        if not names or len(heads) != 1 or "." not in names[0]:
+            continue
+        segment = heads.pop()
+        if segment not in WRAPPER_SEGMENTS:
+            continue
+        stripped = {name.split(".", 1)[1] for name in names}
+        if other and not (stripped & set(other)):
+            continue
+        strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
+        op_args = (
+            {"strip": f"{segment}.", "add": ""}
+            if side == "checkpoint"
+            else {
+                "strip": "",
+                "add": f"{segment}.",
+            }
+        )
+        ctx.add(
+            Finding(
+                category="prefix",
+                severity="error",
+                message=(
+                    f"{side} names carry the prefix '{segment}.' "
+                    f"({WRAPPER_SEGMENTS[segment]}) that the other side's lack: "
+                    f"{len(names)} name(s) read"
+                ),
+                params=names,
+                evidence={"segment": f"{segment}.", "side": side, "names": names[:8]},
+                confidence=0.85 if strong else 0.6,
+                fix=[Op("rename", op_args, reason=f"prefix '{segment}.'")],
+            )
+        )
+        ctx.consume(missing=[*names, *other], unexpected=[*names, *other])
+        return
+    if missing and not unexpected and _first_tensors(missing):
+        ctx.add(
+            Finding(
+                category="prefix",
+                severity="error",
+                message=(
+                    f"the model's first tensors are all missing ({', '.join(missing[:3])} …): "
+                    "no name of the checkpoint matched, most often because its names carry "
+                    "another prefix (module., _orig_mod., model.) or are nested one level down"
+                ),
+                params=missing,
+                evidence={"missing": len(missing), "first": missing[:8]},
+                confidence=0.55,
+                fix_note=(
+                    "list the checkpoint's names (weightfit inspect CKPT) or run weightfit "
+                    "check CKPT --against TARGET: the prefix is found from both sides"
+                ),
+            )
+        )
+        ctx.consume(missing=missing)
+
+
+def _first_tensors(names: list[str]) -> bool:
+    tops = {name.split(".", 1)[0] for name in names}
+    stacked = [stack_of(name) for name in names]
+    return (
+        len(tops) >= 2
+        and any(s is not None and s[1] == 0 for s in stacked)
+        and (len(names) >= FIRST_TENSORS)
+    )
 
 
 def unknown(ctx: Context) -> None:
