@@ -35,7 +35,14 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
-from weightfit.diagnose.fragments import model_types, one_sided_prefix, unknown, unrelated
+from weightfit.diagnose.fragments import (
+    model_types,
+    one_sided_prefix,
+    quantized_names,
+    running_stats,
+    unknown,
+    unrelated,
+)
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
 from weightfit.diagnose.layout import saved_layout
@@ -56,6 +63,8 @@ RULES: tuple[Rule, ...] = (
     model_types,
     reinitialised,
     prefix,
+    quantized_names,
+    running_stats,
     one_sided_prefix,
     saved_layout,
     factorized_pos_embed,

@@ -294,6 +294,8 @@ def num_classes(ctx: Context) -> None:
         # A head's bias follows its weight, wherever the position rules would put it alone.
         if (_module_of(change.name), change.have, change.want) in heads:
             groups[(change.have, change.want)].append(change)
+        elif (group := _per_class_sibling(change, heads)) is not None:
+            groups[group].append(change)
     for (have, want), changes in groups.items():
         weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
         if not weights and not (ctx.partial and _class_count(have, want)):
@@ -345,6 +347,22 @@ def num_classes(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=[c.pair for c in changes])
+
+
+def _per_class_sibling(
+    change: _RowChange, heads: set[tuple[str, int, int]]
+) -> tuple[int, int] | None:
+    """Return the head a sibling output follows with k rows per class (a detector's box
+    regression: 4 per class, with or without the background class), if one does."""
+    parent = _module_of(_module_of(change.name))
+    for module, have, want in heads:
+        if _module_of(module) != parent or module == _module_of(change.name):
+            continue
+        for k in range(2, 9):
+            for extra in (0, 1):
+                if (change.have, change.want) == (k * (have - extra), k * (want - extra)):
+                    return have, want
+    return None
 
 
 def _module_of(name: str) -> str:

@@ -155,6 +155,16 @@ WRAPPER_SEGMENTS = {
 }
 """Leading segments that wrappers add to every name, and who adds them."""
 
+BUFFERS = (
+    ".running_mean",
+    ".running_var",
+    ".num_batches_tracked",
+    ".position_ids",
+    ".inv_freq",
+    "_index",
+)
+"""Buffers whose absence or presence is a version matter, never a prefix."""
+
 FIRST_TENSORS = 3
 """Missing names from this many distinct top modules, layer 0 among them, mean 'all of them'."""
 
@@ -177,7 +187,7 @@ def one_sided_prefix(ctx: Context) -> None:
         if not names or len(heads) != 1 or "." not in names[0]:
             continue
         segment = heads.pop()
-        if segment not in WRAPPER_SEGMENTS:
+        if segment not in WRAPPER_SEGMENTS or all(n.endswith(BUFFERS) for n in names):
             continue
         stripped = {name.split(".", 1)[1] for name in names}
         if other and not (stripped & set(other)):
@@ -238,6 +248,120 @@ def _first_tensors(names: list[str]) -> bool:
         and any(s is not None and s[1] == 0 for s in stacked)
         and (len(names) >= FIRST_TENSORS)
     )
+
+
+QUANT_LEAVES = frozenset(
+    {
+        "qweight",
+        "qzeros",
+        "scales",
+        "g_idx",
+        "SCB",
+        "absmax",
+        "quant_map",
+        "weight_format",
+        "weight_packed",
+        "weight_scale",
+        "weight_scale_inv",
+        "weight_zero_point",
+        "input_scale",
+    }
+)
+"""Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8)."""
+
+
+def quantized_names(ctx: Context) -> None:
+    """Report quantized parameter names a text lists as missing or unexpected.
+
+    Unexpected ones: the checkpoint is quantized and the model is built in float.
+    Missing ones: the model is built quantized (``zeros``/``scales`` beside ``qweight``)
+    and the checkpoint holds plain weights, or another packing.
+    """
+    if not ctx.partial:
+        return
+    for names, side in ((ctx.unexpected(), "checkpoint"), (ctx.missing(), "model")):
+        leaves = {name.rsplit(".", 1)[-1] for name in names}
+        quantized = [n for n in names if n.rsplit(".", 1)[-1] in QUANT_LEAVES] or (
+            [n for n in names if n.endswith((".zeros", ".scales"))]
+            if {"zeros", "scales"} <= leaves
+            else []
+        )
+        if not quantized:
+            continue
+        scheme = _scheme(leaves)
+        other = (
+            "model is built for float weights"
+            if side == "checkpoint"
+            else ("checkpoint holds weights of another packing or none quantized")
+        )
+        ctx.add(
+            Finding(
+                category="quantization",
+                severity="error",
+                message=(
+                    f"the {side} holds quantized tensors ({scheme}: "
+                    f"{', '.join(sorted({n.rsplit('.', 1)[-1] for n in quantized}))}) "
+                    f"and the {other}"
+                ),
+                params=quantized,
+                evidence={"side": side, "scheme": scheme, "names": quantized[:8]},
+                confidence=0.8,
+                fix_note=(
+                    "load it with the quantizer that wrote it (the model's quantization_config "
+                    "and its kernels), or use the unquantized original; weights packed by "
+                    "another tool version are not interchangeable"
+                ),
+            )
+        )
+        ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
+        return
+
+
+def _scheme(leaves: set[str]) -> str:
+    if leaves & {"SCB", "weight_format"}:
+        return "bitsandbytes 8-bit"
+    if leaves & {"absmax", "quant_map"}:
+        return "bitsandbytes 4-bit"
+    if leaves & {"weight_packed", "weight_zero_point"}:
+        return "compressed-tensors"
+    if leaves & {"weight_scale_inv", "input_scale"}:
+        return "fp8"
+    if "g_idx" in leaves:
+        return "GPTQ"
+    return "GPTQ / AWQ packed int4"
+
+
+RUNNING_STATS = (".running_mean", ".running_var", ".num_batches_tracked")
+INSTANCE_NORM = re.compile(r"InstanceNorm|track_running_stats")
+
+
+def running_stats(ctx: Context) -> None:
+    """Report InstanceNorm running statistics an old (torch < 0.4) checkpoint still holds."""
+    facts = text_facts(ctx)
+    names = ctx.unexpected()
+    if facts is None or not names or not all(n.endswith(RUNNING_STATS) for n in names):
+        return
+    if not INSTANCE_NORM.search(facts.text):
+        return
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{len(names)} running-statistics buffer(s) of InstanceNorm layers: saved by "
+                "PyTorch < 0.4.0, whose InstanceNorm tracked running stats; since 0.4.0 it "
+                "does not (track_running_stats=False)"
+            ),
+            params=names,
+            evidence={"library": "torch", "version": "0.4.0", "names": names[:8]},
+            confidence=0.9,
+            fix=[
+                Op("drop", {"name": n}, "running stats InstanceNorm no longer keeps") for n in names
+            ],
+            fix_note="drop these keys from the state dict (the model computes instance statistics)",
+        )
+    )
+    ctx.consume(unexpected=names)
 
 
 def unknown(ctx: Context) -> None:

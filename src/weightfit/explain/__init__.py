@@ -216,7 +216,9 @@ def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
     """Align and diagnose one section's partial manifests; LoRA halves have their own rule."""
     adapters = {n: s for n, s in section.mismatched.items() if lora_reshape.is_adapter_tensor(n)}
     source, target = _manifests(section, label, skip=set(adapters))
-    findings = _diagnosed(source, target) if (source.tensors or target.tensors or not adapters) else []
+    findings = (
+        _diagnosed(source, target) if (source.tensors or target.tensors or not adapters) else []
+    )
     findings += lora_reshape.adapter_findings(label, adapters)
     for finding in findings:
         finding.evidence.setdefault("model", label)

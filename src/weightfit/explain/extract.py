@@ -240,6 +240,7 @@ class Facts:
     lora: list[str] = field(default_factory=list)
     invalid_view: tuple[tuple[int, ...], int] | None = None
     key_errors: list[str] = field(default_factory=list)
+    text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for a finding's evidence (empty fields left out)."""
@@ -367,7 +368,7 @@ def _broken(before: str, after: str) -> bool:
 
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
-    found = Facts(loading_error=LOADING_ERROR.search(text) is not None)
+    found = Facts(loading_error=LOADING_ERROR.search(text) is not None, text=text)
     types = MODEL_TYPES.search(text)
     if types is not None:
         found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
