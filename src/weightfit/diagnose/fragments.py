@@ -26,11 +26,13 @@ TEXT_FACTS = "text_facts"
 MIN_TENSORS = 4
 """Fewest tensors on each side for the files to be judged unrelated."""
 
-MAX_SHARED_STEMS = 0.2
-"""Largest share of module stems in common for two files to be unrelated."""
+MAX_SHARED_MODULES = 0.2
+"""Largest share of module paths (last two words, indices dropped) in common for two files
+to be unrelated."""
 
-MAX_SHARED_SHAPES = 0.34
-"""Largest share of shapes in common for two files to be unrelated."""
+MAX_SHARED_SHAPES = 0.5
+"""Largest share of shapes (of the larger side, with repeats) in common for two files to be
+unrelated: two models of one width share many shapes, but not half of the larger one's."""
 
 
 def text_facts(ctx: Context) -> Any:
@@ -81,10 +83,10 @@ def unrelated(ctx: Context) -> None:
     source, target = ctx.source.tensors, ctx.target.tensors
     if len(source) < MIN_TENSORS or len(target) < MIN_TENSORS:
         return
-    have, want = _stems(source), _stems(target)
+    have, want = _modules(source), _modules(target)
     shared = len(have & want) / max(min(len(have), len(want)), 1)
     shapes = _shared_shapes([s.shape for s in source.values()], [s.shape for s in target.values()])
-    if shared > MAX_SHARED_STEMS or shapes > MAX_SHARED_SHAPES:
+    if shared > MAX_SHARED_MODULES or shapes > MAX_SHARED_SHAPES:
         return
     pairs = ctx.pairs()
     message = (
@@ -106,7 +108,7 @@ def unrelated(ctx: Context) -> None:
                 "checkpoint_modules": sorted(have)[:12],
                 "model_modules": sorted(want)[:12],
             },
-            confidence=0.9 if shared == 0 and shapes < 0.2 else 0.8,
+            confidence=0.9 if shared == 0 and shapes < 0.3 else 0.8,
             fix_note=(
                 "no renaming or reshaping makes one model's weights another's: check that "
                 "the file is the one meant for this model (architecture, task, repository)"
@@ -116,26 +118,26 @@ def unrelated(ctx: Context) -> None:
     ctx.consume(pairs=pairs, missing=ctx.missing(), unexpected=ctx.unexpected())
 
 
-def _stems(names: Any) -> set[str]:
-    """The module words of a checkpoint's names (``q_proj``, ``layernorm``), indices dropped."""
-    stems = set()
+def _modules(names: Any) -> set[str]:
+    """The module paths of a checkpoint's names, last two words (``self_attn.q_proj``),
+    layer indices dropped."""
+    found = set()
     for name in names:
         parts = [p for p in name.split(".")[:-1] if not p.isdigit()]
-        if parts:
-            stems.add(parts[-1])
-    return stems
+        found.add(".".join(parts[-2:]))
+    return found
 
 
 def _shared_shapes(have: list[tuple[int, ...]], want: list[tuple[int, ...]]) -> float:
-    """The share of the smaller side's shapes (with repeats) the other side also has."""
+    """The share of the larger side's shapes (with repeats) the other side also has."""
     a, b = Counter(have), Counter(want)
     common = sum((a & b).values())
-    return common / max(min(len(have), len(want)), 1)
+    return common / max(len(have), len(want), 1)
 
 
 def _describe(ctx: Context, side: str) -> str:
     manifest = ctx.source if side == "source" else ctx.target
-    stems = sorted(_stems(manifest.tensors), key=len)[:3]
+    stems = sorted({m.rsplit(".", 1)[-1] for m in _modules(manifest.tensors)} - {""}, key=len)[:3]
     where = manifest.source.rsplit("/", 1)[-1] or manifest.source
     return f"{where} ({len(manifest.tensors)} tensors: {', '.join(stems)} …)"
 
@@ -188,6 +190,8 @@ def one_sided_prefix(ctx: Context) -> None:
             continue
         segment = heads.pop()
         if segment not in WRAPPER_SEGMENTS or all(n.endswith(BUFFERS) for n in names):
+            continue
+        if any("lora_" in n or ".adapter" in n for n in names):
             continue
         stripped = {name.split(".", 1)[1] for name in names}
         if other and not (stripped & set(other)):

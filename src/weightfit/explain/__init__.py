@@ -150,8 +150,9 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(Section(model=facts.model_class, origin="text", start=0, facts=facts))
     if not merged:
         raise NoLoadingErrorFound(
-            "the text holds no loading error: no message about loading a checkpoint, "
-            "no tensor names with shapes, no missing or unexpected keys"
+            "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
+            "safetensors or LoRA loading message: no tensor named with shapes, no missing "
+            "or unexpected keys, no loading error"
         )
     return merged
 

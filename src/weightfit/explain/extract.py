@@ -159,7 +159,7 @@ LOADING_ERROR = re.compile(
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
-    r"KeyError:\s*['\"][\w.]+['\"]|Unsupported\s+global|weights_only|"
+    r"KeyError:\s*['\"][\w\-]+\.[\w.\-]+['\"]|Unsupported\s+global|weights_only|"
     r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
     r"model\s+of\s+type\s+\S+\s+to\s+instantiate|Received\s+parameters\s+not\s+in\s+model|"
     r"more\s+than\s+one\s+\.index\.json|Error\s+while\s+deserializing|"
