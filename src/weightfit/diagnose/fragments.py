@@ -23,6 +23,9 @@ from weightfit.plan import Op
 TEXT_FACTS = "text_facts"
 """Key of a partial manifest's ``extras`` that holds the facts of its text."""
 
+ADAPTER_NAME = re.compile(r"lora_|\.lora\.|hada_|lokr_|\.adapter|lora_down|lora_up")
+"""Names only adapter files hold."""
+
 MIN_TENSORS = 4
 """Fewest tensors on each side for the files to be judged unrelated."""
 
@@ -83,6 +86,8 @@ def unrelated(ctx: Context) -> None:
     source, target = ctx.source.tensors, ctx.target.tensors
     if len(source) < MIN_TENSORS or len(target) < MIN_TENSORS:
         return
+    if any(ADAPTER_NAME.search(name) for name in source):
+        return  # an adapter holds only its own tensors: the adapter rules read it
     have, want = _modules(source), _modules(target)
     shared = len(have & want) / max(min(len(have), len(want)), 1)
     shapes = _shared_shapes([s.shape for s in source.values()], [s.shape for s in target.values()])
