@@ -36,11 +36,16 @@ from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
 from weightfit.diagnose.fragments import (
+    broadcast_rows,
+    fused_names,
+    missing_class,
     model_types,
+    nested,
     one_sided_prefix,
     quantized_names,
     running_stats,
     unknown,
+    unshaped_names,
     unrelated,
 )
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
@@ -65,7 +70,9 @@ RULES: tuple[Rule, ...] = (
     prefix,
     quantized_names,
     running_stats,
+    nested,
     one_sided_prefix,
+    fused_names,
     saved_layout,
     factorized_pos_embed,
     rename,
@@ -86,6 +93,9 @@ RULES: tuple[Rule, ...] = (
     extra_state,
     version,
     unexplained_shapes,
+    missing_class,
+    broadcast_rows,
+    unshaped_names,
     missing,
     unexpected,
     unknown,

@@ -17,7 +17,7 @@ from typing import Any
 
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, shape_text, stack_of
-from weightfit.findings import Finding
+from weightfit.findings import Category, Finding
 from weightfit.plan import Op
 
 TEXT_FACTS = "text_facts"
@@ -371,6 +371,191 @@ def running_stats(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names)
+
+
+def fused_names(ctx: Context) -> None:
+    """Report a fused tensor missing where its parts are unexpected, or the reverse, by name.
+
+    ``experts.gate_up_proj`` against ``experts.0.gate_proj`` / ``experts.0.up_proj``:
+    the fused word joins the parts' first words (``gate_up``, ``qkv``), under the same
+    parent once layer and expert indices are dropped.
+    """
+    if not ctx.partial:
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for fused_side, parts_side in ((missing, unexpected), (unexpected, missing)):
+        explained_fused, explained_parts = [], []
+        for fused in fused_side:
+            parent, word = _parent_and_word(fused)
+            parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
+            heads = sorted({_parent_and_word(p)[1].split("_")[0] for p in parts}, key=word.find)
+            if len(heads) < 2 or not all(h and h in word for h in heads):
+                continue
+            if "_".join(heads) not in word and "".join(heads) not in word:
+                continue
+            explained_fused.append(fused)
+            explained_parts += [p for p in parts if _parent_and_word(p)[1].split("_")[0] in heads]
+        if not explained_fused:
+            continue
+        fused_in = "model" if fused_side is missing else "checkpoint"
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"the {fused_in} holds fused tensors ({explained_fused[0]}) where the other "
+                    f"side holds their parts ({', '.join(sorted(set(explained_parts))[:3])})"
+                ),
+                params=[*explained_fused, *dict.fromkeys(explained_parts)],
+                evidence={"fused": explained_fused[:8], "parts": explained_parts[:8]},
+                confidence=0.8,
+                fix_note=(
+                    "the loader that knows this layout fuses or splits them on load (a "
+                    "transformers / vLLM version with the model's conversion mapping); "
+                    "weightfit check CKPT --against TARGET plans the concatenation"
+                ),
+            )
+        )
+        ctx.consume(
+            missing=[*explained_fused, *explained_parts],
+            unexpected=[*explained_fused, *explained_parts],
+        )
+        return
+
+
+def _parent_and_word(name: str) -> tuple[str, str]:
+    """The parent path without indices and the module word of a name (``weight`` leaves off)."""
+    parts = [p for p in name.split(".") if not p.isdigit()]
+    if len(parts) > 1 and parts[-1] in ("weight", "bias", "qweight", "scales", "qzeros"):
+        parts = parts[:-1]
+    return ".".join(parts[:-1]), parts[-1] if parts else ""
+
+
+def nested(ctx: Context) -> None:
+    """Report a state dict nested one level down, or expected so: a container key.
+
+    ``KeyError: 'params'`` on ``torch.load(path)['params']`` means the file has no such
+    key; an unexpected list of a few plain words (``"parms"``, ``"state_dict"``) means
+    the file's top level holds containers, not tensors.
+    """
+    facts = text_facts(ctx)
+    if facts is None:
+        return
+    unexpected = ctx.unexpected()
+    words = [n for n in unexpected if "." not in n and not _is_parameter_word(n)]
+    if facts.container_key:
+        key, where = facts.container_key, "the loader indexes the checkpoint by"
+        names: list[str] = []
+    elif words and len(words) == len(unexpected) <= 3 and not ctx.mismatches():
+        key, where = words[0], "the checkpoint's top level holds"
+        names = words
+    else:
+        return
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"{where} the key '{key}': the state dict is nested under a container key "
+                "on one side and flat on the other (a checkpoint saved by another version "
+                "or codebase)"
+            ),
+            params=names,
+            evidence={"container_key": key, "names": names},
+            confidence=0.65,
+            fix_note=(
+                f"load the inner dict (checkpoint['{key}']) or save it flat; "
+                "weightfit inspect CKPT lists the containers a file holds"
+            ),
+        )
+    )
+    ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
+
+
+def _is_parameter_word(word: str) -> bool:
+    return word in ("weight", "bias", "pos_embed", "cls_token", "mask_token", "position_ids")
+
+
+def missing_class(ctx: Context) -> None:
+    """Report a pickled checkpoint naming a class the installed library lacks."""
+    facts = text_facts(ctx)
+    if facts is None or facts.missing_class is None or ctx.findings:
+        return
+    name, module = facts.missing_class
+    what = f"class '{name}' of module '{module}'" if name else f"module '{module}'"
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the checkpoint pickles the {what}, which the installed code does not have: "
+                "it was saved by another version of the library that defines it"
+            ),
+            evidence={"class": name, "module": module},
+            confidence=0.75,
+            fix_note=(
+                "install the library version that saved it (or the one that has the class), "
+                "or convert the weights to safetensors with that version: a weights-only "
+                "file needs no classes"
+            ),
+        )
+    )
+
+
+def broadcast_rows(ctx: Context) -> None:
+    """Report ``size of tensor a (32000) must match ... b (32001)`` as a vocabulary change."""
+    facts = text_facts(ctx)
+    if facts is None or facts.broadcast is None or ctx.findings:
+        return
+    a, b = facts.broadcast
+    known = _known.vocab_labels(min(a, b)) or _known.vocab_labels(max(a, b))
+    if not known or abs(a - b) > _known.NEAR_VOCAB:
+        return
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                f"two tensors of {a} and {b} rows meet: {min(a, b)} is a known vocabulary "
+                f"({known[0]}), the other has {abs(a - b)} token(s) added"
+            ),
+            evidence={"sizes": [a, b], "vocabulary": known[:3]},
+            confidence=0.65,
+            fix_note=(
+                f"resize the embeddings to {max(a, b)} rows (resize_token_embeddings) before "
+                "merging or loading, or use the tokenizer the weights were made with"
+            ),
+        )
+    )
+
+
+def unshaped_names(ctx: Context) -> None:
+    """Guess a cause from the names of shape mismatches whose shapes the paste lost."""
+    facts = text_facts(ctx)
+    if facts is None or not facts.unshaped or ctx.findings:
+        return
+    name = facts.unshaped[0]
+    lower = name.lower()
+    role: Category
+    if re.search(r"pos|position", lower):
+        role, why = "pos_embed_resize", "a position table"
+    elif re.search(r"embed|wte|tok|word|vocab", lower):
+        role, why = "vocab_resize", "a token embedding"
+    elif re.search(r"head|fc|classifier|logit|cls|score|predictor", lower):
+        role, why = "num_classes", "a classification head"
+    else:
+        return
+    ctx.add(
+        Finding(
+            category=role,
+            severity="error",
+            message=f"{name} differs in shape (the text lost the shapes): by its name, {why}",
+            params=facts.unshaped[:20],
+            evidence={"names": facts.unshaped[:8]},
+            confidence=0.45,
+            fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
+        )
+    )
 
 
 def unknown(ctx: Context) -> None:

@@ -46,6 +46,9 @@ WINDOW_RADIUS = 20_000
 MAX_WINDOWS = 64
 """Loading words windowed at most (a log that repeats one error repeats it)."""
 
+ORPHAN_REACH = 5_000
+"""Characters after a missing/unexpected cue within which a loose tensor name joins its side."""
+
 MAX_NAMES = 20_000
 """Names read at most from one text."""
 
@@ -166,7 +169,8 @@ LOADING_ERROR = re.compile(
     r"shapes?\s+(?:cannot|can't|could\s+not)\s+be|expected\s+shape|"
     r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
     r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
-    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed",
+    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
+    r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -210,6 +214,16 @@ VERSION = re.compile(
 FILE_NAME = re.compile(
     r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
 )
+INDEXED_LOAD = re.compile(
+    r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
+)
+"""A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
+MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
+NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
+UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
+BROADCAST = re.compile(
+    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)"
+)
 INVALID_VIEW = re.compile(
     r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)"
 )
@@ -240,6 +254,10 @@ class Facts:
     lora: list[str] = field(default_factory=list)
     invalid_view: tuple[tuple[int, ...], int] | None = None
     key_errors: list[str] = field(default_factory=list)
+    container_key: str = ""
+    missing_class: tuple[str, str] | None = None
+    broadcast: tuple[int, int] | None = None
+    unshaped: list[str] = field(default_factory=list)
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -257,6 +275,10 @@ class Facts:
                 else None
             ),
             "key_errors": self.key_errors,
+            "container_key": self.container_key,
+            "missing_class": list(self.missing_class) if self.missing_class else None,
+            "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
+            "names_without_shapes": self.unshaped[:8],
         }
         return {key: value for key, value in data.items() if value}
 
@@ -319,7 +341,16 @@ def normalise(text: str) -> str:
     if "&" in text:
         text = html.unescape(text)
     lines = [LOG_PREFIX.sub("", line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
-    return "\n".join(_rejoin(lines))
+    text = "\n".join(_rejoin(lines))
+    text = RANGE.sub(r"\1", text)
+    return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+
+
+RANGE = re.compile(r"\{(\d+)\s*(?:\.\.\.?|…|-)\s*\d+\}")
+"""A templated layer range (``layers.{0...47}``, transformers' load report): its first index."""
+
+TUPLE_PATH = re.compile(r"\(\s*['\"]\w+['\"](?:\s*,\s*['\"]\w+['\"]){1,20}\s*,?\s*\)")
+"""A Flax / JAX parameter path (``('decoder', 'mid', 'norm', 'bias')``): a dotted name."""
 
 
 _OPEN_SIZE = re.compile(r"torch\.Size\(\[[\d,\s]*$|\[[\d,\s]*\d$|torch\.Si?z?e?\(?\[?$")
@@ -385,6 +416,19 @@ def facts(text: str) -> Facts:
         dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
         found.invalid_view = (dims, int(view.group(2)))
     found.key_errors = list(dict.fromkeys(KEY_ERROR.findall(text)))
+    plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
+    if plain and INDEXED_LOAD.search(text):
+        found.container_key = plain[-1]
+    missing_class = MISSING_CLASS.search(text)
+    if missing_class is not None:
+        found.missing_class = (missing_class.group(1), missing_class.group(2))
+    else:
+        module = NO_MODULE.search(text)
+        if module is not None and UNPICKLING.search(text):
+            found.missing_class = ("", module.group(1))
+    sizes = BROADCAST.search(text)
+    if sizes is not None:
+        found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
     return found
 
 
@@ -396,6 +440,12 @@ def extract(text: str) -> Section:
     tokens = _tokens(text)
     in_mismatch = _mismatches(text, tokens, section)
     _lists(text, tokens, in_mismatch, section)
+    _table_rows(text, section)
+    known.unshaped = [
+        m.group(1)
+        for m in UNSHAPED.finditer(text)
+        if m.group(1) not in section.mismatched and _is_name(m.group(1), listed=True)
+    ]
     for name in known.key_errors:
         if _is_name(name, listed=True) and "." in name and name not in section.unexpected:
             section.unexpected.append(name)
@@ -420,10 +470,12 @@ def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
     if not NAME_CHARS.fullmatch(word) or NOT_A_NAME.search(word) or len(word) > 300:
         return False
     leaf = word.rsplit(".", 1)[-1]
+    if listed and quoted:
+        return True
     if word in NOT_TENSORS:
         return False
     if listed:
-        return "." in word or PARAM_LEAF.fullmatch(leaf) is not None or (quoted and "_" in word)
+        return "." in word or PARAM_LEAF.fullmatch(leaf) is not None
     return "." in word and PARAM_LEAF.fullmatch(leaf) is not None
 
 
@@ -559,6 +611,24 @@ def _cue(words: str, *, last: bool) -> str:
     return best
 
 
+TABLE_ROW = re.compile(r"^\s*([\w.\-]+)\s*\|\s*(MISSING|UNEXPECTED)\s*\|", re.M)
+"""A row of transformers' v5 load report, pasted without its header."""
+
+UNSHAPED = re.compile(
+    r"(?:size\s+mismatch\s+for|parameter\s+named|Unable\s+to\s+load|Skip\s+loading\s+parameter)"
+    r"\s+['\"`]?([\w.\-]+?)['\"`]?[:,\s]"
+)
+"""A name a shape-mismatch statement introduces (kept even when the paste lost its shapes)."""
+
+
+def _table_rows(text: str, section: Section) -> None:
+    for match in TABLE_ROW.finditer(text):
+        name, status = match.groups()
+        target = section.missing if status == "MISSING" else section.unexpected
+        if _is_name(name, listed=True) and name not in target:
+            target.append(name)
+
+
 def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Section) -> None:
     """Gather the names after missing / unexpected cues (any dotted path, quoted or not)."""
     cues = sorted(
@@ -577,8 +647,17 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
                 target.append(name)
         if TRUNCATION.search(span):
             section.truncated = True
-    # Names outside any list and any mismatch stay unread: a traceback names modules too.
-    del tokens, in_mismatch
+    # Tensor names outside any list and any mismatch, after a cue (a list pasted apart from
+    # its message, one name a line): the nearest cue before them says their side.
+    listed = {*section.missing, *section.unexpected, *section.mismatched}
+    for token in tokens:
+        if not token.name or token.name in listed or token.start in in_mismatch:
+            continue
+        before = [cue for cue in cues if cue[1] <= token.start]
+        if before and token.start - before[-1][1] < ORPHAN_REACH:
+            side = before[-1][2]
+            (section.missing if side == "missing" else section.unexpected).append(token.name)
+            listed.add(token.name)
 
 
 def _list_span(text: str, start: int, stop: int) -> str:
