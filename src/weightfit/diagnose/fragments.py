@@ -388,8 +388,11 @@ def fused_names(ctx: Context) -> None:
         for fused in fused_side:
             parent, word = _parent_and_word(fused)
             parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
-            heads = sorted({_parent_and_word(p)[1].split("_")[0] for p in parts}, key=word.find)
-            if len(heads) < 2 or not all(h and h in word for h in heads):
+            heads = sorted(
+                {h for p in parts if (h := _parent_and_word(p)[1].split("_")[0]) and h in word},
+                key=word.find,
+            )
+            if len(heads) < 2:
                 continue
             if "_".join(heads) not in word and "".join(heads) not in word:
                 continue
@@ -431,6 +434,13 @@ def _parent_and_word(name: str) -> tuple[str, str]:
     return ".".join(parts[:-1]), parts[-1] if parts else ""
 
 
+CONTAINER_KEY = re.compile(
+    r"(?:model_?)?state_?dict|model|params?(?:_ema)?|parms|net(?:work)?|module|ema|"
+    r"checkpoint|weights|g_ema|generator|student|teacher|ema_model|model_ema"
+)
+"""Top-level keys under which checkpoints nest their state dict."""
+
+
 def nested(ctx: Context) -> None:
     """Report a state dict nested one level down, or expected so: a container key.
 
@@ -442,7 +452,7 @@ def nested(ctx: Context) -> None:
     if facts is None:
         return
     unexpected = ctx.unexpected()
-    words = [n for n in unexpected if "." not in n and not _is_parameter_word(n)]
+    words = [n for n in unexpected if CONTAINER_KEY.fullmatch(n)]
     if facts.container_key:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
         names: list[str] = []
@@ -470,10 +480,6 @@ def nested(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
-
-
-def _is_parameter_word(word: str) -> bool:
-    return word in ("weight", "bias", "pos_embed", "cls_token", "mask_token", "position_ids")
 
 
 def missing_class(ctx: Context) -> None:

@@ -429,6 +429,7 @@ def facts(text: str) -> Facts:
     sizes = BROADCAST.search(text)
     if sizes is not None:
         found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
+    found.loading_error = found.loading_error or bool(found.container_key or found.missing_class)
     return found
 
 
@@ -456,6 +457,8 @@ def extract(text: str) -> Section:
 
 
 NAME_CHARS = re.compile(r"(?=[\w.\-]*[A-Za-z])[A-Za-z0-9_][\w.\-]*")
+CONTAINER_WORD = re.compile(r"state_?dict|model|params?|parms|net|module|ema|weights|checkpoint")
+"""Plain words a quoted key list may hold: containers a state dict nests under."""
 NOT_TENSORS = frozenset(
     {"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"}
 )
@@ -470,7 +473,7 @@ def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
     if not NAME_CHARS.fullmatch(word) or NOT_A_NAME.search(word) or len(word) > 300:
         return False
     leaf = word.rsplit(".", 1)[-1]
-    if listed and quoted:
+    if listed and quoted and ("_" in word or "." in word or CONTAINER_WORD.fullmatch(word)):
         return True
     if word in NOT_TENSORS:
         return False
