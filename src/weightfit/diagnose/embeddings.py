@@ -33,7 +33,17 @@ PAD_MULTIPLES = (128, 64, 32, 16, 8)
 _INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
 _OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
 _LABEL_WORDS = ("label", "class_emb", "y_embed")
-_HEAD_WORDS = ("head", "fc", "classifier", "logit", "cls", "class", "score", "predictor")
+_HEAD_WORDS = (
+    "head",
+    "fc",
+    "classifier",
+    "logit",
+    "cls",
+    "class",
+    "score",
+    "predictor",
+    "final",
+)
 _TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
 _NOT_TOKEN_WORDS = (
     "pos",
@@ -91,7 +101,7 @@ def vocab_resize(ctx: Context) -> None:
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
     for change in _row_changes(ctx):
         larger = max(change.have, change.want)
-        table = ctx.partial and _is_token_table(change.name)
+        table = ctx.partial and _is_token_table(change.name) and not _label_rows(change)
         if not table and (
             larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger
         ):
@@ -116,6 +126,17 @@ def _is_token_table(name: str) -> bool:
     if any(word in leaf_module for word in _NOT_TOKEN_WORDS):
         return False
     return any(word in leaf_module for word in _TOKEN_TABLE_WORDS) or leaf_module == "shared"
+
+
+def _label_rows(change: _RowChange) -> bool:
+    """Whether a row change reads as label sets: a known dataset's class count against a
+    smaller count (1000 ImageNet classes against 2), never a vocabulary."""
+    small, large = sorted((change.have, change.want))
+    return bool(_class_count(large)) and large <= MAX_LABELS and small < large
+
+
+MAX_LABELS = 30_000
+"""Most classes a label set has (ImageNet-21k: 21843); more rows are a vocabulary."""
 
 
 def _class_count(*rows: int) -> list[str]:
@@ -382,14 +403,21 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     if len(shape) >= 2 and shape[1] < 2:
         return False
     module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
-    if any(word in change.name.lower() for word in _ANCHOR_WORDS) or _is_token_table(change.name):
+    if any(word in change.name.lower() for word in _ANCHOR_WORDS):
+        return False
+    if _is_token_table(change.name) and not (ctx.partial and _label_rows(change)):
         return False
     named = any(word in module for word in _HEAD_WORDS)
     if ctx.partial:
-        # A text names only what differs: where a tensor sits is unknown, its name tells.
-        return named or (
-            stack_of(change.name) is None and bool(_class_count(change.have, change.want))
+        # A text names only what differs: where a tensor sits is unknown, its name tells
+        # (any word of its path: classifier.header.conv, head.final_layer), or a known
+        # dataset's class count does.
+        path = change.name.lower().split(".")[:-1]
+        named = named or (
+            stack_of(change.name) is None
+            and any(word in segment for segment in path for word in _HEAD_WORDS)
         )
+        return named or (stack_of(change.name) is None and _label_rows(change))
     late = change.position >= 0.8
     if stack_of(change.name) is None:
         return named or late

@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from weightfit import knowledge
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, shape_text, stack_of
 from weightfit.findings import Category, Finding
@@ -516,6 +517,7 @@ def broadcast_rows(ctx: Context) -> None:
     a, b = facts.broadcast
     known = _known.vocab_labels(min(a, b)) or _known.vocab_labels(max(a, b))
     if not known or abs(a - b) > _known.NEAR_VOCAB:
+        _broadcast_classes(ctx, a, b)
         return
     ctx.add(
         Finding(
@@ -530,6 +532,30 @@ def broadcast_rows(ctx: Context) -> None:
             fix_note=(
                 f"resize the embeddings to {max(a, b)} rows (resize_token_embeddings) before "
                 "merging or loading, or use the tokenizer the weights were made with"
+            ),
+        )
+    )
+
+
+def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
+    """Report two row counts that meet, one a known dataset's class count: another label set."""
+    datasets = [d.model for n in (a, b) for d in knowledge.datasets_with_classes(n)]
+    if not datasets or max(a, b) > 30_000:
+        return
+    ctx.add(
+        Finding(
+            category="num_classes",
+            severity="error",
+            message=(
+                f"two tensors of {a} and {b} rows meet: {datasets[0]} has "
+                f"{max(a, b) if knowledge.datasets_with_classes(max(a, b)) else min(a, b)} "
+                "classes, so a head (or its optimizer state) is sized for another label set"
+            ),
+            evidence={"sizes": [a, b], "known_class_counts": datasets[:3]},
+            confidence=0.55,
+            fix_note=(
+                "rebuild the head for your classes and do not restore the optimizer state "
+                "of the old head (or drop the head from the checkpoint)"
             ),
         )
     )
