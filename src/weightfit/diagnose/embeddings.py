@@ -99,9 +99,18 @@ def _row_changes(ctx: Context) -> list[_RowChange]:
 def vocab_resize(ctx: Context) -> None:
     """Report embeddings and heads whose rows differ by a few: added or padded tokens."""
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
-    for change in _row_changes(ctx):
+    changes = _row_changes(ctx)
+    # In a text, an output projection with the rows of a token table is that vocabulary's.
+    vocabularies = {
+        (c.have, c.want)
+        for c in changes
+        if ctx.partial and _is_token_table(c.name) and not _label_rows(c)
+    }
+    for change in changes:
         larger = max(change.have, change.want)
-        table = ctx.partial and _is_token_table(change.name) and not _label_rows(change)
+        table = (change.have, change.want) in vocabularies and (
+            _is_token_table(change.name) or stack_of(change.name) is None
+        )
         if not table and (
             larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger
         ):

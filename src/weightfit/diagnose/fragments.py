@@ -561,6 +561,82 @@ def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
     )
 
 
+def singleton_layout(ctx: Context) -> None:
+    """Report vectors stored with extra singleton axes: ``(1, 1, 1, 512)`` against ``(512,)``.
+
+    The values are the same; the library that wrote them stored the parameter in
+    another layout (flax GroupNorm before 0.3.6, old TensorFlow exports).
+    """
+    if not ctx.partial:
+        return
+    pairs = [
+        p
+        for p in ctx.mismatches()
+        if [d for d in ctx.src(p).shape if d != 1] == [d for d in ctx.tgt(p).shape if d != 1]
+        and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) == 1
+    ]
+    if not pairs:
+        return
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{first.target} holds the same values in another layout: "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model — the library that saved it "
+                "stored this parameter with extra singleton axes"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+            },
+            confidence=0.65,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note="use the library version the checkpoint was saved with, or reshape on load",
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+PROMPT_TABLE = re.compile(r"prefix_encoder|prompt_encoder|prompt_embeddings|prompt_tokens")
+"""Tables of prompt- or prefix-tuning adapters (PEFT, P-Tuning v2): rows are virtual tokens."""
+
+
+def prompt_tables(ctx: Context) -> None:
+    """Report a prompt / prefix-tuning table built for another number of virtual tokens."""
+    if not ctx.partial:
+        return
+    pairs = [p for p in ctx.mismatches() if PROMPT_TABLE.search(p.target)]
+    if not pairs:
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape[0], ctx.tgt(first).shape[0]
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="error",
+            message=(
+                f"the prompt/prefix-tuning adapter was trained with {have} virtual tokens, "
+                f"the model is built for {want}: {first.target}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_tokens": have, "model_tokens": want},
+            confidence=0.7,
+            fix_note=(
+                f"build the model with the adapter's length (pre_seq_len / "
+                f"num_virtual_tokens = {have})"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
 def unshaped_names(ctx: Context) -> None:
     """Guess a cause from the names of shape mismatches whose shapes the paste lost."""
     facts = text_facts(ctx)

@@ -121,6 +121,8 @@ def rank_inflate(ctx: Context) -> None:
     down: list[_RankChange] = []
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if ctx.partial and min(len(have), len(want)) == 1:
+            continue  # a vector with singleton axes is a storage layout, not a kernel
         if len(want) > len(have):
             op = _grow(pair.target, have, want)
             if op is not None:

@@ -173,15 +173,29 @@ def _weights_only(text: str) -> list[Section]:
         "to safetensors (weightfit fix) or allowlist only the globals you trust with "
         "torch.serialization.add_safe_globals; weights_only=False runs whatever the file names"
     )
+    # Real threads settle a refusal of harmless globals as the PyTorch 2.6 default change
+    # (the code loaded the file before); a global that can run code stays the finding.
+    flipped = not dangerous
     finding = Finding(
-        category="extra_state",
+        category="version" if flipped else "extra_state",
         severity="error",
         message=(
             f"torch.load(weights_only=True) refused the checkpoint: the pickle names {listed}, "
             "non-tensor objects saved beside the weights (training arguments, numpy values, "
             "custom classes)"
+            + (
+                "; PyTorch 2.6 made weights_only=True the default, so code that loaded it "
+                "before now fails"
+                if flipped
+                else ""
+            )
         ),
-        evidence={"library": "torch", "globals": rows, "worst_verdict": worst},
+        evidence={
+            "library": "torch",
+            "globals": rows,
+            "worst_verdict": worst,
+            **({"version": "2.6.0"} if flipped else {}),
+        },
         confidence=0.9 if rows else 0.6,
         fix_note=note,
     )

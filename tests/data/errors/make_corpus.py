@@ -205,7 +205,7 @@ def torch_cases(tmp: Path) -> None:
     case(
         "torch_weights_only",
         capture(lambda: torch.load(path, weights_only=True)),
-        "extra_state",
+        "version",
         {"globals": [{"global": "argparse.Namespace", "verdict": "benign"}]},
     )
     evil = tmp / "evil.pt"
@@ -528,7 +528,7 @@ def variants() -> None:
     case(
         "variant_weights_only_wrapped",
         _hard_wrap(TEXTS["torch_weights_only"], 120),
-        "extra_state",
+        "version",
         {"globals": [{"global": "argparse.Namespace", "verdict": "benign"}]},
         "variant",
     )
