@@ -261,6 +261,8 @@ def encoder_swap(ctx: Context) -> None:
         modules = {p.target.rsplit(".", 1)[0] for p in pairs}
         if not named and not any(labels.values()) and len(modules) < 2:
             continue
+        if ctx.partial and not named:
+            continue  # a text's kept axis may be a vocabulary, not the model's width
         _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width)
 
 
@@ -313,6 +315,8 @@ def _report_swap(
     if keys:
         evidence["config_option"] = keys[0]
     confidence = 0.7 + 0.15 * named + 0.1 * bool(labels["checkpoint"] and labels["model"])
+    if ctx.partial and len(pairs) == 1:
+        confidence = min(confidence, 0.7)  # one tensor of a text: another variant fits too
     ctx.add(
         Finding(
             category="encoder_swap",

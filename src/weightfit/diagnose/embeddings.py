@@ -318,7 +318,7 @@ def num_classes(ctx: Context) -> None:
     heads = {
         (_module_of(change.name), change.have, change.want)
         for change in rows
-        if _is_head(ctx, change) or _is_label_table(change)
+        if _is_head(ctx, change) or _is_label_table(change) or _paired_output(ctx, change, rows)
     }
     for change in rows:
         # A head's bias follows its weight, wherever the position rules would put it alone.
@@ -364,7 +364,7 @@ def num_classes(ctx: Context) -> None:
                 message=message,
                 params=[c.pair.source for c in changes],
                 evidence=evidence,
-                confidence=0.9 if (has_bias or datasets) else 0.8,
+                confidence=_head_confidence(ctx, changes, has_bias, datasets),
                 fix=[
                     Op("reinit", {"name": c.name}, "num_classes: head for another label set")
                     for c in changes
@@ -377,6 +377,33 @@ def num_classes(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=[c.pair for c in changes])
+
+
+_CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
+
+
+def _head_confidence(
+    ctx: Context, changes: list[_RowChange], has_bias: bool, datasets: list[str]
+) -> float:
+    """How sure a head's row change is a label set: from a text, a known dataset's class
+    count or a class word in the name must say so (rows may count bins or anchors)."""
+    if not ctx.partial:
+        return 0.9 if has_bias else 0.8
+    worded = any(word in c.name.lower() for c in changes for word in _CLASS_WORDS)
+    return 0.9 if datasets else 0.8 if worded else 0.7
+
+
+def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> bool:
+    """Whether a top-level module's weight and bias both change rows alike (an output layer
+    sized by a label count), read from a text where names may not say "head"."""
+    if not ctx.partial or stack_of(change.name) is not None or change.have >= MIN_VOCAB_ROWS:
+        return False
+    module = _module_of(change.name)
+    return {
+        c.name.rsplit(".", 1)[-1]
+        for c in rows
+        if _module_of(c.name) == module and (c.have, c.want) == (change.have, change.want)
+    } >= {"weight", "bias"}
 
 
 def _per_class_sibling(

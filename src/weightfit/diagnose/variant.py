@@ -289,7 +289,8 @@ def _report(
             message=message,
             params=[p.source for p in mismatches] + extra_unexpected,
             evidence=evidence,
-            confidence=0.9 if (have.family or want.family or deeper) else 0.8,
+            confidence=(0.9 if (have.family or want.family or deeper) else 0.8)
+            - (0.15 if ctx.partial and len(mismatches) < 3 else 0.0),
             fix_note=(
                 f"no tensor operation turns one model size into another: build the model like "
                 f"the checkpoint{built}, or use a checkpoint made for this configuration"
