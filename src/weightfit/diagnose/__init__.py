@@ -35,6 +35,7 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
+from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.fragments import (
     broadcast_rows,
     fused_names,
@@ -44,13 +45,12 @@ from weightfit.diagnose.fragments import (
     one_sided_prefix,
     prompt_tables,
     quantized_names,
-    singleton_layout,
     running_stats,
+    singleton_layout,
     unknown,
-    unshaped_names,
     unrelated,
+    unshaped_names,
 )
-from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
 from weightfit.diagnose.layout import saved_layout
 from weightfit.diagnose.leftovers import missing, unexpected

@@ -138,8 +138,10 @@ def _is_token_table(name: str) -> bool:
 
 
 def _label_rows(change: _RowChange) -> bool:
-    """Whether a row change reads as label sets: a known dataset's class count against a
-    smaller count (1000 ImageNet classes against 2), never a vocabulary."""
+    """Whether a row change reads as label sets, never a vocabulary.
+
+    One side is a known dataset's class count, the other smaller (1000 against 2).
+    """
     small, large = sorted((change.have, change.want))
     return bool(_class_count(large)) and large <= MAX_LABELS and small < large
 
@@ -385,8 +387,11 @@ _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
 def _head_confidence(
     ctx: Context, changes: list[_RowChange], has_bias: bool, datasets: list[str]
 ) -> float:
-    """How sure a head's row change is a label set: from a text, a known dataset's class
-    count or a class word in the name must say so (rows may count bins or anchors)."""
+    """How sure a head's row change is a label set.
+
+    From a text, a known dataset's class count or a class word in the name must say
+    so: rows may count frequency bins or anchors.
+    """
     if not ctx.partial:
         return 0.9 if has_bias else 0.8
     worded = any(word in c.name.lower() for c in changes for word in _CLASS_WORDS)
@@ -394,8 +399,11 @@ def _head_confidence(
 
 
 def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> bool:
-    """Whether a top-level module's weight and bias both change rows alike (an output layer
-    sized by a label count), read from a text where names may not say "head"."""
+    """Whether a top-level module's weight and bias both change rows alike.
+
+    An output layer sized by a label count, read from a text whose names may not say
+    "head".
+    """
     if not ctx.partial or stack_of(change.name) is not None or change.have >= MIN_VOCAB_ROWS:
         return False
     module = _module_of(change.name)
@@ -409,8 +417,10 @@ def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> 
 def _per_class_sibling(
     change: _RowChange, heads: set[tuple[str, int, int]]
 ) -> tuple[int, int] | None:
-    """Return the head a sibling output follows with k rows per class (a detector's box
-    regression: 4 per class, with or without the background class), if one does."""
+    """Return the head a sibling output follows with k rows per class, if one does.
+
+    A detector's box regression has 4 rows per class, with or without background.
+    """
     parent = _module_of(_module_of(change.name))
     for module, have, want in heads:
         if _module_of(module) != parent or module == _module_of(change.name):

@@ -75,8 +75,7 @@ def model_types(ctx: Context) -> None:
 
 
 def _family(model_type: str) -> str:
-    """Fold a model type to its family (``qwen2_vl`` and ``qwen2`` stay apart, case and
-    separators do not count)."""
+    """Fold a model type's case and separators (``qwen2_vl`` and ``qwen2`` stay apart)."""
     return re.sub(r"[^a-z0-9]", "", model_type.lower())
 
 
@@ -125,8 +124,7 @@ def unrelated(ctx: Context) -> None:
 
 
 def _modules(names: Any) -> set[str]:
-    """The module paths of a checkpoint's names, last two words (``self_attn.q_proj``),
-    layer indices dropped."""
+    """The module paths of a checkpoint's names: last two words, indices dropped."""
     found = set()
     for name in names:
         parts = [p for p in name.split(".")[:-1] if not p.isdigit()]

@@ -142,7 +142,7 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(section)
         if section.model:
             by_model[section.model] = section
-    generic = _uncovered(extract.extract(cleaned), merged)
+    generic = _uncovered(extract.extract(cleaned, facts), merged)
     if generic.has_tensors:
         generic.facts = facts
         merged.append(generic)

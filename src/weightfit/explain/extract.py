@@ -28,14 +28,15 @@ a huge log to the parts around loading words, so any input ends quickly.
 
 from __future__ import annotations
 
+import bisect
 import html
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import AnyStr
 
 from weightfit.explain._text import ANSI, Section, expand_braces
-
-MAX_DECODED_BYTES = 64_000_000
-"""Bytes of an input decoded at most; a longer input is windowed first (:func:`window`)."""
 
 WINDOW_THRESHOLD = 1_000_000
 """Characters above which a log is read only around its loading words."""
@@ -43,7 +44,7 @@ WINDOW_THRESHOLD = 1_000_000
 WINDOW_RADIUS = 20_000
 """Characters kept each side of a loading word in a windowed log."""
 
-MAX_WINDOWS = 64
+MAX_WINDOWS = 16
 """Loading words windowed at most (a log that repeats one error repeats it)."""
 
 ORPHAN_REACH = 5_000
@@ -175,11 +176,6 @@ LOADING_ERROR = re.compile(
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
 
-LOADING_WORDS = re.compile(
-    rb"(?i)state_dict|checkpoint|mismatch|missing|unexpected|initiali[sz]ed|pretrained|"
-    rb"KeyError|load|weights|safetensors|lora"
-)
-"""Words a huge log is windowed around (bytes, so undecoded input can be searched)."""
 
 LOG_PREFIX = re.compile(
     r"^(?:\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?"
@@ -296,10 +292,10 @@ class _Token:
 def decode(data: bytes) -> str:
     """Decode an input's bytes (UTF-8, errors replaced), windowing a huge one first."""
     if len(data) > WINDOW_THRESHOLD:
-        spans = _windows([m.start() for m in _limited(LOADING_WORDS.finditer(data))], len(data))
-        return "\n".join(
-            data[a:b].decode("utf-8", errors="replace") for a, b in spans if a < MAX_DECODED_BYTES
+        spans = _windows(_hits(data, [w.encode() for w in STRONG_WORDS]), len(data)) or (
+            _windows(_hits(data, [w.encode() for w in WEAK_WORDS]), len(data))
         )
+        return "\n".join(data[a:b].decode("utf-8", errors="replace") for a, b in spans)
     return data.decode("utf-8", errors="replace")
 
 
@@ -307,21 +303,61 @@ def window(text: str) -> str:
     """Keep a huge log to the parts around its loading words (a small one is kept whole)."""
     if len(text) <= WINDOW_THRESHOLD:
         return text
-    words = re.compile(LOADING_WORDS.pattern.decode(), re.I)
-    spans = _windows([m.start() for m in _limited(words.finditer(text))], len(text))
+    spans = _windows(_hits(text, list(STRONG_WORDS)), len(text)) or (
+        _windows(_hits(text, list(WEAK_WORDS)), len(text))
+    )
     return "\n".join(text[a:b] for a, b in spans)
 
 
-def _limited(matches: object) -> list[re.Match[str]] | list[re.Match[bytes]]:
-    found: list = []  # type: ignore[type-arg]
-    last = -WINDOW_RADIUS
-    for match in matches:  # type: ignore[attr-defined]
-        if match.start() - last >= WINDOW_RADIUS:
-            found.append(match)
-            last = match.start()
-            if len(found) >= MAX_WINDOWS:
-                break
-    return found
+STRONG_WORDS = (
+    "state_dict",
+    "mismatch",
+    "missing key",
+    "unexpected key",
+    "initialized",
+    "keyerror",
+    "checkpoint",
+    "shapes",
+    "lora key",
+    "global",
+    "weights only",
+    "invalid for input",
+)
+WEAK_WORDS = ("load", "weights", "missing", "unexpected", "lora")
+"""What a huge log is windowed around: the strong words first, the weak ones only when no
+strong word occurs (searched chunk by chunk, lowercased, with ``find``: fast on 100 MB)."""
+
+CHUNK = 2_000_000
+
+SCANNED_HEAD, SCANNED_TAIL = 8_000_000, 24_000_000
+"""Of a longer input, only the first and the last characters are searched for loading words."""
+"""Characters (or bytes) lowercased at a time while searching a huge input."""
+
+
+def _hits(data: AnyStr, words: list[AnyStr]) -> list[int]:
+    """Offsets of the words in a huge input, at most one per :data:`WINDOW_RADIUS`.
+
+    When there are too many, the first few and the last ones: a failure ends a log.
+    """
+    hits: set[int] = set()
+    starts: list[int] = list(range(0, len(data), CHUNK))
+    if len(data) > SCANNED_HEAD + SCANNED_TAIL:
+        # A failure is at the start of a log or, most often, at its end.
+        starts = [
+            *range(0, SCANNED_HEAD, CHUNK),
+            *range(len(data) - SCANNED_TAIL, len(data), CHUNK),
+        ]
+    for start in starts:
+        chunk = data[start : start + CHUNK + 64].lower()
+        for word in words:
+            at = chunk.find(word)
+            while at != -1 and at < CHUNK:
+                hits.add(start + at)
+                at = chunk.find(word, at + WINDOW_RADIUS)
+    ordered = sorted(hits)
+    if len(ordered) > MAX_WINDOWS:
+        ordered = ordered[: MAX_WINDOWS // 4] + ordered[-(MAX_WINDOWS - MAX_WINDOWS // 4) :]
+    return ordered
 
 
 def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
@@ -379,9 +415,9 @@ def _broken(before: str, after: str) -> bool:
     if _OPEN_SIZE.search(before) and head.group(0)[0].isdigit():
         return True
     # Inside a quoted name: the quote opened on this line is still open.
-    if before.count("'") % 2 == 1 or before.count('"') % 2 == 1:
-        if re.match(r"^[\w.\-]+['\"]", after):
-            return True
+    open_quote = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
+    if open_quote and re.match(r"^[\w.\-]+['\"]", after):
+        return True
     piece, rest = tail.group(0), head.group(0)
     if "." not in piece + rest:
         return False
@@ -433,9 +469,9 @@ def facts(text: str) -> Facts:
     return found
 
 
-def extract(text: str) -> Section:
+def extract(text: str, known: Facts | None = None) -> Section:
     """Read every tensor a normalised text names into one section (``origin`` ``"text"``)."""
-    known = facts(text)
+    known = known or facts(text)
     section = Section(model=known.model_class, origin="text", start=0)
     section.facts = known
     tokens = _tokens(text)
@@ -556,7 +592,7 @@ def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
 
 
 def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
-    found = []
+    found: list[int] = []
     for j in range(index - 1, -1, -1):
         if tokens[j].name or tokens[index].start - tokens[j].end > 200:
             break
@@ -635,8 +671,8 @@ def _table_rows(text: str, section: Section) -> None:
 def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Section) -> None:
     """Gather the names after missing / unexpected cues (any dotted path, quoted or not)."""
     cues = sorted(
-        [(m.start(), m.end(), "missing") for m in MISSING_CUES.finditer(text)]
-        + [(m.start(), m.end(), "unexpected") for m in UNEXPECTED_CUES.finditer(text)]
+        [(m.start(), m.end(), "missing") for m in _limit(MISSING_CUES.finditer(text))]
+        + [(m.start(), m.end(), "unexpected") for m in _limit(UNEXPECTED_CUES.finditer(text))]
     )
     for index, (start, end, side) in enumerate(cues):
         stop = cues[index + 1][0] if index + 1 < len(cues) else len(text)
@@ -653,19 +689,37 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
     # Tensor names outside any list and any mismatch, after a cue (a list pasted apart from
     # its message, one name a line): the nearest cue before them says their side.
     listed = {*section.missing, *section.unexpected, *section.mismatched}
+    ends = [cue[1] for cue in cues]
     for token in tokens:
         if not token.name or token.name in listed or token.start in in_mismatch:
             continue
-        before = [cue for cue in cues if cue[1] <= token.start]
-        if before and token.start - before[-1][1] < ORPHAN_REACH:
-            side = before[-1][2]
+        index = bisect.bisect_right(ends, token.start) - 1
+        if index >= 0 and token.start - cues[index][1] < ORPHAN_REACH:
+            side = cues[index][2]
             (section.missing if side == "missing" else section.unexpected).append(token.name)
             listed.add(token.name)
 
 
+UNQUOTED_ITEM = re.compile(r"[^\s,{}]*(?:\{[^{}]*\}[^\s,{}]*)+|[^\s,{}]+")
+"""One item of an unquoted list: a word, with fvcore's brace groups (``a.{b, c}.weight``)."""
+
+MAX_SPAN = 2_000_000
+"""Characters of one list read at most."""
+
+MAX_CUES = 500
+"""Missing/unexpected cue words read at most, each kind (a log repeating one warning)."""
+
+
+def _limit(matches: Iterator[re.Match[str]]) -> list[re.Match[str]]:
+    return list(itertools.islice(matches, MAX_CUES))
+
+
 def _list_span(text: str, start: int, stop: int) -> str:
-    """The list that follows a cue: a bracketed group, else the rest of its line and the
-    indented or bulleted lines under it."""
+    """The list that follows a cue.
+
+    A bracketed group, else the rest of its line and the indented or bulleted lines
+    under it.
+    """
     rest = text[start:stop]
     lead = re.match(r"[^\S\n]*(?:[^\n:=\[{'\"]{0,60}?[:=])?[^\S\n]*\n?[^\S\n]*", rest)
     offset = lead.end() if lead else 0
@@ -701,7 +755,7 @@ def _names_in_span(span: str) -> list[str]:
     quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
     parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
     if not parts:
-        parts = re.split(r"[,\s]+(?![^{]*\})", span)
+        parts = UNQUOTED_ITEM.findall(span[:MAX_SPAN])
     names: list[str] = []
     for part in parts:
         part = part.strip("[](). :;-")
