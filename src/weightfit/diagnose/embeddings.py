@@ -324,10 +324,11 @@ def num_classes(ctx: Context) -> None:
     }
     for change in rows:
         # A head's bias follows its weight, wherever the position rules would put it alone.
-        if (_module_of(change.name), change.have, change.want) in heads:
+        sibling = _per_class_sibling(change, heads)
+        if sibling is not None:
+            groups[sibling].append(change)
+        elif (_module_of(change.name), change.have, change.want) in heads:
             groups[(change.have, change.want)].append(change)
-        elif (group := _per_class_sibling(change, heads)) is not None:
-            groups[group].append(change)
     for (have, want), changes in groups.items():
         weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
         if not weights and not (ctx.partial and _class_count(have, want)):
