@@ -50,6 +50,7 @@ from weightfit.diagnose.fragments import (
     unknown,
     unrelated,
     unshaped_names,
+    untied_head,
 )
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
 from weightfit.diagnose.layout import saved_layout
@@ -100,6 +101,7 @@ RULES: tuple[Rule, ...] = (
     missing_class,
     broadcast_rows,
     unshaped_names,
+    untied_head,
     missing,
     unexpected,
     unknown,

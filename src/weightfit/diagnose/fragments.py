@@ -635,6 +635,48 @@ def prompt_tables(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
+OUTPUT_HEADS = re.compile(r"(?:^|\.)(?:lm_head|output|embed_out)\.weight$")
+"""Output projections that models tie to their input embedding."""
+
+
+def untied_head(ctx: Context) -> None:
+    """Report an output head that is the only name missing: usually tied to the embedding.
+
+    A checkpoint of a model with tied embeddings stores one copy (``output.weight`` in
+    GGUF, ``lm_head.weight`` in transformers); a loader or model built untied asks for
+    the second. A parameter left on the meta device after loading is the same story.
+    """
+    facts = text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    missing = ctx.missing()
+    head = len(missing) == 1 and OUTPUT_HEADS.search(missing[0]) is not None
+    if not head and not (facts.meta_device and not missing and not ctx.mismatches()):
+        return
+    name = missing[0] if head else facts.meta_device
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="error",
+            message=(
+                f"{name} is not in the checkpoint"
+                if head
+                else f"{name} received no value when the checkpoint was loaded"
+            )
+            + ": models with tied embeddings store the output head once, as the input "
+            "embedding; this loader or model expects a separate copy",
+            params=[name],
+            evidence={"name": name},
+            confidence=0.6 if head else 0.45,
+            fix_note=(
+                "build the model with tie_word_embeddings=True (or call tie_weights() after "
+                "loading), or use a loader version that ties the head to the embedding"
+            ),
+        )
+    )
+    ctx.consume(missing=missing if head else [])
+
+
 def unshaped_names(ctx: Context) -> None:
     """Guess a cause from the names of shape mismatches whose shapes the paste lost."""
     facts = text_facts(ctx)

@@ -131,7 +131,7 @@ MODEL_CUES = (
 """Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
 
 MISSING_CUES = re.compile(
-    r"missing(?:\s+key(?:\(s\)|s)?)?|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"missing(?:\s+key(?:\(s\)|s)?)?|tensor(?=\s+'[\w.]+'\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
@@ -171,7 +171,9 @@ LOADING_ERROR = re.compile(
     r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
     r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
     r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
-    r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must",
+    r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
+    r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
+    r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -215,6 +217,7 @@ INDEXED_LOAD = re.compile(
 )
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
+META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
@@ -254,6 +257,7 @@ class Facts:
     missing_class: tuple[str, str] | None = None
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
+    meta_device: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -275,6 +279,7 @@ class Facts:
             "missing_class": list(self.missing_class) if self.missing_class else None,
             "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
             "names_without_shapes": self.unshaped[:8],
+            "left_on_meta_device": self.meta_device,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -465,6 +470,9 @@ def facts(text: str) -> Facts:
     sizes = BROADCAST.search(text)
     if sizes is not None:
         found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
+    meta = META_DEVICE.search(text)
+    if meta is not None:
+        found.meta_device = meta.group(1)
     found.loading_error = found.loading_error or bool(found.container_key or found.missing_class)
     return found
 
