@@ -38,7 +38,9 @@ from weightfit.diagnose.conditioning import encoder_swap, latent_channels
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.fragments import (
     broadcast_rows,
+    ema_copies,
     fused_names,
+    known_renames,
     missing_class,
     model_types,
     nested,
@@ -77,6 +79,8 @@ RULES: tuple[Rule, ...] = (
     one_sided_prefix,
     fused_names,
     prompt_tables,
+    known_renames,
+    ema_copies,
     saved_layout,
     factorized_pos_embed,
     rename,

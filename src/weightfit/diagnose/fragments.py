@@ -249,10 +249,13 @@ def one_sided_prefix(ctx: Context) -> None:
 
 
 def _first_tensors(names: list[str]) -> bool:
+    """Whether missing names start at the model's beginning: an embedding or several top
+    modules, and the first layer of a stack."""
     tops = {name.split(".", 1)[0] for name in names}
     stacked = [stack_of(name) for name in names]
+    embedded = any("embed" in name.split(".")[-2] for name in names if "." in name)
     return (
-        len(tops) >= 2
+        (len(tops) >= 2 or embedded)
         and any(s is not None and s[1] == 0 for s in stacked)
         and (len(names) >= FIRST_TENSORS)
     )
@@ -455,9 +458,15 @@ def nested(ctx: Context) -> None:
     if facts.container_key:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
         names: list[str] = []
-    elif words and len(words) == len(unexpected) <= 3 and not ctx.mismatches():
+    elif (
+        words
+        and len(unexpected) <= 6
+        and all("." not in n for n in unexpected)
+        and not ctx.mismatches()
+    ):
+        # A few plain words (epoch, best_acc, state_dict): a training checkpoint's top level.
         key, where = words[0], "the checkpoint's top level holds"
-        names = words
+        names = unexpected
     else:
         return
     ctx.add(
@@ -704,6 +713,71 @@ def unshaped_names(ctx: Context) -> None:
             fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
         )
     )
+
+
+EMA_NAME = re.compile(r"^(?:ema_|ema\.|model_ema\.|ema_model\.|module_ema\.|shadow\.)")
+"""Names of the EMA copy a training hook saves beside the model's weights."""
+
+
+def ema_copies(ctx: Context) -> None:
+    """Report unexpected names that are an EMA copy of the weights (``ema_backbone_...``)."""
+    if not ctx.partial:
+        return
+    names = [n for n in ctx.unexpected() if EMA_NAME.match(n)]
+    if not names or len(names) < len(ctx.unexpected()):
+        return
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="error",
+            message=(
+                f"{len(names)} unexpected name(s) are an EMA copy of the weights "
+                f"({names[0]} …), saved by a training hook beside the model"
+            ),
+            params=names,
+            evidence={"names": names[:8]},
+            confidence=0.75,
+            fix=[Op("drop", {"name": n}, "extra_state: EMA copy") for n in names],
+            fix_note=(
+                "drop them, or load the EMA weights on purpose (they are often the better "
+                "ones): the training framework's EMA hook knows how to resume them"
+            ),
+        )
+    )
+    ctx.consume(unexpected=names)
+
+
+def known_renames(ctx: Context) -> None:
+    """Report names a known library change renamed (``LayerNorm.gamma`` → ``.weight``)."""
+    if not ctx.partial:
+        return
+    facts = text_facts(ctx)
+    names = [*ctx.unexpected(), *ctx.missing()]
+    if facts is not None:
+        names += [n for n in facts.key_errors if n not in names]
+    hits = [(n, c) for n in names for c in knowledge.changes_for(n) if c.kind == "rename"]
+    if not hits:
+        return
+    change = hits[0][1]
+    found = [n for n, c in hits if c is change]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{found[0]} is spelled as before a known change ({change.library} "
+                f"{change.version}: {change.description})"
+            ),
+            params=found,
+            evidence={"known_change": change.source, "names": found[:8]},
+            confidence=0.7,
+            fix_note=(
+                "rename with the library's own conversion (a version that knows both "
+                "spellings), or weightfit fix CKPT --against TARGET"
+            ),
+        )
+    )
+    ctx.consume(unexpected=found, missing=found)
 
 
 def unknown(ctx: Context) -> None:
