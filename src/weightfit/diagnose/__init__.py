@@ -39,6 +39,7 @@ from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resiz
 from weightfit.diagnose.fragments import (
     broadcast_rows,
     ema_copies,
+    empty_tensors,
     fused_names,
     known_renames,
     missing_class,
@@ -51,6 +52,7 @@ from weightfit.diagnose.fragments import (
     singleton_layout,
     unknown,
     unrelated,
+    unlisted,
     unshaped_names,
     untied_head,
 )
@@ -87,6 +89,7 @@ RULES: tuple[Rule, ...] = (
     fused_split,
     lora_mismatch,
     partitioned,
+    empty_tensors,
     quantization,
     wrong_variant,
     rank_inflate,
@@ -106,6 +109,7 @@ RULES: tuple[Rule, ...] = (
     broadcast_rows,
     unshaped_names,
     untied_head,
+    unlisted,
     missing,
     unexpected,
     unknown,

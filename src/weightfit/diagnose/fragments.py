@@ -201,6 +201,8 @@ def one_sided_prefix(ctx: Context) -> None:
         if other and not (stripped & set(other)):
             continue
         strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
+        if side == "model" and not strong:
+            continue  # model names start with model., backbone. ... by themselves
         op_args = (
             {"strip": f"{segment}.", "add": ""}
             if side == "checkpoint"
@@ -778,6 +780,62 @@ def known_renames(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=found, missing=found)
+
+
+def unlisted(ctx: Context) -> None:
+    """Report keys a message counts or announces without listing them."""
+    facts = text_facts(ctx)
+    if facts is None or not facts.unlisted or ctx.findings or ctx.missing() or ctx.unexpected():
+        return
+    missing, unexpected = facts.unlisted.get("missing", 0), facts.unlisted.get("unexpected", 0)
+    side: Category = "missing" if missing >= unexpected else "unexpected"
+    counted = f"{missing} missing and {unexpected} unexpected keys" if unexpected else ""
+    ctx.add(
+        Finding(
+            category=side,
+            severity="error",
+            message=(
+                f"the message counts {counted} without naming them"
+                if counted
+                else "the model has weights the checkpoint does not (the message names no "
+                "list): usually a new task head that training will fill"
+            ),
+            evidence={"missing": missing, "unexpected": unexpected},
+            confidence=0.5,
+            fix_note=(
+                "expected when fine-tuning a new head or new modules on a pretrained base; "
+                "otherwise list them: weightfit check CKPT --against TARGET"
+            ),
+        )
+    )
+
+
+def empty_tensors(ctx: Context) -> None:
+    """Report checkpoint tensors of size 0: parameters ZeRO-3 partitioned and never gathered."""
+    if not ctx.partial:
+        return
+    pairs = [p for p in ctx.mismatches() if ctx.src(p).numel == 0 and ctx.tgt(p).numel > 0]
+    if not pairs:
+        return
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} checkpoint tensor(s) are empty ({pairs[0].source} has shape "
+                f"{shape_text(ctx.src(pairs[0]).shape)}): saved from DeepSpeed ZeRO-3 (or FSDP) "
+                "without gathering the partitioned parameters"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"empty": [p.source for p in pairs[:8]], "count": len(pairs)},
+            confidence=0.85,
+            fix_note=(
+                "save with the parameters gathered (deepspeed zero_to_fp32.py, "
+                "accelerator.get_state_dict(model), or stage3_gather_16bit_weights_on_model_save)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
 
 
 def unknown(ctx: Context) -> None:

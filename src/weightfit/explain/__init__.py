@@ -220,7 +220,12 @@ def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
     findings = (
         _diagnosed(source, target) if (source.tensors or target.tensors or not adapters) else []
     )
-    findings += lora_reshape.adapter_findings(label, adapters)
+    adapter_findings = lora_reshape.adapter_findings(label, adapters)
+    if adapters and not adapter_findings:
+        # No LoRA reshape explains them: the general rules read the adapter tensors too.
+        source, target = _manifests(section, label, skip=set())
+        findings = _diagnosed(source, target)
+    findings += adapter_findings
     for finding in findings:
         finding.evidence.setdefault("model", label)
     full_source, full_target = _manifests(section, label, skip=set())

@@ -217,6 +217,12 @@ INDEXED_LOAD = re.compile(
 )
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
+COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
+"""Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
+UNLISTED_MISSING = re.compile(
+    r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
+)
+"""transformers' "weights not initialized" message, even when the paste dropped its list."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
@@ -258,6 +264,7 @@ class Facts:
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
     meta_device: str = ""
+    unlisted: dict[str, int] = field(default_factory=dict)
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -280,6 +287,7 @@ class Facts:
             "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
             "names_without_shapes": self.unshaped[:8],
             "left_on_meta_device": self.meta_device,
+            "counted": self.unlisted,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -470,6 +478,11 @@ def facts(text: str) -> Facts:
     sizes = BROADCAST.search(text)
     if sizes is not None:
         found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
+    counts = COUNTS.search(text)
+    if counts is not None:
+        found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
+    elif UNLISTED_MISSING.search(text):
+        found.unlisted = {"missing": 0}
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
@@ -486,6 +499,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
     in_mismatch = _mismatches(text, tokens, section)
     _lists(text, tokens, in_mismatch, section)
     _table_rows(text, section)
+    if not section.mismatched:
+        _unnamed(text, tokens, section)
     known.unshaped = [
         m.group(1)
         for m in UNSHAPED.finditer(text)
@@ -656,6 +671,29 @@ def _cue(words: str, *, last: bool) -> str:
                 if (last and match.start() > where) or (not last and match.start() < where):
                     best, where = side, match.start()
     return best
+
+
+UNNAMED = "unnamed_tensor"
+"""The name given to the one tensor of a shape mismatch whose message names none."""
+
+MISMATCH_WORDS = re.compile(r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent", re.I)
+
+
+def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
+    """Read ``Shape mismatch: torch.Size([..]) vs torch.Size([..])``: two shapes, no name."""
+    shapes = [t for t in tokens if t.shape is not None]
+    for first, second in zip(shapes, shapes[1:], strict=False):
+        line_start = text.rfind("\n", 0, first.start) + 1
+        between = text[first.end : second.start]
+        if "\n" in between or len(between) > 80 or first.shape == second.shape:
+            continue
+        if not MISMATCH_WORDS.search(text[line_start : first.start]):
+            continue
+        assert first.shape is not None and second.shape is not None
+        sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
+        have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
+        section.mismatched[UNNAMED] = (have, want)
+        return
 
 
 TABLE_ROW = re.compile(r"^\s*([\w.\-]+)\s*\|\s*(MISSING|UNEXPECTED)\s*\|", re.M)

@@ -197,7 +197,8 @@ def _safetensors(text: str) -> list[Section]:
         section = Section(model="", origin="safetensors", start=match.start())
         section.findings.append(
             Finding(
-                category="missing",
+                # An interrupted or never-finished download: the file is incomplete.
+                category="partitioned",
                 severity="error",
                 message=(
                     f"the safetensors header cannot be read ({reason}); no tensor of the "

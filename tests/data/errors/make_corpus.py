@@ -252,7 +252,7 @@ def safetensors_cases(tmp: Path) -> None:
     case(
         "safetensors_lfs_pointer",
         capture(lambda: load_file(str(pointer))),
-        "missing",
+        "partitioned",
         {"error": "header too large"},
     )
     whole = tmp / "whole.safetensors"
@@ -262,7 +262,7 @@ def safetensors_cases(tmp: Path) -> None:
     case(
         "safetensors_truncated",
         capture(lambda: load_file(str(cut))),
-        "missing",
+        "partitioned",
         {"error": "incomplete metadata, file not fully covered"},
     )
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 10))
