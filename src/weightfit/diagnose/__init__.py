@@ -51,8 +51,8 @@ from weightfit.diagnose.fragments import (
     running_stats,
     singleton_layout,
     unknown,
-    unrelated,
     unlisted,
+    unrelated,
     unshaped_names,
     untied_head,
 )

@@ -251,8 +251,10 @@ def one_sided_prefix(ctx: Context) -> None:
 
 
 def _first_tensors(names: list[str]) -> bool:
-    """Whether missing names start at the model's beginning: an embedding or several top
-    modules, and the first layer of a stack."""
+    """Whether missing names start at the model's beginning.
+
+    An embedding or several top modules, and the first layer of a stack.
+    """
     tops = {name.split(".", 1)[0] for name in names}
     stacked = [stack_of(name) for name in names]
     embedded = any("embed" in name.split(".")[-2] for name in names if "." in name)

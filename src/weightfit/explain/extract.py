@@ -682,7 +682,7 @@ MISMATCH_WORDS = re.compile(r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|i
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
     """Read ``Shape mismatch: torch.Size([..]) vs torch.Size([..])``: two shapes, no name."""
     shapes = [t for t in tokens if t.shape is not None]
-    for first, second in zip(shapes, shapes[1:], strict=False):
+    for first, second in itertools.pairwise(shapes):
         line_start = text.rfind("\n", 0, first.start) + 1
         between = text[first.end : second.start]
         if "\n" in between or len(between) > 80 or first.shape == second.shape:
