@@ -105,8 +105,38 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
             "block'> while torch.load(weights)",
             "version",
         ),
+        (
+            "ValueError: You are trying to load a checkpoint from a folder containing more "
+            "than one .index.json file: model.safetensors.index.json, "
+            "pytorch_model.bin.index.json",
+            "partitioned",
+        ),
+        (
+            "lora key not loaded: lora_unet_down_blocks_0_attentions_0_proj_in.alpha\n"
+            "lora key not loaded: lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight",
+            "lora_mismatch",
+        ),
+        (
+            "size mismatch for base.model.layers.0.mlp.down_proj.lora_A.default.weight: copying "
+            "a param with shape torch.Size([0]) from checkpoint, the shape in current model is "
+            "torch.Size([8, 14336]).",
+            "partitioned",
+        ),
+        ("Restored from sd-v2.ckpt with 376 missing and 2 unexpected keys", "missing"),
     ],
-    ids=["wrapper", "quantized", "instance-norm", "fused", "nested", "model-types", "pickle"],
+    ids=[
+        "wrapper",
+        "quantized",
+        "instance-norm",
+        "fused",
+        "nested",
+        "model-types",
+        "pickle",
+        "two-indexes",
+        "lora-keys",
+        "zero3-empty",
+        "counted",
+    ],
 )
 def test_names_alone(text: str, category: str) -> None:
     assert top(text).category == category

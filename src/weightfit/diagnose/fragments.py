@@ -840,6 +840,63 @@ def empty_tensors(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
+def many_indexes(ctx: Context) -> None:
+    """Report a folder holding two shard indexes (safetensors and .bin): two weight sets."""
+    facts = text_facts(ctx)
+    if facts is None or not facts.indexes or ctx.findings:
+        return
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                "the folder holds more than one shard index ("
+                + ", ".join(facts.indexes[:3])
+                + "): two weight sets side by side, and the loader cannot choose"
+            ),
+            evidence={"indexes": facts.indexes},
+            confidence=0.85,
+            fix_note=(
+                "keep one weight set (move the other format's shards and index away); "
+                "weightfit lint MODEL_FOLDER shows which files each loader reads"
+            ),
+        )
+    )
+
+
+LORA_KEY = re.compile(r"lora_(?:unet|te\d?|down|up|A|B)|\.alpha$|hada_|lokr_|\.dora_scale$")
+"""Names of LoRA-family files (kohya, PEFT, LyCORIS)."""
+
+
+def unloaded_lora_keys(ctx: Context) -> None:
+    """Report LoRA keys no module took: a LoRA made for another base model or naming."""
+    if not ctx.partial:
+        return
+    names = ctx.unexpected()
+    lora = [n for n in names if LORA_KEY.search(n)]
+    if not lora or len(lora) < len(names):
+        return
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="error",
+            message=(
+                f"{len(lora)} LoRA key(s) match no module of the model ({lora[0]} …): a LoRA "
+                "made for another base model (SD 1.x vs SDXL vs Flux …), or a key naming "
+                "this loader version does not know"
+            ),
+            params=lora,
+            evidence={"names": lora[:8]},
+            confidence=0.7,
+            fix_note=(
+                "use the LoRA with the base it was trained on (its metadata names it: "
+                "ss_base_model_version / base_model_name_or_path), or update the loader"
+            ),
+        )
+    )
+    ctx.consume(unexpected=lora)
+
+
 def unknown(ctx: Context) -> None:
     """Report a loading error in a text that no rule explained, with all that was read."""
     facts = text_facts(ctx)

@@ -223,6 +223,8 @@ UNLISTED_MISSING = re.compile(
     r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
 )
 """transformers' "weights not initialized" message, even when the paste dropped its list."""
+MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
+"""accelerate / transformers refusing a folder with two shard indexes."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
@@ -265,6 +267,7 @@ class Facts:
     unshaped: list[str] = field(default_factory=list)
     meta_device: str = ""
     unlisted: dict[str, int] = field(default_factory=dict)
+    indexes: list[str] = field(default_factory=list)
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -288,6 +291,7 @@ class Facts:
             "names_without_shapes": self.unshaped[:8],
             "left_on_meta_device": self.meta_device,
             "counted": self.unlisted,
+            "index_files": self.indexes,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -483,6 +487,8 @@ def facts(text: str) -> Facts:
         found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
     elif UNLISTED_MISSING.search(text):
         found.unlisted = {"missing": 0}
+    if MANY_INDEXES.search(text):
+        found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
