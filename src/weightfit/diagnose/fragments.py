@@ -510,7 +510,8 @@ def missing_class(ctx: Context) -> None:
                 "it was saved by another version of the library that defines it"
             ),
             evidence={"class": name, "module": module},
-            confidence=0.75,
+            # Or the file belongs to another codebase that defines the class (YOLOv7 vs v5).
+            confidence=0.6,
             fix_note=(
                 "install the library version that saved it (or the one that has the class), "
                 "or convert the weights to safetensors with that version: a weights-only "
@@ -864,7 +865,7 @@ def many_indexes(ctx: Context) -> None:
     )
 
 
-LORA_KEY = re.compile(r"lora_(?:unet|te\d?|down|up|A|B)|\.alpha$|hada_|lokr_|\.dora_scale$")
+LORA_KEY = re.compile(r"(?:^|[._])lora(?:[._]|$)|lora_|\.alpha$|hada_|lokr_|\.dora_scale$")
 """Names of LoRA-family files (kohya, PEFT, LyCORIS)."""
 
 

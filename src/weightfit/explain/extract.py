@@ -513,8 +513,14 @@ def extract(text: str, known: Facts | None = None) -> Section:
         if m.group(1) not in section.mismatched and _is_name(m.group(1), listed=True)
     ]
     for name in known.key_errors:
-        if _is_name(name, listed=True) and "." in name and name not in section.unexpected:
-            section.unexpected.append(name)
+        if not (_is_name(name, listed=True) and "." in name):
+            continue
+        # Code that indexes a checkpoint by a literal name reads a key the file lacks;
+        # a loader looking a file's name up in the model's parameters does the reverse.
+        literal = re.search(r"\[\s*['\"]" + re.escape(name) + r"['\"]\s*\]", text)
+        side = section.missing if literal else section.unexpected
+        if name not in side:
+            side.append(name)
     section.checkpoint = next(
         (f for f in known.files if not f.lower().endswith((".py", ".model"))), ""
     )
