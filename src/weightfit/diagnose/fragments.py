@@ -17,12 +17,15 @@ from typing import Any
 
 from weightfit import knowledge
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, shape_text, stack_of
+from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Category, Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
-TEXT_FACTS = "text_facts"
-"""Key of a partial manifest's ``extras`` that holds the facts of its text."""
+TEXT_FACTS = "text"
+"""Key of the ``text`` profile's facts holding the whole text's
+:class:`~weightfit.explain.extract.Facts`; ``facts["first"]`` is true in the one
+diagnosis (of several sections) where facts of the whole text make findings."""
 
 ADAPTER_NAME = re.compile(r"lora_|\.lora\.|hada_|lokr_|\.adapter|lora_down|lora_up")
 """Names only adapter files hold."""
@@ -41,12 +44,17 @@ unrelated: two models of one width share many shapes, but not half of the larger
 
 def text_facts(ctx: Context) -> Any:
     """The :class:`~weightfit.explain.extract.Facts` of the text under diagnosis, or ``None``."""
-    return ctx.source.extras.get(TEXT_FACTS) if ctx.partial else None
+    return ctx.facts.get(TEXT_FACTS) if ctx.partial else None
+
+
+def whole_text_facts(ctx: Context) -> Any:
+    """The text's facts, in the one diagnosis that reports what the whole text says."""
+    return text_facts(ctx) if ctx.facts.get("first", True) else None
 
 
 def model_types(ctx: Context) -> None:
     """Report a checkpoint of one transformers model type loaded into another."""
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or not facts.model_types:
         return
     have, want = facts.model_types
@@ -496,7 +504,7 @@ def nested(ctx: Context) -> None:
 
 def missing_class(ctx: Context) -> None:
     """Report a pickled checkpoint naming a class the installed library lacks."""
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or facts.missing_class is None or ctx.findings:
         return
     name, module = facts.missing_class
@@ -523,7 +531,7 @@ def missing_class(ctx: Context) -> None:
 
 def broadcast_rows(ctx: Context) -> None:
     """Report ``size of tensor a (32000) must match ... b (32001)`` as a vocabulary change."""
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or facts.broadcast is None or ctx.findings:
         return
     a, b = facts.broadcast
@@ -660,7 +668,7 @@ def untied_head(ctx: Context) -> None:
     GGUF, ``lm_head.weight`` in transformers); a loader or model built untied asks for
     the second. A parameter left on the meta device after loading is the same story.
     """
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
     missing = ctx.missing()
@@ -693,7 +701,7 @@ def untied_head(ctx: Context) -> None:
 
 def unshaped_names(ctx: Context) -> None:
     """Guess a cause from the names of shape mismatches whose shapes the paste lost."""
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or not facts.unshaped or ctx.findings:
         return
     name = facts.unshaped[0]
@@ -787,7 +795,7 @@ def known_renames(ctx: Context) -> None:
 
 def unlisted(ctx: Context) -> None:
     """Report keys a message counts or announces without listing them."""
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or not facts.unlisted or ctx.findings or ctx.missing() or ctx.unexpected():
         return
     missing, unexpected = facts.unlisted.get("missing", 0), facts.unlisted.get("unexpected", 0)
@@ -843,7 +851,7 @@ def empty_tensors(ctx: Context) -> None:
 
 def many_indexes(ctx: Context) -> None:
     """Report a folder holding two shard indexes (safetensors and .bin): two weight sets."""
-    facts = text_facts(ctx)
+    facts = whole_text_facts(ctx)
     if facts is None or not facts.indexes or ctx.findings:
         return
     ctx.add(

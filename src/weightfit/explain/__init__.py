@@ -7,17 +7,18 @@ differ (both sides known), the names missing from the checkpoint (model side
 only) and the unexpected ones (checkpoint side only). Each section becomes two
 *partial* manifests (format ``error-text``: they hold only what the text names)
 that go through the same :func:`~weightfit.align.align`,
-:func:`~weightfit.diagnose.diagnose` and :func:`~weightfit.check.build_report` as
-``check``. A name the text gives without a shape gets shape ``[]`` and dtype
-``?``.
+:func:`~weightfit.diagnose.diagnose` (its ``text`` profile) and
+:func:`~weightfit.ranking.build_report` as ``check``. A name the text gives without a
+shape gets shape ``[]`` and dtype ``?``.
 
 Several models in one log make one report: each section is diagnosed on its own,
 every finding's evidence names its ``model``, and when more than one section
 names tensors their names are written ``Model/name`` in the report. Messages
 about the same model (transformers prints its missing and unexpected keys
-separately) are one section. Findings the text settles without tensors (unsafe
+separately) are one section. What the text settles without tensors (unsafe
 pickle globals, LoRA reshapes, unreadable safetensors headers, shared tensors,
-mixed variants) join the same report. Where the text cannot settle a cause,
+mixed variants) the parsers record as facts, and the same ``text`` profile of
+the rules turns them into findings of the same report. Where the text cannot settle a cause,
 the hints name the command that would.
 """
 
@@ -29,8 +30,9 @@ from contextlib import contextmanager
 
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
-from weightfit.check import build_report
+from weightfit.diagnose import diagnose
 from weightfit.diagnose.fragments import TEXT_FACTS
+from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import (
     extract,
@@ -42,9 +44,10 @@ from weightfit.explain import (
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
 from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
+from weightfit.ranking import build_report
 
 FORMAT = "error-text"
-"""The ``format`` of manifests built from error text (see ``diagnose._context.PARTIAL_FORMATS``)."""
+"""The ``format`` of manifests built from error text (diagnosed with the ``text`` profile)."""
 
 SOURCE = "<error text>"
 """``Report.source`` of an explained error."""
@@ -93,13 +96,19 @@ def explain(text: str | bytes) -> Report:
     findings: list[Finding] = []
     for index, section in enumerate(found):
         label = _label(section, index)
-        if section.has_tensors or not section.findings:
-            alignment, diagnosed = _diagnose(section, label)
-            if labelled and section.has_tensors:
+        # The whole text's facts make their findings once, with the first section.
+        text_facts = {TEXT_FACTS: section.text_facts, "first": index == 0}
+        if section.has_tensors:
+            alignment, diagnosed = _diagnose(section, label, text_facts)
+            if labelled:
                 alignment, diagnosed = _namespaced(alignment, diagnosed, label)
             parts.append(alignment)
             findings += diagnosed
-        findings += section.findings
+        if section.facts or not section.has_tensors:
+            facts = {"messages": section.facts, **text_facts}
+            if section.has_tensors:
+                facts["first"] = False
+            findings += diagnose(_empty(label), profile="text", facts=facts)
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_command=_fix_command(found))
     models = list(dict.fromkeys(s.model for s in found if s.model))
@@ -132,9 +141,9 @@ def sections(text: str | bytes) -> list[Section]:
     merged: list[Section] = []
     by_model: dict[str, Section] = {}
     for section in found:
-        if not (section.has_tensors or section.findings):
+        if not (section.has_tensors or section.facts):
             continue
-        section.facts = facts
+        section.text_facts = facts
         same = by_model.get(section.model) if section.model else None
         if same is not None and not (set(same.mismatched) & set(section.mismatched)):
             same.merge(section)
@@ -144,10 +153,9 @@ def sections(text: str | bytes) -> list[Section]:
             by_model[section.model] = section
     generic = _uncovered(extract.extract(cleaned, facts), merged)
     if generic.has_tensors:
-        generic.facts = facts
         merged.append(generic)
     if not merged and facts.loading_error:
-        merged.append(Section(model=facts.model_class, origin="text", start=0, facts=facts))
+        merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
@@ -213,54 +221,30 @@ def _label(section: Section, index: int) -> str:
     return section.model or f"{section.origin}#{index + 1}"
 
 
-def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
-    """Align and diagnose one section's partial manifests; LoRA halves have their own rule."""
-    adapters = {n: s for n, s in section.mismatched.items() if lora_reshape.is_adapter_tensor(n)}
+def _diagnose(
+    section: Section, label: str, text_facts: dict[str, object]
+) -> tuple[Alignment, list[Finding]]:
+    """Align and diagnose one section's partial manifests; LoRA halves are set aside as facts."""
+    adapters = {n: s for n, s in section.mismatched.items() if is_adapter_tensor(n)}
     source, target = _manifests(section, label, skip=set(adapters))
-    findings = (
-        _diagnosed(source, target) if (source.tensors or target.tensors or not adapters) else []
-    )
-    adapter_findings = lora_reshape.adapter_findings(label, adapters)
-    if adapters and not adapter_findings:
-        # No LoRA reshape explains them: the general rules read the adapter tensors too.
+    facts = {"lora_halves": adapters, "model": label, **text_facts}
+    findings = diagnose(align(source, target), profile="text", facts=facts)
+    if adapters and not any(f.category == "lora_mismatch" for f in findings):
+        # No LoRA reading explains them: the general rules read the adapter tensors too.
         source, target = _manifests(section, label, skip=set())
-        findings = _diagnosed(source, target)
-    findings += adapter_findings
+        facts["lora_halves"] = {}
+        findings = diagnose(align(source, target), profile="text", facts=facts)
     for finding in findings:
         finding.evidence.setdefault("model", label)
     full_source, full_target = _manifests(section, label, skip=set())
     return align(full_source, full_target), findings
 
 
-def _diagnosed(source: Manifest, target: Manifest) -> list[Finding]:
-    from weightfit.diagnose import diagnose
-
-    return diagnose(_without_guessed_renames(align(source, target)))
-
-
-def _without_guessed_renames(alignment: Alignment) -> Alignment:
-    """Undo renames between names the text gives without shapes.
-
-    With shapes unknown, a rename would rest on name similarity alone; the
-    names stay missing and unexpected, and ``weightfit check`` can pair them.
-    """
-    source, target = alignment.source.tensors, alignment.target.tensors
-    guessed = [
-        p
-        for p in alignment.pairs
-        if p.via == "rename"
-        and source[p.source].dtype == UNKNOWN_DTYPE
-        and target[p.target].dtype == UNKNOWN_DTYPE
-    ]
-    if not guessed:
-        return alignment
-    undone = {p.source for p in guessed}, {p.target for p in guessed}
-    return dataclasses.replace(
-        alignment,
-        pairs=[p for p in alignment.pairs if p.source not in undone[0]],
-        renames=[],
-        missing=[n for n in target if n in undone[1] or n in alignment.missing],
-        unexpected=[n for n in source if n in undone[0] or n in alignment.unexpected],
+def _empty(label: str) -> Alignment:
+    """No tensors: for the facts a message settles alone."""
+    return Alignment(
+        source=Manifest(tensors={}, source=SOURCE, format=FORMAT),
+        target=Manifest(tensors={}, source=label, format=FORMAT),
     )
 
 
@@ -277,9 +261,8 @@ def _manifests(section: Section, label: str, skip: set[str]) -> tuple[Manifest, 
     for name in section.missing:
         target.setdefault(name, TensorSpec(name=name, shape=(), dtype=UNKNOWN_DTYPE))
     where = section.checkpoint or SOURCE
-    extras = {TEXT_FACTS: section.facts} if section.facts is not None else {}
     return (
-        Manifest(tensors=source, source=where, format=FORMAT, extras=extras),
+        Manifest(tensors=source, source=where, format=FORMAT),
         Manifest(tensors=target, source=label, format=FORMAT),
     )
 

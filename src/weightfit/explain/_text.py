@@ -14,8 +14,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from weightfit.findings import Finding
-
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 """CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks, titles)."""
 
@@ -49,10 +47,12 @@ class Section:
         missing: Names the model has and the checkpoint lacks.
         unexpected: Names the checkpoint has and the model lacks.
         truncated: The message's lists were cut short (``...``).
-        findings: Findings the text settles without a manifest (unsafe globals,
-            LoRA reshapes, unreadable files).
+        facts: What the text settles without a manifest (unsafe globals, LoRA
+            reshapes, unreadable files), as the facts of
+            :mod:`weightfit.diagnose.text_messages`; its rules make the findings.
         hints: Commands or files that would settle what the text cannot.
-        facts: What the text says besides tensors (:class:`~weightfit.explain.extract.Facts`).
+        text_facts: What the whole text says besides tensors
+            (:class:`~weightfit.explain.extract.Facts`), for the text rules.
     """
 
     model: str
@@ -63,9 +63,9 @@ class Section:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     truncated: bool = False
-    findings: list[Finding] = field(default_factory=list)
+    facts: list[object] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
-    facts: Any = None
+    text_facts: Any = None
 
     @property
     def has_tensors(self) -> bool:
@@ -79,7 +79,7 @@ class Section:
         self.missing += [n for n in other.missing if n not in self.missing]
         self.unexpected += [n for n in other.unexpected if n not in self.unexpected]
         self.truncated = self.truncated or other.truncated
-        self.findings += other.findings
+        self.facts += other.facts
         self.hints += [h for h in other.hints if h not in self.hints]
 
 

@@ -500,7 +500,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
     """Read every tensor a normalised text names into one section (``origin`` ``"text"``)."""
     known = known or facts(text)
     section = Section(model=known.model_class, origin="text", start=0)
-    section.facts = known
+    section.text_facts = known
     tokens = _tokens(text)
     in_mismatch = _mismatches(text, tokens, section)
     _lists(text, tokens, in_mismatch, section)
