@@ -141,7 +141,7 @@ UNEXPECTED_CUES = re.compile(
     r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|unused|"
     r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
-    r"parameters\s+not\s+in\s+model|not\s+expected|extra\s+keys?|"
+    r"parameters\s+not\s+in\s+model|extra\s+keys?|"
     r"contains\s+keys\s+that\s+are\s+not\s+used",
     re.I,
 )
@@ -794,7 +794,7 @@ def _list_span(text: str, start: int, stop: int) -> str:
                 if depth == 0:
                     return rest[offset : position + 1]
         return rest[offset:]
-    lines = rest.split("\n")
+    lines = rest[offset:].split("\n")
     kept = [lines[0]]
     for line in lines[1:]:
         stripped = line.strip()
@@ -819,6 +819,8 @@ def _names_in_span(span: str) -> list[str]:
         part = part.strip("[](). :;-")
         for name in expand_braces(part):
             name = name.strip("[](){}.:;- ")
-            if name and _is_name(name, listed=True, quoted=bool(quoted)) and name not in names:
+            # A plain quoted word is a key only inside a bracketed list (not prose quotes).
+            plain_ok = bool(quoted) and span.lstrip()[:1] in "[{(\"'"
+            if name and _is_name(name, listed=True, quoted=plain_ok) and name not in names:
                 names.append(name)
     return names
