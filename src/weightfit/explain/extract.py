@@ -411,6 +411,57 @@ _TAIL = re.compile(r"[\w.\-]+$")
 _HEAD = re.compile(r"^[\w.\-\]\)]+")
 
 
+MIN_BROKEN_LINE = 60
+"""Shortest line taken as broken by a terminal inside a word."""
+
+WRAPPED_WORDS = frozenset(
+    {
+        "not",
+        "attribute",
+        "get",
+        "used",
+        "initializing",
+        "checkpoint",
+        "checkpoints",
+        "state_dict",
+        "missing",
+        "unexpected",
+        "initialized",
+        "initialised",
+        "mismatch",
+        "parameter",
+        "parameters",
+        "param",
+        "shape",
+        "shapes",
+        "weights",
+        "weight",
+        "bias",
+        "model",
+        "loading",
+        "loaded",
+        "pretrained",
+        "instantiated",
+        "current",
+        "copying",
+        "found",
+        "incompatible",
+        "dimensions",
+        "size",
+        "keys",
+        "key",
+        "module",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+        "position_ids",
+        "newly",
+        "expected",
+    }
+)
+"""Words of loading messages: split by a hard wrap, their halves are rejoined."""
+
+
 def _rejoin(lines: list[str]) -> list[str]:
     """Join lines a terminal or an editor broke inside a name, a number or a shape."""
     out: list[str] = []
@@ -426,28 +477,35 @@ def _broken(before: str, after: str) -> bool:
     """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
     if not before or not after or before[-1].isspace() or after[0].isspace():
         return False
+    # Inside a quoted name: the quote opened on this line is still open.
+    open_quote = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
+    if open_quote and re.match(r"^[\w.\-]+['\"]", after):
+        return True
     tail, head = _TAIL.search(before), _HEAD.match(after)
     if tail is None or head is None:
         return False
     if _OPEN_SIZE.search(before) and head.group(0)[0].isdigit():
         return True
-    # Inside a quoted name: the quote opened on this line is still open.
-    open_quote = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
-    if open_quote and re.match(r"^[\w.\-]+['\"]", after):
-        return True
-    piece, rest = tail.group(0), head.group(0)
-    if "." not in piece + rest:
-        return False
-    joined = (piece + rest).rstrip("]),.:")
-    return bool(
-        piece.endswith(".")
-        or rest.startswith(".")
-        or (
-            PARAM_LEAF.fullmatch(joined.rsplit(".", 1)[-1]) is not None
-            and PARAM_LEAF.fullmatch(piece.rsplit(".", 1)[-1]) is None
-            and PARAM_LEAF.fullmatch(rest.rstrip("]),.:").rsplit(".", 1)[-1]) is None
-        )
-    )
+    piece, rest = tail.group(0), head.group(0).rstrip("]),.:;")
+    word = (piece + rest).lower()
+    long_line = len(before) >= MIN_BROKEN_LINE
+    if long_line and word in WRAPPED_WORDS and piece.lower() not in WRAPPED_WORDS:
+        return True  # a loading word a terminal broke: "...not in the c" + "heckpoint"
+    if piece.endswith(".") or rest.startswith("."):
+        return "." in piece + rest
+    # A name whose parameter word the break cut: "layer_0_wei" + "ght", "blocks.0.attn.q" +
+    # "kv.weight" (neither half ends in a parameter word, the whole does).
+    if "." in word or ("_" in word and long_line):
+        leaf = _leaf(word)
+        return leaf is not None and _leaf(piece) is None and _leaf(rest) is None
+    return False
+
+
+def _leaf(token: str) -> str | None:
+    """The parameter word a token ends with (``weight``, ``_weight``, ``running_mean``)."""
+    last = token.rsplit(".", 1)[-1]
+    match = PARAM_LEAF.fullmatch(last) or re.search(r"_(?:weight|bias)$", last)
+    return match.group(0) if match else None
 
 
 def facts(text: str) -> Facts:
