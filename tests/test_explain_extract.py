@@ -128,3 +128,19 @@ def test_huge_input_is_read_around_its_loading_words() -> None:
     assert len(text) < 100_000
     assert error.decode() in text
     assert window("x\n" * 1_000_000) == ""
+
+
+def test_a_single_line_wrapped_at_any_column_is_rejoined() -> None:
+    # One long line broken once, so no repeated width gives the terminal's columns away.
+    text = (
+        "UserWarning: Found keys that are in the model state dict but not in the c\n"
+        "heckpoint: ['word_embedding_model.embeddings.position_ids']\n"
+        "unexpected key in source state_dict: ema_backbone_model_base_layer_0_wei\n"
+        "ght, ema_backbone_model_base_layer_1_weight"
+    )
+    section = read(text)
+    assert section.missing == ["word_embedding_model.embeddings.position_ids"]
+    assert section.unexpected == [
+        "ema_backbone_model_base_layer_0_weight",
+        "ema_backbone_model_base_layer_1_weight",
+    ]
