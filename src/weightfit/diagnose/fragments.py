@@ -96,6 +96,8 @@ def unrelated(ctx: Context) -> None:
         return
     if any(ADAPTER_NAME.search(name) for name in source):
         return  # an adapter holds only its own tensors: the adapter rules read it
+    if ctx.source.format == "gguf":
+        return  # llama.cpp names every tensor its own way (blk.0.attn_q): no evidence
     have, want = _modules(source), _modules(target)
     shared = len(have & want) / max(min(len(have), len(want)), 1)
     shapes = _shared_shapes([s.shape for s in source.values()], [s.shape for s in target.values()])
