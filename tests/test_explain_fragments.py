@@ -123,6 +123,7 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
             "partitioned",
         ),
         ("Restored from sd-v2.ckpt with 376 missing and 2 unexpected keys", "missing"),
+        ("_pickle.UnpicklingError: invalid load key, 'v'.", "partitioned"),
     ],
     ids=[
         "wrapper",
@@ -136,6 +137,7 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
         "lora-keys",
         "zero3-empty",
         "counted",
+        "lfs-pointer",
     ],
 )
 def test_names_alone(text: str, category: str) -> None:

@@ -875,6 +875,33 @@ def many_indexes(ctx: Context) -> None:
     )
 
 
+def broken_file(ctx: Context) -> None:
+    """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.broken_file or ctx.findings:
+        return
+    said = facts.broken_file
+    pointer = "'v'" in said
+    page = "'<'" in said
+    cause = (
+        "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
+        if pointer
+        else "an HTML page saved under the checkpoint's name (a login or error page)"
+        if page
+        else "an interrupted download or copy: the file ends early"
+    )
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=f"the checkpoint file is not whole ({said}): {cause}",
+            evidence={"error": said, "likely_cause": cause},
+            confidence=0.75 if (pointer or page) else 0.65,
+            fix_note="download the file again and compare its size with the source's",
+        )
+    )
+
+
 LORA_KEY = re.compile(r"(?:^|[._])lora(?:[._]|$)|lora_|\.alpha$|hada_|lokr_|\.dora_scale$")
 """Names of LoRA-family files (kohya, PEFT, LyCORIS)."""
 

@@ -216,6 +216,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "broken_file",
+        fragments.broken_file,
+        ("partitioned",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broadcast_rows",
         fragments.broadcast_rows,
         ("vocab_resize", "num_classes"),

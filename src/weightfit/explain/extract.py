@@ -173,7 +173,8 @@ LOADING_ERROR = re.compile(
     r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
     r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
-    r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model",
+    r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
+    r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -223,6 +224,13 @@ UNLISTED_MISSING = re.compile(
     r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
 )
 """transformers' "weights not initialized" message, even when the paste dropped its list."""
+BROKEN_FILE = re.compile(
+    r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
+    r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file"
+)
+"""A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
+HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
 """accelerate / transformers refusing a folder with two shard indexes."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
@@ -268,6 +276,7 @@ class Facts:
     meta_device: str = ""
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
+    broken_file: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -292,6 +301,7 @@ class Facts:
             "left_on_meta_device": self.meta_device,
             "counted": self.unlisted,
             "index_files": self.indexes,
+            "broken_file": self.broken_file,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -547,6 +557,9 @@ def facts(text: str) -> Facts:
         found.unlisted = {"missing": 0}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
+    broken = BROKEN_FILE.search(text)
+    if broken is not None:
+        found.broken_file = broken.group(0)
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
