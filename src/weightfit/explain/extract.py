@@ -213,6 +213,14 @@ VERSION = re.compile(
 FILE_NAME = re.compile(
     r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
 )
+RAISED = re.compile(r"\b\w*(?:Error|Exception)\b:\s*\S")
+LOADING_CONTEXT = re.compile(
+    r"state_dict|checkpoint|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
+    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint",
+    re.I,
+)
+"""An exception raised while loading weights: the text holds a loading error even when no
+message weightfit knows says what went wrong."""
 INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
@@ -520,7 +528,10 @@ def _leaf(token: str) -> str | None:
 
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
-    found = Facts(loading_error=LOADING_ERROR.search(text) is not None, text=text)
+    loading = LOADING_ERROR.search(text) is not None or (
+        RAISED.search(text) is not None and LOADING_CONTEXT.search(text) is not None
+    )
+    found = Facts(loading_error=loading, text=text)
     types = MODEL_TYPES.search(text)
     if types is not None:
         found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
