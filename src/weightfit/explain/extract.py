@@ -41,7 +41,7 @@ from weightfit.explain._text import ANSI, Section, expand_braces
 WINDOW_THRESHOLD = 1_000_000
 """Characters above which a log is read only around its loading words."""
 
-WINDOW_RADIUS = 20_000
+WINDOW_RADIUS = 12_000
 """Characters kept each side of a loading word in a windowed log."""
 
 MAX_WINDOWS = 16
