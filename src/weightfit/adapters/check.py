@@ -26,6 +26,7 @@ from weightfit.findings import Report
 from weightfit.manifest import Manifest
 from weightfit.peft.config import CONFIG_NAME, MAX_CONFIG_BYTES
 from weightfit.peft.layout import base_tensor, is_adapter_tensor
+from weightfit.tokenizer_size import added_decoder_ids, id_span, token_count, tokenizer_json_ids
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 """Files read to count the adapter's vocabulary (parsed as JSON; ``tokenizers`` is not needed)."""
@@ -112,9 +113,11 @@ def peft_alignment(source: Manifest, target: Manifest) -> Alignment:
 def tokenizer_vocab(folder: Path) -> tuple[int, bool] | None:
     """Count the tokens of the tokenizer saved in ``folder``, from its JSON files alone.
 
-    ``tokenizer.json`` gives the exact count (model vocabulary ∪ added tokens, as
-    ``len(tokenizer)``); without it, ``tokenizer_config.json``'s
-    ``added_tokens_decoder`` gives a lower bound (highest id + 1).
+    The count of distinct ids (:func:`weightfit.tokenizer_size.token_count`), as
+    ``len(tokenizer)`` and so ``resize_token_embeddings`` see it, from
+    ``tokenizer.json`` (model vocabulary ∪ added tokens); without that file,
+    ``tokenizer_config.json``'s ``added_tokens_decoder`` gives a lower bound, its
+    id span (highest id + 1).
 
     Returns:
         ``(count, exact)``, or ``None`` when no tokenizer file is there.
@@ -122,23 +125,12 @@ def tokenizer_vocab(folder: Path) -> tuple[int, bool] | None:
     """
     full = folder / TOKENIZER_FILES[0]
     if full.is_file():
-        data = _load(full)
-        model = data.get("model") or {}
-        vocab = model.get("vocab") if isinstance(model, dict) else None
-        ids: set[int] = set()
-        if isinstance(vocab, dict):
-            ids.update(i for i in vocab.values() if isinstance(i, int))
-        elif isinstance(vocab, list):
-            ids.update(range(len(vocab)))
-        for token in data.get("added_tokens") or []:
-            if isinstance(token, dict) and isinstance(token.get("id"), int):
-                ids.add(token["id"])
-        return (len(ids), True) if ids else None
+        count = token_count(tokenizer_json_ids(_load(full)))
+        return None if count is None else (count, True)
     config = folder / TOKENIZER_FILES[1]
     if config.is_file():
-        added = _load(config).get("added_tokens_decoder") or {}
-        numbers = [int(k) for k in added if str(k).isdigit()]
-        return (max(numbers) + 1, False) if numbers else None
+        span = id_span(added_decoder_ids(_load(config)))
+        return None if span is None else (span, False)
     return None
 
 

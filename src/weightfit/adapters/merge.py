@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
 from weightfit.adapters.check import check_adapter, read_adapter
-from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    chosen,
+    write_outcome,
+)
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
 from weightfit.manifest import Manifest, TensorSpec
@@ -113,6 +120,7 @@ def merge_adapter(
     hash_sources: bool = True,
     progress: ProgressFn | None = None,
     variant: str | None = None,
+    options: WriteOptions | None = None,
 ) -> MergeResult:
     """Merge a LoRA adapter into its base model, streaming, into new safetensors files.
 
@@ -125,6 +133,8 @@ def merge_adapter(
         hash_sources: Record the SHA-256 of the base and adapter files in the stamp.
         progress: Called after each tensor (see :data:`weightfit.apply.ProgressFn`).
         variant: Precision variant of the base folder's weights.
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
 
     Returns:
         A :class:`MergeResult`; ``merged`` is false (nothing written) when the
@@ -132,7 +142,8 @@ def merge_adapter(
 
     Raises:
         UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
-        UsageError: ``base`` has no tensor bytes (a config, not weights).
+        UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
+            options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
         OutputError: ``out`` cannot be written (see :func:`weightfit.apply.apply`).
 
@@ -142,6 +153,7 @@ def merge_adapter(
 
     """
     started = time.monotonic()
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     folder = Path(adapter)
     source = read_adapter(folder)
     config = load(folder)
@@ -166,10 +178,7 @@ def merge_adapter(
         outcome,
         out,
         plan=plan,
-        shard_size=shard_size,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
         stamp=stamp,
         started=started,
         extra_files=_side_files(folder, Path(base), base_manifest, rows),
