@@ -775,6 +775,8 @@ def known_renames(ctx: Context) -> None:
         return
     change = hits[0][1]
     found = [n for n, c in hits if c is change]
+    # The new spelling of each, where the text lists it on the other side.
+    found += [new for n in found if (new := change.renamed(n)) and new in names]
     ctx.add(
         Finding(
             category="version",
