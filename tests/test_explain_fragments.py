@@ -161,3 +161,20 @@ def test_a_loading_error_no_rule_explains_is_unknown_with_what_was_read(
     log = tmp_path / "log.txt"
     log.write_text(text)
     assert run_cli("explain", log).code == 1
+
+
+def test_yolo_outputs_are_anchors_times_classes_plus_five() -> None:
+    text = "\n".join(
+        [
+            size_mismatch("model.24.m.0.weight", [255, 128, 1, 1], [18, 128, 1, 1]),
+            size_mismatch("model.24.m.0.bias", [255], [18]),
+        ]
+    )
+    finding = top(text)
+    assert finding.category == "num_classes"
+    assert (finding.evidence["checkpoint_classes"], finding.evidence["model_classes"]) == (80, 1)
+
+
+def test_a_first_convolution_for_grayscale_images_is_an_input_channel_change() -> None:
+    finding = top(size_mismatch("conv1.weight", [64, 3, 7, 7], [64, 1, 7, 7]))
+    assert finding.category == "latent_channels"

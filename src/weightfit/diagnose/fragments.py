@@ -877,6 +877,114 @@ def many_indexes(ctx: Context) -> None:
     )
 
 
+ANCHORS = (3, 9)
+"""Anchors per location of common detectors (YOLO: 3, RetinaNet / EfficientDet: 9)."""
+PER_ANCHOR = (5, 4, 0)
+"""Values per anchor beside the class scores: box + objectness (YOLO), box, none."""
+
+
+def detection_rows(ctx: Context) -> None:
+    """Report detector outputs of ``anchors × (classes + k)`` rows: another class count.
+
+    YOLOv5's ``model.24.m.0`` has 255 = 3 × (80 + 5) rows for COCO; a model built for
+    one class has 18. The rows name no head, their arithmetic does.
+    """
+    if not ctx.partial:
+        return
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != len(want) or have[1:] != want[1:] or have[0] == want[0]:
+            continue
+        if re.search(r"rpn|anchor|objectness", pair.target, re.I):
+            continue  # a proposal network scores anchors, not classes
+        split = _anchor_split(have[0], want[0])
+        if split is None:
+            continue
+        anchors, extra, classes = split
+        pairs = [
+            p
+            for p in ctx.mismatches()
+            if ctx.src(p).shape[0] == have[0] and ctx.tgt(p).shape[0] == want[0]
+        ]
+        ctx.add(
+            Finding(
+                category="num_classes",
+                severity="error",
+                message=(
+                    f"detection outputs of {have[0]} rows in the checkpoint, {want[0]} in the "
+                    f"model: {anchors} anchors × ({classes[0]} classes + {extra}) against "
+                    f"{anchors} × ({classes[1]} + {extra}), a head for another class count"
+                ),
+                params=[p.source for p in pairs],
+                evidence={
+                    "anchors": anchors,
+                    "per_anchor_extra": extra,
+                    "checkpoint_classes": classes[0],
+                    "model_classes": classes[1],
+                },
+                confidence=0.75,
+                fix=[
+                    Op("reinit", {"name": p.target}, "num_classes: detection head") for p in pairs
+                ],
+                fix_note=(
+                    "the backbone loads as is: load with strict=False (or the framework's "
+                    "transfer option) and train the detection head for your classes"
+                ),
+            )
+        )
+        ctx.consume(pairs=pairs)
+        return
+
+
+def _anchor_split(have: int, want: int) -> tuple[int, int, tuple[int, int]] | None:
+    """Split two row counts as anchors × (classes + extra), if one side's classes are known.
+
+    Returns ``(anchors, extra, (classes, classes))``, or ``None``.
+    """
+    for anchors in ANCHORS:
+        for extra in PER_ANCHOR:
+            if have % anchors or want % anchors:
+                continue
+            a, b = have // anchors - extra, want // anchors - extra
+            if a < 1 or b < 1:
+                continue
+            known = knowledge.datasets_with_classes(a) or knowledge.datasets_with_classes(b)
+            if known and max(a, b) >= 20:
+                return anchors, extra, (a, b)
+    return None
+
+
+def image_channels(ctx: Context) -> None:
+    """Report a first convolution built for another number of image channels (1, 3, 4)."""
+    if not ctx.partial:
+        return
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != 4 or len(want) != 4 or have[0] != want[0] or have[2:] != want[2:]:
+            continue
+        if have[1] == want[1] or {have[1], want[1]} - {1, 3, 4} or have[2] < 3:
+            continue
+        ctx.add(
+            Finding(
+                category="latent_channels",
+                severity="error",
+                message=(
+                    f"the first convolution takes {have[1]}-channel images in the checkpoint, "
+                    f"{want[1]} in the model ({pair.target}): grayscale, RGB or RGBA input"
+                ),
+                params=[pair.source],
+                evidence={"checkpoint_channels": have[1], "model_channels": want[1]},
+                confidence=0.65,
+                fix_note=(
+                    f"feed {have[1]}-channel images (convert them), or adapt the kernel: sum "
+                    "its RGB weights for grayscale, or build the model for the checkpoint's input"
+                ),
+            )
+        )
+        ctx.consume(pairs=[pair])
+        return
+
+
 def broken_file(ctx: Context) -> None:
     """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
     facts = whole_text_facts(ctx)

@@ -153,6 +153,20 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("quantization", quantization.quantization, ("quantization",), after=("partitioned",)),
+    Rule(
+        "detection_rows",
+        fragments.detection_rows,
+        ("num_classes",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "image_channels",
+        fragments.image_channels,
+        ("latent_channels",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
     Rule("wrong_variant", variant.wrong_variant, ("wrong_variant",), after=("quantization",)),
     Rule("rank_inflate", geometry.rank_inflate, ("rank_inflate",), after=("wrong_variant",)),
     Rule(
