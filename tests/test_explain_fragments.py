@@ -178,3 +178,23 @@ def test_yolo_outputs_are_anchors_times_classes_plus_five() -> None:
 def test_a_first_convolution_for_grayscale_images_is_an_input_channel_change() -> None:
     finding = top(size_mismatch("conv1.weight", [64, 3, 7, 7], [64, 1, 7, 7]))
     assert finding.category == "latent_channels"
+
+
+@pytest.mark.parametrize(
+    ("name", "have", "want"),
+    [
+        ("model.layers.0.self_attn.q_proj.weight", [8388608, 1], [4096, 4096]),  # bnb 4-bit
+        ("model.layers.0.self_attn.q_proj.qweight", [4096, 512], [512, 4096]),  # AWQ vs GPTQ
+    ],
+    ids=["bnb-4bit-bytes", "qweight-packing"],
+)
+def test_packed_storage_is_quantization(name: str, have: list[int], want: list[int]) -> None:
+    assert top(size_mismatch(name, have, want)).category == "quantization"
+
+
+def test_a_quantization_error_in_words_is_a_loading_error() -> None:
+    text = (
+        "ValueError: Supplied state dict for model.layers.0.mlp.down_proj.weight does not "
+        "contain `bitsandbytes__*` and possibly other `quantized_stats` components."
+    )
+    assert top(text).category == "quantization"

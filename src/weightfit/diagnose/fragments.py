@@ -985,6 +985,86 @@ def image_channels(ctx: Context) -> None:
         return
 
 
+PACKING = (2, 4, 8)
+"""How many values quantized storage packs per element: 4-bit in a byte (2), 2-bit or
+int8 in int32 (4), 4-bit in int32 (8)."""
+
+
+def packed_shapes(ctx: Context) -> None:
+    """Report tensors stored packed: a fraction of the model's elements, or quantized names.
+
+    bitsandbytes 4-bit stores ``[n/2, 1]`` bytes for an ``n``-element weight; GPTQ and
+    AWQ store ``qweight`` with 8 values in each int32, along one axis or the other.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair), ctx.tgt(pair)
+        named = pair.target.rsplit(".", 1)[-1] in QUANT_LEAVES
+        ratios = [k for k in PACKING if have.numel and have.numel * k == want.numel]
+        flat = bool(ratios) and have.shape == (have.numel, 1) and len(want.shape) == 2
+        matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
+        if named or flat or matrix:
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    ratio = ctx.tgt(first).numel / max(ctx.src(first).numel, 1)
+    ctx.add(
+        Finding(
+            category="quantization",
+            severity="error",
+            message=(
+                f"{first.target} is stored packed in the checkpoint "
+                f"({shape_text(ctx.src(first).shape)} for the model's "
+                f"{shape_text(ctx.tgt(first).shape)}, {ratio:g} values per element): "
+                "quantized weights loaded into a model built for another storage"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"packing": ratio, "count": len(pairs)},
+            confidence=0.75,
+            fix_note=(
+                "build the model with the checkpoint's quantization_config (bitsandbytes, "
+                "GPTQ, AWQ …) so it expects the packed layout, or use the unquantized weights"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _quant_words(ctx: Context) -> bool:
+    facts = text_facts(ctx)
+    return bool(facts is not None and facts.quantization)
+
+
+def quantization_words(ctx: Context) -> None:
+    """Report a loading error whose text is about quantized weights and nothing else."""
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or not facts.quantization:
+        return
+    words = [w for w in facts.quantization if w not in ("fp8",)]
+    if not words:
+        return
+    ctx.add(
+        Finding(
+            category="quantization",
+            severity="error",
+            message=(
+                "the loading error is about quantized weights ("
+                + ", ".join(words[:5])
+                + "): the checkpoint and the model (or loader) expect different storage"
+            ),
+            evidence={"quantization_words": words},
+            confidence=0.5,
+            fix_note=(
+                "load with the quantizer and version that wrote the weights (its "
+                "quantization_config), or use the unquantized weights"
+            ),
+        )
+    )
+
+
 def broken_file(ctx: Context) -> None:
     """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
     facts = whole_text_facts(ctx)

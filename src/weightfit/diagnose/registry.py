@@ -154,6 +154,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("quantization", quantization.quantization, ("quantization",), after=("partitioned",)),
     Rule(
+        "packed_shapes",
+        fragments.packed_shapes,
+        ("quantization",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
         "detection_rows",
         fragments.detection_rows,
         ("num_classes",),
@@ -226,6 +233,13 @@ REGISTRY: tuple[Rule, ...] = (
         "many_indexes",
         fragments.many_indexes,
         ("partitioned",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "quantization_words",
+        fragments.quantization_words,
+        ("quantization",),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

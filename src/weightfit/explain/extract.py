@@ -192,7 +192,8 @@ LOG_PREFIX = re.compile(
 
 QUANT_WORDS = re.compile(
     r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
-    r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8)\b",
+    r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
+    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|k-quants?)\b",
     re.I,
 )
 LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
@@ -529,7 +530,8 @@ def _leaf(token: str) -> str | None:
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
     loading = LOADING_ERROR.search(text) is not None or (
-        RAISED.search(text) is not None and LOADING_CONTEXT.search(text) is not None
+        RAISED.search(text) is not None
+        and (LOADING_CONTEXT.search(text) is not None or QUANT_WORDS.search(text) is not None)
     )
     found = Facts(loading_error=loading, text=text)
     types = MODEL_TYPES.search(text)
