@@ -198,3 +198,25 @@ def test_a_quantization_error_in_words_is_a_loading_error() -> None:
         "contain `bitsandbytes__*` and possibly other `quantized_stats` components."
     )
     assert top(text).category == "quantization"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "OSError: ./model does not appear to have a file named "
+            "pytorch_model-00002-of-00003.bin.",
+            "partitioned",
+        ),
+        (
+            "OSError: Error no file named diffusion_pytorch_model.fp16.safetensors found in "
+            "directory ./unet.",
+            "dtype_variant",
+        ),
+    ],
+    ids=["missing-shard", "missing-variant-file"],
+)
+def test_errors_about_files(text: str, category: str) -> None:
+    finding = top(text)
+    assert finding.category == category
+    assert finding.confidence <= 0.5

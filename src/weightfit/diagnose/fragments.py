@@ -1065,6 +1065,54 @@ def quantization_words(ctx: Context) -> None:
     )
 
 
+SHARD_FILE = re.compile(
+    r"-\d{5}-of-\d{5}\.|\.index\.json|zero_to_fp32|mp_rank_\d+|zero_pp_rank|"
+    r"global_step\d+|__\d+_\d+\.distcp|optim_states",
+    re.I,
+)
+"""Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces)."""
+VARIANT_FILE = re.compile(r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)", re.I)
+"""A weight file labelled with a precision (or EMA) variant."""
+
+
+def files_named(ctx: Context) -> None:
+    """Report a loading error about the files of a sharded save, or of a precision variant."""
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    variant = VARIANT_FILE.search(facts.text)
+    shards = SHARD_FILE.search(facts.text)
+    found = variant or shards
+    if found is None:
+        return
+    if variant is not None:
+        category: Category = "dtype_variant"
+        message = (
+            f"the error is about the precision-variant file {variant.group(0)}: the folder "
+            "holds another variant (or none), or a loader version reads variants differently"
+        )
+        note = "pass the variant the folder has (variant=...), or weightfit lint MODEL_FOLDER"
+    else:
+        assert shards is not None
+        category = "partitioned"
+        message = (
+            f"the error is about the pieces of a sharded or distributed save "
+            f"({shards.group(0)}): a shard missing, an index naming other files, or "
+            "partitions never consolidated"
+        )
+        note = "check every shard the index names is present, or consolidate the save first"
+    ctx.add(
+        Finding(
+            category=category,
+            severity="error",
+            message=message,
+            evidence={"file": found.group(0)},
+            confidence=0.5,
+            fix_note=note,
+        )
+    )
+
+
 def broken_file(ctx: Context) -> None:
     """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
     facts = whole_text_facts(ctx)

@@ -244,6 +244,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "files_named",
+        fragments.files_named,
+        ("dtype_variant", "partitioned"),
+        after=("quantization_words", "many_indexes"),
+        profiles=TEXT,
+    ),
+    Rule(
         "broken_file",
         fragments.broken_file,
         ("partitioned",),

@@ -174,7 +174,9 @@ LOADING_ERROR = re.compile(
     r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
-    r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive",
+    r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
+    r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
+    r"Unable\s+to\s+load\s+weights",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
