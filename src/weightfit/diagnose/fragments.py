@@ -49,7 +49,9 @@ def text_facts(ctx: Context) -> Any:
 
 def whole_text_facts(ctx: Context) -> Any:
     """The text's facts, in the one diagnosis that reports what the whole text says."""
-    return text_facts(ctx) if ctx.facts.get("first", True) else None
+    if not ctx.facts.get("first", True) or ctx.facts.get("messages"):
+        return None  # another diagnosis reports them, or a message's own rules explain it
+    return text_facts(ctx)
 
 
 def model_types(ctx: Context) -> None:
