@@ -144,3 +144,10 @@ def test_a_single_line_wrapped_at_any_column_is_rejoined() -> None:
         "ema_backbone_model_base_layer_0_weight",
         "ema_backbone_model_base_layer_1_weight",
     ]
+
+
+def test_two_shapes_in_a_mismatch_line_without_a_name_are_one_tensor() -> None:
+    section = read("AssertionError: torch.Size([1024, 768]) vs torch.Size([1024, 512])")
+    assert list(section.mismatched.values()) == [((1024, 768), (1024, 512))]
+    other = read("RuntimeError: The size of tensor a (91) must match the size of tensor b (2)")
+    assert not other.mismatched  # two tensors meeting in an operation

@@ -774,7 +774,11 @@ def _cue(words: str, *, last: bool) -> str:
 UNNAMED = "unnamed_tensor"
 """The name given to the one tensor of a shape mismatch whose message names none."""
 
-MISMATCH_WORDS = re.compile(r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent", re.I)
+MISMATCH_WORDS = re.compile(
+    r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
+    r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast",
+    re.I,
+)
 
 
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
@@ -785,8 +789,10 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         between = text[first.end : second.start]
         if "\n" in between or len(between) > 80 or first.shape == second.shape:
             continue
-        if not MISMATCH_WORDS.search(text[line_start : first.start]):
-            continue
+        line_end = text.find("\n", second.end)
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
+            continue  # two tensors meeting in an operation are not one tensor's two shapes
         assert first.shape is not None and second.shape is not None
         sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
