@@ -220,3 +220,23 @@ def test_errors_about_files(text: str, category: str) -> None:
     finding = top(text)
     assert finding.category == category
     assert finding.confidence <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        (
+            "ValueError: There is no module or parameter named 'lm_head' in LlamaForCausalLM",
+            "tied_weights",
+        ),
+        ('Missing key(s) in state_dict: "lm_head.weight".', "tied_weights"),
+        (
+            "ValueError: You are trying to load a weight file containing 13 layers into a "
+            "model with 16 layers.",
+            "wrong_variant",
+        ),
+    ],
+    ids=["stored-head", "absent-head", "keras-layers"],
+)
+def test_heads_and_layer_counts(text: str, category: str) -> None:
+    assert top(text).category == category

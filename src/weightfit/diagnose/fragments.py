@@ -661,7 +661,7 @@ def prompt_tables(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
-OUTPUT_HEADS = re.compile(r"(?:^|\.)(?:lm_head|output|embed_out)\.weight$")
+OUTPUT_HEADS = re.compile(r"(?:^|\.)(?:lm_head|output|embed_out)(?:\.weight)?$")
 """Output projections that models tie to their input embedding."""
 
 
@@ -675,8 +675,12 @@ def untied_head(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
-    missing = ctx.missing()
+    missing, unexpected = ctx.missing(), ctx.unexpected()
     head = len(missing) == 1 and OUTPUT_HEADS.search(missing[0]) is not None
+    stored = not missing and len(unexpected) == 1 and OUTPUT_HEADS.search(unexpected[0]) is not None
+    if stored:
+        # The checkpoint stores the head a model with tied embeddings does not have.
+        missing, head = unexpected, True
     if not head and not (facts.meta_device and not missing and not ctx.mismatches()):
         return
     name = missing[0] if head else facts.meta_device
@@ -700,7 +704,7 @@ def untied_head(ctx: Context) -> None:
             ),
         )
     )
-    ctx.consume(missing=missing if head else [])
+    ctx.consume(missing=missing if head else [], unexpected=missing if stored else [])
 
 
 def unshaped_names(ctx: Context) -> None:
@@ -1111,6 +1115,27 @@ def files_named(ctx: Context) -> None:
             evidence={"file": found.group(0)},
             confidence=0.5,
             fix_note=note,
+        )
+    )
+
+
+def layer_counts(ctx: Context) -> None:
+    """Report a weight file of another number of layers (Keras): another depth."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.layer_counts is None or ctx.findings:
+        return
+    have, want = facts.layer_counts
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the weight file holds {have} layers, the model has {want}: another depth or "
+                "architecture than the one the weights were saved from"
+            ),
+            evidence={"checkpoint_layers": have, "model_layers": want},
+            confidence=0.55,
+            fix_note="build the model the weights were saved from (same depth and options)",
         )
     )
 

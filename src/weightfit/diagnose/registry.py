@@ -251,6 +251,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "layer_counts",
+        fragments.layer_counts,
+        ("wrong_variant",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broken_file",
         fragments.broken_file,
         ("partitioned",),

@@ -139,6 +139,7 @@ MISSING_CUES = re.compile(
 )
 UNEXPECTED_CUES = re.compile(
     r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|unused|"
+    r"no\s+(?:module\s+or\s+)?parameter\s+named|"
     r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
@@ -176,7 +177,8 @@ LOADING_ERROR = re.compile(
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
-    r"Unable\s+to\s+load\s+weights",
+    r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|"
+    r"weight\s+file\s+containing\s+\d+\s+layers",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -235,6 +237,11 @@ UNLISTED_MISSING = re.compile(
     r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
 )
 """transformers' "weights not initialized" message, even when the paste dropped its list."""
+LAYER_COUNTS = re.compile(
+    r"file\s+containing\s+(\d+)\s+layers\s+into\s+a\s+model\s+with\s+(\d+)\s+layers|"
+    r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
+)
+"""Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
@@ -288,6 +295,7 @@ class Facts:
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
+    layer_counts: tuple[int, int] | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -313,6 +321,7 @@ class Facts:
             "counted": self.unlisted,
             "index_files": self.indexes,
             "broken_file": self.broken_file,
+            "layer_counts": list(self.layer_counts) if self.layer_counts else None,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -572,6 +581,10 @@ def facts(text: str) -> Facts:
         found.unlisted = {"missing": 0}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
+    layers = LAYER_COUNTS.search(text)
+    if layers is not None:
+        numbers = [int(n) for n in layers.groups() if n]
+        found.layer_counts = (numbers[0], numbers[1])
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
