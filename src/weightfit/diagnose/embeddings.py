@@ -2,7 +2,10 @@
 
 - ``vocab_resize``: the rows of the input embedding and the output head differ
   by a few, together: tokens were added or the vocabulary was padded
-  (``resize_token_embeddings(n, pad_to_multiple_of=k)``).
+  (``resize_token_embeddings(n, pad_to_multiple_of=k)``). Where the model's
+  config names its vocabulary (``vocab_size``, also under ``text_config``) and
+  one side has exactly that many rows, the tensor is a vocabulary whatever its
+  size: a 320-token test model's ``lm_head`` is no classifier.
 - ``num_classes``: only a terminal head's output rows differ, by a factor or
   more, its input width equal to the model's: a head for another label set.
 - ``tied_weights``: a tensor is absent because it shares storage with another
@@ -27,6 +30,12 @@ MIN_VOCAB_ROWS = 1000
 
 MAX_VOCAB_CHANGE = 0.05
 """Largest relative row difference read as added or padded tokens (Qwen2.5 151665/152064: 0.3%)."""
+
+MAX_CONFIGURED_CHANGE = 0.5
+"""Largest relative row difference read as tokens when the config names the vocabulary."""
+
+VOCAB_KEYS = ("vocab_size", "text_config.vocab_size")
+"""Config fields that give the number of token rows (transformers' names)."""
 
 PAD_MULTIPLES = (128, 64, 32, 16, 8)
 """The ``pad_to_multiple_of`` values worth naming, largest first."""
@@ -102,19 +111,25 @@ def vocab_resize(ctx: Context) -> None:
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
     changes = _row_changes(ctx)
     # In a text, an output projection with the rows of a token table is that vocabulary's.
-    vocabularies = {
+    token_rows = {
         (c.have, c.want)
         for c in changes
         if ctx.partial and _is_token_table(c.name) and not _label_rows(c)
     }
+    vocabularies = configured_vocab(ctx)
     for change in changes:
         larger = max(change.have, change.want)
-        table = (change.have, change.want) in vocabularies and (
+        difference = abs(change.have - change.want)
+        table = (change.have, change.want) in token_rows and (
             _is_token_table(change.name) or stack_of(change.name) is None
         )
-        if not table and (
-            larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger
-        ):
+        configured = bool({change.have, change.want} & vocabularies)
+        if table:
+            pass
+        elif configured:
+            if difference > MAX_CONFIGURED_CHANGE * larger:
+                continue
+        elif larger < MIN_VOCAB_ROWS or difference > MAX_VOCAB_CHANGE * larger:
             continue
         if not table and ctx.partial and _class_count(change.have, change.want):
             continue
@@ -154,6 +169,21 @@ MAX_LABELS = 30_000
 def _class_count(*rows: int) -> list[str]:
     """Name the datasets whose class count is one of ``rows`` (a head, not a vocabulary)."""
     return [d.model for n in rows for d in knowledge.datasets_with_classes(n)]
+
+
+def configured_vocab(ctx: Context) -> set[int]:
+    """The vocabulary sizes the target's config (else the checkpoint's) names."""
+    found: set[int] = set()
+    for config in (ctx.target.config, ctx.source.config):
+        for key in VOCAB_KEYS:
+            holder: object = config or {}
+            for part in key.split("."):
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if isinstance(holder, int) and not isinstance(holder, bool) and holder > 0:
+                found.add(holder)
+        if found:
+            return found
+    return found
 
 
 def _named_role(change: _RowChange) -> str | None:
