@@ -178,6 +178,7 @@ def fix(
 
     """
     from weightfit.check import check
+    from weightfit.converters import plan_for as converter_plan
     from weightfit.formats import read
     from weightfit.targets import resolve
 
@@ -190,7 +191,7 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
-    plan = plan_from_report(report)
+    plan = converter_plan(report) or plan_from_report(report)
     out = Path(out)
     unfixed = unfixed_findings(report)
     if plan_only or unfixed:

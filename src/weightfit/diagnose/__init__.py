@@ -8,7 +8,8 @@ and the ``missing``/``unexpected`` leftovers never repeat a cause.
 
 The order matters where one cause looks like another:
 
-1. naming: ``prefix``, the file layout a library's loader converts
+1. naming: a layout a library's own converter maps onto the target
+   (``version``: ``library_converter``), ``prefix``, the file layout a library's loader converts
    (``version``: ``saved_layout``), a position table split in two
    (``pos_embed_resize``), ``rename``, ``fused_split``; adapter tensors (``lora_mismatch``);
 2. storage that changes every shape: ``partitioned``, ``quantization``;
@@ -31,6 +32,7 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose.adapters import lora_mismatch
 from weightfit.diagnose.benign import extra_state, reinitialised, version
 from weightfit.diagnose.conditioning import encoder_swap, latent_channels
+from weightfit.diagnose.converters import library_converter
 from weightfit.diagnose.embeddings import num_classes, tied_weights, vocab_resize
 from weightfit.diagnose.geometry import fused_split, rank_inflate, transpose
 from weightfit.diagnose.layout import saved_layout
@@ -48,6 +50,7 @@ Rule = Callable[[Context], None]
 
 RULES: tuple[Rule, ...] = (
     reinitialised,
+    library_converter,
     prefix,
     saved_layout,
     factorized_pos_embed,
