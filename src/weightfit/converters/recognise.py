@@ -78,7 +78,7 @@ def recognise_diffusers(source: Manifest, target: Manifest) -> Recognised | None
         return None
     checkpoint = stand_ins(source)
     try:
-        layout = str(utils.infer_diffusers_model_type(checkpoint))
+        layout = _layout(utils, str(utils.infer_diffusers_model_type(checkpoint)), checkpoint)
     except Exception:
         return None
     library = f"diffusers {diffusers.__version__}"
@@ -100,6 +100,20 @@ def recognise_diffusers(source: Manifest, target: Manifest) -> Recognised | None
         return None
     recognised.trace = traced
     return recognised
+
+
+def _layout(utils: Any, model_type: str, checkpoint: Mapping[str, Any]) -> str:
+    """``model_type`` when one of the keys diffusers tells it by is in the checkpoint, else ``""``.
+
+    ``infer_diffusers_model_type`` answers ``v1`` for anything it does not know:
+    that default is kept only when the SD 1.x key itself is there.
+    """
+    for kind, keys in utils.CHECKPOINT_KEY_NAMES.items():
+        if model_type == kind or model_type.startswith(f"{kind}-") or model_type.startswith(kind):
+            names = keys if isinstance(keys, list) else [keys]
+            if any(name in checkpoint for name in names):
+                return model_type
+    return ""
 
 
 def _converter(
