@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import json
+
 import pytest
 import torch
 import yaml
@@ -204,3 +206,59 @@ def test_check_names_the_converter(case: Case, tmp_path: Path) -> None:
     assert finding.category == "version"
     assert finding.evidence["converter"] == case.converter
     assert finding.evidence["library"] == f"diffusers {diffusers.__version__}"
+
+
+def test_export_key_mapping_loads_with_from_pretrained(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    torch.manual_seed(0)
+    case = _clip()
+    source = tmp_path / "original.safetensors"
+    save_file(case.source, source)
+    target = case.save_target(tmp_path / "target")
+    result = run_cli(
+        "fix", source, "--against", target, "-o", tmp_path / "out", "--export", "key-mapping"
+    )
+    assert result.code == 0, result.err
+    mapping = json.loads((tmp_path / "out" / "key_mapping.json").read_text())
+    assert json.loads(result.out) == mapping
+    assert not (tmp_path / "out" / "model.safetensors").exists()
+    # A folder holding the original-layout weights as they are, loaded with the mapping.
+    folder = tmp_path / "hub"
+    folder.mkdir()
+    save_file(case.source, folder / "model.safetensors", metadata={"format": "pt"})
+    case.model.config.save_pretrained(folder)
+    loaded = transformers.CLIPTextModel.from_pretrained(folder, key_mapping=mapping)
+    _same(loaded.state_dict(), case.model.state_dict())
+
+
+def test_export_refuses_a_plan_that_is_not_only_renames(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    torch.manual_seed(0)
+    case = _sd3()
+    source = tmp_path / "original.safetensors"
+    save_file(case.source, source)
+    target = case.save_target(tmp_path / "target")
+    result = run_cli(
+        "fix", source, "--against", target, "-o", tmp_path / "out", "--export", "key-mapping"
+    )
+    assert result.code == 2
+    assert "only a plan of renames exports as a key_mapping" in result.err
+
+
+def test_no_library_converters_leaves_weightfit_inference(
+    tmp_path: Path, run_cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(0)
+    case = _unet()
+    source = tmp_path / "original.safetensors"
+    save_file(case.source, source)
+    target = case.save_target(tmp_path / "target")
+    on = run_cli("check", source, "--against", target, "--json")
+    off = run_cli("check", source, "--against", target, "--json", "--no-library-converters")
+    assert "convert_ldm_unet_checkpoint" in on.out
+    assert "convert_ldm_unet_checkpoint" not in off.out
+    monkeypatch.setenv("WEIGHTFIT_NO_LIBRARY_CONVERTERS", "1")
+    env = run_cli("check", source, "--against", target, "--json")
+    assert env.out == off.out
