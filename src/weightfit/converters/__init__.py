@@ -119,6 +119,23 @@ def finding_of(recognised: Recognised, ops: list[Op], covers: list[str]) -> Find
                 "converter in memory instead"
             ),
         )
+    if recognised.library.startswith("transformers"):
+        # from_pretrained converts this layout itself: benign, as the saved_layout rule says.
+        return Finding(
+            category="version",
+            severity="info",
+            message=(
+                f"benign: the checkpoint is in the file layout {recognised.library}'s "
+                f"save_pretrained writes for {recognised.target_class}, which from_pretrained "
+                f"converts on load ({recognised.converter}); a plain load_state_dict needs "
+                f"the plan ({len(ops)} ops)"
+            ),
+            params=covers,
+            evidence={**evidence, "ops": len(ops)},
+            confidence=0.97,
+            fix=ops,
+            fix_note=f"the plan is {recognised.label}, traced",
+        )
     return Finding(
         category="version",
         severity="error",
