@@ -262,3 +262,68 @@ def test_no_library_converters_leaves_weightfit_inference(
     monkeypatch.setenv("WEIGHTFIT_NO_LIBRARY_CONVERTERS", "1")
     env = run_cli("check", source, "--against", target, "--json")
     assert env.out == off.out
+
+
+def _tiny_transformers(name: str) -> Any:
+    if name == "mixtral":
+        config = transformers.MixtralConfig(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            vocab_size=64,
+            max_position_embeddings=32,
+        )
+        return transformers.MixtralForCausalLM(config)
+    if name == "olmoe":
+        config = transformers.OlmoeConfig(
+            hidden_size=16,
+            intermediate_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            num_experts=4,
+            num_experts_per_tok=2,
+            vocab_size=64,
+            max_position_embeddings=32,
+        )
+        return transformers.OlmoeForCausalLM(config)
+    config = transformers.ViTConfig(
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        image_size=8,
+        patch_size=4,
+        num_labels=3,
+    )
+    return transformers.ViTForImageClassification(config)
+
+
+@pytest.mark.parametrize("name", ["mixtral", "olmoe", "vit"])
+def test_transformers_conversion_mapping_equals_from_pretrained(
+    name: str, tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    """The source is what ``save_pretrained`` writes (transformers' own reverse conversion)."""
+    torch.manual_seed(0)
+    model = _tiny_transformers(name)
+    model.save_pretrained(tmp_path / "saved")
+    expected = type(model).from_pretrained(tmp_path / "saved").state_dict()
+    source = tmp_path / "saved" / "model.safetensors"
+    assert set(load_file(source)) != set(expected)
+
+    result = run_cli("fix", source, "--against", tmp_path / "saved" / "config.json", "-o", tmp_path / "out")
+    assert result.code == 0, result.out + result.err
+    written = load_file(tmp_path / "out" / "model.safetensors")
+    tied = {k: v for k, v in expected.items() if k not in written}
+    _same(written, {k: v for k, v in expected.items() if k not in tied})
+    fresh = type(model)(model.config)
+    fresh.load_state_dict(written, strict=not tied)
+    plan = yaml.safe_load((tmp_path / "out" / "weightfit-plan.yaml").read_text())
+    assert all(f"transformers {transformers.__version__}" in op["reason"] for op in plan["ops"])
+    applied = run_cli("apply", tmp_path / "out" / "weightfit-plan.yaml", source, "-o", tmp_path / "applied")
+    assert applied.code == 0, applied.err
+    _same(load_file(tmp_path / "applied" / "model.safetensors"), written)
