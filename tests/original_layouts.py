@@ -107,17 +107,23 @@ def ldm_vae(state: Tensors, config: dict, prefix: str = "first_stage_model.") ->
     for key, value in state.items():
         name = key.replace("conv_norm_out", "norm_out")
         if m := re.fullmatch(r"encoder\.down_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
-            name = f"encoder.down.{m[1]}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            name = (
+                f"encoder.down.{m[1]}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            )
         elif m := re.fullmatch(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.conv\.(.*)", key):
             name = f"encoder.down.{m[1]}.downsample.conv.{m[2]}"
         elif m := re.fullmatch(r"decoder\.up_blocks\.(\d+)\.resnets\.(\d+)\.(.*)", key):
             level = levels - 1 - int(m[1])
-            name = f"decoder.up.{level}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            name = (
+                f"decoder.up.{level}.block.{m[2]}.{m[3].replace('conv_shortcut', 'nin_shortcut')}"
+            )
         elif m := re.fullmatch(r"decoder\.up_blocks\.(\d+)\.upsamplers\.0\.conv\.(.*)", key):
             name = f"decoder.up.{levels - 1 - int(m[1])}.upsample.conv.{m[2]}"
         elif m := re.fullmatch(r"(encoder|decoder)\.mid_block\.resnets\.(\d+)\.(.*)", key):
             name = f"{m[1]}.mid.block_{int(m[2]) + 1}.{m[3]}"
-        elif m := re.fullmatch(r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)\.(weight|bias)", key):
+        elif m := re.fullmatch(
+            r"(encoder|decoder)\.mid_block\.attentions\.0\.(.*)\.(weight|bias)", key
+        ):
             name = f"{m[1]}.mid.attn_1.{attention[m[2]]}.{m[3]}"
             if m[3] == "weight" and m[2] != "group_norm":
                 value = value.reshape(*value.shape, 1, 1)  # ldm uses 1×1 convolutions

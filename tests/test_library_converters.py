@@ -167,7 +167,9 @@ def _same(one: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> None:
     for name, value in one.items():
         theirs = other[name]
         assert value.dtype == theirs.dtype and value.shape == theirs.shape, name
-        assert value.contiguous().view(torch.uint8).equal(theirs.contiguous().view(torch.uint8)), name
+        assert value.contiguous().view(torch.uint8).equal(theirs.contiguous().view(torch.uint8)), (
+            name
+        )
 
 
 def test_fix_equals_the_library_converter_and_loads_strict(
@@ -315,7 +317,9 @@ def test_transformers_conversion_mapping_equals_from_pretrained(
     source = tmp_path / "saved" / "model.safetensors"
     assert set(load_file(source)) != set(expected)
 
-    result = run_cli("fix", source, "--against", tmp_path / "saved" / "config.json", "-o", tmp_path / "out")
+    result = run_cli(
+        "fix", source, "--against", tmp_path / "saved" / "config.json", "-o", tmp_path / "out"
+    )
     assert result.code == 0, result.out + result.err
     written = load_file(tmp_path / "out" / "model.safetensors")
     tied = {k: v for k, v in expected.items() if k not in written}
@@ -324,6 +328,8 @@ def test_transformers_conversion_mapping_equals_from_pretrained(
     fresh.load_state_dict(written, strict=not tied)
     plan = yaml.safe_load((tmp_path / "out" / "weightfit-plan.yaml").read_text())
     assert all(f"transformers {transformers.__version__}" in op["reason"] for op in plan["ops"])
-    applied = run_cli("apply", tmp_path / "out" / "weightfit-plan.yaml", source, "-o", tmp_path / "applied")
+    applied = run_cli(
+        "apply", tmp_path / "out" / "weightfit-plan.yaml", source, "-o", tmp_path / "applied"
+    )
     assert applied.code == 0, applied.err
     _same(load_file(tmp_path / "applied" / "model.safetensors"), written)

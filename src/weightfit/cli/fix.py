@@ -102,7 +102,11 @@ def run_fix(args: argparse.Namespace) -> int:
         mapping = key_mapping(result.plan)
         write_json(mapping, result.plan_path.parent / "key_mapping.json")
         text = json.dumps(mapping, indent=2)
-        emit(args, lambda: mapping, lambda console: console.print(text, markup=False, highlight=False))
+        emit(
+            args,
+            lambda: mapping,
+            lambda console: console.print(text, markup=False, highlight=False),
+        )
         return EXIT_OK
     emit(args, result.to_dict, lambda console: render_fix(console, result))
     return EXIT_FINDINGS if result.unfixed else EXIT_OK

@@ -47,7 +47,9 @@ def key_mapping(plan: Plan) -> dict[str, str]:
             )
         pattern, replacement = _entry(index, op.args)
         if pattern in mapping:
-            raise UsageError(f"op #{index} renames {pattern!r} a second time; a mapping holds it once")
+            raise UsageError(
+                f"op #{index} renames {pattern!r} a second time; a mapping holds it once"
+            )
         mapping[pattern] = replacement
     return mapping
 

@@ -174,7 +174,9 @@ class _Emitter:
         if node.kind in ("view", "permute"):
             name = self.materialize(node.inputs[0], want)
             if node.kind == "view":
-                self.ops.append(Op("reshape", {"name": name, "shape": list(node.shape)}, self.reason))
+                self.ops.append(
+                    Op("reshape", {"name": name, "shape": list(node.shape)}, self.reason)
+                )
             else:
                 args = {"name": name, "dims": list(node.dims)}
                 self.ops.append(Op("transpose", args, self.reason))

@@ -482,7 +482,16 @@ def _leaf_names(args: Any) -> str:
     return ", ".join(unique[:3]) + (f" (+{len(unique) - 3})" if len(unique) > 3 else "")
 
 
+_READS = frozenset({"item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy"})
+"""Operations that hand a tensor's value to Python: what follows depends on data."""
+
+
 def _refusal(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
     """Say what the converter did that a plan cannot: the operation and the tensors."""
     touched = _leaf_names((*args, *kwargs.values())) or "a checkpoint tensor"
+    if name in _READS:
+        return (
+            f"reads the value of {touched} (`{name}`) to compute with it, which a plan "
+            "cannot express"
+        )
     return f"computes `{name}` on the values of {touched}, which a plan cannot express"

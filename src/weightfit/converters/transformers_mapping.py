@@ -83,7 +83,9 @@ def _meta_model(target: Manifest) -> Any:
         return None
 
 
-def _convert(model: Any, transforms: list[Any], state: dict[str, Any], label: str) -> dict[str, Any]:
+def _convert(
+    model: Any, transforms: list[Any], state: dict[str, Any], label: str
+) -> dict[str, Any]:
     """Run transformers' conversions over ``state`` as ``from_pretrained`` groups them.
 
     Renamings and converters are the library's own (``rename_source_key``,
@@ -124,7 +126,9 @@ def _convert(model: Any, transforms: list[Any], state: dict[str, Any], label: st
         except TraceRefused:
             raise
         except Exception as error:
-            raise TraceRefused(f"{label} failed on {name}: {type(error).__name__}: {error}") from error
+            raise TraceRefused(
+                f"{label} failed on {name}: {type(error).__name__}: {error}"
+            ) from error
         for out, value in converted.items():
             result[out] = value[0] if isinstance(value, list) else value
     return result
