@@ -229,3 +229,68 @@ def mmdit(state: Tensors, layers: int) -> Tensors:
     for key, parts in fused.items():
         out[key] = torch.cat([parts["q"], parts["k"], parts["v"]])
     return out
+
+
+def flux(state: Tensors) -> Tensors:
+    """A ``FluxTransformer2DModel`` state dict as Black Forest Labs' ``Flux`` names it."""
+    top = {
+        "time_text_embed.timestep_embedder.linear_1": "time_in.in_layer",
+        "time_text_embed.timestep_embedder.linear_2": "time_in.out_layer",
+        "time_text_embed.text_embedder.linear_1": "vector_in.in_layer",
+        "time_text_embed.text_embedder.linear_2": "vector_in.out_layer",
+        "time_text_embed.guidance_embedder.linear_1": "guidance_in.in_layer",
+        "time_text_embed.guidance_embedder.linear_2": "guidance_in.out_layer",
+        "context_embedder": "txt_in",
+        "x_embedder": "img_in",
+        "proj_out": "final_layer.linear",
+        "norm_out.linear": "final_layer.adaLN_modulation.1",
+    }
+    double = {
+        "norm1.linear": "img_mod.lin",
+        "norm1_context.linear": "txt_mod.lin",
+        "attn.norm_q": "img_attn.norm.query_norm",
+        "attn.norm_k": "img_attn.norm.key_norm",
+        "attn.norm_added_q": "txt_attn.norm.query_norm",
+        "attn.norm_added_k": "txt_attn.norm.key_norm",
+        "ff.net.0.proj": "img_mlp.0",
+        "ff.net.2": "img_mlp.2",
+        "ff_context.net.0.proj": "txt_mlp.0",
+        "ff_context.net.2": "txt_mlp.2",
+        "attn.to_out.0": "img_attn.proj",
+        "attn.to_add_out": "txt_attn.proj",
+    }
+    single = {
+        "norm.linear": "modulation.lin",
+        "attn.norm_q": "norm.query_norm",
+        "attn.norm_k": "norm.key_norm",
+        "proj_out": "linear2",
+    }
+    out: Tensors = {}
+    fused: dict[str, dict[str, torch.Tensor]] = {}
+    for key, value in state.items():
+        module, _, leaf = key.rpartition(".")
+        # RMSNorm weights are ``scale`` in the original code.
+        norm_leaf = "scale" if "norm_" in module and "linear" not in module else leaf
+        if module in top:
+            swap = module == "norm_out.linear"
+            out[f"{top[module]}.{leaf}"] = _shift_scale(value) if swap else value
+        elif m := re.fullmatch(r"transformer_blocks\.(\d+)\.(.*)", module):
+            i, inner = m[1], m[2]
+            if p := re.fullmatch(r"attn\.(to|add)_([qkv])(?:_proj)?", inner):
+                side = "img_attn" if p[1] == "to" else "txt_attn"
+                fused.setdefault(f"double_blocks.{i}.{side}.qkv.{leaf}", {})[p[2]] = value
+                continue
+            out[f"double_blocks.{i}.{double[inner]}.{norm_leaf}"] = value
+        elif m := re.fullmatch(r"single_transformer_blocks\.(\d+)\.(.*)", module):
+            i, inner = m[1], m[2]
+            if p := re.fullmatch(r"attn\.to_([qkv])|(proj_mlp)", inner):
+                part = p[1] or "mlp"
+                fused.setdefault(f"single_blocks.{i}.linear1.{leaf}", {})[part] = value
+                continue
+            out[f"single_blocks.{i}.{single[inner]}.{norm_leaf}"] = value
+        else:
+            raise KeyError(key)
+    for key, parts in fused.items():
+        order = ["q", "k", "v", "mlp"] if "linear1" in key else ["q", "k", "v"]
+        out[key] = torch.cat([parts[p] for p in order])
+    return out
