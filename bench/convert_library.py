@@ -102,9 +102,10 @@ COMPARE = """
 from safetensors import safe_open
 with safe_open({one!r}, "pt") as a, safe_open({two!r}, "pt") as b:
     assert sorted(a.keys()) == sorted(b.keys()), "different tensor names"
-    different = [k for k in a.keys() if not a.get_tensor(k).view(-1).view(torch.uint8).equal(
+    names = list(a.keys())
+    different = [k for k in names if not a.get_tensor(k).view(-1).view(torch.uint8).equal(
         b.get_tensor(k).view(-1).view(torch.uint8))]
-result = {{"tensors": len(list(a.keys())), "different": different[:5]}}
+result = {{"tensors": len(names), "different": different[:5]}}
 """
 
 
@@ -135,6 +136,8 @@ def run(folder: Path) -> dict[str, object]:
         config=str(target / "config.json"), source=str(source), out=str(diffusers_out)
     )
     results["diffusers"] = run_command("diffusers", [python, "-c", library])
+    for key, figures in results.items():
+        print(f"{key}: {figures.seconds:.1f} s, peak {human_mb(figures.peak_rss)}", flush=True)
     compared = measure(
         "compare",
         COMPARE.format(one=str(folder / "wf" / "model.safetensors"), two=str(diffusers_out)),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -99,3 +101,40 @@ def test_swap_halves_and_slices_become_exact_ops() -> None:
         "b": (1,),
         "a": (1,),
     }
+
+
+def test_in_memory_fallback_writes_what_the_converter_returns(tmp_path: Path) -> None:
+    """The refused LoKr converter, run in memory on request, written atomically and verified."""
+    from diffusers.loaders.lora_conversion_utils import _convert_non_diffusers_lokr_to_diffusers
+    from safetensors.torch import load_file, save_file
+
+    import weightfit
+    from weightfit.converters.memory import STAMP_KEY, convert_in_memory
+    from weightfit.converters.recognise import Recognised
+    from weightfit.manifest import from_shapes as shapes
+
+    module = "diffusion_model.layers.0.attention.to_q"
+    torch.manual_seed(0)
+    state = {
+        f"{module}.lokr_w1": torch.randn(4, 4),
+        f"{module}.lokr_w2_a": torch.randn(8, 2),
+        f"{module}.lokr_w2_b": torch.randn(2, 8),
+        f"{module}.alpha": torch.tensor(4.0),
+    }
+    save_file(state, tmp_path / "lokr.safetensors")
+    expected = _convert_non_diffusers_lokr_to_diffusers(dict(state))
+    recognised = Recognised(
+        library=f"diffusers {diffusers.__version__}",
+        converter="_convert_non_diffusers_lokr_to_diffusers",
+        layout="",
+        target_class="",
+        run=_convert_non_diffusers_lokr_to_diffusers,
+    )
+    target = shapes({name: tuple(value.shape) for name, value in expected.items()})
+    result = convert_in_memory(
+        recognised, weightfit.read(tmp_path / "lokr.safetensors"), target, tmp_path / "out"
+    )
+    written = load_file(tmp_path / "out" / "model.safetensors")
+    assert sorted(written) == sorted(expected)
+    assert all(torch.equal(written[k], expected[k]) for k in expected)
+    assert result.stamp[STAMP_KEY] == f"diffusers {diffusers.__version__} " + recognised.converter

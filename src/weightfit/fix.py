@@ -141,6 +141,7 @@ def fix(
     key: str | None = None,
     variant: str | None = None,
     progress: ProgressFn | None = None,
+    in_memory_converter: bool = False,
 ) -> FixResult:
     """Check ``checkpoint`` against ``target``, then write a fixed copy into ``out``.
 
@@ -160,6 +161,8 @@ def fix(
         variant: Precision variant of folder weights.
         progress: Called after each tensor with (tensors written, tensors in all,
             bytes written, bytes in all).
+        in_memory_converter: When ``check`` names a library converter the tracer
+            refused, run it in memory instead (the whole checkpoint in memory).
 
     Returns:
         A :class:`FixResult`. Nothing is applied when a blocking finding has no
@@ -194,6 +197,13 @@ def fix(
     plan = converter_plan(report) or plan_from_report(report)
     out = Path(out)
     unfixed = unfixed_findings(report)
+    if in_memory_converter and not plan_only:
+        from weightfit.converters.memory import fallback
+
+        options = {"overwrite": overwrite, "hash_sources": hash_sources, "shard_size": shard_size}
+        done = fallback(report, source, expected, out, **options)
+        if done is not None:
+            return FixResult(report=report, plan=done.plan, plan_path=out / PLAN_FILE, applied=done)
     if plan_only or unfixed:
         path = write_plan(plan, out, overwrite=overwrite)
         return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)

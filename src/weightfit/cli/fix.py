@@ -51,6 +51,12 @@ def register(
         help="write the plan (renames only) as transformers' from_pretrained(key_mapping=...) "
         "JSON to OUT/key_mapping.json and print it; no weights are written",
     )
+    fix.add_argument(
+        "--in-memory-converter",
+        action="store_true",
+        help="when the library converter computes on values (it cannot be traced into a "
+        "plan), run it in memory instead: the whole checkpoint is loaded",
+    )
     library_converter_options(fix)
     writer_options(fix)
     fix.set_defaults(run=run_fix)
@@ -95,6 +101,7 @@ def run_fix(args: argparse.Namespace) -> int:
             key=args.key,
             variant=args.variant,
             progress=progress,
+            in_memory_converter=args.in_memory_converter,
         )
     if args.export == "key-mapping":
         from weightfit.converters.export import key_mapping, write_json
