@@ -63,7 +63,12 @@ SD15_UNET = {
         "CrossAttnDownBlock2D",
         "DownBlock2D",
     ],
-    "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"],
+    "up_block_types": [
+        "UpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+        "CrossAttnUpBlock2D",
+    ],
     "block_out_channels": [320, 640, 1280, 1280],
     "layers_per_block": 2,
     "cross_attention_dim": 768,
@@ -150,9 +155,7 @@ def run(folder: Path) -> dict[str, object]:
         "tensors": compared.result["tensors"],
         "different": compared.result["different"],
         "diffusers": diffusers.__version__,
-        "runs": {
-            key: {"seconds": m.seconds, "peak_rss": m.peak_rss} for key, m in results.items()
-        },
+        "runs": {key: {"seconds": m.seconds, "peak_rss": m.peak_rss} for key, m in results.items()},
     }
 
 
@@ -164,17 +167,23 @@ def render(data: dict[str, object]) -> str:
     rows = [
         ("`weightfit fix` (traced plan, streamed, verified, sources hashed)", runs["weightfit"]),
         ("`weightfit fix --no-hash`", runs["weightfit-nohash"]),
-        ("diffusers: `load_file` + `convert_ldm_unet_checkpoint` + `save_file`", runs["diffusers"]),
+        (
+            "diffusers: `load_file` + `convert_ldm_unet_checkpoint` + `save_file`",
+            runs["diffusers"],
+        ),
     ]
     lines = [
         BEGIN,
-        "## Library converter: SD 1.x UNet, original layout → diffusers (`bench/convert_library.py`)",
+        "## Library converter: SD 1.x UNet, original layout → diffusers "
+        "(`bench/convert_library.py`)",
         "",
         f"- Machine: {machine()}",
         f"- Source: a Stable Diffusion 1.5-size UNet in the original ldm layout, "
         f"{data['tensors']} tensors, {human_mb(size)} of random fp32 on disk "
-        f"(safetensors); target `UNet2DConditionModel` (SD 1.5 config), diffusers {data['diffusers']}.",
-        "- Each row is one whole command in a fresh process (imports included); peak RSS from `wait4`.",
+        f"(safetensors); target `UNet2DConditionModel` (SD 1.5 config), "
+        f"diffusers {data['diffusers']}.",
+        "- Each row is one whole command in a fresh process (imports included); "
+        "peak RSS from `wait4`.",
         f"- Outputs equal bit for bit: {'yes' if not data['different'] else data['different']}.",
         "",
         "| how | wall time | peak RSS |",

@@ -132,7 +132,7 @@ def ldm_vae(state: Tensors, config: dict, prefix: str = "first_stage_model.") ->
 
 
 def ldm_clip(state: Tensors, prefix: str = "cond_stage_model.transformer.") -> Tensors:
-    """A ``CLIPTextModel`` state dict under ldm's ``FrozenCLIPEmbedder`` (``transformer.text_model.``)."""
+    """A ``CLIPTextModel`` state dict under ldm's ``FrozenCLIPEmbedder`` (``transformer.``)."""
     wrapped = any(key.startswith("text_model.") for key in state)
     return {prefix + ("" if wrapped else "text_model.") + k: v for k, v in state.items()}
 

@@ -76,7 +76,11 @@ SD3_MEDIUM = {
 
 def _meta(cls: Any, config: dict[str, Any]) -> dict[str, torch.Tensor]:
     with torch.device("meta"):
-        model = cls(**config) if isinstance(cls, type) and issubclass(cls, diffusers.ModelMixin) else cls
+        model = (
+            cls(**config)
+            if isinstance(cls, type) and issubclass(cls, diffusers.ModelMixin)
+            else cls
+        )
     return dict(model.state_dict())
 
 
@@ -168,7 +172,9 @@ def test_sd3_medium_is_named(tmp_path: Path) -> None:
     state = _meta(diffusers.SD3Transformer2DModel, SD3_MEDIUM)
     layout = {f"model.diffusion_model.{k}": v for k, v in mmdit(state, 24).items()}
     source = _sparse(tmp_path / "sd3_medium.safetensors", layout, "F16")
-    target = _diffusers_target(tmp_path / "transformer", diffusers.SD3Transformer2DModel, SD3_MEDIUM)
+    target = _diffusers_target(
+        tmp_path / "transformer", diffusers.SD3Transformer2DModel, SD3_MEDIUM
+    )
     finding = _named(source, target)
     assert finding.evidence["converter"] == "convert_sd3_transformer_checkpoint_to_diffusers"
     assert finding.evidence["layout"] == "sd3"

@@ -32,8 +32,8 @@ def test_refuses_a_converter_that_computes_on_values() -> None:
     with pytest.raises(TraceRefused) as refused:
         trace(_convert_non_diffusers_lokr_to_diffusers, manifest, label="lokr")
     assert refused.value.detail == (
-        "lokr reads the value of diffusion_model.layers.0.attention.to_q.alpha (`item`) to compute with it, "
-        "which a plan cannot express"
+        "lokr reads the value of diffusion_model.layers.0.attention.to_q.alpha (`item`) "
+        "to compute with it, which a plan cannot express"
     )
 
 

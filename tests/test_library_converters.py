@@ -10,12 +10,11 @@ two outputs must be equal bit for bit and load strict into the model class.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import json
 
 import pytest
 import torch

@@ -54,8 +54,8 @@ def register(
 def run(args: argparse.Namespace) -> int:
     """Check the checkpoint against the target; exit 0 when compatible, 1 when not."""
     # Imported here: report modules use cli._output, and cli/__init__ imports this module.
-    from weightfit.report.check import render_report, report_to_dict
     from weightfit import converters
+    from weightfit.report.check import render_report, report_to_dict
     from weightfit.targets import cache
 
     with cache.disabled(args.no_cache), converters.disabled(args.no_library_converters):

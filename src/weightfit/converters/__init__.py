@@ -156,9 +156,9 @@ __all__ = [
     "Recognised",
     "TraceRefused",
     "disabled",
+    "find_converter",
     "finding_of",
     "is_disabled",
     "plan_for",
     "plan_ops",
-    "find_converter",
 ]

@@ -1,10 +1,10 @@
-"""Export a renames-only plan as the ``key_mapping`` transformers' ``from_pretrained`` takes.
+r"""Export a renames-only plan as the ``key_mapping`` transformers' ``from_pretrained`` takes.
 
 transformers 5 turns each ``key_mapping`` entry into a ``WeightRenaming``
 (``get_model_conversion_mapping``) and applies them to every checkpoint key in
 order, each to the result of the one before (``apply_renamings``): the regex is
 searched in the key and the matched text replaced, once, by the replacement,
-where only ``\\1`` refers to a group. A plan's renames run in order too, so each
+where only ``\1`` refers to a group. A plan's renames run in order too, so each
 becomes one anchored entry and the chain gives the same names. ``drop`` ops
 need no entry: ``from_pretrained`` leaves keys the model does not have.
 """
@@ -23,7 +23,7 @@ _PLACEHOLDER = re.compile(r"\\\{([ijk])\\\}")
 
 
 def key_mapping(plan: Plan) -> dict[str, str]:
-    """Return ``{regex: replacement}`` for ``from_pretrained(key_mapping=...)``.
+    r"""Return ``{regex: replacement}`` for ``from_pretrained(key_mapping=...)``.
 
     Raises:
         UsageError: the plan has ops other than ``rename`` and ``drop``, or a

@@ -77,8 +77,9 @@ def recognise_diffusers(source: Manifest, target: Manifest) -> Recognised | None
     except ImportError:
         return None
     checkpoint = stand_ins(source)
+    infer: Any = utils.infer_diffusers_model_type
     try:
-        layout = _layout(utils, str(utils.infer_diffusers_model_type(checkpoint)), checkpoint)
+        layout = _layout(utils, str(infer(checkpoint)), checkpoint)
     except Exception:
         return None
     library = f"diffusers {diffusers.__version__}"

@@ -17,9 +17,11 @@ value twice (or slices one tensor into overlapping parts) is refused.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from weightfit.converters.trace import Node, Trace, TraceRefused, node_leaves
 from weightfit.plan import Op
@@ -46,9 +48,9 @@ def plan_ops(trace: Trace, reason: str) -> list[Op]:
             emitter.ops.append(Op("drop", {"name": name}, reason))
         else:
             emitter.live[name] = None
-    for node in (n for node in trace.outputs.values() for n in node.leaves()):
-        emitter.where[id(node)] = node.name
-        emitter.live[node.name] = id(node)
+    for leaf in (n for node in trace.outputs.values() for n in node.leaves()):
+        emitter.where[id(leaf)] = leaf.name
+        emitter.live[leaf.name] = id(leaf)
     _prefix_renames(trace.outputs, emitter)
     for out, node in trace.outputs.items():
         emitter.dest.setdefault(id(node), out)
@@ -83,7 +85,7 @@ def _prefix_renames(outputs: dict[str, Node], emitter: _Emitter) -> None:
         if any(out in others for _, out in members):
             continue
         emitter.ops.append(Op("rename", {"strip": strip, "add": add}, emitter.reason))
-        for node, out in members:
+        for node, _ in members:
             del emitter.live[node.name]
         for node, out in members:
             emitter.live[out] = id(node)
@@ -135,7 +137,7 @@ def _split_groups(uses: dict[int, list[Node | str]]) -> dict[int, list[Node]]:
                 raise TraceRefused(
                     f"slices {node_leaves(parent)} along two axes (a plan cannot copy it)"
                 )
-            for before, after in zip(ordered, ordered[1:], strict=False):
+            for before, after in itertools.pairwise(ordered):
                 if before.start + before.shape[before.dim] > after.start:
                     raise TraceRefused(
                         f"slices {node_leaves(parent)} into overlapping parts "
@@ -190,8 +192,8 @@ class _Emitter:
                 self.materialize(part, f"{want}~{index}") for index, part in enumerate(node.inputs)
             ]
             into = self._free(want)
-            args = {"names": parts, "into": into, "dim": node.dim}
-            self.ops.append(Op("concat", args, self.reason))
+            joined: dict[str, Any] = {"names": parts, "into": into, "dim": node.dim}
+            self.ops.append(Op("concat", joined, self.reason))
             for part in parts:
                 del self.live[part]
             self._hold(into, node)

@@ -202,7 +202,7 @@ _CLASS: list[Any] = []
 
 
 def _traced_class() -> Any:
-    """The :class:`Traced` class, built once torch is imported (torch stays out of module import)."""
+    """The :class:`Traced` class, built on first use (torch stays out of module import)."""
     if not _CLASS:
         _CLASS.append(_build_traced())
     return _CLASS[0]
