@@ -182,7 +182,7 @@ def test_sd3_medium_is_named(tmp_path: Path) -> None:
 
 
 def test_flux_dev_is_named_and_planned(tmp_path: Path) -> None:
-    """Flux's converter hard-codes the full width (3072): full width, fewer blocks (fast to build)."""
+    """Flux's converter hard-codes the width (3072): full width, fewer blocks."""
     config = {"guidance_embeds": True, "num_layers": 2, "num_single_layers": 3}
     source = _sparse(
         tmp_path / "flux1-dev.safetensors",
