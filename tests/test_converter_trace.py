@@ -109,7 +109,8 @@ def test_in_memory_fallback_writes_what_the_converter_returns(tmp_path: Path) ->
     from safetensors.torch import load_file, save_file
 
     import weightfit
-    from weightfit.converters.memory import STAMP_KEY, convert_in_memory
+    from weightfit.apply import write_outcome
+    from weightfit.converters.memory import STAMP_KEY, outcome_in_memory
     from weightfit.converters.recognise import Recognised
     from weightfit.manifest import from_shapes as shapes
 
@@ -131,8 +132,9 @@ def test_in_memory_fallback_writes_what_the_converter_returns(tmp_path: Path) ->
         run=_convert_non_diffusers_lokr_to_diffusers,
     )
     target = shapes({name: tuple(value.shape) for name, value in expected.items()})
-    result = convert_in_memory(
-        recognised, weightfit.read(tmp_path / "lokr.safetensors"), target, tmp_path / "out"
+    outcome = outcome_in_memory(recognised, weightfit.read(tmp_path / "lokr.safetensors"), target)
+    result = write_outcome(
+        outcome, tmp_path / "out", plan=Plan(), target=target, stamp={STAMP_KEY: recognised.label}
     )
     written = load_file(tmp_path / "out" / "model.safetensors")
     assert sorted(written) == sorted(expected)

@@ -3,34 +3,22 @@
 The pipeline, one step per module: read the checkpoint (:mod:`weightfit.formats`),
 resolve the target (:mod:`weightfit.targets`), align the two manifests
 (:mod:`weightfit.align`), run the rules (:mod:`weightfit.diagnose`), then rank
-the findings and count what they cover into a :class:`~weightfit.findings.Report`.
-A checkpoint written by ``weightfit apply`` carries a provenance stamp in its
-``__metadata__``; a stamp made for another target or under other library
-versions adds a ``version`` finding.
+the findings and count what they cover into a :class:`~weightfit.findings.Report`
+(:mod:`weightfit.ranking`). This module only orchestrates.
 """
 
 from __future__ import annotations
 
-import json
-import shlex
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from importlib import metadata
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from weightfit import formats, provenance
+from weightfit import formats
 from weightfit.align import align
-from weightfit.alignment import Alignment
-from weightfit.findings import Finding, Report
-from weightfit.manifest import Manifest, TensorSpec
-from weightfit.tree import collapse_names
-
-SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-"""Findings sort by severity first: what blocks a load, then what is probably wrong."""
-
-BLOCKING_SEVERITIES = frozenset({"error", "warning"})
-"""A report is compatible only when no finding has one of these severities."""
+from weightfit.findings import Report
+from weightfit.fix_hint import FixTarget
+from weightfit.manifest import Manifest
+from weightfit.ranking import build_report
 
 
 def check(
@@ -81,336 +69,29 @@ def check(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     alignment = align(source, expected)
-    findings = [*diagnose(alignment), *provenance_findings(source, expected)]
-    command = _fix_command(checkpoint, target, kwargs, config, key, variant)
-    return build_report(alignment, findings, fix_command=command)
+    findings = diagnose(alignment)
+    fix_target = _fix_target(checkpoint, target, kwargs, config, key, variant)
+    return build_report(alignment, findings, fix_target=fix_target)
 
 
-def build_report(
-    alignment: Alignment, findings: Iterable[Finding], *, fix_command: str | None = None
-) -> Report:
-    """Rank findings and count what they cover into a :class:`~weightfit.findings.Report`.
-
-    Args:
-        alignment: The alignment the findings were drawn from.
-        findings: Findings from :func:`weightfit.diagnose.diagnose` (and provenance).
-        fix_command: The ``weightfit fix`` command line that repeats this check as a
-            repair, for the hints; ``None`` when the inputs have no command-line form.
-
-    Returns:
-        The report; ``compatible`` is ``True`` when no finding is an error or warning.
-
-    """
-    source, target = alignment.source, alignment.target
-    ranked = sorted(
-        findings,
-        key=lambda f: (
-            SEVERITY_RANK.get(f.severity, 3),
-            -_params(f.params, alignment),
-            -len(f.params),  # what explains more tensors, where shapes are unknown (explain)
-            -f.confidence,
-        ),
-    )
-    return Report(
-        source=source.source,
-        target=target.source,
-        findings=ranked,
-        compatible=not any(f.severity in BLOCKING_SEVERITIES for f in ranked),
-        summary=summarize(alignment, ranked),
-        hints=_hints(source, ranked, fix_command),
-    )
-
-
-def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:
-    """Count what a report's ``summary`` holds (see ``docs/json-schema.md``)."""
-    source, target = alignment.source, alignment.target
-    mismatched = alignment.shape_mismatches()
-    exact = sum(
-        1
-        for p in alignment.pairs
-        if p.via == "exact" and source[p.source].shape == target[p.target].shape
-    )
-    by_category: Counter[str] = Counter()
-    findings_by_category: Counter[str] = Counter()
-    for finding in findings:
-        by_category[finding.category] += _params(finding.params, alignment)
-        findings_by_category[finding.category] += 1
-    return {
-        "source_tensors": len(source),
-        "target_tensors": len(target),
-        "source_params": source.num_params,
-        "target_params": target.num_params,
-        "matched": len(alignment.pairs),
-        "exact": exact,
-        "renamed": sum(1 for p in alignment.pairs if p.via != "exact"),
-        "fused_groups": len(alignment.fused),
-        "shape_mismatches": len(mismatched),
-        "dtype_mismatches": sum(
-            1
-            for p in alignment.pairs
-            if source[p.source].shape == target[p.target].shape
-            and source[p.source].dtype != target[p.target].dtype
-        ),
-        "missing": len(alignment.missing),
-        "unexpected": len(alignment.unexpected),
-        "findings": dict(findings_by_category),
-        "params_by_category": dict(by_category),
-        "params_reinitialised": _reinitialised(alignment, findings),
-        "differences": differences(alignment, findings),
-    }
-
-
-def differences(alignment: Alignment, findings: list[Finding]) -> list[dict[str, Any]]:
-    """Fold the tensors that differ into rows, one per collapsed name and difference.
-
-    Renamed tensors with equal shapes are not differences (a ``module.`` prefix is
-    one finding, never 2×N rows); neither are dtype-only differences, which
-    ``summary["dtype_mismatches"]`` counts and a ``dtype_variant`` finding
-    explains. Names that differ only in layer numbers, differ the same way (same
-    shapes and dtypes on both sides) and are explained by the same finding share
-    one row: ``blocks.{0..27}.attn.qkv.weight`` with ``count`` 28.
-
-    Returns:
-        Rows in checkpoint order: ``kind`` (``shape``, ``missing``, ``unexpected``),
-        ``name`` (collapsed), ``count``, ``checkpoint`` and ``model``
-        (``{"shape", "dtype"}`` or ``None`` where absent) and ``category`` (of the
-        most severe, then most specific, finding covering it; ``""`` if none does).
-
-    """
-    source, target = alignment.source, alignment.target
-    # The most severe, then most specific, finding explains a tensor: a prefix
-    # finding covers every renamed name, but a width finding on two of them says
-    # why their shapes differ, and a benign dtype note never hides a real cause.
-    explained: dict[str, str] = {}
-    ranked = sorted(findings, key=lambda f: (SEVERITY_RANK.get(f.severity, 3), len(f.params)))
-    for finding in reversed(ranked):
-        for name in finding.params:
-            explained[name] = finding.category
-    buckets: dict[tuple[str, str, str, str], list[str]] = {}
-    sides: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
-    order: dict[str, int] = {}
-
-    def add(kind: str, name: str, left: TensorSpec | None, right: TensorSpec | None) -> None:
-        category = explained.get(name, "")
-        key = (kind, _side_key(left), _side_key(right), category)
-        buckets.setdefault(key, []).append(name)
-        sides.setdefault(key, (_side(left), _side(right)))
-        order.setdefault(name, len(order))
-
-    for pair in alignment.pairs:
-        left, right = source[pair.source], target[pair.target]
-        if left.shape != right.shape:
-            add("shape", pair.source, left, right)
-    for name in alignment.missing:
-        add("missing", name, None, target[name])
-    for name in alignment.unexpected:
-        add("unexpected", name, source[name], None)
-    rows = []
-    for key, names in buckets.items():
-        kind, _, _, category = key
-        checkpoint, model = sides[key]
-        for group in collapse_names(names):
-            row = {
-                "kind": kind,
-                "name": group.template,
-                "count": group.count,
-                "checkpoint": checkpoint,
-                "model": model,
-                "category": category,
-            }
-            rows.append((order[group.names[0]], row))
-    return [row for _, row in sorted(rows, key=lambda item: item[0])]
-
-
-def _side_key(spec: TensorSpec | None) -> str:
-    return "" if spec is None else f"{spec.shape}{spec.dtype}"
-
-
-def _side(spec: TensorSpec | None) -> dict[str, Any] | None:
-    return None if spec is None else {"shape": list(spec.shape), "dtype": spec.dtype}
-
-
-def provenance_findings(source: Manifest, target: Manifest) -> list[Finding]:
-    """``version`` findings from a ``weightfit apply`` stamp that does not fit ``target``.
-
-    The stamp records the target class, the sha256 of its config and the library
-    versions present when the checkpoint was written; a checkpoint made for
-    another class or config, or before a known layout change of a library now
-    installed, is flagged.
-    """
-    stamp = provenance.stamped(source)
-    if not stamp:
-        return []
-    findings: list[Finding] = []
-    made_for = stamp.get(provenance.TARGET_CLASS)
-    target_class = target.extras.get("target_class")
-    if made_for and target_class and made_for != target_class:
-        findings.append(
-            Finding(
-                category="version",
-                severity="warning",
-                message=f"checkpoint was converted by weightfit for {made_for}, not {target_class}",
-                evidence={"stamp_target_class": made_for, "target_class": target_class},
-                confidence=1.0,
-                fix_note="convert the original checkpoint again against this target",
-            )
-        )
-    made_config = stamp.get(provenance.TARGET_CONFIG_SHA256)
-    config_hash = target.extras.get("config_hash")
-    if made_config and config_hash and made_config != config_hash:
-        findings.append(
-            Finding(
-                category="version",
-                severity="warning",
-                message=(
-                    f"checkpoint was converted for another configuration of the model "
-                    f"(config sha256 {made_config[:12]}…, this target {config_hash[:12]}…)"
-                ),
-                evidence={"stamp_config_sha256": made_config, "target_config_sha256": config_hash},
-                confidence=0.9,
-                fix_note="compare the config the checkpoint was converted for with this one",
-            )
-        )
-    findings.extend(_library_changes(stamp.get(provenance.LIBRARIES_KEY), source))
-    return findings
-
-
-def _library_changes(recorded: str | None, source: Manifest) -> list[Finding]:
-    """Flag known layout changes between the stamped and installed library versions.
-
-    Only changes that touch a tensor of the checkpoint count.
-    """
-    if not recorded:
-        return []
-    try:
-        then = json.loads(recorded)
-    except json.JSONDecodeError:
-        return []
-    if not isinstance(then, dict):
-        return []
-    from weightfit import knowledge
-
-    findings = []
-    for library, old in then.items():
-        new = _installed_version(str(library))
-        if new is None or not isinstance(old, str) or new == old:
-            continue
-        for change in knowledge.version_changes_between(str(library), old, new):
-            touched = [name for name in source.tensors if change.matches(name)]
-            if not touched:
-                continue
-            findings.append(
-                Finding(
-                    category="version",
-                    severity="info" if change.benign else "warning",
-                    message=(
-                        f"checkpoint was written under {library} {old}, {new} is installed; "
-                        f"{change.summary}"
-                    ),
-                    params=touched,
-                    evidence={
-                        "library": library,
-                        "stamped": old,
-                        "installed": new,
-                        "change": change.description,
-                        "source": change.source,
-                    },
-                    confidence=0.8,
-                    fix_note=change.fix_note,
-                )
-            )
-    return findings
-
-
-def _installed_version(library: str) -> str | None:
-    """Return the installed version of a distribution, read from metadata (never imported)."""
-    try:
-        return metadata.version(library)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _params(names: Iterable[str], alignment: Alignment) -> int:
-    """Elements of the named tensors, looked up on the checkpoint side first."""
-    total = 0
-    for name in names:
-        spec = alignment.source.tensors.get(name) or alignment.target.tensors.get(name)
-        if spec is not None and spec.shape_known:
-            total += spec.numel
-    return total
-
-
-def _reinitialised(alignment: Alignment, findings: list[Finding]) -> int:
-    """Target elements a load would leave freshly initialised.
-
-    Missing target tensors and tensors a fix re-initialises count; tensors a
-    benign (``info``) finding explains (tied copies, rebuilt buffers) do not.
-    """
-    benign = {name for f in findings if f.severity == "info" for name in f.params}
-    names = {name for name in alignment.missing if name not in benign}
-    for finding in findings:
-        for op in finding.fix:
-            name = op.args.get("name")
-            if op.kind == "reinit" and isinstance(name, str):
-                names.add(_target_name(name, alignment))
-    specs = [alignment.target[n] for n in names if n in alignment.target.tensors]
-    return sum(spec.numel for spec in specs if spec.shape_known)
-
-
-def _target_name(name: str, alignment: Alignment) -> str:
-    """Return the target name a checkpoint name is paired with (itself when unpaired)."""
-    for pair in alignment.pairs:
-        if pair.source == name:
-            return pair.target
-    return name
-
-
-def _hints(source: Manifest, findings: list[Finding], fix_command: str | None) -> list[str]:
-    """Commands or choices that would settle or repair what the report found."""
-    hints = []
-    if len(source.containers) > 1:
-        keys = ", ".join(c.key or "<top level>" for c in source.containers)
-        hints.append(
-            f"the checkpoint holds {len(source.containers)} state dicts ({keys}); "
-            f"{source.container or 'the top level'} was used ({source.container_reason}); "
-            "choose another with --key"
-        )
-    if any(f.fix for f in findings if f.severity in BLOCKING_SEVERITIES):
-        if fix_command is not None:
-            hints.append(f"write a reviewable plan: {fix_command}")
-        else:
-            hints.append(
-                "write a reviewable plan: weightfit.fix(checkpoint, target, out, plan_only=True)"
-            )
-    return hints
-
-
-def _fix_command(
+def _fix_target(
     checkpoint: object,
     target: object,
     kwargs: Mapping[str, Any] | None,
     config: object,
     key: str | None,
     variant: str | None,
-) -> str | None:
-    """Spell the ``weightfit fix … --plan-only`` command for these inputs, if they have one."""
+) -> FixTarget | None:
+    """The inputs ``weightfit fix`` would repeat this check on, if they have a command-line form."""
     if not isinstance(checkpoint, str | Path) or not isinstance(target, str | Path):
         return None
     if config is not None and not isinstance(config, str | Path):
         return None
-    words = [
-        "weightfit",
-        "fix",
-        shlex.quote(str(checkpoint)),
-        "--against",
-        shlex.quote(str(target)),
-    ]
-    if kwargs is not None:
-        words += ["--kwargs", shlex.quote(json.dumps(dict(kwargs)))]
-    if config is not None:
-        words += ["--config", shlex.quote(str(config))]
-    if key is not None:
-        words += ["--key", shlex.quote(key)]
-    if variant is not None:
-        words += ["--variant", shlex.quote(variant)]
-    return " ".join([*words, "-o", "OUT", "--plan-only"])
+    return FixTarget(
+        checkpoint=str(checkpoint),
+        target=str(target),
+        kwargs=dict(kwargs) if kwargs is not None else None,
+        config=str(config) if config is not None else None,
+        key=key,
+        variant=variant,
+    )

@@ -11,13 +11,21 @@ weights it made.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, ProgressFn, apply
+from weightfit import atomic
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    PLAN_FILE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    apply,
+    chosen,
+)
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
@@ -141,6 +149,7 @@ def fix(
     key: str | None = None,
     variant: str | None = None,
     progress: ProgressFn | None = None,
+    options: WriteOptions | None = None,
     in_memory_converter: bool = False,
 ) -> FixResult:
     """Check ``checkpoint`` against ``target``, then write a fixed copy into ``out``.
@@ -161,6 +170,8 @@ def fix(
         variant: Precision variant of folder weights.
         progress: Called after each tensor with (tensors written, tensors in all,
             bytes written, bytes in all).
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
         in_memory_converter: When ``check`` names a library converter the tracer
             refused, run it in memory instead (the whole checkpoint in memory).
 
@@ -169,6 +180,7 @@ def fix(
         fix (``unfixed``): the plan is written so a person can finish it.
 
     Raises:
+        UsageError: writer options given both as ``options`` and as keywords.
         InputError: the checkpoint or target cannot be read.
         InvalidPlan: the merged plan does not fit the checkpoint.
         DestinationExists: ``out`` exists and ``overwrite`` is false.
@@ -185,6 +197,7 @@ def fix(
     from weightfit.formats import read
     from weightfit.targets import resolve
 
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     source = (
         checkpoint
         if isinstance(checkpoint, Manifest)
@@ -198,25 +211,31 @@ def fix(
     out = Path(out)
     unfixed = unfixed_findings(report)
     if in_memory_converter and not plan_only:
-        from weightfit.converters.memory import fallback
+        from weightfit.apply import write_outcome
+        from weightfit.converters.memory import STAMP_KEY, fallback
 
-        options = {"overwrite": overwrite, "hash_sources": hash_sources, "shard_size": shard_size}
-        done = fallback(report, source, expected, out, **options)
-        if done is not None:
+        made = fallback(report, source, expected)
+        if made is not None:
+            outcome, label = made
+            done = write_outcome(
+                outcome,
+                out,
+                plan=Plan(source=report.source, target=report.target),
+                options=options,
+                target=expected,
+                stamp={STAMP_KEY: label},
+            )
             return FixResult(report=report, plan=done.plan, plan_path=out / PLAN_FILE, applied=done)
     if plan_only or unfixed:
-        path = write_plan(plan, out, overwrite=overwrite)
+        path = write_plan(plan, out, overwrite=options.overwrite)
         return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)
     applied = apply(
         plan,
         source,
         out,
-        shard_size=shard_size,
         dtype=dtype,
         target=expected,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
     )
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
 
@@ -232,9 +251,7 @@ def write_plan(plan: Plan, out: Path, *, overwrite: bool = False) -> Path:
     path = out / PLAN_FILE
     if path.exists() and not overwrite:
         raise DestinationExists("already exists (pass overwrite / --overwrite)", path=path)
-    temp = out / f".{os.getpid()}.{PLAN_FILE}"
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)
-        plan.dump(temp)
-        os.replace(temp, path)
+        atomic.write_text(path, plan.dumps(path.suffix))
     return path

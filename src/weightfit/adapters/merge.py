@@ -31,8 +31,19 @@ from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
 from weightfit.adapters.check import check_adapter, read_adapter
-from weightfit.adapters.config import AdapterConfig, load
-from weightfit.adapters.layout import (
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    chosen,
+    write_outcome,
+)
+from weightfit.errors import UnsupportedAdapter, UsageError
+from weightfit.findings import Report
+from weightfit.manifest import Manifest, TensorSpec
+from weightfit.peft.config import AdapterConfig, load
+from weightfit.peft.layout import (
     Layout,
     LoraModule,
     base_tensor,
@@ -40,12 +51,8 @@ from weightfit.adapters.layout import (
     split,
     strip_peft,
 )
-from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
-from weightfit.diagnose._context import stack_of
-from weightfit.errors import UnsupportedAdapter, UsageError
-from weightfit.findings import Report
-from weightfit.manifest import Manifest, TensorSpec
 from weightfit.plan import Op, Plan
+from weightfit.tree import stack_of
 
 if TYPE_CHECKING:
     import torch
@@ -98,19 +105,6 @@ class MergeResult:
         """Whether the merged checkpoint was written."""
         return self.applied is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        from weightfit.report.check import report_to_dict
-
-        return {
-            "merged": self.merged,
-            "modules": self.modules,
-            "resized": self.resized or {},
-            "replaced": self.replaced or [],
-            "output": self.applied.to_dict() if self.applied else None,
-            "report": report_to_dict(self.report),
-        }
-
     def __repr__(self) -> str:
         where = f"→ {self.applied.out}" if self.applied else "not merged"
         return f"<MergeResult {self.modules} modules {where}>"
@@ -126,6 +120,7 @@ def merge_adapter(
     hash_sources: bool = True,
     progress: ProgressFn | None = None,
     variant: str | None = None,
+    options: WriteOptions | None = None,
 ) -> MergeResult:
     """Merge a LoRA adapter into its base model, streaming, into new safetensors files.
 
@@ -138,6 +133,8 @@ def merge_adapter(
         hash_sources: Record the SHA-256 of the base and adapter files in the stamp.
         progress: Called after each tensor (see :data:`weightfit.apply.ProgressFn`).
         variant: Precision variant of the base folder's weights.
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
 
     Returns:
         A :class:`MergeResult`; ``merged`` is false (nothing written) when the
@@ -145,7 +142,8 @@ def merge_adapter(
 
     Raises:
         UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
-        UsageError: ``base`` has no tensor bytes (a config, not weights).
+        UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
+            options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
         OutputError: ``out`` cannot be written (see :func:`weightfit.apply.apply`).
 
@@ -155,6 +153,7 @@ def merge_adapter(
 
     """
     started = time.monotonic()
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     folder = Path(adapter)
     source = read_adapter(folder)
     config = load(folder)
@@ -179,10 +178,7 @@ def merge_adapter(
         outcome,
         out,
         plan=plan,
-        shard_size=shard_size,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
         stamp=stamp,
         started=started,
         extra_files=_side_files(folder, Path(base), base_manifest, rows),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from weightfit.cli._output import emit, write_progress, writer_options
+from weightfit.cli._output import emit, write_options, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 HELP = "check a PEFT LoRA adapter against a base model, or merge it in"
@@ -56,18 +56,15 @@ def run_check(args: argparse.Namespace) -> int:
 def run_merge(args: argparse.Namespace) -> int:
     """Merge the adapter into the base; exit 1 (nothing written) when it does not fit."""
     from weightfit.adapters.merge import merge_adapter
-    from weightfit.report.adapter import render_merge
+    from weightfit.report.adapter import merge_to_dict, render_merge
 
     with write_progress(args) as progress:
         result = merge_adapter(
             args.adapter,
             args.base,
             args.out,
-            shard_size=args.shard_size,
-            overwrite=args.overwrite,
-            hash_sources=args.hash_sources,
-            progress=progress,
             variant=args.variant,
+            options=write_options(args, progress),
         )
-    emit(args, result.to_dict, lambda console: render_merge(console, result))
+    emit(args, lambda: merge_to_dict(result), lambda console: render_merge(console, result))
     return EXIT_OK if result.merged else EXIT_FINDINGS

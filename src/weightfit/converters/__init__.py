@@ -19,7 +19,7 @@ import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 
-from weightfit.findings import Finding, Report
+from weightfit.findings import Report
 from weightfit.manifest import Manifest
 from weightfit.plan import Op, Plan
 
@@ -27,7 +27,7 @@ ENV_SWITCH = "WEIGHTFIT_NO_LIBRARY_CONVERTERS"
 """Set to ``1`` to leave library converters out of ``check`` and ``fix``."""
 
 EVIDENCE_KEY = "converter"
-"""The evidence key of the finding that names a library converter."""
+"""The evidence key of the finding that names a library converter (``diagnose/library.py``)."""
 
 _off: ContextVar[bool] = ContextVar("weightfit_no_library_converters", default=False)
 
@@ -91,63 +91,6 @@ def plan_for(report: Report) -> Plan | None:
     return None
 
 
-def finding_of(recognised: Recognised, ops: list[Op], covers: list[str]) -> Finding:
-    """The ``version`` finding that names the converter, its library and the layout."""
-    what = f"a '{recognised.layout}' layout" if recognised.layout else "a layout"
-    message = (
-        f"{what} that {recognised.library} converts into {recognised.target_class} "
-        f"({recognised.converter})"
-    )
-    evidence: dict[str, object] = {
-        EVIDENCE_KEY: recognised.converter,
-        "library": recognised.library,
-        "layout": recognised.layout,
-        "target_class": recognised.target_class,
-    }
-    if recognised.extra:
-        evidence["not_in_target"] = recognised.extra[:8]
-    if recognised.refused:
-        return Finding(
-            category="version",
-            severity="error",
-            message=message + "; its conversion cannot be traced into a plan",
-            params=covers,
-            evidence={**evidence, "refused": recognised.refused},
-            confidence=0.9,
-            fix_note=(
-                f"{recognised.refused}; `weightfit fix --in-memory-converter` runs the "
-                "converter in memory instead"
-            ),
-        )
-    if recognised.library.startswith("transformers"):
-        # from_pretrained converts this layout itself: benign, as the saved_layout rule says.
-        return Finding(
-            category="version",
-            severity="info",
-            message=(
-                f"benign: the checkpoint is in the file layout {recognised.library}'s "
-                f"save_pretrained writes for {recognised.target_class}, which from_pretrained "
-                f"converts on load ({recognised.converter}); a plain load_state_dict needs "
-                f"the plan ({len(ops)} ops)"
-            ),
-            params=covers,
-            evidence={**evidence, "ops": len(ops)},
-            confidence=0.97,
-            fix=ops,
-            fix_note=f"the plan is {recognised.label}, traced",
-        )
-    return Finding(
-        category="version",
-        severity="error",
-        message=message + f"; `weightfit fix` applies that conversion streaming ({len(ops)} ops)",
-        params=covers,
-        evidence={**evidence, "ops": len(ops)},
-        confidence=0.97,
-        fix=ops,
-        fix_note=f"the plan is {recognised.label}, traced",
-    )
-
-
 from weightfit.converters.recognise import Recognised  # noqa: E402
 from weightfit.converters.trace import TraceRefused  # noqa: E402
 
@@ -157,7 +100,6 @@ __all__ = [
     "TraceRefused",
     "disabled",
     "find_converter",
-    "finding_of",
     "is_disabled",
     "plan_for",
     "plan_ops",

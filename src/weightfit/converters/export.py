@@ -12,7 +12,6 @@ need no entry: ``from_pretrained`` leaves keys the model does not have.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -78,10 +77,7 @@ def _entry(index: int, args: dict[str, object]) -> tuple[str, str]:
 
 
 def write_json(mapping: dict[str, str], path: Path) -> None:
-    """Write ``mapping`` as JSON to ``path`` atomically (a temporary file renamed into place)."""
-    from weightfit.tensor_io import writing
+    """Write ``mapping`` as JSON to ``path`` atomically."""
+    from weightfit.atomic import write_text
 
-    temp = path.with_name(f".{os.getpid()}.{path.name}")
-    with writing(path):
-        temp.write_text(json.dumps(mapping, indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, path)
+    write_text(path, json.dumps(mapping, indent=2) + "\n")

@@ -14,12 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from weightfit.apply import ApplyResult, write_outcome
 from weightfit.converters.recognise import Recognised
 from weightfit.errors import VerificationFailed
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.ops import Outcome, Recipe
-from weightfit.plan import Plan
 
 if TYPE_CHECKING:
     import torch
@@ -28,50 +26,33 @@ STAMP_KEY = "weightfit.converted_in_memory"
 """``__metadata__`` key naming the converter that made the weights in memory."""
 
 
-def convert_in_memory(
-    recognised: Recognised,
-    source: Manifest,
-    target: Manifest,
-    out: str | Path,
-    *,
-    overwrite: bool = False,
-    hash_sources: bool = True,
-    shard_size: int | str = 5 * 10**9,
-) -> ApplyResult:
-    """Run ``recognised.run`` on the checkpoint's tensors and write what it returns.
+def outcome_in_memory(recognised: Recognised, source: Manifest, target: Manifest) -> Outcome:
+    """Run ``recognised.run`` on the checkpoint's tensors; return what it made as recipes.
+
+    Tensors the target does not have are left out. The caller writes the
+    outcome (:func:`weightfit.apply.write_outcome`) with :data:`STAMP_KEY`.
 
     Raises:
-        VerificationFailed: the converter's output does not load strict into ``target``.
-        OutputError: writing failed; nothing is left behind.
+        VerificationFailed: the converter returned something that is not a tensor.
 
     """
-    from weightfit.apply import _base_of
     from weightfit.dtypes import canonical
     from weightfit.tensor_io import Sources
 
-    with Sources(_base_of(source)) as sources:
+    path = Path(source.source)
+    with Sources(path if path.is_dir() else path.parent) as sources:
         state = {name: sources.read_tensor(spec) for name, spec in source.tensors.items()}
     converted = recognised.run(state)
     del state
-    kept = {name: value for name, value in converted.items() if name in target.tensors}
     recipes: dict[str, Recipe] = {}
-    for name, value in kept.items():
+    for name, value in converted.items():
+        if name not in target.tensors:
+            continue
         if not hasattr(value, "shape"):
             raise VerificationFailed(f"{recognised.label} returned {name!r} without a tensor")
         spec = TensorSpec(name=name, shape=tuple(value.shape), dtype=canonical(str(value.dtype)))
         recipes[name] = Recipe(spec=spec, fn=_constant(value.contiguous()))
-    outcome = Outcome(recipes=recipes, reinit=[], source=replace(source, tensors={}))
-    plan = Plan(ops=[], source=source.source, target=target.source)
-    return write_outcome(
-        outcome,
-        out,
-        plan=plan,
-        target=target,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        shard_size=shard_size,
-        stamp={STAMP_KEY: recognised.label},
-    )
+    return Outcome(recipes=recipes, reinit=[], source=replace(source, tensors={}))
 
 
 def _constant(value: torch.Tensor) -> Any:
@@ -89,10 +70,11 @@ def refused_in_report(report: Any) -> bool:
     )
 
 
-def fallback(
-    report: Any, source: Manifest, target: Manifest, out: str | Path, **options: Any
-) -> ApplyResult | None:
-    """Run the refused converter ``report`` names in memory; ``None`` when there is none."""
+def fallback(report: Any, source: Manifest, target: Manifest) -> tuple[Outcome, str] | None:
+    """The refused converter ``report`` names, run in memory: its outcome and label.
+
+    ``None`` when ``check`` named no refused converter.
+    """
     from weightfit.converters import find_converter
 
     if not refused_in_report(report):
@@ -100,4 +82,4 @@ def fallback(
     recognised = find_converter(source, target)
     if recognised is None:
         return None
-    return convert_in_memory(recognised, source, target, out, **options)
+    return outcome_in_memory(recognised, source, target), recognised.label
