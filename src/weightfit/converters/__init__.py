@@ -26,6 +26,9 @@ from weightfit.plan import Op, Plan
 ENV_SWITCH = "WEIGHTFIT_NO_LIBRARY_CONVERTERS"
 """Set to ``1`` to leave library converters out of ``check`` and ``fix``."""
 
+SAVED_LAYOUT = "saved_layout"
+"""The target ``extras`` key where a transformers target records its file layout."""
+
 EVIDENCE_KEY = "converter"
 """The evidence key of the finding that names a library converter (``diagnose/library.py``)."""
 
@@ -51,20 +54,27 @@ def find_converter(source: Manifest, target: Manifest) -> Recognised | None:
     """Name the library converter that maps ``source`` onto ``target``, from headers only.
 
     diffusers' single-file converters are tried for diffusers targets and the
-    CLIP text encoders; transformers' declarative conversions for transformers
-    targets. Returns ``None`` when none applies or converters are off.
+    CLIP text encoders when most checkpoint names are not the model's (another
+    layout); transformers' declarative conversions for transformers targets
+    whose saved layout differs from memory (``extras["saved_layout"]``, recorded
+    when the target was built), so a check that needs neither imports neither.
+    Returns ``None`` when none applies or converters are off.
     """
     if is_disabled():
         return None
+    shared = sum(1 for name in source.tensors if name in target.tensors)
     from weightfit.converters.recognise import CLIP_CLASSES, recognise_diffusers
     from weightfit.converters.transformers_mapping import recognise_transformers
 
     target_class = str(target.extras.get("target_class", ""))
-    if target_class.startswith("diffusers.") or target_class.rsplit(".", 1)[-1] in CLIP_CLASSES:
+    diffusers_class = target_class.startswith("diffusers.")
+    if (diffusers_class or target_class.rsplit(".", 1)[-1] in CLIP_CLASSES) and (
+        2 * shared < len(source.tensors)
+    ):
         found = recognise_diffusers(source, target)
         if found is not None:
             return found
-    if target_class.startswith("transformers."):
+    if target_class.startswith("transformers.") and target.extras.get(SAVED_LAYOUT):
         return recognise_transformers(source, target)
     return None
 
