@@ -332,3 +332,16 @@ def test_transformers_conversion_mapping_equals_from_pretrained(
     )
     assert applied.code == 0, applied.err
     _same(load_file(tmp_path / "applied" / "model.safetensors"), written)
+
+
+def test_load_into_applies_the_traced_plan(tmp_path: Path) -> None:
+    """``load_into`` fills a live model from the original layout with the converter's plan."""
+    import weightfit
+
+    torch.manual_seed(0)
+    case = _open_clip()
+    source = tmp_path / "original.safetensors"
+    save_file(case.source, source)
+    fresh = case.fresh()
+    weightfit.load_into(fresh, source)
+    _same(dict(fresh.state_dict()), case.library(load_file(source)))
