@@ -40,7 +40,7 @@ def library_converter(ctx: Context) -> None:
 
 def finding_of(recognised: Recognised, ops: list[Op], covers: list[str]) -> Finding:
     """The ``version`` finding that names the converter, its library and the layout."""
-    what = f"a '{recognised.layout}' layout" if recognised.layout else "a layout"
+    what = f"a '{recognised.layout}' layout" if recognised.layout else "a checkpoint layout"
     message = (
         f"{what} that {recognised.library} converts into {recognised.target_class} "
         f"({recognised.converter})"
@@ -48,7 +48,7 @@ def finding_of(recognised: Recognised, ops: list[Op], covers: list[str]) -> Find
     evidence: dict[str, object] = {
         EVIDENCE_KEY: recognised.converter,
         "library": recognised.library,
-        "layout": recognised.layout,
+        **({"layout": recognised.layout} if recognised.layout else {}),
         "target_class": recognised.target_class,
     }
     if recognised.extra:
