@@ -345,3 +345,18 @@ def test_load_into_applies_the_traced_plan(tmp_path: Path) -> None:
     fresh = case.fresh()
     weightfit.load_into(fresh, source)
     _same(dict(fresh.state_dict()), case.library(load_file(source)))
+
+
+def test_fix_against_a_diffusers_folder_with_weights(
+    tmp_path: Path, run_cli: Callable[..., Any]
+) -> None:
+    """A downloaded component folder (config and weights) is a target as its config is."""
+    torch.manual_seed(0)
+    case = _vae()
+    source = tmp_path / "original.safetensors"
+    save_file(case.source, source)
+    case.model.save_pretrained(tmp_path / "vae")
+    result = run_cli("fix", source, "--against", tmp_path / "vae", "-o", tmp_path / "out")
+    assert result.code == 0, result.out + result.err
+    written = load_file(tmp_path / "out" / "model.safetensors")
+    _same(written, case.library(load_file(source)))

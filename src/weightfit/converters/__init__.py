@@ -66,12 +66,16 @@ def find_converter(source: Manifest, target: Manifest) -> Recognised | None:
     from weightfit.converters.recognise import CLIP_CLASSES, recognise_diffusers
     from weightfit.converters.transformers_mapping import recognise_transformers
 
-    target_class = str(target.extras.get("target_class", ""))
+    target_class = str(target.extras.get("target_class") or "")
+    named = (target.config or {}).get("_class_name")
+    if not target_class and isinstance(named, str):
+        # A diffusers component folder read for its weights: its config names the class.
+        target_class = f"diffusers.{named}"
     diffusers_class = target_class.startswith("diffusers.")
     if (diffusers_class or target_class.rsplit(".", 1)[-1] in CLIP_CLASSES) and (
         2 * shared < len(source.tensors)
     ):
-        found = recognise_diffusers(source, target)
+        found = recognise_diffusers(source, target, target_class.rsplit(".", 1)[-1])
         if found is not None:
             return found
     if target_class.startswith("transformers.") and target.extras.get(SAVED_LAYOUT):

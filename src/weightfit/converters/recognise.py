@@ -61,15 +61,15 @@ class Recognised:
         return f"{self.library} {self.converter}"
 
 
-def recognise_diffusers(source: Manifest, target: Manifest) -> Recognised | None:
+def recognise_diffusers(source: Manifest, target: Manifest, target_class: str) -> Recognised | None:
     """Name the diffusers converter that maps ``source`` onto ``target``, if one does.
 
     Returns ``None`` when the target is not a class diffusers converts into,
     when diffusers is not installed, or when the converter's output (traced)
     is not the target's tensors. A converter the tracer refuses is returned with
-    ``refused`` set, when its layout was recognised.
+    ``refused`` set, when its layout was recognised. ``target_class`` is the
+    class name (``UNet2DConditionModel``).
     """
-    target_class = str(target.extras.get("target_class", "")).rsplit(".", 1)[-1]
     try:
         import diffusers
         from diffusers.loaders import single_file_model as model_loading
