@@ -79,7 +79,7 @@ def run_fix(args: argparse.Namespace) -> int:
     """Check, plan, apply and verify; exit 1 when findings are left unfixed."""
     from weightfit import converters
     from weightfit.fix import fix
-    from weightfit.report.fix import render_fix
+    from weightfit.report.fix import fix_to_dict, render_fix
     from weightfit.targets import cache
 
     with (
@@ -112,7 +112,7 @@ def run_fix(args: argparse.Namespace) -> int:
             lambda console: console.print(text, markup=False, highlight=False),
         )
         return EXIT_OK
-    emit(args, result.to_dict, lambda console: render_fix(console, result))
+    emit(args, lambda: fix_to_dict(result), lambda console: render_fix(console, result))
     return EXIT_FINDINGS if result.unfixed else EXIT_OK
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weightfit.display import Displayable
 from weightfit.lint import fixes, registry
 from weightfit.lint.context import Context
 from weightfit.lint.fixes import FileOp, FixOutcome
@@ -26,7 +27,7 @@ __all__ = ["FileOp", "FixOutcome", "LintResult", "Resolution", "Violation", "app
 
 
 @dataclass
-class LintResult:
+class LintResult(Displayable):
     """Everything ``lint`` found in one folder.
 
     Attributes:
