@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/lint.py
 	$(PY) bench/apply.py
 	$(PY) bench/merge.py
+	$(PY) bench/convert_library.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

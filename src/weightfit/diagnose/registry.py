@@ -16,7 +16,8 @@ rules it must run after, and the profiles it belongs to:
 Rules run in the order of :data:`REGISTRY`; ``after`` is checked against it
 when this module loads. A rule consumes what it explains, so later rules and
 the ``missing``/``unexpected`` leftovers never repeat a cause. The order, in
-short: naming (``prefix``, a library's saved layout, a split position table,
+short: naming (a layout a library's own converter maps onto the target,
+``prefix``, a library's saved layout, a split position table,
 ``rename``, fused groups, adapter tensors); storage that changes every shape
 (``partitioned``, ``quantization``); another width, depth or family
 (``wrong_variant``); geometry; what the model is fed; embeddings and heads;
@@ -44,6 +45,7 @@ from weightfit.diagnose import (
     geometry,
     layout,
     leftovers,
+    library,
     partitioned,
     peft_vocab,
     position,
@@ -99,7 +101,14 @@ REGISTRY: tuple[Rule, ...] = (
     Rule("unrelated", fragments.unrelated, ("unrelated",), profiles=frozenset({"check"})),
     Rule("model_types", fragments.model_types, ("unrelated",), profiles=TEXT),
     Rule("reinitialised", benign.reinitialised, ("missing",)),
-    Rule("prefix", prefix.prefix, ("prefix",)),
+    Rule(
+        "library_converter",
+        library.library_converter,
+        ("version",),
+        after=("reinitialised",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("prefix", prefix.prefix, ("prefix",), after=("library_converter",)),
     Rule(
         "quantized_names",
         fragments.quantized_names,
