@@ -35,6 +35,7 @@ bench: $(STAMP)
 	$(PY) bench/apply.py
 	$(PY) bench/merge.py
 	$(PY) bench/convert.py
+	$(PY) bench/convert_library.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info

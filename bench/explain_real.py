@@ -175,8 +175,12 @@ def bad_inputs(folder: Path) -> list[str]:
     binary.write_bytes(os.urandom(8_000_000))
     big = folder / "big.log"
     line = "2024-01-01 00:00:00 INFO step 1234 loss 0.1234 lr 1e-4 grad_norm 0.5 tokens 4096\n"
+    # Written in 1 MB pieces: the measuring parent stays small, and a child's peak RSS
+    # counts the parent's pages at fork.
+    piece = line * (1_000_000 // len(line))
     with big.open("w") as out:
-        out.write(line * (100_000_000 // len(line)))
+        for _ in range(100_000_000 // len(piece)):
+            out.write(piece)
     many = folder / "many.log"
     many.write_text("x\n" * 1_000_000)
     lines = [

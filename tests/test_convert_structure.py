@@ -28,6 +28,13 @@ from weightfit.plan import Plan, Safety
 transformers = pytest.importorskip("transformers")
 gguf = pytest.importorskip("gguf")
 
+
+@pytest.fixture(autouse=True)
+def _matcher_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Library converters off: these tests are about the structural matcher's own answers."""
+    monkeypatch.setenv("WEIGHTFIT_NO_LIBRARY_CONVERTERS", "1")
+
+
 SMALL = {
     "hidden_size": 32,
     "intermediate_size": 48,

@@ -12,7 +12,7 @@ from diffusers import AutoencoderKL
 from weightfit import knowledge
 from weightfit.targets.factory import build_from
 
-DIM_TABLES = ("hidden_sizes", "latent_channels", "vocab_sizes")
+DIM_TABLES = ("hidden_sizes", "latent_channels", "vocab_sizes", "class_counts")
 DIM_FIELDS = {"model", "family", "kind", "field", "value", "source", "note"}
 FAMILY_FIELDS = {
     "family",

@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ),
     ("formats", {"formats"}),
     ("targets", {"targets"}),
+    ("converters", {"converters"}),
     ("align", {"align"}),
     ("diagnose", {"diagnose"}),
     (

@@ -34,8 +34,10 @@ Category = Literal[
     "version",
     "partitioned",
     "extra_state",
+    "unrelated",
     "missing",
     "unexpected",
+    "unknown",
 ]
 CATEGORIES: tuple[str, ...] = Category.__args__  # type: ignore[attr-defined]
 

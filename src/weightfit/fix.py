@@ -143,6 +143,7 @@ def fix(
     variant: str | None = None,
     progress: ProgressFn | None = None,
     options: WriteOptions | None = None,
+    in_memory_converter: bool = False,
 ) -> FixResult:
     """Check ``checkpoint`` against ``target``, then write a fixed copy into ``out``.
 
@@ -164,6 +165,8 @@ def fix(
             bytes written, bytes in all).
         options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
             one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
+        in_memory_converter: When ``check`` names a library converter the tracer
+            refused, run it in memory instead (the whole checkpoint in memory).
 
     Returns:
         A :class:`FixResult`. Nothing is applied when a blocking finding has no
@@ -183,6 +186,7 @@ def fix(
 
     """
     from weightfit.check import check
+    from weightfit.converters import plan_for as converter_plan
     from weightfit.formats import read
     from weightfit.targets import resolve
 
@@ -196,9 +200,28 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
-    plan = plan_from_report(report, source)
+    traced = converter_plan(report)
+    plan = traced or plan_from_report(report, source)
     out = Path(out)
-    unfixed = unfixed_findings(report) + left_out_findings(report, source)
+    unfixed = unfixed_findings(report)
+    if traced is None:
+        unfixed += left_out_findings(report, source)
+    if in_memory_converter and not plan_only:
+        from weightfit.apply import write_outcome
+        from weightfit.converters.memory import STAMP_KEY, fallback
+
+        made = fallback(report, source, expected)
+        if made is not None:
+            outcome, label = made
+            done = write_outcome(
+                outcome,
+                out,
+                plan=Plan(source=report.source, target=report.target),
+                options=options,
+                target=expected,
+                stamp={STAMP_KEY: label},
+            )
+            return FixResult(report=report, plan=done.plan, plan_path=out / PLAN_FILE, applied=done)
     if plan_only or unfixed:
         path = write_plan(plan, out, overwrite=options.overwrite)
         return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)

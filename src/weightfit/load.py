@@ -150,9 +150,11 @@ def _plan_for(fix: object, source: Manifest, target: Manifest) -> Plan:
         return Plan(source=source.source, target=target.source)
     if fix == "auto":
         from weightfit.check import check
+        from weightfit.converters import plan_for
         from weightfit.fix import plan_from_report
 
-        return plan_from_report(check(source, target), source)
+        report = check(source, target)
+        return plan_for(report) or plan_from_report(report, source)
     if isinstance(fix, str | Path) and Path(fix).is_file():
         return Plan.load(fix)
     raise UsageError(f"fix must be 'auto', 'none', a Plan or a plan file, not {fix!r}")

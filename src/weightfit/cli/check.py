@@ -45,16 +45,24 @@ def register(
         action="store_true",
         help="build a config target afresh, not from the cache (also WEIGHTFIT_NO_CACHE=1)",
     )
+    from weightfit.cli.fix import library_converter_options
+
+    library_converter_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Check the checkpoint against the target; exit 0 when compatible, 1 when not."""
     # Imported here: report modules use cli._output, and cli/__init__ imports this module.
+    from weightfit import converters
     from weightfit.report.check import render_report, report_to_dict
     from weightfit.targets import cache
 
-    with cache.disabled(args.no_cache), spinner(args, _checking(args.checkpoint, args.against)):
+    with (
+        cache.disabled(args.no_cache),
+        converters.disabled(args.no_library_converters),
+        spinner(args, _checking(args.checkpoint, args.against)),
+    ):
         report = check(
             args.checkpoint,
             args.against,

@@ -45,6 +45,19 @@ def register(
         action="store_true",
         help="build a config target afresh, not from the cache (also WEIGHTFIT_NO_CACHE=1)",
     )
+    fix.add_argument(
+        "--export",
+        choices=["key-mapping"],
+        help="write the plan (renames only) as transformers' from_pretrained(key_mapping=...) "
+        "JSON to OUT/key_mapping.json and print it; no weights are written",
+    )
+    fix.add_argument(
+        "--in-memory-converter",
+        action="store_true",
+        help="when the library converter computes on values (it cannot be traced into a "
+        "plan), run it in memory instead: the whole checkpoint is loaded",
+    )
+    library_converter_options(fix)
     writer_options(fix)
     fix.set_defaults(run=run_fix)
 
@@ -64,25 +77,53 @@ def register(
 
 def run_fix(args: argparse.Namespace) -> int:
     """Check, plan, apply and verify; exit 1 when findings are left unfixed."""
+    from weightfit import converters
     from weightfit.fix import fix
     from weightfit.report.fix import fix_to_dict, render_fix
     from weightfit.targets import cache
 
-    with write_progress(args) as progress, cache.disabled(args.no_cache):
+    with (
+        write_progress(args) as progress,
+        cache.disabled(args.no_cache),
+        converters.disabled(args.no_library_converters),
+    ):
         result = fix(
             args.checkpoint,
             args.against,
             args.out,
-            plan_only=args.plan_only,
+            plan_only=args.plan_only or args.export is not None,
             dtype=args.dtype,
             kwargs=args.kwargs,
             config=args.config,
             key=args.key,
             variant=args.variant,
             options=write_options(args, progress),
+            in_memory_converter=args.in_memory_converter,
         )
+    if args.export == "key-mapping":
+        from weightfit.converters.export import key_mapping, write_json
+
+        mapping = key_mapping(result.plan)
+        write_json(mapping, result.plan_path.parent / "key_mapping.json")
+        text = json.dumps(mapping, indent=2)
+        emit(
+            args,
+            lambda: mapping,
+            lambda console: console.print(text, markup=False, highlight=False),
+        )
+        return EXIT_OK
     emit(args, lambda: fix_to_dict(result), lambda console: render_fix(console, result))
     return EXIT_FINDINGS if result.unfixed else EXIT_OK
+
+
+def library_converter_options(parser: argparse.ArgumentParser) -> None:
+    """``--no-library-converters``: leave only weightfit's own inference."""
+    parser.add_argument(
+        "--no-library-converters",
+        action="store_true",
+        help="do not recognise or trace the converters diffusers and transformers ship "
+        "(also WEIGHTFIT_NO_LIBRARY_CONVERTERS=1)",
+    )
 
 
 def run_apply(args: argparse.Namespace) -> int:

@@ -67,7 +67,11 @@ def latent_channels(ctx: Context) -> None:
         position = order[pair.target]
         if _conditioning_name(pair.target):
             continue
-        if position < first_stacked and len(want) >= 2 and axes[0] == 1:
+        if ctx.partial and axes[0] == 1 and _latent_input(have, want):
+            # A text names no neighbours: a convolution whose input channels are a known
+            # latent count and its inpainting (2c + 1) or concatenated (2c) form is the input.
+            inputs.append(_End(pair, have[1], want[1]))
+        elif position < first_stacked and len(want) >= 2 and axes[0] == 1:
             inputs.append(_End(pair, have[1], want[1]))
         elif position > last_stacked and axes[0] == 0:
             outputs.append(_End(pair, have[0], want[0]))
@@ -83,6 +87,14 @@ def latent_channels(ctx: Context) -> None:
     elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3:
         # Only a convolution's input channels read as image channels on their own.
         _report_extra_inputs(ctx, head)
+
+
+def _latent_input(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a kernel's input channels are a known latent count against its extended form."""
+    if len(want) != 4:
+        return False
+    small, large = sorted((have[1], want[1]))
+    return bool(_known.latent_labels(small)) and large in (2 * small, 2 * small + 1)
 
 
 def _stack_span(ctx: Context) -> tuple[int, int]:
@@ -250,6 +262,8 @@ def encoder_swap(ctx: Context) -> None:
         modules = {p.target.rsplit(".", 1)[0] for p in pairs}
         if not named and not any(labels.values()) and len(modules) < 2:
             continue
+        if ctx.partial and not named:
+            continue  # a text's kept axis may be a vocabulary, not the model's width
         _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width)
 
 
@@ -302,6 +316,8 @@ def _report_swap(
     if keys:
         evidence["config_option"] = keys[0]
     confidence = 0.7 + 0.15 * named + 0.1 * bool(labels["checkpoint"] and labels["model"])
+    if ctx.partial and len(pairs) == 1:
+        confidence = min(confidence, 0.7)  # one tensor of a text: another variant fits too
     ctx.add(
         Finding(
             category="encoder_swap",

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, config_keys_with, shape_text
@@ -42,7 +43,34 @@ PAD_MULTIPLES = (128, 64, 32, 16, 8)
 _INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
 _OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
 _LABEL_WORDS = ("label", "class_emb", "y_embed")
-_HEAD_WORDS = ("head", "fc", "classifier", "logits", "cls", "class", "score")
+_HEAD_WORDS = (
+    "head",
+    "fc",
+    "classifier",
+    "logit",
+    "cls",
+    "class",
+    "score",
+    "predictor",
+    "final",
+)
+_TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
+_NOT_TOKEN_WORDS = (
+    "pos",
+    "label",
+    "class",
+    "type",
+    "patch",
+    "speaker",
+    "spk",
+    "lang",
+    "segment",
+    "time",
+    "rel",
+    "y_emb",
+)
+_ANCHOR_WORDS = ("rpn", "anchor", "objectness")
+"""Heads that score anchors or proposals, not classes (their rows count anchors)."""
 
 
 @dataclass
@@ -81,15 +109,29 @@ def _row_changes(ctx: Context) -> list[_RowChange]:
 def vocab_resize(ctx: Context) -> None:
     """Report embeddings and heads whose rows differ by a few: added or padded tokens."""
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
+    changes = _row_changes(ctx)
+    # In a text, an output projection with the rows of a token table is that vocabulary's.
+    token_rows = {
+        (c.have, c.want)
+        for c in changes
+        if ctx.partial and _is_token_table(c.name) and not _label_rows(c)
+    }
     vocabularies = configured_vocab(ctx)
-    for change in _row_changes(ctx):
+    for change in changes:
         larger = max(change.have, change.want)
         difference = abs(change.have - change.want)
+        table = (change.have, change.want) in token_rows and (
+            _is_token_table(change.name) or stack_of(change.name) is None
+        )
         configured = bool({change.have, change.want} & vocabularies)
-        if configured:
+        if table:
+            pass
+        elif configured:
             if difference > MAX_CONFIGURED_CHANGE * larger:
                 continue
         elif larger < MIN_VOCAB_ROWS or difference > MAX_VOCAB_CHANGE * larger:
+            continue
+        if not table and ctx.partial and _class_count(change.have, change.want):
             continue
         # Embeddings and heads sit outside the repeated layers; rows inside them are widths.
         if stack_of(change.name) is not None:
@@ -100,6 +142,33 @@ def vocab_resize(ctx: Context) -> None:
         outputs = [c for c in changes if _role(c) == "output"]
         tied = _tied_head(ctx, inputs)
         _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def _is_token_table(name: str) -> bool:
+    """Tell a token (or symbol) embedding by its name: never a position, label or type table."""
+    lower = name.lower()
+    leaf_module = lower.rsplit(".", 2)[-2] if "." in lower else lower
+    if any(word in leaf_module for word in _NOT_TOKEN_WORDS):
+        return False
+    return any(word in leaf_module for word in _TOKEN_TABLE_WORDS) or leaf_module == "shared"
+
+
+def _label_rows(change: _RowChange) -> bool:
+    """Whether a row change reads as label sets, never a vocabulary.
+
+    One side is a known dataset's class count, the other smaller (1000 against 2).
+    """
+    small, large = sorted((change.have, change.want))
+    return bool(_class_count(large)) and large <= MAX_LABELS and small < large
+
+
+MAX_LABELS = 30_000
+"""Most classes a label set has (ImageNet-21k: 21843); more rows are a vocabulary."""
+
+
+def _class_count(*rows: int) -> list[str]:
+    """Name the datasets whose class count is one of ``rows`` (a head, not a vocabulary)."""
+    return [d.model for n in rows for d in knowledge.datasets_with_classes(n)]
 
 
 def configured_vocab(ctx: Context) -> set[int]:
@@ -282,23 +351,26 @@ def num_classes(ctx: Context) -> None:
     heads = {
         (_module_of(change.name), change.have, change.want)
         for change in rows
-        if _is_head(ctx, change) or _is_label_table(change)
+        if _is_head(ctx, change) or _is_label_table(change) or _paired_output(ctx, change, rows)
     }
     for change in rows:
         # A head's bias follows its weight, wherever the position rules would put it alone.
-        if (_module_of(change.name), change.have, change.want) in heads:
+        sibling = _per_class_sibling(change, heads)
+        if sibling is not None:
+            groups[sibling].append(change)
+        elif (_module_of(change.name), change.have, change.want) in heads:
             groups[(change.have, change.want)].append(change)
     for (have, want), changes in groups.items():
         weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
-        if not weights:
+        if not weights and not (ctx.partial and _class_count(have, want)):
             continue
-        first = weights[0]
-        width = ctx.tgt(first.pair).shape[1]
+        first = (weights or changes)[0]
+        width = ctx.tgt(first.pair).shape[1] if weights else None
         keys = config_keys_with(ctx.target.config, want)
         option = f"; model built with {keys[0]}={want}" if keys else ""
         what = (
             "label embedding (class-conditional input)"
-            if all(_is_label_table(c) for c in weights)
+            if weights and all(_is_label_table(c) for c in weights)
             else "classification head"
         )
         message = (
@@ -307,6 +379,7 @@ def num_classes(ctx: Context) -> None:
             f"{shape_text(ctx.tgt(first.pair).shape)}"
         )
         has_bias = any(len(ctx.tgt(c.pair).shape) == 1 for c in changes)
+        datasets = _class_count(have, want)
         evidence: dict[str, object] = {
             "checkpoint_classes": have,
             "model_classes": want,
@@ -316,6 +389,8 @@ def num_classes(ctx: Context) -> None:
         }
         if keys:
             evidence["config_option"] = keys[0]
+        if datasets:
+            evidence["known_class_counts"] = datasets
         ctx.add(
             Finding(
                 category="num_classes",
@@ -323,7 +398,7 @@ def num_classes(ctx: Context) -> None:
                 message=message,
                 params=[c.pair.source for c in changes],
                 evidence=evidence,
-                confidence=0.9 if has_bias else 0.8,
+                confidence=_head_confidence(ctx, changes, has_bias, datasets),
                 fix=[
                     Op("reinit", {"name": c.name}, "num_classes: head for another label set")
                     for c in changes
@@ -336,6 +411,57 @@ def num_classes(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=[c.pair for c in changes])
+
+
+_CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
+
+
+def _head_confidence(
+    ctx: Context, changes: list[_RowChange], has_bias: bool, datasets: list[str]
+) -> float:
+    """How sure a head's row change is a label set.
+
+    From a text, a known dataset's class count or a class word in the name must say
+    so: rows may count frequency bins or anchors.
+    """
+    if not ctx.partial:
+        return 0.9 if has_bias else 0.8
+    worded = any(word in c.name.lower() for c in changes for word in _CLASS_WORDS)
+    return 0.9 if datasets else 0.8 if worded else 0.7
+
+
+def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> bool:
+    """Whether a top-level module's weight and bias both change rows alike.
+
+    An output layer sized by a label count, read from a text whose names may not say
+    "head".
+    """
+    if not ctx.partial or stack_of(change.name) is not None or change.have >= MIN_VOCAB_ROWS:
+        return False
+    module = _module_of(change.name)
+    return {
+        c.name.rsplit(".", 1)[-1]
+        for c in rows
+        if _module_of(c.name) == module and (c.have, c.want) == (change.have, change.want)
+    } >= {"weight", "bias"}
+
+
+def _per_class_sibling(
+    change: _RowChange, heads: set[tuple[str, int, int]]
+) -> tuple[int, int] | None:
+    """Return the head a sibling output follows with k rows per class, if one does.
+
+    A detector's box regression has 4 rows per class, with or without background.
+    """
+    parent = _module_of(_module_of(change.name))
+    for module, have, want in heads:
+        if _module_of(module) != parent or module == _module_of(change.name):
+            continue
+        for k in range(2, 9):
+            for extra in (0, 1):
+                if (change.have, change.want) == (k * (have - extra), k * (want - extra)):
+                    return have, want
+    return None
 
 
 def _module_of(name: str) -> str:
@@ -355,7 +481,21 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     if len(shape) >= 2 and shape[1] < 2:
         return False
     module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
+    if any(word in change.name.lower() for word in _ANCHOR_WORDS):
+        return False
+    if _is_token_table(change.name) and not (ctx.partial and _label_rows(change)):
+        return False
     named = any(word in module for word in _HEAD_WORDS)
+    if ctx.partial:
+        # A text names only what differs: where a tensor sits is unknown, its name tells
+        # (any word of its path: classifier.header.conv, head.final_layer), or a known
+        # dataset's class count does.
+        path = change.name.lower().split(".")[:-1]
+        named = named or (
+            stack_of(change.name) is None
+            and any(word in segment for segment in path for word in _HEAD_WORDS)
+        )
+        return named or (stack_of(change.name) is None and _label_rows(change))
     late = change.position >= 0.8
     if stack_of(change.name) is None:
         return named or late

@@ -122,6 +122,8 @@ def rank_inflate(ctx: Context) -> None:
     down: list[_RankChange] = []
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if ctx.partial and min(len(have), len(want)) == 1:
+            continue  # a vector with singleton axes is a storage layout, not a kernel
         if len(want) > len(have):
             op = _grow(pair.target, have, want)
             if op is not None:
@@ -166,12 +168,23 @@ def _add_rank(ctx: Context, changes: list[_RankChange], what: str, exact: bool, 
             ),
             params=[c.pair.source for c in changes],
             evidence={"tensors": [c.example() for c in changes[:8]], "count": len(changes)},
-            confidence=0.95 if exact else 0.7,
+            confidence=(0.95 if exact else 0.7) - (0.35 if _pointwise_only(ctx, changes) else 0),
             fix=[c.op for c in changes if c.op is not None],
             fix_note=note,
         )
     )
     ctx.consume(pairs=[c.pair for c in changes])
+
+
+def _pointwise_only(ctx: Context, changes: list[_RankChange]) -> bool:
+    """Whether a text shows only 1x1 convolutions against linear layers.
+
+    The same weights in another layer type is a model variant or code version
+    (SD 2's linear ``proj_in`` against SD 1's 1x1 conv) as often as an inflation.
+    """
+    return ctx.partial and all(
+        max(c.have, c.want, key=len) == (*min(c.have, c.want, key=len), 1, 1) for c in changes
+    )
 
 
 def _grow(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> Op | None:

@@ -15,6 +15,9 @@ from weightfit.findings import Finding
 from weightfit.manifest import Manifest, TensorSpec, human_count
 from weightfit.tree import collapse_names
 
+PARTIAL_CONFIDENCE = 0.6
+"""Confidence of a leftover read from a text: the cause may be what the text leaves out."""
+
 MAX_GROUPS = 20
 """Templates listed in a finding's evidence (the rest are counted)."""
 
@@ -68,7 +71,9 @@ def _leftovers(
             message=f"{len(names)} {what.format(params=_params_text(params))}: {_summary(names)}",
             params=names,
             evidence=_evidence(names, side, params),
-            confidence=1.0,
+            # That the names are absent is certain; from a pasted text, that nothing else
+            # explains them is not (the text shows only part of the picture).
+            confidence=PARTIAL_CONFIDENCE if ctx.partial else 1.0,
             fix_note=fix_note,
         )
     )

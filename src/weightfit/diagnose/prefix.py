@@ -31,7 +31,12 @@ def prefix(ctx: Context) -> None:
     transform = ctx.alignment.prefix
     if transform is None or not is_wrapper_change(transform):
         return
-    covered = [p.source for p in ctx.alignment.pairs if p.via == "prefix"]
+    # A pair an earlier rule explained (a library converter's layout) is not reported again.
+    covered = [
+        p.source
+        for p in ctx.alignment.pairs
+        if p.via == "prefix" and p.source not in ctx.done_pairs
+    ]
     if not covered:
         return
     strip, add = transform.strip, transform.add

@@ -16,12 +16,12 @@ rules it must run after, and the profiles it belongs to:
 Rules run in the order of :data:`REGISTRY`; ``after`` is checked against it
 when this module loads. A rule consumes what it explains, so later rules and
 the ``missing``/``unexpected`` leftovers never repeat a cause. The order, in
-short: naming (``prefix``, a library's saved layout, a split position table,
-``rename``, what the structural matcher inferred, fused groups, adapter
-tensors); storage that changes every shape (``partitioned``,
-``quantization``); another width, depth or family (``wrong_variant``);
-geometry; what the model is fed; embeddings and heads; benign notes
-(``extra_state`` before ``version``, so an EMA copy keeps its own
+short: naming (a layout a library's own converter maps onto the target,
+``prefix``, a library's saved layout, a split position table, ``rename``, what
+the structural matcher inferred, fused groups, adapter tensors); storage that
+changes every shape (``partitioned``, ``quantization``); another width, depth
+or family (``wrong_variant``); geometry; what the model is fed; embeddings and
+heads; benign notes (``extra_state`` before ``version``, so an EMA copy keeps its own
 buffers); leftovers; then what is not about tensor pairs (a provenance stamp,
 an adapter's tokenizer, what an error text settles).
 
@@ -41,10 +41,12 @@ from weightfit.diagnose import (
     benign,
     conditioning,
     embeddings,
+    fragments,
     geometry,
     inferred,
     layout,
     leftovers,
+    library,
     partitioned,
     peft_vocab,
     position,
@@ -66,6 +68,7 @@ PROFILES: tuple[Profile, ...] = ("check", "adapter", "text")
 
 ALL: frozenset[Profile] = frozenset({"check", "adapter", "text"})
 FILES: frozenset[Profile] = frozenset({"check", "text"})
+TEXT: frozenset[Profile] = frozenset({"text"})
 """The default: every profile that compares a checkpoint with a model."""
 
 
@@ -96,8 +99,50 @@ class Rule:
 
 REGISTRY: tuple[Rule, ...] = (
     Rule("guessed_renames", text_tensors.guessed_renames, (), profiles=frozenset({"text"})),
+    Rule("unrelated", fragments.unrelated, ("unrelated",), profiles=frozenset({"check"})),
+    Rule("model_types", fragments.model_types, ("unrelated",), profiles=TEXT),
     Rule("reinitialised", benign.reinitialised, ("missing",)),
-    Rule("prefix", prefix.prefix, ("prefix",)),
+    Rule(
+        "library_converter",
+        library.library_converter,
+        ("version",),
+        after=("reinitialised",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("prefix", prefix.prefix, ("prefix",), after=("library_converter",)),
+    Rule(
+        "quantized_names",
+        fragments.quantized_names,
+        ("quantization",),
+        after=("prefix",),
+        profiles=TEXT,
+    ),
+    Rule("running_stats", fragments.running_stats, ("version",), after=("prefix",), profiles=TEXT),
+    Rule("nested", fragments.nested, ("prefix",), after=("prefix",), profiles=TEXT),
+    Rule(
+        "one_sided_prefix",
+        fragments.one_sided_prefix,
+        ("prefix",),
+        after=("nested",),
+        profiles=TEXT,
+    ),
+    Rule("fused_names", fragments.fused_names, ("fused_split",), after=("prefix",), profiles=TEXT),
+    Rule(
+        "prompt_tables",
+        fragments.prompt_tables,
+        ("lora_mismatch",),
+        after=("prefix",),
+        profiles=TEXT,
+    ),
+    Rule("known_renames", fragments.known_renames, ("version",), after=("prefix",), profiles=TEXT),
+    Rule("ema_copies", fragments.ema_copies, ("extra_state",), after=("prefix",), profiles=TEXT),
+    Rule(
+        "unloaded_lora_keys",
+        fragments.unloaded_lora_keys,
+        ("lora_mismatch",),
+        after=("prefix",),
+        profiles=TEXT,
+    ),
     Rule("saved_layout", layout.saved_layout, ("version",), after=("prefix",)),
     Rule("factorized_pos_embed", position.factorized_pos_embed, ("pos_embed_resize",)),
     Rule("rename", rename.rename, ("rename",), after=("prefix", "saved_layout")),
@@ -117,9 +162,44 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=ALL,
     ),
     Rule("partitioned", partitioned.partitioned, ("partitioned",), after=("rename",)),
+    Rule(
+        "empty_tensors",
+        fragments.empty_tensors,
+        ("partitioned",),
+        after=("partitioned",),
+        profiles=TEXT,
+    ),
     Rule("quantization", quantization.quantization, ("quantization",), after=("partitioned",)),
+    Rule(
+        "packed_shapes",
+        fragments.packed_shapes,
+        ("quantization",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "detection_rows",
+        fragments.detection_rows,
+        ("num_classes",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "image_channels",
+        fragments.image_channels,
+        ("latent_channels",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
     Rule("wrong_variant", variant.wrong_variant, ("wrong_variant",), after=("quantization",)),
     Rule("rank_inflate", geometry.rank_inflate, ("rank_inflate",), after=("wrong_variant",)),
+    Rule(
+        "singleton_layout",
+        fragments.singleton_layout,
+        ("version",),
+        after=("rank_inflate",),
+        profiles=TEXT,
+    ),
     Rule("transpose", geometry.transpose, ("transpose",), after=("wrong_variant",)),
     Rule(
         "pos_embed_resize",
@@ -158,6 +238,76 @@ REGISTRY: tuple[Rule, ...] = (
         ("wrong_variant",),
         after=("version",),
         profiles=ALL,
+    ),
+    Rule(
+        "missing_class",
+        fragments.missing_class,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "many_indexes",
+        fragments.many_indexes,
+        ("partitioned",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "quantization_words",
+        fragments.quantization_words,
+        ("quantization",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "files_named",
+        fragments.files_named,
+        ("dtype_variant", "partitioned"),
+        after=("quantization_words", "many_indexes"),
+        profiles=TEXT,
+    ),
+    Rule(
+        "layer_counts",
+        fragments.layer_counts,
+        ("wrong_variant",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "broken_file",
+        fragments.broken_file,
+        ("partitioned",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "broadcast_rows",
+        fragments.broadcast_rows,
+        ("vocab_resize", "num_classes"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "unshaped_names",
+        fragments.unshaped_names,
+        ("pos_embed_resize", "vocab_resize", "num_classes"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "untied_head",
+        fragments.untied_head,
+        ("tied_weights",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "unlisted",
+        fragments.unlisted,
+        ("missing", "unexpected"),
+        after=("untied_head",),
+        profiles=TEXT,
     ),
     Rule("missing", leftovers.missing, ("missing",), after=("unexplained_shapes",)),
     Rule(
@@ -210,13 +360,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unreadable_header",
         text_messages.unreadable_header,
-        ("missing",),
+        ("partitioned",),
         profiles=frozenset({"text"}),
     ),
     Rule(
         "refused_globals",
         text_messages.refused_globals,
-        ("extra_state",),
+        ("version", "extra_state"),
         profiles=frozenset({"text"}),
     ),
     Rule(
@@ -224,6 +374,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_messages.lora_reshape,
         ("lora_mismatch",),
         profiles=frozenset({"text"}),
+    ),
+    Rule(
+        "unknown",
+        fragments.unknown,
+        ("unknown",),
+        after=("unexpected", "lora_halves", "lora_reshape", "refused_globals"),
+        profiles=TEXT,
     ),
 )
 """Every rule, in the order they run."""

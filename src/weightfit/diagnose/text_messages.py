@@ -128,12 +128,13 @@ def shared_tensors(ctx: Context) -> None:
 
 
 def unreadable_header(ctx: Context) -> None:
-    """``missing``: a safetensors header that cannot be read loses every tensor."""
+    """``partitioned``: a safetensors header that cannot be read, an incomplete download."""
     for fact in _facts(ctx, UnreadableHeader):
         reason, cause = fact.reason, fact.cause
         ctx.add(
             Finding(
-                category="missing",
+                # An interrupted or never-finished download: the file is incomplete.
+                category="partitioned",
                 severity="error",
                 message=(
                     f"the safetensors header cannot be read ({reason}); no tensor of the "
@@ -147,7 +148,11 @@ def unreadable_header(ctx: Context) -> None:
 
 
 def refused_globals(ctx: Context) -> None:
-    """``extra_state``: non-tensor objects in a pickle, with a verdict for each global."""
+    """``version`` or ``extra_state``: non-tensor objects a weights-only load refused.
+
+    Harmless globals are PyTorch 2.6's ``weights_only`` default change; globals that
+    can run code stay ``extra_state``, with a verdict for each.
+    """
     for fact in _facts(ctx, RefusedGlobals):
         verdicts = [security.verdict(*full.rpartition(".")[::2]) for full in fact.globals]
         rows = [{"global": g, "verdict": v} for g, v in zip(fact.globals, verdicts, strict=True)]
@@ -161,16 +166,31 @@ def refused_globals(ctx: Context) -> None:
             "to safetensors (weightfit fix) or allowlist only the globals you trust with "
             "torch.serialization.add_safe_globals; weights_only=False runs whatever the file names"
         )
+        # Real threads settle a refusal of harmless globals as the PyTorch 2.6 default
+        # change (the code loaded the file before); a global that can run code stays
+        # the finding.
+        flipped = not dangerous
         ctx.add(
             Finding(
-                category="extra_state",
+                category="version" if flipped else "extra_state",
                 severity="error",
                 message=(
                     f"torch.load(weights_only=True) refused the checkpoint: the pickle names "
                     f"{listed}, non-tensor objects saved beside the weights (training "
                     "arguments, numpy values, custom classes)"
+                    + (
+                        "; PyTorch 2.6 made weights_only=True the default, so code that "
+                        "loaded it before now fails"
+                        if flipped
+                        else ""
+                    )
                 ),
-                evidence={"library": "torch", "globals": rows, "worst_verdict": worst},
+                evidence={
+                    "library": "torch",
+                    "globals": rows,
+                    "worst_verdict": worst,
+                    **({"version": "2.6.0"} if flipped else {}),
+                },
                 confidence=0.9 if rows else 0.6,
                 fix_note=note,
             )

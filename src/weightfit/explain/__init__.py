@@ -31,9 +31,16 @@ from contextlib import contextmanager
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
+from weightfit.diagnose.fragments import TEXT_FACTS
 from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
-from weightfit.explain import lora_reshape, other_messages, torch_messages, transformers_messages
+from weightfit.explain import (
+    extract,
+    lora_reshape,
+    other_messages,
+    torch_messages,
+    transformers_messages,
+)
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
 from weightfit.fix_hint import FixTarget
@@ -47,7 +54,7 @@ SOURCE = "<error text>"
 """``Report.source`` of an explained error."""
 
 MAX_INPUT_CHARS = 20_000_000
-"""Longest text read; a log past this is cut (loading messages come early in a failure)."""
+"""Longest text read after windowing (:func:`~weightfit.explain.extract.window`)."""
 
 PARSERS = (
     torch_messages.parse,
@@ -90,14 +97,19 @@ def explain(text: str | bytes) -> Report:
     findings: list[Finding] = []
     for index, section in enumerate(found):
         label = _label(section, index)
+        # The whole text's facts make their findings once, with the first section.
+        text_facts = {TEXT_FACTS: section.text_facts, "first": index == 0}
         if section.has_tensors:
-            alignment, diagnosed = _diagnose(section, label)
+            alignment, diagnosed = _diagnose(section, label, text_facts)
             if labelled:
                 alignment, diagnosed = _namespaced(alignment, diagnosed, label)
             parts.append(alignment)
             findings += diagnosed
-        if section.facts:
-            findings += diagnose(_empty(label), profile="text", facts={"messages": section.facts})
+        if section.facts or not section.has_tensors:
+            facts = {"messages": section.facts, **text_facts}
+            if section.has_tensors:
+                facts["first"] = False
+            findings += diagnose(_empty(label), profile="text", facts=facts)
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_target=_fix_target(found))
     models = list(dict.fromkeys(s.model for s in found if s.model))
@@ -115,12 +127,15 @@ def sections(text: str | bytes) -> list[Section]:
     if isinstance(text, bytes):
         if b"\x00" in text[:65536]:
             raise NoLoadingErrorFound("the input is binary, not a log")
-        text = text.decode("utf-8", errors="replace")
+        text = extract.decode(text)
+    else:
+        text = extract.window(text)
     if not text.strip():
         raise NoLoadingErrorFound("the input is empty")
     if _binary(text):
         raise NoLoadingErrorFound("the input is binary, not a log")
-    cleaned = clean(text[:MAX_INPUT_CHARS])
+    cleaned = extract.normalise(clean(text[:MAX_INPUT_CHARS]))
+    facts = extract.facts(cleaned)
     found = sorted(
         (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
     )
@@ -129,6 +144,7 @@ def sections(text: str | bytes) -> list[Section]:
     for section in found:
         if not (section.has_tensors or section.facts):
             continue
+        section.text_facts = facts
         same = by_model.get(section.model) if section.model else None
         if same is not None and not (set(same.mismatched) & set(section.mismatched)):
             same.merge(section)
@@ -136,12 +152,29 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(section)
         if section.model:
             by_model[section.model] = section
+    generic = _uncovered(extract.extract(cleaned, facts), merged)
+    if generic.has_tensors:
+        merged.append(generic)
+    if not merged and facts.loading_error:
+        merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
-            "safetensors or LoRA loading message"
+            "safetensors or LoRA loading message: no tensor named with shapes, no missing "
+            "or unexpected keys, no loading error"
         )
     return merged
+
+
+def _uncovered(generic: Section, parsed: list[Section]) -> Section:
+    """Keep only what the generic extractor read that no library parser did."""
+    covered = {n for s in parsed for n in (*s.mismatched, *s.missing, *s.unexpected)}
+    generic.mismatched = {n: v for n, v in generic.mismatched.items() if n not in covered}
+    generic.missing = [n for n in generic.missing if n not in covered]
+    generic.unexpected = [n for n in generic.unexpected if n not in covered]
+    if any(s.model == generic.model for s in parsed if s.model):
+        generic.model = ""
+    return generic
 
 
 @contextmanager
@@ -189,13 +222,19 @@ def _label(section: Section, index: int) -> str:
     return section.model or f"{section.origin}#{index + 1}"
 
 
-def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
+def _diagnose(
+    section: Section, label: str, text_facts: dict[str, object]
+) -> tuple[Alignment, list[Finding]]:
     """Align and diagnose one section's partial manifests; LoRA halves are set aside as facts."""
     adapters = {n: s for n, s in section.mismatched.items() if is_adapter_tensor(n)}
     source, target = _manifests(section, label, skip=set(adapters))
-    findings = diagnose(
-        align(source, target), profile="text", facts={"lora_halves": adapters, "model": label}
-    )
+    facts = {"lora_halves": adapters, "model": label, **text_facts}
+    findings = diagnose(align(source, target), profile="text", facts=facts)
+    if adapters and not any(f.category == "lora_mismatch" for f in findings):
+        # No LoRA reading explains them: the general rules read the adapter tensors too.
+        source, target = _manifests(section, label, skip=set())
+        facts["lora_halves"] = {}
+        findings = diagnose(align(source, target), profile="text", facts=facts)
     for finding in findings:
         finding.evidence.setdefault("model", label)
     full_source, full_target = _manifests(section, label, skip=set())

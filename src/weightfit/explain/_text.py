@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 """CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks, titles)."""
@@ -50,6 +51,8 @@ class Section:
             reshapes, unreadable files), as the facts of
             :mod:`weightfit.diagnose.text_messages`; its rules make the findings.
         hints: Commands or files that would settle what the text cannot.
+        text_facts: What the whole text says besides tensors
+            (:class:`~weightfit.explain.extract.Facts`), for the text rules.
     """
 
     model: str
@@ -62,6 +65,7 @@ class Section:
     truncated: bool = False
     facts: list[object] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+    text_facts: Any = None
 
     @property
     def has_tensors(self) -> bool:

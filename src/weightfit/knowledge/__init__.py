@@ -7,6 +7,7 @@ config (or release note, or source file) it was read from:
 ``hidden_sizes.yaml``      widths text encoders, LLMs and vision towers hand on
 ``latent_channels.yaml``   latent channels of image and video autoencoders
 ``vocab_sizes.yaml``       embedding rows of common tokenizers / configs (and padding)
+``class_counts.yaml``      output rows of heads trained on common datasets
 ``families.yaml``          shape signatures of model families and sizes
 ``version_changes.yaml``   state-dict changes between library versions
 =========================  ===========================================================
@@ -30,7 +31,14 @@ from typing import Any
 
 import yaml
 
-TABLES = ("hidden_sizes", "latent_channels", "vocab_sizes", "families", "version_changes")
+TABLES = (
+    "hidden_sizes",
+    "latent_channels",
+    "vocab_sizes",
+    "class_counts",
+    "families",
+    "version_changes",
+)
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,11 @@ def vocab_candidates(rows: int, *, within: int = 0) -> list[KnownDim]:
     ``within`` to find the base vocabulary those tokens were added to.
     """
     return [row for row in _dims("vocab_sizes") if abs(row.value - rows) <= within]
+
+
+def datasets_with_classes(n: int) -> list[KnownDim]:
+    """Datasets whose heads have ``n`` output rows (``1000`` → ImageNet-1k)."""
+    return [row for row in _dims("class_counts") if row.value == n]
 
 
 def families() -> list[Family]:

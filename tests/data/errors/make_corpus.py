@@ -205,7 +205,7 @@ def torch_cases(tmp: Path) -> None:
     case(
         "torch_weights_only",
         capture(lambda: torch.load(path, weights_only=True)),
-        "extra_state",
+        "version",
         {"globals": [{"global": "argparse.Namespace", "verdict": "benign"}]},
     )
     evil = tmp / "evil.pt"
@@ -252,7 +252,7 @@ def safetensors_cases(tmp: Path) -> None:
     case(
         "safetensors_lfs_pointer",
         capture(lambda: load_file(str(pointer))),
-        "missing",
+        "partitioned",
         {"error": "header too large"},
     )
     whole = tmp / "whole.safetensors"
@@ -262,7 +262,7 @@ def safetensors_cases(tmp: Path) -> None:
     case(
         "safetensors_truncated",
         capture(lambda: load_file(str(cut))),
-        "missing",
+        "partitioned",
         {"error": "incomplete metadata, file not fully covered"},
     )
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 10))
@@ -528,7 +528,7 @@ def variants() -> None:
     case(
         "variant_weights_only_wrapped",
         _hard_wrap(TEXTS["torch_weights_only"], 120),
-        "extra_state",
+        "version",
         {"globals": [{"global": "argparse.Namespace", "verdict": "benign"}]},
         "variant",
     )

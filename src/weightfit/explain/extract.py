@@ -1,0 +1,931 @@
+r"""A tolerant reader of loading-error text: names, shapes, sides and facts, any wording.
+
+The per-library parsers know exact messages; people paste fragments of every
+era and loader. This module reads what any of them says without knowing the
+sentence:
+
+- **names**: dotted paths whose last segment is a parameter word (``weight``,
+  ``bias``, ``running_mean``, ``pos_embed``, ``qweight`` …), and, inside a list
+  introduced by a *missing* or *unexpected* cue, any dotted path, quoted or not;
+- **shapes** in any notation: ``torch.Size([a, b])``, ``[a, b]``, ``(a, b)``,
+  ``a x b``;
+- **sides**: a name followed (or surrounded) by two shapes is a mismatch; each
+  shape is bound to the checkpoint or the model by the cue words next to it
+  (*checkpoint, pretrained, loaded, source, found, copying from* against *model,
+  current, instantiated, expected, target*), else by order (checkpoint first);
+- **lists**: names after cue words (*missing, not initialized, not found in the
+  checkpoint* → the model has them; *unexpected, not used, not in the model, not
+  loaded* → the checkpoint has them), and ``KeyError: 'name'``;
+- **facts** (:class:`Facts`): model class, the model types of ``You are using a
+  model of type A to instantiate a model of type B``, library versions, file
+  names, quantization and LoRA words, ``shape '[a, b]' is invalid for input of
+  size N``, and whether the text holds a loading error at all.
+
+:func:`normalise` undoes what pasting does (colours, HTML-escaped quotes, log
+prefixes, hard wraps at any column, Windows line ends) and :func:`window` keeps
+a huge log to the parts around loading words, so any input ends quickly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import html
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import AnyStr
+
+from weightfit.explain._text import ANSI, Section, expand_braces
+
+WINDOW_THRESHOLD = 1_000_000
+"""Characters above which a log is read only around its loading words."""
+
+WINDOW_RADIUS = 12_000
+"""Characters kept each side of a loading word in a windowed log."""
+
+MAX_WINDOWS = 16
+"""Loading words windowed at most (a log that repeats one error repeats it)."""
+
+ORPHAN_REACH = 5_000
+"""Characters after a missing/unexpected cue within which a loose tensor name joins its side."""
+
+MAX_NAMES = 20_000
+"""Names read at most from one text."""
+
+PARAM_LEAF = re.compile(
+    r"(?:weight|bias|weights|biases|running_mean|running_var|num_batches_tracked|"
+    r"\w*pos_embed\w*|\w*position_embedding\w*|position_ids|token_type_ids|inv_freq|"
+    r"cls_token|dist_token|mask_token|reg_token|register_tokens|\w*_token|"
+    r"relative_position_\w+|\w*_table|\w*_index|\w*_ids|freqs\w*|"
+    r"qweight|qzeros|scales|g_idx|SCB|CB|absmax|quant_map|quant_state\w*|nested_\w+|"
+    r"weight_format|weight_scale\w*|input_scale|zero_point|"
+    r"\w+_weight|\w+_bias|weight_[gv]|gamma|beta|alpha|scale|logit_scale|"
+    r"embeddings?|_extra_state|lora_[AB]|lora_\w+|hada_\w+|lokr_\w+|\w*_buffer|"
+    r"\w*embedding\w*|\w*anchors?)",
+    re.I,
+)
+"""Last segments that make a dotted path a tensor name outside any key list."""
+
+DOTTED = re.compile(r"(?<![\w./\\-])([A-Za-z_0-9][\w\-]*(?:\.[\w\-]+)+)(?![\w(/\\]|\.\w)")
+"""A dotted path (``model.layers.0.self_attn.q_proj.weight``, ``0.weight``)."""
+
+NOT_A_NAME = re.compile(
+    r"(?:\.(?:py|pyc|pth?|ckpt|bin|safetensors|pkl|json|yaml|yml|txt|gguf|h5|npz|onnx|"
+    r"log|sh|md|co|com|org|io|ai|html?)$|^v?\d+(?:\.\d+)*(?:[a-z]+\d*)?$|^(?:torch|transformers|"
+    r"diffusers|peft|numpy|np|os|sys|self|nn|F|collections|typing|accelerate|safetensors)\.)",
+    re.I,
+)
+"""Dotted words that are files, versions, numbers or Python modules, never tensors."""
+
+SHAPE = re.compile(
+    r"torch\.Size\(\s*\[\s*(?P<size>[\d,\s]*)\]\s*\)"
+    r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
+    r"|(?<![\w\])])\(\s*(?P<tuple>\d+(?:\s*,\s*\d+)*\s*,?)\s*\)"
+    r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
+)
+"""A shape, in any of the notations people and libraries print."""
+
+CHECKPOINT_CUES = (
+    "checkpoint",
+    "ckpt",
+    "pretrained",
+    "pre-trained",
+    "loaded",
+    "loading",
+    "source",
+    "saved",
+    "found",
+    "copying",
+    "from file",
+    "in the file",
+    "state dict",
+    "state_dict",
+    "got",
+    "input",
+    "provided",
+    "given",
+    "weights",
+)
+MODEL_CUES = (
+    "model",
+    "current",
+    "instantiated",
+    "expected",
+    "expects",
+    "target",
+    "which has",
+    "own",
+    "defined",
+    "module",
+    "initialized",
+    "destination",
+    "param",
+    "parameter",
+    "actual",
+    "network",
+    "net",
+    "new",
+    "config",
+)
+"""Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
+
+MISSING_CUES = re.compile(
+    r"missing(?:\s+key(?:\(s\)|s)?)?|tensor(?=\s+'[\w.]+'\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
+    r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
+    r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
+    re.I,
+)
+UNEXPECTED_CUES = re.compile(
+    r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|unused|"
+    r"no\s+(?:module\s+or\s+)?parameter\s+named|"
+    r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
+    r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
+    r"parameters\s+not\s+in\s+model|extra\s+keys?|"
+    r"contains\s+keys\s+that\s+are\s+not\s+used",
+    re.I,
+)
+"""What introduces a list of names only the model (missing) or the checkpoint has."""
+
+BARE_NAME = re.compile(
+    r"(?:(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|Unable\s+to\s+load|"
+    r"Shape\s+of|shape\s+for|loading\s+parameter)\s+['\"`]?(?P<strong>[A-Za-z_]\w*)"
+    r"|(?:param(?:eter)?|key|tensor|buffer)\s+['\"`]?(?P<weak>[A-Za-z_]\w*))['\"`]?(?=[:,\s]|$)"
+)
+"""A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
+SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
+KEY_ERROR = re.compile(r"KeyError:\s*[\"']([^\"'\n]+)[\"']")
+TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
+
+LOADING_ERROR = re.compile(
+    r"Error\(s\)\s+in\s+loading|size\s+mismatch|shape\s+mismatch|Missing\s+key|Unexpected\s+key|"
+    r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
+    r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
+    r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
+    r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
+    r"KeyError:\s*['\"][\w\-]+\.[\w.\-]+['\"]|Unsupported\s+global|weights_only|"
+    r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
+    r"model\s+of\s+type\s+\S+\s+to\s+instantiate|Received\s+parameters\s+not\s+in\s+model|"
+    r"more\s+than\s+one\s+\.index\.json|Error\s+while\s+deserializing|"
+    r"shapes?\s+(?:cannot|can't|could\s+not)\s+be|expected\s+shape|"
+    r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
+    r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
+    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
+    r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
+    r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
+    r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
+    r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
+    r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
+    r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|"
+    r"weight\s+file\s+containing\s+\d+\s+layers",
+    re.I,
+)
+"""Phrases that mean a load went wrong (the text holds a loading error)."""
+
+
+LOG_PREFIX = re.compile(
+    r"^(?:\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?"
+    r"|\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?"
+    r"|\[rank\s*\d+\]:?|rank\s*\d+:|\(\w+ pid=\d+[^)]*\)"
+    r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)(?::[\w.]+)*:"
+    r"|\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\]|(?:INFO|WARNING|ERROR)\s+-"
+    r"|[\w.]+\s+-\s+(?:INFO|WARNING|ERROR)\s+-|E\s{2,}|>+(?=\s|$)|\|)\s*)+"
+)
+"""Line prefixes a logger, a test runner or a quoting reply adds."""
+
+QUANT_WORDS = re.compile(
+    r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
+    r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
+    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|k-quants?)\b",
+    re.I,
+)
+LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
+MODEL_TYPES = re.compile(
+    r"You\s+are\s+using\s+a\s+model\s+of\s+type\s+(\S+)\s+to\s+instantiate\s+a\s+model\s+"
+    r"of\s+type\s+(\S+?)\.?(?:\s|$)"
+)
+MODEL_CLASS = re.compile(
+    r"(?:state_dict\s+for|initializing|initialising|Weights\s+of|weights\s+of|"
+    r"used\s+in|instantiate)\s+(?:a\s+model\s+of\s+type\s+)?([A-Z]\w+)"
+)
+VERSION = re.compile(
+    r"\b(torch|pytorch|transformers|diffusers|peft|timm|accelerate|vllm|sglang|mmcv|mmdet|"
+    r"mmengine|detectron2|lightning|pytorch_lightning|safetensors|bitsandbytes|auto_gptq|"
+    r"autoawq|ultralytics|fairseq|mlx)\s*(?:==|version[:\s]*|v|:)?\s*(\d+\.\d+(?:\.\d+)?\w*)",
+    re.I,
+)
+FILE_NAME = re.compile(
+    r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
+)
+RAISED = re.compile(r"\b\w*(?:Error|Exception)\b:\s*\S")
+LOADING_CONTEXT = re.compile(
+    r"state_dict|checkpoint|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
+    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint",
+    re.I,
+)
+"""An exception raised while loading weights: the text holds a loading error even when no
+message weightfit knows says what went wrong."""
+INDEXED_LOAD = re.compile(
+    r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
+)
+"""A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
+MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
+COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
+"""Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
+UNLISTED_MISSING = re.compile(
+    r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
+)
+"""transformers' "weights not initialized" message, even when the paste dropped its list."""
+LAYER_COUNTS = re.compile(
+    r"file\s+containing\s+(\d+)\s+layers\s+into\s+a\s+model\s+with\s+(\d+)\s+layers|"
+    r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
+)
+"""Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+BROKEN_FILE = re.compile(
+    r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
+    r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file"
+)
+"""A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
+HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF)."""
+MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
+"""accelerate / transformers refusing a folder with two shard indexes."""
+META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
+NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
+UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
+BROADCAST = re.compile(
+    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)"
+)
+INVALID_VIEW = re.compile(
+    r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)"
+)
+
+
+@dataclass
+class Facts:
+    """What a text says besides its tensors.
+
+    Attributes:
+        loading_error: The text holds a loading error (a phrase of :data:`LOADING_ERROR`).
+        model_class: The model class named (``BertForTokenClassification``), or ``""``.
+        model_types: ``(checkpoint type, model type)`` from transformers' warning.
+        versions: Library name to version, as printed.
+        files: Checkpoint file names mentioned.
+        quantization: Quantization words used (lowercase).
+        lora: LoRA / adapter words used (lowercase).
+        invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
+        key_errors: Names of ``KeyError: 'name'``.
+    """
+
+    loading_error: bool = False
+    model_class: str = ""
+    model_types: tuple[str, str] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    quantization: list[str] = field(default_factory=list)
+    lora: list[str] = field(default_factory=list)
+    invalid_view: tuple[tuple[int, ...], int] | None = None
+    key_errors: list[str] = field(default_factory=list)
+    container_key: str = ""
+    missing_class: tuple[str, str] | None = None
+    broadcast: tuple[int, int] | None = None
+    unshaped: list[str] = field(default_factory=list)
+    meta_device: str = ""
+    unlisted: dict[str, int] = field(default_factory=dict)
+    indexes: list[str] = field(default_factory=list)
+    broken_file: str = ""
+    layer_counts: tuple[int, int] | None = None
+    text: str = field(default="", repr=False)
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for a finding's evidence (empty fields left out)."""
+        data: dict[str, object] = {
+            "model_class": self.model_class,
+            "model_types": list(self.model_types) if self.model_types else None,
+            "versions": self.versions,
+            "files": self.files,
+            "quantization_words": self.quantization,
+            "lora_words": self.lora,
+            "invalid_view": (
+                {"shape": list(self.invalid_view[0]), "input_size": self.invalid_view[1]}
+                if self.invalid_view
+                else None
+            ),
+            "key_errors": self.key_errors,
+            "container_key": self.container_key,
+            "missing_class": list(self.missing_class) if self.missing_class else None,
+            "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
+            "names_without_shapes": self.unshaped[:8],
+            "left_on_meta_device": self.meta_device,
+            "counted": self.unlisted,
+            "index_files": self.indexes,
+            "broken_file": self.broken_file,
+            "layer_counts": list(self.layer_counts) if self.layer_counts else None,
+        }
+        return {key: value for key, value in data.items() if value}
+
+
+@dataclass
+class _Token:
+    """A name or a shape found in the text, with where it is."""
+
+    start: int
+    end: int
+    name: str = ""
+    shape: tuple[int, ...] | None = None
+
+
+def decode(data: bytes) -> str:
+    """Decode an input's bytes (UTF-8, errors replaced), windowing a huge one first."""
+    if len(data) > WINDOW_THRESHOLD:
+        spans = _windows(_hits(data, [w.encode() for w in STRONG_WORDS]), len(data)) or (
+            _windows(_hits(data, [w.encode() for w in WEAK_WORDS]), len(data))
+        )
+        return "\n".join(data[a:b].decode("utf-8", errors="replace") for a, b in spans)
+    return data.decode("utf-8", errors="replace")
+
+
+def window(text: str) -> str:
+    """Keep a huge log to the parts around its loading words (a small one is kept whole)."""
+    if len(text) <= WINDOW_THRESHOLD:
+        return text
+    spans = _windows(_hits(text, list(STRONG_WORDS)), len(text)) or (
+        _windows(_hits(text, list(WEAK_WORDS)), len(text))
+    )
+    return "\n".join(text[a:b] for a, b in spans)
+
+
+STRONG_WORDS = (
+    "state_dict",
+    "mismatch",
+    "missing key",
+    "unexpected key",
+    "initialized",
+    "keyerror",
+    "checkpoint",
+    "shapes",
+    "lora key",
+    "global",
+    "weights only",
+    "invalid for input",
+)
+WEAK_WORDS = ("load", "weights", "missing", "unexpected", "lora")
+"""What a huge log is windowed around: the strong words first, the weak ones only when no
+strong word occurs (searched chunk by chunk, lowercased, with ``find``: fast on 100 MB)."""
+
+CHUNK = 2_000_000
+
+SCANNED_HEAD, SCANNED_TAIL = 8_000_000, 24_000_000
+"""Of a longer input, only the first and the last characters are searched for loading words."""
+"""Characters (or bytes) lowercased at a time while searching a huge input."""
+
+
+def _hits(data: AnyStr, words: list[AnyStr]) -> list[int]:
+    """Offsets of the words in a huge input, at most one per :data:`WINDOW_RADIUS`.
+
+    When there are too many, the first few and the last ones: a failure ends a log.
+    """
+    hits: set[int] = set()
+    starts: list[int] = list(range(0, len(data), CHUNK))
+    if len(data) > SCANNED_HEAD + SCANNED_TAIL:
+        # A failure is at the start of a log or, most often, at its end.
+        starts = [
+            *range(0, SCANNED_HEAD, CHUNK),
+            *range(len(data) - SCANNED_TAIL, len(data), CHUNK),
+        ]
+    for start in starts:
+        chunk = data[start : start + CHUNK + 64].lower()
+        for word in words:
+            at = chunk.find(word)
+            while at != -1 and at < CHUNK:
+                hits.add(start + at)
+                at = chunk.find(word, at + WINDOW_RADIUS)
+    ordered = sorted(hits)
+    if len(ordered) > MAX_WINDOWS:
+        ordered = ordered[: MAX_WINDOWS // 4] + ordered[-(MAX_WINDOWS - MAX_WINDOWS // 4) :]
+    return ordered
+
+
+def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for start in starts:
+        a, b = max(0, start - WINDOW_RADIUS), min(length, start + WINDOW_RADIUS)
+        if spans and a <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def normalise(text: str) -> str:
+    """Undo what pasting did: colours, HTML escapes, log prefixes, hard wraps."""
+    text = ANSI.sub("", text).replace("\r\n", "\n").replace("\\n", "\n")
+    if "&" in text:
+        text = html.unescape(text)
+    lines = [LOG_PREFIX.sub("", line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
+    text = "\n".join(_rejoin(lines))
+    text = RANGE.sub(r"\1", text)
+    return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+
+
+RANGE = re.compile(r"\{(\d+)\s*(?:\.\.\.?|…|-)\s*\d+\}")
+"""A templated layer range (``layers.{0...47}``, transformers' load report): its first index."""
+
+TUPLE_PATH = re.compile(r"\(\s*['\"]\w+['\"](?:\s*,\s*['\"]\w+['\"]){1,20}\s*,?\s*\)")
+"""A Flax / JAX parameter path (``('decoder', 'mid', 'norm', 'bias')``): a dotted name."""
+
+
+_OPEN_SIZE = re.compile(r"torch\.Size\(\[[\d,\s]*$|\[[\d,\s]*\d$|torch\.Si?z?e?\(?\[?$")
+_TAIL = re.compile(r"[\w.\-]+$")
+_HEAD = re.compile(r"^[\w.\-\]\)]+")
+
+
+MIN_BROKEN_LINE = 60
+"""Shortest line taken as broken by a terminal inside a word."""
+
+WRAPPED_WORDS = frozenset(
+    {
+        "not",
+        "attribute",
+        "get",
+        "used",
+        "initializing",
+        "checkpoint",
+        "checkpoints",
+        "state_dict",
+        "missing",
+        "unexpected",
+        "initialized",
+        "initialised",
+        "mismatch",
+        "parameter",
+        "parameters",
+        "param",
+        "shape",
+        "shapes",
+        "weights",
+        "weight",
+        "bias",
+        "model",
+        "loading",
+        "loaded",
+        "pretrained",
+        "instantiated",
+        "current",
+        "copying",
+        "found",
+        "incompatible",
+        "dimensions",
+        "size",
+        "keys",
+        "key",
+        "module",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+        "position_ids",
+        "newly",
+        "expected",
+    }
+)
+"""Words of loading messages: split by a hard wrap, their halves are rejoined."""
+
+
+def _rejoin(lines: list[str]) -> list[str]:
+    """Join lines a terminal or an editor broke inside a name, a number or a shape."""
+    out: list[str] = []
+    for line in lines:
+        if out and _broken(out[-1], line):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
+
+
+def _broken(before: str, after: str) -> bool:
+    """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
+    if not before or not after or before[-1].isspace() or after[0].isspace():
+        return False
+    # Inside a quoted name: the quote opened on this line is still open.
+    open_quote = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
+    if open_quote and re.match(r"^[\w.\-]+['\"]", after):
+        return True
+    tail, head = _TAIL.search(before), _HEAD.match(after)
+    if tail is None or head is None:
+        return False
+    if _OPEN_SIZE.search(before) and head.group(0)[0].isdigit():
+        return True
+    piece, rest = tail.group(0), head.group(0).rstrip("]),.:;")
+    word = (piece + rest).lower()
+    long_line = len(before) >= MIN_BROKEN_LINE
+    if long_line and word in WRAPPED_WORDS and piece.lower() not in WRAPPED_WORDS:
+        return True  # a loading word a terminal broke: "...not in the c" + "heckpoint"
+    if piece.endswith(".") or rest.startswith("."):
+        return "." in piece + rest
+    # A name whose parameter word the break cut: "layer_0_wei" + "ght", "blocks.0.attn.q" +
+    # "kv.weight" (neither half ends in a parameter word, the whole does).
+    if "." in word or ("_" in word and long_line):
+        leaf = _leaf(word)
+        return leaf is not None and _leaf(piece) is None and _leaf(rest) is None
+    return False
+
+
+def _leaf(token: str) -> str | None:
+    """The parameter word a token ends with (``weight``, ``_weight``, ``running_mean``)."""
+    last = token.rsplit(".", 1)[-1]
+    match = PARAM_LEAF.fullmatch(last) or re.search(r"_(?:weight|bias)$", last)
+    return match.group(0) if match else None
+
+
+def facts(text: str) -> Facts:
+    """Read the facts of a normalised text."""
+    loading = LOADING_ERROR.search(text) is not None or (
+        RAISED.search(text) is not None
+        and (LOADING_CONTEXT.search(text) is not None or QUANT_WORDS.search(text) is not None)
+    )
+    found = Facts(loading_error=loading, text=text)
+    types = MODEL_TYPES.search(text)
+    if types is not None:
+        found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
+    model = MODEL_CLASS.search(text)
+    if model is not None:
+        found.model_class = model.group(1)
+    for library, version in VERSION.findall(text):
+        found.versions.setdefault(library.lower(), version)
+    found.files = list(dict.fromkeys(FILE_NAME.findall(text)))[:20]
+    found.quantization = sorted({w.lower() for w in QUANT_WORDS.findall(text)})
+    found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
+    view = INVALID_VIEW.search(text)
+    if view is not None:
+        dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
+        found.invalid_view = (dims, int(view.group(2)))
+    found.key_errors = list(dict.fromkeys(KEY_ERROR.findall(text)))
+    plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
+    if plain and INDEXED_LOAD.search(text):
+        found.container_key = plain[-1]
+    missing_class = MISSING_CLASS.search(text)
+    if missing_class is not None:
+        found.missing_class = (missing_class.group(1), missing_class.group(2))
+    else:
+        module = NO_MODULE.search(text)
+        if module is not None and UNPICKLING.search(text):
+            found.missing_class = ("", module.group(1))
+    sizes = BROADCAST.search(text)
+    if sizes is not None:
+        found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
+    counts = COUNTS.search(text)
+    if counts is not None:
+        found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
+    elif UNLISTED_MISSING.search(text):
+        found.unlisted = {"missing": 0}
+    if MANY_INDEXES.search(text):
+        found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
+    layers = LAYER_COUNTS.search(text)
+    if layers is not None:
+        numbers = [int(n) for n in layers.groups() if n]
+        found.layer_counts = (numbers[0], numbers[1])
+    broken = BROKEN_FILE.search(text)
+    if broken is not None:
+        found.broken_file = broken.group(0)
+    meta = META_DEVICE.search(text)
+    if meta is not None:
+        found.meta_device = meta.group(1)
+    found.loading_error = found.loading_error or bool(found.container_key or found.missing_class)
+    return found
+
+
+def extract(text: str, known: Facts | None = None) -> Section:
+    """Read every tensor a normalised text names into one section (``origin`` ``"text"``)."""
+    known = known or facts(text)
+    section = Section(model=known.model_class, origin="text", start=0)
+    section.text_facts = known
+    tokens = _tokens(text)
+    in_mismatch = _mismatches(text, tokens, section)
+    _lists(text, tokens, in_mismatch, section)
+    _table_rows(text, section)
+    if not section.mismatched:
+        _unnamed(text, tokens, section)
+    known.unshaped = [
+        m.group(1)
+        for m in UNSHAPED.finditer(text)
+        if m.group(1) not in section.mismatched and _is_name(m.group(1), listed=True)
+    ]
+    for name in known.key_errors:
+        if not (_is_name(name, listed=True) and "." in name):
+            continue
+        # Code that indexes a checkpoint by a literal name reads a key the file lacks;
+        # a loader looking a file's name up in the model's parameters does the reverse.
+        literal = re.search(r"\[\s*['\"]" + re.escape(name) + r"['\"]\s*\]", text)
+        side = section.missing if literal else section.unexpected
+        if name not in side:
+            side.append(name)
+    section.checkpoint = next(
+        (f for f in known.files if not f.lower().endswith((".py", ".model"))), ""
+    )
+    return section
+
+
+NAME_CHARS = re.compile(r"(?=[\w.\-]*[A-Za-z])[A-Za-z0-9_][\w.\-]*")
+CONTAINER_WORD = re.compile(r"state_?dict|model|params?|parms|net|module|ema|weights|checkpoint")
+"""Plain words a quoted key list may hold: containers a state dict nests under."""
+NOT_TENSORS = frozenset(
+    {"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"}
+)
+
+
+def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
+    """Whether a word is a tensor name.
+
+    Free text needs a dotted path ending in a parameter word; a key list takes any
+    dotted path (or a parameter word); a quoted list item also a snake_case key.
+    """
+    if not NAME_CHARS.fullmatch(word) or NOT_A_NAME.search(word) or len(word) > 300:
+        return False
+    leaf = word.rsplit(".", 1)[-1]
+    if listed and quoted and ("_" in word or "." in word or CONTAINER_WORD.fullmatch(word)):
+        return True
+    if word in NOT_TENSORS:
+        return False
+    if listed:
+        return "." in word or PARAM_LEAF.fullmatch(leaf) is not None
+    return "." in word and PARAM_LEAF.fullmatch(leaf) is not None
+
+
+def _tokens(text: str) -> list[_Token]:
+    """Every tensor name and shape of the text, in order."""
+    tokens: list[_Token] = []
+    for match in DOTTED.finditer(text):
+        name = match.group(1).rstrip(".-")
+        if _is_name(name, listed=False):
+            tokens.append(_Token(match.start(1), match.start(1) + len(name), name=name))
+        if len(tokens) > MAX_NAMES:
+            break
+    # A bare word a statement calls a parameter: 'size mismatch for pos_embed:'.
+    for match in BARE_NAME.finditer(text):
+        word = match.group("strong") or match.group("weak")
+        if word in ("weight", "bias", "weights", "shape", "the", "a", "param", "parameter"):
+            continue
+        if match.group("strong") or PARAM_LEAF.fullmatch(word):
+            tokens.append(
+                _Token(
+                    match.start(match.lastgroup or 0), match.end(match.lastgroup or 0), name=word
+                )
+            )
+    # Slash-separated paths of other frameworks (TensorFlow, Paddle): 'logit/weights'.
+    for match in SLASHED.finditer(text):
+        path = match.group(1)
+        if PARAM_LEAF.fullmatch(path.rsplit("/", 1)[-1]) and not NOT_A_NAME.search(path):
+            tokens.append(_Token(match.start(1), match.end(1), name=path.replace("/", ".")))
+    for match in SHAPE.finditer(text):
+        raw = match.group("size") or match.group("list") or match.group("tuple")
+        if raw is None:
+            raw = re.sub(r"[x×]", ",", match.group("times"))
+        dims = tuple(int(d) for d in re.findall(r"\d+", raw))
+        if match.group("size") is not None or dims:
+            tokens.append(_Token(match.start(), match.end(), shape=dims))
+    tokens.sort(key=lambda t: t.start)
+    return tokens
+
+
+def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
+    """Bind shapes to names (two per name) and to sides; return the names' offsets used."""
+    used: set[int] = set()
+    names = [i for i, t in enumerate(tokens) if t.name]
+    for index in names:
+        token = tokens[index]
+        after = _shapes_after(text, tokens, index)
+        before = _shapes_before(text, tokens, index)
+        if len(after) >= 2:
+            pair = after[:2]
+        elif len(after) == 1 and before:
+            pair = [before[-1], after[0]]
+        else:
+            continue
+        first, second = (tokens[i] for i in pair)
+        assert first.shape is not None and second.shape is not None
+        if first.shape == second.shape:
+            continue
+        sides = _sides(text, tokens, pair, index)
+        have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
+        section.mismatched.setdefault(token.name, (have, want))
+        used.add(token.start)
+    return used
+
+
+def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
+    found = []
+    limit = tokens[index].end + 500
+    for j in range(index + 1, len(tokens)):
+        if tokens[j].start > limit or tokens[j].name:
+            break
+        if _crosses_statement(text[tokens[index].end : tokens[j].start]):
+            break
+        found.append(j)
+    return found
+
+
+def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
+    found: list[int] = []
+    for j in range(index - 1, -1, -1):
+        if tokens[j].name or tokens[index].start - tokens[j].end > 200:
+            break
+        if _crosses_statement(text[tokens[j].end : tokens[index].start]):
+            break
+        found.insert(0, j)
+    return found[-1:]
+
+
+def _crosses_statement(between: str) -> bool:
+    """Whether the text between two tokens leaves the statement (a new line of another kind)."""
+    return "\n\n" in between or bool(
+        re.search(r"\n\s*(?:Traceback|File\s+\"|During\s+handling|\w*Error:)", between)
+    )
+
+
+def _sides(text: str, tokens: list[_Token], pair: list[int], name_index: int) -> bool:
+    """Whether the first shape of a pair is the checkpoint's (cue words, else order)."""
+    first, second = tokens[pair[0]], tokens[pair[1]]
+    lead_start = tokens[pair[0] - 1].end if pair[0] > 0 else max(0, first.start - 200)
+    lead = text[max(lead_start, first.start - 200) : first.start]
+    middle = text[first.end : second.start]
+    tail = text[second.end : second.end + 60]
+    tail = re.split(r"[.!;\n]\s|\n", tail, maxsplit=1)[0]
+    one = _side_of(lead, middle)
+    two = _side_of(middle, tail)
+    if one and two and one != two:
+        return one == "checkpoint"
+    if one:
+        return one == "checkpoint"
+    if two:
+        return two == "model"
+    return True
+
+
+def _side_of(before: str, after: str) -> str:
+    """The side the cue words next to a shape name: right after it first, else just before."""
+    follow = re.match(r"\s*[,)]?\s*(?:in|from|of|for)\s+(?:the\s+)?([\w\s\-]{1,40})", after)
+    if follow is not None:
+        side = _cue(follow.group(1), last=False)
+        if side:
+            return side
+    clause = re.split(r"[,;]\s*|\band\b|\bbut\b|\bwhile\b|\bvs\.?\b", before)[-1]
+    return _cue(clause, last=True)
+
+
+def _cue(words: str, *, last: bool) -> str:
+    lower = words.lower()
+    best, where = "", -1 if last else len(lower) + 1
+    for side, cues in (("checkpoint", CHECKPOINT_CUES), ("model", MODEL_CUES)):
+        for cue in cues:
+            for match in re.finditer(r"\b" + re.escape(cue) + r"\b", lower):
+                if (last and match.start() > where) or (not last and match.start() < where):
+                    best, where = side, match.start()
+    return best
+
+
+UNNAMED = "unnamed_tensor"
+"""The name given to the one tensor of a shape mismatch whose message names none."""
+
+MISMATCH_WORDS = re.compile(
+    r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
+    r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast",
+    re.I,
+)
+
+
+def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
+    """Read ``Shape mismatch: torch.Size([..]) vs torch.Size([..])``: two shapes, no name."""
+    shapes = [t for t in tokens if t.shape is not None]
+    for first, second in itertools.pairwise(shapes):
+        line_start = text.rfind("\n", 0, first.start) + 1
+        between = text[first.end : second.start]
+        if "\n" in between or len(between) > 80 or first.shape == second.shape:
+            continue
+        line_end = text.find("\n", second.end)
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
+        if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
+            continue  # two tensors meeting in an operation are not one tensor's two shapes
+        assert first.shape is not None and second.shape is not None
+        sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
+        have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
+        section.mismatched[UNNAMED] = (have, want)
+        return
+
+
+TABLE_ROW = re.compile(r"^\s*([\w.\-]+)\s*\|\s*(MISSING|UNEXPECTED)\s*\|", re.M)
+"""A row of transformers' v5 load report, pasted without its header."""
+
+UNSHAPED = re.compile(
+    r"(?:size\s+mismatch\s+for|parameter\s+named|Unable\s+to\s+load|Skip\s+loading\s+parameter)"
+    r"\s+['\"`]?([\w.\-]+?)['\"`]?[:,\s]"
+)
+"""A name a shape-mismatch statement introduces (kept even when the paste lost its shapes)."""
+
+
+def _table_rows(text: str, section: Section) -> None:
+    for match in TABLE_ROW.finditer(text):
+        name, status = match.groups()
+        target = section.missing if status == "MISSING" else section.unexpected
+        if _is_name(name, listed=True) and name not in target:
+            target.append(name)
+
+
+def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Section) -> None:
+    """Gather the names after missing / unexpected cues (any dotted path, quoted or not)."""
+    cues = sorted(
+        [(m.start(), m.end(), "missing") for m in _limit(MISSING_CUES.finditer(text))]
+        + [(m.start(), m.end(), "unexpected") for m in _limit(UNEXPECTED_CUES.finditer(text))]
+    )
+    for index, (start, end, side) in enumerate(cues):
+        stop = cues[index + 1][0] if index + 1 < len(cues) else len(text)
+        span = _list_span(text, end, stop)
+        if re.search(r"shapes?\s+did\s+not\s+match", text[start : end + 60]):
+            continue
+        target = section.missing if side == "missing" else section.unexpected
+        for name in _names_in_span(span):
+            mismatched = name in section.mismatched
+            if not mismatched and name not in target and len(target) < MAX_NAMES:
+                target.append(name)
+        if TRUNCATION.search(span):
+            section.truncated = True
+    # Tensor names outside any list and any mismatch, after a cue (a list pasted apart from
+    # its message, one name a line): the nearest cue before them says their side.
+    listed = {*section.missing, *section.unexpected, *section.mismatched}
+    ends = [cue[1] for cue in cues]
+    for token in tokens:
+        if not token.name or token.name in listed or token.start in in_mismatch:
+            continue
+        index = bisect.bisect_right(ends, token.start) - 1
+        if index >= 0 and token.start - cues[index][1] < ORPHAN_REACH:
+            side = cues[index][2]
+            (section.missing if side == "missing" else section.unexpected).append(token.name)
+            listed.add(token.name)
+
+
+UNQUOTED_ITEM = re.compile(r"[^\s,{}]*(?:\{[^{}]*\}[^\s,{}]*)+|[^\s,{}]+")
+"""One item of an unquoted list: a word, with fvcore's brace groups (``a.{b, c}.weight``)."""
+
+MAX_SPAN = 2_000_000
+"""Characters of one list read at most."""
+
+MAX_CUES = 500
+"""Missing/unexpected cue words read at most, each kind (a log repeating one warning)."""
+
+
+def _limit(matches: Iterator[re.Match[str]]) -> list[re.Match[str]]:
+    return list(itertools.islice(matches, MAX_CUES))
+
+
+def _list_span(text: str, start: int, stop: int) -> str:
+    """The list that follows a cue.
+
+    A bracketed group, else the rest of its line and the indented or bulleted lines
+    under it.
+    """
+    rest = text[start:stop]
+    lead = re.match(r"[^\S\n]*(?:[^\n:=\[{'\"]{0,60}?[:=])?[^\S\n]*\n?[^\S\n]*", rest)
+    offset = lead.end() if lead else 0
+    opening = rest[offset : offset + 1]
+    closing = {"[": "]", "{": "}", "(": ")"}.get(opening)
+    if closing:
+        depth = 0
+        for position in range(offset, min(len(rest), offset + 2_000_000)):
+            char = rest[position]
+            if char in "[{(":
+                depth += 1
+            elif char in "]})":
+                depth -= 1
+                if depth == 0:
+                    return rest[offset : position + 1]
+        return rest[offset:]
+    lines = rest[offset:].split("\n")
+    kept = [lines[0]]
+    for line in lines[1:]:
+        stripped = line.strip()
+        if not stripped:
+            if len(kept) > 1:
+                break
+            continue
+        if line[:1].isspace() or stripped[0] in "-*'\"[" or re.fullmatch(r"[\w.\-{}, ]+", stripped):
+            kept.append(line)
+            continue
+        break
+    return "\n".join(kept)
+
+
+def _names_in_span(span: str) -> list[str]:
+    quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
+    parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
+    if not parts:
+        parts = UNQUOTED_ITEM.findall(span[:MAX_SPAN])
+    names: list[str] = []
+    for part in parts:
+        part = part.strip("[](). :;-")
+        for name in expand_braces(part):
+            name = name.strip("[](){}.:;- ")
+            # A plain quoted word is a key only inside a bracketed list (not prose quotes).
+            plain_ok = bool(quoted) and span.lstrip()[:1] in "[{(\"'"
+            if name and _is_name(name, listed=True, quoted=plain_ok) and name not in names:
+                names.append(name)
+    return names
