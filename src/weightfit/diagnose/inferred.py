@@ -21,6 +21,7 @@ from typing import Any
 from weightfit.align.names import template
 from weightfit.align.rename import core_rule
 from weightfit.align.roles import roles
+from weightfit.converters import EVIDENCE_KEY
 from weightfit.alignment import Inferred, Pair
 from weightfit.diagnose._context import Context
 from weightfit.findings import Finding
@@ -63,9 +64,16 @@ class _Rule:
 
 def inferred(ctx: Context) -> None:
     """Report the structural matcher's mappings and ambiguities, folded by template."""
+    if any(EVIDENCE_KEY in f.evidence for f in ctx.findings):
+        return  # a library's own converter explains the layout: nothing to infer
     items = ctx.alignment.inferred
-    one = [i for i in items if len(i.sources) == 1 and len(i.targets) == 1]
-    many = [i for i in items if i not in one]
+    open_sources = {p.source for p in ctx.pairs()}
+    one = [
+        i
+        for i in items
+        if len(i.sources) == 1 and len(i.targets) == 1 and i.sources[0] in open_sources
+    ]
+    many = [i for i in items if len(i.sources) > 1 or len(i.targets) > 1]
     if one:
         _one_to_one(ctx, one)
     if many:
