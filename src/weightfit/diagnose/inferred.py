@@ -21,8 +21,8 @@ from typing import Any
 from weightfit.align.names import template
 from weightfit.align.rename import core_rule
 from weightfit.align.roles import roles
-from weightfit.converters import EVIDENCE_KEY
 from weightfit.alignment import Inferred, Pair
+from weightfit.converters import EVIDENCE_KEY
 from weightfit.diagnose._context import Context
 from weightfit.findings import Finding
 from weightfit.knowledge.permutations import (
