@@ -41,6 +41,10 @@ MAX_SHARED_SHAPES = 0.5
 """Largest share of shapes (of the larger side, with repeats) in common for two files to be
 unrelated: two models of one width share many shapes, but not half of the larger one's."""
 
+MIN_PAIRED = 0.5
+"""Share of the smaller side the alignment paired (by names or by structure) from which two
+files are the same model under another naming, never unrelated."""
+
 
 def text_facts(ctx: Context) -> Any:
     """The :class:`~weightfit.explain.extract.Facts` of the text under diagnosis, or ``None``."""
@@ -100,6 +104,8 @@ def unrelated(ctx: Context) -> None:
         return  # an adapter holds only its own tensors: the adapter rules read it
     if ctx.source.format == "gguf":
         return  # llama.cpp names every tensor its own way (blk.0.attn_q): no evidence
+    if len(ctx.alignment.pairs) >= MIN_PAIRED * min(len(source), len(target)):
+        return  # most tensors found a counterpart (by name or structure): the same model
     have, want = _modules(source), _modules(target)
     shared = len(have & want) / max(min(len(have), len(want)), 1)
     shapes = _shared_shapes([s.shape for s in source.values()], [s.shape for s in target.values()])
