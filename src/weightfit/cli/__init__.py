@@ -41,7 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: int = args.run(args)
+        from weightfit.hub import allow_full_download
+
+        with allow_full_download(getattr(args, "allow_full_download", False)):
+            code: int = args.run(args)
     except WeightfitError as error:
         error_console().print(
             f"error: {error.message}", markup=False, highlight=False, soft_wrap=True

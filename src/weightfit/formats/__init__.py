@@ -63,6 +63,13 @@ def _module(name: str) -> FormatModule:
     return module
 
 
+def _is_hub(path: str | Path) -> bool:
+    """Whether ``path`` is a Hub address (imported late: :mod:`weightfit.hub` reads through here)."""
+    from weightfit.hub.paths import is_hub
+
+    return is_hub(path)
+
+
 def detect(path: str | Path) -> str:
     """Name of the format module that reads ``path``.
 
@@ -70,6 +77,8 @@ def detect(path: str | Path) -> str:
         CheckpointNotFound: ``path`` does not exist.
         NotACheckpoint: no format recognises it.
     """
+    if _is_hub(path):
+        return "hub"
     if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
         return "remote"
     path = Path(path)
@@ -101,8 +110,10 @@ def read(
     """Read the manifest of any supported checkpoint, header only.
 
     Args:
-        path: A checkpoint file, a shard index, or a model folder; or an
-            ``http(s)://`` URL of a safetensors file or shard index.
+        path: A checkpoint file, a shard index, or a model folder; a Hub address
+            (``hf://ORG/REPO[@REVISION][/PATH]`` or a Hub URL, header only, see
+            :mod:`weightfit.hub`); or another ``http(s)://`` URL of a safetensors
+            file or shard index.
         key: Dotted path of the state dict inside a container (``"ema"``).
         variant: Precision variant of a folder's weights (``"bf16"``).
         weights_format: ``"safetensors"`` or ``"pickle"`` when a folder has both.
@@ -119,6 +130,14 @@ def read(
         (32000, 4096)
     """
     options = ReadOptions(key, variant, weights_format)
+    if isinstance(path, str) and _is_hub(path):
+        from weightfit import hub
+
+        mirror = hub.open_mirror(path)
+        with mirror.errors():
+            return mirror.manifest(
+                read(mirror.path, key=key, variant=variant, weights_format=weights_format)
+            )
     if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
         from weightfit.formats import remote
 
