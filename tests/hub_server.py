@@ -88,6 +88,8 @@ class Hub:
     ignore_range: bool = False
     cut_after: int | None = None
     cut_times: int = 1_000_000
+    stall: float = 0.0
+    """Seconds the CDN waits before answering (a timeout)."""
     tokens: frozenset[str] = frozenset()
     """Tokens with access to gated repos."""
     url: str = ""
@@ -106,7 +108,7 @@ class Hub:
         self.api, self.cdn = Counter(), Counter()
 
     def sha256(self, path: Path) -> str:
-        """A stand-in LFS oid: the digest of the file's first MiB, size and mtime (fast on sparse files)."""
+        """A stand-in LFS oid: a digest of the first MiB, size and mtime (fast on sparse files)."""
         stat = path.stat()
         key = (str(path), stat.st_size, stat.st_mtime_ns)
         if key not in self._oids:
@@ -122,7 +124,9 @@ def git_oid(data: bytes) -> str:
 
 
 def pointer(sha256: str, size: int) -> bytes:
-    return f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+    return (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n".encode()
+    )
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -205,7 +209,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self.hub.rate_limit > 0:
             self.hub.rate_limit -= 1
             return self._error(
-                429, None, head=head, message="rate limited", extra={"Retry-After": self.hub.retry_after}
+                429,
+                None,
+                head=head,
+                message="rate limited",
+                extra={"Retry-After": self.hub.retry_after},
             )
         repo = self._repo(repo_id, revision, head)
         if repo is None:
@@ -239,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._ranged(data, {**common, "ETag": f'"{git_oid(data)}"'}, head=head)
 
     def _cdn(self, repo_id: str, rel: str, *, head: bool) -> None:
+        if self.hub.stall:
+            threading.Event().wait(self.hub.stall)  # not time.sleep: tests replace it
         repo = self.hub.repos.get(repo_id)
         file = repo.files().get(rel) if repo else None
         if file is None:
@@ -333,6 +343,13 @@ class _Handler(BaseHTTPRequestHandler):
         counter.add(self.path, sent, self.headers.get("Authorization"))
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Clients that hang up (a cut or refused reply) are expected here: stay quiet."""
+
+
 @contextlib.contextmanager
 def serve(hub: Hub | None = None) -> Iterator[Hub]:
     """Run the Hub and its CDN on two loopback ports while the block runs."""
@@ -340,8 +357,7 @@ def serve(hub: Hub | None = None) -> Iterator[Hub]:
     servers = []
     for is_cdn in (False, True):
         handler = type("Handler", (_Handler,), {"hub": hub, "is_cdn": is_cdn})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
     hub.url = f"http://127.0.0.1:{servers[0].server_address[1]}"

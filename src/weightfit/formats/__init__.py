@@ -53,6 +53,8 @@ class FormatModule(Protocol):
 # file has one there; JSON indexes start with "{" directly.
 FILE_FORMATS = ("gguf", "safetensors", "safetensors_index", "torch_zip", "numpy", "torch_legacy")
 FOLDER_FORMATS = ("dcp", "folder")
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+"""First line of a git-lfs pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md)."""
 REMOTE_SCHEMES = ("http://", "https://")
 """URL strings :func:`read` sends to :mod:`weightfit.formats.remote` (safetensors only)."""
 
@@ -64,7 +66,7 @@ def _module(name: str) -> FormatModule:
 
 
 def _is_hub(path: str | Path) -> bool:
-    """Whether ``path`` is a Hub address (imported late: :mod:`weightfit.hub` reads through here)."""
+    """Whether ``path`` is a Hub address (imported late: :mod:`weightfit.hub` reads through us)."""
     from weightfit.hub.paths import is_hub
 
     return is_hub(path)
@@ -93,6 +95,12 @@ def detect(path: str | Path) -> str:
         head = handle.read(SNIFF_BYTES)
     if not head:
         raise NotACheckpoint("file is empty", path=path)
+    if head.startswith(LFS_POINTER):
+        raise NotACheckpoint(
+            f"a git-lfs pointer ({path.stat().st_size} bytes), not the weights it points to "
+            "(git lfs pull fetches them)",
+            path=path,
+        )
     with reading(path):
         for name in FILE_FORMATS:
             if _module(name).sniff(head, path):

@@ -105,11 +105,10 @@ class Client:
     Attributes:
         allow_full_download: Read on when a server ignores ``Range`` (the bytes
             before the range are received and dropped).
-        sleep: The wait between retries (tests pass a recorder).
+        traffic: Requests made and bytes received.
     """
 
     allow_full_download: bool = False
-    sleep: Callable[[float], None] = time.sleep
     traffic: Traffic = field(default_factory=Traffic)
 
     def listing(self, where: HubPath) -> Listing:
@@ -183,7 +182,9 @@ class Client:
             if reply.status_code == 206:
                 first = _range_start(reply.headers.get("Content-Range", ""), name)
                 if first != start:
-                    raise FetchFailed(f"asked for byte {start}, the reply starts at {first}", path=name)
+                    raise FetchFailed(
+                        f"asked for byte {start}, the reply starts at {first}", path=name
+                    )
                 skip = 0
             elif self.allow_full_download:
                 skip = start
@@ -221,14 +222,18 @@ class Client:
                         f"HTTP 429 Too Many Requests after {attempt + 1} tries{after}", path=name
                     ) from error
                 if last:
-                    raise FetchFailed(f"HTTP {status} after {attempt + 1} tries", path=name) from error
+                    raise FetchFailed(
+                        f"HTTP {status} after {attempt + 1} tries", path=name
+                    ) from error
             except (_Truncated, httpx.TimeoutException, httpx.TransportError) as error:
                 if last:
                     raise FetchFailed(_network_detail(error, attempt + 1), path=name) from error
                 wait = None
             except hf.errors.OfflineModeIsEnabled as error:
-                raise FetchFailed("HF_HUB_OFFLINE is set; the Hub cannot be reached", path=name) from error
-            self.sleep(wait if wait is not None else BACKOFF_SECONDS[attempt])
+                raise FetchFailed(
+                    "HF_HUB_OFFLINE is set; the Hub cannot be reached", path=name
+                ) from error
+            time.sleep(wait if wait is not None else BACKOFF_SECONDS[attempt])
         raise AssertionError("unreachable")
 
 
@@ -257,7 +262,7 @@ def _range_start(content_range: str, name: str) -> int:
 
 
 def _retry_after(response: httpx2.Response | None) -> float | None:
-    """``Retry-After`` in seconds (RFC 9110 section 10.2.3; the date form is not used by the Hub)."""
+    """``Retry-After`` in seconds (RFC 9110 section 10.2.3; the Hub does not send the date form)."""
     value = response.headers.get("Retry-After", "") if response is not None else ""
     return float(value) if value.strip().isdigit() else None
 

@@ -59,7 +59,7 @@ MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
 END_SEARCH_BYTES = 22 + 0xFFFF
 """APPNOTE 4.3.16: the end record is 22 bytes plus a comment of at most 65535."""
 LOCAL_EXTRA_ALLOWANCE = 128
-"""Bytes fetched past a local header's name for its extra field (torch pads to 64, zip64 adds 20)."""
+"""Bytes fetched past a local header's name for its extra field (torch pads to 64; zip64: 20)."""
 COALESCE_GAP = 16 * 1024
 """Zip pieces closer than this are fetched in one request."""
 WORKERS = 8
@@ -263,10 +263,9 @@ def _zip(pieces: _Pieces, get: Callable[[int, int], bytes]) -> None:
     tail_start = max(0, size - END_SEARCH_BYTES)
     tail = get(tail_start, size)
     pieces.add(tail_start, tail)
-    directory = _central_directory(tail, tail_start)
-    if directory is None:
+    start = _central_directory(tail, tail_start)
+    if start is None:
         return
-    start, length = directory
     if start < tail_start and tail_start - start <= MAX_CENTRAL_DIRECTORY:
         pieces.add(start, get(start, tail_start))
     members = _members(pieces)
@@ -283,14 +282,14 @@ def _zip(pieces: _Pieces, get: Callable[[int, int], bytes]) -> None:
         _local_extra(pieces, info, get)
 
 
-def _central_directory(tail: bytes, tail_start: int) -> tuple[int, int] | None:
-    """(offset, size) of the central directory from the end record (zip64 too)."""
+def _central_directory(tail: bytes, tail_start: int) -> int | None:
+    """Where the central directory starts, from the end record (zip64 too); it runs to the end."""
     end = tail.rfind(b"PK\x05\x06")
     if end < 0 or end + 22 > len(tail):
         return None
     size, offset = struct.unpack_from("<II", tail, end + 12)
     if 0xFFFFFFFF not in (size, offset):
-        return offset, size
+        return int(offset)
     locator = end - _ZIP64_LOCATOR.size
     if locator < 0:
         return None
@@ -301,7 +300,7 @@ def _central_directory(tail: bytes, tail_start: int) -> tuple[int, int] | None:
     fields = _ZIP64_END.unpack_from(tail, at)
     if fields[0] != b"PK\x06\x06":
         return None
-    return fields[9], fields[8]
+    return int(fields[9])
 
 
 def _members(pieces: _Pieces) -> list[zipfile.ZipInfo]:

@@ -63,7 +63,7 @@ class HubPath:
 
 
 def endpoint() -> str:
-    """The Hub's base URL: ``HF_ENDPOINT`` read now (tests and mirrors set it), else huggingface.co."""
+    """The Hub's URL: ``HF_ENDPOINT``, read at each call (mirrors, tests), else huggingface.co."""
     return (os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
 
 

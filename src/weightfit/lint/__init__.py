@@ -11,8 +11,8 @@ Repairs are :mod:`weightfit.lint.fixes` operations, applied by :func:`apply_fixe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,7 +140,7 @@ def apply_fixes(result: LintResult, *, unsafe: bool = False, dry_run: bool = Fal
     """
     if is_hub(result.root):
         raise UsageError(
-            f"{result.root} is on the Hub: fixes change files, so lint a clone (git clone) to fix it"
+            f"{result.root} is on the Hub: fixes change files, so lint a clone to fix it"
         )
     return fixes.apply(result.root, result.fix_ops(), unsafe=unsafe, dry_run=dry_run)
 
