@@ -22,6 +22,7 @@ CDN closes the connection after N bytes of a reply).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import re
@@ -47,12 +48,17 @@ class Repo:
     not_lfs: frozenset[str] = frozenset()
     """Paths kept in git even with an LFS extension (a committed pointer file)."""
 
-    def files(self) -> dict[str, Path]:
+    @functools.cached_property
+    def _files(self) -> dict[str, Path]:
         return {
             p.relative_to(self.folder).as_posix(): p
             for p in sorted(self.folder.rglob("*"))
             if p.is_file()
         }
+
+    def files(self) -> dict[str, Path]:
+        """The served files by repo path (listed once: tests change files through a new Repo)."""
+        return self._files
 
     def is_lfs(self, rel: str) -> bool:
         return rel.endswith(LFS_EXTENSIONS) and rel not in self.not_lfs

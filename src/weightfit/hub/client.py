@@ -23,6 +23,7 @@ missing revision or file       :class:`CheckpointNotFound`
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -319,8 +320,9 @@ def _hf() -> Any:
 
 
 def _httpx() -> Any:
-    """The HTTP library ``huggingface_hub``'s session is built on (for its exception types)."""
-    _hf()
-    import httpx2
+    """The HTTP library ``huggingface_hub``'s session is built on, for its exception types.
 
-    return httpx2
+    ``httpx`` in huggingface_hub 1.x, its fork ``httpx2`` in 2.x: taken from the session.
+    """
+    session = _hf().utils.get_session()
+    return sys.modules[type(session).__module__.partition(".")[0]]
