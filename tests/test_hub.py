@@ -54,7 +54,7 @@ def llama_sharded(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def llama_bin(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("llama-bin") / "model"
-    model = tiny_llama()
+    model = tiny_llama(hidden=128)  # storages far enough apart to be fetched one by one
     folder.mkdir(parents=True)
     model.config.save_pretrained(folder)
     torch.save(model.state_dict(), folder / "pytorch_model.bin")
@@ -205,8 +205,10 @@ def test_bin_model_reads_its_pickle_by_ranges(hub, llama_bin):
     _same_tensors(local, remote)
     assert remote.extras["file_format"] == local.extras["file_format"] == "torch-zip"
     assert remote.security == local.security
+    # The start, the end (zip directory), then each storage's local header, never its bytes.
     size = (llama_bin / "pytorch_model.bin").stat().st_size
-    assert hub.cdn.bytes < size
+    assert hub.cdn.requests <= 2 + len(local)
+    assert hub.cdn.bytes < size / 10
 
 
 def test_lint_of_seed3_on_the_hub_reports_what_lint_reports_locally(hub, tmp_path):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from weightfit.errors import WeightfitError
 from weightfit.hub.client import Client
 from weightfit.hub.mirror import Purpose, Snapshot, build
 from weightfit.hub.paths import HubPath, is_hub, parse
-from weightfit.manifest import ByteRange, Manifest
+from weightfit.manifest import ByteRange, Manifest, TensorSpec
 
 __all__ = ["HubPath", "Mirror", "allow_full_download", "is_hub", "open_mirror", "parse"]
 
@@ -82,10 +81,13 @@ class Mirror:
             file = spec.location.file
             if file not in renamed:
                 renamed[file] = self.name(file)
-            # A copy with one field set: dataclasses.replace is 10× slower over 100k tensors.
-            moved = copy.copy(spec)
-            location = ByteRange(renamed[file], spec.location.offset, spec.location.length)
-            object.__setattr__(moved, "location", location)
+            # A frozen copy with one field changed, built directly: dataclasses.replace
+            # and copy.copy take seconds over the 64k tensors of a 1000-shard model.
+            moved = object.__new__(TensorSpec)
+            moved.__dict__.update(spec.__dict__)
+            moved.__dict__["location"] = ByteRange(
+                renamed[file], spec.location.offset, spec.location.length
+            )
             manifest.tensors[key] = moved
         manifest.notes.extend(
             f"{path}: {why}" for path, why in sorted(self.snapshot.skipped.items())
