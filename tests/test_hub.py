@@ -266,6 +266,8 @@ def test_check_against_a_config_only_repo_on_the_hub(hub, llama_sharded, tmp_pat
     hub.repos["org/config"] = Repo(config_only)
     result = run_cli("check", llama_sharded, "--against", "hf://org/config")
     assert result.code == 0, result.err + result.out
+    one_file = run_cli("check", "hf://org/llama", "--against", "hf://org/config/config.json")
+    assert one_file.code == 0, one_file.err + one_file.out
 
 
 def test_adapter_check_on_the_hub(hub, tmp_path, run_cli):

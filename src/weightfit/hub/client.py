@@ -187,6 +187,8 @@ class Client:
                         f"asked for byte {start}, the reply starts at {first}", path=name
                     )
                 skip = 0
+            elif start == 0 and reply.headers.get("Content-Length") == str(stop):
+                skip = 0  # the whole file was asked for, and a 200 is a fine answer to that
             elif self.allow_full_download:
                 skip = start
             else:
