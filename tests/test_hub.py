@@ -420,3 +420,20 @@ def test_a_git_lfs_pointer_committed_as_the_weights(hub, tmp_path, run_cli):
         (v.code, v.message) for v in local.violations
     ]
     assert any("git-lfs pointer" in v.message for v in remote.violations)
+
+
+# -- explain --------------------------------------------------------------------------------
+
+
+def test_explain_hints_name_a_hub_repo_as_an_hf_address(tmp_path, monkeypatch):
+    text = (
+        "Some weights of LlamaForCausalLM were not initialized from the model checkpoint at "
+        "org/finetune and are newly initialized: ['lm_head.weight']\n"
+        "You should probably TRAIN this model on a down-stream task"
+    )
+    monkeypatch.chdir(tmp_path)
+    hints = weightfit.explain(text).hints
+    assert any("weightfit check hf://org/finetune --against" in h for h in hints), hints
+    (tmp_path / "org" / "finetune").mkdir(parents=True)  # a local folder of that name wins
+    hints = weightfit.explain(text).hints
+    assert any("weightfit check org/finetune --against" in h for h in hints), hints
