@@ -133,7 +133,7 @@ def main() -> None:
             hub.repos[repo_id] = hub_server.Repo(work / f"m{shards}")  # type: ignore[attr-defined]
             for file in hub.repos[repo_id].files().values():  # the server's digests, made once
                 hub.sha256(file)
-            colds, warms, theirs = [], [], []
+            colds, warms, theirs, locals_ = [], [], [], []
             for attempt in range(REPEAT):
                 env = {
                     "HF_ENDPOINT": hub.url,
@@ -148,9 +148,11 @@ def main() -> None:
                 warms.append(run_one(hub, "weightfit warm", ours, env))
                 code = f"meta = HfApi().get_safetensors_metadata('{repo_id}')"
                 theirs.append(run_one(hub, "hf", code + "\nresult = len(meta.weight_map)", env))
-            cold, warm, their = best(colds), best(warms), best(theirs)
-            rows.append((shards, total, cold, warm, their))
-            print(shards, cold, warm, their, flush=True)
+                folder = f"result = len(weightfit.read({str(work / f'm{shards}')!r}))"
+                locals_.append(run_one(hub, "local", folder, env))
+            cold, warm, their, local = best(colds), best(warms), best(theirs), best(locals_)
+            rows.append((shards, total, cold, warm, their, local))
+            print(shards, cold, warm, their, local, flush=True)
     section = render(rows)
     if args.no_write:
         print(section)
@@ -158,7 +160,7 @@ def main() -> None:
         replace_section(section)
 
 
-def render(rows: list[tuple[int, int, dict, dict, dict]]) -> str:
+def render(rows: list[tuple[int, int, dict, dict, dict, dict]]) -> str:
     lines = [
         START,
         "## Reading from the Hub (`bench/hub.py`)",
@@ -179,11 +181,12 @@ def render(rows: list[tuple[int, int, dict, dict, dict]]) -> str:
         "| shards | reader | time | requests | bytes received | of declared |",
         "| ---: | --- | ---: | ---: | ---: | ---: |",
     ]
-    for shards, total, cold, warm, theirs in rows:
+    for shards, total, cold, warm, theirs, local in rows:
         for label, data in (
             ("weightfit `hf://` cold", cold),
             ("weightfit `hf://` warm", warm),
             ("`get_safetensors_metadata`", theirs),
+            ("weightfit, the same files on local disk", local),
         ):
             share = data["bytes"] / total
             lines.append(
@@ -194,7 +197,13 @@ def render(rows: list[tuple[int, int, dict, dict, dict]]) -> str:
         "",
         "Every tensor was found by both readers (the counts agree). weightfit's cold read is "
         "two requests per shard (the Hub's redirect, then one range of the CDN) plus the "
-        "listing, the config and the index; a warm read is the listing alone.",
+        "listing, the config and the index, and receives a third of the bytes (a 32 kB "
+        "speculative range against 100 kB); a warm read is the listing alone. On loopback the "
+        "time is CPU, not network: weightfit validates every header (offsets, coverage, sizes) "
+        "and applies the folder's weight-set rules, as for a local folder (compare the last "
+        "row), where `get_safetensors_metadata` only parses the JSON. On the real Hub each of "
+        "the 2,003 requests of a cold 1000-shard read is a round trip (8 at a time), and a "
+        "warm one is a single request.",
         END,
     ]
     return "\n".join(lines)
