@@ -221,6 +221,7 @@ def test_lint_of_seed3_on_the_hub_reports_what_lint_reports_locally(hub, tmp_pat
         return [(v.code, v.path, v.message) for v in result.violations]
 
     assert seen(remote) == seen(local)
+    assert remote.root == "hf://Efficient-Large-Model/Sana_1600M_2Kpx_BF16_diffusers"
     assert {"WF101", "WF105"} <= {v.code for v in remote.violations}
     assert remote.weight_sets == local.weight_sets
     assert [dataclasses.astuple(r) for r in remote.resolutions] == [
@@ -254,6 +255,7 @@ def test_check_hub_against_hub_and_against_a_local_config(hub, llama_sharded, tm
     assert differ.code == 1, differ.err
     local = run_cli("check", llama_sharded, "--against", bigger, "--json")
     assert json.loads(differ.out)["findings"] == json.loads(local.out)["findings"]
+    assert os.environ["WEIGHTFIT_CACHE"] not in differ.out + differ.err
     config = run_cli("check", "hf://org/llama", "--against", llama_sharded / "config.json")
     assert config.code == 0, config.err + config.out
 

@@ -17,7 +17,7 @@ The tree::
     ├── InputError                      exit 3: a file or target cannot be read
     │   ├── CheckpointNotFound          (FileNotFoundError)
     │   ├── FetchFailed                 an HTTP request for a remote checkpoint failed
-    │   │   ├── AccessDenied            (PermissionError) a gated or private Hub repo the token cannot read
+    │   │   ├── AccessDenied            (PermissionError) a gated or private Hub repo, no access
     │   │   ├── RateLimited             the server kept answering 429 after bounded retries
     │   │   └── RangeNotSupported       the server ignores Range; reading would download the file
     │   ├── NotACheckpoint              (ValueError) no known format matches the bytes

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from weightfit.errors import CheckpointNotFound, NotACheckpoint, reading
+from weightfit.hub import is_hub, open_mirror
 from weightfit.manifest import Manifest
 
 SNIFF_BYTES = 64
@@ -65,13 +66,6 @@ def _module(name: str) -> FormatModule:
     return module
 
 
-def _is_hub(path: str | Path) -> bool:
-    """Whether ``path`` is a Hub address (imported late: :mod:`weightfit.hub` reads through us)."""
-    from weightfit.hub.paths import is_hub
-
-    return is_hub(path)
-
-
 def detect(path: str | Path) -> str:
     """Name of the format module that reads ``path``.
 
@@ -79,7 +73,7 @@ def detect(path: str | Path) -> str:
         CheckpointNotFound: ``path`` does not exist.
         NotACheckpoint: no format recognises it.
     """
-    if _is_hub(path):
+    if is_hub(path):
         return "hub"
     if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
         return "remote"
@@ -138,10 +132,8 @@ def read(
         (32000, 4096)
     """
     options = ReadOptions(key, variant, weights_format)
-    if isinstance(path, str) and _is_hub(path):
-        from weightfit import hub
-
-        mirror = hub.open_mirror(path)
+    if isinstance(path, str) and is_hub(path):
+        mirror = open_mirror(path)
         with mirror.errors():
             return mirror.manifest(
                 read(mirror.path, key=key, variant=variant, weights_format=weights_format)

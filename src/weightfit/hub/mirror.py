@@ -39,8 +39,6 @@ from pathlib import Path
 from typing import Literal
 
 from weightfit.errors import CheckpointNotFound, DestinationNotWritable
-from weightfit.formats import safetensors
-from weightfit.formats._zip import LOCAL_HEADER, LOCAL_SIGNATURE
 from weightfit.hub.client import Client, Listing, RemoteFile
 from weightfit.hub.paths import HubPath
 from weightfit.weightsets import EXTENSION_FORMATS
@@ -48,6 +46,14 @@ from weightfit.weightsets import EXTENSION_FORMATS
 Purpose = Literal["read", "lint"]
 """``read``: a checkpoint or target; ``lint``: also the tokenizer files lint rules look at."""
 
+LENGTH_BYTES = 8
+"""safetensors: the header length, a little-endian u64, comes first (``formats.safetensors``)."""
+MAX_HEADER_BYTES = 100_000_000
+"""safetensors' own limit on the header (``formats.safetensors.MAX_HEADER_BYTES``)."""
+LOCAL_HEADER = struct.Struct("<4s22xHH")
+"""APPNOTE 4.3.7 local file header: signature, 22 bytes, name length, extra length."""
+LOCAL_SIGNATURE = b"PK\x03\x04"
+"""APPNOTE 4.3.7: a local file header's first bytes."""
 SPECULATIVE_BYTES = 32 * 1024
 """First request per weight file: covers most safetensors headers (a few hundred tensors)."""
 SMALL_JSON_BYTES = 1024 * 1024
@@ -242,10 +248,10 @@ def _weights(remote: RemoteFile, get: Callable[[int, int], bytes]) -> tuple[_Pie
     if head.startswith(LOCAL_SIGNATURE):
         _zip(pieces, get)
         return pieces, None
-    if len(head) > safetensors.LENGTH_BYTES and head[8:9] == b"{":
-        (length,) = struct.unpack("<Q", head[: safetensors.LENGTH_BYTES])
-        end = safetensors.LENGTH_BYTES + length
-        if len(head) < end <= remote.size and length <= safetensors.MAX_HEADER_BYTES:
+    if len(head) > LENGTH_BYTES and head[LENGTH_BYTES : LENGTH_BYTES + 1] == b"{":
+        (length,) = struct.unpack("<Q", head[:LENGTH_BYTES])
+        end = LENGTH_BYTES + length
+        if len(head) < end <= remote.size and length <= MAX_HEADER_BYTES:
             pieces.add(len(head), get(len(head), end))
         return pieces, None
     what = "GGUF" if head.startswith(b"GGUF") else "legacy torch.save or unknown format"
