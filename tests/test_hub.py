@@ -19,6 +19,7 @@ import weightfit
 from adapter_builders import tiny_llama, train_lora
 from hub_server import Repo, serve
 from seeds import write_sparse_sharded
+from test_folder import pipeline_folder  # noqa: F401 (a fixture)
 from test_lint_seed import build_seed3
 from weightfit import errors
 from weightfit.hub import client as hub_client
@@ -239,6 +240,23 @@ def test_pipeline_component_and_variant(hub, tmp_path):
     assert remote.notes[0] == local.notes[0]
     commit = hub.repos["org/sana"].commit
     assert all(p.startswith(f"/org/sana/resolve/{commit}/vae/") for p in hub.api.paths[1:])
+
+
+def test_diffusers_pipeline_saved_by_diffusers_reads_and_lints_as_its_clone(
+    hub,
+    pipeline_folder,  # noqa: F811 (the fixture imported above)
+):
+    root = pipeline_folder[0]
+    hub.repos["org/pipe"] = Repo(root)
+    for variant in (None, "fp16"):
+        local = weightfit.read(root, variant=variant)
+        remote = weightfit.read("hf://org/pipe", variant=variant)
+        _same_tensors(local, remote)
+        assert remote.format == "diffusers-pipeline"
+        assert remote.notes == [n.replace(str(root), "hf://org/pipe") for n in local.notes]
+    assert [(v.code, v.path, v.message) for v in weightfit.lint("hf://org/pipe").violations] == [
+        (v.code, v.path, v.message) for v in weightfit.lint(root).violations
+    ]
 
 
 # -- commands -----------------------------------------------------------------------------
