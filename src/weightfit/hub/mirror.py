@@ -31,6 +31,7 @@ import re
 import struct
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -373,14 +374,19 @@ def _write_blob(blob: Path, pieces: _Pieces) -> None:
 
 def _hole(path: Path, size: int) -> None:
     """A file of ``size`` bytes with no content (a hole), unless one is there already."""
-    if path.is_file() and not path.is_symlink() and path.stat().st_size == size:
+    if path.is_file() and path.stat().st_size == size:
         return
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-    with path.open("wb") as stream:
-        stream.truncate(size)
-        stream.flush()
-        _check_sparse(stream.fileno(), _Pieces(size))
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.truncate(size)
+            stream.flush()
+            _check_sparse(stream.fileno(), _Pieces(size))
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
 
 
 def _check_sparse(fd: int, pieces: _Pieces) -> None:
@@ -396,15 +402,21 @@ def _check_sparse(fd: int, pieces: _Pieces) -> None:
 
 
 def _link(blob: Path, target: Path) -> None:
-    """Make ``target`` the blob (a hard link; a symlink across filesystems)."""
+    """Make ``target`` the blob: a hard link (a symlink across filesystems), swapped in atomically.
+
+    Two processes mirroring the same repo at once each link a temporary name and
+    rename it over the target, so neither sees a half-made folder.
+    """
     if target.exists() and target.samefile(blob):
         return
+    temp = target.with_name(f".link-{os.getpid()}-{threading.get_ident()}-{target.name}")
     with contextlib.suppress(FileNotFoundError):
-        target.unlink()
+        temp.unlink()
     try:
-        os.link(blob, target)
+        os.link(blob, temp)
     except OSError:
-        target.symlink_to(blob)
+        temp.symlink_to(blob)
+    os.replace(temp, target)
 
 
 @contextlib.contextmanager
