@@ -23,6 +23,7 @@ from test_folder import pipeline_folder  # noqa: F401 (a fixture)
 from test_lint_seed import build_seed3
 from weightfit import errors
 from weightfit.hub import client as hub_client
+from weightfit.hub import mirror
 from weightfit.hub.paths import HubPath, parse
 
 
@@ -197,6 +198,31 @@ def test_hundred_shards_cost_two_requests_each_and_under_a_percent(hub, tmp_path
     # listing + config + index, then per shard: the Hub's redirect and one range from the CDN
     assert hub.requests <= 3 + 2 * 100
     assert hub.bytes < total / 100
+
+
+def test_a_header_longer_than_the_first_range_takes_a_second(hub, tmp_path):
+    tensors = {
+        f"blocks.{i}.attention.query_key_value.weight": ((64, 64), "F16") for i in range(2000)
+    }
+    write_sparse_sharded(tmp_path / "wide", tensors, index=False, max_shard_bytes=1 << 40)
+    hub.repos["org/wide"] = Repo(tmp_path / "wide")
+    (shard,) = (tmp_path / "wide").iterdir()
+    with shard.open("rb") as handle:
+        assert int.from_bytes(handle.read(8), "little") > mirror.SPECULATIVE_BYTES
+    _same_tensors(weightfit.read(shard), weightfit.read(f"hf://org/wide/{shard.name}"))
+    assert hub.cdn.requests == 2
+
+
+def test_files_not_mirrored_are_named_and_not_fetched_again(hub, llama_sharded, tmp_path):
+    folder = tmp_path / "with-gguf"
+    shutil.copytree(llama_sharded, folder)
+    (folder / "model-q4.gguf").write_bytes(b"GGUF" + bytes(40 * 1024))
+    hub.repos["org/gguf"] = Repo(folder)
+    manifest = weightfit.read("hf://org/gguf")
+    assert "model-q4.gguf: not read remotely (GGUF" in manifest.notes[-1]
+    hub.reset()
+    weightfit.read("hf://org/gguf")
+    assert hub.requests == 1
 
 
 def test_bin_model_reads_its_pickle_by_ranges(hub, llama_bin):
