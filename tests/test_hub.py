@@ -157,8 +157,11 @@ def test_a_second_read_costs_only_the_listing(hub, llama_sharded):
     hub.repos["org/llama"] = Repo(llama_sharded)
     weightfit.read("hf://org/llama")
     hub.reset()
-    weightfit.read("hf://org/llama")
+    again = weightfit.read("hf://org/llama")
     assert hub.requests == 1
+    assert again.notes[-1].endswith(
+        ": 1 request(s), 0 B of files received, 0 file(s) fetched (headers and small JSON only)"
+    )
     assert hub.api.paths[0].startswith("/api/models/org/llama")
 
 
@@ -219,7 +222,7 @@ def test_files_not_mirrored_are_named_and_not_fetched_again(hub, llama_sharded, 
     (folder / "model-q4.gguf").write_bytes(b"GGUF" + bytes(40 * 1024))
     hub.repos["org/gguf"] = Repo(folder)
     manifest = weightfit.read("hf://org/gguf")
-    assert "model-q4.gguf: not read remotely (GGUF" in manifest.notes[-1]
+    assert "model-q4.gguf: not read remotely (GGUF" in manifest.notes[-2]
     hub.reset()
     weightfit.read("hf://org/gguf")
     assert hub.requests == 1
@@ -279,7 +282,8 @@ def test_diffusers_pipeline_saved_by_diffusers_reads_and_lints_as_its_clone(
         remote = weightfit.read("hf://org/pipe", variant=variant)
         _same_tensors(local, remote)
         assert remote.format == "diffusers-pipeline"
-        assert remote.notes == [n.replace(str(root), "hf://org/pipe") for n in local.notes]
+        assert remote.notes[:-1] == [n.replace(str(root), "hf://org/pipe") for n in local.notes]
+        assert remote.notes[-1].startswith("read from the Hub at commit 0123456789ab: ")
     assert [(v.code, v.path, v.message) for v in weightfit.lint("hf://org/pipe").violations] == [
         (v.code, v.path, v.message) for v in weightfit.lint(root).violations
     ]

@@ -25,7 +25,7 @@ from weightfit.errors import WeightfitError
 from weightfit.hub.client import Client
 from weightfit.hub.mirror import Purpose, Snapshot, build
 from weightfit.hub.paths import HubPath, is_hub, parse
-from weightfit.manifest import ByteRange, Manifest, TensorSpec
+from weightfit.manifest import ByteRange, Manifest, TensorSpec, human_bytes
 
 __all__ = ["HubPath", "Mirror", "allow_full_download", "is_hub", "open_mirror", "parse"]
 
@@ -92,7 +92,19 @@ class Mirror:
         manifest.notes.extend(
             f"{path}: {why}" for path, why in sorted(self.snapshot.skipped.items())
         )
+        manifest.notes.append(self.summary())
         return manifest
+
+    def summary(self) -> str:
+        """One line: the commit read, and what reading it cost."""
+        traffic = self.client.traffic
+        snapshot = self.snapshot
+        fetched = len(snapshot.fetched)
+        return (
+            f"read from the Hub at commit {snapshot.listing.commit[:12]}: "
+            f"{traffic.requests} request(s), {human_bytes(traffic.bytes)} of files received, "
+            f"{fetched} file(s) fetched (headers and small JSON only)"
+        )
 
     @contextlib.contextmanager
     def errors(self) -> Iterator[None]:
