@@ -151,6 +151,8 @@ def test_sharded_transformers_model_reads_as_its_clone(hub, llama_sharded):
     # The LFS files came from the second host, without the token.
     assert hub.cdn.requests == len(shards)
     assert all(auth is None for auth in hub.cdn.authorization)
+    # The note counts what the server saw: the listing, two JSON files, a redirect and a range each.
+    assert f": {hub.requests} request(s)" in remote.notes[-1]
 
 
 def test_a_second_read_costs_only_the_listing(hub, llama_sharded):

@@ -92,10 +92,10 @@ class Traffic:
     bytes: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, received: int) -> None:
-        """Count one request and its body bytes."""
+    def add(self, received: int, requests: int = 1) -> None:
+        """Count requests (a redirect followed is one more) and body bytes received."""
         with self._lock:
-            self.requests += 1
+            self.requests += requests
             self.bytes += received
 
 
@@ -176,9 +176,10 @@ class Client:
         headers["Range"] = f"bytes={start}-{stop - 1}"
         session = hf.utils.get_session()
         with session.stream("GET", url, headers=headers, timeout=TIMEOUT_SECONDS) as reply:
+            requests = 1 + len(reply.history)  # the Hub redirects LFS files to its CDN
             if reply.status_code >= 400:
                 reply.read()
-                self.traffic.add(len(reply.content))
+                self.traffic.add(len(reply.content), requests)
                 hf.utils.hf_raise_for_status(reply)
             if reply.status_code == 206:
                 first = _range_start(reply.headers.get("Content-Range", ""), name)
@@ -192,14 +193,14 @@ class Client:
             elif self.allow_full_download:
                 skip = start
             else:
-                self.traffic.add(0)
+                self.traffic.add(0, requests)
                 raise RangeNotSupported(
                     "the server ignores Range requests and would send the whole file; "
                     "pass --allow-full-download to read it anyway",
                     path=name,
                 )
             data = _read_span(reply, skip, stop - start)
-            self.traffic.add(skip + len(data))
+            self.traffic.add(skip + len(data), requests)
         if len(data) < stop - start:
             raise _Truncated(f"the reply ended after {len(data)} of {stop - start} bytes")
         return data
