@@ -47,6 +47,8 @@ class Repo:
     gated: bool = False
     not_lfs: frozenset[str] = frozenset()
     """Paths kept in git even with an LFS extension (a committed pointer file)."""
+    extra_siblings: tuple[str, ...] = ()
+    """Names the listing shows without a file behind them (a hostile server)."""
 
     @functools.cached_property
     def _files(self) -> dict[str, Path]:
@@ -197,6 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
                 else:
                     entry.update(size=size, blobId=git_oid(file.read_bytes()))
             siblings.append(entry)
+        siblings += [
+            {"rfilename": name, "size": 1, "blobId": "0" * 40} for name in repo.extra_siblings
+        ]
         body = json.dumps(
             {
                 "_id": "0" * 24,

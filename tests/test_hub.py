@@ -122,6 +122,8 @@ def test_addresses_parse(text, expected):
         ("hf://org/../x", "is not a repo id"),
         ("https://huggingface.co/datasets/org/data", "is a dataset repo"),
         ("https://huggingface.co/org/model/discussions/3", "not a model page"),
+        ("hf://org/model/unet/../../etc", "may not contain '.' or '..'"),
+        ("hf://org/model@main/./x", "may not contain '.' or '..'"),
     ],
 )
 def test_bad_addresses_are_usage_errors(text, says):
@@ -489,3 +491,11 @@ def test_explain_hints_name_a_hub_repo_as_an_hf_address(tmp_path, monkeypatch):
     (tmp_path / "org" / "finetune").mkdir(parents=True)  # a local folder of that name wins
     hints = weightfit.explain(text).hints
     assert any("weightfit check org/finetune --against" in h for h in hints), hints
+
+
+def test_a_listing_with_an_unsafe_path_or_commit_is_refused(hub, llama_sharded, run_cli):
+    hub.repos["org/evil"] = Repo(llama_sharded, extra_siblings=("../../escape.json",))
+    _one_line(run_cli("inspect", "hf://org/evil"), 3, "unsafe path '../../escape.json'")
+    hub.repos["org/evil2"] = Repo(llama_sharded, commit="../../x")
+    _one_line(run_cli("inspect", "hf://org/evil2"), 3, "'../../x', not a git hash")
+    assert not (Path(os.environ["WEIGHTFIT_CACHE"]).parent / "escape.json").exists()

@@ -34,6 +34,7 @@ from weightfit.errors import (
     AccessDenied,
     CheckpointNotFound,
     FetchFailed,
+    InvalidHeader,
     MissingDependency,
     RangeNotSupported,
     RateLimited,
@@ -53,6 +54,8 @@ BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 MAX_RETRY_AFTER = 60.0
 """A longer ``Retry-After`` is not waited for: the error says when to try again."""
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
+"""A git commit hash (SHA-1, or SHA-256 repositories): the mirror's folder name."""
 _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 _T = TypeVar("_T")
 
@@ -133,8 +136,13 @@ class Client:
 
         info = self._retrying(str(HubPath(where.repo_id, where.revision)), where, call)
         self.traffic.add(0)
-        if not info.sha:
-            raise FetchFailed("the Hub sent no commit for this revision", path=str(where))
+        if not isinstance(info.sha, str) or not _COMMIT.fullmatch(info.sha):
+            raise InvalidHeader(
+                f"the listing's commit is {info.sha!r}, not a git hash", path=str(where)
+            )
+        unsafe = [s.rfilename for s in info.siblings or [] if not _safe_path(s.rfilename)]
+        if unsafe:
+            raise InvalidHeader(f"the listing names an unsafe path {unsafe[0]!r}", path=str(where))
         files = {
             s.rfilename: RemoteFile(
                 s.rfilename,
@@ -239,6 +247,13 @@ class Client:
                 ) from error
             time.sleep(wait if wait is not None else BACKOFF_SECONDS[attempt])
         raise AssertionError("unreachable")
+
+
+def _safe_path(path: object) -> bool:
+    """A listing path the mirror may create: relative, no ``..``, ``.`` or empty parts."""
+    if not isinstance(path, str) or not path or "\\" in path or "\0" in path:
+        return False
+    return path[0] != "/" and all(part not in ("", ".", "..") for part in path.split("/"))
 
 
 class _Truncated(Exception):

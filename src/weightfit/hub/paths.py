@@ -108,7 +108,7 @@ def _parse_hf(text: str, rest: str) -> HubPath:
     if "@" in parts[1]:
         name, _, after = rest.strip("/").partition("@")
         return _with_revision(text, name, after)
-    return HubPath(_repo_id(text, head), None, "/".join(parts[2:]))
+    return HubPath(_repo_id(text, head), None, _in_repo(text, "/".join(parts[2:])))
 
 
 def _with_revision(text: str, name: str, after: str) -> HubPath:
@@ -120,7 +120,7 @@ def _with_revision(text: str, name: str, after: str) -> HubPath:
         revision, _, path = after.partition("/")
     if not revision:
         raise UsageError(f"{text!r} has an empty revision after '@'")
-    return HubPath(_repo_id(text, name), unquote(revision), path.strip("/"))
+    return HubPath(_repo_id(text, name), unquote(revision), _in_repo(text, path))
 
 
 def _parse_url(text: str) -> HubPath:
@@ -140,9 +140,17 @@ def _parse_url(text: str) -> HubPath:
     rest = "/".join(parts[3:])
     ref = _REF_REVISION.match(rest)
     if ref:
-        return HubPath(repo_id, ref.group(1), ref.group(2) or "")
+        return HubPath(repo_id, ref.group(1), _in_repo(text, ref.group(2) or ""))
     revision, _, path = rest.partition("/")
-    return HubPath(repo_id, revision, path)
+    return HubPath(repo_id, revision, _in_repo(text, path))
+
+
+def _in_repo(text: str, path: str) -> str:
+    """A path inside the repo, without ``.`` or ``..`` parts."""
+    parts = [p for p in path.strip("/").split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise UsageError(f"{text!r}: the path inside the repo may not contain '.' or '..'")
+    return "/".join(parts)
 
 
 def _repo_id(text: str, name: str) -> str:
