@@ -495,7 +495,17 @@ def test_explain_hints_name_a_hub_repo_as_an_hf_address(tmp_path, monkeypatch):
 
 def test_a_listing_with_an_unsafe_path_or_commit_is_refused(hub, llama_sharded, run_cli):
     hub.repos["org/evil"] = Repo(llama_sharded, extra_siblings=("../../escape.json",))
-    _one_line(run_cli("inspect", "hf://org/evil"), 3, "unsafe path '../../escape.json'")
+    _one_line(run_cli("inspect", "hf://org/evil"), 3, "unsafe path or size: '../../escape.json'")
     hub.repos["org/evil2"] = Repo(llama_sharded, commit="../../x")
     _one_line(run_cli("inspect", "hf://org/evil2"), 3, "'../../x', not a git hash")
     assert not (Path(os.environ["WEIGHTFIT_CACHE"]).parent / "escape.json").exists()
+
+
+def test_a_cache_that_cannot_be_written_is_one_error(
+    hub, llama_sharded, run_cli, monkeypatch, tmp_path
+):
+    hub.repos["org/llama"] = Repo(llama_sharded)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("WEIGHTFIT_CACHE", str(blocked))
+    _one_line(run_cli("inspect", "hf://org/llama"), 3, "destination not writable", "header mirror")

@@ -53,6 +53,8 @@ BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 """Waits between tries when the server gives no ``Retry-After``."""
 MAX_RETRY_AFTER = 60.0
 """A longer ``Retry-After`` is not waited for: the error says when to try again."""
+MAX_FILE_BYTES = 1 << 44
+"""16 TiB: a listed size beyond this (ext4's largest file) is not a real file."""
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 """A git commit hash (SHA-1, or SHA-256 repositories): the mirror's folder name."""
@@ -140,9 +142,16 @@ class Client:
             raise InvalidHeader(
                 f"the listing's commit is {info.sha!r}, not a git hash", path=str(where)
             )
-        unsafe = [s.rfilename for s in info.siblings or [] if not _safe_path(s.rfilename)]
+        unsafe = [
+            s.rfilename
+            for s in info.siblings or []
+            if not _safe_path(s.rfilename)
+            or not 0 <= (s.lfs.size if s.lfs else (s.size or 0)) <= MAX_FILE_BYTES
+        ]
         if unsafe:
-            raise InvalidHeader(f"the listing names an unsafe path {unsafe[0]!r}", path=str(where))
+            raise InvalidHeader(
+                f"the listing names an unsafe path or size: {unsafe[0]!r}", path=str(where)
+            )
         files = {
             s.rfilename: RemoteFile(
                 s.rfilename,

@@ -136,6 +136,17 @@ def build(where: HubPath, client: Client, cache: Path, purpose: Purpose = "read"
         DestinationNotWritable: the cache cannot hold sparse files.
     """
     listing = client.listing(where)
+    try:
+        return _build(where, client, cache, purpose, listing)
+    except OSError as error:
+        raise DestinationNotWritable(
+            f"cannot write the header mirror ({error.strerror or error})", path=cache / "hub"
+        ) from error
+
+
+def _build(
+    where: HubPath, client: Client, cache: Path, purpose: Purpose, listing: Listing
+) -> Snapshot:
     org_repo = where.repo_id.replace("/", "--")
     snapshot = Snapshot(where, listing, cache / "hub" / org_repo / listing.commit)
     scope = _scope(where, listing)
