@@ -166,7 +166,8 @@ def render(rows: list[tuple[int, int, dict, dict, dict, dict]]) -> str:
         "## Reading from the Hub (`bench/hub.py`)",
         "",
         f"- Machine: {_measure.machine()}",  # type: ignore[attr-defined]
-        f"- Date: {datetime.date.today().isoformat()}",
+        f"- Date: {datetime.date.today().isoformat()}; load average at the end "
+        f"{os.getloadavg()[0]:.1f} (the machine is shared: times are noisy, counts are not)",
         "- Reproduce: `.venv/bin/python bench/hub.py`",
         "- Method: a Hub on 127.0.0.1 (`tests/hub_server.py`: the API host redirects LFS files "
         "to a second host, as the Hub does) serves N sparse shards of 64 bf16 4096×4096 tensors "
