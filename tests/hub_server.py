@@ -96,6 +96,8 @@ class Hub:
     ignore_range: bool = False
     cut_after: int | None = None
     cut_times: int = 1_000_000
+    tree_page: int = 1000
+    """Entries per page of the tree listing (the Hub's own page size)."""
     stall: float = 0.0
     """Seconds the CDN waits before answering (a timeout)."""
     tokens: frozenset[str] = frozenset()
@@ -164,6 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
         api = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
         if api:
             return self._info(api.group(1), api.group(2) or "main", parse_qs(url.query), head)
+        tree = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)", path)
+        if tree:
+            return self._tree(tree.group(1), tree.group(2), parse_qs(url.query), head)
         resolve = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
         if resolve:
             return self._resolve(*resolve.groups(), head=head)
@@ -215,6 +220,36 @@ class _Handler(BaseHTTPRequestHandler):
             }
         ).encode()
         self._send(200, {"Content-Type": "application/json"}, body, head=head)
+
+    def _tree(self, repo_id: str, revision: str, query: dict[str, list[str]], head: bool) -> None:
+        """``GET /api/models/{repo}/tree/{rev}?recursive=true``: pages with a ``Link`` header."""
+        repo = self._repo(repo_id, revision, head)
+        if repo is None:
+            return
+        entries: list[dict[str, object]] = []
+        folders = set()
+        for rel, file in repo.files().items():
+            parts = rel.split("/")
+            folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+            size = file.stat().st_size
+            entry: dict[str, object] = {"type": "file", "path": rel, "size": size}
+            if repo.is_lfs(rel):
+                sha = self.hub.sha256(file)
+                entry.update(
+                    oid=git_oid(pointer(sha, size)),
+                    lfs={"oid": sha, "size": size, "pointerSize": len(pointer(sha, size))},
+                )
+            else:
+                entry["oid"] = git_oid(file.read_bytes())
+            entries.append(entry)
+        entries += [{"type": "directory", "path": f, "oid": "0" * 40, "size": 0} for f in folders]
+        start = int(query.get("cursor", ["0"])[0])
+        page = entries[start : start + self.hub.tree_page]
+        headers = {"Content-Type": "application/json"}
+        if start + self.hub.tree_page < len(entries):
+            following = f"{self.hub.url}{urlsplit(self.path).path}?recursive=true&expand=false"
+            headers["Link"] = f'<{following}&cursor={start + self.hub.tree_page}>; rel="next"'
+        self._send(200, headers, json.dumps(page).encode(), head=head)
 
     def _resolve(self, repo_id: str, revision: str, rel: str, *, head: bool) -> None:
         if self.hub.rate_limit > 0:

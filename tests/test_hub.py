@@ -509,3 +509,14 @@ def test_a_cache_that_cannot_be_written_is_one_error(
     blocked.write_text("a file where the cache folder should be")
     monkeypatch.setenv("WEIGHTFIT_CACHE", str(blocked))
     _one_line(run_cli("inspect", "hf://org/llama"), 3, "destination not writable", "header mirror")
+
+
+def test_a_large_repo_is_listed_from_its_tree(hub, llama_sharded, monkeypatch):
+    hub.repos["org/llama"] = Repo(llama_sharded)
+    hub.tree_page = 4
+    monkeypatch.setattr(hub_client, "LARGE_REPO_FILES", 3)
+    _same_tensors(weightfit.read(llama_sharded), weightfit.read("hf://org/llama"))
+    tree = [p for p in hub.api.paths if "/tree/" in p]
+    files = len(list(llama_sharded.iterdir()))
+    assert len(tree) == -(-files // 4)  # every page followed
+    assert all("/tree/0123456789abcdef" in p for p in tree)  # at the listed commit

@@ -53,6 +53,11 @@ BACKOFF_SECONDS = (1.0, 2.0, 4.0)
 """Waits between tries when the server gives no ``Retry-After``."""
 MAX_RETRY_AFTER = 60.0
 """A longer ``Retry-After`` is not waited for: the error says when to try again."""
+LARGE_REPO_FILES = 1000
+"""From this many files on, ``model_info``'s list may be cut short: list the tree instead
+(huggingface_hub#3565, https://github.com/huggingface/huggingface_hub/pull/3565)."""
+TREE_PAGE = 1000
+"""Entries per page of the Hub's tree listing (``HfApi._iter_repo_tree_pages``)."""
 MAX_FILE_BYTES = 1 << 44
 """16 TiB: a listed size beyond this (ext4's largest file) is not a real file."""
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -120,6 +125,10 @@ class Client:
     def listing(self, where: HubPath) -> Listing:
         """The commit ``where.revision`` points to and every file at it.
 
+        One request (``model_info`` with file metadata); a repo of
+        :data:`LARGE_REPO_FILES` files or more is listed again from its tree,
+        a page per :data:`TREE_PAGE` files.
+
         Raises:
             AccessDenied: the repo is gated and the token has no access.
             CheckpointNotFound: no such repo (or it is private), or no such revision.
@@ -136,32 +145,35 @@ class Client:
                 timeout=TIMEOUT_SECONDS,
             )
 
-        info = self._retrying(str(HubPath(where.repo_id, where.revision)), where, call)
+        name = str(HubPath(where.repo_id, where.revision))
+        info = self._retrying(name, where, call)
         self.traffic.add(0)
-        if not isinstance(info.sha, str) or not _COMMIT.fullmatch(info.sha):
-            raise InvalidHeader(
-                f"the listing's commit is {info.sha!r}, not a git hash", path=str(where)
-            )
-        unsafe = [
-            s.rfilename
-            for s in info.siblings or []
-            if not _safe_path(s.rfilename)
-            or not 0 <= (s.lfs.size if s.lfs else (s.size or 0)) <= MAX_FILE_BYTES
-        ]
-        if unsafe:
-            raise InvalidHeader(
-                f"the listing names an unsafe path or size: {unsafe[0]!r}", path=str(where)
-            )
-        files = {
-            s.rfilename: RemoteFile(
-                s.rfilename,
-                s.lfs.size if s.lfs else (s.size or 0),
-                s.lfs.sha256 if s.lfs else (s.blob_id or f"{info.sha}:{s.rfilename}"),
-                s.lfs is not None,
-            )
-            for s in info.siblings or []
-        }
-        return Listing(where.repo_id, info.sha, files)
+        commit = info.sha
+        if not isinstance(commit, str) or not _COMMIT.fullmatch(commit):
+            raise InvalidHeader(f"the listing's commit is {commit!r}, not a git hash", path=name)
+        entries = [(s.rfilename, s.size, s.blob_id, s.lfs) for s in info.siblings or []]
+        if len(entries) >= LARGE_REPO_FILES:
+
+            def tree() -> list[Any]:
+                return list(api.list_repo_tree(where.repo_id, revision=commit, recursive=True))
+
+            listed = self._retrying(name, where, tree)
+            self.traffic.add(0, requests=1 + len(listed) // TREE_PAGE)
+            from huggingface_hub.hf_api import RepoFile
+
+            entries = [
+                (f.path, f.size, f.blob_id, f.lfs) for f in listed if isinstance(f, RepoFile)
+            ]
+        files: dict[str, RemoteFile] = {}
+        for path, size, blob_id, lfs in entries:
+            size = lfs.size if lfs else (size or 0)
+            if not _safe_path(path) or not 0 <= size <= MAX_FILE_BYTES:
+                raise InvalidHeader(
+                    f"the listing names an unsafe path or size: {path!r}", path=name
+                )
+            key = lfs.sha256 if lfs else (blob_id or f"{commit}:{path}")
+            files[path] = RemoteFile(path, size, key, lfs is not None)
+        return Listing(where.repo_id, commit, files)
 
     def url(self, listing: Listing, path: str) -> str:
         """The download URL of ``path`` at the listing's commit (``hf_hub_url``)."""
