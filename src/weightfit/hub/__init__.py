@@ -49,7 +49,7 @@ class Mirror:
     Attributes:
         address: What the user wrote.
         snapshot: The mirror (:attr:`Snapshot.local` is the path to read).
-        traffic: Requests and bytes this mirror cost.
+        client: The client that made it (its ``traffic``: requests and bytes).
     """
 
     address: str
