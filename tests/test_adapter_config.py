@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from weightfit.adapters import config as adapter_config
-from weightfit.adapters.layout import split
 from weightfit.errors import CheckpointNotFound, InvalidHeader
 from weightfit.manifest import TensorSpec
+from weightfit.peft import config as adapter_config
+from weightfit.peft.layout import split
 
 SEED = Path(__file__).parent / "data" / "seeds" / "case4-autotrain-vocab-resize.json"
 

@@ -12,10 +12,11 @@ from torch import nn
 
 import weightfit
 from weightfit.align import align
-from weightfit.check import build_report, provenance_findings
+from weightfit.diagnose.provenance import provenance_findings
 from weightfit.errors import CheckpointNotFound
 from weightfit.findings import Finding
 from weightfit.manifest import Manifest, TensorSpec, from_shapes
+from weightfit.ranking import build_report
 from weightfit.targets import resolve
 
 

@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 import weightfit
+from weightfit.diagnose.text_messages import implied_shapes
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import diagnosis_text, explain, explained, sections
 from weightfit.explain._text import clean, expand_braces, names_in
-from weightfit.explain.lora_reshape import implied_shapes
 
 MISMATCH = (
     "RuntimeError: Error(s) in loading state_dict for DiT:\n\tsize mismatch for "

@@ -15,7 +15,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from weightfit._version import __version__
 
 _EXPORTS = {
     "read": "weightfit.formats",

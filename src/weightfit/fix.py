@@ -11,12 +11,12 @@ weights it made.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weightfit import atomic
 from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, ProgressFn, apply
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
@@ -221,9 +221,7 @@ def write_plan(plan: Plan, out: Path, *, overwrite: bool = False) -> Path:
     path = out / PLAN_FILE
     if path.exists() and not overwrite:
         raise DestinationExists("already exists (pass overwrite / --overwrite)", path=path)
-    temp = out / f".{os.getpid()}.{PLAN_FILE}"
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)
-        plan.dump(temp)
-        os.replace(temp, path)
+        atomic.write_text(path, plan.dumps(path.suffix))
     return path

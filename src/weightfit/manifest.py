@@ -112,6 +112,10 @@ class OpaqueGlobal:
     verdict: SecurityVerdict
 
 
+FOLDER_EXTRAS = frozenset({"file_format", "weight_sets", "components", "variant"})
+"""``Manifest.extras`` keys the folder reader adds about the folder, not a weight file's entries."""
+
+
 @dataclass
 class Manifest:
     """An ordered set of tensors read from one checkpoint (or built from a model).

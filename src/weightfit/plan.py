@@ -135,12 +135,14 @@ class Plan:
     def dump(self, path: str | Path) -> None:
         """Write the plan as YAML (``.yaml``/``.yml``) or JSON (anything else)."""
         path = Path(path)
+        path.write_text(self.dumps(path.suffix), encoding="utf-8")
+
+    def dumps(self, suffix: str = ".yaml") -> str:
+        """The plan as YAML (``suffix`` ``.yaml``/``.yml``) or JSON (anything else)."""
         data = self.to_dict()
-        if path.suffix in (".yaml", ".yml"):
-            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
-        else:
-            text = json.dumps(data, indent=2)
-        path.write_text(text, encoding="utf-8")
+        if suffix in (".yaml", ".yml"):
+            return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return json.dumps(data, indent=2)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, origin: str = "<plan>") -> Plan:

@@ -16,7 +16,7 @@ import threading
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-from weightfit import __version__
+from weightfit._version import __version__
 from weightfit.manifest import Manifest
 from weightfit.plan import Plan
 

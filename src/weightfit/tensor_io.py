@@ -38,7 +38,6 @@ from weightfit.errors import (
 from weightfit.manifest import TensorSpec
 
 if TYPE_CHECKING:
-    import numpy
     import torch
 
 HEADER_ALIGNMENT = 8
@@ -173,27 +172,6 @@ class Sources:
             return flat.as_strided(spec.shape, spec.stride).contiguous()
         return flat[: spec.numel].reshape(spec.shape)
 
-    def read_array(self, spec: TensorSpec) -> numpy.ndarray[Any, Any]:
-        """``spec``'s value as a numpy array (dtypes numpy has: no BF16 or F8).
-
-        Raises:
-            UnsupportedTensor: numpy has no such dtype.
-
-        """
-        import numpy
-
-        known = dtypes.lookup(spec.dtype)
-        try:
-            dtype = numpy.dtype(known.torch_name if known else spec.dtype)
-        except TypeError as error:
-            raise UnsupportedTensor(f"{spec.name}: numpy has no dtype {spec.dtype}") from error
-        array = numpy.frombuffer(self.read_bytes(spec), dtype=dtype)
-        if spec.stride is not None and not spec.is_contiguous:
-            strides = tuple(s * dtype.itemsize for s in spec.stride)
-            view = numpy.lib.stride_tricks.as_strided(array, spec.shape, strides)
-            return numpy.ascontiguousarray(view)
-        return array[: spec.numel].reshape(spec.shape)
-
     def copy_range(self, spec: TensorSpec, out_fd: int, out_offset: int) -> None:
         """Copy ``spec``'s bytes to ``out_fd`` at ``out_offset``, in the kernel when it can."""
         location = spec.location
@@ -226,10 +204,6 @@ class Sources:
         while written < len(data):
             written += os.pwrite(out_fd, view[written:], out_offset + written)
         return len(data)
-
-    def digest_paths(self) -> list[Path]:
-        """Every file opened so far."""
-        return [self.path(file) for file in self._fds]
 
     def close(self) -> None:
         """Close every handle."""

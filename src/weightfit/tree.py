@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from weightfit.manifest import Manifest, TensorSpec
 
@@ -194,8 +195,8 @@ def collapse_names(names: Iterable[str]) -> list[NameGroup]:
     skeletons: dict[tuple[str, ...], dict[tuple[int, ...], str]] = {}
     for name in names:
         segments = name.split(".")
-        numbers = tuple(int(s) for s in segments if _is_index(s))
-        skeleton = tuple("{}" if _is_index(s) else s for s in segments)
+        numbers = tuple(int(s) for s in segments if is_layer_index(s))
+        skeleton = tuple("{}" if is_layer_index(s) else s for s in segments)
         skeletons.setdefault(skeleton, {}).setdefault(numbers, name)
     groups: list[NameGroup] = []
     for skeleton, by_numbers in skeletons.items():
@@ -257,9 +258,24 @@ class _Raw:
         self.signature: tuple[object, ...] | None = None
 
 
-def _is_index(segment: str) -> bool:
-    """Whether a dotted segment is a layer number (ASCII digits only)."""
-    return segment.isascii() and segment.isdigit()
+def stack_of(name: str) -> tuple[str, int] | None:
+    """Return the layer stack a name belongs to and its index: ``("model.layers", 3)``."""
+    segments = name.split(".")
+    for position, segment in enumerate(segments):
+        if position > 0 and is_layer_index(segment):
+            return ".".join(segments[:position]), int(segment)
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def is_layer_index(segment: str) -> bool:
+    """Whether a dotted segment is a layer index: ASCII digits, no leading zero.
+
+    The one definition (``align``, ``diagnose`` and the tree use it): ``"12"`` is
+    one, ``"٣"`` (non-ASCII) and ``"01"`` (it would not survive ``int`` and back)
+    are not.
+    """
+    return segment.isascii() and segment.isdigit() and (segment == "0" or segment[0] != "0")
 
 
 def _signature(node: _Raw) -> tuple[object, ...]:
@@ -283,11 +299,11 @@ def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:
     node = TreeNode(name=name, path=path, tensor=raw.tensor)
     if raw.tensor is not None:
         node.params, node.tensors = raw.tensor.numel, 1
-    numbered = sorted((int(s), s) for s in raw.children if _is_index(s))
+    numbered = sorted((int(s), s) for s in raw.children if is_layer_index(s))
     runs = _runs(raw, numbered) if collapse else [[s] for _, s in numbered]
     emitted_numbered = False
     for segment in raw.children:
-        if not _is_index(segment):
+        if not is_layer_index(segment):
             groups = [[segment]]
         elif emitted_numbered:
             continue

@@ -5,7 +5,7 @@ any target (:func:`weightfit.targets.resolve`: a checkpoint, a model folder, a
 ``config.json`` built on ``meta``). The alignment is PEFT's own: whole copies
 (``modules_to_save``, saved embeddings) pair with the base tensor of their name
 without ``base_model.model.``; LoRA and trainable-token tensors go to the
-``lora_mismatch`` rule. Then every rule runs as in ``check``, so saved
+``lora_mismatch`` rule. Then the ``adapter`` profile of the rules runs, so saved
 embeddings with more rows are a ``vocab_resize`` with its
 ``pad_to_multiple_of``, and the adapter's tokenizer files, when present, say
 which vocabulary the rows were made for. The report is ``check``'s.
@@ -19,29 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters.config import CONFIG_NAME, MAX_CONFIG_BYTES, PEFT_PREFIX
-from weightfit.adapters.layout import base_tensor, is_adapter_tensor
 from weightfit.alignment import Alignment, Pair
-from weightfit.diagnose._context import Context
-from weightfit.diagnose.adapters import lora_mismatch
-from weightfit.diagnose.embeddings import num_classes, vocab_resize
-from weightfit.diagnose.leftovers import unexpected
-from weightfit.diagnose.variant import unexplained_shapes
+from weightfit.diagnose import diagnose
 from weightfit.errors import NotACheckpoint, reading
-from weightfit.findings import Finding, Report
+from weightfit.findings import Report
 from weightfit.hub.paths import is_hub
 from weightfit.manifest import Manifest
+from weightfit.peft.config import CONFIG_NAME, MAX_CONFIG_BYTES
+from weightfit.peft.layout import base_tensor, is_adapter_tensor
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 """Files read to count the adapter's vocabulary (parsed as JSON; ``tokenizers`` is not needed)."""
-
-ADAPTER_RULES = (lora_mismatch, vocab_resize, num_classes, unexplained_shapes, unexpected)
-"""The rules of ``diagnose.RULES`` that apply to an adapter, in their order there.
-
-An adapter is a handful of tensors against a whole model: the rules that read a
-model's overall shape from its pairs (``wrong_variant``, ``missing``) would take
-two resized embeddings for the whole story.
-"""
 
 MAX_TOKENIZER_BYTES = 200_000_000
 """Largest tokenizer file parsed (Gemma's ``tokenizer.json`` is about 35 MB)."""
@@ -74,7 +62,7 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         ['vocab_resize']
 
     """
-    from weightfit.check import build_report
+    from weightfit.ranking import build_report
     from weightfit.targets import resolve
 
     if isinstance(adapter, str) and is_hub(adapter):
@@ -87,14 +75,9 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     source = read_adapter(adapter)
     target = resolve(base, variant=variant)
     alignment = peft_alignment(source, target)
-    context = Context(alignment)
-    for rule in ADAPTER_RULES:
-        rule(context)
-    findings = context.findings
-    for finding in findings:
-        if finding.category == "vocab_resize" and "checkpoint_rows" in finding.evidence:
-            _resize_advice(finding)
-    findings.extend(_tokenizer(Path(adapter), findings, target))
+    findings = diagnose(
+        alignment, profile="adapter", facts={"tokenizer": tokenizer_vocab(Path(adapter))}
+    )
     # Tensors that fit are part of a healthy adapter, not leftovers to count.
     fitted = {
         name
@@ -133,24 +116,6 @@ def peft_alignment(source: Manifest, target: Manifest) -> Alignment:
         else:
             pairs.append(Pair(name, found, "exact" if found == name else "prefix"))
     return Alignment(source=source, target=target, pairs=pairs, unexpected=leftovers)
-
-
-def _resize_advice(finding: Finding) -> None:
-    """Point a saved-embeddings ``vocab_resize`` at the merge, which resizes the base first."""
-    have, want = finding.evidence["checkpoint_rows"], finding.evidence["model_rows"]
-    if have <= want:
-        return
-    multiple = finding.evidence.get("pad_to_multiple_of")
-    call = (
-        f"model.resize_token_embeddings({want}, pad_to_multiple_of={multiple})"
-        if multiple
-        else f"model.resize_token_embeddings({have})"
-    )
-    finding.fix = []
-    finding.fix_note = (
-        f"the adapter saved {have}-row embeddings: resize the base to {have} rows before "
-        f"attaching it ({call}); weightfit adapter merge does this itself"
-    )
 
 
 def tokenizer_vocab(folder: Path) -> tuple[int, bool] | None:
@@ -194,82 +159,3 @@ def _load(path: Path) -> dict[str, Any]:
             raise NotACheckpoint(f"{size} bytes, more than the {limit} allowed", path=path)
         data = json.loads(path.read_bytes().decode("utf-8"))
     return data if isinstance(data, dict) else {}
-
-
-def _tokenizer(folder: Path, findings: list[Finding], target: Manifest) -> list[Finding]:
-    """Compare the adapter's tokenizer with the embedding rows; returns new findings."""
-    counted = tokenizer_vocab(folder)
-    if counted is None:
-        return []
-    count, exact = counted
-    size = f"{count}" if exact else f"at least {count}"
-    resize = next((f for f in findings if f.category == "vocab_resize"), None)
-    if resize is not None and "checkpoint_rows" in resize.evidence:
-        _explain_rows(resize, count, exact)
-        return []
-    base_rows = _base_vocab(target)
-    if base_rows is None or count <= base_rows:
-        return []
-    return [
-        Finding(
-            category="vocab_resize",
-            severity="warning",
-            message=(
-                f"the adapter's tokenizer has {size} tokens, the base embeds {base_rows} rows, "
-                "and the adapter saved no embeddings: ids past the base's rows have no row"
-            ),
-            params=[],
-            evidence={"tokenizer_vocab": count, "tokenizer_exact": exact, "base_rows": base_rows},
-            confidence=0.8 if exact else 0.6,
-            fix_note=(
-                f"resize the base to len(tokenizer) = {count} before attaching "
-                "(model.resize_token_embeddings(len(tokenizer))); the new rows are untrained"
-            ),
-        )
-    ]
-
-
-def _explain_rows(finding: Finding, count: int, exact: bool) -> None:
-    """Say which ``resize_token_embeddings`` call made the adapter's rows from its tokenizer."""
-    from weightfit.diagnose.embeddings import padding_multiple
-
-    rows = finding.evidence["checkpoint_rows"]
-    finding.evidence["tokenizer_vocab"] = count
-    finding.evidence["tokenizer_exact"] = exact
-    if rows == count:
-        finding.message += f"; the adapter's tokenizer has exactly {count} tokens"
-        finding.evidence["tokenizer_pad_to_multiple_of"] = None
-        return
-    multiple = padding_multiple(count, rows) if exact else None
-    finding.evidence["tokenizer_pad_to_multiple_of"] = multiple
-    if multiple:
-        call = f"resize_token_embeddings({count}, pad_to_multiple_of={multiple})"
-        # The tokenizer settles the padding the row counts alone could only guess.
-        finding.evidence["pad_to_multiple_of"] = multiple
-        finding.message = finding.message.split("; ", 1)[0] + (
-            f"; the adapter's tokenizer has {count} tokens and {rows} is {count} rounded up "
-            f"to a multiple of {multiple}: trained after {call}"
-        )
-        finding.fix_note = (
-            f"resize the base with model.{call} (= {rows} rows) before attaching the adapter; "
-            "weightfit adapter merge does this itself"
-        )
-    else:
-        finding.message += (
-            f"; the adapter's tokenizer has {'' if exact else 'at least '}{count} tokens, "
-            f"which no pad_to_multiple_of turns into {rows}"
-        )
-
-
-def _base_vocab(target: Manifest) -> int | None:
-    """The base's vocabulary: ``vocab_size`` of its config, else its input embedding's rows."""
-    config = target.config or {}
-    for holder in (config, config.get("text_config") or {}):
-        value = holder.get("vocab_size") if isinstance(holder, dict) else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    for name, spec in target.tensors.items():
-        stripped = name.removeprefix(PEFT_PREFIX)
-        if stripped.endswith(("embed_tokens.weight", "wte.weight")) and spec.shape:
-            return spec.shape[0]
-    return None

@@ -31,8 +31,12 @@ from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
 from weightfit.adapters.check import check_adapter, read_adapter
-from weightfit.adapters.config import AdapterConfig, load
-from weightfit.adapters.layout import (
+from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
+from weightfit.errors import UnsupportedAdapter, UsageError
+from weightfit.findings import Report
+from weightfit.manifest import Manifest, TensorSpec
+from weightfit.peft.config import AdapterConfig, load
+from weightfit.peft.layout import (
     Layout,
     LoraModule,
     base_tensor,
@@ -40,12 +44,8 @@ from weightfit.adapters.layout import (
     split,
     strip_peft,
 )
-from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
-from weightfit.diagnose._context import stack_of
-from weightfit.errors import UnsupportedAdapter, UsageError
-from weightfit.findings import Report
-from weightfit.manifest import Manifest, TensorSpec
 from weightfit.plan import Op, Plan
+from weightfit.tree import stack_of
 
 if TYPE_CHECKING:
     import torch
@@ -97,19 +97,6 @@ class MergeResult:
     def merged(self) -> bool:
         """Whether the merged checkpoint was written."""
         return self.applied is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
-        from weightfit.report.check import report_to_dict
-
-        return {
-            "merged": self.merged,
-            "modules": self.modules,
-            "resized": self.resized or {},
-            "replaced": self.replaced or [],
-            "output": self.applied.to_dict() if self.applied else None,
-            "report": report_to_dict(self.report),
-        }
 
     def __repr__(self) -> str:
         where = f"→ {self.applied.out}" if self.applied else "not merged"

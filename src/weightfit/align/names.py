@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
+
+from weightfit.tree import is_layer_index
 
 _SLOT_NAMES = "ijklmn"
 
-# A dotted segment that is a plain decimal integer without leading zeros.
-_INDEX = re.compile(r"(?<![^.])(?:0|[1-9][0-9]*)(?![^.])")
-# Everything up to and including the last index segment: the layer a tensor sits in.
+# Everything up to and including the last layer index (``tree.is_layer_index``, as a
+# pattern): the layer a tensor sits in.
 LAYER = re.compile(r".*(?<![^.])(?:0|[1-9][0-9]*)(?![^.])")
 
 # Segment spellings of the same role across libraries, folded before comparing
@@ -65,23 +65,17 @@ def template(name: str) -> tuple[str, tuple[int, ...]]:
 
     """
     indices: list[int] = []
-
-    def placeholder(match: re.Match[str]) -> str:
-        indices.append(int(match.group()))
-        return "{" + slot_name(len(indices) - 1) + "}"
-
-    return _INDEX.sub(placeholder, name), tuple(indices)
+    segments = name.split(".")
+    for position, segment in enumerate(segments):
+        if is_layer_index(segment):
+            segments[position] = "{" + slot_name(len(indices)) + "}"
+            indices.append(int(segment))
+    return ".".join(segments), tuple(indices)
 
 
 def fill(pattern: str, indices: Sequence[int]) -> str:
     """Put ``indices`` back into a template made by :func:`template`."""
     return pattern.format(**{slot_name(n): index for n, index in enumerate(indices)})
-
-
-@lru_cache(maxsize=1 << 16)
-def is_index(segment: str) -> bool:
-    """Whether a dotted segment is a layer index: a decimal integer without leading zeros."""
-    return segment.isascii() and segment.isdigit() and (segment == "0" or segment[0] != "0")
 
 
 def slot_name(n: int) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from weightfit.align.names import is_index
 from weightfit.alignment import PrefixTransform
+from weightfit.tree import is_layer_index
 
 MAX_PREFIX_SEGMENTS = 4
 """Longest prefix (in dotted segments) the prefix pass considers on either side."""
@@ -149,7 +149,7 @@ def _heads_by_tail(names: Iterable[str]) -> dict[str, list[str]]:
         start = 0
         for _ in range(MAX_PREFIX_SEGMENTS):
             dot = name.find(".", start)
-            if dot < 0 or is_index(name[start:dot]) or name.find(".", dot + 1) < 0:
+            if dot < 0 or is_layer_index(name[start:dot]) or name.find(".", dot + 1) < 0:
                 break
             heads[name[dot + 1 :]].append(name[: dot + 1])
             start = dot + 1

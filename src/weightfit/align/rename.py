@@ -13,8 +13,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from weightfit.align.names import LAYER, canonical_segment, is_index, slot_name, template, tokens
+from weightfit.align.names import LAYER, canonical_segment, slot_name, template, tokens
 from weightfit.manifest import TensorSpec
+from weightfit.tree import is_layer_index
 
 PARAMETER_LEAVES = frozenset(
     {
@@ -121,7 +122,7 @@ def _keep_slots(name: str, varying: Sequence[int]) -> str:
     segments = name.split(".")
     slot = kept = 0
     for position, segment in enumerate(segments):
-        if is_index(segment):
+        if is_layer_index(segment):
             if slot in varying:
                 segments[position] = "{" + slot_name(kept) + "}"
                 kept += 1

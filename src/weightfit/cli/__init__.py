@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from weightfit import __version__
+from weightfit._version import __version__
 from weightfit.cli import adapter, check, explain, fix, inspect, lint
 from weightfit.cli._output import common_options, error_console
 from weightfit.errors import EXIT_INTERNAL, EXIT_USAGE, WeightfitError

@@ -58,7 +58,7 @@ def run_check(args: argparse.Namespace) -> int:
 def run_merge(args: argparse.Namespace) -> int:
     """Merge the adapter into the base; exit 1 (nothing written) when it does not fit."""
     from weightfit.adapters.merge import merge_adapter
-    from weightfit.report.adapter import render_merge
+    from weightfit.report.adapter import merge_to_dict, render_merge
 
     with write_progress(args) as progress:
         result = merge_adapter(
@@ -71,5 +71,5 @@ def run_merge(args: argparse.Namespace) -> int:
             progress=progress,
             variant=args.variant,
         )
-    emit(args, result.to_dict, lambda console: render_merge(console, result))
+    emit(args, lambda: merge_to_dict(result), lambda console: render_merge(console, result))
     return EXIT_OK if result.merged else EXIT_FINDINGS

@@ -20,11 +20,9 @@ from weightfit.align import template
 from weightfit.alignment import Alignment, Pair
 from weightfit.findings import Finding
 from weightfit.manifest import Manifest, TensorSpec
+from weightfit.tree import stack_of
 
 # Pairs are keyed by their source name: an alignment pairs each source name once.
-
-PARTIAL_FORMATS = frozenset({"error-text"})
-"""Manifest formats that hold only some tensors (``weightfit.explain``: those an error names)."""
 
 
 @dataclass
@@ -32,6 +30,10 @@ class Context:
     """The alignment under diagnosis, the findings so far, and what they explain."""
 
     alignment: Alignment
+    profile: str = "check"
+    """The profile running (``diagnose.registry.PROFILES``)."""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """What the caller knows besides the manifests (see each rule's module)."""
     findings: list[Finding] = field(default_factory=list)
     done_pairs: set[str] = field(default_factory=set)
     done_missing: set[str] = field(default_factory=set)
@@ -46,6 +48,13 @@ class Context:
         self._mismatched = [
             p for p in self.alignment.pairs if source[p.source].shape != target[p.target].shape
         ]
+
+    def realign(self, alignment: Alignment) -> None:
+        """Diagnose another alignment from here on (the ``text`` profile's first rule)."""
+        self.alignment = alignment
+        self._widths.clear()
+        self._order.clear()
+        self.__post_init__()
 
     @property
     def source(self) -> Manifest:
@@ -118,8 +127,8 @@ class Context:
 
     @property
     def partial(self) -> bool:
-        """Whether the manifests hold only the tensors that differ (read from an error text)."""
-        return self.source.format in PARTIAL_FORMATS or self.target.format in PARTIAL_FORMATS
+        """Whether the manifests hold only the tensors that differ (the ``text`` profile)."""
+        return self.profile == "text"
 
     def main_width(self, side: str) -> int | None:
         """Return one side's hidden width (see :func:`main_width`), computed once.
@@ -179,15 +188,6 @@ def is_float(dtype: str) -> bool:
     """Whether a dtype name is a known floating-point type."""
     known = dtypes.lookup(dtype)
     return known is not None and known.is_float
-
-
-def stack_of(name: str) -> tuple[str, int] | None:
-    """Return the layer stack a name belongs to and its index: ``("model.layers", 3)``."""
-    segments = name.split(".")
-    for position, segment in enumerate(segments):
-        if segment.isdigit() and position > 0:
-            return ".".join(segments[:position]), int(segment)
-    return None
 
 
 def depths(names: Iterable[str]) -> dict[str, int]:

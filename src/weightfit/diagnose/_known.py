@@ -19,17 +19,8 @@ NEAR_VOCAB = 256
 """Rows within which a vocabulary is read as a known one plus added tokens."""
 
 
-_WIDTH_KINDS = ("conditioning", "text-encoder", "llm")
-"""Kinds of width rows named first: what conditions a model, before vision towers."""
-
-
-def width_labels(width: int) -> list[str]:
-    """Name the encoders and LLMs whose hidden size is ``width``, conditioning kinds first."""
-    rows = sorted(
-        knowledge.candidates_for_width(width),
-        key=lambda row: _WIDTH_KINDS.index(row.kind) if row.kind in _WIDTH_KINDS else 9,
-    )
-    return _unique(row.label for row in rows)
+width_labels = knowledge.width_labels
+"""Name the encoders and LLMs whose hidden size is a width (:func:`knowledge.width_labels`)."""
 
 
 def latent_labels(channels: int) -> list[str]:

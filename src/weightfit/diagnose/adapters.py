@@ -2,7 +2,7 @@
 
 A LoRA adapter holds, per adapted module, ``lora_A`` ``[r, in]`` and ``lora_B``
 ``[out, r]``; merging adds ``scale · B @ A`` to the base weight, found by name
-after PEFT strips ``base_model.model.`` (see :mod:`weightfit.adapters.layout`).
+after PEFT strips ``base_model.model.`` (see :mod:`weightfit.peft.layout`).
 Against the base, each module either
 
 - fits: ``B @ A`` has the base weight's shape (transposed for GPT-2 ``Conv1D``,
@@ -27,8 +27,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from weightfit.adapters.config import PEFT_PREFIX, AdapterConfig, parse
-from weightfit.adapters.layout import (
+from weightfit.align.prefix import best_prefix
+from weightfit.diagnose._context import Context, depths, main_width, shape_text
+from weightfit.errors import InvalidHeader
+from weightfit.findings import Finding
+from weightfit.peft.config import PEFT_PREFIX, AdapterConfig, parse
+from weightfit.peft.layout import (
     LoraModule,
     TokenRows,
     base_weight,
@@ -36,11 +40,8 @@ from weightfit.adapters.layout import (
     split,
     strip_peft,
 )
-from weightfit.align.prefix import best_prefix
-from weightfit.diagnose._context import Context, depths, main_width, shape_text, stack_of
-from weightfit.errors import InvalidHeader
-from weightfit.findings import Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 MAX_EXAMPLES = 3
 """Module names quoted per finding message (evidence lists them all)."""

@@ -22,7 +22,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose.rename import compile_rule, rule_pairs
 from weightfit.findings import Finding
-from weightfit.formats import folder
+from weightfit.manifest import FOLDER_EXTRAS
 from weightfit.plan import Op
 
 _OPTIMIZER_WORDS = frozenset(
@@ -359,9 +359,7 @@ def _other_containers(ctx: Context) -> None:
     chosen = ctx.source.container
     others = [c for c in ctx.source.containers if c.key != chosen]
     values = [
-        key
-        for key in ctx.source.extras
-        if not key.startswith("_") and key not in folder.FOLDER_EXTRAS
+        key for key in ctx.source.extras if not key.startswith("_") and key not in FOLDER_EXTRAS
     ]
     if not others and not values:
         return

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shape_text, stack_of
+from weightfit.diagnose._context import Context, config_keys_with, shape_text
 from weightfit.findings import Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 _CONDITION_WORDS = (
     "caption",

@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from weightfit.alignment import Pair
-from weightfit.diagnose._context import Context, layer_template, shape_text, stack_of
+from weightfit.diagnose._context import Context, layer_template, shape_text
 from weightfit.findings import Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 
 def fused_split(ctx: Context) -> None:

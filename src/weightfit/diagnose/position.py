@@ -18,9 +18,10 @@ import math
 from typing import cast
 
 from weightfit.alignment import Pair
-from weightfit.diagnose._context import Context, config_keys_with, shape_text, stack_of
+from weightfit.diagnose._context import Context, config_keys_with, shape_text
 from weightfit.findings import Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 MAX_PREFIX_TOKENS = 8
 """Most class / distillation / register tokens in front of a position grid (DeiT 2, ViT-reg 4+1)."""

@@ -24,11 +24,10 @@ from weightfit.diagnose._context import (
     layer_template,
     main_width,
     shape_text,
-    stack_of,
 )
 from weightfit.findings import Finding
 from weightfit.manifest import TensorSpec
-from weightfit.tree import format_numbers
+from weightfit.tree import format_numbers, stack_of
 
 _DIM_WORDS = {
     "hidden_size": "width {}",

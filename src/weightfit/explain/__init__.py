@@ -7,17 +7,18 @@ differ (both sides known), the names missing from the checkpoint (model side
 only) and the unexpected ones (checkpoint side only). Each section becomes two
 *partial* manifests (format ``error-text``: they hold only what the text names)
 that go through the same :func:`~weightfit.align.align`,
-:func:`~weightfit.diagnose.diagnose` and :func:`~weightfit.check.build_report` as
-``check``. A name the text gives without a shape gets shape ``[]`` and dtype
-``?``.
+:func:`~weightfit.diagnose.diagnose` (its ``text`` profile) and
+:func:`~weightfit.ranking.build_report` as ``check``. A name the text gives without a
+shape gets shape ``[]`` and dtype ``?``.
 
 Several models in one log make one report: each section is diagnosed on its own,
 every finding's evidence names its ``model``, and when more than one section
 names tensors their names are written ``Model/name`` in the report. Messages
 about the same model (transformers prints its missing and unexpected keys
-separately) are one section. Findings the text settles without tensors (unsafe
+separately) are one section. What the text settles without tensors (unsafe
 pickle globals, LoRA reshapes, unreadable safetensors headers, shared tensors,
-mixed variants) join the same report. Where the text cannot settle a cause,
+mixed variants) the parsers record as facts, and the same ``text`` profile of
+the rules turns them into findings of the same report. Where the text cannot settle a cause,
 the hints name the command that would.
 """
 
@@ -31,18 +32,20 @@ from pathlib import Path
 
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
-from weightfit.check import build_report
+from weightfit.diagnose import diagnose
+from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import lora_reshape, other_messages, torch_messages, transformers_messages
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
 from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
+from weightfit.ranking import build_report
 
 HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 """``ORG/REPO`` as ``huggingface_hub.utils.validate_repo_id`` accepts it (two parts)."""
 
 FORMAT = "error-text"
-"""The ``format`` of manifests built from error text (see ``diagnose._context.PARTIAL_FORMATS``)."""
+"""The ``format`` of manifests built from error text (diagnosed with the ``text`` profile)."""
 
 SOURCE = "<error text>"
 """``Report.source`` of an explained error."""
@@ -97,7 +100,8 @@ def explain(text: str | bytes) -> Report:
                 alignment, diagnosed = _namespaced(alignment, diagnosed, label)
             parts.append(alignment)
             findings += diagnosed
-        findings += section.findings
+        if section.facts:
+            findings += diagnose(_empty(label), profile="text", facts={"messages": section.facts})
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_command=_fix_command(found))
     models = list(dict.fromkeys(s.model for s in found if s.model))
@@ -127,7 +131,7 @@ def sections(text: str | bytes) -> list[Section]:
     merged: list[Section] = []
     by_model: dict[str, Section] = {}
     for section in found:
-        if not (section.has_tensors or section.findings):
+        if not (section.has_tensors or section.facts):
             continue
         same = by_model.get(section.model) if section.model else None
         if same is not None and not (set(same.mismatched) & set(section.mismatched)):
@@ -190,46 +194,23 @@ def _label(section: Section, index: int) -> str:
 
 
 def _diagnose(section: Section, label: str) -> tuple[Alignment, list[Finding]]:
-    """Align and diagnose one section's partial manifests; LoRA halves have their own rule."""
-    adapters = {n: s for n, s in section.mismatched.items() if lora_reshape.is_adapter_tensor(n)}
+    """Align and diagnose one section's partial manifests; LoRA halves are set aside as facts."""
+    adapters = {n: s for n, s in section.mismatched.items() if is_adapter_tensor(n)}
     source, target = _manifests(section, label, skip=set(adapters))
-    findings = _diagnosed(source, target) if (source.tensors or target.tensors) else []
-    findings += lora_reshape.adapter_findings(label, adapters)
+    findings = diagnose(
+        align(source, target), profile="text", facts={"lora_halves": adapters, "model": label}
+    )
     for finding in findings:
         finding.evidence.setdefault("model", label)
     full_source, full_target = _manifests(section, label, skip=set())
     return align(full_source, full_target), findings
 
 
-def _diagnosed(source: Manifest, target: Manifest) -> list[Finding]:
-    from weightfit.diagnose import diagnose
-
-    return diagnose(_without_guessed_renames(align(source, target)))
-
-
-def _without_guessed_renames(alignment: Alignment) -> Alignment:
-    """Undo renames between names the text gives without shapes.
-
-    With shapes unknown, a rename would rest on name similarity alone; the
-    names stay missing and unexpected, and ``weightfit check`` can pair them.
-    """
-    source, target = alignment.source.tensors, alignment.target.tensors
-    guessed = [
-        p
-        for p in alignment.pairs
-        if p.via == "rename"
-        and source[p.source].dtype == UNKNOWN_DTYPE
-        and target[p.target].dtype == UNKNOWN_DTYPE
-    ]
-    if not guessed:
-        return alignment
-    undone = {p.source for p in guessed}, {p.target for p in guessed}
-    return dataclasses.replace(
-        alignment,
-        pairs=[p for p in alignment.pairs if p.source not in undone[0]],
-        renames=[],
-        missing=[n for n in target if n in undone[1] or n in alignment.missing],
-        unexpected=[n for n in source if n in undone[0] or n in alignment.unexpected],
+def _empty(label: str) -> Alignment:
+    """No tensors: for the facts a message settles alone."""
+    return Alignment(
+        source=Manifest(tensors={}, source=SOURCE, format=FORMAT),
+        target=Manifest(tensors={}, source=label, format=FORMAT),
     )
 
 

@@ -13,8 +13,6 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from weightfit.findings import Finding
-
 ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 """CSI sequences (colours, cursor moves) and OSC sequences (hyperlinks, titles)."""
 
@@ -48,8 +46,9 @@ class Section:
         missing: Names the model has and the checkpoint lacks.
         unexpected: Names the checkpoint has and the model lacks.
         truncated: The message's lists were cut short (``...``).
-        findings: Findings the text settles without a manifest (unsafe globals,
-            LoRA reshapes, unreadable files).
+        facts: What the text settles without a manifest (unsafe globals, LoRA
+            reshapes, unreadable files), as the facts of
+            :mod:`weightfit.diagnose.text_messages`; its rules make the findings.
         hints: Commands or files that would settle what the text cannot.
     """
 
@@ -61,7 +60,7 @@ class Section:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     truncated: bool = False
-    findings: list[Finding] = field(default_factory=list)
+    facts: list[object] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
 
     @property
@@ -76,7 +75,7 @@ class Section:
         self.missing += [n for n in other.missing if n not in self.missing]
         self.unexpected += [n for n in other.unexpected if n not in self.unexpected]
         self.truncated = self.truncated or other.truncated
-        self.findings += other.findings
+        self.facts += other.facts
         self.hints += [h for h in other.hints if h not in self.hints]
 
 

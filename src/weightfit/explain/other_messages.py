@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
+from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
-from weightfit.findings import Finding
 
 DIFFUSERS_SHAPE = re.compile(
     r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"
@@ -103,33 +103,8 @@ def _variant_mix(text: str) -> list[Section]:
     for listed in VARIANT_LIST.finditer(text, match.end()):
         names = [n.strip().strip("'\"") for n in listed.group(3).split(",") if n.strip()]
         files["non_variant" if listed.group(1) else "variant"] += names
-    folders = sorted({n.split("/", 1)[0] for n in files["non_variant"] if "/" in n})
     section = Section(model="", origin="diffusers", start=match.start())
-    section.findings.append(
-        Finding(
-            category="dtype_variant",
-            severity="warning",
-            message=(
-                f"{variant} and unlabelled weight files are mixed: "
-                f"{len(files['non_variant'])} file(s) without the {variant} label will be "
-                f"loaded beside the {variant} ones"
-                + (f" (in {', '.join(folders)})" if folders else "")
-            ),
-            params=files["non_variant"],
-            evidence={
-                "variant": variant,
-                "variant_files": files["variant"],
-                "non_variant_files": files["non_variant"],
-                "folders": folders,
-            },
-            confidence=0.8,
-            fix_note=(
-                f"a component folder holds both a {variant} copy and an unlabelled (usually "
-                f"fp32) copy; diffusers < 0.33 fetched both. Upgrade diffusers, or label or "
-                f"remove the unlabelled copy"
-            ),
-        )
-    )
+    section.facts.append(VariantMix(variant, files["variant"], files["non_variant"]))
     section.hints.append(
         "see which files each diffusers version reads, and what the extra copy costs: "
         "weightfit lint MODEL_FOLDER"
@@ -173,41 +148,13 @@ def _safetensors(text: str) -> list[Section]:
             for group in re.findall(r"\{([^}]*)\}", shared.group(1))
         ]
         section = Section(model="", origin="safetensors", start=shared.start())
-        section.findings.append(
-            Finding(
-                category="tied_weights",
-                severity="warning",
-                message=(
-                    f"{len(groups)} group(s) of tensors share memory (tied weights): "
-                    + "; ".join(" = ".join(g) for g in groups)
-                ),
-                params=[name for group in groups for name in group],
-                evidence={"library": "safetensors", "shared": groups},
-                confidence=0.95,
-                fix_note=(
-                    "save with safetensors.torch.save_model (it keeps one copy of each tied "
-                    "tensor) or model.save_pretrained; the model re-ties them when it loads"
-                ),
-            )
-        )
+        section.facts.append(SharedTensors(groups))
         sections.append(section)
     for match in HEADER.finditer(text):
         reason = match.group(1).strip()
         cause = next((c for key, c in HEADER_CAUSES.items() if key in reason), "")
         section = Section(model="", origin="safetensors", start=match.start())
-        section.findings.append(
-            Finding(
-                category="missing",
-                severity="error",
-                message=(
-                    f"the safetensors header cannot be read ({reason}); no tensor of the "
-                    f"checkpoint can be loaded" + (f": {cause}" if cause else "")
-                ),
-                evidence={"library": "safetensors", "error": reason, "likely_cause": cause},
-                confidence=0.7 if cause else 0.4,
-                fix_note="download the file again (git lfs pull for a pointer file)",
-            )
-        )
+        section.facts.append(UnreadableHeader(reason, cause))
         section.hints.append("see what the file really is: weightfit inspect FILE")
         sections.append(section)
     return sections

@@ -21,9 +21,8 @@ from __future__ import annotations
 
 import re
 
-from weightfit import security
+from weightfit.diagnose.text_messages import RefusedGlobals
 from weightfit.explain._text import SIZE, Section, cut, names_in, shape
-from weightfit.findings import Finding
 
 LOAD_STATE_DICT = re.compile(r"Error\(s\)\s+in\s+loading\s+state_dict\s+for\s+(\w+)\s*:")
 SIZE_MISMATCH = re.compile(
@@ -157,36 +156,10 @@ def _weights_only(text: str) -> list[Section]:
     if match is None:
         return []
     found = list(dict.fromkeys(a or b for a, b in UNSUPPORTED_GLOBAL.findall(text)))
-    rows = []
-    for full in found:
-        module, _, name = full.rpartition(".")
-        rows.append({"global": full, "verdict": security.verdict(module, name)})
-    worst = security.worst(*(row["verdict"] for row in rows)) if rows else None
     path = CHECKPOINT_PATH.search(text)
     checkpoint = path.group(1) if path else "CKPT"
-    listed = ", ".join(row["global"] for row in rows) or "a global it does not allow"
-    dangerous = [row["global"] for row in rows if row["verdict"] == "dangerous"]
-    note = (
-        f"never load it with weights_only=False: {', '.join(dangerous)} can run code"
-        if dangerous
-        else "the tensors are readable without unpickling anything: convert the checkpoint "
-        "to safetensors (weightfit fix) or allowlist only the globals you trust with "
-        "torch.serialization.add_safe_globals; weights_only=False runs whatever the file names"
-    )
-    finding = Finding(
-        category="extra_state",
-        severity="error",
-        message=(
-            f"torch.load(weights_only=True) refused the checkpoint: the pickle names {listed}, "
-            "non-tensor objects saved beside the weights (training arguments, numpy values, "
-            "custom classes)"
-        ),
-        evidence={"library": "torch", "globals": rows, "worst_verdict": worst},
-        confidence=0.9 if rows else 0.6,
-        fix_note=note,
-    )
     section = Section(model="", origin="torch.load", start=match.start(), checkpoint=checkpoint)
-    section.findings.append(finding)
+    section.facts.append(RefusedGlobals(found))
     section.hints.append(
         f"list every global the pickle names, with a verdict, without running it: "
         f"weightfit inspect {checkpoint}"

@@ -43,8 +43,6 @@ FORMAT = "dcp"
 
 METADATA_FILE = ".metadata"
 """``torch.distributed.checkpoint.filesystem`` ``_metadata_fn``."""
-CHUNK_SUFFIX = ".distcp"
-"""``DEFAULT_SUFFIX`` of the filesystem writer."""
 _METADATA = "torch.distributed.checkpoint.metadata."
 
 

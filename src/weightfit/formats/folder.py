@@ -51,9 +51,6 @@ from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec
 
 NAME = "folder"
 
-FOLDER_EXTRAS = frozenset({"file_format", "weight_sets", "components", "variant"})
-"""``Manifest.extras`` keys this reader adds about the folder, not entries of a weight file."""
-
 MODEL_INDEX = "model_index.json"
 """diffusers ``DiffusionPipeline.config_name``."""
 CONFIG = "config.json"

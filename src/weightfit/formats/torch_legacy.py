@@ -44,8 +44,6 @@ MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 """``torch.serialization.MAGIC_NUMBER``."""
 PROTOCOL_VERSION = 1001
 """``torch.serialization.PROTOCOL_VERSION``."""
-MAGIC_BYTES = MAGIC_NUMBER.to_bytes(10, "little")
-"""The magic number as ``LONG1`` pickles it (protocol ≥ 2)."""
 MAGIC_TEXT = f"L{MAGIC_NUMBER}".encode()
 """The magic number as ``LONG`` pickles it (protocols 0 and 1)."""
 COUNT = struct.Struct("<q")

@@ -166,11 +166,6 @@ def hidden_sizes() -> list[KnownDim]:
     return list(_dims("hidden_sizes"))
 
 
-def latent_channel_table() -> list[KnownDim]:
-    """Every row of ``latent_channels.yaml``."""
-    return list(_dims("latent_channels"))
-
-
 def vocab_sizes() -> list[KnownDim]:
     """Every row of ``vocab_sizes.yaml``."""
     return list(_dims("vocab_sizes"))
@@ -185,6 +180,19 @@ def candidates_for_width(n: int) -> list[KnownDim]:
 
     """
     return [row for row in _dims("hidden_sizes") if row.value == n]
+
+
+_WIDTH_KINDS = ("conditioning", "text-encoder", "llm")
+"""Kinds of width rows named first: what conditions a model, before vision towers."""
+
+
+def width_labels(width: int) -> list[str]:
+    """Name the encoders and LLMs whose hidden size is ``width``, conditioning kinds first."""
+    rows = sorted(
+        candidates_for_width(width),
+        key=lambda row: _WIDTH_KINDS.index(row.kind) if row.kind in _WIDTH_KINDS else 9,
+    )
+    return list(dict.fromkeys(row.label for row in rows))
 
 
 def latent_models(channels: int) -> list[KnownDim]:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from weightfit import atomic
 from weightfit.errors import DestinationExists, DestinationNotWritable
 from weightfit.manifest import human_bytes
 
@@ -179,7 +179,7 @@ def apply(
         path = root / op.path
         try:
             if op.kind == "write":
-                _atomic_write(path, op.content or "")
+                atomic.write_text(path, op.content or "")
             elif op.kind == "move":
                 target = root / str(op.target)
                 if target.exists():
@@ -197,17 +197,3 @@ def apply(
 def _same(a: FileOp, b: FileOp) -> bool:
     """The same operation asked for by two rules (reasons may differ)."""
     return (a.kind, a.path, a.target, a.content) == (b.kind, b.path, b.target, b.content)
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
-    handle, temporary = tempfile.mkstemp(prefix=".weightfit-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

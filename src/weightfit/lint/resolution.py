@@ -157,17 +157,6 @@ class Listing:
     model_index: dict[str, object] | None = None
     component_libraries: dict[str, str] = field(default_factory=dict)
 
-    def in_folder(self, folder: str) -> set[str]:
-        """Names of the files directly inside ``folder`` (``""``: the root)."""
-        if not folder:
-            return {f for f in self.files if "/" not in f}
-        prefix = folder + "/"
-        return {
-            f[len(prefix) :]
-            for f in self.files
-            if f.startswith(prefix) and "/" not in f[len(prefix) :]
-        }
-
 
 def resolve_pipeline(
     listing: Listing, variant: str | None, rules: str, read_index: IndexReader

@@ -5,12 +5,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 
 from weightfit.adapters.merge import MergeResult
 from weightfit.report import sanitize_name
-from weightfit.report.check import render_report
+from weightfit.report.check import render_report, report_to_dict
 from weightfit.report.fix import render_apply
+
+
+def merge_to_dict(result: MergeResult) -> dict[str, Any]:
+    """The plain data ``weightfit adapter merge --json`` prints."""
+    return {
+        "merged": result.merged,
+        "modules": result.modules,
+        "resized": result.resized or {},
+        "replaced": result.replaced or [],
+        "output": result.applied.to_dict() if result.applied else None,
+        "report": report_to_dict(result.report),
+    }
 
 
 def render_merge(console: Console, result: MergeResult) -> None:

@@ -3,7 +3,7 @@
 The terminal report reads top-down: the verdict and the counts, then each finding
 (most explanatory first) with its cause, evidence and fix, then one folded table
 of the tensors that differ (``summary["differences"]``, folded by
-:func:`weightfit.check.differences`), where repeated layers collapse into one row
+:func:`weightfit.ranking.differences`), where repeated layers collapse into one row
 (``blocks.{0..27}.attn.qkv.weight ×28``). Every name and message is escaped.
 
 The JSON shape is ``Report.to_dict()`` plus ``schema_version``, published in
@@ -71,7 +71,7 @@ def render_report(console: Console, report: Report) -> None:
     Args:
         console: Where to draw (fixed width and no colour in tests).
         report: The report to show; its ``summary["differences"]`` (folded rows,
-            see :func:`weightfit.check.differences`) become the closing table.
+            see :func:`weightfit.ranking.differences`) become the closing table.
 
     """
     console.print(_verdict(report))

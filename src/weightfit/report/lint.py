@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from weightfit import __version__
+from weightfit._version import __version__
 from weightfit.lint import registry
 from weightfit.manifest import human_bytes
 from weightfit.report import sanitize_name

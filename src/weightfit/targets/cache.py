@@ -29,13 +29,13 @@ import contextvars
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from weightfit import atomic
 from weightfit.manifest import Manifest, TensorSpec
 
 CACHE_ENV = "WEIGHTFIT_CACHE"
@@ -158,7 +158,7 @@ def entry_key(config: Mapping[str, Any], *, library: str, class_name: str) -> st
 @cache
 def _weightfit_version() -> str:
     """Return weightfit's version and a digest of the modules that build manifests."""
-    from weightfit import __version__
+    from weightfit._version import __version__
 
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
@@ -187,15 +187,7 @@ def _store(path: Path, key: str, manifest: Manifest) -> None:
         if _decode(json.loads(text, object_hook=_untag)["manifest"], manifest.source) != manifest:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as file:
-                file.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        atomic.write_text(path, text)
     except (OSError, ValueError, TypeError, KeyError, RecursionError):
         return
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
-from weightfit.adapters.config import PEFT_PREFIX
 from weightfit.manifest import TensorSpec
+from weightfit.peft.config import PEFT_PREFIX
 
 _PARTS = {
     ".lora_A.weight": "a",

@@ -1,0 +1,240 @@
+"""The one registry of diagnosis rules: each rule declared once, as ``lint/registry.py``.
+
+A :class:`Rule` names the function that runs it (``run(ctx)``, in one module of
+this package), the categories of :mod:`weightfit.findings` it may emit, the
+rules it must run after, and the profiles it belongs to:
+
+==========  =================================================================
+``check``   a whole checkpoint against a whole model (``check``, ``fix``)
+``adapter`` a PEFT adapter against its base (``check_adapter``): a handful of
+            tensors against a whole model, so the rules that read a model's
+            overall shape from its pairs (``wrong_variant``, ``missing``)
+            stay out
+``text``    partial evidence from a pasted loading error (``explain``)
+==========  =================================================================
+
+Rules run in the order of :data:`REGISTRY`; ``after`` is checked against it
+when this module loads. A rule consumes what it explains, so later rules and
+the ``missing``/``unexpected`` leftovers never repeat a cause. The order, in
+short: naming (``prefix``, a library's saved layout, a split position table,
+``rename``, fused groups, adapter tensors); storage that changes every shape
+(``partitioned``, ``quantization``); another width, depth or family
+(``wrong_variant``); geometry; what the model is fed; embeddings and heads;
+benign notes (``extra_state`` before ``version``, so an EMA copy keeps its own
+buffers); leftovers; then what is not about tensor pairs (a provenance stamp,
+an adapter's tokenizer, what an error text settles).
+
+Everything else is derived from here: ``diagnose.RULES``, each profile's rules,
+and (kept equal by ``tests/test_diagnose_registry.py``) the ``Category``
+literal, the schema's category enum and ``docs/json-schema.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+from weightfit.diagnose import (
+    adapters,
+    benign,
+    conditioning,
+    embeddings,
+    geometry,
+    layout,
+    leftovers,
+    partitioned,
+    peft_vocab,
+    position,
+    precision,
+    prefix,
+    provenance,
+    quantization,
+    rename,
+    text_messages,
+    text_tensors,
+    variant,
+)
+
+if TYPE_CHECKING:
+    from weightfit.diagnose._context import Context
+
+Profile = Literal["check", "adapter", "text"]
+PROFILES: tuple[Profile, ...] = ("check", "adapter", "text")
+
+ALL: frozenset[Profile] = frozenset({"check", "adapter", "text"})
+FILES: frozenset[Profile] = frozenset({"check", "text"})
+"""The default: every profile that compares a checkpoint with a model."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One diagnosis rule.
+
+    Attributes:
+        name: Stable name of the rule (not a category: one rule may emit several).
+        run: The function, ``run(ctx)``: reads ``ctx``, adds findings, consumes
+            what they explain.
+        emits: The categories its findings may have (empty: it only prepares).
+        after: Names of rules it must run after.
+        profiles: Where it runs.
+    """
+
+    name: str
+    run: Callable[[Context], None]
+    emits: tuple[str, ...]
+    after: tuple[str, ...] = ()
+    profiles: frozenset[Profile] = FILES
+
+    @property
+    def module(self) -> str:
+        """The module the rule is written in."""
+        return self.run.__module__
+
+
+REGISTRY: tuple[Rule, ...] = (
+    Rule("guessed_renames", text_tensors.guessed_renames, (), profiles=frozenset({"text"})),
+    Rule("reinitialised", benign.reinitialised, ("missing",)),
+    Rule("prefix", prefix.prefix, ("prefix",)),
+    Rule("saved_layout", layout.saved_layout, ("version",), after=("prefix",)),
+    Rule("factorized_pos_embed", position.factorized_pos_embed, ("pos_embed_resize",)),
+    Rule("rename", rename.rename, ("rename",), after=("prefix", "saved_layout")),
+    Rule("fused_split", geometry.fused_split, ("fused_split",), after=("rename",)),
+    Rule(
+        "lora_mismatch",
+        adapters.lora_mismatch,
+        ("lora_mismatch", "vocab_resize"),
+        after=("rename",),
+        profiles=ALL,
+    ),
+    Rule("partitioned", partitioned.partitioned, ("partitioned",), after=("rename",)),
+    Rule("quantization", quantization.quantization, ("quantization",), after=("partitioned",)),
+    Rule("wrong_variant", variant.wrong_variant, ("wrong_variant",), after=("quantization",)),
+    Rule("rank_inflate", geometry.rank_inflate, ("rank_inflate",), after=("wrong_variant",)),
+    Rule("transpose", geometry.transpose, ("transpose",), after=("wrong_variant",)),
+    Rule(
+        "pos_embed_resize",
+        position.pos_embed_resize,
+        ("pos_embed_resize",),
+        after=("factorized_pos_embed", "wrong_variant"),
+    ),
+    Rule(
+        "latent_channels",
+        conditioning.latent_channels,
+        ("latent_channels",),
+        after=("wrong_variant",),
+    ),
+    Rule("encoder_swap", conditioning.encoder_swap, ("encoder_swap",), after=("wrong_variant",)),
+    Rule(
+        "vocab_resize",
+        embeddings.vocab_resize,
+        ("vocab_resize",),
+        after=("wrong_variant", "lora_mismatch"),
+        profiles=ALL,
+    ),
+    Rule(
+        "num_classes",
+        embeddings.num_classes,
+        ("num_classes",),
+        after=("vocab_resize",),
+        profiles=ALL,
+    ),
+    Rule("tied_weights", embeddings.tied_weights, ("tied_weights",), after=("num_classes",)),
+    Rule("dtype_variant", precision.dtype_variant, ("dtype_variant",)),
+    Rule("extra_state", benign.extra_state, ("extra_state",)),
+    Rule("version", benign.version, ("version",), after=("extra_state",)),
+    Rule(
+        "unexplained_shapes",
+        variant.unexplained_shapes,
+        ("wrong_variant",),
+        after=("version",),
+        profiles=ALL,
+    ),
+    Rule("missing", leftovers.missing, ("missing",), after=("unexplained_shapes",)),
+    Rule(
+        "unexpected",
+        leftovers.unexpected,
+        ("unexpected",),
+        after=("unexplained_shapes",),
+        profiles=ALL,
+    ),
+    Rule(
+        "provenance",
+        provenance.stamp,
+        ("version",),
+        after=("unexpected",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule(
+        "adapter_vocab",
+        peft_vocab.adapter_vocab,
+        ("vocab_resize",),
+        after=("vocab_resize", "unexpected"),
+        profiles=frozenset({"adapter"}),
+    ),
+    Rule(
+        "lora_halves",
+        text_tensors.lora_halves,
+        ("lora_mismatch",),
+        after=("unexpected",),
+        profiles=frozenset({"text"}),
+    ),
+    Rule(
+        "variant_mix",
+        text_messages.variant_mix,
+        ("dtype_variant",),
+        profiles=frozenset({"text"}),
+    ),
+    Rule(
+        "shared_tensors",
+        text_messages.shared_tensors,
+        ("tied_weights",),
+        profiles=frozenset({"text"}),
+    ),
+    Rule(
+        "unreadable_header",
+        text_messages.unreadable_header,
+        ("missing",),
+        profiles=frozenset({"text"}),
+    ),
+    Rule(
+        "refused_globals",
+        text_messages.refused_globals,
+        ("extra_state",),
+        profiles=frozenset({"text"}),
+    ),
+    Rule(
+        "lora_reshape",
+        text_messages.lora_reshape,
+        ("lora_mismatch",),
+        profiles=frozenset({"text"}),
+    ),
+)
+"""Every rule, in the order they run."""
+
+
+def rules(profile: Profile) -> tuple[Rule, ...]:
+    """The rules of one profile, in the order they run."""
+    if profile not in PROFILES:
+        raise ValueError(f"no diagnosis profile {profile!r} (one of {', '.join(PROFILES)})")
+    return tuple(rule for rule in REGISTRY if profile in rule.profiles)
+
+
+def categories() -> tuple[str, ...]:
+    """Every category some rule may emit, in the order first declared."""
+    return tuple(dict.fromkeys(c for rule in REGISTRY for c in rule.emits))
+
+
+def _check(registry: tuple[Rule, ...]) -> None:
+    """Names are unique and every ``after`` names an earlier rule."""
+    seen: set[str] = set()
+    for rule in registry:
+        if rule.name in seen:
+            raise ValueError(f"diagnosis rule {rule.name!r} declared twice")
+        late = [name for name in rule.after if name not in seen]
+        if late:
+            raise ValueError(f"diagnosis rule {rule.name!r} must run after {late}")
+        seen.add(rule.name)
+
+
+_check(REGISTRY)

@@ -1,0 +1,259 @@
+"""Rules over what a loading message settles without tensors (the ``text`` profile).
+
+``weightfit.explain``'s parsers read a message into a *fact* (one of the
+dataclasses here, in ``facts["messages"]``); these rules turn facts into
+findings: files of two precision variants mixed, tensors that share memory, an
+unreadable safetensors header, globals ``torch.load(weights_only=True)`` refused,
+and a LoRA weight that cannot take its layer's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TypeVar
+
+from weightfit import security
+from weightfit.diagnose._context import Context
+from weightfit.findings import Finding
+from weightfit.knowledge import width_labels
+
+COMMON_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
+"""LoRA ranks people train with: a flat weight of N elements is often ``r × width``."""
+
+
+@dataclass(frozen=True)
+class VariantMix:
+    """diffusers loaded files of a precision variant and unlabelled ones together."""
+
+    variant: str
+    variant_files: list[str]
+    non_variant_files: list[str]
+
+
+@dataclass(frozen=True)
+class SharedTensors:
+    """safetensors refused to save tensors that share memory, in these groups."""
+
+    groups: list[list[str]]
+
+
+@dataclass(frozen=True)
+class UnreadableHeader:
+    """safetensors could not read a file's header: its words, and the likely cause."""
+
+    reason: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class RefusedGlobals:
+    """``torch.load(weights_only=True)`` refused a pickle naming these globals."""
+
+    globals: list[str]
+
+
+@dataclass(frozen=True)
+class LoraReshape:
+    """``shape '[a, b]' is invalid for input of size N``, and the other numbers of the log."""
+
+    expected: tuple[int, ...]
+    size: int
+    numbers: frozenset[int]
+
+
+Fact = TypeVar("Fact")
+
+
+def _facts(ctx: Context, kind: type[Fact]) -> Iterator[Fact]:
+    for fact in ctx.facts.get("messages", ()):
+        if isinstance(fact, kind):
+            yield fact
+
+
+def variant_mix(ctx: Context) -> None:
+    """``dtype_variant``: a variant and its unlabelled copy loaded side by side."""
+    for fact in _facts(ctx, VariantMix):
+        variant, others = fact.variant, fact.non_variant_files
+        folders = sorted({n.split("/", 1)[0] for n in others if "/" in n})
+        ctx.add(
+            Finding(
+                category="dtype_variant",
+                severity="warning",
+                message=(
+                    f"{variant} and unlabelled weight files are mixed: "
+                    f"{len(others)} file(s) without the {variant} label will be "
+                    f"loaded beside the {variant} ones"
+                    + (f" (in {', '.join(folders)})" if folders else "")
+                ),
+                params=others,
+                evidence={
+                    "variant": variant,
+                    "variant_files": fact.variant_files,
+                    "non_variant_files": others,
+                    "folders": folders,
+                },
+                confidence=0.8,
+                fix_note=(
+                    f"a component folder holds both a {variant} copy and an unlabelled (usually "
+                    f"fp32) copy; diffusers < 0.33 fetched both. Upgrade diffusers, or label or "
+                    f"remove the unlabelled copy"
+                ),
+            )
+        )
+
+
+def shared_tensors(ctx: Context) -> None:
+    """``tied_weights``: tensors that share memory, which safetensors will not save twice."""
+    for fact in _facts(ctx, SharedTensors):
+        groups = fact.groups
+        ctx.add(
+            Finding(
+                category="tied_weights",
+                severity="warning",
+                message=(
+                    f"{len(groups)} group(s) of tensors share memory (tied weights): "
+                    + "; ".join(" = ".join(g) for g in groups)
+                ),
+                params=[name for group in groups for name in group],
+                evidence={"library": "safetensors", "shared": groups},
+                confidence=0.95,
+                fix_note=(
+                    "save with safetensors.torch.save_model (it keeps one copy of each tied "
+                    "tensor) or model.save_pretrained; the model re-ties them when it loads"
+                ),
+            )
+        )
+
+
+def unreadable_header(ctx: Context) -> None:
+    """``missing``: a safetensors header that cannot be read loses every tensor."""
+    for fact in _facts(ctx, UnreadableHeader):
+        reason, cause = fact.reason, fact.cause
+        ctx.add(
+            Finding(
+                category="missing",
+                severity="error",
+                message=(
+                    f"the safetensors header cannot be read ({reason}); no tensor of the "
+                    f"checkpoint can be loaded" + (f": {cause}" if cause else "")
+                ),
+                evidence={"library": "safetensors", "error": reason, "likely_cause": cause},
+                confidence=0.7 if cause else 0.4,
+                fix_note="download the file again (git lfs pull for a pointer file)",
+            )
+        )
+
+
+def refused_globals(ctx: Context) -> None:
+    """``extra_state``: non-tensor objects in a pickle, with a verdict for each global."""
+    for fact in _facts(ctx, RefusedGlobals):
+        verdicts = [security.verdict(*full.rpartition(".")[::2]) for full in fact.globals]
+        rows = [{"global": g, "verdict": v} for g, v in zip(fact.globals, verdicts, strict=True)]
+        worst = security.worst(*verdicts) if rows else None
+        listed = ", ".join(row["global"] for row in rows) or "a global it does not allow"
+        dangerous = [row["global"] for row in rows if row["verdict"] == "dangerous"]
+        note = (
+            f"never load it with weights_only=False: {', '.join(dangerous)} can run code"
+            if dangerous
+            else "the tensors are readable without unpickling anything: convert the checkpoint "
+            "to safetensors (weightfit fix) or allowlist only the globals you trust with "
+            "torch.serialization.add_safe_globals; weights_only=False runs whatever the file names"
+        )
+        ctx.add(
+            Finding(
+                category="extra_state",
+                severity="error",
+                message=(
+                    f"torch.load(weights_only=True) refused the checkpoint: the pickle names "
+                    f"{listed}, non-tensor objects saved beside the weights (training "
+                    "arguments, numpy values, custom classes)"
+                ),
+                evidence={"library": "torch", "globals": rows, "worst_verdict": worst},
+                confidence=0.9 if rows else 0.6,
+                fix_note=note,
+            )
+        )
+
+
+def lora_reshape(ctx: Context) -> None:
+    """``lora_mismatch``: factor a LoRA weight's size against its layer's shape."""
+    for fact in _facts(ctx, LoraReshape):
+        ctx.add(_reshape_finding(fact.expected, fact.size, set(fact.numbers)))
+
+
+def _reshape_finding(expected: tuple[int, ...], size: int, numbers: set[int]) -> Finding:
+    candidates = implied_shapes(expected, size)
+    scored = sorted(
+        candidates,
+        key=lambda c: (-(bool(width_labels(c[1])) * 2 + (c[1] in numbers)), c[1]),
+    )
+    want = math.prod(expected)
+    evidence: dict[str, object] = {
+        "expected_shape": list(expected),
+        "elements": size,
+        "expected_elements": want,
+    }
+    if not scored:
+        return Finding(
+            category="lora_mismatch",
+            severity="error",
+            message=(
+                f"a weight of {size} elements cannot take the layer's shape {list(expected)} "
+                f"({want} elements): the adapter was made for another base model"
+            ),
+            evidence=evidence,
+            confidence=0.5,
+            fix_note="use an adapter made for this base model",
+        )
+    implied, value, axis = scored[0]
+    ours = expected[axis] if axis < len(expected) else None
+    labels = width_labels(value)
+    base_labels = width_labels(ours) if ours else []
+    evidence.update(
+        {
+            "implied_shape": list(implied),
+            "implied_width": value,
+            "model_width": ours,
+            "implied_width_matches": labels,
+            "model_width_matches": base_labels,
+        }
+    )
+    fits = f" ({', '.join(labels[:3])})" if labels else ""
+    base = f" ({', '.join(base_labels[:2])})" if base_labels else ""
+    return Finding(
+        category="lora_mismatch",
+        severity="error",
+        message=(
+            f"the adapter does not fit this base: a weight of {size} elements is "
+            f"{list(implied)}, the layer expects {list(expected)}; it was made for a base "
+            f"of width {value}{fits}, this one is {ours}{base}"
+        ),
+        evidence=evidence,
+        confidence=0.85 if labels else 0.6,
+        fix_note=(
+            f"not shape-repairable: load the adapter onto the base it was trained for "
+            f"(width {value}{fits})"
+        ),
+    )
+
+
+def implied_shapes(expected: tuple[int, ...], size: int) -> list[tuple[tuple[int, ...], int, int]]:
+    """Shapes of ``size`` elements that differ from ``expected`` in one axis (or a rank split).
+
+    Returns:
+        ``(shape, new size of the changed axis, axis)`` for each candidate.
+    """
+    found = []
+    for axis in range(len(expected)):
+        others = math.prod(expected) // expected[axis] if expected[axis] else 0
+        if others and size % others == 0 and size // others != expected[axis]:
+            value = size // others
+            found.append(((*expected[:axis], value, *expected[axis + 1 :]), value, axis))
+    if not found and len(expected) == 2:
+        # A flat adapter half of r × width: try the usual ranks against the expected axes.
+        for rank in COMMON_RANKS:
+            if size % rank == 0 and width_labels(size // rank):
+                found.append(((rank, size // rank), size // rank, 1))
+    return found
