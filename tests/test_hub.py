@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import jsonschema
 import pytest
 import torch
 
@@ -305,6 +306,10 @@ def test_check_hub_against_hub_and_against_a_local_config(hub, llama_sharded, tm
     assert same.code == 0, same.err
     differ = run_cli("check", "hf://org/llama", "--against", "hf://org/bigger", "--json")
     assert differ.code == 1, differ.err
+    schema = json.loads(
+        (Path(weightfit.__file__).parent / "report" / "check.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator(schema).validate(json.loads(differ.out))
     local = run_cli("check", llama_sharded, "--against", bigger, "--json")
     assert json.loads(differ.out)["findings"] == json.loads(local.out)["findings"]
     assert os.environ["WEIGHTFIT_CACHE"] not in differ.out + differ.err
@@ -346,6 +351,10 @@ def test_inspect_cli_names_the_hub(hub, llama_sharded, run_cli):
     assert result.code == 0, result.err
     data = json.loads(result.out)
     assert data["source"] == "hf://org/llama"
+    schema = json.loads(
+        (Path(weightfit.__file__).parent / "report" / "inspect.schema.json").read_text()
+    )
+    jsonschema.Draft202012Validator(schema).validate(data)
     assert str(os.environ["WEIGHTFIT_CACHE"]) not in result.out
 
 
