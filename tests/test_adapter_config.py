@@ -11,7 +11,7 @@ import pytest
 from weightfit.errors import CheckpointNotFound, InvalidHeader
 from weightfit.manifest import TensorSpec
 from weightfit.peft import config as adapter_config
-from weightfit.peft.layout import split
+from weightfit.peft.layout import lora_target, split
 
 SEED = Path(__file__).parent / "data" / "seeds" / "case4-autotrain-vocab-resize.json"
 
@@ -123,4 +123,72 @@ def test_layout_sorts_tensors_by_role() -> None:
     embedding = layout.lora[f"{prefix}embed_tokens"]
     assert embedding.embedding and embedding.delta_shape(False) == (1000, 32)
     assert [t.module for t in layout.tokens] == [f"{prefix}norm"]
-    assert [s.name for s in layout.whole] == ["base_model.model.lm_head.weight"]
+    assert [c.spec.name for c in layout.whole] == ["base_model.model.lm_head.weight"]
+
+
+def test_wrapper_copies_stand_for_one_base_tensor() -> None:
+    """PEFT ≥ 0.13 with ``save_embedding_layers``: a copy, its wrapper twin and the original."""
+    prefix = "base_model.model."
+    specs = [
+        TensorSpec(f"{prefix}lm_head.modules_to_save.weight", (321, 32), "F32"),
+        TensorSpec(f"{prefix}lm_head.original_module.weight", (321, 32), "F32"),
+        TensorSpec(f"{prefix}lm_head.weight", (321, 32), "F32"),
+        TensorSpec(f"{prefix}model.embed_tokens.base_layer.weight", (320, 32), "F32"),
+        TensorSpec(f"{prefix}model.layers.0.q_proj.base_layer.bias", (32,), "F32"),
+    ]
+    layout = split(specs)
+    assert [(c.spec.name, c.base) for c in layout.whole] == [
+        (f"{prefix}lm_head.weight", "lm_head.weight"),
+        (f"{prefix}model.embed_tokens.base_layer.weight", "model.embed_tokens.weight"),
+        (f"{prefix}model.layers.0.q_proj.base_layer.bias", "model.layers.0.q_proj.bias"),
+    ]
+    assert layout.wrapper_names == [
+        f"{prefix}lm_head.modules_to_save.weight",
+        f"{prefix}lm_head.original_module.weight",
+    ]
+
+
+def test_parameter_lora_finds_its_expert_stack_by_shape_then_nesting() -> None:
+    """``target_parameters``: nested ``ParamWrapper``s, A ``[r·E, in]``, B ``[out, r·E]``."""
+    module = "base_model.model.model.layers.0.feed_forward.experts"
+    specs = [
+        TensorSpec(f"{module}.base_layer.lora_A.weight", (16, 48), "F32"),
+        TensorSpec(f"{module}.base_layer.lora_B.weight", (32, 16), "F32"),
+        TensorSpec(f"{module}.lora_A.weight", (16, 32), "F32"),
+        TensorSpec(f"{module}.lora_B.weight", (24, 16), "F32"),
+    ]
+    base = {
+        name: TensorSpec(name, shape, "F32")
+        for name, shape in {
+            "model.layers.0.feed_forward.experts.gate_up_proj": (4, 32, 48),
+            "model.layers.0.feed_forward.experts.down_proj": (4, 24, 32),
+        }.items()
+    }
+    parameters = ["feed_forward.experts.gate_up_proj", "feed_forward.experts.down_proj"]
+    layout = split(specs)
+    inner, outer = layout.lora[f"{module}.base_layer"], layout.lora[module]
+    stack = module.removeprefix("base_model.model.")
+    assert (inner.depth, outer.depth, inner.module) == (1, 0, stack)
+    assert lora_target(inner, base, parameters) == f"{stack}.gate_up_proj"
+    assert lora_target(outer, base, parameters) == f"{stack}.down_proj"
+    assert inner.rank_on((4, 32, 48)) == 4
+    assert inner.expert_layout((4, 32, 48)) == "out_in"
+    assert inner.expert_layout((4, 48, 32)) == "in_out"
+    assert inner.expert_layout((4, 24, 32)) is None
+    assert lora_target(outer, base) is None  # without target_parameters nothing is adapted
+
+
+def test_legacy_alpha_reads_patterns_as_peft_before_0_15() -> None:
+    config = adapter_config.parse(
+        {
+            "peft_type": "LORA",
+            "r": 4,
+            "lora_alpha": 8,
+            "rank_pattern": {"v_proj": 2},
+            "alpha_pattern": {"self_attn.v_proj": 16, "model.layers.1.mlp.down_proj": 3},
+        }
+    )
+    v_proj, down = "model.layers.0.self_attn.v_proj", "model.layers.1.mlp.down_proj"
+    assert (config.alpha(v_proj), config.legacy_alpha(v_proj)) == (16.0, 8.0)
+    assert (config.alpha(down), config.legacy_alpha(down)) == (3.0, 8.0)
+    assert config.alpha("model.layers.0.mlp.down_proj") == 8.0

@@ -59,7 +59,12 @@ def test_seed_case_merge_equals_peft_and_loads_strict(
     )
     assert result.merged and result.modules == 4
     assert sorted(result.replaced or []) == ["lm_head.weight", "model.embed_tokens.weight"]
-    assert result.resized == {}  # the adapter's own copies bring their 1001 rows
+    # The adapter's own copies bring their 1001 rows: nothing padded, both resized.
+    assert result.resized == {
+        "lm_head.weight": (1000, 1001),
+        "model.embed_tokens.weight": (1000, 1001),
+    }
+    assert result.applied.plan.ops == [] and result.added_rows == 1
     assert result.applied.left_out == []
     got = merged_tensors(tmp_path / "merged")
     want = peft_merged(case4.base, case4.adapter, rows=case4.new_vocab)
@@ -152,7 +157,10 @@ def test_trainable_tokens_past_the_base_rows_resize_then_overwrite(tmp_path: Pat
     tokens = report.by_category("vocab_resize")[0]
     assert tokens.evidence["implied_rows"] == 1002
     result = weightfit.merge_adapter(tmp_path / "adapter", tmp_path / "base", tmp_path / "out")
-    assert result.resized == {"model.embed_tokens.weight": 1002, "lm_head.weight": 1002}
+    assert result.resized == {
+        "model.embed_tokens.weight": (1000, 1002),
+        "lm_head.weight": (1000, 1002),
+    }
     got = merged_tensors(tmp_path / "out")
     want = peft_merged(tmp_path / "base", tmp_path / "adapter", rows=1002)
     # Every embedding row is the base's or a trained token's; lm_head's new rows are

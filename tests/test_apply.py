@@ -13,7 +13,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import weightfit
-from weightfit.apply import PLAN_FILE, apply, parse_size
+from weightfit.apply import PLAN_FILE, WriteOptions, apply, parse_size
 from weightfit.errors import (
     DestinationExists,
     InvalidPlan,
@@ -164,6 +164,19 @@ def test_no_hash_records_files_without_digests(tmp_path: Path, checkpoint: tuple
     apply(PLAN, path, tmp_path / "out", hash_sources=False)
     stamp = metadata(tmp_path / "out" / "model.safetensors")
     assert json.loads(stamp["weightfit.sources"]) == [{"file": "model.safetensors", "sha256": None}]
+
+
+def test_write_options_are_the_keywords_as_one_value(tmp_path: Path, checkpoint: tuple) -> None:
+    path, _ = checkpoint
+    calls: list[tuple[int, int, int, int]] = []
+    options = WriteOptions(hash_sources=False, basename="w", progress=lambda *a: calls.append(a))
+    result = apply(PLAN, path, tmp_path / "out", options=options)
+    assert result.files[0] == "w.safetensors" and len(calls) == result.tensors
+    stamp = metadata(tmp_path / "out" / "w.safetensors")
+    assert json.loads(stamp["weightfit.sources"]) == [{"file": "model.safetensors", "sha256": None}]
+    with pytest.raises(UsageError, match="not both"):
+        apply(PLAN, path, tmp_path / "again", options=options, overwrite=True)
+    assert not (tmp_path / "again").exists()
 
 
 def test_target_class_and_config_hash_are_stamped(tmp_path: Path) -> None:

@@ -87,6 +87,32 @@ def test_the_fix_hint_repeats_the_inputs_as_a_command(tmp_path: Path) -> None:
     )
 
 
+def test_the_fix_hint_is_data_the_hint_spells(tmp_path: Path) -> None:
+    from weightfit.fix_hint import FixTarget, spell
+
+    net = Net()
+    path = tmp_path / "ddp run.pt"
+    torch.save({"model": {f"module.{k}": v for k, v in net.state_dict().items()}}, path)
+    target = save(tmp_path / "target.safetensors", net.state_dict())
+    report = weightfit.check(path, target, key="model")
+    hint = report.fix_hint
+    assert hint is not None
+    prefix = report.by_category("prefix")[0]
+    assert hint.ops == prefix.fix
+    assert hint.target == FixTarget(str(path), str(target), key="model")
+    assert (
+        spell(hint)
+        == report.hints[-1]
+        == (
+            f"write a reviewable plan: weightfit fix '{path}' --against {target} "
+            "--key model -o OUT --plan-only"
+        )
+    )
+    in_python = weightfit.check(path, net, key="model").fix_hint
+    assert in_python is not None and in_python.target is None
+    assert weightfit.check(target, net).fix_hint is None
+
+
 def test_counts_and_folded_differences(tmp_path: Path) -> None:
     saved = Net(classes=1000).state_dict()
     del saved["blocks.3.norm.weight"]

@@ -36,6 +36,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "provenance",
             "weightsets",
             "peft",
+            "tokenizer_size",
+            "fix_hint",
         },
     ),
     ("hub", {"hub"}),

@@ -20,6 +20,7 @@ from weightfit._version import __version__
 _EXPORTS = {
     "read": "weightfit.formats",
     "ReadOptions": "weightfit.formats",
+    "WriteOptions": "weightfit.apply",
     "check": "weightfit.check",
     "check_adapter": "weightfit.adapters.check",
     "fix": "weightfit.fix",
@@ -44,7 +45,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from weightfit.adapters.check import check_adapter
     from weightfit.adapters.merge import merge_adapter
-    from weightfit.apply import apply
+    from weightfit.apply import WriteOptions, apply
     from weightfit.check import check
     from weightfit.errors import WeightfitError
     from weightfit.explain import explain, explained

@@ -73,6 +73,45 @@ ProgressFn = Callable[[int, int, int, int], None]
 """Called after each tensor with (tensors written, tensors in all, bytes written, bytes in all)."""
 
 
+@dataclass(frozen=True)
+class WriteOptions:
+    """How a checkpoint is written, beside :class:`~weightfit.formats.ReadOptions`.
+
+    How, not what: a ``dtype`` cast changes the tensors, so it is an op of the
+    plan (:func:`with_cast`), not an option of the writer.
+
+    Attributes:
+        shard_size: Largest shard (``"5GB"``, or bytes); a single file when everything fits.
+        overwrite: Replace an existing output folder.
+        hash_sources: Record the SHA-256 of every source file read in the stamp
+            (reads them once more, in a background thread).
+        basename: File name stem: ``model`` gives ``model.safetensors`` or
+            ``model-00001-of-00002.safetensors`` + ``model.safetensors.index.json``.
+        progress: Called after each tensor (see :data:`ProgressFn`).
+
+    """
+
+    shard_size: int | str = DEFAULT_SHARD_SIZE
+    overwrite: bool = False
+    hash_sources: bool = True
+    basename: str = "model"
+    progress: ProgressFn | None = None
+
+
+def chosen(options: WriteOptions | None, keywords: WriteOptions) -> WriteOptions:
+    """The options to write with: ``options`` when given, else those spelled as keywords.
+
+    Raises:
+        UsageError: both were given.
+
+    """
+    if options is None:
+        return keywords
+    if keywords != WriteOptions():
+        raise UsageError("give the writer options as options= or as keywords, not both")
+    return options
+
+
 @dataclass
 class ApplyResult:
     """What :func:`apply` wrote.
@@ -161,6 +200,7 @@ def apply(
     progress: ProgressFn | None = None,
     key: str | None = None,
     variant: str | None = None,
+    options: WriteOptions | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` to ``checkpoint``, writing sharded safetensors into ``out``.
 
@@ -182,11 +222,14 @@ def apply(
             bytes written, bytes in all).
         key: Which state dict to use inside the checkpoint (as when the plan was made).
         variant: Precision variant of folder weights.
+        options: ``shard_size``, ``overwrite``, ``hash_sources``, ``basename`` and
+            ``progress`` as one :class:`WriteOptions`, instead of as keywords.
 
     Returns:
         An :class:`ApplyResult`.
 
     Raises:
+        UsageError: writer options given both as ``options`` and as keywords.
         InvalidPlan: the plan does not fit the checkpoint (or a cast overflows).
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
@@ -201,6 +244,7 @@ def apply(
 
     """
     started = time.monotonic()
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, basename, progress))
     plan = plan if isinstance(plan, Plan) else Plan.load(plan)
     if dtype is not None:
         plan = with_cast(plan, dtype)
@@ -214,12 +258,8 @@ def apply(
         ops.run(plan, source),
         out,
         plan=plan,
+        options=options,
         target=target,
-        shard_size=shard_size,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        basename=basename,
-        progress=progress,
         started=started,
     )
 
@@ -229,12 +269,8 @@ def write_outcome(
     out: str | Path,
     *,
     plan: Plan,
+    options: WriteOptions | None = None,
     target: object = None,
-    shard_size: int | str = DEFAULT_SHARD_SIZE,
-    overwrite: bool = False,
-    hash_sources: bool = True,
-    basename: str = "model",
-    progress: ProgressFn | None = None,
     stamp: Mapping[str, str] | None = None,
     started: float | None = None,
     extra_files: Mapping[str, bytes] | None = None,
@@ -249,12 +285,9 @@ def write_outcome(
         outcome: The tensors to write (``ops.run`` of a plan, possibly edited).
         out: The output folder.
         plan: The plan recorded in ``out/weightfit-plan.yaml`` and the stamp.
+        options: How to write (shard size, overwrite, hashing, file names, progress);
+            the defaults when ``None``.
         target: What the output must match (checked before and after writing).
-        shard_size: Largest shard.
-        overwrite: Replace an existing ``out``.
-        hash_sources: Record the SHA-256 of every source file read.
-        basename: File name stem of the shards.
-        progress: Called after each tensor (see :data:`ProgressFn`).
         stamp: Extra ``__metadata__`` entries (string values) beside the provenance.
         started: ``time.monotonic()`` when the caller's work began, for ``seconds``.
         extra_files: Small files (name to content) published with the weights, such
@@ -271,6 +304,7 @@ def write_outcome(
 
     """
     started = time.monotonic() if started is None else started
+    options = WriteOptions() if options is None else options
     expected = outcome.manifest()
     target_manifest = _resolve(target) if target is not None else None
     if target_manifest is not None:
@@ -282,7 +316,7 @@ def write_outcome(
     out = Path(out)
     base = _base_of(outcome.source)
     read = _files_read(outcome, base)
-    _check_destination(out, read, overwrite)
+    _check_destination(out, read, options.overwrite)
     metadata = {**(stamp or {}), **provenance.stamp(plan, target_manifest, outcome.reinit)}
     temp = _make_temp(out)
     try:
@@ -292,11 +326,8 @@ def write_outcome(
                 outcome,
                 sources,
                 metadata,
-                parse_size(shard_size),
-                basename,
                 read,
-                hash_sources,
-                progress,
+                options,
             )
         plan.dump(temp / PLAN_FILE)
         files.append(PLAN_FILE)
@@ -306,7 +337,7 @@ def write_outcome(
             files.append(name)
         fsync_dir(temp)
         manifest = _verify(temp, files, expected)
-        _publish(temp, out, overwrite)
+        _publish(temp, out, options.overwrite)
     except OutputError as error:
         shutil.rmtree(temp, ignore_errors=True)
         # The hidden folder is gone: name the output the caller asked for.
@@ -451,13 +482,12 @@ def _write(
     outcome: ops.Outcome,
     sources: Sources,
     stamp: dict[str, str],
-    shard_size: int,
-    basename: str,
     read: list[Path],
-    hash_sources: bool,
-    progress: ProgressFn | None,
+    options: WriteOptions,
 ) -> tuple[list[str], int]:
     """Write every shard (and the index when there are several); returns names and bytes."""
+    shard_size = parse_size(options.shard_size)
+    basename, hash_sources, progress = options.basename, options.hash_sources, options.progress
     entries = order_for_alignment(
         [
             Entry(r.spec.name, r.spec.dtype, r.spec.shape, r.spec.nbytes or 0)

@@ -9,8 +9,6 @@ the findings and count what they cover into a :class:`~weightfit.findings.Report
 
 from __future__ import annotations
 
-import json
-import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 from weightfit import formats
 from weightfit.align import align
 from weightfit.findings import Report
+from weightfit.fix_hint import FixTarget
 from weightfit.manifest import Manifest
 from weightfit.ranking import build_report
 
@@ -71,36 +70,28 @@ def check(
     )
     alignment = align(source, expected)
     findings = diagnose(alignment)
-    command = _fix_command(checkpoint, target, kwargs, config, key, variant)
-    return build_report(alignment, findings, fix_command=command)
+    fix_target = _fix_target(checkpoint, target, kwargs, config, key, variant)
+    return build_report(alignment, findings, fix_target=fix_target)
 
 
-def _fix_command(
+def _fix_target(
     checkpoint: object,
     target: object,
     kwargs: Mapping[str, Any] | None,
     config: object,
     key: str | None,
     variant: str | None,
-) -> str | None:
-    """Spell the ``weightfit fix … --plan-only`` command for these inputs, if they have one."""
+) -> FixTarget | None:
+    """The inputs ``weightfit fix`` would repeat this check on, if they have a command-line form."""
     if not isinstance(checkpoint, str | Path) or not isinstance(target, str | Path):
         return None
     if config is not None and not isinstance(config, str | Path):
         return None
-    words = [
-        "weightfit",
-        "fix",
-        shlex.quote(str(checkpoint)),
-        "--against",
-        shlex.quote(str(target)),
-    ]
-    if kwargs is not None:
-        words += ["--kwargs", shlex.quote(json.dumps(dict(kwargs)))]
-    if config is not None:
-        words += ["--config", shlex.quote(str(config))]
-    if key is not None:
-        words += ["--key", shlex.quote(key)]
-    if variant is not None:
-        words += ["--variant", shlex.quote(variant)]
-    return " ".join([*words, "-o", "OUT", "--plan-only"])
+    return FixTarget(
+        checkpoint=str(checkpoint),
+        target=str(target),
+        kwargs=dict(kwargs) if kwargs is not None else None,
+        config=str(config) if config is not None else None,
+        key=key,
+        variant=variant,
+    )

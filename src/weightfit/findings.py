@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from weightfit.fix_hint import FixHint
 from weightfit.plan import Op
 
 Category = Literal[
@@ -89,6 +90,8 @@ class Report:
         compatible: ``True`` when a strict load would succeed and nothing is wrong.
         summary: Counts: matched, differing, missing, unexpected tensors and more.
         hints: Commands or files that would settle what the input cannot.
+        fix_hint: The repair the report suggests, as data (ops and the inputs to
+            repeat them on); ``hints`` spells it (:func:`weightfit.fix_hint.spell`).
     """
 
     source: str
@@ -97,6 +100,7 @@ class Report:
     compatible: bool = True
     summary: dict[str, Any] = field(default_factory=dict)
     hints: list[str] = field(default_factory=list)
+    fix_hint: FixHint | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data following ``docs/json-schema.md``."""

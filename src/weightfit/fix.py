@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import atomic
-from weightfit.apply import DEFAULT_SHARD_SIZE, PLAN_FILE, ApplyResult, ProgressFn, apply
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    PLAN_FILE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    apply,
+    chosen,
+)
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
 from weightfit.manifest import Manifest
@@ -141,6 +149,7 @@ def fix(
     key: str | None = None,
     variant: str | None = None,
     progress: ProgressFn | None = None,
+    options: WriteOptions | None = None,
 ) -> FixResult:
     """Check ``checkpoint`` against ``target``, then write a fixed copy into ``out``.
 
@@ -160,12 +169,15 @@ def fix(
         variant: Precision variant of folder weights.
         progress: Called after each tensor with (tensors written, tensors in all,
             bytes written, bytes in all).
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
 
     Returns:
         A :class:`FixResult`. Nothing is applied when a blocking finding has no
         fix (``unfixed``): the plan is written so a person can finish it.
 
     Raises:
+        UsageError: writer options given both as ``options`` and as keywords.
         InputError: the checkpoint or target cannot be read.
         InvalidPlan: the merged plan does not fit the checkpoint.
         DestinationExists: ``out`` exists and ``overwrite`` is false.
@@ -181,6 +193,7 @@ def fix(
     from weightfit.formats import read
     from weightfit.targets import resolve
 
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     source = (
         checkpoint
         if isinstance(checkpoint, Manifest)
@@ -194,18 +207,15 @@ def fix(
     out = Path(out)
     unfixed = unfixed_findings(report)
     if plan_only or unfixed:
-        path = write_plan(plan, out, overwrite=overwrite)
+        path = write_plan(plan, out, overwrite=options.overwrite)
         return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)
     applied = apply(
         plan,
         source,
         out,
-        shard_size=shard_size,
         dtype=dtype,
         target=expected,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
     )
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
 

@@ -1,26 +1,34 @@
-"""What each plan operation means, on names and on values.
+"""The one registry of plan operations, and what each one means on names and on values.
+
+Each op is declared once, by an :class:`OpSpec` row in :data:`REGISTRY`: its
+argument schema, its safety, its shape function and the arithmetic its values
+stream through. Everything else follows from the row: the kinds a plan file may
+name (``plan.OpKind``, :meth:`weightfit.plan.Plan.from_dict`), each op's
+:class:`Safety` (``Op.safety``), and the dispatch of :func:`run`; the schema's
+op enum (``report/check.schema.json``) and ``docs/plans.md`` are kept equal to
+it by ``tests/test_plan_ops.py``.
 
 Running a plan over a :class:`~weightfit.manifest.Manifest` (no tensor data, no
 torch) gives, for every output tensor, a :class:`Recipe`: the spec it will be
 written with, and how its value is made from source tensors. That is the dry run
 (:func:`predict`); :mod:`weightfit.apply` and :mod:`weightfit.load` evaluate the
-recipes tensor by tensor. Ops and their arguments are documented in
-``docs/plans.md``; this module is their single implementation.
+recipes tensor by tensor. This module knows plans only through :class:`OpLike`
+and :class:`PlanLike`, so that :mod:`weightfit.plan` can derive its kinds from it.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
 
 from weightfit import dtypes
 from weightfit import values as compute
 from weightfit.errors import InvalidPlan, UnsupportedTensor
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.plan import Op, Plan
 
 if TYPE_CHECKING:
     import torch
@@ -31,6 +39,30 @@ ValueFn = Callable[[list["torch.Tensor"]], "torch.Tensor"]
 _PLACEHOLDER = re.compile(r"\\\{([ijk])\\\}")
 _UNWRITABLE = frozenset({"F4", "F6_E2M3", "F6_E3M2"})
 """Packed sub-byte dtypes: bytes can be copied, but torch cannot compute on them."""
+
+
+class Safety(StrEnum):
+    """Whether an operation keeps every value exactly or needs a person's review."""
+
+    EXACT = "exact"
+    NEEDS_REVIEW = "needs-review"
+
+
+class OpLike(Protocol):
+    """What :func:`run` reads of an op (:class:`weightfit.plan.Op`)."""
+
+    @property
+    def kind(self) -> str: ...  # noqa: D102
+
+    @property
+    def args(self) -> dict[str, Any]: ...  # noqa: D102
+
+
+class PlanLike(Protocol):
+    """What :func:`run` reads of a plan (:class:`weightfit.plan.Plan`)."""
+
+    @property
+    def ops(self) -> Sequence[OpLike]: ...  # noqa: D102
 
 
 @dataclass(frozen=True)
@@ -111,7 +143,7 @@ class Outcome:
         )
 
 
-def run(plan: Plan, manifest: Manifest) -> Outcome:
+def run(plan: PlanLike, manifest: Manifest) -> Outcome:
     """Run ``plan`` over ``manifest`` by name and shape, without reading tensor data.
 
     Raises:
@@ -127,10 +159,10 @@ def run(plan: Plan, manifest: Manifest) -> Outcome:
         }
     )
     for index, op in enumerate(plan.ops):
-        handler = _HANDLERS.get(op.kind)
-        if handler is None:
+        spec = OPS.get(op.kind)
+        if spec is None:
             raise InvalidPlan(f"op #{index} ({op.kind}) is not implemented")
-        handler(_Context(state, op, index))
+        spec.shape(OpContext(state, op, index, spec))
     for recipe in state.recipes.values():
         if dtypes.lookup(recipe.spec.dtype) is None:
             raise UnsupportedTensor(
@@ -140,7 +172,7 @@ def run(plan: Plan, manifest: Manifest) -> Outcome:
     return Outcome(recipes=state.recipes, reinit=state.reinit, source=manifest)
 
 
-def predict(plan: Plan, manifest: Manifest) -> Manifest:
+def predict(plan: PlanLike, manifest: Manifest) -> Manifest:
     """Return the manifest ``plan`` would produce from ``manifest`` (a dry run)."""
     return run(plan, manifest).manifest()
 
@@ -152,14 +184,26 @@ class _State:
 
 
 @dataclass
-class _Context:
-    """One op being applied: the state, the op, and helpers that name it in errors."""
+class OpContext:
+    """One op being applied: the state, the op, and helpers that name it in errors.
+
+    What a shape function (:attr:`OpSpec.shape`) receives: it reads its arguments
+    with :meth:`arg`/:meth:`ints`, finds tensors with :meth:`recipe`/:meth:`matching`,
+    and changes them with :meth:`replace_one`, :meth:`rename_all` or ``state``.
+    """
 
     state: _State
-    op: Op
+    op: OpLike
     index: int
+    spec: OpSpec
+
+    def values(self) -> Callable[..., torch.Tensor]:
+        """The op's arithmetic (:attr:`OpSpec.values`), for the value functions it makes."""
+        assert self.spec.values is not None, f"{self.spec.kind} declares no values function"
+        return self.spec.values
 
     def fail(self, detail: str) -> InvalidPlan:
+        """An :class:`InvalidPlan` naming this op, to raise."""
         return InvalidPlan(f"op #{self.index} ({self.op.kind}): {detail}")
 
     def arg(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
@@ -174,6 +218,7 @@ class _Context:
         return value
 
     def ints(self, key: str, default: Any = ...) -> tuple[int, ...]:
+        """Argument ``key``, a list of integers; required unless ``default`` is given."""
         value = self.arg(key, (list, tuple), default)
         if value is default:
             return value  # type: ignore[no-any-return]
@@ -182,6 +227,7 @@ class _Context:
         return tuple(value)
 
     def recipe(self, name: str) -> Recipe:
+        """The recipe of tensor ``name`` as the plan stands."""
         if name not in self.state.recipes:
             raise self.fail(f"no tensor named {name!r}")
         return self.state.recipes[name]
@@ -197,6 +243,7 @@ class _Context:
         return names
 
     def regex(self, key: str) -> re.Pattern[str]:
+        """Argument ``key``, compiled as a regex."""
         text = self.arg(key, str)
         try:
             return re.compile(text)
@@ -243,7 +290,7 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
-def _axis(ctx: _Context, dim: int, rank: int) -> int:
+def _axis(ctx: OpContext, dim: int, rank: int) -> int:
     """``dim`` normalised for a tensor of ``rank`` axes (negative counts from the end)."""
     if not -rank <= dim < rank:
         raise ctx.fail(f"dim {dim} is out of range for {rank} axes")
@@ -253,7 +300,7 @@ def _axis(ctx: _Context, dim: int, rank: int) -> int:
 # --- name-level ops ---------------------------------------------------------
 
 
-def _rename(ctx: _Context) -> None:
+def _rename(ctx: OpContext) -> None:
     args = ctx.op.args
     names = list(ctx.state.recipes)
     if "strip" in args or "add" in args:
@@ -279,7 +326,7 @@ def _rename(ctx: _Context) -> None:
     ctx.rename_all(mapping)
 
 
-def _template_mapping(ctx: _Context, source: str, target: str, names: list[str]) -> dict[str, str]:
+def _template_mapping(ctx: OpContext, source: str, target: str, names: list[str]) -> dict[str, str]:
     """``from``/``to`` names, where ``{i}``, ``{j}``, ``{k}`` stand for layer indices."""
     regex, count = _PLACEHOLDER.subn(lambda m: f"(?P<{m[1]}>[0-9]+)", re.escape(source))
     if count == 0:
@@ -299,12 +346,12 @@ def _template_mapping(ctx: _Context, source: str, target: str, names: list[str])
     return mapping
 
 
-def _drop(ctx: _Context) -> None:
+def _drop(ctx: OpContext) -> None:
     for name in ctx.matching():
         del ctx.state.recipes[name]
 
 
-def _select(ctx: _Context) -> None:
+def _select(ctx: OpContext) -> None:
     prefix = ctx.arg("prefix", str)
     kept = {n: r for n, r in ctx.state.recipes.items() if n.startswith(prefix) and n != prefix}
     if not kept:
@@ -313,7 +360,7 @@ def _select(ctx: _Context) -> None:
     ctx.rename_all({name: name[len(prefix) :] for name in kept})
 
 
-def _reinit(ctx: _Context) -> None:
+def _reinit(ctx: OpContext) -> None:
     names = [ctx.arg("name", str)] if "name" in ctx.op.args else ctx.matching()
     for name in names:
         ctx.state.recipes.pop(name, None)
@@ -324,14 +371,14 @@ def _reinit(ctx: _Context) -> None:
 # --- exact shape ops --------------------------------------------------------
 
 
-def _unsqueeze(ctx: _Context) -> None:
+def _unsqueeze(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     dim = _axis(ctx, ctx.arg("dim", int), len(shape) + 1)
     ctx.replace_one(name, (*shape[:dim], 1, *shape[dim:]), None)
 
 
-def _squeeze(ctx: _Context) -> None:
+def _squeeze(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     dim = _axis(ctx, ctx.arg("dim", int), len(shape))
@@ -340,7 +387,7 @@ def _squeeze(ctx: _Context) -> None:
     ctx.replace_one(name, shape[:dim] + shape[dim + 1 :], None)
 
 
-def _reshape(ctx: _Context) -> None:
+def _reshape(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     old = ctx.recipe(name).spec.shape
     shape = list(ctx.ints("shape"))
@@ -353,7 +400,7 @@ def _reshape(ctx: _Context) -> None:
     ctx.replace_one(name, tuple(shape), None)
 
 
-def _transpose(ctx: _Context) -> None:
+def _transpose(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     dims = ctx.ints("dims", (1, 0) if len(shape) == 2 else ...)
@@ -367,7 +414,7 @@ def _transpose(ctx: _Context) -> None:
     ctx.replace_one(name, tuple(shape[d] for d in dims), fn)
 
 
-def _split(ctx: _Context) -> None:
+def _split(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     parent = ctx.recipe(name)
     into, sizes = ctx.arg("into", list), ctx.ints("sizes")
@@ -397,7 +444,7 @@ def _narrow(dim: int, start: int, size: int) -> ValueFn:
     return fn
 
 
-def _concat(ctx: _Context) -> None:
+def _concat(ctx: OpContext) -> None:
     names, into = ctx.arg("names", list), ctx.arg("into", str)
     if len(names) < 2 or not all(isinstance(n, str) for n in names):
         raise ctx.fail("'names' must list at least two tensors")
@@ -448,7 +495,7 @@ def _splice(
 # --- value ops (need review) ------------------------------------------------
 
 
-def _inflate(ctx: _Context) -> None:
+def _inflate(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     dim = _axis(ctx, ctx.arg("dim", int), len(shape) + 1)
@@ -462,13 +509,15 @@ def _inflate(ctx: _Context) -> None:
         ctx.replace_one(name, new_shape, None)
         return
 
+    inflated = ctx.values()
+
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return compute.inflated(values[0], dim, size, mode)
+        return inflated(values[0], dim, size, mode)
 
     ctx.replace_one(name, new_shape, fn)
 
 
-def _pad_rows(ctx: _Context) -> None:
+def _pad_rows(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     if not shape:
@@ -486,13 +535,15 @@ def _pad_rows(ctx: _Context) -> None:
     if rows == shape[0]:
         return
 
+    padded = ctx.values()
+
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return compute.padded(values[0], rows, init, seed)
+        return padded(values[0], rows, init, seed)
 
     ctx.replace_one(name, (rows, *shape[1:]), fn)
 
 
-def _truncate_rows(ctx: _Context) -> None:
+def _truncate_rows(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     rows = ctx.arg("rows", int)
@@ -505,7 +556,7 @@ def _truncate_rows(ctx: _Context) -> None:
     ctx.replace_one(name, (rows, *shape[1:]), fn)
 
 
-def _copy_overlap(ctx: _Context) -> None:
+def _copy_overlap(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     old = ctx.recipe(name).spec.shape
     shape = ctx.ints("shape")
@@ -516,13 +567,15 @@ def _copy_overlap(ctx: _Context) -> None:
     if init not in ("zeros", "normal"):
         raise ctx.fail(f"init must be 'zeros' or 'normal', not {init!r}")
 
+    overlapped = ctx.values()
+
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return compute.overlapped(values[0], tuple(shape), init, float(std), seed)
+        return overlapped(values[0], tuple(shape), init, float(std), seed)
 
     ctx.replace_one(name, tuple(shape), fn)
 
 
-def _resample_pos_embed(ctx: _Context) -> None:
+def _resample_pos_embed(ctx: OpContext) -> None:
     name = ctx.arg("name", str)
     shape = ctx.recipe(name).spec.shape
     old_grid, new_grid = ctx.ints("from_grid"), ctx.ints("to_grid")
@@ -542,8 +595,10 @@ def _resample_pos_embed(ctx: _Context) -> None:
     new_tokens = prefix + math.prod(new_grid)
     new_shape = (1, new_tokens, shape[-1]) if batched else (new_tokens, shape[-1])
 
+    resampled = ctx.values()
+
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
-        return compute.resampled(values[0], old_grid, new_grid, prefix, mode, new_shape)
+        return resampled(values[0], old_grid, new_grid, prefix, mode, new_shape)
 
     ctx.replace_one(name, new_shape, fn)
 
@@ -564,7 +619,7 @@ def dtype_named(name: str) -> dtypes.DType | None:
     return dtypes.lookup(DTYPE_ALIASES.get(name.lower(), name))
 
 
-def _cast(ctx: _Context) -> None:
+def _cast(ctx: OpContext) -> None:
     target = dtype_named(ctx.arg("to", str))
     if target is None or target.name in _UNWRITABLE or not target.is_float:
         raise ctx.fail(f"cannot cast to {ctx.op.args['to']!r}: not a floating-point dtype")
@@ -587,35 +642,217 @@ def _cast(ctx: _Context) -> None:
         ctx.replace_one(
             name,
             recipe.spec.shape,
-            _caster(name, target.name, clamp),
+            _caster(ctx.values(), name, target.name, clamp),
             dtype=target.name,
         )
 
 
-def _caster(name: str, to_dtype: str, clamp: bool) -> ValueFn:
+def _caster(cast: Callable[..., torch.Tensor], name: str, to_dtype: str, clamp: bool) -> ValueFn:
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
         from weightfit.tensor_io import torch_dtype
 
-        return compute.cast(name, values[0], torch_dtype(to_dtype), clamp)
+        return cast(name, values[0], torch_dtype(to_dtype), clamp)
 
     return fn
 
 
-_HANDLERS: dict[str, Callable[[_Context], None]] = {
-    "rename": _rename,
-    "drop": _drop,
-    "select": _select,
-    "unsqueeze": _unsqueeze,
-    "squeeze": _squeeze,
-    "inflate": _inflate,
-    "pad_rows": _pad_rows,
-    "truncate_rows": _truncate_rows,
-    "copy_overlap": _copy_overlap,
-    "transpose": _transpose,
-    "reshape": _reshape,
-    "split": _split,
-    "concat": _concat,
-    "resample_pos_embed": _resample_pos_embed,
-    "cast": _cast,
-    "reinit": _reinit,
-}
+LOSSLESS_CASTS = frozenset(
+    {
+        ("F16", "F32"),
+        ("BF16", "F32"),
+        ("F32", "F64"),
+        ("F16", "F64"),
+        ("BF16", "F64"),
+        ("F8_E4M3", "F16"),
+        ("F8_E4M3", "BF16"),
+        ("F8_E4M3", "F32"),
+        ("F8_E5M2", "F16"),
+        ("F8_E5M2", "BF16"),
+        ("F8_E5M2", "F32"),
+    }
+)
+"""``(from, to)`` casts that keep every value: a ``cast`` naming one is exact."""
+
+
+def _cast_safety(args: Mapping[str, Any]) -> Safety:
+    exact = (args.get("from"), args.get("to")) in LOSSLESS_CASTS
+    return Safety.EXACT if exact else Safety.NEEDS_REVIEW
+
+
+def _inflate_safety(args: Mapping[str, Any]) -> Safety:
+    return Safety.EXACT if int(args.get("size", 1)) == 1 else Safety.NEEDS_REVIEW
+
+
+# --- the registry -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of an op, as a plan file spells it.
+
+    Attributes:
+        name: The key in the op's ``args``.
+        type: What it holds, in JSON words (``"string"``, ``"integer"``,
+            ``"list of integers"`` ...).
+        required: Whether every op of the kind must give it (``False`` for
+            defaults and for one of several forms, as ``rename``'s).
+
+    """
+
+    name: str
+    type: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """One plan operation, declared once.
+
+    Attributes:
+        kind: Its name in plan files (``Op.kind``); ``docs/plans.md`` has a
+            section ``### `kind` — safety`` for it.
+        args: Its argument schema.
+        safety: :class:`Safety`, or a function of the op's ``args`` where it
+            depends on them (``inflate`` of size 1 is exact).
+        shape: The shape function: runs the op over the recipes by name and
+            shape (the dry run, no tensor data), validating its arguments, and
+            gives each tensor it changes the function that streams its value.
+        values: The arithmetic those value functions call (in
+            :mod:`weightfit.values`, torch imported when called), reached through
+            :meth:`OpContext.values`; ``None`` when bytes only move or the value is
+            a one-line torch call.
+
+    """
+
+    kind: str
+    args: tuple[Arg, ...]
+    safety: Safety | Callable[[Mapping[str, Any]], Safety]
+    shape: Callable[[OpContext], None]
+    values: Callable[..., torch.Tensor] | None = None
+
+    def safety_of(self, args: Mapping[str, Any]) -> Safety:
+        """The safety of an op of this kind with these arguments."""
+        return self.safety if isinstance(self.safety, Safety) else self.safety(args)
+
+
+def _name() -> Arg:
+    return Arg("name", "string")
+
+
+def _name_or_pattern() -> tuple[Arg, ...]:
+    return Arg("name", "string", False), Arg("pattern", "regex", False)
+
+
+REGISTRY: tuple[OpSpec, ...] = (
+    OpSpec(
+        "rename",
+        (
+            Arg("from", "string", False),
+            Arg("to", "string", False),
+            Arg("pattern", "regex", False),
+            Arg("replacement", "string", False),
+            Arg("strip", "string", False),
+            Arg("add", "string", False),
+        ),
+        Safety.EXACT,
+        _rename,
+    ),
+    OpSpec("drop", _name_or_pattern(), Safety.EXACT, _drop),
+    OpSpec("select", (Arg("prefix", "string"),), Safety.EXACT, _select),
+    OpSpec("unsqueeze", (_name(), Arg("dim", "integer")), Safety.EXACT, _unsqueeze),
+    OpSpec("squeeze", (_name(), Arg("dim", "integer")), Safety.EXACT, _squeeze),
+    OpSpec(
+        "inflate",
+        (_name(), Arg("dim", "integer"), Arg("size", "integer"), Arg("mode", "string", False)),
+        _inflate_safety,
+        _inflate,
+        compute.inflated,
+    ),
+    OpSpec(
+        "pad_rows",
+        (
+            _name(),
+            Arg("rows", "integer", False),
+            Arg("pad_to_multiple_of", "integer", False),
+            Arg("init", "string", False),
+            Arg("seed", "integer", False),
+        ),
+        Safety.NEEDS_REVIEW,
+        _pad_rows,
+        compute.padded,
+    ),
+    OpSpec("truncate_rows", (_name(), Arg("rows", "integer")), Safety.NEEDS_REVIEW, _truncate_rows),
+    OpSpec(
+        "copy_overlap",
+        (
+            _name(),
+            Arg("shape", "list of integers"),
+            Arg("init", "string", False),
+            Arg("std", "number", False),
+            Arg("seed", "integer", False),
+        ),
+        Safety.NEEDS_REVIEW,
+        _copy_overlap,
+        compute.overlapped,
+    ),
+    OpSpec(
+        "transpose", (_name(), Arg("dims", "list of integers", False)), Safety.EXACT, _transpose
+    ),
+    OpSpec("reshape", (_name(), Arg("shape", "list of integers")), Safety.EXACT, _reshape),
+    OpSpec(
+        "split",
+        (
+            _name(),
+            Arg("into", "list of strings"),
+            Arg("sizes", "list of integers"),
+            Arg("dim", "integer", False),
+        ),
+        Safety.EXACT,
+        _split,
+    ),
+    OpSpec(
+        "concat",
+        (Arg("names", "list of strings"), Arg("into", "string"), Arg("dim", "integer", False)),
+        Safety.EXACT,
+        _concat,
+    ),
+    OpSpec(
+        "resample_pos_embed",
+        (
+            _name(),
+            Arg("from_grid", "list of integers"),
+            Arg("to_grid", "list of integers"),
+            Arg("prefix_tokens", "integer", False),
+            Arg("mode", "string", False),
+        ),
+        Safety.NEEDS_REVIEW,
+        _resample_pos_embed,
+        compute.resampled,
+    ),
+    OpSpec(
+        "cast",
+        (
+            Arg("to", "string"),
+            Arg("pattern", "regex", False),
+            Arg("from", "string", False),
+            Arg("clamp", "boolean", False),
+        ),
+        _cast_safety,
+        _cast,
+        compute.cast,
+    ),
+    OpSpec("reinit", _name_or_pattern(), Safety.NEEDS_REVIEW, _reinit),
+)
+"""Every plan op, in the order ``docs/plans.md`` describes them."""
+
+OPS: dict[str, OpSpec] = {spec.kind: spec for spec in REGISTRY}
+"""Kind to :class:`OpSpec`: what :func:`run`, ``Op.safety`` and plan loading look up."""
+
+KINDS: tuple[str, ...] = tuple(OPS)
+"""The built-in kinds, in registry order (``plan.OpKind``, the schema's enum)."""
+
+
+def safety_of(kind: str, args: Mapping[str, Any]) -> Safety:
+    """The safety of an op; an unknown kind needs review."""
+    spec = OPS.get(kind)
+    return Safety.NEEDS_REVIEW if spec is None else spec.safety_of(args)

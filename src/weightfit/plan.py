@@ -3,7 +3,9 @@
 A plan is data. It is saved as YAML (or JSON) for a person to read and edit,
 and it is the only input the applier takes. Each operation is either *exact*
 (the bytes are kept or only rearranged) or *needs review* (new values are made
-up or information is lost). See ``docs/plans.md`` for every operation.
+up or information is lost). The kinds, their arguments and their safety are
+declared once, in :data:`weightfit.ops.REGISTRY`; ``docs/plans.md`` describes
+every operation.
 """
 
 from __future__ import annotations
@@ -11,60 +13,23 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import yaml
 
 from weightfit.errors import InvalidPlan
+from weightfit.ops import KINDS, OPS, safety_of
+from weightfit.ops import Safety as Safety  # re-exported: Op.safety's type
 
 PLAN_VERSION = 1
 """Version of the plan file format; bumped on any incompatible change."""
 
-OpKind = Literal[
-    "rename",
-    "drop",
-    "select",
-    "unsqueeze",
-    "squeeze",
-    "inflate",
-    "pad_rows",
-    "truncate_rows",
-    "copy_overlap",
-    "transpose",
-    "reshape",
-    "split",
-    "concat",
-    "resample_pos_embed",
-    "cast",
-    "reinit",
-]
-
-
-class Safety(StrEnum):
-    """Whether an operation keeps every value exactly or needs a person's review."""
-
-    EXACT = "exact"
-    NEEDS_REVIEW = "needs-review"
-
-
-_EXACT_KINDS = frozenset(
-    {"rename", "drop", "select", "unsqueeze", "squeeze", "transpose", "reshape", "split", "concat"}
-)
-_LOSSLESS_CASTS = {
-    ("F16", "F32"),
-    ("BF16", "F32"),
-    ("F32", "F64"),
-    ("F16", "F64"),
-    ("BF16", "F64"),
-    ("F8_E4M3", "F16"),
-    ("F8_E4M3", "BF16"),
-    ("F8_E4M3", "F32"),
-    ("F8_E5M2", "F16"),
-    ("F8_E5M2", "BF16"),
-    ("F8_E5M2", "F32"),
-}
+if TYPE_CHECKING:
+    OpKind: TypeAlias = str
+else:
+    OpKind = Literal[KINDS]
+"""The built-in op kinds: derived from the op registry (:data:`weightfit.ops.REGISTRY`)."""
 
 
 @dataclass
@@ -83,14 +48,8 @@ class Op:
 
     @property
     def safety(self) -> Safety:
-        """Exact when bytes are kept or rearranged; needs review otherwise."""
-        if self.kind in _EXACT_KINDS:
-            return Safety.EXACT
-        if self.kind == "inflate" and int(self.args.get("size", 1)) == 1:
-            return Safety.EXACT
-        if self.kind == "cast" and (self.args.get("from"), self.args.get("to")) in _LOSSLESS_CASTS:
-            return Safety.EXACT
-        return Safety.NEEDS_REVIEW
+        """Exact when bytes are kept or rearranged; needs review otherwise (its :class:`OpSpec`)."""
+        return safety_of(self.kind, self.args)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.args.items())
@@ -163,7 +122,7 @@ class Plan:
             raise InvalidPlan(f"'ops' must be a list, found {type(entries).__name__}", path=origin)
         ops = []
         for index, entry in enumerate(entries):
-            if not isinstance(entry, dict) or entry.get("kind") not in OpKind.__args__:  # type: ignore[attr-defined]
+            if not isinstance(entry, dict) or entry.get("kind") not in OPS:
                 raise InvalidPlan(f"op #{index} has no known 'kind': {entry!r}", path=origin)
             args = entry.get("args") or {}
             if not isinstance(args, dict):

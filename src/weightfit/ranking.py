@@ -14,6 +14,7 @@ from typing import Any
 
 from weightfit.alignment import Alignment
 from weightfit.findings import Finding, Report
+from weightfit.fix_hint import FixHint, FixTarget, spell
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.tree import collapse_names
 
@@ -25,15 +26,15 @@ BLOCKING_SEVERITIES = frozenset({"error", "warning"})
 
 
 def build_report(
-    alignment: Alignment, findings: Iterable[Finding], *, fix_command: str | None = None
+    alignment: Alignment, findings: Iterable[Finding], *, fix_target: FixTarget | None = None
 ) -> Report:
     """Rank findings and count what they cover into a :class:`~weightfit.findings.Report`.
 
     Args:
         alignment: The alignment the findings were drawn from.
         findings: Findings from :func:`weightfit.diagnose.diagnose` (and provenance).
-        fix_command: The ``weightfit fix`` command line that repeats this check as a
-            repair, for the hints; ``None`` when the inputs have no command-line form.
+        fix_target: The inputs ``weightfit fix`` would repeat this check on as a
+            repair, for the fix hint; ``None`` when they have no command-line form.
 
     Returns:
         The report; ``compatible`` is ``True`` when no finding is an error or warning.
@@ -49,13 +50,15 @@ def build_report(
             -f.confidence,
         ),
     )
+    fix_hint = _fix_hint(ranked, fix_target)
     return Report(
         source=source.source,
         target=target.source,
         findings=ranked,
         compatible=not any(f.severity in BLOCKING_SEVERITIES for f in ranked),
         summary=summarize(alignment, ranked),
-        hints=_hints(source, ranked, fix_command),
+        hints=_hints(source, fix_hint),
+        fix_hint=fix_hint,
     )
 
 
@@ -203,7 +206,13 @@ def _target_name(name: str, alignment: Alignment) -> str:
     return name
 
 
-def _hints(source: Manifest, findings: list[Finding], fix_command: str | None) -> list[str]:
+def _fix_hint(findings: list[Finding], target: FixTarget | None) -> FixHint | None:
+    """The repair to suggest: the fix ops of the blocking findings, if any has one."""
+    ops = [op for f in findings if f.severity in BLOCKING_SEVERITIES for op in f.fix]
+    return FixHint(ops, target) if ops else None
+
+
+def _hints(source: Manifest, fix_hint: FixHint | None) -> list[str]:
     """Commands or choices that would settle or repair what the report found."""
     hints = []
     if len(source.containers) > 1:
@@ -213,11 +222,6 @@ def _hints(source: Manifest, findings: list[Finding], fix_command: str | None) -
             f"{source.container or 'the top level'} was used ({source.container_reason}); "
             "choose another with --key"
         )
-    if any(f.fix for f in findings if f.severity in BLOCKING_SEVERITIES):
-        if fix_command is not None:
-            hints.append(f"write a reviewable plan: {fix_command}")
-        else:
-            hints.append(
-                "write a reviewable plan: weightfit.fix(checkpoint, target, out, plan_only=True)"
-            )
+    if fix_hint is not None:
+        hints.append(spell(fix_hint))
     return hints

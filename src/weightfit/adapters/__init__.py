@@ -4,7 +4,10 @@
   :class:`~weightfit.findings.Report` like ``check``'s (the ``adapter`` profile of
   the diagnosis rules);
 - :mod:`~weightfit.adapters.merge`: :func:`merge_adapter`, written by the fix
-  applier's streaming writer.
+  applier's streaming writer;
+- :mod:`~weightfit.adapters.saved`: a base whose files use another layout than
+  its model in memory (renames, per-expert stacks, tied heads), seen in the
+  memory names PEFT uses.
 
 What PEFT's files mean (``adapter_config.json``, which tensor is what) is
 :mod:`weightfit.peft`, below the rules. This package imports nothing heavy; the

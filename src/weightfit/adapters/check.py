@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
+from weightfit.adapters.saved import memory_names
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
 from weightfit.errors import NotACheckpoint, reading
@@ -26,7 +27,8 @@ from weightfit.findings import Report
 from weightfit.hub.paths import is_hub
 from weightfit.manifest import Manifest
 from weightfit.peft.config import CONFIG_NAME, MAX_CONFIG_BYTES
-from weightfit.peft.layout import base_tensor, is_adapter_tensor
+from weightfit.peft.layout import base_tensor, split
+from weightfit.tokenizer_size import added_decoder_ids, id_span, token_count, tokenizer_json_ids
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 """Files read to count the adapter's vocabulary (parsed as JSON; ``tokenizers`` is not needed)."""
@@ -73,11 +75,10 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
             report = check_adapter(mirror.path, base, variant=variant)
         return report
     source = read_adapter(adapter)
-    target = resolve(base, variant=variant)
-    alignment = peft_alignment(source, target)
-    findings = diagnose(
-        alignment, profile="adapter", facts={"tokenizer": tokenizer_vocab(Path(adapter))}
-    )
+    view = memory_names(source, resolve(base, variant=variant))
+    alignment, _ = peft_alignment(source, view.target())
+    facts = {"tokenizer": tokenizer_vocab(Path(adapter)), "untied": view.tied}
+    findings = diagnose(alignment, profile="adapter", facts=facts)
     # Tensors that fit are part of a healthy adapter, not leftovers to count.
     fitted = {
         name
@@ -102,28 +103,47 @@ def read_adapter(adapter: str | Path) -> Manifest:
     return formats.read(path)
 
 
-def peft_alignment(source: Manifest, target: Manifest) -> Alignment:
+def peft_alignment(source: Manifest, target: Manifest) -> tuple[Alignment, list[str]]:
     """Line an adapter up with its base as PEFT does: whole copies by name, LoRA aside.
 
+    A whole copy pairs with the base tensor of its name without ``base_model.model.``
+    and PEFT's wrapper segments (``modules_to_save``, ``base_layer``). Of several
+    copies of one base tensor, one pairs; the others (and ``original_module``
+    copies, which merging drops) are returned apart when that base tensor exists.
     No prefix transform is recorded: PEFT strips ``base_model.model.`` by design,
     so it is no finding.
+
+    Returns:
+        The alignment, and the names of the wrapper copies it accounts for.
+
     """
+    layout = split(source.tensors.values())
+    chosen = {copy.spec.name: copy for copy in layout.whole}
     pairs, leftovers = [], []
     for name in source.tensors:
-        found = None if is_adapter_tensor(name) else base_tensor(name, target.tensors)
+        copy = chosen.get(name)
+        found = None if copy is None else base_tensor(name, target.tensors)
         if found is None:
             leftovers.append(name)
         else:
             pairs.append(Pair(name, found, "exact" if found == name else "prefix"))
-    return Alignment(source=source, target=target, pairs=pairs, unexpected=leftovers)
+    wrappers = [
+        c.spec.name
+        for c in (*layout.duplicates, *layout.originals)
+        if base_tensor(c.spec.name, target.tensors) is not None
+    ]
+    unexpected = [n for n in leftovers if n not in set(wrappers)]
+    return Alignment(source=source, target=target, pairs=pairs, unexpected=unexpected), wrappers
 
 
 def tokenizer_vocab(folder: Path) -> tuple[int, bool] | None:
     """Count the tokens of the tokenizer saved in ``folder``, from its JSON files alone.
 
-    ``tokenizer.json`` gives the exact count (model vocabulary ∪ added tokens, as
-    ``len(tokenizer)``); without it, ``tokenizer_config.json``'s
-    ``added_tokens_decoder`` gives a lower bound (highest id + 1).
+    The count of distinct ids (:func:`weightfit.tokenizer_size.token_count`), as
+    ``len(tokenizer)`` and so ``resize_token_embeddings`` see it, from
+    ``tokenizer.json`` (model vocabulary ∪ added tokens); without that file,
+    ``tokenizer_config.json``'s ``added_tokens_decoder`` gives a lower bound, its
+    id span (highest id + 1).
 
     Returns:
         ``(count, exact)``, or ``None`` when no tokenizer file is there.
@@ -131,23 +151,12 @@ def tokenizer_vocab(folder: Path) -> tuple[int, bool] | None:
     """
     full = folder / TOKENIZER_FILES[0]
     if full.is_file():
-        data = _load(full)
-        model = data.get("model") or {}
-        vocab = model.get("vocab") if isinstance(model, dict) else None
-        ids: set[int] = set()
-        if isinstance(vocab, dict):
-            ids.update(i for i in vocab.values() if isinstance(i, int))
-        elif isinstance(vocab, list):
-            ids.update(range(len(vocab)))
-        for token in data.get("added_tokens") or []:
-            if isinstance(token, dict) and isinstance(token.get("id"), int):
-                ids.add(token["id"])
-        return (len(ids), True) if ids else None
+        count = token_count(tokenizer_json_ids(_load(full)))
+        return None if count is None else (count, True)
     config = folder / TOKENIZER_FILES[1]
     if config.is_file():
-        added = _load(config).get("added_tokens_decoder") or {}
-        numbers = [int(k) for k in added if str(k).isdigit()]
-        return (max(numbers) + 1, False) if numbers else None
+        span = id_span(added_decoder_ids(_load(config)))
+        return None if span is None else (span, False)
     return None
 
 

@@ -30,8 +30,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from weightfit import formats, ops, provenance
-from weightfit.adapters.check import check_adapter, read_adapter
-from weightfit.apply import DEFAULT_SHARD_SIZE, ApplyResult, ProgressFn, write_outcome
+from weightfit.adapters.check import check_adapter, read_adapter, tokenizer_vocab
+from weightfit.adapters.saved import Stack, memory_names
+from weightfit.apply import (
+    DEFAULT_SHARD_SIZE,
+    ApplyResult,
+    ProgressFn,
+    WriteOptions,
+    chosen,
+    write_outcome,
+)
+from weightfit.diagnose.peft_vocab import base_vocab
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
 from weightfit.manifest import Manifest, TensorSpec
@@ -41,6 +50,7 @@ from weightfit.peft.layout import (
     LoraModule,
     base_tensor,
     base_weight,
+    lora_target,
     split,
     strip_peft,
 )
@@ -83,15 +93,24 @@ class MergeResult:
         report: The adapter check run first (:func:`check_adapter`).
         applied: The written output, or ``None`` when the report blocked the merge.
         modules: LoRA modules merged.
-        resized: Base tensors padded or truncated to the adapter's rows (row counts).
+        resized: Base tensors whose row count changed: ``{name: (rows before,
+            rows after)}``, by a pad or truncate op or by the adapter's copy.
         replaced: Base tensors replaced by the adapter's whole copies.
+        added_rows: Rows the embeddings gained (tokens added; negative: removed).
+        added: Tensors the base's files lack that the merge writes: a head the
+            base ties to its embeddings, which the adapter untied.
+        ignored: Adapter tensors merging does not use: PEFT's ``original_module``
+            copies and the second copy of a ``modules_to_save`` tensor.
     """
 
     report: Report
     applied: ApplyResult | None = None
     modules: int = 0
-    resized: dict[str, int] | None = None
+    resized: dict[str, tuple[int, int]] | None = None
     replaced: list[str] | None = None
+    added_rows: int = 0
+    added: list[str] | None = None
+    ignored: list[str] | None = None
 
     @property
     def merged(self) -> bool:
@@ -113,6 +132,7 @@ def merge_adapter(
     hash_sources: bool = True,
     progress: ProgressFn | None = None,
     variant: str | None = None,
+    options: WriteOptions | None = None,
 ) -> MergeResult:
     """Merge a LoRA adapter into its base model, streaming, into new safetensors files.
 
@@ -125,6 +145,8 @@ def merge_adapter(
         hash_sources: Record the SHA-256 of the base and adapter files in the stamp.
         progress: Called after each tensor (see :data:`weightfit.apply.ProgressFn`).
         variant: Precision variant of the base folder's weights.
+        options: ``shard_size``, ``overwrite``, ``hash_sources`` and ``progress`` as
+            one :class:`~weightfit.apply.WriteOptions`, instead of as keywords.
 
     Returns:
         A :class:`MergeResult`; ``merged`` is false (nothing written) when the
@@ -132,7 +154,8 @@ def merge_adapter(
 
     Raises:
         UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
-        UsageError: ``base`` has no tensor bytes (a config, not weights).
+        UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
+            options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
         OutputError: ``out`` cannot be written (see :func:`weightfit.apply.apply`).
 
@@ -142,6 +165,7 @@ def merge_adapter(
 
     """
     started = time.monotonic()
+    options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     folder = Path(adapter)
     source = read_adapter(folder)
     config = load(folder)
@@ -150,34 +174,52 @@ def merge_adapter(
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
+    view = memory_names(source, base_manifest)
+    base_manifest = view.base
     report = check_adapter(folder, base_manifest)
     blocking = [
         f for f in report.findings if f.severity == "error" and f.category in _MERGE_BLOCKING
     ]
     if blocking:
         return MergeResult(report=report)
-    plan, rows = _resize_plan(layout, base_manifest, config)
+    plan, rows = _resize_plan(layout, base_manifest, config, folder)
     outcome = ops.run(plan, base_manifest)
+    before = dict(outcome.recipes)
     replaced = _replace_whole(outcome, layout)
-    modules = _merge_lora(outcome, layout, config)
+    added = _add_untied(outcome, layout, view.tied, before)
+    modules = _merge_lora(outcome, layout, config, view.stacks)
     _overwrite_tokens(outcome, layout, config)
     stamp = {ADAPTER_STAMP: json.dumps(_described(config, modules), sort_keys=True)}
     applied = write_outcome(
         outcome,
         out,
         plan=plan,
-        shard_size=shard_size,
-        overwrite=overwrite,
-        hash_sources=hash_sources,
-        progress=progress,
+        options=options,
         stamp=stamp,
         started=started,
-        extra_files=_side_files(folder, Path(base), base_manifest, rows),
+        extra_files=_side_files(folder, Path(base), base_manifest, rows, untie=bool(added)),
     )
-    resized = {op.args["name"]: rows for op in plan.ops if rows is not None}
+    resized = {
+        name: (spec.shape[0], outcome.recipes[name].spec.shape[0])
+        for name, spec in base_manifest.tensors.items()
+        if name in outcome.recipes
+        and spec.shape
+        and outcome.recipes[name].spec.shape
+        and outcome.recipes[name].spec.shape[0] != spec.shape[0]
+    }
+    rows_added = max((new - old for old, new in resized.values()), key=abs, default=0)
     # A base tensor the adapter replaces is not left out: its copy stands in for it.
     applied.left_out = [name for name in applied.left_out if name not in replaced]
-    return MergeResult(report, applied, modules, resized, replaced)
+    return MergeResult(
+        report,
+        applied,
+        modules,
+        resized,
+        replaced,
+        rows_added,
+        added=added,
+        ignored=layout.wrapper_names,
+    )
 
 
 def _refuse(config: AdapterConfig, layout: Layout) -> None:
@@ -196,35 +238,55 @@ def _refuse(config: AdapterConfig, layout: Layout) -> None:
         )
 
 
-def _resize_plan(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[Plan, int | None]:
+def _resize_plan(
+    layout: Layout, base: Manifest, config: AdapterConfig, folder: Path
+) -> tuple[Plan, int | None]:
     """``pad_rows`` / ``truncate_rows`` ops giving the base's embeddings the adapter's rows.
 
     The rows are those of the embeddings the adapter saved whole; without any,
-    enough rows for the highest trainable token index.
+    enough rows for the highest trainable token index; without those, the
+    adapter's tokenizer when it counts more tokens than the base has rows (as
+    ``resize_token_embeddings(len(tokenizer))`` before attaching).
     """
-    old, new = _saved_rows(layout, base) or _token_rows(layout, base, config) or (None, None)
+    old, new = (
+        _saved_rows(layout, base)
+        or _token_rows(layout, base, config)
+        or _tokenizer_rows(folder, base)
+        or (None, None)
+    )
     if old is None or new is None:
         return Plan(source=base.source), None
-    reason = f"adapter rows: the adapter's embeddings have {new} rows, the base {old}"
-    saved = {base_tensor(spec.name, base.tensors) for spec in layout.whole}
+    reason = f"adapter rows: the adapter's vocabulary has {new} rows, the base {old}"
+    saved = {base_tensor(copy.spec.name, base.tensors) for copy in layout.whole}
     resize: list[Op] = []
-    for name, spec in base.tensors.items():
-        if spec.shape and spec.shape[0] == old and stack_of(name) is None and name not in saved:
-            if new > old:
-                resize.append(Op("pad_rows", {"name": name, "rows": new, "init": "mean"}, reason))
-            else:
-                resize.append(Op("truncate_rows", {"name": name, "rows": new}, reason))
+    for name in _vocabulary_tensors(base, old):
+        if name in saved:
+            continue
+        if new > old:
+            resize.append(Op("pad_rows", {"name": name, "rows": new, "init": "mean"}, reason))
+        else:
+            resize.append(Op("truncate_rows", {"name": name, "rows": new}, reason))
     return Plan(ops=resize, source=base.source), new
+
+
+def _vocabulary_tensors(base: Manifest, rows: int) -> list[str]:
+    """The base's embeddings and heads of ``rows`` rows: outside the layer stacks, 1-d or 2-d."""
+    return [
+        name
+        for name, spec in base.tensors.items()
+        if spec.shape and spec.shape[0] == rows and len(spec.shape) <= 2 and stack_of(name) is None
+    ]
 
 
 def _saved_rows(layout: Layout, base: Manifest) -> tuple[int, int] | None:
     """(base rows, adapter rows) of the first whole copy whose rows alone differ."""
-    for spec in layout.whole:
+    for copy in layout.whole:
+        spec = copy.spec
         found = base_tensor(spec.name, base.tensors)
         if found is None or not spec.shape:
             continue
         have = base.tensors[found].shape
-        if have[0] != spec.shape[0] and have[1:] == spec.shape[1:]:
+        if have and have[0] != spec.shape[0] and have[1:] == spec.shape[1:]:
             return have[0], spec.shape[0]
     return None
 
@@ -239,10 +301,22 @@ def _token_rows(layout: Layout, base: Manifest, config: AdapterConfig) -> tuple[
     return None
 
 
+def _tokenizer_rows(folder: Path, base: Manifest) -> tuple[int, int] | None:
+    """(base rows, tokens) when the adapter's tokenizer counts exactly more tokens than that."""
+    counted = tokenizer_vocab(folder)
+    rows = base_vocab(base)
+    if counted is None or rows is None or not counted[1] or counted[0] <= rows:
+        return None
+    if not _vocabulary_tensors(base, rows):
+        return None
+    return rows, counted[0]
+
+
 def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
     """Point each base tensor the adapter saved whole at the adapter's bytes."""
     replaced = []
-    for spec in layout.whole:
+    for copy in layout.whole:
+        spec = copy.spec
         name = base_tensor(spec.name, outcome.recipes)
         if name is None:
             continue
@@ -260,19 +334,89 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
     return replaced
 
 
-def _merge_lora(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> int:
-    """Replace each adapted base weight's recipe with ``W + scale · B @ A``; returns the count."""
+def _add_untied(
+    outcome: ops.Outcome,
+    layout: Layout,
+    tied: dict[str, str],
+    before: dict[str, ops.Recipe],
+) -> list[str]:
+    """Write the tied tensors the adapter unties, which the base's files leave out.
+
+    PEFT's ``modules_to_save`` on an input embedding leaves the tied head on the
+    original rows: the merged model has two tensors, and its config unties them.
+    The head is the adapter's copy when it saved one, else the base's original
+    (``before`` the adapter's copies replaced it), given the adapter's rows.
+
+    Returns:
+        The names written.
+
+    """
+    copies = {copy.base: copy.spec for copy in layout.whole}
+    added = []
+    for name, original in tied.items():
+        if name in outcome.recipes:
+            continue
+        target = outcome.recipes[original].spec
+        saved = copies.get(name)
+        if saved is not None:
+            recipe = ops.Recipe(spec=replace(saved, name=name, location=None), source=saved)
+        else:
+            recipe = _with_rows(before[original], name, target.shape[0])
+        if recipe.spec.dtype != target.dtype:
+            recipe = ops.Recipe(
+                spec=replace(recipe.spec, dtype=target.dtype),
+                inputs=(recipe,),
+                fn=_cast_to(target.dtype),
+                ops=("cast",),
+            )
+        outcome.recipes[name] = recipe
+        added.append(name)
+    return added
+
+
+def _with_rows(base: ops.Recipe, name: str, rows: int) -> ops.Recipe:
+    """A copy of ``base`` named ``name``, padded (mean) or truncated to ``rows`` rows."""
+    spec = replace(base.spec, name=name)
+    if spec.shape[0] == rows:
+        return replace(base, spec=spec)
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        from weightfit.values import padded
+
+        value = values[0]
+        return padded(value, rows, "mean", 0) if rows > value.shape[0] else value[:rows]
+
+    shape = (rows, *spec.shape[1:])
+    return ops.Recipe(spec=replace(spec, shape=shape), inputs=(base,), fn=fn, ops=("pad_rows",))
+
+
+def _merge_lora(
+    outcome: ops.Outcome, layout: Layout, config: AdapterConfig, stacks: dict[str, Stack]
+) -> int:
+    """Replace each adapted base tensor's recipe with ``W + scale · B @ A``; returns the count."""
     merged = 0
+    specs = {name: recipe.spec for name, recipe in outcome.recipes.items()}
+    specs.update((s.name, TensorSpec(s.name, s.shape, "F32")) for s in stacks.values())
     for module in layout.lora.values():
-        weight = base_weight(module.name, outcome.recipes)
+        weight = lora_target(module, specs, config.target_parameters)
         if weight is None or module.a is None or module.b is None:
             continue
-        scale = config.scale(strip_peft(module.name), module.rank)
+        shape = specs[weight].shape
+        scale = config.scale(module.module, module.rank_on(shape))
+        if weight in stacks:
+            _merge_stack(outcome, module, (module.a, module.b), scale, stacks[weight])
+            merged += 1
+            continue
         base = outcome.recipes[weight]
+        fn = (
+            _expert_merged(module, scale, shape)
+            if len(shape) == 3 and len(module.a.shape) == 2
+            else _merged(module, scale, config.fan_in_fan_out)
+        )
         outcome.recipes[weight] = ops.Recipe(
             spec=base.spec,
             inputs=(base, _leaf(module.a), _leaf(module.b)),
-            fn=_merged(module, scale, config.fan_in_fan_out),
+            fn=fn,
             ops=(*base.ops, "lora_merge"),
         )
         bias_name = weight.removesuffix("weight") + "bias"
@@ -286,6 +430,26 @@ def _merge_lora(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> 
             )
         merged += 1
     return merged
+
+
+def _merge_stack(
+    outcome: ops.Outcome,
+    module: LoraModule,
+    factors: tuple[TensorSpec, TensorSpec],
+    scale: float,
+    stack: Stack,
+) -> None:
+    """Add an expert stack's delta to the file tensors that hold it, one expert's rows each."""
+    a, b = factors
+    for index, part in enumerate(stack.parts):
+        base = outcome.recipes[part]
+        expert, first, rows = stack.piece(index)
+        outcome.recipes[part] = ops.Recipe(
+            spec=base.spec,
+            inputs=(base, _leaf(a), _leaf(b)),
+            fn=_expert_part(module, scale, stack.shape, expert, slice(first, first + rows)),
+            ops=(*base.ops, "lora_merge"),
+        )
 
 
 def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> None:
@@ -323,6 +487,49 @@ def _merged(module: LoraModule, scale: float, fan_in_fan_out: bool) -> ops.Value
         else:
             result.addmm_(b, a, alpha=scale)
         return result.to(weight.dtype)
+
+    return fn
+
+
+def _expert_merged(module: LoraModule, scale: float, shape: tuple[int, ...]) -> ops.ValueFn:
+    """The value function adding a ``ParamWrapper``'s delta to an ``[E, d1, d2]`` expert stack.
+
+    ``A`` ``[r·E, in]`` is read as ``[E, r, in]`` and ``B`` ``[out, r·E]`` as
+    ``[out, r, E]`` (PEFT's reshapes); expert ``e`` gets ``B[:, :, e] @ A[e]``,
+    transposed when the stack is ``[E, in, out]``.
+    """
+    experts = shape[0]
+    transposed = module.expert_layout(shape) == "in_out"
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        import torch
+
+        weight, a, b = values
+        a = a.float().reshape(experts, -1, a.shape[-1])
+        b = b.float().reshape(b.shape[0], -1, experts).permute(2, 0, 1)
+        delta = torch.bmm(b, a)
+        if transposed:
+            delta = delta.transpose(1, 2)
+        return (weight.float() + delta * scale).to(weight.dtype)
+
+    return fn
+
+
+def _expert_part(
+    module: LoraModule, scale: float, shape: tuple[int, ...], expert: int, rows: slice
+) -> ops.ValueFn:
+    """The value function adding rows ``rows`` of expert ``expert``'s delta to one file tensor."""
+    experts = shape[0]
+    transposed = module.expert_layout(shape) == "in_out"
+
+    def fn(values: list[torch.Tensor]) -> torch.Tensor:
+        weight, a, b = values
+        a = a.float().reshape(experts, -1, a.shape[-1])[expert]
+        b = b.float().reshape(b.shape[0], -1, experts)[:, :, expert]
+        delta = b @ a
+        if transposed:
+            delta = delta.T
+        return (weight.float() + delta[rows] * scale).to(weight.dtype)
 
     return fn
 
@@ -381,14 +588,15 @@ def _described(config: AdapterConfig, modules: int) -> dict[str, Any]:
 
 
 def _side_files(
-    adapter: Path, base: Path, manifest: Manifest, rows: int | None
+    adapter: Path, base: Path, manifest: Manifest, rows: int | None, *, untie: bool = False
 ) -> dict[str, bytes]:
-    """The base's ``config.json`` (vocabulary updated) and the adapter's tokenizer files."""
+    """The base's ``config.json`` (vocabulary updated, untied) and the adapter's tokenizer files."""
     files: dict[str, bytes] = {}
     folder = base if base.is_dir() else None
     config = manifest.config if folder is not None and manifest.format != "peft-adapter" else None
     if isinstance(config, dict):
-        files["config.json"] = json.dumps(_with_vocab(config, rows), indent=2).encode() + b"\n"
+        updated = _untied(_with_vocab(config, rows)) if untie else _with_vocab(config, rows)
+        files["config.json"] = json.dumps(updated, indent=2).encode() + b"\n"
     for name in BASE_FILES:
         _copy(folder / name if folder else None, files)
     for name in COPIED_FILES:
@@ -399,6 +607,15 @@ def _side_files(
 def _copy(path: Path | None, files: dict[str, bytes]) -> None:
     if path is not None and path.is_file() and path.stat().st_size <= MAX_COPIED_BYTES:
         files[path.name] = path.read_bytes()
+
+
+def _untied(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with ``tie_word_embeddings`` false (top level and ``text_config``)."""
+    updated = {**config, "tie_word_embeddings": False}
+    text = updated.get("text_config")
+    if isinstance(text, dict) and "tie_word_embeddings" in text:
+        updated["text_config"] = {**text, "tie_word_embeddings": False}
+    return updated
 
 
 def _with_vocab(config: dict[str, Any], rows: int | None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from weightfit.apply import ProgressFn
+    from weightfit.apply import ProgressFn, WriteOptions
 
 _ERROR_CONSOLE: Console | None = None
 
@@ -47,6 +47,18 @@ def writer_options(parser: argparse.ArgumentParser, *, dtype: bool = True) -> No
         dest="hash_sources",
         action="store_false",
         help="do not record the sources' SHA-256 (saves reading them once more)",
+    )
+
+
+def write_options(args: argparse.Namespace, progress: ProgressFn | None) -> WriteOptions:
+    """The :class:`~weightfit.apply.WriteOptions` that :func:`writer_options` parsed."""
+    from weightfit.apply import WriteOptions
+
+    return WriteOptions(
+        shard_size=args.shard_size,
+        overwrite=args.overwrite,
+        hash_sources=args.hash_sources,
+        progress=progress,
     )
 
 

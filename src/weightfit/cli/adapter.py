@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from weightfit.cli._output import emit, write_progress, writer_options
+from weightfit.cli._output import emit, write_options, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 HELP = "check a PEFT LoRA adapter against a base model, or merge it in"
@@ -65,11 +65,8 @@ def run_merge(args: argparse.Namespace) -> int:
             args.adapter,
             args.base,
             args.out,
-            shard_size=args.shard_size,
-            overwrite=args.overwrite,
-            hash_sources=args.hash_sources,
-            progress=progress,
             variant=args.variant,
+            options=write_options(args, progress),
         )
     emit(args, lambda: merge_to_dict(result), lambda console: render_merge(console, result))
     return EXIT_OK if result.merged else EXIT_FINDINGS

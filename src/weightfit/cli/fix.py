@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from weightfit.cli._output import emit, write_progress, writer_options
+from weightfit.cli._output import emit, write_options, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 FIX_HELP = "check a checkpoint against a model, then write a fixed copy (plan included)"
@@ -74,15 +74,12 @@ def run_fix(args: argparse.Namespace) -> int:
             args.against,
             args.out,
             plan_only=args.plan_only,
-            shard_size=args.shard_size,
             dtype=args.dtype,
-            overwrite=args.overwrite,
-            hash_sources=args.hash_sources,
             kwargs=args.kwargs,
             config=args.config,
             key=args.key,
             variant=args.variant,
-            progress=progress,
+            options=write_options(args, progress),
         )
     emit(args, result.to_dict, lambda console: render_fix(console, result))
     return EXIT_FINDINGS if result.unfixed else EXIT_OK
@@ -98,14 +95,11 @@ def run_apply(args: argparse.Namespace) -> int:
             args.plan,
             args.checkpoint,
             args.out,
-            shard_size=args.shard_size,
             dtype=args.dtype,
             target=args.against,
-            overwrite=args.overwrite,
-            hash_sources=args.hash_sources,
-            progress=progress,
             key=args.key,
             variant=args.variant,
+            options=write_options(args, progress),
         )
     emit(args, result.to_dict, lambda console: render_apply(console, result))
     return EXIT_OK

@@ -24,6 +24,7 @@ Trainable-token rows (``trainable_token_indices``) past the base's rows are a
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable
 
@@ -31,12 +32,13 @@ from weightfit.align.prefix import best_prefix
 from weightfit.diagnose._context import Context, depths, main_width, shape_text
 from weightfit.errors import InvalidHeader
 from weightfit.findings import Finding
-from weightfit.peft.config import PEFT_PREFIX, AdapterConfig, parse
+from weightfit.peft.config import PEFT_PREFIX, AdapterConfig, parse, pattern_key
 from weightfit.peft.layout import (
     LoraModule,
     TokenRows,
     base_weight,
     is_adapter_tensor,
+    lora_target,
     split,
     strip_peft,
 )
@@ -55,15 +57,16 @@ def lora_mismatch(ctx: Context) -> None:
     layout = split(ctx.source.tensors[name] for name in names)
     config = adapter_config(ctx.source.config)
     fan_in_fan_out = config.fan_in_fan_out if config else False
+    parameters = config.target_parameters if config else []
     target = ctx.target.tensors
     fits: list[tuple[LoraModule, str]] = []
     misfits: list[tuple[LoraModule, str]] = []
     misses: list[LoraModule] = []
     for module in layout.lora.values():
-        weight = base_weight(module.name, target, ctx.renamed(module.name))
+        weight = lora_target(module, target, parameters, ctx.renamed(module.name))
         if weight is None:
             misses.append(module)
-        elif module.delta_shape(fan_in_fan_out) == target[weight].shape:
+        elif module.fits(target[weight].shape, fan_in_fan_out):
             fits.append((module, weight))
         else:
             misfits.append((module, weight))
@@ -78,6 +81,7 @@ def lora_mismatch(ctx: Context) -> None:
         _fits(ctx, fits, total, config)
     for rows in layout.tokens:
         _token_rows(ctx, rows, config)
+    _legacy_biases(ctx, config)
 
 
 def adapter_config(config: object) -> AdapterConfig | None:
@@ -93,7 +97,7 @@ def adapter_config(config: object) -> AdapterConfig | None:
 def _offset(ctx: Context, misses: list[LoraModule], total: int) -> list[LoraModule]:
     """Report misses a prefix transform maps onto the base; return the rest."""
     target = ctx.target.tensors
-    stripped = {f"{strip_peft(m.name)}.weight": m for m in misses}
+    stripped = {f"{m.module}.weight": m for m in misses}
     transform = best_prefix(list(stripped), list(target))
     if transform is None:
         return misses
@@ -113,7 +117,7 @@ def _offset(ctx: Context, misses: list[LoraModule], total: int) -> list[LoraModu
         if n.startswith(strip) and not is_adapter_tensor(n) and _moved(n, strip, add) in target
     ]
     params = [s.name for m in mapped.values() for s in m.specs] + wholes
-    examples = [strip_peft(m.name) for m in list(mapped.values())[:MAX_EXAMPLES]]
+    examples = [m.module for m in list(mapped.values())[:MAX_EXAMPLES]]
     ctx.add(
         Finding(
             category="lora_mismatch",
@@ -161,9 +165,9 @@ def _missing_modules(
 ) -> None:
     """Report LoRA modules with no base tensor: another architecture or another depth."""
     base_modules = {name.rsplit(".", 2)[-2] for name in ctx.target.tensors if "." in name}
-    kinds = Counter(strip_peft(m.name).rsplit(".", 1)[-1] for m in misses)
+    kinds = Counter(m.module.rsplit(".", 1)[-1] for m in misses)
     absent = sorted(kind for kind in kinds if kind not in base_modules)
-    reached = [stack_of(strip_peft(m.name) + ".weight") for m in misses]
+    reached = [stack_of(m.module + ".weight") for m in misses]
     adapter_depth = max((found[1] + 1 for found in reached if found), default=None)
     base_depth = _depth(ctx.target.tensors)
     hits = total - len(misses)
@@ -179,12 +183,12 @@ def _missing_modules(
         )
     else:
         reason = "those module paths are not in the base: another model or another layout"
-    examples = ", ".join(strip_peft(m.name) for m in misses[:MAX_EXAMPLES])
+    examples = ", ".join(m.module for m in misses[:MAX_EXAMPLES])
     evidence: dict[str, object] = {
         "modules": total,
         "modules_found": hits,
         "modules_missing": len(misses),
-        "missing_examples": [strip_peft(m.name) for m in misses[:10]],
+        "missing_examples": [m.module for m in misses[:10]],
         "module_kinds_absent_from_base": absent,
         "adapter_layers": adapter_depth,
         "base_layers": base_depth,
@@ -231,7 +235,7 @@ def _misfits(ctx: Context, misfits: list[tuple[LoraModule, str]], fan_in_fan_out
     ]
     rows = [
         {
-            "module": strip_peft(m.name),
+            "module": m.module,
             "lora_A": list(m.a.shape) if m.a else None,
             "lora_B": list(m.b.shape) if m.b else None,
             "delta": list(m.delta_shape(fan_in_fan_out) or ()),
@@ -247,7 +251,7 @@ def _misfits(ctx: Context, misfits: list[tuple[LoraModule, str]], fan_in_fan_out
         what = "fan_in_fan_out: true" if not fan_in_fan_out else "fan_in_fan_out: false"
         message = (
             f"LoRA deltas of {len(misfits)} modules are the transpose of their base weights "
-            f"({strip_peft(first.name)}: B @ A {shape_text(delta)}, base "
+            f"({first.module}: B @ A {shape_text(delta)}, base "
             f"{shape_text(target[weight].shape)}): the base stores [in, out] "
             "(GPT-2 Conv1D) or the reverse, and the adapter says otherwise"
         )
@@ -255,7 +259,7 @@ def _misfits(ctx: Context, misfits: list[tuple[LoraModule, str]], fan_in_fan_out
     else:
         message = (
             f"LoRA widths of {len(misfits)} modules do not fit the base: "
-            f"{strip_peft(first.name)} B @ A is {shape_text(delta)}, the base weight "
+            f"{first.module} B @ A is {shape_text(delta)}, the base weight "
             f"{shape_text(target[weight].shape)}"
             + (
                 f"; adapter width {adapter_width}, base {base_width}: an adapter for another size"
@@ -290,20 +294,23 @@ def _fits(
     ranks: Counter[int] = Counter()
     scales: Counter[float] = Counter()
     wrong_rank = []
-    for module, _ in fits:
-        rank = module.rank or 0
+    drifts = []
+    for module, weight in fits:
+        rank = module.rank_on(ctx.target.tensors[weight].shape) or 0
         ranks[rank] += 1
         if config is None:
             continue
-        name = strip_peft(module.name)
+        name = module.module
         scales[round(config.scale(name, rank), 6)] += 1
         if config.rank(name) != rank:
-            wrong_rank.append((module, config.rank(name)))
+            wrong_rank.append((module, config.rank(name), rank))
+        if config.alpha(name) != config.legacy_alpha(name):
+            drifts.append((module, rank))
     evidence: dict[str, object] = {
         "modules": total,
         "modules_found": len(fits),
         "ranks": dict(ranks),
-        "adapter_layers": _depth(strip_peft(m.name) + ".weight" for m, _ in fits),
+        "adapter_layers": _depth(m.module + ".weight" for m, _ in fits),
         "base_layers": _depth(ctx.target.tensors),
         "adapter_width": main_width(s for m, _ in fits for s in m.specs),
         "base_width": ctx.main_width("target"),
@@ -345,27 +352,138 @@ def _fits(
         )
     )
     ctx.consume(unexpected=[s.name for m, _ in fits for s in m.specs])
-    if wrong_rank:
-        module, said = wrong_rank[0]
-        ctx.add(
-            Finding(
-                category="lora_mismatch",
-                severity="warning",
-                message=(
-                    f"{len(wrong_rank)} LoRA modules have rank {module.rank} in the file, "
-                    f"adapter_config.json says r={said} ({strip_peft(module.name)}): the scale "
-                    "alpha/r PEFT computes from the config is not the one trained with"
-                ),
-                params=[s.name for m, _ in wrong_rank for s in m.specs],
-                evidence={
-                    "file_rank": module.rank,
-                    "config_rank": said,
-                    "modules": [strip_peft(m.name) for m, _ in wrong_rank[:10]],
-                },
-                confidence=0.9,
-                fix_note="set r (or rank_pattern) in adapter_config.json to the files' rank",
-            )
+    if wrong_rank and config is not None:
+        _wrong_rank(ctx, wrong_rank, config)
+    if drifts and config is not None:
+        _alpha_drift(ctx, drifts, config)
+
+
+def _alpha_drift(ctx: Context, drifts: list[tuple[LoraModule, int]], config: AdapterConfig) -> None:
+    """Report modules whose alpha (so scale) depends on the PEFT version that loads them.
+
+    PEFT before 0.15 looked a module's alpha up under the first key of either
+    pattern that matched it, and matched no whole module path; PEFT since looks
+    each pattern up on its own. Nothing in the files tells which one trained it.
+    """
+    module, rank = drifts[0]
+    name = module.module
+    new, old = config.alpha(name), config.legacy_alpha(name)
+    scale_new, scale_old = config.scale(name, rank), config.scale(name, rank) * old / new
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="warning",
+            message=(
+                f"{len(drifts)} LoRA modules get another alpha from adapter_config.json in "
+                f"PEFT since 0.15 than before ({name}: alpha {new:g}, scale {scale_new:g}; "
+                f"before 0.15 alpha {old:g}, scale {scale_old:g}): rank_pattern and "
+                "alpha_pattern match it through different keys, or through a whole module path"
+            ),
+            params=[s.name for m, _ in drifts for s in m.specs],
+            evidence={
+                "modules": [m.module for m, _ in drifts[:10]],
+                "alpha": new,
+                "alpha_before_0_15": old,
+                "rank_pattern": config.rank_pattern,
+                "alpha_pattern": config.alpha_pattern,
+            },
+            confidence=0.8,
+            fix_note=(
+                "weightfit adapter merge uses today's reading (as merge_and_unload does); if the "
+                "adapter was trained with PEFT before 0.15, give alpha_pattern the module's full "
+                f"path with alpha {old:g} first"
+            ),
         )
+    )
+
+
+def _wrong_rank(
+    ctx: Context, wrong_rank: list[tuple[LoraModule, int, int]], config: AdapterConfig
+) -> None:
+    """Report modules whose tensors have another rank than ``adapter_config.json`` gives them."""
+    module, said, rank = wrong_rank[0]
+    key = pattern_key(config.rank_pattern, module.module)
+    # PEFT before 0.15 matched pattern keys with ".*\.key$": a key naming the whole
+    # module path never matched, so the adapter was trained at the default rank.
+    whole_path = key is not None and module.module == key
+    cause = (
+        f"; the rank_pattern key {key!r} is the whole module path, which PEFT before 0.15 "
+        f"did not match: the adapter was trained at r={config.r}"
+        if whole_path and rank == config.r
+        else ""
+    )
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="warning",
+            message=(
+                f"{len(wrong_rank)} LoRA modules have rank {rank} in the file, "
+                f"adapter_config.json gives r={said} ({module.module}): PEFT builds them at "
+                f"r={said} and cannot load the tensors (size mismatch){cause}"
+            ),
+            params=[s.name for m, _, _ in wrong_rank for s in m.specs],
+            evidence={
+                "file_rank": rank,
+                "config_rank": said,
+                "rank_pattern_key": key,
+                "modules": [m.module for m, _, _ in wrong_rank[:10]],
+            },
+            confidence=0.9,
+            fix_note=(
+                "set r (or rank_pattern) in adapter_config.json to the files' rank; "
+                "weightfit adapter merge uses the files' rank"
+            ),
+        )
+    )
+
+
+def _legacy_biases(ctx: Context, config: AdapterConfig | None) -> None:
+    """Report trained biases of adapted modules saved where PEFT before 0.7 kept them.
+
+    Until 0.7 a LoRA layer *was* the base layer (``q_proj.bias``); since then it
+    wraps it (``q_proj.base_layer.bias``), and ``set_peft_model_state_dict``
+    leaves keys it does not know aside without a word: ``bias="all"`` or
+    ``"lora_only"`` biases saved the old way are not loaded by today's PEFT.
+    """
+    if config is None or config.bias == "none":
+        return
+    layout = split(ctx.source.tensors.values())
+    adapted = {m.module for m in layout.lora.values()}
+    old = [
+        c.spec.name
+        for c in layout.whole
+        if not c.wrapper and c.base.endswith(".bias") and c.base[: -len(".bias")] in adapted
+    ]
+    if not old:
+        return
+    kinds = sorted({name.rsplit(".", 2)[-2] for name in old})
+    pattern = rf"(.*\.(?:{'|'.join(re.escape(k) for k in kinds)}))\.bias"
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="warning",
+            message=(
+                f"{len(old)} trained biases (bias={config.bias!r}) of adapted modules are saved "
+                f"as '<module>.bias' ({strip_peft(old[0])}), PEFT's layout before 0.7; since "
+                "then PEFT looks for '<module>.base_layer.bias' and PeftModel.from_pretrained "
+                "leaves these out without a warning"
+            ),
+            params=old,
+            evidence={"bias": config.bias, "tensors": len(old), "module_kinds": kinds},
+            confidence=0.85,
+            fix=[
+                Op(
+                    "rename",
+                    {"pattern": pattern, "replacement": r"\1.base_layer.bias"},
+                    "lora_mismatch: trained biases in PEFT's layout before 0.7",
+                )
+            ],
+            fix_note=(
+                "rename them (the plan's rename) before loading with today's PEFT; "
+                "weightfit adapter merge keeps them as trained"
+            ),
+        )
+    )
 
 
 def _token_rows(ctx: Context, rows: TokenRows, config: AdapterConfig | None) -> None:
@@ -433,3 +551,36 @@ def _token_rows(ctx: Context, rows: TokenRows, config: AdapterConfig | None) -> 
             )
         )
     ctx.consume(unexpected=[rows.delta.name])
+
+
+def untied_heads(ctx: Context) -> None:
+    """Say that an adapter unties a head its base ties to the embeddings, and what merging does.
+
+    ``facts["untied"]`` (tied copy → the tensor it shares, read by
+    ``adapters.saved`` from the base's model) names the heads the base's files
+    leave out whose embedding the adapter replaces: ``modules_to_save`` on the
+    input embedding leaves the tied head on the original rows, so PEFT's model
+    has two tensors.
+    """
+    tied: dict[str, str] = dict(ctx.facts.get("untied") or {})
+    if not tied:
+        return
+    copy, original = next(iter(tied.items()))
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="info",
+            message=(
+                f"the base ties {copy} to {original} (its files leave the copy out); the "
+                f"adapter's copy of {original} (modules_to_save) unties them in PEFT: {copy} "
+                "keeps the rows training started from"
+            ),
+            params=[PEFT_PREFIX + name for name in tied],
+            evidence={"tied": tied, "source": "model built from the base's config"},
+            confidence=0.9,
+            fix_note=(
+                f"weightfit adapter merge writes {copy} apart (the adapter's copy, else the "
+                "base's rows) and sets tie_word_embeddings to false, as merge_and_unload does"
+            ),
+        )
+    )

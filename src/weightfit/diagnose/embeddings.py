@@ -2,7 +2,10 @@
 
 - ``vocab_resize``: the rows of the input embedding and the output head differ
   by a few, together: tokens were added or the vocabulary was padded
-  (``resize_token_embeddings(n, pad_to_multiple_of=k)``).
+  (``resize_token_embeddings(n, pad_to_multiple_of=k)``). Where the model's
+  config names its vocabulary (``vocab_size``, also under ``text_config``) and
+  one side has exactly that many rows, the tensor is a vocabulary whatever its
+  size: a 320-token test model's ``lm_head`` is no classifier.
 - ``num_classes``: only a terminal head's output rows differ, by a factor or
   more, its input width equal to the model's: a head for another label set.
 - ``tied_weights``: a tensor is absent because it shares storage with another
@@ -26,6 +29,12 @@ MIN_VOCAB_ROWS = 1000
 
 MAX_VOCAB_CHANGE = 0.05
 """Largest relative row difference read as added or padded tokens (Qwen2.5 151665/152064: 0.3%)."""
+
+MAX_CONFIGURED_CHANGE = 0.5
+"""Largest relative row difference read as tokens when the config names the vocabulary."""
+
+VOCAB_KEYS = ("vocab_size", "text_config.vocab_size")
+"""Config fields that give the number of token rows (transformers' names)."""
 
 PAD_MULTIPLES = (128, 64, 32, 16, 8)
 """The ``pad_to_multiple_of`` values worth naming, largest first."""
@@ -72,9 +81,15 @@ def _row_changes(ctx: Context) -> list[_RowChange]:
 def vocab_resize(ctx: Context) -> None:
     """Report embeddings and heads whose rows differ by a few: added or padded tokens."""
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
+    vocabularies = configured_vocab(ctx)
     for change in _row_changes(ctx):
         larger = max(change.have, change.want)
-        if larger < MIN_VOCAB_ROWS or abs(change.have - change.want) > MAX_VOCAB_CHANGE * larger:
+        difference = abs(change.have - change.want)
+        configured = bool({change.have, change.want} & vocabularies)
+        if configured:
+            if difference > MAX_CONFIGURED_CHANGE * larger:
+                continue
+        elif larger < MIN_VOCAB_ROWS or difference > MAX_VOCAB_CHANGE * larger:
             continue
         # Embeddings and heads sit outside the repeated layers; rows inside them are widths.
         if stack_of(change.name) is not None:
@@ -85,6 +100,21 @@ def vocab_resize(ctx: Context) -> None:
         outputs = [c for c in changes if _role(c) == "output"]
         tied = _tied_head(ctx, inputs)
         _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def configured_vocab(ctx: Context) -> set[int]:
+    """The vocabulary sizes the target's config (else the checkpoint's) names."""
+    found: set[int] = set()
+    for config in (ctx.target.config, ctx.source.config):
+        for key in VOCAB_KEYS:
+            holder: object = config or {}
+            for part in key.split("."):
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if isinstance(holder, int) and not isinstance(holder, bool) and holder > 0:
+                found.add(holder)
+        if found:
+            return found
+    return found
 
 
 def _named_role(change: _RowChange) -> str | None:

@@ -56,7 +56,7 @@ def _tokenizer(
     if resize is not None and "checkpoint_rows" in resize.evidence:
         _explain_rows(resize, count, exact)
         return []
-    base_rows = _base_vocab(target)
+    base_rows = base_vocab(target)
     if base_rows is None or count <= base_rows:
         return []
     return [
@@ -108,7 +108,7 @@ def _explain_rows(finding: Finding, count: int, exact: bool) -> None:
         )
 
 
-def _base_vocab(target: Manifest) -> int | None:
+def base_vocab(target: Manifest) -> int | None:
     """The base's vocabulary: ``vocab_size`` of its config, else its input embedding's rows."""
     config = target.config or {}
     for holder in (config, config.get("text_config") or {}):

@@ -173,6 +173,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=frozenset({"adapter"}),
     ),
     Rule(
+        "untied_heads",
+        adapters.untied_heads,
+        ("tied_weights",),
+        after=("adapter_vocab",),
+        profiles=frozenset({"adapter"}),
+    ),
+    Rule(
         "lora_halves",
         text_tensors.lora_halves,
         ("lora_mismatch",),

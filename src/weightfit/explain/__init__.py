@@ -38,6 +38,7 @@ from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import lora_reshape, other_messages, torch_messages, transformers_messages
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
+from weightfit.fix_hint import FixTarget
 from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
 from weightfit.ranking import build_report
 
@@ -103,7 +104,7 @@ def explain(text: str | bytes) -> Report:
         if section.facts:
             findings += diagnose(_empty(label), profile="text", facts={"messages": section.facts})
     alignment = _merged(parts)
-    report = build_report(alignment, findings, fix_command=_fix_command(found))
+    report = build_report(alignment, findings, fix_target=_fix_target(found))
     models = list(dict.fromkeys(s.model for s in found if s.model))
     report.target = ", ".join(models) or "<model in the log>"
     report.hints = [*report.hints, *_hints(found, tensor_sections)]
@@ -310,10 +311,14 @@ def _checkpoint_argument(named: str) -> str:
     return named
 
 
-def _fix_command(found: list[Section]) -> str:
-    """The ``weightfit fix`` line a person would run once the files are at hand."""
+def _fix_target(found: list[Section]) -> FixTarget:
+    """What a person would run ``weightfit fix`` on once the files are at hand.
+
+    The checkpoint the log names (else ``CKPT``) and ``TARGET``, written as they
+    are: placeholders and a log's names for a person to adapt.
+    """
     checkpoint = next((s.checkpoint for s in found if s.checkpoint), "CKPT")
-    return f"weightfit fix {checkpoint} --against TARGET -o OUT --plan-only"
+    return FixTarget(checkpoint=checkpoint, target="TARGET", verbatim=True)
 
 
 def _binary(text: str) -> bool:

@@ -28,7 +28,7 @@ from weightfit.errors import (
     InvalidHeader,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions, containers, pickle_vm
+from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm
 from weightfit.formats.pickle_nodes import (
     Call,
     GlobalRef,
@@ -36,7 +36,7 @@ from weightfit.formats.pickle_nodes import (
     TensorRecord,
     canonical_dtype,
 )
-from weightfit.manifest import Manifest, OpaqueGlobal, TensorSpec
+from weightfit.manifest import Manifest, TensorSpec
 
 NAME = "dcp"
 FORMAT = "dcp"
@@ -96,21 +96,16 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         f"DCP keeps tensor bytes in per-rank chunks across {len(files)} .distcp files; "
         "shapes are the full (global) ones and byte locations are not listed"
     ]
-    return Manifest(
-        tensors=tensors,
-        source=str(path),
-        format=FORMAT,
+    version = state.get("version")
+    return pickle_manifest.build(
+        path,
+        FORMAT,
+        result,
+        choice,
+        tensors,
+        notes,
         files=[str(metadata_path), *(str(path / f) for f in files)],
-        metadata={"version": str(state.get("version", ""))} if state.get("version") else {},
-        extras=choice.extras,
-        container=choice.key,
-        container_reason=choice.reason,
-        containers=choice.containers,
-        security=result.verdict,
-        globals=[
-            OpaqueGlobal(g.module, g.name, g.verdict) for g in result.globals if g.verdict != "safe"
-        ],
-        notes=notes,
+        metadata={"version": str(version)} if version else {},
     )
 
 

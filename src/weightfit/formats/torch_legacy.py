@@ -34,8 +34,8 @@ from weightfit.errors import (
     TensorSizeMismatch,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions, containers, pickle_vm, torch_tensors
-from weightfit.manifest import ByteRange, Manifest, OpaqueGlobal
+from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
+from weightfit.manifest import ByteRange, Manifest
 
 NAME = "torch_legacy"
 FORMAT = "torch-legacy"
@@ -108,21 +108,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         notes.append(f"{size - end} bytes follow the last storage and belong to no tensor")
     if not pickles.little_endian:
         notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
-    return Manifest(
-        tensors=tensors,
-        source=str(path),
-        format=FORMAT,
-        files=[str(path)],
-        extras=choice.extras,
-        container=choice.key,
-        container_reason=choice.reason,
-        containers=choice.containers,
-        security=main.verdict,
-        globals=[
-            OpaqueGlobal(g.module, g.name, g.verdict) for g in main.globals if g.verdict != "safe"
-        ],
-        notes=notes,
-    )
+    return pickle_manifest.build(path, FORMAT, main, choice, tensors, notes)
 
 
 @dataclass

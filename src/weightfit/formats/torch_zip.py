@@ -28,9 +28,9 @@ from weightfit.errors import (
     NotACheckpoint,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions, containers, pickle_vm, torch_tensors
+from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
 from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
-from weightfit.manifest import ByteRange, Manifest, OpaqueGlobal
+from weightfit.manifest import ByteRange, Manifest
 
 NAME = "torch_zip"
 FORMAT = "torch-zip"
@@ -114,22 +114,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         metadata["byteorder"] = byteorder
         if byteorder == "big":
             notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
-    return Manifest(
-        tensors=tensors,
-        source=str(path),
-        format=FORMAT,
-        files=[str(path)],
-        metadata=metadata,
-        extras=choice.extras,
-        container=choice.key,
-        container_reason=choice.reason,
-        containers=choice.containers,
-        security=result.verdict,
-        globals=[
-            OpaqueGlobal(g.module, g.name, g.verdict) for g in result.globals if g.verdict != "safe"
-        ],
-        notes=notes,
-    )
+    return pickle_manifest.build(path, FORMAT, result, choice, tensors, notes, metadata=metadata)
 
 
 def _open(handle: BinaryIO, path: Path, size: int) -> zipfile.ZipFile:

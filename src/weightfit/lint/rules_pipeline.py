@@ -7,6 +7,7 @@ from typing import Any
 
 from weightfit.lint.context import Context, Folder
 from weightfit.lint.registry import Violation, implements
+from weightfit.tokenizer_size import added_decoder_ids, id_span, tokenizer_json_ids, vocab_json_ids
 
 DENOISERS = ("transformer", "unet", "prior", "decoder")
 """Component names diffusers pipelines give the denoising network."""
@@ -163,28 +164,22 @@ def latent_channels_mismatch(ctx: Context) -> Iterator[Violation]:
 
 
 def tokenizer_size(ctx: Context, folder: Folder) -> int | None:
-    """Token ids a tokenizer can produce (largest id + 1), from its JSON files."""
-    ids: list[int] = []
+    """Token ids a tokenizer can produce, from its JSON files.
+
+    The id span (largest id + 1, :func:`weightfit.tokenizer_size.id_span`), not
+    the count of distinct ids: every id the tokenizer emits must index a row.
+    """
+    ids: set[int] = set()
     if "tokenizer.json" in folder.names:
         data, _ = ctx.json(folder.relpath("tokenizer.json"))
-        model = (data or {}).get("model")
-        vocab = model.get("vocab") if isinstance(model, dict) else None
-        if isinstance(vocab, dict):
-            ids += [v for v in vocab.values() if isinstance(v, int)]
-        elif isinstance(vocab, list):
-            ids.append(len(vocab) - 1)
-        for token in (data or {}).get("added_tokens") or []:
-            if isinstance(token, dict) and isinstance(token.get("id"), int):
-                ids.append(token["id"])
+        ids |= tokenizer_json_ids(data or {})
     elif "vocab.json" in folder.names:
         data, _ = ctx.json(folder.relpath("vocab.json"))
-        ids += [v for v in (data or {}).values() if isinstance(v, int)]
+        ids |= vocab_json_ids(data or {})
     if "tokenizer_config.json" in folder.names:
         data, _ = ctx.json(folder.relpath("tokenizer_config.json"))
-        added = (data or {}).get("added_tokens_decoder")
-        if isinstance(added, dict):
-            ids += [int(k) for k in added if str(k).isdigit()]
-    return max(ids) + 1 if ids else None
+        ids |= added_decoder_ids(data or {})
+    return id_span(ids)
 
 
 @implements("WF503")

@@ -48,6 +48,9 @@ class AdapterConfig:
         trainable_token_indices: Token rows trained on their own: a list (the
             input embedding) or ``{module name: [rows]}``.
         lora_bias: ``lora_B`` has a bias that merging adds to the base bias.
+        target_parameters: Parameters adapted directly (PEFT ≥ 0.17), matched by suffix.
+        bias: ``none``, ``all`` or ``lora_only``: which base biases were trained
+            and saved whole.
         raw: The whole JSON object.
     """
 
@@ -65,17 +68,35 @@ class AdapterConfig:
     task_type: str | None = None
     trainable_token_indices: list[int] | dict[str, list[int]] | None = None
     lora_bias: bool = False
+    target_parameters: list[str] = field(default_factory=list)
+    bias: str = "none"
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def rank(self, module: str) -> int:
         """The rank of ``module`` (a base-model module name): ``rank_pattern`` first."""
-        key = _pattern_key(self.rank_pattern, module)
+        key = pattern_key(self.rank_pattern, module)
         return int(self.rank_pattern[key]) if key is not None else self.r
 
     def alpha(self, module: str) -> float:
         """The alpha of ``module``: ``alpha_pattern`` first."""
-        key = _pattern_key(self.alpha_pattern, module)
+        key = pattern_key(self.alpha_pattern, module)
         return float(self.alpha_pattern[key]) if key is not None else float(self.lora_alpha)
+
+    def legacy_alpha(self, module: str) -> float:
+        r"""The alpha PEFT before 0.15 gave ``module``.
+
+        It took one key for both patterns: the first of ``rank_pattern``'s then
+        ``alpha_pattern``'s keys matching ``.*\.key$`` (so never a whole module
+        path), and looked the alpha up under that key.
+        """
+        for key in (*self.rank_pattern, *self.alpha_pattern):
+            try:
+                found = re.match(rf".*\.{key}$", module) is not None
+            except re.error:
+                found = False
+            if found:
+                return float(self.alpha_pattern.get(key, self.lora_alpha))
+        return float(self.lora_alpha)
 
     def scale(self, module: str, rank: int | None = None) -> float:
         """The factor merging multiplies ``B @ A`` by, for ``module``.
@@ -163,11 +184,13 @@ def parse(data: object) -> AdapterConfig:
         task_type=_optional_str(data, "task_type"),
         trainable_token_indices=indices,
         lora_bias=bool(data.get("lora_bias") or False),
+        target_parameters=_strings(data, "target_parameters"),
+        bias=_optional_str(data, "bias") or "none",
         raw=dict(data),
     )
 
 
-def _pattern_key(patterns: Mapping[str, object], module: str) -> str | None:
+def pattern_key(patterns: Mapping[str, object], module: str) -> str | None:
     """The first pattern key that matches the end of ``module`` (``get_pattern_key``)."""
     for key in patterns:
         try:

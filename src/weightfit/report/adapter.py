@@ -20,8 +20,14 @@ def merge_to_dict(result: MergeResult) -> dict[str, Any]:
     return {
         "merged": result.merged,
         "modules": result.modules,
-        "resized": result.resized or {},
+        "resized": {
+            name: {"rows_before": old, "rows_after": new}
+            for name, (old, new) in (result.resized or {}).items()
+        },
+        "added_rows": result.added_rows,
         "replaced": result.replaced or [],
+        "added": result.added or [],
+        "ignored": result.ignored or [],
         "output": result.applied.to_dict() if result.applied else None,
         "report": report_to_dict(result.report),
     }
@@ -35,8 +41,8 @@ def render_merge(console: Console, result: MergeResult) -> None:
         console.print("[bold red]Not merged[/]: the adapter does not fit this base (see above)")
         return
     console.print(f"Merged {result.modules} LoRA module(s)")
-    for name, rows in sorted((result.resized or {}).items()):
-        console.print(f"  resized {sanitize_name(name)} to {rows} rows", soft_wrap=True)
+    for name, (old, new) in sorted((result.resized or {}).items()):
+        console.print(f"  resized {sanitize_name(name)} from {old} to {new} rows", soft_wrap=True)
     shapes = result.applied.manifest.tensors
     for name in result.replaced or []:
         shape = list(shapes[name].shape) if name in shapes else "?"

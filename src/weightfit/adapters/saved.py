@@ -1,0 +1,205 @@
+"""The base's files in its model's memory names: transformers' saved layout, undone for PEFT.
+
+PEFT names an adapter's tensors after the model in memory; transformers 5
+writes some models' files in another layout and converts on load (see
+:func:`weightfit.targets.transformers.add_saved_layout`):
+
+- one-to-one renames: a Llava's ``model.language_model.layers…`` is written as
+  ``language_model.model.layers…``;
+- stacks: a Qwen3-MoE's ``mlp.experts.gate_up_proj`` ``[E, 2I, H]`` is written
+  as ``experts.{e}.gate_proj.weight`` and ``experts.{e}.up_proj.weight``
+  ``[I, H]``, recorded part by part (every expert's ``gate_proj``, then every
+  ``up_proj``), each part's rows stacked along the memory tensor's second axis.
+
+A tied copy is left out of the files too (``lm_head.weight`` of a model with
+``tie_word_embeddings``). PEFT's ``modules_to_save`` on the input embedding
+unties it: the trained copy replaces the embedding, the head keeps the
+original rows (``save_embedding_layers`` saves them apart; older PEFT saved
+nothing of them). Such a copy has a place in the model, which the files alone
+do not show, and the merged model must keep it apart.
+
+When an adapter's names miss the base's files and the base is a model folder,
+its model is built from ``config.json`` on ``meta`` (cached) and its saved
+layout and ties read. Renames are applied to the base manifest; stacks and
+tied copies are returned beside it (:class:`MemoryView`), so a check sees the
+memory tensors and a merge can add each expert's delta to the file tensors
+that hold it and write the head the adapter untied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from weightfit.errors import WeightfitError
+from weightfit.manifest import Manifest, TensorSpec
+from weightfit.peft.config import parse
+from weightfit.peft.layout import base_tensor, lora_target, split, unwrap
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A memory tensor ``[E, d1, d2]`` the base's files hold as per-expert parts.
+
+    Attributes:
+        name: The tensor's name in memory.
+        shape: Its shape in memory.
+        parts: The file tensors, part-major: ``parts[p * E + e]`` holds
+            ``rows[p]`` rows of expert ``e``, after the rows of parts ``0 … p-1``.
+        rows: The rows each part contributes.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    parts: tuple[str, ...]
+    rows: tuple[int, ...]
+
+    def piece(self, index: int) -> tuple[int, int, int]:
+        """(expert, first row, rows) of ``parts[index]`` in the memory tensor."""
+        experts = self.shape[0]
+        part, expert = divmod(index, experts)
+        return expert, sum(self.rows[:part]), self.rows[part]
+
+
+@dataclass
+class MemoryView:
+    """The base as PEFT sees it: file tensors under memory names, stacks and tied copies.
+
+    Attributes:
+        base: The base's manifest, one-to-one renames applied (tensor bytes as read).
+        stacks: Memory tensors the files hold as per-expert parts, by memory name.
+        tied: Tied copies the files leave out and the adapter unties (it saves
+            the copy, or replaces the tensor it shares): copy name → that tensor.
+    """
+
+    base: Manifest
+    stacks: dict[str, Stack] = field(default_factory=dict)
+    tied: dict[str, str] = field(default_factory=dict)
+
+    def target(self) -> Manifest:
+        """The manifest a check aligns with: stacks whole, tied copies present (no bytes)."""
+        manifest = with_stacks(self.base, self.stacks)
+        if not self.tied:
+            return manifest
+        tensors = dict(manifest.tensors)
+        for copy, original in self.tied.items():
+            tensors[copy] = replace(tensors[original], name=copy, location=None)
+        return replace(manifest, tensors=tensors)
+
+
+def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
+    """The base with its files' names turned into memory names, its stacks and tied copies.
+
+    Returns:
+        The view; the base unchanged, without stacks or ties, when the adapter's
+        names already find their tensors, the base is not a model folder, or its
+        model does not explain the misses.
+
+    """
+    from weightfit.targets import resolve
+
+    folder = Path(base.source)
+    needed = _misses(adapter, MemoryView(base)) or (
+        _ties(base.config) and bool(split(adapter.tensors.values()).whole)
+    )
+    if not needed or not (folder / "config.json").is_file():
+        return MemoryView(base)
+    try:
+        model = resolve(folder / "config.json")
+    except WeightfitError:
+        return MemoryView(base)
+    layout = model.extras.get("saved_layout") or {}
+    renames: dict[str, str] = {}
+    stacks: dict[str, Stack] = {}
+    for name, written in layout.items():
+        if not isinstance(written, dict) or not all(w in base.tensors for w in written):
+            continue
+        if len(written) == 1:
+            renames[next(iter(written))] = name
+        elif name in model.tensors:
+            stack = _stack(name, tuple(model.tensors[name].shape), written)
+            if stack is not None:
+                stacks[name] = stack
+    tensors = {
+        renames.get(name, name): replace(spec, name=renames.get(name, name))
+        for name, spec in base.tensors.items()
+    }
+    renamed = replace(base, tensors=tensors)
+    copies = {unwrap(c.spec.name) for c in split(adapter.tensors.values()).whole}
+    tied = {
+        copy: original
+        for copy, original in (model.extras.get("tied") or {}).items()
+        if (copy in copies or original in copies) and copy not in tensors and original in tensors
+    }
+    view = MemoryView(renamed, stacks, tied)
+    return MemoryView(base) if _misses(adapter, view) else view
+
+
+def with_stacks(base: Manifest, stacks: dict[str, Stack]) -> Manifest:
+    """``base`` with each stack's parts replaced by the memory tensor (no bytes: a check's view)."""
+    if not stacks:
+        return base
+    parts = {part for stack in stacks.values() for part in stack.parts}
+    tensors = {n: s for n, s in base.tensors.items() if n not in parts}
+    for stack in stacks.values():
+        dtype = base.tensors[stack.parts[0]].dtype
+        tensors[stack.name] = TensorSpec(stack.name, stack.shape, dtype)
+    return replace(base, tensors=tensors)
+
+
+def _stack(name: str, shape: tuple[int, ...], written: dict[str, list[int]]) -> Stack | None:
+    """The parts of a ``[E, d1, d2]`` tensor, if ``written`` is laid out as documented above."""
+    names = list(written)
+    if len(shape) != 3 or shape[0] <= 0 or len(names) % shape[0]:
+        return None
+    experts, first, second = shape
+    rows = []
+    for start in range(0, len(names), experts):
+        group = names[start : start + experts]
+        shapes = {tuple(written[n]) for n in group}
+        if len(shapes) != 1 or not _numbered(group):
+            return None
+        (part,) = shapes
+        if len(part) != 2 or part[1] != second:
+            return None
+        rows.append(part[0])
+    if sum(rows) != first:
+        return None
+    return Stack(name, shape, tuple(names), tuple(rows))
+
+
+def _numbered(group: list[str]) -> bool:
+    """Whether the names differ in one dotted segment only, which reads 0, 1, 2 … in order."""
+    split_names = [n.split(".") for n in group]
+    if len({len(parts) for parts in split_names}) != 1:
+        return False
+    varying = [i for i in range(len(split_names[0])) if len({p[i] for p in split_names}) > 1]
+    if len(group) == 1:
+        return True
+    return len(varying) == 1 and [p[varying[0]] for p in split_names] == [
+        str(e) for e in range(len(group))
+    ]
+
+
+def _ties(config: object) -> bool:
+    """Whether a config ties word embeddings (top level or ``text_config``)."""
+    if not isinstance(config, dict):
+        return False
+    text = config.get("text_config")
+    return bool(config.get("tie_word_embeddings")) or (
+        isinstance(text, dict) and bool(text.get("tie_word_embeddings"))
+    )
+
+
+def _misses(adapter: Manifest, view: MemoryView) -> bool:
+    """Whether some LoRA module or whole copy of the adapter finds no base tensor."""
+    layout = split(adapter.tensors.values())
+    config = adapter.config if isinstance(adapter.config, dict) else {}
+    try:
+        parameters = parse(config).target_parameters if "peft_type" in config else []
+    except WeightfitError:
+        parameters = []
+    specs = view.target().tensors
+    return any(base_tensor(c.spec.name, specs) is None for c in layout.whole) or any(
+        lora_target(m, specs, parameters) is None for m in layout.lora.values()
+    )
