@@ -404,7 +404,7 @@ def serve(hub: Hub | None = None) -> Iterator[Hub]:
     for is_cdn in (False, True):
         handler = type("Handler", (_Handler,), {"hub": hub, "is_cdn": is_cdn})
         server = _Server(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
     hub.url = f"http://127.0.0.1:{servers[0].server_address[1]}"
     hub.cdn_url = f"http://127.0.0.1:{servers[1].server_address[1]}"
