@@ -197,14 +197,13 @@ def render(rows: list[tuple[int, int, dict, dict, dict, dict]]) -> str:
     lines += [
         "",
         "Every tensor was found by both readers (the counts agree). weightfit's cold read is "
-        "two requests per shard (the Hub's redirect, then one range of the CDN) plus the "
-        "listing, the config and the index, and receives a third of the bytes (a 32 kB "
-        "speculative range against 100 kB); a warm read is the listing alone. On loopback the "
-        "time is CPU, not network: weightfit validates every header (offsets, coverage, sizes) "
-        "and applies the folder's weight-set rules, as for a local folder (compare the last "
-        "row), where `get_safetensors_metadata` only parses the JSON. On the real Hub each of "
-        "the 2,003 requests of a cold 1000-shard read is a round trip (8 at a time), and a "
-        "warm one is a single request.",
+        "two requests per shard (the Hub's redirect, then one range of the CDN, the same "
+        "100 kB speculative range as `get_safetensors_metadata`) plus the listing, the config "
+        "and the index; a warm read is the listing alone (one request, and a page of the tree "
+        "per 1000 files). On loopback the time is CPU, not network: weightfit validates every "
+        "header (offsets, coverage, sizes) and applies the folder's weight-set rules, as for a "
+        "local folder (compare the last row), where `get_safetensors_metadata` only parses the "
+        "JSON. On the real Hub every request of a cold read is a round trip (8 at a time).",
         END,
     ]
     return "\n".join(lines)

@@ -224,7 +224,7 @@ def test_a_header_longer_than_the_first_range_takes_a_second(hub, tmp_path):
 def test_files_not_mirrored_are_named_and_not_fetched_again(hub, llama_sharded, tmp_path):
     folder = tmp_path / "with-gguf"
     shutil.copytree(llama_sharded, folder)
-    (folder / "model-q4.gguf").write_bytes(b"GGUF" + bytes(40 * 1024))
+    (folder / "model-q4.gguf").write_bytes(b"GGUF" + bytes(2 * mirror.SPECULATIVE_BYTES))
     hub.repos["org/gguf"] = Repo(folder)
     manifest = weightfit.read("hf://org/gguf")
     assert "model-q4.gguf: not read remotely (GGUF" in manifest.notes[-2]

@@ -55,8 +55,10 @@ LOCAL_HEADER = struct.Struct("<4s22xHH")
 """APPNOTE 4.3.7 local file header: signature, 22 bytes, name length, extra length."""
 LOCAL_SIGNATURE = b"PK\x03\x04"
 """APPNOTE 4.3.7: a local file header's first bytes."""
-SPECULATIVE_BYTES = 32 * 1024
-"""First request per weight file: covers most safetensors headers (a few hundred tensors)."""
+SPECULATIVE_BYTES = 100_000
+"""First request per weight file. huggingface_hub measured 97% of safetensors headers of
+the top 1000 models under 100 kB (``HfApi.parse_safetensors_file_metadata``); a round
+trip costs more than the extra bytes."""
 SMALL_JSON_BYTES = 1024 * 1024
 """JSON files up to this size are fetched for any purpose."""
 MAX_JSON_BYTES = 64 * 1024 * 1024
