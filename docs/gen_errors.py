@@ -35,9 +35,19 @@ and builds the one line the command prints:
 error: <path>: <what happened>: <detail> (at byte <offset>)
 ```
 
-The command exits with the class's `exit_code`. Set `WEIGHTFIT_DEBUG=1` to see
-the traceback. Where a builtin exception fits, the class also inherits it, so
-`except FileNotFoundError` still works around `weightfit.read`.
+(A plain usage error says so once: `usage error: <detail>`.) The command exits
+with the class's `exit_code`. An internal error (exit 4, a
+bug) adds a second line saying that `WEIGHTFIT_DEBUG=1` shows the traceback;
+set it for any error to see where it was raised. Where a builtin exception
+fits, the class also inherits it, so `except FileNotFoundError` still works
+around `weightfit.read`.
+
+**Missing inputs, one rule:** anything named on the command line that does not
+exist (a checkpoint or folder, the `--against` target, a `--config` file, the
+plan of `apply`, the log of `explain`) is an `InputNotFound`, named by what it
+was meant to be (`checkpoint not found`, `target not found`, `config not
+found`, `plan not found`, `log not found`), and exits 3 like any unreadable
+input. Exit 2 is only for a call that is wrong whatever the files hold.
 
 ## Exit codes
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ OUT = Path("demo-out")
 NESTED_PTH = OUT / "nested.pth"
 LLAMA_FOLDER = OUT / "tiny-llama"
 SANA_FOLDER = OUT / "sana-2k-bf16"
+SANA_FIXED = OUT / "sana-2k-bf16-fixed"
+"""A second copy for ``lint --fix``: the README shows the lint of the untouched one."""
 DIT_2D = OUT / "DiT-2d.pt"
 DIT_3D_FOLDER = OUT / "dit-3d"
 SEEDS = OUT / "seeds"
@@ -39,9 +42,14 @@ class Step:
 
 
 def weightfit(*args: object) -> int:
-    """Run the real command line (``python -m weightfit``), showing what was typed."""
+    """Run the real command line, showing what was typed."""
     argv = [str(arg) for arg in args]
     print(f"$ weightfit {' '.join(argv)}", flush=True)
+    return run(argv)
+
+
+def in_subprocess(argv: list[str]) -> int:
+    """``python -m weightfit ARGV``, as a user types it (``tests/`` on the path for factories)."""
     tests = str(Path(__file__).resolve().parents[1] / "tests")
     env = {
         **os.environ,
@@ -51,6 +59,10 @@ def weightfit(*args: object) -> int:
     return subprocess.run(
         [sys.executable, "-m", "weightfit", *argv], check=False, env=env
     ).returncode
+
+
+run: Callable[[list[str]], int] = in_subprocess
+"""How ``weightfit`` runs a command; ``tests/test_readme.py`` runs the same ones in-process."""
 
 
 def build_nested_pth() -> int:
@@ -111,8 +123,9 @@ def build_seed_checks() -> int:
 
     SEEDS.mkdir(parents=True, exist_ok=True)
     sana = seeds.case1_diffusers(SEEDS / "case1")
-    shutil.copy(sana.checkpoint, SEEDS / "sana-gemma-transformer.safetensors")
-    shutil.copy(sana.target, SEEDS / "sana-qwen-transformer-config.json")
+    # Moved, not copied: a copy would fill in the sparse file's 6.4 GB of zeros.
+    sana.checkpoint.replace(SEEDS / "sana-gemma-transformer.safetensors")
+    sana.target.replace(SEEDS / "sana-qwen-transformer-config.json")
     seeds.case2_checkpoint(SEEDS)
     seeds.write_sparse_safetensors(
         SEEDS / "opensora-3d.safetensors", seeds.seed_manifest(2, "model")
@@ -128,8 +141,10 @@ def build_seed3_pipeline() -> int:
     from test_lint_seed import build_seed3
 
     build_seed3(SANA_FOLDER)
+    build_seed3(SANA_FIXED)
     print(
-        f"wrote {SANA_FOLDER}: transformer fp32 shards + bf16 file, vae .bf16 holding F32 (sparse)"
+        f"wrote {SANA_FOLDER}: transformer fp32 shards + bf16 file, vae .bf16 holding F32 (sparse),"
+        f" and a copy to fix, {SANA_FIXED}"
     )
     return 0
 
@@ -238,8 +253,8 @@ STEPS: list[Step] = [
         expect=(1,),
     ),
     Step(
-        "Apply the safe fix (a bf16 index) and lint again",
-        lambda: weightfit("lint", SANA_FOLDER, "--fix"),
+        "Apply the safe fix (a bf16 index) to the copy and lint it again",
+        lambda: weightfit("lint", SANA_FIXED, "--fix"),
         expect=(1,),
     ),
     Step("Build a 2D DiT checkpoint (Open-Sora's seed case)", build_dit2d),
@@ -249,7 +264,7 @@ STEPS: list[Step] = [
     ),
     Step("Load the fixed checkpoint strict and compare the numbers", compare_dit),
     Step(
-        "Explain Sana's pasted error with no files at hand: the text encoder was swapped",
+        "Explain Sana's error log with no files at hand: the text encoder was swapped",
         lambda: explain_seed("case1-sana-text-encoder"),
         expect=(1,),
     ),
@@ -269,7 +284,7 @@ STEPS: list[Step] = [
 
 
 def explain_seed(case: str) -> int:
-    """Pipe a seed case's error text into ``weightfit explain`` on standard input."""
+    """Save a seed case's error text as a log, then run ``weightfit explain`` on it."""
     import json
 
     seed = json.loads(
@@ -277,11 +292,9 @@ def explain_seed(case: str) -> int:
             Path(__file__).resolve().parents[1] / "tests" / "data" / "seeds" / f"{case}.json"
         ).read_text()
     )
-    text = seed["verbatim_error"] + "\n" + seed.get("error_tail_reconstructed", "")
-    print("$ weightfit explain < error.log", flush=True)
-    return subprocess.run(
-        [sys.executable, "-m", "weightfit", "explain"], input=text.encode(), check=False
-    ).returncode
+    log = OUT / f"{case}.log"
+    log.write_text(seed["verbatim_error"] + "\n" + seed.get("error_tail_reconstructed", ""))
+    return weightfit("explain", log)
 
 
 def quiet_libraries() -> None:
@@ -291,8 +304,15 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
 
+def disk_use(folder: Path) -> tuple[int, int]:
+    """Bytes ``folder`` takes on disk, and the bytes its files say they hold (sparse files)."""
+    files = [path.stat() for path in folder.rglob("*") if path.is_file()]
+    return sum(s.st_blocks * 512 for s in files), sum(s.st_size for s in files)
+
+
 def main() -> int:
     quiet_libraries()
+    started = time.monotonic()
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir()
@@ -302,7 +322,11 @@ def main() -> int:
         if code not in step.expect:
             print(f"demo step {number} exited {code}, expected {step.expect}", file=sys.stderr)
             return 1
-    print(f"\nDone. The examples are in {OUT}/.")
+    used, apparent = disk_use(OUT)
+    print(
+        f"\nDone in {time.monotonic() - started:.0f} s. The examples are in {OUT}/: "
+        f"{used / 1e6:.1f} MB on disk ({apparent / 1e9:.1f} GB in sparse files)."
+    )
     return 0
 
 

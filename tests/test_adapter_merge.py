@@ -106,7 +106,7 @@ def test_cli_merge_shards_and_reports(case4: seeds.Case4Peft, tmp_path: Path, ru
     assert len(list(out.glob("model-*.safetensors"))) > 1
     text = run_cli(*argv, "--overwrite")
     assert text.code == 0, text.err
-    assert "Merged 4 LoRA module(s)" in text.out
+    assert "Merged 4 LoRA modules" in text.out
     assert "replaced lm_head.weight by the adapter's copy [1001, 32]" in text.out
 
 

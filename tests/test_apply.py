@@ -227,7 +227,7 @@ def test_existing_destination_is_refused_then_replaced(tmp_path: Path, checkpoin
         apply(PLAN, checkpoint[0], out)
     assert (
         str(info.value)
-        == f"{out}: destination exists: already exists (pass overwrite / --overwrite)"
+        == f"{out}: destination exists: pass overwrite=True (--overwrite) to replace it"
     )
     apply(PLAN, checkpoint[0], out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["model.safetensors", PLAN_FILE]

@@ -42,8 +42,8 @@ def test_fix_writes_plan_and_weights_and_verifies(tmp_path: Path, files: tuple, 
         "weightfit-plan.yaml",
     ]
     lines = result.out.splitlines()
-    assert lines[0] == "Checked: incompatible, 1 finding(s)"
-    assert lines[1] == "Plan: 1 op(s), 0 need review"
+    assert lines[0] == "Checked: incompatible, 1 finding"
+    assert lines[1] == "Plan: 1 op, 0 need review"
     assert lines[2] == "  0. rename  exact         strip='module.', add=''"
     assert result.out.rstrip().splitlines()[-1] == f"Verified: loads strict into {target}"
     plan = yaml.safe_load((tmp_path / "out" / "weightfit-plan.yaml").read_text())
@@ -140,7 +140,7 @@ def test_existing_output_exits_3(tmp_path: Path, files: tuple, run_cli) -> None:
     assert result.code == 3
     assert result.err.splitlines()[0] == (
         f"error: {tmp_path / 'out'}: destination exists: "
-        "already exists (pass overwrite / --overwrite)"
+        "pass overwrite=True (--overwrite) to replace it"
     )
 
 
@@ -261,5 +261,5 @@ def test_fix_with_reinit_says_what_a_strict_load_would_miss(tmp_path: Path, run_
 
     assert result.code == 0, result.err
     last = " ".join(result.out.split("Verified: ", 1)[1].split())
-    assert last.startswith(f"fits {target} exactly, except the 2 tensor(s) left to the model's")
+    assert last.startswith(f"fits {target} exactly, except the 2 tensors left to the model's")
     assert "loads strict" not in result.out

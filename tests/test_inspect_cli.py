@@ -118,7 +118,6 @@ def test_missing_path_is_exit_3(tmp_path: Path, run_cli) -> None:
     assert result.out == ""
     assert result.err.splitlines() == [
         f"error: {tmp_path / 'nope.pth'}: checkpoint not found: no such file or folder",
-        "(set WEIGHTFIT_DEBUG=1 to see the traceback)",
     ]
 
 
@@ -196,7 +195,7 @@ def test_render_every_section_fixed_width() -> None:
         "files        ckpt.pt",
         "dtypes       F32 192 B",
         "container    model (preferred key 'model' over 'ema')",
-        "security     unknown, 2 opaque global(s)",
+        "security     unknown, 2 opaque globals",
         "· epoch      3",
         "· optimizer  optimizer state: 6 tensors",
         "note         blocks.0.w and blocks.1.w share one storage",

@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, set[str]]] = [
         {
             "_version",
             "errors",
+            "display",
             "dtypes",
             "manifest",
             "plan",

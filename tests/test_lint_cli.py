@@ -89,7 +89,7 @@ def test_dry_run_changes_nothing_and_unsafe_fix_deletes(tmp_path, run_cli):
     assert "would delete diffusion_pytorch_model.bf16.safetensors (80 B)" in dry.out
     assert sorted(p.name for p in root.iterdir()) == before
     safe = run_cli("lint", root, "--fix")
-    assert "1 unsafe operation(s) on weight files (80 B) withheld" in safe.out
+    assert "1 unsafe operation on weight files (80 B) withheld" in safe.out
     assert run_cli("lint", root, "--fix", "--unsafe-fixes").code == 0
     assert sorted(p.name for p in root.iterdir()) == [
         "config.json",

@@ -20,9 +20,9 @@ from torch import nn
 
 from weightfit import dtypes
 from weightfit.errors import (
-    CheckpointNotFound,
     InvalidHeader,
     MissingDependency,
+    TargetNotFound,
     TargetUnavailable,
     UsageError,
 )
@@ -457,10 +457,10 @@ def test_a_config_the_class_rejects(tmp_path):
 
 
 def test_a_path_that_is_neither_file_nor_factory(tmp_path):
-    with pytest.raises(CheckpointNotFound) as caught:
+    with pytest.raises(TargetNotFound) as caught:
         resolve(str(tmp_path / "missing.safetensors"))
     assert str(caught.value) == (
-        f"{tmp_path / 'missing.safetensors'}: checkpoint not found: "
+        f"{tmp_path / 'missing.safetensors'}: target not found: "
         "no such file or folder, nor a 'pkg.module:Callable'"
     )
 

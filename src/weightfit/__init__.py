@@ -16,6 +16,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 from weightfit._version import __version__
+from weightfit.report import notebook as _notebook  # registers how results print (display.py)
 
 _EXPORTS = {
     "read": "weightfit.formats",

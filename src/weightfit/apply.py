@@ -438,7 +438,7 @@ def _files_read(outcome: ops.Outcome, base: Path | None) -> list[Path]:
 
 def _check_destination(out: Path, read: list[Path], overwrite: bool) -> None:
     if out.exists() and not overwrite:
-        raise DestinationExists("already exists (pass overwrite / --overwrite)", path=out)
+        raise DestinationExists("pass overwrite=True (--overwrite) to replace it", path=out)
     if out.exists() and not out.is_dir():
         raise DestinationExists("exists and is not a folder", path=out)
     resolved = out.resolve()

@@ -15,7 +15,12 @@ The tree::
     │   └── InvalidPlan                 (ValueError) a plan file that cannot be applied as written
     │       └── CastOverflow            a down-cast meets values the new dtype cannot hold
     ├── InputError                      exit 3: a file or target cannot be read
-    │   ├── CheckpointNotFound          (FileNotFoundError)
+    │   ├── InputNotFound               (FileNotFoundError) any input named on the command line
+    │   │   ├── CheckpointNotFound      a checkpoint, model folder or adapter
+    │   │   ├── TargetNotFound          ``--against``: neither a path nor a factory
+    │   │   ├── ConfigNotFound          ``--config``
+    │   │   ├── PlanNotFound            the plan file of ``apply``
+    │   │   └── LogNotFound             the log file of ``explain``
     │   ├── FetchFailed                 an HTTP request for a remote checkpoint failed
     │   │   ├── AccessDenied            (PermissionError) a gated or private Hub repo, no access
     │   │   ├── RateLimited             the server kept answering 429 after bounded retries
@@ -133,8 +138,28 @@ class InputError(WeightfitError):
     exit_code = EXIT_INPUT
 
 
-class CheckpointNotFound(InputError, FileNotFoundError):
-    """The path does not exist."""
+class InputNotFound(InputError, FileNotFoundError):
+    """An input does not exist; the subclass names what it was meant to be."""
+
+
+class CheckpointNotFound(InputNotFound):
+    """The checkpoint file, model folder or adapter does not exist."""
+
+
+class TargetNotFound(InputNotFound):
+    """The target is neither an existing path nor a ``pkg.module:Callable`` factory."""
+
+
+class ConfigNotFound(InputNotFound):
+    """The config file given for a factory target does not exist."""
+
+
+class PlanNotFound(InputNotFound):
+    """The plan file to apply does not exist."""
+
+
+class LogNotFound(InputNotFound):
+    """The log file given to ``explain`` does not exist."""
 
 
 class FetchFailed(InputError):

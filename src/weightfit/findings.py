@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from weightfit.display import Displayable
 from weightfit.fix_hint import FixHint
 from weightfit.plan import Op
 
@@ -80,7 +81,7 @@ class Finding:
 
 
 @dataclass
-class Report:
+class Report(Displayable):
     """The outcome of comparing a checkpoint with a target.
 
     Attributes:

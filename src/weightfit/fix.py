@@ -82,7 +82,7 @@ class FixResult:
         return self.applied is not None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for ``--json``."""
+        """Plain data; ``--json`` prints :func:`weightfit.report.fix.fix_to_dict`."""
         return {
             "fixed": self.fixed,
             "plan_path": str(self.plan_path),
@@ -230,7 +230,7 @@ def write_plan(plan: Plan, out: Path, *, overwrite: bool = False) -> Path:
     """
     path = out / PLAN_FILE
     if path.exists() and not overwrite:
-        raise DestinationExists("already exists (pass overwrite / --overwrite)", path=path)
+        raise DestinationExists("pass overwrite=True (--overwrite) to replace it", path=path)
     with writing(out):
         out.mkdir(parents=True, exist_ok=True)
         atomic.write_text(path, plan.dumps(path.suffix))

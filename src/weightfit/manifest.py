@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from weightfit import dtypes
+from weightfit.display import Displayable
 
 SecurityVerdict = Literal["safe", "benign", "unknown", "dangerous"]
 
@@ -117,7 +118,7 @@ FOLDER_EXTRAS = frozenset({"file_format", "weight_sets", "components", "variant"
 
 
 @dataclass
-class Manifest:
+class Manifest(Displayable):
     """An ordered set of tensors read from one checkpoint (or built from a model).
 
     Attributes:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import yaml
 
-from weightfit.errors import InvalidPlan
+from weightfit.errors import InvalidPlan, PlanNotFound
 from weightfit.ops import KINDS, OPS, safety_of
 from weightfit.ops import Safety as Safety  # re-exported: Op.safety's type
 
@@ -135,9 +135,12 @@ class Plan:
         """Read a plan written by :meth:`dump` (or edited by hand).
 
         Raises:
+            PlanNotFound: there is no such file.
             InvalidPlan: the file is not a valid plan.
         """
         path = Path(path)
+        if not path.exists():
+            raise PlanNotFound("no such file", path=path)
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:

@@ -161,11 +161,12 @@ class Sources:
         Raises:
             UnsupportedTensor: the dtype has no torch equivalent or no bytes are recorded.
             TruncatedFile: the file ends inside the tensor.
+            MissingDependency: torch is not installed.
 
         """
+        dtype = torch_dtype(spec.dtype)  # first: it names the install line when torch is missing
         import torch
 
-        dtype = torch_dtype(spec.dtype)
         raw = self.read_bytes(spec)
         flat = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
         if spec.stride is not None and not spec.is_contiguous:

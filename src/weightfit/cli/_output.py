@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,9 +63,81 @@ def write_options(args: argparse.Namespace, progress: ProgressFn | None) -> Writ
     )
 
 
+def silence_stdout() -> None:
+    """The reader of standard output has gone (``| head``): send the rest nowhere.
+
+    Command-line tools stop quietly when their reader leaves; the command keeps
+    its own exit code, and nothing more reaches the closed pipe (nor Python's
+    final flush, which would otherwise fail too).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+class _StdoutConsole(Console):
+    """Rich's console, minus its exit(1) when the pipe closes: the command's code stands."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        silence_stdout()
+
+
+PIPE_WIDTH = 100_000
+"""Console width when standard output is not a terminal: wide enough that nothing wraps."""
+
+
+class _PlainLines:
+    """A text stream over standard output that ends each line at its last visible character.
+
+    Rich pads table cells and padded blocks to their width; in a log or a CI
+    transcript those spaces are noise, so they are cut as each line completes.
+    """
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            sys.stdout.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        # A line printed without its end (``end=""``) must not wait for a newline that never comes.
+        if self._pending:
+            sys.stdout.write(self._pending)
+            self._pending = ""
+        sys.stdout.flush()
+
+
 def console() -> Console:
-    """The console for reports on standard output."""
-    return Console(highlight=False, soft_wrap=False, emoji=False)
+    """The console for reports on standard output.
+
+    A terminal gets rich's layout at its width. Anything else (a pipe, a file, a
+    CI log) gets the same report with nothing wrapped and no padding at line
+    ends, so a tensor name is always one grep-able string.
+    """
+    terminal = _StdoutConsole(highlight=False, soft_wrap=False, emoji=False)
+    if terminal.is_terminal:
+        return terminal
+    return _StdoutConsole(
+        file=_PlainLines(),  # type: ignore[arg-type]
+        width=PIPE_WIDTH,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+    )
+
+
+def write_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on standard output; a closed pipe ends it quietly."""
+    try:
+        json.dump(data, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        silence_stdout()
 
 
 def error_console() -> Console:
@@ -80,8 +153,7 @@ def emit(
 ) -> None:
     """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console."""
     if getattr(args, "json", False):
-        json.dump(data(), sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        write_json(data())
     else:
         render(console())
 
@@ -117,3 +189,20 @@ def write_progress(args: argparse.Namespace) -> Iterator[ProgressFn | None]:
 
     with bar:
         yield update
+
+
+@contextmanager
+def spinner(args: argparse.Namespace, text: str) -> Iterator[None]:
+    """Show ``text`` beside a spinner on standard error while the block runs (terminals only).
+
+    Building a model from its config imports the framework and takes seconds;
+    a terminal should not look hung meanwhile. Pipes and ``--json`` get nothing.
+    """
+    from rich.markup import escape
+
+    console = error_console()
+    if getattr(args, "json", False) or not console.is_terminal:
+        yield
+        return
+    with console.status(escape(text), spinner="dots"):
+        yield

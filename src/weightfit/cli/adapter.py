@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from weightfit.cli._output import emit, write_options, write_progress, writer_options
+from weightfit.cli._output import emit, spinner, write_options, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 HELP = "check a PEFT LoRA adapter against a base model, or merge it in"
@@ -50,7 +50,8 @@ def run_check(args: argparse.Namespace) -> int:
     from weightfit.adapters.check import check_adapter
     from weightfit.report.check import render_report, report_to_dict
 
-    report = check_adapter(args.adapter, args.base, variant=args.variant)
+    with spinner(args, f"checking {args.adapter} against {args.base}"):
+        report = check_adapter(args.adapter, args.base, variant=args.variant)
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
     return EXIT_OK if report.compatible else EXIT_FINDINGS
 

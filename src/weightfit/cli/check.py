@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from weightfit.check import check
-from weightfit.cli._output import emit
+from weightfit.cli._output import emit, spinner
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
 HELP = "tell whether a checkpoint fits a model, and why not (nothing is loaded)"
@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from weightfit.report.check import render_report, report_to_dict
     from weightfit.targets import cache
 
-    with cache.disabled(args.no_cache):
+    with cache.disabled(args.no_cache), spinner(args, _checking(args.checkpoint, args.against)):
         report = check(
             args.checkpoint,
             args.against,
@@ -69,6 +69,11 @@ def run(args: argparse.Namespace) -> int:
         )
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
     return EXIT_OK if report.compatible else EXIT_FINDINGS
+
+
+def _checking(checkpoint: str, target: str) -> str:
+    """What the spinner says while the target is read or built."""
+    return f"checking {checkpoint} against {target} (a model built from a config takes seconds)"
 
 
 def _kwargs(text: str) -> dict[str, Any]:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from weightfit.cli._output import emit
-from weightfit.errors import EXIT_FINDINGS, EXIT_OK, CheckpointNotFound
+from weightfit.cli._output import emit, error_console
+from weightfit.errors import EXIT_FINDINGS, EXIT_OK, LogNotFound
 from weightfit.explain import explain
 
 HELP = "diagnose a loading error from its text (a log file, or standard input)"
@@ -36,11 +36,17 @@ def run(args: argparse.Namespace) -> int:
     from weightfit.report.check import render_report, report_to_dict
 
     if args.log == "-":
+        if sys.stdin.isatty():
+            error_console().print(
+                "Paste the loading error, then press Ctrl-D on a line of its own "
+                "(or: weightfit explain error.log)",
+                highlight=False,
+            )
         data = sys.stdin.buffer.read()
     else:
         path = Path(args.log)
         if not path.is_file():
-            raise CheckpointNotFound("no such file", path=path)
+            raise LogNotFound("no such file", path=path)
         data = path.read_bytes()
     report = explain(data)
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))

@@ -65,7 +65,7 @@ def register(
 def run_fix(args: argparse.Namespace) -> int:
     """Check, plan, apply and verify; exit 1 when findings are left unfixed."""
     from weightfit.fix import fix
-    from weightfit.report.fix import render_fix
+    from weightfit.report.fix import fix_to_dict, render_fix
     from weightfit.targets import cache
 
     with write_progress(args) as progress, cache.disabled(args.no_cache):
@@ -81,7 +81,7 @@ def run_fix(args: argparse.Namespace) -> int:
             variant=args.variant,
             options=write_options(args, progress),
         )
-    emit(args, result.to_dict, lambda console: render_fix(console, result))
+    emit(args, lambda: fix_to_dict(result), lambda console: render_fix(console, result))
     return EXIT_FINDINGS if result.unfixed else EXIT_OK
 
 

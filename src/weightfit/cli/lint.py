@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
-import sys
 from typing import TYPE_CHECKING
 
-from weightfit.cli._output import console, emit
+from weightfit.cli._output import console, emit, write_json
 from weightfit.errors import EXIT_OK, UsageError
 
 if TYPE_CHECKING:
@@ -89,8 +87,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.dry_run and outcome.applied:
                 result = lint(path, select=_codes(args.select), ignore=_codes(args.ignore))
         if fmt == "sarif":
-            json.dump(render.to_sarif(result), sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            write_json(render.to_sarif(result))
         else:
             args.json = fmt == "json"
             emit(

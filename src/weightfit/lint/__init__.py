@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from weightfit.display import Displayable
 from weightfit.errors import UsageError
 from weightfit.hub.paths import is_hub
 from weightfit.lint import fixes, registry
@@ -29,7 +30,7 @@ __all__ = ["FileOp", "FixOutcome", "LintResult", "Resolution", "Violation", "app
 
 
 @dataclass
-class LintResult:
+class LintResult(Displayable):
     """Everything ``lint`` found in one folder.
 
     Attributes:

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from weightfit.adapters.merge import MergeResult
-from weightfit.report import sanitize_name
+from weightfit.report import counted, sanitize_name
 from weightfit.report.check import render_report, report_to_dict
 from weightfit.report.fix import render_apply
 
@@ -40,7 +40,7 @@ def render_merge(console: Console, result: MergeResult) -> None:
         console.print()
         console.print("[bold red]Not merged[/]: the adapter does not fit this base (see above)")
         return
-    console.print(f"Merged {result.modules} LoRA module(s)")
+    console.print(f"Merged {counted(result.modules, 'LoRA module')}")
     for name, (old, new) in sorted((result.resized or {}).items()):
         console.print(f"  resized {sanitize_name(name)} from {old} to {new} rows", soft_wrap=True)
     shapes = result.applied.manifest.tensors

@@ -21,9 +21,9 @@ from rich.padding import Padding
 from rich.table import Table
 
 from weightfit.findings import Finding, Report
-from weightfit.manifest import human_count
+from weightfit.manifest import UNKNOWN_DTYPE, human_count
 from weightfit.plan import Op
-from weightfit.report import sanitize_name
+from weightfit.report import counted, sanitize_name
 from weightfit.tree import collapse_names
 
 SCHEMA_VERSION = 1
@@ -46,6 +46,8 @@ MAX_DIFFERENCE_ROWS = 40
 
 _VERDICT = {True: "[bold green]✓ compatible[/]", False: "[bold red]✗ incompatible[/]"}
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+_ROW_LABELS = frozenset({"params", "fix", "note"})
+"""Labels of a finding's own rows, which evidence keys must not repeat."""
 
 
 def report_to_dict(report: Report) -> dict[str, Any]:
@@ -92,12 +94,12 @@ def render_report(console: Console, report: Report) -> None:
 
 def _verdict(report: Report) -> str:
     blocking = sum(1 for f in report.findings if f.severity in ("error", "warning"))
-    counted = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+    findings = counted(len(report.findings), "finding")
     if blocking:
-        counted += f", {blocking} blocking"
+        findings += f", {blocking} blocking"
     return (
         f"{_VERDICT[report.compatible]}  {sanitize_name(report.source)} → "
-        f"{sanitize_name(report.target)}  ({counted})"
+        f"{sanitize_name(report.target)}  ({findings})"
     )
 
 
@@ -105,7 +107,9 @@ def _counts(summary: dict[str, Any]) -> str:
     """One line of counts from the summary, skipping what it does not hold."""
     facts = []
     if "source_tensors" in summary and "target_tensors" in summary:
-        facts.append(f"{summary['source_tensors']} tensors vs {summary['target_tensors']}")
+        facts.append(
+            f"{counted(summary['source_tensors'], 'tensor')} vs {summary['target_tensors']}"
+        )
     for key, label in (
         ("exact", "match exactly"),
         ("renamed", "renamed"),
@@ -139,8 +143,12 @@ def _render_finding(console: Console, number: int, finding: Finding) -> None:
         shown = [sanitize_name(str(group)) for group in groups[:MAX_PARAMS_SHOWN]]
         more = len(groups) - len(shown)
         grid.add_row("   params", ", ".join(shown) + (f" … (+{more} more)" if more else ""))
-    for key, value in list(finding.evidence.items())[:MAX_EVIDENCE_ROWS]:
-        grid.add_row(f"   {sanitize_name(str(key))}", _short(value))
+    # A null says nothing, and an evidence key must not repeat a row's label
+    # (``params``: the names above; the evidence's ``params`` is a count).
+    evidence = [(k, v) for k, v in finding.evidence.items() if v is not None]
+    for key, value in evidence[:MAX_EVIDENCE_ROWS]:
+        label = f"{key} (evidence)" if key in _ROW_LABELS else str(key)
+        grid.add_row(f"   {sanitize_name(label)}", _short(value))
     for index, op in enumerate(finding.fix):
         grid.add_row("   fix" if index == 0 else "", _op(op))
     if finding.fix_note:
@@ -193,5 +201,7 @@ def _side(spec: dict[str, Any] | None, dtype: bool) -> str:
     """Shape (and dtype) of one side of a difference, ``—`` when the tensor is absent."""
     if spec is None:
         return "—"
+    if spec["dtype"] == UNKNOWN_DTYPE:  # known by name only (an error text): not a scalar
+        return "?"
     shape = f"[{', '.join(map(str, spec['shape']))}]"
     return sanitize_name(f"{shape} {spec['dtype']}" if dtype else shape)

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 
 from weightfit.apply import ApplyResult
 from weightfit.fix import FixResult
 from weightfit.manifest import human_bytes
 from weightfit.plan import Plan, Safety
-from weightfit.report import sanitize_name
+from weightfit.report import counted, sanitize_name
+from weightfit.report.check import report_to_dict
 
 MAX_NAMES = 8
 """Names listed per group (re-initialised, left out) before the rest are counted."""
+
+
+def fix_to_dict(result: FixResult) -> dict[str, Any]:
+    """The plain data ``weightfit fix --json`` prints (``fix.schema.json``).
+
+    The embedded ``report`` is exactly ``weightfit check --json`` (with ``schema_version``).
+    """
+    return {**result.to_dict(), "report": report_to_dict(result.report)}
 
 
 def render_plan(console: Console, plan: Plan) -> None:
@@ -20,7 +31,7 @@ def render_plan(console: Console, plan: Plan) -> None:
         console.print("Plan: nothing to change.")
         return
     review = len(plan.needs_review)
-    console.print(f"Plan: {len(plan.ops)} op(s), {review} need review")
+    console.print(f"Plan: {counted(len(plan.ops), 'op')}, {review} need review")
     width = max(len(op.kind) for op in plan.ops)
     for index, op in enumerate(plan.ops):
         args = ", ".join(f"{k}={v!r}" for k, v in op.args.items())
@@ -40,7 +51,7 @@ def render_apply(console: Console, result: ApplyResult) -> None:
     """Print the files written, what was left for training, and the verification."""
     rate = human_bytes(int(result.throughput))
     console.print(
-        f"Wrote {result.tensors} tensors ({human_bytes(result.bytes)}) in "
+        f"Wrote {counted(result.tensors, 'tensor')} ({human_bytes(result.bytes)}) in "
         f"{result.seconds:.1f} s ({rate}/s) to {sanitize_name(str(result.out))}",
         soft_wrap=True,
     )
@@ -51,8 +62,8 @@ def render_apply(console: Console, result: ApplyResult) -> None:
     if result.verified_against and result.reinitialised:
         console.print(
             f"[green]Verified[/]: fits {sanitize_name(result.verified_against)} exactly, except "
-            f"the {len(result.reinitialised)} tensor(s) left to the model's initialisation "
-            "(load with weightfit.load_into, or load_state_dict(strict=False))",
+            f"the {counted(len(result.reinitialised), 'tensor')} left to the model's "
+            "initialisation (load with weightfit.load_into, or load_state_dict(strict=False))",
             soft_wrap=True,
         )
     elif result.verified_against:
@@ -68,7 +79,7 @@ def render_fix(console: Console, result: FixResult) -> None:
     """Print the diagnosis count, the plan, and what was written (or why not)."""
     report = result.report
     verdict = "compatible" if report.compatible else "incompatible"
-    console.print(f"Checked: {verdict}, {len(report.findings)} finding(s)")
+    console.print(f"Checked: {verdict}, {counted(len(report.findings), 'finding')}")
     render_plan(console, result.plan)
     console.print(f"Plan written to {sanitize_name(str(result.plan_path))}", soft_wrap=True)
     if result.unfixed:

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from weightfit.manifest import Manifest, TensorSpec, human_bytes, human_count
-from weightfit.report import sanitize_name
+from weightfit.report import counted, sanitize_name
 from weightfit.tree import TreeNode, build_tree, filter_names, limit_depth
 
 SCHEMA_VERSION = 1
@@ -134,7 +134,7 @@ def _tensor_to_dict(spec: TensorSpec) -> dict[str, Any]:
 def _headline(manifest: Manifest) -> str:
     return (
         f"[bold]{sanitize_name(manifest.source)}[/bold]\n{sanitize_name(manifest.format)} · "
-        f"{len(manifest)} tensors · {human_count(manifest.num_params)} params · "
+        f"{counted(len(manifest), 'tensor')} · {human_count(manifest.num_params)} params · "
         f"{human_bytes(manifest.total_bytes)}"
     )
 
@@ -164,7 +164,7 @@ def _summary(manifest: Manifest) -> Table:
         )
         grid.add_row("container", f"{sanitize_name(manifest.container) or '<top level>'}{reason}")
     if manifest.security is not None:
-        opaque = f", {len(manifest.globals)} opaque global(s)" if manifest.globals else ""
+        opaque = f", {counted(len(manifest.globals), 'opaque global')}" if manifest.globals else ""
         grid.add_row("security", _verdict(manifest.security) + opaque)
     if manifest.config is not None:
         grid.add_row("config", _config_line(manifest.config))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from weightfit._version import __version__
 from weightfit.lint import registry
 from weightfit.manifest import human_bytes
-from weightfit.report import sanitize_name
+from weightfit.report import counted, sanitize_name
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -51,7 +51,7 @@ def render_text(console: Console, result: LintResult, *, verbose: bool = False) 
     if verbose:
         for r in result.resolutions:
             variant = r.variant or "-"
-            state = f"error: {r.error}" if r.error else f"reads {len(r.loaded)} file(s)"
+            state = f"error: {r.error}" if r.error else f"reads {counted(len(r.loaded), 'file')}"
             needless = f", {len(r.needless)} fetched needlessly" if r.needless else ""
             console.print(
                 sanitize_name(
@@ -69,7 +69,7 @@ def render_text(console: Console, result: LintResult, *, verbose: bool = False) 
         hints = [f"{safe} fixable with --fix"] if safe else []
         hints += [f"{unsafe} with --fix --unsafe-fixes"] if unsafe else []
         hint = f" ({', '.join(hints)})" if hints else ""
-        console.print(f"Found {count} problem{'s' if count != 1 else ''}{hint}.", highlight=False)
+        console.print(f"Found {counted(count, 'problem')}{hint}.", highlight=False)
     else:
         console.print("All checks passed.", highlight=False)
 
@@ -88,8 +88,8 @@ def render_fixes(console: Console, outcome: FixOutcome) -> None:
     if outcome.withheld:
         size = sum(op.size for op in outcome.withheld)
         console.print(
-            f"{len(outcome.withheld)} unsafe operation(s) on weight files ({human_bytes(size)}) "
-            "withheld; add --unsafe-fixes to apply them:",
+            f"{counted(len(outcome.withheld), 'unsafe operation')} on weight files "
+            f"({human_bytes(size)}) withheld; add --unsafe-fixes to apply them:",
             highlight=False,
         )
         for op in outcome.withheld:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats, weightsets
-from weightfit.errors import CheckpointNotFound, InputError, TargetUnavailable, UsageError
+from weightfit.errors import InputError, TargetNotFound, TargetUnavailable, UsageError
 from weightfit.hub.paths import is_hub
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.targets import cache, diffusers, factory, transformers
@@ -80,7 +80,7 @@ def resolve(
         ``extras["saved_layout"]`` (:func:`weightfit.targets.transformers.add_saved_layout`).
 
     Raises:
-        CheckpointNotFound: a path that does not exist (and is not a factory string).
+        TargetNotFound: a path that does not exist (and is not a factory string).
         UsageError: ``kwargs`` / ``config`` given for a target that takes none.
         MissingDependency: torch, transformers or diffusers is needed but not installed.
         TargetUnavailable: a factory, class or config that cannot be built.
@@ -117,7 +117,7 @@ def resolve(
             return _from_path(path, kwargs, config, key, variant)
         if isinstance(target, str) and factory.is_factory(target):
             return factory.build(target, kwargs=kwargs, config=config)
-        raise CheckpointNotFound("no such file or folder, nor a 'pkg.module:Callable'", path=path)
+        raise TargetNotFound("no such file or folder, nor a 'pkg.module:Callable'", path=path)
     if callable(target):
         return factory.build_from(target, kwargs=kwargs, config=config)
     raise TargetUnavailable(f"cannot build a target from a {type(target).__name__}")

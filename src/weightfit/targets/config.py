@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from weightfit.errors import InvalidHeader, TargetUnavailable, reading
+from weightfit.errors import ConfigNotFound, InvalidHeader, TargetUnavailable, reading
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """Largest config file read; real ones are a few kB."""
@@ -46,12 +46,14 @@ def load_config(path: str | Path) -> dict[str, Any]:
         The mapping, as plain Python values.
 
     Raises:
-        CheckpointNotFound: the file does not exist.
+        ConfigNotFound: the file does not exist.
         HeaderTooLarge: the file is larger than :data:`MAX_CONFIG_BYTES`.
         InvalidHeader: it is not valid JSON / YAML, or does not hold a mapping.
 
     """
     path = Path(path)
+    if not path.exists():
+        raise ConfigNotFound("no such file", path=path)
     with reading(path):
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
