@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 from pathlib import Path
@@ -12,8 +13,14 @@ import torch
 from rich.console import Console
 from safetensors.torch import save_file
 
+from attacks import pickles as P
 from weightfit.manifest import ByteRange, Container, Manifest, OpaqueGlobal, TensorSpec
-from weightfit.report.inspect import SCHEMA_PATH, manifest_to_dict, render_manifest
+from weightfit.report.inspect import (
+    SCHEMA_PATH,
+    manifest_to_dict,
+    render_manifest,
+    write_manifest_json,
+)
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 HOSTILE = "[bold]x[/bold]\x1b[31m"
@@ -204,9 +211,13 @@ def test_render_every_section_fixed_width() -> None:
         "→  model        3      48",
         "   ema          3      48",
         "opaque globals (named by the pickle, never imported)",
-        "global              verdict",
-        "argparse.Namespace  benign",
-        "my.lib.Cfg          unknown",
+        "global              verdict  what is known",
+        "my.lib.Cfg          unknown  not in weightfit's table: importing it runs package",
+        "                             'my', and calling it runs whatever that code does",
+        "argparse.Namespace  benign   a data holder or layer class: importing it runs",
+        "                             only its library's own code",
+        "1 global(s) neither allowlisted nor known benign: exit 1 (accept one with",
+        "--allow-global MOD.NAME)",
         "modules",
         "name              ×  params  shape  dtype",
         "blocks.{0..2}.w  ×3      48  4×4    F32",
@@ -217,7 +228,14 @@ def test_manifest_to_dict_of_a_reader_manifest_follows_the_schema() -> None:
     data = manifest_to_dict(pickle_like_manifest())
     jsonschema.validate(data, SCHEMA)
     assert data["containers"][1] == {"key": "ema", "tensors": 3, "params": 48}
-    assert data["globals"][0] == {"module": "argparse", "name": "Namespace", "verdict": "benign"}
+    # Globals a CI would not pass come first.
+    assert [(g["name"], g["verdict"], g["accepted"]) for g in data["globals"]] == [
+        ("Cfg", "unknown", False),
+        ("Namespace", "benign", True),
+    ]
+    assert data["globals"][1]["about"] == (
+        "a data holder or layer class: importing it runs only its library's own code"
+    )
     assert data["tensors"][2]["location"] == {"file": "ckpt.pt", "offset": 128, "length": 64}
 
 
@@ -234,3 +252,69 @@ def test_emoji_codes_in_names_and_bytes_print_literally(tmp_path: Path, run_cli)
     result = run_cli("inspect", passwd)
     assert result.code == 3
     assert "b'root:x:0'" in result.err and "❌" not in result.err
+
+
+def _with_unknown_global(tmp_path: Path) -> Path:
+    path = tmp_path / "hooked.pt"
+    data_pkl = P.pickle_of(
+        P.in_dict(w=P.tensor("0", 2, (2,), (1,)), hook=P.call(P.glob("mylib.train", "Hook")))
+    )
+    return P.zip_checkpoint(path, data_pkl, {"0": b"\x00" * 8})
+
+
+def test_an_unknown_global_fails_the_ci_policy(tmp_path: Path, run_cli) -> None:
+    path = _with_unknown_global(tmp_path)
+    result = run_cli("inspect", path)
+    assert result.code == 1
+    assert "1 global(s) neither allowlisted nor known benign: exit 1" in result.out
+    data = json.loads(run_cli("inspect", path, "--json").out)
+    assert data["globals"][0]["accepted"] is False
+
+
+def test_allow_global_accepts_one(tmp_path: Path, run_cli) -> None:
+    path = _with_unknown_global(tmp_path)
+    assert run_cli("inspect", path, "--allow-global", "mylib.train.Hook").code == 0
+    assert run_cli("inspect", path, "--allow-global", "mylib.train.Other").code == 1
+    assert run_cli("inspect", path, "--allow-global", "nodot").code == 2
+
+
+def test_known_benign_globals_pass(tmp_path: Path, run_cli) -> None:
+    path = tmp_path / "ckpt.pt"
+    torch.save({"model": torch.nn.Linear(2, 2).state_dict(), "args": argparse.Namespace()}, path)
+    assert run_cli("inspect", path).code == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"pattern": "blocks.1*"}, {"pattern": "nothing"}, {"depth": 1}]
+)
+def test_the_streamed_json_equals_the_dict(kwargs) -> None:
+    manifest = pickle_like_manifest()
+    out = io.StringIO()
+    write_manifest_json(out, manifest, **kwargs)
+    assert json.loads(out.getvalue()) == json.loads(
+        json.dumps(manifest_to_dict(manifest, **kwargs), default=str)
+    )
+
+
+def test_json_streams_one_tensor_per_line(checkpoint: Path, run_cli) -> None:
+    result = run_cli("inspect", checkpoint, "--json")
+    data = json.loads(result.out)
+    lines = result.out.splitlines()
+    for spec in data["tensors"]:
+        assert "    " + json.dumps(spec, separators=(", ", ": ")) in {
+            line.rstrip(",") for line in lines
+        }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        TensorSpec("w", (2, 3), "F32", ByteRange("ckpt.pt", 0, 24)),
+        TensorSpec('ü"\\\n\ud800', (), "BF16", None, (1,), "7", True),
+        TensorSpec("b", (0, 4), "Q4", ByteRange("a\tb", 5, 0), None, None, False),
+    ],
+)
+def test_a_tensor_line_is_the_json_of_its_dict(spec: TensorSpec) -> None:
+    from weightfit.report.inspect import _COMPACT, _tensor_json, _tensor_to_dict
+
+    assert _tensor_json(spec) == _COMPACT(_tensor_to_dict(spec))

@@ -333,10 +333,44 @@ def test_storage_record_missing(tmp_path, run_cli):
         ("operator", "attrgetter", "dangerous"),
         ("mylib", "__globals__", "dangerous"),
         ("torch", "serialization.os", "dangerous"),
+        # The names issue 14 found passing as "unknown", flagged by picklescan or fickling.
+        ("pip", "main", "dangerous"),
+        ("torch.utils.collect_env", "run", "dangerous"),
+        ("logging", "FileHandler", "dangerous"),
+        ("uuid", "_get_command_stdout", "dangerous"),
+        ("pydoc", "pipepager", "dangerous"),
+        ("venv", "create", "dangerous"),
+        ("test.support.script_helper", "assert_python_ok", "dangerous"),
+        ("functools", "partial", "dangerous"),
+        ("_io", "FileIO", "dangerous"),
+        ("cloudpickle.cloudpickle", "_make_function", "dangerous"),
+        ("torch._inductor.codecache", "compile_file", "dangerous"),
+        ("http.server", "HTTPServer", "dangerous"),
+        ("asyncio.subprocess", "create_subprocess_shell", "dangerous"),
+        ("multiprocessing.util", "spawnv_passfds", "dangerous"),
+        ("mylib.tools", "runcode", "dangerous"),
+        ("uuid", "UUID", "benign"),
+        ("logging", "getLogger", "benign"),
+        ("builtins", "len", "benign"),
+        ("torch.jit._pickle", "build_intlist", "benign"),
+        ("builtins", "print", "unknown"),
     ],
 )
 def test_verdicts(module, name, verdict):
     assert security.verdict(module, name) == verdict
+
+
+def test_what_is_known_of_a_global():
+    assert security.describe("pip", "main") == (
+        "installs packages, which runs their code (flagged by picklescan, fickling)"
+    )
+    assert security.describe("__main__", "Net") == (
+        "defined in the script that saved the file: loading needs that script, and runs it"
+    )
+    assert security.describe("mylib.nets", "Net") == (
+        "not in weightfit's table: importing it runs package 'mylib', and calling it runs "
+        "whatever that code does"
+    )
 
 
 def test_a_safe_pickle_reads_with_a_safe_verdict(tmp_path):

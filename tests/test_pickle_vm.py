@@ -324,3 +324,51 @@ def test_storage_records_are_typed_from_their_class():
     storage = result.value
     assert isinstance(storage, Storage)
     assert (storage.key, storage.dtype, storage.numel, storage.itemsize) == ("7", "bfloat16", 3, 2)
+
+
+def framed(body: bytes, declared: int) -> bytes:
+    """Protocol 5 with one FRAME declaring ``declared`` bytes, then ``body`` and STOP."""
+    return b"\x80\x05\x95" + struct.pack("<Q", declared) + body + b"."
+
+
+@pytest.mark.parametrize(
+    "body, declared",
+    [
+        (b"B" + struct.pack("<I", 20) + b"A" * 20, 5),  # BINBYTES past its frame
+        (b"\x8c\x14" + b"A" * 20, 3),  # SHORT_BINUNICODE
+        (b"cmacos\nsleep\n", 4),  # GLOBAL module line
+        (b"ccollections\nOrderedDict\n", 14),  # GLOBAL name line
+        (b"Vhello world\n", 5),  # UNICODE
+        (b"J" + struct.pack("<i", 7), 2),  # BININT
+        (b"K\x07", 1),  # BININT1 (inlined in the VM's loop)
+        (b"N\x95" + struct.pack("<Q", 1) + b"N", 12),  # a frame opening inside another
+    ],
+)
+def test_an_opcode_crossing_its_frame_is_malformed(body, declared):
+    # The straddle variants of fickling's test_bypasses.py (CPython issue 154848).
+    with pytest.raises(MalformedPickle, match="frames and opcodes disagree"):
+        run(framed(body, declared))
+
+
+def test_the_frame_boundary_trick_is_refused_not_read_as_bytes():
+    # fickling test_frame_boundary_divergence: BINBYTES declares 0x107 bytes in a
+    # 2-byte frame; CPython's C unpickler reading a file runs the GLOBAL inside.
+    hidden = b"cos\nsystem\nVecho pwned\n\x85R"
+    payload = (
+        b"\x80\x05NV" + b"a" * (8192 * 16 - 17) + b"\n0("
+        + b"\x95" + struct.pack("<Q", 2)
+        + b"B\x07\x01\x00\x00\x00\x00"
+        + (hidden + b"(").ljust(256 + 5, b"N")
+        + b"1."
+    )  # fmt: skip
+    with pytest.raises(MalformedPickle, match="frames and opcodes disagree"):
+        run(payload)
+
+
+@pytest.mark.parametrize("protocol", [4, 5])
+@pytest.mark.parametrize(
+    "value", [[1, 2, 3], b"x" * 100_000, [1, b"y" * 100_000, 2], list(range(200_000))]
+)
+def test_well_formed_frames_read(protocol, value):
+    # CPython writes large bytes outside any frame, between two frames.
+    assert run(pickle.dumps(value, protocol=protocol)).value == value

@@ -127,18 +127,60 @@ def test_header_order_is_kept_when_it_differs_from_data_order(tmp_path: Path) ->
     assert location_bytes(manifest, "z") == b"cd"
 
 
-def test_an_unknown_dtype_is_kept_and_noted(tmp_path: Path) -> None:
-    header = {
-        "q": {"dtype": "Q4", "shape": [8], "data_offsets": [0, 4]},
-        "r": {"dtype": "Q4", "shape": [8], "data_offsets": [4, 8]},
-    }
-    manifest = weightfit.read(attacks.table(tmp_path / "x.safetensors", header, bytes(8)))
-    assert manifest["q"].dtype == "Q4"
-    assert manifest["q"].nbytes is None
-    assert manifest["q"].location.length == 4
-    assert manifest.notes == [
-        "unknown dtype 'Q4' on 2 tensor(s), e.g. 'q': byte counts not checked"
+@pytest.mark.parametrize("dtype", ["Q4", "C128", "f32"])
+def test_an_unknown_dtype_is_an_invalid_header(tmp_path: Path, dtype: str) -> None:
+    # As safe_open: its Dtype enum has no such variant (C128 included, as of 0.8).
+    header = {"q": {"dtype": dtype, "shape": [1], "data_offsets": [0, 16]}}
+    path = attacks.table(tmp_path / "x.safetensors", header, bytes(16))
+    with pytest.raises(errors.InvalidHeader) as caught:
+        weightfit.read(path)
+    assert str(caught.value) == (
+        f"{path}: invalid header: tensor 'q' has dtype '{dtype}', which safetensors does not "
+        "define (safe_open refuses it)"
+    )
+
+
+def _raw_header(path: Path, text: str, data: bytes) -> Path:
+    raw = text.encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + data)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a\\ud800":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',  # compact layout
+        '{ "a\\udfff": {"dtype": "U8", "shape": [1], "data_offsets": [0, 1]}}',  # spaced
+        '{"__metadata__":{"k":"v\\ud800"},"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+    ],
+)
+def test_a_lone_surrogate_is_an_invalid_header(tmp_path: Path, text: str) -> None:
+    path = _raw_header(tmp_path / "x.safetensors", text, b"\x00")
+    with pytest.raises(errors.InvalidHeader, match="lone surrogate"):
+        weightfit.read(path)
+
+
+def test_escaped_names_and_surrogate_pairs_read(tmp_path: Path) -> None:
+    text = '{"a\\u00e9\\ud83d\\ude00\\"q":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}'
+    manifest = weightfit.read(_raw_header(tmp_path / "x.safetensors", text, b"\x00"))
+    assert list(manifest.tensors) == ['a\u00e9\U0001f600"q']
+
+
+def test_the_compact_and_the_spaced_header_read_the_same(tmp_path: Path) -> None:
+    tensors = {f"l.{i}": torch.zeros(i + 1, 2, dtype=torch.bfloat16) for i in range(5)}
+    compact = tmp_path / "compact.safetensors"
+    save_file(tensors, compact, metadata={"format": "pt"})
+    raw = compact.read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    header = json.loads(raw[8 : 8 + length])
+    spaced = attacks.raw(
+        tmp_path / "spaced.safetensors", json.dumps(header).encode(), raw[8 + length :]
+    )
+    first, second = weightfit.read(compact), weightfit.read(spaced)
+    assert [(s.name, s.shape, s.dtype, s.location.length) for s in first.tensors.values()] == [
+        (s.name, s.shape, s.dtype, s.location.length) for s in second.tensors.values()
     ]
+    assert first.metadata == second.metadata == {"format": "pt"}
 
 
 def test_zero_sized_tensors_may_share_an_offset(tmp_path: Path) -> None:
@@ -350,3 +392,15 @@ def test_hostile_file(
     result = run_cli("inspect", path)
     assert result.code == 3
     assert f"error: {expected}" in result.err.replace("\n", "")
+
+
+def test_the_fast_spec_constructor_builds_the_same_frozen_spec() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from weightfit.manifest import ByteRange, TensorSpec, new_spec
+
+    fast = new_spec("w", (2, 3), "F32", "f.safetensors", 8, 24)
+    slow = TensorSpec("w", (2, 3), "F32", ByteRange("f.safetensors", 8, 24))
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    with pytest.raises(FrozenInstanceError):
+        fast.name = "v"  # type: ignore[misc]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
+import collections
+import pickle
 import tracemalloc
 from pathlib import Path
 
@@ -11,7 +14,7 @@ import torch
 import weightfit
 from attacks import pickles as P
 from test_torch_zip import DTYPES, assert_matches, raw, stored_bytes
-from weightfit.errors import InvalidHeader, NotACheckpoint, TensorSizeMismatch
+from weightfit.errors import InvalidHeader, TensorSizeMismatch
 from weightfit.formats import detect
 
 
@@ -112,15 +115,45 @@ def test_big_endian_sys_info_is_flagged(tmp_path):
     assert manifest["w"].location.offset == len(data) - 8
 
 
-def test_a_pickle_without_the_magic_number_is_not_a_checkpoint(tmp_path):
+@pytest.mark.parametrize("protocol", range(6))
+def test_a_plain_pickle_is_read_with_its_globals_and_verdict(tmp_path, protocol):
+    # A plain pickle (no torch magic) that torch.load and pickle.load would run.
     path = tmp_path / "plain.pkl"
-    path.write_bytes(P.pickle_of(P.in_dict(a=P.integer(1))))
-    with pytest.raises(NotACheckpoint) as caught:
-        weightfit.read(path)
-    assert str(caught.value) == (
-        f"{path}: not a checkpoint: a pickle without torch.save's magic number (a plain pickle, "
-        "not a torch checkpoint); nothing in it was run"
-    )
+    value = {"args": argparse.Namespace(lr=0.1), "net": collections.Counter("ab")}
+    path.write_bytes(pickle.dumps(value, protocol=protocol))
+    manifest = weightfit.read(path)
+    assert manifest.format == "pickle"
+    assert len(manifest) == 0
+    assert manifest.security == "benign"
+    assert ("argparse", "Namespace") in [(g.module, g.name) for g in manifest.globals]
+    shown = protocol if protocol >= 2 else "0/1"
+    assert manifest.notes == [
+        f"a plain pickle (protocol {shown}), not a torch.save checkpoint: it holds a dict "
+        "of 2 entries; pickle.load and torch.load run it, so it lists no tensors"
+    ]
+
+
+def test_every_one_of_the_five_pickles_is_judged(tmp_path):
+    main = P.pickle_of(P.in_dict(w=P.tensor("0", 2, (2,), (1,))))
+    path = P.legacy_checkpoint(tmp_path / "five.pt", main, {"0": (2, b"\x00" * 8)})
+    hooked = P.in_dict(little_endian=b"\x88", hook=P.call(P.glob("mylib.hooks", "setup")))
+    data = path.read_bytes().replace(P.SYS_INFO_PICKLE, P.pickle_of(hooked))
+    path.write_bytes(data)
+    manifest = weightfit.read(path)
+    assert manifest.security == "unknown"
+    assert [(g.module, g.name) for g in manifest.globals] == [("mylib.hooks", "setup")]
+
+
+def test_a_pickle_after_the_storages_is_judged(tmp_path):
+    main = P.pickle_of(P.in_dict(w=P.tensor("0", 2, (2,), (1,))))
+    path = P.legacy_checkpoint(tmp_path / "after.pt", main, {"0": (2, b"\x00" * 8)})
+    with path.open("ab") as handle:
+        handle.write(P.pickle_of(P.call(P.glob("mylib", "hook"))))
+    manifest = weightfit.read(path)
+    assert manifest.security == "unknown"
+    assert manifest.notes == [
+        "1 pickle(s) follow the last storage: torch.load does not read them; judged with the rest"
+    ]
 
 
 def test_a_storage_count_that_disagrees_with_the_pickle(tmp_path):

@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import weightfit
+from attacks import pickles as P
+from weightfit.errors import ForbiddenPickleContent, NotACheckpoint
 from weightfit.formats import detect
 from weightfit.manifest import TensorSpec
 
@@ -247,6 +249,93 @@ def test_torchscript_archives_give_their_tensors_by_attribute_path(tmp_path):
     assert list(manifest.tensors) == ["0.weight", "0.bias"]
     assert_matches(manifest["0.weight"], module.state_dict()["0.weight"])
     assert manifest.security == "unknown"  # __torch__.* classes
-    assert manifest.notes == [
+    assert manifest.notes[0] == (
         "a TorchScript archive (torch.jit.save): its code was neither read nor run"
+    )
+    # constants.pkl and the *.debug_pkl members are pickles too: judged, none dangerous.
+    assert manifest.notes[1].startswith(
+        "5 other member(s) are pickles, judged with scripted/data.pkl"
+    )
+
+
+def _state(tmp_path: Path, name: str, extra: dict[str, bytes] | None = None) -> Path:
+    """A one-tensor torch zip built by hand, with ``extra`` members added."""
+    path = P.zip_checkpoint(
+        tmp_path / name,
+        P.pickle_of(P.in_dict(w=P.tensor("0", 2, (2,), (1,)))),
+        {"0": b"\x00" * 8},
+    )
+    with zipfile.ZipFile(path, "a") as archive:
+        for member, raw in (extra or {}).items():
+            archive.writestr(member, raw)
+    return path
+
+
+def test_a_second_pickle_after_data_pkl_stop_is_judged(tmp_path):
+    data_pkl = P.pickle_of(P.in_dict(w=P.tensor("0", 2, (2,), (1,))))
+    second = P.pickle_of(P.call(P.glob("pip", "main"), P.text("install")))
+    path = P.zip_checkpoint(tmp_path / "two.pt", data_pkl + second, {"0": b"\x00" * 8})
+    with pytest.raises(
+        ForbiddenPickleContent, match=r"archive/data.pkl \(pickle 2\): names pip.main"
+    ):
+        weightfit.read(path)
+
+
+def test_a_second_archive_is_judged(tmp_path):
+    hook = P.pickle_of(P.call(P.glob("mylib.train", "Hook")))
+    path = _state(tmp_path, "second.pt", {"other/data.pkl": hook})
+    manifest = weightfit.read(path)
+    assert manifest.security == "unknown"
+    assert [(g.module, g.name) for g in manifest.globals] == [("mylib.train", "Hook")]
+    assert manifest.notes == [
+        "1 other member(s) are pickles, judged with archive/data.pkl: 'other/data.pkl'"
     ]
+
+
+def test_a_dangerous_pickle_in_any_member_is_refused(tmp_path):
+    evil = P.pickle_of(P.call(P.glob("torch.utils.collect_env", "run"), P.text("id")))
+    path = _state(tmp_path, "member.pt", {"archive/extra/state": evil})
+    with pytest.raises(ForbiddenPickleContent, match="archive/extra/state"):
+        weightfit.read(path)
+
+
+def test_a_zip_after_other_bytes_is_read(tmp_path):
+    # torch.load reads it from a handle positioned at the zip.
+    saved = tmp_path / "saved.pt"
+    torch.save({"w": torch.ones(3)}, saved)
+    path = tmp_path / "prefixed.pt"
+    path.write_bytes(b"header " * 10 + saved.read_bytes())
+    manifest = weightfit.read(path)
+    assert list(manifest.tensors) == ["w"]
+    assert manifest.security == "safe"
+    assert manifest.notes == [
+        "70 bytes precede the zip archive: torch.load reads the archive only from a handle "
+        "positioned past them"
+    ]
+
+
+def test_a_pickle_before_a_zip_is_judged(tmp_path):
+    # torch.load(path) checks the first bytes for a zip and unpickles anything else.
+    saved = tmp_path / "saved.pt"
+    torch.save({"w": torch.ones(3)}, saved)
+    path = tmp_path / "prefixed.pt"
+    path.write_bytes(P.pickle_of(P.call(P.glob("mylib", "Hook"))) + saved.read_bytes())
+    manifest = weightfit.read(path)
+    assert manifest.security == "unknown"
+    assert manifest.notes[0].endswith("by path it unpickles them (a pickle, judged here)")
+
+
+def test_a_member_with_an_empty_name_is_judged_not_a_crash(tmp_path):
+    # Found by tests/fuzz/readers.py: zipfile's is_dir() fails on an empty name.
+    path = _state(tmp_path, "empty.pt", {"Q": P.pickle_of(P.call(P.glob("mylib", "Hook")))})
+    raw = bytearray(path.read_bytes())
+    entry = raw.rindex(b"PK\x01\x02")  # the central directory record of member "Q"
+    assert raw[entry + 46 : entry + 47] == b"Q"
+    raw[entry + 28 : entry + 30] = (0).to_bytes(2, "little")
+    del raw[entry + 46]
+    end = raw.rindex(b"PK\x05\x06")
+    size = int.from_bytes(raw[end + 12 : end + 16], "little")
+    raw[end + 12 : end + 16] = (size - 1).to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    with pytest.raises(NotACheckpoint, match="File name in directory '' and header b'Q' differ"):
+        weightfit.read(path)

@@ -36,7 +36,9 @@ Sources: ``torch/_weights_only_unpickler.py`` (``_get_allowed_globals``,
 
 from __future__ import annotations
 
-from weightfit.manifest import SecurityVerdict
+from collections.abc import Collection, Iterable
+
+from weightfit.manifest import OpaqueGlobal, SecurityVerdict
 
 RANK: dict[SecurityVerdict, int] = {"safe": 0, "benign": 1, "unknown": 2, "dangerous": 3}
 """Order of the verdicts, best first."""
@@ -185,6 +187,15 @@ _BENIGN = frozenset(
         "copyreg.__newobj_ex__",
         "builtins.object",
         "torch.torch_version.TorchVersion",
+        # A pickled logger is ``getLogger(name)`` (Logger.__reduce__): it makes no handler.
+        "logging.getLogger",
+        # TorchScript's pickler (torch/jit/_pickle.py): each returns its argument.
+        "torch.jit._pickle.build_intlist",
+        "torch.jit._pickle.build_tensorlist",
+        "torch.jit._pickle.build_doublelist",
+        "torch.jit._pickle.build_boollist",
+        "torch.jit._pickle.build_tensor_from_id",
+        "torch.jit._pickle.restore_type_tag",
     }
 )
 
@@ -198,116 +209,275 @@ _BENIGN_MODULES = (
 )
 """Modules whose every name is a harmless data holder or a PyTorch layer class."""
 
-_DANGEROUS_MODULES = {
-    "os": "reaches the operating system (files, processes, shell)",
-    "posix": "reaches the operating system (files, processes, shell)",
-    "nt": "reaches the operating system (files, processes, shell)",
-    "posixpath": "reaches the file system",
-    "ntpath": "reaches the file system",
-    "subprocess": "starts processes",
-    "pty": "starts processes",
-    "multiprocessing": "starts processes",
-    "_posixsubprocess": "starts processes",
-    "sys": "changes the interpreter",
-    "shutil": "copies, moves or deletes files",
-    "tempfile": "creates files",
-    "io": "opens files",
-    "_io": "opens files",
-    "socket": "opens network connections",
-    "ssl": "opens network connections",
-    "urllib": "opens network connections",
-    "http": "opens network connections",
-    "ftplib": "opens network connections",
-    "smtplib": "opens network connections",
-    "telnetlib": "opens network connections",
-    "requests": "opens network connections",
-    "httpx": "opens network connections",
-    "webbrowser": "opens programs",
-    "asyncio": "starts processes and connections",
-    "runpy": "runs code",
-    "code": "runs code",
-    "codeop": "compiles code",
-    "importlib": "imports arbitrary modules",
-    "imp": "imports arbitrary modules",
-    "pkgutil": "imports arbitrary modules",
-    "zipimport": "imports arbitrary modules",
-    "site": "changes the interpreter",
-    "pickle": "unpickles nested data, which can run code",
-    "_pickle": "unpickles nested data, which can run code",
-    "dill": "unpickles nested data, which can run code",
-    "cloudpickle": "unpickles nested data, which can run code",
-    "joblib": "unpickles nested data, which can run code",
-    "marshal": "loads code objects",
-    "types": "builds functions and code objects",
-    "ctypes": "calls native code",
-    "_ctypes": "calls native code",
-    "cffi": "calls native code",
-    "signal": "changes the interpreter",
-    "threading": "starts threads running code",
-    "_thread": "starts threads running code",
-    "pdb": "runs code",
-    "bdb": "runs code",
-    "timeit": "runs code from strings",
-    "trace": "runs code",
-    "profile": "runs code from strings",
-    "cProfile": "runs code from strings",
-    "operator": "reaches attributes and calls methods by name",
-    "_operator": "reaches attributes and calls methods by name",
-    "platform": "starts processes",
-    "torch.package": "imports packaged code",
-    "torch.hub": "downloads and runs code",
-    "torch.utils.cpp_extension": "compiles and loads native code",
-    "torch.fx": "executes generated source code",
-    "torch.jit": "loads and runs TorchScript code",
-    "torch._dynamo": "compiles and runs code",
-    "numpy.testing": "runs code from strings",
-    "numpy.f2py": "compiles and loads native code",
-    "numpy.distutils": "compiles and loads native code",
-    "numpy.lib.npyio": "unpickles nested data, which can run code",
-}
-"""Modules (and their submodules) that can run code or reach outside the process."""
+# Where a row comes from: the deny-lists of the scanners people already use,
+# read at a pinned commit (names and reasons rewritten here, no code copied).
+PICKLESCAN = "picklescan"
+"""mmaitre314/picklescan@f15d54da3dec, src/picklescan/scanner.py ``_unsafe_globals``."""
+MODELSCAN = "modelscan"
+"""protectai/modelscan@8b8ed4bf78a8, modelscan/settings.py ``unsafe_globals``."""
+FICKLING = "fickling"
+"""trailofbits/fickling@854c99acd263, fickling/fickle.py ``UNSAFE_IMPORTS`` and
+fickling/analysis.py ``UnsafeImportsML``."""
+WEIGHTFIT = "weightfit"
+"""Added here, from the Python and PyTorch sources."""
 
-_DANGEROUS_NAMES = {
-    "builtins.eval": "evaluates code from a string",
-    "builtins.exec": "executes code from a string",
-    "builtins.execfile": "executes code from a file",
-    "builtins.compile": "compiles code",
-    "builtins.__import__": "imports arbitrary modules",
-    "builtins.getattr": "reaches any attribute, and through it any function",
-    "builtins.setattr": "changes any attribute",
-    "builtins.delattr": "deletes any attribute",
-    "builtins.open": "opens files",
-    "builtins.input": "reads the terminal",
-    "builtins.breakpoint": "starts a debugger",
-    "builtins.globals": "reaches the interpreter's globals",
-    "builtins.locals": "reaches the interpreter's locals",
-    "builtins.vars": "reaches any object's attributes",
-    "builtins.apply": "calls any function",
-    "builtins.__build_class__": "builds classes from code",
-    "builtins.type": "builds classes",
-    "torch.load": "unpickles nested data, which can run code",
-    "torch.serialization.load": "unpickles nested data, which can run code",
-    "torch.serialization._load": "unpickles nested data, which can run code",
-    "torch.storage._load_from_bytes": "unpickles nested data, which can run code",
-    "torch._C._load_for_lite_interpreter": "loads and runs TorchScript code",
-    "torch._ops.ops": "calls any registered operator",
-    "torch.ops": "calls any registered operator",
-    "numpy.load": "unpickles nested data, which can run code",
-    "numpy.fromfile": "reads files",
-    "numpy.save": "writes files",
-    "numpy.tofile": "writes files",
+_P, _M, _F, _W = PICKLESCAN, MODELSCAN, FICKLING, WEIGHTFIT
+
+_OS = "reaches the operating system (files, processes, shell)"
+_PROC = "starts processes"
+_NET = "opens network connections"
+_FILES = "reads, writes or deletes files"
+_CODE = "runs code"
+_IMPORT = "imports arbitrary modules"
+_NESTED = "unpickles nested data, which can run code"
+_NATIVE = "calls native code"
+_ATTR = "reaches attributes and calls methods by name"
+_INTERP = "changes the interpreter"
+
+_DANGEROUS_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # processes and the operating system
+    "os": (_OS, (_P, _M, _F)),
+    "posix": (_OS, (_P, _M, _F)),
+    "nt": (_OS, (_P, _M, _F)),
+    "posixpath": ("reaches the file system", (_W,)),
+    "ntpath": ("reaches the file system", (_W,)),
+    "subprocess": (_PROC, (_P, _M, _F)),
+    "_posixsubprocess": (_PROC, (_F,)),
+    "commands": (_PROC, (_P, _F)),
+    "popen2": (_PROC, (_W,)),
+    "pty": (_PROC, (_P, _M, _F)),
+    "pexpect": (_PROC, (_F,)),
+    "pipes": ("runs shell commands (pipes.Template)", (_F,)),
+    "multiprocessing": (_PROC, (_F,)),
+    "concurrent": ("starts processes and threads running code", (_W,)),
+    "platform": ("starts processes", (_F,)),
+    "_osx_support": ("runs shell commands (_read_output, _find_build_tool)", (_P, _F)),
+    "_aix_support": ("runs shell commands (_read_cmd_output)", (_P, _F)),
+    "_pyrepl": ("runs pager commands (pager.pipe_pager)", (_P,)),
+    "_winapi": (_PROC, (_W,)),
+    "msvcrt": (_OS, (_W,)),
+    "winreg": ("changes the Windows registry", (_W,)),
+    "_winreg": ("changes the Windows registry", (_W,)),
+    "uuid": ("runs shell commands (_get_command_stdout, the getnode helpers)", (_P, _F)),
+    "pydoc": ("runs pager commands (pipepager) and imports modules (locate)", (_P, _F)),
+    "webbrowser": ("opens programs", (_P, _M, _F)),
+    "sys": (_INTERP, (_P, _M, _F)),
+    "site": (_INTERP, (_F,)),
+    "signal": (_INTERP, (_F,)),
+    "_signal": (_INTERP, (_F,)),
+    "atexit": ("registers code to run at exit", (_F,)),
+    "gc": ("reaches every object in the interpreter", (_F,)),
+    "inspect": ("reaches any attribute (getattr_static) and frame", (_F,)),
+    "threading": ("starts threads running code", (_F,)),
+    "_thread": ("starts threads running code", (_F,)),
+    "resource": (_INTERP, (_W,)),
+    # files
+    "shutil": ("copies, moves or deletes files", (_P, _M, _F)),
+    "tempfile": ("creates files", (_F,)),
+    "io": ("opens files", (_F,)),
+    "_io": ("opens files", (_P, _F)),
+    "fileinput": ("reads files", (_F,)),
+    "linecache": ("reads files", (_F,)),
+    "glob": ("lists files", (_F,)),
+    "filecmp": ("reads files", (_F,)),
+    "tarfile": ("extracts and writes files", (_F,)),
+    "zipfile": ("extracts and writes files", (_F,)),
+    "shelve": ("opens database files, which unpickle their values", (_F,)),
+    "dbm": ("opens database files", (_W,)),
+    "sqlite3": ("opens database files", (_F,)),
+    "_sqlite3": ("opens database files", (_F,)),
+    "mmap": ("maps files into memory", (_F,)),
+    "compileall": ("compiles and writes files", (_F,)),
+    "py_compile": ("compiles and writes files", (_F,)),
+    "distutils": ("runs build commands and writes files", (_P, _F)),
+    "setuptools": ("runs build commands and writes files", (_W,)),
+    "logging": ("opens files and sockets through its handlers; config.listen runs code", (_P, _F)),
+    "syslog": ("writes to the system log", (_F,)),
+    # network
+    "socket": (_NET, (_P, _M, _F)),
+    "_socket": (_NET, (_W,)),
+    "ssl": (_NET, (_P, _F)),
+    "select": ("waits on sockets and files", (_F,)),
+    "selectors": ("waits on sockets and files", (_F,)),
+    "http": (_NET, (_F,)),
+    "httplib": (_NET, (_P, _M, _F)),
+    "urllib": (_NET, (_P, _F)),
+    "urllib2": (_NET, (_F,)),
+    "urllib3": (_NET, (_W,)),
+    "requests": (_NET, (_P, _M, _F)),
+    "httpx": (_NET, (_W,)),
+    "aiohttp": (_NET, (_P, _M, _F)),
+    "ftplib": (_NET, (_F,)),
+    "smtplib": (_NET, (_F,)),
+    "imaplib": ("opens network connections; IMAP4_stream runs a shell command", (_P, _F)),
+    "poplib": (_NET, (_F,)),
+    "telnetlib": (_NET, (_F,)),
+    "nntplib": (_NET, (_F,)),
+    "socketserver": ("listens on network ports", (_F,)),
+    "xmlrpc": (_NET, (_F,)),
+    "asyncio": ("starts processes and connections", (_P, _M, _F)),
+    # code and imports
+    "builtins": ("", ()),  # judged name by name below
+    "runpy": (_CODE, (_P, _M, _F)),
+    "code": (_CODE, (_P, _F)),
+    "codeop": ("compiles code", (_F,)),
+    "importlib": (_IMPORT, (_F,)),
+    "imp": (_IMPORT, (_F,)),
+    "_imp": (_IMPORT, (_F,)),
+    "_frozen_importlib": (_IMPORT, (_F,)),
+    "_frozen_importlib_external": (_IMPORT, (_F,)),
+    "pkgutil": (_IMPORT, (_P, _F)),
+    "zipimport": (_IMPORT, (_F,)),
+    "_interpreters": ("runs code in a subinterpreter", (_F,)),
+    "_xxsubinterpreters": ("runs code in a subinterpreter", (_F,)),
+    "types": ("builds functions and code objects", (_P, _F)),
+    "marshal": ("loads code objects", (_F,)),
+    "functools": ("calls any function it is given (partial, reduce)", (_P, _F)),
+    "operator": (_ATTR, (_P, _M, _F)),
+    "_operator": (_ATTR, (_P, _F)),
+    "doctest": ("runs code from strings", (_P, _F)),
+    "unittest": ("runs code", (_F,)),
+    "test": ("runs code and starts processes (test.support.script_helper)", (_P, _F)),
+    "idlelib": (_CODE, (_P, _F)),
+    "lib2to3": (_CODE, (_P, _F)),
+    "pdb": (_CODE, (_P, _M, _F)),
+    "bdb": (_CODE, (_P, _M, _F)),
+    "timeit": ("runs code from strings", (_P, _F)),
+    "trace": (_CODE, (_P, _F)),
+    "profile": ("runs code from strings", (_P, _F)),
+    "cProfile": ("runs code from strings", (_P, _F)),
+    "ctypes": (_NATIVE, (_P, _F)),
+    "_ctypes": (_NATIVE, (_F,)),
+    "cffi": (_NATIVE, (_W,)),
+    "pip": ("installs packages, which runs their code", (_P, _F)),
+    "ensurepip": ("installs packages, which runs their code", (_P, _F)),
+    "venv": ("creates environments and installs packages", (_P, _F)),
+    "pickle": (_NESTED, (_P, _M, _F)),
+    "_pickle": (_NESTED, (_P, _M, _F)),
+    "pickletools": (_NESTED, (_W,)),
+    "copyreg": ("", ()),  # judged name by name below
+    "dill": (_NESTED, (_F,)),
+    "cloudpickle": ("rebuilds functions from code objects", (_P, _F)),
+    "joblib": (_NESTED, (_F,)),
+    "pandas.io.pickle": (_NESTED, (_W,)),
+    # libraries
+    "torch.package": ("imports packaged code", (_W,)),
+    "torch.hub": ("downloads and runs code", (_F,)),
+    "torch.utils.cpp_extension": ("compiles and loads native code", (_W,)),
+    "torch.utils.collect_env": ("runs shell commands (run)", (_P,)),
+    "torch.utils.bottleneck": ("runs code under a profiler", (_P,)),
+    "torch.utils._config_module": ("loads configuration that unpickles data", (_P, _F)),
+    "torch.utils.data.datapipes.utils.decoder": (_NESTED, (_P,)),
+    "torch.distributed.elastic.rendezvous": (_NET, (_F,)),
+    "torch.fx": ("executes generated source code", (_P,)),
+    "torch.jit": ("loads and runs TorchScript code", (_P, _F)),
+    "torch._dynamo": ("compiles and runs code", (_P, _F)),
+    "torch._inductor": ("compiles and runs code (codecache.compile_file runs a command)", (_P, _F)),
+    "torch.compiler": ("compiles and runs code", (_F,)),
+    "torch._ops": ("calls any registered operator", (_W,)),
+    "torch.ops": ("calls any registered operator", (_W,)),
+    "numpy.testing": ("runs code from strings (runstring)", (_P, _F)),
+    "numpy.f2py": ("compiles and loads native code", (_P, _F)),
+    "numpy.distutils": ("compiles and loads native code", (_F,)),
+    "numpy.ctypeslib": ("loads native libraries", (_W,)),
+    "numpy.lib.npyio": (_NESTED, (_W,)),
+    "numpy.lib._npyio_impl": (_NESTED, (_W,)),
+}
+"""Modules (and their submodules) that can run code or reach outside the process,
+with what they do and which lists flag them. An empty reason means the module is
+judged name by name (``builtins``, ``copyreg``)."""
+
+_DANGEROUS_NAMES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "builtins.eval": ("evaluates code from a string", (_P, _M, _F)),
+    "builtins.exec": ("executes code from a string", (_P, _M, _F)),
+    "builtins.execfile": ("executes code from a file", (_F,)),
+    "builtins.compile": ("compiles code", (_P, _M, _F)),
+    "builtins.__import__": (_IMPORT, (_M, _F)),
+    "builtins.__loader__": (_IMPORT, (_F,)),
+    "builtins.__spec__": (_IMPORT, (_F,)),
+    "builtins.getattr": ("reaches any attribute, and through it any function", (_P, _M, _F)),
+    "builtins.setattr": ("changes any attribute", (_F,)),
+    "builtins.delattr": ("deletes any attribute", (_F,)),
+    "builtins.hasattr": ("runs attribute lookups by name", (_F,)),
+    "builtins.open": ("opens files", (_P, _M, _F)),
+    "builtins.file": ("opens files", (_W,)),
+    "builtins.input": ("reads the terminal", (_F,)),
+    "builtins.raw_input": ("reads the terminal", (_W,)),
+    "builtins.breakpoint": ("starts a debugger", (_P, _M, _F)),
+    "builtins.help": ("starts the help pager, which runs a command", (_W,)),
+    "builtins.copyright": ("starts a pager", (_W,)),
+    "builtins.credits": ("starts a pager", (_W,)),
+    "builtins.license": ("starts a pager", (_W,)),
+    "builtins.exit": ("ends the process", (_W,)),
+    "builtins.quit": ("ends the process", (_W,)),
+    "builtins.globals": ("reaches the interpreter's globals", (_F,)),
+    "builtins.locals": ("reaches the interpreter's locals", (_F,)),
+    "builtins.vars": ("reaches any object's attributes", (_F,)),
+    "builtins.apply": ("calls any function", (_P, _M, _F)),
+    "builtins.__build_class__": ("builds classes from code", (_F,)),
+    "builtins.type": ("builds classes", (_W,)),
+    "builtins.memoryview": ("reaches raw memory", (_F,)),
+    "builtins.reload": (_IMPORT, (_W,)),
+    "copyreg.add_extension": ("changes the global registry pickles import through", (_W,)),
+    "copyreg.pickle": ("changes how every object pickles", (_W,)),
+    "copyreg.constructor": ("registers a callable", (_W,)),
+    "torch.load": (_NESTED, (_F,)),
+    "torch.compile": ("compiles and runs code", (_F,)),
+    "torch.serialization.load": (_NESTED, (_P,)),
+    "torch.serialization._load": (_NESTED, (_W,)),
+    "torch.serialization._legacy_load": (_NESTED, (_W,)),
+    "torch.storage._load_from_bytes": (_NESTED, (_F,)),
+    "torch._C._load_for_lite_interpreter": ("loads and runs TorchScript code", (_W,)),
+    "torch._C.import_ir_module": ("loads and runs TorchScript code", (_W,)),
+    "numpy.load": (_NESTED, (_W,)),
+    "numpy.fromfile": ("reads files", (_W,)),
+    "numpy.save": ("writes files", (_W,)),
+    "numpy.savez": ("writes files", (_W,)),
+    "numpy.tofile": ("writes files", (_W,)),
+    "numpy.loadtxt": ("reads files", (_W,)),
+    "numpy.genfromtxt": ("reads files", (_W,)),
+    "numpy.memmap": ("maps files into memory", (_W,)),
+    "pandas.read_pickle": (_NESTED, (_W,)),
+    "pandas.read_csv": ("reads files and URLs", (_W,)),
+    "keras.models.load_model": ("loads models that run code", (_W,)),
+    "tensorflow.keras.models.load_model": ("loads models that run code", (_W,)),
+    "yaml.load": ("builds arbitrary objects from YAML", (_W,)),
+    "yaml.unsafe_load": ("builds arbitrary objects from YAML", (_W,)),
 }
 """Single names that can run code or reach outside the process."""
+
+_BENIGN_BUILTINS = frozenset(
+    {
+        "object", "len", "abs", "sum", "min", "max", "round", "pow", "divmod", "sorted",
+        "reversed", "enumerate", "zip", "iter", "next", "all", "any", "hash", "id", "repr",
+        "ascii", "bin", "hex", "oct", "ord", "chr", "format", "isinstance", "issubclass",
+        "callable", "NotImplemented", "Ellipsis", "None", "True", "False",
+        "Exception", "ValueError", "KeyError", "TypeError", "RuntimeError", "IndexError",
+        "AttributeError", "NotImplementedError", "StopIteration", "AssertionError",
+    }
+)  # fmt: skip
+"""``builtins`` names that only build plain values (fickling's ``SAFE_BUILTINS``, pure ones)."""
 
 _CODE_RUNNING_NAMES = frozenset(
     {
         "eval", "exec", "execfile", "system", "popen", "Popen", "spawn", "spawnl", "spawnv",
         "execv", "execve", "execl", "fork", "forkpty", "getoutput", "getstatusoutput",
         "check_output", "check_call", "run_path", "run_module", "load", "loads", "__import__",
-        "import_module", "compile",
+        "import_module", "compile", "runcode", "runsource", "runctx", "runstring",
+        "pipepager", "tempfilepager", "pipe_pager", "tempfile_pager", "_get_command_stdout",
+        "script_helper", "assert_python_ok", "assert_python_failure", "spawn_python",
+        "run_python_until_end", "make_script", "load_source", "load_module", "load_dynamic",
+        "debug_script", "_run_code", "_run_module_code", "_run_module_as_main", "run_cprofile",
+        "run_autograd_prof", "compile_file", "execWrapper", "evaluate_guards_expression",
+        "resolve_name", "locate", "unsafe_load", "full_load", "load_library", "LoadLibrary",
+        "CDLL", "PyDLL", "WinDLL", "dlopen", "urlopen", "urlretrieve", "create_connection",
+        "FileHandler", "WatchedFileHandler", "RotatingFileHandler", "SocketHandler",
+        "SMTPHandler", "HTTPHandler", "_run_pip", "getlincoef", "_eval_length",
     }
 )  # fmt: skip
-"""Names that run code whatever module they come from (a renamed ``os`` or a wrapper)."""
+"""Names that run code, start processes or open files whatever module they come from
+(a renamed ``os``, a wrapper, a private helper): every name the peers' lists flag
+one by one, plus the usual process and loader names."""
 
 
 def normalize(module: str, name: str) -> tuple[str, str]:
@@ -352,6 +522,25 @@ def is_dtype(module: str, name: str) -> bool:
     return module == "torch" and name in TORCH_DTYPE_NAMES
 
 
+def _module_rule(module: str) -> tuple[str, tuple[str, ...]] | None:
+    """The row of :data:`_DANGEROUS_MODULES` covering ``module`` (itself or a parent)."""
+    parts = module.split(".")
+    for i in range(len(parts), 0, -1):
+        row = _DANGEROUS_MODULES.get(".".join(parts[:i]))
+        if row is not None:
+            return row if row[0] else None
+    return None
+
+
+def _known_benign(module: str, name: str) -> bool:
+    full = f"{module}.{name}"
+    return (
+        full in _BENIGN
+        or (module == "builtins" and name in _BENIGN_BUILTINS)
+        or any(_within(module, root) for root in _BENIGN_MODULES)
+    )
+
+
 def danger(module: str, name: str) -> str | None:
     """Why importing ``module.name`` is dangerous, or ``None`` when it is not.
 
@@ -361,20 +550,27 @@ def danger(module: str, name: str) -> str | None:
     """
     module, name = normalize(module, name)
     full = f"{module}.{name}"
-    if full in _DANGEROUS_NAMES:
-        return _DANGEROUS_NAMES[full]
-    for root, why in _DANGEROUS_MODULES.items():
-        if _within(module, root):
-            return why
-    if "__" in name.strip("_") or (name.startswith("__") and full not in _BENIGN):
+    if full in _SAFE or full in _BENIGN:
+        return None
+    row = _DANGEROUS_NAMES.get(full) or _module_rule(module)
+    if row is not None:
+        return row[0]
+    if "__" in name.strip("_") or name.startswith("__"):
         return "reaches interpreter internals through a dunder name"
-    if "." in name and full not in _SAFE and full not in _BENIGN:
+    if "." in name:
         return "walks attributes of a module, which can reach any function"
     if name in _CODE_RUNNING_NAMES:
         return "has the name of a function that runs code"
     if not module or not name:
         return "names no importable object"
     return None
+
+
+def sources(module: str, name: str) -> tuple[str, ...]:
+    """Which lists flag ``module.name`` (:data:`PICKLESCAN`, :data:`FICKLING` ...), if any."""
+    module, name = normalize(module, name)
+    row = _DANGEROUS_NAMES.get(f"{module}.{name}") or _module_rule(module)
+    return row[1] if row is not None else ()
 
 
 def verdict(module: str, name: str) -> SecurityVerdict:
@@ -398,11 +594,58 @@ def verdict(module: str, name: str) -> SecurityVerdict:
         return "safe"
     if is_storage_type(module, name) or is_dtype(module, name) or is_tensor_class(module, name):
         return "safe"
+    if full in _BENIGN:
+        return "benign"
     if danger(module, name) is not None:
         return "dangerous"
-    if full in _BENIGN or any(_within(module, root) for root in _BENIGN_MODULES):
+    if _known_benign(module, name):
         return "benign"
     return "unknown"
+
+
+def describe(module: str, name: str) -> str:
+    """What is known of ``module.name``: why it is dangerous, or what importing it would run.
+
+    Example:
+        >>> describe("__main__", "Net")
+        'defined in the script that saved the file: loading needs that script, and runs it'
+
+    """
+    module, name = normalize(module, name)
+    why = danger(module, name)
+    if why is not None:
+        flagged = sources(module, name)
+        return why + (f" (flagged by {', '.join(flagged)})" if flagged else "")
+    judged = verdict(module, name)
+    if judged == "safe":
+        return "allowed by torch.load(weights_only=True)"
+    if judged == "benign":
+        return "a data holder or layer class: importing it runs only its library's own code"
+    if module == "__main__":
+        return "defined in the script that saved the file: loading needs that script, and runs it"
+    root = module.split(".")[0]
+    if module == "builtins":
+        return "a Python builtin weightfit has no verdict for"
+    return (
+        f"not in weightfit's table: importing it runs package {root!r}, and calling it runs "
+        "whatever that code does"
+    )
+
+
+def accepted(ref: OpaqueGlobal, allowed: Collection[str] = ()) -> bool:
+    """Whether a CI can pass ``ref``: judged ``safe`` or ``benign``, or allowed by name.
+
+    ``allowed`` holds ``module.name`` strings (``--allow-global``); a ``dangerous``
+    name is never accepted, allowed or not.
+    """
+    if ref.verdict in ("safe", "benign"):
+        return True
+    return ref.verdict == "unknown" and f"{ref.module}.{ref.name}" in allowed
+
+
+def by_concern(refs: Iterable[OpaqueGlobal], allowed: Collection[str] = ()) -> list[OpaqueGlobal]:
+    """``refs`` with those not accepted first (worst verdict first), then the rest, stably."""
+    return sorted(refs, key=lambda ref: (accepted(ref, allowed), -RANK[ref.verdict]))
 
 
 def worst(*verdicts: SecurityVerdict | None) -> SecurityVerdict | None:

@@ -59,6 +59,12 @@ class TreeNode:
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON (see ``report/inspect.schema.json``)."""
+        data = self.to_dict_shallow()
+        data["children"] = [child.to_dict() for child in self.children]
+        return data
+
+    def to_dict_shallow(self) -> dict[str, object]:
+        """:meth:`to_dict` without ``children`` (for writers that stream them)."""
         data: dict[str, object] = {
             "name": self.name,
             "path": self.path,
@@ -69,7 +75,6 @@ class TreeNode:
         if self.tensor is not None:
             data["shape"] = list(self.tensor.shape)
             data["dtype"] = self.tensor.dtype
-        data["children"] = [child.to_dict() for child in self.children]
         return data
 
     def __repr__(self) -> str:
@@ -142,18 +147,34 @@ def _build(
 ) -> TreeNode:
     """Build the tree (see :func:`build_tree`)."""
     root = _Raw()
+    # Parents by dotted prefix: most names share their parent with the name before.
+    parents: dict[str, _Raw] = {"": root}
+    previous, parent = "", root
     for name in filter_names(specs, pattern):
-        node = root
-        for segment in name.split("."):
-            child = node.children.get(segment)
-            if child is None:
-                child = node.children[segment] = _Raw()
-            node = child
+        prefix, _, last = name.rpartition(".")
+        if prefix != previous:
+            previous = prefix
+            found = parents.get(prefix)
+            parent = parents[prefix] = _walk(root, prefix) if found is None else found
+        node = parent.children.get(last)
+        if node is None:
+            node = parent.children[last] = _Raw()
         node.tensor = specs[name]
-    tree = _convert(root, "", "", collapse)
+    tree = _convert(root, "", "", collapse, {})
     if join_chains:
         tree.children = [_join(child) for child in tree.children]
     return tree
+
+
+def _walk(root: _Raw, prefix: str) -> _Raw:
+    """The node at a dotted prefix, made along the way."""
+    node = root
+    for segment in prefix.split("."):
+        child = node.children.get(segment)
+        if child is None:
+            child = node.children[segment] = _Raw()
+        node = child
+    return node
 
 
 def limit_depth(node: TreeNode, depth: int | None) -> TreeNode:
@@ -278,11 +299,18 @@ def is_layer_index(segment: str) -> bool:
     return segment.isascii() and segment.isdigit() and (segment == "0" or segment[0] != "0")
 
 
-def _signature(node: _Raw) -> tuple[object, ...]:
+Leaves = dict[tuple[tuple[int, ...], str], tuple[object, ...]]
+"""One signature object per leaf shape and dtype, so equal leaves compare by identity."""
+
+
+def _signature(node: _Raw, leaves: Leaves) -> tuple[object, ...]:
     """Describe a subtree's structure (names, shapes, dtypes) as a hashable value."""
     if node.signature is None:
         own = (node.tensor.shape, node.tensor.dtype) if node.tensor is not None else None
-        children = [(name, _signature(child)) for name, child in node.children.items()]
+        if own is not None and not node.children:
+            node.signature = leaves.setdefault(own, (own, ()))
+            return node.signature
+        children = [(name, _signature(child, leaves)) for name, child in node.children.items()]
         if len(children) > 1:
             # Sorted: shards and pickles may list a block's tensors in any order.
             children.sort()
@@ -290,7 +318,7 @@ def _signature(node: _Raw) -> tuple[object, ...]:
     return node.signature
 
 
-def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:
+def _convert(raw: _Raw, name: str, path: str, collapse: bool, leaves: Leaves) -> TreeNode:
     """Turn a raw subtree into :class:`TreeNode`s, collapsing numbered runs.
 
     Children keep first-seen order; numbered ones appear in numeric order where
@@ -300,7 +328,7 @@ def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:
     if raw.tensor is not None:
         node.params, node.tensors = raw.tensor.numel, 1
     numbered = sorted((int(s), s) for s in raw.children if is_layer_index(s))
-    runs = _runs(raw, numbered) if collapse else [[s] for _, s in numbered]
+    runs = _runs(raw, numbered, leaves) if collapse else [[s] for _, s in numbered]
     emitted_numbered = False
     for segment in raw.children:
         if not is_layer_index(segment):
@@ -312,7 +340,7 @@ def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:
         for run in groups:
             label = format_numbers(int(s) for s in run) if len(run) > 1 else run[0]
             child = _convert(
-                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse
+                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse, leaves
             )
             child.count = len(run)
             child.params *= len(run)
@@ -323,12 +351,12 @@ def _convert(raw: _Raw, name: str, path: str, collapse: bool) -> TreeNode:
     return node
 
 
-def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]]) -> list[list[str]]:
+def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]], leaves: Leaves) -> list[list[str]]:
     """Consecutive numbered children with the same signature, as runs of segments."""
     runs: list[list[str]] = []
     previous: tuple[int, tuple[object, ...]] | None = None
     for number, segment in numbered:
-        signature = _signature(raw.children[segment])
+        signature = _signature(raw.children[segment], leaves)
         if previous is not None and previous == (number - 1, signature):
             runs[-1].append(segment)
         else:

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 
@@ -149,11 +149,25 @@ def error_console() -> Console:
 
 
 def emit(
-    args: argparse.Namespace, data: Callable[[], Any], render: Callable[[Console], None]
+    args: argparse.Namespace,
+    data: Callable[[], Any],
+    render: Callable[[Console], None],
+    *,
+    stream: Callable[[TextIO], None] | None = None,
 ) -> None:
-    """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console."""
+    """Print ``data()`` as JSON with ``--json``, else let ``render`` draw on the console.
+
+    ``stream``, when given, writes that JSON itself, piece by piece (large outputs).
+    """
     if getattr(args, "json", False):
-        write_json(data())
+        if stream is None:
+            write_json(data())
+            return
+        try:
+            stream(sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            silence_stdout()
     else:
         render(console())
 

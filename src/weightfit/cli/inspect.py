@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from weightfit.cli._output import emit
-from weightfit.errors import EXIT_OK
+from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 from weightfit.formats import read
 
 HELP = "show what a checkpoint file or model folder holds (headers only)"
@@ -44,23 +44,41 @@ def register(
     parser.add_argument(
         "--filter", dest="pattern", metavar="GLOB", help="only tensors whose full name matches"
     )
+    parser.add_argument(
+        "--allow-global",
+        dest="allowed",
+        action="append",
+        default=[],
+        type=_global_name,
+        metavar="MOD.NAME",
+        help="accept this unknown pickle global (repeatable); exit 0 needs every global "
+        "allowlisted, known benign or accepted",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Read the checkpoint and print its manifest."""
     # Imported here: report modules import cli._output, which imports this package.
-    from weightfit.report.inspect import manifest_to_dict, render_manifest
+    from weightfit import security
+    from weightfit.report.inspect import manifest_to_dict, render_manifest, write_manifest_json
 
     manifest = read(
         args.path, key=args.key, variant=args.variant, weights_format=args.weights_format
     )
+    allowed = frozenset(args.allowed)
     emit(
         args,
-        lambda: manifest_to_dict(manifest, pattern=args.pattern, depth=args.depth),
-        lambda console: render_manifest(console, manifest, pattern=args.pattern, depth=args.depth),
+        lambda: manifest_to_dict(manifest, pattern=args.pattern, depth=args.depth, allowed=allowed),
+        lambda console: render_manifest(
+            console, manifest, pattern=args.pattern, depth=args.depth, allowed=allowed
+        ),
+        stream=lambda out: write_manifest_json(
+            out, manifest, pattern=args.pattern, depth=args.depth, allowed=allowed
+        ),
     )
-    return EXIT_OK
+    passed = all(security.accepted(g, allowed) for g in manifest.globals)
+    return EXIT_OK if passed else EXIT_FINDINGS
 
 
 def _depth(text: str) -> int:
@@ -72,3 +90,11 @@ def _depth(text: str) -> int:
     if depth < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number ≥ 1, got {text!r}")
     return depth
+
+
+def _global_name(text: str) -> str:
+    """Parse ``--allow-global``: ``module.name`` (``module.sub.Name``)."""
+    module, _, name = text.rpartition(".")
+    if not module or not name:
+        raise argparse.ArgumentTypeError(f"expected MOD.NAME, got {text!r}")
+    return text

@@ -16,8 +16,10 @@ What this reader guarantees:
   the array bytes, never ``np.load`` (numpy is not even imported).
 - The header dict is parsed with :func:`ast.literal_eval` (no names, no calls),
   after checking its length, its outer braces and its exact keys, as numpy's
-  ``read_array_header`` does. An object array (``descr`` ``'O'``, which
-  ``np.load(allow_pickle=True)`` would unpickle) is :class:`ForbiddenPickleContent`.
+  ``read_array_header`` does. An object array (``descr`` holding ``'O'``) is a
+  pickle after its header (``np.save`` pickles it whole), which
+  ``np.load(allow_pickle=True)`` would run: it goes through weightfit's pickle
+  VM and its globals set the manifest's verdict, as for any pickle file.
 - numpy type strings map to canonical dtypes (``'<f4'`` → ``F32``, ``'|b1'`` →
   ``BOOL``, ``'<c8'`` → ``C64``); others are kept as written and noted, as are
   big-endian arrays and Fortran-ordered ones (their ``stride`` is column-major).
@@ -43,14 +45,13 @@ from typing import IO
 from weightfit import dtypes
 from weightfit.errors import (
     ContainerKeyNotFound,
-    ForbiddenPickleContent,
     HeaderTooLarge,
     InvalidHeader,
     OverlappingTensors,
     TensorSizeMismatch,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions
+from weightfit.formats import ReadOptions, pickle_vm
 from weightfit.formats._layout import show
 from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
 from weightfit.manifest import ByteRange, Manifest, TensorSpec
@@ -89,6 +90,8 @@ _KINDS = {
     ("c", 16): "C128",
 }
 _OBJECT = re.compile(r"^[<>|=]?O\d*$")
+OBJECT_DTYPE = "object"
+"""``TensorSpec.dtype`` of an object array (pickled Python objects, no raw bytes)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         NotACheckpoint: the zip archive is damaged.
         InvalidHeader: a member is encrypted, appears twice, or has a bad ``.npy`` header.
         HeaderTooLarge: a ``.npy`` header is longer than :data:`MAX_HEADER_BYTES`.
-        ForbiddenPickleContent: a member is an object array (pickled Python objects).
+        ForbiddenPickleContent: an object array's pickle names something that can run code.
+        MalformedPickle: an object array's pickle is not valid.
         TensorSizeMismatch: a member's size disagrees with its shape and dtype.
         TruncatedFile: a member ends inside its headers.
         OverlappingTensors: two members share bytes of the file.
@@ -149,6 +153,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     tensors: dict[str, TensorSpec] = {}
     notes: list[str] = []
     spans: list[tuple[int, int, str]] = []
+    pickles: list[pickle_vm.PickleResult] = []
     size = path.stat().st_size
     with path.open("rb") as raw, open_archive(raw, size) as archive:
         for info in archive.infolist():
@@ -168,9 +173,16 @@ def read(path: Path, options: ReadOptions) -> Manifest:
                 with archive.open(info) as stream:
                     array = _npy_header(stream, member)
             stored = info.file_size - array.header_bytes
-            _check_size(member, array, stored)
             location = None
-            if info.compress_type == zipfile.ZIP_STORED:
+            if array.dtype == OBJECT_DTYPE:
+                pickles.extend(_object_pickle(archive, info, array, data_start))
+                notes.append(
+                    f"{show(name)} is an object array: np.load(allow_pickle=True) unpickles it; "
+                    "its pickle was judged, nothing was run"
+                )
+            else:
+                _check_size(member, array, stored)
+            if info.compress_type == zipfile.ZIP_STORED and array.dtype != OBJECT_DTYPE:
                 location = ByteRange(source, data_start + array.header_bytes, stored)
             tensors[name] = TensorSpec(
                 name=name,
@@ -183,7 +195,35 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     _check_members(spans)
     if not tensors:
         notes.append("the archive holds no arrays")
-    return Manifest(tensors=tensors, source=source, format=FORMAT, files=[source], notes=notes)
+    return Manifest(
+        tensors=tensors,
+        source=source,
+        format=FORMAT,
+        files=[source],
+        notes=notes,
+        security=pickle_vm.worst_verdict(pickles) if pickles else None,
+        globals=pickle_vm.opaque_globals(pickles),
+    )
+
+
+def _object_pickle(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, array: _Array, data_start: int
+) -> list[pickle_vm.PickleResult]:
+    """Run the pickle ``np.save`` writes after an object array's header."""
+    body = info.file_size - array.header_bytes
+    if body > pickle_vm.MAX_PICKLE_BYTES:
+        raise HeaderTooLarge(
+            f"object array {show(info.filename)} pickles {body} bytes, over the limit of "
+            f"{pickle_vm.MAX_PICKLE_BYTES}"
+        )
+    with archive.open(info) as stream:
+        stream.read(array.header_bytes)
+        data = stream.read(body)
+    stored = info.compress_type == zipfile.ZIP_STORED
+    base = data_start + array.header_bytes if stored else 0
+    where = f"object array {info.filename}"
+    first = pickle_vm.run(data, base=base, where=where, eof_error=TruncatedFile)
+    return [first, *pickle_vm.run_following(data, start=first.end - base, base=base, where=where)]
 
 
 def _npy_header(stream: IO[bytes], member: str) -> _Array:
@@ -245,10 +285,7 @@ def _literal(member: str, text: str) -> dict[str, object]:
 def _dtype(member: str, descr: object) -> tuple[str, bool]:
     """Map a numpy ``descr`` to a dtype name; return it and whether it is big-endian."""
     if _holds_object(descr):
-        raise ForbiddenPickleContent(
-            f"member {show(member)} is an object array (descr {show(descr)}): loading it "
-            "would unpickle Python objects"
-        )
+        return OBJECT_DTYPE, False
     if not isinstance(descr, str):
         return f"structured{show(descr)}", False
     match = _DESCR.match(descr)
@@ -288,7 +325,7 @@ def _fortran_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
 def _array_notes(name: str, array: _Array) -> list[str]:
     """Facts about one array a person should know."""
     notes = []
-    if array.dtype not in dtypes.DTYPES:
+    if array.dtype not in dtypes.DTYPES and array.dtype != OBJECT_DTYPE:
         notes.append(f"{show(name)} has a numpy dtype with no canonical name: {array.dtype}")
     if array.big_endian:
         notes.append(f"{show(name)} is big-endian: its bytes are not little-endian {array.dtype}")

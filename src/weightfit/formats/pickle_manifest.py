@@ -9,12 +9,12 @@ three, and is built here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from weightfit.formats.containers import Choice
-from weightfit.formats.pickle_vm import PickleResult
-from weightfit.manifest import Manifest, OpaqueGlobal, TensorSpec
+from weightfit.formats.pickle_vm import PickleResult, opaque_globals, worst_verdict
+from weightfit.manifest import Manifest, TensorSpec
 
 
 def build(
@@ -27,6 +27,7 @@ def build(
     *,
     files: list[str] | None = None,
     metadata: Mapping[str, str] | None = None,
+    others: Sequence[PickleResult] = (),
 ) -> Manifest:
     """Build the manifest of a state dict chosen inside a pickle.
 
@@ -39,6 +40,8 @@ def build(
         notes: What the reader noticed, in order.
         files: Every file read (default: ``path`` alone).
         metadata: String metadata the format stores beside the pickle.
+        others: Every other pickle in the file: judged with ``pickle`` (the
+            verdict is the worst over all of them, the globals are all of theirs).
 
     """
     return Manifest(
@@ -51,9 +54,7 @@ def build(
         container=choice.key,
         container_reason=choice.reason,
         containers=choice.containers,
-        security=pickle.verdict,
-        globals=[
-            OpaqueGlobal(g.module, g.name, g.verdict) for g in pickle.globals if g.verdict != "safe"
-        ],
+        security=worst_verdict([pickle, *others]),
+        globals=opaque_globals([pickle, *others]),
         notes=notes,
     )

@@ -34,6 +34,8 @@ MAX_LONG_BYTES = 4_096
 """Widest integer (``LONG1``/``LONG4``); torch's magic number takes 10 bytes."""
 HIGHEST_PROTOCOL = 5
 """``pickle.HIGHEST_PROTOCOL`` as of Python 3.8 (PEP 574)."""
+NO_FRAME = 1 << 62
+"""``Machine.frame_end`` outside any frame: past every offset."""
 
 
 class NeedMoreData(Exception):
@@ -56,8 +58,16 @@ def _proto(m: Machine) -> None:
 
 
 def _frame(m: Machine) -> None:
-    # PEP 3154: frames only group opcodes for buffered reading; the stream
-    # inside is ordinary, so the length is checked and otherwise ignored.
+    # PEP 3154: a frame holds whole opcodes. CPython's readers disagree on an
+    # opcode that crosses a frame's end (``pickle._Unframer`` refuses it, the C
+    # unpickler reading a file may skip past bytes), so, like ``_Unframer``,
+    # every opcode must end inside its frame (checked in ``Machine.run``) and a
+    # frame may start only where the previous one ended.
+    if m.frame_end != NO_FRAME:
+        raise m.fail(
+            f"a FRAME begins {m.frame_end - m.op_at} bytes before the current frame ends: "
+            "frames and opcodes disagree"
+        )
     size = m.unpack(_U8, "FRAME")
     if size > MAX_PICKLE_BYTES:
         raise m.fail(f"FRAME declares {size} bytes, over the limit", HeaderTooLarge)
@@ -66,6 +76,7 @@ def _frame(m: Machine) -> None:
             raise NeedMoreData
         remaining = len(m.data) - m.pos
         raise m.fail(f"FRAME needs {size} bytes but only {remaining} remain", m.eof_error)
+    m.frame_end = m.pos + size
 
 
 def _mark(m: Machine) -> None:

@@ -50,10 +50,11 @@ from weightfit.formats.pickle_opcodes import (
     MAX_MEMO_ENTRIES,
     MAX_PICKLE_BYTES,
     MAX_STACK_ITEMS,
+    NO_FRAME,
     NeedMoreData,
 )
 from weightfit.formats.torch_calls import KNOWN_CALLS
-from weightfit.manifest import SecurityVerdict
+from weightfit.manifest import OpaqueGlobal, SecurityVerdict
 
 __all__ = [
     "HIGHEST_PROTOCOL",
@@ -131,6 +132,7 @@ class Machine:
         self.protocol = 0
         self.op_at = start
         self.opcodes = 0
+        self.frame_end = NO_FRAME
 
     def fail(self, detail: str, error: type[InputError] = MalformedPickle) -> InputError:
         """Build an error about the current opcode, naming the stream and its file offset."""
@@ -344,9 +346,20 @@ class Machine:
         """
         data, size, stack, memo = self.data, len(self.data), self.stack, self.memo
         handlers, unpack_u4 = HANDLERS, _U4.unpack_from
-        pos = self.pos
+        pos = at = self.pos
+        frame_end = self.frame_end
         ops = 0
         while True:
+            if pos >= frame_end:
+                # As pickle's own ``_Unframer``: an opcode inside a frame ends
+                # inside it; the bytes after a frame are read unframed.
+                if pos > frame_end:
+                    self.op_at = at
+                    raise self.fail(
+                        f"opcode reads {pos - frame_end} bytes past the end of its FRAME "
+                        f"(byte {self.base + frame_end}): frames and opcodes disagree"
+                    )
+                frame_end = self.frame_end = NO_FRAME
             if pos >= size:
                 self.pos = self.op_at = pos
                 self.opcodes = ops
@@ -442,7 +455,7 @@ class Machine:
                     raise self.fail(f"invalid opcode 0x{op:02x}")
                 self.opcodes = ops
                 handler(self)
-                pos = self.pos
+                pos, frame_end = self.pos, self.frame_end
 
 
 def run(
@@ -500,3 +513,58 @@ def run(
         opcodes=machine.opcodes,
         protocol=machine.protocol,
     )
+
+
+def run_following(
+    data: bytes,
+    *,
+    start: int,
+    base: int = 0,
+    where: str = "pickle",
+    first: int = 2,
+    limit: int = 64,
+) -> list[PickleResult]:
+    """Run every pickle stored back to back from ``start`` to the end of ``data``.
+
+    A file's own reader never reads them, but a loader calling ``pickle.load``
+    again on the same stream would: each one is judged like the first. They are
+    named ``where (pickle N)``, counting from ``first``.
+
+    Raises:
+        MalformedPickle: bytes follow that are not a valid pickle, or over ``limit`` pickles.
+        ForbiddenPickleContent, HeaderTooLarge: as :func:`run`.
+
+    """
+    results: list[PickleResult] = []
+    while start < len(data):
+        if len(results) >= limit:
+            raise MalformedPickle(
+                f"{where}: more than {limit} pickles follow one another", offset=base + start
+            )
+        result = run(data, start=start, base=base, where=f"{where} (pickle {first + len(results)})")
+        results.append(result)
+        start = result.end - base
+    return results
+
+
+def merged_globals(results: list[PickleResult]) -> list[GlobalRef]:
+    """Every distinct global named by any of ``results``, in order of first appearance."""
+    seen: dict[str, GlobalRef] = {}
+    for result in results:
+        for ref in result.globals:
+            seen.setdefault(ref.qualname, ref)
+    return list(seen.values())
+
+
+def worst_verdict(results: list[PickleResult]) -> SecurityVerdict:
+    """The worst verdict over every global any of ``results`` names (``safe`` when none)."""
+    return security.worst("safe", *(r.verdict for r in results)) or "safe"
+
+
+def opaque_globals(results: list[PickleResult]) -> list[OpaqueGlobal]:
+    """The globals of ``results`` a manifest lists: every one not judged ``safe``."""
+    return [
+        OpaqueGlobal(g.module, g.name, g.verdict)
+        for g in merged_globals(results)
+        if g.verdict != "safe"
+    ]

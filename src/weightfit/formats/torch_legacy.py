@@ -16,8 +16,10 @@ the storage's raw bytes (``THPStorage_writeFileRaw``).
 Every pickle goes through weightfit's own VM, which never imports or calls
 anything. The storages are walked by their 8-byte counts alone (seek, never
 read), so each storage's absolute offset is known without reading tensor bytes.
-A pickle that lacks the magic number is not a torch file; it is still run
-through the VM first, so a hostile one is named as such.
+The verdict is the worst over all five pickles (``torch.load`` runs each of
+them) and over any pickle stored after the last storage. A file whose first
+pickle is not the magic number is a plain pickle, read by
+:mod:`weightfit.formats.pickle_file`.
 """
 
 from __future__ import annotations
@@ -30,11 +32,17 @@ from typing import BinaryIO
 from weightfit.errors import (
     HeaderTooLarge,
     InvalidHeader,
-    NotACheckpoint,
     TensorSizeMismatch,
     TruncatedFile,
 )
-from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
+from weightfit.formats import (
+    ReadOptions,
+    containers,
+    pickle_file,
+    pickle_manifest,
+    pickle_vm,
+    torch_tensors,
+)
 from weightfit.manifest import ByteRange, Manifest
 
 NAME = "torch_legacy"
@@ -93,6 +101,8 @@ def read(path: Path, options: ReadOptions) -> Manifest:
             try:
                 pickles = _run_pickles(head, final=window >= size)
                 break
+            except _NotTorch:
+                return pickle_file.read(path, options)
             except pickle_vm.NeedMoreData:
                 if window >= pickle_vm.MAX_PICKLE_BYTES:
                     raise HeaderTooLarge(
@@ -101,14 +111,21 @@ def read(path: Path, options: ReadOptions) -> Manifest:
                 window = min(size, window * 4)
         main = pickles.main
         data, end = _walk_storages(handle, head, pickles, path, size)
+        after = _pickles_after(handle, end, size)
+    others = [p for p in [*pickles.all, *after] if p is not pickles.main]
     torch_tensors.check_storages(main.storages, data)
     choice = containers.choose(main.value, key=options.key, budget=main.opcodes)
     tensors, notes = torch_tensors.tensor_specs(choice.tensors, choice.buffers, data)
-    if end < size:
+    if after:
+        notes.append(
+            f"{len(after)} pickle(s) follow the last storage: torch.load does not read them; "
+            "judged with the rest"
+        )
+    elif end < size:
         notes.append(f"{size - end} bytes follow the last storage and belong to no tensor")
     if not pickles.little_endian:
         notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
-    return pickle_manifest.build(path, FORMAT, main, choice, tensors, notes)
+    return pickle_manifest.build(path, FORMAT, main, choice, tensors, notes, others=others)
 
 
 @dataclass
@@ -116,6 +133,7 @@ class _Pickles:
     """What the five leading pickles say."""
 
     main: pickle_vm.PickleResult
+    all: list[pickle_vm.PickleResult]
     keys: list[str]
     little_endian: bool
     end: int
@@ -129,10 +147,7 @@ def _run_pickles(head: bytes, *, final: bool) -> _Pickles:
 
     magic = run(0, "magic-number pickle")
     if magic.value != MAGIC_NUMBER:
-        raise NotACheckpoint(
-            "a pickle without torch.save's magic number (a plain pickle, not a torch "
-            "checkpoint); nothing in it was run"
-        )
+        raise _NotTorch
     version = run(magic.end, "protocol-version pickle")
     if version.value != PROTOCOL_VERSION:
         raise InvalidHeader(
@@ -144,7 +159,26 @@ def _run_pickles(head: bytes, *, final: bool) -> _Pickles:
     if not isinstance(keys.value, list) or not all(isinstance(k, str) for k in keys.value):
         raise InvalidHeader("the storage-keys pickle is not a list of strings")
     info = sys_info.value if isinstance(sys_info.value, dict) else {}
-    return _Pickles(main, keys.value, info.get("little_endian") is not False, keys.end)
+    every = [magic, version, sys_info, main, keys]
+    return _Pickles(main, every, keys.value, info.get("little_endian") is not False, keys.end)
+
+
+class _NotTorch(Exception):
+    """The first pickle is not torch's magic number: a plain pickle."""
+
+
+def _pickles_after(handle: BinaryIO, end: int, size: int) -> list[pickle_vm.PickleResult]:
+    """Pickles stored after the last storage (bytes starting with ``PROTO``), judged too."""
+    if end >= size:
+        return []
+    handle.seek(end)
+    if handle.read(1) != b"\x80":
+        return []
+    if size - end > pickle_vm.MAX_PICKLE_BYTES:
+        raise HeaderTooLarge(f"{size - end} bytes of pickles after the last storage")
+    handle.seek(end)
+    tail = handle.read()
+    return pickle_vm.run_following(tail, start=0, base=end, where="after the storages", first=1)
 
 
 def _walk_storages(

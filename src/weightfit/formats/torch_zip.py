@@ -14,6 +14,13 @@ header, never a tensor's bytes. ``data.pkl`` goes through weightfit's own
 pickle VM, which never imports or calls anything. Each storage's absolute
 offset in the file is computed from its local header, then every storage and
 tensor is checked against the record holding it.
+
+The verdict is the worst over every pickle in the file, not only the one
+``torch.load`` reads: a pickle after ``data.pkl``'s ``STOP``, every other
+``*.pkl`` member (a second archive's ``data.pkl``, TorchScript's
+``constants.pkl``), any other member that starts like a pickle, and bytes
+before the archive when they are a pickle (``torch.load`` of such a path
+unpickles them; from a handle positioned at the zip it reads the archive).
 """
 
 from __future__ import annotations
@@ -25,10 +32,12 @@ from typing import BinaryIO
 from weightfit.errors import (
     HeaderTooLarge,
     InvalidHeader,
+    MalformedPickle,
     NotACheckpoint,
     TruncatedFile,
 )
 from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
+from weightfit.formats._layout import show
 from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
 from weightfit.manifest import ByteRange, Manifest
 
@@ -50,7 +59,7 @@ def sniff(head: bytes, path: Path) -> bool:
     """
     first = first_member_name(head, path)
     if first is None:
-        return False
+        return _zip_after_other_bytes(path)
     if first.endswith(b"/" + PICKLE_NAME.encode()):
         return True
     if first.endswith(b".npy"):
@@ -95,6 +104,13 @@ def read(path: Path, options: ReadOptions) -> Manifest:
             pickle_info = infos[member]
             pickle_bytes, pickle_offset = _pickle_bytes(archive, handle, pickle_info, size)
             result = pickle_vm.run(pickle_bytes, base=pickle_offset, where=member)
+            after = pickle_vm.run_following(
+                pickle_bytes, start=result.end - pickle_offset, base=pickle_offset, where=member
+            )
+            skip = {member, *(f"{folder}data/{key}" for key in result.storages)}
+            others = _other_pickles(archive, skip)
+            prefix = min((info.header_offset for info in infos.values()), default=0)
+            before = _pickles_before(handle, prefix)
             data = {
                 key: _record(handle, infos, f"{folder}data/{key}", path, size)
                 for key in result.storages
@@ -107,6 +123,27 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     tensors, notes = torch_tensors.tensor_specs(choice.tensors, choice.buffers, data)
     if script:
         notes.append("a TorchScript archive (torch.jit.save): its code was neither read nor run")
+    results = [result, *after, *before]
+    if prefix:
+        notes.append(
+            f"{prefix} bytes precede the zip archive: torch.load reads the archive only from a "
+            "handle positioned past them"
+            + ("; by path it unpickles them (a pickle, judged here)" if before else "")
+        )
+    if after:
+        notes.append(
+            f"{len(after)} more pickle(s) follow {member}'s STOP: torch.load does not read "
+            "them; judged with it"
+        )
+    for found in others.values():
+        results.extend(found)
+    if others:
+        names = list(others)
+        more = f" (+{len(names) - 2} more)" if len(names) > 2 else ""
+        notes.append(
+            f"{len(names)} other member(s) are pickles, judged with {member}: "
+            f"{', '.join(show(n) for n in names[:2])}{more}"
+        )
     metadata = {"archive": folder.rstrip("/")}
     if version is not None:
         metadata["format_version"] = version
@@ -114,7 +151,9 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         metadata["byteorder"] = byteorder
         if byteorder == "big":
             notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
-    return pickle_manifest.build(path, FORMAT, result, choice, tensors, notes, metadata=metadata)
+    return pickle_manifest.build(
+        path, FORMAT, result, choice, tensors, notes, metadata=metadata, others=results[1:]
+    )
 
 
 def _open(handle: BinaryIO, path: Path, size: int) -> zipfile.ZipFile:
@@ -129,6 +168,69 @@ def _open(handle: BinaryIO, path: Path, size: int) -> zipfile.ZipFile:
                 f"({size} bytes)"
             ) from error
         raise NotACheckpoint(f"damaged zip archive ({error})") from error
+
+
+def _zip_after_other_bytes(path: Path) -> bool:
+    """Whether ``path`` ends with a torch zip that other bytes precede (found from its end)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        handle.seek(max(0, size - END_SEARCH_BYTES))
+        if END_SIGNATURE not in handle.read():
+            return False
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _pickle_member(archive.namelist()) is not None
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError):
+        return False
+
+
+def _other_pickles(
+    archive: zipfile.ZipFile, skip: set[str]
+) -> dict[str, list[pickle_vm.PickleResult]]:
+    """Run every other member that is a pickle: each ``*.pkl``, and any starting with ``PROTO``.
+
+    A ``*.pkl`` member must be a valid pickle; another member that only starts
+    like one (tensor bytes can) is judged when it reads as one.
+    """
+    found: dict[str, list[pickle_vm.PickleResult]] = {}
+    for info in archive.infolist():
+        name = info.filename
+        if name in skip or name.endswith("/"):  # not is_dir(): an empty name is no folder
+            continue
+        named = name.endswith(".pkl")
+        if not named:
+            with archive.open(info) as member:
+                lead = member.read(2)
+            if len(lead) < 2 or lead[0] != 0x80 or not 2 <= lead[1] <= pickle_vm.HIGHEST_PROTOCOL:
+                continue
+        if info.file_size > pickle_vm.MAX_PICKLE_BYTES:
+            if named:
+                raise HeaderTooLarge(
+                    f"member {name} is {info.file_size} bytes, over the pickle limit of "
+                    f"{pickle_vm.MAX_PICKLE_BYTES}"
+                )
+            continue
+        raw = archive.read(info)
+        try:
+            found[name] = pickle_vm.run_following(raw, start=0, where=name, first=1)
+        except (MalformedPickle, TruncatedFile):
+            if named:
+                raise
+    return found
+
+
+def _pickles_before(handle: BinaryIO, prefix: int) -> list[pickle_vm.PickleResult]:
+    """Judge the bytes before the archive when they are a pickle (``torch.load`` by path)."""
+    if not prefix:
+        return []
+    if prefix > pickle_vm.MAX_PICKLE_BYTES:
+        return []
+    handle.seek(0)
+    raw = handle.read(prefix)
+    try:
+        return [pickle_vm.run(raw, where="bytes before the zip archive")]
+    except (MalformedPickle, TruncatedFile):
+        return []
 
 
 def _pickle_member(names: list[str]) -> str | None:

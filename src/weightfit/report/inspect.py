@@ -8,12 +8,14 @@ without a version bump.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
 
+from weightfit import security
 from weightfit.manifest import Manifest, TensorSpec, human_bytes, human_count
 from weightfit.report import counted, sanitize_name
 from weightfit.tree import TreeNode, build_tree, filter_names, limit_depth
@@ -35,7 +37,11 @@ _VERDICT_STYLE = {"safe": "green", "benign": "green", "unknown": "yellow", "dang
 
 
 def manifest_to_dict(
-    manifest: Manifest, *, pattern: str | None = None, depth: int | None = None
+    manifest: Manifest,
+    *,
+    pattern: str | None = None,
+    depth: int | None = None,
+    allowed: Collection[str] = (),
 ) -> dict[str, Any]:
     """Turn a manifest into the plain data ``weightfit inspect --json`` prints.
 
@@ -44,6 +50,7 @@ def manifest_to_dict(
         pattern: Keep only tensors whose full name matches this glob, in
             ``tensors`` and ``tree`` (the totals stay those of the whole manifest).
         depth: Cut the module tree below this many levels (``None``: whole tree).
+        allowed: ``module.name`` of unknown globals accepted (``--allow-global``).
 
     Returns:
         A JSON-ready dict following ``report/inspect.schema.json``.
@@ -57,14 +64,94 @@ def manifest_to_dict(
     names = filter_names(manifest.tensors, pattern)
     tree = limit_depth(build_tree(manifest, pattern=pattern), depth)
     return {
+        **_head(manifest, pattern, allowed),
+        "tensors": [_tensor_to_dict(manifest.tensors[name]) for name in names],
+        "tree": tree.to_dict(),
+    }
+
+
+def write_manifest_json(
+    out: TextIO,
+    manifest: Manifest,
+    *,
+    pattern: str | None = None,
+    depth: int | None = None,
+    allowed: Collection[str] = (),
+) -> None:
+    """Write what :func:`manifest_to_dict` returns as JSON, streamed piece by piece.
+
+    The tensor list and the tree are written one entry at a time (each tensor on
+    one line), so a million-tensor manifest never becomes one string in memory.
+    ``json.loads`` of the output equals :func:`manifest_to_dict` of the same arguments.
+    """
+    out.write("{")
+    for key, value in _head(manifest, pattern, allowed).items():
+        text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
+        out.write(f"\n  {json.dumps(key)}: {text},")
+    out.write('\n  "tensors": [')
+    names = filter_names(manifest.tensors, pattern)
+    for start in range(0, len(names), _BATCH):
+        batch = names[start : start + _BATCH]
+        lines = ",\n    ".join(_tensor_json(manifest.tensors[name]) for name in batch)
+        out.write(("\n    " if not start else ",\n    ") + lines)
+    out.write("\n  ]," if names else "],")
+    out.write('\n  "tree": ')
+    _write_node(out, limit_depth(build_tree(manifest, pattern=pattern), depth), "  ")
+    out.write("\n}\n")
+
+
+_COMPACT = json.JSONEncoder(separators=(", ", ": "), default=str).encode
+"""One value as single-line JSON (the C encoder: no indent)."""
+_BATCH = 4096
+"""Tensors written per ``write`` call."""
+_QUOTE = json.encoder.encode_basestring_ascii
+"""A string as JSON text, as ``json.dumps`` (``ensure_ascii``) writes it."""
+
+
+def _tensor_json(spec: TensorSpec) -> str:
+    """``_COMPACT(_tensor_to_dict(spec))``, written directly (a million tensors)."""
+    loc = spec.location
+    location = (
+        "null"
+        if loc is None
+        else f'{{"file": {_QUOTE(loc.file)}, "offset": {loc.offset}, "length": {loc.length}}}'
+    )
+    stride = "null" if spec.stride is None else f"[{', '.join(map(str, spec.stride))}]"
+    storage = "null" if spec.storage is None else _QUOTE(spec.storage)
+    buffer = "null" if spec.is_buffer is None else "true" if spec.is_buffer else "false"
+    return (
+        f'{{"name": {_QUOTE(spec.name)}, "shape": [{", ".join(map(str, spec.shape))}], '
+        f'"dtype": {_QUOTE(spec.dtype)}, "location": {location}, "stride": {stride}, '
+        f'"storage": {storage}, "is_buffer": {buffer}}}'
+    )
+
+
+def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
+    """Write one tree node: its own fields on one line, then its children, streamed."""
+    text = _COMPACT({**node.to_dict_shallow(), "children": []})
+    if not node.children:
+        out.write(text)
+        return
+    out.write(text[: -len("]}")])
+    inner = indent + "  "
+    for i, child in enumerate(node.children):
+        out.write(("," if i else "") + "\n" + inner)
+        _write_node(out, child, inner)
+    out.write(f"\n{indent}]}}")
+
+
+def _head(manifest: Manifest, pattern: str | None, allowed: Collection[str]) -> dict[str, Any]:
+    """Every field of the JSON but the tensor list and the tree."""
+    by_dtype = manifest.bytes_by_dtype()  # one pass for the bytes and their split
+    return {
         "schema_version": SCHEMA_VERSION,
         "source": manifest.source,
         "format": manifest.format,
         "files": list(manifest.files),
         "tensor_count": len(manifest),
         "params": manifest.num_params,
-        "bytes": manifest.total_bytes,
-        "bytes_by_dtype": manifest.bytes_by_dtype(),
+        "bytes": sum(by_dtype.values()),
+        "bytes_by_dtype": by_dtype,
         "container": manifest.container,
         "container_reason": manifest.container_reason,
         "containers": [
@@ -72,20 +159,30 @@ def manifest_to_dict(
         ],
         "security": manifest.security,
         "globals": [
-            {"module": g.module, "name": g.name, "verdict": g.verdict} for g in manifest.globals
+            {
+                "module": g.module,
+                "name": g.name,
+                "verdict": g.verdict,
+                "accepted": security.accepted(g, allowed),
+                "about": security.describe(g.module, g.name),
+            }
+            for g in security.by_concern(manifest.globals, allowed)
         ],
         "extras": manifest.extras,
         "metadata": manifest.metadata,
         "config": manifest.config,
         "notes": list(manifest.notes),
         "filter": pattern,
-        "tensors": [_tensor_to_dict(manifest.tensors[name]) for name in names],
-        "tree": tree.to_dict(),
     }
 
 
 def render_manifest(
-    console: Console, manifest: Manifest, *, pattern: str | None = None, depth: int | None = None
+    console: Console,
+    manifest: Manifest,
+    *,
+    pattern: str | None = None,
+    depth: int | None = None,
+    allowed: Collection[str] = (),
 ) -> None:
     """Draw the terminal report of ``weightfit inspect`` on ``console``.
 
@@ -94,6 +191,7 @@ def render_manifest(
         manifest: The manifest to describe.
         pattern: Show only tensors whose full name matches this glob in the tree.
         depth: Cut the module tree below this many levels.
+        allowed: ``module.name`` of unknown globals accepted (``--allow-global``).
 
     """
     console.print(_headline(manifest))
@@ -109,7 +207,13 @@ def render_manifest(
         console.print(_containers(manifest))
     if manifest.globals:
         console.print("[bold]opaque globals[/bold] (named by the pickle, never imported)")
-        console.print(_globals(manifest))
+        console.print(_globals(manifest, allowed))
+        refused = [g for g in manifest.globals if not security.accepted(g, allowed)]
+        if refused:
+            console.print(
+                f"[yellow]{len(refused)} global(s) neither allowlisted nor known benign[/]: "
+                "exit 1 (accept one with --allow-global MOD.NAME)"
+            )
     tree = limit_depth(build_tree(manifest, pattern=pattern), depth)
     matching = f" matching {sanitize_name(pattern)}" if pattern else ""
     console.print(f"[bold]modules[/bold]{matching}")
@@ -255,12 +359,21 @@ def _containers(manifest: Manifest) -> Table:
     return table
 
 
-def _globals(manifest: Manifest) -> Table:
+def _globals(manifest: Manifest, allowed: Collection[str]) -> Table:
+    """Globals not accepted first, each with its verdict and what is known of it."""
     table = Table(box=None, pad_edge=False)
     table.add_column("global", overflow="fold")
     table.add_column("verdict")
-    for g in manifest.globals:
-        table.add_row(sanitize_name(f"{g.module}.{g.name}"), _verdict(g.verdict))
+    table.add_column("what is known", overflow="fold")
+    for g in security.by_concern(manifest.globals, allowed):
+        verdict = _verdict(g.verdict)
+        if g.verdict == "unknown" and security.accepted(g, allowed):
+            verdict += " (allowed)"
+        table.add_row(
+            sanitize_name(f"{g.module}.{g.name}"),
+            verdict,
+            sanitize_name(security.describe(g.module, g.name)),
+        )
     return table
 
 
