@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "fix_hint",
         },
     ),
+    ("hub", {"hub"}),
     ("formats", {"formats"}),
     ("targets", {"targets"}),
     ("converters", {"converters"}),
