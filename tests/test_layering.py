@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "placement",
         },
     ),
+    ("hub", {"hub"}),
     ("formats", {"formats"}),
     ("targets", {"targets"}),
     ("converters", {"converters"}),

@@ -253,6 +253,7 @@ def apply(
         if isinstance(checkpoint, Manifest)
         else _read(checkpoint, key=key, variant=variant)
     )
+    _refuse_remote(source)
     return write_outcome(
         ops.run(plan, source),
         out,
@@ -622,3 +623,13 @@ def _publish(temp: Path, out: Path, overwrite: bool) -> None:
     fsync_dir(out.parent)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
+
+
+def _refuse_remote(source: Manifest) -> None:
+    """Refuse a checkpoint read from the Hub or a URL: its tensor bytes were never fetched."""
+    for spec in source.tensors.values():
+        if spec.location is not None and "://" in spec.location.file:
+            raise UsageError(
+                f"{source.source} was read from its headers only; download it "
+                "(hf download ORG/REPO --local-dir DIR) and apply the plan to the copy"
+            )

@@ -22,6 +22,9 @@ The tree::
     │   │   ├── PlanNotFound            the plan file of ``apply``
     │   │   └── LogNotFound             the log file of ``explain``
     │   ├── FetchFailed                 an HTTP request for a remote checkpoint failed
+    │   │   ├── AccessDenied            (PermissionError) a gated or private Hub repo, no access
+    │   │   ├── RateLimited             the server kept answering 429 after bounded retries
+    │   │   └── RangeNotSupported       the server ignores Range; reading would download the file
     │   ├── NotACheckpoint              (ValueError) no known format matches the bytes
     │   ├── TruncatedFile               the file ends before its own header says it should
     │   ├── HeaderTooLarge              a declared header or count exceeds its limit
@@ -161,6 +164,18 @@ class LogNotFound(InputNotFound):
 
 class FetchFailed(InputError):
     """An HTTP request for a remote checkpoint failed (status, network, timeout)."""
+
+
+class AccessDenied(FetchFailed, PermissionError):
+    """A Hub repo is gated or private, and the token (if any) cannot read it."""
+
+
+class RateLimited(FetchFailed):
+    """The server answered 429 Too Many Requests after every bounded retry."""
+
+
+class RangeNotSupported(FetchFailed):
+    """The server ignores ``Range``; only ``--allow-full-download`` lets weightfit read on."""
 
 
 class NotACheckpoint(InputError, ValueError):

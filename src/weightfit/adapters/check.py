@@ -24,6 +24,7 @@ from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
 from weightfit.errors import NotACheckpoint, reading
 from weightfit.findings import Report
+from weightfit.hub.paths import is_hub
 from weightfit.manifest import Manifest
 from weightfit.peft.config import CONFIG_NAME, MAX_CONFIG_BYTES
 from weightfit.peft.layout import base_tensor, split
@@ -40,7 +41,8 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     """Check a PEFT adapter folder against a base model, before loading anything.
 
     Args:
-        adapter: A PEFT adapter folder (``adapter_config.json`` + ``adapter_model.*``).
+        adapter: A PEFT adapter folder (``adapter_config.json`` + ``adapter_model.*``),
+            local or on the Hub (``hf://ORG/REPO[@REVISION][/PATH]``, header only).
         base: Anything :func:`weightfit.check` takes as a target: a checkpoint or
             model folder, a ``config.json``, a factory, an ``nn.Module``, a ``Manifest``.
         variant: Precision variant of the base folder's weights.
@@ -65,6 +67,13 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     from weightfit.ranking import build_report
     from weightfit.targets import resolve
 
+    if isinstance(adapter, str) and is_hub(adapter):
+        from weightfit.hub import open_mirror
+
+        mirror = open_mirror(adapter, purpose="lint")
+        with mirror.errors():
+            report = check_adapter(mirror.path, base, variant=variant)
+        return report
     source = read_adapter(adapter)
     view = memory_names(source, resolve(base, variant=variant))
     alignment, _ = peft_alignment(source, view.target())

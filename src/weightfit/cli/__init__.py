@@ -48,7 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     args = parser.parse_args(arguments)
     try:
-        code: int = args.run(args)
+        from weightfit.hub import allow_full_download
+
+        with allow_full_download(getattr(args, "allow_full_download", False)):
+            code: int = args.run(args)
     except WeightfitError as error:
         # "usage error: …" already says it is an error; everything else gets the prefix.
         prefix = "" if error.what.endswith("error") else "error: "

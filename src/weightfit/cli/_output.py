@@ -19,10 +19,15 @@ _ERROR_CONSOLE: Console | None = None
 
 
 def common_options() -> argparse.ArgumentParser:
-    """Options every command takes, defined once: ``--json``."""
+    """Options every command takes, defined once: ``--json``, ``--allow-full-download``."""
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
         "--json", action="store_true", help="print machine-readable JSON instead of a report"
+    )
+    parent.add_argument(
+        "--allow-full-download",
+        action="store_true",
+        help="for hf:// paths: read on when a server ignores Range requests (downloads more)",
     )
     return parent
 

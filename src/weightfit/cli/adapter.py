@@ -33,7 +33,9 @@ def register(
 
 
 def _inputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("adapter", metavar="ADAPTER", help="PEFT adapter folder")
+    parser.add_argument(
+        "adapter", metavar="ADAPTER", help="PEFT adapter folder or hf://ORG/REPO[@REV][/PATH]"
+    )
     parser.add_argument(
         "--base",
         required=True,

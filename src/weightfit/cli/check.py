@@ -21,7 +21,11 @@ def register(
     parser = subparsers.add_parser(
         "check", parents=[common], help=HELP, description=HELP.capitalize() + "."
     )
-    parser.add_argument("checkpoint", metavar="CKPT", help="checkpoint file, shard index or folder")
+    parser.add_argument(
+        "checkpoint",
+        metavar="CKPT",
+        help="checkpoint file, shard index, folder or hf://ORG/REPO[@REV][/PATH]",
+    )
     parser.add_argument(
         "--against",
         required=True,

@@ -19,7 +19,11 @@ def register(
     parser = subparsers.add_parser(
         "inspect", parents=[common], help=HELP, description=HELP.capitalize() + "."
     )
-    parser.add_argument("path", metavar="PATH", help="checkpoint file, shard index or model folder")
+    parser.add_argument(
+        "path",
+        metavar="PATH",
+        help="checkpoint file, shard index, model folder or hf://ORG/REPO[@REV][/PATH]",
+    )
     parser.add_argument(
         "--key",
         metavar="A.B",

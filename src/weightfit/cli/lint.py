@@ -25,7 +25,9 @@ def register(
     parser = subparsers.add_parser(
         "lint", parents=[common], help=HELP, description=HELP.capitalize() + "."
     )
-    parser.add_argument("paths", metavar="PATH", nargs="*", help="folders to lint")
+    parser.add_argument(
+        "paths", metavar="PATH", nargs="*", help="folders (or hf://ORG/REPO[@REV][/PATH]) to lint"
+    )
     parser.add_argument(
         "--format",
         dest="output_format",

@@ -99,7 +99,6 @@ class Rule:
 
 REGISTRY: tuple[Rule, ...] = (
     Rule("guessed_renames", text_tensors.guessed_renames, (), profiles=frozenset({"text"})),
-    Rule("unrelated", fragments.unrelated, ("unrelated",), profiles=frozenset({"check"})),
     Rule("model_types", fragments.model_types, ("unrelated",), profiles=TEXT),
     Rule("reinitialised", benign.reinitialised, ("missing",)),
     Rule(
@@ -109,7 +108,14 @@ REGISTRY: tuple[Rule, ...] = (
         after=("reinitialised",),
         profiles=frozenset({"check"}),
     ),
-    Rule("prefix", prefix.prefix, ("prefix",), after=("library_converter",)),
+    Rule(
+        "unrelated",
+        fragments.unrelated,
+        ("unrelated",),
+        after=("library_converter",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("prefix", prefix.prefix, ("prefix",), after=("unrelated",)),
     Rule(
         "quantized_names",
         fragments.quantized_names,

@@ -25,8 +25,10 @@ the hints name the command that would.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
@@ -46,6 +48,9 @@ from weightfit.findings import Finding, Report
 from weightfit.fix_hint import FixTarget
 from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
 from weightfit.ranking import build_report
+
+HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+"""``ORG/REPO`` as ``huggingface_hub.utils.validate_repo_id`` accepts it (two parts)."""
 
 FORMAT = "error-text"
 """The ``format`` of manifests built from error text (diagnosed with the ``text`` profile)."""
@@ -315,7 +320,7 @@ def _hints(found: list[Section], tensor_sections: list[Section]) -> list[str]:
     """What would settle what the text cannot: the check command, the cut lists."""
     hints = [hint for section in found for hint in section.hints]
     for section in tensor_sections:
-        checkpoint = section.checkpoint or "CKPT"
+        checkpoint = _checkpoint_argument(section.checkpoint)
         model = section.model or "MODEL"
         hints.append(
             f"the log names only the tensors that differ ({section.model or section.origin}); "
@@ -330,6 +335,19 @@ def _hints(found: list[Section], tensor_sections: list[Section]) -> list[str]:
                 "weightfit check sees them all"
             )
     return list(dict.fromkeys(hints))
+
+
+def _checkpoint_argument(named: str) -> str:
+    """The checkpoint as ``weightfit check`` takes it: a Hub repo id becomes ``hf://ORG/REPO``.
+
+    Loaders name the ``from_pretrained`` argument: a local folder, or a repo id
+    (``ORG/REPO``) that is not a path here, which ``weightfit`` reads from the Hub.
+    """
+    if not named:
+        return "CKPT"
+    if HUB_REPO_ID.fullmatch(named) and not Path(named).exists():
+        return f"hf://{named}"
+    return named
 
 
 def _fix_target(found: list[Section]) -> FixTarget:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from weightfit.errors import CheckpointNotFound, NotACheckpoint, reading
+from weightfit.hub import is_hub, open_mirror
 from weightfit.manifest import Manifest
 
 SNIFF_BYTES = 64
@@ -81,6 +82,8 @@ FILE_FORMATS = (
     "pickle_file",
 )
 FOLDER_FORMATS = ("dcp", "folder")
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+"""First line of a git-lfs pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md)."""
 REMOTE_SCHEMES = ("http://", "https://")
 """URL strings :func:`read` sends to :mod:`weightfit.formats.remote` (safetensors only)."""
 
@@ -98,6 +101,8 @@ def detect(path: str | Path) -> str:
         CheckpointNotFound: ``path`` does not exist.
         NotACheckpoint: no format recognises it.
     """
+    if is_hub(path):
+        return "hub"
     if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
         return "remote"
     path = Path(path)
@@ -112,6 +117,12 @@ def detect(path: str | Path) -> str:
         head = handle.read(SNIFF_BYTES)
     if not head:
         raise NotACheckpoint("file is empty", path=path)
+    if head.startswith(LFS_POINTER):
+        raise NotACheckpoint(
+            f"a git-lfs pointer ({path.stat().st_size} bytes), not the weights it points to "
+            "(git lfs pull fetches them)",
+            path=path,
+        )
     with reading(path):
         for name in FILE_FORMATS:
             if _module(name).sniff(head, path):
@@ -129,8 +140,10 @@ def read(
     """Read the manifest of any supported checkpoint, header only.
 
     Args:
-        path: A checkpoint file, a shard index, or a model folder; or an
-            ``http(s)://`` URL of a safetensors file or shard index.
+        path: A checkpoint file, a shard index, or a model folder; a Hub address
+            (``hf://ORG/REPO[@REVISION][/PATH]`` or a Hub URL, header only, see
+            :mod:`weightfit.hub`); or another ``http(s)://`` URL of a safetensors
+            file or shard index.
         key: Dotted path of the state dict inside a container (``"ema"``).
         variant: Precision variant of a folder's weights (``"bf16"``).
         weights_format: ``"safetensors"`` or ``"pickle"`` when a folder has both.
@@ -147,6 +160,12 @@ def read(
         (32000, 4096)
     """
     options = ReadOptions(key, variant, weights_format)
+    if isinstance(path, str) and is_hub(path):
+        mirror = open_mirror(path)
+        with mirror.errors():
+            return mirror.manifest(
+                read(mirror.path, key=key, variant=variant, weights_format=weights_format)
+            )
     if isinstance(path, str) and path.startswith(REMOTE_SCHEMES):
         from weightfit.formats import remote
 

@@ -11,12 +11,15 @@ Repairs are :mod:`weightfit.lint.fixes` operations, applied by :func:`apply_fixe
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from weightfit.display import Displayable
+from weightfit.errors import UsageError
+from weightfit.hub.paths import is_hub
 from weightfit.lint import fixes, registry
 from weightfit.lint.context import Context
 from weightfit.lint.fixes import FileOp, FixOutcome
@@ -83,7 +86,8 @@ def lint(
     """Lint a model, component, adapter or pipeline folder.
 
     Args:
-        path: The folder.
+        path: The folder, or a Hub address (``hf://ORG/REPO[@REVISION][/PATH]``),
+            read header only through :mod:`weightfit.hub` with the same rules.
         select: Codes, code prefixes (``"WF1"``) or rule names to run; all by default.
         ignore: Codes, prefixes or names to leave out; the more specific selector wins.
 
@@ -101,6 +105,8 @@ def lint(
         ['WF101', 'WF105', 'WF107']
 
     """
+    if isinstance(path, str) and is_hub(path):
+        return _lint_hub(path, select, ignore)
     codes = registry.selected(select, ignore)
     ctx = Context(path)
     found: list[Violation] = []
@@ -133,4 +139,24 @@ def apply_fixes(result: LintResult, *, unsafe: bool = False, dry_run: bool = Fal
         OutputError: a file cannot be written, moved or deleted.
 
     """
+    if is_hub(result.root):
+        raise UsageError(
+            f"{result.root} is on the Hub: fixes change files, so lint a clone to fix it"
+        )
     return fixes.apply(result.root, result.fix_ops(), unsafe=unsafe, dry_run=dry_run)
+
+
+def _lint_hub(
+    address: str, select: Iterable[str] | None, ignore: Iterable[str] | None
+) -> LintResult:
+    """Lint a Hub address through its header-only mirror; the result names the address."""
+    from weightfit.hub import open_mirror
+
+    mirror = open_mirror(address, purpose="lint")
+    with mirror.errors():
+        result = lint(mirror.path, select=select, ignore=ignore)
+    result.root = address
+    result.violations = [
+        dataclasses.replace(v, message=mirror.name(v.message)) for v in result.violations
+    ]
+    return result

@@ -38,6 +38,7 @@ from typing import Any
 
 from weightfit import formats, weightsets
 from weightfit.errors import InputError, TargetNotFound, TargetUnavailable, UsageError
+from weightfit.hub.paths import is_hub
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.targets import cache, diffusers, factory, transformers
 from weightfit.targets.config import config_hash, load_config, merged
@@ -61,7 +62,8 @@ def resolve(
     """Return the manifest ``target`` expects a checkpoint to match.
 
     Args:
-        target: A manifest, a checkpoint path, a config file or folder, a factory
+        target: A manifest, a checkpoint path, a config file or folder (local, or
+            on the Hub as ``hf://ORG/REPO[@REVISION][/PATH]``), a factory
             string ``pkg.module:Callable``, an ``nn.Module``, or a class / callable.
         kwargs: Keyword arguments for a factory, or values laid over a config.
         config: A JSON / YAML file or mapping: a factory's arguments, or a base
@@ -102,6 +104,13 @@ def resolve(
     if is_state_dict(target):
         _no_arguments(takes_arguments, "a state dict")
         return manifest_of_state_dict(target)  # type: ignore[arg-type]
+    if isinstance(target, str) and is_hub(target):
+        from weightfit.hub import open_mirror
+
+        mirror = open_mirror(target)
+        with mirror.errors():
+            built = resolve(mirror.path, kwargs=kwargs, config=config, key=key, variant=variant)
+        return mirror.manifest(built)
     if isinstance(target, str | Path):
         path = Path(target)
         if path.exists():
