@@ -34,6 +34,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import get_args
 
 from weightfit.align.roles import conflict, leaf_kind, roles, similarity
 from weightfit.alignment import Ambiguity, Inferred, InferredKind
@@ -725,15 +726,5 @@ def _expand(
 
 
 def _kind(kind: str) -> InferredKind:
-    assert kind in (
-        "rename",
-        "transpose",
-        "reshape",
-        "concat",
-        "split",
-        "stack",
-        "stack_concat",
-        "unstack",
-        "unstack_split",
-    )
+    assert kind in get_args(InferredKind)
     return kind  # type: ignore[return-value]
