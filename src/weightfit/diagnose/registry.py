@@ -39,6 +39,7 @@ from weightfit.diagnose import (
     adapters,
     benign,
     conditioning,
+    cross_widths,
     embeddings,
     fragments,
     geometry,
@@ -197,6 +198,13 @@ REGISTRY: tuple[Rule, ...] = (
         after=("wrong_variant",),
     ),
     Rule("encoder_swap", conditioning.encoder_swap, ("encoder_swap",), after=("wrong_variant",)),
+    Rule(
+        "conditioning_widths",
+        cross_widths.conditioning_widths,
+        ("encoder_swap",),
+        after=("encoder_swap",),
+        profiles=TEXT,
+    ),
     Rule(
         "vocab_resize",
         embeddings.vocab_resize,
