@@ -53,6 +53,7 @@ from weightfit.diagnose import (
     provenance,
     quantization,
     rename,
+    structure,
     text_messages,
     text_tensors,
     variant,
@@ -229,6 +230,20 @@ REGISTRY: tuple[Rule, ...] = (
         ("wrong_variant",),
         after=("version",),
         profiles=ALL,
+    ),
+    Rule(
+        "extra_layers",
+        structure.extra_layers,
+        ("wrong_variant", "partitioned"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "foreign_names",
+        structure.foreign_names,
+        ("unrelated",),
+        after=("extra_layers",),
+        profiles=TEXT,
     ),
     Rule(
         "missing_class",
