@@ -137,6 +137,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("saved_layout", layout.saved_layout, ("version",), after=("prefix",)),
     Rule("factorized_pos_embed", position.factorized_pos_embed, ("pos_embed_resize",)),
+    Rule(
+        "foreign_names",
+        structure.foreign_names,
+        ("unrelated",),
+        after=("saved_layout", "known_renames"),
+        profiles=TEXT,
+    ),
     Rule("rename", rename.rename, ("rename",), after=("prefix", "saved_layout")),
     Rule("fused_split", geometry.fused_split, ("fused_split",), after=("rename",)),
     Rule(
@@ -236,13 +243,6 @@ REGISTRY: tuple[Rule, ...] = (
         structure.extra_layers,
         ("wrong_variant", "partitioned"),
         after=("unexplained_shapes",),
-        profiles=TEXT,
-    ),
-    Rule(
-        "foreign_names",
-        structure.foreign_names,
-        ("unrelated",),
-        after=("extra_layers",),
         profiles=TEXT,
     ),
     Rule(

@@ -37,7 +37,7 @@ def extra_layers(ctx: Context) -> None:
         ("checkpoint", ctx.unexpected(), ctx.missing()),
     ):
         found = _tail(names)
-        if found is None or any(stack_of(name) == found[0] for name in other):
+        if found is None or any((stack_of(name) or ("",))[0] == found[0] for name in other):
             continue
         stack, first, last = found
         facts = whole_text_facts(ctx)
@@ -93,7 +93,7 @@ def _report(
             params=names,
             evidence={"stack": stack, "first": first, "last": last, "side": side},
             confidence=0.6,
-            fix_note=f"build the model with {first} layers in {stack}, or use the matching checkpoint",
+            fix_note=f"build the model with {first} layers in {stack}, or use the matching file",
         )
     ctx.add(finding)
     ctx.consume(
@@ -105,7 +105,10 @@ def foreign_names(ctx: Context) -> None:
     """Report missing and unexpected names with no module word in common: another model."""
     if not ctx.partial:
         return
-    missing, unexpected = ctx.missing(), ctx.unexpected()
+    # The alignment may have paired names by position alone: judge them as unpaired.
+    guessed = [pair for pair in ctx.pairs() if pair.source != pair.target]
+    missing = ctx.missing() + [pair.target for pair in guessed]
+    unexpected = ctx.unexpected() + [pair.source for pair in guessed]
     if len(missing) < MIN_FOREIGN or len(unexpected) < MIN_FOREIGN:
         return
     if not (_bodies(missing) and _bodies(unexpected)):
@@ -131,7 +134,7 @@ def foreign_names(ctx: Context) -> None:
             fix_note="load the checkpoint made for this model (check the file and its config)",
         )
     )
-    ctx.consume(missing=missing, unexpected=unexpected)
+    ctx.consume(pairs=guessed, missing=ctx.missing(), unexpected=ctx.unexpected())
 
 
 def _bodies(names: list[str]) -> bool:
@@ -141,7 +144,7 @@ def _bodies(names: list[str]) -> bool:
 
 def _words(names: list[str]) -> set[str]:
     """The module words of names: dotted and underscored words, indices and leaves aside."""
-    words = set()
+    words: set[str] = set()
     for name in names:
         for segment in name.split(".")[:-1]:
             if is_layer_index(segment) or segment in LEAVES:
