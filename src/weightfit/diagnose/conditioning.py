@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
-from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
