@@ -15,6 +15,7 @@ from torch import nn
 import weightfit
 from weightfit.diagnose import calibration
 from weightfit.diagnose.registry import REGISTRY, rules
+from weightfit.findings import Finding
 
 
 def load_error(model: nn.Module, state: dict[str, torch.Tensor]) -> str:
@@ -156,3 +157,45 @@ def test_every_text_rule_confidence_is_capped_by_its_measured_precision() -> Non
     assert calibration.Measured(0, 0).cap < 0.5  # unmeasured: never 0.5 or more
     assert calibration.Measured(1, 1).cap < 0.8  # one right text is not yet 0.8
     assert all(rule.name for rule in REGISTRY)
+
+
+def test_the_calibration_table_is_what_the_dev_texts_measure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each rule's row counts its top findings on the real dev texts (held-back unread)."""
+    from pathlib import Path
+
+    import yaml
+
+    import weightfit.diagnose as diagnose_module
+
+    made: dict[int, str] = {}
+    capped = diagnose_module.calibrate
+
+    def recording(rule: str, findings: list[Finding]) -> None:
+        made.update((id(finding), rule) for finding in findings)
+        capped(rule, findings)
+
+    monkeypatch.setattr(diagnose_module, "calibrate", recording)
+    counts: dict[str, list[int]] = {}
+    bands = {"high": [0, 0], "middle": [0, 0]}
+    for meta_path in sorted((Path(__file__).parent / "data" / "errors-real").glob("*.yaml")):
+        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8"))
+        if meta["split"] != "dev":
+            continue
+        right = {meta["category"], *(meta.get("also_acceptable") or [])}
+        try:
+            top = weightfit.explain(meta_path.with_suffix(".txt").read_text("utf-8")).findings[0]
+        except weightfit.errors.NoLoadingErrorFound:
+            continue
+        row = counts.setdefault(made[id(top)], [0, 0])
+        row[0] += 1
+        row[1] += top.category in right
+        band = "high" if top.confidence >= 0.8 else "middle" if top.confidence >= 0.5 else ""
+        if band:
+            bands[band][0] += 1
+            bands[band][1] += top.category in right
+    table = {name: [m.seen, m.right] for name, m in calibration.table().items()}
+    assert counts == table  # rerun bench/explain_real.py --calibrate after changing a rule
+    assert bands["high"][1] >= 0.9 * bands["high"][0]
+    assert bands["middle"][1] >= 0.5 * bands["middle"][0]
