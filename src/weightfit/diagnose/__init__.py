@@ -15,6 +15,7 @@ from typing import Any
 
 from weightfit.alignment import Alignment
 from weightfit.diagnose._context import Context
+from weightfit.diagnose.calibration import calibrate
 from weightfit.diagnose.registry import Profile, rules
 from weightfit.findings import Finding
 
@@ -57,7 +58,10 @@ def diagnose(
     """
     context = Context(alignment, profile=profile, facts=dict(facts or {}))
     for rule in rules(profile):
+        made = len(context.findings)
         rule.run(context)
+        if profile == "text":
+            calibrate(rule.name, context.findings[made:])
     return context.findings
 
 

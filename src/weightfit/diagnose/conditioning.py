@@ -12,12 +12,14 @@ Neither is repairable by reshaping: the learned weights read another space.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -264,11 +266,19 @@ def encoder_swap(ctx: Context) -> None:
             continue
         if ctx.partial and not named:
             continue  # a text's kept axis may be a vocabulary, not the model's width
-        _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width)
+        # one layer of a text, widths no encoder has: another variant fits as well
+        weak = ctx.partial and len(modules) < 2 and not (labels["checkpoint"] and labels["model"])
+        _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width, weak)
+
+
+_OWN_TOWER = re.compile(r"text_projection|text_model\.|text_encoder\.|transformer\.resblocks")
+"""Names inside a text encoder itself: they make the conditioning, nothing feeds them."""
 
 
 def _conditioning_name(name: str) -> bool:
     lower = name.lower()
+    if _OWN_TOWER.search(lower):
+        return False
     return any(word in lower for word in _CONDITION_WORDS)
 
 
@@ -280,6 +290,7 @@ def _report_swap(
     labels: dict[str, list[str]],
     named: bool,
     model_width: int,
+    weak: bool = False,
 ) -> None:
     keys = config_keys_with(ctx.target.config, want)
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
@@ -291,6 +302,11 @@ def _report_swap(
     )
     built = f"built with {keys[0]}={want}; the checkpoint needs {have}. " if keys else ""
     trained = f" ({labels['checkpoint'][0]})" if labels["checkpoint"] else ""
+    if {have, want} == set(SD_WIDTHS):
+        message += (
+            f"; this is also SD 1.x against SD 2.x ({SD_WIDTHS[have]} in the checkpoint, "
+            f"{SD_WIDTHS[want]} in the model): another variant of the same UNet"
+        )
     note = (
         f"not shape-repairable: these weights read another encoder's embedding space. "
         f"{built}Run the checkpoint with the encoder it was trained with ({have} wide{trained}), "
@@ -315,9 +331,13 @@ def _report_swap(
     }
     if keys:
         evidence["config_option"] = keys[0]
+    if {have, want} == set(SD_WIDTHS):
+        evidence["also_acceptable"] = ["wrong_variant"]
     confidence = 0.7 + 0.15 * named + 0.1 * bool(labels["checkpoint"] and labels["model"])
     if ctx.partial and len(pairs) == 1:
         confidence = min(confidence, 0.7)  # one tensor of a text: another variant fits too
+    if weak:
+        confidence = min(confidence, 0.45)
     ctx.add(
         Finding(
             category="encoder_swap",

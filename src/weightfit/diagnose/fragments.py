@@ -298,6 +298,12 @@ QUANT_LEAVES = frozenset(
         "weight_scale_inv",
         "weight_zero_point",
         "input_scale",
+        "weight_global_scale",
+        "input_global_scale",
+        "nested_absmax",
+        "nested_quant_map",
+        "bitsandbytes__nf4",
+        "bitsandbytes__fp4",
     }
 )
 """Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8)."""
@@ -1079,11 +1085,18 @@ def quantization_words(ctx: Context) -> None:
 
 SHARD_FILE = re.compile(
     r"-\d{5}-of-\d{5}\.|\.index\.json|zero_to_fp32|mp_rank_\d+|zero_pp_rank|"
-    r"global_step\d+|__\d+_\d+\.distcp|optim_states",
+    r"global_step\d+|__\d+_\d+\.distcp|optim_states|consolidated\.\d+\.pth|"
+    r"SHARDED_STATE_DICT|ShardedTensor|\bweight_map\b|\bzero_?3\b|stage\s*3\b|"
+    r"\bshards?\b|\bincomplete\b",
     re.I,
 )
 """Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces)."""
-VARIANT_FILE = re.compile(r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)", re.I)
+VARIANT_FILE = re.compile(
+    r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
+    r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
+    r"revision\s*=\s*['\"]fp16['\"]",
+    re.I,
+)
 """A weight file labelled with a precision (or EMA) variant."""
 
 

@@ -40,6 +40,7 @@ from weightfit.diagnose import (
     adapters,
     benign,
     conditioning,
+    cross_widths,
     embeddings,
     fragments,
     geometry,
@@ -55,6 +56,7 @@ from weightfit.diagnose import (
     provenance,
     quantization,
     rename,
+    structure,
     text_messages,
     text_tensors,
     variant,
@@ -151,6 +153,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("saved_layout", layout.saved_layout, ("version",), after=("prefix",)),
     Rule("factorized_pos_embed", position.factorized_pos_embed, ("pos_embed_resize",)),
+    Rule(
+        "foreign_names",
+        structure.foreign_names,
+        ("unrelated",),
+        after=("saved_layout", "known_renames"),
+        profiles=TEXT,
+    ),
     Rule("rename", rename.rename, ("rename",), after=("prefix", "saved_layout")),
     Rule(
         "inferred",
@@ -221,6 +230,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("encoder_swap", conditioning.encoder_swap, ("encoder_swap",), after=("wrong_variant",)),
     Rule(
+        "conditioning_widths",
+        cross_widths.conditioning_widths,
+        ("encoder_swap",),
+        after=("encoder_swap",),
+        profiles=TEXT,
+    ),
+    Rule(
         "vocab_resize",
         embeddings.vocab_resize,
         ("vocab_resize",),
@@ -244,6 +260,13 @@ REGISTRY: tuple[Rule, ...] = (
         ("wrong_variant",),
         after=("version",),
         profiles=ALL,
+    ),
+    Rule(
+        "extra_layers",
+        structure.extra_layers,
+        ("wrong_variant", "partitioned"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
     ),
     Rule(
         "missing_class",

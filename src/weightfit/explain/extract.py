@@ -197,7 +197,10 @@ LOG_PREFIX = re.compile(
 QUANT_WORDS = re.compile(
     r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
     r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
-    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|k-quants?)\b",
+    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|k-quants?|quant_state|quant_type|"
+    r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
+    r"QuantLinear|WQLinear\w*|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
+    r"float8_e5m2|torch\.u?int8)\b",
     re.I,
 )
 LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)

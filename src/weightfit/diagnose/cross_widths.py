@@ -1,0 +1,102 @@
+"""Text rule: a conditioning projection fed by a text encoder of another width.
+
+A pasted error often names one cross-attention or caption projection and two shapes.
+When the differing axis is the one the projection reads (the last, for a matrix), the
+layer is a conditioning input by its name, and both widths are hidden sizes of known
+text encoders or LLMs (``knowledge/hidden_sizes.yaml``), the checkpoint was trained
+with another encoder: ``encoder_swap``. SD 1.x (CLIP-L, 768) against SD 2.x
+(OpenCLIP-H, 1024) is both an encoder swap and another variant; the finding says so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from weightfit import knowledge
+from weightfit.alignment import Pair
+from weightfit.diagnose._context import Context
+from weightfit.findings import Finding
+
+CONDITIONING = re.compile(
+    r"attn2\.to_[kv]|cross_?attn|crossattention|context|\bcond|_cond|caption|y_embedder"
+    r"|text_proj(?!ection)|text_embedder|encoder_hid_proj|add_[kv]_proj|txt_in|txt_mlp|kv_linear"
+    r"|t5_proj|clip_proj|prompt_proj",
+    re.IGNORECASE,
+)
+"""Names of layers that read a conditioning encoder's features."""
+
+ENCODER_KINDS = frozenset({"text-encoder", "llm", "conditioning"})
+"""Kinds of ``hidden_sizes.yaml`` rows whose width a conditioning layer may read."""
+
+SD_WIDTHS = {768: "SD 1.x (CLIP-L/14, 768)", 1024: "SD 2.x (OpenCLIP-H/14, 1024)"}
+"""The context widths of the two Stable Diffusion generations."""
+
+
+def encoder_widths(width: int) -> list[str]:
+    """Text encoders and LLMs whose hidden size is ``width`` (``model field`` labels)."""
+    rows = [row for row in knowledge.candidates_for_width(width) if row.kind in ENCODER_KINDS]
+    return list(dict.fromkeys(row.label for row in rows))
+
+
+def conditioning_widths(ctx: Context) -> None:
+    """Report conditioning projections whose input width moved between known encoders."""
+    if not ctx.partial:
+        return
+    groups: dict[tuple[int, int], list[Pair]] = defaultdict(list)
+    for pair in ctx.mismatches():
+        if not CONDITIONING.search(pair.target):
+            continue
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != 2 or len(want) != 2 or have[0] != want[0] or have[1] == want[1]:
+            continue
+        groups[(have[1], want[1])].append(pair)
+    for (have_width, want_width), pairs in groups.items():
+        have_known, want_known = encoder_widths(have_width), encoder_widths(want_width)
+        if not have_known or not want_known:
+            continue
+        _report(ctx, have_width, want_width, pairs, have_known, want_known)
+
+
+def _report(
+    ctx: Context,
+    have: int,
+    want: int,
+    pairs: list[Pair],
+    have_known: list[str],
+    want_known: list[str],
+) -> None:
+    modules = {p.target.rsplit(".", 1)[0] for p in pairs}
+    sd = {have, want} == set(SD_WIDTHS)
+    also = (
+        f"; this is also SD 1.x against SD 2.x ({SD_WIDTHS[have]} in the checkpoint, "
+        f"{SD_WIDTHS[want]} in the model): another variant of the same UNet"
+        if sd
+        else ""
+    )
+    ctx.add(
+        Finding(
+            category="encoder_swap",
+            severity="error",
+            message=(
+                f"conditioning width changed: {pairs[0].target} reads {have}-wide features in "
+                f"the checkpoint ({have_known[0]}), {want} in the model ({want_known[0]}); "
+                f"{len(pairs)} tensor(s) in {len(modules)} module(s){also}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint_width": have,
+                "model_width": want,
+                "checkpoint_width_matches": have_known[:5],
+                "model_width_matches": want_known[:5],
+                "also_acceptable": ["wrong_variant"] if sd else [],
+            },
+            confidence=0.75 if len(modules) > 1 else 0.65,
+            fix_note=(
+                f"not shape-repairable: run the checkpoint with the text encoder it was trained "
+                f"with ({have} wide), or build the model for that encoder "
+                f"(cross_attention_dim / context width {have})"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)

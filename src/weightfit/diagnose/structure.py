@@ -1,0 +1,153 @@
+"""Text rules that read the structure of the names a paste lists, not their shapes.
+
+- ``extra_layers``: every name one side lacks sits in the tail of one layer stack
+  (``layers.24`` … ``layers.31``) and nothing below it: the two have another depth,
+  another size of the same architecture (``wrong_variant``); a text about shards says
+  a piece of a sharded save is missing instead (``partitioned``);
+- ``foreign_names``: missing and unexpected names that share no module words at all
+  (indices and parameter leaves aside), both reaching into layer stacks (whole bodies,
+  not a head swapped on one backbone): a checkpoint of another model (``unrelated``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.diagnose._context import Context
+from weightfit.diagnose.fragments import SHARD_FILE, whole_text_facts
+from weightfit.findings import Finding
+from weightfit.tree import is_layer_index, stack_of
+
+MIN_FOREIGN = 4
+"""Fewest names on each side for two name lists to be judged foreign to each other."""
+
+MAX_SHARED_WORDS = 0.1
+"""Largest share of module words two foreign name lists may have in common."""
+
+LEAVES = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
+"""Parameter leaves every model shares; they say nothing about which model it is."""
+
+
+def extra_layers(ctx: Context) -> None:
+    """Report one side's leftover names all in the tail of one layer stack: another depth."""
+    if not ctx.partial:
+        return
+    for side, names, other in (
+        ("model", ctx.missing(), ctx.unexpected()),
+        ("checkpoint", ctx.unexpected(), ctx.missing()),
+    ):
+        found = _tail(names)
+        if found is None or any((stack_of(name) or ("",))[0] == found[0] for name in other):
+            continue
+        stack, first, last = found
+        facts = whole_text_facts(ctx)
+        sharded = facts is not None and SHARD_FILE.search(facts.text) is not None
+        _report(ctx, side, stack, first, last, names, sharded)
+        return
+
+
+def _tail(names: list[str]) -> tuple[str, int, int] | None:
+    """The stack and index range when every name is a layer ``>= 1`` of one stack."""
+    found = [stack_of(name) for name in names]
+    if len(names) < 2 or any(f is None for f in found):
+        return None
+    stacks = {f[0] for f in found if f is not None}
+    indices = sorted({f[1] for f in found if f is not None})
+    if len(stacks) != 1 or indices[0] < 1 or indices != list(range(indices[0], indices[-1] + 1)):
+        return None
+    return stacks.pop(), indices[0], indices[-1]
+
+
+def _report(
+    ctx: Context,
+    side: str,
+    stack: str,
+    first: int,
+    last: int,
+    names: list[str],
+    sharded: bool,
+) -> None:
+    holder = "checkpoint" if side == "model" else "model"
+    span = f"{stack}.{first}" + (f" … {stack}.{last}" if last > first else "")
+    if sharded:
+        finding = Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"the {side} has layers {span} the {holder} lacks, and the text is about "
+                "shards: a piece of a sharded save is missing or was never written"
+            ),
+            params=names,
+            evidence={"stack": stack, "first": first, "last": last, "side": side},
+            confidence=0.55,
+            fix_note="check every shard the index names is present (re-download it)",
+        )
+    else:
+        finding = Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the {side} has layers {span} the {holder} lacks (the {holder} stops at "
+                f"{stack}.{first - 1}): another depth, another size of the same architecture"
+            ),
+            params=names,
+            evidence={"stack": stack, "first": first, "last": last, "side": side},
+            confidence=0.6,
+            fix_note=f"build the model with {first} layers in {stack}, or use the matching file",
+        )
+    ctx.add(finding)
+    ctx.consume(
+        missing=names if side == "model" else [], unexpected=names if side != "model" else []
+    )
+
+
+def foreign_names(ctx: Context) -> None:
+    """Report missing and unexpected names with no module word in common: another model."""
+    if not ctx.partial:
+        return
+    # The alignment may have paired names by position alone: judge them as unpaired.
+    guessed = [pair for pair in ctx.pairs() if pair.source != pair.target]
+    missing = ctx.missing() + [pair.target for pair in guessed]
+    unexpected = ctx.unexpected() + [pair.source for pair in guessed]
+    if len(missing) < MIN_FOREIGN or len(unexpected) < MIN_FOREIGN:
+        return
+    if not (_bodies(missing) and _bodies(unexpected)):
+        return  # heads and necks swapped around one body (a backbone reused), not two models
+    want, have = _words(missing), _words(unexpected)
+    if not want or not have:
+        return
+    shared = len(want & have) / len(want | have)
+    if shared > MAX_SHARED_WORDS:
+        return
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"the checkpoint's names ({', '.join(sorted(have)[:4])} …) and the model's "
+                f"({', '.join(sorted(want)[:4])} …) share {shared:.0%} of their module words: "
+                "these look like different models"
+            ),
+            params=unexpected,
+            evidence={"shared_words": round(shared, 2), "missing": len(missing)},
+            confidence=0.55,
+            fix_note="load the checkpoint made for this model (check the file and its config)",
+        )
+    )
+    ctx.consume(pairs=guessed, missing=ctx.missing(), unexpected=ctx.unexpected())
+
+
+def _bodies(names: list[str]) -> bool:
+    """Whether names reach into a model's body: two or more layers of a repeated stack."""
+    return len({stack_of(name) for name in names} - {None}) >= 2
+
+
+def _words(names: list[str]) -> set[str]:
+    """The module words of names: dotted and underscored words, indices and leaves aside."""
+    words: set[str] = set()
+    for name in names:
+        for segment in name.split(".")[:-1]:
+            if is_layer_index(segment) or segment in LEAVES:
+                continue
+            words.update(w for w in re.split(r"[_\d]+", segment.lower()) if len(w) > 1)
+    return words
