@@ -89,12 +89,16 @@ def write_manifest_json(
         text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
         out.write(f"\n  {json.dumps(key)}: {text},")
     out.write('\n  "tensors": [')
-    names = filter_names(manifest.tensors, pattern)
-    for start in range(0, len(names), _BATCH):
-        batch = names[start : start + _BATCH]
-        lines = ",\n    ".join(_tensor_json(manifest.tensors[name]) for name in batch)
+    specs = (
+        list(manifest.tensors.values())
+        if pattern is None
+        else [manifest.tensors[name] for name in filter_names(manifest.tensors, pattern)]
+    )
+    line = _TensorLines()
+    for start in range(0, len(specs), _BATCH):
+        lines = ",\n    ".join(map(line, specs[start : start + _BATCH]))
         out.write(("\n    " if not start else ",\n    ") + lines)
-    out.write("\n  ]," if names else "],")
+    out.write("\n  ]," if specs else "],")
     out.write('\n  "tree": ')
     _write_node(out, limit_depth(build_tree(manifest, pattern=pattern), depth), "  ")
     out.write("\n}\n")
@@ -126,6 +130,37 @@ def _tensor_json(spec: TensorSpec) -> str:
     )
 
 
+class _TensorLines:
+    """:func:`_tensor_json`, faster: the text shared by a kind of tensor or a file is made once.
+
+    A million tensors have a few shapes and dtypes and a few files; only the
+    name and the byte range are new on each line.
+    """
+
+    def __init__(self) -> None:
+        self.kinds: dict[tuple[tuple[int, ...], str], str] = {}
+        self.files: dict[str, str] = {}
+
+    def __call__(self, spec: TensorSpec) -> str:
+        loc = spec.location
+        if loc is None or spec.stride is not None or spec.storage is not None:
+            return _tensor_json(spec)
+        if spec.is_buffer is not None:
+            return _tensor_json(spec)
+        kind = self.kinds.get((spec.shape, spec.dtype))
+        if kind is None:
+            kind = self.kinds[spec.shape, spec.dtype] = (
+                f'"shape": [{", ".join(map(str, spec.shape))}], "dtype": {_QUOTE(spec.dtype)}, '
+            )
+        file = self.files.get(loc.file)
+        if file is None:
+            file = self.files[loc.file] = f'"location": {{"file": {_QUOTE(loc.file)}, "offset": '
+        return (
+            f'{{"name": {_QUOTE(spec.name)}, {kind}{file}{loc.offset}, "length": {loc.length}}}, '
+            '"stride": null, "storage": null, "is_buffer": null}'
+        )
+
+
 def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
     """Write one tree node: its own fields on one line, then its children, streamed."""
     text = _COMPACT({**node.to_dict_shallow(), "children": []})
@@ -142,14 +177,14 @@ def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
 
 def _head(manifest: Manifest, pattern: str | None, allowed: Collection[str]) -> dict[str, Any]:
     """Every field of the JSON but the tensor list and the tree."""
-    by_dtype = manifest.bytes_by_dtype()  # one pass for the bytes and their split
+    params, by_dtype = manifest.totals()  # one pass for the counts, bytes and their split
     return {
         "schema_version": SCHEMA_VERSION,
         "source": manifest.source,
         "format": manifest.format,
         "files": list(manifest.files),
         "tensor_count": len(manifest),
-        "params": manifest.num_params,
+        "params": params,
         "bytes": sum(by_dtype.values()),
         "bytes_by_dtype": by_dtype,
         "container": manifest.container,
@@ -194,8 +229,9 @@ def render_manifest(
         allowed: ``module.name`` of unknown globals accepted (``--allow-global``).
 
     """
-    console.print(_headline(manifest))
-    console.print(_summary(manifest))
+    params, by_dtype = manifest.totals()  # one pass over a million tensors, not three
+    console.print(_headline(manifest, params, sum(by_dtype.values())))
+    console.print(_summary(manifest, by_dtype))
     if manifest.extras.get("weight_sets"):
         console.print("[bold]weight sets[/bold]")
         console.print(_weight_sets(manifest.extras["weight_sets"]))
@@ -235,11 +271,11 @@ def _tensor_to_dict(spec: TensorSpec) -> dict[str, Any]:
     }
 
 
-def _headline(manifest: Manifest) -> str:
+def _headline(manifest: Manifest, params: int, total_bytes: int) -> str:
     return (
         f"[bold]{sanitize_name(manifest.source)}[/bold]\n{sanitize_name(manifest.format)} · "
-        f"{counted(len(manifest), 'tensor')} · {human_count(manifest.num_params)} params · "
-        f"{human_bytes(manifest.total_bytes)}"
+        f"{counted(len(manifest), 'tensor')} · {human_count(params)} params · "
+        f"{human_bytes(total_bytes)}"
     )
 
 
@@ -250,7 +286,7 @@ def _grid() -> Table:
     return grid
 
 
-def _summary(manifest: Manifest) -> Table:
+def _summary(manifest: Manifest, dtypes: dict[str, int]) -> Table:
     """Lay out the key facts, one per row: files, dtypes, container, security, notes ..."""
     grid = _grid()
     files = [_relative(f, manifest.source) for f in manifest.files or [manifest.source]]
@@ -258,7 +294,6 @@ def _summary(manifest: Manifest) -> Table:
     grid.add_row("files", shown + (f" … (+{len(files) - 3} more)" if len(files) > 3 else ""))
     if "file_format" in manifest.extras:
         grid.add_row("weights", sanitize_name(str(manifest.extras["file_format"])))
-    dtypes = manifest.bytes_by_dtype()
     grid.add_row(
         "dtypes", " · ".join(f"{sanitize_name(d)} {human_bytes(b)}" for d, b in dtypes.items())
     )
