@@ -22,6 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from weightfit.manifest import Manifest, TensorSpec
 
@@ -167,8 +168,8 @@ def _build(
             found = parents.get(prefix)
             parent = parents[prefix] = _walk(root, prefix) if found is None else found
         node = parent.children.setdefault(last, spec)
-        if isinstance(node, _Raw):
-            node.tensor = spec  # a module made by a longer name seen first
+        if node is not spec:
+            cast(_Raw, node).tensor = spec  # a module made by a longer name seen first
     tree = _convert(root, "", "", collapse, {})
     if join_chains:
         tree.children = [_join(child) for child in tree.children]

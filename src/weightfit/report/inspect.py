@@ -8,7 +8,7 @@ without a version bump.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -94,7 +94,7 @@ def write_manifest_json(
         if pattern is None
         else [manifest.tensors[name] for name in filter_names(manifest.tensors, pattern)]
     )
-    line = _TensorLines()
+    line = _tensor_lines()
     for start in range(0, len(specs), _BATCH):
         lines = ",\n    ".join(map(line, specs[start : start + _BATCH]))
         out.write(("\n    " if not start else ",\n    ") + lines)
@@ -130,35 +130,36 @@ def _tensor_json(spec: TensorSpec) -> str:
     )
 
 
-class _TensorLines:
+def _tensor_lines() -> Callable[[TensorSpec], str]:
     """:func:`_tensor_json`, faster: the text shared by a kind of tensor or a file is made once.
 
     A million tensors have a few shapes and dtypes and a few files; only the
     name and the byte range are new on each line.
     """
+    kinds: dict[tuple[tuple[int, ...], str], str] = {}
+    files: dict[str, str] = {}
+    quote = _QUOTE
 
-    def __init__(self) -> None:
-        self.kinds: dict[tuple[tuple[int, ...], str], str] = {}
-        self.files: dict[str, str] = {}
-
-    def __call__(self, spec: TensorSpec) -> str:
+    def line(spec: TensorSpec) -> str:
         loc = spec.location
         if loc is None or spec.stride is not None or spec.storage is not None:
             return _tensor_json(spec)
         if spec.is_buffer is not None:
             return _tensor_json(spec)
-        kind = self.kinds.get((spec.shape, spec.dtype))
+        kind = kinds.get((spec.shape, spec.dtype))
         if kind is None:
-            kind = self.kinds[spec.shape, spec.dtype] = (
-                f'"shape": [{", ".join(map(str, spec.shape))}], "dtype": {_QUOTE(spec.dtype)}, '
+            kind = kinds[spec.shape, spec.dtype] = (
+                f'"shape": [{", ".join(map(str, spec.shape))}], "dtype": {quote(spec.dtype)}, '
             )
-        file = self.files.get(loc.file)
+        file = files.get(loc.file)
         if file is None:
-            file = self.files[loc.file] = f'"location": {{"file": {_QUOTE(loc.file)}, "offset": '
+            file = files[loc.file] = f'"location": {{"file": {quote(loc.file)}, "offset": '
         return (
-            f'{{"name": {_QUOTE(spec.name)}, {kind}{file}{loc.offset}, "length": {loc.length}}}, '
+            f'{{"name": {quote(spec.name)}, {kind}{file}{loc.offset}, "length": {loc.length}}}, '
             '"stride": null, "storage": null, "is_buffer": null}'
         )
+
+    return line
 
 
 def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
