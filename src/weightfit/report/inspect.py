@@ -29,6 +29,9 @@ SCHEMA_PATH = Path(__file__).with_name("inspect.schema.json")
 MAX_CHILDREN = 40
 """Children shown per tree node before the rest are summarised in one line."""
 
+MAX_ROWS = 400
+"""Rows of the module tree drawn in all (a folded model has a few dozen)."""
+
 MAX_VALUE_CHARS = 80
 """Longest metadata or extras value shown in the terminal (JSON has all of it)."""
 
@@ -419,42 +422,50 @@ def _verdict(verdict: str) -> str:
 
 
 def _tree_table(root: TreeNode) -> Table:
-    """Lay out the module tree as an indented table: name, copies, params, shape, dtype."""
+    """Lay out the module tree as an indented table: name, copies, params, shape, dtype.
+
+    At most :data:`MAX_CHILDREN` children per node and :data:`MAX_ROWS` rows in
+    all: a tree that does not fold (a million distinct names) is summarised,
+    each level's remaining children in one "… N more" line.
+    """
     table = Table(box=None, pad_edge=False)
     table.add_column("name", overflow="fold")
     table.add_column("×", justify="right")
     table.add_column("params", justify="right")
     table.add_column("shape")
     table.add_column("dtype")
-    for child in root.children[:MAX_CHILDREN]:
-        _tree_rows(table, child, 0)
-    _more_row(table, root, 0)
+    _tree_rows(table, root.children, 0, [MAX_ROWS])
     if not root.children:
         table.add_row("(no tensors)", "", "", "", "")
     return table
 
 
-def _tree_rows(table: Table, node: TreeNode, level: int) -> None:
-    """Add a node and its children; a collapsed node's children count one copy."""
-    spec = node.tensor
-    shape = dtype = ""
-    if spec is not None:
-        shape = "×".join(str(s) for s in spec.shape) or "scalar"
-        dtype = sanitize_name(spec.dtype)
-    table.add_row(
-        "  " * level + sanitize_name(node.name),
-        f"×{node.count}" if node.count > 1 else "",
-        human_count(node.params),
-        shape,
-        dtype,
-    )
-    for child in node.children[:MAX_CHILDREN]:
-        _tree_rows(table, child, level + 1)
-    _more_row(table, node, level + 1)
+def _tree_rows(table: Table, nodes: list[TreeNode], level: int, budget: list[int]) -> None:
+    """Add nodes and their children; a collapsed node's children count one copy.
 
-
-def _more_row(table: Table, node: TreeNode, level: int) -> None:
-    hidden = node.children[MAX_CHILDREN:]
+    ``budget`` holds the rows still allowed; when it runs out, the nodes not
+    drawn at this level are summarised in one line.
+    """
+    shown = min(len(nodes), MAX_CHILDREN)
+    for i, node in enumerate(nodes[:shown]):
+        if budget[0] <= 0:
+            shown = i
+            break
+        budget[0] -= 1
+        spec = node.tensor
+        shape = dtype = ""
+        if spec is not None:
+            shape = "×".join(str(s) for s in spec.shape) or "scalar"
+            dtype = sanitize_name(spec.dtype)
+        table.add_row(
+            "  " * level + sanitize_name(node.name),
+            f"×{node.count}" if node.count > 1 else "",
+            human_count(node.params),
+            shape,
+            dtype,
+        )
+        _tree_rows(table, node.children, level + 1, budget)
+    hidden = nodes[shown:]
     if hidden:
         params = sum(child.params for child in hidden)
         table.add_row("  " * level + f"… {len(hidden)} more", "", human_count(params), "", "")
