@@ -14,8 +14,16 @@ from rich.console import Console
 from safetensors.torch import save_file
 
 from attacks import pickles as P
-from weightfit.manifest import ByteRange, Container, Manifest, OpaqueGlobal, TensorSpec
+from weightfit.manifest import (
+    ByteRange,
+    Container,
+    Manifest,
+    OpaqueGlobal,
+    TensorSpec,
+    from_shapes,
+)
 from weightfit.report.inspect import (
+    MAX_ROWS,
     SCHEMA_PATH,
     manifest_to_dict,
     render_manifest,
@@ -318,3 +326,16 @@ def test_a_tensor_line_is_the_json_of_its_dict(spec: TensorSpec) -> None:
     from weightfit.report.inspect import _COMPACT, _tensor_json, _tensor_to_dict
 
     assert _tensor_json(spec) == _COMPACT(_tensor_to_dict(spec))
+
+
+def test_a_tree_that_does_not_fold_is_summarised_within_the_row_budget() -> None:
+    # 60 × 60 distinct names fold nowhere: without a budget, 40 + 40 × 40 rows.
+    shapes = {f"m{i}x.l{j}x.weight": (2,) for i in range(60) for j in range(60)}
+    console = Console(width=100, no_color=True, highlight=False, record=True, file=io.StringIO())
+    render_manifest(console, from_shapes(shapes, source="flat.pt"))
+    text = console.export_text().splitlines()
+    rows = text[text.index("modules") + 2 :]
+    drawn = [row for row in rows if not row.lstrip().startswith("…")]
+    assert len(drawn) == MAX_ROWS  # m0x … m8x with 40 children each, m9x with 30
+    assert rows[-2].split() == ["…", "30", "more", "60"]  # m9x's children past the budget
+    assert rows[-1].split() == ["…", "50", "more", "6.0K"]  # m10x … m59x, 120 params each

@@ -202,7 +202,7 @@ class Manifest(Displayable):
     @property
     def num_params(self) -> int:
         """Total elements over every tensor."""
-        return sum(math.prod(shape) * n for (_, shape), n in self._kinds().items())
+        return self.totals()[0]
 
     @property
     def total_bytes(self) -> int:
@@ -211,14 +211,19 @@ class Manifest(Displayable):
 
     def bytes_by_dtype(self) -> dict[str, int]:
         """Bytes per dtype, largest first."""
-        counts: Counter[str] = Counter()
-        for (dtype, shape), n in self._kinds().items():
-            counts[dtype] += (dtypes.nbytes(dtype, shape) or 0) * n
-        return dict(counts.most_common())
+        return self.totals()[1]
 
-    def _kinds(self) -> Counter[tuple[str, tuple[int, ...]]]:
-        """How many tensors share each dtype and shape (a million tensors have few kinds)."""
-        return Counter(map(_DTYPE_AND_SHAPE, self.tensors.values()))
+    def totals(self) -> tuple[int, dict[str, int]]:
+        """``(num_params, bytes_by_dtype())`` in one pass over the tensors.
+
+        A million tensors have few kinds (dtype and shape): both are sums over those.
+        """
+        kinds = Counter(map(_DTYPE_AND_SHAPE, self.tensors.values()))
+        params = sum(math.prod(shape) * n for (_, shape), n in kinds.items())
+        counts: Counter[str] = Counter()
+        for (dtype, shape), n in kinds.items():
+            counts[dtype] += (dtypes.nbytes(dtype, shape) or 0) * n
+        return params, dict(counts.most_common())
 
     def shapes(self) -> Mapping[str, tuple[int, ...]]:
         """Tensor name to shape."""

@@ -17,10 +17,12 @@ import fnmatch
 import gc
 import itertools
 import math
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from weightfit.manifest import Manifest, TensorSpec
 
@@ -145,21 +147,29 @@ def build_tree(
 def _build(
     specs: Mapping[str, TensorSpec], pattern: str | None, collapse: bool, join_chains: bool
 ) -> TreeNode:
-    """Build the tree (see :func:`build_tree`)."""
+    """Build the tree (see :func:`build_tree`).
+
+    One pass over the names; a tensor is its own leaf (no node object per tensor)
+    until a longer name makes it a module too.
+    """
     root = _Raw()
     # Parents by dotted prefix: most names share their parent with the name before.
     parents: dict[str, _Raw] = {"": root}
     previous, parent = "", root
-    for name in filter_names(specs, pattern):
+    items: Iterable[tuple[str, TensorSpec]] = (
+        specs.items()
+        if pattern is None
+        else ((name, specs[name]) for name in filter_names(specs, pattern))
+    )
+    for name, spec in items:
         prefix, _, last = name.rpartition(".")
         if prefix != previous:
             previous = prefix
             found = parents.get(prefix)
             parent = parents[prefix] = _walk(root, prefix) if found is None else found
-        node = parent.children.get(last)
-        if node is None:
-            node = parent.children[last] = _Raw()
-        node.tensor = specs[name]
+        node = parent.children.setdefault(last, spec)
+        if node is not spec:
+            cast(_Raw, node).tensor = spec  # a module made by a longer name seen first
     tree = _convert(root, "", "", collapse, {})
     if join_chains:
         tree.children = [_join(child) for child in tree.children]
@@ -167,12 +177,16 @@ def _build(
 
 
 def _walk(root: _Raw, prefix: str) -> _Raw:
-    """The node at a dotted prefix, made along the way."""
+    """The node at a dotted prefix, made along the way (a tensor there becomes a module)."""
     node = root
     for segment in prefix.split("."):
         child = node.children.get(segment)
-        if child is None:
-            child = node.children[segment] = _Raw()
+        if not isinstance(child, _Raw):
+            made = _Raw()
+            made.tensor = child
+            node.children[segment] = made  # an existing key keeps its place
+            node.branches += 1
+            child = made
         node = child
     return node
 
@@ -269,14 +283,19 @@ def _gc_paused() -> Iterator[None]:
 
 
 class _Raw:
-    """A tree node before collapsing: children by segment, in insertion order."""
+    """A module before collapsing: children by segment, in insertion order.
 
-    __slots__ = ("children", "signature", "tensor")
+    A child is a :class:`TensorSpec` while it is only a tensor, a ``_Raw`` once
+    it is a module; ``branches`` counts the modules among the children.
+    """
+
+    __slots__ = ("branches", "children", "signature", "tensor")
 
     def __init__(self) -> None:
-        self.children: dict[str, _Raw] = {}
+        self.children: dict[str, _Raw | TensorSpec] = {}
         self.tensor: TensorSpec | None = None
-        self.signature: tuple[object, ...] | None = None
+        self.signature: int | None = None
+        self.branches = 0
 
 
 def stack_of(name: str) -> tuple[str, int] | None:
@@ -299,36 +318,63 @@ def is_layer_index(segment: str) -> bool:
     return segment.isascii() and segment.isdigit() and (segment == "0" or segment[0] != "0")
 
 
-Leaves = dict[tuple[tuple[int, ...], str], tuple[object, ...]]
-"""One signature object per leaf shape and dtype, so equal leaves compare by identity."""
+Signatures = dict[object, int]
+"""Each distinct subtree structure, numbered: equal subtrees get equal numbers."""
+_SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
 
 
-def _signature(node: _Raw, leaves: Leaves) -> tuple[object, ...]:
-    """Describe a subtree's structure (names, shapes, dtypes) as a hashable value."""
+def _signature(node: _Raw | TensorSpec, ids: Signatures) -> int:
+    """Number a subtree's structure (names, shapes, dtypes): equal numbers, equal structure.
+
+    Children are compared as sets of (name, structure): shards and pickles may
+    list a block's tensors in any order. A module whose children are all tensors
+    of one shape and dtype (most of a million-tensor header) is keyed by its
+    names and that one kind, without a pair per child.
+    """
+    if not isinstance(node, _Raw):
+        return ids.setdefault(("leaf", node.shape, node.dtype), len(ids))
     if node.signature is None:
-        own = (node.tensor.shape, node.tensor.dtype) if node.tensor is not None else None
-        if own is not None and not node.children:
-            node.signature = leaves.setdefault(own, (own, ()))
-            return node.signature
-        children = [(name, _signature(child, leaves)) for name, child in node.children.items()]
-        if len(children) > 1:
-            # Sorted: shards and pickles may list a block's tensors in any order.
-            children.sort()
-        node.signature = (own, tuple(children))
+        tensor = node.tensor
+        own = None if tensor is None else (tensor.shape, tensor.dtype)
+        children = node.children
+        key: object
+        if not children:
+            key = ("leaf", *own) if own is not None else ("empty",)
+        elif node.branches == 0:
+            kinds = set(map(_SHAPE_AND_DTYPE, children.values()))
+            if len(kinds) == 1:
+                key = ("uniform", own, frozenset(children), kinds.pop())
+            else:
+                key = (
+                    "tensors",
+                    own,
+                    frozenset(zip(children, map(_SHAPE_AND_DTYPE, children.values()), strict=True)),
+                )
+        else:
+            key = (
+                "modules",
+                own,
+                frozenset((name, _signature(child, ids)) for name, child in children.items()),
+            )
+        node.signature = ids.setdefault(key, len(ids))
     return node.signature
 
 
-def _convert(raw: _Raw, name: str, path: str, collapse: bool, leaves: Leaves) -> TreeNode:
+def _convert(
+    raw: _Raw | TensorSpec, name: str, path: str, collapse: bool, ids: Signatures
+) -> TreeNode:
     """Turn a raw subtree into :class:`TreeNode`s, collapsing numbered runs.
 
     Children keep first-seen order; numbered ones appear in numeric order where
     the first of them was seen.
     """
+    if not isinstance(raw, _Raw):
+        return TreeNode(name=name, path=path, params=raw.numel, tensors=1, tensor=raw)
     node = TreeNode(name=name, path=path, tensor=raw.tensor)
     if raw.tensor is not None:
         node.params, node.tensors = raw.tensor.numel, 1
     numbered = sorted((int(s), s) for s in raw.children if is_layer_index(s))
-    runs = _runs(raw, numbered, leaves) if collapse else [[s] for _, s in numbered]
+    runs = _runs(raw, numbered, ids) if collapse else [[s] for _, s in numbered]
     emitted_numbered = False
     for segment in raw.children:
         if not is_layer_index(segment):
@@ -340,7 +386,7 @@ def _convert(raw: _Raw, name: str, path: str, collapse: bool, leaves: Leaves) ->
         for run in groups:
             label = format_numbers(int(s) for s in run) if len(run) > 1 else run[0]
             child = _convert(
-                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse, leaves
+                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse, ids
             )
             child.count = len(run)
             child.params *= len(run)
@@ -351,12 +397,12 @@ def _convert(raw: _Raw, name: str, path: str, collapse: bool, leaves: Leaves) ->
     return node
 
 
-def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]], leaves: Leaves) -> list[list[str]]:
+def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]], ids: Signatures) -> list[list[str]]:
     """Consecutive numbered children with the same signature, as runs of segments."""
     runs: list[list[str]] = []
-    previous: tuple[int, tuple[object, ...]] | None = None
+    previous: tuple[int, int] | None = None
     for number, segment in numbered:
-        signature = _signature(raw.children[segment], leaves)
+        signature = _signature(raw.children[segment], ids)
         if previous is not None and previous == (number - 1, signature):
             runs[-1].append(segment)
         else:

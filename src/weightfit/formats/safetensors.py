@@ -265,7 +265,8 @@ def _compact(text: str, data_start: int, data_size: int, source: str) -> Manifes
             return None
         pos = lead.end()
     tensors: dict[str, TensorSpec] = {}
-    kinds: dict[tuple[str, str | None, int], tuple[int, ...]] = {}
+    # One shape and one dtype string per kind of entry, shared by its tensors.
+    kinds: dict[tuple[str, str | None, int], tuple[tuple[int, ...], str]] = {}
     cursor, ordered, closed, count = 0, True, False, 0
     for match in _ENTRY.finditer(text, pos):
         start, stop = match.span()
@@ -273,18 +274,18 @@ def _compact(text: str, data_start: int, data_size: int, source: str) -> Manifes
             return None
         raw, dtype, dims, first, last, close = match.groups()
         begin, end = int(first), int(last)
-        shape = kinds.get((dtype, dims, end - begin))
-        if shape is None:
+        kind = kinds.get((dtype, dims, end - begin))
+        if kind is None:
             shape = _checked_shape(dtype, dims, end - begin)
             if shape is None:
                 return None
-            kinds[dtype, dims, end - begin] = shape
+            kind = kinds[dtype, dims, end - begin] = (shape, dtype)
         name = raw
         if "\\" in raw:
             name = json.loads(f'"{raw}"')
             if not _is_text(name):
                 return None
-        tensors[name] = new_spec(name, shape, dtype, source, data_start + begin, end - begin)
+        tensors[name] = new_spec(name, *kind, source, data_start + begin, end - begin)
         count += 1
         ordered = ordered and begin == cursor
         cursor, pos, closed = end, stop, close == "}"

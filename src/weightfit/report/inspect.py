@@ -8,7 +8,7 @@ without a version bump.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -28,6 +28,9 @@ SCHEMA_PATH = Path(__file__).with_name("inspect.schema.json")
 
 MAX_CHILDREN = 40
 """Children shown per tree node before the rest are summarised in one line."""
+
+MAX_ROWS = 400
+"""Rows of the module tree drawn in all (a folded model has a few dozen)."""
 
 MAX_VALUE_CHARS = 80
 """Longest metadata or extras value shown in the terminal (JSON has all of it)."""
@@ -89,12 +92,16 @@ def write_manifest_json(
         text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
         out.write(f"\n  {json.dumps(key)}: {text},")
     out.write('\n  "tensors": [')
-    names = filter_names(manifest.tensors, pattern)
-    for start in range(0, len(names), _BATCH):
-        batch = names[start : start + _BATCH]
-        lines = ",\n    ".join(_tensor_json(manifest.tensors[name]) for name in batch)
+    specs = (
+        list(manifest.tensors.values())
+        if pattern is None
+        else [manifest.tensors[name] for name in filter_names(manifest.tensors, pattern)]
+    )
+    line = _tensor_lines()
+    for start in range(0, len(specs), _BATCH):
+        lines = ",\n    ".join(map(line, specs[start : start + _BATCH]))
         out.write(("\n    " if not start else ",\n    ") + lines)
-    out.write("\n  ]," if names else "],")
+    out.write("\n  ]," if specs else "],")
     out.write('\n  "tree": ')
     _write_node(out, limit_depth(build_tree(manifest, pattern=pattern), depth), "  ")
     out.write("\n}\n")
@@ -126,6 +133,38 @@ def _tensor_json(spec: TensorSpec) -> str:
     )
 
 
+def _tensor_lines() -> Callable[[TensorSpec], str]:
+    """:func:`_tensor_json`, faster: the text shared by a kind of tensor or a file is made once.
+
+    A million tensors have a few shapes and dtypes and a few files; only the
+    name and the byte range are new on each line.
+    """
+    kinds: dict[tuple[tuple[int, ...], str], str] = {}
+    files: dict[str, str] = {}
+    quote = _QUOTE
+
+    def line(spec: TensorSpec) -> str:
+        loc = spec.location
+        if loc is None or spec.stride is not None or spec.storage is not None:
+            return _tensor_json(spec)
+        if spec.is_buffer is not None:
+            return _tensor_json(spec)
+        kind = kinds.get((spec.shape, spec.dtype))
+        if kind is None:
+            kind = kinds[spec.shape, spec.dtype] = (
+                f'"shape": [{", ".join(map(str, spec.shape))}], "dtype": {quote(spec.dtype)}, '
+            )
+        file = files.get(loc.file)
+        if file is None:
+            file = files[loc.file] = f'"location": {{"file": {quote(loc.file)}, "offset": '
+        return (
+            f'{{"name": {quote(spec.name)}, {kind}{file}{loc.offset}, "length": {loc.length}}}, '
+            '"stride": null, "storage": null, "is_buffer": null}'
+        )
+
+    return line
+
+
 def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
     """Write one tree node: its own fields on one line, then its children, streamed."""
     text = _COMPACT({**node.to_dict_shallow(), "children": []})
@@ -142,14 +181,14 @@ def _write_node(out: TextIO, node: TreeNode, indent: str) -> None:
 
 def _head(manifest: Manifest, pattern: str | None, allowed: Collection[str]) -> dict[str, Any]:
     """Every field of the JSON but the tensor list and the tree."""
-    by_dtype = manifest.bytes_by_dtype()  # one pass for the bytes and their split
+    params, by_dtype = manifest.totals()  # one pass for the counts, bytes and their split
     return {
         "schema_version": SCHEMA_VERSION,
         "source": manifest.source,
         "format": manifest.format,
         "files": list(manifest.files),
         "tensor_count": len(manifest),
-        "params": manifest.num_params,
+        "params": params,
         "bytes": sum(by_dtype.values()),
         "bytes_by_dtype": by_dtype,
         "container": manifest.container,
@@ -194,8 +233,9 @@ def render_manifest(
         allowed: ``module.name`` of unknown globals accepted (``--allow-global``).
 
     """
-    console.print(_headline(manifest))
-    console.print(_summary(manifest))
+    params, by_dtype = manifest.totals()  # one pass over a million tensors, not three
+    console.print(_headline(manifest, params, sum(by_dtype.values())))
+    console.print(_summary(manifest, by_dtype))
     if manifest.extras.get("weight_sets"):
         console.print("[bold]weight sets[/bold]")
         console.print(_weight_sets(manifest.extras["weight_sets"]))
@@ -235,11 +275,11 @@ def _tensor_to_dict(spec: TensorSpec) -> dict[str, Any]:
     }
 
 
-def _headline(manifest: Manifest) -> str:
+def _headline(manifest: Manifest, params: int, total_bytes: int) -> str:
     return (
         f"[bold]{sanitize_name(manifest.source)}[/bold]\n{sanitize_name(manifest.format)} · "
-        f"{counted(len(manifest), 'tensor')} · {human_count(manifest.num_params)} params · "
-        f"{human_bytes(manifest.total_bytes)}"
+        f"{counted(len(manifest), 'tensor')} · {human_count(params)} params · "
+        f"{human_bytes(total_bytes)}"
     )
 
 
@@ -250,7 +290,7 @@ def _grid() -> Table:
     return grid
 
 
-def _summary(manifest: Manifest) -> Table:
+def _summary(manifest: Manifest, dtypes: dict[str, int]) -> Table:
     """Lay out the key facts, one per row: files, dtypes, container, security, notes ..."""
     grid = _grid()
     files = [_relative(f, manifest.source) for f in manifest.files or [manifest.source]]
@@ -258,7 +298,6 @@ def _summary(manifest: Manifest) -> Table:
     grid.add_row("files", shown + (f" … (+{len(files) - 3} more)" if len(files) > 3 else ""))
     if "file_format" in manifest.extras:
         grid.add_row("weights", sanitize_name(str(manifest.extras["file_format"])))
-    dtypes = manifest.bytes_by_dtype()
     grid.add_row(
         "dtypes", " · ".join(f"{sanitize_name(d)} {human_bytes(b)}" for d, b in dtypes.items())
     )
@@ -383,42 +422,50 @@ def _verdict(verdict: str) -> str:
 
 
 def _tree_table(root: TreeNode) -> Table:
-    """Lay out the module tree as an indented table: name, copies, params, shape, dtype."""
+    """Lay out the module tree as an indented table: name, copies, params, shape, dtype.
+
+    At most :data:`MAX_CHILDREN` children per node and :data:`MAX_ROWS` rows in
+    all: a tree that does not fold (a million distinct names) is summarised,
+    each level's remaining children in one "… N more" line.
+    """
     table = Table(box=None, pad_edge=False)
     table.add_column("name", overflow="fold")
     table.add_column("×", justify="right")
     table.add_column("params", justify="right")
     table.add_column("shape")
     table.add_column("dtype")
-    for child in root.children[:MAX_CHILDREN]:
-        _tree_rows(table, child, 0)
-    _more_row(table, root, 0)
+    _tree_rows(table, root.children, 0, [MAX_ROWS])
     if not root.children:
         table.add_row("(no tensors)", "", "", "", "")
     return table
 
 
-def _tree_rows(table: Table, node: TreeNode, level: int) -> None:
-    """Add a node and its children; a collapsed node's children count one copy."""
-    spec = node.tensor
-    shape = dtype = ""
-    if spec is not None:
-        shape = "×".join(str(s) for s in spec.shape) or "scalar"
-        dtype = sanitize_name(spec.dtype)
-    table.add_row(
-        "  " * level + sanitize_name(node.name),
-        f"×{node.count}" if node.count > 1 else "",
-        human_count(node.params),
-        shape,
-        dtype,
-    )
-    for child in node.children[:MAX_CHILDREN]:
-        _tree_rows(table, child, level + 1)
-    _more_row(table, node, level + 1)
+def _tree_rows(table: Table, nodes: list[TreeNode], level: int, budget: list[int]) -> None:
+    """Add nodes and their children; a collapsed node's children count one copy.
 
-
-def _more_row(table: Table, node: TreeNode, level: int) -> None:
-    hidden = node.children[MAX_CHILDREN:]
+    ``budget`` holds the rows still allowed; when it runs out, the nodes not
+    drawn at this level are summarised in one line.
+    """
+    shown = min(len(nodes), MAX_CHILDREN)
+    for i, node in enumerate(nodes[:shown]):
+        if budget[0] <= 0:
+            shown = i
+            break
+        budget[0] -= 1
+        spec = node.tensor
+        shape = dtype = ""
+        if spec is not None:
+            shape = "×".join(str(s) for s in spec.shape) or "scalar"
+            dtype = sanitize_name(spec.dtype)
+        table.add_row(
+            "  " * level + sanitize_name(node.name),
+            f"×{node.count}" if node.count > 1 else "",
+            human_count(node.params),
+            shape,
+            dtype,
+        )
+        _tree_rows(table, node.children, level + 1, budget)
+    hidden = nodes[shown:]
     if hidden:
         params = sum(child.params for child in hidden)
         table.add_row("  " * level + f"… {len(hidden)} more", "", human_count(params), "", "")
