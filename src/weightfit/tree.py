@@ -14,17 +14,15 @@ Nothing here prints: :mod:`weightfit.report` draws the results.
 from __future__ import annotations
 
 import fnmatch
-import gc
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
 
-from weightfit.manifest import Manifest, TensorSpec
+from weightfit.manifest import Manifest, TensorSpec, gc_paused
 
 
 @dataclass
@@ -140,7 +138,7 @@ def build_tree(
 
     """
     specs = tensors.tensors if isinstance(tensors, Manifest) else tensors
-    with _gc_paused():
+    with gc_paused():
         return _build(specs, pattern, collapse, join_chains)
 
 
@@ -263,23 +261,6 @@ def format_numbers(numbers: Iterable[int]) -> str:
         if value is not None:
             start = previous = value
     return "{" + ",".join(runs) + "}"
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building acyclic trees.
-
-    Building makes one object per name segment; with a large manifest alive,
-    the collections these allocations trigger cost three times the build itself
-    (58k tensors: 2.3 s against 0.7 s). Nothing built here forms a cycle.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _Raw:

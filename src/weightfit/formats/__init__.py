@@ -7,10 +7,7 @@ order. Nothing here loads tensor data or executes anything from a file.
 
 from __future__ import annotations
 
-import gc
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -39,23 +36,6 @@ class ReadOptions:
     key: str | None = None
     variant: str | None = None
     weights_format: str | None = None
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a reader builds a million acyclic objects.
-
-    Each allocation counts towards a collection that walks the whole growing
-    heap: for a 1.1M-tensor safetensors header the collections cost as much as
-    the parse itself. Nothing a reader builds forms a cycle.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class FormatModule(Protocol):

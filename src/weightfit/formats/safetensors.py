@@ -57,9 +57,9 @@ from weightfit.errors import (
     TruncatedFile,
     UncoveredBytes,
 )
-from weightfit.formats import ReadOptions, gc_paused
+from weightfit.formats import ReadOptions
 from weightfit.formats._layout import check_tiling, show
-from weightfit.manifest import Manifest, TensorSpec, new_spec
+from weightfit.manifest import Manifest, TensorSpec, gc_paused, new_spec
 
 NAME = "safetensors"
 
