@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from weightfit.check import check
 from weightfit.cli._output import emit, spinner
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
@@ -59,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
     """Check the checkpoint against the target; exit 0 when compatible, 1 when not."""
     # Imported here: report modules use cli._output, and cli/__init__ imports this module.
     from weightfit import converters
+    from weightfit.check import check
     from weightfit.report.check import render_report, report_to_dict
     from weightfit.targets import cache
 

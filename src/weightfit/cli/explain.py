@@ -8,7 +8,6 @@ from pathlib import Path
 
 from weightfit.cli._output import emit, error_console
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK, LogNotFound
-from weightfit.explain import explain
 
 HELP = "diagnose a loading error from its text (a log file, or standard input)"
 
@@ -33,6 +32,7 @@ def register(
 
 def run(args: argparse.Namespace) -> int:
     """Explain the text; exit 1 when it shows an incompatibility, 2 when it holds no error."""
+    from weightfit.explain import explain
     from weightfit.report.check import render_report, report_to_dict
 
     if args.log == "-":

@@ -27,9 +27,10 @@ What this reader guarantees:
   holding a lone surrogate escape (half a UTF-16 pair, which Python's ``json`` accepts).
 - Headers in the reference writer's compact layout are read by one regular
   expression per entry, without building a JSON object per tensor: a
-  1.1M-tensor header reads as fast as and smaller than ``safe_open`` does
-  (``bench/huge_header.py``). Anything else in the header (spaces, another key
-  order, escapes the fast path does not know) goes through ``json``.
+  1.1M-tensor header reads in under half ``safe_open``'s memory, but about
+  1.25× its CPU time (``bench/huge_header.py``, ``BENCHMARKS.md``). Anything
+  else in the header (spaces, another key order, escapes the fast path does not
+  know) goes through ``json``.
 - Tensors keep the header's order (the reference writer emits them in data
   order); each ``location`` is the absolute byte range ``8 + N + begin``.
 
