@@ -53,6 +53,12 @@ FAMILIES: dict[str, list[str]] = {
     "mlx_received_parameters_not_in_model": ["mzbac__mlx-lora__1"],
     "comfyui_lora_key_not_loaded": ["Comfy-Org__ComfyUI__1144"],
     "invalid_for_input_of_size": ["lllyasviel__Fooocus__336"],
+    # Knowledge from fragments: an encoder's width fed to a projection or a conditioning conv.
+    "encoder_width_into_image_projection": [
+        "Acly__krita-ai-diffusion__1866",
+        "Acly__krita-ai-diffusion__63",
+    ],
+    "encoder_width_into_audio_conv": ["Fictionarry__ER-NeRF__20"],
 }
 
 

@@ -42,8 +42,14 @@ _CONDITION_WORDS = (
     "pooled",
     "clip",
     "t5",
+    "audio",
+    "image_proj",
 )
 """Name words of layers fed by a conditioning source; they raise confidence, never decide."""
+
+_FEEDER_CLASS = re.compile(r"(image|img|vision|audio|clip)_?proj", re.IGNORECASE)
+"""Model classes whose whole job is to project an encoder's features (IP-Adapter's
+ImageProjModel, audio projections): every input width they read is the encoder's."""
 
 
 @dataclass
@@ -240,6 +246,7 @@ def encoder_swap(ctx: Context) -> None:
         return
     groups: dict[tuple[int, int], list[Pair]] = defaultdict(list)
     produced: set[tuple[int, int]] = set()
+    feeder = bool(_FEEDER_CLASS.search(str(ctx.facts.get("model", ""))))
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
         axes = _differing_axes(have, want)
@@ -247,6 +254,10 @@ def encoder_swap(ctx: Context) -> None:
             continue
         change = (have[axes[0]], want[axes[0]])
         input_side = len(want) >= 2 and axes == [len(want) - 1]
+        # A convolution reads its input on axis 1: a named conditioning conv (audio features).
+        input_side = input_side or (
+            len(want) >= 3 and axes == [1] and _conditioning_name(pair.target)
+        )
         if input_side or (len(want) == 1 and "norm" in pair.target.lower()):
             groups[change].append(pair)
         else:
@@ -256,7 +267,7 @@ def encoder_swap(ctx: Context) -> None:
         # so it is not fed from outside: an intermediate size, not an encoder.
         groups.pop(change, None)
     for (have_width, want_width), pairs in groups.items():
-        named = [p for p in pairs if _conditioning_name(p.target)]
+        named = [p for p in pairs if feeder or _conditioning_name(p.target)]
         labels = {
             "checkpoint": _known.width_labels(have_width),
             "model": _known.width_labels(want_width),
@@ -268,11 +279,18 @@ def encoder_swap(ctx: Context) -> None:
             continue  # a text's kept axis may be a vocabulary, not the model's width
         # one layer of a text, widths no encoder has: another variant fits as well
         weak = ctx.partial and len(modules) < 2 and not (labels["checkpoint"] and labels["model"])
-        _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width, weak)
+        text = not feeder and not any(_NON_TEXT.search(p.target) for p in pairs)
+        _report_swap(
+            ctx, have_width, want_width, pairs, labels, bool(named), model_width, weak, text
+        )
 
 
 _OWN_TOWER = re.compile(r"text_projection|text_model\.|text_encoder\.|transformer\.resblocks")
 """Names inside a text encoder itself: they make the conditioning, nothing feeds them."""
+
+
+_NON_TEXT = re.compile(r"audio|image_proj", re.IGNORECASE)
+"""Names of layers fed by an audio or image encoder rather than a text encoder."""
 
 
 def _conditioning_name(name: str) -> bool:
@@ -291,12 +309,13 @@ def _report_swap(
     named: bool,
     model_width: int,
     weak: bool = False,
+    text: bool = True,
 ) -> None:
     keys = config_keys_with(ctx.target.config, want)
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
     message = (
-        f"text-encoder width changed: the layers fed by the conditioning source take "
-        f"{have}-wide features in the checkpoint{words['checkpoint']}, {want} in the model"
+        f"{'text-' if text else ''}encoder width changed: the layers fed by the conditioning "
+        f"source take {have}-wide features in the checkpoint{words['checkpoint']}, {want} in the model"
         f"{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
         f"(width {model_width}) agrees"
     )
