@@ -315,8 +315,8 @@ def _report_swap(
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
     message = (
         f"{'text-' if text else ''}encoder width changed: the layers fed by the conditioning "
-        f"source take {have}-wide features in the checkpoint{words['checkpoint']}, {want} in the model"
-        f"{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
+        f"source take {have}-wide features in the checkpoint{words['checkpoint']}, {want} in the "
+        f"model{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
         f"(width {model_width}) agrees"
     )
     built = f"built with {keys[0]}={want}; the checkpoint needs {have}. " if keys else ""
