@@ -59,6 +59,7 @@ FAMILIES: dict[str, list[str]] = {
         "Acly__krita-ai-diffusion__63",
     ],
     "encoder_width_into_audio_conv": ["Fictionarry__ER-NeRF__20"],
+    "mask_channel_at_a_latent_input_layer": ["alibaba__animate-anything__51"],
 }
 
 
@@ -96,3 +97,13 @@ def test_every_family_text_is_in_the_dev_part() -> None:
     for ids in FAMILIES.values():
         for ident in ids:
             assert case(ident)[1]["split"] == "dev"
+
+
+def test_one_more_input_channel_is_a_mask_only_at_a_latent_models_input() -> None:
+    """conv_in 4 → 5 is latents plus a mask; a ResNet's conv1 5 → 4 is not (RGB-D, another
+    release): only the named input layer of a latent model makes c + 1 a mask channel."""
+    masked, _ = case("alibaba__animate-anything__51")
+    resnet, meta = case("google-research__3d-moments__1")
+    assert weightfit.explain(masked).findings[0].category == "latent_channels"
+    assert meta["split"] == "dev"
+    assert weightfit.explain(resnet).findings[0].category != "latent_channels"

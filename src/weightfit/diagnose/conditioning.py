@@ -75,9 +75,10 @@ def latent_channels(ctx: Context) -> None:
         position = order[pair.target]
         if _conditioning_name(pair.target):
             continue
-        if ctx.partial and axes[0] == 1 and _latent_input(have, want):
+        if ctx.partial and axes[0] == 1 and _latent_input(have, want, pair.target):
             # A text names no neighbours: a convolution whose input channels are a known
-            # latent count and its inpainting (2c + 1) or concatenated (2c) form is the input.
+            # latent count and its masked (c + 1), concatenated (2c) or inpainting (2c + 1)
+            # form is the input.
             inputs.append(_End(pair, have[1], want[1]))
         elif position < first_stacked and len(want) >= 2 and axes[0] == 1:
             inputs.append(_End(pair, have[1], want[1]))
@@ -97,12 +98,23 @@ def latent_channels(ctx: Context) -> None:
         _report_extra_inputs(ctx, head)
 
 
-def _latent_input(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
-    """Whether a kernel's input channels are a known latent count against its extended form."""
+_LATENT_INPUT = re.compile(r"(^|\.)(conv_in|input_blocks\.0\.0|x_embedder\.proj|img_in)\.weight$")
+"""The input layer of a latent diffusion model (diffusers, LDM, DiT, Flux): it reads latents."""
+
+
+def _latent_input(have: tuple[int, ...], want: tuple[int, ...], name: str) -> bool:
+    """Whether a kernel's input channels are a known latent count against its extended form.
+
+    2c (masked-image latents) and 2c + 1 (inpainting) read as latents on any conv; c + 1
+    (a mask channel) only on a latent model's named input layer, where c is latents for sure.
+    """
     if len(want) != 4:
         return False
     small, large = sorted((have[1], want[1]))
-    return bool(_known.latent_labels(small)) and large in (2 * small, 2 * small + 1)
+    extended = (2 * small, 2 * small + 1)
+    if _LATENT_INPUT.search(name):
+        extended += (small + 1,)
+    return bool(_known.latent_labels(small)) and large in extended
 
 
 def _stack_span(ctx: Context) -> tuple[int, int]:
