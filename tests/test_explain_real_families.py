@@ -60,6 +60,9 @@ FAMILIES: dict[str, list[str]] = {
     ],
     "encoder_width_into_audio_conv": ["Fictionarry__ER-NeRF__20"],
     "mask_channel_at_a_latent_input_layer": ["alibaba__animate-anything__51"],
+    "int8_weight_only_names": ["anveshane__Comfyui_turbodiffusion__40"],
+    "matrix_weight_stored_as_flat_buffer": ["intel__intel-extension-for-transformers__1104"],
+    "invalid_view_inside_quantized_kernel": ["predibase__lorax__102"],
 }
 
 

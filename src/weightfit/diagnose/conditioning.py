@@ -111,7 +111,7 @@ def _latent_input(have: tuple[int, ...], want: tuple[int, ...], name: str) -> bo
     if len(want) != 4:
         return False
     small, large = sorted((have[1], want[1]))
-    extended = (2 * small, 2 * small + 1)
+    extended: tuple[int, ...] = (2 * small, 2 * small + 1)
     if _LATENT_INPUT.search(name):
         extended += (small + 1,)
     return bool(_known.latent_labels(small)) and large in extended

@@ -304,6 +304,7 @@ QUANT_LEAVES = frozenset(
         "nested_quant_map",
         "bitsandbytes__nf4",
         "bitsandbytes__fp4",
+        "int8_weight",
     }
 )
 """Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8)."""
@@ -365,6 +366,8 @@ def _scheme(leaves: set[str]) -> str:
         return "compressed-tensors"
     if leaves & {"weight_scale_inv", "input_scale"}:
         return "fp8"
+    if "int8_weight" in leaves:
+        return "int8 weight-only"
     if "g_idx" in leaves:
         return "GPTQ"
     return "GPTQ / AWQ packed int4"
@@ -1023,7 +1026,7 @@ def packed_shapes(ctx: Context) -> None:
         ratios = [k for k in PACKING if have.numel and have.numel * k == want.numel]
         flat = bool(ratios) and have.shape == (have.numel, 1) and len(want.shape) == 2
         matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
-        if named or flat or matrix:
+        if named or flat or matrix or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
         return
@@ -1036,7 +1039,7 @@ def packed_shapes(ctx: Context) -> None:
             message=(
                 f"{first.target} is stored packed in the checkpoint "
                 f"({shape_text(ctx.src(first).shape)} for the model's "
-                f"{shape_text(ctx.tgt(first).shape)}, {ratio:g} values per element): "
+                f"{shape_text(ctx.tgt(first).shape)}, {ratio:.3g} values per element): "
                 "quantized weights loaded into a model built for another storage"
             ),
             params=[p.source for p in pairs],
@@ -1049,6 +1052,18 @@ def packed_shapes(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+def _byte_buffer(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a matrix weight is stored as one flat buffer of fewer elements.
+
+    More than 1/8 of them and fewer than all: compressed storage with its scales packed
+    alongside (weight-only int4/int8), not a flattened copy of the matrix.
+    """
+    if not name.endswith("weight") or len(have) != 1 or len(want) != 2:
+        return False
+    whole = want[0] * want[1]
+    return whole // 8 < have[0] < whole
 
 
 def _quant_words(ctx: Context) -> bool:
