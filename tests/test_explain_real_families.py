@@ -63,6 +63,7 @@ FAMILIES: dict[str, list[str]] = {
     "int8_weight_only_names": ["anveshane__Comfyui_turbodiffusion__40"],
     "matrix_weight_stored_as_flat_buffer": ["intel__intel-extension-for-transformers__1104"],
     "invalid_view_inside_quantized_kernel": ["predibase__lorax__102"],
+    "ldm_linear_proj_in_against_1x1_conv": ["vladmandic__sdnext__2181"],
 }
 
 

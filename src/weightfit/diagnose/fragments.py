@@ -643,6 +643,63 @@ def singleton_layout(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
+SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
+"""The projections around an LDM UNet's spatial transformer: a 1x1 conv in SD 1.x, a Linear in
+SD 2.x and SDXL (``use_linear_in_transformer``)."""
+
+
+def linear_spatial_proj(ctx: Context) -> None:
+    """Report ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other.
+
+    Stable Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers:
+    the checkpoint is of another generation than the config the model was built from.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        pointwise = max(have, want, key=len) == (*min(have, want, key=len), 1, 1)
+        if SPATIAL_PROJ.search(pair.target) and pointwise and len(min(have, want, key=len)) == 2:
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    linear_ckpt = len(ctx.src(first).shape) == 2
+    newer, older = "SD 2.x / SDXL (Linear proj_in, use_linear_in_transformer)", "SD 1.x (1x1 conv)"
+    checkpoint, model = (newer, older) if linear_ckpt else (older, newer)
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} is {shape_text(ctx.src(first).shape)} in the checkpoint and "
+                f"{shape_text(ctx.tgt(first).shape)} in the model: the checkpoint is "
+                f"{checkpoint}, the model was built as {model}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+                "checkpoint_generation": checkpoint,
+                "model_generation": model,
+                "also_acceptable": ["version"],
+            },
+            confidence=0.7,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note=(
+                "build the model from the config of the checkpoint's generation (SD 2.x / SDXL "
+                "config, or a loader that detects it); the same values also load by reshaping "
+                "these 1x1 weights, but the rest of the config must match too"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
 PROMPT_TABLE = re.compile(r"prefix_encoder|prompt_encoder|prompt_embeddings|prompt_tokens")
 """Tables of prompt- or prefix-tuning adapters (PEFT, P-Tuning v2): rows are virtual tokens."""
 

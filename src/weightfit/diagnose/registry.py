@@ -207,7 +207,19 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("wrong_variant", variant.wrong_variant, ("wrong_variant",), after=("quantization",)),
-    Rule("rank_inflate", geometry.rank_inflate, ("rank_inflate",), after=("wrong_variant",)),
+    Rule(
+        "linear_spatial_proj",
+        fragments.linear_spatial_proj,
+        ("wrong_variant",),
+        after=("wrong_variant",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "rank_inflate",
+        geometry.rank_inflate,
+        ("rank_inflate",),
+        after=("wrong_variant", "linear_spatial_proj"),
+    ),
     Rule(
         "singleton_layout",
         fragments.singleton_layout,
@@ -401,7 +413,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "lora_reshape",
         text_messages.lora_reshape,
-        ("lora_mismatch",),
+        ("lora_mismatch", "quantization"),
         profiles=frozenset({"text"}),
     ),
     Rule(
