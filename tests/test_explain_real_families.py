@@ -64,6 +64,7 @@ FAMILIES: dict[str, list[str]] = {
     "matrix_weight_stored_as_flat_buffer": ["intel__intel-extension-for-transformers__1104"],
     "invalid_view_inside_quantized_kernel": ["predibase__lorax__102"],
     "ldm_linear_proj_in_against_1x1_conv": ["vladmandic__sdnext__2181"],
+    "dense_head_anchors_per_location": ["Media-Smart__vedadet__34"],
 }
 
 

@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 from weightfit import knowledge
+from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Category, Finding
@@ -1012,6 +1013,76 @@ def detection_rows(ctx: Context) -> None:
         )
         ctx.consume(pairs=pairs)
         return
+
+
+BOX_REGRESSION = re.compile(r"reg|bbox|box", re.IGNORECASE)
+"""Names of a dense detector's box-regression convolution (4 rows per anchor)."""
+
+
+def anchor_count(ctx: Context) -> None:
+    """Report dense detection heads built for another number of anchors per location.
+
+    A dense head's box-regression conv has 4 rows per anchor and its classification conv
+    ``anchors × classes``; when both change by the same factor and the classes per anchor
+    agree, the anchors differ (the detector's config), not the class count. Only 4-D convs
+    count: a two-stage detector's Linear box head has 4 rows per class, not per anchor.
+    """
+    if not ctx.partial:
+        return
+    convs = [
+        p
+        for p in ctx.mismatches()
+        if len(ctx.src(p).shape) == len(ctx.tgt(p).shape) == 4
+        and ctx.src(p).shape[1:] == ctx.tgt(p).shape[1:]
+    ]
+    for reg in convs:
+        have, want = ctx.src(reg).shape[0], ctx.tgt(reg).shape[0]
+        if not BOX_REGRESSION.search(reg.target.rsplit(".", 1)[0]) or have % 4 or want % 4:
+            continue
+        anchors = (have // 4, want // 4)
+        if max(anchors) > max(ANCHORS):
+            continue
+        for cls in convs:
+            rows = (ctx.src(cls).shape[0], ctx.tgt(cls).shape[0])
+            if cls is reg or rows[0] % anchors[0] or rows[1] % anchors[1]:
+                continue
+            classes = rows[0] // anchors[0]
+            if classes != rows[1] // anchors[1]:
+                continue
+            _report_anchors(ctx, reg, cls, anchors, classes)
+            return
+
+
+def _report_anchors(
+    ctx: Context, reg: Pair, cls: Pair, anchors: tuple[int, int], classes: int
+) -> None:
+    heads = {reg.target.rsplit(".", 1)[0], cls.target.rsplit(".", 1)[0]}
+    pairs = [p for p in ctx.mismatches() if p.target.rsplit(".", 1)[0] in heads]
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the detection head is built for {anchors[1]} anchors per location, the "
+                f"checkpoint has {anchors[0]}: {reg.target} {ctx.src(reg).shape[0]} → "
+                f"{ctx.tgt(reg).shape[0]} rows (4 per anchor), {cls.target} "
+                f"{ctx.src(cls).shape[0]} → {ctx.tgt(cls).shape[0]} ({classes} class(es) per "
+                f"anchor on both sides): another detector configuration, not another class count"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint_anchors": anchors[0],
+                "model_anchors": anchors[1],
+                "classes_per_anchor": classes,
+            },
+            confidence=0.7,
+            fix_note=(
+                "build the model with the checkpoint's anchor settings (scales, ratios, "
+                "octave_base_scale ...) or the config it was trained with"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
 
 
 def _anchor_split(have: int, want: int) -> tuple[int, int, tuple[int, int]] | None:

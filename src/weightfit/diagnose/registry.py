@@ -256,10 +256,17 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=ALL,
     ),
     Rule(
+        "anchor_count",
+        fragments.anchor_count,
+        ("wrong_variant",),
+        after=("vocab_resize",),
+        profiles=TEXT,
+    ),
+    Rule(
         "num_classes",
         embeddings.num_classes,
         ("num_classes",),
-        after=("vocab_resize",),
+        after=("vocab_resize", "anchor_count"),
         profiles=ALL,
     ),
     Rule("tied_weights", embeddings.tied_weights, ("tied_weights",), after=("num_classes",)),
