@@ -65,6 +65,7 @@ FAMILIES: dict[str, list[str]] = {
     "invalid_view_inside_quantized_kernel": ["predibase__lorax__102"],
     "ldm_linear_proj_in_against_1x1_conv": ["vladmandic__sdnext__2181"],
     "dense_head_anchors_per_location": ["Media-Smart__vedadet__34"],
+    "spectrogram_bins_of_another_n_fft": ["KinglittleQ__GST-Tacotron__14"],
 }
 
 

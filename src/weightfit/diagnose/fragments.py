@@ -1015,6 +1015,55 @@ def detection_rows(ctx: Context) -> None:
         return
 
 
+def _stft_bins(rows: int) -> int | None:
+    """Return the FFT size whose one-sided spectrum has ``rows`` bins (``n_fft / 2 + 1``)."""
+    half = rows - 1
+    return 2 * half if half >= 64 and half & (half - 1) == 0 else None
+
+
+def spectrogram_bins(ctx: Context) -> None:
+    """Report layers sized for another STFT: ``n_fft / 2 + 1`` frequency bins on each side.
+
+    513 against 1025 rows is a spectrogram of n_fft 1024 against 2048 (Tacotron's linear
+    decoder, vocoders): the audio hyperparameters differ, not a class count or vocabulary.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = [i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b]
+        if len(have) != len(want) or len(axes) != 1:
+            continue
+        if _stft_bins(have[axes[0]]) and _stft_bins(want[axes[0]]):
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape, ctx.tgt(first).shape
+    axis = next(i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b)
+    ffts = (_stft_bins(have[axis]), _stft_bins(want[axis]))
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} has {have[axis]} rows in the checkpoint, {want[axis]} in the "
+                f"model: the frequency bins of a spectrogram with n_fft {ffts[0]} against "
+                f"{ffts[1]} (n_fft / 2 + 1); the model was built with other audio settings"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_n_fft": ffts[0], "model_n_fft": ffts[1]},
+            confidence=0.7,
+            fix_note=(
+                f"build the model with the audio hyperparameters it was trained with "
+                f"(n_fft = {ffts[0]}, and the hop/window that go with it)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
 BOX_REGRESSION = re.compile(r"reg|bbox|box", re.IGNORECASE)
 """Names of a dense detector's box-regression convolution (4 rows per anchor)."""
 

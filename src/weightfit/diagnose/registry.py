@@ -256,6 +256,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=ALL,
     ),
     Rule(
+        "spectrogram_bins",
+        fragments.spectrogram_bins,
+        ("wrong_variant",),
+        after=("vocab_resize",),
+        profiles=TEXT,
+    ),
+    Rule(
         "anchor_count",
         fragments.anchor_count,
         ("wrong_variant",),
@@ -266,7 +273,7 @@ REGISTRY: tuple[Rule, ...] = (
         "num_classes",
         embeddings.num_classes,
         ("num_classes",),
-        after=("vocab_resize", "anchor_count"),
+        after=("vocab_resize", "anchor_count", "spectrogram_bins"),
         profiles=ALL,
     ),
     Rule("tied_weights", embeddings.tied_weights, ("tied_weights",), after=("num_classes",)),
