@@ -53,8 +53,9 @@ def test_a_known_dataset_class_count_is_a_head() -> None:
     finding = top(size_mismatch("head.bias", [1000], [4]))
     assert finding.category == "num_classes"
     assert "ImageNet-1k" in finding.evidence["known_class_counts"]
-    # as sure as the num_classes rule has earned on the real dev texts, no surer
-    assert finding.confidence == round(calibration.table()["num_classes"].cap, 2)
+    # sure (a known dataset's count), but no surer than the num_classes rule has earned
+    # on the real dev texts
+    assert 0.8 <= finding.confidence <= round(calibration.table()["num_classes"].cap, 2)
 
 
 def test_detector_box_regression_follows_its_class_head() -> None:

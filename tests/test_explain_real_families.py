@@ -53,6 +53,19 @@ FAMILIES: dict[str, list[str]] = {
     "mlx_received_parameters_not_in_model": ["mzbac__mlx-lora__1"],
     "comfyui_lora_key_not_loaded": ["Comfy-Org__ComfyUI__1144"],
     "invalid_for_input_of_size": ["lllyasviel__Fooocus__336"],
+    # Knowledge from fragments: an encoder's width fed to a projection or a conditioning conv.
+    "encoder_width_into_image_projection": [
+        "Acly__krita-ai-diffusion__1866",
+        "Acly__krita-ai-diffusion__63",
+    ],
+    "encoder_width_into_audio_conv": ["Fictionarry__ER-NeRF__20"],
+    "mask_channel_at_a_latent_input_layer": ["alibaba__animate-anything__51"],
+    "int8_weight_only_names": ["anveshane__Comfyui_turbodiffusion__40"],
+    "matrix_weight_stored_as_flat_buffer": ["intel__intel-extension-for-transformers__1104"],
+    "invalid_view_inside_quantized_kernel": ["predibase__lorax__102"],
+    "ldm_linear_proj_in_against_1x1_conv": ["vladmandic__sdnext__2181"],
+    "dense_head_anchors_per_location": ["Media-Smart__vedadet__34"],
+    "spectrogram_bins_of_another_n_fft": ["KinglittleQ__GST-Tacotron__14"],
 }
 
 
@@ -90,3 +103,13 @@ def test_every_family_text_is_in_the_dev_part() -> None:
     for ids in FAMILIES.values():
         for ident in ids:
             assert case(ident)[1]["split"] == "dev"
+
+
+def test_one_more_input_channel_is_a_mask_only_at_a_latent_models_input() -> None:
+    """conv_in 4 → 5 is latents plus a mask; a ResNet's conv1 5 → 4 is not (RGB-D, another
+    release): only the named input layer of a latent model makes c + 1 a mask channel."""
+    masked, _ = case("alibaba__animate-anything__51")
+    resnet, meta = case("google-research__3d-moments__1")
+    assert weightfit.explain(masked).findings[0].category == "latent_channels"
+    assert meta["split"] == "dev"
+    assert weightfit.explain(resnet).findings[0].category != "latent_channels"

@@ -42,8 +42,14 @@ _CONDITION_WORDS = (
     "pooled",
     "clip",
     "t5",
+    "audio",
+    "image_proj",
 )
 """Name words of layers fed by a conditioning source; they raise confidence, never decide."""
+
+_FEEDER_CLASS = re.compile(r"(image|img|vision|audio|clip)_?proj", re.IGNORECASE)
+"""Model classes whose whole job is to project an encoder's features (IP-Adapter's
+ImageProjModel, audio projections): every input width they read is the encoder's."""
 
 
 @dataclass
@@ -69,9 +75,10 @@ def latent_channels(ctx: Context) -> None:
         position = order[pair.target]
         if _conditioning_name(pair.target):
             continue
-        if ctx.partial and axes[0] == 1 and _latent_input(have, want):
+        if ctx.partial and axes[0] == 1 and _latent_input(have, want, pair.target):
             # A text names no neighbours: a convolution whose input channels are a known
-            # latent count and its inpainting (2c + 1) or concatenated (2c) form is the input.
+            # latent count and its masked (c + 1), concatenated (2c) or inpainting (2c + 1)
+            # form is the input.
             inputs.append(_End(pair, have[1], want[1]))
         elif position < first_stacked and len(want) >= 2 and axes[0] == 1:
             inputs.append(_End(pair, have[1], want[1]))
@@ -91,12 +98,23 @@ def latent_channels(ctx: Context) -> None:
         _report_extra_inputs(ctx, head)
 
 
-def _latent_input(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
-    """Whether a kernel's input channels are a known latent count against its extended form."""
+_LATENT_INPUT = re.compile(r"(^|\.)(conv_in|input_blocks\.0\.0|x_embedder\.proj|img_in)\.weight$")
+"""The input layer of a latent diffusion model (diffusers, LDM, DiT, Flux): it reads latents."""
+
+
+def _latent_input(have: tuple[int, ...], want: tuple[int, ...], name: str) -> bool:
+    """Whether a kernel's input channels are a known latent count against its extended form.
+
+    2c (masked-image latents) and 2c + 1 (inpainting) read as latents on any conv; c + 1
+    (a mask channel) only on a latent model's named input layer, where c is latents for sure.
+    """
     if len(want) != 4:
         return False
     small, large = sorted((have[1], want[1]))
-    return bool(_known.latent_labels(small)) and large in (2 * small, 2 * small + 1)
+    extended: tuple[int, ...] = (2 * small, 2 * small + 1)
+    if _LATENT_INPUT.search(name):
+        extended += (small + 1,)
+    return bool(_known.latent_labels(small)) and large in extended
 
 
 def _stack_span(ctx: Context) -> tuple[int, int]:
@@ -240,6 +258,7 @@ def encoder_swap(ctx: Context) -> None:
         return
     groups: dict[tuple[int, int], list[Pair]] = defaultdict(list)
     produced: set[tuple[int, int]] = set()
+    feeder = bool(_FEEDER_CLASS.search(str(ctx.facts.get("model", ""))))
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
         axes = _differing_axes(have, want)
@@ -247,6 +266,10 @@ def encoder_swap(ctx: Context) -> None:
             continue
         change = (have[axes[0]], want[axes[0]])
         input_side = len(want) >= 2 and axes == [len(want) - 1]
+        # A convolution reads its input on axis 1: a named conditioning conv (audio features).
+        input_side = input_side or (
+            len(want) >= 3 and axes == [1] and _conditioning_name(pair.target)
+        )
         if input_side or (len(want) == 1 and "norm" in pair.target.lower()):
             groups[change].append(pair)
         else:
@@ -256,7 +279,7 @@ def encoder_swap(ctx: Context) -> None:
         # so it is not fed from outside: an intermediate size, not an encoder.
         groups.pop(change, None)
     for (have_width, want_width), pairs in groups.items():
-        named = [p for p in pairs if _conditioning_name(p.target)]
+        named = [p for p in pairs if feeder or _conditioning_name(p.target)]
         labels = {
             "checkpoint": _known.width_labels(have_width),
             "model": _known.width_labels(want_width),
@@ -268,11 +291,18 @@ def encoder_swap(ctx: Context) -> None:
             continue  # a text's kept axis may be a vocabulary, not the model's width
         # one layer of a text, widths no encoder has: another variant fits as well
         weak = ctx.partial and len(modules) < 2 and not (labels["checkpoint"] and labels["model"])
-        _report_swap(ctx, have_width, want_width, pairs, labels, bool(named), model_width, weak)
+        text = not feeder and not any(_NON_TEXT.search(p.target) for p in pairs)
+        _report_swap(
+            ctx, have_width, want_width, pairs, labels, bool(named), model_width, weak, text
+        )
 
 
 _OWN_TOWER = re.compile(r"text_projection|text_model\.|text_encoder\.|transformer\.resblocks")
 """Names inside a text encoder itself: they make the conditioning, nothing feeds them."""
+
+
+_NON_TEXT = re.compile(r"audio|image_proj", re.IGNORECASE)
+"""Names of layers fed by an audio or image encoder rather than a text encoder."""
 
 
 def _conditioning_name(name: str) -> bool:
@@ -291,13 +321,14 @@ def _report_swap(
     named: bool,
     model_width: int,
     weak: bool = False,
+    text: bool = True,
 ) -> None:
     keys = config_keys_with(ctx.target.config, want)
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
     message = (
-        f"text-encoder width changed: the layers fed by the conditioning source take "
-        f"{have}-wide features in the checkpoint{words['checkpoint']}, {want} in the model"
-        f"{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
+        f"{'text-' if text else ''}encoder width changed: the layers fed by the conditioning "
+        f"source take {have}-wide features in the checkpoint{words['checkpoint']}, {want} in the "
+        f"model{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
         f"(width {model_width}) agrees"
     )
     built = f"built with {keys[0]}={want}; the checkpoint needs {have}. " if keys else ""

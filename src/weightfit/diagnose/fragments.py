@@ -16,6 +16,7 @@ from collections import Counter
 from typing import Any
 
 from weightfit import knowledge
+from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Category, Finding
@@ -304,6 +305,7 @@ QUANT_LEAVES = frozenset(
         "nested_quant_map",
         "bitsandbytes__nf4",
         "bitsandbytes__fp4",
+        "int8_weight",
     }
 )
 """Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8)."""
@@ -365,6 +367,8 @@ def _scheme(leaves: set[str]) -> str:
         return "compressed-tensors"
     if leaves & {"weight_scale_inv", "input_scale"}:
         return "fp8"
+    if "int8_weight" in leaves:
+        return "int8 weight-only"
     if "g_idx" in leaves:
         return "GPTQ"
     return "GPTQ / AWQ packed int4"
@@ -635,6 +639,63 @@ def singleton_layout(ctx: Context) -> None:
                 for p in pairs
             ],
             fix_note="use the library version the checkpoint was saved with, or reshape on load",
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
+"""The projections around an LDM UNet's spatial transformer: a 1x1 conv in SD 1.x, a Linear in
+SD 2.x and SDXL (``use_linear_in_transformer``)."""
+
+
+def linear_spatial_proj(ctx: Context) -> None:
+    """Report ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other.
+
+    Stable Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers:
+    the checkpoint is of another generation than the config the model was built from.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        pointwise = max(have, want, key=len) == (*min(have, want, key=len), 1, 1)
+        if SPATIAL_PROJ.search(pair.target) and pointwise and len(min(have, want, key=len)) == 2:
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    linear_ckpt = len(ctx.src(first).shape) == 2
+    newer, older = "SD 2.x / SDXL (Linear proj_in, use_linear_in_transformer)", "SD 1.x (1x1 conv)"
+    checkpoint, model = (newer, older) if linear_ckpt else (older, newer)
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} is {shape_text(ctx.src(first).shape)} in the checkpoint and "
+                f"{shape_text(ctx.tgt(first).shape)} in the model: the checkpoint is "
+                f"{checkpoint}, the model was built as {model}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+                "checkpoint_generation": checkpoint,
+                "model_generation": model,
+                "also_acceptable": ["version"],
+            },
+            confidence=0.7,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note=(
+                "build the model from the config of the checkpoint's generation (SD 2.x / SDXL "
+                "config, or a loader that detects it); the same values also load by reshaping "
+                "these 1x1 weights, but the rest of the config must match too"
+            ),
         )
     )
     ctx.consume(pairs=pairs)
@@ -954,6 +1015,125 @@ def detection_rows(ctx: Context) -> None:
         return
 
 
+def _stft_bins(rows: int) -> int | None:
+    """Return the FFT size whose one-sided spectrum has ``rows`` bins (``n_fft / 2 + 1``)."""
+    half = rows - 1
+    return 2 * half if half >= 64 and half & (half - 1) == 0 else None
+
+
+def spectrogram_bins(ctx: Context) -> None:
+    """Report layers sized for another STFT: ``n_fft / 2 + 1`` frequency bins on each side.
+
+    513 against 1025 rows is a spectrogram of n_fft 1024 against 2048 (Tacotron's linear
+    decoder, vocoders): the audio hyperparameters differ, not a class count or vocabulary.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = [i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b]
+        if len(have) != len(want) or len(axes) != 1:
+            continue
+        if _stft_bins(have[axes[0]]) and _stft_bins(want[axes[0]]):
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape, ctx.tgt(first).shape
+    axis = next(i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b)
+    ffts = (_stft_bins(have[axis]), _stft_bins(want[axis]))
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} has {have[axis]} rows in the checkpoint, {want[axis]} in the "
+                f"model: the frequency bins of a spectrogram with n_fft {ffts[0]} against "
+                f"{ffts[1]} (n_fft / 2 + 1); the model was built with other audio settings"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_n_fft": ffts[0], "model_n_fft": ffts[1]},
+            confidence=0.7,
+            fix_note=(
+                f"build the model with the audio hyperparameters it was trained with "
+                f"(n_fft = {ffts[0]}, and the hop/window that go with it)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+BOX_REGRESSION = re.compile(r"reg|bbox|box", re.IGNORECASE)
+"""Names of a dense detector's box-regression convolution (4 rows per anchor)."""
+
+
+def anchor_count(ctx: Context) -> None:
+    """Report dense detection heads built for another number of anchors per location.
+
+    A dense head's box-regression conv has 4 rows per anchor and its classification conv
+    ``anchors × classes``; when both change by the same factor and the classes per anchor
+    agree, the anchors differ (the detector's config), not the class count. Only 4-D convs
+    count: a two-stage detector's Linear box head has 4 rows per class, not per anchor.
+    """
+    if not ctx.partial:
+        return
+    convs = [
+        p
+        for p in ctx.mismatches()
+        if len(ctx.src(p).shape) == len(ctx.tgt(p).shape) == 4
+        and ctx.src(p).shape[1:] == ctx.tgt(p).shape[1:]
+    ]
+    for reg in convs:
+        have, want = ctx.src(reg).shape[0], ctx.tgt(reg).shape[0]
+        if not BOX_REGRESSION.search(reg.target.rsplit(".", 1)[0]) or have % 4 or want % 4:
+            continue
+        anchors = (have // 4, want // 4)
+        if max(anchors) > max(ANCHORS):
+            continue
+        for cls in convs:
+            rows = (ctx.src(cls).shape[0], ctx.tgt(cls).shape[0])
+            if cls is reg or rows[0] % anchors[0] or rows[1] % anchors[1]:
+                continue
+            classes = rows[0] // anchors[0]
+            if classes != rows[1] // anchors[1]:
+                continue
+            _report_anchors(ctx, reg, cls, anchors, classes)
+            return
+
+
+def _report_anchors(
+    ctx: Context, reg: Pair, cls: Pair, anchors: tuple[int, int], classes: int
+) -> None:
+    heads = {reg.target.rsplit(".", 1)[0], cls.target.rsplit(".", 1)[0]}
+    pairs = [p for p in ctx.mismatches() if p.target.rsplit(".", 1)[0] in heads]
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the detection head is built for {anchors[1]} anchors per location, the "
+                f"checkpoint has {anchors[0]}: {reg.target} {ctx.src(reg).shape[0]} → "
+                f"{ctx.tgt(reg).shape[0]} rows (4 per anchor), {cls.target} "
+                f"{ctx.src(cls).shape[0]} → {ctx.tgt(cls).shape[0]} ({classes} class(es) per "
+                f"anchor on both sides): another detector configuration, not another class count"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint_anchors": anchors[0],
+                "model_anchors": anchors[1],
+                "classes_per_anchor": classes,
+            },
+            confidence=0.7,
+            fix_note=(
+                "build the model with the checkpoint's anchor settings (scales, ratios, "
+                "octave_base_scale ...) or the config it was trained with"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
 def _anchor_split(have: int, want: int) -> tuple[int, int, tuple[int, int]] | None:
     """Split two row counts as anchors × (classes + extra), if one side's classes are known.
 
@@ -1023,7 +1203,7 @@ def packed_shapes(ctx: Context) -> None:
         ratios = [k for k in PACKING if have.numel and have.numel * k == want.numel]
         flat = bool(ratios) and have.shape == (have.numel, 1) and len(want.shape) == 2
         matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
-        if named or flat or matrix:
+        if named or flat or matrix or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
         return
@@ -1036,7 +1216,7 @@ def packed_shapes(ctx: Context) -> None:
             message=(
                 f"{first.target} is stored packed in the checkpoint "
                 f"({shape_text(ctx.src(first).shape)} for the model's "
-                f"{shape_text(ctx.tgt(first).shape)}, {ratio:g} values per element): "
+                f"{shape_text(ctx.tgt(first).shape)}, {ratio:.3g} values per element): "
                 "quantized weights loaded into a model built for another storage"
             ),
             params=[p.source for p in pairs],
@@ -1049,6 +1229,18 @@ def packed_shapes(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+def _byte_buffer(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a matrix weight is stored as one flat buffer of fewer elements.
+
+    More than 1/8 of them and fewer than all: compressed storage with its scales packed
+    alongside (weight-only int4/int8), not a flattened copy of the matrix.
+    """
+    if not name.endswith("weight") or len(have) != 1 or len(want) != 2:
+        return False
+    whole = want[0] * want[1]
+    return whole // 8 < have[0] < whole
 
 
 def _quant_words(ctx: Context) -> bool:

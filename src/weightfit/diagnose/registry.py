@@ -207,7 +207,19 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("wrong_variant", variant.wrong_variant, ("wrong_variant",), after=("quantization",)),
-    Rule("rank_inflate", geometry.rank_inflate, ("rank_inflate",), after=("wrong_variant",)),
+    Rule(
+        "linear_spatial_proj",
+        fragments.linear_spatial_proj,
+        ("wrong_variant",),
+        after=("wrong_variant",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "rank_inflate",
+        geometry.rank_inflate,
+        ("rank_inflate",),
+        after=("wrong_variant", "linear_spatial_proj"),
+    ),
     Rule(
         "singleton_layout",
         fragments.singleton_layout,
@@ -244,10 +256,24 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=ALL,
     ),
     Rule(
+        "spectrogram_bins",
+        fragments.spectrogram_bins,
+        ("wrong_variant",),
+        after=("vocab_resize",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "anchor_count",
+        fragments.anchor_count,
+        ("wrong_variant",),
+        after=("vocab_resize",),
+        profiles=TEXT,
+    ),
+    Rule(
         "num_classes",
         embeddings.num_classes,
         ("num_classes",),
-        after=("vocab_resize",),
+        after=("vocab_resize", "anchor_count", "spectrogram_bins"),
         profiles=ALL,
     ),
     Rule("tied_weights", embeddings.tied_weights, ("tied_weights",), after=("num_classes",)),
@@ -401,7 +427,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "lora_reshape",
         text_messages.lora_reshape,
-        ("lora_mismatch",),
+        ("lora_mismatch", "quantization"),
         profiles=frozenset({"text"}),
     ),
     Rule(

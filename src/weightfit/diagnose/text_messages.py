@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from weightfit import security
 from weightfit.diagnose._context import Context
+from weightfit.diagnose.fragments import text_facts
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
 
@@ -199,8 +200,39 @@ def refused_globals(ctx: Context) -> None:
 
 def lora_reshape(ctx: Context) -> None:
     """``lora_mismatch``: factor a LoRA weight's size against its layer's shape."""
+    facts = text_facts(ctx)
+    in_quantized_code = facts is not None and facts.quantization and not facts.lora
     for fact in _facts(ctx, LoraReshape):
-        ctx.add(_reshape_finding(fact.expected, fact.size, set(fact.numbers)))
+        if in_quantized_code:
+            # The reshape failed inside quantized-weight code and nothing names an adapter:
+            # the packed weights were written in another layout than the kernel reads.
+            ctx.add(_packed_reshape(fact.expected, fact.size, facts.quantization))
+        else:
+            ctx.add(_reshape_finding(fact.expected, fact.size, set(fact.numbers)))
+
+
+def _packed_reshape(expected: tuple[int, ...], size: int, words: list[str]) -> Finding:
+    want = math.prod(expected)
+    return Finding(
+        category="quantization",
+        severity="error",
+        message=(
+            f"a reshape to {list(expected)} ({want} elements) got {size} elements in code "
+            f"that handles quantized weights ({', '.join(words[:4])}): the packed weights were "
+            f"written in another layout (quantizer version or packing) than this kernel reads"
+        ),
+        evidence={
+            "expected_shape": list(expected),
+            "elements": size,
+            "expected_elements": want,
+            "quantization_words": words,
+        },
+        confidence=0.6,
+        fix_note=(
+            "re-quantize with the version the loader expects, or load the weights with the "
+            "quantizer (and version) that wrote them"
+        ),
+    )
 
 
 def _reshape_finding(expected: tuple[int, ...], size: int, numbers: set[int]) -> Finding:
