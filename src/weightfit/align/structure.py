@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import get_args
 
+from weightfit.align.sequence import match_sequences
 from weightfit.align.roles import conflict, leaf_kind, roles, similarity
 from weightfit.alignment import Ambiguity, Inferred, InferredKind
 from weightfit.manifest import TensorSpec
@@ -139,10 +140,11 @@ def match_structure(
     if not source or not target:
         return result
     left, right = _cut(source), _cut(target)
-    cache: dict[tuple[object, object], list[tuple[str, list[int], list[int], str, float]]] = {}
+    cache: dict[tuple[object, object], list[Decision]] = {}
     for block_pairs, stack_evidence in _pair_stacks(left, right):
         for block_s, block_t in block_pairs:
             _match_blocks(left, right, block_s, block_t, stack_evidence, cache, result)
+    _match_sequences(left, right, cache, result)
     root_s = left.blocks.get(("", ()))
     root_t = right.blocks.get(("", ()))
     if root_s is not None and root_t is not None and (result.inferred or _balanced(root_s, root_t)):
@@ -152,6 +154,25 @@ def match_structure(
         root_t = _Block("", (), [n for n in root_t.names if n not in used])
         _match_blocks(left, right, root_s, root_t, "", cache, result, root=True)
     return result
+
+
+def _match_sequences(
+    left: _Side,
+    right: _Side,
+    cache: dict[tuple[object, object], list[Decision]],
+    result: StructureResult,
+) -> None:
+    """Flattened ↔ nested containers (:mod:`.sequence`), on what stacks left unmatched."""
+    used = {n for item in result.inferred for n in (*item.sources, *item.targets)}
+    used.update(n for doubt in result.ambiguous for n in (*doubt.candidates, *doubt.targets))
+    rest_s = {n: s for n, s in left.specs.items() if n not in used}
+    rest_t = {n: s for n, s in right.specs.items() if n not in used}
+    if not rest_s or not rest_t:
+        return
+    for pair in match_sequences(rest_s, rest_t):
+        block_s = _Block("", (), list(pair.source.names), path=pair.source.path)
+        block_t = _Block("", (), list(pair.target.names), path=pair.target.path)
+        _match_blocks(left, right, block_s, block_t, pair.evidence, cache, result)
 
 
 def _balanced(root_s: _Block, root_t: _Block) -> bool:
