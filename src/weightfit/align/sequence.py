@@ -169,9 +169,7 @@ def _segments(node: _Node) -> list[Segment]:
         return [[_units(kind) for kind in node.children.values()]]
     out: list[Segment] = []
     for child in _indexed(node):
-        if _is_container(child):
-            out.extend(_segments(child))
-        elif _is_group(child):
+        if _is_container(child) or _is_group(child):
             out.extend(_segments(child))
         else:
             out.append([[Unit(child.path, _names(child))]])
@@ -259,7 +257,7 @@ def _align(
         for k, kind in enumerate(kinds):
             p = pointers[k]
             if p < len(kind) and kind[p] == flat[f]:
-                moved = pointers[:k] + (p + 1,) + pointers[k + 1 :]
+                moved = (*pointers[:k], p + 1, *pointers[k + 1 :])
                 sub = best(f + 1, g, moved)
                 options.append((sub[0] + 1, sub[1]) if sub[0] >= 0 else sub)
         top = max(o[0] for o in options)
@@ -283,7 +281,7 @@ def _align(
         for k, kind in enumerate(kinds):
             p = pointers[k]
             if p < len(kind) and kind[p] == flat[f]:
-                moved = pointers[:k] + (p + 1,) + pointers[k + 1 :]
+                moved = (*pointers[:k], p + 1, *pointers[k + 1 :])
                 if best(f + 1, g, moved)[0] + 1 == here:
                     out.append((f, segments[g][k][p]))
                     pointers = moved

@@ -36,8 +36,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import get_args
 
-from weightfit.align.sequence import match_sequences
 from weightfit.align.roles import conflict, leaf_kind, roles, similarity
+from weightfit.align.sequence import match_sequences
 from weightfit.alignment import Ambiguity, Inferred, InferredKind
 from weightfit.manifest import TensorSpec
 from weightfit.tree import is_layer_index as is_index
