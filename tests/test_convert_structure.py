@@ -360,6 +360,7 @@ def test_flattened_block_numbers_line_up_with_nested_stages_and_kinds() -> None:
 
     diffusers = pytest.importorskip("diffusers")
     from diffusers.loaders import single_file_utils as sfu
+
     from original_layouts import ldm_unet
 
     model = diffusers.UNet2DConditionModel(
