@@ -411,10 +411,32 @@ def _groups(side: _Side, names: Iterable[str], prefix: str) -> list[_Group]:
         if spec.shape != group.shape:
             group.shape = ()  # members disagree: only name equality can match it
         group.members[index] = name
+    out: list[_Group] = []
     for group in found.values():
         if len(group.members) == 1:
             group.members = {(): next(iter(group.members.values()))}
-    return [g for g in found.values() if g.shape or not g.nested]
+        if group.shape or not group.nested:
+            out.append(group)
+            continue
+        # Members of differing shapes (a ``Sequential``'s norm and conv folded to
+        # ``in_layers.{}.weight``) are not one group: each stands alone, by its full name.
+        for name in group.members.values():
+            spec = side.specs[name]
+            inner = name[len(prefix) :] if prefix else name
+            module, _, leaf = inner.rpartition(".")
+            out.append(
+                _Group(
+                    inner=inner,
+                    members={(): name},
+                    shape=spec.shape,
+                    dtype=spec.dtype,
+                    order=side.order[name],
+                    kind=leaf_kind(inner),
+                    roles=roles(module if leaf.lower() in PLAIN_LEAVES else inner),
+                )
+            )
+    out.sort(key=lambda g: g.order)
+    return out
 
 
 def _match_blocks(
