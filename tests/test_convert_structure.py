@@ -390,7 +390,7 @@ def test_flattened_block_numbers_line_up_with_nested_stages_and_kinds() -> None:
     right = _right(written, truth)
     wrong = [n for n in truth if n in written and n not in right]
     assert wrong == []
-    assert len(right) >= 140, f"{len(right)} of {len(truth)} right"
+    assert len(right) >= 150, f"{len(right)} of {len(truth)} right"
     for name in (
         "down_blocks.0.downsamplers.0.conv.weight",
         "down_blocks.0.attentions.0.proj_in.weight",

@@ -125,13 +125,17 @@ class StructureResult:
 
 
 def match_structure(
-    source: Mapping[str, TensorSpec], target: Mapping[str, TensorSpec]
+    source: Mapping[str, TensorSpec],
+    target: Mapping[str, TensorSpec],
+    whole: tuple[Mapping[str, TensorSpec], Mapping[str, TensorSpec]] | None = None,
 ) -> StructureResult:
     """Map leftover source names to leftover target names by structure.
 
     Args:
         source: Leftover checkpoint tensors by (prefix-transformed) name, in file order.
         target: Leftover model tensors by name, in registration order.
+        whole: Both sides' tensors, matched or not (same naming): subtrees are
+            compared whole when sequences are aligned (:mod:`.sequence`).
 
     Returns:
         A :class:`StructureResult` whose names are the keys given.
@@ -144,7 +148,7 @@ def match_structure(
     for block_pairs, stack_evidence in _pair_stacks(left, right):
         for block_s, block_t in block_pairs:
             _match_blocks(left, right, block_s, block_t, stack_evidence, cache, result)
-    _match_sequences(left, right, cache, result)
+    _match_sequences(left, right, cache, result, whole)
     root_s = left.blocks.get(("", ()))
     root_t = right.blocks.get(("", ()))
     if root_s is not None and root_t is not None and (result.inferred or _balanced(root_s, root_t)):
@@ -161,17 +165,26 @@ def _match_sequences(
     right: _Side,
     cache: dict[tuple[object, object], list[Decision]],
     result: StructureResult,
+    whole: tuple[Mapping[str, TensorSpec], Mapping[str, TensorSpec]] | None,
 ) -> None:
-    """Flattened ↔ nested containers (:mod:`.sequence`), on what stacks left unmatched."""
+    """Flattened ↔ nested containers (:mod:`.sequence`), on what stacks left unmatched.
+
+    Subtrees are compared whole (what other passes matched inside them still
+    counts for their signatures); only leftovers are mapped.
+    """
     used = {n for item in result.inferred for n in (*item.sources, *item.targets)}
     used.update(n for doubt in result.ambiguous for n in (*doubt.candidates, *doubt.targets))
     rest_s = {n: s for n, s in left.specs.items() if n not in used}
     rest_t = {n: s for n, s in right.specs.items() if n not in used}
     if not rest_s or not rest_t:
         return
-    for pair in match_sequences(rest_s, rest_t):
-        block_s = _Block("", (), list(pair.source.names), path=pair.source.path)
-        block_t = _Block("", (), list(pair.target.names), path=pair.target.path)
+    for pair in match_sequences(*(whole or (rest_s, rest_t))):
+        names_s = [n for n in pair.source.names if n in rest_s]
+        names_t = [n for n in pair.target.names if n in rest_t]
+        if not names_s or not names_t:
+            continue
+        block_s = _Block("", (), names_s, path=pair.source.path)
+        block_t = _Block("", (), names_t, path=pair.target.path)
         _match_blocks(left, right, block_s, block_t, pair.evidence, cache, result)
 
 
