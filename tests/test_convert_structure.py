@@ -350,3 +350,52 @@ def test_a_module_shared_by_every_block_is_copied_into_each() -> None:
     ids = torch.tensor([[3, 7, 11, 2, 5]])
     with torch.no_grad():
         assert torch.allclose(umt5(ids).last_hidden_state, t5(ids).last_hidden_state, atol=1e-6)
+
+
+def test_flattened_block_numbers_line_up_with_nested_stages_and_kinds() -> None:
+    # The original LDM UNet numbers its blocks in one run (input_blocks.N.M);
+    # diffusers nests them (down_blocks.i.{resnets,attentions,downsamplers}.j).
+    # Ground truth: diffusers' own convert_ldm_unet_checkpoint on tagged values.
+    import re
+
+    diffusers = pytest.importorskip("diffusers")
+    from diffusers.loaders import single_file_utils as sfu
+
+    from original_layouts import ldm_unet
+
+    model = diffusers.UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+        sample_size=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    )
+    config = dict(model.config)
+    state = _tagged({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    # In the order ldm's UNetModel registers its modules.
+    heads = ["time_embed", "input_blocks", "middle_block", "output_blocks", "out"]
+
+    def registered(name: str) -> tuple[int, list[int]]:
+        head, _, rest = name.removeprefix("model.diffusion_model.").partition(".")
+        return heads.index(head), [int(n) for n in re.findall(r"\d+", rest)[:2]]
+
+    source = dict(sorted(ldm_unet(state, config).items(), key=lambda kv: registered(kv[0])))
+    truth = dict(sfu.convert_ldm_unet_checkpoint(dict(source), config))
+    manifest = _manifest(source)
+    target = from_shapes({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    written = _written(_plan(manifest, target), manifest, source)
+    right = _right(written, truth)
+    wrong = [n for n in truth if n in written and n not in right]
+    assert wrong == []
+    assert len(right) >= 150, f"{len(right)} of {len(truth)} right"
+    for name in (
+        "down_blocks.0.downsamplers.0.conv.weight",
+        "down_blocks.0.attentions.0.proj_in.weight",
+        "mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight",
+        "up_blocks.0.upsamplers.0.conv.bias",
+        "up_blocks.1.attentions.1.proj_out.weight",
+    ):
+        assert name in right

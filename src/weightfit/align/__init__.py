@@ -147,7 +147,13 @@ class _State:
         written = {str(n) for k in known for n in (layout or {}).get(k, {}) or {}}
         source_specs = {c: self.source[o] for c, o in self.left_source.items() if c not in written}
         target_specs = {t: self.target[t] for t in self.left_target if t not in known}
-        found = match_structure(source_specs, target_specs)
+        prefix = self.prefix
+        whole_source = {
+            (prefix.apply(n) or n) if prefix is not None else n: s
+            for n, s in self.source.tensors.items()
+        }
+        whole_target = {n: s for n, s in self.target.tensors.items() if n not in known}
+        found = match_structure(source_specs, target_specs, (whole_source, whole_target))
         originals = dict(self.left_source)
         for item in found.inferred:
             if len(item.sources) == 1 and len(item.targets) == 1:

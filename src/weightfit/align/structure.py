@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import get_args
 
 from weightfit.align.roles import conflict, leaf_kind, roles, similarity
+from weightfit.align.sequence import match_sequences
 from weightfit.alignment import Ambiguity, Inferred, InferredKind
 from weightfit.manifest import TensorSpec
 from weightfit.tree import is_layer_index as is_index
@@ -124,13 +125,17 @@ class StructureResult:
 
 
 def match_structure(
-    source: Mapping[str, TensorSpec], target: Mapping[str, TensorSpec]
+    source: Mapping[str, TensorSpec],
+    target: Mapping[str, TensorSpec],
+    whole: tuple[Mapping[str, TensorSpec], Mapping[str, TensorSpec]] | None = None,
 ) -> StructureResult:
     """Map leftover source names to leftover target names by structure.
 
     Args:
         source: Leftover checkpoint tensors by (prefix-transformed) name, in file order.
         target: Leftover model tensors by name, in registration order.
+        whole: Both sides' tensors, matched or not (same naming): subtrees are
+            compared whole when sequences are aligned (:mod:`.sequence`).
 
     Returns:
         A :class:`StructureResult` whose names are the keys given.
@@ -139,10 +144,11 @@ def match_structure(
     if not source or not target:
         return result
     left, right = _cut(source), _cut(target)
-    cache: dict[tuple[object, object], list[tuple[str, list[int], list[int], str, float]]] = {}
+    cache: dict[tuple[object, object], list[Decision]] = {}
     for block_pairs, stack_evidence in _pair_stacks(left, right):
         for block_s, block_t in block_pairs:
             _match_blocks(left, right, block_s, block_t, stack_evidence, cache, result)
+    _match_sequences(left, right, cache, result, whole)
     root_s = left.blocks.get(("", ()))
     root_t = right.blocks.get(("", ()))
     if root_s is not None and root_t is not None and (result.inferred or _balanced(root_s, root_t)):
@@ -152,6 +158,34 @@ def match_structure(
         root_t = _Block("", (), [n for n in root_t.names if n not in used])
         _match_blocks(left, right, root_s, root_t, "", cache, result, root=True)
     return result
+
+
+def _match_sequences(
+    left: _Side,
+    right: _Side,
+    cache: dict[tuple[object, object], list[Decision]],
+    result: StructureResult,
+    whole: tuple[Mapping[str, TensorSpec], Mapping[str, TensorSpec]] | None,
+) -> None:
+    """Flattened ↔ nested containers (:mod:`.sequence`), on what stacks left unmatched.
+
+    Subtrees are compared whole (what other passes matched inside them still
+    counts for their signatures); only leftovers are mapped.
+    """
+    used = {n for item in result.inferred for n in (*item.sources, *item.targets)}
+    used.update(n for doubt in result.ambiguous for n in (*doubt.candidates, *doubt.targets))
+    rest_s = {n: s for n, s in left.specs.items() if n not in used}
+    rest_t = {n: s for n, s in right.specs.items() if n not in used}
+    if not rest_s or not rest_t:
+        return
+    for pair in match_sequences(*(whole or (rest_s, rest_t))):
+        names_s = [n for n in pair.source.names if n in rest_s]
+        names_t = [n for n in pair.target.names if n in rest_t]
+        if not names_s or not names_t:
+            continue
+        block_s = _Block("", (), names_s, path=pair.source.path)
+        block_t = _Block("", (), names_t, path=pair.target.path)
+        _match_blocks(left, right, block_s, block_t, pair.evidence, cache, result)
 
 
 def _balanced(root_s: _Block, root_t: _Block) -> bool:
@@ -390,10 +424,32 @@ def _groups(side: _Side, names: Iterable[str], prefix: str) -> list[_Group]:
         if spec.shape != group.shape:
             group.shape = ()  # members disagree: only name equality can match it
         group.members[index] = name
+    out: list[_Group] = []
     for group in found.values():
         if len(group.members) == 1:
             group.members = {(): next(iter(group.members.values()))}
-    return [g for g in found.values() if g.shape or not g.nested]
+        if group.shape or not group.nested:
+            out.append(group)
+            continue
+        # Members of differing shapes (a ``Sequential``'s norm and conv folded to
+        # ``in_layers.{}.weight``) are not one group: each stands alone, by its full name.
+        for name in group.members.values():
+            spec = side.specs[name]
+            inner = name[len(prefix) :] if prefix else name
+            module, _, leaf = inner.rpartition(".")
+            out.append(
+                _Group(
+                    inner=inner,
+                    members={(): name},
+                    shape=spec.shape,
+                    dtype=spec.dtype,
+                    order=side.order[name],
+                    kind=leaf_kind(inner),
+                    roles=roles(module if leaf.lower() in PLAIN_LEAVES else inner),
+                )
+            )
+    out.sort(key=lambda g: g.order)
+    return out
 
 
 def _match_blocks(

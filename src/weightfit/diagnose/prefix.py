@@ -38,6 +38,16 @@ def prefix(ctx: Context) -> None:
         if p.via == "prefix" and p.source not in ctx.done_pairs
     ]
     if not covered:
+        # Every pair was renamed further (inferred across naming schemes): those
+        # renames are written in names after the prefix transform, so it still applies.
+        covered = [
+            p.source
+            for p in ctx.alignment.pairs
+            if p.via != "exact"
+            and p.source not in ctx.done_pairs
+            and transform.apply(p.source) not in (None, p.source)
+        ]
+    if not covered:
         return
     strip, add = transform.strip, transform.add
     wrapper = _WRAPPERS.get(strip) or _WRAPPERS.get(add)
