@@ -24,6 +24,7 @@ load strict, which every test checks.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import torch
 
@@ -294,3 +295,19 @@ def flux(state: Tensors) -> Tensors:
         order = ["q", "k", "v", "mlp"] if "linear1" in key else ["q", "k", "v"]
         out[key] = torch.cat([parts[p] for p in order])
     return out
+
+
+def tiny_unet() -> Any:
+    """A small diffusers UNet2DConditionModel: one cross-attention and one plain stage."""
+    import diffusers
+
+    return diffusers.UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=8,
+        sample_size=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    )

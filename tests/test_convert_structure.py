@@ -9,7 +9,6 @@ running it over the source gives the converter's values.
 from __future__ import annotations
 
 import functools
-import math
 import warnings
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 
+from tagged_values import tagged
 from weightfit import ops
 from weightfit.align import align
 from weightfit.check import check
@@ -59,16 +59,6 @@ def _model(model_type: str, **extra: Any) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return transformers.AutoModelForCausalLM.from_config(config)
-
-
-def _tagged(shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
-    values, start = {}, 0
-    for name, shape in shapes.items():
-        values[name] = torch.arange(start, start + math.prod(shape), dtype=torch.float32).reshape(
-            shape
-        )
-        start += math.prod(shape)
-    return values
 
 
 def _manifest(values: dict[str, torch.Tensor], *, sort: bool = False) -> Manifest:
@@ -117,7 +107,7 @@ def _gguf_pair(model_type: str) -> tuple[dict[str, torch.Tensor], dict[str, torc
         shape = state[model_name]
         stored = _process(processor, np.zeros(shape, np.float32), name)[0].shape
         shapes[name] = shape if tuple(stored) == shape else shape[::-1]
-    source = _tagged(shapes)
+    source = tagged(shapes)
     truth = {}
     for name, value in source.items():
         made, model_name = _process(processor, value.numpy().copy(), name)
@@ -185,7 +175,7 @@ def test_mixtral_per_expert_tensors_stack_into_fused_experts() -> None:
     from transformers.core_model_loading import revert_weight_conversion
 
     model = _model("mixtral")
-    truth = _tagged({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    truth = tagged({k: tuple(v.shape) for k, v in model.state_dict().items()})
     source = {k: v.contiguous() for k, v in revert_weight_conversion(model, dict(truth)).items()}
     manifest = _manifest(source, sort=True)
     plan = _plan(manifest, _target(model))
@@ -197,7 +187,7 @@ def test_mixtral_per_expert_tensors_stack_into_fused_experts() -> None:
 def test_phi3_fused_projections_split_into_llama_grouped_query_ones() -> None:
     phi3 = _model("phi3")
     llama = _model("llama", tie_word_embeddings=phi3.config.tie_word_embeddings)
-    source = _tagged({k: tuple(v.shape) for k, v in phi3.state_dict().items()})
+    source = tagged({k: tuple(v.shape) for k, v in phi3.state_dict().items()})
     manifest = _manifest(source)
     plan = _plan(manifest, _target(llama))
     written = _written(plan, manifest, source)
@@ -358,23 +348,14 @@ def test_flattened_block_numbers_line_up_with_nested_stages_and_kinds() -> None:
     # Ground truth: diffusers' own convert_ldm_unet_checkpoint on tagged values.
     import re
 
-    diffusers = pytest.importorskip("diffusers")
+    pytest.importorskip("diffusers")
     from diffusers.loaders import single_file_utils as sfu
 
-    from original_layouts import ldm_unet
+    from original_layouts import ldm_unet, tiny_unet
 
-    model = diffusers.UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=8,
-        sample_size=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-    )
+    model = tiny_unet()
     config = dict(model.config)
-    state = _tagged({k: tuple(v.shape) for k, v in model.state_dict().items()})
+    state = tagged({k: tuple(v.shape) for k, v in model.state_dict().items()})
     # In the order ldm's UNetModel registers its modules.
     heads = ["time_embed", "input_blocks", "middle_block", "output_blocks", "out"]
 

@@ -21,7 +21,7 @@ import torch
 import yaml
 from safetensors.torch import load_file, save_file
 
-from original_layouts import ldm_clip, ldm_unet, ldm_vae, mmdit, open_clip_text
+from original_layouts import ldm_clip, ldm_unet, ldm_vae, mmdit, open_clip_text, tiny_unet
 
 diffusers = pytest.importorskip("diffusers")
 transformers = pytest.importorskip("transformers")
@@ -53,16 +53,7 @@ class Case:
 
 
 def _unet() -> Case:
-    model = diffusers.UNet2DConditionModel(
-        block_out_channels=(32, 64),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=8,
-        norm_num_groups=8,
-        sample_size=8,
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-    )
+    model = tiny_unet()
     config = dict(model.config)
     source = ldm_unet(model.state_dict(), config)
     # A full SD checkpoint holds the other components too: the UNet converter leaves them.

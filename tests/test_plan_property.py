@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
 import weightfit
+from tagged_values import tagged
 from weightfit import ops
 from weightfit.apply import PLAN_FILE
 from weightfit.errors import InvalidPlan, VerificationFailed
@@ -102,15 +103,6 @@ def op_sequences(draw: st.DrawFn, shapes: dict[str, tuple[int, ...]]) -> list[Op
     return chosen
 
 
-def _tagged(shapes: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
-    values, start = {}, 0
-    for name, shape in shapes.items():
-        count = math.prod(shape)
-        values[name] = torch.arange(start, start + count, dtype=torch.float32).reshape(shape)
-        start += count
-    return values
-
-
 def _written(folder: Path) -> dict[str, torch.Tensor]:
     found: dict[str, torch.Tensor] = {}
     for path in sorted(folder.glob("*.safetensors")):
@@ -133,7 +125,7 @@ def test_plans_fix_writes_always_apply_and_match_fix(data: st.DataObject) -> Non
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         checkpoint = root / "ckpt.safetensors"
-        save_file(_tagged(shapes), checkpoint)
+        save_file(tagged(shapes), checkpoint)
 
         planned = weightfit.fix(checkpoint, target, root / "plan", plan_only=True)
         plan = Plan.load(root / "plan" / PLAN_FILE)
