@@ -120,3 +120,16 @@ def test_the_rename_ops_make_the_names_fit(tmp_path: Path) -> None:
     path = save_safetensors(tmp_path / "timm.safetensors", TimmStyle().state_dict())
 
     assert after_fix(path, DiffusersStyle()) == []
+
+
+def test_a_renamed_top_module_is_inferred_never_exact(tmp_path: Path) -> None:
+    """``blocks.`` → ``transformer_blocks.`` is guessed from names like any rename rule."""
+    path = save_safetensors(tmp_path / "timm.safetensors", TimmStyle().state_dict())
+
+    finding = only(findings_for(path, DiffusersStyle()), "rename")
+
+    strip = finding.fix[0]
+    assert strip.args == {"strip": "blocks.", "add": "transformer_blocks."}
+    assert strip.safety.value == "inferred"
+    assert strip.inferred is not None and strip.inferred["evidence"]
+    assert all(op.safety.value != "exact" for op in finding.fix)

@@ -24,6 +24,10 @@ _SLOT = re.compile(r"\\\{([a-z]\d*)\\\}")
 RULE_EVIDENCE = "name words, shape, dtype and position in the layer"
 """What a rename rule of :mod:`weightfit.align.rename` rests on."""
 
+TOP_MODULE_EVIDENCE = "one leading path differs for every tensor that matches after it"
+TOP_MODULE_SCORE = 0.9
+"""A renamed top module is guessed from names like any rule: inferred, never exact."""
+
 
 @dataclass(frozen=True)
 class CompiledRule:
@@ -126,7 +130,8 @@ def rename(ctx: Context) -> None:
         return
     covered = [p.source for p in moved] + [p.source for _, pairs in used for p in pairs]
     total = len(covered)
-    score = (sum(rule.rule.score * len(pairs) for rule, pairs in used) + 0.9 * len(moved)) / total
+    scored = sum(rule.rule.score * len(pairs) for rule, pairs in used)
+    score = (scored + TOP_MODULE_SCORE * len(moved)) / total
     shown = [f"{rule.rule.source} → {rule.rule.target} ×{len(pairs)}" for rule, pairs in used]
     if moved and transform is not None:
         shown.insert(0, f"{transform.strip}… → {transform.add}… ×{len(moved)}")
@@ -159,6 +164,7 @@ def rename(ctx: Context) -> None:
                 "rename",
                 {"strip": transform.strip, "add": transform.add},
                 f"rename top module {transform.strip!r} → {transform.add!r}",
+                {"evidence": TOP_MODULE_EVIDENCE, "score": TOP_MODULE_SCORE},
             ),
         )
     ctx.add(
