@@ -88,6 +88,8 @@ SHAPE = re.compile(
 
 CHECKPOINT_CUES = (
     "checkpoint",
+    "check point",
+    "check-point",
     "ckpt",
     "pretrained",
     "pre-trained",
@@ -143,7 +145,8 @@ UNEXPECTED_CUES = re.compile(
     r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
-    r"contains\s+keys\s+that\s+are\s+not\s+used",
+    r"contains\s+keys\s+that\s+are\s+not\s+used|"
+    r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b",
     re.I,
 )
 """What introduces a list of names only the model (missing) or the checkpoint has."""
@@ -155,7 +158,9 @@ BARE_NAME = re.compile(
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
 SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
-KEY_ERROR = re.compile(r"KeyError:\s*[\"']([^\"'\n]+)[\"']")
+KEY_ERROR = re.compile(r"KeyError:\s*([\"'])([^\"'\s]+)\1")
+"""``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
+``KeyError: 'unexpected key "a.b" in state_dict'``)."""
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
 
 LOADING_ERROR = re.compile(
@@ -233,6 +238,25 @@ INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
+
+
+def _indexes_weights(text: str, key: str) -> bool:
+    """Whether the code in a text reads the weights out of a checkpoint by ``key``.
+
+    A loaded file indexed at once (``torch.load(p)[param_key]``), a literal key fed to
+    ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
+    not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
+    """
+    literal = r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
+    if re.search(r"load\w*\([^\n]*\)\s*(?:\[\s*[A-Za-z_]\w*\s*\]|" + literal + ")", text):
+        return True
+    if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
+        return True
+    return bool(
+        CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
+    )
+
+
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
@@ -429,11 +453,19 @@ def normalise(text: str) -> str:
     lines = [LOG_PREFIX.sub("", line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
     text = "\n".join(_rejoin(lines))
     text = RANGE.sub(r"\1", text)
+    text = SWAPPED_CLOSERS.sub(r"\1])", text)
+    text = EMPHASIS.sub(r"\2", text)
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
 
 
 RANGE = re.compile(r"\{(\d+)\s*(?:\.\.\.?|…|-)\s*\d+\}")
 """A templated layer range (``layers.{0...47}``, transformers' load report): its first index."""
+
+SWAPPED_CLOSERS = re.compile(r"(torch\.Size\(\s*\[[\d,\s]*)\)\s*\]")
+"""A hand-typed ``torch.Size([1, 1, 192)]``: its closing brackets in the wrong order."""
+
+EMPHASIS = re.compile(r"(?<![\w*`])(\*\*|__|\*|_)([A-Za-z0-9][\w\-]*(?:\.[\w\-]+)+?)\1(?![\w*])")
+"""A dotted name a Markdown paste wrapped in emphasis (``_a.b.bias_``, ``**a.b.weight**``)."""
 
 TUPLE_PATH = re.compile(r"\(\s*['\"]\w+['\"](?:\s*,\s*['\"]\w+['\"]){1,20}\s*,?\s*\)")
 """A Flax / JAX parameter path (``('decoder', 'mid', 'norm', 'bias')``): a dotted name."""
@@ -563,10 +595,9 @@ def facts(text: str) -> Facts:
     if view is not None:
         dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
         found.invalid_view = (dims, int(view.group(2)))
-    found.key_errors = list(dict.fromkeys(KEY_ERROR.findall(text)))
+    found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
-    if plain and INDEXED_LOAD.search(text):
-        found.container_key = plain[-1]
+    found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2))
@@ -607,6 +638,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
     in_mismatch = _mismatches(text, tokens, section)
     _lists(text, tokens, in_mismatch, section)
     _table_rows(text, section)
+    _stated_keys(text, section)
     if not section.mismatched:
         _unnamed(text, tokens, section)
     known.unshaped = [
@@ -824,6 +856,22 @@ UNSHAPED = re.compile(
     r"\s+['\"`]?([\w.\-]+?)['\"`]?[:,\s]"
 )
 """A name a shape-mismatch statement introduces (kept even when the paste lost its shapes)."""
+
+
+STATED_KEY = re.compile(
+    r"\b(unexpected|missing)\s+key\s+[\"'`]([A-Za-z_][\w.\-]*)[\"'`]\s+in\s+(?:the\s+)?state_?dict",
+    re.I,
+)
+"""PyTorch 0.3's ``unexpected key "acc" in state_dict``: the sentence says the word is a key,
+dotted or not (a metric or an epoch counter saved beside the weights)."""
+
+
+def _stated_keys(text: str, section: Section) -> None:
+    for match in STATED_KEY.finditer(text):
+        side, name = match.groups()
+        target = section.missing if side.lower() == "missing" else section.unexpected
+        if name not in target and name not in section.mismatched:
+            target.append(name)
 
 
 def _table_rows(text: str, section: Section) -> None:
