@@ -76,3 +76,76 @@ def test_a_keyerror_is_a_container_key_only_when_the_weights_are_read_by_it() ->
         ("XPixelGroup__BasicSR__253", "params"),
     ):
         assert text_facts(dev_text(ident)).container_key == key
+
+
+def hard_wrapped(text: str, width: int, mark: str = "") -> str:
+    """The text as a terminal of ``width`` columns breaks it (and a reply quotes it)."""
+    lines = []
+    for line in text.split("\n"):
+        while len(line) > width:
+            lines.append(line[:width])
+            line = line[width:]
+        lines.append(line)
+    return "\n".join(mark + line for line in lines)
+
+
+def reading(text: str) -> tuple[list[str], dict[str, object], list[str], list[str]]:
+    """The top categories and every name read, to compare a paste with its original."""
+    mismatched, missing, unexpected = read(text)
+    categories = [f.category for f in weightfit.explain(text).findings[:2]]
+    return categories, mismatched, sorted(missing), sorted(unexpected)
+
+
+WRAPPED = [
+    ("fangyuanmao__PID__5", 80),  # "299 missing an" + "d 1048 unexpected keys"
+    ("lm-sys__FastChat__486", 80),  # "tensor b (3200" + "1)"
+    ("lm-sys__FastChat__486", 64),  # "the size o" + "f tensor b"
+    ("lllyasviel__Fooocus__336", 100),  # "shape '[640, 640]" + "' is invalid"
+    ("lllyasviel__Fooocus__336", 120),  # "is invalid for inp" + "ut of size"
+    ("open-mmlab__mmfewshot__73", 120),  # "state_dict: bac" + "kbone.conv1.weight"
+    ("hirotomusiker__CLRerNet__26", 64),  # "ema_backbone_model_base_la" + "yer_0_weight"
+    ("SleepySoft__Easy-Langchain-LKB__2", 64),  # "deserializing head" + "er: HeaderTooLarge"
+]
+
+
+def test_a_break_at_the_terminals_width_inside_any_word_number_or_name_is_undone() -> None:
+    """A terminal breaks at its width wherever it is: inside a word of any message the
+    parsers read, a number, a quoted shape or a name whose first half has no parameter word.
+    """
+    for ident, width in WRAPPED:
+        text = dev_text(ident)
+        assert reading(hard_wrapped(text, width)) == reading(text), (ident, width)
+
+
+def test_a_quoting_reply_marks_wrapped_lines_too() -> None:
+    """``> ...weig`` + ``> ht``: the marks of the continuation are not part of the name."""
+    for ident in ("Acly__krita-ai-diffusion__63", "jwyang__faster-rcnn.pytorch__125"):
+        text = dev_text(ident)
+        assert reading(hard_wrapped(text, 78, "> ")) == reading(text), ident
+
+
+def test_logging_and_loguru_prefixes_and_an_indented_load_report() -> None:
+    """``%(asctime)s - %(name)s - %(levelname)s - `` and loguru's ``time | LEVEL | mod:fn:1 - ``
+    are stripped; a status column (``NAME | UNEXPECTED |``) introduces no list."""
+    text = dev_text("RadicalNumerics__RND1__10")
+    for prefix in (
+        "2024-05-01 10:11:12,345 - root - ERROR - ",
+        "2024-05-01 10:11:12.345 | ERROR    | __main__:main:10 - ",
+        "    ",
+    ):
+        pasted = "\n".join(prefix + line for line in text.split("\n"))
+        assert reading(pasted) == reading(text), prefix
+
+
+def test_lines_a_logger_began_are_records_not_the_rest_of_a_wrapped_line() -> None:
+    """Two stamped lines of the same length are two records (not a wrap at that width), and
+    a name that ends a sentence is not continued by the next record's first word."""
+    text = dev_text("jjang-ai__vmlx__87")
+    logged = "\n".join(
+        "2024-05-01 10:11:12,345 - root - ERROR - " + line for line in text.split("\n")
+    )
+    _, _, unexpected = read(logged)
+    assert unexpected == [
+        "language_model.model.per_layer_model_projection.biases",
+        "language_model.model.per_layer_model_projection.scales",
+    ]

@@ -29,9 +29,11 @@ a huge log to the parts around loading words, so any input ends quickly.
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import itertools
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import AnyStr
@@ -195,9 +197,12 @@ LOG_PREFIX = re.compile(
     r"|\[rank\s*\d+\]:?|rank\s*\d+:|\(\w+ pid=\d+[^)]*\)"
     r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)(?::[\w.]+)*:"
     r"|\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\]|(?:INFO|WARNING|ERROR)\s+-"
-    r"|[\w.]+\s+-\s+(?:INFO|WARNING|ERROR)\s+-|E\s{2,}|>+(?=\s|$)|\|)\s*)+"
+    r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|SUCCESS)\s*(?=\|)"
+    r"|[\w.]+\s+-\s+(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\s+-"
+    r"|[\w.<>]+:[\w.<>]+:\d+\s+-|E\s{2,}|>+(?=\s|$)|\|)\s*(?:-\s+(?=[\w.]+\s+-\s))?)+"
 )
-"""Line prefixes a logger, a test runner or a quoting reply adds."""
+"""Line prefixes a logger, a test runner or a quoting reply adds (``logging``'s
+``%(asctime)s - %(name)s - %(levelname)s - ``, loguru's ``time | LEVEL | mod:fn:12 - ``)."""
 
 QUANT_WORDS = re.compile(
     r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
@@ -450,8 +455,16 @@ def normalise(text: str) -> str:
     text = ANSI.sub("", text).replace("\r\n", "\n").replace("\\n", "\n")
     if "&" in text:
         text = html.unescape(text)
-    lines = [LOG_PREFIX.sub("", line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
-    text = "\n".join(_rejoin(lines))
+    raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    width = max(map(len, raw), default=0)
+    at_width = [len(line) == width >= MIN_BROKEN_LINE for line in raw]
+    stripped = [LOG_PREFIX.sub("", line) for line in raw]
+    # A line a logger began is a new record, never the rest of a broken one.
+    records = [
+        bool(re.search(r"[^\s>|]", line[: len(line) - len(kept)]))
+        for line, kept in zip(raw, stripped, strict=True)
+    ]
+    text = "\n".join(_rejoin(stripped, at_width, records))
     text = RANGE.sub(r"\1", text)
     text = SWAPPED_CLOSERS.sub(r"\1])", text)
     text = EMPHASIS.sub(r"\2", text)
@@ -527,25 +540,34 @@ WRAPPED_WORDS = frozenset(
 """Words of loading messages: split by a hard wrap, their halves are rejoined."""
 
 
-def _rejoin(lines: list[str]) -> list[str]:
-    """Join lines a terminal or an editor broke inside a name, a number or a shape."""
+def _rejoin(lines: list[str], at_width: list[bool], records: list[bool]) -> list[str]:
+    """Join lines a terminal or an editor broke inside a name, a number or a shape.
+
+    ``at_width`` marks the lines as long as the longest of the paste: where a terminal
+    breaks, so a break there inside a number or a name is taken as a wrap. ``records``
+    marks the lines a logger began, which carry on nothing.
+    """
     out: list[str] = []
-    for line in lines:
-        if out and _broken(out[-1], line):
+    for line, wide, record in zip(lines, [False, *at_width], records, strict=False):
+        if out and not record and _broken(out[-1], line, wide):
             out[-1] += line
         else:
             out.append(line)
     return out
 
 
-def _broken(before: str, after: str) -> bool:
+def _broken(before: str, after: str, at_width: bool = False) -> bool:
     """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
     if not before or not after or before[-1].isspace() or after[0].isspace():
         return False
-    # Inside a quoted name: the quote opened on this line is still open.
-    open_quote = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
+    # Inside a quoted name: the quote opened on this line is still open (an apostrophe
+    # inside a word, "Can't", opens nothing).
+    quotes = APOSTROPHE.sub("", before)
+    open_quote = quotes.count("'") % 2 == 1 or quotes.count('"') % 2 == 1
     if open_quote and re.match(r"^[\w.\-]+['\"]", after):
         return True
+    if at_width and open_quote and re.match(r"^['\"](?:\s|$)", after):
+        return True  # broken just before the closing quote: "shape '[640, 640]" + "' is"
     tail, head = _TAIL.search(before), _HEAD.match(after)
     if tail is None or head is None:
         return False
@@ -554,8 +576,16 @@ def _broken(before: str, after: str) -> bool:
     piece, rest = tail.group(0), head.group(0).rstrip("]),.:;")
     word = (piece + rest).lower()
     long_line = len(before) >= MIN_BROKEN_LINE
-    if long_line and word in WRAPPED_WORDS and piece.lower() not in WRAPPED_WORDS:
+    if (long_line if len(word) > 2 else at_width) and (
+        _phrase_word(word) and not _phrase_word(piece.lower())
+    ):
         return True  # a loading word a terminal broke: "...not in the c" + "heckpoint"
+    if at_width and piece.isdigit() and rest[:1].isdigit():
+        return True  # a number broken at the terminal's width: "(3200" + "1)"
+    # A name broken at the terminal's width: "bac" + "kbone.conv1.weight",
+    # "ema_backbone_la" + "yer_0_weight".
+    if at_width and _leaf(piece) is None and NAME_CHARS.fullmatch(word):
+        return "." in word or ("_" in word and _leaf(word) is not None)
     if piece.endswith(".") or rest.startswith("."):
         return "." in piece + rest
     # A name whose parameter word the break cut: "layer_0_wei" + "ght", "blocks.0.attn.q" +
@@ -564,6 +594,34 @@ def _broken(before: str, after: str) -> bool:
         leaf = _leaf(word)
         return leaf is not None and _leaf(piece) is None and _leaf(rest) is None
     return False
+
+
+APOSTROPHE = re.compile(r"(?<=[A-Za-z])'(?=[A-Za-z])")
+
+
+def _phrase_word(word: str) -> bool:
+    """Whether a word belongs to a loading message weightfit reads."""
+    return word in WRAPPED_WORDS or word in _message_words()
+
+
+@functools.cache
+def _message_words() -> frozenset[str]:
+    """The words of every loading message the parsers read (``input``, ``and``, ``header``)."""
+    from weightfit.explain import (
+        lora_reshape,
+        other_messages,
+        torch_messages,
+        transformers_messages,
+    )
+
+    words: set[str] = set()
+    for module in (sys.modules[__name__], torch_messages, transformers_messages, other_messages):
+        for value in [*vars(module).values(), lora_reshape.RESHAPE]:
+            # Phrases only (words apart by whitespace), not lists of names or suffixes.
+            if isinstance(value, re.Pattern) and r"\s+" in str(value.pattern):
+                source = re.sub(r"\\[A-Za-z]|\(\?P<\w+>|\[[^\]]*\]", " ", value.pattern)
+                words.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}", source))
+    return frozenset(words)
 
 
 def _leaf(token: str) -> str | None:
@@ -893,6 +951,8 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
         span = _list_span(text, end, stop)
         if re.search(r"shapes?\s+did\s+not\s+match", text[start : end + 60]):
             continue
+        if re.match(r"[^\S\n]*\|", text[end : end + 40]):
+            continue  # a table's status column (``NAME | UNEXPECTED |``), read by its rows
         target = section.missing if side == "missing" else section.unexpected
         for name in _names_in_span(span):
             mismatched = name in section.mismatched
