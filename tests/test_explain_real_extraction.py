@@ -8,6 +8,7 @@ settles the cause, the top finding.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import yaml
@@ -149,3 +150,17 @@ def test_lines_a_logger_began_are_records_not_the_rest_of_a_wrapped_line() -> No
         "language_model.model.per_layer_model_projection.biases",
         "language_model.model.per_layer_model_projection.scales",
     ]
+
+
+def test_an_escaped_paste_reads_as_its_text() -> None:
+    """A JSON log or an exception's repr: ``\\n\\t`` between PyTorch's messages, ``\\"`` around
+    its names."""
+    for ident in (
+        "pytorch__pytorch__3805",
+        "rosinality__style-based-gan-pytorch__109",
+        "huggingface__diffusers__8795",
+        "ultralytics__yolov3__452",
+    ):
+        text = dev_text(ident)
+        assert reading(json.dumps(text)[1:-1]) == reading(text), ident
+        assert reading(f"RuntimeError({text!r})") == reading(text), ident

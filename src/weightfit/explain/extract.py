@@ -451,8 +451,12 @@ def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
 
 
 def normalise(text: str) -> str:
-    """Undo what pasting did: colours, HTML escapes, log prefixes, hard wraps."""
-    text = ANSI.sub("", text).replace("\r\n", "\n").replace("\\n", "\n")
+    """Undo what pasting did: colours, escapes, log prefixes, hard wraps."""
+    text = ANSI.sub("", text).replace("\r\n", "\n")
+    if "\\n" in text:
+        # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes.
+        text = text.replace("\\n", "\n").replace("\n\\t", "\n\t")
+        text = text.replace('\\"', '"').replace("\\'", "'")
     if "&" in text:
         text = html.unescape(text)
     raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
