@@ -164,3 +164,50 @@ def test_an_escaped_paste_reads_as_its_text() -> None:
         text = dev_text(ident)
         assert reading(json.dumps(text)[1:-1]) == reading(text), ident
         assert reading(f"RuntimeError({text!r})") == reading(text), ident
+
+
+def test_loaders_refusing_a_files_format_architecture_or_dtype_hold_a_loading_error() -> None:
+    """llama.cpp / ollama / GGUF nodes / vLLM refusals and diffusers' channel check are
+    loading errors: an ``unknown`` finding (exit 1), never "no loading error found"."""
+    for ident in (
+        "ollama__ollama__3246",  # Error: invalid file magic
+        "victorchall__EveryDream2trainer__18",  # expects 4 but received ... = 9
+        "city96__ComfyUI-GGUF__184",  # Unexpected architecture type in GGUF file
+        "ollama__ollama__6357",  # Error: unknown data type: U8
+    ):
+        assert text_facts(dev_text(ident)).loading_error, ident
+        assert weightfit.explain(dev_text(ident)).findings, ident
+
+
+def test_an_unknown_architecture_is_named_with_the_command_that_settles_it() -> None:
+    text = dev_text("city96__ComfyUI-GGUF__184")
+    assert text_facts(text).architecture == "hyvid"
+    report = weightfit.explain(text)
+    assert any("does not know the architecture 'hyvid'" in hint for hint in report.hints)
+
+
+def test_a_refused_storage_dtype_is_quantized_storage() -> None:
+    """``unknown data type: U8``: bitsandbytes' packed weights, which a float loader refuses."""
+    text = dev_text("ollama__ollama__6357")
+    assert text_facts(text).quantization == ["u8 storage"]
+    assert weightfit.explain(text).findings[0].category == "quantization"
+
+
+def test_tensorflow_assign_binds_the_variable_to_the_model_and_the_value_to_the_checkpoint() -> (
+    None
+):
+    """``for 'Assign' ... with input shapes: [model], [checkpoint]`` (``Assign(ref, value)``)."""
+    text = dev_text("ZFTurbo__ZF_UNET_224_Pretrained_Model__8")
+    mismatched, _, _ = read(text)
+    assert list(mismatched.values()) == [((32, 3, 3, 3), (3, 3, 1, 32))]
+    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+def test_pytorch_0_4s_invalid_size_is_read_without_a_lora_guess() -> None:
+    """``size '[144 x 256 x 1 x 1]' is invalid for input with 36863 elements`` (a darknet
+    reader, years before LoRA): the numbers are kept, the cause stays open."""
+    text = dev_text("ultralytics__yolov3__30")
+    assert text_facts(text).invalid_view == ((144, 256, 1, 1), 36863)
+    finding = weightfit.explain(text).findings[0]
+    assert finding.category == "unknown"
+    assert finding.evidence["invalid_view"] == {"shape": [144, 256, 1, 1], "input_size": 36863}

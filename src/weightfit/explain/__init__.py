@@ -162,6 +162,8 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(generic)
     if not merged and facts.loading_error:
         merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
+    if merged:
+        merged[0].hints += [h for h in extract.hints(facts) if h not in merged[0].hints]
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "

@@ -109,6 +109,7 @@ CHECKPOINT_CUES = (
     "input",
     "provided",
     "given",
+    "assigned",
     "weights",
 )
 MODEL_CUES = (
@@ -119,6 +120,7 @@ MODEL_CUES = (
     "expects",
     "target",
     "which has",
+    "variable",
     "own",
     "defined",
     "module",
@@ -185,7 +187,18 @@ LOADING_ERROR = re.compile(
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
     r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|"
-    r"weight\s+file\s+containing\s+\d+\s+layers",
+    r"weight\s+file\s+containing\s+\d+\s+layers|"
+    # Loaders refusing a file's format or architecture (llama.cpp, ollama, GGUF nodes, vLLM).
+    r"invalid\s+(?:file\s+)?magic|not\s+a\s+valid\s+gguf|"
+    r"(?:unknown|unsupported|unexpected)\s+(?:model\s+)?architecture|"
+    r"architectures?\s+\[[^\]\n]*\]\s+(?:are|is)\s+not\s+supported|"
+    r"does\s+not\s+recognize\s+this\s+architecture|"
+    r"(?:unknown|unsupported)\s+(?:data\s*type|dtype|tensor\s+type)|"
+    # TensorFlow / Keras assigning a saved value to a variable of another shape.
+    r"for\s+'[\w/]*Assign\w*'|weight\s+shape\s+\([\d,\s]*\)\s+(?:is\s+)?not\s+compatible|"
+    r"assigned\s+value\s+shape|"
+    # diffusers: a pipeline whose model has another channel count than its inputs need.
+    r"expects\s+\d+\s+but\s+received",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -283,6 +296,22 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
 """accelerate / transformers refusing a folder with two shard indexes."""
+ARCHITECTURE = re.compile(
+    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
+    r"(?:unsupported|unexpected)\s+(?:model\s+)?architecture[^\n]*?(?:got|:)\s*['\"`]([\w.\-]+)['\"`]|"
+    r"architectures?\s+\[\s*['\"]([\w.\-]+)['\"][^\]\n]*\]\s+(?:are|is)\s+not\s+supported|"
+    r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize",
+    re.I,
+)
+"""An architecture the loader does not know (llama.cpp, GGUF nodes, vLLM, transformers): the
+file may be fine and the loader older than the model."""
+QUANT_DTYPE = re.compile(
+    r"(?:unknown|unsupported|unhandled)\s+(?:data\s*type|dtype|tensor\s+type)s?\s*[:=]?\s*"
+    r"['\"`]?(U8|I8|U4|I4|F8_E4M3|F8_E5M2|uint8|int8|int4|float8_e4m3fn|float8_e5m2)\b",
+    re.I,
+)
+"""A loader refusing a storage dtype that holds quantized weights (bitsandbytes' U8, int8
+weight-only I8, FP8): the file is quantized, the loader expects float weights."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
@@ -290,8 +319,11 @@ BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)"
 )
 INVALID_VIEW = re.compile(
-    r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)"
+    r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
+    r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
 )
+"""``shape '[a, b]' is invalid for input of size N``, and PyTorch 0.4's ``size '[a x b]' is
+invalid for input with N elements``."""
 
 
 @dataclass
@@ -328,6 +360,7 @@ class Facts:
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
     layer_counts: tuple[int, int] | None = None
+    architecture: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -354,6 +387,7 @@ class Facts:
             "index_files": self.indexes,
             "broken_file": self.broken_file,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
+            "unknown_architecture": self.architecture,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -656,7 +690,7 @@ def facts(text: str) -> Facts:
     view = INVALID_VIEW.search(text)
     if view is not None:
         dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
-        found.invalid_view = (dims, int(view.group(2)))
+        found.invalid_view = (dims, int(view.group(2) or view.group(3)))
     found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
@@ -684,10 +718,28 @@ def facts(text: str) -> Facts:
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
+    architecture = ARCHITECTURE.search(text)
+    if architecture is not None:
+        found.architecture = next(g for g in architecture.groups() if g)
+    storage = QUANT_DTYPE.search(text)
+    if storage is not None:
+        found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
     found.loading_error = found.loading_error or bool(found.container_key or found.missing_class)
+    return found
+
+
+def hints(known: Facts) -> list[str]:
+    """What would settle a fact the text states but no tensor shows."""
+    found = []
+    if known.architecture:
+        found.append(
+            f"the loader does not know the architecture '{known.architecture}': support for a "
+            "model often arrives after it; update the loader (or use one that lists it), and "
+            "see what the file declares: weightfit inspect FILE"
+        )
     return found
 
 
@@ -886,9 +938,13 @@ UNNAMED = "unnamed_tensor"
 
 MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
-    r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast",
+    r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
+    r"must\s+be\s+equal|not\s+compatible",
     re.I,
 )
+ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
+"""TensorFlow's ``Assign(ref, value)`` failing: its input shapes are the variable's (the
+model's) first, then the saved value's."""
 
 
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
@@ -904,7 +960,9 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
         assert first.shape is not None and second.shape is not None
-        sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
+        sides = not ASSIGN.search(line) and _sides(
+            text, tokens, [tokens.index(first), tokens.index(second)], 0
+        )
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
         section.mismatched[UNNAMED] = (have, want)
         return
