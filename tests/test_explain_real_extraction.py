@@ -211,3 +211,71 @@ def test_pytorch_0_4s_invalid_size_is_read_without_a_lora_guess() -> None:
     finding = weightfit.explain(text).findings[0]
     assert finding.category == "unknown"
     assert finding.evidence["invalid_view"] == {"shape": [144, 256, 1, 1], "input_size": 36863}
+
+
+# Loader messages the dev part does not hold yet, each a verbatim line of a public thread.
+LLAMA_CPP_VOCAB = (  # https://github.com/hiyouga/LlamaFactory/issues/8611
+    "Error: llama runner process has terminated: error loading model: check_tensor_dims: "
+    "tensor 'token_embd.weight' has wrong shape; expected  4096, 128257, got  4096, 128256,"
+    "     1,     1"
+)
+LLAMA_CPP_GQA = (  # https://github.com/xorbitsai/inference/issues/971
+    "llama_model_load: error loading model: create_tensor: tensor 'blk.0.attn_k.weight' has "
+    "wrong shape; expected  8192,  8192, got  8192,  1024,     1,     1\n"
+    "llama_load_model_from_file: failed to load model"
+)
+MLX_SHAPE = (  # https://github.com/ml-explore/mlx-examples/issues/1064
+    "ValueError: Expected shape (4096, 4, 1) but received shape (4096, 1, 4) for parameter "
+    "model.layers.0.temporal_block.conv_1d.weight"
+)
+KERAS_SHAPE = (  # https://github.com/bubbliiiing/centernet-keras/issues/9
+    "ValueError: Shape mismatch in layer #175 (named conv2d_transpose_1) for weight "
+    "conv2d_transpose_1/kernel:0. Weight expects shape (4, 4, 128, 256). Received saved weight "
+    "with shape (2048, 256, 4, 4)"
+)
+MXNET_SHAPE = (  # https://github.com/MVIG-SJTU/AlphaPose/issues/491
+    "AssertionError: Failed loading Parameter 'conv5_weight' from saved params: shape "
+    "incompatible expected (17, 0, 3, 3) vs saved (33, 128, 3, 3)"
+)
+TF_ASSIGN = (  # https://github.com/matterport/Mask_RCNN/issues/2712
+    "ValueError: Dimension 1 in both shapes must be equal, but are 40 and 24. Shapes are "
+    "[1024,40] and [1024,24]. for 'Assign_682' (op: 'Assign') with input shapes: [1024,40], "
+    "[1024,24]."
+)
+VLLM_SHAPE = (  # https://github.com/verl-project/verl/issues/834
+    "AssertionError: Attempted to load weight (torch.Size([3600])) into parameter "
+    "(torch.Size([3584]))"
+)
+
+
+def test_llama_cpp_shapes_are_read_in_gguf_axis_order() -> None:
+    """``expected  4096, 128257, got  4096, 128256, 1, 1``: GGUF's ``ne``, innermost first and
+    padded with 1, is the model's (expected) and the file's (got) shape reversed."""
+    mismatched, _, _ = read(LLAMA_CPP_VOCAB)
+    assert mismatched == {"token_embd.weight": ((128256, 4096), (128257, 4096))}
+    assert weightfit.explain(LLAMA_CPP_VOCAB).findings[0].category == "vocab_resize"
+    mismatched, _, _ = read(LLAMA_CPP_GQA)
+    assert mismatched == {"blk.0.attn_k.weight": ((1024, 8192), (8192, 8192))}
+
+
+def test_a_name_after_its_two_shapes_and_the_received_or_saved_side() -> None:
+    """MLX's ``Expected shape A but received shape B for parameter X``, Keras' ``Weight expects
+    shape A. Received saved weight with shape B``, MXNet's ``Parameter 'x' ... expected A vs
+    saved B``: the name is bound, and *received* / *saved* is the checkpoint."""
+    assert read(MLX_SHAPE)[0] == {
+        "model.layers.0.temporal_block.conv_1d.weight": ((4096, 1, 4), (4096, 4, 1))
+    }
+    assert read(KERAS_SHAPE)[0] == {
+        "conv2d_transpose_1.kernel": ((2048, 256, 4, 4), (4, 4, 128, 256))
+    }
+    assert read(MXNET_SHAPE)[0] == {"conv5_weight": ((33, 128, 3, 3), (17, 0, 3, 3))}
+
+
+def test_tensorflow_assign_reads_its_own_input_shapes() -> None:
+    """The ``Shapes are A and B.`` before the op name are not a pair with the op's inputs."""
+    assert list(read(TF_ASSIGN)[0].values()) == [((1024, 24), (1024, 40))]
+
+
+def test_vllms_weight_loader_assertion_is_a_loading_error_with_its_sides() -> None:
+    """``Attempted to load weight (A) into parameter (B)``: A is the file's, B the model's."""
+    assert list(read(VLLM_SHAPE)[0].values()) == [((3600,), (3584,))]

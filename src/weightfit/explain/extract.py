@@ -61,6 +61,7 @@ PARAM_LEAF = re.compile(
     r"cls_token|dist_token|mask_token|reg_token|register_tokens|\w*_token|"
     r"relative_position_\w+|\w*_table|\w*_index|\w*_ids|freqs\w*|"
     r"qweight|qzeros|scales|g_idx|SCB|CB|absmax|quant_map|quant_state\w*|nested_\w+|"
+    r"\w*kernel|moving_mean|moving_variance|"
     r"weight_format|weight_scale\w*|input_scale|zero_point|"
     r"\w+_weight|\w+_bias|weight_[gv]|gamma|beta|alpha|scale|logit_scale|"
     r"embeddings?|_extra_state|lora_[AB]|lora_\w+|hada_\w+|lokr_\w+|\w*_buffer|"
@@ -109,6 +110,7 @@ CHECKPOINT_CUES = (
     "input",
     "provided",
     "given",
+    "received",
     "assigned",
     "weights",
 )
@@ -150,7 +152,8 @@ UNEXPECTED_CUES = re.compile(
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
     r"contains\s+keys\s+that\s+are\s+not\s+used|"
-    r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b",
+    r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
+    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named",
     re.I,
 )
 """What introduces a list of names only the model (missing) or the checkpoint has."""
@@ -158,7 +161,8 @@ UNEXPECTED_CUES = re.compile(
 BARE_NAME = re.compile(
     r"(?:(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|Unable\s+to\s+load|"
     r"Shape\s+of|shape\s+for|loading\s+parameter)\s+['\"`]?(?P<strong>[A-Za-z_]\w*)"
-    r"|(?:param(?:eter)?|key|tensor|buffer)\s+['\"`]?(?P<weak>[A-Za-z_]\w*))['\"`]?(?=[:,\s]|$)"
+    r"|(?:[Pp]aram(?:eter)?|[Kk]ey|[Tt]ensor|[Bb]uffer)\s+['\"`]?(?P<weak>[A-Za-z_]\w*))['\"`]?"
+    r"(?=[:,\s]|$)"
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
 SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
@@ -197,6 +201,13 @@ LOADING_ERROR = re.compile(
     # TensorFlow / Keras assigning a saved value to a variable of another shape.
     r"for\s+'[\w/]*Assign\w*'|weight\s+shape\s+\([\d,\s]*\)\s+(?:is\s+)?not\s+compatible|"
     r"assigned\s+value\s+shape|"
+    r"Architecture\s+['\"`][\w.\-]+['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"could\s+not\s+detect\s+model\s+type|Unrecognized\s+configuration\s+class|"
+    r"Unrecognized\s+model\s+in|Unknown\s+layer|variables\s+during\s+loading|"
+    r"not\s+found\s+in\s+the\s+base\s+model|Attempting\s+to\s+deserialize\s+object|"
+    r"storage\s+has\s+wrong\s+size|Attempted\s+to\s+load\s+weight|"
+    r"has\s+wrong\s+shape|wrong\s+number\s+of\s+tensors|"
+    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
     # diffusers: a pipeline whose model has another channel count than its inputs need.
     r"expects\s+\d+\s+but\s+received",
     re.I,
@@ -298,7 +309,9 @@ MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*ind
 """accelerate / transformers refusing a folder with two shard indexes."""
 ARCHITECTURE = re.compile(
     r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
-    r"(?:unsupported|unexpected)\s+(?:model\s+)?architecture[^\n]*?(?:got|:)\s*['\"`]([\w.\-]+)['\"`]|"
+    r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?[^\n]*?(?:got|:)\s*\[?\s*"
+    r"['\"`]([\w.\-]+)['\"`]|"
+    r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
     r"architectures?\s+\[\s*['\"]([\w.\-]+)['\"][^\]\n]*\]\s+(?:are|is)\s+not\s+supported|"
     r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize",
     re.I,
@@ -849,6 +862,8 @@ def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
             pair = after[:2]
         elif len(after) == 1 and before:
             pair = [before[-1], after[0]]
+        elif not after and _named_after(text, tokens, index):
+            pair = [index - 2, index - 1]  # "Expected shape (a) but received shape (b) for X"
         else:
             continue
         first, second = (tokens[i] for i in pair)
@@ -872,6 +887,25 @@ def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
             break
         found.append(j)
     return found
+
+
+NAMED_AFTER = re.compile(
+    r"\s*[,;]?\s*(?:for|of|in|at)\s+(?:the\s+)?(?:parameter|param|tensor|weight|key|buffer)?"
+    r"\s*['\"`]?$"
+)
+"""What introduces a name given after its two shapes (MLX's ``... for parameter X``)."""
+
+
+def _named_after(text: str, tokens: list[_Token], index: int) -> bool:
+    """Whether a name closes a statement whose two shapes came just before it."""
+    if index < 2 or any(tokens[j].shape is None for j in (index - 2, index - 1)):
+        return False
+    first, second = tokens[index - 2], tokens[index - 1]
+    return (
+        NAMED_AFTER.fullmatch(text[second.end : tokens[index].start]) is not None
+        and len(text[first.end : second.start]) < 80
+        and not _crosses_statement(text[first.end : tokens[index].start])
+    )
 
 
 def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
@@ -939,7 +973,7 @@ UNNAMED = "unnamed_tensor"
 MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
     r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
-    r"must\s+be\s+equal|not\s+compatible",
+    r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight",
     re.I,
 )
 ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
@@ -959,8 +993,11 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         line = text[line_start : line_end if line_end >= 0 else len(text)]
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
+        assign = ASSIGN.search(line)
+        if assign is not None and first.start < line_start + assign.end():
+            continue  # the Assign op's own pair follows "input shapes:"
         assert first.shape is not None and second.shape is not None
-        sides = not ASSIGN.search(line) and _sides(
+        sides = assign is None and _sides(
             text, tokens, [tokens.index(first), tokens.index(second)], 0
         )
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
