@@ -279,3 +279,26 @@ def test_tensorflow_assign_reads_its_own_input_shapes() -> None:
 def test_vllms_weight_loader_assertion_is_a_loading_error_with_its_sides() -> None:
     """``Attempted to load weight (A) into parameter (B)``: A is the file's, B the model's."""
     assert list(read(VLLM_SHAPE)[0].values()) == [((3600,), (3584,))]
+
+
+def test_more_loader_refusals_are_loading_errors() -> None:
+    """Each a verbatim line of a public thread: an ``unknown`` finding, never exit 2."""
+    for text in (
+        # https://github.com/Comfy-Org/ComfyUI/issues/8439
+        "ERROR: Could not detect model type of: "
+        "D:\\ComfyUI-aki-v1.2\\ComfyUI\\models\\checkpoints\\lumina_2.safetensors",
+        # https://github.com/hiyouga/LlamaFactory/issues/181
+        "ValueError: Target modules ['q_proj', 'v_proj'] not found in the base model. "
+        "Please check the target modules and try again.",
+        # https://github.com/AmpereComputingAI/llama.cpp/issues/2
+        "llama_model_load: error loading model: done_getting_tensors: wrong number of "
+        "tensors; expected 292, got 291",
+    ):
+        assert text_facts(text).loading_error, text
+        assert weightfit.explain(text).findings, text
+
+
+def test_a_storage_of_the_wrong_size_is_a_file_that_is_not_whole() -> None:
+    """https://github.com/uof1745-cmd/PCN/issues/6 (settled: corrupted during download)."""
+    text = "RuntimeError: storage has wrong size: expected -3678369713323989701 got 256"
+    assert text_facts(text).broken_file == "storage has wrong size"

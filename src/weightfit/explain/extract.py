@@ -301,10 +301,12 @@ LAYER_COUNTS = re.compile(
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
-    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
+    r"storage\s+has\s+wrong\s+(?:byte\s+)?size"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
-HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF)."""
+HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
+storage of the wrong size)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
 """accelerate / transformers refusing a folder with two shard indexes."""
 ARCHITECTURE = re.compile(
