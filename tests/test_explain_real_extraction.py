@@ -302,3 +302,13 @@ def test_a_storage_of_the_wrong_size_is_a_file_that_is_not_whole() -> None:
     """https://github.com/uof1745-cmd/PCN/issues/6 (settled: corrupted during download)."""
     text = "RuntimeError: storage has wrong size: expected -3678369713323989701 got 256"
     assert text_facts(text).broken_file == "storage has wrong size"
+
+
+def test_a_run_longer_than_any_name_is_cut_and_the_names_around_it_kept() -> None:
+    """A base64 blob or a wall of wrapped lines is no name: cut into short pieces, so no
+    pattern scans it as one word (a quadratic cost), while a real paste reads the same."""
+    text = dev_text("open-mmlab__mmdetection3d__1339")
+    blob = "QUJD" * 2_000
+    pasted = f"{blob}\n{text}\n{blob}"
+    assert max(len(word) for word in normalise(clean(pasted)).split()) <= 300
+    assert reading(pasted) == reading(text)

@@ -518,10 +518,20 @@ def normalise(text: str) -> str:
         for line, kept in zip(raw, stripped, strict=True)
     ]
     text = "\n".join(_rejoin(stripped, at_width, records))
+    text = BLOB.sub(lambda m: " ".join(_pieces(m.group(0))), text)
     text = RANGE.sub(r"\1", text)
     text = SWAPPED_CLOSERS.sub(r"\1])", text)
     text = EMPHASIS.sub(r"\2", text)
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+
+
+BLOB = re.compile(r"[\w.\-]{400,}")
+"""A run of name characters longer than any name: an encoded blob, or wrapped lines of one."""
+
+
+def _pieces(blob: str, size: int = 100) -> list[str]:
+    """A blob cut into pieces no pattern has to scan as one word (cost stays linear)."""
+    return [blob[i : i + size] for i in range(0, len(blob), size)]
 
 
 RANGE = re.compile(r"\{(\d+)\s*(?:\.\.\.?|…|-)\s*\d+\}")
@@ -1007,7 +1017,9 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         return
 
 
-TABLE_ROW = re.compile(r"^\s*([\w.\-]+)\s*\|\s*(MISSING|UNEXPECTED)\s*\|", re.M)
+TABLE_ROW = re.compile(
+    r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M
+)
 """A row of transformers' v5 load report, pasted without its header."""
 
 UNSHAPED = re.compile(
