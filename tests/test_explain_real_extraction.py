@@ -312,3 +312,15 @@ def test_a_run_longer_than_any_name_is_cut_and_the_names_around_it_kept() -> Non
     pasted = f"{blob}\n{text}\n{blob}"
     assert max(len(word) for word in normalise(clean(pasted)).split()) <= 300
     assert reading(pasted) == reading(text)
+
+
+def test_typography_of_a_web_page_chat_or_ime_reads_as_its_text() -> None:
+    """Curly quotes (a web page, a chat app), full-width punctuation (an IME), no-break
+    spaces and zero-width characters around names."""
+    for ident in ("rosinality__style-based-gan-pytorch__109", "huggingface__diffusers__8795"):
+        text = dev_text(ident)
+        curly = text.replace("'", "\u2019").replace('"', "\u201d")
+        wide = text.replace(",", "\uff0c").replace(":", "\uff1a").replace(" ", "\u00a0")
+        invisible = text.replace(".", ".\u200b")
+        for pasted in (curly, wide, invisible):
+            assert reading(pasted) == reading(text), ident

@@ -34,6 +34,7 @@ import html
 import itertools
 import re
 import sys
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import AnyStr
@@ -500,8 +501,12 @@ def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
 
 
 def normalise(text: str) -> str:
-    """Undo what pasting did: colours, escapes, log prefixes, hard wraps."""
+    """Undo what pasting did: colours, escapes, typography, log prefixes, hard wraps."""
     text = ANSI.sub("", text).replace("\r\n", "\n")
+    if not text.isascii():
+        # A web page, a chat app or an IME: curly quotes, invisible characters, full-width
+        # punctuation (NFKC: "，" → ",", "：" → ":", "…" → "...", no-break space → space).
+        text = unicodedata.normalize("NFKC", text.translate(TYPOGRAPHY))
     if "\\n" in text:
         # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes.
         text = text.replace("\\n", "\n").replace("\n\\t", "\n\t")
@@ -524,6 +529,15 @@ def normalise(text: str) -> str:
     text = EMPHASIS.sub(r"\2", text)
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
 
+
+TYPOGRAPHY = str.maketrans(
+    {
+        **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
+        **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+        **dict.fromkeys("\u200b\u200c\u200d\u2060\ufeff\u00ad", ""),
+    }
+)
+"""Curly quotes to straight ones; zero-width characters and soft hyphens removed."""
 
 BLOB = re.compile(r"[\w.\-]{400,}")
 """A run of name characters longer than any name: an encoded blob, or wrapped lines of one."""
