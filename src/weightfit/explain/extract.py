@@ -1031,9 +1031,7 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         return
 
 
-TABLE_ROW = re.compile(
-    r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M
-)
+TABLE_ROW = re.compile(r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M)
 """A row of transformers' v5 load report, pasted without its header."""
 
 UNSHAPED = re.compile(
