@@ -16,7 +16,8 @@ import yaml
 import weightfit
 from weightfit.explain import sections
 from weightfit.explain._text import clean
-from weightfit.explain.extract import facts, normalise
+from weightfit.explain.extract import facts
+from weightfit.explain.paste import normalise
 
 CORPUS = Path(__file__).parent / "data" / "errors-real"
 

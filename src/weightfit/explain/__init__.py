@@ -40,6 +40,7 @@ from weightfit.explain import (
     extract,
     lora_reshape,
     other_messages,
+    paste,
     torch_messages,
     transformers_messages,
 )
@@ -59,7 +60,7 @@ SOURCE = "<error text>"
 """``Report.source`` of an explained error."""
 
 MAX_INPUT_CHARS = 20_000_000
-"""Longest text read after windowing (:func:`~weightfit.explain.extract.window`)."""
+"""Longest text read after windowing (:func:`~weightfit.explain.paste.window`)."""
 
 PARSERS = (
     torch_messages.parse,
@@ -132,14 +133,14 @@ def sections(text: str | bytes) -> list[Section]:
     if isinstance(text, bytes):
         if b"\x00" in text[:65536]:
             raise NoLoadingErrorFound("the input is binary, not a log")
-        text = extract.decode(text)
+        text = paste.decode(text)
     else:
-        text = extract.window(text)
+        text = paste.window(text)
     if not text.strip():
         raise NoLoadingErrorFound("the input is empty")
     if _binary(text):
         raise NoLoadingErrorFound("the input is binary, not a log")
-    cleaned = extract.normalise(clean(text[:MAX_INPUT_CHARS]))
+    cleaned = paste.normalise(clean(text[:MAX_INPUT_CHARS]))
     facts = extract.facts(cleaned)
     found = sorted(
         (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
