@@ -325,3 +325,10 @@ def test_typography_of_a_web_page_chat_or_ime_reads_as_its_text() -> None:
         invisible = text.replace(".", ".\u200b")
         for pasted in (curly, wide, invisible):
             assert reading(pasted) == reading(text), ident
+
+
+def test_tensorflows_key_not_found_in_checkpoint_names_a_missing_variable() -> None:
+    """``Key lstm/basic_lstm_cell/kernel not found in checkpoint``: a slash path whose leaf
+    is a Keras/TF parameter word (``kernel``), which the checkpoint lacks."""
+    _, missing, unexpected = read(dev_text("KranthiGV__Pretrained-Show-and-Tell-model__7"))
+    assert missing == ["lstm.basic_lstm_cell.kernel"] and not unexpected

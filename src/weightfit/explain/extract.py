@@ -126,6 +126,7 @@ MODEL_CUES = (
 
 MISSING_CUES = re.compile(
     r"missing(?:\s+key(?:\(s\)|s)?)?|tensor(?=\s+'[\w.]+'\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
