@@ -332,3 +332,21 @@ def test_tensorflows_key_not_found_in_checkpoint_names_a_missing_variable() -> N
     is a Keras/TF parameter word (``kernel``), which the checkpoint lacks."""
     _, missing, unexpected = read(dev_text("KranthiGV__Pretrained-Show-and-Tell-model__7"))
     assert missing == ["lstm.basic_lstm_cell.kernel"] and not unexpected
+
+
+def test_two_records_of_equal_length_are_not_a_wrap() -> None:
+    """``lora key not loaded a...weight`` twice, the longest lines of the paste and of one
+    length: each line starts a record (same first words), none carries the one before."""
+    _, _, unexpected = read(dev_text("Comfy-Org__ComfyUI__1144"))
+    assert len(unexpected) == 4 and all(name.endswith(".weight") for name in unexpected)
+
+
+def test_more_breaks_a_paste_makes() -> None:
+    """A code block indents the rest of a broken name as its start; a break just before a
+    closing quote and its comma; a list that goes on after its comma on the next line."""
+    text = dev_text("anveshane__Comfyui_turbodiffusion__40")  # "b" + "locks.0...", indented
+    assert reading("\n".join("    " + line for line in text.split("\n"))) == reading(text)
+    text = dev_text("ClayShoaf__oobabooga-one-click-bandaid__1")  # '...scales' + '", ...'
+    assert reading(hard_wrapped(text, 120)) == reading(text)
+    text = dev_text("hirotomusiker__CLRerNet__26")  # "a_weight, " + "> b_weight,..."
+    assert reading(hard_wrapped(text, 78, "> ")) == reading(text)

@@ -35,6 +35,8 @@ STAMPED = re.compile(
 )
 """A line a logger began (a timestamp, a rank, a level): never the rest of a wrapped line."""
 
+FIRST_WORDS = re.compile(r"\s*\S+\s+\S+")
+
 QUOTED = re.compile(r"(?:>[^\S\n]?)+")
 """The marks a quoting reply puts before every line (``> ``, ``>> ``), wrapped ones too."""
 
@@ -118,7 +120,12 @@ def _unwrap(lines: list[str]) -> list[str]:
     joined: list[str] = []
     carry = ""
     for line, following in zip(lines, [*lines[1:], ""], strict=True):
-        if len(line) == width and not TABLE.search(line) and not STAMPED.match(following):
+        if (
+            len(line) == width
+            and not TABLE.search(line)
+            and not STAMPED.match(following)
+            and not _same_start(line, following)
+        ):
             carry += _unquoted(line) if carry else line
             continue
         joined.append(carry + (_unquoted(line) if carry else line))
@@ -126,6 +133,15 @@ def _unwrap(lines: list[str]) -> list[str]:
     if carry:
         joined.append(carry)
     return joined
+
+
+def _same_start(line: str, following: str) -> bool:
+    """Whether two lines begin with the same two words: two records of a log, not a wrap.
+
+    ("lora key not loaded a..." twice, the longest lines of the paste of equal length.)
+    """
+    start = FIRST_WORDS.match(_unquoted(line))
+    return start is not None and _unquoted(following).startswith(start.group(0))
 
 
 def _unquoted(line: str) -> str:

@@ -826,7 +826,12 @@ def _list_span(text: str, start: int, stop: int) -> str:
             if len(kept) > 1:
                 break
             continue
-        if line[:1].isspace() or stripped[0] in "-*'\"[" or re.fullmatch(r"[\w.\-{}, ]+", stripped):
+        if (
+            line[:1].isspace()
+            or stripped[0] in "-*'\"["
+            or re.fullmatch(r"[\w.\-{}, ]+", stripped)
+            or kept[-1].rstrip().endswith(",")  # the list goes on after its comma
+        ):
             kept.append(line)
             continue
         break

@@ -253,14 +253,18 @@ def _rejoin(lines: list[str], at_width: list[bool], records: list[bool]) -> list
 
     ``at_width`` marks the lines as long as the longest of the paste: where a terminal
     breaks, so a break there inside a number or a name is taken as a wrap. ``records``
-    marks the lines a logger began, which carry on nothing.
+    marks the lines a logger began, which carry on nothing. A code block indents the
+    rest of a broken line as it indents its start: that indent is not part of the token.
     """
     out: list[str] = []
+    indent = ""
     for line, wide, record in zip(lines, [False, *at_width], records, strict=False):
-        if out and not record and _broken(out[-1], line, wide):
-            out[-1] += line
+        rest = line[len(indent) :] if indent and line.startswith(indent) else line
+        if out and not record and _broken(out[-1], rest, wide):
+            out[-1] += rest
         else:
             out.append(line)
+            indent = line[: len(line) - len(line.lstrip(" \t"))]
     return out
 
 
@@ -274,7 +278,7 @@ def _broken(before: str, after: str, at_width: bool = False) -> bool:
     open_quote = quotes.count("'") % 2 == 1 or quotes.count('"') % 2 == 1
     if open_quote and re.match(r"^[\w.\-]+['\"]", after):
         return True
-    if at_width and open_quote and re.match(r"^['\"](?:\s|$)", after):
+    if at_width and open_quote and re.match(r"^['\"](?:[\s,.;:\])]|$)", after):
         return True  # broken just before the closing quote: "shape '[640, 640]" + "' is"
     tail, head = _TAIL.search(before), _HEAD.match(after)
     if tail is None or head is None:
