@@ -350,3 +350,20 @@ def test_more_breaks_a_paste_makes() -> None:
     assert reading(hard_wrapped(text, 120)) == reading(text)
     text = dev_text("hirotomusiker__CLRerNet__26")  # "a_weight, " + "> b_weight,..."
     assert reading(hard_wrapped(text, 78, "> ")) == reading(text)
+
+
+def test_files_a_loader_cannot_open_hold_a_loading_error() -> None:
+    """A file that is not what its loader expects, or not whole (each a verbatim line)."""
+    for text in (
+        # https://github.com/MrGiovanni/ModelsGenesis/issues/13 (Keras, another layout)
+        "when I load the pre-trained weights, I got the ----ValueError: axes don't match array",
+        # https://github.com/yeyupiaoling/MASR/issues/62 (torch.jit.load of a plain checkpoint)
+        "RuntimeError: PytorchStreamReader failed locating file constants.pkl: file not found",
+        # https://github.com/rahul-goel/isrf_code/issues/3 (pickle.load of a torch file)
+        "_pickle.UnpicklingError: A load persistent id instruction was encountered,\n"
+        "but no persistent_load function was specified.",
+        # https://github.com/uof1745-cmd/PCN/issues/6 (corrupted during download)
+        "RuntimeError: storage has wrong size: expected -3678369713323989701 got 256",
+    ):
+        assert text_facts(text).loading_error, text
+        assert weightfit.explain(text).findings, text

@@ -195,6 +195,11 @@ LOADING_ERROR = re.compile(
     r"storage\s+has\s+wrong\s+size|Attempted\s+to\s+load\s+weight|"
     r"has\s+wrong\s+shape|wrong\s+number\s+of\s+tensors|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
+    r"axes\s+don't\s+match\s+array|PytorchStreamReader\s+failed|inline_container|"
+    r"persistent\s+id\s+instruction|Cannot\s+copy\s+out\s+of\s+meta\s+tensor|"
+    r"Shapes\s+\([\d,\s]*\)\s+and\s+\([\d,\s]*\)\s+are\s+incompatible|"
+    r"(?:unknown|unsupported)\s+(?:quantization|tensor|ggml)\s+type|"
+    r"containing\s+pickled\s+data\s+when\s+allow_pickle=False|"
     # diffusers: a pipeline whose model has another channel count than its inputs need.
     r"expects\s+\d+\s+but\s+received",
     re.I,
@@ -276,7 +281,7 @@ BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
     r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
-    r"storage\s+has\s+wrong\s+(?:byte\s+)?size"
+    r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
@@ -449,7 +454,9 @@ def facts(text: str) -> Facts:
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
-    found.loading_error = found.loading_error or bool(found.container_key or found.missing_class)
+    found.loading_error = found.loading_error or bool(
+        found.container_key or found.missing_class or found.broken_file
+    )
     return found
 
 
