@@ -367,3 +367,20 @@ def test_files_a_loader_cannot_open_hold_a_loading_error() -> None:
     ):
         assert text_facts(text).loading_error, text
         assert weightfit.explain(text).findings, text
+
+
+def test_an_exception_raised_inside_a_load_call_or_a_loader_node_is_a_loading_error() -> None:
+    """No message weightfit knows, but the exception came out of a load: ``unknown``."""
+    for text in (
+        # https://github.com/kijai/ComfyUI-DynamiCrafterWrapper/issues/92
+        "Error occurred when executing CheckpointLoaderSimple:\n\n"
+        "'NoneType' object has no attribute 'lower'\n",
+        # https://github.com/yolain/ComfyUI-Easy-Use/issues/238
+        "!!! Exception during processing!!! 'NoneType' object has no attribute 'lower'\n"
+        "Traceback (most recent call last):\n"
+        '  File "/comfyui/custom_nodes/ComfyUI-Easy-Use/py/libs/loader.py", line 415, in '
+        "load_main\n"
+        "    model, clip, vae, clip_vision = self.load_checkpoint(ckpt_name_1)\n",
+    ):
+        assert text_facts(text).loading_error, text
+        assert weightfit.explain(text).findings[0].category == "unknown"

@@ -234,10 +234,17 @@ VERSION = re.compile(
 FILE_NAME = re.compile(
     r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
 )
-RAISED = re.compile(r"\b\w*(?:Error|Exception)\b:\s*\S")
+RAISED = re.compile(
+    r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
+    r"Exception\s+during\s+processing",
+    re.M,
+)
+"""An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``)."""
 LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
-    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint",
+    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
+    # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
+    r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
