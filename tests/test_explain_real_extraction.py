@@ -384,3 +384,10 @@ def test_an_exception_raised_inside_a_load_call_or_a_loader_node_is_a_loading_er
     ):
         assert text_facts(text).loading_error, text
         assert weightfit.explain(text).findings[0].category == "unknown"
+
+
+def test_copying_a_param_is_the_checkpoints_side() -> None:
+    """PyTorch's ``copying a param with shape A from checkpoint``: the *param* copied is the
+    checkpoint's, so a paste that breaks or misspells ``from checkpoint`` keeps its sides."""
+    text = dev_text("FlyEgle__MAE-pytorch__7")  # "from c" + "heck point" at 100 columns
+    assert reading(hard_wrapped(text, 100)) == reading(text)

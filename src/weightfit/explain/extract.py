@@ -114,7 +114,6 @@ MODEL_CUES = (
     "module",
     "initialized",
     "destination",
-    "param",
     "parameter",
     "actual",
     "network",
