@@ -58,6 +58,9 @@ PASTES: dict[str, Callable[[str], str]] = {
         "2024-05-01 10:11:12,345 - root - ERROR - "
     ),
     "loguru prefix": prefixed("2024-05-01 10:11:12.345 | ERROR    | __main__:main:10 - "),
+    "vLLM logger prefix": prefixed("ERROR 12-04 11:26:27 engine.py:366] "),
+    "glog / absl prefix": prefixed("E1204 11:26:27.123456 12345 loader.cc:123] "),
+    "docker compose prefix": prefixed("vllm-server  | "),
     "quoting reply (> )": prefixed("> "),
     "indented code block": prefixed("    "),
     "ANSI colours": lambda t: "\n".join(f"\x1b[31m{line}\x1b[0m" for line in t.split("\n")),

@@ -391,3 +391,20 @@ def test_copying_a_param_is_the_checkpoints_side() -> None:
     checkpoint's, so a paste that breaks or misspells ``from checkpoint`` keeps its sides."""
     text = dev_text("FlyEgle__MAE-pytorch__7")  # "from c" + "heck point" at 100 columns
     assert reading(hard_wrapped(text, 100)) == reading(text)
+
+
+def test_vllm_glog_and_docker_compose_prefixes() -> None:
+    """vLLM's ``ERROR 12-04 11:26:27 engine.py:366]`` (as in unslothai/unsloth#1380), glog's
+    ``E1204 ... loader.cc:123]`` and docker compose's ``service  | `` (as in
+    cobryan05/Yolo2Mqtt#1) are stripped: line breaks inside the prefixed lines are undone
+    as in the bare paste, and a load report's ``NAME | STATUS |`` rows are kept."""
+    for prefix in (
+        "ERROR 12-04 11:26:27 engine.py:366] ",
+        "E1204 11:26:27.123456 12345 loader.cc:123] ",
+        "vllm-server  | ",
+    ):
+        for ident in ("RadicalNumerics__RND1__10", "cobryan05__Yolo2Mqtt__1"):
+            text = dev_text(ident)
+            pasted = "\n".join(prefix + line for line in text.split("\n"))
+            assert reading(pasted) == reading(text), (prefix, ident)
+            assert reading(hard_wrapped(pasted, 100)) == reading(text), (prefix, ident)

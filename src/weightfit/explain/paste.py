@@ -43,10 +43,17 @@ LOG_PREFIX = re.compile(
     r"|\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\]|(?:INFO|WARNING|ERROR)\s+-"
     r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL|SUCCESS)\s*(?=\|)"
     r"|[\w.]+\s+-\s+(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\s+-"
-    r"|[\w.<>]+:[\w.<>]+:\d+\s+-|E\s{2,}|>+(?=\s|$)|\|)\s*(?:-\s+(?=[\w.]+\s+-\s))?)+"
+    r"|[\w.<>]+:[\w.<>]+:\d+\s+-|E\s{2,}|>+(?=\s|$)|\|"
+    r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\s+\d\d-\d\d\s+\d\d:\d\d:\d\d(?:\.\d+)?\s+"
+    r"\[?[\w.\-]+:\d+\]"
+    r"|[IWEF]\d{4}\s+\d\d:\d\d:\d\d\.\d+\s+\d+\s+[\w.\-]+:\d+\]"
+    r"|[A-Za-z][\w\-]*\s+\|(?=\s)(?!\s*(?:MISSING|UNEXPECTED|MISMATCH|Status)\s*\|))"
+    r"\s*(?:-\s+(?=[\w.]+\s+-\s))?)+"
 )
 """Line prefixes a logger, a test runner or a quoting reply adds (``logging``'s
-``%(asctime)s - %(name)s - %(levelname)s - ``, loguru's ``time | LEVEL | mod:fn:12 - ``)."""
+``%(asctime)s - %(name)s - %(levelname)s - ``, loguru's ``time | LEVEL | mod:fn:12 - ``,
+vLLM's ``ERROR 12-04 11:26:27 engine.py:366]``, glog's ``E1204 11:26:27.123 42 f.cc:9]``,
+docker compose's ``service  | ``; not a load report's ``NAME | STATUS |`` row)."""
 
 
 def decode(data: bytes) -> str:
@@ -147,13 +154,14 @@ def normalise(text: str) -> str:
     raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
     width = max(map(len, raw), default=0)
     at_width = [len(line) == width >= MIN_BROKEN_LINE for line in raw]
+    long = [len(line) >= MIN_BROKEN_LINE for line in raw]
     stripped = [LOG_PREFIX.sub("", line) for line in raw]
     # A line a logger began is a new record, never the rest of a broken one.
     records = [
         bool(re.search(r"[^\s>|]", line[: len(line) - len(kept)]))
         for line, kept in zip(raw, stripped, strict=True)
     ]
-    text = "\n".join(_rejoin(stripped, at_width, records))
+    text = "\n".join(_rejoin(stripped, at_width, records, long))
     text = BLOB.sub(lambda m: " ".join(_pieces(m.group(0))), text)
     text = RANGE.sub(r"\1", text)
     text = SWAPPED_CLOSERS.sub(r"\1])", text)
@@ -248,19 +256,24 @@ WRAPPED_WORDS = frozenset(
 """Words of loading messages: split by a hard wrap, their halves are rejoined."""
 
 
-def _rejoin(lines: list[str], at_width: list[bool], records: list[bool]) -> list[str]:
+def _rejoin(
+    lines: list[str], at_width: list[bool], records: list[bool], long: list[bool]
+) -> list[str]:
     """Join lines a terminal or an editor broke inside a name, a number or a shape.
 
     ``at_width`` marks the lines as long as the longest of the paste: where a terminal
     breaks, so a break there inside a number or a name is taken as a wrap. ``records``
-    marks the lines a logger began, which carry on nothing. A code block indents the
-    rest of a broken line as it indents its start: that indent is not part of the token.
+    marks the lines a logger began, which carry on nothing; ``long`` the lines long
+    enough for a terminal to break (as pasted, their log prefix included). A code block
+    indents the rest of a broken line as it indents its start: that indent is not part
+    of the token.
     """
     out: list[str] = []
     indent = ""
-    for line, wide, record in zip(lines, [False, *at_width], records, strict=False):
+    previous = zip([False, *at_width], [False, *long], strict=False)
+    for line, (wide, broad), record in zip(lines, previous, records, strict=False):
         rest = line[len(indent) :] if indent and line.startswith(indent) else line
-        if out and not record and _broken(out[-1], rest, wide):
+        if out and not record and _broken(out[-1], rest, wide, broad):
             out[-1] += rest
         else:
             out.append(line)
@@ -268,7 +281,7 @@ def _rejoin(lines: list[str], at_width: list[bool], records: list[bool]) -> list
     return out
 
 
-def _broken(before: str, after: str, at_width: bool = False) -> bool:
+def _broken(before: str, after: str, at_width: bool = False, long_line: bool = False) -> bool:
     """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
     if not before or not after or before[-1].isspace() or after[0].isspace():
         return False
@@ -287,7 +300,7 @@ def _broken(before: str, after: str, at_width: bool = False) -> bool:
         return True
     piece, rest = tail.group(0), head.group(0).rstrip("]),.:;")
     word = (piece + rest).lower()
-    long_line = len(before) >= MIN_BROKEN_LINE
+    long_line = long_line or len(before) >= MIN_BROKEN_LINE
     if (long_line if len(word) > 2 else at_width) and (
         _phrase_word(word) and not _phrase_word(piece.lower())
     ):
