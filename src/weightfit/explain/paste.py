@@ -158,7 +158,7 @@ def normalise(text: str) -> str:
     stripped = [LOG_PREFIX.sub("", line) for line in raw]
     # A line a logger began is a new record, never the rest of a broken one.
     records = [
-        bool(re.search(r"[^\s>|]", line[: len(line) - len(kept)]))
+        len(kept) < len(line) and RECORD_MARK.search(line, 0, len(line) - len(kept)) is not None
         for line, kept in zip(raw, stripped, strict=True)
     ]
     text = "\n".join(_rejoin(stripped, at_width, records, long))
@@ -287,8 +287,10 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         return False
     # Inside a quoted name: the quote opened on this line is still open (an apostrophe
     # inside a word, "Can't", opens nothing).
-    quotes = APOSTROPHE.sub("", before)
-    open_quote = quotes.count("'") % 2 == 1 or quotes.count('"') % 2 == 1
+    open_quote = False
+    if "'" in before or '"' in before:
+        quotes = APOSTROPHE.sub("", before)
+        open_quote = quotes.count("'") % 2 == 1 or quotes.count('"') % 2 == 1
     if open_quote and re.match(r"^[\w.\-]+['\"]", after):
         return True
     if at_width and open_quote and re.match(r"^['\"](?:[\s,.;:\])]|$)", after):
@@ -320,6 +322,9 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         return leaf is not None and _leaf(piece) is None and _leaf(rest) is None
     return False
 
+
+RECORD_MARK = re.compile(r"[^\s>|]")
+"""A prefix holding more than quoting marks: a logger's (a timestamp, a level, a rank)."""
 
 APOSTROPHE = re.compile(r"(?<=[A-Za-z])'(?=[A-Za-z])")
 
