@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 
 from weightfit.diagnose._context import Context
-from weightfit.diagnose.fragments import SHARD_FILE, whole_text_facts
+from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose.text_statements import SHARD_FILE
 from weightfit.findings import Finding
 from weightfit.tree import is_layer_index, stack_of
 

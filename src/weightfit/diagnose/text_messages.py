@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from weightfit import security
 from weightfit.diagnose._context import Context
-from weightfit.diagnose.fragments import text_facts
+from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
 

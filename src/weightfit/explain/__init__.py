@@ -33,7 +33,7 @@ from pathlib import Path
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
-from weightfit.diagnose.fragments import TEXT_FACTS
+from weightfit.diagnose._facts import TEXT_FACTS
 from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import (

@@ -1,0 +1,172 @@
+"""One pasted tensor stored in another layout.
+
+Singleton axes, a 1x1 conv for a Linear, another image channel count, an empty
+(partitioned) tensor.
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+
+def singleton_layout(ctx: Context) -> None:
+    """Report vectors stored with extra singleton axes: ``(1, 1, 1, 512)`` against ``(512,)``.
+
+    The values are the same; the library that wrote them stored the parameter in
+    another layout (flax GroupNorm before 0.3.6, old TensorFlow exports).
+    """
+    if not ctx.partial:
+        return
+    pairs = [
+        p
+        for p in ctx.mismatches()
+        if [d for d in ctx.src(p).shape if d != 1] == [d for d in ctx.tgt(p).shape if d != 1]
+        and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) == 1
+    ]
+    if not pairs:
+        return
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{first.target} holds the same values in another layout: "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model — the library that saved it "
+                "stored this parameter with extra singleton axes"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+            },
+            confidence=0.65,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note="use the library version the checkpoint was saved with, or reshape on load",
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
+"""The projections around an LDM UNet's spatial transformer: a 1x1 conv in SD 1.x, a Linear in
+SD 2.x and SDXL (``use_linear_in_transformer``)."""
+
+
+def linear_spatial_proj(ctx: Context) -> None:
+    """Report ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other.
+
+    Stable Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers:
+    the checkpoint is of another generation than the config the model was built from.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        pointwise = max(have, want, key=len) == (*min(have, want, key=len), 1, 1)
+        if SPATIAL_PROJ.search(pair.target) and pointwise and len(min(have, want, key=len)) == 2:
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    linear_ckpt = len(ctx.src(first).shape) == 2
+    newer, older = "SD 2.x / SDXL (Linear proj_in, use_linear_in_transformer)", "SD 1.x (1x1 conv)"
+    checkpoint, model = (newer, older) if linear_ckpt else (older, newer)
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} is {shape_text(ctx.src(first).shape)} in the checkpoint and "
+                f"{shape_text(ctx.tgt(first).shape)} in the model: the checkpoint is "
+                f"{checkpoint}, the model was built as {model}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+                "checkpoint_generation": checkpoint,
+                "model_generation": model,
+                "also_acceptable": ["version"],
+            },
+            confidence=0.7,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note=(
+                "build the model from the config of the checkpoint's generation (SD 2.x / SDXL "
+                "config, or a loader that detects it); the same values also load by reshaping "
+                "these 1x1 weights, but the rest of the config must match too"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def empty_tensors(ctx: Context) -> None:
+    """Report checkpoint tensors of size 0: parameters ZeRO-3 partitioned and never gathered."""
+    if not ctx.partial:
+        return
+    pairs = [p for p in ctx.mismatches() if ctx.src(p).numel == 0 and ctx.tgt(p).numel > 0]
+    if not pairs:
+        return
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} checkpoint tensor(s) are empty ({pairs[0].source} has shape "
+                f"{shape_text(ctx.src(pairs[0]).shape)}): saved from DeepSpeed ZeRO-3 (or FSDP) "
+                "without gathering the partitioned parameters"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"empty": [p.source for p in pairs[:8]], "count": len(pairs)},
+            confidence=0.85,
+            fix_note=(
+                "save with the parameters gathered (deepspeed zero_to_fp32.py, "
+                "accelerator.get_state_dict(model), or stage3_gather_16bit_weights_on_model_save)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def image_channels(ctx: Context) -> None:
+    """Report a first convolution built for another number of image channels (1, 3, 4)."""
+    if not ctx.partial:
+        return
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != 4 or len(want) != 4 or have[0] != want[0] or have[2:] != want[2:]:
+            continue
+        if have[1] == want[1] or {have[1], want[1]} - {1, 3, 4} or have[2] < 3:
+            continue
+        ctx.add(
+            Finding(
+                category="latent_channels",
+                severity="error",
+                message=(
+                    f"the first convolution takes {have[1]}-channel images in the checkpoint, "
+                    f"{want[1]} in the model ({pair.target}): grayscale, RGB or RGBA input"
+                ),
+                params=[pair.source],
+                evidence={"checkpoint_channels": have[1], "model_channels": want[1]},
+                confidence=0.65,
+                fix_note=(
+                    f"feed {have[1]}-channel images (convert them), or adapt the kernel: sum "
+                    "its RGB weights for grayscale, or build the model for the checkpoint's input"
+                ),
+            )
+        )
+        ctx.consume(pairs=[pair])
+        return
