@@ -67,6 +67,7 @@ from weightfit.diagnose import (
     unknown,
     unrelated,
     variant,
+    vocab_families,
 )
 
 if TYPE_CHECKING:
@@ -256,10 +257,17 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "tokenizer_families",
+        vocab_families.tokenizer_families,
+        ("wrong_variant",),
+        after=("wrong_variant", "lora_mismatch"),
+        profiles=TEXT,
+    ),
+    Rule(
         "vocab_resize",
         embeddings.vocab_resize,
         ("vocab_resize",),
-        after=("wrong_variant", "lora_mismatch"),
+        after=("tokenizer_families",),
         profiles=ALL,
     ),
     Rule(

@@ -1,0 +1,51 @@
+"""Root causes from fragments (issue 11): general mechanisms that reason from the structure of
+what a text lists and from knowledge tables, each checked on inputs built from general
+knowledge (known vocabularies, latent channels, layer stacks), never one pasted text."""
+
+from __future__ import annotations
+
+import pytest
+
+import weightfit
+
+HEADER = "RuntimeError: Error(s) in loading state_dict for Model:\n"
+
+
+def size_mismatch(name: str, have: list[int], want: list[int]) -> str:
+    return (
+        f"\tsize mismatch for {name}: copying a param with shape torch.Size({have}) from "
+        f"checkpoint, the shape in current model is torch.Size({want}).\n"
+    )
+
+
+def top(text: str) -> weightfit.Finding:
+    return weightfit.explain(text).findings[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "have", "want"),
+    [
+        ("embeddings.word_embeddings.weight", [50265, 768], [30522, 768]),  # RoBERTa vs BERT
+        ("model.embed_tokens.weight", [32000, 4096], [128256, 4096]),  # Llama 2 vs Llama 3
+        ("transformer.wte.weight", [50257, 768], [151936, 768]),  # GPT-2 vs Qwen2.5
+    ],
+)
+def test_two_known_vocabularies_of_different_tokenizers_are_another_model(
+    name: str, have: list[int], want: list[int]
+) -> None:
+    finding = top(HEADER + size_mismatch(name, have, want))
+    assert finding.category == "wrong_variant"
+    assert finding.evidence["checkpoint_vocabulary"] and finding.evidence["model_vocabulary"]
+
+
+@pytest.mark.parametrize(
+    ("have", "want"),
+    [
+        ([32000, 4096], [32001, 4096]),  # a pad token added to Llama 2
+        ([151665, 3584], [151936, 3584]),  # Qwen2.5's tokenizer against its padded config
+    ],
+)
+def test_tokens_added_to_one_vocabulary_stay_a_resize(have: list[int], want: list[int]) -> None:
+    assert top(HEADER + size_mismatch("model.embed_tokens.weight", have, want)).category == (
+        "vocab_resize"
+    )
