@@ -49,3 +49,30 @@ def test_tokens_added_to_one_vocabulary_stay_a_resize(have: list[int], want: lis
     assert top(HEADER + size_mismatch("model.embed_tokens.weight", have, want)).category == (
         "vocab_resize"
     )
+
+
+def key_list(cue: str, names: list[str]) -> str:
+    return f"\t{cue} key(s) in state_dict: " + ", ".join(f'"{n}"' for n in names) + ".\n"
+
+
+def layers(template: str, indices: range) -> list[str]:
+    return [template.format(i) for i in indices]
+
+
+@pytest.mark.parametrize("cue", ["Unexpected", "Missing"])
+def test_layers_past_the_other_sides_depth_are_another_depth_not_a_wrapper_prefix(
+    cue: str,
+) -> None:
+    # BERT-large's layers 12-23 beside BERT-base: their leading 'encoder.' is no wrapper (a
+    # wrapper renames layer 0 too), and their 'attention.self.query' is no diffusers rename.
+    names = layers("encoder.layer.{}.attention.self.query.weight", range(12, 24)) + layers(
+        "encoder.layer.{}.output.dense.weight", range(12, 24)
+    )
+    finding = top(HEADER + key_list(cue, names))
+    assert finding.category == "wrong_variant"
+    assert (finding.evidence["first"], finding.evidence["last"]) == (12, 23)
+
+
+def test_a_wrapper_prefix_from_one_side_still_reads_from_layer_zero() -> None:
+    names = ["module.conv1.weight", *layers("module.layer1.{}.conv1.weight", range(3))]
+    assert top(HEADER + key_list("Unexpected", names)).category == "prefix"

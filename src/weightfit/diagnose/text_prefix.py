@@ -63,6 +63,8 @@ def one_sided_prefix(ctx: Context) -> None:
             continue
         if any("lora_" in n or ".adapter" in n for n in names):
             continue
+        if _deeper_layers(names):
+            continue  # a wrapper renames every tensor, layer 0 too: these are extra layers
         stripped = {name.split(".", 1)[1] for name in names}
         if other and not (stripped & set(other)):
             continue
@@ -114,6 +116,12 @@ def one_sided_prefix(ctx: Context) -> None:
             )
         )
         ctx.consume(missing=missing)
+
+
+def _deeper_layers(names: list[str]) -> bool:
+    """Whether every name sits in a layer stack past its first layer (``encoder.layer.12`` …)."""
+    found = [stack_of(name) for name in names]
+    return all(f is not None and f[1] >= 1 for f in found)
 
 
 def _first_tensors(names: list[str]) -> bool:
