@@ -76,3 +76,25 @@ def test_layers_past_the_other_sides_depth_are_another_depth_not_a_wrapper_prefi
 def test_a_wrapper_prefix_from_one_side_still_reads_from_layer_zero() -> None:
     names = ["module.conv1.weight", *layers("module.layer1.{}.conv1.weight", range(3))]
     assert top(HEADER + key_list("Unexpected", names)).category == "prefix"
+
+
+@pytest.mark.parametrize(
+    ("name", "have", "want"),
+    [
+        ("post_quant_conv.weight", [16, 16, 1, 1], [4, 4, 1, 1]),  # SD 3 / Flux VAE vs SD 1.x
+        ("first_stage_model.quant_conv.weight", [32, 32, 1, 1], [8, 8, 1, 1]),  # 2c: mean, logvar
+        ("vae.encoder.conv_out.weight", [32, 512, 3, 3], [8, 512, 3, 3]),
+    ],
+)
+def test_an_autoencoders_latent_layers_name_its_latent_space(
+    name: str, have: list[int], want: list[int]
+) -> None:
+    finding = top(HEADER + size_mismatch(name, have, want))
+    assert finding.category == "latent_channels"
+    assert (finding.evidence["checkpoint_channels"], finding.evidence["model_channels"]) == (16, 4)
+
+
+def test_an_autoencoder_of_another_width_is_not_another_latent_space() -> None:
+    # Same 4 latents, another width: the latent axis agrees, the rule stays silent.
+    text = HEADER + size_mismatch("decoder.conv_in.weight", [512, 4, 3, 3], [256, 4, 3, 3])
+    assert all(f.category != "latent_channels" for f in weightfit.explain(text).findings)

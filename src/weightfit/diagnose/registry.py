@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 from weightfit.diagnose import (
     adapters,
+    autoencoder,
     benign,
     conditioning,
     cross_widths,
@@ -210,6 +211,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "image_channels",
         text_layouts.image_channels,
+        ("latent_channels",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "autoencoder_latents",
+        autoencoder.autoencoder_latents,
         ("latent_channels",),
         after=("quantization",),
         profiles=TEXT,
