@@ -40,35 +40,35 @@ def autoencoder_latents(ctx: Context) -> None:
                 continue
             if have[axis] == want[axis]:
                 break
-            channels = (_latents(have[axis], per_channel), _latents(want[axis], per_channel))
-            if all(channels):
-                found.append((pair, channels[0], channels[1]))
+            ours, theirs = _latents(have[axis], per_channel), _latents(want[axis], per_channel)
+            if ours is not None and theirs is not None:
+                found.append((pair, ours, theirs))
             break
     if not found:
         return
-    first, have, want = found[0]
-    if any((h, w) != (have, want) for _, h, w in found):
+    first, ours, theirs = found[0]
+    if any((h, w) != (ours, theirs) for _, h, w in found):
         return  # the latent ends disagree on the counts: no one latent space explains them
     ctx.add(
         Finding(
             category="latent_channels",
             severity="error",
             message=(
-                f"the autoencoder's latent layers are built for {want} latent channels "
-                f"({', '.join(_known.latent_labels(want)[:2]) or 'unknown'}), the checkpoint "
-                f"has {have} ({', '.join(_known.latent_labels(have)[:2]) or 'unknown'}): "
+                f"the autoencoder's latent layers are built for {theirs} latent channels "
+                f"({', '.join(_known.latent_labels(theirs)[:2]) or 'unknown'}), the checkpoint "
+                f"has {ours} ({', '.join(_known.latent_labels(ours)[:2]) or 'unknown'}): "
                 f"{first.target} {shape_text(ctx.src(first).shape)} → "
                 f"{shape_text(ctx.tgt(first).shape)}; an autoencoder of another latent space"
             ),
             params=[pair.source for pair, _, _ in found],
             evidence={
-                "checkpoint_channels": have,
-                "model_channels": want,
+                "checkpoint_channels": ours,
+                "model_channels": theirs,
                 "latent_layers": [pair.target for pair, _, _ in found],
             },
             confidence=0.75,
             fix_note=(
-                f"use the autoencoder config of the checkpoint (latent_channels={have}), or the "
+                f"use the autoencoder config of the checkpoint (latent_channels={ours}), or the "
                 "autoencoder the model was made for: latent spaces are not interchangeable"
             ),
         )
