@@ -98,3 +98,42 @@ def test_an_autoencoder_of_another_width_is_not_another_latent_space() -> None:
     # Same 4 latents, another width: the latent axis agrees, the rule stays silent.
     text = HEADER + size_mismatch("decoder.conv_in.weight", [512, 4, 3, 3], [256, 4, 3, 3])
     assert all(f.category != "latent_channels" for f in weightfit.explain(text).findings)
+
+
+RESNET_START = ["conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv1.weight", "fc.weight"]
+"""A ResNet listed from its beginning: stem modules and the first layer of its first stage."""
+
+
+@pytest.mark.parametrize(
+    "unexpected",
+    [
+        [  # a transformer's encoder and decoder
+            "encoder.layers.0.self_attn.in_proj_weight",
+            "encoder.layers.0.linear1.weight",
+            "decoder.embed_tokens.weight",
+            "decoder.layers.0.fc1.weight",
+        ],
+        [  # GPT-2 from its first block
+            "transformer.wte.weight",
+            "transformer.wpe.weight",
+            "transformer.h.0.attn.c_attn.weight",
+            "transformer.h.0.mlp.c_fc.weight",
+            "lm_head.weight",
+        ],
+    ],
+    ids=["resnet-vs-seq2seq", "resnet-vs-gpt2"],
+)
+def test_two_model_beginnings_sharing_no_module_words_are_unrelated(
+    unexpected: list[str],
+) -> None:
+    text = HEADER + key_list("Missing", RESNET_START) + key_list("Unexpected", unexpected)
+    assert top(text).category == "unrelated"
+
+
+def test_two_heads_around_one_backbone_are_not_unrelated() -> None:
+    # DistilBERT's classification head against its masked-LM head: no stack, no beginning.
+    missing = ["classifier.weight", "classifier.bias", "pre_classifier.weight"]
+    unexpected = ["vocab_transform.weight", "vocab_layer_norm.weight", "vocab_projector.weight"]
+    text = HEADER + key_list("Missing", [*missing, "pre_classifier.bias"])
+    text += key_list("Unexpected", [*unexpected, "vocab_projector.bias"])
+    assert all(f.category != "unrelated" for f in weightfit.explain(text).findings)

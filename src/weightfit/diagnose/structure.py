@@ -5,8 +5,9 @@
   another size of the same architecture (``wrong_variant``); a text about shards says
   a piece of a sharded save is missing instead (``partitioned``);
 - ``foreign_names``: missing and unexpected names that share no module words at all
-  (indices and parameter leaves aside), both reaching into layer stacks (whole bodies,
-  not a head swapped on one backbone): a checkpoint of another model (``unrelated``).
+  (indices and parameter leaves aside), both reaching into a model's body (two layers of
+  a stack, or a model listed from its beginning: stem modules and layer 0), not a head
+  swapped on one backbone: a checkpoint of another model (``unrelated``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ MIN_FOREIGN = 4
 
 MAX_SHARED_WORDS = 0.1
 """Largest share of module words two foreign name lists may have in common."""
+
+MIN_TOPS = 2
+"""Fewest top modules beside a first layer for a name list to be a model's beginning."""
 
 LEAVES = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
 """Parameter leaves every model shares; they say nothing about which model it is."""
@@ -139,8 +143,14 @@ def foreign_names(ctx: Context) -> None:
 
 
 def _bodies(names: list[str]) -> bool:
-    """Whether names reach into a model's body: two or more layers of a repeated stack."""
-    return len({stack_of(name) for name in names} - {None}) >= 2
+    """Whether names reach into a model's body, not only its heads.
+
+    Two or more layers of a repeated stack, or its first layer among top modules of
+    their own (``conv1``, ``bn1``, ``layer1.0`` …: a model listed from its beginning).
+    """
+    stacks = {stack_of(name) for name in names} - {None}
+    tops = {name.split(".", 1)[0] for name in names}
+    return len(stacks) >= 2 or (any(s[1] == 0 for s in stacks) and len(tops) >= MIN_TOPS)
 
 
 def _words(names: list[str]) -> set[str]:
