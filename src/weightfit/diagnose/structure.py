@@ -148,7 +148,7 @@ def _bodies(names: list[str]) -> bool:
     Two or more layers of a repeated stack, or its first layer among top modules of
     their own (``conv1``, ``bn1``, ``layer1.0`` …: a model listed from its beginning).
     """
-    stacks = {stack_of(name) for name in names} - {None}
+    stacks = {found for name in names if (found := stack_of(name)) is not None}
     tops = {name.split(".", 1)[0] for name in names}
     return len(stacks) >= 2 or (any(s[1] == 0 for s in stacks) and len(tops) >= MIN_TOPS)
 
