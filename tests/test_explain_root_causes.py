@@ -137,3 +137,14 @@ def test_two_heads_around_one_backbone_are_not_unrelated() -> None:
     text = HEADER + key_list("Missing", [*missing, "pre_classifier.bias"])
     text += key_list("Unexpected", [*unexpected, "vocab_projector.bias"])
     assert all(f.category != "unrelated" for f in weightfit.explain(text).findings)
+
+
+def test_a_rule_seen_on_one_or_two_dev_texts_claims_no_more_than_an_unmeasured_one() -> None:
+    from weightfit.diagnose.calibration import UNMEASURED, Measured
+
+    assert Measured(1, 1).cap <= UNMEASURED and Measured(2, 2).cap <= UNMEASURED
+    assert Measured(1, 0).cap < Measured(1, 1).cap
+    # Past the first texts, a lower bound of the precision: more evidence earns more.
+    caps = [Measured(n, n).cap for n in (3, 5, 10, 30)]
+    assert caps == sorted(caps) and 0.5 < caps[0] < 0.7 and caps[-1] < 0.97
+    assert Measured(16, 13).cap < 0.7  # 81 % right on dev is not 0.8 earned
