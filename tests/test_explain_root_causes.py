@@ -148,3 +148,18 @@ def test_a_rule_seen_on_one_or_two_dev_texts_claims_no_more_than_an_unmeasured_o
     caps = [Measured(n, n).cap for n in (3, 5, 10, 30)]
     assert caps == sorted(caps) and 0.5 < caps[0] < 0.7 and caps[-1] < 0.97
     assert Measured(16, 13).cap < 0.7  # 81 % right on dev is not 0.8 earned
+
+
+@pytest.mark.parametrize(
+    ("leaves", "scheme"),
+    [
+        (["q_weight", "q_scale", "q_invperm", "q_groups"], "exl2"),
+        (["weight_packed", "weight_scale", "weight_shape"], "compressed-tensors"),
+        (["weight", "scales", "biases"], "MLX"),
+    ],
+)
+def test_quantized_leaves_name_their_scheme(leaves: list[str], scheme: str) -> None:
+    names = [f"model.layers.0.self_attn.q_proj.{leaf}" for leaf in leaves]
+    finding = top(HEADER + key_list("Unexpected", names))
+    assert finding.category == "quantization"
+    assert scheme in finding.evidence["scheme"]

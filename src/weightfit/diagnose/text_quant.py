@@ -28,9 +28,17 @@ QUANT_LEAVES = frozenset(
         "bitsandbytes__nf4",
         "bitsandbytes__fp4",
         "int8_weight",
+        "weight_shape",
+        "weight_g_idx",
+        "q_weight",
+        "q_scale",
+        "q_scale_max",
+        "q_invperm",
+        "q_groups",
     }
 )
-"""Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8)."""
+"""Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8,
+ExLlamaV2's exl2)."""
 
 
 def quantized_names(ctx: Context) -> None:
@@ -85,8 +93,12 @@ def _scheme(leaves: set[str]) -> str:
         return "bitsandbytes 8-bit"
     if leaves & {"absmax", "quant_map"}:
         return "bitsandbytes 4-bit"
-    if leaves & {"weight_packed", "weight_zero_point"}:
+    if leaves & {"weight_packed", "weight_zero_point", "weight_shape", "weight_g_idx"}:
         return "compressed-tensors"
+    if leaves & {"q_weight", "q_invperm", "q_scale_max", "q_groups"}:
+        return "ExLlamaV2 exl2"
+    if {"scales", "biases"} <= leaves and not leaves & {"qweight", "qzeros"}:
+        return "MLX (weight, scales, biases per group)"
     if leaves & {"weight_scale_inv", "input_scale"}:
         return "fp8"
     if "int8_weight" in leaves:
