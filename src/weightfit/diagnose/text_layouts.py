@@ -8,27 +8,61 @@ from __future__ import annotations
 
 import re
 
+from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
+SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
+"""The projections around an LDM UNet's spatial transformer: a 1x1 conv in SD 1.x, a Linear in
+SD 2.x and SDXL (``use_linear_in_transformer``)."""
 
-def singleton_layout(ctx: Context) -> None:
-    """Report vectors stored with extra singleton axes: ``(1, 1, 1, 512)`` against ``(512,)``.
 
-    The values are the same; the library that wrote them stored the parameter in
-    another layout (flax GroupNorm before 0.3.6, old TensorFlow exports).
+def singleton_axes(ctx: Context) -> None:
+    """Report tensors that hold the same values with singleton axes added or dropped.
+
+    Two shapes equal once their 1s are dropped hold the same values; what the extra axes
+    say depends on the layer:
+
+    - ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other: Stable
+      Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers, so the
+      checkpoint is of another generation than the model's config (``wrong_variant``);
+    - a vector stored as ``(1, 1, 1, 512)`` against ``(512,)``: the library that wrote it
+      stored the parameter in another layout (flax GroupNorm before 0.3.6, old TensorFlow
+      exports), a ``version`` matter.
+
+    Other singleton changes (a Linear against a 1x1 conv elsewhere) are left to
+    ``rank_inflate``.
     """
     if not ctx.partial:
         return
-    pairs = [
-        p
-        for p in ctx.mismatches()
-        if [d for d in ctx.src(p).shape if d != 1] == [d for d in ctx.tgt(p).shape if d != 1]
-        and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) == 1
+    same = [
+        p for p in ctx.mismatches() if _squeezed(ctx.src(p).shape) == _squeezed(ctx.tgt(p).shape)
     ]
-    if not pairs:
-        return
+    projections = [p for p in same if SPATIAL_PROJ.search(p.target) and _pointwise(ctx, p)]
+    if projections:
+        _report_generation(ctx, projections)
+    vectors = [
+        p
+        for p in same
+        if p not in projections and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) == 1
+    ]
+    if vectors:
+        _report_layout(ctx, vectors)
+
+
+def _squeezed(shape: tuple[int, ...]) -> list[int]:
+    return [d for d in shape if d != 1]
+
+
+def _pointwise(ctx: Context, pair: Pair) -> bool:
+    """Whether one side is a matrix and the other that matrix as a 1x1 convolution."""
+    have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+    short, long = sorted((have, want), key=len)
+    return len(short) == 2 and long == (*short, 1, 1)
+
+
+def _report_layout(ctx: Context, pairs: list[Pair]) -> None:
     first = pairs[0]
     ctx.add(
         Finding(
@@ -56,27 +90,7 @@ def singleton_layout(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
-SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
-"""The projections around an LDM UNet's spatial transformer: a 1x1 conv in SD 1.x, a Linear in
-SD 2.x and SDXL (``use_linear_in_transformer``)."""
-
-
-def linear_spatial_proj(ctx: Context) -> None:
-    """Report ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other.
-
-    Stable Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers:
-    the checkpoint is of another generation than the config the model was built from.
-    """
-    if not ctx.partial:
-        return
-    pairs = []
-    for pair in ctx.mismatches():
-        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
-        pointwise = max(have, want, key=len) == (*min(have, want, key=len), 1, 1)
-        if SPATIAL_PROJ.search(pair.target) and pointwise and len(min(have, want, key=len)) == 2:
-            pairs.append(pair)
-    if not pairs:
-        return
+def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
     first = pairs[0]
     linear_ckpt = len(ctx.src(first).shape) == 2
     newer, older = "SD 2.x / SDXL (Linear proj_in, use_linear_in_transformer)", "SD 1.x (1x1 conv)"

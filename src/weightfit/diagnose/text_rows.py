@@ -110,14 +110,25 @@ PER_ANCHOR = (5, 4, 0)
 """Values per anchor beside the class scores: box + objectness (YOLO), box, none."""
 
 
-def detection_rows(ctx: Context) -> None:
+def detector_heads(ctx: Context) -> None:
+    """Read a detector's output rows as ``anchors × (classes + k)``: which factor changed.
+
+    Dense detectors predict, per location, ``k`` box values (and an objectness score) and
+    the class scores for each anchor. Their rows name no head, their arithmetic does:
+    when the anchors per location change and the classes per anchor agree, the detector
+    is configured otherwise (``wrong_variant``); when the class count changes with the
+    same anchors, the head is for another label set (``num_classes``).
+    """
+    if ctx.partial and not _anchor_change(ctx):
+        _class_rows(ctx)
+
+
+def _class_rows(ctx: Context) -> None:
     """Report detector outputs of ``anchors × (classes + k)`` rows: another class count.
 
     YOLOv5's ``model.24.m.0`` has 255 = 3 × (80 + 5) rows for COCO; a model built for
-    one class has 18. The rows name no head, their arithmetic does.
+    one class has 18.
     """
-    if not ctx.partial:
-        return
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
         if len(have) != len(want) or have[1:] != want[1:] or have[0] == want[0]:
@@ -216,7 +227,7 @@ BOX_REGRESSION = re.compile(r"reg|bbox|box", re.IGNORECASE)
 """Names of a dense detector's box-regression convolution (4 rows per anchor)."""
 
 
-def anchor_count(ctx: Context) -> None:
+def _anchor_change(ctx: Context) -> bool:
     """Report dense detection heads built for another number of anchors per location.
 
     A dense head's box-regression conv has 4 rows per anchor and its classification conv
@@ -224,8 +235,6 @@ def anchor_count(ctx: Context) -> None:
     agree, the anchors differ (the detector's config), not the class count. Only 4-D convs
     count: a two-stage detector's Linear box head has 4 rows per class, not per anchor.
     """
-    if not ctx.partial:
-        return
     convs = [
         p
         for p in ctx.mismatches()
@@ -247,7 +256,8 @@ def anchor_count(ctx: Context) -> None:
             if classes != rows[1] // anchors[1]:
                 continue
             _report_anchors(ctx, reg, cls, anchors, classes)
-            return
+            return True
+    return False
 
 
 def _report_anchors(
