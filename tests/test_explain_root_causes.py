@@ -163,3 +163,24 @@ def test_quantized_leaves_name_their_scheme(leaves: list[str], scheme: str) -> N
     finding = top(HEADER + key_list("Unexpected", names))
     assert finding.category == "quantization"
     assert scheme in finding.evidence["scheme"]
+
+
+def test_each_stages_last_blocks_on_one_side_are_another_depth() -> None:
+    # ResNet-34 (3, 4, 6, 3 blocks) against ResNet-18 (2 per stage): each stage's tail.
+    names = ["layer1.2.conv1.weight", "layer1.2.bn1.weight", "layer4.2.conv1.weight"]
+    names += layers("layer2.{}.conv1.weight", range(2, 4))
+    names += layers("layer3.{}.conv1.weight", range(2, 6))
+    finding = top(HEADER + key_list("Missing", names))
+    assert finding.category == "wrong_variant"
+    assert finding.evidence["stacks"] == {
+        "layer1": [2, 2],
+        "layer4": [2, 2],
+        "layer2": [2, 3],
+        "layer3": [2, 5],
+    }
+
+
+def test_rows_inside_repeated_layers_are_widths_not_classes() -> None:
+    # blocks.0.mlp.fc1: 'fc' names an MLP here, not a head; its rows are the MLP width.
+    text = HEADER + size_mismatch("blocks.0.mlp.fc1.weight", [3072, 768], [4096, 768])
+    assert top(text).category == "wrong_variant"

@@ -416,6 +416,11 @@ def num_classes(ctx: Context) -> None:
 _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
 
 
+def _class_worded(name: str) -> bool:
+    """Whether a tensor's name says it scores classes."""
+    return any(word in name.lower() for word in _CLASS_WORDS)
+
+
 def _head_confidence(
     ctx: Context, changes: list[_RowChange], has_bias: bool, datasets: list[str]
 ) -> float:
@@ -487,6 +492,10 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
         return False
     named = any(word in module for word in _HEAD_WORDS)
     if ctx.partial:
+        if stack_of(change.name) is not None and not _class_worded(change.name):
+            # Inside repeated layers rows are widths (blocks.0.mlp.fc1: the MLP ratio),
+            # unless the name says classes (DETR's class_embed.0 per decoder layer).
+            return _label_rows(change)
         # A text names only what differs: where a tensor sits is unknown, its name tells
         # (any word of its path: classifier.header.conv, head.final_layer), or a known
         # dataset's class count does.
