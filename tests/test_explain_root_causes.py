@@ -184,3 +184,22 @@ def test_rows_inside_repeated_layers_are_widths_not_classes() -> None:
     # blocks.0.mlp.fc1: 'fc' names an MLP here, not a head; its rows are the MLP width.
     text = HEADER + size_mismatch("blocks.0.mlp.fc1.weight", [3072, 768], [4096, 768])
     assert top(text).category == "wrong_variant"
+
+
+GGUF_LOADER = 'File "/ComfyUI/custom_nodes/ComfyUI-GGUF/loader.py", line 90, in load\n'
+
+
+@pytest.mark.parametrize(
+    ("stored", "kind"),
+    [(1728, "Q4_K"), (3264, "Q8_0"), (2520, "Q6_K")],  # 3072 values as GGML blocks of bytes
+)
+def test_rows_stored_as_ggml_blocks_are_quantized(stored: int, kind: str) -> None:
+    name = "double_blocks.0.img_attn.qkv.weight"
+    finding = top(GGUF_LOADER + HEADER + size_mismatch(name, [9216, stored], [9216, 3072]))
+    assert finding.category == "quantization"
+    assert kind in finding.evidence["ggml_types"]
+
+
+def test_a_block_ratio_without_quantization_words_is_not_read_as_packing() -> None:
+    text = HEADER + size_mismatch("double_blocks.0.img_attn.qkv.weight", [9216, 1728], [9216, 3072])
+    assert top(text).category != "quantization"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from weightfit import dtypes
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import text_facts, whole_text_facts
 from weightfit.findings import Finding
@@ -117,23 +118,31 @@ def packed_shapes(ctx: Context) -> None:
     """Report tensors stored packed: a fraction of the model's elements, or quantized names.
 
     bitsandbytes 4-bit stores ``[n/2, 1]`` bytes for an ``n``-element weight; GPTQ and
-    AWQ store ``qweight`` with 8 values in each int32, along one axis or the other.
+    AWQ store ``qweight`` with 8 values in each int32, along one axis or the other; GGUF
+    stores rows as GGML blocks (``Q4_K``: 144 bytes per 256 values), read where the text
+    speaks of quantization.
     """
     if not ctx.partial:
         return
     pairs = []
+    blocks: list[str] = []
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
         named = pair.target.rsplit(".", 1)[-1] in QUANT_LEAVES
         ratios = [k for k in PACKING if have.numel and have.numel * k == want.numel]
         flat = bool(ratios) and have.shape == (have.numel, 1) and len(want.shape) == 2
         matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
-        if named or flat or matrix or _byte_buffer(pair.target, have.shape, want.shape):
+        ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
+        blocks += [name for name in ggml if name not in blocks]
+        if named or flat or matrix or ggml or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
         return
     first = pairs[0]
     ratio = ctx.tgt(first).numel / max(ctx.src(first).numel, 1)
+    evidence: dict[str, object] = {"packing": ratio, "count": len(pairs)}
+    if blocks:
+        evidence["ggml_types"] = blocks
     ctx.add(
         Finding(
             category="quantization",
@@ -145,7 +154,7 @@ def packed_shapes(ctx: Context) -> None:
                 "quantized weights loaded into a model built for another storage"
             ),
             params=[p.source for p in pairs],
-            evidence={"packing": ratio, "count": len(pairs)},
+            evidence=evidence,
             confidence=0.75,
             fix_note=(
                 "build the model with the checkpoint's quantization_config (bitsandbytes, "
@@ -154,6 +163,25 @@ def packed_shapes(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+def _ggml_blocks(have: tuple[int, ...], want: tuple[int, ...]) -> list[str]:
+    """GGML block types whose bytes per row fit: one side's last axis is the other's in blocks.
+
+    GGUF stores each row of a ``Q4_K`` weight as ``n / 256`` blocks of 144 bytes: a
+    ``[3072, 3072]`` weight read as raw bytes is ``[3072, 1728]``. Only the last axis may
+    differ, and the element count must fill whole blocks.
+    """
+    if len(have) != len(want) or not have or have[:-1] != want[:-1] or have[-1] == want[-1]:
+        return []
+    found = []
+    for block in dtypes.BLOCK_TYPES.values():
+        for values, stored in ((want[-1], have[-1]), (have[-1], want[-1])):
+            if values % block.block_size == 0 and stored * block.block_size == (
+                values * block.type_size
+            ):
+                found.append(block.name)
+    return found
 
 
 def _byte_buffer(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> bool:
