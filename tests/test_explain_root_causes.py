@@ -203,3 +203,10 @@ def test_rows_stored_as_ggml_blocks_are_quantized(stored: int, kind: str) -> Non
 def test_a_block_ratio_without_quantization_words_is_not_read_as_packing() -> None:
     text = HEADER + size_mismatch("double_blocks.0.img_attn.qkv.weight", [9216, 1728], [9216, 3072])
     assert top(text).category != "quantization"
+
+
+def test_a_sequential_classifier_inside_numbered_modules_is_still_a_head() -> None:
+    # torchvision's DeepLabV3: classifier.4 is the last conv of a Sequential head (VOC 21).
+    text = HEADER + size_mismatch("classifier.4.weight", [21, 256, 1, 1], [2, 256, 1, 1])
+    text += size_mismatch("classifier.4.bias", [21], [2])
+    assert top(text).category == "num_classes"

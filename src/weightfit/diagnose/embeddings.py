@@ -492,19 +492,17 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
         return False
     named = any(word in module for word in _HEAD_WORDS)
     if ctx.partial:
-        if stack_of(change.name) is not None and not _class_worded(change.name):
-            # Inside repeated layers rows are widths (blocks.0.mlp.fc1: the MLP ratio),
-            # unless the name says classes (DETR's class_embed.0 per decoder layer).
-            return _label_rows(change)
         # A text names only what differs: where a tensor sits is unknown, its name tells
         # (any word of its path: classifier.header.conv, head.final_layer), or a known
-        # dataset's class count does.
+        # dataset's class count does. Inside repeated layers rows are widths
+        # (blocks.0.mlp.fc1: the MLP ratio; EDSR's head.0 is its first conv) unless the
+        # name says classes (a Sequential classifier.4, DETR's class_embed.0).
         path = change.name.lower().split(".")[:-1]
-        named = named or (
-            stack_of(change.name) is None
-            and any(word in segment for segment in path for word in _HEAD_WORDS)
+        if stack_of(change.name) is not None and not _class_worded(change.name):
+            return _label_rows(change)
+        return any(word in segment for segment in path for word in _HEAD_WORDS) or _label_rows(
+            change
         )
-        return named or (stack_of(change.name) is None and _label_rows(change))
     late = change.position >= 0.8
     if stack_of(change.name) is None:
         return named or late
