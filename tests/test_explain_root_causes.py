@@ -210,3 +210,13 @@ def test_a_sequential_classifier_inside_numbered_modules_is_still_a_head() -> No
     text = HEADER + size_mismatch("classifier.4.weight", [21, 256, 1, 1], [2, 256, 1, 1])
     text += size_mismatch("classifier.4.bias", [21], [2])
     assert top(text).category == "num_classes"
+
+
+def test_kernels_holding_the_same_axes_in_another_order_are_a_layout_change() -> None:
+    # spconv 1.x writes [kD, kH, kW, in, out], 2.x reads [out, kD, kH, kW, in].
+    text = HEADER + size_mismatch("net.conv0.0.weight", [3, 3, 3, 16, 16], [16, 3, 3, 3, 16])
+    text += size_mismatch("net.down0.0.weight", [3, 3, 3, 16, 32], [32, 3, 3, 3, 16])
+    finding = top(text)
+    assert finding.category == "transpose"
+    # The 16 → 32 kernel settles where out and in go; the square one alone could not.
+    assert finding.evidence["likely_permutation"] == [4, 0, 1, 2, 3]

@@ -238,6 +238,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("transpose", geometry.transpose, ("transpose",), after=("wrong_variant",)),
     Rule(
+        "permuted_axes",
+        text_layouts.permuted_axes,
+        ("transpose",),
+        after=("transpose",),
+        profiles=TEXT,
+    ),
+    Rule(
         "pos_embed_resize",
         position.pos_embed_resize,
         ("pos_embed_resize",),

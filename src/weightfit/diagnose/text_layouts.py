@@ -1,11 +1,12 @@
 """One pasted tensor stored in another layout.
 
-Singleton axes, a 1x1 conv for a Linear, another image channel count, an empty
-(partitioned) tensor.
+Singleton axes, a 1x1 conv for a Linear, kernel axes in another order, another image
+channel count, an empty (partitioned) tensor.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from weightfit.alignment import Pair
@@ -125,6 +126,67 @@ def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+def permuted_axes(ctx: Context) -> None:
+    """Report kernels holding the same axes in another order: a library's layout change.
+
+    ``[3, 3, 3, 16, 32]`` against ``[32, 3, 3, 3, 16]`` is one kernel written by spconv 1.x
+    (``kD, kH, kW, in, out``) and read by spconv 2.x (``out, kD, kH, kW, in``); TensorFlow's
+    ``HWIO`` against PyTorch's ``OIHW`` is the same story. Matrices are ``transpose``'s; this
+    reads rank 3 and up. The order every pair allows that moves the fewest axes is named;
+    it is no fix, since equal sizes (``kD, kH, kW``; ``in == out``) leave the order open.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    orders: set[tuple[int, ...]] | None = None
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) < 3 or len(have) != len(want) or sorted(have) != sorted(want):
+            continue
+        pairs.append(pair)
+        found = {
+            dims
+            for dims in itertools.permutations(range(len(have)))
+            if tuple(have[d] for d in dims) == want
+        }
+        orders = found if orders is None else orders & found
+    if not pairs:
+        return
+    first = pairs[0]
+    dims = min(orders, key=_inversions) if orders else None
+    ctx.add(
+        Finding(
+            category="transpose",
+            severity="error",
+            message=(
+                f"{len(pairs)} kernel(s) hold the same axes in another order: {first.target} "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model — written by a library "
+                "version (or framework) with another weight layout (spconv 1.x vs 2.x, "
+                "TensorFlow HWIO vs PyTorch OIHW)"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+                "likely_permutation": list(dims) if dims else None,
+                "also_acceptable": ["version"],
+            },
+            confidence=0.7,
+            fix_note=(
+                "permute the kernels to the model's layout on load (the library's own "
+                "conversion knows the order), or install the library version that wrote them"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _inversions(order: tuple[int, ...]) -> int:
+    """How many axis pairs a permutation swaps: fewer is the plainer layout change."""
+    return sum(a > b for i, a in enumerate(order) for b in order[i + 1 :])
 
 
 def empty_tensors(ctx: Context) -> None:
