@@ -220,3 +220,18 @@ def test_kernels_holding_the_same_axes_in_another_order_are_a_layout_change() ->
     assert finding.category == "transpose"
     # The 16 → 32 kernel settles where out and in go; the square one alone could not.
     assert finding.evidence["likely_permutation"] == [4, 0, 1, 2, 3]
+
+
+def test_a_video_patch_embedding_reading_twice_the_latents_is_latent_channels() -> None:
+    # HunyuanVideo image-to-video: 16 video latents + 16 image-conditioning latents.
+    text = HEADER + size_mismatch("img_in.proj.weight", [3072, 32, 1, 2, 2], [3072, 16, 1, 2, 2])
+    assert top(text).category == "latent_channels"
+
+
+def test_a_learned_token_whose_shapes_were_lost_is_no_vocabulary() -> None:
+    # The shapes are mistyped past reading; the name alone says a ViT's class token.
+    text = (
+        "size mismatch for cls_token:copying a param with shape torch.Size([1,1,192)] from "
+        "check point, the shape in current model is torch.Size([1,1,768])."
+    )
+    assert top(text).category == "wrong_variant"

@@ -362,7 +362,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unshaped_names",
         text_names.unshaped_names,
-        ("pos_embed_resize", "vocab_resize", "num_classes"),
+        ("pos_embed_resize", "vocab_resize", "num_classes", "wrong_variant"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

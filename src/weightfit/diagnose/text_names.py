@@ -156,6 +156,10 @@ def untied_head(ctx: Context) -> None:
     ctx.consume(missing=missing if head else [], unexpected=missing if stored else [])
 
 
+LEARNED_TOKEN = re.compile(r"(?:^|[._])(?:cls|dist|mask|reg|register)_?tokens?(?:$|[._])")
+"""A vision transformer's learned tokens (class, distillation, mask, register): no vocabulary."""
+
+
 def unshaped_names(ctx: Context) -> None:
     """Guess a cause from the names of shape mismatches whose shapes the paste lost."""
     facts = whole_text_facts(ctx)
@@ -166,6 +170,8 @@ def unshaped_names(ctx: Context) -> None:
     role: Category
     if re.search(r"pos|position", lower):
         role, why = "pos_embed_resize", "a position table"
+    elif LEARNED_TOKEN.search(lower):
+        role, why = "wrong_variant", "a learned token ([1, n, width]: only the width changes it)"
     elif re.search(r"embed|wte|tok|word|vocab", lower):
         role, why = "vocab_resize", "a token embedding"
     elif re.search(r"head|fc|classifier|logit|cls|score|predictor", lower):
