@@ -235,3 +235,12 @@ def test_a_learned_token_whose_shapes_were_lost_is_no_vocabulary() -> None:
         "check point, the shape in current model is torch.Size([1,1,768])."
     )
     assert top(text).category == "wrong_variant"
+
+
+def test_hundreds_of_rows_on_a_layer_no_name_ties_to_tokens_are_not_a_vocabulary() -> None:
+    # LightCNN variants: 80013 against 79077 face identities on fc2.
+    text = HEADER + size_mismatch("module.fc2.weight", [80013, 256], [79077, 256])
+    assert top(text).category != "vocab_resize"
+    # A token or two on the same unnamed layer still read as tokens added.
+    text = HEADER + size_mismatch("out.weight", [9687, 512], [9686, 512])
+    assert top(text).category == "vocab_resize"
