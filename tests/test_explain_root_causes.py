@@ -239,8 +239,20 @@ def test_a_learned_token_whose_shapes_were_lost_is_no_vocabulary() -> None:
 
 def test_hundreds_of_rows_on_a_layer_no_name_ties_to_tokens_are_not_a_vocabulary() -> None:
     # LightCNN variants: 80013 against 79077 face identities on fc2.
+    # More rows than any label set holds, and no known dataset's: another configuration.
     text = HEADER + size_mismatch("module.fc2.weight", [80013, 256], [79077, 256])
-    assert top(text).category != "vocab_resize"
+    assert top(text).category == "wrong_variant"
     # A token or two on the same unnamed layer still read as tokens added.
     text = HEADER + size_mismatch("out.weight", [9687, 512], [9686, 512])
     assert top(text).category == "vocab_resize"
+
+
+def test_one_numbered_module_missing_is_no_depth() -> None:
+    # A stop-token predictor (decoder.stopnet = Sequential(Dropout, Linear)) added later.
+    text = HEADER + key_list("Missing", ["decoder.stopnet.1.weight", "decoder.stopnet.1.bias"])
+    assert top(text).category != "wrong_variant"
+
+
+def test_one_extra_layer_holding_modules_of_its_own_is_another_depth() -> None:
+    names = ["encoder.layers.2.self_attn.q_proj.weight", "encoder.layers.2.fc1.weight"]
+    assert top(HEADER + key_list("Unexpected", names)).category == "wrong_variant"

@@ -513,6 +513,10 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
         path = change.name.lower().split(".")[:-1]
         if stack_of(change.name) is not None and not _class_worded(change.name):
             return _label_rows(change)
+        if max(change.have, change.want) > MAX_LABELS and not _class_count(
+            change.have, change.want
+        ):
+            return False  # more rows than any label set: a vocabulary or a width, not classes
         return any(word in segment for segment in path for word in _HEAD_WORDS) or _label_rows(
             change
         )

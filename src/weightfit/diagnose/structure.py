@@ -56,13 +56,22 @@ def extra_layers(ctx: Context) -> None:
 
 
 def _tails(names: list[str]) -> dict[str, tuple[int, int]]:
-    """Each stack's index range when every name is a layer ``>= 1`` of a stack, contiguous."""
+    """Each stack's index range when every name is a layer ``>= 1`` of a stack, contiguous.
+
+    A lone index counts when it holds modules of its own (``layers.2.attn.q.weight``); a
+    lone ``stopnet.1.weight`` is a Sequential's module, not a layer.
+    """
     found = [stack_of(name) for name in names]
     if len(names) < 2 or any(f is None for f in found):
         return {}
     indices: dict[str, set[int]] = {}
     for stack, index in (f for f in found if f is not None):
         indices.setdefault(stack, set()).add(index)
+    if sum(len(held) for held in indices.values()) < 2 and not any(
+        name.count(".") > stack.count(".") + 2
+        for name, (stack, _) in zip(names, (f for f in found if f is not None), strict=True)
+    ):
+        return {}  # one numbered Linear (decoder.stopnet.1.weight) is a module, not a layer
     spans = {}
     for stack, held in indices.items():
         ordered = sorted(held)
