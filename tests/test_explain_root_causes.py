@@ -256,3 +256,27 @@ def test_one_numbered_module_missing_is_no_depth() -> None:
 def test_one_extra_layer_holding_modules_of_its_own_is_another_depth() -> None:
     names = ["encoder.layers.2.self_attn.q_proj.weight", "encoder.layers.2.fc1.weight"]
     assert top(HEADER + key_list("Unexpected", names)).category == "wrong_variant"
+
+
+def test_training_metadata_at_the_top_level_means_the_weights_are_nested() -> None:
+    # PyTorch 0.3's message for a whole training checkpoint passed as a state dict.
+    text = "model.load_state_dict(torch.load('model_best.pth'))\n"
+    text += "KeyError: 'unexpected key \"epoch\" in state_dict'"
+    assert top(text).category == "prefix"
+
+
+@pytest.mark.parametrize(("key", "category"), [("arch", "missing"), ("params", "prefix")])
+def test_a_key_error_on_metadata_is_a_missing_entry_on_a_container_a_nesting(
+    key: str, category: str
+) -> None:
+    text = f"G = obj_factory(checkpoint['{key}']).to(device)\nKeyError: '{key}'"
+    assert top(text).category == category
+
+
+def test_a_composite_models_own_part_is_not_another_model() -> None:
+    text = (
+        "You are using a model of type clip to instantiate a model of type clip_text_model. "
+        "This is not supported for all configurations of models and can yield errors.\n"
+    )
+    text += HEADER + size_mismatch("text_model.final_layer_norm.weight", [768], [512])
+    assert all(f.category != "unrelated" for f in weightfit.explain(text).findings)

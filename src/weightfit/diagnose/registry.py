@@ -136,7 +136,7 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("running_stats", text_names.running_stats, ("version",), after=("prefix",), profiles=TEXT),
-    Rule("nested", text_prefix.nested, ("prefix",), after=("prefix",), profiles=TEXT),
+    Rule("nested", text_prefix.nested, ("prefix", "missing"), after=("prefix",), profiles=TEXT),
     Rule(
         "one_sided_prefix",
         text_prefix.one_sided_prefix,

@@ -146,29 +146,51 @@ CONTAINER_KEY = re.compile(
 """Top-level keys under which checkpoints nest their state dict."""
 
 
+TRAINING_KEY = re.compile(
+    r"epoch|acc|best_\w+|optimi[sz]er|optim|lr_scheduler|scheduler|arch|iteration|iter|"
+    r"global_step|step|loss|args|config|hyper_parameters|amp|scaler"
+)
+"""Top-level keys a training checkpoint keeps beside the weights (its metadata)."""
+
+
 def nested(ctx: Context) -> None:
     """Report a state dict nested one level down, or expected so: a container key.
 
     ``KeyError: 'params'`` on ``torch.load(path)['params']`` means the file has no such
-    key; an unexpected list of a few plain words (``"parms"``, ``"state_dict"``) means
-    the file's top level holds containers, not tensors.
+    key; an unexpected list of a few plain words (``"parms"``, ``"state_dict"``, or a
+    training checkpoint's ``"epoch"``, ``"acc"``) means the file's top level holds
+    containers and metadata, not tensors. A ``KeyError`` on a metadata key (``'arch'``,
+    ``'epoch'``) is the other way round: the file lacks an entry the loader reads.
     """
     facts = text_facts(ctx)
     if facts is None:
         return
     unexpected = ctx.unexpected()
     words = [n for n in unexpected if CONTAINER_KEY.fullmatch(n)]
+    # Metadata alone says "nested" only when nothing of the model loaded: no missing list,
+    # or one that starts at the model's first tensors (a lone head.bias beside "step" is an
+    # extra entry and a missing tensor, not a nesting).
+    missing = ctx.missing()
+    metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n)]
+    if missing and not _first_tensors(missing):
+        metadata = []
+    if facts.container_key and TRAINING_KEY.fullmatch(facts.container_key):
+        _missing_entry(ctx, facts.container_key)
+        return
     if facts.container_key:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
         names: list[str] = []
     elif (
-        words
+        (words or metadata)
         and len(unexpected) <= 6
         and all("." not in n for n in unexpected)
         and not ctx.mismatches()
     ):
         # A few plain words (epoch, best_acc, state_dict): a training checkpoint's top level.
-        key, where = words[0], "the checkpoint's top level holds"
+        key = words[0] if words else "state_dict"
+        where = "the checkpoint's top level holds" + (
+            "" if words else f" training metadata ({', '.join(metadata[:3])}) beside"
+        )
         names = unexpected
     else:
         return
@@ -191,3 +213,24 @@ def nested(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
+
+
+def _missing_entry(ctx: Context, key: str) -> None:
+    """Report a loader reading a training checkpoint's metadata entry the file does not have."""
+    ctx.add(
+        Finding(
+            category="missing",
+            severity="error",
+            message=(
+                f"the loader reads the entry '{key}' that a training checkpoint keeps beside "
+                "the weights, and this file has none: it holds the weights alone, or was saved "
+                "by another script or version"
+            ),
+            evidence={"entry": key},
+            confidence=0.55,
+            fix_note=(
+                f"add the '{key}' entry the loader expects (copy it from a checkpoint the "
+                "project provides) or load the weights with the script that saved them"
+            ),
+        )
+    )

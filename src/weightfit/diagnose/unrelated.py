@@ -70,9 +70,16 @@ def model_types(ctx: Context) -> None:
     ctx.consume(missing=missing, unexpected=unexpected)
 
 
+SUB_MODEL = re.compile(r"_(?:text|vision|audio)(?:_model)?$")
+"""Suffixes of a composite model's own parts (``clip_text_model`` is a part of ``clip``)."""
+
+
 def _family(model_type: str) -> str:
-    """Fold a model type's case and separators (``qwen2_vl`` and ``qwen2`` stay apart)."""
-    return re.sub(r"[^a-z0-9]", "", model_type.lower())
+    """Fold a model type's case, separators and part suffix (``clip_text_model``: ``clip``).
+
+    ``qwen2_vl`` and ``qwen2`` stay apart: another architecture, not a part of one.
+    """
+    return re.sub(r"[^a-z0-9]", "", SUB_MODEL.sub("", model_type.lower()))
 
 
 def unrelated(ctx: Context) -> None:

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import AnyStr
 
+from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import ANSI, Section, expand_braces
 
 WINDOW_THRESHOLD = 1_000_000
@@ -646,7 +647,16 @@ def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
     if not NAME_CHARS.fullmatch(word) or NOT_A_NAME.search(word) or len(word) > 300:
         return False
     leaf = word.rsplit(".", 1)[-1]
-    if listed and quoted and ("_" in word or "." in word or CONTAINER_WORD.fullmatch(word)):
+    if (
+        listed
+        and quoted
+        and (
+            "_" in word
+            or "." in word
+            or CONTAINER_WORD.fullmatch(word)
+            or TRAINING_KEY.fullmatch(word)  # a training checkpoint's "epoch", "acc" …
+        )
+    ):
         return True
     if word in NOT_TENSORS:
         return False
