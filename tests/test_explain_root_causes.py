@@ -280,3 +280,25 @@ def test_a_composite_models_own_part_is_not_another_model() -> None:
     )
     text += HEADER + size_mismatch("text_model.final_layer_norm.weight", [768], [512])
     assert all(f.category != "unrelated" for f in weightfit.explain(text).findings)
+
+
+@pytest.mark.parametrize(
+    ("cls", "attribute", "version"),
+    [("Upsample", "recompute_scale_factor", "1.11.0"), ("Conv2d", "padding_mode", "1.1.0")],
+)
+def test_a_module_pickled_before_its_class_gained_an_attribute_is_a_version_matter(
+    cls: str, attribute: str, version: str
+) -> None:
+    text = (
+        '  File "/usr/lib/python3.9/site-packages/torch/nn/modules/module.py", line 1185, in '
+        f"__getattr__\nAttributeError: '{cls}' object has no attribute '{attribute}'"
+    )
+    finding = top(text)
+    assert finding.category == "version"
+    assert version in finding.message
+
+
+def test_an_attribute_no_known_change_added_is_no_loading_error() -> None:
+    text = "AttributeError: 'NoneType' object has no attribute 'shape'"
+    with pytest.raises(weightfit.errors.NoLoadingErrorFound):
+        weightfit.explain(text)

@@ -32,7 +32,7 @@ FAMILY_DIMS = {
     "add_embedding_dim", "in_channels", "out_channels", "model_channels", "patch_size",
     "image_size",
 }  # fmt: skip
-CHANGE_KINDS = {"buffer-nonpersistent", "buffer-added", "rename", "prefix", "fused"}
+CHANGE_KINDS = {"buffer-nonpersistent", "buffer-added", "rename", "prefix", "fused", "attribute"}
 
 
 @pytest.mark.parametrize("table", knowledge.TABLES)

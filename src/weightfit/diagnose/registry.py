@@ -319,6 +319,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "stale_attribute",
+        text_statements.stale_attribute,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "many_indexes",
         text_statements.many_indexes,
         ("partitioned",),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from weightfit import knowledge
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.findings import Category, Finding
@@ -35,6 +36,34 @@ def missing_class(ctx: Context) -> None:
                 "install the library version that saved it (or the one that has the class), "
                 "or convert the weights to safetensors with that version: a weights-only "
                 "file needs no classes"
+            ),
+        )
+    )
+
+
+def stale_attribute(ctx: Context) -> None:
+    """Report a module pickled by a library version before its class gained an attribute."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.stale_attribute is None or ctx.findings:
+        return
+    cls, attribute = facts.stale_attribute
+    found = [c for c in knowledge.changes_for(f"{cls}.{attribute}") if c.kind == "attribute"]
+    if not found:
+        return
+    change = found[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"'{cls}' has no attribute '{attribute}': the model was pickled whole by "
+                f"{change.library} older than {change.version} ({change.description})"
+            ),
+            evidence={"class": cls, "attribute": attribute, "known_change": change.source},
+            confidence=0.75,
+            fix_note=(
+                f"use {change.library} < {change.version}, or load the old model and re-save "
+                "its state_dict (a weights-only file carries no module objects)"
             ),
         )
     )

@@ -36,6 +36,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import AnyStr
 
+from weightfit import knowledge
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import ANSI, Section, expand_braces
 
@@ -257,6 +258,8 @@ MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*ind
 """accelerate / transformers refusing a folder with two shard indexes."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
+STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
+"""A module object lacking an attribute its class now has: pickled by another version."""
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)"
@@ -280,6 +283,8 @@ class Facts:
         lora: LoRA / adapter words used (lowercase).
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
+        stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
+            'recompute_scale_factor'`` when a known library change added that attribute.
     """
 
     loading_error: bool = False
@@ -300,6 +305,7 @@ class Facts:
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
     layer_counts: tuple[int, int] | None = None
+    stale_attribute: tuple[str, str] | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -326,6 +332,7 @@ class Facts:
             "index_files": self.indexes,
             "broken_file": self.broken_file,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
+            "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -595,7 +602,13 @@ def facts(text: str) -> Facts:
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
-    found.loading_error = found.loading_error or bool(found.container_key or found.missing_class)
+    for stale in STALE_ATTRIBUTE.finditer(text):
+        if any(c.kind == "attribute" for c in knowledge.changes_for(".".join(stale.groups()))):
+            found.stale_attribute = (stale.group(1), stale.group(2))
+            break
+    found.loading_error = found.loading_error or bool(
+        found.container_key or found.missing_class or found.stale_attribute
+    )
     return found
 
 

@@ -114,8 +114,10 @@ class VersionChange:
     Attributes:
         library: ``"transformers"``, ``"diffusers"``, ``"torch"`` ...
         version: The first version with the new layout.
-        kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix`` or ``fused``.
-        pattern: Regular expression over tensor names in the old layout.
+        kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix``, ``fused``,
+            or ``attribute`` (a module class gained an attribute its pickles lack).
+        pattern: Regular expression over tensor names in the old layout (``Class.attribute``
+            for ``attribute`` rows).
         models: Which models it affects.
         benign: Whether ignoring / filling the entry gives the same model.
         description: What changed.
