@@ -302,3 +302,25 @@ def test_an_attribute_no_known_change_added_is_no_loading_error() -> None:
     text = "AttributeError: 'NoneType' object has no attribute 'shape'"
     with pytest.raises(weightfit.errors.NoLoadingErrorFound):
         weightfit.explain(text)
+
+
+@pytest.mark.parametrize(
+    ("names", "category"),
+    [
+        (["model_ema.conv1.weight", "model_ema.fc.weight"], "extra_state"),
+        (
+            ["lora_unet_down_blocks_0.lora_up.weight", "lora_unet_down_blocks_0.alpha"],
+            "lora_mismatch",
+        ),
+    ],
+)
+def test_leftovers_that_all_carry_one_origin_marker_name_their_origin(
+    names: list[str], category: str
+) -> None:
+    assert top(HEADER + key_list("Unexpected", names)).category == category
+
+
+def test_leftovers_of_mixed_origin_are_not_read_by_one_marker() -> None:
+    names = ["model_ema.conv1.weight", "lora_unet_down_blocks_0.alpha", "fc.weight"]
+    found = {f.category for f in weightfit.explain(HEADER + key_list("Unexpected", names)).findings}
+    assert not found & {"extra_state", "lora_mismatch"}

@@ -7,6 +7,7 @@ the role of a tensor whose shapes the paste lost.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from weightfit import knowledge
 from weightfit.diagnose._context import Context
@@ -195,34 +196,6 @@ EMA_NAME = re.compile(r"^(?:ema_|ema\.|model_ema\.|ema_model\.|module_ema\.|shad
 """Names of the EMA copy a training hook saves beside the model's weights."""
 
 
-def ema_copies(ctx: Context) -> None:
-    """Report unexpected names that are an EMA copy of the weights (``ema_backbone_...``)."""
-    if not ctx.partial:
-        return
-    names = [n for n in ctx.unexpected() if EMA_NAME.match(n)]
-    if not names or len(names) < len(ctx.unexpected()):
-        return
-    ctx.add(
-        Finding(
-            category="extra_state",
-            severity="error",
-            message=(
-                f"{len(names)} unexpected name(s) are an EMA copy of the weights "
-                f"({names[0]} …), saved by a training hook beside the model"
-            ),
-            params=names,
-            evidence={"names": names[:8]},
-            confidence=0.75,
-            fix=[Op("drop", {"name": n}, "extra_state: EMA copy") for n in names],
-            fix_note=(
-                "drop them, or load the EMA weights on purpose (they are often the better "
-                "ones): the training framework's EMA hook knows how to resume them"
-            ),
-        )
-    )
-    ctx.consume(unexpected=names)
-
-
 def known_renames(ctx: Context) -> None:
     """Report names a known library change renamed (``LayerNorm.gamma`` → ``.weight``)."""
     if not ctx.partial:
@@ -262,30 +235,71 @@ LORA_KEY = re.compile(r"(?:^|[._])lora(?:[._]|$)|lora_|\.alpha$|hada_|lokr_|\.do
 """Names of LoRA-family files (kohya, PEFT, LyCORIS)."""
 
 
-def unloaded_lora_keys(ctx: Context) -> None:
-    """Report LoRA keys no module took: a LoRA made for another base model or naming."""
+@dataclass(frozen=True)
+class Marker:
+    """A name marker that tells where leftover names come from, and what that means."""
+
+    pattern: re.Pattern[str]
+    category: Category
+    says: str
+    confidence: float
+    fix_note: str
+    drop: bool = False
+
+
+MARKERS = (
+    Marker(
+        EMA_NAME,
+        "extra_state",
+        "are an EMA copy of the weights ({first} …), saved by a training hook beside the model",
+        0.75,
+        "drop them, or load the EMA weights on purpose (they are often the better ones): the "
+        "training framework's EMA hook knows how to resume them",
+        drop=True,
+    ),
+    Marker(
+        LORA_KEY,
+        "lora_mismatch",
+        "match no module of the model ({first} …): a LoRA made for another base model (SD 1.x "
+        "vs SDXL vs Flux …), or a key naming this loader version does not know",
+        0.7,
+        "use the LoRA with the base it was trained on (its metadata names it: "
+        "ss_base_model_version / base_model_name_or_path), or update the loader",
+    ),
+)
+"""Markers in the order they are tried: an EMA copy of a LoRA is still an EMA copy."""
+
+
+def marked_leftovers(ctx: Context) -> None:
+    """Report unexpected names that all carry one marker of their origin.
+
+    ``ema_backbone_…`` / ``model_ema.…``: the EMA copy a training hook saves beside the
+    weights (``extra_state``); ``lora_up`` / ``.alpha`` / ``hada_``: LoRA keys no module
+    took, a LoRA made for another base (``lora_mismatch``). One mechanism, the table says
+    what each marker means.
+    """
     if not ctx.partial:
         return
     names = ctx.unexpected()
-    lora = [n for n in names if LORA_KEY.search(n)]
-    if not lora or len(lora) < len(names):
-        return
-    ctx.add(
-        Finding(
-            category="lora_mismatch",
-            severity="error",
-            message=(
-                f"{len(lora)} LoRA key(s) match no module of the model ({lora[0]} …): a LoRA "
-                "made for another base model (SD 1.x vs SDXL vs Flux …), or a key naming "
-                "this loader version does not know"
-            ),
-            params=lora,
-            evidence={"names": lora[:8]},
-            confidence=0.7,
-            fix_note=(
-                "use the LoRA with the base it was trained on (its metadata names it: "
-                "ss_base_model_version / base_model_name_or_path), or update the loader"
-            ),
+    for marker in MARKERS:
+        if not names or not all(marker.pattern.search(n) for n in names):
+            continue
+        what = "LoRA key(s)" if marker.category == "lora_mismatch" else "unexpected name(s)"
+        ctx.add(
+            Finding(
+                category=marker.category,
+                severity="error",
+                message=f"{len(names)} {what} " + marker.says.format(first=names[0]),
+                params=names,
+                evidence={"names": names[:8]},
+                confidence=marker.confidence,
+                fix=(
+                    [Op("drop", {"name": n}, "extra_state: EMA copy") for n in names]
+                    if marker.drop
+                    else []
+                ),
+                fix_note=marker.fix_note,
+            )
         )
-    )
-    ctx.consume(unexpected=lora)
+        ctx.consume(unexpected=names)
+        return
