@@ -327,3 +327,27 @@ def test_leftovers_of_mixed_origin_are_not_read_by_one_marker() -> None:
     # The EMA name alone is still read as such, by the per-name rule, never the LoRA key.
     extra = [p for f in findings if f.category == "extra_state" for p in f.params]
     assert not any(p.startswith("lora_unet") for p in extra)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Failed loading checkpoint from /data/vssm_tiny.pth: shape '[96, 96]' is invalid for "
+        "input of size 18432",
+        "    conv_weights = conv_weights.view_as(conv.weight.data)\nRuntimeError: invalid "
+        "argument 2: size '[512 x 256 x 3 x 3]' is invalid for input with 209204 elements",
+    ],
+    ids=["checkpoint-words", "th-storage-era"],
+)
+def test_a_checkpoints_own_weight_that_cannot_take_its_layers_shape_is_another_configuration(
+    text: str,
+) -> None:
+    assert top(text).category == "wrong_variant"
+
+
+def test_a_reshape_error_among_lora_words_stays_an_adapter_for_another_base() -> None:
+    text = (
+        "Error loading LoRA my_lora.safetensors: shape '[320, 768]' is invalid for input of "
+        "size 655360"
+    )
+    assert top(text).category == "lora_mismatch"

@@ -450,7 +450,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "lora_reshape",
         text_messages.lora_reshape,
-        ("lora_mismatch", "quantization"),
+        ("lora_mismatch", "quantization", "wrong_variant"),
         profiles=frozenset({"text"}),
     ),
     Rule(
