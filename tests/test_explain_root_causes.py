@@ -351,3 +351,16 @@ def test_a_reshape_error_among_lora_words_stays_an_adapter_for_another_base() ->
         "size 655360"
     )
     assert top(text).category == "lora_mismatch"
+
+
+def test_an_inpainting_pipeline_feeding_a_plain_unet_is_latent_channels() -> None:
+    # diffusers' StableDiffusionInpaintPipeline check, as it prints it.
+    text = (
+        "ValueError: Incorrect configuration settings! The config of `pipeline.unet`: "
+        "FrozenDict([...]) expects 4 but received `num_channels_latents`: 4 + "
+        "`num_channels_mask`: 1 + `num_channels_masked_image`: 4 = 9. Please verify the config "
+        "of `pipeline.unet` or your `mask_image` or `image` input."
+    )
+    finding = top(text)
+    assert finding.category == "latent_channels"
+    assert (finding.evidence["unet_in_channels"], finding.evidence["fed_channels"]) == (4, 9)

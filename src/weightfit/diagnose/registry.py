@@ -325,6 +325,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "fed_channels",
+        text_statements.fed_channels,
+        ("latent_channels",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "many_indexes",
         text_statements.many_indexes,
         ("partitioned",),

@@ -1,7 +1,7 @@
 """What a text says about files and code, not tensors.
 
-Missing classes, counted keys, shard indexes and pieces, precision variants, layer counts,
-broken files.
+Missing classes, stale pickled attributes, the channels a pipeline feeds, counted keys,
+shard indexes and pieces, precision variants, layer counts, broken files.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from weightfit import knowledge
+from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.findings import Category, Finding
@@ -64,6 +65,33 @@ def stale_attribute(ctx: Context) -> None:
             fix_note=(
                 f"use {change.library} < {change.version}, or load the old model and re-save "
                 "its state_dict (a weights-only file carries no module objects)"
+            ),
+        )
+    )
+
+
+def fed_channels(ctx: Context) -> None:
+    """Report a UNet that takes other input channels than its pipeline feeds (inpainting)."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.input_channels is None or ctx.findings:
+        return
+    takes, fed = facts.input_channels
+    latents = _known.latent_labels(takes)
+    ctx.add(
+        Finding(
+            category="latent_channels",
+            severity="error",
+            message=(
+                f"the UNet takes {takes} input channels"
+                + (f" ({latents[0]} latents)" if latents else "")
+                + f", the pipeline feeds {fed} (latents, mask and masked-image latents): an "
+                "inpainting pipeline given a UNet that was not trained for inpainting"
+            ),
+            evidence={"unet_in_channels": takes, "fed_channels": fed},
+            confidence=0.75,
+            fix_note=(
+                f"use an inpainting checkpoint (a UNet with in_channels={fed}) with this "
+                "pipeline, or the plain pipeline for this UNet"
             ),
         )
     )

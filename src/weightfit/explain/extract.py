@@ -247,6 +247,12 @@ LAYER_COUNTS = re.compile(
     r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+INPUT_CHANNELS = re.compile(
+    r"expects\s+(\d+)\s+but\s+received\s+`num_channels_latents`:\s*(\d+)\s*\+\s*"
+    r"`num_channels_mask`:\s*(\d+)\s*\+\s*`num_channels_masked_image`:\s*(\d+)\s*=\s*(\d+)"
+)
+"""diffusers' inpainting pipelines: the UNet's ``in_channels`` against latents + mask +
+masked-image latents the pipeline feeds it."""
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
@@ -283,6 +289,8 @@ class Facts:
         lora: LoRA / adapter words used (lowercase).
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
+        input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
+            pipelines' ``expects 4 but received ... = 9``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
     """
@@ -306,6 +314,7 @@ class Facts:
     broken_file: str = ""
     layer_counts: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
+    input_channels: tuple[int, int] | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -333,6 +342,7 @@ class Facts:
             "broken_file": self.broken_file,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
+            "input_channels": list(self.input_channels) if self.input_channels else None,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -596,6 +606,9 @@ def facts(text: str) -> Facts:
     if layers is not None:
         numbers = [int(n) for n in layers.groups() if n]
         found.layer_counts = (numbers[0], numbers[1])
+    fed = INPUT_CHANNELS.search(text)
+    if fed is not None:
+        found.input_channels = (int(fed.group(1)), int(fed.group(5)))
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
@@ -607,7 +620,7 @@ def facts(text: str) -> Facts:
             found.stale_attribute = (stale.group(1), stale.group(2))
             break
     found.loading_error = found.loading_error or bool(
-        found.container_key or found.missing_class or found.stale_attribute
+        found.container_key or found.missing_class or found.stale_attribute or found.input_channels
     )
     return found
 
