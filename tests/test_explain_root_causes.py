@@ -364,3 +364,29 @@ def test_an_inpainting_pipeline_feeding_a_plain_unet_is_latent_channels() -> Non
     finding = top(text)
     assert finding.category == "latent_channels"
     assert (finding.evidence["unet_in_channels"], finding.evidence["fed_channels"]) == (4, 9)
+
+
+def test_a_tensorflow_restore_is_read_in_pytorchs_layout() -> None:
+    # TF 1.x Saver.restore: lhs is the graph's variable, rhs the checkpoint's value; a dense
+    # kernel is [in, out], read as [out, in] so the head's rows are its classes.
+    text = (
+        "InvalidArgumentError: Assign requires shapes of both tensors to match. lhs shape= "
+        '[1024,10] rhs shape= [1024,1000]\n\t [[Node: save/Assign_5 = Assign[_class=["loc:@'
+        'logits/weights"], use_locking=true](logits/weights, save/RestoreV2_5)]]'
+    )
+    finding = top(text)
+    assert finding.category == "num_classes"
+    assert (finding.evidence["checkpoint_classes"], finding.evidence["model_classes"]) == (
+        1000,
+        10,
+    )
+
+
+def test_a_keras_kernel_for_other_image_channels_is_read_in_pytorchs_layout() -> None:
+    text = (
+        "ValueError: Layer weight shape (3, 3, 1, 32) not compatible with provided weight "
+        "shape (3, 3, 3, 32)"
+    )
+    finding = top(text)
+    assert finding.category == "latent_channels"
+    assert (finding.evidence["checkpoint_channels"], finding.evidence["model_channels"]) == (3, 1)

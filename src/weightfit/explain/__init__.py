@@ -40,6 +40,7 @@ from weightfit.explain import (
     extract,
     lora_reshape,
     other_messages,
+    tf_messages,
     torch_messages,
     transformers_messages,
 )
@@ -66,6 +67,7 @@ PARSERS = (
     transformers_messages.parse,
     other_messages.parse,
     lora_reshape.parse,
+    tf_messages.parse,
 )
 """Every message family, each ``parse(clean_text) -> list[Section]``."""
 
