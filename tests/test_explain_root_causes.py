@@ -390,3 +390,12 @@ def test_a_keras_kernel_for_other_image_channels_is_read_in_pytorchs_layout() ->
     finding = top(text)
     assert finding.category == "latent_channels"
     assert (finding.evidence["checkpoint_channels"], finding.evidence["model_channels"]) == (3, 1)
+
+
+def test_a_keras_hdf5_load_on_tensorflow_1_is_a_loading_error() -> None:
+    text = (
+        "ValueError: Dimension 0 in both shapes must be equal, but are 3 and 64 for 'Assign' "
+        "(op: 'Assign') with input shapes: [3,3,3,64], [3,3,3,32]."
+    )
+    finding = top(text)  # the 64 filters against the file's 32: another width, not unknown
+    assert finding.category == "wrong_variant"

@@ -5,7 +5,9 @@
   the checkpoint's value), its variable named in the node that follows
   (``_class=["loc:@logits/weights"]``);
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
-  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's).
+  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's), and
+  on TensorFlow 1.x ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with
+  input shapes: [3,3,1,32], [32,3,3,3]`` (the variable's, then the file's).
 
 TensorFlow stores kernels input-first (``HWIO`` convolutions, ``[in, out]`` dense
 kernels) where PyTorch stores them output-first; the shapes are turned into PyTorch's
@@ -27,6 +29,15 @@ TF_ASSIGN = re.compile(
     + NUMBERS
     + r"\]"
 )
+TF_DIMENSION = re.compile(
+    r"Dimension\s+\d+\s+in\s+both\s+shapes\s+must\s+be\s+equal,\s+but\s+are\s+\d+\s+and\s+"
+    r"\d+[^\n]*?for\s+'[^']*Assign[^']*'[^\n]*?input\s+shapes:\s*\["
+    + NUMBERS
+    + r"\],\s*\["
+    + NUMBERS
+    + r"\]"
+)
+"""Keras on TensorFlow 1.x loading an HDF5 file: the variable's shape, then the file's."""
 TF_VARIABLE = re.compile(r"loc:@([\w/\-.]+)")
 """The variable a TensorFlow node assigns to, printed after the error."""
 KERAS_LAYER = re.compile(
@@ -47,6 +58,9 @@ def parse(text: str) -> list[Section]:
         name = named.group(1).replace("/", ".") if named else "tf_variable.kernel"
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+    for match in TF_DIMENSION.finditer(text):
+        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+        sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
     for match in KERAS_LAYER.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
