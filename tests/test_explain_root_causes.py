@@ -399,3 +399,34 @@ def test_a_keras_hdf5_load_on_tensorflow_1_is_a_loading_error() -> None:
     )
     finding = top(text)  # the 64 filters against the file's 32: another width, not unknown
     assert finding.category == "wrong_variant"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        (
+            "ValueError: The checkpoint you are trying to load has model type `qwen3` but "
+            "Transformers does not recognize this architecture. This could be because of an "
+            "issue with the checkpoint, or because your version of Transformers is out of date.",
+            "qwen3",
+        ),
+        (
+            "llama_model_load: error loading model: error loading model architecture: unknown "
+            "model architecture: 'gemma3'",
+            "gemma3",
+        ),
+        (
+            '    config_class = CONFIG_MAPPING[config_dict["model_type"]]\n'
+            '  File "configuration_auto.py", line 734, in __getitem__\n'
+            "    raise KeyError(key)\nKeyError: 'mistral'",
+            "mistral",
+        ),
+    ],
+    ids=["transformers", "llama.cpp", "config-mapping"],
+)
+def test_a_loader_that_does_not_know_the_architecture_is_older_than_the_model(
+    text: str, name: str
+) -> None:
+    finding = top(text)
+    assert finding.category == "version"
+    assert finding.evidence["architecture"] == name

@@ -325,6 +325,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "unknown_architecture",
+        text_statements.unknown_architecture,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "fed_channels",
         text_statements.fed_channels,
         ("latent_channels",),

@@ -1,7 +1,8 @@
 """What a text says about files and code, not tensors.
 
-Missing classes, stale pickled attributes, the channels a pipeline feeds, counted keys,
-shard indexes and pieces, precision variants, layer counts, broken files.
+Missing classes, stale pickled attributes, architectures a loader does not know, the channels
+a pipeline feeds, counted keys, shard indexes and pieces, precision variants, layer counts,
+broken files.
 """
 
 from __future__ import annotations
@@ -92,6 +93,30 @@ def fed_channels(ctx: Context) -> None:
             fix_note=(
                 f"use an inpainting checkpoint (a UNet with in_channels={fed}) with this "
                 "pipeline, or the plain pipeline for this UNet"
+            ),
+        )
+    )
+
+
+def unknown_architecture(ctx: Context) -> None:
+    """Report a loader that does not know the checkpoint's architecture: an older library."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.unknown_architecture or ctx.findings:
+        return
+    name = facts.unknown_architecture
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the loader does not know the architecture '{name}': the installed library "
+                "(transformers, llama.cpp, the GGUF or serving loader) predates it"
+            ),
+            evidence={"architecture": name, "versions": facts.versions},
+            confidence=0.7,
+            fix_note=(
+                f"upgrade the library to a release that supports '{name}' (or install it from "
+                "source); a model whose code lives in its repository needs trust_remote_code"
             ),
         )
     )

@@ -247,6 +247,17 @@ LAYER_COUNTS = re.compile(
     r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+UNKNOWN_ARCHITECTURE = re.compile(
+    r"has\s+model\s+type\s+`([\w\-.]+)`\s+but\s+Transformers\s+does\s+not\s+recognize|"
+    r"unknown\s+model\s+architecture:?\s*'([\w\-.]+)'|"
+    r"Unexpected\s+architecture\s+type\s+in\s+GGUF\s+file[^\n]*?but\s+got\s+'([\w\-.]+)'|"
+    r"Model\s+architectures?\s+\[?'([\w\-.]+)'\]?\s+(?:are|is)\s+not\s+supported|"
+    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w\-.]+)'",
+    re.I,
+)
+"""A loader that does not know the checkpoint's architecture (transformers' model type,
+llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
+``CONFIG_MAPPING``): the library is older than the model."""
 INPUT_CHANNELS = re.compile(
     r"expects\s+(\d+)\s+but\s+received\s+`num_channels_latents`:\s*(\d+)\s*\+\s*"
     r"`num_channels_mask`:\s*(\d+)\s*\+\s*`num_channels_masked_image`:\s*(\d+)\s*=\s*(\d+)"
@@ -289,6 +300,7 @@ class Facts:
         lora: LoRA / adapter words used (lowercase).
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
+        unknown_architecture: The architecture a loader says it does not know (``qwen3``).
         input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
             pipelines' ``expects 4 but received ... = 9``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
@@ -315,6 +327,7 @@ class Facts:
     layer_counts: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
     input_channels: tuple[int, int] | None = None
+    unknown_architecture: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -343,6 +356,7 @@ class Facts:
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
             "input_channels": list(self.input_channels) if self.input_channels else None,
+            "unknown_architecture": self.unknown_architecture,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -606,6 +620,9 @@ def facts(text: str) -> Facts:
     if layers is not None:
         numbers = [int(n) for n in layers.groups() if n]
         found.layer_counts = (numbers[0], numbers[1])
+    unknown = UNKNOWN_ARCHITECTURE.search(text)
+    if unknown is not None:
+        found.unknown_architecture = next(g for g in unknown.groups() if g)
     fed = INPUT_CHANNELS.search(text)
     if fed is not None:
         found.input_channels = (int(fed.group(1)), int(fed.group(5)))
@@ -620,7 +637,11 @@ def facts(text: str) -> Facts:
             found.stale_attribute = (stale.group(1), stale.group(2))
             break
     found.loading_error = found.loading_error or bool(
-        found.container_key or found.missing_class or found.stale_attribute or found.input_channels
+        found.container_key
+        or found.missing_class
+        or found.stale_attribute
+        or found.input_channels
+        or found.unknown_architecture
     )
     return found
 
