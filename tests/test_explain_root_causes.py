@@ -430,3 +430,15 @@ def test_a_loader_that_does_not_know_the_architecture_is_older_than_the_model(
     finding = top(text)
     assert finding.category == "version"
     assert finding.evidence["architecture"] == name
+
+
+def test_a_web_page_saved_as_the_checkpoint_is_another_file_not_a_piece() -> None:
+    assert top("_pickle.UnpicklingError: invalid load key, '<'.").category == "unrelated"
+
+
+def test_an_empty_file_read_by_torch_load_is_a_loading_error() -> None:
+    text = (
+        '  File "/usr/lib/python3/torch/serialization.py", line 1040, in _legacy_load\n'
+        "    magic_number = pickle_module.load(f, **pickle_load_args)\nEOFError: Ran out of input"
+    )
+    assert top(text).category == "partitioned"

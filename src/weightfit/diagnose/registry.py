@@ -369,7 +369,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "broken_file",
         text_statements.broken_file,
-        ("partitioned",),
+        ("partitioned", "unrelated"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -267,9 +267,11 @@ def broken_file(ctx: Context) -> None:
         if page
         else "an interrupted download or copy: the file ends early"
     )
+    # A web page is another file altogether; a pointer or a cut file is a download that
+    # never completed.
     ctx.add(
         Finding(
-            category="partitioned",
+            category="unrelated" if page else "partitioned",
             severity="error",
             message=f"the checkpoint file is not whole ({said}): {cause}",
             evidence={"error": said, "likely_cause": cause},

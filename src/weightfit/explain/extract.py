@@ -642,6 +642,7 @@ def facts(text: str) -> Facts:
         or found.stale_attribute
         or found.input_channels
         or found.unknown_architecture
+        or (found.broken_file and UNPICKLING.search(text) is not None)
     )
     return found
 
