@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters.saved import memory_names
+from weightfit.adapters.saved import memory_names, older_layout
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
 from weightfit.errors import NotACheckpoint, reading
@@ -77,7 +77,12 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     source = read_adapter(adapter)
     view = memory_names(source, resolve(base, variant=variant))
     alignment, _ = peft_alignment(source, view.target())
-    facts = {"tokenizer": tokenizer_vocab(Path(adapter)), "untied": view.tied}
+    older = older_layout(source, view.base)
+    facts = {
+        "tokenizer": tokenizer_vocab(Path(adapter)),
+        "untied": view.tied,
+        "older_layout": older.facts() if older else None,
+    }
     findings = diagnose(alignment, profile="adapter", facts=facts)
     # Tensors that fit are part of a healthy adapter, not leftovers to count.
     fitted = {

@@ -33,8 +33,16 @@ from pathlib import Path
 
 from weightfit.errors import WeightfitError
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.peft.config import parse
-from weightfit.peft.layout import base_tensor, lora_target, split, unwrap
+from weightfit.peft.config import PEFT_PREFIX, parse
+from weightfit.peft.layout import (
+    base_tensor,
+    base_weight,
+    differing_heads,
+    lora_target,
+    split,
+    strip_peft,
+    unwrap,
+)
 
 
 @dataclass(frozen=True)
@@ -96,17 +104,11 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
         model does not explain the misses.
 
     """
-    from weightfit.targets import resolve
-
-    folder = Path(base.source)
     needed = _misses(adapter, MemoryView(base)) or (
         _ties(base.config) and bool(split(adapter.tensors.values()).whole)
     )
-    if not needed or not (folder / "config.json").is_file():
-        return MemoryView(base)
-    try:
-        model = resolve(folder / "config.json")
-    except WeightfitError:
+    model = _model(base) if needed else None
+    if model is None:
         return MemoryView(base)
     layout = model.extras.get("saved_layout") or {}
     renames: dict[str, str] = {}
@@ -133,6 +135,117 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
     }
     view = MemoryView(renamed, stacks, tied)
     return MemoryView(base) if _misses(adapter, view) else view
+
+
+def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
+    """The adapter's tensors named after the base's files where its model's memory names differ.
+
+    transformers 5 moved the modules of composite models (a config with a
+    sub-model's config: ``text_config``, ``vision_config`` …): a Llava's
+    ``language_model.model.layers`` is ``model.language_model.layers`` in
+    memory, yet its files keep the names transformers 4 gave both, which
+    ``from_pretrained`` renames on load. An adapter trained under transformers
+    4 carries those names; PEFT names tensors after memory. Only such a base is
+    built (from its ``config.json``, cached), so checking another costs nothing.
+
+    Returns:
+        What moved, or ``None`` when no adapter tensor uses a file name that
+        memory renames, or the renamed adapter would not find its base tensors.
+
+    """
+    if not _composite(base.config):
+        return None
+    model = _model(base)
+    if model is None:
+        return None
+    renames = {
+        next(iter(written)): name
+        for name, written in (model.extras.get("saved_layout") or {}).items()
+        if isinstance(written, dict) and len(written) == 1 and next(iter(written)) in base.tensors
+    }
+    if not renames:
+        return None
+    layout = split(adapter.tensors.values())
+    parameters = _target_parameters(adapter)
+    owners: list[tuple[list[TensorSpec], str | None]] = [
+        (m.specs, lora_target(m, base.tensors, parameters)) for m in layout.lora.values()
+    ]
+    owners += [([t.delta], base_weight(t.module, base.tensors)) for t in layout.tokens]
+    owners += [
+        ([c.spec], base_tensor(c.spec.name, base.tensors))
+        for c in (*layout.whole, *layout.duplicates, *layout.originals)
+    ]
+    moved: dict[str, str] = {}
+    for specs, weight in owners:
+        if weight is None or weight not in renames:
+            continue
+        for spec in specs:
+            new = _moved(spec.name, weight, renames[weight])
+            if new is None:
+                return None
+            moved[spec.name] = new
+    if not moved:
+        return None
+    renamed = {renames.get(n, n): replace(s, name=renames.get(n, n)) for n, s in base.tensors.items()}
+    memory = replace(base, tensors=renamed)
+    tensors = {moved.get(n, n): replace(s, name=moved.get(n, n)) for n, s in adapter.tensors.items()}
+    if _misses(replace(adapter, tensors=tensors), MemoryView(memory)):
+        return None
+    return OlderLayout(moved, str(model.extras.get("library") or "transformers"))
+
+
+@dataclass(frozen=True)
+class OlderLayout:
+    """Adapter tensors saved under a base's file names, which its model renames in memory.
+
+    Attributes:
+        moved: Adapter tensor → its name on today's model (as PEFT would save it now).
+        library: The library whose model gave the memory names (``transformers 5.2.0``).
+    """
+
+    moved: dict[str, str]
+    library: str
+
+    def facts(self) -> dict[str, object]:
+        """What the ``older_layout`` rule reads (``facts["older_layout"]``)."""
+        return {"moved": dict(self.moved), "library": self.library}
+
+
+def _moved(name: str, file_name: str, memory_name: str) -> str | None:
+    """``name`` (an adapter tensor of the module ``file_name`` belongs to) with memory's prefix."""
+    old, new = differing_heads(file_name, memory_name)
+    body = strip_peft(name)
+    if not body.startswith(old):
+        return None
+    return PEFT_PREFIX + new + body[len(old) :]
+
+
+def _composite(config: object) -> bool:
+    """Whether a model config holds a sub-model's config (``text_config`` …): a composite model."""
+    return isinstance(config, dict) and any(
+        isinstance(value, dict) and "model_type" in value for value in config.values()
+    )
+
+
+def _model(base: Manifest) -> Manifest | None:
+    """The base's model built from the ``config.json`` beside its files (``None``: none, or it fails)."""
+    from weightfit.targets import resolve
+
+    config = Path(base.source) / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        return resolve(config)
+    except WeightfitError:
+        return None
+
+
+def _target_parameters(adapter: Manifest) -> list[str]:
+    config = adapter.config if isinstance(adapter.config, dict) else {}
+    try:
+        return parse(config).target_parameters if "peft_type" in config else []
+    except WeightfitError:
+        return []
 
 
 def with_stacks(base: Manifest, stacks: dict[str, Stack]) -> Manifest:
@@ -194,11 +307,7 @@ def _ties(config: object) -> bool:
 def _misses(adapter: Manifest, view: MemoryView) -> bool:
     """Whether some LoRA module or whole copy of the adapter finds no base tensor."""
     layout = split(adapter.tensors.values())
-    config = adapter.config if isinstance(adapter.config, dict) else {}
-    try:
-        parameters = parse(config).target_parameters if "peft_type" in config else []
-    except WeightfitError:
-        parameters = []
+    parameters = _target_parameters(adapter)
     specs = view.target().tensors
     return any(base_tensor(c.spec.name, specs) is None for c in layout.whole) or any(
         lora_target(m, specs, parameters) is None for m in layout.lora.values()
