@@ -122,11 +122,8 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
             stack = _stack(name, tuple(model.tensors[name].shape), written)
             if stack is not None:
                 stacks[name] = stack
-    tensors = {
-        renames.get(name, name): replace(spec, name=renames.get(name, name))
-        for name, spec in base.tensors.items()
-    }
-    renamed = replace(base, tensors=tensors)
+    renamed = _renamed(base, renames)
+    tensors = renamed.tensors
     copies = {unwrap(c.spec.name) for c in split(adapter.tensors.values()).whole}
     tied = {
         copy: original
@@ -186,10 +183,8 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
             moved[spec.name] = new
     if not moved:
         return None
-    renamed = {renames.get(n, n): replace(s, name=renames.get(n, n)) for n, s in base.tensors.items()}
-    memory = replace(base, tensors=renamed)
-    tensors = {moved.get(n, n): replace(s, name=moved.get(n, n)) for n, s in adapter.tensors.items()}
-    if _misses(replace(adapter, tensors=tensors), MemoryView(memory)):
+    memory = _renamed(base, renames)
+    if _misses(_renamed(adapter, moved), MemoryView(memory)):
         return None
     return OlderLayout(moved, str(model.extras.get("library") or "transformers"))
 
@@ -227,8 +222,16 @@ def _composite(config: object) -> bool:
     )
 
 
+def _renamed(manifest: Manifest, renames: dict[str, str]) -> Manifest:
+    """``manifest`` with the tensors ``renames`` names under their new names (no bytes move)."""
+    tensors = {
+        renames.get(n, n): replace(s, name=renames.get(n, n)) for n, s in manifest.tensors.items()
+    }
+    return replace(manifest, tensors=tensors)
+
+
 def _model(base: Manifest) -> Manifest | None:
-    """The base's model built from the ``config.json`` beside its files (``None``: none, or it fails)."""
+    """The base's model, built from its folder's ``config.json`` (``None``: none, or it fails)."""
     from weightfit.targets import resolve
 
     config = Path(base.source) / "config.json"

@@ -29,7 +29,7 @@ from weightfit.peft.layout import TOKEN_DELTA, differing_heads, lora_part, strip
 from weightfit.plan import Op
 
 CONVERTED = ".lora_"
-"""PEFT converts the names of the tensors holding this, and only those (``transformers_weight_conversion``)."""
+"""PEFT converts the names holding this, and only those (``transformers_weight_conversion``)."""
 
 OBSERVED_WITH = "PEFT 0.21 with transformers 5"
 """Where the behaviour this rule reports was observed (``tests/test_peft_matrix.py`` runs it)."""
@@ -131,7 +131,7 @@ def _prefixes(moved: Mapping[str, str]) -> dict[str, str]:
 
 
 def _ops(moved: Mapping[str, str], prefixes: Mapping[str, str], names: list[str]) -> list[Op]:
-    """``rename`` ops giving the tensors their new names: by prefix when that renames exactly them."""
+    """``rename`` ops giving the tensors their new names: by prefix where that renames just them."""
     reason = "version: the adapter's tensors under today's module names"
     by_prefix = [Op("rename", {"strip": old, "add": new}, reason) for old, new in prefixes.items()]
     current = {name: name for name in names}
