@@ -421,3 +421,55 @@ def test_lora_tensors_alone_in_the_transformers_4_layout_attach_and_are_noted(
     old = "base_model.model.language_model.model.layers.1.self_attn.v_proj.lora_B.weight"
     new = "base_model.model.model.language_model.layers.1.self_attn.v_proj.lora_B.default.weight"
     assert torch.equal(attached[new], lora[old])
+
+
+@pytest.mark.parametrize(("name", "code"), [("resized_modules_to_save", 1), ("rslora", 0)])
+def test_check_of_an_adapter_folder_is_the_adapter_check(
+    name: str, code: int, built: dict[str, Built], run_cli: Any
+) -> None:
+    """``check ADAPTER --against BASE`` reads PEFT's layout: no wrapper copy is "unexpected"."""
+    case = built[name]
+    checked = run_cli("check", case.adapter, "--against", case.base, "--json")
+    adapter = run_cli("adapter", "check", case.adapter, "--base", case.base, "--json")
+    assert (checked.code, adapter.code) == (code, code), checked.err
+    got, want = json.loads(checked.out), json.loads(adapter.out)
+    assert got["findings"] == want["findings"] and got["summary"] == want["summary"]
+    assert got["summary"]["unexpected"] == 0 and got["summary"]["missing"] == 0
+    assert "read as a PEFT adapter" in got["hints"][0]
+    assert f"weightfit adapter merge {case.adapter} --base {case.base} -o OUT" in got["hints"][0]
+    if name == "resized_modules_to_save":
+        resize = [f for f in got["findings"] if f["category"] == "vocab_resize"]
+        assert [
+            (f["evidence"]["checkpoint_rows"], f["evidence"]["model_rows"]) for f in resize
+        ] == [(321, 320)]
+
+
+def test_fix_of_an_adapter_renames_it_into_an_adapter_peft_loads(
+    built: dict[str, Built], tmp_path: Path, run_cli: Any
+) -> None:
+    case = built["nested_language_model"]
+    adapter = materialize("0.13.2", "nested_language_model", tmp_path / "adapter")
+    out = tmp_path / "fixed"
+    result = run_cli("fix", adapter, "--against", case.base, "-o", out)
+    assert result.code == 0, result.out + result.err
+    assert {p.name for p in out.iterdir()} == {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "weightfit-plan.yaml",
+    }
+    assert set(load_file(out / "adapter_model.safetensors")) == set(
+        load_file(case.adapter / "adapter_model.safetensors")
+    )
+    _peft_attached(case, out)
+    assert weightfit.check_adapter(out, case.base).compatible
+
+
+def test_fix_of_a_resized_adapter_leaves_the_resize_to_the_merge(
+    built: dict[str, Built], tmp_path: Path
+) -> None:
+    case = built["resized_modules_to_save"]
+    result = weightfit.fix(case.adapter, case.base, tmp_path / "fixed")
+    assert not result.fixed
+    assert [f.category for f in result.unfixed] == ["vocab_resize"]
+    assert "weightfit adapter merge does this itself" in result.unfixed[0].fix_note
+    assert sorted(p.name for p in (tmp_path / "fixed").iterdir()) == ["weightfit-plan.yaml"]

@@ -28,6 +28,7 @@ from weightfit.apply import (
 )
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
+from weightfit.formats.folder import ADAPTER_FOLDER
 from weightfit.manifest import Manifest
 from weightfit.placement import place, stage
 from weightfit.plan import Op, Plan
@@ -200,6 +201,8 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
+    if source.format == ADAPTER_FOLDER:
+        return _fix_adapter(report, source, Path(out), plan_only, dtype, options)
     traced = converter_plan(report)
     plan = traced or plan_from_report(report, source)
     out = Path(out)
@@ -233,6 +236,31 @@ def fix(
         target=expected,
         options=options,
     )
+    return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
+
+
+def _fix_adapter(
+    report: Report,
+    adapter: Manifest,
+    out: Path,
+    plan_only: bool,
+    dtype: str | None,
+    options: WriteOptions,
+) -> FixResult:
+    """Repair a PEFT adapter folder itself: its renames applied, written as an adapter folder.
+
+    ``check`` reads an adapter as PEFT attaches it to the target; what its
+    findings fix are the adapter's own names. A resized vocabulary has no op
+    here: the base is resized when the adapter is merged (``adapter merge``).
+    """
+    from weightfit.adapters.rewrite import write_adapter
+
+    plan = plan_from_report(report, adapter)
+    unfixed = unfixed_findings(report) + left_out_findings(report, adapter)
+    if plan_only or unfixed:
+        path = write_plan(plan, out, overwrite=options.overwrite)
+        return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)
+    applied = write_adapter(plan, adapter, out, options=options, dtype=dtype)
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
 
 

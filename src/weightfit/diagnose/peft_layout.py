@@ -13,7 +13,8 @@ tensor keeps its old name, so a ``modules_to_save`` copy fails the load
 (``KeyError`` on its new name, from ``set_peft_model_state_dict``) and any
 other whole copy is silently left out. Those are an ``error``; LoRA tensors
 alone an ``info``. The fix renames the adapter's tensors as today's PEFT would
-name them; ``weightfit adapter merge`` maps the old names itself.
+name them (``weightfit fix`` writes the adapter folder renamed); ``weightfit
+adapter merge`` maps the old names itself.
 """
 
 from __future__ import annotations
@@ -91,9 +92,9 @@ def older_layout(ctx: Context) -> None:
             confidence=0.95,
             fix=_ops(moved, prefixes, list(ctx.source.tensors)),
             fix_note=(
-                "weightfit adapter merge maps these names itself; to load the adapter with "
-                "PEFT, rename its tensors as the plan does (adapter_model.safetensors, beside "
-                "the same adapter_config.json), or load it with transformers < 5"
+                "weightfit adapter merge maps these names itself; weightfit fix ADAPTER "
+                "--against BASE -o OUT writes the adapter under today's names (the plan's "
+                "renames), as PEFT loads it; or load it with transformers < 5"
             ),
         )
     )
