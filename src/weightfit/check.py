@@ -38,6 +38,8 @@ def check(
     Args:
         checkpoint: A checkpoint file, shard index or model folder (anything
             :func:`weightfit.read` takes), or a :class:`~weightfit.manifest.Manifest`.
+            A PEFT adapter folder is checked as PEFT attaches it to ``target``
+            (:func:`weightfit.check_adapter`'s report, with a hint saying so).
         target: Anything :func:`weightfit.targets.resolve` takes: another checkpoint
             or folder, a transformers / diffusers ``config.json`` or model folder,
             an ``nn.Module``, a factory ``"pkg.module:Callable"``, or a ``Manifest``.

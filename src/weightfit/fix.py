@@ -171,7 +171,10 @@ def fix(
 
     Returns:
         A :class:`FixResult`. Nothing is applied when a blocking finding has no
-        fix (``unfixed``): the plan is written so a person can finish it.
+        fix (``unfixed``): the plan is written so a person can finish it. A PEFT
+        adapter folder is repaired itself (its tensors renamed, as its check
+        says) and written as an adapter folder; its vocabulary resize stays unfixed
+        (``weightfit.merge_adapter`` resizes the base).
 
     Raises:
         UsageError: writer options given both as ``options`` and as keywords.

@@ -52,7 +52,8 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         ``lora_mismatch`` findings for modules the base lacks, nests differently
         or sizes differently (an ``info`` one for the modules that fit, with rank,
         alpha and scale), ``vocab_resize`` for saved embeddings, trainable tokens
-        or a tokenizer with more rows than the base.
+        or a tokenizer with more rows than the base, ``version`` for an adapter
+        saved under the base's transformers 4 module names.
 
     Raises:
         NotACheckpoint: ``adapter`` is not a PEFT adapter folder.
