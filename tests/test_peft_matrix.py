@@ -392,6 +392,9 @@ def test_an_adapter_for_the_transformers_4_layout_is_what_peft_rejects(
     assert "language_model.lm_head → lm_head" in moved.message
     assert moved.evidence["converted_on_load"] == 8
     assert moved.evidence["not_converted"] == ["base_model.model.language_model.lm_head.weight"]
+    built_base = weightfit.check_adapter(adapter, case.base / "config.json")
+    assert problems(built_base) == ["version"] and built_base.summary["unexpected"] == 0
+    assert only(built_base, "version").evidence == moved.evidence
     with pytest.raises(KeyError) as info:
         _peft_attached(case, adapter)
     assert moved.evidence["load_error"] == f"KeyError: {info.value}"

@@ -77,8 +77,11 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         return report
     source = read_adapter(adapter)
     view = memory_names(source, resolve(base, variant=variant))
-    alignment, _ = peft_alignment(source, view.target())
     older = older_layout(source, view.base)
+    if older is not None:
+        # Its names find the base's files' names: line it up there, the rule says the rest.
+        view = replace(view, base=older.files)
+    alignment, _ = peft_alignment(source, view.target())
     facts = {
         "tokenizer": tokenizer_vocab(Path(adapter)),
         "untied": view.tied,

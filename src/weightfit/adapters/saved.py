@@ -43,6 +43,7 @@ from weightfit.peft.layout import (
     strip_peft,
     unwrap,
 )
+from weightfit.targets.transformers import SAVED_LAYOUT
 
 
 @dataclass(frozen=True)
@@ -152,16 +153,20 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
     """
     if not _composite(base.config):
         return None
-    model = _model(base)
+    # A base built from a config is in memory names and records its files' own.
+    model = base if base.extras.get(SAVED_LAYOUT) else _model(base)
     if model is None:
         return None
     renames = {
         next(iter(written)): name
-        for name, written in (model.extras.get("saved_layout") or {}).items()
-        if isinstance(written, dict) and len(written) == 1 and next(iter(written)) in base.tensors
+        for name, written in (model.extras.get(SAVED_LAYOUT) or {}).items()
+        if isinstance(written, dict) and len(written) == 1
     }
+    files = _renamed(base, {new: old for old, new in renames.items() if new in base.tensors})
+    renames = {old: new for old, new in renames.items() if old in files.tensors}
     if not renames:
         return None
+    base = files
     layout = split(adapter.tensors.values())
     parameters = _target_parameters(adapter)
     owners: list[tuple[list[TensorSpec], str | None]] = [
@@ -186,7 +191,7 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
     memory = _renamed(base, renames)
     if _misses(_renamed(adapter, moved), MemoryView(memory)):
         return None
-    return OlderLayout(moved, str(model.extras.get("library") or "transformers"))
+    return OlderLayout(moved, str(model.extras.get("library") or "transformers"), files)
 
 
 @dataclass(frozen=True)
@@ -196,10 +201,12 @@ class OlderLayout:
     Attributes:
         moved: Adapter tensor → its name on today's model (as PEFT would save it now).
         library: The library whose model gave the memory names (``transformers 5.2.0``).
+        files: The base under its files' names, which the adapter's names find.
     """
 
     moved: dict[str, str]
     library: str
+    files: Manifest = field(repr=False)
 
     def facts(self) -> dict[str, object]:
         """What the ``older_layout`` rule reads (``facts["older_layout"]``)."""
