@@ -440,6 +440,10 @@ def test_check_of_an_adapter_folder_is_the_adapter_check(
     assert got["summary"]["unexpected"] == 0 and got["summary"]["missing"] == 0
     assert "read as a PEFT adapter" in got["hints"][0]
     assert f"weightfit adapter merge {case.adapter} --base {case.base} -o OUT" in got["hints"][0]
+    weights = run_cli(
+        "check", case.adapter / "adapter_model.safetensors", "--against", case.base, "--json"
+    )
+    assert weights.code == code and json.loads(weights.out)["findings"] == want["findings"]
     if name == "resized_modules_to_save":
         resize = [f for f in got["findings"] if f["category"] == "vocab_resize"]
         assert [
@@ -465,6 +469,12 @@ def test_fix_of_an_adapter_renames_it_into_an_adapter_peft_loads(
     )
     _peft_attached(case, out)
     assert weightfit.check_adapter(out, case.base).compatible
+    again = weightfit.fix(adapter / "adapter_model.safetensors", case.base, tmp_path / "again")
+    assert (
+        again.fixed
+        and load_file(out / "adapter_model.safetensors").keys()
+        == load_file(tmp_path / "again" / "adapter_model.safetensors").keys()
+    )
 
 
 def test_fix_of_a_resized_adapter_leaves_the_resize_to_the_merge(

@@ -23,6 +23,9 @@ from weightfit.manifest import Manifest
 from weightfit.peft.config import CONFIG_NAME
 from weightfit.ranking import build_report
 
+ADAPTER_WEIGHTS = "adapter_model."
+"""How the weight files of a PEFT adapter folder are named (``adapter_model.safetensors``)."""
+
 
 def check(
     checkpoint: str | Path | Manifest,
@@ -73,8 +76,9 @@ def check(
     expected = resolve(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
-    if source.format == ADAPTER_FOLDER:
-        return _adapter_check(source, expected)
+    adapter = adapter_folder(source)
+    if adapter is not None:
+        return _adapter_check(adapter, expected)
     alignment = align(source, expected)
     findings = diagnose(alignment)
     fix_target = _fix_target(checkpoint, target, kwargs, config, key, variant)
@@ -100,6 +104,18 @@ def _adapter_check(source: Manifest, expected: Manifest) -> Report:
         f"with `weightfit adapter merge {' '.join(words)} -o OUT`",
     )
     return report
+
+
+def adapter_folder(source: Manifest) -> Manifest | None:
+    """The PEFT adapter folder ``source`` is, or holds the weights of (``adapter_model.*``)."""
+    if source.format == ADAPTER_FOLDER:
+        return source
+    path = Path(source.source)
+    if not path.name.startswith(ADAPTER_WEIGHTS) or not (path.parent / CONFIG_NAME).is_file():
+        return None
+    folder = formats.read(path.parent)
+    same = [Path(f).resolve() for f in folder.files] == [Path(f).resolve() for f in source.files]
+    return folder if same else None
 
 
 def _fix_target(

@@ -28,7 +28,6 @@ from weightfit.apply import (
 )
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
-from weightfit.formats.folder import ADAPTER_FOLDER
 from weightfit.manifest import Manifest
 from weightfit.placement import place, stage
 from weightfit.plan import Op, Plan
@@ -189,7 +188,7 @@ def fix(
         ['drop', 'unsqueeze']
 
     """
-    from weightfit.check import check
+    from weightfit.check import adapter_folder, check
     from weightfit.converters import plan_for as converter_plan
     from weightfit.formats import read
     from weightfit.targets import resolve
@@ -204,8 +203,9 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
-    if source.format == ADAPTER_FOLDER:
-        return _fix_adapter(report, source, Path(out), plan_only, dtype, options)
+    adapter = adapter_folder(source)
+    if adapter is not None:
+        return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
     traced = converter_plan(report)
     plan = traced or plan_from_report(report, source)
     out = Path(out)
