@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -28,6 +29,7 @@ from weightfit.errors import UnsupportedAdapter
 from weightfit.findings import Finding, Report
 from weightfit.peft.config import PEFT_PREFIX
 from weightfit.plan import Plan
+from weightfit.report.check import SCHEMA_PATH
 
 TOLERANCE = 1e-5
 DATA = Path(__file__).parent / "data" / "peft"
@@ -436,6 +438,7 @@ def test_check_of_an_adapter_folder_is_the_adapter_check(
     adapter = run_cli("adapter", "check", case.adapter, "--base", case.base, "--json")
     assert (checked.code, adapter.code) == (code, code), checked.err
     got, want = json.loads(checked.out), json.loads(adapter.out)
+    jsonschema.validate(got, json.loads(SCHEMA_PATH.read_text()))
     assert got["findings"] == want["findings"] and got["summary"] == want["summary"]
     assert got["summary"]["unexpected"] == 0 and got["summary"]["missing"] == 0
     assert "read as a PEFT adapter" in got["hints"][0]
