@@ -489,3 +489,20 @@ def test_fix_of_a_resized_adapter_leaves_the_resize_to_the_merge(
     assert [f.category for f in result.unfixed] == ["vocab_resize"]
     assert "weightfit adapter merge does this itself" in result.unfixed[0].fix_note
     assert sorted(p.name for p in (tmp_path / "fixed").iterdir()) == ["weightfit-plan.yaml"]
+
+
+@pytest.mark.parametrize(("version", "name"), CAPTURED)
+def test_what_the_check_calls_compatible_todays_peft_attaches(
+    version: str, name: str, built: dict[str, Built], tmp_path: Path
+) -> None:
+    """No confident wrong answer: each older layout called compatible loads in today's PEFT."""
+    case = built[name]
+    adapter = materialize(version, name, tmp_path / "adapter")
+    for extra in case.adapter.glob("tokenizer*.json"):
+        shutil.copy(extra, adapter)
+    if not weightfit.check_adapter(adapter, case.base).compatible:
+        return
+    attached = list(_peft_attached(case, adapter).state_dict().values())
+    for tensor, value in load_file(adapter / "adapter_model.safetensors").items():
+        if ".original_module." not in tensor:  # the untrained copy: PEFT keeps the base's
+            assert any(v.shape == value.shape and torch.equal(v, value) for v in attached), tensor
