@@ -24,6 +24,10 @@ layout and ties read. Renames are applied to the base manifest; stacks and
 tied copies are returned beside it (:class:`MemoryView`), so a check sees the
 memory tensors and a merge can add each expert's delta to the file tensors
 that hold it and write the head the adapter untied.
+
+The other way round, an adapter saved under transformers 4 names its tensors
+after the files' layout, which was then the memory's too: :func:`older_layout`
+finds such tensors and the names today's PEFT gives them.
 """
 
 from __future__ import annotations
