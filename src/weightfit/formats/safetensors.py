@@ -92,14 +92,14 @@ _STRING = r'"(' + _CHARS + r'(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})' + _CHARS + r'
 _COUNT = r"(?:0|[1-9][0-9]*+)"
 _ENTRY = re.compile(
     _STRING + r':\{"dtype":"([A-Z0-9_]++","shape":\[[0-9,]*+)\],'
-    r'"data_offsets":\[(' + _COUNT + r"),(" + _COUNT + r")\]\}([,}])"
+    r'"data_offsets":\[(' + _COUNT + r"),(" + _COUNT + r")\]\}[,}]"
 )
 """One tensor entry as the reference writer lays it out (``serde_json``, compact).
 
-Groups: the name as written, the kind (dtype and shape, checked by :data:`_KIND`),
-the two offsets, and the comma or brace that follows."""
-_ENTRY_FIXED = len('"":{"dtype":"],"data_offsets":[,]}') + 1
-"""Characters of an entry outside its groups but the last (the comma or brace)."""
+Groups: the name as written, the kind (dtype and shape, checked by :data:`_KIND`)
+and the two offsets."""
+_GROUPS = 4
+"""Groups of :data:`_ENTRY`: its ``split`` gives the text before each entry, then these."""
 _KIND = re.compile(r'([A-Z0-9_]+)","shape":\[(' + _COUNT + r"(?:," + _COUNT + r")*)?")
 """The kind group of :data:`_ENTRY`: a dtype name and the dimensions, JSON integers."""
 _CHUNK_CHARS = 1 << 23
@@ -271,14 +271,15 @@ def _decode(text: str) -> dict[str, Any]:
 def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifest | None:
     """Read a header in the reference writer's compact layout; ``None`` for anything else.
 
-    The entries are matched by :data:`_ENTRY` a chunk at a time and kept as
+    The entries are split out by :data:`_ENTRY` a chunk at a time and kept as
     columns (:class:`TensorColumns`): no object per tensor. Each check is one
-    pass in C over a column: the matches tile the text exactly (their lengths
-    add up), each tensor begins where the one before ends (the offset texts
-    are equal), each kind of entry has a known dtype and a size that matches
-    its shape, names are distinct. The fast path never raises: a header it does
-    not read entirely, or in which anything is wrong, goes to the ``json``
-    path, which judges it and words the error as always.
+    pass in C over a column: nothing lies between the entries (``split`` leaves
+    only empty strings there), only the last one closes the object, each tensor
+    begins where the one before ends (the offset texts are equal), each kind of
+    entry has a known dtype and a size that matches its shape, the names are
+    distinct. The fast path never raises: a header it does not read entirely,
+    or in which anything is wrong, goes to the ``json`` path, which judges it
+    and words the error as always.
     """
     pos = 1
     metadata: dict[str, str] = {}
@@ -292,6 +293,9 @@ def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifes
             return None
         pos = lead.end()
     stop = len(text.rstrip(" \t\r\n"))
+    # An entry closed by "}" where a "," belongs, then another entry: "]}}" + '"'.
+    if text[stop - 1 : stop] != "}" or text.find(']}}"', pos, stop) >= 0:
+        return None
     names: list[str] = []
     kinds: dict[str, int] = {}
     shapes: list[Kind] = []
@@ -302,23 +306,14 @@ def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifes
     while pos < stop:
         cut = min(pos + _CHUNK_CHARS, stop)
         if cut < stop:
-            # After a "}," that ends an entry (a name holding one makes the chunk fail to tile).
+            # After a "}," that ends an entry (a name holding one makes the chunk fail).
             found = text.find('},"', cut, stop)
             cut = stop if found < 0 else found + 2
-        chunk = _ENTRY.findall(text, pos, cut)
-        if not chunk:
-            return None
-        raws, kind_texts, firsts, lasts, closes = zip(*chunk)
-        del chunk
-        matched = len(raws) * _ENTRY_FIXED + sum(
-            sum(map(len, column)) for column in (raws, kind_texts, firsts, lasts)
-        )
-        final = cut == stop
-        # Every entry but the last is followed by a comma; the last closes the object.
-        if matched != cut - pos or closes.count("}") != (1 if final else 0):
-            return None
-        if final and closes[-1] != "}":
-            return None
+        pieces = _ENTRY.split(text[pos:cut])
+        if len(pieces) == 1 or "".join(pieces[:: _GROUPS + 1]):
+            return None  # no entry, or text between entries
+        raws, kind_texts, firsts, lasts = (pieces[g :: _GROUPS + 1] for g in range(1, 5))
+        del pieces
         if firsts[0] != last or firsts[1:] != lasts[:-1]:
             return None  # not in data order, or not end to end: the json path checks the layout
         for kind_text in set(kind_texts) - kinds.keys():
@@ -329,20 +324,18 @@ def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifes
             shapes.append(kind[:2])
             sizes.append(kind[2])
         ids = list(map(kinds.__getitem__, kind_texts))
-        previous = ends[-1] if ends else 0
         try:
             chunk_ends = array("q", map(int, lasts))
         except OverflowError:
             return None
-        if list(map(operator.sub, chunk_ends, chain((previous,), chunk_ends))) != list(
-            map(sizes.__getitem__, ids)
-        ):
+        begins = chain((ends[-1] if ends else 0,), chunk_ends)
+        if list(map(operator.sub, chunk_ends, begins)) != list(map(sizes.__getitem__, ids)):
             return None
         kind_ids.extend(ids)
         ends.extend(chunk_ends)
         names.extend(raws)
         last, pos = lasts[-1], cut
-    if not names or (ends[-1] if ends else 0) != data_size:
+    if not names or ends[-1] != data_size:
         return None
     if text.find("\\", lead.end() if lead else 1) >= 0 and not _unescape(names):
         return None
