@@ -352,6 +352,11 @@ ATTACKS: list[tuple[Callable[[Path], Path], type[errors.InputError], str]] = [
         "uncovered bytes: data section bytes [8, 12) belong to no tensor (at byte {data+8})",
     ),
     (
+        attacks.closed_before_the_last_entry,
+        errors.InvalidHeader,
+        "invalid header: header is not valid JSON (Extra data at char 54)",
+    ),
+    (
         attacks.out_of_bounds,
         errors.TensorOutOfBounds,
         "tensor out of bounds: tensor 'b' [4096, 4104] ends past the 8-byte data section "

@@ -120,6 +120,13 @@ def trailing_bytes(path: Path) -> Path:
     return table(path, {"a": F32_PAIR}, bytes(12))
 
 
+def closed_before_the_last_entry(path: Path) -> Path:
+    """The object closed after the first entry, the second one after it: not JSON."""
+    entry = json.dumps(F32_PAIR, separators=(",", ":"))
+    b = '{"dtype":"F32","shape":[2],"data_offsets":[8,16]}'
+    return raw(path, f'{{"a":{entry}}}"b":{b}}}'.encode(), bytes(16))
+
+
 def out_of_bounds(path: Path) -> Path:
     header = {
         "a": F32_PAIR,
