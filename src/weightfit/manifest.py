@@ -174,7 +174,9 @@ class TensorColumns:
 
     def offsets(self) -> Iterator[int]:
         """Each tensor's absolute offset, in order."""
-        return map(self.start.__add__, itertools.islice(itertools.chain((0,), self.ends), len(self)))
+        return map(
+            self.start.__add__, itertools.islice(itertools.chain((0,), self.ends), len(self))
+        )
 
     def lengths(self) -> Iterator[int]:
         """Each tensor's byte length, in order."""
@@ -260,9 +262,11 @@ class TensorTable(MutableMapping[str, TensorSpec]):
         del self._table()[name]
 
     def values(self) -> ValuesView[TensorSpec]:
+        """Every spec, made once: the table becomes its dict."""
         return self._table().values()
 
     def items(self) -> ItemsView[str, TensorSpec]:
+        """Every (name, spec), made once: the table becomes its dict."""
         return self._table().items()
 
     def kind_counts(self) -> Counter[tuple[str, tuple[int, ...]]]:

@@ -55,7 +55,6 @@ from weightfit import dtypes
 from weightfit.errors import (
     ContainerKeyNotFound,
     HeaderTooLarge,
-    InputError,
     InvalidHeader,
     TensorSizeMismatch,
     TruncatedFile,
