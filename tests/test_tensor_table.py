@@ -84,6 +84,8 @@ def test_a_table_behaves_as_the_dict_it_becomes(tmp_path: Path) -> None:
     assert table.columns is None and list(table) == [*names, "extra"]
     del table["model.scale"]
     assert "model.scale" not in table and len(table) == 29 and table["extra"] is added
+    copied = table.copy()
+    assert type(copied) is dict and copied == table and copied is not table.copy()
 
 
 def test_inspect_of_a_table_makes_no_spec_per_tensor(

@@ -269,6 +269,10 @@ class TensorTable(MutableMapping[str, TensorSpec]):
         """Every (name, spec), made once: the table becomes its dict."""
         return self._table().items()
 
+    def copy(self) -> dict[str, TensorSpec]:
+        """A plain ``dict`` of the same tensors, as ``dict.copy`` gives."""
+        return dict(self._table())
+
     def kind_counts(self) -> Counter[tuple[str, tuple[int, ...]]]:
         """How many tensors of each (dtype, shape), without making a spec per tensor."""
         if self.columns is None:
