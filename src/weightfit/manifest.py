@@ -149,13 +149,15 @@ Kind = tuple[tuple[int, ...], str]
 class TensorColumns:
     """Tensors laid end to end in one file, as columns: one name, kind and end per tensor.
 
-    Tensor ``i`` is a ``kinds[kind_ids[i]]`` whose bytes are
-    ``[start + ends[i - 1], start + ends[i])`` of ``file`` (``ends[-1]`` read as 0):
-    what a safetensors header in data order describes, without an object per tensor.
+    Tensor ``i`` is a ``kinds[kind_ids[i]]`` of ``sizes[kind_ids[i]]`` bytes,
+    ``[start + ends[i - 1], start + ends[i])`` of ``file`` (``ends[-1]`` read as
+    0): what a safetensors header in data order describes, without an object
+    per tensor. The reader checks that each end is the one before plus the size.
 
     Attributes:
         names: Tensor names, in file order.
         kinds: The distinct (shape, dtype) pairs.
+        sizes: The byte size of a tensor of each kind.
         kind_ids: Each tensor's index into ``kinds``.
         ends: Each tensor's end, relative to ``start``.
         file: The file holding the bytes.
@@ -164,6 +166,7 @@ class TensorColumns:
 
     names: Sequence[str]
     kinds: Sequence[Kind]
+    sizes: Sequence[int]
     kind_ids: Sequence[int]
     ends: Sequence[int]
     file: str
@@ -180,7 +183,7 @@ class TensorColumns:
 
     def lengths(self) -> Iterator[int]:
         """Each tensor's byte length, in order."""
-        return map(operator.sub, self.ends, itertools.chain((0,), self.ends))
+        return map(self.sizes.__getitem__, self.kind_ids)
 
     def row_kinds(self) -> list[Kind]:
         """Each tensor's (shape, dtype), shared by the tensors of a kind."""
@@ -188,10 +191,12 @@ class TensorColumns:
 
     def spec(self, row: int) -> TensorSpec:
         """The :class:`TensorSpec` of tensor number ``row``."""
-        shape, dtype = self.kinds[self.kind_ids[row]]
+        kind = self.kind_ids[row]
+        shape, dtype = self.kinds[kind]
         begin = self.ends[row - 1] if row else 0
-        end = self.ends[row]
-        return new_spec(self.names[row], shape, dtype, self.file, self.start + begin, end - begin)
+        return new_spec(
+            self.names[row], shape, dtype, self.file, self.start + begin, self.sizes[kind]
+        )
 
     def specs(self) -> dict[str, TensorSpec]:
         """Every tensor's :class:`TensorSpec` by name, in order."""

@@ -293,7 +293,9 @@ def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifes
         except InvalidHeader:
             return None
         pos = lead.end()
-    stop = len(text.rstrip(" \t\r\n"))
+    stop = len(text)
+    while stop and text[stop - 1] in " \t\r\n":  # the padding; rstrip would copy the header
+        stop -= 1
     # An entry closed by "}" where a "," belongs, then another entry: "]}}" + '"'.
     if text[stop - 1 : stop] != "}" or text.find(']}}"', pos, stop) >= 0:
         return None
@@ -343,7 +345,7 @@ def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifes
     unique = set(names)
     if len(unique) != len(names) or METADATA_KEY in unique:
         return None  # a name given twice: the json path words it
-    columns = TensorColumns(names, shapes, kind_ids, ends, source, data_start)
+    columns = TensorColumns(names, shapes, sizes, kind_ids, ends, source, data_start)
     return Manifest(
         tensors=TensorTable(columns),
         source=source,

@@ -151,26 +151,22 @@ def _tensor_json(spec: TensorSpec) -> str:
 def _write_columns(out: TextIO, columns: TensorColumns) -> None:
     """Write the lines of :func:`_tensor_lines` for tensors kept as columns, a batch at a time.
 
-    Each line is joined from its pieces in C: the name, the text of its kind
-    and file (made once per kind), its offset and its length.
+    Each line is joined in C from five pieces: a fixed start, the name, the text
+    of its kind and file up to the offset (made once per kind), the offset, and
+    the rest with the length (made once per kind).
     """
     file = _file_text(columns.file)
     heads = [f", {_kind_text(shape, dtype)}{file}" for shape, dtype in columns.kinds]
-    names, kind_ids, offsets, lengths = (
-        iter(columns.names),
-        iter(columns.kind_ids),
-        columns.offsets(),
-        columns.lengths(),
-    )
+    tails = [f', "length": {size}{_PLAIN_TAIL}' for size in columns.sizes]
+    names, offsets = iter(columns.names), columns.offsets()
+    head_ids, tail_ids = iter(columns.kind_ids), iter(columns.kind_ids)
     for start in range(0, len(columns), _BATCH):
         pieces = zip(
             repeat(',\n    {"name": '),
             map(_QUOTE, islice(names, _BATCH)),
-            map(heads.__getitem__, islice(kind_ids, _BATCH)),
+            map(heads.__getitem__, islice(head_ids, _BATCH)),
             map(str, islice(offsets, _BATCH)),
-            repeat(', "length": '),
-            map(str, islice(lengths, _BATCH)),
-            repeat(_PLAIN_TAIL),
+            map(tails.__getitem__, islice(tail_ids, _BATCH)),
         )
         text = "".join(chain.from_iterable(pieces))
         out.write(text if start else text[1:])  # no comma before the first line
