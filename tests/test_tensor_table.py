@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from safetensors.torch import save_file
 
 import weightfit
+from attacks import safetensors as attacks
+from weightfit.errors import WeightfitError
 from weightfit.formats import safetensors
 from weightfit.manifest import Manifest, TensorSpec, TensorTable
 from weightfit.report.inspect import manifest_to_dict, render_manifest, write_manifest_json
@@ -69,6 +76,21 @@ def test_a_header_read_in_chunks_is_the_same(
     _assert_same(weightfit.read(path), slow)
 
 
+@pytest.mark.parametrize(
+    "build", [attacks.begin_inside_the_previous, attacks.closed_before_the_last_entry]
+)
+def test_a_hostile_header_read_in_chunks_is_refused_as_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, build: Callable[[Path], Path]
+) -> None:
+    path = build(tmp_path / "model.safetensors")
+    with pytest.raises(WeightfitError) as whole:
+        weightfit.read(path)
+    for chunk in (1, 20, 60):
+        monkeypatch.setattr(safetensors, "_CHUNK_CHARS", chunk)
+        with pytest.raises(type(whole.value), match=re.escape(str(whole.value))):
+            weightfit.read(path)
+
+
 def test_a_table_behaves_as_the_dict_it_becomes(tmp_path: Path) -> None:
     manifest = weightfit.read(_varied(tmp_path / "model.safetensors"))
     table = manifest.tensors
@@ -107,3 +129,62 @@ def _rendered(manifest: Manifest) -> str:
     console = Console(width=100, no_color=True, highlight=False, record=True, file=io.StringIO())
     render_manifest(console, manifest)
     return console.export_text()
+
+
+_DTYPES = {"F32": 32, "BF16": 16, "U8": 8, "F4": 4, "F64": 64}
+_entries = st.lists(
+    st.tuples(
+        st.text(alphabet='ab.0"\\},]{é:[\x01 ', max_size=4),
+        st.sampled_from(sorted(_DTYPES)),
+        st.lists(st.integers(0, 3), max_size=2),
+    ),
+    max_size=8,
+)
+_edits = st.lists(
+    st.tuples(st.integers(0, 10**4), st.sampled_from(["insert", "delete", "replace"])).flatmap(
+        lambda edit: st.tuples(st.just(edit), st.sampled_from(list('{}[],:"0123456789 \\eF')))
+    ),
+    max_size=2,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_entries, _edits, st.sampled_from([1, 9, 40, 1 << 23]), st.integers(-1, 1))
+def test_the_column_reader_never_reads_otherwise_than_json(
+    entries: list[tuple[str, str, list[int]]],
+    edits: list[tuple[tuple[int, str], str]],
+    chunk: int,
+    extra: int,
+) -> None:
+    """A compact header, edited a little: the columns read it as ``json`` does, or pass it on."""
+    header: dict[str, object] = {}
+    end = 0
+    for i, (name, dtype, shape) in enumerate(entries):
+        size = math.prod(shape) * _DTYPES[dtype] // 8
+        header[name or f"t{i}"] = {
+            "dtype": dtype,
+            "shape": shape,
+            "data_offsets": [end, end + size],
+        }
+        end += size
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False)
+    for (where, how), char in edits:
+        at = where % (len(text) + 1)
+        keep = at + (how != "insert")
+        text = text[:at] + ("" if how == "delete" else char) + text[keep:]
+    try:
+        raw = text.encode()
+        safetensors._text(raw)
+    except (UnicodeEncodeError, WeightfitError):
+        return  # not what a decoded header can be
+    data_start, data_size = 8 + len(raw), max(end + extra, 0)
+    original = safetensors._CHUNK_CHARS
+    safetensors._CHUNK_CHARS = chunk
+    try:
+        fast = safetensors._columns(text, data_start, data_size, "f")
+    finally:
+        safetensors._CHUNK_CHARS = original
+    if fast is None:
+        return
+    slow = safetensors._read_json(text, data_start, data_start + data_size, "f")
+    _assert_same(fast, slow)

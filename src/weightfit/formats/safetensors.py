@@ -206,8 +206,11 @@ def parse(header: bytes, *, file_size: int, source: str) -> Manifest:
 
 def _parse(text: str, data_start: int, file_size: int, source: str) -> Manifest:
     fast = _columns(text, data_start, file_size - data_start, source)
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _read_json(text, data_start, file_size, source)
+
+
+def _read_json(text: str, data_start: int, file_size: int, source: str) -> Manifest:
+    """Read any header through ``json``, checking every entry: the path that words each error."""
     table = _decode(text)
     metadata = _metadata(table.pop(METADATA_KEY, None))
     tensors: dict[str, TensorSpec] = {}
