@@ -29,7 +29,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix src tests bench examples
 
 bench: $(STAMP)
-	$(PY) bench/inspect.py
+	$(PY) bench/inspect_headers.py
 	$(PY) bench/check.py
 	$(PY) bench/lint.py
 	$(PY) bench/apply.py

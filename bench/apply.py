@@ -20,29 +20,15 @@ Run: ``.venv/bin/python bench/apply.py [--no-write] [--gb 4]``.
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
-# bench/inspect.py shadows the standard library's `inspect` while this folder is on
-# sys.path (as it is for any script run from it): take the folder off the path first.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import shutil  # noqa: E402
-import tempfile  # noqa: E402
-from collections.abc import Callable  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("_measure", Path(_HERE) / "_measure.py")
-assert _spec is not None and _spec.loader is not None
-_measure = importlib.util.module_from_spec(_spec)
-sys.modules["_measure"] = _measure
-_spec.loader.exec_module(_measure)
-Measurement = _measure.Measurement
-human_mb, machine = _measure.human_mb, _measure.machine
-measure, run_command = _measure.measure, _measure.run_command
+import _measure
+from _measure import Measurement, human_mb, machine, measure, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 TENSOR_ROWS = 4096

@@ -23,7 +23,6 @@ Markdown section and puts it in ``BENCHMARKS.md`` (between its markers) unless
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shutil
@@ -34,17 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# This folder holds inspect.py, which would shadow the standard library's inspect
-# while the folder is on sys.path (Python puts it there): take it off, load
-# _measure by path.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-_spec = importlib.util.spec_from_file_location("_measure", Path(_HERE) / "_measure.py")
-assert _spec is not None and _spec.loader is not None
-_measure = importlib.util.module_from_spec(_spec)
-sys.modules["_measure"] = _measure
-_spec.loader.exec_module(_measure)
-human_seconds, machine, measure = _measure.human_seconds, _measure.machine, _measure.measure
+import _measure
+from _measure import human_seconds, machine, measure
 
 LLAMA_2_70B = {
     "architectures": ["LlamaForCausalLM"],

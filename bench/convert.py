@@ -23,39 +23,24 @@ Run: ``.venv/bin/python bench/convert.py [--no-write] [--only ID] [--show]``.
 from __future__ import annotations
 
 import os
-import sys
-
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
 
 # The matcher must stand on its own: the converters libraries ship (issue 13's
 # library_converter rule) would explain some of these pairs by running them.
 os.environ["WEIGHTFIT_NO_LIBRARY_CONVERTERS"] = "1"
 
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-import yaml  # noqa: E402
+import _measure
+import yaml
+from convert_pairs import ground_truth
 
-
-def _load(name: str, path: Path) -> Any:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-_measure = _load("_measure", Path(_HERE) / "_measure.py")
-ground_truth = _load("ground_truth", Path(_HERE) / "convert_pairs" / "ground_truth.py")
-PAIRS = Path(_HERE) / "convert_pairs" / "pairs.yaml"
+PAIRS = Path(__file__).resolve().parent / "convert_pairs" / "pairs.yaml"
 
 
 @dataclass

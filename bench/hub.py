@@ -21,38 +21,23 @@ Run: ``.venv/bin/python bench/hub.py [--no-write] [--sizes 10,100]``.
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import os
+import struct
 import sys
-
-# bench/inspect.py shadows the standard library's `inspect` (which dataclasses
-# imports) while this folder is on sys.path: take the folder off the path first.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import struct  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load(name: str, path: Path) -> object:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(ROOT / "tests"))
+import _measure  # noqa: E402
+from _measure import human_mb, human_seconds, measure, replace_section  # noqa: E402
 
-
-_measure = _load("_measure", ROOT / "bench" / "_measure.py")
-hub_server = _load("hub_server", ROOT / "tests" / "hub_server.py")
-measure, replace_section = _measure.measure, _measure.replace_section  # type: ignore[attr-defined]
-human_seconds, human_mb = _measure.human_seconds, _measure.human_mb  # type: ignore[attr-defined]
+import hub_server  # noqa: E402
 
 START = "<!-- bench/hub.py: start (generated, do not edit by hand) -->"
 END = "<!-- bench/hub.py: end -->"

@@ -17,32 +17,16 @@ Run: ``.venv/bin/python bench/lint.py [--no-write]``.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import struct
 import sys
+import tempfile
+from pathlib import Path
 
-# bench/inspect.py shadows the standard library's `inspect` while this folder is on
-# sys.path (as it is for any script run from it): take the folder off the path first.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import struct  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-_spec = importlib.util.spec_from_file_location("_measure", Path(_HERE) / "_measure.py")
-assert _spec is not None and _spec.loader is not None
-_measure = importlib.util.module_from_spec(_spec)
-sys.modules["_measure"] = _measure
-_spec.loader.exec_module(_measure)
-human_mb, human_seconds, machine, measure = (
-    _measure.human_mb,
-    _measure.human_seconds,
-    _measure.machine,
-    _measure.measure,
-)
+import _measure
+from _measure import human_mb, human_seconds, machine, measure
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARDS = 1000

@@ -34,6 +34,8 @@ def test_size_and_spread() -> None:
     assert len(repos) >= 60
     assert max(repos.values()) <= 5
     assert splits["heldback"] >= 50
+    urls = Counter(str(record["source_url"]) for _, record in records)
+    assert [url for url, count in urls.items() if count > 1] == []  # one text per thread
 
 
 @pytest.mark.parametrize(

@@ -13,41 +13,29 @@ One run measures, each figure in a fresh child process (see ``_measure.py``):
 Files go to a temporary folder that is deleted at the end (``--keep`` keeps it).
 The results replace this benchmark's section of ``BENCHMARKS.md``.
 
-Run: ``make bench`` or ``.venv/bin/python bench/inspect.py [--keep] [--no-write]``.
+Run: ``make bench`` or ``.venv/bin/python bench/inspect_headers.py [--keep] [--no-write]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import datetime
+import json
 import os
+import shutil
+import struct
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
-# This file's name shadows the standard library's `inspect` (which dataclasses and
-# others import) while its folder is on sys.path: take the folder off the path first.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import _measure
+from _measure import Measurement, human_mb, human_seconds, machine, measure, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("_measure", ROOT / "bench" / "_measure.py")
-assert _spec is not None and _spec.loader is not None
-_measure = importlib.util.module_from_spec(_spec)
-sys.modules["_measure"] = _measure
-_spec.loader.exec_module(_measure)
-Measurement = _measure.Measurement
-human_mb, human_seconds, machine = _measure.human_mb, _measure.human_seconds, _measure.machine
-measure, run_command = _measure.measure, _measure.run_command
 
-START = "<!-- bench/inspect.py: start (generated, do not edit by hand) -->"
-END = "<!-- bench/inspect.py: end -->"
+START = "<!-- bench/inspect_headers.py: start (generated, do not edit by hand) -->"
+END = "<!-- bench/inspect_headers.py: end -->"
 
 TARGET_SPEEDUP = 100
 TARGET_PEAK_BYTES = 100_000_000
@@ -207,11 +195,11 @@ def section(pth: Path, pth_runs: list[Measurement], big: list[Measurement]) -> s
     size = pth.stat().st_size
     lines = [
         START,
-        "## Header-only reading (`bench/inspect.py`)",
+        "## Header-only reading (`bench/inspect_headers.py`)",
         "",
         f"- Machine: {machine()}",
         f"- Date: {datetime.date.today().isoformat()}",
-        "- Reproduce: `make bench` (runs `.venv/bin/python bench/inspect.py`)",
+        "- Reproduce: `make bench` (runs `.venv/bin/python bench/inspect_headers.py`)",
         "- Method: every figure comes from a fresh child process. *Time* is the operation"
         " alone, timed inside the child (imports excluded). *Peak RSS* is the whole child"
         " (interpreter and imports included), from `wait4`. The files were just written, so"
