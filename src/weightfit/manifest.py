@@ -216,8 +216,9 @@ class TensorColumns:
 class TensorTable(MutableMapping[str, TensorSpec]):
     """Tensor name to :class:`TensorSpec`, kept as :class:`TensorColumns` until it changes.
 
-    A reader of a million-tensor header hands over columns; a spec is made when
-    one is asked for. Iterating over the values or items, or changing the
+    The safetensors reader hands over a header's columns (a million tensors
+    cost a few arrays, not two million objects); a spec is made when one is
+    asked for. Iterating over the values or items, or changing the
     table, turns it into a plain ``dict`` once (what reading eagerly costs),
     and it is that dict from then on. ``columns`` is ``None`` from then on too.
     """
@@ -318,8 +319,8 @@ class Manifest(Displayable):
     """An ordered set of tensors read from one checkpoint (or built from a model).
 
     Attributes:
-        tensors: Tensor name to :class:`TensorSpec`, in file order: a ``dict``, or a
-            :class:`TensorTable` from a reader of a huge header.
+        tensors: Tensor name to :class:`TensorSpec`, in file order: a ``dict``, or
+            the :class:`TensorTable` the safetensors reader keeps a header in.
         source: The path, URL or target description it came from.
         format: Reader that produced it (``"safetensors"``, ``"torch-zip"`` ...).
         files: Every file read, in order.

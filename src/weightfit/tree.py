@@ -339,21 +339,13 @@ def _signature(node: _Raw | int, rows: _Rows) -> int:
         if not children:
             key = ("leaf", *own) if own is not None else ("empty",)
         elif node.branches == 0:
-            found = set(map(kinds.__getitem__, cast(dict[str, int], children).values()))
+            # No module among the children: every child is a row.
+            child_kinds = list(map(kinds.__getitem__, cast(dict[str, int], children).values()))
+            found = set(child_kinds)
             if len(found) == 1:
                 key = ("uniform", own, frozenset(children), found.pop())
             else:
-                key = (
-                    "tensors",
-                    own,
-                    frozenset(
-                        zip(
-                            children,
-                            map(kinds.__getitem__, cast(dict[str, int], children).values()),
-                            strict=True,
-                        )
-                    ),
-                )
+                key = ("tensors", own, frozenset(zip(children, child_kinds, strict=True)))
         else:
             key = (
                 "modules",

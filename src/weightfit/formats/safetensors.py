@@ -318,7 +318,7 @@ def _columns(text: str, data_start: int, data_size: int, source: str) -> Manifes
         pieces = _ENTRY.split(text[pos:cut])
         if len(pieces) == 1 or "".join(pieces[:: _GROUPS + 1]):
             return None  # no entry, or text between entries
-        raws, kind_texts, firsts, lasts = (pieces[g :: _GROUPS + 1] for g in range(1, 5))
+        raws, kind_texts, firsts, lasts = (pieces[g :: _GROUPS + 1] for g in range(1, _GROUPS + 1))
         del pieces
         if firsts[0] != last or firsts[1:] != lasts[:-1]:
             return None  # not in data order, or not end to end: the json path checks the layout
