@@ -26,30 +26,20 @@ Run: ``.venv/bin/python bench/huge_header.py [--tensors N] [--repeat R] [--no-wr
 
 from __future__ import annotations
 
+import argparse
+import datetime
 import os
+import struct
+import subprocess
 import sys
+import tempfile
+import time
+from pathlib import Path
 
-# bench/inspect.py shadows the standard library's `inspect` (which dataclasses
-# imports) while this folder is on sys.path: take the folder off the path first.
-_HERE = os.path.dirname(os.path.realpath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != _HERE]
-
-import argparse  # noqa: E402
-import datetime  # noqa: E402
-import importlib.util  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import _measure
+from _measure import Measurement
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("_measure", ROOT / "bench" / "_measure.py")
-assert _spec is not None and _spec.loader is not None
-_measure = importlib.util.module_from_spec(_spec)
-sys.modules["_measure"] = _measure
-_spec.loader.exec_module(_measure)
-Measurement = _measure.Measurement
 
 START = "<!-- bench/huge_header.py: start (generated, do not edit by hand) -->"
 END = "<!-- bench/huge_header.py: end -->"
