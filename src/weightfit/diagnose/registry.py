@@ -49,6 +49,7 @@ from weightfit.diagnose import (
     leftovers,
     library,
     partitioned,
+    peft_layout,
     peft_vocab,
     position,
     precision,
@@ -428,6 +429,13 @@ REGISTRY: tuple[Rule, ...] = (
         adapters.untied_heads,
         ("tied_weights",),
         after=("adapter_vocab",),
+        profiles=frozenset({"adapter"}),
+    ),
+    Rule(
+        "older_layout",
+        peft_layout.older_layout,
+        ("version",),
+        after=("unexpected",),
         profiles=frozenset({"adapter"}),
     ),
     Rule(
