@@ -442,3 +442,13 @@ def test_an_empty_file_read_by_torch_load_is_a_loading_error() -> None:
         "    magic_number = pickle_module.load(f, **pickle_load_args)\nEOFError: Ran out of input"
     )
     assert top(text).category == "partitioned"
+
+
+def test_an_embedding_tables_rows_are_never_read_as_anchors_times_classes() -> None:
+    # 300 = 3 × 100 would be three anchors of CIFAR-100; a caption table's rows are tokens.
+    text = HEADER + size_mismatch("y_embedder.y_embedding", [300, 4096], [120, 4096])
+    assert all("anchors" not in f.evidence for f in weightfit.explain(text).findings)
+    # The same rows on a YOLO head's 1x1 conv still read as a detector's classes.
+    text = HEADER + size_mismatch("model.24.m.0.weight", [255, 128, 1, 1], [18, 128, 1, 1])
+    finding = top(text)
+    assert finding.category == "num_classes" and finding.evidence["anchors"] == 3

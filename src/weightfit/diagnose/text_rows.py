@@ -123,11 +123,16 @@ def detector_heads(ctx: Context) -> None:
         _class_rows(ctx)
 
 
+TABLE_WORDS = re.compile(r"embed|token|pos", re.IGNORECASE)
+"""Names of tables whose rows are tokens or positions, never a detector's outputs."""
+
+
 def _class_rows(ctx: Context) -> None:
     """Report detector outputs of ``anchors × (classes + k)`` rows: another class count.
 
     YOLOv5's ``model.24.m.0`` has 255 = 3 × (80 + 5) rows for COCO; a model built for
-    one class has 18.
+    one class has 18. Only convolutions (and their biases) are read so: PixArt's caption
+    table of 300 against 120 tokens is no 3 × (100 + 0) head.
     """
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
@@ -135,6 +140,8 @@ def _class_rows(ctx: Context) -> None:
             continue
         if re.search(r"rpn|anchor|objectness", pair.target, re.I):
             continue  # a proposal network scores anchors, not classes
+        if len(have) not in (1, 4) or TABLE_WORDS.search(pair.target):
+            continue  # a dense head is a conv (or its bias); an embedding's rows are tokens
         split = _anchor_split(have[0], want[0])
         if split is None:
             continue
