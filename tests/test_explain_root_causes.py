@@ -448,7 +448,15 @@ def test_an_embedding_tables_rows_are_never_read_as_anchors_times_classes() -> N
     # 300 = 3 × 100 would be three anchors of CIFAR-100; a caption table's rows are tokens.
     text = HEADER + size_mismatch("y_embedder.y_embedding", [300, 4096], [120, 4096])
     assert all("anchors" not in f.evidence for f in weightfit.explain(text).findings)
+    # Nor as a label set: 300 and 120 (+1 for a null class) are no known dataset's classes.
+    assert top(text).category == "wrong_variant"
     # The same rows on a YOLO head's 1x1 conv still read as a detector's classes.
     text = HEADER + size_mismatch("model.24.m.0.weight", [255, 128, 1, 1], [18, 128, 1, 1])
     finding = top(text)
     assert finding.category == "num_classes" and finding.evidence["anchors"] == 3
+
+
+def test_a_class_label_table_of_a_known_label_set_is_still_a_class_count() -> None:
+    # DiT: ImageNet's 1000 classes + 1 null class for classifier-free guidance.
+    text = HEADER + size_mismatch("y_embedder.embedding_table.weight", [1001, 1152], [11, 1152])
+    assert top(text).category == "num_classes"

@@ -364,7 +364,9 @@ def num_classes(ctx: Context) -> None:
     heads = {
         (_module_of(change.name), change.have, change.want)
         for change in rows
-        if _is_head(ctx, change) or _is_label_table(change) or _paired_output(ctx, change, rows)
+        if _is_head(ctx, change)
+        or (_is_label_table(change) and _known_labels(ctx, change))
+        or _paired_output(ctx, change, rows)
     }
     for change in rows:
         # A head's bias follows its weight, wherever the position rules would put it alone.
@@ -485,6 +487,16 @@ def _per_class_sibling(
 def _module_of(name: str) -> str:
     """Return the module a tensor belongs to (``head`` for ``head.weight``)."""
     return name.rsplit(".", 1)[0]
+
+
+def _known_labels(ctx: Context, change: _RowChange) -> bool:
+    """Whether a label table's rows are a known label set (or it plus a null class for CFG).
+
+    A file's own table is read by position and config; a text's ``y_embedding`` of 300
+    against 120 rows (PixArt's caption tokens) names no label set.
+    """
+    rows = (change.have, change.want, change.have - 1, change.want - 1)
+    return not ctx.partial or bool(_class_count(*rows))
 
 
 def _is_label_table(change: _RowChange) -> bool:
