@@ -460,3 +460,30 @@ def test_a_class_label_table_of_a_known_label_set_is_still_a_class_count() -> No
     # DiT: ImageNet's 1000 classes + 1 null class for classifier-free guidance.
     text = HEADER + size_mismatch("y_embedder.embedding_table.weight", [1001, 1152], [11, 1152])
     assert top(text).category == "num_classes"
+
+
+def test_half_a_known_vocabulary_is_one_rank_of_a_tensor_parallel_save() -> None:
+    text = (
+        'ValueError: Trying to set a tensor of shape torch.Size([16000, 5120]) in "weight" '
+        "(which has shape torch.Size([32000, 5120])), this looks incorrect."
+    )
+    finding = top(text)
+    assert finding.category == "partitioned"
+    assert finding.evidence["tensor_parallel"] == 2
+
+
+def test_llama_cpp_shapes_are_read_in_pytorchs_order() -> None:
+    # GGML lists axes innermost first and pads them to four.
+    text = (
+        "llama_model_load: error loading model: tensor 'token_embd.weight' has wrong shape; "
+        "expected  4096, 32001, got  4096, 32000,     1,     1"
+    )
+    finding = top(text)
+    assert finding.category == "vocab_resize"
+
+
+def test_convert_py_vocabulary_sizes_that_meet_are_tokens_added() -> None:
+    text = (
+        "Exception: Vocab size mismatch (model has 32000, but models/7B/tokenizer.model has 32001)"
+    )
+    assert top(text).category == "vocab_resize"

@@ -273,10 +273,17 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "vocab_shards",
+        vocab_families.vocab_shards,
+        ("partitioned",),
+        after=("tokenizer_families",),
+        profiles=TEXT,
+    ),
+    Rule(
         "vocab_resize",
         embeddings.vocab_resize,
         ("vocab_resize",),
-        after=("tokenizer_families",),
+        after=("vocab_shards",),
         profiles=ALL,
     ),
     Rule(

@@ -1,4 +1,11 @@
-"""``tokenizer_families`` (text): two token tables that are two different known vocabularies.
+"""Text rules on token tables whose rows are a known vocabulary (``knowledge/vocab_sizes.yaml``).
+
+- ``tokenizer_families``: two token tables that are two different known vocabularies;
+- ``vocab_shards``: a table holding exactly 1/k of a known vocabulary's rows (k = 2, 4, 8):
+  one rank's piece of a tensor-parallel save (Megatron / DeepSpeed ``mp_rank_0k``), whose
+  vocabulary-parallel embedding splits the rows (``partitioned``).
+
+On ``tokenizer_families``:
 
 ``vocab_resize`` reads a few rows more or less as tokens added or padded. When both row
 counts are *exactly* the vocabulary of a known tokenizer (``knowledge/vocab_sizes.yaml``),
@@ -81,3 +88,47 @@ def _token_table(name: str) -> bool:
 def _families(rows: int) -> list[str]:
     """The tokenizer families whose vocabulary is exactly ``rows``."""
     return list(dict.fromkeys(row.family for row in knowledge.vocab_candidates(rows)))
+
+
+TENSOR_PARALLEL = (2, 4, 8)
+"""Tensor-parallel degrees a vocabulary-parallel embedding splits its rows by."""
+
+
+def vocab_shards(ctx: Context) -> None:
+    """Report token rows that are exactly 1/k of a known vocabulary: a tensor-parallel shard."""
+    if not ctx.partial:
+        return
+    found: list[tuple[Pair, int, int]] = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != len(want) or len(have) != 2 or have[1:] != want[1:]:
+            continue
+        small, whole = sorted((have[0], want[0]))
+        parts = whole // small if small and whole % small == 0 else 0
+        if parts in TENSOR_PARALLEL and _families(whole):
+            found.append((pair, parts, whole))
+    if not found:
+        return
+    first, parts, whole = found[0]
+    have, want = ctx.src(first).shape, ctx.tgt(first).shape
+    sharded = "checkpoint" if have[0] < want[0] else "model"
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{first.target} has {have[0]} rows in the checkpoint and {want[0]} in the "
+                f"model: {whole} is the vocabulary of {' / '.join(_families(whole))}, and the "
+                f"{sharded} holds 1/{parts} of it, one rank's piece of a tensor-parallel "
+                f"({parts}-way) save"
+            ),
+            params=[pair.source for pair, _, _ in found],
+            evidence={"tensor_parallel": parts, "vocabulary": whole, "sharded_side": sharded},
+            confidence=0.65,
+            fix_note=(
+                f"merge the {parts} model-parallel shards into one checkpoint (the framework's "
+                "own merge script), or build the model with the same tensor-parallel size"
+            ),
+        )
+    )
+    ctx.consume(pairs=[pair for pair, _, _ in found])

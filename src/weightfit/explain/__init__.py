@@ -38,6 +38,7 @@ from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import (
     extract,
+    ggml_messages,
     lora_reshape,
     other_messages,
     tf_messages,
@@ -68,6 +69,7 @@ PARSERS = (
     other_messages.parse,
     lora_reshape.parse,
     tf_messages.parse,
+    ggml_messages.parse,
 )
 """Every message family, each ``parse(clean_text) -> list[Section]``."""
 

@@ -279,8 +279,11 @@ STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'
 """A module object lacking an attribute its class now has: pickled by another version."""
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
-    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)"
+    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
+    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
 )
+"""Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
+finding the model's vocabulary and the tokenizer's apart."""
 INVALID_VIEW = re.compile(
     r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)"
 )
@@ -608,7 +611,8 @@ def facts(text: str) -> Facts:
             found.missing_class = ("", module.group(1))
     sizes = BROADCAST.search(text)
     if sizes is not None:
-        found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
+        a, b = (int(n) for n in sizes.groups() if n)
+        found.broadcast = (a, b)
     counts = COUNTS.search(text)
     if counts is not None:
         found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
