@@ -487,3 +487,13 @@ def test_convert_py_vocabulary_sizes_that_meet_are_tokens_added() -> None:
         "Exception: Vocab size mismatch (model has 32000, but models/7B/tokenizer.model has 32001)"
     )
     assert top(text).category == "vocab_resize"
+
+
+def test_a_fused_experts_quantization_scale_is_a_quantized_name() -> None:
+    text = (
+        "    param = params_dict[full_param_name]\n"
+        "KeyError: 'layers.1.feed_forward.experts.w2_weight_input_scale'"
+    )
+    finding = top(text)
+    assert finding.category == "quantization"
+    assert finding.evidence["scheme"] == "fp8"

@@ -53,7 +53,7 @@ def quantized_names(ctx: Context) -> None:
         return
     for names, side in ((ctx.unexpected(), "checkpoint"), (ctx.missing(), "model")):
         leaves = {name.rsplit(".", 1)[-1] for name in names}
-        quantized = [n for n in names if n.rsplit(".", 1)[-1] in QUANT_LEAVES] or (
+        quantized = [n for n in names if _quantized_leaf(n.rsplit(".", 1)[-1])] or (
             [n for n in names if n.endswith((".zeros", ".scales"))]
             if {"zeros", "scales"} <= leaves
             else []
@@ -89,6 +89,23 @@ def quantized_names(ctx: Context) -> None:
         return
 
 
+FUSED_QUANT_SUFFIXES = (
+    "_weight_scale",
+    "_weight_scale_inv",
+    "_input_scale",
+    "_weight_zero_point",
+    "_qweight",
+    "_qzeros",
+    "_g_idx",
+)
+"""Quantized leaves of fused expert tensors (vLLM's ``w13_weight_scale``, ``w2_input_scale``)."""
+
+
+def _quantized_leaf(leaf: str) -> bool:
+    """Whether a parameter leaf is quantized storage: a known leaf or a fused expert's."""
+    return leaf in QUANT_LEAVES or leaf.endswith(FUSED_QUANT_SUFFIXES)
+
+
 def _scheme(leaves: set[str]) -> str:
     if leaves & {"SCB", "weight_format"}:
         return "bitsandbytes 8-bit"
@@ -100,7 +117,9 @@ def _scheme(leaves: set[str]) -> str:
         return "ExLlamaV2 exl2"
     if {"scales", "biases"} <= leaves and not leaves & {"qweight", "qzeros"}:
         return "MLX (weight, scales, biases per group)"
-    if leaves & {"weight_scale_inv", "input_scale"}:
+    if leaves & {"weight_scale_inv", "input_scale"} or any(
+        leaf.endswith(("_weight_scale_inv", "_input_scale")) for leaf in leaves
+    ):
         return "fp8"
     if "int8_weight" in leaves:
         return "int8 weight-only"
