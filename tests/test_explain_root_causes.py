@@ -497,12 +497,3 @@ def test_a_fused_experts_quantization_scale_is_a_quantized_name() -> None:
     finding = top(text)
     assert finding.category == "quantization"
     assert finding.evidence["scheme"] == "fp8"
-
-
-def test_diffusers_expected_shape_on_the_meta_device_is_read() -> None:
-    text = (
-        "ValueError: Cannot load /models/decoder because conv_in.weight expected shape "
-        "tensor(..., device='meta', size=(320, 4, 3, 3)), but got torch.Size([320, 9, 3, 3])."
-    )
-    finding = top(text)
-    assert finding.category == "latent_channels"  # 9 = 4 latents + mask + 4 masked-image

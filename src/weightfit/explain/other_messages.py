@@ -1,8 +1,7 @@
 """Loading messages of diffusers, PEFT, accelerate and safetensors.
 
 - diffusers: ``Cannot load X from Y because NAME expected shape torch.Size([..]),
-  but got torch.Size([..])`` (the expected one also as a ``meta`` tensor,
-  ``tensor(..., device='meta', size=(..))``), ``... because the following keys are missing: a, b``,
+  but got torch.Size([..])``, ``... because the following keys are missing: a, b``,
   and the variant warning ``A mixture of bf16 and non-bf16 filenames will be
   loaded`` (its v4-style warnings are read by the transformers parser);
 - PEFT: ``Found missing adapter keys while loading the checkpoint: [...]`` and
@@ -21,11 +20,9 @@ import re
 from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
 
-META_SIZE = r"tensor\(\.\.\.,\s*device='meta',\s*size=\(([\d,\s]*)\)\)"
-"""How diffusers prints the model's parameter while it is still on the ``meta`` device."""
 DIFFUSERS_SHAPE = re.compile(
     r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"
-    + f"(?:{SIZE}|{META_SIZE})"
+    + SIZE
     + r",?\s+but\s+got\s+"
     + SIZE
 )
@@ -78,8 +75,7 @@ def _diffusers(text: str) -> list[Section]:
             start=match.start(),
             checkpoint=match.group(2) or "",
         )
-        expected = match.group(4) if match.group(4) is not None else match.group(5)
-        section.mismatched[match.group(3)] = (shape(match.group(6)), shape(expected))
+        section.mismatched[match.group(3)] = (shape(match.group(5)), shape(match.group(4)))
         section.hints.append(
             "diffusers stops at the first mismatch: see every one with "
             "from_pretrained(..., low_cpu_mem_usage=False, ignore_mismatched_sizes=True), "
