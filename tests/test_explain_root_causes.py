@@ -497,3 +497,21 @@ def test_a_fused_experts_quantization_scale_is_a_quantized_name() -> None:
     finding = top(text)
     assert finding.category == "quantization"
     assert finding.evidence["scheme"] == "fp8"
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "grids", "prefixes"),
+    [
+        ([1, 785, 768], [1, 578, 768], ([28, 28], [24, 24]), (1, 2)),  # 448/16 vs DeiT 384/16
+        ([1, 198, 768], [1, 197, 768], ([14, 14], [14, 14]), (2, 1)),  # a pretext token added
+    ],
+)
+def test_a_position_grid_with_its_own_prefix_tokens_on_each_side(
+    have: list[int], want: list[int], grids: tuple[list[int], list[int]], prefixes: tuple[int, int]
+) -> None:
+    finding = top(HEADER + size_mismatch("pos_embed", have, want))
+    assert finding.category == "pos_embed_resize"
+    tensor = finding.evidence["tensors"][0]
+    assert (tensor["from_grid"], tensor["to_grid"]) == grids
+    assert (tensor["prefix_tokens"], tensor["model_prefix_tokens"]) == prefixes
+    assert not finding.fix  # resampling keeps one prefix count: no exact repair
