@@ -515,3 +515,15 @@ def test_a_position_grid_with_its_own_prefix_tokens_on_each_side(
     assert (tensor["from_grid"], tensor["to_grid"]) == grids
     assert (tensor["prefix_tokens"], tensor["model_prefix_tokens"]) == prefixes
     assert not finding.fix  # resampling keeps one prefix count: no exact repair
+
+
+def test_a_lora_error_no_rule_explains_is_read_as_an_adapter_for_another_base() -> None:
+    text = (
+        '  File "extensions-builtin/Lora/lora.py", line 176, in load_lora\n'
+        "    module.weight.copy_(weight)\n"
+        "RuntimeError: output with shape [8, 320, 1, 1] doesn't match the broadcast shape "
+        "[8, 320, 8, 320]"
+    )
+    finding = top(text)
+    assert finding.category == "lora_mismatch"
+    assert finding.confidence < 0.5  # the words say what the file is, not what differs

@@ -354,9 +354,9 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
-        "quantization_words",
-        text_quant.quantization_words,
-        ("quantization",),
+        "topic_words",
+        text_quant.topic_words,
+        ("quantization", "lora_mismatch"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
@@ -364,7 +364,7 @@ REGISTRY: tuple[Rule, ...] = (
         "files_named",
         text_statements.files_named,
         ("dtype_variant", "partitioned"),
-        after=("quantization_words", "many_indexes"),
+        after=("topic_words", "many_indexes"),
         profiles=TEXT,
     ),
     Rule(

@@ -220,28 +220,55 @@ def _quant_words(ctx: Context) -> bool:
     return bool(facts is not None and facts.quantization)
 
 
-def quantization_words(ctx: Context) -> None:
-    """Report a loading error whose text is about quantized weights and nothing else."""
+LORA_FAMILY = frozenset({"lora", "loras", "lycoris", "locon", "loha", "lokr", "dora"})
+"""Words of LoRA-family files; "adapter" and "peft" name other adapters and the library too."""
+
+
+def topic_words(ctx: Context) -> None:
+    """Report a loading error no rule explained whose text is about one topic's files.
+
+    Quantized weights (``bnb``, ``gptq``, ``Params4bit`` …: ``quantization``) first, then
+    LoRA adapters (``lora``, ``lycoris`` …: ``lora_mismatch``, an adapter made for another
+    base). A fallback of low confidence: the words say what the files are, not what differs.
+    """
     facts = whole_text_facts(ctx)
-    if facts is None or ctx.findings or not facts.quantization:
+    if facts is None or ctx.findings:
         return
-    words = [w for w in facts.quantization if w not in ("fp8",)]
-    if not words:
-        return
-    ctx.add(
-        Finding(
-            category="quantization",
-            severity="error",
-            message=(
-                "the loading error is about quantized weights ("
-                + ", ".join(words[:5])
-                + "): the checkpoint and the model (or loader) expect different storage"
-            ),
-            evidence={"quantization_words": words},
-            confidence=0.5,
-            fix_note=(
-                "load with the quantizer and version that wrote the weights (its "
-                "quantization_config), or use the unquantized weights"
-            ),
+    quantized = [w for w in facts.quantization if w not in ("fp8",)]
+    if quantized:
+        ctx.add(
+            Finding(
+                category="quantization",
+                severity="error",
+                message=(
+                    "the loading error is about quantized weights ("
+                    + ", ".join(quantized[:5])
+                    + "): the checkpoint and the model (or loader) expect different storage"
+                ),
+                evidence={"quantization_words": quantized},
+                confidence=0.5,
+                fix_note=(
+                    "load with the quantizer and version that wrote the weights (its "
+                    "quantization_config), or use the unquantized weights"
+                ),
+            )
         )
-    )
+    elif lora := [w for w in facts.lora if w in LORA_FAMILY]:
+        ctx.add(
+            Finding(
+                category="lora_mismatch",
+                severity="error",
+                message=(
+                    "the loading error is about a LoRA adapter ("
+                    + ", ".join(lora[:5])
+                    + "): most often one made for another base model (SD 1.x, SDXL, Flux …) "
+                    "or a format this loader version does not read"
+                ),
+                evidence={"lora_words": lora},
+                confidence=0.45,
+                fix_note=(
+                    "use the adapter with the base it was trained on (its metadata names it), "
+                    "or compare them: weightfit check LORA_FILE --against BASE_MODEL"
+                ),
+            )
+        )
