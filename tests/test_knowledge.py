@@ -65,7 +65,9 @@ def test_family_rows_are_unique_and_use_the_shared_vocabulary():
 def test_version_change_rows_are_unique_and_compile():
     rows = knowledge.load_table("version_changes")
     assert [
-        k for k, n in Counter((r["library"], r["pattern"], r["kind"]) for r in rows).items() if n > 1
+        k
+        for k, n in Counter((r["library"], r["pattern"], r["kind"]) for r in rows).items()
+        if n > 1
     ] == []
     for row in rows:
         assert row["kind"] in CHANGE_KINDS, row

@@ -91,6 +91,11 @@ def buffer_change(name: str) -> knowledge.VersionChange | None:
     )
 
 
+def table_renames(name: str) -> list[knowledge.VersionChange]:
+    """Known changes that rename the tensor ``name`` (old layout) to a name the table gives."""
+    return [c for c in knowledge.changes_for(name) if c.kind == "rename" and c.replacement]
+
+
 def _plain(pattern: str) -> str:
     """Turn a template's slots into plain segments (``blocks.{i}.x`` → ``blocks.i.x``)."""
     return pattern.replace("{", "").replace("}", "")
