@@ -251,3 +251,40 @@ def test_processor_lora_names_land_on_the_peft_names_diffusers_uses() -> None:
         for side in ("down", "up"):
             old = f"{prefix}.processor.{projection}_lora.{side}.weight"
             assert _rename(old) in names, old
+
+
+def test_text_encoder_lora_names_land_on_the_peft_names() -> None:
+    from peft import LoraConfig, get_peft_model
+    from peft.utils import get_peft_model_state_dict
+
+    text = transformers.CLIPTextModel(
+        transformers.CLIPTextConfig(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+            vocab_size=50, max_position_embeddings=8, projection_dim=8,
+        )
+    )  # fmt: skip
+    config = LoraConfig(r=2, target_modules=["q_proj", "k_proj", "v_proj", "out_proj"])
+    names = set(get_peft_model_state_dict(get_peft_model(text, config)))
+
+    for projection in ("to_q", "to_k", "to_v", "to_out"):
+        for side in ("down", "up"):
+            old = f"base_model.model.encoder.layers.0.self_attn.{projection}_lora.{side}.weight"
+            assert _rename(old) in names, old
+
+
+def test_llava_next_image_newline_moves_under_the_base_model() -> None:
+    text = {
+        "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+        "vocab_size": 64,
+    }  # fmt: skip
+    vision = {
+        "model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
+    }  # fmt: skip
+    llava_next = build_from(
+        transformers.LlavaNextForConditionalGeneration,
+        config={"text_config": text, "vision_config": vision, "image_grid_pinpoints": [[28, 28]]},
+    )
+    assert _rename("image_newline") in llava_next.tensors
+    assert _rename("language_model.model.embed_tokens.weight") in llava_next.tensors
