@@ -288,3 +288,31 @@ def test_llava_next_image_newline_moves_under_the_base_model() -> None:
     )
     assert _rename("image_newline") in llava_next.tensors
     assert _rename("language_model.model.embed_tokens.weight") in llava_next.tensors
+
+
+def test_gpt_neo_and_neox_checkpoints_with_their_old_attention_buffers(tmp_path: Path) -> None:
+    neo_config = transformers.GPTNeoConfig(
+        vocab_size=64, max_position_embeddings=16, hidden_size=16, num_layers=2, num_heads=2,
+        attention_types=[[["global", "local"], 1]], window_size=4,
+    )  # fmt: skip
+    neox_config = transformers.GPTNeoXConfig(
+        vocab_size=64, max_position_embeddings=16, hidden_size=16, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=32,
+    )  # fmt: skip
+    causal = torch.tril(torch.ones(16, 16, dtype=torch.bool)).view(1, 1, 16, 16)
+    cases = [
+        (transformers.GPTNeoModel, neo_config, "h.{}.attn.attention.{}"),
+        (transformers.GPTNeoXForCausalLM, neox_config, "gpt_neox.layers.{}.attention.{}"),
+    ]
+    for cls, config, template in cases:
+        state = dict(cls(config).state_dict())
+        for i in range(2):
+            state[template.format(i, "bias")] = causal
+            state[template.format(i, "masked_bias")] = torch.tensor(-1e9)
+        path = save_safetensors(tmp_path / f"{cls.__name__}.safetensors", state)
+
+        findings = findings_for(path, cls(config))
+
+        assert blocking(findings) == [], cls
+        assert len(only(findings, "version").params) == 4
+        assert _top(_load_error(cls(config), state)).category == "version"
