@@ -316,3 +316,51 @@ def test_gpt_neo_and_neox_checkpoints_with_their_old_attention_buffers(tmp_path:
         assert blocking(findings) == [], cls
         assert len(only(findings, "version").params) == 4
         assert _top(_load_error(cls(config), state)).category == "version"
+
+
+class _ConvBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(8, 8, 1)
+        self.bn = nn.BatchNorm1d(8)
+
+
+class _VoteHead(nn.Module):
+    """mmdet3d >= 0.6.0 VoteNet prediction head names (``conv_pred.shared_convs.layerN``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_pred = nn.Module()
+        self.conv_pred.shared_convs = nn.Sequential()
+        for i in range(2):
+            self.conv_pred.shared_convs.add_module(f"layer{i}", _ConvBN())
+        self.conv_pred.conv_cls = nn.Conv1d(8, 2 + 3, 1)
+        self.conv_pred.conv_reg = nn.Conv1d(8, 6, 1)
+
+
+class _VoteNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bbox_head = _VoteHead()
+
+
+def test_votenet_checkpoint_from_before_mmdet3d_0_6_0(tmp_path: Path) -> None:
+    state = {}
+    for name, tensor in _VoteNet().state_dict().items():
+        if ".conv_cls." in name or ".conv_reg." in name:
+            continue
+        state[name.replace("shared_convs.layer", "")] = tensor
+    state["bbox_head.conv_pred.conv_out.weight"] = torch.zeros(11, 8, 1)
+    state["bbox_head.conv_pred.conv_out.bias"] = torch.zeros(11)
+    path = save_safetensors(tmp_path / "votenet-old.safetensors", state)
+
+    renamed = next(f for f in findings_for(path, _VoteNet()) if "mmdet3d 0.6.0" in f.message)
+    assert renamed.category == "version"
+    assert "bbox_head.conv_pred.0.conv.weight" in renamed.params
+    for i in range(2):
+        for leaf in ("conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_var"):
+            assert f"bbox_head.conv_pred.{i}.{leaf}" in renamed.params
+
+    top = _top(_load_error(_VoteNet(), state))
+    assert top.category == "version"
+    assert "mmdet3d 0.6.0" in top.message
