@@ -3,7 +3,8 @@
 - ``version``: a known change between library versions explains it: buffers made
   non-persistent or added (``position_ids``, ``num_batches_tracked``), and renames
   the knowledge tables record (``gamma``/``beta`` → ``weight``/``bias``, diffusers'
-  attention ``query``/``key``/``value`` → ``to_q``/``to_k``/``to_v``).
+  attention ``query``/``key``/``value`` → ``to_q``/``to_k``/``to_v``), also where the
+  aligner cannot pair the names (DenseNet ``norm.1`` → ``norm1``).
 - ``missing`` (as ``info``): tensors a ``weightfit apply`` stamp says were left out
   on purpose (``reinit`` ops), so the model keeps its own initialisation for them.
 - ``extra_state``: entries that are not model weights: optimizer state, EMA copies
