@@ -527,3 +527,13 @@ def test_a_lora_error_no_rule_explains_is_read_as_an_adapter_for_another_base() 
     finding = top(text)
     assert finding.category == "lora_mismatch"
     assert finding.confidence < 0.5  # the words say what the file is, not what differs
+
+
+def test_a_keras_embedding_keeps_its_rows_as_the_vocabulary() -> None:
+    # Keras 2 load_weights; an embedding is [vocabulary, width] in TensorFlow as in PyTorch.
+    text = (
+        'ValueError: Layer #1 (named "embedding"), weight <tf.Variable '
+        "'embedding_4/embeddings:0' shape=(209, 100) dtype=float32_ref> has shape (209, 100), "
+        "but the saved weight has shape (465, 100)."
+    )
+    assert top(text).category == "vocab_resize"

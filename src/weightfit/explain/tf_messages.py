@@ -4,6 +4,8 @@
   lhs shape= [1024,10] rhs shape= [1024,1000]`` (``lhs``: the graph's variable, ``rhs``:
   the checkpoint's value), its variable named in the node that follows
   (``_class=["loc:@logits/weights"]``);
+- Keras 2's ``load_weights``: ``weight <tf.Variable 'embedding_4/embeddings:0' ...> has
+  shape (209, 100), but the saved weight has shape (465, 100)``;
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
   compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's), and
   on TensorFlow 1.x ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with
@@ -11,8 +13,9 @@
 
 TensorFlow stores kernels input-first (``HWIO`` convolutions, ``[in, out]`` dense
 kernels) where PyTorch stores them output-first; the shapes are turned into PyTorch's
-layout (``OIHW``, ``[out, in]``) so the same rules read rows and input channels, and the
-names into dotted paths (``logits/weights`` → ``logits.weights``).
+layout (``OIHW``, ``[out, in]``) so the same rules read rows and input channels (an
+embedding table is ``[vocabulary, width]`` in both and stays), and the names into dotted
+paths (``logits/weights`` → ``logits.weights``).
 """
 
 from __future__ import annotations
@@ -44,8 +47,22 @@ KERAS_LAYER = re.compile(
     r"Layer\s+weight\s+shape\s+\(" + NUMBERS + r"\)\s+not\s+compatible\s+with\s+provided\s+"
     r"weight\s+shape\s+\(" + NUMBERS + r"\)"
 )
+KERAS_NAMED = re.compile(
+    r"weight\s+<tf\.Variable\s+'([^']+)'\s+shape=\("
+    + NUMBERS
+    + r"\)[^>]*>\s+has\s+shape\s+\("
+    + NUMBERS
+    + r"\),\s+but\s+the\s+saved\s+weight\s+has\s+shape\s+\("
+    + NUMBERS
+    + r"\)"
+)
+"""Keras 2's ``load_weights``: ``Layer #1 (named "embedding"), weight <tf.Variable
+'embedding_4/embeddings:0' shape=(209, 100) ...> has shape (209, 100), but the saved weight
+has shape (465, 100)`` (the layer's, then the file's)."""
 NAME_WINDOW = 600
 """Characters after an ``Assign`` error searched for the variable it names."""
+EMBEDDING = re.compile(r"embed", re.IGNORECASE)
+"""Embedding tables: ``[vocabulary, width]`` in TensorFlow as in PyTorch, never transposed."""
 UNNAMED = "keras_layer.kernel"
 """The name a Keras message's weight gets: the message names no layer."""
 
@@ -58,6 +75,10 @@ def parse(text: str) -> list[Section]:
         name = named.group(1).replace("/", ".") if named else "tf_variable.kernel"
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+    for match in KERAS_NAMED.finditer(text):
+        name = match.group(1).split(":")[0].replace("/", ".")
+        model, checkpoint = _numbers(match.group(3)), _numbers(match.group(4))
+        sections.append(_section("keras", match.start(), name, checkpoint, model))
     for match in TF_DIMENSION.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
@@ -71,7 +92,10 @@ def _section(
     origin: str, start: int, name: str, checkpoint: tuple[int, ...], model: tuple[int, ...]
 ) -> Section:
     section = Section(model="", origin=origin, start=start)
-    section.mismatched[name] = (torch_layout(checkpoint), torch_layout(model))
+    if EMBEDDING.search(name):
+        section.mismatched[name] = (checkpoint, model)  # [vocabulary, width] in both
+    else:
+        section.mismatched[name] = (torch_layout(checkpoint), torch_layout(model))
     section.hints.append(
         "shapes are shown in PyTorch's layout (TensorFlow kernels are input-first: HWIO, [in, out])"
     )
