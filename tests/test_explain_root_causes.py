@@ -537,3 +537,23 @@ def test_a_keras_embedding_keeps_its_rows_as_the_vocabulary() -> None:
         "but the saved weight has shape (465, 100)."
     )
     assert top(text).category == "vocab_resize"
+
+
+def test_whole_prompts_of_another_encoders_width_are_an_encoder_swap() -> None:
+    # 308 = 4 prompts of 77 CLIP tokens, 2048 wide (SDXL), into SD 1.x's 768-wide attn2.
+    text = (
+        'File "ComfyUI/comfy/ldm/modules/attention.py", line 336, in forward\n'
+        "RuntimeError: mat1 and mat2 shapes cannot be multiplied (308x2048 and 768x320)"
+    )
+    finding = top(text)
+    assert finding.category == "encoder_swap"
+    assert (finding.evidence["fed_width"], finding.evidence["read_width"]) == (2048, 768)
+
+
+def test_a_matrix_product_of_other_rows_says_nothing_of_a_text_encoder() -> None:
+    text = "RuntimeError: mat1 and mat2 shapes cannot be multiplied (64x2048 and 768x320)"
+    try:
+        categories = {f.category for f in weightfit.explain(text).findings}
+    except weightfit.errors.NoLoadingErrorFound:
+        categories = set()
+    assert "encoder_swap" not in categories

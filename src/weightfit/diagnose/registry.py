@@ -340,6 +340,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "prompt_matmul",
+        cross_widths.prompt_matmul,
+        ("encoder_swap",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "fed_channels",
         text_statements.fed_channels,
         ("latent_channels",),

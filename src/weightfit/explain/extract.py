@@ -258,6 +258,10 @@ UNKNOWN_ARCHITECTURE = re.compile(
 """A loader that does not know the checkpoint's architecture (transformers' model type,
 llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
 ``CONFIG_MAPPING``): the library is older than the model."""
+MATMUL = re.compile(
+    r"mat1\s+and\s+mat2\s+shapes\s+cannot\s+be\s+multiplied\s+\((\d+)x(\d+)\s+and\s+(\d+)x(\d+)\)"
+)
+"""A Linear fed features of another width: ``(rows x fed) and (in_features x out_features)``."""
 INPUT_CHANNELS = re.compile(
     r"expects\s+(\d+)\s+but\s+received\s+`num_channels_latents`:\s*(\d+)\s*\+\s*"
     r"`num_channels_mask`:\s*(\d+)\s*\+\s*`num_channels_masked_image`:\s*(\d+)\s*=\s*(\d+)"
@@ -304,6 +308,8 @@ class Facts:
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
         unknown_architecture: The architecture a loader says it does not know (``qwen3``).
+        matmul: ``(rows, width fed, width read)`` of ``mat1 and mat2 shapes cannot be
+            multiplied (308x2048 and 768x320)``.
         input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
             pipelines' ``expects 4 but received ... = 9``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
@@ -331,6 +337,7 @@ class Facts:
     stale_attribute: tuple[str, str] | None = None
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
+    matmul: tuple[int, int, int] | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -360,6 +367,7 @@ class Facts:
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
+            "matmul": list(self.matmul) if self.matmul else None,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -627,6 +635,10 @@ def facts(text: str) -> Facts:
     unknown = UNKNOWN_ARCHITECTURE.search(text)
     if unknown is not None:
         found.unknown_architecture = next(g for g in unknown.groups() if g)
+    product = MATMUL.search(text)
+    if product is not None:
+        numbers = [int(n) for n in product.groups()]
+        found.matmul = (numbers[0], numbers[1], numbers[2])
     fed = INPUT_CHANNELS.search(text)
     if fed is not None:
         found.input_channels = (int(fed.group(1)), int(fed.group(5)))
