@@ -142,7 +142,8 @@ def write_calibration(outcomes: list[Outcome]) -> str:
         "# Precision of each `text` rule's top findings on the dev part of",
         "# tests/data/errors-real/ (never the held-back part). Written by",
         "# `bench/explain_real.py --calibrate`; weightfit.diagnose.calibration caps a rule's",
-        "# confidence at (right + 1) / (seen + 2), and at 0.45 for a rule not listed here.",
+        "# confidence at a lower bound of its precision (Wilson), and at 0.45 for a rule",
+        "# seen on fewer than 3 dev texts or not listed here.",
         "rules:",
         *(
             f"  {rule}: {{seen: {seen}, right: {right}}}"

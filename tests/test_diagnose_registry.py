@@ -87,6 +87,7 @@ def test_the_adapter_profile_leaves_out_the_whole_model_rules() -> None:
         "unexpected",
         "adapter_vocab",
         "untied_heads",
+        "older_layout",
     ]
 
 

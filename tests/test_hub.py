@@ -338,6 +338,10 @@ def test_adapter_check_on_the_hub(hub, tmp_path, run_cli):
     local = run_cli("adapter", "check", tmp_path / "adapter", "--base", base, "--json")
     remote = run_cli("adapter", "check", "hf://org/adapter", "--base", "hf://org/base", "--json")
     assert remote.code == local.code == 0, remote.err
+    checked = run_cli("check", "hf://org/adapter", "--against", "hf://org/base", "--json")
+    assert checked.code == 0, checked.err
+    assert json.loads(checked.out)["findings"] == json.loads(remote.out)["findings"]
+    assert "hf://org/adapter" in json.loads(checked.out)["hints"][0]
     found = [json.loads(r.out)["findings"] for r in (local, remote)]
     for findings in found:
         for finding in findings:

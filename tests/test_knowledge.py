@@ -32,7 +32,7 @@ FAMILY_DIMS = {
     "add_embedding_dim", "in_channels", "out_channels", "model_channels", "patch_size",
     "image_size",
 }  # fmt: skip
-CHANGE_KINDS = {"buffer-nonpersistent", "buffer-added", "rename", "prefix", "fused"}
+CHANGE_KINDS = {"buffer-nonpersistent", "buffer-added", "rename", "prefix", "fused", "attribute"}
 
 
 @pytest.mark.parametrize("table", knowledge.TABLES)
@@ -65,7 +65,9 @@ def test_family_rows_are_unique_and_use_the_shared_vocabulary():
 def test_version_change_rows_are_unique_and_compile():
     rows = knowledge.load_table("version_changes")
     assert [
-        k for k, n in Counter((r["library"], r["pattern"]) for r in rows).items() if n > 1
+        k
+        for k, n in Counter((r["library"], r["pattern"], r["kind"]) for r in rows).items()
+        if n > 1
     ] == []
     for row in rows:
         assert row["kind"] in CHANGE_KINDS, row
@@ -165,7 +167,10 @@ def test_dropped_buffers_are_absent_from_todays_state_dicts():
     )  # fmt: skip
     assert "embeddings.position_embeddings.weight" in bert
     assert "embeddings.position_ids" not in bert
-    assert [c.version for c in knowledge.changes_for("bert.embeddings.position_ids")] == ["4.31.0"]
+    assert [c.version for c in knowledge.changes_for("bert.embeddings.position_ids")] == [
+        "4.31.0",
+        "3.1.0",
+    ]
     llama = _named(
         transformers.LlamaModel, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
         num_attention_heads=2, num_key_value_heads=2, vocab_size=50,

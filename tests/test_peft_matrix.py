@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
@@ -28,6 +29,7 @@ from weightfit.errors import UnsupportedAdapter
 from weightfit.findings import Finding, Report
 from weightfit.peft.config import PEFT_PREFIX
 from weightfit.plan import Plan
+from weightfit.report.check import SCHEMA_PATH
 
 TOLERANCE = 1e-5
 DATA = Path(__file__).parent / "data" / "peft"
@@ -308,6 +310,9 @@ LEGACY = {
 }
 """Layouts today's PEFT reads otherwise than the version that wrote them: a warning each."""
 
+OLDER_LAYOUT = {("0.13.2", "nested_language_model"): "modules_to_save lm_head fails to load"}
+"""Adapters saved for a model's transformers 4 layout: a ``version`` error each (see below)."""
+
 
 @pytest.mark.parametrize(("version", "name"), CAPTURED)
 def test_older_peft_layouts_check_and_merge_like_today(
@@ -319,14 +324,23 @@ def test_older_peft_layouts_check_and_merge_like_today(
         shutil.copy(extra, adapter)
     report = weightfit.check_adapter(adapter, today.base)
     legacy = LEGACY.get((version, name))
-    expected = (["lora_mismatch"] if legacy else []) + EXPECTED[name]
-    assert problems(report) == expected, [f.message for f in report.findings]
+    older = OLDER_LAYOUT.get((version, name))
+    expected = (["lora_mismatch"] if legacy else []) + (["version"] if older else [])
+    assert problems(report) == expected + EXPECTED[name], [f.message for f in report.findings]
     assert report.summary["unexpected"] == 0
     if name == "dora":
         return
     result = weightfit.merge_adapter(adapter, today.base, tmp_path / "merged")
     assert result.merged
-    reference = in_todays_names(adapter, today.adapter, tmp_path / "reference")
+    reference = adapter
+    if older:
+        # The finding's renames give the adapter today's PEFT would save: the reference.
+        moved = only(report, "version")
+        assert older in moved.message
+        reference = with_fix(adapter, moved, tmp_path / "renamed")
+        assert set(load_file(reference / "adapter_model.safetensors")) == set(
+            load_file(today.adapter / "adapter_model.safetensors")
+        )
     if legacy:
         warning = only(report, "lora_mismatch", "warning")
         assert legacy in warning.message
@@ -359,30 +373,136 @@ def with_fix(adapter: Path, warning: Finding, folder: Path) -> Path:
     return folder
 
 
-# transformers 4's Llava kept its text model at ``language_model.model``; transformers 5
-# keeps it at ``model.language_model`` and still writes files the old way. PEFT 0.21
-# converts the old LoRA names but not the ``modules_to_save`` copy (KeyError on
-# ``lm_head.weight``), so the reference merge reads the adapter renamed as transformers
-# renames the model's own files.
-OLD_NAMES = {
-    "base_model.model.language_model.model.": "base_model.model.model.language_model.",
-    "base_model.model.language_model.lm_head.": "base_model.model.lm_head.",
-}
+def _peft_attached(case: Built, adapter: Path) -> Any:
+    """Today's PEFT attaching ``adapter`` to today's model of ``case``'s base."""
+    import transformers
+    from peft import PeftModel
+
+    model = getattr(transformers, case.model_class).from_pretrained(case.base)
+    return PeftModel.from_pretrained(model, adapter)
 
 
-def in_todays_names(adapter: Path, today: Path, folder: Path) -> Path:
-    """``adapter``, its tensors renamed to today's names where only the old layout differs."""
-    tensors = load_file(adapter / "adapter_model.safetensors")
-    names = set(load_file(today / "adapter_model.safetensors"))
-    if set(tensors) <= names:
-        return adapter
-    renamed = {}
-    for name, value in tensors.items():
-        for old, new in OLD_NAMES.items():
-            if name.startswith(old):
-                name = new + name[len(old) :]
-        renamed[name] = value
-    folder.mkdir()
-    save_file(renamed, folder / "adapter_model.safetensors", metadata={"format": "pt"})
-    shutil.copy(adapter / "adapter_config.json", folder)
-    return folder
+def test_an_adapter_for_the_transformers_4_layout_is_what_peft_rejects(
+    built: dict[str, Built], tmp_path: Path
+) -> None:
+    """PEFT 0.13.2's Llava adapter: today's PEFT renames its LoRA tensors but not lm_head's copy."""
+    case = built["nested_language_model"]
+    adapter = materialize("0.13.2", "nested_language_model", tmp_path / "adapter")
+    report = weightfit.check_adapter(adapter, case.base)
+    assert not report.compatible
+    moved = only(report, "version", "error")
+    assert "language_model.lm_head → lm_head" in moved.message
+    assert moved.evidence["converted_on_load"] == 8
+    assert moved.evidence["not_converted"] == ["base_model.model.language_model.lm_head.weight"]
+    built_base = weightfit.check_adapter(adapter, case.base / "config.json")
+    assert problems(built_base) == ["version"] and built_base.summary["unexpected"] == 0
+    assert only(built_base, "version").evidence == moved.evidence
+    with pytest.raises(KeyError) as info:
+        _peft_attached(case, adapter)
+    assert moved.evidence["load_error"] == f"KeyError: {info.value}"
+    renamed = with_fix(adapter, moved, tmp_path / "renamed")
+    _peft_attached(case, renamed)
+    again = weightfit.check_adapter(renamed, case.base)
+    assert again.compatible and not again.by_category("version")
+
+
+def test_lora_tensors_alone_in_the_transformers_4_layout_attach_and_are_noted(
+    built: dict[str, Built], tmp_path: Path
+) -> None:
+    case = built["nested_language_model"]
+    saved = materialize("0.13.2", "nested_language_model", tmp_path / "saved")
+    tensors = load_file(saved / "adapter_model.safetensors")
+    lora = {name: value for name, value in tensors.items() if ".lora_" in name}
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    save_file(lora, adapter / "adapter_model.safetensors", metadata={"format": "pt"})
+    config = json.loads((saved / "adapter_config.json").read_text())
+    (adapter / "adapter_config.json").write_text(json.dumps({**config, "modules_to_save": None}))
+    report = weightfit.check_adapter(adapter, case.base)
+    assert report.compatible
+    note = only(report, "version", "info")
+    assert note.evidence["converted_on_load"] == 8 and note.evidence["not_converted"] == []
+    attached = _peft_attached(case, adapter).state_dict()
+    old = "base_model.model.language_model.model.layers.1.self_attn.v_proj.lora_B.weight"
+    new = "base_model.model.model.language_model.layers.1.self_attn.v_proj.lora_B.default.weight"
+    assert torch.equal(attached[new], lora[old])
+
+
+@pytest.mark.parametrize(("name", "code"), [("resized_modules_to_save", 1), ("rslora", 0)])
+def test_check_of_an_adapter_folder_is_the_adapter_check(
+    name: str, code: int, built: dict[str, Built], run_cli: Any
+) -> None:
+    """``check ADAPTER --against BASE`` reads PEFT's layout: no wrapper copy is "unexpected"."""
+    case = built[name]
+    checked = run_cli("check", case.adapter, "--against", case.base, "--json")
+    adapter = run_cli("adapter", "check", case.adapter, "--base", case.base, "--json")
+    assert (checked.code, adapter.code) == (code, code), checked.err
+    got, want = json.loads(checked.out), json.loads(adapter.out)
+    jsonschema.validate(got, json.loads(SCHEMA_PATH.read_text()))
+    assert got["findings"] == want["findings"] and got["summary"] == want["summary"]
+    assert got["summary"]["unexpected"] == 0 and got["summary"]["missing"] == 0
+    assert "read as a PEFT adapter" in got["hints"][0]
+    assert f"weightfit adapter merge {case.adapter} --base {case.base} -o OUT" in got["hints"][0]
+    weights = run_cli(
+        "check", case.adapter / "adapter_model.safetensors", "--against", case.base, "--json"
+    )
+    assert weights.code == code and json.loads(weights.out)["findings"] == want["findings"]
+    if name == "resized_modules_to_save":
+        resize = [f for f in got["findings"] if f["category"] == "vocab_resize"]
+        assert [
+            (f["evidence"]["checkpoint_rows"], f["evidence"]["model_rows"]) for f in resize
+        ] == [(321, 320)]
+
+
+def test_fix_of_an_adapter_renames_it_into_an_adapter_peft_loads(
+    built: dict[str, Built], tmp_path: Path, run_cli: Any
+) -> None:
+    case = built["nested_language_model"]
+    adapter = materialize("0.13.2", "nested_language_model", tmp_path / "adapter")
+    out = tmp_path / "fixed"
+    result = run_cli("fix", adapter, "--against", case.base, "-o", out)
+    assert result.code == 0, result.out + result.err
+    assert {p.name for p in out.iterdir()} == {
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "weightfit-plan.yaml",
+    }
+    assert set(load_file(out / "adapter_model.safetensors")) == set(
+        load_file(case.adapter / "adapter_model.safetensors")
+    )
+    _peft_attached(case, out)
+    assert weightfit.check_adapter(out, case.base).compatible
+    again = weightfit.fix(adapter / "adapter_model.safetensors", case.base, tmp_path / "again")
+    assert (
+        again.fixed
+        and load_file(out / "adapter_model.safetensors").keys()
+        == load_file(tmp_path / "again" / "adapter_model.safetensors").keys()
+    )
+
+
+def test_fix_of_a_resized_adapter_leaves_the_resize_to_the_merge(
+    built: dict[str, Built], tmp_path: Path
+) -> None:
+    case = built["resized_modules_to_save"]
+    result = weightfit.fix(case.adapter, case.base, tmp_path / "fixed")
+    assert not result.fixed
+    assert [f.category for f in result.unfixed] == ["vocab_resize"]
+    assert "weightfit adapter merge does this itself" in result.unfixed[0].fix_note
+    assert sorted(p.name for p in (tmp_path / "fixed").iterdir()) == ["weightfit-plan.yaml"]
+
+
+@pytest.mark.parametrize(("version", "name"), CAPTURED)
+def test_what_the_check_calls_compatible_todays_peft_attaches(
+    version: str, name: str, built: dict[str, Built], tmp_path: Path
+) -> None:
+    """No confident wrong answer: each older layout called compatible loads in today's PEFT."""
+    case = built[name]
+    adapter = materialize(version, name, tmp_path / "adapter")
+    for extra in case.adapter.glob("tokenizer*.json"):
+        shutil.copy(extra, adapter)
+    if not weightfit.check_adapter(adapter, case.base).compatible:
+        return
+    attached = list(_peft_attached(case, adapter).state_dict().values())
+    for tensor, value in load_file(adapter / "adapter_model.safetensors").items():
+        if ".original_module." not in tensor:  # the untrained copy: PEFT keeps the base's
+            assert any(v.shape == value.shape and torch.equal(v, value) for v in attached), tensor

@@ -352,6 +352,21 @@ ATTACKS: list[tuple[Callable[[Path], Path], type[errors.InputError], str]] = [
         "uncovered bytes: data section bytes [8, 12) belong to no tensor (at byte {data+8})",
     ),
     (
+        attacks.first_begins_late,
+        errors.TensorSizeMismatch,
+        "tensor size mismatch: tensor 'a' F32[2] needs 8 bytes but its data_offsets hold 4",
+    ),
+    (
+        attacks.begin_inside_the_previous,
+        errors.TensorSizeMismatch,
+        "tensor size mismatch: tensor 'b' F32[2] needs 8 bytes but its data_offsets hold 12",
+    ),
+    (
+        attacks.closed_before_the_last_entry,
+        errors.InvalidHeader,
+        "invalid header: header is not valid JSON (Extra data at char 54)",
+    ),
+    (
         attacks.out_of_bounds,
         errors.TensorOutOfBounds,
         "tensor out of bounds: tensor 'b' [4096, 4104] ends past the 8-byte data section "

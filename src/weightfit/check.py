@@ -9,6 +9,7 @@ the findings and count what they cover into a :class:`~weightfit.findings.Report
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,13 @@ from weightfit import formats
 from weightfit.align import align
 from weightfit.findings import Report
 from weightfit.fix_hint import FixTarget
+from weightfit.formats.folder import ADAPTER_FOLDER
 from weightfit.manifest import Manifest
+from weightfit.peft.config import CONFIG_NAME
 from weightfit.ranking import build_report
+
+ADAPTER_WEIGHTS = "adapter_model."
+"""How the weight files of a PEFT adapter folder are named (``adapter_model.safetensors``)."""
 
 
 def check(
@@ -35,6 +41,8 @@ def check(
     Args:
         checkpoint: A checkpoint file, shard index or model folder (anything
             :func:`weightfit.read` takes), or a :class:`~weightfit.manifest.Manifest`.
+            A PEFT adapter folder is checked as PEFT attaches it to ``target``
+            (:func:`weightfit.check_adapter`'s report, with a hint saying so).
         target: Anything :func:`weightfit.targets.resolve` takes: another checkpoint
             or folder, a transformers / diffusers ``config.json`` or model folder,
             an ``nn.Module``, a factory ``"pkg.module:Callable"``, or a ``Manifest``.
@@ -68,10 +76,46 @@ def check(
     expected = resolve(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
+    adapter = adapter_folder(source)
+    if adapter is not None:
+        return _adapter_check(adapter, expected)
     alignment = align(source, expected)
     findings = diagnose(alignment)
     fix_target = _fix_target(checkpoint, target, kwargs, config, key, variant)
     return build_report(alignment, findings, fix_target=fix_target)
+
+
+def _adapter_check(source: Manifest, expected: Manifest) -> Report:
+    """A PEFT adapter folder checked as PEFT attaches it (:func:`check_adapter`), and said so.
+
+    An adapter is no checkpoint of the whole model: its LoRA tensors and PEFT's
+    wrapper copies (``modules_to_save``, ``original_module``) have no place in
+    the model's own state dict, so the whole-model comparison would call them
+    unexpected and every base tensor missing.
+    """
+    from weightfit.adapters.check import check_adapter
+
+    report = check_adapter(source.source, expected)
+    words = [shlex.quote(source.source), "--base", shlex.quote(expected.source)]
+    report.hints.insert(
+        0,
+        f"read as a PEFT adapter ({CONFIG_NAME}) attached to its base, as "
+        f"`weightfit adapter check {' '.join(words)}` reads it; merge it into the base "
+        f"with `weightfit adapter merge {' '.join(words)} -o OUT`",
+    )
+    return report
+
+
+def adapter_folder(source: Manifest) -> Manifest | None:
+    """The PEFT adapter folder ``source`` is, or holds the weights of (``adapter_model.*``)."""
+    if source.format == ADAPTER_FOLDER:
+        return source
+    path = Path(source.source)
+    if not path.name.startswith(ADAPTER_WEIGHTS) or not (path.parent / CONFIG_NAME).is_file():
+        return None
+    folder = formats.read(path.parent)
+    same = [Path(f).resolve() for f in folder.files] == [Path(f).resolve() for f in source.files]
+    return folder if same else None
 
 
 def _fix_target(

@@ -170,7 +170,10 @@ def fix(
 
     Returns:
         A :class:`FixResult`. Nothing is applied when a blocking finding has no
-        fix (``unfixed``): the plan is written so a person can finish it.
+        fix (``unfixed``): the plan is written so a person can finish it. A PEFT
+        adapter folder is repaired itself (its tensors renamed, as its check
+        says) and written as an adapter folder; its vocabulary resize stays unfixed
+        (``weightfit.merge_adapter`` resizes the base).
 
     Raises:
         UsageError: writer options given both as ``options`` and as keywords.
@@ -185,7 +188,7 @@ def fix(
         ['drop', 'unsqueeze']
 
     """
-    from weightfit.check import check
+    from weightfit.check import adapter_folder, check
     from weightfit.converters import plan_for as converter_plan
     from weightfit.formats import read
     from weightfit.targets import resolve
@@ -200,6 +203,9 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
+    adapter = adapter_folder(source)
+    if adapter is not None:
+        return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
     traced = converter_plan(report)
     plan = traced or plan_from_report(report, source)
     out = Path(out)
@@ -233,6 +239,31 @@ def fix(
         target=expected,
         options=options,
     )
+    return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
+
+
+def _fix_adapter(
+    report: Report,
+    adapter: Manifest,
+    out: Path,
+    plan_only: bool,
+    dtype: str | None,
+    options: WriteOptions,
+) -> FixResult:
+    """Repair a PEFT adapter folder itself: its renames applied, written as an adapter folder.
+
+    ``check`` reads an adapter as PEFT attaches it to the target; what its
+    findings fix are the adapter's own names. A resized vocabulary has no op
+    here: the base is resized when the adapter is merged (``adapter merge``).
+    """
+    from weightfit.adapters.rewrite import write_adapter
+
+    plan = plan_from_report(report, adapter)
+    unfixed = unfixed_findings(report) + left_out_findings(report, adapter)
+    if plan_only or unfixed:
+        path = write_plan(plan, out, overwrite=options.overwrite)
+        return FixResult(report=report, plan=plan, plan_path=path, unfixed=unfixed)
+    applied = write_adapter(plan, adapter, out, options=options, dtype=dtype)
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
 
 

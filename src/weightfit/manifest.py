@@ -9,10 +9,18 @@ two manifests.
 from __future__ import annotations
 
 import gc
+import itertools
 import math
 import operator
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import (
+    ItemsView,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+    ValuesView,
+)
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +141,157 @@ def new_spec(
     return spec
 
 
+Kind = tuple[tuple[int, ...], str]
+"""A tensor's shape and dtype: a million tensors have a few kinds."""
+
+
+@dataclass(frozen=True)
+class TensorColumns:
+    """Tensors laid end to end in one file, as columns: one name, kind and end per tensor.
+
+    Tensor ``i`` is a ``kinds[kind_ids[i]]`` of ``sizes[kind_ids[i]]`` bytes,
+    ``[start + ends[i - 1], start + ends[i])`` of ``file`` (``ends[-1]`` read as
+    0): what a safetensors header in data order describes, without an object
+    per tensor. The reader checks that each end is the one before plus the size.
+
+    Attributes:
+        names: Tensor names, in file order.
+        kinds: The distinct (shape, dtype) pairs.
+        sizes: The byte size of a tensor of each kind.
+        kind_ids: Each tensor's index into ``kinds``.
+        ends: Each tensor's end, relative to ``start``.
+        file: The file holding the bytes.
+        start: The absolute offset the ends count from.
+    """
+
+    names: Sequence[str]
+    kinds: Sequence[Kind]
+    sizes: Sequence[int]
+    kind_ids: Sequence[int]
+    ends: Sequence[int]
+    file: str
+    start: int
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def offsets(self) -> Iterator[int]:
+        """Each tensor's absolute offset, in order."""
+        return map(
+            self.start.__add__, itertools.islice(itertools.chain((0,), self.ends), len(self))
+        )
+
+    def lengths(self) -> Iterator[int]:
+        """Each tensor's byte length, in order."""
+        return map(self.sizes.__getitem__, self.kind_ids)
+
+    def row_kinds(self) -> list[Kind]:
+        """Each tensor's (shape, dtype), shared by the tensors of a kind."""
+        return list(map(self.kinds.__getitem__, self.kind_ids))
+
+    def spec(self, row: int) -> TensorSpec:
+        """The :class:`TensorSpec` of tensor number ``row``."""
+        kind = self.kind_ids[row]
+        shape, dtype = self.kinds[kind]
+        begin = self.ends[row - 1] if row else 0
+        return new_spec(
+            self.names[row], shape, dtype, self.file, self.start + begin, self.sizes[kind]
+        )
+
+    def specs(self) -> dict[str, TensorSpec]:
+        """Every tensor's :class:`TensorSpec` by name, in order."""
+        kinds = self.row_kinds()
+        specs = map(
+            new_spec,
+            self.names,
+            map(operator.itemgetter(0), kinds),
+            map(operator.itemgetter(1), kinds),
+            itertools.repeat(self.file),
+            self.offsets(),
+            self.lengths(),
+        )
+        return dict(zip(self.names, specs, strict=True))
+
+
+class TensorTable(MutableMapping[str, TensorSpec]):
+    """Tensor name to :class:`TensorSpec`, kept as :class:`TensorColumns` until it changes.
+
+    The safetensors reader hands over a header's columns (a million tensors
+    cost a few arrays, not two million objects); a spec is made when one is
+    asked for. Iterating over the values or items, or changing the
+    table, turns it into a plain ``dict`` once (what reading eagerly costs),
+    and it is that dict from then on. ``columns`` is ``None`` from then on too.
+    """
+
+    __slots__ = ("_dict", "_index", "columns")
+
+    def __init__(self, columns: TensorColumns) -> None:
+        self.columns: TensorColumns | None = columns
+        self._index: dict[str, int] | None = None
+        self._dict: dict[str, TensorSpec] | None = None
+
+    def _table(self) -> dict[str, TensorSpec]:
+        """The plain dict, made once from the columns."""
+        if self._dict is None:
+            assert self.columns is not None
+            with gc_paused():
+                self._dict = self.columns.specs()
+            self.columns = self._index = None
+        return self._dict
+
+    def _rows(self, columns: TensorColumns) -> dict[str, int]:
+        """Name to row, made on the first lookup."""
+        if self._index is None:
+            self._index = dict(zip(columns.names, range(len(columns)), strict=True))
+        return self._index
+
+    def __getitem__(self, name: str) -> TensorSpec:
+        if self.columns is None:
+            return self._table()[name]
+        return self.columns.spec(self._rows(self.columns)[name])
+
+    def __contains__(self, name: object) -> bool:
+        if self.columns is None:
+            return name in self._table()
+        return name in self._rows(self.columns)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table() if self.columns is None else self.columns.names)
+
+    def __len__(self) -> int:
+        return len(self._table() if self.columns is None else self.columns)
+
+    def __setitem__(self, name: str, spec: TensorSpec) -> None:
+        self._table()[name] = spec
+
+    def __delitem__(self, name: str) -> None:
+        del self._table()[name]
+
+    def values(self) -> ValuesView[TensorSpec]:
+        """Every spec, made once: the table becomes its dict."""
+        return self._table().values()
+
+    def items(self) -> ItemsView[str, TensorSpec]:
+        """Every (name, spec), made once: the table becomes its dict."""
+        return self._table().items()
+
+    def copy(self) -> dict[str, TensorSpec]:
+        """A plain ``dict`` of the same tensors, as ``dict.copy`` gives."""
+        return dict(self._table())
+
+    def kind_counts(self) -> Counter[tuple[str, tuple[int, ...]]]:
+        """How many tensors of each (dtype, shape), without making a spec per tensor."""
+        if self.columns is None:
+            return Counter(map(_DTYPE_AND_SHAPE, self._table().values()))
+        kinds = self.columns.kinds
+        return Counter(
+            {(kinds[k][1], kinds[k][0]): n for k, n in Counter(self.columns.kind_ids).items()}
+        )
+
+    def __repr__(self) -> str:
+        return f"<TensorTable {len(self)} tensors>"
+
+
 @dataclass(frozen=True)
 class Container:
     """A state dict found inside a checkpoint file (e.g. ``model``, ``ema``)."""
@@ -160,7 +319,8 @@ class Manifest(Displayable):
     """An ordered set of tensors read from one checkpoint (or built from a model).
 
     Attributes:
-        tensors: Tensor name to :class:`TensorSpec`, in file order.
+        tensors: Tensor name to :class:`TensorSpec`, in file order: a ``dict``, or
+            the :class:`TensorTable` the safetensors reader keeps a header in.
         source: The path, URL or target description it came from.
         format: Reader that produced it (``"safetensors"``, ``"torch-zip"`` ...).
         files: Every file read, in order.
@@ -175,7 +335,7 @@ class Manifest(Displayable):
         notes: Facts a reader noticed that a person should know.
     """
 
-    tensors: dict[str, TensorSpec]
+    tensors: MutableMapping[str, TensorSpec]
     source: str
     format: str
     files: list[str] = field(default_factory=list)
@@ -220,7 +380,12 @@ class Manifest(Displayable):
 
         A million tensors have few kinds (dtype and shape): both are sums over those.
         """
-        kinds = Counter(map(_DTYPE_AND_SHAPE, self.tensors.values()))
+        tensors = self.tensors
+        kinds = (
+            tensors.kind_counts()
+            if isinstance(tensors, TensorTable)
+            else Counter(map(_DTYPE_AND_SHAPE, tensors.values()))
+        )
         params = sum(math.prod(shape) * n for (_, shape), n in kinds.items())
         counts: Counter[str] = Counter()
         for (dtype, shape), n in kinds.items():

@@ -17,12 +17,12 @@ import fnmatch
 import itertools
 import math
 import operator
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import cast
 
-from weightfit.manifest import Manifest, TensorSpec, gc_paused
+from weightfit.manifest import Kind, Manifest, TensorSpec, TensorTable, gc_paused
 
 
 @dataclass
@@ -139,36 +139,52 @@ def build_tree(
     """
     specs = tensors.tensors if isinstance(tensors, Manifest) else tensors
     with gc_paused():
-        return _build(specs, pattern, collapse, join_chains)
+        columns = specs.columns if isinstance(specs, TensorTable) and pattern is None else None
+        if columns is not None:
+            # A header read as columns: its tensors become specs only where the tree shows one.
+            rows = _Rows(columns.names, columns.row_kinds(), columns.spec, {})
+        else:
+            names = filter_names(specs, pattern)
+            listed = list(specs.values()) if pattern is None else [specs[n] for n in names]
+            rows = _Rows(names, list(map(_SHAPE_AND_DTYPE, listed)), listed.__getitem__, {})
+        return _build(rows, collapse, join_chains)
 
 
-def _build(
-    specs: Mapping[str, TensorSpec], pattern: str | None, collapse: bool, join_chains: bool
-) -> TreeNode:
+@dataclass(frozen=True)
+class _Rows:
+    """The tensors a tree is built over, by row: names, (shape, dtype) per row, spec of a row.
+
+    Leaves of the raw tree are row numbers, so a header kept as columns
+    (:class:`~weightfit.manifest.TensorColumns`) makes a spec only for the
+    leaves the tree keeps. ``ids`` numbers subtree structures (:func:`_signature`).
+    """
+
+    names: Sequence[str]
+    kinds: Sequence[Kind]
+    spec: Callable[[int], TensorSpec]
+    ids: Signatures
+
+
+def _build(rows: _Rows, collapse: bool, join_chains: bool) -> TreeNode:
     """Build the tree (see :func:`build_tree`).
 
-    One pass over the names; a tensor is its own leaf (no node object per tensor)
-    until a longer name makes it a module too.
+    One pass over the names; a tensor is its own leaf (its row number, no node
+    object per tensor) until a longer name makes it a module too.
     """
     root = _Raw()
     # Parents by dotted prefix: most names share their parent with the name before.
     parents: dict[str, _Raw] = {"": root}
     previous, parent = "", root
-    items: Iterable[tuple[str, TensorSpec]] = (
-        specs.items()
-        if pattern is None
-        else ((name, specs[name]) for name in filter_names(specs, pattern))
-    )
-    for name, spec in items:
+    for row, name in enumerate(rows.names):
         prefix, _, last = name.rpartition(".")
         if prefix != previous:
             previous = prefix
             found = parents.get(prefix)
             parent = parents[prefix] = _walk(root, prefix) if found is None else found
-        node = parent.children.setdefault(last, spec)
-        if node is not spec:
-            cast(_Raw, node).tensor = spec  # a module made by a longer name seen first
-    tree = _convert(root, "", "", collapse, {})
+        node = parent.children.setdefault(last, row)
+        if node is not row:  # setdefault returns the row it stored, or the module there
+            cast(_Raw, node).tensor = row  # a module made by a longer name seen first
+    tree = _convert(root, "", "", collapse, rows)
     if join_chains:
         tree.children = [_join(child) for child in tree.children]
     return tree
@@ -266,15 +282,16 @@ def format_numbers(numbers: Iterable[int]) -> str:
 class _Raw:
     """A module before collapsing: children by segment, in insertion order.
 
-    A child is a :class:`TensorSpec` while it is only a tensor, a ``_Raw`` once
-    it is a module; ``branches`` counts the modules among the children.
+    A child is a row number (:class:`_Rows`) while it is only a tensor, a
+    ``_Raw`` once it is a module; ``tensor`` is the row of the tensor stored at
+    the module's own name; ``branches`` counts the modules among the children.
     """
 
     __slots__ = ("branches", "children", "signature", "tensor")
 
     def __init__(self) -> None:
-        self.children: dict[str, _Raw | TensorSpec] = {}
-        self.tensor: TensorSpec | None = None
+        self.children: dict[str, _Raw | int] = {}
+        self.tensor: int | None = None
         self.signature: int | None = None
         self.branches = 0
 
@@ -304,7 +321,7 @@ Signatures = dict[object, int]
 _SHAPE_AND_DTYPE = operator.attrgetter("shape", "dtype")
 
 
-def _signature(node: _Raw | TensorSpec, ids: Signatures) -> int:
+def _signature(node: _Raw | int, rows: _Rows) -> int:
     """Number a subtree's structure (names, shapes, dtypes): equal numbers, equal structure.
 
     Children are compared as sets of (name, structure): shards and pickles may
@@ -312,50 +329,48 @@ def _signature(node: _Raw | TensorSpec, ids: Signatures) -> int:
     of one shape and dtype (most of a million-tensor header) is keyed by its
     names and that one kind, without a pair per child.
     """
+    ids, kinds = rows.ids, rows.kinds
     if not isinstance(node, _Raw):
-        return ids.setdefault(("leaf", node.shape, node.dtype), len(ids))
+        return ids.setdefault(("leaf", *kinds[node]), len(ids))
     if node.signature is None:
-        tensor = node.tensor
-        own = None if tensor is None else (tensor.shape, tensor.dtype)
+        own = None if node.tensor is None else kinds[node.tensor]
         children = node.children
         key: object
         if not children:
             key = ("leaf", *own) if own is not None else ("empty",)
         elif node.branches == 0:
-            kinds = set(map(_SHAPE_AND_DTYPE, children.values()))
-            if len(kinds) == 1:
-                key = ("uniform", own, frozenset(children), kinds.pop())
+            # No module among the children: every child is a row.
+            child_kinds = list(map(kinds.__getitem__, cast(dict[str, int], children).values()))
+            found = set(child_kinds)
+            if len(found) == 1:
+                key = ("uniform", own, frozenset(children), found.pop())
             else:
-                key = (
-                    "tensors",
-                    own,
-                    frozenset(zip(children, map(_SHAPE_AND_DTYPE, children.values()), strict=True)),
-                )
+                key = ("tensors", own, frozenset(zip(children, child_kinds, strict=True)))
         else:
             key = (
                 "modules",
                 own,
-                frozenset((name, _signature(child, ids)) for name, child in children.items()),
+                frozenset((name, _signature(child, rows)) for name, child in children.items()),
             )
         node.signature = ids.setdefault(key, len(ids))
     return node.signature
 
 
-def _convert(
-    raw: _Raw | TensorSpec, name: str, path: str, collapse: bool, ids: Signatures
-) -> TreeNode:
+def _convert(raw: _Raw | int, name: str, path: str, collapse: bool, rows: _Rows) -> TreeNode:
     """Turn a raw subtree into :class:`TreeNode`s, collapsing numbered runs.
 
     Children keep first-seen order; numbered ones appear in numeric order where
     the first of them was seen.
     """
     if not isinstance(raw, _Raw):
-        return TreeNode(name=name, path=path, params=raw.numel, tensors=1, tensor=raw)
-    node = TreeNode(name=name, path=path, tensor=raw.tensor)
-    if raw.tensor is not None:
-        node.params, node.tensors = raw.tensor.numel, 1
+        spec = rows.spec(raw)
+        return TreeNode(name=name, path=path, params=spec.numel, tensors=1, tensor=spec)
+    tensor = None if raw.tensor is None else rows.spec(raw.tensor)
+    node = TreeNode(name=name, path=path, tensor=tensor)
+    if tensor is not None:
+        node.params, node.tensors = tensor.numel, 1
     numbered = sorted((int(s), s) for s in raw.children if is_layer_index(s))
-    runs = _runs(raw, numbered, ids) if collapse else [[s] for _, s in numbered]
+    runs = _runs(raw, numbered, rows) if collapse else [[s] for _, s in numbered]
     emitted_numbered = False
     for segment in raw.children:
         if not is_layer_index(segment):
@@ -367,7 +382,7 @@ def _convert(
         for run in groups:
             label = format_numbers(int(s) for s in run) if len(run) > 1 else run[0]
             child = _convert(
-                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse, ids
+                raw.children[run[0]], label, f"{path}.{label}" if path else label, collapse, rows
             )
             child.count = len(run)
             child.params *= len(run)
@@ -378,12 +393,12 @@ def _convert(
     return node
 
 
-def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]], ids: Signatures) -> list[list[str]]:
+def _runs(raw: _Raw, numbered: Sequence[tuple[int, str]], rows: _Rows) -> list[list[str]]:
     """Consecutive numbered children with the same signature, as runs of segments."""
     runs: list[list[str]] = []
     previous: tuple[int, int] | None = None
     for number, segment in numbered:
-        signature = _signature(raw.children[segment], ids)
+        signature = _signature(raw.children[segment], rows)
         if previous is not None and previous == (number - 1, signature):
             runs[-1].append(segment)
         else:

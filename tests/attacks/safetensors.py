@@ -120,6 +120,24 @@ def trailing_bytes(path: Path) -> Path:
     return table(path, {"a": F32_PAIR}, bytes(12))
 
 
+def first_begins_late(path: Path) -> Path:
+    """The only tensor ends where its size says, but begins 4 bytes in."""
+    return table(path, {"a": {**F32_PAIR, "data_offsets": [4, 8]}}, bytes(8))
+
+
+def begin_inside_the_previous(path: Path) -> Path:
+    """Each tensor ends where the sizes add up to, but the second begins inside the first."""
+    header = {"a": F32_PAIR, "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 16]}}
+    return table(path, header, bytes(16))
+
+
+def closed_before_the_last_entry(path: Path) -> Path:
+    """The object closed after the first entry, the second one after it: not JSON."""
+    entry = json.dumps(F32_PAIR, separators=(",", ":"))
+    b = '{"dtype":"F32","shape":[2],"data_offsets":[8,16]}'
+    return raw(path, f'{{"a":{entry}}}"b":{b}}}'.encode(), bytes(16))
+
+
 def out_of_bounds(path: Path) -> Path:
     header = {
         "a": F32_PAIR,

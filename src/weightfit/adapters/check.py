@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters.saved import memory_names
+from weightfit.adapters.saved import memory_names, older_layout
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
 from weightfit.errors import NotACheckpoint, reading
@@ -52,7 +52,8 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         ``lora_mismatch`` findings for modules the base lacks, nests differently
         or sizes differently (an ``info`` one for the modules that fit, with rank,
         alpha and scale), ``vocab_resize`` for saved embeddings, trainable tokens
-        or a tokenizer with more rows than the base.
+        or a tokenizer with more rows than the base, ``version`` for an adapter
+        saved under the base's transformers 4 module names.
 
     Raises:
         NotACheckpoint: ``adapter`` is not a PEFT adapter folder.
@@ -76,8 +77,16 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         return report
     source = read_adapter(adapter)
     view = memory_names(source, resolve(base, variant=variant))
+    older = older_layout(source, view.base)
+    if older is not None:
+        # Its names find the base's files' names: line it up there, the rule says the rest.
+        view = replace(view, base=older.files)
     alignment, _ = peft_alignment(source, view.target())
-    facts = {"tokenizer": tokenizer_vocab(Path(adapter)), "untied": view.tied}
+    facts = {
+        "tokenizer": tokenizer_vocab(Path(adapter)),
+        "untied": view.tied,
+        "older_layout": older.facts() if older else None,
+    }
     findings = diagnose(alignment, profile="adapter", facts=facts)
     # Tensors that fit are part of a healthy adapter, not leftovers to count.
     fitted = {

@@ -24,6 +24,10 @@ layout and ties read. Renames are applied to the base manifest; stacks and
 tied copies are returned beside it (:class:`MemoryView`), so a check sees the
 memory tensors and a merge can add each expert's delta to the file tensors
 that hold it and write the head the adapter untied.
+
+The other way round, an adapter saved under transformers 4 names its tensors
+after the files' layout, which was then the memory's too: :func:`older_layout`
+finds such tensors and the names today's PEFT gives them.
 """
 
 from __future__ import annotations
@@ -33,8 +37,17 @@ from pathlib import Path
 
 from weightfit.errors import WeightfitError
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.peft.config import parse
-from weightfit.peft.layout import base_tensor, lora_target, split, unwrap
+from weightfit.peft.config import PEFT_PREFIX, parse
+from weightfit.peft.layout import (
+    base_tensor,
+    base_weight,
+    differing_heads,
+    lora_target,
+    split,
+    strip_peft,
+    unwrap,
+)
+from weightfit.targets.transformers import SAVED_LAYOUT
 
 
 @dataclass(frozen=True)
@@ -96,17 +109,11 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
         model does not explain the misses.
 
     """
-    from weightfit.targets import resolve
-
-    folder = Path(base.source)
     needed = _misses(adapter, MemoryView(base)) or (
         _ties(base.config) and bool(split(adapter.tensors.values()).whole)
     )
-    if not needed or not (folder / "config.json").is_file():
-        return MemoryView(base)
-    try:
-        model = resolve(folder / "config.json")
-    except WeightfitError:
+    model = _model(base) if needed else None
+    if model is None:
         return MemoryView(base)
     layout = model.extras.get("saved_layout") or {}
     renames: dict[str, str] = {}
@@ -120,11 +127,8 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
             stack = _stack(name, tuple(model.tensors[name].shape), written)
             if stack is not None:
                 stacks[name] = stack
-    tensors = {
-        renames.get(name, name): replace(spec, name=renames.get(name, name))
-        for name, spec in base.tensors.items()
-    }
-    renamed = replace(base, tensors=tensors)
+    renamed = _renamed(base, renames)
+    tensors = renamed.tensors
     copies = {unwrap(c.spec.name) for c in split(adapter.tensors.values()).whole}
     tied = {
         copy: original
@@ -133,6 +137,129 @@ def memory_names(adapter: Manifest, base: Manifest) -> MemoryView:
     }
     view = MemoryView(renamed, stacks, tied)
     return MemoryView(base) if _misses(adapter, view) else view
+
+
+def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
+    """The adapter's tensors named after the base's files where its model's memory names differ.
+
+    transformers 5 moved the modules of composite models (a config with a
+    sub-model's config: ``text_config``, ``vision_config`` …): a Llava's
+    ``language_model.model.layers`` is ``model.language_model.layers`` in
+    memory, yet its files keep the names transformers 4 gave both, which
+    ``from_pretrained`` renames on load. An adapter trained under transformers
+    4 carries those names; PEFT names tensors after memory. Only such a base is
+    built (from its ``config.json``, cached), so checking another costs nothing.
+
+    Returns:
+        What moved, or ``None`` when no adapter tensor uses a file name that
+        memory renames, or the renamed adapter would not find its base tensors.
+
+    """
+    if not _composite(base.config):
+        return None
+    # A base built from a config is in memory names and records its files' own.
+    model = base if base.extras.get(SAVED_LAYOUT) else _model(base)
+    if model is None:
+        return None
+    renames = {
+        next(iter(written)): name
+        for name, written in (model.extras.get(SAVED_LAYOUT) or {}).items()
+        if isinstance(written, dict) and len(written) == 1
+    }
+    files = _renamed(base, {new: old for old, new in renames.items() if new in base.tensors})
+    renames = {old: new for old, new in renames.items() if old in files.tensors}
+    if not renames:
+        return None
+    base = files
+    layout = split(adapter.tensors.values())
+    parameters = _target_parameters(adapter)
+    owners: list[tuple[list[TensorSpec], str | None]] = [
+        (m.specs, lora_target(m, base.tensors, parameters)) for m in layout.lora.values()
+    ]
+    owners += [([t.delta], base_weight(t.module, base.tensors)) for t in layout.tokens]
+    owners += [
+        ([c.spec], base_tensor(c.spec.name, base.tensors))
+        for c in (*layout.whole, *layout.duplicates, *layout.originals)
+    ]
+    moved: dict[str, str] = {}
+    for specs, weight in owners:
+        if weight is None or weight not in renames:
+            continue
+        for spec in specs:
+            new = _moved(spec.name, weight, renames[weight])
+            if new is None:
+                return None
+            moved[spec.name] = new
+    if not moved:
+        return None
+    memory = _renamed(base, renames)
+    if _misses(_renamed(adapter, moved), MemoryView(memory)):
+        return None
+    return OlderLayout(moved, str(model.extras.get("library") or "transformers"), files)
+
+
+@dataclass(frozen=True)
+class OlderLayout:
+    """Adapter tensors saved under a base's file names, which its model renames in memory.
+
+    Attributes:
+        moved: Adapter tensor → its name on today's model (as PEFT would save it now).
+        library: The library whose model gave the memory names (``transformers 5.2.0``).
+        files: The base under its files' names, which the adapter's names find.
+    """
+
+    moved: dict[str, str]
+    library: str
+    files: Manifest = field(repr=False)
+
+    def facts(self) -> dict[str, object]:
+        """What the ``older_layout`` rule reads (``facts["older_layout"]``)."""
+        return {"moved": dict(self.moved), "library": self.library}
+
+
+def _moved(name: str, file_name: str, memory_name: str) -> str | None:
+    """``name`` (an adapter tensor of the module ``file_name`` belongs to) with memory's prefix."""
+    old, new = differing_heads(file_name, memory_name)
+    body = strip_peft(name)
+    if not body.startswith(old):
+        return None
+    return PEFT_PREFIX + new + body[len(old) :]
+
+
+def _composite(config: object) -> bool:
+    """Whether a model config holds a sub-model's config (``text_config`` …): a composite model."""
+    return isinstance(config, dict) and any(
+        isinstance(value, dict) and "model_type" in value for value in config.values()
+    )
+
+
+def _renamed(manifest: Manifest, renames: dict[str, str]) -> Manifest:
+    """``manifest`` with the tensors ``renames`` names under their new names (no bytes move)."""
+    tensors = {
+        renames.get(n, n): replace(s, name=renames.get(n, n)) for n, s in manifest.tensors.items()
+    }
+    return replace(manifest, tensors=tensors)
+
+
+def _model(base: Manifest) -> Manifest | None:
+    """The base's model, built from its folder's ``config.json`` (``None``: none, or it fails)."""
+    from weightfit.targets import resolve
+
+    config = Path(base.source) / "config.json"
+    if not config.is_file():
+        return None
+    try:
+        return resolve(config)
+    except WeightfitError:
+        return None
+
+
+def _target_parameters(adapter: Manifest) -> list[str]:
+    config = adapter.config if isinstance(adapter.config, dict) else {}
+    try:
+        return parse(config).target_parameters if "peft_type" in config else []
+    except WeightfitError:
+        return []
 
 
 def with_stacks(base: Manifest, stacks: dict[str, Stack]) -> Manifest:
@@ -194,11 +321,7 @@ def _ties(config: object) -> bool:
 def _misses(adapter: Manifest, view: MemoryView) -> bool:
     """Whether some LoRA module or whole copy of the adapter finds no base tensor."""
     layout = split(adapter.tensors.values())
-    config = adapter.config if isinstance(adapter.config, dict) else {}
-    try:
-        parameters = parse(config).target_parameters if "peft_type" in config else []
-    except WeightfitError:
-        parameters = []
+    parameters = _target_parameters(adapter)
     specs = view.target().tensors
     return any(base_tensor(c.spec.name, specs) is None for c in layout.whole) or any(
         lora_target(m, specs, parameters) is None for m in layout.lora.values()

@@ -63,10 +63,10 @@ def family_labels(dims: Mapping[str, int], specs: Mapping[str, TensorSpec]) -> l
 
 
 def version_rename(source: str, target: str) -> str | None:
-    """Describe the known library change that renames template ``source`` to ``target``."""
+    """Describe the known benign library change that renames template ``source`` to ``target``."""
     old, new = _plain(source), _plain(target)
     for change in knowledge.version_changes():
-        if change.kind != "rename":
+        if change.kind != "rename" or not change.benign:
             continue
         # Rename templates stop where names agree; try them with a typical leaf too.
         for tail in ("", ".weight"):
@@ -89,6 +89,16 @@ def buffer_change(name: str) -> knowledge.VersionChange | None:
         (c for c in knowledge.changes_for(name) if c.kind.startswith("buffer") and c.benign),
         None,
     )
+
+
+def table_renames(name: str) -> list[knowledge.VersionChange]:
+    """Known benign changes that rename the tensor ``name`` (old layout), with a replacement.
+
+    Changes that also alter values (``benign: false``) are left to their library's converter.
+    """
+    return [
+        c for c in knowledge.changes_for(name) if c.kind == "rename" and c.replacement and c.benign
+    ]
 
 
 def _plain(pattern: str) -> str:

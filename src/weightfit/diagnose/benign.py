@@ -3,7 +3,8 @@
 - ``version``: a known change between library versions explains it: buffers made
   non-persistent or added (``position_ids``, ``num_batches_tracked``), and renames
   the knowledge tables record (``gamma``/``beta`` → ``weight``/``bias``, diffusers'
-  attention ``query``/``key``/``value`` → ``to_q``/``to_k``/``to_v``).
+  attention ``query``/``key``/``value`` → ``to_q``/``to_k``/``to_v``), also where the
+  aligner cannot pair the names (DenseNet ``norm.1`` → ``norm1``).
 - ``missing`` (as ``info``): tensors a ``weightfit apply`` stamp says were left out
   on purpose (``reinit`` ops), so the model keeps its own initialisation for them.
 - ``extra_state``: entries that are not model weights: optimizer state, EMA copies
@@ -88,6 +89,7 @@ def version(ctx: Context) -> None:
     _buffers(ctx, "num_batches_tracked")
     _other_buffers(ctx)
     _known_renames(ctx)
+    _table_renames(ctx)
 
 
 def _buffers(ctx: Context, leaf: str) -> None:
@@ -231,6 +233,50 @@ def _known_renames(ctx: Context) -> None:
                 "load_state_dict does not",
             )
         )
+
+
+def _table_renames(ctx: Context) -> None:
+    """Report checkpoint names a known rename turns into missing model names of the same shape.
+
+    The aligner cannot always see these (``norm.1`` → ``norm1`` changes the segment
+    count); the table states them, so each pair is exact.
+    """
+    missing = set(ctx.missing())
+    by_change: dict[str, tuple[str, list[tuple[str, str]]]] = {}
+    for name in ctx.unexpected():
+        for change in _known.table_renames(name):
+            new = change.renamed(name)
+            if new is None or new not in missing or not _same_shape(ctx, name, new):
+                continue
+            by_change.setdefault(change.summary, (change.source, []))[1].append((name, new))
+            missing.discard(new)
+            break
+    for summary, (source, pairs) in by_change.items():
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"{len(pairs)} tensors use names from another library version: {summary}; "
+                    "the rename is exact"
+                ),
+                params=[old for old, _ in pairs],
+                evidence={"known_change": source, "renames": [list(p) for p in pairs[:8]]},
+                confidence=0.95,
+                fix=[
+                    Op("rename", {"from": old, "to": new}, f"version: {summary}")
+                    for old, new in pairs
+                ],
+                fix_note="rename them (the library does so on load); load_state_dict does not",
+            )
+        )
+        ctx.consume(unexpected=[old for old, _ in pairs], missing=[new for _, new in pairs])
+
+
+def _same_shape(ctx: Context, old: str, new: str) -> bool:
+    """Whether two tensors' shapes agree, where both are known."""
+    have, want = ctx.source[old], ctx.target[new]
+    return not (have.shape_known and want.shape_known) or have.shape == want.shape
 
 
 def extra_state(ctx: Context) -> None:

@@ -98,8 +98,11 @@ def latent_channels(ctx: Context) -> None:
         _report_extra_inputs(ctx, head)
 
 
-_LATENT_INPUT = re.compile(r"(^|\.)(conv_in|input_blocks\.0\.0|x_embedder\.proj|img_in)\.weight$")
-"""The input layer of a latent diffusion model (diffusers, LDM, DiT, Flux): it reads latents."""
+_LATENT_INPUT = re.compile(
+    r"(^|\.)(conv_in|input_blocks\.0\.0|x_embedder\.proj|img_in(\.proj)?)\.weight$"
+)
+"""The input layer of a latent diffusion model (diffusers, LDM, DiT, Flux, HunyuanVideo's
+3-D patch embedding): it reads latents."""
 
 
 def _latent_input(have: tuple[int, ...], want: tuple[int, ...], name: str) -> bool:
@@ -108,8 +111,8 @@ def _latent_input(have: tuple[int, ...], want: tuple[int, ...], name: str) -> bo
     2c (masked-image latents) and 2c + 1 (inpainting) read as latents on any conv; c + 1
     (a mask channel) only on a latent model's named input layer, where c is latents for sure.
     """
-    if len(want) != 4:
-        return False
+    if len(want) < 4:
+        return False  # a convolution (2-D, or 3-D over video latents), not a Linear
     small, large = sorted((have[1], want[1]))
     extended: tuple[int, ...] = (2 * small, 2 * small + 1)
     if _LATENT_INPUT.search(name):

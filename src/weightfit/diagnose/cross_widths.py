@@ -1,4 +1,7 @@
-"""Text rule: a conditioning projection fed by a text encoder of another width.
+"""Text rules: a conditioning layer fed by a text encoder of another width.
+
+``prompt_matmul`` reads the same from a matrix product that failed at run time: whole
+77-token prompts of one known encoder width fed to a layer that reads another.
 
 A pasted error often names one cross-attention or caption projection and two shapes.
 When the differing axis is the one the projection reads (the last, for a matrix), the
@@ -16,6 +19,7 @@ from collections import defaultdict
 from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import whole_text_facts
 from weightfit.findings import Finding
 
 CONDITIONING = re.compile(
@@ -100,3 +104,49 @@ def _report(
         )
     )
     ctx.consume(pairs=pairs)
+
+
+PROMPT_TOKENS = 77
+"""CLIP's context length: a prompt embedding has 77 rows per prompt (chunks of 77 past it)."""
+
+
+def prompt_matmul(ctx: Context) -> None:
+    """Report prompt embeddings of one text encoder's width fed to layers that read another's.
+
+    ``mat1 and mat2 shapes cannot be multiplied (308x2048 and 768x320)``: 308 rows are
+    four 77-token CLIP prompts, 2048 is SDXL's CLIP-L + OpenCLIP-G width, 768x320 a
+    cross-attention key of SD 1.x that reads CLIP-L's 768. Both widths must be known
+    text-encoder widths and the rows whole prompts; a matmul error alone says nothing.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.matmul is None or ctx.findings:
+        return
+    rows, fed, reads = facts.matmul
+    if rows % PROMPT_TOKENS or fed == reads:
+        return
+    fed_known, read_known = encoder_widths(fed), encoder_widths(reads)
+    if not fed_known or not read_known:
+        return
+    ctx.add(
+        Finding(
+            category="encoder_swap",
+            severity="error",
+            message=(
+                f"prompt embeddings {fed} wide ({fed_known[0]}) reach a layer that reads "
+                f"{reads}-wide features ({read_known[0]}): {rows // PROMPT_TOKENS} prompt(s) of "
+                f"{PROMPT_TOKENS} tokens encoded by another text encoder than the model's"
+            ),
+            evidence={
+                "prompt_rows": rows,
+                "fed_width": fed,
+                "read_width": reads,
+                "fed_width_matches": fed_known[:5],
+                "read_width_matches": read_known[:5],
+            },
+            confidence=0.6,
+            fix_note=(
+                f"encode the prompt with the text encoder of the model's own checkpoint "
+                f"({reads} wide), not another model's CLIP"
+            ),
+        )
+    )

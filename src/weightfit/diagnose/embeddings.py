@@ -8,8 +8,6 @@
   size: a 320-token test model's ``lm_head`` is no classifier.
 - ``num_classes``: only a terminal head's output rows differ, by a factor or
   more, its input width equal to the model's: a head for another label set.
-- ``tied_weights``: a tensor is absent because it shares storage with another
-  (``lm_head.weight`` ↔ the input embedding); the loader re-ties it.
 """
 
 from __future__ import annotations
@@ -40,7 +38,8 @@ VOCAB_KEYS = ("vocab_size", "text_config.vocab_size")
 PAD_MULTIPLES = (128, 64, 32, 16, 8)
 """The ``pad_to_multiple_of`` values worth naming, largest first."""
 
-_INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
+INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
+"""Name words of input embeddings (a model's token tables)."""
 _OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
 _LABEL_WORDS = ("label", "class_emb", "y_embed")
 _HEAD_WORDS = (
@@ -133,6 +132,8 @@ def vocab_resize(ctx: Context) -> None:
             continue
         if not table and ctx.partial and _class_count(change.have, change.want):
             continue
+        if ctx.partial and not (table or configured or _vocab_like(change)):
+            continue  # fc2's 80013 against 79077 rows: face identities as well as tokens
         # Embeddings and heads sit outside the repeated layers; rows inside them are widths.
         if stack_of(change.name) is not None:
             continue
@@ -142,6 +143,18 @@ def vocab_resize(ctx: Context) -> None:
         outputs = [c for c in changes if _role(c) == "output"]
         tied = _tied_head(ctx, inputs)
         _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def _vocab_like(change: _RowChange) -> bool:
+    """Whether a row change reads as tokens.
+
+    A token table's or an LM head's name, known vocabulary rows, or a few rows added
+    (:data:`~weightfit.diagnose._known.NEAR_VOCAB`); hundreds more on a layer no name ties
+    to tokens count identities or classes as well as tokens.
+    """
+    known = _known.vocab_labels(change.have) or _known.vocab_labels(change.want)
+    near = abs(change.have - change.want) <= _known.NEAR_VOCAB
+    return _is_token_table(change.name) or _named_role(change) is not None or bool(known) or near
 
 
 def _is_token_table(name: str) -> bool:
@@ -191,7 +204,7 @@ def _named_role(change: _RowChange) -> str | None:
     lower = change.name.lower()
     if any(word in lower for word in ("lm_head", "embed_out", "logits")):
         return "output"
-    if any(word in lower for word in _INPUT_WORDS):
+    if any(word in lower for word in INPUT_WORDS):
         return "input"
     if any(word in lower for word in _OUTPUT_WORDS):
         return "output"
@@ -351,7 +364,9 @@ def num_classes(ctx: Context) -> None:
     heads = {
         (_module_of(change.name), change.have, change.want)
         for change in rows
-        if _is_head(ctx, change) or _is_label_table(change) or _paired_output(ctx, change, rows)
+        if _is_head(ctx, change)
+        or (_is_label_table(change) and _known_labels(ctx, change))
+        or _paired_output(ctx, change, rows)
     }
     for change in rows:
         # A head's bias follows its weight, wherever the position rules would put it alone.
@@ -416,6 +431,11 @@ def num_classes(ctx: Context) -> None:
 _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
 
 
+def _class_worded(name: str) -> bool:
+    """Whether a tensor's name says it scores classes."""
+    return any(word in name.lower() for word in _CLASS_WORDS)
+
+
 def _head_confidence(
     ctx: Context, changes: list[_RowChange], has_bias: bool, datasets: list[str]
 ) -> float:
@@ -469,6 +489,16 @@ def _module_of(name: str) -> str:
     return name.rsplit(".", 1)[0]
 
 
+def _known_labels(ctx: Context, change: _RowChange) -> bool:
+    """Whether a label table's rows are a known label set (or it plus a null class for CFG).
+
+    A file's own table is read by position and config; a text's ``y_embedding`` of 300
+    against 120 rows (PixArt's caption tokens) names no label set.
+    """
+    rows = (change.have, change.want, change.have - 1, change.want - 1)
+    return not ctx.partial or bool(_class_count(*rows))
+
+
 def _is_label_table(change: _RowChange) -> bool:
     """Tell a class-label embedding (DiT's ``y_embedder``): outside the stacks, named for labels."""
     lower = change.name.lower()
@@ -489,107 +519,20 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     if ctx.partial:
         # A text names only what differs: where a tensor sits is unknown, its name tells
         # (any word of its path: classifier.header.conv, head.final_layer), or a known
-        # dataset's class count does.
+        # dataset's class count does. Inside repeated layers rows are widths
+        # (blocks.0.mlp.fc1: the MLP ratio; EDSR's head.0 is its first conv) unless the
+        # name says classes (a Sequential classifier.4, DETR's class_embed.0).
         path = change.name.lower().split(".")[:-1]
-        named = named or (
-            stack_of(change.name) is None
-            and any(word in segment for segment in path for word in _HEAD_WORDS)
+        if stack_of(change.name) is not None and not _class_worded(change.name):
+            return _label_rows(change)
+        if max(change.have, change.want) > MAX_LABELS and not _class_count(
+            change.have, change.want
+        ):
+            return False  # more rows than any label set: a vocabulary or a width, not classes
+        return any(word in segment for segment in path for word in _HEAD_WORDS) or _label_rows(
+            change
         )
-        return named or (stack_of(change.name) is None and _label_rows(change))
     late = change.position >= 0.8
     if stack_of(change.name) is None:
         return named or late
     return named and late
-
-
-def tied_weights(ctx: Context) -> None:
-    """Report tied copies: absent from the checkpoint, or stored in it where the target has none."""
-    _absent_copies(ctx)
-    _stored_copies(ctx)
-
-
-def _stored_copies(ctx: Context) -> None:
-    """Report a checkpoint's extra ``lm_head.weight`` that the configuration ties to the embeddings.
-
-    ``torch.save(model.state_dict())`` keeps both names of a tied tensor;
-    ``save_pretrained`` writes one. Against a saved folder, the copy is left over.
-    """
-    config = ctx.target.config or ctx.source.config or {}
-    if not config.get("tie_word_embeddings"):
-        return
-    embedding = _input_embedding(ctx)
-    if embedding is None:
-        return
-    shape = ctx.target[embedding].shape
-    copies = [
-        name
-        for name in ctx.unexpected()
-        if name.endswith("lm_head.weight") and ctx.source[name].shape == shape
-    ]
-    if not copies:
-        return
-    ctx.add(
-        Finding(
-            category="tied_weights",
-            severity="info",
-            message=(
-                f"{copies[0]} is a stored copy of {embedding}, which the configuration ties it "
-                "to (torch.save keeps both names of a tied tensor; save_pretrained writes one)"
-            ),
-            params=copies,
-            evidence={"tied": dict.fromkeys(copies, embedding), "source": "config"},
-            confidence=0.85,
-            fix=[Op("drop", {"name": name}, "tied_weights: stored copy") for name in copies],
-            fix_note="dropping it is exact: the model re-ties it to the embeddings",
-        )
-    )
-    ctx.consume(unexpected=copies)
-
-
-def _absent_copies(ctx: Context) -> None:
-    """Report tensors absent because they are tied to another one the checkpoint has."""
-    tied = dict(ctx.target.extras.get("tied") or {})
-    config = ctx.target.config or ctx.source.config or {}
-    paired_targets = {p.target: p for p in ctx.alignment.pairs}
-    found: list[tuple[str, str]] = []
-    for name in ctx.missing():
-        original = tied.get(name)
-        if (
-            original is None
-            and config.get("tie_word_embeddings")
-            and name.endswith("lm_head.weight")
-        ):
-            original = _input_embedding(ctx)
-        if original is not None and original in paired_targets:
-            found.append((name, original))
-    if not found:
-        return
-    copies = [copy for copy, _ in found]
-    first_copy, first_original = found[0]
-    ctx.add(
-        Finding(
-            category="tied_weights",
-            severity="info",
-            message=(
-                f"{first_copy} is absent because it is tied to {first_original}, which the "
-                f"checkpoint has (save_pretrained and safetensors leave the tied copy out)"
-                + (f" (+{len(found) - 1} more)" if len(found) > 1 else "")
-            ),
-            params=copies,
-            evidence={"tied": dict(found), "source": "target ties" if tied else "config"},
-            confidence=0.95 if tied else 0.8,
-            fix_note=(
-                "nothing to convert: from_pretrained re-ties it; with load_state_dict use "
-                "strict=False, then model.tie_weights()"
-            ),
-        )
-    )
-    ctx.consume(missing=copies)
-
-
-def _input_embedding(ctx: Context) -> str | None:
-    """Return the target's input embedding: the first embedding-like weight."""
-    for name in ctx.target.tensors:
-        if any(word in name.lower() for word in _INPUT_WORDS) and name.endswith(".weight"):
-            return name
-    return None

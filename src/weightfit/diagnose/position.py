@@ -256,6 +256,23 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
                 "pos_embed_resize: another image size",
             )
             return op, ev
+    if len(have) == 3:
+        grids = _grids_with_own_prefixes(a, b)
+        if grids is not None:
+            (n, p), (m, q) = grids
+            # Another grid and another count of class / distillation / register tokens in
+            # front (DeiT's 2 against ViT's 1): no resampling keeps the prefix tokens apart.
+            return None, {
+                "kind": "grid",
+                "name": pair.target,
+                "checkpoint": list(have),
+                "model": list(want),
+                "from_grid": [n, n],
+                "to_grid": [m, m],
+                "prefix_tokens": p,
+                "model_prefix_tokens": q,
+                "confidence": 0.7,
+            }
     if len(have) == 2:
         ev = {
             "kind": "sequence",
@@ -333,6 +350,20 @@ def _patch_size(ctx: Context) -> int | None:
     return None
 
 
+def _grids_with_own_prefixes(a: int, b: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """Grids of ``a`` and ``b`` tokens with different prefix counts, the fewest prefixes first.
+
+    Returns ``((grid side, prefix), (grid side, prefix))`` for checkpoint and model.
+    """
+    options = [
+        ((n, p), (m, q))
+        for p in range(MAX_PREFIX_TOKENS + 1)
+        for q in range(MAX_PREFIX_TOKENS + 1)
+        if p != q and (n := _square_root(a - p)) and (m := _square_root(b - q)) and n > 1 and m > 1
+    ]
+    return min(options, key=lambda o: o[0][1] + o[1][1]) if options else None
+
+
 def _pos_message(ev: dict[str, object], count: int) -> str:
     more = f" (+{count - 1} more)" if count > 1 else ""
     name = ev["name"]
@@ -340,13 +371,21 @@ def _pos_message(ev: dict[str, object], count: int) -> str:
         (n, _), (m, _) = cast("list[int]", ev["from_grid"]), cast("list[int]", ev["to_grid"])
         prefix = ev["prefix_tokens"]
         tokens = f" + {prefix} prefix token(s)" if prefix else ""
+        theirs = ev.get("model_prefix_tokens")
+        model_tokens = f" + {theirs} prefix token(s)" if theirs else ""
+        if theirs is not None and n == m:
+            return (
+                f"position embeddings for another number of tokens in front of the grid "
+                f"(class, distillation, register or pretext tokens): {name} has {n}×{n}"
+                f"{tokens} in the checkpoint, {m}×{m}{model_tokens} in the model{more}"
+            )
         size = ""
         if "image_size" in ev:
             a, b = cast("list[int]", ev["image_size"])
             size = f" ({a}px vs {b}px at patch {ev['patch_size']})"
         return (
             f"position embeddings sized for another image size: {name} is a {n}×{n} grid"
-            f"{tokens} in the checkpoint, {m}×{m} in the model{size}{more}"
+            f"{tokens} in the checkpoint, {m}×{m}{model_tokens} in the model{size}{more}"
         )
     if ev["kind"] == "relative_table":
         return (

@@ -1,12 +1,13 @@
 """Text rules that read the structure of the names a paste lists, not their shapes.
 
-- ``extra_layers``: every name one side lacks sits in the tail of one layer stack
-  (``layers.24`` … ``layers.31``) and nothing below it: the two have another depth,
-  another size of the same architecture (``wrong_variant``); a text about shards says
-  a piece of a sharded save is missing instead (``partitioned``);
+- ``extra_layers``: every name one side lacks sits in the tail of a layer stack
+  (``layers.24`` … ``layers.31``, or each stage's last blocks) and nothing below it:
+  the two have another depth, another size of the same architecture (``wrong_variant``);
+  a text about shards says a piece of a sharded save is missing instead (``partitioned``);
 - ``foreign_names``: missing and unexpected names that share no module words at all
-  (indices and parameter leaves aside), both reaching into layer stacks (whole bodies,
-  not a head swapped on one backbone): a checkpoint of another model (``unrelated``).
+  (indices and parameter leaves aside), both reaching into a model's body (two layers of
+  a stack, or a model listed from its beginning: stem modules and layer 0), not a head
+  swapped on one backbone: a checkpoint of another model (``unrelated``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import re
 
 from weightfit.diagnose._context import Context
-from weightfit.diagnose.fragments import SHARD_FILE, whole_text_facts
+from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose.text_statements import SHARD_FILE
 from weightfit.findings import Finding
 from weightfit.tree import is_layer_index, stack_of
 
@@ -24,51 +26,77 @@ MIN_FOREIGN = 4
 MAX_SHARED_WORDS = 0.1
 """Largest share of module words two foreign name lists may have in common."""
 
+MIN_TOPS = 2
+"""Fewest top modules beside a first layer for a name list to be a model's beginning."""
+
 LEAVES = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
 """Parameter leaves every model shares; they say nothing about which model it is."""
 
 
 def extra_layers(ctx: Context) -> None:
-    """Report one side's leftover names all in the tail of one layer stack: another depth."""
+    """Report one side's leftover names all in the tails of layer stacks: another depth.
+
+    One stack (``layers.24`` … ``layers.31``) or several, each past its own first layers
+    (ResNet-34's ``layer1.2``, ``layer2.2-3``, ``layer3.2-5`` against ResNet-18's two
+    blocks per stage).
+    """
     if not ctx.partial:
         return
     for side, names, other in (
         ("model", ctx.missing(), ctx.unexpected()),
         ("checkpoint", ctx.unexpected(), ctx.missing()),
     ):
-        found = _tail(names)
-        if found is None or any((stack_of(name) or ("",))[0] == found[0] for name in other):
+        spans = _tails(names)
+        if not spans or any((stack_of(name) or ("",))[0] in spans for name in other):
             continue
-        stack, first, last = found
         facts = whole_text_facts(ctx)
         sharded = facts is not None and SHARD_FILE.search(facts.text) is not None
-        _report(ctx, side, stack, first, last, names, sharded)
+        _report(ctx, side, spans, names, sharded)
         return
 
 
-def _tail(names: list[str]) -> tuple[str, int, int] | None:
-    """The stack and index range when every name is a layer ``>= 1`` of one stack."""
+def _tails(names: list[str]) -> dict[str, tuple[int, int]]:
+    """Each stack's index range when every name is a layer ``>= 1`` of a stack, contiguous.
+
+    A lone index counts when it holds modules of its own (``layers.2.attn.q.weight``); a
+    lone ``stopnet.1.weight`` is a Sequential's module, not a layer.
+    """
     found = [stack_of(name) for name in names]
     if len(names) < 2 or any(f is None for f in found):
-        return None
-    stacks = {f[0] for f in found if f is not None}
-    indices = sorted({f[1] for f in found if f is not None})
-    if len(stacks) != 1 or indices[0] < 1 or indices != list(range(indices[0], indices[-1] + 1)):
-        return None
-    return stacks.pop(), indices[0], indices[-1]
+        return {}
+    indices: dict[str, set[int]] = {}
+    for stack, index in (f for f in found if f is not None):
+        indices.setdefault(stack, set()).add(index)
+    if sum(len(held) for held in indices.values()) < 2 and not any(
+        name.count(".") > stack.count(".") + 2
+        for name, (stack, _) in zip(names, (f for f in found if f is not None), strict=True)
+    ):
+        return {}  # one numbered Linear (decoder.stopnet.1.weight) is a module, not a layer
+    spans = {}
+    for stack, held in indices.items():
+        ordered = sorted(held)
+        if ordered[0] < 1 or ordered != list(range(ordered[0], ordered[-1] + 1)):
+            return {}
+        spans[stack] = (ordered[0], ordered[-1])
+    return spans
 
 
 def _report(
     ctx: Context,
     side: str,
-    stack: str,
-    first: int,
-    last: int,
+    spans: dict[str, tuple[int, int]],
     names: list[str],
     sharded: bool,
 ) -> None:
     holder = "checkpoint" if side == "model" else "model"
-    span = f"{stack}.{first}" + (f" … {stack}.{last}" if last > first else "")
+    stack, (first, last) = next(iter(spans.items()))
+    span = ", ".join(
+        f"{name}.{low}" + (f" … {name}.{high}" if high > low else "")
+        for name, (low, high) in spans.items()
+    )
+    evidence = {"stack": stack, "first": first, "last": last, "side": side}
+    if len(spans) > 1:
+        evidence["stacks"] = {name: list(bounds) for name, bounds in spans.items()}
     if sharded:
         finding = Finding(
             category="partitioned",
@@ -78,22 +106,24 @@ def _report(
                 "shards: a piece of a sharded save is missing or was never written"
             ),
             params=names,
-            evidence={"stack": stack, "first": first, "last": last, "side": side},
+            evidence=evidence,
             confidence=0.55,
             fix_note="check every shard the index names is present (re-download it)",
         )
     else:
+        stops = ", ".join(f"{name}.{low - 1}" for name, (low, _) in spans.items())
+        depths = ", ".join(f"{low} layers in {name}" for name, (low, _) in spans.items())
         finding = Finding(
             category="wrong_variant",
             severity="error",
             message=(
                 f"the {side} has layers {span} the {holder} lacks (the {holder} stops at "
-                f"{stack}.{first - 1}): another depth, another size of the same architecture"
+                f"{stops}): another depth, another size of the same architecture"
             ),
             params=names,
-            evidence={"stack": stack, "first": first, "last": last, "side": side},
+            evidence=evidence,
             confidence=0.6,
-            fix_note=f"build the model with {first} layers in {stack}, or use the matching file",
+            fix_note=f"build the model with {depths}, or use the matching file",
         )
     ctx.add(finding)
     ctx.consume(
@@ -138,8 +168,14 @@ def foreign_names(ctx: Context) -> None:
 
 
 def _bodies(names: list[str]) -> bool:
-    """Whether names reach into a model's body: two or more layers of a repeated stack."""
-    return len({stack_of(name) for name in names} - {None}) >= 2
+    """Whether names reach into a model's body, not only its heads.
+
+    Two or more layers of a repeated stack, or its first layer among top modules of
+    their own (``conv1``, ``bn1``, ``layer1.0`` …: a model listed from its beginning).
+    """
+    stacks = {found for name in names if (found := stack_of(name)) is not None}
+    tops = {name.split(".", 1)[0] for name in names}
+    return len(stacks) >= 2 or (any(s[1] == 0 for s in stacks) and len(tops) >= MIN_TOPS)
 
 
 def _words(names: list[str]) -> set[str]:

@@ -10,13 +10,14 @@ and a LoRA weight that cannot take its layer's shape.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from weightfit import security
 from weightfit.diagnose._context import Context
-from weightfit.diagnose.fragments import text_facts
+from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
 
@@ -198,17 +199,60 @@ def refused_globals(ctx: Context) -> None:
         )
 
 
+CHECKPOINT_LOAD = re.compile(
+    r"load(?:ing)?[_ ]?(?:weights|checkpoint|state_dict|pretrained)|checkpoint|\.pth?\b|"
+    r"\.ckpt\b|torch\.load|view_as|invalid\s+for\s+input\s+with\s+\d+\s+elements",
+    re.I,
+)
+"""Words of a checkpoint (not an adapter) being loaded: the reshaped weight is the model's own.
+The TH storage's ``invalid for input with N elements`` is PyTorch < 1.0's, years before LoRA."""
+
+
 def lora_reshape(ctx: Context) -> None:
-    """``lora_mismatch``: factor a LoRA weight's size against its layer's shape."""
+    """Factor a reshaped weight's size against its layer's shape, and say whose weight it is.
+
+    In quantized-weight code with no adapter named: packed weights of another layout
+    (``quantization``). While a checkpoint loads and no adapter is named: the model's own
+    weights, made for another configuration (``wrong_variant``). Otherwise a LoRA made for
+    another base (``lora_mismatch``).
+    """
     facts = text_facts(ctx)
     in_quantized_code = facts is not None and facts.quantization and not facts.lora
+    own_weights = (
+        facts is not None and not facts.lora and CHECKPOINT_LOAD.search(facts.text) is not None
+    )
     for fact in _facts(ctx, LoraReshape):
         if in_quantized_code:
             # The reshape failed inside quantized-weight code and nothing names an adapter:
             # the packed weights were written in another layout than the kernel reads.
             ctx.add(_packed_reshape(fact.expected, fact.size, facts.quantization))
-        else:
-            ctx.add(_reshape_finding(fact.expected, fact.size, set(fact.numbers)))
+            continue
+        finding = _reshape_finding(fact.expected, fact.size, set(fact.numbers))
+        if own_weights:
+            finding = _own_weights(finding)
+        ctx.add(finding)
+
+
+def _own_weights(finding: Finding) -> Finding:
+    """The reshape finding read as a checkpoint's own weight: another configuration."""
+    evidence = finding.evidence
+    implied = evidence.get("implied_shape")
+    return Finding(
+        category="wrong_variant",
+        severity="error",
+        message=(
+            f"a checkpoint weight of {evidence['elements']} elements cannot take the layer's "
+            f"shape {evidence['expected_shape']} ({evidence['expected_elements']} elements)"
+            + (f": it is {implied}," if implied else ",")
+            + " the checkpoint was made for another configuration of the model"
+        ),
+        evidence=evidence,
+        confidence=0.6,
+        fix_note=(
+            "build the model with the configuration the checkpoint was trained with (its "
+            "config file, or the variant its name says), or use the matching checkpoint"
+        ),
+    )
 
 
 def _packed_reshape(expected: tuple[int, ...], size: int, words: list[str]) -> Finding:

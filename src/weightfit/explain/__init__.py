@@ -33,14 +33,16 @@ from pathlib import Path
 from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
-from weightfit.diagnose.fragments import TEXT_FACTS
+from weightfit.diagnose._facts import TEXT_FACTS
 from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import (
     extract,
+    ggml_messages,
     lora_reshape,
     other_messages,
     paste,
+    tf_messages,
     torch_messages,
     transformers_messages,
 )
@@ -67,6 +69,8 @@ PARSERS = (
     transformers_messages.parse,
     other_messages.parse,
     lora_reshape.parse,
+    tf_messages.parse,
+    ggml_messages.parse,
 )
 """Every message family, each ``parse(clean_text) -> list[Section]``."""
 
@@ -163,8 +167,6 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(generic)
     if not merged and facts.loading_error:
         merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
-    if merged:
-        merged[0].hints += [h for h in extract.hints(facts) if h not in merged[0].hints]
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
@@ -177,6 +179,8 @@ def sections(text: str | bytes) -> list[Section]:
 def _uncovered(generic: Section, parsed: list[Section]) -> Section:
     """Keep only what the generic extractor read that no library parser did."""
     covered = {n for s in parsed for n in (*s.mismatched, *s.missing, *s.unexpected)}
+    if any(s.mismatched for s in parsed):
+        covered.add(extract.UNNAMED)  # a library's message named the tensor that differs
     generic.mismatched = {n: v for n, v in generic.mismatched.items() if n not in covered}
     generic.missing = [n for n in generic.missing if n not in covered]
     generic.unexpected = [n for n in generic.unexpected if n not in covered]

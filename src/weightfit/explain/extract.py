@@ -33,6 +33,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from weightfit import knowledge
+from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
 
 ORPHAN_REACH = 5_000
@@ -254,23 +256,6 @@ INDEXED_LOAD = re.compile(
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
 
 
-def _indexes_weights(text: str, key: str) -> bool:
-    """Whether the code in a text reads the weights out of a checkpoint by ``key``.
-
-    A loaded file indexed at once (``torch.load(p)[param_key]``), a literal key fed to
-    ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
-    not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
-    """
-    literal = r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
-    if re.search(r"load\w*\([^\n]*\)\s*(?:\[\s*[A-Za-z_]\w*\s*\]|" + literal + ")", text):
-        return True
-    if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
-        return True
-    return bool(
-        CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
-    )
-
-
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
@@ -283,6 +268,27 @@ LAYER_COUNTS = re.compile(
     r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+UNKNOWN_ARCHITECTURE = re.compile(
+    r"has\s+model\s+type\s+`([\w\-.]+)`\s+but\s+Transformers\s+does\s+not\s+recognize|"
+    r"unknown\s+model\s+architecture:?\s*'([\w\-.]+)'|"
+    r"Unexpected\s+architecture\s+type\s+in\s+GGUF\s+file[^\n]*?but\s+got\s+'([\w\-.]+)'|"
+    r"Model\s+architectures?\s+\[?'([\w\-.]+)'\]?\s+(?:are|is)\s+not\s+supported|"
+    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w\-.]+)'",
+    re.I,
+)
+"""A loader that does not know the checkpoint's architecture (transformers' model type,
+llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
+``CONFIG_MAPPING``): the library is older than the model."""
+MATMUL = re.compile(
+    r"mat1\s+and\s+mat2\s+shapes\s+cannot\s+be\s+multiplied\s+\((\d+)x(\d+)\s+and\s+(\d+)x(\d+)\)"
+)
+"""A Linear fed features of another width: ``(rows x fed) and (in_features x out_features)``."""
+INPUT_CHANNELS = re.compile(
+    r"expects\s+(\d+)\s+but\s+received\s+`num_channels_latents`:\s*(\d+)\s*\+\s*"
+    r"`num_channels_mask`:\s*(\d+)\s*\+\s*`num_channels_masked_image`:\s*(\d+)\s*=\s*(\d+)"
+)
+"""diffusers' inpainting pipelines: the UNet's ``in_channels`` against latents + mask +
+masked-image latents the pipeline feeds it."""
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
@@ -294,17 +300,6 @@ HTML page (``'<'``), an interrupted download (no zip central directory, an early
 storage of the wrong size)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
 """accelerate / transformers refusing a folder with two shard indexes."""
-ARCHITECTURE = re.compile(
-    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
-    r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?[^\n]*?(?:got|:)\s*\[?\s*"
-    r"['\"`]([\w.\-]+)['\"`]|"
-    r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
-    r"architectures?\s+\[\s*['\"]([\w.\-]+)['\"][^\]\n]*\]\s+(?:are|is)\s+not\s+supported|"
-    r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize",
-    re.I,
-)
-"""An architecture the loader does not know (llama.cpp, GGUF nodes, vLLM, transformers): the
-file may be fine and the loader older than the model."""
 QUANT_DTYPE = re.compile(
     r"(?:unknown|unsupported|unhandled)\s+(?:data\s*type|dtype|tensor\s+type)s?\s*[:=]?\s*"
     r"['\"`]?(U8|I8|U4|I4|F8_E4M3|F8_E5M2|uint8|int8|int4|float8_e4m3fn|float8_e5m2)\b",
@@ -314,10 +309,15 @@ QUANT_DTYPE = re.compile(
 weight-only I8, FP8): the file is quantized, the loader expects float weights."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
+STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
+"""A module object lacking an attribute its class now has: pickled by another version."""
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
-    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)"
+    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
+    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
 )
+"""Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
+finding the model's vocabulary and the tokenizer's apart."""
 INVALID_VIEW = re.compile(
     r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
     r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
@@ -340,6 +340,13 @@ class Facts:
         lora: LoRA / adapter words used (lowercase).
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
+        unknown_architecture: The architecture a loader says it does not know (``qwen3``).
+        matmul: ``(rows, width fed, width read)`` of ``mat1 and mat2 shapes cannot be
+            multiplied (308x2048 and 768x320)``.
+        input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
+            pipelines' ``expects 4 but received ... = 9``.
+        stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
+            'recompute_scale_factor'`` when a known library change added that attribute.
     """
 
     loading_error: bool = False
@@ -360,7 +367,10 @@ class Facts:
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
     layer_counts: tuple[int, int] | None = None
-    architecture: str = ""
+    stale_attribute: tuple[str, str] | None = None
+    input_channels: tuple[int, int] | None = None
+    unknown_architecture: str = ""
+    matmul: tuple[int, int, int] | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -387,7 +397,10 @@ class Facts:
             "index_files": self.indexes,
             "broken_file": self.broken_file,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
-            "unknown_architecture": self.architecture,
+            "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
+            "input_channels": list(self.input_channels) if self.input_channels else None,
+            "unknown_architecture": self.unknown_architecture,
+            "matmul": list(self.matmul) if self.matmul else None,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -426,7 +439,8 @@ def facts(text: str) -> Facts:
         found.invalid_view = (dims, int(view.group(2) or view.group(3)))
     found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
-    found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
+    if plain and INDEXED_LOAD.search(text):
+        found.container_key = plain[-1]
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2))
@@ -436,7 +450,8 @@ def facts(text: str) -> Facts:
             found.missing_class = ("", module.group(1))
     sizes = BROADCAST.search(text)
     if sizes is not None:
-        found.broadcast = (int(sizes.group(1)), int(sizes.group(2)))
+        a, b = (int(n) for n in sizes.groups() if n)
+        found.broadcast = (a, b)
     counts = COUNTS.search(text)
     if counts is not None:
         found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
@@ -448,33 +463,37 @@ def facts(text: str) -> Facts:
     if layers is not None:
         numbers = [int(n) for n in layers.groups() if n]
         found.layer_counts = (numbers[0], numbers[1])
+    unknown = UNKNOWN_ARCHITECTURE.search(text)
+    if unknown is not None:
+        found.unknown_architecture = next(g for g in unknown.groups() if g)
+    product = MATMUL.search(text)
+    if product is not None:
+        numbers = [int(n) for n in product.groups()]
+        found.matmul = (numbers[0], numbers[1], numbers[2])
+    fed = INPUT_CHANNELS.search(text)
+    if fed is not None:
+        found.input_channels = (int(fed.group(1)), int(fed.group(5)))
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
-    architecture = ARCHITECTURE.search(text)
-    if architecture is not None:
-        found.architecture = next(g for g in architecture.groups() if g)
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
         found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
+    for stale in STALE_ATTRIBUTE.finditer(text):
+        if any(c.kind == "attribute" for c in knowledge.changes_for(".".join(stale.groups()))):
+            found.stale_attribute = (stale.group(1), stale.group(2))
+            break
     found.loading_error = found.loading_error or bool(
-        found.container_key or found.missing_class or found.broken_file
+        found.container_key
+        or found.missing_class
+        or found.stale_attribute
+        or found.input_channels
+        or found.unknown_architecture
+        or (found.broken_file and UNPICKLING.search(text) is not None)
     )
-    return found
-
-
-def hints(known: Facts) -> list[str]:
-    """What would settle a fact the text states but no tensor shows."""
-    found = []
-    if known.architecture:
-        found.append(
-            f"the loader does not know the architecture '{known.architecture}': support for a "
-            "model often arrives after it; update the loader (or use one that lists it), and "
-            "see what the file declares: weightfit inspect FILE"
-        )
     return found
 
 
@@ -527,7 +546,16 @@ def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
     if not NAME_CHARS.fullmatch(word) or NOT_A_NAME.search(word) or len(word) > 300:
         return False
     leaf = word.rsplit(".", 1)[-1]
-    if listed and quoted and ("_" in word or "." in word or CONTAINER_WORD.fullmatch(word)):
+    if (
+        listed
+        and quoted
+        and (
+            "_" in word
+            or "." in word
+            or CONTAINER_WORD.fullmatch(word)
+            or TRAINING_KEY.fullmatch(word)  # a training checkpoint's "epoch", "acc" …
+        )
+    ):
         return True
     if word in NOT_TENSORS:
         return False
@@ -698,9 +726,6 @@ MISMATCH_WORDS = re.compile(
     r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight",
     re.I,
 )
-ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
-"""TensorFlow's ``Assign(ref, value)`` failing: its input shapes are the variable's (the
-model's) first, then the saved value's."""
 
 
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
@@ -715,13 +740,8 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         line = text[line_start : line_end if line_end >= 0 else len(text)]
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
-        assign = ASSIGN.search(line)
-        if assign is not None and first.start < line_start + assign.end():
-            continue  # the Assign op's own pair follows "input shapes:"
         assert first.shape is not None and second.shape is not None
-        sides = assign is None and _sides(
-            text, tokens, [tokens.index(first), tokens.index(second)], 0
-        )
+        sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
         section.mismatched[UNNAMED] = (have, want)
         return

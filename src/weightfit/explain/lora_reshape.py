@@ -1,7 +1,7 @@
-"""LoRA adapters that do not fit their base: reshape errors and adapter shape mismatches.
+"""Weights that do not fit their layer's shape: reshape errors (LoRA adapters and checkpoints).
 
-A LoRA loader that reshapes a weight to its layer's shape fails with
-``shape '[a, b]' is invalid for input of size N``: the loader expected ``a × b``
+A LoRA loader (or a checkpoint loader) that reshapes a weight to its layer's shape fails
+with ``shape '[a, b]' is invalid for input of size N``: the loader expected ``a × b``
 elements and got ``N``. Factoring ``N`` against the expected axes recovers the
 shape the weight really has (``655360 = 320 × 2048``), and the knowledge tables
 name the base that width belongs to (2048: the SDXL context, not SD 1.5's 768).
@@ -18,7 +18,12 @@ import re
 from weightfit.diagnose.text_messages import LoraReshape
 from weightfit.explain._text import Section, shape
 
-RESHAPE = re.compile(r"shape\s+'\[([\d,\s-]*)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)")
+RESHAPE = re.compile(
+    r"(?:shape|size)\s+'\[([\d,x\s-]*)\]'\s+is\s+invalid\s+for\s+input\s+"
+    r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
+)
+"""Today's ``shape '[a, b]' is invalid for input of size N`` and the old TH storage's
+``size '[a x b x c x d]' is invalid for input with N elements``."""
 
 
 def parse(text: str) -> list[Section]:
@@ -26,8 +31,8 @@ def parse(text: str) -> list[Section]:
     numbers = {int(n) for n in re.findall(r"\b\d{2,6}\b", text)}
     sections = []
     for match in RESHAPE.finditer(text):
-        expected = shape(match.group(1).replace("-1", ""))
-        size = int(match.group(2))
+        expected = shape(match.group(1).replace("-1", "").replace("x", ","))
+        size = int(match.group(2) or match.group(3))
         if not expected or -1 in expected:
             continue
         section = Section(model="", origin="lora", start=match.start())

@@ -10,10 +10,7 @@
   has shape torch.Size([..])), this looks incorrect``;
 - safetensors: ``Some tensors share memory`` (tied weights on save) and
   ``Error while deserializing header: ...`` (a file that is not, or no longer,
-  safetensors);
-- llama.cpp (and ollama, which runs it): ``check_tensor_dims: tensor 'NAME' has wrong
-  shape; expected  a, b, got  c, d, 1, 1``, in GGUF's axis order (innermost first,
-  padded with 1 to four axes; see ``llama-model-loader.cpp``).
+  safetensors).
 """
 
 from __future__ import annotations
@@ -46,10 +43,6 @@ ACCELERATE = re.compile(
     + r"\s+in\s+\"([^\"]+)\"\s+\(which\s+has\s+shape\s+"
     + SIZE
 )
-LLAMA_DIMS = re.compile(
-    r"tensor\s+'([^'\s]+)'\s+has\s+wrong\s+shape;\s*expected\s+([\d,\s]+?),\s*got\s+"
-    r"(\d+(?:,[^\S\n]*\d+)*)"
-)
 SHARED = re.compile(r"Some\s+tensors\s+share\s+memory.*?:\s*\[(.*?)\]\s*\.?", re.S)
 HEADER = re.compile(r"Error\s+while\s+deserializing\s+header:\s*([^\n]+)")
 HEADER_CAUSES = {
@@ -70,7 +63,6 @@ def parse(text: str) -> list[Section]:
         *_peft(text),
         *_accelerate(text),
         *_safetensors(text),
-        *_llama_cpp(text),
     ]
 
 
@@ -166,24 +158,3 @@ def _safetensors(text: str) -> list[Section]:
         section.hints.append("see what the file really is: weightfit inspect FILE")
         sections.append(section)
     return sections
-
-
-def _llama_cpp(text: str) -> list[Section]:
-    sections = []
-    for match in LLAMA_DIMS.finditer(text):
-        want, have = _gguf_shape(match.group(2)), _gguf_shape(match.group(3))
-        section = Section(model="", origin="llama.cpp", start=match.start())
-        section.mismatched[match.group(1)] = (have, want)
-        section.hints.append(
-            "see every tensor of the GGUF file with its shape: weightfit inspect FILE.gguf"
-        )
-        sections.append(section)
-    return sections
-
-
-def _gguf_shape(numbers: str) -> tuple[int, ...]:
-    """GGUF's ``ne`` (innermost axis first, padded with 1) as PyTorch orders a shape."""
-    dims = list(shape(numbers))
-    while len(dims) > 1 and dims[-1] == 1:
-        dims.pop()
-    return tuple(reversed(dims))

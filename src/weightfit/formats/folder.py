@@ -57,13 +57,16 @@ CONFIG = "config.json"
 """transformers ``CONFIG_NAME`` and diffusers ``ModelMixin.config_name``."""
 ADAPTER_CONFIG = "adapter_config.json"
 """PEFT ``CONFIG_NAME``."""
+
+ADAPTER_FOLDER = "peft-adapter"
+"""The ``format`` of a PEFT adapter folder's manifest."""
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """Largest config file read; real ones are a few kB."""
 
 _SECURITY_ORDER = (None, "safe", "benign", "unknown", "dangerous")
 
 _KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
-    "peft-adapter": (("adapter_model",), False),
+    ADAPTER_FOLDER: (("adapter_model",), False),
     "diffusers-component": (("diffusion_pytorch_model",), True),
     "transformers-folder": (("model", "pytorch_model"), False),
     "folder": ((), False),
@@ -311,7 +314,7 @@ def _absorb(manifest: Manifest, part: Manifest, component: str) -> None:
 def _kind(path: Path) -> tuple[str, dict[str, Any] | None]:
     """Tell the folder kind from the config files present, and load its config."""
     if (path / ADAPTER_CONFIG).is_file():
-        return "peft-adapter", _load_json(path / ADAPTER_CONFIG)
+        return ADAPTER_FOLDER, _load_json(path / ADAPTER_CONFIG)
     if (path / CONFIG).is_file():
         config = _load_json(path / CONFIG)
         kind = "diffusers-component" if "_class_name" in config else "transformers-folder"

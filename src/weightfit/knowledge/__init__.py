@@ -113,11 +113,16 @@ class VersionChange:
 
     Attributes:
         library: ``"transformers"``, ``"diffusers"``, ``"torch"`` ...
-        version: The first version with the new layout.
-        kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix`` or ``fused``.
-        pattern: Regular expression over tensor names in the old layout.
+        version: The first release with the new layout; where the release is not known,
+            a description that starts with a word (``"unknown 4.x release"``), which
+            :func:`version_changes_between` never counts.
+        kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix``, ``fused``,
+            or ``attribute`` (a module class gained an attribute its pickles lack).
+        pattern: Regular expression over tensor names in the old layout (``Class.attribute``
+            for ``attribute`` rows).
         models: Which models it affects.
-        benign: Whether ignoring / filling the entry gives the same model.
+        benign: Whether ignoring / filling the entry, or the rename alone, gives the same
+            model (``False``: the library's converter also changes values).
         description: What changed.
         source: Release note, pull request or source file.
         replacement: Old dotted token sequence to new one (renames, prefixes).

@@ -320,3 +320,20 @@ def base_tensor(name: str, base: Collection[str]) -> str | None:
         if candidate in base:
             return candidate
     return None
+
+
+def differing_heads(old: str, new: str) -> tuple[str, str]:
+    """The starts of two dotted names where they differ, when they end alike.
+
+    ``("language_model.model.", "model.language_model.")`` for
+    ``language_model.model.layers.0.q_proj.weight`` and
+    ``model.language_model.layers.0.q_proj.weight``; each keeps its final dot
+    (``""`` when one name is the other's ending).
+    """
+    a, b = old.split("."), new.split(".")
+    common = 0
+    while common < min(len(a), len(b)) and a[-1 - common] == b[-1 - common]:
+        common += 1
+    return "".join(p + "." for p in a[: len(a) - common]), "".join(
+        p + "." for p in b[: len(b) - common]
+    )

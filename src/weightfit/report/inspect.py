@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection
+from itertools import chain, islice, repeat
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -16,7 +17,14 @@ from rich.console import Console
 from rich.table import Table
 
 from weightfit import security
-from weightfit.manifest import Manifest, TensorSpec, human_bytes, human_count
+from weightfit.manifest import (
+    Manifest,
+    TensorColumns,
+    TensorSpec,
+    TensorTable,
+    human_bytes,
+    human_count,
+)
 from weightfit.report import counted, sanitize_name
 from weightfit.tree import TreeNode, build_tree, filter_names, limit_depth
 
@@ -92,16 +100,23 @@ def write_manifest_json(
         text = json.dumps(value, indent=2, default=str).replace("\n", "\n  ")
         out.write(f"\n  {json.dumps(key)}: {text},")
     out.write('\n  "tensors": [')
-    specs = (
-        list(manifest.tensors.values())
-        if pattern is None
-        else [manifest.tensors[name] for name in filter_names(manifest.tensors, pattern)]
-    )
-    line = _tensor_lines()
-    for start in range(0, len(specs), _BATCH):
-        lines = ",\n    ".join(map(line, specs[start : start + _BATCH]))
-        out.write(("\n    " if not start else ",\n    ") + lines)
-    out.write("\n  ]," if specs else "],")
+    tensors = manifest.tensors
+    columns = tensors.columns if isinstance(tensors, TensorTable) and pattern is None else None
+    if columns is not None:
+        _write_columns(out, columns)
+        count = len(columns)
+    else:
+        specs = (
+            list(tensors.values())
+            if pattern is None
+            else [tensors[name] for name in filter_names(tensors, pattern)]
+        )
+        line = _tensor_lines()
+        for start in range(0, len(specs), _BATCH):
+            lines = ",\n    ".join(map(line, specs[start : start + _BATCH]))
+            out.write(("\n    " if not start else ",\n    ") + lines)
+        count = len(specs)
+    out.write("\n  ]," if count else "],")
     out.write('\n  "tree": ')
     _write_node(out, limit_depth(build_tree(manifest, pattern=pattern), depth), "  ")
     out.write("\n}\n")
@@ -133,6 +148,44 @@ def _tensor_json(spec: TensorSpec) -> str:
     )
 
 
+def _write_columns(out: TextIO, columns: TensorColumns) -> None:
+    """Write the lines of :func:`_tensor_lines` for tensors kept as columns, a batch at a time.
+
+    Each line is joined in C from five pieces: a fixed start, the name, the text
+    of its kind and file up to the offset (made once per kind), the offset, and
+    the rest with the length (made once per kind).
+    """
+    file = _file_text(columns.file)
+    heads = [f", {_kind_text(shape, dtype)}{file}" for shape, dtype in columns.kinds]
+    tails = [f', "length": {size}{_PLAIN_TAIL}' for size in columns.sizes]
+    names, offsets = iter(columns.names), columns.offsets()
+    head_ids, tail_ids = iter(columns.kind_ids), iter(columns.kind_ids)
+    for start in range(0, len(columns), _BATCH):
+        pieces = zip(
+            repeat(',\n    {"name": '),
+            map(_QUOTE, islice(names, _BATCH)),
+            map(heads.__getitem__, islice(head_ids, _BATCH)),
+            map(str, islice(offsets, _BATCH)),
+            map(tails.__getitem__, islice(tail_ids, _BATCH)),
+        )
+        text = "".join(chain.from_iterable(pieces))
+        out.write(text if start else text[1:])  # no comma before the first line
+
+
+def _kind_text(shape: tuple[int, ...], dtype: str) -> str:
+    """The shape and dtype fields of a tensor line, with the separator after them."""
+    return f'"shape": [{", ".join(map(str, shape))}], "dtype": {_QUOTE(dtype)}, '
+
+
+def _file_text(file: str) -> str:
+    """The start of a tensor line's location, up to its offset."""
+    return f'"location": {{"file": {_QUOTE(file)}, "offset": '
+
+
+_PLAIN_TAIL = '}, "stride": null, "storage": null, "is_buffer": null}'
+"""The end of a tensor line with a location and no stride, storage or buffer flag."""
+
+
 def _tensor_lines() -> Callable[[TensorSpec], str]:
     """:func:`_tensor_json`, faster: the text shared by a kind of tensor or a file is made once.
 
@@ -151,15 +204,13 @@ def _tensor_lines() -> Callable[[TensorSpec], str]:
             return _tensor_json(spec)
         kind = kinds.get((spec.shape, spec.dtype))
         if kind is None:
-            kind = kinds[spec.shape, spec.dtype] = (
-                f'"shape": [{", ".join(map(str, spec.shape))}], "dtype": {quote(spec.dtype)}, '
-            )
+            kind = kinds[spec.shape, spec.dtype] = _kind_text(spec.shape, spec.dtype)
         file = files.get(loc.file)
         if file is None:
-            file = files[loc.file] = f'"location": {{"file": {quote(loc.file)}, "offset": '
+            file = files[loc.file] = _file_text(loc.file)
         return (
-            f'{{"name": {quote(spec.name)}, {kind}{file}{loc.offset}, "length": {loc.length}}}, '
-            '"stride": null, "storage": null, "is_buffer": null}'
+            f'{{"name": {quote(spec.name)}, {kind}{file}{loc.offset}, "length": {loc.length}'
+            + _PLAIN_TAIL
         )
 
     return line

@@ -1,0 +1,24 @@
+"""The text under diagnosis: its :class:`~weightfit.explain.extract.Facts`, as rules read them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from weightfit.diagnose._context import Context
+
+TEXT_FACTS = "text"
+"""Key of the ``text`` profile's facts holding the whole text's
+:class:`~weightfit.explain.extract.Facts`; ``facts["first"]`` is true in the one
+diagnosis (of several sections) where facts of the whole text make findings."""
+
+
+def text_facts(ctx: Context) -> Any:
+    """The :class:`~weightfit.explain.extract.Facts` of the text under diagnosis, or ``None``."""
+    return ctx.facts.get(TEXT_FACTS) if ctx.partial else None
+
+
+def whole_text_facts(ctx: Context) -> Any:
+    """The text's facts, in the one diagnosis that reports what the whole text says."""
+    if not ctx.facts.get("first", True) or ctx.facts.get("messages"):
+        return None  # another diagnosis reports them, or a message's own rules explain it
+    return text_facts(ctx)

@@ -1,0 +1,248 @@
+"""One pasted tensor stored in another layout.
+
+Singleton axes, a 1x1 conv for a Linear, kernel axes in another order, another image
+channel count, an empty (partitioned) tensor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+from weightfit.alignment import Pair
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
+"""The projections around an LDM UNet's spatial transformer: a 1x1 conv in SD 1.x, a Linear in
+SD 2.x and SDXL (``use_linear_in_transformer``)."""
+
+
+def singleton_axes(ctx: Context) -> None:
+    """Report tensors that hold the same values with singleton axes added or dropped.
+
+    Two shapes equal once their 1s are dropped hold the same values; what the extra axes
+    say depends on the layer:
+
+    - ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other: Stable
+      Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers, so the
+      checkpoint is of another generation than the model's config (``wrong_variant``);
+    - a vector stored as ``(1, 1, 1, 512)`` against ``(512,)``: the library that wrote it
+      stored the parameter in another layout (flax GroupNorm before 0.3.6, old TensorFlow
+      exports), a ``version`` matter.
+
+    Other singleton changes (a Linear against a 1x1 conv elsewhere) are left to
+    ``rank_inflate``.
+    """
+    if not ctx.partial:
+        return
+    same = [
+        p for p in ctx.mismatches() if _squeezed(ctx.src(p).shape) == _squeezed(ctx.tgt(p).shape)
+    ]
+    projections = [p for p in same if SPATIAL_PROJ.search(p.target) and _pointwise(ctx, p)]
+    if projections:
+        _report_generation(ctx, projections)
+    vectors = [
+        p
+        for p in same
+        if p not in projections and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) == 1
+    ]
+    if vectors:
+        _report_layout(ctx, vectors)
+
+
+def _squeezed(shape: tuple[int, ...]) -> list[int]:
+    return [d for d in shape if d != 1]
+
+
+def _pointwise(ctx: Context, pair: Pair) -> bool:
+    """Whether one side is a matrix and the other that matrix as a 1x1 convolution."""
+    have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+    short, long = sorted((have, want), key=len)
+    return len(short) == 2 and long == (*short, 1, 1)
+
+
+def _report_layout(ctx: Context, pairs: list[Pair]) -> None:
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{first.target} holds the same values in another layout: "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model — the library that saved it "
+                "stored this parameter with extra singleton axes"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+            },
+            confidence=0.65,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note="use the library version the checkpoint was saved with, or reshape on load",
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
+    first = pairs[0]
+    linear_ckpt = len(ctx.src(first).shape) == 2
+    newer, older = "SD 2.x / SDXL (Linear proj_in, use_linear_in_transformer)", "SD 1.x (1x1 conv)"
+    checkpoint, model = (newer, older) if linear_ckpt else (older, newer)
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} is {shape_text(ctx.src(first).shape)} in the checkpoint and "
+                f"{shape_text(ctx.tgt(first).shape)} in the model: the checkpoint is "
+                f"{checkpoint}, the model was built as {model}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+                "checkpoint_generation": checkpoint,
+                "model_generation": model,
+                "also_acceptable": ["version"],
+            },
+            confidence=0.7,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note=(
+                "build the model from the config of the checkpoint's generation (SD 2.x / SDXL "
+                "config, or a loader that detects it); the same values also load by reshaping "
+                "these 1x1 weights, but the rest of the config must match too"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def permuted_axes(ctx: Context) -> None:
+    """Report kernels holding the same axes in another order: a library's layout change.
+
+    ``[3, 3, 3, 16, 32]`` against ``[32, 3, 3, 3, 16]`` is one kernel written by spconv 1.x
+    (``kD, kH, kW, in, out``) and read by spconv 2.x (``out, kD, kH, kW, in``); TensorFlow's
+    ``HWIO`` against PyTorch's ``OIHW`` is the same story. Matrices are ``transpose``'s; this
+    reads rank 3 and up. The order every pair allows that moves the fewest axes is named;
+    it is no fix, since equal sizes (``kD, kH, kW``; ``in == out``) leave the order open.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    orders: set[tuple[int, ...]] | None = None
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) < 3 or len(have) != len(want) or sorted(have) != sorted(want):
+            continue
+        pairs.append(pair)
+        found = {
+            dims
+            for dims in itertools.permutations(range(len(have)))
+            if tuple(have[d] for d in dims) == want
+        }
+        orders = found if orders is None else orders & found
+    if not pairs:
+        return
+    first = pairs[0]
+    dims = min(orders, key=_inversions) if orders else None
+    ctx.add(
+        Finding(
+            category="transpose",
+            severity="error",
+            message=(
+                f"{len(pairs)} kernel(s) hold the same axes in another order: {first.target} "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model — written by a library "
+                "version (or framework) with another weight layout (spconv 1.x vs 2.x, "
+                "TensorFlow HWIO vs PyTorch OIHW)"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+                "likely_permutation": list(dims) if dims else None,
+                "also_acceptable": ["version"],
+            },
+            confidence=0.7,
+            fix_note=(
+                "permute the kernels to the model's layout on load (the library's own "
+                "conversion knows the order), or install the library version that wrote them"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _inversions(order: tuple[int, ...]) -> int:
+    """How many axis pairs a permutation swaps: fewer is the plainer layout change."""
+    return sum(a > b for i, a in enumerate(order) for b in order[i + 1 :])
+
+
+def empty_tensors(ctx: Context) -> None:
+    """Report checkpoint tensors of size 0: parameters ZeRO-3 partitioned and never gathered."""
+    if not ctx.partial:
+        return
+    pairs = [p for p in ctx.mismatches() if ctx.src(p).numel == 0 and ctx.tgt(p).numel > 0]
+    if not pairs:
+        return
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} checkpoint tensor(s) are empty ({pairs[0].source} has shape "
+                f"{shape_text(ctx.src(pairs[0]).shape)}): saved from DeepSpeed ZeRO-3 (or FSDP) "
+                "without gathering the partitioned parameters"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"empty": [p.source for p in pairs[:8]], "count": len(pairs)},
+            confidence=0.85,
+            fix_note=(
+                "save with the parameters gathered (deepspeed zero_to_fp32.py, "
+                "accelerator.get_state_dict(model), or stage3_gather_16bit_weights_on_model_save)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def image_channels(ctx: Context) -> None:
+    """Report a first convolution built for another number of image channels (1, 3, 4)."""
+    if not ctx.partial:
+        return
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != 4 or len(want) != 4 or have[0] != want[0] or have[2:] != want[2:]:
+            continue
+        if have[1] == want[1] or {have[1], want[1]} - {1, 3, 4} or have[2] < 3:
+            continue
+        ctx.add(
+            Finding(
+                category="latent_channels",
+                severity="error",
+                message=(
+                    f"the first convolution takes {have[1]}-channel images in the checkpoint, "
+                    f"{want[1]} in the model ({pair.target}): grayscale, RGB or RGBA input"
+                ),
+                params=[pair.source],
+                evidence={"checkpoint_channels": have[1], "model_channels": want[1]},
+                confidence=0.65,
+                fix_note=(
+                    f"feed {have[1]}-channel images (convert them), or adapt the kernel: sum "
+                    "its RGB weights for grayscale, or build the model for the checkpoint's input"
+                ),
+            )
+        )
+        ctx.consume(pairs=[pair])
+        return

@@ -1,0 +1,305 @@
+"""Causes a text's names settle alone.
+
+Known renames, old running statistics, EMA copies, fused words, LoRA keys, a tied head, and
+the role of a tensor whose shapes the paste lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from weightfit import knowledge
+from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import text_facts, whole_text_facts
+from weightfit.findings import Category, Finding
+from weightfit.plan import Op
+
+RUNNING_STATS = (".running_mean", ".running_var", ".num_batches_tracked")
+
+
+INSTANCE_NORM = re.compile(r"InstanceNorm|track_running_stats")
+
+
+def running_stats(ctx: Context) -> None:
+    """Report InstanceNorm running statistics an old (torch < 0.4) checkpoint still holds."""
+    facts = text_facts(ctx)
+    names = ctx.unexpected()
+    if facts is None or not names or not all(n.endswith(RUNNING_STATS) for n in names):
+        return
+    if not INSTANCE_NORM.search(facts.text):
+        return
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{len(names)} running-statistics buffer(s) of InstanceNorm layers: saved by "
+                "PyTorch < 0.4.0, whose InstanceNorm tracked running stats; since 0.4.0 it "
+                "does not (track_running_stats=False)"
+            ),
+            params=names,
+            evidence={"library": "torch", "version": "0.4.0", "names": names[:8]},
+            confidence=0.9,
+            fix=[
+                Op("drop", {"name": n}, "running stats InstanceNorm no longer keeps") for n in names
+            ],
+            fix_note="drop these keys from the state dict (the model computes instance statistics)",
+        )
+    )
+    ctx.consume(unexpected=names)
+
+
+def fused_names(ctx: Context) -> None:
+    """Report a fused tensor missing where its parts are unexpected, or the reverse, by name.
+
+    ``experts.gate_up_proj`` against ``experts.0.gate_proj`` / ``experts.0.up_proj``:
+    the fused word joins the parts' first words (``gate_up``, ``qkv``), under the same
+    parent once layer and expert indices are dropped.
+    """
+    if not ctx.partial:
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for fused_side, parts_side in ((missing, unexpected), (unexpected, missing)):
+        explained_fused, explained_parts = [], []
+        for fused in fused_side:
+            parent, word = _parent_and_word(fused)
+            parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
+            heads = sorted(
+                {h for p in parts if (h := _parent_and_word(p)[1].split("_")[0]) and h in word},
+                key=word.find,
+            )
+            if len(heads) < 2:
+                continue
+            if "_".join(heads) not in word and "".join(heads) not in word:
+                continue
+            explained_fused.append(fused)
+            explained_parts += [p for p in parts if _parent_and_word(p)[1].split("_")[0] in heads]
+        if not explained_fused:
+            continue
+        fused_in = "model" if fused_side is missing else "checkpoint"
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"the {fused_in} holds fused tensors ({explained_fused[0]}) where the other "
+                    f"side holds their parts ({', '.join(sorted(set(explained_parts))[:3])})"
+                ),
+                params=[*explained_fused, *dict.fromkeys(explained_parts)],
+                evidence={"fused": explained_fused[:8], "parts": explained_parts[:8]},
+                confidence=0.8,
+                fix_note=(
+                    "the loader that knows this layout fuses or splits them on load (a "
+                    "transformers / vLLM version with the model's conversion mapping); "
+                    "weightfit check CKPT --against TARGET plans the concatenation"
+                ),
+            )
+        )
+        ctx.consume(
+            missing=[*explained_fused, *explained_parts],
+            unexpected=[*explained_fused, *explained_parts],
+        )
+        return
+
+
+def _parent_and_word(name: str) -> tuple[str, str]:
+    """The parent path without indices and the module word of a name (``weight`` leaves off)."""
+    parts = [p for p in name.split(".") if not p.isdigit()]
+    if len(parts) > 1 and parts[-1] in ("weight", "bias", "qweight", "scales", "qzeros"):
+        parts = parts[:-1]
+    return ".".join(parts[:-1]), parts[-1] if parts else ""
+
+
+OUTPUT_HEADS = re.compile(r"(?:^|\.)(?:lm_head|output|embed_out)(?:\.weight)?$")
+"""Output projections that models tie to their input embedding."""
+
+
+def untied_head(ctx: Context) -> None:
+    """Report an output head that is the only name missing: usually tied to the embedding.
+
+    A checkpoint of a model with tied embeddings stores one copy (``output.weight`` in
+    GGUF, ``lm_head.weight`` in transformers); a loader or model built untied asks for
+    the second. A parameter left on the meta device after loading is the same story.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    head = len(missing) == 1 and OUTPUT_HEADS.search(missing[0]) is not None
+    stored = not missing and len(unexpected) == 1 and OUTPUT_HEADS.search(unexpected[0]) is not None
+    if stored:
+        # The checkpoint stores the head a model with tied embeddings does not have.
+        missing, head = unexpected, True
+    if not head and not (facts.meta_device and not missing and not ctx.mismatches()):
+        return
+    name = missing[0] if head else facts.meta_device
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="error",
+            message=(
+                f"{name} is not in the checkpoint"
+                if head
+                else f"{name} received no value when the checkpoint was loaded"
+            )
+            + ": models with tied embeddings store the output head once, as the input "
+            "embedding; this loader or model expects a separate copy",
+            params=[name],
+            evidence={"name": name},
+            confidence=0.6 if head else 0.45,
+            fix_note=(
+                "build the model with tie_word_embeddings=True (or call tie_weights() after "
+                "loading), or use a loader version that ties the head to the embedding"
+            ),
+        )
+    )
+    ctx.consume(missing=missing if head else [], unexpected=missing if stored else [])
+
+
+LEARNED_TOKEN = re.compile(r"(?:^|[._])(?:cls|dist|mask|reg|register)_?tokens?(?:$|[._])")
+"""A vision transformer's learned tokens (class, distillation, mask, register): no vocabulary."""
+
+
+def unshaped_names(ctx: Context) -> None:
+    """Guess a cause from the names of shape mismatches whose shapes the paste lost."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.unshaped or ctx.findings:
+        return
+    name = facts.unshaped[0]
+    lower = name.lower()
+    role: Category
+    if re.search(r"pos|position", lower):
+        role, why = "pos_embed_resize", "a position table"
+    elif LEARNED_TOKEN.search(lower):
+        role, why = "wrong_variant", "a learned token ([1, n, width]: only the width changes it)"
+    elif re.search(r"embed|wte|tok|word|vocab", lower):
+        role, why = "vocab_resize", "a token embedding"
+    elif re.search(r"head|fc|classifier|logit|cls|score|predictor", lower):
+        role, why = "num_classes", "a classification head"
+    else:
+        return
+    ctx.add(
+        Finding(
+            category=role,
+            severity="error",
+            message=f"{name} differs in shape (the text lost the shapes): by its name, {why}",
+            params=facts.unshaped[:20],
+            evidence={"names": facts.unshaped[:8]},
+            confidence=0.45,
+            fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
+        )
+    )
+
+
+EMA_NAME = re.compile(r"^(?:ema_|ema\.|model_ema\.|ema_model\.|module_ema\.|shadow\.)")
+"""Names of the EMA copy a training hook saves beside the model's weights."""
+
+
+def known_renames(ctx: Context) -> None:
+    """Report names a known library change renamed (``LayerNorm.gamma`` → ``.weight``)."""
+    if not ctx.partial:
+        return
+    facts = text_facts(ctx)
+    names = [*ctx.unexpected(), *ctx.missing()]
+    if facts is not None:
+        names += [n for n in facts.key_errors if n not in names]
+    hits = [(n, c) for n in names for c in knowledge.changes_for(n) if c.kind == "rename"]
+    if not hits:
+        return
+    change = hits[0][1]
+    found = [n for n, c in hits if c is change]
+    # The new spelling of each, where the text lists it on the other side.
+    found += [new for n in found if (new := change.renamed(n)) and new in names]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{found[0]} is spelled as before a known change ({change.library} "
+                f"{change.version}: {change.description})"
+            ),
+            params=found,
+            evidence={"known_change": change.source, "names": found[:8]},
+            confidence=0.7,
+            fix_note=(
+                "rename with the library's own conversion (a version that knows both "
+                "spellings), or weightfit fix CKPT --against TARGET"
+            ),
+        )
+    )
+    ctx.consume(unexpected=found, missing=found)
+
+
+LORA_KEY = re.compile(r"(?:^|[._])lora(?:[._]|$)|lora_|\.alpha$|hada_|lokr_|\.dora_scale$")
+"""Names of LoRA-family files (kohya, PEFT, LyCORIS)."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A name marker that tells where leftover names come from, and what that means."""
+
+    pattern: re.Pattern[str]
+    category: Category
+    says: str
+    confidence: float
+    fix_note: str
+    drop: bool = False
+
+
+MARKERS = (
+    Marker(
+        EMA_NAME,
+        "extra_state",
+        "are an EMA copy of the weights ({first} …), saved by a training hook beside the model",
+        0.75,
+        "drop them, or load the EMA weights on purpose (they are often the better ones): the "
+        "training framework's EMA hook knows how to resume them",
+        drop=True,
+    ),
+    Marker(
+        LORA_KEY,
+        "lora_mismatch",
+        "match no module of the model ({first} …): a LoRA made for another base model (SD 1.x "
+        "vs SDXL vs Flux …), or a key naming this loader version does not know",
+        0.7,
+        "use the LoRA with the base it was trained on (its metadata names it: "
+        "ss_base_model_version / base_model_name_or_path), or update the loader",
+    ),
+)
+"""Markers in the order they are tried: an EMA copy of a LoRA is still an EMA copy."""
+
+
+def marked_leftovers(ctx: Context) -> None:
+    """Report unexpected names that all carry one marker of their origin.
+
+    ``ema_backbone_…`` / ``model_ema.…``: the EMA copy a training hook saves beside the
+    weights (``extra_state``); ``lora_up`` / ``.alpha`` / ``hada_``: LoRA keys no module
+    took, a LoRA made for another base (``lora_mismatch``). One mechanism, the table says
+    what each marker means.
+    """
+    if not ctx.partial:
+        return
+    names = ctx.unexpected()
+    for marker in MARKERS:
+        if not names or not all(marker.pattern.search(n) for n in names):
+            continue
+        what = "LoRA key(s)" if marker.category == "lora_mismatch" else "unexpected name(s)"
+        ctx.add(
+            Finding(
+                category=marker.category,
+                severity="error",
+                message=f"{len(names)} {what} " + marker.says.format(first=names[0]),
+                params=names,
+                evidence={"names": names[:8]},
+                confidence=marker.confidence,
+                fix=(
+                    [Op("drop", {"name": n}, "extra_state: EMA copy") for n in names]
+                    if marker.drop
+                    else []
+                ),
+                fix_note=marker.fix_note,
+            )
+        )
+        ctx.consume(unexpected=names)
+        return

@@ -1,0 +1,236 @@
+"""A prefix read from one side of a text: a wrapper's leading segment, a nested container key."""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import text_facts
+from weightfit.findings import Finding
+from weightfit.plan import Op
+from weightfit.tree import stack_of
+
+WRAPPER_SEGMENTS = {
+    "module": "DistributedDataParallel / DataParallel",
+    "_orig_mod": "torch.compile (OptimizedModule)",
+    "_fsdp_wrapped_module": "FSDP",
+    "state_dict": "a nested state_dict saved whole",
+    "model": "a wrapper or task model that holds the network as .model",
+    "backbone": "a detector or task model that holds the network as .backbone",
+    "encoder": "a model that holds the network as .encoder",
+    "base_model": "PEFT (PeftModel)",
+    "net": "a training wrapper that holds the network as .net",
+    "student": "a distillation wrapper",
+    "teacher": "a distillation wrapper",
+}
+"""Leading segments that wrappers add to every name, and who adds them."""
+
+
+BUFFERS = (
+    ".running_mean",
+    ".running_var",
+    ".num_batches_tracked",
+    ".position_ids",
+    ".inv_freq",
+    "_index",
+)
+"""Buffers whose absence or presence is a version matter, never a prefix."""
+
+
+FIRST_TENSORS = 3
+"""Missing names from this many distinct top modules, layer 0 among them, mean 'all of them'."""
+
+
+def one_sided_prefix(ctx: Context) -> None:
+    """Read a prefix from names of one side alone (a text lists only missing or unexpected).
+
+    Every unexpected name (or every missing one) starting with the same wrapper
+    segment (``module.``, ``_orig_mod.``, ``backbone.`` …) is the wrapper's prefix,
+    even for a single name. A missing list that starts with the model's very first
+    tensors (embedding, layer 0 …) and no unexpected name means nothing matched:
+    most often the checkpoint's names carry another prefix.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for names, side in ((unexpected, "checkpoint"), (missing, "model")):
+        other = missing if side == "checkpoint" else unexpected
+        heads = {name.split(".", 1)[0] for name in names}
+        if not names or len(heads) != 1 or "." not in names[0]:
+            continue
+        segment = heads.pop()
+        if segment not in WRAPPER_SEGMENTS or all(n.endswith(BUFFERS) for n in names):
+            continue
+        if any("lora_" in n or ".adapter" in n for n in names):
+            continue
+        if _deeper_layers(names):
+            continue  # a wrapper renames every tensor, layer 0 too: these are extra layers
+        stripped = {name.split(".", 1)[1] for name in names}
+        if other and not (stripped & set(other)):
+            continue
+        strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
+        if side == "model" and not strong:
+            continue  # model names start with model., backbone. ... by themselves
+        op_args = (
+            {"strip": f"{segment}.", "add": ""}
+            if side == "checkpoint"
+            else {
+                "strip": "",
+                "add": f"{segment}.",
+            }
+        )
+        ctx.add(
+            Finding(
+                category="prefix",
+                severity="error",
+                message=(
+                    f"{side} names carry the prefix '{segment}.' "
+                    f"({WRAPPER_SEGMENTS[segment]}) that the other side's lack: "
+                    f"{len(names)} name(s) read"
+                ),
+                params=names,
+                evidence={"segment": f"{segment}.", "side": side, "names": names[:8]},
+                confidence=0.85 if strong else 0.6,
+                fix=[Op("rename", op_args, reason=f"prefix '{segment}.'")],
+            )
+        )
+        ctx.consume(missing=[*names, *other], unexpected=[*names, *other])
+        return
+    if missing and not unexpected and _first_tensors(missing):
+        ctx.add(
+            Finding(
+                category="prefix",
+                severity="error",
+                message=(
+                    f"the model's first tensors are all missing ({', '.join(missing[:3])} …): "
+                    "no name of the checkpoint matched, most often because its names carry "
+                    "another prefix (module., _orig_mod., model.) or are nested one level down"
+                ),
+                params=missing,
+                evidence={"missing": len(missing), "first": missing[:8]},
+                confidence=0.55,
+                fix_note=(
+                    "list the checkpoint's names (weightfit inspect CKPT) or run weightfit "
+                    "check CKPT --against TARGET: the prefix is found from both sides"
+                ),
+            )
+        )
+        ctx.consume(missing=missing)
+
+
+def _deeper_layers(names: list[str]) -> bool:
+    """Whether every name sits in a layer stack past its first layer (``encoder.layer.12`` …)."""
+    found = [stack_of(name) for name in names]
+    return all(f is not None and f[1] >= 1 for f in found)
+
+
+def _first_tensors(names: list[str]) -> bool:
+    """Whether missing names start at the model's beginning.
+
+    An embedding or several top modules, and the first layer of a stack.
+    """
+    tops = {name.split(".", 1)[0] for name in names}
+    stacked = [stack_of(name) for name in names]
+    embedded = any("embed" in name.split(".")[-2] for name in names if "." in name)
+    return (
+        (len(tops) >= 2 or embedded)
+        and any(s is not None and s[1] == 0 for s in stacked)
+        and (len(names) >= FIRST_TENSORS)
+    )
+
+
+CONTAINER_KEY = re.compile(
+    r"(?:model_?)?state_?dict|model|params?(?:_ema)?|parms|net(?:work)?|module|ema|"
+    r"checkpoint|weights|g_ema|generator|student|teacher|ema_model|model_ema"
+)
+"""Top-level keys under which checkpoints nest their state dict."""
+
+
+TRAINING_KEY = re.compile(
+    r"epoch|acc|best_\w+|optimi[sz]er|optim|lr_scheduler|scheduler|arch|iteration|iter|"
+    r"global_step|step|loss|args|config|hyper_parameters|amp|scaler"
+)
+"""Top-level keys a training checkpoint keeps beside the weights (its metadata)."""
+
+
+def nested(ctx: Context) -> None:
+    """Report a state dict nested one level down, or expected so: a container key.
+
+    ``KeyError: 'params'`` on ``torch.load(path)['params']`` means the file has no such
+    key; an unexpected list of a few plain words (``"parms"``, ``"state_dict"``, or a
+    training checkpoint's ``"epoch"``, ``"acc"``) means the file's top level holds
+    containers and metadata, not tensors. A ``KeyError`` on a metadata key (``'arch'``,
+    ``'epoch'``) is the other way round: the file lacks an entry the loader reads.
+    """
+    facts = text_facts(ctx)
+    if facts is None:
+        return
+    unexpected = ctx.unexpected()
+    words = [n for n in unexpected if CONTAINER_KEY.fullmatch(n)]
+    # Metadata alone says "nested" only when nothing of the model loaded: no missing list,
+    # or one that starts at the model's first tensors (a lone head.bias beside "step" is an
+    # extra entry and a missing tensor, not a nesting).
+    missing = ctx.missing()
+    metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n)]
+    if missing and not _first_tensors(missing):
+        metadata = []
+    if facts.container_key and TRAINING_KEY.fullmatch(facts.container_key):
+        _missing_entry(ctx, facts.container_key)
+        return
+    if facts.container_key:
+        key, where = facts.container_key, "the loader indexes the checkpoint by"
+        names: list[str] = []
+    elif (
+        (words or metadata)
+        and len(unexpected) <= 6
+        and all("." not in n for n in unexpected)
+        and not ctx.mismatches()
+    ):
+        # A few plain words (epoch, best_acc, state_dict): a training checkpoint's top level.
+        key = words[0] if words else "state_dict"
+        where = "the checkpoint's top level holds" + (
+            "" if words else f" training metadata ({', '.join(metadata[:3])}) beside"
+        )
+        names = unexpected
+    else:
+        return
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"{where} the key '{key}': the state dict is nested under a container key "
+                "on one side and flat on the other (a checkpoint saved by another version "
+                "or codebase)"
+            ),
+            params=names,
+            evidence={"container_key": key, "names": names},
+            confidence=0.65,
+            fix_note=(
+                f"load the inner dict (checkpoint['{key}']) or save it flat; "
+                "weightfit inspect CKPT lists the containers a file holds"
+            ),
+        )
+    )
+    ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
+
+
+def _missing_entry(ctx: Context, key: str) -> None:
+    """Report a loader reading a training checkpoint's metadata entry the file does not have."""
+    ctx.add(
+        Finding(
+            category="missing",
+            severity="error",
+            message=(
+                f"the loader reads the entry '{key}' that a training checkpoint keeps beside "
+                "the weights, and this file has none: it holds the weights alone, or was saved "
+                "by another script or version"
+            ),
+            evidence={"entry": key},
+            confidence=0.55,
+            fix_note=(
+                f"add the '{key}' entry the loader expects (copy it from a checkpoint the "
+                "project provides) or load the weights with the script that saved them"
+            ),
+        )
+    )

@@ -1,0 +1,274 @@
+"""Quantized storage read from a text: quantized parameter names, packed shapes, quantizer words."""
+
+from __future__ import annotations
+
+from weightfit import dtypes
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose._facts import text_facts, whole_text_facts
+from weightfit.findings import Finding
+
+QUANT_LEAVES = frozenset(
+    {
+        "qweight",
+        "qzeros",
+        "scales",
+        "g_idx",
+        "SCB",
+        "absmax",
+        "quant_map",
+        "weight_format",
+        "weight_packed",
+        "weight_scale",
+        "weight_scale_inv",
+        "weight_zero_point",
+        "input_scale",
+        "weight_global_scale",
+        "input_global_scale",
+        "nested_absmax",
+        "nested_quant_map",
+        "bitsandbytes__nf4",
+        "bitsandbytes__fp4",
+        "int8_weight",
+        "weight_shape",
+        "weight_g_idx",
+        "q_weight",
+        "q_scale",
+        "q_scale_max",
+        "q_invperm",
+        "q_groups",
+    }
+)
+"""Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8,
+ExLlamaV2's exl2)."""
+
+
+def quantized_names(ctx: Context) -> None:
+    """Report quantized parameter names a text lists as missing or unexpected.
+
+    Unexpected ones: the checkpoint is quantized and the model is built in float.
+    Missing ones: the model is built quantized (``zeros``/``scales`` beside ``qweight``)
+    and the checkpoint holds plain weights, or another packing.
+    """
+    if not ctx.partial:
+        return
+    for names, side in ((ctx.unexpected(), "checkpoint"), (ctx.missing(), "model")):
+        leaves = {name.rsplit(".", 1)[-1] for name in names}
+        quantized = [n for n in names if _quantized_leaf(n.rsplit(".", 1)[-1])] or (
+            [n for n in names if n.endswith((".zeros", ".scales"))]
+            if {"zeros", "scales"} <= leaves
+            else []
+        )
+        if not quantized:
+            continue
+        scheme = _scheme(leaves)
+        other = (
+            "model is built for float weights"
+            if side == "checkpoint"
+            else ("checkpoint holds weights of another packing or none quantized")
+        )
+        ctx.add(
+            Finding(
+                category="quantization",
+                severity="error",
+                message=(
+                    f"the {side} holds quantized tensors ({scheme}: "
+                    f"{', '.join(sorted({n.rsplit('.', 1)[-1] for n in quantized}))}) "
+                    f"and the {other}"
+                ),
+                params=quantized,
+                evidence={"side": side, "scheme": scheme, "names": quantized[:8]},
+                confidence=0.8,
+                fix_note=(
+                    "load it with the quantizer that wrote it (the model's quantization_config "
+                    "and its kernels), or use the unquantized original; weights packed by "
+                    "another tool version are not interchangeable"
+                ),
+            )
+        )
+        ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
+        return
+
+
+FUSED_QUANT_SUFFIXES = (
+    "_weight_scale",
+    "_weight_scale_inv",
+    "_input_scale",
+    "_weight_zero_point",
+    "_qweight",
+    "_qzeros",
+    "_g_idx",
+)
+"""Quantized leaves of fused expert tensors (vLLM's ``w13_weight_scale``, ``w2_input_scale``)."""
+
+
+def _quantized_leaf(leaf: str) -> bool:
+    """Whether a parameter leaf is quantized storage: a known leaf or a fused expert's."""
+    return leaf in QUANT_LEAVES or leaf.endswith(FUSED_QUANT_SUFFIXES)
+
+
+def _scheme(leaves: set[str]) -> str:
+    if leaves & {"SCB", "weight_format"}:
+        return "bitsandbytes 8-bit"
+    if leaves & {"absmax", "quant_map"}:
+        return "bitsandbytes 4-bit"
+    if leaves & {"weight_packed", "weight_zero_point", "weight_shape", "weight_g_idx"}:
+        return "compressed-tensors"
+    if leaves & {"q_weight", "q_invperm", "q_scale_max", "q_groups"}:
+        return "ExLlamaV2 exl2"
+    if {"scales", "biases"} <= leaves and not leaves & {"qweight", "qzeros"}:
+        return "MLX (weight, scales, biases per group)"
+    if leaves & {"weight_scale_inv", "input_scale"} or any(
+        leaf.endswith(("_weight_scale_inv", "_input_scale")) for leaf in leaves
+    ):
+        return "fp8"
+    if "int8_weight" in leaves:
+        return "int8 weight-only"
+    if "g_idx" in leaves:
+        return "GPTQ"
+    return "GPTQ / AWQ packed int4"
+
+
+PACKING = (2, 4, 8)
+"""How many values quantized storage packs per element: 4-bit in a byte (2), 2-bit or
+int8 in int32 (4), 4-bit in int32 (8)."""
+
+
+def packed_shapes(ctx: Context) -> None:
+    """Report tensors stored packed: a fraction of the model's elements, or quantized names.
+
+    bitsandbytes 4-bit stores ``[n/2, 1]`` bytes for an ``n``-element weight; GPTQ and
+    AWQ store ``qweight`` with 8 values in each int32, along one axis or the other; GGUF
+    stores rows as GGML blocks (``Q4_K``: 144 bytes per 256 values), read where the text
+    speaks of quantization.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    blocks: list[str] = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair), ctx.tgt(pair)
+        named = pair.target.rsplit(".", 1)[-1] in QUANT_LEAVES
+        ratios = [k for k in PACKING if have.numel and have.numel * k == want.numel]
+        flat = bool(ratios) and have.shape == (have.numel, 1) and len(want.shape) == 2
+        matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
+        ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
+        blocks += [name for name in ggml if name not in blocks]
+        if named or flat or matrix or ggml or _byte_buffer(pair.target, have.shape, want.shape):
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    ratio = ctx.tgt(first).numel / max(ctx.src(first).numel, 1)
+    evidence: dict[str, object] = {"packing": ratio, "count": len(pairs)}
+    if blocks:
+        evidence["ggml_types"] = blocks
+    ctx.add(
+        Finding(
+            category="quantization",
+            severity="error",
+            message=(
+                f"{first.target} is stored packed in the checkpoint "
+                f"({shape_text(ctx.src(first).shape)} for the model's "
+                f"{shape_text(ctx.tgt(first).shape)}, {ratio:.3g} values per element): "
+                "quantized weights loaded into a model built for another storage"
+            ),
+            params=[p.source for p in pairs],
+            evidence=evidence,
+            confidence=0.75,
+            fix_note=(
+                "build the model with the checkpoint's quantization_config (bitsandbytes, "
+                "GPTQ, AWQ …) so it expects the packed layout, or use the unquantized weights"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _ggml_blocks(have: tuple[int, ...], want: tuple[int, ...]) -> list[str]:
+    """GGML block types whose bytes per row fit: one side's last axis is the other's in blocks.
+
+    GGUF stores each row of a ``Q4_K`` weight as ``n / 256`` blocks of 144 bytes: a
+    ``[3072, 3072]`` weight read as raw bytes is ``[3072, 1728]``. Only the last axis may
+    differ, and the element count must fill whole blocks.
+    """
+    if len(have) != len(want) or not have or have[:-1] != want[:-1] or have[-1] == want[-1]:
+        return []
+    found = []
+    for block in dtypes.BLOCK_TYPES.values():
+        for values, stored in ((want[-1], have[-1]), (have[-1], want[-1])):
+            if values % block.block_size == 0 and stored * block.block_size == (
+                values * block.type_size
+            ):
+                found.append(block.name)
+    return found
+
+
+def _byte_buffer(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a matrix weight is stored as one flat buffer of fewer elements.
+
+    More than 1/8 of them and fewer than all: compressed storage with its scales packed
+    alongside (weight-only int4/int8), not a flattened copy of the matrix.
+    """
+    if not name.endswith("weight") or len(have) != 1 or len(want) != 2:
+        return False
+    whole = want[0] * want[1]
+    return whole // 8 < have[0] < whole
+
+
+def _quant_words(ctx: Context) -> bool:
+    facts = text_facts(ctx)
+    return bool(facts is not None and facts.quantization)
+
+
+LORA_FAMILY = frozenset({"lora", "loras", "lycoris", "locon", "loha", "lokr", "dora"})
+"""Words of LoRA-family files; "adapter" and "peft" name other adapters and the library too."""
+
+
+def topic_words(ctx: Context) -> None:
+    """Report a loading error no rule explained whose text is about one topic's files.
+
+    Quantized weights (``bnb``, ``gptq``, ``Params4bit`` …: ``quantization``) first, then
+    LoRA adapters (``lora``, ``lycoris`` …: ``lora_mismatch``, an adapter made for another
+    base). A fallback of low confidence: the words say what the files are, not what differs.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    quantized = [w for w in facts.quantization if w not in ("fp8",)]
+    if quantized:
+        ctx.add(
+            Finding(
+                category="quantization",
+                severity="error",
+                message=(
+                    "the loading error is about quantized weights ("
+                    + ", ".join(quantized[:5])
+                    + "): the checkpoint and the model (or loader) expect different storage"
+                ),
+                evidence={"quantization_words": quantized},
+                confidence=0.5,
+                fix_note=(
+                    "load with the quantizer and version that wrote the weights (its "
+                    "quantization_config), or use the unquantized weights"
+                ),
+            )
+        )
+    elif lora := [w for w in facts.lora if w in LORA_FAMILY]:
+        ctx.add(
+            Finding(
+                category="lora_mismatch",
+                severity="error",
+                message=(
+                    "the loading error is about a LoRA adapter ("
+                    + ", ".join(lora[:5])
+                    + "): most often one made for another base model (SD 1.x, SDXL, Flux …) "
+                    "or a format this loader version does not read"
+                ),
+                evidence={"lora_words": lora},
+                confidence=0.45,
+                fix_note=(
+                    "use the adapter with the base it was trained on (its metadata names it), "
+                    "or compare them: weightfit check LORA_FILE --against BASE_MODEL"
+                ),
+            )
+        )

@@ -1,0 +1,317 @@
+"""What the row counts of a pasted mismatch mean.
+
+Detector outputs, anchors per location, spectrogram bins, prompt tables, and two sizes that
+meet in arithmetic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit import knowledge
+from weightfit.alignment import Pair
+from weightfit.diagnose import _known
+from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import whole_text_facts
+from weightfit.findings import Finding
+from weightfit.plan import Op
+
+
+def broadcast_rows(ctx: Context) -> None:
+    """Report ``size of tensor a (32000) must match ... b (32001)`` as a vocabulary change."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.broadcast is None or ctx.findings:
+        return
+    a, b = facts.broadcast
+    known = _known.vocab_labels(min(a, b)) or _known.vocab_labels(max(a, b))
+    if not known or abs(a - b) > _known.NEAR_VOCAB:
+        _broadcast_classes(ctx, a, b)
+        return
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                f"two tensors of {a} and {b} rows meet: {min(a, b)} is a known vocabulary "
+                f"({known[0]}), the other has {abs(a - b)} token(s) added"
+            ),
+            evidence={"sizes": [a, b], "vocabulary": known[:3]},
+            confidence=0.65,
+            fix_note=(
+                f"resize the embeddings to {max(a, b)} rows (resize_token_embeddings) before "
+                "merging or loading, or use the tokenizer the weights were made with"
+            ),
+        )
+    )
+
+
+def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
+    """Report two row counts that meet, one a known dataset's class count: another label set."""
+    datasets = [d.model for n in (a, b) for d in knowledge.datasets_with_classes(n)]
+    if not datasets or max(a, b) > 30_000:
+        return
+    ctx.add(
+        Finding(
+            category="num_classes",
+            severity="error",
+            message=(
+                f"two tensors of {a} and {b} rows meet: {datasets[0]} has "
+                f"{max(a, b) if knowledge.datasets_with_classes(max(a, b)) else min(a, b)} "
+                "classes, so a head (or its optimizer state) is sized for another label set"
+            ),
+            evidence={"sizes": [a, b], "known_class_counts": datasets[:3]},
+            confidence=0.55,
+            fix_note=(
+                "rebuild the head for your classes and do not restore the optimizer state "
+                "of the old head (or drop the head from the checkpoint)"
+            ),
+        )
+    )
+
+
+PROMPT_TABLE = re.compile(r"prefix_encoder|prompt_encoder|prompt_embeddings|prompt_tokens")
+"""Tables of prompt- or prefix-tuning adapters (PEFT, P-Tuning v2): rows are virtual tokens."""
+
+
+def prompt_tables(ctx: Context) -> None:
+    """Report a prompt / prefix-tuning table built for another number of virtual tokens."""
+    if not ctx.partial:
+        return
+    pairs = [p for p in ctx.mismatches() if PROMPT_TABLE.search(p.target)]
+    if not pairs:
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape[0], ctx.tgt(first).shape[0]
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="error",
+            message=(
+                f"the prompt/prefix-tuning adapter was trained with {have} virtual tokens, "
+                f"the model is built for {want}: {first.target}"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_tokens": have, "model_tokens": want},
+            confidence=0.7,
+            fix_note=(
+                f"build the model with the adapter's length (pre_seq_len / "
+                f"num_virtual_tokens = {have})"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+ANCHORS = (3, 9)
+"""Anchors per location of common detectors (YOLO: 3, RetinaNet / EfficientDet: 9)."""
+
+
+PER_ANCHOR = (5, 4, 0)
+"""Values per anchor beside the class scores: box + objectness (YOLO), box, none."""
+
+
+def detector_heads(ctx: Context) -> None:
+    """Read a detector's output rows as ``anchors × (classes + k)``: which factor changed.
+
+    Dense detectors predict, per location, ``k`` box values (and an objectness score) and
+    the class scores for each anchor. Their rows name no head, their arithmetic does:
+    when the anchors per location change and the classes per anchor agree, the detector
+    is configured otherwise (``wrong_variant``); when the class count changes with the
+    same anchors, the head is for another label set (``num_classes``).
+    """
+    if ctx.partial and not _anchor_change(ctx):
+        _class_rows(ctx)
+
+
+TABLE_WORDS = re.compile(r"embed|token|pos", re.IGNORECASE)
+"""Names of tables whose rows are tokens or positions, never a detector's outputs."""
+
+
+def _class_rows(ctx: Context) -> None:
+    """Report detector outputs of ``anchors × (classes + k)`` rows: another class count.
+
+    YOLOv5's ``model.24.m.0`` has 255 = 3 × (80 + 5) rows for COCO; a model built for
+    one class has 18. Only convolutions (and their biases) are read so: PixArt's caption
+    table of 300 against 120 tokens is no 3 × (100 + 0) head.
+    """
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != len(want) or have[1:] != want[1:] or have[0] == want[0]:
+            continue
+        if re.search(r"rpn|anchor|objectness", pair.target, re.I):
+            continue  # a proposal network scores anchors, not classes
+        if len(have) not in (1, 4) or TABLE_WORDS.search(pair.target):
+            continue  # a dense head is a conv (or its bias); an embedding's rows are tokens
+        split = _anchor_split(have[0], want[0])
+        if split is None:
+            continue
+        anchors, extra, classes = split
+        pairs = [
+            p
+            for p in ctx.mismatches()
+            if ctx.src(p).shape[0] == have[0] and ctx.tgt(p).shape[0] == want[0]
+        ]
+        ctx.add(
+            Finding(
+                category="num_classes",
+                severity="error",
+                message=(
+                    f"detection outputs of {have[0]} rows in the checkpoint, {want[0]} in the "
+                    f"model: {anchors} anchors × ({classes[0]} classes + {extra}) against "
+                    f"{anchors} × ({classes[1]} + {extra}), a head for another class count"
+                ),
+                params=[p.source for p in pairs],
+                evidence={
+                    "anchors": anchors,
+                    "per_anchor_extra": extra,
+                    "checkpoint_classes": classes[0],
+                    "model_classes": classes[1],
+                },
+                confidence=0.75,
+                fix=[
+                    Op("reinit", {"name": p.target}, "num_classes: detection head") for p in pairs
+                ],
+                fix_note=(
+                    "the backbone loads as is: load with strict=False (or the framework's "
+                    "transfer option) and train the detection head for your classes"
+                ),
+            )
+        )
+        ctx.consume(pairs=pairs)
+        return
+
+
+def _stft_bins(rows: int) -> int | None:
+    """Return the FFT size whose one-sided spectrum has ``rows`` bins (``n_fft / 2 + 1``)."""
+    half = rows - 1
+    return 2 * half if half >= 64 and half & (half - 1) == 0 else None
+
+
+def spectrogram_bins(ctx: Context) -> None:
+    """Report layers sized for another STFT: ``n_fft / 2 + 1`` frequency bins on each side.
+
+    513 against 1025 rows is a spectrogram of n_fft 1024 against 2048 (Tacotron's linear
+    decoder, vocoders): the audio hyperparameters differ, not a class count or vocabulary.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = [i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b]
+        if len(have) != len(want) or len(axes) != 1:
+            continue
+        if _stft_bins(have[axes[0]]) and _stft_bins(want[axes[0]]):
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape, ctx.tgt(first).shape
+    axis = next(i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b)
+    ffts = (_stft_bins(have[axis]), _stft_bins(want[axis]))
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{first.target} has {have[axis]} rows in the checkpoint, {want[axis]} in the "
+                f"model: the frequency bins of a spectrogram with n_fft {ffts[0]} against "
+                f"{ffts[1]} (n_fft / 2 + 1); the model was built with other audio settings"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_n_fft": ffts[0], "model_n_fft": ffts[1]},
+            confidence=0.7,
+            fix_note=(
+                f"build the model with the audio hyperparameters it was trained with "
+                f"(n_fft = {ffts[0]}, and the hop/window that go with it)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+BOX_REGRESSION = re.compile(r"reg|bbox|box", re.IGNORECASE)
+"""Names of a dense detector's box-regression convolution (4 rows per anchor)."""
+
+
+def _anchor_change(ctx: Context) -> bool:
+    """Report dense detection heads built for another number of anchors per location.
+
+    A dense head's box-regression conv has 4 rows per anchor and its classification conv
+    ``anchors × classes``; when both change by the same factor and the classes per anchor
+    agree, the anchors differ (the detector's config), not the class count. Only 4-D convs
+    count: a two-stage detector's Linear box head has 4 rows per class, not per anchor.
+    """
+    convs = [
+        p
+        for p in ctx.mismatches()
+        if len(ctx.src(p).shape) == len(ctx.tgt(p).shape) == 4
+        and ctx.src(p).shape[1:] == ctx.tgt(p).shape[1:]
+    ]
+    for reg in convs:
+        have, want = ctx.src(reg).shape[0], ctx.tgt(reg).shape[0]
+        if not BOX_REGRESSION.search(reg.target.rsplit(".", 1)[0]) or have % 4 or want % 4:
+            continue
+        anchors = (have // 4, want // 4)
+        if max(anchors) > max(ANCHORS):
+            continue
+        for cls in convs:
+            rows = (ctx.src(cls).shape[0], ctx.tgt(cls).shape[0])
+            if cls is reg or rows[0] % anchors[0] or rows[1] % anchors[1]:
+                continue
+            classes = rows[0] // anchors[0]
+            if classes != rows[1] // anchors[1]:
+                continue
+            _report_anchors(ctx, reg, cls, anchors, classes)
+            return True
+    return False
+
+
+def _report_anchors(
+    ctx: Context, reg: Pair, cls: Pair, anchors: tuple[int, int], classes: int
+) -> None:
+    heads = {reg.target.rsplit(".", 1)[0], cls.target.rsplit(".", 1)[0]}
+    pairs = [p for p in ctx.mismatches() if p.target.rsplit(".", 1)[0] in heads]
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the detection head is built for {anchors[1]} anchors per location, the "
+                f"checkpoint has {anchors[0]}: {reg.target} {ctx.src(reg).shape[0]} → "
+                f"{ctx.tgt(reg).shape[0]} rows (4 per anchor), {cls.target} "
+                f"{ctx.src(cls).shape[0]} → {ctx.tgt(cls).shape[0]} ({classes} class(es) per "
+                f"anchor on both sides): another detector configuration, not another class count"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint_anchors": anchors[0],
+                "model_anchors": anchors[1],
+                "classes_per_anchor": classes,
+            },
+            confidence=0.7,
+            fix_note=(
+                "build the model with the checkpoint's anchor settings (scales, ratios, "
+                "octave_base_scale ...) or the config it was trained with"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _anchor_split(have: int, want: int) -> tuple[int, int, tuple[int, int]] | None:
+    """Split two row counts as anchors × (classes + extra), if one side's classes are known.
+
+    Returns ``(anchors, extra, (classes, classes))``, or ``None``.
+    """
+    for anchors in ANCHORS:
+        for extra in PER_ANCHOR:
+            if have % anchors or want % anchors:
+                continue
+            a, b = have // anchors - extra, want // anchors - extra
+            if a < 1 or b < 1:
+                continue
+            known = knowledge.datasets_with_classes(a) or knowledge.datasets_with_classes(b)
+            if known and max(a, b) >= 20:
+                return anchors, extra, (a, b)
+    return None

@@ -1,0 +1,281 @@
+"""What a text says about files and code, not tensors.
+
+Missing classes, stale pickled attributes, architectures a loader does not know, the channels
+a pipeline feeds, counted keys, shard indexes and pieces, precision variants, layer counts,
+broken files.
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit import knowledge
+from weightfit.diagnose import _known
+from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import whole_text_facts
+from weightfit.findings import Category, Finding
+
+
+def missing_class(ctx: Context) -> None:
+    """Report a pickled checkpoint naming a class the installed library lacks."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.missing_class is None or ctx.findings:
+        return
+    name, module = facts.missing_class
+    what = f"class '{name}' of module '{module}'" if name else f"module '{module}'"
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the checkpoint pickles the {what}, which the installed code does not have: "
+                "it was saved by another version of the library that defines it"
+            ),
+            evidence={"class": name, "module": module},
+            # Or the file belongs to another codebase that defines the class (YOLOv7 vs v5).
+            confidence=0.6,
+            fix_note=(
+                "install the library version that saved it (or the one that has the class), "
+                "or convert the weights to safetensors with that version: a weights-only "
+                "file needs no classes"
+            ),
+        )
+    )
+
+
+def stale_attribute(ctx: Context) -> None:
+    """Report a module pickled by a library version before its class gained an attribute."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.stale_attribute is None or ctx.findings:
+        return
+    cls, attribute = facts.stale_attribute
+    found = [c for c in knowledge.changes_for(f"{cls}.{attribute}") if c.kind == "attribute"]
+    if not found:
+        return
+    change = found[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"'{cls}' has no attribute '{attribute}': the model was pickled whole by "
+                f"{change.library} older than {change.version} ({change.description})"
+            ),
+            evidence={"class": cls, "attribute": attribute, "known_change": change.source},
+            confidence=0.75,
+            fix_note=(
+                f"use {change.library} < {change.version}, or load the old model and re-save "
+                "its state_dict (a weights-only file carries no module objects)"
+            ),
+        )
+    )
+
+
+def fed_channels(ctx: Context) -> None:
+    """Report a UNet that takes other input channels than its pipeline feeds (inpainting)."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.input_channels is None or ctx.findings:
+        return
+    takes, fed = facts.input_channels
+    latents = _known.latent_labels(takes)
+    ctx.add(
+        Finding(
+            category="latent_channels",
+            severity="error",
+            message=(
+                f"the UNet takes {takes} input channels"
+                + (f" ({latents[0]} latents)" if latents else "")
+                + f", the pipeline feeds {fed} (latents, mask and masked-image latents): an "
+                "inpainting pipeline given a UNet that was not trained for inpainting"
+            ),
+            evidence={"unet_in_channels": takes, "fed_channels": fed},
+            confidence=0.75,
+            fix_note=(
+                f"use an inpainting checkpoint (a UNet with in_channels={fed}) with this "
+                "pipeline, or the plain pipeline for this UNet"
+            ),
+        )
+    )
+
+
+def unknown_architecture(ctx: Context) -> None:
+    """Report a loader that does not know the checkpoint's architecture: an older library."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.unknown_architecture or ctx.findings:
+        return
+    name = facts.unknown_architecture
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the loader does not know the architecture '{name}': the installed library "
+                "(transformers, llama.cpp, the GGUF or serving loader) predates it"
+            ),
+            evidence={"architecture": name, "versions": facts.versions},
+            confidence=0.7,
+            fix_note=(
+                f"upgrade the library to a release that supports '{name}' (or install it from "
+                "source); a model whose code lives in its repository needs trust_remote_code"
+            ),
+        )
+    )
+
+
+def unlisted(ctx: Context) -> None:
+    """Report keys a message counts or announces without listing them."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.unlisted or ctx.findings or ctx.missing() or ctx.unexpected():
+        return
+    missing, unexpected = facts.unlisted.get("missing", 0), facts.unlisted.get("unexpected", 0)
+    side: Category = "missing" if missing >= unexpected else "unexpected"
+    counted = f"{missing} missing and {unexpected} unexpected keys" if unexpected else ""
+    ctx.add(
+        Finding(
+            category=side,
+            severity="error",
+            message=(
+                f"the message counts {counted} without naming them"
+                if counted
+                else "the model has weights the checkpoint does not (the message names no "
+                "list): usually a new task head that training will fill"
+            ),
+            evidence={"missing": missing, "unexpected": unexpected},
+            confidence=0.5,
+            fix_note=(
+                "expected when fine-tuning a new head or new modules on a pretrained base; "
+                "otherwise list them: weightfit check CKPT --against TARGET"
+            ),
+        )
+    )
+
+
+def many_indexes(ctx: Context) -> None:
+    """Report a folder holding two shard indexes (safetensors and .bin): two weight sets."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.indexes or ctx.findings:
+        return
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                "the folder holds more than one shard index ("
+                + ", ".join(facts.indexes[:3])
+                + "): two weight sets side by side, and the loader cannot choose"
+            ),
+            evidence={"indexes": facts.indexes},
+            confidence=0.85,
+            fix_note=(
+                "keep one weight set (move the other format's shards and index away); "
+                "weightfit lint MODEL_FOLDER shows which files each loader reads"
+            ),
+        )
+    )
+
+
+SHARD_FILE = re.compile(
+    r"-\d{5}-of-\d{5}\.|\.index\.json|zero_to_fp32|mp_rank_\d+|zero_pp_rank|"
+    r"global_step\d+|__\d+_\d+\.distcp|optim_states|consolidated\.\d+\.pth|"
+    r"SHARDED_STATE_DICT|ShardedTensor|\bweight_map\b|\bzero_?3\b|stage\s*3\b|"
+    r"\bshards?\b|\bincomplete\b",
+    re.I,
+)
+"""Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces)."""
+
+
+VARIANT_FILE = re.compile(
+    r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
+    r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
+    r"revision\s*=\s*['\"]fp16['\"]",
+    re.I,
+)
+"""A weight file labelled with a precision (or EMA) variant."""
+
+
+def files_named(ctx: Context) -> None:
+    """Report a loading error about the files of a sharded save, or of a precision variant."""
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    variant = VARIANT_FILE.search(facts.text)
+    shards = SHARD_FILE.search(facts.text)
+    found = variant or shards
+    if found is None:
+        return
+    if variant is not None:
+        category: Category = "dtype_variant"
+        message = (
+            f"the error is about the precision-variant file {variant.group(0)}: the folder "
+            "holds another variant (or none), or a loader version reads variants differently"
+        )
+        note = "pass the variant the folder has (variant=...), or weightfit lint MODEL_FOLDER"
+    else:
+        assert shards is not None
+        category = "partitioned"
+        message = (
+            f"the error is about the pieces of a sharded or distributed save "
+            f"({shards.group(0)}): a shard missing, an index naming other files, or "
+            "partitions never consolidated"
+        )
+        note = "check every shard the index names is present, or consolidate the save first"
+    ctx.add(
+        Finding(
+            category=category,
+            severity="error",
+            message=message,
+            evidence={"file": found.group(0)},
+            confidence=0.5,
+            fix_note=note,
+        )
+    )
+
+
+def layer_counts(ctx: Context) -> None:
+    """Report a weight file of another number of layers (Keras): another depth."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.layer_counts is None or ctx.findings:
+        return
+    have, want = facts.layer_counts
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the weight file holds {have} layers, the model has {want}: another depth or "
+                "architecture than the one the weights were saved from"
+            ),
+            evidence={"checkpoint_layers": have, "model_layers": want},
+            confidence=0.55,
+            fix_note="build the model the weights were saved from (same depth and options)",
+        )
+    )
+
+
+def broken_file(ctx: Context) -> None:
+    """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.broken_file or ctx.findings:
+        return
+    said = facts.broken_file
+    pointer = "'v'" in said
+    page = "'<'" in said
+    cause = (
+        "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
+        if pointer
+        else "an HTML page saved under the checkpoint's name (a login or error page)"
+        if page
+        else "an interrupted download or copy: the file ends early"
+    )
+    # A web page is another file altogether; a pointer or a cut file is a download that
+    # never completed.
+    ctx.add(
+        Finding(
+            category="unrelated" if page else "partitioned",
+            severity="error",
+            message=f"the checkpoint file is not whole ({said}): {cause}",
+            evidence={"error": said, "likely_cause": cause},
+            confidence=0.75 if (pointer or page) else 0.65,
+            fix_note="download the file again and compare its size with the source's",
+        )
+    )

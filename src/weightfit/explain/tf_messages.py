@@ -1,0 +1,117 @@
+"""Loading messages of TensorFlow 1.x and Keras, read into PyTorch's layout.
+
+- TensorFlow's ``Saver.restore``: ``Assign requires shapes of both tensors to match.
+  lhs shape= [1024,10] rhs shape= [1024,1000]`` (``lhs``: the graph's variable, ``rhs``:
+  the checkpoint's value), its variable named in the node that follows
+  (``_class=["loc:@logits/weights"]``);
+- Keras 2's ``load_weights``: ``weight <tf.Variable 'embedding_4/embeddings:0' ...> has
+  shape (209, 100), but the saved weight has shape (465, 100)``;
+- Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
+  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's), and
+  on TensorFlow 1.x ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with
+  input shapes: [3,3,1,32], [32,3,3,3]`` (the variable's, then the file's).
+
+TensorFlow stores kernels input-first (``HWIO`` convolutions, ``[in, out]`` dense
+kernels) where PyTorch stores them output-first; the shapes are turned into PyTorch's
+layout (``OIHW``, ``[out, in]``) so the same rules read rows and input channels (an
+embedding table is ``[vocabulary, width]`` in both and stays), and the names into dotted
+paths (``logits/weights`` → ``logits.weights``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.explain._text import Section
+
+NUMBERS = r"([\d,\s]*)"
+TF_ASSIGN = re.compile(
+    r"Assign\s+requires\s+shapes\s+of\s+both\s+tensors\s+to\s+match\.\s+lhs\s+shape=\s*\["
+    + NUMBERS
+    + r"\]\s+rhs\s+shape=\s*\["
+    + NUMBERS
+    + r"\]"
+)
+TF_DIMENSION = re.compile(
+    r"Dimension\s+\d+\s+in\s+both\s+shapes\s+must\s+be\s+equal,\s+but\s+are\s+\d+\s+and\s+"
+    r"\d+[^\n]*?for\s+'[^']*Assign[^']*'[^\n]*?input\s+shapes:\s*\["
+    + NUMBERS
+    + r"\],\s*\["
+    + NUMBERS
+    + r"\]"
+)
+"""Keras on TensorFlow 1.x loading an HDF5 file: the variable's shape, then the file's."""
+TF_VARIABLE = re.compile(r"loc:@([\w/\-.]+)")
+"""The variable a TensorFlow node assigns to, printed after the error."""
+KERAS_LAYER = re.compile(
+    r"Layer\s+weight\s+shape\s+\(" + NUMBERS + r"\)\s+not\s+compatible\s+with\s+provided\s+"
+    r"weight\s+shape\s+\(" + NUMBERS + r"\)"
+)
+KERAS_NAMED = re.compile(
+    r"weight\s+<tf\.Variable\s+'([^']+)'\s+shape=\("
+    + NUMBERS
+    + r"\)[^>]*>\s+has\s+shape\s+\("
+    + NUMBERS
+    + r"\),\s+but\s+the\s+saved\s+weight\s+has\s+shape\s+\("
+    + NUMBERS
+    + r"\)"
+)
+"""Keras 2's ``load_weights``: ``Layer #1 (named "embedding"), weight <tf.Variable
+'embedding_4/embeddings:0' shape=(209, 100) ...> has shape (209, 100), but the saved weight
+has shape (465, 100)`` (the layer's, then the file's)."""
+NAME_WINDOW = 600
+"""Characters after an ``Assign`` error searched for the variable it names."""
+EMBEDDING = re.compile(r"embed", re.IGNORECASE)
+"""Embedding tables: ``[vocabulary, width]`` in TensorFlow as in PyTorch, never transposed."""
+UNNAMED = "keras_layer.kernel"
+"""The name a Keras message's weight gets: the message names no layer."""
+
+
+def parse(text: str) -> list[Section]:
+    """Find every TensorFlow restore and Keras weight-shape message."""
+    sections = []
+    for match in TF_ASSIGN.finditer(text):
+        named = TF_VARIABLE.search(text, match.end(), match.end() + NAME_WINDOW)
+        name = named.group(1).replace("/", ".") if named else "tf_variable.kernel"
+        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+        sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+    for match in KERAS_NAMED.finditer(text):
+        name = match.group(1).split(":")[0].replace("/", ".")
+        model, checkpoint = _numbers(match.group(3)), _numbers(match.group(4))
+        sections.append(_section("keras", match.start(), name, checkpoint, model))
+    for match in TF_DIMENSION.finditer(text):
+        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+        sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
+    for match in KERAS_LAYER.finditer(text):
+        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+        sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
+    return sections
+
+
+def _section(
+    origin: str, start: int, name: str, checkpoint: tuple[int, ...], model: tuple[int, ...]
+) -> Section:
+    section = Section(model="", origin=origin, start=start)
+    if EMBEDDING.search(name):
+        section.mismatched[name] = (checkpoint, model)  # [vocabulary, width] in both
+    else:
+        section.mismatched[name] = (torch_layout(checkpoint), torch_layout(model))
+    section.hints.append(
+        "shapes are shown in PyTorch's layout (TensorFlow kernels are input-first: HWIO, [in, out])"
+    )
+    return section
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text))
+
+
+def torch_layout(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A TensorFlow kernel's shape in PyTorch's order: output axis first, then input, then space.
+
+    ``(h, w, in, out)`` → ``(out, in, h, w)``; ``(w, in, out)`` → ``(out, in, w)``;
+    ``(in, out)`` → ``(out, in)``; vectors stay.
+    """
+    if len(shape) < 2:
+        return shape
+    return (shape[-1], shape[-2], *shape[:-2])

@@ -1,0 +1,366 @@
+"""Known library-version changes (``knowledge/version_changes.yaml``) met in real loads.
+
+Each test builds today's model with the real library (or a module with the same
+names where the library is not a dependency), writes the state dict the older
+version saved, and checks that ``check`` and ``explain`` of the real
+``load_state_dict`` error name the change.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from torch import nn
+
+import weightfit
+from diagnose_helpers import after_fix, blocking, categories, findings_for, only, save_safetensors
+from weightfit import knowledge
+from weightfit.findings import Finding
+from weightfit.targets.factory import build_from
+
+
+def _load_error(model: nn.Module, state: dict[str, torch.Tensor]) -> str:
+    """The message a strict ``load_state_dict`` raises, as a user would paste it."""
+    with pytest.raises(RuntimeError) as raised:
+        model.load_state_dict(state)
+    return str(raised.value)
+
+
+def _top(text: str) -> Finding:
+    return weightfit.explain(text).findings[0]
+
+
+def _gpt2() -> transformers.GPT2Model:
+    config = transformers.GPT2Config(
+        vocab_size=64, n_positions=16, n_embd=16, n_layer=2, n_head=2, n_inner=32
+    )
+    return transformers.GPT2Model(config)
+
+
+def _with_gpt2_attention_buffers(model: transformers.GPT2Model) -> dict[str, torch.Tensor]:
+    """The state dict transformers < 4.30 saved: each layer's causal mask and masked bias."""
+    state = dict(model.state_dict())
+    causal = torch.tril(torch.ones(16, 16, dtype=torch.bool)).view(1, 1, 16, 16)
+    for i in range(2):
+        state[f"h.{i}.attn.bias"] = causal
+        state[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    return state
+
+
+def test_gpt2_checkpoint_with_the_old_persistent_attention_buffers(tmp_path: Path) -> None:
+    model = _gpt2()
+    assert not any(re.search(r"h\.\d+\.attn\.(masked_)?bias$", n) for n in model.state_dict())
+    state = _with_gpt2_attention_buffers(model)
+    path = save_safetensors(tmp_path / "gpt2-old.safetensors", state)
+
+    findings = findings_for(path, _gpt2())
+
+    assert blocking(findings) == []
+    finding = only(findings, "version")
+    assert "transformers 4.30.0" in finding.message
+    assert len(finding.params) == 4
+    assert after_fix(path, _gpt2()) == []
+
+    top = _top(_load_error(_gpt2(), state))
+    assert top.category == "version"
+    assert "transformers 4.30.0" in top.message
+
+
+class _SwinBlock(nn.Module):
+    """timm's Swin v1 block names (``attn.relative_position_index``, ``attn_mask``)."""
+
+    def __init__(self, shifted: bool) -> None:
+        super().__init__()
+        self.attn = nn.Module()
+        self.attn.relative_position_bias_table = nn.Parameter(torch.zeros(9, 2))
+        self.attn.register_buffer(
+            "relative_position_index", torch.zeros(4, 4, dtype=torch.long), persistent=False
+        )
+        self.attn.qkv = nn.Linear(8, 24)
+        self.register_buffer("attn_mask", torch.zeros(1, 4, 4) if shifted else None, False)
+
+
+class _Swin(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        stage = nn.Module()
+        stage.blocks = nn.ModuleList([_SwinBlock(False), _SwinBlock(True)])
+        self.layers = nn.ModuleList([stage])
+
+
+def test_swin_checkpoint_from_before_timm_0_9_6_holds_rebuilt_buffers(tmp_path: Path) -> None:
+    state = dict(_Swin().state_dict())
+    for i in range(2):
+        state[f"layers.0.blocks.{i}.attn.relative_position_index"] = torch.zeros(
+            4, 4, dtype=torch.long
+        )
+    state["layers.0.blocks.1.attn_mask"] = torch.zeros(1, 4, 4)
+    path = save_safetensors(tmp_path / "swin-old.safetensors", state)
+
+    findings = findings_for(path, _Swin())
+
+    assert blocking(findings) == []
+    assert categories(findings) == ["version", "version"]
+    assert all("timm 0.9.6" in f.message for f in findings)
+    assert after_fix(path, _Swin()) == []
+    assert _top(_load_error(_Swin(), state)).category == "version"
+
+
+class _DenseLayer(nn.Sequential):
+    """torchvision's ``_DenseLayer`` names since PyTorch 0.4 (``norm1``, ``conv1`` ...)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(8)
+        self.relu1 = nn.ReLU()
+        self.conv1 = nn.Conv2d(8, 16, 1, bias=False)
+        self.norm2 = nn.BatchNorm2d(16)
+        self.relu2 = nn.ReLU()
+        self.conv2 = nn.Conv2d(16, 4, 3, padding=1, bias=False)
+
+
+class _DenseNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential()
+        block = nn.Sequential()
+        for i in range(1, 4):
+            block.add_module(f"denselayer{i}", _DenseLayer())
+        self.features.add_module("denseblock1", block)
+
+
+def _dotted(name: str) -> str:
+    """The name torchvision's DenseNet had before PyTorch 0.4 (``norm1`` → ``norm.1``)."""
+    for part in ("norm", "relu", "conv"):
+        for index in ("1", "2"):
+            name = name.replace(f".{part}{index}.", f".{part}.{index}.")
+    return name
+
+
+def test_densenet_checkpoint_with_dotted_layer_names(tmp_path: Path) -> None:
+    state = {
+        _dotted(k): v
+        for k, v in _DenseNet().state_dict().items()
+        if not k.endswith("num_batches_tracked")
+    }
+    assert "features.denseblock1.denselayer2.norm.1.weight" in state
+    path = save_safetensors(tmp_path / "densenet-old.safetensors", state)
+
+    findings = findings_for(path, _DenseNet())
+    assert categories(findings) == ["version", "version"]  # and num_batches_tracked, then new
+    finding = next(f for f in findings if "torchvision 0.2.1" in f.message)
+    assert len(finding.params) == 3 * 10  # per layer: 2 norms × 4 tensors, 2 convs
+    assert all(op.kind == "rename" for op in finding.fix)
+    left = after_fix(path, _DenseNet())
+    assert [(f.severity, f.evidence.get("buffer")) for f in left] == [
+        ("info", "num_batches_tracked")
+    ]
+
+    top = _top(_load_error(_DenseNet(), state))
+    assert top.category == "version"
+    assert "torchvision 0.2.1" in top.message
+
+
+class _FairseqEncoderLayer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(8, 16)
+        self.self_attn_layer_norm = nn.LayerNorm(8)
+        self.final_layer_norm = nn.LayerNorm(8)
+
+
+class _FairseqModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList([_FairseqEncoderLayer() for _ in range(2)])
+
+
+def test_fairseq_encoder_checkpoint_with_the_layer_norms_list() -> None:
+    old = {"self_attn_layer_norm": "layer_norms.0", "final_layer_norm": "layer_norms.1"}
+    state = {}
+    for name, tensor in _FairseqModel().state_dict().items():
+        for new, before in old.items():
+            name = name.replace(f".{new}.", f".{before}.")
+        state[name] = tensor
+
+    top = _top(_load_error(_FairseqModel(), state))
+
+    assert top.category == "version"
+    assert "fairseq" in top.message and "final_layer_norm" in top.message
+
+
+def _rename(old: str) -> str | None:
+    changes = [c for c in knowledge.changes_for(old) if c.replacement]
+    assert len(changes) == 1, old
+    return changes[0].renamed(old)
+
+
+def test_prefix_changes_land_on_names_todays_classes_have() -> None:
+    text = build_from(
+        transformers.CLIPTextModel,
+        config={
+            "model_type": "clip_text_model", "hidden_size": 16, "intermediate_size": 32,
+            "num_hidden_layers": 1, "num_attention_heads": 2, "vocab_size": 50,
+            "max_position_embeddings": 8, "projection_dim": 8,
+        },
+    )  # fmt: skip
+    assert _rename("text_model.encoder.layers.0.mlp.fc1.weight") in text.tensors
+    assert _rename("text_model.final_layer_norm.bias") in text.tensors
+    assert knowledge.changes_for("text_model.model.layers.0.mlp.up_proj.weight") == []
+
+    qwen = build_from(
+        transformers.Qwen2VLForConditionalGeneration,
+        config={
+            "model_type": "qwen2_vl",
+            "text_config": {
+                "model_type": "qwen2_vl_text", "hidden_size": 16, "intermediate_size": 32,
+                "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+                "vocab_size": 64, "rope_scaling": {"type": "mrope", "mrope_section": [1, 1, 2]},
+            },
+            "vision_config": {
+                "depth": 1, "embed_dim": 16, "hidden_size": 16, "num_heads": 2,
+                "mlp_ratio": 2, "patch_size": 2, "spatial_merge_size": 2,
+            },
+        },
+    )  # fmt: skip
+    for old in ("visual.blocks.0.attn.qkv.weight", "visual.merger.mlp.0.weight"):
+        assert _rename(old) in qwen.tensors, old
+
+
+def test_processor_lora_names_land_on_the_peft_names_diffusers_uses() -> None:
+    from diffusers import UNet2DConditionModel
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4,
+        cross_attention_dim=8, attention_head_dim=2, sample_size=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+    )  # fmt: skip
+    unet.add_adapter(LoraConfig(r=2, target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    names = set(get_peft_model_state_dict(unet))
+
+    prefix = "down_blocks.0.attentions.0.transformer_blocks.0.attn2"
+    for projection in ("to_q", "to_k", "to_v", "to_out"):
+        for side in ("down", "up"):
+            old = f"{prefix}.processor.{projection}_lora.{side}.weight"
+            assert _rename(old) in names, old
+
+
+def test_text_encoder_lora_names_land_on_the_peft_names() -> None:
+    from peft import LoraConfig, get_peft_model
+    from peft.utils import get_peft_model_state_dict
+
+    text = transformers.CLIPTextModel(
+        transformers.CLIPTextConfig(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+            vocab_size=50, max_position_embeddings=8, projection_dim=8,
+        )
+    )  # fmt: skip
+    config = LoraConfig(r=2, target_modules=["q_proj", "k_proj", "v_proj", "out_proj"])
+    names = set(get_peft_model_state_dict(get_peft_model(text, config)))
+
+    for projection in ("to_q", "to_k", "to_v", "to_out"):
+        for side in ("down", "up"):
+            old = f"base_model.model.encoder.layers.0.self_attn.{projection}_lora.{side}.weight"
+            assert _rename(old) in names, old
+
+
+def test_llava_next_image_newline_moves_under_the_base_model() -> None:
+    text = {
+        "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+        "vocab_size": 64,
+    }  # fmt: skip
+    vision = {
+        "model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
+    }  # fmt: skip
+    llava_next = build_from(
+        transformers.LlavaNextForConditionalGeneration,
+        config={"text_config": text, "vision_config": vision, "image_grid_pinpoints": [[28, 28]]},
+    )
+    assert _rename("image_newline") in llava_next.tensors
+    assert _rename("language_model.model.embed_tokens.weight") in llava_next.tensors
+
+
+def test_gpt_neo_and_neox_checkpoints_with_their_old_attention_buffers(tmp_path: Path) -> None:
+    neo_config = transformers.GPTNeoConfig(
+        vocab_size=64, max_position_embeddings=16, hidden_size=16, num_layers=2, num_heads=2,
+        attention_types=[[["global", "local"], 1]], window_size=4,
+    )  # fmt: skip
+    neox_config = transformers.GPTNeoXConfig(
+        vocab_size=64, max_position_embeddings=16, hidden_size=16, num_hidden_layers=2,
+        num_attention_heads=2, intermediate_size=32,
+    )  # fmt: skip
+    causal = torch.tril(torch.ones(16, 16, dtype=torch.bool)).view(1, 1, 16, 16)
+    cases = [
+        (transformers.GPTNeoModel, neo_config, "h.{}.attn.attention.{}"),
+        (transformers.GPTNeoXForCausalLM, neox_config, "gpt_neox.layers.{}.attention.{}"),
+    ]
+    for cls, config, template in cases:
+        state = dict(cls(config).state_dict())
+        for i in range(2):
+            state[template.format(i, "bias")] = causal
+            state[template.format(i, "masked_bias")] = torch.tensor(-1e9)
+        path = save_safetensors(tmp_path / f"{cls.__name__}.safetensors", state)
+
+        findings = findings_for(path, cls(config))
+
+        assert blocking(findings) == [], cls
+        assert len(only(findings, "version").params) == 4
+        assert _top(_load_error(cls(config), state)).category == "version"
+
+
+class _ConvBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(8, 8, 1)
+        self.bn = nn.BatchNorm1d(8)
+
+
+class _VoteHead(nn.Module):
+    """mmdet3d >= 0.6.0 VoteNet prediction head names (``conv_pred.shared_convs.layerN``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv_pred = nn.Module()
+        self.conv_pred.shared_convs = nn.Sequential()
+        for i in range(2):
+            self.conv_pred.shared_convs.add_module(f"layer{i}", _ConvBN())
+        self.conv_pred.conv_cls = nn.Conv1d(8, 2 + 3, 1)
+        self.conv_pred.conv_reg = nn.Conv1d(8, 6, 1)
+
+
+class _VoteNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bbox_head = _VoteHead()
+
+
+def test_votenet_checkpoint_from_before_mmdet3d_0_6_0(tmp_path: Path) -> None:
+    state = {}
+    for name, tensor in _VoteNet().state_dict().items():
+        if ".conv_cls." in name or ".conv_reg." in name:
+            continue
+        state[name.replace("shared_convs.layer", "")] = tensor
+    state["bbox_head.conv_pred.conv_out.weight"] = torch.zeros(11, 8, 1)
+    state["bbox_head.conv_pred.conv_out.bias"] = torch.zeros(11)
+    path = save_safetensors(tmp_path / "votenet-old.safetensors", state)
+
+    renamed = next(f for f in findings_for(path, _VoteNet()) if "mmdet3d 0.6.0" in f.message)
+    assert renamed.category == "version"
+    assert "bbox_head.conv_pred.0.conv.weight" in renamed.params
+    for i in range(2):
+        for leaf in ("conv.weight", "conv.bias", "bn.weight", "bn.bias", "bn.running_var"):
+            assert f"bbox_head.conv_pred.{i}.{leaf}" in renamed.params
+
+    top = _top(_load_error(_VoteNet(), state))
+    assert top.category == "version"
+    assert "mmdet3d 0.6.0" in top.message
