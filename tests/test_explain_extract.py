@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from weightfit.explain.extract import decode, extract, facts, normalise, window
+from weightfit.explain.extract import extract, facts
+from weightfit.explain.paste import decode, normalise, window
 
 
 def read(text: str):  # type: ignore[no-untyped-def]

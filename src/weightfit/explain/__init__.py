@@ -41,6 +41,7 @@ from weightfit.explain import (
     ggml_messages,
     lora_reshape,
     other_messages,
+    paste,
     tf_messages,
     torch_messages,
     transformers_messages,
@@ -61,7 +62,7 @@ SOURCE = "<error text>"
 """``Report.source`` of an explained error."""
 
 MAX_INPUT_CHARS = 20_000_000
-"""Longest text read after windowing (:func:`~weightfit.explain.extract.window`)."""
+"""Longest text read after windowing (:func:`~weightfit.explain.paste.window`)."""
 
 PARSERS = (
     torch_messages.parse,
@@ -136,14 +137,14 @@ def sections(text: str | bytes) -> list[Section]:
     if isinstance(text, bytes):
         if b"\x00" in text[:65536]:
             raise NoLoadingErrorFound("the input is binary, not a log")
-        text = extract.decode(text)
+        text = paste.decode(text)
     else:
-        text = extract.window(text)
+        text = paste.window(text)
     if not text.strip():
         raise NoLoadingErrorFound("the input is empty")
     if _binary(text):
         raise NoLoadingErrorFound("the input is binary, not a log")
-    cleaned = extract.normalise(clean(text[:MAX_INPUT_CHARS]))
+    cleaned = paste.normalise(clean(text[:MAX_INPUT_CHARS]))
     facts = extract.facts(cleaned)
     found = sorted(
         (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
@@ -166,6 +167,8 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(generic)
     if not merged and facts.loading_error:
         merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
+    if merged:
+        merged[0].hints += [h for h in extract.hints(facts) if h not in merged[0].hints]
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
@@ -178,12 +181,23 @@ def sections(text: str | bytes) -> list[Section]:
 def _uncovered(generic: Section, parsed: list[Section]) -> Section:
     """Keep only what the generic extractor read that no library parser did."""
     covered = {n for s in parsed for n in (*s.mismatched, *s.missing, *s.unexpected)}
-    generic.mismatched = {n: v for n, v in generic.mismatched.items() if n not in covered}
+    # A parser that reads a message into PyTorch's layout names its shapes in another order.
+    same_dims = {_dims(pair) for s in parsed for pair in s.mismatched.values()}
+    generic.mismatched = {
+        n: v
+        for n, v in generic.mismatched.items()
+        if n not in covered and _dims(v) not in same_dims
+    }
     generic.missing = [n for n in generic.missing if n not in covered]
     generic.unexpected = [n for n in generic.unexpected if n not in covered]
     if any(s.model == generic.model for s in parsed if s.model):
         generic.model = ""
     return generic
+
+
+def _dims(pair: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
+    """A mismatch's two shapes with their axes sorted: the same pair in any axis order."""
+    return tuple(tuple(sorted(shape)) for shape in pair)
 
 
 @contextmanager

@@ -29,6 +29,17 @@ TABLE = re.compile(r" \| |-\+-")
 TRUNCATION = re.compile(r"\.\.\.|…|\band \d+ more\b")
 """How pasted lists show they were cut: ``...``, ``…``, ``and 12 more``."""
 
+STAMPED = re.compile(
+    r"\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d|\[?\d\d:\d\d:\d\d|\[rank\s*\d+\]|"
+    r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\b)"
+)
+"""A line a logger began (a timestamp, a rank, a level): never the rest of a wrapped line."""
+
+FIRST_WORDS = re.compile(r"\s*\S+\s+\S+")
+
+QUOTED = re.compile(r"(?:>[^\S\n]?)+")
+"""The marks a quoting reply puts before every line (``> ``, ``>> ``), wrapped ones too."""
+
 NAME = re.compile(r"(?=[\w.\-]*[A-Za-z_])\w[\w.\-]*\w|[A-Za-z_]")
 """A state-dict key: dotted words with a letter somewhere (``nn.Sequential`` keys start
 with a digit, ``0.weight``; a bare number such as ``32000`` is no key)."""
@@ -108,15 +119,35 @@ def _unwrap(lines: list[str]) -> list[str]:
         return lines
     joined: list[str] = []
     carry = ""
-    for line in lines:
-        if len(line) == width and not TABLE.search(line):
-            carry += line
+    for line, following in zip(lines, [*lines[1:], ""], strict=True):
+        if (
+            len(line) == width
+            and not TABLE.search(line)
+            and not STAMPED.match(following)
+            and not _same_start(line, following)
+        ):
+            carry += _unquoted(line) if carry else line
             continue
-        joined.append(carry + line)
+        joined.append(carry + (_unquoted(line) if carry else line))
         carry = ""
     if carry:
         joined.append(carry)
     return joined
+
+
+def _same_start(line: str, following: str) -> bool:
+    """Whether two lines begin with the same two words: two records of a log, not a wrap.
+
+    ("lora key not loaded a..." twice, the longest lines of the paste of equal length.)
+    """
+    start = FIRST_WORDS.match(_unquoted(line))
+    return start is not None and _unquoted(following).startswith(start.group(0))
+
+
+def _unquoted(line: str) -> str:
+    """The rest of a wrapped line without the marks a quoting reply put before it."""
+    quote = QUOTED.match(line)
+    return line[quote.end() :] if quote else line
 
 
 def shape(numbers: str) -> tuple[int, ...]:

@@ -21,33 +21,21 @@ sentence:
   names, quantization and LoRA words, ``shape '[a, b]' is invalid for input of
   size N``, and whether the text holds a loading error at all.
 
-:func:`normalise` undoes what pasting does (colours, HTML-escaped quotes, log
-prefixes, hard wraps at any column, Windows line ends) and :func:`window` keeps
-a huge log to the parts around loading words, so any input ends quickly.
+It reads text that :func:`weightfit.explain.paste.normalise` has already freed
+of what pasting does (colours, escapes, log prefixes, hard wraps).
 """
 
 from __future__ import annotations
 
 import bisect
-import html
 import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import AnyStr
 
 from weightfit import knowledge
 from weightfit.diagnose.text_prefix import TRAINING_KEY
-from weightfit.explain._text import ANSI, Section, expand_braces
-
-WINDOW_THRESHOLD = 1_000_000
-"""Characters above which a log is read only around its loading words."""
-
-WINDOW_RADIUS = 12_000
-"""Characters kept each side of a loading word in a windowed log."""
-
-MAX_WINDOWS = 16
-"""Loading words windowed at most (a log that repeats one error repeats it)."""
+from weightfit.explain._text import Section, expand_braces
 
 ORPHAN_REACH = 5_000
 """Characters after a missing/unexpected cue within which a loose tensor name joins its side."""
@@ -61,6 +49,7 @@ PARAM_LEAF = re.compile(
     r"cls_token|dist_token|mask_token|reg_token|register_tokens|\w*_token|"
     r"relative_position_\w+|\w*_table|\w*_index|\w*_ids|freqs\w*|"
     r"qweight|qzeros|scales|g_idx|SCB|CB|absmax|quant_map|quant_state\w*|nested_\w+|"
+    r"\w*kernel|moving_mean|moving_variance|"
     r"weight_format|weight_scale\w*|input_scale|zero_point|"
     r"\w+_weight|\w+_bias|weight_[gv]|gamma|beta|alpha|scale|logit_scale|"
     r"embeddings?|_extra_state|lora_[AB]|lora_\w+|hada_\w+|lokr_\w+|\w*_buffer|"
@@ -90,6 +79,8 @@ SHAPE = re.compile(
 
 CHECKPOINT_CUES = (
     "checkpoint",
+    "check point",
+    "check-point",
     "ckpt",
     "pretrained",
     "pre-trained",
@@ -107,6 +98,8 @@ CHECKPOINT_CUES = (
     "input",
     "provided",
     "given",
+    "received",
+    "assigned",
     "weights",
 )
 MODEL_CUES = (
@@ -117,12 +110,12 @@ MODEL_CUES = (
     "expects",
     "target",
     "which has",
+    "variable",
     "own",
     "defined",
     "module",
     "initialized",
     "destination",
-    "param",
     "parameter",
     "actual",
     "network",
@@ -134,6 +127,7 @@ MODEL_CUES = (
 
 MISSING_CUES = re.compile(
     r"missing(?:\s+key(?:\(s\)|s)?)?|tensor(?=\s+'[\w.]+'\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
@@ -145,7 +139,9 @@ UNEXPECTED_CUES = re.compile(
     r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
-    r"contains\s+keys\s+that\s+are\s+not\s+used",
+    r"contains\s+keys\s+that\s+are\s+not\s+used|"
+    r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
+    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named",
     re.I,
 )
 """What introduces a list of names only the model (missing) or the checkpoint has."""
@@ -153,11 +149,14 @@ UNEXPECTED_CUES = re.compile(
 BARE_NAME = re.compile(
     r"(?:(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|Unable\s+to\s+load|"
     r"Shape\s+of|shape\s+for|loading\s+parameter)\s+['\"`]?(?P<strong>[A-Za-z_]\w*)"
-    r"|(?:param(?:eter)?|key|tensor|buffer)\s+['\"`]?(?P<weak>[A-Za-z_]\w*))['\"`]?(?=[:,\s]|$)"
+    r"|(?:[Pp]aram(?:eter)?|[Kk]ey|[Tt]ensor|[Bb]uffer)\s+['\"`]?(?P<weak>[A-Za-z_]\w*))['\"`]?"
+    r"(?=[:,\s]|$)"
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
 SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
-KEY_ERROR = re.compile(r"KeyError:\s*[\"']([^\"'\n]+)[\"']")
+KEY_ERROR = re.compile(r"KeyError:\s*([\"'])([^\"'\s]+)\1")
+"""``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
+``KeyError: 'unexpected key "a.b" in state_dict'``)."""
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
 
 LOADING_ERROR = re.compile(
@@ -180,21 +179,34 @@ LOADING_ERROR = re.compile(
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
     r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|"
-    r"weight\s+file\s+containing\s+\d+\s+layers",
+    r"weight\s+file\s+containing\s+\d+\s+layers|"
+    # Loaders refusing a file's format or architecture (llama.cpp, ollama, GGUF nodes, vLLM).
+    r"invalid\s+(?:file\s+)?magic|not\s+a\s+valid\s+gguf|"
+    r"(?:unknown|unsupported|unexpected)\s+(?:model\s+)?architecture|"
+    r"architectures?\s+\[[^\]\n]*\]\s+(?:are|is)\s+not\s+supported|"
+    r"does\s+not\s+recognize\s+this\s+architecture|"
+    r"(?:unknown|unsupported)\s+(?:data\s*type|dtype|tensor\s+type)|"
+    # TensorFlow / Keras assigning a saved value to a variable of another shape.
+    r"for\s+'[\w/]*Assign\w*'|weight\s+shape\s+\([\d,\s]*\)\s+(?:is\s+)?not\s+compatible|"
+    r"assigned\s+value\s+shape|"
+    r"Architecture\s+['\"`][\w.\-]+['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"could\s+not\s+detect\s+model\s+type|Unrecognized\s+configuration\s+class|"
+    r"Unrecognized\s+model\s+in|Unknown\s+layer|variables\s+during\s+loading|"
+    r"not\s+found\s+in\s+the\s+base\s+model|Attempting\s+to\s+deserialize\s+object|"
+    r"storage\s+has\s+wrong\s+size|Attempted\s+to\s+load\s+weight|"
+    r"has\s+wrong\s+shape|wrong\s+number\s+of\s+tensors|"
+    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
+    r"axes\s+don't\s+match\s+array|PytorchStreamReader\s+failed|inline_container|"
+    r"persistent\s+id\s+instruction|Cannot\s+copy\s+out\s+of\s+meta\s+tensor|"
+    r"Shapes\s+\([\d,\s]*\)\s+and\s+\([\d,\s]*\)\s+are\s+incompatible|"
+    r"(?:unknown|unsupported)\s+(?:quantization|tensor|ggml)\s+type|"
+    r"containing\s+pickled\s+data\s+when\s+allow_pickle=False|"
+    # diffusers: a pipeline whose model has another channel count than its inputs need.
+    r"expects\s+\d+\s+but\s+received",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
 
-
-LOG_PREFIX = re.compile(
-    r"^(?:\s*(?:\[?\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\]?"
-    r"|\[?\d\d:\d\d:\d\d(?:[.,]\d+)?\]?"
-    r"|\[rank\s*\d+\]:?|rank\s*\d+:|\(\w+ pid=\d+[^)]*\)"
-    r"|(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)(?::[\w.]+)*:"
-    r"|\[(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\]|(?:INFO|WARNING|ERROR)\s+-"
-    r"|[\w.]+\s+-\s+(?:INFO|WARNING|ERROR)\s+-|E\s{2,}|>+(?=\s|$)|\|)\s*)+"
-)
-"""Line prefixes a logger, a test runner or a quoting reply adds."""
 
 QUANT_WORDS = re.compile(
     r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
@@ -223,10 +235,17 @@ VERSION = re.compile(
 FILE_NAME = re.compile(
     r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
 )
-RAISED = re.compile(r"\b\w*(?:Error|Exception)\b:\s*\S")
+RAISED = re.compile(
+    r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
+    r"Exception\s+during\s+processing",
+    re.M,
+)
+"""An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``)."""
 LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
-    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint",
+    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
+    # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
+    r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
@@ -235,6 +254,25 @@ INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
+
+
+def _indexes_weights(text: str, key: str) -> bool:
+    """Whether the code in a text reads the weights out of a checkpoint by ``key``.
+
+    A loaded file indexed at once (``torch.load(p)[param_key]``), a literal key fed to
+    ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
+    not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
+    """
+    literal = r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
+    if re.search(r"load\w*\([^\n]*\)\s*(?:\[\s*[A-Za-z_]\w*\s*\]|" + literal + ")", text):
+        return True
+    if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
+        return True
+    return bool(
+        CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
+    )
+
+
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
@@ -248,16 +286,18 @@ LAYER_COUNTS = re.compile(
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
 UNKNOWN_ARCHITECTURE = re.compile(
-    r"has\s+model\s+type\s+`([\w\-.]+)`\s+but\s+Transformers\s+does\s+not\s+recognize|"
-    r"unknown\s+model\s+architecture:?\s*'([\w\-.]+)'|"
-    r"Unexpected\s+architecture\s+type\s+in\s+GGUF\s+file[^\n]*?but\s+got\s+'([\w\-.]+)'|"
-    r"Model\s+architectures?\s+\[?'([\w\-.]+)'\]?\s+(?:are|is)\s+not\s+supported|"
-    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w\-.]+)'",
+    r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize|"
+    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
+    r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?(?:\s+type)?[^\n]*?(?:got|:)\s*\[?\s*"
+    r"['\"`]([\w.\-]+)['\"`]|"
+    r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"architectures?\s+\[?\s*['\"]([\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+supported|"
+    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
 llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
-``CONFIG_MAPPING``): the library is older than the model."""
+``CONFIG_MAPPING``): the file may be fine and the library older than the model."""
 MATMUL = re.compile(
     r"mat1\s+and\s+mat2\s+shapes\s+cannot\s+be\s+multiplied\s+\((\d+)x(\d+)\s+and\s+(\d+)x(\d+)\)"
 )
@@ -271,12 +311,21 @@ masked-image latents the pipeline feeds it."""
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
-    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
+    r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
-HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF)."""
+HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
+storage of the wrong size)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
 """accelerate / transformers refusing a folder with two shard indexes."""
+QUANT_DTYPE = re.compile(
+    r"(?:unknown|unsupported|unhandled)\s+(?:data\s*type|dtype|tensor\s+type)s?\s*[:=]?\s*"
+    r"['\"`]?(U8|I8|U4|I4|F8_E4M3|F8_E5M2|uint8|int8|int4|float8_e4m3fn|float8_e5m2)\b",
+    re.I,
+)
+"""A loader refusing a storage dtype that holds quantized weights (bitsandbytes' U8, int8
+weight-only I8, FP8): the file is quantized, the loader expects float weights."""
 META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
@@ -289,8 +338,11 @@ BROADCAST = re.compile(
 """Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
 finding the model's vocabulary and the tokenizer's apart."""
 INVALID_VIEW = re.compile(
-    r"shape\s+'\[([\d,\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+of\s+size\s+(\d+)"
+    r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
+    r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
 )
+"""``shape '[a, b]' is invalid for input of size N``, and PyTorch 0.4's ``size '[a x b]' is
+invalid for input with N elements``."""
 
 
 @dataclass
@@ -382,208 +434,6 @@ class _Token:
     shape: tuple[int, ...] | None = None
 
 
-def decode(data: bytes) -> str:
-    """Decode an input's bytes (UTF-8, errors replaced), windowing a huge one first."""
-    if len(data) > WINDOW_THRESHOLD:
-        spans = _windows(_hits(data, [w.encode() for w in STRONG_WORDS]), len(data)) or (
-            _windows(_hits(data, [w.encode() for w in WEAK_WORDS]), len(data))
-        )
-        return "\n".join(data[a:b].decode("utf-8", errors="replace") for a, b in spans)
-    return data.decode("utf-8", errors="replace")
-
-
-def window(text: str) -> str:
-    """Keep a huge log to the parts around its loading words (a small one is kept whole)."""
-    if len(text) <= WINDOW_THRESHOLD:
-        return text
-    spans = _windows(_hits(text, list(STRONG_WORDS)), len(text)) or (
-        _windows(_hits(text, list(WEAK_WORDS)), len(text))
-    )
-    return "\n".join(text[a:b] for a, b in spans)
-
-
-STRONG_WORDS = (
-    "state_dict",
-    "mismatch",
-    "missing key",
-    "unexpected key",
-    "initialized",
-    "keyerror",
-    "checkpoint",
-    "shapes",
-    "lora key",
-    "global",
-    "weights only",
-    "invalid for input",
-)
-WEAK_WORDS = ("load", "weights", "missing", "unexpected", "lora")
-"""What a huge log is windowed around: the strong words first, the weak ones only when no
-strong word occurs (searched chunk by chunk, lowercased, with ``find``: fast on 100 MB)."""
-
-CHUNK = 2_000_000
-
-SCANNED_HEAD, SCANNED_TAIL = 8_000_000, 24_000_000
-"""Of a longer input, only the first and the last characters are searched for loading words."""
-"""Characters (or bytes) lowercased at a time while searching a huge input."""
-
-
-def _hits(data: AnyStr, words: list[AnyStr]) -> list[int]:
-    """Offsets of the words in a huge input, at most one per :data:`WINDOW_RADIUS`.
-
-    When there are too many, the first few and the last ones: a failure ends a log.
-    """
-    hits: set[int] = set()
-    starts: list[int] = list(range(0, len(data), CHUNK))
-    if len(data) > SCANNED_HEAD + SCANNED_TAIL:
-        # A failure is at the start of a log or, most often, at its end.
-        starts = [
-            *range(0, SCANNED_HEAD, CHUNK),
-            *range(len(data) - SCANNED_TAIL, len(data), CHUNK),
-        ]
-    for start in starts:
-        chunk = data[start : start + CHUNK + 64].lower()
-        for word in words:
-            at = chunk.find(word)
-            while at != -1 and at < CHUNK:
-                hits.add(start + at)
-                at = chunk.find(word, at + WINDOW_RADIUS)
-    ordered = sorted(hits)
-    if len(ordered) > MAX_WINDOWS:
-        ordered = ordered[: MAX_WINDOWS // 4] + ordered[-(MAX_WINDOWS - MAX_WINDOWS // 4) :]
-    return ordered
-
-
-def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for start in starts:
-        a, b = max(0, start - WINDOW_RADIUS), min(length, start + WINDOW_RADIUS)
-        if spans and a <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], b)
-        else:
-            spans.append((a, b))
-    return spans
-
-
-def normalise(text: str) -> str:
-    """Undo what pasting did: colours, HTML escapes, log prefixes, hard wraps."""
-    text = ANSI.sub("", text).replace("\r\n", "\n").replace("\\n", "\n")
-    if "&" in text:
-        text = html.unescape(text)
-    lines = [LOG_PREFIX.sub("", line.rsplit("\r", 1)[-1]) for line in text.split("\n")]
-    text = "\n".join(_rejoin(lines))
-    text = RANGE.sub(r"\1", text)
-    return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
-
-
-RANGE = re.compile(r"\{(\d+)\s*(?:\.\.\.?|…|-)\s*\d+\}")
-"""A templated layer range (``layers.{0...47}``, transformers' load report): its first index."""
-
-TUPLE_PATH = re.compile(r"\(\s*['\"]\w+['\"](?:\s*,\s*['\"]\w+['\"]){1,20}\s*,?\s*\)")
-"""A Flax / JAX parameter path (``('decoder', 'mid', 'norm', 'bias')``): a dotted name."""
-
-
-_OPEN_SIZE = re.compile(r"torch\.Size\(\[[\d,\s]*$|\[[\d,\s]*\d$|torch\.Si?z?e?\(?\[?$")
-_TAIL = re.compile(r"[\w.\-]+$")
-_HEAD = re.compile(r"^[\w.\-\]\)]+")
-
-
-MIN_BROKEN_LINE = 60
-"""Shortest line taken as broken by a terminal inside a word."""
-
-WRAPPED_WORDS = frozenset(
-    {
-        "not",
-        "attribute",
-        "get",
-        "used",
-        "initializing",
-        "checkpoint",
-        "checkpoints",
-        "state_dict",
-        "missing",
-        "unexpected",
-        "initialized",
-        "initialised",
-        "mismatch",
-        "parameter",
-        "parameters",
-        "param",
-        "shape",
-        "shapes",
-        "weights",
-        "weight",
-        "bias",
-        "model",
-        "loading",
-        "loaded",
-        "pretrained",
-        "instantiated",
-        "current",
-        "copying",
-        "found",
-        "incompatible",
-        "dimensions",
-        "size",
-        "keys",
-        "key",
-        "module",
-        "running_mean",
-        "running_var",
-        "num_batches_tracked",
-        "position_ids",
-        "newly",
-        "expected",
-    }
-)
-"""Words of loading messages: split by a hard wrap, their halves are rejoined."""
-
-
-def _rejoin(lines: list[str]) -> list[str]:
-    """Join lines a terminal or an editor broke inside a name, a number or a shape."""
-    out: list[str] = []
-    for line in lines:
-        if out and _broken(out[-1], line):
-            out[-1] += line
-        else:
-            out.append(line)
-    return out
-
-
-def _broken(before: str, after: str) -> bool:
-    """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
-    if not before or not after or before[-1].isspace() or after[0].isspace():
-        return False
-    # Inside a quoted name: the quote opened on this line is still open.
-    open_quote = before.count("'") % 2 == 1 or before.count('"') % 2 == 1
-    if open_quote and re.match(r"^[\w.\-]+['\"]", after):
-        return True
-    tail, head = _TAIL.search(before), _HEAD.match(after)
-    if tail is None or head is None:
-        return False
-    if _OPEN_SIZE.search(before) and head.group(0)[0].isdigit():
-        return True
-    piece, rest = tail.group(0), head.group(0).rstrip("]),.:;")
-    word = (piece + rest).lower()
-    long_line = len(before) >= MIN_BROKEN_LINE
-    if long_line and word in WRAPPED_WORDS and piece.lower() not in WRAPPED_WORDS:
-        return True  # a loading word a terminal broke: "...not in the c" + "heckpoint"
-    if piece.endswith(".") or rest.startswith("."):
-        return "." in piece + rest
-    # A name whose parameter word the break cut: "layer_0_wei" + "ght", "blocks.0.attn.q" +
-    # "kv.weight" (neither half ends in a parameter word, the whole does).
-    if "." in word or ("_" in word and long_line):
-        leaf = _leaf(word)
-        return leaf is not None and _leaf(piece) is None and _leaf(rest) is None
-    return False
-
-
-def _leaf(token: str) -> str | None:
-    """The parameter word a token ends with (``weight``, ``_weight``, ``running_mean``)."""
-    last = token.rsplit(".", 1)[-1]
-    match = PARAM_LEAF.fullmatch(last) or re.search(r"_(?:weight|bias)$", last)
-    return match.group(0) if match else None
-
-
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
     loading = LOADING_ERROR.search(text) is not None or (
@@ -605,11 +455,10 @@ def facts(text: str) -> Facts:
     view = INVALID_VIEW.search(text)
     if view is not None:
         dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
-        found.invalid_view = (dims, int(view.group(2)))
-    found.key_errors = list(dict.fromkeys(KEY_ERROR.findall(text)))
+        found.invalid_view = (dims, int(view.group(2) or view.group(3)))
+    found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
-    if plain and INDEXED_LOAD.search(text):
-        found.container_key = plain[-1]
+    found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2))
@@ -645,6 +494,9 @@ def facts(text: str) -> Facts:
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
+    storage = QUANT_DTYPE.search(text)
+    if storage is not None:
+        found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1)
@@ -658,8 +510,19 @@ def facts(text: str) -> Facts:
         or found.stale_attribute
         or found.input_channels
         or found.unknown_architecture
-        or (found.broken_file and UNPICKLING.search(text) is not None)
+        or found.broken_file
     )
+    return found
+
+
+def hints(known: Facts) -> list[str]:
+    """What would settle a fact the text states but no tensor shows."""
+    found = []
+    if known.unknown_architecture:
+        found.append(
+            f"see what the file declares beside '{known.unknown_architecture}', the architecture "
+            "this loader does not know: weightfit inspect FILE"
+        )
     return found
 
 
@@ -672,6 +535,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
     in_mismatch = _mismatches(text, tokens, section)
     _lists(text, tokens, in_mismatch, section)
     _table_rows(text, section)
+    _stated_keys(text, section)
     if not section.mismatched:
         _unnamed(text, tokens, section)
     known.unshaped = [
@@ -777,6 +641,8 @@ def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
             pair = after[:2]
         elif len(after) == 1 and before:
             pair = [before[-1], after[0]]
+        elif not after and _named_after(text, tokens, index):
+            pair = [index - 2, index - 1]  # "Expected shape (a) but received shape (b) for X"
         else:
             continue
         first, second = (tokens[i] for i in pair)
@@ -800,6 +666,25 @@ def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
             break
         found.append(j)
     return found
+
+
+NAMED_AFTER = re.compile(
+    r"\s*[,;]?\s*(?:for|of|in|at)\s+(?:the\s+)?(?:parameter|param|tensor|weight|key|buffer)?"
+    r"\s*['\"`]?$"
+)
+"""What introduces a name given after its two shapes (MLX's ``... for parameter X``)."""
+
+
+def _named_after(text: str, tokens: list[_Token], index: int) -> bool:
+    """Whether a name closes a statement whose two shapes came just before it."""
+    if index < 2 or any(tokens[j].shape is None for j in (index - 2, index - 1)):
+        return False
+    first, second = tokens[index - 2], tokens[index - 1]
+    return (
+        NAMED_AFTER.fullmatch(text[second.end : tokens[index].start]) is not None
+        and len(text[first.end : second.start]) < 80
+        and not _crosses_statement(text[first.end : tokens[index].start])
+    )
 
 
 def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
@@ -866,9 +751,13 @@ UNNAMED = "unnamed_tensor"
 
 MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
-    r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast",
+    r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
+    r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight",
     re.I,
 )
+ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
+"""TensorFlow's ``Assign(ref, value)`` failing: its input shapes are the variable's (the
+model's) first, then the saved value's."""
 
 
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
@@ -883,14 +772,19 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         line = text[line_start : line_end if line_end >= 0 else len(text)]
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
+        assign = ASSIGN.search(line)
+        if assign is not None and first.start < line_start + assign.end():
+            continue  # the Assign op's own pair follows "input shapes:"
         assert first.shape is not None and second.shape is not None
-        sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
+        sides = assign is None and _sides(
+            text, tokens, [tokens.index(first), tokens.index(second)], 0
+        )
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
         section.mismatched[UNNAMED] = (have, want)
         return
 
 
-TABLE_ROW = re.compile(r"^\s*([\w.\-]+)\s*\|\s*(MISSING|UNEXPECTED)\s*\|", re.M)
+TABLE_ROW = re.compile(r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M)
 """A row of transformers' v5 load report, pasted without its header."""
 
 UNSHAPED = re.compile(
@@ -898,6 +792,22 @@ UNSHAPED = re.compile(
     r"\s+['\"`]?([\w.\-]+?)['\"`]?[:,\s]"
 )
 """A name a shape-mismatch statement introduces (kept even when the paste lost its shapes)."""
+
+
+STATED_KEY = re.compile(
+    r"\b(unexpected|missing)\s+key\s+[\"'`]([A-Za-z_][\w.\-]*)[\"'`]\s+in\s+(?:the\s+)?state_?dict",
+    re.I,
+)
+"""PyTorch 0.3's ``unexpected key "acc" in state_dict``: the sentence says the word is a key,
+dotted or not (a metric or an epoch counter saved beside the weights)."""
+
+
+def _stated_keys(text: str, section: Section) -> None:
+    for match in STATED_KEY.finditer(text):
+        side, name = match.groups()
+        target = section.missing if side.lower() == "missing" else section.unexpected
+        if name not in target and name not in section.mismatched:
+            target.append(name)
 
 
 def _table_rows(text: str, section: Section) -> None:
@@ -919,6 +829,8 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
         span = _list_span(text, end, stop)
         if re.search(r"shapes?\s+did\s+not\s+match", text[start : end + 60]):
             continue
+        if re.match(r"[^\S\n]*\|", text[end : end + 40]):
+            continue  # a table's status column (``NAME | UNEXPECTED |``), read by its rows
         target = section.missing if side == "missing" else section.unexpected
         for name in _names_in_span(span):
             mismatched = name in section.mismatched
@@ -984,7 +896,12 @@ def _list_span(text: str, start: int, stop: int) -> str:
             if len(kept) > 1:
                 break
             continue
-        if line[:1].isspace() or stripped[0] in "-*'\"[" or re.fullmatch(r"[\w.\-{}, ]+", stripped):
+        if (
+            line[:1].isspace()
+            or stripped[0] in "-*'\"["
+            or re.fullmatch(r"[\w.\-{}, ]+", stripped)
+            or kept[-1].rstrip().endswith(",")  # the list goes on after its comma
+        ):
             kept.append(line)
             continue
         break

@@ -36,7 +36,10 @@ FOUND_SHAPE = re.compile(
 BLOCK_END = re.compile(r"You\s+should\s+probably\s+TRAIN|Some\s+weights\s+of|LOAD\s+REPORT")
 """What ends the per-tensor lines of a v4 shape message (they may be soft-wrapped)."""
 REPORT = re.compile(r"(\w+)\s+LOAD\s+REPORT\s+from:\s*(\S+)")
-ROW = re.compile(r"^\s*(\S+)\s*\|\s*(MISSING|UNEXPECTED|MISMATCH)\s*\|([^\n]*)", re.M)
+ROW = re.compile(
+    r"^[^\S\n]*(\S+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED|MISMATCH)[^\S\n]*\|([^\n]*)", re.M
+)
+"""One row of the table (a row is one line: whitespace never runs on into the next)."""
 ROW_SIZES = re.compile(r"ckpt:\s*" + SIZE + r"\s*vs\s*model:\s*" + SIZE)
 
 

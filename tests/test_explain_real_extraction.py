@@ -1,0 +1,412 @@
+"""What the tolerant extractor reads from real pastes, one test per mechanism.
+
+Every text is a verbatim paste from a public thread (``tests/data/errors-real/<id>.txt``,
+its source URL and settled cause in ``<id>.yaml``); only ``split: dev`` texts are used.
+Each test asserts what was *read* (names, shapes, sides, facts), and where the reading
+settles the cause, the top finding.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+import weightfit
+from weightfit.explain import sections
+from weightfit.explain._text import clean
+from weightfit.explain.extract import facts
+from weightfit.explain.paste import normalise
+
+CORPUS = Path(__file__).parent / "data" / "errors-real"
+
+
+def dev_text(ident: str) -> str:
+    meta = yaml.safe_load((CORPUS / f"{ident}.yaml").read_text(encoding="utf-8"))
+    assert meta["split"] == "dev", "these tests read only the dev part"
+    return (CORPUS / f"{ident}.txt").read_text(encoding="utf-8")
+
+
+def read(text: str) -> tuple[dict[str, object], list[str], list[str]]:
+    """Mismatched, missing and unexpected names over every section of a text."""
+    found = sections(text)
+    mismatched = {n: v for s in found for n, v in s.mismatched.items()}
+    return (
+        mismatched,
+        [n for s in found for n in s.missing],
+        [n for s in found for n in s.unexpected],
+    )
+
+
+def text_facts(text: str):  # type: ignore[no-untyped-def]
+    return facts(normalise(clean(text)))
+
+
+def test_a_pytorch_0_3_stated_key_is_a_key_even_without_a_dot() -> None:
+    """``KeyError: 'unexpected key "acc" in state_dict'``: the sentence names a key."""
+    text = dev_text("bearpaw__pytorch-classification__11")
+    _, missing, unexpected = read(text)
+    assert unexpected == ["acc"] and not missing
+    assert text_facts(text).key_errors == []  # a sentence, not a key the loader looked up
+    assert (
+        weightfit.explain(text).findings[0].category == "prefix"
+    )  # settled: the weights are nested
+
+
+def test_a_hand_typed_size_with_swapped_closers_and_a_spaced_check_point() -> None:
+    """``torch.Size([1,1,192)] from check point``: both shapes read, on their sides."""
+    text = dev_text("FlyEgle__MAE-pytorch__7")
+    mismatched, _, _ = read(text)
+    assert mismatched == {"cls_token": ((1, 1, 192), (1, 1, 768))}
+    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+def test_markdown_emphasis_around_names_and_prose_cues_for_the_checkpoint_side() -> None:
+    """``saved under the name: _a.b.norm.1.bias_`` … ``missing: _a.b.norm1.bias_``."""
+    _, missing, unexpected = read(dev_text("zoogzog__chexnet__11"))
+    assert missing == ["module.densenet121.features.denseblock1.denselayer1.norm1.bias"]
+    assert unexpected == ["module.densenet121.features.denseblock1.denselayer1.norm.1.bias"]
+
+
+def test_a_keyerror_is_a_container_key_only_when_the_weights_are_read_by_it() -> None:
+    """``obj_factory(checkpoint['arch'])``: a setting beside the weights, not their container;
+    ``load_state_dict(torch.load(p)['g_running'])`` and ``torch.load(p)[key]`` are."""
+    assert text_facts(dev_text("YuvalNirkin__fsgan__159")).container_key == ""
+    assert weightfit.explain(dev_text("YuvalNirkin__fsgan__159")).findings[0].category != ("prefix")
+    for ident, key in (
+        ("rosinality__style-based-gan-pytorch__109", "g_running"),
+        ("rosinality__style-based-gan-pytorch__103", "generator"),
+        ("XPixelGroup__BasicSR__253", "params"),
+    ):
+        assert text_facts(dev_text(ident)).container_key == key
+
+
+def hard_wrapped(text: str, width: int, mark: str = "") -> str:
+    """The text as a terminal of ``width`` columns breaks it (and a reply quotes it)."""
+    lines = []
+    for line in text.split("\n"):
+        while len(line) > width:
+            lines.append(line[:width])
+            line = line[width:]
+        lines.append(line)
+    return "\n".join(mark + line for line in lines)
+
+
+def reading(text: str) -> tuple[list[str], dict[str, object], list[str], list[str]]:
+    """The top categories and every name read, to compare a paste with its original."""
+    mismatched, missing, unexpected = read(text)
+    categories = [f.category for f in weightfit.explain(text).findings[:2]]
+    return categories, mismatched, sorted(missing), sorted(unexpected)
+
+
+WRAPPED = [
+    ("fangyuanmao__PID__5", 80),  # "299 missing an" + "d 1048 unexpected keys"
+    ("lm-sys__FastChat__486", 80),  # "tensor b (3200" + "1)"
+    ("lm-sys__FastChat__486", 64),  # "the size o" + "f tensor b"
+    ("lllyasviel__Fooocus__336", 100),  # "shape '[640, 640]" + "' is invalid"
+    ("lllyasviel__Fooocus__336", 120),  # "is invalid for inp" + "ut of size"
+    ("open-mmlab__mmfewshot__73", 120),  # "state_dict: bac" + "kbone.conv1.weight"
+    ("hirotomusiker__CLRerNet__26", 64),  # "ema_backbone_model_base_la" + "yer_0_weight"
+    ("SleepySoft__Easy-Langchain-LKB__2", 64),  # "deserializing head" + "er: HeaderTooLarge"
+]
+
+
+def test_a_break_at_the_terminals_width_inside_any_word_number_or_name_is_undone() -> None:
+    """A terminal breaks at its width wherever it is: inside a word of any message the
+    parsers read, a number, a quoted shape or a name whose first half has no parameter word.
+    """
+    for ident, width in WRAPPED:
+        text = dev_text(ident)
+        assert reading(hard_wrapped(text, width)) == reading(text), (ident, width)
+
+
+def test_a_quoting_reply_marks_wrapped_lines_too() -> None:
+    """``> ...weig`` + ``> ht``: the marks of the continuation are not part of the name."""
+    for ident in ("Acly__krita-ai-diffusion__63", "jwyang__faster-rcnn.pytorch__125"):
+        text = dev_text(ident)
+        assert reading(hard_wrapped(text, 78, "> ")) == reading(text), ident
+
+
+def test_logging_and_loguru_prefixes_and_an_indented_load_report() -> None:
+    """``%(asctime)s - %(name)s - %(levelname)s - `` and loguru's ``time | LEVEL | mod:fn:1 - ``
+    are stripped; a status column (``NAME | UNEXPECTED |``) introduces no list."""
+    text = dev_text("RadicalNumerics__RND1__10")
+    for prefix in (
+        "2024-05-01 10:11:12,345 - root - ERROR - ",
+        "2024-05-01 10:11:12.345 | ERROR    | __main__:main:10 - ",
+        "    ",
+    ):
+        pasted = "\n".join(prefix + line for line in text.split("\n"))
+        assert reading(pasted) == reading(text), prefix
+
+
+def test_lines_a_logger_began_are_records_not_the_rest_of_a_wrapped_line() -> None:
+    """Two stamped lines of the same length are two records (not a wrap at that width), and
+    a name that ends a sentence is not continued by the next record's first word."""
+    text = dev_text("jjang-ai__vmlx__87")
+    logged = "\n".join(
+        "2024-05-01 10:11:12,345 - root - ERROR - " + line for line in text.split("\n")
+    )
+    _, _, unexpected = read(logged)
+    assert unexpected == [
+        "language_model.model.per_layer_model_projection.biases",
+        "language_model.model.per_layer_model_projection.scales",
+    ]
+
+
+def test_an_escaped_paste_reads_as_its_text() -> None:
+    """A JSON log or an exception's repr: ``\\n\\t`` between PyTorch's messages, ``\\"`` around
+    its names."""
+    for ident in (
+        "pytorch__pytorch__3805",
+        "rosinality__style-based-gan-pytorch__109",
+        "huggingface__diffusers__8795",
+        "ultralytics__yolov3__452",
+    ):
+        text = dev_text(ident)
+        assert reading(json.dumps(text)[1:-1]) == reading(text), ident
+        assert reading(f"RuntimeError({text!r})") == reading(text), ident
+
+
+def test_loaders_refusing_a_files_format_architecture_or_dtype_hold_a_loading_error() -> None:
+    """llama.cpp / ollama / GGUF nodes / vLLM refusals and diffusers' channel check are
+    loading errors: an ``unknown`` finding (exit 1), never "no loading error found"."""
+    for ident in (
+        "ollama__ollama__3246",  # Error: invalid file magic
+        "victorchall__EveryDream2trainer__18",  # expects 4 but received ... = 9
+        "city96__ComfyUI-GGUF__184",  # Unexpected architecture type in GGUF file
+        "ollama__ollama__6357",  # Error: unknown data type: U8
+    ):
+        assert text_facts(dev_text(ident)).loading_error, ident
+        assert weightfit.explain(dev_text(ident)).findings, ident
+
+
+def test_an_unknown_architecture_is_named_with_the_command_that_settles_it() -> None:
+    text = dev_text("city96__ComfyUI-GGUF__184")
+    assert text_facts(text).unknown_architecture == "hyvid"
+    report = weightfit.explain(text)
+    assert any("'hyvid'" in hint and "weightfit inspect" in hint for hint in report.hints)
+
+
+def test_a_refused_storage_dtype_is_quantized_storage() -> None:
+    """``unknown data type: U8``: bitsandbytes' packed weights, which a float loader refuses."""
+    text = dev_text("ollama__ollama__6357")
+    assert text_facts(text).quantization == ["u8 storage"]
+    assert weightfit.explain(text).findings[0].category == "quantization"
+
+
+def test_tensorflow_assign_binds_the_variable_to_the_model_and_the_value_to_the_checkpoint() -> (
+    None
+):
+    """``for 'Assign' ... with input shapes: [model], [checkpoint]`` (``Assign(ref, value)``)."""
+    text = dev_text("ZFTurbo__ZF_UNET_224_Pretrained_Model__8")
+    mismatched, _, _ = read(text)
+    assert list(mismatched.values()) == [((32, 3, 3, 3), (3, 3, 1, 32))]
+    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+def test_pytorch_0_4s_invalid_size_is_read_without_a_lora_guess() -> None:
+    """``size '[144 x 256 x 1 x 1]' is invalid for input with 36863 elements`` (a darknet
+    reader, years before LoRA): the numbers are kept, the cause stays open."""
+    text = dev_text("ultralytics__yolov3__30")
+    assert text_facts(text).invalid_view == ((144, 256, 1, 1), 36863)
+    finding = weightfit.explain(text).findings[0]
+    assert finding.category == "unknown"
+    assert finding.evidence["invalid_view"] == {"shape": [144, 256, 1, 1], "input_size": 36863}
+
+
+# Loader messages the dev part does not hold yet, each a verbatim line of a public thread.
+LLAMA_CPP_VOCAB = (  # https://github.com/hiyouga/LlamaFactory/issues/8611
+    "Error: llama runner process has terminated: error loading model: check_tensor_dims: "
+    "tensor 'token_embd.weight' has wrong shape; expected  4096, 128257, got  4096, 128256,"
+    "     1,     1"
+)
+LLAMA_CPP_GQA = (  # https://github.com/xorbitsai/inference/issues/971
+    "llama_model_load: error loading model: create_tensor: tensor 'blk.0.attn_k.weight' has "
+    "wrong shape; expected  8192,  8192, got  8192,  1024,     1,     1\n"
+    "llama_load_model_from_file: failed to load model"
+)
+MLX_SHAPE = (  # https://github.com/ml-explore/mlx-examples/issues/1064
+    "ValueError: Expected shape (4096, 4, 1) but received shape (4096, 1, 4) for parameter "
+    "model.layers.0.temporal_block.conv_1d.weight"
+)
+KERAS_SHAPE = (  # https://github.com/bubbliiiing/centernet-keras/issues/9
+    "ValueError: Shape mismatch in layer #175 (named conv2d_transpose_1) for weight "
+    "conv2d_transpose_1/kernel:0. Weight expects shape (4, 4, 128, 256). Received saved weight "
+    "with shape (2048, 256, 4, 4)"
+)
+MXNET_SHAPE = (  # https://github.com/MVIG-SJTU/AlphaPose/issues/491
+    "AssertionError: Failed loading Parameter 'conv5_weight' from saved params: shape "
+    "incompatible expected (17, 0, 3, 3) vs saved (33, 128, 3, 3)"
+)
+TF_ASSIGN = (  # https://github.com/matterport/Mask_RCNN/issues/2712
+    "ValueError: Dimension 1 in both shapes must be equal, but are 40 and 24. Shapes are "
+    "[1024,40] and [1024,24]. for 'Assign_682' (op: 'Assign') with input shapes: [1024,40], "
+    "[1024,24]."
+)
+VLLM_SHAPE = (  # https://github.com/verl-project/verl/issues/834
+    "AssertionError: Attempted to load weight (torch.Size([3600])) into parameter "
+    "(torch.Size([3584]))"
+)
+
+
+def test_llama_cpp_shapes_are_read_in_gguf_axis_order() -> None:
+    """``expected  4096, 128257, got  4096, 128256, 1, 1``: GGUF's ``ne``, innermost first and
+    padded with 1, is the model's (expected) and the file's (got) shape reversed."""
+    mismatched, _, _ = read(LLAMA_CPP_VOCAB)
+    assert mismatched == {"token_embd.weight": ((128256, 4096), (128257, 4096))}
+    assert weightfit.explain(LLAMA_CPP_VOCAB).findings[0].category == "vocab_resize"
+    mismatched, _, _ = read(LLAMA_CPP_GQA)
+    assert mismatched == {"blk.0.attn_k.weight": ((1024, 8192), (8192, 8192))}
+
+
+def test_a_name_after_its_two_shapes_and_the_received_or_saved_side() -> None:
+    """MLX's ``Expected shape A but received shape B for parameter X``, Keras' ``Weight expects
+    shape A. Received saved weight with shape B``, MXNet's ``Parameter 'x' ... expected A vs
+    saved B``: the name is bound, and *received* / *saved* is the checkpoint."""
+    assert read(MLX_SHAPE)[0] == {
+        "model.layers.0.temporal_block.conv_1d.weight": ((4096, 1, 4), (4096, 4, 1))
+    }
+    assert read(KERAS_SHAPE)[0] == {
+        "conv2d_transpose_1.kernel": ((2048, 256, 4, 4), (4, 4, 128, 256))
+    }
+    assert read(MXNET_SHAPE)[0] == {"conv5_weight": ((33, 128, 3, 3), (17, 0, 3, 3))}
+
+
+def test_tensorflow_assign_reads_its_own_input_shapes() -> None:
+    """The ``Shapes are A and B.`` before the op name are not a pair with the op's inputs."""
+    assert list(read(TF_ASSIGN)[0].values()) == [((1024, 24), (1024, 40))]
+
+
+def test_vllms_weight_loader_assertion_is_a_loading_error_with_its_sides() -> None:
+    """``Attempted to load weight (A) into parameter (B)``: A is the file's, B the model's."""
+    assert list(read(VLLM_SHAPE)[0].values()) == [((3600,), (3584,))]
+
+
+def test_more_loader_refusals_are_loading_errors() -> None:
+    """Each a verbatim line of a public thread: an ``unknown`` finding, never exit 2."""
+    for text in (
+        # https://github.com/Comfy-Org/ComfyUI/issues/8439
+        "ERROR: Could not detect model type of: "
+        "D:\\ComfyUI-aki-v1.2\\ComfyUI\\models\\checkpoints\\lumina_2.safetensors",
+        # https://github.com/hiyouga/LlamaFactory/issues/181
+        "ValueError: Target modules ['q_proj', 'v_proj'] not found in the base model. "
+        "Please check the target modules and try again.",
+        # https://github.com/AmpereComputingAI/llama.cpp/issues/2
+        "llama_model_load: error loading model: done_getting_tensors: wrong number of "
+        "tensors; expected 292, got 291",
+    ):
+        assert text_facts(text).loading_error, text
+        assert weightfit.explain(text).findings, text
+
+
+def test_a_storage_of_the_wrong_size_is_a_file_that_is_not_whole() -> None:
+    """https://github.com/uof1745-cmd/PCN/issues/6 (settled: corrupted during download)."""
+    text = "RuntimeError: storage has wrong size: expected -3678369713323989701 got 256"
+    assert text_facts(text).broken_file == "storage has wrong size"
+
+
+def test_a_run_longer_than_any_name_is_cut_and_the_names_around_it_kept() -> None:
+    """A base64 blob or a wall of wrapped lines is no name: cut into short pieces, so no
+    pattern scans it as one word (a quadratic cost), while a real paste reads the same."""
+    text = dev_text("open-mmlab__mmdetection3d__1339")
+    blob = "QUJD" * 2_000
+    pasted = f"{blob}\n{text}\n{blob}"
+    assert max(len(word) for word in normalise(clean(pasted)).split()) <= 300
+    assert reading(pasted) == reading(text)
+
+
+def test_typography_of_a_web_page_chat_or_ime_reads_as_its_text() -> None:
+    """Curly quotes (a web page, a chat app), full-width punctuation (an IME), no-break
+    spaces and zero-width characters around names."""
+    for ident in ("rosinality__style-based-gan-pytorch__109", "huggingface__diffusers__8795"):
+        text = dev_text(ident)
+        curly = text.replace("'", "\u2019").replace('"', "\u201d")
+        wide = text.replace(",", "\uff0c").replace(":", "\uff1a").replace(" ", "\u00a0")
+        invisible = text.replace(".", ".\u200b")
+        for pasted in (curly, wide, invisible):
+            assert reading(pasted) == reading(text), ident
+
+
+def test_tensorflows_key_not_found_in_checkpoint_names_a_missing_variable() -> None:
+    """``Key lstm/basic_lstm_cell/kernel not found in checkpoint``: a slash path whose leaf
+    is a Keras/TF parameter word (``kernel``), which the checkpoint lacks."""
+    _, missing, unexpected = read(dev_text("KranthiGV__Pretrained-Show-and-Tell-model__7"))
+    assert missing == ["lstm.basic_lstm_cell.kernel"] and not unexpected
+
+
+def test_two_records_of_equal_length_are_not_a_wrap() -> None:
+    """``lora key not loaded a...weight`` twice, the longest lines of the paste and of one
+    length: each line starts a record (same first words), none carries the one before."""
+    _, _, unexpected = read(dev_text("Comfy-Org__ComfyUI__1144"))
+    assert len(unexpected) == 4 and all(name.endswith(".weight") for name in unexpected)
+
+
+def test_more_breaks_a_paste_makes() -> None:
+    """A code block indents the rest of a broken name as its start; a break just before a
+    closing quote and its comma; a list that goes on after its comma on the next line."""
+    text = dev_text("anveshane__Comfyui_turbodiffusion__40")  # "b" + "locks.0...", indented
+    assert reading("\n".join("    " + line for line in text.split("\n"))) == reading(text)
+    text = dev_text("ClayShoaf__oobabooga-one-click-bandaid__1")  # '...scales' + '", ...'
+    assert reading(hard_wrapped(text, 120)) == reading(text)
+    text = dev_text("hirotomusiker__CLRerNet__26")  # "a_weight, " + "> b_weight,..."
+    assert reading(hard_wrapped(text, 78, "> ")) == reading(text)
+
+
+def test_files_a_loader_cannot_open_hold_a_loading_error() -> None:
+    """A file that is not what its loader expects, or not whole (each a verbatim line)."""
+    for text in (
+        # https://github.com/MrGiovanni/ModelsGenesis/issues/13 (Keras, another layout)
+        "when I load the pre-trained weights, I got the ----ValueError: axes don't match array",
+        # https://github.com/yeyupiaoling/MASR/issues/62 (torch.jit.load of a plain checkpoint)
+        "RuntimeError: PytorchStreamReader failed locating file constants.pkl: file not found",
+        # https://github.com/rahul-goel/isrf_code/issues/3 (pickle.load of a torch file)
+        "_pickle.UnpicklingError: A load persistent id instruction was encountered,\n"
+        "but no persistent_load function was specified.",
+        # https://github.com/uof1745-cmd/PCN/issues/6 (corrupted during download)
+        "RuntimeError: storage has wrong size: expected -3678369713323989701 got 256",
+    ):
+        assert text_facts(text).loading_error, text
+        assert weightfit.explain(text).findings, text
+
+
+def test_an_exception_raised_inside_a_load_call_or_a_loader_node_is_a_loading_error() -> None:
+    """No message weightfit knows, but the exception came out of a load: ``unknown``."""
+    for text in (
+        # https://github.com/kijai/ComfyUI-DynamiCrafterWrapper/issues/92
+        "Error occurred when executing CheckpointLoaderSimple:\n\n"
+        "'NoneType' object has no attribute 'lower'\n",
+        # https://github.com/yolain/ComfyUI-Easy-Use/issues/238
+        "!!! Exception during processing!!! 'NoneType' object has no attribute 'lower'\n"
+        "Traceback (most recent call last):\n"
+        '  File "/comfyui/custom_nodes/ComfyUI-Easy-Use/py/libs/loader.py", line 415, in '
+        "load_main\n"
+        "    model, clip, vae, clip_vision = self.load_checkpoint(ckpt_name_1)\n",
+    ):
+        assert text_facts(text).loading_error, text
+        assert weightfit.explain(text).findings[0].category == "unknown"
+
+
+def test_copying_a_param_is_the_checkpoints_side() -> None:
+    """PyTorch's ``copying a param with shape A from checkpoint``: the *param* copied is the
+    checkpoint's, so a paste that breaks or misspells ``from checkpoint`` keeps its sides."""
+    text = dev_text("FlyEgle__MAE-pytorch__7")  # "from c" + "heck point" at 100 columns
+    assert reading(hard_wrapped(text, 100)) == reading(text)
+
+
+def test_vllm_glog_and_docker_compose_prefixes() -> None:
+    """vLLM's ``ERROR 12-04 11:26:27 engine.py:366]`` (as in unslothai/unsloth#1380), glog's
+    ``E1204 ... loader.cc:123]`` and docker compose's ``service  | `` (as in
+    cobryan05/Yolo2Mqtt#1) are stripped: line breaks inside the prefixed lines are undone
+    as in the bare paste, and a load report's ``NAME | STATUS |`` rows are kept."""
+    for prefix in (
+        "ERROR 12-04 11:26:27 engine.py:366] ",
+        "E1204 11:26:27.123456 12345 loader.cc:123] ",
+        "vllm-server  | ",
+    ):
+        for ident in ("RadicalNumerics__RND1__10", "cobryan05__Yolo2Mqtt__1"):
+            text = dev_text(ident)
+            pasted = "\n".join(prefix + line for line in text.split("\n"))
+            assert reading(pasted) == reading(text), (prefix, ident)
+            assert reading(hard_wrapped(pasted, 100)) == reading(text), (prefix, ident)
