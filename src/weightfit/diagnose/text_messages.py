@@ -229,8 +229,18 @@ def lora_reshape(ctx: Context) -> None:
             continue
         finding = _reshape_finding(fact.expected, fact.size, set(fact.numbers))
         if own_weights:
+            if _short_of_one_row(fact.expected, fact.size):
+                # 36863 elements for 36864: no configuration differs by less than a row;
+                # the file was read misaligned (a header or format matter) `unknown` lists.
+                continue
             finding = _own_weights(finding)
         ctx.add(finding)
+
+
+def _short_of_one_row(expected: tuple[int, ...], size: int) -> bool:
+    """Whether ``size`` differs from the shape's element count by less than its smallest axis."""
+    axes = [d for d in expected if d > 1]
+    return bool(axes) and 0 < abs(math.prod(expected) - size) < min(axes)
 
 
 def _own_weights(finding: Finding) -> Finding:

@@ -174,8 +174,11 @@ def nested(ctx: Context) -> None:
     metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n)]
     if missing and not _first_tensors(missing):
         metadata = []
-    if facts.container_key and TRAINING_KEY.fullmatch(facts.container_key):
-        _missing_entry(ctx, facts.container_key)
+    entry = next(
+        (k for k in (facts.container_key, *facts.key_errors) if TRAINING_KEY.fullmatch(k)), ""
+    )
+    if entry and _indexed(facts.text, entry):
+        _missing_entry(ctx, entry)
         return
     if facts.container_key:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
@@ -213,6 +216,11 @@ def nested(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
+
+
+def _indexed(text: str, key: str) -> bool:
+    """Whether code in the text reads ``key`` out of a mapping (``checkpoint['arch']``)."""
+    return re.search(r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]", text) is not None
 
 
 def _missing_entry(ctx: Context, key: str) -> None:

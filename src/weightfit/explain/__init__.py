@@ -167,6 +167,8 @@ def sections(text: str | bytes) -> list[Section]:
         merged.append(generic)
     if not merged and facts.loading_error:
         merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
+    if merged:
+        merged[0].hints += [h for h in extract.hints(facts) if h not in merged[0].hints]
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
@@ -179,14 +181,23 @@ def sections(text: str | bytes) -> list[Section]:
 def _uncovered(generic: Section, parsed: list[Section]) -> Section:
     """Keep only what the generic extractor read that no library parser did."""
     covered = {n for s in parsed for n in (*s.mismatched, *s.missing, *s.unexpected)}
-    if any(s.mismatched for s in parsed):
-        covered.add(extract.UNNAMED)  # a library's message named the tensor that differs
-    generic.mismatched = {n: v for n, v in generic.mismatched.items() if n not in covered}
+    # A parser that reads a message into PyTorch's layout names its shapes in another order.
+    same_dims = {_dims(pair) for s in parsed for pair in s.mismatched.values()}
+    generic.mismatched = {
+        n: v
+        for n, v in generic.mismatched.items()
+        if n not in covered and _dims(v) not in same_dims
+    }
     generic.missing = [n for n in generic.missing if n not in covered]
     generic.unexpected = [n for n in generic.unexpected if n not in covered]
     if any(s.model == generic.model for s in parsed if s.model):
         generic.model = ""
     return generic
+
+
+def _dims(pair: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
+    """A mismatch's two shapes with their axes sorted: the same pair in any axis order."""
+    return tuple(tuple(sorted(shape)) for shape in pair)
 
 
 @contextmanager

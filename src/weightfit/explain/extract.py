@@ -256,6 +256,23 @@ INDEXED_LOAD = re.compile(
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
 
 
+def _indexes_weights(text: str, key: str) -> bool:
+    """Whether the code in a text reads the weights out of a checkpoint by ``key``.
+
+    A loaded file indexed at once (``torch.load(p)[param_key]``), a literal key fed to
+    ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
+    not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
+    """
+    literal = r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
+    if re.search(r"load\w*\([^\n]*\)\s*(?:\[\s*[A-Za-z_]\w*\s*\]|" + literal + ")", text):
+        return True
+    if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
+        return True
+    return bool(
+        CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
+    )
+
+
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
@@ -269,16 +286,18 @@ LAYER_COUNTS = re.compile(
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
 UNKNOWN_ARCHITECTURE = re.compile(
-    r"has\s+model\s+type\s+`([\w\-.]+)`\s+but\s+Transformers\s+does\s+not\s+recognize|"
-    r"unknown\s+model\s+architecture:?\s*'([\w\-.]+)'|"
-    r"Unexpected\s+architecture\s+type\s+in\s+GGUF\s+file[^\n]*?but\s+got\s+'([\w\-.]+)'|"
-    r"Model\s+architectures?\s+\[?'([\w\-.]+)'\]?\s+(?:are|is)\s+not\s+supported|"
-    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w\-.]+)'",
+    r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize|"
+    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
+    r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?(?:\s+type)?[^\n]*?(?:got|:)\s*\[?\s*"
+    r"['\"`]([\w.\-]+)['\"`]|"
+    r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"architectures?\s+\[?\s*['\"]([\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+supported|"
+    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
 llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
-``CONFIG_MAPPING``): the library is older than the model."""
+``CONFIG_MAPPING``): the file may be fine and the library older than the model."""
 MATMUL = re.compile(
     r"mat1\s+and\s+mat2\s+shapes\s+cannot\s+be\s+multiplied\s+\((\d+)x(\d+)\s+and\s+(\d+)x(\d+)\)"
 )
@@ -439,8 +458,7 @@ def facts(text: str) -> Facts:
         found.invalid_view = (dims, int(view.group(2) or view.group(3)))
     found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
-    if plain and INDEXED_LOAD.search(text):
-        found.container_key = plain[-1]
+    found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2))
@@ -492,8 +510,19 @@ def facts(text: str) -> Facts:
         or found.stale_attribute
         or found.input_channels
         or found.unknown_architecture
-        or (found.broken_file and UNPICKLING.search(text) is not None)
+        or found.broken_file
     )
+    return found
+
+
+def hints(known: Facts) -> list[str]:
+    """What would settle a fact the text states but no tensor shows."""
+    found = []
+    if known.unknown_architecture:
+        found.append(
+            f"see what the file declares beside '{known.unknown_architecture}', the architecture "
+            "this loader does not know: weightfit inspect FILE"
+        )
     return found
 
 
@@ -726,6 +755,9 @@ MISMATCH_WORDS = re.compile(
     r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight",
     re.I,
 )
+ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
+"""TensorFlow's ``Assign(ref, value)`` failing: its input shapes are the variable's (the
+model's) first, then the saved value's."""
 
 
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
@@ -740,8 +772,13 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         line = text[line_start : line_end if line_end >= 0 else len(text)]
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
+        assign = ASSIGN.search(line)
+        if assign is not None and first.start < line_start + assign.end():
+            continue  # the Assign op's own pair follows "input shapes:"
         assert first.shape is not None and second.shape is not None
-        sides = _sides(text, tokens, [tokens.index(first), tokens.index(second)], 0)
+        sides = assign is None and _sides(
+            text, tokens, [tokens.index(first), tokens.index(second)], 0
+        )
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
         section.mismatched[UNNAMED] = (have, want)
         return

@@ -7,9 +7,11 @@
 - Keras 2's ``load_weights``: ``weight <tf.Variable 'embedding_4/embeddings:0' ...> has
   shape (209, 100), but the saved weight has shape (465, 100)``;
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
-  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's), and
-  on TensorFlow 1.x ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with
-  input shapes: [3,3,1,32], [32,3,3,3]`` (the variable's, then the file's).
+  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's).
+
+TensorFlow 1.x's ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with input
+shapes: [3,3,1,32], [32,3,3,3]`` is left to the generic extractor, as written: the file's
+value may be in another layout (a Theano-ordered HDF5 file is ``OIHW``), so no order is assumed.
 
 TensorFlow stores kernels input-first (``HWIO`` convolutions, ``[in, out]`` dense
 kernels) where PyTorch stores them output-first; the shapes are turned into PyTorch's
@@ -32,15 +34,6 @@ TF_ASSIGN = re.compile(
     + NUMBERS
     + r"\]"
 )
-TF_DIMENSION = re.compile(
-    r"Dimension\s+\d+\s+in\s+both\s+shapes\s+must\s+be\s+equal,\s+but\s+are\s+\d+\s+and\s+"
-    r"\d+[^\n]*?for\s+'[^']*Assign[^']*'[^\n]*?input\s+shapes:\s*\["
-    + NUMBERS
-    + r"\],\s*\["
-    + NUMBERS
-    + r"\]"
-)
-"""Keras on TensorFlow 1.x loading an HDF5 file: the variable's shape, then the file's."""
 TF_VARIABLE = re.compile(r"loc:@([\w/\-.]+)")
 """The variable a TensorFlow node assigns to, printed after the error."""
 KERAS_LAYER = re.compile(
@@ -79,9 +72,6 @@ def parse(text: str) -> list[Section]:
         name = match.group(1).split(":")[0].replace("/", ".")
         model, checkpoint = _numbers(match.group(3)), _numbers(match.group(4))
         sections.append(_section("keras", match.start(), name, checkpoint, model))
-    for match in TF_DIMENSION.finditer(text):
-        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
-        sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
     for match in KERAS_LAYER.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
