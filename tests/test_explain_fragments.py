@@ -8,18 +8,8 @@ from pathlib import Path
 import pytest
 
 import weightfit
+from explain_helpers import size_mismatch, top
 from weightfit.diagnose import calibration
-
-
-def size_mismatch(name: str, have: list[int], want: list[int]) -> str:
-    return (
-        f"size mismatch for {name}: copying a param with shape torch.Size({have}) from "
-        f"checkpoint, the shape in current model is torch.Size({want})."
-    )
-
-
-def top(text: str) -> weightfit.Finding:
-    return weightfit.explain(text).findings[0]
 
 
 @pytest.mark.parametrize(

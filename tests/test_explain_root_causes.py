@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import pytest
 
+import explain_helpers
 import weightfit
+from explain_helpers import top
 
 HEADER = "RuntimeError: Error(s) in loading state_dict for Model:\n"
 
 
 def size_mismatch(name: str, have: list[int], want: list[int]) -> str:
-    return (
-        f"\tsize mismatch for {name}: copying a param with shape torch.Size({have}) from "
-        f"checkpoint, the shape in current model is torch.Size({want}).\n"
-    )
-
-
-def top(text: str) -> weightfit.Finding:
-    return weightfit.explain(text).findings[0]
+    """One line of the list under ``HEADER``: tab-indented, newline-ended."""
+    return f"\t{explain_helpers.size_mismatch(name, have, want)}\n"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 import transformers
 from diffusers import AutoencoderKL
 
+from small_configs import llava_configs
 from weightfit import knowledge
 from weightfit.targets.factory import build_from
 
@@ -199,22 +200,12 @@ def test_renames_land_on_names_the_real_classes_have():
     )  # fmt: skip
     assert _rename("encoder.pos_conv_embed.conv.weight_g") in wav2vec2
     assert _rename("encoder.pos_conv_embed.conv.weight_v") in wav2vec2
-    text = {
-        "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
-        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-        "vocab_size": 50,
-    }  # fmt: skip
-    vision = {
-        "model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
-        "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
-    }  # fmt: skip
-    llava = _named(
-        transformers.LlavaForConditionalGeneration, text_config=text, vision_config=vision
-    )
+    configs = llava_configs(vocab_size=50)
+    llava = _named(transformers.LlavaForConditionalGeneration, **configs)
     assert _rename("language_model.model.layers.0.mlp.up_proj.weight") in llava
     assert _rename("language_model.lm_head.weight") in llava
     assert _rename("multi_modal_projector.linear_1.weight") in llava
-    clip = _named(transformers.CLIPVisionModel, **{k: v for k, v in vision.items()})
+    clip = _named(transformers.CLIPVisionModel, **configs["vision_config"])
     assert _rename("vision_model.embeddings.patch_embedding.weight") in clip
 
 

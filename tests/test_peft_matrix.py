@@ -293,6 +293,14 @@ def materialize(version: str, name: str, folder: Path) -> Path:
     return folder
 
 
+def materialize_beside(today: Built, version: str, name: str, folder: Path) -> Path:
+    """A captured version's adapter folder with today's tokenizer files beside it."""
+    adapter = materialize(version, name, folder)
+    for extra in today.adapter.glob("tokenizer*.json"):
+        shutil.copy(extra, adapter)
+    return adapter
+
+
 def test_captured_fixtures_record_their_versions() -> None:
     assert {version for version, _ in CAPTURED} >= {"0.6.2", "0.13.2"}
     for version, name in CAPTURED:
@@ -319,9 +327,7 @@ def test_older_peft_layouts_check_and_merge_like_today(
     version: str, name: str, built: dict[str, Built], tmp_path: Path
 ) -> None:
     today = built[name]
-    adapter = materialize(version, name, tmp_path / "adapter")
-    for extra in today.adapter.glob("tokenizer*.json"):
-        shutil.copy(extra, adapter)
+    adapter = materialize_beside(today, version, name, tmp_path / "adapter")
     report = weightfit.check_adapter(adapter, today.base)
     legacy = LEGACY.get((version, name))
     older = OLDER_LAYOUT.get((version, name))
@@ -497,9 +503,7 @@ def test_what_the_check_calls_compatible_todays_peft_attaches(
 ) -> None:
     """No confident wrong answer: each older layout called compatible loads in today's PEFT."""
     case = built[name]
-    adapter = materialize(version, name, tmp_path / "adapter")
-    for extra in case.adapter.glob("tokenizer*.json"):
-        shutil.copy(extra, adapter)
+    adapter = materialize_beside(case, version, name, tmp_path / "adapter")
     if not weightfit.check_adapter(adapter, case.base).compatible:
         return
     attached = list(_peft_attached(case, adapter).state_dict().values())

@@ -18,6 +18,7 @@ from torch import nn
 
 import weightfit
 from diagnose_helpers import after_fix, blocking, categories, findings_for, only, save_safetensors
+from small_configs import llava_configs
 from weightfit import knowledge
 from weightfit.findings import Finding
 from weightfit.targets.factory import build_from
@@ -273,18 +274,9 @@ def test_text_encoder_lora_names_land_on_the_peft_names() -> None:
 
 
 def test_llava_next_image_newline_moves_under_the_base_model() -> None:
-    text = {
-        "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
-        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
-        "vocab_size": 64,
-    }  # fmt: skip
-    vision = {
-        "model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
-        "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
-    }  # fmt: skip
     llava_next = build_from(
         transformers.LlavaNextForConditionalGeneration,
-        config={"text_config": text, "vision_config": vision, "image_grid_pinpoints": [[28, 28]]},
+        config={**llava_configs(vocab_size=64), "image_grid_pinpoints": [[28, 28]]},
     )
     assert _rename("image_newline") in llava_next.tensors
     assert _rename("language_model.model.embed_tokens.weight") in llava_next.tensors

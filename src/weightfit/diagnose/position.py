@@ -231,16 +231,7 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
             if relative and n % 2 == 1 and m % 2 == 1 and prefix in (0, 3):
                 # (2w-1)² rows, plus BEiT's 3 cls-to-token / token-to-cls / cls-to-cls rows.
                 return _relative_table(pair, have, want, axis, n, m, prefix)
-            ev = {
-                "kind": "grid",
-                "name": pair.target,
-                "checkpoint": list(have),
-                "model": list(want),
-                "from_grid": [n, n],
-                "to_grid": [m, m],
-                "prefix_tokens": prefix,
-                "confidence": 0.9,
-            }
+            ev = {**_grid_evidence(pair, have, want, n, m, prefix), "confidence": 0.9}
             if patch:
                 ev["patch_size"] = patch
                 ev["image_size"] = [n * patch, m * patch]
@@ -263,13 +254,7 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
             # Another grid and another count of class / distillation / register tokens in
             # front (DeiT's 2 against ViT's 1): no resampling keeps the prefix tokens apart.
             return None, {
-                "kind": "grid",
-                "name": pair.target,
-                "checkpoint": list(have),
-                "model": list(want),
-                "from_grid": [n, n],
-                "to_grid": [m, m],
-                "prefix_tokens": p,
+                **_grid_evidence(pair, have, want, n, m, p),
                 "model_prefix_tokens": q,
                 "confidence": 0.7,
             }
@@ -297,6 +282,21 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
             )
         return op, ev
     return None
+
+
+def _grid_evidence(
+    pair: Pair, have: tuple[int, ...], want: tuple[int, ...], n: int, m: int, prefix: int
+) -> dict[str, object]:
+    """Evidence of a token grid resized from n x n to m x m behind ``prefix`` tokens."""
+    return {
+        "kind": "grid",
+        "name": pair.target,
+        "checkpoint": list(have),
+        "model": list(want),
+        "from_grid": [n, n],
+        "to_grid": [m, m],
+        "prefix_tokens": prefix,
+    }
 
 
 def _relative_table(

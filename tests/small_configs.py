@@ -1,0 +1,17 @@
+"""Small configs of real model families, shared by tests that build them on ``meta``."""
+
+from __future__ import annotations
+
+
+def llava_configs(vocab_size: int) -> dict[str, dict[str, object]]:
+    """A one-layer Llama text model and CLIP vision tower: a LLaVA(-NeXT) config's parts."""
+    text = {
+        "model_type": "llama", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 2,
+        "vocab_size": vocab_size,
+    }  # fmt: skip
+    vision = {
+        "model_type": "clip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+        "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
+    }  # fmt: skip
+    return {"text_config": text, "vision_config": vision}
