@@ -19,28 +19,23 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import _measure
 from _measure import machine
 from explain_real import load_corpus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from pasting import hard_wrapped
 
 BEGIN, END = "<!-- bench/explain_paste.py begin -->", "<!-- bench/explain_paste.py end -->"
 
 
 def wrapped(width: int, mark: str = "") -> Callable[[str], str]:
     """A terminal of ``width`` columns breaking every longer line (a reply quoting it)."""
-
-    def paste(text: str) -> str:
-        lines = []
-        for line in text.split("\n"):
-            while len(line) > width:
-                lines.append(line[:width])
-                line = line[width:]
-            lines.append(line)
-        return "\n".join(mark + line for line in lines)
-
-    return paste
+    return lambda text: hard_wrapped(text, width, mark)
 
 
 def prefixed(prefix: str) -> Callable[[str], str]:

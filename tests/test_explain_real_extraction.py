@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 import weightfit
+from pasting import hard_wrapped
 from weightfit.explain import sections
 from weightfit.explain._text import clean
 from weightfit.explain.extract import facts
@@ -80,17 +81,6 @@ def test_a_keyerror_is_a_container_key_only_when_the_weights_are_read_by_it() ->
         ("XPixelGroup__BasicSR__253", "params"),
     ):
         assert text_facts(dev_text(ident)).container_key == key
-
-
-def hard_wrapped(text: str, width: int, mark: str = "") -> str:
-    """The text as a terminal of ``width`` columns breaks it (and a reply quotes it)."""
-    lines = []
-    for line in text.split("\n"):
-        while len(line) > width:
-            lines.append(line[:width])
-            line = line[width:]
-        lines.append(line)
-    return "\n".join(mark + line for line in lines)
 
 
 def reading(text: str) -> tuple[list[str], dict[str, object], list[str], list[str]]:
