@@ -155,8 +155,8 @@ def write_calibration(outcomes: list[Outcome]) -> str:
     return str(path)
 
 
-def percent(part: int, whole: int) -> str:
-    return f"{100 * part / whole:.0f} % ({part}/{whole})" if whole else "-"
+def percent(part: int, whole: int, digits: int = 0) -> str:
+    return f"{100 * part / whole:.{digits}f} % ({part}/{whole})" if whole else "-"
 
 
 def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
@@ -170,7 +170,7 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
         "| --- | --- |",
         f"| top-1 category | {percent(sum(o.top1 for o in outcomes), total)} |",
         f"| top-3 category | {percent(sum(o.top3 for o in outcomes), total)} |",
-        f"| 'no loading error found' | {percent(sum(o.no_error for o in outcomes), total)} |",
+        f"| 'no loading error found' | {percent(sum(o.no_error for o in outcomes), total, 1)} |",
         f"| crashed | {percent(sum(bool(o.crashed) for o in outcomes), total)} |",
         "",
         "| settled category | texts | top-1 right | top-3 right |",
