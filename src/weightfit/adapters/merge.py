@@ -322,14 +322,7 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
             continue
         old = outcome.recipes[name].spec
         recipe = ops.Recipe(spec=replace(spec, name=name, location=None), source=spec)
-        if spec.dtype != old.dtype:
-            recipe = ops.Recipe(
-                spec=replace(recipe.spec, dtype=old.dtype),
-                inputs=(recipe,),
-                fn=_cast_to(old.dtype),
-                ops=("cast",),
-            )
-        outcome.recipes[name] = recipe
+        outcome.recipes[name] = _as_dtype(recipe, old.dtype)
         replaced.append(name)
     return replaced
 
@@ -362,16 +355,21 @@ def _add_untied(
             recipe = ops.Recipe(spec=replace(saved, name=name, location=None), source=saved)
         else:
             recipe = _with_rows(before[original], name, target.shape[0])
-        if recipe.spec.dtype != target.dtype:
-            recipe = ops.Recipe(
-                spec=replace(recipe.spec, dtype=target.dtype),
-                inputs=(recipe,),
-                fn=_cast_to(target.dtype),
-                ops=("cast",),
-            )
-        outcome.recipes[name] = recipe
+        outcome.recipes[name] = _as_dtype(recipe, target.dtype)
         added.append(name)
     return added
+
+
+def _as_dtype(recipe: ops.Recipe, dtype: str) -> ops.Recipe:
+    """``recipe`` cast to ``dtype`` (itself when it has that dtype already)."""
+    if recipe.spec.dtype == dtype:
+        return recipe
+    return ops.Recipe(
+        spec=replace(recipe.spec, dtype=dtype),
+        inputs=(recipe,),
+        fn=_cast_to(dtype),
+        ops=("cast",),
+    )
 
 
 def _with_rows(base: ops.Recipe, name: str, rows: int) -> ops.Recipe:
