@@ -199,3 +199,46 @@ def test_the_calibration_table_is_what_the_dev_texts_measure(
     assert counts == table  # rerun bench/explain_real.py --calibrate after changing a rule
     assert bands["high"][1] >= 0.9 * bands["high"][0]
     assert bands["middle"][1] >= 0.5 * bands["middle"][0]
+
+
+def tiny_llama(layers: int) -> nn.Module:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=16, intermediate_size=32, num_hidden_layers=layers, num_attention_heads=2,
+        num_key_value_heads=2, vocab_size=64, tie_word_embeddings=False,
+    )  # fmt: skip
+    return LlamaForCausalLM(config)
+
+
+def test_a_state_dict_that_stops_before_the_last_layers_and_the_head_is_a_truncated_file() -> None:
+    model = tiny_llama(4)
+    whole = model.state_dict()
+    cut = {n: t for n, t in whole.items() if not n.startswith(("model.layers.3.", "model.norm"))}
+    cut.pop("lm_head.weight")
+    top = weightfit.explain(load_error(model, cut)).findings[0]
+    assert top.category == "partitioned"
+    assert top.evidence["first_missing_layer"] == 3
+
+
+def test_a_shallower_model_keeps_its_head_so_missing_last_layers_are_not_a_truncated_file() -> None:
+    model = tiny_llama(4)
+    shallow = tiny_llama(3).state_dict()
+    categories = [f.category for f in weightfit.explain(load_error(model, shallow)).findings]
+    assert "partitioned" not in categories
+
+
+def test_empty_parameters_in_the_model_are_zero3_placeholders() -> None:
+    model = tiny_llama(1)
+    state = {n: t.clone() for n, t in model.state_dict().items()}
+    for parameter in model.parameters():
+        parameter.data = torch.empty(0)  # what ZeRO-3 leaves in a partitioned module
+    top = weightfit.explain(load_error(model, state)).findings[0]
+    assert top.category == "partitioned"
+    assert top.evidence["side"] == "model"
+
+
+def test_a_keyerror_on_one_model_dot_name_is_not_read_as_a_prefix() -> None:
+    text = "KeyError: 'model.layers.0.self_attn.qkv_proj.weight'"
+    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]

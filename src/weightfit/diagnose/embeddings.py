@@ -40,6 +40,8 @@ PAD_MULTIPLES = (128, 64, 32, 16, 8)
 
 INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
 """Name words of input embeddings (a model's token tables)."""
+LM_HEAD_WORDS = ("lm_head", "embed_out")
+"""Name words only a language model's output head carries."""
 _OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
 _LABEL_WORDS = ("label", "class_emb", "y_embed")
 _HEAD_WORDS = (
@@ -116,6 +118,7 @@ def vocab_resize(ctx: Context) -> None:
         if ctx.partial and _is_token_table(c.name) and not _label_rows(c)
     }
     vocabularies = configured_vocab(ctx)
+    other_tokenizer: set[tuple[int, int]] = set()
     for change in changes:
         larger = max(change.have, change.want)
         difference = abs(change.have - change.want)
@@ -129,7 +132,9 @@ def vocab_resize(ctx: Context) -> None:
             if difference > MAX_CONFIGURED_CHANGE * larger:
                 continue
         elif larger < MIN_VOCAB_ROWS or difference > MAX_VOCAB_CHANGE * larger:
-            continue
+            if not _token_rows_apart(ctx, change):
+                continue
+            other_tokenizer.add((change.have, change.want))
         if not table and ctx.partial and _class_count(change.have, change.want):
             continue
         if ctx.partial and not (table or configured or _vocab_like(change)):
@@ -142,7 +147,56 @@ def vocab_resize(ctx: Context) -> None:
         inputs = [c for c in changes if _role(c) == "input"]
         outputs = [c for c in changes if _role(c) == "output"]
         tied = _tied_head(ctx, inputs)
-        _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+        if (have, want) in other_tokenizer:
+            _report_other_tokenizer(ctx, have, want, changes)
+        else:
+            _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def _token_rows_apart(ctx: Context, change: _RowChange) -> bool:
+    """Whether a text's token table or LM head has a vocabulary's rows on both sides, far apart.
+
+    Rows of a table named for tokens (``embed_tokens``, ``wte``, ``lm_head``) count tokens
+    whatever the difference; thousands apart means another tokenizer (or another release of
+    one), which no resize makes right.
+    """
+    rows = (change.have, change.want)
+    if not ctx.partial or min(rows) < MIN_VOCAB_ROWS or stack_of(change.name) is not None:
+        return False
+    if _known.vocab_labels(change.have) and _known.vocab_labels(change.want):
+        return False  # two known tokenizers: the families rule names them
+    if len(ctx.tgt(change.pair).shape) > 2:
+        return False  # a convolution's channels, never tokens
+    return _is_token_table(change.name) or any(w in change.name for w in LM_HEAD_WORDS)
+
+
+def _report_other_tokenizer(ctx: Context, have: int, want: int, changes: list[_RowChange]) -> None:
+    """Report token rows too far apart for added tokens: another tokenizer's vocabulary."""
+    share = abs(have - want) / max(have, want)
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                f"vocabularies differ: {changes[0].name} has {have} token rows in the "
+                f"checkpoint, {want} in the model ({abs(have - want)} apart, {share:.0%}): "
+                "another tokenizer or another release of it, not a few added tokens"
+            ),
+            params=[c.pair.source for c in changes],
+            evidence={
+                "checkpoint_rows": have,
+                "model_rows": want,
+                "difference": have - want,
+                "tensors": [c.name for c in changes],
+            },
+            confidence=0.5,
+            fix_note=(
+                "use the tokenizer and config the checkpoint was trained with; resizing the "
+                "embeddings would give token ids another meaning"
+            ),
+        )
+    )
+    ctx.consume(pairs=[c.pair for c in changes])
 
 
 def _vocab_like(change: _RowChange) -> bool:

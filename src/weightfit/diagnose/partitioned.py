@@ -10,10 +10,19 @@ the whole tensor when the element count matches (a reshape restores it), a
 
 from __future__ import annotations
 
+import re
+
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
 from weightfit.plan import Op
+
+PARAMETER_LEAF = re.compile(
+    r"(?:^|\.)(?:weight|bias|gamma|beta|scale|alpha|lora_\w+|\w*embed\w*|\w*token\w*|\w*param\w*)"
+    r"(?:\.\w+)?$"
+)
+"""Names of trainable parameters, which ZeRO-3 and FSDP partition (buffers they leave whole)."""
+
 
 _GATHER_NOTE = (
     "gather the full weights first: DeepSpeed writes zero_to_fp32.py into every checkpoint "
@@ -31,7 +40,8 @@ def partitioned(ctx: Context) -> None:
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
         if have.numel == 0 and want.numel > 0:
-            empty.append(pair)
+            if PARAMETER_LEAF.search(pair.target):
+                empty.append(pair)
         elif len(have.shape) == 1 and _is_matrix(want.shape) and have.numel:
             if have.numel == want.numel:
                 flat_whole.append(pair)

@@ -11,6 +11,7 @@ import re
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose.partitioned import PARAMETER_LEAF
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -190,28 +191,86 @@ def _inversions(order: tuple[int, ...]) -> int:
 
 
 def empty_tensors(ctx: Context) -> None:
-    """Report checkpoint tensors of size 0: parameters ZeRO-3 partitioned and never gathered."""
+    """Report tensors of size 0 on one side: parameters ZeRO-3 (or FSDP) partitioned.
+
+    Only parameters are partitioned; a buffer of size 0 is one its module fills lazily.
+
+    Empty in the checkpoint: saved without gathering. Empty in the model: the state dict
+    was loaded into a model whose parameters were already partitioned (after
+    ``deepspeed.initialize`` or under ``zero.Init``), where each rank holds a placeholder.
+    """
     if not ctx.partial:
         return
-    pairs = [p for p in ctx.mismatches() if ctx.src(p).numel == 0 and ctx.tgt(p).numel > 0]
-    if not pairs:
+    empty = [p for p in ctx.mismatches() if (ctx.src(p).numel == 0) != (ctx.tgt(p).numel == 0)]
+    if empty and not any(PARAMETER_LEAF.search(p.target) for p in empty):
+        _report_lazy_buffers(ctx, empty)
         return
+    saved = [p for p in empty if ctx.src(p).numel == 0]
+    placed = [p for p in empty if ctx.tgt(p).numel == 0]
+    if saved:
+        _report_empty(
+            ctx,
+            saved,
+            side="checkpoint",
+            why="saved from DeepSpeed ZeRO-3 (or FSDP) without gathering the partitioned "
+            "parameters",
+            fix_note="save with the parameters gathered (deepspeed zero_to_fp32.py, "
+            "accelerator.get_state_dict(model), or stage3_gather_16bit_weights_on_model_save)",
+        )
+    if placed:
+        _report_empty(
+            ctx,
+            placed,
+            side="model",
+            why="the model's parameters were already partitioned by DeepSpeed ZeRO-3 (or FSDP) "
+            "when the state dict was loaded, so each rank holds an empty placeholder",
+            fix_note="load the weights before deepspeed.initialize / outside zero.Init, or "
+            "inside deepspeed.zero.GatheredParameters(model.parameters(), modifier_rank=0); "
+            "from_pretrained does this itself under a ZeRO-3 config",
+        )
+
+
+def _report_lazy_buffers(ctx: Context, pairs: list[Pair]) -> None:
+    """Report buffers empty on one side: a module that fills them on first use."""
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{first.target} is empty on one side ({shape_text(ctx.src(first).shape)} in the "
+                f"checkpoint, {shape_text(ctx.tgt(first).shape)} in the model): a buffer its "
+                "module fills on first use (a filterbank, mask or cache built lazily), saved "
+                "before or loaded after it was filled"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"empty_buffers": [p.target for p in pairs[:8]]},
+            confidence=0.5,
+            fix_note=(
+                "use a library version that builds the buffer when the module is made, run one "
+                "forward pass before loading, or leave the buffer out of the state dict "
+                "(strict=False) so the module rebuilds it"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_empty(ctx: Context, pairs: list[Pair], *, side: str, why: str, fix_note: str) -> None:
+    first = pairs[0]
+    shape = ctx.src(first).shape if side == "checkpoint" else ctx.tgt(first).shape
     ctx.add(
         Finding(
             category="partitioned",
             severity="error",
             message=(
-                f"{len(pairs)} checkpoint tensor(s) are empty ({pairs[0].source} has shape "
-                f"{shape_text(ctx.src(pairs[0]).shape)}): saved from DeepSpeed ZeRO-3 (or FSDP) "
-                "without gathering the partitioned parameters"
+                f"{len(pairs)} {side} tensor(s) are empty ({first.source} has shape "
+                f"{shape_text(shape)} in the {side}): {why}"
             ),
             params=[p.source for p in pairs],
-            evidence={"empty": [p.source for p in pairs[:8]], "count": len(pairs)},
+            evidence={"empty": [p.source for p in pairs[:8]], "count": len(pairs), "side": side},
             confidence=0.85,
-            fix_note=(
-                "save with the parameters gathered (deepspeed zero_to_fp32.py, "
-                "accelerator.get_state_dict(model), or stage3_gather_16bit_weights_on_model_save)"
-            ),
+            fix_note=fix_note,
         )
     )
     ctx.consume(pairs=pairs)

@@ -14,6 +14,7 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
 from weightfit.findings import Category, Finding
 from weightfit.plan import Op
+from weightfit.tree import stack_of
 
 RUNNING_STATS = (".running_mean", ".running_var", ".num_batches_tracked")
 
@@ -204,6 +205,9 @@ def known_renames(ctx: Context) -> None:
     names = [*ctx.unexpected(), *ctx.missing()]
     if facts is not None:
         names += [n for n in facts.key_errors if n not in names]
+    if facts is not None:
+        # TensorFlow's own variables (bert/embeddings/LayerNorm/beta) are spelled so natively.
+        names = [n for n in names if n.replace(".", "/") not in facts.text]
     hits = [(n, c) for n in names for c in knowledge.changes_for(n) if c.kind == "rename"]
     if not hits:
         return
@@ -303,3 +307,58 @@ def marked_leftovers(ctx: Context) -> None:
         )
         ctx.consume(unexpected=names)
         return
+
+
+FINAL_MODULES = re.compile(
+    r"(?:^|\.)(?:norm|ln_f|final_layer_?norm|final_norm|norm_out|layernorm|lm_head|output|"
+    r"head|heads|fc|classifier|pooler|decoder)\.",
+)
+"""Modules a network runs after its layer stacks: the final norm, the output head."""
+
+
+def truncated_tail(ctx: Context) -> None:
+    """Report a checkpoint that stops part-way: the last layers and the final modules missing.
+
+    Missing names that are the layers of one stack from some index ``k >= 1`` on, followed
+    (in the model's order, which loaders list them in) by the modules that run after the
+    stack, while layers ``0 .. k-1`` loaded: the file ends early. A model of another depth
+    would still have its final norm and head; a save that stopped, a download cut short or
+    a shard the index does not list lose the tail.
+    """
+    if not ctx.partial or ctx.mismatches() or ctx.unexpected():
+        return
+    missing = ctx.missing()
+    stacked = [(n, s) for n in missing if (s := stack_of(n)) is not None]
+    if not stacked or len({s[0] for _, s in stacked}) != 1:
+        return
+    stack = stacked[0][1][0]
+    indices = sorted({s[1] for _, s in stacked})
+    if indices[0] < 1 or indices != list(range(indices[0], indices[-1] + 1)):
+        return
+    last_stacked = max(missing.index(n) for n, _ in stacked)
+    after = missing[last_stacked + 1 :]
+    if not after or any(stack_of(n) is not None for n in after):
+        return
+    if not all(FINAL_MODULES.search(n) for n in after):
+        return
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"the checkpoint stops after layer {indices[0] - 1} of {stack}: layers "
+                f"{indices[0]}-{indices[-1]} and the modules after them ({', '.join(after[:3])}) "
+                "are missing while the earlier layers loaded: an incomplete file or a shard "
+                "that was not read (a download cut short, a save that stopped, an index that "
+                "does not list every file)"
+            ),
+            params=missing,
+            evidence={"stack": stack, "first_missing_layer": indices[0], "after": after[:8]},
+            confidence=0.7,
+            fix_note=(
+                "check every shard the index lists is present and complete (weightfit lint "
+                "FOLDER), download again, or re-save the checkpoint"
+            ),
+        )
+    )
+    ctx.consume(missing=missing)

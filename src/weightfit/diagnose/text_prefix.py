@@ -69,8 +69,10 @@ def one_sided_prefix(ctx: Context) -> None:
         if other and not (stripped & set(other)):
             continue
         strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
-        if side == "model" and not strong:
-            continue  # model names start with model., backbone. ... by themselves
+        if not strong and (side == "model" or set(names) <= set(_looked_up(ctx))):
+            # Model names start with model., backbone. ... by themselves, and a loader's
+            # KeyError on one such name says only that the lookup failed, not why.
+            continue
         op_args = (
             {"strip": f"{segment}.", "add": ""}
             if side == "checkpoint"
@@ -116,6 +118,12 @@ def one_sided_prefix(ctx: Context) -> None:
             )
         )
         ctx.consume(missing=missing)
+
+
+def _looked_up(ctx: Context) -> list[str]:
+    """Names the text shows only in a ``KeyError``."""
+    facts = text_facts(ctx)
+    return facts.key_errors if facts is not None else []
 
 
 def _deeper_layers(names: list[str]) -> bool:
@@ -184,15 +192,20 @@ def nested(ctx: Context) -> None:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
         names: list[str] = []
     elif (
-        (words or metadata)
+        (words or metadata or (unexpected and missing and _first_tensors(missing)))
         and len(unexpected) <= 6
         and all("." not in n for n in unexpected)
         and not ctx.mismatches()
     ):
-        # A few plain words (epoch, best_acc, state_dict): a training checkpoint's top level.
-        key = words[0] if words else "state_dict"
+        # A few plain words (epoch, best_acc, state_dict) where tensors should be, or any
+        # plain words while the model's first tensors all went unfilled: the file's top
+        # level holds containers and metadata.
+        containers = [n for n in unexpected if not TRAINING_KEY.fullmatch(n)]
+        key = words[0] if words else containers[0] if containers and not metadata else "state_dict"
         where = "the checkpoint's top level holds" + (
-            "" if words else f" training metadata ({', '.join(metadata[:3])}) beside"
+            f" training metadata ({', '.join(metadata[:3])}) beside"
+            if metadata and not words
+            else ""
         )
         names = unexpected
     else:

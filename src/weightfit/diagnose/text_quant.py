@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from weightfit import dtypes
+from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import text_facts, whole_text_facts
 from weightfit.findings import Finding
@@ -145,6 +146,7 @@ def packed_shapes(ctx: Context) -> None:
         return
     pairs = []
     blocks: list[str] = []
+    along_inputs = _packed_inputs(ctx)
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
         named = pair.target.rsplit(".", 1)[-1] in QUANT_LEAVES
@@ -153,7 +155,8 @@ def packed_shapes(ctx: Context) -> None:
         matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
         ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
         blocks += [name for name in ggml if name not in blocks]
-        if named or flat or matrix or ggml or _byte_buffer(pair.target, have.shape, want.shape):
+        packed = named or flat or matrix or ggml or pair in along_inputs
+        if packed or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
         return
@@ -182,6 +185,28 @@ def packed_shapes(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+def _packed_inputs(ctx: Context) -> list[Pair]:
+    """Matrices whose input axis is ``1/k`` of the model's on every layer, outputs unchanged.
+
+    Packed 4-bit storage halves the input axis of every quantized matrix (two values per
+    byte) and keeps the outputs. A narrower model would narrow some output too (the
+    projections back to the hidden width); a tensor-parallel shard splits the input of
+    the projections back to the hidden width only, which all share one output size.
+    A narrower input (another encoder's context width) changes one input size only. So:
+    every differing matrix, the same ``k``, two or more output and input sizes.
+    """
+    pairs = ctx.mismatches()
+    shapes = [(ctx.src(p).shape, ctx.tgt(p).shape) for p in pairs]
+    if len(pairs) < 2 or any(len(a) != 2 or len(b) != 2 or a[0] != b[0] for a, b in shapes):
+        return []
+    ratios = {b[1] // a[1] if a[1] and b[1] % a[1] == 0 else 0 for a, b in shapes}
+    if len(ratios) != 1 or ratios.pop() not in PACKING:
+        return []
+    if len({a[0] for a, _ in shapes}) < 2 or len({b[1] for _, b in shapes}) < 2:
+        return []  # one input size: a narrower input (another text encoder's context)
+    return list(pairs)
 
 
 def _ggml_blocks(have: tuple[int, ...], want: tuple[int, ...]) -> list[str]:

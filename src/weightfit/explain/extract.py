@@ -72,10 +72,11 @@ NOT_A_NAME = re.compile(
 SHAPE = re.compile(
     r"torch\.Size\(\s*\[\s*(?P<size>[\d,\s]*)\]\s*\)"
     r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
-    r"|(?<![\w\])])\(\s*(?P<tuple>\d+(?:\s*,\s*\d+)*\s*,?)\s*\)"
+    r"|(?<![\w\])])\(\s*(?P<tuple>\d+(?:\s*,\s*\d+)+\s*,?|\d+\s*,)\s*\)"
     r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
 )
-"""A shape, in any of the notations people and libraries print."""
+"""A shape, in any of the notations people and libraries print. A tuple of one size is
+``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape."""
 
 CHECKPOINT_CUES = (
     "checkpoint",
