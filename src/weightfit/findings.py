@@ -45,6 +45,11 @@ Severity = Literal["error", "warning", "info"]
 """``error`` blocks a strict load; ``warning`` loads but is probably wrong; ``info`` is benign."""
 
 
+NO_SPECIFIC_CAUSE = "no_specific_cause"
+"""Evidence key of a catch-all finding (differences no rule explained); it ranks after every
+finding that names a cause."""
+
+
 @dataclass
 class Finding:
     """One cause behind a set of differences between a checkpoint and its target.

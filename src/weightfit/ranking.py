@@ -1,7 +1,8 @@
 """Ranking and counting: findings into a :class:`~weightfit.findings.Report`.
 
 ``check``, ``explain`` and ``check_adapter`` all end here: findings sort most
-explanatory first (severity, then parameters covered), the ``summary`` counts
+explanatory first (severity, a cause named surely before unexplained differences, then parameters
+covered), the ``summary`` counts
 what the alignment and the findings cover, and ``differences`` folds the
 tensors that differ into rows (repeated layers collapse into one).
 """
@@ -13,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from weightfit.alignment import Alignment
-from weightfit.findings import Finding, Report
+from weightfit.findings import NO_SPECIFIC_CAUSE, Finding, Report
 from weightfit.fix_hint import FixHint, FixTarget, spell
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.tree import collapse_names
@@ -41,10 +42,13 @@ def build_report(
 
     """
     source, target = alignment.source, alignment.target
+    findings = list(findings)
+    demoted = _unexplained_after(findings)
     ranked = sorted(
         findings,
         key=lambda f: (
             SEVERITY_RANK.get(f.severity, 3),
+            id(f) in demoted,
             -_params(f.params, alignment),
             -len(f.params),  # what explains more tensors, where shapes are unknown (explain)
             -f.confidence,
@@ -60,6 +64,31 @@ def build_report(
         hints=_hints(source, fix_hint),
         fix_hint=fix_hint,
     )
+
+
+LEFTOVER_CATEGORIES = frozenset({"missing", "unexpected", "unknown"})
+"""Categories that say what differs, not why."""
+
+SURE_CAUSE = 0.5
+"""Confidence from which a named cause ranks before the differences no rule explained."""
+
+
+def _named(finding: Finding) -> bool:
+    return finding.category not in LEFTOVER_CATEGORIES and not finding.evidence.get(
+        NO_SPECIFIC_CAUSE
+    )
+
+
+def _unexplained_after(findings: list[Finding]) -> set[int]:
+    """The catch-all findings that rank after the rest: some cause was named surely.
+
+    Differences no rule explained beside a cause named at :data:`SURE_CAUSE` or more
+    are most often that cause's reach (a layer fed the classes), not a cause of their
+    own; beside leftovers alone they are the best account of what differs.
+    """
+    if not any(_named(f) and f.confidence >= SURE_CAUSE for f in findings):
+        return set()
+    return {id(f) for f in findings if f.evidence.get(NO_SPECIFIC_CAUSE)}
 
 
 def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:

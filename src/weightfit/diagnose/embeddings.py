@@ -460,12 +460,15 @@ def num_classes(ctx: Context) -> None:
             evidence["config_option"] = keys[0]
         if datasets:
             evidence["known_class_counts"] = datasets
+        fed = _fed_classes(ctx, have - want, changes) if ctx.partial else []
+        if fed:
+            evidence["classes_fed_back"] = [p.target for p in fed]
         ctx.add(
             Finding(
                 category="num_classes",
                 severity="error",
                 message=message,
-                params=[c.pair.source for c in changes],
+                params=[c.pair.source for c in changes] + [p.source for p in fed],
                 evidence=evidence,
                 confidence=_head_confidence(ctx, changes, has_bias, datasets),
                 fix=[
@@ -479,7 +482,28 @@ def num_classes(ctx: Context) -> None:
                 ),
             )
         )
-        ctx.consume(pairs=[c.pair for c in changes])
+        ctx.consume(pairs=[c.pair for c in changes] + fed)
+
+
+def _fed_classes(ctx: Context, change: int, head: list[_RowChange]) -> list[Pair]:
+    """Other open mismatches whose one differing axis changes by the head's class change.
+
+    A decoder that feeds its previous prediction back (an attention OCR cell reads a
+    one-hot of the classes beside its hidden state: 256 + 45 = 301 inputs) grows by
+    exactly as many as the head: the same cause.
+    """
+    taken = {c.pair for c in head}
+    fed = []
+    for pair in ctx.mismatches():
+        if pair in taken:
+            continue
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != len(want):
+            continue
+        deltas = [a - b for a, b in zip(have, want, strict=True) if a != b]
+        if deltas == [change]:
+            fed.append(pair)
+    return fed
 
 
 _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")

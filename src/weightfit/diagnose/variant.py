@@ -25,7 +25,7 @@ from weightfit.diagnose._context import (
     main_width,
     shape_text,
 )
-from weightfit.findings import Finding
+from weightfit.findings import NO_SPECIFIC_CAUSE, Finding
 from weightfit.manifest import TensorSpec
 from weightfit.tree import format_numbers, stack_of
 
@@ -340,6 +340,7 @@ def unexplained_shapes(ctx: Context) -> None:
                 ],
                 "templates": {t: len(ps) for t, ps in list(templates.items())[:20]},
                 "config_fields": options,
+                NO_SPECIFIC_CAUSE: True,
             },
             confidence=0.5,
             fix_note=(
