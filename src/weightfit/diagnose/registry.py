@@ -383,6 +383,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "stated_quantity",
+        text_statements.stated_quantity,
+        ("vocab_resize", "partitioned", "wrong_variant", "num_classes"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broken_file",
         text_statements.broken_file,
         ("partitioned", "unrelated"),
@@ -400,6 +407,13 @@ REGISTRY: tuple[Rule, ...] = (
         "unshaped_names",
         text_names.unshaped_names,
         ("pos_embed_resize", "vocab_resize", "num_classes", "wrong_variant"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "registered_buffers",
+        text_names.registered_buffers,
+        ("version",),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from weightfit import knowledge
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
+from weightfit.diagnose.text_prefix import only_buffers
 from weightfit.findings import Category, Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -102,6 +103,83 @@ def fused_names(ctx: Context) -> None:
             unexpected=[*explained_fused, *explained_parts],
         )
         return
+    _one_sided_fused(ctx)
+
+
+FUSED_WORD = re.compile(
+    r"^(?:\w*_)?(?:qkv|query_key_value|c_attn|in_proj(?:_weight|_bias)?|gate_up|w_?pack|wqkv|"
+    r"kv)(?:_proj)?$",
+    re.IGNORECASE,
+)
+"""Module words of fused projections (``attn_qkv``, ``query_key_value``, ``gate_up_proj``)."""
+
+PART_GROUPS = (
+    frozenset({"q", "k", "v"}),
+    frozenset({"query", "key", "value"}),
+    frozenset({"wq", "wk", "wv"}),
+    frozenset({"gate", "up"}),
+)
+"""Words of projections that fused layouts store as one tensor."""
+
+
+def _part(word: str) -> str:
+    """The projection word of a module word: ``q_proj`` → ``q``, ``to_k`` → ``k``."""
+    core = word.lower().removeprefix("to_").removesuffix("_proj")
+    return core
+
+
+def _one_sided_fused(ctx: Context) -> None:
+    """Report a text listing only fused tensors, or only the parts a fused tensor holds.
+
+    Only ``attn_qkv`` missing: the loader wants the fused layout and the file stores the
+    parts. Only ``q_proj``/``k_proj``/``v_proj`` missing, layer after layer, while the rest
+    of each layer loads: the file stores them fused (``in_proj_weight``, ``qkv``).
+    """
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for names, other in ((missing, unexpected), (unexpected, missing)):
+        if not names or other:
+            continue
+        words = [_parent_and_word(n)[1] for n in names]
+        side = "model" if names is missing else "checkpoint"
+        if all(FUSED_WORD.match(w) for w in words):
+            held, stored = "fused tensors", "their parts (q, k, v / gate, up)"
+        elif _split_parts(names):
+            held, stored = "split projections", "them fused (qkv / in_proj / gate_up)"
+        else:
+            continue
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"only {held} are in the {side} alone ({names[0]} …): the other side most "
+                    f"likely stores {stored}, a layout another version of the loader reads"
+                ),
+                params=names,
+                evidence={"side": side, "names": names[:8]},
+                confidence=0.5,
+                fix_note=(
+                    "use the loader version that knows this layout, or split / fuse the tensors "
+                    "(weightfit check CKPT --against TARGET plans it)"
+                ),
+            )
+        )
+        ctx.consume(
+            missing=names if side == "model" else [], unexpected=names if side != "model" else []
+        )
+        return
+
+
+def _split_parts(names: list[str]) -> bool:
+    """Whether the names are two or more parts of one fused group in each of their modules."""
+    by_parent: dict[str, set[str]] = {}
+    for name in names:
+        parent, word = _parent_and_word(name)
+        by_parent.setdefault(parent, set()).add(_part(word))
+    return all(
+        any(len(parts & group) >= 2 and parts <= group for group in PART_GROUPS)
+        for parts in by_parent.values()
+    )
 
 
 def _parent_and_word(name: str) -> tuple[str, str]:
@@ -362,3 +440,44 @@ def truncated_tail(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=missing)
+
+
+def registered_buffers(ctx: Context) -> None:
+    """Report a side whose only leftover names are bookkeeping buffers: another code version.
+
+    A release that registers a new persistent buffer (``field.max_res``,
+    ``attn.relative_position_index``), or stops registering one, leaves exactly those names
+    missing or unexpected while every weight loads.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for names, side in ((missing, "model"), (unexpected, "checkpoint")):
+        other = unexpected if side == "model" else missing
+        if not names or other:
+            continue
+        if not only_buffers(names):
+            continue
+        leaves = sorted({n.rsplit(".", 1)[-1] for n in names})
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"only buffers differ: {len(names)} {', '.join(leaves[:4])} buffer(s) are in "
+                    f"the {side} alone, while every weight matched: one code version registers "
+                    "them (persistent) and the other does not"
+                ),
+                params=names,
+                evidence={"side": side, "leaves": leaves[:8], "names": names[:8]},
+                confidence=0.55,
+                fix_note=(
+                    "load with strict=False (the module rebuilds its buffers), or use the code "
+                    "version the checkpoint was saved with"
+                ),
+            )
+        )
+        ctx.consume(
+            missing=names if side == "model" else [], unexpected=names if side != "model" else []
+        )
+        return

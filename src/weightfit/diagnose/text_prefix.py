@@ -37,6 +37,18 @@ BUFFERS = (
 """Buffers whose absence or presence is a version matter, never a prefix."""
 
 
+BOOKKEEPING_LEAF = re.compile(
+    r"(?:^|_)(?:index|indices|ids|mask|masks|count|counts|steps?|tracked|initiali[sz]ed|"
+    r"cache|freqs?|grid|res|levels|size|scale_factor)$|^(?:num|n|max|min|log2|is|use)_\w+$"
+)
+"""Leaf names of buffers that hold bookkeeping (counts, sizes, indices, masks), not weights."""
+
+
+def only_buffers(names: list[str]) -> bool:
+    """Whether every name is a bookkeeping buffer (``field.max_res``, ``*.num_batches_tracked``)."""
+    return bool(names) and all(BOOKKEEPING_LEAF.search(n.rsplit(".", 1)[-1]) for n in names)
+
+
 FIRST_TENSORS = 3
 """Missing names from this many distinct top modules, layer 0 among them, mean 'all of them'."""
 
@@ -53,6 +65,8 @@ def one_sided_prefix(ctx: Context) -> None:
     if not ctx.partial or ctx.mismatches():
         return
     missing, unexpected = ctx.missing(), ctx.unexpected()
+    if only_buffers(missing) or only_buffers(unexpected):
+        return  # buffers a code version registers: no prefix renames only them
     for names, side in ((unexpected, "checkpoint"), (missing, "model")):
         other = missing if side == "checkpoint" else unexpected
         heads = {name.split(".", 1)[0] for name in names}

@@ -258,8 +258,8 @@ def broken_file(ctx: Context) -> None:
     if facts is None or not facts.broken_file or ctx.findings:
         return
     said = facts.broken_file
-    pointer = "'v'" in said
-    page = "'<'" in said
+    pointer = "'v'" in said or "'vers'" in said or "'srev'" in said
+    page = "'<" in said
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
         if pointer
@@ -277,5 +277,57 @@ def broken_file(ctx: Context) -> None:
             evidence={"error": said, "likely_cause": cause},
             confidence=0.75 if (pointer or page) else 0.65,
             fix_note="download the file again and compare its size with the source's",
+        )
+    )
+
+
+STATED_CAUSES: dict[str, tuple[Category, str, str]] = {
+    "vocab": (
+        "vocab_resize",
+        "the vocabularies differ ({a} against {b} tokens)",
+        "use the tokenizer the weights were trained with, or resize the embeddings to it",
+    ),
+    "parallel": (
+        "partitioned",
+        "the parallel layout differs ({a} against {b}): the checkpoint is split for another "
+        "number of model-parallel ranks than the run has",
+        "launch with as many ranks as the checkpoint has shards, or reshard (merge) it first",
+    ),
+    "width": (
+        "wrong_variant",
+        "the widths differ ({a} against {b}): weights of another size of the model",
+        "build the model the weights were saved from (its config's hidden size)",
+    ),
+    "classes": (
+        "num_classes",
+        "the class counts differ ({a} against {b})",
+        "build the head for the checkpoint's classes, or re-initialise it for yours",
+    ),
+    "layers": (
+        "wrong_variant",
+        "the layer counts differ ({a} against {b}): another depth of the model",
+        "build the model with the checkpoint's number of layers",
+    ),
+}
+"""What two stated values of each model quantity mean, and what to do."""
+
+
+def stated_quantity(ctx: Context) -> None:
+    """Report a sentence stating two values of one model quantity, when no tensor is named."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.stated is None or ctx.findings:
+        return
+    if ctx.mismatches() or ctx.missing() or ctx.unexpected():
+        return
+    kind, a, b = facts.stated
+    category, what, fix_note = STATED_CAUSES[kind]
+    ctx.add(
+        Finding(
+            category=category,
+            severity="error",
+            message=what.format(a=a, b=b),
+            evidence={"quantity": kind, "values": [a, b]},
+            confidence=0.5,
+            fix_note=fix_note,
         )
     )

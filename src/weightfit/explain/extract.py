@@ -318,6 +318,23 @@ BROKEN_FILE = re.compile(
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size)."""
+QUANTITY = re.compile(
+    r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab)|"
+    r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
+    r"tensor[\s_-]parallel(?:[\s_]size)?|tp[\s_]size|num[\s_]shards)|"
+    r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
+    r"(?P<classes>num[\s_]classes|num[\s_]labels|n_classes)|"
+    r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?))\b",
+    re.I,
+)
+"""A model quantity a sentence may state two values of: vocabulary, parallel degree, width,
+classes, layers."""
+DIFFER_CUE = re.compile(r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer", re.I)
+PATH_WORD = re.compile(r"\S*[/\\]\S*|\S+\.(?:model|json|bin|pth?|gguf|safetensors)\b")
+HEADER_NUMBER = re.compile(
+    r"(?:version|magic|header(?:\s+size|\s+length)?|size)\D{0,40}?\bv?(\d{8,10})\b", re.I
+)
+"""A large number a reader took from a file's first bytes (a version, a magic, a length)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
 """accelerate / transformers refusing a folder with two shard indexes."""
 QUANT_DTYPE = re.compile(
@@ -367,6 +384,8 @@ class Facts:
             pipelines' ``expects 4 but received ... = 9``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
+        stated: ``(kind, first, second)`` of a line stating two values of one model
+            quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
     """
 
     loading_error: bool = False
@@ -391,6 +410,7 @@ class Facts:
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
     matmul: tuple[int, int, int] | None = None
+    stated: tuple[str, int, int] | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -421,6 +441,7 @@ class Facts:
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
             "matmul": list(self.matmul) if self.matmul else None,
+            "stated": list(self.stated) if self.stated else None,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -492,9 +513,12 @@ def facts(text: str) -> Facts:
     fed = INPUT_CHANNELS.search(text)
     if fed is not None:
         found.input_channels = (int(fed.group(1)), int(fed.group(5)))
+    found.stated = _stated_quantity(text)
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
+    else:
+        found.broken_file = _text_read_as_number(text)
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
         found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
@@ -512,8 +536,46 @@ def facts(text: str) -> Facts:
         or found.input_channels
         or found.unknown_architecture
         or found.broken_file
+        or found.stated
     )
     return found
+
+
+def _stated_quantity(text: str) -> tuple[str, int, int] | None:
+    """A line that names a model quantity, says two values differ, and gives exactly two.
+
+    ``Vocab size mismatch (model has 38464, but tokenizer.model has 38656)``, ``Loading a
+    checkpoint for MP=1 but world size is 8``: the kind (``vocab``, ``parallel``, ``width``,
+    ``classes``, ``layers``) and the two values in the order written.
+    """
+    for line in text.splitlines()[:2000]:
+        quantity = QUANTITY.search(line)
+        if quantity is None or DIFFER_CUE.search(line) is None:
+            continue
+        numbers = list(
+            dict.fromkeys(int(n) for n in re.findall(r"\b\d+\b", PATH_WORD.sub(" ", line)))
+        )
+        if len(numbers) == 2 and all(numbers):
+            kind = next(k for k, v in quantity.groupdict().items() if v)
+            return (kind, numbers[0], numbers[1])
+    return None
+
+
+def _text_read_as_number(text: str) -> str:
+    """A header number whose bytes are letters: the file is text (a Git LFS pointer, a page).
+
+    A reader that takes a version or a length from the first bytes of ``version
+    https://git-lfs...`` reports 1936876918 (``vers``, little-endian).
+    """
+    for match in HEADER_NUMBER.finditer(text):
+        number = int(match.group(1))
+        if number >= 1 << 32:
+            continue
+        for order in ("little", "big"):
+            word = number.to_bytes(4, order)
+            if all(chr(b).isalpha() or chr(b) in " <>!/" for b in word):
+                return f"{number} is the text '{word.decode('ascii')}' read as a number"
+    return ""
 
 
 def hints(known: Facts) -> list[str]:
