@@ -47,9 +47,10 @@ _CONDITION_WORDS = (
 )
 """Name words of layers fed by a conditioning source; they raise confidence, never decide."""
 
-_FEEDER_CLASS = re.compile(r"(image|img|vision|audio|clip)_?proj", re.IGNORECASE)
+_FEEDER_CLASS = re.compile(r"(image|img|vision|audio|clip)_?proj|resampler", re.IGNORECASE)
 """Model classes whose whole job is to project an encoder's features (IP-Adapter's
-ImageProjModel, audio projections): every input width they read is the encoder's."""
+ImageProjModel and Resampler, Perceiver resamplers of vision-language models, audio
+projections): every input width they read is the encoder's."""
 
 
 @dataclass
@@ -265,7 +266,7 @@ def encoder_swap(ctx: Context) -> None:
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
         axes = _differing_axes(have, want)
-        if len(axes) != 1 or have[axes[0]] == model_width:
+        if len(axes) != 1 or (have[axes[0]] == model_width and not feeder):
             continue
         change = (have[axes[0]], want[axes[0]])
         input_side = len(want) >= 2 and axes == [len(want) - 1]

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 from weightfit.diagnose import (
     adapters,
+    attention_heads,
     autoencoder,
     benign,
     conditioning,
@@ -224,7 +225,19 @@ REGISTRY: tuple[Rule, ...] = (
         after=("quantization",),
         profiles=TEXT,
     ),
-    Rule("wrong_variant", variant.wrong_variant, ("wrong_variant",), after=("quantization",)),
+    Rule(
+        "kv_heads",
+        attention_heads.kv_heads,
+        ("version",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "wrong_variant",
+        variant.wrong_variant,
+        ("wrong_variant",),
+        after=("quantization", "kv_heads"),
+    ),
     Rule(
         "singleton_axes",
         text_layouts.singleton_axes,

@@ -258,7 +258,9 @@ def broken_file(ctx: Context) -> None:
     if facts is None or not facts.broken_file or ctx.findings:
         return
     said = facts.broken_file
-    pointer = "'v'" in said or "'vers'" in said or "'srev'" in said
+    pointer = (
+        any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
+    )
     page = "'<" in said
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"

@@ -313,11 +313,13 @@ BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
     r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
-    r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file"
+    r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
+    r"(?i:MetadataIncompleteBuffer|HeaderTooLarge)"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
-storage of the wrong size)."""
+storage of the wrong size, a safetensors file shorter than its header says); safetensors'
+``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
 QUANTITY = re.compile(
     r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab)|"
     r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
