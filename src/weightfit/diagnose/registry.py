@@ -398,7 +398,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "stated_quantity",
         text_statements.stated_quantity,
-        ("vocab_resize", "partitioned", "wrong_variant", "num_classes"),
+        ("vocab_resize", "partitioned", "wrong_variant", "num_classes", "version"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -310,6 +310,13 @@ STATED_CAUSES: dict[str, tuple[Category, str, str]] = {
         "the layer counts differ ({a} against {b}): another depth of the model",
         "build the model with the checkpoint's number of layers",
     ),
+    "tensors": (
+        "version",
+        "the loader and the file disagree on the number of tensors ({a} against {b}): a file "
+        "converted for another version of the architecture than the loader knows",
+        "use the loader version the file was converted for, or convert it again with the "
+        "converter of the loader's version",
+    ),
 }
 """What two stated values of each model quantity mean, and what to do."""
 

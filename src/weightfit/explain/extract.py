@@ -320,17 +320,23 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a safetensors file shorter than its header says); safetensors'
 ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
+NESTED_VALUE = re.compile(
+    r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
+    r"received\s+<class\s+'dict'>"
+)
+"""safetensors refusing a state dict whose entry is a dict: the weights are nested under it."""
 QUANTITY = re.compile(
     r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab)|"
     r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
     r"tensor[\s_-]parallel(?:[\s_]size)?|tp[\s_]size|num[\s_]shards)|"
     r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
     r"(?P<classes>num[\s_]classes|num[\s_]labels|n_classes)|"
-    r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?))\b",
+    r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?)|"
+    r"(?P<tensors>number\s+of\s+tensors|tensor\s+count|n_tensors))\b",
     re.I,
 )
 """A model quantity a sentence may state two values of: vocabulary, parallel degree, width,
-classes, layers."""
+classes, layers, the tensors a file holds."""
 DIFFER_CUE = re.compile(r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer", re.I)
 PATH_WORD = re.compile(r"\S*[/\\]\S*|\S+\.(?:model|json|bin|pth?|gguf|safetensors)\b")
 HEADER_NUMBER = re.compile(
@@ -483,6 +489,9 @@ def facts(text: str) -> Facts:
     found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
+    nested = NESTED_VALUE.search(text)
+    if nested is not None and not found.container_key:
+        found.container_key = nested.group(1)
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2))
