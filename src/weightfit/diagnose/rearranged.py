@@ -23,6 +23,9 @@ from weightfit.findings import Finding
 MIN_SHARE = 0.9
 """Share of each side's leftover names the two relations must account for."""
 
+MIN_CUT_SHARE = 0.2
+"""The least share of the other side they must account for when the text cut a list short."""
+
 
 def rearranged(ctx: Context) -> None:
     """Report missing and unexpected names that are the same modules, arranged otherwise."""
@@ -35,9 +38,13 @@ def rearranged(ctx: Context) -> None:
     moved = _moved(missing, unexpected)
     explained_missing = {m for m, _ in nested} | {m for m, _ in moved}
     explained_unexpected = {u for _, u in nested} | {u for _, u in moved}
-    if len(explained_missing) < MIN_SHARE * len(missing) or len(
-        explained_unexpected
-    ) < MIN_SHARE * len(unexpected):
+    shares = sorted(
+        (len(explained_missing) / len(missing), len(explained_unexpected) / len(unexpected))
+    )
+    # A list cut short ('...') leaves the other list's counterparts unread: one side's
+    # account must be whole, the other's only begun.
+    enough = MIN_CUT_SHARE if ctx.facts.get("truncated") else MIN_SHARE
+    if shares[1] < MIN_SHARE or shares[0] < enough:
         return
     modules = sorted({_common_module(m, u) for m, u in nested})
     templates = sorted({layer_template(m) for m, _ in moved})

@@ -424,6 +424,20 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "reference_layout",
+        text_names.reference_layout,
+        ("rename",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "renamed_word",
+        text_names.renamed_word,
+        ("rename",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "registered_buffers",
         text_names.registered_buffers,
         ("version",),

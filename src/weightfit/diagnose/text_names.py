@@ -481,3 +481,115 @@ def registered_buffers(ctx: Context) -> None:
             missing=names if side == "model" else [], unexpected=names if side != "model" else []
         )
         return
+
+
+MIN_RENAMED = 0.9
+"""Share of the shorter leftover list a consistent one-word renaming must account for."""
+
+
+def _blanked(parts: list[str], index: int) -> str:
+    """A dotted name with one word replaced by ``*``."""
+    return ".".join([*parts[:index], "*", *parts[index + 1 :]])
+
+
+def renamed_word(ctx: Context) -> None:
+    """Report missing and unexpected names that differ in one word, the same way throughout.
+
+    ``blocks.{i}.att.time_first`` against ``blocks.{i}.att.time_faaaa`` in every block:
+    one word was renamed between the code that saved the checkpoint and the model's
+    (another release or another codebase), everything else in place. A renaming that
+    is not consistent, or covers only a few names, is left to the leftovers.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if not missing or not unexpected:
+        return
+    words: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    by_shape: dict[tuple[int, str], list[str]] = {}
+    for name in missing:
+        parts = name.split(".")
+        for i in range(len(parts)):
+            by_shape.setdefault((i, _blanked(parts, i)), []).append(name)
+    for old in unexpected:
+        parts = old.split(".")
+        for i, word in enumerate(parts):
+            for new in by_shape.get((i, _blanked(parts, i)), []):
+                change = (word, new.split(".")[i])
+                if not change[0].isdigit() and not change[1].isdigit():
+                    words.setdefault(change, []).append((old, new))
+    if not words:
+        return
+    (old_word, new_word), pairs = max(words.items(), key=lambda item: len(item[1]))
+    shorter = min(len(missing), len(unexpected))
+    if len({o for o, _ in pairs}) < MIN_RENAMED * shorter or len(pairs) < 2:
+        return
+    olds, news = [o for o, _ in pairs], [n for _, n in pairs]
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"'{old_word}' in the checkpoint is '{new_word}' in the model, in {len(pairs)} "
+                f"names ({olds[0]} → {news[0]}): renamed between the code that saved the "
+                "checkpoint and the model's"
+            ),
+            params=olds + news,
+            evidence={"old": old_word, "new": new_word, "names": len(pairs)},
+            confidence=0.6,
+            fix_note=(
+                f"rename '{old_word}' to '{new_word}' in the checkpoint's names (weightfit fix "
+                "CKPT --against TARGET), or use the code version that saved it"
+            ),
+        )
+    )
+    ctx.consume(missing=news, unexpected=olds)
+
+
+REFERENCE_LAYOUT = re.compile(
+    r"^(?:tok_embeddings|norm|output|layers\.\d+\.(?:attention\.w[qkvo]|feed_forward\.w[123]|"
+    r"attention_norm|ffn_norm))\.weight$"
+)
+"""Names of Meta's reference Llama layout (``consolidated.00.pth``), which Mistral's native
+``consolidated.safetensors`` shares: ``layers.0.attention.wq.weight``, ``tok_embeddings``."""
+
+
+def reference_layout(ctx: Context) -> None:
+    """Report the reference (Meta / Mistral native) layout on one side and not the other.
+
+    The original Llama and Mistral releases ship ``consolidated.*`` files in the reference
+    implementation's names; a transformers-layout model (``model.layers.0.self_attn.q_proj``)
+    cannot take them without conversion, and a folder holding both formats feeds a loader
+    the wrong one.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for names, other, side in ((unexpected, missing, "checkpoint"), (missing, unexpected, "model")):
+        if not names or not all(REFERENCE_LAYOUT.match(n) for n in names):
+            continue
+        if not any(n.startswith(("layers.", "tok_embeddings.")) for n in names):
+            continue  # a lone output.weight or norm.weight is any model's (GGUF's too)
+        if any(REFERENCE_LAYOUT.match(n) for n in other):
+            continue
+        ctx.add(
+            Finding(
+                category="rename",
+                severity="error",
+                message=(
+                    f"the {side}'s names are Meta's reference Llama layout ({names[0]}), the "
+                    "layout of the original consolidated.* files (Mistral's native "
+                    "consolidated.safetensors too), not the transformers layout"
+                ),
+                params=[*names, *other],
+                evidence={"side": side, "names": names[:8]},
+                confidence=0.6,
+                fix_note=(
+                    "load the transformers-format files (model-*.safetensors), not "
+                    "consolidated.*; convert reference files with transformers' "
+                    "convert_llama_weights_to_hf.py, or weightfit fix CKPT --against TARGET"
+                ),
+            )
+        )
+        ctx.consume(missing=missing, unexpected=unexpected)
+        return

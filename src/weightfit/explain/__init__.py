@@ -108,7 +108,11 @@ def explain(text: str | bytes) -> Report:
     for index, section in enumerate(found):
         label = _label(section, index)
         # The whole text's facts make their findings once, with the first section.
-        text_facts = {TEXT_FACTS: section.text_facts, "first": index == 0}
+        text_facts = {
+            TEXT_FACTS: section.text_facts,
+            "first": index == 0,
+            "truncated": section.truncated,
+        }
         if section.has_tensors:
             alignment, diagnosed = _diagnose(section, label, text_facts)
             if labelled:
