@@ -70,6 +70,8 @@ _NOT_TOKEN_WORDS = (
     "rel",
     "y_emb",
 )
+_BODY_WORDS = ("embed", "patch", "stem", "down", "up", "input", "proj_in", "conv_in", "encoder")
+"""Module words of layers inside a network (whose rows are widths), never its output head."""
 _ANCHOR_WORDS = ("rpn", "anchor", "objectness")
 """Heads that score anchors or proposals, not classes (their rows count anchors)."""
 
@@ -537,11 +539,15 @@ def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> 
     if not ctx.partial or stack_of(change.name) is not None or change.have >= MIN_VOCAB_ROWS:
         return False
     module = _module_of(change.name)
-    return {
-        c.name.rsplit(".", 1)[-1]
-        for c in rows
-        if _module_of(c.name) == module and (c.have, c.want) == (change.have, change.want)
-    } >= {"weight", "bias"}
+    if any(word in module.lower().rsplit(".", 1)[-1] for word in _BODY_WORDS):
+        return False  # a layer the input passes through (patch_embed.proj, down1), not an output
+    same = [c for c in rows if (c.have, c.want) == (change.have, change.want)]
+    if any(_module_of(c.name) != module and "norm" in c.name.lower() for c in same):
+        return False  # a norm takes the size next: a width, where labels end the network
+    return {c.name.rsplit(".", 1)[-1] for c in same if _module_of(c.name) == module} >= {
+        "weight",
+        "bias",
+    }
 
 
 def _per_class_sibling(

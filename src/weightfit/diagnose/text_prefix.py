@@ -82,6 +82,8 @@ def one_sided_prefix(ctx: Context) -> None:
         stripped = {name.split(".", 1)[1] for name in names}
         if other and not (stripped & set(other)):
             continue
+        if side == "model" and len({n.split(".", 1)[0] for n in stripped}) < 2:
+            continue  # one module of the model unfilled: that module, not every name
         strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
         if not strong and (side == "model" or set(names) <= set(_looked_up(ctx))):
             # Model names start with model., backbone. ... by themselves, and a loader's
@@ -112,7 +114,8 @@ def one_sided_prefix(ctx: Context) -> None:
         )
         ctx.consume(missing=[*names, *other], unexpected=[*names, *other])
         return
-    if missing and not unexpected and _first_tensors(missing):
+    cut_at_first = bool(ctx.facts.get("truncated")) and bool(missing) and _first_layer(missing[0])
+    if missing and not unexpected and (_first_tensors(missing) or cut_at_first):
         ctx.add(
             Finding(
                 category="prefix",
@@ -138,6 +141,18 @@ def _looked_up(ctx: Context) -> list[str]:
     """Names the text shows only in a ``KeyError``."""
     facts = text_facts(ctx)
     return facts.key_errors if facts is not None else []
+
+
+FIRST_LAYER = re.compile(
+    r"^(?:conv_?first|conv_?in|conv1|stem|patch_embed|embed\w*|tok_embeddings|wte|"
+    r"input\w*|first\w*)$"
+)
+"""Top modules that are a network's first layer (``conv_first``, ``stem``, ``patch_embed``)."""
+
+
+def _first_layer(name: str) -> bool:
+    """Whether a name sits in a network's first layer (its top module says so)."""
+    return FIRST_LAYER.match(name.split(".", 1)[0]) is not None
 
 
 def _deeper_layers(names: list[str]) -> bool:
