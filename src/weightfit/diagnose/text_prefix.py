@@ -177,10 +177,10 @@ def _first_tensors(names: list[str]) -> bool:
 
 
 CONTAINER_KEY = re.compile(
-    r"(?:model_?)?state_?dict|model|params?(?:_ema)?|parms|net(?:work)?|module|ema|"
-    r"checkpoint|weights|g_ema|generator|student|teacher|ema_model|model_ema"
+    r"_*(?:(?:model_?)?state_?dict|model|params?(?:_ema)?|parms|net(?:work)?|module|ema|"
+    r"checkpoint|weights|g_ema|generator|student|teacher|ema_model|model_ema)"
 )
-"""Top-level keys under which checkpoints nest their state dict."""
+"""Top-level keys under which checkpoints nest their state dict (private spellings too: `_model`)."""
 
 
 TRAINING_KEY = re.compile(
