@@ -180,7 +180,7 @@ CONTAINER_KEY = re.compile(
     r"_*(?:(?:model_?)?state_?dict|model|params?(?:_ema)?|parms|net(?:work)?|module|ema|"
     r"checkpoint|weights|g_ema|generator|student|teacher|ema_model|model_ema)"
 )
-"""Top-level keys under which checkpoints nest their state dict (private spellings too: `_model`)."""
+"""Top-level keys under which checkpoints nest their state dict (also spelled `_model`)."""
 
 
 TRAINING_KEY = re.compile(
