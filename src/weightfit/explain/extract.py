@@ -154,6 +154,12 @@ BARE_NAME = re.compile(
     r"(?=[:,\s]|$)"
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
+STATED_NAME = re.compile(
+    r"(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|loading\s+parameter)"
+    r"\s+['\"`]?([A-Za-z_][\w\-]*\.[\w.\-]+)"
+)
+"""A dotted name a shape statement introduces: a tensor whatever its last word
+(``reduction.mel_scale.fb``)."""
 SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
 KEY_ERROR = re.compile(r"KeyError:\s*([\"'])([^\"'\s]+)\1")
 """``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
@@ -670,9 +676,10 @@ def _is_name(word: str, *, listed: bool, quoted: bool = False) -> bool:
 def _tokens(text: str) -> list[_Token]:
     """Every tensor name and shape of the text, in order."""
     tokens: list[_Token] = []
+    stated = {m.start(1) for m in STATED_NAME.finditer(text)}
     for match in DOTTED.finditer(text):
         name = match.group(1).rstrip(".-")
-        if _is_name(name, listed=False):
+        if _is_name(name, listed=match.start(1) in stated):
             tokens.append(_Token(match.start(1), match.start(1) + len(name), name=name))
         if len(tokens) > MAX_NAMES:
             break

@@ -1,0 +1,122 @@
+"""The general mechanisms behind ``explain``'s text rules, each on real texts of the dev part.
+
+Every text is a verbatim paste from a public thread (``tests/data/errors-real/<id>.txt``,
+with its source URL and settled cause in ``<id>.yaml``). Each case names the rule that
+must make the top finding and what that finding must have read; a case fails when the
+mechanism is gone even if another rule happened to guess the category.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+import weightfit
+
+CORPUS = Path(__file__).parent / "data" / "errors-real"
+
+CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    # A buffer of size 0 on one side is one its module fills lazily, not a ZeRO-3 shard.
+    "lazy_buffer": [
+        ("pytorch__audio__245", "version", {"empty_buffers": ["reduction.mel_scale.fb"]}),
+        ("minzwon__sota-music-tagging-models__1", "version", {}),
+    ],
+    # The same places of the model, built otherwise: a layer against a block, a module moved.
+    "rearranged": [
+        ("Xiyue-Wang__TransPath__11", "version", {"built_otherwise": ["patch_embed.proj"]}),
+        ("hms-dbmi__CHIEF__45", "version", {}),
+        ("ehuynh1106__TinyImageNet-Transformers__5", "version", {}),
+    ],
+    # Every matrix's input axis packed k to one, output sizes kept: 4-bit storage.
+    "packed_inputs": [("zai-org__ChatGLM-6B__392", "quantization", {"packing": 2.0})],
+    # Token rows thousands apart on an LM head: another tokenizer, not added tokens.
+    "other_tokenizer": [
+        ("zai-org__ChatGLM-6B__564", "vocab_resize", {"checkpoint_rows": 150528}),
+    ],
+    # A layer fed the previous prediction grows with the class count: the same cause.
+    "fed_classes": [
+        (
+            "JaidedAI__EasyOCR__1226",
+            "num_classes",
+            {"classes_fed_back": ["Prediction.attention_cell.rnn.weight_ih"]},
+        ),
+    ],
+    # A cause named surely ranks before differences no rule explained.
+    "named_before_unexplained": [("riccardomarin__NICP__6", "num_classes", {})],
+    # Only bookkeeping buffers differ: one code version registers them.
+    "registered_buffers": [("nerfstudio-project__nerfstudio__1523", "version", {})],
+    # Only fused tensors, or only the parts of one, on one side.
+    "one_sided_fused": [
+        ("zai-org__GLM-Edge__7", "fused_split", {"side": "model"}),
+        ("facebookresearch__fairseq__1320", "fused_split", {"side": "model"}),
+    ],
+    # A sentence stating two values of one model quantity, no tensor named.
+    "stated_quantity": [
+        ("OpenBuddy__OpenBuddy__31", "vocab_resize", {"values": [38464, 38656]}),
+        ("meta-llama__llama__665", "partitioned", {"quantity": "parallel"}),
+        ("TempleX98__MoVA__4", "wrong_variant", {"values": [1536, 1024]}),
+        ("ollama__ollama__9529", "version", {"quantity": "tensors"}),
+    ],
+    # A header number whose bytes are letters; a safetensors header cut short.
+    "broken_file": [
+        ("SYSTRAN__faster-whisper__302", "partitioned", {}),
+        ("Acly__krita-ai-diffusion__292", "partitioned", {}),
+    ],
+    # k/v projections with a whole factor fewer rows, queries unchanged.
+    "kv_heads": [("bytedance__HLLM__2", "version", {"grouped_side": "checkpoint"})],
+    # A Perceiver resampler reads its encoder's width.
+    "resampler_width": [
+        ("tencent-ailab__IP-Adapter__91", "encoder_swap", {"checkpoint_width": 1280}),
+    ],
+    # One word renamed in every block; the reference (consolidated.*) layout.
+    "renamed_word": [
+        ("RWKV__RWKV-infctx-trainer__16", "rename", {"old": "time_first", "new": "time_faaaa"}),
+    ],
+    "reference_layout": [("sgl-project__sglang__519", "rename", {"side": "checkpoint"})],
+    # Container keys spelled any way, and safetensors refusing a nested dict.
+    "container_key": [
+        ("facebookresearch__fairseq2__1016", "prefix", {"container_key": "_model"}),
+        (
+            "diStyApps__Safe-and-Stable-Ckpt2Safetensors-Conversion-Tool-GUI__3",
+            "prefix",
+            {"container_key": "state_dict"},
+        ),
+    ],
+}
+
+
+def _case(ident: str) -> tuple[str, dict[str, Any]]:
+    meta = yaml.safe_load((CORPUS / f"{ident}.yaml").read_text(encoding="utf-8"))
+    return (CORPUS / f"{ident}.txt").read_text(encoding="utf-8"), meta
+
+
+@pytest.mark.parametrize(
+    ("ident", "category", "evidence"),
+    [case for cases in CASES.values() for case in cases],
+    ids=[f"{mechanism}:{case[0]}" for mechanism, cases in CASES.items() for case in cases],
+)
+def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict[str, Any]) -> None:
+    text, meta = _case(ident)
+    assert meta["split"] == "dev", "mechanism tests read only the dev part"
+    assert category in {meta["category"], *(meta.get("also_acceptable") or [])}
+    top = weightfit.explain(text).findings[0]
+    assert top.category == category, [f.category for f in weightfit.explain(text).findings]
+    for key, value in evidence.items():
+        assert top.evidence.get(key) == value, (key, top.evidence)
+
+
+def test_an_enumerated_error_list_is_no_shape() -> None:
+    """TensorFlow's ``(0) Not found: Key bert/embeddings/LayerNorm/beta`` numbers an error."""
+    text, _ = _case("google-research__bert__997")
+    categories = [f.category for f in weightfit.explain(text).findings]
+    assert "partitioned" not in categories
+
+
+def test_tensorflow_names_are_not_old_pytorch_spellings() -> None:
+    """``LayerNorm/beta`` is TensorFlow's own name, no sign of the gamma/beta era."""
+    text, _ = _case("guotong1988__BERT-pre-training__12")
+    categories = [f.category for f in weightfit.explain(text).findings]
+    assert "version" not in categories
