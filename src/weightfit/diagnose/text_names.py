@@ -68,7 +68,7 @@ def fused_names(ctx: Context) -> None:
             parent, word = _parent_and_word(fused)
             parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
             heads = sorted(
-                {h for p in parts if (h := _parent_and_word(p)[1].split("_")[0]) and h in word},
+                {h for p in parts if (h := _head(_parent_and_word(p)[1])) and h in word},
                 key=word.find,
             )
             if len(heads) < 2:
@@ -76,7 +76,7 @@ def fused_names(ctx: Context) -> None:
             if "_".join(heads) not in word and "".join(heads) not in word:
                 continue
             explained_fused.append(fused)
-            explained_parts += [p for p in parts if _parent_and_word(p)[1].split("_")[0] in heads]
+            explained_parts += [p for p in parts if _head(_parent_and_word(p)[1]) in heads]
         if not explained_fused:
             continue
         fused_in = "model" if fused_side is missing else "checkpoint"
@@ -115,17 +115,10 @@ FUSED_WORD = re.compile(
 
 PART_GROUPS = (
     frozenset({"q", "k", "v"}),
-    frozenset({"query", "key", "value"}),
     frozenset({"wq", "wk", "wv"}),
     frozenset({"gate", "up"}),
 )
 """Words of projections that fused layouts store as one tensor."""
-
-
-def _part(word: str) -> str:
-    """The projection word of a module word: ``q_proj`` → ``q``, ``to_k`` → ``k``."""
-    core = word.lower().removeprefix("to_").removesuffix("_proj")
-    return core
 
 
 def _one_sided_fused(ctx: Context) -> None:
@@ -175,11 +168,21 @@ def _split_parts(names: list[str]) -> bool:
     by_parent: dict[str, set[str]] = {}
     for name in names:
         parent, word = _parent_and_word(name)
-        by_parent.setdefault(parent, set()).add(_part(word))
+        by_parent.setdefault(parent, set()).add(_head(word))
     return all(
         any(len(parts & group) >= 2 and parts <= group for group in PART_GROUPS)
         for parts in by_parent.values()
     )
+
+
+PART_INITIALS = {"query": "q", "key": "k", "value": "v"}
+"""Projection words that fused names abbreviate to their initial (``query`` → ``qkv``)."""
+
+
+def _head(word: str) -> str:
+    """The word a fused name joins for a part: ``q_proj`` → ``q``, ``query`` → ``q``."""
+    core = word.lower().removeprefix("to_").split("_")[0]
+    return PART_INITIALS.get(core, core)
 
 
 def _parent_and_word(name: str) -> tuple[str, str]:
