@@ -76,6 +76,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("RWKV__RWKV-infctx-trainer__16", "rename", {"old": "time_first", "new": "time_faaaa"}),
     ],
     "reference_layout": [("sgl-project__sglang__519", "rename", {"side": "checkpoint"})],
+    # A loader that looked a tensor up and did not find it: that name is missing.
+    "not_in_file": [("predibase__lorax__726", "tied_weights", {"name": "lm_head.weight"})],
     # Container keys spelled any way, and safetensors refusing a nested dict.
     "container_key": [
         ("facebookresearch__fairseq2__1016", "prefix", {"container_key": "_model"}),

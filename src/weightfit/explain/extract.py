@@ -154,6 +154,16 @@ BARE_NAME = re.compile(
     r"(?=[:,\s]|$)"
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
+NOT_IN_FILE = re.compile(
+    r"(?:cannot|can't|could\s+not|unable\s+to)\s+find\s+(?:tensor|key|weight|parameter)\s*"
+    r"['\"`]?([\w.\-]+\.[\w\-]+)"
+    r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
+    r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
+    r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)",
+    re.I,
+)
+"""A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
+FasterTransformer, TGI, llama.cpp): that name is missing from the checkpoint."""
 STATED_NAME = re.compile(
     r"(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|loading\s+parameter)"
     r"\s+['\"`]?([A-Za-z_][\w\-]*\.[\w.\-]+)"
@@ -554,6 +564,7 @@ def facts(text: str) -> Facts:
         or found.unknown_architecture
         or found.broken_file
         or found.stated
+        or NOT_IN_FILE.search(text) is not None
     )
     return found
 
@@ -632,6 +643,10 @@ def extract(text: str, known: Facts | None = None) -> Section:
         side = section.missing if literal else section.unexpected
         if name not in side:
             side.append(name)
+    for match in NOT_IN_FILE.finditer(text):
+        name = next(g for g in match.groups() if g)
+        if _is_name(name, listed=True) and "." in name and name not in section.missing:
+            section.missing.append(name)
     section.checkpoint = next(
         (f for f in known.files if not f.lower().endswith((".py", ".model"))), ""
     )
