@@ -78,6 +78,22 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "reference_layout": [("sgl-project__sglang__519", "rename", {"side": "checkpoint"})],
     # A loader that looked a tensor up and did not find it: that name is missing.
     "not_in_file": [("predibase__lorax__726", "tied_weights", {"name": "lm_head.weight"})],
+    # Input layers reading a few more or fewer features, everything else equal.
+    "input_features": [
+        ("KlabCMU__KinPoly__6", "version", {"features_change": 4}),
+        ("open-mmlab__mmdetection3d__1339", "version", {"features_change": -1}),
+    ],
+    # A file in the zip format that PyTorch < 1.6 takes for TorchScript.
+    "newer_format": [("princeton-vl__RAFT__71", "version", {"format_since": "torch 1.6"})],
+    # A layer the input passes through is no classification head.
+    "not_a_head": [
+        ("yuliangguo__OmniFusion__3", "wrong_variant", {}),
+        ("zhvng__open-musiclm__11", "wrong_variant", {}),
+    ],
+    # One unfilled module of a wrapped model is that module, not a prefix.
+    "one_module_missing": [("princeton-vl__RAFT__50", "missing", {})],
+    # A cut missing list that starts at the model's first layer: nothing matched.
+    "cut_at_first_layer": [("zsyOAOA__DifFace__7", "prefix", {})],
     # Container keys spelled any way, and safetensors refusing a nested dict.
     "container_key": [
         ("facebookresearch__fairseq2__1016", "prefix", {"container_key": "_model"}),

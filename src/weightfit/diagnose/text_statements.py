@@ -340,3 +340,27 @@ def stated_quantity(ctx: Context) -> None:
             fix_note=fix_note,
         )
     )
+
+
+def newer_format(ctx: Context) -> None:
+    """Report a checkpoint in a serialization format newer than the installed reader."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.newer_format or ctx.findings:
+        return
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the installed PyTorch cannot read the file's format ({facts.newer_format}): "
+                "torch.save has written a zip archive since PyTorch 1.6, which older "
+                "versions take for a TorchScript file"
+            ),
+            evidence={"said": facts.newer_format, "format_since": "torch 1.6"},
+            confidence=0.6,
+            fix_note=(
+                "upgrade PyTorch to 1.6 or later, or re-save the checkpoint with "
+                "torch.save(..., _use_new_zipfile_serialization=False) from a newer PyTorch"
+            ),
+        )
+    )

@@ -336,6 +336,8 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a safetensors file shorter than its header says); safetensors'
 ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
+NEWER_FORMAT = re.compile(r"is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit")
+"""PyTorch before 1.6 reading the zip format ``torch.save`` writes since 1.6."""
 NESTED_VALUE = re.compile(
     r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
     r"received\s+<class\s+'dict'>"
@@ -410,6 +412,8 @@ class Facts:
             'recompute_scale_factor'`` when a known library change added that attribute.
         stated: ``(kind, first, second)`` of a line stating two values of one model
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
+        newer_format: What an old reader said of a file in a format newer than it knows
+            (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
     """
 
     loading_error: bool = False
@@ -435,6 +439,7 @@ class Facts:
     unknown_architecture: str = ""
     matmul: tuple[int, int, int] | None = None
     stated: tuple[str, int, int] | None = None
+    newer_format: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -466,6 +471,7 @@ class Facts:
             "unknown_architecture": self.unknown_architecture,
             "matmul": list(self.matmul) if self.matmul else None,
             "stated": list(self.stated) if self.stated else None,
+            "newer_format": self.newer_format,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -541,6 +547,8 @@ def facts(text: str) -> Facts:
     if fed is not None:
         found.input_channels = (int(fed.group(1)), int(fed.group(5)))
     found.stated = _stated_quantity(text)
+    newer = NEWER_FORMAT.search(text)
+    found.newer_format = newer.group(0) if newer is not None else ""
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
@@ -564,6 +572,7 @@ def facts(text: str) -> Facts:
         or found.unknown_architecture
         or found.broken_file
         or found.stated
+        or found.newer_format
         or NOT_IN_FILE.search(text) is not None
     )
     return found
