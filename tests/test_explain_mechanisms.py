@@ -77,7 +77,16 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     "reference_layout": [("sgl-project__sglang__519", "rename", {"side": "checkpoint"})],
     # A loader that looked a tensor up and did not find it: that name is missing.
-    "not_in_file": [("predibase__lorax__726", "tied_weights", {"name": "lm_head.weight"})],
+    "not_in_file": [
+        ("predibase__lorax__726", "tied_weights", {"name": "lm_head.weight"}),
+        ("huggingface__candle__1118", "missing", {}),
+    ],
+    # Two shapes without a name: 'not the same shape ... Updated: (a), original: (b)', or
+    # each on its own labelled line below a failed shape assertion.
+    "unnamed_shapes": [
+        ("NVIDIA__TensorRT-LLM__561", "vocab_resize", {}),
+        ("unslothai__unsloth__1605", "quantization", {"packing": 0.5}),
+    ],
     # Input layers reading a few more or fewer features, everything else equal.
     "input_features": [
         ("KlabCMU__KinPoly__6", "version", {"features_change": 4}),

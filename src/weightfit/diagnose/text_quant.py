@@ -152,6 +152,12 @@ def packed_shapes(ctx: Context) -> None:
         named = pair.target.rsplit(".", 1)[-1] in QUANT_LEAVES
         ratios = [k for k in PACKING if have.numel and have.numel * k == want.numel]
         flat = bool(ratios) and have.shape == (have.numel, 1) and len(want.shape) == 2
+        # The model built packed (a 4-bit load format) and handed a float tensor.
+        flat = flat or (
+            any(want.numel and want.numel * k == have.numel for k in PACKING)
+            and want.shape == (want.numel, 1)
+            and len(have.shape) == 2
+        )
         matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
         ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
         blocks += [name for name in ggml if name not in blocks]
@@ -174,6 +180,11 @@ def packed_shapes(ctx: Context) -> None:
                 f"({shape_text(ctx.src(first).shape)} for the model's "
                 f"{shape_text(ctx.tgt(first).shape)}, {ratio:.3g} values per element): "
                 "quantized weights loaded into a model built for another storage"
+                if ratio >= 1
+                else f"the model is built for packed (quantized) storage of {first.target} "
+                f"({shape_text(ctx.tgt(first).shape)}) and the checkpoint holds it whole "
+                f"({shape_text(ctx.src(first).shape)}): full-precision weights loaded with a "
+                "quantized load format"
             ),
             params=[p.source for p in pairs],
             evidence=evidence,

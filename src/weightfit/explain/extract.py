@@ -857,7 +857,8 @@ UNNAMED = "unnamed_tensor"
 MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
     r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
-    r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight",
+    r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight|"
+    r"not\s+the\s+same\s+shape",
     re.I,
 )
 ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
@@ -871,7 +872,12 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
     for first, second in itertools.pairwise(shapes):
         line_start = text.rfind("\n", 0, first.start) + 1
         between = text[first.end : second.start]
-        if "\n" in between or len(between) > 80 or first.shape == second.shape:
+        if first.shape == second.shape or len(between) > 80:
+            continue
+        if "\n" in between:
+            _labelled_pair(text, first, second, section)
+            if section.mismatched:
+                return
             continue
         line_end = text.find("\n", second.end)
         line = text[line_start : line_end if line_end >= 0 else len(text)]
@@ -887,6 +893,37 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
         section.mismatched[UNNAMED] = (have, want)
         return
+
+
+LABELLED_SHAPE = re.compile(r"^[^\S\n]*([A-Za-z_][\w.]*)[^\S\n]*(?:[-:=]|->)[^\S\n]*$")
+"""What comes before a shape printed on a line of its own: ``loaded_weight.shape - ``."""
+SHAPE_ASSERT = re.compile(r"\.shape\s*==\s*[\w.\[\]]+\.shape|\.shape\s*!=\s*[\w.\[\]]+\.shape")
+
+
+def _labelled_pair(text: str, first: _Token, second: _Token, section: Section) -> None:
+    """Two shapes on consecutive lines, each after its own label, below a failed shape check.
+
+    ``param_data.shape - torch.Size([83886080, 1])`` then ``loaded_weight.shape - ...``
+    (vLLM's weight loaders): the label that says loaded, checkpoint or file is the file's.
+    """
+    if text.count("\n", first.end, second.start) != 1 or not SHAPE_ASSERT.search(text):
+        return
+    labels = []
+    for token in (first, second):
+        start = text.rfind("\n", 0, token.start) + 1
+        end = text.find("\n", token.end)
+        label = LABELLED_SHAPE.match(text[start : token.start])
+        if label is None or text[token.end : end if end >= 0 else len(text)].strip():
+            return
+        labels.append(label.group(1).lower())
+    assert first.shape is not None and second.shape is not None
+    filed = [
+        any(cue in label for cue in ("load", "checkpoint", "ckpt", "file")) for label in labels
+    ]
+    if filed[0] == filed[1]:
+        return
+    have, want = (first.shape, second.shape) if filed[0] else (second.shape, first.shape)
+    section.mismatched[UNNAMED] = (have, want)
 
 
 TABLE_ROW = re.compile(r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M)
