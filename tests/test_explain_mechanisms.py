@@ -80,7 +80,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "not_in_file": [
         ("predibase__lorax__726", "tied_weights", {"name": "lm_head.weight"}),
         ("huggingface__candle__1118", "missing", {}),
+        ("rosinality__stylegan2-pytorch__65", "missing", {}),
     ],
+    # 'vram_unused' in a JSON dump is no 'unused keys' cue.
+    "cue_words_whole": [("lmstudio-ai__lms__68", "version", {"quantity": "tensors"})],
     # Two shapes without a name: 'not the same shape ... Updated: (a), original: (b)', or
     # each on its own labelled line below a failed shape assertion.
     "unnamed_shapes": [

@@ -135,7 +135,7 @@ MISSING_CUES = re.compile(
     re.I,
 )
 UNEXPECTED_CUES = re.compile(
-    r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|unused|"
+    r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|\bunused\b|"
     r"no\s+(?:module\s+or\s+)?parameter\s+named|"
     r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
@@ -159,7 +159,8 @@ NOT_IN_FILE = re.compile(
     r"['\"`]?([\w.\-]+\.[\w\-]+)"
     r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
     r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
-    r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)",
+    r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
+    r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]",
     re.I,
 )
 """A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
