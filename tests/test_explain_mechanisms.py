@@ -82,6 +82,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("huggingface__candle__1118", "missing", {}),
         ("rosinality__stylegan2-pytorch__65", "missing", {}),
     ],
+    # A precision variant the repository does not ship is a loading error.
+    "missing_variant": [("xorbitsai__inference__2427", "dtype_variant", {})],
     # 'vram_unused' in a JSON dump is no 'unused keys' cue.
     "cue_words_whole": [("lmstudio-ai__lms__68", "version", {"quantity": "tensors"})],
     # Two shapes without a name: 'not the same shape ... Updated: (a), original: (b)', or

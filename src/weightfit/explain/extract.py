@@ -220,7 +220,9 @@ LOADING_ERROR = re.compile(
     r"(?:unknown|unsupported)\s+(?:quantization|tensor|ggml)\s+type|"
     r"containing\s+pickled\s+data\s+when\s+allow_pickle=False|"
     # diffusers: a pipeline whose model has another channel count than its inputs need.
-    r"expects\s+\d+\s+but\s+received",
+    r"expects\s+\d+\s+but\s+received|"
+    # diffusers / transformers asked for a precision variant the repository does not ship.
+    r"no\s+such\s+modeling\s+files\s+are\s+available",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
