@@ -84,6 +84,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A precision variant the repository does not ship is a loading error.
     "missing_variant": [("xorbitsai__inference__2427", "dtype_variant", {})],
+    # No single weights file in a folder: sharded pieces the loader does not read.
+    "no_weights_file": [("MochiDiffusion__MochiDiffusion__437", "partitioned", {})],
     # 'vram_unused' in a JSON dump is no 'unused keys' cue.
     "cue_words_whole": [("lmstudio-ai__lms__68", "version", {"quantity": "tensors"})],
     # Two shapes without a name: 'not the same shape ... Updated: (a), original: (b)', or

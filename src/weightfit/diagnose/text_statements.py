@@ -184,6 +184,11 @@ SHARD_FILE = re.compile(
 """Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces)."""
 
 
+NO_WEIGHTS_FILE = re.compile(
+    r"no\s+file\s+named\s+[\w.\-]+\.(?:bin|safetensors|pt|pth|ckpt|h5|msgpack)\b", re.I
+)
+"""A loader that found no single weights file in a folder: sharded pieces it does not read,
+or a download that left the weights out."""
 VARIANT_FILE = re.compile(
     r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
     r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
@@ -199,7 +204,7 @@ def files_named(ctx: Context) -> None:
     if facts is None or ctx.findings:
         return
     variant = VARIANT_FILE.search(facts.text)
-    shards = SHARD_FILE.search(facts.text)
+    shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
     found = variant or shards
     if found is None:
         return
