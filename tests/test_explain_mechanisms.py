@@ -71,6 +71,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "resampler_width": [
         ("tencent-ailab__IP-Adapter__91", "encoder_swap", {"checkpoint_width": 1280}),
     ],
+    # A text encoder's own tensors at another known text-encoder width.
+    "text_tower_width": [
+        ("justinpinkney__stable-diffusion__23", "encoder_swap", {"model_width": 512}),
+        ("HelloVision__HelloMeme__22", "encoder_swap", {"checkpoint_width": 768}),
+    ],
     # One word renamed in every block; the reference (consolidated.*) layout.
     "renamed_word": [
         ("RWKV__RWKV-infctx-trainer__16", "rename", {"old": "time_first", "new": "time_faaaa"}),

@@ -227,6 +227,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "text_tower_width",
+        conditioning.text_tower_width,
+        ("encoder_swap",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
         "input_features",
         input_features.input_features,
         ("version",),
@@ -244,7 +251,7 @@ REGISTRY: tuple[Rule, ...] = (
         "wrong_variant",
         variant.wrong_variant,
         ("wrong_variant",),
-        after=("quantization", "kv_heads", "input_features"),
+        after=("quantization", "kv_heads", "input_features", "text_tower_width"),
     ),
     Rule(
         "singleton_axes",
