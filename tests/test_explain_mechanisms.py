@@ -123,6 +123,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             "prefix",
             {"container_key": "state_dict"},
         ),
+        ("megvii-research__TLC__23", "prefix", {"container_key": "state_dict"}),
+        ("xyupeng__ContrastiveCrop__1", "prefix", {"container_key": "simclr_state"}),
     ],
 }
 

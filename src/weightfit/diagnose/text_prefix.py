@@ -220,6 +220,9 @@ def nested(ctx: Context) -> None:
     if facts.container_key:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
         names: list[str] = []
+    elif facts.held_container:
+        key, where = facts.held_container, "the checkpoint's top level holds"
+        names = []
     elif (
         (words or metadata or (unexpected and missing and _first_tensors(missing)))
         and len(unexpected) <= 6

@@ -288,11 +288,15 @@ def _indexes_weights(text: str, key: str) -> bool:
         return True
     if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
         return True
+    if CONTAINER_WORD.fullmatch(key) and LOADED_BY_VARIABLE.search(text):
+        return True  # load_net = load_net[param_key] with param_key = 'state_dict'
     return bool(
         CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
     )
 
 
+LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
+"""A loaded checkpoint indexed by a variable that holds the container key."""
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
@@ -417,6 +421,8 @@ class Facts:
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
         newer_format: What an old reader said of a file in a format newer than it knows
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
+        held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
+            holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
     """
 
     loading_error: bool = False
@@ -443,6 +449,7 @@ class Facts:
     matmul: tuple[int, int, int] | None = None
     stated: tuple[str, int, int] | None = None
     newer_format: str = ""
+    held_container: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -475,6 +482,7 @@ class Facts:
             "matmul": list(self.matmul) if self.matmul else None,
             "stated": list(self.stated) if self.stated else None,
             "newer_format": self.newer_format,
+            "held_container": self.held_container,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -514,6 +522,7 @@ def facts(text: str) -> Facts:
     found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
+    found.held_container = _held_container(text)
     nested = NESTED_VALUE.search(text)
     if nested is not None and not found.container_key:
         found.container_key = nested.group(1)
@@ -576,9 +585,36 @@ def facts(text: str) -> Facts:
         or found.broken_file
         or found.stated
         or found.newer_format
+        or found.held_container
         or NOT_IN_FILE.search(text) is not None
     )
     return found
+
+
+DICT_KEYS = re.compile(r"dict_keys\(\[([^\]\n]{1,2000})\]\)")
+"""A printed ``checkpoint.keys()``."""
+HELD_WEIGHTS = re.compile(
+    r"(?:\w+_)?(?:state(?:_dict)?|model|params|weights|net|network|module|ema)(?:_\w+)?"
+)
+OTHER_STATE = re.compile(
+    r"(?:^|_)(?:optim\w*|sched\w*|scaler|lr|epoch|step|iter\w*|args|config|meta|best|acc|loss)"
+    r"(?:_|$)"
+)
+"""Words of a training checkpoint's other entries (the optimizer's state is no weights)."""
+
+
+def _held_container(text: str) -> str:
+    """The key a printed ``dict_keys([...])`` holds the weights under, beside training state.
+
+    ``dict_keys(['optimizer_state', 'simclr_state', 'boxes', 'epoch'])``: ``simclr_state``.
+    Only one such key counts; two or more leave the choice open.
+    """
+    for match in DICT_KEYS.finditer(text):
+        keys = re.findall(r"['\"]([\w.\-]+)['\"]", match.group(1))
+        held = [k for k in keys if HELD_WEIGHTS.fullmatch(k) and not OTHER_STATE.search(k)]
+        if len(held) == 1 and len(keys) > 1:
+            return str(held[0])
+    return ""
 
 
 def _stated_quantity(text: str) -> tuple[str, int, int] | None:
