@@ -89,6 +89,8 @@ def latent_channels(ctx: Context) -> None:
         return
     head = inputs[0]
     inputs = [i for i in inputs if (i.have, i.want) == (head.have, head.want)]
+    if ctx.partial and _doubled_inputs(ctx) > len(inputs):
+        return  # layers deep in the network read twice their inputs too: concatenations
     patch = _patch(ctx.tgt(head.pair).shape)
     channels = (head.have, head.want)
     outputs = [o for o in outputs if o.have * head.want == o.want * head.have]
@@ -97,6 +99,17 @@ def latent_channels(ctx: Context) -> None:
     elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3:
         # Only a convolution's input channels read as image channels on their own.
         _report_extra_inputs(ctx, head)
+
+
+def _doubled_inputs(ctx: Context) -> int:
+    """How many mismatches read twice (or half) the input channels of the other side."""
+    count = 0
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) == len(want) >= 2 and _differing_axes(have, want) == [1]:
+            small, large = sorted((have[1], want[1]))
+            count += large in (2 * small, 2 * small + 1)
+    return count
 
 
 _LATENT_INPUT = re.compile(

@@ -82,8 +82,9 @@ def one_sided_prefix(ctx: Context) -> None:
         stripped = {name.split(".", 1)[1] for name in names}
         if other and not (stripped & set(other)):
             continue
-        if side == "model" and len({n.split(".", 1)[0] for n in stripped}) < 2:
-            continue  # one module of the model unfilled: that module, not every name
+        one_module = len({n.split(".", 1)[0] for n in stripped}) < 2
+        if one_module and (side == "model" or (len(names) > 1 and not ctx.facts.get("truncated"))):
+            continue  # one module unfilled, or all of one module extra: that module, no prefix
         strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
         if not strong and (side == "model" or set(names) <= set(_looked_up(ctx))):
             # Model names start with model., backbone. ... by themselves, and a loader's
@@ -145,9 +146,10 @@ def _looked_up(ctx: Context) -> list[str]:
 
 FIRST_LAYER = re.compile(
     r"^(?:conv_?first|conv_?in|conv1|stem|patch_embed|embed\w*|tok_embeddings|wte|"
-    r"input\w*|first\w*)$"
+    r"input\w*|first\w*|[a-z_]+0)$"
 )
-"""Top modules that are a network's first layer (``conv_first``, ``stem``, ``patch_embed``)."""
+"""Top modules that are a network's first layer (``conv_first``, ``stem``, ``patch_embed``,
+a stage numbered 0: ``model0``)."""
 
 
 def _first_layer(name: str) -> bool:
