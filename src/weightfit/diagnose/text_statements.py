@@ -239,7 +239,12 @@ def files_named(ctx: Context) -> None:
 def layer_counts(ctx: Context) -> None:
     """Report a weight file of another number of layers (Keras): another depth."""
     facts = whole_text_facts(ctx)
-    if facts is None or facts.layer_counts is None or ctx.findings:
+    if facts is None or ctx.findings:
+        return
+    if facts.depth_said and facts.layer_counts is None and not ctx.mismatches():
+        _report_depth_said(ctx, facts.depth_said)
+        return
+    if facts.layer_counts is None:
         return
     have, want = facts.layer_counts
     ctx.add(
@@ -255,6 +260,27 @@ def layer_counts(ctx: Context) -> None:
             fix_note="build the model the weights were saved from (same depth and options)",
         )
     )
+
+
+def _report_depth_said(ctx: Context, said: str) -> None:
+    """Report a loader's own words that the file has another number of layers."""
+    names = [*ctx.missing(), *ctx.unexpected()]
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the loader says the file has another number of layers ({said})"
+                + (f": {', '.join(names[:3])} … not filled" if names else "")
+                + ": the network was built with other options than the weights were saved from"
+            ),
+            params=names,
+            evidence={"said": said, "layers_not_filled": names[:8]},
+            confidence=0.55,
+            fix_note="build the network with the options the weights were trained with",
+        )
+    )
+    ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
 
 
 def broken_file(ctx: Context) -> None:

@@ -309,6 +309,8 @@ LAYER_COUNTS = re.compile(
     r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+DEPTH_SAID = re.compile(r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers", re.I)
+"""A loader saying the file holds fewer or more layers than the network it fills."""
 UNKNOWN_ARCHITECTURE = re.compile(
     r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize|"
     r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
@@ -423,6 +425,8 @@ class Facts:
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
+        depth_said: A loader's words that the file has fewer or more layers than the model
+            (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
     """
 
     loading_error: bool = False
@@ -450,6 +454,7 @@ class Facts:
     stated: tuple[str, int, int] | None = None
     newer_format: str = ""
     held_container: str = ""
+    depth_said: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -483,6 +488,7 @@ class Facts:
             "stated": list(self.stated) if self.stated else None,
             "newer_format": self.newer_format,
             "held_container": self.held_container,
+            "depth_said": self.depth_said,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -544,6 +550,8 @@ def facts(text: str) -> Facts:
         found.unlisted = {"missing": 0}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
+    depth = DEPTH_SAID.search(text)
+    found.depth_said = depth.group(0) if depth is not None else ""
     layers = LAYER_COUNTS.search(text)
     if layers is not None:
         numbers = [int(n) for n in layers.groups() if n]
@@ -586,6 +594,7 @@ def facts(text: str) -> Facts:
         or found.stated
         or found.newer_format
         or found.held_container
+        or found.depth_said
         or NOT_IN_FILE.search(text) is not None
     )
     return found
