@@ -111,10 +111,20 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("yuliangguo__OmniFusion__3", "wrong_variant", {}),
         ("zhvng__open-musiclm__11", "wrong_variant", {}),
     ],
-    # One unfilled module of a wrapped model is that module, not a prefix.
-    "one_module_missing": [("princeton-vl__RAFT__50", "missing", {})],
+    # One unfilled (or extra) module of a wrapped model is that module, not a prefix.
+    "one_module": [
+        ("princeton-vl__RAFT__50", "missing", {}),
+        ("VITA-Group__TransGAN__4", "unexpected", {}),
+    ],
     # A cut missing list that starts at the model's first layer: nothing matched.
-    "cut_at_first_layer": [("zsyOAOA__DifFace__7", "prefix", {})],
+    "cut_at_first_layer": [
+        ("zsyOAOA__DifFace__7", "prefix", {}),
+        ("tensorboy__pytorch_Realtime_Multi-Person_Pose_Estimation__54", "prefix", {}),
+    ],
+    # Inputs doubled deep in the network are concatenations, not latents.
+    "not_latents": [("tjuskyzhang__Scaled-YOLOv4-TensorRT__3", "wrong_variant", {})],
+    # A loader's own words that the file has fewer layers.
+    "depth_said": [("neuralchen__SimSwap__441", "wrong_variant", {})],
     # Container keys spelled any way, and safetensors refusing a nested dict.
     "container_key": [
         ("facebookresearch__fairseq2__1016", "prefix", {"container_key": "_model"}),
