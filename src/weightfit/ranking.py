@@ -51,7 +51,9 @@ def build_report(
             id(f) in demoted,
             -_params(f.params, alignment),
             -len(f.params),  # what explains more tensors, where shapes are unknown (explain)
-            -f.confidence,
+            # Between leftovers rule order decides: their calibrated confidences measure
+            # how often a bare list was the cause, not which of two lists comes first.
+            -f.confidence if _named(f) else 0.0,
         ),
     )
     fix_hint = _fix_hint(ranked, fix_target)
