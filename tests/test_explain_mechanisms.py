@@ -121,6 +121,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("zsyOAOA__DifFace__7", "prefix", {}),
         ("tensorboy__pytorch_Realtime_Multi-Person_Pose_Estimation__54", "prefix", {}),
     ],
+    # A checkpoint whose whole front has no place in the model: another implementation's
+    # names; one layer kind unused in every block is no such thing.
+    "foreign_naming": [
+        ("facebookresearch__ClassyVision__691", "rename", {}),
+        ("PiotrNawrot__nanoT5__14", "unexpected", {}),
+    ],
     # Inputs doubled deep in the network are concatenations, not latents.
     "not_latents": [("tjuskyzhang__Scaled-YOLOv4-TensorRT__3", "wrong_variant", {})],
     # A loader's own words that the file has fewer layers.

@@ -144,7 +144,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "one_sided_prefix",
         text_prefix.one_sided_prefix,
-        ("prefix",),
+        ("prefix", "rename"),
         after=("nested",),
         profiles=TEXT,
     ),

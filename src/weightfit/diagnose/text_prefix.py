@@ -116,7 +116,8 @@ def one_sided_prefix(ctx: Context) -> None:
         ctx.consume(missing=[*names, *other], unexpected=[*names, *other])
         return
     cut_at_first = bool(ctx.facts.get("truncated")) and bool(missing) and _first_layer(missing[0])
-    if missing and not unexpected and (_first_tensors(missing) or cut_at_first):
+    front = _first_tensors(missing) and _whole_front(missing)
+    if missing and not unexpected and (front or cut_at_first):
         ctx.add(
             Finding(
                 category="prefix",
@@ -136,6 +137,45 @@ def one_sided_prefix(ctx: Context) -> None:
             )
         )
         ctx.consume(missing=missing)
+    elif unexpected and not missing and _first_tensors(unexpected) and _whole_front(unexpected):
+        _foreign_naming(ctx, unexpected)
+
+
+def _foreign_naming(ctx: Context, unexpected: list[str]) -> None:
+    """Report a checkpoint whose first tensors all lack a place: another implementation's names.
+
+    No wrapper segment leads them (that is a prefix), so the checkpoint names the same
+    kind of layers its own way (lukemelas' ``_conv_stem``, ``_blocks.0._bn1`` against
+    another EfficientNet) or belongs to another model.
+    """
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"the checkpoint's first tensors have no place in the model "
+                f"({', '.join(unexpected[:3])} …): its names follow another implementation "
+                "(or it is another model), not a prefix"
+            ),
+            params=unexpected,
+            evidence={"unexpected": len(unexpected), "first": unexpected[:8]},
+            confidence=0.45,
+            fix_note=(
+                "map the names with the converter of the implementation that saved it, or "
+                "weightfit check CKPT --against TARGET, which pairs them by structure"
+            ),
+        )
+    )
+    ctx.consume(unexpected=unexpected)
+
+
+def _whole_front(names: list[str]) -> bool:
+    """Whether names are a network's front, not one layer kind repeated (``wi_1`` of every block).
+
+    Tensors outside any layer stack (a stem, a first norm) and three or more kinds of layer.
+    """
+    kinds = {re.sub(r"\.\d+(?=\.|$)", "", name) for name in names}
+    return any(stack_of(name) is None for name in names) and len(kinds) >= 3
 
 
 def _looked_up(ctx: Context) -> list[str]:
