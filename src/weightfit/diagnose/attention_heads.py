@@ -39,8 +39,8 @@ def kv_heads(ctx: Context) -> None:
         if small and large % small == 0 and large // small >= 2:
             pairs.append(pair)
             factors.add((have[0], want[0]))
-    if not pairs or len(factors) != 1:
-        return
+    if not pairs or len(factors) != 1 or len(pairs) != len(mismatches):
+        return  # other layers differ too: another size of the model, not just its k/v heads
     have_rows, want_rows = factors.pop()
     grouped = "checkpoint" if have_rows < want_rows else "model"
     full = "model" if grouped == "checkpoint" else "checkpoint"
