@@ -61,11 +61,13 @@ from weightfit.diagnose import (
     rearranged,
     rename,
     structure,
+    text_fused,
     text_layouts,
     text_messages,
     text_names,
     text_prefix,
     text_quant,
+    text_renames,
     text_rows,
     text_statements,
     text_tensors,
@@ -148,7 +150,7 @@ REGISTRY: tuple[Rule, ...] = (
         after=("nested",),
         profiles=TEXT,
     ),
-    Rule("fused_names", text_names.fused_names, ("fused_split",), after=("prefix",), profiles=TEXT),
+    Rule("fused_names", text_fused.fused_names, ("fused_split",), after=("prefix",), profiles=TEXT),
     Rule(
         "prompt_tables",
         text_rows.prompt_tables,
@@ -156,7 +158,9 @@ REGISTRY: tuple[Rule, ...] = (
         after=("prefix",),
         profiles=TEXT,
     ),
-    Rule("known_renames", text_names.known_renames, ("version",), after=("prefix",), profiles=TEXT),
+    Rule(
+        "known_renames", text_renames.known_renames, ("version",), after=("prefix",), profiles=TEXT
+    ),
     Rule(
         "marked_leftovers",
         text_names.marked_leftovers,
@@ -447,14 +451,14 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "reference_layout",
-        text_names.reference_layout,
+        text_renames.reference_layout,
         ("rename",),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
     Rule(
         "renamed_word",
-        text_names.renamed_word,
+        text_renames.renamed_word,
         ("rename",),
         after=("unexplained_shapes",),
         profiles=TEXT,

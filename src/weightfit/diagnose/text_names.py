@@ -1,7 +1,9 @@
 """Causes a text's names settle alone.
 
-Known renames, old running statistics, EMA copies, fused words, LoRA keys, a tied head, and
-the role of a tensor whose shapes the paste lost.
+Old running statistics, EMA copies and LoRA keys, a tied head, the role of a tensor whose
+shapes the paste lost, a file that stops before its last layers, buffers alone. Fused names
+are in :mod:`~weightfit.diagnose.text_fused`, renames in
+:mod:`~weightfit.diagnose.text_renames`.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from weightfit import knowledge
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
 from weightfit.diagnose.text_prefix import only_buffers
@@ -50,147 +51,6 @@ def running_stats(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names)
-
-
-def fused_names(ctx: Context) -> None:
-    """Report a fused tensor missing where its parts are unexpected, or the reverse, by name.
-
-    ``experts.gate_up_proj`` against ``experts.0.gate_proj`` / ``experts.0.up_proj``:
-    the fused word joins the parts' first words (``gate_up``, ``qkv``), under the same
-    parent once layer and expert indices are dropped.
-    """
-    if not ctx.partial:
-        return
-    missing, unexpected = ctx.missing(), ctx.unexpected()
-    for fused_side, parts_side in ((missing, unexpected), (unexpected, missing)):
-        explained_fused, explained_parts = [], []
-        for fused in fused_side:
-            parent, word = _parent_and_word(fused)
-            parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
-            heads = sorted(
-                {h for p in parts if (h := _head(_parent_and_word(p)[1])) and h in word},
-                key=word.find,
-            )
-            if len(heads) < 2:
-                continue
-            if "_".join(heads) not in word and "".join(heads) not in word:
-                continue
-            explained_fused.append(fused)
-            explained_parts += [p for p in parts if _head(_parent_and_word(p)[1]) in heads]
-        if not explained_fused:
-            continue
-        fused_in = "model" if fused_side is missing else "checkpoint"
-        ctx.add(
-            Finding(
-                category="fused_split",
-                severity="error",
-                message=(
-                    f"the {fused_in} holds fused tensors ({explained_fused[0]}) where the other "
-                    f"side holds their parts ({', '.join(sorted(set(explained_parts))[:3])})"
-                ),
-                params=[*explained_fused, *dict.fromkeys(explained_parts)],
-                evidence={"fused": explained_fused[:8], "parts": explained_parts[:8]},
-                confidence=0.8,
-                fix_note=(
-                    "the loader that knows this layout fuses or splits them on load (a "
-                    "transformers / vLLM version with the model's conversion mapping); "
-                    "weightfit check CKPT --against TARGET plans the concatenation"
-                ),
-            )
-        )
-        ctx.consume(
-            missing=[*explained_fused, *explained_parts],
-            unexpected=[*explained_fused, *explained_parts],
-        )
-        return
-    _one_sided_fused(ctx)
-
-
-FUSED_WORD = re.compile(
-    r"^(?:\w*_)?(?:qkv|query_key_value|c_attn|in_proj(?:_weight|_bias)?|gate_up|w_?pack|wqkv|"
-    r"kv)(?:_proj)?$",
-    re.IGNORECASE,
-)
-"""Module words of fused projections (``attn_qkv``, ``query_key_value``, ``gate_up_proj``)."""
-
-PART_GROUPS = (
-    frozenset({"q", "k", "v"}),
-    frozenset({"wq", "wk", "wv"}),
-    frozenset({"gate", "up"}),
-)
-"""Words of projections that fused layouts store as one tensor."""
-
-
-def _one_sided_fused(ctx: Context) -> None:
-    """Report a text listing only fused tensors, or only the parts a fused tensor holds.
-
-    Only ``attn_qkv`` missing: the loader wants the fused layout and the file stores the
-    parts. Only ``q_proj``/``k_proj``/``v_proj`` missing, layer after layer, while the rest
-    of each layer loads: the file stores them fused (``in_proj_weight``, ``qkv``).
-    """
-    missing, unexpected = ctx.missing(), ctx.unexpected()
-    for names, other in ((missing, unexpected), (unexpected, missing)):
-        if not names or other:
-            continue
-        words = [_parent_and_word(n)[1] for n in names]
-        side = "model" if names is missing else "checkpoint"
-        if all(FUSED_WORD.match(w) for w in words):
-            held, stored = "fused tensors", "their parts (q, k, v / gate, up)"
-        elif _split_parts(names):
-            held, stored = "split projections", "them fused (qkv / in_proj / gate_up)"
-        else:
-            continue
-        ctx.add(
-            Finding(
-                category="fused_split",
-                severity="error",
-                message=(
-                    f"only {held} are in the {side} alone ({names[0]} …): the other side most "
-                    f"likely stores {stored}, a layout another version of the loader reads"
-                ),
-                params=names,
-                evidence={"side": side, "names": names[:8]},
-                confidence=0.5,
-                fix_note=(
-                    "use the loader version that knows this layout, or split / fuse the tensors "
-                    "(weightfit check CKPT --against TARGET plans it)"
-                ),
-            )
-        )
-        ctx.consume(
-            missing=names if side == "model" else [], unexpected=names if side != "model" else []
-        )
-        return
-
-
-def _split_parts(names: list[str]) -> bool:
-    """Whether the names are two or more parts of one fused group in each of their modules."""
-    by_parent: dict[str, set[str]] = {}
-    for name in names:
-        parent, word = _parent_and_word(name)
-        by_parent.setdefault(parent, set()).add(_head(word))
-    return all(
-        any(len(parts & group) >= 2 and parts <= group for group in PART_GROUPS)
-        for parts in by_parent.values()
-    )
-
-
-PART_INITIALS = {"query": "q", "key": "k", "value": "v"}
-"""Projection words that fused names abbreviate to their initial (``query`` → ``qkv``)."""
-
-
-def _head(word: str) -> str:
-    """The word a fused name joins for a part: ``q_proj`` → ``q``, ``query`` → ``q``."""
-    core = word.lower().removeprefix("to_").split("_")[0]
-    return PART_INITIALS.get(core, core)
-
-
-def _parent_and_word(name: str) -> tuple[str, str]:
-    """The parent path without indices and the module word of a name (``weight`` leaves off)."""
-    parts = [p for p in name.split(".") if not p.isdigit()]
-    if len(parts) > 1 and parts[-1] in ("weight", "bias", "qweight", "scales", "qzeros"):
-        parts = parts[:-1]
-    return ".".join(parts[:-1]), parts[-1] if parts else ""
 
 
 OUTPUT_HEADS = re.compile(r"(?:^|\.)(?:lm_head|output|embed_out)(?:\.weight)?$")
@@ -276,44 +136,6 @@ def unshaped_names(ctx: Context) -> None:
 
 EMA_NAME = re.compile(r"^(?:ema_|ema\.|model_ema\.|ema_model\.|module_ema\.|shadow\.)")
 """Names of the EMA copy a training hook saves beside the model's weights."""
-
-
-def known_renames(ctx: Context) -> None:
-    """Report names a known library change renamed (``LayerNorm.gamma`` → ``.weight``)."""
-    if not ctx.partial:
-        return
-    facts = text_facts(ctx)
-    names = [*ctx.unexpected(), *ctx.missing()]
-    if facts is not None:
-        names += [n for n in facts.key_errors if n not in names]
-    if facts is not None:
-        # TensorFlow's own variables (bert/embeddings/LayerNorm/beta) are spelled so natively.
-        names = [n for n in names if n.replace(".", "/") not in facts.text]
-    hits = [(n, c) for n in names for c in knowledge.changes_for(n) if c.kind == "rename"]
-    if not hits:
-        return
-    change = hits[0][1]
-    found = [n for n, c in hits if c is change]
-    # The new spelling of each, where the text lists it on the other side.
-    found += [new for n in found if (new := change.renamed(n)) and new in names]
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"{found[0]} is spelled as before a known change ({change.library} "
-                f"{change.version}: {change.description})"
-            ),
-            params=found,
-            evidence={"known_change": change.source, "names": found[:8]},
-            confidence=0.7,
-            fix_note=(
-                "rename with the library's own conversion (a version that knows both "
-                "spellings), or weightfit fix CKPT --against TARGET"
-            ),
-        )
-    )
-    ctx.consume(unexpected=found, missing=found)
 
 
 LORA_KEY = re.compile(r"(?:^|[._])lora(?:[._]|$)|lora_|\.alpha$|hada_|lokr_|\.dora_scale$")
@@ -483,116 +305,4 @@ def registered_buffers(ctx: Context) -> None:
         ctx.consume(
             missing=names if side == "model" else [], unexpected=names if side != "model" else []
         )
-        return
-
-
-MIN_RENAMED = 0.9
-"""Share of the shorter leftover list a consistent one-word renaming must account for."""
-
-
-def _blanked(parts: list[str], index: int) -> str:
-    """A dotted name with one word replaced by ``*``."""
-    return ".".join([*parts[:index], "*", *parts[index + 1 :]])
-
-
-def renamed_word(ctx: Context) -> None:
-    """Report missing and unexpected names that differ in one word, the same way throughout.
-
-    ``blocks.{i}.att.time_first`` against ``blocks.{i}.att.time_faaaa`` in every block:
-    one word was renamed between the code that saved the checkpoint and the model's
-    (another release or another codebase), everything else in place. A renaming that
-    is not consistent, or covers only a few names, is left to the leftovers.
-    """
-    if not ctx.partial or ctx.mismatches():
-        return
-    missing, unexpected = ctx.missing(), ctx.unexpected()
-    if not missing or not unexpected:
-        return
-    words: dict[tuple[str, str], list[tuple[str, str]]] = {}
-    by_shape: dict[tuple[int, str], list[str]] = {}
-    for name in missing:
-        parts = name.split(".")
-        for i in range(len(parts)):
-            by_shape.setdefault((i, _blanked(parts, i)), []).append(name)
-    for old in unexpected:
-        parts = old.split(".")
-        for i, word in enumerate(parts):
-            for new in by_shape.get((i, _blanked(parts, i)), []):
-                change = (word, new.split(".")[i])
-                if not change[0].isdigit() and not change[1].isdigit():
-                    words.setdefault(change, []).append((old, new))
-    if not words:
-        return
-    (old_word, new_word), pairs = max(words.items(), key=lambda item: len(item[1]))
-    shorter = min(len(missing), len(unexpected))
-    if len({o for o, _ in pairs}) < MIN_RENAMED * shorter or len(pairs) < 2:
-        return
-    olds, news = [o for o, _ in pairs], [n for _, n in pairs]
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"'{old_word}' in the checkpoint is '{new_word}' in the model, in {len(pairs)} "
-                f"names ({olds[0]} → {news[0]}): renamed between the code that saved the "
-                "checkpoint and the model's"
-            ),
-            params=olds + news,
-            evidence={"old": old_word, "new": new_word, "names": len(pairs)},
-            confidence=0.6,
-            fix_note=(
-                f"rename '{old_word}' to '{new_word}' in the checkpoint's names (weightfit fix "
-                "CKPT --against TARGET), or use the code version that saved it"
-            ),
-        )
-    )
-    ctx.consume(missing=news, unexpected=olds)
-
-
-REFERENCE_LAYOUT = re.compile(
-    r"^(?:tok_embeddings|norm|output|layers\.\d+\.(?:attention\.w[qkvo]|feed_forward\.w[123]|"
-    r"attention_norm|ffn_norm))\.weight$"
-)
-"""Names of Meta's reference Llama layout (``consolidated.00.pth``), which Mistral's native
-``consolidated.safetensors`` shares: ``layers.0.attention.wq.weight``, ``tok_embeddings``."""
-
-
-def reference_layout(ctx: Context) -> None:
-    """Report the reference (Meta / Mistral native) layout on one side and not the other.
-
-    The original Llama and Mistral releases ship ``consolidated.*`` files in the reference
-    implementation's names; a transformers-layout model (``model.layers.0.self_attn.q_proj``)
-    cannot take them without conversion, and a folder holding both formats feeds a loader
-    the wrong one.
-    """
-    if not ctx.partial or ctx.mismatches():
-        return
-    missing, unexpected = ctx.missing(), ctx.unexpected()
-    for names, other, side in ((unexpected, missing, "checkpoint"), (missing, unexpected, "model")):
-        if not names or not all(REFERENCE_LAYOUT.match(n) for n in names):
-            continue
-        if not any(n.startswith(("layers.", "tok_embeddings.")) for n in names):
-            continue  # a lone output.weight or norm.weight is any model's (GGUF's too)
-        if any(REFERENCE_LAYOUT.match(n) for n in other):
-            continue
-        ctx.add(
-            Finding(
-                category="rename",
-                severity="error",
-                message=(
-                    f"the {side}'s names are Meta's reference Llama layout ({names[0]}), the "
-                    "layout of the original consolidated.* files (Mistral's native "
-                    "consolidated.safetensors too), not the transformers layout"
-                ),
-                params=[*names, *other],
-                evidence={"side": side, "names": names[:8]},
-                confidence=0.6,
-                fix_note=(
-                    "load the transformers-format files (model-*.safetensors), not "
-                    "consolidated.*; convert reference files with transformers' "
-                    "convert_llama_weights_to_hf.py, or weightfit fix CKPT --against TARGET"
-                ),
-            )
-        )
-        ctx.consume(missing=missing, unexpected=unexpected)
         return

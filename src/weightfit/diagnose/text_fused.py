@@ -1,0 +1,154 @@
+"""Fused and split projections read from a text's names alone.
+
+``experts.gate_up_proj`` missing where ``gate_proj``/``up_proj`` are unexpected (or the
+reverse); only fused tensors on one side (``attn_qkv`` not found); only the parts of one
+fused group on one side, layer after layer (``q_proj``/``k_proj``/``v_proj`` missing).
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.diagnose._context import Context
+from weightfit.findings import Finding
+
+
+def fused_names(ctx: Context) -> None:
+    """Report a fused tensor missing where its parts are unexpected, or the reverse, by name.
+
+    ``experts.gate_up_proj`` against ``experts.0.gate_proj`` / ``experts.0.up_proj``:
+    the fused word joins the parts' first words (``gate_up``, ``qkv``), under the same
+    parent once layer and expert indices are dropped.
+    """
+    if not ctx.partial:
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for fused_side, parts_side in ((missing, unexpected), (unexpected, missing)):
+        explained_fused, explained_parts = [], []
+        for fused in fused_side:
+            parent, word = _parent_and_word(fused)
+            parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
+            heads = sorted(
+                {h for p in parts if (h := _head(_parent_and_word(p)[1])) and h in word},
+                key=word.find,
+            )
+            if len(heads) < 2:
+                continue
+            if "_".join(heads) not in word and "".join(heads) not in word:
+                continue
+            explained_fused.append(fused)
+            explained_parts += [p for p in parts if _head(_parent_and_word(p)[1]) in heads]
+        if not explained_fused:
+            continue
+        fused_in = "model" if fused_side is missing else "checkpoint"
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"the {fused_in} holds fused tensors ({explained_fused[0]}) where the other "
+                    f"side holds their parts ({', '.join(sorted(set(explained_parts))[:3])})"
+                ),
+                params=[*explained_fused, *dict.fromkeys(explained_parts)],
+                evidence={"fused": explained_fused[:8], "parts": explained_parts[:8]},
+                confidence=0.8,
+                fix_note=(
+                    "the loader that knows this layout fuses or splits them on load (a "
+                    "transformers / vLLM version with the model's conversion mapping); "
+                    "weightfit check CKPT --against TARGET plans the concatenation"
+                ),
+            )
+        )
+        ctx.consume(
+            missing=[*explained_fused, *explained_parts],
+            unexpected=[*explained_fused, *explained_parts],
+        )
+        return
+    _one_sided_fused(ctx)
+
+
+FUSED_WORD = re.compile(
+    r"^(?:\w*_)?(?:qkv|query_key_value|c_attn|in_proj(?:_weight|_bias)?|gate_up|w_?pack|wqkv|"
+    r"kv)(?:_proj)?$",
+    re.IGNORECASE,
+)
+"""Module words of fused projections (``attn_qkv``, ``query_key_value``, ``gate_up_proj``)."""
+
+PART_GROUPS = (
+    frozenset({"q", "k", "v"}),
+    frozenset({"wq", "wk", "wv"}),
+    frozenset({"gate", "up"}),
+)
+"""Words of projections that fused layouts store as one tensor."""
+
+
+def _one_sided_fused(ctx: Context) -> None:
+    """Report a text listing only fused tensors, or only the parts a fused tensor holds.
+
+    Only ``attn_qkv`` missing: the loader wants the fused layout and the file stores the
+    parts. Only ``q_proj``/``k_proj``/``v_proj`` missing, layer after layer, while the rest
+    of each layer loads: the file stores them fused (``in_proj_weight``, ``qkv``).
+    """
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for names, other in ((missing, unexpected), (unexpected, missing)):
+        if not names or other:
+            continue
+        words = [_parent_and_word(n)[1] for n in names]
+        side = "model" if names is missing else "checkpoint"
+        if all(FUSED_WORD.match(w) for w in words):
+            held, stored = "fused tensors", "their parts (q, k, v / gate, up)"
+        elif _split_parts(names):
+            held, stored = "split projections", "them fused (qkv / in_proj / gate_up)"
+        else:
+            continue
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"only {held} are in the {side} alone ({names[0]} …): the other side most "
+                    f"likely stores {stored}, a layout another version of the loader reads"
+                ),
+                params=names,
+                evidence={"side": side, "names": names[:8]},
+                confidence=0.5,
+                fix_note=(
+                    "use the loader version that knows this layout, or split / fuse the tensors "
+                    "(weightfit check CKPT --against TARGET plans it)"
+                ),
+            )
+        )
+        ctx.consume(
+            missing=names if side == "model" else [], unexpected=names if side != "model" else []
+        )
+        return
+
+
+def _split_parts(names: list[str]) -> bool:
+    """Whether the names are two or more parts of one fused group in each of their modules."""
+    by_parent: dict[str, set[str]] = {}
+    for name in names:
+        parent, word = _parent_and_word(name)
+        by_parent.setdefault(parent, set()).add(_head(word))
+    return all(
+        any(len(parts & group) >= 2 and parts <= group for group in PART_GROUPS)
+        for parts in by_parent.values()
+    )
+
+
+PART_INITIALS = {"query": "q", "key": "k", "value": "v"}
+"""Projection words that fused names abbreviate to their initial (``query`` → ``qkv``)."""
+
+
+def _head(word: str) -> str:
+    """The word a fused name joins for a part: ``q_proj`` → ``q``, ``query`` → ``q``."""
+    core = word.lower().removeprefix("to_").split("_")[0]
+    return PART_INITIALS.get(core, core)
+
+
+def _parent_and_word(name: str) -> tuple[str, str]:
+    """The parent path without indices and the module word of a name (``weight`` leaves off)."""
+    parts = [p for p in name.split(".") if not p.isdigit()]
+    if len(parts) > 1 and parts[-1] in ("weight", "bias", "qweight", "scales", "qzeros"):
+        parts = parts[:-1]
+    return ".".join(parts[:-1]), parts[-1] if parts else ""
