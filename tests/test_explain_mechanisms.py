@@ -177,3 +177,11 @@ def test_tensorflow_names_are_not_old_pytorch_spellings() -> None:
     text, _ = _case("guotong1988__BERT-pre-training__12")
     categories = [f.category for f in weightfit.explain(text).findings]
     assert "version" not in categories
+
+
+def test_a_large_number_is_text_only_where_a_reader_took_a_version_or_magic() -> None:
+    """1936876918 is 'vers': a broken file after 'binary version', not after 'size'."""
+    with pytest.raises(weightfit.errors.NoLoadingErrorFound):
+        weightfit.explain("epoch 3 done, dataset size 1936876918 tokens\n")
+    said = "RuntimeError: Unsupported model binary version v1936876918\n"
+    assert weightfit.explain(said).findings[0].category == "partitioned"

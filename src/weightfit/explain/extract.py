@@ -367,7 +367,7 @@ classes, layers, the tensors a file holds."""
 DIFFER_CUE = re.compile(r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer", re.I)
 PATH_WORD = re.compile(r"\S*[/\\]\S*|\S+\.(?:model|json|bin|pth?|gguf|safetensors)\b")
 HEADER_NUMBER = re.compile(
-    r"(?:version|magic|header(?:\s+size|\s+length)?|size)\D{0,40}?\bv?(\d{8,10})\b", re.I
+    r"(?:version|magic|header(?:\s+size|\s+length)?)\D{0,40}?\bv?(\d{8,10})\b", re.I
 )
 """A large number a reader took from a file's first bytes (a version, a magic, a length)."""
 MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
