@@ -152,3 +152,13 @@ def test_two_shapes_in_a_mismatch_line_without_a_name_are_one_tensor() -> None:
     assert list(section.mismatched.values()) == [((1024, 768), (1024, 512))]
     other = read("RuntimeError: The size of tensor a (91) must match the size of tensor b (2)")
     assert not other.mismatched  # two tensors meeting in an operation
+
+
+def test_a_scalar_shape_is_read_as_no_axes() -> None:
+    """``torch.Size([])`` (a 0-d tensor) is a shape of no axes, not a parse failure."""
+    text = (
+        "size mismatch for logit_scale: copying a param with shape torch.Size([]) from "
+        "checkpoint, the shape in current model is torch.Size([1])."
+    )
+    section = extract(text)
+    assert section.mismatched["logit_scale"] == ((), (1,))

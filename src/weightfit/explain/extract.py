@@ -772,7 +772,10 @@ def _tokens(text: str) -> list[_Token]:
         if PARAM_LEAF.fullmatch(path.rsplit("/", 1)[-1]) and not NOT_A_NAME.search(path):
             tokens.append(_Token(match.start(1), match.end(1), name=path.replace("/", ".")))
     for match in SHAPE.finditer(text):
-        raw = match.group("size") or match.group("list") or match.group("tuple")
+        raw = next(
+            (match.group(g) for g in ("size", "list", "tuple") if match.group(g) is not None),
+            None,
+        )
         if raw is None:
             raw = re.sub(r"[x×]", ",", match.group("times"))
         dims = tuple(int(d) for d in re.findall(r"\d+", raw))
