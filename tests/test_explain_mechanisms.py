@@ -185,3 +185,9 @@ def test_a_large_number_is_text_only_where_a_reader_took_a_version_or_magic() ->
         weightfit.explain("epoch 3 done, dataset size 1936876918 tokens\n")
     said = "RuntimeError: Unsupported model binary version v1936876918\n"
     assert weightfit.explain(said).findings[0].category == "partitioned"
+
+
+def test_a_bare_wrapper_word_beside_wrapped_names_does_not_break_the_prefix_rule() -> None:
+    """A key list holding ``module`` itself and ``module.conv1.weight``: no crash, no prefix."""
+    text = 'Unexpected key(s) in state_dict: "module", "module.conv1.weight", "module.bn1.weight".'
+    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]

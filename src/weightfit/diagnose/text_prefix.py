@@ -70,8 +70,8 @@ def one_sided_prefix(ctx: Context) -> None:
     for names, side in ((unexpected, "checkpoint"), (missing, "model")):
         other = missing if side == "checkpoint" else unexpected
         heads = {name.split(".", 1)[0] for name in names}
-        if not names or len(heads) != 1 or "." not in names[0]:
-            continue
+        if not names or len(heads) != 1 or any("." not in name for name in names):
+            continue  # a bare 'module' beside 'module.x' is a key, not a wrapper's segment
         segment = heads.pop()
         if segment not in WRAPPER_SEGMENTS or all(n.endswith(BUFFERS) for n in names):
             continue
