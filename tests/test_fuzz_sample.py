@@ -10,3 +10,12 @@ def test_a_fuzz_sample_ends_in_results_or_weightfit_errors() -> None:
     assert stats.inputs == 3000
     assert [trace for trace, _ in stats.findings] == []
     assert stats.files == 600
+
+
+def test_a_sample_of_mutated_error_texts_ends_in_reports_or_no_loading_error() -> None:
+    from fuzz import texts
+
+    stats = texts.fuzz(1500, seed=3)
+    assert stats.inputs == 1500
+    assert [trace for trace, _ in stats.findings] == []
+    assert stats.reports and stats.no_error
