@@ -191,3 +191,9 @@ def test_a_bare_wrapper_word_beside_wrapped_names_does_not_break_the_prefix_rule
     """A key list holding ``module`` itself and ``module.conv1.weight``: no crash, no prefix."""
     text = 'Unexpected key(s) in state_dict: "module", "module.conv1.weight", "module.bn1.weight".'
     assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_a_header_number_whose_bytes_are_not_ascii_is_no_text() -> None:
+    """3600000000 is 0xD693A400: no letters of a text file (found by fuzzing)."""
+    with pytest.raises(weightfit.errors.NoLoadingErrorFound):
+        weightfit.explain("RuntimeError: Unsupported model binary version v3600000000\n")

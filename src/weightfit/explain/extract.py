@@ -658,7 +658,7 @@ def _text_read_as_number(text: str) -> str:
             continue
         for order in ("little", "big"):
             word = number.to_bytes(4, order)
-            if all(chr(b).isalpha() or chr(b) in " <>!/" for b in word):
+            if all(b < 128 and (chr(b).isalpha() or chr(b) in " <>!/") for b in word):
                 return f"{number} is the text '{word.decode('ascii')}' read as a number"
     return ""
 
