@@ -197,3 +197,11 @@ def test_a_header_number_whose_bytes_are_not_ascii_is_no_text() -> None:
     """3600000000 is 0xD693A400: no letters of a text file (found by fuzzing)."""
     with pytest.raises(weightfit.errors.NoLoadingErrorFound):
         weightfit.explain("RuntimeError: Unsupported model binary version v3600000000\n")
+
+
+def test_a_scalar_against_one_element_is_the_same_value_in_another_layout() -> None:
+    text = (
+        "size mismatch for logit_scale: copying a param with shape torch.Size([]) from "
+        "checkpoint, the shape in current model is torch.Size([1])."
+    )
+    assert weightfit.explain(text).findings[0].category == "version"

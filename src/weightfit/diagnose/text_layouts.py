@@ -47,7 +47,7 @@ def singleton_axes(ctx: Context) -> None:
     vectors = [
         p
         for p in same
-        if p not in projections and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) == 1
+        if p not in projections and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) <= 1
     ]
     if vectors:
         _report_layout(ctx, vectors)

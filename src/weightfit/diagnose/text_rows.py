@@ -149,7 +149,7 @@ def _class_rows(ctx: Context) -> None:
         pairs = [
             p
             for p in ctx.mismatches()
-            if ctx.src(p).shape[0] == have[0] and ctx.tgt(p).shape[0] == want[0]
+            if ctx.src(p).shape[:1] == have[:1] and ctx.tgt(p).shape[:1] == want[:1]
         ]
         ctx.add(
             Finding(

@@ -25,6 +25,7 @@ the hints name the command that would.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,6 +157,7 @@ def sections(text: str | bytes) -> list[Section]:
     merged: list[Section] = []
     by_model: dict[str, Section] = {}
     for section in found:
+        _set_aside_scalars(section, facts.unshaped)
         if not (section.has_tensors or section.facts):
             continue
         section.text_facts = facts
@@ -167,6 +169,7 @@ def sections(text: str | bytes) -> list[Section]:
         if section.model:
             by_model[section.model] = section
     generic = _uncovered(extract.extract(cleaned, facts), merged)
+    _set_aside_scalars(generic, facts.unshaped)
     if generic.has_tensors:
         merged.append(generic)
     if not merged and facts.loading_error:
@@ -180,6 +183,20 @@ def sections(text: str | bytes) -> list[Section]:
             "or unexpected keys, no loading error"
         )
     return merged
+
+
+def _set_aside_scalars(section: Section, unshaped: list[str]) -> None:
+    """Keep a 0-d tensor's mismatch (``torch.Size([])``) against a sized one as a bare name.
+
+    A scalar against ``[1]`` holds the same value in another layout and stays (a layout
+    rule reads it); against ``[5]`` the shape rules have no axis to reason over, and the
+    name alone still tells its role.
+    """
+    for name, (have, want) in list(section.mismatched.items()):
+        if (not have or not want) and max(math.prod(have), math.prod(want)) > 1:
+            del section.mismatched[name]
+            if name not in unshaped:
+                unshaped.append(name)
 
 
 def _uncovered(generic: Section, parsed: list[Section]) -> Section:

@@ -152,7 +152,7 @@ def _unquoted(line: str) -> str:
 
 def shape(numbers: str) -> tuple[int, ...]:
     """Read the inside of ``[a, b, c]`` (whitespace and newlines anywhere)."""
-    return tuple(int(part) for part in re.split(r"[,\s]+", numbers.strip()) if part)
+    return tuple(int(part) for part in re.findall(r"\d+", numbers))
 
 
 def names_in(text: str) -> tuple[list[str], bool]:
