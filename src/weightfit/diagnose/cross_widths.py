@@ -9,6 +9,9 @@ layer is a conditioning input by its name, and both widths are hidden sizes of k
 text encoders or LLMs (``knowledge/hidden_sizes.yaml``), the checkpoint was trained
 with another encoder: ``encoder_swap``. SD 1.x (CLIP-L, 768) against SD 2.x
 (OpenCLIP-H, 1024) is both an encoder swap and another variant; the finding says so.
+
+``text_tower_width`` reads the text encoder's own tensors (or its 77-row position table)
+at another known text-encoder width: the encoder built is another one.
 """
 
 from __future__ import annotations
@@ -150,3 +153,58 @@ def prompt_matmul(ctx: Context) -> None:
             ),
         )
     )
+
+
+_TEXT_TOWER = re.compile(
+    r"(?:^|\.)(?:text_model|text_encoder|cond_stage_model|clip_l|clip_g|t5xxl)\."
+)
+"""Names inside a text encoder a pipeline holds (its own weights, not a layer it feeds)."""
+
+
+def text_tower_width(ctx: Context) -> None:
+    """Report a text encoder built at another known text-encoder width (text).
+
+    Tensors inside the pipeline's text encoder (``text_model.``, ``cond_stage_model.``)
+    or a 77-row position table, whose width is one known text encoder's in the
+    checkpoint and another's in the model: the encoder built is another one (CLIP ViT-B
+    512 against ViT-L 768), a config for another encoder or a library default.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    widths: set[tuple[int, int]] = set()
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = [i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b]
+        if len(have) != len(want) or len(axes) != 1:
+            return
+        tower = _TEXT_TOWER.search(pair.target) is not None
+        prompt_table = len(want) == 2 and want[0] == PROMPT_TOKENS and axes == [1]
+        if not (tower or prompt_table):
+            return
+        pairs.append(pair)
+        widths.add((have[axes[0]], want[axes[0]]))
+    if not pairs or len(widths) != 1:
+        return
+    have_width, want_width = widths.pop()
+    labels = [encoder_widths(w) for w in (have_width, want_width)]
+    if not (labels[0] and labels[1]):
+        return
+    ctx.add(
+        Finding(
+            category="encoder_swap",
+            severity="error",
+            message=(
+                f"the text encoder is another one: {have_width} wide in the checkpoint "
+                f"({labels[0][0]}), {want_width} in the model ({labels[1][0]})"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_width": have_width, "model_width": want_width},
+            confidence=0.55,
+            fix_note=(
+                f"build the text encoder the checkpoint holds ({labels[0][0]}): its config, "
+                "or a library version whose default builds it"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)

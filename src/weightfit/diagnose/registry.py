@@ -232,7 +232,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "text_tower_width",
-        conditioning.text_tower_width,
+        cross_widths.text_tower_width,
         ("encoder_swap",),
         after=("quantization",),
         profiles=TEXT,
