@@ -2,7 +2,8 @@
 
 DeepSpeed ZeRO-3 keeps each rank's slice of a parameter in the optimizer state
 and leaves a size-0 placeholder in the module, so a plain ``state_dict()`` of
-the model holds empty tensors. FSDP with a sharded or local state dict, and
+the model holds empty tensors; a state dict loaded into a model already partitioned
+meets those placeholders on the model's side. FSDP with a sharded or local state dict, and
 ZeRO's flat partitions, hold 1-D flat tensors where the model has matrices:
 the whole tensor when the element count matches (a reshape restores it), a
 ``1/k`` slice when the run had ``k`` ranks (the other ranks' files are needed).
@@ -35,6 +36,7 @@ _GATHER_NOTE = (
 def partitioned(ctx: Context) -> None:
     """Report empty and flat tensors where the model expects full ones."""
     empty: list[Pair] = []
+    placeholders: list[Pair] = []
     flat_whole: list[Pair] = []
     flat_slice: dict[int, list[Pair]] = {}
     for pair in ctx.mismatches():
@@ -42,6 +44,9 @@ def partitioned(ctx: Context) -> None:
         if have.numel == 0 and want.numel > 0:
             if PARAMETER_LEAF.search(pair.target):
                 empty.append(pair)
+        elif want.numel == 0 and have.numel > 0:
+            if PARAMETER_LEAF.search(pair.target):
+                placeholders.append(pair)
         elif len(have.shape) == 1 and _is_matrix(want.shape) and have.numel:
             if have.numel == want.numel:
                 flat_whole.append(pair)
@@ -52,6 +57,8 @@ def partitioned(ctx: Context) -> None:
     ]
     if empty:
         _report_empty(ctx, empty)
+    if placeholders:
+        _report_placeholders(ctx, placeholders)
     if flat_whole:
         _report_flat(ctx, flat_whole)
     for ranks, pairs in flat_slice.items():
@@ -86,6 +93,32 @@ def _report_empty(ctx: Context, pairs: list[Pair]) -> None:
             },
             confidence=0.95 if share > 0.5 else 0.8,
             fix_note=_GATHER_NOTE,
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_placeholders(ctx: Context, pairs: list[Pair]) -> None:
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{len(pairs)} tensor(s) are empty (size 0) in the model, e.g. {first.target} "
+                f"{shape_text(ctx.tgt(first).shape)} where the checkpoint has "
+                f"{shape_text(ctx.src(first).shape)}: the model's parameters were already "
+                "partitioned by DeepSpeed ZeRO-3 (or FSDP) when the state dict was loaded, so "
+                "each rank holds an empty placeholder"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"empty_in_model": len(pairs), "side": "model", "example": first.target},
+            confidence=0.85,
+            fix_note=(
+                "load the weights before deepspeed.initialize / outside zero.Init, or inside "
+                "deepspeed.zero.GatheredParameters(model.parameters(), modifier_rank=0); "
+                "from_pretrained does this itself under a ZeRO-3 config"
+            ),
         )
     )
     ctx.consume(pairs=pairs)

@@ -195,9 +195,9 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("partitioned", partitioned.partitioned, ("partitioned",), after=("rename",)),
     Rule(
-        "empty_tensors",
-        text_layouts.empty_tensors,
-        ("partitioned",),
+        "lazy_buffers",
+        text_layouts.lazy_buffers,
+        ("version",),
         after=("partitioned",),
         profiles=TEXT,
     ),

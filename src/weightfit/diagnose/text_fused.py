@@ -118,9 +118,7 @@ def _one_sided_fused(ctx: Context) -> None:
                 ),
             )
         )
-        ctx.consume(
-            missing=names if side == "model" else [], unexpected=names if side != "model" else []
-        )
+        ctx.consume(missing=names, unexpected=names)  # each name is on one side only
         return
 
 

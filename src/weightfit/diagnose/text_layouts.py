@@ -1,7 +1,7 @@
 """One pasted tensor stored in another layout.
 
 Singleton axes, a 1x1 conv for a Linear, kernel axes in another order, another image
-channel count, an empty (partitioned) tensor.
+channel count, a buffer left empty until first use.
 """
 
 from __future__ import annotations
@@ -190,44 +190,17 @@ def _inversions(order: tuple[int, ...]) -> int:
     return sum(a > b for i, a in enumerate(order) for b in order[i + 1 :])
 
 
-def empty_tensors(ctx: Context) -> None:
-    """Report tensors of size 0 on one side: parameters ZeRO-3 (or FSDP) partitioned.
+def lazy_buffers(ctx: Context) -> None:
+    """Report buffers of size 0 on one side: a module fills them on first use.
 
-    Only parameters are partitioned; a buffer of size 0 is one its module fills lazily.
-
-    Empty in the checkpoint: saved without gathering. Empty in the model: the state dict
-    was loaded into a model whose parameters were already partitioned (after
-    ``deepspeed.initialize`` or under ``zero.Init``), where each rank holds a placeholder.
+    ZeRO-3 and FSDP partition parameters (``partitioned`` reads those, on either side);
+    a buffer of size 0 (a filterbank, a mask) is one its module builds lazily.
     """
     if not ctx.partial:
         return
     empty = [p for p in ctx.mismatches() if (ctx.src(p).numel == 0) != (ctx.tgt(p).numel == 0)]
     if empty and not any(PARAMETER_LEAF.search(p.target) for p in empty):
         _report_lazy_buffers(ctx, empty)
-        return
-    saved = [p for p in empty if ctx.src(p).numel == 0]
-    placed = [p for p in empty if ctx.tgt(p).numel == 0]
-    if saved:
-        _report_empty(
-            ctx,
-            saved,
-            side="checkpoint",
-            why="saved from DeepSpeed ZeRO-3 (or FSDP) without gathering the partitioned "
-            "parameters",
-            fix_note="save with the parameters gathered (deepspeed zero_to_fp32.py, "
-            "accelerator.get_state_dict(model), or stage3_gather_16bit_weights_on_model_save)",
-        )
-    if placed:
-        _report_empty(
-            ctx,
-            placed,
-            side="model",
-            why="the model's parameters were already partitioned by DeepSpeed ZeRO-3 (or FSDP) "
-            "when the state dict was loaded, so each rank holds an empty placeholder",
-            fix_note="load the weights before deepspeed.initialize / outside zero.Init, or "
-            "inside deepspeed.zero.GatheredParameters(model.parameters(), modifier_rank=0); "
-            "from_pretrained does this itself under a ZeRO-3 config",
-        )
 
 
 def _report_lazy_buffers(ctx: Context, pairs: list[Pair]) -> None:
@@ -251,26 +224,6 @@ def _report_lazy_buffers(ctx: Context, pairs: list[Pair]) -> None:
                 "forward pass before loading, or leave the buffer out of the state dict "
                 "(strict=False) so the module rebuilds it"
             ),
-        )
-    )
-    ctx.consume(pairs=pairs)
-
-
-def _report_empty(ctx: Context, pairs: list[Pair], *, side: str, why: str, fix_note: str) -> None:
-    first = pairs[0]
-    shape = ctx.src(first).shape if side == "checkpoint" else ctx.tgt(first).shape
-    ctx.add(
-        Finding(
-            category="partitioned",
-            severity="error",
-            message=(
-                f"{len(pairs)} {side} tensor(s) are empty ({first.source} has shape "
-                f"{shape_text(shape)} in the {side}): {why}"
-            ),
-            params=[p.source for p in pairs],
-            evidence={"empty": [p.source for p in pairs[:8]], "count": len(pairs), "side": side},
-            confidence=0.85,
-            fix_note=fix_note,
         )
     )
     ctx.consume(pairs=pairs)

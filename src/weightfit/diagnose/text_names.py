@@ -302,7 +302,5 @@ def registered_buffers(ctx: Context) -> None:
                 ),
             )
         )
-        ctx.consume(
-            missing=names if side == "model" else [], unexpected=names if side != "model" else []
-        )
+        ctx.consume(missing=names, unexpected=names)  # each name is on one side only
         return
