@@ -162,6 +162,13 @@ REGISTRY: tuple[Rule, ...] = (
         "known_renames", text_renames.known_renames, ("version",), after=("prefix",), profiles=TEXT
     ),
     Rule(
+        "new_layout_names",
+        text_renames.new_layout_names,
+        ("version",),
+        after=("known_renames",),
+        profiles=TEXT,
+    ),
+    Rule(
         "marked_leftovers",
         text_names.marked_leftovers,
         ("extra_state", "lora_mismatch"),
@@ -343,6 +350,13 @@ REGISTRY: tuple[Rule, ...] = (
         ("wrong_variant",),
         after=("version",),
         profiles=ALL,
+    ),
+    Rule(
+        "renamed_path",
+        text_renames.renamed_path,
+        ("rename",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
     ),
     Rule(
         "extra_layers",
@@ -556,7 +570,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unreadable_header",
         text_messages.unreadable_header,
-        ("partitioned",),
+        ("partitioned", "unrelated"),
         profiles=frozenset({"text"}),
     ),
     Rule(

@@ -135,7 +135,8 @@ MISSING_CUES = re.compile(
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
-    r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
+    r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
+    r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b",
     re.I,
 )
 UNEXPECTED_CUES = re.compile(
@@ -149,7 +150,8 @@ UNEXPECTED_CUES = re.compile(
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named",
     re.I,
 )
-"""What introduces a list of names only the model (missing) or the checkpoint has."""
+"""What introduces a list of names only the model (missing) or the checkpoint has. A model
+built on the meta device and filled from a file keeps meta tensors where the file had none."""
 
 BARE_NAME = re.compile(
     r"(?:(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|Unable\s+to\s+load|"

@@ -193,12 +193,15 @@ BROKEN_FILE = re.compile(
     r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
     r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
-    r"(?i:MetadataIncompleteBuffer|HeaderTooLarge)"
+    r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
+    r"Deserialization|Length)?|InvalidOffset)|"
+    r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
-storage of the wrong size, a safetensors file shorter than its header says); safetensors'
-``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
+storage of the wrong size, a safetensors file shorter than its header says, a header or
+offsets that do not parse); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no
+header length (text: a pointer, a page)."""
 NEWER_FORMAT = re.compile(r"is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit")
 """PyTorch before 1.6 reading the zip format ``torch.save`` writes since 1.6."""
 NESTED_VALUE = re.compile(
