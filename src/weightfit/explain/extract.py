@@ -605,6 +605,10 @@ def _list_span(text: str, start: int, stop: int) -> str:
     return "\n".join(kept)
 
 
+SHARD_SUFFIX = re.compile(r"/shard_\d+_\d+(?:\.\*)?$")
+"""Megatron's distributed-checkpoint key of one shard of an object (``_extra_state/shard_0_16``)."""
+
+
 def _names_in_span(span: str) -> list[str]:
     quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
     parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
@@ -614,7 +618,7 @@ def _names_in_span(span: str) -> list[str]:
     for part in parts:
         part = part.strip("[](). :;-")
         for name in expand_braces(part):
-            name = name.strip("[](){}.:;- ")
+            name = SHARD_SUFFIX.sub("", name.strip("[](){}:;- ")).strip(".")
             # A plain quoted word is a key only inside a bracketed list (not prose quotes).
             plain_ok = bool(quoted) and span.lstrip()[:1] in "[{(\"'"
             if name and _is_name(name, listed=True, quoted=plain_ok) and name not in names:

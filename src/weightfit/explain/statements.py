@@ -116,7 +116,7 @@ RAISED = re.compile(
 )
 """An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``)."""
 LOADING_CONTEXT = re.compile(
-    r"state_dict|checkpoint|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
+    r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
     # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
     r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*",
@@ -195,15 +195,24 @@ BROKEN_FILE = re.compile(
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
     r"Deserialization|Length)?|InvalidOffset)|"
-    r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)"
+    r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)|"
+    r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
+    r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a safetensors file shorter than its header says, a header or
-offsets that do not parse); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no
-header length (text: a pointer, a page)."""
-NEWER_FORMAT = re.compile(r"is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit")
-"""PyTorch before 1.6 reading the zip format ``torch.save`` writes since 1.6."""
+offsets that do not parse, an ONNX protobuf that does not parse); safetensors'
+``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
+NEWER_FORMAT = re.compile(
+    r"(?P<torch>is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
+    r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
+    r"compatible\s+with\s+this\s+version)|"
+    r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})"
+)
+"""A reader meeting a file written by another version of its format: PyTorch before 1.6
+reading the zip format ``torch.save`` writes since 1.6, a TensorRT engine built by another
+TensorRT release, an ONNX model of a newer IR version than the runtime knows."""
 NESTED_VALUE = re.compile(
     r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
     r"received\s+<class\s+'dict'>"
@@ -278,8 +287,9 @@ class Facts:
             'recompute_scale_factor'`` when a known library change added that attribute.
         stated: ``(kind, first, second)`` of a line stating two values of one model
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
-        newer_format: What an old reader said of a file in a format newer than it knows
+        newer_format: What a reader said of a file written by another version of its format
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
+        newer_reader: Whose reader said it: ``torch``, ``tensorrt`` or ``onnx``.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
         depth_said: A loader's words that the file has fewer or more layers than the model
@@ -310,6 +320,7 @@ class Facts:
     matmul: tuple[int, int, int] | None = None
     stated: tuple[str, int, int] | None = None
     newer_format: str = ""
+    newer_reader: str = ""
     held_container: str = ""
     depth_said: str = ""
     text: str = field(default="", repr=False)
@@ -415,7 +426,8 @@ def facts(text: str) -> Facts:
         found.input_channels = (int(fed.group(1)), int(fed.group(5)))
     found.stated = _stated_quantity(text)
     newer = NEWER_FORMAT.search(text)
-    found.newer_format = newer.group(0) if newer is not None else ""
+    if newer is not None:
+        found.newer_format, found.newer_reader = newer.group(0), str(newer.lastgroup)
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
