@@ -155,9 +155,15 @@ def _head(word: str) -> str:
     return PART_INITIALS.get(core, core)
 
 
+PARAMETER_LEAVES = frozenset({"weight", "bias", "qweight", "scales", "qzeros", "g_idx"})
+"""Leaves of a projection's own parameters (float or quantized)."""
+QUANT_SCALE = re.compile(r"(?:[qkv]|weight|input|output)_scale(?:_inv|_2)?|input_zero_point")
+"""Scales quantized checkpoints store beside a projection (FP8 ``k_scale``, ``weight_scale``)."""
+
+
 def _parent_and_word(name: str) -> tuple[str, str]:
     """The parent path without indices and the module word of a name (``weight`` leaves off)."""
     parts = [p for p in name.split(".") if not p.isdigit()]
-    if len(parts) > 1 and parts[-1] in ("weight", "bias", "qweight", "scales", "qzeros"):
+    if len(parts) > 1 and (parts[-1] in PARAMETER_LEAVES or QUANT_SCALE.fullmatch(parts[-1])):
         parts = parts[:-1]
     return ".".join(parts[:-1]), parts[-1] if parts else ""
