@@ -6,6 +6,9 @@ from typing import Any
 
 from weightfit.diagnose._context import Context
 
+UNNAMED = "unnamed_tensor"
+"""The name given to the one tensor of a shape mismatch whose message names none."""
+
 TEXT_FACTS = "text"
 """Key of the ``text`` profile's facts holding the whole text's
 :class:`~weightfit.explain.statements.Facts`; ``facts["first"]`` is true in the one

@@ -224,6 +224,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "class_boxes",
+        text_rows.class_boxes,
+        ("num_classes",),
+        after=("detector_heads",),
+        profiles=TEXT,
+    ),
+    Rule(
         "image_channels",
         text_layouts.image_channels,
         ("latent_channels",),

@@ -51,6 +51,23 @@ def stale_attribute(ctx: Context) -> None:
     cls, attribute = facts.stale_attribute
     found = [c for c in knowledge.changes_for(f"{cls}.{attribute}") if c.kind == "attribute"]
     if not found:
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"'{cls}' has no attribute '{attribute}': the layer was not built by the "
+                    "installed library's constructor but unpickled from a file that another "
+                    "version of it wrote"
+                ),
+                evidence={"class": cls, "attribute": attribute},
+                confidence=0.5,
+                fix_note=(
+                    "install the library version that saved the model, load it there and "
+                    "re-save its state_dict (a weights-only file carries no module objects)"
+                ),
+            )
+        )
         return
     change = found[0]
     ctx.add(

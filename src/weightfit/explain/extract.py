@@ -31,6 +31,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from weightfit.diagnose._facts import UNNAMED
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
 from weightfit.explain.statements import (
@@ -76,11 +77,12 @@ NOT_A_NAME = re.compile(
 SHAPE = re.compile(
     r"torch\.Size\(\s*\[\s*(?P<size>[\d,\s]*)\]\s*\)"
     r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
-    r"|(?<![\w\])])\(\s*(?P<tuple>\d+(?:\s*,\s*\d+)+\s*,?|\d+\s*,)\s*\)"
+    r"|(?<![\w\])])\(\s*(?P<tuple>\d+L?(?:\s*,\s*\d+L?)+\s*,?|\d+L?\s*,)\s*\)"
     r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
 )
 """A shape, in any of the notations people and libraries print. A tuple of one size is
-``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape."""
+``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape. Python 2
+printed sizes as longs: ``(3L, 3L, 3L, 64L)``."""
 
 CHECKPOINT_CUES = (
     "checkpoint",
@@ -406,9 +408,6 @@ def _cue(words: str, *, last: bool) -> str:
     return best
 
 
-UNNAMED = "unnamed_tensor"
-"""The name given to the one tensor of a shape mismatch whose message names none."""
-
 MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
     r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
@@ -436,6 +435,10 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
             continue
         line_end = text.find("\n", second.end)
         line = text[line_start : line_end if line_end >= 0 else len(text)]
+        if line_start and text[:line_start].rstrip().endswith(":"):
+            # The shapes on a line of their own, after the sentence that introduces them.
+            line_start = text.rfind("\n", 0, line_start - 1) + 1
+            line = text[line_start : line_end if line_end >= 0 else len(text)]
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
         assign = ASSIGN.search(line)

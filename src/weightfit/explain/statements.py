@@ -249,6 +249,53 @@ META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
 """A module object lacking an attribute its class now has: pickled by another version."""
+LAYER_CLASSES = frozenset(
+    {
+        "Linear",
+        "Bilinear",
+        "Conv1d",
+        "Conv2d",
+        "Conv3d",
+        "ConvTranspose1d",
+        "ConvTranspose2d",
+        "ConvTranspose3d",
+        "BatchNorm1d",
+        "BatchNorm2d",
+        "BatchNorm3d",
+        "SyncBatchNorm",
+        "GroupNorm",
+        "LayerNorm",
+        "InstanceNorm2d",
+        "Embedding",
+        "EmbeddingBag",
+        "LSTM",
+        "GRU",
+        "RNN",
+        "LSTMCell",
+        "GRUCell",
+        "MultiheadAttention",
+        "Transformer",
+        "TransformerEncoderLayer",
+        "TransformerDecoderLayer",
+        "Upsample",
+        "Dropout",
+        "ReLU",
+        "GELU",
+        "SiLU",
+        "LeakyReLU",
+        "Hardswish",
+        "Sequential",
+        "ModuleList",
+        "ModuleDict",
+        "MaxPool2d",
+        "AvgPool2d",
+        "AdaptiveAvgPool2d",
+        "Identity",
+        "Flatten",
+    }
+)
+"""PyTorch layer classes (and layers of libraries that reuse their names, such as PyG's
+``Linear``) whose instances a whole-model pickle carries."""
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
@@ -440,8 +487,13 @@ def facts(text: str) -> Facts:
     if meta is not None:
         found.meta_device = meta.group(1)
     for stale in STALE_ATTRIBUTE.finditer(text):
-        if any(c.kind == "attribute" for c in knowledge.changes_for(".".join(stale.groups()))):
-            found.stale_attribute = (stale.group(1), stale.group(2))
+        cls, attribute = stale.groups()
+        known = any(c.kind == "attribute" for c in knowledge.changes_for(f"{cls}.{attribute}"))
+        # A layer class lacking a private attribute its own code sets was not built by this
+        # version's constructor: it was unpickled from a file an older version wrote.
+        unpickled = cls in LAYER_CLASSES and (attribute.startswith("_") or UNPICKLING.search(text))
+        if known or unpickled:
+            found.stale_attribute = (cls, attribute)
             break
     found.loading_error = found.loading_error or bool(
         found.container_key
