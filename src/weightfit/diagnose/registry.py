@@ -224,13 +224,6 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
-        "class_boxes",
-        text_rows.class_boxes,
-        ("num_classes",),
-        after=("detector_heads",),
-        profiles=TEXT,
-    ),
-    Rule(
         "image_channels",
         text_layouts.image_channels,
         ("latent_channels",),
@@ -346,6 +339,13 @@ REGISTRY: tuple[Rule, ...] = (
         ("num_classes",),
         after=("vocab_resize", "spectrogram_bins"),
         profiles=ALL,
+    ),
+    Rule(
+        "class_boxes",
+        text_rows.class_boxes,
+        ("num_classes",),
+        after=("detector_heads", "num_classes"),
+        profiles=TEXT,
     ),
     Rule("tied_weights", tied.tied_weights, ("tied_weights",), after=("num_classes",)),
     Rule("dtype_variant", precision.dtype_variant, ("dtype_variant",)),
