@@ -196,6 +196,14 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("matterport__Mask_RCNN__187", "num_classes", {"checkpoint_classes": 81}),
         ("matterport__Mask_RCNN__78", "num_classes", {"model_classes": 2}),
     ],
+    # TensorFlow 1.2 renamed RNN cell variables (weights -> kernel): new names alone missing.
+    "tf_rnn_kernel": [
+        ("adeshpande3__LSTM-Sentiment-Analysis__11", "version", {}),
+        ("tensorflow__tensorflow__11964", "version", {}),
+        ("KranthiGV__Pretrained-Show-and-Tell-model__9", "version", {}),
+    ],
+    # One part of snake_case names renamed throughout: ts_type_norm -> target_type_norm.
+    "renamed_word_part": [("carsondudley1__Mantis__1", "rename", {"old": "ts", "new": "target"})],
 }
 
 
@@ -267,3 +275,10 @@ def test_a_cause_beside_differences_no_rule_explained_is_not_sure() -> None:
     findings = weightfit.explain(text).findings
     assert any(f.evidence.get("no_specific_cause") for f in findings)
     assert all(f.confidence <= 0.6 for f in findings)
+
+
+def test_a_source_file_path_in_a_log_prefix_is_no_tensor() -> None:
+    """``tensorflow/core/framework/op_kernel.cc:1158`` locates a log line, it names no key."""
+    text, _ = _case("tensorflow__tensorflow__11964")
+    names = [n for f in weightfit.explain(text).findings for n in f.params]
+    assert names and not any("op_kernel" in n for n in names)

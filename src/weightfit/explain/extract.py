@@ -168,7 +168,7 @@ STATED_NAME = re.compile(
 )
 """A dotted name a shape statement introduces: a tensor whatever its last word
 (``reduction.mel_scale.fb``)."""
-SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
+SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/]|\.\w)")
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
 
 
