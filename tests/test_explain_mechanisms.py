@@ -204,6 +204,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # One part of snake_case names renamed throughout: ts_type_norm -> target_type_norm.
     "renamed_word_part": [("carsondudley1__Mantis__1", "rename", {"old": "ts", "new": "target"})],
+    # MXNet Gluon names parameters by block prefix; the file holds other names.
+    "gluon_prefix_names": [
+        ("apache__mxnet__8723", "prefix", {"parameter": "net0_conv0_weight"}),
+        ("StacyYang__MXNet-Gluon-Style-Transfer__5", "prefix", {"parameter": "conv0_weight"}),
+    ],
 }
 
 

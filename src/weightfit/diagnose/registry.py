@@ -143,6 +143,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("running_stats", text_names.running_stats, ("version",), after=("prefix",), profiles=TEXT),
     Rule("nested", text_prefix.nested, ("prefix", "missing"), after=("prefix",), profiles=TEXT),
+    Rule("gluon_names", text_prefix.gluon_names, ("prefix",), after=("nested",), profiles=TEXT),
     Rule(
         "one_sided_prefix",
         text_prefix.one_sided_prefix,

@@ -338,3 +338,35 @@ def _missing_entry(ctx: Context, key: str) -> None:
             ),
         )
     )
+
+
+def gluon_names(ctx: Context) -> None:
+    """Report MXNet Gluon looking up a prefix-named parameter a ``.params`` file lacks.
+
+    Gluon names parameters by their blocks' prefixes (``net0_conv0_weight``); a file saved
+    under another prefix, or by ``save_parameters`` (MXNet 1.2+: structural names such as
+    ``features.0.weight``), holds other names for the same tensors.
+    """
+    facts = text_facts(ctx)
+    if facts is None or facts.gluon_missing is None or ctx.findings:
+        return
+    name, file = facts.gluon_missing
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"MXNet Gluon looks up the prefix-named parameter {name} and {file} does not "
+                "hold it: the file was saved under another block prefix, or with structural "
+                "names (save_parameters, MXNet 1.2+)"
+            ),
+            params=[name] if name in ctx.missing() else [],
+            evidence={"parameter": name, "file": file},
+            confidence=0.5,
+            fix_note=(
+                "load with the call that saved it (load_parameters for save_parameters "
+                "files), or build the network under the prefix the file's names carry"
+            ),
+        )
+    )
+    ctx.consume(missing=[n for n in ctx.missing() if n == name])

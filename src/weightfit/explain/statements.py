@@ -249,6 +249,11 @@ META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
 """A module object lacking an attribute its class now has: pickled by another version."""
+GLUON_MISSING = re.compile(
+    r"Parameter\s+'?([A-Za-z]\w*?\d+_\w+)'?\s+(?:is\s+)?missing\s+in\s+file\s+'?([^\s']+)"
+)
+"""MXNet Gluon's loader looking up a prefix-named parameter (``net0_conv0_weight``) in a
+``.params`` file that does not hold it."""
 LAYER_CLASSES = frozenset(
     {
         "Linear",
@@ -337,6 +342,8 @@ class Facts:
         newer_format: What a reader said of a file written by another version of its format
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
         newer_reader: Whose reader said it: ``torch``, ``tensorrt`` or ``onnx``.
+        gluon_missing: ``(parameter, file)`` of MXNet Gluon's ``Parameter net0_conv0_weight
+            is missing in file x.params``.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
         depth_said: A loader's words that the file has fewer or more layers than the model
@@ -353,6 +360,7 @@ class Facts:
     invalid_view: tuple[tuple[int, ...], int] | None = None
     key_errors: list[str] = field(default_factory=list)
     container_key: str = ""
+    gluon_missing: tuple[str, str] | None = None
     missing_class: tuple[str, str] | None = None
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
@@ -388,6 +396,7 @@ class Facts:
             ),
             "key_errors": self.key_errors,
             "container_key": self.container_key,
+            "gluon_missing": list(self.gluon_missing) if self.gluon_missing else None,
             "missing_class": list(self.missing_class) if self.missing_class else None,
             "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
             "names_without_shapes": self.unshaped[:8],
@@ -495,8 +504,12 @@ def facts(text: str) -> Facts:
         if known or unpickled:
             found.stale_attribute = (cls, attribute)
             break
+    gluon = GLUON_MISSING.search(text)
+    if gluon is not None:
+        found.gluon_missing = (gluon.group(1), gluon.group(2))
     found.loading_error = found.loading_error or bool(
-        found.container_key
+        found.gluon_missing
+        or found.container_key
         or found.missing_class
         or found.stale_attribute
         or found.input_channels
