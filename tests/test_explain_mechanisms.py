@@ -209,6 +209,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("apache__mxnet__8723", "prefix", {"parameter": "net0_conv0_weight"}),
         ("StacyYang__MXNet-Gluon-Style-Transfer__5", "prefix", {"parameter": "conv0_weight"}),
     ],
+    # One Keras layer builds another number of variables than the file saved for it.
+    "layer_weights": [("MathiasGruber__PConv-Keras__50", "version", {"model_variables": 3})],
+    # A serialized TensorRT engine read by another TensorRT release.
+    "engine_version": [("NVIDIA-AI-IOT__torch2trt__371", "version", {})],
 }
 
 
@@ -287,3 +291,13 @@ def test_a_source_file_path_in_a_log_prefix_is_no_tensor() -> None:
     text, _ = _case("tensorflow__tensorflow__11964")
     names = [n for f in weightfit.explain(text).findings for n in f.params]
     assert names and not any("op_kernel" in n for n in names)
+
+
+def test_tensorflow_paths_in_a_key_list_are_the_checkpoint_side() -> None:
+    """RETURNN's ``Variables in checkpoint which are not needed for restore:`` lists
+    ``lstm0_bw/rec/W`` paths: the file's own cell layout, so no TF 1.2 renaming is claimed."""
+    text, _ = _case("rwth-i6__returnn__274")
+    findings = weightfit.explain(text).findings
+    unexpected = [n for f in findings if f.category == "unexpected" for n in f.params]
+    assert "lstm0_bw.rec.W" in unexpected
+    assert "version" not in [f.category for f in findings]

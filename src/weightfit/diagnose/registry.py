@@ -432,7 +432,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "layer_counts",
         text_statements.layer_counts,
-        ("wrong_variant",),
+        ("wrong_variant", "version"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -258,12 +258,15 @@ def files_named(ctx: Context) -> None:
 
 
 def layer_counts(ctx: Context) -> None:
-    """Report a weight file of another number of layers (Keras): another depth."""
+    """Report a weight file of another number of layers, or a layer of other variables (Keras)."""
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
     if facts.depth_said and facts.layer_counts is None and not ctx.mismatches():
         _report_depth_said(ctx, facts.depth_said)
+        return
+    if facts.layer_weights is not None and facts.layer_counts is None:
+        _report_layer_weights(ctx, *facts.layer_weights)
         return
     if facts.layer_counts is None:
         return
@@ -279,6 +282,24 @@ def layer_counts(ctx: Context) -> None:
             evidence={"checkpoint_layers": have, "model_layers": want},
             confidence=0.55,
             fix_note="build the model the weights were saved from (same depth and options)",
+        )
+    )
+
+
+def _report_layer_weights(ctx: Context, builds: int, saved: int) -> None:
+    """Report a layer that builds another number of variables than the file saved for it."""
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"a layer builds {builds} weight variables where the file saved {saved} for it: "
+                "the layer's code (or its options, such as a bias) differs from the code that "
+                "saved the file"
+            ),
+            evidence={"model_variables": builds, "checkpoint_variables": saved},
+            confidence=0.5,
+            fix_note="load with the library and code versions that saved the weights",
         )
     )
 

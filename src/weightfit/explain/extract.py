@@ -149,7 +149,8 @@ UNEXPECTED_CUES = re.compile(
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
     r"contains\s+keys\s+that\s+are\s+not\s+used|"
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
-    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named",
+    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
+    r"(?:which|that)\s+are\s+not\s+needed",
     re.I,
 )
 """What introduces a list of names only the model (missing) or the checkpoint has. A model
@@ -620,6 +621,8 @@ def _names_in_span(span: str) -> list[str]:
     names: list[str] = []
     for part in parts:
         part = part.strip("[](). :;-")
+        if "/" in part and SLASHED.fullmatch(part) and not NOT_A_NAME.search(part):
+            part = part.replace("/", ".")  # a TensorFlow variable path in a key list
         for name in expand_braces(part):
             name = SHARD_SUFFIX.sub("", name.strip("[](){}:;- ")).strip(".")
             # A plain quoted word is a key only inside a bracketed list (not prose quotes).

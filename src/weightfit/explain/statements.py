@@ -163,6 +163,12 @@ LAYER_COUNTS = re.compile(
     r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
 )
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+LAYER_WEIGHTS = re.compile(
+    r"layer\s+\S+\s+expects\s+(\d+)\s+weights?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)"
+    r"\s+elements",
+    re.I,
+)
+"""Keras: one layer builds N variables where the file saved M for it (model first)."""
 DEPTH_SAID = re.compile(r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers", re.I)
 """A loader saying the file holds fewer or more layers than the network it fills."""
 UNKNOWN_ARCHITECTURE = re.compile(
@@ -207,7 +213,7 @@ offsets that do not parse, an ONNX protobuf that does not parse); safetensors'
 NEWER_FORMAT = re.compile(
     r"(?P<torch>is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
-    r"compatible\s+with\s+this\s+version)|"
+    r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
@@ -346,6 +352,10 @@ class Facts:
             is missing in file x.params``.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
+        layer_counts: ``(file, model)`` layer counts of Keras' ``weight file containing N
+            layers into a model with M layers``.
+        layer_weights: ``(model, file)`` variable counts of one Keras layer: ``expects 3
+            weights, but the saved weights have 2 elements``.
         depth_said: A loader's words that the file has fewer or more layers than the model
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
     """
@@ -369,6 +379,7 @@ class Facts:
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
     layer_counts: tuple[int, int] | None = None
+    layer_weights: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
@@ -405,6 +416,7 @@ class Facts:
             "index_files": self.indexes,
             "broken_file": self.broken_file,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
+            "layer_weights": list(self.layer_weights) if self.layer_weights else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
@@ -470,6 +482,9 @@ def facts(text: str) -> Facts:
     if layers is not None:
         numbers = [int(n) for n in layers.groups() if n]
         found.layer_counts = (numbers[0], numbers[1])
+    weights = LAYER_WEIGHTS.search(text)
+    if weights is not None:
+        found.layer_weights = (int(weights.group(1)), int(weights.group(2)))
     unknown = UNKNOWN_ARCHITECTURE.search(text)
     if unknown is not None:
         found.unknown_architecture = next(g for g in unknown.groups() if g)
@@ -509,6 +524,7 @@ def facts(text: str) -> Facts:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
     found.loading_error = found.loading_error or bool(
         found.gluon_missing
+        or found.layer_weights
         or found.container_key
         or found.missing_class
         or found.stale_attribute
