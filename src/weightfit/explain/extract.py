@@ -620,11 +620,11 @@ def _names_in_span(span: str) -> list[str]:
         parts = UNQUOTED_ITEM.findall(span[:MAX_SPAN])
     names: list[str] = []
     for part in parts:
-        part = part.strip("[](). :;-")
+        part = SHARD_SUFFIX.sub("", part.strip("[](). :;-"))
         if "/" in part and SLASHED.fullmatch(part) and not NOT_A_NAME.search(part):
             part = part.replace("/", ".")  # a TensorFlow variable path in a key list
         for name in expand_braces(part):
-            name = SHARD_SUFFIX.sub("", name.strip("[](){}:;- ")).strip(".")
+            name = name.strip("[](){}.:;- ")
             # A plain quoted word is a key only inside a bracketed list (not prose quotes).
             plain_ok = bool(quoted) and span.lstrip()[:1] in "[{(\"'"
             if name and _is_name(name, listed=True, quoted=plain_ok) and name not in names:
