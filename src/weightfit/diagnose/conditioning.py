@@ -93,12 +93,18 @@ def latent_channels(ctx: Context) -> None:
         return  # layers deep in the network read twice their inputs too: concatenations
     patch = _patch(ctx.tgt(head.pair).shape)
     channels = (head.have, head.want)
+    if ctx.partial and max(channels) > MAX_LATENT_CHANNELS:
+        return  # a text shows no layer order: 54953 "channels" of a [1, V] bias are tokens
     outputs = [o for o in outputs if o.have * head.want == o.want * head.have]
     if outputs:
         _report_latent(ctx, inputs, outputs, channels, patch)
     elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3:
         # Only a convolution's input channels read as image channels on their own.
         _report_extra_inputs(ctx, head)
+
+
+MAX_LATENT_CHANNELS = 256
+"""Most channels an autoencoder's latents have (SD 4, SD3/Flux 16, DC-AE 32-128)."""
 
 
 def _doubled_inputs(ctx: Context) -> int:

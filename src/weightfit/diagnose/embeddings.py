@@ -141,8 +141,9 @@ def vocab_resize(ctx: Context) -> None:
             continue
         if ctx.partial and not (table or configured or _vocab_like(change)):
             continue  # fc2's 80013 against 79077 rows: face identities as well as tokens
-        # Embeddings and heads sit outside the repeated layers; rows inside them are widths.
-        if stack_of(change.name) is not None:
+        # Embeddings and heads sit outside the repeated layers; rows inside them are widths
+        # (a token table in a Sequential, embed.0, is no layer of a stack).
+        if stack_of(change.name) is not None and not _is_token_table(change.name):
             continue
         groups[(change.have, change.want)].append(change)
     for (have, want), changes in groups.items():
@@ -216,7 +217,8 @@ def _vocab_like(change: _RowChange) -> bool:
 def _is_token_table(name: str) -> bool:
     """Tell a token (or symbol) embedding by its name: never a position, label or type table."""
     lower = name.lower()
-    leaf_module = lower.rsplit(".", 2)[-2] if "." in lower else lower
+    modules = [part for part in lower.split(".")[:-1] if not part.isdigit()]
+    leaf_module = modules[-1] if modules else lower  # embed.0.weight: the Sequential's embed
     if any(word in leaf_module for word in _NOT_TOKEN_WORDS):
         return False
     return any(word in leaf_module for word in _TOKEN_TABLE_WORDS) or leaf_module == "shared"
@@ -294,7 +296,12 @@ def _report_vocab(
     larger, smaller = max(have, want), min(have, want)
     multiple = _multiple_of(larger)
     padded_with = padding_multiple(smaller, larger)
-    if padded_with:
+    if larger - smaller > MAX_VOCAB_CHANGE * larger:
+        padding = (
+            "far more than added or padded tokens: a vocabulary built from other data or "
+            "another tokenizer"
+        )
+    elif padded_with:
         padding = (
             f"{larger} is {smaller} rounded up to a multiple of {padded_with} "
             f"(pad_to_multiple_of={padded_with})"

@@ -181,7 +181,11 @@ def wrong_variant(ctx: Context) -> None:
 def _read_and_written(ctx: Context, mismatches: list[Pair], change: tuple[object, object]) -> bool:
     """Whether a size change sits on an input axis of one tensor and the output axis of another."""
     shapes = [(ctx.src(p).shape, ctx.tgt(p).shape) for p in mismatches]
-    read = any(len(a) >= 2 and len(b) >= 2 and (a[-1], b[-1]) == change for a, b in shapes)
+    # A matrix reads its last axis; a [1, V] row (final_logits_bias) only holds V values.
+    read = any(
+        len(a) >= 2 and len(b) >= 2 and (a[-1], b[-1]) == change and max(a[:-1]) > 1
+        for a, b in shapes
+    )
     written = any(a and b and (a[0], b[0]) == change for a, b in shapes)
     return read and written
 
