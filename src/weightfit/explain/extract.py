@@ -613,6 +613,17 @@ SHARD_SUFFIX = re.compile(r"/shard_\d+_\d+(?:\.\*)?$")
 """Megatron's distributed-checkpoint key of one shard of an object (``_extra_state/shard_0_16``)."""
 
 
+def _variable_path(part: str) -> bool:
+    """Whether a slashed word is a TensorFlow variable path, not prose.
+
+    ``lstm0_bw/rec/W`` and ``dense/kernel`` are (three levels, or a parameter leaf);
+    ``task/architecture`` is not.
+    """
+    if not SLASHED.fullmatch(part) or NOT_A_NAME.search(part):
+        return False
+    return part.count("/") >= 2 or PARAM_LEAF.fullmatch(part.rsplit("/", 1)[-1]) is not None
+
+
 def _names_in_span(span: str) -> list[str]:
     quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
     parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
@@ -621,7 +632,7 @@ def _names_in_span(span: str) -> list[str]:
     names: list[str] = []
     for part in parts:
         part = SHARD_SUFFIX.sub("", part.strip("[](). :;-"))
-        if "/" in part and SLASHED.fullmatch(part) and not NOT_A_NAME.search(part):
+        if "/" in part and _variable_path(part):
             part = part.replace("/", ".")  # a TensorFlow variable path in a key list
         for name in expand_braces(part):
             name = name.strip("[](){}.:;- ")
