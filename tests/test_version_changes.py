@@ -599,6 +599,9 @@ def test_buffers_todays_classes_no_longer_save(build, sibling: str, olds: list[s
         (lambda: nn.BatchNorm2d(3), "track_running_stats", (2, 3, 4, 4), "0.4.0"),
         (nn.Hardswish, "inplace", (2, 3), "1.7.0"),
         (nn.Hardsigmoid, "inplace", (2, 3), "1.7.0"),
+        (lambda: nn.LSTM(2, 3), "proj_size", (4, 1, 2), "1.8.0"),
+        (lambda: nn.LSTM(2, 3), "_flat_weights_names", (4, 1, 2), "1.4.0"),
+        (lambda: nn.GRU(2, 3), "_flat_weights", (4, 1, 2), "1.4.0"),
     ],
 )
 def test_modules_pickled_before_they_gained_an_attribute(module, attribute, sample, version):
@@ -697,6 +700,19 @@ UPSTREAM_BUFFERS = [
         id="yolov5-anchor_grid",
     ),
     pytest.param(
+        {"attn_mask": (77, 77)},
+        {
+            "positional_embedding": (77, 16),
+            "token_embedding.weight": (64, 16),
+            "ln_final.weight": (16,),
+            "text_projection": (16, 8),
+            "transformer.resblocks.0.attn.in_proj_weight": (48, 16),
+            "visual.conv1.weight": (16, 3, 4, 4),
+        },
+        "https://github.com/mlfoundations/open_clip/blob/main/src/open_clip/model.py",
+        id="open_clip-attn_mask",
+    ),
+    pytest.param(
         {f"{side}.embed_positions._float_tensor": (1,) for side in ("encoder", "decoder")},
         _FAIRSEQ,
         f"{FAIRSEQ}/modules/sinusoidal_positional_embedding.py",
@@ -771,3 +787,36 @@ def _unet() -> set[str]:
 def test_no_change_matches_todays_names_of_unrelated_models(build) -> None:
     hits = {name: [c.summary for c in knowledge.changes_for(name)] for name in build()}
     assert {name: found for name, found in hits.items() if found} == {}
+
+
+def test_open_clip_old_format_text_tower_moves_under_text() -> None:
+    # open_clip's convert_to_custom_text_state_dict prefixes these top-level keys with "text.".
+    url = "https://github.com/mlfoundations/open_clip/blob/main/src/open_clip/model.py"
+    for old in (
+        "text_projection", "positional_embedding", "token_embedding.weight", "ln_final.bias",
+        "transformer.resblocks.11.mlp.c_fc.weight",
+    ):  # fmt: skip
+        change = _change(old)
+        assert (change.library, change.kind) == ("open_clip", "prefix"), url
+        assert change.renamed(old) == f"text.{old}", url
+    for kept in ("visual.transformer.resblocks.0.ln_1.weight", "text.positional_embedding"):
+        assert knowledge.changes_for(kept) == [], kept
+
+
+def test_bart_heads_own_a_bias_buffer_fairseq_files_lack(tmp_path: Path) -> None:
+    config = transformers.BartConfig(
+        vocab_size=64, d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
+        decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
+        max_position_embeddings=16,
+    )  # fmt: skip
+    state = dict(transformers.BartForConditionalGeneration(config).state_dict())
+    assert _change("final_logits_bias").kind == "buffer-added"
+    del state["final_logits_bias"]
+    path = save_safetensors(tmp_path / "bart-from-fairseq.safetensors", state)
+
+    findings = findings_for(path, transformers.BartForConditionalGeneration(config))
+
+    assert blocking(findings) == []
+    assert "final_logits_bias" in only(findings, "version").message
+    top = _top(_load_error(transformers.BartForConditionalGeneration(config), state))
+    assert top.category == "version"
