@@ -820,3 +820,22 @@ def test_bart_heads_own_a_bias_buffer_fairseq_files_lack(tmp_path: Path) -> None
     assert "final_logits_bias" in only(findings, "version").message
     top = _top(_load_error(transformers.BartForConditionalGeneration(config), state))
     assert top.category == "version"
+
+
+def test_dora_magnitude_moved_into_its_layer() -> None:
+    from peft import LoraConfig, get_peft_model
+
+    config = transformers.LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=2,
+    )  # fmt: skip
+    model = get_peft_model(
+        transformers.LlamaForCausalLM(config),
+        LoraConfig(r=2, target_modules=["q_proj"], use_dora=True),
+    )
+    names = set(model.state_dict())
+    old = "base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector.default"
+    assert old not in names
+    assert _change(old).renamed(old) in names
+    # The adapter file's own spelling (no adapter name) is PEFT's business, not a version change.
+    assert knowledge.changes_for(old.removesuffix(".default")) == []
