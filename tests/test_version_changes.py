@@ -839,3 +839,13 @@ def test_dora_magnitude_moved_into_its_layer() -> None:
     assert _change(old).renamed(old) in names
     # The adapter file's own spelling (no adapter name) is PEFT's business, not a version change.
     assert knowledge.changes_for(old.removesuffix(".default")) == []
+
+
+def test_a_yolov5_head_pickled_before_it_gained_inplace() -> None:
+    # As ultralytics/yolov5 issue #3725 quotes it (https://github.com/ultralytics/yolov5/issues/3725).
+    text = (
+        "torch.nn.modules.module.ModuleAttributeError: 'Detect' object has no attribute 'inplace'"
+    )
+    top = _top(text)
+    assert top.category == "version"
+    assert "yolov5 older than 6.0" in top.message
