@@ -775,6 +775,9 @@ def _unet() -> set[str]:
         pytest.param(lambda: _built(transformers.GPT2LMHeadModel), id="gpt2-meta"),
         pytest.param(lambda: _built(transformers.ViTForImageClassification), id="vit-meta"),
         pytest.param(
+            lambda: set(nn.Transformer(16, 2, 1, 1, 32).state_dict()), id="torch-nn-transformer"
+        ),
+        pytest.param(
             lambda: _built(
                 transformers.DetrForObjectDetection,
                 use_timm_backbone=False,
@@ -849,3 +852,17 @@ def test_a_yolov5_head_pickled_before_it_gained_inplace() -> None:
     top = _top(text)
     assert top.category == "version"
     assert "yolov5 older than 6.0" in top.message
+
+
+def test_fairseq_fused_cross_attention_is_fairseqs_own_spelling() -> None:
+    # fairseq/modules/multihead_attention.py upgrade_state_dict_named splits these in three.
+    for old in (
+        "decoder.layers.5.encoder_attn.in_proj_weight",
+        "decoder.layers.0.encoder_attn.in_proj_bias",
+    ):
+        change = _change(old)
+        assert (change.library, change.kind) == ("fairseq", "fused")
+    # torch's own MultiheadAttention keeps the fused name: not a version change.
+    torch_names = set(nn.Transformer(16, 2, 1, 1, 32).state_dict())
+    assert "decoder.layers.0.multihead_attn.in_proj_weight" in torch_names
+    assert all(knowledge.changes_for(name) == [] for name in torch_names)
