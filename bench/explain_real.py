@@ -188,19 +188,45 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
             f"| {category} | {len(group)} | {sum(o.top1 for o in group)} | "
             f"{sum(o.top3 for o in group)} |"
         )
-    lines += ["", "| confidence | top findings right | all findings right |", "| --- | --- | --- |"]
+    lines += [
+        "",
+        "| confidence | top findings right | their mean confidence | all findings right |",
+        "| --- | --- | --- | --- |",
+    ]
     for low, high, label in BANDS:
-        top = [o.top1 for o in outcomes if o.confidences and low <= o.confidences[0] < high]
+        top = [o for o in outcomes if o.confidences and low <= o.confidences[0] < high]
         every = [
             category in o.case.right
             for o in outcomes
             for category, confidence in zip(o.categories, o.confidences, strict=True)
             if low <= confidence < high
         ]
+        stated = sum(o.confidences[0] for o in top) / len(top) if top else 0.0
         lines.append(
-            f"| {label} | {percent(sum(top), len(top))} | {percent(sum(every), len(every))} |"
+            f"| {label} | {percent(sum(o.top1 for o in top), len(top))} | "
+            f"{stated:.2f} | {percent(sum(every), len(every))} |"
         )
-    return [*lines, ""]
+    return [*lines, "", *calibration_error(outcomes), ""]
+
+
+def calibration_error(outcomes: list[Outcome]) -> list[str]:
+    """Expected calibration error of the top findings: how far stated confidence sits
+    from the share right, weighted over ten equal-width bins."""
+    bins: dict[int, list[Outcome]] = defaultdict(list)
+    for outcome in outcomes:
+        if outcome.confidences:
+            bins[min(int(outcome.confidences[0] * 10), 9)].append(outcome)
+    answered = sum(len(group) for group in bins.values())
+    if not answered:
+        return []
+    gap = sum(
+        abs(sum(o.confidences[0] for o in group) - sum(o.top1 for o in group))
+        for group in bins.values()
+    )
+    return [
+        f"Expected calibration error of the top findings (10 bins): {gap / answered:.3f} "
+        "(0 when each stated confidence is the share of such findings that are right)."
+    ]
 
 
 FIRST_SIGHT = ROOT / "bench" / "data" / "first_sight.yaml"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from weightfit.explain.extract import extract, facts
+from weightfit.explain.extract import extract
 from weightfit.explain.paste import decode, normalise, window
+from weightfit.explain.statements import facts
 
 
 def read(text: str):  # type: ignore[no-untyped-def]

@@ -17,8 +17,8 @@ import weightfit
 from pasting import hard_wrapped
 from weightfit.explain import sections
 from weightfit.explain._text import clean
-from weightfit.explain.extract import facts
 from weightfit.explain.paste import normalise
+from weightfit.explain.statements import facts
 
 CORPUS = Path(__file__).parent / "data" / "errors-real"
 

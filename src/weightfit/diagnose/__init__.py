@@ -15,7 +15,7 @@ from typing import Any
 
 from weightfit.alignment import Alignment
 from weightfit.diagnose._context import Context
-from weightfit.diagnose.calibration import calibrate
+from weightfit.diagnose.calibration import calibrate, cap_partly_explained
 from weightfit.diagnose.registry import Profile, rules
 from weightfit.findings import Finding
 
@@ -62,6 +62,8 @@ def diagnose(
         rule.run(context)
         if profile == "text":
             calibrate(rule.name, context.findings[made:])
+    if profile == "text":
+        cap_partly_explained(context.findings)
     return context.findings
 
 

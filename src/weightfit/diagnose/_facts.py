@@ -1,4 +1,4 @@
-"""The text under diagnosis: its :class:`~weightfit.explain.extract.Facts`, as rules read them."""
+"""The text under diagnosis: its :class:`~weightfit.explain.statements.Facts`, as rules read."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ from typing import Any
 
 from weightfit.diagnose._context import Context
 
+UNNAMED = "unnamed_tensor"
+"""The name given to the one tensor of a shape mismatch whose message names none."""
+
 TEXT_FACTS = "text"
 """Key of the ``text`` profile's facts holding the whole text's
-:class:`~weightfit.explain.extract.Facts`; ``facts["first"]`` is true in the one
+:class:`~weightfit.explain.statements.Facts`; ``facts["first"]`` is true in the one
 diagnosis (of several sections) where facts of the whole text make findings."""
 
 
 def text_facts(ctx: Context) -> Any:
-    """The :class:`~weightfit.explain.extract.Facts` of the text under diagnosis, or ``None``."""
+    """The :class:`~weightfit.explain.statements.Facts` of the text under diagnosis, or ``None``."""
     return ctx.facts.get(TEXT_FACTS) if ctx.partial else None
 
 

@@ -24,7 +24,7 @@ from importlib import resources
 
 import yaml
 
-from weightfit.findings import Finding
+from weightfit.findings import NO_SPECIFIC_CAUSE, Finding
 
 UNMEASURED = 0.45
 """The highest confidence of a rule with no measured finding (or too few)."""
@@ -34,6 +34,11 @@ MIN_SEEN = 3
 
 Z = 1.28
 """Standard deviations below the measured precision the cap sits (Wilson score bound)."""
+
+PARTLY_EXPLAINED = 0.6
+"""The highest confidence of a cause when the text shows differences no rule explained:
+the cause may be only part of the story (a symbol table that differs beside decoder
+widths that differ too is one older code version, not added tokens)."""
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,12 @@ def calibrate(rule: str, findings: list[Finding]) -> None:
         if finding.category == "unknown":
             continue  # no cause claimed: its confidence is not a precision to cap
         finding.confidence = round(min(finding.confidence, cap), 2)
+
+
+def cap_partly_explained(findings: list[Finding]) -> None:
+    """Cap every named cause at :data:`PARTLY_EXPLAINED` beside differences none explained."""
+    if not any(f.evidence.get(NO_SPECIFIC_CAUSE) for f in findings):
+        return
+    for finding in findings:
+        if not finding.evidence.get(NO_SPECIFIC_CAUSE) and finding.category != "unknown":
+            finding.confidence = min(finding.confidence, PARTLY_EXPLAINED)

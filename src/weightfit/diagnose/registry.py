@@ -162,6 +162,13 @@ REGISTRY: tuple[Rule, ...] = (
         "known_renames", text_renames.known_renames, ("version",), after=("prefix",), profiles=TEXT
     ),
     Rule(
+        "new_layout_names",
+        text_renames.new_layout_names,
+        ("version",),
+        after=("known_renames",),
+        profiles=TEXT,
+    ),
+    Rule(
         "marked_leftovers",
         text_names.marked_leftovers,
         ("extra_state", "lora_mismatch"),
@@ -333,6 +340,13 @@ REGISTRY: tuple[Rule, ...] = (
         after=("vocab_resize", "spectrogram_bins"),
         profiles=ALL,
     ),
+    Rule(
+        "class_boxes",
+        text_rows.class_boxes,
+        ("num_classes",),
+        after=("detector_heads", "num_classes"),
+        profiles=TEXT,
+    ),
     Rule("tied_weights", tied.tied_weights, ("tied_weights",), after=("num_classes",)),
     Rule("dtype_variant", precision.dtype_variant, ("dtype_variant",)),
     Rule("extra_state", benign.extra_state, ("extra_state",)),
@@ -343,6 +357,13 @@ REGISTRY: tuple[Rule, ...] = (
         ("wrong_variant",),
         after=("version",),
         profiles=ALL,
+    ),
+    Rule(
+        "renamed_path",
+        text_renames.renamed_path,
+        ("rename",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
     ),
     Rule(
         "extra_layers",
@@ -556,7 +577,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unreadable_header",
         text_messages.unreadable_header,
-        ("partitioned",),
+        ("partitioned", "unrelated"),
         profiles=frozenset({"text"}),
     ),
     Rule(

@@ -2,7 +2,9 @@
 
 ``experts.gate_up_proj`` missing where ``gate_proj``/``up_proj`` are unexpected (or the
 reverse); only fused tensors on one side (``attn_qkv`` not found); only the parts of one
-fused group on one side, layer after layer (``q_proj``/``k_proj``/``v_proj`` missing).
+fused group on one side, layer after layer (``q_proj``/``k_proj``/``v_proj`` missing);
+only grouped experts (``experts.down_proj``) or only one expert's tensors
+(``experts.7.down_proj.weight``) on one side, the two layouts of mixture-of-experts weights.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ FUSED_WORD = re.compile(
 )
 """Module words of fused projections (``attn_qkv``, ``query_key_value``, ``gate_up_proj``)."""
 
+GROUPED_EXPERTS = re.compile(r"(?:^|\.)experts\.(?!\d)\w+(?:\.weight)?$")
+"""A mixture-of-experts projection holding every expert (``mlp.experts.down_proj``)."""
+ONE_EXPERT = re.compile(r"(?:^|\.)experts\.\d+\.\w+(?:\.\w+)?$")
+"""One expert's projection (``mlp.experts.224.down_proj.weight``): the per-expert layout."""
+
 PART_GROUPS = (
     frozenset({"q", "k", "v"}),
     frozenset({"wq", "wk", "wv"}),
@@ -99,6 +106,10 @@ def _one_sided_fused(ctx: Context) -> None:
             held, stored = "fused tensors", "their parts (q, k, v / gate, up)"
         elif _split_parts(names):
             held, stored = "split projections", "them fused (qkv / in_proj / gate_up)"
+        elif all(GROUPED_EXPERTS.search(n) for n in names):
+            held, stored = "experts grouped into one tensor per projection", "one per expert"
+        elif all(ONE_EXPERT.search(n) for n in names):
+            held, stored = "one expert's tensors", "the experts grouped (experts.down_proj)"
         else:
             continue
         ctx.add(
@@ -144,9 +155,15 @@ def _head(word: str) -> str:
     return PART_INITIALS.get(core, core)
 
 
+PARAMETER_LEAVES = frozenset({"weight", "bias", "qweight", "scales", "qzeros", "g_idx"})
+"""Leaves of a projection's own parameters (float or quantized)."""
+QUANT_SCALE = re.compile(r"(?:[qkv]|weight|input|output)_scale(?:_inv|_2)?|input_zero_point")
+"""Scales quantized checkpoints store beside a projection (FP8 ``k_scale``, ``weight_scale``)."""
+
+
 def _parent_and_word(name: str) -> tuple[str, str]:
     """The parent path without indices and the module word of a name (``weight`` leaves off)."""
     parts = [p for p in name.split(".") if not p.isdigit()]
-    if len(parts) > 1 and parts[-1] in ("weight", "bias", "qweight", "scales", "qzeros"):
+    if len(parts) > 1 and (parts[-1] in PARAMETER_LEAVES or QUANT_SCALE.fullmatch(parts[-1])):
         parts = parts[:-1]
     return ".".join(parts[:-1]), parts[-1] if parts else ""

@@ -43,10 +43,15 @@ class SharedTensors:
 
 @dataclass(frozen=True)
 class UnreadableHeader:
-    """safetensors could not read a file's header: its words, and the likely cause."""
+    """safetensors could not read a file's header.
+
+    Its words, the likely cause, and the one file of another format the text names (the
+    file the reader was given), if any.
+    """
 
     reason: str
     cause: str
+    other_format: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,9 +135,32 @@ def shared_tensors(ctx: Context) -> None:
 
 
 def unreadable_header(ctx: Context) -> None:
-    """``partitioned``: a safetensors header that cannot be read, an incomplete download."""
+    """Report a safetensors header that cannot be read.
+
+    ``partitioned`` (an incomplete download), or ``unrelated`` when the file given is of
+    another format (a ``.pth`` opened as safetensors).
+    """
     for fact in _facts(ctx, UnreadableHeader):
         reason, cause = fact.reason, fact.cause
+        if fact.other_format:
+            ctx.add(
+                Finding(
+                    category="unrelated",
+                    severity="error",
+                    message=(
+                        f"the safetensors header cannot be read ({reason}) and the file given "
+                        f"is {fact.other_format}, not a safetensors file: the loader wants "
+                        "another file (or this one converted)"
+                    ),
+                    evidence={"library": "safetensors", "error": reason, "file": fact.other_format},
+                    confidence=0.6,
+                    fix_note=(
+                        f"see what {fact.other_format} holds (weightfit inspect "
+                        f"{fact.other_format}) and pass the file the loader expects"
+                    ),
+                )
+            )
+            continue
         ctx.add(
             Finding(
                 # An interrupted or never-finished download: the file is incomplete.

@@ -49,6 +49,13 @@ def only_buffers(names: list[str]) -> bool:
     return bool(names) and all(BOOKKEEPING_LEAF.search(n.rsplit(".", 1)[-1]) for n in names)
 
 
+WRAPPED_MODEL = re.compile(
+    r"DataParallel|DistributedDataParallel|FullyShardedDataParallel|FSDP|OptimizedModule"
+)
+"""Model classes that are wrappers: a load into one matches names with ``module.`` (or
+``_orig_mod.``), so no unexpected name is that prefix's doing when nothing is missing."""
+
+
 FIRST_TENSORS = 3
 """Missing names from this many distinct top modules, layer 0 among them, mean 'all of them'."""
 
@@ -77,6 +84,8 @@ def one_sided_prefix(ctx: Context) -> None:
             continue
         if any("lora_" in n or ".adapter" in n for n in names):
             continue
+        if side == "checkpoint" and not other and WRAPPED_MODEL.search(str(ctx.facts.get("model"))):
+            continue  # the model is the wrapper: its own names carry the segment and all loaded
         if _deeper_layers(names):
             continue  # a wrapper renames every tensor, layer 0 too: these are extra layers
         stripped = {name.split(".", 1)[1] for name in names}

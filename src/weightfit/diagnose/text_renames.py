@@ -52,6 +52,46 @@ def known_renames(ctx: Context) -> None:
     ctx.consume(unexpected=found, missing=found)
 
 
+def new_layout_names(ctx: Context) -> None:
+    """Report a model that wants names only a known library change introduced.
+
+    ``model.visual.patch_embed.proj.weight`` missing is transformers 4.52's layout of a
+    Qwen2-VL model; a checkpoint saved before holds ``visual.*``. When the text lists no
+    old spelling (``known_renames`` reads those), the new spellings alone say the
+    checkpoint is in the layout before the change.
+    """
+    if not ctx.partial or ctx.unexpected():
+        return
+    facts = text_facts(ctx)
+    missing = list(ctx.missing())
+    if facts is not None:
+        missing += [n for n in facts.key_errors if n not in missing and n not in ctx.source.tensors]
+    found = [(n, c, old) for n in missing for c, old in knowledge.changes_to(n)]
+    if not found or len({n for n, _, _ in found}) < len(missing) / 2:
+        return
+    name, change, old = found[0]
+    names = [n for n, c, _ in found if c is change]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the model wants {name}, a name of the layout after a known change "
+                f"({change.library} {change.version}: {change.description}); a checkpoint "
+                f"saved before holds {old}"
+            ),
+            params=names,
+            evidence={"known_change": change.source, "new_names": names[:8], "old_name": old},
+            confidence=0.6,
+            fix_note=(
+                "load with a library version that converts the old layout on load, or "
+                "rename the checkpoint's tensors: weightfit fix CKPT --against TARGET"
+            ),
+        )
+    )
+    ctx.consume(missing=names)
+
+
 MIN_RENAMED = 0.9
 """Share of the shorter leftover list a consistent one-word renaming must account for."""
 
@@ -113,6 +153,81 @@ def renamed_word(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=news, unexpected=olds)
+
+
+MAX_HEAD = 3
+"""Leading words of a name tried as the path a module sits under (``layer1.0``)."""
+
+
+def renamed_path(ctx: Context) -> None:
+    """Report the same modules under another path on each side: a renamed parent.
+
+    ``extractor.4.0.conv1.weight`` missing beside ``layer1.0.0.conv1.weight`` unexpected:
+    past their first words the names agree (``0.conv1.weight``), so the code that saved
+    the checkpoint and the model's place the same modules under other parents. Tails must
+    hold at least a module and its parameter, and cover :data:`MIN_RENAMED` of the
+    shorter list.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if len(missing) < 2 or len(unexpected) < 2:
+        return
+    best: tuple[int, int, int] | None = None
+    for cut_new in range(1, MAX_HEAD + 1):
+        for cut_old in range(1, MAX_HEAD + 1):
+            news, olds = _tails(missing, cut_new), _tails(unexpected, cut_old)
+            shared = news.keys() & olds.keys()
+            heads_new = {h for t in shared for h in news[t]}
+            heads_old = {h for t in shared for h in olds[t]}
+            if heads_new & heads_old:
+                continue  # the same parent on both sides: not a renamed path
+            covered = min(
+                sum(1 for n in missing if _tail(n, cut_new) in shared),
+                sum(1 for n in unexpected if _tail(n, cut_old) in shared),
+            )
+            enough = covered >= max(2, MIN_RENAMED * min(len(missing), len(unexpected)))
+            if enough and (best is None or covered > best[0]):
+                best = (covered, cut_new, cut_old)
+    if best is None:
+        return
+    _, cut_new, cut_old = best
+    new_head = ".".join(missing[0].split(".")[:cut_new])
+    old_head = ".".join(unexpected[0].split(".")[:cut_old])
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"the same modules sit under other parents: '{old_head}' in the checkpoint, "
+                f"'{new_head}' in the model ({unexpected[0]} → {missing[0]}): renamed between "
+                "the code that saved the checkpoint and the model's"
+            ),
+            params=[*unexpected, *missing],
+            evidence={"checkpoint_path": old_head, "model_path": new_head},
+            confidence=0.6,
+            fix_note=(
+                "rename the checkpoint's module paths to the model's (weightfit fix CKPT "
+                "--against TARGET), or use the code version that saved it"
+            ),
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+
+
+def _tail(name: str, cut: int) -> str:
+    """A name past its first ``cut`` words, or ``""`` when less than a module and leaf remain."""
+    parts = name.split(".")
+    return ".".join(parts[cut:]) if len(parts) - cut >= 2 else ""
+
+
+def _tails(names: list[str], cut: int) -> dict[str, set[str]]:
+    """Each tail past ``cut`` words, with the heads it follows."""
+    found: dict[str, set[str]] = {}
+    for name in names:
+        if tail := _tail(name, cut):
+            found.setdefault(tail, set()).add(".".join(name.split(".")[:cut]))
+    return found
 
 
 REFERENCE_LAYOUT = re.compile(

@@ -12,7 +12,7 @@ from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
-from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose._facts import UNNAMED, whole_text_facts
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -178,6 +178,63 @@ def _class_rows(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=pairs)
+        return
+
+
+BOX_VALUES = 4
+"""Box coordinates a two-stage detector's box head regresses per class."""
+
+
+def class_boxes(ctx: Context) -> None:
+    """Report a box head of 4 values per class, sized for another class count.
+
+    Mask / Faster R-CNN's ``mrcnn_bbox_fc`` has 324 = 4 × 81 outputs for COCO (80 classes
+    and background); a model configured for 2 classes has 8. When both sides are 4 × a
+    class count and one of those counts is a known dataset's, the class count differs.
+    Only a 2-D or 1-D tensor named for boxes, or the one unnamed tensor of a text
+    (TensorFlow's ``Assign`` shapes), is read so: 320 = 4 × 80 rows of an attention's
+    sampling offsets are no box head. Widths of known models are left alone.
+    """
+    if not ctx.partial:
+        return
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        axes = [i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b]
+        if len(have) != len(want) or len(have) > 2 or len(axes) != 1:
+            continue  # a Linear box head (or its bias), not a convolution
+        named_box = BOX_REGRESSION.search(pair.target.rsplit(".", 1)[0])
+        if not named_box and not (pair.target == UNNAMED and len(ctx.mismatches()) == 1):
+            continue  # a named layer must say it regresses boxes; an unnamed one stand alone
+        rows = (have[axes[0]], want[axes[0]])
+        if any(r % BOX_VALUES or knowledge.candidates_for_width(r) for r in rows):
+            continue
+        classes = (rows[0] // BOX_VALUES, rows[1] // BOX_VALUES)
+        known = [d.model for c in classes for d in knowledge.datasets_with_classes(c)]
+        if not known:
+            continue
+        ctx.add(
+            Finding(
+                category="num_classes",
+                severity="error",
+                message=(
+                    f"{pair.target} has {rows[0]} outputs in the checkpoint, {rows[1]} in the "
+                    f"model: {BOX_VALUES} box values per class for {classes[0]} against "
+                    f"{classes[1]} classes ({known[0]}), a box head for another class count"
+                ),
+                params=[pair.source],
+                evidence={
+                    "checkpoint_classes": classes[0],
+                    "model_classes": classes[1],
+                    "known_class_counts": known[:3],
+                },
+                confidence=0.6,
+                fix_note=(
+                    "load everything but the class-specific heads (exclude them, or "
+                    "strict=False) and train those heads for your classes"
+                ),
+            )
+        )
+        ctx.consume(pairs=[pair])
         return
 
 

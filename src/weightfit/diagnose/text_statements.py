@@ -51,6 +51,23 @@ def stale_attribute(ctx: Context) -> None:
     cls, attribute = facts.stale_attribute
     found = [c for c in knowledge.changes_for(f"{cls}.{attribute}") if c.kind == "attribute"]
     if not found:
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"'{cls}' has no attribute '{attribute}': the layer was not built by the "
+                    "installed library's constructor but unpickled from a file that another "
+                    "version of it wrote"
+                ),
+                evidence={"class": cls, "attribute": attribute},
+                confidence=0.5,
+                fix_note=(
+                    "install the library version that saved the model, load it there and "
+                    "re-save its state_dict (a weights-only file carries no module objects)"
+                ),
+            )
+        )
         return
     change = found[0]
     ctx.add(
@@ -178,17 +195,21 @@ SHARD_FILE = re.compile(
     r"-\d{5}-of-\d{5}\.|\.index\.json|zero_to_fp32|mp_rank_\d+|zero_pp_rank|"
     r"global_step\d+|__\d+_\d+\.distcp|optim_states|consolidated\.\d+\.pth|"
     r"SHARDED_STATE_DICT|ShardedTensor|\bweight_map\b|\bzero_?3\b|stage\s*3\b|"
-    r"\bshards?\b|\bincomplete\b",
+    r"\bshards?\b|\bincomplete\b|[/\\]\.metadata\b",
     re.I,
 )
-"""Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces)."""
+"""Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces, the
+``.metadata`` file of a torch.distributed.checkpoint folder)."""
 
 
 NO_WEIGHTS_FILE = re.compile(
-    r"no\s+file\s+named\s+[\w.\-]+\.(?:bin|safetensors|pt|pth|ckpt|h5|msgpack)\b", re.I
+    r"no\s+file\s+named\s+[\w.\-]+\.(?:bin|safetensors|pt|pth|ckpt|h5|msgpack)\b|"
+    r"Can't\s+find\s+a\s+valid\s+checkpoint\s+at\b",
+    re.I,
 )
 """A loader that found no single weights file in a folder: sharded pieces it does not read,
-or a download that left the weights out."""
+or a download that left the weights out (transformers' ``Trainer`` resuming from a folder
+without its weights says "Can't find a valid checkpoint at")."""
 VARIANT_FILE = re.compile(
     r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
     r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
@@ -374,24 +395,42 @@ def stated_quantity(ctx: Context) -> None:
 
 
 def newer_format(ctx: Context) -> None:
-    """Report a checkpoint in a serialization format newer than the installed reader."""
+    """Report a checkpoint written by another version of its format than the reader knows."""
     facts = whole_text_facts(ctx)
     if facts is None or not facts.newer_format or ctx.findings:
         return
+    why, since, fix = FORMAT_VERSIONS[facts.newer_reader]
     ctx.add(
         Finding(
             category="version",
             severity="error",
-            message=(
-                f"the installed PyTorch cannot read the file's format ({facts.newer_format}): "
-                "torch.save has written a zip archive since PyTorch 1.6, which older "
-                "versions take for a TorchScript file"
-            ),
-            evidence={"said": facts.newer_format, "format_since": "torch 1.6"},
+            message=f"the reader cannot take the file's format version ({facts.newer_format}): "
+            + why,
+            evidence={"said": facts.newer_format, "format_since": since},
             confidence=0.6,
-            fix_note=(
-                "upgrade PyTorch to 1.6 or later, or re-save the checkpoint with "
-                "torch.save(..., _use_new_zipfile_serialization=False) from a newer PyTorch"
-            ),
+            fix_note=fix,
         )
     )
+
+
+FORMAT_VERSIONS = {
+    "torch": (
+        "torch.save has written a zip archive since PyTorch 1.6, which older versions take "
+        "for a TorchScript file",
+        "torch 1.6",
+        "upgrade PyTorch to 1.6 or later, or re-save the checkpoint with "
+        "torch.save(..., _use_new_zipfile_serialization=False) from a newer PyTorch",
+    ),
+    "tensorrt": (
+        "a serialized TensorRT engine runs only on the TensorRT release (and GPU) that built it",
+        "the TensorRT release that built the engine",
+        "rebuild the engine from the ONNX model with the installed TensorRT (trtexec "
+        "--onnx=MODEL.onnx --saveEngine=MODEL.plan)",
+    ),
+    "onnx": (
+        "the model was exported with a newer ONNX IR version than the installed runtime reads",
+        "the exporting onnx version",
+        "upgrade onnxruntime, or export again with an older opset / IR version",
+    ),
+}
+"""Per reader: why another format version fails, which release wrote it, and the fix."""

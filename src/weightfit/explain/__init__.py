@@ -43,6 +43,7 @@ from weightfit.explain import (
     lora_reshape,
     other_messages,
     paste,
+    statements,
     tf_messages,
     torch_messages,
     transformers_messages,
@@ -150,7 +151,7 @@ def sections(text: str | bytes) -> list[Section]:
     if _binary(text):
         raise NoLoadingErrorFound("the input is binary, not a log")
     cleaned = paste.normalise(clean(text[:MAX_INPUT_CHARS]))
-    facts = extract.facts(cleaned)
+    facts = statements.facts(cleaned)
     found = sorted(
         (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
     )
@@ -175,7 +176,7 @@ def sections(text: str | bytes) -> list[Section]:
     if not merged and facts.loading_error:
         merged.append(Section(model=facts.model_class, origin="text", start=0, text_facts=facts))
     if merged:
-        merged[0].hints += [h for h in extract.hints(facts) if h not in merged[0].hints]
+        merged[0].hints += [h for h in statements.hints(facts) if h not in merged[0].hints]
     if not merged:
         raise NoLoadingErrorFound(
             "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "

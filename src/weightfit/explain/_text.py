@@ -63,7 +63,7 @@ class Section:
             :mod:`weightfit.diagnose.text_messages`; its rules make the findings.
         hints: Commands or files that would settle what the text cannot.
         text_facts: What the whole text says besides tensors
-            (:class:`~weightfit.explain.extract.Facts`), for the text rules.
+            (:class:`~weightfit.explain.statements.Facts`), for the text rules.
     """
 
     model: str

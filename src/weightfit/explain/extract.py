@@ -1,4 +1,4 @@
-r"""A tolerant reader of loading-error text: names, shapes, sides and facts, any wording.
+r"""A tolerant reader of loading-error text: tensor names, shapes and sides, any wording.
 
 The per-library parsers know exact messages; people paste fragments of every
 era and loader. This module reads what any of them says without knowing the
@@ -15,14 +15,12 @@ sentence:
   current, instantiated, expected, target*), else by order (checkpoint first);
 - **lists**: names after cue words (*missing, not initialized, not found in the
   checkpoint* → the model has them; *unexpected, not used, not in the model, not
-  loaded* → the checkpoint has them), and ``KeyError: 'name'``;
-- **facts** (:class:`Facts`): model class, the model types of ``You are using a
-  model of type A to instantiate a model of type B``, library versions, file
-  names, quantization and LoRA words, ``shape '[a, b]' is invalid for input of
-  size N``, and whether the text holds a loading error at all.
+  loaded* → the checkpoint has them), and ``KeyError: 'name'``.
 
-It reads text that :func:`weightfit.explain.paste.normalise` has already freed
-of what pasting does (colours, escapes, log prefixes, hard wraps).
+What the text says besides its tensors (:class:`~weightfit.explain.statements.Facts`) is
+read by :mod:`weightfit.explain.statements`. Both read text that
+:func:`weightfit.explain.paste.normalise` has already freed of what pasting does (colours,
+escapes, log prefixes, hard wraps).
 """
 
 from __future__ import annotations
@@ -31,11 +29,18 @@ import bisect
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from weightfit import knowledge
+from weightfit.diagnose._facts import UNNAMED
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
+from weightfit.explain.statements import (
+    BROADCAST,
+    CONTAINER_WORD,
+    NOT_IN_FILE,
+    Facts,
+    facts,
+)
 
 ORPHAN_REACH = 5_000
 """Characters after a missing/unexpected cue within which a loose tensor name joins its side."""
@@ -72,11 +77,12 @@ NOT_A_NAME = re.compile(
 SHAPE = re.compile(
     r"torch\.Size\(\s*\[\s*(?P<size>[\d,\s]*)\]\s*\)"
     r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
-    r"|(?<![\w\])])\(\s*(?P<tuple>\d+(?:\s*,\s*\d+)+\s*,?|\d+\s*,)\s*\)"
+    r"|(?<![\w\])])\(\s*(?P<tuple>\d+L?(?:\s*,\s*\d+L?)+\s*,?|\d+L?\s*,)\s*\)"
     r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
 )
 """A shape, in any of the notations people and libraries print. A tuple of one size is
-``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape."""
+``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape. Python 2
+printed sizes as longs: ``(3L, 3L, 3L, 64L)``."""
 
 CHECKPOINT_CUES = (
     "checkpoint",
@@ -131,7 +137,8 @@ MISSING_CUES = re.compile(
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
-    r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)",
+    r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
+    r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b",
     re.I,
 )
 UNEXPECTED_CUES = re.compile(
@@ -145,7 +152,8 @@ UNEXPECTED_CUES = re.compile(
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named",
     re.I,
 )
-"""What introduces a list of names only the model (missing) or the checkpoint has."""
+"""What introduces a list of names only the model (missing) or the checkpoint has. A model
+built on the meta device and filled from a file keeps meta tensors where the file had none."""
 
 BARE_NAME = re.compile(
     r"(?:(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|Unable\s+to\s+load|"
@@ -154,17 +162,6 @@ BARE_NAME = re.compile(
     r"(?=[:,\s]|$)"
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
-NOT_IN_FILE = re.compile(
-    r"(?:cannot|can't|could\s+not|unable\s+to)\s+find\s+(?:tensor|key|weight|parameter)\s*"
-    r"['\"`]?([\w.\-]+\.[\w\-]+)"
-    r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
-    r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
-    r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
-    r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]",
-    re.I,
-)
-"""A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
-FasterTransformer, TGI, llama.cpp): that name is missing from the checkpoint."""
 STATED_NAME = re.compile(
     r"(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|loading\s+parameter)"
     r"\s+['\"`]?([A-Za-z_][\w\-]*\.[\w.\-]+)"
@@ -172,325 +169,7 @@ STATED_NAME = re.compile(
 """A dotted name a shape statement introduces: a tensor whatever its last word
 (``reduction.mel_scale.fb``)."""
 SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/])")
-KEY_ERROR = re.compile(r"KeyError:\s*([\"'])([^\"'\s]+)\1")
-"""``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
-``KeyError: 'unexpected key "a.b" in state_dict'``)."""
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
-
-LOADING_ERROR = re.compile(
-    r"Error\(s\)\s+in\s+loading|size\s+mismatch|shape\s+mismatch|Missing\s+key|Unexpected\s+key|"
-    r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
-    r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
-    r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
-    r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
-    r"KeyError:\s*['\"][\w\-]+\.[\w.\-]+['\"]|Unsupported\s+global|weights_only|"
-    r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
-    r"model\s+of\s+type\s+\S+\s+to\s+instantiate|Received\s+parameters\s+not\s+in\s+model|"
-    r"more\s+than\s+one\s+\.index\.json|Error\s+while\s+deserializing|"
-    r"shapes?\s+(?:cannot|can't|could\s+not)\s+be|expected\s+shape|"
-    r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
-    r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
-    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
-    r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
-    r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
-    r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
-    r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
-    r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
-    r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|"
-    r"weight\s+file\s+containing\s+\d+\s+layers|"
-    # Loaders refusing a file's format or architecture (llama.cpp, ollama, GGUF nodes, vLLM).
-    r"invalid\s+(?:file\s+)?magic|not\s+a\s+valid\s+gguf|"
-    r"(?:unknown|unsupported|unexpected)\s+(?:model\s+)?architecture|"
-    r"architectures?\s+\[[^\]\n]*\]\s+(?:are|is)\s+not\s+supported|"
-    r"does\s+not\s+recognize\s+this\s+architecture|"
-    r"(?:unknown|unsupported)\s+(?:data\s*type|dtype|tensor\s+type)|"
-    # TensorFlow / Keras assigning a saved value to a variable of another shape.
-    r"for\s+'[\w/]*Assign\w*'|weight\s+shape\s+\([\d,\s]*\)\s+(?:is\s+)?not\s+compatible|"
-    r"assigned\s+value\s+shape|"
-    r"Architecture\s+['\"`][\w.\-]+['\"`]\s+(?:is\s+)?not\s+supported|"
-    r"could\s+not\s+detect\s+model\s+type|Unrecognized\s+configuration\s+class|"
-    r"Unrecognized\s+model\s+in|Unknown\s+layer|variables\s+during\s+loading|"
-    r"not\s+found\s+in\s+the\s+base\s+model|Attempting\s+to\s+deserialize\s+object|"
-    r"storage\s+has\s+wrong\s+size|Attempted\s+to\s+load\s+weight|"
-    r"has\s+wrong\s+shape|wrong\s+number\s+of\s+tensors|"
-    r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
-    r"axes\s+don't\s+match\s+array|PytorchStreamReader\s+failed|inline_container|"
-    r"persistent\s+id\s+instruction|Cannot\s+copy\s+out\s+of\s+meta\s+tensor|"
-    r"Shapes\s+\([\d,\s]*\)\s+and\s+\([\d,\s]*\)\s+are\s+incompatible|"
-    r"(?:unknown|unsupported)\s+(?:quantization|tensor|ggml)\s+type|"
-    r"containing\s+pickled\s+data\s+when\s+allow_pickle=False|"
-    # diffusers: a pipeline whose model has another channel count than its inputs need.
-    r"expects\s+\d+\s+but\s+received|"
-    # diffusers / transformers asked for a precision variant the repository does not ship.
-    r"no\s+such\s+modeling\s+files\s+are\s+available",
-    re.I,
-)
-"""Phrases that mean a load went wrong (the text holds a loading error)."""
-
-
-QUANT_WORDS = re.compile(
-    r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
-    r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
-    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|k-quants?|quant_state|quant_type|"
-    r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
-    r"QuantLinear|WQLinear\w*|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
-    r"float8_e5m2|torch\.u?int8)\b",
-    re.I,
-)
-LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
-MODEL_TYPES = re.compile(
-    r"You\s+are\s+using\s+a\s+model\s+of\s+type\s+(\S+)\s+to\s+instantiate\s+a\s+model\s+"
-    r"of\s+type\s+(\S+?)\.?(?:\s|$)"
-)
-MODEL_CLASS = re.compile(
-    r"(?:state_dict\s+for|initializing|initialising|Weights\s+of|weights\s+of|"
-    r"used\s+in|instantiate)\s+(?:a\s+model\s+of\s+type\s+)?([A-Z]\w+)"
-)
-VERSION = re.compile(
-    r"\b(torch|pytorch|transformers|diffusers|peft|timm|accelerate|vllm|sglang|mmcv|mmdet|"
-    r"mmengine|detectron2|lightning|pytorch_lightning|safetensors|bitsandbytes|auto_gptq|"
-    r"autoawq|ultralytics|fairseq|mlx)\s*(?:==|version[:\s]*|v|:)?\s*(\d+\.\d+(?:\.\d+)?\w*)",
-    re.I,
-)
-FILE_NAME = re.compile(
-    r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
-)
-RAISED = re.compile(
-    r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
-    r"Exception\s+during\s+processing",
-    re.M,
-)
-"""An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``)."""
-LOADING_CONTEXT = re.compile(
-    r"state_dict|checkpoint|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
-    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
-    # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
-    r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*",
-    re.I,
-)
-"""An exception raised while loading weights: the text holds a loading error even when no
-message weightfit knows says what went wrong."""
-INDEXED_LOAD = re.compile(
-    r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
-)
-"""A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
-
-
-def _indexes_weights(text: str, key: str) -> bool:
-    """Whether the code in a text reads the weights out of a checkpoint by ``key``.
-
-    A loaded file indexed at once (``torch.load(p)[param_key]``), a literal key fed to
-    ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
-    not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
-    """
-    literal = r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
-    if re.search(r"load\w*\([^\n]*\)\s*(?:\[\s*[A-Za-z_]\w*\s*\]|" + literal + ")", text):
-        return True
-    if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
-        return True
-    if CONTAINER_WORD.fullmatch(key) and LOADED_BY_VARIABLE.search(text):
-        return True  # load_net = load_net[param_key] with param_key = 'state_dict'
-    return bool(
-        CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
-    )
-
-
-LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
-"""A loaded checkpoint indexed by a variable that holds the container key."""
-MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
-COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
-"""Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
-UNLISTED_MISSING = re.compile(
-    r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
-)
-"""transformers' "weights not initialized" message, even when the paste dropped its list."""
-LAYER_COUNTS = re.compile(
-    r"file\s+containing\s+(\d+)\s+layers\s+into\s+a\s+model\s+with\s+(\d+)\s+layers|"
-    r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
-)
-"""Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
-DEPTH_SAID = re.compile(r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers", re.I)
-"""A loader saying the file holds fewer or more layers than the network it fills."""
-UNKNOWN_ARCHITECTURE = re.compile(
-    r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize|"
-    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
-    r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?(?:\s+type)?[^\n]*?(?:got|:)\s*\[?\s*"
-    r"['\"`]([\w.\-]+)['\"`]|"
-    r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
-    r"architectures?\s+\[?\s*['\"]([\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+supported|"
-    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'",
-    re.I,
-)
-"""A loader that does not know the checkpoint's architecture (transformers' model type,
-llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
-``CONFIG_MAPPING``): the file may be fine and the library older than the model."""
-MATMUL = re.compile(
-    r"mat1\s+and\s+mat2\s+shapes\s+cannot\s+be\s+multiplied\s+\((\d+)x(\d+)\s+and\s+(\d+)x(\d+)\)"
-)
-"""A Linear fed features of another width: ``(rows x fed) and (in_features x out_features)``."""
-INPUT_CHANNELS = re.compile(
-    r"expects\s+(\d+)\s+but\s+received\s+`num_channels_latents`:\s*(\d+)\s*\+\s*"
-    r"`num_channels_mask`:\s*(\d+)\s*\+\s*`num_channels_masked_image`:\s*(\d+)\s*=\s*(\d+)"
-)
-"""diffusers' inpainting pipelines: the UNet's ``in_channels`` against latents + mask +
-masked-image latents the pipeline feeds it."""
-BROKEN_FILE = re.compile(
-    r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
-    r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
-    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
-    r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
-    r"(?i:MetadataIncompleteBuffer|HeaderTooLarge)"
-)
-"""A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
-HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
-storage of the wrong size, a safetensors file shorter than its header says); safetensors'
-``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
-NEWER_FORMAT = re.compile(r"is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit")
-"""PyTorch before 1.6 reading the zip format ``torch.save`` writes since 1.6."""
-NESTED_VALUE = re.compile(
-    r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
-    r"received\s+<class\s+'dict'>"
-)
-"""safetensors refusing a state dict whose entry is a dict: the weights are nested under it."""
-QUANTITY = re.compile(
-    r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab)|"
-    r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
-    r"tensor[\s_-]parallel(?:[\s_]size)?|tp[\s_]size|num[\s_]shards)|"
-    r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
-    r"(?P<classes>num[\s_]classes|num[\s_]labels|n_classes)|"
-    r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?)|"
-    r"(?P<tensors>number\s+of\s+tensors|tensor\s+count|n_tensors))\b",
-    re.I,
-)
-"""A model quantity a sentence may state two values of: vocabulary, parallel degree, width,
-classes, layers, the tensors a file holds."""
-DIFFER_CUE = re.compile(r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer", re.I)
-PATH_WORD = re.compile(r"\S*[/\\]\S*|\S+\.(?:model|json|bin|pth?|gguf|safetensors)\b")
-HEADER_NUMBER = re.compile(
-    r"(?:version|magic|header(?:\s+size|\s+length)?)\D{0,40}?\bv?(\d{8,10})\b", re.I
-)
-"""A large number a reader took from a file's first bytes (a version, a magic, a length)."""
-MANY_INDEXES = re.compile(r"more\s+than\s+one\s+\.?index\.json|multiple\s+\S*index\.json", re.I)
-"""accelerate / transformers refusing a folder with two shard indexes."""
-QUANT_DTYPE = re.compile(
-    r"(?:unknown|unsupported|unhandled)\s+(?:data\s*type|dtype|tensor\s+type)s?\s*[:=]?\s*"
-    r"['\"`]?(U8|I8|U4|I4|F8_E4M3|F8_E5M2|uint8|int8|int4|float8_e4m3fn|float8_e5m2)\b",
-    re.I,
-)
-"""A loader refusing a storage dtype that holds quantized weights (bitsandbytes' U8, int8
-weight-only I8, FP8): the file is quantized, the loader expects float weights."""
-META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
-NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
-STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
-"""A module object lacking an attribute its class now has: pickled by another version."""
-UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
-BROADCAST = re.compile(
-    r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
-    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
-)
-"""Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
-finding the model's vocabulary and the tokenizer's apart."""
-INVALID_VIEW = re.compile(
-    r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
-    r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
-)
-"""``shape '[a, b]' is invalid for input of size N``, and PyTorch 0.4's ``size '[a x b]' is
-invalid for input with N elements``."""
-
-
-@dataclass
-class Facts:
-    """What a text says besides its tensors.
-
-    Attributes:
-        loading_error: The text holds a loading error (a phrase of :data:`LOADING_ERROR`).
-        model_class: The model class named (``BertForTokenClassification``), or ``""``.
-        model_types: ``(checkpoint type, model type)`` from transformers' warning.
-        versions: Library name to version, as printed.
-        files: Checkpoint file names mentioned.
-        quantization: Quantization words used (lowercase).
-        lora: LoRA / adapter words used (lowercase).
-        invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
-        key_errors: Names of ``KeyError: 'name'``.
-        unknown_architecture: The architecture a loader says it does not know (``qwen3``).
-        matmul: ``(rows, width fed, width read)`` of ``mat1 and mat2 shapes cannot be
-            multiplied (308x2048 and 768x320)``.
-        input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
-            pipelines' ``expects 4 but received ... = 9``.
-        stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
-            'recompute_scale_factor'`` when a known library change added that attribute.
-        stated: ``(kind, first, second)`` of a line stating two values of one model
-            quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
-        newer_format: What an old reader said of a file in a format newer than it knows
-            (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
-        held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
-            holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
-        depth_said: A loader's words that the file has fewer or more layers than the model
-            (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
-    """
-
-    loading_error: bool = False
-    model_class: str = ""
-    model_types: tuple[str, str] | None = None
-    versions: dict[str, str] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    quantization: list[str] = field(default_factory=list)
-    lora: list[str] = field(default_factory=list)
-    invalid_view: tuple[tuple[int, ...], int] | None = None
-    key_errors: list[str] = field(default_factory=list)
-    container_key: str = ""
-    missing_class: tuple[str, str] | None = None
-    broadcast: tuple[int, int] | None = None
-    unshaped: list[str] = field(default_factory=list)
-    meta_device: str = ""
-    unlisted: dict[str, int] = field(default_factory=dict)
-    indexes: list[str] = field(default_factory=list)
-    broken_file: str = ""
-    layer_counts: tuple[int, int] | None = None
-    stale_attribute: tuple[str, str] | None = None
-    input_channels: tuple[int, int] | None = None
-    unknown_architecture: str = ""
-    matmul: tuple[int, int, int] | None = None
-    stated: tuple[str, int, int] | None = None
-    newer_format: str = ""
-    held_container: str = ""
-    depth_said: str = ""
-    text: str = field(default="", repr=False)
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain data for a finding's evidence (empty fields left out)."""
-        data: dict[str, object] = {
-            "model_class": self.model_class,
-            "model_types": list(self.model_types) if self.model_types else None,
-            "versions": self.versions,
-            "files": self.files,
-            "quantization_words": self.quantization,
-            "lora_words": self.lora,
-            "invalid_view": (
-                {"shape": list(self.invalid_view[0]), "input_size": self.invalid_view[1]}
-                if self.invalid_view
-                else None
-            ),
-            "key_errors": self.key_errors,
-            "container_key": self.container_key,
-            "missing_class": list(self.missing_class) if self.missing_class else None,
-            "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
-            "names_without_shapes": self.unshaped[:8],
-            "left_on_meta_device": self.meta_device,
-            "counted": self.unlisted,
-            "index_files": self.indexes,
-            "broken_file": self.broken_file,
-            "layer_counts": list(self.layer_counts) if self.layer_counts else None,
-            "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
-            "input_channels": list(self.input_channels) if self.input_channels else None,
-            "unknown_architecture": self.unknown_architecture,
-            "matmul": list(self.matmul) if self.matmul else None,
-            "stated": list(self.stated) if self.stated else None,
-            "newer_format": self.newer_format,
-            "held_container": self.held_container,
-            "depth_said": self.depth_said,
-        }
-        return {key: value for key, value in data.items() if value}
 
 
 @dataclass
@@ -501,177 +180,6 @@ class _Token:
     end: int
     name: str = ""
     shape: tuple[int, ...] | None = None
-
-
-def facts(text: str) -> Facts:
-    """Read the facts of a normalised text."""
-    loading = LOADING_ERROR.search(text) is not None or (
-        RAISED.search(text) is not None
-        and (LOADING_CONTEXT.search(text) is not None or QUANT_WORDS.search(text) is not None)
-    )
-    found = Facts(loading_error=loading, text=text)
-    types = MODEL_TYPES.search(text)
-    if types is not None:
-        found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
-    model = MODEL_CLASS.search(text)
-    if model is not None:
-        found.model_class = model.group(1)
-    for library, version in VERSION.findall(text):
-        found.versions.setdefault(library.lower(), version)
-    found.files = list(dict.fromkeys(FILE_NAME.findall(text)))[:20]
-    found.quantization = sorted({w.lower() for w in QUANT_WORDS.findall(text)})
-    found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
-    view = INVALID_VIEW.search(text)
-    if view is not None:
-        dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
-        found.invalid_view = (dims, int(view.group(2) or view.group(3)))
-    found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
-    plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
-    found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
-    found.held_container = _held_container(text)
-    nested = NESTED_VALUE.search(text)
-    if nested is not None and not found.container_key:
-        found.container_key = nested.group(1)
-    missing_class = MISSING_CLASS.search(text)
-    if missing_class is not None:
-        found.missing_class = (missing_class.group(1), missing_class.group(2))
-    else:
-        module = NO_MODULE.search(text)
-        if module is not None and UNPICKLING.search(text):
-            found.missing_class = ("", module.group(1))
-    sizes = BROADCAST.search(text)
-    if sizes is not None:
-        a, b = (int(n) for n in sizes.groups() if n)
-        found.broadcast = (a, b)
-    counts = COUNTS.search(text)
-    if counts is not None:
-        found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
-    elif UNLISTED_MISSING.search(text):
-        found.unlisted = {"missing": 0}
-    if MANY_INDEXES.search(text):
-        found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
-    depth = DEPTH_SAID.search(text)
-    found.depth_said = depth.group(0) if depth is not None else ""
-    layers = LAYER_COUNTS.search(text)
-    if layers is not None:
-        numbers = [int(n) for n in layers.groups() if n]
-        found.layer_counts = (numbers[0], numbers[1])
-    unknown = UNKNOWN_ARCHITECTURE.search(text)
-    if unknown is not None:
-        found.unknown_architecture = next(g for g in unknown.groups() if g)
-    product = MATMUL.search(text)
-    if product is not None:
-        numbers = [int(n) for n in product.groups()]
-        found.matmul = (numbers[0], numbers[1], numbers[2])
-    fed = INPUT_CHANNELS.search(text)
-    if fed is not None:
-        found.input_channels = (int(fed.group(1)), int(fed.group(5)))
-    found.stated = _stated_quantity(text)
-    newer = NEWER_FORMAT.search(text)
-    found.newer_format = newer.group(0) if newer is not None else ""
-    broken = BROKEN_FILE.search(text)
-    if broken is not None:
-        found.broken_file = broken.group(0)
-    else:
-        found.broken_file = _text_read_as_number(text)
-    storage = QUANT_DTYPE.search(text)
-    if storage is not None:
-        found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
-    meta = META_DEVICE.search(text)
-    if meta is not None:
-        found.meta_device = meta.group(1)
-    for stale in STALE_ATTRIBUTE.finditer(text):
-        if any(c.kind == "attribute" for c in knowledge.changes_for(".".join(stale.groups()))):
-            found.stale_attribute = (stale.group(1), stale.group(2))
-            break
-    found.loading_error = found.loading_error or bool(
-        found.container_key
-        or found.missing_class
-        or found.stale_attribute
-        or found.input_channels
-        or found.unknown_architecture
-        or found.broken_file
-        or found.stated
-        or found.newer_format
-        or found.held_container
-        or found.depth_said
-        or NOT_IN_FILE.search(text) is not None
-    )
-    return found
-
-
-DICT_KEYS = re.compile(r"dict_keys\(\[([^\]\n]{1,2000})\]\)")
-"""A printed ``checkpoint.keys()``."""
-HELD_WEIGHTS = re.compile(
-    r"(?:\w+_)?(?:state(?:_dict)?|model|params|weights|net|network|module|ema)(?:_\w+)?"
-)
-OTHER_STATE = re.compile(
-    r"(?:^|_)(?:optim\w*|sched\w*|scaler|lr|epoch|step|iter\w*|args|config|meta|best|acc|loss)"
-    r"(?:_|$)"
-)
-"""Words of a training checkpoint's other entries (the optimizer's state is no weights)."""
-
-
-def _held_container(text: str) -> str:
-    """The key a printed ``dict_keys([...])`` holds the weights under, beside training state.
-
-    ``dict_keys(['optimizer_state', 'simclr_state', 'boxes', 'epoch'])``: ``simclr_state``.
-    Only one such key counts; two or more leave the choice open.
-    """
-    for match in DICT_KEYS.finditer(text):
-        keys = re.findall(r"['\"]([\w.\-]+)['\"]", match.group(1))
-        held = [k for k in keys if HELD_WEIGHTS.fullmatch(k) and not OTHER_STATE.search(k)]
-        if len(held) == 1 and len(keys) > 1:
-            return str(held[0])
-    return ""
-
-
-def _stated_quantity(text: str) -> tuple[str, int, int] | None:
-    """A line that names a model quantity, says two values differ, and gives exactly two.
-
-    ``Vocab size mismatch (model has 38464, but tokenizer.model has 38656)``, ``Loading a
-    checkpoint for MP=1 but world size is 8``: the kind (``vocab``, ``parallel``, ``width``,
-    ``classes``, ``layers``) and the two values in the order written.
-    """
-    for line in text.splitlines()[:2000]:
-        quantity = QUANTITY.search(line)
-        if quantity is None or DIFFER_CUE.search(line) is None:
-            continue
-        numbers = list(
-            dict.fromkeys(int(n) for n in re.findall(r"\b\d+\b", PATH_WORD.sub(" ", line)))
-        )
-        if len(numbers) == 2 and all(numbers):
-            kind = next(k for k, v in quantity.groupdict().items() if v)
-            return (kind, numbers[0], numbers[1])
-    return None
-
-
-def _text_read_as_number(text: str) -> str:
-    """A header number whose bytes are letters: the file is text (a Git LFS pointer, a page).
-
-    A reader that takes a version or a length from the first bytes of ``version
-    https://git-lfs...`` reports 1936876918 (``vers``, little-endian).
-    """
-    for match in HEADER_NUMBER.finditer(text):
-        number = int(match.group(1))
-        if number >= 1 << 32:
-            continue
-        for order in ("little", "big"):
-            word = number.to_bytes(4, order)
-            if all(b < 128 and (chr(b).isalpha() or chr(b) in " <>!/") for b in word):
-                return f"{number} is the text '{word.decode('ascii')}' read as a number"
-    return ""
-
-
-def hints(known: Facts) -> list[str]:
-    """What would settle a fact the text states but no tensor shows."""
-    found = []
-    if known.unknown_architecture:
-        found.append(
-            f"see what the file declares beside '{known.unknown_architecture}', the architecture "
-            "this loader does not know: weightfit inspect FILE"
-        )
-    return found
 
 
 def extract(text: str, known: Facts | None = None) -> Section:
@@ -711,8 +219,6 @@ def extract(text: str, known: Facts | None = None) -> Section:
 
 
 NAME_CHARS = re.compile(r"(?=[\w.\-]*[A-Za-z])[A-Za-z0-9_][\w.\-]*")
-CONTAINER_WORD = re.compile(r"state_?dict|model|params?|parms|net|module|ema|weights|checkpoint")
-"""Plain words a quoted key list may hold: containers a state dict nests under."""
 NOT_TENSORS = frozenset(
     {"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"}
 )
@@ -902,9 +408,6 @@ def _cue(words: str, *, last: bool) -> str:
     return best
 
 
-UNNAMED = "unnamed_tensor"
-"""The name given to the one tensor of a shape mismatch whose message names none."""
-
 MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
     r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
@@ -932,6 +435,10 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
             continue
         line_end = text.find("\n", second.end)
         line = text[line_start : line_end if line_end >= 0 else len(text)]
+        if line_start and text[:line_start].rstrip().endswith(":"):
+            # The shapes on a line of their own, after the sentence that introduces them.
+            line_start = text.rfind("\n", 0, line_start - 1) + 1
+            line = text[line_start : line_end if line_end >= 0 else len(text)]
         if not MISMATCH_WORDS.search(line) or BROADCAST.search(line):
             continue  # two tensors meeting in an operation are not one tensor's two shapes
         assign = ASSIGN.search(line)
@@ -1101,6 +608,10 @@ def _list_span(text: str, start: int, stop: int) -> str:
     return "\n".join(kept)
 
 
+SHARD_SUFFIX = re.compile(r"/shard_\d+_\d+(?:\.\*)?$")
+"""Megatron's distributed-checkpoint key of one shard of an object (``_extra_state/shard_0_16``)."""
+
+
 def _names_in_span(span: str) -> list[str]:
     quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
     parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
@@ -1110,7 +621,7 @@ def _names_in_span(span: str) -> list[str]:
     for part in parts:
         part = part.strip("[](). :;-")
         for name in expand_braces(part):
-            name = name.strip("[](){}.:;- ")
+            name = SHARD_SUFFIX.sub("", name.strip("[](){}:;- ")).strip(".")
             # A plain quoted word is a key only inside a bracketed list (not prose quotes).
             plain_ok = bool(quoted) and span.lstrip()[:1] in "[{(\"'"
             if name and _is_name(name, listed=True, quoted=plain_ok) and name not in names:

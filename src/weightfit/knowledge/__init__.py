@@ -173,6 +173,27 @@ class VersionChange:
                     return ".".join(tokens[:start] + middle + tokens[start + len(want) :])
         return None
 
+    def old_spelling(self, name: str) -> str | None:
+        """Return the old-layout name this change turns into ``name`` (new layout), if any.
+
+        Only replacements that leave a distinctive mark in the new name are undone: a
+        removed prefix says nothing about where it stood, and a single new word
+        (``weight`` for ``gamma``, ``lm_head``) is in countless names no change made.
+        """
+        tokens = name.split(".")
+        for old, new in self.replacement.items():
+            if new.count(".") < 1:
+                continue
+            want = new.split(".")
+            for start in range(len(tokens) - len(want) + 1):
+                if tokens[start : start + len(want)] == want:
+                    candidate = ".".join(
+                        tokens[:start] + old.split(".") + tokens[start + len(want) :]
+                    )
+                    if candidate != name and self.renamed(candidate) == name:
+                        return candidate
+        return None
+
 
 def hidden_sizes() -> list[KnownDim]:
     """Every row of ``hidden_sizes.yaml``."""
@@ -285,6 +306,15 @@ def _release(version: str) -> tuple[int, ...] | None:
 def changes_for(name: str) -> list[VersionChange]:
     """Known version changes that affect the tensor ``name`` (old layout)."""
     return [c for c in _changes() if c.matches(name)]
+
+
+def changes_to(name: str) -> list[tuple[VersionChange, str]]:
+    """Known renames and prefix changes that make ``name`` (new layout), with its old spelling."""
+    return [
+        (c, old)
+        for c in _changes()
+        if c.kind in ("rename", "prefix") and (old := c.old_spelling(name)) is not None
+    ]
 
 
 def load_table(name: str) -> list[dict[str, Any]]:
