@@ -301,3 +301,18 @@ def test_tensorflow_paths_in_a_key_list_are_the_checkpoint_side() -> None:
     unexpected = [n for f in findings if f.category == "unexpected" for n in f.params]
     assert "lstm0_bw.rec.W" in unexpected
     assert "version" not in [f.category for f in findings]
+
+
+def test_a_models_own_old_spelling_is_no_version_change() -> None:
+    """An old torchvision's FPN names missing beside a foreign checkpoint's names: the model's
+    code is old, but nothing says the checkpoint was saved after the change."""
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for FasterRCNN:\n"
+        '\tMissing key(s) in state_dict: "backbone.fpn.inner_blocks.0.weight", '
+        '"backbone.fpn.inner_blocks.0.bias", "backbone.fpn.layer_blocks.0.weight". \n'
+        '\tUnexpected key(s) in state_dict: "backbone.fpn_lateral2.weight", '
+        '"backbone.fpn_lateral2.bias", "backbone.fpn_output2.weight". '
+    )
+    assert "version" not in [f.category for f in weightfit.explain(text).findings]
+    renamed = text.replace("fpn_lateral2.weight", "fpn.inner_blocks.0.0.weight")
+    assert "version" in [f.category for f in weightfit.explain(renamed).findings]

@@ -649,7 +649,7 @@ UPSTREAM_RENAMES = [
      f"{TORCHVISION}/models/detection/retinanet.py"),
     ("head.regression_head.conv.2.bias", "head.regression_head.conv.1.0.bias",
      f"{TORCHVISION}/models/detection/retinanet.py"),
-    ("layers.0.downsample.reduction.weight", "layers.1.downsample.reduction.weight", SWIN),
+    ("layers.2.downsample.reduction.weight", "layers.3.downsample.reduction.weight", SWIN),
     ("decoder.layers.3.layer_norms.1.weight", "decoder.layers.3.encoder_attn_layer_norm.weight",
      f"{FAIRSEQ}/models/transformer/transformer_decoder.py"),
     ("decoder.embed_out", "decoder.output_projection.weight",

@@ -19,7 +19,15 @@ def known_renames(ctx: Context) -> None:
     if not ctx.partial:
         return
     facts = text_facts(ctx)
-    names = [*ctx.unexpected(), *ctx.missing()]
+    unexpected = ctx.unexpected()
+    # A model's own name in the old spelling says only that the model's code is old; it is
+    # the change's doing when the checkpoint holds the new spelling beside it.
+    wanted_old = [
+        n
+        for n in ctx.missing()
+        if any(c.renamed(n) in unexpected for c in knowledge.changes_for(n) if c.kind == "rename")
+    ]
+    names = [*unexpected, *wanted_old]
     if facts is not None:
         names += [n for n in facts.key_errors if n not in names]
     if facts is not None:
@@ -30,8 +38,11 @@ def known_renames(ctx: Context) -> None:
         return
     change = hits[0][1]
     found = [n for n, c in hits if c is change]
-    # The new spelling of each, where the text lists it on the other side.
-    found += [new for n in found if (new := change.renamed(n)) and new in names]
+    # The new spelling of each where the text lists it, and the model's names this change
+    # introduced (Swin's layers.3.downsample, moved from layers.2).
+    listed = {*names, *ctx.missing()}
+    found += [new for n in found if (new := change.renamed(n)) and new in listed]
+    found += [n for n in ctx.missing() if n not in found and change.old_spelling(n)]
     ctx.add(
         Finding(
             category="version",
