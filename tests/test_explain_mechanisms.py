@@ -213,6 +213,20 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "layer_weights": [("MathiasGruber__PConv-Keras__50", "version", {"model_variables": 3})],
     # A serialized TensorRT engine read by another TensorRT release.
     "engine_version": [("NVIDIA-AI-IOT__torch2trt__371", "version", {})],
+    # A newer torch.save zip format than the installed PyTorch reads.
+    "torch_format_version": [
+        (
+            "WongKinYiu__ScaledYOLOv4__199",
+            "version",
+            {"format_since": "the PyTorch release that saved the file"},
+        ),
+        ("pytorch__pytorch__47243", "version", {}),
+        ("yistLin__FragmentVC__3", "version", {}),
+    ],
+    # PyTorch 2.6's weights-only default refuses a TorchScript archive.
+    "weights_only_torchscript": [
+        ("mlcommons__inference__2056", "version", {"format_since": "torch 2.6"}),
+    ],
 }
 
 

@@ -442,6 +442,20 @@ FORMAT_VERSIONS = {
         "upgrade PyTorch to 1.6 or later, or re-save the checkpoint with "
         "torch.save(..., _use_new_zipfile_serialization=False) from a newer PyTorch",
     ),
+    "torch_format": (
+        "the file was written by a newer PyTorch, in a zip format version the installed one "
+        "cannot read",
+        "the PyTorch release that saved the file",
+        "upgrade PyTorch to the release that saved the file (or re-save it from that release "
+        "with a weights-only state_dict)",
+    ),
+    "torch_weights_only": (
+        "PyTorch 2.6 made weights_only=True the default of torch.load, which refuses "
+        "TorchScript archives: the code loaded this file before the default changed",
+        "torch 2.6",
+        "load a TorchScript file with torch.jit.load, or pass weights_only=False only for a "
+        "file you trust",
+    ),
     "tensorrt": (
         "a serialized TensorRT engine runs only on the TensorRT release (and GPU) that built it",
         "the TensorRT release that built the engine",

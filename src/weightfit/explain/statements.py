@@ -212,13 +212,18 @@ offsets that do not parse, an ONNX protobuf that does not parse); safetensors'
 ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
 NEWER_FORMAT = re.compile(
     r"(?P<torch>is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
+    r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
+    r"\s+version\s+for\s+reading\s+is\s+\d+)|"
+    r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
-reading the zip format ``torch.save`` writes since 1.6, a TensorRT engine built by another
-TensorRT release, an ONNX model of a newer IR version than the runtime knows."""
+reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
+it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a TensorRT
+engine built by another TensorRT release, an ONNX model of a newer IR version than the
+runtime knows."""
 NESTED_VALUE = re.compile(
     r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
     r"received\s+<class\s+'dict'>"
@@ -347,7 +352,8 @@ class Facts:
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
         newer_format: What a reader said of a file written by another version of its format
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
-        newer_reader: Whose reader said it: ``torch``, ``tensorrt`` or ``onnx``.
+        newer_reader: Whose reader said it: ``torch``, ``torch_format``,
+            ``torch_weights_only``, ``tensorrt`` or ``onnx``.
         gluon_missing: ``(parameter, file)`` of MXNet Gluon's ``Parameter net0_conv0_weight
             is missing in file x.params``.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
