@@ -227,6 +227,17 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "weights_only_torchscript": [
         ("mlcommons__inference__2056", "version", {"format_since": "torch 2.6"}),
     ],
+    # Files the loader could not use: shards an index names, an HDF5 file without its
+    # signature, a transformers release that looks for no safetensors file.
+    "files_said": [
+        ("noonghunna__club-3090__1036", "partitioned", {}),
+        (
+            "asingh33__CNNGestureRecognizer__40",
+            "partitioned",
+            {"error": "file signature not found"},
+        ),
+        ("Stability-AI__StableLM__99", "version", {}),
+    ],
 }
 
 

@@ -425,7 +425,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "files_named",
         text_statements.files_named,
-        ("dtype_variant", "partitioned"),
+        ("dtype_variant", "partitioned", "version"),
         after=("topic_words", "many_indexes"),
         profiles=TEXT,
     ),

@@ -195,7 +195,7 @@ SHARD_FILE = re.compile(
     r"-\d{5}-of-\d{5}\.|\.index\.json|zero_to_fp32|mp_rank_\d+|zero_pp_rank|"
     r"global_step\d+|__\d+_\d+\.distcp|optim_states|consolidated\.\d+\.pth|"
     r"SHARDED_STATE_DICT|ShardedTensor|\bweight_map\b|\bzero_?3\b|stage\s*3\b|"
-    r"\bshards?\b|\bincomplete\b|[/\\]\.metadata\b",
+    r"\bshards?\b|\bincomplete\b|[/\\]\.metadata\b|referenced\s+in\s+(?:the\s+)?index",
     re.I,
 )
 """Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces, the
@@ -219,10 +219,20 @@ VARIANT_FILE = re.compile(
 """A weight file labelled with a precision (or EMA) variant."""
 
 
+LOOKED_FOR = re.compile(r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named\s+([^\n]+)")
+"""transformers listing the weight file names it looks for in a folder or repository."""
+
+
 def files_named(ctx: Context) -> None:
-    """Report a loading error about the files of a sharded save, or of a precision variant."""
+    """Report a loading error about the files of a sharded save or a precision variant, or
+    a transformers release that looks for no safetensors file."""
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
+        return
+    looked_for = LOOKED_FOR.search(facts.text)
+    names = looked_for.group(1).strip(" .") if looked_for else ""
+    if "pytorch_model.bin" in names and "safetensors" not in names:
+        _report_before_safetensors(ctx, names)
         return
     variant = VARIANT_FILE.search(facts.text)
     shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
@@ -253,6 +263,23 @@ def files_named(ctx: Context) -> None:
             evidence={"file": found.group(0)},
             confidence=0.5,
             fix_note=note,
+        )
+    )
+
+
+def _report_before_safetensors(ctx: Context, names: str) -> None:
+    """Report a transformers release that looks for no safetensors file at all."""
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"transformers looked only for {names}: a release from before it read "
+                "safetensors, while the repository (like most since 2023) ships model.safetensors"
+            ),
+            evidence={"looked_for": names},
+            confidence=0.6,
+            fix_note="upgrade transformers (safetensors support came in 2022's 4.2x releases)",
         )
     )
 

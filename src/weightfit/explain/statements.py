@@ -203,13 +203,15 @@ BROKEN_FILE = re.compile(
     r"Deserialization|Length)?|InvalidOffset)|"
     r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
-    r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto"
+    r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
+    r"file\s+signature\s+not\s+found"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a safetensors file shorter than its header says, a header or
-offsets that do not parse, an ONNX protobuf that does not parse); safetensors'
-``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
+offsets that do not parse, an ONNX protobuf that does not parse, an HDF5 file without its
+signature); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length
+(text: a pointer, a page)."""
 NEWER_FORMAT = re.compile(
     r"(?P<torch>is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
     r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
