@@ -224,8 +224,11 @@ LOOKED_FOR = re.compile(r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named\s+(
 
 
 def files_named(ctx: Context) -> None:
-    """Report a loading error about the files of a sharded save or a precision variant, or
-    a transformers release that looks for no safetensors file."""
+    """Report a loading error about the files of a save: shards, variants, formats looked for.
+
+    The pieces of a sharded save, a precision-variant file, or a transformers release that
+    looks for no safetensors file at all.
+    """
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
