@@ -238,6 +238,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ),
         ("Stability-AI__StableLM__99", "version", {}),
     ],
+    # PyTorch 0.3 stopped at the first unexpected key: a deep one means the front loaded
+    # (no prefix); the model's first tensor means nothing did (a prefix).
+    "first_unexpected_key": [
+        ("kenshohara__video-classification-3d-cnn-pytorch__4", "unexpected", {}),
+        ("pytorch__pytorch__3805", "prefix", {"segment": "module."}),
+    ],
 }
 
 
