@@ -347,3 +347,15 @@ def test_a_models_own_old_spelling_is_no_version_change() -> None:
     assert "version" not in [f.category for f in weightfit.explain(text).findings]
     renamed = text.replace("fpn_lateral2.weight", "fpn.inner_blocks.0.0.weight")
     assert "version" in [f.category for f in weightfit.explain(renamed).findings]
+
+
+def test_unexpected_keys_alone_in_a_whole_message_are_no_prefix() -> None:
+    """PyTorch lists missing keys first: a message that opens on unexpected ``module.`` keys
+    had every model key loaded, so the extra keys are modules, not a wrapper's prefix."""
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2))
+    state = {**model.state_dict(), "module.extra.weight": torch.zeros(2)}
+    with pytest.raises(RuntimeError) as error:
+        model.load_state_dict(state)
+    categories = [f.category for f in weightfit.explain(str(error.value)).findings]
+    assert "prefix" not in categories and "unexpected" in categories

@@ -86,7 +86,7 @@ def one_sided_prefix(ctx: Context) -> None:
             continue
         if side == "checkpoint" and not other and WRAPPED_MODEL.search(str(ctx.facts.get("model"))):
             continue  # the model is the wrapper: its own names carry the segment and all loaded
-        if side == "checkpoint" and len(names) == 1 and _stopped_after_loading(ctx, names[0]):
+        if side == "checkpoint" and not other and _model_names_loaded(ctx, names[0]):
             continue
         if _deeper_layers(names):
             continue  # a wrapper renames every tensor, layer 0 too: these are extra layers
@@ -185,20 +185,29 @@ STEM = re.compile(
     r"input\w*|first\w*|[a-z_]+0)$"
 )
 """Modules a network's first tensor sits in (``conv1``, ``conv1_1``, ``conv0``, ``stem``)."""
+NOTHING_MISSING = re.compile(
+    r"Error\(s\)\s+in\s+loading\s+state_dict\s+for\s+\w+:\s*Unexpected\s+key\(s\)"
+)
+"""PyTorch's message opening on its unexpected keys: it lists missing ones first, so none are."""
 FIRST_UNEXPECTED = re.compile(r"unexpected\s+key\s+\"[^\"]+\"\s+in\s+state_dict")
 """PyTorch 0.3's ``load_state_dict``, which raised on the first checkpoint key the model lacks."""
 
 
-def _stopped_after_loading(ctx: Context, name: str) -> bool:
-    """Whether a loader that stops at the first unknown key got past the model's first layers.
+def _model_names_loaded(ctx: Context, name: str) -> bool:
+    """Whether the model's own names loaded beside an unexpected one: then no prefix.
 
-    PyTorch 0.3 walked the checkpoint in order and raised on the first key the model lacks;
-    a prefix would have failed on the very first key. ``module.layer1.0.downsample.0.weight``
-    comes after conv1, bn1 and layer1.0's convolutions: those loaded, so the model carries
-    the same prefix and the module itself is extra.
+    PyTorch's message lists missing keys before unexpected ones, so one that opens on its
+    unexpected keys had none missing. PyTorch 0.3 walked the checkpoint in order and raised
+    on the first key the model lacks, so a prefix would have failed on the very first key:
+    ``module.layer1.0.downsample.0.weight`` comes after conv1, bn1 and layer1.0's
+    convolutions, which loaded; the model carries the same prefix and the module is extra.
     """
     facts = text_facts(ctx)
-    if facts is None or not FIRST_UNEXPECTED.search(facts.text):
+    if facts is None:
+        return False
+    if NOTHING_MISSING.search(facts.text):
+        return True
+    if not FIRST_UNEXPECTED.search(facts.text):
         return False
     return not any(STEM.match(segment) for segment in name.split(".")[1:-1])
 
