@@ -235,9 +235,19 @@ FIRST_LAYER = re.compile(
 a stage numbered 0: ``model0``)."""
 
 
+INPUT_TABLE = re.compile(r"^(?:embed_tokens|tok_embeddings|word_embeddings|wte|patch_embed)$")
+"""Input embeddings: the first tensors of a model wherever a wrapper nests them."""
+
+
 def _first_layer(name: str) -> bool:
-    """Whether a name sits in a network's first layer (its top module says so)."""
-    return FIRST_LAYER.match(name.split(".", 1)[0]) is not None
+    """Whether a name sits in a network's first layer (``conv1``, ``x.embed_tokens.weight``).
+
+    Its top module says so, or an input embedding on its path does.
+    """
+    segments = name.split(".")
+    return FIRST_LAYER.match(segments[0]) is not None or any(
+        INPUT_TABLE.match(segment) for segment in segments[1:-1]
+    )
 
 
 def _deeper_layers(names: list[str]) -> bool:
