@@ -145,6 +145,16 @@ REGISTRY: tuple[Rule, ...] = (
     Rule("nested", text_prefix.nested, ("prefix", "missing"), after=("prefix",), profiles=TEXT),
     Rule("gluon_names", text_prefix.gluon_names, ("prefix",), after=("nested",), profiles=TEXT),
     Rule(
+        "known_renames", text_renames.known_renames, ("version",), after=("prefix",), profiles=TEXT
+    ),
+    Rule(
+        "new_layout_names",
+        text_renames.new_layout_names,
+        ("version",),
+        after=("known_renames",),
+        profiles=TEXT,
+    ),
+    Rule(
         "one_sided_prefix",
         text_prefix.one_sided_prefix,
         ("prefix", "rename"),
@@ -157,16 +167,6 @@ REGISTRY: tuple[Rule, ...] = (
         text_rows.prompt_tables,
         ("lora_mismatch",),
         after=("prefix",),
-        profiles=TEXT,
-    ),
-    Rule(
-        "known_renames", text_renames.known_renames, ("version",), after=("prefix",), profiles=TEXT
-    ),
-    Rule(
-        "new_layout_names",
-        text_renames.new_layout_names,
-        ("version",),
-        after=("known_renames",),
         profiles=TEXT,
     ),
     Rule(
