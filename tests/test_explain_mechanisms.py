@@ -246,6 +246,16 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A cut list of missing names that opens on a nested input embedding: nothing matched.
     "nested_front": [("QwenLM__Qwen3-VL__1690", "prefix", {})],
+    # Code that looked one tensor up by name in a file without it: another model's file.
+    "failed_lookup": [
+        (
+            "AUTOMATIC1111__stable-diffusion-webui__86",
+            "unrelated",
+            {"looked_up": ["model.0.weight"]},
+        ),
+        ("Vegetebird__MHFormer__39", "unrelated", {}),
+        ("frotms__PaddleOCR2Pytorch__1", "unrelated", {}),
+    ],
 }
 
 

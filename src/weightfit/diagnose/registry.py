@@ -520,6 +520,13 @@ REGISTRY: tuple[Rule, ...] = (
         after=("untied_head",),
         profiles=TEXT,
     ),
+    Rule(
+        "failed_lookup",
+        text_names.failed_lookup,
+        ("unrelated",),
+        after=("unlisted",),
+        profiles=TEXT,
+    ),
     Rule("missing", leftovers.missing, ("missing",), after=("unexplained_shapes",)),
     Rule(
         "unexpected",

@@ -304,3 +304,42 @@ def registered_buffers(ctx: Context) -> None:
         )
         ctx.consume(missing=names, unexpected=names)  # each name is on one side only
         return
+
+
+def failed_lookup(ctx: Context) -> None:
+    """Report code that looked one tensor up by name in a file that has no such entry.
+
+    A converter or loader indexing a checkpoint (``pretrained['model.0.weight']``, a
+    parameter dict ``params[name]``) stops at the first name it cannot find. With nothing
+    else in the text and no rule explaining the name, the file's naming is not the one the
+    code was written for: most often another model's file (Real-ESRGAN weights given to an
+    ESRGAN loader, a 2-D pose model given to a 3-D one), sometimes another naming of the
+    same model. Never sure: the text shows one name.
+    """
+    facts = text_facts(ctx)
+    if facts is None or ctx.mismatches() or not facts.key_errors:
+        return
+    left = [*ctx.missing(), *ctx.unexpected()]
+    if not left or len(left) > 2 or not set(left) <= set(facts.key_errors):
+        return
+    if any(only_buffers([n]) or OUTPUT_HEADS.search(n) for n in left):
+        return  # a buffer or a tied head is looked up by code of another version, not file
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"the code looked up {left[0]} by name and the file has no such entry: the "
+                "file is most likely not the one this code expects (another model's weights), "
+                "or another naming of it"
+            ),
+            params=left,
+            evidence={"looked_up": left},
+            confidence=0.45,
+            fix_note=(
+                "list the file's names (weightfit inspect FILE) and compare them with what the "
+                "code reads; use the checkpoint made for this code"
+            ),
+        )
+    )
+    ctx.consume(missing=left, unexpected=left)
