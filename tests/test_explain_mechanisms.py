@@ -256,6 +256,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("Vegetebird__MHFormer__39", "unrelated", {}),
         ("frotms__PaddleOCR2Pytorch__1", "unrelated", {}),
     ],
+    # Module lists: "expected target modules in [...] but received [...]", fused on one side.
+    "module_lists": [("vllm-project__vllm__4915", "fused_split", {})],
+    # A raw weight file with exactly half the bytes asked for: another precision.
+    "byte_counts": [("fauxpilot__fauxpilot__149", "dtype_variant", {"file_bytes": 2048})],
+    # A KeyError on a well-known buffer by its bare name.
+    "bare_buffer_key": [("DjangoPeng__LLM-quickstart__19", "version", {})],
 }
 
 

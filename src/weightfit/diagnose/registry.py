@@ -430,6 +430,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "byte_counts",
+        text_statements.byte_counts,
+        ("dtype_variant", "partitioned"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "layer_counts",
         text_statements.layer_counts,
         ("wrong_variant", "version"),

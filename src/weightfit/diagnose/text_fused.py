@@ -29,6 +29,7 @@ def fused_names(ctx: Context) -> None:
         explained_fused, explained_parts = [], []
         for fused in fused_side:
             parent, word = _parent_and_word(fused)
+            word = word.removesuffix("_proj")  # o_proj's "o" is in every "proj"
             parts = [p for p in parts_side if _parent_and_word(p)[0] == parent]
             heads = sorted(
                 {h for p in parts if (h := _head(_parent_and_word(p)[1])) and h in word},

@@ -499,3 +499,43 @@ FORMAT_VERSIONS = {
     ),
 }
 """Per reader: why another format version fails, which release wrote it, and the fix."""
+
+
+PRECISION_RATIOS = (2, 4)
+"""Byte-count ratios of one tensor stored in two precisions (fp16 / fp32, int8 / fp32)."""
+
+
+def byte_counts(ctx: Context) -> None:
+    """Report a raw weight file of another byte count than the loader reads.
+
+    Exactly half (or a quarter, or twice) the bytes is the same tensor in another precision:
+    fp16 files read as fp32, or the reverse. Any other shortfall is a file cut short.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.byte_counts is None or ctx.findings:
+        return
+    has, wants = facts.byte_counts
+    small, large = sorted((has, wants))
+    precision = small > 0 and large % small == 0 and large // small in PRECISION_RATIOS
+    ctx.add(
+        Finding(
+            category="dtype_variant" if precision else "partitioned",
+            severity="error",
+            message=(
+                f"a weight file holds {has} bytes where the loader reads {wants}: "
+                + (
+                    f"exactly {large // small} times {'fewer' if has < wants else 'more'}, the "
+                    "same values stored in another precision (fp16 against fp32)"
+                    if precision
+                    else "the file is cut short or from another model"
+                )
+            ),
+            evidence={"file_bytes": has, "read_bytes": wants},
+            confidence=0.55 if precision else 0.45,
+            fix_note=(
+                "convert (or export) the weights in the precision the loader is configured for"
+                if precision
+                else "download or export the weights again and compare the file sizes"
+            ),
+        )
+    )

@@ -36,6 +36,7 @@ from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
 from weightfit.explain.statements import (
     BROADCAST,
+    BUFFER_NAMES,
     CONTAINER_WORD,
     NOT_IN_FILE,
     Facts,
@@ -138,7 +139,8 @@ MISSING_CUES = re.compile(
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
-    r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b",
+    r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b|"
+    r"\bexpected\s+(?:target\s+)?(?:modules?|keys?)\s+in\b",
     re.I,
 )
 UNEXPECTED_CUES = re.compile(
@@ -150,7 +152,8 @@ UNEXPECTED_CUES = re.compile(
     r"contains\s+keys\s+that\s+are\s+not\s+used|"
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
-    r"(?:which|that)\s+are\s+not\s+needed",
+    r"(?:which|that)\s+are\s+not\s+needed|"
+    r"(?<=\])\s*but\s+received",
     re.I,
 )
 """What introduces a list of names only the model (missing) or the checkpoint has. A model
@@ -201,7 +204,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
         if m.group(1) not in section.mismatched and _is_name(m.group(1), listed=True)
     ]
     for name in known.key_errors:
-        if not (_is_name(name, listed=True) and "." in name):
+        if not (_is_name(name, listed=True) and ("." in name or name in BUFFER_NAMES)):
             continue
         # Code that indexes a checkpoint by a literal name reads a key the file lacks;
         # a loader looking a file's name up in the model's parameters does the reverse.

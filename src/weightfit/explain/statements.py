@@ -262,6 +262,17 @@ META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
 """A module object lacking an attribute its class now has: pickled by another version."""
+BYTE_COUNTS = re.compile(
+    r"(?:only\s+)?has\s+(\d+)(?:\s+bytes)?,?\s+but\s+(?:request(?:s|ed)?|expect(?:s|ed)?|"
+    r"needs?|wants?)\s+(\d+)",
+    re.I,
+)
+"""A loader reading a raw weight file of another byte count than it asks for
+(FasterTransformer's ``file x.bin only has 2048, but request 4096``): file first."""
+BUFFER_NAMES = frozenset(
+    {"inv_freq", "position_ids", "num_batches_tracked", "freqs_cis", "masked_bias", "attn_mask"}
+)
+"""Buffers known by their bare name: a ``KeyError`` on one is a loading error by itself."""
 GLUON_MISSING = re.compile(
     r"Parameter\s+'?([A-Za-z]\w*?\d+_\w+)'?\s+(?:is\s+)?missing\s+in\s+file\s+'?([^\s']+)"
 )
@@ -358,6 +369,7 @@ class Facts:
             ``torch_weights_only``, ``tensorrt`` or ``onnx``.
         gluon_missing: ``(parameter, file)`` of MXNet Gluon's ``Parameter net0_conv0_weight
             is missing in file x.params``.
+        byte_counts: ``(the file has, the loader asks for)`` of a raw weight file.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
         layer_counts: ``(file, model)`` layer counts of Keras' ``weight file containing N
@@ -379,6 +391,7 @@ class Facts:
     key_errors: list[str] = field(default_factory=list)
     container_key: str = ""
     gluon_missing: tuple[str, str] | None = None
+    byte_counts: tuple[int, int] | None = None
     missing_class: tuple[str, str] | None = None
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
@@ -416,6 +429,7 @@ class Facts:
             "key_errors": self.key_errors,
             "container_key": self.container_key,
             "gluon_missing": list(self.gluon_missing) if self.gluon_missing else None,
+            "byte_counts": list(self.byte_counts) if self.byte_counts else None,
             "missing_class": list(self.missing_class) if self.missing_class else None,
             "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
             "names_without_shapes": self.unshaped[:8],
@@ -530,8 +544,13 @@ def facts(text: str) -> Facts:
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
+    counts = BYTE_COUNTS.search(text)
+    if counts is not None and "file" in text.lower():
+        found.byte_counts = (int(counts.group(1)), int(counts.group(2)))
     found.loading_error = found.loading_error or bool(
         found.gluon_missing
+        or found.byte_counts
+        or BUFFER_NAMES & set(found.key_errors)
         or found.layer_weights
         or found.container_key
         or found.missing_class
