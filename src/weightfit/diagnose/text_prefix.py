@@ -180,11 +180,12 @@ def _foreign_naming(ctx: Context, unexpected: list[str]) -> None:
     ctx.consume(unexpected=unexpected)
 
 
-STEM = re.compile(
-    r"^(?:conv_?(?:first|in|[01])(?:_[01])?|stem|patch_embed|embed\w*|tok_embeddings|wte|"
+FIRST_LAYER = re.compile(
+    r"^(?:conv_?(?:first|in|1)(?:_1)?|stem|patch_embed|embed\w*|tok_embeddings|wte|"
     r"input\w*|first\w*|[a-z_]+0)$"
 )
-"""Modules a network's first tensor sits in (``conv1``, ``conv1_1``, ``conv0``, ``stem``)."""
+"""Modules that are a network's first layer (``conv_first``, ``conv1_1``, ``stem``,
+``patch_embed``, a stage numbered 0: ``model0``, ``conv0``)."""
 NOTHING_MISSING = re.compile(
     r"Error\(s\)\s+in\s+loading\s+state_dict\s+for\s+\w+:\s*Unexpected\s+key\(s\)"
 )
@@ -209,7 +210,7 @@ def _model_names_loaded(ctx: Context, name: str) -> bool:
         return True
     if not FIRST_UNEXPECTED.search(facts.text):
         return False
-    return not any(STEM.match(segment) for segment in name.split(".")[1:-1])
+    return not any(FIRST_LAYER.match(segment) for segment in name.split(".")[1:-1])
 
 
 def _whole_front(names: list[str]) -> bool:
@@ -225,14 +226,6 @@ def _looked_up(ctx: Context) -> list[str]:
     """Names the text shows only in a ``KeyError``."""
     facts = text_facts(ctx)
     return facts.key_errors if facts is not None else []
-
-
-FIRST_LAYER = re.compile(
-    r"^(?:conv_?first|conv_?in|conv1|stem|patch_embed|embed\w*|tok_embeddings|wte|"
-    r"input\w*|first\w*|[a-z_]+0)$"
-)
-"""Top modules that are a network's first layer (``conv_first``, ``stem``, ``patch_embed``,
-a stage numbered 0: ``model0``)."""
 
 
 INPUT_TABLE = re.compile(r"^(?:embed_tokens|tok_embeddings|word_embeddings|wte|patch_embed)$")
