@@ -377,3 +377,15 @@ def test_unexpected_keys_alone_in_a_whole_message_are_no_prefix() -> None:
         model.load_state_dict(state)
     categories = [f.category for f in weightfit.explain(str(error.value)).findings]
     assert "prefix" not in categories and "unexpected" in categories
+
+
+def test_a_pth_behind_a_bare_header_too_large_is_another_file() -> None:
+    """safetensors' ``HeaderTooLarge`` without its "deserializing header" sentence reads the
+    same: the one file named is a pickle, so the loader was given another file."""
+    text = (
+        'File "nodes.py", line 3, in load\n'
+        '    with safe_open("checkpoints/cloth_segm.pth", framework="pt") as f:\n'
+        "safetensors_rust.SafetensorError: HeaderTooLarge\n"
+    )
+    top = weightfit.explain(text).findings[0]
+    assert (top.category, top.evidence["file"]) == ("unrelated", "cloth_segm.pth")

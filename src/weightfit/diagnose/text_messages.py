@@ -143,23 +143,7 @@ def unreadable_header(ctx: Context) -> None:
     for fact in _facts(ctx, UnreadableHeader):
         reason, cause = fact.reason, fact.cause
         if fact.other_format:
-            ctx.add(
-                Finding(
-                    category="unrelated",
-                    severity="error",
-                    message=(
-                        f"the safetensors header cannot be read ({reason}) and the file given "
-                        f"is {fact.other_format}, not a safetensors file: the loader wants "
-                        "another file (or this one converted)"
-                    ),
-                    evidence={"library": "safetensors", "error": reason, "file": fact.other_format},
-                    confidence=0.6,
-                    fix_note=(
-                        f"see what {fact.other_format} holds (weightfit inspect "
-                        f"{fact.other_format}) and pass the file the loader expects"
-                    ),
-                )
-            )
+            ctx.add(other_format_finding(reason, fact.other_format))
             continue
         ctx.add(
             Finding(
@@ -175,6 +159,22 @@ def unreadable_header(ctx: Context) -> None:
                 fix_note="download the file again (git lfs pull for a pointer file)",
             )
         )
+
+
+def other_format_finding(said: str, file: str) -> Finding:
+    """``unrelated``: a file of another format (a ``.pth``) given to a safetensors reader."""
+    return Finding(
+        category="unrelated",
+        severity="error",
+        message=(
+            f"the safetensors header cannot be read ({said}) and the file given is {file}, not "
+            "a safetensors file: the loader wants another file (or this one converted)"
+        ),
+        evidence={"library": "safetensors", "error": said, "file": file},
+        confidence=0.6,
+        fix_note=f"see what {file} holds (weightfit inspect {file}) and pass the file the "
+        "loader expects",
+    )
 
 
 def refused_globals(ctx: Context) -> None:

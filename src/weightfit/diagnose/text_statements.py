@@ -13,6 +13,7 @@ from weightfit import knowledge
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose.text_messages import other_format_finding
 from weightfit.findings import Category, Finding
 
 
@@ -361,6 +362,9 @@ def broken_file(ctx: Context) -> None:
     if facts is None or not facts.broken_file or ctx.findings:
         return
     said = facts.broken_file
+    if facts.other_format:
+        ctx.add(other_format_finding(said, facts.other_format))
+        return
     pointer = (
         any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
     )

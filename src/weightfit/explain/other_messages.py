@@ -19,6 +19,7 @@ import re
 
 from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
+from weightfit.explain.statements import file_of_other_format
 
 DIFFUSERS_SHAPE = re.compile(
     r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"
@@ -53,12 +54,6 @@ HEADER_CAUSES = {
     "incomplete metadata": "the file is truncated: an interrupted download or copy",
     "MetadataIncompleteBuffer": "the file is truncated: an interrupted download or copy",
 }
-OTHER_FORMAT_FILE = re.compile(
-    r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
-)
-"""A weights file of another format than safetensors. Such a file opened by a safetensors
-reader fails on its first eight bytes (a zip's ``PK\\x03\\x04``, a pickle's opcodes) read
-as the header's length: "header too large"."""
 
 
 def parse(text: str) -> list[Section]:
@@ -160,19 +155,7 @@ def _safetensors(text: str) -> list[Section]:
         reason = match.group(1).strip()
         cause = next((c for key, c in HEADER_CAUSES.items() if key in reason), "")
         section = Section(model="", origin="safetensors", start=match.start())
-        section.facts.append(UnreadableHeader(reason, cause, _other_format(text, reason)))
+        section.facts.append(UnreadableHeader(reason, cause, file_of_other_format(text, reason)))
         section.hints.append("see what the file really is: weightfit inspect FILE")
         sections.append(section)
     return sections
-
-
-def _other_format(text: str, reason: str) -> str:
-    """The file of another format the reader was given, if the text says so.
-
-    That is the one weights file of another format the text names, when it names no
-    safetensors file and the header's length was too large.
-    """
-    if not re.search(r"too\s*large", reason, re.I) or re.search(r"\.safetensors\b", text, re.I):
-        return ""
-    named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
-    return named.pop() if len(named) == 1 else ""

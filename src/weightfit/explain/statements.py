@@ -212,6 +212,26 @@ storage of the wrong size, a safetensors file shorter than its header says, a he
 offsets that do not parse, an ONNX protobuf that does not parse, an HDF5 file without its
 signature); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length
 (text: a pointer, a page)."""
+OTHER_FORMAT_FILE = re.compile(
+    r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
+)
+"""A weights file of another format than safetensors. Such a file opened by a safetensors
+reader fails on its first eight bytes (a zip's ``PK\\x03\\x04``, a pickle's opcodes) read
+as the header's length: "header too large"."""
+
+
+def file_of_other_format(text: str, said: str) -> str:
+    """The file of another format a safetensors reader was given, if the text says so.
+
+    That is the one weights file of another format the text names, when it names no
+    safetensors file and the reader said the header's length was too large.
+    """
+    if not re.search(r"too\s*large", said, re.I) or re.search(r"\.safetensors\b", text, re.I):
+        return ""
+    named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
+    return named.pop() if len(named) == 1 else ""
+
+
 NEWER_FORMAT = re.compile(
     r"(?P<torch>is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
     r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
@@ -363,6 +383,9 @@ class Facts:
             'recompute_scale_factor'`` when a known library change added that attribute.
         stated: ``(kind, first, second)`` of a line stating two values of one model
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
+        broken_file: What a reader said of a file that is not whole (:data:`BROKEN_FILE`).
+        other_format: The one weights file of another format a safetensors reader was given
+            (``cloth_segm.pth`` behind ``HeaderTooLarge``), or ``""``.
         newer_format: What a reader said of a file written by another version of its format
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
         newer_reader: Whose reader said it: ``torch``, ``torch_format``,
@@ -399,6 +422,7 @@ class Facts:
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
+    other_format: str = ""
     layer_counts: tuple[int, int] | None = None
     layer_weights: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
@@ -437,6 +461,7 @@ class Facts:
             "counted": self.unlisted,
             "index_files": self.indexes,
             "broken_file": self.broken_file,
+            "other_format": self.other_format,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "layer_weights": list(self.layer_weights) if self.layer_weights else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
@@ -526,6 +551,7 @@ def facts(text: str) -> Facts:
         found.broken_file = broken.group(0)
     else:
         found.broken_file = _text_read_as_number(text)
+    found.other_format = file_of_other_format(text, found.broken_file)
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
         found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
