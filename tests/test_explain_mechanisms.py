@@ -36,6 +36,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "other_tokenizer": [
         ("zai-org__ChatGLM-6B__564", "vocab_resize", {"checkpoint_rows": 150528}),
     ],
+    # A small table's rows doubled or halved: a size setting (codebook), never added tokens.
+    "table_size_setting": [("sczhou__CodeFormer__250", "wrong_variant", {})],
     # A layer fed the previous prediction grows with the class count: the same cause.
     "fed_classes": [
         (

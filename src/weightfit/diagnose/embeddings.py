@@ -26,6 +26,9 @@ from weightfit.tree import stack_of
 MIN_VOCAB_ROWS = 1000
 """Smallest row count read as a vocabulary (smaller row counts are label sets)."""
 
+MAX_SETTING_ROWS = 16384
+"""Most rows of a table whose size doubling is read as a setting (codebook, prefix length)."""
+
 MAX_VOCAB_CHANGE = 0.05
 """Largest relative row difference read as added or padded tokens (Qwen2.5 151665/152064: 0.3%)."""
 
@@ -128,6 +131,8 @@ def vocab_resize(ctx: Context) -> None:
             _is_token_table(change.name) or stack_of(change.name) is None
         )
         configured = bool({change.have, change.want} & vocabularies)
+        if table and _table_size_setting(change) and not configured:
+            continue  # a codebook's or prefix's size doubled: a setting, not added tokens
         if table:
             pass
         elif configured:
@@ -154,6 +159,19 @@ def vocab_resize(ctx: Context) -> None:
             _report_other_tokenizer(ctx, have, want, changes)
         else:
             _report_vocab(ctx, have, want, changes, inputs, outputs, tied)
+
+
+def _table_size_setting(change: _RowChange) -> bool:
+    """Whether a small table's rows changed by a power of two: a size setting, not tokens.
+
+    A codebook of 1024 entries against 512, a prefix of 256 rows against 128: up to
+    :data:`MAX_SETTING_ROWS` no tokenizer's vocabulary doubles, a configured size does.
+    """
+    small, large = sorted((change.have, change.want))
+    if large > MAX_SETTING_ROWS or small < 2 or large % small or _known.vocab_labels(large):
+        return False
+    factor = large // small
+    return factor >= 2 and factor & (factor - 1) == 0
 
 
 def _token_rows_apart(ctx: Context, change: _RowChange) -> bool:
