@@ -46,7 +46,9 @@ INPUT_WORDS = ("embed", "wte", "tok", "word", "shared")
 LM_HEAD_WORDS = ("lm_head", "embed_out")
 """Name words only a language model's output head carries."""
 _OUTPUT_WORDS = ("lm_head", "output", "head", "logits", "embed_out", "decoder", "cls", "pred")
-_LABEL_WORDS = ("label", "class_emb", "y_embed")
+_LABEL_WORDS = ("label", "class_emb")
+_LABEL_MODULES = ("y_embed",)
+"""Module names that begin a label table (DiT's ``y_embedder``; never ``query_embed``)."""
 _HEAD_WORDS = (
     "head",
     "fc",
@@ -73,6 +75,9 @@ _NOT_TOKEN_WORDS = (
     "rel",
     "y_emb",
 )
+_SETTING_TABLE_WORDS = ("query", "queries", "prompt", "prefix", "codebook", "quantize", "register")
+"""Learned tables whose row count is a setting of the model (DETR's object queries, prompt or
+prefix length, a VQ codebook, register tokens): neither tokens nor classes."""
 _BODY_WORDS = ("embed", "patch", "stem", "down", "up", "input", "proj_in", "conv_in", "encoder")
 """Module words of layers inside a network (whose rows are widths), never its output head."""
 _ANCHOR_WORDS = ("rpn", "anchor", "objectness")
@@ -237,9 +242,15 @@ def _is_token_table(name: str) -> bool:
     lower = name.lower()
     modules = [part for part in lower.split(".")[:-1] if not part.isdigit()]
     leaf_module = modules[-1] if modules else lower  # embed.0.weight: the Sequential's embed
-    if any(word in leaf_module for word in _NOT_TOKEN_WORDS):
+    if any(word in leaf_module for word in _NOT_TOKEN_WORDS) or _setting_table(name):
         return False
     return any(word in leaf_module for word in _TOKEN_TABLE_WORDS) or leaf_module == "shared"
+
+
+def _setting_table(name: str) -> bool:
+    """Whether a tensor's module is a learned table sized by a setting (:data:`_SETTING_TABLE_WORDS`)."""
+    modules = [part for part in name.lower().split(".")[:-1] if not part.isdigit()]
+    return bool(modules) and any(word in modules[-1] for word in _SETTING_TABLE_WORDS)
 
 
 def _label_rows(change: _RowChange) -> bool:
@@ -610,8 +621,11 @@ def _known_labels(ctx: Context, change: _RowChange) -> bool:
 
 def _is_label_table(change: _RowChange) -> bool:
     """Tell a class-label embedding (DiT's ``y_embedder``): outside the stacks, named for labels."""
-    lower = change.name.lower()
-    return stack_of(change.name) is None and any(word in lower for word in _LABEL_WORDS)
+    parts = change.name.lower().split(".")
+    return stack_of(change.name) is None and any(
+        part.startswith(_LABEL_MODULES) or any(word in part for word in _LABEL_WORDS)
+        for part in parts
+    )
 
 
 def _is_head(ctx: Context, change: _RowChange) -> bool:
@@ -620,7 +634,7 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     if len(shape) >= 2 and shape[1] < 2:
         return False
     module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
-    if any(word in change.name.lower() for word in _ANCHOR_WORDS):
+    if any(word in change.name.lower() for word in _ANCHOR_WORDS) or _setting_table(change.name):
         return False
     if _is_token_table(change.name) and not (ctx.partial and _label_rows(change)):
         return False

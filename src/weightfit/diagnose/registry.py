@@ -227,7 +227,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "image_channels",
         text_layouts.image_channels,
-        ("latent_channels",),
+        ("wrong_variant",),
         after=("quantization",),
         profiles=TEXT,
     ),
@@ -377,6 +377,13 @@ REGISTRY: tuple[Rule, ...] = (
         "missing_class",
         text_statements.missing_class,
         ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "non_tensor_entry",
+        text_statements.non_tensor_entry,
+        ("extra_state",),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

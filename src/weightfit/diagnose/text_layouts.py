@@ -229,32 +229,80 @@ def _report_lazy_buffers(ctx: Context, pairs: list[Pair]) -> None:
     ctx.consume(pairs=pairs)
 
 
+IMAGE_CHANNELS = frozenset({1, 3, 4})
+"""Channel counts of images: grayscale, RGB, RGBA."""
+
+_IMAGE_OUTPUT_WORDS = ("tail", "out", "last", "final", "rgb", "image")
+"""Module words of a convolution that produces the image (``m_tail``, ``conv_last``, ``to_rgb``)."""
+
+
 def image_channels(ctx: Context) -> None:
-    """Report a first convolution built for another number of image channels (1, 3, 4)."""
+    """Report convolutions built for another number of image channels (1, 3, 4).
+
+    A first convolution that takes grayscale against RGB images, or a last one that
+    produces them, is one setting of the same network: another variant. A convolution
+    fed the image beside extra maps (a noise level) changes by as many channels.
+    """
     if not ctx.partial:
         return
+    found: list[tuple[Pair, int]] = []
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
-        if len(have) != 4 or len(want) != 4 or have[0] != want[0] or have[2:] != want[2:]:
+        if len(have) != 4 or len(want) != 4 or have[2:] != want[2:] or have[2] < 3:
             continue
-        if have[1] == want[1] or {have[1], want[1]} - {1, 3, 4} or have[2] < 3:
-            continue
-        ctx.add(
-            Finding(
-                category="latent_channels",
-                severity="error",
-                message=(
-                    f"the first convolution takes {have[1]}-channel images in the checkpoint, "
-                    f"{want[1]} in the model ({pair.target}): grayscale, RGB or RGBA input"
-                ),
-                params=[pair.source],
-                evidence={"checkpoint_channels": have[1], "model_channels": want[1]},
-                confidence=0.65,
-                fix_note=(
-                    f"feed {have[1]}-channel images (convert them), or adapt the kernel: sum "
-                    "its RGB weights for grayscale, or build the model for the checkpoint's input"
-                ),
-            )
-        )
-        ctx.consume(pairs=[pair])
+        if have[0] == want[0] and have[1] != want[1] and {have[1], want[1]} <= IMAGE_CHANNELS:
+            found.append((pair, 1))
+        elif (
+            have[1] == want[1]
+            and have[0] != want[0]
+            and {have[0], want[0]} <= IMAGE_CHANNELS
+            and _names_image_output(pair.target)
+        ):
+            found.append((pair, 0))
+    if not found:
         return
+    pair, axis = found[0]
+    have, want = ctx.src(pair).shape[axis], ctx.tgt(pair).shape[axis]
+    fed = _fed_image(ctx, have - want, {p for p, _ in found})
+    role = "takes" if axis == 1 else "produces"
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"{pair.target} {role} {have}-channel images in the checkpoint, {want} in the "
+                "model: a variant of the network for grayscale, RGB or RGBA images"
+            ),
+            params=[p.source for p, _ in found] + [p.source for p in fed],
+            evidence={
+                "checkpoint_channels": have,
+                "model_channels": want,
+                "convolutions": [p.target for p, _ in found],
+                "fed_the_image": [p.target for p in fed],
+            },
+            confidence=0.65,
+            fix_note=(
+                f"build the model for {have}-channel images (in_channels/out_channels), or load "
+                f"the checkpoint made for {want}-channel images; converting the kernel (summing "
+                "its RGB weights for grayscale) needs training after"
+            ),
+        )
+    )
+    ctx.consume(pairs=[p for p, _ in found] + fed)
+
+
+def _names_image_output(name: str) -> bool:
+    modules = name.lower().split(".")[:-1]
+    return any(word in part for part in modules for word in _IMAGE_OUTPUT_WORDS)
+
+
+def _fed_image(ctx: Context, change: int, taken: set[Pair]) -> list[Pair]:
+    """Convolutions whose input channels alone change by the image's change in channels."""
+    fed = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if pair in taken or len(have) != 4 or len(want) != 4:
+            continue
+        if have[0] == want[0] and have[2:] == want[2:] and have[1] - want[1] == change:
+            fed.append(pair)
+    return fed

@@ -23,7 +23,13 @@ def missing_class(ctx: Context) -> None:
     if facts is None or facts.missing_class is None or ctx.findings:
         return
     name, module = facts.missing_class
-    what = f"class '{name}' of module '{module}'" if name else f"module '{module}'"
+    what = (
+        f"class '{name}' of module '{module}'"
+        if name and module
+        else f"class '{name}'"
+        if name
+        else f"module '{module}'"
+    )
     ctx.add(
         Finding(
             category="version",
@@ -39,6 +45,31 @@ def missing_class(ctx: Context) -> None:
                 "install the library version that saved it (or the one that has the class), "
                 "or convert the weights to safetensors with that version: a weights-only "
                 "file needs no classes"
+            ),
+        )
+    )
+
+
+def non_tensor_entry(ctx: Context) -> None:
+    """Report a state dict entry that holds an object, not a tensor: state beside the weights."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.non_tensor is None or ctx.findings:
+        return
+    entry, cls = facts.non_tensor
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="error",
+            message=(
+                f"the checkpoint's entry '{entry}' holds a {cls} object, not a tensor: state "
+                "the model kept beside its weights, which load_state_dict cannot copy"
+            ),
+            params=[entry],
+            evidence={"entry": entry, "class": cls},
+            confidence=0.5,
+            fix_note=(
+                f"drop '{entry}' from the state dict before loading (strict=False for it) and "
+                "rebuild that object the way the model builds it (from the dataset or config)"
             ),
         )
     )

@@ -199,9 +199,10 @@ def extract(text: str, known: Facts | None = None) -> Section:
     if not section.mismatched:
         _unnamed(text, tokens, section)
     known.unshaped = [
-        m.group(1)
+        name
         for m in UNSHAPED.finditer(text)
-        if m.group(1) not in section.mismatched and _is_name(m.group(1), listed=True)
+        if (name := m.group(1) or m.group(2)) not in section.mismatched
+        and _is_name(name, listed=True)
     ]
     for name in known.key_errors:
         if not (_is_name(name, listed=True) and ("." in name or name in BUFFER_NAMES)):
@@ -494,8 +495,10 @@ TABLE_ROW = re.compile(r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTE
 UNSHAPED = re.compile(
     r"(?:size\s+mismatch\s+for|parameter\s+named|Unable\s+to\s+load|Skip\s+loading\s+parameter)"
     r"\s+['\"`]?([\w.\-]+?)['\"`]?[:,\s]"
+    r"|\btensor\s+['\"`]([\w.\-]+)['\"`]\s+has\s+(?:the\s+)?wrong\s+(?:size|shape)"
 )
-"""A name a shape-mismatch statement introduces (kept even when the paste lost its shapes)."""
+"""A name a shape-mismatch statement introduces (kept even when the paste lost its shapes):
+PyTorch's ``size mismatch for X``, llama.cpp's ``tensor 'X' has wrong size``."""
 
 
 STATED_KEY = re.compile(

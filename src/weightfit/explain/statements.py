@@ -14,16 +14,21 @@ from dataclasses import dataclass, field
 
 from weightfit import knowledge
 
-KEY_ERROR = re.compile(r"KeyError:\s*([\"'])([^\"'\s]+)\1")
+KEY_ERROR = re.compile(
+    r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|(?P<bare>[A-Za-z_][\w\-]*(?:\.[\w\-]+)+)(?=[\s,.;:]*$))",
+    re.I | re.M,
+)
 """``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
-``KeyError: 'unexpected key "a.b" in state_dict'``)."""
+``KeyError: 'unexpected key "a.b" in state_dict'``), or a dotted name alone at the end of
+a line as people retype it (``keyerror: stem.0.weight``)."""
 NOT_IN_FILE = re.compile(
     r"(?:cannot|can't|could\s+not|unable\s+to)\s+find\s+(?:tensor|key|weight|parameter)\s*"
     r"['\"`]?([\w.\-]+\.[\w\-]+)"
     r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
     r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
-    r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]",
+    r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
+    r"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?([\w\-]+(?:\.[\w\-]+)+)",
     re.I,
 )
 """A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
@@ -37,7 +42,7 @@ LOADING_ERROR = re.compile(
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
-    r"KeyError:\s*['\"][\w\-]+\.[\w.\-]+['\"]|Unsupported\s+global|weights_only|"
+    r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
     r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
     r"model\s+of\s+type\s+\S+\s+to\s+instantiate|Received\s+parameters\s+not\s+in\s+model|"
     r"more\s+than\s+one\s+\.index\.json|Error\s+while\s+deserializing|"
@@ -45,12 +50,13 @@ LOADING_ERROR = re.compile(
     r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
     r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
     r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
-    r"Can't\s+get\s+attribute\s+'\w+'\s+on\s+<module|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
+    r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
-    r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|"
+    r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|Unable\s+to\s+open\s+file|"
+    r"model\s+load(?:ing)?\s+error|not\s+(?:forwards?\s+|backwards?\s+)?compatible\s+with|"
     r"weight\s+file\s+containing\s+\d+\s+layers|"
     # Loaders refusing a file's format or architecture (llama.cpp, ollama, GGUF nodes, vLLM).
     r"invalid\s+(?:file\s+)?magic|not\s+a\s+valid\s+gguf|"
@@ -151,7 +157,9 @@ def _indexes_weights(text: str, key: str) -> bool:
 
 LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
 """A loaded checkpoint indexed by a variable that holds the container key."""
-MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'\s+on\s+<module\s+'([\w.]+)'")
+MISSING_CLASS = re.compile(
+    r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)')?"
+)
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
@@ -204,13 +212,15 @@ BROKEN_FILE = re.compile(
     r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
-    r"file\s+signature\s+not\s+found"
+    r"file\s+signature\s+not\s+found|"
+    r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
+    r"(?:checksum|hash)\s+mismatch)"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a safetensors file shorter than its header says, a header or
 offsets that do not parse, an ONNX protobuf that does not parse, an HDF5 file without its
-signature); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length
+signature, a download whose checksum does not match); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length
 (text: a pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
@@ -233,7 +243,7 @@ def file_of_other_format(text: str, said: str) -> str:
 
 
 NEWER_FORMAT = re.compile(
-    r"(?P<torch>is\s+a\s+zip\s+archive\s+\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
+    r"(?P<torch>is\s+a\s+zip\s+archive\s*\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
     r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
     r"\s+version\s+for\s+reading\s+is\s+\d+)|"
     r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
@@ -246,6 +256,15 @@ reading the zip format ``torch.save`` writes since 1.6, or a newer zip format ve
 it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a TensorRT
 engine built by another TensorRT release, an ONNX model of a newer IR version than the
 runtime knows."""
+NON_TENSOR_ENTRY = re.compile(
+    r"(?:parameter\s+named\s+['\"`]?([\w.]+)|\[['\"]?([\w.]+)['\"]?\](?!\[))[^\n]{0,40}?(?:is\s+)?expected\s+(?:to\s+be\s+)?"
+    r"(?:a\s+)?(?:torch\.)?Tensor\s+or\s+Tensor-like[^\n]{0,40}?\b(?:received|but\s+get|got)\s+"
+    r"(?:an?\s+)?(?:<class\s+)?['\"`]?([\w.]+)",
+    re.I,
+)
+"""A state dict entry that holds an object, not a tensor (torchdrug's ``Graph``): ``While
+copying the parameter named "graph", expected torch.Tensor or Tensor-like object from
+checkpoint but received <class '...Graph'>``."""
 NESTED_VALUE = re.compile(
     r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
     r"received\s+<class\s+'dict'>"
@@ -348,10 +367,13 @@ LAYER_CLASSES = frozenset(
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
-    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
+    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)|"
+    r"expanded\s+size\s+of\s+the\s+tensor\s+\((\d+)\)\s+must\s+match\s+the\s+existing\s+size\s+\((\d+)\)"
 )
 """Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
-finding the model's vocabulary and the tokenizer's apart."""
+finding the model's vocabulary and the tokenizer's apart, or ``copy_`` of a tensor into
+a parameter of another size (``expanded size of the tensor (81) must match the existing
+size (2)``)."""
 INVALID_VIEW = re.compile(
     r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
     r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
@@ -399,6 +421,7 @@ class Facts:
             layers into a model with M layers``.
         layer_weights: ``(model, file)`` variable counts of one Keras layer: ``expects 3
             weights, but the saved weights have 2 elements``.
+        non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
         depth_said: A loader's words that the file has fewer or more layers than the model
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
     """
@@ -433,6 +456,7 @@ class Facts:
     newer_format: str = ""
     newer_reader: str = ""
     held_container: str = ""
+    non_tensor: tuple[str, str] | None = None
     depth_said: str = ""
     text: str = field(default="", repr=False)
 
@@ -471,6 +495,7 @@ class Facts:
             "stated": list(self.stated) if self.stated else None,
             "newer_format": self.newer_format,
             "held_container": self.held_container,
+            "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
             "depth_said": self.depth_said,
         }
         return {key: value for key, value in data.items() if value}
@@ -498,16 +523,21 @@ def facts(text: str) -> Facts:
     if view is not None:
         dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
         found.invalid_view = (dims, int(view.group(2) or view.group(3)))
-    found.key_errors = list(dict.fromkeys(m.group(2) for m in KEY_ERROR.finditer(text)))
+    found.key_errors = list(
+        dict.fromkeys(m.group("quoted") or m.group("bare") for m in KEY_ERROR.finditer(text))
+    )
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
     found.held_container = _held_container(text)
+    entry = NON_TENSOR_ENTRY.search(text)
+    if entry is not None and entry.group(3).rsplit(".", 1)[-1] != "dict":
+        found.non_tensor = (entry.group(1) or entry.group(2), entry.group(3))
     nested = NESTED_VALUE.search(text)
     if nested is not None and not found.container_key:
         found.container_key = nested.group(1)
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
-        found.missing_class = (missing_class.group(1), missing_class.group(2))
+        found.missing_class = (missing_class.group(1), missing_class.group(2) or "")
     else:
         module = NO_MODULE.search(text)
         if module is not None and UNPICKLING.search(text):
@@ -587,6 +617,7 @@ def facts(text: str) -> Facts:
         or found.stated
         or found.newer_format
         or found.held_container
+        or found.non_tensor
         or found.depth_said
         or NOT_IN_FILE.search(text) is not None
     )
