@@ -36,6 +36,51 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "other_tokenizer": [
         ("zai-org__ChatGLM-6B__564", "vocab_resize", {"checkpoint_rows": 150528}),
     ],
+    # A table of object queries, prompts or codebook entries: its rows are a setting.
+    "setting_table": [("woctezuma__finetune-detr__4", "wrong_variant", {})],
+    # A first convolution taking, or a last one producing, grayscale against RGB images.
+    "image_channels": [
+        (
+            "deepinv__deepinv__403",
+            "wrong_variant",
+            {"fed_the_image": ["student_grad.model.m_head.weight"]},
+        ),
+        ("glample__Arnold__1", "wrong_variant", {"checkpoint_channels": 4}),
+    ],
+    # ``Can't get attribute 'SPPF'`` without the module it was looked up in.
+    "missing_class_alone": [("cnyvfang__labelGo__5", "version", {"class": "SPPF"})],
+    # PyTorch before 1.6 reading the zip format, however the message is spaced.
+    "zip_archive": [("CoinCheung__BiSeNet__106", "version", {})],
+    # A KeyError whose closing quote the paste lost still names the container.
+    "unclosed_key_error": [("LizhenWangT__StyleAvatar__5", "prefix", {})],
+    # llama.cpp's ``tensor 'X' has wrong size``: a named mismatch without its shapes.
+    "wrong_size_named": [("ymcui__Chinese-LLaMA-Alpaca__23", "vocab_resize", {})],
+    # ``copy_``'s expanded size against the existing size: two row counts that meet.
+    "expanded_size": [("roytseng-tw__Detectron.pytorch__51", "num_classes", {})],
+    # A download whose checksum does not match is not whole.
+    "checksum": [("openai__CLIP__317", "partitioned", {})],
+    # A state dict entry holding an object, not a tensor.
+    "non_tensor_entry": [
+        ("DeepGraphLearning__torchdrug__89", "extra_state", {"entry": "graph"}),
+        ("DeepGraphLearning__GNN-QE__1", "extra_state", {"entry": "graph"}),
+    ],
+    # The same words, one module word added: a tensor moved into a submodule.
+    "regrouped_words": [("metatensor__metatrain__351", "rename", {})],
+    # A GGUF runtime missing a tensor, or finding another shape: converter and runtime differ.
+    "gguf_layout": [
+        ("ollama__ollama__14133", "version", {}),
+        ("lmstudio-ai__lmstudio-bug-tracker__1325", "version", {}),
+        ("ikawrakow__ik_llama.cpp__383", "version", {}),
+    ],
+    # A block's folded inference convolution against its training branches.
+    "reparameterized": [
+        ("DingXiaoH__RepVGG__44", "fused_split", {"branches": ["rbr_1x1", "rbr_dense"]})
+    ],
+    # A checkpoint without the metadata entry its loader reads beside the weights.
+    "missing_metadata": [
+        ("open-mmlab__mmocr__83", "version", {"entry": "meta"}),
+        ("open-mmlab__mmsegmentation__3558", "version", {"entry": "meta"}),
+    ],
     # A small table's rows doubled or halved: a size setting (codebook), never added tokens.
     "table_size_setting": [("sczhou__CodeFormer__250", "wrong_variant", {})],
     # A layer fed the previous prediction grows with the class count: the same cause.
@@ -391,3 +436,23 @@ def test_a_pth_behind_a_bare_header_too_large_is_another_file() -> None:
     )
     top = weightfit.explain(text).findings[0]
     assert (top.category, top.evidence["file"]) == ("unrelated", "cloth_segm.pth")
+
+
+def test_a_named_parameter_the_file_lacks_is_missing() -> None:
+    """CenterNet's ``No param reg_r.0.bias``: the model's parameter the file does not hold."""
+    text, _ = _case("xingyizhou__CenterNet__38")
+    report = weightfit.explain(text)
+    assert report.findings[0].category == "missing"
+    assert "reg_r.0.bias" in report.findings[0].params
+
+
+def test_a_retyped_key_error_names_a_tensor() -> None:
+    """``keyerror: stem.0.weight``, retyped without quotes, is a loading error naming a key."""
+    text, _ = _case("huggingface__pytorch-image-models__1566")
+    assert weightfit.explain(text).findings[0].params == ["stem.0.weight"]
+
+
+def test_a_loader_saying_a_file_is_not_compatible_is_a_loading_error() -> None:
+    """Ultralytics refusing a YOLOv5-codebase file: exit 1 with what it saw, never exit 2."""
+    text, _ = _case("WongKinYiu__yolov9__397")
+    assert weightfit.explain(text).findings

@@ -248,7 +248,7 @@ def _is_token_table(name: str) -> bool:
 
 
 def _setting_table(name: str) -> bool:
-    """Whether a tensor's module is a learned table sized by a setting (:data:`_SETTING_TABLE_WORDS`)."""
+    """Whether a tensor's module is a table sized by a setting (:data:`_SETTING_TABLE_WORDS`)."""
     modules = [part for part in name.lower().split(".")[:-1] if not part.isdigit()]
     return bool(modules) and any(word in modules[-1] for word in _SETTING_TABLE_WORDS)
 

@@ -45,6 +45,7 @@ from weightfit.diagnose import (
     cross_widths,
     embeddings,
     geometry,
+    gguf_layout,
     inferred,
     input_features,
     layout,
@@ -162,6 +163,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("fused_names", text_fused.fused_names, ("fused_split",), after=("prefix",), profiles=TEXT),
+    Rule(
+        "reparameterized",
+        text_fused.reparameterized,
+        ("fused_split",),
+        after=("prefix",),
+        profiles=TEXT,
+    ),
     Rule(
         "prompt_tables",
         text_rows.prompt_tables,
@@ -353,6 +361,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule("extra_state", benign.extra_state, ("extra_state",)),
     Rule("version", benign.version, ("version",), after=("extra_state",)),
     Rule(
+        "gguf_layout",
+        gguf_layout.gguf_layout,
+        ("version",),
+        after=("vocab_resize", "kv_heads"),
+        profiles=TEXT,
+    ),
+    Rule(
         "unexplained_shapes",
         variant.unexplained_shapes,
         ("wrong_variant",),
@@ -376,6 +391,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "missing_class",
         text_statements.missing_class,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "missing_metadata",
+        text_statements.missing_metadata,
         ("version",),
         after=("unexplained_shapes",),
         profiles=TEXT,
@@ -488,6 +510,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "reference_layout",
         text_renames.reference_layout,
+        ("rename",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "regrouped_words",
+        text_renames.regrouped_words,
         ("rename",),
         after=("unexplained_shapes",),
         profiles=TEXT,

@@ -70,6 +70,59 @@ def fused_names(ctx: Context) -> None:
     _one_sided_fused(ctx)
 
 
+REPARAMETERIZED = re.compile(r"^(?:\w*_)?reparam(?:_\w+)?$")
+"""The module word of a block's one inference-time convolution (RepVGG's ``rbr_reparam``,
+MobileOne's ``reparam_conv``): its training-time branches folded into one kernel."""
+
+
+def reparameterized(ctx: Context) -> None:
+    """Report a block's folded convolution on one side, its training branches on the other.
+
+    Re-parameterizable networks (RepVGG, MobileOne, RepViT, YOLOv6/v7's RepConv) train
+    parallel branches (``rbr_dense``, ``rbr_1x1``, each a conv and a batch norm) and fold
+    them into one convolution for inference (``rbr_reparam``): a model built in one form
+    cannot load the other's weights, which the block's own conversion maps.
+    """
+    if not ctx.partial:
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for folded_side, branch_side in ((missing, unexpected), (unexpected, missing)):
+        folded = [n for n in folded_side if REPARAMETERIZED.match(_parent_and_word(n)[1])]
+        parents = {_parent_and_word(n)[0] for n in folded}
+        branches = {
+            name: child
+            for name in branch_side
+            for parent in parents
+            if parent
+            and name.startswith(parent + ".")
+            and not REPARAMETERIZED.match(child := name[len(parent) + 1 :].split(".")[0])
+        }
+        if not folded or len(set(branches.values())) < 2:
+            continue
+        form = "inference (folded)" if folded_side is missing else "training (branched)"
+        names = sorted(set(branches.values()))
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"the model is built in its {form} form: {folded[0]} on one side, the "
+                    f"block's training branches ({', '.join(names[:3])}) on the other"
+                ),
+                params=[*folded, *branches],
+                evidence={"folded": folded[:8], "branches": names[:8]},
+                confidence=0.6,
+                fix_note=(
+                    "build the model in the checkpoint's form (deploy=False for training "
+                    "weights), then fold the branches with the network's own conversion "
+                    "(switch_to_deploy / reparameterize)"
+                ),
+            )
+        )
+        ctx.consume(missing=[*folded, *branches], unexpected=[*folded, *branches])
+        return
+
+
 FUSED_WORD = re.compile(
     r"^(?:\w*_)?(?:qkv|query_key_value|c_attn|in_proj(?:_weight|_bias)?|gate_up|w_?pack|wqkv|"
     r"kv)(?:_proj)?$",

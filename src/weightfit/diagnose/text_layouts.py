@@ -262,28 +262,28 @@ def image_channels(ctx: Context) -> None:
     if not found:
         return
     pair, axis = found[0]
-    have, want = ctx.src(pair).shape[axis], ctx.tgt(pair).shape[axis]
-    fed = _fed_image(ctx, have - want, {p for p, _ in found})
+    saved, built = ctx.src(pair).shape[axis], ctx.tgt(pair).shape[axis]
+    fed = _fed_image(ctx, saved - built, {p for p, _ in found})
     role = "takes" if axis == 1 else "produces"
     ctx.add(
         Finding(
             category="wrong_variant",
             severity="error",
             message=(
-                f"{pair.target} {role} {have}-channel images in the checkpoint, {want} in the "
+                f"{pair.target} {role} {saved}-channel images in the checkpoint, {built} in the "
                 "model: a variant of the network for grayscale, RGB or RGBA images"
             ),
             params=[p.source for p, _ in found] + [p.source for p in fed],
             evidence={
-                "checkpoint_channels": have,
-                "model_channels": want,
+                "checkpoint_channels": saved,
+                "model_channels": built,
                 "convolutions": [p.target for p, _ in found],
                 "fed_the_image": [p.target for p in fed],
             },
             confidence=0.65,
             fix_note=(
-                f"build the model for {have}-channel images (in_channels/out_channels), or load "
-                f"the checkpoint made for {want}-channel images; converting the kernel (summing "
+                f"build the model for {saved}-channel images (in_channels/out_channels), or load "
+                f"the checkpoint made for {built}-channel images; converting the kernel (summing "
                 "its RGB weights for grayscale) needs training after"
             ),
         )

@@ -190,6 +190,66 @@ MAX_HEAD = 3
 """Leading words of a name tried as the path a module sits under (``layer1.0``)."""
 
 
+def regrouped_words(ctx: Context) -> None:
+    """Report missing and unexpected names spelled with the same words, grouped otherwise.
+
+    ``composition_weights`` missing beside ``composition_model.weights`` unexpected: the
+    words agree but for one module word added or dropped, the last word kept, so the same
+    tensor moved into (or out of) a submodule between the code that saved the checkpoint and
+    the model's. Every name of the shorter list must find exactly one such partner.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if not missing or not unexpected:
+        return
+    pairs = []
+    for new in missing:
+        partners = [old for old in unexpected if _regrouped(old, new)]
+        if len(partners) != 1:
+            return
+        pairs.append((partners[0], new))
+    if len({old for old, _ in pairs}) != len(pairs) or len(pairs) < min(
+        len(missing), len(unexpected)
+    ):
+        return
+    olds, news = [o for o, _ in pairs], [n for _, n in pairs]
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"the same words, grouped otherwise: {olds[0]} in the checkpoint is "
+                f"{news[0]} in the model: the tensor moved into or out of a submodule "
+                "between the code that saved the checkpoint and the model's"
+            ),
+            params=olds + news,
+            evidence={"renamed": dict(pairs)},
+            confidence=0.45,
+            fix_note=(
+                "rename the checkpoint's names to the model's (weightfit fix CKPT --against "
+                "TARGET), or use the code version that saved it"
+            ),
+        )
+    )
+    ctx.consume(missing=news, unexpected=olds)
+
+
+def _words(name: str) -> list[str]:
+    return [w for w in re.split(r"[._]", name.lower()) if w and not w.isdigit()]
+
+
+def _regrouped(old: str, new: str) -> bool:
+    """Whether two names use the same words in order but for one, their last word equal."""
+    if old.count(".") == new.count("."):
+        return False  # the same nesting: a renamed word (``renamed_word``), not a regrouping
+    a, b = _words(old), _words(new)
+    if not a or not b or a[-1] != b[-1] or abs(len(a) - len(b)) != 1:
+        return False
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer) - 1))
+
+
 def renamed_path(ctx: Context) -> None:
     """Report the same modules under another path on each side: a renamed parent.
 

@@ -50,6 +50,31 @@ def missing_class(ctx: Context) -> None:
     )
 
 
+def missing_metadata(ctx: Context) -> None:
+    """Report a checkpoint without the metadata entry its loader reads beside the weights."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.metadata_key or ctx.findings:
+        return
+    key = facts.metadata_key
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the checkpoint has no '{key}' entry, which this loader reads beside the "
+                "weights: the file was written by another release of the tool (or converted "
+                "or stripped to its weights), or by another tool"
+            ),
+            evidence={"entry": key},
+            confidence=0.45,
+            fix_note=(
+                f"use the checkpoint published for this release, or load its weights directly "
+                f"(load_state_dict) and supply the '{key}' settings from the config"
+            ),
+        )
+    )
+
+
 def non_tensor_entry(ctx: Context) -> None:
     """Report a state dict entry that holds an object, not a tensor: state beside the weights."""
     facts = whole_text_facts(ctx)

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from weightfit import knowledge
 
 KEY_ERROR = re.compile(
-    r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|(?P<bare>[A-Za-z_][\w\-]*(?:\.[\w\-]+)+)(?=[\s,.;:]*$))",
+    r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|"
+    r"(?P<bare>[A-Za-z_][\w\-]*(?:\.[\w\-]+)*\.(?:weight|bias|running_mean|running_var)\b))",
     re.I | re.M,
 )
 """``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
-``KeyError: 'unexpected key "a.b" in state_dict'``), or a dotted name alone at the end of
-a line as people retype it (``keyerror: stem.0.weight``)."""
+``KeyError: 'unexpected key "a.b" in state_dict'``; a closing quote the paste lost is
+forgiven), or a parameter's dotted name as people retype it (``keyerror: stem.0.weight``)."""
 NOT_IN_FILE = re.compile(
     r"(?:cannot|can't|could\s+not|unable\s+to)\s+find\s+(?:tensor|key|weight|parameter)\s*"
     r"['\"`]?([\w.\-]+\.[\w\-]+)"
@@ -49,7 +50,7 @@ LOADING_ERROR = re.compile(
     r"shapes?\s+(?:cannot|can't|could\s+not)\s+be|expected\s+shape|"
     r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
     r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
-    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|"
+    r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|\bin\s+state_dict:\s*[\"']|"
     r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
@@ -157,9 +158,7 @@ def _indexes_weights(text: str, key: str) -> bool:
 
 LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
 """A loaded checkpoint indexed by a variable that holds the container key."""
-MISSING_CLASS = re.compile(
-    r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)')?"
-)
+MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)')?")
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
@@ -220,8 +219,8 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a safetensors file shorter than its header says, a header or
 offsets that do not parse, an ONNX protobuf that does not parse, an HDF5 file without its
-signature, a download whose checksum does not match); safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length
-(text: a pointer, a page)."""
+signature, a download whose checksum does not match); safetensors' ``HeaderTooLarge`` is a
+first 8 bytes that are no header length (text: a pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
 )
@@ -256,6 +255,23 @@ reading the zip format ``torch.save`` writes since 1.6, or a newer zip format ve
 it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a TensorRT
 engine built by another TensorRT release, an ONNX model of a newer IR version than the
 runtime knows."""
+METADATA_ENTRIES = frozenset(
+    {
+        "meta",
+        "hparams",
+        "hyper_parameters",
+        "hyperparameters",
+        "config",
+        "cfg",
+        "args",
+        "model_args",
+        "arch",
+        "CLASSES",
+        "dataset_meta",
+    }
+)
+"""Entries a training tool writes beside the weights to rebuild the model (mmengine's
+``meta``, Lightning's ``hyper_parameters``, a script's ``args`` or ``arch``)."""
 NON_TENSOR_ENTRY = re.compile(
     r"(?:parameter\s+named\s+['\"`]?([\w.]+)|\[['\"]?([\w.]+)['\"]?\](?!\[))[^\n]{0,40}?(?:is\s+)?expected\s+(?:to\s+be\s+)?"
     r"(?:a\s+)?(?:torch\.)?Tensor\s+or\s+Tensor-like[^\n]{0,40}?\b(?:received|but\s+get|got)\s+"
@@ -421,6 +437,8 @@ class Facts:
             layers into a model with M layers``.
         layer_weights: ``(model, file)`` variable counts of one Keras layer: ``expects 3
             weights, but the saved weights have 2 elements``.
+        metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
+            checkpoint and did not find (``checkpoint['meta']``: ``KeyError: 'meta'``).
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
         depth_said: A loader's words that the file has fewer or more layers than the model
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
@@ -457,6 +475,7 @@ class Facts:
     newer_reader: str = ""
     held_container: str = ""
     non_tensor: tuple[str, str] | None = None
+    metadata_key: str = ""
     depth_said: str = ""
     text: str = field(default="", repr=False)
 
@@ -496,6 +515,7 @@ class Facts:
             "newer_format": self.newer_format,
             "held_container": self.held_container,
             "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
+            "metadata_key": self.metadata_key,
             "depth_said": self.depth_said,
         }
         return {key: value for key, value in data.items() if value}
@@ -529,6 +549,9 @@ def facts(text: str) -> Facts:
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
     found.held_container = _held_container(text)
+    found.metadata_key = next(
+        (k for k in plain if k in METADATA_ENTRIES and _indexed_by(text, k)), ""
+    )
     entry = NON_TENSOR_ENTRY.search(text)
     if entry is not None and entry.group(3).rsplit(".", 1)[-1] != "dict":
         found.non_tensor = (entry.group(1) or entry.group(2), entry.group(3))
@@ -618,6 +641,7 @@ def facts(text: str) -> Facts:
         or found.newer_format
         or found.held_container
         or found.non_tensor
+        or found.metadata_key
         or found.depth_said
         or NOT_IN_FILE.search(text) is not None
     )
@@ -634,6 +658,11 @@ OTHER_STATE = re.compile(
     r"(?:_|$)"
 )
 """Words of a training checkpoint's other entries (the optimizer's state is no weights)."""
+
+
+def _indexed_by(text: str, key: str) -> bool:
+    """Whether code in the text indexes something by the literal ``key`` (``ckpt['meta']``)."""
+    return re.search(r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]", text) is not None
 
 
 def _held_container(text: str) -> str:
