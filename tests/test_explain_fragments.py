@@ -168,9 +168,11 @@ def test_yolo_outputs_are_anchors_times_classes_plus_five() -> None:
     assert (finding.evidence["checkpoint_classes"], finding.evidence["model_classes"]) == (80, 1)
 
 
-def test_a_first_convolution_for_grayscale_images_is_an_input_channel_change() -> None:
+def test_a_first_convolution_for_grayscale_images_is_another_variant() -> None:
+    """The network built for another image channel count: one setting, the same network."""
     finding = top(size_mismatch("conv1.weight", [64, 3, 7, 7], [64, 1, 7, 7]))
-    assert finding.category == "latent_channels"
+    assert finding.category == "wrong_variant"
+    assert finding.evidence["checkpoint_channels"] == 3
 
 
 @pytest.mark.parametrize(

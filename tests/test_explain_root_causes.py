@@ -387,7 +387,7 @@ def test_a_keras_kernel_for_other_image_channels_is_read_in_pytorchs_layout() ->
         "shape (3, 3, 3, 32)"
     )
     finding = top(text)
-    assert finding.category == "latent_channels"
+    assert finding.category == "wrong_variant"
     assert (finding.evidence["checkpoint_channels"], finding.evidence["model_channels"]) == (3, 1)
 
 
