@@ -76,6 +76,19 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "reparameterized": [
         ("DingXiaoH__RepVGG__44", "fused_split", {"branches": ["rbr_1x1", "rbr_dense"]})
     ],
+    # A loader or device refusing a precision: the weights' dtype, not their values.
+    "unsupported_precision": [
+        ("SYSTRAN__faster-whisper__14", "dtype_variant", {"precision": "float16"}),
+        ("kijai__ComfyUI-WanVideoWrapper__498", "dtype_variant", {"precision": "fp8"}),
+    ],
+    # Keras 3's ``Layer expects 9 weight(s). Received 15 saved weight(s)``.
+    "layer_weights": [
+        (
+            "mgflast__easymode__35",
+            "version",
+            {"model_variables": 9, "checkpoint_variables": 15},
+        )
+    ],
     # A checkpoint without the metadata entry its loader reads beside the weights.
     "missing_metadata": [
         ("open-mmlab__mmocr__83", "version", {"entry": "meta"}),

@@ -396,6 +396,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "unsupported_precision",
+        text_statements.unsupported_precision,
+        ("dtype_variant",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "missing_metadata",
         text_statements.missing_metadata,
         ("version",),

@@ -50,6 +50,30 @@ def missing_class(ctx: Context) -> None:
     )
 
 
+def unsupported_precision(ctx: Context) -> None:
+    """Report a loader or device refusing the weights' (or the requested) precision."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.unsupported_precision or ctx.findings:
+        return
+    dtype = facts.unsupported_precision
+    ctx.add(
+        Finding(
+            category="dtype_variant",
+            severity="error",
+            message=(
+                f"{dtype} is not supported where it was asked for: the weights' precision (or "
+                "the compute type requested) is one this loader or device cannot use"
+            ),
+            evidence={"precision": dtype},
+            confidence=0.5,
+            fix_note=(
+                "load the variant of the weights in a precision the loader supports (fp16 or "
+                "fp32), or request another compute type; casting keeps the values"
+            ),
+        )
+    )
+
+
 def missing_metadata(ctx: Context) -> None:
     """Report a checkpoint without the metadata entry its loader reads beside the weights."""
     facts = whole_text_facts(ctx)

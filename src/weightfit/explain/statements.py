@@ -57,7 +57,8 @@ LOADING_ERROR = re.compile(
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
     r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|Unable\s+to\s+open\s+file|"
-    r"model\s+load(?:ing)?\s+error|not\s+(?:forwards?\s+|backwards?\s+)?compatible\s+with|"
+    r"model\s+load(?:ing)?\s+(?:error|failed)|not\s+(?:forwards?\s+|backwards?\s+)?compatible\s+with|"
+    r"Weight\s+count\s+mismatch|(?:incompatible|invalid)\s+(?:[\w-]+\s+){0,3}model\b|"
     r"weight\s+file\s+containing\s+\d+\s+layers|"
     # Loaders refusing a file's format or architecture (llama.cpp, ollama, GGUF nodes, vLLM).
     r"invalid\s+(?:file\s+)?magic|not\s+a\s+valid\s+gguf|"
@@ -172,10 +173,19 @@ LAYER_COUNTS = re.compile(
 """Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
 LAYER_WEIGHTS = re.compile(
     r"layer\s+\S+\s+expects\s+(\d+)\s+weights?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)"
-    r"\s+elements",
+    r"\s+elements|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved",
     re.I,
 )
-"""Keras: one layer builds N variables where the file saved M for it (model first)."""
+"""Keras: one layer builds N variables where the file saved M for it (model first); Keras 3
+says ``Layer expects 9 weight(s). Received 15 saved weight(s)``."""
+UNSUPPORTED_PRECISION = re.compile(
+    r"\b(float16|bfloat16|half|fp16|bf16|fp8\w*|float8\w*)\b[^\n]{0,80}?\bnot\s+(?:be\s+)?supported|"
+    r"\b(?:not|n't)\s+support\s+(?:\w+\s+){0,2}(float16|bfloat16|fp16|bf16|fp8\w*)\b",
+    re.I,
+)
+"""A loader or device refusing a precision (``Requested float16 compute type, but the
+target device or backend do not support efficient float16 computation``, ``fp8 scaled is
+not supported by this node``): the weights' or the requested dtype, not their values."""
 DEPTH_SAID = re.compile(r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers", re.I)
 """A loader saying the file holds fewer or more layers than the network it fills."""
 UNKNOWN_ARCHITECTURE = re.compile(
@@ -211,7 +221,7 @@ BROKEN_FILE = re.compile(
     r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
-    r"file\s+signature\s+not\s+found|"
+    r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch)"
 )
@@ -437,6 +447,7 @@ class Facts:
             layers into a model with M layers``.
         layer_weights: ``(model, file)`` variable counts of one Keras layer: ``expects 3
             weights, but the saved weights have 2 elements``.
+        unsupported_precision: The precision a loader or device refused (``float16``).
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
             checkpoint and did not find (``checkpoint['meta']``: ``KeyError: 'meta'``).
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
@@ -476,6 +487,7 @@ class Facts:
     held_container: str = ""
     non_tensor: tuple[str, str] | None = None
     metadata_key: str = ""
+    unsupported_precision: str = ""
     depth_said: str = ""
     text: str = field(default="", repr=False)
 
@@ -516,6 +528,7 @@ class Facts:
             "held_container": self.held_container,
             "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
             "metadata_key": self.metadata_key,
+            "unsupported_precision": self.unsupported_precision,
             "depth_said": self.depth_said,
         }
         return {key: value for key, value in data.items() if value}
@@ -584,7 +597,11 @@ def facts(text: str) -> Facts:
         found.layer_counts = (numbers[0], numbers[1])
     weights = LAYER_WEIGHTS.search(text)
     if weights is not None:
-        found.layer_weights = (int(weights.group(1)), int(weights.group(2)))
+        builds, saved = (int(n) for n in weights.groups() if n)
+        found.layer_weights = (builds, saved)
+    precision = UNSUPPORTED_PRECISION.search(text)
+    if precision is not None:
+        found.unsupported_precision = next(g for g in precision.groups() if g).lower()
     unknown = UNKNOWN_ARCHITECTURE.search(text)
     if unknown is not None:
         found.unknown_architecture = next(g for g in unknown.groups() if g)
@@ -642,6 +659,7 @@ def facts(text: str) -> Facts:
         or found.held_container
         or found.non_tensor
         or found.metadata_key
+        or found.unsupported_precision
         or found.depth_said
         or NOT_IN_FILE.search(text) is not None
     )
