@@ -82,7 +82,7 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("kijai__ComfyUI-WanVideoWrapper__498", "dtype_variant", {"precision": "fp8"}),
     ],
     # Keras 3's ``Layer expects 9 weight(s). Received 15 saved weight(s)``.
-    "layer_weights": [
+    "keras3_layer_weights": [
         (
             "mgflast__easymode__35",
             "version",
@@ -469,3 +469,13 @@ def test_a_loader_saying_a_file_is_not_compatible_is_a_loading_error() -> None:
     """Ultralytics refusing a YOLOv5-codebase file: exit 1 with what it saw, never exit 2."""
     text, _ = _case("WongKinYiu__yolov9__397")
     assert weightfit.explain(text).findings
+
+
+def test_copy_into_a_parameter_of_another_size_is_one_axis_mismatch() -> None:
+    """``copy_``'s expanded size is the parameter's, the existing size the saved tensor's.
+
+    Not two tensors meeting in an operation: the broadcast reading must not swallow it.
+    """
+    text, _ = _case("roytseng-tw__Detectron.pytorch__51")
+    top = weightfit.explain(text).findings[0]
+    assert (top.evidence["checkpoint_classes"], top.evidence["model_classes"]) == (2, 81)

@@ -425,8 +425,26 @@ ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")
 model's) first, then the saved value's."""
 
 
+COPIED_SIZES = re.compile(
+    r"expanded\s+size\s+of\s+the\s+tensor\s+\((\d+)\)\s+must\s+match\s+the\s+existing\s+size\s+"
+    r"\((\d+)\)"
+)
+"""``copy_`` of a saved tensor into a parameter of another size: the parameter's size (the
+model's) first, then the saved tensor's, on the axis named after."""
+COPY_CALL = re.compile(r"\.copy_\(|load_state_dict|load\w*weight")
+
+
 def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
-    """Read ``Shape mismatch: torch.Size([..]) vs torch.Size([..])``: two shapes, no name."""
+    """Read ``Shape mismatch: torch.Size([..]) vs torch.Size([..])``: two shapes, no name.
+
+    Also ``The expanded size of the tensor (81) must match the existing size (2)`` where a
+    loader copies a saved tensor into a parameter: one axis's two sizes.
+    """
+    copied = COPIED_SIZES.search(text)
+    if copied is not None and COPY_CALL.search(text) is not None:
+        model, saved = int(copied.group(1)), int(copied.group(2))
+        section.mismatched[UNNAMED] = ((saved,), (model,))
+        return
     shapes = [t for t in tokens if t.shape is not None]
     for first, second in itertools.pairwise(shapes):
         line_start = text.rfind("\n", 0, first.start) + 1

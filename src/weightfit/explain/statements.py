@@ -393,13 +393,10 @@ LAYER_CLASSES = frozenset(
 UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
 BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
-    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)|"
-    r"expanded\s+size\s+of\s+the\s+tensor\s+\((\d+)\)\s+must\s+match\s+the\s+existing\s+size\s+\((\d+)\)"
+    r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
 )
 """Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
-finding the model's vocabulary and the tokenizer's apart, or ``copy_`` of a tensor into
-a parameter of another size (``expanded size of the tensor (81) must match the existing
-size (2)``)."""
+finding the model's vocabulary and the tokenizer's apart."""
 INVALID_VIEW = re.compile(
     r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
     r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
