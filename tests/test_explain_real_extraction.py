@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 import weightfit
@@ -400,3 +401,28 @@ def test_vllm_glog_and_docker_compose_prefixes() -> None:
             pasted = "\n".join(prefix + line for line in text.split("\n"))
             assert reading(pasted) == reading(text), (prefix, ident)
             assert reading(hard_wrapped(pasted, 100)) == reading(text), (prefix, ident)
+
+
+def test_a_name_the_paste_cut_inside_its_quote_is_not_read() -> None:
+    """``"layer1.0.0.b`` at the paste's end, newline or not: a cut name, never a key."""
+    text = dev_text("XiaLiPKU__EMANet__9")
+    for pasted in (text, text.rstrip("\n")):
+        _, _, unexpected = read(pasted)
+        assert "layer1.0.0.b" not in unexpected
+        assert weightfit.explain(pasted).findings[0].category == "rename"
+
+
+@pytest.mark.parametrize(
+    ("ident", "width"),
+    [
+        ("matterport__Mask_RCNN__78", 120),  # "input shape" + "s: [1024,8], ..."
+        ("matterport__Mask_RCNN__187", 120),  # "but are 244 and " + "324 for 'Assign_682'"
+        ("mrharicot__monodepth__57", 80),  # "lhs shape" + "= [7,7,6,64]"
+        ("OpenBuddy__OpenBuddy__31", 80),  # "openllama-13b-" + "v7-fp16\\tokenizer.model"
+        ("TempleX98__MoVA__4", 120),  # "normalized_sha" + "pe = [1024]"
+    ],
+)
+def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) -> None:
+    text = dev_text(ident)
+    want = weightfit.explain(text).findings[0].category
+    assert weightfit.explain(hard_wrapped(text, width)).findings[0].category == want

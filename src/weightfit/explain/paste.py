@@ -19,8 +19,11 @@ from typing import AnyStr
 
 from weightfit.explain import (
     extract,
+    ggml_messages,
     lora_reshape,
     other_messages,
+    statements,
+    tf_messages,
     torch_messages,
     transformers_messages,
 )
@@ -283,8 +286,17 @@ def _rejoin(
 
 def _broken(before: str, after: str, at_width: bool = False, long_line: bool = False) -> bool:
     """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
-    if not before or not after or before[-1].isspace() or after[0].isspace():
+    if not before or not after or after[0].isspace():
         return False
+    if before[-1].isspace():
+        # Broken at a space at the width: the sentence goes on with a word or a value.
+        return (
+            at_width
+            and before[-2:-1] != " "
+            and (after[0].islower() or CONTINUED_VALUE.match(after) is not None)
+        )
+    if at_width and (after[0] in "=,)]" or CUT_PATH.search(before) is not None):
+        return True  # "lhs shape" + "= [7,7,6,64]", "openllama-13b-" + "v7-fp16\\tokenizer"
     # Inside a quoted name: the quote opened on this line is still open (an apostrophe
     # inside a word, "Can't", opens nothing).
     open_quote = False
@@ -307,6 +319,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         _phrase_word(word) and not _phrase_word(piece.lower())
     ):
         return True  # a loading word a terminal broke: "...not in the c" + "heckpoint"
+    if at_width and _phrase_word(word) and len(rest) <= 2 and not _phrase_word(rest.lower()):
+        return True  # a word cut before its last letters at the width: "shape" + "s:"
     if at_width and piece.isdigit() and rest[:1].isdigit():
         return True  # a number broken at the terminal's width: "(3200" + "1)"
     # A name broken at the terminal's width: "bac" + "kbone.conv1.weight",
@@ -323,6 +337,12 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
     return False
 
 
+CUT_PATH = re.compile(r"\w[\-/\\]$")
+"""A file path or name broken just after a separator (``openllama-13b-``), not a rule line."""
+
+CONTINUED_VALUE = re.compile(r"(?:\d|\[\d|\(\d|torch\.Size)")
+"""The start of a value a sentence carries on with past a break (``324 for 'Assign'``)."""
+
 RECORD_MARK = re.compile(r"[^\s>|]")
 """A prefix holding more than quoting marks: a logger's (a timestamp, a level, a rank)."""
 
@@ -338,12 +358,20 @@ def _phrase_word(word: str) -> bool:
 def _message_words() -> frozenset[str]:
     """The words of every loading message the parsers read (``input``, ``and``, ``header``)."""
     words: set[str] = set()
-    for module in (extract, torch_messages, transformers_messages, other_messages):
+    for module in (
+        extract,
+        statements,
+        torch_messages,
+        transformers_messages,
+        other_messages,
+        tf_messages,
+        ggml_messages,
+    ):
         for value in [*vars(module).values(), lora_reshape.RESHAPE]:
             # Phrases only (words apart by whitespace), not lists of names or suffixes.
             if isinstance(value, re.Pattern) and r"\s+" in str(value.pattern):
                 source = re.sub(r"\\[A-Za-z]|\(\?P<\w+>|\[[^\]]*\]", " ", value.pattern)
-                words.update(w.lower() for w in re.findall(r"[A-Za-z]{2,}", source))
+                words.update(w.lower() for w in re.findall(r"[A-Za-z][A-Za-z_]*[A-Za-z]", source))
     return frozenset(words)
 
 

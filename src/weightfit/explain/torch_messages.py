@@ -90,8 +90,10 @@ def _read_body(body: str, section: Section) -> None:
     for pattern, target in ((MISSING, section.missing), (UNEXPECTED, section.unexpected)):
         for match in pattern.finditer(body):
             span = cut(body, match.end(), marks)
-            # The list ends with '". ' before the next sentence of the traceback.
-            span = re.split(r'["\']\s*\.\s*(?:\n|$)', span, maxsplit=1)[0] + '"'
+            # The list ends with '". ' before the next sentence of the traceback; a name
+            # whose quote never closes was cut by the paste and stays out.
+            ended = re.split(r'["\']\s*\.\s*(?:\n|$)', span, maxsplit=1)
+            span = ended[0] + '"' if len(ended) > 1 else span
             names, truncated = names_in(span)
             target += [n for n in names if n not in target]
             section.truncated = section.truncated or truncated
