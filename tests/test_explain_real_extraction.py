@@ -426,3 +426,11 @@ def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) 
     text = dev_text(ident)
     want = weightfit.explain(text).findings[0].category
     assert weightfit.explain(hard_wrapped(text, width)).findings[0].category == want
+
+
+def test_a_log_pasted_as_one_line_still_states_its_quantity() -> None:
+    """Newlines lost: the exception's sentence is cut from the frame before it."""
+    text = dev_text("TempleX98__MoVA__4")
+    top = weightfit.explain(" ".join(text.splitlines())).findings[0]
+    assert top.category == "wrong_variant"
+    assert top.evidence["values"] == [1536, 1024]

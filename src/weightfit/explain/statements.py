@@ -694,6 +694,15 @@ def _held_container(text: str) -> str:
     return ""
 
 
+EXCEPTION_START = re.compile(r"(?=\b[A-Z]\w*(?:Error|Exception):\s)")
+"""Where a raised exception's message begins, also mid-line (a log pasted as one line)."""
+
+
+def _statements(text: str) -> list[str]:
+    """The text's lines, each cut where an exception's message begins inside it."""
+    return [part for line in text.splitlines() for part in EXCEPTION_START.split(line) if part]
+
+
 def _stated_quantity(text: str) -> tuple[str, int, int] | None:
     """A line that names a model quantity, says two values differ, and gives exactly two.
 
@@ -701,7 +710,7 @@ def _stated_quantity(text: str) -> tuple[str, int, int] | None:
     checkpoint for MP=1 but world size is 8``: the kind (``vocab``, ``parallel``, ``width``,
     ``classes``, ``layers``) and the two values in the order written.
     """
-    for line in text.splitlines()[:2000]:
+    for line in _statements(text)[:2000]:
         quantity = QUANTITY.search(line)
         if quantity is None or DIFFER_CUE.search(line) is None:
             continue
