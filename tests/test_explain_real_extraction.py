@@ -434,3 +434,17 @@ def test_a_log_pasted_as_one_line_still_states_its_quantity() -> None:
     top = weightfit.explain(" ".join(text.splitlines())).findings[0]
     assert top.category == "wrong_variant"
     assert top.evidence["values"] == [1536, 1024]
+
+
+def test_a_shape_on_the_line_before_belongs_to_that_lines_tensor() -> None:
+    """YOLOX's ``Shape of X in checkpoint is A, while shape of X in model is B`` per line."""
+    mismatched, _, _ = read(dev_text("zht8506__ETDNet__5"))
+    assert mismatched["head.cls_preds.1.bias"] == ((80,), (6,))
+    assert mismatched["head.cls_preds.2.weight"] == ((80, 128, 1, 1), (6, 128, 1, 1))
+
+
+def test_shapes_of_two_statements_on_one_line_are_not_one_pair() -> None:
+    """``... is torch.Size([256]). size mismatch for out.2.weight: ... [6, 128, 3, 3]``."""
+    mismatched, _, _ = read(dev_text("soumik-kanad__diff2lip__2"))
+    assert ((6, 128, 3, 3), (256,)) not in mismatched.values()
+    assert ((256,), (6, 128, 3, 3)) not in mismatched.values()

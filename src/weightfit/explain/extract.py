@@ -359,8 +359,9 @@ def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
     for j in range(index - 1, -1, -1):
         if tokens[j].name or tokens[index].start - tokens[j].end > 200:
             break
-        if _crosses_statement(text[tokens[j].end : tokens[index].start]):
-            break
+        between = text[tokens[j].end : tokens[index].start]
+        if _crosses_statement(between) or "\n" in between:
+            break  # a shape on an earlier line closed the statement before this one
         found.insert(0, j)
     return found[-1:]
 
@@ -369,7 +370,12 @@ def _crosses_statement(between: str) -> bool:
     """Whether the text between two tokens leaves the statement (a new line of another kind)."""
     return "\n\n" in between or bool(
         re.search(r"\n\s*(?:Traceback|File\s+\"|During\s+handling|\w*Error:)", between)
+        or NEXT_STATEMENT.search(between)
     )
+
+
+NEXT_STATEMENT = re.compile(r"size\s+mismatch\s+for|While\s+copying\s+the\s+parameter", re.I)
+"""The cue that opens another tensor's statement, also on the same line (one-line pastes)."""
 
 
 def _sides(text: str, tokens: list[_Token], pair: list[int], name_index: int) -> bool:
@@ -449,7 +455,7 @@ def _unnamed(text: str, tokens: list[_Token], section: Section) -> None:
     for first, second in itertools.pairwise(shapes):
         line_start = text.rfind("\n", 0, first.start) + 1
         between = text[first.end : second.start]
-        if first.shape == second.shape or len(between) > 80:
+        if first.shape == second.shape or len(between) > 80 or NEXT_STATEMENT.search(between):
             continue
         if "\n" in between:
             _labelled_pair(text, first, second, section)
