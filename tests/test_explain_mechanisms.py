@@ -479,3 +479,10 @@ def test_copy_into_a_parameter_of_another_size_is_one_axis_mismatch() -> None:
     text, _ = _case("roytseng-tw__Detectron.pytorch__51")
     top = weightfit.explain(text).findings[0]
     assert (top.evidence["checkpoint_classes"], top.evidence["model_classes"]) == (2, 81)
+
+
+@pytest.mark.parametrize("ident", ["ggml-org__ggml__6", "xorbitsai__inference__1912"])
+def test_a_format_name_alone_is_no_quantization_topic(ident: str) -> None:
+    """``gguf`` or ``ggml`` in a text names the file's format: every such file is quantized."""
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "quantization"

@@ -260,6 +260,11 @@ LORA_FAMILY = frozenset({"lora", "loras", "lycoris", "locon", "loha", "lokr", "d
 """Words of LoRA-family files; "adapter" and "peft" name other adapters and the library too."""
 
 
+FORMAT_ONLY_WORDS = frozenset({"fp8", "gguf", "ggml"})
+"""Words that name a file's format or precision, never a quantizer at odds with a model:
+every GGUF file is stored quantized, whatever went wrong with it."""
+
+
 def topic_words(ctx: Context) -> None:
     """Report a loading error no rule explained whose text is about one topic's files.
 
@@ -270,7 +275,7 @@ def topic_words(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
-    quantized = [w for w in facts.quantization if w not in ("fp8",)]
+    quantized = [w for w in facts.quantization if w not in FORMAT_ONLY_WORDS]
     if quantized:
         ctx.add(
             Finding(
