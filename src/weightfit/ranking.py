@@ -86,11 +86,16 @@ def _unexplained_after(findings: list[Finding]) -> set[int]:
 
     Differences no rule explained beside a cause named at :data:`SURE_CAUSE` or more
     are most often that cause's reach (a layer fed the classes), not a cause of their
-    own; beside leftovers alone they are the best account of what differs.
+    own, so long as they are no more tensors than it explains: more of them say the
+    named cause is a part of the story (a symbol table beside decoder widths that differ
+    too: another version of the model). Beside leftovers alone they are the best account
+    of what differs.
     """
-    if not any(_named(f) and f.confidence >= SURE_CAUSE for f in findings):
+    sure = [f for f in findings if _named(f) and f.confidence >= SURE_CAUSE]
+    if not sure:
         return set()
-    return {id(f) for f in findings if f.evidence.get(NO_SPECIFIC_CAUSE)}
+    reach = max(len(f.params) for f in sure)
+    return {id(f) for f in findings if f.evidence.get(NO_SPECIFIC_CAUSE) and len(f.params) <= reach}
 
 
 def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:
