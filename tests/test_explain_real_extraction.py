@@ -448,3 +448,12 @@ def test_shapes_of_two_statements_on_one_line_are_not_one_pair() -> None:
     mismatched, _, _ = read(dev_text("soumik-kanad__diff2lip__2"))
     assert ((6, 128, 3, 3), (256,)) not in mismatched.values()
     assert ((256,), (6, 128, 3, 3)) not in mismatched.values()
+
+
+def test_a_tracebacks_quoted_escape_is_source_not_a_repr() -> None:
+    """``"\\n\\t".join(error_msgs)`` in a frame: no repr to unescape, so prefixes stay per line."""
+    text = dev_text("bryandlee__FreezeG__6")
+    logged = "\n".join(
+        "2024-05-01 10:11:12,345 - root - ERROR - " + line for line in text.split("\n")
+    )
+    assert read(logged) == read(text)

@@ -148,10 +148,10 @@ def normalise(text: str) -> str:
         # A web page, a chat app or an IME: curly quotes, invisible characters, full-width
         # punctuation (NFKC: "，" → ",", "：" → ":", "…" → "...", no-break space → space).
         text = unicodedata.normalize("NFKC", text.translate(TYPOGRAPHY))
-    if "\\n" in text:
-        # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes.
-        text = text.replace("\\n", "\n").replace("\n\\t", "\n\t")
-        text = text.replace('\\"', '"').replace("\\'", "'")
+    if "\\n" in CODE_ESCAPE.sub("", text):
+        # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes
+        # (not the escape a traceback's source line shows: '"\n\t".join(error_msgs)').
+        text = _unescaped(text)
     if "&" in text:
         text = html.unescape(text)
     raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
@@ -170,6 +170,23 @@ def normalise(text: str) -> str:
     text = SWAPPED_CLOSERS.sub(r"\1])", text)
     text = EMPHASIS.sub(r"\2", text)
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+
+
+CODE_ESCAPE = re.compile(r"""(["'])\\n\\t\1\.join""")
+"""The escaped separator a traceback's source line quotes (``"\\n\\t".join(error_msgs)``)."""
+
+
+def _unescaped(text: str) -> str:
+    """Undo a repr's escapes outside the source lines that quote an escape themselves."""
+    pieces = CODE_ESCAPE.split(text)
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            continue  # the quote character the pattern captured
+        piece = piece.replace("\\n", "\n").replace("\n\\t", "\n\t")
+        out.append(piece.replace('\\"', '"').replace("\\'", "'"))
+    joins = [f"{q}\\n\\t{q}.join" for q in pieces[1::2]]
+    return "".join(p + (joins[i] if i < len(joins) else "") for i, p in enumerate(out))
 
 
 TYPOGRAPHY = str.maketrans(
