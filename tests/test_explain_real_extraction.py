@@ -451,9 +451,12 @@ def test_shapes_of_two_statements_on_one_line_are_not_one_pair() -> None:
 
 
 def test_a_tracebacks_quoted_escape_is_source_not_a_repr() -> None:
-    """``"\\n\\t".join(error_msgs)`` in a frame: no repr to unescape, so prefixes stay per line."""
+    """``"\\n\\t".join(error_msgs)`` in a frame is source code: no repr to unescape."""
     text = dev_text("bryandlee__FreezeG__6")
-    logged = "\n".join(
-        "2024-05-01 10:11:12,345 - root - ERROR - " + line for line in text.split("\n")
+    assert '"\\n\\t".join(error_msgs)' in text
+    assert '"\\n\\t".join(error_msgs)' in normalise(clean(text))
+    repr_line = (
+        "RuntimeError('Error(s) in loading state_dict for A:\\n\\tMissing key(s) in "
+        'state_dict: "a.b".\')'
     )
-    assert read(logged) == read(text)
+    assert "\n\tMissing key(s)" in normalise(repr_line)
