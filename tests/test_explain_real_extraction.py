@@ -460,3 +460,12 @@ def test_a_tracebacks_quoted_escape_is_source_not_a_repr() -> None:
         'state_dict: "a.b".\')'
     )
     assert "\n\tMissing key(s)" in normalise(repr_line)
+
+
+def test_a_tensorflow_dense_kernel_is_read_output_first() -> None:
+    """``dense/kernel`` is ``[in, out]``: 512 against 128 inputs, the same 10 classes."""
+    mismatched, _, _ = read(dev_text("google-research__simclr__39"))
+    assert mismatched["head_supervised.linear_layer.dense.kernel"] == ((10, 128), (10, 512))
+    assert weightfit.explain(dev_text("google-research__simclr__39")).findings[0].category == (
+        "wrong_variant"
+    )

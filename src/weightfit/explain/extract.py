@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from weightfit.diagnose._facts import UNNAMED
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
+from weightfit.explain.tf_messages import torch_layout
 from weightfit.explain.statements import (
     BROADCAST,
     BUFFER_NAMES,
@@ -318,9 +319,17 @@ def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
             continue
         sides = _sides(text, tokens, pair, index)
         have, want = (first.shape, second.shape) if sides else (second.shape, first.shape)
+        if TF_KERNEL.search(text[token.start : token.end]) and len(have) == len(want) == 2:
+            # A dense kernel is [in, out] in every Keras backend; a convolution's layout may
+            # be another backend's (Theano's OIHW), so only the dense one is turned.
+            have, want = torch_layout(have), torch_layout(want)
         section.mismatched.setdefault(token.name, (have, want))
         used.add(token.start)
     return used
+
+
+TF_KERNEL = re.compile(r"/\w*kernel(?::\d+)?$")
+"""A TensorFlow variable path to a kernel (``dense/kernel``): stored input axis first."""
 
 
 def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
