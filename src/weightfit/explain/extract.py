@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from weightfit.diagnose._facts import UNNAMED
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
-from weightfit.explain.tf_messages import torch_layout
 from weightfit.explain.statements import (
     BROADCAST,
     BUFFER_NAMES,
@@ -43,6 +42,7 @@ from weightfit.explain.statements import (
     Facts,
     facts,
 )
+from weightfit.explain.tf_messages import torch_layout
 
 ORPHAN_REACH = 5_000
 """Characters after a missing/unexpected cue within which a loose tensor name joins its side."""
