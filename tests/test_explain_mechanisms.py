@@ -490,3 +490,9 @@ def test_a_format_name_alone_is_no_quantization_topic(ident: str) -> None:
     """``gguf`` or ``ggml`` in a text names the file's format: every such file is quantized."""
     text, _ = _case(ident)
     assert weightfit.explain(text).findings[0].category != "quantization"
+
+
+def test_quantized_leaves_of_modules_listed_whole_are_no_storage_mismatch() -> None:
+    """``k_proj.weight``, ``.scales``, ``.biases`` all unexpected: the model lacks ``k_proj``."""
+    text, _ = _case("Blaizzy__mlx-vlm__1416")
+    assert weightfit.explain(text).findings[0].category != "quantization"

@@ -59,7 +59,7 @@ def quantized_names(ctx: Context) -> None:
             if {"zeros", "scales"} <= leaves
             else []
         )
-        if not quantized:
+        if not quantized or _whole_modules(quantized, names):
             continue
         scheme = _scheme(leaves)
         other = (
@@ -88,6 +88,19 @@ def quantized_names(ctx: Context) -> None:
         )
         ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
         return
+
+
+def _whole_modules(quantized: list[str], names: list[str]) -> bool:
+    """Whether most quantized modules are listed whole, their ``weight`` beside the scales.
+
+    ``k_proj.weight``, ``k_proj.scales`` and ``k_proj.biases`` all unexpected: the model
+    has no ``k_proj`` there at all, quantized or not (layers built without their own
+    projections), so the storage is not what differs.
+    """
+    listed = set(names)
+    modules = {name.rsplit(".", 1)[0] for name in quantized}
+    whole = {m for m in modules if f"{m}.weight" in listed}
+    return len(whole) * 2 >= len(modules)
 
 
 FUSED_QUANT_SUFFIXES = (
