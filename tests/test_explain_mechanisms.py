@@ -89,6 +89,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"model_variables": 9, "checkpoint_variables": 15},
         )
     ],
+    # Saved options (an argparse Namespace) lacking one the code reads: an older release.
+    "stale_option": [
+        ("OpenNMT__OpenNMT-py__111", "version", {"option": "attention_type"}),
+    ],
     # A checkpoint without the metadata entry its loader reads beside the weights.
     "missing_metadata": [
         ("open-mmlab__mmocr__83", "version", {"entry": "meta"}),

@@ -403,6 +403,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "stale_option",
+        text_statements.stale_option,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "missing_metadata",
         text_statements.missing_metadata,
         ("version",),

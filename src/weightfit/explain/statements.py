@@ -265,6 +265,12 @@ reading the zip format ``torch.save`` writes since 1.6, or a newer zip format ve
 it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a TensorRT
 engine built by another TensorRT release, an ONNX model of a newer IR version than the
 runtime knows."""
+OPTION_CLASSES = frozenset(
+    {"Namespace", "SimpleNamespace", "EasyDict", "AttrDict", "DictConfig", "ConfigDict", "Config"}
+)
+"""Classes of the options a training script saves in its checkpoints (argparse's
+``Namespace``, OmegaConf's ``DictConfig``, ``EasyDict``): lacking an attribute the code reads,
+they were saved by an older release of that code."""
 METADATA_ENTRIES = frozenset(
     {
         "meta",
@@ -445,6 +451,8 @@ class Facts:
         layer_weights: ``(model, file)`` variable counts of one Keras layer: ``expects 3
             weights, but the saved weights have 2 elements``.
         unsupported_precision: The precision a loader or device refused (``float16``).
+        stale_option: ``(class, option)`` of ``'Namespace' object has no attribute
+            'attention_type'``: the options a checkpoint saved lack one this code reads.
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
             checkpoint and did not find (``checkpoint['meta']``: ``KeyError: 'meta'``).
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
@@ -484,6 +492,7 @@ class Facts:
     held_container: str = ""
     non_tensor: tuple[str, str] | None = None
     metadata_key: str = ""
+    stale_option: tuple[str, str] | None = None
     unsupported_precision: str = ""
     depth_said: str = ""
     text: str = field(default="", repr=False)
@@ -525,6 +534,7 @@ class Facts:
             "held_container": self.held_container,
             "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
             "metadata_key": self.metadata_key,
+            "stale_option": list(self.stale_option) if self.stale_option else None,
             "unsupported_precision": self.unsupported_precision,
             "depth_said": self.depth_said,
         }
@@ -634,6 +644,8 @@ def facts(text: str) -> Facts:
         if known or unpickled:
             found.stale_attribute = (cls, attribute)
             break
+        if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
+            found.stale_option = (cls, attribute)
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
@@ -656,6 +668,7 @@ def facts(text: str) -> Facts:
         or found.held_container
         or found.non_tensor
         or found.metadata_key
+        or found.stale_option
         or found.unsupported_precision
         or found.depth_said
         or NOT_IN_FILE.search(text) is not None
