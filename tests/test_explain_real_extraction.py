@@ -420,6 +420,8 @@ def test_a_name_the_paste_cut_inside_its_quote_is_not_read() -> None:
         ("mrharicot__monodepth__57", 80),  # "lhs shape" + "= [7,7,6,64]"
         ("OpenBuddy__OpenBuddy__31", 80),  # "openllama-13b-" + "v7-fp16\\tokenizer.model"
         ("TempleX98__MoVA__4", 120),  # "normalized_sha" + "pe = [1024]"
+        ("OpenBuddy__OpenBuddy__31", 64),  # "D:\\openbudd" + "y-openllama-13b-v7-fp16"
+        ("meta-llama__llama__665", 64),  # "but world size" + " is 8"
     ],
 )
 def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) -> None:

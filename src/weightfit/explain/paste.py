@@ -303,8 +303,16 @@ def _rejoin(
 
 def _broken(before: str, after: str, at_width: bool = False, long_line: bool = False) -> bool:
     """Whether ``before`` ends mid-token and ``after`` carries on the same token."""
-    if not before or not after or after[0].isspace():
+    if not before or not after:
         return False
+    if after[0].isspace():
+        # Broken at the width just before a space: "expected one of flux," + " sd1, sdxl".
+        return (
+            at_width
+            and after[:1] == " "
+            and after[1:2] not in (" ", "\t", "")
+            and (not before[-1].isspace())
+        )
     if before[-1].isspace():
         # Broken at a space at the width: the sentence goes on with a word or a value.
         return (
@@ -312,7 +320,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
             and before[-2:-1] != " "
             and (after[0].islower() or CONTINUED_VALUE.match(after) is not None)
         )
-    if at_width and (after[0] in "=,)]" or CUT_PATH.search(before) is not None):
+    in_path = IN_PATH.search(before) is not None and (after[0].islower() or after[0] in "-_.")
+    if at_width and (after[0] in "=,)]" or CUT_PATH.search(before) or in_path):
         return True  # "lhs shape" + "= [7,7,6,64]", "openllama-13b-" + "v7-fp16\\tokenizer"
     # Inside a quoted name: the quote opened on this line is still open (an apostrophe
     # inside a word, "Can't", opens nothing).
@@ -356,6 +365,9 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
 
 CUT_PATH = re.compile(r"\w[\-/\\]$")
 """A file path or name broken just after a separator (``openllama-13b-``), not a rule line."""
+
+IN_PATH = re.compile(r"[\\/][\w.\-]+$")
+"""A file path broken inside its last part (``D:\\openbudd`` + ``y-openllama``)."""
 
 CONTINUED_VALUE = re.compile(r"(?:\d|\[\d|\(\d|torch\.Size)")
 """The start of a value a sentence carries on with past a break (``324 for 'Assign'``)."""
