@@ -471,3 +471,11 @@ def test_a_tensorflow_dense_kernel_is_read_output_first() -> None:
     assert weightfit.explain(dev_text("google-research__simclr__39")).findings[0].category == (
         "wrong_variant"
     )
+
+
+def test_an_unexpected_thing_that_is_no_key_opens_no_key_list() -> None:
+    """``Unexpected architecture type in GGUF file: 'qwen_image'``: an adjective, not a cue."""
+    text = dev_text("Comfy-Org__ComfyUI__9211")
+    _, missing, unexpected = read(text)
+    assert (missing, unexpected) == ([], [])
+    assert weightfit.explain(text).findings[0].category == "version"

@@ -134,8 +134,17 @@ MODEL_CUES = (
 )
 """Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
 
+KEY_WORDS = (
+    r"key|param|tensor|weight|entr|item|name|module|buffer|state|layer|running|in\b|from\b|"
+    r"when\b"
+)
+NOT_AN_ADJECTIVE = r"(?!\s+(?!" + KEY_WORDS + r")[a-z]{3,}\b(?!\.))"
+"""After a missing or unexpected cue: no word but :data:`KEY_WORDS` (or a name) follows it;
+any other word makes it an adjective (``Unexpected architecture type``), no list's cue."""
 MISSING_CUES = re.compile(
-    r"missing(?:\s+key(?:\(s\)|s)?)?|tensor(?=\s+'[\w.]+'\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"missing(?:\s+key(?:\(s\)|s)?)?"
+    + NOT_AN_ADJECTIVE
+    + r"|tensor(?=\s+'[\w.]+'\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
@@ -145,7 +154,7 @@ MISSING_CUES = re.compile(
     re.I,
 )
 UNEXPECTED_CUES = re.compile(
-    r"unexpected(?:\s+key(?:\(s\)|s)?)?|not\s+used|\bunused\b|"
+    r"unexpected(?:\s+key(?:\(s\)|s)?)?" + NOT_AN_ADJECTIVE + r"|not\s+used|\bunused\b|"
     r"no\s+(?:module\s+or\s+)?parameter\s+named|"
     r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
