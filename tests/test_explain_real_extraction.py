@@ -479,3 +479,9 @@ def test_an_unexpected_thing_that_is_no_key_opens_no_key_list() -> None:
     _, missing, unexpected = read(text)
     assert (missing, unexpected) == ([], [])
     assert weightfit.explain(text).findings[0].category == "version"
+
+
+def test_a_qualified_key_list_is_still_a_key_list() -> None:
+    """``Missing VAE keys [...]``: a qualifier before the key word keeps the cue."""
+    _, missing, _ = read(dev_text("victorchall__EveryDream2trainer__257"))
+    assert "encoder.mid.attn_1.q.weight" in missing

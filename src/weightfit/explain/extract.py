@@ -134,13 +134,14 @@ MODEL_CUES = (
 )
 """Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
 
-KEY_WORDS = (
-    r"key|param|tensor|weight|entr|item|name|module|buffer|state|layer|running|in\b|from\b|"
-    r"when\b"
+KEY_NOUNS = r"key|param|tensor|weight|entr|item|name|module|buffer|state|layer|running"
+NOT_AN_ADJECTIVE = (
+    r"(?!\s+(?!(?:in|from|when)\b|(?:[A-Za-z][\w\-]*\s+){0,2}(?:" + KEY_NOUNS + r"))"
+    r"[a-z]{3,}\b(?!\.))"
 )
-NOT_AN_ADJECTIVE = r"(?!\s+(?!" + KEY_WORDS + r")[a-z]{3,}\b(?!\.))"
-"""After a missing or unexpected cue: no word but :data:`KEY_WORDS` (or a name) follows it;
-any other word makes it an adjective (``Unexpected architecture type``), no list's cue."""
+"""After a missing or unexpected cue: a word of :data:`KEY_NOUNS` (past at most two
+qualifiers: ``Missing VAE keys``), ``in``, ``from``, ``when`` or a name follows it; any other
+word makes it an adjective (``Unexpected architecture type``), no list's cue."""
 MISSING_CUES = re.compile(
     r"missing(?:\s+key(?:\(s\)|s)?)?"
     + NOT_AN_ADJECTIVE
