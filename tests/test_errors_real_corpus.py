@@ -52,3 +52,14 @@ def test_record(path: Path, record: dict[str, object]) -> None:
     assert set(record.get("also_acceptable") or []) <= set(CATEGORIES) | EXTRA_CATEGORIES
     assert record["settled_by"] in {"maintainer", "fix_pr", "user_confirmed"}
     assert str(record["settled_cause"]).strip()
+
+
+def test_first_sight_records_only_dev_texts_of_the_corpus() -> None:
+    """``bench/data/first_sight.yaml`` scores texts that are in the corpus, on the dev side."""
+    sight = yaml.safe_load(
+        (Path(__file__).parents[1] / "bench" / "data" / "first_sight.yaml").read_text()
+    )
+    for batch in sight["batches"]:
+        for ident in batch["texts"]:
+            record = yaml.safe_load((CORPUS / f"{ident}.yaml").read_text())
+            assert record["split"] == "dev", ident
