@@ -105,6 +105,23 @@ class Context:
         """Record a finding."""
         self.findings.append(finding)
 
+    def changed_by(self, change: int, taken: Iterable[Pair] = ()) -> list[Pair]:
+        """Return the open mismatches but ``taken`` whose one differing axis changes by ``change``.
+
+        A layer fed a cause's output grows with it: a decoder reading a one-hot of the
+        classes beside its hidden state, a first convolution reading the image beside a
+        noise map. Such a layer is the same cause's reach.
+        """
+        skip = set(taken)
+        found = []
+        for pair in self.mismatches():
+            have, want = self.src(pair).shape, self.tgt(pair).shape
+            if pair in skip or len(have) != len(want):
+                continue
+            if [a - b for a, b in zip(have, want, strict=True) if a != b] == [change]:
+                found.append(pair)
+        return found
+
     def renamed(self, source_name: str) -> str:
         """Spell a checkpoint name as the prefix transform leaves it (what later ops see)."""
         prefix = self.alignment.prefix

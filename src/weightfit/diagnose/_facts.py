@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from weightfit.diagnose._context import Context
@@ -13,6 +14,16 @@ TEXT_FACTS = "text"
 """Key of the ``text`` profile's facts holding the whole text's
 :class:`~weightfit.explain.statements.Facts`; ``facts["first"]`` is true in the one
 diagnosis (of several sections) where facts of the whole text make findings."""
+
+
+def index_pattern(key: str) -> str:
+    """The pattern of code reading ``key`` out of a mapping (``checkpoint['arch']``)."""
+    return r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
+
+
+def indexed(text: str, key: str) -> bool:
+    """Whether code in a text reads ``key`` out of a mapping (``checkpoint['meta']``)."""
+    return re.search(index_pattern(key), text) is not None
 
 
 def text_facts(ctx: Context) -> Any:

@@ -237,20 +237,24 @@ def _vocab_like(change: _RowChange) -> bool:
     return _is_token_table(change.name) or _named_role(change) is not None or bool(known) or near
 
 
-def _is_token_table(name: str) -> bool:
-    """Tell a token (or symbol) embedding by its name: never a position, label or type table."""
+def _leaf_module(name: str) -> str:
+    """The module a tensor belongs to, indices skipped (``embed.0.weight``: ``embed``)."""
     lower = name.lower()
     modules = [part for part in lower.split(".")[:-1] if not part.isdigit()]
-    leaf_module = modules[-1] if modules else lower  # embed.0.weight: the Sequential's embed
-    if any(word in leaf_module for word in _NOT_TOKEN_WORDS) or _setting_table(name):
+    return modules[-1] if modules else lower
+
+
+def _is_token_table(name: str) -> bool:
+    """Tell a token (or symbol) embedding by its name: never a position, label or type table."""
+    module = _leaf_module(name)
+    if any(word in module for word in (*_NOT_TOKEN_WORDS, *_SETTING_TABLE_WORDS)):
         return False
-    return any(word in leaf_module for word in _TOKEN_TABLE_WORDS) or leaf_module == "shared"
+    return any(word in module for word in _TOKEN_TABLE_WORDS) or module == "shared"
 
 
 def _setting_table(name: str) -> bool:
     """Whether a tensor's module is a table sized by a setting (:data:`_SETTING_TABLE_WORDS`)."""
-    modules = [part for part in name.lower().split(".")[:-1] if not part.isdigit()]
-    return bool(modules) and any(word in modules[-1] for word in _SETTING_TABLE_WORDS)
+    return any(word in _leaf_module(name) for word in _SETTING_TABLE_WORDS)
 
 
 def _label_rows(change: _RowChange) -> bool:
@@ -498,7 +502,9 @@ def num_classes(ctx: Context) -> None:
             evidence["config_option"] = keys[0]
         if datasets:
             evidence["known_class_counts"] = datasets
-        fed = _fed_classes(ctx, have - want, changes) if ctx.partial else []
+        # A decoder fed its previous prediction (an attention OCR cell reads a one-hot of
+        # the classes: 256 + 45 = 301 inputs) grows as the head does: the same cause.
+        fed = ctx.changed_by(have - want, [c.pair for c in changes]) if ctx.partial else []
         if fed:
             evidence["classes_fed_back"] = [p.target for p in fed]
         ctx.add(
@@ -521,27 +527,6 @@ def num_classes(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=[c.pair for c in changes] + fed)
-
-
-def _fed_classes(ctx: Context, change: int, head: list[_RowChange]) -> list[Pair]:
-    """Other open mismatches whose one differing axis changes by the head's class change.
-
-    A decoder that feeds its previous prediction back (an attention OCR cell reads a
-    one-hot of the classes beside its hidden state: 256 + 45 = 301 inputs) grows by
-    exactly as many as the head: the same cause.
-    """
-    taken = {c.pair for c in head}
-    fed = []
-    for pair in ctx.mismatches():
-        if pair in taken:
-            continue
-        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
-        if len(have) != len(want):
-            continue
-        deltas = [a - b for a, b in zip(have, want, strict=True) if a != b]
-        if deltas == [change]:
-            fed.append(pair)
-    return fed
 
 
 _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")

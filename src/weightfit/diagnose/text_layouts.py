@@ -263,7 +263,7 @@ def image_channels(ctx: Context) -> None:
         return
     pair, axis = found[0]
     saved, built = ctx.src(pair).shape[axis], ctx.tgt(pair).shape[axis]
-    fed = _fed_image(ctx, saved - built, {p for p, _ in found})
+    fed = ctx.changed_by(saved - built, [p for p, _ in found])
     role = "takes" if axis == 1 else "produces"
     ctx.add(
         Finding(
@@ -294,15 +294,3 @@ def image_channels(ctx: Context) -> None:
 def _names_image_output(name: str) -> bool:
     modules = name.lower().split(".")[:-1]
     return any(word in part for part in modules for word in _IMAGE_OUTPUT_WORDS)
-
-
-def _fed_image(ctx: Context, change: int, taken: set[Pair]) -> list[Pair]:
-    """Convolutions whose input channels alone change by the image's change in channels."""
-    fed = []
-    for pair in ctx.mismatches():
-        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
-        if pair in taken or len(have) != 4 or len(want) != 4:
-            continue
-        if have[0] == want[0] and have[2:] == want[2:] and have[1] - want[1] == change:
-            fed.append(pair)
-    return fed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from weightfit.diagnose._context import Context
-from weightfit.diagnose._facts import text_facts
+from weightfit.diagnose._facts import indexed, text_facts
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -302,7 +302,7 @@ def nested(ctx: Context) -> None:
     entry = next(
         (k for k in (facts.container_key, *facts.key_errors) if TRAINING_KEY.fullmatch(k)), ""
     )
-    if entry and _indexed(facts.text, entry):
+    if entry and indexed(facts.text, entry):
         _missing_entry(ctx, entry)
         return
     if facts.container_key:
@@ -349,11 +349,6 @@ def nested(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
-
-
-def _indexed(text: str, key: str) -> bool:
-    """Whether code in the text reads ``key`` out of a mapping (``checkpoint['arch']``)."""
-    return re.search(r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]", text) is not None
 
 
 def _missing_entry(ctx: Context, key: str) -> None:

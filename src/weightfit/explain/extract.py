@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from weightfit.diagnose._facts import UNNAMED
+from weightfit.diagnose._facts import UNNAMED, indexed
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces
 from weightfit.explain.statements import (
@@ -220,7 +220,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
             continue
         # Code that indexes a checkpoint by a literal name reads a key the file lacks;
         # a loader looking a file's name up in the model's parameters does the reverse.
-        literal = re.search(r"\[\s*['\"]" + re.escape(name) + r"['\"]\s*\]", text)
+        literal = indexed(text, name)
         side = section.missing if literal else section.unexpected
         if name not in side:
             side.append(name)

@@ -172,21 +172,18 @@ def normalise(text: str) -> str:
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
 
 
-CODE_ESCAPE = re.compile(r"""(["'])\\n\\t\1\.join""")
+CODE_ESCAPE = re.compile(r"""["']\\n\\t["']\.join""")
 """The escaped separator a traceback's source line quotes (``"\\n\\t".join(error_msgs)``)."""
 
 
 def _unescaped(text: str) -> str:
     """Undo a repr's escapes outside the source lines that quote an escape themselves."""
-    pieces = CODE_ESCAPE.split(text)
-    out = []
-    for i, piece in enumerate(pieces):
-        if i % 2:
-            continue  # the quote character the pattern captured
-        piece = piece.replace("\\n", "\n").replace("\n\\t", "\n\t")
-        out.append(piece.replace('\\"', '"').replace("\\'", "'"))
-    joins = [f"{q}\\n\\t{q}.join" for q in pieces[1::2]]
-    return "".join(p + (joins[i] if i < len(joins) else "") for i, p in enumerate(out))
+    pieces, code = CODE_ESCAPE.split(text), CODE_ESCAPE.findall(text)
+    plain = [
+        p.replace("\\n", "\n").replace("\n\\t", "\n\t").replace('\\"', '"').replace("\\'", "'")
+        for p in pieces
+    ]
+    return "".join(p + c for p, c in zip(plain, [*code, ""], strict=True))
 
 
 TYPOGRAPHY = str.maketrans(

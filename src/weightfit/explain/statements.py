@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from weightfit import knowledge
+from weightfit.diagnose._facts import index_pattern, indexed
 
 KEY_ERROR = re.compile(
     r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|"
@@ -145,7 +146,7 @@ def _indexes_weights(text: str, key: str) -> bool:
     ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
     not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
     """
-    literal = r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"
+    literal = index_pattern(key)
     if re.search(r"load\w*\([^\n]*\)\s*(?:\[\s*[A-Za-z_]\w*\s*\]|" + literal + ")", text):
         return True
     if re.search(r"load_state_dict\(\s*[\w.]+\s*" + literal, text):
@@ -569,9 +570,7 @@ def facts(text: str) -> Facts:
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
     found.held_container = _held_container(text)
-    found.metadata_key = next(
-        (k for k in plain if k in METADATA_ENTRIES and _indexed_by(text, k)), ""
-    )
+    found.metadata_key = next((k for k in plain if k in METADATA_ENTRIES and indexed(text, k)), "")
     entry = NON_TENSOR_ENTRY.search(text)
     if entry is not None and entry.group(3).rsplit(".", 1)[-1] != "dict":
         found.non_tensor = (entry.group(1) or entry.group(2), entry.group(3))
@@ -686,11 +685,6 @@ OTHER_STATE = re.compile(
     r"(?:_|$)"
 )
 """Words of a training checkpoint's other entries (the optimizer's state is no weights)."""
-
-
-def _indexed_by(text: str, key: str) -> bool:
-    """Whether code in the text indexes something by the literal ``key`` (``ckpt['meta']``)."""
-    return re.search(r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]", text) is not None
 
 
 def _held_container(text: str) -> str:
