@@ -174,6 +174,14 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A file in the zip format that PyTorch < 1.6 takes for TorchScript.
     "newer_format": [("princeton-vl__RAFT__71", "version", {"format_since": "torch 1.6"})],
+    # A loader naming the older generation of its codebase that saved the file.
+    "older_codebase": [
+        (
+            "WongKinYiu__yolov9__397",
+            "version",
+            {"said": "is NOT forwards compatible with YOLOv8"},
+        )
+    ],
     # A layer the input passes through is no classification head.
     "not_a_head": [
         ("yuliangguo__OmniFusion__3", "wrong_variant", {}),
@@ -322,6 +330,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"looked_up": ["model.0.weight"]},
         ),
         ("Vegetebird__MHFormer__39", "unrelated", {}),
+        # A flat Caffe2 blob name, looked up by code copying blobs into parameters.
+        ("roytseng-tw__Detectron.pytorch__142", "unrelated", {"looked_up": ["conv_rpn_w"]}),
         ("frotms__PaddleOCR2Pytorch__1", "unrelated", {}),
     ],
     # Module lists: "expected target modules in [...] but received [...]", fused on one side.
@@ -385,6 +395,13 @@ def test_a_header_number_whose_bytes_are_not_ascii_is_no_text() -> None:
     """3600000000 is 0xD693A400: no letters of a text file (found by fuzzing)."""
     with pytest.raises(weightfit.errors.NoLoadingErrorFound):
         weightfit.explain("RuntimeError: Unsupported model binary version v3600000000\n")
+
+
+def test_a_file_extension_inside_a_tensor_path_names_no_file() -> None:
+    """``cond_stage_model.model.text_branch`` is a path, not a file ``cond_stage_model.model``."""
+    text, _ = _case("haoheliu__AudioLDM__105")
+    findings = weightfit.explain(text).findings
+    assert all("cond_stage_model.model" not in f.evidence.get("files", []) for f in findings)
 
 
 def test_a_scalar_against_one_element_is_the_same_value_in_another_layout() -> None:

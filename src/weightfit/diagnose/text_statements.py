@@ -612,6 +612,13 @@ FORMAT_VERSIONS = {
         "the exporting onnx version",
         "upgrade onnxruntime, or export again with an older opset / IR version",
     ),
+    "codebase": (
+        "the loader says an older generation of its codebase saved the file: that "
+        "generation's pickled classes and layout are not the ones this release reads",
+        "the codebase generation the loader names",
+        "run the file with the codebase that trained it, or train (or export) it again with "
+        "the loader's release",
+    ),
 }
 """Per reader: why another format version fails, which release wrote it, and the fix."""
 

@@ -216,7 +216,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
         and _is_name(name, listed=True)
     ]
     for name in known.key_errors:
-        if not (_is_name(name, listed=True) and ("." in name or name in BUFFER_NAMES)):
+        dotted = "." in name or name in BUFFER_NAMES
+        if not ((dotted and _is_name(name, listed=True)) or FLAT_PARAM.fullmatch(name)):
             continue
         # Code that indexes a checkpoint by a literal name reads a key the file lacks;
         # a loader looking a file's name up in the model's parameters does the reverse.
@@ -234,6 +235,12 @@ def extract(text: str, known: Facts | None = None) -> Section:
     return section
 
 
+FLAT_PARAM = re.compile(
+    r"[A-Za-z]\w*?[a-z0-9]_(?:w|b|weight|bias|gamma|beta|kernel|running_mean|running_var|moving_mean|"
+    r"moving_variance)$"
+)
+"""A parameter's name in flat naming, its module joined by underscores (Caffe2's
+``conv_rpn_w``, MXNet Gluon's ``dense0_bias``): a key a lookup failed on is a tensor."""
 NAME_CHARS = re.compile(r"(?=[\w.\-]*[A-Za-z])[A-Za-z0-9_][\w.\-]*")
 NOT_TENSORS = frozenset(
     {"state_dict", "model_state_dict", "optimizer", "load_state_dict", "strict"}

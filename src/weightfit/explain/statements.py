@@ -116,8 +116,9 @@ VERSION = re.compile(
     re.I,
 )
 FILE_NAME = re.compile(
-    r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b", re.I
+    r"[\w\-.~]+\.(?:pth|pt|ckpt|bin|safetensors|pkl|gguf|h5|npz|tar|model)\b(?!\.\w)", re.I
 )
+"""A checkpoint file's name, not the start of a dotted path (``cond_stage_model.model.x``)."""
 RAISED = re.compile(
     r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
     r"Exception\s+during\s+processing",
@@ -128,7 +129,9 @@ LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
     # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
-    r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*",
+    r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*|"
+    # Code copying saved values into a model's tensors (``param.data.copy_(blobs[name])``).
+    r"\.copy_\(",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
@@ -259,13 +262,16 @@ NEWER_FORMAT = re.compile(
     r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
-    r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})"
+    r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
+    r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
 it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a TensorRT
 engine built by another TensorRT release, an ONNX model of a newer IR version than the
-runtime knows."""
+runtime knows; a loader naming the older generation of its codebase that saved the file
+(Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
+YOLOv8``)."""
 OPTION_CLASSES = frozenset(
     {"Namespace", "SimpleNamespace", "EasyDict", "AttrDict", "DictConfig", "ConfigDict", "Config"}
 )
