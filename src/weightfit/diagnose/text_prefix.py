@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from weightfit.diagnose._context import Context
+from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose._facts import indexed, text_facts
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -126,6 +126,8 @@ def one_sided_prefix(ctx: Context) -> None:
         )
         ctx.consume(missing=[*names, *other], unexpected=[*names, *other])
         return
+    if _inner_wrapper(ctx, missing, unexpected):
+        return
     cut_at_first = bool(ctx.facts.get("truncated")) and bool(missing) and _first_layer(missing[0])
     front = _first_tensors(missing) and _whole_front(missing)
     if missing and not unexpected and (front or cut_at_first):
@@ -150,6 +152,61 @@ def one_sided_prefix(ctx: Context) -> None:
         ctx.consume(missing=missing)
     elif unexpected and not missing and _first_tensors(unexpected) and _whole_front(unexpected):
         _foreign_naming(ctx, unexpected)
+
+
+INNER_WRAPPERS = ("module", "_orig_mod", "_fsdp_wrapped_module")
+"""Segments only a wrapper puts inside a path: a submodule wrapped alone (``encoder.module.0``)."""
+
+
+def _inner_wrapper(ctx: Context, missing: list[str], unexpected: list[str]) -> bool:
+    """Report one side's names all wrapped at the same submodule (``encoder.module.*``).
+
+    Code that wraps one part of a model in ``DataParallel`` (or ``torch.compile``) before
+    loading gives that part's names a ``module.`` segment inside the path; a checkpoint
+    saved from the plain part lacks it (or the reverse).
+    """
+    for names, side in ((unexpected, "checkpoint"), (missing, "model")):
+        if not names or (missing and unexpected):
+            continue
+        parents = {_wrapped_parent(name) for name in names}
+        if len(parents) != 1 or None in parents:
+            continue
+        parent, segment = parents.pop() or ("", "")
+        wrapped = escape_pattern(f"{parent}.{segment}.")
+        plain = escape_pattern(f"{parent}.")
+        pattern, replacement = (
+            (f"{wrapped}(.*)", f"{parent}.\\1")
+            if side == "checkpoint"
+            else (f"{plain}(.*)", f"{parent}.{segment}.\\1")
+        )
+        ctx.add(
+            Finding(
+                category="prefix",
+                severity="error",
+                message=(
+                    f"{side} names carry '{segment}.' inside their path ({parent}.{segment}.…): "
+                    f"that part alone was wrapped ({WRAPPER_SEGMENTS[segment]}) on one side "
+                    f"only; {len(names)} name(s) read"
+                ),
+                params=names,
+                evidence={"segment": f"{segment}.", "inside": parent, "side": side},
+                confidence=0.7,
+                fix=[Op("rename", {"pattern": pattern, "replacement": replacement})],
+                fix_note="load before wrapping the part, or unwrap it (.module) to load",
+            )
+        )
+        ctx.consume(missing=names, unexpected=names)
+        return True
+    return False
+
+
+def _wrapped_parent(name: str) -> tuple[str, str] | None:
+    """The path before a wrapper's segment inside a name, and the segment."""
+    parts = name.split(".")
+    for index, part in enumerate(parts[1:-1], start=1):
+        if part in INNER_WRAPPERS:
+            return ".".join(parts[:index]), part
+    return None
 
 
 def _foreign_naming(ctx: Context, unexpected: list[str]) -> None:

@@ -388,8 +388,20 @@ def _shapes_before(text: str, tokens: list[_Token], index: int) -> list[int]:
         between = text[tokens[j].end : tokens[index].start]
         if _crosses_statement(between) or "\n" in between:
             break  # a shape on an earlier line closed the statement before this one
+        if _labels_shape(text, tokens, j, other_than=tokens[index].name):
+            break  # ``'a.weight': torch.Size([..]), 'b.weight': ...``: a's shape, not b's
         found.insert(0, j)
     return found[-1:]
+
+
+def _labels_shape(text: str, tokens: list[_Token], shape: int, *, other_than: str) -> bool:
+    """Whether another name labels a shape, written right before it (``'name': [..]``)."""
+    if shape == 0 or not tokens[shape - 1].name or tokens[shape - 1].name == other_than:
+        return False
+    return (
+        re.fullmatch(r"['\"`]?\s*[:=]?\s*", text[tokens[shape - 1].end : tokens[shape].start])
+        is not None
+    )
 
 
 def _crosses_statement(between: str) -> bool:

@@ -10,7 +10,9 @@
   has shape torch.Size([..])), this looks incorrect``;
 - safetensors: ``Some tensors share memory`` (tied weights on save) and
   ``Error while deserializing header: ...`` (a file that is not, or no longer,
-  safetensors).
+  safetensors);
+- PaddlePaddle's model zoos (PaddleOCR, PaddleDetection ...): ``The shape of model params
+  X [a, b] not matched with loaded params X [c, d] !``, shapes as Paddle stores them.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ ACCELERATE = re.compile(
 )
 SHARED = re.compile(r"Some\s+tensors\s+share\s+memory.*?:\s*\[(.*?)\]\s*\.?", re.S)
 HEADER = re.compile(r"Error\s+while\s+deserializing\s+header:\s*([^\n]+)")
+PADDLE_SHAPE = re.compile(
+    r"shape\s+of\s+model\s+params\s+(\S+)\s+\[([\d,\s]*)\]\s+not\s+matched\s+with\s+"
+    r"loaded\s+params\s+\S+\s+\[([\d,\s]*)\]"
+)
 HEADER_CAUSES = {
     "header too large": "the file is not safetensors: a Git LFS pointer, an HTML error page "
     "or a pickle saved under a .safetensors name",
@@ -64,6 +70,7 @@ def parse(text: str) -> list[Section]:
         *_peft(text),
         *_accelerate(text),
         *_safetensors(text),
+        *_paddle(text),
     ]
 
 
@@ -93,6 +100,16 @@ def _diffusers(text: str) -> list[Section]:
         section.missing, section.truncated = names_in(match.group(3))
         sections.append(section)
     return sections
+
+
+def _paddle(text: str) -> list[Section]:
+    matches = list(PADDLE_SHAPE.finditer(text))
+    if not matches:
+        return []
+    section = Section(model="", origin="paddle", start=matches[0].start())
+    for match in matches:
+        section.mismatched[match.group(1)] = (shape(match.group(3)), shape(match.group(2)))
+    return [section]
 
 
 def _variant_mix(text: str) -> list[Section]:

@@ -43,6 +43,7 @@ LOADING_ERROR = re.compile(
     r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
+    r"not\s+matched\s+with\s+loaded|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
     r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
     r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
@@ -121,6 +122,7 @@ FILE_NAME = re.compile(
 """A checkpoint file's name, not the start of a dotted path (``cond_stage_model.model.x``)."""
 RAISED = re.compile(
     r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
+    r"\[Errno\s+\d+\]|"
     r"Exception\s+during\s+processing",
     re.M,
 )
@@ -131,7 +133,9 @@ LOADING_CONTEXT = re.compile(
     # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
     r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*|"
     # Code copying saved values into a model's tensors (``param.data.copy_(blobs[name])``).
-    r"\.copy_\(",
+    r"\.copy_\(|"
+    # A reader that found no weights file where it looked.
+    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp)\b",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
@@ -161,6 +165,9 @@ def _indexes_weights(text: str, key: str) -> bool:
     )
 
 
+STATE_DICT_KEY = re.compile(r"(?:\w+_)?state_?dict(?:_\w+)?", re.I)
+"""A key that names a state dict (``state_dict``, ``model_state_dict``): code looking it up
+reads the weights out of a checkpoint, even where the text does not show the code."""
 LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
 """A loaded checkpoint indexed by a variable that holds the container key."""
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)')?")
@@ -574,7 +581,10 @@ def facts(text: str) -> Facts:
         dict.fromkeys(m.group("quoted") or m.group("bare") for m in KEY_ERROR.finditer(text))
     )
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
-    found.container_key = next((k for k in reversed(plain) if _indexes_weights(text, k)), "")
+    found.container_key = next(
+        (k for k in reversed(plain) if STATE_DICT_KEY.fullmatch(k) or _indexes_weights(text, k)),
+        "",
+    )
     found.held_container = _held_container(text)
     found.metadata_key = next((k for k in plain if k in METADATA_ENTRIES and indexed(text, k)), "")
     entry = NON_TENSOR_ENTRY.search(text)
@@ -646,7 +656,14 @@ def facts(text: str) -> Facts:
         # A layer class lacking a private attribute its own code sets was not built by this
         # version's constructor: it was unpickled from a file an older version wrote.
         unpickled = cls in LAYER_CLASSES and (attribute.startswith("_") or UNPICKLING.search(text))
-        if known or unpickled:
+        # PyTorch 1.6-1.7 raised ModuleAttributeError for modules alone: the object is a
+        # module (a detection head ``IDetect``), built by another version of its code.
+        of_module = (
+            text[max(stale.start() - 24, 0) : stale.start()]
+            .rstrip()
+            .endswith("ModuleAttributeError:")
+        )
+        if known or unpickled or of_module:
             found.stale_attribute = (cls, attribute)
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
@@ -730,8 +747,9 @@ def _stated_quantity(text: str) -> tuple[str, int, int] | None:
         numbers = list(
             dict.fromkeys(int(n) for n in re.findall(r"\b\d+\b", PATH_WORD.sub(" ", line)))
         )
-        if len(numbers) == 2 and all(numbers):
-            kind = next(k for k, v in quantity.groupdict().items() if v)
+        kind = next(k for k, v in quantity.groupdict().items() if v)
+        # Zero pieces of a model-parallel save is a count too: the loader found none.
+        if len(numbers) == 2 and (all(numbers) or kind == "parallel"):
             return (kind, numbers[0], numbers[1])
     return None
 
