@@ -98,7 +98,7 @@ def latent_channels(ctx: Context) -> None:
     outputs = [o for o in outputs if o.have * head.want == o.want * head.have]
     if outputs:
         _report_latent(ctx, inputs, outputs, channels, patch)
-    elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3:
+    elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3 and _conditioning_sized(head):
         # Only a convolution's input channels read as image channels on their own.
         _report_extra_inputs(ctx, head)
 
@@ -227,6 +227,17 @@ def _report_latent(
         )
     )
     ctx.consume(pairs=[e.pair for e in ends])
+
+
+def _conditioning_sized(end: _End) -> bool:
+    """Whether extra input channels are as many as conditioning adds: at most c + 1 more.
+
+    A mask (+1), masked-image latents (+c) or both (+c + 1): 4 → 9 for inpainting, 4 → 8
+    for InstructPix2Pix. A layer reading 64 channels against 3 is fed by another layer
+    (a stem one network has and the other lacks), not an image with extra channels.
+    """
+    small, large = sorted((end.have, end.want))
+    return large <= 2 * small + 1
 
 
 def _report_extra_inputs(ctx: Context, end: _End) -> None:

@@ -26,6 +26,10 @@ from weightfit.tree import stack_of
 MIN_VOCAB_ROWS = 1000
 """Smallest row count read as a vocabulary (smaller row counts are label sets)."""
 
+MAX_SMALL_TABLE = 16
+"""Rows of a token table too few for any vocabulary (vectors per textual-inversion token,
+token types, a handful of prompts): a change among them is a size setting."""
+
 MAX_SETTING_ROWS = 16384
 """Most rows of a table whose size doubling is read as a setting (codebook, prefix length)."""
 
@@ -173,6 +177,8 @@ def _table_size_setting(change: _RowChange) -> bool:
     :data:`MAX_SETTING_ROWS` no tokenizer's vocabulary doubles, a configured size does.
     """
     small, large = sorted((change.have, change.want))
+    if large <= MAX_SMALL_TABLE:
+        return True  # 1 against 8 vectors per placeholder token, 2 token types: no vocabulary
     if large > MAX_SETTING_ROWS or small < 2 or large % small or _known.vocab_labels(large):
         return False
     factor = large // small

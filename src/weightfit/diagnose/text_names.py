@@ -9,6 +9,7 @@ are in :mod:`~weightfit.diagnose.text_fused`, renames in
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 from weightfit.diagnose._context import Context
@@ -108,19 +109,11 @@ def unshaped_names(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or not facts.unshaped or ctx.findings:
         return
-    name = facts.unshaped[0]
-    lower = name.lower()
-    role: Category
-    if re.search(r"pos|position", lower):
-        role, why = "pos_embed_resize", "a position table"
-    elif LEARNED_TOKEN.search(lower):
-        role, why = "wrong_variant", "a learned token ([1, n, width]: only the width changes it)"
-    elif re.search(r"embed|wte|tok|word|vocab", lower):
-        role, why = "vocab_resize", "a token embedding"
-    elif re.search(r"head|fc|classifier|logit|cls|score|predictor", lower):
-        role, why = "num_classes", "a classification head"
-    else:
+    roles = [role for name in facts.unshaped if (role := _unshaped_role(name)) is not None]
+    if not roles:
         return
+    (role, why), _ = Counter(roles).most_common(1)[0]
+    name = next(n for n in facts.unshaped if _unshaped_role(n) == (role, why))
     ctx.add(
         Finding(
             category=role,
@@ -132,6 +125,22 @@ def unshaped_names(ctx: Context) -> None:
             fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
         )
     )
+
+
+def _unshaped_role(name: str) -> tuple[Category, str] | None:
+    """The cause a shape-mismatched tensor's name suggests, with the role it names."""
+    lower = name.lower()
+    if re.search(r"pos|position", lower):
+        return "pos_embed_resize", "a position table"
+    if LEARNED_TOKEN.search(lower):
+        return "wrong_variant", "a learned token ([1, n, width]: only the width changes it)"
+    if re.search(r"class|label", lower):
+        return "num_classes", "a table or head over the classes"
+    if re.search(r"embed|wte|tok|word|vocab", lower):
+        return "vocab_resize", "a token embedding"
+    if re.search(r"head|fc|classifier|logit|cls|score|predictor", lower):
+        return "num_classes", "a classification head"
+    return None
 
 
 EMA_NAME = re.compile(r"^(?:ema_|ema\.|model_ema\.|ema_model\.|module_ema\.|shadow\.)")

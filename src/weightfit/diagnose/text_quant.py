@@ -6,6 +6,7 @@ from weightfit import dtypes
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import text_facts, whole_text_facts
+from weightfit.diagnose.attention_heads import KEY_VALUE
 from weightfit.findings import Finding
 
 QUANT_LEAVES = frozenset(
@@ -172,6 +173,9 @@ def packed_shapes(ctx: Context) -> None:
             and len(have.shape) == 2
         )
         matrix = bool(ratios) and len(have.shape) == len(want.shape) == 2 and _quant_words(ctx)
+        # Fewer rows of a key/value projection, in the float layout: grouped heads, no packing
+        # (GPTQ and AWQ store their packed matrices input axis first).
+        matrix = matrix and not (KEY_VALUE.search(pair.target) and have.shape[1:] == want.shape[1:])
         ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
         blocks += [name for name in ggml if name not in blocks]
         packed = named or flat or matrix or ggml or pair in along_inputs

@@ -251,6 +251,10 @@ def unknown_architecture(ctx: Context) -> None:
     )
 
 
+MANY_UNLISTED = 20
+"""Missing parameters counted beyond a task head's few: most of a model's names did not match."""
+
+
 def unlisted(ctx: Context) -> None:
     """Report keys a message counts or announces without listing them."""
     facts = whole_text_facts(ctx)
@@ -258,13 +262,25 @@ def unlisted(ctx: Context) -> None:
         return
     missing, unexpected = facts.unlisted.get("missing", 0), facts.unlisted.get("unexpected", 0)
     side: Category = "missing" if missing >= unexpected else "unexpected"
-    counted = f"{missing} missing and {unexpected} unexpected keys" if unexpected else ""
+    counted = (
+        f"{missing} missing and {unexpected} unexpected keys"
+        if unexpected
+        else f"{missing} missing parameters"
+        if missing > MANY_UNLISTED
+        else ""
+    )
     ctx.add(
         Finding(
             category=side,
             severity="error",
             message=(
                 f"the message counts {counted} without naming them"
+                + (
+                    ": most of the model's names match nothing in the file (another naming or "
+                    "prefix, or another model)"
+                    if not unexpected
+                    else ""
+                )
                 if counted
                 else "the model has weights the checkpoint does not (the message names no "
                 "list): usually a new task head that training will fill"
@@ -418,8 +434,8 @@ def layer_counts(ctx: Context) -> None:
             category="wrong_variant",
             severity="error",
             message=(
-                f"the weight file holds {have} layers, the model has {want}: another depth or "
-                "architecture than the one the weights were saved from"
+                f"the weight file holds {have} layers (or parameter arrays), the model has "
+                f"{want}: another depth or architecture than the one the weights were saved from"
             ),
             evidence={"checkpoint_layers": have, "model_layers": want},
             confidence=0.55,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from weightfit.diagnose._facts import UNNAMED, indexed
 from weightfit.diagnose.text_prefix import TRAINING_KEY
-from weightfit.explain._text import Section, expand_braces
+from weightfit.explain._text import Section, expand_braces, names_in
 from weightfit.explain.statements import (
     BROADCAST,
     BUFFER_NAMES,
@@ -215,6 +215,11 @@ def extract(text: str, known: Facts | None = None) -> Section:
         if (name := m.group(1) or m.group(2)) not in section.mismatched
         and _is_name(name, listed=True)
     ]
+    for match in UNMATCHED_LIST.finditer(text):
+        listed, _ = names_in(match.group(1))
+        known.unshaped += [
+            n for n in listed if n not in known.unshaped and _is_name(n, listed=True)
+        ]
     for name in known.key_errors:
         dotted = "." in name or name in BUFFER_NAMES
         if not ((dotted and _is_name(name, listed=True)) or FLAT_PARAM.fullmatch(name)):
@@ -561,6 +566,10 @@ UNSHAPED = re.compile(
 )
 """A name a shape-mismatch statement introduces (kept even when the paste lost its shapes):
 PyTorch's ``size mismatch for X``, llama.cpp's ``tensor 'X' has wrong size``."""
+
+
+UNMATCHED_LIST = re.compile(r"['\"]unmatched['\"]\s*:\s*\[([^\]]*)\]?")
+"""RT-DETR's ``{'missed': [...], 'unmatched': [...]}``: names whose shapes did not match."""
 
 
 STATED_KEY = re.compile(

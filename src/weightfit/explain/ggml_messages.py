@@ -17,8 +17,11 @@ import re
 from weightfit.explain._text import Section
 
 WRONG_SHAPE = re.compile(
-    r"tensor\s+'([\w.\-]+)'\s+has\s+wrong\s+shape;\s+expected\s+([\d,\s]+?),\s+got\s+([\d,\s]+\d)"
+    r"tensor\s+'([\w.\-]+)'\s+has\s+wrong\s+shape;\s+expected\s+([\d,x\s]+?),\s+got\s+"
+    r"([\d,x\s]*\d)"
 )
+"""Today's ``expected 4096, 32001, got ...`` and the ggjt era's ``expected 8192 x 8192, got
+8192 x 1024`` (the same innermost-first order)."""
 
 
 def parse(text: str) -> list[Section]:

@@ -24,8 +24,8 @@ KEY_ERROR = re.compile(
 ``KeyError: 'unexpected key "a.b" in state_dict'``; a closing quote the paste lost is
 forgiven), or a parameter's dotted name as people retype it (``keyerror: stem.0.weight``)."""
 NOT_IN_FILE = re.compile(
-    r"(?:cannot|can't|could\s+not|unable\s+to)\s+find\s+(?:tensor|key|weight|parameter)\s*"
-    r"['\"`]?([\w.\-]+\.[\w\-]+)"
+    r"(?:cannot|can't|couldn't|could\s+not|unable\s+to)\s+find\s+"
+    r"(?:tensor|key|weight|parameter|layer)\s*['\"`]?([\w.\-]+\.[\w\-]+)"
     r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
     r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
@@ -43,7 +43,7 @@ LOADING_ERROR = re.compile(
     r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
-    r"not\s+matched\s+with\s+loaded|"
+    r"not\s+matched\s+with\s+loaded|['\"]unmatched['\"]\s*:\s*\[\s*['\"]|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
     r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
     r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
@@ -174,14 +174,18 @@ MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
-    r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)"
+    r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)|"
+    r"Missing\s+(\d+)\s+parameters?\b"
 )
-"""transformers' "weights not initialized" message, even when the paste dropped its list."""
+"""transformers' "weights not initialized" message, even when the paste dropped its list;
+MLX's ``Missing 358 parameters:`` with its list cut."""
 LAYER_COUNTS = re.compile(
     r"file\s+containing\s+(\d+)\s+layers\s+into\s+a\s+model\s+with\s+(\d+)\s+layers|"
-    r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers"
+    r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers|"
+    r"got\s+(\d+)\s+values\s+to\s+set\s+(\d+)\s+parameters"
 )
-"""Keras: a weight file of N layers loaded into a model of M layers (checkpoint first)."""
+"""Keras: a weight file of N layers loaded into a model of M layers (checkpoint first);
+Lasagne: N saved arrays for a network of M parameters."""
 LAYER_WEIGHTS = re.compile(
     r"layer\s+\S+\s+expects\s+(\d+)\s+weights?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)"
     r"\s+elements|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved",
@@ -205,6 +209,7 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?(?:\s+type)?[^\n]*?(?:got|:)\s*\[?\s*"
     r"['\"`]([\w.\-]+)['\"`]|"
     r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"Model\s+type\s+['\"`]?([\w.\-]+?)['\"`]?\s+(?:is\s+)?not\s+supported|"
     r"architectures?\s+\[?\s*['\"]([\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+supported|"
     r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'",
     re.I,
@@ -233,6 +238,7 @@ BROKEN_FILE = re.compile(
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
+    r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch)"
 )
@@ -607,8 +613,8 @@ def facts(text: str) -> Facts:
     counts = COUNTS.search(text)
     if counts is not None:
         found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
-    elif UNLISTED_MISSING.search(text):
-        found.unlisted = {"missing": 0}
+    elif (unlisted := UNLISTED_MISSING.search(text)) is not None:
+        found.unlisted = {"missing": int(unlisted.group(1) or 0)}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
     depth = DEPTH_SAID.search(text)
@@ -679,6 +685,8 @@ def facts(text: str) -> Facts:
         or found.byte_counts
         or BUFFER_NAMES & set(found.key_errors)
         or found.layer_weights
+        or found.layer_counts
+        or found.unlisted
         or found.container_key
         or found.missing_class
         or found.stale_attribute
