@@ -161,6 +161,7 @@ def renamed_word(ctx: Context) -> None:
     )
     shorter = min(len(missing), len(unexpected))
     if len({o for o, _ in pairs}) < MIN_RENAMED * shorter or len(pairs) < 2:
+        _renamed_modules(ctx, missing, unexpected)
         return
     olds, news = [o for o, _ in pairs], [n for _, n in pairs]
     ctx.add(
@@ -184,6 +185,62 @@ def renamed_word(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=news, unexpected=olds)
+
+
+MIN_PAIRED_MODULES = 2
+"""Modules that must pair off for a renaming read from the words they share."""
+
+
+def _renamed_modules(ctx: Context, missing: list[str], unexpected: list[str]) -> bool:
+    """Report modules renamed one by one: same parent, same parameters, a word in common.
+
+    ``mouse_keypoint_map`` and ``jaw_keypoint_map`` in the checkpoint against
+    ``lip_landmark_map`` and ``jaw_landmark_map`` in the model, each with its weight and
+    bias, in the same order: the code renamed its modules. Modules under other parents
+    (``neck.trans_layer`` against ``keypoint_head.final_layer``) are other parts, not this.
+    """
+    olds, news = _modules(unexpected), _modules(missing)
+    if len(olds) != len(news) or len(olds) < MIN_PAIRED_MODULES:
+        return False
+    for (old, old_leaves), (new, new_leaves) in zip(olds.items(), news.items(), strict=True):
+        old_parent, _, old_last = old.rpartition(".")
+        new_parent, _, new_last = new.rpartition(".")
+        shared = set(old_last.split("_")) & set(new_last.split("_"))
+        if old_parent != new_parent or old_leaves != new_leaves or old_last == new_last:
+            return False
+        if not shared - {""}:
+            return False
+    renamed = dict(zip(olds, news, strict=True))
+    first_old, first_new = next(iter(renamed.items()))
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"{len(renamed)} modules pair off one by one, each with the same parameters "
+                f"under the same parent and a word in common ({first_old} → {first_new}): "
+                "renamed between the code that saved the checkpoint and the model's"
+            ),
+            params=[*unexpected, *missing],
+            evidence={"renamed_modules": renamed},
+            confidence=0.4,
+            fix_note=(
+                "rename the checkpoint's modules to the model's (weightfit fix CKPT --against "
+                "TARGET), or use the code version that saved it"
+            ),
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+    return True
+
+
+def _modules(names: list[str]) -> dict[str, frozenset[str]]:
+    """Each module of the names, in order of appearance, with its parameters' leaf names."""
+    leaves: dict[str, set[str]] = {}
+    for name in names:
+        module, _, leaf = name.rpartition(".")
+        leaves.setdefault(module, set()).add(leaf)
+    return {module: frozenset(found) for module, found in leaves.items() if module}
 
 
 MAX_HEAD = 3
