@@ -87,9 +87,59 @@ def version(ctx: Context) -> None:
     """Report buffers and renames that a known library change explains."""
     _buffers(ctx, "position_ids")
     _buffers(ctx, "num_batches_tracked")
+    _causal_masks(ctx)
     _other_buffers(ctx)
     _known_renames(ctx)
     _table_renames(ctx)
+
+
+CAUSAL_MASK_LEAVES = frozenset({"bias", "masked_bias", "causal_mask", "mask", "attn_mask"})
+"""Leaf names of the square causal-mask buffer attention layers register (GPT-2's
+``attn.bias``)."""
+
+
+def _causal_masks(ctx: Context) -> None:
+    """Report square causal-mask buffers of another size: the context length they were built for.
+
+    GPT-2-style attention registers a ``[1, 1, n, n]`` lower-triangular mask sized by the
+    context length; which config field sizes it, and whether it is saved at all, changed
+    between releases. The model rebuilds it, so the checkpoint's copy carries nothing.
+    """
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        leaf = pair.target.rsplit(".", 1)[-1]
+        if leaf in CAUSAL_MASK_LEAVES and _square_mask(have) and _square_mask(want):
+            pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape[-1], ctx.tgt(first).shape[-1]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="warning",
+            message=(
+                f"{len(pairs)} causal-mask buffer(s) ({first.target}) are {have}x{have} in the "
+                f"checkpoint, {want}x{want} in the model: a mask the model builds for its "
+                "context length, saved by a release that persisted it (or sized it from another "
+                "config field); it holds no trained values"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_size": have, "model_size": want, "buffers": len(pairs)},
+            confidence=0.6,
+            fix=[
+                Op("drop", {"name": p.source}, "version: a causal mask the model rebuilds")
+                for p in pairs
+            ],
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _square_mask(shape: tuple[int, ...]) -> bool:
+    """Whether a shape is a square mask, with leading axes of 1 (``[1, 1, n, n]``)."""
+    return len(shape) >= 2 and shape[-1] == shape[-2] > 1 and all(d == 1 for d in shape[:-2])
 
 
 def _buffers(ctx: Context, leaf: str) -> None:

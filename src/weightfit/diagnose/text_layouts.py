@@ -7,6 +7,7 @@ channel count, a buffer left empty until first use.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 
 from weightfit.alignment import Pair
@@ -38,6 +39,9 @@ def singleton_axes(ctx: Context) -> None:
     """
     if not ctx.partial:
         return
+    folded = [p for p in ctx.mismatches() if _kernel_folded(ctx.src(p).shape, ctx.tgt(p).shape)]
+    if any(_kernel_size(ctx.src(p).shape, ctx.tgt(p).shape) > 1 for p in folded):
+        _report_layer_type(ctx, folded)
     same = [
         p for p in ctx.mismatches() if _squeezed(ctx.src(p).shape) == _squeezed(ctx.tgt(p).shape)
     ]
@@ -51,6 +55,55 @@ def singleton_axes(ctx: Context) -> None:
     ]
     if vectors:
         _report_layout(ctx, vectors)
+
+
+def _kernel_folded(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether one side is a convolution's kernel and the other that kernel as a Linear.
+
+    ``[64, 128, 3]`` against ``[64, 384]``: the same output channels, the input channels
+    and kernel taps flattened into one input axis.
+    """
+    conv, linear = (have, want) if len(have) > len(want) else (want, have)
+    return (
+        len(linear) == 2
+        and len(conv) >= 3
+        and conv[0] == linear[0]
+        and math.prod(conv[1:]) == linear[1]
+    )
+
+
+def _kernel_size(have: tuple[int, ...], want: tuple[int, ...]) -> int:
+    """Taps of the convolution side of a folded pair."""
+    return math.prod(max(have, want, key=len)[2:])
+
+
+def _report_layer_type(ctx: Context, pairs: list[Pair]) -> None:
+    """Report layers built as convolutions on one side and as Linear layers on the other."""
+    first = pairs[0]
+    have, want = ctx.src(first).shape, ctx.tgt(first).shape
+    conv_side = "checkpoint" if len(have) > len(want) else "model"
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{len(pairs)} layer(s) hold the same number of weights as a convolution on one "
+                f"side and a Linear over unfolded inputs on the other ({first.target}: "
+                f"{shape_text(have)} in the checkpoint, {shape_text(want)} in the model; the "
+                f"{conv_side} has the convolution): the code changed the layer's type between "
+                "the release that saved the checkpoint and the model's"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"convolution_side": conv_side, "tensors": [p.target for p in pairs[:8]]},
+            confidence=0.55,
+            fix_note=(
+                "use the code release the checkpoint was saved with, or its converted weights; "
+                "a reshape keeps the values only if the Linear unfolds the taps in the "
+                "convolution's order"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
 
 
 def _squeezed(shape: tuple[int, ...]) -> list[int]:

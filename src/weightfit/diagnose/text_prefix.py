@@ -263,11 +263,14 @@ def _model_names_loaded(ctx: Context, name: str) -> bool:
     facts = text_facts(ctx)
     if facts is None:
         return False
-    if not (NOTHING_MISSING.search(facts.text) or FIRST_UNEXPECTED.search(facts.text)):
+    opens_first = any(FIRST_LAYER.match(segment) for segment in name.split(".")[1:-1])
+    if NOTHING_MISSING.search(facts.text):
+        # Unless only a wrapper adds the segment and the extra names open at the network's
+        # first layer: the model's own names did not load either, the paste left them out.
+        return not (name.split(".", 1)[0] in INNER_WRAPPERS and opens_first)
+    if not FIRST_UNEXPECTED.search(facts.text):
         return False
-    # Unless the extra names open at the network's first layer: then the model's own names
-    # did not load either, and the paste left the missing list out.
-    return not any(FIRST_LAYER.match(segment) for segment in name.split(".")[1:-1])
+    return not opens_first
 
 
 def _whole_front(names: list[str]) -> bool:

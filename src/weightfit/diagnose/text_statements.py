@@ -332,12 +332,14 @@ SHARD_FILE = re.compile(
 
 NO_WEIGHTS_FILE = re.compile(
     r"no\s+file\s+named\s+[\w.\-]+\.(?:bin|safetensors|pt|pth|ckpt|h5|msgpack)\b|"
-    r"Can't\s+find\s+a\s+valid\s+checkpoint\s+at\b",
+    r"Can't\s+find\s+a\s+valid\s+checkpoint\s+at\b|"
+    r"does\s+not\s+have\s+(?:any\s+)?(?:safetensors|\.bin|pytorch_model)\s+(?:weight\s+)?files?",
     re.I,
 )
 """A loader that found no single weights file in a folder: sharded pieces it does not read,
 or a download that left the weights out (transformers' ``Trainer`` resuming from a folder
-without its weights says "Can't find a valid checkpoint at")."""
+without its weights says "Can't find a valid checkpoint at"; a downloader that knows one
+``model.safetensors`` says a sharded repository "does not have SafeTensors files")."""
 VARIANT_FILE = re.compile(
     r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
     r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
