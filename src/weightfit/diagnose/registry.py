@@ -459,10 +459,17 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "newer_format",
+        text_statements.newer_format,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "topic_words",
         text_quant.topic_words,
         ("quantization", "lora_mismatch"),
-        after=("unexplained_shapes",),
+        after=("unexplained_shapes", "newer_format"),
         profiles=TEXT,
     ),
     Rule(
@@ -483,13 +490,6 @@ REGISTRY: tuple[Rule, ...] = (
         "layer_counts",
         text_statements.layer_counts,
         ("wrong_variant", "version"),
-        after=("unexplained_shapes",),
-        profiles=TEXT,
-    ),
-    Rule(
-        "newer_format",
-        text_statements.newer_format,
-        ("version",),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -637,6 +637,13 @@ FORMAT_VERSIONS = {
         "run the file with the codebase that trained it, or train (or export) it again with "
         "the loader's release",
     ),
+    "ggml_container": (
+        "GGML's file container changed from ggml to ggmf, ggjt (2023) and GGUF (August "
+        "2023), and a reader takes only the containers of its own release",
+        "the release of the reader that wrote the file's container",
+        "convert the file with the reader's release (llama.cpp's convert or migrate "
+        "scripts), or use a reader release that takes its container",
+    ),
 }
 """Per reader: why another format version fails, which release wrote it, and the fix."""
 

@@ -644,6 +644,8 @@ def facts(text: str) -> Facts:
     newer = NEWER_FORMAT.search(text)
     if newer is not None:
         found.newer_format, found.newer_reader = newer.group(0), str(newer.lastgroup)
+    elif containers := _ggml_containers(text):
+        found.newer_format, found.newer_reader = containers, "ggml_container"
     broken = BROKEN_FILE.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
@@ -760,6 +762,42 @@ def _stated_quantity(text: str) -> tuple[str, int, int] | None:
         if len(numbers) == 2 and (all(numbers) or kind == "parallel"):
             return (kind, numbers[0], numbers[1])
     return None
+
+
+MAGIC = re.compile(
+    r"magic\b[^\n]{0,60}?\b(?:0x)?([0-9a-fA-F]{8})\b"
+    r"(?:[^\n]{0,30}?\b(?:want|expected?)\b\s*(?:0x)?([0-9a-fA-F]{8})\b)?",
+    re.I,
+)
+"""A magic number a reader printed in hex, and the one it wanted when it says so."""
+GGML_CONTAINERS = ("ggml", "ggmf", "ggjt", "GGUF")
+"""GGML's file containers in the order they came: unversioned, versioned, mmap-able (2023),
+GGUF (August 2023)."""
+
+
+def _ggml_containers(text: str) -> str:
+    """The GGML container a reader found (and wanted), from the magic numbers it printed.
+
+    A magic is four ASCII letters read as an integer: ``0x67676d66`` is ``ggmf``,
+    ``46554747`` (little-endian) is ``GGUF``.
+    """
+    match = MAGIC.search(text)
+    if match is None:
+        return ""
+    got, want = (_magic_tag(number) if number else "" for number in match.groups())
+    if got not in GGML_CONTAINERS:
+        return ""
+    if want not in GGML_CONTAINERS or want == got:
+        return f"the file is a {got} container"
+    order = "newer" if GGML_CONTAINERS.index(got) > GGML_CONTAINERS.index(want) else "older"
+    return f"the file is a {got} container, {order} than the {want} the reader takes"
+
+
+def _magic_tag(number: str) -> str:
+    """The GGML container a hex magic number spells, in either byte order, or ``""``."""
+    raw = bytes.fromhex(number)
+    spelled = {word.decode("latin-1") for word in (raw, raw[::-1])}
+    return next((tag for tag in GGML_CONTAINERS if tag in spelled), "")
 
 
 def _text_read_as_number(text: str) -> str:
