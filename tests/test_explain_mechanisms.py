@@ -174,6 +174,45 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A file in the zip format that PyTorch < 1.6 takes for TorchScript.
     "newer_format": [("princeton-vl__RAFT__71", "version", {"format_since": "torch 1.6"})],
+    # A submodule wrapped alone: ``encoder.module.*`` on one side only.
+    "inner_wrapper": [("QVPR__Patch-NetVLAD__22", "prefix", {"inside": "encoder"})],
+    # A KeyError on a state dict's key: the weights are nested under it on one side only.
+    "state_dict_key": [("xyq7__InvCompress__6", "prefix", {})],
+    # A reader that found no file where a model-parallel save keeps its pieces.
+    "missing_piece": [("alibaba__Pai-Megatron-Patch__124", "partitioned", {})],
+    # Zero model-parallel pieces found is a count too.
+    "no_parallel_pieces": [("henrywoo__pyllama__25", "partitioned", {"values": [0, 1]})],
+    # PyTorch 1.6-1.7's ModuleAttributeError names a module built by other code.
+    "module_attribute": [("iscyy__ultralyticsPro__22", "version", {"class": "IDetect"})],
+    # Parameter counts a loader states without listing names.
+    "counted_missing": [("Blaizzy__mlx-audio__578", "missing", {"missing": 358})],
+    "counted_arrays": [("MTG__DeepConvSep__18", "wrong_variant", {"checkpoint_layers": 13})],
+    # A loader that does not implement the file's model type.
+    "model_type_unsupported": [("lmstudio-ai__mlx-engine__129", "version", {})],
+    # A file in no format its name says.
+    "unknown_format": [("leejet__stable-diffusion.cpp__92", "partitioned", {})],
+    # RT-DETR's ``unmatched`` list: names of shape mismatches, read by their roles.
+    "unmatched_list": [("lyuwenyu__RT-DETR__367", "num_classes", {})],
+    # The ggjt era's ``expected 8192 x 8192, got 8192 x 1024``: GGML order, grouped heads.
+    "ggml_times_shapes": [("meta-llama__llama__407", "version", {"checkpoint_rows": 1024})],
+    # Modules renamed one by one, a word in common.
+    "renamed_modules": [("Weizhi-Zhong__IP_LAP__3", "rename", {})],
+    # A wrapper's prefix on extra names opening at the first layer, missing list left out.
+    "wrapper_at_first_layer": [
+        ("AlmondGod__tinyworlds__13", "prefix", {"segment": "_orig_mod."}),
+        ("zhang-can__ECO-pytorch__12", "prefix", {"segment": "module."}),
+    ],
+    # A square causal mask of another size: a buffer the model rebuilds.
+    "causal_mask": [("thu-coai__CDial-GPT__68", "version", {"checkpoint_size": 512})],
+    # A Conv1d kernel against the same weights as a Linear over unfolded inputs.
+    "folded_kernel": [("yuyq96__D-TDNN__11", "version", {"convolution_side": "checkpoint"})],
+    # A downloader that knows a single safetensors file, given a sharded repository.
+    "sharded_only": [("huggingface__picotron__28", "partitioned", {})],
+    # A GGML magic number spells the file's container.
+    "ggml_container": [
+        ("nomic-ai__pygpt4all__17", "version", {}),
+        ("run-llama__llama_index__8252", "version", {}),
+    ],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (
@@ -402,6 +441,24 @@ def test_a_file_extension_inside_a_tensor_path_names_no_file() -> None:
     text, _ = _case("haoheliu__AudioLDM__105")
     findings = weightfit.explain(text).findings
     assert all("cond_stage_model.model" not in f.evidence.get("files", []) for f in findings)
+
+
+def test_a_token_table_of_a_few_rows_is_no_vocabulary() -> None:
+    """1 against 8 vectors per textual-inversion token: a setting, not added tokens."""
+    text, _ = _case("invoke-ai__InvokeAI__1718")
+    assert "vocab_resize" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_far_more_input_channels_than_conditioning_adds_are_no_extra_inputs() -> None:
+    """A first conv reading 64 channels against 3 is fed by a stem the model lacks."""
+    text, _ = _case("OPHoperHPO__image-background-remove-tool__87")
+    assert "latent_channels" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_extra_names_under_a_weak_prefix_beside_nothing_missing_are_extra_modules() -> None:
+    """``model.encoder.embed_backreferences.*`` alone: modules the code dropped, no prefix."""
+    text, _ = _case("SapienzaNLP__spring__1")
+    assert weightfit.explain(text).findings[0].category != "prefix"
 
 
 def test_a_scalar_against_one_element_is_the_same_value_in_another_layout() -> None:

@@ -485,3 +485,16 @@ def test_a_qualified_key_list_is_still_a_key_list() -> None:
     """``Missing VAE keys [...]``: a qualifier before the key word keeps the cue."""
     _, missing, _ = read(dev_text("victorchall__EveryDream2trainer__257"))
     assert "encoder.mid.attn_1.q.weight" in missing
+
+
+def test_paddles_shape_warning_reads_the_model_first_then_the_loaded_params() -> None:
+    """PaddleOCR: ``model params X [120, 18] not matched with loaded params X [120, 6625]``."""
+    (section,) = [s for s in sections(dev_text("PaddlePaddle__PaddleOCR__10666")) if s.mismatched]
+    assert section.mismatched["head.ctc_head.fc.weight"] == ((120, 6625), (120, 18))
+
+
+def test_a_shape_another_name_labels_is_not_the_next_names() -> None:
+    """``'a.weight': torch.Size([2048, 2048]), 'b.weight': torch.Size([1024, 2048])``: two
+    tensors with their own shapes, no mismatch."""
+    found = sections(dev_text("alibaba__Pai-Megatron-Patch__65"))
+    assert not any(s.mismatched for s in found)

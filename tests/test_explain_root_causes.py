@@ -70,11 +70,14 @@ def test_layers_past_the_other_sides_depth_are_another_depth_not_a_wrapper_prefi
 
 
 def test_a_wrapper_prefix_from_one_side_still_reads_from_layer_zero() -> None:
-    # A pasted fragment: the unexpected list alone (a whole PyTorch message that opens on
-    # its unexpected keys had none missing, so no prefix).
+    # A pasted fragment: the unexpected list alone. A whole PyTorch message that opens on
+    # its unexpected keys had none missing: no prefix, unless the wrapped names open at the
+    # network's first layer (then nothing of the model loaded and the paste cut the list).
     names = ["module.conv1.weight", *layers("module.layer1.{}.conv1.weight", range(3))]
     assert top(key_list("Unexpected", names)).category == "prefix"
-    assert top(HEADER + key_list("Unexpected", names)).category != "prefix"
+    assert top(HEADER + key_list("Unexpected", names)).category == "prefix"
+    deeper = layers("module.layer1.{}.conv1.weight", range(3))
+    assert top(HEADER + key_list("Unexpected", deeper)).category != "prefix"
 
 
 @pytest.mark.parametrize(

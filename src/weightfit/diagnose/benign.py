@@ -114,19 +114,19 @@ def _causal_masks(ctx: Context) -> None:
     if not pairs:
         return
     first = pairs[0]
-    have, want = ctx.src(first).shape[-1], ctx.tgt(first).shape[-1]
+    saved, built = ctx.src(first).shape[-1], ctx.tgt(first).shape[-1]
     ctx.add(
         Finding(
             category="version",
             severity="warning",
             message=(
-                f"{len(pairs)} causal-mask buffer(s) ({first.target}) are {have}x{have} in the "
-                f"checkpoint, {want}x{want} in the model: a mask the model builds for its "
+                f"{len(pairs)} causal-mask buffer(s) ({first.target}) are {saved}x{saved} in the "
+                f"checkpoint, {built}x{built} in the model: a mask the model builds for its "
                 "context length, saved by a release that persisted it (or sized it from another "
                 "config field); it holds no trained values"
             ),
             params=[p.source for p in pairs],
-            evidence={"checkpoint_size": have, "model_size": want, "buffers": len(pairs)},
+            evidence={"checkpoint_size": saved, "model_size": built, "buffers": len(pairs)},
             confidence=0.6,
             fix=[
                 Op("drop", {"name": p.source}, "version: a causal mask the model rebuilds")

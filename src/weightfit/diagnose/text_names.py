@@ -109,11 +109,11 @@ def unshaped_names(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or not facts.unshaped or ctx.findings:
         return
-    roles = [role for name in facts.unshaped if (role := _unshaped_role(name)) is not None]
-    if not roles:
+    read = [(n, found) for n in facts.unshaped if (found := _unshaped_role(n)) is not None]
+    if not read:
         return
-    (role, why), _ = Counter(roles).most_common(1)[0]
-    name = next(n for n in facts.unshaped if _unshaped_role(n) == (role, why))
+    (role, why), _ = Counter(found for _, found in read).most_common(1)[0]
+    name = next(n for n, found in read if found == (role, why))
     ctx.add(
         Finding(
             category=role,
