@@ -213,6 +213,23 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("nomic-ai__pygpt4all__17", "version", {}),
         ("run-llama__llama_index__8252", "version", {}),
     ],
+    # Caffe's ``Cannot copy param 0 weights from layer 'L'; shape mismatch``.
+    "caffe_shapes": [
+        ("weiliu89__caffe__149", "wrong_variant", {}),
+        ("unsky__Deformable-ConvNets-caffe__28", "wrong_variant", {}),
+    ],
+    # ``emb_g.weight is not in the checkpoint``: a name the file lacks.
+    "not_in_checkpoint": [("Artrajz__vits-simple-api__100", "missing", {})],
+    # A file that does not open with its format's magic bytes is another kind of file.
+    "bad_magic": [
+        ("ollama__ollama__3246", "unrelated", {}),
+        ("lix19937__tensorrt-insight__65", "unrelated", {}),
+    ],
+    # Extra weights announced without their list (cut, or never formatted).
+    "unlisted_extras": [
+        ("Q-Future__Q-Instruct__1", "unexpected", {}),
+        ("ml-explore__mlx__1024", "unexpected", {}),
+    ],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (

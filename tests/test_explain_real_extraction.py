@@ -498,3 +498,9 @@ def test_a_shape_another_name_labels_is_not_the_next_names() -> None:
     tensors with their own shapes, no mismatch."""
     found = sections(dev_text("alibaba__Pai-Megatron-Patch__65"))
     assert not any(s.mismatched for s in found)
+
+
+def test_a_name_an_npz_archive_lacks_is_a_missing_tensor() -> None:
+    """Chainer's ``KeyError: 'encoder/0/W is not a file in the archive'``."""
+    found = sections(dev_text("wuhuikai__GP-GAN__35"))
+    assert "encoder.0.W" in [name for s in found for name in s.missing]

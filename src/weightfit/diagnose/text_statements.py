@@ -261,7 +261,8 @@ def unlisted(ctx: Context) -> None:
     if facts is None or not facts.unlisted or ctx.findings or ctx.missing() or ctx.unexpected():
         return
     missing, unexpected = facts.unlisted.get("missing", 0), facts.unlisted.get("unexpected", 0)
-    side: Category = "missing" if missing >= unexpected else "unexpected"
+    only_extra = "missing" not in facts.unlisted
+    side: Category = "unexpected" if only_extra or unexpected > missing else "missing"
     counted = (
         f"{missing} missing and {unexpected} unexpected keys"
         if unexpected
@@ -282,6 +283,10 @@ def unlisted(ctx: Context) -> None:
                     else ""
                 )
                 if counted
+                else "the checkpoint has weights the model does not take (the message names "
+                "no list): parts the model builds elsewhere or not at all (a frozen tower "
+                "loaded on its own, an EMA copy, a head of another task)"
+                if only_extra
                 else "the model has weights the checkpoint does not (the message names no "
                 "list): usually a new task head that training will fill"
             ),
@@ -498,22 +503,27 @@ def broken_file(ctx: Context) -> None:
         any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
     )
     page = "'<" in said
+    magic = "magic" in said.lower() and not pointer
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
         if pointer
         else "an HTML page saved under the checkpoint's name (a login or error page)"
         if page
+        else "a file that does not open with its format's magic bytes: another kind of file "
+        "under this name (another format or model's file, or a page a download saved)"
+        if magic
         else "an interrupted download or copy: the file ends early"
     )
-    # A web page is another file altogether; a pointer or a cut file is a download that
-    # never completed.
+    state = "not in the format the reader expects" if magic else "not whole"
+    # A web page or a file of another format is another file altogether; a pointer or a
+    # cut file is a download that never completed.
     ctx.add(
         Finding(
-            category="unrelated" if page else "partitioned",
+            category="unrelated" if page or magic else "partitioned",
             severity="error",
-            message=f"the checkpoint file is not whole ({said}): {cause}",
+            message=f"the checkpoint file is {state} ({said}): {cause}",
             evidence={"error": said, "likely_cause": cause},
-            confidence=0.75 if (pointer or page) else 0.65,
+            confidence=0.75 if (pointer or page) else 0.5 if magic else 0.65,
             fix_note="download the file again and compare its size with the source's",
         )
     )

@@ -231,7 +231,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
         if name not in side:
             side.append(name)
     for match in NOT_IN_FILE.finditer(text):
-        name = next(g for g in match.groups() if g)
+        name = next(g for g in match.groups() if g).replace("/", ".")  # an npz archive's path
         if _is_name(name, listed=True) and "." in name and name not in section.missing:
             section.missing.append(name)
     section.checkpoint = next(

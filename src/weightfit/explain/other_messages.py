@@ -12,7 +12,10 @@
   ``Error while deserializing header: ...`` (a file that is not, or no longer,
   safetensors);
 - PaddlePaddle's model zoos (PaddleOCR, PaddleDetection ...): ``The shape of model params
-  X [a, b] not matched with loaded params X [c, d] !``, shapes as Paddle stores them.
+  X [a, b] not matched with loaded params X [c, d] !``, shapes as Paddle stores them;
+- Caffe: ``Cannot copy param 0 weights from layer 'L'; shape mismatch. Source param shape
+  is a b c d (n); target param shape is ...``, the saved net's blob first (blob 0 is the
+  layer's weight, 1 its bias).
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ ACCELERATE = re.compile(
 )
 SHARED = re.compile(r"Some\s+tensors\s+share\s+memory.*?:\s*\[(.*?)\]\s*\.?", re.S)
 HEADER = re.compile(r"Error\s+while\s+deserializing\s+header:\s*([^\n]+)")
+CAFFE_SHAPE = re.compile(
+    r"Cannot\s+copy\s+param\s+(\d+)\s+weights\s+from\s+layer\s+'([^']+)';\s+shape\s+mismatch\.\s+"
+    r"Source\s+param\s+shape\s+is\s+([\d\s]+?)\s*\(\d+\);\s+target\s+param\s+shape\s+is\s+"
+    r"([\d\s]+?)\s*\(\d+\)"
+)
+CAFFE_BLOBS = ("weight", "bias")
+"""What Caffe's blobs 0 and 1 of a layer hold."""
 PADDLE_SHAPE = re.compile(
     r"shape\s+of\s+model\s+params\s+(\S+)\s+\[([\d,\s]*)\]\s+not\s+matched\s+with\s+"
     r"loaded\s+params\s+\S+\s+\[([\d,\s]*)\]"
@@ -71,6 +81,7 @@ def parse(text: str) -> list[Section]:
         *_accelerate(text),
         *_safetensors(text),
         *_paddle(text),
+        *_caffe(text),
     ]
 
 
@@ -109,6 +120,18 @@ def _paddle(text: str) -> list[Section]:
     section = Section(model="", origin="paddle", start=matches[0].start())
     for match in matches:
         section.mismatched[match.group(1)] = (shape(match.group(3)), shape(match.group(2)))
+    return [section]
+
+
+def _caffe(text: str) -> list[Section]:
+    matches = list(CAFFE_SHAPE.finditer(text))
+    if not matches:
+        return []
+    section = Section(model="", origin="caffe", start=matches[0].start())
+    for match in matches:
+        blob, layer = int(match.group(1)), match.group(2)
+        leaf = CAFFE_BLOBS[blob] if blob < len(CAFFE_BLOBS) else f"blob{blob}"
+        section.mismatched[f"{layer}.{leaf}"] = (shape(match.group(3)), shape(match.group(4)))
     return [section]
 
 

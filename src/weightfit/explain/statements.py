@@ -30,7 +30,10 @@ NOT_IN_FILE = re.compile(
     r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
     r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
-    r"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?([\w\-]+(?:\.[\w\-]+)+)",
+    r"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?([\w\-]+(?:\.[\w\-]+)+)"
+    r"|['\"`]?\b([\w\-]+(?:[./][\w\-]+)+)\s+is\s+not\s+a\s+file\s+in\s+the\s+archive"
+    r"|['\"`]?\b([\w\-]+(?:\.[\w\-]+)+)['\"`]?\s+is\s+not\s+(?:found\s+)?in\s+(?:the\s+)?"
+    r"(?:checkpoint|state_?dict|weights?\s+file|file)\b",
     re.I,
 )
 """A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
@@ -43,6 +46,7 @@ LOADING_ERROR = re.compile(
     r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
+    r"Incompatible\s+number\s+of\s+blobs\s+for\s+layer|Cannot\s+copy\s+param\s+\d+\s+weights|"
     r"not\s+matched\s+with\s+loaded|['\"]unmatched['\"]\s*:\s*\[\s*['\"]|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
     r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
@@ -179,6 +183,10 @@ UNLISTED_MISSING = re.compile(
 )
 """transformers' "weights not initialized" message, even when the paste dropped its list;
 MLX's ``Missing 358 parameters:`` with its list cut."""
+UNLISTED_UNEXPECTED = re.compile(
+    r"were\s+not\s+used\s+when\s+initializing|Received\s+parameters\s+not\s+in\s+model"
+)
+"""transformers' "weights not used" and MLX's "parameters not in model", their lists cut."""
 LAYER_COUNTS = re.compile(
     r"file\s+containing\s+(\d+)\s+layers\s+into\s+a\s+model\s+with\s+(\d+)\s+layers|"
     r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers|"
@@ -239,6 +247,7 @@ BROKEN_FILE = re.compile(
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
+    r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|Magic\s+tag\s+does\s+not\s+match|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch)"
 )
@@ -615,6 +624,8 @@ def facts(text: str) -> Facts:
         found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
     elif (unlisted := UNLISTED_MISSING.search(text)) is not None:
         found.unlisted = {"missing": int(unlisted.group(1) or 0)}
+    elif UNLISTED_UNEXPECTED.search(text):
+        found.unlisted = {"unexpected": 0}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
     depth = DEPTH_SAID.search(text)
