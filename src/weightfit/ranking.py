@@ -48,6 +48,7 @@ def build_report(
         findings,
         key=lambda f: (
             SEVERITY_RANK.get(f.severity, 3),
+            f.confidence < DOUBTFUL_CAUSE and _named(f),
             id(f) in demoted,
             -_params(f.params, alignment),
             -len(f.params),  # what explains more tensors, where shapes are unknown (explain)
@@ -70,6 +71,10 @@ def build_report(
 
 LEFTOVER_CATEGORIES = frozenset({"missing", "unexpected", "unknown"})
 """Categories that say what differs, not why."""
+
+DOUBTFUL_CAUSE = 0.25
+"""Confidence below which a named cause ranks after every other account: more often wrong
+than right by its calibration, however much it would explain."""
 
 SURE_CAUSE = 0.5
 """Confidence from which a named cause ranks before the differences no rule explained."""

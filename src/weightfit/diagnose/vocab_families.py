@@ -105,6 +105,11 @@ def vocab_shards(ctx: Context) -> None:
             continue
         small, whole = sorted((have[0], want[0]))
         parts = whole // small if small and whole % small == 0 else 0
+        # A power of two is a width as often as a vocabulary (32768 is Mistral's and 16 x
+        # 2048 image tokens): only a token table's or head's rows say which.
+        round_number = whole & (whole - 1) == 0
+        if round_number and not _token_table(pair.target):
+            continue
         if parts in TENSOR_PARALLEL and _families(whole):
             found.append((pair, parts, whole))
     if not found:
