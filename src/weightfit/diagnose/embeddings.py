@@ -61,7 +61,7 @@ _HEAD_WORDS = (
     "cls",
     "class",
     "score",
-    "predictor",
+    "pred",  # predictor, prediction, bbox_pred
     "final",
 )
 _TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
