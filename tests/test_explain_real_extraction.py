@@ -422,6 +422,8 @@ def test_a_name_the_paste_cut_inside_its_quote_is_not_read() -> None:
         ("TempleX98__MoVA__4", 120),  # "normalized_sha" + "pe = [1024]"
         ("OpenBuddy__OpenBuddy__31", 64),  # "D:\\openbudd" + "y-openllama-13b-v7-fp16"
         ("meta-llama__llama__665", 64),  # "but world size" + " is 8"
+        ("iscyy__ultralyticsPro__22", 80),  # "object has no at" + "tribute 'end2end'"
+        ("nomic-ai__pygpt4all__17", 80),  # "(bad magic [" + "got 0x67676d66 want ..."
     ],
 )
 def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) -> None:

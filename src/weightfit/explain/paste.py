@@ -342,8 +342,10 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         _phrase_word(word) and not _phrase_word(piece.lower())
     ):
         return True  # a loading word a terminal broke: "...not in the c" + "heckpoint"
-    if at_width and _phrase_word(word) and len(rest) <= 2 and not _phrase_word(rest.lower()):
-        return True  # a word cut before its last letters at the width: "shape" + "s:"
+    if at_width and _phrase_word(word) and not _phrase_word(rest.lower()):
+        # A word cut at the width, its first half a word of its own: "shape" + "s:",
+        # "no at" + "tribute".
+        return True
     if at_width and piece.isdigit() and rest[:1].isdigit():
         return True  # a number broken at the terminal's width: "(3200" + "1)"
     # A name broken at the terminal's width: "bac" + "kbone.conv1.weight",

@@ -776,8 +776,8 @@ def _stated_quantity(text: str) -> tuple[str, int, int] | None:
 
 
 MAGIC = re.compile(
-    r"magic\b[^\n]{0,60}?\b(?:0x)?([0-9a-fA-F]{8})\b"
-    r"(?:[^\n]{0,30}?\b(?:want|expected?)\b\s*(?:0x)?([0-9a-fA-F]{8})\b)?",
+    r"magic\b[\s\S]{0,60}?\b(?:0x)?([0-9a-fA-F]{8})\b"
+    r"(?:[\s\S]{0,30}?\b(?:want|expected?)\b\s*(?:0x)?([0-9a-fA-F]{8})\b)?",
     re.I,
 )
 """A magic number a reader printed in hex, and the one it wanted when it says so."""
