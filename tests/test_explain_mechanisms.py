@@ -463,6 +463,13 @@ def test_a_file_extension_inside_a_tensor_path_names_no_file() -> None:
     assert all("cond_stage_model.model" not in f.evidence.get("files", []) for f in findings)
 
 
+def test_a_keyerror_on_a_state_dict_key_is_a_container_unless_it_is_the_optimizers() -> None:
+    """``model_state_dict`` holds the weights; ``optimizer_state_dict`` holds no weights."""
+    assert weightfit.explain("KeyError: 'model_state_dict'\n").findings[0].category == "prefix"
+    top = weightfit.explain("KeyError: 'optimizer_state_dict'\n").findings[0]
+    assert top.category != "prefix"
+
+
 def test_a_token_table_of_a_few_rows_is_no_vocabulary() -> None:
     """1 against 8 vectors per textual-inversion token: a setting, not added tokens."""
     text, _ = _case("invoke-ai__InvokeAI__1718")

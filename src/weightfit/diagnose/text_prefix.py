@@ -169,9 +169,12 @@ def _inner_wrapper(ctx: Context, missing: list[str], unexpected: list[str]) -> b
         if not names or (missing and unexpected):
             continue
         parents = {_wrapped_parent(name) for name in names}
-        if len(parents) != 1 or None in parents:
+        if len(parents) != 1:
             continue
-        parent, segment = parents.pop() or ("", "")
+        (found,) = parents
+        if found is None:
+            continue
+        parent, segment = found
         wrapped = escape_pattern(f"{parent}.{segment}.")
         plain = escape_pattern(f"{parent}.")
         pattern, replacement = (

@@ -172,6 +172,11 @@ def _indexes_weights(text: str, key: str) -> bool:
 STATE_DICT_KEY = re.compile(r"(?:\w+_)?state_?dict(?:_\w+)?", re.I)
 """A key that names a state dict (``state_dict``, ``model_state_dict``): code looking it up
 reads the weights out of a checkpoint, even where the text does not show the code."""
+def _names_weights(key: str) -> bool:
+    """Whether a key names the model's state dict (not an optimizer's or a scheduler's)."""
+    return STATE_DICT_KEY.fullmatch(key) is not None and OTHER_STATE.search(key) is None
+
+
 LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
 """A loaded checkpoint indexed by a variable that holds the container key."""
 MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)')?")
@@ -597,7 +602,7 @@ def facts(text: str) -> Facts:
     )
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next(
-        (k for k in reversed(plain) if STATE_DICT_KEY.fullmatch(k) or _indexes_weights(text, k)),
+        (k for k in reversed(plain) if _names_weights(k) or _indexes_weights(text, k)),
         "",
     )
     found.held_container = _held_container(text)
