@@ -191,7 +191,7 @@ MIN_PAIRED_MODULES = 2
 """Modules that must pair off for a renaming read from the words they share."""
 
 
-def _renamed_modules(ctx: Context, missing: list[str], unexpected: list[str]) -> bool:
+def _renamed_modules(ctx: Context, missing: list[str], unexpected: list[str]) -> None:
     """Report modules renamed one by one: same parent, same parameters, a word in common.
 
     ``mouse_keypoint_map`` and ``jaw_keypoint_map`` in the checkpoint against
@@ -201,15 +201,15 @@ def _renamed_modules(ctx: Context, missing: list[str], unexpected: list[str]) ->
     """
     olds, news = _modules(unexpected), _modules(missing)
     if len(olds) != len(news) or len(olds) < MIN_PAIRED_MODULES:
-        return False
+        return
     for (old, old_leaves), (new, new_leaves) in zip(olds.items(), news.items(), strict=True):
         old_parent, _, old_last = old.rpartition(".")
         new_parent, _, new_last = new.rpartition(".")
         shared = set(old_last.split("_")) & set(new_last.split("_"))
         if old_parent != new_parent or old_leaves != new_leaves or old_last == new_last:
-            return False
+            return
         if not shared - {""}:
-            return False
+            return
     renamed = dict(zip(olds, news, strict=True))
     first_old, first_new = next(iter(renamed.items()))
     ctx.add(
@@ -231,7 +231,6 @@ def _renamed_modules(ctx: Context, missing: list[str], unexpected: list[str]) ->
         )
     )
     ctx.consume(missing=missing, unexpected=unexpected)
-    return True
 
 
 def _modules(names: list[str]) -> dict[str, frozenset[str]]:
