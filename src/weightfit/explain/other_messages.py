@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
@@ -80,8 +81,8 @@ def parse(text: str) -> list[Section]:
         *_peft(text),
         *_accelerate(text),
         *_safetensors(text),
-        *_paddle(text),
-        *_caffe(text),
+        *_shape_lines(text, PADDLE_SHAPE, "paddle", _paddle_shapes),
+        *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
     ]
 
 
@@ -113,26 +114,36 @@ def _diffusers(text: str) -> list[Section]:
     return sections
 
 
-def _paddle(text: str) -> list[Section]:
-    matches = list(PADDLE_SHAPE.finditer(text))
+Shapes = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def _shape_lines(
+    text: str,
+    pattern: re.Pattern[str],
+    origin: str,
+    read: Callable[[re.Match[str]], tuple[str, Shapes]],
+) -> list[Section]:
+    """One section of a framework's one-line shape warnings, each read to (name, shapes)."""
+    matches = list(pattern.finditer(text))
     if not matches:
         return []
-    section = Section(model="", origin="paddle", start=matches[0].start())
+    section = Section(model="", origin=origin, start=matches[0].start())
     for match in matches:
-        section.mismatched[match.group(1)] = (shape(match.group(3)), shape(match.group(2)))
+        name, shapes = read(match)
+        section.mismatched[name] = shapes
     return [section]
 
 
-def _caffe(text: str) -> list[Section]:
-    matches = list(CAFFE_SHAPE.finditer(text))
-    if not matches:
-        return []
-    section = Section(model="", origin="caffe", start=matches[0].start())
-    for match in matches:
-        blob, layer = int(match.group(1)), match.group(2)
-        leaf = CAFFE_BLOBS[blob] if blob < len(CAFFE_BLOBS) else f"blob{blob}"
-        section.mismatched[f"{layer}.{leaf}"] = (shape(match.group(3)), shape(match.group(4)))
-    return [section]
+def _paddle_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """Paddle names the model's shape first, then the loaded one."""
+    return match.group(1), (shape(match.group(3)), shape(match.group(2)))
+
+
+def _caffe_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """Caffe names a layer and a blob index: blob 0 is its weight, 1 its bias."""
+    blob, layer = int(match.group(1)), match.group(2)
+    leaf = CAFFE_BLOBS[blob] if blob < len(CAFFE_BLOBS) else f"blob{blob}"
+    return f"{layer}.{leaf}", (shape(match.group(3)), shape(match.group(4)))
 
 
 def _variant_mix(text: str) -> list[Section]:

@@ -172,6 +172,8 @@ def _indexes_weights(text: str, key: str) -> bool:
 STATE_DICT_KEY = re.compile(r"(?:\w+_)?state_?dict(?:_\w+)?", re.I)
 """A key that names a state dict (``state_dict``, ``model_state_dict``): code looking it up
 reads the weights out of a checkpoint, even where the text does not show the code."""
+
+
 def _names_weights(key: str) -> bool:
     """Whether a key names the model's state dict (not an optimizer's or a scheduler's)."""
     return STATE_DICT_KEY.fullmatch(key) is not None and OTHER_STATE.search(key) is None
