@@ -74,62 +74,6 @@ def unsupported_precision(ctx: Context) -> None:
     )
 
 
-def stale_option(ctx: Context) -> None:
-    """Report saved options that lack one the code reads: the checkpoint predates the code.
-
-    The key lists the same text shows (a module renamed since) are that release's too.
-    """
-    facts = whole_text_facts(ctx)
-    if facts is None or facts.stale_option is None or ctx.findings or ctx.mismatches():
-        return
-    cls, option = facts.stale_option
-    names = [*ctx.missing(), *ctx.unexpected()]
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"the options saved with the checkpoint ('{cls}') have no '{option}', which this "
-                "code reads: the checkpoint was written by an older release of the code"
-                + (f", whose names ({names[0]}) it still holds" if names else "")
-            ),
-            params=names,
-            evidence={"options_class": cls, "option": option, "names": names[:8]},
-            confidence=0.5,
-            fix_note=(
-                "load it with the release that trained it (the commit or version of that "
-                "date), or convert it with the project's upgrade script if it has one"
-            ),
-        )
-    )
-    ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
-
-
-def missing_metadata(ctx: Context) -> None:
-    """Report a checkpoint without the metadata entry its loader reads beside the weights."""
-    facts = whole_text_facts(ctx)
-    if facts is None or not facts.metadata_key or ctx.findings:
-        return
-    key = facts.metadata_key
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"the checkpoint has no '{key}' entry, which this loader reads beside the "
-                "weights: the file was written by another release of the tool (or converted "
-                "or stripped to its weights), or by another tool"
-            ),
-            evidence={"entry": key},
-            confidence=0.45,
-            fix_note=(
-                f"use the checkpoint published for this release, or load its weights directly "
-                f"(load_state_dict) and supply the '{key}' settings from the config"
-            ),
-        )
-    )
-
-
 def non_tensor_entry(ctx: Context) -> None:
     """Report a state dict entry that holds an object, not a tensor: state beside the weights."""
     facts = whole_text_facts(ctx)

@@ -47,6 +47,7 @@ LOADING_ERROR = re.compile(
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
     r"Incompatible\s+number\s+of\s+blobs\s+for\s+layer|Cannot\s+copy\s+param\s+\d+\s+weights|"
+    r"assert\s+[\w.\[\]'\"]*\.shape\s*==\s*[\w.\[\]'\"]*\.shape|"
     r"not\s+matched\s+with\s+loaded|['\"]unmatched['\"]\s*:\s*\[\s*['\"]|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
     r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
@@ -244,7 +245,8 @@ INPUT_CHANNELS = re.compile(
 masked-image latents the pipeline feeds it."""
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
-    r"PytorchStreamReader\s+failed\s+reading\s+zip\s+archive[^\n]*|Ran\s+out\s+of\s+input|"
+    r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
+    r"archive\s+is\s+corrupted|"
     r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
@@ -301,6 +303,12 @@ engine built by another TensorRT release, an ONNX model of a newer IR version th
 runtime knows; a loader naming the older generation of its codebase that saved the file
 (Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
 YOLOv8``)."""
+NEWER_ARGUMENT = re.compile(r"__init__\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
+"""A class built from a saved config that passes an argument the class does not take."""
+ABSENT_TARGETS = re.compile(
+    r"Target\s+modules?\s+(\{[^}\n]*\}|\[[^\]\n]*\]|\S+)\s+not\s+found\s+in\s+the\s+base\s+model"
+)
+"""PEFT refusing an adapter config whose target modules the base model does not have."""
 OPTION_CLASSES = frozenset(
     {"Namespace", "SimpleNamespace", "EasyDict", "AttrDict", "DictConfig", "ConfigDict", "Config"}
 )
@@ -365,7 +373,10 @@ QUANT_DTYPE = re.compile(
 )
 """A loader refusing a storage dtype that holds quantized weights (bitsandbytes' U8, int8
 weight-only I8, FP8): the file is quantized, the loader expects float weights."""
-META_DEVICE = re.compile(r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device")
+META_DEVICE = re.compile(
+    r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device|Cannot\s+copy\s+out\s+of\s+meta\s+tensor"
+)
+"""A parameter left on the meta device after loading: no value in the checkpoint for it."""
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
 """A module object lacking an attribute its class now has: pickled by another version."""
@@ -489,6 +500,10 @@ class Facts:
         unsupported_precision: The precision a loader or device refused (``float16``).
         stale_option: ``(class, option)`` of ``'Namespace' object has no attribute
             'attention_type'``: the options a checkpoint saved lack one this code reads.
+        newer_argument: An argument a saved config passes that the code's class does not
+            take (``__init__() got an unexpected keyword argument 'rope_scaling'``).
+        absent_targets: Modules an adapter targets that the base model lacks (PEFT's
+            ``Target modules {'q_proj'} not found in the base model``).
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
             checkpoint and did not find (``checkpoint['meta']``: ``KeyError: 'meta'``).
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
@@ -529,6 +544,8 @@ class Facts:
     non_tensor: tuple[str, str] | None = None
     metadata_key: str = ""
     stale_option: tuple[str, str] | None = None
+    newer_argument: str = ""
+    absent_targets: str = ""
     unsupported_precision: str = ""
     depth_said: str = ""
     text: str = field(default="", repr=False)
@@ -571,6 +588,8 @@ class Facts:
             "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
             "metadata_key": self.metadata_key,
             "stale_option": list(self.stale_option) if self.stale_option else None,
+            "newer_argument": self.newer_argument,
+            "absent_targets": self.absent_targets,
             "unsupported_precision": self.unsupported_precision,
             "depth_said": self.depth_said,
         }
@@ -675,7 +694,7 @@ def facts(text: str) -> Facts:
         found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
     meta = META_DEVICE.search(text)
     if meta is not None:
-        found.meta_device = meta.group(1)
+        found.meta_device = meta.group(1) or "a parameter"
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
         known = any(c.kind == "attribute" for c in knowledge.changes_for(f"{cls}.{attribute}"))
@@ -694,6 +713,12 @@ def facts(text: str) -> Facts:
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
             found.stale_option = (cls, attribute)
+    argument = NEWER_ARGUMENT.search(text)
+    if argument is not None:
+        found.newer_argument = argument.group(1)
+    targets = ABSENT_TARGETS.search(text)
+    if targets is not None:
+        found.absent_targets = targets.group(1)
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
@@ -719,6 +744,7 @@ def facts(text: str) -> Facts:
         or found.non_tensor
         or found.metadata_key
         or found.stale_option
+        or found.absent_targets
         or found.unsupported_precision
         or found.depth_said
         or NOT_IN_FILE.search(text) is not None

@@ -1,0 +1,119 @@
+"""What a text says of the settings saved beside the weights, or of an adapter's config.
+
+Saved options that lack one the code reads (an older release wrote them), a config passing
+an argument the code's class does not take (a newer release wrote it), a metadata entry the
+loader reads and the file lacks, an adapter whose target modules the base model does not
+have.
+"""
+
+from __future__ import annotations
+
+from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import whole_text_facts
+from weightfit.findings import Finding
+
+
+def stale_option(ctx: Context) -> None:
+    """Report saved options that lack one the code reads: the checkpoint predates the code.
+
+    The key lists the same text shows (a module renamed since) are that release's too.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.stale_option is None or ctx.findings or ctx.mismatches():
+        return
+    cls, option = facts.stale_option
+    names = [*ctx.missing(), *ctx.unexpected()]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the options saved with the checkpoint ('{cls}') have no '{option}', which this "
+                "code reads: the checkpoint was written by an older release of the code"
+                + (f", whose names ({names[0]}) it still holds" if names else "")
+            ),
+            params=names,
+            evidence={"options_class": cls, "option": option, "names": names[:8]},
+            confidence=0.5,
+            fix_note=(
+                "load it with the release that trained it (the commit or version of that "
+                "date), or convert it with the project's upgrade script if it has one"
+            ),
+        )
+    )
+    ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
+
+
+def newer_argument(ctx: Context) -> None:
+    """Report a saved config passing an argument the code's class does not take."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.newer_argument or ctx.findings:
+        return
+    argument = facts.newer_argument
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the saved config passes '{argument}', which this code's class does not take: "
+                "the config (and its weights) were written by a newer release of the library "
+                "or code than the one installed (or for another model class)"
+            ),
+            evidence={"argument": argument},
+            confidence=0.5,
+            fix_note=(
+                "upgrade the library (or the project's code) to the release that wrote the "
+                "config, or use a checkpoint saved for the installed one"
+            ),
+        )
+    )
+
+
+def absent_targets(ctx: Context) -> None:
+    """Report an adapter whose target modules the base model does not have."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.absent_targets or ctx.findings:
+        return
+    targets = facts.absent_targets
+    ctx.add(
+        Finding(
+            category="lora_mismatch",
+            severity="error",
+            message=(
+                f"the adapter targets modules {targets} the base model does not have: an "
+                "adapter (or adapter config) made for another architecture, whose layers are "
+                "named otherwise"
+            ),
+            evidence={"targets": targets},
+            confidence=0.6,
+            fix_note=(
+                "load the adapter onto the base model it was trained on, or set "
+                "target_modules to this model's layer names (print(model) lists them)"
+            ),
+        )
+    )
+
+
+def missing_metadata(ctx: Context) -> None:
+    """Report a checkpoint without the metadata entry its loader reads beside the weights."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.metadata_key or ctx.findings:
+        return
+    key = facts.metadata_key
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the checkpoint has no '{key}' entry, which this loader reads beside the "
+                "weights: the file was written by another release of the tool (or converted "
+                "or stripped to its weights), or by another tool"
+            ),
+            evidence={"entry": key},
+            confidence=0.45,
+            fix_note=(
+                f"use the checkpoint published for this release, or load its weights directly "
+                f"(load_state_dict) and supply the '{key}' settings from the config"
+            ),
+        )
+    )
