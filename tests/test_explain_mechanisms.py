@@ -233,6 +233,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("Q-Future__Q-Instruct__1", "unexpected", {}),
         ("ml-explore__mlx__1024", "unexpected", {}),
     ],
+    # A weights file a little larger than the loader reads: whole, of another release.
+    "larger_file": [("google__gemma.cpp__152", "version", {"file_bytes": 1024512})],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (
@@ -468,6 +470,12 @@ def test_a_keyerror_on_a_state_dict_key_is_a_container_unless_it_is_the_optimize
     assert weightfit.explain("KeyError: 'model_state_dict'\n").findings[0].category == "prefix"
     top = weightfit.explain("KeyError: 'optimizer_state_dict'\n").findings[0]
     assert top.category != "prefix"
+
+
+def test_a_comfyui_loader_node_is_a_loading_context() -> None:
+    """``Error occurred when executing AnimateDiffLoaderV1``: a loader node's failure."""
+    text, _ = _case("Kosinkadink__ComfyUI-AnimateDiff-Evolved__25")
+    assert weightfit.explain(text).findings  # a loading error, even if no rule explains it
 
 
 def test_a_token_table_of_a_few_rows_is_no_vocabulary() -> None:

@@ -606,6 +606,10 @@ PRECISION_RATIOS = (2, 4)
 """Byte-count ratios of one tensor stored in two precisions (fp16 / fp32, int8 / fp32)."""
 
 
+NEAR_SIZE = 1.1
+"""A file at most this much larger than the loader reads is the same model, laid out otherwise."""
+
+
 def byte_counts(ctx: Context) -> None:
     """Report a raw weight file of another byte count than the loader reads.
 
@@ -618,16 +622,23 @@ def byte_counts(ctx: Context) -> None:
     has, wants = facts.byte_counts
     small, large = sorted((has, wants))
     precision = small > 0 and large % small == 0 and large // small in PRECISION_RATIOS
+    # A file a little larger than the loader reads is whole: the same model's weights in
+    # another release's layout (a tensor added, a table grown), not a cut download.
+    release = not precision and has > wants and has <= wants * NEAR_SIZE
+    category: Category = "dtype_variant" if precision else "version" if release else "partitioned"
     ctx.add(
         Finding(
-            category="dtype_variant" if precision else "partitioned",
+            category=category,
             severity="error",
             message=(
-                f"a weight file holds {has} bytes where the loader reads {wants}: "
+                f"a weight file's size is {has} where the loader reads {wants}: "
                 + (
                     f"exactly {large // small} times {'fewer' if has < wants else 'more'}, the "
                     "same values stored in another precision (fp16 against fp32)"
                     if precision
+                    else "a little more than it reads, so not cut short: the weights file of "
+                    "another release, laid out otherwise than this loader expects"
+                    if release
                     else "the file is cut short or from another model"
                 )
             ),
@@ -636,6 +647,8 @@ def byte_counts(ctx: Context) -> None:
             fix_note=(
                 "convert (or export) the weights in the precision the loader is configured for"
                 if precision
+                else "use the weights released for this loader's version (or update the loader)"
+                if release
                 else "download or export the weights again and compare the file sizes"
             ),
         )

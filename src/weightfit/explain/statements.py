@@ -136,7 +136,7 @@ LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
     # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
-    r"\bload\w*\(|\w+Loader(?:Simple)?\b|\b(?:restore|init_from|load_from)\w*|"
+    r"\bload\w*\(|\w+(?<!Data)Loader\w*|\b(?:restore|init_from|load_from)\w*|"
     # Code copying saved values into a model's tensors (``param.data.copy_(blobs[name])``).
     r"\.copy_\(|"
     # A reader that found no weights file where it looked.
@@ -309,6 +309,12 @@ ABSENT_TARGETS = re.compile(
     r"Target\s+modules?\s+(\{[^}\n]*\}|\[[^\]\n]*\]|\S+)\s+not\s+found\s+in\s+the\s+base\s+model"
 )
 """PEFT refusing an adapter config whose target modules the base model does not have."""
+SIZE_MISMATCH = re.compile(
+    r"Mismatch\s+between\s+expected\s+(\d+)\s+and\s+actual\s+(\d+)\s*(?:[KMG]i?B|bytes?)?\s+size",
+    re.I,
+)
+"""gemma.cpp's ``Mismatch between expected 1024000 and actual 1024512 KiB size`` of a weights
+file (the loader's count first)."""
 OPTION_CLASSES = frozenset(
     {"Namespace", "SimpleNamespace", "EasyDict", "AttrDict", "DictConfig", "ConfigDict", "Config"}
 )
@@ -723,8 +729,11 @@ def facts(text: str) -> Facts:
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
     counts = BYTE_COUNTS.search(text)
+    sizes = SIZE_MISMATCH.search(text)
     if counts is not None and "file" in text.lower():
         found.byte_counts = (int(counts.group(1)), int(counts.group(2)))
+    elif sizes is not None:
+        found.byte_counts = (int(sizes.group(2)), int(sizes.group(1)))
     found.loading_error = found.loading_error or bool(
         found.gluon_missing
         or found.byte_counts
