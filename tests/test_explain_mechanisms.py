@@ -235,6 +235,20 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A weights file a little larger than the loader reads: whole, of another release.
     "larger_file": [("google__gemma.cpp__152", "version", {"file_bytes": 1024512})],
+    # A pickled class the failing checkout's codebase never defines: another codebase's file.
+    "other_codebase": [
+        (
+            "mikel-brostrom__boxmot__478",
+            "unrelated",
+            {"defined_by": ["YOLOv7", "YOLOv9"], "checkout": "YOLOv5"},
+        ),
+        ("YOLOSHOW__YOLOSHOW__45", "unrelated", {"defined_by": []}),
+    ],
+    # A class the checkout's own codebase defines today: an older checkout.
+    "own_codebase_newer": [
+        ("xugaoxiang__yolov5-pyqt5__5", "version", {"class": "SPPF"}),
+        ("Javacr__PyQt5-YOLOv5__34", "version", {"class": "DetectionModel"}),
+    ],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (

@@ -392,7 +392,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "missing_class",
         text_statements.missing_class,
-        ("version",),
+        ("version", "unrelated"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -15,6 +15,7 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.diagnose.text_messages import other_format_finding
 from weightfit.findings import Category, Finding
+from weightfit.knowledge import pickled_classes
 
 
 def missing_class(ctx: Context) -> None:
@@ -23,6 +24,8 @@ def missing_class(ctx: Context) -> None:
     if facts is None or facts.missing_class is None or ctx.findings:
         return
     name, module = facts.missing_class
+    if name and _other_codebase(ctx, name, module, facts.missing_class_file):
+        return
     what = (
         f"class '{name}' of module '{module}'"
         if name and module
@@ -48,6 +51,57 @@ def missing_class(ctx: Context) -> None:
             ),
         )
     )
+
+
+def _other_codebase(ctx: Context, name: str, module: str, file: str) -> bool:
+    """Report a whole-model pickle of another codebase, by the codebases that define its class.
+
+    YOLOv5, YOLOv7 and YOLOv9 pickle layers from the same ``models`` package. A class the
+    failing checkout's codebase (named by its path) never defines, or none of them does, is
+    another codebase's file (YOLOv7's ``MP`` in YOLOv5's code) or a modified network's; a
+    class its own codebase defines today only says the checkout is older (left to the
+    caller's ``version``).
+    """
+    pickled = pickled_classes.pickling(module)
+    if not pickled:
+        return False
+    definers = [codebase.name for codebase in pickled if codebase.defines(module, name)]
+    checkout = pickled_classes.checkout_of(file) if file else None
+    if checkout is not None and checkout.name in definers:
+        return False
+    if definers and checkout is None:
+        return False  # whose checkout failed is unknown: an older one of the definers, maybe
+    loader = f"{checkout.name} code" if checkout is not None else "this code"
+    whose = (
+        f"a {' / '.join(definers)} model, saved whole and opened by another codebase"
+        if definers
+        else "a modified network's layer (none of "
+        f"{', '.join(c.name for c in pickled)} defines it): the file was saved by code with "
+        "layers of its own"
+    )
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"the file pickles class '{name}' of '{module}', which {loader} does not define: "
+                f"{whose}"
+            ),
+            evidence={
+                "class": name,
+                "module": module,
+                "defined_by": definers,
+                "checkout": checkout.name if checkout is not None else None,
+                "sources": [c.source for c in pickled],
+            },
+            confidence=0.6 if definers and checkout is not None else 0.45,
+            fix_note=(
+                "run the file with the codebase that trained it, or export its weights there "
+                "and load them into this code's model if the architectures match"
+            ),
+        )
+    )
+    return True
 
 
 def unsupported_precision(ctx: Context) -> None:

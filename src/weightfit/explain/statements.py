@@ -182,7 +182,10 @@ def _names_weights(key: str) -> bool:
 
 LOADED_BY_VARIABLE = re.compile(r"\b\w*(?:load|ckpt|checkpoint)\w*\s*\[\s*[A-Za-z_]\w*\s*\]")
 """A loaded checkpoint indexed by a variable that holds the container key."""
-MISSING_CLASS = re.compile(r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)')?")
+MISSING_CLASS = re.compile(
+    r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)'(?:\s+from\s+'([^'\n]*)')?)?"
+)
+"""Unpickling a class its module lacks, with the module and the file it was loaded from."""
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
@@ -485,6 +488,8 @@ class Facts:
             pipelines' ``expects 4 but received ... = 9``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
+        missing_class_file: The file of the module that lacked a pickled class, as
+            ``Can't get attribute 'MP' on <module 'models.common' from '...'>`` names it.
         stated: ``(kind, first, second)`` of a line stating two values of one model
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
         broken_file: What a reader said of a file that is not whole (:data:`BROKEN_FILE`).
@@ -530,6 +535,7 @@ class Facts:
     gluon_missing: tuple[str, str] | None = None
     byte_counts: tuple[int, int] | None = None
     missing_class: tuple[str, str] | None = None
+    missing_class_file: str = ""
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
     meta_device: str = ""
@@ -643,6 +649,7 @@ def facts(text: str) -> Facts:
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2) or "")
+        found.missing_class_file = missing_class.group(3) or ""
     else:
         module = NO_MODULE.search(text)
         if module is not None and UNPICKLING.search(text):

@@ -10,6 +10,7 @@ config (or release note, or source file) it was read from:
 ``class_counts.yaml``      output rows of heads trained on common datasets
 ``families.yaml``          shape signatures of model families and sizes
 ``version_changes.yaml``   state-dict changes between library versions
+``pickled_classes.yaml``   classes YOLO codebases pickle (:mod:`.pickled_classes`)
 =========================  ===========================================================
 
 Rules use them to *name* candidates ("2304 = google/gemma-2-2b-it hidden_size"),
