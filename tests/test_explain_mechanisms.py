@@ -249,6 +249,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("xugaoxiang__yolov5-pyqt5__5", "version", {"class": "SPPF"}),
         ("Javacr__PyQt5-YOLOv5__34", "version", {"class": "DetectionModel"}),
     ],
+    # A cut list showing one part of a fused word's group: ``to_q`` beside ``qkv``.
+    "one_part_of_fused": [("Nerogar__OneTrainer__1589", "fused_split", {})],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (
@@ -490,6 +492,15 @@ def test_a_comfyui_loader_node_is_a_loading_context() -> None:
     """``Error occurred when executing AnimateDiffLoaderV1``: a loader node's failure."""
     text, _ = _case("Kosinkadink__ComfyUI-AnimateDiff-Evolved__25")
     assert weightfit.explain(text).findings  # a loading error, even if no rule explains it
+
+
+def test_one_part_beside_a_word_that_fuses_nothing_is_no_fused_pair() -> None:
+    """``query`` against a cut list's ``q``: a renamed projection, not a fused one."""
+    text = (
+        'Missing key(s) in state_dict: "blocks.0.attn.query.weight", ...\n'
+        'Unexpected key(s) in state_dict: "blocks.0.attn.q.weight", ...\n'
+    )
+    assert "fused_split" not in [f.category for f in weightfit.explain(text).findings]
 
 
 def test_a_token_table_of_a_few_rows_is_no_vocabulary() -> None:

@@ -25,8 +25,10 @@ def fused_names(ctx: Context) -> None:
     if not ctx.partial:
         return
     missing, unexpected = ctx.missing(), ctx.unexpected()
+    cut = bool(ctx.facts.get("truncated"))
     for fused_side, parts_side in ((missing, unexpected), (unexpected, missing)):
         explained_fused, explained_parts = [], []
+        one_part = False
         for fused in fused_side:
             parent, word = _parent_and_word(fused)
             word = word.removesuffix("_proj")  # o_proj's "o" is in every "proj"
@@ -35,7 +37,15 @@ def fused_names(ctx: Context) -> None:
                 {h for p in parts if (h := _head(_parent_and_word(p)[1])) and h in word},
                 key=word.find,
             )
-            if len(heads) < 2:
+            # Lists cut short may show one part of a fused word's group (``to_q`` beside
+            # ``qkv``, its ``to_k``, ``to_v`` left out): its first part is enough.
+            first_of_cut = cut and heads[:1] == [FUSED_WORDS.get(word, "")]
+            if len(heads) < 2 and not first_of_cut:
+                continue
+            if first_of_cut:
+                one_part = True
+                explained_fused.append(fused)
+                explained_parts += [p for p in parts if _head(_parent_and_word(p)[1]) in heads]
                 continue
             if "_".join(heads) not in word and "".join(heads) not in word:
                 continue
@@ -54,7 +64,7 @@ def fused_names(ctx: Context) -> None:
                 ),
                 params=[*explained_fused, *dict.fromkeys(explained_parts)],
                 evidence={"fused": explained_fused[:8], "parts": explained_parts[:8]},
-                confidence=0.8,
+                confidence=0.6 if one_part else 0.8,
                 fix_note=(
                     "the loader that knows this layout fuses or splits them on load (a "
                     "transformers / vLLM version with the model's conversion mapping); "
@@ -201,6 +211,11 @@ def _split_parts(names: list[str]) -> bool:
 
 PART_INITIALS = {"query": "q", "key": "k", "value": "v"}
 """Projection words that fused names abbreviate to their initial (``query`` → ``qkv``)."""
+
+
+FUSED_WORDS = {"qkv": "q", "wqkv": "q", "query_key_value": "q", "gate_up": "gate", "w13": "w1"}
+"""Fused projections' module words and the first part each joins, where a cut list may show
+that part alone."""
 
 
 def _head(word: str) -> str:
