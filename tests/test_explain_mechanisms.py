@@ -251,6 +251,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A cut list showing one part of a fused word's group: ``to_q`` beside ``qkv``.
     "one_part_of_fused": [("Nerogar__OneTrainer__1589", "fused_split", {})],
+    # The same numbered block holding other sub-modules: built otherwise by another release.
+    "rebuilt_block": [
+        ("lucidrains__imagen-pytorch__109", "version", {"missing": 6, "unexpected": 6}),
+    ],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (

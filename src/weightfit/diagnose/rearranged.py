@@ -8,7 +8,9 @@ modules otherwise than the code that builds the model:
   (``patch_embed.proj.weight`` against ``patch_embed.proj.0.weight``, ``head.weight``
   against ``head.fc.weight``): a layer became a block, or a block a layer;
 - the same module path with other layer indices (``layers.0.downsample.*`` against
-  ``layers.3.downsample.*``): a module moved to another stage.
+  ``layers.3.downsample.*``): a module moved to another stage;
+- the same numbered block holding other sub-modules (``ups.0.3.net.0`` against
+  ``ups.0.3.1``): the block is built otherwise.
 
 When these account for every leftover name on both sides, the cause is a code version
 (a release that changed the architecture's layout, a modified copy of a library), which
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 from weightfit.diagnose._context import Context, layer_template
 from weightfit.findings import Finding
+from weightfit.tree import is_layer_index
 
 MIN_SHARE = 0.9
 """Share of each side's leftover names the two relations must account for."""
@@ -34,7 +37,7 @@ def rearranged(ctx: Context) -> None:
     missing, unexpected = ctx.missing(), ctx.unexpected()
     if not missing or not unexpected:
         return
-    nested = _nested_pairs(missing, unexpected)
+    nested = _nested_pairs(missing, unexpected) + _rebuilt_blocks(missing, unexpected)
     moved = _moved(missing, unexpected)
     explained_missing = {m for m, _ in nested} | {m for m, _ in moved}
     explained_unexpected = {u for _, u in nested} | {u for _, u in moved}
@@ -97,6 +100,34 @@ def _nested_pairs(missing: list[str], unexpected: list[str]) -> list[tuple[str, 
     return pairs
 
 
+def _rebuilt_blocks(missing: list[str], unexpected: list[str]) -> list[tuple[str, str]]:
+    """Pairs filling the same numbered block with other sub-modules.
+
+    ``unets.0.ups.0.3.net.0.weight`` against ``unets.0.ups.0.3.1.weight``: block 3 of
+    ``ups.0`` holds a ``net`` Sequential on one side, a plain layer list on the other.
+    """
+    pairs = []
+    for m in missing:
+        for u in unexpected:
+            shared = _shared_prefix(m.split("."), u.split("."))
+            if (
+                shared
+                and is_layer_index(shared[-1])
+                and len(shared) < min(len(m.split(".")), len(u.split("."))) - 1
+            ):
+                pairs.append((m, u))
+    return pairs
+
+
+def _shared_prefix(a: list[str], b: list[str]) -> list[str]:
+    shared = []
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        shared.append(x)
+    return shared
+
+
 def _moved(missing: list[str], unexpected: list[str]) -> list[tuple[str, str]]:
     """Pairs with the same name once layer indices are folded, in other layers."""
     by_template: dict[str, list[str]] = {}
@@ -111,6 +142,8 @@ def _moved(missing: list[str], unexpected: list[str]) -> list[tuple[str, str]]:
 
 
 def _common_module(a: str, b: str) -> str:
-    """The shorter of the two names' modules: the place both sides fill."""
+    """The place both sides fill: the module holding the other's, or the block both share."""
     first, second = _module(a), _module(b)
-    return first if len(first) <= len(second) else second
+    if first.startswith(second + ".") or second.startswith(first + "."):
+        return first if len(first) <= len(second) else second
+    return ".".join(_shared_prefix(first.split("."), second.split(".")))
