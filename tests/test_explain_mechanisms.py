@@ -259,6 +259,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"built_otherwise": ["unets.0.ups.0.3", "unets.0.ups.1.3", "unets.0.ups.2.3"]},
         ),
     ],
+    # diffusers' deprecated ``revision='fp16'`` whose repository lacks the variant files; a
+    # call in the warning's code (``warnings.warn(``) is no missing key.
+    "variant_filenames": [("huggingface__diffusers__2419", "dtype_variant", {})],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (

@@ -285,6 +285,8 @@ def _tokens(text: str) -> list[_Token]:
     stated = {m.start(1) for m in STATED_NAME.finditer(text)}
     for match in DOTTED.finditer(text):
         name = match.group(1).rstrip(".-")
+        if text.startswith("(", match.start(1) + len(name)):
+            continue  # a call in the traceback's code (``warnings.warn(``), not a tensor
         if _is_name(name, listed=match.start(1) in stated):
             tokens.append(_Token(match.start(1), match.start(1) + len(name), name=name))
         if len(tokens) > MAX_NAMES:
@@ -708,6 +710,8 @@ def _names_in_span(span: str) -> list[str]:
         parts = UNQUOTED_ITEM.findall(span[:MAX_SPAN])
     names: list[str] = []
     for part in parts:
+        if not quoted and part.endswith("("):
+            continue  # a call in the code a traceback shows (``warnings.warn(``), not a key
         part = SHARD_SUFFIX.sub("", part.strip("[](). :;-"))
         if "/" in part and _variable_path(part):
             part = part.replace("/", ".")  # a TensorFlow variable path in a key list
