@@ -262,6 +262,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # diffusers' deprecated ``revision='fp16'`` whose repository lacks the variant files; a
     # call in the warning's code (``warnings.warn(``) is no missing key.
     "variant_filenames": [("huggingface__diffusers__2419", "dtype_variant", {})],
+    # A GGUF runtime expecting tensors of another GGML type.
+    "ggml_type_expected": [("antirez__ds4__171", "quantization", {})],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (
@@ -497,6 +499,18 @@ def test_a_keyerror_on_a_state_dict_key_is_a_container_unless_it_is_the_optimize
     assert weightfit.explain("KeyError: 'model_state_dict'\n").findings[0].category == "prefix"
     top = weightfit.explain("KeyError: 'optimizer_state_dict'\n").findings[0]
     assert top.category != "prefix"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "hengchuan__RDN-TensorFlow__20",  # TensorFlow's "Restoring from checkpoint failed"
+        "wang-xinyu__tensorrtx__1258",  # a TensorRT builder's assertion over its weight map
+    ],
+)
+def test_a_failed_restore_or_weight_map_assertion_is_a_loading_error(ident: str) -> None:
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings
 
 
 def test_a_comfyui_loader_node_is_a_loading_context() -> None:

@@ -49,6 +49,9 @@ LOADING_ERROR = re.compile(
     r"Incompatible\s+number\s+of\s+blobs\s+for\s+layer|Cannot\s+copy\s+param\s+\d+\s+weights|"
     r"assert\s+[\w.\[\]'\"]*\.shape\s*==\s*[\w.\[\]'\"]*\.shape|"
     r"does\s+not\s+have\s+the\s+required\s+variant\s+filenames|"
+    r"Restoring\s+from\s+checkpoint\s+failed|"
+    # A GGUF runtime expecting tensors of another GGML type (``expected IQ2_XXS expert tensors``).
+    r"(?i:expected\s+(?:\w+\s+){0,2}?i?q[1-8]_\w+\s+(?:\w+\s+){0,2}?tensors?)|"
     r"not\s+matched\s+with\s+loaded|['\"]unmatched['\"]\s*:\s*\[\s*['\"]|"
     r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
     r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
@@ -101,7 +104,7 @@ LOADING_ERROR = re.compile(
 QUANT_WORDS = re.compile(
     r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
     r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
-    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|k-quants?|quant_state|quant_type|"
+    r"bitsandbytes__\w*|quantized_stats|i?q[1-8]_\w+|k-quants?|quant_state|quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
     r"QuantLinear|WQLinear\w*|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
     r"float8_e5m2|torch\.u?int8)\b",
@@ -128,7 +131,7 @@ FILE_NAME = re.compile(
 """A checkpoint file's name, not the start of a dotted path (``cond_stage_model.model.x``)."""
 RAISED = re.compile(
     r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
-    r"\[Errno\s+\d+\]|"
+    r"\[Errno\s+\d+\]|Assertion\s+[`'\"][^`'\"\n]{1,80}[`'\"]\s+failed|"
     r"Exception\s+during\s+processing",
     re.M,
 )
@@ -140,6 +143,8 @@ LOADING_CONTEXT = re.compile(
     r"\bload\w*\(|\w+(?<!Data)Loader\w*|\b(?:restore|init_from|load_from)\w*|"
     # Code copying saved values into a model's tensors (``param.data.copy_(blobs[name])``).
     r"\.copy_\(|"
+    # A network built from a map of named weights (TensorRT API builders read .wts files).
+    r"std::map<[^\n]{0,120}?Weights>|"
     # A reader that found no weights file where it looked.
     r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp)\b",
     re.I,
