@@ -104,7 +104,8 @@ LOADING_ERROR = re.compile(
 QUANT_WORDS = re.compile(
     r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
     r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
-    r"bitsandbytes__\w*|quantized_stats|i?q[1-8]_\w+|k-quants?|quant_state|quant_type|"
+    r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|iq[1-4]_\w+|k-quants?|quant_state|"
+    r"quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
     r"QuantLinear|WQLinear\w*|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
     r"float8_e5m2|torch\.u?int8)\b",
