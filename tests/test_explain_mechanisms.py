@@ -264,6 +264,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "variant_filenames": [("huggingface__diffusers__2419", "dtype_variant", {})],
     # A GGUF runtime expecting tensors of another GGML type.
     "ggml_type_expected": [("antirez__ds4__171", "quantization", {})],
+    # Paddle's Linear weights read in PyTorch's layout: a character dictionary of another size.
+    "paddle_layout": [
+        ("PaddlePaddle__PaddleOCR__10666", "vocab_resize", {"checkpoint_rows": 6629})
+    ],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [
         (

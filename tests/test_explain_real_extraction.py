@@ -490,9 +490,14 @@ def test_a_qualified_key_list_is_still_a_key_list() -> None:
 
 
 def test_paddles_shape_warning_reads_the_model_first_then_the_loaded_params() -> None:
-    """PaddleOCR: ``model params X [120, 18] not matched with loaded params X [120, 6625]``."""
+    """PaddleOCR: ``model params X [120, 18] not matched with loaded params X [120, 6625]``.
+
+    Paddle stores a Linear weight as ``[in, out]``: read in PyTorch's layout; an embedding
+    is ``[rows, width]`` in both."""
     (section,) = [s for s in sections(dev_text("PaddlePaddle__PaddleOCR__10666")) if s.mismatched]
-    assert section.mismatched["head.ctc_head.fc.weight"] == ((120, 6625), (120, 18))
+    assert section.mismatched["head.ctc_head.fc.weight"] == ((6625, 120), (18, 120))
+    embedding = section.mismatched["head.gtc_head.embedding.embedding.weight"]
+    assert embedding == ((6629, 384), (22, 384))
 
 
 def test_a_shape_another_name_labels_is_not_the_next_names() -> None:

@@ -135,8 +135,15 @@ def _shape_lines(
 
 
 def _paddle_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
-    """Paddle names the model's shape first, then the loaded one."""
-    return match.group(1), (shape(match.group(3)), shape(match.group(2)))
+    """Paddle names the model's shape first, then the loaded one.
+
+    Paddle stores a Linear weight input axis first (``[in, out]``), an embedding as PyTorch
+    does (``[rows, width]``): a matrix that is no embedding is turned to PyTorch's layout.
+    """
+    name, model, loaded = match.group(1), shape(match.group(2)), shape(match.group(3))
+    if len(model) == len(loaded) == 2 and "embed" not in name.lower():
+        model, loaded = model[::-1], loaded[::-1]
+    return name, (loaded, model)
 
 
 def _caffe_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
