@@ -1,4 +1,4 @@
-"""Loading messages of diffusers, PEFT, accelerate and safetensors.
+"""Loading messages of diffusers, PEFT, accelerate, safetensors, PaddlePaddle and Caffe.
 
 - diffusers: ``Cannot load X from Y because NAME expected shape torch.Size([..]),
   but got torch.Size([..])``, ``... because the following keys are missing: a, b``,
@@ -12,7 +12,8 @@
   ``Error while deserializing header: ...`` (a file that is not, or no longer,
   safetensors);
 - PaddlePaddle's model zoos (PaddleOCR, PaddleDetection ...): ``The shape of model params
-  X [a, b] not matched with loaded params X [c, d] !``, shapes as Paddle stores them;
+  X [a, b] not matched with loaded params X [c, d] !``, Linear weights (stored ``[in, out]``)
+  turned to PyTorch's layout;
 - Caffe: ``Cannot copy param 0 weights from layer 'L'; shape mismatch. Source param shape
   is a b c d (n); target param shape is ...``, the saved net's blob first (blob 0 is the
   layer's weight, 1 its bias).
