@@ -862,9 +862,13 @@ def _ggml_containers(text: str) -> str:
 
 def _magic_tag(number: str) -> str:
     """The GGML container a hex magic number spells, in either byte order, or ``""``."""
-    raw = bytes.fromhex(number)
-    spelled = {word.decode("latin-1") for word in (raw, raw[::-1])}
+    spelled = {word.decode("latin-1") for word in _spellings(int(number, 16))}
     return next((tag for tag in GGML_CONTAINERS if tag in spelled), "")
+
+
+def _spellings(number: int) -> tuple[bytes, bytes]:
+    """The four bytes of a 32-bit number a reader took from a file, in both byte orders."""
+    return number.to_bytes(4, "little"), number.to_bytes(4, "big")
 
 
 def _text_read_as_number(text: str) -> str:
@@ -877,8 +881,7 @@ def _text_read_as_number(text: str) -> str:
         number = int(match.group(1))
         if number >= 1 << 32:
             continue
-        for order in ("little", "big"):
-            word = number.to_bytes(4, order)
+        for word in _spellings(number):
             if all(b < 128 and (chr(b).isalpha() or chr(b) in " <>!/") for b in word):
                 return f"{number} is the text '{word.decode('ascii')}' read as a number"
     return ""
