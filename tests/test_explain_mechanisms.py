@@ -532,6 +532,13 @@ def test_one_part_beside_a_word_that_fuses_nothing_is_no_fused_pair() -> None:
     assert "fused_split" not in [f.category for f in weightfit.explain(text).findings]
 
 
+def test_a_wrapper_read_inside_one_sides_names_proposes_an_inferred_rename() -> None:
+    """The checkpoint's names are not in the text: the rename is read, never exact."""
+    text, _ = _case("QVPR__Patch-NetVLAD__22")
+    (op,) = weightfit.explain(text).findings[0].fix
+    assert op.kind == "rename" and op.safety == "inferred"
+
+
 def test_a_token_table_of_a_few_rows_is_no_vocabulary() -> None:
     """1 against 8 vectors per textual-inversion token: a setting, not added tokens."""
     text, _ = _case("invoke-ai__InvokeAI__1718")

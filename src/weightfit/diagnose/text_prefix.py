@@ -194,7 +194,17 @@ def _inner_wrapper(ctx: Context, missing: list[str], unexpected: list[str]) -> b
                 params=names,
                 evidence={"segment": f"{segment}.", "inside": parent, "side": side},
                 confidence=0.7,
-                fix=[Op("rename", {"pattern": pattern, "replacement": replacement})],
+                # The other side's names are not in the text: the mapping is read, not seen.
+                fix=[
+                    Op(
+                        "rename",
+                        {"pattern": pattern, "replacement": replacement},
+                        inferred={
+                            "evidence": f"{side} names wrapped inside {parent}",
+                            "score": 0.7,
+                        },
+                    )
+                ],
                 fix_note="load before wrapping the part, or unwrap it (.module) to load",
             )
         )
