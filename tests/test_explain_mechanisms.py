@@ -19,6 +19,19 @@ import weightfit
 CORPUS = Path(__file__).parent / "data" / "errors-real"
 
 CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
+    # A shape printed as NumPy prints an array, without commas: ``[1024 30 3]``.
+    "spaced_shape": [
+        (
+            "facebookresearch__VideoPose3D__196",
+            "wrong_variant",
+            {"size_changes": [{"checkpoint": 34, "model": 30, "axes": 1}]},
+        )
+    ],
+    # Two widths a power of two apart that meet in a broadcast: another width configuration.
+    "broadcast_widths": [
+        ("dvschultz__stylegan2-ada-pytorch__15", "wrong_variant", {"ratio": 2}),
+        ("chail__anyres-gan__7", "wrong_variant", {"sizes": [24, 12]}),
+    ],
     # A buffer of size 0 on one side is one its module fills lazily, not a ZeRO-3 shard.
     "lazy_buffer": [
         ("pytorch__audio__245", "version", {"empty_buffers": ["reduction.mel_scale.fb"]}),

@@ -49,6 +49,7 @@ def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
     """Report two row counts that meet, one a known dataset's class count: another label set."""
     datasets = [d.model for n in (a, b) for d in knowledge.datasets_with_classes(n)]
     if not datasets or max(a, b) > 30_000:
+        _broadcast_widths(ctx, a, b)
         return
     ctx.add(
         Finding(
@@ -64,6 +65,36 @@ def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
             fix_note=(
                 "rebuild the head for your classes and do not restore the optimizer state "
                 "of the old head (or drop the head from the checkpoint)"
+            ),
+        )
+    )
+
+
+def _broadcast_widths(ctx: Context, a: int, b: int) -> None:
+    """Report two even widths a power of two apart that meet: another width configuration.
+
+    Model sizes of one architecture scale their channels by whole factors (64 → 128 → 256
+    …); no vocabulary or class count is half of the other. Only a guess: the text names no
+    tensor.
+    """
+    small, large = sorted((a, b))
+    ratio = large // small if small and large % small == 0 else 0
+    if small < 8 or small % 4 or ratio < 2 or ratio & (ratio - 1):
+        return
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"two tensors of {a} and {b} channels meet: {large} is {ratio}× {small}, the "
+                "step between widths of one architecture, so the weights are for another "
+                "size or channel configuration"
+            ),
+            evidence={"sizes": [a, b], "ratio": ratio},
+            confidence=0.4,
+            fix_note=(
+                "build the model with the configuration the weights were trained with "
+                "(its width / channel multiplier / config name)"
             ),
         )
     )

@@ -81,10 +81,12 @@ SHAPE = re.compile(
     r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
     r"|(?<![\w\])])\(\s*(?P<tuple>\d+L?(?:\s*,\s*\d+L?)+\s*,?|\d+L?\s*,)\s*\)"
     r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
+    r"|(?<![\w\]])\[[^\S\n]*(?P<spaced>\d+(?:[^\S\n]+\d+)+)[^\S\n]*\](?!\s*[\w(\[])"
 )
 """A shape, in any of the notations people and libraries print. A tuple of one size is
 ``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape. Python 2
-printed sizes as longs: ``(3L, 3L, 3L, 64L)``."""
+printed sizes as longs: ``(3L, 3L, 3L, 64L)``; NumPy and TensorFlow print a shape held in an
+array without commas: ``[1024 30 3]``."""
 
 CHECKPOINT_CUES = (
     "checkpoint",
@@ -309,7 +311,11 @@ def _tokens(text: str) -> list[_Token]:
             tokens.append(_Token(match.start(1), match.end(1), name=path.replace("/", ".")))
     for match in SHAPE.finditer(text):
         raw = next(
-            (match.group(g) for g in ("size", "list", "tuple") if match.group(g) is not None),
+            (
+                match.group(g)
+                for g in ("size", "list", "tuple", "spaced")
+                if match.group(g) is not None
+            ),
             None,
         )
         if raw is None:
