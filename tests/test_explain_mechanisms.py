@@ -447,6 +447,51 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "byte_counts": [("fauxpilot__fauxpilot__149", "dtype_variant", {"file_bytes": 2048})],
     # A KeyError on a well-known buffer by its bare name.
     "bare_buffer_key": [("DjangoPeng__LLM-quickstart__19", "version", {})],
+    # A numbered list of linear heads (one per task) scores labels: its rows are classes.
+    "list_of_heads": [("mzc421__NLP__4", "num_classes", {})],
+    # A square table whose two axes changed together: transitions between labels.
+    "label_transitions": [
+        (
+            "kaiyinzhou__BERT-NER__53",
+            "num_classes",
+            {"checkpoint_labels": 13, "model_labels": 29},
+        )
+    ],
+    # An unnamed matrix whose rows are off the width step: labels (TensorFlow's Assign).
+    "unnamed_label_rows": [("MaybeShewill-CV__CRNN_Tensorflow__136", "num_classes", {})],
+    # Training metadata beside one other plain word: the weights are nested under that word.
+    "training_metadata": [("mingcv__DSRNet__12", "prefix", {"container_key": "weight"})],
+    # PyTorch 0.3's first unexpected key opens at the network's input layer: a wrapper.
+    "first_layer_words": [("pclucas14__pixel-cnn-pp__3", "prefix", {"segment": "module."})],
+    # PyTorch 0.3 refusing the file's first tensor: the model names its layers otherwise.
+    "first_key_refused": [
+        (
+            "OdingdongO__pytorch_classification__4",
+            "rename",
+            {"first_key": "base_model.0.weight"},
+        )
+    ],
+    # The same modules under other parents, paired one to one by their own names.
+    "moved_modules": [("THUDM__GLM__41", "rename", {})],
+    # TensorRT counting a kernel's values: read back to the file's output channels.
+    "tensorrt_kernel": [("wang-xinyu__tensorrtx__1276", "wrong_variant", {})],
+    # DyNet prints dimensions in braces: a lookup table one symbol apart.
+    "braced_shape": [("swabhs__open-sesame__17", "version", {})],
+    # Code indexing the file by a quantized leaf (``s2_scales``): another quantization.
+    "quantized_lookup": [("mit-han-lab__omniserve__62", "quantization", {"side": "model"})],
+    # The weights-only unpickler's unsupported operand is a text file's first byte.
+    "text_file_opcode": [
+        ("Acly__comfyui-inpaint-nodes__13", "unrelated", {}),
+        ("Acly__comfyui-inpaint-nodes__25", "partitioned", {}),
+    ],
+    # A reader saying the weights file it was pointed at does not exist.
+    "absent_weights_file": [("danielgatis__rembg__187", "partitioned", {"file": "u2net.onnx"})],
+    # A model file protobuf cannot parse is not whole.
+    "protobuf_decode": [("C0untFloyd__roop-unleashed__919", "partitioned", {})],
+    # A symbol table one row apart is a symbol more, whatever dataset has that many classes.
+    "symbols_not_labels": [("mozilla__TTS__69", "vocab_resize", {})],
+    # A C loader's short read: the file ends early.
+    "short_read": [("betweentwomidnights__sa3.cpp__1", "partitioned", {})],
 }
 
 

@@ -9,6 +9,12 @@ from weightfit.diagnose._context import Context
 
 UNNAMED = "unnamed_tensor"
 """The name given to the one tensor of a shape mismatch whose message names none."""
+UNNAMED_TF = "tf_variable.kernel"
+"""The name of a TensorFlow ``Assign`` whose message names no variable."""
+UNNAMED_KERAS = "keras_layer.kernel"
+"""The name of a Keras weight-shape message's weight: the message names no layer."""
+PLACEHOLDERS = frozenset({UNNAMED, UNNAMED_TF, UNNAMED_KERAS})
+"""Names the reader gave tensors the text did not name: they say nothing of a role."""
 
 TEXT_FACTS = "text"
 """Key of the ``text`` profile's facts holding the whole text's

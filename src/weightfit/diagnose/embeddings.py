@@ -19,6 +19,7 @@ from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose._facts import PLACEHOLDERS
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -129,7 +130,7 @@ def vocab_resize(ctx: Context) -> None:
     token_rows = {
         (c.have, c.want)
         for c in changes
-        if ctx.partial and _is_token_table(c.name) and not _label_rows(c)
+        if ctx.partial and _is_token_table(c.name) and not _labels_not_symbols(c)
     }
     vocabularies = configured_vocab(ctx)
     other_tokenizer: set[tuple[int, int]] = set()
@@ -270,6 +271,21 @@ def _label_rows(change: _RowChange) -> bool:
     """
     small, large = sorted((change.have, change.want))
     return bool(_class_count(large)) and large <= MAX_LABELS and small < large
+
+
+def _labels_not_symbols(change: _RowChange) -> bool:
+    """Whether a token-named table's rows read as label sets all the same.
+
+    BigGAN's ``shared`` class embedding of 1000 rows against 2; a symbol table of 150 rows
+    against 149 is one symbol more, whatever dataset has 150 classes.
+    """
+    near = abs(change.have - change.want) <= NEAR_SYMBOLS
+    both_known = bool(_class_count(change.have)) and bool(_class_count(change.want))
+    return _label_rows(change) and (both_known or not near)
+
+
+NEAR_SYMBOLS = 2
+"""Rows a token table gains or loses when symbols are added or dropped (a pad, an end mark)."""
 
 
 MAX_LABELS = 30_000
@@ -538,6 +554,39 @@ def num_classes(ctx: Context) -> None:
 _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
 
 
+WIDTH_STEP = 8
+"""Widths are multiples of 8 (the hardware's tile); label counts need not be."""
+
+
+def _odd_rows(change: _RowChange, shape: tuple[int, ...]) -> bool:
+    """Whether an unnamed matrix's rows read as labels.
+
+    Both counts off the width step and not one symbol apart, the other axis a width, fewer
+    than any vocabulary: TensorFlow's ``Assign`` of a ``[512, 37]`` dense kernel to
+    ``[512, 547]`` (37 characters against 547).
+    """
+    odd = change.have % WIDTH_STEP and change.want % WIDTH_STEP
+    return (
+        bool(odd)
+        and len(shape) == 2
+        and shape[1] % WIDTH_STEP == 0
+        and max(change.have, change.want) <= MAX_CLASS_ROWS
+    )
+
+
+MAX_CLASS_ROWS = 10_000
+"""Most rows an unnamed head is read as labels for (more: a vocabulary or a width)."""
+
+
+def _list_of_heads(stack: str, shape: tuple[int, ...]) -> bool:
+    """Whether a numbered stack is a list of linear heads (``seq_heads.0``, ``cls_heads.2``).
+
+    Such a list scores each task's labels; a numbered ``head.0`` of 4-D kernels is a
+    network's first convolutions (EDSR's), widths not labels.
+    """
+    return "head" in stack.rsplit(".", 1)[-1].lower() and len(shape) <= 2
+
+
 def _class_worded(name: str) -> bool:
     """Whether a tensor's name says it scores classes."""
     return any(word in name.lower() for word in _CLASS_WORDS)
@@ -553,8 +602,14 @@ def _head_confidence(
     """
     if not ctx.partial:
         return 0.9 if has_bias else 0.8
+    if all(c.name in PLACEHOLDERS for c in changes):
+        return UNNAMED_HEAD  # the text named no tensor: only the row counts say labels
     worded = any(word in c.name.lower() for c in changes for word in _CLASS_WORDS)
     return 0.9 if datasets else 0.8 if worded else 0.7
+
+
+UNNAMED_HEAD = 0.45
+"""Confidence of a head read from row counts alone, the text naming no tensor."""
 
 
 def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> bool:
@@ -627,7 +682,7 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
     if any(word in change.name.lower() for word in _ANCHOR_WORDS) or _setting_table(change.name):
         return False
-    if _is_token_table(change.name) and not (ctx.partial and _label_rows(change)):
+    if _is_token_table(change.name) and not (ctx.partial and _labels_not_symbols(change)):
         return False
     named = any(word in module for word in _HEAD_WORDS)
     if ctx.partial:
@@ -637,7 +692,14 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
         # (blocks.0.mlp.fc1: the MLP ratio; EDSR's head.0 is its first conv) unless the
         # name says classes (a Sequential classifier.4, DETR's class_embed.0).
         path = change.name.lower().split(".")[:-1]
-        if stack_of(change.name) is not None and not _class_worded(change.name):
+        if change.name in PLACEHOLDERS and _odd_rows(change, shape):
+            return True
+        stack = stack_of(change.name)
+        if (
+            stack is not None
+            and not _class_worded(change.name)
+            and not _list_of_heads(stack[0], shape)
+        ):
             return _label_rows(change)
         if max(change.have, change.want) > MAX_LABELS and not _class_count(
             change.have, change.want

@@ -163,6 +163,13 @@ REGISTRY: tuple[Rule, ...] = (
         after=("nested",),
         profiles=TEXT,
     ),
+    Rule(
+        "first_key_refused",
+        text_prefix.first_key_refused,
+        ("rename",),
+        after=("one_sided_prefix",),
+        profiles=TEXT,
+    ),
     Rule("fused_names", text_fused.fused_names, ("fused_split",), after=("prefix",), profiles=TEXT),
     Rule(
         "reparameterized",
@@ -223,6 +230,13 @@ REGISTRY: tuple[Rule, ...] = (
         "packed_shapes",
         text_quant.packed_shapes,
         ("quantization",),
+        after=("quantization",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "label_transitions",
+        text_rows.label_transitions,
+        ("num_classes",),
         after=("quantization",),
         profiles=TEXT,
     ),
@@ -555,6 +569,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_renames.renamed_word,
         ("rename",),
         after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "moved_modules",
+        text_renames.moved_modules,
+        ("rename",),
+        after=("renamed_word",),
         profiles=TEXT,
     ),
     Rule(

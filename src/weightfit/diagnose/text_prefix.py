@@ -251,7 +251,7 @@ def _foreign_naming(ctx: Context, unexpected: list[str]) -> None:
 
 
 FIRST_LAYER = re.compile(
-    r"^(?:conv_?(?:first|in|1)(?:_1|_\d+x\d+\w*)?|stem|patch_embed|embed\w*|tok_embeddings|wte|"
+    r"^(?:conv_?(?:first|in(?:put)?|1)(?:_1|_\d+x\d+\w*)?|stem|patch_embed|embed\w*|tok_embeddings|wte|"
     r"input\w*|first\w*|[a-z_]+0)$"
 )
 """Modules that are a network's first layer (``conv_first``, ``conv1_1``, ``stem``,
@@ -284,6 +284,46 @@ def _model_names_loaded(ctx: Context, name: str) -> bool:
     if not FIRST_UNEXPECTED.search(facts.text):
         return False
     return not opens_first
+
+
+def first_key_refused(ctx: Context) -> None:
+    """Report PyTorch 0.3 refusing the checkpoint's first tensor: the model names it otherwise.
+
+    ``unexpected key "base_model.0.weight" in state_dict`` from the loader that raised on the
+    first checkpoint key the model lacks, naming the network's first layer: nothing of the
+    file loaded before it, so the model's names differ from the very start. The code that
+    built the model arranges or names its layers otherwise than the code that saved the
+    file (another release of it): a guess, the text shows one name.
+    """
+    facts = text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing():
+        return
+    unexpected = ctx.unexpected()
+    if len(unexpected) != 1 or not FIRST_UNEXPECTED.search(facts.text):
+        return
+    parts = unexpected[0].split(".")
+    opens = any(FIRST_LAYER.match(p) for p in parts[:-1]) or parts[1:2] == ["0"]
+    if len(parts) < 2 or not opens or parts[-1] not in ("weight", "bias"):
+        return
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"the loader stopped at the checkpoint's first tensor, {unexpected[0]}, which "
+                "the model lacks: nothing loaded, the model names its layers otherwise than "
+                "the code that saved the file"
+            ),
+            params=unexpected,
+            evidence={"first_key": unexpected[0]},
+            confidence=0.4,
+            fix_note=(
+                "build the model with the code version that saved the checkpoint, or list "
+                "both sides' names to map them: weightfit check CKPT --against TARGET"
+            ),
+        )
+    )
+    ctx.consume(unexpected=unexpected)
 
 
 def _whole_front(names: list[str]) -> bool:
@@ -345,10 +385,15 @@ CONTAINER_KEY = re.compile(
 
 
 TRAINING_KEY = re.compile(
-    r"epoch|acc|best_\w+|optimi[sz]er|optim|lr_scheduler|scheduler|arch|iteration|iter|"
+    r"epoch|acc|best_\w+|opt(?:imi[sz]er|im)?(?:_\w+)?|lr_scheduler|scheduler|arch|iterations?|"
+    r"iters?|"
     r"global_step|step|loss|args|config|hyper_parameters|amp|scaler"
 )
-"""Top-level keys a training checkpoint keeps beside the weights (its metadata)."""
+"""Top-level keys a training checkpoint keeps beside the weights (its metadata; a GAN's
+``opt_g`` / ``optimizer_D``)."""
+MANY_METADATA = 2
+"""Training-metadata words among the unexpected names that say the file's top level is a
+training checkpoint's, whatever the missing list shows."""
 
 
 def nested(ctx: Context) -> None:
@@ -370,7 +415,7 @@ def nested(ctx: Context) -> None:
     # extra entry and a missing tensor, not a nesting).
     missing = ctx.missing()
     metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n)]
-    if missing and not _first_tensors(missing):
+    if missing and not _first_tensors(missing) and len(metadata) < MANY_METADATA:
         metadata = []
     entry = next(
         (k for k in (facts.container_key, *facts.key_errors) if TRAINING_KEY.fullmatch(k)), ""
@@ -394,7 +439,9 @@ def nested(ctx: Context) -> None:
         # plain words while the model's first tensors all went unfilled: the file's top
         # level holds containers and metadata.
         containers = [n for n in unexpected if not TRAINING_KEY.fullmatch(n)]
-        key = words[0] if words else containers[0] if containers and not metadata else "state_dict"
+        # Beside metadata, the one other plain word is the container (DSRNet's "weight").
+        alone = containers[0] if len(containers) == 1 or (containers and not metadata) else ""
+        key = words[0] if words else alone or "state_dict"
         where = "the checkpoint's top level holds" + (
             f" training metadata ({', '.join(metadata[:3])}) beside"
             if metadata and not words

@@ -63,23 +63,33 @@ def quantized_names(ctx: Context) -> None:
         if not quantized or _whole_modules(quantized, names):
             continue
         scheme = _scheme(leaves)
-        other = (
-            "model is built for float weights"
-            if side == "checkpoint"
-            else ("checkpoint holds weights of another packing or none quantized")
-        )
+        listed = ", ".join(sorted({n.rsplit(".", 1)[-1] for n in quantized}))
+        facts = text_facts(ctx)
+        looked_up = facts is not None and set(quantized) <= set(facts.key_errors)
+        if looked_up:
+            # Code indexing the file by a quantized name: the loader is built for a
+            # quantization whose tensors the file lacks (another scheme or group size).
+            side = "model"
+            message = (
+                f"the loader looks up quantized tensors ({scheme}: {listed}) the file lacks: "
+                "it is built for another quantization than the checkpoint's (another "
+                "scheme, group size or none)"
+            )
+        else:
+            other = (
+                "model is built for float weights"
+                if side == "checkpoint"
+                else ("checkpoint holds weights of another packing or none quantized")
+            )
+            message = f"the {side} holds quantized tensors ({scheme}: {listed}) and the {other}"
         ctx.add(
             Finding(
                 category="quantization",
                 severity="error",
-                message=(
-                    f"the {side} holds quantized tensors ({scheme}: "
-                    f"{', '.join(sorted({n.rsplit('.', 1)[-1] for n in quantized}))}) "
-                    f"and the {other}"
-                ),
+                message=message,
                 params=quantized,
                 evidence={"side": side, "scheme": scheme, "names": quantized[:8]},
-                confidence=0.8,
+                confidence=0.6 if looked_up else 0.8,
                 fix_note=(
                     "load it with the quantizer that wrote it (the model's quantization_config "
                     "and its kernels), or use the unquantized original; weights packed by "
@@ -112,12 +122,16 @@ FUSED_QUANT_SUFFIXES = (
     "_qweight",
     "_qzeros",
     "_g_idx",
+    "_scales",
+    "_zeros",
 )
-"""Quantized leaves of fused expert tensors (vLLM's ``w13_weight_scale``, ``w2_input_scale``)."""
+"""Quantized leaves of fused expert tensors (vLLM's ``w13_weight_scale``, ``w2_input_scale``)
+and of per-stage scales (QServe's ``s1_scales``, ``s2_zeros``): a float weight has one
+value per element, never a set of scales or zero points beside it."""
 
 
 def _quantized_leaf(leaf: str) -> bool:
-    """Whether a parameter leaf is quantized storage: a known leaf or a fused expert's."""
+    """Whether a parameter leaf is quantized storage: a known leaf, or one of its suffixes."""
     return leaf in QUANT_LEAVES or leaf.endswith(FUSED_QUANT_SUFFIXES)
 
 
@@ -140,7 +154,9 @@ def _scheme(leaves: set[str]) -> str:
         return "int8 weight-only"
     if "g_idx" in leaves:
         return "GPTQ"
-    return "GPTQ / AWQ packed int4"
+    if leaves & {"qweight", "qzeros", "scales"}:
+        return "GPTQ / AWQ packed int4"
+    return "quantized storage"
 
 
 PACKING = (2, 4, 8)

@@ -291,6 +291,70 @@ def regrouped_words(ctx: Context) -> None:
     ctx.consume(missing=news, unexpected=olds)
 
 
+GENERIC_MODULES = re.compile(
+    r"(?:conv|norm|bn|ln|fc|linear|proj|dense|mlp|attn|attention|embed|head|layer|block|"
+    r"weight|bias|out|in|q|k|v|o)\d*"
+)
+"""Module names too common to say two paths hold the same module (``conv``, ``norm1``)."""
+
+
+def moved_modules(ctx: Context) -> None:
+    """Report modules that moved under another parent, paired one to one by their own names.
+
+    ``word_embeddings.weight`` missing beside ``transformer.word_embeddings.weight``
+    unexpected, and ``transformer.block_position_embeddings.weight`` beside
+    ``mixins.block_position_embedding.block_position_embeddings.weight``: each module keeps
+    its name and parameter, only where it sits changed (another codebase's layout). Every
+    name of both lists must pair, by a module name distinctive enough to say so.
+    """
+    if not ctx.partial or ctx.mismatches() or ctx.facts.get("truncated"):
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if len(missing) < MIN_PAIRED_MODULES or len(missing) != len(unexpected):
+        return
+    news, olds = _by_module(missing), _by_module(unexpected)
+    if news is None or olds is None or news.keys() != olds.keys():
+        return
+    pairs = [(olds[key], news[key]) for key in news]
+    first_old, first_new = pairs[0]
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"{len(pairs)} modules keep their names under other parents ({first_old} → "
+                f"{first_new}): the code that saved the checkpoint arranged the same modules "
+                "otherwise than the model's"
+            ),
+            params=[*unexpected, *missing],
+            evidence={"moved": dict(pairs)},
+            confidence=0.45,
+            fix_note=(
+                "rename the checkpoint's names to the model's (weightfit fix CKPT --against "
+                "TARGET), or convert it with the converter of the codebase that saved it"
+            ),
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+
+
+def _by_module(names: list[str]) -> dict[str, str] | None:
+    """Each name by its module and leaf (``word_embeddings.weight``).
+
+    ``None`` unless every key is distinct and every module name distinctive.
+    """
+    found: dict[str, str] = {}
+    for name in names:
+        parts = name.split(".")
+        if len(parts) < 2 or parts[-2].isdigit() or GENERIC_MODULES.fullmatch(parts[-2]):
+            return None
+        key = ".".join(parts[-2:])
+        if key in found:
+            return None
+        found[key] = name
+    return found
+
+
 def _words(name: str) -> list[str]:
     return [w for w in re.split(r"[._]", name.lower()) if w and not w.isdigit()]
 

@@ -133,6 +133,53 @@ def prompt_tables(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
+TRANSITION_WORDS = re.compile(r"crf|transition", re.IGNORECASE)
+"""Names of a tagger's label-to-label transition scores (a CRF layer)."""
+
+
+def label_transitions(ctx: Context) -> None:
+    """Report a square table whose two axes both changed as transitions between labels.
+
+    A CRF tagger scores every pair of labels: ``[labels, labels]``, so another label set
+    changes both axes together. Widths are multiples of 8 (the hardware's tile), label
+    counts need not be: an unnamed square pair of such sizes (TensorFlow's ``Assign`` of
+    ``[29, 29]`` to ``[13, 13]``) reads as labels too, with less confidence.
+    """
+    if not ctx.partial:
+        return
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) != 2 or len(want) != 2 or have[0] != have[1] or want[0] != want[1]:
+            continue
+        named = bool(TRANSITION_WORDS.search(pair.target))
+        odd = have[0] % 8 and want[0] % 8 and not TABLE_WORDS.search(pair.target)
+        if not (named or odd) or max(have[0], want[0]) > MAX_LABEL_TABLE:
+            continue
+        ctx.add(
+            Finding(
+                category="num_classes",
+                severity="error",
+                message=(
+                    f"{pair.target} scores every pair of labels: {have[0]} labels in the "
+                    f"checkpoint, {want[0]} in the model, so it was trained on another label set"
+                ),
+                params=[pair.source],
+                evidence={"checkpoint_labels": have[0], "model_labels": want[0]},
+                confidence=0.6 if named else 0.45,
+                fix_note=(
+                    "build the tagger with the checkpoint's label set, or drop its label "
+                    "layers (transitions and classifier) and train them for your labels"
+                ),
+            )
+        )
+        ctx.consume(pairs=[pair])
+        return
+
+
+MAX_LABEL_TABLE = 1024
+"""Most labels a transition table is read for (a larger square is a width)."""
+
+
 ANCHORS = (3, 9)
 """Anchors per location of common detectors (YOLO: 3, RetinaNet / EfficientDet: 9)."""
 

@@ -343,6 +343,13 @@ NO_WEIGHTS_FILE = re.compile(
 or a download that left the weights out (transformers' ``Trainer`` resuming from a folder
 without its weights says "Can't find a valid checkpoint at"; a downloader that knows one
 ``model.safetensors`` says a sharded repository "does not have SafeTensors files")."""
+ABSENT_FILE = re.compile(
+    r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx))\b[^\n]{0,80}?"
+    r"(?:doesn't|does\s+not)\s+exist",
+    re.I,
+)
+"""A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
+``Load model from u2net.onnx failed. File doesn't exist``)."""
 VARIANT_FILE = re.compile(
     r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
     r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
@@ -371,12 +378,20 @@ def files_named(ctx: Context) -> None:
         _report_before_safetensors(ctx, names)
         return
     variant = VARIANT_FILE.search(facts.text)
+    absent = ABSENT_FILE.search(facts.text)
     shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
-    found = variant or shards
+    found = variant or absent or shards
     if found is None:
         return
-    if variant is not None:
-        category: Category = "dtype_variant"
+    if variant is None and absent is not None:
+        category: Category = "partitioned"
+        message = (
+            f"the weights file {absent.group(1)} is not where the loader looks: never "
+            "downloaded, a download that failed, or saved elsewhere"
+        )
+        note = "download the weights file to the path the loader reads (or point it there)"
+    elif variant is not None:
+        category = "dtype_variant"
         message = (
             f"the error is about the precision-variant file {variant.group(0)}: the folder "
             "holds another variant (or none), or a loader version reads variants differently"
@@ -396,7 +411,7 @@ def files_named(ctx: Context) -> None:
             category=category,
             severity="error",
             message=message,
-            evidence={"file": found.group(0)},
+            evidence={"file": absent.group(1) if found is absent else found.group(0)},
             confidence=0.5,
             fix_note=note,
         )

@@ -82,11 +82,12 @@ SHAPE = re.compile(
     r"|(?<![\w\])])\(\s*(?P<tuple>\d+L?(?:\s*,\s*\d+L?)+\s*,?|\d+L?\s*,)\s*\)"
     r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
     r"|(?<![\w\]])\[[^\S\n]*(?P<spaced>\d+(?:[^\S\n]+\d+)+)[^\S\n]*\](?!\s*[\w(\[])"
+    r"|(?<![\w{])\{(?P<braced>\d+(?:,[^\S\n]?\d+)+)\}(?![\w}])"
 )
 """A shape, in any of the notations people and libraries print. A tuple of one size is
 ``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape. Python 2
 printed sizes as longs: ``(3L, 3L, 3L, 64L)``; NumPy and TensorFlow print a shape held in an
-array without commas: ``[1024 30 3]``."""
+array without commas: ``[1024 30 3]``; DyNet prints its dimensions in braces: ``{100,400574}``."""
 
 CHECKPOINT_CUES = (
     "checkpoint",
@@ -313,7 +314,7 @@ def _tokens(text: str) -> list[_Token]:
         raw = next(
             (
                 match.group(g)
-                for g in ("size", "list", "tuple", "spaced")
+                for g in ("size", "list", "tuple", "spaced", "braced")
                 if match.group(g) is not None
             ),
             None,

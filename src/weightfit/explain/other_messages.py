@@ -16,7 +16,10 @@
   turned to PyTorch's layout;
 - Caffe: ``Cannot copy param 0 weights from layer 'L'; shape mismatch. Source param shape
   is a b c d (n); target param shape is ...``, the saved net's blob first (blob 0 is the
-  layer's weight, 1 its bias).
+  layer's weight, 1 its bias);
+- TensorRT, building a network from a weights file (tensorrtx and its kin): ``L: count of
+  N weights in kernel, but kernel dimensions (h,w) with C input channels, K output
+  channels and G groups were specified``: the file's kernel, N values, read back to a shape.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ PADDLE_SHAPE = re.compile(
     r"shape\s+of\s+model\s+params\s+(\S+)\s+\[([\d,\s]*)\]\s+not\s+matched\s+with\s+"
     r"loaded\s+params\s+\S+\s+\[([\d,\s]*)\]"
 )
+TENSORRT_KERNEL = re.compile(
+    r"(?:\(Unnamed\s+Layer\*\s*(\d+)\)\s*\[\w+\]|([\w.\-]+)):\s+count\s+of\s+(\d+)\s+weights\s+"
+    r"in\s+kernel,\s+but\s+kernel\s+dimensions\s+\((\d+),\s*(\d+)\)\s+with\s+(\d+)\s+input\s+"
+    r"channels,\s+(\d+)\s+output\s+channels\s+and\s+(\d+)\s+groups"
+)
 HEADER_CAUSES = {
     "header too large": "the file is not safetensors: a Git LFS pointer, an HTML error page "
     "or a pickle saved under a .safetensors name",
@@ -84,6 +92,7 @@ def parse(text: str) -> list[Section]:
         *_safetensors(text),
         *_shape_lines(text, PADDLE_SHAPE, "paddle", _paddle_shapes),
         *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
+        *_shape_lines(text, TENSORRT_KERNEL, "tensorrt", _tensorrt_shapes),
     ]
 
 
@@ -152,6 +161,28 @@ def _caffe_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
     blob, layer = int(match.group(1)), match.group(2)
     leaf = CAFFE_BLOBS[blob] if blob < len(CAFFE_BLOBS) else f"blob{blob}"
     return f"{layer}.{leaf}", (shape(match.group(3)), shape(match.group(4)))
+
+
+def _tensorrt_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """TensorRT counts the file's kernel values: the axis they fill whole is the one that differs.
+
+    ``count of 5184 weights`` for a ``(6,6)`` kernel of 3 inputs and 32 outputs is 48
+    outputs in the file (yolov5m's first convolution where yolov5s's was built); a count
+    that fills no whole number of outputs fills the inputs.
+    """
+    unnamed, named, count, height, width, inputs, outputs, groups = match.groups()
+    n, h, w, c, k, g = (int(v) for v in (count, height, width, inputs, outputs, groups))
+    per_group = max(c // max(g, 1), 1)
+    model = (k, per_group, h, w)
+    loaded: tuple[int, ...]
+    if n % (per_group * h * w) == 0:
+        loaded = (n // (per_group * h * w), per_group, h, w)
+    elif n % (k * h * w) == 0:
+        loaded = (k, n // (k * h * w), h, w)
+    else:
+        loaded = (n,)
+    name = named or f"layer{unnamed}"
+    return f"{name}.weight", (loaded, model)
 
 
 def _variant_mix(text: str) -> list[Section]:

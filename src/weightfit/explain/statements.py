@@ -133,10 +133,11 @@ FILE_NAME = re.compile(
 RAISED = re.compile(
     r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
     r"\[Errno\s+\d+\]|Assertion\s+[`'\"][^`'\"\n]{1,80}[`'\"]\s+failed|"
-    r"Exception\s+during\s+processing",
+    r"Exception\s+during\s+processing|\[\w+(?:Error|Exception)\]",
     re.M,
 )
-"""An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``)."""
+"""An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``,
+ONNX Runtime's ``[ONNXRuntimeError]``)."""
 LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
@@ -147,7 +148,8 @@ LOADING_CONTEXT = re.compile(
     # A network built from a map of named weights (TensorRT API builders read .wts files).
     r"std::map<[^\n]{0,120}?Weights>|"
     # A reader that found no weights file where it looked.
-    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp)\b",
+    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
+    r"\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx)\b[^\n]{0,80}?(?:doesn't|does\s+not)\s+exist",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
@@ -257,13 +259,14 @@ BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
     r"archive\s+is\s+corrupted|"
-    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|\bshort\s+read\b|"
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
     r"Deserialization|Length)?|InvalidOffset)|"
     r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
+    r"DecodeError:\s+Error\s+parsing\s+message|"
     r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|Magic\s+tag\s+does\s+not\s+match|"
@@ -272,10 +275,11 @@ BROKEN_FILE = re.compile(
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
-storage of the wrong size, a safetensors file shorter than its header says, a header or
-offsets that do not parse, an ONNX protobuf that does not parse, an HDF5 file without its
-signature, a download whose checksum does not match); safetensors' ``HeaderTooLarge`` is a
-first 8 bytes that are no header length (text: a pointer, a page)."""
+storage of the wrong size, a C loader's short read, a safetensors file shorter than its
+header says, a header or offsets that do not parse, an ONNX protobuf that does not parse,
+an HDF5 file without its signature, a download whose checksum does not match);
+safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
+pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
 )
@@ -707,7 +711,7 @@ def facts(text: str) -> Facts:
     if broken is not None:
         found.broken_file = broken.group(0)
     else:
-        found.broken_file = _text_read_as_number(text)
+        found.broken_file = text_read_as_opcode(text) or _text_read_as_number(text)
     found.other_format = file_of_other_format(text, found.broken_file)
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
@@ -869,6 +873,25 @@ def _magic_tag(number: str) -> str:
 def _spellings(number: int) -> tuple[bytes, bytes]:
     """The four bytes of a 32-bit number a reader took from a file, in both byte orders."""
     return number.to_bytes(4, "little"), number.to_bytes(4, "big")
+
+
+UNSUPPORTED_OPCODE = re.compile(r"Unsupported\s+operand\s+(\d+)")
+"""The weights-only unpickler meeting a byte that is no opcode it reads."""
+TEXT_FILE_STARTS = {ord("<"): "an HTML page", ord("v"): "a Git LFS pointer ('version ...')"}
+"""First bytes of the text files saved under a checkpoint's name."""
+
+
+def text_read_as_opcode(text: str) -> str:
+    """An unpickler's unsupported operand that is the first byte of a text file.
+
+    ``Unsupported operand 60`` is ``'<'``: the file is a page, as ``invalid load key, '<'``
+    says in the pickle module's words.
+    """
+    for match in UNSUPPORTED_OPCODE.finditer(text):
+        byte = int(match.group(1))
+        if byte in TEXT_FILE_STARTS:
+            return f"{match.group(0)}: the byte '{chr(byte)}', which opens {TEXT_FILE_STARTS[byte]}"
+    return ""
 
 
 def _text_read_as_number(text: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from weightfit.diagnose._facts import UNNAMED_KERAS, UNNAMED_TF
 from weightfit.explain._text import Section
 
 NUMBERS = r"([\d,\s]*)"
@@ -56,8 +57,6 @@ NAME_WINDOW = 600
 """Characters after an ``Assign`` error searched for the variable it names."""
 EMBEDDING = re.compile(r"embed", re.IGNORECASE)
 """Embedding tables: ``[vocabulary, width]`` in TensorFlow as in PyTorch, never transposed."""
-UNNAMED = "keras_layer.kernel"
-"""The name a Keras message's weight gets: the message names no layer."""
 
 
 def parse(text: str) -> list[Section]:
@@ -65,7 +64,7 @@ def parse(text: str) -> list[Section]:
     sections = []
     for match in TF_ASSIGN.finditer(text):
         named = TF_VARIABLE.search(text, match.end(), match.end() + NAME_WINDOW)
-        name = named.group(1).replace("/", ".") if named else "tf_variable.kernel"
+        name = named.group(1).replace("/", ".") if named else UNNAMED_TF
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
     for match in KERAS_NAMED.finditer(text):
@@ -74,7 +73,7 @@ def parse(text: str) -> list[Section]:
         sections.append(_section("keras", match.start(), name, checkpoint, model))
     for match in KERAS_LAYER.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
-        sections.append(_section("keras", match.start(), UNNAMED, checkpoint, model))
+        sections.append(_section("keras", match.start(), UNNAMED_KERAS, checkpoint, model))
     return sections
 
 

@@ -23,6 +23,7 @@ import re
 
 from weightfit.diagnose.text_messages import RefusedGlobals
 from weightfit.explain._text import SIZE, Section, cut, names_in, shape
+from weightfit.explain.statements import text_read_as_opcode
 
 LOAD_STATE_DICT = re.compile(r"Error\(s\)\s+in\s+loading\s+state_dict\s+for\s+(\w+)\s*:")
 SIZE_MISMATCH = re.compile(
@@ -161,7 +162,8 @@ def _weights_only(text: str) -> list[Section]:
     path = CHECKPOINT_PATH.search(text)
     checkpoint = path.group(1) if path else "CKPT"
     section = Section(model="", origin="torch.load", start=match.start(), checkpoint=checkpoint)
-    section.facts.append(RefusedGlobals(found))
+    if found or not text_read_as_opcode(text):
+        section.facts.append(RefusedGlobals(found))  # else the bytes are no pickle at all
     section.hints.append(
         f"list every global the pickle names, with a verdict, without running it: "
         f"weightfit inspect {checkpoint}"
