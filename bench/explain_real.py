@@ -166,6 +166,10 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
     """The figures of one part as Markdown lines."""
     total = len(outcomes)
     repos = len({outcome.case.repo for outcome in outcomes})
+    unknown = sum(o.categories[:1] == ["unknown"] for o in outcomes)
+    wrong_cause = sum(
+        bool(o.categories) and o.categories[0] != "unknown" and not o.top1 for o in outcomes
+    )
     lines = [
         f"#### {name}: {total} texts from {repos} repositories",
         "",
@@ -174,6 +178,8 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
         f"| top-1 category | {percent(sum(o.top1 for o in outcomes), total)} |",
         f"| top-3 category | {percent(sum(o.top3 for o in outcomes), total)} |",
         f"| 'no loading error found' | {percent(sum(o.no_error for o in outcomes), total, 1)} |",
+        f"| `unknown` (a loading error no rule explains) | {percent(unknown, total, 1)} |",
+        f"| a cause named, not the settled one | {percent(wrong_cause, total, 1)} |",
         f"| crashed | {percent(sum(bool(o.crashed) for o in outcomes), total)} |",
         "",
         "| settled category | texts | top-1 right | top-3 right |",

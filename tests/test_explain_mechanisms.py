@@ -463,14 +463,24 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "training_metadata": [("mingcv__DSRNet__12", "prefix", {"container_key": "weight"})],
     # PyTorch 0.3's first unexpected key opens at the network's input layer: a wrapper.
     "first_layer_words": [("pclucas14__pixel-cnn-pp__3", "prefix", {"segment": "module."})],
-    # PyTorch 0.3 refusing the file's first tensor: the model names its layers otherwise.
+    # A loader failing on the network's first tensor: the sides name their layers otherwise.
     "first_key_refused": [
         (
             "OdingdongO__pytorch_classification__4",
             "rename",
             {"first_key": "base_model.0.weight"},
-        )
+        ),
+        (
+            "bojone__bert4keras__247",
+            "rename",
+            {"first_key": "bert.embeddings.word_embeddings"},
+        ),
+        ("google-research__bert__997", "rename", {}),
     ],
+    # A final norm and head unexpected beside layer 0's buffers: a classifier's end, no front.
+    "classifier_end": [("cheerss__CrossFormer__9", "unexpected", {})],
+    # transformers unable to read a weights file at all: the download is not whole.
+    "unreadable_weights_file": [("yym6472__ConSERT__27", "partitioned", {})],
     # The same modules under other parents, paired one to one by their own names.
     "moved_modules": [("THUDM__GLM__41", "rename", {})],
     # TensorRT counting a kernel's values: read back to the file's output channels.

@@ -287,43 +287,53 @@ def _model_names_loaded(ctx: Context, name: str) -> bool:
 
 
 def first_key_refused(ctx: Context) -> None:
-    """Report PyTorch 0.3 refusing the checkpoint's first tensor: the model names it otherwise.
+    """Report a loader that failed on the network's very first tensor: names differ throughout.
 
-    ``unexpected key "base_model.0.weight" in state_dict`` from the loader that raised on the
-    first checkpoint key the model lacks, naming the network's first layer: nothing of the
-    file loaded before it, so the model's names differ from the very start. The code that
-    built the model arranges or names its layers otherwise than the code that saved the
-    file (another release of it): a guess, the text shows one name.
+    PyTorch 0.3 raised on the first checkpoint key the model lacks (``unexpected key
+    "base_model.0.weight" in state_dict``); a TensorFlow restore names the graph variable the
+    checkpoint lacks (``Key bert/embeddings/word_embeddings not found in checkpoint``). When
+    that tensor is the network's first layer, nothing matched before it: the two sides name
+    their layers otherwise (another scope, codebase or release), not one layer absent. A
+    guess: the text shows one name.
     """
     facts = text_facts(ctx)
-    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing():
+    if facts is None or ctx.findings or ctx.mismatches():
         return
-    unexpected = ctx.unexpected()
-    if len(unexpected) != 1 or not FIRST_UNEXPECTED.search(facts.text):
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if FIRST_UNEXPECTED.search(facts.text) and len(unexpected) == 1 and not missing:
+        names, side = unexpected, "the checkpoint's first tensor"
+        if names[0].rsplit(".", 1)[-1] not in ("weight", "bias"):
+            return
+    elif TF_NOT_FOUND.search(facts.text) and len(missing) == 1 and not unexpected:
+        names, side = missing, "the graph's first variable"
+    else:
         return
-    parts = unexpected[0].split(".")
-    opens = any(FIRST_LAYER.match(p) for p in parts[:-1]) or parts[1:2] == ["0"]
-    if len(parts) < 2 or not opens or parts[-1] not in ("weight", "bias"):
+    parts = names[0].split(".")
+    if len(parts) < 2 or not (any(FIRST_LAYER.match(p) for p in parts[:-1]) or parts[1:2] == ["0"]):
         return
     ctx.add(
         Finding(
             category="rename",
             severity="error",
             message=(
-                f"the loader stopped at the checkpoint's first tensor, {unexpected[0]}, which "
-                "the model lacks: nothing loaded, the model names its layers otherwise than "
-                "the code that saved the file"
+                f"the loader failed on {side}, {names[0]}, the network's first layer: nothing "
+                "matched before it, so the two sides name their layers otherwise (another "
+                "scope, codebase or release), not one layer absent"
             ),
-            params=unexpected,
-            evidence={"first_key": unexpected[0]},
+            params=names,
+            evidence={"first_key": names[0]},
             confidence=0.4,
             fix_note=(
-                "build the model with the code version that saved the checkpoint, or list "
-                "both sides' names to map them: weightfit check CKPT --against TARGET"
+                "list both sides' names to map them (weightfit check CKPT --against TARGET), "
+                "or load with the code version that saved the checkpoint"
             ),
         )
     )
-    ctx.consume(unexpected=unexpected)
+    ctx.consume(missing=missing, unexpected=unexpected)
+
+
+TF_NOT_FOUND = re.compile(r"\bKey\s+\S+\s+not\s+found\s+in\s+checkpoint")
+"""A TensorFlow restore naming the graph variable the checkpoint lacks."""
 
 
 def _whole_front(names: list[str]) -> bool:
@@ -365,16 +375,17 @@ def _deeper_layers(names: list[str]) -> bool:
 def _first_tensors(names: list[str]) -> bool:
     """Whether missing names start at the model's beginning.
 
-    An embedding or several top modules, and the first layer of a stack.
+    An embedding or several top modules, and the first layer of a stack with its weights:
+    buffers of layer 0 (CrossFormer's position ``biases`` and indexes) beside a final norm
+    and head are what a classifier's file has and a backbone lacks, no front.
     """
     tops = {name.split(".", 1)[0] for name in names}
-    stacked = [stack_of(name) for name in names]
     embedded = any("embed" in name.split(".")[-2] for name in names if "." in name)
-    return (
-        (len(tops) >= 2 or embedded)
-        and any(s is not None and s[1] == 0 for s in stacked)
-        and (len(names) >= FIRST_TENSORS)
+    first_weights = any(
+        (found := stack_of(name)) is not None and found[1] == 0 and name.endswith("weight")
+        for name in names
     )
+    return (len(tops) >= 2 or embedded) and first_weights and len(names) >= FIRST_TENSORS
 
 
 CONTAINER_KEY = re.compile(

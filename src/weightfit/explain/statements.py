@@ -267,6 +267,7 @@ BROKEN_FILE = re.compile(
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
+    r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
     r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|Magic\s+tag\s+does\s+not\s+match|"
@@ -275,11 +276,11 @@ BROKEN_FILE = re.compile(
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
-storage of the wrong size, a C loader's short read, a safetensors file shorter than its
-header says, a header or offsets that do not parse, an ONNX protobuf that does not parse,
-an HDF5 file without its signature, a download whose checksum does not match);
-safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
-pointer, a page)."""
+storage of the wrong size, a C loader's short read, transformers unable to read a weights
+file at all, a safetensors file shorter than its header says, a header or offsets that do
+not parse, an ONNX protobuf that does not parse, an HDF5 file without its signature, a
+download whose checksum does not match); safetensors' ``HeaderTooLarge`` is a first 8
+bytes that are no header length (text: a pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
 )
