@@ -738,3 +738,11 @@ def test_quantized_leaves_of_modules_listed_whole_are_no_storage_mismatch() -> N
     """``k_proj.weight``, ``.scales``, ``.biases`` all unexpected: the model lacks ``k_proj``."""
     text, _ = _case("Blaizzy__mlx-vlm__1416")
     assert weightfit.explain(text).findings[0].category != "quantization"
+
+
+def test_a_rust_loaders_panic_is_a_loading_error() -> None:
+    """candle's ``cannot find tensor weight`` behind Rust's unwrap panic: no rule knows why
+    a bare ``weight`` was looked up, but the text holds a loading error (exit 1, not 2)."""
+    text, _ = _case("huggingface__candle__1510")
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "unknown"

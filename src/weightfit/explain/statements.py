@@ -133,11 +133,12 @@ FILE_NAME = re.compile(
 RAISED = re.compile(
     r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
     r"\[Errno\s+\d+\]|Assertion\s+[`'\"][^`'\"\n]{1,80}[`'\"]\s+failed|"
-    r"Exception\s+during\s+processing|\[\w+(?:Error|Exception)\]",
+    r"Exception\s+during\s+processing|\[\w+(?:Error|Exception)\]|"
+    r"called\s+`Result::unwrap\(\)`\s+on\s+an\s+`Err`\s+value",
     re.M,
 )
 """An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``,
-ONNX Runtime's ``[ONNXRuntimeError]``)."""
+ONNX Runtime's ``[ONNXRuntimeError]``), or a Rust loader's panic on an error value."""
 LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
@@ -147,6 +148,8 @@ LOADING_CONTEXT = re.compile(
     r"\.copy_\(|"
     # A network built from a map of named weights (TensorRT API builders read .wts files).
     r"std::map<[^\n]{0,120}?Weights>|"
+    # candle's VarBuilder looking a tensor up by name.
+    r"cannot\s+find\s+tensor\b|"
     # A reader that found no weights file where it looked.
     r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
     r"\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx)\b[^\n]{0,80}?(?:doesn't|does\s+not)\s+exist",
