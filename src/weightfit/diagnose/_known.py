@@ -18,6 +18,9 @@ MIN_FAMILY_DIMS = 3
 NEAR_VOCAB = 256
 """Rows within which a vocabulary is read as a known one plus added tokens."""
 
+WIDTH_STEP = 8
+"""Widths are multiples of 8 (the hardware's tile); label and symbol counts need not be."""
+
 
 width_labels = knowledge.width_labels
 """Name the encoders and LLMs whose hidden size is a width (:func:`knowledge.width_labels`)."""

@@ -554,10 +554,6 @@ def num_classes(ctx: Context) -> None:
 _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
 
 
-WIDTH_STEP = 8
-"""Widths are multiples of 8 (the hardware's tile); label counts need not be."""
-
-
 def _odd_rows(change: _RowChange, shape: tuple[int, ...]) -> bool:
     """Whether an unnamed matrix's rows read as labels.
 
@@ -565,11 +561,11 @@ def _odd_rows(change: _RowChange, shape: tuple[int, ...]) -> bool:
     than any vocabulary: TensorFlow's ``Assign`` of a ``[512, 37]`` dense kernel to
     ``[512, 547]`` (37 characters against 547).
     """
-    odd = change.have % WIDTH_STEP and change.want % WIDTH_STEP
+    odd = change.have % _known.WIDTH_STEP and change.want % _known.WIDTH_STEP
     return (
         bool(odd)
         and len(shape) == 2
-        and shape[1] % WIDTH_STEP == 0
+        and shape[1] % _known.WIDTH_STEP == 0
         and max(change.have, change.want) <= MAX_CLASS_ROWS
     )
 

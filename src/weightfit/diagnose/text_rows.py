@@ -141,7 +141,7 @@ def label_transitions(ctx: Context) -> None:
     """Report a square table whose two axes both changed as transitions between labels.
 
     A CRF tagger scores every pair of labels: ``[labels, labels]``, so another label set
-    changes both axes together. Widths are multiples of 8 (the hardware's tile), label
+    changes both axes together. Widths are multiples of 8 (``_known.WIDTH_STEP``), label
     counts need not be: an unnamed square pair of such sizes (TensorFlow's ``Assign`` of
     ``[29, 29]`` to ``[13, 13]``) reads as labels too, with less confidence.
     """
@@ -152,7 +152,8 @@ def label_transitions(ctx: Context) -> None:
         if len(have) != 2 or len(want) != 2 or have[0] != have[1] or want[0] != want[1]:
             continue
         named = bool(TRANSITION_WORDS.search(pair.target))
-        odd = have[0] % 8 and want[0] % 8 and not TABLE_WORDS.search(pair.target)
+        step = _known.WIDTH_STEP
+        odd = have[0] % step and want[0] % step and not TABLE_WORDS.search(pair.target)
         if not (named or odd) or max(have[0], want[0]) > MAX_LABEL_TABLE:
             continue
         ctx.add(
