@@ -460,7 +460,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # An unnamed matrix whose rows are off the width step: labels (TensorFlow's Assign).
     "unnamed_label_rows": [("MaybeShewill-CV__CRNN_Tensorflow__136", "num_classes", {})],
     # Training metadata beside one other plain word: the weights are nested under that word.
-    "training_metadata": [("mingcv__DSRNet__12", "prefix", {"container_key": "weight"})],
+    "training_metadata": [
+        ("mingcv__DSRNet__12", "prefix", {"container_key": "weight"}),
+        ("lucidrains__audiolm-pytorch__102", "prefix", {"container_key": "model"}),
+    ],
     # PyTorch 0.3's first unexpected key opens at the network's input layer: a wrapper.
     "first_layer_words": [("pclucas14__pixel-cnn-pp__3", "prefix", {"segment": "module."})],
     # A loader failing on the network's first tensor: the sides name their layers otherwise.

@@ -396,12 +396,16 @@ CONTAINER_KEY = re.compile(
 
 
 TRAINING_KEY = re.compile(
-    r"epoch|acc|best_\w+|opt(?:imi[sz]er|im)?(?:_\w+)?|lr_scheduler|scheduler|arch|iterations?|"
+    r"epoch|acc|best_\w+|(?:\w+_)?opt(?:imi[sz]er|im)?(?:_\w+)?|lr_scheduler|scheduler|arch|"
+    r"iterations?|"
     r"iters?|"
     r"global_step|step|loss|args|config|hyper_parameters|amp|scaler"
 )
 """Top-level keys a training checkpoint keeps beside the weights (its metadata; a GAN's
-``opt_g`` / ``optimizer_D``)."""
+``opt_g`` / ``optimizer_D`` / ``discr_optim``)."""
+MAX_PLAIN_WORDS = 6
+"""Plain unexpected words read as a file's top level without a container word among them;
+with one and training metadata beside it, any number (a trainer saving every optimizer)."""
 MANY_METADATA = 2
 """Training-metadata words among the unexpected names that say the file's top level is a
 training checkpoint's, whatever the missing list shows."""
@@ -442,7 +446,7 @@ def nested(ctx: Context) -> None:
         names = []
     elif (
         (words or metadata or (unexpected and missing and _first_tensors(missing)))
-        and len(unexpected) <= 6
+        and (len(unexpected) <= MAX_PLAIN_WORDS or (words and metadata))
         and all("." not in n for n in unexpected)
         and not ctx.mismatches()
     ):
