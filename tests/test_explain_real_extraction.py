@@ -424,6 +424,7 @@ def test_a_name_the_paste_cut_inside_its_quote_is_not_read() -> None:
         ("meta-llama__llama__665", 64),  # "but world size" + " is 8"
         ("iscyy__ultralyticsPro__22", 80),  # "object has no at" + "tribute 'end2end'"
         ("nomic-ai__pygpt4all__17", 80),  # "(bad magic [" + "got 0x67676d66 want ..."
+        ("bojone__bert4keras__24", 91),  # "bert/embeddings/word_embeddings_" + "2 not found"
     ],
 )
 def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) -> None:
