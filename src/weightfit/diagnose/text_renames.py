@@ -126,6 +126,34 @@ def _changed_word(old: str, new: str) -> tuple[str, str]:
     return old, new
 
 
+def _report_renamed(
+    ctx: Context,
+    olds: list[str],
+    news: list[str],
+    *,
+    said: str,
+    evidence: dict[str, object],
+    confidence: float,
+    what: str = "the checkpoint's names to the model's",
+) -> None:
+    """Report checkpoint names (``olds``) renamed in the model (``news``); consume them."""
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=said,
+            params=[*olds, *news],
+            evidence=evidence,
+            confidence=confidence,
+            fix_note=(
+                f"rename {what} (weightfit fix CKPT --against TARGET), or use the code version "
+                "that saved it"
+            ),
+        )
+    )
+    ctx.consume(missing=news, unexpected=olds)
+
+
 def renamed_word(ctx: Context) -> None:
     """Report missing and unexpected names that differ in one word, the same way throughout.
 
@@ -164,27 +192,21 @@ def renamed_word(ctx: Context) -> None:
         _renamed_modules(ctx, missing, unexpected)
         return
     olds, news = [o for o, _ in pairs], [n for _, n in pairs]
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"'{old_word}' in the checkpoint is '{new_word}' in the model, in {len(pairs)} "
-                f"names ({olds[0]} → {news[0]}): renamed between the code that saved the "
-                "checkpoint and the model's"
-            ),
-            params=olds + news,
-            evidence={"old": old_word, "new": new_word, "names": len(pairs)},
-            # Names alone, no shapes: a guess however consistent (fresh texts bear it out
-            # rarely), so never above an even chance.
-            confidence=0.45,
-            fix_note=(
-                f"rename '{old_word}' to '{new_word}' in the checkpoint's names (weightfit fix "
-                "CKPT --against TARGET), or use the code version that saved it"
-            ),
-        )
+    _report_renamed(
+        ctx,
+        olds,
+        news,
+        said=(
+            f"'{old_word}' in the checkpoint is '{new_word}' in the model, in {len(pairs)} "
+            f"names ({olds[0]} → {news[0]}): renamed between the code that saved the "
+            "checkpoint and the model's"
+        ),
+        evidence={"old": old_word, "new": new_word, "names": len(pairs)},
+        # Names alone, no shapes: a guess however consistent (fresh texts bear it out
+        # rarely), so never above an even chance.
+        confidence=0.45,
+        what=f"'{old_word}' to '{new_word}' in the checkpoint's names",
     )
-    ctx.consume(missing=news, unexpected=olds)
 
 
 MIN_PAIRED_MODULES = 2
@@ -212,25 +234,19 @@ def _renamed_modules(ctx: Context, missing: list[str], unexpected: list[str]) ->
             return
     renamed = dict(zip(olds, news, strict=True))
     first_old, first_new = next(iter(renamed.items()))
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"{len(renamed)} modules pair off one by one, each with the same parameters "
-                f"under the same parent and a word in common ({first_old} → {first_new}): "
-                "renamed between the code that saved the checkpoint and the model's"
-            ),
-            params=[*unexpected, *missing],
-            evidence={"renamed_modules": renamed},
-            confidence=0.4,
-            fix_note=(
-                "rename the checkpoint's modules to the model's (weightfit fix CKPT --against "
-                "TARGET), or use the code version that saved it"
-            ),
-        )
+    _report_renamed(
+        ctx,
+        unexpected,
+        missing,
+        said=(
+            f"{len(renamed)} modules pair off one by one, each with the same parameters "
+            f"under the same parent and a word in common ({first_old} → {first_new}): "
+            "renamed between the code that saved the checkpoint and the model's"
+        ),
+        evidence={"renamed_modules": renamed},
+        confidence=0.4,
+        what="the checkpoint's modules to the model's",
     )
-    ctx.consume(missing=missing, unexpected=unexpected)
 
 
 def _modules(names: list[str]) -> dict[str, frozenset[str]]:
@@ -270,25 +286,18 @@ def regrouped_words(ctx: Context) -> None:
     ):
         return
     olds, news = [o for o, _ in pairs], [n for _, n in pairs]
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"the same words, grouped otherwise: {olds[0]} in the checkpoint is "
-                f"{news[0]} in the model: the tensor moved into or out of a submodule "
-                "between the code that saved the checkpoint and the model's"
-            ),
-            params=olds + news,
-            evidence={"renamed": dict(pairs)},
-            confidence=0.45,
-            fix_note=(
-                "rename the checkpoint's names to the model's (weightfit fix CKPT --against "
-                "TARGET), or use the code version that saved it"
-            ),
-        )
+    _report_renamed(
+        ctx,
+        olds,
+        news,
+        said=(
+            f"the same words, grouped otherwise: {olds[0]} in the checkpoint is "
+            f"{news[0]} in the model: the tensor moved into or out of a submodule "
+            "between the code that saved the checkpoint and the model's"
+        ),
+        evidence={"renamed": dict(pairs)},
+        confidence=0.45,
     )
-    ctx.consume(missing=news, unexpected=olds)
 
 
 GENERIC_MODULES = re.compile(
@@ -317,25 +326,18 @@ def moved_modules(ctx: Context) -> None:
         return
     pairs = [(olds[key], news[key]) for key in news]
     first_old, first_new = pairs[0]
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"{len(pairs)} modules keep their names under other parents ({first_old} → "
-                f"{first_new}): the code that saved the checkpoint arranged the same modules "
-                "otherwise than the model's"
-            ),
-            params=[*unexpected, *missing],
-            evidence={"moved": dict(pairs)},
-            confidence=0.45,
-            fix_note=(
-                "rename the checkpoint's names to the model's (weightfit fix CKPT --against "
-                "TARGET), or convert it with the converter of the codebase that saved it"
-            ),
-        )
+    _report_renamed(
+        ctx,
+        unexpected,
+        missing,
+        said=(
+            f"{len(pairs)} modules keep their names under other parents ({first_old} → "
+            f"{first_new}): the code that saved the checkpoint arranged the same modules "
+            "otherwise than the model's"
+        ),
+        evidence={"moved": dict(pairs)},
+        confidence=0.45,
     )
-    ctx.consume(missing=missing, unexpected=unexpected)
 
 
 def _by_module(names: list[str]) -> dict[str, str] | None:
@@ -405,25 +407,19 @@ def renamed_path(ctx: Context) -> None:
     _, cut_new, cut_old = best
     new_head = ".".join(missing[0].split(".")[:cut_new])
     old_head = ".".join(unexpected[0].split(".")[:cut_old])
-    ctx.add(
-        Finding(
-            category="rename",
-            severity="error",
-            message=(
-                f"the same modules sit under other parents: '{old_head}' in the checkpoint, "
-                f"'{new_head}' in the model ({unexpected[0]} → {missing[0]}): renamed between "
-                "the code that saved the checkpoint and the model's"
-            ),
-            params=[*unexpected, *missing],
-            evidence={"checkpoint_path": old_head, "model_path": new_head},
-            confidence=0.6,
-            fix_note=(
-                "rename the checkpoint's module paths to the model's (weightfit fix CKPT "
-                "--against TARGET), or use the code version that saved it"
-            ),
-        )
+    _report_renamed(
+        ctx,
+        unexpected,
+        missing,
+        said=(
+            f"the same modules sit under other parents: '{old_head}' in the checkpoint, "
+            f"'{new_head}' in the model ({unexpected[0]} → {missing[0]}): renamed between "
+            "the code that saved the checkpoint and the model's"
+        ),
+        evidence={"checkpoint_path": old_head, "model_path": new_head},
+        confidence=0.6,
+        what="the checkpoint's module paths to the model's",
     )
-    ctx.consume(missing=missing, unexpected=unexpected)
 
 
 def _tail(name: str, cut: int) -> str:
