@@ -160,6 +160,22 @@ def test_an_escaped_paste_reads_as_its_text() -> None:
         assert reading(f"RuntimeError({text!r})") == reading(text), ident
 
 
+def test_a_list_ended_by_its_period_takes_no_quoted_word_from_the_lines_after() -> None:
+    """``Missing key(s) in state_dict: "a", "b". `` is whole: the indented traceback after it
+    (``checkpoint['g_ema']``) holds no missing tensor."""
+    _, missing, _ = read(dev_text("yuval-alaluf__hyperstyle__39"))
+    assert "g_ema" not in missing
+    assert "convs.15.conv.blur.kernel" in missing
+
+
+def test_a_whole_paste_that_is_one_exceptions_repr_loses_its_wrapper() -> None:
+    """``RuntimeError("KeyError: 'x.weight\\n")``: the repr's closing quote and parenthesis are
+    no part of the name it ends with (the paste had lost the key's own closing quote)."""
+    for ident in ("huggingface__peft__1095", "NVIDIA__cosmos__46"):
+        text = dev_text(ident)
+        assert reading(f"RuntimeError({text!r})") == reading(text), ident
+
+
 def test_loaders_refusing_a_files_format_architecture_or_dtype_hold_a_loading_error() -> None:
     """llama.cpp / ollama / GGUF nodes / vLLM refusals and diffusers' channel check are
     loading errors: an ``unknown`` finding (exit 1), never "no loading error found"."""

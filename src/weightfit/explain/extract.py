@@ -656,8 +656,8 @@ def _limit(matches: Iterator[re.Match[str]]) -> list[re.Match[str]]:
 def _list_span(text: str, start: int, stop: int) -> str:
     """The list that follows a cue.
 
-    A bracketed group, else the rest of its line and the indented or bulleted lines
-    under it.
+    A bracketed group, else the rest of its line (a whole list when it ends with a
+    quoted name and a period) and the indented or bulleted lines under it.
     """
     rest = text[start:stop]
     lead = re.match(r"[^\S\n]*(?:[^\n:=\[{'\"]{0,60}?[:=])?[^\S\n]*\n?[^\S\n]*", rest)
@@ -677,6 +677,8 @@ def _list_span(text: str, start: int, stop: int) -> str:
         return rest[offset:]
     lines = rest[offset:].split("\n")
     kept = [lines[0]]
+    if re.search(r"[\"']\.\s*$", lines[0]):
+        return lines[0]  # PyTorch ends a whole list with a period: what follows is no item
     for line in lines[1:]:
         stripped = line.strip()
         if not stripped:

@@ -151,7 +151,8 @@ def normalise(text: str) -> str:
     if "\\n" in CODE_ESCAPE.sub("", text):
         # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes
         # (not the escape a traceback's source line shows: '"\n\t".join(error_msgs)').
-        text = _unescaped(text)
+        wrapped = REPR_WRAPPER.fullmatch(text)
+        text = _unescaped(wrapped.group(2) if wrapped else text)
     if "&" in text:
         text = html.unescape(text)
     raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
@@ -174,6 +175,8 @@ def normalise(text: str) -> str:
 
 CODE_ESCAPE = re.compile(r"""["']\\n\\t["']\.join""")
 """The escaped separator a traceback's source line quotes (``"\\n\\t".join(error_msgs)``)."""
+REPR_WRAPPER = re.compile(r"\s*[A-Z]\w*\((['\"])(.*)\1\)\s*", re.S)
+"""A whole paste that is one exception's repr: ``RuntimeError('...\\n')``, its quotes unwrapped."""
 
 
 def _unescaped(text: str) -> str:
