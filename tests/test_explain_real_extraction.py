@@ -449,6 +449,15 @@ def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) 
     assert weightfit.explain(hard_wrapped(text, width)).findings[0].category == want
 
 
+def test_a_line_broken_at_a_space_before_a_quoted_word_goes_on() -> None:
+    """``... for 'Assign_42' (op: `` + ``'Assign') with input shapes: [512,3], [512,6]``:
+    rejoined, TensorFlow's Assign order (the variable, then the saved value) holds."""
+    text = dev_text("rlcode__reinforcement-learning__31")
+    assert (
+        read(hard_wrapped(text, 91))[0] == read(text)[0] == {"unnamed_tensor": ((512, 6), (512, 3))}
+    )
+
+
 def test_a_log_pasted_as_one_line_still_states_its_quantity() -> None:
     """Newlines lost: the exception's sentence is cut from the frame before it."""
     text = dev_text("TempleX98__MoVA__4")

@@ -318,7 +318,11 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         return (
             at_width
             and before[-2:-1] != " "
-            and (after[0].islower() or CONTINUED_VALUE.match(after) is not None)
+            and (
+                after[0].islower()
+                or after[0] in "'\""  # a quoted word goes on: "(op: " + "'Assign')"
+                or CONTINUED_VALUE.match(after) is not None
+            )
         )
     in_path = IN_PATH.search(before) is not None and (
         after[0].islower() or after[0] in "-_." or (before[-1] == "_" and after[0].isdigit())
