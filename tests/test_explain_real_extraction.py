@@ -458,6 +458,27 @@ def test_a_line_broken_at_a_space_before_a_quoted_word_goes_on() -> None:
     )
 
 
+def test_tensorflow_2_variable_assignment_names_the_variable_first() -> None:
+    """TensorFlow before 2.4 raised ``Shapes (150, 384) and (151, 384) are incompatible``
+    from ``self._shape.assert_is_compatible_with(value.shape)`` (the variable, then the
+    saved value) while Keras' ``load_weights`` filled the model."""
+    mismatched, _, _ = read(dev_text("TensorSpeech__TensorFlowTTS__641"))
+    assert mismatched == {"unnamed_tensor": ((151, 384), (150, 384))}
+
+
+def test_tensorflow_2_named_assignment_reads_variable_and_value() -> None:
+    """The message as ``tensorflow/python/ops/resource_variable_ops.py`` formats it in
+    tensorflow-cpu 2.13.0 (``f"Cannot assign value to variable '{tensor_name}': Shape
+    mismatch.The variable shape {self._shape}, and the assigned value shape ..."``)."""
+    text = (
+        "ValueError: Cannot assign value to variable ' dense_1/kernel:0': Shape mismatch."
+        "The variable shape (512, 10), and the assigned value shape (512, 1000) are "
+        "incompatible."
+    )
+    mismatched, _, _ = read(text)
+    assert mismatched == {"dense_1.kernel": ((1000, 512), (10, 512))}
+
+
 def test_a_log_pasted_as_one_line_still_states_its_quantity() -> None:
     """Newlines lost: the exception's sentence is cut from the frame before it."""
     text = dev_text("TempleX98__MoVA__4")

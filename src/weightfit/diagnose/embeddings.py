@@ -557,9 +557,9 @@ _CLASS_WORDS = ("class", "cls", "label", "logit", "categor", "tag")
 def _odd_rows(change: _RowChange, shape: tuple[int, ...]) -> bool:
     """Whether an unnamed matrix's rows read as labels.
 
-    Both counts off the width step and not one symbol apart, the other axis a width, fewer
-    than any vocabulary: TensorFlow's ``Assign`` of a ``[512, 37]`` dense kernel to
-    ``[512, 547]`` (37 characters against 547).
+    Both counts off the width step, the other axis a width, fewer than any vocabulary:
+    TensorFlow's ``Assign`` of a ``[512, 37]`` dense kernel to ``[512, 547]`` (37
+    characters against 547).
     """
     odd = change.have % _known.WIDTH_STEP and change.want % _known.WIDTH_STEP
     return (
@@ -688,8 +688,12 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
         # (blocks.0.mlp.fc1: the MLP ratio; EDSR's head.0 is its first conv) unless the
         # name says classes (a Sequential classifier.4, DETR's class_embed.0).
         path = change.name.lower().split(".")[:-1]
-        if change.name in PLACEHOLDERS and _odd_rows(change, shape):
-            return True
+        if change.name in PLACEHOLDERS:
+            # Only the row counts speak: labels when off the width tile or a known label
+            # set far from the other count, never a count one symbol apart (150 against 151
+            # is ADE20K with its background as much as a symbol table grown by one).
+            near = abs(change.have - change.want) <= NEAR_SYMBOLS
+            return not near and (_odd_rows(change, shape) or _label_rows(change))
         stack = stack_of(change.name)
         if (
             stack is not None

@@ -7,7 +7,13 @@
 - Keras 2's ``load_weights``: ``weight <tf.Variable 'embedding_4/embeddings:0' ...> has
   shape (209, 100), but the saved weight has shape (465, 100)``;
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
-  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's).
+  compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's);
+- TensorFlow 2's variable assignment, as Keras' ``load_weights`` fills each variable:
+  ``Cannot assign value to variable ' dense/kernel:0': Shape mismatch.The variable shape
+  (3, 4), and the assigned value shape (5, 4) are incompatible`` (2.4 on, named), and
+  before 2.4 ``Shapes (150, 384) and (151, 384) are incompatible`` (the variable's, then
+  the value's: ``self._shape.assert_is_compatible_with(value.shape)``), read only beside
+  code loading weights (the same words come from a loss given the wrong labels).
 
 TensorFlow 1.x's ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with input
 shapes: [3,3,1,32], [32,3,3,3]`` is left to the generic extractor, as written: the file's
@@ -24,7 +30,7 @@ from __future__ import annotations
 
 import re
 
-from weightfit.diagnose._facts import UNNAMED_KERAS, UNNAMED_TF
+from weightfit.diagnose._facts import UNNAMED, UNNAMED_KERAS, UNNAMED_TF
 from weightfit.explain._text import Section
 
 NUMBERS = r"([\d,\s]*)"
@@ -53,6 +59,19 @@ KERAS_NAMED = re.compile(
 """Keras 2's ``load_weights``: ``Layer #1 (named "embedding"), weight <tf.Variable
 'embedding_4/embeddings:0' shape=(209, 100) ...> has shape (209, 100), but the saved weight
 has shape (465, 100)`` (the layer's, then the file's)."""
+TF_VARIABLE_SHAPES = re.compile(
+    r"Cannot\s+assign\s+(?:value\s+)?to\s+variable\s*'?\s*([\w/\-.:]*)'?"
+    r"(?::\s*Shape\s+mismatch\.\s*The|\s+due\s+to)\s+variable\s+shape\s+\("
+    + NUMBERS
+    + r"\),?\s+and\s+(?:the\s+assigned\s+)?value\s+shape\s+\("
+    + NUMBERS
+    + r"\)\s+are\s+incompatible"
+)
+TF_SHAPES = re.compile(
+    r"Shapes\s+\(" + NUMBERS + r"\)\s+and\s+\(" + NUMBERS + r"\)\s+are\s+incompatible"
+)
+FILLING_VARIABLES = re.compile(r"load_weights|set_weights|batch_set_value|\.assign\(|restore")
+"""Code filling variables from saved values: what makes ``Shapes ... are incompatible`` a load's."""
 NAME_WINDOW = 600
 """Characters after an ``Assign`` error searched for the variable it names."""
 EMBEDDING = re.compile(r"embed", re.IGNORECASE)
@@ -74,6 +93,17 @@ def parse(text: str) -> list[Section]:
     for match in KERAS_LAYER.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("keras", match.start(), UNNAMED_KERAS, checkpoint, model))
+    for match in TF_VARIABLE_SHAPES.finditer(text):
+        name = match.group(1).split(":")[0].replace("/", ".") or UNNAMED
+        model, checkpoint = _numbers(match.group(2)), _numbers(match.group(3))
+        sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+    if FILLING_VARIABLES.search(text):
+        for match in TF_SHAPES.finditer(text):
+            # No name: a kernel ([in, out]) or a table ([rows, width]) alike, shapes as printed.
+            section = Section(model="", origin="tensorflow", start=match.start())
+            model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+            section.mismatched[UNNAMED] = (checkpoint, model)
+            sections.append(section)
     return sections
 
 
