@@ -503,6 +503,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "protobuf_decode": [("C0untFloyd__roop-unleashed__919", "partitioned", {})],
     # A symbol table one row apart is a symbol more, whatever dataset has that many classes.
     "symbols_not_labels": [("mozilla__TTS__69", "vocab_resize", {})],
+    # llama.cpp refusing a piece of a split GGUF (``invalid split file name: ...``).
+    "split_gguf_piece": [("Mesh-LLM__mesh-llm__311", "partitioned", {})],
     # A C loader's short read: the file ends early.
     "short_read": [("betweentwomidnights__sa3.cpp__1", "partitioned", {})],
 }
@@ -747,5 +749,13 @@ def test_a_rust_loaders_panic_is_a_loading_error() -> None:
     """candle's ``cannot find tensor weight`` behind Rust's unwrap panic: no rule knows why
     a bare ``weight`` was looked up, but the text holds a loading error (exit 1, not 2)."""
     text, _ = _case("huggingface__candle__1510")
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "unknown"
+
+
+def test_a_loader_nodes_keyerror_text_is_a_loading_error() -> None:
+    """ComfyUI shows ``MochiModelLoader: 'pos_frequencies'``, a KeyError's text after its
+    node: a loader that looked a key up and failed, a loading error (exit 1, not 2)."""
+    text, _ = _case("kijai__ComfyUI-MochiWrapper__23")
     top = weightfit.explain(text).findings[0]
     assert top.category == "unknown"

@@ -23,6 +23,11 @@ KEY_ERROR = re.compile(
 """``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
 ``KeyError: 'unexpected key "a.b" in state_dict'``; a closing quote the paste lost is
 forgiven), or a parameter's dotted name as people retype it (``keyerror: stem.0.weight``)."""
+NODE_KEY_ERROR = re.compile(
+    r"^[^\S\n]*\w*Loader\w*[^\S\n]*:[^\S\n]*(['\"])(?P<quoted>[\w.\-]+)\1[^\S\n]*$", re.M
+)
+"""ComfyUI's ``NodeName: message`` where the message is a ``KeyError``'s own text, the quoted
+key alone (``MochiModelLoader: 'pos_frequencies'``): a loader node that looked a key up."""
 NOT_IN_FILE = re.compile(
     r"(?:cannot|can't|couldn't|could\s+not|unable\s+to)\s+find\s+"
     r"(?:tensor|key|weight|parameter|layer)\s*['\"`]?([\w.\-]+\.[\w\-]+)"
@@ -71,6 +76,8 @@ LOADING_ERROR = re.compile(
     r"model\s+load(?:ing)?\s+(?:error|failed)|not\s+(?:forwards?\s+|backwards?\s+)?compatible\s+with|"
     r"Weight\s+count\s+mismatch|(?:incompatible|invalid)\s+(?:[\w-]+\s+){0,3}model\b|"
     r"weight\s+file\s+containing\s+\d+\s+layers|"
+    # llama.cpp refusing a piece of a split GGUF (``invalid split file name: ...``).
+    r"invalid\s+split\s+file|"
     # Loaders refusing a file's format or architecture (llama.cpp, ollama, GGUF nodes, vLLM).
     r"invalid\s+(?:file\s+)?magic|not\s+a\s+valid\s+gguf|"
     r"(?:unknown|unsupported|unexpected)\s+(?:model\s+)?architecture|"
@@ -646,7 +653,10 @@ def facts(text: str) -> Facts:
         dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
         found.invalid_view = (dims, int(view.group(2) or view.group(3)))
     found.key_errors = list(
-        dict.fromkeys(m.group("quoted") or m.group("bare") for m in KEY_ERROR.finditer(text))
+        dict.fromkeys(
+            [m.group("quoted") or m.group("bare") for m in KEY_ERROR.finditer(text)]
+            + [m.group("quoted") for m in NODE_KEY_ERROR.finditer(text)]
+        )
     )
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next(
@@ -757,7 +767,8 @@ def facts(text: str) -> Facts:
     elif sizes is not None:
         found.byte_counts = (int(sizes.group(2)), int(sizes.group(1)))
     found.loading_error = found.loading_error or bool(
-        found.gluon_missing
+        NODE_KEY_ERROR.search(text)
+        or found.gluon_missing
         or found.byte_counts
         or BUFFER_NAMES & set(found.key_errors)
         or found.layer_weights
