@@ -94,17 +94,27 @@ def parse(text: str) -> list[Section]:
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("keras", match.start(), UNNAMED_KERAS, checkpoint, model))
     for match in TF_VARIABLE_SHAPES.finditer(text):
-        name = match.group(1).split(":")[0].replace("/", ".") or UNNAMED
+        name = match.group(1).split(":")[0].replace("/", ".")
         model, checkpoint = _numbers(match.group(2)), _numbers(match.group(3))
-        sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+        if name:
+            sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+        else:
+            sections.append(_unnamed(match.start(), checkpoint, model))
     if FILLING_VARIABLES.search(text):
         for match in TF_SHAPES.finditer(text):
-            # No name: a kernel ([in, out]) or a table ([rows, width]) alike, shapes as printed.
-            section = Section(model="", origin="tensorflow", start=match.start())
             model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
-            section.mismatched[UNNAMED] = (checkpoint, model)
-            sections.append(section)
+            sections.append(_unnamed(match.start(), checkpoint, model))
     return sections
+
+
+def _unnamed(start: int, checkpoint: tuple[int, ...], model: tuple[int, ...]) -> Section:
+    """A variable the message does not name, its shapes as printed.
+
+    A kernel (``[in, out]``) or a table (``[rows, width]``) alike: no layout to turn to.
+    """
+    section = Section(model="", origin="tensorflow", start=start)
+    section.mismatched[UNNAMED] = (checkpoint, model)
+    return section
 
 
 def _section(
