@@ -279,9 +279,13 @@ def _labels_not_symbols(change: _RowChange) -> bool:
     BigGAN's ``shared`` class embedding of 1000 rows against 2; a symbol table of 150 rows
     against 149 is one symbol more, whatever dataset has 150 classes.
     """
-    near = abs(change.have - change.want) <= NEAR_SYMBOLS
     both_known = bool(_class_count(change.have)) and bool(_class_count(change.want))
-    return _label_rows(change) and (both_known or not near)
+    return _label_rows(change) and (both_known or not _symbols_apart(change))
+
+
+def _symbols_apart(change: _RowChange) -> bool:
+    """Whether two row counts differ by a symbol or two (a pad, an end mark), no more."""
+    return abs(change.have - change.want) <= NEAR_SYMBOLS
 
 
 NEAR_SYMBOLS = 2
@@ -566,12 +570,8 @@ def _odd_rows(change: _RowChange, shape: tuple[int, ...]) -> bool:
         bool(odd)
         and len(shape) == 2
         and shape[1] % _known.WIDTH_STEP == 0
-        and max(change.have, change.want) <= MAX_CLASS_ROWS
+        and max(change.have, change.want) <= MAX_LABELS
     )
-
-
-MAX_CLASS_ROWS = 10_000
-"""Most rows an unnamed head is read as labels for (more: a vocabulary or a width)."""
 
 
 def _list_of_heads(stack: str, shape: tuple[int, ...]) -> bool:
@@ -692,8 +692,7 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
             # Only the row counts speak: labels when off the width tile or a known label
             # set far from the other count, never a count one symbol apart (150 against 151
             # is ADE20K with its background as much as a symbol table grown by one).
-            near = abs(change.have - change.want) <= NEAR_SYMBOLS
-            return not near and (_odd_rows(change, shape) or _label_rows(change))
+            return not _symbols_apart(change) and (_odd_rows(change, shape) or _label_rows(change))
         stack = stack_of(change.name)
         if (
             stack is not None

@@ -345,13 +345,6 @@ NO_WEIGHTS_FILE = re.compile(
 or a download that left the weights out (transformers' ``Trainer`` resuming from a folder
 without its weights says "Can't find a valid checkpoint at"; a downloader that knows one
 ``model.safetensors`` says a sharded repository "does not have SafeTensors files")."""
-ABSENT_FILE = re.compile(
-    r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx))\b[^\n]{0,80}?"
-    r"(?:doesn't|does\s+not)\s+exist",
-    re.I,
-)
-"""A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
-``Load model from u2net.onnx failed. File doesn't exist``)."""
 VARIANT_FILE = re.compile(
     r"[\w\-]+\.(?:fp16|bf16|fp32|non_ema|ema)\.(?:safetensors|bin)|"
     r"\bvariant\s*[=:]\s*['\"]?(?:fp16|bf16|fp32)\b|\b(?:fp16|bf16)\s+variant\b|"
@@ -368,8 +361,9 @@ LOOKED_FOR = re.compile(r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named\s+(
 def files_named(ctx: Context) -> None:
     """Report a loading error about the files of a save: shards, variants, formats looked for.
 
-    The pieces of a sharded save, a precision-variant file, or a transformers release that
-    looks for no safetensors file at all.
+    The pieces of a sharded save, a precision-variant file, a weights file that does not
+    exist where the loader looks, or a transformers release that looks for no safetensors
+    file at all.
     """
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
@@ -380,40 +374,40 @@ def files_named(ctx: Context) -> None:
         _report_before_safetensors(ctx, names)
         return
     variant = VARIANT_FILE.search(facts.text)
-    absent = ABSENT_FILE.search(facts.text)
     shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
-    found = variant or absent or shards
-    if found is None:
-        return
-    if variant is None and absent is not None:
+    if variant is None and facts.absent_file:
         category: Category = "partitioned"
+        file = facts.absent_file
         message = (
-            f"the weights file {absent.group(1)} is not where the loader looks: never "
-            "downloaded, a download that failed, or saved elsewhere"
+            f"the weights file {file} is not where the loader looks: never downloaded, a "
+            "download that failed, or saved elsewhere"
         )
         note = "download the weights file to the path the loader reads (or point it there)"
     elif variant is not None:
         category = "dtype_variant"
+        file = variant.group(0)
         message = (
             f"the error is about the precision-variant file {variant.group(0)}: the folder "
             "holds another variant (or none), or a loader version reads variants differently"
         )
         note = "pass the variant the folder has (variant=...), or weightfit lint MODEL_FOLDER"
-    else:
-        assert shards is not None
+    elif shards is not None:
         category = "partitioned"
+        file = shards.group(0)
         message = (
             f"the error is about the pieces of a sharded or distributed save "
             f"({shards.group(0)}): a shard missing, an index naming other files, or "
             "partitions never consolidated"
         )
         note = "check every shard the index names is present, or consolidate the save first"
+    else:
+        return
     ctx.add(
         Finding(
             category=category,
             severity="error",
             message=message,
-            evidence={"file": absent.group(1) if found is absent else found.group(0)},
+            evidence={"file": file},
             confidence=0.5,
             fix_note=note,
         )

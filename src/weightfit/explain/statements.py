@@ -158,12 +158,18 @@ LOADING_CONTEXT = re.compile(
     # candle's VarBuilder looking a tensor up by name.
     r"cannot\s+find\s+tensor\b|"
     # A reader that found no weights file where it looked.
-    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
-    r"\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx)\b[^\n]{0,80}?(?:doesn't|does\s+not)\s+exist",
+    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
 message weightfit knows says what went wrong."""
+ABSENT_FILE = re.compile(
+    r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx))\b[^\n]{0,80}?"
+    r"(?:doesn't|does\s+not)\s+exist",
+    re.I,
+)
+"""A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
+``Load model from u2net.onnx failed. File doesn't exist``)."""
 INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
@@ -542,6 +548,7 @@ class Facts:
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
         depth_said: A loader's words that the file has fewer or more layers than the model
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
+        absent_file: The weights file a reader said does not exist (:data:`ABSENT_FILE`).
     """
 
     loading_error: bool = False
@@ -582,6 +589,7 @@ class Facts:
     absent_targets: str = ""
     unsupported_precision: str = ""
     depth_said: str = ""
+    absent_file: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -626,17 +634,23 @@ class Facts:
             "absent_targets": self.absent_targets,
             "unsupported_precision": self.unsupported_precision,
             "depth_said": self.depth_said,
+            "absent_file": self.absent_file,
         }
         return {key: value for key, value in data.items() if value}
 
 
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
+    absent = ABSENT_FILE.search(text)
     loading = LOADING_ERROR.search(text) is not None or (
         RAISED.search(text) is not None
-        and (LOADING_CONTEXT.search(text) is not None or QUANT_WORDS.search(text) is not None)
+        and (
+            LOADING_CONTEXT.search(text) is not None
+            or QUANT_WORDS.search(text) is not None
+            or absent is not None
+        )
     )
-    found = Facts(loading_error=loading, text=text)
+    found = Facts(loading_error=loading, text=text, absent_file=absent.group(1) if absent else "")
     types = MODEL_TYPES.search(text)
     if types is not None:
         found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
