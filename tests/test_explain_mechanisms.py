@@ -378,6 +378,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "class_boxes": [
         ("matterport__Mask_RCNN__187", "num_classes", {"checkpoint_classes": 81}),
         ("matterport__Mask_RCNN__78", "num_classes", {"model_classes": 2}),
+        # TensorFlow 1's Assign names no variable: [2048, 84] is 4 x 21 (VOC with background).
+        ("endernewton__tf-faster-rcnn__481", "num_classes", {"checkpoint_classes": 6}),
     ],
     # TensorFlow 1.2 renamed RNN cell variables (weights -> kernel): new names alone missing.
     "tf_rnn_kernel": [

@@ -12,7 +12,7 @@ from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
-from weightfit.diagnose._facts import UNNAMED, whole_text_facts
+from weightfit.diagnose._facts import PLACEHOLDERS, whole_text_facts
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -282,7 +282,7 @@ def class_boxes(ctx: Context) -> None:
         if len(have) != len(want) or len(have) > 2 or len(axes) != 1:
             continue  # a Linear box head (or its bias), not a convolution
         named_box = BOX_REGRESSION.search(pair.target.rsplit(".", 1)[0])
-        if not named_box and not (pair.target == UNNAMED and len(ctx.mismatches()) == 1):
+        if not named_box and not (pair.target in PLACEHOLDERS and len(ctx.mismatches()) == 1):
             continue  # a named layer must say it regresses boxes; an unnamed one stand alone
         rows = (have[axes[0]], want[axes[0]])
         if any(r % BOX_VALUES or knowledge.candidates_for_width(r) for r in rows):
