@@ -496,7 +496,7 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantized_lookup": [("mit-han-lab__omniserve__62", "quantization", {"side": "model"})],
     # The weights-only unpickler's unsupported operand is a text file's first byte.
     "text_file_opcode": [
-        ("Acly__comfyui-inpaint-nodes__13", "unrelated", {}),
+        ("Acly__comfyui-inpaint-nodes__13", "partitioned", {}),
         ("Acly__comfyui-inpaint-nodes__25", "partitioned", {}),
     ],
     # A reader saying the weights file it was pointed at does not exist.

@@ -213,14 +213,19 @@ def test_tensorflow_assign_binds_the_variable_to_the_model_and_the_value_to_the_
     assert weightfit.explain(text).findings[0].category == "wrong_variant"
 
 
-def test_pytorch_0_4s_invalid_size_is_read_without_a_lora_guess() -> None:
+def test_pytorch_0_4s_invalid_size_one_value_short_is_a_misaligned_read() -> None:
     """``size '[144 x 256 x 1 x 1]' is invalid for input with 36863 elements`` (a darknet
-    reader, years before LoRA): the numbers are kept, the cause stays open."""
+    reader, years before LoRA): one value short of the shape, which no configuration
+    explains; the file was read shifted (its header is another version's)."""
     text = dev_text("ultralytics__yolov3__30")
     assert text_facts(text).invalid_view == ((144, 256, 1, 1), 36863)
     finding = weightfit.explain(text).findings[0]
-    assert finding.category == "unknown"
-    assert finding.evidence["invalid_view"] == {"shape": [144, 256, 1, 1], "input_size": 36863}
+    assert finding.category == "version"
+    assert finding.evidence == {
+        "expected_shape": [144, 256, 1, 1],
+        "elements": 36863,
+        "expected_elements": 36864,
+    }
 
 
 # Loader messages the dev part does not hold yet, each a verbatim line of a public thread.

@@ -435,8 +435,8 @@ def test_a_loader_that_does_not_know_the_architecture_is_older_than_the_model(
     assert finding.evidence["architecture"] == name
 
 
-def test_a_web_page_saved_as_the_checkpoint_is_another_file_not_a_piece() -> None:
-    assert top("_pickle.UnpicklingError: invalid load key, '<'.").category == "unrelated"
+def test_a_web_page_saved_as_the_checkpoint_is_a_download_that_never_brought_the_file() -> None:
+    assert top("_pickle.UnpicklingError: invalid load key, '<'.").category == "partitioned"
 
 
 def test_an_empty_file_read_by_torch_load_is_a_loading_error() -> None:

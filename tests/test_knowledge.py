@@ -33,7 +33,15 @@ FAMILY_DIMS = {
     "add_embedding_dim", "in_channels", "out_channels", "model_channels", "patch_size",
     "image_size",
 }  # fmt: skip
-CHANGE_KINDS = {"buffer-nonpersistent", "buffer-added", "rename", "prefix", "fused", "attribute"}
+CHANGE_KINDS = {
+    "buffer-nonpersistent",
+    "buffer-added",
+    "rename",
+    "prefix",
+    "fused",
+    "attribute",
+    "api",
+}
 
 
 @pytest.mark.parametrize("table", knowledge.TABLES)

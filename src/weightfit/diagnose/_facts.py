@@ -22,6 +22,25 @@ TEXT_FACTS = "text"
 diagnosis (of several sections) where facts of the whole text make findings."""
 
 
+METADATA_ENTRIES = frozenset(
+    {
+        "meta",
+        "hparams",
+        "hyper_parameters",
+        "hyperparameters",
+        "config",
+        "cfg",
+        "args",
+        "model_args",
+        "arch",
+        "CLASSES",
+        "dataset_meta",
+    }
+)
+"""Entries a training tool writes beside the weights to rebuild the model (mmengine's
+``meta``, Lightning's ``hyper_parameters``, a script's ``args`` or ``arch``)."""
+
+
 def index_pattern(key: str) -> str:
     """The pattern of code reading ``key`` out of a mapping (``checkpoint['arch']``)."""
     return r"\[\s*['\"]" + re.escape(key) + r"['\"]\s*\]"

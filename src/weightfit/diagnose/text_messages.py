@@ -259,7 +259,8 @@ def lora_reshape(ctx: Context) -> None:
         if own_weights:
             if _short_of_one_row(fact.expected, fact.size):
                 # 36863 elements for 36864: no configuration differs by less than a row;
-                # the file was read misaligned (a header or format matter) `unknown` lists.
+                # the file was read misaligned (a header or format matter).
+                ctx.add(_misaligned(fact.expected, fact.size))
                 continue
             finding = _own_weights(finding)
         ctx.add(finding)
@@ -269,6 +270,28 @@ def _short_of_one_row(expected: tuple[int, ...], size: int) -> bool:
     """Whether ``size`` differs from the shape's element count by less than its smallest axis."""
     axes = [d for d in expected if d > 1]
     return bool(axes) and 0 < abs(math.prod(expected) - size) < min(axes)
+
+
+def _misaligned(expected: tuple[int, ...], size: int) -> Finding:
+    """A weight read from a raw stream a few values off: the file's layout is another's."""
+    want = math.prod(expected)
+    return Finding(
+        category="version",
+        severity="error",
+        message=(
+            f"a weight read from the file has {size} elements where the layer's shape "
+            f"{list(expected)} takes {want}: fewer than one row apart, which no configuration "
+            "of the model explains. The reader and the file disagree on the file's layout (a "
+            "header of another length, another version of the format), so every value after "
+            "it was read shifted"
+        ),
+        evidence={"expected_shape": list(expected), "elements": size, "expected_elements": want},
+        confidence=0.4,
+        fix_note=(
+            "check the file's header against the reader (its version fields and length), or "
+            "use the reader of the version that wrote the file"
+        ),
+    )
 
 
 def _own_weights(finding: Finding) -> Finding:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from weightfit.diagnose._context import Context, escape_pattern
-from weightfit.diagnose._facts import indexed, text_facts
+from weightfit.diagnose._facts import METADATA_ENTRIES, indexed, text_facts
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -429,7 +429,7 @@ def nested(ctx: Context) -> None:
     # or one that starts at the model's first tensors (a lone head.bias beside "step" is an
     # extra entry and a missing tensor, not a nesting).
     missing = ctx.missing()
-    metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n)]
+    metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n) or n in METADATA_ENTRIES]
     if missing and not _first_tensors(missing) and len(metadata) < MANY_METADATA:
         metadata = []
     entry = next(
@@ -453,7 +453,7 @@ def nested(ctx: Context) -> None:
         # A few plain words (epoch, best_acc, state_dict) where tensors should be, or any
         # plain words while the model's first tensors all went unfilled: the file's top
         # level holds containers and metadata.
-        containers = [n for n in unexpected if not TRAINING_KEY.fullmatch(n)]
+        containers = [n for n in unexpected if n not in metadata]
         # Beside metadata, the one other plain word is the container (DSRNet's "weight").
         alone = containers[0] if len(containers) == 1 or (containers and not metadata) else ""
         key = words[0] if words else alone or "state_dict"

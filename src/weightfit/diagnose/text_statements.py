@@ -159,7 +159,12 @@ def stale_attribute(ctx: Context) -> None:
     if facts is None or facts.stale_attribute is None or ctx.findings:
         return
     cls, attribute = facts.stale_attribute
-    found = [c for c in knowledge.changes_for(f"{cls}.{attribute}") if c.kind == "attribute"]
+    changes = knowledge.changes_for(f"{cls}.{attribute}")
+    api = next((c for c in changes if c.kind == "api"), None)
+    if api is not None:
+        _report_api_change(ctx, cls, attribute, api)
+        return
+    found = [c for c in changes if c.kind == "attribute"]
     if not found:
         ctx.add(
             Finding(
@@ -193,6 +198,34 @@ def stale_attribute(ctx: Context) -> None:
             fix_note=(
                 f"use {change.library} < {change.version}, or load the old model and re-save "
                 "its state_dict (a weights-only file carries no module objects)"
+            ),
+        )
+    )
+
+
+def _report_api_change(
+    ctx: Context, cls: str, attribute: str, change: knowledge.VersionChange
+) -> None:
+    """Report a loader calling a method of a type its library no longer returns."""
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"'{cls}' has no attribute '{attribute}': {change.library} "
+                f"{change.version} and later return another type than the loader expects "
+                f"({change.description})"
+            ),
+            evidence={
+                "class": cls,
+                "attribute": attribute,
+                "library": change.library,
+                "known_change": change.source,
+            },
+            confidence=0.75,
+            fix_note=(
+                f"install {change.library} < {change.version}, or a loader release that "
+                f"reads what {change.library} {change.version} returns; the file itself is fine"
             ),
         )
     )
@@ -524,11 +557,12 @@ def broken_file(ctx: Context) -> None:
         else "an interrupted download or copy: the file ends early"
     )
     state = "not in the format the reader expects" if magic else "not whole"
-    # A web page or a file of another format is another file altogether; a pointer or a
-    # cut file is a download that never completed.
+    # A file of another format is another file altogether; a pointer, a web page saved in
+    # the file's place (a blocked or redirected download) or a cut file is a download that
+    # never brought the file.
     ctx.add(
         Finding(
-            category="unrelated" if page or magic else "partitioned",
+            category="unrelated" if magic else "partitioned",
             severity="error",
             message=f"the checkpoint file is {state} ({said}): {cause}",
             evidence={"error": said, "likely_cause": cause},
@@ -655,6 +689,12 @@ FORMAT_VERSIONS = {
         "the codebase generation the loader names",
         "run the file with the codebase that trained it, or train (or export) it again with "
         "the loader's release",
+    ),
+    "older": (
+        "the reader says the file is in an older version of its format than it reads: the "
+        "tool that wrote (converted) it was an older release",
+        "an older release of the converter that wrote the file",
+        "convert (or export) the model again with the converter of the reader's release",
     ),
     "ggml_container": (
         "GGML's file container changed from ggml to ggmf, ggjt (2023) and GGUF (August "

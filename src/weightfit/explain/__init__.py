@@ -218,8 +218,12 @@ def _uncovered(generic: Section, parsed: list[Section]) -> Section:
 
 
 def _dims(pair: tuple[tuple[int, ...], tuple[int, ...]]) -> tuple[tuple[int, ...], ...]:
-    """A mismatch's two shapes with their axes sorted: the same pair in any axis order."""
-    return tuple(tuple(sorted(shape)) for shape in pair)
+    """A mismatch's two shapes with their axes sorted, either side first.
+
+    The same pair in any axis order, whichever side a reader printed first (Keras prints
+    the layer's shape first).
+    """
+    return tuple(sorted(tuple(sorted(shape)) for shape in pair))
 
 
 @contextmanager

@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from weightfit.diagnose._facts import UNNAMED, indexed
+from weightfit.diagnose._facts import METADATA_ENTRIES, UNNAMED, indexed
 from weightfit.diagnose.text_prefix import TRAINING_KEY
 from weightfit.explain._text import Section, expand_braces, names_in
 from weightfit.explain.statements import (
@@ -225,7 +225,12 @@ def extract(text: str, known: Facts | None = None) -> Section:
         ]
     for name in known.key_errors:
         dotted = "." in name or name in BUFFER_NAMES
-        if not ((dotted and _is_name(name, listed=True)) or FLAT_PARAM.fullmatch(name)):
+        # A training checkpoint's metadata word looked up while code walks a dict's keys is
+        # the file's top-level entry the model lacks (``model_dict[k]`` for k in the file).
+        metadata = TRAINING_KEY.fullmatch(name) or name in METADATA_ENTRIES
+        walked = metadata and WALKS_KEYS.search(text) and not indexed(text, name)
+        tensor = (dotted and _is_name(name, listed=True)) or FLAT_PARAM.fullmatch(name)
+        if not (tensor or walked):
             continue
         # Code that indexes a checkpoint by a literal name reads a key the file lacks;
         # a loader looking a file's name up in the model's parameters does the reverse.
@@ -243,6 +248,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
     return section
 
 
+WALKS_KEYS = re.compile(r"\bfor\s+\w+(?:\s*,\s*\w+)?\s+in\s+[\w.]+\.(?:items|keys)\(\)")
+"""Code walking a mapping's keys (``for k, v in pretrained_dict.items()``)."""
 FLAT_PARAM = re.compile(
     r"[A-Za-z]\w*?[a-z0-9]_(?:w|b|weight|bias|gamma|beta|kernel|running_mean|running_var|moving_mean|"
     r"moving_variance)$"

@@ -16,23 +16,16 @@ from __future__ import annotations
 import re
 
 from weightfit.diagnose.text_messages import LoraReshape
-from weightfit.explain._text import Section, shape
-
-RESHAPE = re.compile(
-    r"(?:shape|size)\s+'\[([\d,x\s-]*)\]'\s+is\s+invalid\s+for\s+input\s+"
-    r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
-)
-"""Today's ``shape '[a, b]' is invalid for input of size N`` and the old TH storage's
-``size '[a x b x c x d]' is invalid for input with N elements``."""
+from weightfit.explain._text import Section
+from weightfit.explain.statements import INVALID_VIEW, invalid_view
 
 
 def parse(text: str) -> list[Section]:
     """Find every reshape error: the shape expected, the size given, the log's other numbers."""
     numbers = {int(n) for n in re.findall(r"\b\d{2,6}\b", text)}
     sections = []
-    for match in RESHAPE.finditer(text):
-        expected = shape(match.group(1).replace("-1", "").replace("x", ","))
-        size = int(match.group(2) or match.group(3))
+    for match in INVALID_VIEW.finditer(text):
+        expected, size = invalid_view(match)
         if not expected or -1 in expected:
             continue
         section = Section(model="", origin="lora", start=match.start())

@@ -20,7 +20,6 @@ from typing import AnyStr
 from weightfit.explain import (
     extract,
     ggml_messages,
-    lora_reshape,
     other_messages,
     statements,
     tf_messages,
@@ -404,7 +403,7 @@ def _message_words() -> frozenset[str]:
         tf_messages,
         ggml_messages,
     ):
-        for value in [*vars(module).values(), lora_reshape.RESHAPE]:
+        for value in vars(module).values():
             # Phrases only (words apart by whitespace), not lists of names or suffixes.
             if isinstance(value, re.Pattern) and r"\s+" in str(value.pattern):
                 source = re.sub(r"\\[A-Za-z]|\(\?P<\w+>|\[[^\]]*\]", " ", value.pattern)

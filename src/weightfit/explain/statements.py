@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 
 from weightfit import knowledge
-from weightfit.diagnose._facts import index_pattern, indexed
+from weightfit.diagnose._facts import METADATA_ENTRIES, index_pattern, indexed
 
 KEY_ERROR = re.compile(
     r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|"
@@ -325,7 +325,9 @@ NEWER_FORMAT = re.compile(
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
-    r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)"
+    r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
+    r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
+    r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}))"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
@@ -333,7 +335,8 @@ it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a T
 engine built by another TensorRT release, an ONNX model of a newer IR version than the
 runtime knows; a loader naming the older generation of its codebase that saved the file
 (Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
-YOLOv8``)."""
+YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
+regenerate``)."""
 NEWER_ARGUMENT = re.compile(r"__init__\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
 """A class built from a saved config that passes an argument the class does not take."""
 ABSENT_TARGETS = re.compile(
@@ -352,23 +355,6 @@ OPTION_CLASSES = frozenset(
 """Classes of the options a training script saves in its checkpoints (argparse's
 ``Namespace``, OmegaConf's ``DictConfig``, ``EasyDict``): lacking an attribute the code reads,
 they were saved by an older release of that code."""
-METADATA_ENTRIES = frozenset(
-    {
-        "meta",
-        "hparams",
-        "hyper_parameters",
-        "hyperparameters",
-        "config",
-        "cfg",
-        "args",
-        "model_args",
-        "arch",
-        "CLASSES",
-        "dataset_meta",
-    }
-)
-"""Entries a training tool writes beside the weights to rebuild the model (mmengine's
-``meta``, Lightning's ``hyper_parameters``, a script's ``args`` or ``arch``)."""
 NON_TENSOR_ENTRY = re.compile(
     r"(?:parameter\s+named\s+['\"`]?([\w.]+)|\[['\"]?([\w.]+)['\"]?\](?!\[))[^\n]{0,40}?(?:is\s+)?expected\s+(?:to\s+be\s+)?"
     r"(?:a\s+)?(?:torch\.)?Tensor\s+or\s+Tensor-like[^\n]{0,40}?\b(?:received|but\s+get|got)\s+"
@@ -488,11 +474,21 @@ BROADCAST = re.compile(
 """Two row counts that meet: a broadcast of two tensors, or llama.cpp's ``convert.py``
 finding the model's vocabulary and the tokenizer's apart."""
 INVALID_VIEW = re.compile(
-    r"(?:shape|size)\s+'\[([\d,x\s\-]+)\]'\s+is\s+invalid\s+for\s+input\s+"
-    r"(?:of\s+size\s+(\d+)|with\s+(\d+)\s+elements)"
+    r"(?:shape|size)\s+'\[(?P<shape>[\d,x\s\-]*)\]'\s+is\s+invalid\s+for\s+input\s+"
+    r"(?:of\s+size\s+(?P<size>\d+)|with\s+(?P<elements>\d+)\s+elements)|"
+    r"cannot\s+reshape\s+array\s+of\s+size\s+(?P<array>\d+)\s+into\s+shape\s+"
+    r"\((?P<into>[\d,\s\-]*)\)"
 )
-"""``shape '[a, b]' is invalid for input of size N``, and PyTorch 0.4's ``size '[a x b]' is
-invalid for input with N elements``."""
+"""A weight that does not take the shape it is viewed as: PyTorch's ``shape '[a, b]' is
+invalid for input of size N``, PyTorch 0.4's ``size '[a x b]' is invalid for input with N
+elements`` and NumPy's ``cannot reshape array of size N into shape (a,b,c,d)`` (readers of
+raw weight streams: Darknet's ``.weights``)."""
+
+
+def invalid_view(match: re.Match[str]) -> tuple[tuple[int, ...], int]:
+    """The shape and the element count of an :data:`INVALID_VIEW` match."""
+    dims = tuple(int(d) for d in re.findall(r"-?\d+", match["shape"] or match["into"] or ""))
+    return dims, int(match["size"] or match["elements"] or match["array"])
 
 
 @dataclass
@@ -664,8 +660,7 @@ def facts(text: str) -> Facts:
     found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
     view = INVALID_VIEW.search(text)
     if view is not None:
-        dims = tuple(int(d) for d in re.findall(r"-?\d+", view.group(1)))
-        found.invalid_view = (dims, int(view.group(2) or view.group(3)))
+        found.invalid_view = invalid_view(view)
     found.key_errors = list(
         dict.fromkeys(
             [m.group("quoted") or m.group("bare") for m in KEY_ERROR.finditer(text)]
@@ -749,7 +744,13 @@ def facts(text: str) -> Facts:
         found.meta_device = meta.group(1) or "a parameter"
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
-        known = any(c.kind == "attribute" for c in knowledge.changes_for(f"{cls}.{attribute}"))
+        changes = knowledge.changes_for(f"{cls}.{attribute}")
+        # A type's method missing where a library now returns another type (h5py 3's str
+        # for bytes) is that library's change when the failing call loads weights.
+        known = any(
+            c.kind == "attribute" or (c.kind == "api" and LOADING_CONTEXT.search(text))
+            for c in changes
+        )
         # A layer class lacking a private attribute its own code sets was not built by this
         # version's constructor: it was unpickled from a file an older version wrote.
         unpickled = cls in LAYER_CLASSES and (attribute.startswith("_") or UNPICKLING.search(text))

@@ -6,6 +6,9 @@
   (``_class=["loc:@logits/weights"]``);
 - Keras 2's ``load_weights``: ``weight <tf.Variable 'embedding_4/embeddings:0' ...> has
   shape (209, 100), but the saved weight has shape (465, 100)``;
+- Keras 2's ``load_weights(..., skip_mismatch=True)``: ``Skipping loading of weights for
+  layer classification_submodel due to mismatch in shape ((3, 3, 256, 630) vs (720, 256, 3,
+  3))`` (the layer's, then the file's);
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
   compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's);
 - TensorFlow 2's variable assignment, as Keras' ``load_weights`` fills each variable:
@@ -18,6 +21,13 @@
 TensorFlow 1.x's ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with input
 shapes: [3,3,1,32], [32,3,3,3]`` is left to the generic extractor, as written: the file's
 value may be in another layout (a Theano-ordered HDF5 file is ``OIHW``), so no order is assumed.
+
+Keras 2's ``load_weights`` (``keras/engine/saving.py`` 2.2.4, ``tf.keras``'s
+``hdf5_format.py`` 2.2 to 2.13) turns a convolution's saved kernel that does not fit its
+layer with ``np.transpose(kernel, (3, 2, 0, 1))`` before comparing, taking it for a
+Theano-ordered file, and prints that: a saved ``HWIO`` kernel ``(3, 3, 256, 720)`` is shown
+as ``(720, 256, 3, 3)``, already PyTorch's order. A printed 4-D saved shape that ends with
+the layer's kernel size and starts otherwise is read as such.
 
 TensorFlow stores kernels input-first (``HWIO`` convolutions, ``[in, out]`` dense
 kernels) where PyTorch stores them output-first; the shapes are turned into PyTorch's
@@ -59,6 +69,11 @@ KERAS_NAMED = re.compile(
 """Keras 2's ``load_weights``: ``Layer #1 (named "embedding"), weight <tf.Variable
 'embedding_4/embeddings:0' shape=(209, 100) ...> has shape (209, 100), but the saved weight
 has shape (465, 100)`` (the layer's, then the file's)."""
+KERAS_SKIPPED = re.compile(
+    r"Skipping\s+loading\s+of\s+weights\s+for\s+layer\s+([\w/\-.]+)\s+due\s+to\s+mismatch\s+"
+    r"in\s+shape\s+\(?\(" + NUMBERS + r"\)\s+vs\.?\s+\(" + NUMBERS + r"\)"
+)
+"""Keras 2's ``load_weights(skip_mismatch=True)`` warning: the layer's shape, then the file's."""
 TF_VARIABLE_SHAPES = re.compile(
     r"Cannot\s+assign\s+(?:value\s+)?to\s+variable\s*'?\s*([\w/\-.:]*)'?"
     r"(?::\s*Shape\s+mismatch\.\s*The|\s+due\s+to)\s+variable\s+shape\s+\("
@@ -89,7 +104,11 @@ def parse(text: str) -> list[Section]:
     for match in KERAS_NAMED.finditer(text):
         name = match.group(1).split(":")[0].replace("/", ".")
         model, checkpoint = _numbers(match.group(3)), _numbers(match.group(4))
-        sections.append(_section("keras", match.start(), name, checkpoint, model))
+        sections.append(_keras_loaded(match.start(), name, checkpoint, model))
+    for match in KERAS_SKIPPED.finditer(text):
+        name = f"{match.group(1).replace('/', '.')}.kernel"
+        model, checkpoint = _numbers(match.group(2)), _numbers(match.group(3))
+        sections.append(_keras_loaded(match.start(), name, checkpoint, model))
     for match in KERAS_LAYER.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
         sections.append(_section("keras", match.start(), UNNAMED_KERAS, checkpoint, model))
@@ -117,14 +136,34 @@ def _unnamed(start: int, checkpoint: tuple[int, ...], model: tuple[int, ...]) ->
     return section
 
 
+def _keras_loaded(
+    start: int, name: str, checkpoint: tuple[int, ...], model: tuple[int, ...]
+) -> Section:
+    """A weight Keras' ``load_weights`` compared after its own conversion of the saved value.
+
+    A 4-D saved shape ending with the layer's kernel size and starting otherwise is the
+    convolution kernel Keras transposed by ``(3, 2, 0, 1)``: it is in PyTorch's order.
+    """
+    if len(model) == len(checkpoint) == 4 and checkpoint[2:] == model[:2] != checkpoint[:2]:
+        return _section("keras", start, name, checkpoint, model, saved_in_torch_layout=True)
+    return _section("keras", start, name, checkpoint, model)
+
+
 def _section(
-    origin: str, start: int, name: str, checkpoint: tuple[int, ...], model: tuple[int, ...]
+    origin: str,
+    start: int,
+    name: str,
+    checkpoint: tuple[int, ...],
+    model: tuple[int, ...],
+    *,
+    saved_in_torch_layout: bool = False,
 ) -> Section:
     section = Section(model="", origin=origin, start=start)
     if EMBEDDING.search(name):
         section.mismatched[name] = (checkpoint, model)  # [vocabulary, width] in both
     else:
-        section.mismatched[name] = (torch_layout(checkpoint), torch_layout(model))
+        saved = checkpoint if saved_in_torch_layout else torch_layout(checkpoint)
+        section.mismatched[name] = (saved, torch_layout(model))
     section.hints.append(
         "shapes are shown in PyTorch's layout (TensorFlow kernels are input-first: HWIO, [in, out])"
     )

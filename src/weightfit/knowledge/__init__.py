@@ -118,9 +118,10 @@ class VersionChange:
             a description that starts with a word (``"unknown 4.x release"``), which
             :func:`version_changes_between` never counts.
         kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix``, ``fused``,
-            or ``attribute`` (a module class gained an attribute its pickles lack).
+            ``attribute`` (a module class gained an attribute its pickles lack) or ``api``
+            (a library returns another type than a loader's call on it expects).
         pattern: Regular expression over tensor names in the old layout (``Class.attribute``
-            for ``attribute`` rows).
+            for ``attribute`` and ``api`` rows).
         models: Which models it affects.
         benign: Whether ignoring / filling the entry, or the rename alone, gives the same
             model (``False``: the library's converter also changes values).
