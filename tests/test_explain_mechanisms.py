@@ -509,6 +509,38 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "split_gguf_piece": [("Mesh-LLM__mesh-llm__311", "partitioned", {})],
     # A C loader's short read: the file ends early.
     "short_read": [("betweentwomidnights__sa3.cpp__1", "partitioned", {})],
+    # A Darknet header read as numbers spells '<!DO': a web page saved in the file's place.
+    "page_read_as_numbers": [
+        (
+            "Ma-Dan__keras-yolo4__2",
+            "partitioned",
+            {"error": "1329865020 is the text '<!DO' read as a number"},
+        )
+    ],
+    # Keras' skip_mismatch warning: the layer's shape, then the saved kernel Keras transposed.
+    "keras_skipped_layer": [
+        (
+            "fizyr__keras-retinanet__1101",
+            "num_classes",
+            {"anchors": 9, "checkpoint_classes": 80, "model_classes": 70},
+        )
+    ],
+    # A loader calling a method of a type its library no longer returns (h5py 3's str).
+    "library_api_change": [("TonyZ1Min__yolo-for-k210__7", "version", {"library": "h5py"})],
+    # NumPy's reshape of a raw weight stream short of the layer: another configuration.
+    "stream_reshape": [
+        (
+            "luxonis__yolo2openvino__4",
+            "wrong_variant",
+            {"expected_shape": [256, 256, 3, 3], "elements": 372388},
+        )
+    ],
+    # A reader calling the file's format too old: converted by an older release.
+    "older_format": [
+        ("Tencent__ncnn__174", "version", {"said": "param is too old, please regenerate"})
+    ],
+    # A metadata word looked up while code walks the file's keys: the file is a container.
+    "walked_metadata_key": [("bubbliiiing__yolo3-pytorch__97", "prefix", {"names": ["meta"]})],
 }
 
 
