@@ -539,6 +539,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "older_format": [
         ("Tencent__ncnn__174", "version", {"said": "param is too old, please regenerate"})
     ],
+    # Every width 1/8 of the other's in a run that splits parameters across ranks.
+    "parallel_slices": [
+        ("hpcaitech__ColossalAI__2770", "partitioned", {"ranks": 8, "sliced_side": "model"})
+    ],
     # A metadata word looked up while code walks the file's keys: the file is a container.
     "walked_metadata_key": [("bubbliiiing__yolo3-pytorch__97", "prefix", {"names": ["meta"]})],
 }

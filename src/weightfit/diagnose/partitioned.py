@@ -15,6 +15,7 @@ import re
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -65,6 +66,69 @@ def partitioned(ctx: Context) -> None:
         _report_slices(ctx, ranks, pairs)
     if flat_params:
         _report_flat_params(ctx, flat_params)
+
+
+MAX_RANKS = 64
+"""The most ranks a tensor-parallel slice is read for."""
+
+
+def parallel_slices(ctx: Context) -> None:
+    """Report tensors that are one tensor-parallel rank's slice of the other side's.
+
+    Every pasted mismatch differs on one axis by the same power-of-two factor ``k``, and
+    the text runs tensor parallelism (``tp_degree``, ``ShardSpec``): the smaller side holds
+    ``1/k`` of each tensor, a rank's piece. A model sharded before the full checkpoint is
+    copied in (ColossalAI's ``shardinit``), or one rank's file loaded whole.
+    """
+    facts = text_facts(ctx)
+    pairs = ctx.mismatches()
+    if facts is None or not facts.tensor_parallel or not pairs or ctx.findings:
+        return
+    cuts = {_cut(ctx.src(p).shape, ctx.tgt(p).shape) for p in pairs}
+    if len(cuts) != 1 or None in cuts:
+        return
+    ranks, model_sliced = next(iter(cuts))  # type: ignore[misc]
+    sliced, whole = ("model", "checkpoint") if model_sliced else ("checkpoint", "model")
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"the {sliced} holds 1/{ranks} of each tensor on one axis, e.g. {first.target} "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model, in a run splitting "
+                f"parameters across ranks ({facts.tensor_parallel}): one rank's slice of the "
+                f"{whole}'s tensors"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"ranks": ranks, "sliced_side": sliced, "said": facts.tensor_parallel},
+            confidence=0.6,
+            fix_note=(
+                "load the full checkpoint before the model is split across ranks (or with "
+                "the framework's own sharded loader)"
+                if model_sliced
+                else "merge the ranks' files into one checkpoint (the framework's merge "
+                "script), or load them with the same tensor-parallel size"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _cut(have: tuple[int, ...], want: tuple[int, ...]) -> tuple[int, bool] | None:
+    """``(k, model is the slice)`` when two shapes differ on one axis by a power of two."""
+    if len(have) != len(want):
+        return None
+    axes = [(a, b) for a, b in zip(have, want, strict=True) if a != b]
+    if len(axes) != 1 or 0 in axes[0]:
+        return None
+    a, b = axes[0]
+    small, large = sorted((a, b))
+    ranks = large // small
+    if large % small or ranks > MAX_RANKS or ranks & (ranks - 1):
+        return None
+    return ranks, b < a
 
 
 def _is_matrix(shape: tuple[int, ...]) -> bool:

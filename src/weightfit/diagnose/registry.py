@@ -219,6 +219,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("partitioned", partitioned.partitioned, ("partitioned",), after=("rename",)),
     Rule(
+        "parallel_slices",
+        partitioned.parallel_slices,
+        ("partitioned",),
+        after=("partitioned",),
+        profiles=TEXT,
+    ),
+    Rule(
         "lazy_buffers",
         text_layouts.lazy_buffers,
         ("version",),

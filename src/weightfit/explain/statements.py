@@ -337,6 +337,13 @@ runtime knows; a loader naming the older generation of its codebase that saved t
 (Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
 YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
 regenerate``)."""
+TENSOR_PARALLEL = re.compile(
+    r"tensor[\s_-]parallel\w*|model[\s_-]parallel\w*|\btp[\s_-]?(?:size|degree|rank)\b|"
+    r"\bmp[\s_-]?(?:size|rank)\b|ShardSpec|shardinit|\bshard(?:ed|s)?\s+(?:across|over|into)\b|"
+    r"split\s+(?:into|across)\s+(?:multiple\s+|several\s+|\d+\s+)?GPUs",
+    re.I,
+)
+"""Words of a run that splits each parameter across ranks (tensor / model parallelism)."""
 NEWER_ARGUMENT = re.compile(r"__init__\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
 """A class built from a saved config that passes an argument the class does not take."""
 ABSENT_TARGETS = re.compile(
@@ -545,6 +552,8 @@ class Facts:
         depth_said: A loader's words that the file has fewer or more layers than the model
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
         absent_file: The weights file a reader said does not exist (:data:`ABSENT_FILE`).
+        tensor_parallel: Words of a run splitting parameters across ranks
+            (:data:`TENSOR_PARALLEL`: ``tp_degree``, ``ShardSpec``).
     """
 
     loading_error: bool = False
@@ -586,6 +595,7 @@ class Facts:
     unsupported_precision: str = ""
     depth_said: str = ""
     absent_file: str = ""
+    tensor_parallel: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -631,6 +641,7 @@ class Facts:
             "unsupported_precision": self.unsupported_precision,
             "depth_said": self.depth_said,
             "absent_file": self.absent_file,
+            "tensor_parallel": self.tensor_parallel,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -766,6 +777,9 @@ def facts(text: str) -> Facts:
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
             found.stale_option = (cls, attribute)
+    parallel = TENSOR_PARALLEL.search(text)
+    if parallel is not None:
+        found.tensor_parallel = parallel.group(0)
     argument = NEWER_ARGUMENT.search(text)
     if argument is not None:
         found.newer_argument = argument.group(1)
