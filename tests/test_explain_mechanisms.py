@@ -543,6 +543,26 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "parallel_slices": [
         ("hpcaitech__ColossalAI__2770", "partitioned", {"ranks": 8, "sliced_side": "model"})
     ],
+    # tensorpack's restore: the saved array's shape into a named graph variable of another.
+    "array_into_variable": [
+        ("tensorpack__tensorpack__1450", "num_classes", {"checkpoint_classes": 81})
+    ],
+    # tensorpack's variables "in the graph, but not found in the dict" (and the reverse).
+    "graph_and_dict_lists": [("tensorpack__tensorpack__1453", "missing", {})],
+    # A runtime that "cannot parse future versions" of its model format.
+    "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
+    # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).
+    "failed_read_step": [("Tencent__ncnn__1190", "quantization", {})],
+    # transformers calling the state dictionary corrupted: the download is not whole.
+    "corrupted_state_dict": [("shibing624__MedicalGPT__16", "partitioned", {})],
+    # A raw weights stream that ran out before the network was filled.
+    "short_stream": [
+        (
+            "allanzelener__YAD2K__9",
+            "wrong_variant",
+            {"said": "buffer is too small for requested array"},
+        )
+    ],
     # A metadata word looked up while code walks the file's keys: the file is a container.
     "walked_metadata_key": [("bubbliiiing__yolo3-pytorch__97", "prefix", {"names": ["meta"]})],
 }
@@ -566,6 +586,12 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
     assert top.category == category, [f.category for f in weightfit.explain(text).findings]
     for key, value in evidence.items():
         assert top.evidence.get(key) == value, (key, top.evidence)
+
+
+def test_an_exception_in_a_weights_reader_is_a_loading_error() -> None:
+    """``IndexError`` raised in ``ReadTinyYOLONetWeights``: a load failed, cause unknown."""
+    text, _ = _case("sunshineatnoon__Darknet.keras__5")
+    assert weightfit.explain(text).findings[0].category == "unknown"
 
 
 def test_an_enumerated_error_list_is_no_shape() -> None:

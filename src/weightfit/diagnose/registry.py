@@ -544,6 +544,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "short_stream",
+        text_statements.short_stream,
+        ("wrong_variant",),
+        after=("broken_file",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broadcast_rows",
         text_rows.broadcast_rows,
         ("vocab_resize", "num_classes"),

@@ -572,6 +572,35 @@ def broken_file(ctx: Context) -> None:
     )
 
 
+def short_stream(ctx: Context) -> None:
+    """Report a raw weights file that ended before the network it fills was complete.
+
+    Readers of raw streams (Darknet's ``.weights`` read against a ``.cfg``) take each
+    layer's values in turn: running out means the network described is larger than the
+    one the file holds (another cfg, class count or variant), or the file is cut short.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.short_stream or ctx.findings:
+        return
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the weights file ran out before the network was filled ({facts.short_stream}): "
+                "the network built (its cfg, class count or variant) is larger than the one "
+                "the file holds, or the file is cut short"
+            ),
+            evidence={"said": facts.short_stream},
+            confidence=0.4,
+            fix_note=(
+                "use the cfg (and class count) the weights were trained with; if it matches, "
+                "download the weights again and compare the file size with the source's"
+            ),
+        )
+    )
+
+
 STATED_CAUSES: dict[str, tuple[Category, str, str]] = {
     "vocab": (
         "vocab_resize",
@@ -689,6 +718,12 @@ FORMAT_VERSIONS = {
         "the codebase generation the loader names",
         "run the file with the codebase that trained it, or train (or export) it again with "
         "the loader's release",
+    ),
+    "future": (
+        "the file is in a newer version of its format than the installed runtime parses",
+        "a newer release of the runtime",
+        "use the runtime release the model was converted for (or convert the model again "
+        "with the installed release's converter)",
     ),
     "older": (
         "the reader says the file is in an older version of its format than it reads: the "

@@ -152,6 +152,7 @@ MISSING_CUES = re.compile(
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
+    r"not\s+found\s+in\s+the\s+dict\b|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
     r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b|"
     r"\bexpected\s+(?:target\s+)?(?:modules?|keys?)\s+in\b",
@@ -160,7 +161,8 @@ MISSING_CUES = re.compile(
 UNEXPECTED_CUES = re.compile(
     r"unexpected(?:\s+key(?:\(s\)|s)?)?" + NOT_AN_ADJECTIVE + r"|not\s+used|\bunused\b|"
     r"no\s+(?:module\s+or\s+)?parameter\s+named|"
-    r"not\s+found\s+in\s+(?:the\s+)?model|not\s+in\s+(?:the\s+)?model|"
+    r"not\s+found\s+in\s+(?:the\s+)?(?:model|graph)|not\s+in\s+(?:the\s+)?model|"
+    r"has\s+no\s+target\s+variable|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
     r"contains\s+keys\s+that\s+are\s+not\s+used|"

@@ -102,7 +102,18 @@ LOADING_ERROR = re.compile(
     # diffusers: a pipeline whose model has another channel count than its inputs need.
     r"expects\s+\d+\s+but\s+received|"
     # diffusers / transformers asked for a precision variant the repository does not ship.
-    r"no\s+such\s+modeling\s+files\s+are\s+available",
+    r"no\s+such\s+modeling\s+files\s+are\s+available|"
+    # A reader of a weights file failing a read or a load step (ncnn's ``ModelBin read
+    # quantization_value failed``, ``layer load_model 54 failed``).
+    r"\b(?:read|load)\w*\s+(?:[\w\-]+\s+){0,3}failed\b|"
+    # A raw weight stream shorter than the network it fills (Darknet converters, TF.js).
+    r"buffer\s+is\s+too\s+small\s+for\s+requested\s+array|"
+    r"cannot\s+reshape\s+array\s+of\s+size|tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
+    # A runtime given a model file of a newer format version (OpenVINO's IR).
+    r"cannot\s+parse\s+future\s+versions?|"
+    # Names of one side a reader lists (tensorpack, TensorFlow.js).
+    r"not\s+found\s+in\s+the\s+(?:dict|graph)|has\s+no\s+target\s+variable|"
+    r"Trying\s+to\s+load\s+an\s+array\s+of\s+shape",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -158,11 +169,16 @@ LOADING_CONTEXT = re.compile(
     # candle's VarBuilder looking a tensor up by name.
     r"cannot\s+find\s+tensor\b|"
     # A reader that found no weights file where it looked.
-    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b",
+    r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
+    # A traceback frame of code reading weights (``in ReadTinyYOLONetWeights``).
+    r"\bin\s+\w*(?:read|load|restore)\w*weights?\w*",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
 message weightfit knows says what went wrong."""
+SHORT_STREAM = re.compile(r"buffer\s+is\s+too\s+small\s+for\s+requested\s+array")
+"""NumPy reading a raw weights file (``np.ndarray(buffer=f.read(n * 4))``) that ended before
+the layer being filled: Darknet converters reading ``.weights`` against a ``.cfg``."""
 ABSENT_FILE = re.compile(
     r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx))\b[^\n]{0,80}?"
     r"(?:doesn't|does\s+not)\s+exist",
@@ -288,14 +304,17 @@ BROKEN_FILE = re.compile(
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|Magic\s+tag\s+does\s+not\s+match|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
-    r"(?:checksum|hash)\s+mismatch)"
+    r"(?:checksum|hash)\s+mismatch)|"
+    r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
+    r"is\s+corrupted"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
 not parse, an ONNX protobuf that does not parse, an HDF5 file without its signature, a
-download whose checksum does not match); safetensors' ``HeaderTooLarge`` is a first 8
+download whose checksum does not match, transformers' ``The state dictionary of the model
+you are trying to load is corrupted``); safetensors' ``HeaderTooLarge`` is a first 8
 bytes that are no header length (text: a pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
@@ -326,6 +345,7 @@ NEWER_FORMAT = re.compile(
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
+    r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12})|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}))"
 )
@@ -552,6 +572,8 @@ class Facts:
         depth_said: A loader's words that the file has fewer or more layers than the model
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
         absent_file: The weights file a reader said does not exist (:data:`ABSENT_FILE`).
+        short_stream: What a reader of a raw weights file said when the file ended before the
+            network was filled (:data:`SHORT_STREAM`).
         tensor_parallel: Words of a run splitting parameters across ranks
             (:data:`TENSOR_PARALLEL`: ``tp_degree``, ``ShardSpec``).
     """
@@ -596,6 +618,7 @@ class Facts:
     depth_said: str = ""
     absent_file: str = ""
     tensor_parallel: str = ""
+    short_stream: str = ""
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -642,6 +665,7 @@ class Facts:
             "depth_said": self.depth_said,
             "absent_file": self.absent_file,
             "tensor_parallel": self.tensor_parallel,
+            "short_stream": self.short_stream,
         }
         return {key: value for key, value in data.items() if value}
 
@@ -777,6 +801,9 @@ def facts(text: str) -> Facts:
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
             found.stale_option = (cls, attribute)
+    short = SHORT_STREAM.search(text)
+    if short is not None:
+        found.short_stream = short.group(0)
     parallel = TENSOR_PARALLEL.search(text)
     if parallel is not None:
         found.tensor_parallel = parallel.group(0)

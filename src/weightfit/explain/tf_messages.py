@@ -9,6 +9,8 @@
 - Keras 2's ``load_weights(..., skip_mismatch=True)``: ``Skipping loading of weights for
   layer classification_submodel due to mismatch in shape ((3, 3, 256, 630) vs (720, 256, 3,
   3))`` (the layer's, then the file's);
+- tensorpack's ``SessionInit``: ``Trying to load an array of shape (81,) into variable
+  'cascade_rcnn_stage1/outputs/class/b' whose shape is (3,)`` (the file's, then the graph's);
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
   compatible with provided weight shape (3, 3, 3, 32)`` (the layer's, then the file's);
 - TensorFlow 2's variable assignment, as Keras' ``load_weights`` fills each variable:
@@ -82,6 +84,11 @@ TF_VARIABLE_SHAPES = re.compile(
     + NUMBERS
     + r"\)\s+are\s+incompatible"
 )
+ARRAY_INTO_VARIABLE = re.compile(
+    r"Trying\s+to\s+load\s+an\s+array\s+of\s+shape\s+\(" + NUMBERS + r"\)\s+into\s+variable\s+"
+    r"'([\w/\-.:]+)'\s+whose\s+shape\s+is\s+\(" + NUMBERS + r"\)"
+)
+"""tensorpack's restore: the saved array's shape, the graph variable, its shape."""
 TF_SHAPES = re.compile(
     r"Shapes\s+\(" + NUMBERS + r"\)\s+and\s+\(" + NUMBERS + r"\)\s+are\s+incompatible"
 )
@@ -119,6 +126,10 @@ def parse(text: str) -> list[Section]:
             sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
         else:
             sections.append(_unnamed(match.start(), checkpoint, model))
+    for match in ARRAY_INTO_VARIABLE.finditer(text):
+        name = match.group(2).split(":")[0].replace("/", ".")
+        checkpoint, model = _numbers(match.group(1)), _numbers(match.group(3))
+        sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
     if FILLING_VARIABLES.search(text):
         for match in TF_SHAPES.finditer(text):
             model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
