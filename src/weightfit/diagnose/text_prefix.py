@@ -377,9 +377,14 @@ def _first_tensors(names: list[str]) -> bool:
 
     An embedding or several top modules, and the first layer of a stack with its weights:
     buffers of layer 0 (CrossFormer's position ``biases`` and indexes) beside a final norm
-    and head are what a classifier's file has and a backbone lacks, no front.
+    and head are what a classifier's file has and a backbone lacks, no front. Top modules
+    that share one name stem (``count_feat_normalization``, ``count_decoder``) are one
+    branch of the model, not its beginning.
     """
     tops = {name.split(".", 1)[0] for name in names}
+    words = [top.strip("_").split("_") for top in tops]
+    if len(tops) >= 2 and all(len(w) > 1 for w in words) and len({w[0] for w in words}) == 1:
+        return False
     embedded = any("embed" in name.split(".")[-2] for name in names if "." in name)
     first_weights = any(
         (found := stack_of(name)) is not None and found[1] == 0 and name.endswith("weight")
