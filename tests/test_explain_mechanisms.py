@@ -554,6 +554,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # Missing top modules sharing one stem (count_feat_normalization, count_decoder) are
     # one branch the file lacks, not the model's front.
     "one_branch_missing": [("dylran__crowddiff__3", "missing", {})],
+    # Every name one side lacks in an upsampler: a super-resolution net of another scale.
+    "upsampler_stages": [("hellloxiaotian__DSRNet__4", "wrong_variant", {"side": "checkpoint"})],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

@@ -404,6 +404,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "upsampler_stages",
+        structure.upsampler_stages,
+        ("wrong_variant",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "extra_layers",
         structure.extra_layers,
         ("wrong_variant", "partitioned"),

@@ -7,7 +7,11 @@
 - ``foreign_names``: missing and unexpected names that share no module words at all
   (indices and parameter leaves aside), both reaching into a model's body (two layers of
   a stack, or a model listed from its beginning: stem modules and layer 0), not a head
-  swapped on one backbone: a checkpoint of another model (``unrelated``).
+  swapped on one backbone: a checkpoint of another model (``unrelated``);
+- ``upsampler_stages``: every name one side lacks sits in an upsampling module: a
+  super-resolution network builds its upsampler per scale factor (EDSR, RCAN: one
+  convolution and pixel shuffle per factor of 2), so the two were built for other scales
+  (``wrong_variant``).
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ MAX_SHARED_WORDS = 0.1
 
 MIN_TOPS = 2
 """Fewest top modules beside a first layer for a name list to be a model's beginning."""
+
+UPSAMPLER = re.compile(r"(?:^|\.)(?:up_?sampl\w*|upscal\w*)\.", re.IGNORECASE)
+"""A path through an upsampling module (``upsample.up.body.0.weight``, ``upsampler.2``)."""
 
 LEAVES = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
 """Parameter leaves every model shares; they say nothing about which model it is."""
@@ -52,6 +59,34 @@ def extra_layers(ctx: Context) -> None:
         facts = whole_text_facts(ctx)
         sharded = facts is not None and SHARD_FILE.search(facts.text) is not None
         _report(ctx, side, spans, names, sharded)
+        return
+
+
+def upsampler_stages(ctx: Context) -> None:
+    """Report leftover names that all sit in an upsampler: a network built for another scale."""
+    if not ctx.partial or ctx.mismatches():
+        return
+    for side, names in (("checkpoint", ctx.unexpected()), ("model", ctx.missing())):
+        others = ctx.missing() if side == "checkpoint" else ctx.unexpected()
+        leftovers = [*names, *others]
+        if not names or not all(UPSAMPLER.search(name) for name in leftovers):
+            continue
+        ctx.add(
+            Finding(
+                category="wrong_variant",
+                severity="error",
+                message=(
+                    f"every name the {'model' if side == 'checkpoint' else 'checkpoint'} "
+                    f"lacks sits in an upsampler ({names[0]} …): the upsampling stages are "
+                    "built per scale factor, so the checkpoint is for another scale"
+                ),
+                params=leftovers,
+                evidence={"side": side, "upsampler_names": leftovers[:8]},
+                confidence=0.5,
+                fix_note="build the model with the scale factor the checkpoint was trained for",
+            )
+        )
+        ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
         return
 
 
