@@ -148,7 +148,8 @@ word makes it an adjective (``Unexpected architecture type``), no list's cue."""
 MISSING_CUES = re.compile(
     r"missing(?:\s+key(?:\(s\)|s)?)?"
     + NOT_AN_ADJECTIVE
-    + r"|tensor(?:\s+name)?(?=\s+['\"][\w./\-]+['\"]\s+not\s+found)|not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    + r"|tensor(?:\s+name)?(?=\s+['\"][\w./\-]+['\"]\s+not\s+found)|"
+    r"not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
