@@ -556,6 +556,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "one_branch_missing": [("dylran__crowddiff__3", "missing", {})],
     # Every name one side lacks in an upsampler: a super-resolution net of another scale.
     "upsampler_stages": [("hellloxiaotian__DSRNet__4", "wrong_variant", {"side": "checkpoint"})],
+    # A class that now requires an argument the saved model does not pass: an older save.
+    "older_argument": [("unit8co__darts__1266", "version", {"argument": "norm_type"})],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

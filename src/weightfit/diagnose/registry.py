@@ -446,6 +446,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "older_argument",
+        text_config.older_argument,
+        ("version",),
+        after=("newer_argument",),
+        profiles=TEXT,
+    ),
+    Rule(
         "absent_targets",
         text_config.absent_targets,
         ("lora_mismatch",),

@@ -69,6 +69,31 @@ def newer_argument(ctx: Context) -> None:
     )
 
 
+def older_argument(ctx: Context) -> None:
+    """Report a class rebuilt from a saved model that lacks an argument the class requires."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.older_argument or ctx.findings:
+        return
+    argument = facts.older_argument
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the class now requires '{argument}', which the saved model (or its config) "
+                "does not pass: it was saved by an older release of the library or code than "
+                "the one installed"
+            ),
+            evidence={"argument": argument},
+            confidence=0.5,
+            fix_note=(
+                "install the release that saved the model, or re-create the model with the "
+                "installed one and load only its weights"
+            ),
+        )
+    )
+
+
 def absent_targets(ctx: Context) -> None:
     """Report an adapter whose target modules the base model does not have."""
     facts = whole_text_facts(ctx)

@@ -139,6 +139,7 @@ MODEL_CUES = (
 
 KEY_NOUNS = r"key|param|tensor|weight|entr|item|name|module|buffer|state|layer|running"
 NOT_AN_ADJECTIVE = (
+    r"(?!\s+\d+\s+required\s+\w+\s+argument)"
     r"(?!\s+(?!(?:in|from|when)\b|(?:[A-Za-z][\w\-]*\s+){0,2}(?:" + KEY_NOUNS + r"))"
     r"[a-z]{3,}\b(?!\.))"
 )

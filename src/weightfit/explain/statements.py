@@ -366,6 +366,11 @@ TENSOR_PARALLEL = re.compile(
 """Words of a run that splits each parameter across ranks (tensor / model parallelism)."""
 NEWER_ARGUMENT = re.compile(r"__init__\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
 """A class built from a saved config that passes an argument the class does not take."""
+OLDER_ARGUMENT = re.compile(
+    r"__init__\(\)\s+missing\s+\d+\s+required\s+(?:positional|keyword-only)\s+arguments?:\s+"
+    r"'(\w+)'"
+)
+"""A class rebuilt from a saved model or config lacking an argument the class now requires."""
 ABSENT_TARGETS = re.compile(
     r"Target\s+modules?\s+(\{[^}\n]*\}|\[[^\]\n]*\]|\S+)\s+not\s+found\s+in\s+the\s+base\s+model"
 )
@@ -564,6 +569,8 @@ class Facts:
             'attention_type'``: the options a checkpoint saved lack one this code reads.
         newer_argument: An argument a saved config passes that the code's class does not
             take (``__init__() got an unexpected keyword argument 'rope_scaling'``).
+        older_argument: An argument a class now requires that the saved model does not pass
+            (``__init__() missing 1 required positional argument: 'norm_type'``).
         absent_targets: Modules an adapter targets that the base model lacks (PEFT's
             ``Target modules {'q_proj'} not found in the base model``).
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
@@ -613,6 +620,7 @@ class Facts:
     metadata_key: str = ""
     stale_option: tuple[str, str] | None = None
     newer_argument: str = ""
+    older_argument: str = ""
     absent_targets: str = ""
     unsupported_precision: str = ""
     depth_said: str = ""
@@ -660,6 +668,7 @@ class Facts:
             "metadata_key": self.metadata_key,
             "stale_option": list(self.stale_option) if self.stale_option else None,
             "newer_argument": self.newer_argument,
+            "older_argument": self.older_argument,
             "absent_targets": self.absent_targets,
             "unsupported_precision": self.unsupported_precision,
             "depth_said": self.depth_said,
@@ -810,6 +819,9 @@ def facts(text: str) -> Facts:
     argument = NEWER_ARGUMENT.search(text)
     if argument is not None:
         found.newer_argument = argument.group(1)
+    required = OLDER_ARGUMENT.search(text)
+    if required is not None:
+        found.older_argument = required.group(1)
     targets = ABSENT_TARGETS.search(text)
     if targets is not None:
         found.absent_targets = targets.group(1)
@@ -845,6 +857,7 @@ def facts(text: str) -> Facts:
         or found.absent_targets
         or found.unsupported_precision
         or found.depth_said
+        or found.older_argument
         or NOT_IN_FILE.search(text) is not None
     )
     return found
