@@ -558,6 +558,14 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "upsampler_stages": [("hellloxiaotian__DSRNet__4", "wrong_variant", {"side": "checkpoint"})],
     # A class that now requires an argument the saved model does not pass: an older save.
     "older_argument": [("unit8co__darts__1266", "version", {"argument": "norm_type"})],
+    # MXNet listing a .params file of structural names where Gluon looks up prefixed ones.
+    "gluon_structural_file": [
+        (
+            "apache__mxnet__11091",
+            "version",
+            {"file_names": ["0.weight", "0.bias", "1.weight", "1.bias"]},
+        )
+    ],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

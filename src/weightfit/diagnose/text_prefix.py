@@ -512,17 +512,46 @@ def _missing_entry(ctx: Context, key: str) -> None:
     )
 
 
+STRUCTURAL_NAME = re.compile(r"(?:^|\.)\d+\.")
+"""A name that follows a block's structure (``0.weight``, ``features.3.bias``)."""
+
+
 def gluon_names(ctx: Context) -> None:
     """Report MXNet Gluon looking up a prefix-named parameter a ``.params`` file lacks.
 
     Gluon names parameters by their blocks' prefixes (``net0_conv0_weight``); a file saved
     under another prefix, or by ``save_parameters`` (MXNet 1.2+: structural names such as
-    ``features.0.weight``), holds other names for the same tensors.
+    ``features.0.weight``), holds other names for the same tensors. When MXNet lists the
+    file's names and they are all structural, it is the second: the naming scheme of
+    another save call (or MXNet release), not a prefix.
     """
     facts = text_facts(ctx)
     if facts is None or facts.gluon_missing is None or ctx.findings:
         return
     name, file = facts.gluon_missing
+    held = facts.gluon_file_names
+    if held and all(STRUCTURAL_NAME.search(n) for n in held):
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"MXNet Gluon looks up the prefix-named parameter {name}, and {file} holds "
+                    f"structural names ({', '.join(held[:3])} …): the file was written by "
+                    "save_parameters (or MXNet 1.2.0's save_params), whose names follow the "
+                    "block structure, not the prefixes load_params looks up"
+                ),
+                params=[n for n in (name, *held) if n in (*ctx.missing(), *ctx.unexpected())],
+                evidence={"parameter": name, "file": file, "file_names": held[:8]},
+                confidence=0.5,
+                fix_note=(
+                    "load the file with load_parameters (net.load_parameters), or export the "
+                    "network again with the MXNet release that loads it"
+                ),
+            )
+        )
+        ctx.consume(missing=[name], unexpected=held)
+        return
     ctx.add(
         Finding(
             category="prefix",

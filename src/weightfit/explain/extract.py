@@ -69,8 +69,8 @@ DOTTED = re.compile(r"(?<![\w./\\-])([A-Za-z_0-9][\w\-]*(?:\.[\w\-]+)+)(?![\w(/\
 """A dotted path (``model.layers.0.self_attn.q_proj.weight``, ``0.weight``)."""
 
 NOT_A_NAME = re.compile(
-    r"(?:\.(?:py|pyc|pth?|ckpt|bin|safetensors|pkl|json|yaml|yml|txt|gguf|h5|npz|onnx|"
-    r"log|sh|md|co|com|org|io|ai|html?)$|^v?\d+(?:\.\d+)*(?:[a-z]+\d*)?$|^(?:torch|transformers|"
+    r"(?:\.(?:py|pyc|pth?|ckpt|bin|safetensors|pkl|json|yaml|yml|txt|gguf|h5|npz|onnx|params|"
+    r"caffemodel|log|sh|md|co|com|org|io|ai|html?)$|^v?\d+(?:\.\d+)*(?:[a-z]+\d*)?$|^(?:torch|transformers|"
     r"diffusers|peft|numpy|np|os|sys|self|nn|F|collections|typing|accelerate|safetensors)\.)",
     re.I,
 )
@@ -167,7 +167,7 @@ UNEXPECTED_CUES = re.compile(
     r"has\s+no\s+target\s+variable|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
-    r"contains\s+keys\s+that\s+are\s+not\s+used|"
+    r"contains\s+keys\s+that\s+are\s+not\s+used|which\s+contains\s+parameters|"
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
     r"(?:which|that)\s+are\s+not\s+needed|"

@@ -451,6 +451,8 @@ GLUON_MISSING = re.compile(
 )
 """MXNet Gluon's loader looking up a prefix-named parameter (``net0_conv0_weight``) in a
 ``.params`` file that does not hold it."""
+GLUON_HOLDS = re.compile(r"which\s+contains\s+parameters:\s+([^\n]*)")
+"""The names MXNet lists the file as holding (``'0.weight', '0.bias', ...``)."""
 LAYER_CLASSES = frozenset(
     {
         "Linear",
@@ -557,6 +559,7 @@ class Facts:
             ``torch_weights_only``, ``tensorrt`` or ``onnx``.
         gluon_missing: ``(parameter, file)`` of MXNet Gluon's ``Parameter net0_conv0_weight
             is missing in file x.params``.
+        gluon_file_names: The names MXNet says that file holds (``0.weight``, ``0.bias``).
         byte_counts: ``(the file has, the loader asks for)`` of a raw weight file.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
@@ -596,6 +599,7 @@ class Facts:
     key_errors: list[str] = field(default_factory=list)
     container_key: str = ""
     gluon_missing: tuple[str, str] | None = None
+    gluon_file_names: list[str] = field(default_factory=list)
     byte_counts: tuple[int, int] | None = None
     missing_class: tuple[str, str] | None = None
     missing_class_file: str = ""
@@ -646,6 +650,7 @@ class Facts:
             "key_errors": self.key_errors,
             "container_key": self.container_key,
             "gluon_missing": list(self.gluon_missing) if self.gluon_missing else None,
+            "gluon_file_names": self.gluon_file_names[:8],
             "byte_counts": list(self.byte_counts) if self.byte_counts else None,
             "missing_class": list(self.missing_class) if self.missing_class else None,
             "broadcast_sizes": list(self.broadcast) if self.broadcast else None,
@@ -828,6 +833,9 @@ def facts(text: str) -> Facts:
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
+        holds = GLUON_HOLDS.search(text, gluon.end())
+        if holds is not None:
+            found.gluon_file_names = re.findall(r"'([\w.]+)'", holds.group(1))
     counts = BYTE_COUNTS.search(text)
     sizes = SIZE_MISMATCH.search(text)
     if counts is not None and "file" in text.lower():
