@@ -563,3 +563,11 @@ def test_a_name_an_npz_archive_lacks_is_a_missing_tensor() -> None:
     """Chainer's ``KeyError: 'encoder/0/W is not a file in the archive'``."""
     found = sections(dev_text("wuhuikai__GP-GAN__35"))
     assert "encoder.0.W" in [name for s in found for name in s.missing]
+
+
+def test_a_key_error_a_missing_list_names_stays_on_that_side() -> None:
+    """``missing weight keys like: KeyError: 'model.language_model.embed_tokens.weight'``:
+    the cue said missing; the lookup it failed in does not make it unexpected too."""
+    _, missing, unexpected = read(dev_text("ahydchh__Impromptu-VLA__52"))
+    assert "model.language_model.embed_tokens.weight" in missing
+    assert not set(missing) & set(unexpected)

@@ -240,8 +240,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
         # a loader looking a file's name up in the model's parameters does the reverse.
         literal = indexed(text, name)
         side = section.missing if literal else section.unexpected
-        if name not in side:
-            side.append(name)
+        if name not in section.missing and name not in section.unexpected:
+            side.append(name)  # a list's cue already said its side
     for match in NOT_IN_FILE.finditer(text):
         name = next(g for g in match.groups() if g).replace("/", ".")  # an npz archive's path
         if _is_name(name, listed=True) and "." in name and name not in section.missing:
