@@ -566,6 +566,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"file_names": ["0.weight", "0.bias", "1.weight", "1.bias"]},
         )
     ],
+    # A depthwise kernel stored without its per-group input axis: a layout, no inflation.
+    "depthwise_layout": [("tstandley__Xception-PyTorch__3", "version", {"model": [64, 1, 3, 3]})],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

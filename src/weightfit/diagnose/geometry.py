@@ -126,7 +126,7 @@ def rank_inflate(ctx: Context) -> None:
             continue  # a vector with singleton axes is a storage layout, not a kernel
         if len(want) > len(have):
             op = _grow(pair.target, have, want)
-            if op is not None:
+            if op is not None and not _channel_axis(op, want):
                 up.append(_RankChange(pair, have, want, op))
         elif len(want) < len(have):
             op = _shrink(pair.target, have, want)
@@ -226,6 +226,15 @@ def _lossy_axis(have: tuple[int, ...], want: tuple[int, ...]) -> int | None:
         if have[dim] > 1 and have[:dim] + have[dim + 1 :] == want:
             return dim
     return None
+
+
+def _channel_axis(op: Op, want: tuple[int, ...]) -> bool:
+    """Whether a new axis of 1 is a kernel's channel axis, not a spatial or temporal one.
+
+    ``[64, 3, 3]`` against ``[64, 1, 3, 3]`` is a depthwise kernel stored without its
+    per-group input axis: another storage layout of the same 2-D kernel, no inflation.
+    """
+    return op.kind == "unsqueeze" and len(want) >= 4 and op.args["dim"] < 2
 
 
 def _axes(rank: int) -> list[int]:

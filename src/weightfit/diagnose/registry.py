@@ -145,7 +145,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("running_stats", text_names.running_stats, ("version",), after=("prefix",), profiles=TEXT),
     Rule("nested", text_prefix.nested, ("prefix", "missing"), after=("prefix",), profiles=TEXT),
-    Rule("gluon_names", text_prefix.gluon_names, ("prefix",), after=("nested",), profiles=TEXT),
+    Rule(
+        "gluon_names",
+        text_prefix.gluon_names,
+        ("prefix", "version"),
+        after=("nested",),
+        profiles=TEXT,
+    ),
     Rule(
         "known_renames", text_renames.known_renames, ("version",), after=("prefix",), profiles=TEXT
     ),

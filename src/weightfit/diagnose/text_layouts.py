@@ -30,9 +30,10 @@ def singleton_axes(ctx: Context) -> None:
     - ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other: Stable
       Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers, so the
       checkpoint is of another generation than the model's config (``wrong_variant``);
-    - a vector stored as ``(1, 1, 1, 512)`` against ``(512,)``: the library that wrote it
-      stored the parameter in another layout (flax GroupNorm before 0.3.6, old TensorFlow
-      exports), a ``version`` matter.
+    - a vector stored as ``(1, 1, 1, 512)`` against ``(512,)``, or a depthwise kernel
+      without its per-group input axis (``[64, 3, 3]`` against ``[64, 1, 3, 3]``): the
+      library that wrote it stored the parameter in another layout (flax GroupNorm before
+      0.3.6, old TensorFlow exports), a ``version`` matter.
 
     Other singleton changes (a Linear against a 1x1 conv elsewhere) are left to
     ``rank_inflate``.
@@ -51,10 +52,23 @@ def singleton_axes(ctx: Context) -> None:
     vectors = [
         p
         for p in same
-        if p not in projections and min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) <= 1
+        if p not in projections
+        and (
+            min(len(ctx.src(p).shape), len(ctx.tgt(p).shape)) <= 1
+            or _channel_axis(ctx.src(p).shape, ctx.tgt(p).shape)
+        )
     ]
     if vectors:
         _report_layout(ctx, vectors)
+
+
+def _channel_axis(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether one kernel is the other with a channel axis of 1 (a depthwise kernel's).
+
+    ``[64, 3, 3]`` against ``[64, 1, 3, 3]``: the per-group input axis stored or not.
+    """
+    short, long = sorted((have, want), key=len)
+    return len(long) == len(short) + 1 >= 4 and long[1] == 1 and long[:1] + long[2:] == short
 
 
 def _kernel_folded(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
@@ -127,7 +141,7 @@ def _report_layout(ctx: Context, pairs: list[Pair]) -> None:
                 f"{first.target} holds the same values in another layout: "
                 f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
                 f"{shape_text(ctx.tgt(first).shape)} in the model — the library that saved it "
-                "stored this parameter with extra singleton axes"
+                "stored this parameter with other singleton axes"
             ),
             params=[p.source for p in pairs],
             evidence={
