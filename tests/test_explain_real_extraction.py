@@ -571,3 +571,10 @@ def test_a_key_error_a_missing_list_names_stays_on_that_side() -> None:
     _, missing, unexpected = read(dev_text("ahydchh__Impromptu-VLA__52"))
     assert "model.language_model.embed_tokens.weight" in missing
     assert not set(missing) & set(unexpected)
+
+
+def test_a_vector_as_long_as_a_model_axis_is_no_flat_shard() -> None:
+    """``[24]`` from the checkpoint for ``[16, 24, 1, 1]``: a tensor met in another's place
+    (a loader pairing by position), not one rank's 1/16 flat slice."""
+    text = dev_text("wlguan__Stronger-yolo-pytorch__27")
+    assert "partitioned" not in [f.category for f in weightfit.explain(text).findings]

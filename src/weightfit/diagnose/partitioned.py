@@ -51,7 +51,9 @@ def partitioned(ctx: Context) -> None:
         elif len(have.shape) == 1 and _is_matrix(want.shape) and have.numel:
             if have.numel == want.numel:
                 flat_whole.append(pair)
-            elif want.numel % have.numel == 0:
+            elif want.numel % have.numel == 0 and have.shape[0] not in want.shape:
+                # A vector as long as one of the model's axes is another tensor (a bias, a
+                # norm's weight) met in its place, not a slice of this one.
                 flat_slice.setdefault(want.numel // have.numel, []).append(pair)
     flat_params = [
         n for n in ctx.unexpected() if n.rsplit(".", 1)[-1] in ("flat_param", "_flat_param")
