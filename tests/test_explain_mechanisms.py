@@ -568,6 +568,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A depthwise kernel stored without its per-group input axis: a layout, no inflation.
     "depthwise_layout": [("tstandley__Xception-PyTorch__3", "version", {"model": [64, 1, 3, 3]})],
+    # An archive without constants.pkl given to a TorchScript loader: a torch.save file.
+    "plain_checkpoint_for_torchscript": [
+        ("deepjavalibrary__djl__2802", "unrelated", {"wanted": "TorchScript archive"}),
+        ("verlab__accelerated_features__27", "unrelated", {}),
+    ],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

@@ -532,6 +532,29 @@ def _report_depth_said(ctx: Context, said: str) -> None:
     ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
 
 
+TORCHSCRIPT_ONLY = re.compile(r"\bconstants\.pkl\b")
+"""A member only TorchScript archives hold: a reader missing it was given a torch.save file."""
+
+
+def _plain_checkpoint_for_torchscript(said: str) -> Finding:
+    """``unrelated``: a ``torch.save`` checkpoint given to a TorchScript loader."""
+    return Finding(
+        category="unrelated",
+        severity="error",
+        message=(
+            f"the archive has no constants.pkl ({said}), which every TorchScript archive "
+            "holds: the file is a checkpoint written by torch.save, given to a TorchScript "
+            "loader (torch.jit.load, libtorch, DJL) that runs traced or scripted models only"
+        ),
+        evidence={"error": said, "wanted": "TorchScript archive"},
+        confidence=0.6,
+        fix_note=(
+            "export the model first (torch.jit.trace or torch.jit.script, then .save), or "
+            "load the checkpoint with torch.load into the model's Python class"
+        ),
+    )
+
+
 def broken_file(ctx: Context) -> None:
     """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
     facts = whole_text_facts(ctx)
@@ -540,6 +563,9 @@ def broken_file(ctx: Context) -> None:
     said = facts.broken_file
     if facts.other_format:
         ctx.add(other_format_finding(said, facts.other_format))
+        return
+    if TORCHSCRIPT_ONLY.search(said):
+        ctx.add(_plain_checkpoint_for_torchscript(said))
         return
     pointer = (
         any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
