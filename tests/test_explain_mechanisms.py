@@ -573,6 +573,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("deepjavalibrary__djl__2802", "unrelated", {"wanted": "TorchScript archive"}),
         ("verlab__accelerated_features__27", "unrelated", {}),
     ],
+    # A reader that loaded a small share of the tensors it expects: the file stops early.
+    "few_tensors_loaded": [("thewh1teagle__vibe__430", "partitioned", {"values": [3, 947]})],
+    # TF Hub refusing a module stored in the TF 1.x format: an older format.
+    "tf1_hub_module": [("tensorflow__hub__254", "version", {})],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

@@ -522,10 +522,17 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "stated_quantity",
+        text_statements.stated_quantity,
+        ("vocab_resize", "partitioned", "wrong_variant", "num_classes", "version"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "topic_words",
         text_quant.topic_words,
         ("quantization", "lora_mismatch"),
-        after=("unexplained_shapes", "newer_format"),
+        after=("unexplained_shapes", "newer_format", "stated_quantity"),
         profiles=TEXT,
     ),
     Rule(
@@ -546,13 +553,6 @@ REGISTRY: tuple[Rule, ...] = (
         "layer_counts",
         text_statements.layer_counts,
         ("wrong_variant", "version"),
-        after=("unexplained_shapes",),
-        profiles=TEXT,
-    ),
-    Rule(
-        "stated_quantity",
-        text_statements.stated_quantity,
-        ("vocab_resize", "partitioned", "wrong_variant", "num_classes", "version"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -665,6 +665,28 @@ STATED_CAUSES: dict[str, tuple[Category, str, str]] = {
 """What two stated values of each model quantity mean, and what to do."""
 
 
+FEW_TENSORS = 0.1
+"""A file holding less than this share of the tensors its loader expects was cut short."""
+
+
+def _report_cut_file(ctx: Context, held: int, expected: int) -> None:
+    """Report a file holding a small share of the tensors its loader expects: a cut file."""
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"the loader read {held} of the {expected} tensors it expects: far too few for "
+                "another version or size of the model, the file stops early (an interrupted "
+                "download or copy)"
+            ),
+            evidence={"quantity": "tensors", "values": [held, expected]},
+            confidence=0.5,
+            fix_note="download the model file again and compare its size with the source's",
+        )
+    )
+
+
 def stated_quantity(ctx: Context) -> None:
     """Report a sentence stating two values of one model quantity, when no tensor is named."""
     facts = whole_text_facts(ctx)
@@ -673,6 +695,9 @@ def stated_quantity(ctx: Context) -> None:
     if ctx.mismatches() or ctx.missing() or ctx.unexpected():
         return
     kind, a, b = facts.stated
+    if kind == "tensors" and 0 < min(a, b) < max(a, b) * FEW_TENSORS:
+        _report_cut_file(ctx, min(a, b), max(a, b))
+        return
     category, what, fix_note = STATED_CAUSES[kind]
     ctx.add(
         Finding(

@@ -347,7 +347,8 @@ NEWER_FORMAT = re.compile(
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12})|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
-    r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}))"
+    r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
+    r"is\s+stored\s+using\s+TF\s*1\.x\s+format))"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
@@ -408,7 +409,7 @@ QUANTITY = re.compile(
     r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
     r"(?P<classes>num[\s_]classes|num[\s_]labels|n_classes)|"
     r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?)|"
-    r"(?P<tensors>number\s+of\s+tensors|tensor\s+count|n_tensors))\b",
+    r"(?P<tensors>number\s+of\s+tensors|tensor\s+count|n_tensors|tensors\s+loaded))\b",
     re.I,
 )
 """A model quantity a sentence may state two values of: vocabulary, parallel degree, width,
