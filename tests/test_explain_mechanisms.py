@@ -577,6 +577,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "few_tensors_loaded": [("thewh1teagle__vibe__430", "partitioned", {"values": [3, 947]})],
     # TF Hub refusing a module stored in the TF 1.x format: an older format.
     "tf1_hub_module": [("tensorflow__hub__254", "version", {})],
+    # A loader's literal lookup of a setting the file lacks (``data["policy_class"]``).
+    "missing_setting_entry": [("uzh-rpg__flightmare__98", "version", {"entry": "policy_class"})],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).

@@ -723,7 +723,16 @@ def facts(text: str) -> Facts:
         "",
     )
     found.held_container = _held_container(text)
-    found.metadata_key = next((k for k in plain if k in METADATA_ENTRIES and indexed(text, k)), "")
+    found.metadata_key = next(
+        (
+            k
+            for k in plain
+            if indexed(text, k)
+            and (k in METADATA_ENTRIES or (_setting(k) and LOADING_CONTEXT.search(text)))
+            and k != found.container_key
+        ),
+        "",
+    )
     entry = NON_TENSOR_ENTRY.search(text)
     if entry is not None and entry.group(3).rsplit(".", 1)[-1] != "dict":
         found.non_tensor = (entry.group(1) or entry.group(2), entry.group(3))
@@ -870,6 +879,20 @@ def facts(text: str) -> Facts:
         or NOT_IN_FILE.search(text) is not None
     )
     return found
+
+
+SETTING_KEY = re.compile(r"[a-z]+(?:_[a-z]+)+")
+"""A snake_case entry a loader reads beside the weights (``policy_class``, ``model_args``)."""
+PARAMETER_SUFFIX = re.compile(
+    r"_(?:w|b|weight|bias|gamma|beta|kernel|scale|mean|var|variance|embeddings?)$"
+)
+
+
+def _setting(key: str) -> bool:
+    """Whether a key is a setting's name: snake_case, no tensor (``conv_rpn_w``), no container."""
+    return bool(
+        SETTING_KEY.fullmatch(key) and not PARAMETER_SUFFIX.search(key) and not _names_weights(key)
+    )
 
 
 DICT_KEYS = re.compile(r"dict_keys\(\[([^\]\n]{1,2000})\]\)")
