@@ -579,6 +579,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "tf1_hub_module": [("tensorflow__hub__254", "version", {})],
     # A loader's literal lookup of a setting the file lacks (``data["policy_class"]``).
     "missing_setting_entry": [("uzh-rpg__flightmare__98", "version", {"entry": "policy_class"})],
+    # A TensorFlow checkpoint's data piece given where readers take the prefix.
+    "tf_checkpoint_piece": [
+        ("BNN-UPC__RouteNet-Erlang__9", "partitioned", {"file": ".data-00000-of-00001"})
+    ],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],
     # A reader's failed read step in quantized storage (ncnn's ``read quantization_value``).
