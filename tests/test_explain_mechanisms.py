@@ -622,9 +622,17 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         assert top.evidence.get(key) == value, (key, top.evidence)
 
 
-def test_an_exception_in_a_weights_reader_is_a_loading_error() -> None:
-    """``IndexError`` raised in ``ReadTinyYOLONetWeights``: a load failed, cause unknown."""
-    text, _ = _case("sunshineatnoon__Darknet.keras__5")
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "sunshineatnoon__Darknet.keras__5",  # IndexError raised in ReadTinyYOLONetWeights
+        "bojone__bert4keras__69",  # Shapes (768, 768) and (?,) are incompatible
+        "linClubs__YOLOv8-ROS-TensorRT__13",  # TensorRT's Serialization assertion failed
+    ],
+)
+def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
+    """A load failed, its cause unread: ``unknown``, never "no loading error found"."""
+    text, _ = _case(ident)
     assert weightfit.explain(text).findings[0].category == "unknown"
 
 

@@ -96,7 +96,9 @@ LOADING_ERROR = re.compile(
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
     r"axes\s+don't\s+match\s+array|PytorchStreamReader\s+failed|inline_container|"
     r"persistent\s+id\s+instruction|Cannot\s+copy\s+out\s+of\s+meta\s+tensor|"
-    r"Shapes\s+\([\d,\s]*\)\s+and\s+\([\d,\s]*\)\s+are\s+incompatible|"
+    r"Shapes\s+\([\d?,\s]*\)\s+and\s+\([\d?,\s]*\)\s+are\s+incompatible|"
+    # TensorRT refusing a serialized engine (another release's, or no engine at all).
+    r"Serialization\s+assertion\s+[^\n]{0,80}failed|"
     r"(?:unknown|unsupported)\s+(?:quantization|tensor|ggml)\s+type|"
     r"containing\s+pickled\s+data\s+when\s+allow_pickle=False|"
     # diffusers: a pipeline whose model has another channel count than its inputs need.
