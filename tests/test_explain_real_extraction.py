@@ -578,3 +578,10 @@ def test_a_vector_as_long_as_a_model_axis_is_no_flat_shard() -> None:
     (a loader pairing by position), not one rank's 1/16 flat slice."""
     text = dev_text("wlguan__Stronger-yolo-pytorch__27")
     assert "partitioned" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_actual_is_what_the_file_gave_and_expected_what_the_model_has() -> None:
+    """MLX Swift's ``Mismatched parameter weight shape. Actual [100, 256], expected [100,
+    1024]``: the actual shape is the one loaded (the packed file), the expected the model's."""
+    mismatched, _, _ = read(dev_text("rudrankriyam__Glosik__1"))
+    assert list(mismatched.values()) == [((100, 256), (100, 1024))]

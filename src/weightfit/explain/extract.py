@@ -111,6 +111,7 @@ CHECKPOINT_CUES = (
     "provided",
     "given",
     "received",
+    "actual",
     "assigned",
     "weights",
 )
@@ -129,7 +130,6 @@ MODEL_CUES = (
     "initialized",
     "destination",
     "parameter",
-    "actual",
     "network",
     "net",
     "new",
