@@ -100,6 +100,10 @@ WRAPPED = [
     ("open-mmlab__mmfewshot__73", 120),  # "state_dict: bac" + "kbone.conv1.weight"
     ("hirotomusiker__CLRerNet__26", 64),  # "ema_backbone_model_base_la" + "yer_0_weight"
     ("SleepySoft__Easy-Langchain-LKB__2", 64),  # "deserializing head" + "er: HeaderTooLarge"
+    ("TonyZ1Min__yolo-for-k210__7", 100),  # "line 1004, in load_w" + "eights_from_hdf5_group"
+    ("apache__mxnet__11091", 100),  # "which contains parameters" + ": '0.weight', ..."
+    ("tensorflow__tfjs__755", 100),  # "no target variable: c" + "onv2d_10_1/kernel"
+    ("linClubs__YOLOv8-ROS-TensorRT__13", 120),  # "magicTag == rt" + "::kPLAN_MAGIC_TAG"
 ]
 
 

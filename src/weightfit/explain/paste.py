@@ -326,8 +326,10 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
     in_path = IN_PATH.search(before) is not None and (
         after[0].islower() or after[0] in "-_." or (before[-1] == "_" and after[0].isdigit())
     )
-    if at_width and (after[0] in "=,)]" or CUT_PATH.search(before) or in_path):
+    if at_width and (after[0] in "=,)]:" or CUT_PATH.search(before) or in_path):
         return True  # "lhs shape" + "= [7,7,6,64]", "openllama-13b-" + "v7-fp16\\tokenizer"
+    if at_width and FRAME_CUT.search(before) and re.fullmatch(r"\w+\s*", after):
+        return True  # a traceback frame's function cut: "line 1004, in load_w" + "eights_..."
     # Inside a quoted name: the quote opened on this line is still open (an apostrophe
     # inside a word, "Can't", opens nothing).
     open_quote = False
@@ -358,6 +360,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         return True  # a number broken at the terminal's width: "(3200" + "1)"
     # A name broken at the terminal's width: "bac" + "kbone.conv1.weight",
     # "ema_backbone_la" + "yer_0_weight".
+    if at_width and SLASHED_NAME.fullmatch(piece + after.split(maxsplit=1)[0]):
+        return True  # a TensorFlow variable path: "c" + "onv2d_10_1/kernel"
     if at_width and _leaf(piece) is None and extract.NAME_CHARS.fullmatch(word):
         return "." in word or ("_" in word and _leaf(word) is not None)
     if piece.endswith(".") or rest.startswith("."):
@@ -370,6 +374,10 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
     return False
 
 
+SLASHED_NAME = re.compile(r"[A-Za-z_][\w.\-]*(?:/[\w.\-]+)+")
+"""A TensorFlow variable path (``conv2d_10_1/kernel``)."""
+FRAME_CUT = re.compile(r"\bline\s+\d+,\s+in\s+\w+$")
+"""A traceback frame line ending inside its function's name (``line 1004, in load_w``)."""
 CUT_PATH = re.compile(r"\w[\-/\\]$")
 """A file path or name broken just after a separator (``openllama-13b-``), not a rule line."""
 
