@@ -589,3 +589,10 @@ def test_actual_is_what_the_file_gave_and_expected_what_the_model_has() -> None:
     1024]``: the actual shape is the one loaded (the packed file), the expected the model's."""
     mismatched, _, _ = read(dev_text("rudrankriyam__Glosik__1"))
     assert list(mismatched.values()) == [((100, 256), (100, 1024))]
+
+
+def test_no_model_found_at_a_path_names_the_absent_file() -> None:
+    """rl-zoo's ``No model found for sac on ..., path: logs/.../DonkeyVae-v0-level-0.pkl``."""
+    text = dev_text("araffin__learning-to-drive-in-5-minutes__21")
+    assert text_facts(text).absent_file == "DonkeyVae-v0-level-0.pkl"
+    assert weightfit.explain(text).findings[0].evidence["file"] == "DonkeyVae-v0-level-0.pkl"

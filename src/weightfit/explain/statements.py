@@ -182,12 +182,14 @@ SHORT_STREAM = re.compile(r"buffer\s+is\s+too\s+small\s+for\s+requested\s+array"
 """NumPy reading a raw weights file (``np.ndarray(buffer=f.read(n * 4))``) that ended before
 the layer being filled: Darknet converters reading ``.weights`` against a ``.cfg``."""
 ABSENT_FILE = re.compile(
-    r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx))\b[^\n]{0,80}?"
-    r"(?:doesn't|does\s+not)\s+exist",
+    r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx|pkl|zip))\b[^\n]{0,80}?"
+    r"(?:doesn't|does\s+not)\s+exist|"
+    r"No\s+model\s+found\b[^\n]{0,120}?\bpath:\s*\S*?([\w\-.]+\.(?:pth?|bin|ckpt|pkl|zip|h5))\b",
     re.I,
 )
 """A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
-``Load model from u2net.onnx failed. File doesn't exist``)."""
+``Load model from u2net.onnx failed. File doesn't exist``; rl-zoo's ``No model found for sac
+on ..., path: logs/.../model.pkl``)."""
 INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
@@ -698,7 +700,11 @@ def facts(text: str) -> Facts:
             or absent is not None
         )
     )
-    found = Facts(loading_error=loading, text=text, absent_file=absent.group(1) if absent else "")
+    found = Facts(
+        loading_error=loading,
+        text=text,
+        absent_file=(absent.group(1) or absent.group(2)) if absent else "",
+    )
     types = MODEL_TYPES.search(text)
     if types is not None:
         found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
