@@ -596,3 +596,9 @@ def test_no_model_found_at_a_path_names_the_absent_file() -> None:
     text = dev_text("araffin__learning-to-drive-in-5-minutes__21")
     assert text_facts(text).absent_file == "DonkeyVae-v0-level-0.pkl"
     assert weightfit.explain(text).findings[0].evidence["file"] == "DonkeyVae-v0-level-0.pkl"
+
+
+def test_a_step_failing_on_a_named_weights_file_is_a_loading_error() -> None:
+    """stable-diffusion.cpp's ``get sd version from file failed: '...flux1-dev-Q6_K.gguf'``."""
+    text = dev_text("william-murray1204__stable-diffusion-cpp-python__3")
+    assert text_facts(text).loading_error

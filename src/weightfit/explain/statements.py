@@ -108,6 +108,9 @@ LOADING_ERROR = re.compile(
     # A reader of a weights file failing a read or a load step (ncnn's ``ModelBin read
     # quantization_value failed``, ``layer load_model 54 failed``).
     r"\b(?:read|load)\w*\s+(?:[\w\-]+\s+){0,3}failed\b|"
+    # A step that failed on a named weights file (stable-diffusion.cpp's ``get sd version
+    # from file failed: 'flux1-dev-Q6_K.gguf'``).
+    r"\bfailed:?\s+['\"][^'\"\n]*\.(?:gguf|safetensors|ckpt|pth?|onnx)['\"]|"
     # A raw weight stream shorter than the network it fills (Darknet converters, TF.js).
     r"buffer\s+is\s+too\s+small\s+for\s+requested\s+array|"
     r"cannot\s+reshape\s+array\s+of\s+size|tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
