@@ -104,6 +104,7 @@ WRAPPED = [
     ("apache__mxnet__11091", 100),  # "which contains parameters" + ": '0.weight', ..."
     ("tensorflow__tfjs__755", 100),  # "no target variable: c" + "onv2d_10_1/kernel"
     ("linClubs__YOLOv8-ROS-TensorRT__13", 120),  # "magicTag == rt" + "::kPLAN_MAGIC_TAG"
+    ("araffin__learning-to-drive-in-5-minutes__21", 78),  # "path: logs/sac" + "/DonkeyVae-v0"
 ]
 
 

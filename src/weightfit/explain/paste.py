@@ -324,7 +324,7 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
             )
         )
     in_path = IN_PATH.search(before) is not None and (
-        after[0].islower() or after[0] in "-_." or (before[-1] == "_" and after[0].isdigit())
+        after[0].islower() or after[0] in "-_./\\" or (before[-1] == "_" and after[0].isdigit())
     )
     if at_width and (after[0] in "=,)]:" or CUT_PATH.search(before) or in_path):
         return True  # "lhs shape" + "= [7,7,6,64]", "openllama-13b-" + "v7-fp16\\tokenizer"
