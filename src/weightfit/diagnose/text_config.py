@@ -47,50 +47,43 @@ def stale_option(ctx: Context) -> None:
 def newer_argument(ctx: Context) -> None:
     """Report a saved config passing an argument the code's class does not take."""
     facts = whole_text_facts(ctx)
-    if facts is None or not facts.newer_argument or ctx.findings:
-        return
-    argument = facts.newer_argument
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"the saved config passes '{argument}', which this code's class does not take: "
-                "the config (and its weights) were written by a newer release of the library "
-                "or code than the one installed (or for another model class)"
-            ),
-            evidence={"argument": argument},
-            confidence=0.5,
-            fix_note=(
-                "upgrade the library (or the project's code) to the release that wrote the "
-                "config, or use a checkpoint saved for the installed one"
-            ),
-        )
-    )
+    if facts is not None and facts.newer_argument and not ctx.findings:
+        ctx.add(_argument_change(facts.newer_argument, *ARGUMENT_CHANGES["newer"]))
 
 
 def older_argument(ctx: Context) -> None:
     """Report a class rebuilt from a saved model that lacks an argument the class requires."""
     facts = whole_text_facts(ctx)
-    if facts is None or not facts.older_argument or ctx.findings:
-        return
-    argument = facts.older_argument
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"the class now requires '{argument}', which the saved model (or its config) "
-                "does not pass: it was saved by an older release of the library or code than "
-                "the one installed"
-            ),
-            evidence={"argument": argument},
-            confidence=0.5,
-            fix_note=(
-                "install the release that saved the model, or re-create the model with the "
-                "installed one and load only its weights"
-            ),
-        )
+    if facts is not None and facts.older_argument and not ctx.findings:
+        ctx.add(_argument_change(facts.older_argument, *ARGUMENT_CHANGES["older"]))
+
+
+ARGUMENT_CHANGES = {
+    "newer": (
+        "the saved config passes '{argument}', which this code's class does not take: the "
+        "config (and its weights) were written by a newer release of the library or code "
+        "than the one installed (or for another model class)",
+        "upgrade the library (or the project's code) to the release that wrote the config, "
+        "or use a checkpoint saved for the installed one",
+    ),
+    "older": (
+        "the class now requires '{argument}', which the saved model (or its config) does not "
+        "pass: it was saved by an older release of the library or code than the one installed",
+        "install the release that saved the model, or re-create the model with the installed "
+        "one and load only its weights",
+    ),
+}
+"""What a class's signature against a saved model's arguments says, and the fix."""
+
+
+def _argument_change(argument: str, message: str, fix_note: str) -> Finding:
+    return Finding(
+        category="version",
+        severity="error",
+        message=message.format(argument=argument),
+        evidence={"argument": argument},
+        confidence=0.5,
+        fix_note=fix_note,
     )
 
 

@@ -771,8 +771,7 @@ def facts(text: str) -> Facts:
         found.unlisted = {"unexpected": 0}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
-    depth = DEPTH_SAID.search(text)
-    found.depth_said = depth.group(0) if depth is not None else ""
+    found.depth_said = said(DEPTH_SAID, text)
     layers = LAYER_COUNTS.search(text)
     if layers is not None:
         numbers = [int(n) for n in layers.groups() if n]
@@ -836,21 +835,11 @@ def facts(text: str) -> Facts:
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
             found.stale_option = (cls, attribute)
-    short = SHORT_STREAM.search(text)
-    if short is not None:
-        found.short_stream = short.group(0)
-    parallel = TENSOR_PARALLEL.search(text)
-    if parallel is not None:
-        found.tensor_parallel = parallel.group(0)
-    argument = NEWER_ARGUMENT.search(text)
-    if argument is not None:
-        found.newer_argument = argument.group(1)
-    required = OLDER_ARGUMENT.search(text)
-    if required is not None:
-        found.older_argument = required.group(1)
-    targets = ABSENT_TARGETS.search(text)
-    if targets is not None:
-        found.absent_targets = targets.group(1)
+    found.short_stream = said(SHORT_STREAM, text)
+    found.tensor_parallel = said(TENSOR_PARALLEL, text)
+    found.newer_argument = said(NEWER_ARGUMENT, text, 1)
+    found.older_argument = said(OLDER_ARGUMENT, text, 1)
+    found.absent_targets = said(ABSENT_TARGETS, text, 1)
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
@@ -904,6 +893,12 @@ def _setting(key: str) -> bool:
     return bool(
         SETTING_KEY.fullmatch(key) and not PARAMETER_SUFFIX.search(key) and not _names_weights(key)
     )
+
+
+def said(pattern: re.Pattern[str], text: str, group: int = 0) -> str:
+    """What the first match of ``pattern`` in ``text`` holds (a group of it), or ``""``."""
+    match = pattern.search(text)
+    return match.group(group) if match is not None else ""
 
 
 DICT_KEYS = re.compile(r"dict_keys\(\[([^\]\n]{1,2000})\]\)")
