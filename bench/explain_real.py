@@ -248,14 +248,18 @@ def first_sight_section() -> list[str]:
         "",
         record["about"].strip(),
         "",
-        "| batch | collected | texts | top-1 right at first sight |",
-        "| --- | --- | --- | --- |",
+        "| batch | collected | texts | top-1 right at first sight | 'no loading error found' "
+        "at first sight |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for batch in record["batches"]:
+        texts = len(batch["texts"])
         right = sum(1 for text in batch["texts"].values() if text)
+        absent = batch.get("no_error_at_first_sight")
+        said = "not recorded" if absent is None else percent(len(absent), texts)
         lines.append(
-            f"| {batch['name']} | {batch['collected']} | {len(batch['texts'])} | "
-            f"{percent(right, len(batch['texts']))} |"
+            f"| {batch['name']} | {batch['collected']} | {texts} | {percent(right, texts)} "
+            f"| {said} |"
         )
     return [*lines, ""]
 
