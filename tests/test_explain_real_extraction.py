@@ -603,3 +603,20 @@ def test_a_step_failing_on_a_named_weights_file_is_a_loading_error() -> None:
     """stable-diffusion.cpp's ``get sd version from file failed: '...flux1-dev-Q6_K.gguf'``."""
     text = dev_text("william-murray1204__stable-diffusion-cpp-python__3")
     assert text_facts(text).loading_error
+
+
+def test_keras_skip_warnings_name_the_layers_kernel_and_bias() -> None:
+    """Keras warns once per weight of a skipped layer, naming the layer only: a 4-D shape is
+    its kernel (printed transposed back to PyTorch's order), a vector its bias."""
+    text = (
+        "UserWarning: Skipping loading of weights for layer classification_submodel due to "
+        "mismatch in shape ((3, 3, 256, 630) vs (720, 256, 3, 3))\n"
+        "UserWarning: Skipping loading of weights for layer classification_submodel due to "
+        "mismatch in shape ((630,) vs (720,))\n"
+    )
+    mismatched, _, _ = read(text)
+    assert mismatched == {
+        "classification_submodel.kernel": ((720, 256, 3, 3), (630, 256, 3, 3)),
+        "classification_submodel.bias": ((720,), (630,)),
+    }
+    assert weightfit.explain(text).findings[0].category == "num_classes"

@@ -113,8 +113,10 @@ def parse(text: str) -> list[Section]:
         model, checkpoint = _numbers(match.group(3)), _numbers(match.group(4))
         sections.append(_keras_loaded(match.start(), name, checkpoint, model))
     for match in KERAS_SKIPPED.finditer(text):
-        name = f"{match.group(1).replace('/', '.')}.kernel"
         model, checkpoint = _numbers(match.group(2)), _numbers(match.group(3))
+        # The warning names the layer; its one vector is the bias, the rest the kernel.
+        leaf = "bias" if len(model) == 1 else "kernel"
+        name = f"{match.group(1).replace('/', '.')}.{leaf}"
         sections.append(_keras_loaded(match.start(), name, checkpoint, model))
     for match in KERAS_LAYER.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
