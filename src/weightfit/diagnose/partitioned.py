@@ -87,9 +87,10 @@ def parallel_slices(ctx: Context) -> None:
     if facts is None or not facts.tensor_parallel or not pairs or ctx.findings:
         return
     cuts = {_cut(ctx.src(p).shape, ctx.tgt(p).shape) for p in pairs}
-    if len(cuts) != 1 or None in cuts:
+    cut = cuts.pop() if len(cuts) == 1 else None
+    if cut is None:
         return
-    ranks, model_sliced = next(iter(cuts))  # type: ignore[misc]
+    ranks, model_sliced = cut
     sliced, whole = ("model", "checkpoint") if model_sliced else ("checkpoint", "model")
     first = pairs[0]
     ctx.add(

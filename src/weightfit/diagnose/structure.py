@@ -64,30 +64,28 @@ def extra_layers(ctx: Context) -> None:
 
 def upsampler_stages(ctx: Context) -> None:
     """Report leftover names that all sit in an upsampler: a network built for another scale."""
-    if not ctx.partial or ctx.mismatches():
+    leftovers = [*ctx.unexpected(), *ctx.missing()]
+    if not ctx.partial or ctx.mismatches() or not leftovers:
         return
-    for side, names in (("checkpoint", ctx.unexpected()), ("model", ctx.missing())):
-        others = ctx.missing() if side == "checkpoint" else ctx.unexpected()
-        leftovers = [*names, *others]
-        if not names or not all(UPSAMPLER.search(name) for name in leftovers):
-            continue
-        ctx.add(
-            Finding(
-                category="wrong_variant",
-                severity="error",
-                message=(
-                    f"every name the {'model' if side == 'checkpoint' else 'checkpoint'} "
-                    f"lacks sits in an upsampler ({names[0]} …): the upsampling stages are "
-                    "built per scale factor, so the checkpoint is for another scale"
-                ),
-                params=leftovers,
-                evidence={"side": side, "upsampler_names": leftovers[:8]},
-                confidence=0.5,
-                fix_note="build the model with the scale factor the checkpoint was trained for",
-            )
+    if not all(UPSAMPLER.search(name) for name in leftovers):
+        return
+    side, other = ("checkpoint", "model") if ctx.unexpected() else ("model", "checkpoint")
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"every name the {other} lacks sits in an upsampler ({leftovers[0]} …): the "
+                "upsampling stages are built per scale factor, so the checkpoint is for "
+                "another scale"
+            ),
+            params=leftovers,
+            evidence={"side": side, "upsampler_names": leftovers[:8]},
+            confidence=0.5,
+            fix_note="build the model with the scale factor the checkpoint was trained for",
         )
-        ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
-        return
+    )
+    ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
 
 
 def _tails(names: list[str]) -> dict[str, tuple[int, int]]:

@@ -112,7 +112,6 @@ LOADING_ERROR = re.compile(
     # from file failed: 'flux1-dev-Q6_K.gguf'``).
     r"\bfailed:?\s+['\"][^'\"\n]*\.(?:gguf|safetensors|ckpt|pth?|onnx)['\"]|"
     # A raw weight stream shorter than the network it fills (Darknet converters, TF.js).
-    r"buffer\s+is\s+too\s+small\s+for\s+requested\s+array|"
     r"cannot\s+reshape\s+array\s+of\s+size|tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
     # A runtime given a model file of a newer format version (OpenVINO's IR).
     r"cannot\s+parse\s+future\s+versions?|"
@@ -876,6 +875,7 @@ def facts(text: str) -> Facts:
         or found.unsupported_precision
         or found.depth_said
         or found.older_argument
+        or found.short_stream
         or NOT_IN_FILE.search(text) is not None
     )
     return found
