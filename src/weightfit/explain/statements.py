@@ -111,13 +111,8 @@ LOADING_ERROR = re.compile(
     # A step that failed on a named weights file (stable-diffusion.cpp's ``get sd version
     # from file failed: 'flux1-dev-Q6_K.gguf'``).
     r"\bfailed:?\s+['\"][^'\"\n]*\.(?:gguf|safetensors|ckpt|pth?|onnx)['\"]|"
-    # A raw weight stream shorter than the network it fills (Darknet converters, TF.js).
-    r"cannot\s+reshape\s+array\s+of\s+size|tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
-    # A runtime given a model file of a newer format version (OpenVINO's IR).
-    r"cannot\s+parse\s+future\s+versions?|"
-    # Names of one side a reader lists (tensorpack, TensorFlow.js).
-    r"not\s+found\s+in\s+the\s+(?:dict|graph)|has\s+no\s+target\s+variable|"
-    r"Trying\s+to\s+load\s+an\s+array\s+of\s+shape",
+    # A raw weight stream shorter than the network it fills (TensorFlow.js).
+    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -876,6 +871,7 @@ def facts(text: str) -> Facts:
         or found.depth_said
         or found.older_argument
         or found.short_stream
+        or found.invalid_view
         or NOT_IN_FILE.search(text) is not None
     )
     return found
