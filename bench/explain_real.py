@@ -37,6 +37,7 @@ import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import _measure
 import yaml
@@ -261,7 +262,32 @@ def first_sight_section() -> list[str]:
             f"| {batch['name']} | {batch['collected']} | {texts} | {percent(right, texts)} "
             f"| {said} |"
         )
-    return [*lines, ""]
+    return [*lines, "", *first_sight_calibration(record["batches"]), ""]
+
+
+def first_sight_calibration(batches: list[dict[str, Any]]) -> list[str]:
+    """How often the top findings were right at first sight, by the confidence stated then
+    (the batches that kept it): calibration measured on texts no rule had seen."""
+    kept = [batch for batch in batches if "top_confidence_at_first_sight" in batch]
+    stated = [
+        (confidence, batch["texts"][ident])
+        for batch in kept
+        for ident, confidence in batch["top_confidence_at_first_sight"].items()
+    ]
+    lines = [
+        f"Calibration at first sight (batches {kept[0]['name'].split(':')[0]}-"
+        f"{kept[-1]['name'].split(':')[0]}, {len(stated)} texts with a finding):",
+        "",
+        "| confidence | top findings right | their mean confidence |",
+        "| --- | --- | --- |",
+    ]
+    for low, high, label in BANDS:
+        band = [(confidence, right) for confidence, right in stated if low <= confidence < high]
+        mean = sum(confidence for confidence, _ in band) / len(band) if band else 0.0
+        lines.append(
+            f"| {label} | {percent(sum(right for _, right in band), len(band))} | {mean:.2f} |"
+        )
+    return lines
 
 
 def bad_inputs(folder: Path) -> list[str]:

@@ -64,5 +64,11 @@ def test_first_sight_records_only_dev_texts_of_the_corpus() -> None:
             record = yaml.safe_load((CORPUS / f"{ident}.yaml").read_text())
             assert record["split"] == "dev", ident
         # A text answered "no loading error found" was answered wrong, in the same batch.
-        for ident in batch.get("no_error_at_first_sight") or []:
+        absent = batch.get("no_error_at_first_sight") or []
+        for ident in absent:
             assert batch["texts"][ident] is False, ident
+        # Every other text of a batch that kept confidences had a top finding, in (0, 1].
+        stated = batch.get("top_confidence_at_first_sight")
+        if stated is not None:
+            assert set(stated) | set(absent) == set(batch["texts"]), batch["name"]
+            assert all(0 < confidence <= 1 for confidence in stated.values()), batch["name"]
