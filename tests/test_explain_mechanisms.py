@@ -381,11 +381,17 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         # TensorFlow 1's Assign names no variable: [2048, 84] is 4 x 21 (VOC with background).
         ("endernewton__tf-faster-rcnn__481", "num_classes", {"checkpoint_classes": 6}),
     ],
-    # TensorFlow 1.2 renamed RNN cell variables (weights -> kernel): new names alone missing.
+    # TensorFlow 1.2 renamed RNN cell variables (weights -> kernel): new names alone missing,
+    # or an older TensorFlow's graph asking a newer checkpoint for its native old name.
     "tf_rnn_kernel": [
         ("adeshpande3__LSTM-Sentiment-Analysis__11", "version", {}),
         ("tensorflow__tensorflow__11964", "version", {}),
         ("KranthiGV__Pretrained-Show-and-Tell-model__9", "version", {}),
+        (
+            "zfxxfeng__cnn_lstm_ctc_ocr_for_ICPR__2",
+            "version",
+            {"names": ["rnn.bdrnn2.fw.lstm_cell.weights"]},
+        ),
     ],
     # One part of snake_case names renamed throughout: ts_type_norm -> target_type_norm.
     "renamed_word_part": [("carsondudley1__Mantis__1", "rename", {"old": "ts", "new": "target"})],

@@ -25,15 +25,24 @@ def known_renames(ctx: Context) -> None:
     wanted_old = [
         n
         for n in ctx.missing()
-        if any(c.renamed(n) in unexpected for c in knowledge.changes_for(n) if c.kind == "rename")
+        if any(
+            not unexpected or c.renamed(n) in unexpected
+            for c in knowledge.changes_for(n)
+            if c.kind == "rename"
+        )
     ]
     names = [*unexpected, *wanted_old]
     if facts is not None:
         names += [n for n in facts.key_errors if n not in names]
-    if facts is not None:
-        # TensorFlow's own variables (bert/embeddings/LayerNorm/beta) are spelled so natively.
-        names = [n for n in names if n.replace(".", "/") not in facts.text]
-    hits = [(n, c) for n in names for c in knowledge.changes_for(n) if c.kind == "rename"]
+    # TensorFlow's own variables (bert/embeddings/LayerNorm/beta) are spelled so natively:
+    # only a change of TensorFlow's own renames them.
+    native = {n for n in names if facts is not None and n.replace(".", "/") in facts.text}
+    hits = [
+        (n, c)
+        for n in names
+        for c in knowledge.changes_for(n)
+        if c.kind == "rename" and (n not in native or c.library == "tensorflow")
+    ]
     if not hits:
         return
     change = hits[0][1]
