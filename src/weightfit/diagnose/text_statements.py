@@ -777,6 +777,13 @@ FORMAT_VERSIONS = {
         "use the runtime release the model was converted for (or convert the model again "
         "with the installed release's converter)",
     ),
+    "stated": (
+        "the runtime refuses the version of the file's format: files are read by the runtime "
+        "release their converter matches, and the converter that wrote this one was another",
+        "the converter release that wrote the file",
+        "convert the model again with the converter release that matches the runtime (or run "
+        "the runtime release the model was converted for)",
+    ),
     "older": (
         "the reader says the file is in an older version of its format than it reads: the "
         "tool that wrote (converted) it was an older release",

@@ -349,7 +349,9 @@ NEWER_FORMAT = re.compile(
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12})|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
-    r"is\s+stored\s+using\s+TF\s*1\.x\s+format))"
+    r"is\s+stored\s+using\s+TF\s*1\.x\s+format))|"
+    r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
+    r"(?:model|file|format)\s+version\b[^\n]{0,30}))"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
@@ -358,7 +360,8 @@ engine built by another TensorRT release, an ONNX model of a newer IR version th
 runtime knows; a loader naming the older generation of its codebase that saved the file
 (Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
 YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
-regenerate``)."""
+regenerate``); a runtime naming the file's format version it refuses (RKNN's ``Invalid
+RKNN model version 6``)."""
 TENSOR_PARALLEL = re.compile(
     r"tensor[\s_-]parallel\w*|model[\s_-]parallel\w*|\btp[\s_-]?(?:size|degree|rank)\b|"
     r"\bmp[\s_-]?(?:size|rank)\b|ShardSpec|shardinit|\bshard(?:ed|s)?\s+(?:across|over|into)\b|"
@@ -557,8 +560,8 @@ class Facts:
             (``cloth_segm.pth`` behind ``HeaderTooLarge``), or ``""``.
         newer_format: What a reader said of a file written by another version of its format
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
-        newer_reader: Whose reader said it: ``torch``, ``torch_format``,
-            ``torch_weights_only``, ``tensorrt`` or ``onnx``.
+        newer_reader: Which of :data:`NEWER_FORMAT`'s readings said it (``torch``,
+            ``onnx``, ``future``, ``stated`` ...), or ``ggml_container``.
         gluon_missing: ``(parameter, file)`` of MXNet Gluon's ``Parameter net0_conv0_weight
             is missing in file x.params``.
         gluon_file_names: The names MXNet says that file holds (``0.weight``, ``0.bias``).
