@@ -300,6 +300,7 @@ BROKEN_FILE = re.compile(
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
+    r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
     r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
@@ -313,7 +314,7 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
-not parse, an ONNX protobuf that does not parse, an HDF5 file without its signature, a
+not parse, an ONNX protobuf or a TensorFlow Lite flatbuffer that does not parse, an HDF5 file without its signature, a
 download whose checksum does not match, transformers' ``The state dictionary of the model
 you are trying to load is corrupted``); safetensors' ``HeaderTooLarge`` is a first 8
 bytes that are no header length (text: a pointer, a page)."""
