@@ -188,7 +188,7 @@ ABSENT_FILE = re.compile(
 ``Load model from u2net.onnx failed. File doesn't exist``; rl-zoo's ``No model found for sac
 on ..., path: logs/.../model.pkl``)."""
 INDEXED_LOAD = re.compile(
-    r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state)\s*\[\s*['\"]?\w+['\"]?\s*\]"
+    r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state|snapshot)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
 """A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
 
@@ -208,8 +208,19 @@ def _indexes_weights(text: str, key: str) -> bool:
     if CONTAINER_WORD.fullmatch(key) and LOADED_BY_VARIABLE.search(text):
         return True  # load_net = load_net[param_key] with param_key = 'state_dict'
     return bool(
-        CONTAINER_WORD.search(key) and INDEXED_LOAD.search(text) and re.search(literal, text)
+        (CONTAINER_WORD.search(key) or MODULE_ROLE.fullmatch(key))
+        and INDEXED_LOAD.search(text)
+        and re.search(literal, text)
     )
+
+
+MODULE_ROLE = re.compile(
+    r"(?:net_?)?(?:detector|generator|discriminator|encoder|decoder|backbone|student|teacher|"
+    r"G|D)(?:_ema)?",
+    re.I,
+)
+"""A key naming one network of several a checkpoint holds (``snapshot['detector']``,
+``ckpt['netG']``): a container of that network's weights."""
 
 
 STATE_DICT_KEY = re.compile(r"(?:\w+_)?state_?dict(?:_\w+)?", re.I)
@@ -314,10 +325,10 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
-not parse, an ONNX protobuf or a TensorFlow Lite flatbuffer that does not parse, an HDF5 file without its signature, a
-download whose checksum does not match, transformers' ``The state dictionary of the model
-you are trying to load is corrupted``); safetensors' ``HeaderTooLarge`` is a first 8
-bytes that are no header length (text: a pointer, a page)."""
+not parse, an ONNX protobuf or a TensorFlow Lite flatbuffer that does not parse, an HDF5
+file without its signature, a download whose checksum does not match, transformers' ``The
+state dictionary of the model you are trying to load is corrupted``); safetensors'
+``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
 )
