@@ -312,7 +312,7 @@ BROKEN_FILE = re.compile(
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
-    r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|"
+    r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
     r"file\s+signature\s+not\s+found|file\s+is\s+incomplete|incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
@@ -326,10 +326,11 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
-not parse, an ONNX protobuf or a TensorFlow Lite flatbuffer that does not parse, an HDF5
-file without its signature, a download whose checksum does not match, transformers' ``The
-state dictionary of the model you are trying to load is corrupted``); safetensors'
-``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a pointer, a page)."""
+not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer or a Core ML document that does
+not parse, an HDF5 file without its signature, a download whose checksum does not match,
+transformers' ``The state dictionary of the model you are trying to load is corrupted``);
+safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
+pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
     r"[\w.\-]+\.(?:pth|pt|ckpt|pkl|pickle|tar|bin|gguf|h5|onnx|npz)(?![\w.])", re.I
 )
@@ -359,7 +360,9 @@ NEWER_FORMAT = re.compile(
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
-    r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12})|"
+    r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12}|"
+    r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
+    r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
     r"is\s+stored\s+using\s+TF\s*1\.x\s+format))|"
@@ -374,7 +377,8 @@ runtime knows; a loader naming the older generation of its codebase that saved t
 (Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
 YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
 regenerate``); a runtime naming the file's format version it refuses (RKNN's ``Invalid
-RKNN model version 6``)."""
+RKNN model version 6``), or calling it meant for a newer release or a model type it does
+not know (Core ML's ``intended for a newer version of Xcode``)."""
 TENSOR_PARALLEL = re.compile(
     r"tensor[\s_-]parallel\w*|model[\s_-]parallel\w*|\btp[\s_-]?(?:size|degree|rank)\b|"
     r"\bmp[\s_-]?(?:size|rank)\b|ShardSpec|shardinit|\bshard(?:ed|s)?\s+(?:across|over|into)\b|"
