@@ -119,16 +119,20 @@ LOADING_ERROR = re.compile(
 """Phrases that mean a load went wrong (the text holds a loading error)."""
 
 
-QUANT_WORDS = re.compile(
-    r"\b(gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
+_QUANT_ALTERNATIVES = (
+    r"gptq|awq|bitsandbytes|bnb|nf4|fp4|int8|int4|4-?bit|8-?bit|gguf|ggml|exl2|"
     r"torchao|quantiz\w*|qweight|qzeros|g_idx|SCB|absmax|quant_map|marlin|fp8|"
     r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|iq[1-4]_\w+|k-quants?|quant_state|"
     r"quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
     r"QuantLinear|WQLinear\w*|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
-    r"float8_e5m2|torch\.u?int8)\b",
-    re.I,
+    r"float8_e5m2|torch\.u?int8"
 )
+QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
+"""Words of quantized storage."""
+QUANT_PARTS = re.compile(rf"(?<![A-Za-z0-9])({_QUANT_ALTERNATIVES})(?![A-Za-z0-9])", re.I)
+"""The same words as a part of a snake_case name in code (``load_llama_model_4bit_low_ram``),
+read outside file paths, whose parts name a model's folder (``qwen_7b_chat_int4/``)."""
 LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
 MODEL_TYPES = re.compile(
     r"You\s+are\s+using\s+a\s+model\s+of\s+type\s+(\S+)\s+to\s+instantiate\s+a\s+model\s+"
@@ -731,7 +735,10 @@ def facts(text: str) -> Facts:
     for library, version in VERSION.findall(text):
         found.versions.setdefault(library.lower(), version)
     found.files = list(dict.fromkeys(FILE_NAME.findall(text)))[:20]
-    found.quantization = sorted({w.lower() for w in QUANT_WORDS.findall(text)})
+    found.quantization = sorted(
+        {w.lower() for w in QUANT_WORDS.findall(text)}
+        | {w.lower() for w in QUANT_PARTS.findall(PATH_WORD.sub(" ", text))}
+    )
     found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
     view = INVALID_VIEW.search(text)
     if view is not None:
