@@ -265,11 +265,13 @@ LAYER_COUNTS = re.compile(
 Lasagne: N saved arrays for a network of M parameters."""
 LAYER_WEIGHTS = re.compile(
     r"layer\s+\S+\s+expects\s+(\d+)\s+weights?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)"
-    r"\s+elements|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved",
+    r"\s+elements|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved|"
+    r"Layer\s+'[^'\n]+'\s+expected\s+(\d+)\s+variables?,\s+but\s+received\s+(\d+)\s+variables?",
     re.I,
 )
 """Keras: one layer builds N variables where the file saved M for it (model first); Keras 3
-says ``Layer expects 9 weight(s). Received 15 saved weight(s)``."""
+says ``Layer expects 9 weight(s). Received 15 saved weight(s)``, and for a ``.keras`` file
+``Layer 'lstm_cell' expected 3 variables, but received 0 variables during loading``."""
 UNSUPPORTED_PRECISION = re.compile(
     r"\b(float16|bfloat16|half|fp16|bf16|fp8\w*|float8\w*)\b[^\n]{0,80}?\bnot\s+(?:be\s+)?supported|"
     r"\b(?:not|n't)\s+support\s+(?:\w+\s+){0,2}(float16|bfloat16|fp16|bf16|fp8\w*)\b",
