@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -620,12 +621,21 @@ def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> 
     if any(word in module.lower().rsplit(".", 1)[-1] for word in _BODY_WORDS):
         return False  # a layer the input passes through (patch_embed.proj, down1), not an output
     same = [c for c in rows if (c.have, c.want) == (change.have, change.want)]
-    if any(_module_of(c.name) != module and "norm" in c.name.lower() for c in same):
+    if any(_module_of(c.name) != module and _normalises(c.name) for c in same):
         return False  # a norm takes the size next: a width, where labels end the network
     return {c.name.rsplit(".", 1)[-1] for c in same if _module_of(c.name) == module} >= {
         "weight",
         "bias",
     }
+
+
+NORM_MODULE = re.compile(r"norm|^(?:bn|gn|ln)(?:[a-z]?\d*(?:_\w+)?)?$")
+"""A normalisation module's name: ``*norm*``, or ``bn``, ``bn1``, ``bnh_0``, ``gn``, ``ln_f``."""
+
+
+def _normalises(name: str) -> bool:
+    """Whether a tensor belongs to a normalisation layer (``trans.conv2.bnh_0.weight``)."""
+    return any(NORM_MODULE.search(part) for part in name.lower().split(".")[:-1])
 
 
 def _per_class_sibling(
