@@ -45,6 +45,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # Every matrix's input axis packed k to one, output sizes kept: 4-bit storage.
     "packed_inputs": [("zai-org__ChatGLM-6B__392", "quantization", {"packing": 2.0})],
+    # MLX packs quantized rows along the last axis into 32-bit words: an MLX loader's shapes
+    # are one weight whole and at 8 bits, or at 6 bits and at 4 (a paste commented "# ").
+    "mlx_packed_rows": [
+        ("rudrankriyam__Glosik__1", "quantization", {"packing": 4.0}),
+        ("ml-explore__mlx-lm__1482", "quantization", {"bits": [6, 4]}),
+    ],
     # Token rows thousands apart on an LM head: another tokenizer, not added tokens.
     "other_tokenizer": [
         ("zai-org__ChatGLM-6B__564", "vocab_resize", {"checkpoint_rows": 150528}),

@@ -176,6 +176,7 @@ def packed_shapes(ctx: Context) -> None:
         return
     pairs = []
     blocks: list[str] = []
+    mlx_bits: dict[Pair, tuple[int, int, int]] = {}
     along_inputs = _packed_inputs(ctx)
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
@@ -195,6 +196,10 @@ def packed_shapes(ctx: Context) -> None:
         ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
         blocks += [name for name in ggml if name not in blocks]
         packed = named or flat or matrix or ggml or pair in along_inputs
+        mlx = _mlx_bits(ctx, have.shape, want.shape)
+        if mlx is not None:
+            mlx_bits[pair] = mlx
+        packed = packed or mlx is not None
         if packed or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
@@ -204,21 +209,31 @@ def packed_shapes(ctx: Context) -> None:
     evidence: dict[str, object] = {"packing": ratio, "count": len(pairs)}
     if blocks:
         evidence["ggml_types"] = blocks
+    message = (
+        f"{first.target} is stored packed in the checkpoint "
+        f"({shape_text(ctx.src(first).shape)} for the model's "
+        f"{shape_text(ctx.tgt(first).shape)}, {ratio:.3g} values per element): "
+        "quantized weights loaded into a model built for another storage"
+        if ratio >= 1
+        else f"the model is built for packed (quantized) storage of {first.target} "
+        f"({shape_text(ctx.tgt(first).shape)}) and the checkpoint holds it whole "
+        f"({shape_text(ctx.src(first).shape)}): full-precision weights loaded with a "
+        "quantized load format"
+    )
+    if first in mlx_bits and 32 not in mlx_bits[first][1:]:
+        row, have_bits, want_bits = mlx_bits[first]
+        evidence["bits"] = [have_bits, want_bits]
+        message = (
+            f"{first.target} is quantized at other bits: rows of {row} values packed at "
+            f"{have_bits} bits in the checkpoint ({shape_text(ctx.src(first).shape)}), at "
+            f"{want_bits} in the model ({shape_text(ctx.tgt(first).shape)}): the loader "
+            "quantized the module otherwise than the checkpoint's per-layer settings say"
+        )
     ctx.add(
         Finding(
             category="quantization",
             severity="error",
-            message=(
-                f"{first.target} is stored packed in the checkpoint "
-                f"({shape_text(ctx.src(first).shape)} for the model's "
-                f"{shape_text(ctx.tgt(first).shape)}, {ratio:.3g} values per element): "
-                "quantized weights loaded into a model built for another storage"
-                if ratio >= 1
-                else f"the model is built for packed (quantized) storage of {first.target} "
-                f"({shape_text(ctx.tgt(first).shape)}) and the checkpoint holds it whole "
-                f"({shape_text(ctx.src(first).shape)}): full-precision weights loaded with a "
-                "quantized load format"
-            ),
+            message=message,
             params=[p.source for p in pairs],
             evidence=evidence,
             confidence=0.75,
@@ -282,6 +297,37 @@ def _byte_buffer(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> boo
         return False
     whole = want[0] * want[1]
     return whole // 8 < have[0] < whole
+
+
+MLX_BITS = (2, 3, 4, 5, 6, 8)
+"""Bits per value MLX quantizes to; a row of ``n`` values packs into ``n * bits / 32`` words."""
+
+
+def _mlx_bits(
+    ctx: Context, have: tuple[int, ...], want: tuple[int, ...]
+) -> tuple[int, int, int] | None:
+    """An MLX text's two shapes as one weight packed otherwise: ``(row, have bits, want bits)``.
+
+    MLX quantizes along the last axis into 32-bit words, and its community checkpoints are
+    mostly quantized: ``[3072, 256]`` is ``[3072, 2048]`` at 4 bits (``(2048, 4, 32)``),
+    and ``(20, 512, 36)`` against ``(20, 512, 24)`` is one 192-value row at 6 bits and at 4
+    (``(192, 6, 4)``). 32 bits is a row stored whole.
+    """
+    facts = text_facts(ctx)
+    if facts is None or not facts.mlx or len(have) < 2 or have[:-1] != want[:-1]:
+        return None
+    if have[-1] == want[-1]:
+        return None
+    for row, bits in sorted(_mlx_rows(have[-1]).items()):
+        if row in (wanted := _mlx_rows(want[-1])):
+            return row, bits, wanted[row]
+    return None
+
+
+def _mlx_rows(width: int) -> dict[int, int]:
+    """The row lengths a last axis of ``width`` stores, each with its bits (32: unpacked)."""
+    rows = {width * 32 // bits: bits for bits in MLX_BITS if width * 32 % bits == 0}
+    return {**rows, width: 32}
 
 
 def _quant_words(ctx: Context) -> bool:

@@ -155,6 +155,9 @@ def normalise(text: str) -> str:
     if "&" in text:
         text = html.unescape(text)
     raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    if all(COMMENTED.match(line) for line in raw if line.strip()):
+        # Output pasted as comments in a code block: every line begins "# ".
+        raw = [COMMENTED.sub("", line) for line in raw]
     width = max(map(len, raw), default=0)
     at_width = [len(line) == width >= MIN_BROKEN_LINE for line in raw]
     long = [len(line) >= MIN_BROKEN_LINE for line in raw]
@@ -172,6 +175,8 @@ def normalise(text: str) -> str:
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
 
 
+COMMENTED = re.compile(r"^\s*# ?")
+"""A line of output pasted as a Python comment (``# ValueError: ...``)."""
 CODE_ESCAPE = re.compile(r"""["']\\n\\t["']\.join""")
 """The escaped separator a traceback's source line quotes (``"\\n\\t".join(error_msgs)``)."""
 REPR_WRAPPER = re.compile(r"\s*[A-Z]\w*\((['\"])(.*)\1\)\s*", re.S)

@@ -133,6 +133,14 @@ QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
 QUANT_PARTS = re.compile(rf"(?<![A-Za-z0-9])({_QUANT_ALTERNATIVES})(?![A-Za-z0-9])", re.I)
 """The same words as a part of a snake_case name in code (``load_llama_model_4bit_low_ram``),
 read outside file paths, whose parts name a model's folder (``qwen_7b_chat_int4/``)."""
+MLX = re.compile(
+    r"\bmlx\b|Mismatched\s+parameter\s+[\w.]+(?:\s+in\s+\S+)?\s+shape\.\s+Actual\b|"
+    r"Expected\s+shape\s+\([\d,\s]*\)\s+but\s+received\s+shape\s+\([\d,\s]*\)\s+for\s+parameter",
+    re.I,
+)
+"""MLX's loaders (MLX Swift's ``Mismatched parameter X shape. Actual [..], expected [..]``,
+``mlx.nn.Module.load_weights``' ``Expected shape (..) but received shape (..) for
+parameter``), or MLX named."""
 LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
 MODEL_TYPES = re.compile(
     r"You\s+are\s+using\s+a\s+model\s+of\s+type\s+(\S+)\s+to\s+instantiate\s+a\s+model\s+"
@@ -564,6 +572,8 @@ class Facts:
         versions: Library name to version, as printed.
         files: Checkpoint file names mentioned.
         quantization: Quantization words used (lowercase).
+        mlx: The text is MLX's (its loaders' messages, or the word): a runtime whose
+            quantized weights pack along the last axis.
         lora: LoRA / adapter words used (lowercase).
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
@@ -622,6 +632,7 @@ class Facts:
     versions: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     quantization: list[str] = field(default_factory=list)
+    mlx: bool = False
     lora: list[str] = field(default_factory=list)
     invalid_view: tuple[tuple[int, ...], int] | None = None
     key_errors: list[str] = field(default_factory=list)
@@ -676,6 +687,7 @@ class Facts:
                 else None
             ),
             "key_errors": self.key_errors,
+            "mlx": self.mlx,
             "container_key": self.container_key,
             "gluon_missing": list(self.gluon_missing) if self.gluon_missing else None,
             "gluon_file_names": self.gluon_file_names[:8],
@@ -741,6 +753,7 @@ def facts(text: str) -> Facts:
         {w.lower() for w in QUANT_WORDS.findall(text)}
         | {w.lower() for w in QUANT_PARTS.findall(PATH_WORD.sub(" ", text))}
     )
+    found.mlx = MLX.search(text) is not None
     found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
     view = INVALID_VIEW.search(text)
     if view is not None:
