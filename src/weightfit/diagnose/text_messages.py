@@ -198,8 +198,9 @@ def refused_globals(ctx: Context) -> None:
         )
         # Real threads settle a refusal of harmless globals as the PyTorch 2.6 default
         # change (the code loaded the file before); a global that can run code stays
-        # the finding.
-        flipped = not dangerous
+        # the finding, unless pickle itself writes it for ordinary objects (the note
+        # keeps the danger either way).
+        flipped = all(name in PICKLE_OWN_GLOBALS for name in dangerous)
         ctx.add(
             Finding(
                 category="version" if flipped else "extra_state",
@@ -227,6 +228,10 @@ def refused_globals(ctx: Context) -> None:
         )
 
 
+PICKLE_OWN_GLOBALS = frozenset({"getattr", "builtins.getattr", "__builtin__.getattr"})
+"""Dangerous globals Python's pickle writes for ordinary objects: a bound method reduces to
+``getattr(obj, name)``, so a model object holding one pickles ``getattr`` (Ultralytics'
+trained detectors do). They can be abused, but they say nothing of a hostile file."""
 CHECKPOINT_LOAD = re.compile(
     r"load(?:ing)?[_ ]?(?:weights|checkpoint|state_dict|pretrained)|checkpoint|\.pth?\b|"
     r"\.ckpt\b|torch\.load|view_as|invalid\s+for\s+input\s+with\s+\d+\s+elements",
