@@ -529,20 +529,6 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
-        "topic_words",
-        text_quant.topic_words,
-        ("quantization", "lora_mismatch"),
-        after=("unexplained_shapes", "newer_format", "stated_quantity"),
-        profiles=TEXT,
-    ),
-    Rule(
-        "files_named",
-        text_statements.files_named,
-        ("dtype_variant", "partitioned", "version"),
-        after=("topic_words", "many_indexes"),
-        profiles=TEXT,
-    ),
-    Rule(
         "byte_counts",
         text_statements.byte_counts,
         ("dtype_variant", "partitioned"),
@@ -561,6 +547,20 @@ REGISTRY: tuple[Rule, ...] = (
         text_statements.broken_file,
         ("partitioned", "unrelated"),
         after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "topic_words",
+        text_quant.topic_words,
+        ("quantization", "lora_mismatch"),
+        after=("unexplained_shapes", "newer_format", "stated_quantity", "broken_file"),
+        profiles=TEXT,
+    ),
+    Rule(
+        "files_named",
+        text_statements.files_named,
+        ("dtype_variant", "partitioned", "version"),
+        after=("topic_words", "many_indexes"),
         profiles=TEXT,
     ),
     Rule(

@@ -162,15 +162,19 @@ def unreadable_header(ctx: Context) -> None:
 
 
 def other_format_finding(said: str, file: str) -> Finding:
-    """``unrelated``: a file of another format (a ``.pth``) given to a safetensors reader."""
+    """``unrelated``: a file of another format (a ``.pth``) given to another format's reader.
+
+    A safetensors reader, or a runtime checking its own format's magic number (GGML).
+    """
     return Finding(
         category="unrelated",
         severity="error",
         message=(
-            f"the safetensors header cannot be read ({said}) and the file given is {file}, not "
-            "a safetensors file: the loader wants another file (or this one converted)"
+            f"the reader cannot read the file's header ({said}) and the file given is {file}, "
+            "of another format than the reader's: the loader wants another file (or this one "
+            "converted)"
         ),
-        evidence={"library": "safetensors", "error": said, "file": file},
+        evidence={"error": said, "file": file},
         confidence=0.6,
         fix_note=f"see what {file} holds (weightfit inspect {file}) and pass the file the "
         "loader expects",

@@ -353,15 +353,28 @@ reader fails on its first eight bytes (a zip's ``PK\\x03\\x04``, a pickle's opco
 as the header's length: "header too large"."""
 
 
-def file_of_other_format(text: str, said: str) -> str:
-    """The file of another format a safetensors reader was given, if the text says so.
+MAGIC_CHECK = re.compile(
+    r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header|(?:bad|wrong)\s+magic\b", re.I
+)
+"""A reader checking a file's first bytes against its own format's magic number, and failing."""
+PICKLED_FILE = re.compile(r"[\w.\-]+\.(?:pth|pt|ckpt|pkl)(?![\w.])", re.I)
+"""A PyTorch pickle: no magic number of any other reader's format."""
 
-    That is the one weights file of another format the text names, when it names no
-    safetensors file and the reader said the header's length was too large.
+
+def file_of_other_format(text: str, said: str) -> str:
+    """The file of another format a reader was given, if the text says so.
+
+    A safetensors reader that found the header's length too large, the text naming no
+    safetensors file but one weights file of another format; or a reader checking its
+    format's magic number (a GGML reader's ``header.magic == 0x67676d66``) given the one
+    PyTorch pickle the text names.
     """
-    if not re.search(r"too\s*large", said, re.I) or re.search(r"\.safetensors\b", text, re.I):
+    if re.search(r"too\s*large", said, re.I) and not re.search(r"\.safetensors\b", text, re.I):
+        named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
+    elif MAGIC_CHECK.search(said):
+        named = {m.group(0) for m in PICKLED_FILE.finditer(text)}
+    else:
         return ""
-    named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
     return named.pop() if len(named) == 1 else ""
 
 
@@ -835,7 +848,7 @@ def facts(text: str) -> Facts:
         found.newer_format, found.newer_reader = newer.group(0), str(newer.lastgroup)
     elif containers := _ggml_containers(text):
         found.newer_format, found.newer_reader = containers, "ggml_container"
-    broken = BROKEN_FILE.search(text)
+    broken = BROKEN_FILE.search(text) or MAGIC_CHECK.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
     else:
@@ -1013,8 +1026,8 @@ def _ggml_containers(text: str) -> str:
     ``46554747`` (little-endian) is ``GGUF``.
     """
     match = MAGIC.search(text)
-    if match is None:
-        return ""
+    if match is None or "==" in match.group(0):
+        return ""  # an assertion's magic is the one the reader wants, not the file's
     got, want = (_magic_tag(number) if number else "" for number in match.groups())
     if got not in GGML_CONTAINERS:
         return ""
