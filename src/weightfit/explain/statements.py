@@ -353,9 +353,7 @@ reader fails on its first eight bytes (a zip's ``PK\\x03\\x04``, a pickle's opco
 as the header's length: "header too large"."""
 
 
-MAGIC_CHECK = re.compile(
-    r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header|(?:bad|wrong)\s+magic\b", re.I
-)
+MAGIC_CHECK = re.compile(r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header", re.I)
 """A reader checking a file's first bytes against its own format's magic number, and failing."""
 PICKLED_FILE = re.compile(r"[\w.\-]+\.(?:pth|pt|ckpt|pkl)(?![\w.])", re.I)
 """A PyTorch pickle: no magic number of any other reader's format."""
