@@ -572,12 +572,17 @@ def broken_file(ctx: Context) -> None:
         any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
     )
     page = "'<" in said
-    magic = "magic" in said.lower() and not pointer
+    pickled = "pickle's first bytes" in said
+    magic = ("magic" in said.lower() and not pointer) or pickled
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
         if pointer
         else "an HTML page saved under the checkpoint's name (a login or error page)"
         if page
+        else "a pickled object (a training checkpoint written with pickle, torch.save or "
+        "paddle.save) where the reader takes its own binary format: another file than the "
+        "one it reads (an exported or converted model)"
+        if pickled
         else "a file that does not open with its format's magic bytes: another kind of file "
         "under this name (another format or model's file, or a page a download saved)"
         if magic

@@ -850,7 +850,9 @@ def facts(text: str) -> Facts:
     if broken is not None:
         found.broken_file = broken.group(0)
     else:
-        found.broken_file = text_read_as_opcode(text) or _text_read_as_number(text)
+        found.broken_file = (
+            text_read_as_opcode(text) or _text_read_as_number(text) or _pickle_read_as_number(text)
+        )
     found.other_format = file_of_other_format(text, found.broken_file)
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
@@ -1078,6 +1080,25 @@ def _text_read_as_number(text: str) -> str:
         for word in _spellings(number):
             if all(b < 128 and (chr(b).isalpha() or chr(b) in " <>!/") for b in word):
                 return f"{number} is the text '{word.decode('ascii')}' read as a number"
+    return ""
+
+
+def _pickle_read_as_number(text: str) -> str:
+    r"""A header number whose bytes open a Python pickle: the file is a pickled object.
+
+    Paddle's tensor reader taking a version from a ``.pdparams`` training checkpoint
+    reports 1904018048: ``\x80\x02}q``, pickle protocol 2's PROTO opcode and a dict.
+    """
+    for match in HEADER_NUMBER.finditer(text):
+        number = int(match.group(1))
+        if number >= 1 << 32:
+            continue
+        for word in _spellings(number):
+            if word[0] == 0x80 and 2 <= word[1] <= 5:
+                return (
+                    f"{number} is a Python pickle's first bytes (protocol {word[1]}) read as a "
+                    "number"
+                )
     return ""
 
 
