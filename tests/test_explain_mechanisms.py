@@ -156,6 +156,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("Acly__krita-ai-diffusion__292", "partitioned", {}),
     ],
     # k/v projections with a whole factor fewer rows, queries unchanged.
+    # An unpickler's first byte that is a control character: a binary file of another
+    # format (a TensorFlow checkpoint), not text nor a cut pickle.
+    "binary_load_key": [
+        ("PaddlePaddle__PaddleSpeech__638", "unrelated", {"error": "invalid load key, '\\x00'"}),
+        ("argusswift__YOLOv4-pytorch__30", "unrelated", {}),
+    ],
     "kv_heads": [("bytedance__HLLM__2", "version", {"grouped_side": "checkpoint"})],
     # A Perceiver resampler reads its encoder's width.
     "resampler_width": [

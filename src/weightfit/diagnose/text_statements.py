@@ -573,7 +573,7 @@ def broken_file(ctx: Context) -> None:
     )
     page = "'<" in said
     pickled = "pickle's first bytes" in said
-    magic = ("magic" in said.lower() and not pointer) or pickled
+    magic = ("magic" in said.lower() and not pointer) or pickled or _binary_load_key(said)
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
         if pointer
@@ -602,6 +602,16 @@ def broken_file(ctx: Context) -> None:
             fix_note="download the file again and compare its size with the source's",
         )
     )
+
+
+BINARY_LOAD_KEY = re.compile(r"invalid\s+load\s+key,\s*'\\x(?:0[0-8bcdef]|1[0-9a-f])'")
+"""An unpickler's first byte that is a control character: a binary file of another format
+(a TensorFlow checkpoint's ``\x00``, gzip's ``\x1f``), never text nor a pickle cut short."""
+
+
+def _binary_load_key(said: str) -> bool:
+    """Whether an unpickler refused a first byte no pickle, zip nor text file begins with."""
+    return BINARY_LOAD_KEY.search(said) is not None
 
 
 def short_stream(ctx: Context) -> None:
