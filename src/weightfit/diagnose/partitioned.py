@@ -42,11 +42,13 @@ def partitioned(ctx: Context) -> None:
     flat_slice: dict[int, list[Pair]] = {}
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
+        # A partitioned parameter's placeholder is torch.Size([0]); a zero among other
+        # sizes ([0, 2048]) is a module built with a size of 0 (num_classes=0).
         if have.numel == 0 and want.numel > 0:
-            if PARAMETER_LEAF.search(pair.target):
+            if PARAMETER_LEAF.search(pair.target) and _placeholder(have.shape):
                 empty.append(pair)
         elif want.numel == 0 and have.numel > 0:
-            if PARAMETER_LEAF.search(pair.target):
+            if PARAMETER_LEAF.search(pair.target) and _placeholder(want.shape):
                 placeholders.append(pair)
         elif len(have.shape) == 1 and _is_matrix(want.shape) and have.numel:
             if have.numel == want.numel:
@@ -137,6 +139,11 @@ def _cut(have: tuple[int, ...], want: tuple[int, ...]) -> tuple[int, bool] | Non
 def _is_matrix(shape: tuple[int, ...]) -> bool:
     """Whether two or more axes are longer than 1 (a 1-D tensor plus singleton axes is not)."""
     return sum(size > 1 for size in shape) >= 2
+
+
+def _placeholder(shape: tuple[int, ...]) -> bool:
+    """Whether an empty shape is a partitioned parameter's placeholder: no size but zeros."""
+    return not any(shape)
 
 
 def _report_empty(ctx: Context, pairs: list[Pair]) -> None:
