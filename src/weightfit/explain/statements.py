@@ -446,9 +446,13 @@ copying the parameter named "graph", expected torch.Tensor or Tensor-like object
 checkpoint but received <class '...Graph'>``."""
 NESTED_VALUE = re.compile(
     r"Key\s+[`'\"]([\w.]+)[`'\"]\s+is\s+invalid,\s+expected\s+torch\.Tensor\s+but\s+"
-    r"received\s+<class\s+'dict'>"
+    r"received\s+<class\s+'dict'>|"
+    r"Unsupported\s+type\s+found\s+in\s+checkpoint!\s+([\w.]+):\s+"
+    r"<class\s+'(?:collections\.)?(?:Ordered)?[Dd]ict'>"
 )
-"""safetensors refusing a state dict whose entry is a dict: the weights are nested under it."""
+"""A loader refusing a state dict whose entry is a dict: the weights are nested under it
+(safetensors' ``expected torch.Tensor but received <class 'dict'>``, fvcore's ``Unsupported
+type found in checkpoint! model: <class 'dict'>``)."""
 QUANTITY = re.compile(
     r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab)|"
     r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
@@ -796,8 +800,8 @@ def facts(text: str) -> Facts:
     if entry is not None and entry.group(3).rsplit(".", 1)[-1] != "dict":
         found.non_tensor = (entry.group(1) or entry.group(2), entry.group(3))
     nested = NESTED_VALUE.search(text)
-    if nested is not None and not found.container_key:
-        found.container_key = nested.group(1)
+    if nested is not None and not (found.container_key or found.held_container):
+        found.held_container = nested.group(1) or nested.group(2)
     missing_class = MISSING_CLASS.search(text)
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2) or "")
