@@ -617,6 +617,63 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A metadata word looked up while code walks the file's keys: the file is a container.
     "walked_metadata_key": [("bubbliiiing__yolo3-pytorch__97", "prefix", {"names": ["meta"]})],
+    # A runtime naming the version of the file's format it refuses (RKNN), or calling the
+    # file meant for a newer release or of a model type it does not know (Core ML).
+    "stated_format_version": [
+        (
+            "leafqycc__rknn-cpp-Multithreading__19",
+            "version",
+            {"said": "Invalid RKNN model version 6"},
+        ),
+        ("apple__coremltools__198", "version", {}),
+        ("apple__coremltools__195", "version", {}),
+    ],
+    # Files that do not parse: a TensorFlow Lite flatbuffer, a Core ML document, a file a
+    # reader names as incomplete (CTranslate2).
+    "unparsed_file": [
+        ("nyadla-sys__whisper.tflite__9", "partitioned", {}),
+        ("huggingface__swift-coreml-transformers__26", "partitioned", {}),
+        ("CheshireCC__faster-whisper-GUI__97", "partitioned", {}),
+    ],
+    # Quantization words as parts of snake_case names in code (load_llama_model_4bit_low_ram).
+    "quant_name_parts": [("johnsmith0031__alpaca_lora_4bit__70", "quantization", {})],
+    # A TensorFlow checkpoint's .index piece given where the reader takes the prefix.
+    "tf_index_piece": [("magenta__magenta__1315", "partitioned", {})],
+    # Keras 3's .keras loader: a layer expected N variables and received M.
+    "keras3_layer_variables": [
+        (
+            "keras-team__keras__18913",
+            "version",
+            {"model_variables": 3, "checkpoint_variables": 0},
+        ),
+    ],
+    # MLX Swift's packed rows: 8 values of 4 bits in each 32-bit word.
+    "mlx_swift_packed": [("Blaizzy__mlx-audio-swift__58", "quantization", {"packing": 8.0})],
+    # getattr is what pickle writes for a bound method: the refusal is PyTorch 2.6's default.
+    "pickled_method": [
+        ("ltdrdata__ComfyUI-Impact-Subpack__36", "version", {"version": "2.6.0"}),
+    ],
+    # A reader's magic-number check failing on the one PyTorch pickle the text names; a
+    # header number whose bytes open a pickle (Paddle reading a .pdparams checkpoint).
+    "foreign_file": [
+        (
+            "RWKV__rwkv.cpp__120",
+            "unrelated",
+            {"file": "RWKV-4-World-CHNtuned-7B-v1-20230709-ctx4096.pth"},
+        ),
+        ("PaddlePaddle__Paddle2ONNX__239", "unrelated", {}),
+    ],
+    # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
+    "zero_sized_head": [
+        ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),
+    ],
+    # A loader refusing an entry that holds a dict (fvcore), or indexing the checkpoint by
+    # the role of one of its networks (snapshot['detector']).
+    "nested_entry": [
+        ("facebookresearch__moco__45", "prefix", {}),
+        ("xiaohu2015__pvt_detectron2__2", "prefix", {}),
+        ("facebookresearch__supervision-by-registration__51", "prefix", {}),
+    ],
 }
 
 
@@ -646,6 +703,7 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "sunshineatnoon__Darknet.keras__5",  # IndexError raised in ReadTinyYOLONetWeights
         "bojone__bert4keras__69",  # Shapes (768, 768) and (?,) are incompatible
         "linClubs__YOLOv8-ROS-TensorRT__13",  # TensorRT's Serialization assertion failed
+        "wnov__Keras_Head_Detection_YoloV3__2",  # Mismatch between model and given ... sizes
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
@@ -883,3 +941,12 @@ def test_a_loader_nodes_keyerror_text_is_a_loading_error() -> None:
     text, _ = _case("kijai__ComfyUI-MochiWrapper__23")
     top = weightfit.explain(text).findings[0]
     assert top.category == "unknown"
+
+
+def test_a_norm_after_an_output_makes_its_rows_widths_not_labels() -> None:
+    """MINet's ``trans.conv2.h2h_0`` (256 against 64 rows) feeds ``bnh_0``, a BatchNorm of
+    the same size: a width of the body, not a classification head."""
+    text, _ = _case("lartpang__MINet__2")
+    categories = [f.category for f in weightfit.explain(text).findings]
+    assert "num_classes" not in categories
+    assert categories[0] == "wrong_variant"
