@@ -172,7 +172,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "first_key_refused",
         text_prefix.first_key_refused,
-        ("rename",),
+        ("rename", "prefix"),
         after=("one_sided_prefix",),
         profiles=TEXT,
     ),

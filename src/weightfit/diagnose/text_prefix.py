@@ -311,17 +311,28 @@ def first_key_refused(ctx: Context) -> None:
     parts = names[0].split(".")
     if len(parts) < 2 or not (any(FIRST_LAYER.match(p) for p in parts[:-1]) or parts[1:2] == ["0"]):
         return
+    # The first name opening with a wrapper's segment around a named network (TensorFlow's
+    # "model" scope around resnet_v1_110/...): that wrapper is the likeliest difference, not
+    # every name. A segment holding numbered layers (base_model.0) is the model's own.
+    wrapped = parts[0] in WRAPPER_SEGMENTS and len(parts) > 2 and not parts[1].isdigit()
+    wrapper = parts[0] if wrapped else ""
     ctx.add(
         Finding(
-            category="rename",
+            category="prefix" if wrapper else "rename",
             severity="error",
             message=(
                 f"the loader failed on {side}, {names[0]}, the network's first layer: nothing "
                 "matched before it, so the two sides name their layers otherwise (another "
                 "scope, codebase or release), not one layer absent"
+                + (
+                    f"; the name opens with '{wrapper}' ({WRAPPER_SEGMENTS[wrapper]}), which "
+                    "the other side's names likely lack"
+                    if wrapper
+                    else ""
+                )
             ),
             params=names,
-            evidence={"first_key": names[0]},
+            evidence={"first_key": names[0], **({"wrapper": wrapper} if wrapper else {})},
             confidence=0.4,
             fix_note=(
                 "list both sides' names to map them (weightfit check CKPT --against TARGET), "
