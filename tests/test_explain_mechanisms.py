@@ -666,6 +666,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # A TensorFlow restore failing on the graph's first variable under a wrapper's scope
     # around a named network (model/resnet_v1_110/...): the scope is the difference.
     "first_key_in_a_scope": [("Tencent__PocketFlow__27", "prefix", {"wrapper": "model"})],
+    # A Keras weight file in which the reader found no layer at all: another layout, not a
+    # network of another depth.
+    "no_layers_in_file": [
+        ("imatge-upc__activitynet-2016-cvprw__24", "version", {"checkpoint_layers": 0}),
+    ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

@@ -479,6 +479,9 @@ def layer_counts(ctx: Context) -> None:
     if facts.layer_counts is None:
         return
     have, want = facts.layer_counts
+    if have == 0 < want:
+        _report_no_layers(ctx, want)
+        return
     ctx.add(
         Finding(
             category="wrong_variant",
@@ -490,6 +493,25 @@ def layer_counts(ctx: Context) -> None:
             evidence={"checkpoint_layers": have, "model_layers": want},
             confidence=0.55,
             fix_note="build the model the weights were saved from (same depth and options)",
+        )
+    )
+
+
+def _report_no_layers(ctx: Context, want: int) -> None:
+    """Report a weight file in which the reader found no layer at all: another layout."""
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the reader found no layers in the weight file for a model of {want}: the "
+                "file keeps its layers where this release does not look (written by another "
+                "Keras release or as a whole model), not a network of another depth"
+            ),
+            evidence={"checkpoint_layers": 0, "model_layers": want},
+            confidence=0.45,
+            fix_note="load with the library versions that wrote the file (the project's "
+            "pinned requirements), or load the whole model and save its weights again",
         )
     )
 
