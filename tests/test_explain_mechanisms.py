@@ -671,6 +671,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "no_layers_in_file": [
         ("imatge-upc__activitynet-2016-cvprw__24", "version", {"checkpoint_layers": 0}),
     ],
+    # Two token counts that meet, each a patch grid plus a class token (257 = 16² + 1,
+    # 577 = 24² + 1): a vision encoder of another image size.
+    "token_grids": [("XLabs-AI__x-flux-comfyui__167", "pos_embed_resize", {"grids": [16, 24]})],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

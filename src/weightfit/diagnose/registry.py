@@ -573,7 +573,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "broadcast_rows",
         text_rows.broadcast_rows,
-        ("vocab_resize", "num_classes"),
+        ("vocab_resize", "num_classes", "pos_embed_resize", "wrong_variant"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

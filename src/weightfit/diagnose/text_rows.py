@@ -6,6 +6,7 @@ meet in arithmetic.
 
 from __future__ import annotations
 
+import math
 import re
 
 from weightfit import knowledge
@@ -49,7 +50,8 @@ def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
     """Report two row counts that meet, one a known dataset's class count: another label set."""
     datasets = [d.model for n in (a, b) for d in knowledge.datasets_with_classes(n)]
     if not datasets or max(a, b) > 30_000:
-        _broadcast_widths(ctx, a, b)
+        if not _broadcast_grids(ctx, a, b):
+            _broadcast_widths(ctx, a, b)
         return
     ctx.add(
         Finding(
@@ -68,6 +70,52 @@ def _broadcast_classes(ctx: Context, a: int, b: int) -> None:
             ),
         )
     )
+
+
+MIN_GRID = 7
+"""Smallest side of a patch grid read from a token count (a 7 x 7 grid: ViT-B/32 at 224)."""
+PATCH_SIZES = (14, 16, 32)
+"""Patch sizes of common vision towers, to name the image sizes a grid stands for."""
+
+
+def _broadcast_grids(ctx: Context, a: int, b: int) -> bool:
+    """Report two token counts that are patch grids plus a class token: another image size.
+
+    257 = 16² + 1 and 577 = 24² + 1 are CLIP ViT-L/14's tokens at 224 and at 336 pixels: a
+    vision tower (or its position table) of another resolution. Widths and vocabularies
+    are seldom a square plus one.
+    """
+    grids = [_grid_side(n - 1) for n in (a, b)]
+    if not all(grids) or grids[0] == grids[1]:
+        return False
+    sizes = [
+        f"{grids[0] * patch} or {grids[1] * patch} pixels with {patch}-pixel patches"
+        for patch in PATCH_SIZES
+    ]
+    ctx.add(
+        Finding(
+            category="pos_embed_resize",
+            severity="error",
+            message=(
+                f"two token counts of {a} and {b} meet: {grids[0]}² + 1 and {grids[1]}² + 1, "
+                "patch grids with a class token, so the vision encoder (or its position "
+                f"table) is built for another image size ({sizes[0]}, {sizes[1]} …)"
+            ),
+            evidence={"sizes": [a, b], "grids": grids},
+            confidence=0.45,
+            fix_note=(
+                "use the vision encoder (image size) the weights were made for, or resample "
+                "the position table to the new grid"
+            ),
+        )
+    )
+    return True
+
+
+def _grid_side(tokens: int) -> int:
+    """The side of a square patch grid of ``tokens`` cells (at least :data:`MIN_GRID`), or 0."""
+    side = math.isqrt(tokens) if tokens > 0 else 0
+    return side if side >= MIN_GRID and side * side == tokens else 0
 
 
 def _broadcast_widths(ctx: Context, a: int, b: int) -> None:
