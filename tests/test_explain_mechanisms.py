@@ -674,6 +674,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # Two token counts that meet, each a patch grid plus a class token (257 = 16² + 1,
     # 577 = 24² + 1): a vision encoder of another image size.
     "token_grids": [("XLabs-AI__x-flux-comfyui__167", "pos_embed_resize", {"grids": [16, 24]})],
+    # A weights file not where the loader looks (h5py's errno 2); an archive that is not
+    # gzip (a .nemo download cut or replaced).
+    "absent_or_cut_archive": [
+        ("serengil__deepface__148", "partitioned", {}),
+        ("NVIDIA-NeMo__Speech__6143", "partitioned", {}),
+    ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

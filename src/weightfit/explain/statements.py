@@ -194,12 +194,16 @@ the layer being filled: Darknet converters reading ``.weights`` against a ``.cfg
 ABSENT_FILE = re.compile(
     r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|h5|onnx|pkl|zip))\b[^\n]{0,80}?"
     r"(?:doesn't|does\s+not)\s+exist|"
-    r"No\s+model\s+found\b[^\n]{0,120}?\bpath:\s*\S*?([\w\-.]+\.(?:pth?|bin|ckpt|pkl|zip|h5))\b",
+    r"No\s+model\s+found\b[^\n]{0,120}?\bpath:\s*\S*?([\w\-.]+\.(?:pth?|bin|ckpt|pkl|zip|h5))\b|"
+    r"name\s*=\s*'[^'\n]*?([\w\-.]+\.(?:h5|hdf5|keras))'\s*,\s*errno\s*=\s*2\b|"
+    r"No\s+such\s+file\s+or\s+directory:\s*'[^'\n]*?([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|"
+    r"h5|onnx))'",
     re.I,
 )
 """A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
 ``Load model from u2net.onnx failed. File doesn't exist``; rl-zoo's ``No model found for sac
-on ..., path: logs/.../model.pkl``)."""
+on ..., path: logs/.../model.pkl``; h5py's ``unable to open file: name = '.../x.h5', errno =
+2``; Python's ``No such file or directory: 'model.pth'``)."""
 INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state|snapshot)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
@@ -327,6 +331,7 @@ BROKEN_FILE = re.compile(
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
     r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
+    r"ReadError:\s+not\s+a\s+gzip\s+file|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
     r"file\s+signature\s+not\s+found|[Ff]ile\s+(?:[\w.\-]+\s+)?is\s+incomplete|"
     r"incomplete\s+(?:file|download)|"
@@ -341,9 +346,10 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
-not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer or a Core ML document that does
-not parse, an HDF5 file without its signature, a download whose checksum does not match,
-transformers' ``The state dictionary of the model you are trying to load is corrupted``);
+not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document or a
+gzipped archive (NeMo's ``.nemo``) that does not parse, an HDF5 file without its signature,
+a download whose checksum does not match, transformers' ``The state dictionary of the model
+you are trying to load is corrupted``);
 safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
 pointer, a page)."""
 OTHER_FORMAT_FILE = re.compile(
@@ -754,7 +760,7 @@ def facts(text: str) -> Facts:
     found = Facts(
         loading_error=loading,
         text=text,
-        absent_file=(absent.group(1) or absent.group(2)) if absent else "",
+        absent_file=next(g for g in absent.groups() if g) if absent else "",
     )
     types = MODEL_TYPES.search(text)
     if types is not None:
