@@ -680,6 +680,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("serengil__deepface__148", "partitioned", {}),
         ("NVIDIA-NeMo__Speech__6143", "partitioned", {}),
     ],
+    # Caffe naming a layer whose shapes the paste lost: SSD's mbox_conf scores priors x
+    # classes.
+    "unshaped_layer": [
+        ("weiliu89__caffe__162", "num_classes", {"names": ["conv4_3_norm_mbox_conf"]}),
+    ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

@@ -136,6 +136,8 @@ def _unshaped_role(name: str) -> tuple[Category, str] | None:
         return "wrong_variant", "a learned token ([1, n, width]: only the width changes it)"
     if re.search(r"class|label", lower):
         return "num_classes", "a table or head over the classes"
+    if re.search(r"(?:^|[._])(?:mbox_)?conf(?:$|[._])", lower):
+        return "num_classes", "a detector's class confidences (SSD's mbox_conf: priors × classes)"
     if re.search(r"embed|wte|tok|word|vocab", lower):
         return "vocab_resize", "a token embedding"
     if re.search(r"head|fc|classifier|logit|cls|score|predictor", lower):

@@ -216,11 +216,12 @@ def extract(text: str, known: Facts | None = None) -> Section:
     _stated_keys(text, section)
     if not section.mismatched:
         _unnamed(text, tokens, section)
+    # Caffe's statement names a layer outright: its name needs no dots to be one.
     known.unshaped = [
         name
         for m in UNSHAPED.finditer(text)
-        if (name := m.group(1) or m.group(2)) not in section.mismatched
-        and _is_name(name, listed=True)
+        if (name := m.group(1) or m.group(2) or m.group(3)) not in section.mismatched
+        and (m.group(3) or _is_name(name, listed=True))
     ]
     for match in UNMATCHED_LIST.finditer(text):
         listed, _ = names_in(match.group(1))
@@ -583,9 +584,12 @@ UNSHAPED = re.compile(
     r"(?:size\s+mismatch\s+for|parameter\s+named|Unable\s+to\s+load|Skip\s+loading\s+parameter)"
     r"\s+['\"`]?([\w.\-]+?)['\"`]?[:,\s]"
     r"|\btensor\s+['\"`]([\w.\-]+)['\"`]\s+has\s+(?:the\s+)?wrong\s+(?:size|shape)"
+    r"|Cannot\s+copy\s+param\s+\d+\s+weights\s+from\s+layer\s+'([\w.\-/]+)';\s+shape\s+mismatch"
+    r"(?!\.\s+Source\s+param)"
 )
 """A name a shape-mismatch statement introduces (kept even when the paste lost its shapes):
-PyTorch's ``size mismatch for X``, llama.cpp's ``tensor 'X' has wrong size``."""
+PyTorch's ``size mismatch for X``, llama.cpp's ``tensor 'X' has wrong size``, Caffe's
+``Cannot copy param 0 weights from layer 'X'; shape mismatch``."""
 
 
 UNMATCHED_LIST = re.compile(r"['\"]unmatched['\"]\s*:\s*\[([^\]]*)\]?")
