@@ -596,6 +596,7 @@ def broken_file(ctx: Context) -> None:
     page = "'<" in said
     pickled = "pickle's first bytes" in said
     magic = ("magic" in said.lower() and not pointer) or pickled or _binary_load_key(said)
+    magic = magic or said.lower().startswith("check failed")
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
         if pointer

@@ -360,8 +360,14 @@ reader fails on its first eight bytes (a zip's ``PK\\x03\\x04``, a pickle's opco
 as the header's length: "header too large"."""
 
 
-MAGIC_CHECK = re.compile(r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header", re.I)
-"""A reader checking a file's first bytes against its own format's magic number, and failing."""
+MAGIC_CHECK = re.compile(
+    r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header|"
+    r"Check\s+failed:\s+\w*version\w*\s*==\s*\d+U?\s*\((?:[1-9]\d{3,})\s+vs\.?\s+\d+\)",
+    re.I,
+)
+"""A reader checking a file's first bytes against its own format's magic number, and failing;
+or a glog check finding a version field of thousands (``version == 0U (22045 vs. 0)``):
+bytes of another kind of file where the format's version stands."""
 PICKLED_FILE = re.compile(r"[\w.\-]+\.(?:pth|pt|ckpt|pkl)(?![\w.])", re.I)
 """A PyTorch pickle: no magic number of any other reader's format."""
 
@@ -399,7 +405,8 @@ NEWER_FORMAT = re.compile(
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
     r"is\s+stored\s+using\s+TF\s*1\.x\s+format))|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
-    r"(?:model|file|format)\s+version\b[^\n]{0,30}))"
+    r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
+    r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b))"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
