@@ -687,6 +687,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # classes.
     "unshaped_layer": [
         ("weiliu89__caffe__162", "num_classes", {"names": ["conv4_3_norm_mbox_conf"]}),
+        # torchreid's list of layers "discarded due to unmatched keys or layer size".
+        (
+            "mikel-brostrom__boxmot__359",
+            "num_classes",
+            {"names": ["classifier.weight", "classifier.bias"]},
+        ),
     ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [

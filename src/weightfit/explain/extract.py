@@ -224,7 +224,7 @@ def extract(text: str, known: Facts | None = None) -> Section:
         and (m.group(3) or _is_name(name, listed=True))
     ]
     for match in UNMATCHED_LIST.finditer(text):
-        listed, _ = names_in(match.group(1))
+        listed, _ = names_in(match.group(1) or match.group(2))
         known.unshaped += [
             n for n in listed if n not in known.unshaped and _is_name(n, listed=True)
         ]
@@ -592,8 +592,12 @@ PyTorch's ``size mismatch for X``, llama.cpp's ``tensor 'X' has wrong size``, Ca
 ``Cannot copy param 0 weights from layer 'X'; shape mismatch``."""
 
 
-UNMATCHED_LIST = re.compile(r"['\"]unmatched['\"]\s*:\s*\[([^\]]*)\]?")
-"""RT-DETR's ``{'missed': [...], 'unmatched': [...]}``: names whose shapes did not match."""
+UNMATCHED_LIST = re.compile(
+    r"['\"]unmatched['\"]\s*:\s*\[([^\]]*)\]?|"
+    r"discarded\s+due\s+to\s+unmatched\s+keys\s+or\s+layer\s+size:\s*\[([^\]]*)\]?"
+)
+"""RT-DETR's ``{'missed': [...], 'unmatched': [...]}``, torchreid's ``The following layers are
+discarded due to unmatched keys or layer size: [...]``: names whose shapes did not match."""
 
 
 STATED_KEY = re.compile(

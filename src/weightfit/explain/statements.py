@@ -67,6 +67,7 @@ LOADING_ERROR = re.compile(
     r"Cannot\s+load|Unable\s+to\s+load|failed\s+to\s+load|could\s+not\s+load|"
     r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
     r"mismatch\s+between\s+(?:the\s+)?(?:model|checkpoint|weights)\s+and|"
+    r"discarded\s+due\s+to\s+unmatched\s+keys|"
     r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|\bin\s+state_dict:\s*[\"']|"
     r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
