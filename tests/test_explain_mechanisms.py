@@ -694,6 +694,13 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"names": ["classifier.weight", "classifier.bias"]},
         ),
     ],
+    # The model's missing names are one kind of layer in several blocks (every block's
+    # attention pools, every module_list entry's Conv2d): one layer kind built otherwise.
+    "kind_in_every_block": [
+        ("facebookresearch__pytorchvideo__209", "version", {}),
+        ("ultralytics__yolov3__452", "version", {"kinds": ["BatchNorm2d", "Conv2d"]}),
+        ("DLR-RM__stable-baselines3__1233", "version", {}),
+    ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

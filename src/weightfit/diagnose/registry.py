@@ -424,6 +424,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "kind_in_every_block",
+        structure.kind_in_every_block,
+        ("version",),
+        after=("extra_layers",),
+        profiles=TEXT,
+    ),
+    Rule(
         "missing_class",
         text_statements.missing_class,
         ("version", "unrelated"),

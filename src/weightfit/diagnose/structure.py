@@ -8,6 +8,11 @@
   (indices and parameter leaves aside), both reaching into a model's body (two layers of
   a stack, or a model listed from its beginning: stem modules and layer 0), not a head
   swapped on one backbone: a checkpoint of another model (``unrelated``);
+- ``kind_in_every_block``: the model's missing names (nothing unexpected listed) are one
+  or a few kinds of layer, each in several blocks (``blocks.N.attn._attention_pool_k``,
+  ``module_list.N.Conv2d``, every attention's ``q``/``k``/``v``): one kind of layer built or
+  named otherwise throughout, as another code version does, the rest of each block loaded
+  (``version``);
 - ``upsampler_stages``: every name one side lacks sits in an upsampling module: a
   super-resolution network builds its upsampler per scale factor (EDSR, RCAN: one
   convolution and pixel shuffle per factor of 2), so the two were built for other scales
@@ -60,6 +65,53 @@ def extra_layers(ctx: Context) -> None:
         sharded = facts is not None and SHARD_FILE.search(facts.text) is not None
         _report(ctx, side, spans, names, sharded)
         return
+
+
+MIN_KIND_NAMES = 4
+"""Fewest missing names for one kind of layer in every block to be read."""
+MAX_KINDS = 3
+"""Most kinds of layer (q, k, v; Conv2d, BatchNorm2d) one such change touches."""
+
+
+def kind_in_every_block(ctx: Context) -> None:
+    """Report missing names that are one kind of layer in every block: a code version."""
+    missing = ctx.missing()
+    if not ctx.partial or ctx.unexpected() or ctx.mismatches() or len(missing) < MIN_KIND_NAMES:
+        return
+    if any(name.rsplit(".", 1)[-1] not in LEAVES for name in missing):
+        return  # buffers and stored values have their own rules
+    parents: dict[str, set[str]] = {}
+    for name in missing:
+        parts = name.split(".")[:-1]
+        kind_at = max((i for i, part in enumerate(parts) if not part.isdigit()), default=-1)
+        if kind_at < 1:
+            return  # a top-level layer: no block around it
+        kind = parts[kind_at].rstrip("0123456789_") or parts[kind_at]
+        parents.setdefault(kind, set()).add(".".join(parts[:kind_at]))
+    if len(parents) > MAX_KINDS or any(len(held) < 2 for held in parents.values()):
+        return
+    blocks = sorted(set().union(*parents.values()))
+    kinds = sorted(parents)
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"every name the checkpoint lacks is a {' / '.join(kinds)} layer, in "
+                f"{len(blocks)} blocks ({blocks[0]}, {blocks[1]} …): one kind of layer is "
+                "built or named otherwise throughout, as another version of the code does, "
+                "while the rest of each block loaded"
+            ),
+            params=missing,
+            evidence={"kinds": kinds, "blocks": blocks[:8]},
+            confidence=0.45,
+            fix_note=(
+                "load with the code version that saved the checkpoint, or map that layer's "
+                "old names (weightfit check CKPT --against TARGET lists both sides)"
+            ),
+        )
+    )
+    ctx.consume(missing=missing)
 
 
 def upsampler_stages(ctx: Context) -> None:
