@@ -184,7 +184,11 @@ LOADING_CONTEXT = re.compile(
     # A reader that found no weights file where it looked.
     r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
     # A traceback frame of code reading weights (``in ReadTinyYOLONetWeights``).
-    r"\bin\s+\w*(?:read|load|restore)\w*weights?\w*",
+    r"\bin\s+\w*(?:read|load|restore)\w*weights?\w*|"
+    # A model file of a runtime outside PyTorch (Paddle, TensorFlow Lite, Core ML, TensorRT,
+    # RKNN, Caffe, MXNet, NeMo, Keras 3).
+    r"[\w\-]\.(?:pdmodel|pdiparams|pdparams|tflite|mlmodel|mlpackage|engine|plan|rknn|"
+    r"caffemodel|nemo|keras)\b",
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
