@@ -701,6 +701,13 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("ultralytics__yolov3__452", "version", {"kinds": ["BatchNorm2d", "Conv2d"]}),
         ("DLR-RM__stable-baselines3__1233", "version", {}),
     ],
+    # Conv kernels with the window leading on one side (HWIO) and trailing on the other
+    # (OIHW), channels not lining up: Keras weights in another backend's dim ordering.
+    "backend_layouts": [
+        ("rdcolema__keras-image-classification__3", "transpose", {}),
+        ("keras-team__keras__4738", "transpose", {}),
+        ("gdubrg__POSEidon-Biwi__5", "transpose", {}),
+    ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

@@ -323,6 +323,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "backend_layouts",
+        text_layouts.backend_layouts,
+        ("transpose",),
+        after=("permuted_axes", "image_channels"),
+        profiles=TEXT,
+    ),
+    Rule(
         "pos_embed_resize",
         position.pos_embed_resize,
         ("pos_embed_resize",),

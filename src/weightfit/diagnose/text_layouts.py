@@ -252,6 +252,75 @@ def permuted_axes(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
+IMAGE_CHANNELS = frozenset({1, 3, 4})
+"""Channels of an image fed to a first convolution: grayscale, RGB, RGBA."""
+
+
+def backend_layouts(ctx: Context) -> None:
+    """Report conv kernels in two backends' layouts whose channels do not line up either.
+
+    ``(3, 3, 64, 3)`` against ``(64, 200, 3, 3)``: the kernel window leads on one side
+    (TensorFlow's ``kh, kw, in, out``) and trails on the other (Theano's and PyTorch's
+    ``out, in, kh, kw``), and no reordering makes the sizes equal, so the layer was also
+    built on channels in another place (Keras' ``image_data_format`` / ``dim_ordering``).
+    A first convolution whose outputs agree and whose inputs are image channels (RGB
+    against grayscale) is left to the image-channel reading.
+    """
+    if not ctx.partial:
+        return
+    pairs = []
+    for pair in ctx.mismatches():
+        have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+        if len(have) == len(want) == 4 and sorted(have) != sorted(want):
+            layouts = _hwio_and_oihw(have, want) or _hwio_and_oihw(want, have)
+            if layouts is not None and not _image_inputs(*layouts):
+                pairs.append(pair)
+    if not pairs:
+        return
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="transpose",
+            severity="error",
+            message=(
+                f"{first.target} is a convolution kernel in two backends' layouts: "
+                f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
+                f"{shape_text(ctx.tgt(first).shape)} in the model, the kernel window leading "
+                "on one side (TensorFlow's kh, kw, in, out) and trailing on the other "
+                "(Theano's and PyTorch's out, in, kh, kw), and the channels differ too: the "
+                "weights were not reordered, and the layer was built with its channels in "
+                "another place (Keras' image_data_format)"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint": list(ctx.src(first).shape),
+                "model": list(ctx.tgt(first).shape),
+            },
+            confidence=0.45,
+            fix_note=(
+                "set the backend's image data format the weights were made for (Keras "
+                "image_data_format / dim_ordering), or reorder the kernels when converting"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _hwio_and_oihw(
+    hwio: tuple[int, ...], oihw: tuple[int, ...]
+) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """``((in, out), (in, out))`` when ``hwio`` has its window first and ``oihw`` last."""
+    window = hwio[:2]
+    if window[0] <= 1 or window != oihw[2:] or hwio[2:] == window or oihw[:2] == window:
+        return None
+    return (hwio[2], hwio[3]), (oihw[1], oihw[0])
+
+
+def _image_inputs(first: tuple[int, int], second: tuple[int, int]) -> bool:
+    """Whether two kernels' outputs agree and their inputs are two image channel counts."""
+    return first[1] == second[1] and {first[0], second[0]} <= IMAGE_CHANNELS
+
+
 def _inversions(order: tuple[int, ...]) -> int:
     """How many axis pairs a permutation swaps: fewer is the plainer layout change."""
     return sum(a > b for i, a in enumerate(order) for b in order[i + 1 :])
