@@ -449,17 +449,17 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A cut list of missing names that opens on a nested input embedding: nothing matched.
     "nested_front": [("QwenLM__Qwen3-VL__1690", "prefix", {})],
-    # Code that looked one tensor up by name in a file without it: another model's file.
+    # Code that looked one tensor up by name in a file without it: the file names its
+    # tensors otherwise (another release or codebase of the model, or another model).
     "failed_lookup": [
         (
             "AUTOMATIC1111__stable-diffusion-webui__86",
-            "unrelated",
+            "rename",
             {"looked_up": ["model.0.weight"]},
         ),
-        ("Vegetebird__MHFormer__39", "unrelated", {}),
-        # A flat Caffe2 blob name, looked up by code copying blobs into parameters.
-        ("roytseng-tw__Detectron.pytorch__142", "unrelated", {"looked_up": ["conv_rpn_w"]}),
-        ("frotms__PaddleOCR2Pytorch__1", "unrelated", {}),
+        ("frotms__PaddleOCR2Pytorch__1", "rename", {}),
+        ("huggingface__pytorch-image-models__1566", "rename", {"looked_up": ["stem.0.weight"]}),
+        ("funket__zorro__1", "rename", {"looked_up": ["conv1.lin.weight"]}),
     ],
     # Module lists: "expected target modules in [...] but received [...]", fused on one side.
     "module_lists": [("vllm-project__vllm__4915", "fused_split", {})],

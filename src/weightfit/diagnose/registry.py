@@ -664,7 +664,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "failed_lookup",
         text_names.failed_lookup,
-        ("unrelated",),
+        ("rename",),
         after=("unlisted",),
         profiles=TEXT,
     ),

@@ -323,9 +323,10 @@ def failed_lookup(ctx: Context) -> None:
     A converter or loader indexing a checkpoint (``pretrained['model.0.weight']``, a
     parameter dict ``params[name]``) stops at the first name it cannot find. With nothing
     else in the text and no rule explaining the name, the file's naming is not the one the
-    code was written for: most often another model's file (Real-ESRGAN weights given to an
-    ESRGAN loader, a 2-D pose model given to a 3-D one), sometimes another naming of the
-    same model. Never sure: the text shows one name.
+    code was written for: another naming of the same model (a release or codebase that
+    names its layers otherwise: timm's ConvNeXt ``stem.0`` for the original
+    ``downsample_layers.0.0``) as often as another model's file (Real-ESRGAN weights given
+    to an ESRGAN loader). Never sure: the text shows one name.
     """
     facts = text_facts(ctx)
     if facts is None or ctx.mismatches() or not facts.key_errors:
@@ -337,12 +338,12 @@ def failed_lookup(ctx: Context) -> None:
         return  # a buffer or a tied head is looked up by code of another version, not file
     ctx.add(
         Finding(
-            category="unrelated",
+            category="rename",
             severity="error",
             message=(
                 f"the code looked up {left[0]} by name and the file has no such entry: the "
-                "file is most likely not the one this code expects (another model's weights), "
-                "or another naming of it"
+                "file names its tensors otherwise than this code reads (another release or "
+                "codebase of the model), or it is another model's file"
             ),
             params=left,
             evidence={"looked_up": left},
