@@ -169,6 +169,11 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(s) for s in shape) + "]"
 
 
+def shapes_of(ctx: Context, pair: Pair) -> dict[str, list[int]]:
+    """A pair's two shapes as evidence: ``{"checkpoint": [...], "model": [...]}``."""
+    return {"checkpoint": list(ctx.src(pair).shape), "model": list(ctx.tgt(pair).shape)}
+
+
 def main_width(specs: Iterable[TensorSpec]) -> int | None:
     """Return the size most weight axes share: a model's hidden width.
 

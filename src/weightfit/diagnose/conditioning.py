@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose._context import Context, config_keys_with, shape_text, shapes_of
 from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -387,8 +387,7 @@ def _report_swap(
         "tensors": [
             {
                 "name": p.target,
-                "checkpoint": list(ctx.src(p).shape),
-                "model": list(ctx.tgt(p).shape),
+                **shapes_of(ctx, p),
             }
             for p in pairs[:8]
         ],

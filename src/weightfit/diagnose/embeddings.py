@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose._context import Context, config_keys_with, shape_text, shapes_of
 from weightfit.diagnose._facts import PLACEHOLDERS
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -401,8 +401,7 @@ def _report_vocab(
         "tensors": [
             {
                 "name": c.name,
-                "checkpoint": list(ctx.src(c.pair).shape),
-                "model": list(ctx.tgt(c.pair).shape),
+                **shapes_of(ctx, c.pair),
             }
             for c in changes
         ],

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from weightfit.alignment import Pair
-from weightfit.diagnose._context import Context, layer_template, shape_text
+from weightfit.diagnose._context import Context, layer_template, shape_text, shapes_of
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -305,8 +305,7 @@ def transpose(ctx: Context) -> None:
                 "square_assumed_transposed": sorted({layer_template(p.target) for p in square}),
                 "example": {
                     "name": first.target,
-                    "checkpoint": list(ctx.src(first).shape),
-                    "model": list(ctx.tgt(first).shape),
+                    **shapes_of(ctx, first),
                 },
             },
             confidence=0.9 if not square else 0.8,

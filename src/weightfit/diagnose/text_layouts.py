@@ -11,7 +11,7 @@ import math
 import re
 
 from weightfit.alignment import Pair
-from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose._context import Context, shape_text, shapes_of
 from weightfit.diagnose.partitioned import PARAMETER_LEAF
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -144,10 +144,7 @@ def _report_layout(ctx: Context, pairs: list[Pair]) -> None:
                 "stored this parameter with other singleton axes"
             ),
             params=[p.source for p in pairs],
-            evidence={
-                "checkpoint": list(ctx.src(first).shape),
-                "model": list(ctx.tgt(first).shape),
-            },
+            evidence=shapes_of(ctx, first),
             confidence=0.65,
             fix=[
                 Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
@@ -175,8 +172,7 @@ def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
             ),
             params=[p.source for p in pairs],
             evidence={
-                "checkpoint": list(ctx.src(first).shape),
-                "model": list(ctx.tgt(first).shape),
+                **shapes_of(ctx, first),
                 "checkpoint_generation": checkpoint,
                 "model_generation": model,
                 "also_acceptable": ["version"],
@@ -237,8 +233,7 @@ def permuted_axes(ctx: Context) -> None:
             ),
             params=[p.source for p in pairs],
             evidence={
-                "checkpoint": list(ctx.src(first).shape),
-                "model": list(ctx.tgt(first).shape),
+                **shapes_of(ctx, first),
                 "likely_permutation": list(dims) if dims else None,
                 "also_acceptable": ["version"],
             },
@@ -292,10 +287,7 @@ def backend_layouts(ctx: Context) -> None:
                 "another place (Keras' image_data_format)"
             ),
             params=[p.source for p in pairs],
-            evidence={
-                "checkpoint": list(ctx.src(first).shape),
-                "model": list(ctx.tgt(first).shape),
-            },
+            evidence=shapes_of(ctx, first),
             confidence=0.45,
             fix_note=(
                 "set the backend's image data format the weights were made for (Keras "
