@@ -668,7 +668,16 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A TensorFlow restore failing on the graph's first variable under a wrapper's scope
     # around a named network (model/resnet_v1_110/...): the scope is the difference.
-    "first_key_in_a_scope": [("Tencent__PocketFlow__27", "prefix", {"wrapper": "model"})],
+    "first_key_in_a_scope": [
+        ("Tencent__PocketFlow__27", "prefix", {"wrapper": "model"}),
+        # NeMo's "Missing key in checkpoint state_dict: X", TGI's "weight X does not exist".
+        ("NVIDIA-NeMo__RL__4211", "prefix", {"wrapper": "backbone"}),
+        (
+            "huggingface__text-generation-inference__2824",
+            "rename",
+            {"first_key": "decoder.embed_tokens.weight"},
+        ),
+    ],
     # A Keras weight file in which the reader found no layer at all: another layout, not a
     # network of another depth.
     "no_layers_in_file": [

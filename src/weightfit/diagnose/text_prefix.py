@@ -291,7 +291,8 @@ def first_key_refused(ctx: Context) -> None:
 
     PyTorch 0.3 raised on the first checkpoint key the model lacks (``unexpected key
     "base_model.0.weight" in state_dict``); a TensorFlow restore names the graph variable the
-    checkpoint lacks (``Key bert/embeddings/word_embeddings not found in checkpoint``). When
+    checkpoint lacks (``Key bert/embeddings/word_embeddings not found in checkpoint``), as do
+    loaders that stop at the first missing key (:data:`FIRST_MISSING`). When
     that tensor is the network's first layer, nothing matched before it: the two sides name
     their layers otherwise (another scope, codebase or release), not one layer absent. A
     guess: the text shows one name.
@@ -304,8 +305,8 @@ def first_key_refused(ctx: Context) -> None:
         names, side = unexpected, "the checkpoint's first tensor"
         if names[0].rsplit(".", 1)[-1] not in ("weight", "bias"):
             return
-    elif TF_NOT_FOUND.search(facts.text) and len(missing) == 1 and not unexpected:
-        names, side = missing, "the graph's first variable"
+    elif FIRST_MISSING.search(facts.text) and len(missing) == 1 and not unexpected:
+        names, side = missing, "the model's first tensor"
     else:
         return
     parts = names[0].split(".")
@@ -343,8 +344,14 @@ def first_key_refused(ctx: Context) -> None:
     ctx.consume(missing=missing, unexpected=unexpected)
 
 
-TF_NOT_FOUND = re.compile(r"\bKey\s+\S+\s+not\s+found\s+in\s+checkpoint")
-"""A TensorFlow restore naming the graph variable the checkpoint lacks."""
+FIRST_MISSING = re.compile(
+    r"\bKey\s+\S+\s+not\s+found\s+in\s+checkpoint|"
+    r"Missing\s+key\s+in\s+checkpoint(?:\s+state_dict)?:\s*\S+|"
+    r"\bweight\s+\S+\s+does\s+not\s+exist"
+)
+"""A loader stopping at the first model tensor the checkpoint lacks: a TensorFlow restore's
+``Key X not found in checkpoint``, NeMo's and OpenNMT's ``Missing key in checkpoint: X``,
+TGI's ``weight X does not exist``."""
 
 
 def _whole_front(names: list[str]) -> bool:
