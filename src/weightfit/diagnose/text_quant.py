@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from weightfit import dtypes
+from weightfit import dtypes, knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import text_facts, whole_text_facts
@@ -311,15 +311,19 @@ def _mlx_bits(
     MLX quantizes along the last axis into 32-bit words, and its community checkpoints are
     mostly quantized: ``[3072, 256]`` is ``[3072, 2048]`` at 4 bits (``(2048, 4, 32)``),
     and ``(20, 512, 36)`` against ``(20, 512, 24)`` is one 192-value row at 6 bits and at 4
-    (``(192, 6, 4)``). 32 bits is a row stored whole.
+    (``(192, 6, 4)``). 32 bits is a row stored whole. Two known model widths (768 against
+    1024) are two models' rows, never one row at 3 bits and at 4.
     """
     facts = text_facts(ctx)
     if facts is None or not facts.mlx or len(have) < 2 or have[:-1] != want[:-1]:
         return None
     if have[-1] == want[-1]:
         return None
+    widths = knowledge.width_labels(have[-1]) and knowledge.width_labels(want[-1])
     for row, bits in sorted(_mlx_rows(have[-1]).items()):
-        if row in (wanted := _mlx_rows(want[-1])):
+        if row in (wanted := _mlx_rows(want[-1])) and not (
+            widths and 32 not in (bits, wanted[row])
+        ):
             return row, bits, wanted[row]
     return None
 
