@@ -1005,3 +1005,13 @@ def test_a_norm_after_an_output_makes_its_rows_widths_not_labels() -> None:
     categories = [f.category for f in weightfit.explain(text).findings]
     assert "num_classes" not in categories
     assert categories[0] == "wrong_variant"
+
+
+def test_two_model_widths_in_an_mlx_text_are_no_quantization_at_other_bits() -> None:
+    """768 against 1024 could be one row at 3 bits and at 4, but both are known widths of
+    models: another model size, not a quantization setting."""
+    text = (
+        "Mismatched parameter embed.weight in Model shape. "
+        "Actual [50000, 768], expected [50000, 1024]"
+    )
+    assert weightfit.explain(text).findings[0].category != "quantization"

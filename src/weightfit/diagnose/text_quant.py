@@ -319,11 +319,11 @@ def _mlx_bits(
         return None
     if have[-1] == want[-1]:
         return None
-    widths = knowledge.width_labels(have[-1]) and knowledge.width_labels(want[-1])
+    model_widths = knowledge.width_labels(have[-1]) and knowledge.width_labels(want[-1])
+    wanted = _mlx_rows(want[-1])
     for row, bits in sorted(_mlx_rows(have[-1]).items()):
-        if row in (wanted := _mlx_rows(want[-1])) and not (
-            widths and 32 not in (bits, wanted[row])
-        ):
+        both_packed = 32 not in (bits, wanted.get(row))
+        if row in wanted and not (model_widths and both_packed):
             return row, bits, wanted[row]
     return None
 
