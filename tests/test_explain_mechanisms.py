@@ -717,6 +717,15 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("keras-team__keras__4738", "transpose", {}),
         ("gdubrg__POSEidon-Biwi__5", "transpose", {}),
     ],
+    # A fused q/k/v weight viewed as [heads, 3, head_dim, width] holding heads + 2k heads:
+    # multi-query or grouped attention the config does not declare (Falcon-7B).
+    "fused_kv_heads": [
+        (
+            "intel__intel-extension-for-transformers__731",
+            "wrong_variant",
+            {"query_heads": 71, "kv_heads": 1},
+        ),
+    ],
     # A head built with 0 classes is no partitioned placeholder (torch.Size([0]) is).
     "zero_sized_head": [
         ("qiuqiangkong__panns_inference__8", "num_classes", {"model_classes": 0}),

@@ -264,6 +264,10 @@ def lora_reshape(ctx: Context) -> None:
             # the packed weights were written in another layout than the kernel reads.
             ctx.add(_packed_reshape(fact.expected, fact.size, facts.quantization))
             continue
+        heads = _fused_kv_heads(fact.expected, fact.size)
+        if heads is not None:
+            ctx.add(_fewer_kv_heads(fact.expected, fact.size, *heads))
+            continue
         finding = _reshape_finding(fact.expected, fact.size, set(fact.numbers))
         if own_weights:
             if _short_of_one_row(fact.expected, fact.size):
@@ -273,6 +277,56 @@ def lora_reshape(ctx: Context) -> None:
                 continue
             finding = _own_weights(finding)
         ctx.add(finding)
+
+
+QKV_AXIS = 3
+"""The axis of a fused query/key/value weight viewed per head: ``[heads, 3, head_dim, width]``."""
+
+
+def _fused_kv_heads(expected: tuple[int, ...], size: int) -> tuple[int, int] | None:
+    """``(query heads, key/value heads)`` when a fused q/k/v weight holds fewer k/v heads.
+
+    Falcon-7B's ``query_key_value`` viewed as ``[71, 3, 64, 4544]`` holds 21229568 values:
+    ``73 × 64 × 4544``, 71 query heads and one key and one value head (multi-query
+    attention), where the view assumed 71 of each.
+    """
+    if QKV_AXIS not in expected[1:2] or len(expected) < 3:
+        return None
+    heads = expected[0]
+    per_head = math.prod(expected) // (QKV_AXIS * heads)
+    if heads < 2 or not per_head or size % per_head:
+        return None
+    total = size // per_head
+    kv_heads, odd = divmod(total - heads, 2)
+    if odd or not 1 <= kv_heads < heads or heads % kv_heads:
+        return None
+    return heads, kv_heads
+
+
+def _fewer_kv_heads(expected: tuple[int, ...], size: int, heads: int, kv_heads: int) -> Finding:
+    """``wrong_variant``: grouped or multi-query attention viewed with a k/v head per head."""
+    return Finding(
+        category="wrong_variant",
+        severity="error",
+        message=(
+            f"a fused query/key/value weight of {size} elements holds {heads} query heads and "
+            f"{kv_heads} key/value head(s) ({heads} + 2 × {kv_heads} heads), where the code "
+            f"viewed it as {list(expected)}, {heads} of each: the model uses "
+            f"{'multi-query' if kv_heads == 1 else 'grouped-query'} attention its config does "
+            "not declare"
+        ),
+        evidence={
+            "expected_shape": list(expected),
+            "elements": size,
+            "query_heads": heads,
+            "kv_heads": kv_heads,
+        },
+        confidence=0.55,
+        fix_note=(
+            f"set the number of key/value heads to {kv_heads} in the config the converter or "
+            "loader reads (num_kv_heads / n_head_kv / multi_query)"
+        ),
+    )
 
 
 def _short_of_one_row(expected: tuple[int, ...], size: int) -> bool:
