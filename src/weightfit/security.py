@@ -3,7 +3,7 @@
 A pickle can name any importable object (``GLOBAL``/``STACK_GLOBAL``) and call
 it (``REDUCE``, ``NEWOBJ``, ``BUILD``). weightfit's pickle VM never imports or
 calls anything; it asks :func:`verdict` about every name it meets, so a person
-learns what *loading* the file with ``torch.load(weights_only=False)`` or
+learns what *loading* the file with ``torch.load`` and ``weights_only=False``, or
 ``pickle.load`` would do.
 
 The four verdicts, from best to worst (``Manifest.security`` is the worst seen):
@@ -230,6 +230,7 @@ _FILES = "reads, writes or deletes files"
 _CODE = "runs code"
 _IMPORT = "imports arbitrary modules"
 _NESTED = "unpickles nested data, which can run code"
+_CODE_OBJECTS = "rebuilds functions from code objects"
 _NATIVE = "calls native code"
 _ATTR = "reaches attributes and calls methods by name"
 _INTERP = "changes the interpreter"
@@ -357,7 +358,7 @@ _DANGEROUS_MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "pickletools": (_NESTED, (_W,)),
     "copyreg": ("", ()),  # judged name by name below
     "dill": (_NESTED, (_F,)),
-    "cloudpickle": ("rebuilds functions from code objects", (_P, _F)),
+    "cloudpickle": (_CODE_OBJECTS, (_P, _F)),  # trusted: a name judged, never imported
     "joblib": (_NESTED, (_F,)),
     "pandas.io.pickle": (_NESTED, (_W,)),
     # libraries

@@ -66,7 +66,7 @@ def _report_factorized(ctx: Context, pair: Pair, partners: list[str]) -> None:
     """Report the model's spatial + temporal tables against the checkpoint's single one."""
     shape = ctx.src(pair).shape
     tokens = shape[-2] if len(shape) >= 2 else 0
-    side = _square_root(tokens)
+    side = square_root(tokens)
     grid = f" (a {side}×{side} grid)" if side else ""
     added = ", ".join(f"{m} {shape_text(ctx.target[m].shape)}" for m in partners)
     fixed = bool(ctx.tgt(pair).is_buffer)
@@ -226,7 +226,7 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
     grid_like = relative or len(have) == 3 or patch is not None
     # A grid of tokens: prefix + n² against prefix + m², the same prefix on both sides.
     for prefix in range(MAX_PREFIX_TOKENS + 1 if grid_like else 0):
-        n, m = _square_root(a - prefix), _square_root(b - prefix)
+        n, m = square_root(a - prefix), square_root(b - prefix)
         if n and m and n > 1 and m > 1:
             if relative and n % 2 == 1 and m % 2 == 1 and prefix in (0, 3):
                 # (2w-1)² rows, plus BEiT's 3 cls-to-token / token-to-cls / cls-to-cls rows.
@@ -328,7 +328,7 @@ def _relative_table(
     return op, ev
 
 
-def _square_root(value: int) -> int:
+def square_root(value: int) -> int:
     """Return the integer square root of ``value`` when it is a perfect square, else 0."""
     if value <= 0:
         return 0
@@ -359,7 +359,7 @@ def _grids_with_own_prefixes(a: int, b: int) -> tuple[tuple[int, int], tuple[int
         ((n, p), (m, q))
         for p in range(MAX_PREFIX_TOKENS + 1)
         for q in range(MAX_PREFIX_TOKENS + 1)
-        if p != q and (n := _square_root(a - p)) and (m := _square_root(b - q)) and n > 1 and m > 1
+        if p != q and (n := square_root(a - p)) and (m := square_root(b - q)) and n > 1 and m > 1
     ]
     return min(options, key=lambda o: o[0][1] + o[1][1]) if options else None
 

@@ -247,10 +247,6 @@ def permuted_axes(ctx: Context) -> None:
     ctx.consume(pairs=pairs)
 
 
-IMAGE_CHANNELS = frozenset({1, 3, 4})
-"""Channels of an image fed to a first convolution: grayscale, RGB, RGBA."""
-
-
 def backend_layouts(ctx: Context) -> None:
     """Report conv kernels in two backends' layouts whose channels do not line up either.
 

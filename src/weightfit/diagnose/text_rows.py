@@ -6,7 +6,6 @@ meet in arithmetic.
 
 from __future__ import annotations
 
-import math
 import re
 
 from weightfit import knowledge
@@ -14,6 +13,7 @@ from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import PLACEHOLDERS, whole_text_facts
+from weightfit.diagnose.position import square_root
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -114,8 +114,8 @@ def _broadcast_grids(ctx: Context, a: int, b: int) -> bool:
 
 def _grid_side(tokens: int) -> int:
     """The side of a square patch grid of ``tokens`` cells (at least :data:`MIN_GRID`), or 0."""
-    side = math.isqrt(tokens) if tokens > 0 else 0
-    return side if side >= MIN_GRID and side * side == tokens else 0
+    side = square_root(tokens)
+    return side if side >= MIN_GRID else 0
 
 
 def _broadcast_widths(ctx: Context, a: int, b: int) -> None:

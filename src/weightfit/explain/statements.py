@@ -10,6 +10,7 @@ tensors; the text rules of :mod:`weightfit.diagnose` read both.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from weightfit import knowledge
@@ -212,13 +213,15 @@ on ..., path: logs/.../model.pkl``; h5py's ``unable to open file: name = '.../x.
 INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state|snapshot)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
-"""A checkpoint indexed by a key (``torch.load(path)['params']``): a KeyError names a container."""
+"""A checkpoint indexed by a key (the result of ``torch.load`` indexed by ``['params']``): a
+KeyError names a container."""
 
 
 def _indexes_weights(text: str, key: str) -> bool:
     """Whether the code in a text reads the weights out of a checkpoint by ``key``.
 
-    A loaded file indexed at once (``torch.load(p)[param_key]``), a literal key fed to
+    A loaded file indexed at once (the result of ``torch.load`` indexed by ``[param_key]``), a
+    literal key fed to
     ``load_state_dict``, or a checkpoint indexed by a container word (``ckpt['model']``);
     not ``checkpoint['arch']`` handed elsewhere, a setting stored beside the weights.
     """
@@ -1096,13 +1099,9 @@ def _text_read_as_number(text: str) -> str:
     A reader that takes a version or a length from the first bytes of ``version
     https://git-lfs...`` reports 1936876918 (``vers``, little-endian).
     """
-    for match in HEADER_NUMBER.finditer(text):
-        number = int(match.group(1))
-        if number >= 1 << 32:
-            continue
-        for word in _spellings(number):
-            if all(b < 128 and (chr(b).isalpha() or chr(b) in " <>!/") for b in word):
-                return f"{number} is the text '{word.decode('ascii')}' read as a number"
+    for number, word in _header_words(text):
+        if all(b < 128 and (chr(b).isalpha() or chr(b) in " <>!/") for b in word):
+            return f"{number} is the text '{word.decode('ascii')}' read as a number"
     return ""
 
 
@@ -1112,17 +1111,21 @@ def _pickle_read_as_number(text: str) -> str:
     Paddle's tensor reader taking a version from a ``.pdparams`` training checkpoint
     reports 1904018048: ``\x80\x02}q``, pickle protocol 2's PROTO opcode and a dict.
     """
+    for number, word in _header_words(text):
+        if word[0] == 0x80 and 2 <= word[1] <= 5:
+            return (
+                f"{number} is a Python pickle's first bytes (protocol {word[1]}) read as a number"
+            )
+    return ""
+
+
+def _header_words(text: str) -> Iterator[tuple[int, bytes]]:
+    """Each 32-bit header number a reader printed, with its four bytes in either order."""
     for match in HEADER_NUMBER.finditer(text):
         number = int(match.group(1))
-        if number >= 1 << 32:
-            continue
-        for word in _spellings(number):
-            if word[0] == 0x80 and 2 <= word[1] <= 5:
-                return (
-                    f"{number} is a Python pickle's first bytes (protocol {word[1]}) read as a "
-                    "number"
-                )
-    return ""
+        if number < 1 << 32:
+            for word in _spellings(number):
+                yield number, word
 
 
 def hints(known: Facts) -> list[str]:

@@ -13,7 +13,7 @@
   model due to incompatible shapes: (a, b) in the checkpoint but (c, d) in the
   model!`` with its grouped ``Some model parameters or buffers are not found in the
   checkpoint:`` lists (``a.{b, c}.weight``).
-- ``torch.load(weights_only=True)``'s ``UnpicklingError`` naming the globals it
+- the ``UnpicklingError`` of ``torch.load`` with ``weights_only=True``, naming the globals it
   refused: reported as non-model entries, with the security verdict of each.
 """
 
