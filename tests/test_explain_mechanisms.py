@@ -553,6 +553,15 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"expected_shape": [256, 256, 3, 3], "elements": 372388},
         )
     ],
+    # Fewer values than a decoded weight's shape takes, in no shape one axis apart, with no
+    # adapter and no other configuration named: the values ran out (shards not all read).
+    "values_ran_out": [
+        (
+            "tensorflow__tfjs__3071",
+            "partitioned",
+            {"expected_shape": [1, 1, 160, 960], "elements": 107172},
+        )
+    ],
     # A reader calling the file's format too old: converted by an older release.
     "older_format": [
         ("Tencent__ncnn__174", "version", {"said": "param is too old, please regenerate"})

@@ -269,13 +269,17 @@ def lora_reshape(ctx: Context) -> None:
             ctx.add(_fewer_kv_heads(fact.expected, fact.size, *heads))
             continue
         finding = _reshape_finding(fact.expected, fact.size, set(fact.numbers))
+        if own_weights and _short_of_one_row(fact.expected, fact.size):
+            # 36863 elements for 36864: no configuration differs by less than a row;
+            # the file was read misaligned (a header or format matter).
+            ctx.add(_misaligned(fact.expected, fact.size))
+            continue
         if own_weights:
-            if _short_of_one_row(fact.expected, fact.size):
-                # 36863 elements for 36864: no configuration differs by less than a row;
-                # the file was read misaligned (a header or format matter).
-                ctx.add(_misaligned(fact.expected, fact.size))
-                continue
             finding = _own_weights(finding)
+        elif not (facts and facts.lora) and _fits_no_shape(finding):
+            # Fewer values than the layer takes, in no shape one axis apart, and neither an
+            # adapter nor a checkpoint of another configuration named: the values ran out.
+            finding = _cut_short(fact.expected, fact.size)
         ctx.add(finding)
 
 
@@ -353,6 +357,33 @@ def _misaligned(expected: tuple[int, ...], size: int) -> Finding:
         fix_note=(
             "check the file's header against the reader (its version fields and length), or "
             "use the reader of the version that wrote the file"
+        ),
+    )
+
+
+def _fits_no_shape(finding: Finding) -> bool:
+    """Whether a reshape finding's weight is short of its layer and no other shape explains it."""
+    evidence = finding.evidence
+    return "implied_shape" not in evidence and evidence["elements"] < evidence["expected_elements"]
+
+
+def _cut_short(expected: tuple[int, ...], size: int) -> Finding:
+    """``partitioned``: a weight's values ran out before its layer's shape was filled."""
+    want = math.prod(expected)
+    return Finding(
+        category="partitioned",
+        severity="error",
+        message=(
+            f"a weight has {size} values where its shape {list(expected)} takes {want}, and "
+            "no shape one axis apart from it holds that many: no configuration of the model "
+            "explains the count, so the values ran out. The weights file is cut short, or "
+            "the weights are split over several files and only some were read"
+        ),
+        evidence={"expected_shape": list(expected), "elements": size, "expected_elements": want},
+        confidence=0.4,
+        fix_note=(
+            "compare the weight files' sizes with the source's and download again; if the "
+            "weights come in several shards, give the loader all of them (or re-export as one)"
         ),
     )
 

@@ -584,18 +584,22 @@ INVALID_VIEW = re.compile(
     r"(?:shape|size)\s+'\[(?P<shape>[\d,x\s\-]*)\]'\s+is\s+invalid\s+for\s+input\s+"
     r"(?:of\s+size\s+(?P<size>\d+)|with\s+(?P<elements>\d+)\s+elements)|"
     r"cannot\s+reshape\s+array\s+of\s+size\s+(?P<array>\d+)\s+into\s+shape\s+"
-    r"\((?P<into>[\d,\s\-]*)\)"
+    r"\((?P<into>[\d,\s\-]*)\)|"
+    r"provided\s+shape,?\s+\[(?P<provided>[\d,\s]*)\],?\s+the\s+tensor\s+should\s+have\s+"
+    r"\d+\s+values\s+but\s+has\s+(?P<values>\d+)"
 )
 """A weight that does not take the shape it is viewed as: PyTorch's ``shape '[a, b]' is
 invalid for input of size N``, PyTorch 0.4's ``size '[a x b]' is invalid for input with N
-elements`` and NumPy's ``cannot reshape array of size N into shape (a,b,c,d)`` (readers of
-raw weight streams: Darknet's ``.weights``)."""
+elements``, NumPy's ``cannot reshape array of size N into shape (a,b,c,d)`` (readers of
+raw weight streams: Darknet's ``.weights``) and TensorFlow.js's ``Based on the provided shape,
+[a, b], the tensor should have N values but has M`` (weights decoded from its binary shards)."""
 
 
 def invalid_view(match: re.Match[str]) -> tuple[tuple[int, ...], int]:
     """The shape and the element count of an :data:`INVALID_VIEW` match."""
-    dims = tuple(int(d) for d in re.findall(r"-?\d+", match["shape"] or match["into"] or ""))
-    return dims, int(match["size"] or match["elements"] or match["array"])
+    shape = match["shape"] or match["into"] or match["provided"] or ""
+    dims = tuple(int(d) for d in re.findall(r"-?\d+", shape))
+    return dims, int(match["size"] or match["elements"] or match["array"] or match["values"])
 
 
 @dataclass
