@@ -718,6 +718,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("facebookresearch__pytorchvideo__209", "version", {}),
         ("ultralytics__yolov3__452", "version", {"kinds": ["BatchNorm2d", "Conv2d"]}),
         ("DLR-RM__stable-baselines3__1233", "version", {}),
+        # q, k, v and proj_out missing from the same two attentions: the attention whole.
+        (
+            "victorchall__EveryDream2trainer__257",
+            "version",
+            {"kinds": ["attn"], "blocks": ["decoder.mid", "encoder.mid"]},
+        ),
     ],
     # Conv kernels with the window leading on one side (HWIO) and trailing on the other
     # (OIHW), channels not lining up: Keras weights in another backend's dim ordering.

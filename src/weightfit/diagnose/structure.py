@@ -88,6 +88,8 @@ def kind_in_every_block(ctx: Context) -> None:
             return  # a top-level layer: no block around it
         kind = parts[kind_at].rstrip("0123456789_") or parts[kind_at]
         parents.setdefault(kind, set()).add(".".join(parts[:kind_at]))
+    if len(parents) > MAX_KINDS:
+        parents = _whole_modules(parents)
     if len(parents) > MAX_KINDS or any(len(held) < 2 for held in parents.values()):
         return
     blocks = sorted(set().union(*parents.values()))
@@ -97,8 +99,9 @@ def kind_in_every_block(ctx: Context) -> None:
             category="version",
             severity="error",
             message=(
-                f"every name the checkpoint lacks is a {' / '.join(kinds)} layer, in "
-                f"{len(blocks)} blocks ({blocks[0]}, {blocks[1]} …): one kind of layer is "
+                f"every name the checkpoint lacks is of one kind of layer "
+                f"({' / '.join(kinds)}), in {len(blocks)} blocks ({', '.join(blocks[:2])}"
+                f"{' …' if len(blocks) > 2 else ''}): one kind of layer is "
                 "built or named otherwise throughout, as another version of the code does, "
                 "while the rest of each block loaded"
             ),
@@ -112,6 +115,26 @@ def kind_in_every_block(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=missing)
+
+
+def _whole_modules(parents: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Kinds that sit in the very same modules lifted to that module's kind.
+
+    ``q``, ``k``, ``v`` and ``proj_out`` each missing from both ``encoder.mid.attn_1`` and
+    ``decoder.mid.attn_1`` are one kind of layer, the attention, missing whole.
+    """
+    held = {frozenset(modules) for modules in parents.values()}
+    if len(held) != 1:
+        return parents
+    lifted: dict[str, set[str]] = {}
+    for module in next(iter(held)):
+        parts = module.split(".")
+        kind_at = max((i for i, part in enumerate(parts) if not part.isdigit()), default=-1)
+        if kind_at < 1:
+            return parents
+        kind = parts[kind_at].rstrip("0123456789_") or parts[kind_at]
+        lifted.setdefault(kind, set()).add(".".join(parts[:kind_at]))
+    return lifted
 
 
 def upsampler_stages(ctx: Context) -> None:
