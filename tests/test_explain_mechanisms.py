@@ -692,6 +692,16 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "no_layers_in_file": [
         ("imatge-upc__activitynet-2016-cvprw__24", "version", {"checkpoint_layers": 0}),
     ],
+    # Weight-file and model layer counts one apart: a layer one implementation builds
+    # (a preprocessing layer in front of EfficientNet), not another size of the network.
+    "one_layer_apart": [
+        (
+            "Ascend-Research__HeadPoseEstimation-WHENet__18",
+            "version",
+            {"checkpoint_layers": 133, "model_layers": 134},
+        ),
+        ("pavlo-melnyk__offline-HCCR__5", "version", {"checkpoint_layers": 30}),
+    ],
     # Two token counts that meet, each a patch grid plus a class token (257 = 16² + 1,
     # 577 = 24² + 1): a vision encoder of another image size.
     "token_grids": [("XLabs-AI__x-flux-comfyui__167", "pos_embed_resize", {"grids": [16, 24]})],

@@ -482,6 +482,9 @@ def layer_counts(ctx: Context) -> None:
     if have == 0 < want:
         _report_no_layers(ctx, want)
         return
+    if abs(have - want) == 1:
+        _report_one_layer_apart(ctx, have, want)
+        return
     ctx.add(
         Finding(
             category="wrong_variant",
@@ -493,6 +496,34 @@ def layer_counts(ctx: Context) -> None:
             evidence={"checkpoint_layers": have, "model_layers": want},
             confidence=0.55,
             fix_note="build the model the weights were saved from (same depth and options)",
+        )
+    )
+
+
+def _report_one_layer_apart(ctx: Context, have: int, want: int) -> None:
+    """Report weight-file and model layer counts one apart: one implementation's extra layer.
+
+    Sizes of one architecture differ by whole blocks, several layers each; a single layer
+    is one that another implementation or release builds and this one does not (Keras
+    applications' ``Normalization`` in front of EfficientNet, an ``InputLayer`` counted by
+    another Keras).
+    """
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the weight file holds {have} layers, the model has {want}: one layer apart. "
+                "Sizes of an architecture differ by whole blocks; a single layer is one that "
+                "another implementation or release of the model builds (a preprocessing or "
+                "normalization layer, an input layer counted otherwise)"
+            ),
+            evidence={"checkpoint_layers": have, "model_layers": want},
+            confidence=0.4,
+            fix_note=(
+                "build the model with the code (package and release) that saved the weights, "
+                "or load by layer name (by_name=True) and check what stays unloaded"
+            ),
         )
     )
 

@@ -277,12 +277,12 @@ UNLISTED_UNEXPECTED = re.compile(
 )
 """transformers' "weights not used" and MLX's "parameters not in model", their lists cut."""
 LAYER_COUNTS = re.compile(
-    r"file\s+containing\s+(\d+)\s+layers\s+into\s+a\s+model\s+with\s+(\d+)\s+layers|"
-    r"expected\s+(\d+)\s+layers,\s+found\s+(\d+)\s+saved\s+layers|"
-    r"got\s+(\d+)\s+values\s+to\s+set\s+(\d+)\s+parameters"
+    r"file\s+containing\s+(?P<file>\d+)\s+layers\s+into\s+a\s+model\s+with\s+(?P<model>\d+)\s+"
+    r"layers|expected\s+(?P<expects>\d+)\s+layers,\s+found\s+(?P<saved>\d+)\s+saved\s+layers|"
+    r"got\s+(?P<values>\d+)\s+values\s+to\s+set\s+(?P<parameters>\d+)\s+parameters"
 )
-"""Keras: a weight file of N layers loaded into a model of M layers (checkpoint first);
-Lasagne: N saved arrays for a network of M parameters."""
+"""Keras: a weight file of N layers loaded into a model of M layers, or a model expecting M
+layers that found N saved; Lasagne: N saved arrays for a network of M parameters."""
 LAYER_WEIGHTS = re.compile(
     r"layer\s+\S+\s+expects\s+(\d+)\s+weights?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)"
     r"\s+elements|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved|"
@@ -851,8 +851,9 @@ def facts(text: str) -> Facts:
     found.depth_said = said(DEPTH_SAID, text)
     layers = LAYER_COUNTS.search(text)
     if layers is not None:
-        numbers = [int(n) for n in layers.groups() if n]
-        found.layer_counts = (numbers[0], numbers[1])
+        have = layers["file"] or layers["saved"] or layers["values"]
+        want = layers["model"] or layers["expects"] or layers["parameters"]
+        found.layer_counts = (int(have), int(want))
     weights = LAYER_WEIGHTS.search(text)
     if weights is not None:
         builds, saved = (int(n) for n in weights.groups() if n)
