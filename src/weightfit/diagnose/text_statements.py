@@ -859,6 +859,14 @@ FORMAT_VERSIONS = {
         "an older release of the converter that wrote the file",
         "convert (or export) the model again with the converter of the reader's release",
     ),
+    "python2": (
+        "the file is a pickle Python 2 wrote: its byte strings (NumPy arrays, storage names) "
+        "do not decode as text in Python 3",
+        "Python 2",
+        "load it once with encoding='latin1' (torch.load(..., encoding='latin1'), "
+        "pickle.load(..., encoding='latin1')) in a session you trust, and save it again "
+        "from Python 3",
+    ),
     "ggml_container": (
         "GGML's file container changed from ggml to ggmf, ggjt (2023) and GGUF (August "
         "2023), and a reader takes only the containers of its own release",

@@ -341,10 +341,11 @@ BROKEN_FILE = re.compile(
     r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
-    r"file\s+signature\s+not\s+found|[Ff]ile\s+(?:[\w.\-]+\s+)?is\s+incomplete|"
+    r"(?i:file\s+signature\s+not\s+found)|[Ff]ile\s+(?:[\w.\-]+\s+)?is\s+incomplete|"
+    r"pickle\s+data\s+was\s+truncated|Failed\s+to\s+parse\s+NetParameter\s+file|"
     r"incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
-    r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|Magic\s+tag\s+does\s+not\s+match|"
+    r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch)|"
     r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
@@ -354,8 +355,9 @@ BROKEN_FILE = re.compile(
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
-not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document or a
-gzipped archive (NeMo's ``.nemo``) that does not parse, an HDF5 file without its signature,
+not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document, a Caffe
+``NetParameter`` or a gzipped archive (NeMo's ``.nemo``) that does not parse, a pickle that
+ends early, an HDF5 file without its signature,
 a download whose checksum does not match, transformers' ``The state dictionary of the model
 you are trying to load is corrupted``);
 safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
@@ -398,23 +400,33 @@ def file_of_other_format(text: str, said: str) -> str:
 
 
 NEWER_FORMAT = re.compile(
-    r"(?P<torch>is\s+a\s+zip\s+archive\s*\(did\s+you\s+mean\s+to\s+use\s+torch\.jit)|"
+    r"(?P<torch>is\s+a\s+zip\s+archive\s*\(did\s+you\s+mean\s+to\s+use\s+torch\.jit|"
+    r"Only\s+one\s+file\s*\(not\s+dir\)\s+is\s+allowed\s+in\s+the\s+zipfile)|"
     r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
     r"\s+version\s+for\s+reading\s+is\s+\d+)|"
     r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
-    r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine)|"
+    r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine|"
+    r"Magic\s+tag\s+does\s+not\s+match|magicTag\w*\s*==\s*[\w:]*MAGIC_TAG)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12}|"
+    # A value of the file that the reader's enumeration lacks (a newer quantization type).
+    r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
-    r"is\s+stored\s+using\s+TF\s*1\.x\s+format))|"
+    r"is\s+stored\s+using\s+TF\s*1\.x\s+format|File\s+format\s+not\s+supported:[^\n]{0,200}?"
+    r"only\s+supports|legacy\s+\w+\s+format\s+is\s+not\s+supported))|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
-    r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b))"
+    r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
+    r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
+    r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
+    r"[^\n]{0,12})|"
+    # A reader asserting the version field of the object it unpickles.
+    r"assert\s+\w+\[[\"'](?:format_)?version[\"']\]\s*(?:==|in\b|<=?|>=?)[^\n]{0,20})"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
@@ -425,7 +437,12 @@ runtime knows; a loader naming the older generation of its codebase that saved t
 YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
 regenerate``); a runtime naming the file's format version it refuses (RKNN's ``Invalid
 RKNN model version 6``), or calling it meant for a newer release or a model type it does
-not know (Core ML's ``intended for a newer version of Xcode``)."""
+not know (Core ML's ``intended for a newer version of Xcode``), or whose enumeration lacks
+one of the file's values (``17 is not a valid GGMLQuantizationType``); PyTorch 1.6's hub
+taking its own zip checkpoints for zipped files (``Only one file(not dir) is allowed in the
+zipfile``); Keras 3 refusing a legacy SavedModel; a TensorRT plan whose magic tag is
+another release's; a reader asserting the version field of the object it unpickles
+(``assert state["version"] in [2, 3]``)."""
 TENSOR_PARALLEL = re.compile(
     r"tensor[\s_-]parallel\w*|model[\s_-]parallel\w*|\btp[\s_-]?(?:size|degree|rank)\b|"
     r"\bmp[\s_-]?(?:size|rank)\b|ShardSpec|shardinit|\bshard(?:ed|s)?\s+(?:across|over|into)\b|"
@@ -433,7 +450,16 @@ TENSOR_PARALLEL = re.compile(
     re.I,
 )
 """Words of a run that splits each parameter across ranks (tensor / model parallelism)."""
-NEWER_ARGUMENT = re.compile(r"__init__\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
+PYTHON2_STRINGS = re.compile(
+    r"UnicodeDecodeError:\s+'(?P<codec>ascii|utf-?8)'\s+codec\s+can't\s+decode\s+byte\s+0x[0-9a-f]{2}"
+    r"[^\n]{0,60}",
+    re.I,
+)
+"""Python 3's unpickler decoding the byte strings of a Python 2 pickle: with ASCII, its
+default, or UTF-8 when asked."""
+NEWER_ARGUMENT = re.compile(
+    r"__init__\(\)\s+got\s+an\s+(?:un)?expected\s+keyword\s+argument\s+'(\w+)'"
+)
 """A class built from a saved config that passes an argument the class does not take."""
 OLDER_ARGUMENT = re.compile(
     r"__init__\(\)\s+missing\s+\d+\s+required\s+(?:positional|keyword-only)\s+arguments?:\s+"
@@ -506,7 +532,7 @@ META_DEVICE = re.compile(
 )
 """A parameter left on the meta device after loading: no value in the checkpoint for it."""
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
-STALE_ATTRIBUTE = re.compile(r"'(\w+)'\s+object\s+has\s+no\s+attribute\s+'(\w+)'")
+STALE_ATTRIBUTE = re.compile(r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](\w+)['’]")
 """A module object lacking an attribute its class now has: pickled by another version."""
 BYTE_COUNTS = re.compile(
     r"(?:only\s+)?has\s+(\d+)(?:\s+bytes)?,?\s+but\s+(?:request(?:s|ed)?|expect(?:s|ed)?|"
@@ -877,6 +903,10 @@ def facts(text: str) -> Facts:
         found.newer_format, found.newer_reader = newer.group(0), str(newer.lastgroup)
     elif containers := _ggml_containers(text):
         found.newer_format, found.newer_reader = containers, "ggml_container"
+    elif (decode := PYTHON2_STRINGS.search(text)) and (
+        decode["codec"] == "ascii" or UNPICKLING.search(text)
+    ):
+        found.newer_format, found.newer_reader = decode.group(0), "python2"
     broken = BROKEN_FILE.search(text) or MAGIC_CHECK.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
