@@ -290,7 +290,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "ggml_type_expected": [("antirez__ds4__171", "quantization", {})],
     # Paddle's Linear weights read in PyTorch's layout: a character dictionary of another size.
     "paddle_layout": [
-        ("PaddlePaddle__PaddleOCR__10666", "vocab_resize", {"checkpoint_rows": 6629})
+        ("PaddlePaddle__PaddleOCR__10666", "vocab_resize", {"checkpoint_rows": 6629}),
+        # Paddle Fluid's "the Program requires a parameter with the shape of ((2048, 200))".
+        ("PaddlePaddle__PaddleVideo__436", "num_classes", {"checkpoint_classes": 110}),
+        ("PaddlePaddle__models__4962", "num_classes", {"model_classes": 8}),
     ],
     # A loader naming the older generation of its codebase that saved the file.
     "older_codebase": [

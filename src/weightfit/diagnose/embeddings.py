@@ -65,6 +65,7 @@ _HEAD_WORDS = (
     "score",
     "pred",  # predictor, prediction, bbox_pred
     "final",
+    "output",
 )
 _TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
 _NOT_TOKEN_WORDS = (

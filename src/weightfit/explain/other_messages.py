@@ -12,8 +12,9 @@
   ``Error while deserializing header: ...`` (a file that is not, or no longer,
   safetensors);
 - PaddlePaddle's model zoos (PaddleOCR, PaddleDetection ...): ``The shape of model params
-  X [a, b] not matched with loaded params X [c, d] !``, Linear weights (stored ``[in, out]``)
-  turned to PyTorch's layout;
+  X [a, b] not matched with loaded params X [c, d] !``, and Paddle Fluid's ``the Program
+  requires a parameter with the shape of ((a, b)), while the loaded parameter (namely [ X ])
+  has a shape of ((c, d))``, Linear weights (stored ``[in, out]``) turned to PyTorch's layout;
 - Caffe: ``Cannot copy param 0 weights from layer 'L'; shape mismatch. Source param shape
   is a b c d (n); target param shape is ...``, the saved net's blob first (blob 0 is the
   layer's weight, 1 its bias);
@@ -67,6 +68,11 @@ PADDLE_SHAPE = re.compile(
     r"shape\s+of\s+model\s+params\s+(\S+)\s+\[([\d,\s]*)\]\s+not\s+matched\s+with\s+"
     r"loaded\s+params\s+\S+\s+\[([\d,\s]*)\]"
 )
+PADDLE_PROGRAM = re.compile(
+    r"Program\s+requires\s+a\s+parameter\s+with\s+(?:the|a)\s+shape\s+of\s+\(\(([\dL,\s]*)\)\),?"
+    r"\s+while\s+the\s+loaded\s+parameter\s+\(namely\s+\[\s*(\S+?)\s*\]\)\s+has\s+a\s+shape\s+of"
+    r"\s+\(\(([\dL,\s]*)\)\)"
+)
 TENSORRT_KERNEL = re.compile(
     r"(?:\(Unnamed\s+Layer\*\s*(\d+)\)\s*\[\w+\]|([\w.\-]+)):\s+count\s+of\s+(\d+)\s+weights\s+"
     r"in\s+kernel,\s+but\s+kernel\s+dimensions\s+\((\d+),\s*(\d+)\)\s+with\s+(\d+)\s+input\s+"
@@ -91,6 +97,7 @@ def parse(text: str) -> list[Section]:
         *_accelerate(text),
         *_safetensors(text),
         *_shape_lines(text, PADDLE_SHAPE, "paddle", _paddle_shapes),
+        *_shape_lines(text, PADDLE_PROGRAM, "paddle", _paddle_program_shapes),
         *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
         *_shape_lines(text, TENSORRT_KERNEL, "tensorrt", _tensorrt_shapes),
     ]
@@ -151,9 +158,22 @@ def _paddle_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
     does (``[rows, width]``): a matrix that is no embedding is turned to PyTorch's layout.
     """
     name, model, loaded = match.group(1), shape(match.group(2)), shape(match.group(3))
-    if len(model) == len(loaded) == 2 and "embed" not in name.lower():
-        model, loaded = model[::-1], loaded[::-1]
-    return name, (loaded, model)
+    return name, _paddle_layout(name, loaded, model)
+
+
+def _paddle_program_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """Paddle Fluid's ``load_vars`` names the program's shape first, then the loaded one;
+    under Python 2 its sizes print as longs (``(4096L, 1133L)``)."""
+    model = tuple(int(d) for d in re.findall(r"\d+", match.group(1)))
+    loaded = tuple(int(d) for d in re.findall(r"\d+", match.group(3)))
+    return match.group(2), _paddle_layout(match.group(2), loaded, model)
+
+
+def _paddle_layout(name: str, loaded: tuple[int, ...], model: tuple[int, ...]) -> Shapes:
+    """A Paddle matrix that is no embedding turned from ``[in, out]`` to PyTorch's layout."""
+    if len(model) == len(loaded) == 2 and "emb" not in name.lower():
+        return loaded[::-1], model[::-1]
+    return loaded, model
 
 
 def _caffe_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
