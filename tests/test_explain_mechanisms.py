@@ -380,6 +380,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "format_version": [
         ("seanavery__yolov5-tensorrt__7", "version", {"said": "Version tag does not match"}),
     ],
+    # A JAX state restored replicated: a leading device axis on every parameter (pmap).
+    "replicated_state": [("PredictiveIntelligenceLab__jaxpi__3", "partitioned", {"devices": 1})],
     # PyTorch 1.6's hub taking its own zip checkpoints for zipped files.
     "hub_zip_checkpoint": [
         ("open-mmlab__mmocr__489", "version", {"format_since": "torch 1.6"}),
@@ -1084,3 +1086,31 @@ def test_two_model_widths_in_an_mlx_text_are_no_quantization_at_other_bits() -> 
         "Actual [50000, 768], expected [50000, 1024]"
     )
     assert weightfit.explain(text).findings[0].category != "quantization"
+
+
+def test_a_variable_fed_its_saved_value_is_read_as_a_shape_mismatch() -> None:
+    """TensorFlow 1 code restoring by feeding a variable's initializer: the fed value is the
+    file's (32 output symbols), the graph's variable has 29; a load, not "no error found"."""
+    text, _ = _case("coqui-ai__STT__2254")
+    top = weightfit.explain(text).findings[0]
+    assert top.params == ["layer_6.bias"]
+    assert top.evidence["size_changes"][0] == {"checkpoint": 32, "model": 29, "axes": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Inconsistent shapes between value and initializer for parameter "kernel" in '
+        '"/Dense_0": (4, 1000), (4, 10).',
+        'Initializer expected to generate shape (4, 1000) but got shape (4, 10) instead for '
+        'parameter "kernel" in "/Dense_0".',
+        'For parameter "kernel" in "/Dense_0", the given initializer is expected to generate '
+        "shape (4, 10), but the existing parameter it received has shape (4, 1000).",
+    ],
+    ids=["flax-0.6", "flax-0.7", "flax-0.12"],
+)
+def test_flax_shape_errors_of_every_release_give_the_restored_shape_first(text: str) -> None:
+    """Flax's ScopeParamShapeError, worded three ways across releases (read in their source)."""
+    top = weightfit.explain(text).findings[0]
+    assert top.params == ["Dense_0.kernel"]
+    assert "[4, 1000] in the checkpoint, [4, 10] in the model" in top.message

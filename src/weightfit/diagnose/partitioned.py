@@ -6,7 +6,8 @@ the model holds empty tensors; a state dict loaded into a model already partitio
 meets those placeholders on the model's side. FSDP with a sharded or local state dict, and
 ZeRO's flat partitions, hold 1-D flat tensors where the model has matrices:
 the whole tensor when the element count matches (a reshape restores it), a
-``1/k`` slice when the run had ``k`` ranks (the other ranks' files are needed).
+``1/k`` slice when the run had ``k`` ranks (the other ranks' files are needed). JAX's
+``pmap`` keeps a state replicated along a leading device axis, saved so by mistake.
 """
 
 from __future__ import annotations
@@ -119,6 +120,53 @@ def parallel_slices(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+JAX_WORDS = re.compile(r"\bflax\b|\bjax\b|\bpmap\b|\borbax\b|ScopeParamShapeError", re.I)
+"""Words of a JAX program, where ``pmap`` replicates a state along a leading device axis."""
+
+
+def replicated_state(ctx: Context) -> None:
+    """Report JAX parameters given with one more leading axis than the module builds.
+
+    ``jax.pmap`` keeps a training state replicated, one copy per device along a new leading
+    axis; a state saved (or restored) replicated and handed to an unreplicated module has
+    ``(k, ...)`` where the module builds ``(...)``: ``k`` devices' copies of each parameter.
+    """
+    facts = text_facts(ctx)
+    pairs = ctx.mismatches()
+    if facts is None or not pairs or ctx.findings or not JAX_WORDS.search(facts.text):
+        return
+    copies = {_replicas(ctx.src(p).shape, ctx.tgt(p).shape) for p in pairs}
+    devices = copies.pop() if len(copies) == 1 else None
+    if devices is None:
+        return
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="partitioned",
+            severity="error",
+            message=(
+                f"{first.target} is {shape_text(ctx.src(first).shape)} where the module builds "
+                f"{shape_text(ctx.tgt(first).shape)}: a leading axis of {devices}, the device "
+                "axis of a state jax.pmap keeps replicated (one copy per device), saved or "
+                "restored without taking one copy back"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"devices": devices},
+            confidence=0.5,
+            fix_note=(
+                "take one replica before use or save: flax.jax_utils.unreplicate(state) "
+                "(or jax.tree_util.tree_map(lambda x: x[0], state))"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _replicas(have: tuple[int, ...], want: tuple[int, ...]) -> int | None:
+    """The leading axis ``have`` holds beyond ``want``, if the rest is ``want`` whole."""
+    return have[0] if len(have) == len(want) + 1 and have[1:] == want else None
 
 
 def _cut(have: tuple[int, ...], want: tuple[int, ...]) -> tuple[int, bool] | None:

@@ -232,6 +232,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "replicated_state",
+        partitioned.replicated_state,
+        ("partitioned",),
+        after=("partitioned",),
+        profiles=TEXT,
+    ),
+    Rule(
         "lazy_buffers",
         text_layouts.lazy_buffers,
         ("version",),

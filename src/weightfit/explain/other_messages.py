@@ -18,6 +18,12 @@
 - Caffe: ``Cannot copy param 0 weights from layer 'L'; shape mismatch. Source param shape
   is a b c d (n); target param shape is ...``, the saved net's blob first (blob 0 is the
   layer's weight, 1 its bias);
+- Flax: ``ScopeParamShapeError`` between a parameter it was given and the one its initializer
+  makes, in the wording of each release (0.6: ``Inconsistent shapes between value and
+  initializer for parameter "kernel" in "/Dense_0": (3, 4), (5, 4)``; 0.7 to 0.11:
+  ``Initializer expected to generate shape A but got shape B instead for parameter ...``,
+  the given one first; 0.12: ``... the given initializer is expected to generate shape B,
+  but the existing parameter it received has shape A``);
 - TensorRT, building a network from a weights file (tensorrtx and its kin): ``L: count of
   N weights in kernel, but kernel dimensions (h,w) with C input channels, K output
   channels and G groups were specified``: the file's kernel, N values, read back to a shape.
@@ -73,6 +79,30 @@ PADDLE_PROGRAM = re.compile(
     r"\s+while\s+the\s+loaded\s+parameter\s+\(namely\s+\[\s*(\S+?)\s*\]\)\s+has\s+a\s+shape\s+of"
     r"\s+\(\(([\dL,\s]*)\)\)"
 )
+def _tuple(group: str) -> str:
+    """A printed tuple of sizes, captured under ``group``."""
+    return rf"\((?P<{group}>[\d,\s]*)\)"
+
+
+FLAX_SHAPES = re.compile(
+    r"Inconsistent\s+shapes\s+between\s+value\s+and\s+initializer\s+for\s+parameter\s+"
+    r"\"(?P<param0>\w+)\"\s+in\s+\"(?P<scope0>[^\"]*)\":\s+"
+    + _tuple("given0")
+    + r",\s+"
+    + _tuple("init0")
+    + r"|Initializer\s+expected\s+to\s+generate\s+shape\s+"
+    + _tuple("given1")
+    + r"\s+but\s+got\s+shape\s+"
+    + _tuple("init1")
+    + r"\s+instead\s+for\s+parameter\s+\"(?P<param1>\w+)\"\s+in\s+\"(?P<scope1>[^\"]*)\"|"
+    r"For\s+parameter\s+\"(?P<param2>\w+)\"\s+in\s+\"(?P<scope2>[^\"]*)\",\s+the\s+given\s+"
+    r"initializer\s+is\s+expected\s+to\s+generate\s+shape\s+"
+    + _tuple("init2")
+    + r",\s+but\s+the\s+existing\s+parameter\s+it\s+received\s+has\s+shape\s+"
+    + _tuple("given2")
+)
+"""Flax's ``ScopeParamShapeError``; its ``given`` shape is the parameter handed to the module
+(restored from a checkpoint), its ``init`` shape the one the module builds."""
 TENSORRT_KERNEL = re.compile(
     r"(?:\(Unnamed\s+Layer\*\s*(\d+)\)\s*\[\w+\]|([\w.\-]+)):\s+count\s+of\s+(\d+)\s+weights\s+"
     r"in\s+kernel,\s+but\s+kernel\s+dimensions\s+\((\d+),\s*(\d+)\)\s+with\s+(\d+)\s+input\s+"
@@ -100,6 +130,7 @@ def parse(text: str) -> list[Section]:
         *_shape_lines(text, PADDLE_PROGRAM, "paddle", _paddle_program_shapes),
         *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
         *_shape_lines(text, TENSORRT_KERNEL, "tensorrt", _tensorrt_shapes),
+        *_shape_lines(text, FLAX_SHAPES, "flax", _flax_shapes),
     ]
 
 
@@ -203,6 +234,20 @@ def _tensorrt_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
         loaded = (n,)
     name = named or f"layer{unnamed}"
     return f"{name}.weight", (loaded, model)
+
+
+def _flax_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """A Flax parameter: the given (restored) shape, the one its module builds, as printed.
+
+    Flax's ``Dense`` kernels are ``[in, out]``; the shapes stay as printed, since a
+    parameter of another rank (a replicated state's leading device axis) has no one layout.
+    """
+    i = next(k for k in range(3) if match[f"param{k}"])
+    scope = match[f"scope{i}"].strip("/").replace("/", ".")
+    name = f"{scope}.{match[f'param{i}']}" if scope else match[f"param{i}"]
+    given = tuple(int(d) for d in re.findall(r"\d+", match[f"given{i}"]))
+    init = tuple(int(d) for d in re.findall(r"\d+", match[f"init{i}"]))
+    return name, (given, init)
 
 
 def _variant_mix(text: str) -> list[Section]:

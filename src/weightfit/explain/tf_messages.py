@@ -9,6 +9,9 @@
 - Keras 2's ``load_weights(..., skip_mismatch=True)``: ``Skipping loading of weights for
   layer classification_submodel due to mismatch in shape ((3, 3, 256, 630) vs (720, 256, 3,
   3))`` (the layer's, then the file's);
+- TensorFlow 1 code feeding a variable's initializer the saved value: ``Cannot feed value
+  of shape (32,) for Tensor 'layer_6/bias/Initializer/zeros:0', which has shape '(29,)'``
+  (the file's, then the graph's);
 - tensorpack's ``SessionInit``: ``Trying to load an array of shape (81,) into variable
   'cascade_rcnn_stage1/outputs/class/b' whose shape is (3,)`` (the file's, then the graph's);
 - Keras' ``set_weights`` / ``load_weights``: ``Layer weight shape (3, 3, 1, 32) not
@@ -89,6 +92,13 @@ ARRAY_INTO_VARIABLE = re.compile(
     r"'([\w/\-.:]+)'\s+whose\s+shape\s+is\s+\(" + NUMBERS + r"\)"
 )
 """tensorpack's restore: the saved array's shape, the graph variable, its shape."""
+FED_VARIABLE = re.compile(
+    r"Cannot\s+feed\s+value\s+of\s+shape\s+\(" + NUMBERS + r"\)\s+for\s+Tensor\s+'([\w/\-.]+?)"
+    r"/(?:Initializer|Assign|read)\b[\w/]*(?::\d+)?',?\s+which\s+has\s+shape\s+'?\(" + NUMBERS + r"\)"
+)
+"""TensorFlow 1 code restoring a variable by feeding its initializer (or assign op) the saved
+value: the saved value's shape, the variable, the graph's shape. Feeds of other tensors
+(a model's input placeholder) are no load."""
 TF_SHAPES = re.compile(
     r"Shapes\s+\(" + NUMBERS + r"\)\s+and\s+\(" + NUMBERS + r"\)\s+are\s+incompatible"
 )
@@ -128,6 +138,10 @@ def parse(text: str) -> list[Section]:
             sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
         else:
             sections.append(_unnamed(match.start(), checkpoint, model))
+    for match in FED_VARIABLE.finditer(text):
+        name = match.group(2).replace("/", ".")
+        checkpoint, model = _numbers(match.group(1)), _numbers(match.group(3))
+        sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
     for match in ARRAY_INTO_VARIABLE.finditer(text):
         name = match.group(2).split(":")[0].replace("/", ".")
         checkpoint, model = _numbers(match.group(1)), _numbers(match.group(3))
