@@ -380,6 +380,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "format_version": [
         ("seanavery__yolov5-tensorrt__7", "version", {"said": "Version tag does not match"}),
     ],
+    # An agent's saved space with the environment's shapes and other bounds: the
+    # environment's release redefined it (panda-gym 1.1.1, gym 0.24).
+    "agent_spaces": [
+        ("DLR-RM__rl-trained-agents__9", "version", {"shapes": [[3], [3], [7]]}),
+        ("openai__gym__2848", "version", {"space": "observation"}),
+    ],
     # A JAX state restored replicated: a leading device axis on every parameter (pmap).
     "replicated_state": [("PredictiveIntelligenceLab__jaxpi__3", "partitioned", {"devices": 1})],
     # PyTorch 1.6's hub taking its own zip checkpoints for zipped files.
@@ -1102,7 +1108,7 @@ def test_a_variable_fed_its_saved_value_is_read_as_a_shape_mismatch() -> None:
     [
         'Inconsistent shapes between value and initializer for parameter "kernel" in '
         '"/Dense_0": (4, 1000), (4, 10).',
-        'Initializer expected to generate shape (4, 1000) but got shape (4, 10) instead for '
+        "Initializer expected to generate shape (4, 1000) but got shape (4, 10) instead for "
         'parameter "kernel" in "/Dense_0".',
         'For parameter "kernel" in "/Dense_0", the given initializer is expected to generate '
         "shape (4, 10), but the existing parameter it received has shape (4, 1000).",
@@ -1114,3 +1120,12 @@ def test_flax_shape_errors_of_every_release_give_the_restored_shape_first(text: 
     top = weightfit.explain(text).findings[0]
     assert top.params == ["Dense_0.kernel"]
     assert "[4, 1000] in the checkpoint, [4, 10] in the model" in top.message
+
+
+def test_spaces_of_other_shapes_are_not_read_as_a_release_change() -> None:
+    """Another observation shape is another environment: no version finding."""
+    text = (
+        "ValueError: Observation spaces do not match: Box(-inf, inf, (8,), float32) != "
+        "Box(-inf, inf, (11,), float32)"
+    )
+    assert all(f.evidence.get("space") is None for f in weightfit.explain(text).findings)

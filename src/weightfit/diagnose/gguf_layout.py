@@ -17,7 +17,9 @@ import re
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
 
-GGUF_NAME = re.compile(r"^(?:token_embd|output_norm|output|rope_\w+|blk\.\d+\.\w+)\.(?:weight|bias)$")
+GGUF_NAME = re.compile(
+    r"^(?:token_embd|output_norm|output|rope_\w+|blk\.\d+\.\w+)\.(?:weight|bias)$"
+)
 """A tensor name of a GGUF runtime's table (llama.cpp's ``LLM_TENSOR_NAMES``)."""
 TIED_HEAD = "output.weight"
 """The output head, absent from files whose model ties it to ``token_embd``."""

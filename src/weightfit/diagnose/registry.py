@@ -239,6 +239,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "agent_spaces",
+        text_config.agent_spaces,
+        ("version",),
+        after=("partitioned",),
+        profiles=TEXT,
+    ),
+    Rule(
         "lazy_buffers",
         text_layouts.lazy_buffers,
         ("version",),

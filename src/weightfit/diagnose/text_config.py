@@ -3,13 +3,13 @@
 Saved options that lack one the code reads (an older release wrote them), a config passing
 an argument the code's class does not take (a newer release wrote it), a metadata entry the
 loader reads and the file lacks, an adapter whose target modules the base model does not
-have.
+have, an agent saved with another release's definition of its environment's spaces.
 """
 
 from __future__ import annotations
 
 from weightfit.diagnose._context import Context
-from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose._facts import UNNAMED, UNNAMED_KERAS, UNNAMED_TF, whole_text_facts
 from weightfit.findings import Finding
 
 
@@ -56,6 +56,41 @@ def older_argument(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is not None and facts.older_argument and not ctx.findings:
         ctx.add(_argument_change(facts.older_argument, *ARGUMENT_CHANGES["older"]))
+
+
+def agent_spaces(ctx: Context) -> None:
+    """Report an agent whose saved space holds the environment's shapes with other bounds.
+
+    The same arrays with other limits (``inf`` against ``10``) or dtypes are one environment
+    whose release redefined its space; other shapes would be another environment, left
+    unread.
+    """
+    facts = whole_text_facts(ctx)
+    spaces = facts.spaces if facts is not None else None
+    if spaces is None or not spaces.same_shapes or ctx.findings:
+        return
+    # The spaces' own shapes, read by the generic extractor as tensors nobody names.
+    read = [p for p in ctx.mismatches() if p.target in (UNNAMED, UNNAMED_TF, UNNAMED_KERAS)]
+    shapes = ", ".join(str(list(s)) for s in spaces.saved[:4])
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the agent's saved {spaces.kind} space and the environment's hold arrays of "
+                f"the same shapes ({shapes}) with other bounds or dtypes: the environment's "
+                "release redefined the space since the agent was saved"
+            ),
+            evidence={"space": spaces.kind, "shapes": [list(s) for s in spaces.saved]},
+            confidence=0.5,
+            fix_note=(
+                "install the environment release the agent was trained with (its "
+                "requirements), or load with custom_objects overriding the space and check "
+                "the agent still behaves"
+            ),
+        )
+    )
+    ctx.consume(pairs=read)
 
 
 ARGUMENT_CHANGES = {

@@ -79,6 +79,8 @@ PADDLE_PROGRAM = re.compile(
     r"\s+while\s+the\s+loaded\s+parameter\s+\(namely\s+\[\s*(\S+?)\s*\]\)\s+has\s+a\s+shape\s+of"
     r"\s+\(\(([\dL,\s]*)\)\)"
 )
+
+
 def _tuple(group: str) -> str:
     """A printed tuple of sizes, captured under ``group``."""
     return rf"\((?P<{group}>[\d,\s]*)\)"

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from weightfit import knowledge
 from weightfit.diagnose._facts import METADATA_ENTRIES, index_pattern, indexed
+from weightfit.explain.spaces import SpaceMismatch, space_mismatch
 
 KEY_ERROR = re.compile(
     r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|"
@@ -691,6 +692,7 @@ class Facts:
             network was filled (:data:`SHORT_STREAM`).
         tensor_parallel: Words of a run splitting parameters across ranks
             (:data:`TENSOR_PARALLEL`: ``tp_degree``, ``ShardSpec``).
+        spaces: An agent's saved observation or action space against its environment's.
     """
 
     loading_error: bool = False
@@ -737,6 +739,7 @@ class Facts:
     absent_file: str = ""
     tensor_parallel: str = ""
     short_stream: str = ""
+    spaces: SpaceMismatch | None = None
     text: str = field(default="", repr=False)
 
     def to_dict(self) -> dict[str, object]:
@@ -787,6 +790,15 @@ class Facts:
             "absent_file": self.absent_file,
             "tensor_parallel": self.tensor_parallel,
             "short_stream": self.short_stream,
+            "spaces": (
+                {
+                    "kind": self.spaces.kind,
+                    "saved": self.spaces.saved,
+                    "env": self.spaces.environment,
+                }
+                if self.spaces
+                else None
+            ),
         }
         return {key: value for key, value in data.items() if value}
 
@@ -949,6 +961,7 @@ def facts(text: str) -> Facts:
     found.tensor_parallel = said(TENSOR_PARALLEL, text)
     found.newer_argument = said(NEWER_ARGUMENT, text, 1)
     found.older_argument = said(OLDER_ARGUMENT, text, 1)
+    found.spaces = space_mismatch(text)
     found.absent_targets = said(ABSENT_TARGETS, text, 1)
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
@@ -986,6 +999,7 @@ def facts(text: str) -> Facts:
         or found.unsupported_precision
         or found.depth_said
         or found.older_argument
+        or found.spaces
         or found.short_stream
         or found.invalid_view
         or NOT_IN_FILE.search(text) is not None

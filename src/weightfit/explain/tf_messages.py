@@ -94,7 +94,9 @@ ARRAY_INTO_VARIABLE = re.compile(
 """tensorpack's restore: the saved array's shape, the graph variable, its shape."""
 FED_VARIABLE = re.compile(
     r"Cannot\s+feed\s+value\s+of\s+shape\s+\(" + NUMBERS + r"\)\s+for\s+Tensor\s+'([\w/\-.]+?)"
-    r"/(?:Initializer|Assign|read)\b[\w/]*(?::\d+)?',?\s+which\s+has\s+shape\s+'?\(" + NUMBERS + r"\)"
+    r"/(?:Initializer|Assign|read)\b[\w/]*(?::\d+)?',?\s+which\s+has\s+shape\s+'?\("
+    + NUMBERS
+    + r"\)"
 )
 """TensorFlow 1 code restoring a variable by feeding its initializer (or assign op) the saved
 value: the saved value's shape, the variable, the graph's shape. Feeds of other tensors
