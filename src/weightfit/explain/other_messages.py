@@ -195,8 +195,10 @@ def _paddle_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
 
 
 def _paddle_program_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
-    """Paddle Fluid's ``load_vars`` names the program's shape first, then the loaded one;
-    under Python 2 its sizes print as longs (``(4096L, 1133L)``)."""
+    """Paddle Fluid's ``load_vars`` names the program's shape first, then the loaded one.
+
+    Under Python 2 its sizes print as longs (``(4096L, 1133L)``).
+    """
     model = tuple(int(d) for d in re.findall(r"\d+", match.group(1)))
     loaded = tuple(int(d) for d in re.findall(r"\d+", match.group(3)))
     return match.group(2), _paddle_layout(match.group(2), loaded, model)
