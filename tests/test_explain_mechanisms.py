@@ -27,6 +27,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"size_changes": [{"checkpoint": 34, "model": 30, "axes": 1}]},
         )
     ],
+    # Two row counts that meet, one a known vocabulary and the other a token more: the
+    # numbers speak before the words of a traceback's code line (``weight_map[name]``).
+    "broadcast_vocabulary": [
+        ("Lightning-AI__lit-llama__280", "vocab_resize", {"sizes": [32000, 32001]}),
+    ],
     # Two widths a power of two apart that meet in a broadcast: another width configuration.
     "broadcast_widths": [
         ("dvschultz__stylegan2-ada-pytorch__15", "wrong_variant", {"ratio": 2}),

@@ -578,6 +578,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "broadcast_rows",
+        text_rows.broadcast_rows,
+        ("vocab_resize", "num_classes", "pos_embed_resize", "wrong_variant"),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "topic_words",
         text_quant.topic_words,
         ("quantization", "lora_mismatch"),
@@ -596,13 +603,6 @@ REGISTRY: tuple[Rule, ...] = (
         text_statements.short_stream,
         ("wrong_variant",),
         after=("broken_file",),
-        profiles=TEXT,
-    ),
-    Rule(
-        "broadcast_rows",
-        text_rows.broadcast_rows,
-        ("vocab_resize", "num_classes", "pos_embed_resize", "wrong_variant"),
-        after=("unexplained_shapes",),
         profiles=TEXT,
     ),
     Rule(
