@@ -678,7 +678,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "failed_lookup",
         text_names.failed_lookup,
-        ("rename",),
+        ("rename", "quantization"),
         after=("unlisted",),
         profiles=TEXT,
     ),

@@ -336,6 +336,11 @@ def failed_lookup(ctx: Context) -> None:
         return
     if any(only_buffers([n]) or OUTPUT_HEADS.search(n) for n in left):
         return  # a buffer or a tied head is looked up by code of another version, not file
+    package = _raising_package(facts.text)
+    if package in QUANTIZATION_PACKAGES:
+        ctx.add(_quantized_lookup(left, package))
+        ctx.consume(missing=left, unexpected=left)
+        return
     ctx.add(
         Finding(
             category="rename",
@@ -355,3 +360,50 @@ def failed_lookup(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=left, unexpected=left)
+
+
+QUANTIZATION_PACKAGES = frozenset(
+    {
+        "bitsandbytes",
+        "auto_gptq",
+        "gptqmodel",
+        "awq",
+        "hqq",
+        "torchao",
+        "quanto",
+        "optimum",
+        "exllamav2",
+        "compressed_tensors",
+        "llmcompressor",
+    }
+)
+"""Libraries that load quantized weights in their own layout (their own state-dict hooks)."""
+FRAME = re.compile(r"File\s+\"[^\"]*?[/\\](?:site|dist)-packages[/\\](\w+)[/\\]")
+"""A traceback frame in an installed package, the package's name."""
+
+
+def _raising_package(text: str) -> str:
+    """The installed package of the traceback's last frame before its ``KeyError``."""
+    error = text.find("KeyError")
+    frames = FRAME.findall(text[: error if error >= 0 else len(text)])
+    return frames[-1] if frames else ""
+
+
+def _quantized_lookup(names: list[str], package: str) -> Finding:
+    """``quantization``: a quantization library's own loading code looked a name up and failed."""
+    return Finding(
+        category="quantization",
+        severity="error",
+        message=(
+            f"{package}'s own loading code looked up {names[0]} and the state dict has no such "
+            f"entry: the quantized weights were saved in another layout than this {package} "
+            "release reads (its state-dict hooks changed between releases)"
+        ),
+        params=names,
+        evidence={"looked_up": names, "package": package},
+        confidence=0.45,
+        fix_note=(
+            f"use the {package} release the weights were saved with (or the project's pinned "
+            "one), or save the weights again with the installed release"
+        ),
+    )
