@@ -387,7 +387,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A name looked up by a quantization library's own loading code (bitsandbytes 0.41.2's
     # from_state_dict): the quantized layout of another release, not another naming.
-    "quantized_lookup": [("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})],
+    "quantization_library_lookup": [
+        ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
+    ],
     # An agent's saved space with the environment's shapes and other bounds: the
     # environment's release redefined it (panda-gym 1.1.1, gym 0.24).
     "agent_spaces": [
