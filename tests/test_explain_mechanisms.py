@@ -332,7 +332,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # Inputs doubled deep in the network are concatenations, not latents.
     "not_latents": [("tjuskyzhang__Scaled-YOLOv4-TensorRT__3", "wrong_variant", {})],
     # A loader's own words that the file has fewer layers.
-    "depth_said": [("neuralchen__SimSwap__441", "wrong_variant", {})],
+    "architecture_said": [
+        ("neuralchen__SimSwap__441", "wrong_variant", {}),
+        # fairseq: "please ensure that the architectures match".
+        ("mailong25__self-supervised-speech-recognition__15", "wrong_variant", {}),
+    ],
     # Container keys spelled any way, and safetensors refusing a nested dict.
     "container_key": [
         ("facebookresearch__fairseq2__1016", "prefix", {"container_key": "_model"}),

@@ -470,8 +470,8 @@ def layer_counts(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
-    if facts.depth_said and facts.layer_counts is None and not ctx.mismatches():
-        _report_depth_said(ctx, facts.depth_said)
+    if facts.architecture_said and facts.layer_counts is None and not ctx.mismatches():
+        _report_architecture_said(ctx, facts.architecture_said)
         return
     if facts.layer_weights is not None and facts.layer_counts is None:
         _report_layer_weights(ctx, *facts.layer_weights)
@@ -565,15 +565,15 @@ def _report_layer_weights(ctx: Context, builds: int, saved: int) -> None:
     )
 
 
-def _report_depth_said(ctx: Context, said: str) -> None:
-    """Report a loader's own words that the file has another number of layers."""
+def _report_architecture_said(ctx: Context, said: str) -> None:
+    """Report a loader's own words that the file has another depth or architecture."""
     names = [*ctx.missing(), *ctx.unexpected()]
     ctx.add(
         Finding(
             category="wrong_variant",
             severity="error",
             message=(
-                f"the loader says the file has another number of layers ({said})"
+                f"the loader says the file does not fit the network built ({said})"
                 + (f": {', '.join(names[:3])} … not filled" if names else "")
                 + ": the network was built with other options than the weights were saved from"
             ),

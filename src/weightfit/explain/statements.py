@@ -301,8 +301,14 @@ UNSUPPORTED_PRECISION = re.compile(
 """A loader or device refusing a precision (``Requested float16 compute type, but the
 target device or backend do not support efficient float16 computation``, ``fp8 scaled is
 not supported by this node``): the weights' or the requested dtype, not their values."""
-DEPTH_SAID = re.compile(r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers", re.I)
-"""A loader saying the file holds fewer or more layers than the network it fills."""
+ARCHITECTURE_SAID = re.compile(
+    r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers|"
+    r"please\s+ensure\s+that\s+the\s+architectures\s+match",
+    re.I,
+)
+"""A loader saying the file holds fewer or more layers than the network it fills, or another
+architecture (fairseq's ``Cannot load model parameters from checkpoint X; please ensure that
+the architectures match``)."""
 UNKNOWN_ARCHITECTURE = re.compile(
     r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize|"
     r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
@@ -685,7 +691,8 @@ class Facts:
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
             checkpoint and did not find (``checkpoint['meta']``: ``KeyError: 'meta'``).
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
-        depth_said: A loader's words that the file has fewer or more layers than the model
+        architecture_said: A loader's words that the file has fewer or more layers than the model,
+            or is of another architecture
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
         absent_file: The weights file a reader said does not exist (:data:`ABSENT_FILE`).
         short_stream: What a reader of a raw weights file said when the file ended before the
@@ -735,7 +742,7 @@ class Facts:
     older_argument: str = ""
     absent_targets: str = ""
     unsupported_precision: str = ""
-    depth_said: str = ""
+    architecture_said: str = ""
     absent_file: str = ""
     tensor_parallel: str = ""
     short_stream: str = ""
@@ -786,7 +793,7 @@ class Facts:
             "older_argument": self.older_argument,
             "absent_targets": self.absent_targets,
             "unsupported_precision": self.unsupported_precision,
-            "depth_said": self.depth_said,
+            "architecture_said": self.architecture_said,
             "absent_file": self.absent_file,
             "tensor_parallel": self.tensor_parallel,
             "short_stream": self.short_stream,
@@ -886,7 +893,7 @@ def facts(text: str) -> Facts:
         found.unlisted = {"unexpected": 0}
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
-    found.depth_said = said(DEPTH_SAID, text)
+    found.architecture_said = said(ARCHITECTURE_SAID, text)
     layers = LAYER_COUNTS.search(text)
     if layers is not None:
         have = layers["file"] or layers["saved"] or layers["values"]
@@ -997,7 +1004,7 @@ def facts(text: str) -> Facts:
         or found.stale_option
         or found.absent_targets
         or found.unsupported_precision
-        or found.depth_said
+        or found.architecture_said
         or found.older_argument
         or found.spaces
         or found.short_stream
