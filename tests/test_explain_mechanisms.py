@@ -394,6 +394,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # A module the pickle names and the installed release lacks, unpickled by Lightning's
+    # load_from_checkpoint (darts 0.23 moved darts.utils.data.encoders).
+    "pickled_module_moved": [
+        ("unit8co__darts__1443", "version", {"module": "darts.utils.data.encoders"}),
+    ],
     # An agent's saved space with the environment's shapes and other bounds: the
     # environment's release redefined it (panda-gym 1.1.1, gym 0.24).
     "agent_spaces": [

@@ -606,7 +606,9 @@ LAYER_CLASSES = frozenset(
 )
 """PyTorch layer classes (and layers of libraries that reuse their names, such as PyG's
 ``Linear``) whose instances a whole-model pickle carries."""
-UNPICKLING = re.compile(r"torch\.load|pickle|unpickl|_load\(|load_checkpoint|attempt_load", re.I)
+UNPICKLING = re.compile(
+    r"torch\.load|pickle|unpickl|_load\(|load_(?:from_)?checkpoint|attempt_load", re.I
+)
 BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
     r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
