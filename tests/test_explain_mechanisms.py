@@ -394,6 +394,15 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # A wide first convolution taking one stack of latents and fed another (IC-Light's fc
+    # model, 8 channels, in a workflow feeding the fbc model's 12).
+    "stacked_latents": [
+        (
+            "kijai__ComfyUI-IC-Light__3",
+            "latent_channels",
+            {"unet_in_channels": 8, "fed_channels": 12},
+        ),
+    ],
     # A module the pickle names and the installed release lacks, unpickled by Lightning's
     # load_from_checkpoint (darts 0.23 moved darts.utils.data.encoders).
     "pickled_module_moved": [
@@ -1148,3 +1157,13 @@ def test_spaces_of_other_shapes_are_not_read_as_a_release_change() -> None:
         "Box(-inf, inf, (11,), float32)"
     )
     assert all(f.evidence.get("space") is None for f in weightfit.explain(text).findings)
+
+
+def test_an_image_of_another_colour_mode_is_no_latent_stack() -> None:
+    """RGB fed to a grayscale model's first convolution: an input matter, not a checkpoint's."""
+    text = (
+        "RuntimeError: Given groups=1, weight of size [64, 1, 7, 7], expected input[1, 3, 224, "
+        "224] to have 1 channels, but got 3 channels instead"
+    )
+    result = weightfit.explain(text)
+    assert all(f.category != "latent_channels" for f in result.findings)

@@ -232,7 +232,11 @@ def _report_api_change(
 
 
 def fed_channels(ctx: Context) -> None:
-    """Report a UNet that takes other input channels than its pipeline feeds (inpainting)."""
+    """Report a UNet that takes other input channels than its pipeline feeds.
+
+    An inpainting pipeline feeds latents, a mask and masked-image latents (9 channels); other
+    conditioned variants stack latents too (IC-Light's 8 against 12, instruct-pix2pix's 8).
+    """
     facts = whole_text_facts(ctx)
     if facts is None or facts.input_channels is None or ctx.findings:
         return
@@ -245,8 +249,9 @@ def fed_channels(ctx: Context) -> None:
             message=(
                 f"the UNet takes {takes} input channels"
                 + (f" ({latents[0]} latents)" if latents else "")
-                + f", the pipeline feeds {fed} (latents, mask and masked-image latents): an "
-                "inpainting pipeline given a UNet that was not trained for inpainting"
+                + f", the pipeline feeds {fed} (latents stacked with their conditioning: a "
+                "mask and masked-image latents, or a foreground and background): the "
+                "checkpoint is the variant made for another conditioning than the pipeline's"
             ),
             evidence={"unet_in_channels": takes, "fed_channels": fed},
             confidence=0.75,

@@ -333,6 +333,15 @@ INPUT_CHANNELS = re.compile(
 )
 """diffusers' inpainting pipelines: the UNet's ``in_channels`` against latents + mask +
 masked-image latents the pipeline feeds it."""
+CONV_INPUT = re.compile(
+    r"weight\s+of\s+size\s+\[(\d+),\s*(\d+),\s*\d+,\s*\d+\],\s+expected\s+input\[[\d,\s]+\]\s+to\s+"
+    r"have\s+\d+\s+channels,\s+but\s+got\s+(\d+)\s+channels"
+)
+"""PyTorch's convolution fed other input channels than its weight takes: ``Given groups=1,
+weight of size [320, 8, 3, 3], expected input[2, 12, 64, 64] to have 8 channels, but got 12
+channels instead`` (outputs, inputs, then the channels fed)."""
+LATENT_WIDTH = 128
+"""Fewest outputs of a diffusion model's first convolution (SD's UNet: 320; DiT: 1152)."""
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
@@ -387,6 +396,16 @@ or a glog check finding a version field of thousands (``version == 0U (22045 vs.
 bytes of another kind of file where the format's version stands."""
 PICKLED_FILE = re.compile(r"[\w.\-]+\.(?:pth|pt|ckpt|pkl)(?![\w.])", re.I)
 """A PyTorch pickle: no magic number of any other reader's format."""
+
+
+def _latent_inputs(outputs: int, takes: int, fed: int) -> bool:
+    """Whether a wide first convolution takes and is fed stacks of latents, not images.
+
+    Latents come in fours (SD's 4 channels: 8 for two stacked, 9 with a mask, 12 for three);
+    1, 3 and 4 image channels against each other are an image fed in another colour mode.
+    """
+    stacked = max(takes, fed) > 4 and takes % 4 in (0, 1) and fed % 4 in (0, 1)
+    return outputs >= LATENT_WIDTH and stacked and min(takes, fed) >= 4
 
 
 def file_of_other_format(text: str, said: str) -> str:
@@ -916,8 +935,11 @@ def facts(text: str) -> Facts:
         numbers = [int(n) for n in product.groups()]
         found.matmul = (numbers[0], numbers[1], numbers[2])
     fed = INPUT_CHANNELS.search(text)
+    conv = CONV_INPUT.search(text)
     if fed is not None:
         found.input_channels = (int(fed.group(1)), int(fed.group(5)))
+    elif conv is not None and _latent_inputs(*(int(n) for n in conv.groups())):
+        found.input_channels = (int(conv.group(2)), int(conv.group(3)))
     found.stated = _stated_quantity(text)
     newer = NEWER_FORMAT.search(text)
     if newer is not None:
