@@ -257,6 +257,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # A file that does not open with its format's magic bytes is another kind of file.
     "bad_magic": [
         ("ollama__ollama__3246", "unrelated", {}),
+        ("zihangdai__xlnet__85", "unrelated", {"error": "bad magic number"}),
+        ("Samsung__ONE__340", "unrelated", {}),
     ],
     # Extra weights announced without their list (cut, or never formatted).
     "unlisted_extras": [
@@ -395,6 +397,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # A count of input channels the checkpoint was trained on, stated against the inputs'.
+    "stated_channels": [("google__deepvariant__563", "version", {})],
     # A wide first convolution taking one stack of latents and fed another (IC-Light's fc
     # model, 8 channels, in a workflow feeding the fbc model's 12).
     "stacked_latents": [

@@ -631,7 +631,8 @@ def broken_file(ctx: Context) -> None:
     )
     page = "'<" in said
     pickled = "pickle's first bytes" in said
-    magic = ("magic" in said.lower() and not pointer) or pickled or _binary_load_key(said)
+    magic = (re.search(r"magic|identifier", said, re.I) is not None and not pointer) or pickled
+    magic = magic or _binary_load_key(said)
     magic = magic or said.lower().startswith("check failed")
     cause = (
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
@@ -728,6 +729,14 @@ STATED_CAUSES: dict[str, tuple[Category, str, str]] = {
         "wrong_variant",
         "the layer counts differ ({a} against {b}): another depth of the model",
         "build the model with the checkpoint's number of layers",
+    ),
+    "channels": (
+        "version",
+        "the inputs and the checkpoint have other numbers of channels ({a} against {b}): the "
+        "code that prepares the inputs is another release (or configured otherwise) than the "
+        "one the checkpoint was trained with",
+        "prepare the inputs as the checkpoint's release did (its channel list), or use a "
+        "checkpoint trained on the installed release's inputs",
     ),
     "tensors": (
         "version",

@@ -387,11 +387,14 @@ as the header's length: "header too large"."""
 
 
 MAGIC_CHECK = re.compile(
-    r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header|"
+    r"magic\s*==\s*(?:0x)?[0-9a-fA-F]{8}\b|invalid\s+file\s+header|bad\s+magic\s+number|"
+    r"model\s+identifier\s+'[^'\n]*',\s+should\s+be\s+'\w+'|"
     r"Check\s+failed:\s+\w*version\w*\s*==\s*\d+U?\s*\((?:[1-9]\d{3,})\s+vs\.?\s+\d+\)",
     re.I,
 )
-"""A reader checking a file's first bytes against its own format's magic number, and failing;
+"""A reader checking a file's first bytes against its own format's magic number, and failing
+(TensorFlow's ``not an sstable (bad magic number)``, TensorFlow Lite's ``Model provided has
+model identifier ' .pb', should be 'TFL3'``);
 or a glog check finding a version field of thousands (``version == 0U (22045 vs. 0)``):
 bytes of another kind of file where the format's version stands."""
 PICKLED_FILE = re.compile(r"[\w.\-]+\.(?:pth|pt|ckpt|pkl)(?![\w.])", re.I)
@@ -533,11 +536,14 @@ QUANTITY = re.compile(
     r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
     r"(?P<classes>num[\s_]classes|num[\s_]labels|n_classes)|"
     r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?)|"
-    r"(?P<tensors>number\s+of\s+tensors|tensor\s+count|n_tensors|tensors\s+loaded))\b",
+    r"(?P<tensors>number\s+of\s+tensors|tensor\s+count|n_tensors|tensors\s+loaded)|"
+    r"(?P<channels>number\s+of\s+(?:input\s+)?channels))\b",
     re.I,
 )
 """A model quantity a sentence may state two values of: vocabulary, parallel degree, width,
-classes, layers, the tensors a file holds."""
+classes, layers, the tensors a file holds, the input channels a checkpoint was trained on."""
+CHECKPOINT_WORD = re.compile(r"checkpoint|pretrained|weights|saved\s+model", re.I)
+"""Words that make a count of channels the checkpoint's, not an image's colour mode."""
 DIFFER_CUE = re.compile(r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer", re.I)
 PATH_WORD = re.compile(r"\S*[/\\]\S*|\S+\.(?:model|json|bin|pth?|gguf|safetensors)\b")
 HEADER_NUMBER = re.compile(
@@ -1098,7 +1104,8 @@ def _stated_quantity(text: str) -> tuple[str, int, int] | None:
 
     ``Vocab size mismatch (model has 38464, but tokenizer.model has 38656)``, ``Loading a
     checkpoint for MP=1 but world size is 8``: the kind (``vocab``, ``parallel``, ``width``,
-    ``classes``, ``layers``) and the two values in the order written.
+    ``classes``, ``layers``, ``tensors``, ``channels``) and the two values in the order
+    written.
     """
     for line in _statements(text)[:2000]:
         quantity = QUANTITY.search(line)
@@ -1108,6 +1115,8 @@ def _stated_quantity(text: str) -> tuple[str, int, int] | None:
             dict.fromkeys(int(n) for n in re.findall(r"\b\d+\b", PATH_WORD.sub(" ", line)))
         )
         kind = next(k for k, v in quantity.groupdict().items() if v)
+        if kind == "channels" and CHECKPOINT_WORD.search(line) is None:
+            continue
         # Zero pieces of a model-parallel save is a count too: the loader found none.
         if len(numbers) == 2 and (all(numbers) or kind == "parallel"):
             return (kind, numbers[0], numbers[1])
