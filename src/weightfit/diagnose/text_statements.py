@@ -620,6 +620,8 @@ def broken_file(ctx: Context) -> None:
     if facts is None or not facts.broken_file or ctx.findings:
         return
     said = facts.broken_file
+    if TF_PIECE.search(facts.text) and re.search(r"magic", said, re.I):
+        return  # a piece of a TensorFlow checkpoint read whole: the files' reading
     if facts.other_format:
         ctx.add(other_format_finding(said, facts.other_format))
         return
@@ -664,6 +666,9 @@ def broken_file(ctx: Context) -> None:
     )
 
 
+TF_PIECE = re.compile(r"\.data-\d{5}-of-\d{5}\b|\.ckpt[\w\-]*\.index\b")
+"""A piece of a TensorFlow checkpoint, which readers take by its prefix: its magic is no
+checkpoint table's, yet the file is whole."""
 BINARY_LOAD_KEY = re.compile(r"invalid\s+load\s+key,\s*'\\x(?:0[0-8bcdef]|1[0-9a-f])'")
 """An unpickler's first byte that is a control character: a binary file of another format
 (a TensorFlow checkpoint's ``\x00``, gzip's ``\x1f``), never text nor a pickle cut short."""
