@@ -397,6 +397,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # A line of prose setting a model's name against a checkpoint's ("... is X, but Y in the
+    # pre-trained checkpoint"): the model lacks X, the checkpoint has Y (MAE's blocks.N.mlp).
+    "prose_pair": [("ShoufaChen__AdaptFormer__11", "rename", {})],
     # A count of input channels the checkpoint was trained on, stated against the inputs'.
     "stated_channels": [("google__deepvariant__563", "version", {})],
     # A wide first convolution taking one stack of latents and fed another (IC-Light's fc
@@ -1172,3 +1175,14 @@ def test_an_image_of_another_colour_mode_is_no_latent_stack() -> None:
     )
     with pytest.raises(NoLoadingErrorFound):
         weightfit.explain(text)
+
+
+def test_a_side_word_inside_a_name_binds_no_side() -> None:
+    """``model.embed_tokens.weight`` carries the word "model": no side for the other name."""
+    text = (
+        "The converter skips lm_head.weight because the tied weight is already covered by "
+        "model.embed_tokens.weight, but the index still maps it.\n"
+        "SafetensorError: Error while deserializing header: invalid JSON in header"
+    )
+    result = weightfit.explain(text)
+    assert all(f.category not in ("missing", "unexpected") for f in result.findings)

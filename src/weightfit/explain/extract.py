@@ -216,6 +216,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
     _stated_keys(text, section)
     if not section.mismatched:
         _unnamed(text, tokens, section)
+    if not (section.mismatched or section.missing or section.unexpected):
+        _prose_pair(text, tokens, section)
     # Caffe's statement names a layer outright: its name needs no dots to be one.
     known.unshaped = [
         name
@@ -606,6 +608,67 @@ STATED_KEY = re.compile(
 )
 """PyTorch 0.3's ``unexpected key "acc" in state_dict``: the sentence says the word is a key,
 dotted or not (a metric or an epoch counter saved beside the weights)."""
+
+
+PROSE_SIDES = (
+    (
+        "checkpoint",
+        re.compile(r"\b(?:checkpoints?|ckpt|pre-?trained|weights?\s+file|saved)\b", re.I),
+    ),
+    ("model", re.compile(r"\b(?:model|code|network|implementation)\b", re.I)),
+)
+"""Words a sentence of prose puts beside a name to say whose it is."""
+
+
+def _prose_pair(text: str, tokens: list[_Token], section: Section) -> None:
+    """Read a line of prose naming one tensor as the model's and another as the checkpoint's.
+
+    ``the key in the model's state_dict is blocks.0.fc1.weight, but blocks.0.mlp.fc1.weight
+    in the pre-trained checkpoint``: a line contrasting two names (``but``, ``instead``),
+    each taking the side of the side word nearest to it, outside any name; two names on two
+    sides are a name the model lacks and one the checkpoint has instead.
+    """
+    for line_start, line in _lines(text):
+        if CONTRAST.search(line) is None:
+            continue
+        spans = [
+            (t.start - line_start, t.end - line_start)
+            for t in tokens
+            if t.name and line_start <= t.start < line_start + len(line)
+        ]
+        named = {line[a:b]: (a, b) for a, b in spans}
+        if len(named) != 2:
+            continue
+        sides = {_nearest_side(line, span, spans): name for name, span in named.items()}
+        if set(sides) == {"checkpoint", "model"}:
+            section.missing.append(sides["model"].replace("/", "."))
+            section.unexpected.append(sides["checkpoint"].replace("/", "."))
+            return
+
+
+CONTRAST = re.compile(r"\bbut\b|\bwhile\b|\bwhereas\b|\binstead\b|\bvs\.?\s|\bdiffer", re.I)
+"""Words of a sentence setting two things against each other."""
+
+
+def _lines(text: str) -> Iterator[tuple[int, str]]:
+    start = 0
+    for line in text.split("\n"):
+        yield start, line
+        start += len(line) + 1
+
+
+def _nearest_side(line: str, span: tuple[int, int], names: list[tuple[int, int]]) -> str:
+    """The side whose word stands nearest a name in its line, words inside names left out."""
+    start, end = span
+    best, distance = "", len(line) + 1
+    for side, words in PROSE_SIDES:
+        for word in words.finditer(line):
+            if any(a <= word.start() < b for a, b in names):
+                continue
+            gap = start - word.end() if word.end() <= start else word.start() - end
+            if 0 <= gap < distance:
+                best, distance = side, gap
+    return best
 
 
 def _stated_keys(text: str, section: Section) -> None:
