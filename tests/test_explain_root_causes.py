@@ -146,6 +146,8 @@ def test_a_rule_seen_on_one_or_two_dev_texts_claims_no_more_than_an_unmeasured_o
 
     assert Measured(1, 1).cap <= UNMEASURED and Measured(2, 2).cap <= UNMEASURED
     assert Measured(1, 0).cap < Measured(1, 1).cap
+    # A first miss moves the cap from the unmeasured one no further than two texts' prior.
+    assert abs(Measured(1, 0).cap - 0.3) < 1e-9 and Measured(2, 0).cap > 0.2
     # Past the first texts, a lower bound of the precision: more evidence earns more.
     caps = [Measured(n, n).cap for n in (3, 5, 10, 30)]
     assert caps == sorted(caps) and 0.5 < caps[0] < 0.7 and caps[-1] < 0.97

@@ -9,8 +9,9 @@ right on the development part of ``tests/data/errors-real/`` (``bench/explain_re
   10 of 10 0.86, and one often wrong earns little;
 - nothing above :data:`UNMEASURED` for a rule seen on fewer than :data:`MIN_SEEN` dev texts:
   rules are written while reading the dev texts, so a rule's first hits are the texts that
-  motivated it, not evidence that it generalises; nor below :data:`FEW_SEEN_FLOOR`, since a
-  first miss is no more evidence than a first hit.
+  motivated it, not evidence that it generalises. Below that, the few texts seen move the
+  cap from :data:`UNMEASURED` as :data:`PRIOR_TEXTS` texts of that precision would weigh
+  against them: a first miss is no more evidence than a first hit (one miss of one: 0.30).
 
 A rule never measured stays below 0.5 (:data:`UNMEASURED`): its precision is not known.
 The cap never raises a confidence.
@@ -33,9 +34,10 @@ UNMEASURED = 0.45
 MIN_SEEN = 3
 """Fewest dev texts on which a rule's top findings were measured for its cap to pass 0.5."""
 
-FEW_SEEN_FLOOR = 0.15
-"""The least confidence of a rule seen on fewer than :data:`MIN_SEEN` dev texts: one miss in
-one text bounds its precision at 0, but says little of the next text."""
+PRIOR_TEXTS = 2
+"""How many texts at :data:`UNMEASURED` precision a rule seen on fewer than :data:`MIN_SEEN`
+dev texts is assumed to have before them: one miss in one text bounds its precision at 0,
+but says little of the next text."""
 
 Z = 1.28
 """Standard deviations below the measured precision the cap sits (Wilson score bound)."""
@@ -62,7 +64,9 @@ class Measured:
         centre = p + z2 / (2 * n)
         spread = Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n))
         bound = (centre - spread) / (1 + z2 / n)
-        return bound if n >= MIN_SEEN else min(max(bound, FEW_SEEN_FLOOR), UNMEASURED)
+        if n >= MIN_SEEN:
+            return bound
+        return min((self.right + PRIOR_TEXTS * UNMEASURED) / (n + PRIOR_TEXTS), UNMEASURED)
 
 
 @cache
