@@ -62,6 +62,7 @@ from weightfit.diagnose import (
     rearranged,
     rename,
     structure,
+    text_builders,
     text_config,
     text_fused,
     text_layouts,
@@ -582,6 +583,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_rows.broadcast_rows,
         ("vocab_resize", "num_classes", "pos_embed_resize", "wrong_variant"),
         after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "weight_map_check",
+        text_builders.weight_map_check,
+        ("version",),
+        after=("unexplained_shapes", "broken_file"),
         profiles=TEXT,
     ),
     Rule(
