@@ -323,8 +323,9 @@ def unlisted(ctx: Context) -> None:
                 "no list): parts the model builds elsewhere or not at all (a frozen tower "
                 "loaded on its own, an EMA copy, a head of another task)"
                 if only_extra
-                else "the model has weights the checkpoint does not (the message names no "
-                "list): usually a new task head that training will fill"
+                else "the model has weights the checkpoint does not (the text names none): "
+                "a new part of the model (a task head that training fills), or names that "
+                "differ (another release's or model's)"
             ),
             evidence={"missing": missing, "unexpected": unexpected},
             confidence=0.5,

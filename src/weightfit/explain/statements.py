@@ -269,12 +269,14 @@ COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
     r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)|"
-    r"Missing\s+(\d+)\s+parameters?\b"
+    r"Missing\s+(\d+)\s+parameters?\b|Missing\s+keys?(?:\(s\))?\s+in\s+state_?dict"
 )
 """transformers' "weights not initialized" message, even when the paste dropped its list;
-MLX's ``Missing 358 parameters:`` with its list cut."""
+MLX's ``Missing 358 parameters:`` with its list cut; PyTorch's ``Missing key(s) in
+state_dict:`` pasted without its names."""
 UNLISTED_UNEXPECTED = re.compile(
-    r"were\s+not\s+used\s+when\s+initializing|Received\s+parameters\s+not\s+in\s+model"
+    r"were\s+not\s+used\s+when\s+initializing|Received\s+parameters\s+not\s+in\s+model|"
+    r"Unexpected\s+keys?(?:\(s\))?\s+in\s+state_?dict"
 )
 """transformers' "weights not used" and MLX's "parameters not in model", their lists cut."""
 LAYER_COUNTS = re.compile(
