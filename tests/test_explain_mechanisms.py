@@ -403,6 +403,14 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # A loader's own words that a file is not compatible with the base model it was given.
+    "incompatible_file": [
+        (
+            "Kosinkadink__ComfyUI-AnimateDiff-Evolved__170",
+            "wrong_variant",
+            {"file": "sdxl_animatediff.ckpt", "base": "SDXL-based model"},
+        ),
+    ],
     # A TensorRT API builder's check failing on weights it took from a .wts map by name: the
     # file exported from another release of the model (2 of 3 dev texts; the third,
     # wang-xinyu__tensorrtx__1258, was another variant: s6 weights built as s).

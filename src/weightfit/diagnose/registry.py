@@ -62,6 +62,7 @@ from weightfit.diagnose import (
     rearranged,
     rename,
     structure,
+    text_bases,
     text_builders,
     text_config,
     text_fused,
@@ -583,6 +584,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_rows.broadcast_rows,
         ("vocab_resize", "num_classes", "pos_embed_resize", "wrong_variant"),
         after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "incompatible_file",
+        text_bases.incompatible_file,
+        ("wrong_variant",),
+        after=("unexplained_shapes", "broken_file"),
         profiles=TEXT,
     ),
     Rule(
