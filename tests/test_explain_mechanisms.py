@@ -403,6 +403,15 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # A private hook the loading library calls on a model class that lacks it (transformers
+    # 4.52 calling _initialize_weights on MiniCPM-V's remote-code Resampler).
+    "missing_private_hook": [
+        (
+            "1038lab__ComfyUI-MiniCPM__13",
+            "version",
+            {"class": "Resampler", "attribute": "_initialize_weights"},
+        ),
+    ],
     # A loader's own words that a file is not compatible with the base model it was given.
     "incompatible_file": [
         (
@@ -1207,3 +1216,9 @@ def test_a_side_word_inside_a_name_binds_no_side() -> None:
     )
     result = weightfit.explain(text)
     assert all(f.category not in ("missing", "unexpected") for f in result.findings)
+
+
+def test_a_private_attribute_missing_outside_any_load_is_no_hook_change() -> None:
+    """A private attribute lacking on an object while nothing loads says nothing of a load."""
+    with pytest.raises(NoLoadingErrorFound):
+        weightfit.explain("AttributeError: 'Trainer' object has no attribute '_train_step'")

@@ -165,6 +165,26 @@ def stale_attribute(ctx: Context) -> None:
         _report_api_change(ctx, cls, attribute, api)
         return
     found = [c for c in changes if c.kind == "attribute"]
+    if not found and facts.called_hook:
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"'{cls}' has no attribute '{attribute}': the loading library called a "
+                    "private hook that this class's code does not define, so the model's code "
+                    "(a repository's remote code, another package) and the loading library "
+                    "are of releases that do not go together"
+                ),
+                evidence={"class": cls, "attribute": attribute},
+                confidence=0.4,
+                fix_note=(
+                    "install the library release the model's code was written for (its "
+                    "requirements), or update the model's code to the installed release"
+                ),
+            )
+        )
+        return
     if not found:
         ctx.add(
             Finding(

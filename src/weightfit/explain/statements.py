@@ -177,6 +177,8 @@ LOADING_CONTEXT = re.compile(
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
     # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
     r"\bload\w*\(|\w+(?<!Data)Loader\w*|\b(?:restore|init_from|load_from)\w*|"
+    # A runner's own words that loading the model failed.
+    r"\bmodel\s+loading\b|\bfailed\s+to\s+load\s+(?:the\s+)?model\b|"
     # Code copying saved values into a model's tensors (``param.data.copy_(blobs[name])``).
     r"\.copy_\(|"
     # A network built from a map of named weights (TensorRT API builders read .wts files).
@@ -565,6 +567,8 @@ META_DEVICE = re.compile(
     r"([\w.]+)\s+is\s+on\s+the\s+meta\s+device|Cannot\s+copy\s+out\s+of\s+meta\s+tensor"
 )
 """A parameter left on the meta device after loading: no value in the checkpoint for it."""
+BUILTIN_TYPES = frozenset({"NoneType", "dict", "str", "list", "tuple", "int", "float", "bytes"})
+"""Python's own types: a private attribute missing from them is no class's hook."""
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
 STALE_ATTRIBUTE = re.compile(r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](\w+)['’]")
 """A module object lacking an attribute its class now has: pickled by another version."""
@@ -687,6 +691,8 @@ class Facts:
             pipelines' ``expects 4 but received ... = 9``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
+        called_hook: Whether that attribute is a private hook a loader called on a class
+            that lacks it (``'Resampler' object has no attribute '_initialize_weights'``).
         missing_class_file: The file of the module that lacked a pickled class, as
             ``Can't get attribute 'MP' on <module 'models.common' from '...'>`` names it.
         stated: ``(kind, first, second)`` of a line stating two values of one model
@@ -757,6 +763,7 @@ class Facts:
     layer_counts: tuple[int, int] | None = None
     layer_weights: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
+    called_hook: bool = False
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
     matmul: tuple[int, int, int] | None = None
@@ -991,8 +998,17 @@ def facts(text: str) -> Facts:
             .rstrip()
             .endswith("ModuleAttributeError:")
         )
-        if known or unpickled or of_module:
+        # A loader calling a private hook on a model class that lacks it: the class's code
+        # (a repository's remote code, another package) and the loader are other releases.
+        hook = (
+            attribute.startswith("_")
+            and not attribute.startswith("__")
+            and cls not in BUILTIN_TYPES
+            and LOADING_CONTEXT.search(text) is not None
+        )
+        if known or unpickled or of_module or hook:
             found.stale_attribute = (cls, attribute)
+            found.called_hook = hook and not (known or unpickled or of_module)
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
             found.stale_option = (cls, attribute)
