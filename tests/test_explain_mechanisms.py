@@ -403,6 +403,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # SSD's mbox_conf scores priors × classes: its rows are a label set (a Keras kernel
+    # printed after load_weights turned it to PyTorch's order).
+    "ssd_confidences": [("bubbliiiing__ssd-keras__4", "num_classes", {})],
     # A private hook the loading library calls on a model class that lacks it (transformers
     # 4.52 calling _initialize_weights on MiniCPM-V's remote-code Resampler).
     "missing_private_hook": [

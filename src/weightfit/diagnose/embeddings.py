@@ -66,6 +66,7 @@ _HEAD_WORDS = (
     "pred",  # predictor, prediction, bbox_pred
     "final",
     "output",
+    "mbox_conf",  # SSD's class confidences: priors × classes
 )
 _TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
 _NOT_TOKEN_WORDS = (
