@@ -814,6 +814,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"checkpoint_layers": 133, "model_layers": 134},
         ),
         ("pavlo-melnyk__offline-HCCR__5", "version", {"checkpoint_layers": 30}),
+        # In a network of a few layers, one layer is part of its design: another model type.
+        ("deepfakes__faceswap-playground__42", "wrong_variant", {"checkpoint_layers": 6}),
     ],
     # Two token counts that meet, each a patch grid plus a class token (257 = 16² + 1,
     # 577 = 24² + 1): a vision encoder of another image size.

@@ -508,7 +508,7 @@ def layer_counts(ctx: Context) -> None:
     if have == 0 < want:
         _report_no_layers(ctx, want)
         return
-    if abs(have - want) == 1:
+    if abs(have - want) == 1 and min(have, want) >= MANY_LAYERS:
         _report_one_layer_apart(ctx, have, want)
         return
     ctx.add(
@@ -524,6 +524,12 @@ def layer_counts(ctx: Context) -> None:
             fix_note="build the model the weights were saved from (same depth and options)",
         )
     )
+
+
+MANY_LAYERS = 20
+"""Layers from which one more or fewer is an implementation's extra layer, not a size: in a
+network of a few layers, one layer is a large part of its design (faceswap's LowMem model
+has 6 to the Original's 7)."""
 
 
 def _report_one_layer_apart(ctx: Context, have: int, want: int) -> None:
