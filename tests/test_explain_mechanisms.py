@@ -403,6 +403,15 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "quantization_library_lookup": [
         ("InternLM__xtuner__217", "quantization", {"package": "bitsandbytes"})
     ],
+    # TensorFlow's "Shapes A and B are incompatible" between two convolution kernels (a
+    # square window, then channels): a variable filled, its outputs 1 against 2, a head.
+    "tf_kernel_shapes": [
+        (
+            "OniroAI__Semantic-segmentation-with-MobileNetV3__7",
+            "num_classes",
+            {"checkpoint_classes": 1, "model_classes": 2},
+        ),
+    ],
     # SSD's mbox_conf scores priors × classes: its rows are a label set (a Keras kernel
     # printed after load_weights turned it to PyTorch's order).
     "ssd_confidences": [("bubbliiiing__ssd-keras__4", "num_classes", {})],

@@ -291,6 +291,9 @@ def _symbols_apart(change: _RowChange) -> bool:
     return abs(change.have - change.want) <= NEAR_SYMBOLS
 
 
+FEW_OUTPUTS = 2
+"""Most outputs of a layer that is never a width: a head predicting one or two values (a
+mask's foreground, a binary label)."""
 NEAR_SYMBOLS = 2
 """Rows a token table gains or loses when symbols are added or dropped (a pad, an end mark)."""
 
@@ -703,6 +706,8 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
             # Only the row counts speak: labels when off the width tile or a known label
             # set far from the other count, never a count one symbol apart (150 against 151
             # is ADE20K with its background as much as a symbol table grown by one).
+            if max(change.have, change.want) <= FEW_OUTPUTS:
+                return True  # a layer of one or two outputs is no width: a prediction head
             return not _symbols_apart(change) and (_odd_rows(change, shape) or _label_rows(change))
         stack = stack_of(change.name)
         if (

@@ -21,7 +21,8 @@
   (3, 4), and the assigned value shape (5, 4) are incompatible`` (2.4 on, named), and
   before 2.4 ``Shapes (150, 384) and (151, 384) are incompatible`` (the variable's, then
   the value's: ``self._shape.assert_is_compatible_with(value.shape)``), read only beside
-  code loading weights (the same words come from a loss given the wrong labels).
+  code loading weights or between two convolution kernels (the same words come from a
+  loss given the wrong labels).
 
 TensorFlow 1.x's ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with input
 shapes: [3,3,1,32], [32,3,3,3]`` is left to the generic extractor, as written: the file's
@@ -148,19 +149,36 @@ def parse(text: str) -> list[Section]:
         name = match.group(2).split(":")[0].replace("/", ".")
         checkpoint, model = _numbers(match.group(1)), _numbers(match.group(3))
         sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
-    if FILLING_VARIABLES.search(text):
-        for match in TF_SHAPES.finditer(text):
-            model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+    filling = FILLING_VARIABLES.search(text) is not None
+    for match in TF_SHAPES.finditer(text):
+        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+        if filling or (_conv_kernel(model) and _conv_kernel(checkpoint)):
             sections.append(_unnamed(match.start(), checkpoint, model))
     return sections
+
+
+KERNEL_SIZES = range(1, 8)
+"""Window sizes of convolutions (1x1 to 7x7)."""
+
+
+def _conv_kernel(shape: tuple[int, ...]) -> bool:
+    """Whether a shape is a TensorFlow convolution kernel: a square window, then channels.
+
+    Only a variable has such a shape: a batch of images is ``(n, h, w, c)`` with a window
+    of pixels far larger, and labels or logits have fewer axes.
+    """
+    return len(shape) == 4 and shape[0] == shape[1] and shape[0] in KERNEL_SIZES
 
 
 def _unnamed(start: int, checkpoint: tuple[int, ...], model: tuple[int, ...]) -> Section:
     """A variable the message does not name, its shapes as printed.
 
-    A kernel (``[in, out]``) or a table (``[rows, width]``) alike: no layout to turn to.
+    A matrix is a kernel (``[in, out]``) or a table (``[rows, width]``) alike: no layout to
+    turn to. Four axes are a convolution's kernel (``HWIO``), turned to PyTorch's order.
     """
     section = Section(model="", origin="tensorflow", start=start)
+    if len(checkpoint) == len(model) == 4:
+        checkpoint, model = torch_layout(checkpoint), torch_layout(model)
     section.mismatched[UNNAMED] = (checkpoint, model)
     return section
 
