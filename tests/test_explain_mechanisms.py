@@ -442,6 +442,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # A line of prose setting a model's name against a checkpoint's ("... is X, but Y in the
     # pre-trained checkpoint"): the model lacks X, the checkpoint has Y (MAE's blocks.N.mlp).
     "prose_pair": [("ShoufaChen__AdaptFormer__11", "rename", {})],
+    # Lists headed by the side they describe ("Checkpoint has:", "Public code ... has:"):
+    # the checkpoint's modules against the code's, arranged otherwise.
+    "side_headed_lists": [("cocoalex00__Mamba2D__2", "version", {})],
     # A count of input channels the checkpoint was trained on, stated against the inputs'.
     "stated_channels": [("google__deepvariant__563", "version", {})],
     # A wide first convolution taking one stack of latents and fed another (IC-Light's fc
@@ -1236,3 +1239,11 @@ def test_a_private_attribute_missing_outside_any_load_is_no_hook_change() -> Non
     """A private attribute lacking on an object while nothing loads says nothing of a load."""
     with pytest.raises(NoLoadingErrorFound):
         weightfit.explain("AttributeError: 'Trainer' object has no attribute '_train_step'")
+
+
+def test_one_side_headed_list_alone_is_no_side_reading() -> None:
+    """A list headed "Checkpoint has:" with no list of the model's says nothing is missing."""
+    from weightfit.explain.extract import extract
+
+    section = extract("Checkpoint has:\n- encoder.layers.0.attn.q_proj.weight\n")
+    assert not section.unexpected and not section.missing

@@ -692,6 +692,7 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
     cues = sorted(
         [(m.start(), m.end(), "missing") for m in _limit(MISSING_CUES.finditer(text))]
         + [(m.start(), m.end(), "unexpected") for m in _limit(UNEXPECTED_CUES.finditer(text))]
+        + _side_headers(text)
     )
     for index, (start, end, side) in enumerate(cues):
         stop = cues[index + 1][0] if index + 1 < len(cues) else len(text)
@@ -719,6 +720,27 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
             side = cues[index][2]
             (section.missing if side == "missing" else section.unexpected).append(token.name)
             listed.add(token.name)
+
+
+CHECKPOINT_HEADER = re.compile(
+    r"^[^\S\n]*(?:the\s+)?(?:checkpoint|ckpt|pre-?trained\s+(?:model|weights)|weights?\s+file)"
+    r"[^\S\n]*(?:has|contains|keys)?[^\S\n]*:[^\S\n]*$",
+    re.I | re.M,
+)
+MODEL_HEADER = re.compile(
+    r"^[^\S\n]*(?:the\s+)?[\w \t().,/-]{0,60}?\b(?:model|code|network)\b[\w \t().,/-]{0,60}?"
+    r"\b(?:has|expects|keys)[^\S\n]*:[^\S\n]*$",
+    re.I | re.M,
+)
+"""Lines heading a list of what one side holds (``Checkpoint has:``, ``Public code (v1.0.0
+release) has:``): read as a side's list when the text heads both sides so."""
+
+
+def _side_headers(text: str) -> list[tuple[int, int, str]]:
+    """Cues of lists headed by the side they describe, when the text heads both sides."""
+    held = [(m.start(), m.end(), "unexpected") for m in CHECKPOINT_HEADER.finditer(text)]
+    built = [(m.start(), m.end(), "missing") for m in MODEL_HEADER.finditer(text)]
+    return [*held, *built] if held and built else []
 
 
 UNQUOTED_ITEM = re.compile(r"[^\s,{}]*(?:\{[^{}]*\}[^\s,{}]*)+|[^\s,{}]+")
