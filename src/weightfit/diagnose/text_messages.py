@@ -279,7 +279,7 @@ def lora_reshape(ctx: Context) -> None:
         elif not (facts and facts.lora) and _fits_no_shape(finding):
             # Fewer values than the layer takes, in no shape one axis apart, and neither an
             # adapter nor a checkpoint of another configuration named: the values ran out.
-            finding = _cut_short(fact.expected, fact.size)
+            finding = _cut_short(finding)
         ctx.add(finding)
 
 
@@ -367,19 +367,20 @@ def _fits_no_shape(finding: Finding) -> bool:
     return "implied_shape" not in evidence and evidence["elements"] < evidence["expected_elements"]
 
 
-def _cut_short(expected: tuple[int, ...], size: int) -> Finding:
-    """``partitioned``: a weight's values ran out before its layer's shape was filled."""
-    want = math.prod(expected)
+def _cut_short(finding: Finding) -> Finding:
+    """The reshape finding read as a weight whose values ran out (``partitioned``)."""
+    evidence = finding.evidence
     return Finding(
         category="partitioned",
         severity="error",
         message=(
-            f"a weight has {size} values where its shape {list(expected)} takes {want}, and "
-            "no shape one axis apart from it holds that many: no configuration of the model "
-            "explains the count, so the values ran out. The weights file is cut short, or "
-            "the weights are split over several files and only some were read"
+            f"a weight has {evidence['elements']} values where its shape "
+            f"{evidence['expected_shape']} takes {evidence['expected_elements']}, and no shape "
+            "one axis apart from it holds that many: no configuration of the model explains "
+            "the count, so the values ran out. The weights file is cut short, or the weights "
+            "are split over several files and only some were read"
         ),
-        evidence={"expected_shape": list(expected), "elements": size, "expected_elements": want},
+        evidence=evidence,
         confidence=0.4,
         fix_note=(
             "compare the weight files' sizes with the source's and download again; if the "
