@@ -442,6 +442,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # A line of prose setting a model's name against a checkpoint's ("... is X, but Y in the
     # pre-trained checkpoint"): the model lacks X, the checkpoint has Y (MAE's blocks.N.mlp).
     "prose_pair": [("ShoufaChen__AdaptFormer__11", "rename", {})],
+    # A name labelling one shape on each of two lines, each after its side's words
+    # ("Pretrained model: X: [..]" then "current graph: X: [..]"), whatever its last word.
+    "labelled_on_two_lines": [
+        ("charliememory__Pose-Guided-Person-Image-Generation__3", "wrong_variant", {}),
+    ],
     # Lists headed by the side they describe ("Checkpoint has:", "Public code ... has:"):
     # the checkpoint's modules against the code's, arranged otherwise.
     "side_headed_lists": [("cocoalex00__Mamba2D__2", "version", {})],
@@ -1247,3 +1252,13 @@ def test_one_side_headed_list_alone_is_no_side_reading() -> None:
 
     section = extract("Checkpoint has:\n- encoder.layers.0.attn.q_proj.weight\n")
     assert not section.unexpected and not section.missing
+
+
+def test_a_name_labelling_a_shape_on_each_of_two_lines_is_one_mismatch() -> None:
+    from weightfit.explain.extract import extract
+
+    section = extract(
+        "Pretrained model: net/G/conv18: [3, 3, 256, 128]\n"
+        "current graph: net/G/conv18: [3, 3, 128, 128]\n\nany idea?\n"
+    )
+    assert section.mismatched == {"net.G.conv18": ((3, 3, 256, 128), (3, 3, 128, 128))}

@@ -79,6 +79,7 @@ NOT_A_NAME = re.compile(
 SHAPE = re.compile(
     r"torch\.Size\(\s*\[\s*(?P<size>[\d,\s]*)\]\s*\)"
     r"|(?<![\w\]])\[\s*(?P<list>\d+(?:\s*,\s*\d+)*)\s*,?\s*\](?!\s*[\w(\[])"
+    r"|(?<![\w\]])\[\s*(?P<ending>\d+(?:\s*,\s*\d+)+)\s*,?\s*\](?=[^\S\n]*\n)"
     r"|(?<![\w\])])\(\s*(?P<tuple>\d+L?(?:\s*,\s*\d+L?)+\s*,?|\d+L?\s*,)\s*\)"
     r"|(?<![\w.])(?P<times>\d+(?:\s*[x×]\s*\d+)+)(?![\w.])"
     r"|(?<![\w\]])\[[^\S\n]*(?P<spaced>\d+(?:[^\S\n]+\d+)+)[^\S\n]*\](?!\s*[\w(\[])"
@@ -87,7 +88,8 @@ SHAPE = re.compile(
 """A shape, in any of the notations people and libraries print. A tuple of one size is
 ``(5,)`` as Python prints it: ``(0)`` numbers an item of a list, it is no shape. Python 2
 printed sizes as longs: ``(3L, 3L, 3L, 64L)``; NumPy and TensorFlow print a shape held in an
-array without commas: ``[1024 30 3]``; DyNet prints its dimensions in braces: ``{100,400574}``."""
+array without commas: ``[1024 30 3]``; DyNet prints its dimensions in braces: ``{100,400574}``.
+A list of several sizes ending its line is a shape whatever the next line says."""
 
 CHECKPOINT_CUES = (
     "checkpoint",
@@ -190,6 +192,9 @@ STATED_NAME = re.compile(
 )
 """A dotted name a shape statement introduces: a tensor whatever its last word
 (``reduction.mel_scale.fb``)."""
+SHAPE_LABEL = re.compile(r"[^\S\n]*:[^\S\n]*(?:torch\.Size\(|[\[(])[^\S\n]*\d")
+"""A name labelling the shape that follows it (``UAEnoFC/G/conv18: [3, 3, 256, 128]``): a
+tensor, whatever its last word."""
 SLASHED = re.compile(r"(?<![\w/.:])((?:[A-Za-z_][\w.\-]*/){1,12}[A-Za-z_]\w*)(?![\w/]|\.\w)")
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
 
@@ -304,7 +309,8 @@ def _tokens(text: str) -> list[_Token]:
         name = match.group(1).rstrip(".-")
         if text.startswith("(", match.start(1) + len(name)):
             continue  # a call in the traceback's code (``warnings.warn(``), not a tensor
-        if _is_name(name, listed=match.start(1) in stated):
+        labelled = SHAPE_LABEL.match(text, match.start(1) + len(name)) is not None
+        if _is_name(name, listed=match.start(1) in stated or labelled):
             tokens.append(_Token(match.start(1), match.start(1) + len(name), name=name))
         if len(tokens) > MAX_NAMES:
             break
@@ -322,13 +328,15 @@ def _tokens(text: str) -> list[_Token]:
     # Slash-separated paths of other frameworks (TensorFlow, Paddle): 'logit/weights'.
     for match in SLASHED.finditer(text):
         path = match.group(1)
-        if PARAM_LEAF.fullmatch(path.rsplit("/", 1)[-1]) and not NOT_A_NAME.search(path):
+        labelled = SHAPE_LABEL.match(text, match.end(1)) is not None
+        leaf = PARAM_LEAF.fullmatch(path.rsplit("/", 1)[-1]) is not None
+        if (leaf or labelled) and not NOT_A_NAME.search(path):
             tokens.append(_Token(match.start(1), match.end(1), name=path.replace("/", ".")))
     for match in SHAPE.finditer(text):
         raw = next(
             (
                 match.group(g)
-                for g in ("size", "list", "tuple", "spaced", "braced")
+                for g in ("size", "list", "ending", "tuple", "spaced", "braced")
                 if match.group(g) is not None
             ),
             None,
@@ -356,6 +364,8 @@ def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
             pair = [before[-1], after[0]]
         elif not after and _named_after(text, tokens, index):
             pair = [index - 2, index - 1]  # "Expected shape (a) but received shape (b) for X"
+        elif len(after) == 1 and (again := _labelled_again(text, tokens, index)) is not None:
+            pair = [after[0], again]  # "pretrained: X: [a]" then "current graph: X: [b]"
         else:
             continue
         first, second = (tokens[i] for i in pair)
@@ -375,6 +385,24 @@ def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
 
 TF_KERNEL = re.compile(r"/\w*kernel(?::\d+)?$")
 """A TensorFlow variable path to a kernel (``dense/kernel``): stored input axis first."""
+
+
+def _labelled_again(text: str, tokens: list[_Token], index: int) -> int | None:
+    """The shape the same name labels on the next line, when it labels one on each.
+
+    ``Pretrained model: conv18: [3, 3, 256, 128]`` then ``current graph: conv18: [3, 3, 128,
+    128]``: a name's two shapes, one per line, each after its own side's words.
+    """
+    token = tokens[index]
+    line_end = text.find("\n", token.end)
+    for j in range(index + 1, len(tokens)):
+        other = tokens[j]
+        if other.name:
+            if other.name != token.name or text.count("\n", token.end, other.start) != 1:
+                return None
+            after = _shapes_after(text, tokens, j)
+            return after[0] if len(after) == 1 and other.start > line_end >= 0 else None
+    return None
 
 
 def _shapes_after(text: str, tokens: list[_Token], index: int) -> list[int]:
