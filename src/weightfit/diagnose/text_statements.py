@@ -909,9 +909,9 @@ FORMAT_VERSIONS = {
         "the file is a pickle Python 2 wrote: its byte strings (NumPy arrays, storage names) "
         "do not decode as text in Python 3",
         "Python 2",
-        "load it once with encoding='latin1' (torch.load(..., encoding='latin1'), "
-        "pickle.load(..., encoding='latin1')) in a session you trust, and save it again "
-        "from Python 3",
+        "save its weights again from Python 2 as a state_dict or safetensors; only for a file "
+        "from a source you trust, unpickle it once in Python 3 with encoding='latin1' and save "
+        "the weights again (unpickling runs the file's code)",
     ),
     "ggml_container": (
         "GGML's file container changed from ggml to ggmf, ggjt (2023) and GGUF (August "
