@@ -165,13 +165,15 @@ FILE_NAME = re.compile(
 """A checkpoint file's name, not the start of a dotted path (``cond_stage_model.model.x``)."""
 RAISED = re.compile(
     r"\b\w*(?:Error|Exception)\b:\s*\S|^[^\S\n]*ERROR\b|Error\s+occurred\s+when\s+executing|"
+    r"^[^\S\n]*(?:[a-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)[^\S\n]*$|"
     r"\[Errno\s+\d+\]|Assertion\s+[`'\"][^`'\"\n]{1,80}[`'\"]\s+failed|"
     r"Exception\s+during\s+processing|\[\w+(?:Error|Exception)\]|"
     r"called\s+`Result::unwrap\(\)`\s+on\s+an\s+`Err`\s+value",
     re.M,
 )
 """An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``,
-ONNX Runtime's ``[ONNXRuntimeError]``), or a Rust loader's panic on an error value."""
+ONNX Runtime's ``[ONNXRuntimeError]``), a traceback ending in an exception raised without a
+message (``AssertionError`` alone on its line), or a Rust loader's panic on an error value."""
 LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
     r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
