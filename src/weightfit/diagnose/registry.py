@@ -65,6 +65,7 @@ from weightfit.diagnose import (
     text_bases,
     text_builders,
     text_config,
+    text_files,
     text_fused,
     text_layouts,
     text_messages,
@@ -546,7 +547,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "newer_format",
-        text_statements.newer_format,
+        text_files.newer_format,
         ("version",),
         after=("unexplained_shapes",),
         profiles=TEXT,
@@ -574,7 +575,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "broken_file",
-        text_statements.broken_file,
+        text_files.broken_file,
         ("partitioned", "unrelated"),
         after=("unexplained_shapes",),
         profiles=TEXT,

@@ -1,0 +1,203 @@
+"""What a text says of a weight file's own format: its version, or a file broken or foreign.
+
+- ``newer_format``: a reader meeting a file written by another version of its format
+  (PyTorch's zip format, a TensorRT engine, an ONNX IR version, a GGML container, Keras 3 on
+  a SavedModel, a Python 2 pickle …) → ``version``;
+- ``broken_file``: a file that is not whole (an LFS pointer, a page saved in its place, a
+  cut download → ``partitioned``) or is another kind of file (another format's magic, a
+  pickle where a reader takes its own format → ``unrelated``).
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit.diagnose._context import Context
+from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose.text_messages import other_format_finding
+from weightfit.findings import Finding
+
+
+def newer_format(ctx: Context) -> None:
+    """Report a checkpoint written by another version of its format than the reader knows."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.newer_format or ctx.findings:
+        return
+    why, since, fix = FORMAT_VERSIONS[facts.newer_reader]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=f"the reader cannot take the file's format version ({facts.newer_format}): "
+            + why,
+            evidence={"said": facts.newer_format, "format_since": since},
+            confidence=0.6,
+            fix_note=fix,
+        )
+    )
+
+
+FORMAT_VERSIONS = {
+    "torch": (
+        "torch.save has written a zip archive since PyTorch 1.6, which older versions take "
+        "for a TorchScript file",
+        "torch 1.6",
+        "upgrade PyTorch to 1.6 or later, or re-save the checkpoint with "
+        "torch.save(..., _use_new_zipfile_serialization=False) from a newer PyTorch",
+    ),
+    "torch_format": (
+        "the file was written by a newer PyTorch, in a zip format version the installed one "
+        "cannot read",
+        "the PyTorch release that saved the file",
+        "upgrade PyTorch to the release that saved the file (or re-save it from that release "
+        "with a weights-only state_dict)",
+    ),
+    "torch_weights_only": (
+        "PyTorch 2.6 made weights_only=True the default of torch.load, which refuses "
+        "TorchScript archives: the code loaded this file before the default changed",
+        "torch 2.6",
+        "load a TorchScript file with torch.jit.load, or pass weights_only=False only for a "
+        "file you trust",
+    ),
+    "tensorrt": (
+        "a serialized TensorRT engine runs only on the TensorRT release (and GPU) that built it",
+        "the TensorRT release that built the engine",
+        "rebuild the engine from the ONNX model with the installed TensorRT (trtexec "
+        "--onnx=MODEL.onnx --saveEngine=MODEL.plan)",
+    ),
+    "onnx": (
+        "the model was exported with a newer ONNX IR version than the installed runtime reads",
+        "the exporting onnx version",
+        "upgrade onnxruntime, or export again with an older opset / IR version",
+    ),
+    "codebase": (
+        "the loader says an older generation of its codebase saved the file: that "
+        "generation's pickled classes and layout are not the ones this release reads",
+        "the codebase generation the loader names",
+        "run the file with the codebase that trained it, or train (or export) it again with "
+        "the loader's release",
+    ),
+    "future": (
+        "the file is in a newer version of its format than the installed runtime parses",
+        "a newer release of the runtime",
+        "use the runtime release the model was converted for (or convert the model again "
+        "with the installed release's converter)",
+    ),
+    "stated": (
+        "the runtime refuses the version of the file's format: files are read by the runtime "
+        "release their converter matches, and the converter that wrote this one was another",
+        "the converter release that wrote the file",
+        "convert the model again with the converter release that matches the runtime (or run "
+        "the runtime release the model was converted for)",
+    ),
+    "older": (
+        "the reader says the file is in an older version of its format than it reads: the "
+        "tool that wrote (converted) it was an older release",
+        "an older release of the converter that wrote the file",
+        "convert (or export) the model again with the converter of the reader's release",
+    ),
+    "python2": (
+        "the file is a pickle Python 2 wrote: its byte strings (NumPy arrays, storage names) "
+        "do not decode as text in Python 3",
+        "Python 2",
+        "save its weights again from Python 2 as a state_dict or safetensors; only for a file "
+        "from a source you trust, unpickle it once in Python 3 with encoding='latin1' and save "
+        "the weights again (unpickling runs the file's code)",
+    ),
+    "ggml_container": (
+        "GGML's file container changed from ggml to ggmf, ggjt (2023) and GGUF (August "
+        "2023), and a reader takes only the containers of its own release",
+        "the release of the reader that wrote the file's container",
+        "convert the file with the reader's release (llama.cpp's convert or migrate "
+        "scripts), or use a reader release that takes its container",
+    ),
+}
+"""Per reader: why another format version fails, which release wrote it, and the fix."""
+
+
+TORCHSCRIPT_ONLY = re.compile(r"\bconstants\.pkl\b")
+"""A member only TorchScript archives hold: a reader missing it was given a torch.save file."""
+
+
+def _plain_checkpoint_for_torchscript(said: str) -> Finding:
+    """``unrelated``: a ``torch.save`` checkpoint given to a TorchScript loader."""
+    return Finding(
+        category="unrelated",
+        severity="error",
+        message=(
+            f"the archive has no constants.pkl ({said}), which every TorchScript archive "
+            "holds: the file is a checkpoint written by torch.save, given to a TorchScript "
+            "loader (torch.jit.load, libtorch, DJL) that runs traced or scripted models only"
+        ),
+        evidence={"error": said, "wanted": "TorchScript archive"},
+        confidence=0.6,
+        fix_note=(
+            "export the model first (torch.jit.trace or torch.jit.script, then .save), or "
+            "load the checkpoint with torch.load into the model's Python class"
+        ),
+    )
+
+
+def broken_file(ctx: Context) -> None:
+    """Report a checkpoint file that is not whole (an LFS pointer, an HTML page, a cut file)."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.broken_file or ctx.findings:
+        return
+    said = facts.broken_file
+    if TF_PIECE.search(facts.text) and re.search(r"magic", said, re.I):
+        return  # a piece of a TensorFlow checkpoint read whole: the files' reading
+    if facts.other_format:
+        ctx.add(other_format_finding(said, facts.other_format))
+        return
+    if TORCHSCRIPT_ONLY.search(said):
+        ctx.add(_plain_checkpoint_for_torchscript(said))
+        return
+    pointer = (
+        any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
+    )
+    page = "'<" in said
+    pickled = "pickle's first bytes" in said
+    magic = (re.search(r"magic|identifier", said, re.I) is not None and not pointer) or pickled
+    magic = magic or _binary_load_key(said)
+    magic = magic or said.lower().startswith("check failed")
+    cause = (
+        "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
+        if pointer
+        else "an HTML page saved under the checkpoint's name (a login or error page)"
+        if page
+        else "a pickled object (a training checkpoint written with pickle, torch.save or "
+        "paddle.save) where the reader takes its own binary format: another file than the "
+        "one it reads (an exported or converted model)"
+        if pickled
+        else "a file that does not open with its format's magic bytes: another kind of file "
+        "under this name (another format or model's file, or a page a download saved)"
+        if magic
+        else "an interrupted download or copy: the file ends early"
+    )
+    state = "not in the format the reader expects" if magic else "not whole"
+    # A file of another format is another file altogether; a pointer, a web page saved in
+    # the file's place (a blocked or redirected download) or a cut file is a download that
+    # never brought the file.
+    ctx.add(
+        Finding(
+            category="unrelated" if magic else "partitioned",
+            severity="error",
+            message=f"the checkpoint file is {state} ({said}): {cause}",
+            evidence={"error": said, "likely_cause": cause},
+            confidence=0.75 if (pointer or page) else 0.5 if magic else 0.65,
+            fix_note="download the file again and compare its size with the source's",
+        )
+    )
+
+
+TF_PIECE = re.compile(r"\.data-\d{5}-of-\d{5}\b|\.ckpt[\w\-]*\.index\b")
+"""A piece of a TensorFlow checkpoint, which readers take by its prefix: its magic is no
+checkpoint table's, yet the file is whole."""
+BINARY_LOAD_KEY = re.compile(r"invalid\s+load\s+key,\s*'\\x(?:0[0-8bcdef]|1[0-9a-f])'")
+"""An unpickler's first byte that is a control character: a binary file of another format
+(a TensorFlow checkpoint's ``\x00``, gzip's ``\x1f``), never text nor a pickle cut short."""
+
+
+def _binary_load_key(said: str) -> bool:
+    """Whether an unpickler refused a first byte no pickle, zip nor text file begins with."""
+    return BINARY_LOAD_KEY.search(said) is not None
