@@ -619,7 +619,7 @@ def describe(module: str, name: str) -> str:
         return why + (f" (flagged by {', '.join(flagged)})" if flagged else "")
     judged = verdict(module, name)
     if judged == "safe":
-        return "allowed by torch.load(weights_only=True)"
+        return "allowed by torch.load(weights_only=True)"  # trusted: a verdict's words, no load
     if judged == "benign":
         return "a data holder or layer class: importing it runs only its library's own code"
     if module == "__main__":

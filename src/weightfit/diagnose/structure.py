@@ -82,12 +82,11 @@ def kind_in_every_block(ctx: Context) -> None:
         return  # buffers and stored values have their own rules
     parents: dict[str, set[str]] = {}
     for name in missing:
-        parts = name.split(".")[:-1]
-        kind_at = max((i for i, part in enumerate(parts) if not part.isdigit()), default=-1)
-        if kind_at < 1:
+        placed = _kind_in_block(name.rsplit(".", 1)[0])
+        if placed is None:
             return  # a top-level layer: no block around it
-        kind = parts[kind_at].rstrip("0123456789_") or parts[kind_at]
-        parents.setdefault(kind, set()).add(".".join(parts[:kind_at]))
+        kind, block = placed
+        parents.setdefault(kind, set()).add(block)
     if len(parents) > MAX_KINDS:
         parents = _whole_modules(parents)
     if len(parents) > MAX_KINDS or any(len(held) < 2 for held in parents.values()):
@@ -128,13 +127,25 @@ def _whole_modules(parents: dict[str, set[str]]) -> dict[str, set[str]]:
         return parents
     lifted: dict[str, set[str]] = {}
     for module in next(iter(held)):
-        parts = module.split(".")
-        kind_at = max((i for i, part in enumerate(parts) if not part.isdigit()), default=-1)
-        if kind_at < 1:
+        placed = _kind_in_block(module)
+        if placed is None:
             return parents
-        kind = parts[kind_at].rstrip("0123456789_") or parts[kind_at]
-        lifted.setdefault(kind, set()).add(".".join(parts[:kind_at]))
+        kind, block = placed
+        lifted.setdefault(kind, set()).add(block)
     return lifted
+
+
+def _kind_in_block(module: str) -> tuple[str, str] | None:
+    """A module's kind of layer and the block holding it (``attn_1`` in ``encoder.mid``).
+
+    The kind is the last named segment, its number dropped; ``None`` at the top level.
+    """
+    parts = module.split(".")
+    kind_at = max((i for i, part in enumerate(parts) if not part.isdigit()), default=-1)
+    if kind_at < 1:
+        return None
+    kind = parts[kind_at].rstrip("0123456789_") or parts[kind_at]
+    return kind, ".".join(parts[:kind_at])
 
 
 def upsampler_stages(ctx: Context) -> None:

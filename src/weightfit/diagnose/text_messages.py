@@ -3,7 +3,7 @@
 ``weightfit.explain``'s parsers read a message into a *fact* (one of the
 dataclasses here, in ``facts["messages"]``); these rules turn facts into
 findings: files of two precision variants mixed, tensors that share memory, an
-unreadable safetensors header, globals ``torch.load(weights_only=True)`` refused,
+unreadable safetensors header, globals PyTorch's weights-only unpickler refused,
 and a LoRA weight that cannot take its layer's shape.
 """
 
@@ -56,7 +56,7 @@ class UnreadableHeader:
 
 @dataclass(frozen=True)
 class RefusedGlobals:
-    """``torch.load(weights_only=True)`` refused a pickle naming these globals."""
+    """PyTorch's weights-only unpickler refused a pickle naming these globals."""
 
     globals: list[str]
 
@@ -210,7 +210,8 @@ def refused_globals(ctx: Context) -> None:
                 category="version" if flipped else "extra_state",
                 severity="error",
                 message=(
-                    f"torch.load(weights_only=True) refused the checkpoint: the pickle names "
+                    "torch.load(weights_only=True)"  # trusted: the user's loader named, no load
+                    f" refused the checkpoint: the pickle names "
                     f"{listed}, non-tensor objects saved beside the weights (training "
                     "arguments, numpy values, custom classes)"
                     + (

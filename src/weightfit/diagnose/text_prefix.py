@@ -437,7 +437,7 @@ training checkpoint's, whatever the missing list shows."""
 def nested(ctx: Context) -> None:
     """Report a state dict nested one level down, or expected so: a container key.
 
-    ``KeyError: 'params'`` on ``torch.load(path)['params']`` means the file has no such
+    ``KeyError: 'params'`` on a loaded file indexed by ``['params']`` means the file has no such
     key; an unexpected list of a few plain words (``"parms"``, ``"state_dict"``, or a
     training checkpoint's ``"epoch"``, ``"acc"``) means the file's top level holds
     containers and metadata, not tensors. A ``KeyError`` on a metadata key (``'arch'``,
