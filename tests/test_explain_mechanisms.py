@@ -894,6 +894,62 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("xiaohu2015__pvt_detectron2__2", "prefix", {}),
         ("facebookresearch__supervision-by-registration__51", "prefix", {}),
     ],
+    # A plain unpickler meeting persistent ids: a torch.save file where the loader takes a
+    # plain pickle (a network pickle, another codebase's object).
+    "torch_file_for_plain_unpickler": [
+        (
+            "rinongal__StyleGAN-nada__23",
+            "unrelated",
+            {"error": "persistent id instruction was encountered"},
+        ),
+        ("adobe-research__layered-depth-refinement__1", "unrelated", {}),
+    ],
+    # Lists the paste cut short show neither which layers loaded nor how many names lack a
+    # partner: the prefix both visible sides share outranks the leftovers, no cut file.
+    "cut_lists": [("stochasticai__xTuring__179", "prefix", {"strip": "base_model."})],
+    # Operator versions a runtime does not implement: ONNX opsets past the runtime's or
+    # before 7, TensorFlow Lite builtin versions newer than the binary.
+    "operator_versions": [
+        ("microsoft__onnxruntime__6793", "version", {}),
+        ("onnxsim__onnxsim__289", "version", {}),
+        ("tensorflow__tensorflow__50641", "version", {}),
+    ],
+    # A model package naming the library release it was built for (spaCy's W031).
+    "package_built_for": [
+        ("MILVLG__mmnas__4", "version", {}),
+        ("MartinoMensio__spacy-universal-sentence-encoder__11", "version", {}),
+        ("explosion__spaCy__5983", "version", {}),
+    ],
+    # TensorFlow 1 assigning a value in PyTorch's order (its window last) to a kernel: the
+    # same inputs, other outputs; YOLO's 255 = 3 anchors x (80 + 5) against 3 x (1 + 5).
+    "assign_in_torch_order": [
+        (
+            "experiencor__keras-yolo3__170",
+            "num_classes",
+            {"checkpoint_classes": 80, "model_classes": 1},
+        ),
+    ],
+    # A convolution's outputs one apart are no added token: 1535 against 1536 channels.
+    "kernel_rows_no_vocabulary": [("titu1994__keras-efficientnets__2", "wrong_variant", {})],
+    # A converter meeting an optimizer's variable (BERTAdam, adam_m, global_step).
+    "optimizer_variables": [
+        ("dmis-lab__biobert__2", "extra_state", {"optimizer_variable": "BERTAdam"}),
+    ],
+    # A Keras weight file whose one layer with weights is the model, saved from a wrapper.
+    "one_wrapping_layer": [("beader__tianchi_nl2sql__22", "prefix", {"model_layers": 4})],
+    # TensorRT's Caffe parser that cannot parse the binary model, a download failing its
+    # hash check: a download gone wrong.
+    "unparsed_binary_model": [("dusty-nv__jetson-inference__43", "partitioned", {})],
+    "failed_hash": [("hobincar__pytorch-video-feature-extractor__5", "partitioned", {})],
+    # PyTorch before 1.6 naming a checkpoint "a zip archive" (the format 1.6 writes).
+    "zip_checkpoint_for_old_torch": [("open-mmlab__mmsegmentation__481", "version", {})],
+    # transformers' KeyError on a model type it registers today: an older release.
+    "unregistered_model_type": [
+        ("OceanGPT__OceanGPT__4", "version", {"architecture": "qwen2"}),
+        ("QwenLM__Qwen3__247", "version", {}),
+    ],
+    # A loader refusing a file as not of the kind it takes ("not a valid motion LoRA").
+    "refused_kind": [("Kosinkadink__ComfyUI-AnimateDiff-Evolved__434", "lora_mismatch", {})],
 }
 
 

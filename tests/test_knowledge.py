@@ -235,3 +235,10 @@ def test_fused_expert_layouts_are_todays_layouts():
 def test_version_changes_between_unparseable_versions_is_empty() -> None:
     assert knowledge.version_changes_between("transformers", "main", "4.40.0") == []
     assert knowledge.version_changes_between("transformers", "4.30.0", "legacy") == []
+
+
+def test_model_types_are_the_ones_transformers_registers() -> None:
+    """``model_types.yaml`` lists transformers' own ``model_type`` names, nothing invented."""
+    auto = pytest.importorskip("transformers.models.auto.configuration_auto")
+    assert knowledge.model_types() <= set(auto.CONFIG_MAPPING_NAMES)
+    assert {"llama", "qwen2", "gemma2"} <= knowledge.model_types()

@@ -49,6 +49,10 @@ NO_SPECIFIC_CAUSE = "no_specific_cause"
 """Evidence key of a catch-all finding (differences no rule explained); it ranks after every
 finding that names a cause."""
 
+LIST_CUT = "list_cut"
+"""Evidence key of a leftover read from a list the paste cut short (``...``): how many
+names lack a counterpart is not known, so it ranks after a cause named surely."""
+
 
 @dataclass
 class Finding:

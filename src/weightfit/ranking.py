@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from weightfit.alignment import Alignment
-from weightfit.findings import NO_SPECIFIC_CAUSE, Finding, Report
+from weightfit.findings import LIST_CUT, NO_SPECIFIC_CAUSE, Finding, Report
 from weightfit.fix_hint import FixHint, FixTarget, spell
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.tree import collapse_names
@@ -94,13 +94,19 @@ def _unexplained_after(findings: list[Finding]) -> set[int]:
     own, so long as they are no more tensors than it explains: more of them say the
     named cause is a part of the story (a symbol table beside decoder widths that differ
     too: another version of the model). Beside leftovers alone they are the best account
-    of what differs.
+    of what differs. Names left over from lists the paste cut short (``list_cut``) count
+    for nothing: their partners may be in the part cut away.
     """
     sure = [f for f in findings if _named(f) and f.confidence >= SURE_CAUSE]
     if not sure:
         return set()
     reach = max(len(f.params) for f in sure)
-    return {id(f) for f in findings if f.evidence.get(NO_SPECIFIC_CAUSE) and len(f.params) <= reach}
+    return {
+        id(f)
+        for f in findings
+        if f.evidence.get(LIST_CUT)
+        or (f.evidence.get(NO_SPECIFIC_CAUSE) and len(f.params) <= reach)
+    }
 
 
 def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:

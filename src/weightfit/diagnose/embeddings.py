@@ -159,6 +159,8 @@ def vocab_resize(ctx: Context) -> None:
             continue
         if ctx.partial and not (table or configured or _vocab_like(change)):
             continue  # fc2's 80013 against 79077 rows: face identities as well as tokens
+        if _kernel_of_no_role(ctx, change):
+            continue  # a convolution's outputs, one apart: a width rounded otherwise
         # Embeddings and heads sit outside the repeated layers; rows inside them are widths
         # (a token table in a Sequential, embed.0, is no layer of a stack).
         if stack_of(change.name) is not None and not _is_token_table(change.name):
@@ -233,6 +235,16 @@ def _report_other_tokenizer(ctx: Context, have: int, want: int, changes: list[_R
         )
     )
     ctx.consume(pairs=[c.pair for c in changes])
+
+
+def _kernel_of_no_role(ctx: Context, change: _RowChange) -> bool:
+    """Whether a row change is a 2-D convolution's outputs, nothing naming it a token head.
+
+    A vocabulary is a table's rows or a head's outputs; a 4-D kernel the text names no role
+    for counts feature channels.
+    """
+    conv = len(ctx.src(change.pair).shape) == 4
+    return conv and not _is_token_table(change.name) and _named_role(change) is None
 
 
 def _vocab_like(change: _RowChange) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from weightfit.diagnose._context import Context, shape_text
-from weightfit.findings import Finding
+from weightfit.findings import LIST_CUT, Finding
 from weightfit.manifest import Manifest, TensorSpec, human_count
 from weightfit.tree import collapse_names
 
@@ -70,7 +70,7 @@ def _leftovers(
             severity="error",
             message=f"{len(names)} {what.format(params=_params_text(params))}: {_summary(names)}",
             params=names,
-            evidence=_evidence(names, side, params),
+            evidence=_evidence(names, side, params) | _cut(ctx),
             # That the names are absent is certain; from a pasted text, that nothing else
             # explains them is not (the text shows only part of the picture).
             confidence=PARTIAL_CONFIDENCE if ctx.partial else 1.0,
@@ -99,6 +99,14 @@ def _summary(names: list[str]) -> str:
     groups = collapse_names(names)
     shown = ", ".join(str(g) for g in groups[:3])
     return shown + (f" (+{len(groups) - 3} more groups)" if len(groups) > 3 else "")
+
+
+def _cut(ctx: Context) -> dict[str, object]:
+    """``list_cut`` when the pasted lists were cut short.
+
+    How many names a side lacks a counterpart for is then not known, only that some do.
+    """
+    return {LIST_CUT: True} if ctx.facts.get("truncated") else {}
 
 
 def _evidence(names: list[str], manifest: Manifest, params: int | None) -> dict[str, object]:

@@ -511,6 +511,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "optimizer_state",
+        text_statements.optimizer_state,
+        ("extra_state",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "stale_attribute",
         text_statements.stale_attribute,
         ("version",),
@@ -569,7 +576,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "layer_counts",
         text_statements.layer_counts,
-        ("wrong_variant", "version"),
+        ("wrong_variant", "version", "prefix"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -70,6 +70,21 @@ FORMAT_VERSIONS = {
         "the exporting onnx version",
         "upgrade onnxruntime, or export again with an older opset / IR version",
     ),
+    "op_version": (
+        "the model uses operator versions the installed runtime does not implement: a "
+        "converter newer than the runtime (ONNX opsets, TensorFlow Lite builtin versions), or "
+        "an ONNX opset older than 7, the oldest ONNX Runtime runs",
+        "the converter or exporter that wrote the model",
+        "upgrade the runtime to at least the converter's release; for an old ONNX opset "
+        "convert the model (onnx.version_converter.convert_version) or export it again",
+    ),
+    "built_for": (
+        "the model package declares the library release it was trained and saved with, and "
+        "the installed release is another",
+        "the library release the package names",
+        "install the model package's release for the installed library (or the library "
+        "release the package names), or retrain or convert the model with the installed one",
+    ),
     "codebase": (
         "the loader says an older generation of its codebase saved the file: that "
         "generation's pickled classes and layout are not the ones this release reads",
@@ -157,7 +172,9 @@ def broken_file(ctx: Context) -> None:
     )
     page = "'<" in said
     pickled = "pickle's first bytes" in said
+    torch_saved = "persistent id" in said
     magic = (re.search(r"magic|identifier", said, re.I) is not None and not pointer) or pickled
+    magic = magic or torch_saved
     magic = magic or _binary_load_key(said)
     magic = magic or said.lower().startswith("check failed")
     cause = (
@@ -169,6 +186,10 @@ def broken_file(ctx: Context) -> None:
         "paddle.save) where the reader takes its own binary format: another file than the "
         "one it reads (an exported or converted model)"
         if pickled
+        else "a file written by torch.save (its tensors stored apart, as persistent ids) read "
+        "by a plain unpickler that takes another kind of file (a network pickle, a pickled "
+        "object of another codebase)"
+        if torch_saved
         else "a file that does not open with its format's magic bytes: another kind of file "
         "under this name (another format or model's file, or a page a download saved)"
         if magic

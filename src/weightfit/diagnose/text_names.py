@@ -237,9 +237,10 @@ def truncated_tail(ctx: Context) -> None:
     (in the model's order, which loaders list them in) by the modules that run after the
     stack, while layers ``0 .. k-1`` loaded: the file ends early. A model of another depth
     would still have its final norm and head; a save that stopped, a download cut short or
-    a shard the index does not list lose the tail.
+    a shard the index does not list lose the tail. A list the paste cut short (``...``)
+    does not show that the earlier layers loaded: it may only be the list's end.
     """
-    if not ctx.partial or ctx.mismatches() or ctx.unexpected():
+    if not ctx.partial or ctx.mismatches() or ctx.unexpected() or ctx.facts.get("truncated"):
         return
     missing = ctx.missing()
     stacked = [(n, s) for n in missing if (s := stack_of(n)) is not None]

@@ -153,6 +153,31 @@ def non_tensor_entry(ctx: Context) -> None:
     )
 
 
+def optimizer_state(ctx: Context) -> None:
+    """Report a converter walking an optimizer's variables onto the model's attributes."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.optimizer_slot or ctx.findings:
+        return
+    slot = facts.optimizer_slot
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="error",
+            message=(
+                f"the lookup of '{slot}' on the model failed: '{slot}' is an optimizer's "
+                "variable (its moment slots or step count) that the checkpoint keeps beside "
+                "the weights, and the converter maps every variable onto a layer"
+            ),
+            evidence={"optimizer_variable": slot},
+            confidence=0.6,
+            fix_note=(
+                "skip the optimizer's variables when converting (names holding adam_m, "
+                "adam_v, Adam, global_step …), or convert a checkpoint saved without them"
+            ),
+        )
+    )
+
+
 def stale_attribute(ctx: Context) -> None:
     """Report a module pickled by a library version before its class gained an attribute."""
     facts = whole_text_facts(ctx)
@@ -508,6 +533,9 @@ def layer_counts(ctx: Context) -> None:
     if have == 0 < want:
         _report_no_layers(ctx, want)
         return
+    if have == 1 < want:
+        _report_one_wrapping_layer(ctx, want)
+        return
     if abs(have - want) == 1 and min(have, want) >= MANY_LAYERS:
         _report_one_layer_apart(ctx, have, want)
         return
@@ -575,6 +603,32 @@ def _report_no_layers(ctx: Context, want: int) -> None:
             confidence=0.45,
             fix_note="load with the library versions that wrote the file (the project's "
             "pinned requirements), or load the whole model and save its weights again",
+        )
+    )
+
+
+def _report_one_wrapping_layer(ctx: Context, want: int) -> None:
+    """Report a Keras weight file whose one layer with weights is the model itself, nested.
+
+    Keras counts the layers that hold weights; a file of one such layer for a model of
+    several was saved from a wrapper holding the model as a layer (``multi_gpu_model``, a
+    ``Sequential`` or functional model around it).
+    """
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"the weight file holds one layer with weights for a model of {want}: the "
+                "weights were saved from a wrapper that holds the model as one layer "
+                "(multi_gpu_model, a model built around it), so they sit one level down"
+            ),
+            evidence={"checkpoint_layers": 1, "model_layers": want},
+            confidence=0.45,
+            fix_note=(
+                "save the inner model's weights (wrapper.get_layer(NAME).save_weights), or "
+                "build the same wrapper before loading"
+            ),
         )
     )
 

@@ -70,6 +70,10 @@ LOADING_ERROR = re.compile(
     r"Error\s+(?:when|while)\s+loading|load_state_dict|from_pretrained|"
     r"mismatch\s+between\s+(?:the\s+)?(?:model|checkpoint|weights)\s+and|"
     r"discarded\s+due\s+to\s+unmatched\s+keys|"
+    # A loader refusing a file as not of the kind it takes (``contains no temporal keys; it
+    # is not a valid motion LoRA``).
+    r"contains\s+no\s+(?:\w+\s+)?keys|"
+    r"is\s+not\s+a\s+valid\s+(?:[\w\-]+\s+){0,3}(?:LoRA|model|checkpoint|adapter|weights)\b|"
     r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|\bin\s+state_dict:\s*[\"']|"
     r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
@@ -329,6 +333,12 @@ UNKNOWN_ARCHITECTURE = re.compile(
 """A loader that does not know the checkpoint's architecture (transformers' model type,
 llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
 ``CONFIG_MAPPING``): the file may be fine and the library older than the model."""
+TRANSFORMERS_CONTEXT = re.compile(
+    r"(?<![a-z_])transformers(?![a-z_])|AutoConfig|AutoModel\w*|AutoTokenizer|CONFIG_MAPPING",
+    re.I,
+)
+"""Words that put a ``KeyError`` on a model type (``'qwen2'``) in transformers' hands (the
+library named beside other scripts' words too: ``transformers版本``)."""
 MATMUL = re.compile(
     r"mat1\s+and\s+mat2\s+shapes\s+cannot\s+be\s+multiplied\s+\((\d+)x(\d+)\s+and\s+(\d+)x(\d+)\)"
 )
@@ -364,12 +374,14 @@ BROKEN_FILE = re.compile(
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
     r"(?i:file\s+signature\s+not\s+found)|[Ff]ile\s+(?:[\w.\-]+\s+)?is\s+incomplete|"
-    r"pickle\s+data\s+was\s+truncated|Failed\s+to\s+parse\s+NetParameter\s+file|"
+    r"pickle\s+data\s+was\s+truncated|persistent\s+id\s+instruction\s+was\s+encountered|"
+    r"Failed\s+to\s+parse\s+NetParameter\s+file|"
+    r"(?:could\s+not|couldn't|unable\s+to)\s+parse\s+(?:the\s+)?binary\s+model\s+file|"
     r"incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
-    r"(?:checksum|hash)\s+mismatch)|"
+    r"(?:checksum|hash)\s+mismatch|invalid\s+hash\s+value)|"
     r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
     r"is\s+corrupted"
 )
@@ -378,8 +390,10 @@ HTML page (``'<'``), an interrupted download (no zip central directory, an early
 storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
 not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document, a Caffe
-``NetParameter`` or a gzipped archive (NeMo's ``.nemo``) that does not parse, a pickle that
-ends early, an HDF5 file without its signature,
+``NetParameter`` (or a binary model file TensorRT's Caffe parser cannot parse) or a
+gzipped archive (NeMo's ``.nemo``) that does not parse, a pickle that
+ends early, a ``torch.save`` file read by a plain unpickler (``A load persistent id
+instruction was encountered``), an HDF5 file without its signature,
 a download whose checksum does not match, transformers' ``The state dictionary of the model
 you are trying to load is corrupted``);
 safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
@@ -436,6 +450,7 @@ def file_of_other_format(text: str, said: str) -> str:
 
 NEWER_FORMAT = re.compile(
     r"(?P<torch>is\s+a\s+zip\s+archive\s*\(did\s+you\s+mean\s+to\s+use\s+torch\.jit|"
+    r"\.(?:pth?|pt|ckpt|bin|tar)\s+is\s+a\s+zip\s+archive\b|"
     r"Only\s+one\s+file\s*\(not\s+dir\)\s+is\s+allowed\s+in\s+the\s+zipfile)|"
     r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
     r"\s+version\s+for\s+reading\s+is\s+\d+)|"
@@ -444,6 +459,14 @@ NEWER_FORMAT = re.compile(
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine|"
     r"Magic\s+tag\s+does\s+not\s+match|magicTag\w*\s*==\s*[\w:]*MAGIC_TAG)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
+    # A runtime meeting operator versions it does not implement: ONNX Runtime past its
+    # release's opset, or older than opset 7, the oldest it runs (``Could not find an
+    # implementation for the node Relu(1)``); TensorFlow Lite's ``Didn't find op for builtin
+    # opcode 'MUL' version '5'``.
+    r"(?P<op_version>Current\s+official\s+support\s+for\s+domain\s+[\w.]+\s+is\s+till\s+"
+    r"opset\s+\d+|"
+    r"Could\s+not\s+find\s+an\s+implementation\s+for\s+(?:the\s+)?node\s+\w+\([1-6]\)|"
+    r"Didn't\s+find\s+op\s+for\s+builtin\s+opcode\s+'\w+'\s+version\s+'\d+')|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12}|"
     # A value of the file that the reader's enumeration lacks (a newer quantization type).
@@ -460,6 +483,11 @@ NEWER_FORMAT = re.compile(
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12})|"
+    # A model package declaring the library release it was built for (spaCy's ``Model
+    # 'en_vectors_web_lg' (2.1.0) requires spaCy v2.1 and is incompatible with the current
+    # spaCy version (2.3.5)``).
+    r"(?P<built_for>requires\s+[\w\-]+\s+v?[\d.]+[^\n]{0,20}?\s+and\s+is\s+incompatible\s+with\s+"
+    r"the\s+current\s+[\w\-]+\s+version[^\n]{0,12})|"
     # A reader asserting the version field of the object it unpickles.
     r"assert\s+\w+\[[\"'](?:format_)?version[\"']\]\s*(?:==|in\b|<=?|>=?)[^\n]{0,20})"
 )
@@ -467,13 +495,17 @@ NEWER_FORMAT = re.compile(
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
 it knows; PyTorch 2.6's weights-only default refusing a TorchScript archive; a TensorRT
 engine built by another TensorRT release, an ONNX model of a newer IR version than the
-runtime knows; a loader naming the older generation of its codebase that saved the file
+runtime knows, or operator versions a runtime does not implement (an ONNX opset, a
+TensorFlow Lite builtin's version); a loader naming the older generation
+of its codebase that saved the file
 (Ultralytics' ``appears to be an Ultralytics YOLOv5 model ... NOT forwards compatible with
 YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
 regenerate``); a runtime naming the file's format version it refuses (RKNN's ``Invalid
-RKNN model version 6``), or calling it meant for a newer release or a model type it does
-not know (Core ML's ``intended for a newer version of Xcode``), or whose enumeration lacks
-one of the file's values (``17 is not a valid GGMLQuantizationType``); PyTorch 1.6's hub
+RKNN model version 6``), a model package built for another release of its library
+(spaCy's ``requires spaCy v2.1 and is incompatible with the current spaCy version``), or
+calling it meant for a newer release or a model type it does not know (Core ML's
+``intended for a newer version of Xcode``), or whose enumeration lacks one of the file's
+values (``17 is not a valid GGMLQuantizationType``); PyTorch 1.6's hub
 taking its own zip checkpoints for zipped files (``Only one file(not dir) is allowed in the
 zipfile``); Keras 3 refusing a legacy SavedModel; a TensorRT plan whose magic tag is
 another release's; a reader asserting the version field of the object it unpickles
@@ -572,6 +604,13 @@ META_DEVICE = re.compile(
 BUILTIN_TYPES = frozenset({"NoneType", "dict", "str", "list", "tuple", "int", "float", "bytes"})
 """Python's own types: a private attribute missing from them is no class's hook."""
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
+OPTIMIZER_SLOT = re.compile(
+    r"(?:BERT)?Adam(?:W|_\d)?|adam_[mv]|Momentum|RMSProp|Adagrad|global_step|beta[12]_power|"
+    r"exp_avg(?:_sq)?",
+    re.I,
+)
+"""Variables an optimizer keeps beside the weights in a TensorFlow checkpoint (Adam's slots
+``adam_m`` / ``adam_v``, BioBERT's ``BERTAdam``, the step count): no layer of the model."""
 STALE_ATTRIBUTE = re.compile(r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](\w+)['’]")
 """A module object lacking an attribute its class now has: pickled by another version."""
 BYTE_COUNTS = re.compile(
@@ -728,6 +767,8 @@ class Facts:
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
             checkpoint and did not find (``checkpoint['meta']``: ``KeyError: 'meta'``).
         non_tensor: ``(entry, class)`` of a state dict entry holding an object, not a tensor.
+        optimizer_slot: An optimizer's variable a converter looked up on the model
+            (:data:`OPTIMIZER_SLOT`).
         architecture_said: A loader's words that the file has fewer or more layers than the model,
             or is of another architecture
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
@@ -774,6 +815,7 @@ class Facts:
     newer_reader: str = ""
     held_container: str = ""
     non_tensor: tuple[str, str] | None = None
+    optimizer_slot: str = ""
     metadata_key: str = ""
     stale_option: tuple[str, str] | None = None
     newer_argument: str = ""
@@ -825,6 +867,7 @@ class Facts:
             "newer_format": self.newer_format,
             "held_container": self.held_container,
             "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
+            "optimizer_slot": self.optimizer_slot,
             "metadata_key": self.metadata_key,
             "stale_option": list(self.stale_option) if self.stale_option else None,
             "newer_argument": self.newer_argument,
@@ -947,6 +990,10 @@ def facts(text: str) -> Facts:
     unknown = UNKNOWN_ARCHITECTURE.search(text)
     if unknown is not None:
         found.unknown_architecture = next(g for g in unknown.groups() if g)
+    elif TRANSFORMERS_CONTEXT.search(text):
+        # transformers looking a model type up in its own table: a release older than it.
+        known = knowledge.model_types()
+        found.unknown_architecture = next((k for k in found.key_errors if k in known), "")
     product = MATMUL.search(text)
     if product is not None:
         numbers = [int(n) for n in product.groups()]
@@ -983,6 +1030,9 @@ def facts(text: str) -> Facts:
         found.meta_device = meta.group(1) or "a parameter"
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
+        if OPTIMIZER_SLOT.fullmatch(attribute):
+            found.optimizer_slot = attribute
+            break
         changes = knowledge.changes_for(f"{cls}.{attribute}")
         # A type's method missing where a library now returns another type (h5py 3's str
         # for bytes) is that library's change when the failing call loads weights.
@@ -1050,6 +1100,7 @@ def facts(text: str) -> Facts:
         or found.newer_format
         or found.held_container
         or found.non_tensor
+        or found.optimizer_slot
         or found.metadata_key
         or found.stale_option
         or found.absent_targets

@@ -26,7 +26,11 @@
 
 TensorFlow 1.x's ``Dimension 0 in both shapes must be equal ... for 'Assign' ... with input
 shapes: [3,3,1,32], [32,3,3,3]`` is left to the generic extractor, as written: the file's
-value may be in another layout (a Theano-ordered HDF5 file is ``OIHW``), so no order is assumed.
+value may be in another layout (a Theano-ordered HDF5 file is ``OIHW``), so no order is
+assumed. One case is read: the variable a convolution kernel (``HWIO``) and the value in
+PyTorch's order (``OIHW``, its window last) with the same input channels, so that only
+the outputs differ (``[1,1,1024,18]`` against ``[255,1024,1,1]``: a head of 18 outputs
+given one of 255).
 
 Keras 2's ``load_weights`` (``keras/engine/saving.py`` 2.2.4, ``tf.keras``'s
 ``hdf5_format.py`` 2.2 to 2.13) turns a convolution's saved kernel that does not fit its
@@ -102,6 +106,11 @@ FED_VARIABLE = re.compile(
 """TensorFlow 1 code restoring a variable by feeding its initializer (or assign op) the saved
 value: the saved value's shape, the variable, the graph's shape. Feeds of other tensors
 (a model's input placeholder) are no load."""
+TF_ASSIGN_DIMENSION = re.compile(
+    r"in\s+both\s+shapes\s+must\s+be\s+equal[^\n]{0,40}?(?:Shapes\s+are|with\s+input\s+shapes:)\s*"
+    r"\[" + NUMBERS + r"\],?\s+(?:and\s+)?\[" + NUMBERS + r"\]"
+)
+"""TensorFlow 1.x assigning a saved value to a variable: the variable's shape, the value's."""
 TF_SHAPES = re.compile(
     r"Shapes\s+\(" + NUMBERS + r"\)\s+and\s+\(" + NUMBERS + r"\)\s+are\s+incompatible"
 )
@@ -149,6 +158,19 @@ def parse(text: str) -> list[Section]:
         name = match.group(2).split(":")[0].replace("/", ".")
         checkpoint, model = _numbers(match.group(1)), _numbers(match.group(3))
         sections.append(_section("tensorflow", match.start(), name, checkpoint, model))
+    for match in TF_ASSIGN_DIMENSION.finditer(text):
+        model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))
+        if _conv_kernel(model) and checkpoint[2:] == model[:2] and checkpoint[1:2] == model[2:3]:
+            sections.append(
+                _section(
+                    "tensorflow",
+                    match.start(),
+                    UNNAMED_TF,
+                    checkpoint,
+                    model,
+                    saved_in_torch_layout=True,
+                )
+            )
     filling = FILLING_VARIABLES.search(text) is not None
     for match in TF_SHAPES.finditer(text):
         model, checkpoint = _numbers(match.group(1)), _numbers(match.group(2))

@@ -207,6 +207,13 @@ def vocab_sizes() -> list[KnownDim]:
     return list(_dims("vocab_sizes"))
 
 
+@cache
+def model_types() -> frozenset[str]:
+    """The ``model_type`` names transformers registers (``model_types.yaml``)."""
+    text = resources.files(__package__).joinpath("model_types.yaml").read_text(encoding="utf-8")
+    return frozenset(yaml.safe_load(text)["model_types"])
+
+
 def candidates_for_width(n: int) -> list[KnownDim]:
     """Models whose hidden size (or combined conditioning width) is ``n``.
 
