@@ -992,8 +992,8 @@ def facts(text: str) -> Facts:
         found.unknown_architecture = next(g for g in unknown.groups() if g)
     elif TRANSFORMERS_CONTEXT.search(text):
         # transformers looking a model type up in its own table: a release older than it.
-        types = knowledge.model_types()
-        found.unknown_architecture = next((k for k in found.key_errors if k in types), "")
+        model_types = knowledge.model_types()
+        found.unknown_architecture = next((k for k in found.key_errors if k in model_types), "")
     product = MATMUL.search(text)
     if product is not None:
         numbers = [int(n) for n in product.groups()]
