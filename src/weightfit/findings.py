@@ -51,7 +51,7 @@ finding that names a cause."""
 
 LIST_CUT = "list_cut"
 """Evidence key of a leftover read from a list the paste cut short (``...``): how many
-names lack a counterpart is not known, so it ranks after a cause named surely."""
+names lack a counterpart is not known, so it ranks after a prefix or rename named surely."""
 
 
 @dataclass

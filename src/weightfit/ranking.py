@@ -94,19 +94,26 @@ def _unexplained_after(findings: list[Finding]) -> set[int]:
     own, so long as they are no more tensors than it explains: more of them say the
     named cause is a part of the story (a symbol table beside decoder widths that differ
     too: another version of the model). Beside leftovers alone they are the best account
-    of what differs. Names left over from lists the paste cut short (``list_cut``) count
-    for nothing: their partners may be in the part cut away.
+    of what differs. Beside a sure cause that pairs names across the sides (a prefix, a
+    rename), names left over from lists the paste cut short (``list_cut``) count for
+    nothing: their partners may be in the part cut away. Beside any other cause a cut list
+    only means more leftovers than were read.
     """
     sure = [f for f in findings if _named(f) and f.confidence >= SURE_CAUSE]
     if not sure:
         return set()
     reach = max(len(f.params) for f in sure)
+    pairing = any(f.category in PAIRING_CATEGORIES for f in sure)
     return {
         id(f)
         for f in findings
-        if f.evidence.get(LIST_CUT)
+        if (pairing and f.evidence.get(LIST_CUT))
         or (f.evidence.get(NO_SPECIFIC_CAUSE) and len(f.params) <= reach)
     }
+
+
+PAIRING_CATEGORIES = frozenset({"prefix", "rename"})
+"""Causes that pair a checkpoint's names with the model's: what a cut list may hide."""
 
 
 def summarize(alignment: Alignment, findings: list[Finding]) -> dict[str, Any]:
