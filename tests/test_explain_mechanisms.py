@@ -914,6 +914,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("onnxsim__onnxsim__289", "version", {}),
         ("tensorflow__tensorflow__50641", "version", {}),
     ],
+    # MXNet's reader meeting a symbol file another release wrote.
+    "newer_symbol_file": [
+        ("deepinsight__insightface__97", "version", {}),
+        ("apache__mxnet__2201", "version", {}),
+    ],
     # A model package naming the library release it was built for (spaCy's W031).
     "package_built_for": [
         ("MILVLG__mmnas__4", "version", {}),

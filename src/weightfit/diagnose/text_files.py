@@ -78,6 +78,13 @@ FORMAT_VERSIONS = {
         "upgrade the runtime to at least the converter's release; for an old ONNX opset "
         "convert the model (onnx.version_converter.convert_version) or export it again",
     ),
+    "symbol": (
+        "the network's symbol file (-symbol.json) holds fields or operator parameters this "
+        "MXNet release does not read: another release wrote it",
+        "the MXNet release that exported the symbol",
+        "install the MXNet release the model was exported with (or a newer one for a newer "
+        "file), or export the symbol again with the installed release",
+    ),
     "built_for": (
         "the model package declares the library release it was trained and saved with, and "
         "the installed release is another",

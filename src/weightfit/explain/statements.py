@@ -483,6 +483,10 @@ NEWER_FORMAT = re.compile(
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12})|"
+    # MXNet reading a network's symbol file (``-symbol.json``) another release wrote: a
+    # field its JSON reader does not know, an operator parameter it cannot parse.
+    r"(?P<symbol>JSONReader:\s+Unknown\s+field\s+\w+|"
+    r"Failed\s+loading\s+Op\s+\w+\s+of\s+type\s+\w+:\s+Invalid\s+Parameter\s+format)|"
     # A model package declaring the library release it was built for (spaCy's ``Model
     # 'en_vectors_web_lg' (2.1.0) requires spaCy v2.1 and is incompatible with the current
     # spaCy version (2.3.5)``).
@@ -502,7 +506,8 @@ of its codebase that saved the file
 YOLOv8``); a reader calling the file's format too old (ncnn's ``param is too old, please
 regenerate``); a runtime naming the file's format version it refuses (RKNN's ``Invalid
 RKNN model version 6``), a model package built for another release of its library
-(spaCy's ``requires spaCy v2.1 and is incompatible with the current spaCy version``), or
+(spaCy's ``requires spaCy v2.1 and is incompatible with the current spaCy version``), a
+network symbol file with fields or operator parameters MXNet's reader does not know, or
 calling it meant for a newer release or a model type it does not know (Core ML's
 ``intended for a newer version of Xcode``), or whose enumeration lacks one of the file's
 values (``17 is not a valid GGMLQuantizationType``); PyTorch 1.6's hub
