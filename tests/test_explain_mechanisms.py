@@ -953,6 +953,30 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("OceanGPT__OceanGPT__4", "version", {"architecture": "qwen2"}),
         ("QwenLM__Qwen3__247", "version", {}),
     ],
+    # A header number a reader calls a version that is a zip archive's first bytes
+    # (CTranslate2's "binary version v67324752": a torch.save file), or a version of zeros.
+    "version_that_is_no_version": [
+        ("dmMaze__BallonsTranslator__869", "unrelated", {}),
+        ("NVIDIA__TensorRT__574", "partitioned", {}),
+    ],
+    "runtime_binary_versions": [
+        ("argosopentech__MetalTranslate__8", "version", {}),
+        ("NVIDIA__TensorRT__564", "version", {}),
+    ],
+    # Tables counted with object queries (refpoint_embed beside tgt_embed) are no tokens,
+    # and a table inside a box head regresses no boxes.
+    "query_tables": [("Tsinghua-MARS-Lab__futr3d__29", "wrong_variant", {})],
+    # A PLY file whose vertices are not a Gaussian splat's: another kind of file.
+    "point_cloud_for_splats": [
+        ("aras-p__UnityGaussianSplatting__159", "unrelated", {}),
+        ("aras-p__UnityGaussianSplatting__18", "unrelated", {}),
+    ],
+    # A quantized layer lacking an attribute: another quantized format.
+    "quantized_layer_attribute": [("vllm-project__llm-compressor__835", "quantization", {})],
+    # One more tensor a module keeps itself, in every block, nothing missing.
+    "tensor_in_every_block": [
+        ("FoundationVision__VAR__25", "version", {"tensor": "attn.scale_mul_1H11"}),
+    ],
     # A loader refusing a file as not of the kind it takes ("not a valid motion LoRA").
     "refused_kind": [("Kosinkadink__ComfyUI-AnimateDiff-Evolved__434", "lora_mismatch", {})],
 }
@@ -1023,9 +1047,10 @@ def test_a_bare_wrapper_word_beside_wrapped_names_does_not_break_the_prefix_rule
 
 
 def test_a_header_number_whose_bytes_are_not_ascii_is_no_text() -> None:
-    """3600000000 is 0xD693A400: no letters of a text file (found by fuzzing)."""
-    with pytest.raises(NoLoadingErrorFound):
-        weightfit.explain("RuntimeError: Unsupported model binary version v3600000000\n")
+    """3600000000 is 0xD693A400: no letters of a text file (found by fuzzing), and no
+    format's version either: a refusal no rule explains."""
+    text = "RuntimeError: Unsupported model binary version v3600000000\n"
+    assert [f.category for f in weightfit.explain(text).findings] == ["unknown"]
 
 
 def test_a_file_extension_inside_a_tensor_path_names_no_file() -> None:

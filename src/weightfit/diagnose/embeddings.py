@@ -83,9 +83,20 @@ _NOT_TOKEN_WORDS = (
     "rel",
     "y_emb",
 )
-_SETTING_TABLE_WORDS = ("query", "queries", "prompt", "prefix", "codebook", "quantize", "register")
-"""Learned tables whose row count is a setting of the model (DETR's object queries, prompt or
-prefix length, a VQ codebook, register tokens): neither tokens nor classes."""
+_SETTING_TABLE_WORDS = (
+    "query",
+    "queries",
+    "refpoint",
+    "prompt",
+    "prefix",
+    "codebook",
+    "quantize",
+    "register",
+)
+"""Learned tables whose row count is a setting of the model (DETR's object queries, also
+named by their reference points, ``refpoint_embed``, prompt or prefix length, a VQ codebook,
+register tokens): neither tokens nor classes. Another table whose rows change alike counts
+the same setting (DAB-DETR's ``tgt_embed`` beside ``refpoint_embed``)."""
 _BODY_WORDS = ("embed", "patch", "stem", "down", "up", "input", "proj_in", "conv_in", "encoder")
 """Module words of layers inside a network (whose rows are widths), never its output head."""
 _ANCHOR_WORDS = ("rpn", "anchor", "objectness")
@@ -135,9 +146,16 @@ def vocab_resize(ctx: Context) -> None:
         for c in changes
         if ctx.partial and _is_token_table(c.name) and not _labels_not_symbols(c)
     }
+    setting_rows = {
+        (c.have, c.want)
+        for c in changes
+        if any(word in _leaf_module(c.name) for word in _SETTING_TABLE_WORDS)
+    }
     vocabularies = configured_vocab(ctx)
     other_tokenizer: set[tuple[int, int]] = set()
     for change in changes:
+        if (change.have, change.want) in setting_rows:
+            continue  # rows counted with a setting's table: that setting, not tokens
         larger = max(change.have, change.want)
         difference = abs(change.have - change.want)
         table = (change.have, change.want) in token_rows and (

@@ -455,6 +455,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "tensor_in_every_block",
+        structure.tensor_in_every_block,
+        ("version",),
+        after=("extra_layers",),
+        profiles=TEXT,
+    ),
+    Rule(
         "missing_class",
         text_statements.missing_class,
         ("version", "unrelated"),

@@ -116,6 +116,48 @@ def kind_in_every_block(ctx: Context) -> None:
     ctx.consume(missing=missing)
 
 
+def tensor_in_every_block(ctx: Context) -> None:
+    """Report unexpected names that are one tensor of every block: a code version's addition.
+
+    The checkpoint holds one more parameter or buffer that a module keeps itself (not a
+    layer's weight) in each block, VAR's ``blocks.N.attn.scale_mul_1H11``, and nothing is
+    missing: the code that saved it defines that tensor, this code does not.
+    """
+    unexpected = ctx.unexpected()
+    if not ctx.partial or ctx.missing() or ctx.mismatches() or len(unexpected) < MIN_KIND_NAMES:
+        return
+    leaves = {name.rsplit(".", 1)[-1] for name in unexpected}
+    if len(leaves) != 1 or leaves <= LEAVES:
+        return  # a whole layer (its weight) is a layer built otherwise: a variant or version
+    placed = [_kind_in_block(name.rsplit(".", 1)[0]) for name in unexpected]
+    if any(p is None for p in placed):
+        return
+    kinds = {p for p in placed if p is not None}
+    blocks = sorted({block for _, block in kinds})
+    if len({layer for layer, _ in kinds}) != 1 or len(blocks) < 2:
+        return
+    kind = f"{next(iter(kinds))[0]}.{unexpected[0].rsplit('.', 1)[-1]}"
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the checkpoint holds one more tensor, {kind}, in each of {len(blocks)} blocks "
+                f"({', '.join(blocks[:2])}{' …' if len(blocks) > 2 else ''}) and lacks nothing: "
+                "the code that saved it defines that tensor, the code loading it does not"
+            ),
+            params=unexpected,
+            evidence={"tensor": kind, "blocks": blocks[:8]},
+            confidence=0.45,
+            fix_note=(
+                "load with the code version that saved the checkpoint (update the model "
+                "code), or drop that tensor if this code version does without it"
+            ),
+        )
+    )
+    ctx.consume(unexpected=unexpected)
+
+
 def _whole_modules(parents: dict[str, set[str]]) -> dict[str, set[str]]:
     """Kinds that sit in the very same modules lifted to that module's kind.
 

@@ -23,6 +23,10 @@ def newer_format(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or not facts.newer_format or ctx.findings:
         return
+    if facts.other_format or DAMAGED_VERSION.search(facts.broken_file):
+        return  # the "version" read is no version (another file's bytes): broken_file's
+    if any(int(n) >= IMPLAUSIBLE_VERSION for n in re.findall(r"\d+", facts.newer_format)):
+        return  # bytes of some other file read as a version: no release wrote that
     why, since, fix = FORMAT_VERSIONS[facts.newer_reader]
     ctx.add(
         Finding(
@@ -35,6 +39,13 @@ def newer_format(ctx: Context) -> None:
             fix_note=fix,
         )
     )
+
+
+IMPLAUSIBLE_VERSION = 1_000_000
+"""A format version no format reaches: a header number this large is other bytes."""
+DAMAGED_VERSION = re.compile(r"\bread as a number\b|\bgot\s+0\.0\.0\b")
+"""What the statements say of a header number whose bytes are another file's (text, a
+pickle, a zip archive), or of a version of zeros: a "version" that is no version."""
 
 
 FORMAT_VERSIONS = {
@@ -178,10 +189,11 @@ def broken_file(ctx: Context) -> None:
         any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
     )
     page = "'<" in said
-    pickled = "pickle's first bytes" in said
+    pickled = "pickle's first bytes" in said or "zip archive's first bytes" in said
     torch_saved = "persistent id" in said
+    vertices = "vertex size" in said
     magic = (re.search(r"magic|identifier", said, re.I) is not None and not pointer) or pickled
-    magic = magic or torch_saved
+    magic = magic or torch_saved or vertices
     magic = magic or _binary_load_key(said)
     magic = magic or said.lower().startswith("check failed")
     cause = (
@@ -197,6 +209,12 @@ def broken_file(ctx: Context) -> None:
         "by a plain unpickler that takes another kind of file (a network pickle, a pickled "
         "object of another codebase)"
         if torch_saved
+        else "a PLY file whose vertices hold other properties than the reader's layout (a "
+        "point cloud or mesh where a trained Gaussian-splat file is read)"
+        if vertices
+        else "a header whose version reads as zeros, which no release writes: the file's "
+        "bytes were changed (written or copied in text mode, cut short)"
+        if "0.0.0" in said
         else "a file that does not open with its format's magic bytes: another kind of file "
         "under this name (another format or model's file, or a page a download saved)"
         if magic

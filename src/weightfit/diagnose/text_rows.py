@@ -329,7 +329,10 @@ def class_boxes(ctx: Context) -> None:
         axes = [i for i, (a, b) in enumerate(zip(have, want, strict=False)) if a != b]
         if len(have) != len(want) or len(have) > 2 or len(axes) != 1:
             continue  # a Linear box head (or its bias), not a convolution
-        named_box = BOX_REGRESSION.search(pair.target.rsplit(".", 1)[0])
+        # The layer's own name says so (``mrcnn_bbox_fc``, ``fc_reg``): a table inside a box
+        # head (``bbox_head.tgt_embed``, its object queries) regresses nothing.
+        module = pair.target.rsplit(".", 1)[0].rsplit(".", 1)[-1]
+        named_box = BOX_REGRESSION.search(module)
         if not named_box and not (pair.target in PLACEHOLDERS and len(ctx.mismatches()) == 1):
             continue  # a named layer must say it regresses boxes; an unnamed one stand alone
         rows = (have[axes[0]], want[axes[0]])

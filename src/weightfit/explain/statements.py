@@ -132,7 +132,7 @@ _QUANT_ALTERNATIVES = (
     r"bitsandbytes__\w*|quantized_stats|q4_\w+|q8_0|iq[1-4]_\w+|k-quants?|quant_state|"
     r"quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
-    r"QuantLinear|WQLinear\w*|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
+    r"QuantLinear|WQLinear\w*|CompressedLinear|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
     r"float8_e5m2|torch\.u?int8"
 )
 QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
@@ -377,6 +377,9 @@ BROKEN_FILE = re.compile(
     r"pickle\s+data\s+was\s+truncated|persistent\s+id\s+instruction\s+was\s+encountered|"
     r"Failed\s+to\s+parse\s+NetParameter\s+file|"
     r"(?:could\s+not|couldn't|unable\s+to)\s+parse\s+(?:the\s+)?binary\s+model\s+file|"
+    r"PLY\s+vertex\s+size\s+mismatch|"
+    # A header whose version reads as zeros: no release wrote it, the bytes were damaged.
+    r"expecting\s+library\s+version\s+[\d.]+\s+got\s+0\.0\.0\b|"
     r"incomplete\s+(?:file|download)|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
@@ -393,7 +396,8 @@ not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document, a
 ``NetParameter`` (or a binary model file TensorRT's Caffe parser cannot parse) or a
 gzipped archive (NeMo's ``.nemo``) that does not parse, a pickle that
 ends early, a ``torch.save`` file read by a plain unpickler (``A load persistent id
-instruction was encountered``), an HDF5 file without its signature,
+instruction was encountered``), a PLY file whose vertices are not a Gaussian splat's, an
+HDF5 file without its signature,
 a download whose checksum does not match, transformers' ``The state dictionary of the model
 you are trying to load is corrupted``);
 safetensors' ``HeaderTooLarge`` is a first 8 bytes that are no header length (text: a
@@ -457,7 +461,8 @@ NEWER_FORMAT = re.compile(
     r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine|"
-    r"Magic\s+tag\s+does\s+not\s+match|magicTag\w*\s*==\s*[\w:]*MAGIC_TAG)|"
+    r"Magic\s+tag\s+does\s+not\s+match|magicTag\w*\s*==\s*[\w:]*MAGIC_TAG|"
+    r"engine\s+plan\s+file\s+is\s+generated\s+on\s+an\s+incompatible\s+device)|"
     r"(?P<onnx>Unsupported\s+model\s+IR\s+version[^\n]{0,60})|"
     # A runtime meeting operator versions it does not implement: ONNX Runtime past its
     # release's opset, or older than opset 7, the oldest it runs (``Could not find an
@@ -480,6 +485,7 @@ NEWER_FORMAT = re.compile(
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
+    r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12})|"
@@ -1024,7 +1030,10 @@ def facts(text: str) -> Facts:
         found.broken_file = broken.group(0)
     else:
         found.broken_file = (
-            text_read_as_opcode(text) or _text_read_as_number(text) or _pickle_read_as_number(text)
+            text_read_as_opcode(text)
+            or _text_read_as_number(text)
+            or _pickle_read_as_number(text)
+            or _zip_read_as_number(text)
         )
     found.other_format = file_of_other_format(text, found.broken_file)
     storage = QUANT_DTYPE.search(text)
@@ -1106,6 +1115,9 @@ def facts(text: str) -> Facts:
         or found.held_container
         or found.non_tensor
         or found.optimizer_slot
+        # A quantized layer lacking an attribute (``'CompressedLinear' object has no
+        # attribute 'weight'``): weights stored in another quantized format than it reads.
+        or any(QUANT_WORDS.fullmatch(cls) for cls, _ in STALE_ATTRIBUTE.findall(text))
         or found.metadata_key
         or found.stale_option
         or found.absent_targets
@@ -1281,6 +1293,18 @@ def _pickle_read_as_number(text: str) -> str:
             return (
                 f"{number} is a Python pickle's first bytes (protocol {word[1]}) read as a number"
             )
+    return ""
+
+
+def _zip_read_as_number(text: str) -> str:
+    r"""A header number whose bytes open a zip archive: ``PK\x03\x04``, a ``torch.save`` file.
+
+    A reader of its own binary format taking a version from a PyTorch checkpoint reports
+    67324752 (CTranslate2's ``binary version v67324752``).
+    """
+    for number, word in _header_words(text):
+        if word == b"PK\x03\x04":
+            return f"{number} is a zip archive's first bytes (a torch.save file) read as a number"
     return ""
 
 
