@@ -1349,3 +1349,10 @@ def test_a_name_labelling_a_shape_on_each_of_two_lines_is_one_mismatch() -> None
         "current graph: net/G/conv18: [3, 3, 128, 128]\n\nany idea?\n"
     )
     assert section.mismatched == {"net.G.conv18": ((3, 3, 256, 128), (3, 3, 128, 128))}
+
+
+def test_weights_a_loader_did_not_update_are_read_as_the_models_unfilled_tensors() -> None:
+    """OpenPCDet's ``Not updated weight X: torch.Size(...)`` lines list what stayed unfilled."""
+    text, _ = _case("open-mmlab__OpenPCDet__892")
+    top = weightfit.explain(text).findings[0]
+    assert top.params == ["dense_head.conv_cls.weight", "dense_head.conv_cls.bias"]

@@ -152,7 +152,7 @@ MISSING_CUES = re.compile(
     r"missing(?:\s+key(?:\(s\)|s)?)?"
     + NOT_AN_ADJECTIVE
     + r"|tensor(?:\s+name)?(?=\s+['\"][\w./\-]+['\"]\s+not\s+found)|"
-    r"not\s+initiali[sz]ed|newly\s+initiali[sz]ed|"
+    r"not\s+initiali[sz]ed|newly\s+initiali[sz]ed|not\s+updated\s+(?:weight|param(?:eter)?)s?|"
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
