@@ -3,6 +3,8 @@ from any wording, after undoing what pasting does."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from weightfit.explain.extract import extract
@@ -163,3 +165,16 @@ def test_a_scalar_shape_is_read_as_no_axes() -> None:
     )
     section = extract(text)
     assert section.mismatched["logit_scale"] == ((), (1,))
+
+
+def test_a_json_log_string_reads_as_its_text() -> None:
+    """A JSON log escapes every non-ASCII character (``\\u7248``) and backslash: undone in
+    one pass, so ``\\\\x00`` stays a backslash and an ``x``."""
+    original = "报错KeyError: 'qwen2'。transformers版本低于4.37.0\ninvalid load key, '\\x00'.\n"
+    pasted = json.dumps(original)[1:-1]
+    assert normalise(pasted) == normalise(original)
+
+
+def test_output_pasted_as_comments_behind_a_log_prefix_loses_both() -> None:
+    text = "2024-05-01 10:11:12,345 - root - ERROR - # ValueError: Expected shape (2, 3)\n"
+    assert normalise(text).strip() == "ValueError: Expected shape (2, 3)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -184,20 +183,17 @@ def test_transformers_class_with_a_config_file_and_kwargs(tmp_path):
     assert "layers.1.mlp.up_proj.weight" not in manifest
 
 
-def test_70b_config_builds_in_well_under_a_second_without_allocating(tmp_path):
-    resolve(write_json(tmp_path / "tiny.json", TINY_LLAMA))  # imports done before timing
+def test_70b_config_builds_without_allocating(tmp_path):
+    """The meta device holds no bytes: a 70B model costs megabytes (bench/check.py times it)."""
+    resolve(write_json(tmp_path / "tiny.json", TINY_LLAMA))  # imports done before measuring
     config = write_json(tmp_path / "config.json", LLAMA_70B)
     process = psutil.Process()
     before = process.memory_info().rss
-    start = time.perf_counter()
     manifest = resolve(config)
-    seconds = time.perf_counter() - start
     grown = process.memory_info().rss - before
-    print(f"70B meta build: {seconds * 1000:.0f} ms, RSS +{grown / 1e6:.0f} MB")
     assert manifest.extras["parameters"] == 68_976_648_192
     assert len(manifest) == 723
     assert manifest.total_bytes == 4 * 68_976_648_192
-    assert seconds < 1.5
     assert grown < 200e6
 
 

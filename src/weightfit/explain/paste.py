@@ -143,25 +143,26 @@ def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
 def normalise(text: str) -> str:
     """Undo what pasting did: colours, escapes, typography, log prefixes, hard wraps."""
     text = ANSI.sub("", text).replace("\r\n", "\n")
-    if not text.isascii():
-        # A web page, a chat app or an IME: curly quotes, invisible characters, full-width
-        # punctuation (NFKC: "，" → ",", "：" → ":", "…" → "...", no-break space → space).
-        text = unicodedata.normalize("NFKC", text.translate(TYPOGRAPHY))
     if "\\n" in CODE_ESCAPE.sub("", text):
         # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes
         # (not the escape a traceback's source line shows: '"\n\t".join(error_msgs)').
         wrapped = REPR_WRAPPER.fullmatch(text)
         text = _unescaped(wrapped.group(2) if wrapped else text)
+    if not text.isascii():
+        # A web page, a chat app or an IME: curly quotes, invisible characters, full-width
+        # punctuation (NFKC: "，" → ",", "：" → ":", "…" → "...", no-break space → space).
+        text = unicodedata.normalize("NFKC", text.translate(TYPOGRAPHY))
     if "&" in text:
         text = html.unescape(text)
     raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
-    if all(COMMENTED.match(line) for line in raw if line.strip()):
-        # Output pasted as comments in a code block: every line begins "# ".
-        raw = [COMMENTED.sub("", line) for line in raw]
     width = max(map(len, raw), default=0)
     at_width = [len(line) == width >= MIN_BROKEN_LINE for line in raw]
     long = [len(line) >= MIN_BROKEN_LINE for line in raw]
     stripped = [LOG_PREFIX.sub("", line) for line in raw]
+    if all(COMMENTED.match(line) for line in stripped if line.strip()):
+        # Output pasted as comments in a code block: every line begins "# " (after any
+        # logger's prefix).
+        stripped = [COMMENTED.sub("", line) for line in stripped]
     # A line a logger began is a new record, never the rest of a broken one.
     records = [
         len(kept) < len(line) and RECORD_MARK.search(line, 0, len(line) - len(kept)) is not None
@@ -186,11 +187,19 @@ REPR_WRAPPER = re.compile(r"\s*[A-Z]\w*\((['\"])(.*)\1\)\s*", re.S)
 def _unescaped(text: str) -> str:
     """Undo a repr's escapes outside the source lines that quote an escape themselves."""
     pieces, code = CODE_ESCAPE.split(text), CODE_ESCAPE.findall(text)
-    plain = [
-        p.replace("\\n", "\n").replace("\n\\t", "\n\t").replace('\\"', '"').replace("\\'", "'")
-        for p in pieces
-    ]
+    plain = [ESCAPE.sub(_unescape, p) for p in pieces]
     return "".join(p + c for p, c in zip(plain, [*code, ""], strict=True))
+
+
+ESCAPE = re.compile(r"""\\(u[0-9a-fA-F]{4}|[nt"'\\])""")
+"""One escape of a repr or a JSON string, read in one pass (``\\\\n`` is a backslash and an
+``n``): a line end, a tab, a quote, a backslash, a character JSON wrote as ``\\uXXXX``."""
+UNESCAPED = {"n": "\n", "t": "\t", '"': '"', "'": "'", "\\": "\\"}
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return chr(int(code[1:], 16)) if code.startswith("u") else UNESCAPED[code]
 
 
 TYPOGRAPHY = str.maketrans(
