@@ -178,3 +178,10 @@ def test_a_json_log_string_reads_as_its_text() -> None:
 def test_output_pasted_as_comments_behind_a_log_prefix_loses_both() -> None:
     text = "2024-05-01 10:11:12,345 - root - ERROR - # ValueError: Expected shape (2, 3)\n"
     assert normalise(text).strip() == "ValueError: Expected shape (2, 3)"
+
+
+def test_a_paste_indented_as_a_whole_loses_its_shared_indent() -> None:
+    """A Markdown code block indents every line by four spaces: that indent says nothing."""
+    original = "WARNING: Some model parameters or buffers are not found\nbackbone.conv1.weight\n"
+    indented = "\n".join("    " + line for line in original.split("\n"))
+    assert normalise(indented).strip() == normalise(original).strip()

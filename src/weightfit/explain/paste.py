@@ -154,10 +154,15 @@ def normalise(text: str) -> str:
         text = unicodedata.normalize("NFKC", text.translate(TYPOGRAPHY))
     if "&" in text:
         text = html.unescape(text)
-    raw = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
-    width = max(map(len, raw), default=0)
-    at_width = [len(line) == width >= MIN_BROKEN_LINE for line in raw]
-    long = [len(line) >= MIN_BROKEN_LINE for line in raw]
+    printed = [line.rsplit("\r", 1)[-1] for line in text.split("\n")]
+    width = max(map(len, printed), default=0)
+    at_width = [len(line) == width >= MIN_BROKEN_LINE for line in printed]
+    long = [len(line) >= MIN_BROKEN_LINE for line in printed]
+    # A paste indented as a whole (a Markdown code block, a quoted reply's body) loses the
+    # indent its lines share; where a terminal broke them was measured with it. One space
+    # shared is a wrapped line's, kept for the rejoining.
+    shared = min((len(line) - len(line.lstrip()) for line in printed if line.strip()), default=0)
+    raw = [line[shared:] for line in printed] if shared >= MIN_BLOCK_INDENT else printed
     stripped = [LOG_PREFIX.sub("", line) for line in raw]
     if all(COMMENTED.match(line) for line in stripped if line.strip()):
         # Output pasted as comments in a code block: every line begins "# " (after any
@@ -176,6 +181,8 @@ def normalise(text: str) -> str:
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
 
 
+MIN_BLOCK_INDENT = 2
+"""Fewest leading spaces every line shares for a paste to be an indented block."""
 COMMENTED = re.compile(r"^\s*# ?")
 """A line of output pasted as a Python comment (``# ValueError: ...``)."""
 CODE_ESCAPE = re.compile(r"""["']\\n\\t["']\.join""")
