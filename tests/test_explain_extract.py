@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from pasting import hard_wrapped
 from weightfit.explain.extract import extract
 from weightfit.explain.paste import decode, normalise, window
 from weightfit.explain.statements import facts
@@ -185,3 +186,14 @@ def test_a_paste_indented_as_a_whole_loses_its_shared_indent() -> None:
     original = "WARNING: Some model parameters or buffers are not found\nbackbone.conv1.weight\n"
     indented = "\n".join("    " + line for line in original.split("\n"))
     assert normalise(indented).strip() == normalise(original).strip()
+
+
+def test_a_quoted_line_broken_just_before_a_space_keeps_the_space() -> None:
+    """``> `` quotes a line a terminal broke before a space: ``>  of flux`` goes on."""
+    line = (
+        "Using GGUF got error!! Unexpected architecture type in GGUF file, expected one of "
+        "flux, sd1, sdxl, t5encoder but got 'wan'"
+    )
+    quoted = hard_wrapped(line, 78, "> ")
+    assert ">  of flux" in quoted
+    assert normalise(quoted).strip() == line

@@ -163,7 +163,7 @@ def normalise(text: str) -> str:
     # shared is a wrapped line's, kept for the rejoining.
     shared = min((len(line) - len(line.lstrip()) for line in printed if line.strip()), default=0)
     raw = [line[shared:] for line in printed] if shared >= MIN_BLOCK_INDENT else printed
-    stripped = [LOG_PREFIX.sub("", line) for line in raw]
+    stripped = [_without_prefix(line) for line in raw]
     if all(COMMENTED.match(line) for line in stripped if line.strip()):
         # Output pasted as comments in a code block: every line begins "# " (after any
         # logger's prefix).
@@ -183,6 +183,21 @@ def normalise(text: str) -> str:
 
 MIN_BLOCK_INDENT = 2
 """Fewest leading spaces every line shares for a paste to be an indented block."""
+def _without_prefix(line: str) -> str:
+    """A line without its logger's or quoting reply's prefix.
+
+    The one space that separates a prefix from the line goes with it; a second one was
+    the line's own (a terminal broke it just before a space: ``>  of flux, sd1``) and
+    stays, as one space.
+    """
+    prefix = LOG_PREFIX.match(line)
+    if prefix is None or not prefix.group(0):
+        return line
+    rest = line[prefix.end() :]
+    gap = len(prefix.group(0)) - len(prefix.group(0).rstrip())
+    return " " + rest if gap >= 2 and rest else rest
+
+
 COMMENTED = re.compile(r"^\s*# ?")
 """A line of output pasted as a Python comment (``# ValueError: ...``)."""
 CODE_ESCAPE = re.compile(r"""["']\\n\\t["']\.join""")
