@@ -183,6 +183,8 @@ def normalise(text: str) -> str:
 
 MIN_BLOCK_INDENT = 2
 """Fewest leading spaces every line shares for a paste to be an indented block."""
+
+
 def _without_prefix(line: str) -> str:
     """A line without its logger's or quoting reply's prefix.
 
