@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
@@ -185,55 +187,104 @@ def broken_file(ctx: Context) -> None:
     if TORCHSCRIPT_ONLY.search(said):
         ctx.add(_plain_checkpoint_for_torchscript(said))
         return
-    pointer = (
-        any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
-    )
-    page = "'<" in said
-    pickled = "pickle's first bytes" in said or "zip archive's first bytes" in said
-    torch_saved = "persistent id" in said
-    vertices = "vertex size" in said
-    magic = (re.search(r"magic|identifier", said, re.I) is not None and not pointer) or pickled
-    magic = magic or torch_saved or vertices
-    magic = magic or _binary_load_key(said)
-    magic = magic or said.lower().startswith("check failed")
-    cause = (
-        "a Git LFS pointer file (the weights were never downloaded: git lfs pull)"
-        if pointer
-        else "an HTML page saved under the checkpoint's name (a login or error page)"
-        if page
-        else "a pickled object (a training checkpoint written with pickle, torch.save or "
-        "paddle.save) where the reader takes its own binary format: another file than the "
-        "one it reads (an exported or converted model)"
-        if pickled
-        else "a file written by torch.save (its tensors stored apart, as persistent ids) read "
-        "by a plain unpickler that takes another kind of file (a network pickle, a pickled "
-        "object of another codebase)"
-        if torch_saved
-        else "a PLY file whose vertices hold other properties than the reader's layout (a "
-        "point cloud or mesh where a trained Gaussian-splat file is read)"
-        if vertices
-        else "a header whose version reads as zeros, which no release writes: the file's "
-        "bytes were changed (written or copied in text mode, cut short)"
-        if "0.0.0" in said
-        else "a file that does not open with its format's magic bytes: another kind of file "
-        "under this name (another format or model's file, or a page a download saved)"
-        if magic
-        else "an interrupted download or copy: the file ends early"
-    )
-    state = "not in the format the reader expects" if magic else "not whole"
-    # A file of another format is another file altogether; a pointer, a web page saved in
-    # the file's place (a blocked or redirected download) or a cut file is a download that
-    # never brought the file.
+    known = next((b for b in BREAKS if b.seen(said)), CUT_SHORT)
+    state = "not in the format the reader expects" if known.foreign else "not whole"
     ctx.add(
         Finding(
-            category="unrelated" if magic else "partitioned",
+            category="unrelated" if known.foreign else "partitioned",
             severity="error",
-            message=f"the checkpoint file is {state} ({said}): {cause}",
-            evidence={"error": said, "likely_cause": cause},
-            confidence=0.75 if (pointer or page) else 0.5 if magic else 0.65,
+            message=f"the checkpoint file is {state} ({said}): {known.cause}",
+            evidence={"error": said, "likely_cause": known.cause},
+            confidence=known.confidence,
             fix_note="download the file again and compare its size with the source's",
         )
     )
+
+
+@dataclass(frozen=True)
+class Break:
+    """One way a reader's words say a weights file is broken or foreign."""
+
+    seen: Callable[[str], bool]
+    foreign: bool
+    """Another kind of file altogether (``unrelated``), not a download that never brought
+    the file (a pointer, a page saved in its place, a cut or damaged file: ``partitioned``)."""
+    cause: str
+    confidence: float
+
+
+def _pointer(said: str) -> bool:
+    return any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
+
+
+def _other_magic(said: str) -> bool:
+    """Whether a reader met another format's first bytes.
+
+    A magic or identifier check, an unpickler's control byte, a glog check on a header field.
+    """
+    return (
+        re.search(r"magic|identifier", said, re.I) is not None
+        or _binary_load_key(said)
+        or said.lower().startswith("check failed")
+    )
+
+
+BREAKS = (
+    Break(
+        _pointer,
+        False,
+        "a Git LFS pointer file (the weights were never downloaded: git lfs pull)",
+        0.75,
+    ),
+    Break(
+        lambda said: "'<" in said,
+        False,
+        "an HTML page saved under the checkpoint's name (a login or error page)",
+        0.75,
+    ),
+    Break(
+        lambda said: "pickle's first bytes" in said or "zip archive's first bytes" in said,
+        True,
+        "a pickled object (a training checkpoint written with pickle, torch.save or "
+        "paddle.save) where the reader takes its own binary format: another file than the "
+        "one it reads (an exported or converted model)",
+        0.5,
+    ),
+    Break(
+        lambda said: "persistent id" in said,
+        True,
+        "a file written by torch.save (its tensors stored apart, as persistent ids) read "
+        "by a plain unpickler that takes another kind of file (a network pickle, a pickled "
+        "object of another codebase)",
+        0.5,
+    ),
+    Break(
+        lambda said: "vertex size" in said,
+        True,
+        "a PLY file whose vertices hold other properties than the reader's layout (a "
+        "point cloud or mesh where a trained Gaussian-splat file is read)",
+        0.5,
+    ),
+    Break(
+        lambda said: "0.0.0" in said,
+        False,
+        "a header whose version reads as zeros, which no release writes: the file's "
+        "bytes were changed (written or copied in text mode, cut short)",
+        0.65,
+    ),
+    Break(
+        _other_magic,
+        True,
+        "a file that does not open with its format's magic bytes: another kind of file "
+        "under this name (another format or model's file, or a page a download saved)",
+        0.5,
+    ),
+)
+"""What each reading of a broken file says, first match wins."""
+CUT_SHORT = Break(
+    lambda said: True, False, "an interrupted download or copy: the file ends early", 0.65
+)
+"""Any other break: the file ends early."""
 
 
 TF_PIECE = re.compile(r"\.data-\d{5}-of-\d{5}\b|\.ckpt[\w\-]*\.index\b")
