@@ -979,6 +979,118 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A loader refusing a file as not of the kind it takes ("not a valid motion LoRA").
     "refused_kind": [("Kosinkadink__ComfyUI-AnimateDiff-Evolved__434", "lora_mismatch", {})],
+    # A wrapper segment inside the path of every name on one side, the other side the same
+    # names without it: one part wrapped alone.
+    "inner_wrapper_both_sides": [
+        ("fastai__fastai__1730", "prefix", {"segment": "module.", "inside": "0"}),
+    ],
+    # PEFT's base_model.model. before LoRA keys a loader of other LoRA formats leaves.
+    "peft_wrapper_on_adapter_keys": [
+        ("yandex-research__swd__10", "prefix", {"segment": "base_model.model."}),
+    ],
+    # ONNX Runtime's operator schema refusing a node's inputs, TensorFlow Lite an operator
+    # code past its own: operators newer than the runtime.
+    "operator_schema": [
+        ("onnx__models__342", "version", {}),
+        ("tensorflow__tensorflow__24131", "version", {}),
+    ],
+    # A reader refusing a GGML model file's magic without printing it: another container.
+    "ggml_magic_refused": [("rustformers__llmcord__8", "version", {})],
+    # A diffusion network's last layer predicts latent patches, never classes.
+    "denoiser_output": [("alibaba__Tora__26", "wrong_variant", {})],
+    # A class named for quantized storage (Autograd4bitQuantLinear) is a quantization word.
+    "quantized_class_name": [("johnsmith0031__alpaca_lora_4bit__25", "quantization", {})],
+    # An unnamed square matrix of a UNet width, Linear against 1x1 conv: SD 2.x/SDXL vs 1.x.
+    "unnamed_spatial_projection": [
+        ("kijai__ComfyUI-BrushNet-Wrapper__3", "wrong_variant", {}),
+        ("kijai__ComfyUI-BrushNet-Wrapper__21", "wrong_variant", {}),
+    ],
+    # A zero-shot head's class embeddings hold one column per class (LVIS 1203 + 1).
+    "class_columns": [
+        ("haochenheheda__LVVIS__8", "num_classes", {"known_class_counts": ["LVIS"]}),
+    ],
+    # Python 2 failing to unpickle a file Python 3 wrote.
+    "read_by_python2": [("leftthomas__ESPCN__7", "version", {})],
+    # Old names beside a PyTorch message that lists nothing missing: no rename, since the
+    # new spellings would be missing.
+    "old_spelling_nothing_missing": [("r9y9__deepvoice3_pytorch__134", "wrong_variant", {})],
+    # A pipeline's components absent from a single file or a folder.
+    "absent_components": [
+        ("smthemex__ComfyUI_PhotoDoodle__2", "wrong_variant", {}),
+        (
+            "vladmandic__sdnext__2243",
+            "wrong_variant",
+            {"absent_components": ["text_encoder", "tokenizer"]},
+        ),
+    ],
+    # A class the saving script defined in __main__: a training object beside the weights,
+    # or a whole object no category covers.
+    "script_class": [
+        ("zengqunzhao__MA-Net__5", "extra_state", {"class": "RecorderMeter"}),
+        ("Tandon-A__emotic__15", "unknown", {"class": "Emotic"}),
+    ],
+    # Buffers empty in the checkpoint and others empty in the model: state training resizes.
+    "training_buffers": [("Raymond-sci__AND__4", "extra_state", {})],
+    # Chinese prose glued to the English error it quotes.
+    "cjk_glued": [("FeiGeChuanShu__ncnn_Android_RobustVideoMatting__7", "version", {})],
+    # An older PyTorch looking for the archive's version record where newer ones moved it.
+    "archive_version_record": [("isayevlab__AIMNet2__2", "version", {})],
+    # Face-recognition identity sets are label sets, larger than any vocabulary limit.
+    "identity_heads": [
+        (
+            "qidiso__mobilefacenet-V2__16",
+            "num_classes",
+            {
+                "known_class_counts": [
+                    "MS1M-ArcFace (MS1MV2, faces_emore)",
+                    "MS1M-IBUG (faces_ms1m)",
+                ]
+            },
+        ),
+    ],
+    # SSD's six default boxes per location times the classes (21 for VOC with background).
+    "ssd_boxes": [("GOATmessi8__RFBNet__49", "num_classes", {})],
+    # Kaldi's tagged layout: an object's opening tag met by another model's is another kind
+    # of model; a component's field met by another field is another Kaldi release.
+    "kaldi_tags": [
+        ("alphacep__vosk-api__114", "unrelated", {"expected": "Nnet3", "got": "DIMENSION"}),
+        ("alumae__kaldi-gstreamer-server__89", "version", {}),
+        ("jcsilva__docker-kaldi-gstreamer-server__48", "version", {"expected": "BlockDim"}),
+    ],
+    # A Caffe layer with another number of parameter blobs than the caffemodel's.
+    "caffe_blobs": [
+        ("HolmesShuan__ResNet-18-Caffemodel-on-ImageNet__6", "wrong_variant", {"net_blobs": 2}),
+        ("cdoersch__vae_tutorial__3", "wrong_variant", {"layer": "decode4"}),
+    ],
+    # TensorFlow finding no files where it looks: a checkpoint prefix, a restore with no
+    # 'checkpoint' index, a SavedModel or TF Hub cache folder left empty.
+    "tensorflow_absent_files": [
+        ("l4rz__gpt-2-training__2", "partitioned", {}),
+        ("ddangelov__Top2Vec__339", "partitioned", {}),
+        ("tensorflow__hub__896", "partitioned", {}),
+        ("tensorflow__hub__212", "partitioned", {}),
+    ],
+    # Loading code calling a function its installed dependency no longer has, and a module
+    # lacking a class a pickle names.
+    "module_lacks_name": [
+        ("Jwoo5__fairseq-signals__53", "version", {"name": "is_primitive_type"}),
+        ("unit8co__darts__1336", "version", {"class": "ReferenceIndexType"}),
+    ],
+    # h5py 3's str where old Keras decodes bytes, read from Keras's own attribute lookups or
+    # a poster's words about loading trained models.
+    "keras_h5py_decode": [
+        ("lasigeBioTM__BiOnt__4", "version", {}),
+        ("TKassis__OrgaQuant__15", "version", {}),
+    ],
+    # PyTorch's weights-only refusal, cut to its first words or to its closing line, and a
+    # 'v' operand under 2.6's new default (the default change, no Git LFS pointer).
+    "weights_only_refusal": [
+        ("DLR-RM__stable-baselines3__1911", "version", {}),
+        ("Project-MONAI__research-contributions__411", "version", {}),
+        ("CVHub520__X-AnyLabeling-Server__23", "version", {}),
+        ("tyotakuki__ManchuOCR__8", "version", {}),
+        ("Comfy-Org__ComfyUI__9385", "version", {}),
+    ],
 }
 
 

@@ -101,6 +101,9 @@ _BODY_WORDS = ("embed", "patch", "stem", "down", "up", "input", "proj_in", "conv
 """Module words of layers inside a network (whose rows are widths), never its output head."""
 _ANCHOR_WORDS = ("rpn", "anchor", "objectness")
 """Heads that score anchors or proposals, not classes (their rows count anchors)."""
+DENOISER = re.compile(r"(?:^|\.)diffusion_model\.|Diffusion|DiT\b|^DiT")
+"""A diffusion network's name or class: its last layer predicts latent patches (``p²·C``
+values, doubled with a learned variance), never classes."""
 
 
 @dataclass
@@ -129,17 +132,29 @@ def _row_changes(ctx: Context) -> list[_RowChange]:
         if len(axes) != 1:
             continue
         axis = axes[0]
-        if axis == 0 or (axis == 1 and len(have) == 2 and have[0] == 1):
+        columns = axis == 1 and len(have) == 2
+        if axis == 0 or (columns and (have[0] == 1 or _class_columns(pair.target, have, want))):
             changes.append(
                 _RowChange(pair, axis, have[axis], want[axis], ctx.position(pair.target))
             )
     return changes
 
 
+def _class_columns(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a class-named matrix holds one column per class.
+
+    A zero-shot classifier's ``[dim, classes + 1]`` text embeddings: a known label set's
+    count, or it plus background.
+    """
+    counts = (have[1], want[1], have[1] - 1, want[1] - 1)
+    return is_class_worded(name) and bool(_class_count(*counts))
+
+
 def vocab_resize(ctx: Context) -> None:
     """Report embeddings and heads whose rows differ by a few: added or padded tokens."""
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
-    changes = _row_changes(ctx)
+    # A column per class is no token's row.
+    changes = [c for c in _row_changes(ctx) if c.axis == 0 or ctx.src(c.pair).shape[0] == 1]
     # In a text, an output projection with the rows of a token table is that vocabulary's.
     token_rows = {
         (c.have, c.want)
@@ -300,10 +315,14 @@ def _setting_table(name: str) -> bool:
 def _label_rows(change: _RowChange) -> bool:
     """Whether a row change reads as label sets, never a vocabulary.
 
-    One side is a known dataset's class count, the other smaller (1000 against 2).
+    One side is a known dataset's class count, the other smaller (1000 against 2). Past
+    :data:`MAX_LABELS` only the identity sets of face recognition count, row for row, and
+    never a vocabulary's size.
     """
     small, large = sorted((change.have, change.want))
-    return bool(_class_count(large)) and large <= MAX_LABELS and small < large
+    if large > MAX_LABELS and knowledge.vocab_candidates(large):
+        return False
+    return bool(_class_count(large)) and small < large
 
 
 def _labels_not_symbols(change: _RowChange) -> bool:
@@ -517,13 +536,20 @@ def padding_multiple(smaller: int, larger: int) -> int | None:
 def num_classes(ctx: Context) -> None:
     """Report terminal heads whose output rows differ: another number of classes."""
     groups: dict[tuple[int, int], list[_RowChange]] = defaultdict(list)
-    rows = [change for change in _row_changes(ctx) if change.axis == 0]
+    rows = [
+        change
+        for change in _row_changes(ctx)
+        if change.axis == 0
+        or _class_columns(change.name, ctx.src(change.pair).shape, ctx.tgt(change.pair).shape)
+    ]
     heads = {
         (_module_of(change.name), change.have, change.want)
         for change in rows
-        if _is_head(ctx, change)
-        or (_is_label_table(change) and _known_labels(ctx, change))
-        or _paired_output(ctx, change, rows)
+        if (_is_label_table(change) and _known_labels(ctx, change))
+        or (
+            not _predicts_latents(ctx, change)
+            and (_is_head(ctx, change) or _paired_output(ctx, change, rows))
+        )
     }
     for change in rows:
         # A head's bias follows its weight, wherever the position rules would put it alone.
@@ -541,7 +567,9 @@ def num_classes(ctx: Context) -> None:
         keys = config_keys_with(ctx.target.config, want)
         option = f"; model built with {keys[0]}={want}" if keys else ""
         what = (
-            "label embedding (class-conditional input)"
+            "classifier of one column per class (a zero-shot head's class embeddings)"
+            if any(c.axis == 1 and ctx.src(c.pair).shape[0] > 1 for c in changes)
+            else "label embedding (class-conditional input)"
             if weights and all(_is_label_table(c) for c in weights)
             else "classification head"
         )
@@ -552,6 +580,8 @@ def num_classes(ctx: Context) -> None:
         )
         has_bias = any(len(ctx.tgt(c.pair).shape) == 1 for c in changes)
         datasets = _class_count(have, want)
+        if not datasets and any(c.axis == 1 for c in changes):
+            datasets = _class_count(have - 1, want - 1)  # a column per class and background
         evidence: dict[str, object] = {
             "checkpoint_classes": have,
             "model_classes": want,
@@ -618,7 +648,7 @@ def _list_of_heads(stack: str, shape: tuple[int, ...]) -> bool:
     return "head" in stack.rsplit(".", 1)[-1].lower() and len(shape) <= 2
 
 
-def _class_worded(name: str) -> bool:
+def is_class_worded(name: str) -> bool:
     """Whether a tensor's name says it scores classes."""
     return any(word in name.lower() for word in _CLASS_WORDS)
 
@@ -641,6 +671,11 @@ def _head_confidence(
 
 UNNAMED_HEAD = 0.45
 """Confidence of a head read from row counts alone, the text naming no tensor."""
+
+
+def _predicts_latents(ctx: Context, change: _RowChange) -> bool:
+    """Whether a text's output layer is a diffusion network's, which predicts latent patches."""
+    return ctx.partial and bool(DENOISER.search(f"{change.name} {ctx.facts.get('model', '')}"))
 
 
 def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> bool:
@@ -742,7 +777,7 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
         stack = stack_of(change.name)
         if (
             stack is not None
-            and not _class_worded(change.name)
+            and not is_class_worded(change.name)
             and not _list_of_heads(stack[0], shape)
         ):
             return _label_rows(change)

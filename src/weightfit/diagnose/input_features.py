@@ -10,6 +10,7 @@ and the model (or an option that adds features), not the size of the network.
 from __future__ import annotations
 
 from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose.embeddings import is_class_worded
 from weightfit.findings import Finding
 
 MAX_FEATURES_CHANGE = 16
@@ -28,6 +29,8 @@ def input_features(ctx: Context) -> None:
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
         if len(have) != 2 or len(want) != 2 or have[0] != want[0]:
             return
+        if is_class_worded(pair.target):
+            return  # a column per class (a zero-shot classifier's text embeddings)
         if have[1] % 8 == 0 and want[1] % 8 == 0:
             return  # two hidden widths: another size of the network
         changes.add(have[1] - want[1])

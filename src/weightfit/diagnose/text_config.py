@@ -147,6 +147,37 @@ def absent_targets(ctx: Context) -> None:
     )
 
 
+def absent_components(ctx: Context) -> None:
+    """Report a checkpoint or folder without some of the components its pipeline class takes.
+
+    A file of one component (a Flux transformer or a UNet alone) given to a loader of
+    all-in-one single files, or a repository of another pipeline (SDXL's refiner has no
+    first text encoder) built with a class that takes more.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.absent_components or ctx.findings:
+        return
+    components = ", ".join(facts.absent_components)
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the checkpoint holds no {components}: a file or folder of another packaging "
+                "than the pipeline class loads (one component saved alone, or another "
+                "pipeline's repository)"
+            ),
+            evidence={"absent_components": facts.absent_components},
+            confidence=0.5,
+            fix_note=(
+                "load the absent components from their own files and pass them to the "
+                "pipeline, or use the all-in-one checkpoint (or the pipeline class of the "
+                "repository, weightfit lint MODEL_FOLDER lists its components)"
+            ),
+        )
+    )
+
+
 def missing_metadata(ctx: Context) -> None:
     """Report a checkpoint without the metadata entry its loader reads beside the weights."""
     facts = whole_text_facts(ctx)

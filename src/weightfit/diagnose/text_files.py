@@ -3,6 +3,10 @@
 - ``newer_format``: a reader meeting a file written by another version of its format
   (PyTorch's zip format, a TensorRT engine, an ONNX IR version, a GGML container, Keras 3 on
   a SavedModel, a Python 2 pickle …) → ``version``;
+- ``caffe_blobs``: a Caffe layer built with another number of parameter blobs than the file's
+  (``wrong_variant``);
+- ``kaldi_tokens``: Kaldi's reader meeting another tag than its layout's next one: another
+  kind of model (``unrelated``) or a component of another release (``version``);
 - ``broken_file``: a file that is not whole (an LFS pointer, a page saved in its place, a
   cut download → ``partitioned``) or is another kind of file (another format's magic, a
   pickle where a reader takes its own format → ``unrelated``).
@@ -41,6 +45,80 @@ def newer_format(ctx: Context) -> None:
             fix_note=fix,
         )
     )
+
+
+def kaldi_tokens(ctx: Context) -> None:
+    """Report a Kaldi model file whose tags are not the ones the reader expects next.
+
+    Kaldi writes each object as tagged fields. A tag that opens an object (``<Nnet3>``,
+    ``<TransitionModel>``) met by another object's (a GMM's ``<DIMENSION>``) is another kind
+    of model (``unrelated``: a GMM where a neural network is read); a field of a component
+    (``<BlockDim>``, ``<MaxChangePerSample>``) met by another field is the component's layout
+    of another Kaldi release (``version``).
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.kaldi_token is None or ctx.findings:
+        return
+    expected, got = facts.kaldi_token
+    other_model = KALDI_OBJECT_TAG.fullmatch(expected) is not None
+    ctx.add(
+        Finding(
+            category="unrelated" if other_model else "version",
+            severity="error",
+            message=(
+                f"the Kaldi reader expected <{expected}> and found <{got}>: "
+                + (
+                    f"the file is another kind of model than the {expected} the program reads"
+                    if other_model
+                    else "a component written with other fields, by another Kaldi release "
+                    "than the reader's"
+                )
+            ),
+            evidence={"expected": expected, "got": got},
+            confidence=0.55,
+            fix_note=(
+                "give the program the model type it reads (an nnet3 model, not a GMM's)"
+                if other_model
+                else "read the model with the Kaldi release that trained it (or rebuild the "
+                "reader's Kaldi at that release or later)"
+            ),
+        )
+    )
+
+
+def caffe_blobs(ctx: Context) -> None:
+    """Report a Caffe layer the prototxt builds with another number of parameter blobs.
+
+    A convolution with ``bias_term`` holds two blobs, without it one; a layer type with
+    learned parameters against one without holds some against none. The net's definition
+    configures the layer otherwise than the network that wrote the caffemodel.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.caffe_blobs is None or ctx.findings:
+        return
+    layer, net, file = facts.caffe_blobs
+    bias = {net, file} == {1, 2}
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"layer {layer} holds {net} parameter blob(s) in the net and {file} in the "
+                "caffemodel: the prototxt configures it otherwise than the network that wrote "
+                "the file" + (" (a bias term on one side only: bias_term)" if bias else "")
+            ),
+            evidence={"layer": layer, "net_blobs": net, "file_blobs": file},
+            confidence=0.45,
+            fix_note=(
+                f"configure {layer} in the prototxt as the caffemodel's network has it "
+                "(bias_term, layer type), or use the prototxt released with the weights"
+            ),
+        )
+    )
+
+
+KALDI_OBJECT_TAG = re.compile(r"Nnet\d?|AmNnet\w*|TransitionModel|Topology|DiagGmm|FullGmm")
+"""Tags that open a whole Kaldi model or network, not a field of one of its components."""
 
 
 IMPLAUSIBLE_VERSION = 1_000_000
@@ -138,6 +216,12 @@ FORMAT_VERSIONS = {
         "save its weights again from Python 2 as a state_dict or safetensors; only for a file "
         "from a source you trust, unpickle it once in Python 3 with encoding='latin1' and save "
         "the weights again (unpickling runs the file's code)",
+    ),
+    "python3": (
+        "Python 2 cannot unpickle the file: Python 3 wrote it (a newer pickle protocol, a "
+        "PyTorch release after Python 2's last)",
+        "Python 3",
+        "run the code under Python 3 with a PyTorch release of the checkpoint's time",
     ),
     "ggml_container": (
         "GGML's file container changed from ggml to ggmf, ggjt (2023) and GGUF (August "

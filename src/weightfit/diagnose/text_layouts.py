@@ -27,7 +27,8 @@ def singleton_axes(ctx: Context) -> None:
     Two shapes equal once their 1s are dropped hold the same values; what the extra axes
     say depends on the layer:
 
-    - ``proj_in``/``proj_out`` as a Linear on one side and a 1x1 conv on the other: Stable
+    - ``proj_in``/``proj_out`` (or an unnamed square matrix of a UNet block's width) as a
+      Linear on one side and a 1x1 conv on the other: Stable
       Diffusion 1.x builds them as 1x1 convolutions, 2.x and SDXL as Linear layers, so the
       checkpoint is of another generation than the model's config (``wrong_variant``);
     - a vector stored as ``(1, 1, 1, 512)`` against ``(512,)``, or a depthwise kernel
@@ -46,7 +47,7 @@ def singleton_axes(ctx: Context) -> None:
     same = [
         p for p in ctx.mismatches() if _squeezed(ctx.src(p).shape) == _squeezed(ctx.tgt(p).shape)
     ]
-    projections = [p for p in same if SPATIAL_PROJ.search(p.target) and _pointwise(ctx, p)]
+    projections = [p for p in same if _spatial_projection(ctx, p) and _pointwise(ctx, p)]
     if projections:
         _report_generation(ctx, projections)
     vectors = [
@@ -122,6 +123,27 @@ def _report_layer_type(ctx: Context, pairs: list[Pair]) -> None:
 
 def _squeezed(shape: tuple[int, ...]) -> list[int]:
     return [d for d in shape if d != 1]
+
+
+UNET_WIDTHS = (320, 640, 1280)
+"""The channel widths of Stable Diffusion's UNet blocks (1.x, 2.x and SDXL alike)."""
+
+
+def _spatial_projection(ctx: Context, pair: Pair) -> bool:
+    """Whether a pair is a spatial transformer's ``proj_in``/``proj_out``.
+
+    Named so, or unnamed (accelerate's ``Trying to set a tensor ... in "weight"``) and a
+    square matrix of a UNet block's width: the one square 1x1 layer of an LDM UNet.
+    """
+    if SPATIAL_PROJ.search(pair.target):
+        return True
+    square = min((ctx.src(pair).shape, ctx.tgt(pair).shape), key=len)
+    return (
+        "." not in pair.target
+        and len(square) == 2
+        and square[0] == square[1]
+        and square[0] in UNET_WIDTHS
+    )
 
 
 def _pointwise(ctx: Context, pair: Pair) -> bool:
@@ -318,13 +340,50 @@ def lazy_buffers(ctx: Context) -> None:
     """Report buffers of size 0 on one side: a module fills them on first use.
 
     ZeRO-3 and FSDP partition parameters (``partitioned`` reads those, on either side);
-    a buffer of size 0 (a filterbank, a mask) is one its module builds lazily.
+    a buffer of size 0 (a filterbank, a mask) is one its module builds lazily. Buffers
+    empty on both sides, each its own way, are state the training resizes (``extra_state``).
     """
     if not ctx.partial:
         return
     empty = [p for p in ctx.mismatches() if (ctx.src(p).numel == 0) != (ctx.tgt(p).numel == 0)]
-    if empty and not any(PARAMETER_LEAF.search(p.target) for p in empty):
+    if not empty or any(PARAMETER_LEAF.search(p.target) for p in empty):
+        return
+    if {ctx.src(p).numel == 0 for p in empty} == {True, False}:
+        _report_training_buffers(ctx, empty)
+    else:
         _report_lazy_buffers(ctx, empty)
+
+
+def _report_training_buffers(ctx: Context, pairs: list[Pair]) -> None:
+    """Report buffers empty in the checkpoint and others empty in the model.
+
+    A library version that builds a buffer lazily leaves it empty on one side only (the
+    side of the version that builds it late); empty on both sides, each buffer its own
+    way, is state the training itself resizes (indexes, memory banks, neighbour lists).
+    """
+    shapes = ", ".join(
+        f"{p.target} {shape_text(ctx.src(p).shape)} → {shape_text(ctx.tgt(p).shape)}"
+        for p in pairs[:3]
+    )
+    ctx.add(
+        Finding(
+            category="extra_state",
+            severity="error",
+            message=(
+                f"buffers are empty in the checkpoint and others in the model ({shapes}): "
+                "state the training resizes as it runs (indexes, memory banks), saved at one "
+                "point of training and loaded into a module built at another"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"empty_buffers": [p.target for p in pairs[:8]]},
+            confidence=0.45,
+            fix_note=(
+                "leave these buffers out of the load (strict=False after dropping them) so "
+                "the module rebuilds them, or resize them to the checkpoint's before loading"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
 
 
 def _report_lazy_buffers(ctx: Context, pairs: list[Pair]) -> None:

@@ -211,12 +211,22 @@ def refused_globals(ctx: Context) -> None:
                 severity="error",
                 message=(
                     "torch.load(weights_only=True)"  # trusted: the user's loader named, no load
-                    f" refused the checkpoint: the pickle names "
-                    f"{listed}, non-tensor objects saved beside the weights (training "
-                    "arguments, numpy values, custom classes)"
+                    " refused the checkpoint: "
                     + (
-                        "; PyTorch 2.6 made weights_only=True the default, so code that "
-                        "loaded it before now fails"
+                        f"the pickle names {listed}"
+                        if rows
+                        else "the pickle holds what the weights-only unpickler does not read"
+                    )
+                    + ", non-tensor objects saved beside the weights (training arguments, "
+                    "numpy values, custom classes)"
+                    + (
+                        (
+                            "; the code asks for a weights-only load, and older PyTorch "
+                            "releases' weights-only unpickler reads fewer opcodes and globals"
+                            if _asked_weights_only(ctx)
+                            else "; PyTorch 2.6 made weights_only=True the default, so code "
+                            "that loaded it before now fails"
+                        )
                         if flipped
                         else ""
                     )
@@ -231,6 +241,16 @@ def refused_globals(ctx: Context) -> None:
                 fix_note=note,
             )
         )
+
+
+ASKED_WEIGHTS_ONLY = re.compile(r"weights_only\s*=\s*True\b(?!`)")
+"""A code line passing ``weights_only=True`` itself (not PyTorch's message quoting it)."""
+
+
+def _asked_weights_only(ctx: Context) -> bool:
+    """Whether the traceback's code asked for the weights-only load itself."""
+    facts = text_facts(ctx)
+    return facts is not None and ASKED_WEIGHTS_ONLY.search(facts.text) is not None
 
 
 PICKLE_OWN_GLOBALS = frozenset({"getattr", "builtins.getattr", "__builtin__.getattr"})

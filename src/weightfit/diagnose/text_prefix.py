@@ -24,6 +24,9 @@ WRAPPER_SEGMENTS = {
     "teacher": "a distillation wrapper",
 }
 """Leading segments that wrappers add to every name, and who adds them."""
+PEFT_WRAPPER = "base_model.model"
+"""The path PEFT's ``PeftModel`` puts before every name it saves, adapter keys included:
+a loader of other LoRA formats (kohya, ComfyUI, diffusers) takes none of them."""
 
 
 BUFFERS = (
@@ -82,21 +85,24 @@ def one_sided_prefix(ctx: Context) -> None:
         segment = heads.pop()
         if segment not in WRAPPER_SEGMENTS or all(n.endswith(BUFFERS) for n in names):
             continue
-        if any("lora_" in n or ".adapter" in n for n in names):
-            continue
+        if all(name.startswith(f"{PEFT_WRAPPER}.") for name in names):
+            segment = PEFT_WRAPPER  # PeftModel's two segments, on adapter keys too
+        elif any("lora_" in n or ".adapter" in n for n in names):
+            continue  # adapter keys no module took: another base, not a wrapper
         if side == "checkpoint" and not other and WRAPPED_MODEL.search(str(ctx.facts.get("model"))):
             continue  # the model is the wrapper: its own names carry the segment and all loaded
         if side == "checkpoint" and not other and _model_names_loaded(ctx, names[0]):
             continue
         if _deeper_layers(names):
             continue  # a wrapper renames every tensor, layer 0 too: these are extra layers
-        stripped = {name.split(".", 1)[1] for name in names}
+        stripped = {name[len(segment) + 1 :] for name in names}
         if other and not (stripped & set(other)):
             continue
         one_module = len({n.split(".", 1)[0] for n in stripped}) < 2
         if one_module and (side == "model" or (len(names) > 1 and not ctx.facts.get("truncated"))):
             continue  # one module unfilled, or all of one module extra: that module, no prefix
         strong = segment in ("module", "_orig_mod", "_fsdp_wrapped_module", "state_dict")
+        wrapper = WRAPPER_SEGMENTS[segment.split(".", 1)[0]]
         if not strong and (side == "model" or set(names) <= set(_looked_up(ctx))):
             # Model names start with model., backbone. ... by themselves, and a loader's
             # KeyError on one such name says only that the lookup failed, not why.
@@ -115,7 +121,7 @@ def one_sided_prefix(ctx: Context) -> None:
                 severity="error",
                 message=(
                     f"{side} names carry the prefix '{segment}.' "
-                    f"({WRAPPER_SEGMENTS[segment]}) that the other side's lack: "
+                    f"({wrapper}) that the other side's lack: "
                     f"{len(names)} name(s) read"
                 ),
                 params=names,
@@ -163,18 +169,21 @@ def _inner_wrapper(ctx: Context, missing: list[str], unexpected: list[str]) -> b
 
     Code that wraps one part of a model in ``DataParallel`` (or ``torch.compile``) before
     loading gives that part's names a ``module.`` segment inside the path; a checkpoint
-    saved from the plain part lacks it (or the reverse).
+    saved from the plain part lacks it (or the reverse). When the text lists both sides,
+    the other side must hold the same names without the segment.
     """
     for names, side in ((unexpected, "checkpoint"), (missing, "model")):
-        if not names or (missing and unexpected):
-            continue
+        other = missing if side == "checkpoint" else unexpected
         parents = {_wrapped_parent(name) for name in names}
-        if len(parents) != 1:
+        if not names or len(parents) != 1:
             continue
         (found,) = parents
         if found is None:
             continue
         parent, segment = found
+        unwrapped = {name.replace(f"{parent}.{segment}.", f"{parent}.", 1) for name in names}
+        if other and len(unwrapped & set(other)) * 2 < min(len(names), len(other)):
+            continue  # the other side lists other tensors: not this wrapper's doing
         wrapped = escape_pattern(f"{parent}.{segment}.")
         plain = escape_pattern(f"{parent}.")
         pattern, replacement = (
@@ -208,7 +217,7 @@ def _inner_wrapper(ctx: Context, missing: list[str], unexpected: list[str]) -> b
                 fix_note="load before wrapping the part, or unwrap it (.module) to load",
             )
         )
-        ctx.consume(missing=names, unexpected=names)
+        ctx.consume(missing=[*names, *other], unexpected=[*names, *other])
         return True
     return False
 

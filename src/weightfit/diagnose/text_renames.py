@@ -11,6 +11,7 @@ import re
 from weightfit import knowledge
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts
+from weightfit.diagnose.text_prefix import NOTHING_MISSING
 from weightfit.findings import Finding
 
 
@@ -31,6 +32,16 @@ def known_renames(ctx: Context) -> None:
             if c.kind == "rename"
         )
     ]
+    renamed_modules = {n.rsplit(".", 1)[0] for n in wanted_old}
+    siblings = [n for n in ctx.missing() if n not in wanted_old]
+    if not unexpected and any(n.rsplit(".", 1)[0] in renamed_modules for n in siblings):
+        # Read from missing names alone, a rename leaves the rest of its module loaded: a
+        # bias missing beside weight_g is the whole module missing.
+        wanted_old = []
+    if facts is not None and not ctx.missing() and NOTHING_MISSING.search(facts.text):
+        # PyTorch lists missing keys first: none, so the model has no place for the old
+        # names under any spelling; a rename would have left the new ones missing.
+        unexpected = []
     names = [*unexpected, *wanted_old]
     if facts is not None:
         names += [n for n in facts.key_errors if n not in names]

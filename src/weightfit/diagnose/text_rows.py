@@ -229,8 +229,9 @@ MAX_LABEL_TABLE = 1024
 """Most labels a transition table is read for (a larger square is a width)."""
 
 
-ANCHORS = (3, 9)
-"""Anchors per location of common detectors (YOLO: 3, RetinaNet / EfficientDet: 9)."""
+ANCHORS = (3, 9, 6)
+"""Anchors per location of common detectors (YOLO: 3, RetinaNet / EfficientDet: 9, SSD and
+RFBNet: 6 default boxes)."""
 
 
 PER_ANCHOR = (5, 4, 0)

@@ -1,8 +1,9 @@
 """What a text says about files and code, not tensors.
 
-Missing classes, stale pickled attributes, architectures a loader does not know, the channels
-a pipeline feeds, counted keys, shard indexes and pieces, precision variants, layer counts,
-stated quantities, raw weight files' byte counts. What it says of the file's own format (its
+Missing classes, a dependency lacking a function its loader calls, stale pickled attributes,
+architectures a loader does not know, the channels a pipeline feeds, counted keys, shard
+indexes and pieces, precision variants, layer counts, stated quantities, raw weight files'
+byte counts. What it says of the file's own format (its
 version, a broken or foreign file) is :mod:`weightfit.diagnose.text_files`'.
 """
 
@@ -24,6 +25,9 @@ def missing_class(ctx: Context) -> None:
     if facts is None or facts.missing_class is None or ctx.findings:
         return
     name, module = facts.missing_class
+    if module == "__main__":
+        ctx.add(_script_class(name))
+        return
     if name and _other_codebase(ctx, name, module, facts.missing_class_file):
         return
     what = (
@@ -50,6 +54,63 @@ def missing_class(ctx: Context) -> None:
                 "file needs no classes"
             ),
         )
+    )
+
+
+def module_attribute(ctx: Context) -> None:
+    """Report loading code calling a name its installed dependency does not have."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.module_attribute is None or ctx.findings:
+        return
+    module, name = facts.module_attribute
+    package = module.split(".", 1)[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the loading code uses {module}.{name}, which the installed {package} does "
+                f"not have: the loader was written for another release of {package} (one "
+                "that still has it, or already does)"
+            ),
+            evidence={"module": module, "name": name},
+            confidence=0.55,
+            fix_note=(
+                f"install the {package} release the loader's requirements name, or update "
+                "the loader to the installed one"
+            ),
+        )
+    )
+
+
+TRAINING_OBJECT = re.compile(r"Meter|Recorder|Logger|Averager|Tracker|History|Args|Options")
+"""Class names of what a training script keeps beside the weights: metrics, logs, options."""
+
+
+def _script_class(name: str) -> Finding:
+    """A pickled object whose class the saving script defined in ``__main__``.
+
+    Unpickling looks the class up in the loading program's ``__main__``, where another
+    script does not define it: no library version has it. A metrics or options object
+    saved beside the weights is ``extra_state``; a whole model saved from a script is
+    outside every category (``unknown``), and the fix is the same.
+    """
+    beside = TRAINING_OBJECT.search(name) is not None
+    what = "a training object saved beside the weights" if beside else "an object saved whole"
+    return Finding(
+        category="extra_state" if beside else "unknown",
+        severity="error",
+        message=(
+            f"the checkpoint pickles {what}, of class '{name}' that the saving script "
+            "defined in its own __main__: unpickling looks it up in the loading program's "
+            "__main__, which has no such class (no library version defines it)"
+        ),
+        evidence={"class": name, "module": "__main__"},
+        confidence=0.5,
+        fix_note=(
+            f"define or import {name} in the loading script's __main__ before loading, then "
+            "save the weights alone (model.state_dict(), or safetensors) to load without it"
+        ),
     )
 
 
@@ -464,8 +525,9 @@ def files_named(ctx: Context) -> None:
         category: Category = "partitioned"
         file = facts.absent_file
         message = (
-            f"the weights file {file} is not where the loader looks: never downloaded, a "
-            "download that failed, or saved elsewhere"
+            f"the weights the loader looks for at {file} are not there (no such file, or a "
+            "folder without its files): never downloaded, a download that failed or was "
+            "cleaned away, or saved elsewhere"
         )
         note = "download the weights file to the path the loader reads (or point it there)"
     elif variant is not None:

@@ -178,7 +178,18 @@ def normalise(text: str) -> str:
     text = RANGE.sub(r"\1", text)
     text = SWAPPED_CLOSERS.sub(r"\1])", text)
     text = EMPHASIS.sub(r"\2", text)
+    if not text.isascii():
+        # Chinese or Japanese prose runs into the error it quotes ("报错param is too old"):
+        # no word boundary between them until a space parts the scripts.
+        text = CJK_GLUED.sub(" ", text)
     return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+
+
+CJK_GLUED = re.compile(
+    r"(?<=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])(?=[A-Za-z0-9])|"
+    r"(?<=[A-Za-z0-9])(?=[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])"
+)
+"""Where a CJK character (kana, ideograph, hangul) meets a Latin letter or digit."""
 
 
 MIN_BLOCK_INDENT = 2

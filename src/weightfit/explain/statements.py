@@ -56,7 +56,8 @@ LOADING_ERROR = re.compile(
     r"Incompatible\s+number\s+of\s+blobs\s+for\s+layer|Cannot\s+copy\s+param\s+\d+\s+weights|"
     r"assert\s+[\w.\[\]'\"]*\.shape\s*==\s*[\w.\[\]'\"]*\.shape|"
     r"does\s+not\s+have\s+the\s+required\s+variant\s+filenames|"
-    r"Restoring\s+from\s+checkpoint\s+failed|"
+    r"Restoring\s+from\s+checkpoint\s+failed|Unsuccessful\s+TensorSliceReader\s+constructor|"
+    r"Expected\s+token\s+\"[^\"\n]*\",\s+got\s+instead|"
     # A GGUF runtime expecting tensors of another GGML type (``expected IQ2_XXS expert tensors``).
     r"(?i:expected\s+(?:\w+\s+){0,2}?i?q[1-8]_\w+\s+(?:\w+\s+){0,2}?tensors?)|"
     r"not\s+matched\s+with\s+loaded|['\"]unmatched['\"]\s*:\s*\[\s*['\"]|"
@@ -140,6 +141,12 @@ QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
 QUANT_PARTS = re.compile(rf"(?<![A-Za-z0-9])({_QUANT_ALTERNATIVES})(?![A-Za-z0-9])", re.I)
 """The same words as a part of a snake_case name in code (``load_llama_model_4bit_low_ram``),
 read outside file paths, whose parts name a model's folder (``qwen_7b_chat_int4/``)."""
+QUANT_CLASS = re.compile(
+    r"\b[A-Z][A-Za-z0-9]*?(?:Quant(?:ized|izer)?|[248]bit|Int[48]|GPTQ|AWQ|FP8|Fp8)"
+    r"(?=[A-Z0-9_]|\b)\w*"
+)
+"""A CamelCase class named for quantized storage (``Autograd4bitQuantLinear``,
+``GPTQLinear``): one of its parts is a quantization word."""
 MLX = re.compile(
     r"\bmlx\b|Mismatched\s+parameter\s+[\w.]+(?:\s+in\s+\S+)?\s+shape\.\s+Actual\b|"
     r"Expected\s+shape\s+\([\d,\s]*\)\s+but\s+received\s+shape\s+\([\d,\s]*\)\s+for\s+parameter",
@@ -185,6 +192,9 @@ LOADING_CONTEXT = re.compile(
     r"\bload\w*\(|\w+(?<!Data)Loader\w*|\b(?:restore|init_from|load_from)\w*|"
     # A runner's own words that loading the model failed.
     r"\bmodel\s+loading\b|\bfailed\s+to\s+load\s+(?:the\s+)?model\b|"
+    r"\bload(?:ing|ed|s)?\s+(?:\w+\s+){0,2}?(?:trained|saved|pretrained)\s+models?\b|"
+    # Keras reading a saved HDF5 model's own attributes.
+    r"attrs\[['\"](?:keras_version|backend|model_config|training_config)['\"]\]|"
     # Code copying saved values into a model's tensors (``param.data.copy_(blobs[name])``).
     r"\.copy_\(|"
     # A network built from a map of named weights (TensorRT API builders read .wts files).
@@ -212,13 +222,26 @@ ABSENT_FILE = re.compile(
     r"No\s+model\s+found\b[^\n]{0,120}?\bpath:\s*\S*?([\w\-.]+\.(?:pth?|bin|ckpt|pkl|zip|h5))\b|"
     r"name\s*=\s*'[^'\n]*?([\w\-.]+\.(?:h5|hdf5|keras))'\s*,\s*errno\s*=\s*2\b|"
     r"No\s+such\s+file\s+or\s+directory:\s*'[^'\n]*?([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|"
-    r"h5|onnx))'",
+    r"h5|onnx))'|"
+    # TensorFlow: a checkpoint prefix matching no file, a restore handed no checkpoint (no
+    # 'checkpoint' index in the folder), a SavedModel folder without its graph.
+    r"Failed\s+to\s+find\s+any\s+matching\s+files\s+for\s+(\S+)|"
+    r"Can't\s+load\s+(save_path)\s+when\s+it\s+is\s+None|"
+    r"'([^'\n]+)'\s+contains\s+neither\s+'saved_model\.pb'\s+nor\s+'saved_model\.pbtxt'|"
+    r"SavedModel\s+file\s+does\s+not\s+exist\s+at:?\s+(\S+)|"
+    # TensorFlow Hub finding no loader for a cached module folder: its files are not there.
+    r"Missing\s+implementation\s+that\s+supports:\s+loader\(\*\('([^'\n]+)'",
     re.I,
 )
 """A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
 ``Load model from u2net.onnx failed. File doesn't exist``; rl-zoo's ``No model found for sac
 on ..., path: logs/.../model.pkl``; h5py's ``unable to open file: name = '.../x.h5', errno =
-2``; Python's ``No such file or directory: 'model.pth'``)."""
+2``; Python's ``No such file or directory: 'model.pth'``; TensorFlow's ``Failed to find any
+matching files for model.ckpt``, ``Can't load save_path when it is None``, a SavedModel
+folder without ``saved_model.pb`` and TensorFlow Hub's ``Missing implementation that supports:
+loader(...)`` for a cached module folder)."""
+NO_CHECKPOINT_FOUND = "(none: tf.train.latest_checkpoint found no 'checkpoint' index)"
+"""What TensorFlow restored when its save path is None: the folder's latest checkpoint."""
 INDEXED_LOAD = re.compile(
     r"load\w*\([^\n]*\)\s*\[|(?:checkpoint|ckpt|state_dict|state|snapshot)\s*\[\s*['\"]?\w+['\"]?\s*\]"
 )
@@ -273,6 +296,9 @@ MISSING_CLASS = re.compile(
     r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)'(?:\s+from\s+'([^'\n]*)')?)?"
 )
 """Unpickling a class its module lacks, with the module and the file it was loaded from."""
+MODULE_LACKS = re.compile(r"module\s+'([\w.]+)'\s+has\s+no\s+attribute\s+'(\w+)'")
+"""A module without a name its caller looks up: a class a pickle names (``ReferenceIndexType``)
+or a function the loading code calls, gone from (or not yet in) the installed release."""
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
@@ -457,7 +483,10 @@ NEWER_FORMAT = re.compile(
     r"\.(?:pth?|pt|ckpt|bin|tar)\s+is\s+a\s+zip\s+archive\b|"
     r"Only\s+one\s+file\s*\(not\s+dir\)\s+is\s+allowed\s+in\s+the\s+zipfile)|"
     r"(?P<torch_format>PyTorch\s+file\s+with\s+version\s+\d+,\s+but\s+the\s+maximum\s+supported"
-    r"\s+version\s+for\s+reading\s+is\s+\d+)|"
+    r"\s+version\s+for\s+reading\s+is\s+\d+|"
+    # An older reader looking for the archive's version record where newer PyTorch no
+    # longer writes it (``.data/version``).
+    r"(?:file\s+not\s+found|failed\s+locating\s+file):?\s+[\w.\-]+/version\b)|"
     r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine|"
@@ -471,7 +500,12 @@ NEWER_FORMAT = re.compile(
     r"(?P<op_version>Current\s+official\s+support\s+for\s+domain\s+[\w.]+\s+is\s+till\s+"
     r"opset\s+\d+|"
     r"Could\s+not\s+find\s+an\s+implementation\s+for\s+(?:the\s+)?node\s+\w+\([1-6]\)|"
-    r"Didn't\s+find\s+op\s+for\s+builtin\s+opcode\s+'\w+'\s+version\s+'\d+')|"
+    r"Didn't\s+find\s+op\s+for\s+builtin\s+opcode\s+'\w+'\s+version\s+'\d+'|"
+    r"Op\s+builtin_code\s+out\s+of\s+range:\s+\d+|"
+    # ONNX Runtime checking a node against its release's operator schema: more inputs, or
+    # an attribute, than the operator version it implements takes.
+    r"\(\S+\)\s+has\s+(?:input|output)\s+size\s+\d+\s+not\s+in\s+range\s+\[min=\d+,\s*"
+    r"max=\d+\]|Unrecognized\s+attribute:\s+\w+\s+for\s+operator\s+\w+)|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12}|"
     # A value of the file that the reader's enumeration lacks (a newer quantization type).
@@ -535,6 +569,13 @@ PYTHON2_STRINGS = re.compile(
 )
 """Python 3's unpickler decoding the byte strings of a Python 2 pickle: with ASCII, its
 default, or UTF-8 when asked."""
+PYTHON2_READER = re.compile(
+    r"cPickle\.UnpicklingError:[^\n]{0,60}|"
+    r"(?:python2\.\d|Python2\d)[/\\](?:site|dist)-packages[\s\S]*?"
+    r"UnpicklingError:[^\n]{0,60}"
+)
+"""Python 2 failing to unpickle a checkpoint (its ``cPickle``, its ``site-packages``): a file
+Python 3 wrote, in a pickle protocol or a PyTorch format Python 2's releases never read."""
 NEWER_ARGUMENT = re.compile(
     r"__init__\(\)\s+got\s+an\s+(?:un)?expected\s+keyword\s+argument\s+'(\w+)'"
 )
@@ -548,6 +589,23 @@ ABSENT_TARGETS = re.compile(
     r"Target\s+modules?\s+(\{[^}\n]*\}|\[[^\]\n]*\]|\S+)\s+not\s+found\s+in\s+the\s+base\s+model"
 )
 """PEFT refusing an adapter config whose target modules the base model does not have."""
+CAFFE_BLOBS = re.compile(
+    r"\((\d+)\s+vs\.?\s+(\d+)\)\s+Incompatible\s+number\s+of\s+blobs\s+for\s+layer\s+([\w/.\-]+)"
+)
+"""Caffe copying a caffemodel's layer into the net: ``(net's blobs vs. file's blobs)``."""
+KALDI_TOKEN = re.compile(
+    r"Expected\s+token\s+\"\s*<\s*(\w+)\s*>\s*\",\s+got\s+instead\s+\"\s*<\s*(\w+)\s*>"
+)
+"""Kaldi's reader meeting another tag than the one its object's layout has next."""
+ABSENT_COMPONENT = re.compile(
+    r"Failed\s+to\s+load\s+(\w+)\.\s+Weights\s+for\s+this\s+component\s+appear\s+to\s+be\s+"
+    r"missing\s+in\s+the\s+checkpoint"
+)
+"""diffusers' single-file loader finding no weights of a pipeline component in the file."""
+PASSED_COMPONENTS = re.compile(
+    r"expected\s+\{([^}]*)\},\s+but\s+only\s+\{([^}]*)\}\s+were\s+passed"
+)
+"""diffusers' pipeline given fewer components than its class takes (a folder that lacks some)."""
 SIZE_MISMATCH = re.compile(
     r"Mismatch\s+between\s+expected\s+(\d+)\s+and\s+actual\s+(\d+)\s*(?:[KMG]i?B|bytes?)?\s+size",
     re.I,
@@ -755,7 +813,8 @@ class Facts:
         newer_format: What a reader said of a file written by another version of its format
             (PyTorch < 1.6: ``... is a zip archive (did you mean to use torch.jit.load()?)``).
         newer_reader: Which of :data:`NEWER_FORMAT`'s readings said it (``torch``,
-            ``onnx``, ``future``, ``stated`` ...), or ``ggml_container``.
+            ``onnx``, ``future``, ``stated`` ...), ``ggml_container``, ``python2`` (a Python 2
+            pickle read in Python 3) or ``python3`` (the reverse).
         gluon_missing: ``(parameter, file)`` of MXNet Gluon's ``Parameter net0_conv0_weight
             is missing in file x.params``.
         gluon_file_names: The names MXNet says that file holds (``0.weight``, ``0.bias``).
@@ -773,6 +832,15 @@ class Facts:
             take (``__init__() got an unexpected keyword argument 'rope_scaling'``).
         older_argument: An argument a class now requires that the saved model does not pass
             (``__init__() missing 1 required positional argument: 'norm_type'``).
+        module_attribute: ``(module, name)`` a loader's code looked up in an installed module
+            that lacks it (``omegaconf._utils.is_primitive_type``).
+        caffe_blobs: ``(layer, the net's blobs, the file's blobs)`` of Caffe's ``Incompatible
+            number of blobs for layer conv1`` (``(2 vs. 1)``: a bias the file lacks).
+        kaldi_token: ``(expected, got)``: the tags of Kaldi's ``Expected token "<Nnet3>",
+            got instead "<DIMENSION>"``.
+        absent_components: Pipeline components a checkpoint or folder lacks (diffusers'
+            ``Failed to load CLIPTextModel. Weights for this component appear to be missing``,
+            or the ones a pipeline class expected beyond those passed).
         absent_targets: Modules an adapter targets that the base model lacks (PEFT's
             ``Target modules {'q_proj'} not found in the base model``).
         metadata_key: A metadata entry (:data:`METADATA_ENTRIES`) the code read from the
@@ -831,6 +899,10 @@ class Facts:
     stale_option: tuple[str, str] | None = None
     newer_argument: str = ""
     older_argument: str = ""
+    module_attribute: tuple[str, str] | None = None
+    caffe_blobs: tuple[str, int, int] | None = None
+    kaldi_token: tuple[str, str] | None = None
+    absent_components: list[str] = field(default_factory=list)
     absent_targets: str = ""
     unsupported_precision: str = ""
     architecture_said: str = ""
@@ -883,6 +955,10 @@ class Facts:
             "stale_option": list(self.stale_option) if self.stale_option else None,
             "newer_argument": self.newer_argument,
             "older_argument": self.older_argument,
+            "module_attribute": list(self.module_attribute) if self.module_attribute else None,
+            "caffe_blobs": list(self.caffe_blobs) if self.caffe_blobs else None,
+            "kaldi_token": list(self.kaldi_token) if self.kaldi_token else None,
+            "absent_components": self.absent_components,
             "absent_targets": self.absent_targets,
             "unsupported_precision": self.unsupported_precision,
             "architecture_said": self.architecture_said,
@@ -902,6 +978,12 @@ class Facts:
         return {key: value for key, value in data.items() if value}
 
 
+def _absent_file(absent: re.Match[str]) -> str:
+    """The file (or folder) a reader said it could not find."""
+    named = next(group for group in absent.groups() if group)
+    return NO_CHECKPOINT_FOUND if named == "save_path" else named
+
+
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
     absent = ABSENT_FILE.search(text)
@@ -916,7 +998,7 @@ def facts(text: str) -> Facts:
     found = Facts(
         loading_error=loading,
         text=text,
-        absent_file=next(g for g in absent.groups() if g) if absent else "",
+        absent_file=_absent_file(absent) if absent else "",
     )
     types = MODEL_TYPES.search(text)
     if types is not None:
@@ -930,6 +1012,7 @@ def facts(text: str) -> Facts:
     found.quantization = sorted(
         {w.lower() for w in QUANT_WORDS.findall(text)}
         | {w.lower() for w in QUANT_PARTS.findall(PATH_WORD.sub(" ", text))}
+        | {w.lower() for w in QUANT_CLASS.findall(text)}
     )
     found.mlx = MLX.search(text) is not None
     found.lora = sorted({w.lower() for w in LORA_WORDS.findall(text)})
@@ -965,13 +1048,18 @@ def facts(text: str) -> Facts:
     if nested is not None and not (found.container_key or found.held_container):
         found.held_container = nested.group(1) or nested.group(2)
     missing_class = MISSING_CLASS.search(text)
+    lacks = None
     if missing_class is not None:
         found.missing_class = (missing_class.group(1), missing_class.group(2) or "")
         found.missing_class_file = missing_class.group(3) or ""
+    elif (lacks := MODULE_LACKS.search(text)) is not None and lacks.group(2)[:1].isupper():
+        found.missing_class = (lacks.group(2), lacks.group(1))
     else:
         module = NO_MODULE.search(text)
         if module is not None and UNPICKLING.search(text):
             found.missing_class = ("", module.group(1))
+    if lacks is not None and found.missing_class is None and LOADING_CONTEXT.search(text):
+        found.module_attribute = (lacks.group(1), lacks.group(2))
     sizes = BROADCAST.search(text)
     if sizes is not None:
         a, b = (int(n) for n in sizes.groups() if n)
@@ -1025,6 +1113,9 @@ def facts(text: str) -> Facts:
         decode["codec"] == "ascii" or UNPICKLING.search(text)
     ):
         found.newer_format, found.newer_reader = decode.group(0), "python2"
+    elif read_by_python2 := PYTHON2_READER.search(text):
+        found.newer_format = read_by_python2.group(0).rsplit("\n", 1)[-1]
+        found.newer_reader = "python3"
     broken = BROKEN_FILE.search(text) or MAGIC_CHECK.search(text)
     if broken is not None:
         found.broken_file = broken.group(0)
@@ -1084,6 +1175,13 @@ def facts(text: str) -> Facts:
     found.older_argument = said(OLDER_ARGUMENT, text, 1)
     found.spaces = space_mismatch(text)
     found.absent_targets = said(ABSENT_TARGETS, text, 1)
+    found.absent_components = _absent_components(text)
+    blobs = CAFFE_BLOBS.search(text)
+    if blobs is not None:
+        found.caffe_blobs = (blobs.group(3), int(blobs.group(1)), int(blobs.group(2)))
+    kaldi = KALDI_TOKEN.search(text)
+    if kaldi is not None:
+        found.kaldi_token = (kaldi.group(1), kaldi.group(2))
     gluon = GLUON_MISSING.search(text)
     if gluon is not None:
         found.gluon_missing = (gluon.group(1), gluon.group(2))
@@ -1121,6 +1219,9 @@ def facts(text: str) -> Facts:
         or found.metadata_key
         or found.stale_option
         or found.absent_targets
+        or found.absent_components
+        or found.kaldi_token
+        or found.module_attribute
         or found.unsupported_precision
         or found.architecture_said
         or found.older_argument
@@ -1144,6 +1245,18 @@ def _setting(key: str) -> bool:
     return bool(
         SETTING_KEY.fullmatch(key) and not PARAMETER_SUFFIX.search(key) and not _names_weights(key)
     )
+
+
+def _absent_components(text: str) -> list[str]:
+    """The pipeline components a checkpoint or model folder did not hold, as the loader said."""
+    component = ABSENT_COMPONENT.search(text)
+    if component is not None:
+        return [component.group(1)]
+    passed = PASSED_COMPONENTS.search(text)
+    if passed is None:
+        return []
+    expected, given = ({w.strip(" '\"\n") for w in group.split(",")} for group in passed.groups())
+    return sorted(expected - given - {""})
 
 
 def said(pattern: re.Pattern[str], text: str, group: int = 0) -> str:
@@ -1217,6 +1330,15 @@ MAGIC = re.compile(
     re.I,
 )
 """A magic number a reader printed in hex, and the one it wanted when it says so."""
+MAGIC_REFUSED = re.compile(
+    r"\bInvalidMagic\b|\b(?:invalid|bad|unknown)\s+(?:file\s+)?magic\b", re.I
+)
+"""A reader refusing a file's magic without printing it (llama-rs' ``InvalidMagic``)."""
+GGML_FILE = re.compile(
+    r"[\w.\-]*(?:ggml|ggjt|ggmf|[-_.][qQ][2-8]_(?:[01]|[kK]))[\w.\-]*\.bin\b|[\w.\-]+\.gguf\b"
+)
+"""A GGML-family model file: a ``.gguf``, or a ``.bin`` named for GGML or a GGML quantization
+type (``vicuna-13b-q4_0.bin``)."""
 GGML_CONTAINERS = ("ggml", "ggmf", "ggjt", "GGUF")
 """GGML's file containers in the order they came: unversioned, versioned, mmap-able (2023),
 GGUF (August 2023)."""
@@ -1226,9 +1348,12 @@ def _ggml_containers(text: str) -> str:
     """The GGML container a reader found (and wanted), from the magic numbers it printed.
 
     A magic is four ASCII letters read as an integer: ``0x67676d66`` is ``ggmf``,
-    ``46554747`` (little-endian) is ``GGUF``.
+    ``46554747`` (little-endian) is ``GGUF``. A reader that refuses a GGML model file's magic
+    without printing it met a container of another release too.
     """
     match = MAGIC.search(text)
+    if match is None and MAGIC_REFUSED.search(text) and (named := GGML_FILE.search(text)):
+        return f"the reader refuses the container magic of {named.group(0)}, a GGML model file"
     if match is None or "==" in match.group(0):
         return ""  # an assertion's magic is the one the reader wants, not the file's
     got, want = (_magic_tag(number) if number else "" for number in match.groups())
@@ -1257,14 +1382,24 @@ TEXT_FILE_STARTS = {ord("<"): "an HTML page", ord("v"): "a Git LFS pointer ('ver
 """First bytes of the text files saved under a checkpoint's name."""
 
 
+DEFAULT_CHANGED = re.compile(r"changed\s+the\s+default\s+value\s+of\s+the\s+`?weights_only`?")
+"""PyTorch 2.6's refusal when the caller passed no ``weights_only``: code that loaded the
+file before the default changed."""
+
+
 def text_read_as_opcode(text: str) -> str:
     """An unpickler's unsupported operand that is the first byte of a text file.
 
     ``Unsupported operand 60`` is ``'<'``: the file is a page, as ``invalid load key, '<'``
-    says in the pickle module's words.
+    says in the pickle module's words. A ``'v'`` refused under PyTorch 2.6's new default is
+    no pointer's: threads settle those as the default change (the file loads with
+    ``weights_only=False``), so the pointer reading is left out there.
     """
+    default_changed = DEFAULT_CHANGED.search(text) is not None
     for match in UNSUPPORTED_OPCODE.finditer(text):
         byte = int(match.group(1))
+        if byte == ord("v") and default_changed:
+            continue
         if byte in TEXT_FILE_STARTS:
             return f"{match.group(0)}: the byte '{chr(byte)}', which opens {TEXT_FILE_STARTS[byte]}"
     return ""

@@ -52,7 +52,12 @@ FVCORE_UNEXPECTED = re.compile(
     r"The\s+checkpoint\s+state_dict\s+contains\s+keys\s+that\s+are\s+not\s+used\s+by\s+the\s+"
     r"model:\s*\n((?:[ \t]+\S[^\n]*\n?)+)"
 )
-WEIGHTS_ONLY = re.compile(r"Weights\s+only\s+load\s+failed|WeightsUnpickler\s+error")
+WEIGHTS_ONLY = re.compile(
+    r"Weights\s+only\s+load\s+failed|WeightsUnpickler\s+error|UnpicklingError:\s*Weights\s+only\b|"
+    r"types\s+accepted\s+by\s+default\s+with\s+weights_only"
+)
+"""PyTorch's weights-only refusal: its opening, its unpickler's error, or (a paste that kept
+only the message's end) the documentation line it closes with."""
 UNSUPPORTED_GLOBAL = re.compile(
     r"Unsupported\s+global:\s+GLOBAL\s+([\w.]+)|unsupported\s+GLOBAL\s+([\w.]+)\s+whose\s+module"
 )
