@@ -571,7 +571,7 @@ PYTHON2_STRINGS = re.compile(
 default, or UTF-8 when asked."""
 PYTHON2_READER = re.compile(
     r"cPickle\.UnpicklingError:[^\n]{0,60}|"
-    r"(?:python2\.\d|Python2\d)[/\\](?:site|dist)-packages[\s\S]*?"
+    r"(?:python2\.\d|Python2\d)[/\\](?:site|dist)-packages[\s\S]{0,3000}?"
     r"UnpicklingError:[^\n]{0,60}"
 )
 """Python 2 failing to unpickle a checkpoint (its ``cPickle``, its ``site-packages``): a file
@@ -603,7 +603,7 @@ ABSENT_COMPONENT = re.compile(
 )
 """diffusers' single-file loader finding no weights of a pipeline component in the file."""
 PASSED_COMPONENTS = re.compile(
-    r"expected\s+\{([^}]*)\},\s+but\s+only\s+\{([^}]*)\}\s+were\s+passed"
+    r"expected\s+\{([^{}]{0,2000})\},\s+but\s+only\s+\{([^{}]{0,2000})\}\s+were\s+passed"
 )
 """diffusers' pipeline given fewer components than its class takes (a folder that lacks some)."""
 SIZE_MISMATCH = re.compile(
@@ -1335,7 +1335,8 @@ MAGIC_REFUSED = re.compile(
 )
 """A reader refusing a file's magic without printing it (llama-rs' ``InvalidMagic``)."""
 GGML_FILE = re.compile(
-    r"[\w.\-]*(?:ggml|ggjt|ggmf|[-_.][qQ][2-8]_(?:[01]|[kK]))[\w.\-]*\.bin\b|[\w.\-]+\.gguf\b"
+    r"(?<![\w.\-])[\w.\-]{0,200}?(?:ggml|ggjt|ggmf|[-_.][qQ][2-8]_(?:[01]|[kK]))[\w.\-]{0,200}?"
+    r"\.bin\b|(?<![\w.\-])[\w.\-]{1,200}\.gguf\b"
 )
 """A GGML-family model file: a ``.gguf``, or a ``.bin`` named for GGML or a GGML quantization
 type (``vicuna-13b-q4_0.bin``)."""
