@@ -1084,6 +1084,16 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # PyTorch's weights-only refusal, cut to its first words or to its closing line, and a
     # 'v' operand under 2.6's new default (the default change, no Git LFS pointer).
+    # A loader passing an argument the installed release of a function does not take.
+    "called_with_argument": [
+        ("kohya-ss__sd-scripts__1524", "version", {"module": "load_model", "name": "device"}),
+    ],
+    # A model object lacking a private attribute its current code sets: unpickled.
+    "model_object_private_attribute": [("unit8co__darts__1773", "version", {})],
+    # A pickled training logger the loading program cannot import.
+    "training_object_module": [("ZHKKKe__MODNet__42", "extra_state", {"module": "utils.logger"})],
+    # A zip archive of another kind given to torch.load (files outside one folder).
+    "foreign_zip_archive": [("HumanCompatibleAI__imitation__362", "unrelated", {})],
     "weights_only_refusal": [
         ("DLR-RM__stable-baselines3__1911", "version", {}),
         ("Project-MONAI__research-contributions__411", "version", {}),

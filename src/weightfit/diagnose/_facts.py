@@ -22,6 +22,11 @@ TEXT_FACTS = "text"
 diagnosis (of several sections) where facts of the whole text make findings."""
 
 
+DEFAULT_CHANGED = re.compile(r"changed\s+the\s+default\s+value\s+of\s+the\s+`?weights_only`?")
+"""PyTorch 2.6's refusal when the caller passed no ``weights_only``: code that loaded the
+file before the default changed."""
+
+
 METADATA_ENTRIES = frozenset(
     {
         "meta",

@@ -98,8 +98,15 @@ def latent_channels(ctx: Context) -> None:
     outputs = [o for o in outputs if o.have * head.want == o.want * head.have]
     if outputs:
         _report_latent(ctx, inputs, outputs, channels, patch)
-    elif len(inputs) == 1 and len(ctx.tgt(head.pair).shape) >= 3 and _conditioning_sized(head):
-        # Only a convolution's input channels read as image channels on their own.
+    elif (
+        len(inputs) == 1
+        and len(ctx.tgt(head.pair).shape) >= 3
+        and _conditioning_sized(head)
+        and (not ctx.partial or _image_or_latents(min(head.have, head.want)))
+    ):
+        # Only a convolution's input channels read as image channels on their own; in a
+        # text, which shows no layer order, only when the fewer are image or latent channels
+        # (32 against 64 is a width setting of any first layer).
         _report_extra_inputs(ctx, head)
 
 
@@ -227,6 +234,11 @@ def _report_latent(
         )
     )
     ctx.consume(pairs=[e.pair for e in ends])
+
+
+def _image_or_latents(channels: int) -> bool:
+    """Whether a channel count is an image's (1, 3, 4) or a known autoencoder's latents."""
+    return channels <= 4 or bool(_known.latent_labels(channels))
 
 
 def _conditioning_sized(end: _End) -> bool:

@@ -343,6 +343,14 @@ BREAKS = (
         0.5,
     ),
     Break(
+        lambda said: "not in a subdirectory" in said,
+        True,
+        "a zip archive of another kind (an application's own archive, such as a "
+        "stable-baselines3 model zip) given to torch.load, whose archives keep every file "
+        "under one folder",
+        0.55,
+    ),
+    Break(
         lambda said: "vertex size" in said,
         True,
         "a PLY file whose vertices hold other properties than the reader's layout (a "

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from weightfit import security
 from weightfit.diagnose._context import Context
-from weightfit.diagnose._facts import text_facts
+from weightfit.diagnose._facts import DEFAULT_CHANGED, text_facts
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
 
@@ -248,9 +248,16 @@ ASKED_WEIGHTS_ONLY = re.compile(r"weights_only\s*=\s*True\b(?!`)")
 
 
 def _asked_weights_only(ctx: Context) -> bool:
-    """Whether the traceback's code asked for the weights-only load itself."""
+    """Whether the traceback's code asked for the weights-only load itself.
+
+    PyTorch 2.6's message saying the default changed settles that the caller did not.
+    """
     facts = text_facts(ctx)
-    return facts is not None and ASKED_WEIGHTS_ONLY.search(facts.text) is not None
+    return (
+        facts is not None
+        and ASKED_WEIGHTS_ONLY.search(facts.text) is not None
+        and DEFAULT_CHANGED.search(facts.text) is None
+    )
 
 
 PICKLE_OWN_GLOBALS = frozenset({"getattr", "builtins.getattr", "__builtin__.getattr"})

@@ -28,6 +28,9 @@ def missing_class(ctx: Context) -> None:
     if module == "__main__":
         ctx.add(_script_class(name))
         return
+    if TRAINING_OBJECT.search(f"{name} {module.rsplit('.', 1)[-1]}"):
+        ctx.add(_training_object(name, module))
+        return
     if name and _other_codebase(ctx, name, module, facts.missing_class_file):
         return
     what = (
@@ -58,32 +61,45 @@ def missing_class(ctx: Context) -> None:
 
 
 def module_attribute(ctx: Context) -> None:
-    """Report loading code calling a name its installed dependency does not have."""
+    """Report loading code calling a name, or an argument, its installed dependency lacks.
+
+    ``module 'omegaconf._utils' has no attribute 'is_primitive_type'``; ``load_model() got an
+    unexpected keyword argument 'device'`` (accelerate calling an older safetensors).
+    """
     facts = whole_text_facts(ctx)
-    if facts is None or facts.module_attribute is None or ctx.findings:
+    if facts is None or ctx.findings:
         return
-    module, name = facts.module_attribute
-    package = module.split(".", 1)[0]
+    if facts.module_attribute is not None:
+        module, name = facts.module_attribute
+        whose = module.split(".", 1)[0]
+        uses = f"{module}.{name}, which the installed {whose} does not have"
+    elif facts.called_with is not None:
+        module, name = facts.called_with
+        whose = f"the library that defines {module}"
+        uses = f"{module}(..., {name}=...), an argument the installed {module} does not take"
+    else:
+        return
     ctx.add(
         Finding(
             category="version",
             severity="error",
             message=(
-                f"the loading code uses {module}.{name}, which the installed {package} does "
-                f"not have: the loader was written for another release of {package} (one "
-                "that still has it, or already does)"
+                f"the loading code uses {uses}: the loader was written for another release "
+                f"of {whose} (one that still has it, or already does)"
             ),
             evidence={"module": module, "name": name},
             confidence=0.55,
             fix_note=(
-                f"install the {package} release the loader's requirements name, or update "
+                f"install the release of {whose} the loader's requirements name, or update "
                 "the loader to the installed one"
             ),
         )
     )
 
 
-TRAINING_OBJECT = re.compile(r"Meter|Recorder|Logger|Averager|Tracker|History|Args|Options")
+TRAINING_OBJECT = re.compile(
+    r"Meter|Recorder|Logger|Averager|Tracker|History|Args|Options|\blogger\b|\bmeters?\b"
+)
 """Class names of what a training script keeps beside the weights: metrics, logs, options."""
 
 
@@ -110,6 +126,25 @@ def _script_class(name: str) -> Finding:
         fix_note=(
             f"define or import {name} in the loading script's __main__ before loading, then "
             "save the weights alone (model.state_dict(), or safetensors) to load without it"
+        ),
+    )
+
+
+def _training_object(name: str, module: str) -> Finding:
+    """A pickled training object (a logger, a metrics meter) whose class the loader lacks."""
+    what = f"class '{name}' of module '{module}'" if name else f"module '{module}'"
+    return Finding(
+        category="extra_state",
+        severity="error",
+        message=(
+            f"the checkpoint pickles a training object beside the weights ({what}): the "
+            "training code's logger or metrics, which the loading program cannot import"
+        ),
+        evidence={"class": name, "module": module},
+        confidence=0.5,
+        fix_note=(
+            "load where the training code is importable (run from its project root), then "
+            "save the weights alone (model.state_dict(), or safetensors)"
         ),
     )
 
@@ -277,9 +312,9 @@ def stale_attribute(ctx: Context) -> None:
                 category="version",
                 severity="error",
                 message=(
-                    f"'{cls}' has no attribute '{attribute}': the layer was not built by the "
-                    "installed library's constructor but unpickled from a file that another "
-                    "version of it wrote"
+                    f"'{cls}' has no attribute '{attribute}': the object was not built by "
+                    "the installed library's constructor but unpickled from a file that "
+                    "another version of it wrote"
                 ),
                 evidence={"class": cls, "attribute": attribute},
                 confidence=0.5,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from weightfit import knowledge
-from weightfit.diagnose._facts import METADATA_ENTRIES, index_pattern, indexed
+from weightfit.diagnose._facts import DEFAULT_CHANGED, METADATA_ENTRIES, index_pattern, indexed
 from weightfit.explain.spaces import SpaceMismatch, space_mismatch
 
 KEY_ERROR = re.compile(
@@ -403,7 +403,7 @@ BROKEN_FILE = re.compile(
     r"pickle\s+data\s+was\s+truncated|persistent\s+id\s+instruction\s+was\s+encountered|"
     r"Failed\s+to\s+parse\s+NetParameter\s+file|"
     r"(?:could\s+not|couldn't|unable\s+to)\s+parse\s+(?:the\s+)?binary\s+model\s+file|"
-    r"PLY\s+vertex\s+size\s+mismatch|"
+    r"PLY\s+vertex\s+size\s+mismatch|file\s+in\s+archive\s+is\s+not\s+in\s+a\s+subdirectory|"
     # A header whose version reads as zeros: no release wrote it, the bytes were damaged.
     r"expecting\s+library\s+version\s+[\d.]+\s+got\s+0\.0\.0\b|"
     r"incomplete\s+(?:file|download)|"
@@ -576,6 +576,9 @@ PYTHON2_READER = re.compile(
 )
 """Python 2 failing to unpickle a checkpoint (its ``cPickle``, its ``site-packages``): a file
 Python 3 wrote, in a pickle protocol or a PyTorch format Python 2's releases never read."""
+CALLED_WITH = re.compile(r"\b(\w+)\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
+"""A function called with an argument it does not take (``load_model() got an unexpected
+keyword argument 'device'``): the caller was written for another release of it."""
 NEWER_ARGUMENT = re.compile(
     r"__init__\(\)\s+got\s+an\s+(?:un)?expected\s+keyword\s+argument\s+'(\w+)'"
 )
@@ -700,6 +703,8 @@ GLUON_MISSING = re.compile(
 ``.params`` file that does not hold it."""
 GLUON_HOLDS = re.compile(r"which\s+contains\s+parameters:\s+([^\n]*)")
 """The names MXNet lists the file as holding (``'0.weight', '0.bias', ...``)."""
+MODEL_OBJECT = re.compile(r"[A-Z]\w*(?:Model|Module|Net|Network|Policy|Agent)")
+"""A class named as a whole model (``BlockRNNModel``), whose instances are saved whole."""
 LAYER_CLASSES = frozenset(
     {
         "Linear",
@@ -834,6 +839,8 @@ class Facts:
             (``__init__() missing 1 required positional argument: 'norm_type'``).
         module_attribute: ``(module, name)`` a loader's code looked up in an installed module
             that lacks it (``omegaconf._utils.is_primitive_type``).
+        called_with: ``(function, argument)`` a loader passed to a function of another
+            release, which does not take it (``load_model() ... 'device'``).
         caffe_blobs: ``(layer, the net's blobs, the file's blobs)`` of Caffe's ``Incompatible
             number of blobs for layer conv1`` (``(2 vs. 1)``: a bias the file lacks).
         kaldi_token: ``(expected, got)``: the tags of Kaldi's ``Expected token "<Nnet3>",
@@ -900,6 +907,7 @@ class Facts:
     newer_argument: str = ""
     older_argument: str = ""
     module_attribute: tuple[str, str] | None = None
+    called_with: tuple[str, str] | None = None
     caffe_blobs: tuple[str, int, int] | None = None
     kaldi_token: tuple[str, str] | None = None
     absent_components: list[str] = field(default_factory=list)
@@ -956,6 +964,7 @@ class Facts:
             "newer_argument": self.newer_argument,
             "older_argument": self.older_argument,
             "module_attribute": list(self.module_attribute) if self.module_attribute else None,
+            "called_with": list(self.called_with) if self.called_with else None,
             "caffe_blobs": list(self.caffe_blobs) if self.caffe_blobs else None,
             "kaldi_token": list(self.kaldi_token) if self.kaldi_token else None,
             "absent_components": self.absent_components,
@@ -1060,6 +1069,9 @@ def facts(text: str) -> Facts:
             found.missing_class = ("", module.group(1))
     if lacks is not None and found.missing_class is None and LOADING_CONTEXT.search(text):
         found.module_attribute = (lacks.group(1), lacks.group(2))
+    called = CALLED_WITH.search(text)
+    if called is not None and called.group(1) != "__init__" and LOADING_CONTEXT.search(text):
+        found.called_with = (called.group(1), called.group(2))
     sizes = BROADCAST.search(text)
     if sizes is not None:
         a, b = (int(n) for n in sizes.groups() if n)
@@ -1147,7 +1159,10 @@ def facts(text: str) -> Facts:
         )
         # A layer class lacking a private attribute its own code sets was not built by this
         # version's constructor: it was unpickled from a file an older version wrote.
-        unpickled = cls in LAYER_CLASSES and (attribute.startswith("_") or UNPICKLING.search(text))
+        # So was a model object lacking a private attribute (its current code sets it).
+        unpickled = (
+            cls in LAYER_CLASSES and (attribute.startswith("_") or UNPICKLING.search(text))
+        ) or (MODEL_OBJECT.fullmatch(cls) is not None and attribute.startswith("_"))
         # PyTorch 1.6-1.7 raised ModuleAttributeError for modules alone: the object is a
         # module (a detection head ``IDetect``), built by another version of its code.
         of_module = (
@@ -1222,6 +1237,7 @@ def facts(text: str) -> Facts:
         or found.absent_components
         or found.kaldi_token
         or found.module_attribute
+        or found.called_with
         or found.unsupported_precision
         or found.architecture_said
         or found.older_argument
@@ -1381,11 +1397,6 @@ UNSUPPORTED_OPCODE = re.compile(r"Unsupported\s+operand\s+(\d+)")
 """The weights-only unpickler meeting a byte that is no opcode it reads."""
 TEXT_FILE_STARTS = {ord("<"): "an HTML page", ord("v"): "a Git LFS pointer ('version ...')"}
 """First bytes of the text files saved under a checkpoint's name."""
-
-
-DEFAULT_CHANGED = re.compile(r"changed\s+the\s+default\s+value\s+of\s+the\s+`?weights_only`?")
-"""PyTorch 2.6's refusal when the caller passed no ``weights_only``: code that loaded the
-file before the default changed."""
 
 
 def text_read_as_opcode(text: str) -> str:
