@@ -33,13 +33,7 @@ def missing_class(ctx: Context) -> None:
         return
     if name and _other_codebase(ctx, name, module, facts.missing_class_file):
         return
-    what = (
-        f"class '{name}' of module '{module}'"
-        if name and module
-        else f"class '{name}'"
-        if name
-        else f"module '{module}'"
-    )
+    what = _pickled_name(name, module)
     ctx.add(
         Finding(
             category="version",
@@ -130,9 +124,16 @@ def _script_class(name: str) -> Finding:
     )
 
 
+def _pickled_name(name: str, module: str) -> str:
+    """A pickled class (or module) as a message names it."""
+    if name and module:
+        return f"class '{name}' of module '{module}'"
+    return f"class '{name}'" if name else f"module '{module}'"
+
+
 def _training_object(name: str, module: str) -> Finding:
     """A pickled training object (a logger, a metrics meter) whose class the loader lacks."""
-    what = f"class '{name}' of module '{module}'" if name else f"module '{module}'"
+    what = _pickled_name(name, module)
     return Finding(
         category="extra_state",
         severity="error",
