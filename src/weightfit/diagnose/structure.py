@@ -99,8 +99,8 @@ def kind_in_every_block(ctx: Context) -> None:
             severity="error",
             message=(
                 f"every name the checkpoint lacks is of one kind of layer "
-                f"({' / '.join(kinds)}), in {len(blocks)} blocks ({', '.join(blocks[:2])}"
-                f"{' …' if len(blocks) > 2 else ''}): one kind of layer is "
+                f"({' / '.join(kinds)}), in {len(blocks)} blocks ({_first_two(blocks)}): "
+                "one kind of layer is "
                 "built or named otherwise throughout, as another version of the code does, "
                 "while the rest of each block loaded"
             ),
@@ -143,7 +143,7 @@ def tensor_in_every_block(ctx: Context) -> None:
             severity="error",
             message=(
                 f"the checkpoint holds one more tensor, {kind}, in each of {len(blocks)} blocks "
-                f"({', '.join(blocks[:2])}{' …' if len(blocks) > 2 else ''}) and lacks nothing: "
+                f"({_first_two(blocks)}) and lacks nothing: "
                 "the code that saved it defines that tensor, the code loading it does not"
             ),
             params=unexpected,
@@ -156,6 +156,11 @@ def tensor_in_every_block(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=unexpected)
+
+
+def _first_two(blocks: list[str]) -> str:
+    """The first two blocks of a list, and an ellipsis when there are more."""
+    return ", ".join(blocks[:2]) + (" …" if len(blocks) > 2 else "")
 
 
 def _whole_modules(parents: dict[str, set[str]]) -> dict[str, set[str]]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text, shapes_of
 from weightfit.diagnose.partitioned import PARAMETER_LEAF
-from weightfit.findings import Finding
+from weightfit.findings import Category, Finding
 from weightfit.plan import Op
 
 SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
@@ -348,68 +349,59 @@ def lazy_buffers(ctx: Context) -> None:
     empty = [p for p in ctx.mismatches() if (ctx.src(p).numel == 0) != (ctx.tgt(p).numel == 0)]
     if not empty or any(PARAMETER_LEAF.search(p.target) for p in empty):
         return
-    if {ctx.src(p).numel == 0 for p in empty} == {True, False}:
-        _report_training_buffers(ctx, empty)
-    else:
-        _report_lazy_buffers(ctx, empty)
-
-
-def _report_training_buffers(ctx: Context, pairs: list[Pair]) -> None:
-    """Report buffers empty in the checkpoint and others empty in the model.
-
-    A library version that builds a buffer lazily leaves it empty on one side only (the
-    side of the version that builds it late); empty on both sides, each buffer its own
-    way, is state the training itself resizes (indexes, memory banks, neighbour lists).
-    """
+    # A library version that builds a buffer lazily leaves it empty on one side only (the
+    # side of the version that builds it late); empty on both sides, each buffer its own
+    # way, is state the training itself resizes (indexes, memory banks, neighbour lists).
+    both_sides = {ctx.src(p).numel == 0 for p in empty} == {True, False}
+    reading = TRAINING_BUFFERS if both_sides else LAZY_BUFFERS
     shapes = ", ".join(
         f"{p.target} {shape_text(ctx.src(p).shape)} → {shape_text(ctx.tgt(p).shape)}"
-        for p in pairs[:3]
+        for p in empty[:3]
     )
     ctx.add(
         Finding(
-            category="extra_state",
+            category=reading.category,
             severity="error",
-            message=(
-                f"buffers are empty in the checkpoint and others in the model ({shapes}): "
-                "state the training resizes as it runs (indexes, memory banks), saved at one "
-                "point of training and loaded into a module built at another"
-            ),
-            params=[p.source for p in pairs],
-            evidence={"empty_buffers": [p.target for p in pairs[:8]]},
-            confidence=0.45,
-            fix_note=(
-                "leave these buffers out of the load (strict=False after dropping them) so "
-                "the module rebuilds them, or resize them to the checkpoint's before loading"
-            ),
+            message=f"{reading.says} ({shapes}): {reading.cause}",
+            params=[p.source for p in empty],
+            evidence={"empty_buffers": [p.target for p in empty[:8]]},
+            confidence=reading.confidence,
+            fix_note=reading.fix_note,
         )
     )
-    ctx.consume(pairs=pairs)
+    ctx.consume(pairs=empty)
 
 
-def _report_lazy_buffers(ctx: Context, pairs: list[Pair]) -> None:
-    """Report buffers empty on one side: a module that fills them on first use."""
-    first = pairs[0]
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"{first.target} is empty on one side ({shape_text(ctx.src(first).shape)} in the "
-                f"checkpoint, {shape_text(ctx.tgt(first).shape)} in the model): a buffer its "
-                "module fills on first use (a filterbank, mask or cache built lazily), saved "
-                "before or loaded after it was filled"
-            ),
-            params=[p.source for p in pairs],
-            evidence={"empty_buffers": [p.target for p in pairs[:8]]},
-            confidence=0.5,
-            fix_note=(
-                "use a library version that builds the buffer when the module is made, run one "
-                "forward pass before loading, or leave the buffer out of the state dict "
-                "(strict=False) so the module rebuilds it"
-            ),
-        )
-    )
-    ctx.consume(pairs=pairs)
+@dataclass(frozen=True)
+class EmptyBuffers:
+    """What buffers empty on one side or the other say, and what to do."""
+
+    category: Category
+    says: str
+    cause: str
+    confidence: float
+    fix_note: str
+
+
+LAZY_BUFFERS = EmptyBuffers(
+    "version",
+    "buffers are empty on one side",
+    "buffers a module fills on first use (a filterbank, mask or cache built lazily), saved "
+    "before or loaded after they were filled",
+    0.5,
+    "use a library version that builds the buffer when the module is made, run one forward "
+    "pass before loading, or leave the buffer out of the state dict (strict=False) so the "
+    "module rebuilds it",
+)
+TRAINING_BUFFERS = EmptyBuffers(
+    "extra_state",
+    "buffers are empty in the checkpoint and others in the model",
+    "state the training resizes as it runs (indexes, memory banks), saved at one point of "
+    "training and loaded into a module built at another",
+    0.45,
+    "leave these buffers out of the load (strict=False after dropping them) so the module "
+    "rebuilds them, or resize them to the checkpoint's before loading",
+)
 
 
 IMAGE_CHANNELS = frozenset({1, 3, 4})

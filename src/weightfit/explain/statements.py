@@ -226,7 +226,7 @@ ABSENT_FILE = re.compile(
     # TensorFlow: a checkpoint prefix matching no file, a restore handed no checkpoint (no
     # 'checkpoint' index in the folder), a SavedModel folder without its graph.
     r"Failed\s+to\s+find\s+any\s+matching\s+files\s+for\s+(\S+)|"
-    r"Can't\s+load\s+(save_path)\s+when\s+it\s+is\s+None|"
+    r"Can't\s+load\s+save_path\s+when\s+it\s+is\s+None|"
     r"'([^'\n]+)'\s+contains\s+neither\s+'saved_model\.pb'\s+nor\s+'saved_model\.pbtxt'|"
     r"SavedModel\s+file\s+does\s+not\s+exist\s+at:?\s+(\S+)|"
     # TensorFlow Hub finding no loader for a cached module folder: its files are not there.
@@ -576,13 +576,12 @@ PYTHON2_READER = re.compile(
 )
 """Python 2 failing to unpickle a checkpoint (its ``cPickle``, its ``site-packages``): a file
 Python 3 wrote, in a pickle protocol or a PyTorch format Python 2's releases never read."""
-CALLED_WITH = re.compile(r"\b(\w+)\(\)\s+got\s+an\s+unexpected\s+keyword\s+argument\s+'(\w+)'")
-"""A function called with an argument it does not take (``load_model() got an unexpected
-keyword argument 'device'``): the caller was written for another release of it."""
-NEWER_ARGUMENT = re.compile(
-    r"__init__\(\)\s+got\s+an\s+(?:un)?expected\s+keyword\s+argument\s+'(\w+)'"
+REFUSED_ARGUMENT = re.compile(
+    r"\b(\w+)\(\)\s+got\s+an\s+(?:un)?expected\s+keyword\s+argument\s+'(\w+)'"
 )
-"""A class built from a saved config that passes an argument the class does not take."""
+"""A call passing an argument the callee does not take: ``__init__`` of a class built from
+a saved config that passes it, or a function of another release than its caller was written
+for (``load_model() got an unexpected keyword argument 'device'``)."""
 OLDER_ARGUMENT = re.compile(
     r"__init__\(\)\s+missing\s+\d+\s+required\s+(?:positional|keyword-only)\s+arguments?:\s+"
     r"'(\w+)'"
@@ -988,9 +987,8 @@ class Facts:
 
 
 def _absent_file(absent: re.Match[str]) -> str:
-    """The file (or folder) a reader said it could not find."""
-    named = next(group for group in absent.groups() if group)
-    return NO_CHECKPOINT_FOUND if named == "save_path" else named
+    """The file (or folder) a reader said it could not find; TensorFlow's None names none."""
+    return next((group for group in absent.groups() if group), NO_CHECKPOINT_FOUND)
 
 
 def facts(text: str) -> Facts:
@@ -1069,9 +1067,11 @@ def facts(text: str) -> Facts:
             found.missing_class = ("", module.group(1))
     if lacks is not None and found.missing_class is None and LOADING_CONTEXT.search(text):
         found.module_attribute = (lacks.group(1), lacks.group(2))
-    called = CALLED_WITH.search(text)
-    if called is not None and called.group(1) != "__init__" and LOADING_CONTEXT.search(text):
-        found.called_with = (called.group(1), called.group(2))
+    refused = REFUSED_ARGUMENT.search(text)
+    if refused is not None and refused.group(1) == "__init__":
+        found.newer_argument = refused.group(2)
+    elif refused is not None and LOADING_CONTEXT.search(text):
+        found.called_with = (refused.group(1), refused.group(2))
     sizes = BROADCAST.search(text)
     if sizes is not None:
         a, b = (int(n) for n in sizes.groups() if n)
@@ -1186,7 +1186,6 @@ def facts(text: str) -> Facts:
             found.stale_option = (cls, attribute)
     found.short_stream = said(SHORT_STREAM, text)
     found.tensor_parallel = said(TENSOR_PARALLEL, text)
-    found.newer_argument = said(NEWER_ARGUMENT, text, 1)
     found.older_argument = said(OLDER_ARGUMENT, text, 1)
     found.spaces = space_mismatch(text)
     found.absent_targets = said(ABSENT_TARGETS, text, 1)
