@@ -51,6 +51,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # Every matrix's input axis packed k to one, output sizes kept: 4-bit storage.
     "packed_inputs": [("zai-org__ChatGLM-6B__392", "quantization", {"packing": 2.0})],
+    # A matrix's inputs exactly 1/8 of the model's, outputs kept: 4-bit values in 32-bit
+    # words (vLLM handed MLX's 4-bit weights), said less surely without quantization words.
+    "int4_words": [("xorbitsai__inference__2275", "quantization", {"packing": 8.0})],
     # MLX packs quantized rows along the last axis into 32-bit words: an MLX loader's shapes
     # are one weight whole and at 8 bits, or at 6 bits and at 4 (a paste commented "# ").
     "mlx_packed_rows": [

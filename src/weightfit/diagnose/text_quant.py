@@ -177,6 +177,7 @@ def packed_shapes(ctx: Context) -> None:
     pairs = []
     blocks: list[str] = []
     mlx_bits: dict[Pair, tuple[int, int, int]] = {}
+    bare = 0  # pairs read as packed from their shapes alone (a row in 32-bit words)
     along_inputs = _packed_inputs(ctx)
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
@@ -200,6 +201,8 @@ def packed_shapes(ctx: Context) -> None:
         if mlx is not None:
             mlx_bits[pair] = mlx
         packed = packed or mlx is not None
+        if not packed and _int4_words(have.shape, want.shape):
+            packed, bare = True, bare + 1
         if packed or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
@@ -236,7 +239,7 @@ def packed_shapes(ctx: Context) -> None:
             message=message,
             params=[p.source for p in pairs],
             evidence=evidence,
-            confidence=0.75,
+            confidence=0.45 if bare == len(pairs) else 0.75,
             fix_note=(
                 "build the model with the checkpoint's quantization_config (bitsandbytes, "
                 "GPTQ, AWQ …) so it expects the packed layout, or use the unquantized weights"
@@ -266,6 +269,17 @@ def _packed_inputs(ctx: Context) -> list[Pair]:
     if len({a[0] for a, _ in shapes}) < 2 or len({b[1] for _, b in shapes}) < 2:
         return []  # one input size: a narrower input (another text encoder's context)
     return list(pairs)
+
+
+def _int4_words(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a matrix holds the model's rows as 4-bit values in 32-bit words.
+
+    GPTQ, AWQ and MLX store a 4-bit weight's rows eight values to an int32 word: the
+    checkpoint's last axis is exactly 1/8 of the model's, the other axis the same. A
+    narrower variant would not narrow one matrix's inputs eightfold and keep its outputs.
+    Read without quantization words, so the finding says it less surely.
+    """
+    return len(have) == len(want) == 2 and have[0] == want[0] and have[1] * 8 == want[1]
 
 
 def _ggml_blocks(have: tuple[int, ...], want: tuple[int, ...]) -> list[str]:
