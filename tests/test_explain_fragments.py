@@ -48,6 +48,41 @@ def test_a_known_dataset_class_count_is_a_head() -> None:
     assert 0.8 <= finding.confidence <= round(calibration.table()["num_classes"].cap, 2)
 
 
+def test_a_class_worded_bias_alone_is_a_head_said_less_surely() -> None:
+    finding = top(size_mismatch("classifier.bias", [3], [2]))
+    assert (finding.category, finding.confidence) == ("num_classes", 0.6)
+    # the same bias under a name that does not score classes stays a configuration change
+    assert top(size_mismatch("synthesis.output6.bias", [1], [3])).category == "wrong_variant"
+
+
+def test_a_module_loaded_on_its_own_names_its_parameters_bare() -> None:
+    # A paste that broke the sentence after "from checkpoint,": the name still binds.
+    text = size_mismatch("bias", [3], [2]).replace("checkpoint, the", "checkpoint,\nthe")
+    finding = top(text)
+    assert finding.params == ["bias"]
+    assert finding.evidence["size_changes"] == [{"checkpoint": 3, "model": 2, "axes": 1}]
+
+
+def test_a_position_grid_of_another_patch_size_is_no_image_resize() -> None:
+    text = "\n".join(
+        [
+            size_mismatch("embeddings.position_embeddings", [1, 1370, 384], [1, 1025, 384]),
+            size_mismatch(
+                "embeddings.patch_embeddings.projection.weight", [384, 3, 14, 14], [384, 3, 16, 16]
+            ),
+        ]
+    )
+    report = weightfit.explain(text)
+    assert len(report.findings) == 1  # the patch kernel is the same cause
+    tensor = report.findings[0].evidence["tensors"][0]
+    assert (tensor["checkpoint_patch_size"], tensor["patch_size"], tensor["image_size"]) == (
+        14,
+        16,
+        [518, 512],
+    )
+    assert not report.findings[0].fix  # resampling the grid leaves the kernel of another size
+
+
 def test_detector_box_regression_follows_its_class_head() -> None:
     text = "\n".join(
         [
@@ -180,8 +215,9 @@ def test_a_first_convolution_for_grayscale_images_is_another_variant() -> None:
     [
         ("model.layers.0.self_attn.q_proj.weight", [8388608, 1], [4096, 4096]),  # bnb 4-bit
         ("model.layers.0.self_attn.q_proj.qweight", [4096, 512], [512, 4096]),  # AWQ vs GPTQ
+        ("model.layers.0.mlp.down_proj.weight", [2048, 128], [2048, 1024]),  # 4-bit in int32
     ],
-    ids=["bnb-4bit-bytes", "qweight-packing"],
+    ids=["bnb-4bit-bytes", "qweight-packing", "int4-words"],
 )
 def test_packed_storage_is_quantization(name: str, have: list[int], want: list[int]) -> None:
     assert top(size_mismatch(name, have, want)).category == "quantization"

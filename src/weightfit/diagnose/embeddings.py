@@ -556,7 +556,9 @@ def num_classes(ctx: Context) -> None:
             groups[(change.have, change.want)].append(change)
     for (have, want), changes in groups.items():
         weights = [c for c in changes if len(ctx.tgt(c.pair).shape) >= 2]
-        if not weights and not (ctx.partial and _class_count(have, want)):
+        # A head's bias alone says labels where a known label set or the name does.
+        worded = any(is_class_worded(c.name) for c in changes) and max(have, want) <= MAX_LABELS
+        if not weights and not (ctx.partial and (_class_count(have, want) or worded)):
             continue
         first = (weights or changes)[0]
         width = ctx.tgt(first.pair).shape[1] if weights else None
@@ -662,7 +664,13 @@ def _head_confidence(
     if all(c.name in PLACEHOLDERS for c in changes):
         return UNNAMED_HEAD  # the text named no tensor: only the row counts say labels
     worded = any(word in c.name.lower() for c in changes for word in _CLASS_WORDS)
+    if not datasets and all(len(ctx.tgt(c.pair).shape) == 1 for c in changes):
+        return BIAS_ONLY_HEAD  # the name alone says labels, no weight's rows confirm them
     return 0.9 if datasets else 0.8 if worded else 0.7
+
+
+BIAS_ONLY_HEAD = 0.6
+"""Confidence of a head read from its class-worded bias alone, no known label set."""
 
 
 UNNAMED_HEAD = 0.45

@@ -15,11 +15,13 @@ Only tensors named for positions, shaped like tables (``[tokens, C]`` or
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import cast
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, config_keys_with, shape_text
 from weightfit.findings import Finding
+from weightfit.manifest import TensorSpec
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
@@ -179,19 +181,21 @@ def pos_embed_resize(ctx: Context) -> None:
         keys = config_keys_with(ctx.target.config, want_size)
         if keys:
             note += f" (model built with {keys[0]}={want_size}; the checkpoint has {have_size})"
+    # The patch embedding of another kernel is the same cause, not a second difference.
+    kernels = _patch_kernels(ctx) if "checkpoint_patch_size" in lead else []
     ctx.add(
         Finding(
             category="pos_embed_resize",
             severity="error",
             message=_pos_message(lead, len(found)),
-            params=[pair.source for pair, _, _ in found],
+            params=[pair.source for pair, _, _ in found] + [pair.source for pair in kernels],
             evidence={"tensors": [ev for _, _, ev in found][:8], "count": len(found)},
             confidence=min(cast(float, ev["confidence"]) for _, _, ev in found),
             fix=[op for _, op, _ in found if op is not None],
             fix_note=note,
         )
     )
-    ctx.consume(pairs=[pair for pair, _, _ in found])
+    ctx.consume(pairs=[pair for pair, _, _ in found] + kernels)
 
 
 def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, object]] | None:
@@ -220,7 +224,8 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
     axis = axes[0]
     a, b = have[axis], want[axis]
     relative = "relative" in pair.target.lower()
-    patch = _patch_size(ctx)
+    patch = _patch_size(ctx.target.tensors.values())
+    own_patch = _patch_size(ctx.source.tensors.values()) or patch
     # Text models keep [positions, C] tables and no patch embedding: a square
     # count there (256 vs 1024) is a sequence length, not a grid.
     grid_like = relative or len(have) == 3 or patch is not None
@@ -232,9 +237,15 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
                 # (2w-1)² rows, plus BEiT's 3 cls-to-token / token-to-cls / cls-to-cls rows.
                 return _relative_table(pair, have, want, axis, n, m, prefix)
             ev = {**_grid_evidence(pair, have, want, n, m, prefix), "confidence": 0.9}
-            if patch:
+            if patch and own_patch:
                 ev["patch_size"] = patch
-                ev["image_size"] = [n * patch, m * patch]
+                ev["image_size"] = [n * own_patch, m * patch]
+            if own_patch != patch:
+                # Another patch size makes another grid at (almost) the same image size: the
+                # patch embedding must be rebuilt too, which resampling the grid does not do.
+                ev["checkpoint_patch_size"] = own_patch
+                ev["confidence"] = 0.6
+                return None, ev
             op = Op(
                 "resample_pos_embed",
                 {
@@ -336,18 +347,27 @@ def square_root(value: int) -> int:
     return root if root * root == value else 0
 
 
-def _patch_size(ctx: Context) -> int | None:
-    """Return the model's patch size: the first square kernel outside the layer stacks."""
-    for spec in ctx.target.tensors.values():
-        shape = spec.shape
-        if (
-            len(shape) == 4
-            and shape[2] == shape[3]
-            and shape[2] > 1
-            and stack_of(spec.name) is None
-        ):
-            return shape[2]
+def _patch_size(tensors: Iterable[TensorSpec]) -> int | None:
+    """Return one side's patch size: the first square kernel outside the layer stacks."""
+    for spec in tensors:
+        if _patch_kernel(spec.shape) and stack_of(spec.name) is None:
+            return spec.shape[2]
     return None
+
+
+def _patch_kernel(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 4 and shape[2] == shape[3] and shape[2] > 1
+
+
+def _patch_kernels(ctx: Context) -> list[Pair]:
+    """The differing square kernels outside the layer stacks: patch embeddings of two sizes."""
+    return [
+        pair
+        for pair in ctx.mismatches()
+        if stack_of(pair.target) is None
+        and _patch_kernel(ctx.src(pair).shape)
+        and _patch_kernel(ctx.tgt(pair).shape)
+    ]
 
 
 def _grids_with_own_prefixes(a: int, b: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
@@ -383,8 +403,12 @@ def _pos_message(ev: dict[str, object], count: int) -> str:
         if "image_size" in ev:
             a, b = cast("list[int]", ev["image_size"])
             size = f" ({a}px vs {b}px at patch {ev['patch_size']})"
+            if "checkpoint_patch_size" in ev:
+                patches = ev["checkpoint_patch_size"], ev["patch_size"]
+                size = f" ({a}px at patch {patches[0]} vs {b}px at patch {patches[1]})"
+        cause = "patch size" if "checkpoint_patch_size" in ev else "image size"
         return (
-            f"position embeddings sized for another image size: {name} is a {n}×{n} grid"
+            f"position embeddings sized for another {cause}: {name} is a {n}×{n} grid"
             f"{tokens} in the checkpoint, {m}×{m}{model_tokens} in the model{size}{more}"
         )
     if ev["kind"] == "relative_table":
@@ -405,6 +429,11 @@ def _pos_note(ev: dict[str, object]) -> str:
         return (
             "truncating keeps the first positions exactly; extra positions need training "
             "(or set max_position_embeddings to the checkpoint's length)"
+        )
+    if "checkpoint_patch_size" in ev:
+        return (
+            f"build the model with patch_size={ev['checkpoint_patch_size']} as the checkpoint "
+            "was: resampling the grid leaves the patch embedding's kernel of another size"
         )
     return (
         "interpolating the grid (bicubic, as timm's resample_abs_pos_embed) is the usual "

@@ -170,7 +170,7 @@ def names_in(text: str) -> tuple[list[str], bool]:
         parts = [p.strip() for p in re.split(r"[,\n]", text.strip().strip("[]"))]
     names: list[str] = []
     for part in parts:
-        for name in expand_braces(part.strip("[]. ")):
+        for name in expand_braces(part.strip("[]. *`")):
             if NAME.fullmatch(name) and name not in names:
                 names.append(name)
     return names, truncated

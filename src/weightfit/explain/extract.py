@@ -186,6 +186,8 @@ BARE_NAME = re.compile(
     r"(?=[:,\s]|$)"
 )
 """A bare word a statement names as the tensor (no dot: ``pos_embed``, ``text_projection``)."""
+OWN_PARAMETER = re.compile(r"mismatch\s+for\s+['\"`]?(?:weight|bias)['\"`]?:")
+"""PyTorch's statement about a module's own parameter (an ``nn.Linear`` loaded by itself)."""
 STATED_NAME = re.compile(
     r"(?:mismatch\s+for|parameter\s+named|Skip\s+loading\s+parameter|loading\s+parameter)"
     r"\s+['\"`]?([A-Za-z_][\w\-]*\.[\w.\-]+)"
@@ -317,7 +319,9 @@ def _tokens(text: str) -> list[_Token]:
     # A bare word a statement calls a parameter: 'size mismatch for pos_embed:'.
     for match in BARE_NAME.finditer(text):
         word = match.group("strong") or match.group("weak")
-        if word in ("weight", "bias", "weights", "shape", "the", "a", "param", "parameter"):
+        if word in ("weight", "bias") and OWN_PARAMETER.match(text, match.start()):
+            pass  # a module loaded on its own names its parameters bare: 'mismatch for bias:'
+        elif word in ("weight", "bias", "weights", "shape", "the", "a", "param", "parameter"):
             continue
         if match.group("strong") or PARAM_LEAF.fullmatch(word):
             tokens.append(
