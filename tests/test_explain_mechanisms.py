@@ -1135,6 +1135,11 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "wnov__Keras_Head_Detection_YoloV3__2",  # Mismatch between model and given ... sizes
         "PaddlePaddle__Paddle2ONNX__1504",  # an exception converting inference.pdmodel
         "huggingface__huggingface_sb3__21",  # PPO.load's traceback ending in a bare AssertionError
+        "cmusatyalab__openface__42",  # Torch7's Lua error in File.lua's readObject
+        "ToluClassics__mlx-transformers__26",  # No safe tensor files found for this model
+        "alphacep__vosk-api__1090",  # ERROR (VoskAPI...) Folder ... does not contain model files
+        "saic-vul__neural-textures__1",  # numpy: Failed to interpret file '...pkl' as a pickle
+        "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:

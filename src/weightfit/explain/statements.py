@@ -179,15 +179,19 @@ RAISED = re.compile(
     r"^[^\S\n]*(?:[a-z_]\w*\.)*[A-Z]\w*(?:Error|Exception)[^\S\n]*$|"
     r"\[Errno\s+\d+\]|Assertion\s+[`'\"][^`'\"\n]{1,80}[`'\"]\s+failed|"
     r"Exception\s+during\s+processing|\[\w+(?:Error|Exception)\]|"
-    r"called\s+`Result::unwrap\(\)`\s+on\s+an\s+`Err`\s+value",
+    r"called\s+`Result::unwrap\(\)`\s+on\s+an\s+`Err`\s+value|"
+    # Lua's error (Torch7): the failing line's message, then its stack traceback.
+    r"\.lua:\d+:[^\n]{1,300}\n[^\S\n]*stack\s+traceback:",
     re.M,
 )
 """An exception raised (or reported by a runner: ComfyUI's ``Error occurred when executing``,
 ONNX Runtime's ``[ONNXRuntimeError]``), a traceback ending in an exception raised without a
-message (``AssertionError`` alone on its line), or a Rust loader's panic on an error value."""
+message (``AssertionError`` alone on its line), a Rust loader's panic on an error value, or
+a Lua error before its stack traceback."""
 LOADING_CONTEXT = re.compile(
-    r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safetensors|\.gguf\b|"
-    r"pretrained\s+weights|model\s+weights|weights\s+file|load_weights|load_checkpoint|"
+    r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safe\s?tensors?|\.gguf\b|"
+    r"pretrained\s+weights|model\s+(?:weights|files?\b)|weights\s+file|load_weights|"
+    r"load_checkpoint|"
     # A load call in the traceback, a loader node (ComfyUI's CheckpointLoaderSimple ...).
     r"\bload\w*\(|\w+(?<!Data)Loader\w*|\b(?:restore|init_from|load_from)\w*|"
     # A runner's own words that loading the model failed.
@@ -201,6 +205,8 @@ LOADING_CONTEXT = re.compile(
     r"std::map<[^\n]{0,120}?Weights>|"
     # candle's VarBuilder looking a tensor up by name.
     r"cannot\s+find\s+tensor\b|"
+    # numpy's loader refusing a pickle; a TensorFlow Hub module loaded by its handle.
+    r"\bas\s+a\s+pickle\b|\bhub\.(?:Module|load|KerasLayer)\(|"
     # A reader that found no weights file where it looked.
     r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
     # A traceback frame of code reading weights (``in ReadTinyYOLONetWeights``).
