@@ -1486,3 +1486,10 @@ def test_weights_a_loader_did_not_update_are_read_as_the_models_unfilled_tensors
     text, _ = _case("open-mmlab__OpenPCDet__892")
     top = weightfit.explain(text).findings[0]
     assert top.params == ["dense_head.conv_cls.weight", "dense_head.conv_cls.bias"]
+
+
+def test_a_traceback_frame_in_a_loading_function_is_a_loading_error() -> None:
+    """``File ".../accelerator.py", line 3147, in load_state`` then ``KeyError: 'step'``."""
+    text, _ = _case("huggingface__accelerate__2923")
+    top = weightfit.explain(text).findings[0]
+    assert top.evidence.get("entry") == "step"

@@ -205,6 +205,8 @@ LOADING_CONTEXT = re.compile(
     r"std::map<[^\n]{0,120}?Weights>|"
     # candle's VarBuilder looking a tensor up by name.
     r"cannot\s+find\s+tensor\b|"
+    # A Python traceback's frame in a loading function (``line 3147, in load_state``).
+    r"line\s+\d+,\s+in\s+_?(?:load|restore)\w*|"
     # numpy's loader refusing a pickle; a TensorFlow Hub module loaded by its handle.
     r"\bas\s+a\s+pickle\b|\bhub\.(?:Module|load|KerasLayer)\(|"
     # A reader that found no weights file where it looked.
