@@ -400,7 +400,7 @@ BROKEN_FILE = re.compile(
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
     r"Deserialization|Length)?|InvalidOffset)|"
-    r"(?i:header|file)\s+is\s+(?:malformed|corrupt(?:ed)?|damaged)|"
+    r"(?i:header|file)\s+is\s+(?:empty|malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
     r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
@@ -423,8 +423,8 @@ BROKEN_FILE = re.compile(
     r"is\s+corrupted"
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
-HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, a
-storage of the wrong size, a C loader's short read, transformers unable to read a weights
+HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, an
+empty file, a storage of the wrong size, a C loader's short read, transformers unable to read a weights
 file at all, a safetensors file shorter than its header says, a header or offsets that do
 not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document, a Caffe
 ``NetParameter`` (or a binary model file TensorRT's Caffe parser cannot parse) or a
