@@ -424,8 +424,8 @@ BROKEN_FILE = re.compile(
 )
 """A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, an
-empty file, a storage of the wrong size, a C loader's short read, transformers unable to read a weights
-file at all, a safetensors file shorter than its header says, a header or offsets that do
+empty file, a storage of the wrong size, a C loader's short read, transformers unable to read
+a weights file at all, a safetensors file shorter than its header says, a header or offsets that do
 not parse, an ONNX protobuf, a TensorFlow Lite flatbuffer, a Core ML document, a Caffe
 ``NetParameter`` (or a binary model file TensorRT's Caffe parser cannot parse) or a
 gzipped archive (NeMo's ``.nemo``) that does not parse, a pickle that
