@@ -179,6 +179,10 @@ def packed_shapes(ctx: Context) -> None:
     mlx_bits: dict[Pair, tuple[int, int, int]] = {}
     bare = 0  # pairs read as packed from their shapes alone (a row in 32-bit words)
     along_inputs = _packed_inputs(ctx)
+    # A vector eight times longer too says the input itself is wider: packing leaves vectors.
+    widened = any(
+        _int4_words((1, *ctx.src(p).shape), (1, *ctx.tgt(p).shape)) for p in ctx.mismatches()
+    )
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
         named = pair.target.rsplit(".", 1)[-1] in QUANT_LEAVES
@@ -201,7 +205,7 @@ def packed_shapes(ctx: Context) -> None:
         if mlx is not None:
             mlx_bits[pair] = mlx
         packed = packed or mlx is not None
-        if not packed and _int4_words(have.shape, want.shape):
+        if not packed and not widened and _int4_words(have.shape, want.shape):
             packed, bare = True, bare + 1
         if packed or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)

@@ -253,7 +253,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
         if name not in section.missing and name not in section.unexpected:
             side.append(name)  # a list's cue already said its side
     for match in NOT_IN_FILE.finditer(text):
-        name = next(g for g in match.groups() if g).replace("/", ".")  # an npz archive's path
+        # An npz archive's path (Haiku parts its module from its parameter with "//").
+        name = next(g for g in match.groups() if g).replace("//", "/").replace("/", ".")
         if _is_name(name, listed=True) and "." in name and name not in section.missing:
             section.missing.append(name)
     section.checkpoint = next(

@@ -38,13 +38,14 @@ NOT_IN_FILE = re.compile(
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
     r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
     r"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?([\w\-]+(?:\.[\w\-]+)+)"
-    r"|['\"`]?\b([\w\-]+(?:[./][\w\-]+)+)\s+is\s+not\s+a\s+file\s+in\s+the\s+archive"
+    r"|['\"`]?\b([\w\-]+(?:(?:\.|//?)[\w\-]+)+)\s+is\s+not\s+a\s+file\s+in\s+the\s+archive"
     r"|['\"`]?\b([\w\-]+(?:\.[\w\-]+)+)['\"`]?\s+is\s+not\s+(?:found\s+)?in\s+(?:the\s+)?"
     r"(?:checkpoint|state_?dict|weights?\s+file|file)\b",
     re.I,
 )
 """A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
-FasterTransformer, TGI, llama.cpp): that name is missing from the checkpoint."""
+FasterTransformer, TGI, llama.cpp, an npz archive's path with Haiku's ``module//param``): that
+name is missing from the checkpoint."""
 CONTAINER_WORD = re.compile(r"state_?dict|model|params?|parms|net|module|ema|weights|checkpoint")
 """Plain words a quoted key list may hold: containers a state dict nests under."""
 
@@ -530,7 +531,11 @@ NEWER_FORMAT = re.compile(
     r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
-    r"[^\n]{0,12})|"
+    r"[^\n]{0,12}|"
+    # A loader naming the file's format version beside its own (metatrain's ``the checkpoint
+    # is using version 14, while the current version is 11``).
+    r"(?i:\b(?:checkpoint|file|model)\s+(?:is\s+using|uses|has)\s+(?:\w+\s+)?version\s+\d+,?\s+"
+    r"(?:while|but|and)\s+(?:the\s+)?current\s+(?:\w+\s+)?version\s+is\s+\d+))|"
     # MXNet reading a network's symbol file (``-symbol.json``) another release wrote: a
     # field its JSON reader does not know, an operator parameter it cannot parse.
     r"(?P<symbol>JSONReader:\s+Unknown\s+field\s+\w+|"
