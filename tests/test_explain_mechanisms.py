@@ -54,6 +54,27 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # A matrix's inputs exactly 1/8 of the model's, outputs kept: 4-bit values in 32-bit
     # words (vLLM handed MLX's 4-bit weights), said less surely without quantization words.
     "int4_words": [("xorbitsai__inference__2275", "quantization", {"packing": 8.0})],
+    # A matrix's inputs eight times the checkpoint's with a vector widened alike: the input
+    # itself is wider (a harmonic encoding switched on), no 4-bit packing.
+    "widened_not_packed": [
+        (
+            "saic-violet__bilayer-model__5",
+            "wrong_variant",
+            {"model_dims": {"hidden_size": 1088, "num_layers": 1}},
+        )
+    ],
+    # A name inside markdown emphasis (``step_counter**``) is still the list's name.
+    "emphasised_list": [("open-mmlab__mmagic__854", "missing", {})],
+    # mmcv's ``x.pth is not a checkpoint file``: no file at that path, said without a raise.
+    "not_a_checkpoint_file": [
+        (
+            "ADLab-AutoDrive__BEVFusion__26",
+            "partitioned",
+            {"file": "mask_rcnn_cbv2_swin_tiny_patch4_window7_mstrain_480-800_adamw_3x_coco.pth"},
+        )
+    ],
+    # A loader saying the model file is empty: a download or copy that did not finish.
+    "empty_file": [("thewh1teagle__vibe__1123", "partitioned", {"error": "file is empty"})],
     # MLX packs quantized rows along the last axis into 32-bit words: an MLX loader's shapes
     # are one weight whole and at 8 bits, or at 6 bits and at 4 (a paste commented "# ").
     "mlx_packed_rows": [

@@ -232,6 +232,8 @@ ABSENT_FILE = re.compile(
     r"name\s*=\s*'[^'\n]*?([\w\-.]+\.(?:h5|hdf5|keras))'\s*,\s*errno\s*=\s*2\b|"
     r"No\s+such\s+file\s+or\s+directory:\s*'[^'\n]*?([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|"
     r"h5|onnx))'|"
+    # mmcv's load_checkpoint finding no file at the path it was given.
+    r"([\w\-.]+\.(?:pth?|bin|ckpt|safetensors))\s+is\s+not\s+a\s+checkpoint\s+file|"
     # TensorFlow: a checkpoint prefix matching no file, a restore handed no checkpoint (no
     # 'checkpoint' index in the folder), a SavedModel folder without its graph.
     r"Failed\s+to\s+find\s+any\s+matching\s+files\s+for\s+(\S+)|"
@@ -245,7 +247,8 @@ ABSENT_FILE = re.compile(
 """A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
 ``Load model from u2net.onnx failed. File doesn't exist``; rl-zoo's ``No model found for sac
 on ..., path: logs/.../model.pkl``; h5py's ``unable to open file: name = '.../x.h5', errno =
-2``; Python's ``No such file or directory: 'model.pth'``; TensorFlow's ``Failed to find any
+2``; Python's ``No such file or directory: 'model.pth'``; mmcv's ``x.pth is not a checkpoint
+file``; TensorFlow's ``Failed to find any
 matching files for model.ckpt``, ``Can't load save_path when it is None``, a SavedModel
 folder without ``saved_model.pb`` and TensorFlow Hub's ``Missing implementation that supports:
 loader(...)`` for a cached module folder)."""
@@ -1007,12 +1010,13 @@ def _absent_file(absent: re.Match[str]) -> str:
 def facts(text: str) -> Facts:
     """Read the facts of a normalised text."""
     absent = ABSENT_FILE.search(text)
-    loading = LOADING_ERROR.search(text) is not None or (
-        RAISED.search(text) is not None
-        and (
-            LOADING_CONTEXT.search(text) is not None
-            or QUANT_WORDS.search(text) is not None
-            or absent is not None
+    # A reader saying the weights file is not there is a failed load, raised or not.
+    loading = (
+        LOADING_ERROR.search(text) is not None
+        or absent is not None
+        or (
+            RAISED.search(text) is not None
+            and (LOADING_CONTEXT.search(text) is not None or QUANT_WORDS.search(text) is not None)
         )
     )
     found = Facts(
