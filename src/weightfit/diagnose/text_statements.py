@@ -40,7 +40,8 @@ def missing_class(ctx: Context) -> None:
             severity="error",
             message=(
                 f"the checkpoint pickles the {what}, which the installed code does not have: "
-                "it was saved by another version of the library that defines it"
+                + ("" if name else "the package its classes come from is not installed, or ")
+                + "it was saved by another version of the library that defines it"
             ),
             evidence={"class": name, "module": module},
             # Or the file belongs to another codebase that defines the class (YOLOv7 vs v5).

@@ -206,6 +206,8 @@ LOADING_CONTEXT = re.compile(
     r"std::map<[^\n]{0,120}?Weights>|"
     # candle's VarBuilder looking a tensor up by name.
     r"cannot\s+find\s+tensor\b|"
+    # PyTorch's reader in the traceback: its module, or its unpickler looking a class up.
+    r"torch[/\\]+serialization\.py|\bin\s+find_class\b|"
     # A Python traceback's frame in a loading function (``line 3147, in load_state``).
     r"line\s+\d+,\s+in\s+_?(?:load|restore)\w*|"
     # numpy's loader refusing a pickle; a TensorFlow Hub module loaded by its handle.
@@ -768,8 +770,11 @@ LAYER_CLASSES = frozenset(
 """PyTorch layer classes (and layers of libraries that reuse their names, such as PyG's
 ``Linear``) whose instances a whole-model pickle carries."""
 UNPICKLING = re.compile(
-    r"torch\.load|pickle|unpickl|_load\(|load_(?:from_)?checkpoint|attempt_load", re.I
+    r"torch\.load|pickle|unpickl|_load\(|load_(?:from_)?checkpoint|attempt_load|find_class|"
+    r"torch[/\\]+serialization\.py",
+    re.I,
 )
+"""Code that unpickles: a load call, or the unpickler looking a class up."""
 BROADCAST = re.compile(
     r"size\s+of\s+tensor\s+a\s+\((\d+)\)\s+must\s+match\s+the\s+size\s+of\s+tensor\s+b\s+\((\d+)\)|"
     r"Vocab\s+size\s+mismatch\s+\(model\s+has\s+(\d+),\s+but\s+\S+\s+has\s+(\d+)\)"
