@@ -63,6 +63,9 @@ def known_renames(ctx: Context) -> None:
     listed = {*names, *ctx.missing()}
     found += [new for n in found if (new := change.renamed(n)) and new in listed]
     found += [n for n in ctx.missing() if n not in found and change.old_spelling(n)]
+    # The file's side seen in either spelling settles the change; a model (or a lookup)
+    # asking for the old spelling alone says the code is old, not what the file holds.
+    seen_in_file = any(n in unexpected for n in found)
     ctx.add(
         Finding(
             category="version",
@@ -73,7 +76,7 @@ def known_renames(ctx: Context) -> None:
             ),
             params=found,
             evidence={"known_change": change.source, "names": found[:8]},
-            confidence=0.7,
+            confidence=0.7 if seen_in_file else 0.6,
             fix_note=(
                 "rename with the library's own conversion (a version that knows both "
                 "spellings), or weightfit fix CKPT --against TARGET"
