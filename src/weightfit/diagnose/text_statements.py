@@ -59,11 +59,13 @@ def module_attribute(ctx: Context) -> None:
     """Report loading code calling a name, or an argument, its installed dependency lacks.
 
     ``module 'omegaconf._utils' has no attribute 'is_primitive_type'``; ``load_model() got an
-    unexpected keyword argument 'device'`` (accelerate calling an older safetensors).
+    unexpected keyword argument 'device'`` (accelerate calling an older safetensors); a
+    classmethod called on an instance (Lightning 2's ``load_from_checkpoint``).
     """
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
+    other = "one that still has it, or already does"
     if facts.module_attribute is not None:
         module, name = facts.module_attribute
         whose = module.split(".", 1)[0]
@@ -72,6 +74,10 @@ def module_attribute(ctx: Context) -> None:
         module, name = facts.called_with
         whose = f"the library that defines {module}"
         uses = f"{module}(..., {name}=...), an argument the installed {module} does not take"
+    elif facts.instance_call is not None:
+        module, name = facts.instance_call
+        whose, other = f"the library that defines {name}", "one that allowed it"
+        uses = f"{module}.{name} on an instance, which the installed release allows only on its class"
     else:
         return
     ctx.add(
@@ -80,7 +86,7 @@ def module_attribute(ctx: Context) -> None:
             severity="error",
             message=(
                 f"the loading code uses {uses}: the loader was written for another release "
-                f"of {whose} (one that still has it, or already does)"
+                f"of {whose} ({other})"
             ),
             evidence={"module": module, "name": name},
             confidence=0.55,

@@ -600,6 +600,11 @@ REFUSED_ARGUMENT = re.compile(
 """A call passing an argument the callee does not take: ``__init__`` of a class built from
 a saved config that passes it, or a function of another release than its caller was written
 for (``load_model() got an unexpected keyword argument 'device'``)."""
+INSTANCE_CALL = re.compile(
+    r"classmethod\s+`?(\w+)\.(\w+)`?\s+cannot\s+be\s+called\s+on\s+an\s+instance"
+)
+"""A class-only method called on an instance (Lightning 2's ``The classmethod
+`Model.load_from_checkpoint` cannot be called on an instance``): code of an older release."""
 OLDER_ARGUMENT = re.compile(
     r"__init__\(\)\s+missing\s+\d+\s+required\s+(?:positional|keyword-only)\s+arguments?:\s+"
     r"'(\w+)'"
@@ -861,6 +866,8 @@ class Facts:
             that lacks it (``omegaconf._utils.is_primitive_type``).
         called_with: ``(function, argument)`` a loader passed to a function of another
             release, which does not take it (``load_model() ... 'device'``).
+        instance_call: ``(class, method)`` a loader called on an instance where the installed
+            release allows only the class (Lightning 2's ``load_from_checkpoint``).
         caffe_blobs: ``(layer, the net's blobs, the file's blobs)`` of Caffe's ``Incompatible
             number of blobs for layer conv1`` (``(2 vs. 1)``: a bias the file lacks).
         kaldi_token: ``(expected, got)``: the tags of Kaldi's ``Expected token "<Nnet3>",
@@ -928,6 +935,7 @@ class Facts:
     older_argument: str = ""
     module_attribute: tuple[str, str] | None = None
     called_with: tuple[str, str] | None = None
+    instance_call: tuple[str, str] | None = None
     caffe_blobs: tuple[str, int, int] | None = None
     kaldi_token: tuple[str, str] | None = None
     absent_components: list[str] = field(default_factory=list)
@@ -985,6 +993,7 @@ class Facts:
             "older_argument": self.older_argument,
             "module_attribute": list(self.module_attribute) if self.module_attribute else None,
             "called_with": list(self.called_with) if self.called_with else None,
+            "instance_call": list(self.instance_call) if self.instance_call else None,
             "caffe_blobs": list(self.caffe_blobs) if self.caffe_blobs else None,
             "kaldi_token": list(self.kaldi_token) if self.kaldi_token else None,
             "absent_components": self.absent_components,
@@ -1094,6 +1103,9 @@ def facts(text: str) -> Facts:
         found.newer_argument = refused.group(2)
     elif refused is not None and LOADING_CONTEXT.search(text):
         found.called_with = (refused.group(1), refused.group(2))
+    instance = INSTANCE_CALL.search(text)
+    if instance is not None:
+        found.instance_call = (instance.group(1), instance.group(2))
     sizes = BROADCAST.search(text)
     if sizes is not None:
         a, b = (int(n) for n in sizes.groups() if n)
@@ -1259,6 +1271,7 @@ def facts(text: str) -> Facts:
         or found.kaldi_token
         or found.module_attribute
         or found.called_with
+        or found.instance_call
         or found.unsupported_precision
         or found.architecture_said
         or found.older_argument
