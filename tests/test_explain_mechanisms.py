@@ -73,6 +73,14 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"file": "mask_rcnn_cbv2_swin_tiny_patch4_window7_mstrain_480-800_adamw_3x_coco.pth"},
         )
     ],
+    # A class-only method called on an instance: loading code of another Lightning release.
+    "instance_call": [
+        (
+            "awslabs__gluonts__3050",
+            "version",
+            {"module": "DeepARLightningModule", "name": "load_from_checkpoint"},
+        )
+    ],
     # A loader saying the model file is empty: a download or copy that did not finish.
     "empty_file": [("thewh1teagle__vibe__1123", "partitioned", {"error": "file is empty"})],
     # MLX packs quantized rows along the last axis into 32-bit words: an MLX loader's shapes

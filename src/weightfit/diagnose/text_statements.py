@@ -77,7 +77,7 @@ def module_attribute(ctx: Context) -> None:
     elif facts.instance_call is not None:
         module, name = facts.instance_call
         whose, other = f"the library that defines {name}", "one that allowed it"
-        uses = f"{module}.{name} on an instance, which the installed release allows only on its class"
+        uses = f"{module}.{name} on an instance, which the installed release allows on a class"
     else:
         return
     ctx.add(
