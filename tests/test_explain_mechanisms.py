@@ -81,6 +81,13 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"module": "DeepARLightningModule", "name": "load_from_checkpoint"},
         )
     ],
+    # A loader naming the file's format version beside its own.
+    "stated_versions": [
+        ("metatensor__metatrain__1227", "version", {}),
+        ("metatensor__metatrain__857", "version", {}),
+    ],
+    # PyTorch's unpickler looking up a class whose package is not installed.
+    "find_class_module": [("ACEsuit__mace__1393", "version", {"module": "graph_longrange"})],
     # A loader saying the model file is empty: a download or copy that did not finish.
     "empty_file": [("thewh1teagle__vibe__1123", "partitioned", {"error": "file is empty"})],
     # MLX packs quantized rows along the last axis into 32-bit words: an MLX loader's shapes
