@@ -231,6 +231,12 @@ def test_a_quantization_error_in_words_is_a_loading_error() -> None:
     assert top(text).category == "quantization"
 
 
+def test_a_ggml_type_the_reader_does_not_know_is_a_newer_file() -> None:
+    # llama.cpp before a quantization type (MXFP4 is 39) reading a file that uses it.
+    text = "gguf_init_from_file_impl: tensor 'blk.0.attn_q.weight' has invalid ggml type 39 (NONE)"
+    assert top(text).category == "version"
+
+
 @pytest.mark.parametrize(
     ("text", "category"),
     [

@@ -522,8 +522,10 @@ NEWER_FORMAT = re.compile(
     r"max=\d+\]|Unrecognized\s+attribute:\s+\w+\s+for\s+operator\s+\w+)|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12}|"
-    # A value of the file that the reader's enumeration lacks (a newer quantization type).
+    # A value of the file that the reader's enumeration lacks (a newer quantization type;
+    # llama.cpp's ``has invalid ggml type 39``).
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
+    r"invalid\s+ggml\s+type\s+\d+|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
