@@ -231,6 +231,17 @@ def test_a_quantization_error_in_words_is_a_loading_error() -> None:
     assert top(text).category == "quantization"
 
 
+def test_token_rows_split_exactly_are_a_tensor_parallel_shard() -> None:
+    # No known vocabulary has 51476 rows, but no tokenizer loses exactly three quarters.
+    finding = top(size_mismatch("transformer.wte.weight", [12869, 4096], [51476, 4096]))
+    assert (finding.category, finding.evidence["tensor_parallel"]) == ("partitioned", 4)
+    # a prefix encoder's 256 rows against 128 is its length setting, no shard
+    assert (
+        top(size_mismatch("prefix_encoder.embedding.weight", [256, 14336], [128, 14336])).category
+        != "partitioned"
+    )
+
+
 def test_a_ggml_type_the_reader_does_not_know_is_a_newer_file() -> None:
     # llama.cpp before a quantization type (MXFP4 is 39) reading a file that uses it.
     text = "gguf_init_from_file_impl: tensor 'blk.0.attn_q.weight' has invalid ggml type 39 (NONE)"

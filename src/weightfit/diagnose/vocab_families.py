@@ -90,12 +90,15 @@ def _families(rows: int) -> list[str]:
     return list(dict.fromkeys(row.family for row in knowledge.vocab_candidates(rows)))
 
 
+MIN_VOCAB_ROWS = 1000
+"""Fewest rows a token table split across ranks has: smaller tables are sized by a setting."""
+
 TENSOR_PARALLEL = (2, 4, 8)
 """Tensor-parallel degrees a vocabulary-parallel embedding splits its rows by."""
 
 
 def vocab_shards(ctx: Context) -> None:
-    """Report token rows that are exactly 1/k of a known vocabulary: a tensor-parallel shard."""
+    """Report token rows that are exactly 1/k of a vocabulary: a tensor-parallel shard."""
     if not ctx.partial:
         return
     found: list[tuple[Pair, int, int]] = []
@@ -110,26 +113,30 @@ def vocab_shards(ctx: Context) -> None:
         round_number = whole & (whole - 1) == 0
         if round_number and not _token_table(pair.target):
             continue
-        if parts in TENSOR_PARALLEL and _families(whole):
+        # A known vocabulary split, or a token table's rows (a vocabulary's many, not a
+        # prefix's or codebook's few) split exactly: no tokenizer loses exactly half of them.
+        split_table = _token_table(pair.target) and whole >= MIN_VOCAB_ROWS
+        if parts in TENSOR_PARALLEL and (_families(whole) or split_table):
             found.append((pair, parts, whole))
     if not found:
         return
     first, parts, whole = found[0]
     have, want = ctx.src(first).shape, ctx.tgt(first).shape
     sharded = "checkpoint" if have[0] < want[0] else "model"
+    families = _families(whole)
+    known = f"{whole} is the vocabulary of {' / '.join(families)}, and " if families else ""
     ctx.add(
         Finding(
             category="partitioned",
             severity="error",
             message=(
                 f"{first.target} has {have[0]} rows in the checkpoint and {want[0]} in the "
-                f"model: {whole} is the vocabulary of {' / '.join(_families(whole))}, and the "
-                f"{sharded} holds 1/{parts} of it, one rank's piece of a tensor-parallel "
-                f"({parts}-way) save"
+                f"model: {known}the {sharded} holds exactly 1/{parts} of {whole} token rows, "
+                f"one rank's piece of a tensor-parallel ({parts}-way) save"
             ),
             params=[pair.source for pair, _, _ in found],
             evidence={"tensor_parallel": parts, "vocabulary": whole, "sharded_side": sharded},
-            confidence=0.65,
+            confidence=0.65 if families else 0.5,
             fix_note=(
                 f"merge the {parts} model-parallel shards into one checkpoint (the framework's "
                 "own merge script), or build the model with the same tensor-parallel size"
