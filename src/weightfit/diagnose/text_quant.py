@@ -181,7 +181,8 @@ def packed_shapes(ctx: Context) -> None:
     along_inputs = _packed_inputs(ctx)
     # A vector eight times longer too says the input itself is wider: packing leaves vectors.
     widened = any(
-        _int4_words((1, *ctx.src(p).shape), (1, *ctx.tgt(p).shape)) for p in ctx.mismatches()
+        len(ctx.src(p).shape) == 1 and _int4_words((1, *ctx.src(p).shape), (1, *ctx.tgt(p).shape))
+        for p in ctx.mismatches()
     )
     for pair in ctx.mismatches():
         have, want = ctx.src(pair), ctx.tgt(pair)
