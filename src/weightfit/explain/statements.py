@@ -135,7 +135,7 @@ _QUANT_ALTERNATIVES = (
     r"quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
     r"QuantLinear|WQLinear\w*|CompressedLinear|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
-    r"float8_e5m2|torch\.u?int8"
+    r"float8_e5m2|torch\.u?int8|mxfp[468]|nvfp4|mxint8"
 )
 QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
 """Words of quantized storage."""
