@@ -18,6 +18,10 @@ MIN_FAMILY_DIMS = 3
 NEAR_VOCAB = 256
 """Rows within which a vocabulary is read as a known one plus added tokens."""
 
+MIN_VOCAB_ROWS = 1000
+"""Smallest row count read as a vocabulary (smaller row counts are label sets, or tables
+sized by a setting: a prefix's length, a codebook)."""
+
 WIDTH_STEP = 8
 """Widths are multiples of 8 (the hardware's tile); label and symbol counts need not be."""
 

@@ -25,9 +25,6 @@ from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
-MIN_VOCAB_ROWS = 1000
-"""Smallest row count read as a vocabulary (smaller row counts are label sets)."""
-
 MAX_SMALL_TABLE = 16
 """Rows of a token table too few for any vocabulary (vectors per textual-inversion token,
 token types, a handful of prompts): a change among them is a size setting."""
@@ -184,7 +181,7 @@ def vocab_resize(ctx: Context) -> None:
         elif configured:
             if difference > MAX_CONFIGURED_CHANGE * larger:
                 continue
-        elif larger < MIN_VOCAB_ROWS or difference > MAX_VOCAB_CHANGE * larger:
+        elif larger < _known.MIN_VOCAB_ROWS or difference > MAX_VOCAB_CHANGE * larger:
             if not _token_rows_apart(ctx, change):
                 continue
             other_tokenizer.add((change.have, change.want))
@@ -232,7 +229,7 @@ def _token_rows_apart(ctx: Context, change: _RowChange) -> bool:
     one), which no resize makes right.
     """
     rows = (change.have, change.want)
-    if not ctx.partial or min(rows) < MIN_VOCAB_ROWS or stack_of(change.name) is not None:
+    if not ctx.partial or min(rows) < _known.MIN_VOCAB_ROWS or stack_of(change.name) is not None:
         return False
     if _known.vocab_labels(change.have) and _known.vocab_labels(change.want):
         return False  # two known tokenizers: the families rule names them
@@ -688,7 +685,7 @@ def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> 
     An output layer sized by a label count, read from a text whose names may not say
     "head".
     """
-    if not ctx.partial or stack_of(change.name) is not None or change.have >= MIN_VOCAB_ROWS:
+    if not ctx.partial or stack_of(change.name) is not None or change.have >= _known.MIN_VOCAB_ROWS:
         return False
     module = _module_of(change.name)
     if any(word in module.lower().rsplit(".", 1)[-1] for word in _BODY_WORDS):

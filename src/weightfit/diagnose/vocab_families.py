@@ -90,9 +90,6 @@ def _families(rows: int) -> list[str]:
     return list(dict.fromkeys(row.family for row in knowledge.vocab_candidates(rows)))
 
 
-MIN_VOCAB_ROWS = 1000
-"""Fewest rows a token table split across ranks has: smaller tables are sized by a setting."""
-
 TENSOR_PARALLEL = (2, 4, 8)
 """Tensor-parallel degrees a vocabulary-parallel embedding splits its rows by."""
 
@@ -115,7 +112,7 @@ def vocab_shards(ctx: Context) -> None:
             continue
         # A known vocabulary split, or a token table's rows (a vocabulary's many, not a
         # prefix's or codebook's few) split exactly: no tokenizer loses exactly half of them.
-        split_table = _token_table(pair.target) and whole >= MIN_VOCAB_ROWS
+        split_table = _token_table(pair.target) and whole >= _known.MIN_VOCAB_ROWS
         if parts in TENSOR_PARALLEL and (_families(whole) or split_table):
             found.append((pair, parts, whole))
     if not found:

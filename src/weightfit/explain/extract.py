@@ -320,9 +320,18 @@ def _tokens(text: str) -> list[_Token]:
     # A bare word a statement calls a parameter: 'size mismatch for pos_embed:'.
     for match in BARE_NAME.finditer(text):
         word = match.group("strong") or match.group("weak")
-        if word in ("weight", "bias") and OWN_PARAMETER.match(text, match.start()):
-            pass  # a module loaded on its own names its parameters bare: 'mismatch for bias:'
-        elif word in ("weight", "bias", "weights", "shape", "the", "a", "param", "parameter"):
+        # A module loaded on its own names its parameters bare: 'mismatch for bias:'.
+        own = word in ("weight", "bias") and OWN_PARAMETER.match(text, match.start())
+        if not own and word in (
+            "weight",
+            "bias",
+            "weights",
+            "shape",
+            "the",
+            "a",
+            "param",
+            "parameter",
+        ):
             continue
         if match.group("strong") or PARAM_LEAF.fullmatch(word):
             tokens.append(

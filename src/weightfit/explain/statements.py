@@ -189,6 +189,8 @@ RAISED = re.compile(
 ONNX Runtime's ``[ONNXRuntimeError]``), a traceback ending in an exception raised without a
 message (``AssertionError`` alone on its line), a Rust loader's panic on an error value, or
 a Lua error before its stack traceback."""
+TORCH_READER = r"torch[/\\]+serialization\.py|\bfind_class\b"
+"""PyTorch's reader at work in a traceback: its module, or its unpickler looking a class up."""
 LOADING_CONTEXT = re.compile(
     r"state_dict|checkpoint|ckpt|from_pretrained|load_model|torch\.load|safe\s?tensors?|\.gguf\b|"
     r"pretrained\s+weights|model\s+(?:weights|files?\b)|weights\s+file|load_weights|"
@@ -206,8 +208,6 @@ LOADING_CONTEXT = re.compile(
     r"std::map<[^\n]{0,120}?Weights>|"
     # candle's VarBuilder looking a tensor up by name.
     r"cannot\s+find\s+tensor\b|"
-    # PyTorch's reader in the traceback: its module, or its unpickler looking a class up.
-    r"torch[/\\]+serialization\.py|\bin\s+find_class\b|"
     # A Python traceback's frame in a loading function (``line 3147, in load_state``).
     r"line\s+\d+,\s+in\s+_?(?:load|restore)\w*|"
     # numpy's loader refusing a pickle; a TensorFlow Hub module loaded by its handle.
@@ -219,7 +219,7 @@ LOADING_CONTEXT = re.compile(
     # A model file of a runtime outside PyTorch (Paddle, TensorFlow Lite, Core ML, TensorRT,
     # RKNN, Caffe, MXNet, NeMo, Keras 3).
     r"[\w\-]\.(?:pdmodel|pdiparams|pdparams|tflite|mlmodel|mlpackage|engine|plan|rknn|"
-    r"caffemodel|nemo|keras)\b",
+    r"caffemodel|nemo|keras)\b|" + TORCH_READER,
     re.I,
 )
 """An exception raised while loading weights: the text holds a loading error even when no
@@ -777,8 +777,7 @@ LAYER_CLASSES = frozenset(
 """PyTorch layer classes (and layers of libraries that reuse their names, such as PyG's
 ``Linear``) whose instances a whole-model pickle carries."""
 UNPICKLING = re.compile(
-    r"torch\.load|pickle|unpickl|_load\(|load_(?:from_)?checkpoint|attempt_load|find_class|"
-    r"torch[/\\]+serialization\.py",
+    r"torch\.load|pickle|unpickl|_load\(|load_(?:from_)?checkpoint|attempt_load|" + TORCH_READER,
     re.I,
 )
 """Code that unpickles: a load call, or the unpickler looking a class up."""
