@@ -152,6 +152,34 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
         ),
         ("Restored from sd-v2.ckpt with 376 missing and 2 unexpected keys", "missing"),
         ("_pickle.UnpicklingError: invalid load key, 'v'.", "partitioned"),
+        (
+            "OSError: You seem to have cloned a repository without having git-lfs installed. "
+            "Please install git-lfs and run `git lfs install` followed by `git lfs pull` in the "
+            "folder you cloned.",
+            "partitioned",
+        ),
+        (
+            "ValueError: Tokenizer class LLaMATokenizer does not exist or is not currently "
+            "imported.",
+            "version",
+        ),
+        ("RuntimeError: Unknown model (vit_base_patch16_224_in21k)", "version"),
+        ("RuntimeError: Cannot find callable dinov2_vitl14_reg in hubconf", "version"),
+        (
+            "OSError: Unable to open file (truncated file: eof = 21430272, sblock->base_addr = 0, "
+            "stored_eof = 94765736)",
+            "partitioned",
+        ),
+        (
+            "Exception: data did not match any variant of untagged enum ModelWrapper at line "
+            "1251003 column 3",
+            "version",
+        ),
+        (
+            "RuntimeError: Internal: src/sentencepiece_processor.cc(1101) "
+            "[model_proto->ParseFromArray(serialized.data(), serialized.size())]",
+            "partitioned",
+        ),
     ],
     ids=[
         "wrapper",
@@ -166,6 +194,13 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
         "zero3-empty",
         "counted",
         "lfs-pointer",
+        "lfs-clone",
+        "tokenizer-class",
+        "timm-name",
+        "hub-callable",
+        "hdf5-truncated",
+        "tokenizer-json-newer",
+        "sentencepiece-unparsed",
     ],
 )
 def test_names_alone(text: str, category: str) -> None:

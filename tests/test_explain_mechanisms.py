@@ -38,6 +38,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("dvschultz__stylegan2-ada-pytorch__15", "wrong_variant", {"ratio": 2}),
         ("chail__anyres-gan__7", "wrong_variant", {"sizes": [24, 12]}),
     ],
+    # A loaded dict asked for a module's method (``.to``): weights where a whole model was
+    # meant, a container of another kind than the code expects.
+    "state_dict_for_model": [
+        ("amberwangyili__neurop__1", "prefix", {"module_method": "to"}),
+        ("AlexMeinke__certified-certain-uncertainty__1", "prefix", {"module_method": "to"}),
+    ],
     # A buffer of size 0 on one side is one its module fills lazily, not a ZeRO-3 shard.
     "lazy_buffer": [
         ("pytorch__audio__245", "version", {"empty_buffers": ["reduction.mel_scale.fb"]}),

@@ -532,6 +532,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "state_dict_for_model",
+        text_statements.state_dict_for_model,
+        ("prefix",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "optimizer_state",
         text_statements.optimizer_state,
         ("extra_state",),

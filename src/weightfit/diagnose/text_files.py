@@ -298,7 +298,10 @@ class Break:
 
 
 def _pointer(said: str) -> bool:
-    return any(m in said for m in ("'v'", "'vers'", "'srev'")) or "headertoolarge" in said.lower()
+    lowered = said.lower()
+    return any(m in said for m in ("'v'", "'vers'", "'srev'")) or any(
+        m in lowered for m in ("headertoolarge", "git-lfs", "git lfs")
+    )
 
 
 def _other_magic(said: str) -> bool:
@@ -319,6 +322,13 @@ BREAKS = (
         False,
         "a Git LFS pointer file (the weights were never downloaded: git lfs pull)",
         0.75,
+    ),
+    Break(
+        lambda said: "ParseFromArray" in said,
+        False,
+        "the tokenizer's SentencePiece model file does not parse: a Git LFS pointer, a page "
+        "or a cut download saved as tokenizer.model",
+        0.5,
     ),
     Break(
         lambda said: "'<" in said,

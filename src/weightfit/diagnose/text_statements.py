@@ -257,6 +257,32 @@ def non_tensor_entry(ctx: Context) -> None:
     )
 
 
+def state_dict_for_model(ctx: Context) -> None:
+    """Report a loaded state dict asked for a module's method: weights where a model was meant."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.module_method or ctx.findings:
+        return
+    method = facts.module_method
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"the loaded object is a dict asked for the module method '{method}': the file "
+                "holds a state dict (the weights alone, saved with model.state_dict()) where the "
+                "code expects a whole model pickled with torch.save(model)"
+            ),
+            evidence={"module_method": method},
+            confidence=0.55,
+            fix_note=(
+                "build the model from its code and config, then "
+                "model.load_state_dict(torch.load(path)); weightfit inspect CKPT lists what "
+                "the file holds"
+            ),
+        )
+    )
+
+
 def optimizer_state(ctx: Context) -> None:
     """Report a converter walking an optimizer's variables onto the model's attributes."""
     facts = whole_text_facts(ctx)
@@ -412,22 +438,37 @@ def fed_channels(ctx: Context) -> None:
     )
 
 
+MODEL_REGISTRY = re.compile(r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b")
+"""timm's and torch.hub's words for a model name their registry lacks."""
+
+
 def unknown_architecture(ctx: Context) -> None:
     """Report a loader that does not know the checkpoint's architecture: an older library."""
     facts = whole_text_facts(ctx)
     if facts is None or not facts.unknown_architecture or ctx.findings:
         return
     name = facts.unknown_architecture
+    # A tokenizer class also goes unimported when a package it needs is missing; a model
+    # registry's name (timm, torch.hub) may have been renamed since as well as added later.
+    tokenizer = name.endswith(("Tokenizer", "TokenizerFast"))
+    registry = MODEL_REGISTRY.search(facts.text) is not None
+    what, besides = (
+        ("the tokenizer class", ", or a package that class needs (sentencepiece) is missing")
+        if tokenizer
+        else ("the model name", ", or a later release renamed it")
+        if registry
+        else ("the architecture", "")
+    )
     ctx.add(
         Finding(
             category="version",
             severity="error",
             message=(
-                f"the loader does not know the architecture '{name}': the installed library "
-                "(transformers, llama.cpp, the GGUF or serving loader) predates it"
+                f"the loader does not know {what} '{name}': the installed library "
+                f"(transformers, timm, llama.cpp, the GGUF or serving loader) predates it{besides}"
             ),
             evidence={"architecture": name, "versions": facts.versions},
-            confidence=0.7,
+            confidence=0.5 if besides else 0.7,
             fix_note=(
                 f"upgrade the library to a release that supports '{name}' (or install it from "
                 "source); a model whose code lives in its repository needs trust_remote_code"

@@ -367,12 +367,17 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
     r"Model\s+type\s+['\"`]?([\w.\-]+?)['\"`]?\s+(?:is\s+)?not\s+supported|"
     r"architectures?\s+\[?\s*['\"]([\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+supported|"
-    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'",
+    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'|"
+    r"Tokenizer\s+class\s+([\w.]+)\s+does\s+not\s+exist\s+or\s+is\s+not\s+currently\s+imported|"
+    # timm's and torch.hub's registries lacking a model name (an older release, or a renamed
+    # entry).
+    r"\bUnknown\s+model\s+\(([\w.\-]+)\)|Cannot\s+find\s+callable\s+([\w.\-]+)\s+in\s+hubconf",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
 llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
-``CONFIG_MAPPING``): the file may be fine and the library older than the model."""
+``CONFIG_MAPPING``, timm's and torch.hub's model names) or its tokenizer's class: the file may be fine and the library older
+than the model."""
 TRANSFORMERS_CONTEXT = re.compile(
     r"(?<![a-z_])transformers(?![a-z_])|AutoConfig|AutoModel\w*|AutoTokenizer|CONFIG_MAPPING",
     re.I,
@@ -402,7 +407,7 @@ BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
     r"archive\s+is\s+corrupted|"
-    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|not\s+a\s+zip\s+file|\bshort\s+read\b|"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|truncated\s+file\b|not\s+a\s+zip\s+file|\bshort\s+read\b|"
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
     r"Deserialization|Length)?|InvalidOffset)|"
@@ -413,6 +418,9 @@ BROKEN_FILE = re.compile(
     r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
+    r"cloned\s+a\s+repository\s+without\s+having\s+git[\s-]lfs\s+installed|"
+    # SentencePiece failing to parse its model file (a pointer or page saved as tokenizer.model).
+    r"model_proto->ParseFromArray|"
     r"(?i:file\s+signature\s+not\s+found)|[Ff]ile\s+(?:[\w.\-]+\s+)?is\s+incomplete|"
     r"pickle\s+data\s+was\s+truncated|persistent\s+id\s+instruction\s+was\s+encountered|"
     r"Failed\s+to\s+parse\s+NetParameter\s+file|"
@@ -428,7 +436,8 @@ BROKEN_FILE = re.compile(
     r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
     r"is\s+corrupted"
 )
-"""A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``), an
+"""A checkpoint file that is not whole: a Git LFS pointer (``invalid load key, 'v'``, or
+transformers saying the repository was cloned without git-lfs), an
 HTML page (``'<'``), an interrupted download (no zip central directory, an early EOF, an
 empty file, a storage of the wrong size, a C loader's short read, transformers unable to read
 a weights file at all, a safetensors file shorter than its header says, a header or offsets that do
@@ -527,6 +536,8 @@ NEWER_FORMAT = re.compile(
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
     r"invalid\s+ggml\s+type\s+\d+|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
+    # Hugging Face tokenizers reading a tokenizer.json a newer release wrote.
+    r"data\s+did\s+not\s+match\s+any\s+variant\s+of\s+untagged\s+enum\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
@@ -570,7 +581,8 @@ RKNN model version 6``), a model package built for another release of its librar
 network symbol file with fields or operator parameters MXNet's reader does not know, or
 calling it meant for a newer release or a model type it does not know (Core ML's
 ``intended for a newer version of Xcode``), or whose enumeration lacks one of the file's
-values (``17 is not a valid GGMLQuantizationType``); PyTorch 1.6's hub
+values (``17 is not a valid GGMLQuantizationType``), or a ``tokenizer.json`` that matches no
+variant of the tokenizers release's model enum; PyTorch 1.6's hub
 taking its own zip checkpoints for zipped files (``Only one file(not dir) is allowed in the
 zipfile``); Keras 3 refusing a legacy SavedModel; a TensorRT plan whose magic tag is
 another release's; a reader asserting the version field of the object it unpickles
@@ -709,6 +721,13 @@ OPTIMIZER_SLOT = re.compile(
 ``adam_m`` / ``adam_v``, BioBERT's ``BERTAdam``, the step count): no layer of the model."""
 STALE_ATTRIBUTE = re.compile(r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](\w+)['’]")
 """A module object lacking an attribute its class now has: pickled by another version."""
+DICT_FOR_MODULE = re.compile(
+    r"['‘](?:collections\.\s?)?(?:OrderedDict|dict)['’]\s+object\s+has\s+no\s+attribute\s+['‘]"
+    r"(to|eval|train|cuda|cpu|half|float|forward|parameters|named_parameters|modules|children|"
+    r"state_dict|load_state_dict|fuse|requires_grad_|zero_grad)['’]"
+)
+"""A loaded dict asked for a module's method (``'collections.OrderedDict' object has no
+attribute 'to'``): the file holds the weights alone where the code expects a whole model."""
 BYTE_COUNTS = re.compile(
     r"(?:only\s+)?has\s+(\d+)(?:\s+bytes)?,?\s+but\s+(?:request(?:s|ed)?|expect(?:s|ed)?|"
     r"needs?|wants?)\s+(\d+)",
@@ -830,6 +849,8 @@ class Facts:
             multiplied (308x2048 and 768x320)``.
         input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
             pipelines' ``expects 4 but received ... = 9``.
+        module_method: The module method a loaded dict was asked for (``'to'``): the file
+            holds a state dict where the code expects a pickled model.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
         called_hook: Whether that attribute is a private hook a loader called on a class
@@ -920,6 +941,7 @@ class Facts:
     layer_counts: tuple[int, int] | None = None
     layer_weights: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
+    module_method: str = ""
     called_hook: bool = False
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
@@ -980,6 +1002,7 @@ class Facts:
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "layer_weights": list(self.layer_weights) if self.layer_weights else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
+            "module_method_on_dict": self.module_method,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
             "matmul": list(self.matmul) if self.matmul else None,
@@ -1180,6 +1203,7 @@ def facts(text: str) -> Facts:
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1) or "a parameter"
+    found.module_method = said(DICT_FOR_MODULE, text, 1)
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
         if OPTIMIZER_SLOT.fullmatch(attribute):
@@ -1254,6 +1278,7 @@ def facts(text: str) -> Facts:
         or found.container_key
         or found.missing_class
         or found.stale_attribute
+        or found.module_method
         or found.input_channels
         or found.unknown_architecture
         or found.broken_file
