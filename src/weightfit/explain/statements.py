@@ -376,8 +376,8 @@ UNKNOWN_ARCHITECTURE = re.compile(
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
 llama.cpp and GGUF loaders' architecture names, vLLM's supported list, an old
-``CONFIG_MAPPING``, timm's and torch.hub's model names) or its tokenizer's class: the file may be fine and the library older
-than the model."""
+``CONFIG_MAPPING``, timm's and torch.hub's model names) or its tokenizer's class: the
+file may be fine and the library older than the model."""
 TRANSFORMERS_CONTEXT = re.compile(
     r"(?<![a-z_])transformers(?![a-z_])|AutoConfig|AutoModel\w*|AutoTokenizer|CONFIG_MAPPING",
     re.I,
