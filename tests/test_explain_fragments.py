@@ -180,6 +180,12 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
             "[model_proto->ParseFromArray(serialized.data(), serialized.size())]",
             "partitioned",
         ),
+        (
+            "RuntimeError: Error(s) in loading state_dict for T5ForConditionalGeneration:\n"
+            '\tMissing key(s) in state_dict: "encoder.embed_tokens.weight", '
+            '"decoder.embed_tokens.weight", "lm_head.weight".',
+            "tied_weights",
+        ),
     ],
     ids=[
         "wrapper",
@@ -201,6 +207,7 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
         "hdf5-truncated",
         "tokenizer-json-newer",
         "sentencepiece-unparsed",
+        "tied-copies",
     ],
 )
 def test_names_alone(text: str, category: str) -> None:
@@ -323,3 +330,14 @@ def test_errors_about_files(text: str, category: str) -> None:
 )
 def test_heads_and_layer_counts(text: str, category: str) -> None:
     assert top(text).category == category
+
+
+def test_a_webuis_unmatched_network_keys_are_leftover_names() -> None:
+    text = (
+        "Failed to match keys when loading network lora_v1: "
+        "{'lora_te1_text_model_encoder_layers_0_mlp_fc1.alpha': "
+        "'te1_text_model_encoder_layers_0_mlp_fc1'}"
+    )
+    finding = top(text)
+    assert finding.category == "unexpected"
+    assert "lora_te1_text_model_encoder_layers_0_mlp_fc1.alpha" in finding.params

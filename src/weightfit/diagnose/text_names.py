@@ -56,6 +56,8 @@ def running_stats(ctx: Context) -> None:
 
 OUTPUT_HEADS = re.compile(r"(?:^|\.)(?:lm_head|output|embed_out)(?:\.weight)?$")
 """Output projections that models tie to their input embedding."""
+TOKEN_TABLES = re.compile(r"(?:^|\.)(?:embed_tokens|wte|word_embeddings)(?:\.weight)?$")
+"""Input embeddings tied to one shared table (T5's ``encoder.embed_tokens``)."""
 
 
 def untied_head(ctx: Context) -> None:
@@ -70,10 +72,21 @@ def untied_head(ctx: Context) -> None:
         return
     missing, unexpected = ctx.missing(), ctx.unexpected()
     head = len(missing) == 1 and OUTPUT_HEADS.search(missing[0]) is not None
+    # Every copy of a shared token table missing at once (T5's two embed_tokens and lm_head):
+    # the file stores the one shared table, the copies tied to it were dropped when saving.
+    copies = (
+        len(missing) > 1
+        and not unexpected
+        and any(OUTPUT_HEADS.search(n) for n in missing)
+        and all(OUTPUT_HEADS.search(n) or TOKEN_TABLES.search(n) for n in missing)
+    )
     stored = not missing and len(unexpected) == 1 and OUTPUT_HEADS.search(unexpected[0]) is not None
     if stored:
         # The checkpoint stores the head a model with tied embeddings does not have.
         missing, head = unexpected, True
+    if copies:
+        _tied_copies(ctx, missing)
+        return
     if not head and not (facts.meta_device and not missing and not ctx.mismatches()):
         return
     name = missing[0] if head else facts.meta_device
@@ -98,6 +111,29 @@ def untied_head(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=missing if head else [], unexpected=missing if stored else [])
+
+
+def _tied_copies(ctx: Context, missing: list[str]) -> None:
+    """Report the tied copies of one shared token table missing from a checkpoint."""
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="error",
+            message=(
+                f"{', '.join(missing)} are not in the checkpoint: they are copies of one "
+                "shared token table (tied embeddings), saved once and dropped as duplicates, "
+                "and this loader or model expects each copy"
+            ),
+            params=missing,
+            evidence={"names": missing},
+            confidence=0.5,
+            fix_note=(
+                "build the model with tied embeddings (tie_word_embeddings=True, or call "
+                "tie_weights() after loading) so the copies point at the shared table"
+            ),
+        )
+    )
+    ctx.consume(missing=missing)
 
 
 LEARNED_TOKEN = re.compile(r"(?:^|[._])(?:cls|dist|mask|reg|register)_?tokens?(?:$|[._])")

@@ -167,7 +167,7 @@ UNEXPECTED_CUES = re.compile(
     r"no\s+(?:module\s+or\s+)?parameter\s+named|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:model|graph)|not\s+in\s+(?:the\s+)?model|"
     r"has\s+no\s+target\s+variable|"
-    r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|"
+    r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|failed\s+to\s+match\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"
     r"contains\s+keys\s+that\s+are\s+not\s+used|which\s+contains\s+parameters|"
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"

@@ -62,7 +62,7 @@ LOADING_ERROR = re.compile(
     # A GGUF runtime expecting tensors of another GGML type (``expected IQ2_XXS expert tensors``).
     r"(?i:expected\s+(?:\w+\s+){0,2}?i?q[1-8]_\w+\s+(?:\w+\s+){0,2}?tensors?)|"
     r"not\s+matched\s+with\s+loaded|['\"]unmatched['\"]\s*:\s*\[\s*['\"]|"
-    r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|"
+    r"is\s+invalid\s+for\s+input\s+of\s+size|lora\s+key\s+not\s+loaded|failed\s+to\s+match\s+keys|"
     r"(?i:KeyError):\s*['\"]?[\w\-]+\.[\w.\-]+|Unsupported\s+global|weights_only|"
     r"not\s+found\s+in\s+(?:the\s+)?checkpoint|not\s+used\s+by\s+the\s+model|"
     r"model\s+of\s+type\s+\S+\s+to\s+instantiate|Received\s+parameters\s+not\s+in\s+model|"
