@@ -186,6 +186,16 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
             '"decoder.embed_tokens.weight", "lm_head.weight".',
             "tied_weights",
         ),
+        (
+            "AssertionError: model_file D:\\Deep-Live-Cam\\models\\inswapper_128_fp16.onnx should "
+            "exist",
+            "partitioned",
+        ),
+        (
+            "open file failed because of errno 2 on fopen: No such file or directory, file path: "
+            "F:\\models\\sonic\\yoloface_v5m.pt",
+            "partitioned",
+        ),
     ],
     ids=[
         "wrapper",
@@ -208,6 +218,8 @@ def test_inpainting_conv_in_is_latent_channels() -> None:
         "tokenizer-json-newer",
         "sentencepiece-unparsed",
         "tied-copies",
+        "model-file-should-exist",
+        "fopen-no-such-file",
     ],
 )
 def test_names_alone(text: str, category: str) -> None:

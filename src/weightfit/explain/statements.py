@@ -236,6 +236,10 @@ ABSENT_FILE = re.compile(
     r"h5|onnx))'|"
     # mmcv's load_checkpoint finding no file at the path it was given.
     r"([\w\-.]+\.(?:pth?|bin|ckpt|safetensors))\s+is\s+not\s+a\s+checkpoint\s+file|"
+    # insightface's model_zoo asserting the file exists; a C loader's failing fopen.
+    r"([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|onnx))\s+should\s+exist\b|"
+    r"No\s+such\s+file\s+or\s+directory,\s+file\s+path:[^\n]*?([\w\-.]+\.(?:pth?|bin|safetensors|"
+    r"ckpt|gguf|onnx))\b|"
     # TensorFlow: a checkpoint prefix matching no file, a restore handed no checkpoint (no
     # 'checkpoint' index in the folder), a SavedModel folder without its graph.
     r"Failed\s+to\s+find\s+any\s+matching\s+files\s+for\s+(\S+)|"
@@ -317,11 +321,14 @@ COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
     r"(?:not|newly)\s+initiali[sz]ed\s+from\s+(?:the\s+)?(?:pretrained\s+model|model\s+checkpoint)|"
-    r"Missing\s+(\d+)\s+parameters?\b|Missing\s+keys?(?:\(s\))?\s+in\s+state_?dict"
+    r"Missing\s+(\d+)\s+parameters?\b|Missing\s+keys?(?:\(s\))?\s+in\s+state_?dict|"
+    r"\b\w+\s+weights\s+not\s+found(?=[,;.]\s)"
 )
 """transformers' "weights not initialized" message, even when the paste dropped its list;
 MLX's ``Missing 358 parameters:`` with its list cut; PyTorch's ``Missing key(s) in
-state_dict:`` pasted without its names."""
+state_dict:`` pasted without its names; a loader warning that a part's weights were not found
+(fair-esm's ``Regression weights not found, predicting contacts will not produce correct
+results``)."""
 UNLISTED_UNEXPECTED = re.compile(
     r"were\s+not\s+used\s+when\s+initializing|Received\s+parameters\s+not\s+in\s+model|"
     r"Unexpected\s+keys?(?:\(s\))?\s+in\s+state_?dict"
@@ -1195,6 +1202,7 @@ def facts(text: str) -> Facts:
             or _text_read_as_number(text)
             or _pickle_read_as_number(text)
             or _zip_read_as_number(text)
+            or ("" if found.newer_reader == "python2" else _pickle_read_as_text(text))
         )
     found.other_format = file_of_other_format(text, found.broken_file)
     storage = QUANT_DTYPE.search(text)
@@ -1501,6 +1509,23 @@ def _pickle_read_as_number(text: str) -> str:
                 f"{number} is a Python pickle's first bytes (protocol {word[1]}) read as a number"
             )
     return ""
+
+
+PICKLE_DECODED = re.compile(r"can't\s+decode\s+byte\s+0x80\s+in\s+position\s+0\b")
+"""A text reader failing on a file's first byte, 0x80: a pickle's PROTO opcode."""
+
+
+def _pickle_read_as_text(text: str) -> str:
+    """A text (or text-format) reader failing on a file's first byte 0x80: the file is a pickle.
+
+    gensim's ``load_word2vec_format`` given a model gensim pickled (``'utf-8' codec can't
+    decode byte 0x80 in position 0``): the file is another format than the reader takes.
+    """
+    if PICKLE_DECODED.search(text) is None:
+        return ""
+    return (
+        "byte 0x80 at position 0 is a Python pickle's first bytes (its PROTO opcode) read as text"
+    )
 
 
 def _zip_read_as_number(text: str) -> str:
