@@ -44,6 +44,22 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("amberwangyili__neurop__1", "prefix", {"module_method": "to"}),
         ("AlexMeinke__certified-certain-uncertainty__1", "prefix", {"module_method": "to"}),
     ],
+    # An object asked for a dict's method (``.items``): a whole pickled object where the code
+    # expects a dict of weights, a file of another kind.
+    "model_for_state_dict": [
+        ("WongKinYiu__PyTorch_YOLOv4__293", "unrelated", {"object_class": "Model"}),
+        ("mila-iqia__blocks__584", "unrelated", {"object_class": "Model"}),
+    ],
+    # PyTorch's optimizer refusing saved state with a parameter group of another size: the
+    # state was saved training a model with other parameters.
+    "optimizer_group_sizes": [
+        ("princeton-vl__pytorch_stacked_hourglass__24", "wrong_variant", {}),
+    ],
+    # A loader warning that a part's weights were not found: that part is missing.
+    "part_weights_not_found": [
+        ("brianhie__efficient-evolution__7", "missing", {}),
+        ("brianhie__efficient-evolution__23", "missing", {}),
+    ],
     # A buffer of size 0 on one side is one its module fills lazily, not a ZeRO-3 shard.
     "lazy_buffer": [
         ("pytorch__audio__245", "version", {"empty_buffers": ["reduction.mel_scale.fb"]}),

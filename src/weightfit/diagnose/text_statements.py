@@ -257,27 +257,103 @@ def non_tensor_entry(ctx: Context) -> None:
     )
 
 
-def state_dict_for_model(ctx: Context) -> None:
-    """Report a loaded state dict asked for a module's method: weights where a model was meant."""
+def object_kind(ctx: Context) -> None:
+    """Report a loaded object of another kind than the code expects: weights or a whole model.
+
+    A dict asked for a module's method (``'OrderedDict' object has no attribute 'to'``) is a
+    state dict where a pickled model was meant; an object asked for a dict's method (``'Model'
+    object has no attribute 'items'``) is a pickled model where a dict of weights was meant.
+    """
     facts = whole_text_facts(ctx)
-    if facts is None or not facts.module_method or ctx.findings:
+    if facts is None or ctx.findings or not (facts.module_method or facts.object_for_dict):
         return
-    method = facts.module_method
+    if facts.module_method:
+        ctx.add(
+            Finding(
+                category="prefix",
+                severity="error",
+                message=(
+                    f"the loaded object is a dict asked for the module method "
+                    f"'{facts.module_method}': the file holds a state dict (the weights alone, "
+                    "saved with model.state_dict()) where the code expects a whole model "
+                    "pickled with torch.save(model)"
+                ),
+                evidence={"module_method": facts.module_method},
+                confidence=0.55,
+                fix_note=(
+                    "build the model from its code and config, then "
+                    "model.load_state_dict(torch.load(path)); weightfit inspect CKPT lists "
+                    "what the file holds"
+                ),
+            )
+        )
+        return
     ctx.add(
         Finding(
-            category="prefix",
+            category="unrelated",
             severity="error",
             message=(
-                f"the loaded object is a dict asked for the module method '{method}': the file "
-                "holds a state dict (the weights alone, saved with model.state_dict()) where the "
-                "code expects a whole model pickled with torch.save(model)"
+                f"the loaded object is a '{facts.object_for_dict}' asked for a dict's method: "
+                "the file holds a whole pickled object (a model saved with torch.save(model), "
+                "a framework's checkpoint) where the code expects a dict of weights"
             ),
-            evidence={"module_method": method},
-            confidence=0.55,
+            evidence={"object_class": facts.object_for_dict},
+            confidence=0.5,
             fix_note=(
-                "build the model from its code and config, then "
-                "model.load_state_dict(torch.load(path)); weightfit inspect CKPT lists what "
-                "the file holds"
+                "use the weights file the code expects (a state dict or parameter file), or "
+                "take the weights from the object (model.state_dict()) and save those"
+            ),
+        )
+    )
+
+
+def optimizer_groups(ctx: Context) -> None:
+    """Report optimizer state saved for other parameters: another configuration of the model."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.optimizer_groups or ctx.findings:
+        return
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                "the optimizer's saved state has parameter groups of other sizes than the "
+                "optimizer built now: it was saved while training a model with other "
+                "parameters (another depth or configuration, or other layers trained)"
+            ),
+            evidence={"error": facts.optimizer_groups},
+            confidence=0.45,
+            fix_note=(
+                "build the model with the configuration the checkpoint was trained with, or "
+                "load only its weights and start a fresh optimizer"
+            ),
+        )
+    )
+
+
+def absent_part(ctx: Context) -> None:
+    """Report a model file without the part an engine mode asks for: another variant of it."""
+    facts = whole_text_facts(ctx)
+    if facts is None or not facts.absent_part or ctx.findings:
+        return
+    part = facts.absent_part
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the model file holds no {part} part for the mode asked for: a file made for "
+                "another engine mode (Tesseract's legacy-only or LSTM-only traineddata), or by "
+                "a release from before that part existed"
+                if part != "languages"
+                else "none of the model files loaded: files made for another engine mode or "
+                "release than the one asked for (or not where the engine looks)"
+            ),
+            evidence={"absent_part": part},
+            confidence=0.45,
+            fix_note=(
+                "use the model files made for the mode asked for (or ask for the mode the files "
+                "hold: Tesseract's --oem), from the release that matches the engine"
             ),
         )
     )

@@ -735,6 +735,23 @@ DICT_FOR_MODULE = re.compile(
 )
 """A loaded dict asked for a module's method (``'collections.OrderedDict' object has no
 attribute 'to'``): the file holds the weights alone where the code expects a whole model."""
+OBJECT_FOR_DICT = re.compile(
+    r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](items|keys|values)['’]"
+)
+"""An object asked for a dict's method (``'Model' object has no attribute 'items'``): the file
+holds a whole pickled object where the code expects a dict of weights."""
+OPTIMIZER_GROUPS = re.compile(
+    r"loaded\s+state\s+dict\s+contains\s+a\s+parameter\s+group\s+that\s+doesn't\s+match"
+)
+"""PyTorch's optimizer refusing saved state with a parameter group of another size than its
+own: the state was saved while training a model with other parameters. (Another number of
+groups is another optimizer setup, not another model.)"""
+ABSENT_PART = re.compile(
+    r"\b(\w+)\s+requested,?\s+but\s+not\s+present|couldn't\s+load\s+any\s+(languages)|"
+    r"GetComponent\((TESSDATA_\w+)"
+)
+"""A model file lacking the part an engine mode asks for (Tesseract's ``LSTM requested, but
+not present``, a traineddata without the legacy engine's ``TESSDATA_INTTEMP``)."""
 BYTE_COUNTS = re.compile(
     r"(?:only\s+)?has\s+(\d+)(?:\s+bytes)?,?\s+but\s+(?:request(?:s|ed)?|expect(?:s|ed)?|"
     r"needs?|wants?)\s+(\d+)",
@@ -858,6 +875,11 @@ class Facts:
             pipelines' ``expects 4 but received ... = 9``.
         module_method: The module method a loaded dict was asked for (``'to'``): the file
             holds a state dict where the code expects a pickled model.
+        object_for_dict: The class of an object asked for a dict's method (``'Model'``):
+            the file holds a pickled object where the code expects a dict of weights.
+        optimizer_groups: The optimizer's refusal of saved state with other parameter groups.
+        absent_part: The part of a model file an engine asked for and did not find
+            (``LSTM``), or ``languages`` when none of the files loaded.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
         called_hook: Whether that attribute is a private hook a loader called on a class
@@ -949,6 +971,9 @@ class Facts:
     layer_weights: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
     module_method: str = ""
+    object_for_dict: str = ""
+    optimizer_groups: str = ""
+    absent_part: str = ""
     called_hook: bool = False
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
@@ -1010,6 +1035,9 @@ class Facts:
             "layer_weights": list(self.layer_weights) if self.layer_weights else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
             "module_method_on_dict": self.module_method,
+            "dict_method_on_object": self.object_for_dict,
+            "optimizer_groups": self.optimizer_groups,
+            "absent_part": self.absent_part,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
             "matmul": list(self.matmul) if self.matmul else None,
@@ -1212,8 +1240,17 @@ def facts(text: str) -> Facts:
     if meta is not None:
         found.meta_device = meta.group(1) or "a parameter"
     found.module_method = said(DICT_FOR_MODULE, text, 1)
+    object_for_dict = OBJECT_FOR_DICT.search(text)
+    if object_for_dict is not None and object_for_dict.group(1) not in BUILTIN_TYPES:
+        found.object_for_dict = object_for_dict.group(1)
+    found.optimizer_groups = said(OPTIMIZER_GROUPS, text)
+    absent_part = ABSENT_PART.search(text)
+    if absent_part is not None:
+        found.absent_part = next(g for g in absent_part.groups() if g)
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
+        if cls == found.object_for_dict:
+            continue  # a pickled object asked for a dict's method, read above
         if OPTIMIZER_SLOT.fullmatch(attribute):
             found.optimizer_slot = attribute
             break
@@ -1287,6 +1324,9 @@ def facts(text: str) -> Facts:
         or found.missing_class
         or found.stale_attribute
         or found.module_method
+        or found.object_for_dict
+        or found.optimizer_groups
+        or found.absent_part
         or found.input_channels
         or found.unknown_architecture
         or found.broken_file
