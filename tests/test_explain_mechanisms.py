@@ -1551,3 +1551,9 @@ def test_a_traceback_frame_in_a_loading_function_is_a_loading_error() -> None:
     text, _ = _case("huggingface__accelerate__2923")
     top = weightfit.explain(text).findings[0]
     assert top.evidence.get("entry") == "step"
+
+
+def test_a_key_code_failed_on_while_copying_entries_by_name_is_a_tensor() -> None:
+    text, _ = _case("zczcwh__poseformer_demo__1")  # model_dict[name] = pre_dict[name]
+    top = weightfit.explain(text).findings[0]
+    assert top.evidence.get("looked_up") == ["Spatial_pos_embed"]

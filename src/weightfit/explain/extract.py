@@ -243,7 +243,11 @@ def extract(text: str, known: Facts | None = None) -> Section:
         # the file's top-level entry the model lacks (``model_dict[k]`` for k in the file).
         metadata = TRAINING_KEY.fullmatch(name) or name in METADATA_ENTRIES
         walked = metadata and WALKS_KEYS.search(text) and not indexed(text, name)
-        tensor = (dotted and _is_name(name, listed=True)) or FLAT_PARAM.fullmatch(name)
+        tensor = (
+            (dotted and _is_name(name, listed=True))
+            or FLAT_PARAM.fullmatch(name)
+            or COPIES_ENTRIES.search(text)
+        )
         if not (tensor or walked):
             continue
         # Code that indexes a checkpoint by a literal name reads a key the file lacks;
@@ -263,6 +267,9 @@ def extract(text: str, known: Facts | None = None) -> Section:
     return section
 
 
+COPIES_ENTRIES = re.compile(r"\b\w+\[\s*(\w+)\s*\]\s*=\s*[\w.]+\[\s*\1\s*\]")
+"""Code copying one mapping's entries into another by name (``model_dict[name] =
+pre_dict[name]``): a key it failed on is a tensor's, dotted or not."""
 WALKS_KEYS = re.compile(r"\bfor\s+\w+(?:\s*,\s*\w+)?\s+in\s+[\w.]+\.(?:items|keys)\(\)")
 """Code walking a mapping's keys (``for k, v in pretrained_dict.items()``)."""
 FLAT_PARAM = re.compile(
