@@ -676,6 +676,10 @@ def files_named(ctx: Context) -> None:
         return
     looked_for = LOOKED_FOR.search(facts.text)
     names = looked_for.group(1).strip(" .") if looked_for else ""
+    adapter = ADAPTER_REPOSITORY.search(facts.text)
+    if adapter is not None:
+        _report_adapter_as_model(ctx, adapter.group(1))
+        return
     if "pytorch_model.bin" in names and "safetensors" not in names:
         _report_before_safetensors(ctx, names)
         return
@@ -717,6 +721,35 @@ def files_named(ctx: Context) -> None:
             evidence={"file": file},
             confidence=0.5,
             fix_note=note,
+        )
+    )
+
+
+ADAPTER_REPOSITORY = re.compile(
+    r"([\w.\-/]*?(?:(?<![a-z])q?lora|adapter|peft)[\w.\-/]*)\s+does\s+not\s+appear\s+to\s+have\s+a\s+"
+    r"file\s+named\s+config\.json",
+    re.I,
+)
+"""A repository or folder named for an adapter (``firefly-bloom-7b1-qlora-sft``) in which
+transformers finds no ``config.json``: it holds an adapter, not a whole model."""
+
+
+def _report_adapter_as_model(ctx: Context, repository: str) -> None:
+    """Report an adapter's repository loaded as a whole model."""
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"{repository} has no config.json and is named for an adapter: it holds adapter "
+                "(LoRA) weights for a base model, not a whole model to load on its own"
+            ),
+            evidence={"repository": repository},
+            confidence=0.5,
+            fix_note=(
+                "load the base model it was trained on, then the adapter on top of it "
+                "(PeftModel.from_pretrained(base, repository)), or merge them first"
+            ),
         )
     )
 

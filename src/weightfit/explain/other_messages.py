@@ -14,7 +14,9 @@
 - PaddlePaddle's model zoos (PaddleOCR, PaddleDetection ...): ``The shape of model params
   X [a, b] not matched with loaded params X [c, d] !``, and Paddle Fluid's ``the Program
   requires a parameter with the shape of ((a, b)), while the loaded parameter (namely [ X ])
-  has a shape of ((c, d))``, Linear weights (stored ``[in, out]``) turned to PyTorch's layout;
+  has a shape of ((c, d))``, its static graph's ``Variable Shape not match, Variable [ X ] need
+  tensor with shape (a, b) but load set tensor with shape (c, d)``, Linear weights (stored
+  ``[in, out]``) turned to PyTorch's layout;
 - Caffe: ``Cannot copy param 0 weights from layer 'L'; shape mismatch. Source param shape
   is a b c d (n); target param shape is ...``, the saved net's blob first (blob 0 is the
   layer's weight, 1 its bias);
@@ -74,6 +76,10 @@ PADDLE_SHAPE = re.compile(
     r"shape\s+of\s+model\s+params\s+(\S+)\s+\[([\d,\s]*)\]\s+not\s+matched\s+with\s+"
     r"loaded\s+params\s+\S+\s+\[([\d,\s]*)\]"
 )
+PADDLE_VARIABLE = re.compile(
+    r"Variable\s+\[\s*(\S+?)\s*\]\s+need\s+tensor\s+with\s+shape\s+\(([\d,\s]*)\)\s+but\s+"
+    r"load\s+set\s+tensor\s+with\s+shape\s+\(([\d,\s]*)\)"
+)
 PADDLE_PROGRAM = re.compile(
     r"Program\s+requires\s+a\s+parameter\s+with\s+(?:the|a)\s+shape\s+of\s+\(\(([\dL,\s]*)\)\),?"
     r"\s+while\s+the\s+loaded\s+parameter\s+\(namely\s+\[\s*(\S+?)\s*\]\)\s+has\s+a\s+shape\s+of"
@@ -130,6 +136,7 @@ def parse(text: str) -> list[Section]:
         *_safetensors(text),
         *_shape_lines(text, PADDLE_SHAPE, "paddle", _paddle_shapes),
         *_shape_lines(text, PADDLE_PROGRAM, "paddle", _paddle_program_shapes),
+        *_shape_lines(text, PADDLE_VARIABLE, "paddle", _paddle_shapes),
         *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
         *_shape_lines(text, TENSORRT_KERNEL, "tensorrt", _tensorrt_shapes),
         *_shape_lines(text, FLAX_SHAPES, "flax", _flax_shapes),

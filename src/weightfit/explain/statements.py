@@ -75,6 +75,9 @@ LOADING_ERROR = re.compile(
     # A loader refusing a file as not of the kind it takes (``contains no temporal keys; it
     # is not a valid motion LoRA``).
     r"contains\s+no\s+(?:\w+\s+)?keys|"
+    # A loader missing an entry it needs in the file (``No best_configure found in the model
+    # file``).
+    r"No\s+\w+\s+found\s+in\s+the\s+(?:model|checkpoint|weights?)\s+file|"
     r"is\s+not\s+a\s+valid\s+(?:[\w\-]+\s+){0,3}(?:LoRA|model|checkpoint|adapter|weights)\b|"
     r"copying\s+a\s+param|not\s+loaded|are\s+newly\s+initiali[sz]ed|\bin\s+state_dict:\s*[\"']|"
     r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
@@ -543,12 +546,16 @@ NEWER_FORMAT = re.compile(
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
     r"invalid\s+ggml\s+type\s+\d+|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
-    # Hugging Face tokenizers reading a tokenizer.json a newer release wrote.
+    # Hugging Face tokenizers reading a tokenizer.json a newer release wrote; a protobuf
+    # message (a model's JSON or text config) with a field the reader's schema lacks.
+    r"Message\s+type\s+\"[\w.]+\"\s+has\s+no\s+field\s+named\s+\"\w+\"|"
     r"data\s+did\s+not\s+match\s+any\s+variant\s+of\s+untagged\s+enum\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
-    r"is\s+stored\s+using\s+TF\s*1\.x\s+format|File\s+format\s+not\s+supported:[^\n]{0,200}?"
+    r"is\s+stored\s+using\s+TF\s*1\.x\s+format|"
+    # spaCy 3 opening a model package of spaCy 2, which has no config.cfg.
+    r"\[E053\]\s+Could\s+not\s+read\s+config\.cfg|File\s+format\s+not\s+supported:[^\n]{0,200}?"
     r"only\s+supports|legacy\s+\w+\s+format\s+is\s+not\s+supported))|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
@@ -589,7 +596,8 @@ network symbol file with fields or operator parameters MXNet's reader does not k
 calling it meant for a newer release or a model type it does not know (Core ML's
 ``intended for a newer version of Xcode``), or whose enumeration lacks one of the file's
 values (``17 is not a valid GGMLQuantizationType``), or a ``tokenizer.json`` that matches no
-variant of the tokenizers release's model enum; PyTorch 1.6's hub
+variant of the tokenizers release's model enum, or a protobuf message (Calamari's checkpoint
+JSON) with a field the reader's schema lacks; PyTorch 1.6's hub
 taking its own zip checkpoints for zipped files (``Only one file(not dir) is allowed in the
 zipfile``); Keras 3 refusing a legacy SavedModel; a TensorRT plan whose magic tag is
 another release's; a reader asserting the version field of the object it unpickles
