@@ -549,6 +549,8 @@ NEWER_FORMAT = re.compile(
     # Hugging Face tokenizers reading a tokenizer.json a newer release wrote; a protobuf
     # message (a model's JSON or text config) with a field the reader's schema lacks.
     r"Message\s+type\s+\"[\w.]+\"\s+has\s+no\s+field\s+named\s+\"\w+\"|"
+    # Tesseract's reader finding more components in a traineddata file than it knows.
+    r"actual_tessdata_num_entries_\s*<=\s*TESSDATA_NUM_ENTRIES|"
     r"data\s+did\s+not\s+match\s+any\s+variant\s+of\s+untagged\s+enum\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
@@ -597,7 +599,8 @@ calling it meant for a newer release or a model type it does not know (Core ML's
 ``intended for a newer version of Xcode``), or whose enumeration lacks one of the file's
 values (``17 is not a valid GGMLQuantizationType``), or a ``tokenizer.json`` that matches no
 variant of the tokenizers release's model enum, or a protobuf message (Calamari's checkpoint
-JSON) with a field the reader's schema lacks; PyTorch 1.6's hub
+JSON) with a field the reader's schema lacks, or a Tesseract traineddata holding more
+components than the reader knows; PyTorch 1.6's hub
 taking its own zip checkpoints for zipped files (``Only one file(not dir) is allowed in the
 zipfile``); Keras 3 refusing a legacy SavedModel; a TensorRT plan whose magic tag is
 another release's; a reader asserting the version field of the object it unpickles
