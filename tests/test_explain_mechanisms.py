@@ -55,6 +55,14 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "optimizer_group_sizes": [
         ("princeton-vl__pytorch_stacked_hourglass__24", "wrong_variant", {}),
     ],
+    # A repository named for an adapter, without config.json: an adapter loaded as a model.
+    "adapter_repository": [
+        (
+            "yangjianxin1__Firefly__31",
+            "unrelated",
+            {"repository": "YeungNLP/firefly-bloom-7b1-qlora-sft"},
+        ),
+    ],
     # A loader warning that a part's weights were not found: that part is missing.
     "part_weights_not_found": [
         ("brianhie__efficient-evolution__7", "missing", {}),
@@ -1557,3 +1565,10 @@ def test_a_key_code_failed_on_while_copying_entries_by_name_is_a_tensor() -> Non
     text, _ = _case("zczcwh__poseformer_demo__1")  # model_dict[name] = pre_dict[name]
     top = weightfit.explain(text).findings[0]
     assert top.evidence.get("looked_up") == ["Spatial_pos_embed"]
+
+
+def test_paddles_static_graph_refusal_binds_the_variable_to_both_shapes() -> None:
+    text, _ = _case("yeyupiaoling__PPASR__27")  # need tensor with shape ... load set tensor
+    top = weightfit.explain(text).findings[0]
+    assert top.params == ["linear_0.w_0_moment1_0"]
+    assert "[564, 1024] in the checkpoint, [563, 1024]" in top.message
