@@ -98,7 +98,7 @@ _BODY_WORDS = ("embed", "patch", "stem", "down", "up", "input", "proj_in", "conv
 """Module words of layers inside a network (whose rows are widths), never its output head."""
 _ANCHOR_WORDS = ("rpn", "anchor", "objectness")
 """Heads that score anchors or proposals, not classes (their rows count anchors)."""
-DENOISER = re.compile(r"(?:^|\.)diffusion_model\.|Diffusion|DiT\b|^DiT")
+DENOISER = re.compile(r"(?:^|\.)diffusion_model\.|Diffusion|DiT(?![a-z])")
 """A diffusion network's name or class: its last layer predicts latent patches (``p²·C``
 values, doubled with a learned variance), never classes."""
 

@@ -324,6 +324,13 @@ BREAKS = (
         0.75,
     ),
     Break(
+        lambda said: said.lower().startswith("model format error"),
+        False,
+        "a text model file whose content is not what its parser expects at that point: "
+        "altered in transit (line endings converted between systems, an edit) or cut",
+        0.5,
+    ),
+    Break(
         lambda said: "ParseFromArray" in said,
         False,
         "the tokenizer's SentencePiece model file does not parse: a Git LFS pointer, a page "

@@ -429,6 +429,9 @@ BROKEN_FILE = re.compile(
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
     r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
     r"cloned\s+a\s+repository\s+without\s+having\s+git[\s-]lfs\s+installed|"
+    # A text model's parser meeting other content than its grammar's next part mid-file
+    # (LightGBM's ``Model format error, expect a tree here``: a file altered in transit).
+    r"Model\s+format\s+error,\s+expect\s+[^\n]{0,40}?\bhere\b|"
     # SentencePiece failing to parse its model file (a pointer or page saved as tokenizer.model).
     r"model_proto->ParseFromArray|"
     r"(?i:file\s+signature\s+not\s+found)|[Ff]ile\s+(?:[\w.\-]+\s+)?is\s+incomplete|"
@@ -562,7 +565,7 @@ NEWER_FORMAT = re.compile(
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
-    r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|"
+    r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+model\s+format\b|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12}|"
@@ -694,7 +697,8 @@ NESTED_VALUE = re.compile(
 (safetensors' ``expected torch.Tensor but received <class 'dict'>``, fvcore's ``Unsupported
 type found in checkpoint! model: <class 'dict'>``)."""
 QUANTITY = re.compile(
-    r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab)|"
+    r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab|char(?:acter)?[\s_]?list|charset|"
+    r"alphabet(?:[\s_]size)?|n_symbols|num[\s_](?:chars|symbols))|"
     r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
     r"tensor[\s_-]parallel(?:[\s_]size)?|tp[\s_]size|num[\s_]shards)|"
     r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
@@ -704,7 +708,8 @@ QUANTITY = re.compile(
     r"(?P<channels>number\s+of\s+(?:input\s+)?channels))\b",
     re.I,
 )
-"""A model quantity a sentence may state two values of: vocabulary, parallel degree, width,
+"""A model quantity a sentence may state two values of: vocabulary (an OCR or speech model's
+character list too), parallel degree, width,
 classes, layers, the tensors a file holds, the input channels a checkpoint was trained on."""
 CHECKPOINT_WORD = re.compile(r"checkpoint|pretrained|weights|saved\s+model", re.I)
 """Words that make a count of channels the checkpoint's, not an image's colour mode."""
