@@ -63,6 +63,21 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"repository": "YeungNLP/firefly-bloom-7b1-qlora-sft"},
         ),
     ],
+    # A model file without the part an engine mode asks for (Tesseract's LSTM or legacy
+    # components): a file made for another mode.
+    "absent_part": [
+        ("tesseract-ocr__tessdata__168", "wrong_variant", {"absent_part": "LSTM"}),
+        ("tesseract-ocr__tesseract__3929", "wrong_variant", {"absent_part": "TESSDATA_INTTEMP"}),
+        ("tesseract-ocr__tesseract__2770", "wrong_variant", {"absent_part": "languages"}),
+    ],
+    # A reader meeting parts of a file its release does not know: a protobuf field its schema
+    # lacks, more components than it counts.
+    "schema_newer_than_reader": [
+        ("OCR4all__OCR4all__16", "version", {}),
+        ("tesseract-ocr__tessdata__59", "version", {}),
+    ],
+    # An OCR model's character list is its vocabulary.
+    "character_list": [("knaw-huc__loghi__34", "vocab_resize", {})],
     # A loader warning that a part's weights were not found: that part is missing.
     "part_weights_not_found": [
         ("brianhie__efficient-evolution__7", "missing", {}),
