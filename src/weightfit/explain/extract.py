@@ -159,6 +159,8 @@ MISSING_CUES = re.compile(
     r"not\s+found\s+in\s+the\s+dict\b|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
     r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b|"
+    # TensorFlow 1 running a graph whose variable no restore filled.
+    r"Attempting\s+to\s+use\s+uninitiali[sz]ed\s+value|"
     r"\bexpected\s+(?:target\s+)?(?:modules?|keys?)\s+in\b",
     re.I,
 )

@@ -74,7 +74,7 @@ LOADING_ERROR = re.compile(
     r"discarded\s+due\s+to\s+unmatched\s+keys|"
     # A loader refusing a file as not of the kind it takes (``contains no temporal keys; it
     # is not a valid motion LoRA``).
-    r"contains\s+no\s+(?:\w+\s+)?keys|"
+    r"contains\s+no\s+(?:\w+\s+)?keys|Attempting\s+to\s+use\s+uninitiali[sz]ed\s+value|"
     # A loader missing an entry it needs in the file (``No best_configure found in the model
     # file``).
     r"No\s+\w+\s+found\s+in\s+the\s+(?:model|checkpoint|weights?)\s+file|"
@@ -317,9 +317,12 @@ MISSING_CLASS = re.compile(
     r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)'(?:\s+from\s+'([^'\n]*)')?)?"
 )
 """Unpickling a class its module lacks, with the module and the file it was loaded from."""
-MODULE_LACKS = re.compile(r"module\s+'([\w.]+)'\s+has\s+no\s+attribute\s+'(\w+)'")
+MODULE_LACKS = re.compile(
+    r"(?:module\s+'([\w.]+)'|'module'\s+object)\s+has\s+no\s+attribute\s+'(\w+)'"
+)
 """A module without a name its caller looks up: a class a pickle names (``ReferenceIndexType``)
-or a function the loading code calls, gone from (or not yet in) the installed release."""
+or a function the loading code calls, gone from (or not yet in) the installed release. Python
+2 does not name the module (``'module' object has no attribute 'ModifiedVGG16Model'``)."""
 COUNTS = re.compile(r"(\d+)\s+missing\s+and\s+(\d+)\s+unexpected\s+keys")
 """Lightning / LDM's ``Restored from X with 376 missing and 2 unexpected keys``."""
 UNLISTED_MISSING = re.compile(
@@ -565,7 +568,7 @@ NEWER_FORMAT = re.compile(
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
-    r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+model\s+format\b|"
+    r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+(?:model|file)\s+format\b|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12}|"
@@ -1166,12 +1169,17 @@ def facts(text: str) -> Facts:
         found.missing_class = (missing_class.group(1), missing_class.group(2) or "")
         found.missing_class_file = missing_class.group(3) or ""
     elif (lacks := MODULE_LACKS.search(text)) is not None and lacks.group(2)[:1].isupper():
-        found.missing_class = (lacks.group(2), lacks.group(1))
+        found.missing_class = (lacks.group(2), lacks.group(1) or "")
     else:
         module = NO_MODULE.search(text)
         if module is not None and UNPICKLING.search(text):
             found.missing_class = ("", module.group(1))
-    if lacks is not None and found.missing_class is None and LOADING_CONTEXT.search(text):
+    if (
+        lacks is not None
+        and lacks.group(1)
+        and found.missing_class is None
+        and LOADING_CONTEXT.search(text)
+    ):
         found.module_attribute = (lacks.group(1), lacks.group(2))
     refused = REFUSED_ARGUMENT.search(text)
     if refused is not None and refused.group(1) == "__init__":
