@@ -76,6 +76,25 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("OCR4all__OCR4all__16", "version", {}),
         ("tesseract-ocr__tessdata__59", "version", {}),
     ],
+    # A text reader failing on a file's first byte 0x80, a pickle's PROTO opcode: a pickled
+    # model given to a reader of another format.
+    "pickle_read_as_text": [
+        ("Kyubyong__wordvectors__9", "unrelated", {}),
+        ("wikipedia2vec__wikipedia2vec__20", "unrelated", {}),
+    ],
+    # A text model's parser meeting other content mid-file: a file altered in transit.
+    "altered_text_model": [
+        ("lightgbm-org__LightGBM__3589", "partitioned", {}),
+        ("lightgbm-org__LightGBM__5577", "partitioned", {}),
+    ],
+    # A reader calling the file's format wrong, or a spaCy 2 package met by spaCy 3.
+    "format_refused": [
+        ("dmlc__xgboost__200", "version", {}),
+        ("fastnlp__style-transformer__17", "version", {}),
+        ("explosion__spaCy__7453", "version", {}),
+    ],
+    # A loader missing an entry of the model file, with quantization words beside it.
+    "entry_missing_in_model_file": [("intel__neural-compressor__1522", "quantization", {})],
     # An OCR model's character list is its vocabulary.
     "character_list": [("knaw-huc__loghi__34", "vocab_resize", {})],
     # A loader warning that a part's weights were not found: that part is missing.
@@ -1587,3 +1606,19 @@ def test_paddles_static_graph_refusal_binds_the_variable_to_both_shapes() -> Non
     top = weightfit.explain(text).findings[0]
     assert top.params == ["linear_0.w_0_moment1_0"]
     assert "[564, 1024] in the checkpoint, [563, 1024]" in top.message
+
+
+def test_a_denoiser_class_glued_to_its_suffix_has_no_classifier_head() -> None:
+    text, _ = _case("genmoai__mochi__46")  # AsymmDiTJoint's final_layer.linear: 48 vs 96
+    assert "num_classes" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_tensorflows_uninitialised_variable_is_a_missing_name() -> None:
+    text, _ = _case("mlcommons__inference__357")  # Attempting to use uninitialized value X
+    names = {p for f in weightfit.explain(text).findings for p in f.params}
+    assert "dynamic_seq2seq.encoder.rnn.basic_lstm_cell.bias" in names
+
+
+def test_python2s_unnamed_module_lacking_a_class_is_a_missing_class() -> None:
+    text, _ = _case("jacobgil__pytorch-pruning__26")  # 'module' object has no attribute 'X'
+    assert "ModifiedVGG16Model" in weightfit.explain(text).findings[0].message
