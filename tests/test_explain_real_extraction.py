@@ -459,6 +459,15 @@ def test_a_terminal_wrap_at_its_width_keeps_the_reading(ident: str, width: int) 
     assert weightfit.explain(hard_wrapped(text, width)).findings[0].category == want
 
 
+def test_a_whole_file_name_at_the_width_then_a_sentence_is_no_wrap() -> None:
+    """``.../stylegan2-ffhq-config-f.pt`` as the longest line, then ``but got error:``: the
+    file name is whole, the next line a sentence; ``KeyError: 'params_ema'`` stays the
+    container a named PyTorch file lacks."""
+    finding = weightfit.explain(dev_text("TencentARC__GFPGAN__27")).findings[0]
+    assert finding.category == "prefix"
+    assert finding.evidence["container_key"] == "params_ema"
+
+
 def test_a_line_broken_at_a_space_before_a_quoted_word_goes_on() -> None:
     """``... for 'Assign_42' (op: `` + ``'Assign') with input shapes: [512,3], [512,6]``:
     rejoined, TensorFlow's Assign order (the variable, then the saved value) holds."""

@@ -372,6 +372,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
                 or CONTINUED_VALUE.match(after) is not None
             )
         )
+    if WHOLE_FILE.search(before) and PROSE_START.match(after):
+        return False  # "…/config-f.pt" + "but got error:": a whole file name, then a sentence
     in_path = IN_PATH.search(before) is not None and (
         after[0].islower() or after[0] in "-_./\\" or (before[-1] == "_" and after[0].isdigit())
     )
@@ -432,6 +434,11 @@ CUT_PATH = re.compile(r"\w[\-/\\]$")
 
 IN_PATH = re.compile(r"[\\/][\w.\-]+$")
 """A file path broken inside its last part (``D:\\openbudd`` + ``y-openllama``)."""
+
+WHOLE_FILE = re.compile(r"\.(?:pth?|bin|ckpt|safetensors|gguf|onnx|h5|pkl|json|ya?ml)$")
+"""A path that ends in a whole file name: its extension is complete."""
+PROSE_START = re.compile(r"[a-z]+ ")
+"""A line going on with a word and a space: a sentence, not the rest of a path."""
 
 CONTINUED_VALUE = re.compile(r"(?:\d|\[\d|\(\d|torch\.Size)")
 """The start of a value a sentence carries on with past a break (``324 for 'Assign'``)."""

@@ -306,6 +306,19 @@ STATE_DICT_KEY = re.compile(r"(?:\w+_)?state_?dict(?:_\w+)?", re.I)
 reads the weights out of a checkpoint, even where the text does not show the code."""
 
 
+def _holds_weights_of_named_file(text: str, key: str) -> bool:
+    """Whether a key is a weights container's name (``params_ema``) beside a checkpoint file.
+
+    BasicSR's ``params`` / ``params_ema``, a ``net_g``: looked up in a text that names the
+    PyTorch file it read, the key is the container the file lacks.
+    """
+    return (
+        HELD_WEIGHTS.fullmatch(key) is not None
+        and OTHER_STATE.search(key) is None
+        and PICKLED_FILE.search(text) is not None
+    )
+
+
 def _names_weights(key: str) -> bool:
     """Whether a key names the model's state dict (not an optimizer's or a scheduler's)."""
     return STATE_DICT_KEY.fullmatch(key) is not None and OTHER_STATE.search(key) is None
@@ -1143,7 +1156,13 @@ def facts(text: str) -> Facts:
     )
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next(
-        (k for k in reversed(plain) if _names_weights(k) or _indexes_weights(text, k)),
+        (
+            k
+            for k in reversed(plain)
+            if _names_weights(k)
+            or _indexes_weights(text, k)
+            or _holds_weights_of_named_file(text, k)
+        ),
         "",
     )
     found.held_container = _held_container(text)
