@@ -353,3 +353,19 @@ def test_a_webuis_unmatched_network_keys_are_leftover_names() -> None:
     finding = top(text)
     assert finding.category == "unexpected"
     assert "lora_te1_text_model_encoder_layers_0_mlp_fc1.alpha" in finding.params
+
+
+@pytest.mark.parametrize(
+    ("name", "have", "want", "category"),
+    [
+        ("conv_body_first.weight", [32, 3, 3, 3], [64, 3, 3, 3], "wrong_variant"),  # a stem
+        ("lm_head.weight", [32, 768], [50, 768], "vocab_resize"),  # CTC's characters
+    ],
+    ids=["image-stem", "ctc-lm-head"],
+)
+def test_an_image_stem_and_an_lm_head_are_never_class_heads(
+    name: str, have: list[int], want: list[int], category: str
+) -> None:
+    bias = name.rsplit(".", 1)[0] + ".bias"
+    text = size_mismatch(name, have, want) + "\n" + size_mismatch(bias, have[:1], want[:1])
+    assert top(text).category == category

@@ -65,6 +65,8 @@ _HEAD_WORDS = (
     "output",
     "mbox_conf",  # SSD's class confidences: priors × classes
 )
+IMAGE_CHANNELS = (1, 3, 4)
+"""Input channels of a network's first convolution: a grey, RGB or RGBA image."""
 _TOKEN_TABLE_WORDS = ("embed", "wte", "tok", "word", "symbol", "char", "vocab", "emb")
 _NOT_TOKEN_WORDS = (
     "pos",
@@ -226,11 +228,15 @@ def _token_rows_apart(ctx: Context, change: _RowChange) -> bool:
 
     Rows of a table named for tokens (``embed_tokens``, ``wte``, ``lm_head``) count tokens
     whatever the difference; thousands apart means another tokenizer (or another release of
-    one), which no resize makes right.
+    one), which no resize makes right. An LM head's rows are tokens however few: a CTC
+    model's 32 characters against 50 is another character set.
     """
     rows = (change.have, change.want)
-    if not ctx.partial or min(rows) < _known.MIN_VOCAB_ROWS or stack_of(change.name) is not None:
+    lm_head = any(w in change.name for w in LM_HEAD_WORDS)
+    if not ctx.partial or stack_of(change.name) is not None:
         return False
+    if min(rows) < _known.MIN_VOCAB_ROWS and not lm_head:
+        return False  # a language model's head counts tokens however few (CTC's characters)
     if _known.vocab_labels(change.have) and _known.vocab_labels(change.want):
         return False  # two known tokenizers: the families rule names them
     if len(ctx.tgt(change.pair).shape) > 2:
@@ -679,6 +685,22 @@ def _predicts_latents(ctx: Context, change: _RowChange) -> bool:
     return ctx.partial and bool(DENOISER.search(f"{change.name} {ctx.facts.get('model', '')}"))
 
 
+def _never_labels(ctx: Context, change: _RowChange) -> bool:
+    """Whether a layer's rows can be no label set: an image stem's outputs, an LM's tokens.
+
+    A convolution reading the image's own channels (``[32, 3, 3, 3]``) is the network's first
+    layer, its rows a width; a language model's output head (``lm_head``) has a row per
+    token, however few (a CTC model's 32 characters).
+    """
+    shape = ctx.tgt(change.pair).shape
+    stem = (
+        len(shape) >= 3
+        and shape[1] in IMAGE_CHANNELS
+        and ctx.src(change.pair).shape[1:] == shape[1:]
+    )
+    return stem or any(word in change.name.lower() for word in LM_HEAD_WORDS)
+
+
 def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> bool:
     """Whether a top-level module's weight and bias both change rows alike.
 
@@ -691,6 +713,8 @@ def _paired_output(ctx: Context, change: _RowChange, rows: list[_RowChange]) -> 
     if any(word in module.lower().rsplit(".", 1)[-1] for word in _BODY_WORDS):
         return False  # a layer the input passes through (patch_embed.proj, down1), not an output
     same = [c for c in rows if (c.have, c.want) == (change.have, change.want)]
+    if any(_never_labels(ctx, c) for c in same if _module_of(c.name) == module):
+        return False  # the bias of an image stem or an LM head follows its weight
     if any(_module_of(c.name) != module and _normalises(c.name) for c in same):
         return False  # a norm takes the size next: a width, where labels end the network
     return {c.name.rsplit(".", 1)[-1] for c in same if _module_of(c.name) == module} >= {
@@ -754,6 +778,8 @@ def _is_head(ctx: Context, change: _RowChange) -> bool:
     """Tell a terminal head: after every layer stack (or named as a head)."""
     shape = ctx.tgt(change.pair).shape
     if len(shape) >= 2 and shape[1] < 2:
+        return False
+    if _never_labels(ctx, change):
         return False
     module = change.name.lower().rsplit(".", 2)[-2] if "." in change.name else ""
     if any(word in change.name.lower() for word in _ANCHOR_WORDS) or _setting_table(change.name):
