@@ -361,12 +361,13 @@ LAYER_COUNTS = re.compile(
 """Keras: a weight file of N layers loaded into a model of M layers, or a model expecting M
 layers that found N saved; Lasagne: N saved arrays for a network of M parameters."""
 LAYER_WEIGHTS = re.compile(
-    r"layer\s+\S+\s+expects\s+(\d+)\s+weights?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)"
-    r"\s+elements|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved|"
+    r"layer\s+(?:#\d+\s+\(named\s+\"[^\"\n]+\"[^)\n]*\)|\S+)\s+expects\s+(\d+)\s+"
+    r"weight(?:s|\(s\))?,\s+but\s+the\s+saved\s+weights\s+have\s+(\d+)\s+element(?:s|\(s\))?|Layer\s+expects\s+(\d+)\s+weight\(?s?\)?\.?\s+Received\s+(\d+)\s+saved|"
     r"Layer\s+'[^'\n]+'\s+expected\s+(\d+)\s+variables?,\s+but\s+received\s+(\d+)\s+variables?",
     re.I,
 )
-"""Keras: one layer builds N variables where the file saved M for it (model first); Keras 3
+"""Keras: one layer builds N variables where the file saved M for it (model first; tf.keras
+2 names it ``Layer #0 (named "conv2d") expects 2 weight(s)``); Keras 3
 says ``Layer expects 9 weight(s). Received 15 saved weight(s)``, and for a ``.keras`` file
 ``Layer 'lstm_cell' expected 3 variables, but received 0 variables during loading``."""
 UNSUPPORTED_PRECISION = re.compile(
