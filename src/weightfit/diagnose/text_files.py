@@ -272,6 +272,8 @@ def broken_file(ctx: Context) -> None:
         ctx.add(_plain_checkpoint_for_torchscript(said))
         return
     known = next((b for b in BREAKS if b.seen(said)), CUT_SHORT)
+    if SSTABLE.search(facts.text) and BOOKKEEPING.search(facts.text) is None:
+        known = CUT_TABLE
     state = "not in the format the reader expects" if known.foreign else "not whole"
     ctx.add(
         Finding(
@@ -394,6 +396,20 @@ CUT_SHORT = Break(
     lambda said: True, False, "an interrupted download or copy: the file ends early", 0.65
 )
 """Any other break: the file ends early."""
+
+
+SSTABLE = re.compile(r"not\s+an\s+sstable")
+"""TensorFlow reading a checkpoint's index table, whose magic number ends the file."""
+BOOKKEEPING = re.compile(r"[/\\]checkpoint(?=[:\s'\"`]|$)", re.M)
+"""The ``checkpoint`` text file a TensorFlow save keeps beside its pieces: no table at all."""
+CUT_TABLE = Break(
+    lambda said: True,
+    False,
+    "a TensorFlow checkpoint index cut short: a table's magic number sits in its last bytes, "
+    "so a partly downloaded index fails on it",
+    0.5,
+)
+"""An index table that fails its magic number, named as no other file: cut short."""
 
 
 TF_PIECE = re.compile(r"\.data-\d{5}-of-\d{5}\b|\.ckpt[\w\-]*\.index\b")
