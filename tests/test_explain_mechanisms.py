@@ -101,6 +101,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("bojone__t5_in_bert4keras__2", "partitioned", {}),
         ("zihangdai__xlnet__85", "unrelated", {}),
     ],
+    # A native reader finding no file at a path with non-ASCII characters: the file may be
+    # there (a Windows user name in Chinese), no cause among the weights'.
+    "non_ascii_path": [
+        ("Sanster__IOPaint__324", "unknown", {"file": "big-lama.pt"}),
+        ("smthemex__ComfyUI_Sonic__46", "unknown", {"file": "yoloface_v5m.pt"}),
+    ],
     # An OCR model's character list is its vocabulary.
     "character_list": [("knaw-huc__loghi__34", "vocab_resize", {})],
     # A loader warning that a part's weights were not found: that part is missing.

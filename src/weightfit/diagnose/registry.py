@@ -674,7 +674,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "files_named",
         text_statements.files_named,
-        ("dtype_variant", "partitioned", "unrelated", "version"),
+        ("dtype_variant", "partitioned", "unknown", "unrelated", "version"),
         after=("topic_words", "many_indexes"),
         profiles=TEXT,
     ),

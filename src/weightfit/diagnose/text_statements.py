@@ -685,6 +685,9 @@ def files_named(ctx: Context) -> None:
         return
     variant = VARIANT_FILE.search(facts.text)
     shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
+    if variant is None and facts.absent_file and _non_ascii_path(facts.text, facts.absent_file):
+        _report_non_ascii_path(ctx, facts.absent_file)
+        return
     if variant is None and facts.absent_file:
         category: Category = "partitioned"
         file = facts.absent_file
@@ -721,6 +724,43 @@ def files_named(ctx: Context) -> None:
             evidence={"file": file},
             confidence=0.5,
             fix_note=note,
+        )
+    )
+
+
+NATIVE_OPEN = re.compile(r"\bfopen\b|errno\s*=?\s*2\b|\bjit\.load\b|onnxruntime|InferenceSession")
+"""A native (C or C++) reader opening a file: ``fopen``, TorchScript's loader, ONNX Runtime."""
+
+
+def _non_ascii_path(text: str, file: str) -> bool:
+    """Whether a native reader failed on a path with non-ASCII characters before ``file``."""
+    if NATIVE_OPEN.search(text) is None:
+        return False
+    return any(
+        not line[max(line.find(file) - 160, 0) : line.find(file)].isascii()
+        for line in text.splitlines()
+        if file in line
+    )
+
+
+def _report_non_ascii_path(ctx: Context, file: str) -> None:
+    """Report a native reader that cannot open a path with non-ASCII characters."""
+    ctx.add(
+        Finding(
+            category="unknown",
+            severity="error",
+            message=(
+                f"a native reader found no file at the path of {file}, and the path holds "
+                "non-ASCII characters (a user or folder name): C and C++ readers on Windows "
+                "(fopen, torch.jit.load, ONNX Runtime) often cannot open such paths, so the "
+                "file may well be there"
+            ),
+            evidence={"file": file},
+            confidence=0.45,
+            fix_note=(
+                "check the file is there; if it is, move it (or the cache: TORCH_HOME, "
+                "HF_HOME) to a path of ASCII characters only"
+            ),
         )
     )
 
