@@ -109,6 +109,16 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # An OCR model's character list is its vocabulary.
     "character_list": [("knaw-huc__loghi__34", "vocab_resize", {})],
+    # CTranslate2 finding no model.bin in a folder named for the original Whisper model:
+    # the transformers checkpoint given to a runtime that reads only its conversions.
+    "unconverted_folder": [
+        (
+            "CheshireCC__faster-whisper-GUI__271",
+            "unrelated",
+            {"folder": "G:/model/kotoba-whisper-v2.0"},
+        ),
+        ("KoljaB__RealtimeSTT__229", "unrelated", {}),
+    ],
     # A loader warning that a part's weights were not found: that part is missing.
     "part_weights_not_found": [
         ("brianhie__efficient-evolution__7", "missing", {}),

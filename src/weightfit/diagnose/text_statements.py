@@ -676,10 +676,6 @@ def files_named(ctx: Context) -> None:
         return
     looked_for = LOOKED_FOR.search(facts.text)
     names = looked_for.group(1).strip(" .") if looked_for else ""
-    adapter = ADAPTER_REPOSITORY.search(facts.text)
-    if adapter is not None:
-        _report_adapter_as_model(ctx, adapter.group(1))
-        return
     if "pytorch_model.bin" in names and "safetensors" not in names:
         _report_before_safetensors(ctx, names)
         return
@@ -765,6 +761,24 @@ def _report_non_ascii_path(ctx: Context, file: str) -> None:
     )
 
 
+def foreign_folder(ctx: Context) -> None:
+    """Report a folder of another kind than the loader reads, named for what it holds.
+
+    A repository named for an adapter without ``config.json`` (an adapter loaded as a whole
+    model); a Whisper model's own folder without CTranslate2's ``model.bin`` (the transformers
+    checkpoint given to faster-whisper). The name says more than any word of the log around.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    adapter = ADAPTER_REPOSITORY.search(facts.text)
+    unconverted = UNCONVERTED_FOLDER.search(facts.text)
+    if adapter is not None:
+        _report_adapter_as_model(ctx, adapter.group(1))
+    elif unconverted is not None and CONVERTED_NAME.search(unconverted.group(1)) is None:
+        _report_unconverted(ctx, unconverted.group(1))
+
+
 ADAPTER_REPOSITORY = re.compile(
     r"([\w.\-/]*?(?:(?<![a-z])q?lora|adapter|peft)[\w.\-/]*)\s+does\s+not\s+appear\s+to\s+have\s+a\s+"
     r"file\s+named\s+config\.json",
@@ -772,6 +786,35 @@ ADAPTER_REPOSITORY = re.compile(
 )
 """A repository or folder named for an adapter (``firefly-bloom-7b1-qlora-sft``) in which
 transformers finds no ``config.json``: it holds an adapter, not a whole model."""
+
+
+UNCONVERTED_FOLDER = re.compile(
+    r"Unable\s+to\s+open\s+file\s+'model\.bin'\s+in\s+model\s+'?([^'\n]*whisper[^'\n]*)'?", re.I
+)
+"""CTranslate2 (faster-whisper) finding no ``model.bin`` in a folder named for a Whisper model."""
+CONVERTED_NAME = re.compile(r"faster|ct2|ctranslate", re.I)
+"""Words of a CTranslate2 conversion's name (``faster-whisper-base``, ``whisper-ct2``)."""
+
+
+def _report_unconverted(ctx: Context, folder: str) -> None:
+    """Report a model's own checkpoint given to CTranslate2, which reads only its conversions."""
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"CTranslate2 found no model.bin in {folder}, a folder named for the original "
+                "model: it holds the transformers checkpoint (safetensors), while CTranslate2 "
+                "runtimes (faster-whisper) read only their own converted model.bin"
+            ),
+            evidence={"folder": folder},
+            confidence=0.5,
+            fix_note=(
+                "use the model's CTranslate2 conversion (a faster-whisper repository), or "
+                "convert it: ct2-transformers-converter --model FOLDER --output_dir OUT"
+            ),
+        )
+    )
 
 
 def _report_adapter_as_model(ctx: Context, repository: str) -> None:
