@@ -652,6 +652,9 @@ REFUSED_ARGUMENT = re.compile(
 """A call passing an argument the callee does not take: ``__init__`` of a class built from
 a saved config that passes it, or a function of another release than its caller was written
 for (``load_model() got an unexpected keyword argument 'device'``)."""
+STRUCTURED_KEY = re.compile(r"ConfigKeyError:\s+Key\s+'(\w+)'\s+not\s+in\s+'\w*Config'")
+"""OmegaConf merging a saved config into the code's structured config class, which lacks one
+of its keys (fairseq's ``Key 'eval_wer' not in 'AudioPretrainingConfig'``)."""
 INSTANCE_CALL = re.compile(
     r"classmethod\s+`?(\w+)\.(\w+)`?\s+cannot\s+be\s+called\s+on\s+an\s+instance"
 )
@@ -1202,7 +1205,10 @@ def facts(text: str) -> Facts:
     ):
         found.module_attribute = (lacks.group(1), lacks.group(2))
     refused = REFUSED_ARGUMENT.search(text)
-    if refused is not None and refused.group(1) == "__init__":
+    structured = STRUCTURED_KEY.search(text)
+    if structured is not None:
+        found.newer_argument = structured.group(1)
+    elif refused is not None and refused.group(1) == "__init__":
         found.newer_argument = refused.group(2)
     elif refused is not None and LOADING_CONTEXT.search(text):
         found.called_with = (refused.group(1), refused.group(2))
@@ -1384,6 +1390,7 @@ def facts(text: str) -> Facts:
         or any(QUANT_WORDS.fullmatch(cls) for cls, _ in STALE_ATTRIBUTE.findall(text))
         or found.metadata_key
         or found.stale_option
+        or STRUCTURED_KEY.search(text) is not None
         or found.absent_targets
         or found.absent_components
         or found.kaldi_token
