@@ -84,56 +84,33 @@ def untied_head(ctx: Context) -> None:
     if stored:
         # The checkpoint stores the head a model with tied embeddings does not have.
         missing, head = unexpected, True
-    if copies:
-        _tied_copies(ctx, missing)
+    if not (head or copies) and not (facts.meta_device and not missing and not ctx.mismatches()):
         return
-    if not head and not (facts.meta_device and not missing and not ctx.mismatches()):
-        return
-    name = missing[0] if head else facts.meta_device
+    names = missing if copies else [missing[0] if head else facts.meta_device]
+    said = (
+        f"{', '.join(names)} are not in the checkpoint: copies of one shared token table, "
+        "saved once and dropped as duplicates"
+        if copies
+        else f"{names[0]} is not in the checkpoint"
+        if head
+        else f"{names[0]} received no value when the checkpoint was loaded"
+    )
     ctx.add(
         Finding(
             category="tied_weights",
             severity="error",
-            message=(
-                f"{name} is not in the checkpoint"
-                if head
-                else f"{name} received no value when the checkpoint was loaded"
-            )
-            + ": models with tied embeddings store the output head once, as the input "
+            message=said + ": models with tied embeddings store the output head once, as the input "
             "embedding; this loader or model expects a separate copy",
-            params=[name],
-            evidence={"name": name},
-            confidence=0.6 if head else 0.45,
+            params=names,
+            evidence={"names": names} if copies else {"name": names[0]},
+            confidence=0.5 if copies else 0.6 if head else 0.45,
             fix_note=(
                 "build the model with tie_word_embeddings=True (or call tie_weights() after "
                 "loading), or use a loader version that ties the head to the embedding"
             ),
         )
     )
-    ctx.consume(missing=missing if head else [], unexpected=missing if stored else [])
-
-
-def _tied_copies(ctx: Context, missing: list[str]) -> None:
-    """Report the tied copies of one shared token table missing from a checkpoint."""
-    ctx.add(
-        Finding(
-            category="tied_weights",
-            severity="error",
-            message=(
-                f"{', '.join(missing)} are not in the checkpoint: they are copies of one "
-                "shared token table (tied embeddings), saved once and dropped as duplicates, "
-                "and this loader or model expects each copy"
-            ),
-            params=missing,
-            evidence={"names": missing},
-            confidence=0.5,
-            fix_note=(
-                "build the model with tied embeddings (tie_word_embeddings=True, or call "
-                "tie_weights() after loading) so the copies point at the shared table"
-            ),
-        )
-    )
-    ctx.consume(missing=missing)
+    ctx.consume(missing=missing if head or copies else [], unexpected=missing if stored else [])
 
 
 LEARNED_TOKEN = re.compile(r"(?:^|[._])(?:cls|dist|mask|reg|register)_?tokens?(?:$|[._])")

@@ -281,8 +281,8 @@ def object_kind(ctx: Context) -> None:
                 evidence={"module_method": facts.module_method},
                 confidence=0.55,
                 fix_note=(
-                    "build the model from its code and config, then "
-                    "model.load_state_dict(torch.load(path)); weightfit inspect CKPT lists "
+                    "build the model from its code and config, then load the file's state "
+                    "dict into it (model.load_state_dict); weightfit inspect CKPT lists "
                     "what the file holds"
                 ),
             )

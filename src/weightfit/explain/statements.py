@@ -762,20 +762,37 @@ OPTIMIZER_SLOT = re.compile(
 )
 """Variables an optimizer keeps beside the weights in a TensorFlow checkpoint (Adam's slots
 ``adam_m`` / ``adam_v``, BioBERT's ``BERTAdam``, the step count): no layer of the model."""
-STALE_ATTRIBUTE = re.compile(r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](\w+)['’]")
-"""A module object lacking an attribute its class now has: pickled by another version."""
-DICT_FOR_MODULE = re.compile(
-    r"['‘](?:collections\.\s?)?(?:OrderedDict|dict)['’]\s+object\s+has\s+no\s+attribute\s+['‘]"
-    r"(to|eval|train|cuda|cpu|half|float|forward|parameters|named_parameters|modules|children|"
-    r"state_dict|load_state_dict|fuse|requires_grad_|zero_grad)['’]"
+STALE_ATTRIBUTE = re.compile(
+    r"['‘](?:collections\.\s?)?(\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](\w+)['’]"
 )
-"""A loaded dict asked for a module's method (``'collections.OrderedDict' object has no
-attribute 'to'``): the file holds the weights alone where the code expects a whole model."""
-OBJECT_FOR_DICT = re.compile(
-    r"['‘](\w+)['’]\s+object\s+has\s+no\s+attribute\s+['‘](items|keys|values)['’]"
+"""An object lacking an attribute its caller reads: a module pickled by another version of its
+class, a loaded dict asked for a module's method, an object asked for a dict's."""
+MODULE_METHODS = frozenset(
+    {
+        "to",
+        "eval",
+        "train",
+        "cuda",
+        "cpu",
+        "half",
+        "float",
+        "forward",
+        "parameters",
+        "named_parameters",
+        "modules",
+        "children",
+        "state_dict",
+        "load_state_dict",
+        "fuse",
+        "requires_grad_",
+        "zero_grad",
+    }
 )
-"""An object asked for a dict's method (``'Model' object has no attribute 'items'``): the file
-holds a whole pickled object where the code expects a dict of weights."""
+"""Methods of a model: a loaded dict asked for one (``'collections.OrderedDict' object has no
+attribute 'to'``) holds the weights alone where the code expects a whole model."""
+DICT_METHODS = frozenset({"items", "keys", "values"})
+"""Methods of a dict: an object asked for one (``'Model' object has no attribute 'items'``) is
+a whole pickled object where the code expects a dict of weights."""
 OPTIMIZER_GROUPS = re.compile(
     r"loaded\s+state\s+dict\s+contains\s+a\s+parameter\s+group\s+that\s+doesn't\s+match"
 )
@@ -1289,18 +1306,23 @@ def facts(text: str) -> Facts:
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1) or "a parameter"
-    found.module_method = said(DICT_FOR_MODULE, text, 1)
-    object_for_dict = OBJECT_FOR_DICT.search(text)
-    if object_for_dict is not None and object_for_dict.group(1) not in BUILTIN_TYPES:
-        found.object_for_dict = object_for_dict.group(1)
+    lacking = [stale.groups() for stale in STALE_ATTRIBUTE.finditer(text)]
+    found.module_method = next(
+        (a for c, a in lacking if c in ("OrderedDict", "dict") and a in MODULE_METHODS), ""
+    )
+    found.object_for_dict = next(
+        (c for c, a in lacking if a in DICT_METHODS and c not in BUILTIN_TYPES), ""
+    )
     found.optimizer_groups = said(OPTIMIZER_GROUPS, text)
     absent_part = ABSENT_PART.search(text)
     if absent_part is not None:
         found.absent_part = next(g for g in absent_part.groups() if g)
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
-        if cls == found.object_for_dict:
-            continue  # a pickled object asked for a dict's method, read above
+        if (attribute in DICT_METHODS and cls == found.object_for_dict) or (
+            cls == "OrderedDict" and attribute in MODULE_METHODS
+        ):
+            continue  # an object of another kind than the code expects, read above
         if OPTIMIZER_SLOT.fullmatch(attribute):
             found.optimizer_slot = attribute
             break
