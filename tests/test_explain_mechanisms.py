@@ -461,6 +461,13 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "cut_at_first_layer": [
         ("zsyOAOA__DifFace__7", "prefix", {}),
         ("tensorboy__pytorch_Realtime_Multi-Person_Pose_Estimation__54", "prefix", {}),
+        # The first layer below a top module, every index at its first (backbone.conv1,
+        # body.0.estimator.conv1), in a list that stops on a comma or on '...'.
+        ("cxgincsu__SemanticGuidedHumanMatting__10", "prefix", {}),
+        ("caiyuanhao1998__Retinexformer__3", "prefix", {}),
+        ("sming256__OpenTAD__44", "prefix", {}),
+        # Biases alone, their weights loaded: the model has biases the file's layers lack.
+        ("ShivamDuggal4__adaptive-length-tokenizer__2", "missing", {}),
     ],
     # A checkpoint whose whole front has no place in the model: another implementation's
     # names; one layer kind unused in every block is no such thing.
@@ -475,6 +482,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("neuralchen__SimSwap__441", "wrong_variant", {}),
         # fairseq: "please ensure that the architectures match".
         ("mailong25__self-supervised-speech-recognition__15", "wrong_variant", {}),
+    ],
+    # A loader reading a released training checkpoint's 'model' entry the file lacks:
+    # another file in the trained checkpoint's place (an ImageNet backbone, another release).
+    "trained_checkpoint_key": [
+        ("jwyang__faster-rcnn.pytorch__310", "unrelated", {"container_key": "model"}),
+        ("WZH0120__SAM2-UNet__47", "unrelated", {"container_key": "model"}),
     ],
     # Container keys spelled any way, and safetensors refusing a nested dict.
     "container_key": [
@@ -1231,6 +1244,40 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("tyotakuki__ManchuOCR__8", "version", {}),
         ("Comfy-Org__ComfyUI__9385", "version", {}),
     ],
+    # An unpickler's first byte that is a printable character no pickle, page, pointer or
+    # zip archive opens with: another kind of file (HDF5 data, text); under Python 2 too.
+    "printable_load_key": [
+        ("JoePenna__Dreambooth-Stable-Diffusion__196", "unrelated", {}),
+        ("srama2512__visual-exploration__1", "unrelated", {}),
+    ],
+    # An OrderedDict, the type a loaded state dict is, asked for a model's own method.
+    "ordered_dict_for_model": [("dougsm__ggcnn__38", "prefix", {"module_method": "compute_loss"})],
+    # A matrix whose rows are shorter than a K-quant block, regrouped into rows of 256.
+    "block_rows": [
+        ("invoke-ai__InvokeAI__6890", "quantization", {"block_rows": [256, 64]}),
+        ("invoke-ai__InvokeAI__9564", "quantization", {"block_rows": [256, 64]}),
+    ],
+    # Readers' own words that a file is cut or damaged: huggingface_hub's size check, ggml
+    # reading tensor data past the file's end, NumPy finding neither archive nor array,
+    # HDF5's truncated file, MXNet's reader running out of an NDArray file.
+    "cut_file_words": [
+        ("huggingface__huggingface_hub__1946", "partitioned", {}),
+        ("mmwillet__TTS.cpp__6", "partitioned", {}),
+        ("ajbrock__Neural-Photo-Editor__12", "partitioned", {}),
+        ("fastai__courses__64", "partitioned", {}),
+        ("apache__mxnet__1534", "partitioned", {}),
+    ],
+    # Older libtorch's archive reader missing constants.pkl: no TorchScript archive.
+    "torchscript_record": [("triton-inference-server__server__3056", "unrelated", {})],
+    # A pickle naming TorchScript's namespace: a TorchScript archive given to torch.load.
+    "torchscript_namespace": [("cavalleria__cavaface__57", "unrelated", {"module": "__torch__"})],
+    # MXNet Gluon refusing a file's parameter the network lacks.
+    "gluon_extra_parameter": [("apache__mxnet__19157", "unexpected", {})],
+    # LoRA keys in diffusers' naming that a loader mapped to none of its own names.
+    "diffusers_lora_names": [
+        ("huggingface__finetrainers__133", "rename", {}),
+        ("bghira__SimpleTuner__682", "rename", {}),
+    ],
 }
 
 
@@ -1267,6 +1314,7 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "alphacep__vosk-api__1090",  # ERROR (VoskAPI...) Folder ... does not contain model files
         "saic-vul__neural-textures__1",  # numpy: Failed to interpret file '...pkl' as a pickle
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
+        "mrharicot__monodepth__42",  # TensorFlow: "... use a different restore operator?"
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:

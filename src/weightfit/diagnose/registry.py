@@ -147,7 +147,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("running_stats", text_names.running_stats, ("version",), after=("prefix",), profiles=TEXT),
-    Rule("nested", text_prefix.nested, ("prefix", "missing"), after=("prefix",), profiles=TEXT),
+    Rule(
+        "nested",
+        text_prefix.nested,
+        ("prefix", "missing", "unrelated"),
+        after=("prefix",),
+        profiles=TEXT,
+    ),
     Rule(
         "gluon_names",
         text_prefix.gluon_names,
@@ -197,7 +203,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "marked_leftovers",
         text_names.marked_leftovers,
-        ("extra_state", "lora_mismatch"),
+        ("extra_state", "rename", "lora_mismatch"),
         after=("prefix",),
         profiles=TEXT,
     ),

@@ -333,6 +333,19 @@ BREAKS = (
         0.5,
     ),
     Break(
+        lambda said: "fi->Read(" in said,
+        False,
+        "MXNet's reader ran out of the file before its arrays' data: a cut download or copy",
+        0.6,
+    ),
+    Break(
+        lambda said: said.endswith("as a pickle"),
+        False,
+        "a file named as a NumPy archive that is neither an .npz archive nor an .npy array: "
+        "a Git LFS pointer, a page or a cut download saved in its place",
+        0.5,
+    ),
+    Break(
         lambda said: "ParseFromArray" in said,
         False,
         "the tokenizer's SentencePiece model file does not parse: a Git LFS pointer, a page "
@@ -418,8 +431,12 @@ checkpoint table's, yet the file is whole."""
 BINARY_LOAD_KEY = re.compile(r"invalid\s+load\s+key,\s*'\\x(?:0[0-8bcdef]|1[0-9a-f])'")
 """An unpickler's first byte that is a control character: a binary file of another format
 (a TensorFlow checkpoint's ``\x00``, gzip's ``\x1f``), never text nor a pickle cut short."""
+PRINTABLE_LOAD_KEY = re.compile(r"invalid\s+load\s+key,\s*'[!-;=-OQ-uw-~]'")
+"""An unpickler's first byte that is a printable character no pickle opens with, nor a page
+(``<``), a Git LFS pointer (``v``) or a zip archive read by an old reader (``P``): a file of
+another kind (HDF5 data, a text file) given as the checkpoint."""
 
 
 def _binary_load_key(said: str) -> bool:
-    """Whether an unpickler refused a first byte no pickle, zip nor text file begins with."""
-    return BINARY_LOAD_KEY.search(said) is not None
+    """Whether an unpickler refused a first byte no pickle, zip, page nor pointer begins with."""
+    return BINARY_LOAD_KEY.search(said) is not None or PRINTABLE_LOAD_KEY.search(said) is not None

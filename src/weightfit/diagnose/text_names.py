@@ -164,6 +164,8 @@ EMA_NAME = re.compile(r"^(?:ema_|ema\.|model_ema\.|ema_model\.|module_ema\.|shad
 
 LORA_KEY = re.compile(r"(?:^|[._])lora(?:[._]|$)|lora_|\.alpha$|hada_|lokr_|\.dora_scale$")
 """Names of LoRA-family files (kohya, PEFT, LyCORIS)."""
+DIFFUSERS_LORA = re.compile(r"^(?:transformer|unet|text_encoder(?:_2)?)\.[\w.]+\.lora_[AB]\.")
+"""LoRA keys in diffusers' naming: a pipeline component, then PEFT's ``lora_A`` / ``lora_B``."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,16 @@ MARKERS = (
         "drop them, or load the EMA weights on purpose (they are often the better ones): the "
         "training framework's EMA hook knows how to resume them",
         drop=True,
+    ),
+    Marker(
+        DIFFUSERS_LORA,
+        "rename",
+        "are in diffusers' naming ({first} …: a pipeline component, then PEFT's lora_A / "
+        "lora_B) and the loader mapped none to its own names: a LoRA saved by diffusers "
+        "tooling for a model whose diffusers names this loader does not convert",
+        0.5,
+        "convert the keys to the loader's naming (its LoRA conversion, or strip the "
+        "component segment where the loader takes PEFT names), or update the loader",
     ),
     Marker(
         LORA_KEY,

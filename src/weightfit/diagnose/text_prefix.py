@@ -134,7 +134,12 @@ def one_sided_prefix(ctx: Context) -> None:
         return
     if _inner_wrapper(ctx, missing, unexpected):
         return
-    cut_at_first = bool(ctx.facts.get("truncated")) and bool(missing) and _first_layer(missing[0])
+    cut_at_first = (
+        bool(ctx.facts.get("truncated"))
+        and bool(missing)
+        and _first_layer(missing[0])
+        and not _weight_loaded(missing)
+    )
     front = _first_tensors(missing) and _whole_front(missing)
     if missing and not unexpected and (front or cut_at_first):
         ctx.add(
@@ -385,12 +390,32 @@ INPUT_TABLE = re.compile(r"^(?:embed_tokens|tok_embeddings|word_embeddings|wte|p
 def _first_layer(name: str) -> bool:
     """Whether a name sits in a network's first layer (``conv1``, ``x.embed_tokens.weight``).
 
-    Its top module says so, or an input embedding on its path does.
+    Its top module says so, or an input embedding on its path does, or a first layer's
+    module does on a path where every index is the first (``backbone.conv1``,
+    ``body.0.estimator.conv1``; never ``layer4.0.conv1``).
     """
     segments = name.split(".")
-    return FIRST_LAYER.match(segments[0]) is not None or any(
+    if FIRST_LAYER.match(segments[0]) is not None or any(
         INPUT_TABLE.match(segment) for segment in segments[1:-1]
-    )
+    ):
+        return True
+    path = segments[:-1]
+    at_first = all(
+        (index := re.search(r"\d+$", segment)) is None or int(index.group()) <= 1
+        for segment in path
+    ) and all(segment != "1" for segment in path)
+    return at_first and any(FIRST_LAYER.match(segment) for segment in path[1:])
+
+
+def _weight_loaded(missing: list[str]) -> bool:
+    """Whether the first missing name is a bias whose module's weight is not missing: it loaded.
+
+    A list of biases alone (``encoder.conv_in.bias`` without ``encoder.conv_in.weight``)
+    is a model with biases the checkpoint's layers lack, not a checkpoint nothing matched.
+    A lone name says nothing of its neighbours.
+    """
+    module, _, leaf = missing[0].rpartition(".")
+    return len(missing) > 1 and leaf == "bias" and f"{module}.weight" not in missing
 
 
 def _deeper_layers(names: list[str]) -> bool:
@@ -470,6 +495,9 @@ def nested(ctx: Context) -> None:
     if entry and indexed(facts.text, entry):
         _missing_entry(ctx, entry)
         return
+    if facts.container_key in TRAINED_CHECKPOINT_KEYS and not unexpected:
+        _not_a_trained_checkpoint(ctx, facts.container_key)
+        return
     if facts.container_key:
         key, where = facts.container_key, "the loader indexes the checkpoint by"
         names: list[str] = []
@@ -516,6 +544,36 @@ def nested(ctx: Context) -> None:
         )
     )
     ctx.consume(unexpected=names, missing=ctx.missing() if names else [])
+
+
+TRAINED_CHECKPOINT_KEYS = ("model",)
+"""The entry under which training frameworks (detectron2, fairseq, SAM, DETR, DeiT, MAE)
+keep the network in the very checkpoints they release: a file without it was most often
+written elsewhere (a backbone's pretrained weights, another codebase's release)."""
+
+
+def _not_a_trained_checkpoint(ctx: Context, key: str) -> None:
+    """Report a loader indexing a released training checkpoint's entry the file lacks."""
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"the loader reads the network from the entry '{key}', which the checkpoints "
+                "its framework releases hold, and this file has none: most often another "
+                "file given in the trained checkpoint's place (a backbone's pretrained "
+                "weights, another codebase's release); less often this model's weights "
+                "saved bare"
+            ),
+            evidence={"container_key": key},
+            confidence=0.45,
+            fix_note=(
+                "weightfit inspect CKPT shows what the file holds: tensors named like the "
+                "model's are its bare weights (load them without ['" + key + "']); others "
+                "are another file, so fetch the trained checkpoint the project links"
+            ),
+        )
+    )
 
 
 def _missing_entry(ctx: Context, key: str) -> None:

@@ -178,6 +178,7 @@ def packed_shapes(ctx: Context) -> None:
     blocks: list[str] = []
     mlx_bits: dict[Pair, tuple[int, int, int]] = {}
     bare = 0  # pairs read as packed from their shapes alone (a row in 32-bit words)
+    reshaped: list[Pair] = []  # rows regrouped into whole K-quant blocks
     along_inputs = _packed_inputs(ctx)
     # A vector eight times longer too says the input itself is wider: packing leaves vectors.
     widened = any(
@@ -208,6 +209,9 @@ def packed_shapes(ctx: Context) -> None:
         packed = packed or mlx is not None
         if not packed and not widened and _int4_words(have.shape, want.shape):
             packed, bare = True, bare + 1
+        if not packed and _block_rows(have.shape, want.shape):
+            packed, bare = True, bare + 1
+            reshaped.append(pair)
         if packed or _byte_buffer(pair.target, have.shape, want.shape):
             pairs.append(pair)
     if not pairs:
@@ -228,6 +232,16 @@ def packed_shapes(ctx: Context) -> None:
         f"({shape_text(ctx.src(first).shape)}): full-precision weights loaded with a "
         "quantized load format"
     )
+    if first in reshaped:
+        row = ctx.tgt(first).shape[-1]
+        evidence["block_rows"] = [ctx.src(first).shape[-1], row]
+        message = (
+            f"{first.target} holds the model's values regrouped into rows of "
+            f"{ctx.src(first).shape[-1]} ({shape_text(ctx.src(first).shape)} for the model's "
+            f"{shape_text(ctx.tgt(first).shape)}, the same count): GGUF's K-quants store whole "
+            f"blocks of {K_QUANT_BLOCK} values and a row of {row} fills none, so the converter "
+            "reshaped the tensor to quantize it and the loader did not restore its shape"
+        )
     if first in mlx_bits and 32 not in mlx_bits[first][1:]:
         row, have_bits, want_bits = mlx_bits[first]
         evidence["bits"] = [have_bits, want_bits]
@@ -304,6 +318,26 @@ def _ggml_blocks(have: tuple[int, ...], want: tuple[int, ...]) -> list[str]:
             ):
                 found.append(block.name)
     return found
+
+
+K_QUANT_BLOCK = 256
+"""Values in one block of GGML's K-quant types (``QK_K``)."""
+
+
+def _block_rows(have: tuple[int, ...], want: tuple[int, ...]) -> bool:
+    """Whether a matrix holds the model's values regrouped into rows of whole K-quant blocks.
+
+    A K-quant stores each row as blocks of 256 values, so a converter reshapes a matrix
+    whose rows are shorter than a block (Flux's ``img_in``, ``[3072, 64]``) into rows of 256
+    (``[768, 256]``) before quantizing, and a loader must restore the recorded shape.
+    """
+    return (
+        len(have) == len(want) == 2
+        and have[0] * have[1] == want[0] * want[1]
+        and have[1] % K_QUANT_BLOCK == 0
+        and want[1] < K_QUANT_BLOCK
+        and have[1] != want[0]
+    )
 
 
 def _byte_buffer(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> bool:

@@ -28,6 +28,9 @@ def missing_class(ctx: Context) -> None:
     if module == "__main__":
         ctx.add(_script_class(name))
         return
+    if module.split(".", 1)[0] == TORCHSCRIPT_NAMESPACE:
+        ctx.add(_torchscript_pickle(module))
+        return
     if TRAINING_OBJECT.search(f"{name} {module.rsplit('.', 1)[-1]}"):
         ctx.add(_training_object(name, module))
         return
@@ -52,6 +55,25 @@ def missing_class(ctx: Context) -> None:
                 "file needs no classes"
             ),
         )
+    )
+
+
+TORCHSCRIPT_NAMESPACE = "__torch__"
+"""The module TorchScript names its compiled classes under, which no Python package defines."""
+
+
+def _torchscript_pickle(module: str) -> Finding:
+    """A TorchScript archive unpickled as a ``torch.save`` file: its classes are compiled code."""
+    return Finding(
+        category="unrelated",
+        severity="error",
+        message=(
+            f"the file's pickle names the module {module}, TorchScript's namespace for compiled "
+            "classes: it is a TorchScript archive (torch.jit.save), not a torch.save checkpoint"
+        ),
+        evidence={"module": module},
+        confidence=0.7,
+        fix_note="load it with torch.jit.load (its state_dict() holds the weights)",
     )
 
 

@@ -57,6 +57,12 @@ VARIANT_MIX = re.compile(
 VARIANT_LIST = re.compile(r"Loaded\s+(non-)?(\w+)\s+filenames:\s*\[([^\]]*)\]?")
 PEFT_MISSING = re.compile(r"Found\s+missing\s+adapter\s+keys\s+while\s+loading\s+the\s+checkpoint:")
 PEFT_UNEXPECTED = re.compile(r"led\s+to\s+unexpected\s+keys\s+not\s+found\s+in\s+the\s+model:")
+GLUON_EXTRA = re.compile(
+    r"Parameter\s+'([^'\s]+)'\s+loaded\s+from\s+file:?\s*'?[^\s']+'?\s+is\s+not\s+present\s+in\s+"
+    r"ParameterDict"
+)
+"""MXNet Gluon refusing a file's parameter its network does not have (``Parameter 'data'
+loaded from file:x.params is not present in ParameterDict, choices are: ...``)."""
 ACCELERATE = re.compile(
     r"Trying\s+to\s+set\s+a\s+tensor\s+of\s+shape\s+"
     + SIZE
@@ -127,12 +133,13 @@ HEADER_CAUSES = {
 
 
 def parse(text: str) -> list[Section]:
-    """Find every diffusers, PEFT, accelerate and safetensors loading message."""
+    """Find every diffusers, PEFT, accelerate, MXNet Gluon and safetensors loading message."""
     return [
         *_diffusers(text),
         *_variant_mix(text),
         *_peft(text),
         *_accelerate(text),
+        *_gluon_extra(text),
         *_safetensors(text),
         *_shape_lines(text, PADDLE_SHAPE, "paddle", _paddle_shapes),
         *_shape_lines(text, PADDLE_PROGRAM, "paddle", _paddle_program_shapes),
@@ -290,6 +297,15 @@ def _peft(text: str) -> list[Section]:
             names, section.truncated = names_in(listed.group(1))
             setattr(section, side, names)
             sections.append(section)
+    return sections
+
+
+def _gluon_extra(text: str) -> list[Section]:
+    sections = []
+    for match in GLUON_EXTRA.finditer(text):
+        section = Section(model="", origin="mxnet", start=match.start())
+        section.unexpected = [match.group(1)]
+        sections.append(section)
     return sections
 
 

@@ -10,6 +10,7 @@ tensors; the text rules of :mod:`weightfit.diagnose` read both.
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -84,6 +85,8 @@ LOADING_ERROR = re.compile(
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
+    # TensorFlow's checkpoint reader failing to open what it was given as a checkpoint.
+    r"use\s+a\s+different\s+restore\s+operator|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
     r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|Unable\s+to\s+open\s+file|"
     r"model\s+load(?:ing)?\s+(?:error|failed)|not\s+(?:forwards?\s+|backwards?\s+)?compatible\s+with|"
@@ -433,8 +436,12 @@ LATENT_WIDTH = 128
 BROKEN_FILE = re.compile(
     r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
+    # MXNet's reader running out of an NDArray file's data.
+    r"Check\s+failed:\s+fi->Read\(\w+\)[^\n]*|"
+    # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
+    r"inline_container\.cc:\d+\]\s*\.?\s*file\s+not\s+found:\s*\S+|"
     r"archive\s+is\s+corrupted|"
-    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|truncated\s+file\b|not\s+a\s+zip\s+file|\bshort\s+read\b|"
+    r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|(?i:truncated\s+file)\b|not\s+a\s+zip\s+file|\bshort\s+read\b|"
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
     r"Deserialization|Length)?|InvalidOffset)|"
@@ -459,6 +466,11 @@ BROKEN_FILE = re.compile(
     # A header whose version reads as zeros: no release wrote it, the bytes were damaged.
     r"expecting\s+library\s+version\s+[\d.]+\s+got\s+0\.0\.0\b|"
     r"incomplete\s+(?:file|download)|"
+    # huggingface_hub's download size check; ggml's reader finding less data than its header.
+    r"Consistency\s+check\s+failed:\s+file\s+should\s+be\s+of\s+size\s+\d+\s+but\s+has\s+size\s+\d+|"
+    r"failed\s+to\s+read\s+tensor\s+data|"
+    # NumPy finding neither an .npz archive nor an .npy array in a file named one.
+    r"Failed\s+to\s+interpret\s+file\s+['\"][^'\"\n]*\.np[yz]['\"]\s+as\s+a\s+pickle|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
@@ -640,12 +652,13 @@ PYTHON2_STRINGS = re.compile(
 """Python 3's unpickler decoding the byte strings of a Python 2 pickle: with ASCII, its
 default, or UTF-8 when asked."""
 PYTHON2_READER = re.compile(
-    r"cPickle\.UnpicklingError:[^\n]{0,60}|"
-    r"(?:python2\.\d|Python2\d)[/\\](?:site|dist)-packages[\s\S]{0,3000}?"
-    r"UnpicklingError:[^\n]{0,60}"
+    r"(?:cPickle\.|(?:python2\.\d|Python2\d)[/\\](?:site|dist)-packages[\s\S]{0,3000}?)"
+    r"UnpicklingError:(?!\s*invalid\s+load\s+key,\s*'[!-OQ-~]')[^\n]{0,60}"
 )
 """Python 2 failing to unpickle a checkpoint (its ``cPickle``, its ``site-packages``): a file
-Python 3 wrote, in a pickle protocol or a PyTorch format Python 2's releases never read."""
+Python 3 wrote, in a pickle protocol or a PyTorch format Python 2's releases never read. A
+first byte that is a printable character other than a zip archive's ``P`` is no pickle at
+all (a page's ``<``, an HDF5 or text file): the file's own reading says what it is."""
 REFUSED_ARGUMENT = re.compile(
     r"\b(\w+)\(\)\s+got\s+an\s+(?:un)?expected\s+keyword\s+argument\s+'(\w+)'"
 )
@@ -790,6 +803,8 @@ MODULE_METHODS = frozenset(
 )
 """Methods of a model: a loaded dict asked for one (``'collections.OrderedDict' object has no
 attribute 'to'``) holds the weights alone where the code expects a whole model."""
+ORDERED_DICT_ATTRIBUTES = frozenset(dir(OrderedDict))
+"""What an ``OrderedDict``, the type a loaded state dict is, has."""
 DICT_METHODS = frozenset({"items", "keys", "values"})
 """Methods of a dict: an object asked for one (``'Model' object has no attribute 'items'``) is
 a whole pickled object where the code expects a dict of weights."""
@@ -1212,7 +1227,10 @@ def facts(text: str) -> Facts:
         found.missing_class = (lacks.group(2), lacks.group(1) or "")
     else:
         module = NO_MODULE.search(text)
-        if module is not None and UNPICKLING.search(text):
+        # TorchScript's namespace for compiled classes is only ever looked up by an unpickler.
+        if module is not None and (
+            UNPICKLING.search(text) or module.group(1).split(".", 1)[0] == "__torch__"
+        ):
             found.missing_class = ("", module.group(1))
     if (
         lacks is not None
@@ -1307,9 +1325,7 @@ def facts(text: str) -> Facts:
     if meta is not None:
         found.meta_device = meta.group(1) or "a parameter"
     lacking = [stale.groups() for stale in STALE_ATTRIBUTE.finditer(text)]
-    found.module_method = next(
-        (a for c, a in lacking if c in ("OrderedDict", "dict") and a in MODULE_METHODS), ""
-    )
+    found.module_method = next((a for c, a in lacking if _asks_dict_for_model(c, a)), "")
     found.object_for_dict = next(
         (c for c, a in lacking if a in DICT_METHODS and c not in BUILTIN_TYPES), ""
     )
@@ -1319,8 +1335,8 @@ def facts(text: str) -> Facts:
         found.absent_part = next(g for g in absent_part.groups() if g)
     for stale in STALE_ATTRIBUTE.finditer(text):
         cls, attribute = stale.groups()
-        if (attribute in DICT_METHODS and cls == found.object_for_dict) or (
-            cls == "OrderedDict" and attribute in MODULE_METHODS
+        if (attribute in DICT_METHODS and cls == found.object_for_dict) or _asks_dict_for_model(
+            cls, attribute
         ):
             continue  # an object of another kind than the code expects, read above
         if OPTIMIZER_SLOT.fullmatch(attribute):
@@ -1671,3 +1687,15 @@ def hints(known: Facts) -> list[str]:
             "this loader does not know: weightfit inspect FILE"
         )
     return found
+
+
+def _asks_dict_for_model(cls: str, attribute: str) -> bool:
+    """Whether code asked a loaded dict for what only a model has.
+
+    A plain ``dict`` lacking a module's method (``to``, ``eval``), or an ``OrderedDict``, the
+    type a loaded state dict is, lacking any attribute of its own (``compute_loss``): the
+    file holds the weights alone where the code expects a whole pickled model.
+    """
+    if cls == "OrderedDict":
+        return attribute not in ORDERED_DICT_ATTRIBUTES and not attribute.startswith("__")
+    return cls == "dict" and attribute in MODULE_METHODS

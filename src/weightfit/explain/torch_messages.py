@@ -102,7 +102,9 @@ def _read_body(body: str, section: Section) -> None:
             span = ended[0] + '"' if len(ended) > 1 else span
             names, truncated = names_in(span)
             target += [n for n in names if n not in target]
-            section.truncated = section.truncated or truncated
+            # A list that stops on a comma, never reaching its closing '". ', was cut too.
+            stopped = len(ended) == 1 and span.rstrip().endswith(",")
+            section.truncated = section.truncated or truncated or stopped
 
 
 def _incompatible_keys(text: str) -> list[Section]:
