@@ -629,3 +629,30 @@ def test_keras_skip_warnings_name_the_layers_kernel_and_bias() -> None:
         "classification_submodel.bias": ((720,), (630,)),
     }
     assert weightfit.explain(text).findings[0].category == "num_classes"
+
+
+LLAMA_CPP_LOAD_FAILED = "llama_load_model_from_file: failed to load model\n"
+"""The line llama.cpp logs after any loader error (llama.cpp src/llama.cpp)."""
+
+
+def test_llama_cpps_missing_metadata_key_is_the_converters_release() -> None:
+    # llama-model-loader.cpp: format("key not found in model: %s", key); the next record
+    # is the logger's own line, never the rest of the key.
+    text = (
+        "llama_model_load: error loading model: error loading model hyperparameters: "
+        "key not found in model: llama.context_length\n" + LLAMA_CPP_LOAD_FAILED
+    )
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "version"
+    assert top.evidence["entry"] == "llama.context_length"
+
+
+def test_llama_cpps_unknown_pre_tokenizer_is_an_older_release() -> None:
+    # llama-vocab.cpp: format("unknown pre-tokenizer type: '%s'", tokenizer_pre).
+    text = (
+        "llama_model_load: error loading model: error loading model vocabulary: "
+        "unknown pre-tokenizer type: 'qwen2'\n" + LLAMA_CPP_LOAD_FAILED
+    )
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "version"
+    assert top.evidence["architecture"] == "qwen2"

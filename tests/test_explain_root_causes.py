@@ -161,6 +161,11 @@ def test_a_rule_seen_on_one_or_two_dev_texts_claims_no_more_than_an_unmeasured_o
         (["weight_packed", "weight_scale", "weight_shape"], "compressed-tensors"),
         # A float model has its own q_proj.weight: only MLX's scales and biases are extra.
         (["scales", "biases"], "MLX"),
+        # nunchaku's SVDQuant layers (nunchaku/models/linear.py), HQQ's HQQLinear and
+        # optimum-quanto's weight tensors, as their state dicts name them.
+        (["qweight", "wscales", "smooth_factor", "proj_down"], "nunchaku"),
+        (["W_q", "scale", "zero"], "HQQ"),
+        (["weight._data", "weight._scale", "input_scale"], "quanto"),
     ],
 )
 def test_quantized_leaves_name_their_scheme(leaves: list[str], scheme: str) -> None:

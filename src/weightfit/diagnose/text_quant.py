@@ -38,10 +38,20 @@ QUANT_LEAVES = frozenset(
         "q_scale_max",
         "q_invperm",
         "q_groups",
+        "W_q",
+        "wscales",
+        "wzeros",
+        "wcscales",
+        "wtscale",
+        "smooth_factor",
+        "smooth_factor_orig",
+        "_data",
+        "_scale",
     }
 )
 """Leaves only quantized checkpoints hold (GPTQ, AWQ, bitsandbytes, compressed-tensors, fp8,
-ExLlamaV2's exl2)."""
+ExLlamaV2's exl2, HQQ's ``W_q``, nunchaku's SVDQuant ``wscales`` / ``smooth_factor``,
+optimum-quanto's ``weight._data`` / ``weight._scale``)."""
 
 
 def quantized_names(ctx: Context) -> None:
@@ -144,6 +154,12 @@ def _scheme(leaves: set[str]) -> str:
         return "compressed-tensors"
     if leaves & {"q_weight", "q_invperm", "q_scale_max", "q_groups"}:
         return "ExLlamaV2 exl2"
+    if leaves & {"wscales", "wzeros", "wcscales", "wtscale", "smooth_factor", "smooth_factor_orig"}:
+        return "nunchaku SVDQuant"
+    if "W_q" in leaves:
+        return "HQQ"
+    if leaves & {"_data", "_scale"}:
+        return "optimum-quanto"
     if {"scales", "biases"} <= leaves and not leaves & {"qweight", "qzeros"}:
         return "MLX (weight, scales, biases per group)"
     if leaves & {"weight_scale_inv", "input_scale"} or any(

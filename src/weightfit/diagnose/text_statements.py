@@ -540,6 +540,10 @@ MODEL_REGISTRY = re.compile(r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b")
 """timm's and torch.hub's words for a model name their registry lacks."""
 
 
+PRE_TOKENIZER = re.compile(r"unknown\s+pre-tokenizer\s+type", re.I)
+"""llama.cpp's words for a tokenizer's pre-tokenizer its release does not know."""
+
+
 def unknown_architecture(ctx: Context) -> None:
     """Report a loader that does not know the checkpoint's architecture: an older library."""
     facts = whole_text_facts(ctx)
@@ -553,6 +557,8 @@ def unknown_architecture(ctx: Context) -> None:
     what, besides = (
         ("the tokenizer class", ", or a package that class needs (sentencepiece) is missing")
         if tokenizer
+        else ("the pre-tokenizer", "")
+        if PRE_TOKENIZER.search(facts.text)
         else ("the model name", ", or a later release renamed it")
         if registry
         else ("the architecture", "")

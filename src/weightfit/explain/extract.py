@@ -167,7 +167,8 @@ MISSING_CUES = re.compile(
 UNEXPECTED_CUES = re.compile(
     r"unexpected(?:\s+key(?:\(s\)|s)?)?" + NOT_AN_ADJECTIVE + r"|not\s+used|\bunused\b|"
     r"no\s+(?:module\s+or\s+)?parameter\s+named|"
-    r"not\s+found\s+in\s+(?:the\s+)?(?:model|graph)|not\s+in\s+(?:the\s+)?model|"
+    # (llama.cpp's "key not found in model: X" is a metadata key its file lacks.)
+    r"(?<!\bkey\s)not\s+found\s+in\s+(?:the\s+)?(?:model|graph)|not\s+in\s+(?:the\s+)?model|"
     r"has\s+no\s+target\s+variable|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|failed\s+to\s+match\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|"

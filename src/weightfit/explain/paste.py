@@ -170,7 +170,8 @@ def normalise(text: str) -> str:
         stripped = [COMMENTED.sub("", line) for line in stripped]
     # A line a logger began is a new record, never the rest of a broken one.
     records = [
-        len(kept) < len(line) and RECORD_MARK.search(line, 0, len(line) - len(kept)) is not None
+        (len(kept) < len(line) and RECORD_MARK.search(line, 0, len(line) - len(kept)) is not None)
+        or FUNCTION_RECORD.match(kept) is not None
         for line, kept in zip(raw, stripped, strict=True)
     ]
     text = "\n".join(_rejoin(stripped, at_width, records, long))
@@ -445,6 +446,9 @@ CONTINUED_VALUE = re.compile(r"(?:\d|\[\d|\(\d|torch\.Size)")
 
 RECORD_MARK = re.compile(r"[^\s>|]")
 """A prefix holding more than quoting marks: a logger's (a timestamp, a level, a rank)."""
+FUNCTION_RECORD = re.compile(r"[a-z]{2,}(?:_[a-z]{2,}){2,}:\s")
+"""A line a C logger began with its function's name (llama.cpp's ``llama_model_load: ``,
+``gguf_init_from_file_impl: ``): a record of its own, never the rest of a broken name."""
 
 APOSTROPHE = re.compile(r"(?<=[A-Za-z])'(?=[A-Za-z])")
 

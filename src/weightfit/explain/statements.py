@@ -401,7 +401,9 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"Tokenizer\s+class\s+([\w.]+)\s+does\s+not\s+exist\s+or\s+is\s+not\s+currently\s+imported|"
     # timm's and torch.hub's registries lacking a model name (an older release, or a renamed
     # entry).
-    r"\bUnknown\s+model\s+\(([\w.\-]+)\)|Cannot\s+find\s+callable\s+([\w.\-]+)\s+in\s+hubconf",
+    r"\bUnknown\s+model\s+\(([\w.\-]+)\)|Cannot\s+find\s+callable\s+([\w.\-]+)\s+in\s+hubconf|"
+    # llama.cpp's vocabulary loader meeting a pre-tokenizer its release does not know.
+    r"unknown\s+pre-tokenizer\s+type:\s*['\"`]([\w.\-]+)['\"`]",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
@@ -827,6 +829,9 @@ BYTE_COUNTS = re.compile(
 )
 """A loader reading a raw weight file of another byte count than it asks for
 (FasterTransformer's ``file x.bin only has 2048, but request 4096``): file first."""
+GGUF_KEY_MISSING = re.compile(r"\bkey\s+not\s+found\s+in\s+model:\s*([A-Za-z][\w.\-]*\w)")
+"""llama.cpp's loader missing a metadata key the file should hold (``key not found in model:
+llama.context_length``): the file's converter wrote another set of keys."""
 BUFFER_NAMES = frozenset(
     {"inv_freq", "position_ids", "num_batches_tracked", "freqs_cis", "masked_bias", "attn_mask"}
 )
@@ -1212,6 +1217,9 @@ def facts(text: str) -> Facts:
         ),
         "",
     )
+    gguf_key = GGUF_KEY_MISSING.search(text)
+    if gguf_key is not None and not found.metadata_key:
+        found.metadata_key = gguf_key.group(1)
     entry = NON_TENSOR_ENTRY.search(text)
     if entry is not None and entry.group(3).rsplit(".", 1)[-1] != "dict":
         found.non_tensor = (entry.group(1) or entry.group(2), entry.group(3))
