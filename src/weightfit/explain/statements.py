@@ -449,7 +449,7 @@ BROKEN_FILE = re.compile(
     r"Deserialization|Length)?|InvalidOffset)|"
     r"(?i:header|file)\s+is\s+(?:empty|malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
-    r"Protobuf\s+parsing\s+failed|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
+    r"(?i:Protobuf\s+parsing\s+failed)|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
     r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
@@ -569,6 +569,9 @@ NEWER_FORMAT = re.compile(
     r"Could\s+not\s+find\s+an\s+implementation\s+for\s+(?:the\s+)?node\s+\w+\([1-6]\)|"
     r"Didn't\s+find\s+op\s+for\s+builtin\s+opcode\s+'\w+'\s+version\s+'\d+'|"
     r"Op\s+builtin_code\s+out\s+of\s+range:\s+\d+|"
+    # Paddle-Lite running a .nb model whose ops its release has no kernel for (the opt tool
+    # of another release wrote it).
+    r"kernel\s+for\s+'\w+'\s+is\s+not\s+supported\s+by\s+Paddle-Lite|"
     # ONNX Runtime checking a node against its release's operator schema: more inputs, or
     # an attribute, than the operator version it implements takes.
     r"\(\S+\)\s+has\s+(?:input|output)\s+size\s+\d+\s+not\s+in\s+range\s+\[min=\d+,\s*"
