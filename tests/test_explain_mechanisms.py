@@ -1273,6 +1273,27 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "torchscript_namespace": [("cavalleria__cavaface__57", "unrelated", {"module": "__torch__"})],
     # MXNet Gluon refusing a file's parameter the network lacks.
     "gluon_extra_parameter": [("apache__mxnet__19157", "unexpected", {})],
+    # Runtimes naming the newer release a file needs, or saying it belongs to another
+    # release: Edge TPU's runtime version, ONNX's IR version against the parser's, a keyword
+    # file of another library version, TNN asking for an upgrade, ncnn's unregistered layer
+    # type, TorchScript's unknown type in an archive's code, Paddle-Lite's missing kernel.
+    "runtime_release": [
+        ("google-coral__edgetpu__435", "version", {}),
+        ("onnx__onnx-tensorrt__479", "version", {}),
+        ("Picovoice__porcupine__251", "version", {}),
+        ("lmf12__blog-demo__10", "version", {}),
+        ("nihui__ncnn-android-yolov5__5", "version", {}),
+        ("snakers4__silero-vad__178", "version", {}),
+        ("PaddlePaddle__PaddleOCR__7660", "version", {}),
+    ],
+    # NumPy, which has no bfloat16, reading bfloat16 weights.
+    "numpy_bfloat16": [("jundot__omlx__1767", "dtype_variant", {})],
+    # A registry looked up with a name the checkpoint's saved arguments use.
+    "registry_name": [("MingjieChen__DYGANVC__2", "version", {})],
+    # A file that does not parse as the protobuf its reader takes.
+    "protobuf_wire_type": [("lutzroeder__netron__171", "unrelated", {})],
+    # ONNX Runtime's parse failure on Git LFS pointers, in lower case.
+    "protobuf_parse": [("huggingface__transformers.js__1025", "partitioned", {})],
     # LoRA keys in diffusers' naming that a loader mapped to none of its own names.
     "diffusers_lora_names": [
         ("huggingface__finetrainers__133", "rename", {}),

@@ -333,6 +333,13 @@ BREAKS = (
         0.5,
     ),
     Break(
+        lambda said: "wire type" in said,
+        True,
+        "a file that does not parse as the protocol buffer the reader takes (another format "
+        "under the name it expects: a frozen graph, a checkpoint, an archive)",
+        0.5,
+    ),
+    Break(
         lambda said: "fi->Read(" in said,
         False,
         "MXNet's reader ran out of the file before its arrays' data: a cut download or copy",

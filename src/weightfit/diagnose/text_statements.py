@@ -536,8 +536,10 @@ def fed_channels(ctx: Context) -> None:
     )
 
 
-MODEL_REGISTRY = re.compile(r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b")
-"""timm's and torch.hub's words for a model name their registry lacks."""
+MODEL_REGISTRY = re.compile(
+    r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b|\b[A-Z_]*REGISTRY\w*\b[^\n]*\["
+)
+"""timm's and torch.hub's words for a model name their registry lacks, or a registry indexed."""
 
 
 PRE_TOKENIZER = re.compile(r"unknown\s+pre-tokenizer\s+type", re.I)
@@ -559,7 +561,7 @@ def unknown_architecture(ctx: Context) -> None:
         if tokenizer
         else ("the pre-tokenizer", "")
         if PRE_TOKENIZER.search(facts.text)
-        else ("the model name", ", or a later release renamed it")
+        else ("the registered name", ", or a later release renamed it")
         if registry
         else ("the architecture", "")
     )

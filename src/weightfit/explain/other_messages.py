@@ -70,7 +70,11 @@ ACCELERATE = re.compile(
     + SIZE
 )
 SHARED = re.compile(r"Some\s+tensors\s+share\s+memory.*?:\s*\[(.*?)\]\s*\.?", re.S)
-HEADER = re.compile(r"Error\s+while\s+deserializing\s+header:\s*([^\n]+)")
+HEADER = re.compile(
+    r"Error\s+while\s+deserializing\s+header:\s*([^\n]+)|"
+    # MLX's own safetensors reader: ``[load_safetensors] Invalid json header length``.
+    r"\[load_safetensors\]\s+(Invalid\s+json\s+header\s+length)"
+)
 CAFFE_SHAPE = re.compile(
     r"Cannot\s+copy\s+param\s+(\d+)\s+weights\s+from\s+layer\s+'([^']+)';\s+shape\s+mismatch\.\s+"
     r"Source\s+param\s+shape\s+is\s+([\d\s]+?)\s*\(\d+\);\s+target\s+param\s+shape\s+is\s+"
@@ -128,6 +132,8 @@ HEADER_CAUSES = {
     "HeaderTooLarge": "the file is not safetensors: a Git LFS pointer, an HTML error page "
     "or a pickle saved under a .safetensors name",
     "incomplete metadata": "the file is truncated: an interrupted download or copy",
+    "Invalid json header length": "the file is not safetensors: its first bytes give no "
+    "header length a safetensors file has (a Git LFS pointer, a page, another format)",
     "MetadataIncompleteBuffer": "the file is truncated: an interrupted download or copy",
 }
 
@@ -334,7 +340,7 @@ def _safetensors(text: str) -> list[Section]:
         section.facts.append(SharedTensors(groups))
         sections.append(section)
     for match in HEADER.finditer(text):
-        reason = match.group(1).strip()
+        reason = (match.group(1) or match.group(2)).strip()
         cause = next((c for key, c in HEADER_CAUSES.items() if key in reason), "")
         section = Section(model="", origin="safetensors", start=match.start())
         section.facts.append(UnreadableHeader(reason, cause, file_of_other_format(text, reason)))

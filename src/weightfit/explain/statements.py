@@ -375,12 +375,14 @@ says ``Layer expects 9 weight(s). Received 15 saved weight(s)``, and for a ``.ke
 ``Layer 'lstm_cell' expected 3 variables, but received 0 variables during loading``."""
 UNSUPPORTED_PRECISION = re.compile(
     r"\b(float16|bfloat16|half|fp16|bf16|fp8\w*|float8\w*)\b[^\n]{0,80}?\bnot\s+(?:be\s+)?supported|"
-    r"\b(?:not|n't)\s+support\s+(?:\w+\s+){0,2}(float16|bfloat16|fp16|bf16|fp8\w*)\b",
+    r"\b(?:not|n't)\s+support\s+(?:\w+\s+){0,2}(float16|bfloat16|fp16|bf16|fp8\w*)\b|"
+    r"data\s+type\s+'(bfloat16|float8\w*)'\s+not\s+understood",
     re.I,
 )
 """A loader or device refusing a precision (``Requested float16 compute type, but the
 target device or backend do not support efficient float16 computation``, ``fp8 scaled is
-not supported by this node``): the weights' or the requested dtype, not their values."""
+not supported by this node``; NumPy, which has no bfloat16, reading such weights: ``data
+type 'bfloat16' not understood``): the weights' or the requested dtype, not their values."""
 ARCHITECTURE_SAID = re.compile(
     r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers|"
     r"please\s+ensure\s+that\s+the\s+architectures\s+match",
@@ -403,7 +405,10 @@ UNKNOWN_ARCHITECTURE = re.compile(
     # entry).
     r"\bUnknown\s+model\s+\(([\w.\-]+)\)|Cannot\s+find\s+callable\s+([\w.\-]+)\s+in\s+hubconf|"
     # llama.cpp's vocabulary loader meeting a pre-tokenizer its release does not know.
-    r"unknown\s+pre-tokenizer\s+type:\s*['\"`]([\w.\-]+)['\"`]",
+    r"unknown\s+pre-tokenizer\s+type:\s*['\"`]([\w.\-]+)['\"`]|"
+    # A library's registry (fairseq's criteria, tasks, architectures) looked up with a name
+    # the checkpoint's saved arguments use.
+    r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'([\w.\-]+)'",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
@@ -449,7 +454,7 @@ BROKEN_FILE = re.compile(
     r"Deserialization|Length)?|InvalidOffset)|"
     r"(?i:header|file)\s+is\s+(?:empty|malformed|corrupt(?:ed)?|damaged)|"
     r"invalid\s+shape,\s+data\s+type,\s+or\s+offset\s+for\s+tensor|"
-    r"(?i:Protobuf\s+parsing\s+failed)|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
+    r"(?i:Protobuf\s+parsing\s+failed)|invalid\s+wire\s+type\s+\d+(?:\s+at\s+offset\s+\d+)?|INVALID_PROTOBUF|Unable\s+to\s+parse\s+proto|"
     r"DecodeError:\s+Error\s+parsing\s+message|"
     r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
@@ -572,12 +577,24 @@ NEWER_FORMAT = re.compile(
     # Paddle-Lite running a .nb model whose ops its release has no kernel for (the opt tool
     # of another release wrote it).
     r"kernel\s+for\s+'\w+'\s+is\s+not\s+supported\s+by\s+Paddle-Lite|"
+    # ncnn meeting a layer type its build does not register.
+    r"layer\s+\S+\s+not\s+exists\s+or\s+registered|"
+    # TorchScript's reader meeting a type or operator of a newer PyTorch in an archive's code.
+    r"Unknown\s+(?:type\s+name|builtin\s+op)\s+'[\w:.]+'(?=[\s\S]{0,400}?Serialized\s+File)|"
     # ONNX Runtime checking a node against its release's operator schema: more inputs, or
     # an attribute, than the operator version it implements takes.
     r"\(\S+\)\s+has\s+(?:input|output)\s+size\s+\d+\s+not\s+in\s+range\s+\[min=\d+,\s*"
     r"max=\d+\]|Unrecognized\s+attribute:\s+\w+\s+for\s+operator\s+\w+)|"
     r"(?P<codebase>(?i:is\s+not\s+forwards?\s+compatible\s+with)\s+\w[\w-]*)|"
     r"(?P<future>cannot\s+parse\s+future\s+versions?[^\n]{0,12}|"
+    # A runtime naming the newer release the file needs (Edge TPU's ``Package requires
+    # runtime version (14), which is newer than this runtime version (13)``), a parser the
+    # newer format version the file has (``ONNX model has a newer ir_version (0.0.6) than
+    # this parser was built against (0.0.5)``).
+    r"requires\s+(?:runtime|library)\s+version\s+\(?\d+\)?,?\s+which\s+is\s+newer\s+than\s+this"
+    r"[^\n]{0,40}|"
+    r"has\s+a\s+newer\s+(?:ir_)?version\s+\([^)\n]*\)\s+than\s+this\s+(?:parser|reader|runtime)"
+    r"[^\n]{0,40}|"
     # A value of the file that the reader's enumeration lacks (a newer quantization type;
     # llama.cpp's ``has invalid ggml type 39``).
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
@@ -600,6 +617,8 @@ NEWER_FORMAT = re.compile(
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
     r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+(?:model|file)\s+format\b|"
+    r"\bbelongs\s+to\s+a\s+different\s+version\s+of\s+the\s+(?:library|runtime|engine)\b|"
+    r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12}|"
