@@ -678,6 +678,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "files_named",
+        text_statements.files_named,
+        ("dtype_variant", "partitioned", "unknown", "version"),
+        after=("foreign_folder", "many_indexes"),
+        profiles=TEXT,
+    ),
+    Rule(
         "topic_words",
         text_quant.topic_words,
         ("quantization", "lora_mismatch"),
@@ -687,14 +694,8 @@ REGISTRY: tuple[Rule, ...] = (
             "stated_quantity",
             "broken_file",
             "foreign_folder",
+            "files_named",
         ),
-        profiles=TEXT,
-    ),
-    Rule(
-        "files_named",
-        text_statements.files_named,
-        ("dtype_variant", "partitioned", "unknown", "version"),
-        after=("topic_words", "many_indexes"),
         profiles=TEXT,
     ),
     Rule(
