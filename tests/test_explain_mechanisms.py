@@ -1292,6 +1292,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "registry_name": [("MingjieChen__DYGANVC__2", "version", {})],
     # A file that does not parse as the protobuf its reader takes.
     "protobuf_wire_type": [("lutzroeder__netron__171", "unrelated", {})],
+    # PyTorch's unpickler refusing a page's '<', pasted in title case.
+    "load_key_any_case": [("hkchengrex__CascadePSP__53", "partitioned", {})],
     # ONNX Runtime's parse failure on Git LFS pointers, in lower case.
     "protobuf_parse": [("huggingface__transformers.js__1025", "partitioned", {})],
     # LoRA keys in diffusers' naming that a loader mapped to none of its own names.

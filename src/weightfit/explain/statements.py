@@ -441,7 +441,7 @@ channels instead`` (outputs, inputs, then the channels fed)."""
 LATENT_WIDTH = 128
 """Fewest outputs of a diffusion model's first convolution (SD's UNet: 320; DiT: 1152)."""
 BROKEN_FILE = re.compile(
-    r"invalid\s+load\s+key,\s*'[^']*'|failed\s+finding\s+central\s+directory|"
+    r"(?i:invalid\s+load\s+key),\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
     # MXNet's reader running out of an NDArray file's data.
     r"Check\s+failed:\s+fi->Read\(\w+\)[^\n]*|"
