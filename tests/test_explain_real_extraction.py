@@ -656,3 +656,13 @@ def test_llama_cpps_unknown_pre_tokenizer_is_an_older_release() -> None:
     top = weightfit.explain(text).findings[0]
     assert top.category == "version"
     assert top.evidence["architecture"] == "qwen2"
+
+
+def test_keras_missing_a_saved_class_is_a_loading_error() -> None:
+    # keras/src/saving/serialization_lib.py: "Could not locate class '{class_name}'. Make
+    # sure custom classes are decorated with `@keras.saving.register_keras_serializable()`."
+    text = (
+        "TypeError: Could not locate class 'Functional'. Make sure custom classes are "
+        "decorated with `@keras.saving.register_keras_serializable()`."
+    )
+    assert weightfit.explain(text).findings[0].category == "unknown"

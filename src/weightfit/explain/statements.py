@@ -59,6 +59,8 @@ LOADING_ERROR = re.compile(
     r"assert\s+[\w.\[\]'\"]*\.shape\s*==\s*[\w.\[\]'\"]*\.shape|"
     r"does\s+not\s+have\s+the\s+required\s+variant\s+filenames|"
     r"Restoring\s+from\s+checkpoint\s+failed|Unsuccessful\s+TensorSliceReader\s+constructor|"
+    # Keras deserializing a saved model whose class it cannot find.
+    r"Could\s+not\s+locate\s+class\s+'\w+'|"
     r"Expected\s+token\s+\"[^\"\n]*\",\s+got\s+instead|"
     # A GGUF runtime expecting tensors of another GGML type (``expected IQ2_XXS expert tensors``).
     r"(?i:expected\s+(?:\w+\s+){0,2}?i?q[1-8]_\w+\s+(?:\w+\s+){0,2}?tensors?)|"
