@@ -1341,6 +1341,7 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "saic-vul__neural-textures__1",  # numpy: Failed to interpret file '...pkl' as a pickle
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
         "mrharicot__monodepth__42",  # TensorFlow: "... use a different restore operator?"
+        "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:

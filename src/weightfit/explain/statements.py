@@ -59,6 +59,8 @@ LOADING_ERROR = re.compile(
     r"assert\s+[\w.\[\]'\"]*\.shape\s*==\s*[\w.\[\]'\"]*\.shape|"
     r"does\s+not\s+have\s+the\s+required\s+variant\s+filenames|"
     r"Restoring\s+from\s+checkpoint\s+failed|Unsuccessful\s+TensorSliceReader\s+constructor|"
+    # A runtime's file constructor failing (MNN's ``NetInstance::createFromFile failed``).
+    r"\b\w*(?:create|load)\w*From(?:File|Path)\s+failed|"
     # Keras deserializing a saved model whose class it cannot find.
     r"Could\s+not\s+locate\s+class\s+'\w+'|"
     r"Expected\s+token\s+\"[^\"\n]*\",\s+got\s+instead|"
