@@ -1342,6 +1342,7 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
         "mrharicot__monodepth__42",  # TensorFlow: "... use a different restore operator?"
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
+        "dongyh20__Chain-of-Spot__2",  # LLaVA's builder: Unknown vision tower: /share/...
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:

@@ -59,6 +59,9 @@ LOADING_ERROR = re.compile(
     r"assert\s+[\w.\[\]'\"]*\.shape\s*==\s*[\w.\[\]'\"]*\.shape|"
     r"does\s+not\s+have\s+the\s+required\s+variant\s+filenames|"
     r"Restoring\s+from\s+checkpoint\s+failed|Unsuccessful\s+TensorSliceReader\s+constructor|"
+    # An app or builder failing on the model it was pointed at (LLaVA's vision tower).
+    r"problem\s+loading\s+(?:the\s+)?(?:pipeline|model|checkpoint|weights)|"
+    r"Unknown\s+vision\s+tower:|"
     # A runtime's file constructor failing (MNN's ``NetInstance::createFromFile failed``).
     r"\b\w*(?:create|load)\w*From(?:File|Path)\s+failed|"
     # Keras deserializing a saved model whose class it cannot find.
