@@ -625,6 +625,14 @@ NEWER_FORMAT = re.compile(
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
     r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+(?:model|file)\s+format\b|"
     r"\bbelongs\s+to\s+a\s+different\s+version\s+of\s+the\s+(?:library|runtime|engine)\b|"
+    # scikit-learn naming the release that pickled an estimator beside its own, and its tree
+    # nodes pickled by another release; XGBoost reading a model that is not its JSON;
+    # NumPy's pickled random-state constructors, whose arguments changed between releases.
+    r"Trying\s+to\s+unpickle\s+estimator\s+\w+\s+from\s+version\s+[\w.\-]+\s+when\s+using\s+"
+    r"version\s+[\w.\-]+|\bInconsistentVersionWarning\b|"
+    r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
+    r"Check\s+failed:\s+str\[0\]\s*==\s*'\{'[^\n]{0,12}|"
+    r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30}|"
     r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
