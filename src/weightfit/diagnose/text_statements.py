@@ -537,7 +537,8 @@ def fed_channels(ctx: Context) -> None:
 
 
 MODEL_REGISTRY = re.compile(
-    r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b|\b[A-Z_]*REGISTRY\w*\b[^\n]*\["
+    r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b|\b[A-Z_]*REGISTRY\w*\b[^\n]*\[|"
+    r"a\s+model\s+from\s+the\s+registry"
 )
 """timm's and torch.hub's words for a model name their registry lacks, or a registry indexed."""
 

@@ -413,8 +413,10 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"\bUnknown\s+model\s+\(([\w.\-]+)\)|Cannot\s+find\s+callable\s+([\w.\-]+)\s+in\s+hubconf|"
     # llama.cpp's vocabulary loader meeting a pre-tokenizer its release does not know.
     r"unknown\s+pre-tokenizer\s+type:\s*['\"`]([\w.\-]+)['\"`]|"
-    # A library's registry (fairseq's criteria, tasks, architectures) looked up with a name
-    # the checkpoint's saved arguments use.
+    # A library's registry (fairseq's criteria, tasks, architectures; fairchem's models)
+    # looked up with a name the checkpoint's saved arguments use.
+    r"Failed\s+to\s+find\s+the\s+model\s+'([\w.\-]+)'\.\s+You\s+may\s+either\s+use\s+a\s+model\s+"
+    r"from\s+the\s+registry|"
     r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'([\w.\-]+)'",
     re.I,
 )
@@ -632,6 +634,8 @@ NEWER_FORMAT = re.compile(
     r"version\s+[\w.\-]+|\bInconsistentVersionWarning\b|"
     r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
     r"Check\s+failed:\s+str\[0\]\s*==\s*'\{'[^\n]{0,12}|"
+    r"Check\s+failed:\s+header\s*==\s*serialisation_header_|"
+    r"serialized\s+model\s+\([^)\n]*\)\s+generated\s+by\s+older\s+XGBoost|"
     r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30}|"
     r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
@@ -1341,7 +1345,8 @@ def facts(text: str) -> Facts:
     found.stated = _stated_quantity(text)
     newer = NEWER_FORMAT.search(text)
     if newer is not None:
-        found.newer_format, found.newer_reader = newer.group(0), str(newer.lastgroup)
+        found.newer_format = " ".join(newer.group(0).split())
+        found.newer_reader = str(newer.lastgroup)
     elif containers := _ggml_containers(text):
         found.newer_format, found.newer_reader = containers, "ggml_container"
     elif (decode := PYTHON2_STRINGS.search(text)) and (
