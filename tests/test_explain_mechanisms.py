@@ -1286,6 +1286,20 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("snakers4__silero-vad__178", "version", {}),
         ("PaddlePaddle__PaddleOCR__7660", "version", {}),
     ],
+    # Classic model files read by another release: scikit-learn naming the release that
+    # pickled an estimator (its warning alone too) or refusing its tree nodes' dtype,
+    # XGBoost refusing a model that is not its JSON or a pickle of an older release.
+    "classic_model_release": [
+        ("3DBAG__3dbag-pipeline__196", "version", {}),
+        ("apoorva-dave__LicensePlateDetector__16", "version", {}),
+        ("alexcritschristoph__VRCA__2", "version", {}),
+        ("LinkedInLearning__practical-python-for-algorithmic-trading-4403633__7", "version", {}),
+        ("XiaoTaoWang__NeoLoopFinder__66", "version", {}),
+        ("Zhengzhong-You__RouteOpt__8", "version", {}),
+        ("dmlc__xgboost__11758", "version", {}),
+        ("TVect__mol_property__1", "version", {}),
+        ("dmlc__xgboost__5235", "version", {}),
+    ],
     # NumPy, which has no bfloat16, reading bfloat16 weights.
     "numpy_bfloat16": [("jundot__omlx__1767", "dtype_variant", {})],
     # A registry looked up with a name the checkpoint's saved arguments use.

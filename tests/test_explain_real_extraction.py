@@ -666,3 +666,13 @@ def test_keras_missing_a_saved_class_is_a_loading_error() -> None:
         "decorated with `@keras.saving.register_keras_serializable()`."
     )
     assert weightfit.explain(text).findings[0].category == "unknown"
+
+
+def test_numpys_pickled_random_state_of_another_release_is_a_version_change() -> None:
+    # numpy/random/_pickle.py: the constructors a pickled RandomState names took other
+    # arguments in other NumPy releases; Python's own words when the count differs.
+    text = (
+        'File "train.py", line 12, in load\n    predictor = pickle.load(f)\n'
+        "TypeError: __randomstate_ctor() takes from 0 to 1 positional arguments but 2 were given"
+    )
+    assert weightfit.explain(text).findings[0].category == "version"
