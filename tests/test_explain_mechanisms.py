@@ -1300,6 +1300,26 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("TVect__mol_property__1", "version", {}),
         ("dmlc__xgboost__5235", "version", {}),
     ],
+    # Each reading of a refused format says its own "since" (a group of the pattern nested
+    # in another said the outer one's): an MXNet symbol, a package built for another
+    # release, objects pickled by another release (stable-baselines3's saved schedules).
+    "format_reading": [
+        (
+            "apache__mxnet__2201",
+            "version",
+            {"format_since": "the MXNet release that exported the symbol"},
+        ),
+        (
+            "explosion__spaCy__5983",
+            "version",
+            {"format_since": "the library release the package names"},
+        ),
+        (
+            "DLR-RM__stable-baselines3__1122",
+            "version",
+            {"format_since": "the library release that pickled the file"},
+        ),
+    ],
     # NumPy, which has no bfloat16, reading bfloat16 weights.
     "numpy_bfloat16": [("jundot__omlx__1767", "dtype_variant", {})],
     # A registry looked up with a name the checkpoint's saved arguments use.

@@ -196,6 +196,21 @@ FORMAT_VERSIONS = {
         "use the runtime release the model was converted for (or convert the model again "
         "with the installed release's converter)",
     ),
+    "asserted": (
+        "the reader checks the version field of the object it unpickles and the file holds "
+        "another: it was saved by another release of the code",
+        "another release of the code that saved the file",
+        "load it with the code release that saved it, or convert it with that release's "
+        "upgrade script",
+    ),
+    "pickled_release": (
+        "the file holds objects pickled whole by another release of their library (or of "
+        "Python): an object keeps the layout its class had when it was saved",
+        "the library release that pickled the file",
+        "load it with the release that saved it and save it again in the library's own "
+        "portable format (XGBoost's Booster.save_model, scikit-learn's skops), or retrain "
+        "with the installed release",
+    ),
     "stated": (
         "the runtime refuses the version of the file's format: files are read by the runtime "
         "release their converter matches, and the converter that wrote this one was another",

@@ -622,21 +622,24 @@ NEWER_FORMAT = re.compile(
     # spaCy 3 opening a model package of spaCy 2, which has no config.cfg.
     r"\[E053\]\s+Could\s+not\s+read\s+config\.cfg|File\s+format\s+not\s+supported:[^\n]{0,200}?"
     r"only\s+supports|legacy\s+\w+\s+format\s+is\s+not\s+supported))|"
+    # Objects pickled whole by another release of their library: scikit-learn naming the
+    # release that pickled an estimator beside its own, or refusing its tree nodes' dtype;
+    # XGBoost's pickles of an older release; stable-baselines3's saved objects (schedules
+    # cloudpickled as code by another Python); NumPy's random-state constructors.
+    r"(?P<pickled_release>Trying\s+to\s+unpickle\s+estimator\s+\w+\s+from\s+version\s+[\w.\-]+\s+"
+    r"when\s+using\s+version\s+[\w.\-]+|\bInconsistentVersionWarning\b|"
+    r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
+    r"Check\s+failed:\s+header\s*==\s*serialisation_header_|"
+    r"serialized\s+model\s+\([^)\n]*\)\s+generated\s+by\s+older\s+XGBoost|"
+    r"Could\s+not\s+deserialize\s+object\s+\w+|"
+    r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30})|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
     r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+(?:model|file)\s+format\b|"
     r"\bbelongs\s+to\s+a\s+different\s+version\s+of\s+the\s+(?:library|runtime|engine)\b|"
-    # scikit-learn naming the release that pickled an estimator beside its own, and its tree
-    # nodes pickled by another release; XGBoost reading a model that is not its JSON;
-    # NumPy's pickled random-state constructors, whose arguments changed between releases.
-    r"Trying\s+to\s+unpickle\s+estimator\s+\w+\s+from\s+version\s+[\w.\-]+\s+when\s+using\s+"
-    r"version\s+[\w.\-]+|\bInconsistentVersionWarning\b|"
-    r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
+    # XGBoost reading a model file that is not the JSON its release writes.
     r"Check\s+failed:\s+str\[0\]\s*==\s*'\{'[^\n]{0,12}|"
-    r"Check\s+failed:\s+header\s*==\s*serialisation_header_|"
-    r"serialized\s+model\s+\([^)\n]*\)\s+generated\s+by\s+older\s+XGBoost|"
-    r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30}|"
     r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
@@ -644,7 +647,7 @@ NEWER_FORMAT = re.compile(
     # A loader naming the file's format version beside its own (metatrain's ``the checkpoint
     # is using version 14, while the current version is 11``).
     r"(?i:\b(?:checkpoint|file|model)\s+(?:is\s+using|uses|has)\s+(?:\w+\s+)?version\s+\d+,?\s+"
-    r"(?:while|but|and)\s+(?:the\s+)?current\s+(?:\w+\s+)?version\s+is\s+\d+))|"
+    r"(?:while|but|and)\s+(?:the\s+)?current\s+(?:\w+\s+)?version\s+is\s+\d+)))|"
     # MXNet reading a network's symbol file (``-symbol.json``) another release wrote: a
     # field its JSON reader does not know, an operator parameter it cannot parse.
     r"(?P<symbol>JSONReader:\s+Unknown\s+field\s+\w+|"
@@ -655,7 +658,7 @@ NEWER_FORMAT = re.compile(
     r"(?P<built_for>requires\s+[\w\-]+\s+v?[\d.]+[^\n]{0,20}?\s+and\s+is\s+incompatible\s+with\s+"
     r"the\s+current\s+[\w\-]+\s+version[^\n]{0,12})|"
     # A reader asserting the version field of the object it unpickles.
-    r"assert\s+\w+\[[\"'](?:format_)?version[\"']\]\s*(?:==|in\b|<=?|>=?)[^\n]{0,20})"
+    r"(?P<asserted>assert\s+\w+\[[\"'](?:format_)?version[\"']\]\s*(?:==|in\b|<=?|>=?)[^\n]{0,20})"
 )
 """A reader meeting a file written by another version of its format: PyTorch before 1.6
 reading the zip format ``torch.save`` writes since 1.6, or a newer zip format version than
