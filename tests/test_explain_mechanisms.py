@@ -1323,7 +1323,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # NumPy, which has no bfloat16, reading bfloat16 weights.
     "numpy_bfloat16": [("jundot__omlx__1767", "dtype_variant", {})],
     # A registry looked up with a name the checkpoint's saved arguments use.
-    "registry_name": [("MingjieChen__DYGANVC__2", "version", {})],
+    "registry_name": [
+        ("MingjieChen__DYGANVC__2", "version", {}),
+        ("facebookresearch__fairchem__462", "version", {"architecture": "sphere80"}),
+    ],
     # A file that does not parse as the protobuf its reader takes.
     "protobuf_wire_type": [("lutzroeder__netron__171", "unrelated", {})],
     # A tensor missing from the one piece of a split GGUF the loader was given: the pieces a
