@@ -635,27 +635,32 @@ LLAMA_CPP_LOAD_FAILED = "llama_load_model_from_file: failed to load model\n"
 """The line llama.cpp logs after any loader error (llama.cpp src/llama.cpp)."""
 
 
-def test_llama_cpps_missing_metadata_key_is_the_converters_release() -> None:
-    # llama-model-loader.cpp: format("key not found in model: %s", key); the next record
-    # is the logger's own line, never the rest of the key.
-    text = (
-        "llama_model_load: error loading model: error loading model hyperparameters: "
-        "key not found in model: llama.context_length\n" + LLAMA_CPP_LOAD_FAILED
-    )
+@pytest.mark.parametrize(
+    ("error", "key", "value"),
+    [
+        # llama-model-loader.cpp: format("key not found in model: %s", key); the next
+        # record is the logger's own line, never the rest of the key.
+        (
+            "error loading model hyperparameters: key not found in model: llama.context_length",
+            "entry",
+            "llama.context_length",
+        ),
+        # llama-vocab.cpp: format("unknown pre-tokenizer type: '%s'", tokenizer_pre).
+        (
+            "error loading model vocabulary: unknown pre-tokenizer type: 'qwen2'",
+            "architecture",
+            "qwen2",
+        ),
+    ],
+    ids=["missing-metadata-key", "unknown-pre-tokenizer"],
+)
+def test_llama_cpps_refusals_are_the_converters_or_its_own_release(
+    error: str, key: str, value: str
+) -> None:
+    text = f"llama_model_load: error loading model: {error}\n" + LLAMA_CPP_LOAD_FAILED
     top = weightfit.explain(text).findings[0]
     assert top.category == "version"
-    assert top.evidence["entry"] == "llama.context_length"
-
-
-def test_llama_cpps_unknown_pre_tokenizer_is_an_older_release() -> None:
-    # llama-vocab.cpp: format("unknown pre-tokenizer type: '%s'", tokenizer_pre).
-    text = (
-        "llama_model_load: error loading model: error loading model vocabulary: "
-        "unknown pre-tokenizer type: 'qwen2'\n" + LLAMA_CPP_LOAD_FAILED
-    )
-    top = weightfit.explain(text).findings[0]
-    assert top.category == "version"
-    assert top.evidence["architecture"] == "qwen2"
+    assert top.evidence[key] == value
 
 
 def test_keras_missing_a_saved_class_is_a_loading_error() -> None:
