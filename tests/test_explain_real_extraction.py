@@ -681,3 +681,36 @@ def test_numpys_pickled_random_state_of_another_release_is_a_version_change() ->
         "TypeError: __randomstate_ctor() takes from 0 to 1 positional arguments but 2 were given"
     )
     assert weightfit.explain(text).findings[0].category == "version"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kind"),
+    [
+        (
+            "RuntimeError: Unknown model (vit_giant_patch14_dinov2)",
+            "vit_giant_patch14_dinov2",
+            "registry",
+        ),
+        (
+            "ValueError: Tokenizer class Qwen2Tokenizer does not exist or is not currently "
+            "imported.",
+            "Qwen2Tokenizer",
+            "tokenizer",
+        ),
+        (
+            "error loading model vocabulary: unknown pre-tokenizer type: 'qwen2'",
+            "qwen2",
+            "pre_tokenizer",
+        ),
+        (
+            "ValueError: The checkpoint you are trying to load has model type `qwen3` but "
+            "Transformers does not recognize this architecture.",
+            "qwen3",
+            "architecture",
+        ),
+    ],
+    ids=["timm-registry", "tokenizer-class", "pre-tokenizer", "model-type"],
+)
+def test_an_unknown_name_keeps_the_kind_its_loader_said(text: str, name: str, kind: str) -> None:
+    said = facts(text)
+    assert (said.unknown_architecture, said.unknown_kind) == (name, kind)

@@ -16,6 +16,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.findings import Category, Finding
+from weightfit.formats.containers import TORCHSCRIPT_NAMESPACE
 from weightfit.knowledge import pickled_classes
 
 
@@ -56,10 +57,6 @@ def missing_class(ctx: Context) -> None:
             ),
         )
     )
-
-
-TORCHSCRIPT_NAMESPACE = "__torch__"
-"""The module TorchScript names its compiled classes under, which no Python package defines."""
 
 
 def _torchscript_pickle(module: str) -> Finding:
@@ -536,15 +533,16 @@ def fed_channels(ctx: Context) -> None:
     )
 
 
-MODEL_REGISTRY = re.compile(
-    r"\bUnknown\s+model\s+\(|\bin\s+hubconf\b|\b[A-Z_]*REGISTRY\w*\b[^\n]*\[|"
-    r"a\s+model\s+from\s+the\s+registry"
-)
-"""timm's and torch.hub's words for a model name their registry lacks, or a registry indexed."""
-
-
-PRE_TOKENIZER = re.compile(r"unknown\s+pre-tokenizer\s+type", re.I)
-"""llama.cpp's words for a tokenizer's pre-tokenizer its release does not know."""
+UNKNOWN_KINDS = {
+    "architecture": ("the architecture", ""),
+    "tokenizer": (
+        "the tokenizer class",
+        ", or a package that class needs (sentencepiece) is missing",
+    ),
+    "pre_tokenizer": ("the pre-tokenizer", ""),
+    "registry": ("the registered name", ", or a later release renamed it"),
+}
+"""What a loader says it does not know, as the finding names it, and what else explains it."""
 
 
 def unknown_architecture(ctx: Context) -> None:
@@ -555,17 +553,7 @@ def unknown_architecture(ctx: Context) -> None:
     name = facts.unknown_architecture
     # A tokenizer class also goes unimported when a package it needs is missing; a model
     # registry's name (timm, torch.hub) may have been renamed since as well as added later.
-    tokenizer = name.endswith(("Tokenizer", "TokenizerFast"))
-    registry = MODEL_REGISTRY.search(facts.text) is not None
-    what, besides = (
-        ("the tokenizer class", ", or a package that class needs (sentencepiece) is missing")
-        if tokenizer
-        else ("the pre-tokenizer", "")
-        if PRE_TOKENIZER.search(facts.text)
-        else ("the registered name", ", or a later release renamed it")
-        if registry
-        else ("the architecture", "")
-    )
+    what, besides = UNKNOWN_KINDS[facts.unknown_kind or "architecture"]
     ctx.add(
         Finding(
             category="version",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from weightfit import knowledge
 from weightfit.diagnose._facts import DEFAULT_CHANGED, METADATA_ENTRIES, index_pattern, indexed
 from weightfit.explain.spaces import SpaceMismatch, space_mismatch
+from weightfit.formats.containers import TORCHSCRIPT_NAMESPACE
 
 KEY_ERROR = re.compile(
     r"KeyError:\s*(?:([\"'])(?P<quoted>[^\"'\s]+)(?:\1|$)|"
@@ -399,25 +400,29 @@ ARCHITECTURE_SAID = re.compile(
 architecture (fairseq's ``Cannot load model parameters from checkpoint X; please ensure that
 the architectures match``)."""
 UNKNOWN_ARCHITECTURE = re.compile(
-    r"model\s+type\s+['\"`]([\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+recognize|"
-    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`]([\w.\-]+)['\"`]|"
+    r"model\s+type\s+['\"`](?P<architecture1>[\w.\-]+)['\"`]\s+but\s+Transformers\s+does\s+not\s+"
+    r"recognize|"
+    r"unknown\s+(?:model\s+)?architecture:?\s*['\"`](?P<architecture2>[\w.\-]+)['\"`]|"
     r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?(?:\s+type)?[^\n]*?(?:got|:)\s*\[?\s*"
-    r"['\"`]([\w.\-]+)['\"`]|"
-    r"Architecture\s+['\"`]([\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
-    r"Model\s+type\s+['\"`]?([\w.\-]+?)['\"`]?\s+(?:is\s+)?not\s+supported|"
-    r"architectures?\s+\[?\s*['\"]([\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+supported|"
-    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'([\w.\-]+)'|"
-    r"Tokenizer\s+class\s+([\w.]+)\s+does\s+not\s+exist\s+or\s+is\s+not\s+currently\s+imported|"
+    r"['\"`](?P<architecture3>[\w.\-]+)['\"`]|"
+    r"Architecture\s+['\"`](?P<architecture4>[\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"Model\s+type\s+['\"`]?(?P<architecture5>[\w.\-]+?)['\"`]?\s+(?:is\s+)?not\s+supported|"
+    r"architectures?\s+\[?\s*['\"](?P<architecture6>[\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+"
+    r"supported|"
+    r"CONFIG_MAPPING\[[^\n]*\][\s\S]{0,600}?KeyError:\s*'(?P<architecture7>[\w.\-]+)'|"
+    r"Tokenizer\s+class\s+(?P<tokenizer>[\w.]+)\s+does\s+not\s+exist\s+or\s+is\s+not\s+currently\s+"
+    r"imported|"
     # timm's and torch.hub's registries lacking a model name (an older release, or a renamed
     # entry).
-    r"\bUnknown\s+model\s+\(([\w.\-]+)\)|Cannot\s+find\s+callable\s+([\w.\-]+)\s+in\s+hubconf|"
+    r"\bUnknown\s+model\s+\((?P<registry1>[\w.\-]+)\)|"
+    r"Cannot\s+find\s+callable\s+(?P<registry2>[\w.\-]+)\s+in\s+hubconf|"
     # llama.cpp's vocabulary loader meeting a pre-tokenizer its release does not know.
-    r"unknown\s+pre-tokenizer\s+type:\s*['\"`]([\w.\-]+)['\"`]|"
+    r"unknown\s+pre-tokenizer\s+type:\s*['\"`](?P<pre_tokenizer>[\w.\-]+)['\"`]|"
     # A library's registry (fairseq's criteria, tasks, architectures; fairchem's models)
     # looked up with a name the checkpoint's saved arguments use.
-    r"Failed\s+to\s+find\s+the\s+model\s+'([\w.\-]+)'\.\s+You\s+may\s+either\s+use\s+a\s+model\s+"
-    r"from\s+the\s+registry|"
-    r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'([\w.\-]+)'",
+    r"Failed\s+to\s+find\s+the\s+model\s+'(?P<registry3>[\w.\-]+)'\.\s+You\s+may\s+either\s+use\s+"
+    r"a\s+model\s+from\s+the\s+registry|"
+    r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'(?P<registry4>[\w.\-]+)'",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
@@ -625,7 +630,7 @@ NEWER_FORMAT = re.compile(
     # Objects pickled whole by another release of their library: scikit-learn naming the
     # release that pickled an estimator beside its own, or refusing its tree nodes' dtype;
     # XGBoost's pickles of an older release; stable-baselines3's saved objects (schedules
-    # cloudpickled as code by another Python); NumPy's random-state constructors.
+    # serialised as code by another Python); NumPy's random-state constructors.
     r"(?P<pickled_release>Trying\s+to\s+unpickle\s+estimator\s+\w+\s+from\s+version\s+[\w.\-]+\s+"
     r"when\s+using\s+version\s+[\w.\-]+|\bInconsistentVersionWarning\b|"
     r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
@@ -986,6 +991,9 @@ class Facts:
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
         unknown_architecture: The architecture a loader says it does not know (``qwen3``).
+        unknown_kind: What that name is: ``architecture``, ``tokenizer`` (a tokenizer class),
+            ``pre_tokenizer`` (llama.cpp's) or ``registry`` (a name a library's registry
+            lacks: timm, torch.hub, fairseq, fairchem).
         matmul: ``(rows, width fed, width read)`` of ``mat1 and mat2 shapes cannot be
             multiplied (308x2048 and 768x320)``.
         input_channels: ``(the UNet takes, the pipeline feeds)`` of diffusers' inpainting
@@ -1094,6 +1102,7 @@ class Facts:
     called_hook: bool = False
     input_channels: tuple[int, int] | None = None
     unknown_architecture: str = ""
+    unknown_kind: str = ""
     matmul: tuple[int, int, int] | None = None
     stated: tuple[str, int, int] | None = None
     newer_format: str = ""
@@ -1157,6 +1166,7 @@ class Facts:
             "absent_part": self.absent_part,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
+            "unknown_kind": self.unknown_kind,
             "matmul": list(self.matmul) if self.matmul else None,
             "stated": list(self.stated) if self.stated else None,
             "newer_format": self.newer_format,
@@ -1281,7 +1291,7 @@ def facts(text: str) -> Facts:
         module = NO_MODULE.search(text)
         # TorchScript's namespace for compiled classes is only ever looked up by an unpickler.
         if module is not None and (
-            UNPICKLING.search(text) or module.group(1).split(".", 1)[0] == "__torch__"
+            UNPICKLING.search(text) or module.group(1).split(".", 1)[0] == TORCHSCRIPT_NAMESPACE
         ):
             found.missing_class = ("", module.group(1))
     if (
@@ -1330,11 +1340,15 @@ def facts(text: str) -> Facts:
         found.unsupported_precision = next(g for g in precision.groups() if g).lower()
     unknown = UNKNOWN_ARCHITECTURE.search(text)
     if unknown is not None:
-        found.unknown_architecture = next(g for g in unknown.groups() if g)
+        kind, found.unknown_architecture = next(
+            (k, v) for k, v in unknown.groupdict().items() if v is not None
+        )
+        found.unknown_kind = kind.rstrip("0123456789")
     elif TRANSFORMERS_CONTEXT.search(text):
         # transformers looking a model type up in its own table: a release older than it.
         model_types = knowledge.model_types()
         found.unknown_architecture = next((k for k in found.key_errors if k in model_types), "")
+        found.unknown_kind = "architecture" if found.unknown_architecture else ""
     product = MATMUL.search(text)
     if product is not None:
         numbers = [int(n) for n in product.groups()]

@@ -294,7 +294,9 @@ def _module_state(node: Any) -> dict[Any, Any] | None:
 
 
 _REGISTRIES = ("_parameters", "_buffers", "_modules")
-_SCRIPT = "__torch__."
+TORCHSCRIPT_NAMESPACE = "__torch__"
+"""The module TorchScript names its compiled classes under, which no Python package defines."""
+_SCRIPT = f"{TORCHSCRIPT_NAMESPACE}."
 
 
 class _Walker:
