@@ -101,6 +101,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("bojone__t5_in_bert4keras__2", "partitioned", {}),
         ("zihangdai__xlnet__85", "unrelated", {}),
     ],
+    # TensorFlow's reader failing its precondition on the path it was given: no checkpoint
+    # there at all (a folder, another download), never a cut index.
+    "tf_path_without_checkpoint": [("mrharicot__monodepth__42", "unrelated", {})],
     # A native reader finding no file at a path with non-ASCII characters: the file may be
     # there (a Windows user name in Chinese), no cause among the weights'.
     "non_ascii_path": [
@@ -1377,7 +1380,6 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "alphacep__vosk-api__1090",  # ERROR (VoskAPI...) Folder ... does not contain model files
         "saic-vul__neural-textures__1",  # numpy: Failed to interpret file '...pkl' as a pickle
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
-        "mrharicot__monodepth__42",  # TensorFlow: "... use a different restore operator?"
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
         "dongyh20__Chain-of-Spot__2",  # LLaVA's builder: Unknown vision tower: /share/...
     ],

@@ -405,6 +405,14 @@ BREAKS = (
         0.55,
     ),
     Break(
+        lambda said: "Failed precondition" in said,
+        True,
+        "a path that holds no TensorFlow checkpoint: TensorFlow could not open it as a "
+        "checkpoint at all (a folder, or a file of another kind, such as results or a model "
+        "in another format, where the checkpoint's prefix belongs)",
+        0.45,
+    ),
+    Break(
         lambda said: "vertex size" in said,
         True,
         "a PLY file whose vertices hold other properties than the reader's layout (a "

@@ -651,13 +651,16 @@ SHARD_FILE = re.compile(
     r"global_step\d+|__\d+_\d+\.distcp|optim_states|consolidated\.\d+\.pth|"
     r"SHARDED_STATE_DICT|ShardedTensor|\bweight_map\b|\bzero_?3\b|stage\s*3\b|"
     r"\bshards?\b|\bincomplete\b|[/\\]\.metadata\b|referenced\s+in\s+(?:the\s+)?index|"
-    r"invalid\s+split\s+file|\.data-\d{5}-of-\d{5}\b|checkpoint\s+files\s+\S+\.index\b",
+    r"invalid\s+split\s+file|\.data-\d{5}-of-\d{5}\b|checkpoint\s+files\s+\S+\.index\b|"
+    r"latest_checkpointed_iteration\.txt|latest_universal\b|\blatest['\"`]?\s+file\b|"
+    r"\bis\s+not\s+a\s+distributed\s+checkpoint\b|\bShardedObjects?\b",
     re.I,
 )
 """Files of a sharded or distributed save (shards, indexes, DeepSpeed / DCP pieces, the
 ``.metadata`` file of a torch.distributed.checkpoint folder, a piece of a split GGUF that
 llama.cpp refuses, a TensorFlow checkpoint's ``.data-00000-of-00001`` or ``.index`` piece
-where readers take the prefix)."""
+where readers take the prefix, the file naming a distributed save's newest step:
+DeepSpeed's ``latest``, Megatron's ``latest_checkpointed_iteration.txt``)."""
 
 
 NO_WEIGHTS_FILE = re.compile(

@@ -63,6 +63,9 @@ LOADING_ERROR = re.compile(
     # An app or builder failing on the model it was pointed at (LLaVA's vision tower).
     r"problem\s+loading\s+(?:the\s+)?(?:pipeline|model|checkpoint|weights)|"
     r"Unknown\s+vision\s+tower:|"
+    # A distributed save's folder without the file naming its newest step (DeepSpeed's
+    # ``Unable to find latest file``, Megatron's ``latest_checkpointed_iteration.txt``).
+    r"Unable\s+to\s+find\s+['\"`]?latest['\"`]?\s+file|latest_checkpointed_iteration\.txt|"
     # A runtime's file constructor failing (MNN's ``NetInstance::createFromFile failed``).
     r"\b\w*(?:create|load)\w*From(?:File|Path)\s+failed|"
     # Keras deserializing a saved model whose class it cannot find.
@@ -462,6 +465,9 @@ BROKEN_FILE = re.compile(
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
     r"inline_container\.cc:\d+\]\s*\.?\s*file\s+not\s+found:\s*\S+|"
     r"archive\s+is\s+corrupted|"
+    # TensorFlow's checkpoint reader given a path that is no checkpoint (a folder, a file of
+    # another kind): ``Failed precondition: PATH: perhaps your file is in a different ...``.
+    r"Failed\s+precondition:[^\n]{0,300}?perhaps\s+your\s+file\s+is\s+in\s+a\s+different\s+file\s+format|"
     r"unexpected\s+EOF|file\s+(?:is\s+)?truncated|(?i:truncated\s+file)\b|not\s+a\s+zip\s+file|\bshort\s+read\b|"
     r"storage\s+has\s+wrong\s+(?:byte\s+)?size|Invalid\s+magic\s+number;\s+corrupt\s+file|"
     r"(?i:MetadataIncompleteBuffer|HeaderTooLarge|HeaderTooSmall|InvalidHeader(?:Start|"
@@ -493,7 +499,7 @@ BROKEN_FILE = re.compile(
     # NumPy finding neither an .npz archive nor an .npy array in a file named one.
     r"Failed\s+to\s+interpret\s+file\s+['\"][^'\"\n]*\.np[yz]['\"]\s+as\s+a\s+pickle|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
-    r"invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
+    r"invalid\s+magic\s+characters:?\s+'[^'\n]{4}'|invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch|invalid\s+hash\s+value)|"
     r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
@@ -613,6 +619,9 @@ NEWER_FORMAT = re.compile(
     # llama.cpp's ``has invalid ggml type 39``).
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
     r"invalid\s+ggml\s+type\s+\d+|"
+    # A reader naming the newest format version it reads (ggml's ``this GGUF file is version
+    # 4 but this software only supports up to version 3``).
+    r"\bis\s+version\s+\d+\s+but\s+this\s+\w+\s+only\s+supports\s+up\s+to\s+version\s+\d+|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
     # Hugging Face tokenizers reading a tokenizer.json a newer release wrote; a protobuf
     # message (a model's JSON or text config) with a field the reader's schema lacks.
@@ -624,6 +633,11 @@ NEWER_FORMAT = re.compile(
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
     r"is\s+stored\s+using\s+TF\s*1\.x\s+format|"
+    # A reader dropping an old generation of its format (``GGUFv1 is no longer supported``).
+    r"\b[A-Za-z]+v\d+\s+is\s+no\s+longer\s+supported\b|"
+    # bitsandbytes reading int8 weights serialized by its releases before 0.43 in a GPU
+    # tile layout (``col_turing``, ``col_ampere``) where it now keeps plain rows.
+    r"Only\s+'row'\s+weight\s+format\s+is\s+supported,\s+got\s+col_\w+|"
     # spaCy 3 opening a model package of spaCy 2, which has no config.cfg.
     r"\[E053\]\s+Could\s+not\s+read\s+config\.cfg|File\s+format\s+not\s+supported:[^\n]{0,200}?"
     r"only\s+supports|legacy\s+\w+\s+format\s+is\s+not\s+supported))|"
@@ -646,6 +660,10 @@ NEWER_FORMAT = re.compile(
     # XGBoost reading a model file that is not the JSON its release writes.
     r"Check\s+failed:\s+str\[0\]\s*==\s*'\{'[^\n]{0,12}|"
     r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
+    # A loader refusing the format version a checkpoint records (DeepSpeed's ``checkpoint
+    # version: 3.0 is not supported``, Megatron's ``checkpoint versions do not match``).
+    r"\bcheckpoint\s+version\s*:?\s*v?[\d.]+\s+is\s+not\s+supported|"
+    r"\bcheckpoint\s+versions\s+do\s+not\s+match\b|"
     r"\b(?:unsupported|invalid|unknown)\s+(?:GGUF|GGML|GGJT|ONNX|checkpoint|pickle)\s+version\b"
     r"[^\n]{0,30}|expected\s+(?:GGUF|GGML|file|format|model)\s+version\s+'?\d+'?,?\s+but\s+got"
     r"[^\n]{0,12}|"
@@ -781,10 +799,11 @@ NESTED_VALUE = re.compile(
 (safetensors' ``expected torch.Tensor but received <class 'dict'>``, fvcore's ``Unsupported
 type found in checkpoint! model: <class 'dict'>``)."""
 QUANTITY = re.compile(
-    r"\b(?:(?P<vocab>vocab(?:ulary)?(?:[\s_]size)?|n_vocab|char(?:acter)?[\s_]?list|charset|"
+    r"\b(?:(?P<vocab>(?:padded_)?vocab(?:ulary)?(?:[\s_]size)?|n_vocab|char(?:acter)?[\s_]?list|charset|"
     r"alphabet(?:[\s_]size)?|n_symbols|num[\s_](?:chars|symbols))|"
-    r"(?P<parallel>world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
-    r"tensor[\s_-]parallel(?:[\s_]size)?|tp[\s_]size|num[\s_]shards)|"
+    r"(?P<parallel>(?:mp_)?world[\s_]size|MP|model[\s_-]parallel(?:[\s_]size)?|"
+    r"(?:tensor|pipeline)[\s_-](?:model[\s_-])?parallel(?:[\s_]size)?|tp[\s_]size|"
+    r"num[\s_]shards)|"
     r"(?P<width>normalized_shape|hidden[\s_]size|d_model|n_embd|embed(?:ding)?[\s_]dim)|"
     r"(?P<classes>num[\s_]classes|num[\s_]labels|n_classes)|"
     r"(?P<layers>num[\s_](?:hidden[\s_])?layers|n_layers?)|"
@@ -797,7 +816,9 @@ character list too), parallel degree, width,
 classes, layers, the tensors a file holds, the input channels a checkpoint was trained on."""
 CHECKPOINT_WORD = re.compile(r"checkpoint|pretrained|weights|saved\s+model", re.I)
 """Words that make a count of channels the checkpoint's, not an image's colour mode."""
-DIFFER_CUE = re.compile(r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer", re.I)
+DIFFER_CUE = re.compile(
+    r"mismatch|\bbut\b|expected|does\s*n[o']t\s+match|!=|\bdiffer|\bnot\s+equal\b", re.I
+)
 PATH_WORD = re.compile(r"\S*[/\\]\S*|\S+\.(?:model|json|bin|pth?|gguf|safetensors)\b")
 HEADER_NUMBER = re.compile(
     r"(?:version|magic|header(?:\s+size|\s+length)?)\D{0,40}?\bv?(\d{8,10})\b", re.I
@@ -1620,6 +1641,9 @@ GGML_FILE = re.compile(
 )
 """A GGML-family model file: a ``.gguf``, or a ``.bin`` named for GGML or a GGML quantization
 type (``vicuna-13b-q4_0.bin``)."""
+MAGIC_CHARACTERS = re.compile(r"invalid\s+magic\s+characters:?\s+'([^'\n]{4})'")
+"""A reader printing the four bytes it found where its magic belongs (ggml's
+``invalid magic characters: 'vers', expected 'GGUF'``): a container's tag, or text."""
 GGML_CONTAINERS = ("ggml", "ggmf", "ggjt", "GGUF")
 """GGML's file containers in the order they came: unversioned, versioned, mmap-able (2023),
 GGUF (August 2023)."""
@@ -1632,6 +1656,10 @@ def _ggml_containers(text: str) -> str:
     ``46554747`` (little-endian) is ``GGUF``. A reader that refuses a GGML model file's magic
     without printing it met a container of another release too.
     """
+    spelled = MAGIC_CHARACTERS.search(text)
+    if spelled is not None:
+        got = next((t for t in GGML_CONTAINERS if t in {spelled[1], spelled[1][::-1]}), "")
+        return f"the file is a {got} container" if got else ""  # text: a pointer or a page
     match = MAGIC.search(text)
     if match is None and MAGIC_REFUSED.search(text) and (named := GGML_FILE.search(text)):
         return f"the reader refuses the container magic of {named.group(0)}, a GGML model file"

@@ -1,0 +1,106 @@
+"""``explain`` on the loading messages of libraries this suite cannot run.
+
+ggml / llama.cpp, bitsandbytes, DeepSpeed and Megatron-LM need GPUs, native builds or a
+distributed launch. Each case fills in one of their format strings, quoted from the source
+file named beside it, as the library prints it, and checks the cause ``explain`` reads.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import weightfit
+
+LLAMA_CPP_LOAD_FAILED = (
+    "llama_model_load: error loading model: llama_model_loader: failed to load model from "
+    "./models/mistral-7b.Q4_K_M.gguf\n"
+)
+"""The line llama.cpp's loader closes every refusal with (src/llama-model-loader.cpp)."""
+
+
+CASES = [
+    # ggml/src/gguf.cpp, gguf_init_from_file_impl: a newer GGUF than the reader.
+    (
+        "gguf_init_from_file_impl: this GGUF file is version 4 but this software only "
+        "supports up to version 3",
+        "version",
+    ),
+    # ggml/src/gguf.cpp: the first GGUF generation, dropped by later readers.
+    (
+        "gguf_init_from_file_impl: GGUFv1 is no longer supported, please use a more "
+        "up-to-date version",
+        "version",
+    ),
+    # ggml/src/gguf.cpp: the four bytes found where 'GGUF' belongs are a Git LFS pointer's.
+    (
+        "gguf_init_from_file_impl: invalid magic characters: 'vers', expected 'GGUF'\n"
+        + LLAMA_CPP_LOAD_FAILED,
+        "partitioned",
+    ),
+    # ... and an older GGML container's tag (ggjt, written backwards), not text.
+    (
+        "gguf_init_from_file_impl: invalid magic characters: 'tjgg', expected 'GGUF'\n"
+        + LLAMA_CPP_LOAD_FAILED,
+        "version",
+    ),
+    # bitsandbytes/nn/modules.py, maybe_rearrange_weight: int8 weights serialized by a
+    # release that kept a GPU tile layout.
+    ("ValueError: Only 'row' weight format is supported, got col_turing", "version"),
+    # deepspeed/runtime/engine.py, load_checkpoint: no tag file naming the newest save.
+    (
+        "[WARNING] [engine.py:3120:load_checkpoint] Unable to find latest file at "
+        "output/checkpoints/latest, if trying to load latest checkpoint please ensure this "
+        "file exists or pass an explicit checkpoint tag when loading a checkpoint.",
+        "partitioned",
+    ),
+    # deepspeed/runtime/state_dict_factory.py: pieces for another model-parallel degree.
+    ("AssertionError: checkpoint count 2 is different from saved mp_world_size 4", "partitioned"),
+    # deepspeed/runtime/state_dict_factory.py: a Megatron format version it has no reader for.
+    ("AssertionError: checkpoint version: 3.0 is not supported", "version"),
+    # megatron/training/checkpointing.py, check_checkpoint_args: one message, three causes.
+    (
+        "AssertionError: tensor_model_parallel_size value from checkpoint (4) is not equal to "
+        "the input argument value (2).",
+        "partitioned",
+    ),
+    (
+        "AssertionError: hidden_size value from checkpoint (4096) is not equal to the input "
+        "argument value (5120).",
+        "wrong_variant",
+    ),
+    (
+        "AssertionError: padded_vocab_size value from checkpoint (50304) is not equal to the "
+        "input argument value (50688).",
+        "vocab_resize",
+    ),
+    # megatron/training/checkpointing.py, set_checkpoint_version.
+    ("AssertionError: checkpoint versions do not match", "version"),
+    # megatron/training/checkpointing.py, read_metadata and load_checkpoint.
+    (
+        "ERROR: Invalid metadata file /ckpt/gpt3-8b/latest_checkpointed_iteration.txt. Exiting",
+        "partitioned",
+    ),
+    (
+        "WARNING: could not find the metadata file "
+        "/ckpt/llama2-7b-mcore/latest_checkpointed_iteration.txt\n"
+        "    will not load any checkpoints and will start from random",
+        "partitioned",
+    ),
+    # megatron/core/dist_checkpointing/validation.py.
+    (
+        "megatron.core.dist_checkpointing.core.CheckpointingException: /ckpt/gpt/iter_0002000 "
+        "is not a distributed checkpoint",
+        "partitioned",
+    ),
+    (
+        "megatron.core.dist_checkpointing.core.CheckpointingException: Invalid sharding "
+        "pattern validation. Errors: [CheckpointingException('Invalid access pattern: 2 "
+        "ShardedObject are missing.')]",
+        "partitioned",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "category"), CASES)
+def test_a_libraries_own_loading_message_reads_as_its_cause(text: str, category: str) -> None:
+    assert weightfit.explain(text).findings[0].category == category
