@@ -43,6 +43,18 @@ CASES = [
         + LLAMA_CPP_LOAD_FAILED,
         "version",
     ),
+    # ggml/src/gguf.cpp: rows that do not fill the blocks of their quantization type.
+    (
+        "gguf_init_from_file_impl: tensor 'blk.0.attn_k.weight' of type 12 (q4_K) has 1408 "
+        "elements per row, not a multiple of block size (256)",
+        "quantization",
+    ),
+    # src/llama-model-loader.cpp: a split model's files hold fewer tensors than promised.
+    (
+        "llama_model_load: error loading model: corrupted model: 724 tensors expected but 651 "
+        "found",
+        "partitioned",
+    ),
     # bitsandbytes/nn/modules.py, maybe_rearrange_weight: int8 weights serialized by a
     # release that kept a GPU tile layout.
     ("ValueError: Only 'row' weight format is supported, got col_turing", "version"),

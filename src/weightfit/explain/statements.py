@@ -66,6 +66,8 @@ LOADING_ERROR = re.compile(
     # A distributed save's folder without the file naming its newest step (DeepSpeed's
     # ``Unable to find latest file``, Megatron's ``latest_checkpointed_iteration.txt``).
     r"Unable\s+to\s+find\s+['\"`]?latest['\"`]?\s+file|latest_checkpointed_iteration\.txt|"
+    # ggml reading a tensor whose rows do not fill its quantization type's blocks.
+    r"elements\s+per\s+row,\s+not\s+a\s+multiple\s+of\s+block\s+size|"
     # A runtime's file constructor failing (MNN's ``NetInstance::createFromFile failed``).
     r"\b\w*(?:create|load)\w*From(?:File|Path)\s+failed|"
     # Keras deserializing a saved model whose class it cannot find.
@@ -465,6 +467,8 @@ BROKEN_FILE = re.compile(
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
     r"inline_container\.cc:\d+\]\s*\.?\s*file\s+not\s+found:\s*\S+|"
     r"archive\s+is\s+corrupted|"
+    # llama.cpp counting fewer tensors across a model's files than its metadata promises.
+    r"corrupted\s+model:\s*\d+\s+tensors\s+expected\s+but\s+\d+\s+found|"
     # TensorFlow's checkpoint reader given a path that is no checkpoint (a folder, a file of
     # another kind): ``Failed precondition: PATH: perhaps your file is in a different ...``.
     r"Failed\s+precondition:[^\n]{0,300}?perhaps\s+your\s+file\s+is\s+in\s+a\s+different\s+file\s+format|"
