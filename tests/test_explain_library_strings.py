@@ -1,8 +1,9 @@
-"""``explain`` on the loading messages of libraries this suite cannot run.
+"""``explain`` on loading messages filled in from the libraries' own format strings.
 
 ggml / llama.cpp, bitsandbytes, DeepSpeed and Megatron-LM need GPUs, native builds or a
-distributed launch. Each case fills in one of their format strings, quoted from the source
-file named beside it, as the library prints it, and checks the cause ``explain`` reads.
+distributed launch; PEFT's and diffusers' messages need a hub folder or a file of another
+release. Each case fills in one format string, quoted from the source file named beside it,
+as the library prints it, and checks the cause ``explain`` reads.
 """
 
 from __future__ import annotations
@@ -108,6 +109,31 @@ CASES = [
         "megatron.core.dist_checkpointing.core.CheckpointingException: Invalid sharding "
         "pattern validation. Errors: [CheckpointingException('Invalid access pattern: 2 "
         "ShardedObject are missing.')]",
+        "partitioned",
+    ),
+]
+
+
+CASES += [
+    # peft/config.py: an adapter config with fields a newer PEFT added.
+    (
+        "UserWarning: Unexpected keyword arguments ['corda_config', 'eva_config', "
+        "'lora_bias'] for class LoraConfig, these are ignored. This probably means that "
+        "you're loading a configuration file that was saved using a higher version of the "
+        "library and additional parameters have been introduced since.",
+        "version",
+    ),
+    # peft/tuners/tuners_utils.py: no module of the base model matched the adapter's targets.
+    (
+        "RuntimeWarning: target_modules={'query_key_value', 'dense'} were set but no module "
+        "was matched.",
+        "lora_mismatch",
+    ),
+    # diffusers/models/model_loading_utils.py: neither reader could open the weights file.
+    (
+        "OSError: Unable to load weights from checkpoint file for "
+        "'unet/diffusion_pytorch_model.safetensors' at "
+        "'unet/diffusion_pytorch_model.safetensors'.",
         "partitioned",
     ),
 ]

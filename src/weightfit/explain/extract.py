@@ -139,7 +139,7 @@ MODEL_CUES = (
 )
 """Words that bind a nearby shape to one side (checked at word boundaries, nearest first)."""
 
-KEY_NOUNS = r"key|param|tensor|weight|entr|item|name|module|buffer|state|layer|running"
+KEY_NOUNS = r"key(?!word)|param|tensor|weight|entr|item|name|module|buffer|state|layer|running"
 NOT_AN_ADJECTIVE = (
     r"(?!\s+\d+\s+required\s+\w+\s+argument)"
     r"(?!\s+(?!(?:in|from|when)\b|(?:[A-Za-z][\w\-]*\s+){0,2}(?:" + KEY_NOUNS + r"))"
@@ -149,7 +149,7 @@ NOT_AN_ADJECTIVE = (
 qualifiers: ``Missing VAE keys``), ``in``, ``from``, ``when`` or a name follows it; any other
 word makes it an adjective (``Unexpected architecture type``), no list's cue."""
 MISSING_CUES = re.compile(
-    r"missing(?:\s+key(?:\(s\)|s)?)?"
+    r"missing(?:\s+key(?:\(s\)|s\b|\b))?"
     + NOT_AN_ADJECTIVE
     + r"|tensor(?:\s+name)?(?=\s+['\"][\w./\-]+['\"]\s+not\s+found)|"
     r"not\s+initiali[sz]ed|newly\s+initiali[sz]ed|not\s+updated\s+(?:weight|param(?:eter)?)s?|"
@@ -165,7 +165,7 @@ MISSING_CUES = re.compile(
     re.I,
 )
 UNEXPECTED_CUES = re.compile(
-    r"unexpected(?:\s+key(?:\(s\)|s)?)?" + NOT_AN_ADJECTIVE + r"|not\s+used|\bunused\b|"
+    r"unexpected(?:\s+key(?:\(s\)|s\b|\b))?" + NOT_AN_ADJECTIVE + r"|not\s+used|\bunused\b|"
     r"no\s+(?:module\s+or\s+)?parameter\s+named|"
     # (llama.cpp's "key not found in model: X" is a metadata key its file lacks.)
     r"(?<!\bkey\s)not\s+found\s+in\s+(?:the\s+)?(?:model|graph)|not\s+in\s+(?:the\s+)?model|"

@@ -120,6 +120,7 @@ LOADING_ERROR = re.compile(
     r"could\s+not\s+detect\s+model\s+type|Unrecognized\s+configuration\s+class|"
     r"Unrecognized\s+model\s+in|Unknown\s+layer|variables\s+during\s+loading|"
     r"not\s+found\s+in\s+the\s+base\s+model|Attempting\s+to\s+deserialize\s+object|"
+    r"were\s+set\s+but\s+no\s+module\s+was\s+matched|"
     r"storage\s+has\s+wrong\s+size|Attempted\s+to\s+load\s+weight|"
     r"has\s+wrong\s+shape|wrong\s+number\s+of\s+tensors|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
@@ -482,7 +483,7 @@ BROKEN_FILE = re.compile(
     r"DecodeError:\s+Error\s+parsing\s+message|"
     r"not\s+a\s+valid\s+(?:[\w.-]+\s+){0,4}flatbuffer|unable\s+to\s+deserialize\s+object|"
     r"ReadError:\s+not\s+a\s+gzip\s+file|"
-    r"Unable\s+to\s+load\s+weights\s+from\s+pytorch\s+checkpoint\s+file|"
+    r"Unable\s+to\s+load\s+weights\s+from\s+(?:pytorch\s+)?checkpoint\s+file|"
     r"cloned\s+a\s+repository\s+without\s+having\s+git[\s-]lfs\s+installed|"
     # A text model's parser meeting other content than its grammar's next part mid-file
     # (LightGBM's ``Model format error, expect a tree here``: a file altered in transit).
@@ -627,6 +628,9 @@ NEWER_FORMAT = re.compile(
     # 4 but this software only supports up to version 3``).
     r"\bis\s+version\s+\d+\s+but\s+this\s+\w+\s+only\s+supports\s+up\s+to\s+version\s+\d+|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
+    # A configuration with fields a newer release added (PEFT's ``saved using a higher
+    # version of the library and additional parameters have been introduced since``).
+    r"saved\s+(?:using|with)\s+a\s+(?:higher|newer)\s+version\s+of\s+the\s+library|"
     # Hugging Face tokenizers reading a tokenizer.json a newer release wrote; a protobuf
     # message (a model's JSON or text config) with a field the reader's schema lacks.
     r"Message\s+type\s+\"[\w.]+\"\s+has\s+no\s+field\s+named\s+\"\w+\"|"
@@ -752,9 +756,11 @@ OLDER_ARGUMENT = re.compile(
 )
 """A class rebuilt from a saved model or config lacking an argument the class now requires."""
 ABSENT_TARGETS = re.compile(
-    r"Target\s+modules?\s+(\{[^}\n]*\}|\[[^\]\n]*\]|\S+)\s+not\s+found\s+in\s+the\s+base\s+model"
+    r"(?:Target\s+modules?\s+|target_modules=)(\{[^}\n]*\}|\[[^\]\n]*\]|\S+)\s+"
+    r"(?:not\s+found\s+in\s+the\s+base\s+model|were\s+set\s+but\s+no\s+module\s+was\s+matched)"
 )
-"""PEFT refusing an adapter config whose target modules the base model does not have."""
+"""PEFT refusing an adapter config whose target modules the base model does not have (or,
+since 0.14, warning that none of them matched)."""
 CAFFE_BLOBS = re.compile(
     r"\((\d+)\s+vs\.?\s+(\d+)\)\s+Incompatible\s+number\s+of\s+blobs\s+for\s+layer\s+([\w/.\-]+)"
 )
