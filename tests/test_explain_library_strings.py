@@ -129,6 +129,45 @@ CASES += [
         "was matched.",
         "lora_mismatch",
     ),
+    # transformers/modeling_utils.py: tied in the config, both saved with other values...
+    (
+        "The tied weights mapping and config for this model specifies to tie "
+        "model.embed_tokens.weight to lm_head.weight, but both are present in the checkpoints "
+        "with different values, so we will NOT tie them. You should update the config with "
+        "`tie_word_embeddings=False` to silence this warning.",
+        "tied_weights",
+    ),
+    # ... or neither saved.
+    (
+        "This checkpoint seem corrupted. The tied weights mapping for this model specifies to "
+        "tie model.embed_tokens.weight to lm_head.weight, but both are absent from the "
+        "checkpoint, and we could not find another related tied weight for those keys",
+        "partitioned",
+    ),
+    # transformers/utils/import_utils.py: pickled weights need PyTorch 2.6.
+    (
+        "ValueError: Due to a serious vulnerability issue in `torch.load`, even with "
+        "`weights_only=True`, we now require users to upgrade torch to at least v2.6 in order "
+        "to use the function.",
+        "version",
+    ),
+    # transformers/modeling_gguf_pytorch_utils.py: a GGUF architecture it cannot dequantize.
+    ("ValueError: GGUF model with architecture deepseek2 is not supported yet.", "version"),
+    # safetensors (Rust): a storage dtype newer than the reader, in a whole header ...
+    (
+        "safetensors_rust.SafetensorError: Error while deserializing header: invalid JSON in "
+        "header: unknown variant `F8_E8M0`, expected one of `BOOL`, `F4`, `U8`, `I8`, `F16`, "
+        "`BF16`, `F32` at line 1 column 87",
+        "version",
+    ),
+    # ... and transformers' own words for it (modeling_utils.py).
+    ("ValueError: Cannot load safetensors of unknown dtype F8_E8M0", "version"),
+    # safetensors (Rust): a tensor's bytes end before its header says.
+    (
+        "safetensors_rust.SafetensorError: pread failed for tensor "
+        "model.layers.31.mlp.up_proj.weight: failed to fill whole buffer",
+        "partitioned",
+    ),
     # diffusers/models/model_loading_utils.py: neither reader could open the weights file.
     (
         "OSError: Unable to load weights from checkpoint file for "

@@ -123,6 +123,13 @@ class Rule:
 REGISTRY: tuple[Rule, ...] = (
     Rule("guessed_renames", text_tensors.guessed_renames, (), profiles=frozenset({"text"})),
     Rule("model_types", unrelated.model_types, ("unrelated",), profiles=TEXT),
+    Rule(
+        "tie_refused",
+        text_statements.tie_refused,
+        ("tied_weights", "partitioned"),
+        after=("model_types",),
+        profiles=TEXT,
+    ),
     Rule("reinitialised", benign.reinitialised, ("missing",)),
     Rule(
         "library_converter",

@@ -150,6 +150,13 @@ FORMAT_VERSIONS = {
         "load a TorchScript file with torch.jit.load, or pass weights_only=False only for a "
         "file you trust",
     ),
+    "torch_required": (
+        "transformers reads pickled (.bin) checkpoints only with PyTorch 2.6 or later, since "
+        "a vulnerability of torch.load even with weights_only=True (CVE-2025-32434)",
+        "torch 2.6",
+        "upgrade PyTorch to 2.6 or later, or load the model's safetensors weights "
+        "(use_safetensors=True) where the repository has them",
+    ),
     "tensorrt": (
         "a serialized TensorRT engine runs only on the TensorRT release (and GPU) that built it",
         "the TensorRT release that built the engine",

@@ -350,6 +350,44 @@ def optimizer_groups(ctx: Context) -> None:
     )
 
 
+def tie_refused(ctx: Context) -> None:
+    """Report transformers declining to tie two tensors its config ties.
+
+    Both present with other values: the weights were trained untied, the config says tied
+    (``tied_weights``). Neither present: the file lacks the model's token table, cut short
+    or another model's (``partitioned``, as transformers calls it corrupted).
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.tie_refused is None:
+        return
+    tied, to, state = facts.tie_refused
+    present = state == "present"
+    ctx.add(
+        Finding(
+            category="tied_weights" if present else "partitioned",
+            severity="warning" if present else "error",
+            message=(
+                f"the config ties {tied} to {to}, but the checkpoint holds both with other "
+                "values: the weights were trained untied, and the config's "
+                "tie_word_embeddings does not say so"
+                if present
+                else f"the config ties {tied} to {to}, and the checkpoint holds neither: the "
+                "file lacks the model's token table (a save cut short, or another model's file)"
+            ),
+            params=[tied, to],
+            evidence={"tied": tied, "to": to, "in_checkpoint": present},
+            confidence=0.6 if present else 0.45,
+            fix_note=(
+                "set tie_word_embeddings=False in config.json so both tensors load as saved"
+                if present
+                else "download the checkpoint again and check it holds the embeddings "
+                "(weightfit inspect FILE)"
+            ),
+        )
+    )
+    ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
+
+
 def absent_part(ctx: Context) -> None:
     """Report a model file without the part an engine mode asks for: another variant of it."""
     facts = whole_text_facts(ctx)

@@ -328,6 +328,11 @@ def _accelerate(text: str) -> list[Section]:
     return sections
 
 
+NEWER_DTYPE = re.compile(r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`")
+"""A safetensors header naming a storage dtype the reader's release does not have
+(``F8_E8M0``); an empty name is damage."""
+
+
 def _safetensors(text: str) -> list[Section]:
     sections = []
     shared = SHARED.search(text)
@@ -341,6 +346,8 @@ def _safetensors(text: str) -> list[Section]:
         sections.append(section)
     for match in HEADER.finditer(text):
         reason = (match.group(1) or match.group(2)).strip()
+        if NEWER_DTYPE.search(reason):
+            continue  # a whole header, a dtype newer than its reader: NEWER_FORMAT's reading
         cause = next((c for key, c in HEADER_CAUSES.items() if key in reason), "")
         section = Section(model="", origin="safetensors", start=match.start())
         section.facts.append(UnreadableHeader(reason, cause, file_of_other_format(text, reason)))

@@ -36,6 +36,8 @@ NOT_IN_FILE = re.compile(
     r"(?:cannot|can't|couldn't|could\s+not|unable\s+to)\s+find\s+"
     r"(?:tensor|key|weight|parameter|layer)\s*['\"`]?([\w.\-]+\.[\w\-]+)"
     r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
+    # safetensors asked for a tensor its file lacks.
+    r"|File\s+does\s+not\s+contain\s+tensor\s+([\w.\-]+\.[\w\-]+)"
     r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
     r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
@@ -164,7 +166,7 @@ QUANT_PARTS = re.compile(rf"(?<![A-Za-z0-9])({_QUANT_ALTERNATIVES})(?![A-Za-z0-9
 read outside file paths, whose parts name a model's folder (``qwen_7b_chat_int4/``)."""
 QUANT_CLASS = re.compile(
     r"\b[A-Z][A-Za-z0-9]*?(?:Quant(?:ized|izer)?|[248]bit|Int[48]|GPTQ|AWQ|FP8|Fp8)"
-    r"(?=[A-Z0-9_]|\b)\w*"
+    r"(?=[A-Z0-9_]|\b)\w*|\b(?:FP8|Fp8|GPTQ|AWQ)(?=[A-Z][a-z])\w+"
 )
 """A CamelCase class named for quantized storage (``Autograd4bitQuantLinear``,
 ``GPTQLinear``): one of its parts is a quantization word."""
@@ -412,6 +414,7 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"(?:unsupported|unexpected)\s+(?:model\s+)?architectures?(?:\s+type)?[^\n]*?(?:got|:)\s*\[?\s*"
     r"['\"`](?P<architecture3>[\w.\-]+)['\"`]|"
     r"Architecture\s+['\"`](?P<architecture4>[\w.\-]+)['\"`]\s+(?:is\s+)?not\s+supported|"
+    r"GGUF\s+model\s+with\s+architecture\s+(?P<architecture8>[\w.\-]+)\s+is\s+not\s+supported|"
     r"Model\s+type\s+['\"`]?(?P<architecture5>[\w.\-]+?)['\"`]?\s+(?:is\s+)?not\s+supported|"
     r"architectures?\s+\[?\s*['\"](?P<architecture6>[\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+"
     r"supported|"
@@ -468,6 +471,8 @@ BROKEN_FILE = re.compile(
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
     r"inline_container\.cc:\d+\]\s*\.?\s*file\s+not\s+found:\s*\S+|"
     r"archive\s+is\s+corrupted|"
+    # safetensors reading fewer bytes of a tensor than its header promises.
+    r"pread\s+failed\s+for\s+tensor\s+\S+|Could\s+not\s+read\s+tensor\s+\S+\s+from\s+file|"
     # llama.cpp counting fewer tensors across a model's files than its metadata promises.
     r"corrupted\s+model:\s*\d+\s+tensors\s+expected\s+but\s+\d+\s+found|"
     # TensorFlow's checkpoint reader given a path that is no checkpoint (a folder, a file of
@@ -585,6 +590,9 @@ NEWER_FORMAT = re.compile(
     # longer writes it (``.data/version``).
     r"(?:file\s+not\s+found|failed\s+locating\s+file):?\s+[\w.\-]+/version\b)|"
     r"(?P<torch_weights_only>Cannot\s+use\s+`*weights_only=True`*\s+with\s+TorchScript\s+archives)|"
+    # transformers reading pickled (.bin) weights only under PyTorch 2.6 or later.
+    r"(?P<torch_required>we\s+now\s+require\s+users\s+to\s+upgrade\s+torch\s+to\s+at\s+least\s+"
+    r"v?[\d.]+)|"
     r"(?P<tensorrt>Version\s+tag\s+does\s+not\s+match|engine\s+plan\s+file\s+is\s+not\s+"
     r"compatible\s+with\s+this\s+version|expected\s+size\s+of\s+serialized\s+engine|"
     r"Magic\s+tag\s+does\s+not\s+match|magicTag\w*\s*==\s*[\w:]*MAGIC_TAG|"
@@ -624,6 +632,10 @@ NEWER_FORMAT = re.compile(
     # llama.cpp's ``has invalid ggml type 39``).
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
     r"invalid\s+ggml\s+type\s+\d+|"
+    # A storage dtype newer than the reader (safetensors' ``unknown variant `F8_E8M0```,
+    # transformers' ``Cannot load safetensors of unknown dtype F8_E8M0``).
+    r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`,\s+expected\s+one\s+of\s+`|"
+    r"Cannot\s+load\s+safetensors\s+of\s+unknown\s+dtype\s+\w+|"
     # A reader naming the newest format version it reads (ggml's ``this GGUF file is version
     # 4 but this software only supports up to version 3``).
     r"\bis\s+version\s+\d+\s+but\s+this\s+\w+\s+only\s+supports\s+up\s+to\s+version\s+\d+|"
@@ -890,6 +902,11 @@ ORDERED_DICT_ATTRIBUTES = frozenset(dir(OrderedDict))
 DICT_METHODS = frozenset({"items", "keys", "values"})
 """Methods of a dict: an object asked for one (``'Model' object has no attribute 'items'``) is
 a whole pickled object where the code expects a dict of weights."""
+TIE_REFUSED = re.compile(
+    r"specifies\s+to\s+tie\s+([\w.]+)\s+to\s+([\w.]+),\s+but\s+both\s+are\s+(present|absent)"
+)
+"""transformers declining to tie two tensors its config ties: both in the checkpoint (with
+other values), or neither."""
 OPTIMIZER_GROUPS = re.compile(
     r"loaded\s+state\s+dict\s+contains\s+a\s+parameter\s+group\s+that\s+doesn't\s+match"
 )
@@ -1034,6 +1051,8 @@ class Facts:
         object_for_dict: The class of an object asked for a dict's method (``'Model'``):
             the file holds a pickled object where the code expects a dict of weights.
         optimizer_groups: The optimizer's refusal of saved state with other parameter groups.
+        tie_refused: ``(tied, to, present|absent)`` of transformers declining to tie two
+            tensors its config ties.
         absent_part: The part of a model file an engine asked for and did not find
             (``LSTM``), or ``languages`` when none of the files loaded.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
@@ -1129,6 +1148,7 @@ class Facts:
     module_method: str = ""
     object_for_dict: str = ""
     optimizer_groups: str = ""
+    tie_refused: tuple[str, str, str] | None = None
     absent_part: str = ""
     called_hook: bool = False
     input_channels: tuple[int, int] | None = None
@@ -1194,6 +1214,7 @@ class Facts:
             "module_method_on_dict": self.module_method,
             "dict_method_on_object": self.object_for_dict,
             "optimizer_groups": self.optimizer_groups,
+            "tie_refused": list(self.tie_refused) if self.tie_refused else None,
             "absent_part": self.absent_part,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
@@ -1428,6 +1449,8 @@ def facts(text: str) -> Facts:
         (c for c, a in lacking if a in DICT_METHODS and c not in BUILTIN_TYPES), ""
     )
     found.optimizer_groups = said(OPTIMIZER_GROUPS, text)
+    tie = TIE_REFUSED.search(text)
+    found.tie_refused = (tie[1], tie[2], tie[3]) if tie is not None else None
     absent_part = ABSENT_PART.search(text)
     if absent_part is not None:
         found.absent_part = next(g for g in absent_part.groups() if g)
@@ -1512,6 +1535,7 @@ def facts(text: str) -> Facts:
         or found.module_method
         or found.object_for_dict
         or found.optimizer_groups
+        or found.tie_refused
         or found.absent_part
         or found.input_channels
         or found.unknown_architecture
