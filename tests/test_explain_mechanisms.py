@@ -104,6 +104,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # TensorFlow's reader failing its precondition on the path it was given: no checkpoint
     # there at all (a folder, another download), never a cut index.
     "tf_path_without_checkpoint": [("mrharicot__monodepth__42", "unrelated", {})],
+    # Python 2's unpickler raising a bare EOFError on torch.load's first record: an empty file.
+    "empty_file_eof": [
+        ("1adrianb__face-alignment__181", "partitioned", {}),
+        ("hanzhanggit__StackGAN-v2__16", "partitioned", {}),
+    ],
     # A native reader finding no file at a path with non-ASCII characters: the file may be
     # there (a Windows user name in Chinese), no cause among the weights'.
     "non_ascii_path": [
@@ -1382,6 +1387,7 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
         "dongyh20__Chain-of-Spot__2",  # LLaVA's builder: Unknown vision tower: /share/...
+        "mcmonkeyprojects__SwarmUI__757",  # Tried 1 backends but none were able to load model
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
@@ -1764,3 +1770,9 @@ def test_tensorflows_uninitialised_variable_is_a_missing_name() -> None:
 def test_python2s_unnamed_module_lacking_a_class_is_a_missing_class() -> None:
     text, _ = _case("jacobgil__pytorch-pruning__26")  # 'module' object has no attribute 'X'
     assert "ModifiedVGG16Model" in weightfit.explain(text).findings[0].message
+
+
+def test_names_transformers_left_unused_carry_the_base_models_prefix_of_their_own() -> None:
+    """``from_pretrained`` resolves ``model.`` itself: unused ``model.layers...`` is no wrapper."""
+    text, _ = _case("ModelCloud__GPTQModel__2359")  # were not used when initializing ...
+    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]

@@ -434,6 +434,12 @@ BREAKS = (
         0.65,
     ),
     Break(
+        lambda said: said.endswith("EOFError"),
+        False,
+        "an empty file (or one cut short): the unpickler found not even the first record",
+        0.6,
+    ),
+    Break(
         _other_magic,
         True,
         "a file that does not open with its format's magic bytes: another kind of file "

@@ -93,6 +93,8 @@ def one_sided_prefix(ctx: Context) -> None:
             continue  # the model is the wrapper: its own names carry the segment and all loaded
         if side == "checkpoint" and not other and _model_names_loaded(ctx, names[0]):
             continue
+        if side == "checkpoint" and not other and _base_prefix_resolved(ctx):
+            continue
         if _deeper_layers(names):
             continue  # a wrapper renames every tensor, layer 0 too: these are extra layers
         stripped = {name[len(segment) + 1 :] for name in names}
@@ -276,6 +278,20 @@ NOTHING_MISSING = re.compile(
 """PyTorch's message opening on its unexpected keys: it lists missing ones first, so none are."""
 FIRST_UNEXPECTED = re.compile(r"unexpected\s+key\s+\"[^\"]+\"\s+in\s+state_dict")
 """PyTorch 0.3's ``load_state_dict``, which raised on the first checkpoint key the model lacks."""
+
+
+TRANSFORMERS_UNUSED = re.compile(r"were\s+not\s+used\s+when\s+initiali[sz]ing")
+"""transformers listing checkpoint names no module took."""
+
+
+def _base_prefix_resolved(ctx: Context) -> bool:
+    """Whether transformers left the names unused: it resolves base-model prefixes itself.
+
+    ``from_pretrained`` adds or strips the base model's prefix (``model.``,
+    ``transformer.``), so the names it left unused carry theirs and all else loaded.
+    """
+    facts = text_facts(ctx)
+    return facts is not None and TRANSFORMERS_UNUSED.search(facts.text) is not None
 
 
 def _model_names_loaded(ctx: Context, name: str) -> bool:

@@ -65,6 +65,8 @@ LOADING_ERROR = re.compile(
     # An app or builder failing on the model it was pointed at (LLaVA's vision tower).
     r"problem\s+loading\s+(?:the\s+)?(?:pipeline|model|checkpoint|weights)|"
     r"Unknown\s+vision\s+tower:|"
+    # An app whose every backend refused the model file (SwarmUI).
+    r"none\s+were\s+able\s+to\s+load\s+(?:the\s+)?model|backends\s+failed\s+to\s+load\s+the\s+model|"
     # A distributed save's folder without the file naming its newest step (DeepSpeed's
     # ``Unable to find latest file``, Megatron's ``latest_checkpointed_iteration.txt``).
     r"Unable\s+to\s+find\s+['\"`]?latest['\"`]?\s+file|latest_checkpointed_iteration\.txt|"
@@ -431,7 +433,10 @@ UNKNOWN_ARCHITECTURE = re.compile(
     # looked up with a name the checkpoint's saved arguments use.
     r"Failed\s+to\s+find\s+the\s+model\s+'(?P<registry3>[\w.\-]+)'\.\s+You\s+may\s+either\s+use\s+"
     r"a\s+model\s+from\s+the\s+registry|"
-    r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'(?P<registry4>[\w.\-]+)'",
+    r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'(?P<registry4>[\w.\-]+)'|"
+    # A saved config naming a block type the code's release does not build (diffusers'
+    # ``unknown mid_block_type : UNetMidBlock2DCrossAttn``).
+    r"\bunknown\s+\w*(?:block|layer)_type\s*:\s*['\"`]?(?P<registry5>\w+)",
     re.I,
 )
 """A loader that does not know the checkpoint's architecture (transformers' model type,
@@ -466,6 +471,9 @@ LATENT_WIDTH = 128
 BROKEN_FILE = re.compile(
     r"(?i:invalid\s+load\s+key),\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
+    # Python 2's unpickler, asked for torch.load's first record in an empty file, raising a
+    # bare EOFError.
+    r"magic_number\s*=\s*pickle_module\.load\([^\n]*\)\s*\n\s*EOFError\b|"
     # MXNet's reader running out of an NDArray file's data.
     r"Check\s+failed:\s+fi->Read\(\w+\)[^\n]*|"
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
@@ -1427,7 +1435,7 @@ def facts(text: str) -> Facts:
         found.newer_reader = "python3"
     broken = BROKEN_FILE.search(text) or MAGIC_CHECK.search(text)
     if broken is not None:
-        found.broken_file = broken.group(0)
+        found.broken_file = " ".join(broken.group(0).split())
     else:
         found.broken_file = (
             text_read_as_opcode(text)
