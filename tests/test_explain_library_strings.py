@@ -1,9 +1,10 @@
 """``explain`` on loading messages filled in from the libraries' own format strings.
 
-ggml / llama.cpp, bitsandbytes, DeepSpeed and Megatron-LM need GPUs, native builds or a
-distributed launch; PEFT's and diffusers' messages need a hub folder or a file of another
-release. Each case fills in one format string, quoted from the source file named beside it,
-as the library prints it, and checks the cause ``explain`` reads.
+ggml / llama.cpp, bitsandbytes, DeepSpeed, Megatron-LM, vLLM and ONNX Runtime need GPUs,
+native builds or a distributed launch; transformers', PEFT's and diffusers' messages need a
+hub folder or a file of another release. Each case fills in one format string, quoted from
+the source file named beside it, as the library prints it, and checks the cause ``explain``
+reads.
 """
 
 from __future__ import annotations
@@ -174,6 +175,38 @@ CASES += [
         "'unet/diffusion_pytorch_model.safetensors' at "
         "'unet/diffusion_pytorch_model.safetensors'.",
         "partitioned",
+    ),
+]
+
+
+CASES += [
+    # onnxruntime/core/framework/tensorprotoutils.cc: an external data file cut short.
+    (
+        "onnxruntime.capi.onnxruntime_pybind11_state.Fail: [ONNXRuntimeError] : 1 : FAIL : "
+        "Deserialize tensor model.layers.27.mlp.down_proj.MatMul.weight_Q4 failed."
+        "tensorprotoutils.cc:1067 GetExtDataFromTensorProto External initializer: "
+        "model.layers.27.mlp.down_proj.MatMul.weight_Q4 offset: 2071986176 size to read: "
+        "4718592 given file_length: 770703360 are out of bounds or can not be read in full.",
+        "partitioned",
+    ),
+    # onnx/checker.cc: the external data file absent, and a newer IR version.
+    (
+        "onnx.onnx_cpp2py_export.checker.ValidationError: Data of TensorProto ( tensor name: "
+        "onnx::MatMul_3966) should be stored in /models/whisper/encoder_model.onnx_data, but "
+        "it is not regular file.",
+        "partitioned",
+    ),
+    (
+        "onnx.onnx_cpp2py_export.checker.ValidationError: Your model ir_version 11 is higher "
+        "than the checker's (10).",
+        "version",
+    ),
+    # vllm/lora/peft_helper.py and vllm/lora/utils.py: adapters the server refuses.
+    ("ValueError: LoRA rank 64 is greater than max_lora_rank 16.", "lora_mismatch"),
+    (
+        "ValueError: base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector "
+        "is unsupported LoRA weight",
+        "lora_mismatch",
     ),
 ]
 

@@ -434,6 +434,13 @@ BREAKS = (
         0.65,
     ),
     Break(
+        lambda said: "should be stored in" in said,
+        False,
+        "an ONNX model whose weights live in an external data file beside it, and that file "
+        "is not where the model names it (never downloaded, or left behind when copying)",
+        0.6,
+    ),
+    Break(
         lambda said: said.endswith("EOFError"),
         False,
         "an empty file (or one cut short): the unpickler found not even the first record",

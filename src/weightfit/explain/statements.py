@@ -65,6 +65,9 @@ LOADING_ERROR = re.compile(
     # An app or builder failing on the model it was pointed at (LLaVA's vision tower).
     r"problem\s+loading\s+(?:the\s+)?(?:pipeline|model|checkpoint|weights)|"
     r"Unknown\s+vision\s+tower:|"
+    # Adapters a server or trainer refuses (vLLM's ranks and weights, mlx-lm's tensors).
+    r"LoRA\s+rank\s+\d+\s+is\s+greater\s+than\s+max_lora_rank|is\s+unsupported\s+LoRA\s+weight|"
+    r"Adapter\s+at\s+\S+\s+contains\s+incompatible\s+tensors|"
     # An app whose every backend refused the model file (SwarmUI).
     r"none\s+were\s+able\s+to\s+load\s+(?:the\s+)?model|backends\s+failed\s+to\s+load\s+the\s+model|"
     # A distributed save's folder without the file naming its newest step (DeepSpeed's
@@ -479,6 +482,10 @@ BROKEN_FILE = re.compile(
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
     r"inline_container\.cc:\d+\]\s*\.?\s*file\s+not\s+found:\s*\S+|"
     r"archive\s+is\s+corrupted|"
+    # ONNX Runtime reading an initializer past the end of the model's external data file.
+    r"given\s+file_length:\s*\d+\s+are\s+out\s+of\s+bounds|"
+    # The onnx checker finding no external data file where the model says its tensors are.
+    r"should\s+be\s+stored\s+in\s+\S+,\s+but\s+it\s+(?:is\s+not\s+regular\s+file|doesn't\s+exist)|"
     # safetensors reading fewer bytes of a tensor than its header promises.
     r"pread\s+failed\s+for\s+tensor\s+\S+|Could\s+not\s+read\s+tensor\s+\S+\s+from\s+file|"
     # llama.cpp counting fewer tensors across a model's files than its metadata promises.
@@ -640,6 +647,8 @@ NEWER_FORMAT = re.compile(
     # llama.cpp's ``has invalid ggml type 39``).
     r"\b\d+\s+is\s+not\s+a\s+valid\s+\w*(?:Type|Format|Kind|Version)\b|"
     r"invalid\s+ggml\s+type\s+\d+|"
+    # The onnx checker reading a model of a newer IR version than its release.
+    r"ir_version\s+\d+\s+is\s+higher\s+than\s+the\s+checker's|"
     # A storage dtype newer than the reader (safetensors' ``unknown variant `F8_E8M0```,
     # transformers' ``Cannot load safetensors of unknown dtype F8_E8M0``).
     r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`,\s+expected\s+one\s+of\s+`|"
