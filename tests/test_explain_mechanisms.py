@@ -1388,6 +1388,7 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
         "dongyh20__Chain-of-Spot__2",  # LLaVA's builder: Unknown vision tower: /share/...
         "mcmonkeyprojects__SwarmUI__757",  # Tried 1 backends but none were able to load model
+        "kijai__ComfyUI-WanVideoWrapper__463",  # ... does not contain a valid vision model.
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
@@ -1776,3 +1777,10 @@ def test_names_transformers_left_unused_carry_the_base_models_prefix_of_their_ow
     """``from_pretrained`` resolves ``model.`` itself: unused ``model.layers...`` is no wrapper."""
     text, _ = _case("ModelCloud__GPTQModel__2359")  # were not used when initializing ...
     assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_a_logger_saying_a_weight_was_not_found_for_a_key_lists_it_missing() -> None:
+    text, _ = _case("MultimediaTechLab__YOLO__136")  # WARNING Weight Not Found for key: 19.conv
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "missing"
+    assert "19.conv" in top.params

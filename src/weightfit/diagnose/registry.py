@@ -552,6 +552,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "import_lacking",
+        text_statements.import_lacking,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "optimizer_groups",
         text_statements.optimizer_groups,
         ("wrong_variant",),

@@ -388,6 +388,32 @@ def tie_refused(ctx: Context) -> None:
     ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
 
 
+def import_lacking(ctx: Context) -> None:
+    """Report loading code importing a name the installed library's release lacks."""
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.import_lacking is None or ctx.findings:
+        return
+    name, module = facts.import_lacking
+    library = module.split(".", 1)[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the installed {library} has no {name}: the code that loads the model (or the "
+                f"model's own code) was written for another release of {library}, most often "
+                "a newer one"
+            ),
+            evidence={"name": name, "module": module},
+            confidence=0.55,
+            fix_note=(
+                f"install the {library} release the model's code asks for (its requirements "
+                "or model card), most often an upgrade"
+            ),
+        )
+    )
+
+
 def absent_part(ctx: Context) -> None:
     """Report a model file without the part an engine mode asks for: another variant of it."""
     facts = whole_text_facts(ctx)

@@ -156,7 +156,7 @@ MISSING_CUES = re.compile(
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
-    r"not\s+found\s+in\s+the\s+dict\b|"
+    r"not\s+found\s+in\s+the\s+dict\b|not\s+found\s+for\s+key\b|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
     r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b|"
     # TensorFlow 1 running a graph whose variable no restore filled.

@@ -65,6 +65,11 @@ LOADING_ERROR = re.compile(
     # An app or builder failing on the model it was pointed at (LLaVA's vision tower).
     r"problem\s+loading\s+(?:the\s+)?(?:pipeline|model|checkpoint|weights)|"
     r"Unknown\s+vision\s+tower:|"
+    # A loader finding no model of the kind it reads in the file or folder it was given
+    # (ComfyUI's ``does not contain a valid vision model``, PEFT's ``Can't find
+    # 'adapter_config.json' at``).
+    r"does\s+not\s+contain\s+a\s+valid\s+(?:[\w-]+\s+){0,2}model|"
+    r"Can't\s+find\s+'[\w.\-]+\.json'\s+at\b|"
     # Adapters a server or trainer refuses (vLLM's ranks and weights, mlx-lm's tensors).
     r"LoRA\s+rank\s+\d+\s+is\s+greater\s+than\s+max_lora_rank|is\s+unsupported\s+LoRA\s+weight|"
     r"Adapter\s+at\s+\S+\s+contains\s+incompatible\s+tensors|"
@@ -919,6 +924,9 @@ ORDERED_DICT_ATTRIBUTES = frozenset(dir(OrderedDict))
 DICT_METHODS = frozenset({"items", "keys", "values"})
 """Methods of a dict: an object asked for one (``'Model' object has no attribute 'items'``) is
 a whole pickled object where the code expects a dict of weights."""
+IMPORT_LACKING = re.compile(r"cannot\s+import\s+name\s+'(\w+)'\s+from\s+'([\w.]+)'")
+"""Loading code importing a name its library's installed release lacks (``cannot import
+name 'Qwen3Config' from 'transformers'``)."""
 TIE_REFUSED = re.compile(
     r"specifies\s+to\s+tie\s+([\w.]+)\s+to\s+([\w.]+),\s+but\s+both\s+are\s+(present|absent)"
 )
@@ -1070,6 +1078,8 @@ class Facts:
         optimizer_groups: The optimizer's refusal of saved state with other parameter groups.
         tie_refused: ``(tied, to, present|absent)`` of transformers declining to tie two
             tensors its config ties.
+        import_lacking: ``(name, module)`` a model's loading code imports and the installed
+            module lacks.
         absent_part: The part of a model file an engine asked for and did not find
             (``LSTM``), or ``languages`` when none of the files loaded.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
@@ -1166,6 +1176,7 @@ class Facts:
     object_for_dict: str = ""
     optimizer_groups: str = ""
     tie_refused: tuple[str, str, str] | None = None
+    import_lacking: tuple[str, str] | None = None
     absent_part: str = ""
     called_hook: bool = False
     input_channels: tuple[int, int] | None = None
@@ -1232,6 +1243,7 @@ class Facts:
             "dict_method_on_object": self.object_for_dict,
             "optimizer_groups": self.optimizer_groups,
             "tie_refused": list(self.tie_refused) if self.tie_refused else None,
+            "import_lacking": list(self.import_lacking) if self.import_lacking else None,
             "absent_part": self.absent_part,
             "input_channels": list(self.input_channels) if self.input_channels else None,
             "unknown_architecture": self.unknown_architecture,
@@ -1468,6 +1480,10 @@ def facts(text: str) -> Facts:
     found.optimizer_groups = said(OPTIMIZER_GROUPS, text)
     tie = TIE_REFUSED.search(text)
     found.tie_refused = (tie[1], tie[2], tie[3]) if tie is not None else None
+    lacking_import = IMPORT_LACKING.search(text)
+    found.import_lacking = (
+        (lacking_import[1], lacking_import[2]) if lacking_import is not None else None
+    )
     absent_part = ABSENT_PART.search(text)
     if absent_part is not None:
         found.absent_part = next(g for g in absent_part.groups() if g)
