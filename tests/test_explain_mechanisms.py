@@ -104,6 +104,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # TensorFlow's reader failing its precondition on the path it was given: no checkpoint
     # there at all (a folder, another download), never a cut index.
     "tf_path_without_checkpoint": [("mrharicot__monodepth__42", "unrelated", {})],
+    # A printed entry holding an LR scheduler's state where the optimizer's was read: another
+    # object saved under the entry's name.
+    "other_objects_state": [
+        ("bl0__moco__8", "unrelated", {"printed_state": "a learning-rate scheduler's state"}),
+    ],
     # Python 2's unpickler raising a bare EOFError on torch.load's first record: an empty file.
     "empty_file_eof": [
         ("1adrianb__face-alignment__181", "partitioned", {}),

@@ -505,6 +505,9 @@ def nested(ctx: Context) -> None:
     metadata = [n for n in unexpected if TRAINING_KEY.fullmatch(n) or n in METADATA_ENTRIES]
     if missing and not _first_tensors(missing) and len(metadata) < MANY_METADATA:
         metadata = []
+    if facts.printed_state and facts.key_errors:
+        _other_objects_state(ctx, facts.printed_state, facts.key_errors[0])
+        return
     entry = next(
         (k for k in (facts.container_key, *facts.key_errors) if TRAINING_KEY.fullmatch(k)), ""
     )
@@ -566,6 +569,27 @@ TRAINED_CHECKPOINT_KEYS = ("model",)
 """The entry under which training frameworks (detectron2, fairseq, SAM, DETR, DeiT, MAE)
 keep the network in the very checkpoints they release: a file without it was most often
 written elsewhere (a backbone's pretrained weights, another codebase's release)."""
+
+
+def _other_objects_state(ctx: Context, state: str, key: str) -> None:
+    """Report an entry holding another training helper's state than the one read from it."""
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"the entry read holds {state}, which has no '{key}': the save stored another "
+                "object under this entry's name (arguments swapped in the save call), or the "
+                "file is another kind of checkpoint"
+            ),
+            evidence={"printed_state": state, "looked_up": key},
+            confidence=0.5,
+            fix_note=(
+                "load that object's state into the object that saved it, and fix the save "
+                "call's order for new checkpoints; weightfit inspect CKPT lists the entries"
+            ),
+        )
+    )
 
 
 def _not_a_trained_checkpoint(ctx: Context, key: str) -> None:

@@ -1102,6 +1102,8 @@ class Facts:
             is missing in file x.params``.
         gluon_file_names: The names MXNet says that file holds (``0.weight``, ``0.bias``).
         byte_counts: ``(the file has, the loader asks for)`` of a raw weight file.
+        printed_state: The training helper (an LR scheduler, a gradient scaler) whose
+            state a printed ``dict_keys([...])`` holds.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
         layer_counts: ``(file, model)`` layer counts of Keras' ``weight file containing N
@@ -1187,6 +1189,7 @@ class Facts:
     newer_format: str = ""
     newer_reader: str = ""
     held_container: str = ""
+    printed_state: str = ""
     non_tensor: tuple[str, str] | None = None
     optimizer_slot: str = ""
     metadata_key: str = ""
@@ -1252,6 +1255,7 @@ class Facts:
             "stated": list(self.stated) if self.stated else None,
             "newer_format": self.newer_format,
             "held_container": self.held_container,
+            "printed_state": self.printed_state,
             "non_tensor_entry": list(self.non_tensor) if self.non_tensor else None,
             "optimizer_slot": self.optimizer_slot,
             "metadata_key": self.metadata_key,
@@ -1342,6 +1346,7 @@ def facts(text: str) -> Facts:
         "",
     )
     found.held_container = _held_container(text)
+    found.printed_state = _printed_state(text)
     found.metadata_key = next(
         (
             k
@@ -1643,6 +1648,23 @@ OTHER_STATE = re.compile(
     r"(?:_|$)"
 )
 """Words of a training checkpoint's other entries (the optimizer's state is no weights)."""
+
+
+OBJECT_STATES = {
+    "a learning-rate scheduler's state": frozenset({"base_lrs", "last_epoch", "_step_count"}),
+    "a gradient scaler's state": frozenset({"scale", "growth_factor", "backoff_factor"}),
+}
+"""The entries a ``state_dict()`` of PyTorch's training helpers always holds, by the object."""
+
+
+def _printed_state(text: str) -> str:
+    """The training helper whose state a printed ``dict_keys([...])`` holds, or ``""``."""
+    for match in DICT_KEYS.finditer(text):
+        keys = set(re.findall(r"['\"]([\w.\-]+)['\"]", match.group(1)))
+        for kind, entries in OBJECT_STATES.items():
+            if entries <= keys:
+                return kind
+    return ""
 
 
 def _held_container(text: str) -> str:
