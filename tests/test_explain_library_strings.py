@@ -1,10 +1,10 @@
 """``explain`` on loading messages filled in from the libraries' own format strings.
 
 ggml / llama.cpp, bitsandbytes, DeepSpeed, Megatron-LM, vLLM and ONNX Runtime need GPUs,
-native builds or a distributed launch; transformers', PEFT's and diffusers' messages need a
-hub folder or a file of another release. Each case fills in one format string, quoted from
-the source file named beside it, as the library prints it, and checks the cause ``explain``
-reads.
+native builds or a distributed launch; transformers', PEFT's, diffusers', Lightning's and
+Ultralytics' messages need a hub folder, a run or a file of another release. Each case
+fills in one format string, quoted from the source file named beside it, as the library
+prints it, and checks the cause ``explain`` reads.
 """
 
 from __future__ import annotations
@@ -207,6 +207,39 @@ CASES += [
         "ValueError: base_model.model.model.layers.0.self_attn.q_proj.lora_magnitude_vector "
         "is unsupported LoRA weight",
         "lora_mismatch",
+    ),
+]
+
+
+CASES += [
+    # lightning/pytorch/utilities/migration/utils.py: a checkpoint of a newer Lightning.
+    (
+        "PossibleUserWarning: The loaded checkpoint was produced with Lightning v2.6.0, which "
+        "is newer than your current Lightning version: v2.1.3",
+        "version",
+    ),
+    # torch/serialization.py: pre-1.6 formats refused by weights-only and memory-mapped reads.
+    (
+        "RuntimeError: Cannot use ``weights_only=True`` with files saved in the legacy .tar "
+        "format. In PyTorch 2.6, we changed the default value of the `weights_only` argument.",
+        "version",
+    ),
+    (
+        "RuntimeError: mmap can only be used with files saved with `torch.save(vgg16_old.pth, "
+        "_use_new_zipfile_serialization=True), please torch.save your checkpoint with this "
+        "option in order to use mmap.",
+        "version",
+    ),
+    # ultralytics/nn/tasks.py: an export in the checkpoint's place, and a numpy release.
+    (
+        "TypeError: ERROR \u274c\ufe0f yolov8n.pt is a TorchScript archive, not an Ultralytics "
+        "PyTorch checkpoint.",
+        "unrelated",
+    ),
+    (
+        "ModuleNotFoundError: ERROR \u274c\ufe0f yolo11s.pt requires numpy>=1.26.1, however "
+        "numpy==1.24.4 is installed.",
+        "version",
     ),
 ]
 

@@ -109,6 +109,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "other_objects_state": [
         ("bl0__moco__8", "unrelated", {"printed_state": "a learning-rate scheduler's state"}),
     ],
+    # Loading code importing a name the installed library lacks: a release older than the
+    # code's (``cannot import name 'Qwen3Config' from 'transformers'``).
+    "import_lacking": [("1038lab__ComfyUI-MiniCPM__4", "version", {"name": "Qwen3Config"})],
+    # A saved config naming a block type the installed release does not build.
+    "unknown_block_type": [("mayuelala__FollowYourPose__42", "version", {})],
     # Python 2's unpickler raising a bare EOFError on torch.load's first record: an empty file.
     "empty_file_eof": [
         ("1adrianb__face-alignment__181", "partitioned", {}),

@@ -434,6 +434,13 @@ BREAKS = (
         0.65,
     ),
     Break(
+        lambda said: "TorchScript archive" in said,
+        True,
+        "a TorchScript archive (an export, torch.jit.save) where the loader reads its own "
+        "checkpoint: the exported file, not the trained weights",
+        0.6,
+    ),
+    Break(
         lambda said: "should be stored in" in said,
         False,
         "an ONNX model whose weights live in an external data file beside it, and that file "

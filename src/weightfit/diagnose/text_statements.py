@@ -354,14 +354,17 @@ def tie_refused(ctx: Context) -> None:
     """Report transformers declining to tie two tensors its config ties.
 
     Both present with other values: the weights were trained untied, the config says tied
-    (``tied_weights``). Neither present: the file lacks the model's token table, cut short
-    or another model's (``partitioned``, as transformers calls it corrupted).
+    (``tied_weights``). Neither present, and no list of what else is absent: the file lacks
+    the model's token table, cut short or another model's (``partitioned``, as transformers
+    calls it corrupted).
     """
     facts = whole_text_facts(ctx)
     if facts is None or facts.tie_refused is None:
         return
     tied, to, state = facts.tie_refused
     present = state == "present"
+    if not present and {*ctx.missing(), *ctx.unexpected()} - {tied, to}:
+        return  # the lists say which part of the model the file lacks (a task's head)
     ctx.add(
         Finding(
             category="tied_weights" if present else "partitioned",

@@ -487,6 +487,8 @@ BROKEN_FILE = re.compile(
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
     r"inline_container\.cc:\d+\]\s*\.?\s*file\s+not\s+found:\s*\S+|"
     r"archive\s+is\s+corrupted|"
+    # A loader naming a TorchScript export where its checkpoint belongs (Ultralytics).
+    r"is\s+a\s+TorchScript\s+archive,\s+not\s+an?\s+[\w\s]{0,40}?checkpoint|"
     # ONNX Runtime reading an initializer past the end of the model's external data file.
     r"given\s+file_length:\s*\d+\s+are\s+out\s+of\s+bounds|"
     # The onnx checker finding no external data file where the model says its tensors are.
@@ -662,6 +664,8 @@ NEWER_FORMAT = re.compile(
     # 4 but this software only supports up to version 3``).
     r"\bis\s+version\s+\d+\s+but\s+this\s+\w+\s+only\s+supports\s+up\s+to\s+version\s+\d+|"
     r"intended\s+for\s+a\s+newer\s+version\s+of\s+\w+|"
+    # Lightning reading a checkpoint a newer Lightning wrote.
+    r"checkpoint\s+was\s+produced\s+with\s+\w+\s+v[\d.]+,\s+which\s+is\s+newer\s+than|"
     # A configuration with fields a newer release added (PEFT's ``saved using a higher
     # version of the library and additional parameters have been introduced since``).
     r"saved\s+(?:using|with)\s+a\s+(?:higher|newer)\s+version\s+of\s+the\s+library|"
@@ -675,6 +679,10 @@ NEWER_FORMAT = re.compile(
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
     r"is\s+stored\s+using\s+TF\s*1\.x\s+format|"
+    # PyTorch refusing its own pre-1.6 formats for weights-only and memory-mapped reads.
+    r"with\s+files\s+saved\s+in\s+the\s+legacy\s+\.tar\s+format|"
+    r"mmap\s+can\s+only\s+be\s+used\s+with\s+files\s+saved\s+with\s+`?torch\.save\([^\n]{0,80}?"
+    r"_use_new_zipfile_serialization=True|"
     # A reader dropping an old generation of its format (``GGUFv1 is no longer supported``).
     r"\b[A-Za-z]+v\d+\s+is\s+no\s+longer\s+supported\b|"
     # bitsandbytes reading int8 weights serialized by its releases before 0.43 in a GPU
@@ -721,7 +729,10 @@ NEWER_FORMAT = re.compile(
     # 'en_vectors_web_lg' (2.1.0) requires spaCy v2.1 and is incompatible with the current
     # spaCy version (2.3.5)``).
     r"(?P<built_for>requires\s+[\w\-]+\s+v?[\d.]+[^\n]{0,20}?\s+and\s+is\s+incompatible\s+with\s+"
-    r"the\s+current\s+[\w\-]+\s+version[^\n]{0,12})|"
+    r"the\s+current\s+[\w\-]+\s+version[^\n]{0,12}|"
+    # Ultralytics naming the release a checkpoint's pickled objects need (``yolo11s.pt
+    # requires numpy>=1.26.1, however numpy==1.24.4 is installed``).
+    r"requires\s+[\w\-]+>=?[\d.]+,\s+however\s+[\w\-]+==[\d.]+\s+is\s+installed)|"
     # A reader asserting the version field of the object it unpickles.
     r"(?P<asserted>assert\s+\w+\[[\"'](?:format_)?version[\"']\]\s*(?:==|in\b|<=?|>=?)[^\n]{0,20})"
 )
