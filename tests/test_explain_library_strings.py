@@ -2,9 +2,9 @@
 
 ggml / llama.cpp, bitsandbytes, DeepSpeed, Megatron-LM, vLLM and ONNX Runtime need GPUs,
 native builds or a distributed launch; transformers', PEFT's, diffusers', Lightning's and
-Ultralytics' messages need a hub folder, a run or a file of another release. Each case
-fills in one format string, quoted from the source file named beside it, as the library
-prints it, and checks the cause ``explain`` reads.
+Ultralytics' messages need a hub folder, a run or a file of another release, Paddle's a
+model of its own. Each case fills in one format string, quoted from the source file named
+beside it, as the library prints it, and checks the cause ``explain`` reads.
 """
 
 from __future__ import annotations
@@ -240,6 +240,24 @@ CASES += [
         "ModuleNotFoundError: ERROR \u274c\ufe0f yolo11s.pt requires numpy>=1.26.1, however "
         "numpy==1.24.4 is installed.",
         "version",
+    ),
+]
+
+
+CASES += [
+    # paddle/nn/layer/layers.py, set_state_dict: a head for ImageNet's classes, input-first.
+    (
+        "UserWarning: Skip loading for fc.weight. fc.weight receives a shape [2048, 1000], but "
+        "the expected shape is [2048, 102].\n"
+        "UserWarning: Skip loading for fc.bias. fc.bias receives a shape [1000], but the "
+        "expected shape is [102].",
+        "num_classes",
+    ),
+    # ... and a parameter the loaded dict lacks.
+    (
+        "UserWarning: Skip loading for classifier.bias. classifier.bias is not found in the "
+        "provided dict.",
+        "missing",
     ),
 ]
 

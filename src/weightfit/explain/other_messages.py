@@ -90,6 +90,11 @@ PADDLE_VARIABLE = re.compile(
     r"Variable\s+\[\s*(\S+?)\s*\]\s+need\s+tensor\s+with\s+shape\s+\(([\d,\s]*)\)\s+but\s+"
     r"load\s+set\s+tensor\s+with\s+shape\s+\(([\d,\s]*)\)"
 )
+PADDLE_RECEIVES = re.compile(
+    r"(\S+?)\s+receives\s+a\s+shape\s+\[([\d,\s]*)\],\s+but\s+the\s+expected\s+shape\s+is\s+"
+    r"\[([\d,\s]*)\]"
+)
+"""Paddle 2's ``set_state_dict`` skipping a parameter: the loaded shape first, then the model's."""
 PADDLE_PROGRAM = re.compile(
     r"Program\s+requires\s+a\s+parameter\s+with\s+(?:the|a)\s+shape\s+of\s+\(\(([\dL,\s]*)\)\),?"
     r"\s+while\s+the\s+loaded\s+parameter\s+\(namely\s+\[\s*(\S+?)\s*\]\)\s+has\s+a\s+shape\s+of"
@@ -150,6 +155,7 @@ def parse(text: str) -> list[Section]:
         *_shape_lines(text, PADDLE_SHAPE, "paddle", _paddle_shapes),
         *_shape_lines(text, PADDLE_PROGRAM, "paddle", _paddle_program_shapes),
         *_shape_lines(text, PADDLE_VARIABLE, "paddle", _paddle_shapes),
+        *_shape_lines(text, PADDLE_RECEIVES, "paddle", _paddle_received_shapes),
         *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
         *_shape_lines(text, TENSORRT_KERNEL, "tensorrt", _tensorrt_shapes),
         *_shape_lines(text, FLAX_SHAPES, "flax", _flax_shapes),
@@ -211,6 +217,12 @@ def _paddle_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
     does (``[rows, width]``): a matrix that is no embedding is turned to PyTorch's layout.
     """
     name, model, loaded = match.group(1), shape(match.group(2)), shape(match.group(3))
+    return name, _paddle_layout(name, loaded, model)
+
+
+def _paddle_received_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """Paddle 2 names the loaded shape first, then the model's (``receives ... expected``)."""
+    name, loaded, model = match.group(1), shape(match.group(2)), shape(match.group(3))
     return name, _paddle_layout(name, loaded, model)
 
 

@@ -36,8 +36,9 @@ NOT_IN_FILE = re.compile(
     r"(?:cannot|can't|couldn't|could\s+not|unable\s+to)\s+find\s+"
     r"(?:tensor|key|weight|parameter|layer)\s*['\"`]?([\w.\-]+\.[\w\-]+)"
     r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
-    # safetensors asked for a tensor its file lacks.
+    # safetensors asked for a tensor its file lacks; Paddle's set_state_dict skipping one.
     r"|File\s+does\s+not\s+contain\s+tensor\s+([\w.\-]+\.[\w\-]+)"
+    r"|\b([\w.\-]+\.[\w\-]+)\s+is\s+not\s+found\s+in\s+the\s+provided\s+dict"
     r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
     r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
