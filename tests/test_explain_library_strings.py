@@ -262,6 +262,17 @@ CASES += [
 ]
 
 
+CASES += [
+    # tensorflow/core/util/tensor_bundle: an HDF5 file given to the checkpoint reader.
+    (
+        "tensorflow.python.framework.errors_impl.DataLossError: Unable to open table file "
+        "./weights/model.h5: Data loss: not an sstable (bad magic number): perhaps your file is "
+        "in a different file format and you need to use a different restore operator?",
+        "unrelated",
+    ),
+]
+
+
 @pytest.mark.parametrize(("text", "category"), CASES)
 def test_a_libraries_own_loading_message_reads_as_its_cause(text: str, category: str) -> None:
     assert weightfit.explain(text).findings[0].category == category

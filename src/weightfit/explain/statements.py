@@ -574,6 +574,9 @@ or a glog check finding a version field of thousands (``version == 0U (22045 vs.
 bytes of another kind of file where the format's version stands."""
 PICKLED_FILE = re.compile(r"[\w.\-]+\.(?:pth|pt|ckpt|pkl)(?![\w.])", re.I)
 """A PyTorch pickle: no magic number of any other reader's format."""
+HDF5_FILE = re.compile(r"[\w.\-]+\.(?:h5|hdf5)(?![\w.])", re.I)
+"""Keras' HDF5 weights: no magic number of a GGML model, a TensorFlow checkpoint's table or a
+TensorFlow Lite model either."""
 
 
 def _latent_inputs(outputs: int, takes: int, fed: int) -> bool:
@@ -592,12 +595,12 @@ def file_of_other_format(text: str, said: str) -> str:
     A safetensors reader that found the header's length too large, the text naming no
     safetensors file but one weights file of another format; or a reader checking its
     format's magic number (a GGML reader's ``header.magic == 0x67676d66``) given the one
-    PyTorch pickle the text names.
+    PyTorch pickle or HDF5 file the text names.
     """
     if re.search(r"too\s*large", said, re.I) and not re.search(r"\.safetensors\b", text, re.I):
         named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
     elif MAGIC_CHECK.search(said):
-        named = {m.group(0) for m in PICKLED_FILE.finditer(text)}
+        named = {m.group(0) for m in (*PICKLED_FILE.finditer(text), *HDF5_FILE.finditer(text))}
     else:
         return ""
     return named.pop() if len(named) == 1 else ""
