@@ -237,6 +237,12 @@ CASES += [
         "unrelated",
     ),
     (
+        "ModuleNotFoundError: ERROR \u274c\ufe0f yolo26n.pt requires missing Ultralytics module "
+        "'ultralytics.nn.modules.head_v26'. Train a new model using the latest 'ultralytics' "
+        "package or run a command with an official Ultralytics model",
+        "version",
+    ),
+    (
         "ModuleNotFoundError: ERROR \u274c\ufe0f yolo11s.pt requires numpy>=1.26.1, however "
         "numpy==1.24.4 is installed.",
         "version",

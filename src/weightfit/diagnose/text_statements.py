@@ -38,6 +38,8 @@ def missing_class(ctx: Context) -> None:
     if name and _other_codebase(ctx, name, module, facts.missing_class_file):
         return
     what = _pickled_name(name, module)
+    # A loader's "requires missing module 'a.b'" reads as a missing name: it is the module.
+    ctx.consume(missing=[n for n in ctx.missing() if n == module])
     ctx.add(
         Finding(
             category="version",

@@ -899,6 +899,9 @@ META_DEVICE = re.compile(
 BUILTIN_TYPES = frozenset({"NoneType", "dict", "str", "list", "tuple", "int", "float", "bytes"})
 """Python's own types: a private attribute missing from them is no class's hook."""
 NO_MODULE = re.compile(r"No\s+module\s+named\s+'([\w.]+)'")
+CHECKPOINT_NEEDS_MODULE = re.compile(r"requires\s+missing\s+\w+\s+module\s+'([\w.]+)'")
+"""A loader naming the module a checkpoint's pickled classes need (Ultralytics' ``yolo26n.pt
+requires missing Ultralytics module 'ultralytics.nn.modules.head_v26'``)."""
 OPTIMIZER_SLOT = re.compile(
     r"(?:BERT)?Adam(?:W|_\d)?|adam_[mv]|Momentum|RMSProp|Adagrad|global_step|beta[12]_power|"
     r"exp_avg(?:_sq)?",
@@ -1390,11 +1393,14 @@ def facts(text: str) -> Facts:
         found.missing_class = (lacks.group(2), lacks.group(1) or "")
     else:
         module = NO_MODULE.search(text)
+        needed = CHECKPOINT_NEEDS_MODULE.search(text)
         # TorchScript's namespace for compiled classes is only ever looked up by an unpickler.
         if module is not None and (
             UNPICKLING.search(text) or module.group(1).split(".", 1)[0] == TORCHSCRIPT_NAMESPACE
         ):
             found.missing_class = ("", module.group(1))
+        elif needed is not None:
+            found.missing_class = ("", needed.group(1))
     if (
         lacks is not None
         and lacks.group(1)
