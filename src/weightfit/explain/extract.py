@@ -157,6 +157,8 @@ MISSING_CUES = re.compile(
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+found\s+in\s+the\s+dict\b|not\s+found\s+for\s+key\b|"
+    # TensorRT-LLM's ``Required but not provided tensors: {...}``.
+    r"required\s+but\s+not\s+provided|"
     r"not\s+present\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|"
     r"meta\s+tensors?\s+remain(?:ed|s)?|(?:still|remain(?:ed|s)?)\s+on\s+(?:the\s+)?meta\b|"
     # TensorFlow 1 running a graph whose variable no restore filled.
@@ -171,7 +173,7 @@ UNEXPECTED_CUES = re.compile(
     r"(?<!\bkey\s)not\s+found\s+in\s+(?:the\s+)?(?:model|graph)|not\s+in\s+(?:the\s+)?model|"
     r"has\s+no\s+target\s+variable|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|failed\s+to\s+match\s+keys|"
-    r"parameters\s+not\s+in\s+model|extra\s+keys?|"
+    r"parameters\s+not\s+in\s+model|extra\s+keys?|provided\s+but\s+not\s+required|"
     r"contains\s+keys\s+that\s+are\s+not\s+used|which\s+contains\s+parameters|"
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
