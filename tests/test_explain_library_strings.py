@@ -1,11 +1,11 @@
 """``explain`` on loading messages filled in from the libraries' own format strings.
 
 These libraries cannot run here: ggml / llama.cpp, bitsandbytes, DeepSpeed, Megatron-LM,
-vLLM, ONNX Runtime, CTranslate2, ollama and TensorRT-LLM need GPUs, native builds or a
-distributed launch; transformers', PEFT's, diffusers', Lightning's, Ultralytics' and
-Paddle's messages need a hub folder, a run or a file of another release. Each case fills
-in one format string, quoted from the source file named beside it, as the library prints
-it, and checks the cause ``explain`` reads.
+vLLM, ONNX Runtime, CTranslate2, ollama, TensorRT-LLM and the quantizers need GPUs,
+native builds or a distributed launch; transformers', PEFT's, diffusers', Lightning's,
+Ultralytics' and Paddle's messages need a hub folder, a run or a file of another release.
+Each case fills in one format string, quoted from the source file named beside it, as the
+library prints it, and checks the cause ``explain`` reads.
 """
 
 from __future__ import annotations
@@ -302,6 +302,16 @@ CASES += [
         "got 291",
         "version",
     ),
+    # Quantized-model loaders finding no weights where they look (optimum-quanto's
+    # models/transformers_models.py, compressed-tensors' utils/safetensors_load.py, HQQ's
+    # models/base.py).
+    ("ValueError: No safetensor weights found in ./llama-qint4.", "partitioned"),
+    (
+        "ValueError: Could not locate safetensors weight or index file from "
+        "RedHatAI/Llama-3.1-8B-Instruct-quantized.w4a16.",
+        "partitioned",
+    ),
+    ("Exception: Weight file missing. Check your cache directory.", "partitioned"),
     # AutoGPTQ / AutoAWQ (models/auto.py): a model type their release does not know.
     ("TypeError: qwen3 isn't supported yet.", "version"),
 ]

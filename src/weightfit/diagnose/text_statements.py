@@ -735,7 +735,11 @@ DeepSpeed's ``latest``, Megatron's ``latest_checkpointed_iteration.txt``)."""
 NO_WEIGHTS_FILE = re.compile(
     r"no\s+file\s+named\s+[\w.\-]+\.(?:bin|safetensors|pt|pth|ckpt|h5|msgpack)\b|"
     r"Can't\s+find\s+a\s+valid\s+checkpoint\s+at\b|"
-    r"does\s+not\s+have\s+(?:any\s+)?(?:safetensors|\.bin|pytorch_model)\s+(?:weight\s+)?files?",
+    r"does\s+not\s+have\s+(?:any\s+)?(?:safetensors|\.bin|pytorch_model)\s+(?:weight\s+)?files?|"
+    # Quantized-model loaders finding no weights in the folder they were given (optimum-quanto,
+    # compressed-tensors, HQQ).
+    r"No\s+safetensors?\s+weights\s+found\s+in|Could\s+not\s+locate\s+safetensors\s+weight|"
+    r"\bWeight\s+file\s+missing\b",
     re.I,
 )
 """A loader that found no single weights file in a folder: sharded pieces it does not read,
