@@ -311,7 +311,12 @@ CASES += [
         "RedHatAI/Llama-3.1-8B-Instruct-quantized.w4a16.",
         "partitioned",
     ),
-    ("Exception: Weight file missing. Check your cache directory.", "partitioned"),
+    (
+        '  File "load_model.py", line 7, in <module>\n'
+        '    model = AutoHQQHFModel.from_quantized("./llama3-8b-hqq-4bit", device="cuda")\n'
+        "Exception: Weight file missing. Check your cache directory.",
+        "partitioned",
+    ),
     # AutoGPTQ / AutoAWQ (models/auto.py): a model type their release does not know.
     ("TypeError: qwen3 isn't supported yet.", "version"),
 ]
