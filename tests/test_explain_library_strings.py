@@ -170,6 +170,18 @@ CASES += [
         "model.layers.31.mlp.up_proj.weight: failed to fill whole buffer",
         "partitioned",
     ),
+    # diffusers/loaders/peft.py and lora_pipeline.py: a LoRA it cannot map onto the model.
+    (
+        "No LoRA keys associated to FluxTransformer2DModel found with the prefix='transformer'. "
+        "This is safe to ignore if LoRA state dict didn't originally have any "
+        "FluxTransformer2DModel related params.",
+        "lora_mismatch",
+    ),
+    (
+        "NotImplementedError: This LoRA param (x_embedder.lora_A.weight) has an incompatible "
+        "shape torch.Size([64, 384]).",
+        "lora_mismatch",
+    ),
     # diffusers/models/model_loading_utils.py: neither reader could open the weights file.
     (
         "OSError: Unable to load weights from checkpoint file for "

@@ -71,7 +71,11 @@ LOADING_ERROR = re.compile(
     # 'adapter_config.json' at``).
     r"does\s+not\s+contain\s+a\s+valid\s+(?:[\w-]+\s+){0,2}model|"
     r"Can't\s+find\s+'[\w.\-]+\.json'\s+at\b|"
-    # Adapters a server or trainer refuses (vLLM's ranks and weights, mlx-lm's tensors).
+    # Adapters a server or trainer refuses (vLLM's ranks and weights, mlx-lm's tensors), or
+    # a LoRA diffusers cannot map onto its model (keys no prefix or conversion matched, a
+    # shape its loader cannot expand).
+    r"No\s+LoRA\s+keys\s+associated\s+to\s+\w+\s+found|have\s+not\s+been\s+correctly\s+renamed|"
+    r"This\s+LoRA\s+param\s+\([\w.]+\)\s+has\s+an\s+incompatible\s+shape|"
     r"LoRA\s+rank\s+\d+\s+is\s+greater\s+than\s+max_lora_rank|is\s+unsupported\s+LoRA\s+weight|"
     r"Adapter\s+at\s+\S+\s+contains\s+incompatible\s+tensors|"
     # An app whose every backend refused the model file (SwarmUI).
