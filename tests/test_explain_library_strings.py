@@ -3,9 +3,9 @@
 These libraries cannot run here: ggml / llama.cpp, bitsandbytes, DeepSpeed, Megatron-LM,
 vLLM, ONNX Runtime, CTranslate2, ollama, TensorRT-LLM and the quantizers need GPUs,
 native builds or a distributed launch; transformers', PEFT's, diffusers', Lightning's,
-Ultralytics' and Paddle's messages need a hub folder, a run or a file of another release.
-Each case fills in one format string, quoted from the source file named beside it, as the
-library prints it, and checks the cause ``explain`` reads.
+Ultralytics', Paddle's, spaCy's, ESPnet's and AnimateDiff's messages need a hub folder, a run or a
+file of another release. Each case fills in one format string, quoted from the source file
+named beside it, as the library prints it, and checks the cause ``explain`` reads.
 """
 
 from __future__ import annotations
@@ -181,6 +181,38 @@ CASES += [
         "NotImplementedError: This LoRA param (x_embedder.lora_A.weight) has an incompatible "
         "shape torch.Size([64, 384]).",
         "lora_mismatch",
+    ),
+    # ComfyUI-AnimateDiff-Evolved (animatediff/model_injection.py): a motion module made
+    # for another model family than the one given.
+    (
+        "animatediff.utils_model.MotionCompatibilityError: Motion module 'mm_sd_v15_v2.ckpt' is "
+        "intended for SD1.5 models, but the provided model is type SDXL.",
+        "wrong_variant",
+    ),
+    # spaCy 3.3+ (spacy/util.py): a model package of spaCy 2, which has no config file.
+    (
+        "OSError: [E053] Could not read config file from "
+        "/home/user/models/en_core_web_sm-2.3.1/config.cfg",
+        "version",
+    ),
+    # spaCy (spacy/util.py, spacy/errors.py): a package of another release, a registered
+    # architecture the installed packages lack.
+    (
+        "UserWarning: [W095] Model 'en_core_web_sm' (3.5.0) was trained with spaCy v3.5.0 and "
+        "may not be 100% compatible with the current version (3.7.4).",
+        "version",
+    ),
+    (
+        "catalogue.RegistryError: [E893] Could not find function "
+        "'spacy-transformers.TransformerModel.v3' in function registry 'architectures'.",
+        "version",
+    ),
+    # ESPnet (espnet2/torch_utils/load_pretrained_model.py): a name the model lacks.
+    (
+        "2024-06-02 10:21:33,412 (load_pretrained_model:53) WARNING: Filter out "
+        "decoder.decoders.6.self_attn.linear_q.weight from pretrained dict because of name not "
+        "found in target dict",
+        "unexpected",
     ),
     # diffusers/models/model_loading_utils.py: neither reader could open the weights file.
     (

@@ -19,6 +19,13 @@ INCOMPATIBLE_FILE = re.compile(
     re.I,
 )
 """A file a loader calls incompatible with the model it was given, and that model."""
+INTENDED_FOR = re.compile(
+    r"([\w.\-]+\.(?:ckpt|safetensors|pth?|bin|gguf))['\"`]?\s+is\s+intended\s+for\s+[\w.\-]+\s+"
+    r"models?,\s+but\s+the\s+provided\s+model\s+is\s+(?:type\s+)?([\w.\-]*[\w\-])"
+)
+"""A file a loader says was made for another model family than the one given (AnimateDiff's
+``Motion module 'mm_sd_v15_v2.ckpt' is intended for SD1.5 models, but the provided model is
+type SDXL``), and the family given."""
 
 
 def incompatible_file(ctx: Context) -> None:
@@ -26,7 +33,7 @@ def incompatible_file(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings or ctx.mismatches():
         return
-    said = INCOMPATIBLE_FILE.search(facts.text)
+    said = INCOMPATIBLE_FILE.search(facts.text) or INTENDED_FOR.search(facts.text)
     if said is None:
         return
     file, base = said.groups()

@@ -174,6 +174,8 @@ UNEXPECTED_CUES = re.compile(
     r"has\s+no\s+target\s+variable|"
     r"keys?\s+not\s+loaded|not\s+loaded|were\s+ignored|ignored\s+keys|failed\s+to\s+match\s+keys|"
     r"parameters\s+not\s+in\s+model|extra\s+keys?|provided\s+but\s+not\s+required|"
+    # ESPnet's ``Filter out X from pretrained dict because of name not found in target dict``.
+    r"Filter\s+out(?=\s+[\w.]+\s+from\s+pretrained\s+dict\s+because\s+of\s+name\s+not\s+found)|"
     r"contains\s+keys\s+that\s+are\s+not\s+used|which\s+contains\s+parameters|"
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"

@@ -450,6 +450,8 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"Failed\s+to\s+find\s+the\s+model\s+'(?P<registry3>[\w.\-]+)'\.\s+You\s+may\s+either\s+use\s+"
     r"a\s+model\s+from\s+the\s+registry|"
     r"\b[A-Z_]*REGISTRY\w*\b[^\n]*\[[^\n]*\]\s*\n\s*KeyError:\s*'(?P<registry4>[\w.\-]+)'|"
+    # spaCy's E893: a model's config naming a registered function the installed packages lack.
+    r"Could\s+not\s+find\s+function\s+'(?P<registry6>[\w.\-]+)'\s+in\s+function\s+registry|"
     # A saved config naming a block type the code's release does not build (diffusers'
     # ``unknown mid_block_type : UNetMidBlock2DCrossAttn``).
     r"\bunknown\s+\w*(?:block|layer)_type\s*:\s*['\"`]?(?P<registry5>\w+)",
@@ -705,7 +707,7 @@ NEWER_FORMAT = re.compile(
     # tile layout (``col_turing``, ``col_ampere``) where it now keeps plain rows.
     r"Only\s+'row'\s+weight\s+format\s+is\s+supported,\s+got\s+col_\w+|"
     # spaCy 3 opening a model package of spaCy 2, which has no config.cfg.
-    r"\[E053\]\s+Could\s+not\s+read\s+config\.cfg|File\s+format\s+not\s+supported:[^\n]{0,200}?"
+    r"\[E053\]\s+Could\s+not\s+read\s+config(?:\.cfg|\s+file)|File\s+format\s+not\s+supported:[^\n]{0,200}?"
     r"only\s+supports|legacy\s+\w+\s+format\s+is\s+not\s+supported))|"
     # Objects pickled whole by another release of their library: scikit-learn naming the
     # release that pickled an estimator beside its own, or refusing its tree nodes' dtype;
@@ -748,7 +750,10 @@ NEWER_FORMAT = re.compile(
     r"the\s+current\s+[\w\-]+\s+version[^\n]{0,12}|"
     # Ultralytics naming the release a checkpoint's pickled objects need (``yolo11s.pt
     # requires numpy>=1.26.1, however numpy==1.24.4 is installed``).
-    r"requires\s+[\w\-]+>=?[\d.]+,\s+however\s+[\w\-]+==[\d.]+\s+is\s+installed)|"
+    r"requires\s+[\w\-]+>=?[\d.]+,\s+however\s+[\w\-]+==[\d.]+\s+is\s+installed|"
+    # spaCy's W095: a model package trained with another spaCy release than the installed one.
+    r"was\s+trained\s+with\s+[\w\-]+\s+v?[\d.]+\s+and\s+may\s+not\s+be\s+100%\s+compatible\s+with\s+"
+    r"the\s+current\s+version[^\n]{0,20})|"
     # A reader asserting the version field of the object it unpickles.
     r"(?P<asserted>assert\s+\w+\[[\"'](?:format_)?version[\"']\]\s*(?:==|in\b|<=?|>=?)[^\n]{0,20})"
 )
