@@ -390,7 +390,11 @@ def tie_refused(ctx: Context) -> None:
             ),
         )
     )
-    ctx.consume(missing=ctx.missing(), unexpected=ctx.unexpected())
+    pair = {tied, to}
+    ctx.consume(
+        missing=[n for n in ctx.missing() if n in pair],
+        unexpected=[n for n in ctx.unexpected() if n in pair],
+    )
 
 
 def import_lacking(ctx: Context) -> None:
