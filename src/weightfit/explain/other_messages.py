@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
-from weightfit.explain.statements import file_of_other_format
+from weightfit.explain.statements import NEWER_DTYPE, file_of_other_format
 
 DIFFUSERS_SHAPE = re.compile(
     r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"
@@ -338,11 +338,6 @@ def _accelerate(text: str) -> list[Section]:
         )
         sections.append(section)
     return sections
-
-
-NEWER_DTYPE = re.compile(r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`")
-"""A safetensors header naming a storage dtype the reader's release does not have
-(``F8_E8M0``); an empty name is damage."""
 
 
 def _safetensors(text: str) -> list[Section]:

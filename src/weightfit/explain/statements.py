@@ -486,6 +486,12 @@ weight of size [320, 8, 3, 3], expected input[2, 12, 64, 64] to have 8 channels,
 channels instead`` (outputs, inputs, then the channels fed)."""
 LATENT_WIDTH = 128
 """Fewest outputs of a diffusion model's first convolution (SD's UNet: 320; DiT: 1152)."""
+MAGIC_CHARACTERS = re.compile(r"invalid\s+magic\s+characters:?\s+'([^'\n]{4})'")
+"""A reader printing the four bytes it found where its magic belongs (ggml's
+``invalid magic characters: 'vers', expected 'GGUF'``): a container's tag, or text."""
+NEWER_DTYPE = re.compile(r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`")
+"""A safetensors header naming a storage dtype the reader's release does not have
+(``F8_E8M0``); an empty name is damage."""
 BROKEN_FILE = re.compile(
     r"(?i:invalid\s+load\s+key),\s*'[^']*'|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
@@ -541,7 +547,8 @@ BROKEN_FILE = re.compile(
     # NumPy finding neither an .npz archive nor an .npy array in a file named one.
     r"Failed\s+to\s+interpret\s+file\s+['\"][^'\"\n]*\.np[yz]['\"]\s+as\s+a\s+pickle|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
-    r"invalid\s+magic\s+characters:?\s+'[^'\n]{4}'|invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
+    + MAGIC_CHARACTERS.pattern
+    + r"|invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch|invalid\s+hash\s+value)|"
     r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
@@ -671,7 +678,8 @@ NEWER_FORMAT = re.compile(
     r"ir_version\s+\d+\s+is\s+higher\s+than\s+the\s+checker's|"
     # A storage dtype newer than the reader (safetensors' ``unknown variant `F8_E8M0```,
     # transformers' ``Cannot load safetensors of unknown dtype F8_E8M0``).
-    r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`,\s+expected\s+one\s+of\s+`|"
+    + NEWER_DTYPE.pattern
+    + r",\s+expected\s+one\s+of\s+`|"
     r"Cannot\s+load\s+safetensors\s+of\s+unknown\s+dtype\s+\w+|"
     # A reader naming the newest format version it reads (ggml's ``this GGUF file is version
     # 4 but this software only supports up to version 3``).
@@ -1695,12 +1703,17 @@ OBJECT_STATES = {
 """The entries a ``state_dict()`` of PyTorch's training helpers always holds, by the object."""
 
 
+def _printed_keys(text: str) -> Iterator[list[str]]:
+    """The keys of each printed ``dict_keys([...])``, in order."""
+    for match in DICT_KEYS.finditer(text):
+        yield re.findall(r"['\"]([\w.\-]+)['\"]", match.group(1))
+
+
 def _printed_state(text: str) -> str:
     """The training helper whose state a printed ``dict_keys([...])`` holds, or ``""``."""
-    for match in DICT_KEYS.finditer(text):
-        keys = set(re.findall(r"['\"]([\w.\-]+)['\"]", match.group(1)))
+    for keys in _printed_keys(text):
         for kind, entries in OBJECT_STATES.items():
-            if entries <= keys:
+            if entries <= set(keys):
                 return kind
     return ""
 
@@ -1711,8 +1724,7 @@ def _held_container(text: str) -> str:
     ``dict_keys(['optimizer_state', 'simclr_state', 'boxes', 'epoch'])``: ``simclr_state``.
     Only one such key counts; two or more leave the choice open.
     """
-    for match in DICT_KEYS.finditer(text):
-        keys = re.findall(r"['\"]([\w.\-]+)['\"]", match.group(1))
+    for keys in _printed_keys(text):
         held = [k for k in keys if HELD_WEIGHTS.fullmatch(k) and not OTHER_STATE.search(k)]
         if len(held) == 1 and len(keys) > 1:
             return str(held[0])
@@ -1775,9 +1787,6 @@ GGML_FILE = re.compile(
 )
 """A GGML-family model file: a ``.gguf``, or a ``.bin`` named for GGML or a GGML quantization
 type (``vicuna-13b-q4_0.bin``)."""
-MAGIC_CHARACTERS = re.compile(r"invalid\s+magic\s+characters:?\s+'([^'\n]{4})'")
-"""A reader printing the four bytes it found where its magic belongs (ggml's
-``invalid magic characters: 'vers', expected 'GGUF'``): a container's tag, or text."""
 GGML_CONTAINERS = ("ggml", "ggmf", "ggjt", "GGUF")
 """GGML's file containers in the order they came: unversioned, versioned, mmap-able (2023),
 GGUF (August 2023)."""
