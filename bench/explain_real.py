@@ -10,12 +10,14 @@ For each part (``dev``, ``heldback``) it reports:
 - top-1 and top-3 category accuracy (a finding is right when its category is the settled
   one or one of ``also_acceptable``);
 - the share answered "no loading error found" (exit 2);
-- per-category results;
+- per-category results, and the commonest misses (settled against answered category);
 - a calibration table: of the top findings reported at confidence >= 0.8, in [0.5, 0.8)
   and < 0.5, how many are right (and the same over every finding reported).
 
 It also reports ``bench/data/first_sight.yaml``: each later batch of dev texts as
-``explain`` first answered it, before any rule was tuned on it.
+``explain`` first answered it, before any rule was tuned on it; and
+``bench/data/*_misses_audit.tsv``: each part's texts missed at one commit, judged on
+whether the settled cause can be read from the pasted text alone (how far rules can go).
 
 Then the bad-input guard rails: binary data, a 100 MB log and a 1-million-line log, each in
 a fresh process with its time and peak memory (the budget: 5 s and 200 MB each).
@@ -34,7 +36,7 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,6 +197,7 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
             f"| {category} | {len(group)} | {sum(o.top1 for o in group)} | "
             f"{sum(o.top3 for o in group)} |"
         )
+    lines += ["", *misses_table(outcomes)]
     lines += [
         "",
         "| confidence | top findings right | their mean confidence | all findings right |",
@@ -214,6 +217,24 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
             f"{stated:.2f} | {percent(sum(every), len(every))} |"
         )
     return [*lines, "", *calibration_error(outcomes), ""]
+
+
+def misses_table(outcomes: list[Outcome], rows: int = 10) -> list[str]:
+    """The commonest ways the top answer missed: settled category against the one answered."""
+    pairs = Counter(
+        (o.case.settled, "no loading error found" if o.no_error else o.categories[0])
+        for o in outcomes
+        if not o.top1 and (o.no_error or o.categories)
+    )
+    shown = pairs.most_common(rows)
+    lines = [
+        f"Misses by settled and answered category ({len(shown)} commonest of {len(pairs)} pairs, "
+        f"{pairs.total()} texts):",
+        "",
+        "| settled | answered | texts |",
+        "| --- | --- | --- |",
+    ]
+    return lines + [f"| {settled} | {answered} | {n} |" for (settled, answered), n in shown]
 
 
 def calibration_error(outcomes: list[Outcome]) -> list[str]:
@@ -263,6 +284,67 @@ def first_sight_section() -> list[str]:
             f"| {said} |"
         )
     return [*lines, "", *first_sight_calibration(record["batches"]), ""]
+
+
+AUDITS = {
+    "dev": ROOT / "bench" / "data" / "dev_misses_audit.tsv",
+    "heldback": ROOT / "bench" / "data" / "heldback_misses_audit.tsv",
+}
+"""Each part's texts missed at :data:`AUDIT_COMMIT`, judged on what the text alone carries."""
+AUDIT_COMMIT = "fe221e8"
+"""The commit whose misses the audits judged."""
+VERDICTS = {
+    "D": "the text carries the settled cause",
+    "P": "the settled cause is one of two or three the text allows",
+    "N": "the settled cause lies outside the text",
+    "L": "the label looks doubtful",
+}
+
+
+def audit_section(outcomes: list[Outcome]) -> list[str]:
+    """The audited misses of each part by verdict, and how many of each are now right."""
+    lines = [
+        f"#### How far the text goes: the texts missed at {AUDIT_COMMIT}, audited",
+        "",
+        "Each text missed was judged by a reader shown the pasted text, its settled cause "
+        "and the answer given: would an expert seeing only the text name the settled cause "
+        "first? The readers knew the settled cause, so 'the text carries it' is generous. "
+        "The dev readers wrote their reasons; the held-back reader was not the rules' writer "
+        "and recorded verdicts only. Data: "
+        + ", ".join(f"`{path.relative_to(ROOT)}`" for path in AUDITS.values())
+        + ".",
+        "",
+        "| verdict | " + " | ".join(f"{part} texts | {part} right now" for part in AUDITS) + " |",
+        "| --- |" + " --- | --- |" * len(AUDITS),
+    ]
+    verdicts = {part: _audited(path) for part, path in AUDITS.items()}
+    right_now = {o.case.ident for o in outcomes if o.top1}
+    for verdict, meaning in VERDICTS.items():
+        cells = []
+        for part in AUDITS:
+            idents = [ident for ident, said in verdicts[part].items() if said == verdict]
+            cells.append(f"{len(idents)} | {len(right_now.intersection(idents))}")
+        lines.append(f"| {verdict}: {meaning} | " + " | ".join(cells) + " |")
+    lines.append("")
+    for part in AUDITS:
+        scored = [o for o in outcomes if o.case.split == part]
+        right = sum(o.top1 for o in scored)
+        carried = [i for i, said in verdicts[part].items() if said == "D" and i not in right_now]
+        lines.append(
+            f"- {part}: every 'D' text answered right would bring top-1 from "
+            f"{percent(right, len(scored))} to {percent(right + len(carried), len(scored))}."
+        )
+    return [*lines, ""]
+
+
+def _audited(path: Path) -> dict[str, str]:
+    """Each audited text's verdict, from a tab-separated file (``#`` lines are comments)."""
+    rows = [
+        line.split("\t")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith(("#", "ident\t"))
+    ]
+    return {row[0]: row[1] for row in rows}
 
 
 def first_sight_calibration(batches: list[dict[str, Any]]) -> list[str]:
@@ -361,6 +443,7 @@ def main() -> None:
     for part in PARTS:
         section += part_section(part, [o for o in outcomes if o.case.split == part])
     section += first_sight_section()
+    section += audit_section(outcomes)
     if not args.skip_bad_inputs:
         with tempfile.TemporaryDirectory() as folder:
             section += ["#### Bad input (budget 5 s, 200 MB each)", "", *bad_inputs(Path(folder))]

@@ -1354,6 +1354,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "load_key_any_case": [("hkchengrex__CascadePSP__53", "partitioned", {})],
     # ONNX Runtime's parse failure on Git LFS pointers, in lower case.
     "protobuf_parse": [("huggingface__transformers.js__1025", "partitioned", {})],
+    # Only the weights of class-scoring layers did not load: a loader that skips tensors of
+    # other shapes leaves exactly those when the label set has another size.
+    "class_head_only": [
+        ("open-mmlab__OpenPCDet__892", "num_classes", {}),
+        ("yjh0410__YOWOv2__22", "num_classes", {}),
+    ],
     # LoRA keys in diffusers' naming that a loader mapped to none of its own names.
     "diffusers_lora_names": [
         ("huggingface__finetrainers__133", "rename", {}),
@@ -1794,3 +1800,16 @@ def test_a_logger_saying_a_weight_was_not_found_for_a_key_lists_it_missing() -> 
     top = weightfit.explain(text).findings[0]
     assert top.category == "missing"
     assert "19.conv" in top.params
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "EPFL-VILAB__MultiMAE__22",  # a whole classification adapter missing, its norm too
+        "allenai__reward-bench__210",  # transformers' newly initialized score head: absent
+        "NVIDIA-NeMo__Speech__1297",  # a classification report's counters: no weights
+    ],
+)
+def test_a_class_head_absent_from_the_file_is_no_other_label_set(ident: str) -> None:
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "num_classes"

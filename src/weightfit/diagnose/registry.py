@@ -783,6 +783,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "class_head_only",
+        text_names.class_head_only,
+        ("num_classes",),
+        after=("untied_head",),
+        profiles=TEXT,
+    ),
+    Rule(
         "unlisted",
         text_statements.unlisted,
         ("missing", "unexpected"),

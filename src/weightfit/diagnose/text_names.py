@@ -433,3 +433,63 @@ def _quantized_lookup(names: list[str], package: str) -> Finding:
             "one), or save the weights again with the installed release"
         ),
     )
+
+
+CLASS_SCORES = re.compile(r"(?:^|_)(?:cls|class|classes|classifier|logits?|scores?)(?:_|\d|s?$)")
+"""Words of a layer that scores classes (``conv_cls``, ``cls_preds``, ``fc_cls``, ``score``)."""
+NEWLY_INITIALISED = re.compile(r"newly\s+initiali[sz]ed", re.IGNORECASE)
+SHAPES_DIFFERED = re.compile(r"shapes\s+did\s+not\s+match", re.IGNORECASE)
+NOT_FOUND_IN = re.compile(r"not\s+found\s+in", re.IGNORECASE)
+"""A loader that looked each name up in the file and says it is not there."""
+
+
+def class_head_only(ctx: Context) -> None:
+    """Report missing names that are only the weights of layers scoring classes.
+
+    Detectors, action and 3D models skip tensors whose shapes differ and then list them
+    as missing or not updated. A label set of another size changes only the layers that
+    score classes; a head absent from the checkpoint would lack its norms and box layers
+    too. transformers lists a head skipped for its shape apart ("shapes did not match"),
+    so its plain "newly initialized" head is absent, not resized; so is a head a loader
+    says it did "not find in" the file (Paddle's "not found in the provided dict").
+    """
+    facts = whole_text_facts(ctx)
+    missing = ctx.missing()
+    if facts is None or ctx.findings or ctx.unexpected() or ctx.mismatches() or not missing:
+        return
+    if NEWLY_INITIALISED.search(facts.text) and not SHAPES_DIFFERED.search(facts.text):
+        return
+    if NOT_FOUND_IN.search(facts.text):
+        return
+    found = {_scoring_layer(name) for name in missing}
+    layers = sorted(layer for layer in found if layer is not None)
+    if None in found:
+        return
+    ctx.add(
+        Finding(
+            category="num_classes",
+            severity="error",
+            message=(
+                f"only the weights of the class-scoring layer(s) {', '.join(layers[:4])} did not "
+                "load: a loader that skips tensors of other shapes leaves exactly "
+                "these when the checkpoint was trained on another number of classes"
+            ),
+            params=missing,
+            evidence={"layers": layers[:8], "names": missing[:8]},
+            confidence=0.5,
+            fix_note=(
+                "build the head with the checkpoint's number of classes, or keep the skipped "
+                "layers and train them for yours"
+            ),
+        )
+    )
+    ctx.consume(missing=missing)
+
+
+def _scoring_layer(name: str) -> str | None:
+    """The class-scoring layer a weight or bias belongs to (``dense_head.conv_cls``), if one."""
+    module, _, leaf = name.rpartition(".")
+    if leaf not in ("weight", "bias"):
+        return None
+    words = [part for part in module.split(".") if not part.isdigit()]
+    return module if words and CLASS_SCORES.search(words[-1]) else None
