@@ -1365,6 +1365,42 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("huggingface__finetrainers__133", "rename", {}),
         ("bghira__SimpleTuner__682", "rename", {}),
     ],
+    # The only tensors one side lacks are a feature one variant of the family builds:
+    # IBN-Net's instance norms, DeepLab's ASPP, OpenFold's pTM head, RWKV-5's gate.
+    "variant_features": [
+        (
+            "michuanhaohao__reid-strong-baseline__94",
+            "wrong_variant",
+            {"feature": "IBN-Net's instance-norm half of a batch norm", "side": "file"},
+        ),
+        ("sercant__mobile-segmentation__3", "wrong_variant", {"side": "model"}),
+        ("aqlaboratory__openfold__414", "wrong_variant", {"side": "model"}),
+        ("cryscan__web-rwkv__8", "wrong_variant", {"side": "model"}),
+    ],
+    # Code going through the layers one by one failed past the first: another depth (a name
+    # an f-string formatted at i = 2, a walk over the file's names at ``m.1``, a ModuleList
+    # indexed past its end).
+    "stack_lookup": [
+        ("JCBrouwer__maua-stylegan2__4", "wrong_variant", {"index": 2}),
+        ("bubbliiiing__yolov5-pytorch__8", "wrong_variant", {"index": 1}),
+        ("Kosinkadink__ComfyUI-AnimateDiff-Evolved__25", "wrong_variant", {"index": 10}),
+    ],
+    # Missing and unexpected names under one module holding several times more modules on
+    # one side: the module is built with another option (an attention head against CTC's).
+    "head_options": [
+        (
+            "clovaai__deep-text-recognition-benchmark__20",
+            "wrong_variant",
+            {"module": "module.Prediction"},
+        ),
+        ("researchmm__SiamDW__24", "wrong_variant", {"module": "connect_model"}),
+    ],
+    # A converter copying a file's tensor into an upsampler's name (ESRGAN's ``upconv2``)
+    # fails: the file has fewer upsampling stages, another scale.
+    "upsampler_copy": [
+        ("AUTOMATIC1111__stable-diffusion-webui__319", "wrong_variant", {"side": "model"}),
+        ("XPixelGroup__BasicSR__175", "wrong_variant", {"side": "checkpoint"}),
+    ],
 }
 
 
@@ -1813,3 +1849,34 @@ def test_a_logger_saying_a_weight_was_not_found_for_a_key_lists_it_missing() -> 
 def test_a_class_head_absent_from_the_file_is_no_other_label_set(ident: str) -> None:
     text, _ = _case(ident)
     assert weightfit.explain(text).findings[0].category != "num_classes"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "YudeWang__deeplabv3plus-pytorch__33",  # a cut list of the whole model, ASPP first
+        "NVIDIA-NeMo__Automodel__2595",  # one expert of grouped experts: no optional feature
+    ],
+)
+def test_a_feature_name_in_a_cut_or_unrelated_list_is_no_variant_feature(ident: str) -> None:
+    text, _ = _case(ident)
+    rules = [f.evidence.get("feature") for f in weightfit.explain(text).findings]
+    assert not any(rules)
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "xjdr-alt__entropix__56",  # f'layers.{i}.attention.wq.weight' failing at layer 0
+        "AUTOMATIC1111__stable-diffusion-webui__86",  # a converter failing on model.0.weight
+        "LeapLabTHU__DAT-Segmentation__2",  # the model's state dict indexed by a file's name
+    ],
+)
+def test_a_lookup_failing_at_the_first_layer_is_no_other_depth(ident: str) -> None:
+    text, _ = _case(ident)
+    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_a_layer_against_a_sequential_of_layers_is_no_head_option() -> None:
+    text, _ = _case("LenisLin__TiRank__23")  # patch_embed.proj against proj.0 … proj.6
+    assert weightfit.explain(text).findings[0].category == "version"

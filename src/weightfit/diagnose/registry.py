@@ -76,6 +76,7 @@ from weightfit.diagnose import (
     text_rows,
     text_statements,
     text_tensors,
+    text_variants,
     tied,
     unknown,
     unrelated,
@@ -183,6 +184,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_prefix.one_sided_prefix,
         ("prefix", "rename"),
         after=("nested",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "variant_features",
+        text_variants.variant_features,
+        ("wrong_variant",),
+        after=("one_sided_prefix",),
         profiles=TEXT,
     ),
     Rule(
@@ -727,6 +735,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "head_options",
+        text_variants.head_options,
+        ("wrong_variant",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "reference_layout",
         text_renames.reference_layout,
         ("rename",),
@@ -794,6 +809,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_statements.unlisted,
         ("missing", "unexpected"),
         after=("untied_head",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "stack_lookup",
+        text_variants.stack_lookup,
+        ("wrong_variant",),
+        after=("unlisted",),
         profiles=TEXT,
     ),
     Rule(

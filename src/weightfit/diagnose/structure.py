@@ -13,7 +13,8 @@
   ``module_list.N.Conv2d``, every attention's ``q``/``k``/``v``): one kind of layer built or
   named otherwise throughout, as another code version does, the rest of each block loaded
   (``version``);
-- ``upsampler_stages``: every name one side lacks sits in an upsampling module: a
+- ``upsampler_stages``: every name one side lacks sits in an upsampling module (or is a
+  file's tensor a converter's line copies into one, ESRGAN's ``upconv2``): a
   super-resolution network builds its upsampler per scale factor (EDSR, RCAN: one
   convolution and pixel shuffle per factor of 2), so the two were built for other scales
   (``wrong_variant``).
@@ -38,8 +39,12 @@ MAX_SHARED_WORDS = 0.1
 MIN_TOPS = 2
 """Fewest top modules beside a first layer for a name list to be a model's beginning."""
 
-UPSAMPLER = re.compile(r"(?:^|\.)(?:up_?sampl\w*|upscal\w*)\.", re.IGNORECASE)
-"""A path through an upsampling module (``upsample.up.body.0.weight``, ``upsampler.2``)."""
+UPSAMPLER = re.compile(r"(?:^|\.)(?:up_?sampl\w*|upscal\w*|upconv\d*|conv_up\d*)\.", re.IGNORECASE)
+"""A path through an upsampling module (``upsample.up.body.0.weight``, ``upsampler.2``;
+ESRGAN's ``upconv2`` and BasicSR's RRDBNet ``conv_up2``, one per factor of 2)."""
+COPIED_INTO = re.compile(r"\w+\[\s*['\"]([\w.]+)['\"]\s*\]\s*=\s*\w+\[\s*['\"]([\w.]+)['\"]\s*\]")
+"""A converter's line copying a file's tensor into a model's name
+(``crt_net['upconv2.weight'] = pretrained_net['model.6.weight']``): the model's, the file's."""
 
 LEAVES = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
 """Parameter leaves every model shares; they say nothing about which model it is."""
@@ -200,15 +205,23 @@ def upsampler_stages(ctx: Context) -> None:
     leftovers = [*ctx.unexpected(), *ctx.missing()]
     if not ctx.partial or ctx.mismatches() or not leftovers:
         return
-    if not all(UPSAMPLER.search(name) for name in leftovers):
+    facts = whole_text_facts(ctx)
+    # A converter naming the model's tensor it copies a file's name into says what it is.
+    copied = {m.group(2): m.group(1) for m in COPIED_INTO.finditer(facts.text if facts else "")}
+    if not all(
+        UPSAMPLER.search(name) or UPSAMPLER.search(copied.get(name, "")) for name in leftovers
+    ):
         return
     side, other = ("checkpoint", "model") if ctx.unexpected() else ("model", "checkpoint")
+    shown = leftovers[0] + (
+        f", copied into {copied[leftovers[0]]}" if leftovers[0] in copied else ""
+    )
     ctx.add(
         Finding(
             category="wrong_variant",
             severity="error",
             message=(
-                f"every name the {other} lacks sits in an upsampler ({leftovers[0]} …): the "
+                f"every name the {other} lacks sits in an upsampler ({shown} …): the "
                 "upsampling stages are built per scale factor, so the checkpoint is for "
                 "another scale"
             ),

@@ -11,6 +11,7 @@ config (or release note, or source file) it was read from:
 ``families.yaml``          shape signatures of model families and sizes
 ``version_changes.yaml``   state-dict changes between library versions
 ``pickled_classes.yaml``   classes YOLO codebases pickle (:mod:`.pickled_classes`)
+``variant_features.yaml``  tensors only one variant of a model family builds
 =========================  ===========================================================
 
 Rules use them to *name* candidates ("2304 = google/gemma-2-2b-it hidden_size"),
@@ -39,6 +40,7 @@ TABLES = (
     "class_counts",
     "families",
     "version_changes",
+    "variant_features",
 )
 
 
@@ -195,6 +197,33 @@ class VersionChange:
                     if candidate != name and self.renamed(candidate) == name:
                         return candidate
         return None
+
+
+@dataclass(frozen=True)
+class VariantFeature:
+    """Tensors only one variant of a model family builds (an optional module, a later generation).
+
+    Attributes:
+        feature: What the tensors are (``AlphaFold's predicted-TM-score head``).
+        pattern: Regular expression over dotted tensor names (``re.search``).
+        family: The family and the variants it tells apart.
+        source: The code that builds the feature only in one variant.
+
+    """
+
+    feature: str
+    pattern: str
+    family: str
+    source: str
+
+    def matches(self, name: str) -> bool:
+        """Whether ``name`` is one of this feature's tensors."""
+        return re.search(self.pattern, name) is not None
+
+
+def variant_feature(name: str) -> VariantFeature | None:
+    """The feature whose tensors include ``name``, if any."""
+    return next((row for row in _variant_features() if row.matches(name)), None)
 
 
 def hidden_sizes() -> list[KnownDim]:
@@ -390,4 +419,17 @@ def _changes() -> tuple[VersionChange, ...]:
             replacement={str(k): str(v) for k, v in (row.get("replacement") or {}).items()},
         )
         for row in load_table("version_changes")
+    )
+
+
+@cache
+def _variant_features() -> tuple[VariantFeature, ...]:
+    return tuple(
+        VariantFeature(
+            feature=str(row["feature"]),
+            pattern=str(row["pattern"]),
+            family=str(row["family"]),
+            source=str(row["source"]),
+        )
+        for row in load_table("variant_features")
     )
