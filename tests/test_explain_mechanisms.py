@@ -1401,6 +1401,52 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("AUTOMATIC1111__stable-diffusion-webui__319", "wrong_variant", {"side": "model"}),
         ("XPixelGroup__BasicSR__175", "wrong_variant", {"side": "checkpoint"}),
     ],
+    # A loader of one model type or format missing what its own exporter always writes:
+    # sherpa-onnx's metadata, fairseq's training state, LightGBM's submodel line, a Kaldi
+    # reader meeting a token where its layout has an integer. Another model type's file.
+    "exporter_fields": [
+        ("k2-fsa__sherpa-onnx__1940", "unrelated", {"metadata_key": "vocab_size"}),
+        ("k2-fsa__sherpa-onnx__2226", "unrelated", {"loader": "offline-transducer"}),
+        ("gitmylo__bark-voice-cloning-HuBERT-quantizer__41", "unrelated", {"entry": "best_loss"}),
+        ("lightgbm-org__LightGBM__1151", "unrelated", {"file": "clvpr1.json"}),
+        ("kaldi-asr__kaldi__1938", "unrelated", {"got": 60}),
+    ],
+    # transformers.js, which reads only ONNX exports, given a model's original repository.
+    "unconverted_repo": [
+        (
+            "huggingface__transformers.js__481",
+            "unrelated",
+            {"repository": "Upstage/SOLAR-10.7B-Instruct-v1.0"},
+        ),
+    ],
+    # A file or folder named for another role than the loader's: a GAN's discriminator, a
+    # bare backbone's pretrained weights where a trained network's save is read, a TTS model.
+    "named_kind": [
+        ("w-okada__voice-changer__823", "unrelated", {"role": "discriminator"}),
+        ("w-okada__voice-changer__873", "unrelated", {"role": "discriminator"}),
+        ("NVlabs__AL-MDN__8", "unrelated", {"file": "vgg16_reducedfc.pth", "entry": ""}),
+        ("mapillary__inplace_abn__94", "unrelated", {"entry": "body"}),
+        ("alphacep__vosk-api__1090", "unrelated", {"library": "vosk"}),
+    ],
+    # Code unpacking a loaded file into the values its own saves hold, and failing.
+    "unpacked_load": [
+        ("JCBrouwer__maua-stylegan2__13", "unrelated", {"held": "Sequential"}),
+        ("hustvl__4DGaussians__37", "unrelated", {"held": ""}),
+    ],
+    # The few names cut lists show on each side share no module word, from the first layer
+    # of each: two networks.
+    "few_foreign_names": [
+        ("clovaai__CRAFT-pytorch__1", "unrelated", {"file_words": ["conv", "last"]}),
+        ("nv-tlabs__datasetGAN_release__8", "unrelated", {"file_words": ["layers"]}),
+    ],
+    # A weights option given an image: the reader fails on a file of another kind.
+    "media_as_weights": [
+        ("ShineChen1024__MagicClothing__5", "unrelated", {"file": "assets/m1.png"}),
+    ],
+    # ALBERT's 128-wide factorized token table against BERT's hidden width.
+    "factorized_embedding": [
+        ("brightmart__albert_zh__17", "unrelated", {"have": [21128, 128]}),
+    ],
 }
 
 
@@ -1434,7 +1480,6 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "huggingface__huggingface_sb3__21",  # PPO.load's traceback ending in a bare AssertionError
         "cmusatyalab__openface__42",  # Torch7's Lua error in File.lua's readObject
         "ToluClassics__mlx-transformers__26",  # No safe tensor files found for this model
-        "alphacep__vosk-api__1090",  # ERROR (VoskAPI...) Folder ... does not contain model files
         "saic-vul__neural-textures__1",  # numpy: Failed to interpret file '...pkl' as a pickle
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
@@ -1867,6 +1912,23 @@ def test_a_feature_name_in_a_cut_or_unrelated_list_is_no_variant_feature(ident: 
 @pytest.mark.parametrize(
     "ident",
     [
+        "TissueImageAnalytics__tiatoolbox__339",  # classifer.* against classifier.*: a typo
+        "huggingface__transformers__180",  # a classifier missing beside cls.* heads unexpected
+        "mims-harvard__UniTS__14",  # category tokens against a pretraining head
+        "tensorpack__tensorpack__1453",  # fastrcnn.box against a backbone block: one part
+    ],
+)
+def test_few_names_of_disjoint_words_off_the_networks_front_are_no_other_network(
+    ident: str,
+) -> None:
+    """Heads or single modules named otherwise share no word, yet are parts of one model."""
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "unrelated"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
         "xjdr-alt__entropix__56",  # f'layers.{i}.attention.wq.weight' failing at layer 0
         "AUTOMATIC1111__stable-diffusion-webui__86",  # a converter failing on model.0.weight
         "LeapLabTHU__DAT-Segmentation__2",  # the model's state dict indexed by a file's name
@@ -1880,3 +1942,71 @@ def test_a_lookup_failing_at_the_first_layer_is_no_other_depth(ident: str) -> No
 def test_a_layer_against_a_sequential_of_layers_is_no_head_option() -> None:
     text, _ = _case("LenisLin__TiRank__23")  # patch_embed.proj against proj.0 … proj.6
     assert weightfit.explain(text).findings[0].category == "version"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "innnky__so-vits-svc__189",  # D_3000.pth loaded as the generator: settled by layers
+        "alphacep__vosk-tts__22",  # G_1000.pth, a generator's file: no discriminator alone
+        "multimodallearning__pytorch-mask-rcnn__3",  # resnet101-5d3b4d8f.pth: names refused
+        "nasir6__rPPG__27",  # resnet34-b627a593.pth, a broken download
+    ],
+)
+def test_a_file_named_for_a_role_defers_to_what_the_text_reads(ident: str) -> None:
+    """A discriminator's or backbone's file name is read only where nothing else is."""
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].evidence.get("role") is None
+    assert "bare backbone" not in weightfit.explain(text).findings[0].message
+
+
+def test_a_keyerror_on_model_alone_is_no_file_of_another_kind() -> None:
+    """``KeyError: 'model'`` with nothing else may be a nesting; no file name marks a role."""
+    text = (
+        'File "load.py", line 4, in load\n'
+        '    sd = torch.load("ckpt/last.pth")["model"]\n'
+        "KeyError: 'model'\n"
+    )
+    findings = weightfit.explain(text).findings
+    assert all(
+        "bare backbone" not in f.message and f.evidence.get("role") is None for f in findings
+    )
+
+
+def test_a_media_file_given_to_another_option_is_no_weights_file() -> None:
+    """An image passed as the input, not the weights, says nothing of the reader's file."""
+    text = (
+        "$ python infer.py --image assets/m1.png --ckpt model.safetensors\n"
+        "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge\n"
+    )
+    assert weightfit.explain(text).findings[0].category == "partitioned"
+
+
+def test_an_onnx_export_repository_missing_a_file_is_no_unconverted_repository() -> None:
+    text = (
+        'Error: Could not locate file: "https://huggingface.co/Xenova/whisper-tiny/resolve/'
+        'main/onnx/decoder_model_merged_quantized.onnx".\n'
+    )
+    findings = weightfit.explain(text).findings
+    assert all(f.evidence.get("library") != "transformers.js" for f in findings)
+
+
+def test_unpacking_a_value_that_is_no_load_is_no_file_of_another_kind() -> None:
+    text = (
+        'File "train.py", line 9, in main\n'
+        "    a, b = batch\n"
+        "ValueError: too many values to unpack (expected 2)\n"
+        "Error(s) in loading state_dict for Net:\n"
+        '\tMissing key(s) in state_dict: "fc.weight".\n'
+    )
+    assert weightfit.explain(text).findings[0].category != "unrelated"
+
+
+def test_albert_width_in_a_quantized_text_is_left_to_quantization() -> None:
+    text = (
+        "4-bit GPTQ model\n"
+        "size mismatch for bert.embeddings.word_embeddings.weight: copying a param with shape "
+        "torch.Size([30000, 128]) from checkpoint, the shape in current model is "
+        "torch.Size([30000, 1024]).\n"
+    )
+    assert weightfit.explain(text).findings[0].category != "unrelated"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 
+from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.diagnose.text_statements import SHARD_FILE
@@ -319,6 +320,7 @@ def foreign_names(ctx: Context) -> None:
     missing = ctx.missing() + [pair.target for pair in guessed]
     unexpected = ctx.unexpected() + [pair.source for pair in guessed]
     if len(missing) < MIN_FOREIGN or len(unexpected) < MIN_FOREIGN:
+        _few_foreign_names(ctx, missing, unexpected, guessed)
         return
     if not (_bodies(missing) and _bodies(unexpected)):
         return  # heads and necks swapped around one body (a backbone reused), not two models
@@ -366,3 +368,75 @@ def _words(names: list[str]) -> set[str]:
                 continue
             words.update(w for w in re.split(r"[_\d]+", segment.lower()) if len(w) > 1)
     return words
+
+
+WRAPPER_WORDS = frozenset({"module", "model", "orig", "mod", "net", "network"})
+"""Words wrappers put before a network's own names: shared or not, they say nothing."""
+MIN_STEM = 3
+"""Shortest word read as another's stem (``conv`` of ``convs``; ``bn`` is too short)."""
+
+
+def _few_foreign_names(
+    ctx: Context, missing: list[str], unexpected: list[str], guessed: list[Pair]
+) -> None:
+    """Report the few names a cut list shows on each side, with no module word in common.
+
+    Too few names to weigh a share of words; but a detector's ``basenet.slice1`` against a
+    refiner's ``last_conv``, or a ResNet's ``backbone.conv1``/``bn1`` against an MLP's
+    ``layers``, share no word at all, not even a stem: another network's file. The same
+    network under other names keeps some word (``conv``, ``layer``, ``attn``). Both lists
+    must open on a network's first layer: a head missing beside another head unexpected is
+    one part of the model, not two models.
+    """
+    if not missing or not unexpected or ctx.mismatches():
+        return
+    if not (_network_front(missing[0]) and _network_front(unexpected[0])):
+        return  # a head or a module renamed on its own, not two networks from their start
+    want, have = _words(missing) - WRAPPER_WORDS, _words(unexpected) - WRAPPER_WORDS
+    if not want or not have or _stems_meet(want, have):
+        return
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"the model's missing names ({', '.join(sorted(want)[:4])}) and the file's "
+                f"unexpected ones ({', '.join(sorted(have)[:4])}) share no module word, not "
+                "even a stem: the file holds another network than the model builds"
+            ),
+            params=unexpected,
+            evidence={"model_words": sorted(want), "file_words": sorted(have)},
+            confidence=0.45,
+            fix_note=(
+                "load the checkpoint made for this network (a project's other released file "
+                "is often the one meant)"
+            ),
+        )
+    )
+    ctx.consume(pairs=guessed, missing=ctx.missing(), unexpected=ctx.unexpected())
+
+
+def _stems_meet(one: set[str], other: set[str]) -> bool:
+    """Whether two sets of words share one, or one word is the other's stem."""
+    return any(
+        a == b or (min(len(a), len(b)) >= MIN_STEM and (a.startswith(b) or b.startswith(a)))
+        for a in one
+        for b in other
+    )
+
+
+def _network_front(name: str) -> bool:
+    """Whether a name sits in a network's first layer: every index on its path the first.
+
+    ``basenet.slice1.0.weight``, ``last_conv.0.weight``, ``backbone.conv1.weight`` (a
+    numbered module counts from 1); a path with no index at all (``classifier.weight``)
+    says nothing of where it sits.
+    """
+    numbered = [
+        (part, int(found.group()))
+        for part in name.split(".")[:-1]
+        if (found := re.search(r"\d+$", part)) is not None
+    ]
+    return bool(numbered) and all(
+        index == 0 or (index == 1 and not part.isdigit()) for part, index in numbered
+    )

@@ -6,6 +6,7 @@ import re
 
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose._facts import METADATA_ENTRIES, indexed, text_facts
+from weightfit.diagnose.text_kinds import fairseq_state
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -512,7 +513,9 @@ def nested(ctx: Context) -> None:
         (k for k in (facts.container_key, *facts.key_errors) if TRAINING_KEY.fullmatch(k)), ""
     )
     if entry and indexed(facts.text, entry):
-        _missing_entry(ctx, entry)
+        # fairseq's own training state missing is no entry a save left out: not its file.
+        if not fairseq_state(facts.text, entry):
+            _missing_entry(ctx, entry)
         return
     if facts.container_key in TRAINED_CHECKPOINT_KEYS and not unexpected:
         _not_a_trained_checkpoint(ctx, facts.container_key)

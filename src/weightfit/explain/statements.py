@@ -159,7 +159,16 @@ LOADING_ERROR = re.compile(
     # from file failed: 'flux1-dev-Q6_K.gguf'``).
     r"\bfailed:?\s+['\"][^'\"\n]*\.(?:gguf|safetensors|ckpt|pth?|onnx)['\"]|"
     # A raw weight stream shorter than the network it fills (TensorFlow.js).
-    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has",
+    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
+    # A loader of one model type or format missing what its own exporter writes (sherpa-onnx's
+    # ONNX metadata, a Kaldi reader's integer, LightGBM's submodel line) or not finding the
+    # converted file it reads (transformers.js' ``onnx/``).
+    r"does\s+not\s+exist\s+in\s+(?:the\s+)?metadata|did\s+not\s+get\s+expected\s+integer\s+type|"
+    r"unknown\s+submodel\s+type\s+in\s+model\s+file|"
+    r"Could\s+not\s+locate\s+file:?\s+['\"]?\S+/onnx/[\w.\-]+\.onnx|"
+    # Code unpacking a loaded file into the values its saves hold (``(params, it) =
+    # torch.load(path)``: ``too many values to unpack``).
+    r"values\s+to\s+unpack|object\s+is\s+not\s+iterable",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error)."""
@@ -605,14 +614,30 @@ def _latent_inputs(outputs: int, takes: int, fed: int) -> bool:
     return outputs >= LATENT_WIDTH and stacked and min(takes, fed) >= 4
 
 
+MEDIA_AS_WEIGHTS = re.compile(
+    r"--?\w*(?:model|ckpt|checkpoint|weights?|pretrained|resume)\w*(?:\s+|\s*=\s*)['\"]?"
+    r"([^\s'\"]+\.(?:png|jpe?g|gif|bmp|webp|tiff?|mp4|avi|mov|mkv|wav|mp3|flac))(?-i:(?![a-z0-9_.]))",
+    re.I,
+)
+"""A weights option of a command given an image, a video or a sound (``--model_path
+assets/m1.png``): the input meant for another option, in the weights' place. A capital may
+follow the name: a pasted command joined to the log line after it."""
+
+
 def file_of_other_format(text: str, said: str) -> str:
     """The file of another format a reader was given, if the text says so.
+
+    Any reader failing on a file's first bytes, when a weights option of the command was
+    given an image, a video or a sound (:data:`MEDIA_AS_WEIGHTS`).
 
     A safetensors reader that found the header's length too large, the text naming no
     safetensors file but one weights file of another format; or a reader checking its
     format's magic number (a GGML reader's ``header.magic == 0x67676d66``) given the one
     PyTorch pickle or HDF5 file the text names.
     """
+    media = MEDIA_AS_WEIGHTS.search(text)
+    if media is not None and said:
+        return media.group(1)
     if re.search(r"too\s*large", said, re.I) and not re.search(r"\.safetensors\b", text, re.I):
         named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
     elif MAGIC_CHECK.search(said):
