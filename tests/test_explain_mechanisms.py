@@ -1447,6 +1447,36 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "factorized_embedding": [
         ("brightmart__albert_zh__17", "unrelated", {"have": [21128, 128]}),
     ],
+    # A library's own upgrade of older saves refusing the file, or counting versions without
+    # end: the file is another release's.
+    "release_upgrade": [
+        ("Calamari-OCR__calamari__149", "version", {}),
+        ("Calamari-OCR__calamari_models__4", "version", {"said": "Upgrading from version 2"}),
+    ],
+    # A function's code object pickled by cloudpickle under another Python minor release.
+    "python_code_objects": [("DLR-RM__stable-baselines3__171", "version", {})],
+    # A storage driver's saved metadata against the spec the restoring release asks for.
+    "storage_spec": [("google__orbax__324", "version", {})],
+    # A config class's validator refusing a value it does not list: a newer release wrote it.
+    "config_value": [("coreweave__ml-containers__206", "version", {})],
+    # A native model file whose first line the reader's release does not take.
+    "native_header": [("lightgbm-org__LightGBM__264", "version", {})],
+    # The Edge TPU's custom op and the TensorFlow Lite runtime of releases apart.
+    "edgetpu_runtimes": [("google-coral__edgetpu__259", "version", {})],
+    # A layer constructor refusing an argument every saved layer config of its kind records.
+    "layer_config_argument": [
+        ("googlecreativelab__teachablemachine-community__37", "version", {"argument": "ragged"}),
+    ],
+    # A KeyError raised in a library's own frame on a bookkeeping entry of its saves: in its
+    # migration of older releases' checkpoints, or an entry a known release began reading.
+    "release_bookkeeping": [
+        ("huggingface__accelerate__2923", "version", {"entry": "step", "library": "accelerate"}),
+        (
+            "sweetcocoa__pop2piano__15",
+            "version",
+            {"entry": "global_step", "library": "pytorch_lightning"},
+        ),
+    ],
 }
 
 
@@ -2010,3 +2040,40 @@ def test_albert_width_in_a_quantized_text_is_left_to_quantization() -> None:
         "torch.Size([30000, 1024]).\n"
     )
     assert weightfit.explain(text).findings[0].category != "unrelated"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "OpenNMT__OpenNMT-py__1941",  # onmt's own load_test_model: a fairseq file, no 'opt'
+        "gitmylo__bark-voice-cloning-HuBERT-quantizer__41",  # fairseq's upgrade: a quantizer
+        "NVIDIA__tacotron2__139",  # the project's train.py reading 'optimizer'
+    ],
+)
+def test_an_entry_a_loader_reads_is_no_release_bookkeeping_outside_a_migration(ident: str) -> None:
+    """A library's loader missing an entry every save of it holds: another kind of file."""
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "version"
+
+
+def test_a_json_dump_refused_by_a_native_model_reader_is_no_format_version() -> None:
+    text, _ = _case("lightgbm-org__LightGBM__1151")  # unknown submodel type in ... .json
+    assert weightfit.explain(text).findings[0].category != "version"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Upgrading from version 2\nUpgrading from version 3\nUpgrading from version 4\n"
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        '\tMissing key(s) in state_dict: "fc.weight".',
+        'TypeError: an integer is required (got type bytes)\n  File "x.py", line 3, in load',
+    ],
+)
+def test_an_upgrade_that_ends_and_a_bare_type_error_are_no_release_change(text: str) -> None:
+    """Three upgrade steps then another error: the upgrade worked; no code object unpickled."""
+    try:
+        categories = [f.category for f in weightfit.explain(text).findings]
+    except NoLoadingErrorFound:
+        return
+    assert "version" not in categories[:1]

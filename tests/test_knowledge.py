@@ -41,6 +41,7 @@ CHANGE_KINDS = {
     "fused",
     "attribute",
     "api",
+    "entry",
 }
 
 

@@ -159,7 +159,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "nested",
         text_prefix.nested,
-        ("prefix", "missing", "unrelated"),
+        ("prefix", "missing", "unrelated", "version"),
         after=("prefix",),
         profiles=TEXT,
     ),

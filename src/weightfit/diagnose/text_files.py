@@ -218,6 +218,38 @@ FORMAT_VERSIONS = {
         "portable format (XGBoost's Booster.save_model, scikit-learn's skops), or retrain "
         "with the installed release",
     ),
+    "runtimes": (
+        "the Edge TPU's custom op (libedgetpu) reads tensors through the interface of another "
+        "TensorFlow Lite release than the installed runtime (tflite_runtime): the two are of "
+        "releases that do not go together",
+        "the TensorFlow Lite release libedgetpu was built against",
+        "install the tflite_runtime release that matches the installed libedgetpu (Coral's "
+        "packages name it), or the libedgetpu release of the installed runtime",
+    ),
+    "upgrade": (
+        "the library's own upgrade of older saves cannot carry the file to its release's "
+        "format: another release wrote it (one past every version the upgrade knows, when it "
+        "counts versions without end)",
+        "another release of the library that saved the file",
+        "load it with the library release that saved it (the release its model files or "
+        "requirements name), or retrain or export it again with the installed release",
+    ),
+    "storage_spec": (
+        "the restoring library asks its storage driver for another encoding (compressor, "
+        "chunking, dtype) than the one stored with the arrays: the checkpointing release that "
+        "saved them wrote other metadata",
+        "the checkpointing library release that saved the arrays",
+        "restore with the checkpointing library release that saved the checkpoint (for orbax, "
+        "the orbax-checkpoint and tensorstore versions of the training run), then save again "
+        "with the installed one",
+    ),
+    "config_value": (
+        "the saved config holds a value the installed library's config class does not list "
+        "among its allowed ones: a newer release, which added the value, wrote the config",
+        "the library release that wrote the config",
+        "upgrade the library to the release that wrote the config (the model card's or "
+        "config's own version field names it)",
+    ),
     "stated": (
         "the runtime refuses the version of the file's format: files are read by the runtime "
         "release their converter matches, and the converter that wrote this one was another",

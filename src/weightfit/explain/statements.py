@@ -27,6 +27,9 @@ KEY_ERROR = re.compile(
 """``KeyError: 'name'``: one key, quoted whole (not a sentence such as PyTorch 0.3's
 ``KeyError: 'unexpected key "a.b" in state_dict'``; a closing quote the paste lost is
 forgiven), or a parameter's dotted name as people retype it (``keyerror: stem.0.weight``)."""
+FRAME = re.compile(r"([\w.\-/\\]+\.py)\b[^\n]{0,120}?\bin\s+(\w+)")
+"""One traceback frame, as Python prints it (``File "a/b.py", line 3, in load_state``) or
+IPython (``/a/b.py in load_state(checkpoint)``): its module path and function."""
 NODE_KEY_ERROR = re.compile(
     r"^[^\S\n]*\w*Loader\w*[^\S\n]*:[^\S\n]*(['\"])(?P<quoted>[\w.\-]+)\1[^\S\n]*$", re.M
 )
@@ -727,6 +730,9 @@ NEWER_FORMAT = re.compile(
     r"actual_tessdata_num_entries_\s*<=\s*TESSDATA_NUM_ENTRIES|"
     r"data\s+did\s+not\s+match\s+any\s+variant\s+of\s+untagged\s+enum\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
+    # The Edge TPU's custom op reading tensors through another TensorFlow Lite release's
+    # interface than libedgetpu was built against (tflite_runtime and libedgetpu apart).
+    r"(?P<runtimes>Unsupported\s+data\s+type\s+in\s+custom\s+op\s+handler)|"
     r"(?P<older>(?i:\b(?:param|params|model|file|format|weights?)\s+(?:is|are)\s+too\s+old\b"
     r"[^\n]{0,40}|(?:format|file)\s+is\s+(?:outdated|obsolete)\b[^\n]{0,40}|"
     r"is\s+stored\s+using\s+TF\s*1\.x\s+format|"
@@ -751,6 +757,12 @@ NEWER_FORMAT = re.compile(
     r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
     r"Check\s+failed:\s+header\s*==\s*serialisation_header_|"
     r"serialized\s+model\s+\([^)\n]*\)\s+generated\s+by\s+older\s+XGBoost|"
+    # A function's code object (a schedule, a lambda) pickled by cloudpickle, dill or marshal
+    # under another Python minor release: ``CodeType``'s constructor changed its arguments
+    # in 3.8 and 3.11, so an older pickle passes bytes where an int now goes.
+    r"(?:cloudpickle|dill|marshal)\.loads?\b[\s\S]{0,400}?(?:an\s+integer\s+is\s+required\s+"
+    r"\(got\s+type\s+bytes\)|code\(\)\s+argument\s+\d+\s+must\s+be\s+\w+|code\s+expected\s+at\s+"
+    r"(?:most|least)\s+\d+\s+arguments|bad\s+marshal\s+data[^\n]{0,30})|"
     r"Could\s+not\s+deserialize\s+object\s+\w+|"
     r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30})|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
@@ -758,6 +770,9 @@ NEWER_FORMAT = re.compile(
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
     r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+(?:model|file)\s+format\b|"
     r"\bbelongs\s+to\s+a\s+different\s+version\s+of\s+the\s+(?:library|runtime|engine)\b|"
+    # LightGBM meeting a first line other than its release's (``tree``) in a model file of
+    # its own text format; a JSON dump (``dump_model``) is no model file, left unread.
+    r"\bunknown?\s+submodel\s+type\s+in\s+model\s+file\s+[^\s'\"]+(?<!\.json)(?=[\s'\"]|$)|"
     # XGBoost reading a model file that is not the JSON its release writes.
     r"Check\s+failed:\s+str\[0\]\s*==\s*'\{'[^\n]{0,12}|"
     r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
@@ -772,6 +787,22 @@ NEWER_FORMAT = re.compile(
     # is using version 14, while the current version is 11``).
     r"(?i:\b(?:checkpoint|file|model)\s+(?:is\s+using|uses|has)\s+(?:\w+\s+)?version\s+\d+,?\s+"
     r"(?:while|but|and)\s+(?:the\s+)?current\s+(?:\w+\s+)?version\s+is\s+\d+)))|"
+    # A library's own upgrade of older saves refusing the file (Calamari's ``the weights can
+    # not be converted yet``), or stepping through version numbers without end: the file's
+    # version is one the upgrade never reaches (a newer release wrote it).
+    r"(?P<upgrade>(?i:\b(?:weights|model|checkpoint)s?\s+can\s*not\s+be\s+(?:converted|upgraded|"
+    r"migrated)\b[^\n\"]{0,40})|"
+    r"Upgrading\s+(?:\w+\s+)?from\s+version\s+\d+(?=(?:\s*Upgrading\s+(?:\w+\s+)?from\s+version\s+"
+    r"\d+){2}[\s\S]*?Upgrading\s+(?:\w+\s+)?from\s+version\s+\d{3,}))|"
+    # A storage driver's saved metadata against the spec the restoring release asks for
+    # (orbax through TensorStore: ``Error opening "zarr" driver: Expected "compressor" of
+    # {"id":"gzip"...} but received: {"id":"zstd"...}``).
+    r"(?P<storage_spec>Error\s+opening\s+\"\w+\"\s+driver:\s+Expected\s+\"\w+\"\s+of\s+[^\n]{0,120}?"
+    r"\s+but\s+received:?\s*[^\n\[]{0,60})|"
+    # A config class's validator refusing a value it does not list (transformers 5's strict
+    # dataclass configs: ``The `layer_types` entries must be in (...) but got [...]``).
+    r"(?P<config_value>Class\s+validation\s+error\s+for\s+validator\s+'\w+'[\s\S]{0,200}?"
+    r"\bmust\s+be\s+(?:in|one\s+of)\b[\s\S]{0,300}?\bbut\s+got\b[^\n]{0,60})|"
     # MXNet reading a network's symbol file (``-symbol.json``) another release wrote: a
     # field its JSON reader does not know, an operator parameter it cannot parse.
     r"(?P<symbol>JSONReader:\s+Unknown\s+field\s+\w+|"
@@ -841,6 +872,12 @@ REFUSED_ARGUMENT = re.compile(
 """A call passing an argument the callee does not take: ``__init__`` of a class built from
 a saved config that passes it, or a function of another release than its caller was written
 for (``load_model() got an unexpected keyword argument 'device'``)."""
+LAYER_CONFIG_ARGUMENTS = frozenset({"ragged", "sparse", "batch_shape", "groups", "synchronized"})
+"""Arguments a Keras layer's saved config records for every layer of its kind (``InputLayer``'s
+``ragged`` and ``sparse`` since TensorFlow 2.0's ``get_config``, Keras 3's ``batch_shape``,
+convolutions' ``groups`` since TensorFlow 2.3, ``BatchNormalization``'s ``synchronized`` since
+2.12): a layer constructor refusing one while a model is rebuilt from its file is an older
+release reading a newer one's config, whatever the model."""
 STRUCTURED_KEY = re.compile(r"ConfigKeyError:\s+Key\s+'(\w+)'\s+not\s+in\s+'\w*Config'")
 """OmegaConf merging a saved config into the code's structured config class, which lacks one
 of its keys (fairseq's ``Key 'eval_wer' not in 'AudioPretrainingConfig'``)."""
@@ -1131,6 +1168,8 @@ class Facts:
         lora: LoRA / adapter words used (lowercase).
         invalid_view: ``(shape, size)`` of ``shape '[a, b]' is invalid for input of size N``.
         key_errors: Names of ``KeyError: 'name'``.
+        key_error_frame: ``(module path, function)`` of the traceback frame the last
+            ``KeyError`` was raised in (the frame printed last before it).
         unknown_architecture: The architecture a loader says it does not know (``qwen3``).
         unknown_kind: What that name is: ``architecture``, ``tokenizer`` (a tokenizer class),
             ``pre_tokenizer`` (llama.cpp's) or ``registry`` (a name a library's registry
@@ -1226,6 +1265,7 @@ class Facts:
     lora: list[str] = field(default_factory=list)
     invalid_view: tuple[tuple[int, ...], int] | None = None
     key_errors: list[str] = field(default_factory=list)
+    key_error_frame: tuple[str, str] | None = None
     container_key: str = ""
     gluon_missing: tuple[str, str] | None = None
     gluon_file_names: list[str] = field(default_factory=list)
@@ -1294,6 +1334,7 @@ class Facts:
                 else None
             ),
             "key_errors": self.key_errors,
+            "key_error_frame": list(self.key_error_frame) if self.key_error_frame else None,
             "mlx": self.mlx,
             "container_key": self.container_key,
             "gluon_missing": list(self.gluon_missing) if self.gluon_missing else None,
@@ -1355,6 +1396,15 @@ class Facts:
         return {key: value for key, value in data.items() if value}
 
 
+def _raising_frame(text: str) -> tuple[str, str] | None:
+    """The frame printed last before the text's last ``KeyError``."""
+    raised = list(KEY_ERROR.finditer(text))
+    if not raised:
+        return None
+    frames = list(FRAME.finditer(text, 0, raised[-1].start()))
+    return (frames[-1].group(1), frames[-1].group(2)) if frames else None
+
+
 def _absent_file(absent: re.Match[str]) -> str:
     """The file (or folder) a reader said it could not find; TensorFlow's None names none."""
     return next((group for group in absent.groups() if group), NO_CHECKPOINT_FOUND)
@@ -1402,6 +1452,7 @@ def facts(text: str) -> Facts:
             + [m.group("quoted") for m in NODE_KEY_ERROR.finditer(text)]
         )
     )
+    found.key_error_frame = _raising_frame(text)
     plain = [k for k in found.key_errors if re.fullmatch(r"\w+", k)]
     found.container_key = next(
         (
@@ -1660,6 +1711,7 @@ def facts(text: str) -> Facts:
         or found.metadata_key
         or found.stale_option
         or STRUCTURED_KEY.search(text) is not None
+        or found.newer_argument in LAYER_CONFIG_ARGUMENTS
         or found.absent_targets
         or found.absent_components
         or found.kaldi_token

@@ -120,10 +120,11 @@ class VersionChange:
             a description that starts with a word (``"unknown 4.x release"``), which
             :func:`version_changes_between` never counts.
         kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix``, ``fused``,
-            ``attribute`` (a module class gained an attribute its pickles lack) or ``api``
-            (a library returns another type than a loader's call on it expects).
+            ``attribute`` (a module class gained an attribute its pickles lack), ``api``
+            (a library returns another type than a loader's call on it expects) or ``entry``
+            (a library's loader reads a bookkeeping entry its older saves lack).
         pattern: Regular expression over tensor names in the old layout (``Class.attribute``
-            for ``attribute`` and ``api`` rows).
+            for ``attribute`` and ``api`` rows, ``package.entry`` for ``entry`` rows).
         models: Which models it affects.
         benign: Whether ignoring / filling the entry, or the rename alone, gives the same
             model (``False``: the library's converter also changes values).
