@@ -1477,6 +1477,40 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"entry": "global_step", "library": "pytorch_lightning"},
         ),
     ],
+    # The vocabulary the text says the user built (a vocab.txt, a dictionary of N entries)
+    # beside the one table or head whose rows differ.
+    "own_vocabulary": [
+        ("PaddlePaddle__PaddleSpeech__450", "vocab_resize", {"checkpoint_rows": 5304}),
+        ("PaddlePaddle__models__4813", "vocab_resize", {"stated_vocabulary": [1833]}),
+    ],
+    # A head's rows exactly a released tokenizer's vocabulary (XLM's 200000), the other side's
+    # thousands apart: another tokenizer.
+    "exact_vocabulary": [
+        ("facebookresearch__XLM__256", "vocab_resize", {"checkpoint_rows": 200000}),
+    ],
+    # ParlAI's refusal naming the embeddings; keras-yolo3's naming the anchors and classes.
+    "loader_names_the_table": [
+        ("facebookresearch__ParlAI__3198", "vocab_resize", {}),
+        ("wnov__Keras_Head_Detection_YoloV3__2", "num_classes", {}),
+    ],
+    # A Darknet reader stopping at a YOLO head of anchors x (5 + classes) filters, the class
+    # count no released weights have.
+    "yolo_head_reshape": [
+        ("mystic123__tensorflow-yolo-v3__15", "num_classes", {"model_classes": 81}),
+        ("mystic123__tensorflow-yolo-v3__17", "num_classes", {"anchors": 3}),
+    ],
+    # A flat slice copied into an N-D weight, as PyTorch before 0.4 copied by element count.
+    "flat_slice_copy": [
+        ("bingykang__Fewshot_Detection__9", "version", {"buffer_values": 864, "last_axis": 3}),
+    ],
+    # The model's buffer built flat where the file holds the same values as a matrix.
+    "flat_in_model": [("Cornell-RelaxML__qtip__6", "version", {})],
+    # lm_head.weight alone absent: named by a rich traceback's locals under the message
+    # template its frame raised, or by a question about the index that lacks it.
+    "tied_head_named": [
+        ("huggingface__text-generation-inference__2918", "tied_weights", {}),
+        ("google-deepmind__gemma__8", "tied_weights", {}),
+    ],
 }
 
 
@@ -1505,7 +1539,6 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
     [
         "sunshineatnoon__Darknet.keras__5",  # IndexError raised in ReadTinyYOLONetWeights
         "bojone__bert4keras__69",  # Shapes (768, 768) and (?,) are incompatible
-        "wnov__Keras_Head_Detection_YoloV3__2",  # Mismatch between model and given ... sizes
         "PaddlePaddle__Paddle2ONNX__1504",  # an exception converting inference.pdmodel
         "huggingface__huggingface_sb3__21",  # PPO.load's traceback ending in a bare AssertionError
         "cmusatyalab__openface__42",  # Torch7's Lua error in File.lua's readObject
@@ -2077,3 +2110,43 @@ def test_an_upgrade_that_ends_and_a_bare_type_error_are_no_release_change(text: 
     except NoLoadingErrorFound:
         return
     assert "version" not in categories[:1]
+
+
+def test_face_identities_far_apart_on_a_head_are_no_vocabulary() -> None:
+    """LightCNN's fc2 of 80013 against 79077 rows: no released vocabulary, no vocab named."""
+    text, _ = _case("ch10tang__fnm.pytorch__5")
+    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "YunYang1994__TensorFlow2.0-Examples__35",  # a 3x3 conv the values ran out on
+        "luxonis__yolo2openvino__4",  # a 3x3 conv of another configuration
+    ],
+)
+def test_a_darknet_reshape_off_the_heads_is_no_class_count(ident: str) -> None:
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "num_classes"
+
+
+def test_a_broadcast_on_the_first_axis_is_no_flat_copy() -> None:
+    text, _ = _case("Lightning-AI__lit-llama__280")  # copy_(param): 32000 against 32001
+    assert weightfit.explain(text).findings[0].category == "vocab_resize"
+
+
+def test_a_flat_checkpoint_tensor_is_a_flattened_save_not_a_layout_release() -> None:
+    text = (
+        "size mismatch for layer.weight: copying a param with shape torch.Size([4096]) from "
+        "checkpoint, the shape in current model is torch.Size([64, 64])."
+    )
+    assert weightfit.explain(text).findings[0].category != "version"
+
+
+def test_a_vocabulary_word_beside_a_class_head_is_no_vocabulary() -> None:
+    text = (
+        "vocab_file: vocab.txt\nsize mismatch for classifier.weight: copying a param with "
+        "shape torch.Size([2, 768]) from checkpoint, the shape in current model is "
+        "torch.Size([3, 768])."
+    )
+    assert weightfit.explain(text).findings[0].category == "num_classes"

@@ -241,7 +241,19 @@ def _token_rows_apart(ctx: Context, change: _RowChange) -> bool:
         return False  # two known tokenizers: the families rule names them
     if len(ctx.tgt(change.pair).shape) > 2:
         return False  # a convolution's channels, never tokens
+    if _named_role(change) == "output" and _exact_vocabulary(change):
+        return True  # XLM's pred_layer.proj of 200000 rows: a known tokenizer's, exactly
     return _is_token_table(change.name) or any(w in change.name for w in LM_HEAD_WORDS)
+
+
+def _exact_vocabulary(change: _RowChange) -> bool:
+    """Whether one side's rows are exactly a known tokenizer's vocabulary, the other's many.
+
+    A head's rows equal to a released vocabulary (``knowledge/vocab_sizes.yaml``) count
+    tokens; face identities or classes match none of them.
+    """
+    rows = (change.have, change.want)
+    return min(rows) >= _known.MIN_VOCAB_ROWS and any(knowledge.vocab_candidates(n) for n in rows)
 
 
 def _report_other_tokenizer(ctx: Context, have: int, want: int, changes: list[_RowChange]) -> None:

@@ -78,6 +78,7 @@ from weightfit.diagnose import (
     text_statements,
     text_tensors,
     text_variants,
+    text_vocab,
     tied,
     unknown,
     unrelated,
@@ -355,6 +356,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "flat_in_model",
+        text_layouts.flat_in_model,
+        ("version",),
+        after=("singleton_axes", "partitioned"),
+        profiles=TEXT,
+    ),
+    Rule(
         "rank_inflate",
         geometry.rank_inflate,
         ("rank_inflate",),
@@ -417,6 +425,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=ALL,
     ),
     Rule(
+        "own_vocabulary",
+        text_vocab.own_vocabulary,
+        ("vocab_resize",),
+        after=("vocab_resize",),
+        profiles=TEXT,
+    ),
+    Rule(
         "spectrogram_bins",
         text_rows.spectrogram_bins,
         ("wrong_variant",),
@@ -427,7 +442,7 @@ REGISTRY: tuple[Rule, ...] = (
         "num_classes",
         embeddings.num_classes,
         ("num_classes",),
-        after=("vocab_resize", "spectrogram_bins"),
+        after=("vocab_resize", "own_vocabulary", "spectrogram_bins"),
         profiles=ALL,
     ),
     Rule(
@@ -687,9 +702,23 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "embeddings_message",
+        text_vocab.embeddings_message,
+        ("vocab_resize",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "anchor_class_message",
+        text_vocab.anchor_class_message,
+        ("num_classes",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broadcast_rows",
         text_rows.broadcast_rows,
-        ("vocab_resize", "num_classes", "pos_embed_resize", "wrong_variant"),
+        ("vocab_resize", "num_classes", "pos_embed_resize", "version", "wrong_variant"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
@@ -931,7 +960,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "lora_reshape",
         text_messages.lora_reshape,
-        ("lora_mismatch", "quantization", "wrong_variant"),
+        ("lora_mismatch", "num_classes", "partitioned", "quantization", "version", "wrong_variant"),
         profiles=frozenset({"text"}),
     ),
     Rule(

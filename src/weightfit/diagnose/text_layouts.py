@@ -469,3 +469,52 @@ def image_channels(ctx: Context) -> None:
 def _names_image_output(name: str) -> bool:
     modules = name.lower().split(".")[:-1]
     return any(word in part for part in modules for word in _IMAGE_OUTPUT_WORDS)
+
+
+def flat_in_model(ctx: Context) -> None:
+    """Report a model buffer built flat where the checkpoint holds it as a matrix.
+
+    ``[176128, 32]`` in the file against ``[5636096]`` in the model: the same values, the
+    model's code keeping them in one flat buffer. A flattened save (FSDP, ZeRO) is the other
+    way round (``partitioned`` reads it); the code that built the model lays the tensor out
+    otherwise than the code that saved it, another release of it.
+    """
+    if not ctx.partial:
+        return
+    pairs = [
+        p
+        for p in ctx.mismatches()
+        if len(ctx.tgt(p).shape) == 1
+        and len(ctx.src(p).shape) >= 2
+        and min(ctx.src(p).shape) > 1
+        and math.prod(ctx.src(p).shape) == ctx.tgt(p).shape[0]
+        and "flat_param" not in p.target
+    ]
+    if not pairs:
+        return
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{first.target} holds the same {ctx.tgt(first).shape[0]} values in another "
+                f"layout: {shape_text(ctx.src(first).shape)} in the checkpoint, one flat "
+                f"buffer {shape_text(ctx.tgt(first).shape)} in the model. The code that "
+                "saved it laid it out otherwise than the code that builds the model: another "
+                "release of it"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"tensors": [{"name": p.target, **shapes_of(ctx, p)} for p in pairs]},
+            confidence=0.45,
+            fix=[
+                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+                for p in pairs
+            ],
+            fix_note=(
+                "use the release of the code the checkpoint was saved with, or re-save it with "
+                "this one (a reshape keeps the values only if both use row-major order)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)

@@ -18,6 +18,7 @@ from typing import TypeVar
 from weightfit import security
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import DEFAULT_CHANGED, text_facts
+from weightfit.diagnose.text_rows import YOLO_WORDS, yolo_reshape
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
 
@@ -295,6 +296,10 @@ def lora_reshape(ctx: Context) -> None:
         heads = _fused_kv_heads(fact.expected, fact.size)
         if heads is not None:
             ctx.add(_fewer_kv_heads(fact.expected, fact.size, *heads))
+            continue
+        yolo = yolo_reshape(fact.expected, fact.size) if own_weights else None
+        if yolo is not None and YOLO_WORDS.search(facts.text):
+            ctx.add(yolo)
             continue
         finding = _reshape_finding(fact.expected, fact.size, set(fact.numbers))
         if own_weights and _short_of_one_row(fact.expected, fact.size):

@@ -6,6 +6,7 @@ meet in arithmetic.
 
 from __future__ import annotations
 
+import math
 import re
 
 from weightfit import knowledge
@@ -24,6 +25,9 @@ def broadcast_rows(ctx: Context) -> None:
     if facts is None or facts.broadcast is None or ctx.findings:
         return
     a, b = facts.broadcast
+    if _flat_copy(facts.text, a, b):
+        ctx.add(_flat_buffer(a, b))
+        return
     known = _known.vocab_labels(min(a, b)) or _known.vocab_labels(max(a, b))
     if not known or abs(a - b) > _known.NEAR_VOCAB:
         _broadcast_classes(ctx, a, b)
@@ -43,6 +47,45 @@ def broadcast_rows(ctx: Context) -> None:
                 "merging or loading, or use the tokenizer the weights were made with"
             ),
         )
+    )
+
+
+FLAT_SLICE_COPY = re.compile(r"\.copy_\([^\n]*\[\s*\w+\s*:\s*\w+\s*\+\s*\w+\s*\]")
+"""A ``copy_`` of a slice of a flat buffer (``copy_(torch.from_numpy(buf[start:start+n]))``):
+a raw weights reader (Darknet's ``.weights``) filling each layer in turn."""
+LAST_AXIS = re.compile(r"at\s+non-singleton\s+dimension\s+([1-9])\b")
+
+
+def _flat_copy(text: str, a: int, b: int) -> bool:
+    """Whether a flat buffer of ``b`` values was copied into a weight whose last axis is ``a``.
+
+    The broadcast fails on the weight's last axis (dimension 1 or more: the buffer is 1-D,
+    aligned with it) and the buffer's count is a whole number of those rows.
+    """
+    axis = LAST_AXIS.search(text)
+    return (
+        axis is not None and FLAT_SLICE_COPY.search(text) is not None and b > a > 1 and b % a == 0
+    )
+
+
+def _flat_buffer(a: int, b: int) -> Finding:
+    """``version``: a flat slice copied into an N-D weight, as PyTorch before 0.4 allowed."""
+    return Finding(
+        category="version",
+        severity="error",
+        message=(
+            f"a flat slice of {b} values is copied into a weight whose last axis is {a} "
+            f"({b} = {b // a} × {a}: the same values in one row): PyTorch before 0.4 copied "
+            "by element count whatever the shapes, newer releases broadcast and refuse. The "
+            "reader was written for an older PyTorch"
+        ),
+        evidence={"buffer_values": b, "last_axis": a},
+        confidence=0.45,
+        fix_note=(
+            "view the slice as the weight's shape before copying "
+            "(copy_(torch.from_numpy(buf[start:start + n]).view_as(weight))), or run the "
+            "PyTorch the code was written for"
+        ),
     )
 
 
@@ -236,6 +279,77 @@ RFBNet: 6 default boxes)."""
 
 PER_ANCHOR = (5, 4, 0)
 """Values per anchor beside the class scores: box + objectness (YOLO), box, none."""
+
+
+YOLO_ANCHORS = (3, 5)
+"""Anchors per output scale of YOLO's heads: three from YOLOv3 on, five in YOLOv2."""
+YOLO_BOX_VALUES = 5
+"""Values per anchor beside the class scores in a YOLO head: the box (4) and objectness."""
+RELEASED_CLASSES = (80, 20)
+"""Class counts of the weights Darknet releases: COCO (``yolov3.cfg``, ``classes=80``) and
+Pascal VOC (``yolov3-voc.cfg``, ``classes=20``)."""
+YOLO_WORDS = re.compile(r"yolo|darknet", re.IGNORECASE)
+
+
+def yolo_head_classes(expected: tuple[int, ...]) -> tuple[int, int] | None:
+    """``(anchors, classes)`` of a YOLO output convolution's shape, if it is one.
+
+    The head is a 1x1 convolution of ``anchors × (classes + 5)`` filters (255 = 3 × 85 for
+    COCO), read as ``(out, in, 1, 1)`` (Darknet, PyTorch) or ``(1, 1, in, out)``
+    (TensorFlow). A filter count on the width tile is a layer's width, never a head's.
+    """
+    if len(expected) != 4:
+        return None
+    if expected[2:] == (1, 1):
+        filters = expected[0]
+    elif expected[:2] == (1, 1):
+        filters = expected[3]
+    else:
+        return None
+    if filters % _known.WIDTH_STEP == 0:
+        return None
+    for anchors in YOLO_ANCHORS:
+        if filters % anchors == 0 and filters // anchors > YOLO_BOX_VALUES:
+            return anchors, filters // anchors - YOLO_BOX_VALUES
+    return None
+
+
+def yolo_reshape(expected: tuple[int, ...], size: int) -> Finding | None:
+    """Read a YOLO head a weights reader could not fill as a head for the user's classes.
+
+    Darknet's ``.weights`` are read value after value into each layer in turn; nothing
+    stops a layer sized otherwise until the values run out, at the last head. A head of
+    ``3 × (5 + 81)`` filters there is built for 81 classes, which no released weights have
+    (COCO's 80, VOC's 20): the model was configured for the user's class count (a names file
+    with a line more) and the file's heads for another.
+    """
+    head = yolo_head_classes(expected)
+    if head is None or head[1] in RELEASED_CLASSES:
+        return None
+    anchors, classes = head
+    filters = anchors * (classes + YOLO_BOX_VALUES)
+    return Finding(
+        category="num_classes",
+        severity="error",
+        message=(
+            f"the weights reader stopped at a YOLO detection head of {filters} filters = "
+            f"{anchors} anchors × (5 + {classes} classes), {size} values left for its "
+            f"{math.prod(expected)}: the model is configured for {classes} classes, the "
+            "weights file's heads for another class count (released weights have 80 or 20)"
+        ),
+        evidence={
+            "expected_shape": list(expected),
+            "elements": size,
+            "anchors": anchors,
+            "model_classes": classes,
+        },
+        confidence=0.45,
+        fix_note=(
+            "build the model with the class count of the weights (the names/classes file "
+            "they were trained with: COCO's 80 names, no blank line), or load only the "
+            "backbone and train the heads for your classes"
+        ),
+    )
 
 
 def detector_heads(ctx: Context) -> None:

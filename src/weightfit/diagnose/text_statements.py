@@ -15,6 +15,7 @@ from weightfit import knowledge
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
+from weightfit.diagnose.text_names import OUTPUT_HEADS
 from weightfit.findings import Category, Finding
 from weightfit.formats.containers import TORCHSCRIPT_NAMESPACE
 from weightfit.knowledge import pickled_classes
@@ -800,7 +801,7 @@ def files_named(ctx: Context) -> None:
             "holds another variant (or none), or a loader version reads variants differently"
         )
         note = "pass the variant the folder has (variant=...), or weightfit lint MODEL_FOLDER"
-    elif shards is not None:
+    elif shards is not None and not _tied_head_alone(ctx):
         category = "partitioned"
         file = shards.group(0)
         message = (
@@ -821,6 +822,16 @@ def files_named(ctx: Context) -> None:
             fix_note=note,
         )
     )
+
+
+def _tied_head_alone(ctx: Context) -> bool:
+    """Whether the one tensor missing is an output head models tie to their embedding.
+
+    An index lists every tensor its shards hold; a tied head is in none of them, so its
+    absence is no shard's (``untied_head`` reads it).
+    """
+    missing = ctx.missing()
+    return len(missing) == 1 and OUTPUT_HEADS.search(missing[0]) is not None
 
 
 NATIVE_OPEN = re.compile(r"\bfopen\b|errno\s*=?\s*2\b|\bjit\.load\b|onnxruntime|InferenceSession")

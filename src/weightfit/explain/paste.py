@@ -183,7 +183,39 @@ def normalise(text: str) -> str:
         # Chinese or Japanese prose runs into the error it quotes ("报错param is too old"):
         # no word boundary between them until a space parts the scripts.
         text = CJK_GLUED.sub(" ", text)
-    return TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+    text = TUPLE_PATH.sub(lambda m: ".".join(re.findall(r"['\"](\w+)['\"]", m.group(0))), text)
+    return text + _raised_from_locals(text)
+
+
+RAISED_TEMPLATE = re.compile(
+    r"\braise\s+(?P<error>\w+)\(\s*f(?P<quote>['\"])(?P<template>[^'\"\n{}]*\{(?P<var>\w+)\}"
+    r"[^'\"\n{}]*)(?P=quote)\s*\)"
+)
+"""The line a rich traceback marks as raising, an f-string message of one placeholder
+(TGI's ``raise RuntimeError(f"weight {tensor_name} does not exist")``)."""
+LOCAL_NAME = re.compile(r"(?:^|[│|])\s*(\w+)\s*=\s*'([A-Za-z_][\w\-]*(?:\.[\w\-]+)+)'")
+"""A frame's local holding a dotted name, as rich's locals panel shows it (``name =
+'lm_head.weight'``)."""
+
+
+def _raised_from_locals(text: str) -> str:
+    """The message a rich traceback's frame raised, filled in from its locals, if cut off.
+
+    A paste that stops inside the locals panel loses the message printed below it; the
+    frame's source shows the f-string it raised and its locals the value. The placeholder's
+    own local, else the one local holding a dotted name, fills it in.
+    """
+    raised = RAISED_TEMPLATE.search(text)
+    if raised is None:
+        return ""
+    values = dict(LOCAL_NAME.findall(text[raised.end() :]))
+    value = values.get(raised["var"]) or (
+        next(iter(values.values())) if len(set(values.values())) == 1 else None
+    )
+    if value is None:
+        return ""
+    message = raised["template"].replace("{" + raised["var"] + "}", value)
+    return "" if message in text else f"\n{raised['error']}: {message}"
 
 
 CJK_GLUED = re.compile(

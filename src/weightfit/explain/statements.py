@@ -48,7 +48,11 @@ NOT_IN_FILE = re.compile(
     r"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?([\w\-]+(?:\.[\w\-]+)+)"
     r"|['\"`]?\b([\w\-]+(?:(?:\.|//?)[\w\-]+)+)\s+is\s+not\s+a\s+file\s+in\s+the\s+archive"
     r"|['\"`]?\b([\w\-]+(?:\.[\w\-]+)+)['\"`]?\s+is\s+not\s+(?:found\s+)?in\s+(?:the\s+)?"
-    r"(?:checkpoint|state_?dict|weights?\s+file|file)\b",
+    r"(?:checkpoint|state_?dict|weights?\s+file|file)\b"
+    # A question about a file that lacks a tensor ("index.json not have lm_head.weight").
+    r"|(?:\.json|\.safetensors|\.bin|\.pth?|\.ckpt|checkpoint|state_?dict)\s+"
+    r"(?:does\s+not|doesn't|do\s+not|don't|not)\s+(?:have|contain|include)\s+['\"`]?"
+    r"([\w\-]+(?:\.[\w\-]+)+)",
     re.I,
 )
 """A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,

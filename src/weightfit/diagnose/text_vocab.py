@@ -1,0 +1,184 @@
+"""What a text says of the vocabulary and the label set its tables and heads are sized by.
+
+A user's own vocabulary or dictionary named beside the one table whose rows differ, a
+loader's message that names the embeddings or the class count as what does not fit.
+"""
+
+from __future__ import annotations
+
+import re
+
+from weightfit import knowledge
+from weightfit.alignment import Pair
+from weightfit.diagnose import _known, embeddings
+from weightfit.diagnose._context import Context, shape_text
+from weightfit.diagnose._facts import text_facts, whole_text_facts
+from weightfit.findings import Finding
+from weightfit.tree import stack_of
+
+VOCABULARY_FILE = re.compile(
+    r"vocab(?:ulary)?(?:[_ ]?(?:path|file|size))?\b|vocab\w*\.(?:txt|json)|"
+    r"\bdict(?:ionary)?(?:\.txt|_path|_file)?\b|字典|词典|词表",
+    re.I,
+)
+"""Words naming a vocabulary (a ``vocab.txt``, ``vocab_path``, a dictionary; in Chinese
+字典, 词典, 词表)."""
+
+MAX_TABLES = 2
+"""Most mismatched tables one vocabulary explains (an input embedding and its output head)."""
+
+
+def own_vocabulary(ctx: Context) -> None:
+    """Report a table or head sized by the vocabulary the text says the user built.
+
+    A speech model's output layer of 1133 rows where the pretrained one has 5304, in a text
+    that names its own ``vocab.txt``; a ``word_emb`` of 1833 rows where the text says the
+    dictionary it built holds 1833 entries. The rows of a table outside the repeated layers
+    (its other axis equal, or its rows the stated size) count the vocabulary's tokens: the
+    checkpoint was trained with another one. Known label sets, class-worded heads, position
+    and setting tables, and tables of fewer rows than any vocabulary are left to their rules.
+    """
+    facts = text_facts(ctx)
+    if facts is None or not VOCABULARY_FILE.search(facts.text):
+        return
+    pairs = ctx.mismatches()
+    if not pairs or len(pairs) > MAX_TABLES:
+        return
+    stated = _stated_sizes(facts.text)
+    if not all(_vocabulary_rows(ctx, p, stated) for p in pairs):
+        return
+    first = pairs[0]
+    have, want = ctx.src(first).shape[0], ctx.tgt(first).shape[0]
+    said = sorted({have, want} & stated)
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                f"{first.target} has {have} rows in the checkpoint, {want} in the model "
+                f"({shape_text(ctx.src(first).shape)} → {shape_text(ctx.tgt(first).shape)}), "
+                "and the text names the vocabulary the model was built with"
+                + (f", of {said[0]} entries" if said else "")
+                + ": a table sized by another vocabulary than the checkpoint's"
+            ),
+            params=[p.source for p in pairs],
+            evidence={
+                "checkpoint_rows": have,
+                "model_rows": want,
+                "tensors": [p.target for p in pairs],
+                "stated_vocabulary": said,
+            },
+            confidence=0.45,
+            fix_note=(
+                "build the model with the vocabulary the checkpoint was trained with (its "
+                "vocab file); to keep your own, train the vocabulary-sized layers anew "
+                "(reinitialise them and load the rest)"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _vocabulary_rows(ctx: Context, pair: Pair, stated: set[int]) -> bool:
+    """Whether a mismatch is a vocabulary's table: rows differ, outside the stacks."""
+    have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+    if len(have) != 2 or len(want) != 2 or have[0] == want[0]:
+        return False
+    if stack_of(pair.target) is not None or embeddings.is_class_worded(pair.target):
+        return False
+    module = pair.target.lower().rsplit(".", 1)[0]
+    if re.search(r"pos|query|prompt|prefix|codebook|speaker|spk", module):
+        return False
+    if knowledge.datasets_with_classes(have[0]) or knowledge.datasets_with_classes(want[0]):
+        return False
+    said = bool({have[0], want[0]} & stated)
+    if max(have[0], want[0]) < _known.MIN_VOCAB_ROWS and not said:
+        return False
+    return have[1] == want[1] or said
+
+
+STATED_SIZE = re.compile(
+    r"(?:vocab(?:ulary)?|dictionary|字典|词典|词表)[^\d\n\[\](){}]{0,24}?(?<![\d.])(\d{2,7})(?![\d.])",
+    re.I,
+)
+"""A vocabulary word and, a few words on, a number: the size the text gives it
+(``字典共 1833 个键值对``, ``a vocabulary of 1833 words``)."""
+
+
+def _stated_sizes(text: str) -> set[int]:
+    """The sizes the text gives a vocabulary in words (never a shape's numbers)."""
+    return {int(m.group(1)) for m in STATED_SIZE.finditer(text)}
+
+
+EMBEDDINGS_MESSAGE = re.compile(
+    r"Could\s+not\s+load\s+the\s+model\s+due\s+to\s+a\s+size\s+mismatch\s+in\s+the\s+embeddings"
+)
+"""ParlAI's ``TorchAgent.load_state_dict`` when a ``size mismatch`` names an embedding and
+the agent has no special tokens to resize it for (parlai/core/torch_agent.py)."""
+
+
+def embeddings_message(ctx: Context) -> None:
+    """Report ParlAI's refusal of a checkpoint whose embeddings have other rows.
+
+    ParlAI raises it when PyTorch's ``size mismatch`` names an embedding: the dictionary
+    the agent built has another size than the model's (another dictionary, or one padded to
+    a multiple of 8 for fp16, which its hint suggests). Either way the token rows differ.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or not EMBEDDINGS_MESSAGE.search(facts.text):
+        return
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                "ParlAI could not load the model for a size mismatch in the embeddings: the "
+                "dictionary the agent built has another number of tokens than the model's "
+                "embedding rows (another dictionary file, or fp16 padding of the dictionary "
+                "to a multiple of 8)"
+            ),
+            evidence={"message": "size mismatch in the embeddings"},
+            confidence=0.45,
+            fix_note=(
+                "use the model's own dictionary (its .dict file, -dict/--dict-file); if it "
+                "was trained with fp16, pass --fp16 true (--force-fp16-tokens true) so the "
+                "dictionary is padded as it was"
+            ),
+        )
+    )
+
+
+ANCHOR_CLASS_MESSAGE = re.compile(
+    r"Mismatch\s+between\s+model\s+and\s+given\s+anchor\s+and\s+class"
+)
+"""keras-yolo3's assertion that the model's last layer has ``anchors × (classes + 5)``
+outputs (yolo.py, ``'Mismatch between model and given anchor and class sizes'``)."""
+
+
+def anchor_class_message(ctx: Context) -> None:
+    """Report keras-yolo3's check that the loaded model's outputs fit the anchors and classes.
+
+    The weights file fixes the last layer's ``anchors × (classes + 5)`` outputs; the anchors
+    file is the published one almost always, the classes file the user's own: a model
+    trained for another class count than the classes file lists.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or not ANCHOR_CLASS_MESSAGE.search(facts.text):
+        return
+    ctx.add(
+        Finding(
+            category="num_classes",
+            severity="error",
+            message=(
+                "the model's last layer does not have anchors × (classes + 5) outputs for the "
+                "anchors and classes given: the weights were trained for another class count "
+                "(or other anchors) than the classes file lists"
+            ),
+            evidence={"message": "Mismatch between model and given anchor and class sizes"},
+            confidence=0.45,
+            fix_note=(
+                "give the classes file (--classes_path) and anchors file the weights were "
+                "trained with, or train the detection head for your classes"
+            ),
+        )
+    )
