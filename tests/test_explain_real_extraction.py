@@ -468,6 +468,13 @@ def test_a_whole_file_name_at_the_width_then_a_sentence_is_no_wrap() -> None:
     assert finding.evidence["container_key"] == "params_ema"
 
 
+def test_a_file_name_at_the_width_then_a_capitalised_record_is_no_wrap() -> None:
+    """``... --model_path assets/m1.png`` as the longest line, then ``Loading pipeline
+    components...``: the file name is whole and the next line a record of its own."""
+    text = dev_text("ShineChen1024__MagicClothing__5")
+    assert "--model_path assets/m1.png\nLoading pipeline" in normalise(text)
+
+
 def test_a_line_broken_at_a_space_before_a_quoted_word_goes_on() -> None:
     """``... for 'Assign_42' (op: `` + ``'Assign') with input shapes: [512,3], [512,6]``:
     rejoined, TensorFlow's Assign order (the variable, then the saved value) holds."""

@@ -407,6 +407,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         )
     if WHOLE_FILE.search(before) and PROSE_START.match(after):
         return False  # "…/config-f.pt" + "but got error:": a whole file name, then a sentence
+    if FILE_NAME.search(before) and after[0].isupper():
+        return False  # "--model_path assets/m1.png" + "Loading pipeline …": the next record
     in_path = IN_PATH.search(before) is not None and (
         after[0].islower() or after[0] in "-_./\\" or (before[-1] == "_" and after[0].isdigit())
     )
@@ -460,6 +462,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
 
 SLASHED_NAME = re.compile(r"[A-Za-z_][\w.\-]*(?:/[\w.\-]+)+")
 """A TensorFlow variable path (``conv2d_10_1/kernel``)."""
+FILE_NAME = re.compile(r"/[\w\-]+\.[A-Za-z][A-Za-z0-9]{1,4}$")
+"""A path ending in a file name and its extension (``assets/m1.png``)."""
 FRAME_CUT = re.compile(r"\bline\s+\d+,\s+in\s+\w+$")
 """A traceback frame line ending inside its function's name (``line 1004, in load_w``)."""
 CUT_PATH = re.compile(r"\w[\-/\\]$")

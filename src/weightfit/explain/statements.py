@@ -623,12 +623,11 @@ def _latent_inputs(outputs: int, takes: int, fed: int) -> bool:
 
 MEDIA_AS_WEIGHTS = re.compile(
     r"--?\w*(?:model|ckpt|checkpoint|weights?|pretrained|resume)\w*(?:\s+|\s*=\s*)['\"]?"
-    r"([^\s'\"]+\.(?:png|jpe?g|gif|bmp|webp|tiff?|mp4|avi|mov|mkv|wav|mp3|flac))(?-i:(?![a-z0-9_.]))",
+    r"([^\s'\"]+\.(?:png|jpe?g|gif|bmp|webp|tiff?|mp4|avi|mov|mkv|wav|mp3|flac))(?![\w.])",
     re.I,
 )
 """A weights option of a command given an image, a video or a sound (``--model_path
-assets/m1.png``): the input meant for another option, in the weights' place. A capital may
-follow the name: a pasted command joined to the log line after it."""
+assets/m1.png``): the input meant for another option, in the weights' place."""
 
 
 def file_of_other_format(text: str, said: str) -> str:
