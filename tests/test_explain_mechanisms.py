@@ -2089,6 +2089,45 @@ def test_an_entry_a_loader_reads_is_no_release_bookkeeping_outside_a_migration(i
     assert weightfit.explain(text).findings[0].category != "version"
 
 
+def _key_error_in(path: str, function: str, key: str) -> str:
+    """A traceback whose last frame, ``function`` in ``path``, raised ``KeyError: key``."""
+    return (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 3, in <module>\n'
+        '    model.load_state_dict(torch.load("model.pt"))\n'
+        f'  File "{path}", line 12, in {function}\n'
+        f'    value = ckpt["{key}"]\n'
+        f"KeyError: '{key}'\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A script's own frame, printed relative to the working directory: no library's.
+        'Traceback (most recent call last):\n  File "tools/convert.py", line 12, in '
+        "migrate_weights\n    sd = ckpt[\"state_dict\"]\nKeyError: 'state_dict'\n",
+        _key_error_in("/home/u/proj/tools/convert.py", "migrate_weights", "state_dict"),
+        # A relative path is a library's only with a known entry row; no migration makes it one.
+        _key_error_in(
+            "pytorch_lightning/utilities/migration/migration.py",
+            "_migrate_loop_global_step_to_progress_tracking",
+            "global_step",
+        ),
+        # Django's database schema migrations, installed: no checkpoint's.
+        _key_error_in(
+            "/usr/lib/python3/site-packages/django/db/migrations/executor.py",
+            "_migrate_all_forwards",
+            "auth",
+        ),
+    ],
+)
+def test_a_scripts_or_a_databases_migration_is_no_release_bookkeeping(text: str) -> None:
+    """``release_bookkeeping`` reads installed packages' checkpoint migrations only."""
+    findings = weightfit.explain(text).findings
+    assert not any("raised_in" in f.evidence for f in findings), findings[0].message
+
+
 def test_a_json_dump_refused_by_a_native_model_reader_is_no_format_version() -> None:
     text, _ = _case("lightgbm-org__LightGBM__1151")  # unknown submodel type in ... .json
     assert weightfit.explain(text).findings[0].category != "version"

@@ -158,10 +158,17 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("running_stats", text_names.running_stats, ("version",), after=("prefix",), profiles=TEXT),
     Rule(
+        "release_bookkeeping",
+        text_config.release_bookkeeping,
+        ("version",),
+        after=("prefix",),
+        profiles=TEXT,
+    ),
+    Rule(
         "nested",
         text_prefix.nested,
-        ("prefix", "missing", "unrelated", "version"),
-        after=("prefix",),
+        ("prefix", "missing", "unrelated"),
+        after=("release_bookkeeping",),
         profiles=TEXT,
     ),
     Rule(

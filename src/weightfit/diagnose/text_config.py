@@ -2,14 +2,24 @@
 
 Saved options that lack one the code reads (an older release wrote them), a config passing
 an argument the code's class does not take (a newer release wrote it), a metadata entry the
-loader reads and the file lacks, an adapter whose target modules the base model does not
-have, an agent saved with another release's definition of its environment's spaces.
+loader reads and the file lacks (or a library's own code reads from its saves), an adapter
+whose target modules the base model does not have, an agent saved with another release's
+definition of its environment's spaces.
 """
 
 from __future__ import annotations
 
+import re
+
+from weightfit import knowledge
 from weightfit.diagnose._context import Context
-from weightfit.diagnose._facts import UNNAMED, UNNAMED_KERAS, UNNAMED_TF, whole_text_facts
+from weightfit.diagnose._facts import (
+    UNNAMED,
+    UNNAMED_KERAS,
+    UNNAMED_TF,
+    text_facts,
+    whole_text_facts,
+)
 from weightfit.findings import Finding
 
 
@@ -201,3 +211,95 @@ def missing_metadata(ctx: Context) -> None:
             ),
         )
     )
+
+
+MIGRATION_FRAME = re.compile(
+    r"(?:^|[/\\])migrations?(?:[/\\.]|$)|^_?migrate_\w+$|^upgrade_checkpoint$"
+)
+"""A library's migration of checkpoints from its older releases: a module of that name
+(Lightning's ``utilities/migration``), or a step of it (``_migrate_loop_…``). Read only in an
+installed package's frames: a script's own ``migrate_weights`` is no library's."""
+SCHEMA_MIGRATIONS = re.compile(r"(?:^|[/\\])migrations[/\\]")
+"""A package's database schema migrations (Django's ``db/migrations``): no checkpoint's."""
+
+
+def release_bookkeeping(ctx: Context) -> None:
+    """Report a library's own loading code missing a bookkeeping entry of its saves.
+
+    The ``KeyError`` was raised in a frame of an installed library (its package under
+    ``site-packages`` or ``dist-packages``): in its migration of older releases' checkpoints,
+    which runs only on a file the library judged older than itself, or on an entry
+    ``knowledge/version_changes.yaml`` records its releases began reading (``entry`` rows:
+    accelerate 0.32's ``step``). A relative frame path (``accelerate/accelerator.py``) is a
+    script's as often as a library's shortened one: it counts only with such a row. Either
+    way the file is a save of another release (``version``); a loader's own code reading its
+    project's entry is ``nested``'s, which runs next.
+    """
+    facts = text_facts(ctx)
+    if facts is None or not facts.key_errors or facts.key_error_frame is None:
+        return
+    if facts.printed_state:
+        return  # the entry read holds another helper's state: ``nested`` reads the swap
+    key = facts.key_errors[-1]
+    if not re.fullmatch(r"\w+", key):
+        return
+    path, function = facts.key_error_frame
+    package = _installed_package(path)
+    migration = bool(package) and _migration(path, function)
+    package = package or _leading_package(path)
+    if not package:
+        return
+    change = next((c for c in knowledge.changes_for(f"{package}.{key}") if c.kind == "entry"), None)
+    if change is None and not migration:
+        return
+    why = (
+        f"{change.library} {change.version} and later read it ({change.description})"
+        if change is not None
+        else f"the KeyError comes from {package}'s migration of checkpoints from its older "
+        f"releases ({function}), which runs only on a file it judged older than itself"
+    )
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{package}'s own loading code reads the entry '{key}' of its saves, and this "
+                f"file has none: {why}; the file was saved by another release of {package}"
+            ),
+            evidence={
+                "entry": key,
+                "library": package,
+                "raised_in": function,
+                **({"known_change": change.source} if change is not None else {}),
+            },
+            confidence=0.5 if change is not None else 0.45,
+            fix_note=(
+                f"load it with the {package} release that saved it (or, for an older save, one "
+                f"that still reads it), or upgrade {package} to a release that reads such files"
+            ),
+        )
+    )
+
+
+def _migration(path: str, function: str) -> bool:
+    """Whether an installed package's frame is its migration of older releases' checkpoints."""
+    if SCHEMA_MIGRATIONS.search(path):
+        return False
+    return bool(MIGRATION_FRAME.search(path) or MIGRATION_FRAME.search(function))
+
+
+def _installed_package(path: str) -> str:
+    """The installed package a traceback frame's module belongs to, or ``""``."""
+    parts = [p for p in re.split(r"[/\\]+", path) if p]
+    for at, part in enumerate(parts):
+        if part in ("site-packages", "dist-packages"):
+            inside = [p for p in parts[at + 1 :] if not p.endswith((".egg", ".egg-info"))]
+            return inside[0] if len(inside) > 1 else ""
+    return ""
+
+
+def _leading_package(path: str) -> str:
+    """A relative frame path's first folder (``accelerate/…``, ``tools/…``), or ``""``."""
+    parts = [p for p in re.split(r"[/\\]+", path) if p]
+    relative = not path.startswith(("/", "\\", ".", "~")) and ":" not in path
+    return parts[0] if relative and len(parts) > 1 and parts[0].isidentifier() else ""

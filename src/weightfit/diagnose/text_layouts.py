@@ -1,7 +1,8 @@
 """One pasted tensor stored in another layout.
 
 Singleton axes, a 1x1 conv for a Linear, kernel axes in another order, another image
-channel count, a buffer left empty until first use.
+channel count, a buffer left empty until first use, a buffer built flat in the model or a
+flat slice copied into a weight (``text_rows.broadcast_rows`` reads the broadcast it fails).
 """
 
 from __future__ import annotations
@@ -518,3 +519,44 @@ def flat_in_model(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs)
+
+
+FLAT_SLICE_COPY = re.compile(r"\.copy_\([^\n]*\[\s*\w+\s*:\s*\w+\s*\+\s*\w+\s*\]")
+"""A ``copy_`` of a slice of a flat buffer (``copy_(torch.from_numpy(buf[start:start+n]))``):
+a raw weights reader (Darknet's ``.weights``) filling each layer in turn."""
+LAST_AXIS = re.compile(r"at\s+non-singleton\s+dimension\s+([1-9])\b")
+"""A broadcast PyTorch refused on an axis after the first (``at non-singleton dimension 1``):
+a 1-D buffer meets a weight along its last axis, not its rows."""
+
+
+def flat_copy(text: str, a: int, b: int) -> bool:
+    """Whether a flat buffer of ``b`` values was copied into a weight whose last axis is ``a``.
+
+    The broadcast fails on the weight's last axis (dimension 1 or more: the buffer is 1-D,
+    aligned with it) and the buffer's count is a whole number of those rows.
+    """
+    axis = LAST_AXIS.search(text)
+    return (
+        axis is not None and FLAT_SLICE_COPY.search(text) is not None and b > a > 1 and b % a == 0
+    )
+
+
+def flat_buffer(a: int, b: int) -> Finding:
+    """``version``: a flat slice copied into an N-D weight, as PyTorch before 0.4 allowed."""
+    return Finding(
+        category="version",
+        severity="error",
+        message=(
+            f"a flat slice of {b} values is copied into a weight whose last axis is {a} "
+            f"({b} = {b // a} × {a}: the same values in one row): PyTorch before 0.4 copied "
+            "by element count whatever the shapes, newer releases broadcast and refuse. The "
+            "reader was written for an older PyTorch"
+        ),
+        evidence={"buffer_values": b, "last_axis": a},
+        confidence=0.45,
+        fix_note=(
+            "view the slice as the weight's shape before copying "
+            "(copy_(torch.from_numpy(buf[start:start + n]).view_as(weight))), or run the "
+            "PyTorch the code was written for"
+        ),
+    )

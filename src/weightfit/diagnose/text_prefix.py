@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from weightfit import knowledge
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose._facts import METADATA_ENTRIES, indexed, text_facts
 from weightfit.diagnose.text_kinds import fairseq_state
@@ -513,7 +512,7 @@ def nested(ctx: Context) -> None:
     entry = next(
         (k for k in (facts.container_key, *facts.key_errors) if TRAINING_KEY.fullmatch(k)), ""
     )
-    if facts.key_errors and _release_bookkeeping(ctx, facts.key_errors[-1], facts.key_error_frame):
+    if facts.key_errors and _read_as_release(ctx, facts.key_errors[-1]):
         return
     if entry and indexed(facts.text, entry):
         # fairseq's own training state missing is no entry a save left out: not its file.
@@ -622,73 +621,13 @@ def _not_a_trained_checkpoint(ctx: Context, key: str) -> None:
     )
 
 
-MIGRATION_FRAME = re.compile(
-    r"(?:^|[/\\])migrations?(?:[/\\.]|$)|^_?migrate_\w+$|^upgrade_checkpoint$"
-)
-"""A library's migration of checkpoints from its older releases: a module of that name
-(Lightning's ``utilities/migration``), or a step of it (``_migrate_loop_…``)."""
+def _read_as_release(ctx: Context, key: str) -> bool:
+    """Whether a rule before this one read the ``KeyError`` as a release's entry.
 
-
-def _release_bookkeeping(ctx: Context, key: str, frame: tuple[str, str] | None) -> bool:
-    """Report a library's own loading code missing a bookkeeping entry of its saves.
-
-    The ``KeyError`` was raised in a frame of the library (its package under
-    ``site-packages``, or a path that starts with it): in its migration of older releases'
-    checkpoints, which runs only on a file the library judged older than itself, or on an
-    entry ``knowledge/version_changes.yaml`` records its releases began reading (``entry``
-    rows: accelerate 0.32's ``step``). Either way the file is a save of another release
-    (``version``); a loader's own code reading its project's entry is ``nested``'s.
+    ``release_bookkeeping`` (``text_config``): a library's own frame raised it on an entry of
+    its saves, a matter of releases rather than of containers.
     """
-    if frame is None or not re.fullmatch(r"\w+", key):
-        return False
-    path, function = frame
-    package = _frame_package(path)
-    if not package:
-        return False
-    change = next((c for c in knowledge.changes_for(f"{package}.{key}") if c.kind == "entry"), None)
-    migration = MIGRATION_FRAME.search(path) or MIGRATION_FRAME.search(function)
-    if change is None and migration is None:
-        return False
-    why = (
-        f"{change.library} {change.version} and later read it ({change.description})"
-        if change is not None
-        else f"the KeyError comes from {package}'s migration of checkpoints from its older "
-        f"releases ({function}), which runs only on a file it judged older than itself"
-    )
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"{package}'s own loading code reads the entry '{key}' of its saves, and this "
-                f"file has none: {why}; the file was saved by another release of {package}"
-            ),
-            evidence={
-                "entry": key,
-                "library": package,
-                "raised_in": function,
-                **({"known_change": change.source} if change is not None else {}),
-            },
-            confidence=0.5 if change is not None else 0.45,
-            fix_note=(
-                f"load it with the {package} release that saved it (or, for an older save, one "
-                f"that still reads it), or upgrade {package} to a release that reads such files"
-            ),
-        )
-    )
-    return True
-
-
-def _frame_package(path: str) -> str:
-    """The installed package a traceback frame's module belongs to, or ``""`` (a script)."""
-    parts = [p for p in re.split(r"[/\\]+", path) if p]
-    for at, part in enumerate(parts):
-        if part in ("site-packages", "dist-packages"):
-            inside = [p for p in parts[at + 1 :] if not p.endswith((".egg", ".egg-info"))]
-            return inside[0] if len(inside) > 1 else ""
-    # A relative path a library's message shortened to its package (``accelerate/…``).
-    relative = not path.startswith(("/", "\\", ".", "~")) and ":" not in path
-    return parts[0] if relative and len(parts) > 1 and parts[0].isidentifier() else ""
+    return any(f.category == "version" and f.evidence.get("entry") == key for f in ctx.findings)
 
 
 def _missing_entry(ctx: Context, key: str) -> None:

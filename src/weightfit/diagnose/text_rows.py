@@ -15,6 +15,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import PLACEHOLDERS, whole_text_facts
 from weightfit.diagnose.position import square_root
+from weightfit.diagnose.text_layouts import flat_buffer, flat_copy
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -25,8 +26,8 @@ def broadcast_rows(ctx: Context) -> None:
     if facts is None or facts.broadcast is None or ctx.findings:
         return
     a, b = facts.broadcast
-    if _flat_copy(facts.text, a, b):
-        ctx.add(_flat_buffer(a, b))
+    if flat_copy(facts.text, a, b):
+        ctx.add(flat_buffer(a, b))
         return
     known = _known.vocab_labels(min(a, b)) or _known.vocab_labels(max(a, b))
     if not known or abs(a - b) > _known.NEAR_VOCAB:
@@ -47,45 +48,6 @@ def broadcast_rows(ctx: Context) -> None:
                 "merging or loading, or use the tokenizer the weights were made with"
             ),
         )
-    )
-
-
-FLAT_SLICE_COPY = re.compile(r"\.copy_\([^\n]*\[\s*\w+\s*:\s*\w+\s*\+\s*\w+\s*\]")
-"""A ``copy_`` of a slice of a flat buffer (``copy_(torch.from_numpy(buf[start:start+n]))``):
-a raw weights reader (Darknet's ``.weights``) filling each layer in turn."""
-LAST_AXIS = re.compile(r"at\s+non-singleton\s+dimension\s+([1-9])\b")
-
-
-def _flat_copy(text: str, a: int, b: int) -> bool:
-    """Whether a flat buffer of ``b`` values was copied into a weight whose last axis is ``a``.
-
-    The broadcast fails on the weight's last axis (dimension 1 or more: the buffer is 1-D,
-    aligned with it) and the buffer's count is a whole number of those rows.
-    """
-    axis = LAST_AXIS.search(text)
-    return (
-        axis is not None and FLAT_SLICE_COPY.search(text) is not None and b > a > 1 and b % a == 0
-    )
-
-
-def _flat_buffer(a: int, b: int) -> Finding:
-    """``version``: a flat slice copied into an N-D weight, as PyTorch before 0.4 allowed."""
-    return Finding(
-        category="version",
-        severity="error",
-        message=(
-            f"a flat slice of {b} values is copied into a weight whose last axis is {a} "
-            f"({b} = {b // a} × {a}: the same values in one row): PyTorch before 0.4 copied "
-            "by element count whatever the shapes, newer releases broadcast and refuse. The "
-            "reader was written for an older PyTorch"
-        ),
-        evidence={"buffer_values": b, "last_axis": a},
-        confidence=0.45,
-        fix_note=(
-            "view the slice as the weight's shape before copying "
-            "(copy_(torch.from_numpy(buf[start:start + n]).view_as(weight))), or run the "
-            "PyTorch the code was written for"
-        ),
     )
 
 
@@ -289,6 +251,8 @@ RELEASED_CLASSES = (80, 20)
 """Class counts of the weights Darknet releases: COCO (``yolov3.cfg``, ``classes=80``) and
 Pascal VOC (``yolov3-voc.cfg``, ``classes=20``)."""
 YOLO_WORDS = re.compile(r"yolo|darknet", re.IGNORECASE)
+"""Words naming a YOLO detector or the Darknet framework that trains one: a text about such a
+head, where a reshape of ``anchors × (5 + classes)`` filters reads as its class count."""
 
 
 def yolo_head_classes(expected: tuple[int, ...]) -> tuple[int, int] | None:
