@@ -2007,6 +2007,58 @@ def test_a_layer_against_a_sequential_of_layers_is_no_head_option() -> None:
     assert weightfit.explain(text).findings[0].category == "version"
 
 
+def test_a_named_layer_against_a_sequential_under_one_head_is_no_head_option() -> None:
+    """head.fc against head.0/2/4: one side index-only, a layer rebuilt, not an option."""
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        '\tMissing key(s) in state_dict: "head.fc.weight", "head.fc.bias". \n'
+        '\tUnexpected key(s) in state_dict: "head.0.weight", "head.0.bias", "head.2.weight", '
+        '"head.2.bias", "head.4.weight", "head.4.bias". '
+    )
+    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # conv{i}: a number glued to a word counts from 1, conv1 is the first layer
+        'File "convert.py", line 40, in convert\n'
+        '    w = state[f"encoder.conv{i}.weight"]\n'
+        "KeyError: 'encoder.conv1.weight'",
+        # the 1 of stem.1 is the BatchNorm of a Sequential(conv, bn), not a layer of a stack
+        'File "load.py", line 20, in load_pretrained\n'
+        "    for k, v in pretrained.items():\n"
+        "        model_dict[k].copy_(v)\n"
+        "KeyError: 'backbone.stem.1.running_mean'",
+    ],
+)
+def test_a_lookup_failing_on_a_first_module_counted_otherwise_is_no_other_depth(
+    text: str,
+) -> None:
+    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_two_spellings_of_one_vits_block_are_no_other_network() -> None:
+    """timm's blocks.0.norm1 against OpenCLIP's transformer.resblocks.0.ln_1: one ViT."""
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for VisionTransformer:\n"
+        '\tMissing key(s) in state_dict: "blocks.0.norm1.weight", "blocks.0.norm1.bias". \n'
+        '\tUnexpected key(s) in state_dict: "transformer.resblocks.0.ln_1.weight", '
+        '"transformer.resblocks.0.ln_1.bias". '
+    )
+    assert weightfit.explain(text).findings[0].category != "unrelated"
+
+
+def test_a_unet_decoders_upconv_layers_are_no_other_scale() -> None:
+    """upconv1 … upconv4 of a U-Net's decoder, in a text about no super-resolution."""
+    names = ", ".join(f'"upconv{i}.weight", "upconv{i}.bias"' for i in (4, 3, 2, 1))
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for UNet:\n"
+        f"\tMissing key(s) in state_dict: {names}. "
+    )
+    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+
+
 @pytest.mark.parametrize(
     "ident",
     [
@@ -2155,6 +2207,37 @@ def test_face_identities_far_apart_on_a_head_are_no_vocabulary() -> None:
     """LightCNN's fc2 of 80013 against 79077 rows: no released vocabulary, no vocab named."""
     text, _ = _case("ch10tang__fnm.pytorch__5")
     assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+@pytest.mark.parametrize(
+    ("name", "have", "want"),
+    [
+        ("proj.weight", 4096, 2048),  # the reviewer's counter-example: a width as well
+        ("visual.proj_out.weight", 4096, 2048),
+        ("decoder.out.weight", 6625, 3755),  # rows no power of two apart: the word alone
+    ],
+)
+def test_pythons_dict_names_no_vocabulary(name: str, have: int, want: int) -> None:
+    """``dict(torch.load(path))`` is Python's dict, no dictionary of tokens."""
+    text = (
+        "sd = dict(torch.load(path)); model.load_state_dict(sd)\n"
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        f"\tsize mismatch for {name}: copying a param with shape torch.Size([{have}, 256]) "
+        f"from checkpoint, the shape in current model is torch.Size([{want}, 256])."
+    )
+    assert weightfit.explain(text).findings[0].category != "vocab_resize"
+
+
+def test_rows_a_power_of_two_apart_beside_a_vocab_file_are_no_vocabulary() -> None:
+    """A vocab.txt named, but 8192 against 4096 rows and neither a stated size: a width."""
+    text = (
+        "vocab_file: vocab.txt\n"
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        "\tsize mismatch for decoder.out.weight: copying a param with shape "
+        "torch.Size([8192, 256]) from checkpoint, the shape in current model is "
+        "torch.Size([4096, 256])."
+    )
+    assert weightfit.explain(text).findings[0].category != "vocab_resize"
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,9 @@
   ``module_list.N.Conv2d``, every attention's ``q``/``k``/``v``): one kind of layer built or
   named otherwise throughout, as another code version does, the rest of each block loaded
   (``version``);
-- ``upsampler_stages``: every name one side lacks sits in an upsampling module (or is a
-  file's tensor a converter's line copies into one, ESRGAN's ``upconv2``): a
+- ``upsampler_stages``: every name one side lacks sits in an upsampling module (ESRGAN's
+  ``upconv2`` only in a super-resolution text, or a file's tensor a converter's line copies
+  into one; a U-Net decoder's ``upconv1`` … ``upconv4`` is no scale): a
   super-resolution network builds its upsampler per scale factor (EDSR, RCAN: one
   convolution and pixel shuffle per factor of 2), so the two were built for other scales
   (``wrong_variant``).
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import re
 
+from weightfit.align.roles import roles
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
@@ -40,9 +42,20 @@ MAX_SHARED_WORDS = 0.1
 MIN_TOPS = 2
 """Fewest top modules beside a first layer for a name list to be a model's beginning."""
 
-UPSAMPLER = re.compile(r"(?:^|\.)(?:up_?sampl\w*|upscal\w*|upconv\d*|conv_up\d*)\.", re.IGNORECASE)
-"""A path through an upsampling module (``upsample.up.body.0.weight``, ``upsampler.2``;
-ESRGAN's ``upconv2`` and BasicSR's RRDBNet ``conv_up2``, one per factor of 2)."""
+UPSAMPLER = re.compile(r"(?:^|\.)(?:up_?sampl\w*|upscal\w*)\.", re.IGNORECASE)
+"""A path through an upsampling module (``upsample.up.body.0.weight``, ``upsampler.2``)."""
+UPCONV = re.compile(r"(?:^|\.)(?:upconv\d*|conv_up\d*)\.", re.IGNORECASE)
+"""ESRGAN's ``upconv2`` and BasicSR's RRDBNet ``conv_up2``, one per factor of 2; but a
+U-Net's decoder names its transposed convolutions ``upconv1`` … ``upconv4`` too, so these
+count only in a super-resolution text (``SUPER_RESOLUTION``) or copied by a converter."""
+SUPER_RESOLUTION = re.compile(
+    r"RRDB|ESRGAN|super[-_ ]?resolution|\b(?:up)?scale(?:_factor)?\b\W{1,3}[2348](?![.\d])|"
+    r"(?<![\w.])x[2348]\b",
+    re.IGNORECASE,
+)
+"""A text about a super-resolution network: ESRGAN's RRDB blocks, an upscaling factor
+(``--scale 4``, ``scale=2``, ``x4``). A bare "scale" is not one (a U-Net's ``--scale 0.5``
+resizes its input)."""
 COPIED_INTO = re.compile(r"\w+\[\s*['\"]([\w.]+)['\"]\s*\]\s*=\s*\w+\[\s*['\"]([\w.]+)['\"]\s*\]")
 """A converter's line copying a file's tensor into a model's name
 (``crt_net['upconv2.weight'] = pretrained_net['model.6.weight']``): the model's, the file's."""
@@ -208,9 +221,15 @@ def upsampler_stages(ctx: Context) -> None:
         return
     facts = whole_text_facts(ctx)
     # A converter naming the model's tensor it copies a file's name into says what it is.
-    copied = {m.group(2): m.group(1) for m in COPIED_INTO.finditer(facts.text if facts else "")}
+    text = facts.text if facts else ""
+    copied = {m.group(2): m.group(1) for m in COPIED_INTO.finditer(text)}
+    resolving = SUPER_RESOLUTION.search(text) is not None
     if not all(
-        UPSAMPLER.search(name) or UPSAMPLER.search(copied.get(name, "")) for name in leftovers
+        UPSAMPLER.search(name)
+        or (resolving and UPCONV.search(name))
+        or UPSAMPLER.search(copied.get(name, ""))
+        or UPCONV.search(copied.get(name, ""))
+        for name in leftovers
     ):
         return
     side, other = ("checkpoint", "model") if ctx.unexpected() else ("model", "checkpoint")
@@ -383,10 +402,12 @@ def _few_foreign_names(
 
     Too few names to weigh a share of words; but a detector's ``basenet.slice1`` against a
     refiner's ``last_conv``, or a ResNet's ``backbone.conv1``/``bn1`` against an MLP's
-    ``layers``, share no word at all, not even a stem: another network's file. The same
-    network under other names keeps some word (``conv``, ``layer``, ``attn``). Both lists
-    must open on a network's first layer: a head missing beside another head unexpected is
-    one part of the model, not two models.
+    ``layers``, share no word at all, not even a stem, nor a role of a block's part:
+    another network's file. The same network under other names keeps some word (``conv``,
+    ``layer``, ``attn``; ``blocks`` in ``resblocks``) or some role (timm's ``norm1`` and
+    OpenCLIP's ``ln_1`` are both the norm before attention). Both lists must open on a
+    network's first layer: a head missing beside another head unexpected is one part of the
+    model, not two models.
     """
     if not missing or not unexpected or ctx.mismatches():
         return
@@ -395,6 +416,8 @@ def _few_foreign_names(
     want, have = _words(missing) - WRAPPER_WORDS, _words(unexpected) - WRAPPER_WORDS
     if not want or not have or _stems_meet(want, have):
         return
+    if (_roles(missing) & _roles(unexpected)) - WRAPPER_WORDS:
+        return  # timm's norm1 and OpenCLIP's ln_1: one part of a block spelled two ways
     ctx.add(
         Finding(
             category="unrelated",
@@ -417,12 +440,32 @@ def _few_foreign_names(
 
 
 def _stems_meet(one: set[str], other: set[str]) -> bool:
-    """Whether two sets of words share one, or one word is the other's stem."""
+    """Whether two sets of words share one, or one word begins or ends another.
+
+    ``conv`` of ``convs``, ``blocks`` of OpenCLIP's ``resblocks``.
+    """
     return any(
-        a == b or (min(len(a), len(b)) >= MIN_STEM and (a.startswith(b) or b.startswith(a)))
+        a == b
+        or (
+            min(len(a), len(b)) >= MIN_STEM
+            and (a.startswith(b) or b.startswith(a) or a.endswith(b) or b.endswith(a))
+        )
         for a in one
         for b in other
     )
+
+
+def _roles(names: list[str]) -> set[str]:
+    """The roles the module segments of names fold to (``norm1`` and ``ln_1``: norm, pre_attn).
+
+    Indices and parameter leaves aside, as in :func:`_words`.
+    """
+    found: set[str] = set()
+    for name in names:
+        for segment in name.split(".")[:-1]:
+            if not is_layer_index(segment) and segment not in LEAVES:
+                found |= roles(segment)
+    return found
 
 
 def _network_front(name: str) -> bool:

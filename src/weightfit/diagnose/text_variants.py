@@ -112,13 +112,20 @@ def stack_lookup(ctx: Context) -> None:
 
 
 def _looped(text: str, names: list[str]) -> tuple[str, str, int] | None:
-    """A failed name an f-string formatted with a loop variable past its first value."""
+    """A failed name an f-string formatted with a loop variable past its first value.
+
+    ``layers.{i}`` counts from 0; a number glued to a word (``conv{i}``, ``Dense{i}``) may
+    count from 1, so there only 2 and on are past the first (``conv1`` is the first layer).
+    """
     for match in FSTRING.finditer(text):
         body = match.group("body")
         if "{" in PLACEHOLDER.sub("", body) or len(PLACEHOLDER.sub("", body)) < MIN_LITERAL:
             continue
-        pattern, offsets, last = "", [], 0
+        pattern, last, glued = "", 0, False
+        offsets: list[int] = []
         for held in PLACEHOLDER.finditer(body):
+            if not offsets:  # a number glued to a word (conv{i}, Dense{i}) may count from 1
+                glued = body[last : held.start()][-1:].isalpha()
             pattern += re.escape(body[last : held.start()]) + r"(\d+)"
             sign = -1 if held.group("sign") == "-" else 1
             offsets.append(sign * int(held.group("offset") or 0))
@@ -129,7 +136,7 @@ def _looped(text: str, names: list[str]) -> tuple[str, str, int] | None:
             if formatted is None:
                 continue
             value = int(formatted.group(1)) - offsets[0]
-            if value >= 1:
+            if value >= 1 and (not glued or int(formatted.group(1)) >= 2):
                 return name, f'f"{body}"', value
     return None
 
@@ -138,14 +145,16 @@ def _walked(text: str, names: list[str]) -> tuple[str, str, int] | None:
     """A file's name a walk over its names failed on, its innermost layer past the first.
 
     Code walking the file's names in order and looking each up in the model stops at the
-    first the model lacks; ``m.0`` came before ``m.1`` and was found.
+    first the model lacks; ``m.0`` came before ``m.1.cv1.conv.weight`` and was found. Only
+    indices of a stack of blocks count: the index just before a leaf
+    (``stem.1.running_mean``) is a Sequential's module, a conv's BatchNorm, not a layer.
     """
     if not WALKS_KEYS.search(text):
         return None
     for name in names:
         if indexed(text, name):
             continue  # a literal lookup, not a walk
-        indices = [int(s) for s in name.split(".")[1:] if is_layer_index(s)]
+        indices = [int(s) for s in name.split(".")[1:-2] if is_layer_index(s)]
         if indices and indices[-1] >= 1:
             return name, "a walk over the file's names", indices[-1]
     return None
@@ -172,7 +181,7 @@ def head_options(ctx: Context) -> None:
     children = [_children(names, parent) for names in (missing, unexpected)]
     if children[0] & children[1]:
         return  # the same child module on both sides: built otherwise inside, not swapped
-    if all(is_layer_index(c) for c in children[0] | children[1]):
+    if any(side and all(is_layer_index(c) for c in side) for side in children):
         return  # a layer against a Sequential of layers: a release rebuilt it (rearranged)
     ctx.add(
         Finding(

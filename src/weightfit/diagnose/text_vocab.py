@@ -18,11 +18,11 @@ from weightfit.tree import stack_of
 
 VOCABULARY_FILE = re.compile(
     r"vocab(?:ulary)?(?:[_ ]?(?:path|file|size))?\b|vocab\w*\.(?:txt|json)|"
-    r"\bdict(?:ionary)?(?:\.txt|_path|_file)?\b|字典|词典|词表",
+    r"\bdict(?:\.txt|_path|_file)\b|\bdictionar(?:y|ies)\b|字典|词典|词表",
     re.I,
 )
-"""Words naming a vocabulary (a ``vocab.txt``, ``vocab_path``, a dictionary; in Chinese
-字典, 词典, 词表)."""
+"""Words naming a vocabulary (a ``vocab.txt``, ``vocab_path``, a ``dict.txt``, a dictionary;
+in Chinese 字典, 词典, 词表). Python's bare ``dict`` (``dict(torch.load(path))``) is not one."""
 
 MAX_TABLES = 2
 """Most mismatched tables one vocabulary explains (an input embedding and its output head)."""
@@ -94,7 +94,15 @@ def _vocabulary_rows(ctx: Context, pair: Pair, stated: set[int]) -> bool:
     said = bool({have[0], want[0]} & stated)
     if max(have[0], want[0]) < _known.MIN_VOCAB_ROWS and not said:
         return False
+    if _power_of_two_apart(have[0], want[0]) and not said:
+        return False  # 4096 against 2048 rows: a width configured otherwise, not a vocabulary
     return have[1] == want[1] or said
+
+
+def _power_of_two_apart(one: int, other: int) -> bool:
+    """Whether two row counts differ by a power of two (a factor of 2, 4, 8 and on)."""
+    low, high = sorted((one, other))
+    return low > 0 and high % low == 0 and (high // low) & (high // low - 1) == 0
 
 
 STATED_SIZE = re.compile(
@@ -152,7 +160,8 @@ ANCHOR_CLASS_MESSAGE = re.compile(
     r"Mismatch\s+between\s+model\s+and\s+given\s+anchor\s+and\s+class"
 )
 """keras-yolo3's assertion that the model's last layer has ``anchors × (classes + 5)``
-outputs (yolo.py, ``'Mismatch between model and given anchor and class sizes'``)."""
+outputs (qqwweee/keras-yolo3 yolo.py: ``'Mismatch between model and given anchor and
+class sizes'``)."""
 
 
 def anchor_class_message(ctx: Context) -> None:

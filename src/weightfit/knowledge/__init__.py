@@ -209,7 +209,6 @@ class VariantFeature:
         pattern: Regular expression over dotted tensor names (``re.search``).
         family: The family and the variants it tells apart.
         source: The code that builds the feature only in one variant.
-
     """
 
     feature: str
@@ -425,6 +424,7 @@ def _changes() -> tuple[VersionChange, ...]:
 
 @cache
 def _variant_features() -> tuple[VariantFeature, ...]:
+    """The rows of ``variant_features.yaml``, read once."""
     return tuple(
         VariantFeature(
             feature=str(row["feature"]),
