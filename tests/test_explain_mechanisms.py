@@ -2097,13 +2097,29 @@ def test_a_media_file_given_to_another_option_is_no_weights_file() -> None:
     assert weightfit.explain(text).findings[0].category == "partitioned"
 
 
-def test_an_onnx_export_repository_missing_a_file_is_no_unconverted_repository() -> None:
+@pytest.mark.parametrize("variant", ["model_fp16", "model_q4f16", "decoder_model_merged_int8"])
+def test_a_missing_dtype_variant_is_no_unconverted_repository(variant: str) -> None:
+    """A converted repository (under any owner's name) lacking one dtype's export."""
     text = (
-        'Error: Could not locate file: "https://huggingface.co/Xenova/whisper-tiny/resolve/'
-        'main/onnx/decoder_model_merged_quantized.onnx".\n'
+        f'Error: Could not locate file: "https://huggingface.co/Supabase/gte-small/resolve/'
+        f'main/onnx/{variant}.onnx".\n'
     )
-    findings = weightfit.explain(text).findings
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
     assert all(f.evidence.get("library") != "transformers.js" for f in findings)
+
+
+def test_a_missing_default_onnx_file_is_read_whatever_the_owner() -> None:
+    """No owner's name decides: a default file missing is read alike under any owner."""
+    text = (
+        'Error: Could not locate file: "https://huggingface.co/onnx-community/gte-small/'
+        'resolve/main/onnx/model.onnx".\n'
+    )
+    finding = weightfit.explain(text).findings[0]
+    assert finding.category == "unrelated"
+    assert finding.evidence["file"] == "onnx/model.onnx"
 
 
 def test_unpacking_a_value_that_is_no_load_is_no_file_of_another_kind() -> None:
@@ -2272,3 +2288,113 @@ def test_a_vocabulary_word_beside_a_class_head_is_no_vocabulary() -> None:
         "torch.Size([3, 768])."
     )
     assert weightfit.explain(text).findings[0].category == "num_classes"
+
+
+LIGHTGBM_SPELLINGS = [
+    "unknow submodel type",  # the first releases
+    "unknown submodel type",
+    "Unknown submodel type",
+    "Unknown model format or submodel type",  # src/boosting/boosting.cpp today
+]
+
+
+@pytest.mark.parametrize("spelling", LIGHTGBM_SPELLINGS)
+@pytest.mark.parametrize(
+    ("file", "category"),
+    [("model.txt", "version"), ("dump.json", "unrelated"), ("booster.pkl", "unrelated")],
+)
+def test_every_spelling_of_lightgbm_s_refusal_is_read_one_way(
+    spelling: str, file: str, category: str
+) -> None:
+    """Letter case and release wording never pick the reading; the file given does."""
+    text = f"[LightGBM] [Fatal] {spelling} in model file {file}\n"
+    assert weightfit.explain(text).findings[0].category == category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The user's own fine-tuned run, named after its backbone.
+        "python test.py --resume output/resnet50_cub200_finetuned_best.pth\n"
+        'Traceback (most recent call last):\n  File "test.py", line 30, in <module>\n'
+        '    anchors = ckpt["anchors"]\n'
+        "KeyError: 'anchors'\n",
+        "python eval.py --weights runs/vgg16_voc_epoch30.pth\nKeyError: 'state_dict'\n",
+    ],
+)
+def test_a_file_named_for_a_backbone_and_more_is_no_bare_backbone(text: str) -> None:
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert all("bare backbone" not in f.message for f in findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # One rank of an 8-way model-parallel save (fairscale's ParallelEmbedding), in Meta's
+        # Llama spelling: neither ALBERT's nor BERT's table.
+        "RuntimeError: Error(s) in loading state_dict for Transformer:\n"
+        "\tsize mismatch for tok_embeddings.weight: copying a param with shape "
+        "torch.Size([32000, 128]) from checkpoint, the shape in current model is "
+        "torch.Size([32000, 1024]).\n",
+        # BERT's spelling, read from a model-parallel rank's file.
+        "loading checkpoint ckpt/mp_rank_00/model_optim_rng.pt\n"
+        "RuntimeError: Error(s) in loading state_dict for BertModel:\n"
+        "\tsize mismatch for bert.embeddings.word_embeddings.weight: copying a param with shape "
+        "torch.Size([30592, 128]) from checkpoint, the shape in current model is "
+        "torch.Size([30592, 1024]).\n",
+    ],
+)
+def test_a_token_table_sliced_by_model_parallelism_is_no_albert(text: str) -> None:
+    assert all("ALBERT" not in f.message for f in weightfit.explain(text).findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Traceback (most recent call last):\n  File "export.py", line 30, in <module>\n'
+        "    scripted = torch.jit.script(model)\n"
+        "RuntimeError: The model cannot be converted to TorchScript: Module 'Net' has no "
+        "attribute 'cache'\n",
+        "coremltools: the model cannot be converted to Core ML: unsupported op 'aten::roll'\n",
+        "Error: this checkpoint cannot be converted, the layer Foo has no ONNX symbolic\n",
+    ],
+)
+def test_an_export_s_refusal_to_convert_is_no_release_upgrade(text: str) -> None:
+    """Calamari's upgrade says ``yet`` (or names a version); an export's refusal does not."""
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert findings[0].category != "version"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A training loop's bug: no checkpoint reader unpacked.
+        'Traceback (most recent call last):\n  File "train.py", line 88, in <module>\n'
+        "    for step, (x, y) in enumerate(loader):\n"
+        "TypeError: 'int' object is not iterable\n",
+        # A file's name, not a tensor's, that a checkpoint lacks.
+        "My checkpoint does not have optimizer.pt, only model.safetensors. Is that fine?\n",
+    ],
+)
+def test_an_unpacking_bug_or_a_missing_file_is_no_loading_error(text: str) -> None:
+    with pytest.raises(NoLoadingErrorFound):
+        weightfit.explain(text)
+
+
+def test_unpacking_what_no_checkpoint_reader_returns_is_no_file_of_another_kind() -> None:
+    text = (
+        'Traceback (most recent call last):\n  File "prepare_data.py", line 41, in <module>\n'
+        "    wav, sr = load_audio(path)\n"
+        "ValueError: too many values to unpack (expected 2)\n"
+    )
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert all(f.category != "unrelated" for f in findings)

@@ -2,11 +2,13 @@
 
 Rules decide from shapes; these helpers only *name* what a dimension matches
 (``google/gemma-2-2b-it hidden_size``) so a finding can say which model or file
-a width points to.
+a width points to. What a library's own saves always hold, which rules of more than one
+family read (fairseq's training state), is kept here too, so no rule imports another.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from weightfit import knowledge
@@ -24,6 +26,12 @@ sized by a setting: a prefix's length, a codebook)."""
 
 WIDTH_STEP = 8
 """Widths are multiples of 8 (the hardware's tile); label and symbol counts need not be."""
+
+FAIRSEQ_UPGRADE = re.compile(r"fairseq\W+checkpoint_utils\.py|_upgrade_state_dict")
+"""fairseq's checkpoint loading, which upgrades any file it reads as its own training save."""
+FAIRSEQ_STATE = ("best_loss", "optimizer_history")
+"""Entries fairseq's training saves always hold (``_upgrade_state_dict`` rebuilds
+``optimizer_history`` from ``best_loss``): a file with neither is no fairseq checkpoint."""
 
 
 width_labels = knowledge.width_labels
@@ -67,6 +75,11 @@ def family_labels(dims: Mapping[str, int], specs: Mapping[str, TensorSpec]) -> l
         if len(shared) >= MIN_FAMILY_DIMS and family.matches(**shared):
             found.append(family.family)
     return found
+
+
+def fairseq_state(text: str, key: str) -> bool:
+    """Whether fairseq's checkpoint loading looked up the training state its saves hold."""
+    return key in FAIRSEQ_STATE and FAIRSEQ_UPGRADE.search(text) is not None
 
 
 def version_rename(source: str, target: str) -> str | None:

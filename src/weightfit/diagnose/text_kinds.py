@@ -6,9 +6,10 @@ the first thing that layout always has. Every finding here is ``unrelated``:
 
 - ``exporter_fields``: a loader specific to one model type or format missing what its own
   exporter always writes (sherpa-onnx's ONNX metadata, fairseq's training state, LightGBM's
-  submodel line, a Kaldi reader meeting a token where its layout has a number);
+  text model given a JSON dump or a pickle, a Kaldi reader meeting a token where its layout
+  has a number);
 - ``unconverted_repo``: transformers.js, which reads only ONNX exports, given a repository
-  without one;
+  without the default one;
 - ``named_kind``: a file named for another role than the loader's (a GAN's discriminator
   checkpoint, an ImageNet backbone's pretrained weights where a whole trained network's
   saves are read, a speech-synthesis model's folder given to a recogniser);
@@ -16,14 +17,21 @@ the first thing that layout always has. Every finding here is ``unrelated``:
   the file holding another number of them;
 - ``factorized_embedding``: an input embedding of ALBERT's factorized width (128) against a
   model's hidden width: ALBERT's checkpoint with BERT's code, or the reverse.
+
+The refusals these rules read are loading errors by themselves (:func:`another_kind_said`),
+which :func:`weightfit.explain.statements.facts` asks rather than restating their phrases.
 """
 
 from __future__ import annotations
 
 import re
 
+from weightfit import knowledge
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
+
+# text_prefix reads fairseq's state through this module until it imports it from _known.
+from weightfit.diagnose._known import fairseq_state
 from weightfit.findings import Finding
 
 CONFIDENCE = 0.45
@@ -49,13 +57,20 @@ ABSENT_METADATA = re.compile(
 """sherpa-onnx's C++ loaders reading an ONNX model's custom metadata (``online-paraformer-
 model.cc:InitEncoder:138 'vocab_size' does not exist in the metadata``): the loader's file
 names the model type it reads."""
-FAIRSEQ_UPGRADE = re.compile(r"fairseq\W+checkpoint_utils\.py|_upgrade_state_dict")
-"""fairseq's checkpoint loading, which upgrades any file it reads as its own training save."""
-FAIRSEQ_STATE = ("best_loss", "optimizer_history")
-"""Entries fairseq's training saves always hold (``_upgrade_state_dict`` rebuilds
-``optimizer_history`` from ``best_loss``): a file with neither is no fairseq checkpoint."""
-LIGHTGBM_SUBMODEL = re.compile(r"unknown\s+submodel\s+type\s+in\s+model\s+file\s+['\"]?([^\s'\"]+)")
-"""LightGBM's model reader finding no ``tree`` line where its text format starts."""
+LIGHTGBM_SUBMODEL = re.compile(
+    r"\bunknown?\s+(?:model\s+format\s+or\s+)?submodel\s+type\s+in\s+model\s+file\s+"
+    r"['\"]?([^\s'\"]+)",
+    re.I,
+)
+"""LightGBM's reader finding another first line than its release's text model begins with
+(``tree``; ``gbdt`` in the first release), in each release's words
+(``src/boosting/boosting.cpp``): ``unknow submodel type`` (the early releases), ``unknown
+submodel type``, ``Unknown model format or submodel type`` (today's)."""
+LIGHTGBM_DUMP = ".json"
+"""What ``Booster.dump_model()`` is saved as: a description of the trees, not a model file."""
+PICKLE_FILE = re.compile(r"\.(?:pkl|pickle|joblib|sav)$", re.I)
+"""A pickled object's file: a Booster pickled whole is read back with pickle, not as a
+model file."""
 KALDI_INTEGER = re.compile(
     r"ReadBasicType:\s+did\s+not\s+get\s+expected\s+integer\s+type,\s+(\d+)\s+vs\.\s+(\d+)"
 )
@@ -105,11 +120,6 @@ def _absent_metadata(said: re.Match[str] | None) -> Finding | None:
     )
 
 
-def fairseq_state(text: str, key: str) -> bool:
-    """Whether fairseq's checkpoint loading looked up the training state its saves hold."""
-    return key in FAIRSEQ_STATE and FAIRSEQ_UPGRADE.search(text) is not None
-
-
 def _fairseq_state(text: str, key_errors: list[str]) -> Finding | None:
     """The training state fairseq's checkpoint loading missed, which its own saves hold."""
     key = next((k for k in key_errors if fairseq_state(text, k)), "")
@@ -125,21 +135,42 @@ def _fairseq_state(text: str, key_errors: list[str]) -> Finding | None:
     )
 
 
+def lightgbm_release(text: str) -> str:
+    """LightGBM's refusal of a file given as its own text model, or ``""``.
+
+    The one place LightGBM's message is read: its reader only compares the file's first
+    line with ``tree``. A ``.json`` file is ``dump_model()``'s output and a pickle the
+    Booster object (``exporter_fields``: another kind of file). Any other file was given as
+    a text model whose first line another release wrote (the first release's files began
+    ``gbdt``; its maintainers' fix was to make the line ``tree``): the facts carry it as a
+    format version the reader refuses (``newer_format``, reader ``stated``).
+    """
+    said = LIGHTGBM_SUBMODEL.search(text)
+    if said is None or _lightgbm_other_kind(said.group(1)):
+        return ""
+    return " ".join(said.group(0).split())
+
+
+def _lightgbm_other_kind(file: str) -> bool:
+    """Whether a file LightGBM refused is another kind of file than a text model."""
+    return file.lower().endswith(LIGHTGBM_DUMP) or PICKLE_FILE.search(file) is not None
+
+
 def _lightgbm_file(said: re.Match[str] | None) -> Finding | None:
-    """LightGBM's reader finding no model of its own format in the file."""
-    if said is None:
+    """LightGBM's reader given a JSON dump or a pickle, not a model file of its format."""
+    if said is None or not _lightgbm_other_kind(file := said.group(1)):
         return None
-    file = said.group(1)
-    dump = file.lower().endswith(".json")
+    dump = file.lower().endswith(LIGHTGBM_DUMP)
     return _unrelated(
-        f"LightGBM finds no submodel line where its model format starts in {file}: "
+        f"LightGBM finds no text model in {file} (its first line is not 'tree'): "
         + (
             "a .json file is what dump_model() writes, a description LightGBM cannot load"
             if dump
-            else "the file is not a LightGBM model (another library's, or another export)"
+            else "the file is a pickle (the Booster object saved whole), not a model file"
         ),
         {"file": file, "library": "lightgbm"},
-        "save the booster with save_model() (its text format) and load that file",
+        "save the booster with save_model() (its text format) and load that file"
+        + ("" if dump else ", or read the pickle back with pickle or joblib"),
     )
 
 
@@ -150,43 +181,49 @@ def _kaldi_token(said: re.Match[str] | None) -> Finding | None:
     return _unrelated(
         "the Kaldi reader expected an integer and met a token ('<' where the size byte "
         f"{said.group(2)} belongs): the file lays its fields out otherwise, another model "
-        "type than the program reads (an nnet2 or nnet3 model given to an nnet1 tool)",
+        "type than the program reads",
         {"got": int(said.group(1)), "expected": int(said.group(2)), "library": "kaldi"},
-        "use the tool of the model's own type (nnet-am-info for nnet2 .mdl files, "
-        "nnet3-info for nnet3)",
+        "check which model type the tool reads (nnet-am-info reads nnet2 .mdl files, "
+        "nnet3-info nnet3) and give it a model of that type",
     )
 
 
 ONNX_FILE_ABSENT = re.compile(
-    r"Could\s+not\s+locate\s+file:?\s+['\"]?https?://[\w.\-]+/([\w.\-]+/[\w.\-]+)/resolve/"
-    r"[^/\s'\"]+/onnx/[\w.\-]+\.onnx"
+    r"Could\s+not\s+locate\s+file:?\s+['\"]?(?:https?://[\w.\-]+/([\w.\-]+/[\w.\-]+)/resolve/"
+    r"[^/\s'\"]+|\S*?)/onnx/([\w.\-]+\.onnx)"
 )
-"""transformers.js looking for a repository's ONNX export, under ``onnx/``."""
-CONVERTED_REPOSITORY = re.compile(r"onnx|xenova|transformers[\w.\-]*js", re.I)
-"""Words of a repository that holds ONNX exports for transformers.js."""
+"""transformers.js looking for a model's ONNX file under ``onnx/``, in a hub repository (named)
+or a local folder."""
+DTYPE_VARIANT = re.compile(r"_(?:fp16|int8|uint8|q4|q4f16|bnb4)\.onnx$")
+"""The suffixes transformers.js gives the ONNX files of a non-default dtype
+(``DEFAULT_DTYPE_SUFFIX_MAPPING``); fp32's file has none and q8's ``_quantized`` was the
+default of its first releases (``quantized: true``) and is still the browser's."""
 
 
 def unconverted_repo(ctx: Context) -> None:
-    """Report transformers.js finding no ONNX export in a repository named for the original.
+    """Report transformers.js finding no default ONNX export in a hub repository.
 
     transformers.js runs only ONNX files, which it reads from ``onnx/`` (the layout its
-    conversion script writes); a model's original repository holds the PyTorch or
-    safetensors checkpoint, none of them. A repository of exports (``Xenova/``,
-    ``onnx-community/``) lacking one file is another matter: a variant not exported.
+    conversion script writes); a repository converted for it holds at least the default
+    files there (``model.onnx``, ``model_quantized.onnx``), and a model's original
+    repository holds its PyTorch or safetensors checkpoint, none of them. A missing
+    dtype variant (``model_fp16.onnx``) says nothing of the kind: many converted
+    repositories export only some dtypes.
     """
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
     said = ONNX_FILE_ABSENT.search(facts.text)
-    if said is None or CONVERTED_REPOSITORY.search(said.group(1)):
+    if said is None or said.group(1) is None or DTYPE_VARIANT.search(said.group(2)):
         return
-    repository = said.group(1)
+    repository, file = said.group(1), said.group(2)
     ctx.add(
         _unrelated(
-            f"transformers.js found no ONNX export in {repository}: it runs only ONNX files "
-            "(under onnx/), and a model's original repository holds its PyTorch or "
-            "safetensors checkpoint instead",
-            {"repository": repository, "library": "transformers.js"},
+            f"transformers.js found no onnx/{file} in {repository}, a default file of its "
+            "export: the repository has no ONNX export at this path, and transformers.js runs "
+            "only ONNX files (a model's original repository holds its PyTorch or safetensors "
+            "checkpoint instead; an export for another task lacks this model class's files)",
+            {"repository": repository, "file": f"onnx/{file}", "library": "transformers.js"},
             "use a repository of the model's ONNX export (onnx-community/, Xenova/), or "
             "convert it with transformers.js' scripts/convert.py",
         )
@@ -197,16 +234,23 @@ DISCRIMINATOR_FILE = re.compile(r"(?<![\w.])D_\d+\.pth\b")
 """A discriminator's training checkpoint as VITS and its descendants (so-vits-svc, RVC,
 Bert-VITS2) save it, ``D_<step>.pth`` beside the generator's ``G_<step>.pth``."""
 GENERATOR_FILE = re.compile(r"(?<![\w.])G_\d+\.pth\b")
+"""The generator's checkpoint of the same runs, ``G_<step>.pth``: with it beside the
+discriminator's, the text names a whole training run's files, not a discriminator alone."""
 BACKBONE_FILE = re.compile(
-    r"(?<![\w.\-])((?:vgg|resnet|resnext|wide_resnet|densenet|mobilenet|efficientnet|inception|"
-    r"darknet)[\w]*?(?:[_\-](?:reducedfc|imagenet|pretrained|caffe|[0-9a-f]{8}))*"
-    r"\.(?:pth\.tar|pth|pt|pkl|t7))\b",
+    r"(?<![\w.\-])((?:vgg\d+(?:_bn)?|resnet\d+|resnext\d+_\d+x\d+d|wide_resnet\d+_\d+|"
+    r"densenet\d+|mobilenet_?v[123]\w{0,8}?|efficientnet_?b\d|inception_?v[34]|darknet\d+)"
+    r"(?:[_\-](?:reducedfc|imagenet|pretrained|caffe|[0-9a-f]{8}))*"
+    r"\.(?:pth\.tar|pth|pt|pkl|t7))(?!\.?[\w\-])",
     re.I,
 )
-"""A file named for a bare ImageNet backbone (``vgg16_reducedfc.pth``, ``resnet50.pth.tar``,
-torchvision's ``resnet101-5d3b4d8f.pth``): the pretrained weights a detector or segmenter is
-initialised from, not what it saves."""
+"""A file named for a bare ImageNet backbone, its architecture and depth alone or with the
+suffixes of released weights (``vgg16_reducedfc.pth``, ``resnet50.pth.tar``, torchvision's
+``resnet101-5d3b4d8f.pth``): the pretrained weights a detector or segmenter is initialised
+from, not what it saves. A name with more words (``resnet50_cub200_finetuned_best.pth``) is
+the user's own run."""
 BACKBONE_WORD = re.compile(r"vgg|resnet|resnext|densenet|mobilenet|efficientnet|inception|darknet")
+"""The architecture word of a :data:`BACKBONE_FILE`, which names its module in a larger
+network (``module.vgg.0.weight``)."""
 SPEECH_SYNTHESIS_FOLDER = re.compile(
     r"Folder\s+'([^'\n]*?(?:[\-_]tts[\-_][^'\n]*|[\-_]tts))'\s+does\s+not\s+contain\s+model\s+files"
 )
@@ -295,15 +339,34 @@ def _under(name: str, word: str) -> bool:
 
 
 UNPACKED_LOAD = re.compile(
-    r"^[ \t>]*\(?\s*\w+(?:\s*,\s*\w+)+\s*,?\s*\)?\s*=\s*(?:[\w.]+\.)?load\w*\(", re.M
+    r"^[ \t>]*\(?\s*\w+(?:\s*,\s*\w+)+\s*,?\s*\)?\s*=\s*"
+    r"(?:(?:torch|pickle|joblib|np|numpy|dill|cloudpickle|paddle)\.load\(|"
+    r"(?:[\w.]+\.)?(?:load|restore|read)_?(?:ckpt|checkpoint)\w*\(|"
+    r"(?:[\w.]+\.)?\w*(?:ckpt|checkpoint)_?load\w*\()",
+    re.M,
 )
-"""Code unpacking what a ``load`` call returns into several names (``(model_params,
-first_iter) = torch.load(checkpoint)``)."""
+"""Code unpacking what a checkpoint reader returns into several names (``(model_params,
+first_iter) = torch.load(checkpoint)``, ``G, D = pickle.load(f)``, ``a, b =
+load_checkpoint(path)``); other calls (``wav, sr = load_audio(path)``) return no file's
+contents."""
 UNPACK_FAILED = re.compile(
     r"(?:too\s+many|not\s+enough)\s+values\s+to\s+unpack|'(\w+)'\s+object\s+is\s+not\s+"
     r"iterable|cannot\s+unpack\s+non-iterable\s+(\w+)\s+object"
 )
 """Python refusing to unpack a value into the names given."""
+
+
+def unpacked_load_failure(text: str) -> tuple[str, str] | None:
+    """``(code, type held)`` of a checkpoint reader's result that failed to unpack, or None.
+
+    Python's refusal counts only after code unpacking what a checkpoint reader returned;
+    the type is ``""`` when Python named a count instead (``too many values to unpack``).
+    """
+    unpacked = UNPACKED_LOAD.search(text)
+    failed = UNPACK_FAILED.search(text, unpacked.end()) if unpacked else None
+    if unpacked is None or failed is None:
+        return None
+    return unpacked.group(0).strip(" \t>"), failed.group(1) or failed.group(2) or ""
 
 
 def unpacked_load(ctx: Context) -> None:
@@ -316,11 +379,10 @@ def unpacked_load(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
         return
-    unpacked, failed = UNPACKED_LOAD.search(facts.text), UNPACK_FAILED.search(facts.text)
-    if unpacked is None or failed is None or failed.start() < unpacked.start():
+    failure = unpacked_load_failure(facts.text)
+    if failure is None:
         return
-    code = unpacked.group(0).strip(" \t>")
-    held = failed.group(1) or failed.group(2)
+    code, held = failure
     ctx.add(
         _unrelated(
             f"the code unpacks what it loads ({code}…) into the values its own saves hold, "
@@ -328,7 +390,7 @@ def unpacked_load(ctx: Context) -> None:
             + (f"a single {held} object" if held else "another number of them")
             + ": another kind of file than this code saves (a bare model or state dict, "
             "another script's checkpoint)",
-            {"code": code, "held": held or ""},
+            {"code": code, "held": held},
             "load the file as what it holds (weightfit inspect FILE), or give the code a "
             "file its own save wrote",
         )
@@ -336,31 +398,46 @@ def unpacked_load(ctx: Context) -> None:
 
 
 ALBERT_EMBEDDING = 128
-"""The width of every released ALBERT's token embeddings (``embedding_size``), factorized
-below its hidden width (768 to 4096); BERT's tables are as wide as its hidden layers."""
-HIDDEN_WIDTHS = frozenset({768, 1024, 2048, 4096})
-"""The hidden widths of ALBERT's and BERT's released sizes."""
-TOKEN_TABLE = re.compile(r"(?:^|[./])(?:word_embeddings|embed_tokens|tok_embeddings|wte)(?:[./]|$)")
-"""The token embedding table, in PyTorch's and TensorFlow's spellings."""
+"""The width of every released ALBERT's token embeddings (``embedding_size`` in the configs
+of albert/albert-base-v2 to albert-xxlarge-v2), factorized below its hidden width."""
+UNFACTORIZED_FAMILY = "BERT"
+"""The family whose token table is as wide as its hidden layers (``hidden_sizes.yaml``): the
+wide side of the pair is BERT's table, since ALBERT's is 128 wide at every size."""
+TOKEN_TABLE = re.compile(r"(?:^|[./])word_embeddings(?:[./:]|$)")
+"""BERT's and ALBERT's token embedding table, in PyTorch's and TensorFlow's spellings
+(``embeddings.word_embeddings.weight``, ``bert/embeddings/word_embeddings``)."""
+MODEL_PARALLEL_FILE = re.compile(r"\bmp_rank_\d|\bconsolidated\.\d{2}\.pth\b")
+"""A model-parallel rank's file (Megatron's ``mp_rank_00``, Meta's ``consolidated.00.pth``),
+whose embedding table holds one slice of its width."""
+
+
+def _bert_widths() -> frozenset[int]:
+    """The widths of BERT's released token tables: its hidden widths."""
+    return frozenset(
+        row.value for row in knowledge.hidden_sizes() if row.family == UNFACTORIZED_FAMILY
+    )
 
 
 def factorized_embedding(ctx: Context) -> None:
     """Report a token table of ALBERT's factorized width against a hidden width: another model.
 
-    Same rows (one vocabulary), and one side 128 wide where the other is 768 to 4096: ALBERT
-    factorizes its embeddings (a 128-wide table, projected up to the hidden width), BERT does
-    not. The code builds one architecture and the file holds the other. Quantized storage
-    (8 values a word would also make 1024 into 128) is left to its rules.
+    Same rows (one vocabulary), and one side 128 wide where the other is as wide as one of
+    BERT's released hidden sizes (768, 1024): ALBERT factorizes its embeddings (a 128-wide
+    table, projected up to the hidden width), BERT does not. The code builds one
+    architecture and the file holds the other. Quantized storage (8 values a word would
+    also make 1024 into 128) is left to its rules, and so is a model-parallel rank's file,
+    whose table holds a slice of the width.
     """
     facts = text_facts(ctx)
-    if facts is None or facts.quantization:
+    if facts is None or facts.quantization or MODEL_PARALLEL_FILE.search(facts.text):
         return
+    hidden = _bert_widths()
     for pair in ctx.mismatches():
         have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
         if TOKEN_TABLE.search(pair.target) is None or len(have) != 2 or len(want) != 2:
             continue
         widths = {have[1], want[1]}
-        if have[0] != want[0] or ALBERT_EMBEDDING not in widths or not widths & HIDDEN_WIDTHS:
+        if have[0] != want[0] or ALBERT_EMBEDDING not in widths or not widths & hidden:
             continue
         file_albert = have[1] == ALBERT_EMBEDDING
         ctx.add(
@@ -380,3 +457,18 @@ def factorized_embedding(ctx: Context) -> None:
         )
         ctx.consume(pairs=ctx.mismatches(), missing=ctx.missing(), unexpected=ctx.unexpected())
         return
+
+
+def another_kind_said(text: str) -> bool:
+    """Whether a text holds a loader's refusal these rules read: a loading error by itself.
+
+    sherpa-onnx's missing metadata, a Kaldi reader's integer, LightGBM's first line,
+    transformers.js' missing ONNX file, a checkpoint reader's result that failed to unpack.
+    """
+    return (
+        any(
+            phrase.search(text)
+            for phrase in (ABSENT_METADATA, KALDI_INTEGER, LIGHTGBM_SUBMODEL, ONNX_FILE_ABSENT)
+        )
+        or unpacked_load_failure(text) is not None
+    )

@@ -6,7 +6,7 @@ import re
 
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose._facts import METADATA_ENTRIES, indexed, text_facts
-from weightfit.diagnose.text_kinds import fairseq_state
+from weightfit.diagnose._known import fairseq_state
 from weightfit.findings import Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from weightfit.diagnose._facts import METADATA_ENTRIES, UNNAMED, indexed
 from weightfit.diagnose.text_prefix import TRAINING_KEY
+from weightfit.diagnose.text_variants import WALKS_KEYS
 from weightfit.explain._text import Section, expand_braces, names_in
 from weightfit.explain.statements import (
     BROADCAST,
@@ -277,8 +278,6 @@ def extract(text: str, known: Facts | None = None) -> Section:
 COPIES_ENTRIES = re.compile(r"\b\w+\[\s*(\w+)\s*\]\s*=\s*[\w.]+\[\s*\1\s*\]")
 """Code copying one mapping's entries into another by name (``model_dict[name] =
 pre_dict[name]``): a key it failed on is a tensor's, dotted or not."""
-WALKS_KEYS = re.compile(r"\bfor\s+\w+(?:\s*,\s*\w+)?\s+in\s+[\w.]+\.(?:items|keys)\(\)")
-"""Code walking a mapping's keys (``for k, v in pretrained_dict.items()``)."""
 FLAT_PARAM = re.compile(
     r"[A-Za-z]\w*?[a-z0-9]_(?:w|b|weight|bias|gamma|beta|kernel|running_mean|running_var|moving_mean|"
     r"moving_variance)$"

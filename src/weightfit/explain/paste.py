@@ -141,7 +141,13 @@ def _windows(starts: list[int], length: int) -> list[tuple[int, int]]:
 
 
 def normalise(text: str) -> str:
-    """Undo what pasting did: colours, escapes, typography, log prefixes, hard wraps."""
+    """Undo what pasting did, and restore a message a paste cut off.
+
+    Colours, escapes, typography, log prefixes and hard wraps are undone. A rich traceback
+    cut inside its locals panel also gets the line it raised appended (``Error: message``),
+    rebuilt from the raising f-string and the frame's locals (:func:`_raised_from_locals`):
+    a line the paste lost, not one it changed, which every later pattern then reads.
+    """
     text = ANSI.sub("", text).replace("\r\n", "\n")
     if "\\n" in CODE_ESCAPE.sub("", text):
         # An exception's repr or a JSON log: PyTorch's "\n\t" between messages, escaped quotes

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from weightfit import knowledge
 from weightfit.diagnose._facts import DEFAULT_CHANGED, METADATA_ENTRIES, index_pattern, indexed
+from weightfit.diagnose.text_kinds import another_kind_said, lightgbm_release
 from weightfit.explain.spaces import SpaceMismatch, space_mismatch
 from weightfit.formats.containers import TORCHSCRIPT_NAMESPACE
 
@@ -35,29 +36,36 @@ NODE_KEY_ERROR = re.compile(
 )
 """ComfyUI's ``NodeName: message`` where the message is a ``KeyError``'s own text, the quoted
 key alone (``MochiModelLoader: 'pos_frequencies'``): a loader node that looked a key up."""
+NAMED_FILE = (
+    r"(?![\w\-.]*\.(?:pt|pth|bin|json|safetensors|ckpt|gguf|onnx|h5|pkl|txt|yaml|msgpack)"
+    r"(?!\.?[\w\-]))"
+)
+"""A name that ends in a file's extension (``optimizer.pt``, ``model.safetensors``): a file
+the text says a checkpoint lacks, not a tensor."""
 NOT_IN_FILE = re.compile(
     r"(?:cannot|can't|couldn't|could\s+not|unable\s+to)\s+find\s+"
-    r"(?:tensor|key|weight|parameter|layer)\s*['\"`]?([\w.\-]+\.[\w\-]+)"
-    r"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?([\w.\-]+\.[\w\-]+)"
+    rf"(?:tensor|key|weight|parameter|layer)\s*['\"`]?({NAMED_FILE}[\w.\-]+\.[\w\-]+)"
+    rf"|(?:CannotFindTensor|TensorNotFound|KeyNotFound)\W+(?:path:\s*)?\\?['\"]?({NAMED_FILE}[\w.\-]+\.[\w\-]+)"
     # safetensors asked for a tensor its file lacks; Paddle's set_state_dict skipping one.
-    r"|File\s+does\s+not\s+contain\s+tensor\s+([\w.\-]+\.[\w\-]+)"
-    r"|\b([\w.\-]+\.[\w\-]+)\s+is\s+not\s+found\s+in\s+the\s+provided\s+dict"
-    r"|(?:weight|tensor|key|parameter)\s+['\"`]?([\w.\-]+\.[\w\-]+)['\"`]?\s+"
+    rf"|File\s+does\s+not\s+contain\s+tensor\s+({NAMED_FILE}[\w.\-]+\.[\w\-]+)"
+    rf"|\b({NAMED_FILE}[\w.\-]+\.[\w\-]+)\s+is\s+not\s+found\s+in\s+the\s+provided\s+dict"
+    rf"|(?:weight|tensor|key|parameter)\s+['\"`]?({NAMED_FILE}[\w.\-]+\.[\w\-]+)['\"`]?\s+"
     r"(?:does\s+not\s+exist|is\s+not\s+found|not\s+found|is\s+missing)"
-    r"|['\"`]([\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
-    r"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?([\w\-]+(?:\.[\w\-]+)+)"
-    r"|['\"`]?\b([\w\-]+(?:(?:\.|//?)[\w\-]+)+)\s+is\s+not\s+a\s+file\s+in\s+the\s+archive"
-    r"|['\"`]?\b([\w\-]+(?:\.[\w\-]+)+)['\"`]?\s+is\s+not\s+(?:found\s+)?in\s+(?:the\s+)?"
+    rf"|['\"`]({NAMED_FILE}[\w\-]+(?:\.[\w\-]+)+)\s+(?:does\s+not\s+exist|is\s+not\s+found)['\"`]"
+    rf"|\bno\s+(?:param(?:eter)?|weight|tensor)\s+['\"`]?({NAMED_FILE}[\w\-]+(?:\.[\w\-]+)+)"
+    rf"|['\"`]?\b({NAMED_FILE}[\w\-]+(?:(?:\.|//?)[\w\-]+)+)\s+is\s+not\s+a\s+file\s+in\s+the\s+archive"
+    rf"|['\"`]?\b({NAMED_FILE}[\w\-]+(?:\.[\w\-]+)+)['\"`]?\s+is\s+not\s+(?:found\s+)?in\s+(?:the\s+)?"
     r"(?:checkpoint|state_?dict|weights?\s+file|file)\b"
     # A question about a file that lacks a tensor ("index.json not have lm_head.weight").
     r"|(?:\.json|\.safetensors|\.bin|\.pth?|\.ckpt|checkpoint|state_?dict)\s+"
     r"(?:does\s+not|doesn't|do\s+not|don't|not)\s+(?:have|contain|include)\s+['\"`]?"
-    r"([\w\-]+(?:\.[\w\-]+)+)",
+    rf"({NAMED_FILE}[\w\-]+(?:\.[\w\-]+)+)",
     re.I,
 )
 """A loader that looked a tensor up in the file and did not find it (candle, web-rwkv,
 FasterTransformer, TGI, llama.cpp, an npz archive's path with Haiku's ``module//param``): that
-name is missing from the checkpoint."""
+name is missing from the checkpoint. A name ending in a file's extension (:data:`NAMED_FILE`)
+is a file the text names, never a tensor."""
 CONTAINER_WORD = re.compile(r"state_?dict|model|params?|parms|net|module|ema|weights|checkpoint")
 """Plain words a quoted key list may hold: containers a state dict nests under."""
 
@@ -166,19 +174,12 @@ LOADING_ERROR = re.compile(
     # from file failed: 'flux1-dev-Q6_K.gguf'``).
     r"\bfailed:?\s+['\"][^'\"\n]*\.(?:gguf|safetensors|ckpt|pth?|onnx)['\"]|"
     # A raw weight stream shorter than the network it fills (TensorFlow.js).
-    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
-    # A loader of one model type or format missing what its own exporter writes (sherpa-onnx's
-    # ONNX metadata, a Kaldi reader's integer, LightGBM's submodel line) or not finding the
-    # converted file it reads (transformers.js' ``onnx/``).
-    r"does\s+not\s+exist\s+in\s+(?:the\s+)?metadata|did\s+not\s+get\s+expected\s+integer\s+type|"
-    r"unknown\s+submodel\s+type\s+in\s+model\s+file|"
-    r"Could\s+not\s+locate\s+file:?\s+['\"]?\S+/onnx/[\w.\-]+\.onnx|"
-    # Code unpacking a loaded file into the values its saves hold (``(params, it) =
-    # torch.load(path)``: ``too many values to unpack``).
-    r"values\s+to\s+unpack|object\s+is\s+not\s+iterable",
+    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has",
     re.I,
 )
-"""Phrases that mean a load went wrong (the text holds a loading error)."""
+"""Phrases that mean a load went wrong (the text holds a loading error). The refusals the
+rules of :mod:`weightfit.diagnose.text_kinds` read are asked of that module
+(:func:`~weightfit.diagnose.text_kinds.another_kind_said`), not restated here."""
 
 
 _QUANT_ALTERNATIVES = (
@@ -773,9 +774,6 @@ NEWER_FORMAT = re.compile(
     r"\b(?:model|file|format)\s+is\s+of\s+an?\s+(?:unsupported|unknown)\s+version\b|"
     r"Unsupported\s+model\s+binary\s+version[^\n]{0,80}|\bwrong\s+(?:model|file)\s+format\b|"
     r"\bbelongs\s+to\s+a\s+different\s+version\s+of\s+the\s+(?:library|runtime|engine)\b|"
-    # LightGBM meeting a first line other than its release's (``tree``) in a model file of
-    # its own text format; a JSON dump (``dump_model``) is no model file, left unread.
-    r"\bunknown?\s+submodel\s+type\s+in\s+model\s+file\s+[^\s'\"]+(?<!\.json)(?=[\s'\"]|$)|"
     # XGBoost reading a model file that is not the JSON its release writes.
     r"Check\s+failed:\s+str\[0\]\s*==\s*'\{'[^\n]{0,12}|"
     r"\bis\s+invalid,\s+maybe\s+you\s+should\s+upgrade\s+\w+|"
@@ -791,10 +789,13 @@ NEWER_FORMAT = re.compile(
     r"(?i:\b(?:checkpoint|file|model)\s+(?:is\s+using|uses|has)\s+(?:\w+\s+)?version\s+\d+,?\s+"
     r"(?:while|but|and)\s+(?:the\s+)?current\s+(?:\w+\s+)?version\s+is\s+\d+)))|"
     # A library's own upgrade of older saves refusing the file (Calamari's ``the weights can
-    # not be converted yet``), or stepping through version numbers without end: the file's
-    # version is one the upgrade never reaches (a newer release wrote it).
+    # not be converted yet``, or a refusal naming a version or a retraining), or stepping
+    # through version numbers without end: the file's version is one the upgrade never
+    # reaches (a newer release wrote it). An export's refusal (``cannot be converted to
+    # TorchScript``) is no upgrade.
     r"(?P<upgrade>(?i:\b(?:weights|model|checkpoint)s?\s+can\s*not\s+be\s+(?:converted|upgraded|"
-    r"migrated)\b[^\n\"]{0,40})|"
+    r"migrated)(?!\s+(?:in)?to\s+(?:TorchScript|ONNX|TensorRT|Core\s*ML|TFLite|TensorFlow\s+Lite)\b)"
+    r"(?:\s+yet\b|[^\n.]{0,80}?\b(?:version|retrain\w*)\b)[^\n\"]{0,40})|"
     r"Upgrading\s+(?:\w+\s+)?from\s+version\s+\d+(?=(?:\s*Upgrading\s+(?:\w+\s+)?from\s+version\s+"
     r"\d+){2}[\s\S]*?Upgrading\s+(?:\w+\s+)?from\s+version\s+\d{3,}))|"
     # A storage driver's saved metadata against the spec the restoring release asks for
@@ -1420,6 +1421,7 @@ def facts(text: str) -> Facts:
     loading = (
         LOADING_ERROR.search(text) is not None
         or absent is not None
+        or another_kind_said(text)
         or (
             RAISED.search(text) is not None
             and (LOADING_CONTEXT.search(text) is not None or QUANT_WORDS.search(text) is not None)
@@ -1575,6 +1577,8 @@ def facts(text: str) -> Facts:
     if newer is not None:
         found.newer_format = " ".join(newer.group(0).split())
         found.newer_reader = str(newer.lastgroup)
+    elif lightgbm := lightgbm_release(text):
+        found.newer_format, found.newer_reader = lightgbm, "stated"
     elif containers := _ggml_containers(text):
         found.newer_format, found.newer_reader = containers, "ggml_container"
     elif (decode := PYTHON2_STRINGS.search(text)) and (
