@@ -170,10 +170,7 @@ def _report_layout(ctx: Context, pairs: list[Pair]) -> None:
             params=[p.source for p in pairs],
             evidence=shapes_of(ctx, first),
             confidence=0.65,
-            fix=[
-                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
-                for p in pairs
-            ],
+            fix=_reshapes(ctx, pairs),
             fix_note="use the library version the checkpoint was saved with, or reshape on load",
         )
     )
@@ -202,10 +199,7 @@ def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
                 "also_acceptable": ["version"],
             },
             confidence=0.7,
-            fix=[
-                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
-                for p in pairs
-            ],
+            fix=_reshapes(ctx, pairs),
             fix_note=(
                 "build the model from the config of the checkpoint's generation (SD 2.x / SDXL "
                 "config, or a loader that detects it); the same values also load by reshaping "
@@ -508,10 +502,7 @@ def flat_in_model(ctx: Context) -> None:
             params=[p.source for p in pairs],
             evidence={"tensors": [{"name": p.target, **shapes_of(ctx, p)} for p in pairs]},
             confidence=0.45,
-            fix=[
-                Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
-                for p in pairs
-            ],
+            fix=_reshapes(ctx, pairs),
             fix_note=(
                 "use the release of the code the checkpoint was saved with, or re-save it with "
                 "this one (a reshape keeps the values only if both use row-major order)"
@@ -560,3 +551,11 @@ def flat_buffer(a: int, b: int) -> Finding:
             "PyTorch the code was written for"
         ),
     )
+
+
+def _reshapes(ctx: Context, pairs: list[Pair]) -> list[Op]:
+    """Reshape each checkpoint tensor to its model shape: the same values, laid out anew."""
+    return [
+        Op("reshape", {"name": p.target, "shape": list(ctx.tgt(p).shape)}, "same values")
+        for p in pairs
+    ]
