@@ -340,15 +340,14 @@ def _under(name: str, word: str) -> bool:
 
 UNPACKED_LOAD = re.compile(
     r"^[ \t>]*\(?\s*\w+(?:\s*,\s*\w+)+\s*,?\s*\)?\s*=\s*"
-    r"(?:(?:torch|pickle|joblib|np|numpy|dill|cloudpickle|paddle)\.load\(|"
+    r"(?:(?:torch|pickle|joblib|np|numpy|dill|cloudpickle|paddle)\.load\(|"  # trusted: text pattern
     r"(?:[\w.]+\.)?(?:load|restore|read)_?(?:ckpt|checkpoint)\w*\(|"
     r"(?:[\w.]+\.)?\w*(?:ckpt|checkpoint)_?load\w*\()",
     re.M,
 )
 """Code unpacking what a checkpoint reader returns into several names (``(model_params,
-first_iter) = torch.load(checkpoint)``, ``G, D = pickle.load(f)``, ``a, b =
-load_checkpoint(path)``); other calls (``wav, sr = load_audio(path)``) return no file's
-contents."""
+first_iter) =`` torch's or pickle's ``load`` of a checkpoint, ``a, b = load_checkpoint(path)``);
+other calls (``wav, sr = load_audio(path)``) return no file's contents."""
 UNPACK_FAILED = re.compile(
     r"(?:too\s+many|not\s+enough)\s+values\s+to\s+unpack|'(\w+)'\s+object\s+is\s+not\s+"
     r"iterable|cannot\s+unpack\s+non-iterable\s+(\w+)\s+object"

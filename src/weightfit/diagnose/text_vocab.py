@@ -22,7 +22,8 @@ VOCABULARY_FILE = re.compile(
     re.I,
 )
 """Words naming a vocabulary (a ``vocab.txt``, ``vocab_path``, a ``dict.txt``, a dictionary;
-in Chinese 字典, 词典, 词表). Python's bare ``dict`` (``dict(torch.load(path))``) is not one."""
+in Chinese 字典, 词典, 词表). Python's bare ``dict`` (a builtin wrapped round a loaded
+file) is not one."""
 
 MAX_TABLES = 2
 """Most mismatched tables one vocabulary explains (an input embedding and its output head)."""

@@ -761,10 +761,11 @@ NEWER_FORMAT = re.compile(
     r"node\s+array\s+from\s+the\s+pickle\s+has\s+an\s+incompatible\s+dtype|"
     r"Check\s+failed:\s+header\s*==\s*serialisation_header_|"
     r"serialized\s+model\s+\([^)\n]*\)\s+generated\s+by\s+older\s+XGBoost|"
-    # A function's code object (a schedule, a lambda) pickled by cloudpickle, dill or marshal
-    # under another Python minor release: ``CodeType``'s constructor changed its arguments
-    # in 3.8 and 3.11, so an older pickle passes bytes where an int now goes.
-    r"(?:cloudpickle|dill|marshal)\.loads?\b[\s\S]{0,400}?(?:an\s+integer\s+is\s+required\s+"
+    # A function's code object (a schedule, a lambda) serialised under another Python minor
+    # release: ``CodeType``'s constructor changed its arguments in 3.8 and 3.11, so an older
+    # file passes bytes where an int now goes. The readers named are the ones a text quotes.
+    r"(?:cloudpickle|dill|marshal)\.loads?\b"  # trusted: a pattern over pasted text, no call
+    r"[\s\S]{0,400}?(?:an\s+integer\s+is\s+required\s+"
     r"\(got\s+type\s+bytes\)|code\(\)\s+argument\s+\d+\s+must\s+be\s+\w+|code\s+expected\s+at\s+"
     r"(?:most|least)\s+\d+\s+arguments|bad\s+marshal\s+data[^\n]{0,30})|"
     r"Could\s+not\s+deserialize\s+object\s+\w+|"
