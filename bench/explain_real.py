@@ -75,6 +75,8 @@ class Outcome:
     confidences: list[float] = field(default_factory=list)
     no_error: bool = False
     crashed: str = ""
+    rivals: list[tuple[str, bool]] = field(default_factory=list)
+    """Each rival cause named (``basis:answered>rival``) and whether it was an accepted cause."""
 
     @property
     def top1(self) -> bool:
@@ -101,6 +103,7 @@ def load_corpus(folder: Path = CORPUS) -> list[Case]:
 def run_case(case: Case) -> Outcome:
     """Explain one text in this process and record the findings' categories."""
     import weightfit
+    from weightfit.diagnose.rivals import rival_key
     from weightfit.errors import NoLoadingErrorFound
 
     outcome = Outcome(case)
@@ -115,6 +118,16 @@ def run_case(case: Case) -> Outcome:
     outcome.categories = [finding.category for finding in report.findings]
     outcome.confidences = [finding.confidence for finding in report.findings]
     outcome.rules = [RULE_OF.get(id(finding), "?") for finding in report.findings]
+    outcome.rivals = [
+        (
+            rival_key(
+                finding.evidence["rival_of"], finding.category, finding.evidence["read_from"]
+            ),
+            finding.category in case.right,
+        )
+        for finding in report.findings
+        if "rival_of" in finding.evidence
+    ]
     return outcome
 
 
@@ -139,21 +152,31 @@ def record_rules() -> None:
 def write_calibration(outcomes: list[Outcome]) -> str:
     """Each rule's top findings on the dev part, right and seen, as ``calibration.yaml``."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    rivals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for outcome in outcomes:
         if outcome.case.split != "dev" or not outcome.rules:
             continue
         counts[outcome.rules[0]][0] += 1
         counts[outcome.rules[0]][1] += outcome.top1
+        for rival, right in outcome.rivals:
+            rivals[rival][0] += 1
+            rivals[rival][1] += right
     lines = [
         "# Precision of each `text` rule's top findings on the dev part of",
         "# tests/data/errors-real/ (never the held-back part). Written by",
         "# `bench/explain_real.py --calibrate`; weightfit.diagnose.calibration caps a rule's",
         "# confidence at a lower bound of its precision (Wilson), and at 0.45 for a rule",
-        "# seen on fewer than 3 dev texts or not listed here.",
+        "# seen on fewer than 3 dev texts or not listed here. `rivals`: each rival cause",
+        "# (weightfit.diagnose.rivals) named beside an answer, and how often it was accepted.",
         "rules:",
         *(
             f"  {rule}: {{seen: {seen}, right: {right}}}"
             for rule, (seen, right) in sorted(counts.items())
+        ),
+        "rivals:",
+        *(
+            f"  {rival}: {{seen: {seen}, right: {right}}}"
+            for rival, (seen, right) in sorted(rivals.items())
         ),
     ]
     path = ROOT / "src" / "weightfit" / "knowledge" / "calibration.yaml"

@@ -70,11 +70,23 @@ class Measured:
 
 
 @cache
+def _measured() -> dict[str, dict[str, Measured]]:
+    """``knowledge/calibration.yaml``'s sections, each a name to its measured findings."""
+    text = resources.files("weightfit.knowledge").joinpath("calibration.yaml").read_text("utf-8")
+    return {
+        section: {name: Measured(int(row["seen"]), int(row["right"])) for name, row in rows.items()}
+        for section, rows in yaml.safe_load(text).items()
+    }
+
+
 def table() -> dict[str, Measured]:
     """Every measured rule (``knowledge/calibration.yaml``)."""
-    text = resources.files("weightfit.knowledge").joinpath("calibration.yaml").read_text("utf-8")
-    rows = yaml.safe_load(text)["rules"]
-    return {name: Measured(int(row["seen"]), int(row["right"])) for name, row in rows.items()}
+    return _measured()["rules"]
+
+
+def rival_table() -> dict[str, Measured]:
+    """Every measured rival cause, keyed ``answered>rival`` (:mod:`.rivals`)."""
+    return _measured().get("rivals", {})
 
 
 def calibrate(rule: str, findings: list[Finding]) -> None:

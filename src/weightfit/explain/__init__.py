@@ -35,6 +35,7 @@ from weightfit.align import align
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
 from weightfit.diagnose._facts import TEXT_FACTS
+from weightfit.diagnose.rivals import rivals
 from weightfit.diagnose.text_tensors import is_adapter_tensor
 from weightfit.errors import NoLoadingErrorFound
 from weightfit.explain import (
@@ -128,6 +129,7 @@ def explain(text: str | bytes) -> Report:
             findings += diagnose(_empty(label), profile="text", facts=facts)
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_target=_fix_target(found))
+    report.findings[1:1] = rivals(report)
     models = list(dict.fromkeys(s.model for s in found if s.model))
     report.target = ", ".join(models) or "<model in the log>"
     report.hints = [*report.hints, *_hints(found, tensor_sections)]

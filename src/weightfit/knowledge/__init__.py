@@ -41,6 +41,7 @@ TABLES = (
     "families",
     "version_changes",
     "variant_features",
+    "rivals",
 )
 
 
