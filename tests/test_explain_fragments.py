@@ -60,7 +60,9 @@ def test_a_module_loaded_on_its_own_names_its_parameters_bare() -> None:
     text = size_mismatch("bias", [3], [2]).replace("checkpoint, the", "checkpoint,\nthe")
     finding = top(text)
     assert finding.params == ["bias"]
-    assert finding.evidence["size_changes"] == [{"checkpoint": 3, "model": 2, "axes": 1}]
+    # a bare layer of 3 outputs against 2, off the width tile: the classifier layer itself
+    assert finding.category == "num_classes"
+    assert (finding.evidence["checkpoint_classes"], finding.evidence["model_classes"]) == (3, 2)
 
 
 def test_a_position_grid_of_another_patch_size_is_no_image_resize() -> None:

@@ -1511,6 +1511,70 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("huggingface__text-generation-inference__2918", "tied_weights", {}),
         ("google-deepmind__gemma__8", "tied_weights", {}),
     ],
+    # Every missing name is an unexpected one without one index segment, nothing else
+    # listed: the same layers, one code holding each in a Sequential (``lm_head.0``).
+    "wrapped_layers": [
+        (
+            "shibing624__MedicalGPT__213",
+            "rename",
+            {"side": "checkpoint", "wrapped": ["lm_head"]},
+        ),
+    ],
+    # A Keras layer name with TensorFlow's uniquifying suffix (``conv2d_10_1``): a model
+    # built twice in one session names its weights under another scope.
+    "uniquified_scopes": [
+        ("tensorflow__tfjs__755", "prefix", {"scope": "conv2d_10_1", "layer": "conv2d_10"}),
+    ],
+    # transformers' model types of one family, one the other's ``_video`` variant (the
+    # paste's Markdown bold read through).
+    "model_type_variant": [
+        (
+            "ChengShiest__LAST-ViT__13",
+            "wrong_variant",
+            {"checkpoint_model_type": "sam2_video", "model_model_type": "sam2"},
+        ),
+    ],
+    # One layer's outputs differ, both counts off the width tile: labels (characters,
+    # classes), a bare ``bias`` of a model that is the classifier layer itself too.
+    "odd_outputs": [
+        (
+            "MaybeShewill-CV__CRNN_Tensorflow__299",
+            "num_classes",
+            {"checkpoint_classes": 5825, "model_classes": 37},
+        ),
+        (
+            "masouduut94__volleyball_analytics__18",
+            "num_classes",
+            {"checkpoint_classes": 3, "model_classes": 2},
+        ),
+    ],
+    # An unnamed matrix printed in TensorFlow's layout whose first axis differs by one:
+    # symbols (or inputs), never outputs.
+    "input_rows": [
+        (
+            "TensorSpeech__TensorFlowTTS__641",
+            "vocab_resize",
+            {"checkpoint_rows": 151, "model_rows": 150},
+        ),
+    ],
+    # Two listings of the same names, one shape each, the second headed "in pretrained
+    # model": each name's two shapes, the checkpoint's the pretrained listing's.
+    "parallel_listings": [
+        ("Zain-Jiang__Dict-TTS__3", "vocab_resize", {"checkpoint_rows": 8000, "model_rows": 4500}),
+    ],
+    # One autoencoder named in diffusers' scheme and in the original Stable Diffusion code's.
+    "sd_schemes": [
+        (
+            "kijai__ComfyUI-HunyuanVideoWrapper__307",
+            "rename",
+            {"diffusers": "down_blocks.0.resnets.0", "original": "mid.attn_1"},
+        ),
+    ],
+    # An LSTM's one cell kernel on one side, its input and recurrent matrices (W, W_re)
+    # apart on the other, layer after layer.
+    "recurrent_kernels": [
+        ("rwth-i6__returnn__274", "fused_split", {"fused_in": "model"}),
+    ],
 }
 
 
@@ -1686,7 +1750,10 @@ def test_tensorflow_paths_in_a_key_list_are_the_checkpoint_side() -> None:
     ``lstm0_bw/rec/W`` paths: the file's own cell layout, so no TF 1.2 renaming is claimed."""
     text, _ = _case("rwth-i6__returnn__274")
     findings = weightfit.explain(text).findings
-    unexpected = [n for f in findings if f.category == "unexpected" for n in f.params]
+    # The cell's W and W_re are read as its split layout; the rest stays unexpected.
+    unexpected = [
+        n for f in findings if f.category in ("unexpected", "fused_split") for n in f.params
+    ]
     assert "lstm0_bw.rec.W" in unexpected
     assert "version" not in [f.category for f in findings]
 
@@ -2398,3 +2465,77 @@ def test_unpacking_what_no_checkpoint_reader_returns_is_no_file_of_another_kind(
     except NoLoadingErrorFound:
         return
     assert all(f.category != "unrelated" for f in findings)
+
+
+def test_a_layer_against_a_block_of_several_is_no_wrapped_layer() -> None:
+    """``proj.weight`` against ``proj.0.weight`` and the ``proj.1`` norm: a block, rebuilt."""
+    text = (
+        "Error(s) in loading state_dict for VisionTransformer:\n"
+        '\tMissing key(s) in state_dict: "patch_embed.proj.weight", "patch_embed.proj.bias". \n'
+        '\tUnexpected key(s) in state_dict: "patch_embed.proj.0.weight", '
+        '"patch_embed.proj.1.weight", "patch_embed.proj.1.bias". \n'
+    )
+    rules = [f.evidence.get("wrapped") for f in weightfit.explain(text).findings]
+    assert rules == [None] * len(rules)
+
+
+@pytest.mark.parametrize("scope", ["conv2d_1", "dense_3", "block_1_2"])
+def test_a_keras_layer_counter_alone_is_no_uniquified_scope(scope: str) -> None:
+    """``conv2d_1`` is the second convolution's own name; ``block_1_2`` is no Keras default."""
+    text = f"Error: Provided weight data has no target variable: {scope}/kernel"
+    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_model_types_of_two_architectures_stay_unrelated() -> None:
+    """``qwen2_vl`` against ``qwen2``: another architecture, not the ``_video`` variant."""
+    text = (
+        "You are using a model of type qwen2_vl to instantiate a model of type qwen2. "
+        "This is not supported for all configurations of models and can yield errors."
+    )
+    assert weightfit.explain(text).findings[0].category == "unrelated"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "genforce__interfacegan__45",  # an output bias of 1 against 3: grey against RGB
+        "kxfan2002__SophiaVL-R1__3",  # a bare Linear's bias of 3584 against 1280: widths
+    ],
+)
+def test_image_channels_and_widths_are_no_odd_outputs(ident: str) -> None:
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "num_classes"
+
+
+def test_a_tensorflow_matrix_whose_outputs_differ_is_no_symbol_table() -> None:
+    """``(384, 150)`` against ``(384, 151)``: the last axis of a dense kernel is its outputs."""
+    text = "model.load_weights(path)\nValueError: Shapes (384, 150) and (384, 151) are incompatible"
+    assert "vocab_resize" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_two_listings_neither_headed_by_the_checkpoint_give_no_sides() -> None:
+    text = (
+        "size mismatch when loading.\nrun one:\nenc.emb.weight torch.Size([4135, 192])\n"
+        "run two:\nenc.emb.weight torch.Size([4136, 192])\n"
+    )
+    from weightfit.explain import extract
+
+    assert extract.extract(text).mismatched == {}
+
+
+def test_one_naming_scheme_alone_is_no_sd_scheme_rename() -> None:
+    """Only the original names missing: a code version's layout, read by other rules."""
+    text, _ = _case("victorchall__EveryDream2trainer__257")
+    findings = weightfit.explain(text).findings
+    assert all(f.evidence.get("diffusers") is None for f in findings)
+
+
+def test_a_fused_kernel_beside_one_matrix_is_no_split_cell() -> None:
+    """``W`` without ``W_re``: no recurrent matrix kept apart, nothing read as a split cell."""
+    text = (
+        "Variables to restore which are not in checkpoint:\n"
+        "lstm0_fw/rec/rnn/lstm_cell/kernel\n\n"
+        "Variables in checkpoint which are not needed for restore:\n"
+        "lstm0_fw/rec/W\n"
+    )
+    assert "fused_split" not in [f.category for f in weightfit.explain(text).findings]

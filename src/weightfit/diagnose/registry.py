@@ -75,6 +75,7 @@ from weightfit.diagnose import (
     text_quant,
     text_renames,
     text_rows,
+    text_scopes,
     text_statements,
     text_tensors,
     text_variants,
@@ -125,7 +126,7 @@ class Rule:
 
 REGISTRY: tuple[Rule, ...] = (
     Rule("guessed_renames", text_tensors.guessed_renames, (), profiles=frozenset({"text"})),
-    Rule("model_types", unrelated.model_types, ("unrelated",), profiles=TEXT),
+    Rule("model_types", unrelated.model_types, ("unrelated", "wrong_variant"), profiles=TEXT),
     Rule(
         "tie_refused",
         text_statements.tie_refused,
@@ -189,10 +190,24 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "sd_schemes",
+        text_scopes.sd_schemes,
+        ("rename",),
+        after=("nested",),
+        profiles=TEXT,
+    ),
+    Rule(
         "one_sided_prefix",
         text_prefix.one_sided_prefix,
         ("prefix", "rename"),
         after=("nested",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "uniquified_scopes",
+        text_scopes.uniquified_scopes,
+        ("prefix",),
+        after=("one_sided_prefix",),
         profiles=TEXT,
     ),
     Rule(
@@ -210,6 +225,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule("fused_names", text_fused.fused_names, ("fused_split",), after=("prefix",), profiles=TEXT),
+    Rule(
+        "recurrent_kernels",
+        text_fused.recurrent_kernels,
+        ("fused_split",),
+        after=("fused_names",),
+        profiles=TEXT,
+    ),
     Rule(
         "reparameterized",
         text_fused.reparameterized,
@@ -457,6 +479,20 @@ REGISTRY: tuple[Rule, ...] = (
         text_rows.class_boxes,
         ("num_classes",),
         after=("detector_heads", "num_classes"),
+        profiles=TEXT,
+    ),
+    Rule(
+        "odd_outputs",
+        text_vocab.odd_outputs,
+        ("num_classes",),
+        after=("class_boxes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "input_rows",
+        text_vocab.input_rows,
+        ("vocab_resize",),
+        after=("odd_outputs",),
         profiles=TEXT,
     ),
     Rule("tied_weights", tied.tied_weights, ("tied_weights",), after=("num_classes",)),
@@ -846,6 +882,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_names.registered_buffers,
         ("version",),
         after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "wrapped_layers",
+        text_renames.wrapped_layers,
+        ("rename",),
+        after=("renamed_word",),
         profiles=TEXT,
     ),
     Rule(

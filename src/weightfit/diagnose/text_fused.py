@@ -4,7 +4,8 @@
 reverse); only fused tensors on one side (``attn_qkv`` not found); only the parts of one
 fused group on one side, layer after layer (``q_proj``/``k_proj``/``v_proj`` missing);
 only grouped experts (``experts.down_proj``) or only one expert's tensors
-(``experts.7.down_proj.weight``) on one side, the two layouts of mixture-of-experts weights.
+(``experts.7.down_proj.weight``) on one side, the two layouts of mixture-of-experts weights;
+a recurrent cell's one kernel against its input and recurrent matrices kept apart.
 """
 
 from __future__ import annotations
@@ -236,3 +237,68 @@ def _parent_and_word(name: str) -> tuple[str, str]:
     if len(parts) > 1 and (parts[-1] in PARAMETER_LEAVES or QUANT_SCALE.fullmatch(parts[-1])):
         parts = parts[:-1]
     return ".".join(parts[:-1]), parts[-1] if parts else ""
+
+
+FUSED_CELL = re.compile(r"(?:^|\.)\w*(?:cell|lstm|gru|rnn)\w*\.kernel$", re.IGNORECASE)
+"""A recurrent cell's one kernel (TensorFlow's ``LSTMCell``, ``LSTMBlockCell``, ``GRUCell``:
+``lstm_cell/kernel``, the input and recurrent matrices stacked as ``[in + hidden, 4·hidden]``)."""
+SPLIT_CELL = (
+    ("W", "W_re"),
+    ("kernel", "recurrent_kernel"),
+    ("weight_ih", "weight_hh"),
+    ("W_ih", "W_hh"),
+)
+"""Leaf pairs of a recurrent layer that keeps its input and recurrent matrices apart
+(RETURNN's ``W`` / ``W_re``, Keras' ``kernel`` / ``recurrent_kernel``, PyTorch's
+``weight_ih_l0`` / ``weight_hh_l0``)."""
+
+
+def recurrent_kernels(ctx: Context) -> None:
+    """Report recurrent layers with one fused kernel on one side, two matrices on the other.
+
+    ``lstm0_fw/rec/rnn/lstm_cell/kernel`` missing where ``lstm0_fw/rec/W`` and
+    ``lstm0_fw/rec/W_re`` are unexpected, layer after layer: the same LSTM, its input and
+    recurrent weights stacked into one kernel by one implementation and kept apart by the
+    other. Each layer (the names' top module) must show both layouts.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    for fused_side, split_side in ((missing, unexpected), (unexpected, missing)):
+        layers = {n.split(".", 1)[0] for n in fused_side if FUSED_CELL.search(n)}
+        explained = [
+            n
+            for n in (*fused_side, *split_side)
+            if n.split(".", 1)[0] in layers and _split_layer(n.split(".", 1)[0], split_side)
+        ]
+        if not layers or not all(_split_layer(layer, split_side) for layer in layers):
+            continue
+        fused_in = "model" if fused_side is missing else "checkpoint"
+        ctx.add(
+            Finding(
+                category="fused_split",
+                severity="error",
+                message=(
+                    f"in {len(layers)} recurrent layer(s) ({sorted(layers)[0]} …) the {fused_in} "
+                    "holds one cell kernel, the input and recurrent matrices stacked, where the "
+                    "other side holds them apart (W and W_re, kernel and recurrent_kernel, "
+                    "weight_ih and weight_hh): two implementations of the same cell"
+                ),
+                params=explained,
+                evidence={"layers": sorted(layers)[:8], "fused_in": fused_in},
+                confidence=0.45,
+                fix_note=(
+                    "load with the cell implementation the checkpoint was saved with, or "
+                    "concatenate the input and recurrent matrices (input first) into the one "
+                    "kernel, splitting the other way for the reverse, and check the gate order"
+                ),
+            )
+        )
+        ctx.consume(missing=explained, unexpected=explained)
+        return
+
+
+def _split_layer(layer: str, names: list[str]) -> bool:
+    """Whether a layer's names hold an input and a recurrent matrix apart."""
+    leaves = {n.rsplit(".", 1)[-1].split("_l")[0] for n in names if n.split(".", 1)[0] == layer}
+    return any(a in leaves and b in leaves for a, b in SPLIT_CELL)

@@ -1,7 +1,8 @@
 """Renames read from a text's names alone.
 
 A known library change (``LayerNorm.gamma`` → ``.weight``), one word renamed the same way
-in every name, and Meta's reference Llama layout against the transformers one.
+in every name, Meta's reference Llama layout against the transformers one, and layers
+held in a ``Sequential`` by one code and not the other (``lm_head.0.weight``).
 """
 
 from __future__ import annotations
@@ -507,3 +508,58 @@ def reference_layout(ctx: Context) -> None:
         )
         ctx.consume(missing=missing, unexpected=unexpected)
         return
+
+
+def wrapped_layers(ctx: Context) -> None:
+    """Report each missing name found among the unexpected ones with an index inserted.
+
+    ``lm_head.weight`` in the model against ``lm_head.0.weight`` in the checkpoint, every
+    name of both lists paired so and nothing else: the same layers, one of the two codes
+    holding each in a ``Sequential`` (``nn.Sequential(layer)``, a head given a dropout in
+    front) and the other not. The tensors are the same; a rename of the names maps them.
+    A layer against a block of several (``proj.weight`` against ``proj.0.weight`` and the
+    ``proj.1`` norm beside it) leaves names unpaired and is the ``rearranged`` rule's.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if not missing or len(missing) != len(unexpected):
+        return
+    for longer, shorter, side in (
+        (unexpected, missing, "checkpoint"),
+        (missing, unexpected, "model"),
+    ):
+        paired = {name: _unwrapped(name, set(shorter)) for name in longer}
+        if any(bare is None for bare in paired.values()):
+            continue
+        bares = [bare for bare in paired.values() if bare is not None]
+        if sorted(bares) != sorted(shorter):
+            continue
+        olds, news = (longer, bares) if side == "checkpoint" else (bares, longer)
+        wrapped = sorted({bare.rsplit(".", 1)[0] for bare in bares})
+        _report_renamed(
+            ctx,
+            olds,
+            news,
+            said=(
+                f"the {side}'s names hold one index more than the other side's, and only that "
+                f"({longer[0]} against {paired[longer[0]]}): the {side}'s code holds "
+                f"{', '.join(wrapped[:3])} in a Sequential, the same layers renamed"
+            ),
+            evidence={"side": side, "wrapped": wrapped[:8], "names": len(longer)},
+            confidence=0.45,
+        )
+        return
+
+
+def _unwrapped(name: str, others: set[str]) -> str | None:
+    """The one name of ``others`` that ``name`` is with an index segment removed, if any.
+
+    The top segment and the leaf are never a ``Sequential``'s index: a wrapper's index sits
+    between a module and its tensor.
+    """
+    parts = name.split(".")
+    found = {
+        ".".join(parts[:i] + parts[i + 1 :]) for i in range(1, len(parts) - 1) if parts[i].isdigit()
+    } & others
+    return found.pop() if len(found) == 1 else None

@@ -1,7 +1,9 @@
 """What a text says of the vocabulary and the label set its tables and heads are sized by.
 
 A user's own vocabulary or dictionary named beside the one table whose rows differ, a
-loader's message that names the embeddings or the class count as what does not fit.
+loader's message that names the embeddings or the class count as what does not fit, the
+one layer named whose outputs are counts off the width tile (labels), and an unnamed
+matrix TensorFlow printed in its own layout whose first axis, symbols or inputs, differs.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known, embeddings
 from weightfit.diagnose._context import Context, shape_text
-from weightfit.diagnose._facts import text_facts, whole_text_facts
+from weightfit.diagnose._facts import UNNAMED, text_facts, whole_text_facts
 from weightfit.findings import Finding
+from weightfit.plan import Op
 from weightfit.tree import stack_of
 
 VOCABULARY_FILE = re.compile(
@@ -192,3 +195,133 @@ def anchor_class_message(ctx: Context) -> None:
             ),
         )
     )
+
+
+MAX_FEW_LABELS = 16
+"""Most outputs a layer has that are labels even one apart: no symbol set is this small."""
+
+
+def odd_outputs(ctx: Context) -> None:
+    """Report the one layer a text names whose outputs, off the width tile, differ: labels.
+
+    The text's every mismatch is one layer's (a matrix and its bias, or either), only its
+    outputs differ, and both counts are off the tile widths are built on
+    (:data:`~weightfit.diagnose._known.WIDTH_STEP`) and fewer than any label set's most:
+    TensorFlow's ``[512, 37]`` output kernel given ``[512, 5825]`` (37 characters against
+    5825), a bare ``bias`` of 3 against 2 in a model that is the classifier layer itself.
+    Widths (``[3584]`` against ``[1280]``), an image's channels (``[1]`` against ``[3]``),
+    hundreds of outputs a symbol or two apart (a CTC head's 564 against 563 characters),
+    token tables, position and setting tables, and layers inside a stack are left to their
+    rules.
+    """
+    if not ctx.partial:
+        return
+    pairs = ctx.mismatches()
+    if not pairs or len(pairs) > 2 or len({_layer(p.target) for p in pairs}) != 1:
+        return
+    rows = {(ctx.src(p).shape[0], ctx.tgt(p).shape[0]) for p in pairs if _only_rows_differ(ctx, p)}
+    if len(rows) != 1 or len(pairs) != sum(_only_rows_differ(ctx, p) for p in pairs):
+        return
+    have, want = rows.pop()
+    first = pairs[0]
+    if have % _known.WIDTH_STEP == 0 or want % _known.WIDTH_STEP == 0:
+        return
+    if max(have, want) > embeddings.MAX_LABELS or _symbol_table(ctx, first):
+        return
+    if {have, want} <= set(embeddings.IMAGE_CHANNELS):
+        return  # a generator's last layer of 1 against 3 outputs: grey against RGB pixels
+    if abs(have - want) <= embeddings.NEAR_SYMBOLS and min(have, want) > MAX_FEW_LABELS:
+        return  # 564 against 563 outputs: a symbol set grown by one as much as a label
+    name = first.target
+    if stack_of(name) is not None or re.search(
+        r"emb|tok|vocab|pos|query|prompt|codebook", name, re.I
+    ):
+        return
+    ctx.add(
+        Finding(
+            category="num_classes",
+            severity="error",
+            message=(
+                f"the one layer the text names, {_layer(name) or 'the module loaded itself'}, "
+                f"has {have} outputs in "
+                f"the checkpoint and {want} in the model ({shape_text(ctx.src(first).shape)} → "
+                f"{shape_text(ctx.tgt(first).shape)}), its inputs equal: counts off the "
+                f"multiples of {_known.WIDTH_STEP} widths are built on are labels (classes, "
+                "characters), so this is an output layer sized for another label set"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"checkpoint_classes": have, "model_classes": want, "layer": name},
+            confidence=0.45,
+            fix=[Op("reinit", {"name": p.target}, "num_classes: another label set") for p in pairs],
+            fix_note=(
+                f"build the model for the checkpoint's {have} labels (its class list or "
+                f"character set), or train a new {want}-way output layer and load the rest"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _layer(name: str) -> str:
+    """The module a tensor belongs to (``""`` for a bare ``weight``: the module is the layer)."""
+    return name.rsplit(".", 1)[0] if "." in name else ""
+
+
+def _only_rows_differ(ctx: Context, pair: Pair) -> bool:
+    """Whether a pair's shapes differ on their first axis alone."""
+    have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+    return len(have) == len(want) >= 1 and have[0] != want[0] and have[1:] == want[1:]
+
+
+def _symbol_table(ctx: Context, pair: Pair) -> bool:
+    """Whether an unnamed matrix is printed in TensorFlow's layout: its first axis is no output.
+
+    A TensorFlow message that names no variable keeps the shapes as printed; there a
+    matrix is a dense kernel (``[in, out]``) or a table (``[rows, width]``), and a change of
+    its first axis is inputs or symbols, never classes (:func:`input_rows` reads it).
+    """
+    return pair.target == UNNAMED and str(ctx.facts.get("model", "")).startswith("tensorflow#")
+
+
+def input_rows(ctx: Context) -> None:
+    """Report an unnamed TensorFlow matrix whose first axis differs by a few: symbols added.
+
+    Keras' ``load_weights`` before TensorFlow 2.4 prints ``Shapes (150, 384) and (151, 384)
+    are incompatible``, the variable's shape and the saved value's, in TensorFlow's layout:
+    a matrix there is an embedding table (``[symbols, width]``) or a dense kernel
+    (``[inputs, outputs]``), so a first axis a few apart with the width equal is a symbol
+    table grown or shrunk by that many (a text front end's symbol set) or, less often, a
+    layer fed that many more features. Classes would sit on the last axis.
+    """
+    if not ctx.partial:
+        return
+    pairs = ctx.mismatches()
+    if len(pairs) != 1 or not _symbol_table(ctx, pairs[0]):
+        return
+    pair = pairs[0]
+    have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
+    if len(have) != 2 or not _only_rows_differ(ctx, pair) or have[1] % _known.WIDTH_STEP:
+        return
+    if abs(have[0] - want[0]) > embeddings.NEAR_SYMBOLS * 4:
+        return
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                f"a matrix of {have[0]} rows in the checkpoint and {want[0]} in the model, "
+                f"both {have[1]} wide ({shape_text(have)} → {shape_text(want)}), printed in "
+                "TensorFlow's layout: its first axis is an embedding's symbols or a dense "
+                "layer's inputs, never its outputs, so a few more or fewer symbols (a text "
+                "front end's symbol set changed) rather than classes"
+            ),
+            params=[pair.source],
+            evidence={"checkpoint_rows": have[0], "model_rows": want[0], "width": have[1]},
+            confidence=0.4,
+            fix_note=(
+                "build the model with the symbol set (processor, mapper or vocabulary file) "
+                "the checkpoint was trained with; rows for new symbols need training"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)

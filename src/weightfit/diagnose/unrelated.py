@@ -49,6 +49,9 @@ def model_types(ctx: Context) -> None:
     if _family(have) == _family(want):
         return
     missing, unexpected = ctx.missing(), ctx.unexpected()
+    if _variant_of(have, want) or _variant_of(want, have):
+        _same_family(ctx, have, want, missing, unexpected)
+        return
     ctx.add(
         Finding(
             category="unrelated",
@@ -64,6 +67,42 @@ def model_types(ctx: Context) -> None:
                 f"load the checkpoint with the class of its own type ('{have}', "
                 "AutoModel picks it from config.json), or pick a checkpoint made for "
                 f"'{want}'"
+            ),
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+
+
+VARIANT_SUFFIX = re.compile(r"_video$")
+"""Suffixes transformers gives a family's variant built on the same model (``sam2_video``,
+``sam3_video``, ``edgetam_video``, ``llava_next_video``: the image model with memory or
+frames added), each registered beside the type it extends."""
+
+
+def _variant_of(longer: str, shorter: str) -> bool:
+    """Whether ``longer`` is ``shorter`` with a variant's suffix (``sam2_video`` of ``sam2``)."""
+    return VARIANT_SUFFIX.sub("", longer.lower()) == shorter.lower() != longer.lower()
+
+
+def _same_family(
+    ctx: Context, have: str, want: str, missing: list[str], unexpected: list[str]
+) -> None:
+    """Report two model types of one family, one the other's variant: another variant."""
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"the checkpoint is a '{have}' model, the class instantiated a '{want}' "
+                "model: one family, one type the other's variant (its suffix names what "
+                "the variant adds), so their configs and modules differ"
+            ),
+            params=[*unexpected, *missing],
+            evidence={"checkpoint_model_type": have, "model_model_type": want},
+            confidence=0.45,
+            fix_note=(
+                f"load the checkpoint with the class of its own type ('{have}'), or pick the "
+                f"'{want}' release of the family"
             ),
         )
     )

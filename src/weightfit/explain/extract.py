@@ -379,10 +379,12 @@ def _tokens(text: str) -> list[_Token]:
 
 def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
     """Bind shapes to names (two per name) and to sides; return the names' offsets used."""
-    used: set[int] = set()
+    used = _parallel_listings(text, tokens, section)
     names = [i for i, t in enumerate(tokens) if t.name]
     for index in names:
         token = tokens[index]
+        if token.start in used:
+            continue
         after = _shapes_after(text, tokens, index)
         before = _shapes_before(text, tokens, index)
         if len(after) >= 2:
@@ -412,6 +414,68 @@ def _mismatches(text: str, tokens: list[_Token], section: Section) -> set[int]:
 
 TF_KERNEL = re.compile(r"/\w*kernel(?::\d+)?$")
 """A TensorFlow variable path to a kernel (``dense/kernel``): stored input axis first."""
+
+
+LISTING_GAP = re.compile(r"[^\S\n]*[:=\-]?[^\S\n]*")
+"""What may sit between a listed name and its shape on one line (``name: [..]``, ``name [..]``)."""
+CHECKPOINT_LEAD = re.compile(
+    r"pre-?trained|checkpoint|\bckpt\b|\bsaved\b|downloaded|released", re.I
+)
+"""Words that head a listing of the checkpoint's tensors (``but in pretrained model, it is:``)."""
+
+
+def _parallel_listings(text: str, tokens: list[_Token], section: Section) -> set[int]:
+    """Read two listings of the same names, one shape each, headed by their sides.
+
+    ``I got a model with:`` and lines ``emb.weight torch.Size([4135, 192])``, then ``but in
+    the pretrained model, it is:`` and the same names with other shapes: each name's two
+    shapes. The listing whose heading line names the checkpoint (pretrained, saved,
+    downloaded …) is the checkpoint's; when neither or both do, nothing is read. Returns
+    the offsets of the names read.
+    """
+    blocks: list[list[tuple[_Token, _Token]]] = []
+    last_line = -2
+    for name, shape in itertools.pairwise(tokens):
+        if not name.name or shape.shape is None or not _whole_line(text, name, shape):
+            continue
+        line = text.count("\n", 0, name.start)
+        if line != last_line + 1 or not blocks:
+            blocks.append([])
+        blocks[-1].append((name, shape))
+        last_line = line
+    for i, first in enumerate(blocks):
+        for second in blocks[i + 1 :]:
+            if [n.name for n, _ in first] != [n.name for n, _ in second]:
+                continue
+            saved = [
+                bool(CHECKPOINT_LEAD.search(_heading(text, b[0][0].start))) for b in (first, second)
+            ]
+            if saved[0] == saved[1]:
+                return set()
+            held, built = (first, second) if saved[0] else (second, first)
+            for (name, have), (_, want) in zip(held, built, strict=True):
+                if have.shape != want.shape and have.shape is not None and want.shape is not None:
+                    section.mismatched.setdefault(name.name, (have.shape, want.shape))
+            return {n.start for n, _ in (*first, *second)}
+    return set()
+
+
+def _whole_line(text: str, name: _Token, shape: _Token) -> bool:
+    """Whether a name and a shape are a line's whole content."""
+    start = text.rfind("\n", 0, name.start) + 1
+    end = text.find("\n", shape.end)
+    end = len(text) if end < 0 else end
+    return (
+        not text[start : name.start].strip()
+        and LISTING_GAP.fullmatch(text[name.end : shape.start]) is not None
+        and not text[shape.end : end].strip(" \t,;.")
+    )
+
+
+def _heading(text: str, start: int) -> str:
+    """The last line with words before a listing that starts at ``start``."""
+    lines = [line for line in text[max(0, start - 300) : start].splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _labelled_again(text: str, tokens: list[_Token], index: int) -> int | None:
@@ -816,7 +880,8 @@ def _list_span(text: str, start: int, stop: int) -> str:
     """The list that follows a cue.
 
     A bracketed group, else the rest of its line (a whole list when it ends with a
-    quoted name and a period) and the indented or bulleted lines under it.
+    quoted name and a period) and the indented or bulleted lines under it, or the
+    TensorFlow variable paths under a first one (``lstm0_bw/rec/W``, one a line).
     """
     rest = text[start:stop]
     lead = re.match(r"[^\S\n]*(?:[^\n:=\[{'\"]{0,60}?[:=])?[^\S\n]*\n?[^\S\n]*", rest)
@@ -849,6 +914,7 @@ def _list_span(text: str, start: int, stop: int) -> str:
             or stripped[0] in "-*'\"["
             or re.fullmatch(r"[\w.\-{}, ]+", stripped)
             or kept[-1].rstrip().endswith(",")  # the list goes on after its comma
+            or (_variable_path(stripped) and _variable_path(lines[0].strip()))
         ):
             kept.append(line)
             continue

@@ -212,9 +212,11 @@ MLX = re.compile(
 parameter``), or MLX named."""
 LORA_WORDS = re.compile(r"\b(lora|loras|lycoris|locon|loha|lokr|peft|adapter\w*|dora)\b", re.I)
 MODEL_TYPES = re.compile(
-    r"You\s+are\s+using\s+a\s+model\s+of\s+type\s+(\S+)\s+to\s+instantiate\s+a\s+model\s+"
-    r"of\s+type\s+(\S+?)\.?(?:\s|$)"
+    r"You\s+are\s+using\s+a\s+model\s+of\s+\**type\s+\**([^\s*]+)\**\s+to\s+instantiate\s+a\s+"
+    r"model\s+of\s+\**type\s+\**([^\s*]+?)\**\.?(?:\s|$)"
 )
+"""transformers' warning on a config of one model type built as another; a Markdown paste
+may set either type (or ``type`` with it) in bold: ``of **type sam2**``."""
 MODEL_CLASS = re.compile(
     r"(?:state_dict\s+for|initializing|initialising|Weights\s+of|weights\s+of|"
     r"used\s+in|instantiate)\s+(?:a\s+model\s+of\s+type\s+)?([A-Z]\w+)"
