@@ -1559,6 +1559,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "component_option": [
         ("facebookresearch__dinov3__109", "partitioned", {"option": "backbone"}),
     ],
+    # A ControlNet built from a file whose name marks no control model: a base model.
+    "controlnet_file": [
+        ("Mikubill__sd-webui-controlnet__19", "unrelated", {"file": "Anything3.ckpt"}),
+    ],
     # A ggml loader naming the file type ``f16`` (a flag) reading a quantized type.
     "ggml_old_ftype": [("aarnphm__whispercpp__105", "quantization", {"f16": 8})],
 }
@@ -2507,6 +2511,12 @@ NOT_FIRING = [
         "component_option",
         "model = torch.hub.load('repo', 'vitl16', backbone_weights=\"vitl16_backbone.pth\")\n"
         "RuntimeError: Unexpected weights specification for the ViT-L backbone\n",
+    ),
+    # A ControlNet file named for its condition: a ControlNet of another base, not a base.
+    (
+        "controlnet_file",
+        "Loaded state_dict from [models/control_sd21v_canny.ckpt]\n"
+        "RuntimeError: Error(s) in loading state_dict for ControlNet:\n",
     ),
     # ``f16 = 2``: q4_0, which the first quantizing loaders read under that field's name.
     (

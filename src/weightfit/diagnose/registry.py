@@ -824,6 +824,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "controlnet_file",
+        text_kinds.controlnet_file,
+        ("unrelated",),
+        after=("named_kind",),
+        profiles=TEXT,
+    ),
+    Rule(
         "unpacked_load",
         text_kinds.unpacked_load,
         ("unrelated",),
