@@ -517,7 +517,7 @@ NEWER_DTYPE = re.compile(r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`")
 (``F8_E8M0``); an empty name is damage."""
 BROKEN_FILE = re.compile(
     # The unpickler's byte may be left out when the message is quoted in prose.
-    r"(?i:invalid\s+load\s+key)(?:,\s*'[^']*'|(?![\w,]))|failed\s+finding\s+central\s+directory|"
+    r"(?i:invalid\s+load\s+key)(?:[,:]\s*'[^']*'|(?![\w,:]))|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
     # Python 2's unpickler, asked for torch.load's first record in an empty file, raising a
     # bare EOFError.
