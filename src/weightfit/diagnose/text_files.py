@@ -480,6 +480,20 @@ BREAKS = (
         0.6,
     ),
     Break(
+        lambda said: said.lower() == "invalid load key",
+        False,
+        "a file that is no pickle at all where one was expected (a Git LFS pointer, a page "
+        "saved under its name, a damaged download): the unpickler's first byte is no opcode",
+        0.5,
+    ),
+    Break(
+        lambda said: said.endswith("with size 0"),
+        False,
+        "an empty file (a download that failed or never ran): the first read, of the "
+        "file's fixed-size header, returned no values at all",
+        0.5,
+    ),
+    Break(
         lambda said: said.endswith("EOFError"),
         False,
         "an empty file (or one cut short): the unpickler found not even the first record",

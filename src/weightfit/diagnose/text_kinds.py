@@ -471,3 +471,53 @@ def another_kind_said(text: str) -> bool:
         )
         or unpacked_load_failure(text) is not None
     )
+
+
+CONTROLNET_LOAD = re.compile(
+    r"state_dict\s+for\s+ControlNet\b|\bPlugableControlModel\b|\bload_controlnet\w*\(", re.I
+)
+"""A ControlNet being built from a file (PyTorch's ``Error(s) in loading state_dict for
+ControlNet``, the WebUI extension's ``PlugableControlModel``, ``load_controlnet``)."""
+CONTROL_MARKER = re.compile(
+    r"(?<![a-z])(?:control\w*|cn|cldm|t2i\w*|adapter|canny|depth|openpose|pose|scribble|hed|"
+    r"mlsd|seg|normal\w*|lineart\w*|softedge|tile|inpaint|ip2p|shuffle|sketch|qr\w*|brightness|"
+    r"union|lllite|diffcontrol)(?![a-z])",
+    re.I,
+)
+"""Words ControlNet and adapter releases put in their file names: the kind of model or of
+the condition it takes (``control_v11p_sd15_canny``, ``t2iadapter_depth``, ``diff_control``)."""
+
+
+def controlnet_file(ctx: Context) -> None:
+    """Report a ControlNet built from a file whose name marks no control model.
+
+    ControlNet releases name their files for what they are and the condition they take
+    (``control_sd15_canny.pth``); a file named for nothing of the kind (``Anything3.ckpt``)
+    where a ControlNet is loaded is a base model put in the ControlNet folder or picked in
+    its list. Only when the text names that one weights file.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches():
+        return
+    if CONTROLNET_LOAD.search(facts.text) is None or len(facts.files) != 1:
+        return
+    file = facts.files[0]
+    if CONTROL_MARKER.search(re.sub(r"[_\-.\d]+", " ", file)) is not None:
+        return
+    ctx.add(
+        Finding(
+            category="unrelated",
+            severity="error",
+            message=(
+                f"a ControlNet is built from {file}, whose name marks no control model or "
+                "condition (ControlNet files are named for them: control_sd15_canny): most "
+                "likely a base diffusion model put where the ControlNet models are"
+            ),
+            evidence={"file": file},
+            confidence=0.35,
+            fix_note=(
+                "pick a ControlNet model (control_*.pth / .safetensors) and keep base models "
+                "in the checkpoints folder"
+            ),
+        )
+    )

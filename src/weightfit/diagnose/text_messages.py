@@ -307,7 +307,11 @@ def lora_reshape(ctx: Context) -> None:
             # the file was read misaligned (a header or format matter).
             ctx.add(_misaligned(fact.expected, fact.size))
             continue
-        if own_weights:
+        if own_weights and _fits_no_shape(finding) and _release_of_code(facts.text):
+            # The code's own model's released file, read value by value, ran out: no other
+            # configuration is named, so the file is cut short.
+            finding = _cut_short(finding)
+        elif own_weights:
             finding = _own_weights(finding)
         elif not (facts and facts.lora) and _fits_no_shape(finding):
             # Fewer values than the layer takes, in no shape one axis apart, and neither an
@@ -392,6 +396,28 @@ def _misaligned(expected: tuple[int, ...], size: int) -> Finding:
             "use the reader of the version that wrote the file"
         ),
     )
+
+
+DARKNET_RELEASE = re.compile(r"(?<![\w\-])(yolov\d)\.weights\b", re.I)
+"""A Darknet release's weights file, by its plain name (``yolov3.weights``): one flat stream
+of values that a reader takes layer by layer, with no names to check."""
+YOLO_VERSION = re.compile(r"yolo[\s_\-]*v?(\d)(?!\d)|--yolo\s+(\d)\b", re.I)
+"""A YOLO version the text names: the code's folder or module, a command's option."""
+
+
+def _release_of_code(text: str) -> str:
+    """The one plain Darknet release file a text names, when it is the code's own version.
+
+    ``yolov3.weights`` read by code under ``YOLOV3/`` names one version throughout: no other
+    configuration (a ``-tiny`` file, ``--yolo 4`` against a v3 file) is in play, so a reader
+    that runs out of values was given a file cut short.
+    """
+    named = {m.group(1).lower() for m in DARKNET_RELEASE.finditer(text)}
+    if len(named) != 1:
+        return ""
+    release = named.pop()
+    versions = {m.group(1) or m.group(2) for m in YOLO_VERSION.finditer(text)}
+    return release if versions == {release[-1]} else ""
 
 
 def _fits_no_shape(finding: Finding) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from weightfit import dtypes, knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
@@ -465,3 +467,45 @@ def topic_words(ctx: Context) -> None:
                 ),
             )
         )
+
+
+GGML_F16_FIELD = re.compile(r"\b\w+_model_load:\s*f16\s*=\s*(\d+)\b")
+"""A ggml example loader printing its header's file type under the field's first name,
+``f16`` (whisper.cpp's ``whisper_model_load: f16 = 8``)."""
+PRE_FTYPE_TYPES = 4
+"""The highest ggml file type a loader that still named the field ``f16`` may read: 0 f32,
+1 f16, and llama.cpp's first quantized types (2 q4_0, 3 q4_1, 4 q4_1 with some f16). The
+types after them (q8_0, q5_0, q5_1 …) came with the field's rename to ``ftype``."""
+
+
+def ggml_old_ftype(ctx: Context) -> None:
+    """Report a quantized ggml file read by a loader from before its quantized type.
+
+    ggml's example loaders (whisper.cpp, GPT-2, GPT-J) stored whether weights were half
+    precision in a header field ``f16``; when quantized types arrived the field became
+    ``ftype``. A loader that prints ``f16 = 8`` is that older code reading a file of a
+    quantized type it has no kernels for, and it fails on the file's tensors.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    field = GGML_F16_FIELD.search(facts.text)
+    if field is None or int(field.group(1)) <= PRE_FTYPE_TYPES:
+        return
+    ctx.add(
+        Finding(
+            category="quantization",
+            severity="error",
+            message=(
+                f"the loader reads the file type as 'f16 = {field.group(1)}': a ggml loader "
+                "from before quantized files (it still names the field f16, a flag), given a "
+                "file of a quantized type it cannot read"
+            ),
+            evidence={"f16": int(field.group(1))},
+            confidence=0.45,
+            fix_note=(
+                "update the runtime (whisper.cpp, the bindings' bundled copy) to a release "
+                "that reads quantized files, or use the f16 model"
+            ),
+        )
+    )

@@ -174,7 +174,13 @@ LOADING_ERROR = re.compile(
     # from file failed: 'flux1-dev-Q6_K.gguf'``).
     r"\bfailed:?\s+['\"][^'\"\n]*\.(?:gguf|safetensors|ckpt|pth?|onnx)['\"]|"
     # A raw weight stream shorter than the network it fills (TensorFlow.js).
-    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has",
+    r"tensor\s+should\s+have\s+\d+\s+values\s+but\s+has|"
+    # A loader refusing the weights it was told to use (a hub entry's check of its argument).
+    r"(?:unexpected|invalid|unsupported)\s+weights?\s+(?:specification|file|path)\b|"
+    # A loader asserting a component is among the models it gathered from a folder.
+    r"assert\s+['\"]\w+['\"]\s+in\s+(?:self\.)?\w*models?\b(?!\s*\()|"
+    # TensorFlow Lite's check in a quantize or dequantize kernel, preparing the model.
+    r"\b(?:de)?quantiz\w*\.(?:cc|cpp|c):\d+\s[^\n]{0,300}?->type\b[^\n]{0,300}?was\s+not\s+true",
     re.I,
 )
 """Phrases that mean a load went wrong (the text holds a loading error). The refusals the
@@ -512,7 +518,8 @@ NEWER_DTYPE = re.compile(r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`")
 """A safetensors header naming a storage dtype the reader's release does not have
 (``F8_E8M0``); an empty name is damage."""
 BROKEN_FILE = re.compile(
-    r"(?i:invalid\s+load\s+key),\s*'[^']*'|failed\s+finding\s+central\s+directory|"
+    # The unpickler's byte may be left out when the message is quoted in prose.
+    r"(?i:invalid\s+load\s+key)(?:[,:]\s*'[^']*'|(?![\w,:]))|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
     # Python 2's unpickler, asked for torch.load's first record in an empty file, raising a
     # bare EOFError.
@@ -560,6 +567,10 @@ BROKEN_FILE = re.compile(
     # A header whose version reads as zeros: no release wrote it, the bytes were damaged.
     r"expecting\s+library\s+version\s+[\d.]+\s+got\s+0\.0\.0\b|"
     r"incomplete\s+(?:file|download)|"
+    # A reader indexing the fixed-size header it read first (Darknet's ``header[3]``, after
+    # ``np.fromfile(f, count=5)``) and finding no values at all: the file is empty.
+    r"\bheader\w*\s*\[\s*\d+\s*\][^\n]*\n\s*IndexError:\s*index\s+\d+\s+is\s+out\s+of\s+bounds\s+"
+    r"for\s+axis\s+0\s+with\s+size\s+0\b|"
     # huggingface_hub's download size check; ggml's reader finding less data than its header.
     r"Consistency\s+check\s+failed:\s+file\s+should\s+be\s+of\s+size\s+\d+\s+but\s+has\s+size\s+\d+|"
     r"failed\s+to\s+read\s+tensor\s+data|"
@@ -568,6 +579,8 @@ BROKEN_FILE = re.compile(
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     + MAGIC_CHARACTERS.pattern
     + r"|invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
+    # gguf-py's reader: ``GGUF magic invalid`` (its first four bytes are not ``GGUF``).
+    r"\b[A-Z][A-Z0-9]+\s+magic\s+invalid\b|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
     r"(?:checksum|hash)\s+mismatch|invalid\s+hash\s+value)|"
     r"(?:state\s+dict(?:ionary)?|checkpoint|weights?)\s+(?:of\s+the\s+model\s+)?(?:\w+\s+){0,6}"
