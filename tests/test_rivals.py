@@ -66,3 +66,10 @@ def test_every_rival_row_cites_where_the_confusion_shows() -> None:
     assert len(rows) == len(table())
     keys = [(row["of"], row["rival"], row["basis"]) for row in rows]
     assert len(keys) == len(set(keys))
+
+
+def test_the_verdict_counts_rivals_apart_from_causes(run_cli) -> None:
+    result = run_cli("explain", CORPUS / "syr-cn__SimSGT__8.txt")
+    assert result.code == 1
+    assert "(1 finding, 1 blocking, 1 rival cause)" in result.out.splitlines()[0]
+    assert "or version:" in result.out

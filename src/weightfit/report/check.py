@@ -97,10 +97,13 @@ def render_report(console: Console, report: Report) -> None:
 
 
 def _verdict(report: Report) -> str:
-    blocking = sum(1 for f in report.findings if f.severity in ("error", "warning"))
-    findings = counted(len(report.findings), "finding")
+    causes = [f for f in report.findings if "rival_of" not in f.evidence]
+    blocking = sum(1 for f in causes if f.severity in ("error", "warning"))
+    findings = counted(len(causes), "finding")
     if blocking:
         findings += f", {blocking} blocking"
+    if rivals := len(report.findings) - len(causes):
+        findings += f", {counted(rivals, 'rival cause')}"
     return (
         f"{_VERDICT[report.compatible]}  {sanitize_name(report.source)} → "
         f"{sanitize_name(report.target)}  ({findings})"
