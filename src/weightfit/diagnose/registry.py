@@ -71,6 +71,7 @@ from weightfit.diagnose import (
     text_layouts,
     text_messages,
     text_names,
+    text_nested,
     text_packages,
     text_prefix,
     text_quant,
@@ -177,7 +178,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "nested",
-        text_prefix.nested,
+        text_nested.nested,
         ("prefix", "missing", "unrelated"),
         after=("release_bookkeeping",),
         profiles=TEXT,

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from weightfit.diagnose._facts import METADATA_ENTRIES, UNNAMED, indexed
-from weightfit.diagnose.text_prefix import TRAINING_KEY
+from weightfit.diagnose.text_nested import TRAINING_KEY
 from weightfit.diagnose.text_variants import WALKS_KEYS
 from weightfit.explain._text import Section, expand_braces, names_in
 from weightfit.explain.statements import (
