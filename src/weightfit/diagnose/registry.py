@@ -61,6 +61,7 @@ from weightfit.diagnose import (
     quantization,
     rearranged,
     rename,
+    shifted_pairs,
     structure,
     text_bases,
     text_builders,
@@ -165,6 +166,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "renamed_entry",
+        text_config.renamed_entry,
+        ("version",),
+        after=("release_bookkeeping",),
+        profiles=TEXT,
+    ),
+    Rule(
         "nested",
         text_prefix.nested,
         ("prefix", "missing", "unrelated"),
@@ -186,6 +194,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_renames.new_layout_names,
         ("version",),
         after=("known_renames",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "adapter_segment",
+        text_renames.adapter_segment,
+        ("version",),
+        after=("nested",),
         profiles=TEXT,
     ),
     Rule(
@@ -274,6 +289,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "agent_spaces",
         text_config.agent_spaces,
+        ("version",),
+        after=("partitioned",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "shifted_pairs",
+        shifted_pairs.shifted_pairs,
         ("version",),
         after=("partitioned",),
         profiles=TEXT,
@@ -702,6 +724,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "zip_read_as_pickle",
+        text_files.zip_read_as_pickle,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broken_file",
         text_files.broken_file,
         ("partitioned", "unrelated"),
@@ -797,6 +826,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_statements.short_stream,
         ("wrong_variant",),
         after=("broken_file",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "sideless_buffers",
+        text_names.sideless_buffers,
+        ("version",),
+        after=("unexplained_shapes",),
         profiles=TEXT,
     ),
     Rule(

@@ -2,7 +2,8 @@
 
 Saved options that lack one the code reads (an older release wrote them), a config passing
 an argument the code's class does not take (a newer release wrote it), a metadata entry the
-loader reads and the file lacks (or a library's own code reads from its saves), an adapter
+loader reads and the file lacks (or a library's own code reads from its saves, or code reads
+by the name a library's older saves gave it), an adapter
 whose target modules the base model does not have, an agent saved with another release's
 definition of its environment's spaces.
 """
@@ -279,6 +280,45 @@ def release_bookkeeping(ctx: Context) -> None:
             ),
         )
     )
+
+
+def renamed_entry(ctx: Context) -> None:
+    """Report code reading a checkpoint entry by the name a library's older saves gave it.
+
+    A library that renamed a bookkeeping entry of its saves (Lightning 0.8's
+    ``hyper_parameters``, ``hparams`` before: ``entry-renamed`` rows of
+    ``knowledge/version_changes.yaml``) reads the old name itself only in its own loader;
+    code that indexes a newer save by the old name fails with ``KeyError``. The text must
+    name the new entry or the library, so a project's own ``hparams`` is left alone.
+    """
+    facts = text_facts(ctx)
+    if facts is None or not facts.key_errors or ctx.findings:
+        return
+    key = facts.key_errors[-1]
+    for change in knowledge.changes_for(key):
+        new = change.replacement.get(key, "")
+        if change.kind != "entry-renamed" or not new:
+            continue
+        if new not in facts.text and change.library not in facts.text:
+            continue
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"the code reads the checkpoint entry '{key}', which {change.library} "
+                    f"saves as '{new}' since {change.version} ({change.description}): the file "
+                    f"is a newer {change.library} save than the code was written for"
+                ),
+                evidence={"entry": key, "renamed_to": new, "known_change": change.source},
+                confidence=0.45,
+                fix_note=(
+                    f"read checkpoint['{new}'] (and pass what the code's class takes), or load "
+                    f"it with {change.library}'s own load_from_checkpoint, which reads both names"
+                ),
+            )
+        )
+        return
 
 
 def _migration(path: str, function: str) -> bool:

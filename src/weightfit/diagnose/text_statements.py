@@ -38,6 +38,9 @@ def missing_class(ctx: Context) -> None:
         return
     if name and _other_codebase(ctx, name, module, facts.missing_class_file):
         return
+    if not name and "." not in module and _whole_model_load(facts.text):
+        ctx.add(_source_tree_module(module))
+        return
     what = _pickled_name(name, module)
     # A loader's "requires missing module 'a.b'" reads as a missing name: it is the module.
     ctx.consume(missing=[n for n in ctx.missing() if n == module])
@@ -124,6 +127,49 @@ TRAINING_OBJECT = re.compile(
     r"Meter|Recorder|Logger|Averager|Tracker|History|Args|Options|\blogger\b|\bmeters?\b"
 )
 """Class names of what a training script keeps beside the weights: metrics, logs, options."""
+
+
+WHOLE_MODEL_LOAD = re.compile(
+    r"\b\w*(?i:model|net|network)\w*\s*=\s*torch\.load\(|"
+    r"\btorch\.load\([^\n]*\)(?:\s*\[\s*['\"]\w+['\"]\s*\])?\s*\.(?:float|half|eval|cuda|to)\(|"
+    r"^\s*(?:-*>\s*\d+|>>>)\s+torch\.load\(",
+    re.M,
+)
+"""A ``torch.load`` whose result is used as the model itself (``model = torch.load(…)``,
+``torch.load(…)['model'].float()``) or looked at alone in an interactive session: code that
+means to unpickle a whole model, not to read a state dict into one."""
+
+
+def _whole_model_load(text: str) -> bool:
+    """Whether the text loads a whole pickled model and never reads a state dict into one."""
+    return WHOLE_MODEL_LOAD.search(text) is not None and "load_state_dict" not in text
+
+
+def _source_tree_module(module: str) -> Finding:
+    """A whole pickled model whose top-level module is the saving project's own source.
+
+    A model saved whole pickles references to its classes by module; a top-level module
+    (``models``, a script's file name) that no installed package provides is the saving
+    project's source tree, which the unpickler imports from ``sys.path``. Code that loads
+    the model whole and fails there runs outside that tree: an environment matter, not
+    the checkpoint's contents nor a library's release.
+    """
+    return Finding(
+        category="unknown",
+        severity="error",
+        message=(
+            f"the code loads a whole pickled model, and unpickling cannot import its top-level "
+            f"module '{module}': the saving project's own source (not an installed library), "
+            "which the unpickler imports from sys.path, so the loading script runs outside "
+            "that source tree"
+        ),
+        evidence={"module": module},
+        confidence=0.45,
+        fix_note=(
+            f"run the load from the root of the repository that defines '{module}' (or add it "
+            "to PYTHONPATH); then save model.state_dict() to load the weights without it"
+        ),
+    )
 
 
 def _script_class(name: str) -> Finding:

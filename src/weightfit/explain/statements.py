@@ -1194,6 +1194,8 @@ class Facts:
             module lacks.
         absent_part: The part of a model file an engine asked for and did not find
             (``LSTM``), or ``languages`` when none of the files loaded.
+        scalar_pairs: The mismatches set aside among ``unshaped``, a 0-d tensor against a
+            sized one: ``name -> (checkpoint shape, model shape)``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
         called_hook: Whether that attribute is a private hook a loader called on a class
@@ -1279,6 +1281,7 @@ class Facts:
     missing_class_file: str = ""
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
+    scalar_pairs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     meta_device: str = ""
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
