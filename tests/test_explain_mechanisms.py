@@ -16,6 +16,7 @@ import yaml
 
 import weightfit
 from weightfit.errors import NoLoadingErrorFound
+from weightfit.explain import statements
 
 CORPUS = Path(__file__).parent / "data" / "errors-real"
 
@@ -1541,6 +1542,13 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "adapter_segment": [
         ("Facico__Chinese-Vicuna__199", "version", {"adapter_names": ["default"]}),
     ],
+    # mmcv's loader (and its copies) finding no state_dict entry: another release's layout.
+    "absent_state_entry": [("V2AI__Det3D__124", "version", {})],
+    # A metadata entry the code failed on, absent from the file's own printed keys: not a
+    # container the weights are nested under.
+    "printed_keys_lack_metadata": [
+        ("JieZheng-ShanghaiTech__CellVTA__2", "version", {"entry": "config"}),
+    ],
     # A checkpoint entry read by the name a library's older saves gave it (Lightning's hparams).
     "renamed_entry": [
         (
@@ -2517,3 +2525,12 @@ def test_a_keyerror_on_hparams_with_neither_new_name_nor_library_is_no_renamed_e
     except NoLoadingErrorFound:
         return
     assert all(f.evidence.get("renamed_to") is None for f in findings)
+
+
+def test_a_metadata_entry_the_printed_keys_hold_is_not_read_as_absent() -> None:
+    text = (
+        ">>> ckpt = torch.load('model.pth')\n>>> print(ckpt.keys())\n"
+        "dict_keys(['config', 'model_state_dict'])\n"
+        "KeyError: 'config'\n"
+    )
+    assert statements.facts(text).metadata_key == ""

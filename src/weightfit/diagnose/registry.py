@@ -605,6 +605,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "absent_state_entry",
+        text_config.absent_state_entry,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "non_tensor_entry",
         text_statements.non_tensor_entry,
         ("extra_state",),

@@ -1485,6 +1485,11 @@ def facts(text: str) -> Facts:
         ),
         "",
     )
+    if not found.metadata_key:
+        # A metadata entry the code failed on, absent from the file's own printed keys.
+        found.metadata_key = next(
+            (k for k in plain if k in METADATA_ENTRIES and _printed_without(text, k)), ""
+        )
     gguf_key = GGUF_KEY_MISSING.search(text)
     if gguf_key is not None and not found.metadata_key:
         found.metadata_key = gguf_key.group(1)
@@ -1817,6 +1822,12 @@ def _held_container(text: str) -> str:
         if len(held) == 1 and len(keys) > 1:
             return str(held[0])
     return ""
+
+
+def _printed_without(text: str, key: str) -> bool:
+    """Whether the text prints a file's top-level keys (``dict_keys([...])``) without ``key``."""
+    printed = list(_printed_keys(text))
+    return bool(printed) and all(keys and key not in keys for keys in printed)
 
 
 EXCEPTION_START = re.compile(r"(?=\b[A-Z]\w*(?:Error|Exception):\s)")
