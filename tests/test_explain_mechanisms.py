@@ -1542,6 +1542,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "adapter_segment": [
         ("Facico__Chinese-Vicuna__199", "version", {"adapter_names": ["default"]}),
     ],
+    # TensorFlow matching no file at all for a checkpoint prefix given as a bare name: looked
+    # up in the working directory, the files elsewhere (a path matter).
+    "bare_prefix": [
+        ("bourdakos1__Custom-Object-Detection__20", "unknown", {"prefix": "model.ckpt"}),
+        ("ry__tensorflow-resnet__23", "unknown", {"prefix": "ResNet-L50.ckpt"}),
+    ],
     # mmcv's loader (and its copies) finding no state_dict entry: another release's layout.
     "absent_state_entry": [("V2AI__Det3D__124", "version", {})],
     # A metadata entry the code failed on, absent from the file's own printed keys: not a
@@ -2534,3 +2540,11 @@ def test_a_metadata_entry_the_printed_keys_hold_is_not_read_as_absent() -> None:
         "KeyError: 'config'\n"
     )
     assert statements.facts(text).metadata_key == ""
+
+
+def test_a_prefix_with_its_directory_matching_no_file_is_no_working_directory_matter() -> None:
+    text = (
+        "NotFoundError: Unsuccessful TensorSliceReader constructor: Failed to find any matching "
+        "files for /data/models/resnet/model.ckpt-1000\n"
+    )
+    assert all(f.evidence.get("prefix") is None for f in weightfit.explain(text).findings)
