@@ -16,6 +16,7 @@ import yaml
 
 import weightfit
 from weightfit.errors import NoLoadingErrorFound
+from weightfit.explain import statements
 
 CORPUS = Path(__file__).parent / "data" / "errors-real"
 
@@ -1629,6 +1630,57 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A ggml loader naming the file type ``f16`` (a flag) reading a quantized type.
     "ggml_old_ftype": [("aarnphm__whispercpp__105", "quantization", {"f16": 8})],
+    # A persistent id met with no persistent_load and no reader named but PyTorch's: the zip
+    # format (1.6 on), whose first byte P is pickle's persistent-id opcode, read by an older
+    # torch.load.
+    "zip_read_as_pickle": [
+        ("flairNLP__flair__2049", "version", {"format_since": "torch 1.6"}),
+        ("zju3dv__SMAP__4", "version", {"format_since": "torch 1.6"}),
+    ],
+    # Code that loads a whole pickled model failing to import its top-level module: the
+    # saving project's source tree is not on the path (an environment matter).
+    "source_tree_module": [
+        ("WongKinYiu__PyTorch_YOLOv4__82", "unknown", {"module": "models"}),
+        ("wdhao__tensorrtCV__11", "unknown", {"module": "models"}),
+        ("ivyha010__AttendAffectNet__2", "unknown", {"module": "model_1_only_video_Pooling"}),
+    ],
+    # Mismatches that are the model's shapes one entry on, from a 0-d value: two state dicts
+    # paired by position, one holding num_batches_tracked.
+    "shifted_pairs": [
+        ("wlguan__Stronger-yolo-pytorch__27", "version", {"holder": "checkpoint"}),
+    ],
+    # A key list whose label the paste lost, naming only a buffer a known release changed.
+    "sideless_buffers": [("haoheliu__AudioLDM__105", "version", {"holder": "checkpoint"})],
+    # A library submodule's buffers a release made non-persistent (torchmetrics' LPIPS).
+    "submodule_buffers": [
+        ("nerfstudio-project__nerfstudio__2263", "version", {}),
+        ("david-svitov__HAHA__16", "version", {}),
+    ],
+    # LoRA names with and without PEFT's adapter-name segment (lora_A.default.weight).
+    "adapter_segment": [
+        ("Facico__Chinese-Vicuna__199", "version", {"adapter_names": ["default"]}),
+    ],
+    # TensorFlow matching no file at all for a checkpoint prefix given as a bare name: looked
+    # up in the working directory, the files elsewhere (a path matter).
+    "bare_prefix": [
+        ("bourdakos1__Custom-Object-Detection__20", "unknown", {"prefix": "model.ckpt"}),
+        ("ry__tensorflow-resnet__23", "unknown", {"prefix": "ResNet-L50.ckpt"}),
+    ],
+    # mmcv's loader (and its copies) finding no state_dict entry: another release's layout.
+    "absent_state_entry": [("V2AI__Det3D__124", "version", {})],
+    # A metadata entry the code failed on, absent from the file's own printed keys: not a
+    # container the weights are nested under.
+    "printed_keys_lack_metadata": [
+        ("JieZheng-ShanghaiTech__CellVTA__2", "version", {"entry": "config"}),
+    ],
+    # A checkpoint entry read by the name a library's older saves gave it (Lightning's hparams).
+    "renamed_entry": [
+        (
+            "biomedia-mira__deepscm__11",
+            "version",
+            {"entry": "hparams", "renamed_to": "hyper_parameters"},
+        ),
+    ],
 }
 
 
@@ -2687,3 +2739,101 @@ def test_a_mechanism_stays_silent_where_its_reason_is_absent(
     except NoLoadingErrorFound:
         return
     assert rule not in fired
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "adobe-research__layered-depth-refinement__1",  # pickle.load(open(args.ckpt_path, 'rb'))
+        "rinongal__StyleGAN-nada__23",  # _G, _D, Gs = pickle.load(fp)
+        "werner-duvaud__muzero-general__76",  # pickle.load(open(replay_buffer_path, "rb"))
+        "PaddlePaddle__PaddleOCR__2809",  # paddle.load(path + '.pdparams')
+    ],
+)
+def test_a_persistent_id_met_by_another_reader_is_no_torch_release(ident: str) -> None:
+    """A plain unpickler or Paddle's reader given a torch file: the file, not torch's age."""
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "version"
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "bubbliiiing__yolox-pytorch__116",  # load_state_dict(torch.load(...)): a state dict meant
+        "josStorer__RWKV-Runner__277",  # self.w = torch.load(...): weights meant
+        "ACEsuit__mace__1393",  # no load statement shown: an installed package's classes
+    ],
+)
+def test_a_missing_module_where_no_whole_model_is_loaded_is_no_source_tree(ident: str) -> None:
+    text, _ = _case(ident)
+    assert weightfit.explain(text).findings[0].category != "unknown"
+
+
+def test_shapes_paired_one_entry_off_without_a_scalar_are_no_shift() -> None:
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        "\tsize mismatch for a.weight: copying a param with shape torch.Size([8]) from "
+        "checkpoint, the shape in current model is torch.Size([16, 8]).\n"
+        "\tsize mismatch for b.weight: copying a param with shape torch.Size([16, 8]) from "
+        "checkpoint, the shape in current model is torch.Size([16]).\n"
+        "\tsize mismatch for c.weight: copying a param with shape torch.Size([16]) from "
+        "checkpoint, the shape in current model is torch.Size([4, 16]).\n"
+    )
+    assert all("paired" not in f.message for f in weightfit.explain(text).findings)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The label says the side: the benign buffer rule reads it.
+        "RuntimeError: Error(s) in loading state_dict for CLIPTextModel:\n"
+        '\tUnexpected key(s) in state_dict: "text_model.embeddings.position_ids".\n',
+        # A weight, not a buffer any known release changed.
+        'RuntimeError: Error(s) in loading\nin state_dict: "encoder.blocks.0.attn.qkv.weight".\n',
+    ],
+)
+def test_a_labelled_key_list_or_another_tensor_is_no_sideless_buffer(text: str) -> None:
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert all("lost its label" not in f.message for f in findings)
+
+
+def test_lora_names_all_with_an_adapter_segment_are_no_peft_release() -> None:
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for PeftModelForCausalLM:\n"
+        '\tMissing key(s) in state_dict: "base_model.model.layers.0.q_proj.lora_A.default.weight", '
+        '"base_model.model.layers.0.q_proj.lora_B.default.weight".\n'
+    )
+    assert all("adapter-name segment" not in f.message for f in weightfit.explain(text).findings)
+
+
+def test_a_keyerror_on_hparams_with_neither_new_name_nor_library_is_no_renamed_entry() -> None:
+    text = (
+        'Traceback (most recent call last):\n  File "test.py", line 12, in <module>\n'
+        "    args = torch.load(path)['hparams']\n"
+        "KeyError: 'hparams'\n"
+    )
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert all(f.evidence.get("renamed_to") is None for f in findings)
+
+
+def test_a_metadata_entry_the_printed_keys_hold_is_not_read_as_absent() -> None:
+    text = (
+        ">>> ckpt = torch.load('model.pth')\n>>> print(ckpt.keys())\n"
+        "dict_keys(['config', 'model_state_dict'])\n"
+        "KeyError: 'config'\n"
+    )
+    assert statements.facts(text).metadata_key == ""
+
+
+def test_a_prefix_with_its_directory_matching_no_file_is_no_working_directory_matter() -> None:
+    text = (
+        "NotFoundError: Unsuccessful TensorSliceReader constructor: Failed to find any matching "
+        "files for /data/models/resnet/model.ckpt-1000\n"
+    )
+    assert all(f.evidence.get("prefix") is None for f in weightfit.explain(text).findings)

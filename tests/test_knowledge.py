@@ -42,6 +42,7 @@ CHANGE_KINDS = {
     "attribute",
     "api",
     "entry",
+    "entry-renamed",
 }
 
 

@@ -61,6 +61,7 @@ from weightfit.diagnose import (
     quantization,
     rearranged,
     rename,
+    shifted_pairs,
     structure,
     text_bases,
     text_builders,
@@ -177,6 +178,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "renamed_entry",
+        text_config.renamed_entry,
+        ("version",),
+        after=("release_bookkeeping",),
+        profiles=TEXT,
+    ),
+    Rule(
         "nested",
         text_nested.nested,
         ("prefix", "missing", "unrelated"),
@@ -204,6 +212,13 @@ REGISTRY: tuple[Rule, ...] = (
         "sd_schemes",
         text_scopes.sd_schemes,
         ("rename",),
+        after=("nested",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "adapter_segment",
+        text_renames.adapter_segment,
+        ("version",),
         after=("nested",),
         profiles=TEXT,
     ),
@@ -307,6 +322,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "agent_spaces",
         text_config.agent_spaces,
+        ("version",),
+        after=("partitioned",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "shifted_pairs",
+        shifted_pairs.shifted_pairs,
         ("version",),
         after=("partitioned",),
         profiles=TEXT,
@@ -679,6 +701,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "absent_state_entry",
+        text_config.absent_state_entry,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "non_tensor_entry",
         text_statements.non_tensor_entry,
         ("extra_state",),
@@ -805,6 +834,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "zip_read_as_pickle",
+        text_files.zip_read_as_pickle,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "broken_file",
         text_files.broken_file,
         ("partitioned", "unrelated"),
@@ -907,6 +943,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_statements.short_stream,
         ("wrong_variant",),
         after=("broken_file",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "sideless_buffers",
+        text_names.sideless_buffers,
+        ("version",),
+        after=("unexplained_shapes",),
         profiles=TEXT,
     ),
     Rule(

@@ -2,8 +2,9 @@
 
 Saved options that lack one the code reads (an older release wrote them), a config passing
 an argument the code's class does not take (a newer release wrote it), a metadata entry the
-loader reads and the file lacks (or a library's own code reads from its saves), an adapter
-whose target modules the base model does not have, an agent saved with another release's
+loader reads and the file lacks (or a library's own code reads from its saves, or code reads
+by the name a library's older saves gave it, or mmcv's loader finds no ``state_dict`` entry),
+an adapter whose target modules the base model does not have, an agent saved with another release's
 definition of its environment's spaces.
 """
 
@@ -213,6 +214,46 @@ def missing_metadata(ctx: Context) -> None:
     )
 
 
+def absent_state_entry(ctx: Context) -> None:
+    """Report a loader finding no ``state_dict`` entry where its own saves keep the weights.
+
+    mmcv's ``load_checkpoint`` and the codebases built on its pattern (Det3D's torchie, older
+    MMDetection) take a bare ``OrderedDict`` or a dict with ``state_dict`` and raise ``No
+    state_dict found in checkpoint file`` for anything else: a file whose top level keeps the
+    weights another way, as another release of the codebase (or another codebase) saved it.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    said = NO_STATE_ENTRY.search(facts.text)
+    if said is None:
+        return
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the loader says '{' '.join(said.group(0).split())}': it takes a bare state "
+                "dict or one under a 'state_dict' entry, and the file is a dict holding "
+                "neither, its weights kept another way, as another release of the codebase "
+                "(or another codebase) saved them"
+            ),
+            evidence={"said": " ".join(said.group(0).split())},
+            confidence=0.45,
+            fix_note=(
+                "print the file's top-level keys (torch.load(path).keys()); use the checkpoint "
+                "released for this version of the code, or save its weights again under "
+                "'state_dict'"
+            ),
+        )
+    )
+
+
+NO_STATE_ENTRY = re.compile(r"No\s+state_?dict\s+found\s+in\s+(?:the\s+)?checkpoint(?:\s+file)?")
+"""mmcv's ``load_checkpoint`` (and its copies) finding neither a bare state dict nor a
+``state_dict`` entry in the file."""
+
+
 MIGRATION_FRAME = re.compile(
     r"(?:^|[/\\])migrations?(?:[/\\.]|$)|^_?migrate_\w+$|^upgrade_checkpoint$"
 )
@@ -279,6 +320,45 @@ def release_bookkeeping(ctx: Context) -> None:
             ),
         )
     )
+
+
+def renamed_entry(ctx: Context) -> None:
+    """Report code reading a checkpoint entry by the name a library's older saves gave it.
+
+    A library that renamed a bookkeeping entry of its saves (Lightning 0.8's
+    ``hyper_parameters``, ``hparams`` before: ``entry-renamed`` rows of
+    ``knowledge/version_changes.yaml``) reads the old name itself only in its own loader;
+    code that indexes a newer save by the old name fails with ``KeyError``. The text must
+    name the new entry or the library, so a project's own ``hparams`` is left alone.
+    """
+    facts = text_facts(ctx)
+    if facts is None or not facts.key_errors or ctx.findings:
+        return
+    key = facts.key_errors[-1]
+    for change in knowledge.changes_for(key):
+        new = change.replacement.get(key, "")
+        if change.kind != "entry-renamed" or not new:
+            continue
+        if new not in facts.text and change.library not in facts.text:
+            continue
+        ctx.add(
+            Finding(
+                category="version",
+                severity="error",
+                message=(
+                    f"the code reads the checkpoint entry '{key}', which {change.library} "
+                    f"saves as '{new}' since {change.version} ({change.description}): the file "
+                    f"is a newer {change.library} save than the code was written for"
+                ),
+                evidence={"entry": key, "renamed_to": new, "known_change": change.source},
+                confidence=0.45,
+                fix_note=(
+                    f"read checkpoint['{new}'] (and pass what the code's class takes), or load "
+                    f"it with {change.library}'s own load_from_checkpoint, which reads both names"
+                ),
+            )
+        )
+        return
 
 
 def _migration(path: str, function: str) -> bool:

@@ -7,6 +7,8 @@
   (``wrong_variant``);
 - ``kaldi_tokens``: Kaldi's reader meeting another tag than its layout's next one: another
   kind of model (``unrelated``) or a component of another release (``version``);
+- ``zip_read_as_pickle``: PyTorch's zip format read by a ``torch.load`` older than 1.6
+  (``A load persistent id instruction was encountered``) → ``version``;
 - ``broken_file``: a file that is not whole (an LFS pointer, a page saved in its place, a
   cut download → ``partitioned``) or is another kind of file (another format's magic, a
   pickle where a reader takes its own format → ``unrelated``).
@@ -309,6 +311,52 @@ def _plain_checkpoint_for_torchscript(said: str) -> Finding:
             "load the checkpoint with torch.load into the model's Python class"
         ),
     )
+
+
+def zip_read_as_pickle(ctx: Context) -> None:
+    """Report PyTorch's zip format read by an older ``torch.load`` (a pickle's ``P`` opcode).
+
+    Since PyTorch 1.6 ``torch.save`` writes a zip archive, whose first byte ``P`` (of
+    ``PK``, the zip signature) is pickle's persistent-id opcode. A ``torch.load`` older than the
+    zip reader unpickles the archive's first bytes for its magic number without a
+    ``persistent_load``, and fails with ``A load persistent id instruction was encountered``.
+    A text naming a plain unpickler (``pickle.load``, ``joblib``) or another framework's
+    loader (``paddle.load``) is ``broken_file``'s: a ``torch.save`` file given to a reader of
+    other files.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or "persistent id" not in facts.broken_file or ctx.findings:
+        return
+    if OTHER_UNPICKLER.search(facts.text):
+        return  # a reader that takes another kind of pickle: broken_file's
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"an unpickler met a persistent id with no persistent_load ({facts.broken_file})"
+                " and the text names no reader but PyTorch's: the file is a zip archive, "
+                "PyTorch's format since 1.6, whose first byte P is pickle's persistent-id "
+                "opcode to a torch.load older than the zip reader"
+            ),
+            evidence={"error": facts.broken_file, "format_since": "torch 1.6"},
+            confidence=0.45,
+            fix_note=(
+                "print torch.__version__: below 1.6, upgrade PyTorch, or re-save the checkpoint "
+                "with torch.save(..., _use_new_zipfile_serialization=False) from a newer "
+                "PyTorch; if the code reads the file with pickle.load, read it with torch.load"
+            ),
+        )
+    )
+
+
+OTHER_UNPICKLER = re.compile(
+    r"\bpickle\.loads?\(|\bUnpickler\(|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"
+    r"|\bnp\.load\(|\bread_pickle\(",
+    re.I,
+)
+"""A reader that unpickles other files than ``torch.save``'s: a persistent id it meets is a
+torch file given in the place of its own, not PyTorch's zip format read by an old PyTorch."""
 
 
 def broken_file(ctx: Context) -> None:

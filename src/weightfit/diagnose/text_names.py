@@ -1,7 +1,8 @@
 """Causes a text's names settle alone.
 
 Old running statistics, EMA copies and LoRA keys, a tied head, the role of a tensor whose
-shapes the paste lost, a file that stops before its last layers, buffers alone. Fused names
+shapes the paste lost, a file that stops before its last layers, buffers alone (a key list
+whose label the paste lost, too). Fused names
 are in :mod:`~weightfit.diagnose.text_fused`, renames in
 :mod:`~weightfit.diagnose.text_renames`.
 """
@@ -12,6 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
+from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
 from weightfit.diagnose.text_prefix import only_buffers
@@ -493,3 +495,52 @@ def _scoring_layer(name: str) -> str | None:
         return None
     words = [part for part in module.split(".") if not part.isdigit()]
     return module if words and CLASS_SCORES.search(words[-1]) else None
+
+
+def sideless_buffers(ctx: Context) -> None:
+    """Report a key list whose label the paste lost, naming only buffers of a known change.
+
+    PyTorch lists keys as ``Missing key(s) in state_dict: "a", "b"``; a paste that cut the
+    label keeps ``in state_dict: "a"`` and says neither side. When every name it keeps is a
+    buffer a library release made persistent or non-persistent
+    (``knowledge/version_changes.yaml``: ``*.embeddings.position_ids``, transformers 4.31),
+    the change itself says which side holds it and the cause is that release (``version``).
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing() or ctx.unexpected():
+        return
+    lists = [m for m in SIDELESS_LIST.finditer(facts.text) if not LIST_LABEL.search(m.group(1))]
+    names = [n for m in lists for n in QUOTED_NAME.findall(m.group(2))]
+    changes = [c for n in names if (c := _known.buffer_change(n)) is not None]
+    if not names or len(changes) < len(names):
+        return
+    change = changes[0]
+    holder = "checkpoint" if change.kind == "buffer-nonpersistent" else "model"
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the key list lost its label, and its only name{'s' if len(names) > 1 else ''} "
+                f"({', '.join(names[:3])}) {'are buffers' if len(names) > 1 else 'is a buffer'} "
+                f"{change.library} {change.version} changed ({change.description}): the "
+                f"{holder} holds {'them' if len(names) > 1 else 'it'}, and the two sides are "
+                f"of {change.library} releases on either side of the change"
+            ),
+            params=names[:20],
+            evidence={"names": names[:8], "known_change": change.source, "holder": holder},
+            confidence=0.45,
+            fix_note=(
+                f"install the {change.library} release the checkpoint was saved with, or load "
+                "with strict=False: the model rebuilds these buffers"
+            ),
+        )
+    )
+
+
+SIDELESS_LIST = re.compile(r"([^\n]{0,40})\bin\s+state_dict:\s*((?:\"[\w.\-]+\"[,\s.]*)+)")
+"""PyTorch's key list (``in state_dict: "a", "b".``), with the words before it."""
+LIST_LABEL = re.compile(r"(?i:missing|unexpected)\W*\s*keys?\W*$|\bkey\(s\)\s*$")
+"""The label that says a key list's side (``Missing key(s)``, ``Unexpected key(s)``)."""
+QUOTED_NAME = re.compile(r"\"([\w.\-]+)\"")
+"""One name of a key list."""

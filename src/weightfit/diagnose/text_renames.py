@@ -1,8 +1,9 @@
 """Renames read from a text's names alone.
 
 A known library change (``LayerNorm.gamma`` → ``.weight``), one word renamed the same way
-in every name, Meta's reference Llama layout against the transformers one, and layers
-held in a ``Sequential`` by one code and not the other (``lm_head.0.weight``).
+in every name, Meta's reference Llama layout against the transformers one, layers held in
+a ``Sequential`` by one code and not the other (``lm_head.0.weight``), and LoRA names with and
+without PEFT's adapter-name segment.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import re
 
 from weightfit import knowledge
-from weightfit.diagnose._context import Context
+from weightfit.diagnose._context import Context, layer_template
 from weightfit.diagnose._facts import text_facts
 from weightfit.diagnose.text_prefix import NOTHING_MISSING
 from weightfit.findings import Finding
@@ -563,3 +564,62 @@ def _unwrapped(name: str, others: set[str]) -> str | None:
         ".".join(parts[:i] + parts[i + 1 :]) for i in range(1, len(parts) - 1) if parts[i].isdigit()
     } & others
     return found.pop() if len(found) == 1 else None
+
+
+def adapter_segment(ctx: Context) -> None:
+    """Report LoRA names with and without PEFT's adapter-name segment for the same modules.
+
+    PEFT 0.3.0 began naming every adapter: a LoRA layer's tensors are ``lora_A.default.weight``
+    in memory, where earlier releases had ``lora_A.weight``. The same modules' LoRA tensors
+    named both ways (the model's with the segment, the file's without, or the reverse) are a
+    state dict of one PEFT release loaded into a model built by another, with plain
+    ``load_state_dict`` rather than PEFT's own loading, which adds or drops the segment.
+    Read from the names alone, whichever side the text gave them, layer indices folded.
+    """
+    if not ctx.partial or ctx.mismatches():
+        return
+    names = ctx.missing() + ctx.unexpected()
+    named: dict[str, str] = {}
+    plain: dict[str, str] = {}
+    for name in names:
+        match = LORA_TENSOR.search(name)
+        if match is None:
+            continue
+        # Layer indices folded: a list cut short may show one form in the first layers only.
+        stem = layer_template(
+            f"{name[: match.start()]}.{match.group('part')}.{match.group('leaf')}"
+        )
+        (named if match.group("adapter") else plain)[stem] = name
+    both = sorted(set(named) & set(plain))
+    if not both:
+        return
+    adapters = sorted({m.group("adapter") for s in both if (m := LORA_TENSOR.search(named[s]))})
+    lora = [n for n in names if LORA_TENSOR.search(n)]
+    ctx.consume(missing=lora, unexpected=lora)
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the same modules' LoRA tensors are named with PEFT's adapter-name segment "
+                f"({named[both[0]]}) and without it ({plain[both[0]]}): PEFT 0.3.0 and later "
+                "name each adapter (.default.), earlier releases did not, so the state dict "
+                "and the model come from PEFT releases on either side of that change"
+            ),
+            params=lora[:20],
+            evidence={"adapter_names": adapters, "with": named[both[0]], "without": plain[both[0]]},
+            confidence=0.45,
+            fix_note=(
+                "install the PEFT release the project pins (its requirements), or load the "
+                "adapter with PeftModel.from_pretrained / set_peft_model_state_dict, which add "
+                "or drop the adapter name, rather than load_state_dict"
+            ),
+        )
+    )
+
+
+LORA_TENSOR = re.compile(
+    r"\.(?P<part>lora_(?:A|B|embedding_A|embedding_B|magnitude_vector))"
+    r"(?:\.(?P<adapter>(?!weight$|bias$)[A-Za-z_]\w*))?\.(?P<leaf>weight|bias)$"
+)
+"""A LoRA tensor's name: its part, the adapter name PEFT 0.3.0 added (when there), its leaf."""

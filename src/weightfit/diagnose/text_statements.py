@@ -38,6 +38,9 @@ def missing_class(ctx: Context) -> None:
         return
     if name and _other_codebase(ctx, name, module, facts.missing_class_file):
         return
+    if not name and "." not in module and _whole_model_load(facts.text):
+        ctx.add(_source_tree_module(module))
+        return
     what = _pickled_name(name, module)
     # A loader's "requires missing module 'a.b'" reads as a missing name: it is the module.
     ctx.consume(missing=[n for n in ctx.missing() if n == module])
@@ -124,6 +127,49 @@ TRAINING_OBJECT = re.compile(
     r"Meter|Recorder|Logger|Averager|Tracker|History|Args|Options|\blogger\b|\bmeters?\b"
 )
 """Class names of what a training script keeps beside the weights: metrics, logs, options."""
+
+
+WHOLE_MODEL_LOAD = re.compile(
+    r"\b\w*(?i:model|net|network)\w*\s*=\s*torch\.load\(|"
+    r"\btorch\.load\([^\n]*\)(?:\s*\[\s*['\"]\w+['\"]\s*\])?\s*\.(?:float|half|eval|cuda|to)\(|"
+    r"^\s*(?:-*>\s*\d+|>>>)\s+torch\.load\(",
+    re.M,
+)
+"""A ``torch.load`` whose result is used as the model itself (``model = torch.load(…)``,
+``torch.load(…)['model'].float()``) or looked at alone in an interactive session: code that
+means to unpickle a whole model, not to read a state dict into one."""
+
+
+def _whole_model_load(text: str) -> bool:
+    """Whether the text loads a whole pickled model and never reads a state dict into one."""
+    return WHOLE_MODEL_LOAD.search(text) is not None and "load_state_dict" not in text
+
+
+def _source_tree_module(module: str) -> Finding:
+    """A whole pickled model whose top-level module is the saving project's own source.
+
+    A model saved whole pickles references to its classes by module; a top-level module
+    (``models``, a script's file name) that no installed package provides is the saving
+    project's source tree, which the unpickler imports from ``sys.path``. Code that loads
+    the model whole and fails there runs outside that tree: an environment matter, not
+    the checkpoint's contents nor a library's release.
+    """
+    return Finding(
+        category="unknown",
+        severity="error",
+        message=(
+            f"the code loads a whole pickled model, and unpickling cannot import its top-level "
+            f"module '{module}': the saving project's own source (not an installed library), "
+            "which the unpickler imports from sys.path, so the loading script runs outside "
+            "that source tree"
+        ),
+        evidence={"module": module},
+        confidence=0.45,
+        fix_note=(
+            f"run the load from the root of the repository that defines '{module}' (or add it "
+            "to PYTHONPATH); then save model.state_dict() to load the weights without it"
+        ),
+    )
 
 
 def _script_class(name: str) -> Finding:
@@ -768,8 +814,8 @@ def files_named(ctx: Context) -> None:
     """Report a loading error about the files of a save: shards, variants, formats looked for.
 
     The pieces of a sharded save, a precision-variant file, a weights file that does not
-    exist where the loader looks, or a transformers release that looks for no safetensors
-    file at all.
+    exist where the loader looks (a TensorFlow prefix given as a bare name: the working
+    directory's matter), or a transformers release that looks for no safetensors file at all.
     """
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
@@ -783,6 +829,9 @@ def files_named(ctx: Context) -> None:
     shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
     if variant is None and facts.absent_file and _non_ascii_path(facts.text, facts.absent_file):
         _report_non_ascii_path(ctx, facts.absent_file)
+        return
+    if variant is None and _bare_prefix(facts.text, facts.absent_file):
+        ctx.add(_bare_prefix_finding(facts.absent_file))
         return
     if variant is None and facts.absent_file:
         category: Category = "partitioned"
@@ -821,6 +870,45 @@ def files_named(ctx: Context) -> None:
             confidence=0.5,
             fix_note=note,
         )
+    )
+
+
+TF_NO_MATCH = re.compile(
+    r"Failed\s+to\s+find\s+any\s+matching\s+files\s+for\s+([\w\-.]+)(?=[\s'\"]|$)"
+)
+"""TensorFlow's checkpoint reader finding no file whose name starts with the prefix it was
+given, the prefix a bare name (no directory part)."""
+
+
+def _bare_prefix(text: str, file: str) -> bool:
+    """Whether TensorFlow matched no file at all for a checkpoint prefix given as a bare name."""
+    said = TF_NO_MATCH.search(text)
+    return said is not None and said.group(1) == file
+
+
+def _bare_prefix_finding(prefix: str) -> Finding:
+    """``unknown``: a bare checkpoint prefix resolved against the working directory.
+
+    TensorFlow reads a checkpoint by its prefix (``model.ckpt`` for ``model.ckpt.index`` and
+    its ``.data-*`` pieces) and globs for it; a bare name is looked up in the directory the
+    program runs from. No file there starts with it: the files sit in another directory
+    (unpacked into the model folder, the program started elsewhere), and TensorFlow 1's early
+    releases failed on bare names even beside the files. A path matter, not a partial save.
+    """
+    return Finding(
+        category="unknown",
+        severity="error",
+        message=(
+            f"TensorFlow found no file at all starting with the checkpoint prefix {prefix}, "
+            "given as a bare name: it is looked up in the working directory, and the "
+            "checkpoint's files are elsewhere (or the release fails on a bare name)"
+        ),
+        evidence={"prefix": prefix},
+        confidence=0.45,
+        fix_note=(
+            f"give the prefix with its directory (./{prefix}, or the folder the .index and "
+            ".data files are in, then the prefix), or run from the folder that holds them"
+        ),
     )
 
 

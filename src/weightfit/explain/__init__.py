@@ -160,7 +160,7 @@ def sections(text: str | bytes) -> list[Section]:
     merged: list[Section] = []
     by_model: dict[str, Section] = {}
     for section in found:
-        _set_aside_scalars(section, facts.unshaped)
+        _set_aside_scalars(section, facts)
         if not (section.has_tensors or section.facts):
             continue
         section.text_facts = facts
@@ -172,7 +172,7 @@ def sections(text: str | bytes) -> list[Section]:
         if section.model:
             by_model[section.model] = section
     generic = _uncovered(extract.extract(cleaned, facts), merged)
-    _set_aside_scalars(generic, facts.unshaped)
+    _set_aside_scalars(generic, facts)
     if generic.has_tensors:
         merged.append(generic)
     if not merged and facts.loading_error:
@@ -188,18 +188,19 @@ def sections(text: str | bytes) -> list[Section]:
     return merged
 
 
-def _set_aside_scalars(section: Section, unshaped: list[str]) -> None:
+def _set_aside_scalars(section: Section, facts: statements.Facts) -> None:
     """Keep a 0-d tensor's mismatch (``torch.Size([])``) against a sized one as a bare name.
 
     A scalar against ``[1]`` holds the same value in another layout and stays (a layout
     rule reads it); against ``[5]`` the shape rules have no axis to reason over, and the
-    name alone still tells its role.
+    name alone still tells its role (its shapes kept in ``facts.scalar_pairs``).
     """
     for name, (have, want) in list(section.mismatched.items()):
         if (not have or not want) and max(math.prod(have), math.prod(want)) > 1:
             del section.mismatched[name]
-            if name not in unshaped:
-                unshaped.append(name)
+            facts.scalar_pairs[name] = (have, want)
+            if name not in facts.unshaped:
+                facts.unshaped.append(name)
 
 
 def _uncovered(generic: Section, parsed: list[Section]) -> Section:

@@ -1209,6 +1209,8 @@ class Facts:
             module lacks.
         absent_part: The part of a model file an engine asked for and did not find
             (``LSTM``), or ``languages`` when none of the files loaded.
+        scalar_pairs: The mismatches set aside among ``unshaped``, a 0-d tensor against a
+            sized one: ``name -> (checkpoint shape, model shape)``.
         stale_attribute: ``(class, attribute)`` of ``'Upsample' object has no attribute
             'recompute_scale_factor'`` when a known library change added that attribute.
         called_hook: Whether that attribute is a private hook a loader called on a class
@@ -1294,6 +1296,7 @@ class Facts:
     missing_class_file: str = ""
     broadcast: tuple[int, int] | None = None
     unshaped: list[str] = field(default_factory=list)
+    scalar_pairs: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = field(default_factory=dict)
     meta_device: str = ""
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
@@ -1497,6 +1500,11 @@ def facts(text: str) -> Facts:
         ),
         "",
     )
+    if not found.metadata_key:
+        # A metadata entry the code failed on, absent from the file's own printed keys.
+        found.metadata_key = next(
+            (k for k in plain if k in METADATA_ENTRIES and _printed_without(text, k)), ""
+        )
     gguf_key = GGUF_KEY_MISSING.search(text)
     if gguf_key is not None and not found.metadata_key:
         found.metadata_key = gguf_key.group(1)
@@ -1829,6 +1837,12 @@ def _held_container(text: str) -> str:
         if len(held) == 1 and len(keys) > 1:
             return str(held[0])
     return ""
+
+
+def _printed_without(text: str, key: str) -> bool:
+    """Whether the text prints a file's top-level keys (``dict_keys([...])``) without ``key``."""
+    printed = list(_printed_keys(text))
+    return bool(printed) and all(keys and key not in keys for keys in printed)
 
 
 EXCEPTION_START = re.compile(r"(?=\b[A-Z]\w*(?:Error|Exception):\s)")

@@ -122,16 +122,19 @@ class VersionChange:
             :func:`version_changes_between` never counts.
         kind: ``buffer-nonpersistent``, ``buffer-added``, ``rename``, ``prefix``, ``fused``,
             ``attribute`` (a module class gained an attribute its pickles lack), ``api``
-            (a library returns another type than a loader's call on it expects) or ``entry``
-            (a library's loader reads a bookkeeping entry its older saves lack).
+            (a library returns another type than a loader's call on it expects), ``entry``
+            (a library's loader reads a bookkeeping entry its older saves lack) or
+            ``entry-renamed`` (a library's saves hold a bookkeeping entry under a new name).
         pattern: Regular expression over tensor names in the old layout (``Class.attribute``
-            for ``attribute`` and ``api`` rows, ``package.entry`` for ``entry`` rows).
+            for ``attribute`` and ``api`` rows, ``package.entry`` for ``entry`` rows, the
+            old entry name alone for ``entry-renamed`` rows).
         models: Which models it affects.
         benign: Whether ignoring / filling the entry, or the rename alone, gives the same
             model (``False``: the library's converter also changes values).
         description: What changed.
         source: Release note, pull request or source file.
-        replacement: Old dotted token sequence to new one (renames, prefixes).
+        replacement: Old dotted token sequence to new one (renames, prefixes, renamed
+            entries).
 
     """
 
