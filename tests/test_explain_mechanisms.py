@@ -2748,6 +2748,7 @@ def test_a_mechanism_stays_silent_where_its_reason_is_absent(
         "rinongal__StyleGAN-nada__23",  # _G, _D, Gs = pickle.load(fp)
         "werner-duvaud__muzero-general__76",  # pickle.load(open(replay_buffer_path, "rb"))
         "PaddlePaddle__PaddleOCR__2809",  # paddle.load(path + '.pdparams')
+        "nmt4binaries__nmt4binaries.github.io__2",  # gensim's unpickle given a .zip download
     ],
 )
 def test_a_persistent_id_met_by_another_reader_is_no_torch_release(ident: str) -> None:

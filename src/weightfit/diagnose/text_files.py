@@ -321,13 +321,16 @@ def zip_read_as_pickle(ctx: Context) -> None:
     zip reader unpickles the archive's first bytes for its magic number without a
     ``persistent_load``, and fails with ``A load persistent id instruction was encountered``.
     A text naming a plain unpickler (``pickle.load``, ``joblib``) or another framework's
-    loader (``paddle.load``) is ``broken_file``'s: a ``torch.save`` file given to a reader of
-    other files.
+    loader (``paddle.load``), or whose traceback shows no frame of PyTorch's, is
+    ``broken_file``'s: a file given to a reader of other files (gensim's ``unpickle`` given
+    a zip archive).
     """
     facts = whole_text_facts(ctx)
     if facts is None or "persistent id" not in facts.broken_file or ctx.findings:
         return
-    if OTHER_UNPICKLER.search(facts.text):
+    if OTHER_UNPICKLER.search(facts.text) or (
+        TRACEBACK_FRAME.search(facts.text) and not TORCH_READER.search(facts.text)
+    ):
         return  # a reader that takes another kind of pickle: broken_file's
     ctx.add(
         Finding(
@@ -350,8 +353,12 @@ def zip_read_as_pickle(ctx: Context) -> None:
     )
 
 
+TRACEBACK_FRAME = re.compile(r'^\s*File "[^"]+", line \d+', re.M)
+"""A frame of a Python traceback: the text shows which code read the file."""
+TORCH_READER = re.compile(r"\btorch\.load\(|torch[/\\]serialization\.py|\btorch\.hub\b")
+"""PyTorch's own reader, called or in a frame."""
 OTHER_UNPICKLER = re.compile(
-    r"\bpickle\.loads?\(|\bUnpickler\(|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"
+    r"(?<![A-Za-z])_?pickle\.loads?\(|\bunpickle\(|\bUnpickler\(|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"
     r"|\bnp\.load\(|\bread_pickle\(",
     re.I,
 )
