@@ -8,7 +8,8 @@ are never read while writing rules; their figures are the honest ones.
 For each part (``dev``, ``heldback``) it reports:
 
 - top-1 and top-3 category accuracy (a finding is right when its category is the settled
-  one or one of ``also_acceptable``);
+  one or one of ``also_acceptable``); the top 3 include the rival causes named beside an
+  uncertain answer (:mod:`weightfit.diagnose.rivals`), counted apart too;
 - the share answered "no loading error found" (exit 2);
 - per-category results, and the commonest misses (settled against answered category);
 - a calibration table: of the top findings reported at confidence >= 0.8, in [0.5, 0.8)
@@ -25,8 +26,8 @@ a fresh process with its time and peak memory (the budget: 5 s and 200 MB each).
 The result replaces this benchmark's section of ``BENCHMARKS.md`` unless ``--no-write``.
 
 With ``--calibrate`` it measures, on the dev part only, how many top findings of each
-``text`` rule are right, and writes ``src/weightfit/knowledge/calibration.yaml`` (the caps
-of :mod:`weightfit.diagnose.calibration`).
+``text`` rule are right, and how often each kind of rival cause is, and writes
+``src/weightfit/knowledge/calibration.yaml`` (the caps of :mod:`weightfit.diagnose.calibration`).
 
 Run: ``.venv/bin/python bench/explain_real.py [--no-write] [--show-wrong] [--calibrate]``.
 """
@@ -196,6 +197,8 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
     wrong_cause = sum(
         bool(o.categories) and o.categories[0] != "unknown" and not o.top1 for o in outcomes
     )
+    with_rivals = [o for o in outcomes if o.rivals]
+    rival_right = sum(any(right for _, right in o.rivals) for o in with_rivals)
     lines = [
         f"#### {name}: {total} texts from {repos} repositories",
         "",
@@ -207,6 +210,10 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
         f"| `unknown` (a loading error no rule explains) | {percent(unknown, total, 1)} |",
         f"| a cause named, not the settled one | {percent(wrong_cause, total, 1)} |",
         f"| crashed | {percent(sum(bool(o.crashed) for o in outcomes), total)} |",
+        f"| rival causes named beside the answer | {percent(len(with_rivals), total)} |",
+        f"| ... one of them a settled cause | {percent(rival_right, len(with_rivals))} |",
+        f"| ... the answer wrong, a rival right | "
+        f"{percent(sum(not o.top1 and any(r for _, r in o.rivals) for o in with_rivals), total)} |",
         "",
         "| settled category | texts | top-1 right | top-3 right |",
         "| --- | --- | --- | --- |",
