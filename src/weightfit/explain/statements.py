@@ -1451,6 +1451,14 @@ def facts(text: str) -> Facts:
         text=text,
         absent_file=_absent_file(absent) if absent else "",
     )
+    for read in READERS:
+        read(found, text)
+    found.loading_error = found.loading_error or _failed_load(found, text)
+    return found
+
+
+def _read_names(found: Facts, text: str) -> None:
+    """What the text names: model types and class, versions, files, quantization and LoRA words."""
     types = MODEL_TYPES.search(text)
     if types is not None:
         found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
@@ -1470,6 +1478,10 @@ def facts(text: str) -> Facts:
     view = INVALID_VIEW.search(text)
     if view is not None:
         found.invalid_view = invalid_view(view)
+
+
+def _read_lookups(found: Facts, text: str) -> None:
+    """Failed lookups: ``KeyError``s and what they looked up (a container, a metadata entry)."""
     found.key_errors = list(
         dict.fromkeys(
             [m.group("quoted") or m.group("bare") for m in KEY_ERROR.finditer(text)]
@@ -1514,6 +1526,10 @@ def facts(text: str) -> Facts:
     nested = NESTED_VALUE.search(text)
     if nested is not None and not (found.container_key or found.held_container):
         found.held_container = nested.group(1) or nested.group(2)
+
+
+def _read_code(found: Facts, text: str) -> None:
+    """What the code lacks or refuses: a class, a module attribute, an argument."""
     missing_class = MISSING_CLASS.search(text)
     lacks = None
     if missing_class is not None:
@@ -1549,6 +1565,10 @@ def facts(text: str) -> Facts:
     instance = INSTANCE_CALL.search(text)
     if instance is not None:
         found.instance_call = (instance.group(1), instance.group(2))
+
+
+def _read_counts(found: Facts, text: str) -> None:
+    """Numbers a message contrasts: broadcast sizes, list counts, layers, matrix products."""
     sizes = BROADCAST.search(text)
     if sizes is not None:
         a, b = (int(n) for n in sizes.groups() if n)
@@ -1572,6 +1592,21 @@ def facts(text: str) -> Facts:
     if weights is not None:
         builds, saved = (int(n) for n in weights.groups() if n)
         found.layer_weights = (builds, saved)
+    product = MATMUL.search(text)
+    if product is not None:
+        numbers = [int(n) for n in product.groups()]
+        found.matmul = (numbers[0], numbers[1], numbers[2])
+    fed = INPUT_CHANNELS.search(text)
+    conv = CONV_INPUT.search(text)
+    if fed is not None:
+        found.input_channels = (int(fed.group(1)), int(fed.group(5)))
+    elif conv is not None and _latent_inputs(*(int(n) for n in conv.groups())):
+        found.input_channels = (int(conv.group(2)), int(conv.group(3)))
+    found.stated = _stated_quantity(text)
+
+
+def _read_unknown_names(found: Facts, text: str) -> None:
+    """A precision or an architecture the reader does not know."""
     precision = UNSUPPORTED_PRECISION.search(text)
     if precision is not None:
         found.unsupported_precision = next(g for g in precision.groups() if g).lower()
@@ -1586,17 +1621,10 @@ def facts(text: str) -> Facts:
         model_types = knowledge.model_types()
         found.unknown_architecture = next((k for k in found.key_errors if k in model_types), "")
         found.unknown_kind = "architecture" if found.unknown_architecture else ""
-    product = MATMUL.search(text)
-    if product is not None:
-        numbers = [int(n) for n in product.groups()]
-        found.matmul = (numbers[0], numbers[1], numbers[2])
-    fed = INPUT_CHANNELS.search(text)
-    conv = CONV_INPUT.search(text)
-    if fed is not None:
-        found.input_channels = (int(fed.group(1)), int(fed.group(5)))
-    elif conv is not None and _latent_inputs(*(int(n) for n in conv.groups())):
-        found.input_channels = (int(conv.group(2)), int(conv.group(3)))
-    found.stated = _stated_quantity(text)
+
+
+def _read_file_format(found: Facts, text: str) -> None:
+    """What a reader said of the file's own format: newer, broken, another kind."""
     newer = NEWER_FORMAT.search(text)
     if newer is not None:
         found.newer_format = " ".join(newer.group(0).split())
@@ -1630,6 +1658,10 @@ def facts(text: str) -> Facts:
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1) or "a parameter"
+
+
+def _read_attributes(found: Facts, text: str) -> None:
+    """Attributes an object lacks: another kind of object, another release's class."""
     lacking = [stale.groups() for stale in STALE_ATTRIBUTE.finditer(text)]
     found.module_method = next((a for c, a in lacking if _asks_dict_for_model(c, a)), "")
     found.object_for_dict = next(
@@ -1688,6 +1720,10 @@ def facts(text: str) -> Facts:
             break
         if cls in OPTION_CLASSES and LOADING_CONTEXT.search(text):
             found.stale_option = (cls, attribute)
+
+
+def _read_loader_statements(found: Facts, text: str) -> None:
+    """Loaders' own statements: short streams, spaces, Caffe blobs, Gluon names, byte counts."""
     found.short_stream = said(SHORT_STREAM, text)
     found.tensor_parallel = said(TENSOR_PARALLEL, text)
     found.older_argument = said(OLDER_ARGUMENT, text, 1)
@@ -1712,7 +1748,11 @@ def facts(text: str) -> Facts:
         found.byte_counts = (int(counts.group(1)), int(counts.group(2)))
     elif sizes is not None:
         found.byte_counts = (int(sizes.group(2)), int(sizes.group(1)))
-    found.loading_error = found.loading_error or bool(
+
+
+def _failed_load(found: Facts, text: str) -> bool:
+    """Whether the facts read say a load failed, where no loading phrase did."""
+    return bool(
         NODE_KEY_ERROR.search(text)
         or found.gluon_missing
         or found.byte_counts
@@ -1757,8 +1797,19 @@ def facts(text: str) -> Facts:
         or found.invalid_view
         or NOT_IN_FILE.search(text) is not None
     )
-    return found
 
+
+READERS = (
+    _read_names,
+    _read_lookups,
+    _read_code,
+    _read_counts,
+    _read_unknown_names,
+    _read_file_format,
+    _read_attributes,
+    _read_loader_statements,
+)
+"""The readers of :func:`facts`, in the order they run (a later one reads an earlier's)."""
 
 SETTING_KEY = re.compile(r"[a-z]+(?:_[a-z]+)+")
 """A snake_case entry a loader reads beside the weights (``policy_class``, ``model_args``)."""
