@@ -118,7 +118,10 @@ def run_case(case: Case) -> Outcome:
         return outcome
     outcome.categories = [finding.category for finding in report.findings]
     outcome.confidences = [finding.confidence for finding in report.findings]
-    outcome.rules = [RULE_OF.get(id(finding), "?") for finding in report.findings]
+    outcome.rules = [
+        "rivals" if "rival_of" in finding.evidence else RULE_OF.get(id(finding), "?")
+        for finding in report.findings
+    ]
     outcome.rivals = [
         (
             rival_key(
