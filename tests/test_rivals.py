@@ -72,4 +72,4 @@ def test_the_verdict_counts_rivals_apart_from_causes(run_cli) -> None:
     result = run_cli("explain", CORPUS / "syr-cn__SimSGT__8.txt")
     assert result.code == 1
     assert "(1 finding, 1 blocking, 1 rival cause)" in result.out.splitlines()[0]
-    assert "or version:" in result.out
+    assert "rival of wrong_variant:" in result.out

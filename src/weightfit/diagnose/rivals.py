@@ -89,7 +89,7 @@ def rivals(report: Report) -> list[Finding]:
         Finding(
             category=row.rival,
             severity=top.severity,
-            message=f"or {row.rival}: {row.why}",
+            message=f"rival of {top.category}: {row.why}",
             params=list(top.params),
             evidence={"rival_of": top.category, "read_from": basis},
             confidence=min(_earned(rival_key(top.category, row.rival, basis)), ceiling),
