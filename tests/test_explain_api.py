@@ -90,7 +90,8 @@ def test_names_without_shapes_are_not_guessed_renames() -> None:
     )
     findings = explain(text).findings
     # One word renamed in every block is the cause; no mapping is guessed from names alone.
-    assert [f.category for f in findings] == ["rename"]
+    # (Its rivals, a release's renaming or a wrapper path, follow it: it is uncertain.)
+    assert [f.category for f in findings if "rival_of" not in f.evidence] == ["rename"]
     assert findings[0].evidence["old"] == "ln" and findings[0].evidence["new"] == "norm"
     assert findings[0].fix == [] and findings[0].confidence < 0.5
 
