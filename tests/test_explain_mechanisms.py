@@ -16,8 +16,8 @@ import yaml
 
 import weightfit
 from weightfit.errors import NoLoadingErrorFound
-from weightfit.findings import Finding
 from weightfit.explain import statements
+from weightfit.findings import Finding
 
 CORPUS = Path(__file__).parent / "data" / "errors-real"
 
