@@ -255,6 +255,38 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "unsupported_precision": [
         ("SYSTRAN__faster-whisper__14", "dtype_variant", {"precision": "float16"}),
         ("kijai__ComfyUI-WanVideoWrapper__498", "dtype_variant", {"precision": "fp8"}),
+        # PyTorch's ``.numpy()`` on bfloat16 weights, which NumPy has no type for.
+        ("AI-Hypercomputer__maxtext__3347", "dtype_variant", {"precision": "bfloat16"}),
+        ("leejet__stable-diffusion.cpp__55", "dtype_variant", {"precision": "bfloat16"}),
+        ("maziyarpanahi__openmed__57", "dtype_variant", {"precision": "bfloat16"}),
+        # A runtime gating a precision on the GPU's compute capability.
+        ("canopyai__Orpheus-TTS__44", "dtype_variant", {"precision": "bfloat16"}),
+        ("1038lab__ComfyUI-QwenVL__28", "dtype_variant", {"precision": "fp8"}),
+        # CTranslate2 refusing a compute type it cannot run on the device.
+        ("meizhong986__WhisperJAV__113", "dtype_variant", {"precision": "int8_float16"}),
+    ],
+    # A GGML reader calling a plain float type an unsupported quantization type.
+    "float_ggml_type": [
+        ("paiml__aprender__1919", "dtype_variant", {"dtype": "BF16"}),
+        ("paiml__aprender__2077", "dtype_variant", {"dtype": "F16"}),
+    ],
+    # PaddlePaddle's float kernels given int8-stored weights: a quantized save.
+    "int8_weights": [
+        ("PaddlePaddle__models__2709", "quantization", {}),
+        ("PaddlePaddle__models__3346", "quantization", {}),
+    ],
+    # A runtime's --quantization choices lacking the model's format: another release.
+    "quantization_choice": [
+        ("dphnAI__sonar__619", "version", {"method": "exl2"}),
+    ],
+    # A quantization library's package missing where the loader reads its version.
+    "quantization_package": [
+        ("xorbitsai__inference__1769", "quantization", {"package": "auto-gptq"}),
+    ],
+    # Quantized-model loaders finding no file of the name they read (AutoGPTQ, the webui).
+    "quantized_no_file": [
+        ("AutoGPTQ__AutoGPTQ__526", "partitioned", {}),
+        ("xNul__chat-llama-discord-bot__10", "partitioned", {}),
     ],
     # Keras 3's ``Layer expects 9 weight(s). Received 15 saved weight(s)``.
     "keras3_layer_weights": [
@@ -310,6 +342,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "broken_file": [
         ("SYSTRAN__faster-whisper__302", "partitioned", {}),
         ("Acly__krita-ai-diffusion__292", "partitioned", {}),
+        # llama.cpp's tensor data past the end of the file: a cut or replaced download.
+        ("augmentedmike__miniclaw-os__495", "partitioned", {}),
     ],
     # k/v projections with a whole factor fewer rows, queries unchanged.
     # An unpickler's first byte that is a control character: a binary file of another
@@ -1611,6 +1645,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     # A loader refusing without a reason a file whose name gives its quantization format.
     "quantized_file_refused": [
         ("mcmonkeyprojects__SwarmUI__757", "quantization", {"tag": "bnb"}),
+        # An 8-bit float's tag glued to the name: a precision the loader lacks.
+        ("leejet__stable-diffusion.cpp__329", "dtype_variant", {"tag": "fp8"}),
     ],
     # A component model absent from the folder a loader gathered a pack's models from.
     "absent_component": [
@@ -2697,6 +2733,34 @@ NOT_FIRING = [
     (
         "quantized_file_refused",
         "[Warning] Tried 1 backends but none were able to load model 'llama-3-8b.Q4_K_M.gguf'\n",
+    ),
+    # A quantized GGML type refused: the quantization rules' matter, no float file.
+    (
+        "float_ggml_type",
+        "error: Operation 'get_tensor_f32' not supported: Unsupported quantization type: 12\n",
+    ),
+    # Two float types against each other: no int8 storage.
+    (
+        "int8_weights",
+        "Expected input_data_type == filter_data_type, but received input_data_type:5 != "
+        "filter_data_type:6\nError while loading model\n",
+    ),
+    # A typo refused by the option: no quantization format.
+    (
+        "quantization_choice",
+        "vllm serve: error: argument --quantization/-q: invalid choice: 'none4' "
+        "(choose from 'awq', 'gptq', None)\n",
+    ),
+    # A package missing that is no quantization library.
+    (
+        "quantization_package",
+        "failed to load model: no package metadata was found for flash-attn\n",
+    ),
+    # A bf16 file's tag: such files are named so and load; no precision refused.
+    (
+        "quantized_file_refused",
+        "[Warning] Tried 1 backends but none were able to load model "
+        "'hunyuan_video_vae_bf16.safetensors'\n",
     ),
     # The program and its parameters both given.
     (

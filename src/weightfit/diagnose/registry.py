@@ -680,6 +680,34 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "float_ggml_type",
+        text_runtimes.float_ggml_type,
+        ("dtype_variant",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "int8_weights",
+        text_runtimes.int8_weights,
+        ("quantization",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "quantization_choice",
+        text_runtimes.quantization_choice,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "quantization_package",
+        text_runtimes.quantization_package,
+        ("quantization",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "te_extra_state",
         text_training.te_extra_state,
         ("extra_state",),
@@ -1133,7 +1161,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "quantized_file_refused",
         text_runtimes.quantized_file_refused,
-        ("quantization",),
+        ("quantization", "dtype_variant"),
         after=("lora_reshape", "refused_globals"),
         profiles=TEXT,
     ),

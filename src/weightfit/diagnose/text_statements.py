@@ -790,7 +790,11 @@ NO_WEIGHTS_FILE = re.compile(
     # Quantized-model loaders finding no weights in the folder they were given (optimum-quanto,
     # compressed-tensors, HQQ).
     r"No\s+safetensors?\s+weights\s+found\s+in|Could\s+not\s+locate\s+safetensors\s+weight|"
-    r"\bWeight\s+file\s+missing\b",
+    r"\bWeight\s+file\s+missing\b|"
+    # AutoGPTQ's ``from_quantized`` finding no file of the one base name it reads, and
+    # text-generation-webui's GPTQ loader finding no single quantized file.
+    r"Please\s+specify\s+the\s+argument\s+model_basename|"
+    r"Could\s+not\s+find\s+the\s+quantized\s+model\s+in\s+\.pt\s+or\s+\.safetensors",
     re.I,
 )
 """A loader that found no single weights file in a folder: sharded pieces it does not read,

@@ -133,6 +133,10 @@ LOADING_ERROR = re.compile(
     # TensorFlow's checkpoint reader failing to open what it was given as a checkpoint.
     r"use\s+a\s+different\s+restore\s+operator|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
+    # Quantized-model loaders finding no file of the name they read (AutoGPTQ,
+    # text-generation-webui's GPTQ loader).
+    r"Please\s+specify\s+the\s+argument\s+model_basename|"
+    r"Could\s+not\s+find\s+the\s+quantized\s+model\s+in|"
     r"Unable\s+to\s+load\s+weights|Layer\s+count\s+mismatch|Unable\s+to\s+open\s+file|"
     r"model\s+load(?:ing)?\s+(?:error|failed)|not\s+(?:forwards?\s+|backwards?\s+)?compatible\s+with|"
     r"Weight\s+count\s+mismatch|(?:incompatible|invalid)\s+(?:[\w-]+\s+){0,3}model\b|"
@@ -179,6 +183,15 @@ LOADING_ERROR = re.compile(
     r"(?:unexpected|invalid|unsupported)\s+weights?\s+(?:specification|file|path)\b|"
     # A loader asserting a component is among the models it gathered from a folder.
     r"assert\s+['\"]\w+['\"]\s+in\s+(?:self\.)?\w*models?\b(?!\s*\()|"
+    # PaddlePaddle's operators refusing int8 weights beside float inputs (a quantized save
+    # for an int8 engine run by float kernels).
+    r"input_data_type:\d+\s*!=\s*filter_data_type:\d+|"
+    r"must\s+be\s+the\s+same\.\s+Get\s+\(\w+\)\s*!=\s*\(u?int8_t\)|"
+    # A runtime's quantization option refusing the model's format; a quantization
+    # library's package missing where a loader reads its version.
+    r"argument\s+(?:--quantization\S*|-q\b\S*):\s+invalid\s+choice|"
+    r"no\s+package\s+metadata\s+was\s+found\s+for\s+['\"`]?(?:auto-gptq|autoawq|gptqmodel|"
+    r"bitsandbytes|hqq|eetq|aqlm|compressed-tensors|optimum-quanto|llmcompressor)\b|"
     # TensorFlow Lite's check in a quantize or dequantize kernel, preparing the model.
     r"\b(?:de)?quantiz\w*\.(?:cc|cpp|c):\d+\s[^\n]{0,300}?->type\b[^\n]{0,300}?was\s+not\s+true",
     re.I,
@@ -432,13 +445,23 @@ says ``Layer expects 9 weight(s). Received 15 saved weight(s)``, and for a ``.ke
 UNSUPPORTED_PRECISION = re.compile(
     r"\b(float16|bfloat16|half|fp16|bf16|fp8\w*|float8\w*)\b[^\n]{0,80}?\bnot\s+(?:be\s+)?supported|"
     r"\b(?:not|n't)\s+support\s+(?:\w+\s+){0,2}(float16|bfloat16|fp16|bf16|fp8\w*)\b|"
-    r"data\s+type\s+'(bfloat16|float8\w*)'\s+not\s+understood",
+    r"data\s+type\s+'(bfloat16|float8\w*)'\s+not\s+understood|"
+    # PyTorch converting a tensor to NumPy, which has no bfloat16 or float8 type.
+    r"Got\s+unsupported\s+ScalarType\s+(BFloat16|Float8\w*)|"
+    # A runtime gating a precision on the GPU's compute capability (vLLM, ComfyUI nodes).
+    r"\b(bfloat16|bf16|fp8|float8\w*)\b[^\n]{0,40}?(?:\bonly\s+supported\s+on|\brequires?)\s+"
+    r"(?:a\s+)?(?:GPUs?|devices?|hardware)\s+with\s+compute\s+capability|"
+    # CTranslate2 refusing a compute type the device or backend cannot run.
+    r"Requested\s+(\w+)\s+compute\s+type",
     re.I,
 )
 """A loader or device refusing a precision (``Requested float16 compute type, but the
 target device or backend do not support efficient float16 computation``, ``fp8 scaled is
 not supported by this node``; NumPy, which has no bfloat16, reading such weights: ``data
-type 'bfloat16' not understood``): the weights' or the requested dtype, not their values."""
+type 'bfloat16' not understood``, or PyTorch's ``.numpy()`` on them: ``Got unsupported
+ScalarType BFloat16``; vLLM's ``Bfloat16 is only supported on GPUs with compute capability of
+at least 8.0``; CTranslate2's ``Requested int8_float16 compute type``, which it raises only on
+a type the device cannot run): the weights' or the requested dtype, not their values."""
 ARCHITECTURE_SAID = re.compile(
     r"(?:network|model)\s+\w+\s+has\s+(?:fewer|more)\s+layers|"
     r"please\s+ensure\s+that\s+the\s+architectures\s+match",
@@ -578,7 +601,9 @@ BROKEN_FILE = re.compile(
     r"Failed\s+to\s+interpret\s+file\s+['\"][^'\"\n]*\.np[yz]['\"]\s+as\s+a\s+pickle|"
     r"unknown\s+format\s+\S+\.(?:safetensors|ckpt|pth?|bin|gguf)\b|"
     + MAGIC_CHARACTERS.pattern
-    + r"|invalid\s+(?:file\s+)?magic\b(?!\s+number)|"
+    + r"|invalid\s+(?:file\s+|[A-Z][A-Z0-9]{2,}\s+)?magic\b(?!\s+number)|"
+    # llama.cpp finding a tensor's data past the end of the file (a cut or replaced download).
+    r"data\s+(?:is\s+)?not\s+within\s+(?:the\s+)?file\s+bounds|"
     # gguf-py's reader: ``GGUF magic invalid`` (its first four bytes are not ``GGUF``).
     r"\b[A-Z][A-Z0-9]+\s+magic\s+invalid\b|"
     r"(?i:(?:SHA\d*|MD5|checksum|hash)\b[^\n]{0,40}(?:does\s+not|doesn't|did\s+not)\s+(?:not\s+)?match|"
