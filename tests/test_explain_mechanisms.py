@@ -1718,6 +1718,49 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"entry": "hparams", "renamed_to": "hyper_parameters"},
         ),
     ],
+    # TensorFlow Lite without version 1 of an operator it has had from its first release:
+    # not a newer model, an op the application's resolver never registered.
+    "unregistered_first_op": [
+        ("tensorflow__tflite-micro__1157", "unknown", {"operator": "RESHAPE", "version": 1}),
+    ],
+    # load_state_dict handed a string: the file's path where the dict read from it belongs.
+    "path_for_state_dict": [("NeuralNotW0rk__LoRAW__9", "unknown", {"given": "str"})],
+    # A safetensors reader failing on a file the text calls the project's old `.pth`: the
+    # code moved to another format since that file was written.
+    "older_format_file": [
+        ("esa__AnomalyMatch__13", "version", {"file": ".pth", "called_older": True}),
+    ],
+    # fastText's binary model reader given the word vectors as text (.vec).
+    "fasttext_vectors": [("salestock__fastText.py__126", "unrelated", {"file": "file.vec"})],
+    # Every differing parameter with one extra leading axis of one length: a batch of models.
+    "batched_copies": [
+        (
+            "cornellius-gp__gpytorch__1046",
+            "wrong_variant",
+            {"batch": 100, "batched_side": "checkpoint"},
+        ),
+    ],
+    # A shape mismatch whose shapes the paste lost, read by the role of its name and class: a
+    # Gaussian process hyperparameter (built otherwise), an image-feature projection's input
+    # (another encoder width).
+    "unshaped_roles": [
+        (
+            "cornellius-gp__gpytorch__677",
+            "wrong_variant",
+            {"names": ["covar_module.base_kernel.raw_lengthscale"]},
+        ),
+        ("yvann-ba__ComfyUI_Yvann-Nodes__7", "encoder_swap", {"names": ["proj_in.weight"]}),
+    ],
+    # MLX's sorted listing, every name inside layers' attention: the layers are there, their
+    # attention is of another release.
+    "sorted_attention_parts": [
+        ("jundot__omlx__1927", "version", {"parts": ["indexer.k_norm"], "side": "model"}),
+        (
+            "Blaizzy__mlx-vlm__1416",
+            "version",
+            {"parts": ["k_norm", "k_proj", "v_proj"], "side": "checkpoint"},
+        ),
+    ],
 }
 
 
@@ -1759,6 +1802,8 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "alibaba__MNN__1477",  # PyMNNInterpreter_new: NetInstance::createFromFile failed
         "dongyh20__Chain-of-Spot__2",  # LLaVA's builder: Unknown vision tower: /share/...
         "kijai__ComfyUI-WanVideoWrapper__463",  # ... does not contain a valid vision model.
+        # "a full list of "Missing & Unexpected key(s)"": both sides announced, none named
+        "vpulab__Semantic-Aware-Scene-Recognition__10",
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
@@ -2907,3 +2952,51 @@ def test_a_prefix_with_its_directory_matching_no_file_is_no_working_directory_ma
         "files for /data/models/resnet/model.ckpt-1000\n"
     )
     assert all(f.evidence.get("prefix") is None for f in weightfit.explain(text).findings)
+
+
+def test_a_later_version_of_a_tflite_operator_is_still_a_newer_model() -> None:
+    text = "Didn't find op for builtin opcode 'CONV_2D' version '6'\n"
+    assert weightfit.explain(text).findings[0].category == "version"
+
+
+def test_a_newer_tflite_operator_at_version_one_is_still_a_newer_model() -> None:
+    """GELU came years after TensorFlow Lite's first release: a runtime may predate it."""
+    text = "Didn't find op for builtin opcode 'GELU' version '1'\n"
+    assert weightfit.explain(text).findings[0].category == "version"
+
+
+def test_a_pth_given_to_safetensors_without_old_is_another_kind_of_file() -> None:
+    text = (
+        "Loading model.pth fails: SafetensorError: Error while deserializing header: "
+        "header too large\n"
+    )
+    assert weightfit.explain(text).findings[0].category == "unrelated"
+
+
+def test_one_leading_axis_on_some_parameters_only_is_no_batch_of_models() -> None:
+    text = (
+        "RuntimeError: Error(s) in loading state_dict for Net:\n"
+        "\tsize mismatch for conv.weight: copying a param with shape torch.Size([4, 64, 3, 3]) "
+        "from checkpoint, the shape in current model is torch.Size([64, 3, 3]).\n"
+        "\tsize mismatch for fc.weight: copying a param with shape torch.Size([10, 512]) from "
+        "checkpoint, the shape in current model is torch.Size([20, 512]).\n"
+    )
+    assert all("batched_side" not in f.evidence for f in weightfit.explain(text).findings)
+
+
+def test_a_whole_layer_missing_in_mlx_sorted_listing_is_no_attention_part() -> None:
+    """A layer absent lists its norm first: another depth, not attention of another release."""
+    text = (
+        "ValueError: Missing 24 parameters:\n"
+        "model.layers.28.input_layernorm.weight,\nmodel.layers.28.mlp.down_proj.weight,\n"
+        "model.layers.28.self_attn.k_proj.weight,\nmodel.layers.29.input_layernorm.weight.\n"
+    )
+    assert all("parts" not in f.evidence for f in weightfit.explain(text).findings)
+
+
+def test_a_size_mismatch_on_proj_in_of_a_unet_is_no_encoder_swap() -> None:
+    text = (
+        "Error(s) in loading state_dict for UNet2DConditionModel: "
+        "size mismatch for proj_in.weight\n"
+    )
+    assert all(f.category != "encoder_swap" for f in weightfit.explain(text).findings[:1])

@@ -320,6 +320,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "batched_copies",
+        text_variants.batched_copies,
+        ("wrong_variant",),
+        after=("replicated_state",),
+        profiles=TEXT,
+    ),
+    Rule(
         "agent_spaces",
         text_config.agent_spaces,
         ("version",),
@@ -561,6 +568,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "sorted_attention_parts",
+        structure.sorted_attention_parts,
+        ("version",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "extra_layers",
         structure.extra_layers,
         ("wrong_variant", "partitioned"),
@@ -745,7 +759,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "object_kind",
         text_statements.object_kind,
-        ("prefix", "unrelated"),
+        ("prefix", "unknown", "unrelated"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
@@ -815,7 +829,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "newer_format",
         text_files.newer_format,
-        ("version",),
+        ("version", "unknown"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
@@ -871,7 +885,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "broken_file",
         text_files.broken_file,
-        ("partitioned", "unrelated"),
+        ("partitioned", "unrelated", "version"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
@@ -983,7 +997,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unshaped_names",
         text_names.unshaped_names,
-        ("pos_embed_resize", "vocab_resize", "num_classes", "wrong_variant"),
+        ("pos_embed_resize", "vocab_resize", "num_classes", "wrong_variant", "encoder_swap"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),
@@ -1143,7 +1157,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unreadable_header",
         text_messages.unreadable_header,
-        ("partitioned", "unrelated"),
+        ("partitioned", "unrelated", "version"),
         profiles=frozenset({"text"}),
     ),
     Rule(

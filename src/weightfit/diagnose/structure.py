@@ -13,6 +13,11 @@
   ``module_list.N.Conv2d``, every attention's ``q``/``k``/``v``): one kind of layer built or
   named otherwise throughout, as another code version does, the rest of each block loaded
   (``version``);
+- ``sorted_attention_parts``: MLX's sorted listing of a transformer layer's names beginning
+  inside its attention (``layers.11.self_attn.indexer.k_norm``): the layer's norms and MLP,
+  which sort before ``self_attn``, are there, so the layers exist on both sides and only
+  parts of attention differ, as the runtime's model code of another release builds them
+  (``version``), not another depth;
 - ``upsampler_stages``: every name one side lacks sits in an upsampling module (ESRGAN's
   ``upconv2`` only in a super-resolution text, or a file's tensor a converter's line copies
   into one; a U-Net decoder's ``upconv1`` … ``upconv4`` is no scale): a
@@ -59,6 +64,58 @@ resizes its input)."""
 COPIED_INTO = re.compile(r"\w+\[\s*['\"]([\w.]+)['\"]\s*\]\s*=\s*\w+\[\s*['\"]([\w.]+)['\"]\s*\]")
 """A converter's line copying a file's tensor into a model's name
 (``crt_net['upconv2.weight'] = pretrained_net['model.6.weight']``): the model's, the file's."""
+
+MLX_LISTING = re.compile(r"\b(?:Missing|Received)\s+\d+\s+parameters\b")
+"""``mlx.nn.Module.load_weights``' strict check: ``Missing 285 parameters:`` and ``Received
+140 parameters not in model:``, each list printed sorted by name."""
+LAYER_ATTENTION = re.compile(r"(?:^|\.)layers\.\d+\.self_attn\.")
+"""A path into a transformer layer's attention in the names MLX's models share with
+transformers (``model.layers.11.self_attn.k_proj``); the layer's other modules
+(``input_layernorm``, ``mlp``, ``post_attention_layernorm``) all sort before ``self_attn``."""
+
+
+def sorted_attention_parts(ctx: Context) -> None:
+    """Report MLX's sorted names of one side all inside layers' attention: not another depth.
+
+    A layer absent from one side would list its names from its first in name order, a norm
+    or the MLP; a sorted list whose every name is past them, inside ``self_attn``, shows the
+    layers are there and one part of their attention differs: a module the runtime's model
+    code adds or drops (a new indexer, shared keys and values) that the checkpoint's release
+    of the architecture does not have.
+    """
+    facts = whole_text_facts(ctx)
+    missing, unexpected = ctx.missing(), ctx.unexpected()
+    if facts is None or ctx.findings or ctx.mismatches() or bool(missing) == bool(unexpected):
+        return
+    if not MLX_LISTING.search(facts.text):
+        return
+    names = missing or unexpected
+    if not all(LAYER_ATTENTION.search(n) for n in names):
+        return
+    holder, lacks = ("model", "checkpoint") if missing else ("checkpoint", "model")
+    parts = sorted({n.split(".self_attn.", 1)[1].rsplit(".", 1)[0] for n in names})
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"MLX lists the names sorted, and every one the {lacks} lacks is inside a "
+                f"layer's attention ({', '.join(parts[:4])}): the layers' norms and MLP, "
+                f"listed first if a layer were absent, are there, so the {holder}'s attention "
+                f"has parts the {lacks}'s release of the architecture does not"
+            ),
+            params=names,
+            evidence={"parts": parts[:8], "side": holder},
+            confidence=0.45,
+            fix_note=(
+                "use the runtime release that supports this checkpoint's release of the "
+                "architecture (upgrade mlx-lm / mlx-vlm, or install from main), or the "
+                "checkpoint converted for the installed one"
+            ),
+        )
+    )
+    ctx.consume(missing=missing, unexpected=unexpected)
+
 
 LEAVES = frozenset({"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
 """Parameter leaves every model shares; they say nothing about which model it is."""

@@ -2,7 +2,9 @@
 
 - ``newer_format``: a reader meeting a file written by another version of its format
   (PyTorch's zip format, a TensorRT engine, an ONNX IR version, a GGML container, Keras 3 on
-  a SavedModel, a Python 2 pickle …) → ``version``;
+  a SavedModel, a Python 2 pickle …) → ``version``; version 1 of an operator TensorFlow
+  Lite has had from its first release is no newer model but one the app's op resolver never
+  registered → ``unknown``;
 - ``caffe_blobs``: a Caffe layer built with another number of parameter blobs than the file's
   (``wrong_variant``);
 - ``kaldi_tokens``: Kaldi's reader meeting another tag than its layout's next one: another
@@ -11,7 +13,8 @@
   (``A load persistent id instruction was encountered``) → ``version``;
 - ``broken_file``: a file that is not whole (an LFS pointer, a page saved in its place, a
   cut download → ``partitioned``) or is another kind of file (another format's magic, a
-  pickle where a reader takes its own format → ``unrelated``).
+  pickle where a reader takes its own format → ``unrelated``; a file the text calls the
+  project's old one of that other format → ``version``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
-from weightfit.diagnose.text_messages import other_format_finding
+from weightfit.diagnose.text_messages import called_older, other_format_finding
 from weightfit.findings import Finding
 
 
@@ -35,6 +38,10 @@ def newer_format(ctx: Context) -> None:
         return  # the "version" read is no version (another file's bytes): broken_file's
     if any(int(n) >= IMPLAUSIBLE_VERSION for n in re.findall(r"\d+", facts.newer_format)):
         return  # bytes of some other file read as a version: no release wrote that
+    first_op = TFLITE_FIRST_VERSION.search(facts.newer_format)
+    if first_op is not None and first_op.group(1) in TFLITE_FIRST_BUILTINS:
+        ctx.add(_unregistered_op(first_op.group(1)))
+        return
     why, since, fix = FORMAT_VERSIONS[facts.newer_reader]
     ctx.add(
         Finding(
@@ -121,6 +128,68 @@ def caffe_blobs(ctx: Context) -> None:
 
 KALDI_OBJECT_TAG = re.compile(r"Nnet\d?|AmNnet\w*|TransitionModel|Topology|DiagGmm|FullGmm")
 """Tags that open a whole Kaldi model or network, not a field of one of its components."""
+
+
+TFLITE_FIRST_VERSION = re.compile(r"builtin\s+opcode\s+'(\w+)'\s+version\s+'1'")
+"""TensorFlow Lite's op resolver lacking version 1, the first, of a builtin operator."""
+TFLITE_FIRST_BUILTINS = frozenset(
+    # BuiltinOperator values 0-28 of tensorflow/lite/schema/schema.fbs, the operators of the
+    # first TensorFlow Lite releases (TensorFlow 1.5+): every runtime since has a version 1
+    # kernel for each, so one missing is not registered, never newer than the runtime.
+    {
+        "ADD",
+        "AVERAGE_POOL_2D",
+        "CONCATENATION",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "EMBEDDING_LOOKUP",
+        "FULLY_CONNECTED",
+        "HASHTABLE_LOOKUP",
+        "L2_NORMALIZATION",
+        "L2_POOL_2D",
+        "LOCAL_RESPONSE_NORMALIZATION",
+        "LOGISTIC",
+        "LSH_PROJECTION",
+        "LSTM",
+        "MAX_POOL_2D",
+        "MUL",
+        "RELU",
+        "RELU_N1_TO_1",
+        "RELU6",
+        "RESHAPE",
+        "RESIZE_BILINEAR",
+        "RNN",
+        "SOFTMAX",
+        "SPACE_TO_DEPTH",
+        "SVDF",
+        "TANH",
+    }
+)
+
+
+def _unregistered_op(op: str) -> Finding:
+    """``unknown``: a first-release TensorFlow Lite operator the op resolver never registered.
+
+    The message asks whether the model is newer than the runtime, but version 1 of an
+    operator every release implements is older than any runtime: the application's resolver
+    (TensorFlow Lite Micro's ``MicroMutableOpResolver``, a selective build) was not given it.
+    """
+    return Finding(
+        category="unknown",
+        severity="error",
+        message=(
+            f"TensorFlow Lite found no kernel for {op} version 1, the first version of an "
+            "operator every TensorFlow Lite release implements: the model is not newer than "
+            "the runtime, the op resolver the application builds does not register the "
+            "operator (TensorFlow Lite Micro's MicroMutableOpResolver, a selective build)"
+        ),
+        evidence={"operator": op, "version": 1},
+        confidence=0.45,
+        fix_note=(
+            f"register {op} in the op resolver (MicroMutableOpResolver: its Add call, and a "
+            "template count that covers every op the model uses), or build with all builtin ops"
+        ),
+    )
 
 
 IMPLAUSIBLE_VERSION = 1_000_000
@@ -375,7 +444,8 @@ def broken_file(ctx: Context) -> None:
     if TF_PIECE.search(facts.text) and re.search(r"magic", said, re.I):
         return  # a piece of a TensorFlow checkpoint read whole: the files' reading
     if facts.other_format:
-        ctx.add(other_format_finding(said, facts.other_format))
+        older = called_older(facts.text, facts.other_format)
+        ctx.add(other_format_finding(said, facts.other_format, older=older))
         return
     if TORCHSCRIPT_ONLY.search(said):
         ctx.add(_plain_checkpoint_for_torchscript(said))

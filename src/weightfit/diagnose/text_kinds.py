@@ -7,7 +7,7 @@ the first thing that layout always has. Every finding here is ``unrelated``:
 - ``exporter_fields``: a loader specific to one model type or format missing what its own
   exporter always writes (sherpa-onnx's ONNX metadata, fairseq's training state, LightGBM's
   text model given a JSON dump or a pickle, a Kaldi reader meeting a token where its layout
-  has a number);
+  has a number, fastText's binary reader given the ``.vec`` word vectors);
 - ``unconverted_repo``: transformers.js, which reads only ONNX exports, given a repository
   without the default one;
 - ``named_kind``: a file named for another role than the loader's (a GAN's discriminator
@@ -76,6 +76,13 @@ KALDI_INTEGER = re.compile(
 )
 """Kaldi's binary reader: an integer is written as its size byte (``4``) then its bytes; the
 byte met instead is printed first."""
+FASTTEXT_VECTORS = re.compile(
+    r"(?:fast_?text\w*\.load_model\(\s*['\"]|fastText:\s+Cannot\s+load\s+)"
+    r"([^\s'\"()]+\.(?:vec|txt))(?![\w.])",
+    re.I,
+)
+"""fastText's ``load_model`` given a ``.vec`` or ``.txt`` file: the word vectors in text form
+(one word and its numbers a line, written beside the binary ``.bin`` model), not a model."""
 KALDI_TOKEN_START = ord("<")
 """The first byte of a Kaldi token (``<Nnet>``, ``<TransitionModel>``)."""
 
@@ -98,6 +105,7 @@ def exporter_fields(ctx: Context) -> None:
         or _fairseq_state(text, facts.key_errors)
         or _lightgbm_file(LIGHTGBM_SUBMODEL.search(text))
         or _kaldi_token(KALDI_INTEGER.search(text))
+        or _fasttext_vectors(FASTTEXT_VECTORS.search(text))
     )
     if finding is not None:
         ctx.add(finding)
@@ -171,6 +179,21 @@ def _lightgbm_file(said: re.Match[str] | None) -> Finding | None:
         {"file": file, "library": "lightgbm"},
         "save the booster with save_model() (its text format) and load that file"
         + ("" if dump else ", or read the pickle back with pickle or joblib"),
+    )
+
+
+def _fasttext_vectors(said: re.Match[str] | None) -> Finding | None:
+    """The fastText binary model reader given the text file of word vectors."""
+    if said is None:
+        return None
+    file = said.group(1)
+    return _unrelated(
+        f"fastText's load_model reads the binary model (.bin: magic number, arguments, "
+        f"dictionary, matrices) and was given {file}, the word vectors as text that training "
+        "writes beside it: another kind of file, which it cannot read as a model",
+        {"file": file, "library": "fasttext"},
+        "load the .bin model with fasttext.load_model, or read the .vec vectors as text "
+        "(gensim's KeyedVectors.load_word2vec_format)",
     )
 
 
@@ -461,13 +484,20 @@ def factorized_embedding(ctx: Context) -> None:
 def another_kind_said(text: str) -> bool:
     """Whether a text holds a loader's refusal these rules read: a loading error by itself.
 
-    sherpa-onnx's missing metadata, a Kaldi reader's integer, LightGBM's first line,
+    sherpa-onnx's missing metadata, a Kaldi reader's integer, LightGBM's first line, fastText
+    given its text vectors,
     transformers.js' missing ONNX file, a checkpoint reader's result that failed to unpack.
     """
     return (
         any(
             phrase.search(text)
-            for phrase in (ABSENT_METADATA, KALDI_INTEGER, LIGHTGBM_SUBMODEL, ONNX_FILE_ABSENT)
+            for phrase in (
+                ABSENT_METADATA,
+                KALDI_INTEGER,
+                LIGHTGBM_SUBMODEL,
+                ONNX_FILE_ABSENT,
+                FASTTEXT_VECTORS,
+            )
         )
         or unpacked_load_failure(text) is not None
     )

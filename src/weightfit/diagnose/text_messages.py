@@ -139,12 +139,15 @@ def unreadable_header(ctx: Context) -> None:
     """Report a safetensors header that cannot be read.
 
     ``partitioned`` (an incomplete download), or ``unrelated`` when the file given is of
-    another format (a ``.pth`` opened as safetensors).
+    another format (a ``.pth`` opened as safetensors), ``version`` when the text calls that
+    file the project's old one (its code has moved to safetensors since).
     """
     for fact in _facts(ctx, UnreadableHeader):
         reason, cause = fact.reason, fact.cause
         if fact.other_format:
-            ctx.add(other_format_finding(reason, fact.other_format))
+            facts = text_facts(ctx)
+            older = facts is not None and called_older(facts.text, fact.other_format)
+            ctx.add(other_format_finding(reason, fact.other_format, older=older))
             continue
         ctx.add(
             Finding(
@@ -162,11 +165,39 @@ def unreadable_header(ctx: Context) -> None:
         )
 
 
-def other_format_finding(said: str, file: str) -> Finding:
+OLDER_FILE = re.compile(r"\b(?:old|older|legacy|previous|earlier|pre-?\w+)\s+[`'\"]?$", re.I)
+"""Words calling a file the project's old one, just before its name (``an old `.pth` model``)."""
+
+
+def called_older(text: str, file: str) -> bool:
+    """Whether the text calls the file of another format an old or legacy one of the project."""
+    return any(
+        OLDER_FILE.search(text[max(m.start() - 24, 0) : m.start()])
+        for m in re.finditer(re.escape(file), text)
+    )
+
+
+def other_format_finding(said: str, file: str, *, older: bool = False) -> Finding:
     """``unrelated``: a file of another format (a ``.pth``) given to another format's reader.
 
-    A safetensors reader, or a runtime checking its own format's magic number (GGML).
+    A safetensors reader, or a runtime checking its own format's magic number (GGML). When
+    the text calls that file an old or legacy one (``loading an old `.pth` model``), the
+    project's code moved to the reader's format since the file was written: ``version``.
     """
+    if older:
+        return Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"the reader cannot read the file's header ({said}) and the file given is an "
+                f"older {file} of the project: its code now reads another format than the one "
+                "its earlier releases wrote"
+            ),
+            evidence={"error": said, "file": file, "called_older": True},
+            confidence=0.5,
+            fix_note=f"load {file} with the release that wrote it, or convert it to the format "
+            "the code reads now (weightfit inspect shows what it holds)",
+        )
     return Finding(
         category="unrelated",
         severity="error",

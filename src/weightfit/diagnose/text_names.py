@@ -124,7 +124,11 @@ def unshaped_names(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or not facts.unshaped or ctx.findings:
         return
-    read = [(n, found) for n in facts.unshaped if (found := _unshaped_role(n)) is not None]
+    read = [
+        (n, found)
+        for n in facts.unshaped
+        if (found := _unshaped_role(n, facts.model_class)) is not None
+    ]
     if not read:
         return
     (role, why), _ = Counter(found for _, found in read).most_common(1)[0]
@@ -142,9 +146,34 @@ def unshaped_names(ctx: Context) -> None:
     )
 
 
-def _unshaped_role(name: str) -> tuple[Category, str] | None:
+FEEDER_INPUT = re.compile(r"^(?:proj_in|proj)\.weight$")
+"""The input projection of a module whose whole job is to project an encoder's features
+(IP-Adapter's ``Resampler.proj_in``, ``ImageProjModel.proj``): it reads the encoder's width."""
+FEEDER_CLASS = re.compile(r"(?:image|img|vision|clip)_?proj\w*|resampler", re.I)
+"""Such modules' classes, as a state dict's error names them (``state_dict for Resampler``)."""
+GP_HYPERPARAMETER = re.compile(
+    r"(?:^|\.)raw_(?:lengthscale|outputscale|noise|period_length|alpha|task_noises)$|"
+    r"(?:^|\.)(?:inducing_points|variational_distribution\.\w+)$"
+)
+"""A Gaussian process's hyperparameters and variational state in GPyTorch's names: their
+shapes are set by how the model is built (``ard_num_dims``, ``batch_shape``, the number of
+inducing points or tasks), not by anything training changes."""
+
+
+def _unshaped_role(name: str, model_class: str = "") -> tuple[Category, str] | None:
     """The cause a shape-mismatched tensor's name suggests, with the role it names."""
     lower = name.lower()
+    if FEEDER_INPUT.match(name) and FEEDER_CLASS.fullmatch(model_class):
+        return "encoder_swap", (
+            f"the input projection of {model_class}, which reads an image encoder's features: "
+            "the encoder paired with it has another width"
+        )
+    if GP_HYPERPARAMETER.search(name):
+        return "wrong_variant", (
+            "a Gaussian process's hyperparameter, whose shape how the model is built sets "
+            "(ard_num_dims, batch_shape, inducing points): the model is built otherwise than "
+            "the saved one"
+        )
     if re.search(r"pos|position", lower):
         return "pos_embed_resize", "a position table"
     if LEARNED_TOKEN.search(lower):

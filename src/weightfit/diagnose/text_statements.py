@@ -330,10 +330,16 @@ def object_kind(ctx: Context) -> None:
 
     A dict asked for a module's method (``'OrderedDict' object has no attribute 'to'``) is a
     state dict where a pickled model was meant; an object asked for a dict's method (``'Model'
-    object has no attribute 'items'``) is a pickled model where a dict of weights was meant.
+    object has no attribute 'items'``) is a pickled model where a dict of weights was meant;
+    a path handed to ``load_state_dict`` is no object of the file at all (``unknown``).
     """
     facts = whole_text_facts(ctx)
-    if facts is None or ctx.findings or not (facts.module_method or facts.object_for_dict):
+    if facts is None or ctx.findings:
+        return
+    if facts.path_for_dict:
+        ctx.add(_path_for_dict(facts.path_for_dict))
+        return
+    if not (facts.module_method or facts.object_for_dict):
         return
     if facts.module_method:
         ctx.add(
@@ -372,6 +378,31 @@ def object_kind(ctx: Context) -> None:
                 "take the weights from the object (model.state_dict()) and save those"
             ),
         )
+    )
+
+
+def _path_for_dict(kind: str) -> Finding:
+    """``unknown``: ``load_state_dict`` handed the file's path instead of the dict it holds.
+
+    PyTorch refuses a state dict that is no mapping (``Expected state_dict to be dict-like,
+    got <class 'str'>``): the caller passed the path (a loader changed to take a dict, its
+    caller not updated), so no byte of the file was read and nothing about it is at fault.
+    """
+    return Finding(
+        category="unknown",
+        severity="error",
+        message=(
+            f"load_state_dict was given a {kind}, not a dict of tensors: the calling code "
+            "passes the checkpoint's path where the dict read from it belongs, so the file "
+            "was never read and its contents are not the cause"
+        ),
+        evidence={"given": kind},
+        confidence=0.45,
+        fix_note=(
+            "read the file first (torch.load(path, map_location='cpu') or "
+            "safetensors.torch.load_file(path)) and pass the dict; if a library does this, "
+            "its loader and the caller disagree: use a release where both match"
+        ),
     )
 
 
@@ -702,6 +733,8 @@ def unlisted(ctx: Context) -> None:
     if facts is None or not facts.unlisted or ctx.findings or ctx.missing() or ctx.unexpected():
         return
     missing, unexpected = facts.unlisted.get("missing", 0), facts.unlisted.get("unexpected", 0)
+    if facts.unlisted == {"missing": 0, "unexpected": 0}:
+        return  # both sides announced, neither named nor counted: no side says more
     only_extra = "missing" not in facts.unlisted
     side: Category = "unexpected" if only_extra or unexpected > missing else "missing"
     counted = (

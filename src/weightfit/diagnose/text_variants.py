@@ -11,7 +11,11 @@
 - ``head_options``: missing and unexpected names all under one module, which holds several
   times more modules on one side than on the other (``Prediction.attention_cell.*`` and
   ``Prediction.generator`` against ``Prediction.weight``): no renaming pairs them, the
-  module is built with another option (``wrong_variant``).
+  module is built with another option (``wrong_variant``);
+- ``batched_copies``: every differing parameter given with one leading axis of the same
+  length more on one side (``[100, 1, 13]`` against ``[1, 13]``): that side holds a batch of
+  models, one per index (an ensemble, GPyTorch's ``batch_shape``, a posterior's samples),
+  the other one model (``wrong_variant``).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 import re
 
 from weightfit import knowledge
-from weightfit.diagnose._context import Context
+from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import indexed, text_facts, whole_text_facts
 from weightfit.findings import Finding
 from weightfit.tree import is_layer_index
@@ -59,6 +63,60 @@ def variant_features(ctx: Context) -> None:
         )
         ctx.consume(missing=missing, unexpected=unexpected)
         return
+
+
+MIN_BATCHED = 2
+"""Fewest differing parameters that must all carry the same extra leading axis."""
+
+
+def batched_copies(ctx: Context) -> None:
+    """Report every differing parameter carrying one extra leading axis of the same length.
+
+    A module built for a batch of models (GPyTorch's ``batch_shape``, a fully Bayesian
+    model's MCMC samples, ``torch.func.stack_module_state``'s ensemble) keeps each parameter
+    as ``(n, ...)``; a single model builds ``(...)``. Each parameter alone could be a kernel
+    with another axis; all of them at once, by one length, are ``n`` models against one.
+    JAX's replicated training state is ``replicated_state``'s (it runs first).
+    """
+    pairs = ctx.mismatches()
+    if not ctx.partial or ctx.findings or len(pairs) < MIN_BATCHED:
+        return
+    lengths = {
+        _leading_copies(ctx.src(p).shape, ctx.tgt(p).shape)
+        or -(_leading_copies(ctx.tgt(p).shape, ctx.src(p).shape) or 0)
+        for p in pairs
+    }
+    if len(lengths) != 1 or abs(count := lengths.pop()) < MIN_BATCHED:
+        return
+    batched, single = ("checkpoint", "model") if count > 0 else ("model", "checkpoint")
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="wrong_variant",
+            severity="error",
+            message=(
+                f"every differing parameter has one leading axis of {abs(count)} more in the "
+                f"{batched} ({first.target}: {shape_text(ctx.src(first).shape)} in the "
+                f"checkpoint, {shape_text(ctx.tgt(first).shape)} in the model): the {batched} "
+                f"is a batch of {abs(count)} models (an ensemble, a batch_shape, samples of a "
+                f"posterior), the {single} one model"
+            ),
+            params=[p.source for p in pairs],
+            evidence={"batch": abs(count), "batched_side": batched},
+            confidence=0.45,
+            fix_note=(
+                f"build the {single} with the same batch (GPyTorch: batch_shape, or the "
+                "sampled model pyro_load_from_samples makes), or take one member of the batch "
+                "(index 0 of each parameter) if one model is meant"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _leading_copies(have: tuple[int, ...], want: tuple[int, ...]) -> int:
+    """The extra leading axis ``have`` holds beyond the whole of ``want``, or 0."""
+    return have[0] if len(have) == len(want) + 1 and have[1:] == want else 0
 
 
 FSTRING = re.compile(r"\bf(['\"])(?P<body>[^'\"\n]*\{[^'\"\n]*)\1")

@@ -876,6 +876,12 @@ def _limit(matches: Iterator[re.Match[str]]) -> list[re.Match[str]]:
     return list(itertools.islice(matches, MAX_CUES))
 
 
+SENTENCE_GOES_ON = re.compile(r"[^\n.:\"'`]{0,40}[\"'`)]\.[^\S\n]*[A-Z][a-z\s]")
+"""A cue quoted in prose, its sentence ending where a list would start and another sentence
+after it on the line (``… a full list of "Missing & Unexpected key(s) in state_dict". I tried
+with …``)."""
+
+
 def _list_span(text: str, start: int, stop: int) -> str:
     """The list that follows a cue.
 
@@ -900,6 +906,8 @@ def _list_span(text: str, start: int, stop: int) -> str:
                     return rest[offset : position + 1]
         return rest[offset:]
     lines = rest[offset:].split("\n")
+    if SENTENCE_GOES_ON.match(lines[0]):
+        return ""  # the cue's sentence ends and prose follows: the cue names no list here
     kept = [lines[0]]
     if re.search(r"[\"']\.\s*$", lines[0]):
         return lines[0]  # PyTorch ends a whole list with a period: what follows is no item

@@ -425,6 +425,9 @@ UNLISTED_UNEXPECTED = re.compile(
     r"Unexpected\s+keys?(?:\(s\))?\s+in\s+state_?dict"
 )
 """transformers' "weights not used" and MLX's "parameters not in model", their lists cut."""
+BOTH_UNLISTED = re.compile(r"\bMissing\s*(?:&|and|/)\s*Unexpected\s+keys?", re.I)
+"""Prose announcing keys missing and unexpected at once (``a full list of "Missing &
+Unexpected key(s) in state_dict"``), none of them named."""
 LAYER_COUNTS = re.compile(
     r"file\s+containing\s+(?P<file>\d+)\s+layers\s+into\s+a\s+model\s+with\s+(?P<model>\d+)\s+"
     r"layers|expected\s+(?P<expects>\d+)\s+layers,\s+found\s+(?P<saved>\d+)\s+saved\s+layers|"
@@ -632,6 +635,12 @@ OTHER_FORMAT_FILE = re.compile(
 """A weights file of another format than safetensors. Such a file opened by a safetensors
 reader fails on its first eight bytes (a zip's ``PK\\x03\\x04``, a pickle's opcodes) read
 as the header's length: "header too large"."""
+OTHER_FORMAT_KIND = re.compile(
+    r"(?<![\w.])\.(?:pth|pt|ckpt|pkl|pickle|bin|h5|onnx|npz)\b[`'\"]?\s+"
+    r"(?:model|file|checkpoint|weight)s?\b",
+    re.I,
+)
+"""A file of another format named by its extension alone (``an old `.pth` model``)."""
 
 
 MAGIC_CHECK = re.compile(
@@ -687,6 +696,8 @@ def file_of_other_format(text: str, said: str) -> str:
         return media.group(1)
     if re.search(r"too\s*large", said, re.I) and not re.search(r"\.safetensors\b", text, re.I):
         named = {m.group(0) for m in OTHER_FORMAT_FILE.finditer(text)}
+        if not named:
+            named = {m.group(0).split()[0].strip("`'\"") for m in OTHER_FORMAT_KIND.finditer(text)}
     elif MAGIC_CHECK.search(said):
         named = {m.group(0) for m in (*PICKLED_FILE.finditer(text), *HDF5_FILE.finditer(text))}
     else:
@@ -1046,6 +1057,10 @@ STALE_ATTRIBUTE = re.compile(
 )
 """An object lacking an attribute its caller reads: a module pickled by another version of its
 class, a loaded dict asked for a module's method, an object asked for a dict's."""
+PATH_FOR_DICT = re.compile(
+    r"Expected\s+state_dict\s+to\s+be\s+dict-like,\s+got\s+<class\s+'(str|bytes|pathlib\.\w*Path)'>"
+)
+"""PyTorch's ``load_state_dict`` given a string or a path, not the dict read from the file."""
 MODULE_METHODS = frozenset(
     {
         "to",
@@ -1227,6 +1242,8 @@ class Facts:
             holds a state dict where the code expects a pickled model.
         object_for_dict: The class of an object asked for a dict's method (``'Model'``):
             the file holds a pickled object where the code expects a dict of weights.
+        path_for_dict: The type (``str``, ``pathlib.PosixPath``) ``load_state_dict`` was
+            given in a state dict's place: the file's path, never loaded.
         optimizer_groups: The optimizer's refusal of saved state with other parameter groups.
         tie_refused: ``(tied, to, present|absent)`` of transformers declining to tie two
             tensors its config ties.
@@ -1332,6 +1349,7 @@ class Facts:
     stale_attribute: tuple[str, str] | None = None
     module_method: str = ""
     object_for_dict: str = ""
+    path_for_dict: str = ""
     optimizer_groups: str = ""
     tie_refused: tuple[str, str, str] | None = None
     import_lacking: tuple[str, str] | None = None
@@ -1401,6 +1419,7 @@ class Facts:
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
             "module_method_on_dict": self.module_method,
             "dict_method_on_object": self.object_for_dict,
+            "path_for_state_dict": self.path_for_dict,
             "optimizer_groups": self.optimizer_groups,
             "tie_refused": list(self.tie_refused) if self.tie_refused else None,
             "import_lacking": list(self.import_lacking) if self.import_lacking else None,
@@ -1601,6 +1620,8 @@ def _read_counts(found: Facts, text: str) -> None:
     counts = COUNTS.search(text)
     if counts is not None:
         found.unlisted = {"missing": int(counts.group(1)), "unexpected": int(counts.group(2))}
+    elif BOTH_UNLISTED.search(text):
+        found.unlisted = {"missing": 0, "unexpected": 0}
     elif (unlisted := UNLISTED_MISSING.search(text)) is not None:
         found.unlisted = {"missing": int(unlisted.group(1) or 0)}
     elif UNLISTED_UNEXPECTED.search(text):
@@ -1692,6 +1713,7 @@ def _read_attributes(found: Facts, text: str) -> None:
     found.object_for_dict = next(
         (c for c, a in lacking if a in DICT_METHODS and c not in BUILTIN_TYPES), ""
     )
+    found.path_for_dict = said(PATH_FOR_DICT, text, 1)
     found.optimizer_groups = said(OPTIMIZER_GROUPS, text)
     tie = TIE_REFUSED.search(text)
     found.tie_refused = (tie[1], tie[2], tie[3]) if tie is not None else None
@@ -1790,6 +1812,7 @@ def _failed_load(found: Facts, text: str) -> bool:
         or found.stale_attribute
         or found.module_method
         or found.object_for_dict
+        or found.path_for_dict
         or found.optimizer_groups
         or found.tie_refused
         or found.absent_part
