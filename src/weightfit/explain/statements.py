@@ -784,6 +784,11 @@ NEWER_FORMAT = re.compile(
     r"\(got\s+type\s+bytes\)|code\(\)\s+argument\s+\d+\s+must\s+be\s+\w+|code\s+expected\s+at\s+"
     r"(?:most|least)\s+\d+\s+arguments|bad\s+marshal\s+data[^\n]{0,30})|"
     r"Could\s+not\s+deserialize\s+object\s+\w+|"
+    # stable-baselines3 setting up a loaded agent (``load`` → ``_setup_model``) on a saved
+    # schedule that came back neither a number nor a function: the object its release could
+    # not restore (another SB3 or Python wrote it), met by ``get_schedule_fn``'s check.
+    r"stable_baselines3[\\/][\w\\/]+\.py\"?,\s+line\s+\d+,\s+in\s+load\b(?=[\s\S]{0,2000}?"
+    r"\bget_schedule_fn\b[\s\S]{0,300}?assert\s+callable\(\w+\))|"
     r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30})|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
