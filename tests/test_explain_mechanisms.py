@@ -1717,6 +1717,18 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # SDXL code building 1x1 conv projections a checkpoint holds as Linear layers: no
     # generation has that, a setting its config did not give.
+    # Tesseract 3 (its release printed) taking a newer traineddata's components for its
+    # text parameter lines (``ParamsModel::Incomplete line``): a newer format.
+    "tesseract_3_reader": [("tesseract-ocr__tessdata__39", "version", {})],
+    # Code reading back bytes it serialized a line before, and failing: the library's own
+    # serialization, no file's cause.
+    "round_trip": [
+        (
+            "daac-tools__vaporetto__86",
+            "unknown",
+            {"round_trip": "Predictor::deserialize_from_slice_unchecked(&serialized)"},
+        ),
+    ],
     "sdxl_builder_default": [
         ("Akegarasu__lora-scripts__416", "version", {"builder": "sdxl_train_network.py"}),
     ],
@@ -2929,3 +2941,17 @@ def test_an_sdxl_checkpoint_file_in_an_sd1_model_is_another_generation() -> None
         "torch.Size([1280, 1280, 1, 1]).\n"
     )
     assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+def test_bytes_read_from_a_file_are_no_round_trip() -> None:
+    text = (
+        "let bytes = std::fs::read(path).unwrap();\n"
+        "let model = Model::deserialize_from_slice(&bytes).unwrap();\n"
+        "DecodeError(UnexpectedEnd { additional: 1 })\n"
+    )
+    assert statements.facts(text).round_trip == ""
+
+
+def test_incomplete_parameter_lines_without_a_tesseract_3_release_are_no_newer_format() -> None:
+    text = "ParamsModel::Incomplete line\nParamsModel::Incomplete line\ntesseract 4.1.1\n"
+    assert statements.facts(text).newer_format == ""

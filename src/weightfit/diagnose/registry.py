@@ -1160,6 +1160,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "round_trip",
+        text_files.round_trip,
+        ("unknown",),
+        after=("quantized_file_refused",),
+        profiles=TEXT,
+    ),
+    Rule(
         "unknown",
         unknown.unknown,
         ("unknown",),

@@ -747,6 +747,11 @@ NEWER_FORMAT = re.compile(
     r"Message\s+type\s+\"[\w.]+\"\s+has\s+no\s+field\s+named\s+\"\w+\"|"
     # Tesseract's reader finding more components in a traineddata file than it knows.
     r"actual_tessdata_num_entries_\s*<=\s*TESSDATA_NUM_ENTRIES|"
+    # Tesseract 3 (its release printed) reading a traineddata file of 4.0 or later: the
+    # components it does not know are taken for its text parameter lines, each an
+    # ``Incomplete line`` of the file's bytes.
+    r"ParamsModel::Incomplete\s+line(?=[\s\S]{0,4000}?\btesseract\s+3\.\d)|"
+    r"\btesseract\s+3\.\d+(?:\.\d+)*(?=[\s\S]{0,4000}?ParamsModel::Incomplete\s+line)|"
     r"data\s+did\s+not\s+match\s+any\s+variant\s+of\s+untagged\s+enum\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     # The Edge TPU's custom op reading tensors through another TensorFlow Lite release's
@@ -1225,6 +1230,8 @@ class Facts:
         stated: ``(kind, first, second)`` of a line stating two values of one model
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
         broken_file: What a reader said of a file that is not whole (:data:`BROKEN_FILE`).
+        round_trip: The call that read back bytes the same code had just serialized
+            (``deserialize_from_slice(&serialized)``), when the text fails: no file between.
         other_format: The one weights file of another format a safetensors reader was given
             (``cloth_segm.pth`` behind ``HeaderTooLarge``), or ``""``.
         newer_format: What a reader said of a file written by another version of its format
@@ -1306,6 +1313,7 @@ class Facts:
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
+    round_trip: str = ""
     other_format: str = ""
     layer_counts: tuple[int, int] | None = None
     layer_weights: tuple[int, int] | None = None
@@ -1375,6 +1383,7 @@ class Facts:
             "counted": self.unlisted,
             "index_files": self.indexes,
             "broken_file": self.broken_file,
+            "round_trip": self.round_trip,
             "other_format": self.other_format,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "layer_weights": list(self.layer_weights) if self.layer_weights else None,
@@ -1657,6 +1666,9 @@ def _read_file_format(found: Facts, text: str) -> None:
             or ("" if found.newer_reader == "python2" else _pickle_read_as_text(text))
         )
     found.other_format = file_of_other_format(text, found.broken_file)
+    trip = ROUND_TRIP.search(text)
+    if trip is not None and FAILED.search(text[trip.end() :]):
+        found.round_trip = trip.group("read")
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
         found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
@@ -1778,6 +1790,7 @@ def _failed_load(found: Facts, text: str) -> bool:
         or found.broken_file
         or found.stated
         or found.newer_format
+        or found.round_trip
         or found.held_container
         or found.non_tensor
         or found.optimizer_slot
@@ -1803,6 +1816,17 @@ def _failed_load(found: Facts, text: str) -> bool:
         or NOT_IN_FILE.search(text) is not None
     )
 
+
+ROUND_TRIP = re.compile(
+    r"\b(?P<var>\w+)\s*=\s*[^\n;=]{0,80}?\b(?:\w+_)?(?:serialize\w*|dumps|to_bytes)\s*\("
+    r"[^\n]*\n[\s\S]{0,600}?(?P<read>[\w:.]*\b(?:\w+_)?(?:deserialize\w*|loads|from_bytes)\w*"
+    r"\s*\(\s*&?\s*(?P=var)\b[^\n)]*\))"
+)
+"""Code serializing an object into a variable and reading that variable back: a round trip
+in one process (``serialized = p.serialize_to_vec()`` … ``deserialize_from_slice(&serialized)``,
+``data = pickle.dumps(obj)`` … ``pickle.loads(data)``)."""
+FAILED = re.compile(r"Error|panicked|Traceback|Exception|fail", re.IGNORECASE)
+"""A failure reported after the round trip's read."""
 
 READERS = (
     _read_names,
