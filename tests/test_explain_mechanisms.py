@@ -1729,6 +1729,13 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"round_trip": "Predictor::deserialize_from_slice_unchecked(&serialized)"},
         ),
     ],
+    # Prose saying the pretrained weights hold names the model's class does not: the
+    # checkpoint's side, unexpected.
+    "prose_names_not_in_class": [("SimKarras__Amend-Representation-Module__3", "unexpected", {})],
+    # Prose saying a buffer known by its bare name is not in a saved file: the model's side.
+    "prose_buffer_not_saved": [
+        ("ahirner__pytorch-retraining__5", "version", {"side": "model"}),
+    ],
     "sdxl_builder_default": [
         ("Akegarasu__lora-scripts__416", "version", {"builder": "sdxl_train_network.py"}),
     ],
@@ -2955,3 +2962,13 @@ def test_bytes_read_from_a_file_are_no_round_trip() -> None:
 def test_incomplete_parameter_lines_without_a_tesseract_3_release_are_no_newer_format() -> None:
     text = "ParamsModel::Incomplete line\nParamsModel::Incomplete line\ntesseract 4.1.1\n"
     assert statements.facts(text).newer_format == ""
+
+
+def test_prose_naming_a_buffer_without_a_saved_file_lists_nothing() -> None:
+    text = "The num_batches_tracked counter is not in the optimizer state.\n"
+    assert "num_batches_tracked" not in statements.facts(text).key_errors
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert all("num_batches_tracked" not in f.params for f in findings)

@@ -1093,6 +1093,13 @@ BUFFER_NAMES = frozenset(
     {"inv_freq", "position_ids", "num_batches_tracked", "freqs_cis", "masked_bias", "attn_mask"}
 )
 """Buffers known by their bare name: a ``KeyError`` on one is a loading error by itself."""
+BUFFER_NOT_SAVED = re.compile(
+    r"\b(?P<buffer>" + "|".join(sorted(BUFFER_NAMES)) + r")\b[^\n.]{0,80}?\bnot\s+in\s+(?:the\s+)?"
+    r"(?:model[_\s]zoo|checkpoint|ckpt|pre-?trained\s+(?:weights|model)|state_?dict|saved\s+weights)\b"
+)
+"""Prose saying a buffer known by its bare name is not in a saved file (``there is a
+num_batches_tracked layer in BN and not in model_zoo``): a name the model has and the file
+lacks."""
 GLUON_MISSING = re.compile(
     r"Parameter\s+'?([A-Za-z]\w*?\d+_\w+)'?\s+(?:is\s+)?missing\s+in\s+file\s+'?([^\s']+)"
 )
