@@ -1736,6 +1736,9 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "prose_buffer_not_saved": [
         ("ahirner__pytorch-retraining__5", "version", {"side": "model"}),
     ],
+    # Prose saying the saved weights reference a class its module does not define: the
+    # class a pickle names, which the installed release lacks.
+    "prose_class_absent": [("ACEsuit__mace__1386", "version", {})],
     "sdxl_builder_default": [
         ("Akegarasu__lora-scripts__416", "version", {"builder": "sdxl_train_network.py"}),
     ],
@@ -2972,3 +2975,11 @@ def test_prose_naming_a_buffer_without_a_saved_file_lists_nothing() -> None:
     except NoLoadingErrorFound:
         return
     assert all("num_batches_tracked" not in f.params for f in findings)
+
+
+def test_a_reference_to_a_function_or_an_existing_class_is_no_absent_class() -> None:
+    for text in (
+        "The model file references torch.nn.functional.gelu, but it does not exist in torch 1.2.",
+        "The checkpoint references mace.modules.MACE, and the class exists in mace-torch 0.3.",
+    ):
+        assert statements.facts(text).missing_class is None

@@ -389,6 +389,14 @@ MISSING_CLASS = re.compile(
     r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)'(?:\s+from\s+'([^'\n]*)')?)?"
 )
 """Unpickling a class its module lacks, with the module and the file it was loaded from."""
+CLASS_SAID_ABSENT = re.compile(
+    r"\b(?:weights|checkpoint|ckpt|model|file|pickle)s?\b[^\n]{0,120}?\breferences?\s+[`'\"]?"
+    r"(?P<module>[a-z_]\w*(?:\.[a-z_]\w*)+)\.(?P<cls>[A-Z]\w*)[`'\"]?[^\n]{0,40}?"
+    r"\b(?:class|it)\s+(?:does\s*n[o']?t|is\s*n[o']?t)\s+(?:exist|present|defined)"
+)
+"""Prose saying a saved file names a class its module does not define (``The weights
+reference mace.modules.extensions.PolarMACE, but this class doesn't exist in mace-torch
+0.3.15``): what unpickling it reports as ``Can't get attribute``."""
 MODULE_LACKS = re.compile(
     r"(?:module\s+'([\w.]+)'|'module'\s+object)\s+has\s+no\s+attribute\s+'(\w+)'"
 )
@@ -1558,6 +1566,8 @@ def _read_code(found: Facts, text: str) -> None:
         found.missing_class_file = missing_class.group(3) or ""
     elif (lacks := MODULE_LACKS.search(text)) is not None and lacks.group(2)[:1].isupper():
         found.missing_class = (lacks.group(2), lacks.group(1) or "")
+    elif (said := CLASS_SAID_ABSENT.search(text)) is not None:
+        found.missing_class = (said.group("cls"), said.group("module"))
     else:
         module = NO_MODULE.search(text)
         needed = CHECKPOINT_NEEDS_MODULE.search(text)
