@@ -1761,6 +1761,67 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"parts": ["k_norm", "k_proj", "v_proj"], "side": "checkpoint"},
         ),
     ],
+    # stable-baselines3's load setting up an agent on a saved schedule its release could
+    # not restore (``get_schedule_fn``'s ``assert callable``): objects pickled by another
+    # release.
+    "saved_schedule": [("huggingface__huggingface_sb3__21", "version", {})],
+    # A TensorDict's load_state_dict missing the metadata entries its own saves hold
+    # (``__batch_size``): the parameters were saved by code that kept them otherwise.
+    "tensordict_metadata": [
+        ("nicklashansen__tdmpc2__52", "version", {"entry": "__batch_size"}),
+    ],
+    # A library application given the weights the library publishes for it, with arguments
+    # that ask for no other shape: the builder and its weights disagree.
+    "application_weights": [
+        ("keras-team__keras__21529", "version", {"builder": "EfficientNetB7"}),
+    ],
+    # A Hub repository's weights refused by the model its own config builds (a literal
+    # repository id, or huggingface_hub's cached snapshot of it).
+    "repository_config": [
+        (
+            "Westlake-AGI-Lab__Distill-Any-Depth__30",
+            "version",
+            {"repository": "xingyang1/Distill-Any-Depth-Small-hf"},
+        ),
+        (
+            "Stability-AI__StableCascade__65",
+            "version",
+            {"repository": "stabilityai/stable-cascade"},
+        ),
+    ],
+    # Layers listed with their key and value projections alone, no query: the layers are on
+    # both sides, one side's code builds them without their own keys and values.
+    "shared_keys": [
+        ("Blaizzy__mlx-vlm__1416", "version", {"side": "checkpoint", "first": 15}),
+        ("jundot__omlx__1927", "version", {"side": "model", "first": 11}),
+    ],
+    # SDXL code building 1x1 conv projections a checkpoint holds as Linear layers: no
+    # generation has that, a setting its config did not give.
+    # Tesseract 3 (its release printed) taking a newer traineddata's components for its
+    # text parameter lines (``ParamsModel::Incomplete line``): a newer format.
+    "tesseract_3_reader": [("tesseract-ocr__tessdata__39", "version", {})],
+    # Code reading back bytes it serialized a line before, and failing: the library's own
+    # serialization, no file's cause.
+    "round_trip": [
+        (
+            "daac-tools__vaporetto__86",
+            "unknown",
+            {"round_trip": "Predictor::deserialize_from_slice_unchecked(&serialized)"},
+        ),
+    ],
+    # Prose saying the pretrained weights hold names the model's class does not: the
+    # checkpoint's side, unexpected.
+    "prose_names_not_in_class": [("SimKarras__Amend-Representation-Module__3", "unexpected", {})],
+    # Prose saying a buffer known by its bare name is not in a saved file: the model's side.
+    "prose_buffer_not_saved": [
+        ("ahirner__pytorch-retraining__5", "version", {"side": "model"}),
+    ],
+    # Prose saying the saved weights reference a class its module does not define: the
+    # class a pickle names, which the installed release lacks.
+    "prose_class_absent": [("ACEsuit__mace__1386", "version", {})],
+    "sdxl_builder_default": [
+        ("Akegarasu__lora-scripts__416", "version", {"builder": "sdxl_train_network.py"}),
+    ],
 }
 
 
@@ -1794,7 +1855,6 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
     [
         "sunshineatnoon__Darknet.keras__5",  # IndexError raised in ReadTinyYOLONetWeights
         "bojone__bert4keras__69",  # Shapes (768, 768) and (?,) are incompatible
-        "huggingface__huggingface_sb3__21",  # PPO.load's traceback ending in a bare AssertionError
         "cmusatyalab__openface__42",  # Torch7's Lua error in File.lua's readObject
         "ToluClassics__mlx-transformers__26",  # No safe tensor files found for this model
         "saic-vul__neural-textures__1",  # numpy: Failed to interpret file '...pkl' as a pickle
@@ -3000,3 +3060,88 @@ def test_a_size_mismatch_on_proj_in_of_a_unet_is_no_encoder_swap() -> None:
         "size mismatch for proj_in.weight\n"
     )
     assert all(f.category != "encoder_swap" for f in weightfit.explain(text).findings[:1])
+
+
+def test_an_application_built_for_other_classes_or_channels_is_no_library_disagreement() -> None:
+    for arguments in (
+        "weights='imagenet', classes=10",
+        "weights='imagenet', input_shape=(224, 224, 1)",
+    ):
+        text = (
+            f"model = tf.keras.applications.ResNet50({arguments})\n"
+            "ValueError: Shape mismatch in layer #1 (named conv1_conv) for weight "
+            "conv1_conv/kernel. Weight expects shape (7, 7, 1, 64). Received saved weight "
+            "with shape (7, 7, 3, 64)\n"
+        )
+        findings = weightfit.explain(text).findings
+        assert all(f.evidence.get("builder") is None for f in findings)
+
+
+def test_a_local_folder_or_a_configured_load_is_no_repositorys_own_config() -> None:
+    for call in (
+        'AutoModel.from_pretrained("checkpoints/my-run")',
+        'AutoModel.from_pretrained("org/repo", num_labels=3)',
+    ):
+        text = (
+            f"model = {call}\n"
+            "RuntimeError: Error(s) in loading state_dict for BertModel:\n"
+            "\tsize mismatch for classifier.weight: copying a param with shape "
+            "torch.Size([2, 768]) from checkpoint, the shape in current model is "
+            "torch.Size([3, 768]).\n"
+        )
+        findings = weightfit.explain(text).findings
+        assert all(f.evidence.get("repository") is None for f in findings)
+
+
+def test_whole_extra_layers_with_their_query_are_another_depth() -> None:
+    text = (
+        "Unexpected key(s) in state_dict: "
+        + ", ".join(
+            f'"model.layers.{i}.self_attn.{p}_proj.weight"' for i in (24, 25) for p in "qkvo"
+        )
+        + ".\n"
+    )
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "wrong_variant"
+
+
+def test_an_sdxl_checkpoint_file_in_an_sd1_model_is_another_generation() -> None:
+    text = (
+        "Loading weights from sd_xl_base_1.0.safetensors\n"
+        "size mismatch for mid_block.attentions.0.proj_out.weight: copying a param with shape "
+        "torch.Size([1280, 1280]) from checkpoint, the shape in current model is "
+        "torch.Size([1280, 1280, 1, 1]).\n"
+    )
+    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+
+
+def test_bytes_read_from_a_file_are_no_round_trip() -> None:
+    text = (
+        "let bytes = std::fs::read(path).unwrap();\n"
+        "let model = Model::deserialize_from_slice(&bytes).unwrap();\n"
+        "DecodeError(UnexpectedEnd { additional: 1 })\n"
+    )
+    assert statements.facts(text).round_trip == ""
+
+
+def test_incomplete_parameter_lines_without_a_tesseract_3_release_are_no_newer_format() -> None:
+    text = "ParamsModel::Incomplete line\nParamsModel::Incomplete line\ntesseract 4.1.1\n"
+    assert statements.facts(text).newer_format == ""
+
+
+def test_prose_naming_a_buffer_without_a_saved_file_lists_nothing() -> None:
+    text = "The num_batches_tracked counter is not in the optimizer state.\n"
+    assert "num_batches_tracked" not in statements.facts(text).key_errors
+    try:
+        findings = weightfit.explain(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert all("num_batches_tracked" not in f.params for f in findings)
+
+
+def test_a_reference_to_a_function_or_an_existing_class_is_no_absent_class() -> None:
+    for text in (
+        "The model file references torch.nn.functional.gelu, but it does not exist in torch 1.2.",
+        "The checkpoint references mace.modules.MACE, and the class exists in mace-torch 0.3.",
+    ):
+        assert statements.facts(text).missing_class is None

@@ -5,7 +5,8 @@ an argument the code's class does not take (a newer release wrote it), a metadat
 loader reads and the file lacks (or a library's own code reads from its saves, or code reads
 by the name a library's older saves gave it, or mmcv's loader finds no ``state_dict`` entry),
 an adapter whose target modules the base model does not have, an agent saved with another release's
-definition of its environment's spaces.
+definition of its environment's spaces, a TensorDict's state dict without the metadata entries
+its own saves hold.
 """
 
 from __future__ import annotations
@@ -317,6 +318,51 @@ def release_bookkeeping(ctx: Context) -> None:
             fix_note=(
                 f"load it with the {package} release that saved it (or, for an older save, one "
                 f"that still reads it), or upgrade {package} to a release that reads such files"
+            ),
+        )
+    )
+
+
+TENSORDICT_METADATA = re.compile(
+    r"(?:pop\s+key\s+`\('(?P<popped>__batch_size|__device)',?\)`|"
+    r"key\s+\"(?P<absent>__batch_size|__device)\"\s+not\s+found\s+in\s+TensorDict)"
+)
+"""tensordict's ``load_state_dict`` popping the metadata entries its own ``state_dict``
+writes beside the tensors (``__batch_size``, ``__device``), and finding none."""
+
+
+def tensordict_metadata(ctx: Context) -> None:
+    """Report a state dict without the metadata entries a TensorDict's own saves hold.
+
+    A ``TensorDict`` (or ``TensorDictParams``, a module's parameters kept as one) saves its
+    batch size and device as ``__batch_size`` and ``__device`` entries beside the tensors,
+    and its ``load_state_dict`` pops them first. A state dict without them was written by
+    code that kept those parameters as plain modules, or by a tensordict release that did
+    not record them: a save of another release of the code, not a damaged file.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    said = TENSORDICT_METADATA.search(facts.text)
+    if said is None:
+        return
+    key = said.group("popped") or said.group("absent")
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"a TensorDict's load_state_dict looks for '{key}', the metadata entry its own "
+                "state_dict writes beside the tensors, and the saved dict has none: it was "
+                "written by code that kept these parameters as plain modules (or by a "
+                "tensordict release that did not record it), another release of the code"
+            ),
+            evidence={"entry": key, "library": "tensordict"},
+            confidence=0.45,
+            fix_note=(
+                "load the checkpoint with the code release that saved it, or use the "
+                "checkpoint published for the installed release (a plain dict can be wrapped "
+                "with TensorDict(state_dict, batch_size=[]) before loading)"
             ),
         )
     )

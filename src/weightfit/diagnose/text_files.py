@@ -14,7 +14,9 @@
 - ``broken_file``: a file that is not whole (an LFS pointer, a page saved in its place, a
   cut download → ``partitioned``) or is another kind of file (another format's magic, a
   pickle where a reader takes its own format → ``unrelated``; a file the text calls the
-  project's old one of that other format → ``version``).
+  project's old one of that other format → ``version``);
+- ``round_trip``: code reading back bytes it serialized a line before and failing: no file,
+  release or model between the two, the library's own serialization (``unknown``).
 """
 
 from __future__ import annotations
@@ -379,6 +381,35 @@ def _plain_checkpoint_for_torchscript(said: str) -> Finding:
             "export the model first (torch.jit.trace or torch.jit.script, then .save), or "
             "load the checkpoint with torch.load into the model's Python class"
         ),
+    )
+
+
+def round_trip(ctx: Context) -> None:
+    """Report a failed read of bytes the same code serialized just before: no file's cause.
+
+    The bytes never left the process: no other release wrote them, no download cut them,
+    no other model's file stands in for them. A reader failing on its own writer's output
+    is the library's fault, which no checkpoint change settles.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or not facts.round_trip:
+        return
+    ctx.add(
+        Finding(
+            category="unknown",
+            severity="error",
+            message=(
+                f"the code reads back ({facts.round_trip}) bytes it serialized itself just "
+                "before, and the read fails: no file, release or model comes between, so the "
+                "cause is the library's own serialization, not a checkpoint"
+            ),
+            evidence={"round_trip": facts.round_trip},
+            confidence=0.3,
+            fix_note=(
+                "report it to the library with the round trip as the reproduction; a file "
+                "saved the same way will fail the same way"
+            ),
+        )
     )
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text, shapes_of
+from weightfit.diagnose._facts import text_facts
 from weightfit.diagnose.partitioned import PARAMETER_LEAF
 from weightfit.findings import Category, Finding
 from weightfit.plan import Op
@@ -177,9 +178,22 @@ def _report_layout(ctx: Context, pairs: list[Pair]) -> None:
     ctx.consume(pairs=pairs)
 
 
+SDXL_BUILDER = re.compile(
+    r"\bsdxl_\w+\.py\b|\bStableDiffusionXL\w*Pipeline\b|\bsdxl_original_unet\b|"
+    r"\bSDXL\w*UNet\w*\b"
+)
+"""Code that builds an SDXL UNet (kohya's ``sdxl_train_network.py``, diffusers' SDXL
+pipelines): the model's generation, where a checkpoint's file name says only the file's."""
+
+
 def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
     first = pairs[0]
     linear_ckpt = len(ctx.src(first).shape) == 2
+    facts = text_facts(ctx)
+    builder = SDXL_BUILDER.search(facts.text) if linear_ckpt and facts is not None else None
+    if builder is not None:
+        _report_builder_default(ctx, pairs, builder.group(0))
+        return
     newer, older = "SD 2.x / SDXL (Linear proj_in, use_linear_in_transformer)", "SD 1.x (1x1 conv)"
     checkpoint, model = (newer, older) if linear_ckpt else (older, newer)
     ctx.add(
@@ -204,6 +218,40 @@ def _report_generation(ctx: Context, pairs: list[Pair]) -> None:
                 "build the model from the config of the checkpoint's generation (SD 2.x / SDXL "
                 "config, or a loader that detects it); the same values also load by reshaping "
                 "these 1x1 weights, but the rest of the config must match too"
+            ),
+        )
+    )
+    ctx.consume(pairs=pairs)
+
+
+def _report_builder_default(ctx: Context, pairs: list[Pair], builder: str) -> None:
+    """Report SDXL code building 1x1 conv projections: its UNet read its config otherwise.
+
+    Every SDXL UNet has Linear ``proj_in``/``proj_out``; a model built with convolutions by
+    code that builds SDXL took the default of a setting its config did not give
+    (diffusers' ``use_linear_projection``), as a release of the library or its
+    conversion does that predates (or postdates) the config: no other generation.
+    """
+    first = pairs[0]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"{first.target} is {shape_text(ctx.src(first).shape)} in the checkpoint and "
+                f"{shape_text(ctx.tgt(first).shape)} in the model, built by SDXL code "
+                f"({builder}): every SDXL UNet has Linear projections, so the model's "
+                "1x1 convolutions are the default of a setting its config did not give "
+                "(use_linear_projection), as another release of the library or its "
+                "conversion builds it"
+            ),
+            params=[p.source for p in pairs],
+            evidence={**shapes_of(ctx, first), "builder": builder},
+            confidence=0.45,
+            fix=_reshapes(ctx, pairs),
+            fix_note=(
+                "update the training scripts and diffusers together (the release the "
+                "scripts pin), or set use_linear_projection in the UNet's config"
             ),
         )
     )

@@ -38,6 +38,7 @@ from weightfit.explain._text import Section, expand_braces, names_in
 from weightfit.explain.statements import (
     BROADCAST,
     BUFFER_NAMES,
+    BUFFER_NOT_SAVED,
     CONTAINER_WORD,
     NOT_IN_FILE,
     Facts,
@@ -181,7 +182,11 @@ UNEXPECTED_CUES = re.compile(
     r"(?:saved|stored)\s+(?:under|with|as)\s+(?:the\s+)?names?\b|"
     r"does\s+not\s+have\s+a\s+parameter\s+or\s+a\s+buffer\s+named|"
     r"(?:which|that)\s+are\s+not\s+needed|"
-    r"(?<=\])\s*but\s+received",
+    r"(?<=\])\s*but\s+received|"
+    # Prose saying the file holds names the model's class does not (``In the pretrained
+    # weights, there exists `a.weight` ..., but not exist in class ResNet``).
+    r"(?:pre-?trai\w+|checkpoint|ckpt)(?:\s+(?:weights?|model|file))?,?\s+there\s+(?:exists?|are|is)"
+    r"(?=[^\n]{0,3000}?\b(?:not|n't)\s+exists?\s+in\s+(?:the\s+)?(?:class|model|network)\b)",
     re.I,
 )
 """What introduces a list of names only the model (missing) or the checkpoint has. A model
@@ -264,6 +269,9 @@ def extract(text: str, known: Facts | None = None) -> Section:
         side = section.missing if literal else section.unexpected
         if name not in section.missing and name not in section.unexpected:
             side.append(name)  # a list's cue already said its side
+    for match in BUFFER_NOT_SAVED.finditer(text):
+        if match.group("buffer") not in section.missing:
+            section.missing.append(match.group("buffer"))
     for match in NOT_IN_FILE.finditer(text):
         # An npz archive's path (Haiku parts its module from its parameter with "//").
         name = next(g for g in match.groups() if g).replace("//", "/").replace("/", ".")

@@ -402,6 +402,14 @@ MISSING_CLASS = re.compile(
     r"Can't\s+get\s+attribute\s+'(\w+)'(?:\s+on\s+<module\s+'([\w.]+)'(?:\s+from\s+'([^'\n]*)')?)?"
 )
 """Unpickling a class its module lacks, with the module and the file it was loaded from."""
+CLASS_SAID_ABSENT = re.compile(
+    r"\b(?:weights|checkpoint|ckpt|model|file|pickle)s?\b[^\n]{0,120}?\breferences?\s+[`'\"]?"
+    r"(?P<module>[a-z_]\w*(?:\.[a-z_]\w*)+)\.(?P<cls>[A-Z]\w*)[`'\"]?[^\n]{0,40}?"
+    r"\b(?:class|it)\s+(?:does\s*n[o']?t|is\s*n[o']?t)\s+(?:exist|present|defined)"
+)
+"""Prose saying a saved file names a class its module does not define (``The weights
+reference mace.modules.extensions.PolarMACE, but this class doesn't exist in mace-torch
+0.3.15``): what unpickling it reports as ``Can't get attribute``."""
 MODULE_LACKS = re.compile(
     r"(?:module\s+'([\w.]+)'|'module'\s+object)\s+has\s+no\s+attribute\s+'(\w+)'"
 )
@@ -783,6 +791,11 @@ NEWER_FORMAT = re.compile(
     r"Message\s+type\s+\"[\w.]+\"\s+has\s+no\s+field\s+named\s+\"\w+\"|"
     # Tesseract's reader finding more components in a traineddata file than it knows.
     r"actual_tessdata_num_entries_\s*<=\s*TESSDATA_NUM_ENTRIES|"
+    # Tesseract 3 (its release printed) reading a traineddata file of 4.0 or later: the
+    # components it does not know are taken for its text parameter lines, each an
+    # ``Incomplete line`` of the file's bytes.
+    r"ParamsModel::Incomplete\s+line(?=[\s\S]{0,4000}?\btesseract\s+3\.\d)|"
+    r"\btesseract\s+3\.\d+(?:\.\d+)*(?=[\s\S]{0,4000}?ParamsModel::Incomplete\s+line)|"
     r"data\s+did\s+not\s+match\s+any\s+variant\s+of\s+untagged\s+enum\s+\w+|"
     r"did\s+not\s+specify\s+a\s+valid\s+model[\s-]parameter\s+type)|"
     # The Edge TPU's custom op reading tensors through another TensorFlow Lite release's
@@ -820,6 +833,11 @@ NEWER_FORMAT = re.compile(
     r"\(got\s+type\s+bytes\)|code\(\)\s+argument\s+\d+\s+must\s+be\s+\w+|code\s+expected\s+at\s+"
     r"(?:most|least)\s+\d+\s+arguments|bad\s+marshal\s+data[^\n]{0,30})|"
     r"Could\s+not\s+deserialize\s+object\s+\w+|"
+    # stable-baselines3 setting up a loaded agent (``load`` → ``_setup_model``) on a saved
+    # schedule that came back neither a number nor a function: the object its release could
+    # not restore (another SB3 or Python wrote it), met by ``get_schedule_fn``'s check.
+    r"stable_baselines3[\\/][\w\\/]+\.py\"?,\s+line\s+\d+,\s+in\s+load\b(?=[\s\S]{0,2000}?"
+    r"\bget_schedule_fn\b[\s\S]{0,300}?assert\s+callable\(\w+\))|"
     r"__\w+_ctor\(\)\s+takes\s+from\s+\d+\s+to\s+\d+\s+positional\s+arguments[^\n]{0,30})|"
     r"(?P<stated>(?i:\b(?:invalid|unsupported|unknown|incompatible)\s+(?:\w+\s+){0,2}"
     r"(?:model|file|format)\s+version\b[^\n]{0,30}|"
@@ -1123,6 +1141,13 @@ BUFFER_NAMES = frozenset(
     {"inv_freq", "position_ids", "num_batches_tracked", "freqs_cis", "masked_bias", "attn_mask"}
 )
 """Buffers known by their bare name: a ``KeyError`` on one is a loading error by itself."""
+BUFFER_NOT_SAVED = re.compile(
+    r"\b(?P<buffer>" + "|".join(sorted(BUFFER_NAMES)) + r")\b[^\n.]{0,80}?\bnot\s+in\s+(?:the\s+)?"
+    r"(?:model[_\s]zoo|checkpoint|ckpt|pre-?trained\s+(?:weights|model)|state_?dict|saved\s+weights)\b"
+)
+"""Prose saying a buffer known by its bare name is not in a saved file (``there is a
+num_batches_tracked layer in BN and not in model_zoo``): a name the model has and the file
+lacks."""
 GLUON_MISSING = re.compile(
     r"Parameter\s+'?([A-Za-z]\w*?\d+_\w+)'?\s+(?:is\s+)?missing\s+in\s+file\s+'?([^\s']+)"
 )
@@ -1262,6 +1287,8 @@ class Facts:
         stated: ``(kind, first, second)`` of a line stating two values of one model
             quantity (``Vocab size mismatch (model has 38464, but ... has 38656)``).
         broken_file: What a reader said of a file that is not whole (:data:`BROKEN_FILE`).
+        round_trip: The call that read back bytes the same code had just serialized
+            (``deserialize_from_slice(&serialized)``), when the text fails: no file between.
         other_format: The one weights file of another format a safetensors reader was given
             (``cloth_segm.pth`` behind ``HeaderTooLarge``), or ``""``.
         newer_format: What a reader said of a file written by another version of its format
@@ -1343,6 +1370,7 @@ class Facts:
     unlisted: dict[str, int] = field(default_factory=dict)
     indexes: list[str] = field(default_factory=list)
     broken_file: str = ""
+    round_trip: str = ""
     other_format: str = ""
     layer_counts: tuple[int, int] | None = None
     layer_weights: tuple[int, int] | None = None
@@ -1413,6 +1441,7 @@ class Facts:
             "counted": self.unlisted,
             "index_files": self.indexes,
             "broken_file": self.broken_file,
+            "round_trip": self.round_trip,
             "other_format": self.other_format,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "layer_weights": list(self.layer_weights) if self.layer_weights else None,
@@ -1581,6 +1610,8 @@ def _read_code(found: Facts, text: str) -> None:
         found.missing_class_file = missing_class.group(3) or ""
     elif (lacks := MODULE_LACKS.search(text)) is not None and lacks.group(2)[:1].isupper():
         found.missing_class = (lacks.group(2), lacks.group(1) or "")
+    elif (said := CLASS_SAID_ABSENT.search(text)) is not None:
+        found.missing_class = (said.group("cls"), said.group("module"))
     else:
         module = NO_MODULE.search(text)
         needed = CHECKPOINT_NEEDS_MODULE.search(text)
@@ -1698,6 +1729,9 @@ def _read_file_format(found: Facts, text: str) -> None:
             or ("" if found.newer_reader == "python2" else _pickle_read_as_text(text))
         )
     found.other_format = file_of_other_format(text, found.broken_file)
+    trip = ROUND_TRIP.search(text)
+    if trip is not None and FAILED.search(text[trip.end() :]):
+        found.round_trip = trip.group("read")
     storage = QUANT_DTYPE.search(text)
     if storage is not None:
         found.quantization = sorted({*found.quantization, f"{storage.group(1).lower()} storage"})
@@ -1821,6 +1855,7 @@ def _failed_load(found: Facts, text: str) -> bool:
         or found.broken_file
         or found.stated
         or found.newer_format
+        or found.round_trip
         or found.held_container
         or found.non_tensor
         or found.optimizer_slot
@@ -1846,6 +1881,17 @@ def _failed_load(found: Facts, text: str) -> bool:
         or NOT_IN_FILE.search(text) is not None
     )
 
+
+ROUND_TRIP = re.compile(
+    r"\b(?P<var>\w+)\s*=\s*[^\n;=]{0,80}?\b(?:\w+_)?(?:serialize\w*|dumps|to_bytes)\s*\("
+    r"[^\n]*\n[\s\S]{0,600}?(?P<read>[\w:.]*\b(?:\w+_)?(?:deserialize\w*|loads|from_bytes)\w*"
+    r"\s*\(\s*&?\s*(?P=var)\b[^\n)]*\))"
+)
+"""Code serializing an object into a variable and reading that variable back: a round trip
+in one process (``serialized = p.serialize_to_vec()`` … ``deserialize_from_slice(&serialized)``,
+``data = pickle.dumps(obj)`` … ``pickle.loads(data)``)."""
+FAILED = re.compile(r"Error|panicked|Traceback|Exception|fail", re.IGNORECASE)
+"""A failure reported after the round trip's read."""
 
 READERS = (
     _read_names,
