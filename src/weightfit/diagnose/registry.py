@@ -64,6 +64,7 @@ from weightfit.diagnose import (
     shifted_pairs,
     structure,
     text_bases,
+    text_broken,
     text_builders,
     text_bundled,
     text_config,
@@ -906,7 +907,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "broken_file",
-        text_files.broken_file,
+        text_broken.broken_file,
         ("partitioned", "unrelated", "version"),
         after=("unexplained_shapes",),
         profiles=TEXT,
