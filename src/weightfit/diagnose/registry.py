@@ -820,6 +820,20 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "stated_classes",
+        text_statements.stated_classes,
+        ("num_classes",),
+        after=("stated_quantity",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "stated_starts",
+        text_prefix.stated_starts,
+        ("prefix",),
+        after=("stated_classes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "byte_counts",
         text_statements.byte_counts,
         ("dtype_variant", "partitioned"),
@@ -955,7 +969,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "unshaped_names",
         text_names.unshaped_names,
-        ("pos_embed_resize", "vocab_resize", "num_classes", "wrong_variant"),
+        ("pos_embed_resize", "vocab_resize", "num_classes", "wrong_variant", "encoder_swap"),
         after=("unexplained_shapes",),
         profiles=TEXT,
     ),

@@ -124,7 +124,11 @@ def unshaped_names(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is None or not facts.unshaped or ctx.findings:
         return
-    read = [(n, found) for n in facts.unshaped if (found := _unshaped_role(n)) is not None]
+    read = [
+        (n, found)
+        for n in facts.unshaped
+        if (found := _unshaped_role(n, facts.model_class)) is not None
+    ]
     if not read:
         return
     (role, why), _ = Counter(found for _, found in read).most_common(1)[0]
@@ -136,15 +140,50 @@ def unshaped_names(ctx: Context) -> None:
             message=f"{name} differs in shape (the text lost the shapes): by its name, {why}",
             params=facts.unshaped[:20],
             evidence={"names": facts.unshaped[:8]},
-            confidence=0.45,
+            confidence=0.4 if role == "encoder_swap" else 0.45,
             fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
         )
     )
 
 
-def _unshaped_role(name: str) -> tuple[Category, str] | None:
+CONTEXT_READER = re.compile(
+    r"(?:^|\.)attn2\.to_[kv]\.|cross_?attn\w*\.(?:to_)?[kv](?:_proj)?\.|encoder_hid_proj\."
+    r"|(?:^|\.)add_[kv]_proj\."
+)
+"""A cross-attention projection that reads the conditioning encoder's features: its input
+width is that encoder's (``attn2.to_k``: SD's text context, 768 for CLIP-L, 1024 for OpenCLIP-H)."""
+ENCODER_COMPONENT = re.compile(
+    r"^(?:lang_encoder|language_model|text_encoder(?:_\d)?|cond_stage_model)\."
+)
+"""A multimodal model's language or conditioning encoder, the part built from another model."""
+RESAMPLER = re.compile(r"Resampler|Perceiver", re.IGNORECASE)
+"""Models that pool an image encoder's features into tokens (IP-Adapter's, Flamingo's)."""
+UNET_PROJECTION = re.compile(
+    r"(?:^|\.)(?:input_blocks|output_blocks|middle_block|down_blocks|up_blocks|mid_block)\."
+    r"[\w.]*\.proj_(?:in|out)\.weight$"
+)
+"""A diffusion U-Net's spatial transformer projection: a 1×1 convolution in SD 1.x, a linear
+layer in SD 2.x (``use_linear_in_transformer``)."""
+
+
+def _unshaped_role(name: str, model: str = "") -> tuple[Category, str] | None:
     """The cause a shape-mismatched tensor's name suggests, with the role it names."""
     lower = name.lower()
+    if CONTEXT_READER.search(name) or (RESAMPLER.search(model) and name == "proj_in.weight"):
+        return "encoder_swap", (
+            "a layer reading another encoder's features (its input width is that encoder's): "
+            "the checkpoint was made for an encoder of another width"
+        )
+    if ENCODER_COMPONENT.match(name) and not re.search(r"pos|position|embed|vocab", lower):
+        return "encoder_swap", (
+            "a layer inside the language or conditioning encoder the model is built on: that "
+            "encoder is another model, or another size, than the checkpoint's"
+        )
+    if UNET_PROJECTION.search(name):
+        return "wrong_variant", (
+            "a U-Net spatial transformer's projection (a 1×1 convolution in SD 1.x, a linear "
+            "layer in SD 2.x): a file of another Stable Diffusion generation or configuration"
+        )
     if re.search(r"pos|position", lower):
         return "pos_embed_resize", "a position table"
     if LEARNED_TOKEN.search(lower):

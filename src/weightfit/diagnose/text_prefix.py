@@ -465,6 +465,48 @@ STRUCTURAL_NAME = re.compile(r"(?:^|\.)\d+\.")
 """A name that follows a block's structure (``0.weight``, ``features.3.bias``)."""
 
 
+STATED_START = re.compile(
+    r"""\b(?:start|begin)(?:s|ing)?\s+with\s+(?:the\s+)?(?:prefix\s+)?[`'"]([A-Za-z_]\w*)\.?[`'"]""",
+    re.I,
+)
+"""Prose giving the segment names start with (``it starts with `swin_vit` ``)."""
+KEYS_WORD = re.compile(r"\bkeys?\b|state_?dict|\bparam(?:eter)?s?\b|\bweights?\b", re.I)
+
+
+def stated_starts(ctx: Context) -> None:
+    """Report prose saying one side's keys start with one segment and the other's with another.
+
+    A user who read both sides' names often describes them by their first segment only
+    (``the saved keys start with `swin_vit`, but load_from requires keys to start with
+    `module` ``): two different leading segments are one prefix on one side (a wrapper's,
+    ``module.``) or a module named otherwise, the same tensors under another root.
+    """
+    facts = text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing() or ctx.unexpected():
+        return
+    starts = list(dict.fromkeys(m.group(1) for m in STATED_START.finditer(facts.text)))
+    if len(starts) != 2 or KEYS_WORD.search(facts.text) is None:
+        return
+    wrapper = next((s for s in starts if s in WRAPPER_SEGMENTS), None)
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"the text says the names start with '{starts[0]}' on one side and "
+                f"'{starts[1]}' on the other: the same tensors under another leading segment"
+                + (f" ('{wrapper}.' is {WRAPPER_SEGMENTS[wrapper]}'s)" if wrapper else "")
+            ),
+            evidence={"starts": starts},
+            confidence=0.4,
+            fix_note=(
+                "list both sides' names (weightfit check CKPT --against TARGET): a wrapper's "
+                "segment is stripped; a module named otherwise is renamed"
+            ),
+        )
+    )
+
+
 def gluon_names(ctx: Context) -> None:
     """Report MXNet Gluon looking up a prefix-named parameter a ``.params`` file lacks.
 
