@@ -1689,6 +1689,15 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("mlfoundations__open_flamingo__166", "encoder_swap", {}),
         ("yvann-ba__ComfyUI_Yvann-Nodes__7", "encoder_swap", {}),
     ],
+    # A shape-lost mismatch on a body layer with no role of its own: another configuration.
+    "unshaped_body_layer": [
+        ("YudeWang__deeplabv3plus-pytorch__18", "wrong_variant", {}),
+        ("cornellius-gp__gpytorch__677", "wrong_variant", {}),
+        ("babysor__MockingBird__216", "wrong_variant", {}),
+    ],
+    # ``input_blocks.3`` is a later entry of a stack named for the input, no first layer:
+    # the cut list's missing names are the model's later blocks, not a prefix.
+    "later_input_block": [("soumik-kanad__diff2lip__2", "wrong_variant", {})],
     # The same, on a U-Net spatial transformer's proj_in (a conv in SD 1.x, a linear in 2.x).
     "unshaped_unet_projection": [("Mikubill__sd-webui-controlnet__228", "wrong_variant", {})],
     # A quoted key a paste broke with a space still carries DataParallel's ``module.``.
@@ -2895,3 +2904,15 @@ def test_one_stated_start_is_no_prefix() -> None:
     """One side's first segment alone says nothing of the other's."""
     text = "Error(s) in loading state_dict for Net: keys start with `module` and loading failed"
     assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_a_cut_path_or_bare_word_is_no_body_layer() -> None:
+    """``transformer_blocks.`` (a path the paste cut) and ``weights`` name no layer."""
+    text, _ = _case("kijai__ComfyUI-KJNodes__561")
+    assert weightfit.explain(text).findings[0].category == "unknown"
+
+
+def test_a_first_layers_own_sequence_is_still_the_first_layer() -> None:
+    """``conv_first.1.weight`` is inside the first layer; ``input_blocks.3`` is not."""
+    text, _ = _case("zsyOAOA__DifFace__7")
+    assert weightfit.explain(text).findings[0].category == "prefix"

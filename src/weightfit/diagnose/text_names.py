@@ -129,6 +129,10 @@ def unshaped_names(ctx: Context) -> None:
         for n in facts.unshaped
         if (found := _unshaped_role(n, facts.model_class)) is not None
     ]
+    body = [n for n in facts.unshaped if BODY_TENSOR.fullmatch(n)]
+    if not read and body:
+        # No role of its own: the same layer at another width, as unexplained shapes are.
+        read = [(n, ("wrong_variant", BODY_LAYER)) for n in body]
     if not read:
         return
     (role, why), _ = Counter(found for _, found in read).most_common(1)[0]
@@ -140,10 +144,21 @@ def unshaped_names(ctx: Context) -> None:
             message=f"{name} differs in shape (the text lost the shapes): by its name, {why}",
             params=facts.unshaped[:20],
             evidence={"names": facts.unshaped[:8]},
-            confidence=0.4 if role == "encoder_swap" else 0.45,
+            confidence=0.3 if why == BODY_LAYER else 0.4 if role == "encoder_swap" else 0.45,
             fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
         )
     )
+
+
+BODY_TENSOR = re.compile(
+    r"[A-Za-z_][\w\-]*(?:\.[\w\-]+)*\.(?:weight|bias|kernel|gamma|beta|running_(?:mean|var)|raw_\w+)"
+)
+"""A layer's parameter under its module path (GPyTorch's ``raw_lengthscale`` too), not a bare
+word, a cut path or a tensor of unknown role."""
+BODY_LAYER = (
+    "a layer of the network's body, no head or table: the same layer at another width, "
+    "a model built with other settings (size, hyperparameters) than the checkpoint's"
+)
 
 
 CONTEXT_READER = re.compile(

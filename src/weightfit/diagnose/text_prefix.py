@@ -408,9 +408,12 @@ def _first_layer(name: str) -> bool:
 
     Its top module says so, or an input embedding on its path does, or a first layer's
     module does on a path where every index is the first (``backbone.conv1``,
-    ``body.0.estimator.conv1``; never ``layer4.0.conv1``).
+    ``body.0.estimator.conv1``; never ``layer4.0.conv1`` nor ``input_blocks.3.0.op``).
     """
     segments = name.split(".")
+    stack = segments[0].endswith("s") and len(segments) > 2 and segments[1].isdigit()
+    if stack and int(segments[1]) > 0:
+        return False  # a later entry of a stack named for the input (``input_blocks.3``)
     if FIRST_LAYER.match(segments[0]) is not None or any(
         INPUT_TABLE.match(segment) for segment in segments[1:-1]
     ):

@@ -938,9 +938,13 @@ def _variable_path(part: str) -> bool:
     return part.count("/") >= 2 or PARAM_LEAF.fullmatch(part.rsplit("/", 1)[-1]) is not None
 
 
-BROKEN_KEY = re.compile(r"([A-Za-z_][\w.\-]*\.[\w\-]+)[^\S\n]+([A-Za-z_][\w\-]*\.[\w.\-]+)")
+BROKEN_KEY = re.compile(
+    r"([A-Za-z_][\w.\-]*\.[\w\-]+)(?<!weight)(?<!bias)(?<!running_mean)(?<!running_var)"
+    r"[^\S\n]+(?!torch\.)([A-Za-z_][\w\-]*\.[\w.\-]+)"
+)
 """One quoted key a paste broke with a space between two dotted pieces
-(``"module.encoder.conv1.0 EncoderLayer.layer.0.weight"``): the quotes say it is one key."""
+(``"module.encoder.conv1.0 EncoderLayer.layer.0.weight"``): the quotes say it is one key.
+A first piece that ends in a parameter's own name is a whole key, followed by other words."""
 
 
 def _names_in_span(span: str, broken: set[str] | None = None) -> list[str]:
