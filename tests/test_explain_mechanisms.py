@@ -16,7 +16,7 @@ import yaml
 
 import weightfit
 from weightfit.errors import NoLoadingErrorFound
-from weightfit.explain import statements
+from weightfit.explain import sections, statements
 from weightfit.findings import Finding
 
 CORPUS = Path(__file__).parent / "data" / "errors-real"
@@ -1821,6 +1821,32 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "prose_class_absent": [("ACEsuit__mace__1386", "version", {})],
     "sdxl_builder_default": [
         ("Akegarasu__lora-scripts__416", "version", {"builder": "sdxl_train_network.py"}),
+    # A mismatch whose shapes the paste lost, on a layer that reads another encoder's
+    # features (cross-attention keys/values, a resampler's input projection) or inside the
+    # language encoder a model is built on: the encoder differs.
+    "unshaped_encoder_reader": [
+        ("rinongal__textual_inversion__73", "encoder_swap", {}),
+        ("mlfoundations__open_flamingo__166", "encoder_swap", {}),
+        ("yvann-ba__ComfyUI_Yvann-Nodes__7", "encoder_swap", {}),
+    ],
+    # A shape-lost mismatch on a body layer with no role of its own: another configuration.
+    "unshaped_body_layer": [
+        ("YudeWang__deeplabv3plus-pytorch__18", "wrong_variant", {}),
+        ("cornellius-gp__gpytorch__677", "wrong_variant", {}),
+        ("babysor__MockingBird__216", "wrong_variant", {}),
+    ],
+    # ``input_blocks.3`` is a later entry of a stack named for the input, no first layer:
+    # the cut list's missing names are the model's later blocks, not a prefix.
+    "later_input_block": [("soumik-kanad__diff2lip__2", "wrong_variant", {})],
+    # The same, on a U-Net spatial transformer's proj_in (a conv in SD 1.x, a linear in 2.x).
+    "unshaped_unet_projection": [("Mikubill__sd-webui-controlnet__228", "wrong_variant", {})],
+    # A quoted key a paste broke with a space still carries DataParallel's ``module.``.
+    "broken_quoted_key": [("Horizon2333__imagenet-autoencoder__5", "prefix", {})],
+    # A shape-mismatch warning (in Chinese) without tensors, in a text about a 20-class dataset.
+    "stated_classes": [("PaddlePaddle__PaddleRS__193", "num_classes", {"classes": 20})],
+    # Prose saying one side's keys start with one segment and the other's with another.
+    "stated_starts": [
+        ("Project-MONAI__research-contributions__76", "prefix", {"starts": ["swin_vit", "module"]})
     ],
 }
 
@@ -3145,3 +3171,54 @@ def test_a_reference_to_a_function_or_an_existing_class_is_no_absent_class() -> 
         "The checkpoint references mace.modules.MACE, and the class exists in mace-torch 0.3.",
     ):
         assert statements.facts(text).missing_class is None
+
+
+def test_an_unshaped_attention_output_or_plain_proj_in_is_no_encoder_reader() -> None:
+    """Only a cross-attention's keys/values read the context; a bare ``proj_in`` only in a
+    resampler: neither a query projection nor another model's ``proj_in`` says so."""
+    for name, model in (
+        ("model.diffusion_model.input_blocks.1.1.transformer_blocks.0.attn2.to_q.weight", "M"),
+        ("proj_in.weight", "Net"),
+    ):
+        text = (
+            f"RuntimeError: Error(s) in loading state_dict for {model}:\n\tsize mismatch for {name}"
+        )
+        assert "encoder_swap" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_a_spaced_key_outside_quotes_is_not_joined() -> None:
+    """Only the quotes make two dotted pieces one key; a bare list keeps them apart."""
+    text = "Unexpected key(s) in state_dict: module.encoder.conv1 decoder.layer.0.weight"
+    unexpected = [n for section in sections(text) for n in section.unexpected]
+    assert "module.encoder.conv1.decoder.layer.0.weight" not in unexpected
+
+
+def test_two_class_counts_or_no_mismatch_name_no_dataset_class_count() -> None:
+    """Two counts compare datasets; a class count without a shape mismatch is no head's."""
+    for text in (
+        "size mismatch loading pretrained weights: the model has 80 classes, I have 20 classes",
+        "Missing key(s) in state_dict: keys not found. My dataset has 20 classes.",
+    ):
+        try:
+            findings = weightfit.explain(text).findings
+        except NoLoadingErrorFound:
+            continue
+        assert all(f.evidence.get("classes") is None for f in findings)
+
+
+def test_one_stated_start_is_no_prefix() -> None:
+    """One side's first segment alone says nothing of the other's."""
+    text = "Error(s) in loading state_dict for Net: keys start with `module` and loading failed"
+    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+
+
+def test_a_cut_path_or_bare_word_is_no_body_layer() -> None:
+    """``transformer_blocks.`` (a path the paste cut) and ``weights`` name no layer."""
+    text, _ = _case("kijai__ComfyUI-KJNodes__561")
+    assert weightfit.explain(text).findings[0].category == "unknown"
+
+
+def test_a_first_layers_own_sequence_is_still_the_first_layer() -> None:
+    """``conv_first.1.weight`` is inside the first layer; ``input_blocks.3`` is not."""
+    text, _ = _case("zsyOAOA__DifFace__7")
+    assert weightfit.explain(text).findings[0].category == "prefix"

@@ -885,6 +885,20 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "stated_classes",
+        text_statements.stated_classes,
+        ("num_classes",),
+        after=("stated_quantity",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "stated_starts",
+        text_prefix.stated_starts,
+        ("prefix",),
+        after=("stated_classes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "byte_counts",
         text_statements.byte_counts,
         ("dtype_variant", "partitioned"),

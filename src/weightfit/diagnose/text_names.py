@@ -129,6 +129,10 @@ def unshaped_names(ctx: Context) -> None:
         for n in facts.unshaped
         if (found := _unshaped_role(n, facts.model_class)) is not None
     ]
+    body = [n for n in facts.unshaped if BODY_TENSOR.fullmatch(n)]
+    if not read and body:
+        # No role of its own: the same layer at another width, as unexplained shapes are.
+        read = [(n, ("wrong_variant", BODY_LAYER)) for n in body]
     if not read:
         return
     (role, why), _ = Counter(found for _, found in read).most_common(1)[0]
@@ -140,17 +144,39 @@ def unshaped_names(ctx: Context) -> None:
             message=f"{name} differs in shape (the text lost the shapes): by its name, {why}",
             params=facts.unshaped[:20],
             evidence={"names": facts.unshaped[:8]},
-            confidence=0.45,
+            confidence=0.3 if why == BODY_LAYER else 0.4 if role == "encoder_swap" else 0.45,
             fix_note="the shapes settle it: weightfit check CKPT --against TARGET",
         )
     )
 
 
+BODY_TENSOR = re.compile(
+    r"[A-Za-z_][\w\-]*(?:\.[\w\-]+)*\.(?:weight|bias|kernel|gamma|beta|running_(?:mean|var)|raw_\w+)"
+)
+"""A layer's parameter under its module path (GPyTorch's ``raw_lengthscale`` too), not a bare
+word, a cut path or a tensor of unknown role."""
+BODY_LAYER = (
+    "a layer of the network's body, no head or table: the same layer at another width, "
+    "a model built with other settings (size, hyperparameters) than the checkpoint's"
+)
+
+
+CONTEXT_READER = re.compile(
+    r"(?:^|\.)attn2\.to_[kv]\.|cross_?attn\w*\.(?:to_)?[kv](?:_proj)?\.|encoder_hid_proj\."
+    r"|(?:^|\.)add_[kv]_proj\."
+)
+"""A cross-attention projection that reads the conditioning encoder's features: its input
+width is that encoder's (``attn2.to_k``: SD's text context, 768 for CLIP-L, 1024 for OpenCLIP-H)."""
 FEEDER_INPUT = re.compile(r"^(?:proj_in|proj)\.weight$")
 """The input projection of a module whose whole job is to project an encoder's features
 (IP-Adapter's ``Resampler.proj_in``, ``ImageProjModel.proj``): it reads the encoder's width."""
-FEEDER_CLASS = re.compile(r"(?:image|img|vision|clip)_?proj\w*|resampler", re.I)
-"""Such modules' classes, as a state dict's error names them (``state_dict for Resampler``)."""
+FEEDER_CLASS = re.compile(r"(?:image|img|vision|clip)_?proj\w*|\w*resampler|\w*perceiver\w*", re.I)
+"""Such modules' classes, as a state dict's error names them (``state_dict for Resampler``;
+Flamingo's ``PerceiverResampler``)."""
+ENCODER_COMPONENT = re.compile(
+    r"^(?:lang_encoder|language_model|text_encoder(?:_\d)?|cond_stage_model)\."
+)
+"""A multimodal model's language or conditioning encoder, the part built from another model."""
 GP_HYPERPARAMETER = re.compile(
     r"(?:^|\.)raw_(?:lengthscale|outputscale|noise|period_length|alpha|task_noises)$|"
     r"(?:^|\.)(?:inducing_points|variational_distribution\.\w+)$"
@@ -158,21 +184,37 @@ GP_HYPERPARAMETER = re.compile(
 """A Gaussian process's hyperparameters and variational state in GPyTorch's names: their
 shapes are set by how the model is built (``ard_num_dims``, ``batch_shape``, the number of
 inducing points or tasks), not by anything training changes."""
+UNET_PROJECTION = re.compile(
+    r"(?:^|\.)(?:input_blocks|output_blocks|middle_block|down_blocks|up_blocks|mid_block)\."
+    r"[\w.]*\.proj_(?:in|out)\.weight$"
+)
+"""A diffusion U-Net's spatial transformer projection: a 1×1 convolution in SD 1.x, a linear
+layer in SD 2.x (``use_linear_in_transformer``)."""
 
 
-def _unshaped_role(name: str, model_class: str = "") -> tuple[Category, str] | None:
+def _unshaped_role(name: str, model: str = "") -> tuple[Category, str] | None:
     """The cause a shape-mismatched tensor's name suggests, with the role it names."""
     lower = name.lower()
-    if FEEDER_INPUT.match(name) and FEEDER_CLASS.fullmatch(model_class):
+    if CONTEXT_READER.search(name) or (FEEDER_INPUT.match(name) and FEEDER_CLASS.fullmatch(model)):
         return "encoder_swap", (
-            f"the input projection of {model_class}, which reads an image encoder's features: "
-            "the encoder paired with it has another width"
+            "a layer reading another encoder's features (its input width is that encoder's): "
+            "the checkpoint was made for an encoder of another width"
+        )
+    if ENCODER_COMPONENT.match(name) and not re.search(r"pos|position|embed|vocab", lower):
+        return "encoder_swap", (
+            "a layer inside the language or conditioning encoder the model is built on: that "
+            "encoder is another model, or another size, than the checkpoint's"
         )
     if GP_HYPERPARAMETER.search(name):
         return "wrong_variant", (
             "a Gaussian process's hyperparameter, whose shape how the model is built sets "
             "(ard_num_dims, batch_shape, inducing points): the model is built otherwise than "
             "the saved one"
+        )
+    if UNET_PROJECTION.search(name):
+        return "wrong_variant", (
+            "a U-Net spatial transformer's projection (a 1×1 convolution in SD 1.x, a linear "
+            "layer in SD 2.x): a file of another Stable Diffusion generation or configuration"
         )
     if re.search(r"pos|position", lower):
         return "pos_embed_resize", "a position table"

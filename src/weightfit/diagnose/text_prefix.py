@@ -408,9 +408,12 @@ def _first_layer(name: str) -> bool:
 
     Its top module says so, or an input embedding on its path does, or a first layer's
     module does on a path where every index is the first (``backbone.conv1``,
-    ``body.0.estimator.conv1``; never ``layer4.0.conv1``).
+    ``body.0.estimator.conv1``; never ``layer4.0.conv1`` nor ``input_blocks.3.0.op``).
     """
     segments = name.split(".")
+    stack = segments[0].endswith("s") and len(segments) > 2 and segments[1].isdigit()
+    if stack and int(segments[1]) > 0:
+        return False  # a later entry of a stack named for the input (``input_blocks.3``)
     if FIRST_LAYER.match(segments[0]) is not None or any(
         INPUT_TABLE.match(segment) for segment in segments[1:-1]
     ):
@@ -463,6 +466,48 @@ def first_tensors(names: list[str]) -> bool:
 
 STRUCTURAL_NAME = re.compile(r"(?:^|\.)\d+\.")
 """A name that follows a block's structure (``0.weight``, ``features.3.bias``)."""
+
+
+STATED_START = re.compile(
+    r"""\b(?:start|begin)(?:s|ing)?\s+with\s+(?:the\s+)?(?:prefix\s+)?[`'"]([A-Za-z_]\w*)\.?[`'"]""",
+    re.I,
+)
+"""Prose giving the segment names start with (``it starts with `swin_vit` ``)."""
+KEYS_WORD = re.compile(r"\bkeys?\b|state_?dict|\bparam(?:eter)?s?\b|\bweights?\b", re.I)
+
+
+def stated_starts(ctx: Context) -> None:
+    """Report prose saying one side's keys start with one segment and the other's with another.
+
+    A user who read both sides' names often describes them by their first segment only
+    (``the saved keys start with `swin_vit`, but load_from requires keys to start with
+    `module` ``): two different leading segments are one prefix on one side (a wrapper's,
+    ``module.``) or a module named otherwise, the same tensors under another root.
+    """
+    facts = text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing() or ctx.unexpected():
+        return
+    starts = list(dict.fromkeys(m.group(1) for m in STATED_START.finditer(facts.text)))
+    if len(starts) != 2 or KEYS_WORD.search(facts.text) is None:
+        return
+    wrapper = next((s for s in starts if s in WRAPPER_SEGMENTS), None)
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"the text says the names start with '{starts[0]}' on one side and "
+                f"'{starts[1]}' on the other: the same tensors under another leading segment"
+                + (f" ('{wrapper}.' is {WRAPPER_SEGMENTS[wrapper]}'s)" if wrapper else "")
+            ),
+            evidence={"starts": starts},
+            confidence=0.4,
+            fix_note=(
+                "list both sides' names (weightfit check CKPT --against TARGET): a wrapper's "
+                "segment is stripped; a module named otherwise is renamed"
+            ),
+        )
+    )
 
 
 def gluon_names(ctx: Context) -> None:

@@ -1366,6 +1366,59 @@ def stated_quantity(ctx: Context) -> None:
     )
 
 
+OWN_CLASS_COUNT = re.compile(
+    r"\b(\d{1,5})\s+(?:object\s+|target\s+)?(?:classes|categories)\b"
+    r"|(?<![\d.])(\d{1,5})\s*(?:个)?(?:类别|类|類別|類)"
+)
+"""A class count a user gives their own dataset (``20 classes``, ``共分了20类``)."""
+SHAPE_MISMATCH_SAID = re.compile(
+    r"(?:size|shape)s?\s+(?:mismatch|do(?:es)?\s*n[o']t\s+match)|mismatch(?:ed)?\s+(?:shape|size)"
+    r"|形状不匹配|尺寸不匹配|维度不匹配|形狀不匹配",
+    re.I,
+)
+"""A loading message saying shapes differ, in English or Chinese."""
+
+
+def stated_classes(ctx: Context) -> None:
+    """Report a shape mismatch that names no tensor, in a text giving the user's class count.
+
+    Fine-tuning pretrained weights on one's own dataset builds the head for that dataset's
+    classes; the pretrained head, sized for the dataset it was trained on, is the tensor that
+    no longer fits. A text that states its dataset's class count beside a shape-mismatch
+    message (pasted without the tensors, or quoted in prose) says as much. Only one count
+    is read: two different counts are a comparison, not the dataset's.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing() or ctx.unexpected():
+        return
+    if facts.unshaped or SHAPE_MISMATCH_SAID.search(facts.text) is None:
+        return
+    counts = {int(m.group(1) or m.group(2)) for m in OWN_CLASS_COUNT.finditer(facts.text)}
+    if len(counts) != 1 or not 1 < (count := next(iter(counts))) <= MAX_OWN_CLASSES:
+        return
+    ctx.add(
+        Finding(
+            category="num_classes",
+            severity="warning",
+            message=(
+                f"a shape mismatch without the tensors, in a text about a dataset of {count} "
+                "classes: a model built for the dataset's classes cannot take the pretrained "
+                "head, sized for the classes it was trained on"
+            ),
+            evidence={"classes": count},
+            confidence=0.4,
+            fix_note=(
+                "the mismatched tensors settle it: if they are the head's alone, the message "
+                "is expected (the head is trained anew); otherwise the model differs elsewhere"
+            ),
+        )
+    )
+
+
+MAX_OWN_CLASSES = 100_000
+"""A class count past which a number is no dataset's label set."""
+
+
 PRECISION_RATIOS = (2, 4)
 """Byte-count ratios of one tensor stored in two precisions (fp16 / fp32, int8 / fp32)."""
 

@@ -821,6 +821,7 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
         + [(m.start(), m.end(), "unexpected") for m in _limit(UNEXPECTED_CUES.finditer(text))]
         + _side_headers(text)
     )
+    broken: set[str] = set()  # the pieces of keys a paste broke with a space
     for index, (start, end, side) in enumerate(cues):
         stop = cues[index + 1][0] if index + 1 < len(cues) else len(text)
         span = _list_span(text, end, stop)
@@ -829,7 +830,7 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
         if re.match(r"[^\S\n]*\|", text[end : end + 40]):
             continue  # a table's status column (``NAME | UNEXPECTED |``), read by its rows
         target = section.missing if side == "missing" else section.unexpected
-        for name in _names_in_span(span):
+        for name in _names_in_span(span, broken):
             mismatched = name in section.mismatched
             if not mismatched and name not in target and len(target) < MAX_NAMES:
                 target.append(name)
@@ -837,7 +838,7 @@ def _lists(text: str, tokens: list[_Token], in_mismatch: set[int], section: Sect
             section.truncated = True
     # Tensor names outside any list and any mismatch, after a cue (a list pasted apart from
     # its message, one name a line): the nearest cue before them says their side.
-    listed = {*section.missing, *section.unexpected, *section.mismatched}
+    listed = {*section.missing, *section.unexpected, *section.mismatched, *broken}
     ends = [cue[1] for cue in cues]
     for token in tokens:
         if not token.name or token.name in listed or token.start in in_mismatch:
@@ -953,9 +954,23 @@ def _variable_path(part: str) -> bool:
     return part.count("/") >= 2 or PARAM_LEAF.fullmatch(part.rsplit("/", 1)[-1]) is not None
 
 
-def _names_in_span(span: str) -> list[str]:
+BROKEN_KEY = re.compile(
+    r"([A-Za-z_][\w.\-]*\.[\w\-]+)(?<!weight)(?<!bias)(?<!running_mean)(?<!running_var)"
+    r"[^\S\n]+(?!torch\.)([A-Za-z_][\w\-]*\.[\w.\-]+)"
+)
+"""One quoted key a paste broke with a space between two dotted pieces
+(``"module.encoder.conv1.0 EncoderLayer.layer.0.weight"``): the quotes say it is one key.
+A first piece that ends in a parameter's own name is a whole key, followed by other words."""
+
+
+def _names_in_span(span: str, broken: set[str] | None = None) -> list[str]:
     quoted = re.findall(r"""["'`]([^"'`\n]{1,300})["'`]""", span)
     parts = [p.strip() for q in quoted for p in q.split(",")] if quoted else []
+    for i, part in enumerate(parts):
+        if (pieces := BROKEN_KEY.fullmatch(part)) is not None:
+            parts[i] = ".".join(pieces.groups())
+            if broken is not None:
+                broken.update(pieces.groups())
     if not parts:
         parts = UNQUOTED_ITEM.findall(span[:MAX_SPAN])
     names: list[str] = []

@@ -70,7 +70,7 @@ CONTAINER_WORD = re.compile(r"state_?dict|model|params?|parms|net|module|ema|wei
 """Plain words a quoted key list may hold: containers a state dict nests under."""
 
 LOADING_ERROR = re.compile(
-    r"Error\(s\)\s+in\s+loading|size\s+mismatch|shape\s+mismatch|Missing\s+key|Unexpected\s+key|"
+    r"Error\(s\)\s+in\s+loading|size\s+mismatch|shape\s+mismatch|形状不匹配|\bkeys\s+to\s+(?:start|begin)\s+with\b|Missing\s+key|Unexpected\s+key|"
     r"unexpected\s+key|missing\s+keys|not\s+initiali[sz]ed\s+from|were\s+not\s+used\s+when|"
     r"incompatible\s+shapes|While\s+copying\s+the\s+parameter|do\s+not\s+match|"
     r"does\s+not\s+match|doesn't\s+match|mismatch(?:ed)?\s+(?:shape|size)|"
