@@ -1821,6 +1821,7 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "prose_class_absent": [("ACEsuit__mace__1386", "version", {})],
     "sdxl_builder_default": [
         ("Akegarasu__lora-scripts__416", "version", {"builder": "sdxl_train_network.py"}),
+    ],
     # A mismatch whose shapes the paste lost, on a layer that reads another encoder's
     # features (cross-attention keys/values, a resampler's input projection) or inside the
     # language encoder a model is built on: the encoder differs.

@@ -1,5 +1,6 @@
-"""What a text says of a weight file's own format and its version (broken or foreign files:
-:mod:`.text_broken`).
+"""What a text says of a weight file's own format and its version.
+
+Broken or foreign files are :mod:`.text_broken`'s.
 
 - ``newer_format``: a reader meeting a file written by another version of its format
   (PyTorch's zip format, a TensorRT engine, an ONNX IR version, a GGML container, Keras 3 on

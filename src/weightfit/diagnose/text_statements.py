@@ -3,8 +3,8 @@
 Missing classes, a dependency lacking a function its loader calls, stale pickled attributes,
 architectures a loader does not know, the channels a pipeline feeds, counted keys, shard
 indexes and pieces, precision variants, layer counts, stated quantities, raw weight files'
-byte counts. What it says of the file's own format (its
-version, a broken or foreign file) is :mod:`weightfit.diagnose.text_files`' and :mod:`weightfit.diagnose.text_broken`'.
+byte counts. What it says of the file's own format (its version, a broken or foreign
+file) is :mod:`weightfit.diagnose.text_files`' and :mod:`weightfit.diagnose.text_broken`'.
 """
 
 from __future__ import annotations
