@@ -1789,12 +1789,6 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
             {"repository": "stabilityai/stable-cascade"},
         ),
     ],
-    # Layers listed with their key and value projections alone, no query: the layers are on
-    # both sides, one side's code builds them without their own keys and values.
-    "shared_keys": [
-        ("Blaizzy__mlx-vlm__1416", "version", {"side": "checkpoint", "first": 15}),
-        ("jundot__omlx__1927", "version", {"side": "model", "first": 11}),
-    ],
     # SDXL code building 1x1 conv projections a checkpoint holds as Linear layers: no
     # generation has that, a setting its config did not give.
     # Tesseract 3 (its release printed) taking a newer traineddata's components for its

@@ -139,63 +139,10 @@ def extra_layers(ctx: Context) -> None:
         spans = _tails(names)
         if not spans or any((stack_of(name) or ("",))[0] in spans for name in other):
             continue
-        if _keys_without_query(names):
-            _shared_keys(ctx, side, spans, names)
-            return
         facts = whole_text_facts(ctx)
         sharded = facts is not None and SHARD_FILE.search(facts.text) is not None
         _report(ctx, side, spans, names, sharded)
         return
-
-
-KEY_VALUE = re.compile(r"\.(?:k|v|key|value|wk|wv)(?:_proj|_norm)?\.")
-"""A layer's key or value projection (or its norm): what an attention keeps per layer."""
-NOT_KEY_VALUE = re.compile(r"\.(?:q|query|wq|qkv|o|out|wo|dense|mlp|ffn|feed_forward|fc\d?)[_.]")
-"""A query, output or feed-forward module: a layer listed with one is whole."""
-
-
-def _keys_without_query(names: list[str]) -> bool:
-    """Whether every name is a key/value projection of an attention, none a query.
-
-    An attention computes with its query: a layer listed with keys and values alone is no
-    whole layer one side lacks, but one that the other side builds without its own keys
-    and values (it reads another layer's, as cross-layer KV sharing does).
-    """
-    return len(names) >= 2 and all(
-        KEY_VALUE.search(n) and not NOT_KEY_VALUE.search(n) for n in names
-    )
-
-
-def _shared_keys(
-    ctx: Context, side: str, spans: dict[str, tuple[int, int]], names: list[str]
-) -> None:
-    """Report layers one side builds without their own key and value projections."""
-    holder, builder = ("checkpoint", "model") if side == "checkpoint" else ("model", "checkpoint")
-    stack, (first, last) = next(iter(spans.items()))
-    ctx.add(
-        Finding(
-            category="version",
-            severity="error",
-            message=(
-                f"the {holder} holds key and value projections in {stack}.{first} … "
-                f"{stack}.{last} that the {builder} lacks, and nothing else of those layers "
-                f"(no query, output or feed-forward): the layers are there on both sides, and "
-                f"the {builder}'s code builds them without their own keys and values (sharing "
-                "another layer's, as another release of the model's code does)"
-            ),
-            params=names,
-            evidence={"stack": stack, "first": first, "last": last, "side": side},
-            confidence=0.45,
-            fix_note=(
-                "load with the release of the model code that matches the file (update or "
-                "pin the library), or convert the file with that release"
-            ),
-        )
-    )
-    if side == "checkpoint":
-        ctx.consume(unexpected=names)
-    else:
-        ctx.consume(missing=names)
 
 
 MIN_KIND_NAMES = 4
