@@ -1,8 +1,8 @@
 """Rival causes: what the same reading of a pasted text supports beside an uncertain answer.
 
 A text that shows layers of other sizes reads the same whether the file is another
-configuration of the model or was saved by another release of its code; a reader that
-refuses a file's bytes reads the same whether the file is damaged or newer than the reader.
+configuration of the model or was saved by another release of its code; a loading error
+that names no tensor is most often a release mismatch, or another configuration or file.
 When the top cause is uncertain, :func:`rivals` names the causes an expert would list beside
 it (``knowledge/rivals.yaml``), each with what would tell them apart, at the confidence its
 measured precision earns: the lower bound :mod:`.calibration` takes of how often the rival
