@@ -242,7 +242,8 @@ def absent_state_entry(ctx: Context) -> None:
             evidence={"said": " ".join(said.group(0).split())},
             confidence=0.45,
             fix_note=(
-                "print the file's top-level keys (torch.load(path).keys()); use the checkpoint "
+                "print the file's top-level keys "
+                "(torch.load(path).keys()); use the checkpoint "  # trusted: advice, no call
                 "released for this version of the code, or save its weights again under "
                 "'state_dict'"
             ),

@@ -135,9 +135,10 @@ WHOLE_MODEL_LOAD = re.compile(
     r"^\s*(?:-*>\s*\d+|>>>)\s+torch\.load\(",
     re.M,
 )
-"""A ``torch.load`` whose result is used as the model itself (``model = torch.load(…)``,
-``torch.load(…)['model'].float()``) or looked at alone in an interactive session: code that
-means to unpickle a whole model, not to read a state dict into one."""
+"""A ``torch.load`` in pasted code whose result is used as the model itself (``model =``
+that call, or its ``['model']`` entry given ``.float()``) or looked at alone in an
+interactive session, read as text, never called: code that means to unpickle a whole
+model, not to read a state dict into one."""
 
 
 def _whole_model_load(text: str) -> bool:
@@ -399,7 +400,7 @@ def _path_for_dict(kind: str) -> Finding:
         evidence={"given": kind},
         confidence=0.45,
         fix_note=(
-            "read the file first (torch.load(path, map_location='cpu') or "
+            "read the file first (torch.load(path, map_location='cpu') or "  # trusted: advice
             "safetensors.torch.load_file(path)) and pass the dict; if a library does this, "
             "its loader and the caller disagree: use a release where both match"
         ),

@@ -1889,7 +1889,8 @@ ROUND_TRIP = re.compile(
 )
 """Code serializing an object into a variable and reading that variable back: a round trip
 in one process (``serialized = p.serialize_to_vec()`` … ``deserialize_from_slice(&serialized)``,
-``data = pickle.dumps(obj)`` … ``pickle.loads(data)``)."""
+``data`` pickled with ``dumps`` … unpickled with ``loads``): words in pasted code, nothing
+loaded."""
 FAILED = re.compile(r"Error|panicked|Traceback|Exception|fail", re.IGNORECASE)
 """A failure reported after the round trip's read."""
 
