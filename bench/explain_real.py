@@ -78,6 +78,9 @@ class Outcome:
     crashed: str = ""
     rivals: list[tuple[str, bool]] = field(default_factory=list)
     """Each rival cause named (``basis:answered>rival``) and whether it was an accepted cause."""
+    resembled: str = ""
+    """``unknown`` when the top finding was read from resemblance
+    (:mod:`weightfit.explain.resemblance`), else empty."""
 
     @property
     def top1(self) -> bool:
@@ -106,10 +109,12 @@ def run_case(case: Case) -> Outcome:
     import weightfit
     from weightfit.diagnose.rivals import rival_key
     from weightfit.errors import NoLoadingErrorFound
+    from weightfit.explain.resemblance import withheld
 
     outcome = Outcome(case)
     try:
-        report = weightfit.explain(case.text)
+        with withheld([case.repo]):  # a text's own repository never votes for it
+            report = weightfit.explain(case.text)
     except NoLoadingErrorFound:
         outcome.no_error = True
         return outcome
@@ -119,9 +124,16 @@ def run_case(case: Case) -> Outcome:
     outcome.categories = [finding.category for finding in report.findings]
     outcome.confidences = [finding.confidence for finding in report.findings]
     outcome.rules = [
-        "rivals" if "rival_of" in finding.evidence else RULE_OF.get(id(finding), "?")
+        "rivals"
+        if "rival_of" in finding.evidence
+        else "resemblance"
+        if "resembles" in finding.evidence
+        else RULE_OF.get(id(finding), "?")
         for finding in report.findings
     ]
+    top = report.findings[0] if report.findings else None
+    if top is not None and "resembles" in top.evidence:
+        outcome.resembled = "unknown"
     outcome.rivals = [
         (
             rival_key(
@@ -157,14 +169,19 @@ def write_calibration(outcomes: list[Outcome]) -> str:
     """Each rule's top findings on the dev part, right and seen, as ``calibration.yaml``."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     rivals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    resembled: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for outcome in outcomes:
         if outcome.case.split != "dev" or not outcome.rules:
             continue
-        counts[outcome.rules[0]][0] += 1
-        counts[outcome.rules[0]][1] += outcome.top1
+        if not outcome.resembled:
+            counts[outcome.rules[0]][0] += 1
+            counts[outcome.rules[0]][1] += outcome.top1
         for rival, right in outcome.rivals:
             rivals[rival][0] += 1
             rivals[rival][1] += right
+        if outcome.resembled:
+            resembled[outcome.resembled][0] += 1
+            resembled[outcome.resembled][1] += outcome.top1
     lines = [
         "# Precision of each `text` rule's top findings on the dev part of",
         "# tests/data/errors-real/ (never the held-back part). Written by",
@@ -172,6 +189,8 @@ def write_calibration(outcomes: list[Outcome]) -> str:
         "# confidence at a lower bound of its precision (Wilson), and at 0.45 for a rule",
         "# seen on fewer than 3 dev texts or not listed here. `rivals`: each rival cause",
         "# (weightfit.diagnose.rivals) named beside an answer, and how often it was accepted.",
+        "# `resemblance`: answers read from the settled threads most like a text",
+        "# (weightfit.explain.resemblance), its own repository's threads withheld.",
         "rules:",
         *(
             f"  {rule}: {{seen: {seen}, right: {right}}}"
@@ -181,6 +200,11 @@ def write_calibration(outcomes: list[Outcome]) -> str:
         *(
             f"  {rival}: {{seen: {seen}, right: {right}}}"
             for rival, (seen, right) in sorted(rivals.items())
+        ),
+        "resemblance:",
+        *(
+            f"  {key}: {{seen: {seen}, right: {right}}}"
+            for key, (seen, right) in sorted(resembled.items())
         ),
     ]
     path = ROOT / "src" / "weightfit" / "knowledge" / "calibration.yaml"

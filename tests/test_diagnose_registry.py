@@ -12,6 +12,7 @@ import pytest
 from weightfit import diagnose
 from weightfit.diagnose import rivals
 from weightfit.diagnose.registry import PROFILES, REGISTRY, Rule, _check, categories, rules
+from weightfit.explain import resemblance
 from weightfit.findings import CATEGORIES
 from weightfit.report.check import SCHEMA_PATH
 
@@ -38,9 +39,9 @@ def _finding_calls() -> dict[str, list[ast.Call]]:
 
 
 def test_findings_are_made_only_by_registered_rules() -> None:
-    # Rival causes are named after ranking, beside a report's top finding: the one maker
-    # that reads a ranked report rather than a rule context.
-    registered = {rule.module for rule in REGISTRY} | {rivals.__name__}
+    # Rival causes and resemblance are named after ranking, beside or before a report's top
+    # finding: the makers that read a ranked report rather than a rule context.
+    registered = {rule.module for rule in REGISTRY} | {rivals.__name__, resemblance.__name__}
     makers = set(_finding_calls())
     assert makers, "the AST walk found no Finding( at all"
     assert makers <= registered, f"Finding( outside a registered rule module: {makers - registered}"

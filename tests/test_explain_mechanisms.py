@@ -1846,6 +1846,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
 }
 
 
+def _rules(text: str) -> weightfit.Report:
+    """What the rules alone read from ``text`` (no answer from resembling threads)."""
+    return weightfit.explain(text, resemble=False)
+
+
 def _causes(findings: list[Finding]) -> list[str]:
     """The categories of the causes found, without the rivals named beside an uncertain one."""
     return [f.category for f in findings if "rival_of" not in f.evidence]
@@ -1865,8 +1870,8 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
     text, meta = _case(ident)
     assert meta["split"] == "dev", "mechanism tests read only the dev part"
     assert category in {meta["category"], *(meta.get("also_acceptable") or [])}
-    top = weightfit.explain(text).findings[0]
-    assert top.category == category, [f.category for f in weightfit.explain(text).findings]
+    top = _rules(text).findings[0]
+    assert top.category == category, [f.category for f in _rules(text).findings]
     for key, value in evidence.items():
         assert top.evidence.get(key) == value, (key, top.evidence)
 
@@ -1890,54 +1895,54 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
     """A load failed, its cause unread: ``unknown``, never "no loading error found"."""
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category == "unknown"
+    assert _rules(text).findings[0].category == "unknown"
 
 
 def test_an_enumerated_error_list_is_no_shape() -> None:
     """TensorFlow's ``(0) Not found: Key bert/embeddings/LayerNorm/beta`` numbers an error."""
     text, _ = _case("google-research__bert__997")
-    categories = [f.category for f in weightfit.explain(text).findings]
+    categories = [f.category for f in _rules(text).findings]
     assert "partitioned" not in categories
 
 
 def test_tensorflow_names_are_not_old_pytorch_spellings() -> None:
     """``LayerNorm/beta`` is TensorFlow's own name, no sign of the gamma/beta era."""
     text, _ = _case("guotong1988__BERT-pre-training__12")
-    assert "version" not in _causes(weightfit.explain(text).findings)
+    assert "version" not in _causes(_rules(text).findings)
 
 
 def test_a_large_number_is_text_only_where_a_reader_took_a_version_or_magic() -> None:
     """1936876918 is 'vers': a broken file after 'binary version', not after 'size'."""
     with pytest.raises(NoLoadingErrorFound):
-        weightfit.explain("epoch 3 done, dataset size 1936876918 tokens\n")
+        _rules("epoch 3 done, dataset size 1936876918 tokens\n")
     said = "RuntimeError: Unsupported model binary version v1936876918\n"
-    assert weightfit.explain(said).findings[0].category == "partitioned"
+    assert _rules(said).findings[0].category == "partitioned"
 
 
 def test_a_bare_wrapper_word_beside_wrapped_names_does_not_break_the_prefix_rule() -> None:
     """A key list holding ``module`` itself and ``module.conv1.weight``: no crash, no prefix."""
     text = 'Unexpected key(s) in state_dict: "module", "module.conv1.weight", "module.bn1.weight".'
-    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+    assert "prefix" not in [f.category for f in _rules(text).findings]
 
 
 def test_a_header_number_whose_bytes_are_not_ascii_is_no_text() -> None:
     """3600000000 is 0xD693A400: no letters of a text file (found by fuzzing), and no
     format's version either: a refusal no rule explains."""
     text = "RuntimeError: Unsupported model binary version v3600000000\n"
-    assert _causes(weightfit.explain(text).findings) == ["unknown"]
+    assert _causes(_rules(text).findings) == ["unknown"]
 
 
 def test_a_file_extension_inside_a_tensor_path_names_no_file() -> None:
     """``cond_stage_model.model.text_branch`` is a path, not a file ``cond_stage_model.model``."""
     text, _ = _case("haoheliu__AudioLDM__105")
-    findings = weightfit.explain(text).findings
+    findings = _rules(text).findings
     assert all("cond_stage_model.model" not in f.evidence.get("files", []) for f in findings)
 
 
 def test_a_keyerror_on_a_state_dict_key_is_a_container_unless_it_is_the_optimizers() -> None:
     """``model_state_dict`` holds the weights; ``optimizer_state_dict`` holds no weights."""
-    assert weightfit.explain("KeyError: 'model_state_dict'\n").findings[0].category == "prefix"
-    top = weightfit.explain("KeyError: 'optimizer_state_dict'\n").findings[0]
+    assert _rules("KeyError: 'model_state_dict'\n").findings[0].category == "prefix"
+    top = _rules("KeyError: 'optimizer_state_dict'\n").findings[0]
     assert top.category != "prefix"
 
 
@@ -1950,13 +1955,13 @@ def test_a_keyerror_on_a_state_dict_key_is_a_container_unless_it_is_the_optimize
 )
 def test_a_failed_restore_or_weight_map_assertion_is_a_loading_error(ident: str) -> None:
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings
+    assert _rules(text).findings
 
 
 def test_a_comfyui_loader_node_is_a_loading_context() -> None:
     """``Error occurred when executing AnimateDiffLoaderV1``: a loader node's failure."""
     text, _ = _case("Kosinkadink__ComfyUI-AnimateDiff-Evolved__25")
-    assert weightfit.explain(text).findings  # a loading error, even if no rule explains it
+    assert _rules(text).findings  # a loading error, even if no rule explains it
 
 
 def test_one_part_beside_a_word_that_fuses_nothing_is_no_fused_pair() -> None:
@@ -1965,32 +1970,32 @@ def test_one_part_beside_a_word_that_fuses_nothing_is_no_fused_pair() -> None:
         'Missing key(s) in state_dict: "blocks.0.attn.query.weight", ...\n'
         'Unexpected key(s) in state_dict: "blocks.0.attn.q.weight", ...\n'
     )
-    assert "fused_split" not in [f.category for f in weightfit.explain(text).findings]
+    assert "fused_split" not in [f.category for f in _rules(text).findings]
 
 
 def test_a_wrapper_read_inside_one_sides_names_proposes_an_inferred_rename() -> None:
     """The checkpoint's names are not in the text: the rename is read, never exact."""
     text, _ = _case("QVPR__Patch-NetVLAD__22")
-    (op,) = weightfit.explain(text).findings[0].fix
+    (op,) = _rules(text).findings[0].fix
     assert op.kind == "rename" and op.safety == "inferred"
 
 
 def test_a_token_table_of_a_few_rows_is_no_vocabulary() -> None:
     """1 against 8 vectors per textual-inversion token: a setting, not added tokens."""
     text, _ = _case("invoke-ai__InvokeAI__1718")
-    assert "vocab_resize" not in [f.category for f in weightfit.explain(text).findings]
+    assert "vocab_resize" not in [f.category for f in _rules(text).findings]
 
 
 def test_far_more_input_channels_than_conditioning_adds_are_no_extra_inputs() -> None:
     """A first conv reading 64 channels against 3 is fed by a stem the model lacks."""
     text, _ = _case("OPHoperHPO__image-background-remove-tool__87")
-    assert "latent_channels" not in [f.category for f in weightfit.explain(text).findings]
+    assert "latent_channels" not in [f.category for f in _rules(text).findings]
 
 
 def test_extra_names_under_a_weak_prefix_beside_nothing_missing_are_extra_modules() -> None:
     """``model.encoder.embed_backreferences.*`` alone: modules the code dropped, no prefix."""
     text, _ = _case("SapienzaNLP__spring__1")
-    assert weightfit.explain(text).findings[0].category != "prefix"
+    assert _rules(text).findings[0].category != "prefix"
 
 
 def test_a_scalar_against_one_element_is_the_same_value_in_another_layout() -> None:
@@ -1998,13 +2003,13 @@ def test_a_scalar_against_one_element_is_the_same_value_in_another_layout() -> N
         "size mismatch for logit_scale: copying a param with shape torch.Size([]) from "
         "checkpoint, the shape in current model is torch.Size([1])."
     )
-    assert weightfit.explain(text).findings[0].category == "version"
+    assert _rules(text).findings[0].category == "version"
 
 
 def test_a_cause_beside_differences_no_rule_explained_is_not_sure() -> None:
     """148 against 149 symbol rows beside decoder widths that differ too: not surely tokens."""
     text, _ = _case("NVIDIA__tacotron2__103")
-    findings = weightfit.explain(text).findings
+    findings = _rules(text).findings
     assert any(f.evidence.get("no_specific_cause") for f in findings)
     assert all(f.confidence <= 0.6 for f in findings)
 
@@ -2012,7 +2017,7 @@ def test_a_cause_beside_differences_no_rule_explained_is_not_sure() -> None:
 def test_a_source_file_path_in_a_log_prefix_is_no_tensor() -> None:
     """``tensorflow/core/framework/op_kernel.cc:1158`` locates a log line, it names no key."""
     text, _ = _case("tensorflow__tensorflow__11964")
-    names = [n for f in weightfit.explain(text).findings for n in f.params]
+    names = [n for f in _rules(text).findings for n in f.params]
     assert names and not any("op_kernel" in n for n in names)
 
 
@@ -2020,7 +2025,7 @@ def test_tensorflow_paths_in_a_key_list_are_the_checkpoint_side() -> None:
     """RETURNN's ``Variables in checkpoint which are not needed for restore:`` lists
     ``lstm0_bw/rec/W`` paths: the file's own cell layout, so no TF 1.2 renaming is claimed."""
     text, _ = _case("rwth-i6__returnn__274")
-    findings = weightfit.explain(text).findings
+    findings = _rules(text).findings
     # The cell's W and W_re are read as its split layout; the rest stays unexpected.
     unexpected = [
         n for f in findings if f.category in ("unexpected", "fused_split") for n in f.params
@@ -2039,9 +2044,9 @@ def test_a_models_own_old_spelling_is_no_version_change() -> None:
         '\tUnexpected key(s) in state_dict: "backbone.fpn_lateral2.weight", '
         '"backbone.fpn_lateral2.bias", "backbone.fpn_output2.weight". '
     )
-    assert "version" not in [f.category for f in weightfit.explain(text).findings]
+    assert "version" not in [f.category for f in _rules(text).findings]
     renamed = text.replace("fpn_lateral2.weight", "fpn.inner_blocks.0.0.weight")
-    assert "version" in [f.category for f in weightfit.explain(renamed).findings]
+    assert "version" in [f.category for f in _rules(renamed).findings]
 
 
 def test_unexpected_keys_alone_in_a_whole_message_are_no_prefix() -> None:
@@ -2052,7 +2057,7 @@ def test_unexpected_keys_alone_in_a_whole_message_are_no_prefix() -> None:
     state = {**model.state_dict(), "module.extra.weight": torch.zeros(2)}
     with pytest.raises(RuntimeError) as error:
         model.load_state_dict(state)
-    categories = [f.category for f in weightfit.explain(str(error.value)).findings]
+    categories = [f.category for f in _rules(str(error.value)).findings]
     assert "prefix" not in categories and "unexpected" in categories
 
 
@@ -2064,14 +2069,14 @@ def test_a_pth_behind_a_bare_header_too_large_is_another_file() -> None:
         '    with safe_open("checkpoints/cloth_segm.pth", framework="pt") as f:\n'
         "safetensors_rust.SafetensorError: HeaderTooLarge\n"
     )
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert (top.category, top.evidence["file"]) == ("unrelated", "cloth_segm.pth")
 
 
 def test_a_named_parameter_the_file_lacks_is_missing() -> None:
     """CenterNet's ``No param reg_r.0.bias``: the model's parameter the file does not hold."""
     text, _ = _case("xingyizhou__CenterNet__38")
-    report = weightfit.explain(text)
+    report = _rules(text)
     assert report.findings[0].category == "missing"
     assert "reg_r.0.bias" in report.findings[0].params
 
@@ -2079,13 +2084,13 @@ def test_a_named_parameter_the_file_lacks_is_missing() -> None:
 def test_a_retyped_key_error_names_a_tensor() -> None:
     """``keyerror: stem.0.weight``, retyped without quotes, is a loading error naming a key."""
     text, _ = _case("huggingface__pytorch-image-models__1566")
-    assert weightfit.explain(text).findings[0].params == ["stem.0.weight"]
+    assert _rules(text).findings[0].params == ["stem.0.weight"]
 
 
 def test_a_loader_saying_a_file_is_not_compatible_is_a_loading_error() -> None:
     """Ultralytics refusing a YOLOv5-codebase file: exit 1 with what it saw, never exit 2."""
     text, _ = _case("WongKinYiu__yolov9__397")
-    assert weightfit.explain(text).findings
+    assert _rules(text).findings
 
 
 def test_copy_into_a_parameter_of_another_size_is_one_axis_mismatch() -> None:
@@ -2094,7 +2099,7 @@ def test_copy_into_a_parameter_of_another_size_is_one_axis_mismatch() -> None:
     Not two tensors meeting in an operation: the broadcast reading must not swallow it.
     """
     text, _ = _case("roytseng-tw__Detectron.pytorch__51")
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert (top.evidence["checkpoint_classes"], top.evidence["model_classes"]) == (2, 81)
 
 
@@ -2102,20 +2107,20 @@ def test_copy_into_a_parameter_of_another_size_is_one_axis_mismatch() -> None:
 def test_a_format_name_alone_is_no_quantization_topic(ident: str) -> None:
     """``gguf`` or ``ggml`` in a text names the file's format: every such file is quantized."""
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "quantization"
+    assert _rules(text).findings[0].category != "quantization"
 
 
 def test_quantized_leaves_of_modules_listed_whole_are_no_storage_mismatch() -> None:
     """``k_proj.weight``, ``.scales``, ``.biases`` all unexpected: the model lacks ``k_proj``."""
     text, _ = _case("Blaizzy__mlx-vlm__1416")
-    assert weightfit.explain(text).findings[0].category != "quantization"
+    assert _rules(text).findings[0].category != "quantization"
 
 
 def test_a_rust_loaders_panic_is_a_loading_error() -> None:
     """candle's ``cannot find tensor weight`` behind Rust's unwrap panic: no rule knows why
     a bare ``weight`` was looked up, but the text holds a loading error (exit 1, not 2)."""
     text, _ = _case("huggingface__candle__1510")
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.category == "unknown"
 
 
@@ -2123,7 +2128,7 @@ def test_a_loader_nodes_keyerror_text_is_a_loading_error() -> None:
     """ComfyUI shows ``MochiModelLoader: 'pos_frequencies'``, a KeyError's text after its
     node: a loader that looked a key up and failed, a loading error (exit 1, not 2)."""
     text, _ = _case("kijai__ComfyUI-MochiWrapper__23")
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.category == "unknown"
 
 
@@ -2131,7 +2136,7 @@ def test_a_norm_after_an_output_makes_its_rows_widths_not_labels() -> None:
     """MINet's ``trans.conv2.h2h_0`` (256 against 64 rows) feeds ``bnh_0``, a BatchNorm of
     the same size: a width of the body, not a classification head."""
     text, _ = _case("lartpang__MINet__2")
-    categories = [f.category for f in weightfit.explain(text).findings]
+    categories = [f.category for f in _rules(text).findings]
     assert "num_classes" not in categories
     assert categories[0] == "wrong_variant"
 
@@ -2143,14 +2148,14 @@ def test_two_model_widths_in_an_mlx_text_are_no_quantization_at_other_bits() -> 
         "Mismatched parameter embed.weight in Model shape. "
         "Actual [50000, 768], expected [50000, 1024]"
     )
-    assert weightfit.explain(text).findings[0].category != "quantization"
+    assert _rules(text).findings[0].category != "quantization"
 
 
 def test_a_variable_fed_its_saved_value_is_read_as_a_shape_mismatch() -> None:
     """TensorFlow 1 code restoring by feeding a variable's initializer: the fed value is the
     file's (32 output symbols), the graph's variable has 29; a load, not "no error found"."""
     text, _ = _case("coqui-ai__STT__2254")
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.params == ["layer_6.bias"]
     assert top.evidence["size_changes"][0] == {"checkpoint": 32, "model": 29, "axes": 1}
 
@@ -2169,7 +2174,7 @@ def test_a_variable_fed_its_saved_value_is_read_as_a_shape_mismatch() -> None:
 )
 def test_flax_shape_errors_of_every_release_give_the_restored_shape_first(text: str) -> None:
     """Flax's ScopeParamShapeError, worded three ways across releases (read in their source)."""
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.params == ["Dense_0.kernel"]
     assert "[4, 1000] in the checkpoint, [4, 10] in the model" in top.message
 
@@ -2180,7 +2185,7 @@ def test_spaces_of_other_shapes_are_not_read_as_a_release_change() -> None:
         "ValueError: Observation spaces do not match: Box(-inf, inf, (8,), float32) != "
         "Box(-inf, inf, (11,), float32)"
     )
-    assert all(f.evidence.get("space") is None for f in weightfit.explain(text).findings)
+    assert all(f.evidence.get("space") is None for f in _rules(text).findings)
 
 
 def test_an_image_of_another_colour_mode_is_no_latent_stack() -> None:
@@ -2190,7 +2195,7 @@ def test_an_image_of_another_colour_mode_is_no_latent_stack() -> None:
         "224] to have 1 channels, but got 3 channels instead"
     )
     with pytest.raises(NoLoadingErrorFound):
-        weightfit.explain(text)
+        _rules(text)
 
 
 def test_a_side_word_inside_a_name_binds_no_side() -> None:
@@ -2200,14 +2205,14 @@ def test_a_side_word_inside_a_name_binds_no_side() -> None:
         "model.embed_tokens.weight, but the index still maps it.\n"
         "SafetensorError: Error while deserializing header: invalid JSON in header"
     )
-    result = weightfit.explain(text)
+    result = _rules(text)
     assert all(f.category not in ("missing", "unexpected") for f in result.findings)
 
 
 def test_a_private_attribute_missing_outside_any_load_is_no_hook_change() -> None:
     """A private attribute lacking on an object while nothing loads says nothing of a load."""
     with pytest.raises(NoLoadingErrorFound):
-        weightfit.explain("AttributeError: 'Trainer' object has no attribute '_train_step'")
+        _rules("AttributeError: 'Trainer' object has no attribute '_train_step'")
 
 
 def test_one_side_headed_list_alone_is_no_side_reading() -> None:
@@ -2231,55 +2236,55 @@ def test_a_name_labelling_a_shape_on_each_of_two_lines_is_one_mismatch() -> None
 def test_weights_a_loader_did_not_update_are_read_as_the_models_unfilled_tensors() -> None:
     """OpenPCDet's ``Not updated weight X: torch.Size(...)`` lines list what stayed unfilled."""
     text, _ = _case("open-mmlab__OpenPCDet__892")
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.params == ["dense_head.conv_cls.weight", "dense_head.conv_cls.bias"]
 
 
 def test_a_traceback_frame_in_a_loading_function_is_a_loading_error() -> None:
     """``File ".../accelerator.py", line 3147, in load_state`` then ``KeyError: 'step'``."""
     text, _ = _case("huggingface__accelerate__2923")
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.evidence.get("entry") == "step"
 
 
 def test_a_key_code_failed_on_while_copying_entries_by_name_is_a_tensor() -> None:
     text, _ = _case("zczcwh__poseformer_demo__1")  # model_dict[name] = pre_dict[name]
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.evidence.get("looked_up") == ["Spatial_pos_embed"]
 
 
 def test_paddles_static_graph_refusal_binds_the_variable_to_both_shapes() -> None:
     text, _ = _case("yeyupiaoling__PPASR__27")  # need tensor with shape ... load set tensor
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.params == ["linear_0.w_0_moment1_0"]
     assert "[564, 1024] in the checkpoint, [563, 1024]" in top.message
 
 
 def test_a_denoiser_class_glued_to_its_suffix_has_no_classifier_head() -> None:
     text, _ = _case("genmoai__mochi__46")  # AsymmDiTJoint's final_layer.linear: 48 vs 96
-    assert "num_classes" not in [f.category for f in weightfit.explain(text).findings]
+    assert "num_classes" not in [f.category for f in _rules(text).findings]
 
 
 def test_tensorflows_uninitialised_variable_is_a_missing_name() -> None:
     text, _ = _case("mlcommons__inference__357")  # Attempting to use uninitialized value X
-    names = {p for f in weightfit.explain(text).findings for p in f.params}
+    names = {p for f in _rules(text).findings for p in f.params}
     assert "dynamic_seq2seq.encoder.rnn.basic_lstm_cell.bias" in names
 
 
 def test_python2s_unnamed_module_lacking_a_class_is_a_missing_class() -> None:
     text, _ = _case("jacobgil__pytorch-pruning__26")  # 'module' object has no attribute 'X'
-    assert "ModifiedVGG16Model" in weightfit.explain(text).findings[0].message
+    assert "ModifiedVGG16Model" in _rules(text).findings[0].message
 
 
 def test_names_transformers_left_unused_carry_the_base_models_prefix_of_their_own() -> None:
     """``from_pretrained`` resolves ``model.`` itself: unused ``model.layers...`` is no wrapper."""
     text, _ = _case("ModelCloud__GPTQModel__2359")  # were not used when initializing ...
-    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+    assert "prefix" not in [f.category for f in _rules(text).findings]
 
 
 def test_a_logger_saying_a_weight_was_not_found_for_a_key_lists_it_missing() -> None:
     text, _ = _case("MultimediaTechLab__YOLO__136")  # WARNING Weight Not Found for key: 19.conv
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.category == "missing"
     assert "19.conv" in top.params
 
@@ -2294,7 +2299,7 @@ def test_a_logger_saying_a_weight_was_not_found_for_a_key_lists_it_missing() -> 
 )
 def test_a_class_head_absent_from_the_file_is_no_other_label_set(ident: str) -> None:
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "num_classes"
+    assert _rules(text).findings[0].category != "num_classes"
 
 
 @pytest.mark.parametrize(
@@ -2306,7 +2311,7 @@ def test_a_class_head_absent_from_the_file_is_no_other_label_set(ident: str) -> 
 )
 def test_a_feature_name_in_a_cut_or_unrelated_list_is_no_variant_feature(ident: str) -> None:
     text, _ = _case(ident)
-    rules = [f.evidence.get("feature") for f in weightfit.explain(text).findings]
+    rules = [f.evidence.get("feature") for f in _rules(text).findings]
     assert not any(rules)
 
 
@@ -2324,7 +2329,7 @@ def test_few_names_of_disjoint_words_off_the_networks_front_are_no_other_network
 ) -> None:
     """Heads or single modules named otherwise share no word, yet are parts of one model."""
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "unrelated"
+    assert _rules(text).findings[0].category != "unrelated"
 
 
 @pytest.mark.parametrize(
@@ -2337,12 +2342,12 @@ def test_few_names_of_disjoint_words_off_the_networks_front_are_no_other_network
 )
 def test_a_lookup_failing_at_the_first_layer_is_no_other_depth(ident: str) -> None:
     text, _ = _case(ident)
-    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+    assert "wrong_variant" not in [f.category for f in _rules(text).findings]
 
 
 def test_a_layer_against_a_sequential_of_layers_is_no_head_option() -> None:
     text, _ = _case("LenisLin__TiRank__23")  # patch_embed.proj against proj.0 … proj.6
-    assert weightfit.explain(text).findings[0].category == "version"
+    assert _rules(text).findings[0].category == "version"
 
 
 def test_a_named_layer_against_a_sequential_under_one_head_is_no_head_option() -> None:
@@ -2353,7 +2358,7 @@ def test_a_named_layer_against_a_sequential_under_one_head_is_no_head_option() -
         '\tUnexpected key(s) in state_dict: "head.0.weight", "head.0.bias", "head.2.weight", '
         '"head.2.bias", "head.4.weight", "head.4.bias". '
     )
-    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+    assert "wrong_variant" not in [f.category for f in _rules(text).findings]
 
 
 @pytest.mark.parametrize(
@@ -2373,7 +2378,7 @@ def test_a_named_layer_against_a_sequential_under_one_head_is_no_head_option() -
 def test_a_lookup_failing_on_a_first_module_counted_otherwise_is_no_other_depth(
     text: str,
 ) -> None:
-    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+    assert "wrong_variant" not in [f.category for f in _rules(text).findings]
 
 
 def test_two_spellings_of_one_vits_block_are_no_other_network() -> None:
@@ -2384,7 +2389,7 @@ def test_two_spellings_of_one_vits_block_are_no_other_network() -> None:
         '\tUnexpected key(s) in state_dict: "transformer.resblocks.0.ln_1.weight", '
         '"transformer.resblocks.0.ln_1.bias". '
     )
-    assert weightfit.explain(text).findings[0].category != "unrelated"
+    assert _rules(text).findings[0].category != "unrelated"
 
 
 def test_a_unet_decoders_upconv_layers_are_no_other_scale() -> None:
@@ -2394,7 +2399,7 @@ def test_a_unet_decoders_upconv_layers_are_no_other_scale() -> None:
         "RuntimeError: Error(s) in loading state_dict for UNet:\n"
         f"\tMissing key(s) in state_dict: {names}. "
     )
-    assert "wrong_variant" not in [f.category for f in weightfit.explain(text).findings]
+    assert "wrong_variant" not in [f.category for f in _rules(text).findings]
 
 
 @pytest.mark.parametrize(
@@ -2409,8 +2414,8 @@ def test_a_unet_decoders_upconv_layers_are_no_other_scale() -> None:
 def test_a_file_named_for_a_role_defers_to_what_the_text_reads(ident: str) -> None:
     """A discriminator's or backbone's file name is read only where nothing else is."""
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].evidence.get("role") is None
-    assert "bare backbone" not in weightfit.explain(text).findings[0].message
+    assert _rules(text).findings[0].evidence.get("role") is None
+    assert "bare backbone" not in _rules(text).findings[0].message
 
 
 def test_a_keyerror_on_model_alone_is_no_file_of_another_kind() -> None:
@@ -2420,7 +2425,7 @@ def test_a_keyerror_on_model_alone_is_no_file_of_another_kind() -> None:
         '    sd = torch.load("ckpt/last.pth")["model"]\n'
         "KeyError: 'model'\n"
     )
-    findings = weightfit.explain(text).findings
+    findings = _rules(text).findings
     assert all(
         "bare backbone" not in f.message and f.evidence.get("role") is None for f in findings
     )
@@ -2432,7 +2437,7 @@ def test_a_media_file_given_to_another_option_is_no_weights_file() -> None:
         "$ python infer.py --image assets/m1.png --ckpt model.safetensors\n"
         "safetensors_rust.SafetensorError: Error while deserializing header: HeaderTooLarge\n"
     )
-    assert weightfit.explain(text).findings[0].category == "partitioned"
+    assert _rules(text).findings[0].category == "partitioned"
 
 
 @pytest.mark.parametrize("variant", ["model_fp16", "model_q4f16", "decoder_model_merged_int8"])
@@ -2443,7 +2448,7 @@ def test_a_missing_dtype_variant_is_no_unconverted_repository(variant: str) -> N
         f'main/onnx/{variant}.onnx".\n'
     )
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert all(f.evidence.get("library") != "transformers.js" for f in findings)
@@ -2455,7 +2460,7 @@ def test_a_missing_default_onnx_file_is_read_whatever_the_owner() -> None:
         'Error: Could not locate file: "https://huggingface.co/onnx-community/gte-small/'
         'resolve/main/onnx/model.onnx".\n'
     )
-    finding = weightfit.explain(text).findings[0]
+    finding = _rules(text).findings[0]
     assert finding.category == "unrelated"
     assert finding.evidence["file"] == "onnx/model.onnx"
 
@@ -2468,7 +2473,7 @@ def test_unpacking_a_value_that_is_no_load_is_no_file_of_another_kind() -> None:
         "Error(s) in loading state_dict for Net:\n"
         '\tMissing key(s) in state_dict: "fc.weight".\n'
     )
-    assert weightfit.explain(text).findings[0].category != "unrelated"
+    assert _rules(text).findings[0].category != "unrelated"
 
 
 def test_albert_width_in_a_quantized_text_is_left_to_quantization() -> None:
@@ -2478,7 +2483,7 @@ def test_albert_width_in_a_quantized_text_is_left_to_quantization() -> None:
         "torch.Size([30000, 128]) from checkpoint, the shape in current model is "
         "torch.Size([30000, 1024]).\n"
     )
-    assert weightfit.explain(text).findings[0].category != "unrelated"
+    assert _rules(text).findings[0].category != "unrelated"
 
 
 @pytest.mark.parametrize(
@@ -2492,7 +2497,7 @@ def test_albert_width_in_a_quantized_text_is_left_to_quantization() -> None:
 def test_an_entry_a_loader_reads_is_no_release_bookkeeping_outside_a_migration(ident: str) -> None:
     """A library's loader missing an entry every save of it holds: another kind of file."""
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "version"
+    assert _rules(text).findings[0].category != "version"
 
 
 def _key_error_in(path: str, function: str, key: str) -> str:
@@ -2530,13 +2535,13 @@ def _key_error_in(path: str, function: str, key: str) -> str:
 )
 def test_a_scripts_or_a_databases_migration_is_no_release_bookkeeping(text: str) -> None:
     """``release_bookkeeping`` reads installed packages' checkpoint migrations only."""
-    findings = weightfit.explain(text).findings
+    findings = _rules(text).findings
     assert not any("raised_in" in f.evidence for f in findings), findings[0].message
 
 
 def test_a_json_dump_refused_by_a_native_model_reader_is_no_format_version() -> None:
     text, _ = _case("lightgbm-org__LightGBM__1151")  # unknown submodel type in ... .json
-    assert weightfit.explain(text).findings[0].category != "version"
+    assert _rules(text).findings[0].category != "version"
 
 
 @pytest.mark.parametrize(
@@ -2551,7 +2556,7 @@ def test_a_json_dump_refused_by_a_native_model_reader_is_no_format_version() -> 
 def test_an_upgrade_that_ends_and_a_bare_type_error_are_no_release_change(text: str) -> None:
     """Three upgrade steps then another error: the upgrade worked; no code object unpickled."""
     try:
-        categories = [f.category for f in weightfit.explain(text).findings]
+        categories = [f.category for f in _rules(text).findings]
     except NoLoadingErrorFound:
         return
     assert "version" not in categories[:1]
@@ -2560,7 +2565,7 @@ def test_an_upgrade_that_ends_and_a_bare_type_error_are_no_release_change(text: 
 def test_face_identities_far_apart_on_a_head_are_no_vocabulary() -> None:
     """LightCNN's fc2 of 80013 against 79077 rows: no released vocabulary, no vocab named."""
     text, _ = _case("ch10tang__fnm.pytorch__5")
-    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+    assert _rules(text).findings[0].category == "wrong_variant"
 
 
 @pytest.mark.parametrize(
@@ -2579,7 +2584,7 @@ def test_pythons_dict_names_no_vocabulary(name: str, have: int, want: int) -> No
         f"\tsize mismatch for {name}: copying a param with shape torch.Size([{have}, 256]) "
         f"from checkpoint, the shape in current model is torch.Size([{want}, 256])."
     )
-    assert weightfit.explain(text).findings[0].category != "vocab_resize"
+    assert _rules(text).findings[0].category != "vocab_resize"
 
 
 def test_rows_a_power_of_two_apart_beside_a_vocab_file_are_no_vocabulary() -> None:
@@ -2591,7 +2596,7 @@ def test_rows_a_power_of_two_apart_beside_a_vocab_file_are_no_vocabulary() -> No
         "torch.Size([8192, 256]) from checkpoint, the shape in current model is "
         "torch.Size([4096, 256])."
     )
-    assert weightfit.explain(text).findings[0].category != "vocab_resize"
+    assert _rules(text).findings[0].category != "vocab_resize"
 
 
 @pytest.mark.parametrize(
@@ -2603,12 +2608,12 @@ def test_rows_a_power_of_two_apart_beside_a_vocab_file_are_no_vocabulary() -> No
 )
 def test_a_darknet_reshape_off_the_heads_is_no_class_count(ident: str) -> None:
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "num_classes"
+    assert _rules(text).findings[0].category != "num_classes"
 
 
 def test_a_broadcast_on_the_first_axis_is_no_flat_copy() -> None:
     text, _ = _case("Lightning-AI__lit-llama__280")  # copy_(param): 32000 against 32001
-    assert weightfit.explain(text).findings[0].category == "vocab_resize"
+    assert _rules(text).findings[0].category == "vocab_resize"
 
 
 def test_a_flat_checkpoint_tensor_is_a_flattened_save_not_a_layout_release() -> None:
@@ -2616,7 +2621,7 @@ def test_a_flat_checkpoint_tensor_is_a_flattened_save_not_a_layout_release() -> 
         "size mismatch for layer.weight: copying a param with shape torch.Size([4096]) from "
         "checkpoint, the shape in current model is torch.Size([64, 64])."
     )
-    assert weightfit.explain(text).findings[0].category != "version"
+    assert _rules(text).findings[0].category != "version"
 
 
 def test_a_vocabulary_word_beside_a_class_head_is_no_vocabulary() -> None:
@@ -2625,7 +2630,7 @@ def test_a_vocabulary_word_beside_a_class_head_is_no_vocabulary() -> None:
         "shape torch.Size([2, 768]) from checkpoint, the shape in current model is "
         "torch.Size([3, 768])."
     )
-    assert weightfit.explain(text).findings[0].category == "num_classes"
+    assert _rules(text).findings[0].category == "num_classes"
 
 
 LIGHTGBM_SPELLINGS = [
@@ -2646,7 +2651,7 @@ def test_every_spelling_of_lightgbm_s_refusal_is_read_one_way(
 ) -> None:
     """Letter case and release wording never pick the reading; the file given does."""
     text = f"[LightGBM] [Fatal] {spelling} in model file {file}\n"
-    assert weightfit.explain(text).findings[0].category == category
+    assert _rules(text).findings[0].category == category
 
 
 @pytest.mark.parametrize(
@@ -2662,7 +2667,7 @@ def test_every_spelling_of_lightgbm_s_refusal_is_read_one_way(
 )
 def test_a_file_named_for_a_backbone_and_more_is_no_bare_backbone(text: str) -> None:
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert all("bare backbone" not in f.message for f in findings)
@@ -2686,7 +2691,7 @@ def test_a_file_named_for_a_backbone_and_more_is_no_bare_backbone(text: str) -> 
     ],
 )
 def test_a_token_table_sliced_by_model_parallelism_is_no_albert(text: str) -> None:
-    assert all("ALBERT" not in f.message for f in weightfit.explain(text).findings)
+    assert all("ALBERT" not in f.message for f in _rules(text).findings)
 
 
 @pytest.mark.parametrize(
@@ -2703,7 +2708,7 @@ def test_a_token_table_sliced_by_model_parallelism_is_no_albert(text: str) -> No
 def test_an_export_s_refusal_to_convert_is_no_release_upgrade(text: str) -> None:
     """Calamari's upgrade says ``yet`` (or names a version); an export's refusal does not."""
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert findings[0].category != "version"
@@ -2722,7 +2727,7 @@ def test_an_export_s_refusal_to_convert_is_no_release_upgrade(text: str) -> None
 )
 def test_an_unpacking_bug_or_a_missing_file_is_no_loading_error(text: str) -> None:
     with pytest.raises(NoLoadingErrorFound):
-        weightfit.explain(text)
+        _rules(text)
 
 
 def test_unpacking_what_no_checkpoint_reader_returns_is_no_file_of_another_kind() -> None:
@@ -2732,7 +2737,7 @@ def test_unpacking_what_no_checkpoint_reader_returns_is_no_file_of_another_kind(
         "ValueError: too many values to unpack (expected 2)\n"
     )
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert "unrelated" not in _causes(findings)
@@ -2746,7 +2751,7 @@ def test_a_layer_against_a_block_of_several_is_no_wrapped_layer() -> None:
         '\tUnexpected key(s) in state_dict: "patch_embed.proj.0.weight", '
         '"patch_embed.proj.1.weight", "patch_embed.proj.1.bias". \n'
     )
-    rules = [f.evidence.get("wrapped") for f in weightfit.explain(text).findings]
+    rules = [f.evidence.get("wrapped") for f in _rules(text).findings]
     assert rules == [None] * len(rules)
 
 
@@ -2754,7 +2759,7 @@ def test_a_layer_against_a_block_of_several_is_no_wrapped_layer() -> None:
 def test_a_keras_layer_counter_alone_is_no_uniquified_scope(scope: str) -> None:
     """``conv2d_1`` is the second convolution's own name; ``block_1_2`` is no Keras default."""
     text = f"Error: Provided weight data has no target variable: {scope}/kernel"
-    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+    assert "prefix" not in [f.category for f in _rules(text).findings]
 
 
 def test_model_types_of_two_architectures_stay_unrelated() -> None:
@@ -2763,7 +2768,7 @@ def test_model_types_of_two_architectures_stay_unrelated() -> None:
         "You are using a model of type qwen2_vl to instantiate a model of type qwen2. "
         "This is not supported for all configurations of models and can yield errors."
     )
-    assert weightfit.explain(text).findings[0].category == "unrelated"
+    assert _rules(text).findings[0].category == "unrelated"
 
 
 @pytest.mark.parametrize(
@@ -2775,13 +2780,13 @@ def test_model_types_of_two_architectures_stay_unrelated() -> None:
 )
 def test_image_channels_and_widths_are_no_odd_outputs(ident: str) -> None:
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "num_classes"
+    assert _rules(text).findings[0].category != "num_classes"
 
 
 def test_a_tensorflow_matrix_whose_outputs_differ_is_no_symbol_table() -> None:
     """``(384, 150)`` against ``(384, 151)``: the last axis of a dense kernel is its outputs."""
     text = "model.load_weights(path)\nValueError: Shapes (384, 150) and (384, 151) are incompatible"
-    assert "vocab_resize" not in [f.category for f in weightfit.explain(text).findings]
+    assert "vocab_resize" not in [f.category for f in _rules(text).findings]
 
 
 def test_two_listings_neither_headed_by_the_checkpoint_give_no_sides() -> None:
@@ -2797,7 +2802,7 @@ def test_two_listings_neither_headed_by_the_checkpoint_give_no_sides() -> None:
 def test_one_naming_scheme_alone_is_no_sd_scheme_rename() -> None:
     """Only the original names missing: a code version's layout, read by other rules."""
     text, _ = _case("victorchall__EveryDream2trainer__257")
-    findings = weightfit.explain(text).findings
+    findings = _rules(text).findings
     assert all(f.evidence.get("diffusers") is None for f in findings)
 
 
@@ -2809,7 +2814,7 @@ def test_a_fused_kernel_beside_one_matrix_is_no_split_cell() -> None:
         "Variables in checkpoint which are not needed for restore:\n"
         "lstm0_fw/rec/W\n"
     )
-    assert "fused_split" not in [f.category for f in weightfit.explain(text).findings]
+    assert "fused_split" not in [f.category for f in _rules(text).findings]
 
 
 @pytest.mark.parametrize(
@@ -2823,7 +2828,7 @@ def test_a_fused_kernel_beside_one_matrix_is_no_split_cell() -> None:
 )
 def test_the_same_surface_in_another_situation_keeps_its_cause(ident: str, category: str) -> None:
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category == category
+    assert _rules(text).findings[0].category == category
 
 
 NOT_FIRING = [
@@ -2930,7 +2935,7 @@ def test_a_mechanism_stays_silent_where_its_reason_is_absent(
 
     monkeypatch.setattr(diagnose_module, "calibrate", recording)
     try:
-        weightfit.explain(text)
+        _rules(text)
     except NoLoadingErrorFound:
         return
     assert rule not in fired
@@ -2949,7 +2954,7 @@ def test_a_mechanism_stays_silent_where_its_reason_is_absent(
 def test_a_persistent_id_met_by_another_reader_is_no_torch_release(ident: str) -> None:
     """A plain unpickler or Paddle's reader given a torch file: the file, not torch's age."""
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "version"
+    assert _rules(text).findings[0].category != "version"
 
 
 @pytest.mark.parametrize(
@@ -2962,7 +2967,7 @@ def test_a_persistent_id_met_by_another_reader_is_no_torch_release(ident: str) -
 )
 def test_a_missing_module_where_no_whole_model_is_loaded_is_no_source_tree(ident: str) -> None:
     text, _ = _case(ident)
-    assert weightfit.explain(text).findings[0].category != "unknown"
+    assert _rules(text).findings[0].category != "unknown"
 
 
 def test_shapes_paired_one_entry_off_without_a_scalar_are_no_shift() -> None:
@@ -2975,7 +2980,7 @@ def test_shapes_paired_one_entry_off_without_a_scalar_are_no_shift() -> None:
         "\tsize mismatch for c.weight: copying a param with shape torch.Size([16]) from "
         "checkpoint, the shape in current model is torch.Size([4, 16]).\n"
     )
-    assert all("paired" not in f.message for f in weightfit.explain(text).findings)
+    assert all("paired" not in f.message for f in _rules(text).findings)
 
 
 @pytest.mark.parametrize(
@@ -2990,7 +2995,7 @@ def test_shapes_paired_one_entry_off_without_a_scalar_are_no_shift() -> None:
 )
 def test_a_labelled_key_list_or_another_tensor_is_no_sideless_buffer(text: str) -> None:
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert all("lost its label" not in f.message for f in findings)
@@ -3002,7 +3007,7 @@ def test_lora_names_all_with_an_adapter_segment_are_no_peft_release() -> None:
         '\tMissing key(s) in state_dict: "base_model.model.layers.0.q_proj.lora_A.default.weight", '
         '"base_model.model.layers.0.q_proj.lora_B.default.weight".\n'
     )
-    assert all("adapter-name segment" not in f.message for f in weightfit.explain(text).findings)
+    assert all("adapter-name segment" not in f.message for f in _rules(text).findings)
 
 
 def test_a_keyerror_on_hparams_with_neither_new_name_nor_library_is_no_renamed_entry() -> None:
@@ -3012,7 +3017,7 @@ def test_a_keyerror_on_hparams_with_neither_new_name_nor_library_is_no_renamed_e
         "KeyError: 'hparams'\n"
     )
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert all(f.evidence.get("renamed_to") is None for f in findings)
@@ -3032,18 +3037,18 @@ def test_a_prefix_with_its_directory_matching_no_file_is_no_working_directory_ma
         "NotFoundError: Unsuccessful TensorSliceReader constructor: Failed to find any matching "
         "files for /data/models/resnet/model.ckpt-1000\n"
     )
-    assert all(f.evidence.get("prefix") is None for f in weightfit.explain(text).findings)
+    assert all(f.evidence.get("prefix") is None for f in _rules(text).findings)
 
 
 def test_a_later_version_of_a_tflite_operator_is_still_a_newer_model() -> None:
     text = "Didn't find op for builtin opcode 'CONV_2D' version '6'\n"
-    assert weightfit.explain(text).findings[0].category == "version"
+    assert _rules(text).findings[0].category == "version"
 
 
 def test_a_newer_tflite_operator_at_version_one_is_still_a_newer_model() -> None:
     """GELU came years after TensorFlow Lite's first release: a runtime may predate it."""
     text = "Didn't find op for builtin opcode 'GELU' version '1'\n"
-    assert weightfit.explain(text).findings[0].category == "version"
+    assert _rules(text).findings[0].category == "version"
 
 
 def test_a_pth_given_to_safetensors_without_old_is_another_kind_of_file() -> None:
@@ -3051,7 +3056,7 @@ def test_a_pth_given_to_safetensors_without_old_is_another_kind_of_file() -> Non
         "Loading model.pth fails: SafetensorError: Error while deserializing header: "
         "header too large\n"
     )
-    assert weightfit.explain(text).findings[0].category == "unrelated"
+    assert _rules(text).findings[0].category == "unrelated"
 
 
 def test_one_leading_axis_on_some_parameters_only_is_no_batch_of_models() -> None:
@@ -3062,7 +3067,7 @@ def test_one_leading_axis_on_some_parameters_only_is_no_batch_of_models() -> Non
         "\tsize mismatch for fc.weight: copying a param with shape torch.Size([10, 512]) from "
         "checkpoint, the shape in current model is torch.Size([20, 512]).\n"
     )
-    assert all("batched_side" not in f.evidence for f in weightfit.explain(text).findings)
+    assert all("batched_side" not in f.evidence for f in _rules(text).findings)
 
 
 def test_a_whole_layer_missing_in_mlx_sorted_listing_is_no_attention_part() -> None:
@@ -3072,7 +3077,7 @@ def test_a_whole_layer_missing_in_mlx_sorted_listing_is_no_attention_part() -> N
         "model.layers.28.input_layernorm.weight,\nmodel.layers.28.mlp.down_proj.weight,\n"
         "model.layers.28.self_attn.k_proj.weight,\nmodel.layers.29.input_layernorm.weight.\n"
     )
-    assert all("parts" not in f.evidence for f in weightfit.explain(text).findings)
+    assert all("parts" not in f.evidence for f in _rules(text).findings)
 
 
 def test_a_size_mismatch_on_proj_in_of_a_unet_is_no_encoder_swap() -> None:
@@ -3080,7 +3085,7 @@ def test_a_size_mismatch_on_proj_in_of_a_unet_is_no_encoder_swap() -> None:
         "Error(s) in loading state_dict for UNet2DConditionModel: "
         "size mismatch for proj_in.weight\n"
     )
-    assert all(f.category != "encoder_swap" for f in weightfit.explain(text).findings[:1])
+    assert all(f.category != "encoder_swap" for f in _rules(text).findings[:1])
 
 
 def test_an_application_built_for_other_classes_or_channels_is_no_library_disagreement() -> None:
@@ -3094,7 +3099,7 @@ def test_an_application_built_for_other_classes_or_channels_is_no_library_disagr
             "conv1_conv/kernel. Weight expects shape (7, 7, 1, 64). Received saved weight "
             "with shape (7, 7, 3, 64)\n"
         )
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
         assert all(f.evidence.get("builder") is None for f in findings)
 
 
@@ -3110,7 +3115,7 @@ def test_a_local_folder_or_a_configured_load_is_no_repositorys_own_config() -> N
             "torch.Size([2, 768]) from checkpoint, the shape in current model is "
             "torch.Size([3, 768]).\n"
         )
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
         assert all(f.evidence.get("repository") is None for f in findings)
 
 
@@ -3122,7 +3127,7 @@ def test_whole_extra_layers_with_their_query_are_another_depth() -> None:
         )
         + ".\n"
     )
-    top = weightfit.explain(text).findings[0]
+    top = _rules(text).findings[0]
     assert top.category == "wrong_variant"
 
 
@@ -3133,7 +3138,7 @@ def test_an_sdxl_checkpoint_file_in_an_sd1_model_is_another_generation() -> None
         "torch.Size([1280, 1280]) from checkpoint, the shape in current model is "
         "torch.Size([1280, 1280, 1, 1]).\n"
     )
-    assert weightfit.explain(text).findings[0].category == "wrong_variant"
+    assert _rules(text).findings[0].category == "wrong_variant"
 
 
 def test_bytes_read_from_a_file_are_no_round_trip() -> None:
@@ -3154,7 +3159,7 @@ def test_prose_naming_a_buffer_without_a_saved_file_lists_nothing() -> None:
     text = "The num_batches_tracked counter is not in the optimizer state.\n"
     assert "num_batches_tracked" not in statements.facts(text).key_errors
     try:
-        findings = weightfit.explain(text).findings
+        findings = _rules(text).findings
     except NoLoadingErrorFound:
         return
     assert all("num_batches_tracked" not in f.params for f in findings)
@@ -3178,7 +3183,7 @@ def test_an_unshaped_attention_output_or_plain_proj_in_is_no_encoder_reader() ->
         text = (
             f"RuntimeError: Error(s) in loading state_dict for {model}:\n\tsize mismatch for {name}"
         )
-        assert "encoder_swap" not in [f.category for f in weightfit.explain(text).findings]
+        assert "encoder_swap" not in [f.category for f in _rules(text).findings]
 
 
 def test_a_spaced_key_outside_quotes_is_not_joined() -> None:
@@ -3195,7 +3200,7 @@ def test_two_class_counts_or_no_mismatch_name_no_dataset_class_count() -> None:
         "Missing key(s) in state_dict: keys not found. My dataset has 20 classes.",
     ):
         try:
-            findings = weightfit.explain(text).findings
+            findings = _rules(text).findings
         except NoLoadingErrorFound:
             continue
         assert all(f.evidence.get("classes") is None for f in findings)
@@ -3204,16 +3209,16 @@ def test_two_class_counts_or_no_mismatch_name_no_dataset_class_count() -> None:
 def test_one_stated_start_is_no_prefix() -> None:
     """One side's first segment alone says nothing of the other's."""
     text = "Error(s) in loading state_dict for Net: keys start with `module` and loading failed"
-    assert "prefix" not in [f.category for f in weightfit.explain(text).findings]
+    assert "prefix" not in [f.category for f in _rules(text).findings]
 
 
 def test_a_cut_path_or_bare_word_is_no_body_layer() -> None:
     """``transformer_blocks.`` (a path the paste cut) and ``weights`` name no layer."""
     text, _ = _case("kijai__ComfyUI-KJNodes__561")
-    assert weightfit.explain(text).findings[0].category == "unknown"
+    assert _rules(text).findings[0].category == "unknown"
 
 
 def test_a_first_layers_own_sequence_is_still_the_first_layer() -> None:
     """``conv_first.1.weight`` is inside the first layer; ``input_blocks.3`` is not."""
     text, _ = _case("zsyOAOA__DifFace__7")
-    assert weightfit.explain(text).findings[0].category == "prefix"
+    assert _rules(text).findings[0].category == "prefix"

@@ -27,6 +27,12 @@ def register(
         default="-",
         help="a file holding the error text; '-' or nothing reads standard input",
     )
+    parser.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="name only causes a rule reads from the text, never the one the settled threads "
+        "most like it were found to be",
+    )
     parser.set_defaults(run=run)
 
 
@@ -48,6 +54,6 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise LogNotFound("no such file", path=path)
         data = path.read_bytes()
-    report = explain(data)
+    report = explain(data, resemble=not args.rules_only)
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
     return EXIT_OK if report.compatible else EXIT_FINDINGS

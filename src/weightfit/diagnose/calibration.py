@@ -89,6 +89,11 @@ def rival_table() -> dict[str, Measured]:
     return _measured().get("rivals", {})
 
 
+def resemblance_table() -> dict[str, Measured]:
+    """Resemblance's answers to errors no rule explains, under ``unknown`` (``explain``)."""
+    return _measured().get("resemblance", {})
+
+
 def calibrate(rule: str, findings: list[Finding]) -> None:
     """Cap the confidence of ``findings`` (made by ``rule``) at the rule's measured precision."""
     cap = table().get(rule, Measured(0, 0)).cap

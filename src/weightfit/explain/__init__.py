@@ -44,6 +44,7 @@ from weightfit.explain import (
     lora_reshape,
     other_messages,
     paste,
+    resemblance,
     statements,
     tf_messages,
     torch_messages,
@@ -80,12 +81,14 @@ PARSERS = (
 __all__ = ["explain", "explained", "sections"]
 
 
-def explain(text: str | bytes) -> Report:
+def explain(text: str | bytes, *, resemble: bool = True) -> Report:
     r"""Diagnose the loading error in a log, as ``check`` would with the files at hand.
 
     Args:
         text: A pasted log or exception message (colours, terminal wrapping and
             truncated lists are handled). Bytes are decoded as UTF-8.
+        resemble: When no rule explains the loading error, name what the settled threads
+            most like the text were (:mod:`.resemblance`); ``False`` keeps to the rules.
 
     Returns:
         A :class:`~weightfit.findings.Report` shaped like ``check``'s, with
@@ -103,7 +106,8 @@ def explain(text: str | bytes) -> Report:
         ['rank_inflate']
 
     """
-    found = sections(text)
+    cleaned = readable(text)
+    found = _sections(cleaned)
     tensor_sections = [s for s in found if s.has_tensors]
     labelled = len(tensor_sections) > 1
     parts: list[Alignment] = []
@@ -129,6 +133,10 @@ def explain(text: str | bytes) -> Report:
             findings += diagnose(_empty(label), profile="text", facts=facts)
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_target=_fix_target(found))
+    if resemble and report.findings and report.findings[0].category == "unknown":
+        like = resemblance.resembling(cleaned)
+        if like is not None:
+            report.findings.insert(0, like.finding())
     report.findings[1:1] = rivals(report)
     models = list(dict.fromkeys(s.model for s in found if s.model))
     report.target = ", ".join(models) or "<model in the log>"
@@ -142,6 +150,15 @@ def sections(text: str | bytes) -> list[Section]:
     Raises:
         NoLoadingErrorFound: binary or empty input, or no message weightfit knows.
     """
+    return _sections(readable(text))
+
+
+def readable(text: str | bytes) -> str:
+    """The text as the parsers read it: decoded, windowed and with pasting undone.
+
+    Raises:
+        NoLoadingErrorFound: binary or empty input.
+    """
     if isinstance(text, bytes):
         if b"\x00" in text[:65536]:
             raise NoLoadingErrorFound("the input is binary, not a log")
@@ -152,7 +169,11 @@ def sections(text: str | bytes) -> list[Section]:
         raise NoLoadingErrorFound("the input is empty")
     if _binary(text):
         raise NoLoadingErrorFound("the input is binary, not a log")
-    cleaned = paste.normalise(clean(text[:MAX_INPUT_CHARS]))
+    return paste.normalise(clean(text[:MAX_INPUT_CHARS]))
+
+
+def _sections(cleaned: str) -> list[Section]:
+    """:func:`sections` of a :func:`readable` text."""
     facts = statements.facts(cleaned)
     found = sorted(
         (section for parse in PARSERS for section in parse(cleaned)), key=lambda s: s.start
@@ -247,7 +268,7 @@ def explained() -> Iterator[None]:
         yield
     except Exception as error:
         try:
-            report = explain(f"{type(error).__name__}: {error}")
+            report = explain(f"{type(error).__name__}: {error}", resemble=False)
         except NoLoadingErrorFound:
             raise error from None
         text = f"{error}\n\n{diagnosis_text(report)}"
