@@ -133,10 +133,12 @@ def explain(text: str | bytes, *, resemble: bool = True) -> Report:
             findings += diagnose(_empty(label), profile="text", facts=facts)
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_target=_fix_target(found))
-    if resemble and report.findings and report.findings[0].category == "unknown":
+    unknown = report.findings[0] if report.findings else None
+    if resemble and unknown is not None and unknown.category == "unknown":
         like = resemblance.resembling(cleaned)
         if like is not None:
-            report.findings.insert(0, like.finding())
+            named = unknown.evidence.get("files") or [_fix_target(found).checkpoint]
+            report.findings.insert(0, like.finding(str(named[0])))
     report.findings[1:1] = rivals(report)
     models = list(dict.fromkeys(s.model for s in found if s.model))
     report.target = ", ".join(models) or "<model in the log>"

@@ -87,8 +87,12 @@ class Resemblance:
     share: float
     neighbours: tuple[Neighbour, ...]
 
-    def finding(self) -> Finding:
-        """The finding that names this category, at the precision such answers earned."""
+    def finding(self, checkpoint: str = "CKPT") -> Finding:
+        """The finding that names this category, at the precision such answers earned.
+
+        Args:
+            checkpoint: The file the text names, for the command that would settle it.
+        """
         alike = [n for n in self.neighbours if n.category == self.category]
         return Finding(
             category=self.category,
@@ -108,8 +112,8 @@ class Resemblance:
             fix_note=(
                 "Compare with the threads most like it: "
                 + ", ".join(n.url for n in alike[:3])
-                + ". What would settle it: weightfit check CKPT --against TARGET with the "
-                "files at hand."
+                + f". What would settle it: weightfit check {checkpoint} --against TARGET "
+                "with the files at hand."
             ),
         )
 
