@@ -9,7 +9,9 @@ For each part (``dev``, ``heldback``) it reports:
 
 - top-1 and top-3 category accuracy (a finding is right when its category is the settled
   one or one of ``also_acceptable``); the top 3 include the rival causes named beside an
-  uncertain answer (:mod:`weightfit.diagnose.rivals`), counted apart too;
+  uncertain answer (:mod:`weightfit.diagnose.rivals`), counted apart too; every text is
+  explained with its own repository's threads withheld from resemblance
+  (:mod:`weightfit.explain.resemblance`), and the answers read from it are counted apart;
 - the share answered "no loading error found" (exit 2);
 - per-category results, and the commonest misses (settled against answered category);
 - a calibration table: of the top findings reported at confidence >= 0.8, in [0.5, 0.8)
@@ -225,6 +227,7 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
         bool(o.categories) and o.categories[0] != "unknown" and not o.top1 for o in outcomes
     )
     with_rivals = [o for o in outcomes if o.rivals]
+    resembled = [o for o in outcomes if o.resembled]
     rival_right = sum(any(right for _, right in o.rivals) for o in with_rivals)
     lines = [
         f"#### {name}: {total} texts from {repos} repositories",
@@ -241,6 +244,9 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
         f"| ... one of them a settled cause | {percent(rival_right, len(with_rivals))} |",
         f"| ... the answer wrong, a rival right | "
         f"{percent(sum(not o.top1 and any(r for _, r in o.rivals) for o in with_rivals), total)} |",
+        f"| answered from the settled threads most like the text (own repository withheld) | "
+        f"{percent(len(resembled), total)} |",
+        f"| ... right | {percent(sum(o.top1 for o in resembled), len(resembled))} |",
         "",
         "| settled category | texts | top-1 right | top-3 right |",
         "| --- | --- | --- | --- |",
