@@ -76,6 +76,8 @@ from weightfit.diagnose import (
     text_names,
     text_nested,
     text_packages,
+    text_paths,
+    text_ports,
     text_prefix,
     text_quant,
     text_renames,
@@ -177,6 +179,13 @@ REGISTRY: tuple[Rule, ...] = (
         text_training.resume_state,
         ("extra_state",),
         after=("release_bookkeeping",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "weights_only_resume",
+        text_training.weights_only_resume,
+        ("missing",),
+        after=("resume_state",),
         profiles=TEXT,
     ),
     Rule(
@@ -476,6 +485,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "mlx_conv_layout",
+        text_ports.mlx_conv_layout,
+        ("transpose",),
+        after=("backend_layouts",),
+        profiles=TEXT,
+    ),
+    Rule(
         "pos_embed_resize",
         position.pos_embed_resize,
         ("pos_embed_resize",),
@@ -649,6 +665,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "newer_argument",
         text_config.newer_argument,
+        ("version",),
+        after=("stale_option",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "newer_keras_class",
+        text_config.newer_keras_class,
         ("version",),
         after=("stale_option",),
         profiles=TEXT,
@@ -994,6 +1017,20 @@ REGISTRY: tuple[Rule, ...] = (
         text_statements.foreign_folder,
         ("unrelated",),
         after=("unexplained_shapes", "newer_format", "stated_quantity", "broken_file"),
+        profiles=TEXT,
+    ),
+    Rule(
+        "gguf_folder",
+        text_paths.gguf_folder,
+        ("unrelated",),
+        after=("foreign_folder",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "single_file_for_folder",
+        text_paths.single_file_for_folder,
+        ("rename",),
+        after=("foreign_folder",),
         profiles=TEXT,
     ),
     Rule(

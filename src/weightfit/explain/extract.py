@@ -156,6 +156,8 @@ MISSING_CUES = re.compile(
     + r"|tensor(?:\s+name)?(?=\s+['\"][\w./\-]+['\"]\s+not\s+found)|"
     r"not\s+initiali[sz]ed|newly\s+initiali[sz]ed|not\s+updated\s+(?:weight|param(?:eter)?)s?|"
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
+    # A loader's lookup by name in the file (mlx-style ``Weight not found: layers.1.w``).
+    r"\b(?:weight|tensor|param(?:eter)?)s?\s+not\s+found(?=\s*:)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+found\s+in\s+the\s+dict\b|not\s+found\s+for\s+key\b|"
@@ -742,7 +744,7 @@ PROSE_SIDES = (
         "checkpoint",
         re.compile(r"\b(?:checkpoints?|ckpt|pre-?trained|weights?\s+file|saved)\b", re.I),
     ),
-    ("model", re.compile(r"\b(?:model|code|network|implementation)\b", re.I)),
+    ("model", re.compile(r"\b(?:model|code|network|implementation|expect(?:ed|s|ing)?)\b", re.I)),
 )
 """Words a sentence of prose puts beside a name to say whose it is."""
 

@@ -133,6 +133,8 @@ LOADING_ERROR = re.compile(
     # TensorFlow's checkpoint reader failing to open what it was given as a checkpoint.
     r"use\s+a\s+different\s+restore\s+operator|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
+    # diffusers' and transformers' refusal of a path that is no model folder.
+    r"is\s+not\s+the\s+path\s+to\s+a\s+directory\s+containing\s+a\s+(?:file\s+named\s+)?[\w.]+|"
     # Quantized-model loaders finding no file of the name they read (AutoGPTQ,
     # text-generation-webui's GPTQ loader).
     r"Please\s+specify\s+the\s+argument\s+model_basename|"
