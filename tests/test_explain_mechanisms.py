@@ -1866,6 +1866,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "gguf_folder": [("dphnAI__sonar__417", "unrelated", {"format": "gguf"})],
     # One original-format checkpoint file given where diffusers reads a model folder.
     "single_file_for_folder": [("s9roll7__animatediff-cli-prompt-travel__46", "rename", {})],
+    # Two listings of names one a line, only one headed with its side (``Model keys``): the
+    # other is the other side's.
+    "one_headed_listings": [
+        ("facebookresearch__audioseal__37", "prefix", {}),
+    ],
 }
 
 
@@ -3289,3 +3294,16 @@ def test_a_folders_own_weight_file_or_a_gguf_file_is_no_folder_mistake() -> None
         except NoLoadingErrorFound:
             continue
         assert not {"rename", "unrelated"} & set(_causes(findings)), text
+
+
+def test_two_listings_without_one_side_heading_or_sharing_names_are_no_sides() -> None:
+    """Both listings unheaded, or the same names twice: no side is read from them."""
+    names = "\n".join(f"encoder.layer.{i}.weight" for i in range(4))
+    wrapped = "\n".join(f"module.encoder.layer.{i}.weight" for i in range(4))
+    for text in (
+        f"Loading failed.\nHere are some keys\n{names}\n...\n{wrapped}\n",
+        f"Loading failed.\nModel keys\n{names}\n...\n{names}\n",
+    ):
+        assert not [
+            n for section in sections(text) for n in (*section.missing, *section.unexpected)
+        ]
