@@ -1871,6 +1871,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "one_headed_listings": [
         ("facebookresearch__audioseal__37", "prefix", {}),
     ],
+    # A model load failing, said in Chinese, about a quantized model (``量化``).
+    "chinese_quantization_words": [
+        ("PaddlePaddle__Paddle-Lite__1377", "quantization", {"quantization_words": ["量化"]}),
+    ],
 }
 
 

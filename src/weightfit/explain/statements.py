@@ -129,6 +129,9 @@ LOADING_ERROR = re.compile(
     r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
+    # The same said in Chinese: loading the model, it reported an error (``加载量化后的模型，
+    # 结果报错``).
+    r"加载[^\n]{0,40}?模型[^\n]{0,20}?报错|"
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     # TensorFlow's checkpoint reader failing to open what it was given as a checkpoint.
     r"use\s+a\s+different\s+restore\s+operator|"
@@ -210,7 +213,10 @@ _QUANT_ALTERNATIVES = (
     r"quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
     r"QuantLinear|WQLinear\w*|CompressedLinear|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
-    r"float8_e5m2|torch\.u?int8|mxfp[468]|nvfp4|mxint8"
+    r"float8_e5m2|torch\.u?int8|mxfp[468]|nvfp4|mxint8|"
+    # Chinese for quantization (``量化后的模型``, a quantized model); read as a part, since
+    # Chinese glues words together.
+    r"量化"
 )
 QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
 """Words of quantized storage."""
