@@ -1875,6 +1875,10 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "chinese_quantization_words": [
         ("PaddlePaddle__Paddle-Lite__1377", "quantization", {"quantization_words": ["量化"]}),
     ],
+    # The writer saying the names looked up were not found and that they had to rename them.
+    "stated_renaming": [
+        ("johahi__borzoi-pytorch__1", "rename", {"stated": "Had to rename the key names"}),
+    ],
 }
 
 
@@ -3311,3 +3315,13 @@ def test_two_listings_without_one_side_heading_or_sharing_names_are_no_sides() -
         assert not [
             n for section in sections(text) for n in (*section.missing, *section.unexpected)
         ]
+
+
+def test_a_loaders_advice_to_rename_a_layer_is_no_stated_renaming() -> None:
+    """Caffe's ``rename the layer`` is advice, not a fix the writer made."""
+    text = (
+        "Cannot copy param 0 weights from layer 'fc8'; shape mismatch. To learn this layer's "
+        "parameters from scratch rather than copying from a saved net, rename the layer. "
+        "The keys were not found."
+    )
+    assert all(f.evidence.get("stated") is None for f in _rules(text).findings)

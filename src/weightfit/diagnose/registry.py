@@ -69,6 +69,7 @@ from weightfit.diagnose import (
     text_bundled,
     text_config,
     text_files,
+    text_fixes,
     text_fused,
     text_kinds,
     text_layouts,
@@ -1029,6 +1030,13 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "single_file_for_folder",
         text_paths.single_file_for_folder,
+        ("rename",),
+        after=("foreign_folder",),
+        profiles=TEXT,
+    ),
+    Rule(
+        "stated_renaming",
+        text_fixes.stated_renaming,
         ("rename",),
         after=("foreign_folder",),
         profiles=TEXT,

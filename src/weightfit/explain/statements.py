@@ -132,6 +132,10 @@ LOADING_ERROR = re.compile(
     # The same said in Chinese: loading the model, it reported an error (``加载量化后的模型，
     # 结果报错``).
     r"加载[^\n]{0,40}?模型[^\n]{0,20}?报错|"
+    # Prose saying a lookup of names failed (``those keys were not found in the param
+    # dictionary``).
+    r"keys?\s+(?:were|was|are|is)\s+not\s+found\s+in\s+the\s+(?:param(?:eter)?s?|weights?|state)"
+    r"[\s_]?dict(?:ionary)?|"
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     # TensorFlow's checkpoint reader failing to open what it was given as a checkpoint.
     r"use\s+a\s+different\s+restore\s+operator|"
