@@ -1879,6 +1879,12 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "stated_renaming": [
         ("johahi__borzoi-pytorch__1", "rename", {"stated": "Had to rename the key names"}),
     ],
+    # A text reader failing on byte 0x80 at position 64: the pickle a torch.save zip archive
+    # holds at its first 64-byte-aligned record, a weights file given where text is read.
+    "torch_save_read_as_text": [
+        ("westlake-repl__SaProt__31", "unrelated", {}),
+        ("Morizeyao__GPT2-Chinese__204", "unrelated", {}),
+    ],
 }
 
 

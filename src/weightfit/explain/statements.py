@@ -2150,18 +2150,27 @@ def _pickle_read_as_number(text: str) -> str:
     return ""
 
 
-PICKLE_DECODED = re.compile(r"can't\s+decode\s+byte\s+0x80\s+in\s+position\s+0\b")
-"""A text reader failing on a file's first byte, 0x80: a pickle's PROTO opcode."""
+PICKLE_DECODED = re.compile(r"can't\s+decode\s+byte\s+0x80\s+in\s+position\s+(0|64)\b")
+"""A text reader failing on byte 0x80, a pickle's PROTO opcode, where a pickle starts: a
+file's first byte, or byte 64 of a ``torch.save`` zip archive, whose writer aligns each
+record's data to 64 bytes (``kFieldAlignment``), so its first, ``data.pkl``, starts there."""
 
 
 def _pickle_read_as_text(text: str) -> str:
     """A text (or text-format) reader failing on a file's first byte 0x80: the file is a pickle.
 
     gensim's ``load_word2vec_format`` given a model gensim pickled (``'utf-8' codec can't
-    decode byte 0x80 in position 0``): the file is another format than the reader takes.
+    decode byte 0x80 in position 0``), a tokenizer given a ``torch.save`` file (``… in position
+    64``): the file is another format than the reader takes.
     """
-    if PICKLE_DECODED.search(text) is None:
+    decoded = PICKLE_DECODED.search(text)
+    if decoded is None:
         return ""
+    if decoded.group(1) == "64":
+        return (
+            "byte 0x80 at position 64 is the pickle inside a torch.save zip archive (its first "
+            "record's data, aligned to 64 bytes) read as text"
+        )
     return (
         "byte 0x80 at position 0 is a Python pickle's first bytes (its PROTO opcode) read as text"
     )
