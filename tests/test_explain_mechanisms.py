@@ -1881,6 +1881,8 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     ],
     # A text reader failing on byte 0x80 at position 64: the pickle a torch.save zip archive
     # holds at its first 64-byte-aligned record, a weights file given where text is read.
+    # Marian's graph requesting a parameter at another shape than the file's (original) one.
+    "marian_shapes": [("marian-nmt__marian-dev__211", "wrong_variant", {})],
     "torch_save_read_as_text": [
         ("westlake-repl__SaProt__31", "unrelated", {}),
         ("Morizeyao__GPT2-Chinese__204", "unrelated", {}),
@@ -3331,3 +3333,13 @@ def test_a_loaders_advice_to_rename_a_layer_is_no_stated_renaming() -> None:
         "The keys were not found."
     )
     assert all(f.evidence.get("stated") is None for f in _rules(text).findings)
+
+
+def test_marians_requested_shape_is_the_models_and_the_original_the_files() -> None:
+    """``Requested shape`` is what the graph builds; ``original shape`` what the file holds."""
+    text = (
+        "Requested shape shape=512x512 size=262144 (1048576B) for existing parameter "
+        "'encoder_l1_W' does not match original shape shape=1024x512 size=524288 (2097152B)"
+    )
+    (section,) = [s for s in sections(text) if s.mismatched]
+    assert section.mismatched == {"encoder_l1_W": ((1024, 512), (512, 512))}
