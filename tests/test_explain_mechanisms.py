@@ -1843,6 +1843,50 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "stated_starts": [
         ("Project-MONAI__research-contributions__76", "prefix", {"starts": ["swin_vit", "module"]})
     ],
+    # Lightning's own refusal to resume from a file save_weights_only wrote: the training
+    # state the resume reads is not in the file.
+    "weights_only_resume": [
+        ("unitaryai__detoxify__45", "missing", {"state": "training"}),
+        ("NVIDIA__cosmos__93", "missing", {"state": "optimizer"}),
+    ],
+    # Keras not knowing a class Keras itself began writing in a later release.
+    "newer_keras_class": [
+        ("googlecreativelab__teachablemachine-community__163", "version", {"class": "Functional"}),
+        ("LucasNolasco__DeepDFML-NILM__3", "version", {"class": "Functional"}),
+    ],
+    # MLX's channel check meeting a conv kernel still in PyTorch's (out, in, kernel) layout.
+    "mlx_conv_layout": [
+        ("Blaizzy__mlx-audio__715", "transpose", {"weight": (4096, 1024, 1), "library": "mlx"}),
+    ],
+    # A loader's ``Weight not found: NAME`` lookup: the name is missing from the file.
+    "weight_not_found": [("lablup__mlxcel__620", "fused_split", {"side": "model"})],
+    # Prose contrasting the name a loader expected with the one the file holds.
+    "expected_in_prose": [("mks0601__3DMPPE_POSENET_RELEASE__41", "prefix", {})],
+    # A folder of GGUF files read as a transformers model folder (no config.json).
+    "gguf_folder": [("dphnAI__sonar__417", "unrelated", {"format": "gguf"})],
+    # One original-format checkpoint file given where diffusers reads a model folder.
+    "single_file_for_folder": [("s9roll7__animatediff-cli-prompt-travel__46", "rename", {})],
+    # Two listings of names one a line, only one headed with its side (``Model keys``): the
+    # other is the other side's.
+    "one_headed_listings": [
+        ("facebookresearch__audioseal__37", "prefix", {}),
+    ],
+    # A model load failing, said in Chinese, about a quantized model (``量化``).
+    "chinese_quantization_words": [
+        ("PaddlePaddle__Paddle-Lite__1377", "quantization", {"quantization_words": ["量化"]}),
+    ],
+    # The writer saying the names looked up were not found and that they had to rename them.
+    "stated_renaming": [
+        ("johahi__borzoi-pytorch__1", "rename", {"stated": "Had to rename the key names"}),
+    ],
+    # A text reader failing on byte 0x80 at position 64: the pickle a torch.save zip archive
+    # holds at its first 64-byte-aligned record, a weights file given where text is read.
+    # Marian's graph requesting a parameter at another shape than the file's (original) one.
+    "marian_shapes": [("marian-nmt__marian-dev__211", "wrong_variant", {})],
+    "torch_save_read_as_text": [
+        ("westlake-repl__SaProt__31", "unrelated", {}),
+        ("Morizeyao__GPT2-Chinese__204", "unrelated", {}),
+    ],
 }
 
 
@@ -3222,3 +3266,80 @@ def test_a_first_layers_own_sequence_is_still_the_first_layer() -> None:
     """``conv_first.1.weight`` is inside the first layer; ``input_blocks.3`` is not."""
     text, _ = _case("zsyOAOA__DifFace__7")
     assert _rules(text).findings[0].category == "prefix"
+
+
+def test_a_users_own_unknown_keras_layer_is_no_newer_release() -> None:
+    """``Unknown layer: Attention`` is a custom class without ``custom_objects``."""
+    text = "ValueError: Unknown layer: AttentionLayer. Please ensure this object is passed"
+    assert "version" not in _causes(_rules(text).findings)
+
+
+def test_tensorflow_js_lacking_a_keras_class_is_no_newer_release() -> None:
+    """TensorFlow.js implements only some of Keras's classes, in every release."""
+    text = (
+        "Error: Unknown layer: TFOpLambda. This may be due to one of the following reasons: "
+        "1. The layer is defined in Python, in which case it needs to be ported to TensorFlow.js"
+    )
+    try:
+        findings = _rules(text).findings
+    except NoLoadingErrorFound:
+        return
+    assert "version" not in _causes(findings)
+
+
+def test_an_mlx_kernel_of_another_width_is_no_transpose() -> None:
+    """A weight whose second axis is not the input's channels is another width."""
+    text = (
+        "ValueError: [conv] Expect the input channels in the input and weight array to match "
+        "but got shapes - input: (1,100,512) and weight: (256,3,1024)"
+    )
+    assert "transpose" not in _causes(_rules(text).findings)
+
+
+def test_a_folders_own_weight_file_or_a_gguf_file_is_no_folder_mistake() -> None:
+    """A folder's own ``diffusion_pytorch_model.safetensors`` is no original checkpoint, and a
+    path naming the ``.gguf`` file itself is no folder of GGUF files."""
+    own = (
+        "OSError: It looks like models/unet/diffusion_pytorch_model.safetensors is not the path "
+        "to a directory containing a config.json file."
+    )
+    gguf = "OSError: models/gguf/llama-q4_0.gguf does not appear to have a file named config.json."
+    for text in (own, gguf):
+        try:
+            findings = _rules(text).findings
+        except NoLoadingErrorFound:
+            continue
+        assert not {"rename", "unrelated"} & set(_causes(findings)), text
+
+
+def test_two_listings_without_one_side_heading_or_sharing_names_are_no_sides() -> None:
+    """Both listings unheaded, or the same names twice: no side is read from them."""
+    names = "\n".join(f"encoder.layer.{i}.weight" for i in range(4))
+    wrapped = "\n".join(f"module.encoder.layer.{i}.weight" for i in range(4))
+    for text in (
+        f"Loading failed.\nHere are some keys\n{names}\n...\n{wrapped}\n",
+        f"Loading failed.\nModel keys\n{names}\n...\n{names}\n",
+    ):
+        assert not [
+            n for section in sections(text) for n in (*section.missing, *section.unexpected)
+        ]
+
+
+def test_a_loaders_advice_to_rename_a_layer_is_no_stated_renaming() -> None:
+    """Caffe's ``rename the layer`` is advice, not a fix the writer made."""
+    text = (
+        "Cannot copy param 0 weights from layer 'fc8'; shape mismatch. To learn this layer's "
+        "parameters from scratch rather than copying from a saved net, rename the layer. "
+        "The keys were not found."
+    )
+    assert all(f.evidence.get("stated") is None for f in _rules(text).findings)
+
+
+def test_marians_requested_shape_is_the_models_and_the_original_the_files() -> None:
+    """``Requested shape`` is what the graph builds; ``original shape`` what the file holds."""
+    text = (
+        "Requested shape shape=512x512 size=262144 (1048576B) for existing parameter "
+        "'encoder_l1_W' does not match original shape shape=1024x512 size=524288 (2097152B)"
+    )
+    (section,) = [s for s in sections(text) if s.mismatched]
+    assert section.mismatched == {"encoder_l1_W": ((1024, 512), (512, 512))}

@@ -128,6 +128,14 @@ BREAKS = (
         0.75,
     ),
     Break(
+        lambda said: "inside a torch.save zip archive" in said,
+        True,
+        "a torch.save checkpoint (a zip archive holding a pickle) given to a reader of text "
+        "files (a tokenizer's vocabulary, a config): the weights file where the model's "
+        "folder or its text files belong",
+        0.5,
+    ),
+    Break(
         lambda said: "pickle's first bytes" in said or "zip archive's first bytes" in said,
         True,
         "a pickled object (a training checkpoint written with pickle, torch.save or "

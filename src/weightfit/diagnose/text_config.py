@@ -4,6 +4,7 @@ Saved options that lack one the code reads (an older release wrote them), a conf
 an argument the code's class does not take (a newer release wrote it), a metadata entry the
 loader reads and the file lacks (or a library's own code reads from its saves, or code reads
 by the name a library's older saves gave it, or mmcv's loader finds no ``state_dict`` entry),
+a Keras model saved naming a class of Keras's own that the installed release does not have yet,
 an adapter whose target modules the base model does not have, an agent saved with another release's
 definition of its environment's spaces, a TensorDict's state dict without the metadata entries
 its own saves hold.
@@ -68,6 +69,67 @@ def older_argument(ctx: Context) -> None:
     facts = whole_text_facts(ctx)
     if facts is not None and facts.older_argument and not ctx.findings:
         ctx.add(_argument_change(facts.older_argument, *ARGUMENT_CHANGES["older"]))
+
+
+KERAS_CLASSES = {
+    "Functional": (
+        "TensorFlow 2.3",
+        "tensorflow/tensorflow v2.3.0, keras/engine/functional.py: functional models serialize "
+        "as class 'Functional' (before: 'Model')",
+    ),
+    "TFOpLambda": (
+        "TensorFlow 2.4",
+        "tensorflow/tensorflow v2.4.0, keras/layers/core.py: TF ops called on Keras tensors "
+        "become TFOpLambda layers",
+    ),
+    "SlicingOpLambda": (
+        "TensorFlow 2.4",
+        "tensorflow/tensorflow v2.4.0, keras/layers/core.py: slicing a Keras tensor becomes a "
+        "SlicingOpLambda layer",
+    ),
+}
+"""Classes Keras itself writes into a saved model's config, by the release that began
+writing them: a Keras before it does not know the name (``Unknown layer: Functional``)."""
+UNKNOWN_KERAS_CLASS = re.compile(r"Unknown\s+layer:?\s*['\"`]?(\w+)")
+"""Keras's deserializer failing to find a saved class (``generic_utils``'s ``'Unknown ' +
+printable_module_name + ': ' + class_name``)."""
+TFJS = re.compile(r"TensorFlow\.js|tfjs", re.I)
+"""TensorFlow.js, whose layers library implements only some of Keras's classes in any release."""
+
+
+def newer_keras_class(ctx: Context) -> None:
+    """Report a Keras model naming a class of Keras's own that the installed Keras lacks.
+
+    The saved config names each layer's class; a name Keras began writing in a later
+    release (a functional model's ``Functional`` since TensorFlow 2.3) is not in an older
+    Keras's registry. A class of the user's own is a missing ``custom_objects`` entry instead,
+    and TensorFlow.js lacks some of Keras's classes in every release: both stay out.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or TFJS.search(facts.text):
+        return
+    unknown = UNKNOWN_KERAS_CLASS.search(facts.text)
+    if unknown is None or unknown.group(1) not in KERAS_CLASSES:
+        return
+    name = unknown.group(1)
+    release, source = KERAS_CLASSES[name]
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error",
+            message=(
+                f"Keras does not know the layer class '{name}' the saved model names: Keras "
+                f"itself writes that class since {release}, so the model was saved by a newer "
+                "Keras than the one loading it"
+            ),
+            evidence={"class": name, "since": release, "source": source},
+            confidence=0.45,
+            fix_note=(
+                f"load it with {release} or later (the release the model was saved with), "
+                "or re-save it from that release in the older format"
+            ),
+        )
+    )
 
 
 def agent_spaces(ctx: Context) -> None:

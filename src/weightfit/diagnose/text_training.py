@@ -3,7 +3,8 @@
 A run saves more than weights, and in pieces: its training state beside the weights (where it
 stood, the optimizer's and scheduler's state), one file per rank of a sharded run, and the
 non-tensor state some layers keep (Transformer Engine's ``_extra_state``). A weights-only file
-given to a resume lacks the state (``resume_state`` → ``extra_state``); a state dict whose
+given to a resume lacks the state (``resume_state`` → ``extra_state``; Lightning saying so itself,
+``weights_only_resume`` → ``missing``); a state dict whose
 values include Transformer Engine's ``None`` entries breaks code that treats every value as a
 tensor (``te_extra_state`` → ``extra_state``); per-rank pieces that do not join up break the
 routine that merges them (``shard_merge`` → ``partitioned``).
@@ -60,6 +61,50 @@ def resume_state(ctx: Context) -> None:
             fix_note=(
                 "load the file as initial weights (load_from / pretrained) instead of resuming, "
                 "or resume from a checkpoint the training run itself saved"
+            ),
+        )
+    )
+
+
+LIGHTNING_WEIGHTS_ONLY = re.compile(
+    r"Trying\s+to\s+restore\s+(?P<state>[\w\s-]{1,40}?)\s+state\s+but\s+(?:the\s+)?checkpoint"
+    r"\s+contains\s+only\s+the\s+model",
+    re.I,
+)
+"""Lightning's ``_CheckpointConnector`` refusing a resume from a file ``save_weights_only`` wrote
+(``restore_training_state``, ``restore_optimizers_and_schedulers``: "Trying to restore
+optimizer state but checkpoint contains only the model")."""
+
+
+def weights_only_resume(ctx: Context) -> None:
+    """Report Lightning refusing to resume a run from a file that holds only the weights.
+
+    Lightning checks for ``optimizer_states`` before restoring a run and names the cause
+    itself: the file was saved with ``save_weights_only`` (a released model is often saved
+    so, to keep it small). The training state the resume reads is missing from the file;
+    the weights themselves load.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings:
+        return
+    refused = LIGHTNING_WEIGHTS_ONLY.search(facts.text)
+    if refused is None:
+        return
+    state = " ".join(refused.group("state").split())
+    ctx.add(
+        Finding(
+            category="missing",
+            severity="error",
+            message=(
+                f"Lightning was asked to restore the {state} state and the checkpoint holds only "
+                "the model: it was saved with save_weights_only (as released models often are), "
+                "so the optimizer, scheduler and loop state a resume reads are not in the file"
+            ),
+            evidence={"state": state, "library": "lightning"},
+            confidence=0.45,
+            fix_note=(
+                "load the file as initial weights (load_from_checkpoint, or the model's "
+                "load_state_dict) and start a new run, or resume from a full training save"
             ),
         )
     )

@@ -156,6 +156,8 @@ MISSING_CUES = re.compile(
     + r"|tensor(?:\s+name)?(?=\s+['\"][\w./\-]+['\"]\s+not\s+found)|"
     r"not\s+initiali[sz]ed|newly\s+initiali[sz]ed|not\s+updated\s+(?:weight|param(?:eter)?)s?|"
     r"\bkey(?=\s+['\"`]?[\w./\-]+['\"`]?\s+not\s+found\s+in\s+(?:the\s+)?checkpoint)|"
+    # A loader's lookup by name in the file (mlx-style ``Weight not found: layers.1.w``).
+    r"\b(?:weight|tensor|param(?:eter)?)s?\s+not\s+found(?=\s*:)|"
     r"not\s+found\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict|pretrained|weights|file)|"
     r"not\s+in\s+(?:the\s+)?(?:checkpoint|state_?dict)|were\s+not\s+loaded\s+from|"
     r"not\s+found\s+in\s+the\s+dict\b|not\s+found\s+for\s+key\b|"
@@ -238,6 +240,8 @@ def extract(text: str, known: Facts | None = None) -> Section:
         _unnamed(text, tokens, section)
     if not (section.mismatched or section.missing or section.unexpected):
         _prose_pair(text, tokens, section)
+    if not (section.mismatched or section.missing or section.unexpected):
+        _one_headed_listings(text, section)
     # Caffe's statement names a layer outright: its name needs no dots to be one.
     known.unshaped = [
         name
@@ -742,7 +746,7 @@ PROSE_SIDES = (
         "checkpoint",
         re.compile(r"\b(?:checkpoints?|ckpt|pre-?trained|weights?\s+file|saved)\b", re.I),
     ),
-    ("model", re.compile(r"\b(?:model|code|network|implementation)\b", re.I)),
+    ("model", re.compile(r"\b(?:model|code|network|implementation|expect(?:ed|s|ing)?)\b", re.I)),
 )
 """Words a sentence of prose puts beside a name to say whose it is."""
 
@@ -771,6 +775,58 @@ def _prose_pair(text: str, tokens: list[_Token], section: Section) -> None:
             section.missing.append(sides["model"].replace("/", "."))
             section.unexpected.append(sides["checkpoint"].replace("/", "."))
             return
+
+
+SIDE_HEADING = re.compile(
+    r"(?:the\s+)?(?:(?P<model>(?:instantiated\s+|current\s+|initiali[sz]ed\s+)?model)|"
+    r"(?P<checkpoint>checkpoint|ckpt|pre-?trained(?:\s+model)?|saved(?:\s+model)?|weights?\s+file))"
+    r"(?:'s)?\s+(?:keys|state[_\s]?dict(?:\s+keys)?|param(?:eter)?s|names)\s*:?",
+    re.I,
+)
+"""A line heading one side's listing of names (``Model keys``, ``Checkpoint state_dict:``)."""
+SENTENCE_END = re.compile(r"[.!?](?:\s+|(?=[A-Z]))")
+"""Where a sentence ends and the next begins, glued or not."""
+MIN_LISTED = 3
+"""Names one a line that make a listing, not a name quoted alone."""
+
+
+def _one_headed_listings(text: str, section: Section) -> None:
+    """Read two listings of names, one a line, when a line heads only one with its side.
+
+    ``Model keys`` over ``decoder.model.0.conv.conv.bias`` …, a ``...`` line, then
+    ``generator.decoder.model.0.conv.conv.bias`` … with no heading of its own: the paste
+    heads one side's listing and the other listing, sharing no name with it, is the other
+    side's. Read only when the text holds exactly two such listings and one heading.
+    """
+    blocks: list[list[tuple[int, str]]] = []
+    previous = False
+    for start, line in _lines(text):
+        word = line.strip(" \t,;'\"`")
+        listed = "." in word and NAME_CHARS.fullmatch(word) is not None
+        if listed and _is_name(word, listed=True):
+            if not previous:
+                blocks.append([])
+            blocks[-1].append((start + line.find(word), word))
+        previous = listed
+    if len(blocks) != 2 or any(len(b) < MIN_LISTED for b in blocks):
+        return
+    names = [[name for _, name in b] for b in blocks]
+    if set(names[0]) & set(names[1]):
+        return
+    sides = []
+    for block in blocks:
+        # The heading's last sentence: a paste's unwrapping may glue it to the prose above.
+        last = SENTENCE_END.split(_heading(text, block[0][0]))[-1]
+        heading = SIDE_HEADING.fullmatch(last.strip())
+        sides.append("" if heading is None else "model" if heading["model"] else "checkpoint")
+    if sorted(sides) not in (["", "model"], ["", "checkpoint"]):
+        return
+    headed = 0 if sides[0] else 1
+    built = names[headed] if sides[headed] == "model" else names[1 - headed]
+    held = names[1 - headed] if sides[headed] == "model" else names[headed]
+    section.missing += built[:MAX_NAMES]
+    section.unexpected += held[:MAX_NAMES]
+    section.truncated = section.truncated or bool(TRUNCATION.search(text))
 
 
 CONTRAST = re.compile(r"\bbut\b|\bwhile\b|\bwhereas\b|\binstead\b|\bvs\.?\s|\bdiffer", re.I)

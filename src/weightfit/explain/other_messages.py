@@ -80,6 +80,12 @@ CAFFE_SHAPE = re.compile(
     r"Source\s+param\s+shape\s+is\s+([\d\s]+?)\s*\(\d+\);\s+target\s+param\s+shape\s+is\s+"
     r"([\d\s]+?)\s*\(\d+\)"
 )
+MARIAN_SHAPE = re.compile(
+    r"Requested\s+shape\s+shape=([\dx]+)\s+size=\d+\s+\(\d+B\)\s+for\s+existing\s+parameter\s+"
+    r"'([^']+)'\s+does\s+not\s+match\s+original\s+shape\s+shape=([\dx]+)"
+)
+"""Marian's ``ExpressionGraph::param`` meeting a parameter loaded from the model file (the
+original shape) that the graph it builds requests at another shape."""
 CAFFE_BLOBS = ("weight", "bias")
 """What Caffe's blobs 0 and 1 of a layer hold."""
 PADDLE_SHAPE = re.compile(
@@ -159,6 +165,7 @@ def parse(text: str) -> list[Section]:
         *_shape_lines(text, CAFFE_SHAPE, "caffe", _caffe_shapes),
         *_shape_lines(text, TENSORRT_KERNEL, "tensorrt", _tensorrt_shapes),
         *_shape_lines(text, FLAX_SHAPES, "flax", _flax_shapes),
+        *_shape_lines(text, MARIAN_SHAPE, "marian", _marian_shapes),
     ]
 
 
@@ -248,6 +255,13 @@ def _caffe_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
     blob, layer = int(match.group(1)), match.group(2)
     leaf = CAFFE_BLOBS[blob] if blob < len(CAFFE_BLOBS) else f"blob{blob}"
     return f"{layer}.{leaf}", (shape(match.group(3)), shape(match.group(4)))
+
+
+def _marian_shapes(match: re.Match[str]) -> tuple[str, Shapes]:
+    """Marian's ``F0::decoder_cell2_W``: the file's shape is the original, the graph's requested."""
+    requested, name, original = match.groups()
+    dims = (tuple(int(d) for d in original.split("x")), tuple(int(d) for d in requested.split("x")))
+    return name.replace("::", "."), dims
 
 
 def _tensorrt_shapes(match: re.Match[str]) -> tuple[str, Shapes]:

@@ -129,10 +129,19 @@ LOADING_ERROR = re.compile(
     r"Can't\s+get\s+attribute\s+'\w+'|has\s+(?:the\s+)?wrong\s+(?:size|shape)|size\s+of\s+tensor\s+a\s+\(\d+\)\s+must|"
     r"invalid\s+for\s+input\s+with\s+\d+\s+elements|on\s+the\s+meta\s+device|"
     r"tensor\s+'[\w.]+'\s+not\s+found|error\s+loading\s+model|invalid\s+load\s+key|"
+    # The same said in Chinese: loading the model, it reported an error (``加载量化后的模型，
+    # 结果报错``).
+    r"加载[^\n]{0,40}?模型[^\n]{0,20}?报错|"
+    # Prose saying a lookup of names failed (``those keys were not found in the param
+    # dictionary``).
+    r"keys?\s+(?:were|was|are|is)\s+not\s+found\s+in\s+the\s+(?:param(?:eter)?s?|weights?|state)"
+    r"[\s_]?dict(?:ionary)?|"
     r"failed\s+finding\s+central\s+directory|failed\s+reading\s+zip\s+archive|"
     # TensorFlow's checkpoint reader failing to open what it was given as a checkpoint.
     r"use\s+a\s+different\s+restore\s+operator|"
     r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named|no\s+file\s+named|"
+    # diffusers' and transformers' refusal of a path that is no model folder.
+    r"is\s+not\s+the\s+path\s+to\s+a\s+directory\s+containing\s+a\s+(?:file\s+named\s+)?[\w.]+|"
     # Quantized-model loaders finding no file of the name they read (AutoGPTQ,
     # text-generation-webui's GPTQ loader).
     r"Please\s+specify\s+the\s+argument\s+model_basename|"
@@ -208,7 +217,10 @@ _QUANT_ALTERNATIVES = (
     r"quant_type|"
     r"weight_format|weight_scale|input_scale|Params4bit|Linear4bit|Linear8bitLt|"
     r"QuantLinear|WQLinear\w*|CompressedLinear|hqq|eetq|aqlm|compressed[-_]tensors|float8_e4m3fn|"
-    r"float8_e5m2|torch\.u?int8|mxfp[468]|nvfp4|mxint8"
+    r"float8_e5m2|torch\.u?int8|mxfp[468]|nvfp4|mxint8|"
+    # Chinese for quantization (``量化后的模型``, a quantized model); read as a part, since
+    # Chinese glues words together.
+    r"量化"
 )
 QUANT_WORDS = re.compile(rf"\b({_QUANT_ALTERNATIVES})\b", re.I)
 """Words of quantized storage."""
@@ -2138,18 +2150,27 @@ def _pickle_read_as_number(text: str) -> str:
     return ""
 
 
-PICKLE_DECODED = re.compile(r"can't\s+decode\s+byte\s+0x80\s+in\s+position\s+0\b")
-"""A text reader failing on a file's first byte, 0x80: a pickle's PROTO opcode."""
+PICKLE_DECODED = re.compile(r"can't\s+decode\s+byte\s+0x80\s+in\s+position\s+(0|64)\b")
+"""A text reader failing on byte 0x80, a pickle's PROTO opcode, where a pickle starts: a
+file's first byte, or byte 64 of a ``torch.save`` zip archive, whose writer aligns each
+record's data to 64 bytes (``kFieldAlignment``), so its first, ``data.pkl``, starts there."""
 
 
 def _pickle_read_as_text(text: str) -> str:
     """A text (or text-format) reader failing on a file's first byte 0x80: the file is a pickle.
 
     gensim's ``load_word2vec_format`` given a model gensim pickled (``'utf-8' codec can't
-    decode byte 0x80 in position 0``): the file is another format than the reader takes.
+    decode byte 0x80 in position 0``), a tokenizer given a ``torch.save`` file (``… in position
+    64``): the file is another format than the reader takes.
     """
-    if PICKLE_DECODED.search(text) is None:
+    decoded = PICKLE_DECODED.search(text)
+    if decoded is None:
         return ""
+    if decoded.group(1) == "64":
+        return (
+            "byte 0x80 at position 64 is the pickle inside a torch.save zip archive (its first "
+            "record's data, aligned to 64 bytes) read as text"
+        )
     return (
         "byte 0x80 at position 0 is a Python pickle's first bytes (its PROTO opcode) read as text"
     )
