@@ -133,13 +133,16 @@ def explain(text: str | bytes, *, resemble: bool = True) -> Report:
             findings += diagnose(_empty(label), profile="text", facts=facts)
     alignment = _merged(parts)
     report = build_report(alignment, findings, fix_target=_fix_target(found))
+    report.findings[1:1] = rivals(report)
     unknown = report.findings[0] if report.findings else None
     if resemble and unknown is not None and unknown.category == "unknown":
         like = resemblance.resembling(cleaned)
         if like is not None:
             named = unknown.evidence.get("files") or [_fix_target(found).checkpoint]
-            report.findings.insert(0, like.finding(str(named[0])))
-    report.findings[1:1] = rivals(report)
+            answer = like.finding(str(named[0]))
+            # The unknown's rivals stay: resemblance picked one cause among them.
+            others = [f for f in report.findings if f.category != answer.category]
+            report.findings = [answer, *others]
     models = list(dict.fromkeys(s.model for s in found if s.model))
     report.target = ", ".join(models) or "<model in the log>"
     report.hints = [*report.hints, *_hints(found, tensor_sections)]
