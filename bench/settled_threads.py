@@ -1,9 +1,9 @@
 """Index the dev part's settled threads for :mod:`weightfit.explain.resemblance`.
 
 Reads ``tests/data/errors-real/`` (the ``dev`` split only: the held-back part must not
-answer its own texts) and writes ``src/weightfit/knowledge/settled_threads.json``: every
-word that at least two threads use, and per thread its URL, repository, settled category
-and words (as numbers into that list).
+answer its own texts) and writes ``src/weightfit/knowledge/settled_threads.json``: the key
+of every word that at least two threads use (:func:`weightfit.explain.resemblance.word_key`),
+and per thread its URL, repository, settled category and words (as numbers into that list).
 
 Run: ``.venv/bin/python bench/settled_threads.py [--check]`` (``--check``: exit 1 when the
 index is not current with the corpus, write nothing).
@@ -29,7 +29,7 @@ MIN_THREADS = 2
 def build(corpus: Path = CORPUS) -> str:
     """The index of ``corpus``'s dev threads, as the JSON text written."""
     from weightfit.explain import readable
-    from weightfit.explain.resemblance import words
+    from weightfit.explain.resemblance import word_keys
 
     threads = []
     for meta_path in sorted(corpus.glob("*.yaml")):
@@ -37,16 +37,16 @@ def build(corpus: Path = CORPUS) -> str:
         if not isinstance(meta, dict) or meta.get("split") != "dev":
             continue
         text = meta_path.with_suffix(".txt").read_text(encoding="utf-8")
-        threads.append((meta, words(readable(text))))
+        threads.append((meta, word_keys(readable(text))))
     used = Counter(word for _, found in threads for word in found)
     vocabulary = sorted(word for word, count in used.items() if count >= MIN_THREADS)
     number = {word: n for n, word in enumerate(vocabulary)}
     data = {
         "about": (
-            "Words of the settled threads of tests/data/errors-real/ (dev split), for "
+            "Word keys of the settled threads of tests/data/errors-real/ (dev split), for "
             "weightfit.explain.resemblance. Written by bench/settled_threads.py."
         ),
-        "words": vocabulary,
+        "word_keys": vocabulary,
         "threads": [
             {
                 "url": meta["source_url"],

@@ -4,7 +4,8 @@ When a text holds a loading error no rule explains, an expert still recognises i
 seen this one; it was a release mismatch." :func:`resembling` does the same with the
 threads of the corpus's development part (``tests/data/errors-real/``, never its held-back
 part), indexed by ``bench/settled_threads.py`` into ``knowledge/settled_threads.json``: each
-thread's words, its settled category and its URL.
+thread's words (as keys: the first 8 bytes of each word's BLAKE2b digest, so the index holds
+no text of the threads), its settled category and its URL.
 
 A text's words (identifiers and their ``_`` parts, and each pair of neighbouring words) are
 weighed by how rare they are among the threads (inverse document frequency); the
@@ -17,6 +18,7 @@ evidence the threads themselves, for the reader to compare with.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -145,7 +147,7 @@ def resembling(text: str) -> Resemblance | None:
 def neighbours(text: str) -> list[Neighbour]:
     """The :data:`NEIGHBOURS` indexed threads nearest ``text``, nearest first."""
     index = _index()
-    query = {index.ids[word] for word in words(text) if word in index.ids}
+    query = {index.ids[key] for key in word_keys(text) if key in index.ids}
     if not query:
         return []
     withheld = _WITHHELD.get()
@@ -168,15 +170,20 @@ def neighbours(text: str) -> list[Neighbour]:
     ]
 
 
-def words(text: str) -> set[str]:
-    """The words a text is compared by: identifiers, their ``_`` parts, neighbouring pairs."""
+def word_keys(text: str) -> set[str]:
+    """The keys (:func:`word_key`) of a text's identifiers, their parts and neighbouring pairs."""
     if len(text) > SAMPLE_CHARS:
         text = f"{text[: SAMPLE_CHARS // 2]}\n{text[-SAMPLE_CHARS // 2 :]}"
     found = [word.lower() for word in WORD.findall(text)]
     out = set(found)
     out.update(part for word in found for part in word.split("_") if len(part) > 2)
     out.update(f"{a} {b}" for a, b in pairwise(found))
-    return out
+    return {word_key(word) for word in out}
+
+
+def word_key(word: str) -> str:
+    """A word as the index keys it: the first 8 bytes of its BLAKE2b digest, in hex."""
+    return hashlib.blake2b(word.encode("utf-8"), digest_size=8).hexdigest()
 
 
 @contextmanager
@@ -213,7 +220,7 @@ def _index() -> _Index:
     """``knowledge/settled_threads.json``, read once, with each word's weight."""
     path = resources.files("weightfit.knowledge").joinpath("settled_threads.json")
     data = json.loads(path.read_text("utf-8"))
-    vocabulary: list[str] = data["words"]
+    vocabulary: list[str] = data["word_keys"]
     threads = tuple(
         Thread(row["url"], row["repo"].lower(), row["category"], frozenset(row["words"]))
         for row in data["threads"]
