@@ -36,7 +36,7 @@ from weightfit.align.roles import roles
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
-from weightfit.diagnose.text_statements import SHARD_FILE
+from weightfit.diagnose.text_file_lookups import SHARD_FILE
 from weightfit.findings import Finding
 from weightfit.tree import is_layer_index, stack_of
 

@@ -35,14 +35,13 @@ from weightfit.diagnose._facts import METADATA_ENTRIES, UNNAMED, indexed
 from weightfit.diagnose.text_nested import TRAINING_KEY
 from weightfit.diagnose.text_variants import WALKS_KEYS
 from weightfit.explain._text import Section, expand_braces, names_in
-from weightfit.explain.statements import (
-    BROADCAST,
+from weightfit.explain.statements import Facts, facts
+from weightfit.explain.statements.counts import BROADCAST
+from weightfit.explain.statements.lookups import (
     BUFFER_NAMES,
     BUFFER_NOT_SAVED,
     CONTAINER_WORD,
     NOT_IN_FILE,
-    Facts,
-    facts,
 )
 from weightfit.explain.tf_messages import torch_layout
 

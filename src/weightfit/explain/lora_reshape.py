@@ -17,7 +17,7 @@ import re
 
 from weightfit.diagnose.text_messages import LoraReshape
 from weightfit.explain._text import Section
-from weightfit.explain.statements import INVALID_VIEW, invalid_view
+from weightfit.explain.statements.phrases import INVALID_VIEW, invalid_view
 
 
 def parse(text: str) -> list[Section]:

@@ -38,7 +38,7 @@ from collections.abc import Callable
 
 from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
-from weightfit.explain.statements import NEWER_DTYPE, file_of_other_format
+from weightfit.explain.statements.files import NEWER_DTYPE, file_of_other_format
 
 DIFFUSERS_SHAPE = re.compile(
     r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"

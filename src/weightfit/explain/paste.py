@@ -27,6 +27,16 @@ from weightfit.explain import (
     transformers_messages,
 )
 from weightfit.explain._text import ANSI
+from weightfit.explain.statements import (
+    attributes,
+    code,
+    counts,
+    files,
+    loaders,
+    lookups,
+    names,
+    phrases,
+)
 
 WINDOW_THRESHOLD = 1_000_000
 """Characters above which a log is read only around its loading words."""
@@ -507,6 +517,14 @@ def _message_words() -> frozenset[str]:
     for module in (
         extract,
         statements,
+        attributes,
+        code,
+        counts,
+        files,
+        loaders,
+        lookups,
+        names,
+        phrases,
         torch_messages,
         transformers_messages,
         other_messages,
