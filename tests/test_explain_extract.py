@@ -151,6 +151,17 @@ def test_a_single_line_wrapped_at_any_column_is_rejoined() -> None:
     ]
 
 
+def test_a_word_wrapped_inside_a_statement_of_any_reader_is_rejoined() -> None:
+    # The words of every reader's phrases are the un-wrapping vocabulary, wherever the reader
+    # lives: spaCy's "requires ... incompatible with the current ... version" is a file reader's.
+    text = (
+        "UserWarning: [W031] Model 'en_vectors_web_lg' (2.1.0) requires spaCy v2.1 and is "
+        "incompatible with the current spaCy ver\nsion (2.3.5). This may lead to unexpected results"
+    )
+    assert "current spaCy version (2.3.5)" in normalise(text)
+    assert facts(normalise(text)).newer_format.startswith("requires spaCy v2.1")
+
+
 def test_two_shapes_in_a_mismatch_line_without_a_name_are_one_tensor() -> None:
     section = read("AssertionError: torch.Size([1024, 768]) vs torch.Size([1024, 512])")
     assert list(section.mismatched.values()) == [((1024, 768), (1024, 512))]

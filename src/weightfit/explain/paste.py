@@ -27,16 +27,6 @@ from weightfit.explain import (
     transformers_messages,
 )
 from weightfit.explain._text import ANSI
-from weightfit.explain.statements import (
-    attributes,
-    code,
-    counts,
-    files,
-    loaders,
-    lookups,
-    names,
-    phrases,
-)
 
 WINDOW_THRESHOLD = 1_000_000
 """Characters above which a log is read only around its loading words."""
@@ -516,15 +506,7 @@ def _message_words() -> frozenset[str]:
     words: set[str] = set()
     for module in (
         extract,
-        statements,
-        attributes,
-        code,
-        counts,
-        files,
-        loaders,
-        lookups,
-        names,
-        phrases,
+        *statements.modules(),
         torch_messages,
         transformers_messages,
         other_messages,

@@ -10,7 +10,11 @@ package reads one kind of statement into the :class:`Facts` (:data:`READERS`).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
+import sys
+from types import ModuleType
 
 from weightfit.diagnose.text_kinds import another_kind_said
 from weightfit.explain.statements.attributes import STALE_ATTRIBUTE, read_attributes
@@ -28,7 +32,7 @@ from weightfit.explain.statements.names import QUANT_WORDS, read_names, read_unk
 from weightfit.explain.statements.phrases import LOADING_CONTEXT
 from weightfit.explain.statements.record import Facts
 
-__all__ = ["READERS", "Facts", "facts", "hints"]
+__all__ = ["READERS", "Facts", "facts", "hints", "modules"]
 
 LOADING_ERROR = re.compile(
     r"Error\(s\)\s+in\s+loading|size\s+mismatch|shape\s+mismatch|形状不匹配|\bkeys\s+to\s+(?:start|begin)\s+with\b|Missing\s+key|Unexpected\s+key|"
@@ -330,3 +334,11 @@ def hints(known: Facts) -> list[str]:
             "this loader does not know: weightfit inspect FILE"
         )
     return found
+
+
+def modules() -> list[ModuleType]:
+    """This package and each of its modules: where its phrases are (the un-wrapping vocabulary)."""
+    return [
+        sys.modules[__name__],
+        *(importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)),
+    ]
