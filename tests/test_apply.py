@@ -350,13 +350,14 @@ def test_write_outcome_takes_recipes_built_by_hand(tmp_path: Path) -> None:
 
     from weightfit import ops
     from weightfit.apply import write_outcome
+    from weightfit.ops.recipes import Recipe
 
     torch.manual_seed(0)
     state = {"w": torch.randn(4, 3), "lora_B": torch.randn(4, 2), "lora_A": torch.randn(2, 3)}
     save_file(state, tmp_path / "s.safetensors")
     outcome = ops.run(Plan([]), weightfit.read(tmp_path / "s.safetensors"))
     base, b, a = (outcome.recipes.pop(name) for name in ("w", "lora_B", "lora_A"))
-    outcome.recipes["w"] = ops.Recipe(
+    outcome.recipes["w"] = Recipe(
         spec=base.spec,
         inputs=(base, b, a),
         fn=lambda values: values[0] + 0.5 * values[1] @ values[2],

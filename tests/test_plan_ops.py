@@ -18,7 +18,8 @@ from safetensors.torch import load_file, save_file
 from weightfit import ops, values
 from weightfit.apply import apply
 from weightfit.errors import InvalidPlan
-from weightfit.ops import KINDS, OPS, REGISTRY, Arg, OpContext, OpSpec, Safety
+from weightfit.ops import KINDS, OPS, REGISTRY
+from weightfit.ops.context import Arg, OpContext, OpSpec, Safety
 from weightfit.plan import Op, OpKind, Plan
 from weightfit.report.check import SCHEMA_PATH
 

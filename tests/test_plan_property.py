@@ -24,6 +24,7 @@ from weightfit import ops
 from weightfit.apply import PLAN_FILE
 from weightfit.errors import InvalidPlan, VerificationFailed
 from weightfit.manifest import Manifest, from_shapes
+from weightfit.ops.recipes import start
 from weightfit.plan import Op, Plan
 
 _WORDS = ("attn", "mlp", "norm", "proj", "q", "k", "v", "out", "fc", "embed")
@@ -53,7 +54,7 @@ def manifests(draw: st.DrawFn) -> dict[str, tuple[int, ...]]:
 @st.composite
 def op_sequences(draw: st.DrawFn, shapes: dict[str, tuple[int, ...]]) -> list[Op]:
     """Random ops, each drawn against the tensors as the ops before it left them."""
-    state = ops.start(from_shapes(shapes))
+    state = start(from_shapes(shapes))
     chosen: list[Op] = []
     for _ in range(draw(st.integers(1, 8))):
         names = list(state.recipes)

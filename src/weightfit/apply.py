@@ -33,6 +33,8 @@ from weightfit.errors import (
     VerificationFailed,
 )
 from weightfit.manifest import Manifest
+from weightfit.ops.recipes import Outcome
+from weightfit.ops.value_ops import dtype_named
 from weightfit.plan import Op, Plan
 from weightfit.tensor_io import (
     Entry,
@@ -265,7 +267,7 @@ def apply(
 
 
 def write_outcome(
-    outcome: ops.Outcome,
+    outcome: Outcome,
     out: str | Path,
     *,
     plan: Plan,
@@ -279,7 +281,7 @@ def write_outcome(
 
     The engine behind :func:`apply`, for callers that build recipes themselves
     (an adapter merge makes each base weight from the base, ``A`` and ``B``
-    tensors with a :class:`~weightfit.ops.Recipe` of its own).
+    tensors with a :class:`~weightfit.ops.recipes.Recipe` of its own).
 
     Args:
         outcome: The tensors to write (``ops.run`` of a plan, possibly edited).
@@ -370,7 +372,7 @@ def with_cast(plan: Plan, dtype: str) -> Plan:
         UsageError: ``dtype`` is not a known floating-point dtype.
 
     """
-    known = ops.dtype_named(dtype)
+    known = dtype_named(dtype)
     if known is None or not known.is_float:
         raise UsageError(f"unknown floating-point dtype {dtype!r} (try bf16, fp16, fp32)")
     cast = Op("cast", {"to": known.name}, reason=f"--dtype {dtype}")
@@ -426,7 +428,7 @@ def _base_of(source: Manifest) -> Path | None:
     return path if path.is_dir() else path.parent
 
 
-def _files_read(outcome: ops.Outcome, base: Path | None) -> list[Path]:
+def _files_read(outcome: Outcome, base: Path | None) -> list[Path]:
     """Every distinct file the output's tensors are made from, in order."""
     files: dict[Path, None] = {}
     for recipe in outcome.recipes.values():
@@ -479,7 +481,7 @@ def _alive(pid: int) -> bool:
 
 def _write(
     temp: Path,
-    outcome: ops.Outcome,
+    outcome: Outcome,
     sources: Sources,
     stamp: dict[str, str],
     read: list[Path],

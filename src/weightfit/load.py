@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from weightfit import ops, provenance
 from weightfit.errors import CheckpointMismatch, UsageError
 from weightfit.manifest import Manifest, human_count
+from weightfit.ops.recipes import Outcome
 from weightfit.plan import Plan
 from weightfit.tensor_io import Sources
 
@@ -165,7 +166,7 @@ def _base_of(source: Manifest) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def _sort(outcome: ops.Outcome, state: dict[str, Any], plan: Plan) -> LoadReport:
+def _sort(outcome: Outcome, state: dict[str, Any], plan: Plan) -> LoadReport:
     """Decide, by name and shape only, where each output tensor goes."""
     report = LoadReport(plan=plan)
     unplaced: list[str] = []
@@ -216,7 +217,7 @@ def _aliases(state: dict[str, Any]) -> dict[int, list[str]]:
 
 
 def _refuse_misfit(
-    report: LoadReport, outcome: ops.Outcome, source: Manifest, target: Manifest, fix: object
+    report: LoadReport, outcome: Outcome, source: Manifest, target: Manifest, fix: object
 ) -> None:
     """Raise :class:`CheckpointMismatch` with the diagnosis when a strict load would fail."""
     unplaced = [name for name in report.left_out if name in outcome.recipes]
@@ -277,7 +278,7 @@ def _materialise(model: torch.nn.Module, names: list[str], state: dict[str, Any]
 def _fill(
     model: torch.nn.Module,
     state: dict[str, Any],
-    outcome: ops.Outcome,
+    outcome: Outcome,
     names: list[str],
     sources: Sources,
 ) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from weightfit import ops
 from weightfit.errors import InvalidPlan, UnsupportedTensor
 from weightfit.manifest import Manifest
+from weightfit.ops.recipes import DryState, start
 from weightfit.plan import Op
 
 STAGES: tuple[frozenset[str], ...] = (
@@ -85,7 +86,7 @@ def place(wanted: Sequence[Op], manifest: Manifest) -> Placement:
     """
     placed: list[Op] = []
     left_out: list[Op] = []
-    state = ops.start(manifest)
+    state = start(manifest)
     # Every name a tensor has had, mapped to the name it has now.
     now: dict[str, str] = {name: name for name in manifest.tensors}
     for op in sorted(wanted, key=stage):
@@ -105,8 +106,8 @@ def place(wanted: Sequence[Op], manifest: Manifest) -> Placement:
 
 
 def _fit(
-    op: Op, state: ops.DryState, index: int, now: dict[str, str]
-) -> tuple[ops.DryState, tuple[Op, dict[str, str]]] | None:
+    op: Op, state: DryState, index: int, now: dict[str, str]
+) -> tuple[DryState, tuple[Op, dict[str, str]]] | None:
     """Try ``op`` as written, then re-spelled in current names; the state after it."""
     for candidate in _spellings(op, state, now):
         trial = state.copy()
@@ -119,7 +120,7 @@ def _fit(
     return None
 
 
-def _spellings(op: Op, state: ops.DryState, now: dict[str, str]) -> list[Op]:
+def _spellings(op: Op, state: DryState, now: dict[str, str]) -> list[Op]:
     """``op`` itself, then (if it names tensors earlier ops renamed) in their new names."""
     spellings = [op]
     args = dict(op.args)
@@ -148,7 +149,7 @@ def _spellings(op: Op, state: ops.DryState, now: dict[str, str]) -> list[Op]:
     return spellings
 
 
-def _current_matches(pattern: str, state: ops.DryState, now: dict[str, str]) -> list[str]:
+def _current_matches(pattern: str, state: DryState, now: dict[str, str]) -> list[str]:
     """Current names of tensors whose earlier names ``pattern`` matches, if none match now."""
     try:
         regex = re.compile(pattern)
@@ -193,9 +194,9 @@ def _move_earlier(op: Op, placed: list[Op], manifest: Manifest) -> list[Op] | No
     return None
 
 
-def _replay(placed: list[Op], manifest: Manifest) -> tuple[ops.DryState, dict[str, str]]:
+def _replay(placed: list[Op], manifest: Manifest) -> tuple[DryState, dict[str, str]]:
     """Run ``placed`` from the start: the state, and every name's current name."""
-    state = ops.start(manifest)
+    state = start(manifest)
     now = {name: name for name in manifest.tensors}
     for index, op in enumerate(placed):
         before = list(state.recipes)

@@ -21,7 +21,7 @@ import yaml
 
 from weightfit.errors import InvalidPlan, PlanNotFound
 from weightfit.ops import KINDS, OPS, safety_of
-from weightfit.ops import Safety as Safety  # re-exported: Op.safety's type
+from weightfit.ops.context import Safety as Safety  # re-exported: Op.safety's type
 
 PLAN_VERSION = 1
 """Version of the plan file format; bumped on any incompatible change."""

@@ -44,6 +44,7 @@ from weightfit.diagnose.peft_vocab import base_vocab
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
 from weightfit.manifest import Manifest, TensorSpec
+from weightfit.ops.recipes import Outcome, Recipe, ValueFn
 from weightfit.peft.config import AdapterConfig, load
 from weightfit.peft.layout import (
     Layout,
@@ -312,7 +313,7 @@ def _tokenizer_rows(folder: Path, base: Manifest) -> tuple[int, int] | None:
     return rows, counted[0]
 
 
-def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
+def _replace_whole(outcome: Outcome, layout: Layout) -> list[str]:
     """Point each base tensor the adapter saved whole at the adapter's bytes."""
     replaced = []
     for copy in layout.whole:
@@ -321,17 +322,17 @@ def _replace_whole(outcome: ops.Outcome, layout: Layout) -> list[str]:
         if name is None:
             continue
         old = outcome.recipes[name].spec
-        recipe = ops.Recipe(spec=replace(spec, name=name, location=None), source=spec)
+        recipe = Recipe(spec=replace(spec, name=name, location=None), source=spec)
         outcome.recipes[name] = _as_dtype(recipe, old.dtype)
         replaced.append(name)
     return replaced
 
 
 def _add_untied(
-    outcome: ops.Outcome,
+    outcome: Outcome,
     layout: Layout,
     tied: dict[str, str],
-    before: dict[str, ops.Recipe],
+    before: dict[str, Recipe],
 ) -> list[str]:
     """Write the tied tensors the adapter unties, which the base's files leave out.
 
@@ -352,7 +353,7 @@ def _add_untied(
         target = outcome.recipes[original].spec
         saved = copies.get(name)
         if saved is not None:
-            recipe = ops.Recipe(spec=replace(saved, name=name, location=None), source=saved)
+            recipe = Recipe(spec=replace(saved, name=name, location=None), source=saved)
         else:
             recipe = _with_rows(before[original], name, target.shape[0])
         outcome.recipes[name] = _as_dtype(recipe, target.dtype)
@@ -360,11 +361,11 @@ def _add_untied(
     return added
 
 
-def _as_dtype(recipe: ops.Recipe, dtype: str) -> ops.Recipe:
+def _as_dtype(recipe: Recipe, dtype: str) -> Recipe:
     """``recipe`` cast to ``dtype`` (itself when it has that dtype already)."""
     if recipe.spec.dtype == dtype:
         return recipe
-    return ops.Recipe(
+    return Recipe(
         spec=replace(recipe.spec, dtype=dtype),
         inputs=(recipe,),
         fn=_cast_to(dtype),
@@ -372,7 +373,7 @@ def _as_dtype(recipe: ops.Recipe, dtype: str) -> ops.Recipe:
     )
 
 
-def _with_rows(base: ops.Recipe, name: str, rows: int) -> ops.Recipe:
+def _with_rows(base: Recipe, name: str, rows: int) -> Recipe:
     """A copy of ``base`` named ``name``, padded (mean) or truncated to ``rows`` rows."""
     spec = replace(base.spec, name=name)
     if spec.shape[0] == rows:
@@ -385,11 +386,11 @@ def _with_rows(base: ops.Recipe, name: str, rows: int) -> ops.Recipe:
         return padded(value, rows, "mean", 0) if rows > value.shape[0] else value[:rows]
 
     shape = (rows, *spec.shape[1:])
-    return ops.Recipe(spec=replace(spec, shape=shape), inputs=(base,), fn=fn, ops=("pad_rows",))
+    return Recipe(spec=replace(spec, shape=shape), inputs=(base,), fn=fn, ops=("pad_rows",))
 
 
 def _merge_lora(
-    outcome: ops.Outcome, layout: Layout, config: AdapterConfig, stacks: dict[str, Stack]
+    outcome: Outcome, layout: Layout, config: AdapterConfig, stacks: dict[str, Stack]
 ) -> int:
     """Replace each adapted base tensor's recipe with ``W + scale · B @ A``; returns the count."""
     merged = 0
@@ -411,7 +412,7 @@ def _merge_lora(
             if len(shape) == 3 and len(module.a.shape) == 2
             else _merged(module, scale, config.fan_in_fan_out)
         )
-        outcome.recipes[weight] = ops.Recipe(
+        outcome.recipes[weight] = Recipe(
             spec=base.spec,
             inputs=(base, _leaf(module.a), _leaf(module.b)),
             fn=fn,
@@ -420,7 +421,7 @@ def _merge_lora(
         bias_name = weight.removesuffix("weight") + "bias"
         if module.bias is not None and bias_name in outcome.recipes:
             bias = outcome.recipes[bias_name]
-            outcome.recipes[bias_name] = ops.Recipe(
+            outcome.recipes[bias_name] = Recipe(
                 spec=bias.spec,
                 inputs=(bias, _leaf(module.bias)),
                 fn=_biased(scale),
@@ -431,7 +432,7 @@ def _merge_lora(
 
 
 def _merge_stack(
-    outcome: ops.Outcome,
+    outcome: Outcome,
     module: LoraModule,
     factors: tuple[TensorSpec, TensorSpec],
     scale: float,
@@ -442,7 +443,7 @@ def _merge_stack(
     for index, part in enumerate(stack.parts):
         base = outcome.recipes[part]
         expert, first, rows = stack.piece(index)
-        outcome.recipes[part] = ops.Recipe(
+        outcome.recipes[part] = Recipe(
             spec=base.spec,
             inputs=(base, _leaf(a), _leaf(b)),
             fn=_expert_part(module, scale, stack.shape, expert, slice(first, first + rows)),
@@ -450,7 +451,7 @@ def _merge_stack(
         )
 
 
-def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfig) -> None:
+def _overwrite_tokens(outcome: Outcome, layout: Layout, config: AdapterConfig) -> None:
     """Write trainable-token rows into their embedding (PEFT's ``index_copy``)."""
     for rows in layout.tokens:
         weight = base_weight(rows.module, outcome.recipes)
@@ -458,7 +459,7 @@ def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfi
         if weight is None or chosen is None:
             continue
         base = outcome.recipes[weight]
-        outcome.recipes[weight] = ops.Recipe(
+        outcome.recipes[weight] = Recipe(
             spec=base.spec,
             inputs=(base, _leaf(rows.delta)),
             fn=_token_copy(chosen),
@@ -466,11 +467,11 @@ def _overwrite_tokens(outcome: ops.Outcome, layout: Layout, config: AdapterConfi
         )
 
 
-def _leaf(spec: TensorSpec) -> ops.Recipe:
-    return ops.Recipe(spec=replace(spec, location=None), source=spec)
+def _leaf(spec: TensorSpec) -> Recipe:
+    return Recipe(spec=replace(spec, location=None), source=spec)
 
 
-def _merged(module: LoraModule, scale: float, fan_in_fan_out: bool) -> ops.ValueFn:
+def _merged(module: LoraModule, scale: float, fan_in_fan_out: bool) -> ValueFn:
     """The value function adding ``scale · B @ A`` to a base weight, in float32."""
     transposed = fan_in_fan_out or module.embedding
 
@@ -489,7 +490,7 @@ def _merged(module: LoraModule, scale: float, fan_in_fan_out: bool) -> ops.Value
     return fn
 
 
-def _expert_merged(module: LoraModule, scale: float, shape: tuple[int, ...]) -> ops.ValueFn:
+def _expert_merged(module: LoraModule, scale: float, shape: tuple[int, ...]) -> ValueFn:
     """The value function adding a ``ParamWrapper``'s delta to an ``[E, d1, d2]`` expert stack.
 
     ``A`` ``[r·E, in]`` is read as ``[E, r, in]`` and ``B`` ``[out, r·E]`` as
@@ -515,7 +516,7 @@ def _expert_merged(module: LoraModule, scale: float, shape: tuple[int, ...]) -> 
 
 def _expert_part(
     module: LoraModule, scale: float, shape: tuple[int, ...], expert: int, rows: slice
-) -> ops.ValueFn:
+) -> ValueFn:
     """The value function adding rows ``rows`` of expert ``expert``'s delta to one file tensor."""
     experts = shape[0]
     transposed = module.expert_layout(shape) == "in_out"
@@ -541,7 +542,7 @@ def _conv_delta(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return functional.conv2d(a.permute(1, 0, 2, 3), b).permute(1, 0, 2, 3)
 
 
-def _biased(scale: float) -> ops.ValueFn:
+def _biased(scale: float) -> ValueFn:
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
         bias, lora_bias = values
         return (bias.float() + lora_bias.float() * scale).to(bias.dtype)
@@ -549,7 +550,7 @@ def _biased(scale: float) -> ops.ValueFn:
     return fn
 
 
-def _token_copy(indices: list[int]) -> ops.ValueFn:
+def _token_copy(indices: list[int]) -> ValueFn:
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
         import torch
 
@@ -560,7 +561,7 @@ def _token_copy(indices: list[int]) -> ops.ValueFn:
     return fn
 
 
-def _cast_to(dtype: str) -> ops.ValueFn:
+def _cast_to(dtype: str) -> ValueFn:
     def fn(values: list[torch.Tensor]) -> torch.Tensor:
         from weightfit.tensor_io import torch_dtype
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from weightfit.converters.recognise import Recognised
 from weightfit.errors import VerificationFailed
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.ops import Outcome, Recipe
+from weightfit.ops.recipes import Outcome, Recipe
 
 if TYPE_CHECKING:
     import torch

@@ -20,9 +20,12 @@ from typing import AnyStr
 from weightfit.explain import (
     extract,
     ggml_messages,
+    key_lists,
     other_messages,
+    shape_pairs,
     statements,
     tf_messages,
+    tokens,
     torch_messages,
     transformers_messages,
 )
@@ -454,7 +457,7 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
     # "ema_backbone_la" + "yer_0_weight".
     if at_width and SLASHED_NAME.fullmatch(piece + after.split(maxsplit=1)[0]):
         return True  # a TensorFlow variable path: "c" + "onv2d_10_1/kernel"
-    if at_width and _leaf(piece) is None and extract.NAME_CHARS.fullmatch(word):
+    if at_width and _leaf(piece) is None and tokens.NAME_CHARS.fullmatch(word):
         return "." in word or ("_" in word and _leaf(word) is not None)
     if piece.endswith(".") or rest.startswith("."):
         return "." in piece + rest
@@ -506,6 +509,9 @@ def _message_words() -> frozenset[str]:
     words: set[str] = set()
     for module in (
         extract,
+        tokens,
+        shape_pairs,
+        key_lists,
         *statements.modules(),
         torch_messages,
         transformers_messages,
@@ -524,5 +530,5 @@ def _message_words() -> frozenset[str]:
 def _leaf(token: str) -> str | None:
     """The parameter word a token ends with (``weight``, ``_weight``, ``running_mean``)."""
     last = token.rsplit(".", 1)[-1]
-    match = extract.PARAM_LEAF.fullmatch(last) or re.search(r"_(?:weight|bias)$", last)
+    match = tokens.PARAM_LEAF.fullmatch(last) or re.search(r"_(?:weight|bias)$", last)
     return match.group(0) if match else None
