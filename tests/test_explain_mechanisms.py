@@ -1887,6 +1887,39 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("westlake-repl__SaProt__31", "unrelated", {}),
         ("Morizeyao__GPT2-Chinese__204", "unrelated", {}),
     ],
+    # PyTorch's weights-only unpickler refusing a global, pasted from the refusal on: the
+    # torch release's default changed, the checkpoint did not (batch 24).
+    "unpickler_refusal_fragment": [
+        ("ayutaz__piper-plus__619", "version", {}),
+    ],
+    # vLLM's loader meeting the input table at the top of the checkpoint in a task class that
+    # holds it under its base model's segment: a bare base model (batch 24).
+    "bare_base_model": [
+        ("gpustack__gpustack__2170", "prefix", {"first_key": "embed_tokens"}),
+    ],
+    # A converter looking a name up under a distillation wrapper's segment (``Student2.``)
+    # the fine-tuned student's file lacks (batch 24).
+    "wrapped_lookup": [
+        ("frotms__PaddleOCR2Pytorch__82", "prefix", {"wrapper": "Student2"}),
+    ],
+    # diffusers' LoRA converter raising on the names it left unmapped: another trainer's
+    # naming (batch 24).
+    # A runtime saying the model is not supported by the installed release: a newer format.
+    "not_supported_by_your_version": [
+        ("dusty-nv__jetson-containers__942", "version", {}),
+    ],
+    "converter_leftovers": [
+        (
+            "Nerogar__OneTrainer__314",
+            "rename",
+            {
+                "unmapped": [
+                    "lora_te2_text_projection.lora_down.weight",
+                    "lora_te2_text_projection.lora_up.weight",
+                ]
+            },
+        ),
+    ],
 }
 
 
@@ -1934,12 +1967,28 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         "kijai__ComfyUI-WanVideoWrapper__463",  # ... does not contain a valid vision model.
         # "a full list of "Missing & Unexpected key(s)"": both sides announced, none named
         "vpulab__Semantic-Aware-Scene-Recognition__10",
+        # raised in transformers' modules that load a model and its config (batch 24)
+        "PrimeIntellect-ai__prime-rl__1998",
+        "tenstorrent__vllm-tt-plugin__106",
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:
     """A load failed, its cause unread: ``unknown``, never "no loading error found"."""
     text, _ = _case(ident)
     assert _rules(text).findings[0].category == "unknown"
+
+
+def test_a_converter_not_knowing_an_architecture_class_is_an_unknown_architecture() -> None:
+    """llama.cpp's ``convert_hf_to_gguf.py``: ``Model BitNetForCausalLM is not supported``."""
+    text, _ = _case("ikawrakow__ik_llama.cpp__337")
+    assert statements.facts(text).unknown_architecture == "BitNetForCausalLM"
+
+
+def test_a_size_mismatch_pasted_from_its_shapes_on_is_one_unnamed_tensor() -> None:
+    """``torch.Size([..]) from checkpoint, the shape in current model is torch.Size([..])``."""
+    text, _ = _case("NiuTrans__LaMaTE__2")
+    (section,) = sections(text)
+    assert list(section.mismatched.values()) == [((128256, 1024), (128256, 4096))]
 
 
 def test_an_enumerated_error_list_is_no_shape() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
-from weightfit.diagnose.text_prefix import only_buffers
+from weightfit.diagnose.text_prefix import WRAPPER_SEGMENTS, only_buffers
 from weightfit.findings import Category, Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -440,6 +440,10 @@ def failed_lookup(ctx: Context) -> None:
         ctx.add(_quantized_lookup(left, package))
         ctx.consume(missing=left, unexpected=left)
         return
+    if wrapper := _wrapper_of(left[0]):
+        ctx.add(_wrapped_lookup(left, wrapper))
+        ctx.consume(missing=left, unexpected=left)
+        return
     ctx.add(
         Finding(
             category="rename",
@@ -459,6 +463,45 @@ def failed_lookup(ctx: Context) -> None:
         )
     )
     ctx.consume(missing=left, unexpected=left)
+
+
+ONLY_WRAPPERS = frozenset({"module", "_orig_mod", "_fsdp_wrapped_module", "student", "teacher"})
+"""Leading segments only a wrapper adds (DataParallel, torch.compile, FSDP, distillation)."""
+
+
+def _wrapper_of(name: str) -> str:
+    """The wrapper segment a looked-up name opens with (``Student2.neck.…``: ``student``), or "".
+
+    Only segments nothing but a wrapper adds: ``model.`` or ``backbone.`` are as often
+    the network's own module (ESRGAN's ``model.0``), so the code reads its own naming.
+    Case and a numbering suffix are a wrapper's own spelling (PaddleOCR's distillation
+    models are ``Student``, ``Student2``, ``Teacher``); the name must go on past it.
+    """
+    first, _, rest = name.partition(".")
+    segment = first.lower().rstrip("0123456789")
+    return segment if segment in ONLY_WRAPPERS and "." in rest else ""
+
+
+def _wrapped_lookup(names: list[str], wrapper: str) -> Finding:
+    """Code looking a name up under a wrapper's segment the file's names lack."""
+    first = names[0].split(".", 1)[0]
+    return Finding(
+        category="prefix",
+        severity="error",
+        message=(
+            f"the code looked up {names[0]} by name and the file has no such entry: the code "
+            f"reads names under '{first}.' ({WRAPPER_SEGMENTS[wrapper]}), so it expects a file "
+            "saved with that wrapper, and this one likely holds the bare network"
+        ),
+        params=names,
+        evidence={"looked_up": names, "wrapper": first},
+        confidence=0.45,
+        fix_note=(
+            f"list the file's names (weightfit inspect FILE): if they lack '{first}.', use the "
+            "code path for a bare network's file, or add the segment "
+            "(weightfit check CKPT --against TARGET --fix plan.yaml)"
+        ),
+    )
 
 
 QUANTIZATION_PACKAGES = frozenset(

@@ -374,6 +374,61 @@ def first_key_refused(ctx: Context) -> None:
     ctx.consume(missing=missing, unexpected=unexpected)
 
 
+NO_MODULE_IN_CLASS = re.compile(
+    r"There\s+is\s+no\s+module\s+or\s+parameter\s+named\s+'([\w.]+)'\s+in\s+(\w+)"
+)
+"""vLLM's weight loader walking the checkpoint's names and stopping at the first module path
+the model class lacks: the path, and the class."""
+TASK_CLASS = re.compile(r"[A-Z]\w*For[A-Z]\w+")
+"""A transformers-style task class (``Qwen3ForCausalLM``, ``BertForSequenceClassification``):
+its base model sits under one segment (``model.``, ``bert.``) beside the task's head."""
+
+
+def bare_base_model(ctx: Context) -> None:
+    """Report a task class refusing an input table at the top of the checkpoint: no wrapper.
+
+    A task class holds its base model under one segment (``Qwen3ForCausalLM.model``); a
+    checkpoint whose very first module is the input table itself (``embed_tokens``, not
+    ``model.embed_tokens``) is a bare base model (saved from ``AutoModel``, an embedding
+    model), so every name lacks that segment.
+    """
+    facts = text_facts(ctx)
+    if facts is None or ctx.findings or ctx.mismatches() or ctx.missing():
+        return
+    refused = NO_MODULE_IN_CLASS.search(facts.text)
+    unexpected = ctx.unexpected()
+    if (
+        refused is None
+        or unexpected != [refused.group(1)]
+        or not TASK_CLASS.fullmatch(refused.group(2))
+    ):
+        return
+    name, model = refused.groups()
+    if not INPUT_TABLE.match(name.split(".", 1)[0]):
+        return
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"{model} found no module '{name}': the checkpoint's first module is the input "
+                f"table itself, where a task class holds it under its base model's segment "
+                f"('model.{name}' in most decoders), so the file is a bare base model (saved "
+                "from AutoModel, or an embedding model) and every name lacks that segment"
+            ),
+            params=unexpected,
+            evidence={"first_key": name, "model_class": model},
+            confidence=0.5,
+            fix_note=(
+                "load the file with the base model's class or task (vLLM: --task embed for an "
+                "embedding model), or add the segment to every name "
+                "(weightfit check CKPT --against TARGET --fix plan.yaml)"
+            ),
+        )
+    )
+    ctx.consume(unexpected=unexpected)
+
+
 FIRST_MISSING = re.compile(
     r"\bKey\s+\S+\s+not\s+found\s+in\s+checkpoint|"
     r"Missing\s+key\s+in\s+checkpoint(?:\s+state_dict)?:\s*\S+|"

@@ -39,6 +39,7 @@ from collections.abc import Callable
 from weightfit.diagnose.text_messages import SharedTensors, UnreadableHeader, VariantMix
 from weightfit.explain._text import SIZE, Section, names_in, shape
 from weightfit.explain.statements.files import NEWER_DTYPE, file_of_other_format
+from weightfit.explain.statements.loaders import lora_leftovers
 
 DIFFUSERS_SHAPE = re.compile(
     r"Cannot\s+load\s+(\S*)\s*(?:from\s+(\S+)\s+)?because\s+(\S+)\s+expected\s+shape\s+"
@@ -153,6 +154,7 @@ def parse(text: str) -> list[Section]:
     """Find every diffusers, PEFT, accelerate, MXNet Gluon and safetensors loading message."""
     return [
         *_diffusers(text),
+        *_lora_leftovers(text),
         *_variant_mix(text),
         *_peft(text),
         *_accelerate(text),
@@ -193,6 +195,15 @@ def _diffusers(text: str) -> list[Section]:
             checkpoint=match.group(2) or "",
         )
         section.missing, section.truncated = names_in(match.group(3))
+        sections.append(section)
+    return sections
+
+
+def _lora_leftovers(text: str) -> list[Section]:
+    sections = []
+    for match in lora_leftovers(text):
+        section = Section(model="", origin="diffusers", start=match.start())
+        section.unexpected, section.truncated = names_in(match.group("names"))
         sections.append(section)
     return sections
 

@@ -297,7 +297,9 @@ MISMATCH_WORDS = re.compile(
     r"mismatch|do(?:es)?\s*n[o']t\s+match|incompatible|inconsistent|expected|must\s+match|"
     r"should\s+be|differ|instead\s+of|\bvs\.?\b|but\s+got|cannot\s+be\s+broadcast|"
     r"must\s+be\s+equal|not\s+compatible|Attempted\s+to\s+load\s+weight|"
-    r"not\s+the\s+same\s+shape",
+    r"not\s+the\s+same\s+shape|"
+    # PyTorch's size mismatch pasted from its shapes on, its name cut off.
+    r"from\s+checkpoint,\s+the\s+shape\s+in\s+current\s+model\s+is",
     re.I,
 )
 ASSIGN = re.compile(r"for\s+'[\w/]*Assign\w*'[^\n]*?input\s+shapes:")

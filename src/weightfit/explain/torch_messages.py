@@ -54,12 +54,19 @@ FVCORE_UNEXPECTED = re.compile(
 )
 WEIGHTS_ONLY = re.compile(
     r"Weights\s+only\s+load\s+failed|WeightsUnpickler\s+error|UnpicklingError:\s*Weights\s+only\b|"
-    r"types\s+accepted\s+by\s+default\s+with\s+weights_only"
+    r"types\s+accepted\s+by\s+default\s+with\s+weights_only|"
+    # The weights-only unpickler's own refusals, pasted without the message's opening.
+    r"GLOBAL\s+[\w.]+\s+was\s+not\s+an\s+allowed\s+global|"
+    r"Trying\s+to\s+load\s+unsupported\s+GLOBAL\s+[\w.]+\s+whose\s+module|"
+    r"(?:allowlisted|whitelisted)\s+via\s+`?add_safe_globals`?"
 )
-"""PyTorch's weights-only refusal: its opening, its unpickler's error, or (a paste that kept
-only the message's end) the documentation line it closes with."""
+"""PyTorch's weights-only refusal: its opening, its unpickler's error, (a paste that kept
+only the message's end) the documentation line it closes with, or the unpickler's own
+refusal of a global or an object (``torch/_weights_only_unpickler.py``)."""
 UNSUPPORTED_GLOBAL = re.compile(
-    r"Unsupported\s+global:\s+GLOBAL\s+([\w.]+)|unsupported\s+GLOBAL\s+([\w.]+)\s+whose\s+module"
+    r"(?:Unsupported\s+global:\s+)?GLOBAL\s+([\w.]+)\s+was\s+not\s+an\s+allowed\s+global|"
+    r"Unsupported\s+global:\s+GLOBAL\s+([\w.]+)|"
+    r"unsupported\s+GLOBAL\s+([\w.]+)\s+whose\s+module"
 )
 CHECKPOINT_PATH = re.compile(r"""(?:load|from)\w*\(?\s*['"]?([^\s'"()]+\.(?:pth?|ckpt|bin|pt))""")
 
@@ -165,7 +172,7 @@ def _weights_only(text: str) -> list[Section]:
     match = WEIGHTS_ONLY.search(text)
     if match is None:
         return []
-    found = list(dict.fromkeys(a or b for a, b in UNSUPPORTED_GLOBAL.findall(text)))
+    found = list(dict.fromkeys(next(g for g in m if g) for m in UNSUPPORTED_GLOBAL.findall(text)))
     path = CHECKPOINT_PATH.search(text)
     checkpoint = path.group(1) if path else "CKPT"
     section = Section(model="", origin="torch.load", start=match.start(), checkpoint=checkpoint)

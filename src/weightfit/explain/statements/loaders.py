@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from weightfit.explain.spaces import space_mismatch
 from weightfit.explain.statements.phrases import said
@@ -79,9 +80,31 @@ GLUON_HOLDS = re.compile(r"which\s+contains\s+parameters:\s+([^\n]*)")
 """The names MXNet lists the file as holding (``'0.weight', '0.bias', ...``)."""
 
 
+LORA_LEFTOVERS = re.compile(
+    r"(?P<said>The\s+following\s+keys\s+have\s+not\s+been\s+correctly\s+(?:be\s+)?renamed|"
+    r"Incompatible\s+keys\s+detected|"
+    r"`?(?:original_|old_)?state_dict`?\s+should\s+be\s+(?:empty\s+)?at\s+this\s+point\s+but\s+has)"
+    r":?\s*(?:\w+\.keys\(\)=)?(?:dict_keys\()?(?P<names>[^\n]+)"
+)
+"""diffusers' LoRA converters (``loaders/lora_conversion_utils.py``) raising on the names
+they left unmapped, then the names."""
+
+
+def lora_leftovers(text: str) -> Iterator[re.Match[str]]:
+    """Each LoRA converter's raise on its unmapped names, never the traceback's source line."""
+    start = 0
+    while (match := LORA_LEFTOVERS.search(text, start)) is not None:
+        start = match.start() + 1
+        if "raise" not in text[text.rfind("\n", 0, match.start()) + 1 : match.start()]:
+            yield match
+
+
 def read_loader_statements(found: Facts, text: str) -> None:
     """Loaders' own statements: short streams, spaces, Caffe blobs, Gluon names, byte counts."""
     found.short_stream = said(SHORT_STREAM, text)
+    found.converter_leftovers = next(
+        (" ".join(m.group("said").split()) for m in lora_leftovers(text)), ""
+    )
     found.tensor_parallel = said(TENSOR_PARALLEL, text)
     found.older_argument = said(OLDER_ARGUMENT, text, 1)
     found.spaces = space_mismatch(text)

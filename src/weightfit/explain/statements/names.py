@@ -102,6 +102,8 @@ UNKNOWN_ARCHITECTURE = re.compile(
     r"unsupported\s+(?:model\s+)?architecture\s+[\"'`](?P<architecture9>[\w.\-]+)[\"'`]|"
     # AutoGPTQ's and AutoAWQ's model-type table (``TypeError: qwen3 isn't supported yet.``).
     r"TypeError:\s+(?P<architecture10>[\w.\-]+)\s+isn't\s+supported\s+yet|"
+    # llama.cpp's convert_hf_to_gguf.py before its ``Architecture '…' not supported!``.
+    r"\bModel\s+(?P<architecture11>[A-Z]\w*For[A-Z]\w+)\s+is\s+not\s+supported|"
     r"Model\s+type\s+['\"`]?(?P<architecture5>[\w.\-]+?)['\"`]?\s+(?:is\s+)?not\s+supported|"
     r"architectures?\s+\[?\s*['\"](?P<architecture6>[\w.\-]+)['\"][^\]\n]*?\]?\s+(?:are|is)\s+not\s+"
     r"supported|"

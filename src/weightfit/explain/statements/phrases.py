@@ -28,6 +28,8 @@ LOADING_CONTEXT = re.compile(
     r"line\s+\d+,\s+in\s+_?(?:load|restore)\w*|"
     # numpy's loader refusing a pickle; a TensorFlow Hub module loaded by its handle.
     r"\bas\s+a\s+pickle\b|\bhub\.(?:Module|load|KerasLayer)\(|"
+    # transformers' and diffusers' modules that load every model and its config.
+    r"\b(?:modeling|configuration)_utils\b|"
     # A reader that found no weights file where it looked.
     r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
     # A traceback frame of code reading weights (``in ReadTinyYOLONetWeights``).

@@ -109,6 +109,8 @@ class Facts:
             or is of another architecture
             (pix2pixHD and its descendants: ``Pretrained network G has fewer layers``).
         absent_file: The weights file a reader said does not exist (:data:`ABSENT_FILE`).
+        converter_leftovers: The opening words of a LoRA converter's raise on the names it
+            left unmapped (diffusers' ``The following keys have not been correctly renamed``).
         short_stream: What a reader of a raw weights file said when the file ended before the
             network was filled (:data:`SHORT_STREAM`).
         tensor_parallel: Words of a run splitting parameters across ranks
@@ -179,6 +181,7 @@ class Facts:
     architecture_said: str = ""
     absent_file: str = ""
     tensor_parallel: str = ""
+    converter_leftovers: str = ""
     short_stream: str = ""
     spaces: SpaceMismatch | None = None
     text: str = field(default="", repr=False)
@@ -248,6 +251,7 @@ class Facts:
             "architecture_said": self.architecture_said,
             "absent_file": self.absent_file,
             "tensor_parallel": self.tensor_parallel,
+            "converter_leftovers": self.converter_leftovers,
             "short_stream": self.short_stream,
             "spaces": (
                 {
