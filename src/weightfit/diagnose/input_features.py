@@ -10,7 +10,7 @@ and the model (or an option that adds features), not the size of the network.
 from __future__ import annotations
 
 from weightfit.diagnose._context import Context, shape_text
-from weightfit.diagnose.embeddings import is_class_worded
+from weightfit.diagnose.table_rows import is_class_worded
 from weightfit.findings import Finding
 
 MAX_FEATURES_CHANGE = 16

@@ -41,6 +41,7 @@ from weightfit.diagnose import (
     attention_heads,
     autoencoder,
     benign,
+    class_heads,
     conditioning,
     cross_widths,
     embeddings,
@@ -567,7 +568,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "num_classes",
-        embeddings.num_classes,
+        class_heads.num_classes,
         ("num_classes",),
         after=("vocab_resize", "own_vocabulary", "spectrogram_bins"),
         profiles=ALL,

@@ -12,7 +12,7 @@ import re
 
 from weightfit import knowledge
 from weightfit.alignment import Pair
-from weightfit.diagnose import _known, embeddings
+from weightfit.diagnose import _known, class_heads, table_rows
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import UNNAMED, text_facts, whole_text_facts
 from weightfit.findings import Finding
@@ -88,7 +88,7 @@ def _vocabulary_rows(ctx: Context, pair: Pair, stated: set[int]) -> bool:
     have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
     if len(have) != 2 or len(want) != 2 or have[0] == want[0]:
         return False
-    if stack_of(pair.target) is not None or embeddings.is_class_worded(pair.target):
+    if stack_of(pair.target) is not None or table_rows.is_class_worded(pair.target):
         return False
     module = pair.target.lower().rsplit(".", 1)[0]
     if re.search(r"pos|query|prompt|prefix|codebook|speaker|spk", module):
@@ -226,11 +226,11 @@ def odd_outputs(ctx: Context) -> None:
     first = pairs[0]
     if have % _known.WIDTH_STEP == 0 or want % _known.WIDTH_STEP == 0:
         return
-    if max(have, want) > embeddings.MAX_LABELS or _symbol_table(ctx, first):
+    if max(have, want) > table_rows.MAX_LABELS or _symbol_table(ctx, first):
         return
-    if {have, want} <= set(embeddings.IMAGE_CHANNELS):
+    if {have, want} <= set(class_heads.IMAGE_CHANNELS):
         return  # a generator's last layer of 1 against 3 outputs: grey against RGB pixels
-    if abs(have - want) <= embeddings.NEAR_SYMBOLS and min(have, want) > MAX_FEW_LABELS:
+    if abs(have - want) <= table_rows.NEAR_SYMBOLS and min(have, want) > MAX_FEW_LABELS:
         return  # 564 against 563 outputs: a symbol set grown by one as much as a label
     name = first.target
     if stack_of(name) is not None or re.search(
@@ -302,7 +302,7 @@ def input_rows(ctx: Context) -> None:
     have, want = ctx.src(pair).shape, ctx.tgt(pair).shape
     if len(have) != 2 or not _only_rows_differ(ctx, pair) or have[1] % _known.WIDTH_STEP:
         return
-    if abs(have[0] - want[0]) > embeddings.NEAR_SYMBOLS * 4:
+    if abs(have[0] - want[0]) > table_rows.NEAR_SYMBOLS * 4:
         return
     ctx.add(
         Finding(
