@@ -160,7 +160,7 @@ def read_one_headed_listings(text: str, section: Section) -> None:
         word = line.strip(" \t,;'\"`")
         listed = "." in word and NAME_CHARS.fullmatch(word) is not None
         if listed and is_name(word, listed=True):
-            if not previous:
+            if not previous or not blocks:
                 blocks.append([])
             blocks[-1].append((start + line.find(word), word))
         previous = listed
