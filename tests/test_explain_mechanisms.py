@@ -1908,6 +1908,11 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "not_supported_by_your_version": [
         ("dusty-nv__jetson-containers__942", "version", {}),
     ],
+    # A loader counting nearly all of the model's parameter paths as not found: the two sides
+    # name their tensors otherwise throughout (batch 25).
+    "paths_not_found": [
+        ("AI-Hypercomputer__maxtext__4504", "rename", {"not_found": 374, "of": 377}),
+    ],
     "converter_leftovers": [
         (
             "Nerogar__OneTrainer__314",
@@ -1970,6 +1975,8 @@ def test_mechanism_reads_the_real_text(ident: str, category: str, evidence: dict
         # raised in transformers' modules that load a model and its config (batch 24)
         "PrimeIntellect-ai__prime-rl__1998",
         "tenstorrent__vllm-tt-plugin__106",
+        # a KeyError while a checkpoint converter's script runs (batch 25)
+        "dexmal__realtime-vla__24",
     ],
 )
 def test_loading_errors_no_rule_explains_are_unknown_not_absent(ident: str) -> None:

@@ -949,6 +949,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "paths_not_found",
+        text_counts.paths_not_found,
+        ("rename",),
+        after=("unexplained_shapes",),
+        profiles=TEXT,
+    ),
+    Rule(
         "layer_counts",
         text_counts.layer_counts,
         ("wrong_variant", "version", "prefix"),

@@ -64,6 +64,43 @@ def unlisted(ctx: Context) -> None:
     )
 
 
+MOST_NOT_FOUND = 0.9
+"""Share of the model's parameters not found from which the two sides name them otherwise."""
+
+
+def paths_not_found(ctx: Context) -> None:
+    """Report a loader that found almost none of the model's parameters: another naming.
+
+    A checkpoint that held a part of the model would leave a part unfound; one where nearly
+    every path is missing names its tensors otherwise throughout (a release or codebase that
+    names its layers another way), unless it is another model's file.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or facts.paths_not_found is None or ctx.findings:
+        return
+    absent, of = facts.paths_not_found
+    if absent < of * MOST_NOT_FOUND:
+        return
+    ctx.add(
+        Finding(
+            category="rename",
+            severity="error",
+            message=(
+                f"the loader found {of - absent} of the model's {of} parameters in the "
+                f"checkpoint ({absent} not found): the two name their tensors otherwise "
+                "throughout (a release or codebase that names its layers another way), not "
+                "a part of the model missing"
+            ),
+            evidence={"not_found": absent, "of": of},
+            confidence=0.4,
+            fix_note=(
+                "list both sides' names to map them (weightfit check CKPT --against TARGET), "
+                "or restore with the code release that wrote the checkpoint"
+            ),
+        )
+    )
+
+
 def layer_counts(ctx: Context) -> None:
     """Report a weight file of another number of layers, or a layer of other variables (Keras)."""
     facts = whole_text_facts(ctx)

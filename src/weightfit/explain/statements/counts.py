@@ -128,6 +128,14 @@ BROADCAST = re.compile(
 finding the model's vocabulary and the tokenizer's apart."""
 
 
+PATHS_NOT_FOUND = re.compile(
+    r"\b(\d+)\s+of\s+(\d+)\s+(?:model\s+)?(?:parameter|param|weight|tensor|variable)s?"
+    r"(?:\s+(?:paths|names|keys))?\s+(?:were|are)\s+not\s+found"
+)
+"""A loader counting the model's parameters it did not find in the checkpoint (Flax NNX
+restores in MaxText: ``374 of 377 model parameter paths were not found``)."""
+
+
 def read_counts(found: Facts, text: str) -> None:
     """Numbers a message contrasts: broadcast sizes, list counts, layers, matrix products."""
     sizes = BROADCAST.search(text)
@@ -146,6 +154,9 @@ def read_counts(found: Facts, text: str) -> None:
     if MANY_INDEXES.search(text):
         found.indexes = list(dict.fromkeys(re.findall(r"[\w.\-]+\.index\.json", text)))
     found.architecture_said = said(ARCHITECTURE_SAID, text)
+    share = PATHS_NOT_FOUND.search(text)
+    if share is not None and int(share.group(1)) <= int(share.group(2)):
+        found.paths_not_found = (int(share.group(1)), int(share.group(2)))
     layers = LAYER_COUNTS.search(text)
     if layers is not None:
         have = layers["file"] or layers["saved"] or layers["values"]

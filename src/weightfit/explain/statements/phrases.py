@@ -30,6 +30,8 @@ LOADING_CONTEXT = re.compile(
     r"\bas\s+a\s+pickle\b|\bhub\.(?:Module|load|KerasLayer)\(|"
     # transformers' and diffusers' modules that load every model and its config.
     r"\b(?:modeling|configuration)_utils\b|"
+    # A checkpoint converter's script (``convert_from_jax.py``, ``convert_hf_to_gguf.py``).
+    r"\bconvert\w*\.py\b|"
     # A reader that found no weights file where it looked.
     r"No\s+such\s+file[^\n]*\.(?:pth?|bin|safetensors|ckpt|gguf|h5|distcp|onnx)\b|"
     # A traceback frame of code reading weights (``in ReadTinyYOLONetWeights``).

@@ -74,6 +74,8 @@ class Facts:
             state a printed ``dict_keys([...])`` holds.
         held_container: The container a printed ``dict_keys([...])`` of a checkpoint shows
             holding the weights (``simclr_state`` beside ``optimizer_state`` and ``epoch``).
+        paths_not_found: ``(not found, of)`` of a loader counting the model's parameters it
+            did not find in the checkpoint (``374 of 377 model parameter paths were not found``).
         layer_counts: ``(file, model)`` layer counts of Keras' ``weight file containing N
             layers into a model with M layers``.
         layer_weights: ``(model, file)`` variable counts of one Keras layer: ``expects 3
@@ -144,6 +146,7 @@ class Facts:
     broken_file: str = ""
     round_trip: str = ""
     other_format: str = ""
+    paths_not_found: tuple[int, int] | None = None
     layer_counts: tuple[int, int] | None = None
     layer_weights: tuple[int, int] | None = None
     stale_attribute: tuple[str, str] | None = None
@@ -216,6 +219,7 @@ class Facts:
             "broken_file": self.broken_file,
             "round_trip": self.round_trip,
             "other_format": self.other_format,
+            "paths_not_found": list(self.paths_not_found) if self.paths_not_found else None,
             "layer_counts": list(self.layer_counts) if self.layer_counts else None,
             "layer_weights": list(self.layer_weights) if self.layer_weights else None,
             "stale_attribute": list(self.stale_attribute) if self.stale_attribute else None,
