@@ -430,7 +430,8 @@ TRACEBACK_FRAME = re.compile(r'^\s*File "[^"]+", line \d+', re.M)
 TORCH_READER = re.compile(r"\btorch\.load\(|torch[/\\]serialization\.py|\btorch\.hub\b")
 """PyTorch's own reader, called or in a frame."""
 OTHER_UNPICKLER = re.compile(
-    r"(?<![A-Za-z])_?pickle\.loads?\(|\bunpickle\(|\bUnpickler\(|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"
+    r"(?<![A-Za-z])_?pickle\.loads?\(|\bunpickle\(|\bUnpickler\("  # trusted: a pattern, no call
+    r"|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"
     r"|\bnp\.load\(|\bread_pickle\(",
     re.I,
 )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
-from weightfit.diagnose.text_prefix import WRAPPER_SEGMENTS, only_buffers
+from weightfit.diagnose.text_prefix import INNER_WRAPPERS, WRAPPER_SEGMENTS, only_buffers
 from weightfit.findings import Category, Finding
 from weightfit.plan import Op
 from weightfit.tree import stack_of
@@ -465,7 +465,7 @@ def failed_lookup(ctx: Context) -> None:
     ctx.consume(missing=left, unexpected=left)
 
 
-ONLY_WRAPPERS = frozenset({"module", "_orig_mod", "_fsdp_wrapped_module", "student", "teacher"})
+ONLY_WRAPPERS = frozenset({*INNER_WRAPPERS, "student", "teacher"})
 """Leading segments only a wrapper adds (DataParallel, torch.compile, FSDP, distillation)."""
 
 
