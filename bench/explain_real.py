@@ -89,6 +89,11 @@ class Outcome:
         return bool(self.categories) and self.categories[0] in self.case.right
 
     @property
+    def top1_settled(self) -> bool:
+        """The top finding is the settled category itself, not one ``also_acceptable``."""
+        return bool(self.categories) and self.categories[0] == self.case.settled
+
+    @property
     def top3(self) -> bool:
         return any(category in self.case.right for category in self.categories[:3])
 
@@ -235,6 +240,8 @@ def part_section(name: str, outcomes: list[Outcome]) -> list[str]:
         "| measure | result |",
         "| --- | --- |",
         f"| top-1 category | {percent(sum(o.top1 for o in outcomes), total)} |",
+        f"| top-1, the settled category only (no `also_acceptable`) | "
+        f"{percent(sum(o.top1_settled for o in outcomes), total)} |",
         f"| top-3 category | {percent(sum(o.top3 for o in outcomes), total)} |",
         f"| 'no loading error found' | {percent(sum(o.no_error for o in outcomes), total, 1)} |",
         f"| `unknown` (a loading error no rule explains) | {percent(unknown, total, 1)} |",

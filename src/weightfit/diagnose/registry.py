@@ -78,6 +78,7 @@ from weightfit.diagnose import (
     text_fused,
     text_kinds,
     text_layouts,
+    text_lookups,
     text_messages,
     text_names,
     text_nested,
@@ -1202,7 +1203,7 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule(
         "failed_lookup",
-        text_names.failed_lookup,
+        text_lookups.failed_lookup,
         ("rename", "quantization", "prefix"),
         after=("unlisted",),
         profiles=TEXT,
