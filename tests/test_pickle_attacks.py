@@ -216,8 +216,8 @@ def test_truncated_zip(tmp_path, run_cli):
     size = path.stat().st_size // 2
     path.write_bytes(path.read_bytes()[:size])
     detail = (
-        "truncated file: zip archive has no end-of-central-directory record: the file was cut "
-        f"short ({size} bytes)"
+        "truncated file: zip archive has no whole end-of-central-directory record: the file "
+        f"was cut short ({size} bytes)"
     )
     hostile(path, TruncatedFile, detail, run_cli)
 

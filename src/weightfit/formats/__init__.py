@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from weightfit.errors import CheckpointNotFound, NotACheckpoint, reading
+from weightfit.formats import _zip
 from weightfit.hub import is_hub, open_mirror
 from weightfit.manifest import Manifest
 
@@ -107,6 +108,10 @@ def detect(path: str | Path) -> str:
         for name in FILE_FORMATS:
             if _module(name).sniff(head, path):
                 return name
+        zip_error = _zip.unclaimed(head, path)
+    if zip_error is not None:
+        zip_error.path = str(path)
+        raise zip_error
     raise NotACheckpoint(f"unrecognised leading bytes {head[:8]!r}", path=path)
 
 
