@@ -339,3 +339,19 @@ def test_a_member_with_an_empty_name_is_judged_not_a_crash(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(NotACheckpoint, match="File name in directory '' and header b'Q' differ"):
         weightfit.read(path)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_packed_fp4_pairs_take_one_byte_each(tmp_path: Path, zip_format: bool) -> None:
+    """torch's float4_e2m1fn_x2 holds two FP4 values per element: nbytes is one per element."""
+    path = tmp_path / "fp4.pt"
+    tensor = torch.arange(6, dtype=torch.uint8).view(torch.float4_e2m1fn_x2).reshape(2, 3)
+    torch.save({"w": tensor}, path, _use_new_zipfile_serialization=zip_format)
+    manifest = weightfit.read(path)
+    spec = manifest["w"]
+    assert (spec.dtype, spec.shape) == ("float4_e2m1fn_x2", (2, 3))
+    assert spec.location is not None
+    assert spec.nbytes == spec.location.length == 6
+    assert manifest.total_bytes == 6
+    assert manifest.bytes_by_dtype() == {"float4_e2m1fn_x2": 6}
+    assert stored_bytes(spec) == bytes(range(6))

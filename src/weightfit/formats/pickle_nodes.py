@@ -192,11 +192,8 @@ _TORCH_ITEMSIZE = {
 def canonical_dtype(torch_name: str) -> str:
     """Return the canonical dtype name (``F32``) of a torch dtype name (``float32``).
 
-    Packed FP4 pairs (``float4_e2m1fn_x2``) keep their torch name: torch counts
-    one element per byte where safetensors' ``F4`` counts one per half byte.
+    Packed FP4 pairs keep their torch name (:data:`weightfit.dtypes.PACKED_FP4`).
     """
-    if torch_name == "float4_e2m1fn_x2":
-        return torch_name
     return dtypes.canonical(torch_name)
 
 
