@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,6 +157,8 @@ def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Ch
         reason = f"asked for with key {key!r}"
     else:
         chosen, reason = _automatic(found)
+        if chosen is None:
+            reason = _no_state_dict(root)
     containers = [Container(f.key, len(f.tensors), f.params) for f in found]
     if chosen is not None and all(c.key != chosen.key for c in containers):
         containers.insert(0, Container(chosen.key, len(chosen.tensors), chosen.params))
@@ -192,6 +195,49 @@ def _automatic(found: list[Found]) -> tuple[Found | None, str]:
     if not plain:
         return best, f"only averaged (EMA) weights found; {best.key!r} is the largest"
     return best, f"{best.key!r} is the largest state dict ({len(best.tensors)} tensors)"
+
+
+MAX_LOOSE_NAMES = 3
+"""Paths of tensors outside any state dict that a reason lists."""
+
+
+def _no_state_dict(root: Any) -> str:
+    """Say why nothing was chosen: no tensors at all, or tensors with no names to read them by."""
+    if isinstance(root, TensorRecord):
+        dims = "×".join(str(d) for d in root.shape) or "scalar"
+        return (
+            f"the file's top level is one tensor ({canonical_dtype(root.dtype)}[{dims}]), "
+            "not a state dict: it has no tensor names"
+        )
+    loose = list(_loose(root, "", set(), 0))
+    if not loose:
+        return "the file holds no tensors"
+    shown = ", ".join(repr(p) for p in loose[:MAX_LOOSE_NAMES])
+    more = f" (+{len(loose) - MAX_LOOSE_NAMES} more)" if len(loose) > MAX_LOOSE_NAMES else ""
+    return (
+        f"no state dict (a mapping of names to tensors) found, but {len(loose)} tensor(s) "
+        f"outside one: {shown}{more}; --key reads one by its path"
+    )
+
+
+def _loose(node: Any, path: str, seen: set[int], depth: int) -> Iterator[str]:
+    """Dotted paths of the tensors under ``node``, within the walk's depth and visit limits."""
+    if id(node) in seen or len(seen) > MIN_VISITS or depth > MAX_DEPTH:
+        return
+    seen.add(id(node))
+    mapping = _mapping(node)
+    items = (
+        mapping.items()
+        if mapping is not None
+        else enumerate(node)
+        if isinstance(node, list | tuple)
+        else ()
+    )
+    for key, value in items:
+        if isinstance(value, TensorRecord):
+            yield f"{path}{key}"
+        elif _is_container(value):
+            yield from _loose(value, f"{path}{key}.", seen, depth + 1)
 
 
 def _label(key: str) -> str:
