@@ -194,6 +194,17 @@ def test_a_file_without_tensors(save):
     assert manifest.extras == {"epoch": 1, "notes": "none"}
 
 
+def test_a_whole_pickled_module_is_named_by_its_class(save):
+    """Legacy files name the class in a persistent id, zip files in a global: both read the same."""
+    net = model()
+    manifest = weightfit.read(save(net))
+    assert list(manifest) == list(net.state_dict())
+    assert manifest.container_reason == (
+        "the file is a pickled torch.nn.modules.container.Sequential module: "
+        "its parameters and buffers"
+    )
+
+
 def test_a_bare_tensor_is_not_called_no_tensors(save):
     manifest = weightfit.read(save(torch.zeros(3, 4)))
     assert len(manifest) == 0

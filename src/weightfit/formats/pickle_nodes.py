@@ -79,7 +79,9 @@ class Call:
     @property
     def qualname(self) -> str:
         """``module.name`` of the callable, or a placeholder when it is not a global."""
-        return self.func.qualname if isinstance(self.func, GlobalRef) else "<computed callable>"
+        if isinstance(self.func, GlobalRef | PersistentRef):
+            return self.func.qualname
+        return "<computed callable>"
 
     def __repr__(self) -> str:
         return f"<call {self.qualname}>"
@@ -154,6 +156,12 @@ class PersistentRef:
 
     pid: Any
     offset: int
+
+    @property
+    def qualname(self) -> str:
+        """The class a legacy ``("module", cls, file, source)`` id names, else a placeholder."""
+        target = self.pid[1] if len(self.pid) > 1 else None
+        return target.qualname if isinstance(target, GlobalRef) else "<persistent id>"
 
     def __repr__(self) -> str:
         return "<persistent id>"
