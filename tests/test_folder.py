@@ -154,6 +154,20 @@ def test_missing_variant_lists_what_exists(llama_folder, run_cli) -> None:
     assert result.err.splitlines()[0] == f"error: {message}"
 
 
+def test_a_damaged_index_in_a_folder_is_a_bad_index(llama_folder, tmp_path: Path, run_cli) -> None:
+    """The folder's layout names the index: damaged JSON is an invalid header, not unknown bytes."""
+    folder = tmp_path / "llama"
+    shutil.copytree(llama_folder[0], folder)
+    index = folder / "model.safetensors.index.json"
+    index.write_text("{not json")
+    result = run_cli("inspect", folder)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {index}: invalid header: invalid JSON (Expecting property name enclosed in "
+        "double quotes at char 1)"
+    )
+
+
 def test_bin_beside_safetensors(tmp_path: Path) -> None:
     model = tiny_llama()
     model.save_pretrained(tmp_path)

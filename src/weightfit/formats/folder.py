@@ -47,6 +47,7 @@ from weightfit.errors import (
     VariantNotFound,
     reading,
 )
+from weightfit.formats import safetensors_index
 from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec
 
 NAME = "folder"
@@ -140,11 +141,11 @@ def _read_model(path: Path, options: formats.ReadOptions) -> Manifest:
 def _read_set(chosen: weightsets.WeightSet, key: str | None) -> Manifest:
     """Read one weight set: a single file, an index, or shards without one."""
     if not chosen.files:
-        return formats.read(chosen.folder / str(chosen.index), key=key)
+        return _read_index(chosen.folder / str(chosen.index), key)
     if not chosen.sharded:
         return formats.read(chosen.paths[0], key=key)
     if chosen.index_path is not None and chosen.format == "safetensors":
-        return formats.read(chosen.index_path, key=key)
+        return _read_index(chosen.index_path, key)
     manifest = _merge([formats.read(p, key=key) for p in chosen.paths], chosen)
     if chosen.index_path is not None:
         _check_index(chosen.index_path, manifest)
@@ -154,6 +155,12 @@ def _read_set(chosen: weightsets.WeightSet, key: str | None) -> Manifest:
         numbers = ", ".join(str(i) for i in chosen.missing_shards)
         manifest.notes.append(f"missing shard(s) {numbers} of {chosen.shards}")
     return manifest
+
+
+def _read_index(path: Path, key: str | None) -> Manifest:
+    """Read an index the folder's layout names: damaged, it is a bad index, not unknown bytes."""
+    with reading(path):
+        return safetensors_index.read(path, formats.ReadOptions(key=key))
 
 
 def _merge(parts: list[Manifest], chosen: weightsets.WeightSet) -> Manifest:
