@@ -126,7 +126,7 @@ def test_os_system_in_a_plain_pickle(tmp_path, canary, run_cli):
     path = tmp_path / "evil.pkl"
     path.write_bytes(P.os_system(canary))
     detail = (
-        "forbidden pickle content: magic-number pickle: names os.system, which reaches the "
+        "forbidden pickle content: first pickle: names os.system, which reaches the "
         "operating system (files, processes, shell); nothing was run (at byte 2)"
     )
     hostile(path, ForbiddenPickleContent, detail, run_cli)
