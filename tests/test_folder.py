@@ -197,6 +197,25 @@ def test_sharded_pickles_with_an_index(tmp_path: Path) -> None:
     assert manifest.extras["weight_sets"][0]["index"] == "pytorch_model.bin.index.json"
 
 
+def test_a_pickle_shard_index_that_misplaces_a_tensor(tmp_path: Path, run_cli) -> None:
+    """transformers opens only the shards the index names: a misplaced tensor would go missing."""
+    from huggingface_hub import save_torch_state_dict
+
+    state_dict = {f"blocks.{i}.w": torch.randn(16, 16) for i in range(4)}
+    save_torch_state_dict(state_dict, tmp_path, safe_serialization=False, max_shard_size="2KB")
+    index = tmp_path / "pytorch_model.bin.index.json"
+    data = json.loads(index.read_text())
+    right = data["weight_map"]["blocks.3.w"]
+    wrong = data["weight_map"]["blocks.3.w"] = data["weight_map"]["blocks.0.w"]
+    index.write_text(json.dumps(data))
+    result = run_cli("inspect", tmp_path)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {index}: inconsistent shard index: tensor 'blocks.3.w' is in {right!r}, "
+        f"but the index puts it in {wrong!r}"
+    )
+
+
 def test_diffusers_component(tmp_path: Path) -> None:
     vae = tiny_vae()
     vae.save_pretrained(tmp_path)

@@ -218,6 +218,15 @@ def _check_index(index: Path, manifest: Manifest) -> None:
             f"{len(absent)} tensor(s) in the index are in no shard, e.g. {absent[0]!r}",
             path=index,
         )
+    for name, shard in weight_map.items():
+        # Loaders open only the shards the index names for each tensor.
+        location = manifest.tensors[name].location
+        actual = Path(location.file).name if location is not None else shard
+        if actual != shard:
+            raise InconsistentShardIndex(
+                f"tensor {name!r} is in {actual!r}, but the index puts it in {shard!r}",
+                path=index,
+            )
     unindexed = [name for name in manifest.tensors if name not in weight_map]
     if unindexed:
         manifest.notes.append(
