@@ -224,6 +224,21 @@ def test_tensors_in_lists_are_named_by_their_paths(save):
     assert weightfit.read(path, key="embeddings.1")["1"].shape == (3,)
 
 
+def test_an_optimizer_state_file_says_so(save):
+    """accelerate's save_state writes optimizer.bin: an optimizer's state_dict() alone."""
+    net = model()
+    optimizer = trained_optimizer(net)
+    path = save(optimizer.state_dict())
+    manifest = weightfit.read(path)
+    assert len(manifest) == 0
+    tensors = 3 * len(list(net.parameters()))  # AdamW: step, exp_avg, exp_avg_sq
+    assert manifest.container_reason == (
+        f"the file's top level is an optimizer state dict ({tensors} tensors), not model "
+        "weights; --key state.N reads parameter N's state"
+    )
+    assert set(weightfit.read(path, key="state.0")) == {"step", "exp_avg", "exp_avg_sq"}
+
+
 def test_extras_are_summarised_within_limits(save):
     state = torch.nn.Linear(2, 2).state_dict()
     manifest = weightfit.read(

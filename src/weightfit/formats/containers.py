@@ -24,11 +24,19 @@ from __future__ import annotations
 import math
 import re
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from weightfit.errors import ContainerKeyNotFound, HeaderTooLarge
+from weightfit.formats.pickle_graph import (
+    MAX_DEPTH,
+    MIN_VISITS,
+    count_tensors,
+    entries_of,
+    is_container,
+    is_optimizer,
+    loose_tensors,
+)
 from weightfit.formats.pickle_nodes import (
     Call,
     GlobalRef,
@@ -53,12 +61,8 @@ PREFERRED_KEYS = (
 )
 """Keys under which training scripts keep the model's weights, most telling first."""
 
-MAX_DEPTH = 100
-"""Deepest nesting of containers walked; real checkpoints nest fewer than 10 levels."""
 VISITS_PER_OPCODE = 4
 """Walk budget: node visits allowed per pickle opcode (shared references count each time)."""
-MIN_VISITS = 10_000
-"""Walk budget floor, for tiny pickles."""
 MAX_EXTRA_ITEMS = 50
 """Entries kept per list or dict when summarising extras."""
 MAX_EXTRA_DEPTH = 4
@@ -209,7 +213,14 @@ def _no_state_dict(root: Any) -> str:
             f"the file's top level is one tensor ({canonical_dtype(root.dtype)}[{dims}]), "
             "not a state dict: it has no tensor names"
         )
-    loose = list(_loose(root, "", set(), 0))
+    mapping = entries_of(root)
+    if mapping is not None and is_optimizer(mapping):
+        return (
+            f"the file's top level is an optimizer state dict "
+            f"({count_tensors(mapping.get('state'))} tensors), not model weights; "
+            "--key state.N reads parameter N's state"
+        )
+    loose = list(loose_tensors(root, "", set()))
     if not loose:
         return "the file holds no tensors"
     shown = ", ".join(repr(p) for p in loose[:MAX_LOOSE_NAMES])
@@ -218,26 +229,6 @@ def _no_state_dict(root: Any) -> str:
         f"no state dict (a mapping of names to tensors) found, but {len(loose)} tensor(s) "
         f"outside one: {shown}{more}; --key reads one by its path"
     )
-
-
-def _loose(node: Any, path: str, seen: set[int], depth: int) -> Iterator[str]:
-    """Dotted paths of the tensors under ``node``, within the walk's depth and visit limits."""
-    if id(node) in seen or len(seen) > MIN_VISITS or depth > MAX_DEPTH:
-        return
-    seen.add(id(node))
-    mapping = _mapping(node)
-    items = (
-        mapping.items()
-        if mapping is not None
-        else enumerate(node)
-        if isinstance(node, list | tuple)
-        else ()
-    )
-    for key, value in items:
-        if isinstance(value, TensorRecord):
-            yield f"{path}{key}"
-        elif _is_container(value):
-            yield from _loose(value, f"{path}{key}.", seen, depth + 1)
 
 
 def _label(key: str) -> str:
@@ -278,7 +269,7 @@ def _resolve(node: Any, parts: list[str]) -> Any:
     """Follow dotted ``parts`` down mappings and lists (keys may contain dots)."""
     if not parts:
         return node
-    mapping = _mapping(node)
+    mapping = entries_of(node)
     if mapping is not None:
         for split in range(len(parts), 0, -1):
             name = ".".join(parts[:split])
@@ -303,26 +294,9 @@ def _resolve(node: Any, parts: list[str]) -> Any:
 def _available(root: Any, found: list[Found]) -> str:
     """Say what ``--key`` could name: the state dicts found and the top-level keys."""
     dicts = ", ".join(_label(f.key) for f in found) or "none"
-    mapping = _mapping(root)
+    mapping = entries_of(root)
     top = ", ".join(str(k) for k in list(mapping)[:30]) if mapping else "none"
     return f"state dicts found: {dicts}; top-level keys: {top}"
-
-
-def _mapping(node: Any) -> dict[Any, Any] | None:
-    """Return the entries of a dict-like node: a dict, a dict subclass, an object's state."""
-    if isinstance(node, dict):
-        return node
-    if isinstance(node, Call):
-        if node.items is not None:
-            return node.items
-        if isinstance(node.state, dict):
-            return node.state
-    return None
-
-
-def _is_optimizer(mapping: dict[Any, Any]) -> bool:
-    """``torch.optim.Optimizer.state_dict()``: ``{"state": ..., "param_groups": [...]}``."""
-    return "state" in mapping and "param_groups" in mapping
 
 
 def _module_state(node: Any) -> dict[Any, Any] | None:
@@ -372,15 +346,15 @@ class _Walker:
         if isinstance(node, list | tuple):
             self.on_path.add(id(node))
             for index, item in enumerate(node):
-                if _is_container(item):
+                if is_container(item):
                     self.visit(item, (*path, str(index)), depth + 1)
             self.on_path.discard(id(node))
             return None
         module = _module_state(node)
         if module is not None:
             return self._module(node, module, path, depth)
-        mapping = _mapping(node)
-        if mapping is None or _is_optimizer(mapping):
+        mapping = entries_of(node)
+        if mapping is None or is_optimizer(mapping):
             return None
         self.on_path.add(id(node))
         tensors: dict[str, TensorRecord] = {}
@@ -389,7 +363,7 @@ class _Walker:
             if isinstance(value, TensorRecord):
                 if isinstance(k, str):
                     tensors[k] = value
-            elif _is_container(value):
+            elif is_container(value):
                 children[str(k)] = self.visit(value, (*path, str(k)), depth + 1)
         self.on_path.discard(id(node))
         result: Found | None = None
@@ -424,12 +398,12 @@ class _Walker:
         transient = state.get("_non_persistent_buffers_set")
         skip = transient if isinstance(transient, set | frozenset) else set()
         for registry, is_buffer in (("_parameters", False), ("_buffers", True)):
-            entries = _mapping(state.get(registry))
+            entries = entries_of(state.get(registry))
             for name, value in (entries or {}).items():
                 if isinstance(value, TensorRecord) and isinstance(name, str) and name not in skip:
                     found.tensors[prefix + name] = value
                     found.buffers[prefix + name] = is_buffer
-        for name, child in (_mapping(state.get("_modules")) or {}).items():
+        for name, child in (entries_of(state.get("_modules")) or {}).items():
             child_state = _module_state(child)
             if child_state is not None and id(child) not in self.on_path:
                 self.on_path.add(id(child))
@@ -457,20 +431,16 @@ class _Walker:
             self._module_tensors(module, prefix, found, depth)
             out.update(found.tensors)
             return
-        mapping = _mapping(node)
+        mapping = entries_of(node)
         if mapping is None or id(node) in self.on_path:
             return
         self.on_path.add(id(node))
         for k, value in mapping.items():
             if isinstance(value, TensorRecord):
                 out[f"{prefix}{k}"] = value
-            elif _is_container(value):
+            elif is_container(value):
                 self.flatten(value, f"{prefix}{k}.", out, depth + 1)
         self.on_path.discard(id(node))
-
-
-def _is_container(value: Any) -> bool:
-    return isinstance(value, dict | list | tuple | Call)
 
 
 def _groups(children: dict[str, Found | None]) -> bool:
@@ -485,7 +455,7 @@ def _groups(children: dict[str, Found | None]) -> bool:
 
 def _extras(root: Any, chosen: tuple[str, ...] | None, found: list[Found]) -> dict[str, Any]:
     """Summarise the top-level entries other than the chosen state dict as plain data."""
-    mapping = _mapping(root)
+    mapping = entries_of(root)
     if mapping is None or _module_state(root) is not None:
         return {}
     by_id = {id(_node_of(root, f.path)): f for f in found if f.path}
@@ -586,26 +556,11 @@ def _optimizer_tensors(value: Any) -> int | None:
     items = value if isinstance(value, list) and value else [value]
     total = 0
     for item in items:
-        mapping = _mapping(item)
-        if mapping is None or not _is_optimizer(mapping):
+        mapping = entries_of(item)
+        if mapping is None or not is_optimizer(mapping):
             return None
-        total += _count_tensors(mapping.get("state"))
+        total += count_tensors(mapping.get("state"))
     return total
-
-
-def _count_tensors(node: Any) -> int:
-    """Tensors under ``node`` (optimizer state), within a visit budget."""
-    count, pending, visits = 0, [node], 0
-    while pending and visits < MIN_VISITS * 10:
-        item = pending.pop()
-        visits += 1
-        if isinstance(item, TensorRecord):
-            count += 1
-        elif (mapping := _mapping(item)) is not None:
-            pending.extend(mapping.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-    return count
 
 
 _NUMPY_SCALAR = {"numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"}
