@@ -355,3 +355,22 @@ def test_packed_fp4_pairs_take_one_byte_each(tmp_path: Path, zip_format: bool) -
     assert manifest.total_bytes == 6
     assert manifest.bytes_by_dtype() == {"float4_e2m1fn_x2": 6}
     assert stored_bytes(spec) == bytes(range(6))
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_conj_and_neg_views_are_noted(tmp_path: Path, zip_format: bool) -> None:
+    """torch.save keeps a conj/neg view's storage as is and a flag torch.load applies."""
+    z = torch.randn(3, dtype=torch.complex64)
+    state = {"z": z, "zc": z.conj(), "im": torch.randn(3, dtype=torch.complex64).conj().imag}
+    assert state["zc"].is_conj() and state["im"].is_neg()
+    path = tmp_path / "views.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    manifest = weightfit.read(path)
+    assert stored_bytes(manifest["zc"]) == raw(z)  # not z.conj()'s values
+    assert (
+        "2 tensors saved as conj/neg views: the stored bytes are the values before torch.load "
+        "applies conj and neg: zc, im"
+    ) in manifest.notes
+    plain = tmp_path / "plain.pt"
+    torch.save({"z": z}, plain, _use_new_zipfile_serialization=zip_format)
+    assert not any("views:" in note for note in weightfit.read(plain).notes)

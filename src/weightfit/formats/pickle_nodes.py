@@ -133,6 +133,8 @@ class TensorRecord:
         is_parameter: Saved as ``nn.Parameter``.
         quantized: Rebuilt by ``_rebuild_qtensor``.
         offset: Absolute byte offset of the call's opcode.
+        math_bits: The view flags torch applies on load (``"conj"``, ``"neg"``): the
+            stored bytes are the values before them.
 
     """
 
@@ -145,6 +147,7 @@ class TensorRecord:
     offset: int
     is_parameter: bool = False
     quantized: bool = False
+    math_bits: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<tensor {self.dtype}{list(self.shape)}>"
