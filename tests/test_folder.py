@@ -336,6 +336,19 @@ def test_folder_without_weights_names_subfolders_that_have_some(tmp_path: Path, 
     assert (result.code, result.err.splitlines()[0]) == (3, f"error: {message}")
 
 
+def test_folder_with_weights_only_in_subfolders_names_them(tmp_path: Path, run_cli) -> None:
+    """No config here either: a pipeline copied without model_index.json, a runs folder."""
+    from safetensors.torch import save_file
+
+    (tmp_path / "unet").mkdir()
+    save_file({"w": torch.zeros(2)}, tmp_path / "unet" / "diffusion_pytorch_model.safetensors")
+    result = run_cli("inspect", tmp_path)
+    assert (result.code, result.err.splitlines()[0]) == (
+        3,
+        f"error: {tmp_path}: not a checkpoint: no weight files; subfolders with weights: unet",
+    )
+
+
 def test_empty_folder(tmp_path: Path, run_cli) -> None:
     result = run_cli("inspect", tmp_path)
     assert result.code == 3

@@ -76,12 +76,18 @@ _KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    """Whether ``path`` is a folder with a model config or weight files."""
+    """Whether ``path`` is a folder with a model config or weight files, here or one level down.
+
+    A folder whose weights are all in subfolders is claimed so that :func:`read`
+    can name those subfolders.
+    """
     if not path.is_dir():
         return False
     if any((path / name).is_file() for name in (MODEL_INDEX, CONFIG, ADAPTER_CONFIG)):
         return True
-    return bool(weightsets.discover(path))
+    return bool(weightsets.discover(path)) or any(
+        sub.is_dir() and weightsets.discover(sub) for sub in path.iterdir()
+    )
 
 
 def read(path: Path, options: formats.ReadOptions) -> Manifest:
