@@ -374,3 +374,22 @@ def test_conj_and_neg_views_are_noted(tmp_path: Path, zip_format: bool) -> None:
     plain = tmp_path / "plain.pt"
     torch.save({"z": z}, plain, _use_new_zipfile_serialization=zip_format)
     assert not any("views:" in note for note in weightfit.read(plain).notes)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_sparse_and_nested_tensors_are_not_dropped_silently(tmp_path: Path, zip_format) -> None:
+    """A sparse buffer is a tensor of the state dict: `check` must not call it missing unsaid."""
+    state = {
+        "dense": torch.zeros(2),
+        "adjacency": torch.eye(3).to_sparse(),
+        "ragged": torch.nested.nested_tensor([torch.zeros(2), torch.zeros(3)]),
+    }
+    path = tmp_path / "layouts.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    manifest = weightfit.read(path)
+    assert list(manifest) == ["dense"]
+    assert manifest.container == ""
+    assert manifest.notes[-1] == (
+        "2 tensor(s) in a layout weightfit does not locate (sparse, nested …), left out of the "
+        "manifest: adjacency (_rebuild_sparse_tensor), ragged (_rebuild_nested_tensor)"
+    )

@@ -70,6 +70,9 @@ MAX_EXTRA_DEPTH = 4
 MAX_EXTRA_STRING = 1_000
 """Characters kept of a string in extras."""
 
+TENSOR_REBUILDS = "torch._utils._rebuild_"
+"""Prefix of torch's tensor rebuild functions; those not mapped to bytes make other layouts."""
+
 _EMA = re.compile(r"(^|[^a-z])(ema|swa|averaged)([^a-z]|$)")
 
 
@@ -83,6 +86,8 @@ class Found:
         buffers: Tensor name to whether it is a buffer, where known (pickled modules).
         kind: ``"dict"``, ``"group"`` (a mapping of state dicts) or ``"module"``.
         source: For a pickled module, its class (``"__main__.Net"``).
+        unmapped: Entries that are tensors in a layout with no plain storage view
+            (sparse, nested), by name: the rebuild function that makes them.
 
     """
 
@@ -91,6 +96,7 @@ class Found:
     buffers: dict[str, bool] = field(default_factory=dict)
     kind: str = "dict"
     source: str = ""
+    unmapped: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -119,6 +125,7 @@ class Choice:
         buffers: Which of them are buffers, where known.
         containers: Every state dict found, the chosen one included.
         extras: The other top-level entries, as plain JSON-ready data.
+        unmapped: Tensors of the chosen state dict left out: name to rebuild function.
 
     """
 
@@ -128,6 +135,7 @@ class Choice:
     buffers: dict[str, bool]
     containers: list[Container]
     extras: dict[str, Any]
+    unmapped: dict[str, str] = field(default_factory=dict)
 
 
 def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Choice:
@@ -175,6 +183,7 @@ def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Ch
         buffers=chosen.buffers,
         containers=containers,
         extras=_extras(root, chosen.path, found),
+        unmapped=chosen.unmapped,
     )
 
 
@@ -358,17 +367,20 @@ class _Walker:
             return None
         self.on_path.add(id(node))
         tensors: dict[str, TensorRecord] = {}
+        unmapped: dict[str, str] = {}
         children: dict[str, Found | None] = {}
         for k, value in mapping.items():
             if isinstance(value, TensorRecord):
                 if isinstance(k, str):
                     tensors[k] = value
+            elif isinstance(value, Call) and value.qualname.startswith(TENSOR_REBUILDS):
+                unmapped[str(k)] = value.qualname
             elif is_container(value):
                 children[str(k)] = self.visit(value, (*path, str(k)), depth + 1)
         self.on_path.discard(id(node))
         result: Found | None = None
-        if tensors:
-            result = Found(path, tensors)
+        if tensors or unmapped:
+            result = Found(path, tensors, unmapped=unmapped)
         elif len(children) >= 2 and len(children) == len(mapping) and _groups(children):
             grouped: dict[str, TensorRecord] = {}
             for name, child in children.items():
