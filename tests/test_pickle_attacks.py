@@ -21,6 +21,7 @@ from weightfit.errors import (
     MalformedPickle,
     TensorOutOfBounds,
     TruncatedFile,
+    UnsupportedArchive,
 )
 from weightfit.formats import pickle_vm
 
@@ -277,10 +278,10 @@ def test_compressed_storage_record(tmp_path, run_cli):
         tmp_path / "zipped.pt", data, {"0": bytes(16)}, compress=frozenset({"0"})
     )
     detail = (
-        "invalid header: record 'archive/data/0' is compressed (method 8); torch.save stores "
-        "tensor bytes uncompressed"
+        "unsupported archive: record 'archive/data/0' is compressed (method 8): torch.load reads "
+        "it, but weightfit locates tensor bytes in place; re-save it with torch.save"
     )
-    hostile(path, InvalidHeader, detail, run_cli)
+    hostile(path, UnsupportedArchive, detail, run_cli)
 
 
 def test_storage_record_missing(tmp_path, run_cli):

@@ -99,3 +99,20 @@ def test_a_zip_of_other_files_is_named_a_zip(tmp_path: Path, run_cli) -> None:
         f"error: {path}: not a checkpoint: a zip archive, but neither a torch.save file "
         "(no <folder>/data.pkl member) nor an .npz (no .npy members)"
     )
+
+
+def test_a_rezipped_checkpoint_is_unsupported_not_invalid(tmp_path: Path) -> None:
+    """Re-zipped with deflate, the file still loads with torch.load: not an invalid header."""
+    source = torch_zip(tmp_path / "model.pt")
+    path = tmp_path / "rezipped.pt"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name in old.namelist():
+            new.writestr(name, old.read(name))
+    assert torch.load(path)["model"]["w"].shape == (2, 3)
+    with pytest.raises(UnsupportedArchive) as raised:
+        weightfit.read(path)
+    assert str(raised.value) == (
+        f"{path}: unsupported archive: record 'model/data/0' is compressed (method 8): "
+        "torch.load reads it, but weightfit locates tensor bytes in place; re-save it with "
+        "torch.save"
+    )

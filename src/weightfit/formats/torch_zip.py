@@ -35,6 +35,7 @@ from weightfit.errors import (
     MalformedPickle,
     NotACheckpoint,
     TruncatedFile,
+    UnsupportedArchive,
 )
 from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
 from weightfit.formats._layout import show
@@ -237,9 +238,10 @@ def _record(
     if info is None:
         raise InvalidHeader(f"the pickle names storage record {name!r}, which the archive lacks")
     if info.compress_type != zipfile.ZIP_STORED:
-        raise InvalidHeader(
-            f"record {name!r} is compressed (method {info.compress_type}); "
-            "torch.save stores tensor bytes uncompressed"
+        # torch.load inflates it (a re-zipped file); torch.save never compresses.
+        raise UnsupportedArchive(
+            f"record {name!r} is compressed (method {info.compress_type}): torch.load reads it, "
+            "but weightfit locates tensor bytes in place; re-save it with torch.save"
         )
     offset = data_offset(handle, info, size)
     if offset + info.file_size > size:
