@@ -127,6 +127,11 @@ def detect(path: str | Path) -> str:
     if zip_error is not None:
         zip_error.path = str(path)
         raise zip_error
+    if head.startswith(importlib.import_module("weightfit.formats.numpy").NPY_MAGIC):
+        raise NotACheckpoint(
+            "a single numpy array (.npy), with no tensor names: weightfit reads .npz archives",
+            path=path,
+        )
     raise NotACheckpoint(f"unrecognised leading bytes {head[:8]!r}", path=path)
 
 
