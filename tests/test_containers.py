@@ -194,6 +194,51 @@ def test_a_file_without_tensors(save):
     assert manifest.extras == {"epoch": 1, "notes": "none"}
 
 
+def test_a_whole_pickled_module_is_named_by_its_class(save):
+    """Legacy files name the class in a persistent id, zip files in a global: both read the same."""
+    net = model()
+    manifest = weightfit.read(save(net))
+    assert list(manifest) == list(net.state_dict())
+    assert manifest.container_reason == (
+        "the file is a pickled torch.nn.modules.container.Sequential module: "
+        "its parameters and buffers"
+    )
+
+
+def test_a_bare_tensor_is_not_called_no_tensors(save):
+    manifest = weightfit.read(save(torch.zeros(3, 4)))
+    assert len(manifest) == 0
+    assert manifest.container_reason == (
+        "the file's top level is one tensor (F32[3×4]), not a state dict: it has no tensor names"
+    )
+
+
+def test_tensors_in_lists_are_named_by_their_paths(save):
+    path = save({"embeddings": [torch.zeros(2), torch.ones(3)], "step": 3})
+    manifest = weightfit.read(path)
+    assert len(manifest) == 0
+    assert manifest.container_reason == (
+        "no state dict (a mapping of names to tensors) found, but 2 tensor(s) outside one: "
+        "'embeddings.0', 'embeddings.1'; --key reads one by its path"
+    )
+    assert weightfit.read(path, key="embeddings.1")["1"].shape == (3,)
+
+
+def test_an_optimizer_state_file_says_so(save):
+    """accelerate's save_state writes optimizer.bin: an optimizer's state_dict() alone."""
+    net = model()
+    optimizer = trained_optimizer(net)
+    path = save(optimizer.state_dict())
+    manifest = weightfit.read(path)
+    assert len(manifest) == 0
+    tensors = 3 * len(list(net.parameters()))  # AdamW: step, exp_avg, exp_avg_sq
+    assert manifest.container_reason == (
+        f"the file's top level is an optimizer state dict ({tensors} tensors), not model "
+        "weights; --key state.N reads parameter N's state"
+    )
+    assert set(weightfit.read(path, key="state.0")) == {"step", "exp_avg", "exp_avg_sq"}
+
+
 def test_extras_are_summarised_within_limits(save):
     state = torch.nn.Linear(2, 2).state_dict()
     manifest = weightfit.read(

@@ -154,6 +154,20 @@ def test_missing_variant_lists_what_exists(llama_folder, run_cli) -> None:
     assert result.err.splitlines()[0] == f"error: {message}"
 
 
+def test_a_damaged_index_in_a_folder_is_a_bad_index(llama_folder, tmp_path: Path, run_cli) -> None:
+    """The folder's layout names the index: damaged JSON is an invalid header, not unknown bytes."""
+    folder = tmp_path / "llama"
+    shutil.copytree(llama_folder[0], folder)
+    index = folder / "model.safetensors.index.json"
+    index.write_text("{not json")
+    result = run_cli("inspect", folder)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {index}: invalid header: invalid JSON (Expecting property name enclosed in "
+        "double quotes at char 1)"
+    )
+
+
 def test_bin_beside_safetensors(tmp_path: Path) -> None:
     model = tiny_llama()
     model.save_pretrained(tmp_path)
@@ -181,6 +195,25 @@ def test_sharded_pickles_with_an_index(tmp_path: Path) -> None:
     assert seen(manifest) == expected(state_dict)
     assert len(manifest.files) == 4
     assert manifest.extras["weight_sets"][0]["index"] == "pytorch_model.bin.index.json"
+
+
+def test_a_pickle_shard_index_that_misplaces_a_tensor(tmp_path: Path, run_cli) -> None:
+    """transformers opens only the shards the index names: a misplaced tensor would go missing."""
+    from huggingface_hub import save_torch_state_dict
+
+    state_dict = {f"blocks.{i}.w": torch.randn(16, 16) for i in range(4)}
+    save_torch_state_dict(state_dict, tmp_path, safe_serialization=False, max_shard_size="2KB")
+    index = tmp_path / "pytorch_model.bin.index.json"
+    data = json.loads(index.read_text())
+    right = data["weight_map"]["blocks.3.w"]
+    wrong = data["weight_map"]["blocks.3.w"] = data["weight_map"]["blocks.0.w"]
+    index.write_text(json.dumps(data))
+    result = run_cli("inspect", tmp_path)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {index}: inconsistent shard index: tensor 'blocks.3.w' is in {right!r}, "
+        f"but the index puts it in {wrong!r}"
+    )
 
 
 def test_diffusers_component(tmp_path: Path) -> None:
@@ -301,6 +334,19 @@ def test_folder_without_weights_names_subfolders_that_have_some(tmp_path: Path, 
     assert str(caught.value) == message
     result = run_cli("inspect", tmp_path)
     assert (result.code, result.err.splitlines()[0]) == (3, f"error: {message}")
+
+
+def test_folder_with_weights_only_in_subfolders_names_them(tmp_path: Path, run_cli) -> None:
+    """No config here either: a pipeline copied without model_index.json, a runs folder."""
+    from safetensors.torch import save_file
+
+    (tmp_path / "unet").mkdir()
+    save_file({"w": torch.zeros(2)}, tmp_path / "unet" / "diffusion_pytorch_model.safetensors")
+    result = run_cli("inspect", tmp_path)
+    assert (result.code, result.err.splitlines()[0]) == (
+        3,
+        f"error: {tmp_path}: not a checkpoint: no weight files; subfolders with weights: unet",
+    )
 
 
 def test_empty_folder(tmp_path: Path, run_cli) -> None:

@@ -337,3 +337,14 @@ def test_hostile_archive(
     assert result.code == 3
     assert f"error: {expected}" in result.err.replace("\n", "")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_single_npy_array_is_named_as_one(tmp_path: Path, run_cli) -> None:
+    path = tmp_path / "embedding.npy"
+    np.save(path, np.ones((2, 3), np.float32))
+    result = run_cli("inspect", path)
+    assert (result.code, result.err.splitlines()[0]) == (
+        3,
+        f"error: {path}: not a checkpoint: a single numpy array (.npy), with no tensor names: "
+        "weightfit reads .npz archives",
+    )

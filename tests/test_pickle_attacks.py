@@ -21,6 +21,7 @@ from weightfit.errors import (
     MalformedPickle,
     TensorOutOfBounds,
     TruncatedFile,
+    UnsupportedArchive,
 )
 from weightfit.formats import pickle_vm
 
@@ -126,7 +127,7 @@ def test_os_system_in_a_plain_pickle(tmp_path, canary, run_cli):
     path = tmp_path / "evil.pkl"
     path.write_bytes(P.os_system(canary))
     detail = (
-        "forbidden pickle content: magic-number pickle: names os.system, which reaches the "
+        "forbidden pickle content: first pickle: names os.system, which reaches the "
         "operating system (files, processes, shell); nothing was run (at byte 2)"
     )
     hostile(path, ForbiddenPickleContent, detail, run_cli)
@@ -216,8 +217,8 @@ def test_truncated_zip(tmp_path, run_cli):
     size = path.stat().st_size // 2
     path.write_bytes(path.read_bytes()[:size])
     detail = (
-        "truncated file: zip archive has no end-of-central-directory record: the file was cut "
-        f"short ({size} bytes)"
+        "truncated file: zip archive has no whole end-of-central-directory record: the file "
+        f"was cut short ({size} bytes)"
     )
     hostile(path, TruncatedFile, detail, run_cli)
 
@@ -277,10 +278,10 @@ def test_compressed_storage_record(tmp_path, run_cli):
         tmp_path / "zipped.pt", data, {"0": bytes(16)}, compress=frozenset({"0"})
     )
     detail = (
-        "invalid header: record 'archive/data/0' is compressed (method 8); torch.save stores "
-        "tensor bytes uncompressed"
+        "unsupported archive: record 'archive/data/0' is compressed (method 8): torch.load reads "
+        "it, but weightfit locates tensor bytes in place; re-save it with torch.save"
     )
-    hostile(path, InvalidHeader, detail, run_cli)
+    hostile(path, UnsupportedArchive, detail, run_cli)
 
 
 def test_storage_record_missing(tmp_path, run_cli):

@@ -176,7 +176,8 @@ ATTACKS: list[tuple[Callable[[Path], Path], type[errors.InputError], str]] = [
         attacks.index_tensor_in_no_shard,
         errors.InconsistentShardIndex,
         "{index}: inconsistent shard index: tensor 'ghost' is not in "
-        "'model-00001-of-00001.safetensors', where the index puts it, nor in any shard",
+        "'model-00001-of-00001.safetensors', where the index puts it, nor in any other shard the "
+        "index names",
     ),
     (
         attacks.tensor_in_two_shards,

@@ -339,3 +339,57 @@ def test_a_member_with_an_empty_name_is_judged_not_a_crash(tmp_path):
     path.write_bytes(bytes(raw))
     with pytest.raises(NotACheckpoint, match="File name in directory '' and header b'Q' differ"):
         weightfit.read(path)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_packed_fp4_pairs_take_one_byte_each(tmp_path: Path, zip_format: bool) -> None:
+    """torch's float4_e2m1fn_x2 holds two FP4 values per element: nbytes is one per element."""
+    path = tmp_path / "fp4.pt"
+    tensor = torch.arange(6, dtype=torch.uint8).view(torch.float4_e2m1fn_x2).reshape(2, 3)
+    torch.save({"w": tensor}, path, _use_new_zipfile_serialization=zip_format)
+    manifest = weightfit.read(path)
+    spec = manifest["w"]
+    assert (spec.dtype, spec.shape) == ("float4_e2m1fn_x2", (2, 3))
+    assert spec.location is not None
+    assert spec.nbytes == spec.location.length == 6
+    assert manifest.total_bytes == 6
+    assert manifest.bytes_by_dtype() == {"float4_e2m1fn_x2": 6}
+    assert stored_bytes(spec) == bytes(range(6))
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_conj_and_neg_views_are_noted(tmp_path: Path, zip_format: bool) -> None:
+    """torch.save keeps a conj/neg view's storage as is and a flag torch.load applies."""
+    z = torch.randn(3, dtype=torch.complex64)
+    state = {"z": z, "zc": z.conj(), "im": torch.randn(3, dtype=torch.complex64).conj().imag}
+    assert state["zc"].is_conj() and state["im"].is_neg()
+    path = tmp_path / "views.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    manifest = weightfit.read(path)
+    assert stored_bytes(manifest["zc"]) == raw(z)  # not z.conj()'s values
+    assert (
+        "2 tensors saved as conj/neg views: the stored bytes are the values before torch.load "
+        "applies conj and neg: zc, im"
+    ) in manifest.notes
+    plain = tmp_path / "plain.pt"
+    torch.save({"z": z}, plain, _use_new_zipfile_serialization=zip_format)
+    assert not any("views:" in note for note in weightfit.read(plain).notes)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_sparse_and_nested_tensors_are_not_dropped_silently(tmp_path: Path, zip_format) -> None:
+    """A sparse buffer is a tensor of the state dict: `check` must not call it missing unsaid."""
+    state = {
+        "dense": torch.zeros(2),
+        "adjacency": torch.eye(3).to_sparse(),
+        "ragged": torch.nested.nested_tensor([torch.zeros(2), torch.zeros(3)]),
+    }
+    path = tmp_path / "layouts.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    manifest = weightfit.read(path)
+    assert list(manifest) == ["dense"]
+    assert manifest.container == ""
+    assert manifest.notes[-1] == (
+        "2 tensor(s) in a layout weightfit does not locate (sparse, nested …), left out of the "
+        "manifest: adjacency (_rebuild_sparse_tensor), ragged (_rebuild_nested_tensor)"
+    )

@@ -265,7 +265,8 @@ def test_select_ambiguous_sets() -> None:
         select(sets)
     assert str(caught.value) == (
         "m: variant not found: several weight sets fit equally: "
-        "a (safetensors, 1 file), b (safetensors, 1 file)"
+        "a (safetensors, 1 file), b (safetensors, 1 file); pass the path of one file "
+        "(or its shard index) to read it"
     )
 
 

@@ -7,6 +7,7 @@ for these, which must stop at the format boundary.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import torch
 
 import weightfit
 from attacks import zips
-from weightfit.errors import InputError, InvalidHeader, UnsupportedArchive
+from weightfit.errors import InputError, InvalidHeader, TruncatedFile, UnsupportedArchive
 
 
 def torch_zip(path: Path) -> Path:
@@ -61,3 +62,57 @@ def test_damaged_archive_exits_3_with_one_line(tmp_path: Path, run_cli) -> None:
     assert result.code == 3
     assert result.err.splitlines()[0].startswith(f"error: {path}: unsupported archive: ")
     assert "Traceback" not in result.err
+
+
+def _cut(path: Path, size: int) -> Path:
+    path.write_bytes(path.read_bytes()[:size])
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(MAKERS))
+@pytest.mark.parametrize("keep", [4, 9, 30, 0.5, -10, -1], ids=str)
+def test_a_cut_archive_reads_as_truncated(tmp_path: Path, kind: str, keep: float) -> None:
+    """Cut anywhere, even inside the end record or the first local header: truncated."""
+    path = MAKERS[kind](tmp_path / f"model.{kind}")
+    full = path.stat().st_size
+    size = int(full * keep) if isinstance(keep, float) else keep % full
+    _cut(path, size)
+    with pytest.raises(TruncatedFile) as raised:
+        weightfit.read(path)
+    assert str(raised.value) == (
+        f"{path}: truncated file: zip archive has no whole end-of-central-directory record: "
+        f"the file was cut short ({size} bytes)"
+    )
+
+
+def test_a_zip_of_other_files_is_named_a_zip(tmp_path: Path, run_cli) -> None:
+    """A whole torch.save archive without its data.pkl is a zip, not unknown bytes."""
+    source = torch_zip(tmp_path / "model.pt")
+    path = tmp_path / "repacked.pt"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w") as new:
+        for name in old.namelist():
+            if not name.endswith("data.pkl"):
+                new.writestr(name, old.read(name))
+    result = run_cli("inspect", path)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {path}: not a checkpoint: a zip archive, but neither a torch.save file "
+        "(no <folder>/data.pkl member) nor an .npz (no .npy members)"
+    )
+
+
+def test_a_rezipped_checkpoint_is_unsupported_not_invalid(tmp_path: Path) -> None:
+    """Re-zipped with deflate, the file still loads with torch.load: not an invalid header."""
+    source = torch_zip(tmp_path / "model.pt")
+    path = tmp_path / "rezipped.pt"
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for name in old.namelist():
+            new.writestr(name, old.read(name))
+    assert torch.load(path)["model"]["w"].shape == (2, 3)
+    with pytest.raises(UnsupportedArchive) as raised:
+        weightfit.read(path)
+    assert str(raised.value) == (
+        f"{path}: unsupported archive: record 'model/data/0' is compressed (method 8): "
+        "torch.load reads it, but weightfit locates tensor bytes in place; re-save it with "
+        "torch.save"
+    )

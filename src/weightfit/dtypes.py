@@ -58,6 +58,11 @@ _BY_TORCH_NAME: dict[str, DType] = {d.torch_name: d for d in _KNOWN}
 _BY_TORCH_NAME.update({"half": DTYPES["F16"], "float": DTYPES["F32"], "double": DTYPES["F64"]})
 _BY_TORCH_NAME.update({"long": DTYPES["I64"], "int": DTYPES["I32"], "short": DTYPES["I16"]})
 
+PACKED_FP4 = DType("float4_e2m1fn_x2", 8, "float", "float4_e2m1fn_x2")
+"""torch's packed FP4 pairs: one element per byte, where safetensors' ``F4`` counts
+one per half byte. A torch file's shape counts pairs, so its name stays torch's."""
+_BY_TORCH_NAME[PACKED_FP4.torch_name] = PACKED_FP4
+
 
 @dataclass(frozen=True)
 class BlockType:

@@ -442,7 +442,11 @@ def select(
             candidates = wanted
     if len(candidates) > 1:
         names = ", ".join(s.label for s in candidates)
-        raise VariantNotFound(f"several weight sets fit equally: {names}", path=folder)
+        raise VariantNotFound(
+            f"several weight sets fit equally: {names}; pass the path of one file "
+            "(or its shard index) to read it",
+            path=folder,
+        )
     return candidates[0], ", ".join(reasons)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Protocol
 
 from weightfit.errors import CheckpointNotFound, NotACheckpoint, reading
+from weightfit.formats import _zip
 from weightfit.hub import is_hub, open_mirror
 from weightfit.manifest import Manifest
 
@@ -64,6 +65,21 @@ FILE_FORMATS = (
 FOLDER_FORMATS = ("dcp", "folder")
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 """First line of a git-lfs pointer file (https://github.com/git-lfs/git-lfs/blob/main/docs/spec.md)."""
+TORCH_FORMATS = frozenset({"torch-zip", "torch-legacy"})
+"""What ``torch.load`` reads: the formats a ``.pt``/``.pth``/``.bin``/``.ckpt`` name promises."""
+NAMED_FORMATS: dict[str, tuple[frozenset[str], str]] = {
+    ".safetensors": (frozenset({"safetensors"}), "safetensors' safe_open, from_pretrained"),
+    **dict.fromkeys((".pt", ".pth", ".bin", ".ckpt"), (TORCH_FORMATS, "torch.load")),
+}
+"""File suffix to (formats it promises, the loaders that go by it): these loaders never sniff."""
+FORMAT_LABELS = {
+    "safetensors": "safetensors",
+    "torch-zip": "a torch.save zip",
+    "torch-legacy": "a legacy torch.save file",
+    "npz": "an .npz archive",
+    "gguf": "GGUF",
+    "pickle": "a plain pickle, not a torch.save file",
+}
 REMOTE_SCHEMES = ("http://", "https://")
 """URL strings :func:`read` sends to :mod:`weightfit.formats.remote` (safetensors only)."""
 
@@ -107,6 +123,15 @@ def detect(path: str | Path) -> str:
         for name in FILE_FORMATS:
             if _module(name).sniff(head, path):
                 return name
+        zip_error = _zip.unclaimed(head, path)
+    if zip_error is not None:
+        zip_error.path = str(path)
+        raise zip_error
+    if head.startswith(importlib.import_module("weightfit.formats.numpy").NPY_MAGIC):
+        raise NotACheckpoint(
+            "a single numpy array (.npy), with no tensor names: weightfit reads .npz archives",
+            path=path,
+        )
     raise NotACheckpoint(f"unrecognised leading bytes {head[:8]!r}", path=path)
 
 
@@ -154,4 +179,13 @@ def read(
     path = Path(path)
     name = detect(path)
     with reading(path):
-        return _module(name).read(path, options)
+        manifest = _module(name).read(path, options)
+    promised = NAMED_FORMATS.get(path.suffix.lower()) if path.is_file() else None
+    if promised is not None and manifest.format not in promised[0]:
+        held = FORMAT_LABELS.get(manifest.format, manifest.format)
+        manifest.notes.insert(
+            0,
+            f"named {path.suffix} but holds {held}: loaders that go by the name "
+            f"({promised[1]}) cannot read it",
+        )
+    return manifest

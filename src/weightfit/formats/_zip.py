@@ -16,7 +16,13 @@ import zipfile
 from pathlib import Path
 from typing import BinaryIO
 
-from weightfit.errors import InvalidHeader, TruncatedFile, UnsupportedArchive
+from weightfit.errors import (
+    InputError,
+    InvalidHeader,
+    NotACheckpoint,
+    TruncatedFile,
+    UnsupportedArchive,
+)
 from weightfit.formats._layout import show
 
 LOCAL_HEADER = struct.Struct("<4s22xHH")
@@ -25,6 +31,10 @@ LOCAL_SIGNATURE = b"PK\x03\x04"
 """APPNOTE 4.3.7: the first bytes of a non-empty archive."""
 END_SIGNATURE = b"PK\x05\x06"
 """APPNOTE 4.3.16: the end of central directory record (the first bytes of an empty archive)."""
+END_RECORD_BYTES = 22
+"""APPNOTE 4.3.16: the end record's fixed part, before its comment."""
+END_SEARCH_BYTES = END_RECORD_BYTES + 0xFFFF
+"""The end record is 22 bytes plus a comment of at most 65535 bytes."""
 
 ENCRYPTED_FLAGS = 0x1 | 0x40
 """General purpose flag bits 0 and 6: the member is encrypted, strongly or not (APPNOTE 4.4.4)."""
@@ -49,16 +59,53 @@ def open_archive(handle: BinaryIO, size: int) -> zipfile.ZipFile:
         UnsupportedArchive: the archive needs a newer zip version, or a member is
             encrypted or compressed with a method ``zipfile`` cannot read.
         InvalidHeader: a member's local header lies outside the file.
-        zipfile.BadZipFile: no central directory (callers tell truncation apart).
+        TruncatedFile: the end of central directory record is missing or cut short.
+        NotACheckpoint: the end record is whole but the directory it points to is not.
 
     """
     try:
         archive = zipfile.ZipFile(handle)
     except NotImplementedError as error:  # zipfile: "zip file version 25.5"
         raise UnsupportedArchive(f"the archive needs a newer zip version ({error})") from error
+    except zipfile.BadZipFile as error:
+        if is_cut_short(handle, size):
+            raise TruncatedFile(
+                f"zip archive has no whole end-of-central-directory record: the file was cut "
+                f"short ({size} bytes)"
+            ) from error
+        raise NotACheckpoint(f"damaged zip archive ({error})") from error
     for info in archive.infolist():
         _check_member(info, size)
     return archive
+
+
+def is_cut_short(handle: BinaryIO, size: int) -> bool:
+    """Whether the archive lacks a whole end record: none in the last bytes, or one cut off."""
+    start = max(0, size - END_SEARCH_BYTES)
+    handle.seek(start)
+    found = handle.read().rfind(END_SIGNATURE)
+    return found < 0 or start + found + END_RECORD_BYTES > size
+
+
+def unclaimed(head: bytes, path: Path) -> InputError | None:
+    """The error for a zip that no reader claimed, or ``None`` when ``head`` is no zip.
+
+    A zip cut short before its central directory cannot show what it holds, so
+    the readers cannot claim it: it is reported as truncated, not as unknown bytes.
+    """
+    if not head.startswith((LOCAL_SIGNATURE, END_SIGNATURE)):
+        return None
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        if is_cut_short(handle, size):
+            return TruncatedFile(
+                f"zip archive has no whole end-of-central-directory record: the file was cut "
+                f"short ({size} bytes)"
+            )
+    return NotACheckpoint(
+        "a zip archive, but neither a torch.save file (no <folder>/data.pkl member) "
+        "nor an .npz (no .npy members)"
+    )
 
 
 def _check_member(info: zipfile.ZipInfo, size: int) -> None:

@@ -28,6 +28,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from weightfit.errors import ContainerKeyNotFound, HeaderTooLarge
+from weightfit.formats.pickle_graph import (
+    MAX_DEPTH,
+    MIN_VISITS,
+    count_tensors,
+    entries_of,
+    is_container,
+    is_optimizer,
+    loose_tensors,
+)
 from weightfit.formats.pickle_nodes import (
     Call,
     GlobalRef,
@@ -52,18 +61,17 @@ PREFERRED_KEYS = (
 )
 """Keys under which training scripts keep the model's weights, most telling first."""
 
-MAX_DEPTH = 100
-"""Deepest nesting of containers walked; real checkpoints nest fewer than 10 levels."""
 VISITS_PER_OPCODE = 4
 """Walk budget: node visits allowed per pickle opcode (shared references count each time)."""
-MIN_VISITS = 10_000
-"""Walk budget floor, for tiny pickles."""
 MAX_EXTRA_ITEMS = 50
 """Entries kept per list or dict when summarising extras."""
 MAX_EXTRA_DEPTH = 4
 """Nesting kept when summarising extras."""
 MAX_EXTRA_STRING = 1_000
 """Characters kept of a string in extras."""
+
+TENSOR_REBUILDS = "torch._utils._rebuild_"
+"""Prefix of torch's tensor rebuild functions; those not mapped to bytes make other layouts."""
 
 _EMA = re.compile(r"(^|[^a-z])(ema|swa|averaged)([^a-z]|$)")
 
@@ -78,6 +86,8 @@ class Found:
         buffers: Tensor name to whether it is a buffer, where known (pickled modules).
         kind: ``"dict"``, ``"group"`` (a mapping of state dicts) or ``"module"``.
         source: For a pickled module, its class (``"__main__.Net"``).
+        unmapped: Entries that are tensors in a layout with no plain storage view
+            (sparse, nested), by name: the rebuild function that makes them.
 
     """
 
@@ -86,6 +96,7 @@ class Found:
     buffers: dict[str, bool] = field(default_factory=dict)
     kind: str = "dict"
     source: str = ""
+    unmapped: dict[str, str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -114,6 +125,7 @@ class Choice:
         buffers: Which of them are buffers, where known.
         containers: Every state dict found, the chosen one included.
         extras: The other top-level entries, as plain JSON-ready data.
+        unmapped: Tensors of the chosen state dict left out: name to rebuild function.
 
     """
 
@@ -123,6 +135,7 @@ class Choice:
     buffers: dict[str, bool]
     containers: list[Container]
     extras: dict[str, Any]
+    unmapped: dict[str, str] = field(default_factory=dict)
 
 
 def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Choice:
@@ -156,6 +169,8 @@ def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Ch
         reason = f"asked for with key {key!r}"
     else:
         chosen, reason = _automatic(found)
+        if chosen is None:
+            reason = _no_state_dict(root)
     containers = [Container(f.key, len(f.tensors), f.params) for f in found]
     if chosen is not None and all(c.key != chosen.key for c in containers):
         containers.insert(0, Container(chosen.key, len(chosen.tensors), chosen.params))
@@ -168,6 +183,7 @@ def choose(root: Any, *, key: str | None = None, budget: int = MIN_VISITS) -> Ch
         buffers=chosen.buffers,
         containers=containers,
         extras=_extras(root, chosen.path, found),
+        unmapped=chosen.unmapped,
     )
 
 
@@ -192,6 +208,36 @@ def _automatic(found: list[Found]) -> tuple[Found | None, str]:
     if not plain:
         return best, f"only averaged (EMA) weights found; {best.key!r} is the largest"
     return best, f"{best.key!r} is the largest state dict ({len(best.tensors)} tensors)"
+
+
+MAX_LOOSE_NAMES = 3
+"""Paths of tensors outside any state dict that a reason lists."""
+
+
+def _no_state_dict(root: Any) -> str:
+    """Say why nothing was chosen: no tensors at all, or tensors with no names to read them by."""
+    if isinstance(root, TensorRecord):
+        dims = "×".join(str(d) for d in root.shape) or "scalar"
+        return (
+            f"the file's top level is one tensor ({canonical_dtype(root.dtype)}[{dims}]), "
+            "not a state dict: it has no tensor names"
+        )
+    mapping = entries_of(root)
+    if mapping is not None and is_optimizer(mapping):
+        return (
+            f"the file's top level is an optimizer state dict "
+            f"({count_tensors(mapping.get('state'))} tensors), not model weights; "
+            "--key state.N reads parameter N's state"
+        )
+    loose = list(loose_tensors(root, "", set()))
+    if not loose:
+        return "the file holds no tensors"
+    shown = ", ".join(repr(p) for p in loose[:MAX_LOOSE_NAMES])
+    more = f" (+{len(loose) - MAX_LOOSE_NAMES} more)" if len(loose) > MAX_LOOSE_NAMES else ""
+    return (
+        f"no state dict (a mapping of names to tensors) found, but {len(loose)} tensor(s) "
+        f"outside one: {shown}{more}; --key reads one by its path"
+    )
 
 
 def _label(key: str) -> str:
@@ -232,7 +278,7 @@ def _resolve(node: Any, parts: list[str]) -> Any:
     """Follow dotted ``parts`` down mappings and lists (keys may contain dots)."""
     if not parts:
         return node
-    mapping = _mapping(node)
+    mapping = entries_of(node)
     if mapping is not None:
         for split in range(len(parts), 0, -1):
             name = ".".join(parts[:split])
@@ -257,26 +303,9 @@ def _resolve(node: Any, parts: list[str]) -> Any:
 def _available(root: Any, found: list[Found]) -> str:
     """Say what ``--key`` could name: the state dicts found and the top-level keys."""
     dicts = ", ".join(_label(f.key) for f in found) or "none"
-    mapping = _mapping(root)
+    mapping = entries_of(root)
     top = ", ".join(str(k) for k in list(mapping)[:30]) if mapping else "none"
     return f"state dicts found: {dicts}; top-level keys: {top}"
-
-
-def _mapping(node: Any) -> dict[Any, Any] | None:
-    """Return the entries of a dict-like node: a dict, a dict subclass, an object's state."""
-    if isinstance(node, dict):
-        return node
-    if isinstance(node, Call):
-        if node.items is not None:
-            return node.items
-        if isinstance(node.state, dict):
-            return node.state
-    return None
-
-
-def _is_optimizer(mapping: dict[Any, Any]) -> bool:
-    """``torch.optim.Optimizer.state_dict()``: ``{"state": ..., "param_groups": [...]}``."""
-    return "state" in mapping and "param_groups" in mapping
 
 
 def _module_state(node: Any) -> dict[Any, Any] | None:
@@ -326,29 +355,32 @@ class _Walker:
         if isinstance(node, list | tuple):
             self.on_path.add(id(node))
             for index, item in enumerate(node):
-                if _is_container(item):
+                if is_container(item):
                     self.visit(item, (*path, str(index)), depth + 1)
             self.on_path.discard(id(node))
             return None
         module = _module_state(node)
         if module is not None:
             return self._module(node, module, path, depth)
-        mapping = _mapping(node)
-        if mapping is None or _is_optimizer(mapping):
+        mapping = entries_of(node)
+        if mapping is None or is_optimizer(mapping):
             return None
         self.on_path.add(id(node))
         tensors: dict[str, TensorRecord] = {}
+        unmapped: dict[str, str] = {}
         children: dict[str, Found | None] = {}
         for k, value in mapping.items():
             if isinstance(value, TensorRecord):
                 if isinstance(k, str):
                     tensors[k] = value
-            elif _is_container(value):
+            elif isinstance(value, Call) and value.qualname.startswith(TENSOR_REBUILDS):
+                unmapped[str(k)] = value.qualname
+            elif is_container(value):
                 children[str(k)] = self.visit(value, (*path, str(k)), depth + 1)
         self.on_path.discard(id(node))
         result: Found | None = None
-        if tensors:
-            result = Found(path, tensors)
+        if tensors or unmapped:
+            result = Found(path, tensors, unmapped=unmapped)
         elif len(children) >= 2 and len(children) == len(mapping) and _groups(children):
             grouped: dict[str, TensorRecord] = {}
             for name, child in children.items():
@@ -378,12 +410,12 @@ class _Walker:
         transient = state.get("_non_persistent_buffers_set")
         skip = transient if isinstance(transient, set | frozenset) else set()
         for registry, is_buffer in (("_parameters", False), ("_buffers", True)):
-            entries = _mapping(state.get(registry))
+            entries = entries_of(state.get(registry))
             for name, value in (entries or {}).items():
                 if isinstance(value, TensorRecord) and isinstance(name, str) and name not in skip:
                     found.tensors[prefix + name] = value
                     found.buffers[prefix + name] = is_buffer
-        for name, child in (_mapping(state.get("_modules")) or {}).items():
+        for name, child in (entries_of(state.get("_modules")) or {}).items():
             child_state = _module_state(child)
             if child_state is not None and id(child) not in self.on_path:
                 self.on_path.add(id(child))
@@ -411,20 +443,16 @@ class _Walker:
             self._module_tensors(module, prefix, found, depth)
             out.update(found.tensors)
             return
-        mapping = _mapping(node)
+        mapping = entries_of(node)
         if mapping is None or id(node) in self.on_path:
             return
         self.on_path.add(id(node))
         for k, value in mapping.items():
             if isinstance(value, TensorRecord):
                 out[f"{prefix}{k}"] = value
-            elif _is_container(value):
+            elif is_container(value):
                 self.flatten(value, f"{prefix}{k}.", out, depth + 1)
         self.on_path.discard(id(node))
-
-
-def _is_container(value: Any) -> bool:
-    return isinstance(value, dict | list | tuple | Call)
 
 
 def _groups(children: dict[str, Found | None]) -> bool:
@@ -439,7 +467,7 @@ def _groups(children: dict[str, Found | None]) -> bool:
 
 def _extras(root: Any, chosen: tuple[str, ...] | None, found: list[Found]) -> dict[str, Any]:
     """Summarise the top-level entries other than the chosen state dict as plain data."""
-    mapping = _mapping(root)
+    mapping = entries_of(root)
     if mapping is None or _module_state(root) is not None:
         return {}
     by_id = {id(_node_of(root, f.path)): f for f in found if f.path}
@@ -540,26 +568,11 @@ def _optimizer_tensors(value: Any) -> int | None:
     items = value if isinstance(value, list) and value else [value]
     total = 0
     for item in items:
-        mapping = _mapping(item)
-        if mapping is None or not _is_optimizer(mapping):
+        mapping = entries_of(item)
+        if mapping is None or not is_optimizer(mapping):
             return None
-        total += _count_tensors(mapping.get("state"))
+        total += count_tensors(mapping.get("state"))
     return total
-
-
-def _count_tensors(node: Any) -> int:
-    """Tensors under ``node`` (optimizer state), within a visit budget."""
-    count, pending, visits = 0, [node], 0
-    while pending and visits < MIN_VISITS * 10:
-        item = pending.pop()
-        visits += 1
-        if isinstance(item, TensorRecord):
-            count += 1
-        elif (mapping := _mapping(item)) is not None:
-            pending.extend(mapping.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-    return count
 
 
 _NUMPY_SCALAR = {"numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar"}

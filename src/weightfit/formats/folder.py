@@ -47,6 +47,7 @@ from weightfit.errors import (
     VariantNotFound,
     reading,
 )
+from weightfit.formats import safetensors_index
 from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec
 
 NAME = "folder"
@@ -75,12 +76,18 @@ _KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
 
 
 def sniff(head: bytes, path: Path) -> bool:
-    """Whether ``path`` is a folder with a model config or weight files."""
+    """Whether ``path`` is a folder with a model config or weight files, here or one level down.
+
+    A folder whose weights are all in subfolders is claimed so that :func:`read`
+    can name those subfolders.
+    """
     if not path.is_dir():
         return False
     if any((path / name).is_file() for name in (MODEL_INDEX, CONFIG, ADAPTER_CONFIG)):
         return True
-    return bool(weightsets.discover(path))
+    return bool(weightsets.discover(path)) or any(
+        sub.is_dir() and weightsets.discover(sub) for sub in path.iterdir()
+    )
 
 
 def read(path: Path, options: formats.ReadOptions) -> Manifest:
@@ -140,11 +147,11 @@ def _read_model(path: Path, options: formats.ReadOptions) -> Manifest:
 def _read_set(chosen: weightsets.WeightSet, key: str | None) -> Manifest:
     """Read one weight set: a single file, an index, or shards without one."""
     if not chosen.files:
-        return formats.read(chosen.folder / str(chosen.index), key=key)
+        return _read_index(chosen.folder / str(chosen.index), key)
     if not chosen.sharded:
         return formats.read(chosen.paths[0], key=key)
     if chosen.index_path is not None and chosen.format == "safetensors":
-        return formats.read(chosen.index_path, key=key)
+        return _read_index(chosen.index_path, key)
     manifest = _merge([formats.read(p, key=key) for p in chosen.paths], chosen)
     if chosen.index_path is not None:
         _check_index(chosen.index_path, manifest)
@@ -154,6 +161,12 @@ def _read_set(chosen: weightsets.WeightSet, key: str | None) -> Manifest:
         numbers = ", ".join(str(i) for i in chosen.missing_shards)
         manifest.notes.append(f"missing shard(s) {numbers} of {chosen.shards}")
     return manifest
+
+
+def _read_index(path: Path, key: str | None) -> Manifest:
+    """Read an index the folder's layout names: damaged, it is a bad index, not unknown bytes."""
+    with reading(path):
+        return safetensors_index.read(path, formats.ReadOptions(key=key))
 
 
 def _merge(parts: list[Manifest], chosen: weightsets.WeightSet) -> Manifest:
@@ -211,6 +224,15 @@ def _check_index(index: Path, manifest: Manifest) -> None:
             f"{len(absent)} tensor(s) in the index are in no shard, e.g. {absent[0]!r}",
             path=index,
         )
+    for name, shard in weight_map.items():
+        # Loaders open only the shards the index names for each tensor.
+        location = manifest.tensors[name].location
+        actual = Path(location.file).name if location is not None else shard
+        if actual != shard:
+            raise InconsistentShardIndex(
+                f"tensor {name!r} is in {actual!r}, but the index puts it in {shard!r}",
+                path=index,
+            )
     unindexed = [name for name in manifest.tensors if name not in weight_map]
     if unindexed:
         manifest.notes.append(

@@ -44,6 +44,15 @@ def build(
             verdict is the worst over all of them, the globals are all of theirs).
 
     """
+    if choice.unmapped:
+        listed = ", ".join(
+            f"{name} ({rebuild.rsplit('.', 1)[-1]})" for name, rebuild in choice.unmapped.items()
+        )
+        notes = [
+            *notes,
+            f"{len(choice.unmapped)} tensor(s) in a layout weightfit does not locate "
+            f"(sparse, nested …), left out of the manifest: {listed}",
+        ]
     return Manifest(
         tensors=tensors,
         source=str(path),

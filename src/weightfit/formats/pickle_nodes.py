@@ -79,7 +79,9 @@ class Call:
     @property
     def qualname(self) -> str:
         """``module.name`` of the callable, or a placeholder when it is not a global."""
-        return self.func.qualname if isinstance(self.func, GlobalRef) else "<computed callable>"
+        if isinstance(self.func, GlobalRef | PersistentRef):
+            return self.func.qualname
+        return "<computed callable>"
 
     def __repr__(self) -> str:
         return f"<call {self.qualname}>"
@@ -131,6 +133,8 @@ class TensorRecord:
         is_parameter: Saved as ``nn.Parameter``.
         quantized: Rebuilt by ``_rebuild_qtensor``.
         offset: Absolute byte offset of the call's opcode.
+        math_bits: The view flags torch applies on load (``"conj"``, ``"neg"``): the
+            stored bytes are the values before them.
 
     """
 
@@ -143,6 +147,7 @@ class TensorRecord:
     offset: int
     is_parameter: bool = False
     quantized: bool = False
+    math_bits: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<tensor {self.dtype}{list(self.shape)}>"
@@ -154,6 +159,12 @@ class PersistentRef:
 
     pid: Any
     offset: int
+
+    @property
+    def qualname(self) -> str:
+        """The class a legacy ``("module", cls, file, source)`` id names, else a placeholder."""
+        target = self.pid[1] if len(self.pid) > 1 else None
+        return target.qualname if isinstance(target, GlobalRef) else "<persistent id>"
 
     def __repr__(self) -> str:
         return "<persistent id>"
@@ -192,11 +203,8 @@ _TORCH_ITEMSIZE = {
 def canonical_dtype(torch_name: str) -> str:
     """Return the canonical dtype name (``F32``) of a torch dtype name (``float32``).
 
-    Packed FP4 pairs (``float4_e2m1fn_x2``) keep their torch name: torch counts
-    one element per byte where safetensors' ``F4`` counts one per half byte.
+    Packed FP4 pairs keep their torch name (:data:`weightfit.dtypes.PACKED_FP4`).
     """
-    if torch_name == "float4_e2m1fn_x2":
-        return torch_name
     return dtypes.canonical(torch_name)
 
 

@@ -244,7 +244,8 @@ def _raise_misplaced(weight_map: dict[str, str], where: dict[str, str]) -> None:
         actual = where.get(name)
         if actual is None:
             raise InconsistentShardIndex(
-                f"tensor {name!r} is not in {shard!r}, where the index puts it, nor in any shard"
+                f"tensor {name!r} is not in {shard!r}, where the index puts it, "
+                "nor in any other shard the index names"
             )
         if actual != shard:
             raise InconsistentShardIndex(

@@ -45,6 +45,7 @@ def _tensor(
     requires_grad: Any,
     dtype: str | None,
     quantized: bool = False,
+    metadata: Any = None,
 ) -> TensorRecord:
     if not isinstance(storage, Storage):
         raise m.fail(f"tensor rebuilt from {storage!r}, not a storage")
@@ -65,7 +66,19 @@ def _tensor(
         requires_grad=bool(requires_grad),
         offset=m.base + m.op_at,
         quantized=quantized,
+        math_bits=_math_bits(metadata),
     )
+
+
+MATH_BITS = ("conj", "neg")
+"""``torch._utils.get_tensor_metadata``: view flags ``_rebuild_tensor_v2``/``v3`` set on load."""
+
+
+def _math_bits(metadata: Any) -> tuple[str, ...]:
+    """The view flags a rebuild's ``metadata`` dict sets (``{"conj": True}``)."""
+    if not isinstance(metadata, dict):
+        return ()
+    return tuple(bit for bit in MATH_BITS if metadata.get(bit) is True)
 
 
 def _arity(m: Machine, name: str, args: tuple[Any, ...], low: int, high: int) -> None:
@@ -86,12 +99,15 @@ def _rebuild_tensor(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -
 
 def _rebuild_tensor_v2(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:
     _arity(m, "_rebuild_tensor_v2", args, 6, 7)
-    return _tensor(m, *args[:4], requires_grad=args[4], dtype=None)
+    metadata = args[6] if len(args) > 6 else kwargs.get("metadata")
+    return _tensor(m, *args[:4], requires_grad=args[4], dtype=None, metadata=metadata)
 
 
 def _rebuild_tensor_v3(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:
     _arity(m, "_rebuild_tensor_v3", args, 7, 8)
-    return _tensor(m, *args[:4], requires_grad=args[4], dtype=_dtype_arg(m, args[6]))
+    metadata = args[7] if len(args) > 7 else kwargs.get("metadata")
+    dtype = _dtype_arg(m, args[6])
+    return _tensor(m, *args[:4], requires_grad=args[4], dtype=dtype, metadata=metadata)
 
 
 def _rebuild_qtensor(m: Machine, args: tuple[Any, ...], kwargs: dict[Any, Any]) -> Any:

@@ -145,7 +145,8 @@ def _run_pickles(head: bytes, *, final: bool) -> _Pickles:
     def run(start: int, where: str) -> pickle_vm.PickleResult:
         return pickle_vm.run(head, start=start, where=where, final=final, eof_error=TruncatedFile)
 
-    magic = run(0, "magic-number pickle")
+    # Named plainly: until it reads as torch's magic number, this may be a plain pickle.
+    magic = run(0, "first pickle")
     if magic.value != MAGIC_NUMBER:
         raise _NotTorch
     version = run(magic.end, "protocol-version pickle")

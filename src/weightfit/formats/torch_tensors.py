@@ -154,6 +154,13 @@ def _notes(
             f"range runs from the first element to the last; read it with the stride: "
             f"{_listing(strided)}"
         )
+    flagged = [n for n, r in tensors.items() if r.math_bits]
+    if flagged:
+        bits = sorted({bit for name in flagged for bit in tensors[name].math_bits})
+        notes.append(
+            f"{_count(len(flagged), 'tensor')} saved as {'/'.join(bits)} views: the stored bytes "
+            f"are the values before torch.load applies {' and '.join(bits)}: {_listing(flagged)}"
+        )
     quantized = [n for n, r in tensors.items() if r.quantized]
     if quantized:
         notes.append(f"{_count(len(quantized), 'tensor')} quantized: {_listing(quantized)}")

@@ -35,17 +35,22 @@ from weightfit.errors import (
     MalformedPickle,
     NotACheckpoint,
     TruncatedFile,
+    UnsupportedArchive,
 )
 from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_vm, torch_tensors
 from weightfit.formats._layout import show
-from weightfit.formats._zip import END_SIGNATURE, data_offset, first_member_name, open_archive
+from weightfit.formats._zip import (
+    END_SEARCH_BYTES,
+    END_SIGNATURE,
+    data_offset,
+    first_member_name,
+    open_archive,
+)
 from weightfit.manifest import ByteRange, Manifest
 
 NAME = "torch_zip"
 FORMAT = "torch-zip"
 
-END_SEARCH_BYTES = 22 + 0xFFFF
-"""The end record is 22 bytes plus a comment of at most 65535 bytes."""
 PICKLE_NAME = "data.pkl"
 MAX_SMALL_RECORD = 64
 """Largest ``byteorder``/``.format_version`` record read."""
@@ -93,31 +98,29 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     size = path.stat().st_size
     # Unbuffered: each local header is a 30-byte read after a seek, which a
     # buffered reader would turn into an 8 kB read.
-    with path.open("rb", buffering=0) as handle:
-        archive = _open(handle, path, size)
-        with archive:
-            infos = {info.filename: info for info in archive.infolist()}
-            member = _pickle_member(list(infos))
-            if member is None:
-                raise NotACheckpoint("zip archive without a data.pkl: not a torch.save file")
-            folder = member[: -len(PICKLE_NAME)]
-            pickle_info = infos[member]
-            pickle_bytes, pickle_offset = _pickle_bytes(archive, handle, pickle_info, size)
-            result = pickle_vm.run(pickle_bytes, base=pickle_offset, where=member)
-            after = pickle_vm.run_following(
-                pickle_bytes, start=result.end - pickle_offset, base=pickle_offset, where=member
-            )
-            skip = {member, *(f"{folder}data/{key}" for key in result.storages)}
-            others = _other_pickles(archive, skip)
-            prefix = min((info.header_offset for info in infos.values()), default=0)
-            before = _pickles_before(handle, prefix)
-            data = {
-                key: _record(handle, infos, f"{folder}data/{key}", path, size)
-                for key in result.storages
-            }
-            script = any(name.startswith(f"{folder}code/") for name in infos)
-            byteorder = _small_record(archive, infos.get(f"{folder}byteorder"))
-            version = _small_record(archive, infos.get(f"{folder}.format_version"))
+    with path.open("rb", buffering=0) as handle, open_archive(handle, size) as archive:
+        infos = {info.filename: info for info in archive.infolist()}
+        member = _pickle_member(list(infos))
+        if member is None:
+            raise NotACheckpoint("zip archive without a data.pkl: not a torch.save file")
+        folder = member[: -len(PICKLE_NAME)]
+        pickle_info = infos[member]
+        pickle_bytes, pickle_offset = _pickle_bytes(archive, handle, pickle_info, size)
+        result = pickle_vm.run(pickle_bytes, base=pickle_offset, where=member)
+        after = pickle_vm.run_following(
+            pickle_bytes, start=result.end - pickle_offset, base=pickle_offset, where=member
+        )
+        skip = {member, *(f"{folder}data/{key}" for key in result.storages)}
+        others = _other_pickles(archive, skip)
+        prefix = min((info.header_offset for info in infos.values()), default=0)
+        before = _pickles_before(handle, prefix)
+        data = {
+            key: _record(handle, infos, f"{folder}data/{key}", path, size)
+            for key in result.storages
+        }
+        script = any(name.startswith(f"{folder}code/") for name in infos)
+        byteorder = _small_record(archive, infos.get(f"{folder}byteorder"))
+        version = _small_record(archive, infos.get(f"{folder}.format_version"))
     torch_tensors.check_storages(result.storages, data)
     choice = containers.choose(result.value, key=options.key, budget=result.opcodes)
     tensors, notes = torch_tensors.tensor_specs(choice.tensors, choice.buffers, data)
@@ -154,20 +157,6 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     return pickle_manifest.build(
         path, FORMAT, result, choice, tensors, notes, metadata=metadata, others=results[1:]
     )
-
-
-def _open(handle: BinaryIO, path: Path, size: int) -> zipfile.ZipFile:
-    """Open the central directory; a missing end record means the file was cut short."""
-    try:
-        return open_archive(handle, size)
-    except zipfile.BadZipFile as error:
-        handle.seek(max(0, size - END_SEARCH_BYTES))
-        if END_SIGNATURE not in handle.read():
-            raise TruncatedFile(
-                f"zip archive has no end-of-central-directory record: the file was cut short "
-                f"({size} bytes)"
-            ) from error
-        raise NotACheckpoint(f"damaged zip archive ({error})") from error
 
 
 def _zip_after_other_bytes(path: Path) -> bool:
@@ -249,9 +238,10 @@ def _record(
     if info is None:
         raise InvalidHeader(f"the pickle names storage record {name!r}, which the archive lacks")
     if info.compress_type != zipfile.ZIP_STORED:
-        raise InvalidHeader(
-            f"record {name!r} is compressed (method {info.compress_type}); "
-            "torch.save stores tensor bytes uncompressed"
+        # torch.load inflates it (a re-zipped file); torch.save never compresses.
+        raise UnsupportedArchive(
+            f"record {name!r} is compressed (method {info.compress_type}): torch.load reads it, "
+            "but weightfit locates tensor bytes in place; re-save it with torch.save"
         )
     offset = data_offset(handle, info, size)
     if offset + info.file_size > size:
