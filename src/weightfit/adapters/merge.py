@@ -17,7 +17,8 @@ What PEFT's ``merge_and_unload()`` computes, one base tensor at a time:
    tokenizer files beside the weights.
 
 Memory stays near the largest base tensor: only it, its ``A`` and ``B`` are held.
-DoRA and PEFT types other than LoRA are refused (:class:`UnsupportedAdapter`);
+DoRA, PEFT types other than LoRA and a ``lora_B.bias`` on a base layer without
+a bias are refused (:class:`UnsupportedAdapter`);
 an adapter the check finds does not fit is not merged (``MergeResult.merged``).
 """
 
@@ -154,7 +155,8 @@ def merge_adapter(
         adapter check finds modules the base lacks or sizes differently.
 
     Raises:
-        UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
+        UnsupportedAdapter: DoRA, a PEFT type other than LoRA, or a ``lora_B.bias``
+            on a base layer without a bias.
         UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
             options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
@@ -419,7 +421,13 @@ def _merge_lora(
             ops=(*base.ops, "lora_merge"),
         )
         bias_name = weight.removesuffix("weight") + "bias"
-        if module.bias is not None and bias_name in outcome.recipes:
+        if module.bias is not None and bias_name not in outcome.recipes:
+            raise UnsupportedAdapter(
+                f"lora_bias: {module.module} has a lora_B.bias but its base layer has no bias "
+                f"({bias_name} is not in the base), so no merged model holds it; "
+                "PEFT's merge_and_unload refuses it too"
+            )
+        if module.bias is not None:
             bias = outcome.recipes[bias_name]
             outcome.recipes[bias_name] = Recipe(
                 spec=bias.spec,
