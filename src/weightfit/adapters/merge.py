@@ -44,9 +44,10 @@ from weightfit.apply import (
 from weightfit.diagnose.peft_vocab import base_vocab
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
+from weightfit.formats.folder import weights_basename
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.ops.recipes import Outcome, Recipe, ValueFn
-from weightfit.peft.config import AdapterConfig, load
+from weightfit.peft.config import AdapterConfig, parse
 from weightfit.peft.layout import (
     Layout,
     LoraModule,
@@ -170,13 +171,16 @@ def merge_adapter(
     started = time.monotonic()
     options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     folder = Path(adapter)
-    source = read_adapter(folder)
-    config = load(folder)
-    layout = split(source.tensors.values())
-    _refuse(config, layout)
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
+    source = read_adapter(folder, base_manifest)
+    config = parse(source.config)
+    layout = split(source.tensors.values())
+    _refuse(config, layout)
+    if options.basename == WriteOptions().basename:
+        # Named as the base's library loads them: diffusers reads diffusion_pytorch_model.*.
+        options = replace(options, basename=weights_basename(base_manifest.format))
     view = memory_names(source, base_manifest)
     base_manifest = view.base
     report = check_adapter(folder, base_manifest)
