@@ -187,6 +187,34 @@ def test_dora_is_refused_with_a_clear_error(tmp_path: Path, run_cli) -> None:
     assert not (tmp_path / "o").exists()
 
 
+def test_a_lora_bias_on_a_layer_without_bias_is_refused_as_peft_refuses(
+    tmp_path: Path, run_cli
+) -> None:
+    from peft import PeftModel
+    from transformers import LlamaForCausalLM
+
+    model = tiny_llama()  # Llama's projections have no bias
+    model.save_pretrained(tmp_path / "base")
+    train_lora(model, tmp_path / "adapter", target_modules=["q_proj"], lora_bias=True)
+    attached = PeftModel.from_pretrained(
+        LlamaForCausalLM.from_pretrained(tmp_path / "base"), tmp_path / "adapter"
+    )
+    with pytest.raises(RuntimeError, match="base layer has no bias"):
+        attached.merge_and_unload()
+    with pytest.raises(UnsupportedAdapter) as info:
+        weightfit.merge_adapter(tmp_path / "adapter", tmp_path / "base", tmp_path / "out")
+    assert info.value.message.startswith(
+        "unsupported adapter: lora_bias: model.layers.0.self_attn.q_proj has a lora_B.bias "
+        "but its base layer has no bias"
+    )
+    result = run_cli(
+        "adapter", "merge", tmp_path / "adapter", "--base", tmp_path / "base", "-o", tmp_path / "o"
+    )
+    assert result.code == 3
+    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "out").exists()
+
+
 def test_other_peft_types_are_refused(case4: seeds.Case4Peft, tmp_path: Path) -> None:
     adapter = tmp_path / "loha"
     shutil.copytree(case4.adapter, adapter)

@@ -85,6 +85,7 @@ def test_the_adapter_profile_leaves_out_the_whole_model_rules() -> None:
     names = [rule.name for rule in rules("adapter")]
     assert names == [
         "lora_mismatch",
+        "other_peft_types",
         "vocab_resize",
         "num_classes",
         "unexplained_shapes",

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
+from weightfit.adapters import diffusers_lora
 from weightfit.align import align
 from weightfit.findings import Report
 from weightfit.fix_hint import FixTarget
 from weightfit.formats.folder import ADAPTER_FOLDER
 from weightfit.manifest import Manifest
 from weightfit.peft.config import CONFIG_NAME
+from weightfit.peft.layout import lora_part
 from weightfit.ranking import build_report
 
 ADAPTER_WEIGHTS = "adapter_model."
@@ -97,9 +99,10 @@ def _adapter_check(source: Manifest, expected: Manifest) -> Report:
 
     report = check_adapter(source.source, expected)
     words = [shlex.quote(source.source), "--base", shlex.quote(expected.source)]
+    read = "a diffusers LoRA file" if diffusers_lora.weights_file(source.source) else CONFIG_NAME
     report.hints.insert(
         0,
-        f"read as a PEFT adapter ({CONFIG_NAME}) attached to its base, as "
+        f"read as a PEFT adapter ({read}) attached to its base, as "
         f"`weightfit adapter check {' '.join(words)}` reads it; merge it into the base "
         f"with `weightfit adapter merge {' '.join(words)} -o OUT`",
     )
@@ -107,10 +110,20 @@ def _adapter_check(source: Manifest, expected: Manifest) -> Report:
 
 
 def adapter_folder(source: Manifest) -> Manifest | None:
-    """The PEFT adapter folder ``source`` is, or holds the weights of (``adapter_model.*``)."""
+    """The PEFT adapter folder ``source`` is, or holds the weights of (``adapter_model.*``).
+
+    A diffusers LoRA file of PEFT LoRA tensors alone is read as its adapter too
+    (:mod:`weightfit.adapters.diffusers_lora`).
+    """
     if source.format == ADAPTER_FOLDER:
         return source
     path = Path(source.source)
+    if (
+        diffusers_lora.weights_file(path) is not None
+        and source.tensors
+        and all(lora_part(name)[0] is not None for name in source.tensors)
+    ):
+        return diffusers_lora.read(path)
     if not path.name.startswith(ADAPTER_WEIGHTS) or not (path.parent / CONFIG_NAME).is_file():
         return None
     folder = formats.read(path.parent)

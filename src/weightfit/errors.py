@@ -246,7 +246,7 @@ class UnsupportedTensor(InputError):
 
 
 class UnsupportedAdapter(InputError):
-    """An adapter weightfit cannot merge exactly: DoRA, or a PEFT type other than LoRA."""
+    """An adapter weightfit cannot merge exactly: DoRA, a PEFT type other than LoRA, a lone bias."""
 
 
 class CheckpointMismatch(InputError):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
+from weightfit.adapters import diffusers_lora
 from weightfit.adapters.saved import memory_names, older_layout
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
@@ -75,8 +76,9 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         with mirror.errors():
             report = check_adapter(mirror.path, base, variant=variant)
         return report
-    source = read_adapter(adapter)
-    view = memory_names(source, resolve(base, variant=variant))
+    target = resolve(base, variant=variant)
+    source = read_adapter(adapter, target)
+    view = memory_names(source, target)
     older = older_layout(source, view.base)
     if older is not None:
         # Its names find the base's files' names: line it up there, the rule says the rest.
@@ -99,16 +101,22 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     return build_report(counted, findings)
 
 
-def read_adapter(adapter: str | Path) -> Manifest:
+def read_adapter(adapter: str | Path, base: Manifest | None = None) -> Manifest:
     """Read a PEFT adapter folder's manifest (its ``config`` is ``adapter_config.json``).
 
+    A diffusers LoRA file (``pytorch_lora_weights.safetensors``, or a folder of
+    one) is read as the PEFT adapter diffusers attaches it as
+    (:func:`weightfit.adapters.diffusers_lora.read`): of a pipeline's file, the
+    component ``base`` has most modules of.
+
     Raises:
-        NotACheckpoint: the path is not a folder with ``adapter_config.json``.
+        NotACheckpoint: the path is neither a folder with ``adapter_config.json``
+            nor a diffusers LoRA file.
 
     """
     path = Path(adapter)
     if not (path / CONFIG_NAME).is_file():
-        raise NotACheckpoint(f"not a PEFT adapter folder (no {CONFIG_NAME})", path=path)
+        return diffusers_lora.read(path, base)
     return formats.read(path)
 
 

@@ -17,7 +17,8 @@ What PEFT's ``merge_and_unload()`` computes, one base tensor at a time:
    tokenizer files beside the weights.
 
 Memory stays near the largest base tensor: only it, its ``A`` and ``B`` are held.
-DoRA and PEFT types other than LoRA are refused (:class:`UnsupportedAdapter`);
+DoRA, PEFT types other than LoRA and a ``lora_B.bias`` on a base layer without
+a bias are refused (:class:`UnsupportedAdapter`);
 an adapter the check finds does not fit is not merged (``MergeResult.merged``).
 """
 
@@ -43,9 +44,10 @@ from weightfit.apply import (
 from weightfit.diagnose.peft_vocab import base_vocab
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
+from weightfit.formats.folder import weights_basename
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.ops.recipes import Outcome, Recipe, ValueFn
-from weightfit.peft.config import AdapterConfig, load
+from weightfit.peft.config import AdapterConfig, parse
 from weightfit.peft.layout import (
     Layout,
     LoraModule,
@@ -154,7 +156,8 @@ def merge_adapter(
         adapter check finds modules the base lacks or sizes differently.
 
     Raises:
-        UnsupportedAdapter: DoRA, or a PEFT type other than LoRA.
+        UnsupportedAdapter: DoRA, a PEFT type other than LoRA, or a ``lora_B.bias``
+            on a base layer without a bias.
         UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
             options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
@@ -168,13 +171,16 @@ def merge_adapter(
     started = time.monotonic()
     options = chosen(options, WriteOptions(shard_size, overwrite, hash_sources, progress=progress))
     folder = Path(adapter)
-    source = read_adapter(folder)
-    config = load(folder)
-    layout = split(source.tensors.values())
-    _refuse(config, layout)
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
+    source = read_adapter(folder, base_manifest)
+    config = parse(source.config)
+    layout = split(source.tensors.values())
+    _refuse(config, layout)
+    if options.basename == WriteOptions().basename:
+        # Named as the base's library loads them: diffusers reads diffusion_pytorch_model.*.
+        options = replace(options, basename=weights_basename(base_manifest.format))
     view = memory_names(source, base_manifest)
     base_manifest = view.base
     report = check_adapter(folder, base_manifest)
@@ -419,7 +425,13 @@ def _merge_lora(
             ops=(*base.ops, "lora_merge"),
         )
         bias_name = weight.removesuffix("weight") + "bias"
-        if module.bias is not None and bias_name in outcome.recipes:
+        if module.bias is not None and bias_name not in outcome.recipes:
+            raise UnsupportedAdapter(
+                f"lora_bias: {module.module} has a lora_B.bias but its base layer has no bias "
+                f"({bias_name} is not in the base), so no merged model holds it; "
+                "PEFT's merge_and_unload refuses it too"
+            )
+        if module.bias is not None:
             bias = outcome.recipes[bias_name]
             outcome.recipes[bias_name] = Recipe(
                 spec=bias.spec,

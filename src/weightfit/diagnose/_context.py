@@ -122,6 +122,25 @@ class Context:
                 found.append(pair)
         return found
 
+    def config_keys(self, value: int, was: int | None = None) -> list[str]:
+        """The model's config fields holding ``value`` that may have made it differ.
+
+        Without a checkpoint config, every field holding ``value``
+        (:func:`config_keys_with`). With one (a model folder), the fields it holds
+        ``value`` in too are left out: they did not change, so they are no cause;
+        those it holds ``was`` in (the checkpoint's size) come first.
+        """
+        keys = config_keys_with(self.target.config, value)
+        before = self.source.config
+        if not isinstance(before, Mapping) or "peft_type" in before:
+            return keys
+        unchanged = set(config_keys_with(before, value))
+        kept = [k for k in keys if k not in unchanged]
+        if was is not None:
+            exact = set(config_keys_with(before, was))
+            kept.sort(key=lambda k: k not in exact)
+        return kept
+
     def renamed(self, source_name: str) -> str:
         """Spell a checkpoint name as the prefix transform leaves it (what later ops see)."""
         prefix = self.alignment.prefix

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shape_text, shapes_of
+from weightfit.diagnose._context import Context, shape_text, shapes_of
 from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -179,21 +179,23 @@ def _report_latent(
     have, want = channels
     out = outputs[0]
     labels = {side: _known.latent_labels(c) for side, c in (("checkpoint", have), ("model", want))}
-    if not any(labels.values()) and len(ctx.tgt(inputs[0].pair).shape) == 2:
-        # A Linear patch embedding packs p×p latent pixels: try the usual packings.
+    if len(ctx.tgt(inputs[0].pair).shape) == 2:
+        # A Linear patch embedding packs p×p latent pixels (Flux: 64 = 16 × 2×2): the
+        # packing both sides read as known latents wins over raw counts (16 is Flux's
+        # latents raw, SD's packed); without raw labels, one known side is enough.
         for packing in (4, 16):
             if have % packing == 0 and want % packing == 0:
                 packed = {
                     "checkpoint": _known.latent_labels(have // packing),
                     "model": _known.latent_labels(want // packing),
                 }
-                if any(packed.values()):
+                if all(packed.values()) or (not any(labels.values()) and any(packed.values())):
                     have, want, labels = have // packing, want // packing, packed
                     patch = int(packing**0.5)
                     break
     factor = out.have // have if out.have % have == 0 else None
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
-    keys = config_keys_with(ctx.target.config, inputs[0].want)
+    keys = ctx.config_keys(inputs[0].want, inputs[0].have)
     option = f"model built with {keys[0]}={inputs[0].want}; " if keys else ""
     message = (
         f"latent channels differ: the checkpoint was trained on {have}-channel latents"
@@ -256,7 +258,7 @@ def _report_extra_inputs(ctx: Context, end: _End) -> None:
     """Only the first layer differs: extra conditioning channels (inpainting, pix2pix)."""
     want_shape = ctx.tgt(end.pair).shape
     more = end.want > end.have
-    keys = config_keys_with(ctx.target.config, end.want)
+    keys = ctx.config_keys(end.want, end.have)
     option = f" (model built with {keys[0]}={end.want})" if keys else ""
     message = (
         f"input channels differ only at the first layer: {end.pair.target} takes {end.have} "
@@ -369,7 +371,7 @@ def _report_swap(
     weak: bool = False,
     text: bool = True,
 ) -> None:
-    keys = config_keys_with(ctx.target.config, want)
+    keys = ctx.config_keys(want, have)
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
     message = (
         f"{'text-' if text else ''}encoder width changed: the layers fed by the conditioning "

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import cast
 
 from weightfit.alignment import Pair
-from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
 from weightfit.manifest import TensorSpec
 from weightfit.plan import Op
@@ -178,7 +178,7 @@ def pos_embed_resize(ctx: Context) -> None:
     if "image_size" in lead:
         # Evidence values are the plain lists and numbers _position_change stored.
         have_size, want_size = cast("list[int]", lead["image_size"])
-        keys = config_keys_with(ctx.target.config, want_size)
+        keys = ctx.config_keys(want_size, have_size)
         if keys:
             note += f" (model built with {keys[0]}={want_size}; the checkpoint has {have_size})"
     # The patch embedding of another kernel is the same cause, not a second difference.

@@ -75,6 +75,12 @@ _KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
 """Folder kind to (weight prefixes its library reads, whether it looks for an index first)."""
 
 
+def weights_basename(kind: str) -> str:
+    """The file name stem the library of a folder ``kind`` loads first (``model`` by default)."""
+    prefixes = _KINDS.get(kind, ((), False))[0]
+    return prefixes[0] if prefixes and kind != ADAPTER_FOLDER else "model"
+
+
 def sniff(head: bytes, path: Path) -> bool:
     """Whether ``path`` is a folder with a model config or weight files, here or one level down.
 
