@@ -12,7 +12,7 @@ import re
 from collections import defaultdict
 
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shape_text
+from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import PLACEHOLDERS
 from weightfit.diagnose.table_rows import (
     CLASS_WORDS,
@@ -99,7 +99,8 @@ def num_classes(ctx: Context) -> None:
             continue
         first = (weights or changes)[0]
         width = ctx.tgt(first.pair).shape[1] if weights else None
-        keys = config_keys_with(ctx.target.config, want)
+        # A head's rows are num_labels wherever another field holds the same count.
+        keys = sorted(ctx.config_keys(want, have), key=lambda key: key != "num_labels")
         option = f"; model built with {keys[0]}={want}" if keys else ""
         what = (
             "classifier of one column per class (a zero-shot head's class embeddings)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from weightfit.alignment import Pair
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shape_text, shapes_of
+from weightfit.diagnose._context import Context, shape_text, shapes_of
 from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.findings import Finding
 from weightfit.plan import Op
@@ -193,7 +193,7 @@ def _report_latent(
                     break
     factor = out.have // have if out.have % have == 0 else None
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
-    keys = config_keys_with(ctx.target.config, inputs[0].want)
+    keys = ctx.config_keys(inputs[0].want, inputs[0].have)
     option = f"model built with {keys[0]}={inputs[0].want}; " if keys else ""
     message = (
         f"latent channels differ: the checkpoint was trained on {have}-channel latents"
@@ -256,7 +256,7 @@ def _report_extra_inputs(ctx: Context, end: _End) -> None:
     """Only the first layer differs: extra conditioning channels (inpainting, pix2pix)."""
     want_shape = ctx.tgt(end.pair).shape
     more = end.want > end.have
-    keys = config_keys_with(ctx.target.config, end.want)
+    keys = ctx.config_keys(end.want, end.have)
     option = f" (model built with {keys[0]}={end.want})" if keys else ""
     message = (
         f"input channels differ only at the first layer: {end.pair.target} takes {end.have} "
@@ -369,7 +369,7 @@ def _report_swap(
     weak: bool = False,
     text: bool = True,
 ) -> None:
-    keys = config_keys_with(ctx.target.config, want)
+    keys = ctx.config_keys(want, have)
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
     message = (
         f"{'text-' if text else ''}encoder width changed: the layers fed by the conditioning "

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from weightfit import knowledge
 from weightfit.diagnose import _known
-from weightfit.diagnose._context import Context, config_keys_with, shapes_of
+from weightfit.diagnose._context import Context, shapes_of
 from weightfit.diagnose.table_rows import (
     LM_HEAD_WORDS,
     SETTING_TABLE_WORDS,
@@ -342,7 +342,7 @@ def _report_vocab(
                     "vocab_resize: model has more rows",
                 )
             )
-    keys = config_keys_with(ctx.target.config, want)
+    keys = ctx.config_keys(want, have)
     option = f" (model built with {keys[0]}={want})" if keys else ""
     resize = f"model.resize_token_embeddings({smaller if padded_with else have}"
     resize += f", pad_to_multiple_of={padded_with})" if padded_with and have > want else ")"

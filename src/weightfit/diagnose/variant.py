@@ -20,7 +20,6 @@ from weightfit.alignment import Pair
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import (
     Context,
-    config_keys_with,
     layer_template,
     main_width,
     shape_text,
@@ -201,7 +200,7 @@ def _report_depth(
     extra = extra_unexpected or extra_missing
     where = "checkpoint" if extra_unexpected else "model"
     indices = {found[1] for name in extra if (found := stack_of(ctx.renamed(name))) is not None}
-    keys = config_keys_with(ctx.target.config, layers_want)
+    keys = ctx.config_keys(layers_want, layers_have)
     option = f"model built with {keys[0]}={layers_want}; " if keys else ""
     ctx.add(
         Finding(
@@ -257,20 +256,17 @@ def _report(
     options = []
     if have.width != want.width and want.width is not None:
         options += [
-            f"{k}={want.width}→{have.width}"
-            for k in config_keys_with(ctx.target.config, want.width)[:1]
+            f"{k}={want.width}→{have.width}" for k in ctx.config_keys(want.width, have.width)[:1]
         ]
     for _, (layers_have, layers_want) in deeper.items():
         options += [
             f"{k}={layers_want}→{layers_have}"
-            for k in config_keys_with(ctx.target.config, layers_want)[:1]
+            for k in ctx.config_keys(layers_want, layers_have)[:1]
         ]
     for dim in ("context_dim", "in_channels", "vocab_size"):
         ours, theirs = want.dims.get(dim), have.dims.get(dim)
         if ours and theirs and ours != theirs:
-            options += [
-                f"{k}={ours}→{theirs}" for k in config_keys_with(ctx.target.config, ours)[:1]
-            ]
+            options += [f"{k}={ours}→{theirs}" for k in ctx.config_keys(ours, theirs)[:1]]
     evidence: dict[str, object] = {
         "checkpoint_width": have.width,
         "model_width": want.width,
@@ -323,9 +319,7 @@ def unexplained_shapes(ctx: Context) -> None:
     sizes = [f"{a}→{b}" for (a, b), _ in changes.most_common(4)]
     options = []
     for (a, b), _ in changes.most_common(4):
-        options += [
-            f"{k}={b} (checkpoint: {a})" for k in config_keys_with(ctx.target.config, b)[:1]
-        ]
+        options += [f"{k}={b} (checkpoint: {a})" for k in ctx.config_keys(b, a)[:1]]
     message = (
         f"{len(mismatches)} tensor(s) differ in shape with no more specific cause: "
         f"{first.target} {shape_text(ctx.src(first).shape)} in the checkpoint, "

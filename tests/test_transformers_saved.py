@@ -1,0 +1,93 @@
+"""Checks of folders transformers' own ``save_pretrained`` wrote, against other configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from safetensors.torch import load_file
+
+import weightfit
+
+BERT = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+}
+GPT2 = {"vocab_size": 100, "n_embd": 32, "n_layer": 2, "n_head": 4}
+LLAMA = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+
+
+def saved(model: torch.nn.Module, folder: Path) -> Path:
+    """Save a transformers model as from_pretrained would find it."""
+    model.save_pretrained(folder)  # type: ignore[operator]
+    return folder
+
+
+def loaded_strictly(model: torch.nn.Module, out: Path) -> None:
+    """Load every tensor in ``out`` into ``model`` with ``strict=True``."""
+    state = {}
+    for file in sorted(out.glob("*.safetensors")):
+        state.update(load_file(file))
+    model.load_state_dict(state, strict=True)
+
+
+def test_gpt2_position_table_of_another_length_is_truncated_not_reinitialised(
+    tmp_path: Path,
+) -> None:
+    longer = saved(
+        transformers.GPT2Model(transformers.GPT2Config(**GPT2, n_positions=64)), tmp_path / "a"
+    )
+    shorter = saved(
+        transformers.GPT2Model(transformers.GPT2Config(**GPT2, n_positions=32)), tmp_path / "b"
+    )
+    for target in (shorter, shorter / "config.json"):
+        report = weightfit.check(longer, target)
+        (finding,) = report.findings
+        assert finding.category == "pos_embed_resize"
+        assert [op.kind for op in finding.fix] == ["truncate_rows"]
+        assert "set n_positions to" in (finding.fix_note or "")
+    result = weightfit.fix(longer, shorter, tmp_path / "out")
+    assert result.applied is not None
+    model = transformers.GPT2Model(transformers.GPT2Config(**GPT2, n_positions=32))
+    loaded_strictly(model, tmp_path / "out")
+    source = load_file(longer / "model.safetensors")["wpe.weight"]
+    assert torch.equal(model.wpe.weight.detach(), source[:32])
+
+
+@pytest.mark.parametrize("as_folder", [True, False])
+def test_a_head_for_another_label_count_names_num_labels(tmp_path: Path, as_folder: bool) -> None:
+    # Both configs have 2 layers and 2 token types: a 2-way head is num_labels' doing alone.
+    five = transformers.BertForSequenceClassification(transformers.BertConfig(**BERT, num_labels=5))
+    two = transformers.BertForSequenceClassification(transformers.BertConfig(**BERT, num_labels=2))
+    checkpoint, target = saved(five, tmp_path / "five"), saved(two, tmp_path / "two")
+    report = weightfit.check(checkpoint, target if as_folder else target / "config.json")
+    (finding,) = report.findings
+    assert finding.category == "num_classes"
+    assert finding.evidence["config_option"] == "num_labels"
+    assert "model built with num_labels=2" in (finding.fix_note or "")
+
+
+def test_layer_count_is_not_blamed_on_a_token_id(tmp_path: Path) -> None:
+    deeper = {**LLAMA, "num_hidden_layers": 3}
+    checkpoint = saved(
+        transformers.LlamaForCausalLM(transformers.LlamaConfig(**deeper)), tmp_path / "three"
+    )
+    built = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    target = saved(built, tmp_path / "two")
+    (finding,) = weightfit.check(checkpoint, target).findings
+    assert finding.category == "wrong_variant"
+    assert "model built with num_hidden_layers=2" in (finding.fix_note or "")
+    assert "token_id" not in (finding.fix_note or "")
