@@ -91,3 +91,22 @@ def test_layer_count_is_not_blamed_on_a_token_id(tmp_path: Path) -> None:
     assert finding.category == "wrong_variant"
     assert "model built with num_hidden_layers=2" in (finding.fix_note or "")
     assert "token_id" not in (finding.fix_note or "")
+
+
+@pytest.mark.parametrize("base", [False, True])
+def test_a_tied_checkpoint_into_an_untied_model_copies_the_embedding(
+    tmp_path: Path, base: bool
+) -> None:
+    tied = transformers.LlamaConfig(**LLAMA, tie_word_embeddings=True)
+    model = transformers.LlamaModel(tied) if base else transformers.LlamaForCausalLM(tied)
+    checkpoint = saved(model, tmp_path / "tied")
+    untied = transformers.LlamaConfig(**LLAMA, tie_word_embeddings=False)
+    target = saved(transformers.LlamaForCausalLM(untied), tmp_path / "untied")
+    report = weightfit.check(checkpoint, target / "config.json")
+    finding = next(f for f in report.findings if f.category == "tied_weights")
+    assert [(op.kind, op.args["into"]) for op in finding.fix] == [("copy", ["lm_head.weight"])]
+    result = weightfit.fix(checkpoint, target / "config.json", tmp_path / "out")
+    assert result.applied is not None
+    fixed = transformers.LlamaForCausalLM(untied)
+    loaded_strictly(fixed, tmp_path / "out")
+    assert torch.equal(fixed.lm_head.weight, fixed.model.embed_tokens.weight)
