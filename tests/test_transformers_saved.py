@@ -110,3 +110,20 @@ def test_a_tied_checkpoint_into_an_untied_model_copies_the_embedding(
     fixed = transformers.LlamaForCausalLM(untied)
     loaded_strictly(fixed, tmp_path / "out")
     assert torch.equal(fixed.lm_head.weight, fixed.model.embed_tokens.weight)
+
+
+@pytest.mark.parametrize("bare_file", [False, True])
+def test_another_number_of_key_value_heads_is_named_not_the_hidden_size(
+    tmp_path: Path, bare_file: bool
+) -> None:
+    grouped = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    full = transformers.LlamaConfig(**{**LLAMA, "num_key_value_heads": 4})
+    checkpoint = saved(grouped, tmp_path / "grouped")
+    target = saved(transformers.LlamaForCausalLM(full), tmp_path / "full") / "config.json"
+    report = weightfit.check(checkpoint / "model.safetensors" if bare_file else checkpoint, target)
+    (finding,) = report.findings
+    assert finding.category == "wrong_variant"
+    assert finding.evidence["checkpoint_kv_heads"] == 2
+    assert finding.evidence["model_kv_heads"] == 4
+    assert "hidden_size" not in finding.message + (finding.fix_note or "")
+    assert (finding.fix_note or "").endswith("num_key_value_heads=2")
