@@ -127,3 +127,31 @@ def test_another_number_of_key_value_heads_is_named_not_the_hidden_size(
     assert finding.evidence["model_kv_heads"] == 4
     assert "hidden_size" not in finding.message + (finding.fix_note or "")
     assert (finding.fix_note or "").endswith("num_key_value_heads=2")
+
+
+def test_whisper_with_other_mel_bins_is_not_read_as_conditioning_channels(tmp_path: Path) -> None:
+    whisper = {
+        "vocab_size": 100,
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "max_source_positions": 50,
+        "max_target_positions": 32,
+        "pad_token_id": 0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "decoder_start_token_id": 1,
+    }
+    configs = [transformers.WhisperConfig(**whisper, num_mel_bins=n) for n in (128, 80)]
+    large_v3, other = (
+        saved(transformers.WhisperForConditionalGeneration(c), tmp_path / str(c.num_mel_bins))
+        for c in configs
+    )
+    report = weightfit.check(large_v3, other / "config.json")
+    finding = next(f for f in report.findings if "model.encoder.conv1.weight" in f.params)
+    assert finding.category != "latent_channels"
+    assert "num_mel_bins=80 (checkpoint: 128)" in (finding.fix_note or "")
