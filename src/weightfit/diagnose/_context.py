@@ -122,25 +122,6 @@ class Context:
                 found.append(pair)
         return found
 
-    def config_keys(self, value: int, was: int | None = None) -> list[str]:
-        """The model's config fields holding ``value`` that may have made it differ.
-
-        Without a checkpoint config, every field holding ``value``
-        (:func:`config_keys_with`). With one (a model folder), the fields it holds
-        ``value`` in too are left out: they did not change, so they are no cause;
-        those it holds ``was`` in (the checkpoint's size) come first.
-        """
-        keys = config_keys_with(self.target.config, value)
-        before = self.source.config
-        if not isinstance(before, Mapping) or "peft_type" in before:
-            return keys
-        unchanged = set(config_keys_with(before, value))
-        kept = [k for k in keys if k not in unchanged]
-        if was is not None:
-            exact = set(config_keys_with(before, was))
-            kept.sort(key=lambda k: k not in exact)
-        return kept
-
     def renamed(self, source_name: str) -> str:
         """Spell a checkpoint name as the prefix transform leaves it (what later ops see)."""
         prefix = self.alignment.prefix
@@ -160,6 +141,23 @@ class Context:
         if not self._order:
             self._order = {name: i for i, name in enumerate(self.target.tensors)}
         return self._order[target_name] / max(len(self._order) - 1, 1)
+
+    def config_keys(self, want: int, have: int | None = None) -> list[str]:
+        """Return the model's config fields that hold ``want`` and may explain ``have``.
+
+        A field the checkpoint's own config holds at ``want`` too did not change (both
+        configs' ``num_hidden_layers=2`` says nothing of a 5-way against a 2-way head);
+        fields that hold ``have`` there come first. Without a model config on the
+        checkpoint's side (a bare file, an adapter's config), every field holding ``want``.
+        """
+        keys = config_keys_with(self.target.config, want)
+        theirs = self.source.config
+        if not isinstance(theirs, Mapping) or not theirs or "peft_type" in theirs:
+            return keys  # no model config on the checkpoint's side (an adapter's says nothing)
+        kept = [k for k in keys if config_value(theirs, k) != want]
+        if have is not None:
+            kept.sort(key=lambda k: config_value(theirs, k) != have)
+        return kept
 
     @property
     def partial(self) -> bool:
@@ -246,13 +244,37 @@ def layer_template(name: str) -> str:
     return template(name)[0]
 
 
+NOT_A_SIZE = re.compile(r"(?:^|_)(?:id|index|idx)$")
+"""Config fields that name a token or a position, never a size (``eos_token_id``,
+``image_token_index``)."""
+
+LABEL_TABLES = ("id2label", "label2id")
+"""transformers' label maps: their length is ``num_labels``, which ``config.json`` omits."""
+
+DEFAULT_LABELS = 2
+"""transformers' ``num_labels`` when a config saves no ``id2label`` (5.x leaves the default out)."""
+
+
+def label_count(config: Mapping[str, Any]) -> int | None:
+    """Return a transformers config's ``num_labels``: ``id2label``'s length, else the default."""
+    table = config.get(LABEL_TABLES[0])
+    if isinstance(table, Mapping):
+        return len(table)
+    return DEFAULT_LABELS if "model_type" in config else None
+
+
 def config_keys_with(config: Mapping[str, Any] | None, value: int) -> list[str]:
-    """Config fields (one level of nesting) that hold ``value``: ``["caption_channels"]``."""
+    """Config fields (one level of nesting) that hold ``value``: ``["caption_channels"]``.
+
+    ``num_labels`` comes last, read as :func:`label_count` (``config.json`` never stores it).
+    """
     if not config:
         return []
     found = []
     for key, item in config.items():
-        if isinstance(item, bool) or str(key).startswith("_"):
+        if isinstance(item, bool) or str(key).startswith("_") or NOT_A_SIZE.search(str(key)):
+            continue
+        if key in LABEL_TABLES:
             continue
         if isinstance(item, int) and item == value:
             found.append(str(key))
@@ -260,9 +282,23 @@ def config_keys_with(config: Mapping[str, Any] | None, value: int) -> list[str]:
             found.extend(
                 f"{key}.{sub}"
                 for sub, inner in item.items()
-                if isinstance(inner, int) and not isinstance(inner, bool) and inner == value
+                if isinstance(inner, int)
+                and not isinstance(inner, bool)
+                and inner == value
+                and not NOT_A_SIZE.search(str(sub))
             )
+    if label_count(config) == value:
+        found.append("num_labels")
     return found
+
+
+def config_value(config: Mapping[str, Any], key: str) -> object:
+    """Return a field :func:`config_keys_with` named (``text_config.hidden_size``)."""
+    if key == "num_labels":
+        return label_count(config)
+    head, _, sub = key.partition(".")
+    item = config.get(head)
+    return item.get(sub) if sub and isinstance(item, Mapping) else item
 
 
 def escape_pattern(text: str) -> str:

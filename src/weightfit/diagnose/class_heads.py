@@ -99,7 +99,8 @@ def num_classes(ctx: Context) -> None:
             continue
         first = (weights or changes)[0]
         width = ctx.tgt(first.pair).shape[1] if weights else None
-        keys = ctx.config_keys(want, have)
+        # A head's rows are num_labels wherever another field holds the same count.
+        keys = sorted(ctx.config_keys(want, have), key=lambda key: key != "num_labels")
         option = f"; model built with {keys[0]}={want}" if keys else ""
         what = (
             "classifier of one column per class (a zero-shot head's class embeddings)"

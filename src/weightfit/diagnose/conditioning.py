@@ -102,11 +102,11 @@ def latent_channels(ctx: Context) -> None:
         len(inputs) == 1
         and len(ctx.tgt(head.pair).shape) >= 3
         and _conditioning_sized(head)
-        and (not ctx.partial or _image_or_latents(min(head.have, head.want)))
+        and _image_or_latents(min(head.have, head.want))
     ):
-        # Only a convolution's input channels read as image channels on their own; in a
-        # text, which shows no layer order, only when the fewer are image or latent channels
-        # (32 against 64 is a width setting of any first layer).
+        # Only a convolution's input channels read as image channels on their own, and only
+        # when the fewer are image or latent channels: 32 against 64 is a width setting of
+        # any first layer, Whisper's 80 against 128 mel bins another feature extractor.
         _report_extra_inputs(ctx, head)
 
 

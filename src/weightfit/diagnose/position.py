@@ -18,6 +18,7 @@ import math
 from collections.abc import Iterable
 from typing import cast
 
+from weightfit.align.roles import SEGMENT_ROLES
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
@@ -159,6 +160,14 @@ def _is_position(name: str) -> bool:
     return any(word in leaf for word in _POSITION_WORDS)
 
 
+def _names_position(name: str) -> bool:
+    """Whether a name says positions: a "pos" word, or a module named for them (``wpe``)."""
+    lower = name.lower()
+    return any(word in lower for word in _POSITION_WORDS) or any(
+        "pos" in SEGMENT_ROLES.get(part, ()) for part in lower.split(".")
+    )
+
+
 def _parent(name: str) -> str:
     return name.rsplit(".", 1)[0] if "." in name else ""
 
@@ -175,6 +184,10 @@ def pos_embed_resize(ctx: Context) -> None:
     grids = [ev for _, _, ev in found if ev["kind"] != "index"]
     lead = grids[0] if grids else found[0][2]
     note = _pos_note(lead)
+    if lead["kind"] == "sequence":
+        lengths = cast(int, lead["to_length"]), cast(int, lead["from_length"])
+        keys = ctx.config_keys(*lengths)
+        note = _pos_note(lead, keys[0] if keys else "max_position_embeddings")
     if "image_size" in lead:
         # Evidence values are the plain lists and numbers _position_change stored.
         have_size, want_size = cast("list[int]", lead["image_size"])
@@ -204,7 +217,7 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
     if len(have) != len(want):
         return None
     axes = [i for i, (a, b) in enumerate(zip(have, want, strict=True)) if a != b]
-    named = any(word in pair.target.lower() for word in _POSITION_WORDS)
+    named = _names_position(pair.target)
     leaf = pair.target.rsplit(".", 1)[-1]
     if leaf == "relative_position_index" and len(axes) == 2 and len(have) == 2:
         ev: dict[str, object] = {
@@ -216,7 +229,7 @@ def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, obj
         }
         return Op("reinit", {"name": pair.target}, "derived buffer: the model computes its own"), ev
     # A position table is [tokens, C] or [1, tokens, C] and only its token axis
-    # differs; a name without "pos"/"position" is never read as one.
+    # differs; a name that does not say positions is never read as one.
     if not named or len(axes) != 1 or len(have) not in (2, 3) or axes[0] != len(have) - 2:
         return None
     if len(have) == 3 and (have[0], want[0]) != (1, 1):
@@ -424,11 +437,11 @@ def _pos_message(ev: dict[str, object], count: int) -> str:
     return f"derived position index {name} sized for another window{more}"
 
 
-def _pos_note(ev: dict[str, object]) -> str:
+def _pos_note(ev: dict[str, object], length_field: str = "max_position_embeddings") -> str:
     if ev["kind"] == "sequence":
         return (
             "truncating keeps the first positions exactly; extra positions need training "
-            "(or set max_position_embeddings to the checkpoint's length)"
+            f"(or set {length_field} to the checkpoint's length)"
         )
     if "checkpoint_patch_size" in ev:
         return (

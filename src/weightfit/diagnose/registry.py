@@ -468,9 +468,9 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "kv_heads",
         attention_heads.kv_heads,
-        ("version",),
+        ("version", "wrong_variant"),
         after=("quantization",),
-        profiles=TEXT,
+        profiles=FILES,
     ),
     Rule(
         "wrong_variant",

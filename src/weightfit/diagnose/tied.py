@@ -15,7 +15,52 @@ from weightfit.plan import Op
 def tied_weights(ctx: Context) -> None:
     """Report tied copies: absent from the checkpoint, or stored in it where the target has none."""
     _absent_copies(ctx)
+    _untied_heads(ctx)
     _stored_copies(ctx)
+
+
+def _untied_heads(ctx: Context) -> None:
+    """Report an ``lm_head.weight`` the checkpoint's model tied and the target's keeps apart.
+
+    A model saved with ``tie_word_embeddings=True`` writes the embedding alone; built
+    untied, the model misses its head, which ``from_pretrained`` initialises at random.
+    The embedding is what the checkpoint's model computed its logits with: copying it
+    into the head keeps them.
+    """
+    theirs, ours = ctx.source.config or {}, ctx.target.config or {}
+    if not theirs.get("tie_word_embeddings") or ours.get("tie_word_embeddings", True):
+        return
+    embedding = _input_embedding(ctx)
+    paired = {p.target for p in ctx.alignment.pairs}
+    if embedding is None or embedding not in paired:
+        return
+    shape = ctx.target[embedding].shape
+    heads = [
+        name
+        for name in ctx.missing()
+        if name.endswith("lm_head.weight") and ctx.target[name].shape == shape
+    ]
+    if not heads:
+        return
+    ctx.add(
+        Finding(
+            category="tied_weights",
+            severity="error",
+            message=(
+                f"{heads[0]} is absent because the checkpoint's config ties it to {embedding} "
+                "(tie_word_embeddings=true) and the model's does not"
+            ),
+            params=heads,
+            evidence={"tied": dict.fromkeys(heads, embedding), "source": "checkpoint config"},
+            confidence=0.9,
+            fix=[Op("copy", {"name": embedding, "into": heads}, "tied_weights: untied head")],
+            fix_note=(
+                "copying the embedding is exact: the head starts as the checkpoint's tied one; "
+                "or build the model with tie_word_embeddings=True"
+            ),
+        )
+    )
+    ctx.consume(missing=heads)
 
 
 def _stored_copies(ctx: Context) -> None:

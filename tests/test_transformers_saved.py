@@ -1,0 +1,157 @@
+"""Checks of folders transformers' own ``save_pretrained`` wrote, against other configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import transformers
+from safetensors.torch import load_file
+
+import weightfit
+
+BERT = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 64,
+    "max_position_embeddings": 64,
+}
+GPT2 = {"vocab_size": 100, "n_embd": 32, "n_layer": 2, "n_head": 4}
+LLAMA = {
+    "vocab_size": 100,
+    "hidden_size": 32,
+    "intermediate_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+}
+
+
+def saved(model: torch.nn.Module, folder: Path) -> Path:
+    """Save a transformers model as from_pretrained would find it."""
+    model.save_pretrained(folder)  # type: ignore[operator]
+    return folder
+
+
+def loaded_strictly(model: torch.nn.Module, out: Path) -> None:
+    """Load every tensor in ``out`` into ``model`` with ``strict=True``."""
+    state = {}
+    for file in sorted(out.glob("*.safetensors")):
+        state.update(load_file(file))
+    model.load_state_dict(state, strict=True)
+
+
+def test_gpt2_position_table_of_another_length_is_truncated_not_reinitialised(
+    tmp_path: Path,
+) -> None:
+    longer = saved(
+        transformers.GPT2Model(transformers.GPT2Config(**GPT2, n_positions=64)), tmp_path / "a"
+    )
+    shorter = saved(
+        transformers.GPT2Model(transformers.GPT2Config(**GPT2, n_positions=32)), tmp_path / "b"
+    )
+    for target in (shorter, shorter / "config.json"):
+        report = weightfit.check(longer, target)
+        (finding,) = report.findings
+        assert finding.category == "pos_embed_resize"
+        assert [op.kind for op in finding.fix] == ["truncate_rows"]
+        assert "set n_positions to" in (finding.fix_note or "")
+    result = weightfit.fix(longer, shorter, tmp_path / "out")
+    assert result.applied is not None
+    model = transformers.GPT2Model(transformers.GPT2Config(**GPT2, n_positions=32))
+    loaded_strictly(model, tmp_path / "out")
+    source = load_file(longer / "model.safetensors")["wpe.weight"]
+    assert torch.equal(model.wpe.weight.detach(), source[:32])
+
+
+@pytest.mark.parametrize("as_folder", [True, False])
+def test_a_head_for_another_label_count_names_num_labels(tmp_path: Path, as_folder: bool) -> None:
+    # Both configs have 2 layers and 2 token types: a 2-way head is num_labels' doing alone.
+    five = transformers.BertForSequenceClassification(transformers.BertConfig(**BERT, num_labels=5))
+    two = transformers.BertForSequenceClassification(transformers.BertConfig(**BERT, num_labels=2))
+    checkpoint, target = saved(five, tmp_path / "five"), saved(two, tmp_path / "two")
+    report = weightfit.check(checkpoint, target if as_folder else target / "config.json")
+    (finding,) = report.findings
+    assert finding.category == "num_classes"
+    assert finding.evidence["config_option"] == "num_labels"
+    assert "model built with num_labels=2" in (finding.fix_note or "")
+
+
+def test_layer_count_is_not_blamed_on_a_token_id(tmp_path: Path) -> None:
+    deeper = {**LLAMA, "num_hidden_layers": 3}
+    checkpoint = saved(
+        transformers.LlamaForCausalLM(transformers.LlamaConfig(**deeper)), tmp_path / "three"
+    )
+    built = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    target = saved(built, tmp_path / "two")
+    (finding,) = weightfit.check(checkpoint, target).findings
+    assert finding.category == "wrong_variant"
+    assert "model built with num_hidden_layers=2" in (finding.fix_note or "")
+    assert "token_id" not in (finding.fix_note or "")
+
+
+@pytest.mark.parametrize("base", [False, True])
+def test_a_tied_checkpoint_into_an_untied_model_copies_the_embedding(
+    tmp_path: Path, base: bool
+) -> None:
+    tied = transformers.LlamaConfig(**LLAMA, tie_word_embeddings=True)
+    model = transformers.LlamaModel(tied) if base else transformers.LlamaForCausalLM(tied)
+    checkpoint = saved(model, tmp_path / "tied")
+    untied = transformers.LlamaConfig(**LLAMA, tie_word_embeddings=False)
+    target = saved(transformers.LlamaForCausalLM(untied), tmp_path / "untied")
+    report = weightfit.check(checkpoint, target / "config.json")
+    finding = next(f for f in report.findings if f.category == "tied_weights")
+    assert [(op.kind, op.args["into"]) for op in finding.fix] == [("copy", ["lm_head.weight"])]
+    result = weightfit.fix(checkpoint, target / "config.json", tmp_path / "out")
+    assert result.applied is not None
+    fixed = transformers.LlamaForCausalLM(untied)
+    loaded_strictly(fixed, tmp_path / "out")
+    assert torch.equal(fixed.lm_head.weight, fixed.model.embed_tokens.weight)
+
+
+@pytest.mark.parametrize("bare_file", [False, True])
+def test_another_number_of_key_value_heads_is_named_not_the_hidden_size(
+    tmp_path: Path, bare_file: bool
+) -> None:
+    grouped = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    full = transformers.LlamaConfig(**{**LLAMA, "num_key_value_heads": 4})
+    checkpoint = saved(grouped, tmp_path / "grouped")
+    target = saved(transformers.LlamaForCausalLM(full), tmp_path / "full") / "config.json"
+    report = weightfit.check(checkpoint / "model.safetensors" if bare_file else checkpoint, target)
+    (finding,) = report.findings
+    assert finding.category == "wrong_variant"
+    assert finding.evidence["checkpoint_kv_heads"] == 2
+    assert finding.evidence["model_kv_heads"] == 4
+    assert "hidden_size" not in finding.message + (finding.fix_note or "")
+    assert (finding.fix_note or "").endswith("num_key_value_heads=2")
+
+
+def test_whisper_with_other_mel_bins_is_not_read_as_conditioning_channels(tmp_path: Path) -> None:
+    whisper = {
+        "vocab_size": 100,
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 4,
+        "decoder_attention_heads": 4,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "max_source_positions": 50,
+        "max_target_positions": 32,
+        "pad_token_id": 0,
+        "bos_token_id": 1,
+        "eos_token_id": 2,
+        "decoder_start_token_id": 1,
+    }
+    configs = [transformers.WhisperConfig(**whisper, num_mel_bins=n) for n in (128, 80)]
+    large_v3, other = (
+        saved(transformers.WhisperForConditionalGeneration(c), tmp_path / str(c.num_mel_bins))
+        for c in configs
+    )
+    report = weightfit.check(large_v3, other / "config.json")
+    finding = next(f for f in report.findings if "model.encoder.conv1.weight" in f.params)
+    assert finding.category != "latent_channels"
+    assert "num_mel_bins=80 (checkpoint: 128)" in (finding.fix_note or "")
