@@ -370,3 +370,24 @@ def test_write_outcome_takes_recipes_built_by_hand(tmp_path: Path) -> None:
     assert torch.equal(merged, state["w"] + 0.5 * state["lora_B"] @ state["lora_A"])
     assert result.stamp["weightfit.adapter"] == "lora"
     assert replace(result.manifest["w"], location=None) == replace(base.spec, location=None)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_conj_and_neg_views_are_written_with_their_loaded_values(
+    tmp_path: Path, zip_format: bool
+) -> None:
+    """torch.save keeps a conj/neg view's raw storage and a flag: copying the bytes flips signs."""
+    z = torch.randn(4, dtype=torch.complex64)
+    state = {
+        "module.z": z.conj(),
+        "module.im": torch.randn(4, dtype=torch.complex64).conj().imag,
+        "module.plain": torch.randn(4),
+    }
+    path = tmp_path / "views.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    plan = Plan([Op("rename", {"strip": "module.", "add": ""}, "prefix")], source="views.pt")
+    apply(plan, path, tmp_path / "out")
+    out = outputs(tmp_path / "out")
+    loaded = torch.load(path)
+    for name in ("z", "im", "plain"):
+        assert torch.equal(out[name], loaded[f"module.{name}"].resolve_conj().resolve_neg())

@@ -170,8 +170,15 @@ class Sources:
         raw = self.read_bytes(spec)
         flat = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
         if spec.stride is not None and not spec.is_contiguous:
-            return flat.as_strided(spec.shape, spec.stride).contiguous()
-        return flat[: spec.numel].reshape(spec.shape)
+            value = flat.as_strided(spec.shape, spec.stride).contiguous()
+        else:
+            value = flat[: spec.numel].reshape(spec.shape)
+        # What torch.load's set_tensor_metadata does, resolved into the values.
+        if "conj" in spec.math_bits:
+            value = torch.conj_physical(value)
+        if "neg" in spec.math_bits:
+            value = torch.neg(value)
+        return value
 
     def copy_range(self, spec: TensorSpec, out_fd: int, out_offset: int) -> None:
         """Copy ``spec``'s bytes to ``out_fd`` at ``out_offset``, in the kernel when it can."""

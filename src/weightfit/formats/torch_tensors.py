@@ -92,6 +92,7 @@ def tensor_specs(
             record.stride,
             storage.key if shared and storage is not None else None,
             buffers.get(name, False if record.is_parameter else None),
+            record.math_bits,
         )
         if not _contiguous(record.shape, record.stride):
             strided.append(name)
