@@ -63,8 +63,9 @@ class TensorSpec:
         stride: Element strides when the header records them (pickles), else ``None``.
         storage: Key of the storage the tensor views, when it shares one (pickles).
         is_buffer: ``True`` for a module buffer, ``False`` for a parameter, ``None`` unknown.
-        math_bits: View flags torch applies on load (``"conj"``, ``"neg"``; pickles): the
-            stored bytes are the values before them, so they are not copied as they are.
+        decode: Steps from the stored bytes to the values, in order: ``"byteswap"``
+            (big-endian bytes), then torch's view flags ``"conj"`` and ``"neg"``. A tensor
+            with any is never copied byte for byte.
     """
 
     name: str
@@ -74,7 +75,7 @@ class TensorSpec:
     stride: tuple[int, ...] | None = None
     storage: str | None = None
     is_buffer: bool | None = None
-    math_bits: tuple[str, ...] = ()
+    decode: tuple[str, ...] = ()
 
     @property
     def numel(self) -> int:
@@ -124,7 +125,7 @@ _spec_slots = tuple(
         "stride",
         "storage",
         "is_buffer",
-        "math_bits",
+        "decode",
     )
 )
 
