@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -370,3 +371,57 @@ def test_write_outcome_takes_recipes_built_by_hand(tmp_path: Path) -> None:
     assert torch.equal(merged, state["w"] + 0.5 * state["lora_B"] @ state["lora_A"])
     assert result.stamp["weightfit.adapter"] == "lora"
     assert replace(result.manifest["w"], location=None) == replace(base.spec, location=None)
+
+
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_conj_and_neg_views_are_written_with_their_loaded_values(
+    tmp_path: Path, zip_format: bool
+) -> None:
+    """torch.save keeps a conj/neg view's raw storage and a flag: copying the bytes flips signs."""
+    z = torch.randn(4, dtype=torch.complex64)
+    state = {
+        "module.z": z.conj(),
+        "module.im": torch.randn(4, dtype=torch.complex64).conj().imag,
+        "module.plain": torch.randn(4),
+    }
+    path = tmp_path / "views.pt"
+    torch.save(state, path, _use_new_zipfile_serialization=zip_format)
+    plan = Plan([Op("rename", {"strip": "module.", "add": ""}, "prefix")], source="views.pt")
+    apply(plan, path, tmp_path / "out")
+    out = outputs(tmp_path / "out")
+    loaded = torch.load(path)
+    for name in ("z", "im", "plain"):
+        assert torch.equal(out[name], loaded[f"module.{name}"].resolve_conj().resolve_neg())
+
+
+def test_big_endian_arrays_are_written_with_their_values(tmp_path: Path) -> None:
+    """np.savez keeps '>f4' bytes as they are; safetensors is little-endian."""
+    arrays = {
+        "module.f32": np.arange(6, dtype=">f4").reshape(2, 3),
+        "module.f16": np.linspace(-1, 1, 5).astype(">f2"),
+        "module.i64": np.arange(4, dtype=">i8"),
+        "module.c64": (np.arange(3) + 1j * np.arange(3)).astype(">c8"),
+        "module.le": np.arange(3, dtype="<f4"),
+    }
+    path = tmp_path / "be.npz"
+    np.savez(path, **arrays)
+    plan = Plan([Op("rename", {"strip": "module.", "add": ""}, "prefix")], source="be.npz")
+    apply(plan, path, tmp_path / "out")
+    out = outputs(tmp_path / "out")
+    for name, array in arrays.items():
+        assert np.array_equal(out[name.removeprefix("module.")].numpy(), array), name
+
+
+def test_a_big_endian_gguf_is_written_with_its_values(tmp_path: Path) -> None:
+    gguf = pytest.importorskip("gguf")
+    path = tmp_path / "be.gguf"
+    writer = gguf.GGUFWriter(path, "llama", endianess=gguf.GGUFEndian.BIG)
+    values = np.arange(8, dtype=np.float32)
+    writer.add_tensor("token_embd.weight", values)  # the writer swaps the bytes
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    plan = Plan([Op("rename", {"from": "token_embd.weight", "to": "w"}, "x")], source="be.gguf")
+    apply(plan, path, tmp_path / "out")
+    assert np.array_equal(outputs(tmp_path / "out")["w"].numpy(), values)

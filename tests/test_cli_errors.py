@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,26 @@ def test_one_is_singular(files: Path, run_cli) -> None:
     checked = run_cli("check", files / "one.safetensors", "--against", files / "other.safetensors")
     assert "1 tensor vs 1" in checked.out
     assert "(1 finding" in checked.out
+
+
+@pytest.mark.parametrize("make", ["fifo", "device"])
+def test_a_file_that_never_ends_is_refused_not_read(tmp_path: Path, make: str) -> None:
+    """A FIFO blocks until written to and /dev/zero never ends: refused up front."""
+    if make == "fifo":
+        path = tmp_path / "weights.safetensors"
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+        if not path.exists():
+            pytest.skip("no /dev/zero here")
+    result = subprocess.run(
+        [sys.executable, "-m", "weightfit", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert (result.returncode, result.stderr.splitlines()[0]) == (
+        3,
+        f"error: {path}: not a checkpoint: not a regular file (a device, FIFO or socket)",
+    )

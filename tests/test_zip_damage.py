@@ -7,6 +7,7 @@ for these, which must stop at the format boundary.
 
 from __future__ import annotations
 
+import struct
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,13 @@ import torch
 
 import weightfit
 from attacks import zips
-from weightfit.errors import InputError, InvalidHeader, TruncatedFile, UnsupportedArchive
+from weightfit.errors import (
+    InputError,
+    InvalidHeader,
+    NotACheckpoint,
+    TruncatedFile,
+    UnsupportedArchive,
+)
 
 
 def torch_zip(path: Path) -> Path:
@@ -115,4 +122,22 @@ def test_a_rezipped_checkpoint_is_unsupported_not_invalid(tmp_path: Path) -> Non
         f"{path}: unsupported archive: record 'model/data/0' is compressed (method 8): "
         "torch.load reads it, but weightfit locates tensor bytes in place; re-save it with "
         "torch.save"
+    )
+
+
+def test_damaged_compressed_data_is_a_damaged_archive(tmp_path: Path) -> None:
+    """zlib's own error for a corrupt deflate stream stops at the format boundary."""
+    path = tmp_path / "model.npz"
+    np.savez_compressed(path, a=np.arange(1000, dtype=np.float32))
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("a.npy")
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start : start + 4] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    with pytest.raises(NotACheckpoint) as raised:
+        weightfit.read(path)
+    assert str(raised.value).startswith(
+        f"{path}: not a checkpoint: damaged zip archive (Error -3 while decompressing data: "
     )

@@ -53,8 +53,10 @@ The tree::
 from __future__ import annotations
 
 import json
+import lzma
 import struct
 import zipfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -295,7 +297,8 @@ def reading(path: str | Path) -> Iterator[None]:
         raise NotACheckpoint("is a folder where a file was expected", path=path) from error
     except (struct.error, EOFError) as error:
         raise TruncatedFile(f"ended early ({error})", path=path) from error
-    except zipfile.BadZipFile as error:
+    except (zipfile.BadZipFile, zlib.error, lzma.LZMAError) as error:
+        # zlib and lzma raise their own errors for a damaged compressed member.
         raise NotACheckpoint(f"damaged zip archive ({error})", path=path) from error
     except json.JSONDecodeError as error:
         raise InvalidHeader(f"invalid JSON ({error.msg} at char {error.pos})", path=path) from error

@@ -63,6 +63,9 @@ class TensorSpec:
         stride: Element strides when the header records them (pickles), else ``None``.
         storage: Key of the storage the tensor views, when it shares one (pickles).
         is_buffer: ``True`` for a module buffer, ``False`` for a parameter, ``None`` unknown.
+        decode: Steps from the stored bytes to the values, in order: ``"byteswap"``
+            (big-endian bytes), then torch's view flags ``"conj"`` and ``"neg"``. A tensor
+            with any is never copied byte for byte.
     """
 
     name: str
@@ -72,6 +75,7 @@ class TensorSpec:
     stride: tuple[int, ...] | None = None
     storage: str | None = None
     is_buffer: bool | None = None
+    decode: tuple[str, ...] = ()
 
     @property
     def numel(self) -> int:
@@ -113,7 +117,16 @@ _range_file, _range_offset, _range_length = (
 )
 _spec_slots = tuple(
     getattr(TensorSpec, name).__set__
-    for name in ("name", "shape", "dtype", "location", "stride", "storage", "is_buffer")
+    for name in (
+        "name",
+        "shape",
+        "dtype",
+        "location",
+        "stride",
+        "storage",
+        "is_buffer",
+        "decode",
+    )
 )
 
 
@@ -130,7 +143,9 @@ def new_spec(
     _range_offset(location, offset)
     _range_length(location, length)
     spec = _new(TensorSpec)
-    set_name, set_shape, set_dtype, set_location, set_stride, set_storage, set_buffer = _spec_slots
+    set_name, set_shape, set_dtype, set_location, set_stride, set_storage, set_buffer, set_bits = (
+        _spec_slots
+    )
     set_name(spec, name)
     set_shape(spec, shape)
     set_dtype(spec, dtype)
@@ -138,6 +153,7 @@ def new_spec(
     set_stride(spec, None)
     set_storage(spec, None)
     set_buffer(spec, None)
+    set_bits(spec, ())
     return spec
 
 

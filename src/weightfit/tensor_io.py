@@ -168,10 +168,19 @@ class Sources:
         import torch
 
         raw = self.read_bytes(spec)
+        if "byteswap" in spec.decode:
+            raw = _byteswapped(raw, dtype)
         flat = torch.frombuffer(raw, dtype=dtype) if raw else torch.empty(0, dtype=dtype)
         if spec.stride is not None and not spec.is_contiguous:
-            return flat.as_strided(spec.shape, spec.stride).contiguous()
-        return flat[: spec.numel].reshape(spec.shape)
+            value = flat.as_strided(spec.shape, spec.stride).contiguous()
+        else:
+            value = flat[: spec.numel].reshape(spec.shape)
+        # What torch.load's set_tensor_metadata does, resolved into the values.
+        if "conj" in spec.decode:
+            value = torch.conj_physical(value)
+        if "neg" in spec.decode:
+            value = torch.neg(value)
+        return value
 
     def copy_range(self, spec: TensorSpec, out_fd: int, out_offset: int) -> None:
         """Copy ``spec``'s bytes to ``out_fd`` at ``out_offset``, in the kernel when it can."""
@@ -355,3 +364,14 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _byteswapped(raw: bytearray, dtype: torch.dtype) -> bytearray:
+    """``raw`` with each element's bytes reversed (each part's, for complex numbers)."""
+    import torch
+
+    size = torch.empty(0, dtype=dtype).element_size() // (2 if dtype.is_complex else 1)
+    if size == 1 or not raw:
+        return raw
+    swapped = torch.frombuffer(raw, dtype=torch.uint8).view(-1, size).flip(1)
+    return bytearray(swapped.numpy().tobytes())

@@ -109,6 +109,9 @@ def detect(path: str | Path) -> str:
             if _module(name).sniff(b"", path):
                 return name
         raise NotACheckpoint("folder holds no weights weightfit can read", path=path)
+    if not path.is_file():
+        # A device or FIFO never ends (/dev/zero) or blocks until written to.
+        raise NotACheckpoint("not a regular file (a device, FIFO or socket)", path=path)
     with reading(path), path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head:

@@ -420,7 +420,15 @@ def _manifest(header: _Header, file_size: int, source: str) -> Manifest:
         else:
             location = ByteRange(source, header.data_start + offset, nbytes)
             spans.append((offset, offset + nbytes, name))
-        tensors[name] = TensorSpec(name=name, shape=shape, dtype=dtype, location=location)
+        # Block-quantized types have no one element size to swap by: left as stored.
+        swap = header.endian == ">" and dtypes.lookup(dtype) is not None
+        tensors[name] = TensorSpec(
+            name=name,
+            shape=shape,
+            dtype=dtype,
+            location=location,
+            decode=("byteswap",) if swap else (),
+        )
     if unknown:
         notes.append(
             f"{len(unknown)} tensor(s) of unknown GGML type, e.g. {unknown[0]}: "

@@ -190,6 +190,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
                 dtype=array.dtype,
                 location=location,
                 stride=_fortran_strides(array.shape) if array.fortran else None,
+                decode=("byteswap",) if array.big_endian else (),
             )
             notes.extend(_array_notes(name, array))
     _check_members(spans)

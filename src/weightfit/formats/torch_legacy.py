@@ -125,6 +125,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         notes.append(f"{size - end} bytes follow the last storage and belong to no tensor")
     if not pickles.little_endian:
         notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
+        tensors = torch_tensors.byteswapped(tensors)
     return pickle_manifest.build(path, FORMAT, main, choice, tensors, notes, others=others)
 
 

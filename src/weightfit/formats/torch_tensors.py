@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 
 from weightfit.errors import InvalidHeader, TensorOutOfBounds
 from weightfit.formats.pickle_nodes import Storage, TensorRecord, canonical_dtype, torch_itemsize
@@ -92,10 +93,16 @@ def tensor_specs(
             record.stride,
             storage.key if shared and storage is not None else None,
             buffers.get(name, False if record.is_parameter else None),
+            record.math_bits,
         )
         if not _contiguous(record.shape, record.stride):
             strided.append(name)
     return specs, _notes(tensors, users, strided)
+
+
+def byteswapped(specs: dict[str, TensorSpec]) -> dict[str, TensorSpec]:
+    """``specs`` of a file saved on a big-endian machine, each marked to be byteswapped."""
+    return {name: replace(spec, decode=("byteswap", *spec.decode)) for name, spec in specs.items()}
 
 
 def _contiguous(shape: tuple[int, ...], stride: tuple[int, ...]) -> bool:

@@ -154,6 +154,7 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         metadata["byteorder"] = byteorder
         if byteorder == "big":
             notes.insert(0, "saved on a big-endian machine: tensor bytes are big-endian")
+            tensors = torch_tensors.byteswapped(tensors)
     return pickle_manifest.build(
         path, FORMAT, result, choice, tensors, notes, metadata=metadata, others=results[1:]
     )

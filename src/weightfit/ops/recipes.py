@@ -50,6 +50,7 @@ class Recipe:
             and source.location is not None
             and source.is_contiguous
             and source.location.length == source.nbytes
+            and not source.decode
         )
 
     def leaves(self) -> Iterator[TensorSpec]:
