@@ -7,6 +7,7 @@ encoder; the expected merge is diffusers' own ``load_lora_adapter`` +
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 import weightfit
-from weightfit.errors import NotACheckpoint
+from weightfit.errors import NotACheckpoint, UsageError
 
 LORA_FILE = "pytorch_lora_weights.safetensors"
 
@@ -61,6 +62,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("diffusers-lora")
     tiny_unet().save_pretrained(root / "unet")
     tiny_text_encoder().save_pretrained(root / "text_encoder")
+    # The same two as a pipeline folder (model_index.json + one folder per component).
+    tiny_unet().save_pretrained(root / "pipeline" / "unet")
+    tiny_text_encoder().save_pretrained(root / "pipeline" / "text_encoder")
+    index = {
+        "_class_name": "StableDiffusionPipeline",
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+    }
+    (root / "pipeline" / "model_index.json").write_text(json.dumps(index))
     unet, encoder = tiny_unet(), tiny_text_encoder()
     unet_config = LoraConfig(
         r=4, lora_alpha=16, target_modules=["to_k", "to_v", "conv1"], init_lora_weights=False
@@ -81,6 +91,20 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     StableDiffusionPipeline.save_lora_weights(
         root / "bare-lora", unet_lora_layers=get_peft_model_state_dict(unet)
     )
+    # Ranks that differ by module, saved without a config: each module's scale is 1.
+    mixed = tiny_unet()
+    mixed.add_adapter(
+        LoraConfig(
+            r=4,
+            lora_alpha=8,
+            rank_pattern={"to_v": 2},
+            target_modules=["to_k", "to_v"],
+            init_lora_weights=False,
+        )
+    )
+    StableDiffusionPipeline.save_lora_weights(
+        root / "mixed-lora", unet_lora_layers=get_peft_model_state_dict(mixed)
+    )
     return root
 
 
@@ -94,12 +118,12 @@ def diffusers_fused(root: Path, lora: str, prefix: str) -> dict[str, torch.Tenso
     return {name: value.detach() for name, value in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("lora", ["pipeline-lora", "bare-lora"])
+@pytest.mark.parametrize("lora", ["pipeline-lora", "bare-lora", "mixed-lora"])
 def test_merge_equals_diffusers_fuse_lora_and_loads(built: Path, lora: str, tmp_path: Path) -> None:
     from diffusers import UNet2DConditionModel
 
     result = weightfit.merge_adapter(built / lora, built / "unet", tmp_path / "merged")
-    assert result.merged and result.modules == 24
+    assert result.merged and result.modules == (16 if lora == "mixed-lora" else 24)
     assert (tmp_path / "merged" / "diffusion_pytorch_model.safetensors").is_file()
     got = load_file(tmp_path / "merged" / "diffusion_pytorch_model.safetensors")
     want = diffusers_fused(built, lora, "unet")
@@ -143,4 +167,25 @@ def test_a_lora_file_in_another_layout_is_named_not_guessed(built: Path, tmp_pat
         weightfit.check_adapter(folder, built / "unet")
     assert (
         "a LoRA file not in diffusers' PEFT layout (lora_unet_down_blocks_0" in info.value.message
+    )
+
+
+def test_ranks_inferred_per_module_carry_no_peft_version_warning(built: Path) -> None:
+    report = weightfit.check_adapter(built / "mixed-lora", built / "unet")
+    assert report.compatible, [f.message for f in report.findings]
+    assert [f.severity for f in report.findings] == ["info"]
+
+
+def test_against_a_pipeline_every_component_is_checked_and_merging_is_refused(
+    built: Path, tmp_path: Path
+) -> None:
+    report = weightfit.check_adapter(built / "pipeline-lora", built / "pipeline")
+    assert report.compatible, [f.message for f in report.findings]
+    assert report.findings[0].message.startswith(
+        "LoRA adapter: 26 of 26 modules fit their base layers"
+    )
+    with pytest.raises(UsageError) as info:
+        weightfit.merge_adapter(built / "pipeline-lora", built / "pipeline", tmp_path / "out")
+    assert info.value.message.endswith(
+        "merge into one of its component folders (text_encoder, unet)"
     )

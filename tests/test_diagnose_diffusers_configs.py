@@ -88,3 +88,28 @@ def test_flux_packed_latents_are_read_packed(tmp_path: Path) -> None:
     )
     assert "Flux VAE" in finding.evidence["model_channels_match"]
     assert finding.evidence["patch_size"] == 2
+
+
+def test_diffusers_dit_label_tables_in_every_block_are_a_class_count(tmp_path: Path) -> None:
+    from diffusers import DiTTransformer2DModel
+
+    torch.manual_seed(0)
+    DiTTransformer2DModel(
+        num_attention_heads=2,
+        attention_head_dim=8,
+        in_channels=4,
+        num_layers=2,
+        sample_size=8,
+        patch_size=2,
+        num_embeds_ada_norm=1000,
+        norm_num_groups=8,
+    ).save_pretrained(tmp_path / "dit")
+    target = changed(tmp_path / "dit", tmp_path / "config.json", num_embeds_ada_norm=10)
+    [finding] = weightfit.check(tmp_path / "dit", target).findings
+    assert finding.category == "num_classes"
+    assert finding.message.startswith(
+        "label embedding (class-conditional input) sized for 1000 classes in the checkpoint, "
+        "10 in the model (each with a null-label row for classifier-free guidance)"
+    )
+    assert finding.evidence["config_option"] == "num_embeds_ada_norm"
+    assert "reinitialise it" in finding.fix_note

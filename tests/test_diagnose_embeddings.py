@@ -147,7 +147,9 @@ def test_label_embedding_of_a_class_conditional_model(tmp_path: Path) -> None:
     finding = only(findings_for(path, tiny_dit2d(num_classes=10)), "num_classes")
 
     assert finding.params == ["y_embedder.embedding_table.weight"]
-    assert (finding.evidence["checkpoint_classes"], finding.evidence["model_classes"]) == (1001, 11)
+    # 1000 and 10 classes, as the models were built, each with a null-label row for CFG.
+    assert (finding.evidence["checkpoint_classes"], finding.evidence["model_classes"]) == (1000, 10)
+    assert finding.evidence["null_label_row"] is True
     assert finding.message.startswith("label embedding")
 
 

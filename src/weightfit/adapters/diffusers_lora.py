@@ -19,15 +19,16 @@ Only headers and the metadata JSON are read.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from weightfit import formats
 from weightfit.errors import NotACheckpoint
-from weightfit.formats.folder import ADAPTER_FOLDER
+from weightfit.formats.folder import ADAPTER_FOLDER, PIPELINE
 from weightfit.manifest import Manifest, TensorSpec
-from weightfit.peft.config import PEFT_PREFIX
+from weightfit.peft.config import INFERRED_BY, PEFT_PREFIX, parse
 from weightfit.peft.layout import base_weight, lora_part
 
 WEIGHT_NAMES = ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin")
@@ -59,13 +60,14 @@ def weights_file(path: str | Path) -> Path | None:
 
 
 def read(path: str | Path, base: Manifest | None = None) -> Manifest:
-    """Read a diffusers LoRA file as a PEFT adapter of one component.
+    """Read a diffusers LoRA file as a PEFT adapter of one component, or of a pipeline.
 
     Args:
         path: The file, or a folder holding ``pytorch_lora_weights.safetensors``.
         base: The model it will be checked against or merged into: of a pipeline
             file's components, the one most of whose modules it has is read
-            (without it, the first denoiser).
+            (without it, the first denoiser); against a pipeline folder, all of
+            them, each under its component's name.
 
     Raises:
         NotACheckpoint: no diffusers LoRA file there, or it holds tensors that
@@ -89,18 +91,27 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
             path=file,
         )
     groups = _components(list(manifest.tensors))
-    component = _chosen(groups, base)
-    prefix = f"{component}." if component else ""
+    # Against a whole pipeline, every component is read under its own name, as the
+    # pipeline's load_lora_weights attaches each; against one model, one component.
+    whole = base is not None and base.format == PIPELINE and "" not in groups
+    chosen = list(groups) if whole else [_chosen(groups, base)]
     tensors: dict[str, TensorSpec] = {}
-    for name in groups[component]:
-        spec = manifest.tensors[name]
-        renamed = PEFT_PREFIX + name.removeprefix(prefix)
-        tensors[renamed] = TensorSpec(
-            renamed, spec.shape, spec.dtype, spec.location, spec.stride, spec.storage
-        )
-    others = [c for c in groups if c != component]
+    configs = []
+    for component in chosen:
+        prefix = f"{component}." if component and not whole else ""
+        part = {}
+        for name in groups[component]:
+            spec = manifest.tensors[name]
+            renamed = PEFT_PREFIX + name.removeprefix(prefix)
+            part[renamed] = TensorSpec(
+                renamed, spec.shape, spec.dtype, spec.location, spec.stride, spec.storage
+            )
+        tensors.update(part)
+        configs.append((component, _config(manifest.metadata, component, part)))
+    others = [c for c in groups if c not in chosen]
+    read = ", ".join(repr(c or "(unnamed)") for c in chosen)
     notes = [
-        f"diffusers LoRA file read as a PEFT adapter of component {component or '(unnamed)'!r}"
+        f"diffusers LoRA file read as a PEFT adapter of {read}"
         + (f"; other components here: {', '.join(others)}" if others else "")
     ]
     return Manifest(
@@ -109,7 +120,7 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
         format=ADAPTER_FOLDER,
         files=manifest.files,
         metadata=manifest.metadata,
-        config=_config(manifest.metadata, component, tensors),
+        config=_joined(configs, tensors),
         notes=notes,
     )
 
@@ -151,6 +162,7 @@ def _config(metadata: dict[str, str], component: str, tensors: dict[str, TensorS
     pattern = {module: rank for module, rank in ranks.items() if rank != r}
     return {
         "peft_type": "LORA",
+        INFERRED_BY: "diffusers get_peft_kwargs",
         "r": r,
         "lora_alpha": r,  # no alpha saved: diffusers scales by 1 (alpha = rank)
         "rank_pattern": pattern,
@@ -161,6 +173,29 @@ def _config(metadata: dict[str, str], component: str, tensors: dict[str, TensorS
         "use_dora": any(".lora_magnitude_vector" in n for n in tensors),
         "lora_bias": any(".lora_B." in n and n.endswith(".bias") for n in tensors),
     }
+
+
+def _joined(configs: list[tuple[str, Any]], tensors: dict[str, TensorSpec]) -> Any:
+    """One config for several components' modules (names ``unet.…``, ``text_encoder.…``).
+
+    The first component's, with each other module's rank and alpha (as its own
+    component's config gives them) as patterns of its whole path, matched first.
+    """
+    first = dict(configs[0][1])
+    ranks: dict[str, int] = {}
+    alphas: dict[str, float] = {}
+    for component, config in configs[1:]:
+        parsed = parse(config)
+        for name in tensors:
+            module = (lora_part(name)[0] or "").removeprefix(PEFT_PREFIX)
+            if module.startswith(f"{component}."):
+                key = re.escape(module)
+                ranks[key] = parsed.rank(module.removeprefix(f"{component}."))
+                alphas[key] = parsed.alpha(module.removeprefix(f"{component}."))
+    if ranks:
+        first["rank_pattern"] = {**ranks, **(first.get("rank_pattern") or {})}
+        first["alpha_pattern"] = {**alphas, **(first.get("alpha_pattern") or {})}
+    return first
 
 
 def _saved_config(metadata: dict[str, str], component: str) -> dict[str, Any] | None:

@@ -44,7 +44,7 @@ from weightfit.apply import (
 from weightfit.diagnose.peft_vocab import base_vocab
 from weightfit.errors import UnsupportedAdapter, UsageError
 from weightfit.findings import Report
-from weightfit.formats.folder import weights_basename
+from weightfit.formats.folder import PIPELINE, weights_basename
 from weightfit.manifest import Manifest, TensorSpec
 from weightfit.ops.recipes import Outcome, Recipe, ValueFn
 from weightfit.peft.config import AdapterConfig, parse
@@ -158,7 +158,8 @@ def merge_adapter(
     Raises:
         UnsupportedAdapter: DoRA, a PEFT type other than LoRA, or a ``lora_B.bias``
             on a base layer without a bias.
-        UsageError: ``base`` has no tensor bytes (a config, not weights), or writer
+        UsageError: ``base`` has no tensor bytes (a config, not weights) or is a
+            diffusers pipeline (merge into one component), or writer
             options are given both as ``options`` and as keywords.
         InputError: the adapter or the base cannot be read.
         OutputError: ``out`` cannot be written (see :func:`weightfit.apply.apply`).
@@ -174,6 +175,11 @@ def merge_adapter(
     base_manifest = formats.read(base, variant=variant)
     if any(spec.location is None for spec in base_manifest.tensors.values()):
         raise UsageError("the base must be weights (a checkpoint or model folder), not a config")
+    if base_manifest.format == PIPELINE:
+        raise UsageError(
+            "the base is a diffusers pipeline: merge into one of its component folders "
+            f"({', '.join(sorted({Path(f).parent.name for f in base_manifest.files}))})"
+        )
     source = read_adapter(folder, base_manifest)
     config = parse(source.config)
     layout = split(source.tensors.values())

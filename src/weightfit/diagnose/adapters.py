@@ -304,7 +304,7 @@ def _fits(
         scales[round(config.scale(name, rank), 6)] += 1
         if config.rank(name) != rank:
             wrong_rank.append((module, config.rank(name), rank))
-        if config.alpha(name) != config.legacy_alpha(name):
+        if config.may_predate_0_15 and config.alpha(name) != config.legacy_alpha(name):
             drifts.append((module, rank))
     evidence: dict[str, object] = {
         "modules": total,

@@ -36,6 +36,8 @@ from weightfit.tree import stack_of
 _LABEL_WORDS = ("label", "class_emb")
 _LABEL_MODULES = ("y_embed",)
 """Module names that begin a label table (DiT's ``y_embedder``; never ``query_embed``)."""
+_STACKED_LABEL_MODULES = ("class_embedder", "label_embedder", "class_embedding")
+"""Module names of a label table repeated in each block (diffusers' ``LabelEmbedding``)."""
 _HEAD_WORDS = (
     "head",
     "fc",
@@ -99,28 +101,38 @@ def num_classes(ctx: Context) -> None:
             continue
         first = (weights or changes)[0]
         width = ctx.tgt(first.pair).shape[1] if weights else None
+        labels = bool(weights) and all(_is_label_table(c) for c in weights)
+        # A label table for classifier-free guidance has one row more, the null label
+        # (diffusers' LabelEmbedding: num_classes + 1); a known count or config says so.
+        null = labels and bool(
+            class_count(have - 1, want - 1)
+            or [k for k in ctx.config_keys(want - 1) if re.search(r"class|label|embeds", k)]
+        )
+        classes = (have - 1, want - 1) if null else (have, want)
         # A head's rows are num_labels wherever another field holds the same count.
-        keys = sorted(ctx.config_keys(want, have), key=lambda key: key != "num_labels")
-        option = f"; model built with {keys[0]}={want}" if keys else ""
+        keys = sorted(ctx.config_keys(classes[1], classes[0]), key=lambda k: k != "num_labels")
+        option = f"; model built with {keys[0]}={classes[1]}" if keys else ""
         what = (
             "classifier of one column per class (a zero-shot head's class embeddings)"
             if any(c.axis == 1 and ctx.src(c.pair).shape[0] > 1 for c in changes)
             else "label embedding (class-conditional input)"
-            if weights and all(_is_label_table(c) for c in weights)
+            if labels
             else "classification head"
         )
         message = (
-            f"{what} sized for {have} classes in the checkpoint, {want} in the "
-            f"model: {first.name} {shape_text(ctx.src(first.pair).shape)} → "
+            f"{what} sized for {classes[0]} classes in the checkpoint, {classes[1]} in the "
+            f"model{' (each with a null-label row for classifier-free guidance)' if null else ''}"
+            f": {first.name} {shape_text(ctx.src(first.pair).shape)} → "
             f"{shape_text(ctx.tgt(first.pair).shape)}"
         )
         has_bias = any(len(ctx.tgt(c.pair).shape) == 1 for c in changes)
-        datasets = class_count(have, want)
+        datasets = class_count(*classes)
         if not datasets and any(c.axis == 1 for c in changes):
             datasets = class_count(have - 1, want - 1)  # a column per class and background
         evidence: dict[str, object] = {
-            "checkpoint_classes": have,
-            "model_classes": want,
+            "checkpoint_classes": classes[0],
+            "model_classes": classes[1],
+            "null_label_row": null,
             "input_width": width,
             "heads": sorted({_module_of(c.name) for c in changes}),
             "bias_follows": has_bias,
@@ -147,9 +159,15 @@ def num_classes(ctx: Context) -> None:
                     for c in changes
                 ],
                 fix_note=(
-                    f"the backbone loads as is; train a new {want}-way head{option}. If the "
-                    f"first {min(have, want)} labels mean the same in both label sets, "
-                    "copy_overlap keeps their rows instead"
+                    f"the backbone loads as is; train a new {classes[1]}-way "
+                    f"{'label embedding' if labels else 'head'}{option}. "
+                    + (
+                        "Its last row is the null label, so copy_overlap of the first rows "
+                        "would give it a class's row: reinitialise it"
+                        if null
+                        else f"If the first {min(have, want)} labels mean the same in both "
+                        "label sets, copy_overlap keeps their rows instead"
+                    )
                 ),
             )
         )
@@ -293,9 +311,15 @@ def _known_labels(ctx: Context, change: RowChange) -> bool:
 
 
 def _is_label_table(change: RowChange) -> bool:
-    """Tell a class-label embedding (DiT's ``y_embedder``): outside the stacks, named for labels."""
+    """Tell a class-label embedding (DiT's ``y_embedder``): outside the stacks, named for labels.
+
+    Inside a stack only a module named a class embedder: diffusers' DiT keeps one
+    per block (``transformer_blocks.{i}.norm1.emb.class_embedder.embedding_table``).
+    """
     parts = change.name.lower().split(".")
-    return stack_of(change.name) is None and any(
+    if stack_of(change.name) is not None:
+        return any(part.startswith(_STACKED_LABEL_MODULES) for part in parts)
+    return any(
         part.startswith(_LABEL_MODULES) or any(word in part for word in _LABEL_WORDS)
         for part in parts
     )

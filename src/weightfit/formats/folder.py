@@ -61,6 +61,8 @@ ADAPTER_CONFIG = "adapter_config.json"
 
 ADAPTER_FOLDER = "peft-adapter"
 """The ``format`` of a PEFT adapter folder's manifest."""
+PIPELINE = "diffusers-pipeline"
+"""The ``format`` of a diffusers pipeline folder's manifest."""
 MAX_JSON_BYTES = 16 * 1024 * 1024
 """Largest config file read; real ones are a few kB."""
 
@@ -263,7 +265,7 @@ def _read_pipeline(path: Path, options: formats.ReadOptions) -> Manifest:
             )
         one = dataclasses.replace(options, key=rest or None)
         return _read_model(path / name, one)
-    manifest = Manifest(tensors={}, source=str(path), format="diffusers-pipeline")
+    manifest = Manifest(tensors={}, source=str(path), format=PIPELINE)
     manifest.config = model_index
     described: dict[str, Any] = {}
     found_variant = options.variant is None

@@ -24,6 +24,9 @@ CONFIG_NAME = "adapter_config.json"
 PEFT_PREFIX = "base_model.model."
 """What ``PeftModel`` puts before every base-model name in a saved adapter."""
 
+INFERRED_BY = "inferred_by"
+"""Key of a config weightfit inferred from a file that has none (what inferred it)."""
+
 MAX_CONFIG_BYTES = 1_000_000
 """Largest ``adapter_config.json`` read (real ones are about a kilobyte)."""
 
@@ -97,6 +100,15 @@ class AdapterConfig:
             if found:
                 return float(self.alpha_pattern.get(key, self.lora_alpha))
         return float(self.lora_alpha)
+
+    @property
+    def may_predate_0_15(self) -> bool:
+        """Whether PEFT before 0.15 may have read this config (and so its patterns otherwise).
+
+        Not when it records ``peft_version`` (PEFT stores it since 0.18), nor when
+        it was inferred from the weights (``inferred_by``: no file was read at all).
+        """
+        return not self.raw.get("peft_version") and not self.raw.get(INFERRED_BY)
 
     def scale(self, module: str, rank: int | None = None) -> float:
         """The factor merging multiplies ``B @ A`` by, for ``module``.
