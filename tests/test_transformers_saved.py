@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,25 @@ def test_whisper_with_other_mel_bins_is_not_read_as_conditioning_channels(tmp_pa
     finding = next(f for f in report.findings if "model.encoder.conv1.weight" in f.params)
     assert finding.category != "latent_channels"
     assert "num_mel_bins=80 (checkpoint: 128)" in (finding.fix_note or "")
+
+
+def test_a_resized_llava_is_a_vocabulary_resize_and_its_plan_has_no_identity_renames(
+    tmp_path: Path,
+) -> None:
+    from small_configs import llava_configs
+
+    def config() -> transformers.LlavaConfig:
+        return transformers.LlavaConfig(**llava_configs(100), image_token_index=99)
+
+    resized = transformers.LlavaForConditionalGeneration(config())
+    resized.resize_token_embeddings(102)  # updates the config it was built with
+    checkpoint = saved(resized, tmp_path / "resized")
+    target = saved(transformers.LlavaForConditionalGeneration(config()), tmp_path / "base")
+    report = weightfit.check(checkpoint, target / "config.json")
+    categories = [f.category for f in report.findings]
+    assert "vocab_resize" in categories and "wrong_variant" not in categories
+    result = weightfit.fix(checkpoint, target / "config.json", tmp_path / "out")
+    assert result.applied is not None
+    renames = [op.args for op in result.plan.ops if op.kind == "rename" and "pattern" in op.args]
+    assert all(args["pattern"] != re.escape(args["replacement"]) for args in renames)
+    loaded_strictly(transformers.LlavaForConditionalGeneration(config()), tmp_path / "out")
