@@ -178,3 +178,40 @@ def test_a_resized_llava_is_a_vocabulary_resize_and_its_plan_has_no_identity_ren
     renames = [op.args for op in result.plan.ops if op.kind == "rename" and "pattern" in op.args]
     assert all(args["pattern"] != re.escape(args["replacement"]) for args in renames)
     loaded_strictly(transformers.LlavaForConditionalGeneration(config()), tmp_path / "out")
+
+
+def test_a_base_model_into_its_task_class_reinitialises_the_head_and_back_drops_it(
+    tmp_path: Path,
+) -> None:
+    base = saved(transformers.BertModel(transformers.BertConfig(**BERT)), tmp_path / "base")
+    task_config = transformers.BertConfig(**BERT, num_labels=3)
+    task = saved(transformers.BertForSequenceClassification(task_config), tmp_path / "task")
+
+    into_task = weightfit.check(base, task / "config.json")
+    head = next(f for f in into_task.findings if f.category == "missing")
+    assert head.evidence["heads"] == ["classifier"] and head.confidence < 1
+    assert {op.kind for op in head.fix} == {"reinit"}
+    assert weightfit.fix(base, task / "config.json", tmp_path / "out1").applied is not None
+    model = transformers.BertForSequenceClassification(task_config)
+    state = load_file(tmp_path / "out1" / "model.safetensors")
+    assert model.load_state_dict(state, strict=False).missing_keys == [
+        "classifier.weight",
+        "classifier.bias",
+    ]
+
+    into_base = weightfit.check(task, base / "config.json")
+    extra = next(f for f in into_base.findings if f.category == "unexpected")
+    assert {op.kind for op in extra.fix} == {"drop"}
+    assert weightfit.fix(task, base / "config.json", tmp_path / "out2").applied is not None
+    loaded_strictly(transformers.BertModel(transformers.BertConfig(**BERT)), tmp_path / "out2")
+
+
+def test_an_encoder_into_an_encoder_decoder_is_no_task_head(tmp_path: Path) -> None:
+    t5 = {"vocab_size": 100, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_heads": 4}
+    encoder = saved(transformers.T5EncoderModel(transformers.T5Config(**t5)), tmp_path / "enc")
+    whole = saved(
+        transformers.T5ForConditionalGeneration(transformers.T5Config(**t5)), tmp_path / "t5"
+    )
+    report = weightfit.check(encoder, whole / "config.json")
+    decoder = next(f for f in report.findings if f.category == "missing")
+    assert decoder.confidence == 1.0 and not decoder.fix
