@@ -215,3 +215,25 @@ def test_an_encoder_into_an_encoder_decoder_is_no_task_head(tmp_path: Path) -> N
     report = weightfit.check(encoder, whole / "config.json")
     decoder = next(f for f in report.findings if f.category == "missing")
     assert decoder.confidence == 1.0 and not decoder.fix
+
+
+@pytest.mark.parametrize("tower", ["text", "vision"])
+def test_one_tower_of_a_clip_drops_the_other_without_calling_it_a_copy_of_the_model(
+    tmp_path: Path, tower: str
+) -> None:
+    parts = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
+    config = transformers.CLIPConfig(
+        text_config={**parts, "vocab_size": 100, "num_attention_heads": 4},
+        vision_config={**parts, "num_attention_heads": 4, "image_size": 32, "patch_size": 16},
+        projection_dim=16,
+    )
+    checkpoint = saved(transformers.CLIPModel(config), tmp_path / "clip")
+    part = getattr(config, f"{tower}_config")
+    cls = transformers.CLIPTextModel if tower == "text" else transformers.CLIPVisionModel
+    target = saved(cls(part), tmp_path / tower) / "config.json"
+    report = weightfit.check(checkpoint, target)
+    assert "extra_state" not in [f.category for f in report.findings]
+    other = next(f for f in report.findings if f.category == "unexpected")
+    assert other.evidence["part"] == f"{tower}_model." and other.confidence < 1
+    assert weightfit.fix(checkpoint, target, tmp_path / "out").applied is not None
+    loaded_strictly(cls(part), tmp_path / "out")

@@ -11,7 +11,7 @@ model's head (needs review: it must be trained), ``drop`` the checkpoint's.
 
 from __future__ import annotations
 
-from weightfit.diagnose._context import Context
+from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.findings import Finding
 from weightfit.plan import Op
 
@@ -31,6 +31,7 @@ def task_heads(ctx: Context) -> None:
     """Report heads only the model has (reinit) and heads only the checkpoint has (drop)."""
     if ctx.partial:
         return
+    _other_parts(ctx)
     matched = {_top(p.target) for p in ctx.alignment.pairs}
     missing = ctx.missing()
     unexpected = ctx.unexpected()
@@ -42,6 +43,43 @@ def task_heads(ctx: Context) -> None:
     renamed = [ctx.renamed(name) for name in unexpected]
     if _heads_only(renamed, matched):
         _report(ctx, unexpected, model_side=False)
+
+
+def _other_parts(ctx: Context) -> None:
+    """Report the rest of a composite checkpoint whose one part (``text_model.``) is the model.
+
+    ``CLIPTextModel.from_pretrained`` of a whole CLIP reads ``text_model.`` and ignores the
+    vision tower and projections; so does the plan, once everything under the part matched.
+    """
+    prefix = ctx.alignment.prefix
+    unexpected = ctx.unexpected()
+    if prefix is None or not prefix.strip or prefix.add or ctx.missing() or ctx.mismatches():
+        return
+    if not unexpected or any(name.startswith(prefix.strip) for name in unexpected):
+        return
+    tops = sorted({_top(name) for name in unexpected})
+    fix = [
+        Op("drop", {"name": top}, "another part of the checkpoint's model")
+        if top in unexpected
+        else Op("drop", {"pattern": escape_pattern(top + ".") + ".*"}, "another part")
+        for top in tops
+    ]
+    ctx.add(
+        Finding(
+            category="unexpected",
+            severity="error",
+            message=(
+                f"the checkpoint holds a larger model whose part under {prefix.strip!r} is the "
+                f"model: its other parts ({', '.join(tops[:6])}) have no place in it"
+            ),
+            params=unexpected,
+            evidence={"part": prefix.strip, "others": tops, "tensors": len(unexpected)},
+            confidence=CONFIDENCE,
+            fix=fix,
+            fix_note="from_pretrained ignores them (with a warning); dropping them is the same",
+        )
+    )
+    ctx.consume(unexpected=unexpected)
 
 
 def _top(name: str) -> str:
