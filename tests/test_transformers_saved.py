@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,84 @@ def test_whisper_with_other_mel_bins_is_not_read_as_conditioning_channels(tmp_pa
     finding = next(f for f in report.findings if "model.encoder.conv1.weight" in f.params)
     assert finding.category != "latent_channels"
     assert "num_mel_bins=80 (checkpoint: 128)" in (finding.fix_note or "")
+
+
+def test_a_resized_llava_is_a_vocabulary_resize_and_its_plan_has_no_identity_renames(
+    tmp_path: Path,
+) -> None:
+    from small_configs import llava_configs
+
+    def config() -> transformers.LlavaConfig:
+        return transformers.LlavaConfig(**llava_configs(100), image_token_index=99)
+
+    resized = transformers.LlavaForConditionalGeneration(config())
+    resized.resize_token_embeddings(102)  # updates the config it was built with
+    checkpoint = saved(resized, tmp_path / "resized")
+    target = saved(transformers.LlavaForConditionalGeneration(config()), tmp_path / "base")
+    report = weightfit.check(checkpoint, target / "config.json")
+    categories = [f.category for f in report.findings]
+    assert "vocab_resize" in categories and "wrong_variant" not in categories
+    result = weightfit.fix(checkpoint, target / "config.json", tmp_path / "out")
+    assert result.applied is not None
+    renames = [op.args for op in result.plan.ops if op.kind == "rename" and "pattern" in op.args]
+    assert all(args["pattern"] != re.escape(args["replacement"]) for args in renames)
+    loaded_strictly(transformers.LlavaForConditionalGeneration(config()), tmp_path / "out")
+
+
+def test_a_base_model_into_its_task_class_reinitialises_the_head_and_back_drops_it(
+    tmp_path: Path,
+) -> None:
+    base = saved(transformers.BertModel(transformers.BertConfig(**BERT)), tmp_path / "base")
+    task_config = transformers.BertConfig(**BERT, num_labels=3)
+    task = saved(transformers.BertForSequenceClassification(task_config), tmp_path / "task")
+
+    into_task = weightfit.check(base, task / "config.json")
+    head = next(f for f in into_task.findings if f.category == "missing")
+    assert head.evidence["heads"] == ["classifier"] and head.confidence < 1
+    assert {op.kind for op in head.fix} == {"reinit"}
+    assert weightfit.fix(base, task / "config.json", tmp_path / "out1").applied is not None
+    model = transformers.BertForSequenceClassification(task_config)
+    state = load_file(tmp_path / "out1" / "model.safetensors")
+    assert model.load_state_dict(state, strict=False).missing_keys == [
+        "classifier.weight",
+        "classifier.bias",
+    ]
+
+    into_base = weightfit.check(task, base / "config.json")
+    extra = next(f for f in into_base.findings if f.category == "unexpected")
+    assert {op.kind for op in extra.fix} == {"drop"}
+    assert weightfit.fix(task, base / "config.json", tmp_path / "out2").applied is not None
+    loaded_strictly(transformers.BertModel(transformers.BertConfig(**BERT)), tmp_path / "out2")
+
+
+def test_an_encoder_into_an_encoder_decoder_is_no_task_head(tmp_path: Path) -> None:
+    t5 = {"vocab_size": 100, "d_model": 32, "d_kv": 8, "d_ff": 64, "num_layers": 1, "num_heads": 4}
+    encoder = saved(transformers.T5EncoderModel(transformers.T5Config(**t5)), tmp_path / "enc")
+    whole = saved(
+        transformers.T5ForConditionalGeneration(transformers.T5Config(**t5)), tmp_path / "t5"
+    )
+    report = weightfit.check(encoder, whole / "config.json")
+    decoder = next(f for f in report.findings if f.category == "missing")
+    assert decoder.confidence == 1.0 and not decoder.fix
+
+
+@pytest.mark.parametrize("tower", ["text", "vision"])
+def test_one_tower_of_a_clip_drops_the_other_without_calling_it_a_copy_of_the_model(
+    tmp_path: Path, tower: str
+) -> None:
+    parts = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1}
+    config = transformers.CLIPConfig(
+        text_config={**parts, "vocab_size": 100, "num_attention_heads": 4},
+        vision_config={**parts, "num_attention_heads": 4, "image_size": 32, "patch_size": 16},
+        projection_dim=16,
+    )
+    checkpoint = saved(transformers.CLIPModel(config), tmp_path / "clip")
+    part = getattr(config, f"{tower}_config")
+    cls = transformers.CLIPTextModel if tower == "text" else transformers.CLIPVisionModel
+    target = saved(cls(part), tmp_path / tower) / "config.json"
+    report = weightfit.check(checkpoint, target)
+    assert "extra_state" not in [f.category for f in report.findings]
+    other = next(f for f in report.findings if f.category == "unexpected")
+    assert other.evidence["part"] == f"{tower}_model." and other.confidence < 1
+    assert weightfit.fix(checkpoint, target, tmp_path / "out").applied is not None
+    loaded_strictly(cls(part), tmp_path / "out")

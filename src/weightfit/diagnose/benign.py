@@ -354,15 +354,18 @@ def _ema_copies(ctx: Context) -> None:
         for cut in range(1, min(3, len(segments))):
             head = ".".join(segments[:cut]) + "."
             tail = ".".join(segments[cut:])
-            hit = tail in targets or ctx.renamed(tail) in targets
+            twin = tail if tail in targets else ctx.renamed(tail)
+            hit = twin in targets and ctx.target[twin].shape == ctx.source[name].shape
             if hit or _is_ema(head):
                 by_head.setdefault(head, []).append(name)
                 mirrored[head] += hit
                 break
     for head, names in by_head.items():
         is_ema = _is_ema(head)
-        # Without "ema" in the head, a copy must mirror the model's own names.
-        if not is_ema and (mirrored[head] < 2 or mirrored[head] * 2 < len(names)):
+        # Without "ema" in the head, a copy must mirror the model's own names and shapes,
+        # nearly all of them: a CLIP's vision tower shares most names with its text tower.
+        under = sum(name.startswith(head) for name in ctx.unexpected())
+        if not is_ema and (mirrored[head] < 2 or mirrored[head] < MIRRORED_SHARE * under):
             continue
         kind = "an EMA copy of the model" if is_ema else "another copy of the model"
         ctx.add(
@@ -387,6 +390,10 @@ def _ema_copies(ctx: Context) -> None:
             )
         )
         ctx.consume(unexpected=names)
+
+
+MIRRORED_SHARE = 0.9
+"""Share of a head's tensors that must be the model's own (name and shape) to call it a copy."""
 
 
 def _is_ema(head: str) -> bool:

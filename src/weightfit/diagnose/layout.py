@@ -132,8 +132,8 @@ def _rename_ops(ctx: Context, explained: dict[str, list[str]], paired: list[Pair
             ops.append(compiled[index].op("saved layout: from_pretrained renames these"))
             covered |= names
     for source, model in ones.items():
-        if source in covered:
-            continue
+        if source in covered or ctx.renamed(source) == model:
+            continue  # the prefix op alone names it as the model does
         ops.append(
             Op(
                 "rename",

@@ -65,6 +65,7 @@ from weightfit.diagnose import (
     rename,
     shifted_pairs,
     structure,
+    task_heads,
     text_bases,
     text_broken,
     text_builders,
@@ -1216,7 +1217,14 @@ REGISTRY: tuple[Rule, ...] = (
         after=("unlisted",),
         profiles=TEXT,
     ),
-    Rule("missing", leftovers.missing, ("missing",), after=("unexplained_shapes",)),
+    Rule(
+        "task_heads",
+        task_heads.task_heads,
+        ("missing", "unexpected"),
+        after=("unexplained_shapes",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("missing", leftovers.missing, ("missing",), after=("task_heads",)),
     Rule(
         "unexpected",
         leftovers.unexpected,

@@ -145,9 +145,11 @@ def wrong_variant(ctx: Context) -> None:
     if not (mismatches or ctx.missing() or ctx.unexpected()):
         return
     # Paired checkpoint tensors go under their model names, so stacks line up across renames.
-    source_specs = {p.target: ctx.src(p) for p in ctx.pairs()}
+    # Pairs an earlier rule explained (a library's saved layout) still show each side's
+    # size: without them two resized embeddings alone would read as a 1002-wide model.
+    source_specs = {p.target: ctx.src(p) for p in ctx.alignment.pairs}
     source_specs.update({ctx.renamed(n): ctx.source[n] for n in ctx.unexpected()})
-    target_specs = {p.target: ctx.tgt(p) for p in ctx.pairs()}
+    target_specs = {p.target: ctx.tgt(p) for p in ctx.alignment.pairs}
     target_specs.update({n: ctx.target[n] for n in ctx.missing()})
     if not source_specs or not target_specs:
         return
