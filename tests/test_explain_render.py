@@ -138,3 +138,34 @@ def test_the_counts_line_agrees_in_number(tmp_path: Path, run_cli) -> None:
     assert result.out.splitlines()[1].startswith(
         "1 tensor vs 1 · 0 match exactly · 1 differs in shape"
     )
+
+
+class Classifier(nn.Module):
+    def __init__(self, classes: int) -> None:
+        super().__init__()
+        self.fc = nn.Linear(16, classes)
+
+
+class Detector(Classifier):
+    pass
+
+
+def test_two_models_keep_their_own_names_and_head_counts() -> None:
+    log = (
+        _load_error(Stack(2, width=8), Stack(2)) + "\n" + _load_error(Classifier(10), Classifier(2))
+    )
+    report = explain(log)
+    params = [name for finding in report.findings for name in finding.params]
+    assert "fc.weight" in params and not [name for name in params if "/" in name]
+    assert report.summary["params_reinitialised"] == 2 * 16 + 2
+
+
+def test_two_models_naming_one_tensor_are_told_apart() -> None:
+    log = _load_error(Classifier(10), Classifier(2)) + "\n" + _load_error(Detector(80), Detector(3))
+    names = [row["name"] for row in explain(log).summary["differences"]]
+    assert sorted(names) == [
+        "Classifier/fc.bias",
+        "Classifier/fc.weight",
+        "Detector/fc.bias",
+        "Detector/fc.weight",
+    ]

@@ -109,7 +109,7 @@ def explain(text: str | bytes, *, resemble: bool = True) -> Report:
     cleaned = readable(text)
     found = _sections(cleaned)
     tensor_sections = [s for s in found if s.has_tensors]
-    labelled = len(tensor_sections) > 1
+    labelled = _colliding(tensor_sections)
     parts: list[Alignment] = []
     findings: list[Finding] = []
     for index, section in enumerate(found):
@@ -359,6 +359,17 @@ def _manifests(section: Section, label: str, skip: set[str]) -> tuple[Manifest, 
         Manifest(tensors=source, source=where, format=FORMAT),
         Manifest(tensors=target, source=label, format=FORMAT),
     )
+
+
+def _colliding(sections: list[Section]) -> bool:
+    """Whether two sections name one tensor: only then are names written ``label/name``."""
+    seen: set[str] = set()
+    for section in sections:
+        names = {*section.mismatched, *section.missing, *section.unexpected}
+        if names & seen:
+            return True
+        seen |= names
+    return False
 
 
 def _namespaced(
