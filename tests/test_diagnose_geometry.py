@@ -163,7 +163,7 @@ def test_vit_position_grid_for_another_image_size(tmp_path: Path) -> None:
     assert evidence["from_grid"] == [4, 4] and evidence["to_grid"] == [6, 6]
     assert evidence["prefix_tokens"] == 1
     assert evidence["image_size"] == [32, 48] and evidence["patch_size"] == 8
-    assert "4×4 grid + 1 prefix token(s)" in finding.message
+    assert "4×4 + 1 prefix token in the checkpoint" in finding.message
     assert [(op.kind, op.args) for op in finding.fix] == [
         (
             "resample_pos_embed",

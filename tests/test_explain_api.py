@@ -135,7 +135,7 @@ def test_explained_passes_silently_without_error() -> None:
 
 def test_diagnosis_text_lists_findings_and_hints() -> None:
     text = diagnosis_text(explain(MISMATCH))
-    assert text.splitlines()[0] == "weightfit explain: 1 finding(s)"
+    assert text.splitlines()[0] == "weightfit explain: 1 finding"
     assert "- rank_inflate: " in text
     assert "hint: " in text
 
@@ -158,6 +158,6 @@ def test_tensors_known_only_by_name_are_not_counted_as_parameters() -> None:
         model.load_state_dict(state)
     report = explain(str(raised.value))
     missing = report.by_category("missing")[0]
-    assert missing.message.startswith("2 model tensor(s) have no counterpart")
+    assert missing.message.startswith("2 model tensors have no counterpart")
     assert missing.evidence["params"] is None
     assert "params" not in report.findings[0].message.split(":")[0]

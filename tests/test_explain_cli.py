@@ -68,7 +68,7 @@ def test_json_of_every_message_family_is_valid(run_cli, name: str) -> None:
         (
             b"epoch 1: loss 0.53\nepoch 2: loss 0.41\nsaved model.pt\nTraceback (most recent "
             b"call last):\nKeyError: 'lr'\n",
-            "the text holds no PyTorch",
+            "the text names no tensor with shapes",
         ),
     ],
     ids=["empty", "blank", "binary", "zip", "log-without-loading-error"],
@@ -98,3 +98,9 @@ def test_missing_file_is_exit_3(run_cli, tmp_path: Path) -> None:
     result = run_cli("explain", tmp_path / "nope.log")
     assert result.code == 3
     assert "nope.log" in result.err
+
+
+def test_a_folder_is_exit_3_and_said_to_be_one(run_cli, tmp_path: Path) -> None:
+    result = run_cli("explain", tmp_path)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == f"error: {tmp_path}: log not found: a folder, not a file"

@@ -435,6 +435,11 @@ def from_shapes(
     return Manifest(tensors=tensors, source=source, format=format)
 
 
+def counted(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 tensor``, ``2 tensors``: a count with its noun in the right number."""
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
 def human_count(n: int) -> str:
     """A count in K/M/B/T, e.g. ``1.6B``."""
     for unit, size in (("T", 10**12), ("B", 10**9), ("M", 10**6), ("K", 10**3)):

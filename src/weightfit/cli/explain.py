@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         path = Path(args.log)
         if not path.is_file():
-            raise LogNotFound("no such file", path=path)
+            raise LogNotFound(
+                "a folder, not a file" if path.is_dir() else "no such file", path=path
+            )
         data = path.read_bytes()
     report = explain(data, resemble=not args.rules_only)
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))

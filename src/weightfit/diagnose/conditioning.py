@@ -21,6 +21,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, shape_text, shapes_of
 from weightfit.diagnose.cross_widths import SD_WIDTHS
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
@@ -196,7 +197,7 @@ def _report_latent(
     factor = out.have // have if out.have % have == 0 else None
     words = {side: f" ({', '.join(found[:3])})" if found else "" for side, found in labels.items()}
     keys = ctx.config_keys(inputs[0].want, inputs[0].have)
-    option = f"model built with {keys[0]}={inputs[0].want}; " if keys else ""
+    option = f"The model is built with {keys[0]}={inputs[0].want}; " if keys else ""
     message = (
         f"latent channels differ: the checkpoint was trained on {have}-channel latents"
         f"{words['checkpoint']}, the model takes {want}{words['model']} "
@@ -230,7 +231,8 @@ def _report_latent(
             ],
             fix_note=(
                 f"not shape-repairable: the weights read another autoencoder's latent space. "
-                f"{option}use the autoencoder the checkpoint was trained with ({have} channels), "
+                f"{option}{'u' if option else 'U'}se the autoencoder the checkpoint was trained "
+                f"with ({have} channels), "
                 f"or fine-tune: reinitialise the first and last layers and train"
             ),
         )
@@ -376,10 +378,13 @@ def _report_swap(
     message = (
         f"{'text-' if text else ''}encoder width changed: the layers fed by the conditioning "
         f"source take {have}-wide features in the checkpoint{words['checkpoint']}, {want} in the "
-        f"model{words['model']}; {len(pairs)} tensor(s) affected, the rest of the model "
+        f"model{words['model']}; {counted(len(pairs), 'tensor')} affected, the rest of the model "
         f"(width {model_width}) agrees"
     )
-    built = f"built with {keys[0]}={want}; the checkpoint needs {have}. " if keys else ""
+    built = (
+        f"The model is built with {keys[0]}={want}; the checkpoint needs {have}. " if keys else ""
+    )
+    these = "this tensor" if len(pairs) == 1 else f"these {len(pairs)} tensors"
     trained = f" ({labels['checkpoint'][0]})" if labels["checkpoint"] else ""
     if {have, want} == set(SD_WIDTHS):
         message += (
@@ -389,7 +394,7 @@ def _report_swap(
     note = (
         f"not shape-repairable: these weights read another encoder's embedding space. "
         f"{built}Run the checkpoint with the encoder it was trained with ({have} wide{trained}), "
-        f"or fine-tune: reinitialise these {len(pairs)} tensor(s) and train the conditioning "
+        f"or fine-tune: reinitialise {these} and train the conditioning "
         f"projection"
     )
     evidence: dict[str, object] = {

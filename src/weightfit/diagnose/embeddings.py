@@ -28,6 +28,7 @@ from weightfit.diagnose.table_rows import (
     row_changes,
 )
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
@@ -295,8 +296,9 @@ def _report_vocab(
     )
     direction = "more" if have > want else "fewer"
     message = (
-        f"vocabulary resized: the {together} have {have} rows in the checkpoint, {want} in "
-        f"the model ({abs(have - want)} {direction} token row(s)); {padding}"
+        f"vocabulary resized: the {together} {'have' if ' and ' in together else 'has'} "
+        f"{have} rows in the checkpoint, {want} in the model "
+        f"({counted(abs(have - want), f'{direction} token row')}); {padding}"
         + (f"; {named}" if named else "")
     )
     evidence: dict[str, object] = {

@@ -30,7 +30,7 @@ def missing(ctx: Context) -> None:
         "missing",
         names,
         ctx.target,
-        "model tensor(s){params} have no counterpart in the checkpoint",
+        "model tensor{s}{params} {have} no counterpart in the checkpoint",
         "a strict load fails; with strict=False these keep their initial values and "
         "need training. Check the checkpoint is the model's (or add reinit ops on purpose)",
     )
@@ -45,7 +45,7 @@ def unexpected(ctx: Context) -> None:
         "unexpected",
         names,
         ctx.source,
-        "checkpoint tensor(s){params} have no place in the model",
+        "checkpoint tensor{s}{params} {have} no place in the model",
         "a strict load fails; if the model really lacks these parts, drop them "
         "(drop ops), otherwise the model is built without a module the checkpoint has",
     )
@@ -68,7 +68,10 @@ def _leftovers(
         Finding(
             category=category,
             severity="error",
-            message=f"{len(names)} {what.format(params=_params_text(params))}: {_summary(names)}",
+            message=(
+                f"{len(names)} {_numbered(what, len(names), params=_params_text(params))}: "
+                f"{_summary(names)}"
+            ),
             params=names,
             evidence=_evidence(names, side, params) | _cut(ctx),
             # That the names are absent is certain; from a pasted text, that nothing else
@@ -77,6 +80,12 @@ def _leftovers(
             fix_note=fix_note,
         )
     )
+
+
+def _numbered(what: str, count: int, **fields: str) -> str:
+    """``what`` with its noun (``{s}``) and verb (``{have}``) agreeing with ``count``."""
+    plural = count != 1
+    return what.format(s="s" if plural else "", have="have" if plural else "has", **fields)
 
 
 def _count(manifest: Manifest, names: list[str]) -> int | None:

@@ -22,7 +22,7 @@ from weightfit.align.roles import SEGMENT_ROLES
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.findings import Finding
-from weightfit.manifest import TensorSpec
+from weightfit.manifest import TensorSpec, counted
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
@@ -403,9 +403,9 @@ def _pos_message(ev: dict[str, object], count: int) -> str:
     if ev["kind"] == "grid":
         (n, _), (m, _) = cast("list[int]", ev["from_grid"]), cast("list[int]", ev["to_grid"])
         prefix = ev["prefix_tokens"]
-        tokens = f" + {prefix} prefix token(s)" if prefix else ""
+        tokens = f" + {counted(cast('int', prefix), 'prefix token')}" if prefix else ""
         theirs = ev.get("model_prefix_tokens")
-        model_tokens = f" + {theirs} prefix token(s)" if theirs else ""
+        model_tokens = f" + {counted(cast('int', theirs), 'prefix token')}" if theirs else ""
         if theirs is not None and n == m:
             return (
                 f"position embeddings for another number of tokens in front of the grid "
@@ -421,7 +421,7 @@ def _pos_message(ev: dict[str, object], count: int) -> str:
                 size = f" ({a}px at patch {patches[0]} vs {b}px at patch {patches[1]})"
         cause = "patch size" if "checkpoint_patch_size" in ev else "image size"
         return (
-            f"position embeddings sized for another {cause}: {name} is a {n}×{n} grid"
+            f"position embeddings sized for another {cause}: {name} has a grid of {n}×{n}"
             f"{tokens} in the checkpoint, {m}×{m}{model_tokens} in the model{size}{more}"
         )
     if ev["kind"] == "relative_table":

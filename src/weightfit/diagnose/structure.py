@@ -370,7 +370,11 @@ def _report(
         )
     else:
         stops = ", ".join(f"{name}.{low - 1}" for name, (low, _) in spans.items())
-        depths = ", ".join(f"{low} layers in {name}" for name, (low, _) in spans.items())
+        # The checkpoint's depth: the first layer the model has alone, or past its own last.
+        depths = ", ".join(
+            f"{low if side == 'model' else high + 1} layers in {name}"
+            for name, (low, high) in spans.items()
+        )
         finding = Finding(
             category="wrong_variant",
             severity="error",

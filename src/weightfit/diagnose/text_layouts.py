@@ -17,6 +17,7 @@ from weightfit.diagnose._context import Context, shape_text, shapes_of
 from weightfit.diagnose._facts import text_facts
 from weightfit.diagnose.partitioned import PARAMETER_LEAF
 from weightfit.findings import Category, Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 
 SPATIAL_PROJ = re.compile(r"(^|\.)(proj_in|proj_out)\.weight$")
@@ -105,7 +106,8 @@ def _report_layer_type(ctx: Context, pairs: list[Pair]) -> None:
             category="version",
             severity="error",
             message=(
-                f"{len(pairs)} layer(s) hold the same number of weights as a convolution on one "
+                f"{counted(len(pairs), 'layer')} {'holds' if len(pairs) == 1 else 'hold'} "
+                "the same number of weights as a convolution on one "
                 f"side and a Linear over unfolded inputs on the other ({first.target}: "
                 f"{shape_text(have)} in the checkpoint, {shape_text(want)} in the model; the "
                 f"{conv_side} has the convolution): the code changed the layer's type between "
@@ -291,7 +293,8 @@ def permuted_axes(ctx: Context) -> None:
             category="transpose",
             severity="error",
             message=(
-                f"{len(pairs)} kernel(s) hold the same axes in another order: {first.target} "
+                f"{counted(len(pairs), 'kernel')} {'holds' if len(pairs) == 1 else 'hold'} "
+                f"the same axes in another order: {first.target} "
                 f"{shape_text(ctx.src(first).shape)} in the checkpoint, "
                 f"{shape_text(ctx.tgt(first).shape)} in the model — written by a library "
                 "version (or framework) with another weight layout (spconv 1.x vs 2.x, "

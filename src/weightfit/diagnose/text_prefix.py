@@ -7,6 +7,7 @@ import re
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
@@ -124,7 +125,7 @@ def one_sided_prefix(ctx: Context) -> None:
                 message=(
                     f"{side} names carry the prefix '{segment}.' "
                     f"({wrapper}) that the other side's lack: "
-                    f"{len(names)} name(s) read"
+                    f"{counted(len(names), 'name')} read"
                 ),
                 params=names,
                 evidence={"segment": f"{segment}.", "side": side, "names": names[:8]},
@@ -205,7 +206,7 @@ def _inner_wrapper(ctx: Context, missing: list[str], unexpected: list[str]) -> b
                 message=(
                     f"{side} names carry '{segment}.' inside their path ({parent}.{segment}.…): "
                     f"that part alone was wrapped ({WRAPPER_SEGMENTS[segment]}) on one side "
-                    f"only; {len(names)} name(s) read"
+                    f"only; {counted(len(names), 'name')} read"
                 ),
                 params=names,
                 evidence={"segment": f"{segment}.", "inside": parent, "side": side},

@@ -17,6 +17,7 @@ from weightfit.diagnose._facts import PLACEHOLDERS, whole_text_facts
 from weightfit.diagnose.position import square_root
 from weightfit.diagnose.text_layouts import flat_buffer, flat_copy
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 
 
@@ -39,7 +40,7 @@ def broadcast_rows(ctx: Context) -> None:
             severity="error",
             message=(
                 f"two tensors of {a} and {b} rows meet: {min(a, b)} is a known vocabulary "
-                f"({known[0]}), the other has {abs(a - b)} token(s) added"
+                f"({known[0]}), the other has {counted(abs(a - b), 'token')} added"
             ),
             evidence={"sizes": [a, b], "vocabulary": known[:3]},
             confidence=0.65,

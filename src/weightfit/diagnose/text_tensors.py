@@ -17,7 +17,7 @@ import re
 from weightfit.diagnose._context import Context
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
-from weightfit.manifest import UNKNOWN_DTYPE
+from weightfit.manifest import UNKNOWN_DTYPE, counted
 
 _DOWN = re.compile(r"lora_A|lora_down|lora\.down|lora_embedding_A")
 _UP = re.compile(r"lora_B|lora_up|lora\.up|lora_embedding_B")
@@ -78,7 +78,7 @@ def lora_halves(ctx: Context) -> None:
                 severity="error",
                 message=(
                     f"adapter rank differs: r={have_r} in the checkpoint, r={want_r} in the "
-                    f"adapter the model was set up with ({len(rank)} tensor(s))"
+                    f"adapter the model was set up with ({counted(len(rank), 'tensor')})"
                 ),
                 params=list(rank),
                 evidence={
@@ -105,7 +105,7 @@ def lora_halves(ctx: Context) -> None:
                 severity="error",
                 message=(
                     f"adapter made for another base model: its layers are {have_w} wide, this "
-                    f"base's are {want_w} ({len(width)} tensor(s))"
+                    f"base's are {want_w} ({counted(len(width), 'tensor')})"
                     + (f"; {have_w} = {', '.join(labels[:2])}" if labels else "")
                 ),
                 params=list(width),

@@ -9,6 +9,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 
 
 def unknown(ctx: Context) -> None:
@@ -39,7 +40,7 @@ def unknown(ctx: Context) -> None:
             severity="error",
             message=(
                 "the text holds a loading error no rule explains"
-                + (f" ({len(shapes)} tensor(s) named)" if shapes else " (no tensor named)")
+                + (f" ({counted(len(shapes), 'tensor')} named)" if shapes else " (no tensor named)")
             ),
             params=list(shapes),
             evidence={"tensors": shapes, "numbers_match": candidates, **facts.to_dict()},

@@ -25,7 +25,7 @@ from weightfit.diagnose._context import (
     shape_text,
 )
 from weightfit.findings import NO_SPECIFIC_CAUSE, Finding
-from weightfit.manifest import TensorSpec
+from weightfit.manifest import TensorSpec, counted
 from weightfit.tree import format_numbers, stack_of
 
 _DIM_WORDS = {
@@ -323,7 +323,8 @@ def unexplained_shapes(ctx: Context) -> None:
     for (a, b), _ in changes.most_common(4):
         options += [f"{k}={b} (checkpoint: {a})" for k in ctx.config_keys(b, a)[:1]]
     message = (
-        f"{len(mismatches)} tensor(s) differ in shape with no more specific cause: "
+        f"{counted(len(mismatches), 'tensor')} "
+        f"{'differs' if len(mismatches) == 1 else 'differ'} in shape with no more specific cause: "
         f"{first.target} {shape_text(ctx.src(first).shape)} in the checkpoint, "
         f"{shape_text(ctx.tgt(first).shape)} in the model"
         + (f"; sizes {', '.join(sizes)}" if sizes else "")

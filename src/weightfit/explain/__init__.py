@@ -53,7 +53,7 @@ from weightfit.explain import (
 from weightfit.explain._text import Section, clean
 from weightfit.findings import Finding, Report
 from weightfit.fix_hint import FixTarget
-from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec
+from weightfit.manifest import UNKNOWN_DTYPE, Manifest, TensorSpec, counted
 from weightfit.ranking import build_report
 
 HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
@@ -109,7 +109,7 @@ def explain(text: str | bytes, *, resemble: bool = True) -> Report:
     cleaned = readable(text)
     found = _sections(cleaned)
     tensor_sections = [s for s in found if s.has_tensors]
-    labelled = len(tensor_sections) > 1
+    labelled = _colliding(tensor_sections)
     parts: list[Alignment] = []
     findings: list[Finding] = []
     for index, section in enumerate(found):
@@ -190,6 +190,10 @@ def _sections(cleaned: str) -> list[Section]:
         if not (section.has_tensors or section.facts):
             continue
         section.text_facts = facts
+        twin = next((earlier for earlier in merged if _repeats(earlier, section)), None)
+        if twin is not None:  # the same message printed again (a log line and a raise)
+            twin.merge(section)
+            continue
         same = by_model.get(section.model) if section.model else None
         if same is not None and not (set(same.mismatched) & set(section.mismatched)):
             same.merge(section)
@@ -207,11 +211,21 @@ def _sections(cleaned: str) -> list[Section]:
         merged[0].hints += [h for h in statements.hints(facts) if h not in merged[0].hints]
     if not merged:
         raise NoLoadingErrorFound(
-            "the text holds no PyTorch, transformers, diffusers, PEFT, accelerate, "
-            "safetensors or LoRA loading message: no tensor named with shapes, no missing "
-            "or unexpected keys, no loading error"
+            "the text names no tensor with shapes, no missing or unexpected keys and no "
+            "failure to load a model or weight file"
         )
     return merged
+
+
+def _repeats(earlier: Section, later: Section) -> bool:
+    """Whether ``later`` names the very tensors ``earlier`` does, for the same model."""
+    return (
+        later.has_tensors
+        and later.model == earlier.model
+        and later.mismatched == earlier.mismatched
+        and set(later.missing) == set(earlier.missing)
+        and set(later.unexpected) == set(earlier.unexpected)
+    )
 
 
 def _set_aside_scalars(section: Section, facts: statements.Facts) -> None:
@@ -287,7 +301,7 @@ def explained() -> Iterator[None]:
 
 def diagnosis_text(report: Report) -> str:
     """Plain lines for an exception message: one per finding, then the hints."""
-    lines = [f"weightfit explain: {len(report.findings)} finding(s)"]
+    lines = [f"weightfit explain: {counted(len(report.findings), 'finding')}"]
     for finding in report.findings:
         lines.append(f"- {finding.category}: {finding.message}")
         if finding.fix_note:
@@ -313,8 +327,9 @@ def _diagnose(
         source, target = _manifests(section, label, skip=set())
         facts["lora_halves"] = {}
         findings = diagnose(align(source, target), profile="text", facts=facts)
-    for finding in findings:
-        finding.evidence.setdefault("model", label)
+    if section.model:  # an unnamed section's label (``text#1``) is ours, not the log's
+        for finding in findings:
+            finding.evidence.setdefault("model", section.model)
     full_source, full_target = _manifests(section, label, skip=set())
     return align(full_source, full_target), findings
 
@@ -344,6 +359,17 @@ def _manifests(section: Section, label: str, skip: set[str]) -> tuple[Manifest, 
         Manifest(tensors=source, source=where, format=FORMAT),
         Manifest(tensors=target, source=label, format=FORMAT),
     )
+
+
+def _colliding(sections: list[Section]) -> bool:
+    """Whether two sections name one tensor: only then are names written ``label/name``."""
+    seen: set[str] = set()
+    for section in sections:
+        names = {*section.mismatched, *section.missing, *section.unexpected}
+        if names & seen:
+            return True
+        seen |= names
+    return False
 
 
 def _namespaced(
@@ -392,15 +418,23 @@ def _merged(parts: list[Alignment]) -> Alignment:
 def _hints(found: list[Section], tensor_sections: list[Section]) -> list[str]:
     """What would settle what the text cannot: the check command, the cut lists."""
     hints = [hint for section in found for hint in section.hints]
+    models: dict[str, list[str]] = {}  # per checkpoint argument, the model classes named
     for section in tensor_sections:
-        checkpoint = _checkpoint_argument(section.checkpoint)
-        model = section.model or "MODEL"
-        hints.append(
-            f"the log names only the tensors that differ ({section.model or section.origin}); "
-            f"for the whole picture run: weightfit check {checkpoint} --against TARGET "
-            f"(TARGET: the config.json or model folder of {model}, "
-            "or a factory pkg.module:Callable)"
+        named = models.setdefault(_checkpoint_argument(section.checkpoint), [])
+        if section.model and section.model not in named:
+            named.append(section.model)
+    for checkpoint, named in models.items():
+        folder = (
+            f"the config.json or model folder of {' or '.join(named)}"
+            if named
+            else "the model's config.json or folder"
         )
+        hints.append(
+            "the log names only the tensors that differ; for the whole picture run: "
+            f"weightfit check {checkpoint} --against TARGET "
+            f"(TARGET: {folder}, or a factory pkg.module:Callable)"
+        )
+    for section in tensor_sections:
         if section.truncated:
             hints.append(
                 f"the log cut a list short ('...'): {len(section.missing)} missing and "

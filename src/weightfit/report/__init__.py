@@ -9,13 +9,12 @@ test checks against real output.
 
 from rich.markup import escape
 
+from weightfit.manifest import counted
+
+__all__ = ["counted", "sanitize_name"]
+
 
 def sanitize_name(name: str) -> str:
     """A name read from a file, safe to print: control characters shown, markup escaped."""
     printable = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in name)
     return escape(printable)
-
-
-def counted(count: int, noun: str, plural: str | None = None) -> str:
-    """``1 tensor``, ``2 tensors``: a count with its noun in the right number."""
-    return f"{count} {noun if count == 1 else plural or noun + 's'}"

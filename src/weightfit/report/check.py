@@ -81,7 +81,8 @@ def render_report(console: Console, report: Report) -> None:
 
     """
     console.print(_verdict(report))
-    console.print(_counts(report.summary))
+    if counts := _counts(report.summary):
+        console.print(counts)
     for number, finding in enumerate(report.findings, start=1):
         console.print()
         _render_finding(console, number, finding)
@@ -111,28 +112,33 @@ def _verdict(report: Report) -> str:
 
 
 def _counts(summary: dict[str, Any]) -> str:
-    """One line of counts from the summary, skipping what it does not hold."""
+    """One line of counts from the summary, skipping what it does not hold.
+
+    Empty when neither side holds a tensor (an error text naming none): zeros tell nothing.
+    """
+    if summary.get("source_tensors") == 0 and summary.get("target_tensors") == 0:
+        return ""
     facts = []
     if "source_tensors" in summary and "target_tensors" in summary:
         facts.append(
             f"{counted(summary['source_tensors'], 'tensor')} vs {summary['target_tensors']}"
         )
-    for key, label in (
-        ("exact", "match exactly"),
-        ("renamed", "renamed"),
-        ("fused_groups", "fused groups"),
-        ("shape_mismatches", "differ in shape"),
-        ("dtype_mismatches", "differ in dtype only"),
-        ("missing", "missing"),
-        ("unexpected", "unexpected"),
+    for key, label, one in (
+        ("exact", "match exactly", "matches exactly"),
+        ("renamed", "renamed", "renamed"),
+        ("fused_groups", "fused groups", "fused group"),
+        ("shape_mismatches", "differ in shape", "differs in shape"),
+        ("dtype_mismatches", "differ in dtype only", "differs in dtype only"),
+        ("missing", "missing", "missing"),
+        ("unexpected", "unexpected", "unexpected"),
     ):
         value = summary.get(key)
         if value or (key == "exact" and value is not None):
-            facts.append(f"{value} {label}")
+            facts.append(f"{value} {one if value == 1 else label}")
     reinit = summary.get("params_reinitialised")
     if reinit:
         facts.append(f"{human_count(reinit)} model params would be freshly initialised")
-    return "[dim]" + " · ".join(facts) + "[/]"
+    return "[dim]" + " · ".join(facts) + "[/]" if facts else ""
 
 
 def _render_finding(console: Console, number: int, finding: Finding) -> None:
@@ -150,9 +156,9 @@ def _render_finding(console: Console, number: int, finding: Finding) -> None:
         shown = [sanitize_name(str(group)) for group in groups[:MAX_PARAMS_SHOWN]]
         more = len(groups) - len(shown)
         grid.add_row("   params", ", ".join(shown) + (f" … (+{more} more)" if more else ""))
-    # A null says nothing, and an evidence key must not repeat a row's label
-    # (``params``: the names above; the evidence's ``params`` is a count).
-    evidence = [(k, v) for k, v in finding.evidence.items() if v is not None]
+    # A null or an empty list says nothing, and an evidence key must not repeat a row's
+    # label (``params``: the names above; the evidence's ``params`` is a count).
+    evidence = [(k, v) for k, v in finding.evidence.items() if v not in (None, [], {}, "")]
     for key, value in evidence[:MAX_EVIDENCE_ROWS]:
         if key == "inferred" and isinstance(value, list):
             for index, rule in enumerate(value[:MAX_INFERRED_ROWS]):
@@ -161,7 +167,7 @@ def _render_finding(console: Console, number: int, finding: Finding) -> None:
                 grid.add_row("", f"… (+{len(value) - MAX_INFERRED_ROWS} more rules)")
             continue
         label = f"{key} (evidence)" if key in _ROW_LABELS else str(key)
-        grid.add_row(f"   {sanitize_name(label)}", _short(value))
+        grid.add_row(f"   {sanitize_name(label)}", _evidence(value))
     for index, (op, count) in enumerate(_folded(finding.fix)):
         grid.add_row("   fix" if index == 0 else "", _op(op) + (f" ×{count}" if count > 1 else ""))
     if finding.fix_note:
@@ -204,11 +210,32 @@ def _op(op: Op) -> str:
     return f"{sanitize_name(op.kind)} {args}  [{style}]({safety})[/]"
 
 
+def _evidence(value: Any) -> str:
+    """An evidence value on one line: a list of names as its items, cut between two of them."""
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return _items(value)
+    return _short(value)
+
+
 def _short(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     if len(text) > MAX_VALUE_CHARS:
         text = text[: MAX_VALUE_CHARS - 1] + "…"
     return sanitize_name(text)
+
+
+def _items(items: list[str]) -> str:
+    """``a, b … (+3 more)``: as many whole items as fit, the first one cut only when alone."""
+    shown = [items[0]]
+    for item in items[1:]:
+        if len(", ".join([*shown, item])) > MAX_VALUE_CHARS:
+            break
+        shown.append(item)
+    more = len(items) - len(shown)
+    text = ", ".join(shown)
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[: MAX_VALUE_CHARS - 1] + "…"
+    return sanitize_name(text) + (f" … (+{more} more)" if more else "")
 
 
 def _differences_table(rows: list[dict[str, Any]]) -> Table:
