@@ -1247,7 +1247,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "lora_halves",
         text_tensors.lora_halves,
-        ("lora_mismatch",),
+        ("lora_mismatch", "vocab_resize"),
         after=("unexpected",),
         profiles=frozenset({"text"}),
     ),
