@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 
 import pytest
+import torch
 
 import weightfit
 
@@ -152,3 +153,72 @@ def test_an_adapter_for_a_wider_base_stays_a_lora_mismatch(
     peft.get_peft_model(wide, config).save_pretrained(tmp_path)
     text = shown(capfd, lambda: peft.PeftModel.from_pretrained(gpt2(), tmp_path))
     assert weightfit.explain(text).findings[0].category == "lora_mismatch"
+
+
+@pytest.mark.usefixtures("warnings_shown")
+def test_a_vision_tower_loaded_as_a_text_tower_is_another_model(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # transformers 5 quotes the types in backticks; the towers share a position table's name.
+    vision = transformers.CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
+    transformers.CLIPVisionModel(vision).save_pretrained(tmp_path)
+    text = shown(capfd, lambda: transformers.CLIPTextModel.from_pretrained(tmp_path))
+    assert "of type `clip_vision_model` to instantiate a model of type `clip_text_model`" in text
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "unrelated"
+    assert "embeddings.position_embedding.weight" in top.params
+
+
+def test_a_composite_model_type_read_by_its_own_part_is_no_other_model() -> None:
+    # Must not fire: a part's class reads its composite's checkpoint (transformers' wording).
+    text = (
+        "You are using a model of type `clip` to instantiate a model of type "
+        "`clip_text_model`. This may be expected if you are loading a checkpoint that shares "
+        "a subset of the architecture\nRuntimeError: Error(s) in loading state_dict for "
+        'CLIPTextModel:\n\tMissing key(s) in state_dict: "final_layer_norm.weight". \n'
+    )
+    assert all(f.category != "unrelated" for f in weightfit.explain(text).findings)
+
+
+accelerate = pytest.importorskip("accelerate")
+
+
+def test_a_wrapper_prefix_met_by_accelerate_s_name_walk_is_a_prefix(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from safetensors.torch import save_file
+
+    def net() -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+
+    path = tmp_path / "model.safetensors"
+    save_file({f"module.{k}": v for k, v in net().state_dict().items()}, path)
+    with accelerate.init_empty_weights():
+        model = net()
+    text = shown(
+        capfd,
+        lambda: accelerate.load_checkpoint_in_model(
+            model, str(path), device_map={"": "cpu"}, strict=True
+        ),
+    )
+    assert "object has no attribute 'module'" in text
+    top = weightfit.explain(text).findings[0]
+    assert (top.category, top.evidence["prefix"]) == ("prefix", "module.")
+
+
+def test_a_bare_model_asked_for_module_outside_a_load_names_no_prefix() -> None:
+    # Must not fire: a training script's ``model.module.state_dict()`` on an unwrapped model.
+    model = torch.nn.Linear(2, 2)
+    try:
+        model.module.state_dict()
+    except AttributeError:
+        text = traceback.format_exc()
+    report = weightfit.explain(text + "\nwhile saving the checkpoint\n", resemble=False)
+    assert all(f.evidence.get("wrapper_attribute") is None for f in report.findings)

@@ -831,6 +831,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "wrapper_segment",
+        text_objects.wrapper_segment,
+        ("prefix",),
+        after=("object_kind",),
+        profiles=TEXT,
+    ),
+    Rule(
         "import_lacking",
         text_classes.import_lacking,
         ("version",),
