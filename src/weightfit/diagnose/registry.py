@@ -840,6 +840,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=TEXT,
     ),
     Rule(
+        "wrapper_segment",
+        text_objects.wrapper_segment,
+        ("prefix",),
+        after=("object_kind",),
+        profiles=TEXT,
+    ),
+    Rule(
         "import_lacking",
         text_classes.import_lacking,
         ("version",),
@@ -1263,7 +1270,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "lora_halves",
         text_tensors.lora_halves,
-        ("lora_mismatch",),
+        ("lora_mismatch", "vocab_resize"),
         after=("unexpected",),
         profiles=frozenset({"text"}),
     ),

@@ -36,7 +36,7 @@ from weightfit.align.roles import roles
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
-from weightfit.diagnose.text_file_lookups import SHARD_FILE
+from weightfit.diagnose.text_file_lookups import shards_named
 from weightfit.findings import Finding
 from weightfit.tree import is_layer_index, stack_of
 
@@ -140,7 +140,8 @@ def extra_layers(ctx: Context) -> None:
         if not spans or any((stack_of(name) or ("",))[0] in spans for name in other):
             continue
         facts = whole_text_facts(ctx)
-        sharded = facts is not None and SHARD_FILE.search(facts.text) is not None
+        # A missing piece of a sharded save takes layers away; it never adds any.
+        sharded = side == "model" and facts is not None and shards_named(facts.text) is not None
         _report(ctx, side, spans, names, sharded)
         return
 

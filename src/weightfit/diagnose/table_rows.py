@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from weightfit import knowledge
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
+from weightfit.peft.layout import live_base_name
 
 LM_HEAD_WORDS = ("lm_head", "embed_out")
 """Name words only a language model's output head carries."""
@@ -93,8 +94,11 @@ def _class_columns(name: str, have: tuple[int, ...], want: tuple[int, ...]) -> b
 
 
 def leaf_module(name: str) -> str:
-    """The module a tensor belongs to, indices skipped (``embed.0.weight``: ``embed``)."""
-    lower = name.lower()
+    """The module a tensor belongs to, indices and PEFT's wrappers skipped.
+
+    ``embed.0.weight`` and ``embed.modules_to_save.default.weight`` are both ``embed``'s.
+    """
+    lower = live_base_name(name).lower()
     modules = [part for part in lower.split(".")[:-1] if not part.isdigit()]
     return modules[-1] if modules else lower
 

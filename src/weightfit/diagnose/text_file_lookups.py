@@ -55,6 +55,36 @@ llama.cpp refuses, a TensorFlow checkpoint's ``.data-00000-of-00001`` or ``.inde
 where readers take the prefix, the file naming a distributed save's newest step:
 DeepSpeed's ``latest``, Megatron's ``latest_checkpointed_iteration.txt``)."""
 
+PROGRESS_BAR = re.compile(r":[^\S\n]*\d+%\|[^\n|]*\|[^\S\n]*(\d+)/(\d+)\b[^\n]*")
+"""A tqdm progress bar as a log keeps it, after its description: ``Writing model shards``
+``: 100%|██| 3/3 [00:00<…]``."""
+
+
+def shards_named(text: str) -> re.Match[str] | None:
+    """Where a text speaks of the pieces of a sharded or distributed save (:data:`SHARD_FILE`).
+
+    A progress bar that ran to its total (``Loading checkpoint shards: 100%| | 2/2``, its
+    earlier draws too) counted every piece through: it is no piece missing or unread.
+    """
+    bars = [(_bar_name(text, bar.start()), bar) for bar in PROGRESS_BAR.finditer(text)]
+    done = {name for (name, _), bar in bars if bar.group(1) == bar.group(2)}
+    for (name, start), bar in reversed(bars):
+        if name in done:
+            text = text[:start] + text[bar.end() :]
+    return SHARD_FILE.search(text)
+
+
+def _bar_name(text: str, end: int) -> tuple[str, int]:
+    """A progress bar's name, the last words of its description, and where it begins.
+
+    ``Loading checkpoint shards``: a log line before it may have run on into it.
+    """
+    line = text.rfind("\n", 0, end) + 1
+    words = list(re.finditer(r"[A-Za-z]\w*", text[line:end]))[-3:]
+    start = line + words[0].start() if words else end
+    return " ".join(word.group(0) for word in words), start
+
+
 NO_WEIGHTS_FILE = re.compile(
     r"no\s+file\s+named\s+[\w.\-]+\.(?:bin|safetensors|pt|pth|ckpt|h5|msgpack)\b|"
     r"Can't\s+find\s+a\s+valid\s+checkpoint\s+at\b|"
@@ -102,7 +132,7 @@ def files_named(ctx: Context) -> None:
         _report_before_safetensors(ctx, names)
         return
     variant = VARIANT_FILE.search(facts.text)
-    shards = SHARD_FILE.search(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
+    shards = shards_named(facts.text) or NO_WEIGHTS_FILE.search(facts.text)
     if variant is None and facts.absent_file and _non_ascii_path(facts.text, facts.absent_file):
         _report_non_ascii_path(ctx, facts.absent_file)
         return

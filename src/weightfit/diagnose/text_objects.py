@@ -118,6 +118,36 @@ def object_kind(ctx: Context) -> None:
     )
 
 
+def wrapper_segment(ctx: Context) -> None:
+    """Report a model lacking a wrapper's attribute where code placed tensors by name.
+
+    accelerate's ``set_module_tensor_to_device`` walks a saved name segment by segment
+    (``getattr(module, split)``): ``'Net' object has no attribute 'module'`` is the first
+    segment of names DataParallel (or torch.compile, FSDP) saved, which the bare model lacks.
+    """
+    facts = whole_text_facts(ctx)
+    if facts is None or ctx.findings or not facts.wrapper_segment:
+        return
+    segment = facts.wrapper_segment
+    ctx.add(
+        Finding(
+            category="prefix",
+            severity="error",
+            message=(
+                f"the model has no attribute '{segment}' where the loader walked a saved "
+                f"tensor's name: the checkpoint's names carry the wrapper prefix '{segment}.' "
+                "the bare model's lack"
+            ),
+            evidence={"prefix": f"{segment}.", "wrapper_attribute": segment},
+            confidence=0.75,
+            fix_note=(
+                f"strip '{segment}.' from the checkpoint's names (weightfit fix CKPT --against "
+                "MODEL writes the rename), or save the unwrapped model's state dict"
+            ),
+        )
+    )
+
+
 def _path_for_dict(kind: str) -> Finding:
     """``unknown``: ``load_state_dict`` handed the file's path instead of the dict it holds.
 

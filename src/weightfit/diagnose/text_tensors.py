@@ -6,7 +6,8 @@ runs first and leaves names the text gives without shapes unpaired (a rename
 would rest on name similarity alone; ``weightfit check`` can pair them);
 ``lora_halves`` reads the LoRA tensors the parser set aside
 (``facts["lora_halves"]``: name to (checkpoint shape, model shape), and
-``facts["model"]``): another rank, or another base model's width.
+``facts["model"]``): another rank, or another base model's width (an embedding's
+``lora_embedding_A`` alone reading other token rows: a base whose vocabulary was resized).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from weightfit.manifest import UNKNOWN_DTYPE, counted
 
 _DOWN = re.compile(r"lora_A|lora_down|lora\.down|lora_embedding_A")
 _UP = re.compile(r"lora_B|lora_up|lora\.up|lora_embedding_B")
+_TOKEN_ROWS = re.compile(r"lora_embedding_A")
+"""The LoRA half of an embedding whose base axis counts the table's rows: ``[r, tokens]``."""
 
 Shapes = tuple[tuple[int, ...], tuple[int, ...]]
 
@@ -56,7 +59,10 @@ def guessed_renames(ctx: Context) -> None:
 
 
 def lora_halves(ctx: Context) -> None:
-    """``lora_mismatch``: mismatched LoRA halves, another rank or another base's width."""
+    """``lora_mismatch``: mismatched LoRA halves, another rank or another base's width.
+
+    Only embeddings' token rows differing is ``vocab_resize`` (:func:`_token_rows`).
+    """
     mismatched: dict[str, Shapes] = ctx.facts.get("lora_halves") or {}
     model: str = ctx.facts.get("model", "")
     rank: dict[str, tuple[int, int]] = {}
@@ -95,7 +101,9 @@ def lora_halves(ctx: Context) -> None:
                 ),
             )
         )
-    if width:
+    if width and all(_TOKEN_ROWS.search(name) for name in width):
+        _token_rows(ctx, model, width)
+    elif width:
         sizes = sorted(set(width.values()))
         have_w, want_w = sizes[0]
         labels = width_labels(have_w)
@@ -121,3 +129,30 @@ def lora_halves(ctx: Context) -> None:
                 fix_note="not shape-repairable: load the adapter onto the base it was trained for",
             )
         )
+
+
+def _token_rows(ctx: Context, model: str, rows: dict[str, tuple[int, int]]) -> None:
+    """``vocab_resize``: an embedding's LoRA made for a table of another row count.
+
+    Every other layer is as wide as the base's: the base's vocabulary was resized before
+    the adapter was trained on it.
+    """
+    have, want = sorted(set(rows.values()))[0]
+    ctx.add(
+        Finding(
+            category="vocab_resize",
+            severity="error",
+            message=(
+                f"the adapter's embedding LoRA reads {have} token rows, this base's embedding "
+                f"has {want} ({len(rows)} tensor(s)): the adapter was trained on a base whose "
+                "vocabulary was resized (tokens added)"
+            ),
+            params=list(rows),
+            evidence={"model": model, "checkpoint_rows": have, "model_rows": want},
+            confidence=0.8,
+            fix_note=(
+                f"resize the base's token embeddings to {have} rows "
+                f"(model.resize_token_embeddings({have})) before loading the adapter"
+            ),
+        )
+    )

@@ -41,17 +41,23 @@ files are the same model under another naming, never unrelated."""
 
 
 def model_types(ctx: Context) -> None:
-    """Report a checkpoint of one transformers model type loaded into another."""
+    """Report a checkpoint of one transformers model type loaded into another.
+
+    Two parts of one composite (``clip_vision_model`` into ``clip_text_model``) are two
+    models too; the tensors both name then differ as two architectures' do.
+    """
     facts = whole_text_facts(ctx)
     if facts is None or not facts.model_types:
         return
     have, want = facts.model_types
-    if _family(have) == _family(want):
+    if _family(have) == _family(want) and not _other_parts(have, want):
         return
     missing, unexpected = ctx.missing(), ctx.unexpected()
     if _variant_of(have, want) or _variant_of(want, have):
         _same_family(ctx, have, want, missing, unexpected)
         return
+    # Tensors both models name differ as two architectures' do: no cause of their own.
+    mismatches = ctx.mismatches()
     ctx.add(
         Finding(
             category="unrelated",
@@ -60,7 +66,7 @@ def model_types(ctx: Context) -> None:
                 f"these look like different models: the checkpoint is a '{have}' model, "
                 f"the class instantiated is a '{want}' model"
             ),
-            params=[*unexpected, *missing],
+            params=[*unexpected, *missing, *(p.source for p in mismatches)],
             evidence={"checkpoint_model_type": have, "model_model_type": want},
             confidence=0.75,
             fix_note=(
@@ -70,7 +76,7 @@ def model_types(ctx: Context) -> None:
             ),
         )
     )
-    ctx.consume(missing=missing, unexpected=unexpected)
+    ctx.consume(pairs=mismatches, missing=missing, unexpected=unexpected)
 
 
 VARIANT_SUFFIX = re.compile(r"_video$")
@@ -111,6 +117,21 @@ def _same_family(
 
 SUB_MODEL = re.compile(r"_(?:text|vision|audio)(?:_model)?$")
 """Suffixes of a composite model's own parts (``clip_text_model`` is a part of ``clip``)."""
+
+
+def _other_parts(have: str, want: str) -> bool:
+    """Whether two model types are two parts of one composite, not a part and its whole.
+
+    ``clip_vision_model`` against ``clip_text_model`` are two towers; ``clip`` holds both.
+    """
+    parts = (_part(have), _part(want))
+    return "" not in parts and parts[0] != parts[1]
+
+
+def _part(model_type: str) -> str:
+    """The part of a composite a model type names (``text`` of ``clip_text_model``), or ``""``."""
+    found = SUB_MODEL.search(model_type.lower())
+    return found.group(0).split("_")[1] if found else ""
 
 
 def _family(model_type: str) -> str:

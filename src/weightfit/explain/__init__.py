@@ -322,7 +322,9 @@ def _diagnose(
     source, target = _manifests(section, label, skip=set(adapters))
     facts = {"lora_halves": adapters, "model": label, **text_facts}
     findings = diagnose(align(source, target), profile="text", facts=facts)
-    if adapters and not any(f.category == "lora_mismatch" for f in findings):
+    if adapters and not any(
+        f.category == "lora_mismatch" or not adapters.keys().isdisjoint(f.params) for f in findings
+    ):
         # No LoRA reading explains them: the general rules read the adapter tensors too.
         source, target = _manifests(section, label, skip=set())
         facts["lora_halves"] = {}

@@ -23,6 +23,7 @@ from weightfit.explain.tokens import (
     Token,
     is_name,
 )
+from weightfit.explain.transformers_messages import REPORT_KEY, report_keys
 
 ORPHAN_REACH = 5_000
 """Characters after a missing/unexpected cue within which a loose tensor name joins its side."""
@@ -85,7 +86,9 @@ built on the meta device and filled from a file keeps meta tensors where the fil
 TRUNCATION = re.compile(r"\.\.\.|…|\[\s*\.\.\.\s*\]|\(\s*\+\s*\d+\s+more\s*\)|\band \d+ more\b")
 
 
-TABLE_ROW = re.compile(r"^[^\S\n]*([\w.\-]+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M)
+TABLE_ROW = re.compile(
+    r"^[^\S\n]*" + REPORT_KEY + r"[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED)[^\S\n]*\|", re.M
+)
 """A row of transformers' v5 load report, pasted without its header."""
 
 
@@ -222,10 +225,9 @@ def read_stated_keys(text: str, section: Section) -> None:
 def read_table_rows(text: str, section: Section) -> None:
     """Read the rows of a load report pasted without its header (:data:`TABLE_ROW`)."""
     for match in TABLE_ROW.finditer(text):
-        name, status = match.groups()
+        key, status = match.groups()
         target = section.missing if status == "MISSING" else section.unexpected
-        if is_name(name, listed=True) and name not in target:
-            target.append(name)
+        target += [n for n in report_keys(key) if is_name(n, listed=True) and n not in target]
 
 
 def read_lists(text: str, tokens: list[Token], in_mismatch: set[int], section: Section) -> None:

@@ -12,14 +12,16 @@ v4 (``modeling_utils._load_pretrained_model``; diffusers copies them):
 
 v5 prints one table per load (``X LOAD REPORT from: Y``), a row per key:
 ``NAME | MISSING``, ``NAME | UNEXPECTED`` or ``NAME | MISMATCH | Reinit due to
-size mismatch - ckpt: torch.Size([..]) vs model:torch.Size([..])``.
+size mismatch - ckpt: torch.Size([..]) vs model:torch.Size([..])``. A row stands for every
+key that differs only in its indices (``utils/loading_report.py``, ``update_key_name``):
+``layers.{0, 1}.mlp.weight``, or ``layers.{0...31}.mlp.weight`` past ten of them.
 """
 
 from __future__ import annotations
 
 import re
 
-from weightfit.explain._text import SIZE, Section, names_in, shape
+from weightfit.explain._text import SIZE, Section, expand_braces, names_in, shape
 
 NOT_INITIALIZED = re.compile(
     r"Some\s+weights\s+of\s+(\w+)\s+were\s+not\s+initialized\s+from\s+the\s+model\s+checkpoint\s+"
@@ -36,10 +38,19 @@ FOUND_SHAPE = re.compile(
 BLOCK_END = re.compile(r"You\s+should\s+probably\s+TRAIN|Some\s+weights\s+of|LOAD\s+REPORT")
 """What ends the per-tensor lines of a v4 shape message (they may be soft-wrapped)."""
 REPORT = re.compile(r"(\w+)\s+LOAD\s+REPORT\s+from:\s*(\S+)")
+REPORT_KEY = r"((?:[^\s{|]|\{\d+(?:(?:,[^\S\n]*|\.\.\.)\d+)*\})+)"
+"""A key of the table, its merged indices in braces (``layers.{0, 1}.w``, ``{0...31}``)."""
 ROW = re.compile(
-    r"^[^\S\n]*(\S+)[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED|MISMATCH)[^\S\n]*\|([^\n]*)", re.M
+    r"^[^\S\n]*"
+    + REPORT_KEY
+    + r"[^\S\n]*\|[^\S\n]*(MISSING|UNEXPECTED|MISMATCH)[^\S\n]*\|([^\n]*)",
+    re.M,
 )
 """One row of the table (a row is one line: whitespace never runs on into the next)."""
+INDEX_RANGE = re.compile(r"\{(\d+)\.\.\.(\d+)\}")
+"""Merged indices past ten, printed as their first and last (``{0...31}``)."""
+MAX_RANGE = 4096
+"""The widest ``{first...last}`` read as every index between; a wider one keeps its ends."""
 ROW_SIZES = re.compile(r"ckpt:\s*" + SIZE + r"\s*vs\s*model:\s*" + SIZE)
 
 
@@ -86,6 +97,21 @@ def _v4(text: str) -> list[Section]:
     return sections
 
 
+def report_keys(key: str) -> list[str]:
+    """The keys one row of the table stands for: ``a.{0...2}.b`` → ``a.0.b``, ``a.1.b``, ``a.2.b``.
+
+    A range printed as its ends may skip indices between them; every index is the reading
+    that names the most keys, and the rules read layer stacks from it.
+    """
+
+    def spelled(match: re.Match[str]) -> str:
+        first, last = int(match.group(1)), int(match.group(2))
+        ends = range(first, last + 1) if last - first < MAX_RANGE else (first, last)
+        return "{" + ", ".join(map(str, ends)) + "}"
+
+    return expand_braces(INDEX_RANGE.sub(spelled, key))
+
+
 def _v5(text: str) -> list[Section]:
     heads = list(REPORT.finditer(text))
     sections = []
@@ -95,15 +121,17 @@ def _v5(text: str) -> list[Section]:
             model=head.group(1), origin="transformers", start=head.start(), checkpoint=head.group(2)
         )
         for row in ROW.finditer(text, head.end(), end):
-            name, status, detail = row.groups()
+            key, status, detail = row.groups()
+            names = report_keys(key)
             if status == "MISSING":
-                section.missing.append(name)
+                section.missing += names
             elif status == "UNEXPECTED":
-                section.unexpected.append(name)
+                section.unexpected += names
             else:
                 sizes = ROW_SIZES.search(detail)
                 if sizes is not None:
-                    section.mismatched[name] = (shape(sizes.group(1)), shape(sizes.group(2)))
+                    pair = (shape(sizes.group(1)), shape(sizes.group(2)))
+                    section.mismatched.update(dict.fromkeys(names, pair))
         section.truncated = bool(re.search(r"^\s*\.\.\.", text[head.end() : end], re.M))
         sections.append(section)
     return sections

@@ -254,6 +254,21 @@ def unwrap(name: str) -> str:
     return ".".join(part for part in strip_peft(name).split(".") if part not in WRAPPERS)
 
 
+def live_base_name(name: str) -> str:
+    """A live PEFT model's tensor name as its base model spells it.
+
+    PEFT's prefix, wrapper segments and the adapter name a ``ModulesToSaveWrapper`` keys its
+    copy by are removed: ``base_model.model.wte.modules_to_save.default.weight`` → ``wte.weight``.
+    """
+    parts = strip_peft(name).split(".")
+    return ".".join(
+        part
+        for index, part in enumerate(parts)
+        if part not in WRAPPERS
+        and not (0 < index < len(parts) - 1 and parts[index - 1] == "modules_to_save")
+    )
+
+
 def wrapper_of(name: str) -> str:
     """The last PEFT wrapper segment in ``name`` (``""`` when there is none)."""
     found = [part for part in strip_peft(name).split(".") if part in WRAPPERS]

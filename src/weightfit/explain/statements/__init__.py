@@ -277,6 +277,7 @@ def _failed_load(found: Facts, text: str) -> bool:
         or found.module_method
         or found.object_for_dict
         or found.path_for_dict
+        or found.wrapper_segment
         or found.optimizer_groups
         or found.tie_refused
         or found.absent_part

@@ -33,6 +33,23 @@ STALE_ATTRIBUTE = re.compile(
 """An object lacking an attribute its caller reads: a module pickled by another version of its
 class, a loaded dict asked for a module's method, an object asked for a dict's."""
 
+WRAPPER_ATTRIBUTES = frozenset(
+    {"module", "_orig_mod", "_fsdp_wrapped_module", "_checkpoint_wrapped_module"}
+)
+"""Attributes only a wrapper has (DataParallel's ``module``, torch.compile's ``_orig_mod``,
+FSDP's, activation checkpointing's): the first segment of every name it saves."""
+
+NAME_WALK = re.compile(
+    r"\bset_module_tensor_to_device\b|\bget_(?:submodule|parameter|buffer)\b|"
+    r"getattr\(\s*\w+\s*,\s*split\s*\)|has\s+no\s+attribute\s+`\w+`"
+)
+"""Code placing a saved tensor by walking its name segment by segment: accelerate's
+``set_module_tensor_to_device`` (``getattr(module, split)``), PyTorch's ``get_submodule``
+(``Net has no attribute `module```)."""
+
+SUBMODULE_ABSENT = re.compile(r"\b(\w+)\s+has\s+no\s+attribute\s+`(\w+)`")
+"""PyTorch's ``get_submodule`` / ``get_parameter`` missing a segment of the path it walks."""
+
 PATH_FOR_DICT = re.compile(
     r"Expected\s+state_dict\s+to\s+be\s+dict-like,\s+got\s+<class\s+'(str|bytes|pathlib\.\w*Path)'>"
 )
@@ -153,6 +170,11 @@ def read_attributes(found: Facts, text: str) -> None:
         (c for c, a in lacking if a in DICT_METHODS and c not in BUILTIN_TYPES), ""
     )
     found.path_for_dict = said(PATH_FOR_DICT, text, 1)
+    if NAME_WALK.search(text):
+        walked = [*lacking, *(m.groups() for m in SUBMODULE_ABSENT.finditer(text))]
+        found.wrapper_segment = next(
+            (a for c, a in walked if a in WRAPPER_ATTRIBUTES and c not in BUILTIN_TYPES), ""
+        )
     found.optimizer_groups = said(OPTIMIZER_GROUPS, text)
     tie = TIE_REFUSED.search(text)
     found.tie_refused = (tie[1], tie[2], tie[3]) if tie is not None else None

@@ -145,7 +145,8 @@ def read_names(found: Facts, text: str) -> None:
     """What the text names: model types and class, versions, files, quantization and LoRA words."""
     types = MODEL_TYPES.search(text)
     if types is not None:
-        found.model_types = (types.group(1).strip(".,"), types.group(2).strip(".,"))
+        # transformers 5 quotes each type in backticks (``of type `bert` to instantiate``).
+        found.model_types = (types.group(1).strip(".,`"), types.group(2).strip(".,`"))
     model = MODEL_CLASS.search(text)
     if model is not None:
         found.model_class = model.group(1)

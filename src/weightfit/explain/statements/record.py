@@ -39,6 +39,8 @@ class Facts:
             the file holds a pickled object where the code expects a dict of weights.
         path_for_dict: The type (``str``, ``pathlib.PosixPath``) ``load_state_dict`` was
             given in a state dict's place: the file's path, never loaded.
+        wrapper_segment: A wrapper's attribute (``module``, ``_orig_mod``) a model lacked
+            where code walked a saved tensor's name to place it: the names carry its prefix.
         optimizer_groups: The optimizer's refusal of saved state with other parameter groups.
         tie_refused: ``(tied, to, present|absent)`` of transformers declining to tie two
             tensors its config ties.
@@ -153,6 +155,7 @@ class Facts:
     module_method: str = ""
     object_for_dict: str = ""
     path_for_dict: str = ""
+    wrapper_segment: str = ""
     optimizer_groups: str = ""
     tie_refused: tuple[str, str, str] | None = None
     import_lacking: tuple[str, str] | None = None
@@ -226,6 +229,7 @@ class Facts:
             "module_method_on_dict": self.module_method,
             "dict_method_on_object": self.object_for_dict,
             "path_for_state_dict": self.path_for_dict,
+            "wrapper_segment": self.wrapper_segment,
             "optimizer_groups": self.optimizer_groups,
             "tie_refused": list(self.tie_refused) if self.tie_refused else None,
             "import_lacking": list(self.import_lacking) if self.import_lacking else None,
