@@ -18,6 +18,7 @@ from weightfit.apply import PLAN_FILE, WriteOptions, apply, parse_size
 from weightfit.errors import (
     DestinationExists,
     InvalidPlan,
+    UnsupportedTensor,
     UsageError,
     VerificationFailed,
 )
@@ -425,3 +426,27 @@ def test_a_big_endian_gguf_is_written_with_its_values(tmp_path: Path) -> None:
     plan = Plan([Op("rename", {"from": "token_embd.weight", "to": "w"}, "x")], source="be.gguf")
     apply(plan, path, tmp_path / "out")
     assert np.array_equal(outputs(tmp_path / "out")["w"].numpy(), values)
+
+
+@pytest.mark.parametrize(
+    ("tensor", "dtype"),
+    [
+        (torch.arange(4, dtype=torch.uint8).view(torch.float4_e2m1fn_x2), "float4_e2m1fn_x2"),
+        (torch.zeros(2, dtype=torch.complex128), "C128"),
+    ],
+    ids=["fp4-pairs", "complex128"],
+)
+def test_a_dtype_safetensors_cannot_store_is_refused_before_writing(
+    tmp_path: Path, tensor: torch.Tensor, dtype: str
+) -> None:
+    """Read from torch.save, these have a dtype safetensors' reference does not define."""
+    path = tmp_path / "src.pt"
+    torch.save({"module.t": tensor}, path)
+    plan = Plan([Op("rename", {"strip": "module.", "add": ""}, "prefix")], source="src.pt")
+    with pytest.raises(UnsupportedTensor) as raised:
+        apply(plan, path, tmp_path / "out")
+    assert str(raised.value) == (
+        f"unsupported tensor: t: dtype {dtype} cannot be written to safetensors; "
+        "drop it or select around it"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["src.pt"]

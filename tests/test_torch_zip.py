@@ -376,6 +376,7 @@ def test_conj_and_neg_views_are_noted(tmp_path: Path, zip_format: bool) -> None:
     assert not any("views:" in note for note in weightfit.read(plain).notes)
 
 
+@pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors is in prototype")
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
 def test_sparse_and_nested_tensors_are_not_dropped_silently(tmp_path: Path, zip_format) -> None:
     """A sparse buffer is a tensor of the state dict: `check` must not call it missing unsaid."""

@@ -54,6 +54,8 @@ _KNOWN = [
 ]
 
 DTYPES: dict[str, DType] = {d.name: d for d in _KNOWN}
+SAFETENSORS_DTYPES = frozenset(DTYPES) - {"C128"}
+"""The ``Dtype`` enum of the reference (safetensors 0.8 ``tensor.rs``): no other dtype loads."""
 _BY_TORCH_NAME: dict[str, DType] = {d.torch_name: d for d in _KNOWN}
 _BY_TORCH_NAME.update({"half": DTYPES["F16"], "float": DTYPES["F32"], "double": DTYPES["F64"]})
 _BY_TORCH_NAME.update({"long": DTYPES["I64"], "int": DTYPES["I32"], "short": DTYPES["I16"]})

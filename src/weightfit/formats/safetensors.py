@@ -84,7 +84,7 @@ METADATA_KEY = "__metadata__"
 """Spec "Format": the one non-tensor key, a free-form string-to-string map."""
 _JSON_SPACE = b" \t\r\n"
 """JSON insignificant whitespace (RFC 8259 section 2); the reference accepts it before ``{``."""
-REFERENCE_DTYPES = frozenset(dtypes.DTYPES) - {"C128"}
+REFERENCE_DTYPES = dtypes.SAFETENSORS_DTYPES
 """The ``Dtype`` enum of the reference (safetensors 0.8 ``tensor.rs``): no other dtype loads."""
 
 # Possessive quantifiers (``*+``): a match never backtracks, a third faster on a 1.1M-tensor header.

@@ -70,7 +70,7 @@ def run(plan: PlanLike, manifest: Manifest) -> Outcome:
     for index, op in enumerate(plan.ops):
         step(state, op, index)
     for recipe in state.recipes.values():
-        if dtypes.lookup(recipe.spec.dtype) is None:
+        if recipe.spec.dtype not in dtypes.SAFETENSORS_DTYPES:
             raise UnsupportedTensor(
                 f"{recipe.spec.name}: dtype {recipe.spec.dtype} cannot be written to "
                 "safetensors; drop it or select around it"
