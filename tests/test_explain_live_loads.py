@@ -7,8 +7,8 @@ transformers 5's load report, tqdm's progress bars), and checks ``explain``'s to
 
 from __future__ import annotations
 
-import io
 import logging
+import sys
 import traceback
 from pathlib import Path
 
@@ -21,10 +21,12 @@ transformers = pytest.importorskip("transformers")
 
 
 def shown(capfd: pytest.CaptureFixture[str], action: object) -> str:
-    """What the terminal shows while ``action`` runs: its output and transformers' log (its
-    handler holds the stream it was made with), then the traceback if one is raised."""
-    logged = io.StringIO()
-    handler = logging.StreamHandler(logged)
+    """What the terminal shows while ``action`` runs, then the traceback if one is raised.
+
+    transformers' own handler keeps the stream it was made with: its log is sent to the
+    captured standard error too, in the order the terminal shows it among progress bars.
+    """
+    handler = logging.StreamHandler(sys.stderr)
     logger = logging.getLogger("transformers")
     logger.addHandler(handler)
     try:
@@ -35,7 +37,7 @@ def shown(capfd: pytest.CaptureFixture[str], action: object) -> str:
     finally:
         logger.removeHandler(handler)
     captured = capfd.readouterr()
-    return captured.out + captured.err + logged.getvalue() + raised
+    return captured.out + captured.err + raised
 
 
 def bert(**overrides: int) -> transformers.BertModel:
