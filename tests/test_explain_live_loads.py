@@ -7,8 +7,8 @@ transformers 5's load report, tqdm's progress bars), and checks ``explain``'s to
 
 from __future__ import annotations
 
-import io
 import logging
+import sys
 import traceback
 from pathlib import Path
 
@@ -21,10 +21,12 @@ transformers = pytest.importorskip("transformers")
 
 
 def shown(capfd: pytest.CaptureFixture[str], action: object) -> str:
-    """What the terminal shows while ``action`` runs: its output and transformers' log (its
-    handler holds the stream it was made with), then the traceback if one is raised."""
-    logged = io.StringIO()
-    handler = logging.StreamHandler(logged)
+    """What the terminal shows while ``action`` runs, then the traceback if one is raised.
+
+    transformers' own handler keeps the stream it was made with: its log is sent to the
+    captured standard error too, in the order the terminal shows it among progress bars.
+    """
+    handler = logging.StreamHandler(sys.stderr)
     logger = logging.getLogger("transformers")
     logger.addHandler(handler)
     try:
@@ -35,7 +37,7 @@ def shown(capfd: pytest.CaptureFixture[str], action: object) -> str:
     finally:
         logger.removeHandler(handler)
     captured = capfd.readouterr()
-    return captured.out + captured.err + logged.getvalue() + raised
+    return captured.out + captured.err + raised
 
 
 def bert(**overrides: int) -> transformers.BertModel:
@@ -222,3 +224,28 @@ def test_a_bare_model_asked_for_module_outside_a_load_names_no_prefix() -> None:
         text = traceback.format_exc()
     report = weightfit.explain(text + "\nwhile saving the checkpoint\n", resemble=False)
     assert all(f.evidence.get("wrapper_attribute") is None for f in report.findings)
+
+
+def test_a_whole_model_handed_to_load_state_dict_is_a_pickled_model(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(2, 2), path)
+    loaded = torch.load(path, weights_only=False)
+    try:
+        torch.nn.Linear(2, 2).load_state_dict(loaded)
+    except TypeError:
+        text = traceback.format_exc()
+    assert (
+        "Expected state_dict to be dict-like, got <class 'torch.nn.modules.linear.Linear'>" in text
+    )
+    top = weightfit.explain(text).findings[0]
+    assert (top.category, top.evidence["object_class"]) == ("unrelated", "Linear")
+
+
+def test_none_handed_to_load_state_dict_is_no_pickled_model() -> None:
+    # Must not fire: a loader that returned nothing is no object of the file.
+    try:
+        torch.nn.Linear(2, 2).load_state_dict(None)  # type: ignore[arg-type]
+    except TypeError:
+        text = traceback.format_exc()
+    findings = weightfit.explain(text, resemble=False).findings
+    assert all(f.evidence.get("object_class") is None for f in findings)

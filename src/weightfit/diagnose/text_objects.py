@@ -67,8 +67,9 @@ def object_kind(ctx: Context) -> None:
 
     A dict asked for a module's method (``'OrderedDict' object has no attribute 'to'``) is a
     state dict where a pickled model was meant; an object asked for a dict's method (``'Model'
-    object has no attribute 'items'``) is a pickled model where a dict of weights was meant;
-    a path handed to ``load_state_dict`` is no object of the file at all (``unknown``).
+    object has no attribute 'items'``, or ``load_state_dict``'s ``Expected state_dict to be
+    dict-like, got <class '__main__.Net'>``) is a pickled model where a dict of weights was
+    meant; a path handed to ``load_state_dict`` is no object of the file at all (``unknown``).
     """
     facts = whole_text_facts(ctx)
     if facts is None or ctx.findings:
@@ -104,8 +105,13 @@ def object_kind(ctx: Context) -> None:
             category="unrelated",
             severity="error",
             message=(
-                f"the loaded object is a '{facts.object_for_dict}' asked for a dict's method: "
-                "the file holds a whole pickled object (a model saved with torch.save(model), "
+                (
+                    f"load_state_dict was given a '{facts.object_for_dict}' object, no dict: "
+                    if facts.object_refused
+                    else f"the loaded object is a '{facts.object_for_dict}' asked for a dict's "
+                    "method: "
+                )
+                + "the file holds a whole pickled object (a model saved with torch.save(model), "
                 "a framework's checkpoint) where the code expects a dict of weights"
             ),
             evidence={"object_class": facts.object_for_dict},

@@ -55,6 +55,12 @@ PATH_FOR_DICT = re.compile(
 )
 """PyTorch's ``load_state_dict`` given a string or a path, not the dict read from the file."""
 
+OBJECT_FOR_STATE_DICT = re.compile(
+    r"Expected\s+state_dict\s+to\s+be\s+dict-like,\s+got\s+<class\s+'(?:[\w.]+\.)?(\w+)'>"
+)
+"""PyTorch's ``load_state_dict`` given an object of a class (``<class '__main__.Net'>``): the
+file held a whole pickled model where the code expects the dict of its weights."""
+
 MODULE_METHODS = frozenset(
     {
         "to",
@@ -170,6 +176,10 @@ def read_attributes(found: Facts, text: str) -> None:
         (c for c, a in lacking if a in DICT_METHODS and c not in BUILTIN_TYPES), ""
     )
     found.path_for_dict = said(PATH_FOR_DICT, text, 1)
+    refused = OBJECT_FOR_STATE_DICT.search(text)
+    if refused is not None and not found.path_for_dict and refused[1] not in BUILTIN_TYPES:
+        found.object_for_dict = found.object_for_dict or refused[1]
+        found.object_refused = True
     if NAME_WALK.search(text):
         walked = [*lacking, *(m.groups() for m in SUBMODULE_ABSENT.finditer(text))]
         found.wrapper_segment = next(

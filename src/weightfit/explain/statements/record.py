@@ -35,8 +35,9 @@ class Facts:
             pipelines' ``expects 4 but received ... = 9``.
         module_method: The module method a loaded dict was asked for (``'to'``): the file
             holds a state dict where the code expects a pickled model.
-        object_for_dict: The class of an object asked for a dict's method (``'Model'``):
-            the file holds a pickled object where the code expects a dict of weights.
+        object_for_dict: The class of an object asked for a dict's method (``'Model'``), or
+            handed to ``load_state_dict`` (``object_refused``): the file holds a pickled object
+            where the code expects a dict of weights.
         path_for_dict: The type (``str``, ``pathlib.PosixPath``) ``load_state_dict`` was
             given in a state dict's place: the file's path, never loaded.
         wrapper_segment: A wrapper's attribute (``module``, ``_orig_mod``) a model lacked
@@ -154,6 +155,7 @@ class Facts:
     stale_attribute: tuple[str, str] | None = None
     module_method: str = ""
     object_for_dict: str = ""
+    object_refused: bool = False
     path_for_dict: str = ""
     wrapper_segment: str = ""
     optimizer_groups: str = ""
