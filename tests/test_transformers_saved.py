@@ -237,3 +237,13 @@ def test_one_tower_of_a_clip_drops_the_other_without_calling_it_a_copy_of_the_mo
     assert other.evidence["part"] == f"{tower}_model." and other.confidence < 1
     assert weightfit.fix(checkpoint, target, tmp_path / "out").applied is not None
     loaded_strictly(cls(part), tmp_path / "out")
+
+
+def test_a_built_model_as_the_target_carries_its_config(tmp_path: Path) -> None:
+    tied = transformers.LlamaConfig(**LLAMA, tie_word_embeddings=True)
+    checkpoint = saved(transformers.LlamaForCausalLM(tied), tmp_path / "tied")
+    with torch.device("meta"):
+        untied = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    (finding,) = weightfit.check(checkpoint, untied).findings
+    # Not "nothing to convert: from_pretrained re-ties it": this model's head is its own.
+    assert [op.kind for op in finding.fix] == ["copy"]
