@@ -247,3 +247,15 @@ def test_a_built_model_as_the_target_carries_its_config(tmp_path: Path) -> None:
     (finding,) = weightfit.check(checkpoint, untied).findings
     # Not "nothing to convert: from_pretrained re-ties it": this model's head is its own.
     assert [op.kind for op in finding.fix] == ["copy"]
+
+
+def test_lint_checks_a_learned_position_table_against_the_config(tmp_path: Path) -> None:
+    folder = saved(
+        transformers.GPT2LMHeadModel(transformers.GPT2Config(**GPT2, n_positions=32)),
+        tmp_path / "gpt2",
+    )
+    assert not weightfit.lint(folder).violations
+    longer = transformers.GPT2Config(**GPT2, n_positions=64)
+    (folder / "config.json").write_text(longer.to_json_string())
+    (violation,) = weightfit.lint(folder).violations
+    assert violation.code == "WF401" and "n_positions 64" in violation.message
