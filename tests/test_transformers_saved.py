@@ -259,3 +259,19 @@ def test_lint_checks_a_learned_position_table_against_the_config(tmp_path: Path)
     (folder / "config.json").write_text(longer.to_json_string())
     (violation,) = weightfit.lint(folder).violations
     assert violation.code == "WF401" and "n_positions 64" in violation.message
+
+
+@pytest.mark.parametrize("with_index", [True, False])
+def test_one_shard_read_alone_is_named_as_such_not_a_shared_module(
+    tmp_path: Path, with_index: bool
+) -> None:
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    shards = sorted((tmp_path / "sharded").glob("model-*-of-*.safetensors"))
+    shard = next(s for s in shards if "layers.0.self_attn" in str(load_file(s).keys()))
+    if not with_index:
+        (tmp_path / "sharded" / "model.safetensors.index.json").unlink()
+    report = weightfit.check(shard, tmp_path / "sharded" / "config.json")
+    (finding,) = report.findings
+    assert finding.category == "missing" and not finding.fix
+    assert f"of {len(shards)} of a sharded save" in finding.message
