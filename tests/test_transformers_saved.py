@@ -106,6 +106,7 @@ def test_a_tied_checkpoint_into_an_untied_model_copies_the_embedding(
     report = weightfit.check(checkpoint, target / "config.json")
     finding = next(f for f in report.findings if f.category == "tied_weights")
     assert [(op.kind, op.args["into"]) for op in finding.fix] == [("copy", ["lm_head.weight"])]
+    assert report.summary["params_reinitialised"] == 0  # the copy fills the head
     result = weightfit.fix(checkpoint, target / "config.json", tmp_path / "out")
     assert result.applied is not None
     fixed = transformers.LlamaForCausalLM(untied)
