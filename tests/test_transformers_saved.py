@@ -106,6 +106,7 @@ def test_a_tied_checkpoint_into_an_untied_model_copies_the_embedding(
     report = weightfit.check(checkpoint, target / "config.json")
     finding = next(f for f in report.findings if f.category == "tied_weights")
     assert [(op.kind, op.args["into"]) for op in finding.fix] == [("copy", ["lm_head.weight"])]
+    assert report.summary["params_reinitialised"] == 0  # the copy fills the head
     result = weightfit.fix(checkpoint, target / "config.json", tmp_path / "out")
     assert result.applied is not None
     fixed = transformers.LlamaForCausalLM(untied)
@@ -237,3 +238,41 @@ def test_one_tower_of_a_clip_drops_the_other_without_calling_it_a_copy_of_the_mo
     assert other.evidence["part"] == f"{tower}_model." and other.confidence < 1
     assert weightfit.fix(checkpoint, target, tmp_path / "out").applied is not None
     loaded_strictly(cls(part), tmp_path / "out")
+
+
+def test_a_built_model_as_the_target_carries_its_config(tmp_path: Path) -> None:
+    tied = transformers.LlamaConfig(**LLAMA, tie_word_embeddings=True)
+    checkpoint = saved(transformers.LlamaForCausalLM(tied), tmp_path / "tied")
+    with torch.device("meta"):
+        untied = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    (finding,) = weightfit.check(checkpoint, untied).findings
+    # Not "nothing to convert: from_pretrained re-ties it": this model's head is its own.
+    assert [op.kind for op in finding.fix] == ["copy"]
+
+
+def test_lint_checks_a_learned_position_table_against_the_config(tmp_path: Path) -> None:
+    folder = saved(
+        transformers.GPT2LMHeadModel(transformers.GPT2Config(**GPT2, n_positions=32)),
+        tmp_path / "gpt2",
+    )
+    assert not weightfit.lint(folder).violations
+    longer = transformers.GPT2Config(**GPT2, n_positions=64)
+    (folder / "config.json").write_text(longer.to_json_string())
+    (violation,) = weightfit.lint(folder).violations
+    assert violation.code == "WF401" and "n_positions 64" in violation.message
+
+
+@pytest.mark.parametrize("with_index", [True, False])
+def test_one_shard_read_alone_is_named_as_such_not_a_shared_module(
+    tmp_path: Path, with_index: bool
+) -> None:
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**LLAMA))
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    shards = sorted((tmp_path / "sharded").glob("model-*-of-*.safetensors"))
+    shard = next(s for s in shards if "layers.0.self_attn" in str(load_file(s).keys()))
+    if not with_index:
+        (tmp_path / "sharded" / "model.safetensors.index.json").unlink()
+    report = weightfit.check(shard, tmp_path / "sharded" / "config.json")
+    (finding,) = report.findings
+    assert finding.category == "missing" and not finding.fix
+    assert f"of {len(shards)} of a sharded save" in finding.message

@@ -19,6 +19,7 @@ from weightfit.adapters import diffusers_lora
 from weightfit.align import align
 from weightfit.findings import Report
 from weightfit.fix_hint import FixTarget
+from weightfit.formats import safetensors_index
 from weightfit.formats.folder import ADAPTER_FOLDER
 from weightfit.manifest import Manifest
 from weightfit.peft.config import CONFIG_NAME
@@ -75,6 +76,7 @@ def check(
         source = checkpoint
     else:
         source = formats.read(checkpoint, key=key, variant=variant)
+        mark_lone_shard(checkpoint, source)
     expected = resolve(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
@@ -85,6 +87,15 @@ def check(
     findings = diagnose(alignment)
     fix_target = _fix_target(checkpoint, target, kwargs, config, key, variant)
     return build_report(alignment, findings, fix_target=fix_target)
+
+
+def mark_lone_shard(checkpoint: object, source: Manifest) -> None:
+    """Record in ``source.extras`` that a file checked alone is one shard of several."""
+    if not isinstance(checkpoint, str | Path) or not Path(checkpoint).is_file():
+        return
+    hint = safetensors_index.lone_shard(Path(checkpoint))
+    if hint is not None:
+        source.extras[safetensors_index.LONE_SHARD] = hint
 
 
 def _adapter_check(source: Manifest, expected: Manifest) -> Report:

@@ -188,7 +188,7 @@ def fix(
         ['drop', 'unsqueeze']
 
     """
-    from weightfit.check import adapter_folder, check
+    from weightfit.check import adapter_folder, check, mark_lone_shard
     from weightfit.converters import plan_for as converter_plan
     from weightfit.formats import read
     from weightfit.targets import resolve
@@ -199,6 +199,7 @@ def fix(
         if isinstance(checkpoint, Manifest)
         else read(checkpoint, key=key, variant=variant)
     )
+    mark_lone_shard(checkpoint, source)
     expected = resolve(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )

@@ -239,9 +239,17 @@ def _reinitialised(alignment: Alignment, findings: list[Finding]) -> int:
     """Target elements a load would leave freshly initialised.
 
     Missing target tensors and tensors a fix re-initialises count; tensors a
-    benign (``info``) finding explains (tied copies, rebuilt buffers) do not.
+    benign (``info``) finding explains (tied copies, rebuilt buffers) or a fix
+    copies from another (an untied head from its embedding) do not.
     """
     benign = {name for f in findings if f.severity == "info" for name in f.params}
+    benign |= {
+        str(name)
+        for f in findings
+        for op in f.fix
+        if op.kind == "copy"
+        for name in op.args.get("into", [])
+    }
     names = {name for name in alignment.missing if name not in benign}
     for finding in findings:
         for op in finding.fix:

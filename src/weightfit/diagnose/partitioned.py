@@ -313,3 +313,49 @@ def _report_flat_params(ctx: Context, names: list[str]) -> None:
         )
     )
     ctx.consume(unexpected=names)
+
+
+LONE_SHARD = "lone_shard"
+"""The checkpoint ``extras`` key (:data:`weightfit.formats.safetensors_index.LONE_SHARD`)."""
+
+
+def lone_shard(ctx: Context) -> None:
+    """Report a checkpoint that is one shard of a sharded save, read alone.
+
+    The other shards hold the missing tensors: no layer count, shared module or rename
+    explains their absence. With the index beside the file, exactly the tensors it
+    places elsewhere are explained; without it, the file name's ``-00002-of-00006``
+    explains every missing tensor.
+    """
+    hint = ctx.source.extras.get(LONE_SHARD)
+    missing = ctx.missing()
+    if not isinstance(hint, dict) or not missing:
+        return
+    elsewhere = hint.get("elsewhere")
+    if elsewhere is None:
+        found = missing
+    else:
+        others = set(elsewhere) | {ctx.renamed(name) for name in elsewhere}
+        found = [name for name in missing if name in others]
+    if not found:
+        return
+    index = hint.get("index")
+    where = f"the other shards (named in {index})" if index else "the other shards"
+    ctx.add(
+        Finding(
+            category="missing",
+            severity="error",
+            message=(
+                f"the checkpoint is shard {hint.get('shard')} of {hint.get('of')} of a sharded "
+                f"save, read alone: {len(found)} tensor(s) are in {where}"
+            ),
+            params=found,
+            evidence={key: hint.get(key) for key in ("shard", "of", "index")},
+            confidence=0.95 if index else 0.8,
+            fix_note=(
+                "check the folder (or its index) instead of one shard: "
+                + ("the index lists every shard" if index else "its index was not beside it")
+            ),
+        )
+    )
+    ctx.consume(missing=found)

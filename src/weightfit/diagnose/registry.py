@@ -154,6 +154,13 @@ REGISTRY: tuple[Rule, ...] = (
     ),
     Rule("reinitialised", benign.reinitialised, ("missing",)),
     Rule(
+        "lone_shard",
+        partitioned.lone_shard,
+        ("missing",),
+        after=("reinitialised",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule(
         "library_converter",
         library.library_converter,
         ("version",),

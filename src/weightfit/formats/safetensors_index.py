@@ -33,6 +33,7 @@ name. What this reader guarantees:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -301,3 +302,43 @@ def _unlisted_shards(folder: Path, shards: list[str]) -> list[str]:
     if not unlisted:
         return []
     return [f"{len(unlisted)} shard file(s) here are not in the index: {', '.join(unlisted)}"]
+
+
+LONE_SHARD = "lone_shard"
+"""The ``extras`` key of a file read alone that is one shard of a sharded save."""
+
+_SHARD_NAME = re.compile(r"-(?P<index>\d+)-of-(?P<total>\d+)\.[A-Za-z0-9.]+$")
+"""A shard's file name: ``model-00002-of-00006.safetensors`` (``pytorch_model-…bin``)."""
+
+
+def lone_shard(path: Path) -> dict[str, Any] | None:
+    """Say whether a file read alone is one shard of several, and where the others are.
+
+    The file name says it (``-00002-of-00006``); an index beside it that names the file
+    also says which tensors the other shards hold. Nothing here is trusted beyond a
+    hint: the file's own header was read, the index only names what is elsewhere.
+
+    Returns:
+        ``{"shard": 2, "of": 6, "index": "model.safetensors.index.json" | None,
+        "elsewhere": [names in other shards] | None}``, or ``None`` for a whole file.
+    """
+    found = _SHARD_NAME.search(path.name)
+    total = int(found.group("total")) if found else 0
+    for candidate in sorted(path.parent.glob("*.index.json")):
+        try:
+            if candidate.stat().st_size > MAX_INDEX_BYTES:
+                continue
+            index = parse_index(candidate.read_bytes())
+        except (OSError, InvalidHeader):
+            continue
+        if path.name in index.shards and len(index.shards) > 1:
+            elsewhere = [n for n, shard in index.weight_map.items() if shard != path.name]
+            return {
+                "shard": int(found.group("index")) if found else index.shards.index(path.name) + 1,
+                "of": len(index.shards),
+                "index": candidate.name,
+                "elsewhere": elsewhere,
+            }
+    if found is None or total < 2:
+        return None
+    return {"shard": int(found.group("index")), "of": total, "index": None, "elsewhere": None}

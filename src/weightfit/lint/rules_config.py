@@ -40,6 +40,9 @@ DIM_RULES: tuple[DimRule, ...] = (
         1,
     ),
     DimRule(("intermediate_size",), r"\.mlp\.(up_proj|gate_proj)\.weight$", 0),
+    # Learned position tables: BERT-family ``embeddings.position_embeddings``, GPT-2's ``wpe``.
+    DimRule(("max_position_embeddings",), r"(^|\.)embeddings\.position_embeddings\.weight$", 0),
+    DimRule(("n_positions", "max_position_embeddings"), r"(^|\.)wpe\.weight$", 0),
     # diffusers ModelMixin configs (UNet2DConditionModel, Sana/PixArt/SD3/Flux transformers, VAEs).
     DimRule(
         ("in_channels",), r"^(conv_in|patch_embed\.proj|pos_embed\.proj|x_embedder)\.weight$", 1
@@ -97,7 +100,8 @@ def config_dimension_mismatch(ctx: Context) -> Iterator[Violation]:
     """What it checks:
         Dimensions in ``config.json`` against the tensors that carry them:
         ``vocab_size`` and ``hidden_size`` against the token embedding,
-        ``intermediate_size`` against the MLP, ``in_channels`` /
+        ``intermediate_size`` against the MLP, ``max_position_embeddings`` /
+        ``n_positions`` against a learned position table, ``in_channels`` /
         ``out_channels`` (times ``patch_size`` squared for ``proj_out``),
         ``caption_channels``, ``joint_attention_dim``, ``cross_attention_dim``
         and a VAE's ``latent_channels`` against the layers that read them.

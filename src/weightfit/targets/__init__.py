@@ -98,7 +98,8 @@ def resolve(
         return target
     if is_module(target):
         _no_arguments(takes_arguments, "a built module")
-        manifest = manifest_of(target)  # type: ignore[arg-type]
+        config = transformers.config_of(target)
+        manifest = manifest_of(target, config=config)  # type: ignore[arg-type]
         transformers.add_saved_layout(manifest, target)
         return manifest
     if is_state_dict(target):

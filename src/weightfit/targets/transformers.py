@@ -109,6 +109,17 @@ def build(
     return manifest
 
 
+def config_of(model: object) -> dict[str, Any] | None:
+    """Return a built transformers model's config as ``config.json`` holds it, else ``None``.
+
+    A model passed as the target says no more than its tensors without it: whether its
+    head is tied, how many labels or key/value heads its config asked for.
+    """
+    if not is_model_class(type(model)):
+        return None
+    return dict(model.config.to_dict())  # type: ignore[attr-defined]
+
+
 def add_saved_layout(manifest: Manifest, model: object) -> None:
     """Record in ``manifest.extras`` the names ``save_pretrained`` writes for ``model``'s tensors.
 
