@@ -137,3 +137,23 @@ def test_flux_pooled_width_and_packed_latents(tmp_path: Path) -> None:
         "WF502 vae latent_channels is 16 but transformer in_channels 16 is below 64 "
         "(its pipeline packs 2×2 latent pixels into channels)"
     ]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_a_variant_saved_last_rewrites_the_config_dtype_of_the_plain_weights(
+    tmp_path: Path,
+) -> None:
+    from transformers import CLIPTextModel
+
+    encoder = clip(16)
+    encoder.save_pretrained(tmp_path / "fp32-last")
+    encoder.half().save_pretrained(tmp_path / "fp16-last", variant="fp16")
+    encoder.float().save_pretrained(tmp_path / "fp16-last")
+    assert messages(tmp_path / "fp16-last") == []  # config.json written by the float32 save
+    encoder.half().save_pretrained(tmp_path / "fp32-last", variant="fp16")
+    assert CLIPTextModel.from_pretrained(tmp_path / "fp32-last").dtype == torch.float16
+    assert messages(tmp_path / "fp32-last") == [
+        "WF404 config.json dtype is float16, as the fp16 variant beside the weights was saved, "
+        "but 100% of the float bytes a plain from_pretrained reads are F32: transformers 5 "
+        "casts them to float16 on load"
+    ]
