@@ -213,3 +213,40 @@ def test_seed_case_at_its_real_names_and_sizes(tmp_path: Path) -> None:
 
 def test_adapter_without_an_action_is_a_usage_error(run_cli) -> None:
     assert run_cli("adapter").code == 2
+
+
+def test_trainable_tokens_on_resized_embeddings_fit_the_resized_base(tmp_path: Path) -> None:
+    """PEFT saves the resized embedding as ``embed_tokens.token_adapter.base_layer.weight``."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+    from transformers import LlamaForCausalLM
+
+    from adapter_builders import peft_merged
+
+    tiny_llama().save_pretrained(tmp_path / "base")
+    # As users start: from_pretrained (PEFT then sees the vocabulary grew and saves it).
+    resized = LlamaForCausalLM.from_pretrained(tmp_path / "base")
+    resized.resize_token_embeddings(1002)
+    resized.save_pretrained(tmp_path / "resized")
+    train_lora(
+        resized,
+        tmp_path / "adapter",
+        target_modules=["q_proj"],
+        trainable_token_indices={"embed_tokens": [1000, 1001]},
+    )
+    with safe_open(tmp_path / "adapter" / "adapter_model.safetensors", "pt") as saved:
+        assert "base_model.model.model.embed_tokens.token_adapter.base_layer.weight" in set(
+            saved.keys()
+        )
+    report = weightfit.check_adapter(tmp_path / "adapter", tmp_path / "resized")
+    assert report.compatible, [f.message for f in report.findings]
+    assert report.summary["unexpected"] == 0
+    assert "vocab_resize" in [
+        f.category
+        for f in weightfit.check_adapter(tmp_path / "adapter", tmp_path / "base").findings
+    ]
+    result = weightfit.merge_adapter(tmp_path / "adapter", tmp_path / "resized", tmp_path / "m")
+    assert result.merged
+    got = load_file(tmp_path / "m" / "model.safetensors")
+    want = peft_merged(tmp_path / "resized", tmp_path / "adapter")
+    assert max(float((got[n] - want[n]).abs().max()) for n in got) <= 1e-6

@@ -1,4 +1,4 @@
-"""WF4xx: ``config.json`` against the shapes the weight headers declare."""
+"""WF4xx: ``config.json`` against the shapes and dtypes the weight headers declare."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from weightfit.lint.context import Context, Folder
 from weightfit.lint.registry import Violation, implements
+from weightfit.lint.rules_weightsets import LABEL_DTYPES, set_dtypes
 from weightfit.manifest import TensorSpec, human_bytes
 
 
@@ -258,3 +259,68 @@ def tied_weights_mismatch(ctx: Context) -> Iterator[Violation]:
                 evidence={"tie_word_embeddings": tie, "stored_head": heads[0]},
                 fix_note="set tie_word_embeddings to false if the head was trained separately",
             )
+
+
+CONFIG_DTYPES = {"float16": "F16", "bfloat16": "BF16", "float32": "F32"}
+"""transformers ``config.json`` ``dtype`` values and the safetensors dtype each names."""
+
+
+@implements("WF404")
+def config_dtype_from_variant(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        A transformers ``config.json``'s ``dtype`` (``torch_dtype`` before
+        transformers 5) against the floating-point dtype of most bytes of the
+        weights a plain ``from_pretrained`` reads (the unlabelled set), when a
+        variant set beside them holds the config's dtype: the config was
+        written by ``save_pretrained(variant=...)`` of the variant.
+
+    Why it matters:
+        transformers 5 loads with ``dtype="auto"``, casting the weights to the
+        config's dtype. Saving an ``fp16`` variant beside float32 weights
+        rewrites ``config.json`` with ``float16``: every later plain load of the
+        float32 weights, and a diffusers pipeline's text encoder beside a
+        float32 UNet, silently runs in half precision.
+
+    Example:
+        ``text_encoder/`` holds ``model.safetensors`` (F32) and
+        ``model.fp16.safetensors``; ``config.json`` says ``"dtype": "float16"``.
+
+    Fix:
+        Set ``dtype`` in ``config.json`` to the unlabelled weights' dtype, and
+        load the variant with ``dtype=torch.float16`` (or save each precision
+        in its own folder).
+
+    Fix safety:
+        No automatic fix: which precision a plain load should give is yours to say.
+
+    References:
+        transformers ``PreTrainedModel.save_pretrained`` (writes ``config.dtype``)
+        and ``from_pretrained`` (``dtype="auto"`` by default since v5).
+
+    """
+    for folder, config, tensors in _configured(ctx):
+        declared = config.get("dtype") or config.get("torch_dtype")
+        if not isinstance(declared, str) or "model_type" not in config:
+            continue
+        wanted = CONFIG_DTYPES.get(declared.removeprefix("torch."))
+        counts = set_dtypes(tensors)
+        if wanted is None or not counts:
+            continue
+        held, held_bytes = counts.most_common(1)[0]
+        variants = [
+            ws.variant
+            for ws in folder.sets
+            if ws.variant and wanted in LABEL_DTYPES.get(ws.variant.lower(), ())
+        ]
+        if held == wanted or not variants:
+            continue
+        share = held_bytes / max(1, sum(counts.values()))
+        yield Violation(
+            "WF404",
+            folder.relpath("config.json"),
+            f"config.json dtype is {declared}, as the {variants[0]} variant beside the weights "
+            f"was saved, but {share:.0%} of the float bytes a plain from_pretrained reads are "
+            f"{held}: transformers 5 casts them to {declared} on load",
+            evidence={"config_dtype": declared, "weights_dtype": held, "variants": variants},
+            fix_note=f"set dtype in config.json to the unlabelled weights' dtype ({held})",
+        )

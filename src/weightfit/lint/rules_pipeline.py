@@ -19,6 +19,15 @@ inner width); SD3 and Flux ``joint_attention_dim``; UNets ``cross_attention_dim`
 """
 WIDTH_KEYS = ("hidden_size", "d_model", "n_embd")
 """Text encoder config fields that give its output width (CLIP/Gemma/Llama, T5, GPT-2)."""
+POOLED_KEY = "pooled_projection_dim"
+"""Denoiser config field that takes the CLIP encoders' pooled embedding (SD3, Flux)."""
+PACKED_DENOISERS = {
+    "FluxTransformer2DModel": "diffusers FluxPipeline._pack_latents",
+    "ChromaTransformer2DModel": "diffusers ChromaPipeline._pack_latents",
+    "QwenImageTransformer2DModel": "diffusers QwenImagePipeline._pack_latents",
+}
+"""Denoiser classes whose pipeline packs 2×2 latent pixels into channels (``in_channels``
+is at least 4 × the VAE's ``latent_channels``), with where the pipeline does it."""
 
 
 def _int(config: dict[str, Any] | None, key: str) -> int | None:
@@ -49,6 +58,18 @@ def text_width(config: dict[str, Any] | None) -> int | None:
     return None
 
 
+def pooled_width(config: dict[str, Any] | None) -> int | None:
+    """A CLIP text encoder's pooled output width; ``None`` for other encoders (T5 …).
+
+    ``CLIPTextModelWithProjection`` pools through its projection (``projection_dim``);
+    ``CLIPTextModel``'s ``pooler_output`` has its ``hidden_size``.
+    """
+    if not isinstance(config, dict) or config.get("model_type") != "clip_text_model":
+        return None
+    projected = any("WithProjection" in str(a) for a in config.get("architectures") or [])
+    return _int(config, "projection_dim") if projected else _int(config, "hidden_size")
+
+
 def _vocab(config: dict[str, Any] | None) -> int | None:
     for source in (config, (config or {}).get("text_config")):
         if isinstance(source, dict) and _int(source, "vocab_size") is not None:
@@ -62,7 +83,9 @@ def text_encoder_width_mismatch(ctx: Context) -> Iterator[Violation]:
         The denoiser's text input width (``caption_channels``, else
         ``joint_attention_dim``, else ``cross_attention_dim``) against the
         hidden size of the pipeline's text encoders: one of them, or all of
-        them concatenated (SDXL), must match.
+        them concatenated (SDXL), must match. Its ``pooled_projection_dim``
+        (SD3, Flux) likewise against the CLIP encoders' pooled widths
+        (``projection_dim`` with a projection, else ``hidden_size``).
 
     Why it matters:
         A text encoder swapped for another (Gemma 2 2B for a 1536-wide one,
@@ -94,20 +117,23 @@ def text_encoder_width_mismatch(ctx: Context) -> Iterator[Violation]:
     widths = {f.rel: w for f, w in encoders if w is not None}
     if denoiser is None or not widths:
         return
+    pooled = {f.rel: w for f, _ in encoders if (w := pooled_width(f.config)) is not None}
     key = next((k for k in CONDITIONING_KEYS if _int(denoiser.config, k) is not None), None)
-    if key is None:
-        return
-    expected = _int(denoiser.config, key)
-    if expected in widths.values() or expected == sum(widths.values()):
-        return
-    shown = ", ".join(f"{rel} {w}" for rel, w in widths.items())
-    yield Violation(
-        "WF501",
-        denoiser.relpath("config.json"),
-        f"{denoiser.rel} {key} is {expected} but the text encoder width is {shown}",
-        evidence={"key": key, "expected": expected, "text_encoders": widths},
-        fix_note="use the text encoder the denoiser was trained with",
-    )
+    for name, found in ((key, widths), (POOLED_KEY, pooled)):
+        expected = _int(denoiser.config, name) if name else None
+        if name is None or expected is None or not found:
+            continue
+        if expected in found.values() or expected == sum(found.values()):
+            continue
+        what = "pooled text embedding" if name == POOLED_KEY else "text encoder width"
+        shown = ", ".join(f"{rel} {w}" for rel, w in found.items())
+        yield Violation(
+            "WF501",
+            denoiser.relpath("config.json"),
+            f"{denoiser.rel} {name} is {expected} but the {what} is {shown}",
+            evidence={"key": name, "expected": expected, "text_encoders": found},
+            fix_note="use the text encoder the denoiser was trained with",
+        )
 
 
 @implements("WF502")
@@ -117,7 +143,9 @@ def latent_channels_mismatch(ctx: Context) -> Iterator[Violation]:
         output must be L, 2L (a learned variance, as in PixArt) or 4L (2×2
         patches packed into channels, as in Flux: 64 = 16×2×2), and its input
         at least L (extra input channels carry masks or images, as in
-        inpainting UNets: 9 = 4+4+1).
+        inpainting UNets: 9 = 4+4+1), at least 4L for a denoiser whose
+        pipeline packs 2×2 latent pixels into channels (Flux, Chroma,
+        Qwen-Image: :data:`PACKED_DENOISERS`).
 
     Why it matters:
         A VAE from another family (4-channel SD VAE for a 32-channel Sana
@@ -148,11 +176,14 @@ def latent_channels_mismatch(ctx: Context) -> Iterator[Violation]:
     inputs = _int(denoiser.config, "in_channels")
     outputs = _int(denoiser.config, "out_channels") or inputs
     allowed = (latent, 2 * latent, 4 * latent)
+    packed = (denoiser.config or {}).get("_class_name") in PACKED_DENOISERS
+    least = 4 * latent if packed else latent
     problems = []
     if outputs is not None and outputs not in allowed:
         problems.append(f"out_channels {outputs} is none of {', '.join(map(str, allowed))}")
-    if inputs is not None and inputs < latent:
-        problems.append(f"in_channels {inputs} is below {latent}")
+    if inputs is not None and inputs < least:
+        packing = " (its pipeline packs 2×2 latent pixels into channels)" if packed else ""
+        problems.append(f"in_channels {inputs} is below {least}{packing}")
     if problems:
         yield Violation(
             "WF502",

@@ -18,13 +18,15 @@ wrapped model with the adapter name removed (``peft.utils.save_and_load``):
   ``<module>.weight`` and, with ``save_embedding_layers``, also as
   ``<module>.modules_to_save.weight`` beside the untrained
   ``<module>.original_module.weight``), embeddings saved because they were
-  resized or targeted (``<module>.base_layer.weight``), and the biases
+  resized or targeted (``<module>.base_layer.weight``; under trainable tokens
+  ``<module>.token_adapter.base_layer.weight``), and the biases
   ``bias="all"`` / ``"lora_only"`` trains (``<module>.base_layer.bias`` for an
   adapted module).
 
 Every module name starts with ``base_model.model.``, which PEFT strips to find
 the base-model module: nothing else, so a nesting offset makes it miss. The
-wrapper segments (``base_layer``, ``modules_to_save``, ``original_module``)
+wrapper segments (``base_layer``, ``modules_to_save``, ``original_module``,
+``token_adapter``)
 are PEFT's own modules around a base module, never part of the base's names.
 """
 
@@ -48,8 +50,9 @@ _PARTS = {
 TOKEN_DELTA = ".token_adapter.trainable_tokens_delta"
 """Name ending of a ``TrainableTokensLayer``'s trained rows."""
 
-WRAPPERS = ("base_layer", "modules_to_save", "original_module")
-"""PEFT's wrapper modules between a base module and its tensors (``peft.tuners``)."""
+WRAPPERS = ("base_layer", "modules_to_save", "original_module", "token_adapter")
+"""PEFT's wrapper modules between a base module and its tensors (``peft.tuners``); a
+``TrainableTokensWrapper``'s ``token_adapter`` holds the embedding as its ``base_layer``."""
 
 ORIGINAL = "original_module"
 """The ``ModulesToSaveWrapper``'s untouched module: what training started from, not merged."""
