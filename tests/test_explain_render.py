@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
 
 from weightfit.explain import explain
@@ -198,3 +199,27 @@ def test_the_differences_list_every_name_a_finding_leaves_unpaired(tmp_path: Pat
     assert unpaired
     for finding in unpaired:
         assert {(finding.category, name) for name in finding.params} <= rows
+
+
+def _emptied(module: nn.Linear) -> nn.Linear:
+    """``module`` with its bias as DeepSpeed ZeRO-3 leaves it on a rank: an empty tensor."""
+    module.bias = nn.Parameter(torch.empty(0))
+    return module
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "model"),
+    [
+        (nn.Linear(4, 4, bias=False), nn.Linear(4, 4)),
+        (nn.Linear(4, 4), nn.Linear(4, 4, bias=False)),
+        (nn.Conv2d(3, 8, 3), nn.Conv2d(3, 8, 7)),
+        (nn.Linear(4, 527), _emptied(nn.Linear(4, 527))),
+        (nn.Embedding(32000, 8), nn.Embedding(32001, 8)),
+    ],
+    ids=["missing", "unexpected", "shape", "empty", "vocab"],
+)
+def test_one_tensor_is_never_counted_as_tensor_s(checkpoint: nn.Module, model: nn.Module) -> None:
+    report = explain(_load_error(checkpoint, model))
+    assert report.findings
+    for finding in report.findings:
+        assert "(s)" not in finding.message + finding.fix_note
