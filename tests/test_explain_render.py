@@ -112,13 +112,22 @@ def test_evidence_lists_show_whole_names_and_empty_ones_not_at_all() -> None:
         category="rename",
         severity="error",
         message="m",
-        evidence={"names": names, "nothing": [], "none": {}, "shape": [1, 257, 384]},
+        evidence={
+            "names": names,
+            "nothing": [],
+            "none": {},
+            "shape": [1, 257, 384],
+            "groups": [{"template": name, "count": 1, "shape": None} for name in names],
+            "sizes": [{"checkpoint": 2048, "model": 1280}],
+        },
     )
     text = Report(source="a", target="b", findings=[finding], compatible=False).to_text()
     (row,) = [line for line in text.splitlines() if line.strip().startswith("names")]
     assert row.split(None, 1)[1] == f"{names[0]}, {names[1]} … (+4 more)"
     assert "nothing" not in text and "none" not in text
-    assert "   shape [1, 257, 384]\n" in text
+    assert "   shape  [1, 257, 384]\n" in text
+    assert "   groups 6 entries; see --json\n" in text
+    assert '   sizes  [{"checkpoint": 2048, "model": 1280}]\n' in text
     assert "\n\n\n" not in text  # no empty line of counts
 
 
