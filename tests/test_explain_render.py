@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import logging
 from pathlib import Path
 
 import pytest
+import torch
 from torch import nn
 
 from weightfit.explain import explain
@@ -109,13 +112,22 @@ def test_evidence_lists_show_whole_names_and_empty_ones_not_at_all() -> None:
         category="rename",
         severity="error",
         message="m",
-        evidence={"names": names, "nothing": [], "none": {}, "shape": [1, 257, 384]},
+        evidence={
+            "names": names,
+            "nothing": [],
+            "none": {},
+            "shape": [1, 257, 384],
+            "groups": [{"template": name, "count": 1, "shape": None} for name in names],
+            "sizes": [{"checkpoint": 2048, "model": 1280}],
+        },
     )
     text = Report(source="a", target="b", findings=[finding], compatible=False).to_text()
     (row,) = [line for line in text.splitlines() if line.strip().startswith("names")]
     assert row.split(None, 1)[1] == f"{names[0]}, {names[1]} … (+4 more)"
     assert "nothing" not in text and "none" not in text
-    assert "   shape [1, 257, 384]\n" in text
+    assert "   shape  [1, 257, 384]\n" in text
+    assert "   groups 6 entries; see --json\n" in text
+    assert '   sizes  [{"checkpoint": 2048, "model": 1280}]\n' in text
     assert "\n\n\n" not in text  # no empty line of counts
 
 
@@ -169,3 +181,54 @@ def test_two_models_naming_one_tensor_are_told_apart() -> None:
         "Detector/fc.bias",
         "Detector/fc.weight",
     ]
+
+
+def test_the_differences_list_every_name_a_finding_leaves_unpaired(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    transformers.BertForMaskedLM(config).save_pretrained(tmp_path / "mlm")
+    logged = io.StringIO()
+    handler = logging.StreamHandler(logged)
+    logger = transformers.logging.get_logger()
+    logger.addHandler(handler)
+    try:
+        transformers.BertForSequenceClassification.from_pretrained(tmp_path / "mlm")
+    finally:
+        logger.removeHandler(handler)
+    # The load report pairs no name; names alone may be paired by the alignment's guess.
+    report = explain(logged.getvalue())
+    rows = {(row["kind"], row["name"]) for row in report.summary["differences"]}
+    unpaired = [f for f in report.findings if f.category in ("missing", "unexpected")]
+    assert unpaired
+    for finding in unpaired:
+        assert {(finding.category, name) for name in finding.params} <= rows
+
+
+def _emptied(module: nn.Linear) -> nn.Linear:
+    """``module`` with its bias as DeepSpeed ZeRO-3 leaves it on a rank: an empty tensor."""
+    module.bias = nn.Parameter(torch.empty(0))
+    return module
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "model"),
+    [
+        (nn.Linear(4, 4, bias=False), nn.Linear(4, 4)),
+        (nn.Linear(4, 4), nn.Linear(4, 4, bias=False)),
+        (nn.Conv2d(3, 8, 3), nn.Conv2d(3, 8, 7)),
+        (nn.Linear(4, 527), _emptied(nn.Linear(4, 527))),
+        (nn.Embedding(32000, 8), nn.Embedding(32001, 8)),
+    ],
+    ids=["missing", "unexpected", "shape", "empty", "vocab"],
+)
+def test_one_tensor_is_never_counted_as_tensor_s(checkpoint: nn.Module, model: nn.Module) -> None:
+    report = explain(_load_error(checkpoint, model))
+    assert report.findings
+    for finding in report.findings:
+        assert "(s)" not in finding.message + finding.fix_note

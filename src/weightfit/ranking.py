@@ -22,6 +22,9 @@ from weightfit.tree import collapse_names
 SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 """Findings sort by severity first: what blocks a load, then what is probably wrong."""
 
+UNPAIRED = frozenset({"missing", "unexpected"})
+"""Categories saying a tensor has no counterpart: never shown as one side of a pair."""
+
 BLOCKING_SEVERITIES = frozenset({"error", "warning"})
 """A report is compatible only when no finding has one of these severities."""
 
@@ -194,7 +197,12 @@ def differences(alignment: Alignment, findings: list[Finding]) -> list[dict[str,
 
     for pair in alignment.pairs:
         left, right = source[pair.source], target[pair.target]
-        if left.shape != right.shape:
+        if explained.get(pair.source) in UNPAIRED or explained.get(pair.target) in UNPAIRED:
+            # A pairing the alignment guessed and a finding undid (names alone, from a text):
+            # each side has no counterpart, as the finding says.
+            add("unexpected", pair.source, left, None)
+            add("missing", pair.target, None, right)
+        elif left.shape != right.shape:
             add("shape", pair.source, left, right)
     for name in alignment.missing:
         add("missing", name, None, target[name])

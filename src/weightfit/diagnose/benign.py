@@ -23,7 +23,7 @@ from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, escape_pattern
 from weightfit.diagnose.rename import compile_rule, rule_pairs
 from weightfit.findings import Finding
-from weightfit.manifest import FOLDER_EXTRAS
+from weightfit.manifest import FOLDER_EXTRAS, counted
 from weightfit.plan import Op
 
 _OPTIMIZER_WORDS = frozenset(
@@ -120,7 +120,8 @@ def _causal_masks(ctx: Context) -> None:
             category="version",
             severity="warning",
             message=(
-                f"{len(pairs)} causal-mask buffer(s) ({first.target}) are {saved}x{saved} in the "
+                f"{counted(len(pairs), 'causal-mask buffer')} ({first.target}) "
+                f"{'is' if len(pairs) == 1 else 'are'} {saved}x{saved} in the "
                 f"checkpoint, {built}x{built} in the model: a mask the model builds for its "
                 "context length, saved by a release that persisted it (or sized it from another "
                 "config field); it holds no trained values"

@@ -24,6 +24,7 @@ from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 
 CONDITIONING = re.compile(
     r"attn2\.to_[kv]|cross_?attn|crossattention|context|\bcond|_cond|caption|y_embedder"
@@ -88,7 +89,7 @@ def _report(
             message=(
                 f"conditioning width changed: {pairs[0].target} reads {have}-wide features in "
                 f"the checkpoint ({have_known[0]}), {want} in the model ({want_known[0]}); "
-                f"{len(pairs)} tensor(s) in {len(modules)} module(s){also}"
+                f"{counted(len(pairs), 'tensor')} in {counted(len(modules), 'module')}{also}"
             ),
             params=[p.source for p in pairs],
             evidence={

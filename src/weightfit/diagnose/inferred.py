@@ -31,6 +31,7 @@ from weightfit.knowledge.permutations import (
     suspected_permutation,
     value_change_for,
 )
+from weightfit.manifest import counted
 from weightfit.plan import Op
 from weightfit.tree import collapse_names
 
@@ -222,7 +223,7 @@ def _one_to_one(ctx: Context, items: list[Inferred]) -> None:
     covered = [p.source for p in pairs]
     score = sum(item.score for item in items) / len(items)
     shown = [f"{r.source} → {r.target} ×{len(r.items)}" for r in rules]
-    more = f" and {len(shown) - 1} more rule(s)" if len(shown) > 1 else ""
+    more = f" and {counted(len(shown) - 1, 'more rule')}" if len(shown) > 1 else ""
     evidence: dict[str, Any] = {
         "inferred": [rule.evidence_row() for rule in rules],
         "tensors": len(items),
@@ -357,7 +358,7 @@ def _many(ctx: Context, items: list[Inferred]) -> None:
     params = [name for item in items for name in item.sources]
     score = sum(item.score for item in items) / len(items)
     shown = [f"{r.kind} {r.source} → {r.target} ×{len(r.items)}" for r in rules]
-    more = f" and {len(shown) - 1} more rule(s)" if len(shown) > 1 else ""
+    more = f" and {counted(len(shown) - 1, 'more rule')}" if len(shown) > 1 else ""
     ctx.add(
         Finding(
             category="fused_split",

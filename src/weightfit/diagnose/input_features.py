@@ -12,6 +12,7 @@ from __future__ import annotations
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose.table_rows import is_class_worded
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 
 MAX_FEATURES_CHANGE = 16
 """Most input features read as a change in what the model is fed (more is a width)."""
@@ -46,7 +47,8 @@ def input_features(ctx: Context) -> None:
             category="version",
             severity="error",
             message=(
-                f"the checkpoint's input layers read {abs(change)} {more} feature(s) than the "
+                f"the checkpoint's input layers read {counted(abs(change), f'{more} feature')} "
+                "than the "
                 f"model's ({first.target} {shape_text(ctx.src(first).shape)} against "
                 f"{shape_text(ctx.tgt(first).shape)}): the code that builds the model's inputs "
                 "changed (or an option that adds input features), not the network's size"

@@ -23,6 +23,7 @@ from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.rename import compile_rule, is_wrapper_change, rule_pairs
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 
 SAVED_LAYOUT = "saved_layout"
@@ -95,7 +96,8 @@ def _message(ctx: Context, explained: dict[str, list[str]], merged: dict[str, li
         name, parts = next(iter(merged.items()))
         example += f"; {len(parts)} tensors → {name}"
     return (
-        f"benign: {count} checkpoint tensor(s) are in the file layout transformers' "
+        f"benign: {counted(count, 'checkpoint tensor')} {'is' if count == 1 else 'are'} in the "
+        "file layout transformers' "
         f"save_pretrained writes for {target_class}, which from_pretrained converts on load "
         f"(e.g. {example})"
     )

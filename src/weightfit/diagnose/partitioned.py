@@ -18,6 +18,7 @@ from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, shape_text
 from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 
 PARAMETER_LEAF = re.compile(
@@ -202,7 +203,9 @@ def _report_empty(ctx: Context, pairs: list[Pair]) -> None:
             category="partitioned",
             severity="error",
             message=(
-                f"{len(pairs)} tensor(s) are empty (size 0) in the checkpoint, e.g. {first.target} "
+                f"{counted(len(pairs), 'tensor')} {'is' if len(pairs) == 1 else 'are'} "
+                "empty (size 0) "
+                f"in the checkpoint, e.g. {first.target} "
                 f"{shape_text(ctx.src(first).shape)} where the model has "
                 f"{shape_text(ctx.tgt(first).shape)}: saved from a DeepSpeed ZeRO-3 run without "
                 f"gathering (the values live in the per-rank optimizer shards)"
@@ -227,7 +230,9 @@ def _report_placeholders(ctx: Context, pairs: list[Pair]) -> None:
             category="partitioned",
             severity="error",
             message=(
-                f"{len(pairs)} tensor(s) are empty (size 0) in the model, e.g. {first.target} "
+                f"{counted(len(pairs), 'tensor')} {'is' if len(pairs) == 1 else 'are'} "
+                "empty (size 0) "
+                f"in the model, e.g. {first.target} "
                 f"{shape_text(ctx.tgt(first).shape)} where the checkpoint has "
                 f"{shape_text(ctx.src(first).shape)}: the model's parameters were already "
                 "partitioned by DeepSpeed ZeRO-3 (or FSDP) when the state dict was loaded, so "
@@ -253,7 +258,8 @@ def _report_flat(ctx: Context, pairs: list[Pair]) -> None:
             category="partitioned",
             severity="error",
             message=(
-                f"{len(pairs)} tensor(s) are stored flat (1-D) with the model's element count, "
+                f"{counted(len(pairs), 'tensor')} {'is' if len(pairs) == 1 else 'are'} stored flat "
+                "(1-D) with the model's element count, "
                 "e.g. "
                 f"{first.target} {shape_text(ctx.src(first).shape)} → "
                 f"{shape_text(ctx.tgt(first).shape)}: a flattened (FSDP / ZeRO) save of whole "
@@ -283,7 +289,9 @@ def _report_slices(ctx: Context, ranks: int, pairs: list[Pair]) -> None:
             category="partitioned",
             severity="error",
             message=(
-                f"{len(pairs)} tensor(s) hold 1/{ranks} of the model's elements as flat 1-D "
+                f"{counted(len(pairs), 'tensor')} {'holds' if len(pairs) == 1 else 'hold'} "
+                f"1/{ranks} "
+                "of the model's elements as flat 1-D "
                 f"slices, e.g. {first.target} {shape_text(ctx.src(first).shape)} for "
                 f"{shape_text(ctx.tgt(first).shape)}: one rank's shard of a {ranks}-way "
                 "sharded save"

@@ -29,6 +29,7 @@ from weightfit import dtypes
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, is_float, shape_text
 from weightfit.findings import Finding, Severity
+from weightfit.manifest import counted
 from weightfit.plan import Op
 
 # Side-tensor suffix → (scheme key, the name of the tensor it belongs to, relative).
@@ -258,7 +259,7 @@ def _report(ctx: Context, scheme: _Scheme) -> None:
     message = f"quantized weights ({scheme.label}{bits}) against a float model{shown}"
     if scheme.note_key == "reverse":
         message = f"{scheme.label}{shown}"
-    message += f"; {count} weight(s), {len(scheme.side)} side tensor(s){ratio}"
+    message += f"; {counted(count, 'weight')}, {counted(len(scheme.side), 'side tensor')}{ratio}"
     fix: list[Op] = []
     note = _NOTES.get(scheme.note_key, _NOTES["int"])
     if scheme.note_key == "fp8-unscaled":

@@ -17,6 +17,7 @@ from weightfit.alignment import Pair, PrefixTransform, RenameRule
 from weightfit.diagnose import _known
 from weightfit.diagnose._context import Context, layer_template
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 
 _SLOT = re.compile(r"\\\{([a-z]\d*)\\\}")
@@ -135,7 +136,7 @@ def rename(ctx: Context) -> None:
     shown = [f"{rule.rule.source} → {rule.rule.target} ×{len(pairs)}" for rule, pairs in used]
     if moved and transform is not None:
         shown.insert(0, f"{transform.strip}… → {transform.add}… ×{len(moved)}")
-    more = f" and {len(shown) - 1} more rule(s)" if len(shown) > 1 else ""
+    more = f" and {counted(len(shown) - 1, 'more rule')}" if len(shown) > 1 else ""
     message = (
         f"{total} tensors are stored under other names (another implementation's naming): "
         f"{shown[0]}{more}"

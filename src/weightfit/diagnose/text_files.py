@@ -24,6 +24,7 @@ import re
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import whole_text_facts
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 
 
 def newer_format(ctx: Context) -> None:
@@ -109,7 +110,8 @@ def caffe_blobs(ctx: Context) -> None:
             category="wrong_variant",
             severity="error",
             message=(
-                f"layer {layer} holds {net} parameter blob(s) in the net and {file} in the "
+                f"layer {layer} holds {counted(net, 'parameter blob')} in the net and {file} "
+                "in the "
                 "caffemodel: the prototxt configures it otherwise than the network that wrote "
                 "the file" + (" (a bias term on one side only: bias_term)" if bias else "")
             ),

@@ -14,6 +14,7 @@ import re
 
 from weightfit.diagnose._context import Context
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 
 
 def fused_names(ctx: Context) -> None:
@@ -279,7 +280,8 @@ def recurrent_kernels(ctx: Context) -> None:
                 category="fused_split",
                 severity="error",
                 message=(
-                    f"in {len(layers)} recurrent layer(s) ({sorted(layers)[0]} …) the {fused_in} "
+                    f"in {counted(len(layers), 'recurrent layer')} ({sorted(layers)[0]} …) "
+                    f"the {fused_in} "
                     "holds one cell kernel, the input and recurrent matrices stacked, where the "
                     "other side holds them apart (W and W_re, kernel and recurrent_kernel, "
                     "weight_ih and weight_hh): two implementations of the same cell"

@@ -21,6 +21,7 @@ from weightfit.diagnose._facts import DEFAULT_CHANGED, text_facts
 from weightfit.diagnose.text_rows import YOLO_WORDS, yolo_reshape
 from weightfit.findings import Finding
 from weightfit.knowledge import width_labels
+from weightfit.manifest import counted
 
 COMMON_RANKS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 """LoRA ranks people train with: a flat weight of N elements is often ``r × width``."""
@@ -121,7 +122,8 @@ def shared_tensors(ctx: Context) -> None:
                 category="tied_weights",
                 severity="warning",
                 message=(
-                    f"{len(groups)} group(s) of tensors share memory (tied weights): "
+                    f"{counted(len(groups), 'group')} of tensors "
+                    f"{'shares' if len(groups) == 1 else 'share'} memory (tied weights): "
                     + "; ".join(" = ".join(g) for g in groups)
                 ),
                 params=[name for group in groups for name in group],
@@ -382,7 +384,8 @@ def _fewer_kv_heads(expected: tuple[int, ...], size: int, heads: int, kv_heads: 
         severity="error",
         message=(
             f"a fused query/key/value weight of {size} elements holds {heads} query heads and "
-            f"{kv_heads} key/value head(s) ({heads} + 2 × {kv_heads} heads), where the code "
+            f"{counted(kv_heads, 'key/value head')} ({heads} + 2 × {kv_heads} heads), "
+            "where the code "
             f"viewed it as {list(expected)}, {heads} of each: the model uses "
             f"{'multi-query' if kv_heads == 1 else 'grouped-query'} attention its config does "
             "not declare"

@@ -18,6 +18,7 @@ from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts, whole_text_facts
 from weightfit.diagnose.text_prefix import only_buffers
 from weightfit.findings import Category, Finding
+from weightfit.manifest import counted
 from weightfit.plan import Op
 from weightfit.tree import stack_of
 
@@ -253,6 +254,16 @@ class Marker:
     drop: bool = False
 
 
+SINGULAR_VERBS = {"are": "is", "match": "matches"}
+"""The singular of the verb a marker's ``says`` opens with, for a single name."""
+
+
+def _agreeing(says: str, count: int) -> str:
+    """``says`` (plural, verb first) with its verb agreeing with ``count`` names."""
+    verb, _, rest = says.partition(" ")
+    return says if count != 1 else f"{SINGULAR_VERBS.get(verb, verb)} {rest}"
+
+
 MARKERS = (
     Marker(
         EMA_NAME,
@@ -300,12 +311,14 @@ def marked_leftovers(ctx: Context) -> None:
     for marker in MARKERS:
         if not names or not all(marker.pattern.search(n) for n in names):
             continue
-        what = "LoRA key(s)" if marker.category == "lora_mismatch" else "unexpected name(s)"
+        what = counted(
+            len(names), "LoRA key" if marker.category == "lora_mismatch" else "unexpected name"
+        )
         ctx.add(
             Finding(
                 category=marker.category,
                 severity="error",
-                message=f"{len(names)} {what} " + marker.says.format(first=names[0]),
+                message=f"{what} {_agreeing(marker.says.format(first=names[0]), len(names))}",
                 params=names,
                 evidence={"names": names[:8]},
                 confidence=marker.confidence,
@@ -399,7 +412,9 @@ def registered_buffers(ctx: Context) -> None:
                 category="version",
                 severity="error",
                 message=(
-                    f"only buffers differ: {len(names)} {', '.join(leaves[:4])} buffer(s) are in "
+                    f"only buffers differ: {counted(len(names), 'buffer')} "
+                    f"({', '.join(leaves[:4])}) "
+                    f"{'is' if len(names) == 1 else 'are'} in "
                     f"the {side} alone, while every weight matched: one code version registers "
                     "them (persistent) and the other does not"
                 ),

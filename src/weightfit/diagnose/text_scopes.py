@@ -22,6 +22,7 @@ import re
 from weightfit.diagnose._context import Context
 from weightfit.diagnose._facts import text_facts
 from weightfit.findings import Finding
+from weightfit.manifest import counted
 
 KERAS_LAYER_NAMES = (
     "conv1d",
@@ -87,7 +88,7 @@ def uniquified_scopes(ctx: Context) -> None:
                     f"the {side}'s scope '{scope}' is Keras' layer name '{first['layer']}' "
                     f"with the suffix '_{first['copy']}' TensorFlow adds to a name already "
                     f"taken in the graph: the {built} was built a second time in one session, "
-                    f"so its weights sit under another scope ({len(names)} name(s))"
+                    f"so its weights sit under another scope ({counted(len(names), 'name')})"
                 ),
                 params=[*names, *other],
                 evidence={"side": side, "scope": scope, "layer": first["layer"]},

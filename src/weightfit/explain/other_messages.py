@@ -359,7 +359,7 @@ def _accelerate(text: str) -> list[Section]:
         section.mismatched[match.group(2)] = (shape(match.group(1)), shape(match.group(3)))
         section.hints.append(
             "accelerate names only the parameter, not its module: "
-            "run weightfit check CKPT --against MODEL to see every tensor that differs"
+            "run weightfit check CKPT --against TARGET to see every tensor that differs"
         )
         sections.append(section)
     return sections

@@ -211,9 +211,18 @@ def _op(op: Op) -> str:
 
 
 def _evidence(value: Any) -> str:
-    """An evidence value on one line: a list of names as its items, cut between two of them."""
+    """An evidence value on one line: a list of names as its items, cut between two of them.
+
+    Records (a list of objects, an object) too long for the line are counted, not cut
+    mid-field: the JSON holds them whole.
+    """
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return _items(value)
+    records = isinstance(value, dict) or (
+        isinstance(value, list) and all(isinstance(v, dict) for v in value)
+    )
+    if records and len(json.dumps(value, default=str)) > MAX_VALUE_CHARS:
+        return f"{counted(len(value), 'entry', 'entries')}; see --json"
     return _short(value)
 
 
