@@ -249,3 +249,28 @@ def test_none_handed_to_load_state_dict_is_no_pickled_model() -> None:
         text = traceback.format_exc()
     findings = weightfit.explain(text, resemble=False).findings
     assert all(f.evidence.get("object_class") is None for f in findings)
+
+
+@pytest.mark.usefixtures("warnings_shown")
+def test_the_v5_load_reports_legend_names_no_tensor(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # A CLIP vision tower loaded as the text model: the report's names are short, so its
+    # legend ("- MISSING:\tthose params …", "- MISMATCH:\tckpt weights were loaded …") holds
+    # the paste's longest lines. They are sentences, not wrapped lines of one key list.
+    vision = transformers.CLIPVisionConfig(
+        hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2,
+        image_size=32, patch_size=8,
+    )
+    transformers.CLIPVisionModel(vision).save_pretrained(tmp_path / "vision")
+    text = shown(
+        capfd,
+        lambda: transformers.CLIPTextModel.from_pretrained(
+            tmp_path / "vision", ignore_mismatched_sizes=True
+        ),
+    )
+    assert "- MISMATCH:" in text or "- MISSING:" in text  # the legend is in the paste
+    report = weightfit.explain(text)
+    listed = {name for f in report.findings for name in f.params}
+    assert not listed & {"weight", "weights", "params"}
+    assert report.findings[0].category == "unrelated"

@@ -307,6 +307,14 @@ after it on the line (``… a full list of "Missing & Unexpected key(s) in state
 with …``)."""
 
 
+PROSE_LINE = re.compile(
+    r"(?:^|\s)(?:the|were|was|they|did|not|but|because|from|those|these|which|should)"
+    r"(?:\s+[a-z]+[,;]?){2}\s"
+)
+"""A line that reads as a sentence: a function word and two more plain words. A line of a
+key list holds names (dotted, snake_case), never such a run of words."""
+
+
 def _list_span(text: str, start: int, stop: int) -> str:
     """The list that follows a cue.
 
@@ -342,6 +350,8 @@ def _list_span(text: str, start: int, stop: int) -> str:
             if len(kept) > 1:
                 break
             continue
+        if PROSE_LINE.search(stripped):
+            break  # a sentence under the list (a legend's "- MISMATCH: ckpt weights were …")
         if (
             line[:1].isspace()
             or stripped[0] in "-*'\"["

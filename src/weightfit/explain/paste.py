@@ -441,6 +441,8 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
     if _OPEN_SIZE.search(before) and head.group(0)[0].isdigit():
         return True
     piece, rest = tail.group(0), head.group(0).rstrip("]),.:;")
+    if piece.endswith(".") and rest.startswith("-"):
+        return False  # a sentence ends, the next bullet begins: "identical arch." + "- MISSING:"
     word = (piece + rest).lower()
     long_line = long_line or len(before) >= MIN_BROKEN_LINE
     if (long_line if len(word) > 2 else at_width) and (
