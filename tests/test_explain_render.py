@@ -60,8 +60,25 @@ def test_the_depth_to_build_is_the_checkpoints(saved: int, built: int) -> None:
     )
 
 
-def test_a_log_naming_no_model_shows_none_of_our_placeholders(tmp_path: Path, run_cli) -> None:
-    error = _load_error(Stack(2, width=8), Stack(2))
+class Attention(nn.Module):
+    """An attention's key projection with a LoRA on it, as PEFT names the pair."""
+
+    def __init__(self, context: int) -> None:
+        super().__init__()
+        self.to_k = nn.Module()
+        self.to_k.lora_A = nn.Linear(context, 8, bias=False)
+        self.to_k.lora_B = nn.Linear(8, 320, bias=False)
+
+
+@pytest.mark.parametrize(
+    ("checkpoint", "model"),
+    [(Stack(2, width=8), Stack(2)), (Attention(768), Attention(1024))],
+    ids=["depth", "lora-width"],
+)
+def test_a_log_naming_no_model_shows_none_of_our_placeholders(
+    tmp_path: Path, run_cli, checkpoint: nn.Module, model: nn.Module
+) -> None:
+    error = _load_error(checkpoint, model)
     # Pasted without its first line, the message names no model class.
     log = tmp_path / "error.log"
     log.write_text("\n".join(line for line in error.splitlines() if "size mismatch" in line))

@@ -329,9 +329,11 @@ def _diagnose(
         source, target = _manifests(section, label, skip=set())
         facts["lora_halves"] = {}
         findings = diagnose(align(source, target), profile="text", facts=facts)
-    if section.model:  # an unnamed section's label (``text#1``) is ours, not the log's
-        for finding in findings:
+    for finding in findings:
+        if section.model:
             finding.evidence.setdefault("model", section.model)
+        elif finding.evidence.get("model") == label:  # ours (``text#1``), not the log's
+            del finding.evidence["model"]
     full_source, full_target = _manifests(section, label, skip=set())
     return align(full_source, full_target), findings
 
