@@ -139,8 +139,8 @@ def merge_adapter(
         adapter check finds modules the base lacks or sizes differently.
 
     Raises:
-        UnsupportedAdapter: DoRA, a PEFT type other than LoRA, or a ``lora_B.bias``
-            on a base layer without a bias.
+        UnsupportedAdapter: DoRA, a PEFT type other than LoRA, ``layer_replication``,
+            or a ``lora_B.bias`` on a base layer without a bias.
         UsageError: ``base`` has no tensor bytes (a config, not weights) or is a
             diffusers pipeline (merge into one component), or writer
             options are given both as ``options`` and as keywords.
@@ -224,6 +224,12 @@ def _refuse(config: AdapterConfig, layout: Layout) -> None:
         raise UnsupportedAdapter(
             f"peft_type {config.peft_type}: only LoRA adapters can be merged "
             "(use PEFT's merge_and_unload for this type)"
+        )
+    if config.raw.get("layer_replication"):
+        raise UnsupportedAdapter(
+            "layer_replication: PEFT's merged model has more layers than the base "
+            "(copies of its layers, each with its own LoRA), which weightfit does not "
+            "write; use PEFT's merge_and_unload"
         )
     dora = [m.name for m in layout.lora.values() if m.magnitude is not None]
     if config.use_dora or dora:
