@@ -250,3 +250,28 @@ def test_trainable_tokens_on_resized_embeddings_fit_the_resized_base(tmp_path: P
     got = load_file(tmp_path / "m" / "model.safetensors")
     want = peft_merged(tmp_path / "resized", tmp_path / "adapter")
     assert max(float((got[n] - want[n]).abs().max()) for n in got) <= 1e-6
+
+
+def test_layer_replication_layers_are_copies_of_base_layers(tmp_path: Path) -> None:
+    """``layer_replication=[[0, 2], [1, 2]]``: a 2-layer base attached as 3 layers (0, 1, 1)."""
+    from peft import PeftModel
+    from transformers import LlamaForCausalLM
+
+    from weightfit.errors import UnsupportedAdapter
+
+    tiny_llama().save_pretrained(tmp_path / "base")
+    train_lora(
+        LlamaForCausalLM.from_pretrained(tmp_path / "base"),
+        tmp_path / "adapter",
+        target_modules=["q_proj"],
+        layer_replication=[[0, 2], [1, 2]],
+    )
+    attached = PeftModel.from_pretrained(
+        LlamaForCausalLM.from_pretrained(tmp_path / "base"), tmp_path / "adapter"
+    )
+    assert len(attached.base_model.model.model.layers) == 3
+    report = weightfit.check_adapter(tmp_path / "adapter", tmp_path / "base")
+    assert report.compatible, [f.message for f in report.findings]
+    assert report.findings[0].message.startswith("LoRA adapter: 3 of 3 modules fit")
+    with pytest.raises(UnsupportedAdapter, match="layer_replication"):
+        weightfit.merge_adapter(tmp_path / "adapter", tmp_path / "base", tmp_path / "out")

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from weightfit import formats, ops, provenance
 from weightfit.adapters.check import check_adapter, read_adapter, tokenizer_vocab
 from weightfit.adapters.saved import Stack, memory_names
+from weightfit.adapters.side_files import side_files
 from weightfit.apply import (
     DEFAULT_SHARD_SIZE,
     ApplyResult,
@@ -65,24 +66,6 @@ if TYPE_CHECKING:
 
 ADAPTER_STAMP = f"{provenance.PREFIX}adapter"
 """``__metadata__`` key: JSON of the adapter merged (type, rank, alpha, scale rule, modules)."""
-
-COPIED_FILES = (
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "tokenizer.model",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.json",
-    "merges.txt",
-    "chat_template.jinja",
-)
-"""Adapter-folder files published with the merged weights (the tokenizer trained with)."""
-
-BASE_FILES = ("generation_config.json",)
-"""Base-folder files published with the merged weights, besides ``config.json``."""
-
-MAX_COPIED_BYTES = 100_000_000
-"""Largest side file copied into the output."""
 
 _MERGE_BLOCKING = frozenset({"lora_mismatch", "unexpected", "wrong_variant", "num_classes"})
 """Error categories a merge cannot resolve; ``vocab_resize`` it resolves by resizing."""
@@ -156,8 +139,8 @@ def merge_adapter(
         adapter check finds modules the base lacks or sizes differently.
 
     Raises:
-        UnsupportedAdapter: DoRA, a PEFT type other than LoRA, or a ``lora_B.bias``
-            on a base layer without a bias.
+        UnsupportedAdapter: DoRA, a PEFT type other than LoRA, ``layer_replication``,
+            or a ``lora_B.bias`` on a base layer without a bias.
         UsageError: ``base`` has no tensor bytes (a config, not weights) or is a
             diffusers pipeline (merge into one component), or writer
             options are given both as ``options`` and as keywords.
@@ -210,7 +193,7 @@ def merge_adapter(
         options=options,
         stamp=stamp,
         started=started,
-        extra_files=_side_files(folder, Path(base), base_manifest, rows, untie=bool(added)),
+        extra_files=side_files(folder, Path(base), base_manifest, rows, untie=bool(added)),
     )
     resized = {
         name: (spec.shape[0], outcome.recipes[name].spec.shape[0])
@@ -241,6 +224,12 @@ def _refuse(config: AdapterConfig, layout: Layout) -> None:
         raise UnsupportedAdapter(
             f"peft_type {config.peft_type}: only LoRA adapters can be merged "
             "(use PEFT's merge_and_unload for this type)"
+        )
+    if config.raw.get("layer_replication"):
+        raise UnsupportedAdapter(
+            "layer_replication: PEFT's merged model has more layers than the base "
+            "(copies of its layers, each with its own LoRA), which weightfit does not "
+            "write; use PEFT's merge_and_unload"
         )
     dora = [m.name for m in layout.lora.values() if m.magnitude is not None]
     if config.use_dora or dora:
@@ -602,47 +591,3 @@ def _described(config: AdapterConfig, modules: int) -> dict[str, Any]:
         "modules_to_save": config.modules_to_save,
         "base_model_name_or_path": config.base_model_name_or_path,
     }
-
-
-def _side_files(
-    adapter: Path, base: Path, manifest: Manifest, rows: int | None, *, untie: bool = False
-) -> dict[str, bytes]:
-    """The base's ``config.json`` (vocabulary updated, untied) and the adapter's tokenizer files."""
-    files: dict[str, bytes] = {}
-    folder = base if base.is_dir() else None
-    config = manifest.config if folder is not None and manifest.format != "peft-adapter" else None
-    if isinstance(config, dict):
-        updated = _untied(_with_vocab(config, rows)) if untie else _with_vocab(config, rows)
-        files["config.json"] = json.dumps(updated, indent=2).encode() + b"\n"
-    for name in BASE_FILES:
-        _copy(folder / name if folder else None, files)
-    for name in COPIED_FILES:
-        _copy(adapter / name, files)
-    return files
-
-
-def _copy(path: Path | None, files: dict[str, bytes]) -> None:
-    if path is not None and path.is_file() and path.stat().st_size <= MAX_COPIED_BYTES:
-        files[path.name] = path.read_bytes()
-
-
-def _untied(config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with ``tie_word_embeddings`` false (top level and ``text_config``)."""
-    updated = {**config, "tie_word_embeddings": False}
-    text = updated.get("text_config")
-    if isinstance(text, dict) and "tie_word_embeddings" in text:
-        updated["text_config"] = {**text, "tie_word_embeddings": False}
-    return updated
-
-
-def _with_vocab(config: dict[str, Any], rows: int | None) -> dict[str, Any]:
-    """``config`` with ``vocab_size`` (top level or ``text_config``) set to ``rows``."""
-    if rows is None:
-        return config
-    updated = dict(config)
-    if isinstance(updated.get("vocab_size"), int):
-        updated["vocab_size"] = rows
-    text = updated.get("text_config")
-    if isinstance(text, dict) and isinstance(text.get("vocab_size"), int):
-        updated["text_config"] = {**text, "vocab_size": rows}
-    return updated

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from weightfit import ops
-from weightfit.adapters.merge import COPIED_FILES, MAX_COPIED_BYTES
+from weightfit.adapters.side_files import COPIED_FILES, MAX_COPIED_BYTES
 from weightfit.apply import ApplyResult, WriteOptions, with_cast, write_outcome
 from weightfit.errors import UsageError
 from weightfit.manifest import Manifest

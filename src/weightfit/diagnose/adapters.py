@@ -63,7 +63,10 @@ def lora_mismatch(ctx: Context) -> None:
     misfits: list[tuple[LoraModule, str]] = []
     misses: list[LoraModule] = []
     for module in layout.lora.values():
-        weight = lora_target(module, target, parameters, ctx.renamed(module.name))
+        # A layer_replication layer is a copy of a base layer, made when PEFT attaches.
+        replica = config.replicated_from(module.module) if config else None
+        spellings = (ctx.renamed(module.name), *([replica] if replica else []))
+        weight = lora_target(module, target, parameters, *spellings)
         if weight is None:
             misses.append(module)
         elif module.fits(target[weight].shape, fan_in_fan_out):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit.errors import InvalidHeader, reading
+from weightfit.tree import stack_of
 
 CONFIG_NAME = "adapter_config.json"
 """PEFT's ``CONFIG_NAME``."""
@@ -121,6 +122,28 @@ class AdapterConfig:
         r = rank if rank is not None else self.rank(module)
         alpha = self.alpha(module)
         return alpha / math.sqrt(r) if self.use_rslora else alpha / r
+
+    def replicated_from(self, module: str) -> str | None:
+        """The base module a ``layer_replication`` layer copies (``None``: no replication).
+
+        PEFT builds the adapted model's layer stack from ``[start, end)`` ranges of
+        the base's layers, in order (``peft.tuners.tuners_utils.replicate_layers``):
+        layer ``i`` of the adapter is the base's ``i``-th layer of those ranges.
+        """
+        ranges = self.raw.get("layer_replication")
+        found = stack_of(module)
+        if not isinstance(ranges, list) or found is None:
+            return None
+        order = [
+            layer
+            for pair in ranges
+            if isinstance(pair, list | tuple) and len(pair) == 2
+            for layer in range(int(pair[0]), int(pair[1]))
+        ]
+        stack, index = found
+        if index >= len(order):
+            return None
+        return f"{stack}.{order[index]}{module[len(stack) + 1 + len(str(index)) :]}"
 
     def token_indices(self) -> dict[str, list[int]]:
         """``trainable_token_indices`` as ``{module suffix: rows}`` (a list: ``embed_tokens``)."""
