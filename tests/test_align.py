@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from weightfit.align import align, fill, template
+from weightfit.align.prefix import best_prefix
 from weightfit.alignment import FusedGroup, PrefixTransform
 from weightfit.manifest import Manifest, TensorSpec, from_shapes
 
@@ -94,6 +95,18 @@ def test_prefix_added_and_replaced() -> None:
         strip="base_model.model.", add="model.diffusion_model."
     )
     assert len(replaced.pairs) == len(net.state_dict())
+
+
+def test_a_top_module_renamed_takes_its_contents_along() -> None:
+    # BERT's masked-LM head against the classifier's pooler: their ``dense`` layers share a
+    # tail, the ``LayerNorm`` beside one has no counterpart. No module was renamed.
+    mlm = [f"cls.predictions.transform.{m}.{p}" for m in ("dense", "LayerNorm") for p in "wb"]
+    pooler = ["bert.pooler.dense.w", "bert.pooler.dense.b", "classifier.w", "classifier.b"]
+    assert best_prefix(mlm, pooler) is None
+    # The whole module moved: a rename, though only two of its names are listed.
+    assert best_prefix(mlm[:2], pooler) == PrefixTransform(
+        strip="cls.predictions.transform.", add="bert.pooler."
+    )
 
 
 def test_prefix_leaves_colliding_names_alone() -> None:

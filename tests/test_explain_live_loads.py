@@ -274,3 +274,20 @@ def test_the_v5_load_reports_legend_names_no_tensor(
     listed = {name for f in report.findings for name in f.params}
     assert not listed & {"weight", "weights", "params"}
     assert report.findings[0].category == "unrelated"
+
+
+@pytest.mark.usefixtures("warnings_shown")
+def test_another_tasks_head_is_no_renamed_module(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # BertForMaskedLM's head (cls.predictions.transform.dense, .LayerNorm) read by the
+    # sequence classifier (bert.pooler.dense, classifier): the two dense layers share a
+    # tail by chance, the LayerNorm beside one of them has no counterpart.
+    transformers.BertForMaskedLM(bert().config).save_pretrained(tmp_path / "mlm")
+    text = shown(
+        capfd,
+        lambda: transformers.BertForSequenceClassification.from_pretrained(tmp_path / "mlm"),
+    )
+    report = weightfit.explain(text)
+    assert "rename" not in {f.category for f in report.findings}
+    assert {"unexpected", "missing"} <= {f.category for f in report.findings}

@@ -75,7 +75,38 @@ def best_prefix(sources: Sequence[str], targets: Sequence[str]) -> PrefixTransfo
     )
     if count < min(2, len(sources), len(targets)):
         return _wrapper_prefix(sources, targets)
+    if not _moves_whole_modules(strip, add, sampled_sources, sampled_targets):
+        return _wrapper_prefix(sources, targets)
     return PrefixTransform(strip=strip, add=add)
+
+
+MIN_MOVED_SHARE = 2 / 3
+"""Share of the names under a renamed top module that must reappear under its new name."""
+
+
+def _moves_whole_modules(
+    strip: str, add: str, sources: Sequence[str], targets: Sequence[str]
+) -> bool:
+    """Whether renaming ``strip`` to ``add`` carries most of what ``strip`` holds.
+
+    A module renamed between codebases takes its contents along, under their names or
+    renamed (the new module's other names can be those); two look-alike
+    submodules of different parts (BERT's masked-LM ``cls.predictions.transform.dense``
+    and its ``bert.pooler.dense``, beside a ``LayerNorm`` only one of them has) share a
+    tail by chance. Wrappers (``module.`` → ``""``) and a module nested otherwise under
+    the same top module are exempt: renamed layers under them are the renames' business.
+    """
+    words = (strip + add).strip(".").split(".")
+    if not strip or not add or all(word in WRAPPER_SEGMENTS for word in words if word):
+        return True
+    if strip.split(".", 1)[0] == add.split(".", 1)[0]:
+        return True  # one module nested otherwise (``_dynamics.0.`` → ``_dynamics.``): a layout
+    under = [name for name in sources if name.startswith(strip)]
+    present = set(targets)
+    moved = sum(add + name[len(strip) :] in present for name in under)
+    # The new module's other names can be the rest renamed (``attn.q`` → ``attn.to_q``).
+    room = sum(name.startswith(add) for name in present) - moved
+    return moved + min(len(under) - moved, max(room, 0)) >= MIN_MOVED_SHARE * len(under)
 
 
 def _sample_by_ending(
