@@ -113,3 +113,23 @@ def test_diffusers_dit_label_tables_in_every_block_are_a_class_count(tmp_path: P
     )
     assert finding.evidence["config_option"] == "num_embeds_ada_norm"
     assert "reinitialise it" in finding.fix_note
+
+
+def test_a_unet_output_of_other_channels_is_no_classification_head(tmp_path: Path) -> None:
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    UNet2DConditionModel(
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        sample_size=16,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=24,
+        attention_head_dim=8,
+        norm_num_groups=8,
+    ).save_pretrained(tmp_path / "unet")
+    target = changed(tmp_path / "unet", tmp_path / "config.json", out_channels=8)
+    [finding] = weightfit.check(tmp_path / "unet", target).findings
+    assert finding.category != "num_classes"  # was "classification head ... 4 classes", 0.9
+    assert finding.evidence["config_fields"] == ["out_channels=8 (checkpoint: 4)"]

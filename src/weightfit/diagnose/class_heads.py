@@ -226,8 +226,17 @@ UNNAMED_HEAD = 0.45
 
 
 def _predicts_latents(ctx: Context, change: RowChange) -> bool:
-    """Whether a text's output layer is a diffusion network's, which predicts latent patches."""
-    return ctx.partial and bool(DENOISER.search(f"{change.name} {ctx.facts.get('model', '')}"))
+    """Whether an output layer is a diffusion network's, which predicts latents or pixels.
+
+    A text says so by its names; a file by its config: every diffusers model
+    (``_diffusers_version``) outputs images, latents or noise, never classes.
+    """
+    if ctx.partial:
+        return bool(DENOISER.search(f"{change.name} {ctx.facts.get('model', '')}"))
+    return any(
+        isinstance(config, dict) and "_diffusers_version" in config
+        for config in (ctx.target.config, ctx.source.config)
+    )
 
 
 def _never_labels(ctx: Context, change: RowChange) -> bool:
