@@ -132,11 +132,12 @@ def num_classes(ctx: Context) -> None:
         evidence: dict[str, object] = {
             "checkpoint_classes": classes[0],
             "model_classes": classes[1],
-            "null_label_row": null,
             "input_width": width,
             "heads": sorted({_module_of(c.name) for c in changes}),
             "bias_follows": has_bias,
         }
+        if null:
+            evidence["null_label_row"] = True
         if keys:
             evidence["config_option"] = keys[0]
         if datasets:
