@@ -259,8 +259,12 @@ def test_the_v5_load_reports_legend_names_no_tensor(
     # legend ("- MISSING:\tthose params …", "- MISMATCH:\tckpt weights were loaded …") holds
     # the paste's longest lines. They are sentences, not wrapped lines of one key list.
     vision = transformers.CLIPVisionConfig(
-        hidden_size=32, intermediate_size=37, num_hidden_layers=1, num_attention_heads=2,
-        image_size=32, patch_size=8,
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
     )
     transformers.CLIPVisionModel(vision).save_pretrained(tmp_path / "vision")
     text = shown(
