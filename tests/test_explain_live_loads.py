@@ -60,6 +60,18 @@ def gpt2(vocab: int = 100) -> transformers.GPT2LMHeadModel:
     return transformers.GPT2LMHeadModel(config)
 
 
+def clip_vision() -> transformers.CLIPVisionModel:
+    config = transformers.CLIPVisionConfig(
+        hidden_size=32,
+        intermediate_size=37,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=32,
+        patch_size=8,
+    )
+    return transformers.CLIPVisionModel(config)
+
+
 @pytest.fixture
 def warnings_shown() -> object:
     """transformers at its default verbosity (warnings), whatever an earlier test set."""
@@ -162,15 +174,7 @@ def test_a_vision_tower_loaded_as_a_text_tower_is_another_model(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     # transformers 5 quotes the types in backticks; the towers share a position table's name.
-    vision = transformers.CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-    )
-    transformers.CLIPVisionModel(vision).save_pretrained(tmp_path)
+    clip_vision().save_pretrained(tmp_path)
     text = shown(capfd, lambda: transformers.CLIPTextModel.from_pretrained(tmp_path))
     assert "of type `clip_vision_model` to instantiate a model of type `clip_text_model`" in text
     top = weightfit.explain(text).findings[0]
@@ -258,15 +262,7 @@ def test_the_v5_load_reports_legend_names_no_tensor(
     # A CLIP vision tower loaded as the text model: the report's names are short, so its
     # legend ("- MISSING:\tthose params …", "- MISMATCH:\tckpt weights were loaded …") holds
     # the paste's longest lines. They are sentences, not wrapped lines of one key list.
-    vision = transformers.CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=37,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=32,
-        patch_size=8,
-    )
-    transformers.CLIPVisionModel(vision).save_pretrained(tmp_path / "vision")
+    clip_vision().save_pretrained(tmp_path / "vision")
     text = shown(
         capfd,
         lambda: transformers.CLIPTextModel.from_pretrained(

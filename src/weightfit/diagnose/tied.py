@@ -9,6 +9,7 @@ from __future__ import annotations
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.embeddings import INPUT_WORDS
 from weightfit.findings import Finding
+from weightfit.manifest import Manifest
 from weightfit.plan import Op
 
 
@@ -35,11 +36,7 @@ def _untied_heads(ctx: Context) -> None:
     if embedding is None or embedding not in paired:
         return
     shape = ctx.target[embedding].shape
-    heads = [
-        name
-        for name in ctx.missing()
-        if name.endswith("lm_head.weight") and ctx.target[name].shape == shape
-    ]
+    heads = _output_heads(ctx.missing(), ctx.target, shape)
     if not heads:
         return
     ctx.add(
@@ -76,11 +73,7 @@ def _stored_copies(ctx: Context) -> None:
     if embedding is None:
         return
     shape = ctx.target[embedding].shape
-    copies = [
-        name
-        for name in ctx.unexpected()
-        if name.endswith("lm_head.weight") and ctx.source[name].shape == shape
-    ]
+    copies = _output_heads(ctx.unexpected(), ctx.source, shape)
     if not copies:
         return
     ctx.add(
@@ -148,3 +141,8 @@ def _input_embedding(ctx: Context) -> str | None:
         if any(word in name.lower() for word in INPUT_WORDS) and name.endswith(".weight"):
             return name
     return None
+
+
+def _output_heads(names: list[str], side: Manifest, shape: tuple[int, ...]) -> list[str]:
+    """The ``lm_head.weight`` names among ``names`` whose shape on ``side`` is ``shape``."""
+    return [n for n in names if n.endswith("lm_head.weight") and side[n].shape == shape]
