@@ -79,7 +79,7 @@ def test_json_and_sarif_validate(tmp_path, run_cli):
         "uri": "diffusion_pytorch_model.bf16.safetensors",
         "uriBaseId": "%SRCROOT%",
     }
-    assert len(run["tool"]["driver"]["rules"]) == 28
+    assert len(run["tool"]["driver"]["rules"]) == 30
 
 
 def test_dry_run_changes_nothing_and_unsafe_fix_deletes(tmp_path, run_cli):

@@ -98,6 +98,8 @@ CODES: tuple[Code, ...] = (
     Code("WF402", "config-layer-count-mismatch", "stable", "error", "wrong_variant", "none"),
     Code("WF403", "tied-weights-mismatch", "stable", "warning", "tied_weights", "none"),
     Code("WF404", "config-dtype-from-variant", "stable", "warning", "dtype_variant", "none"),
+    Code("WF405", "config-dtype-mismatch", "stable", "warning", "dtype_variant", "none"),
+    Code("WF406", "config-label-count-mismatch", "stable", "error", "num_classes", "none"),
     Code("WF501", "text-encoder-width-mismatch", "stable", "error", "encoder_swap", "none"),
     Code("WF502", "latent-channels-mismatch", "stable", "error", "latent_channels", "none"),
     Code("WF503", "tokenizer-exceeds-vocab", "stable", "error", "vocab_resize", "none"),

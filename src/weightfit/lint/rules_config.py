@@ -324,3 +324,134 @@ def config_dtype_from_variant(ctx: Context) -> Iterator[Violation]:
             evidence={"config_dtype": declared, "weights_dtype": held, "variants": variants},
             fix_note=f"set dtype in config.json to the unlabelled weights' dtype ({held})",
         )
+
+
+@implements("WF405")
+def config_dtype_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        A transformers ``config.json``'s ``dtype`` (``torch_dtype`` before
+        transformers 5) against the floating-point dtype of most bytes of the
+        weights a plain ``from_pretrained`` reads, when no variant set beside
+        them explains it (that is WF404) and the model is not quantized. A few
+        tensors kept in another precision (float32 norms in a bfloat16 model)
+        do not count: only the dtype of the bulk does.
+
+    Why it matters:
+        transformers 5 loads with ``dtype="auto"``, casting every weight to the
+        config's dtype without a word: float32 weights under ``bfloat16`` lose
+        precision, bfloat16 weights under ``float32`` take twice the memory.
+
+    Example:
+        ``config.json`` says ``"dtype": "bfloat16"`` but ``model.safetensors``
+        holds F32 tensors (the config was edited, or copied from another export).
+
+    Fix:
+        Set ``dtype`` in ``config.json`` to the weights' dtype, or convert the
+        weights to the dtype the config promises.
+
+    Fix safety:
+        No automatic fix: which precision the model should load in is yours to say.
+
+    References:
+        transformers ``PreTrainedModel.from_pretrained`` (``dtype="auto"`` by
+        default since v5) and ``save_pretrained`` (writes ``config.dtype``).
+
+    """
+    for folder, config, tensors in _configured(ctx):
+        declared = config.get("dtype") or config.get("torch_dtype")
+        if not isinstance(declared, str) or "model_type" not in config:
+            continue
+        if config.get("quantization_config") is not None:
+            continue
+        wanted = CONFIG_DTYPES.get(declared.removeprefix("torch."))
+        counts = set_dtypes(tensors)
+        if wanted is None or not counts:
+            continue
+        held, held_bytes = counts.most_common(1)[0]
+        if held == wanted or held not in CONFIG_DTYPES.values():
+            continue
+        if any(wanted in LABEL_DTYPES.get((ws.variant or "").lower(), ()) for ws in folder.sets):
+            continue  # WF404: the config was written by a variant's save_pretrained
+        share = held_bytes / max(1, sum(counts.values()))
+        yield Violation(
+            "WF405",
+            folder.relpath("config.json"),
+            f"config.json dtype is {declared} but {share:.0%} of the float bytes a plain "
+            f"from_pretrained reads are {held}: transformers 5 casts them to {declared} on load",
+            evidence={"config_dtype": declared, "weights_dtype": held, "share": round(share, 4)},
+            fix_note=f"set dtype in config.json to the weights' dtype ({held}), or convert them",
+        )
+
+
+HEAD_TASKS = (
+    "ForSequenceClassification",
+    "ForImageClassification",
+    "ForTokenClassification",
+    "ForAudioClassification",
+    "ForAudioFrameClassification",
+)
+"""transformers task class suffixes whose head has one row per label."""
+
+_HEAD = re.compile(r"(^|\.)(classifier|score|cls_head|classification_head)(\.out_proj)?\.weight$")
+"""The output layer of a classification head (RoBERTa and BART keep it in ``out_proj``)."""
+
+
+@implements("WF406")
+def config_label_count_mismatch(ctx: Context) -> Iterator[Violation]:
+    """What it checks:
+        The label count of a classification model's ``config.json`` (the
+        length of ``id2label``; 2 when it is absent, transformers' default,
+        since ``num_labels`` itself is not saved) against the rows of its
+        classifier (``classifier.weight``, ``score.weight``,
+        ``classification_head.out_proj.weight`` ...), for architectures named
+        ``*ForSequenceClassification``, ``*ForImageClassification``,
+        ``*ForTokenClassification`` or ``*ForAudioClassification``. Multiple
+        choice heads (one row) and regression heads (``problem_type:
+        regression`` with one row) are not label counts.
+
+    Why it matters:
+        ``from_pretrained`` builds the head from the config and fails with a
+        size mismatch; with ``ignore_mismatched_sizes=True`` it silently
+        re-initialises the head and the model predicts noise.
+
+    Example:
+        ``id2label`` names 3 labels but ``classifier.weight`` is ``[5, 768]``:
+        the labels file was replaced after fine-tuning on 5 classes.
+
+    Fix:
+        Make ``id2label`` / ``label2id`` list one label per classifier row.
+
+    Fix safety:
+        No automatic fix: the label names are yours to give.
+
+    References:
+        transformers ``PretrainedConfig.num_labels`` / ``id2label`` and the
+        ``*ForSequenceClassification`` heads.
+
+    """
+    for folder, config, tensors in _configured(ctx):
+        architectures = config.get("architectures")
+        named = architectures if isinstance(architectures, list) else []
+        task = next((a for a in named if isinstance(a, str) and a.endswith(HEAD_TASKS)), None)
+        heads = [s for n, s in tensors.items() if _HEAD.search(n) and len(s.shape) == 2]
+        if task is None or len(heads) != 1:
+            continue
+        labels = config.get("id2label")
+        expected = len(labels) if isinstance(labels, dict) else 2
+        rows = heads[0].shape[0]
+        if rows == expected or (rows == 1 and config.get("problem_type") == "regression"):
+            continue
+        source = "id2label names" if isinstance(labels, dict) else "with no id2label, defaults to"
+        yield Violation(
+            "WF406",
+            folder.relpath("config.json"),
+            f"{task}'s config.json {source} {expected} labels but {heads[0].name} "
+            f"{list(heads[0].shape)} has {rows} rows: from_pretrained fails with a size mismatch",
+            evidence={
+                "architecture": task,
+                "labels": expected,
+                "tensor": heads[0].name,
+                "rows": rows,
+            },
+            fix_note="make id2label and label2id list one label per classifier row",
+        )
