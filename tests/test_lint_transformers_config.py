@@ -106,6 +106,19 @@ def test_wf405_leaves_a_variant_written_config_to_wf404(tmp_path: Path) -> None:
             ),
             "classifier",
         ),
+        (
+            transformers.ASTForAudioClassification,
+            transformers.ASTConfig(
+                hidden_size=32,
+                num_hidden_layers=1,
+                num_attention_heads=4,
+                intermediate_size=64,
+                num_mel_bins=16,
+                max_length=16,
+                patch_size=4,
+            ),
+            "classifier.dense",
+        ),
     ],
 )
 def test_wf406_label_count_other_than_the_classifier_rows(

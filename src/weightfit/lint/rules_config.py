@@ -392,8 +392,11 @@ HEAD_TASKS = (
 )
 """transformers task class suffixes whose head has one row per label."""
 
-_HEAD = re.compile(r"(^|\.)(classifier|score|cls_head|classification_head)(\.out_proj)?\.weight$")
-"""The output layer of a classification head (RoBERTa and BART keep it in ``out_proj``)."""
+_HEAD = re.compile(
+    r"(^|\.)(classifier|score|cls_head|classification_head)(\.out_proj|\.dense)?\.weight$"
+)
+"""A classification head's linear layers: the layer itself, or RoBERTa's and BART's
+``dense`` then ``out_proj`` (whose ``out_proj`` gives the labels), or AST's ``dense``."""
 
 
 @implements("WF406")
@@ -434,6 +437,7 @@ def config_label_count_mismatch(ctx: Context) -> Iterator[Violation]:
         named = architectures if isinstance(architectures, list) else []
         task = next((a for a in named if isinstance(a, str) and a.endswith(HEAD_TASKS)), None)
         heads = [s for n, s in tensors.items() if _HEAD.search(n) and len(s.shape) == 2]
+        heads = [s for s in heads if s.name.endswith("out_proj.weight")] or heads
         if task is None or len(heads) != 1:
             continue
         labels = config.get("id2label")
