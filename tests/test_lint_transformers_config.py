@@ -144,14 +144,35 @@ def test_wf406_without_id2label_counts_transformers_default_of_two(tmp_path: Pat
     assert v.code == "WF406" and "defaults to 2 labels" in v.message
 
 
+def test_wf406_a_hand_written_num_labels_wins_over_id2label(tmp_path: Path) -> None:
+    config = transformers.BertConfig(**BERT, **labels(5))
+    transformers.BertForSequenceClassification(config).save_pretrained(tmp_path)
+    edit(tmp_path, id2label=None, label2id=None, num_labels=5)
+    assert codes(tmp_path) == []
+    transformers.BertForSequenceClassification.from_pretrained(tmp_path)
+    edit(tmp_path, num_labels=3, **labels(5))
+    (v,) = weightfit.lint(tmp_path, select=["WF4"]).violations
+    assert v.code == "WF406" and "num_labels is 3" in v.message
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+        transformers.BertForSequenceClassification.from_pretrained(tmp_path)
+
+
+def test_wf406_a_regression_head_still_needs_its_one_label(tmp_path: Path) -> None:
+    regression = transformers.BertConfig(**BERT, num_labels=1, problem_type="regression")
+    transformers.BertForSequenceClassification(regression).save_pretrained(tmp_path)
+    assert codes(tmp_path) == []
+    edit(tmp_path, id2label=None, label2id=None)
+    assert codes(tmp_path) == ["WF406"]
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes"):
+        transformers.BertForSequenceClassification.from_pretrained(tmp_path)
+
+
 def test_wf406_not_for_multiple_choice_regression_or_a_base_model(tmp_path: Path) -> None:
     config = transformers.BertConfig(**BERT, **labels(5))
     transformers.BertForMultipleChoice(config).save_pretrained(tmp_path / "choice")
     assert codes(tmp_path / "choice") == []
     regression = transformers.BertConfig(**BERT, num_labels=1, problem_type="regression")
     transformers.BertForSequenceClassification(regression).save_pretrained(tmp_path / "reg")
-    assert codes(tmp_path / "reg") == []
-    edit(tmp_path / "reg", id2label=None, label2id=None)
     assert codes(tmp_path / "reg") == []
     transformers.BertModel(config).save_pretrained(tmp_path / "base")
     edit(tmp_path / "base", **labels(3))

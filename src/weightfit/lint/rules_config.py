@@ -399,18 +399,34 @@ _HEAD = re.compile(
 ``dense`` then ``out_proj`` (whose ``out_proj`` gives the labels), or AST's ``dense``."""
 
 
+def _label_count(config: dict[str, Any]) -> tuple[str, int]:
+    """How many labels transformers builds a head for, and the field that says so.
+
+    A hand-written ``num_labels`` wins over ``id2label`` (``PretrainedConfig``
+    rebuilds ``id2label`` from it); with neither, the default is 2.
+    """
+    if (n := _int(config, "num_labels")) is not None:
+        return "num_labels is", n
+    labels = config.get("id2label")
+    if isinstance(labels, dict):
+        return "id2label names", len(labels)
+    return "with no id2label, defaults to", 2
+
+
 @implements("WF406")
 def config_label_count_mismatch(ctx: Context) -> Iterator[Violation]:
     """What it checks:
         The label count of a classification model's ``config.json`` (the
-        length of ``id2label``; 2 when it is absent, transformers' default,
-        since ``num_labels`` itself is not saved) against the rows of its
+        length of ``id2label``, which ``save_pretrained`` writes instead of
+        ``num_labels``; 2, transformers' default, when it is absent) against the rows of its
         classifier (``classifier.weight``, ``score.weight``,
         ``classification_head.out_proj.weight`` ...), for architectures named
         ``*ForSequenceClassification``, ``*ForImageClassification``,
-        ``*ForTokenClassification`` or ``*ForAudioClassification``. Multiple
-        choice heads (one row) and regression heads (``problem_type:
-        regression`` with one row) are not label counts.
+        ``*ForTokenClassification`` or ``*ForAudioClassification``; a
+        hand-written ``num_labels`` wins over ``id2label``, as in transformers.
+        Multiple choice heads (one row) are not label counts; a regression
+        head is, so ``problem_type: regression`` needs a one-label ``id2label``
+        (``save_pretrained`` writes one).
 
     Why it matters:
         ``from_pretrained`` builds the head from the config and fails with a
@@ -440,12 +456,10 @@ def config_label_count_mismatch(ctx: Context) -> Iterator[Violation]:
         heads = [s for s in heads if s.name.endswith("out_proj.weight")] or heads
         if task is None or len(heads) != 1:
             continue
-        labels = config.get("id2label")
-        expected = len(labels) if isinstance(labels, dict) else 2
+        source, expected = _label_count(config)
         rows = heads[0].shape[0]
-        if rows == expected or (rows == 1 and config.get("problem_type") == "regression"):
+        if rows == expected:
             continue
-        source = "id2label names" if isinstance(labels, dict) else "with no id2label, defaults to"
         yield Violation(
             "WF406",
             folder.relpath("config.json"),
