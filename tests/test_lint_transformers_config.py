@@ -119,6 +119,11 @@ def test_wf405_leaves_a_variant_written_config_to_wf404(tmp_path: Path) -> None:
             ),
             "classifier.dense",
         ),
+        (
+            transformers.ResNetForImageClassification,
+            transformers.ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1]),
+            "classifier.1",
+        ),
     ],
 )
 def test_wf406_label_count_other_than_the_classifier_rows(

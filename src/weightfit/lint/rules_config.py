@@ -393,10 +393,11 @@ HEAD_TASKS = (
 """transformers task class suffixes whose head has one row per label."""
 
 _HEAD = re.compile(
-    r"(^|\.)(classifier|score|cls_head|classification_head)(\.out_proj|\.dense)?\.weight$"
+    r"(^|\.)(classifier|score|cls_head|classification_head)(\.out_proj|\.dense|\.\d+)?\.weight$"
 )
-"""A classification head's linear layers: the layer itself, or RoBERTa's and BART's
-``dense`` then ``out_proj`` (whose ``out_proj`` gives the labels), or AST's ``dense``."""
+"""A classification head's linear layers: the layer itself, RoBERTa's and BART's
+``dense`` then ``out_proj`` (whose ``out_proj`` gives the labels), AST's ``dense``,
+or ResNet's ``Sequential(Flatten, Linear)`` (``classifier.1``)."""
 
 
 def _label_count(config: dict[str, Any]) -> tuple[str, int]:
@@ -418,8 +419,8 @@ def config_label_count_mismatch(ctx: Context) -> Iterator[Violation]:
     """What it checks:
         The label count of a classification model's ``config.json`` (the
         length of ``id2label``, which ``save_pretrained`` writes instead of
-        ``num_labels``; 2, transformers' default, when it is absent) against the rows of its
-        classifier (``classifier.weight``, ``score.weight``,
+        ``num_labels``; 2, transformers' default, when it is absent) against
+        the rows of its classifier (``classifier.weight``, ``score.weight``,
         ``classification_head.out_proj.weight`` ...), for architectures named
         ``*ForSequenceClassification``, ``*ForImageClassification``,
         ``*ForTokenClassification`` or ``*ForAudioClassification``; a
