@@ -265,6 +265,38 @@ CONFIG_DTYPES = {"float16": "F16", "bfloat16": "BF16", "float32": "F32"}
 """transformers ``config.json`` ``dtype`` values and the safetensors dtype each names."""
 
 
+def _dtype_disagreement(
+    config: dict[str, Any], tensors: dict[str, TensorSpec]
+) -> tuple[str, str, str, float] | None:
+    """When a transformers config names a dtype the bulk of the weights is not in.
+
+    Returns:
+        The config's dtype, its safetensors name, the dtype of most float bytes
+        and their share; ``None`` when they agree or either is unknown.
+
+    """
+    declared = config.get("dtype") or config.get("torch_dtype")
+    if not isinstance(declared, str) or "model_type" not in config:
+        return None
+    wanted = CONFIG_DTYPES.get(declared.removeprefix("torch."))
+    counts = set_dtypes(tensors)
+    if wanted is None or not counts:
+        return None
+    held, held_bytes = counts.most_common(1)[0]
+    if held == wanted:
+        return None
+    return declared, wanted, held, held_bytes / max(1, sum(counts.values()))
+
+
+def _variants_holding(folder: Folder, dtype: str) -> list[str]:
+    """The folder's variant labels that promise ``dtype``."""
+    return [
+        ws.variant
+        for ws in folder.sets
+        if ws.variant and dtype in LABEL_DTYPES.get(ws.variant.lower(), ())
+    ]
+
+
 @implements("WF404")
 def config_dtype_from_variant(ctx: Context) -> Iterator[Violation]:
     """What it checks:
@@ -299,22 +331,12 @@ def config_dtype_from_variant(ctx: Context) -> Iterator[Violation]:
 
     """
     for folder, config, tensors in _configured(ctx):
-        declared = config.get("dtype") or config.get("torch_dtype")
-        if not isinstance(declared, str) or "model_type" not in config:
+        if (found := _dtype_disagreement(config, tensors)) is None:
             continue
-        wanted = CONFIG_DTYPES.get(declared.removeprefix("torch."))
-        counts = set_dtypes(tensors)
-        if wanted is None or not counts:
+        declared, wanted, held, share = found
+        variants = _variants_holding(folder, wanted)
+        if not variants:
             continue
-        held, held_bytes = counts.most_common(1)[0]
-        variants = [
-            ws.variant
-            for ws in folder.sets
-            if ws.variant and wanted in LABEL_DTYPES.get(ws.variant.lower(), ())
-        ]
-        if held == wanted or not variants:
-            continue
-        share = held_bytes / max(1, sum(counts.values()))
         yield Violation(
             "WF404",
             folder.relpath("config.json"),
@@ -358,21 +380,13 @@ def config_dtype_mismatch(ctx: Context) -> Iterator[Violation]:
 
     """
     for folder, config, tensors in _configured(ctx):
-        declared = config.get("dtype") or config.get("torch_dtype")
-        if not isinstance(declared, str) or "model_type" not in config:
-            continue
         if config.get("quantization_config") is not None:
             continue
-        wanted = CONFIG_DTYPES.get(declared.removeprefix("torch."))
-        counts = set_dtypes(tensors)
-        if wanted is None or not counts:
+        if (found := _dtype_disagreement(config, tensors)) is None:
             continue
-        held, held_bytes = counts.most_common(1)[0]
-        if held == wanted or held not in CONFIG_DTYPES.values():
-            continue
-        if any(wanted in LABEL_DTYPES.get((ws.variant or "").lower(), ()) for ws in folder.sets):
-            continue  # WF404: the config was written by a variant's save_pretrained
-        share = held_bytes / max(1, sum(counts.values()))
+        declared, wanted, held, share = found
+        if held not in CONFIG_DTYPES.values() or _variants_holding(folder, wanted):
+            continue  # fp8 and other storage dtypes; a variant's config is WF404's
         yield Violation(
             "WF405",
             folder.relpath("config.json"),
