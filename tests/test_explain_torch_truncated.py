@@ -40,7 +40,7 @@ def cut_and_load(tmp_path: Path, keep: float | int) -> str:
     return done.stderr
 
 
-@pytest.mark.parametrize("keep", [0, 10, 64, 0.5, -120, -30, -1])
+@pytest.mark.parametrize("keep", [0, 1, 3, 10, 64, 0.5, -120, -30, -1])
 def test_a_cut_torch_save_file_reads_as_not_whole(tmp_path: Path, keep: float | int) -> None:
     top = weightfit.explain(cut_and_load(tmp_path, keep)).findings[0]
     assert top.category == "partitioned"

@@ -545,8 +545,14 @@ def _spellings(number: int) -> tuple[bytes, bytes]:
 UNSUPPORTED_OPCODE = re.compile(r"Unsupported\s+operand\s+(\d+)")
 """The weights-only unpickler meeting a byte that is no opcode it reads."""
 
-TEXT_FILE_STARTS = {ord("<"): "an HTML page", ord("v"): "a Git LFS pointer ('version ...')"}
-"""First bytes of the text files saved under a checkpoint's name."""
+TEXT_FILE_STARTS = {
+    ord("<"): "an HTML page",
+    ord("v"): "a Git LFS pointer ('version ...')",
+    ord("P"): "a zip archive ('PK\\x03\\x04', a torch.save file) cut inside its signature",
+}
+"""First bytes of the files saved under a checkpoint's name: text, or a torch.save zip cut
+so short that torch.load no longer sees a zip and unpickles it (no pickle torch writes holds
+``P``, protocol 0's persistent id)."""
 
 
 def text_read_as_opcode(text: str) -> str:
