@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from weightfit.cli._inputs import folder_only
 from weightfit.cli._output import emit, spinner, write_options, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
@@ -50,6 +51,7 @@ def run_check(args: argparse.Namespace) -> int:
     from weightfit.adapters.check import check_adapter
     from weightfit.report.check import render_report, report_to_dict
 
+    folder_only("--variant", args.variant, args.base)
     with spinner(args, f"checking {args.adapter} against {args.base}"):
         report = check_adapter(args.adapter, args.base, variant=args.variant)
     emit(args, lambda: report_to_dict(report), lambda console: render_report(console, report))
@@ -61,6 +63,7 @@ def run_merge(args: argparse.Namespace) -> int:
     from weightfit.adapters.merge import merge_adapter
     from weightfit.report.adapter import merge_to_dict, render_merge
 
+    folder_only("--variant", args.variant, args.base)
     with write_progress(args) as progress:
         result = merge_adapter(
             args.adapter,

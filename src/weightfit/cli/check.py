@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from weightfit.cli._inputs import folder_only
 from weightfit.cli._output import emit, spinner
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
@@ -62,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from weightfit.report.check import render_report, report_to_dict
     from weightfit.targets import cache
 
+    folder_only("--variant", args.variant, args.checkpoint, args.against)
     with (
         cache.disabled(args.no_cache),
         converters.disabled(args.no_library_converters),

@@ -11,6 +11,7 @@ import argparse
 import json
 from typing import Any
 
+from weightfit.cli._inputs import folder_only
 from weightfit.cli._output import emit, write_options, write_progress, writer_options
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 
@@ -82,6 +83,7 @@ def run_fix(args: argparse.Namespace) -> int:
     from weightfit.report.fix import fix_to_dict, render_fix
     from weightfit.targets import cache
 
+    folder_only("--variant", args.variant, args.checkpoint, args.against)
     with (
         write_progress(args) as progress,
         cache.disabled(args.no_cache),
@@ -131,6 +133,7 @@ def run_apply(args: argparse.Namespace) -> int:
     from weightfit.apply import apply
     from weightfit.report.fix import render_apply
 
+    folder_only("--variant", args.variant, args.checkpoint)
     with write_progress(args) as progress:
         result = apply(
             args.plan,

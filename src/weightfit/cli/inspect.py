@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from weightfit.cli._inputs import folder_only
 from weightfit.cli._output import emit
 from weightfit.errors import EXIT_FINDINGS, EXIT_OK
 from weightfit.formats import read
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
     from weightfit import security
     from weightfit.report.inspect import manifest_to_dict, render_manifest, write_manifest_json
 
+    folder_only("--variant", args.variant, args.path)
+    folder_only("--format", args.weights_format, args.path)
     manifest = read(
         args.path, key=args.key, variant=args.variant, weights_format=args.weights_format
     )

@@ -210,6 +210,13 @@ BREAKS = (
         0.5,
     ),
     Break(
+        lambda said: said.endswith("Invalid argument"),
+        False,
+        "torch's zip reader was sent to an offset the file does not have: the archive's "
+        "directory names bytes past the end of a damaged or incomplete download",
+        0.55,
+    ),
+    Break(
         lambda said: said.endswith("EOFError"),
         False,
         "an empty file (or one cut short): the unpickler found not even the first record",

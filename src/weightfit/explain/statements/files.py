@@ -18,13 +18,23 @@ NEWER_DTYPE = re.compile(r"unknown\s+variant\s+`[A-Z][A-Z0-9_]*`")
 """A safetensors header naming a storage dtype the reader's release does not have
 (``F8_E8M0``); an empty name is damage."""
 
+TRACEBACK_LINES = r"(?:\n[ \t]+[^\n]*){0,12}?\n"
+"""The indented lines (inner frames, code, carets) of one traceback, up to its error line."""
+
+FRAME = re.compile(r"^\s*(?:File\s+\"[^\n]*\",\s+line\s+\d+|[~^]+\s*$)", re.M)
+"""A traceback's frame or caret line: a quote across one keeps the caller's line and the error."""
+
 BROKEN_FILE = re.compile(
     # The unpickler's byte may be left out when the message is quoted in prose.
     r"(?i:invalid\s+load\s+key)(?:[,:]\s*'[^']*'|(?![\w,:]))|failed\s+finding\s+central\s+directory|"
     r"PytorchStreamReader\s+failed\s+(?:reading|locating)[^\n]*|Ran\s+out\s+of\s+input|"
-    # Python 2's unpickler, asked for torch.load's first record in an empty file, raising a
-    # bare EOFError.
-    r"magic_number\s*=\s*pickle_module\.load\([^\n]*\)\s*\n\s*EOFError\b|"
+    # torch.load's first record (``magic_number``) read from an empty file: a bare EOFError,
+    # straight after the line or after the unpickler's own frames (torch 2.x's weights-only one).
+    r"magic_number\s*=\s*pickle_module\.load\([^\n]*\)" + TRACEBACK_LINES + r"\s*EOFError\b|"
+    # torch's zip reader (PyTorchFileReader) refused an offset its file cannot have: the
+    # archive's directory names bytes past a cut or damaged file's end.
+    r"PyTorchFileReader\([^\n]*" + TRACEBACK_LINES + r"\s*(?:\w+\.)*\w*Error:\s*\[Errno\s+22\]\s*"
+    r"Invalid\s+argument\b|"
     # MXNet's reader running out of an NDArray file's data.
     r"Check\s+failed:\s+fi->Read\(\w+\)[^\n]*|"
     # Older libtorch's archive reader missing a record (``file not found: archive/constants.pkl``).
@@ -430,7 +440,7 @@ def read_file_format(found: Facts, text: str) -> None:
         found.newer_reader = "python3"
     broken = BROKEN_FILE.search(text) or MAGIC_CHECK.search(text)
     if broken is not None:
-        found.broken_file = " ".join(broken.group(0).split())
+        found.broken_file = _quoted(broken.group(0))
     else:
         found.broken_file = (
             text_read_as_opcode(text)
@@ -449,6 +459,14 @@ def read_file_format(found: Facts, text: str) -> None:
     meta = META_DEVICE.search(text)
     if meta is not None:
         found.meta_device = meta.group(1) or "a parameter"
+
+
+def _quoted(said: str) -> str:
+    """A reader's words on one line; across traceback frames, the caller's line and the error."""
+    if FRAME.search(said):
+        lines = said.strip().splitlines()
+        said = f"{lines[0]} {lines[-1]}"
+    return " ".join(said.split())
 
 
 ROUND_TRIP = re.compile(
@@ -527,8 +545,14 @@ def _spellings(number: int) -> tuple[bytes, bytes]:
 UNSUPPORTED_OPCODE = re.compile(r"Unsupported\s+operand\s+(\d+)")
 """The weights-only unpickler meeting a byte that is no opcode it reads."""
 
-TEXT_FILE_STARTS = {ord("<"): "an HTML page", ord("v"): "a Git LFS pointer ('version ...')"}
-"""First bytes of the text files saved under a checkpoint's name."""
+TEXT_FILE_STARTS = {
+    ord("<"): "an HTML page",
+    ord("v"): "a Git LFS pointer ('version ...')",
+    ord("P"): "a zip archive ('PK\\x03\\x04', a torch.save file) cut inside its signature",
+}
+"""First bytes of the files saved under a checkpoint's name: text, or a torch.save zip cut
+so short that torch.load no longer sees a zip and unpickles it (no pickle torch writes holds
+``P``, protocol 0's persistent id)."""
 
 
 def text_read_as_opcode(text: str) -> str:
