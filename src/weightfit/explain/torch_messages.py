@@ -23,7 +23,7 @@ import re
 
 from weightfit.diagnose.text_messages import RefusedGlobals
 from weightfit.explain._text import SIZE, Section, cut, names_in, shape
-from weightfit.explain.statements.files import text_read_as_opcode
+from weightfit.explain.statements.magic import text_read_as_opcode
 
 LOAD_STATE_DICT = re.compile(r"Error\(s\)\s+in\s+loading\s+state_dict\s+for\s+(\w+)\s*:")
 SIZE_MISMATCH = re.compile(
