@@ -276,3 +276,36 @@ def test_one_shard_read_alone_is_named_as_such_not_a_shared_module(
     (finding,) = report.findings
     assert finding.category == "missing" and not finding.fix
     assert f"of {len(shards)} of a sharded save" in finding.message
+
+
+def test_a_vit_base_file_in_the_saved_layout_fits_the_image_classifier(tmp_path: Path) -> None:
+    # transformers 5 writes ViT's layers as ``encoder.layer.N.attention.attention.query`` and
+    # keeps them as ``vit.layers.N.attention.q_proj``; a base model's file lacks ``vit.`` too.
+    # The layout is read under the files' own prefix, so the fix writes the classifier's names.
+    config = transformers.ViTConfig(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        image_size=32,
+        patch_size=8,
+        num_labels=10,
+    )
+    base = transformers.ViTModel(config)
+    folder = saved(base, tmp_path / "base")
+    task = saved(transformers.ViTForImageClassification(config), tmp_path / "task")
+    report = weightfit.check(folder, task / "config.json")
+    layout = [f for f in report.findings if f.evidence.get("library") == "transformers"]
+    assert layout and layout[0].evidence["renamed"] >= 24  # every encoder layer's tensors
+    assert weightfit.fix(folder, task / "config.json", tmp_path / "out").applied is not None
+    model = transformers.ViTForImageClassification(config)
+    state = load_file(tmp_path / "out" / "model.safetensors")
+    result = model.load_state_dict(state, strict=False)
+    assert sorted(result.missing_keys) == ["classifier.bias", "classifier.weight"]
+    assert not result.unexpected_keys
+    ours = model.state_dict()
+    assert all(
+        torch.equal(value, ours[f"vit.{name}"])
+        for name, value in base.state_dict().items()
+        if f"vit.{name}" in ours
+    )

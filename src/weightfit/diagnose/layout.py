@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from weightfit.align.prefix import best_prefix
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.rename import compile_rule, is_wrapper_change, rule_pairs
@@ -38,6 +39,8 @@ def saved_layout(ctx: Context) -> None:
     # The layout names files as written; a wrapper prefix on top is the prefix rule's.
     by_name = {ctx.renamed(name): name for name in ctx.source.tensors}
     by_name.update((name, name) for name in ctx.source.tensors)
+    for written, name in _file_names(ctx, layout).items():
+        by_name.setdefault(written, name)
     pairs = {p.source: p for p in ctx.pairs()}
     missing = set(ctx.missing())
     unexpected = set(ctx.unexpected())
@@ -84,6 +87,21 @@ def saved_layout(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=explained_pairs, missing=models, unexpected=sources)
+
+
+def _file_names(ctx: Context, layout: Mapping[object, object]) -> dict[str, str]:
+    """Checkpoint names spelled as the target's files spell them, under the files' own prefix.
+
+    The alignment's prefix is found against the model's names in memory; a base model's
+    file read into its task class (``encoder.layer.0…`` against the files'
+    ``vit.encoder.layer.0…``) shows its prefix only against the names as written.
+    """
+    written = [str(n) for names in layout.values() if isinstance(names, Mapping) for n in names]
+    transform = best_prefix(list(ctx.source.tensors), written)
+    if transform is None:
+        return {}
+    spelled = ((transform.apply(name), name) for name in ctx.source.tensors)
+    return {file_name: name for file_name, name in spelled if file_name is not None}
 
 
 def _message(ctx: Context, explained: dict[str, list[str]], merged: dict[str, list[str]]) -> str:
