@@ -98,8 +98,8 @@ def _file_names(ctx: Context, layout: Mapping[object, object]) -> dict[str, str]
     """
     written = [str(n) for names in layout.values() if isinstance(names, Mapping) for n in names]
     transform = best_prefix(list(ctx.source.tensors), written)
-    if transform is None:
-        return {}
+    if transform is None or (transform.strip and transform.add):
+        return {}  # only a prefix added or dropped whole, never a module renamed in passing
     spelled = ((transform.apply(name), name) for name in ctx.source.tensors)
     return {file_name: name for file_name, name in spelled if file_name is not None}
 
