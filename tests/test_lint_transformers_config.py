@@ -10,23 +10,8 @@ import torch
 import transformers
 
 import weightfit
-
-BERT = {
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "max_position_embeddings": 64,
-}
-LLAMA = {
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-}
+from small_configs import SMALL_BERT as BERT
+from small_configs import SMALL_LLAMA as LLAMA
 
 
 def edit(folder: Path, **changes: object) -> None:

@@ -11,24 +11,10 @@ import transformers
 from safetensors.torch import load_file
 
 import weightfit
+from small_configs import SMALL_BERT as BERT
+from small_configs import SMALL_LLAMA as LLAMA
 
-BERT = {
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "intermediate_size": 64,
-    "max_position_embeddings": 64,
-}
 GPT2 = {"vocab_size": 100, "n_embd": 32, "n_layer": 2, "n_head": 4}
-LLAMA = {
-    "vocab_size": 100,
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-}
 
 
 def saved(model: torch.nn.Module, folder: Path) -> Path:

@@ -433,7 +433,7 @@ TORCH_READER = re.compile(r"\btorch\.load\(|torch[/\\]serialization\.py|\btorch\
 """PyTorch's own reader, called or in a frame."""
 OTHER_UNPICKLER = re.compile(
     r"(?<![A-Za-z])_?pickle\.loads?\(|\bunpickle\(|\bUnpickler\("  # trusted: a pattern, no call
-    r"|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"
+    r"|\b(?:joblib|dill|cloudpickle|paddle|pandas|numpy)\b"  # trusted: a pattern, no call
     r"|\bnp\.load\(|\bread_pickle\(",
     re.I,
 )
