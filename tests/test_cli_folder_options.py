@@ -12,6 +12,8 @@ import pytest
 torch = pytest.importorskip("torch")
 from safetensors.torch import save_file  # noqa: E402
 
+from weightfit.cli._inputs import folder_only  # noqa: E402
+
 STATE = {"w.weight": torch.zeros(2, 3), "w.bias": torch.ones(2)}
 
 
@@ -100,3 +102,30 @@ def test_the_installed_entry_point_exits_2(files: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("usage error: --variant bf16 picks one weight set in a folder")
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "hf://org/model/unet/diffusion_pytorch_model.safetensors",
+        "hf://org/model@v2/model.bin",
+        "https://huggingface.co/org/model/resolve/main/model.safetensors",
+        "http://127.0.0.1:9/weights/model.gguf?download=1",
+    ],
+)
+def test_an_address_naming_one_file_refuses_variant_before_any_request(
+    address: str, run_cli
+) -> None:
+    result = run_cli("inspect", address, "--variant", "fp16")
+    assert result.code == 2
+    assert result.err.startswith(
+        f"usage error: --variant fp16 picks one weight set in a folder, but {address} "
+        "is a single file"
+    )
+
+
+@pytest.mark.parametrize(
+    "address", ["hf://org/model", "hf://org/model@v2/unet", "https://huggingface.co/org/model"]
+)
+def test_an_address_naming_a_repository_or_folder_lets_variant_through(address: str) -> None:
+    folder_only("--variant", "fp16", address)

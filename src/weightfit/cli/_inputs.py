@@ -9,11 +9,13 @@ other weights than the ones asked for.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 from weightfit.errors import UsageError
 from weightfit.formats import REMOTE_SCHEMES
-from weightfit.hub import is_hub
+from weightfit.hub import is_hub, parse
+from weightfit.weightsets import EXTENSION_FORMATS
 
 
 def folder_only(option: str, value: str | None, *inputs: str | None) -> None:
@@ -21,8 +23,9 @@ def folder_only(option: str, value: str | None, *inputs: str | None) -> None:
 
     Raises:
         UsageError: ``value`` is given and every input is a local file or a factory.
-            A folder, a Hub or URL address (which may name a repository), or a path
-            that does not exist (the reader reports it) lets the call through.
+            A folder, a Hub or URL address that may name a repository or folder, or a
+            path that does not exist (the reader reports it) lets the call through; an
+            address ending in a weight file's name is a single file.
     """
     if value is None:
         return
@@ -31,7 +34,10 @@ def folder_only(option: str, value: str | None, *inputs: str | None) -> None:
         if given is None:
             continue
         if is_hub(given) or given.startswith(REMOTE_SCHEMES):
-            return
+            if not _names_one_file(given):
+                return
+            files.append(given)
+            continue
         path = Path(given)
         if path.is_dir() or (not path.exists() and ":" not in given):
             return
@@ -43,3 +49,9 @@ def folder_only(option: str, value: str | None, *inputs: str | None) -> None:
         f"{'is a single file' if len(files) < 2 else 'are single files'}: "
         f"drop {option}, or give the folder"
     )
+
+
+def _names_one_file(address: str) -> bool:
+    """Whether a Hub or URL address ends in a weight file's name (``…/model.safetensors``)."""
+    path = parse(address).path if is_hub(address) else urlsplit(address).path
+    return PurePosixPath(path).suffix.lstrip(".").lower() in EXTENSION_FORMATS
