@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters import diffusers_lora
+from weightfit.adapters import diffusers_lora, kohya_lora
 from weightfit.align import align
 from weightfit.findings import Report
 from weightfit.fix_hint import FixTarget
 from weightfit.formats import safetensors_index
 from weightfit.formats.folder import ADAPTER_FOLDER
 from weightfit.manifest import Manifest
-from weightfit.peft.config import CONFIG_NAME
+from weightfit.peft.config import CONFIG_NAME, INFERRED_BY
 from weightfit.peft.layout import lora_part
 from weightfit.ranking import build_report
 
@@ -110,7 +110,13 @@ def _adapter_check(source: Manifest, expected: Manifest) -> Report:
 
     report = check_adapter(source.source, expected)
     words = [shlex.quote(source.source), "--base", shlex.quote(expected.source)]
-    read = "a diffusers LoRA file" if diffusers_lora.weights_file(source.source) else CONFIG_NAME
+    read = (
+        "a kohya LoRA file"
+        if source.config and source.config.get(INFERRED_BY) == kohya_lora.INFERRED
+        else "a diffusers LoRA file"
+        if diffusers_lora.weights_file(source.source)
+        else CONFIG_NAME
+    )
     report.hints.insert(
         0,
         f"read as a PEFT adapter ({read}) attached to its base, as "
@@ -120,15 +126,18 @@ def _adapter_check(source: Manifest, expected: Manifest) -> Report:
     return report
 
 
-def adapter_folder(source: Manifest) -> Manifest | None:
+def adapter_folder(source: Manifest, base: Manifest | None = None) -> Manifest | None:
     """The PEFT adapter folder ``source`` is, or holds the weights of (``adapter_model.*``).
 
     A diffusers LoRA file of PEFT LoRA tensors alone is read as its adapter too
-    (:mod:`weightfit.adapters.diffusers_lora`).
+    (:mod:`weightfit.adapters.diffusers_lora`), as is a kohya LoRA file
+    (:mod:`weightfit.adapters.kohya_lora`), its modules named as ``base`` names them.
     """
     if source.format == ADAPTER_FOLDER:
         return source
     path = Path(source.source)
+    if path.is_file() and kohya_lora.is_kohya(source.tensors):
+        return kohya_lora.read(path, base)
     if (
         diffusers_lora.weights_file(path) is not None
         and source.tensors

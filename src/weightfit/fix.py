@@ -204,7 +204,7 @@ def fix(
         target, kwargs=dict(kwargs) if kwargs is not None else None, config=config, variant=variant
     )
     report = check(source, expected)
-    adapter = adapter_folder(source)
+    adapter = adapter_folder(source, expected)
     if adapter is not None:
         return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
     traced = converter_plan(report)

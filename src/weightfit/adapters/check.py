@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from weightfit import formats
-from weightfit.adapters import diffusers_lora
+from weightfit.adapters import diffusers_lora, kohya_lora
 from weightfit.adapters.saved import memory_names, older_layout
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
@@ -107,17 +107,24 @@ def read_adapter(adapter: str | Path, base: Manifest | None = None) -> Manifest:
     A diffusers LoRA file (``pytorch_lora_weights.safetensors``, or a folder of
     one) is read as the PEFT adapter diffusers attaches it as
     (:func:`weightfit.adapters.diffusers_lora.read`): of a pipeline's file, the
-    component ``base`` has most modules of.
+    component ``base`` has most modules of. A kohya LoRA file, whatever its name,
+    is read as its PEFT adapter (:func:`weightfit.adapters.kohya_lora.read`).
 
     Raises:
         NotACheckpoint: the path is neither a folder with ``adapter_config.json``
-            nor a diffusers LoRA file.
+            nor a diffusers or kohya LoRA file.
 
     """
     path = Path(adapter)
-    if not (path / CONFIG_NAME).is_file():
-        return diffusers_lora.read(path, base)
-    return formats.read(path)
+    if (path / CONFIG_NAME).is_file():
+        return formats.read(path)
+    if (
+        path.is_file()
+        and diffusers_lora.weights_file(path) is None
+        and kohya_lora.is_kohya(formats.read(path).tensors)
+    ):
+        return kohya_lora.read(path, base)
+    return diffusers_lora.read(path, base)
 
 
 def peft_alignment(source: Manifest, target: Manifest) -> tuple[Alignment, list[str]]:

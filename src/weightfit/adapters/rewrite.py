@@ -4,12 +4,14 @@ What ``weightfit fix`` writes for an adapter: its repairs (renames such as an
 older model layout's, see :mod:`weightfit.diagnose.peft_layout`) change the
 adapter, not the base, so the output is again a folder PEFT reads, with
 ``adapter_model.safetensors`` (one file: PEFT reads no shards) beside the
-adapter's ``adapter_config.json``, README and tokenizer files, through the same
+adapter's ``adapter_config.json`` (for a LoRA file that has none, the config it
+was read with), README and tokenizer files, through the same
 atomic, stamped and verified writer as every output (:func:`weightfit.apply.write_outcome`).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from weightfit.adapters.side_files import COPIED_FILES, MAX_COPIED_BYTES
 from weightfit.apply import ApplyResult, WriteOptions, with_cast, write_outcome
 from weightfit.errors import UsageError
 from weightfit.manifest import Manifest
-from weightfit.peft.config import CONFIG_NAME
+from weightfit.peft.config import CONFIG_NAME, INFERRED_BY
 from weightfit.plan import Plan
 
 BASENAME = "adapter_model"
@@ -59,6 +61,10 @@ def write_adapter(
         for name in ADAPTER_FILES
         if (folder / name).is_file() and (folder / name).stat().st_size <= MAX_COPIED_BYTES
     }
+    if CONFIG_NAME not in files and isinstance(adapter.config, dict):
+        # A LoRA file without a config (diffusers', kohya's): the config it was read with.
+        config = {k: v for k, v in adapter.config.items() if k != INFERRED_BY}
+        files[CONFIG_NAME] = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
     return write_outcome(
         ops.run(plan, adapter),
         out,
