@@ -59,7 +59,14 @@ def _linears(unet: torch.nn.Module) -> dict[str, torch.nn.Linear]:
     }
 
 
-def kohya_file(path: Path, unet: torch.nn.Module, rank: int = 4, alpha: float = 2.0) -> Path:
+def kohya_file(
+    path: Path,
+    unet: torch.nn.Module,
+    rank: int = 4,
+    alpha: float = 2.0,
+    *,
+    convolutions: bool = False,
+) -> Path:
     """A kohya SD 1.x LoRA of every attention projection: diffusers' module names, flattened."""
     generator = torch.Generator().manual_seed(0)
     state = {}
@@ -72,6 +79,15 @@ def kohya_file(path: Path, unet: torch.nn.Module, rank: int = 4, alpha: float = 
             linear.out_features, rank, generator=generator
         )
         state[f"{flat}.alpha"] = torch.tensor(alpha)
+    if convolutions:  # LoCon: a k×k down and a 1×1 up on each resnet convolution
+        for name, conv in unet.named_modules():
+            if isinstance(conv, torch.nn.Conv2d) and name.endswith(("resnets.0.conv1", "conv2")):
+                flat = "lora_unet_" + name.replace(".", "_")
+                down = (rank, conv.in_channels, *conv.kernel_size)
+                state[f"{flat}.lora_down.weight"] = torch.randn(down, generator=generator)
+                up = (conv.out_channels, rank, 1, 1)
+                state[f"{flat}.lora_up.weight"] = torch.randn(up, generator=generator)
+                state[f"{flat}.alpha"] = torch.tensor(alpha)
     save_file(state, path)
     return path
 
@@ -98,7 +114,7 @@ def test_a_kohya_file_fits_its_unet_module_by_module(small_unet: Path, tmp_path:
 
 def test_a_kohya_merge_equals_diffusers_own_fuse(small_unet: Path, tmp_path: Path) -> None:
     unet = UNet2DConditionModel.from_pretrained(small_unet)
-    lora = kohya_file(tmp_path / "style_v2.safetensors", unet)
+    lora = kohya_file(tmp_path / "style_v2.safetensors", unet, convolutions=True)
     weightfit.merge_adapter(lora, small_unet, tmp_path / "merged")
 
     named, alphas = StableDiffusionXLLoraLoaderMixin.lora_state_dict(str(lora))
@@ -112,7 +128,8 @@ def test_a_kohya_merge_equals_diffusers_own_fuse(small_unet: Path, tmp_path: Pat
         torch.testing.assert_close(merged[name], value, rtol=0, atol=0, msg=name)
     base = UNet2DConditionModel.from_pretrained(small_unet).state_dict()
     changed = {n for n in base if not torch.equal(base[n], merged[n])}
-    assert len(changed) == len(_linears(unet))
+    assert len(changed) == len(load_file(lora)) // 3 > len(_linears(unet))
+    assert any(n.endswith("resnets.0.conv1.weight") for n in changed)
 
 
 def test_an_alpha_of_zero_is_kohyas_alpha_equal_to_rank(small_unet: Path, tmp_path: Path) -> None:

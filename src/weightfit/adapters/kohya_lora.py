@@ -4,7 +4,9 @@ kohya's ``networks/lora.py`` saves each LoRA module as three tensors under one
 flattened name, the module's path with its dots made underscores behind a prefix
 naming the model: ``lora_unet_down_blocks_0_attentions_0_proj_in.lora_down.weight``
 (PEFT's ``lora_A``), ``….lora_up.weight`` (``lora_B``) and ``….alpha`` (a scalar;
-the update is scaled by alpha / rank, as PEFT scales it). ``lora_te_`` is the text
+the update is scaled by alpha / rank, as PEFT scales it; an alpha of 0 or none is
+the rank, a scale of 1, as kohya and ComfyUI read it — diffusers gives a module
+without one the file's commonest alpha). ``lora_te_`` is the text
 encoder, ``lora_te1_`` / ``lora_te2_`` / ``lora_te3_`` those of SDXL and SD3.
 
 The flattened name does not say which underscores were dots, so each module is
