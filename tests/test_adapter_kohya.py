@@ -109,7 +109,7 @@ def test_a_kohya_file_fits_its_unet_module_by_module(small_unet: Path, tmp_path:
     assert fitted.category == "lora_mismatch" and fitted.severity == "info"
     assert f"{modules} of {modules} modules fit" in fitted.message
     assert "scale alpha/r = 0.5" in fitted.message
-    assert "a kohya LoRA file" in report.hints[0]
+    assert "a kohya-named LORA file" in report.hints[0]
 
 
 def test_a_kohya_merge_equals_diffusers_own_fuse(small_unet: Path, tmp_path: Path) -> None:
@@ -245,3 +245,56 @@ def test_fix_writes_a_peft_adapter_folder_peft_loads(small_unet: Path, tmp_path:
     merged = PeftModel.from_pretrained(base, tmp_path / "adapter").merge_and_unload()
     for name, value in unet.state_dict().items():
         torch.testing.assert_close(merged.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def loha_file(path: Path, unet: torch.nn.Module, rank: int = 4, alpha: float = 2.0) -> Path:
+    """A LyCORIS LoHa file in kohya's names: ``hada_w1_a`` … on each attention query and key."""
+    generator = torch.Generator().manual_seed(0)
+    state = {}
+    for name, linear in _linears(unet).items():
+        if name.endswith(("to_q", "to_k")):
+            flat = "lora_unet_" + name.replace(".", "_")
+            for pair in ("w1", "w2"):
+                a = torch.randn(linear.out_features, rank, generator=generator)
+                state[f"{flat}.hada_{pair}_a"] = a
+                state[f"{flat}.hada_{pair}_b"] = torch.randn(
+                    rank, linear.in_features, generator=generator
+                )
+            state[f"{flat}.alpha"] = torch.tensor(alpha)
+    save_file(state, path)
+    return path
+
+
+def test_a_loha_file_in_kohyas_names_fits_and_peft_merges_its_fix(
+    small_unet: Path, tmp_path: Path
+) -> None:
+    from peft import PeftModel
+
+    unet = UNet2DConditionModel.from_pretrained(small_unet)
+    loha = loha_file(tmp_path / "loha.safetensors", unet)
+    report = weightfit.check(loha, small_unet)
+    assert report.compatible
+    assert "LOHA adapter: 16 of 16 modules fit" in report.findings[0].message
+    weightfit.fix(loha, small_unet, tmp_path / "adapter")
+    merged = PeftModel.from_pretrained(unet, tmp_path / "adapter").merge_and_unload().state_dict()
+    base = UNet2DConditionModel.from_pretrained(small_unet).state_dict()
+    state = load_file(loha)
+    for name, weight in base.items():
+        flat = "lora_unet_" + name.removesuffix(".weight").replace(".", "_")
+        if f"{flat}.hada_w1_a" not in state:
+            assert torch.equal(merged[name], weight), name
+            continue
+        w1 = state[f"{flat}.hada_w1_a"] @ state[f"{flat}.hada_w1_b"]
+        w2 = state[f"{flat}.hada_w2_a"] @ state[f"{flat}.hada_w2_b"]
+        torch.testing.assert_close(merged[name], weight + w1 * w2 * 2.0 / 4, msg=name)
+
+
+def test_a_file_mixing_lora_and_loha_modules_is_no_kohya_adapter(
+    small_unet: Path, tmp_path: Path
+) -> None:
+    unet = UNet2DConditionModel.from_pretrained(small_unet)
+    state = {**load_file(kohya_file(tmp_path / "a.safetensors", unet))}
+    state.update(load_file(loha_file(tmp_path / "b.safetensors", unet)))
+    save_file(state, tmp_path / "mixed.safetensors")
+    report = weightfit.check(tmp_path / "mixed.safetensors", small_unet)
+    assert not any("kohya" in hint for hint in report.hints)

@@ -111,7 +111,7 @@ def _adapter_check(source: Manifest, expected: Manifest) -> Report:
     report = check_adapter(source.source, expected)
     words = [shlex.quote(source.source), "--base", shlex.quote(expected.source)]
     read = (
-        "a kohya LoRA file"
+        f"a kohya-named {source.config.get('peft_type', 'LORA')} file"
         if source.config and source.config.get(INFERRED_BY) == kohya_lora.INFERRED
         else "a diffusers LoRA file"
         if diffusers_lora.weights_file(source.source)

@@ -8,6 +8,9 @@ the update is scaled by alpha / rank, as PEFT scales it; an alpha of 0 or none i
 the rank, a scale of 1, as kohya and ComfyUI read it — diffusers gives a module
 without one the file's commonest alpha). ``lora_te_`` is the text
 encoder, ``lora_te1_`` / ``lora_te2_`` / ``lora_te3_`` those of SDXL and SD3.
+LyCORIS writes its LoHa (``hada_w1_a`` …) and LoKr (``lokr_w1`` …) modules under
+the same names, with the parameter names PEFT's LoHa and LoKr took over; a file
+of one type is read as that PEFT type.
 
 The flattened name does not say which underscores were dots, so each module is
 found in the base: the base's module paths are flattened the same way and matched
@@ -41,12 +44,23 @@ from weightfit.peft.config import INFERRED_BY, PEFT_PREFIX
 from weightfit.tensor_io import Sources
 
 KOHYA_NAME = re.compile(
-    r"^(lora_(?:unet|te\d?|transformer|prior))_(\w+)\.(lora_down\.weight|lora_up\.weight|alpha)$"
+    r"^(lora_(?:unet|te\d?|transformer|prior))_(\w+)\."
+    r"(lora_down\.weight|lora_up\.weight|alpha|hada_(?:w[12]_[ab]|t[12])|lokr_(?:w[12](?:_[ab])?|t2))$"
 )
-"""One tensor of a kohya LoRA module: its component prefix, flattened path and part."""
+"""One tensor of a kohya-named module: its component prefix, flattened path and part."""
 
 PARTS = {"lora_down.weight": "lora_A.weight", "lora_up.weight": "lora_B.weight"}
-"""kohya's part names and PEFT's."""
+"""kohya's LoRA part names and PEFT's (LyCORIS's LoHa and LoKr parts are PEFT's own)."""
+
+KINDS = {"lora_": "LORA", "hada_": "LOHA", "lokr_": "LOKR"}
+"""The adapter type each part's name starts with, as PEFT's ``peft_type``."""
+
+RANK_PARTS = {
+    "LORA": (("lora_down.weight", 0),),
+    "LOHA": (("hada_w1_b", 0),),
+    "LOKR": (("lokr_w2_b", 0), ("lokr_w1_b", 0)),
+}
+"""Where a module's rank is read: the part and its dimension (a full LoKr factor has none)."""
 
 COMPONENTS = {
     "lora_unet": "unet",
@@ -76,13 +90,19 @@ class KohyaModule:
 
 
 def is_kohya(names: Iterable[str]) -> bool:
-    """Whether every name is a kohya LoRA tensor (and there is at least one)."""
+    """Whether every name is a kohya-named tensor of one adapter type (and there is one)."""
     names = list(names)
-    return bool(names) and all(KOHYA_NAME.match(name) for name in names)
+    return all(KOHYA_NAME.match(name) for name in names) and len(_kinds(names)) == 1
+
+
+def _kinds(names: Iterable[str]) -> set[str]:
+    """The adapter types of the names' parts (an alpha belongs to any)."""
+    parts = [match.group(3) for match in map(KOHYA_NAME.match, names) if match is not None]
+    return {kind for part in parts for start, kind in KINDS.items() if part.startswith(start)}
 
 
 def read(path: str | Path, base: Manifest | None = None) -> Manifest:
-    """Read a kohya LoRA file as a PEFT adapter of the component ``base`` is.
+    """Read a kohya-named LoRA, LoHa or LoKr file as a PEFT adapter of the component ``base`` is.
 
     Args:
         path: The ``.safetensors`` (or other checkpoint) file.
@@ -96,7 +116,8 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
     manifest = formats.read(path)
     if not is_kohya(manifest.tensors):
         first = next((n for n in manifest.tensors if not KOHYA_NAME.match(n)), "no tensors")
-        raise NotACheckpoint(f"not a kohya LoRA file ({first})", path=Path(path))
+        raise NotACheckpoint(f"not a kohya LoRA file of one type ({first})", path=Path(path))
+    (kind,) = _kinds(manifest.tensors)
     modules = _modules(manifest.tensors.values())
     by_prefix: dict[str, list[KohyaModule]] = defaultdict(list)
     for module in modules:
@@ -104,7 +125,7 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
     base_modules = _base_modules(base.tensors) if base is not None else set()
     resolved = {p: _resolve(ms, base_modules) for p, ms in by_prefix.items()}
     unfound = [m for m in by_prefix.get("lora_unet", []) if resolved["lora_unet"][m.flat] is None]
-    mapped = _diffusers_names(unfound, base)
+    mapped = _diffusers_names(unfound, base) if kind == "LORA" else {}
     for flat, named in mapped.items():
         if resolved["lora_unet"][flat] is None and named in base_modules:
             resolved["lora_unet"][flat] = named
@@ -119,13 +140,12 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
         for module in by_prefix[chosen]:
             name = resolved[chosen][module.flat] or f"{module.prefix}_{module.flat}"
             for part, spec in module.tensors.items():
-                if part in PARTS:
-                    renamed = f"{PEFT_PREFIX}{name}.{PARTS[part]}"
+                if part != "alpha":
+                    renamed = f"{PEFT_PREFIX}{name}.{PARTS.get(part, part)}"
                     tensors[renamed] = TensorSpec(
                         renamed, spec.shape, spec.dtype, spec.location, spec.stride, spec.storage
                     )
-            down = module.tensors.get("lora_down.weight")
-            rank = down.shape[0] if down is not None and down.shape else 1
+            rank = _rank(kind, module)
             ranks[name] = rank
             alpha = module.tensors.get("alpha")
             value = _scalar(sources, alpha) if alpha is not None else 0.0
@@ -138,7 +158,7 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
     found = sum(v is not None for v in resolved[chosen].values())
     others = sorted(COMPONENTS.get(p, p) for p in by_prefix if p != chosen)
     notes = [
-        f"kohya LoRA file read as a PEFT adapter of its {COMPONENTS.get(chosen, chosen)} "
+        f"kohya-named {kind} file read as a PEFT adapter of its {COMPONENTS.get(chosen, chosen)} "
         f"({chosen}_…): {found} of {len(by_prefix[chosen])} module(s) found in the base"
         + (f"; other components here: {', '.join(others)}" if others else "")
         + ("; block names mapped by diffusers' lora_state_dict" if mapped else "")
@@ -149,7 +169,7 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
         format=ADAPTER_FOLDER,
         files=manifest.files,
         metadata=manifest.metadata,
-        config=_config(ranks, alphas),
+        config=_config(kind, ranks, alphas),
         notes=notes,
     )
 
@@ -244,6 +264,15 @@ def _diffusers_names(modules: list[KohyaModule], base: Manifest | None) -> dict[
     return found
 
 
+def _rank(kind: str, module: KohyaModule) -> int:
+    """The module's rank, from its low-rank factor (1 when it has none)."""
+    for part, dim in RANK_PARTS[kind]:
+        spec = module.tensors.get(part)
+        if spec is not None and len(spec.shape) > dim:
+            return spec.shape[dim]
+    return 1
+
+
 def _scalar(sources: Sources, spec: TensorSpec) -> float:
     """A 0-d (or one-element) float tensor's value, from its bytes."""
     raw = bytes(sources.read_bytes(spec))
@@ -255,15 +284,18 @@ def _scalar(sources: Sources, spec: TensorSpec) -> float:
     return float(struct.unpack(fmt, raw[: struct.calcsize(fmt)])[0])
 
 
-def _config(ranks: dict[str, int], alphas: dict[str, float]) -> dict[str, Any]:
-    """The ``LoraConfig`` that scales each module as kohya does (alpha / rank)."""
+def _config(kind: str, ranks: dict[str, int], alphas: dict[str, float]) -> dict[str, Any]:
+    """The PEFT config that scales each module as kohya does (alpha / rank).
+
+    LoHa and LoKr configs call alpha ``alpha``; LoRA's calls it ``lora_alpha``.
+    """
     r = Counter(ranks.values()).most_common(1)[0][0] if ranks else 8
     alpha = Counter(alphas.values()).most_common(1)[0][0] if alphas else float(r)
     return {
-        "peft_type": "LORA",
+        "peft_type": kind,
         INFERRED_BY: INFERRED,
         "r": r,
-        "lora_alpha": alpha,
+        "lora_alpha" if kind == "LORA" else "alpha": alpha,
         "rank_pattern": {re.escape(m): k for m, k in ranks.items() if k != r},
         "alpha_pattern": {re.escape(m): a for m, a in alphas.items() if a != alpha},
         "target_modules": sorted(ranks),
