@@ -133,3 +133,19 @@ def test_truncated_chunk_file(tmp_path, run_cli):
     result = run_cli("inspect", folder)
     assert result.code == 3
     assert "truncated file: chunk file '__0_0.distcp' should hold bytes 0.." in result.err
+
+
+def test_fix_refuses_a_dcp_folder_with_the_conversion_to_run(tmp_path, run_cli):
+    # The names need a prefix stripped; the bytes are per-rank torch.save chunks.
+    module = model()
+    folder = save({"module." + k: v for k, v in module.state_dict().items()}, tmp_path / "dcp")
+    factory = tmp_path / "factory.py"
+    factory.write_text(
+        "import torch\n\ndef build():\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6))\n"
+    )
+    result = run_cli("fix", folder, "--against", f"{factory}:build", "-o", tmp_path / "out")
+    assert result.code == 2
+    assert "is a torch.distributed.checkpoint folder" in result.err
+    assert "format_utils dcp_to_torch DIR OUT.pt" in result.err
+    assert not (tmp_path / "out").exists()
