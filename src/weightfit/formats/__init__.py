@@ -108,6 +108,14 @@ def detect(path: str | Path) -> str:
         for name in FOLDER_FORMATS:
             if _module(name).sniff(b"", path):
                 return name
+        chunks = sorted(path.glob("*.distcp"))
+        if chunks:
+            raise NotACheckpoint(
+                f"{len(chunks)} torch.distributed.checkpoint chunk file(s) ({chunks[0].name}) "
+                "but no .metadata: an incomplete DCP save or copy (.metadata is written "
+                "last, once every rank has saved); copy it from the source or save again",
+                path=path,
+            )
         raise NotACheckpoint("folder holds no weights weightfit can read", path=path)
     if not path.is_file():
         # A device or FIFO never ends (/dev/zero) or blocks until written to.

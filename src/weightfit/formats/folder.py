@@ -231,8 +231,9 @@ def _check_index(index: Path, manifest: Manifest) -> None:
     )
     if gone:
         more = f" (and {counted(len(gone) - 1, 'other')})" if len(gone) > 1 else ""
+        why = safetensors_index.why_absent(index.parent / gone[0])
         raise InconsistentShardIndex(
-            f"shard {gone[0]!r} named by the index does not exist{more}", path=index
+            f"shard {gone[0]!r} named by the index does not exist{more}{why}", path=index
         )
     absent = [name for name in weight_map if name not in manifest.tensors]
     if absent:
