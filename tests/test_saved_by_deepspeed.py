@@ -64,3 +64,17 @@ def test_an_accelerate_state_without_its_model_file_says_so(tmp_path: Path) -> N
         "scheduler or RNG state: optimizer (pickle, 1 file), scheduler (pickle, 1 file); "
         "the weights file is missing from the saved state"
     )
+
+
+def test_an_optimizer_partition_read_alone_is_named_not_weights() -> None:
+    path = SAVED / "zero3" / "global_step1" / "zero_pp_rank_0_mp_rank_00_optim_states.pt"
+    manifest = weightfit.read(path)
+    assert not manifest.tensors
+    assert manifest.container_reason.startswith(
+        "the file holds an optimizer state dict under 'optimizer_state_dict.optimizer_state_dict'"
+    )
+
+    (finding,) = weightfit.check(path, Net()).findings
+
+    assert finding.category == "missing"
+    assert finding.fix_note.startswith("the checkpoint holds no model tensors: the file holds")
