@@ -81,3 +81,17 @@ def test_a_dcp_folder_without_its_metadata_names_the_metadata_file(tmp_path: Pat
 
     assert finding.category == "partitioned"
     assert finding.evidence["file"] == ".metadata"
+
+
+def test_one_dcp_chunk_file_handed_to_torch_load_is_no_broken_download(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dcp.save({"step": 3, "w": torch.ones(3)}, checkpoint_id=tmp_path)
+    text = raised(lambda: torch.load(tmp_path / "__0_0.distcp"))
+    assert "failed reading zip archive" in text
+
+    finding = top(text)
+
+    assert finding.category == "partitioned"
+    assert finding.evidence["file"] == "__0_0.distcp"
+    assert "dcp_to_torch" in finding.fix_note
