@@ -82,3 +82,19 @@ def test_a_dcp_folder_without_its_metadata(tmp_path: Path) -> None:
         "(__0_0.distcp) but no .metadata: an incomplete DCP save or copy (.metadata is written "
         "last, once every rank has saved); copy it from the source or save again"
     )
+
+
+@pytest.mark.parametrize("piece", ["__0_0.distcp", ".metadata"])
+def test_one_piece_of_a_dcp_folder_read_alone_names_the_folder(tmp_path: Path, piece: str) -> None:
+    # torch.load of __0_0.distcp may even return one tensor: the last chunk's archive.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dcp.save({"w": torch.ones(3), "b": torch.zeros(2)}, checkpoint_id=tmp_path)
+
+    with pytest.raises(NotACheckpoint) as caught:
+        weightfit.read(tmp_path / piece)
+
+    assert str(caught.value).endswith(
+        "of a torch.distributed.checkpoint folder, not a checkpoint of its own: tensors are "
+        f"chunks that only .metadata places; read the folder ({tmp_path})"
+    )
