@@ -98,3 +98,14 @@ def test_one_piece_of_a_dcp_folder_read_alone_names_the_folder(tmp_path: Path, p
         "of a torch.distributed.checkpoint folder, not a checkpoint of its own: tensors are "
         f"chunks that only .metadata places; read the folder ({tmp_path})"
     )
+
+
+def test_lint_names_a_dcp_folder(tmp_path: Path, run_cli) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dcp.save({"w": torch.ones(3)}, checkpoint_id=tmp_path)
+
+    result = run_cli("lint", tmp_path)
+
+    assert result.code == 3
+    assert "a torch.distributed.checkpoint folder, not a model repository" in result.err
