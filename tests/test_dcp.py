@@ -133,3 +133,47 @@ def test_truncated_chunk_file(tmp_path, run_cli):
     result = run_cli("inspect", folder)
     assert result.code == 3
     assert "truncated file: chunk file '__0_0.distcp' should hold bytes 0.." in result.err
+
+
+def test_fix_refuses_a_dcp_folder_with_the_conversion_to_run(tmp_path, run_cli):
+    # The names need a prefix stripped; the bytes are per-rank torch.save chunks.
+    module = model()
+    folder = save({"module." + k: v for k, v in module.state_dict().items()}, tmp_path / "dcp")
+    factory = tmp_path / "factory.py"
+    factory.write_text(
+        "import torch\n\ndef build():\n"
+        "    return torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6))\n"
+    )
+    result = run_cli("fix", folder, "--against", f"{factory}:build", "-o", tmp_path / "out")
+    assert result.code == 2
+    assert "is a torch.distributed.checkpoint folder" in result.err
+    assert "format_utils dcp_to_torch DIR OUT.pt" in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_chunk_file_cut_after_the_model_reads_the_model(tmp_path, run_cli):
+    """dcp.load reads only the entries asked for: a file cut inside the optimizer's chunks
+    still loads the model, so the model is read and the cut is a note; the optimizer fails."""
+    module = model()
+    optimizer = torch.optim.Adam(module.parameters())
+    module(torch.randn(2, 4)).sum().backward()
+    optimizer.step()
+    folder = save({"model": module.state_dict(), "optim": optimizer.state_dict()}, tmp_path / "c")
+    storage = dcp.FileSystemReader(folder).read_metadata().storage_data
+    model_end = max(i.offset + i.length for k, i in storage.items() if k.fqn.startswith("model."))
+    optim_end = max(i.offset + i.length for k, i in storage.items() if k.fqn.startswith("optim."))
+    assert optim_end > model_end
+    chunk = folder / "__0_0.distcp"
+    chunk.write_bytes(chunk.read_bytes()[:model_end])
+    loaded = {"model": model().state_dict()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dcp.load(loaded, checkpoint_id=folder)  # the real loader reads the model
+
+    manifest = weightfit.read(folder)
+
+    assert manifest.container == "model"
+    assert "entries outside the chosen state dict cannot be read (optim." in manifest.notes[-1]
+    result = run_cli("inspect", folder, "--key", "optim")
+    assert result.code == 3
+    assert "truncated file: chunk file '__0_0.distcp' should hold bytes" in result.err

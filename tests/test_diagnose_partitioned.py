@@ -79,3 +79,29 @@ def test_reshape_ops_restore_flat_tensors(tmp_path: Path) -> None:
     path = save_safetensors(tmp_path / "flat.safetensors", state)
 
     assert after_fix(path, Net()) == []
+
+
+def test_fsdp_flat_parameters_hold_the_missing_tensors(tmp_path: Path) -> None:
+    # A real FSDP run (one gloo rank on CPU), each Linear its own unit: its parameters as
+    # the FlatParameters FSDP keeps, saved by name. They hold every tensor the model misses.
+    import functools
+
+    import torch.distributed as dist
+    from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
+    from torch.distributed.fsdp.wrap import ModuleWrapPolicy
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'rdv'}", rank=0, world_size=1)
+    try:
+        wrap = functools.partial(FSDP, device_id=torch.device("cpu"))
+        fsdp = wrap(Net(), auto_wrap_policy=ModuleWrapPolicy({nn.Linear}))
+        state = {name: p.detach().clone() for name, p in fsdp.named_parameters()}
+    finally:
+        dist.destroy_process_group()
+    assert "_fsdp_wrapped_module.blocks.0._fsdp_wrapped_module._flat_param" in state
+    path = save_torch(tmp_path / "flat_params.pt", state)
+
+    findings = findings_for(path, Net())
+
+    assert categories(findings) == ["partitioned"]
+    assert findings[0].evidence["holds"] == len(Net().state_dict())
+    assert findings[0].evidence["model_elements"] == findings[0].evidence["flat_elements"]

@@ -306,6 +306,22 @@ def test_peft_adapter(tmp_path: Path) -> None:
     assert manifest.files == [str(tmp_path / "adapter_model.safetensors")]
 
 
+def test_a_deleted_pickle_shard_is_named(tmp_path: Path, run_cli) -> None:
+    """accelerate's save_model in .bin shards, one shard gone: named, as for safetensors."""
+    from accelerate import Accelerator
+
+    model = torch.nn.Sequential(*(torch.nn.Linear(8, 8) for _ in range(4)))
+    Accelerator(cpu=True).save_model(model, tmp_path, max_shard_size=400, safe_serialization=False)
+    shard = sorted(tmp_path.glob("pytorch_model-*-of-*.bin"))[1]
+    shard.unlink()
+    result = run_cli("inspect", tmp_path)
+    assert result.code == 3
+    assert result.err.splitlines()[0] == (
+        f"error: {tmp_path / 'pytorch_model.bin.index.json'}: inconsistent shard index: "
+        f"shard {shard.name!r} named by the index does not exist"
+    )
+
+
 def test_bare_folder_with_one_checkpoint_and_trainer_state(tmp_path: Path) -> None:
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
     optimizer = torch.optim.AdamW(model.parameters())

@@ -32,6 +32,7 @@ from weightfit.errors import (
     UsageError,
     VerificationFailed,
 )
+from weightfit.formats import dcp
 from weightfit.manifest import Manifest
 from weightfit.ops.recipes import Outcome
 from weightfit.ops.value_ops import dtype_named
@@ -231,7 +232,8 @@ def apply(
         An :class:`ApplyResult`.
 
     Raises:
-        UsageError: writer options given both as ``options`` and as keywords.
+        UsageError: writer options given both as ``options`` and as keywords, or the
+            checkpoint was read from a URL or is a torch.distributed.checkpoint folder.
         InvalidPlan: the plan does not fit the checkpoint (or a cast overflows).
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
@@ -256,6 +258,7 @@ def apply(
         else _read(checkpoint, key=key, variant=variant)
     )
     _refuse_remote(source)
+    _refuse_chunked(source)
     return write_outcome(
         ops.run(plan, source),
         out,
@@ -635,3 +638,18 @@ def _refuse_remote(source: Manifest) -> None:
                 f"{source.source} was read from its headers only; download it "
                 "(hf download ORG/REPO --local-dir DIR) and apply the plan to the copy"
             )
+
+
+def _refuse_chunked(source: Manifest) -> None:
+    """Refuse a ``torch.distributed.checkpoint`` folder: its tensors are per-rank chunks.
+
+    Each chunk is a ``torch.save`` archive of its own inside a ``.distcp`` file; a tensor has
+    no one byte range to copy.
+    """
+    if source.format == dcp.FORMAT:
+        raise UsageError(
+            f"{source.source} is a torch.distributed.checkpoint folder: its tensors are split "
+            "into per-rank chunks, which apply does not join; consolidate it first (python -m "
+            "torch.distributed.checkpoint.format_utils dcp_to_torch DIR OUT.pt) and apply "
+            "the plan to OUT.pt (or fix OUT.pt)"
+        )

@@ -92,8 +92,14 @@ TRAINING_STATE_PREFIXES: tuple[str, ...] = (
     "rng_state",
     "scaler",
     "trainer_state",
+    "random_states",
 )
-"""Stems of the non-weight files transformers' ``Trainer`` saves beside a model."""
+"""Stems of the non-weight files transformers' ``Trainer`` and accelerate's ``save_state``
+save beside a model."""
+
+TRAINING_STATE_SUFFIXES: tuple[str, ...] = ("optim_states",)
+"""Stem endings of optimizer-state files: DeepSpeed's per-rank
+``zero_pp_rank_0_mp_rank_00_optim_states.pt`` (``bf16_`` first under bf16)."""
 
 _SHARD = re.compile(r"^(?P<head>.+)-(?P<index>\d+)-of-(?P<total>\d+)(?:\.(?P<legacy>[^.]+))?$")
 _INDEX = re.compile(
@@ -200,7 +206,9 @@ class WeightSet:
     @property
     def is_training_state(self) -> bool:
         """Whether the files are a trainer's optimizer, scheduler or RNG state."""
-        return self.prefix.startswith(TRAINING_STATE_PREFIXES)
+        return self.prefix.startswith(TRAINING_STATE_PREFIXES) or self.prefix.endswith(
+            TRAINING_STATE_SUFFIXES
+        )
 
     @property
     def label(self) -> str:
@@ -440,6 +448,13 @@ def select(
         if wanted:
             reasons.append("sharded preferred" if prefer_sharded else "single file preferred")
             candidates = wanted
+    if len(candidates) > 1 and all(s.is_training_state for s in candidates):
+        names = ", ".join(s.label for s in candidates)
+        raise VariantNotFound(
+            f"no model weights, only a trainer's optimizer, scheduler or RNG state: {names}; "
+            "the weights file is missing from the saved state",
+            path=folder,
+        )
     if len(candidates) > 1:
         names = ", ".join(s.label for s in candidates)
         raise VariantNotFound(

@@ -25,13 +25,16 @@ MAX_GROUPS = 20
 def missing(ctx: Context) -> None:
     """Report model tensors nothing in the checkpoint matched and no rule explained."""
     names = ctx.missing()
+    empty = not ctx.partial and not ctx.source.tensors and ctx.source.container_reason
     _leftovers(
         ctx,
         "missing",
         names,
         ctx.target,
         "model tensor{s}{params} {have} no counterpart in the checkpoint",
-        "a strict load fails; with strict=False these keep their initial values and "
+        f"the checkpoint holds no model tensors: {ctx.source.container_reason}"
+        if empty
+        else "a strict load fails; with strict=False these keep their initial values and "
         "need training. Check the checkpoint is the model's (or add reinit ops on purpose)",
     )
     ctx.consume(missing=names)

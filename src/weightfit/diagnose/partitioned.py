@@ -59,9 +59,6 @@ def partitioned(ctx: Context) -> None:
                 # A vector as long as one of the model's axes is another tensor (a bias, a
                 # norm's weight) met in its place, not a slice of this one.
                 flat_slice.setdefault(want.numel // have.numel, []).append(pair)
-    flat_params = [
-        n for n in ctx.unexpected() if n.rsplit(".", 1)[-1] in ("flat_param", "_flat_param")
-    ]
     if empty:
         _report_empty(ctx, empty)
     if placeholders:
@@ -70,8 +67,6 @@ def partitioned(ctx: Context) -> None:
         _report_flat(ctx, flat_whole)
     for ranks, pairs in flat_slice.items():
         _report_slices(ctx, ranks, pairs)
-    if flat_params:
-        _report_flat_params(ctx, flat_params)
 
 
 MAX_RANKS = 64
@@ -305,22 +300,71 @@ def _report_slices(ctx: Context, ranks: int, pairs: list[Pair]) -> None:
     ctx.consume(pairs=pairs)
 
 
+def flat_params(ctx: Context) -> None:
+    """Report FSDP ``FlatParameter``s, and the missing tensors each one holds.
+
+    It runs before ``unrelated``: a handful of flat vectors shares no name or shape with the
+    model, yet it is the model's own weights, concatenated by FSDP.
+    """
+    names = [n for n in ctx.unexpected() if n.rsplit(".", 1)[-1] in ("flat_param", "_flat_param")]
+    if names:
+        _report_flat_params(ctx, names)
+
+
 def _report_flat_params(ctx: Context, names: list[str]) -> None:
+    held = _held_by_flat_params(ctx, names)
+    inside = [name for group in held.values() for name in group]
+    evidence: dict[str, object] = {"flat_params": names[:8], "holds": len(inside)}
+    share = ""
+    flat = sum(ctx.alignment.source.tensors[n].numel for n in names)
+    specs = [ctx.alignment.target.tensors[n] for n in inside]
+    if inside and all(spec.shape_known for spec in specs):
+        whole = sum(spec.numel for spec in specs)
+        evidence.update(flat_elements=flat, model_elements=whole)
+        if 0 < flat < whole:
+            ranks = round(whole / flat)
+            evidence["ranks"] = ranks
+            share = f", {flat} of their {whole} elements: about 1/{ranks}, one rank's shard"
+    held_text = (
+        f"; they hold the {counted(len(inside), 'model tensor')} reported missing "
+        f"({inside[0]} …{share})"
+        if inside
+        else ""
+    )
     ctx.add(
         Finding(
             category="partitioned",
             severity="error",
             message=(
                 f"{len(names)} FSDP FlatParameter(s) ({names[0]}) hold whole modules' weights "
-                "concatenated: saved with FSDP's local or sharded state dict"
+                f"concatenated: saved with FSDP's local or sharded state dict{held_text}"
             ),
-            params=names,
-            evidence={"flat_params": names[:8]},
+            params=names + inside,
+            evidence=evidence,
             confidence=0.9,
             fix_note=_GATHER_NOTE,
         )
     )
-    ctx.consume(unexpected=names)
+    ctx.consume(unexpected=names, missing=inside)
+
+
+_FSDP_WRAPPERS = re.compile(r"(?:^|\.)(?:_fsdp_wrapped_module|_fpw_module)(?=\.|$)")
+"""The module names FSDP (and fairscale's FlattenParamsWrapper) insert above a wrapped module."""
+
+
+def _held_by_flat_params(ctx: Context, names: list[str]) -> dict[str, list[str]]:
+    """The missing model tensors each FlatParameter holds: those under its FSDP unit.
+
+    A unit's ``FlatParameter`` concatenates the parameters of the module it wraps, minus
+    the nested units' own; a missing name belongs to the innermost unit above it.
+    """
+    owners = {name: _FSDP_WRAPPERS.sub("", name.rsplit(".", 1)[0]).strip(".") for name in names}
+    held: dict[str, list[str]] = {name: [] for name in owners}
+    for missing in ctx.missing():
+        under = [n for n, o in owners.items() if not o or missing.startswith(o + ".")]
+        if under:
+            held[max(under, key=lambda n: len(owners[n]))].append(missing)
+    return held
 
 
 LONE_SHARD = "lone_shard"

@@ -160,6 +160,7 @@ REGISTRY: tuple[Rule, ...] = (
         after=("reinitialised",),
         profiles=frozenset({"check"}),
     ),
+    Rule("flat_params", partitioned.flat_params, ("partitioned",), after=("reinitialised",)),
     Rule(
         "library_converter",
         library.library_converter,

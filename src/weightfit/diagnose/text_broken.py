@@ -26,6 +26,10 @@ def broken_file(ctx: Context) -> None:
     said = facts.broken_file
     if TF_PIECE.search(facts.text) and re.search(r"magic", said, re.I):
         return  # a piece of a TensorFlow checkpoint read whole: the files' reading
+    chunk = DCP_CHUNK.search(facts.text)
+    if chunk is not None:
+        ctx.add(_dcp_chunk(said, chunk.group(0)))
+        return
     if facts.other_format:
         older = called_older(facts.text, facts.other_format)
         ctx.add(other_format_finding(said, facts.other_format, older=older))
@@ -46,6 +50,35 @@ def broken_file(ctx: Context) -> None:
             confidence=known.confidence,
             fix_note="download the file again and compare its size with the source's",
         )
+    )
+
+
+DCP_CHUNK = re.compile(r"\b__\d+_\d+\.distcp\b")
+"""A chunk file of a ``torch.distributed.checkpoint`` folder (``__<rank>_<n>.distcp``)."""
+
+
+def _dcp_chunk(said: str, chunk: str) -> Finding:
+    """``partitioned``: one ``.distcp`` chunk file read as a whole checkpoint.
+
+    ``dcp.save`` writes each rank's tensor chunks into its ``.distcp`` file as ``torch.save``
+    archives end to end, and their places into ``.metadata``: no reader of one file (a zip
+    whose directory is that of its last chunk) sees a checkpoint in it.
+    """
+    return Finding(
+        category="partitioned",
+        severity="error",
+        message=(
+            f"the file read is {chunk}, one chunk file of a torch.distributed.checkpoint "
+            "folder: one rank's pieces of tensors, which only the folder's .metadata places, "
+            "not a checkpoint of its own"
+        ),
+        evidence={"error": said, "file": chunk},
+        confidence=0.7,
+        fix_note=(
+            "load the folder with torch.distributed.checkpoint.load, or consolidate it into "
+            "one file: python -m torch.distributed.checkpoint.format_utils dcp_to_torch "
+            "DIR OUT.pt"
+        ),
     )
 
 

@@ -55,6 +55,29 @@ llama.cpp refuses, a TensorFlow checkpoint's ``.data-00000-of-00001`` or ``.inde
 where readers take the prefix, the file naming a distributed save's newest step:
 DeepSpeed's ``latest``, Megatron's ``latest_checkpointed_iteration.txt``)."""
 
+SHARD_PIECE = re.compile(r"-\d{5}-of-\d{5}\.|__\d+_\d+\.distcp$|mp_rank_\d+|zero_pp_rank")
+"""A file name that is one numbered piece of a sharded or distributed save."""
+
+NAME_CHARS = re.compile(r"[\w\-.]*")
+"""The characters of a file name around a match inside it."""
+
+
+def _whole_name(text: str, found: re.Match[str]) -> str:
+    """The whole file name a match lies in, without a path separator it begins with.
+
+    ``model-00002-of-00010.safetensors`` for its ``-00002-of-00010.``.
+    """
+    start = found.start()
+    if text[start] in "/\\":
+        start += 1  # a match that begins at a separator begins the name
+    else:
+        while start > 0 and NAME_CHARS.fullmatch(text[start - 1]):
+            start -= 1
+    tail = NAME_CHARS.match(text, found.end())
+    end = tail.end() if tail else found.end()
+    return text[start:end].rstrip(".") or found.group(0)
+
+
 PROGRESS_BAR = re.compile(r":[^\S\n]*\d+%\|[^\n|]*\|[^\S\n]*(\d+)/(\d+)\b[^\n]*")
 """A tqdm progress bar as a log keeps it, after its description: ``Writing model shards``
 ``: 100%|██| 3/3 [00:00<…]``."""
@@ -139,8 +162,21 @@ def files_named(ctx: Context) -> None:
     if variant is None and _bare_prefix(facts.text, facts.absent_file):
         ctx.add(_bare_prefix_finding(facts.absent_file))
         return
-    if variant is None and facts.absent_file:
+    if variant is None and facts.absent_file and SHARD_PIECE.search(facts.absent_file):
         category: Category = "partitioned"
+        file = facts.absent_file
+        message = (
+            f"{file}, one piece of a sharded save, is not in the folder its index (a DCP "
+            "folder's .metadata) places it in: a shard deleted or never downloaded, a "
+            "download that stopped (a Hub cache keeps it as blobs/<hash>.incomplete), or an "
+            "index from another save"
+        )
+        note = (
+            "download the missing shard again; weightfit check FOLDER lists every file "
+            "the index names that is not there"
+        )
+    elif variant is None and facts.absent_file:
+        category = "partitioned"
         file = facts.absent_file
         message = (
             f"the weights the loader looks for at {file} are not there (no such file, or a "
@@ -158,10 +194,10 @@ def files_named(ctx: Context) -> None:
         note = "pass the variant the folder has (variant=...), or weightfit lint MODEL_FOLDER"
     elif shards is not None and not _tied_head_alone(ctx):
         category = "partitioned"
-        file = shards.group(0)
+        file = _whole_name(facts.text, shards)
         message = (
             f"the error is about the pieces of a sharded or distributed save "
-            f"({shards.group(0)}): a shard missing, an index naming other files, or "
+            f"({file}): a shard missing, an index naming other files, or "
             "partitions never consolidated"
         )
         note = "check every shard the index names is present, or consolidate the save first"

@@ -90,6 +90,26 @@ def _module(name: str) -> FormatModule:
     return module
 
 
+DCP_CHUNK_SUFFIX = ".distcp"
+DCP_METADATA = ".metadata"
+"""The files of a ``torch.distributed.checkpoint`` folder (``filesystem.py``)."""
+
+
+def _dcp_piece(path: Path) -> str:
+    """Say that a file is one piece of a DCP folder, which only the folder reads whole."""
+    folder = path.parent
+    whole = (
+        f"read the folder ({folder})"
+        if (folder / DCP_METADATA).is_file()
+        else "its folder has no .metadata (an incomplete save or copy)"
+    )
+    what = "the metadata" if path.name == DCP_METADATA else "one chunk file"
+    return (
+        f"{what} of a torch.distributed.checkpoint folder, not a checkpoint of its own: "
+        f"tensors are chunks that only .metadata places; {whole}"
+    )
+
+
 def detect(path: str | Path) -> str:
     """Name of the format module that reads ``path``.
 
@@ -108,10 +128,20 @@ def detect(path: str | Path) -> str:
         for name in FOLDER_FORMATS:
             if _module(name).sniff(b"", path):
                 return name
+        chunks = sorted(path.glob("*.distcp"))
+        if chunks:
+            raise NotACheckpoint(
+                f"{len(chunks)} torch.distributed.checkpoint chunk file(s) ({chunks[0].name}) "
+                "but no .metadata: an incomplete DCP save or copy (.metadata is written "
+                "last, once every rank has saved); copy it from the source or save again",
+                path=path,
+            )
         raise NotACheckpoint("folder holds no weights weightfit can read", path=path)
     if not path.is_file():
         # A device or FIFO never ends (/dev/zero) or blocks until written to.
         raise NotACheckpoint("not a regular file (a device, FIFO or socket)", path=path)
+    if path.suffix == DCP_CHUNK_SUFFIX or path.name == DCP_METADATA:
+        raise NotACheckpoint(_dcp_piece(path), path=path)
     with reading(path), path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head:

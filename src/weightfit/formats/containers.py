@@ -214,6 +214,27 @@ MAX_LOOSE_NAMES = 3
 """Paths of tensors outside any state dict that a reason lists."""
 
 
+OPTIMIZER_DEPTH = 3
+"""How deep an optimizer state dict is looked for in a file without weights: DeepSpeed's
+``*_optim_states.pt`` keeps it at ``optimizer_state_dict.optimizer_state_dict``."""
+
+
+def _optimizer_within(root: Any, depth: int = OPTIMIZER_DEPTH) -> tuple[str, dict[Any, Any]] | None:
+    """The first optimizer state dict at ``root`` or in its mappings, with its key path."""
+    mapping = entries_of(root)
+    if mapping is None:
+        return None
+    if is_optimizer(mapping):
+        return "", mapping
+    if depth == 0:
+        return None
+    for key, value in mapping.items():
+        found = _optimizer_within(value, depth - 1) if isinstance(key, str) else None
+        if found is not None:
+            return ".".join(p for p in (key, found[0]) if p), found[1]
+    return None
+
+
 def _no_state_dict(root: Any) -> str:
     """Say why nothing was chosen: no tensors at all, or tensors with no names to read them by."""
     if isinstance(root, TensorRecord):
@@ -222,12 +243,18 @@ def _no_state_dict(root: Any) -> str:
             f"the file's top level is one tensor ({canonical_dtype(root.dtype)}[{dims}]), "
             "not a state dict: it has no tensor names"
         )
-    mapping = entries_of(root)
-    if mapping is not None and is_optimizer(mapping):
+    found = _optimizer_within(root)
+    if found is not None:
+        where, mapping = found
+        place = (
+            f" holds an optimizer state dict under {where!r}"
+            if where
+            else "'s top level is an optimizer state dict"
+        )
         return (
-            f"the file's top level is an optimizer state dict "
+            f"the file{place} "
             f"({count_tensors(mapping.get('state'))} tensors), not model weights; "
-            "--key state.N reads parameter N's state"
+            f"--key {where + '.' if where else ''}state.N reads parameter N's state"
         )
     loose = list(loose_tensors(root, "", set()))
     if not loose:

@@ -32,6 +32,7 @@ from weightfit.formats import ReadOptions, containers, pickle_manifest, pickle_v
 from weightfit.formats.pickle_nodes import (
     Call,
     GlobalRef,
+    OpaqueKey,
     PickledDict,
     TensorRecord,
     canonical_dtype,
@@ -86,8 +87,13 @@ def read(path: Path, options: ReadOptions) -> Manifest:
             raise InvalidHeader(f"{METADATA_FILE} has a non-string key {fqn!r}")
         value = _entry(fqn, entry)
         _insert(nested, _path(fqn, paths.get(fqn)), value)
-    files = _check_chunks(path, state.get("storage_data"))
+    files, cut = _check_chunks(path, state.get("storage_data"))
     choice = containers.choose(nested, key=options.key, budget=result.opcodes)
+    chosen = {f"{choice.key}.{name}" if choice.key else name for name in choice.tensors}
+    unread = sorted(f for f in cut if f and ".".join(_path(f, paths.get(f))) not in chosen)
+    for fqn in cut:
+        if fqn not in unread:
+            raise cut[fqn]
     tensors = {
         name: TensorSpec(name, record.shape, canonical_dtype(record.dtype))
         for name, record in choice.tensors.items()
@@ -96,6 +102,11 @@ def read(path: Path, options: ReadOptions) -> Manifest:
         f"DCP keeps tensor bytes in per-rank chunks across {len(files)} .distcp files; "
         "shapes are the full (global) ones and byte locations are not listed"
     ]
+    if unread:
+        notes.append(
+            f"{cut[unread[0]].detail}: {len(unread)} entries outside the chosen state dict "
+            f"cannot be read ({unread[0]} …)"
+        )
     version = state.get("version")
     return pickle_manifest.build(
         path,
@@ -194,12 +205,19 @@ def _insert(root: PickledDict, path: tuple[str, ...], value: Any) -> None:
     node[path[-1]] = value
 
 
-def _check_chunks(folder: Path, storage_data: Any) -> list[str]:
-    """List the chunk files ``.metadata`` names, checking each exists and holds its chunks."""
+def _check_chunks(folder: Path, storage_data: Any) -> tuple[list[str], dict[str, TruncatedFile]]:
+    """List the chunk files ``.metadata`` names, checking each exists.
+
+    Returns:
+        The files, and each entry (by key) whose chunk lies past the end of its file: the
+        caller fails only for those of the chosen state dict, as ``dcp.load`` reads only
+        the entries asked for.
+    """
+    cut: dict[str, TruncatedFile] = {}
     if not isinstance(storage_data, dict):
-        return []
+        return [], cut
     sizes: dict[str, int] = {}
-    for info in storage_data.values():
+    for index, info in storage_data.items():
         if not (isinstance(info, Call) and info.qualname.endswith("._StorageInfo")):
             continue
         state = info.state if isinstance(info.state, dict) else {}
@@ -214,8 +232,17 @@ def _check_chunks(folder: Path, storage_data: Any) -> list[str]:
                 )
             sizes[name] = chunk_path.stat().st_size
         if type(offset) is int and type(length) is int and offset + length > sizes[name]:
-            raise TruncatedFile(
+            error = TruncatedFile(
                 f"chunk file {name!r} should hold bytes {offset}..{offset + length} "
                 f"but has {sizes[name]}"
             )
-    return sorted(sizes)
+            cut.setdefault(_fqn(index), error)
+    return sorted(sizes), cut
+
+
+def _fqn(index: Any) -> str:
+    """The flattened key a ``MetadataIndex`` names (``""`` when it names none)."""
+    call = index.value if isinstance(index, OpaqueKey) else index
+    state = call.state if isinstance(call, Call) else None
+    fqn = state.get("fqn") if isinstance(state, dict) else None
+    return fqn if isinstance(fqn, str) else ""

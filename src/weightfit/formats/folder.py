@@ -48,7 +48,7 @@ from weightfit.errors import (
     reading,
 )
 from weightfit.formats import safetensors_index
-from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec
+from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec, counted
 
 NAME = "folder"
 
@@ -226,6 +226,15 @@ def _check_index(index: Path, manifest: Manifest) -> None:
     weight_map = data.get("weight_map")
     if not isinstance(weight_map, dict):
         raise InvalidHeader("no 'weight_map' object", path=index)
+    gone = sorted(
+        {str(shard) for shard in weight_map.values() if not (index.parent / str(shard)).is_file()}
+    )
+    if gone:
+        more = f" (and {counted(len(gone) - 1, 'other')})" if len(gone) > 1 else ""
+        why = safetensors_index.why_absent(index.parent / gone[0])
+        raise InconsistentShardIndex(
+            f"shard {gone[0]!r} named by the index does not exist{more}{why}", path=index
+        )
     absent = [name for name in weight_map if name not in manifest.tensors]
     if absent:
         raise InconsistentShardIndex(

@@ -33,6 +33,7 @@ name. What this reader guarantees:
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from weightfit.errors import (
 )
 from weightfit.formats import ReadOptions
 from weightfit.formats._layout import show
-from weightfit.manifest import Manifest, SecurityVerdict, TensorSpec
+from weightfit.manifest import Manifest, SecurityVerdict, TensorSpec, counted
 
 NAME = "safetensors_index"
 
@@ -136,7 +137,9 @@ def read(path: Path, options: ReadOptions) -> Manifest:
     for shard in index.shards:
         shard_path = folder / shard
         if not shard_path.is_file():
-            raise InconsistentShardIndex(f"shard {shard!r} named by the index does not exist")
+            raise InconsistentShardIndex(
+                f"shard {shard!r} named by the index does not exist{why_absent(shard_path)}"
+            )
         parts.append((shard, formats.read(shard_path, key=options.key)))
     manifest = combine(index, parts, source=str(path))
     manifest.notes.extend(_unlisted_shards(folder, index.shards))
@@ -342,3 +345,35 @@ def lone_shard(path: Path) -> dict[str, Any] | None:
     if found is None or total < 2:
         return None
     return {"shard": int(found.group("index")), "of": total, "index": None, "elsewhere": None}
+
+
+INCOMPLETE = ".incomplete"
+"""The suffix huggingface_hub gives a blob while it downloads (``file_download.py``)."""
+
+
+def why_absent(path: Path) -> str:
+    """What a Hugging Face cache shows of a shard that is not there, or ``""``.
+
+    The cache links ``snapshots/<revision>/<file>`` to ``blobs/<hash>`` once a download
+    ends; until then the bytes are in ``blobs/<hash>.incomplete``. A broken link, or
+    unfinished blobs beside a snapshot, is a download that stopped.
+    """
+    if path.is_symlink():
+        blob = path.parent / os.readlink(path)
+        partial = blob.with_name(blob.name + INCOMPLETE)
+        if partial.is_file():
+            return (
+                f" (a link to {blob.name}, which a download left as {partial.name}, "
+                f"{partial.stat().st_size} bytes: it stopped before the end)"
+            )
+        return f" (a broken link to {os.readlink(path)})"
+    blobs = path.parent.parent.parent / "blobs"
+    if path.parent.parent.name != "snapshots" or not blobs.is_dir():
+        return ""
+    unfinished = sorted(blobs.glob("*" + INCOMPLETE))
+    if not unfinished:
+        return ""
+    return (
+        f" (the cache holds {counted(len(unfinished), 'unfinished download')}, "
+        f"{unfinished[0].name}: a download that stopped)"
+    )

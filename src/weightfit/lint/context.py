@@ -25,6 +25,7 @@ from weightfit.errors import (
     TensorOutOfBounds,
     TruncatedFile,
 )
+from weightfit.formats import DCP_CHUNK_SUFFIX, DCP_METADATA
 from weightfit.lint import resolution
 from weightfit.manifest import Manifest, TensorSpec
 
@@ -160,7 +161,7 @@ class Context:
             folder = self._folder("", None, None)
             self.kind = folder.kind
             if folder.kind == "folder" and not folder.sets:
-                raise NotACheckpoint("no model config and no weight files here", path=self.root)
+                raise NotACheckpoint(_no_model(self.root), path=self.root)
             self.folders.append(folder)
 
     def _folder(self, rel: str, library: Any, class_name: Any) -> Folder:
@@ -392,3 +393,14 @@ def _index_info(rel: str, data: dict[str, Any] | None, error: str | None) -> Ind
     total = metadata.get("total_size") if isinstance(metadata, dict) else None
     total = total if isinstance(total, int) and not isinstance(total, bool) else None
     return IndexInfo(rel, weight_map, total, isinstance(metadata, dict), data)
+
+
+def _no_model(root: Path) -> str:
+    """Say that a folder is no model repository, naming a DCP folder as one."""
+    if (root / DCP_METADATA).is_file() or any(root.glob("*" + DCP_CHUNK_SUFFIX)):
+        return (
+            "a torch.distributed.checkpoint folder, not a model repository: inspect and "
+            "check read it; python -m torch.distributed.checkpoint.format_utils dcp_to_torch "
+            "DIR OUT.pt consolidates it"
+        )
+    return "no model config and no weight files here"

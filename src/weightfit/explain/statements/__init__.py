@@ -195,7 +195,10 @@ ABSENT_FILE = re.compile(
     r"No\s+model\s+found\b[^\n]{0,120}?\bpath:\s*\S*?([\w\-.]+\.(?:pth?|bin|ckpt|pkl|zip|h5))\b|"
     r"name\s*=\s*'[^'\n]*?([\w\-.]+\.(?:h5|hdf5|keras))'\s*,\s*errno\s*=\s*2\b|"
     r"No\s+such\s+file\s+or\s+directory:\s*'[^'\n]*?([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|gguf|"
-    r"h5|onnx))'|"
+    r"h5|onnx|distcp))'|"
+    # safetensors' safe_open (transformers 5 opening each shard) quotes no path.
+    r"No\s+such\s+file\s+or\s+directory:\s*(?:[^'\s]*/)?([\w\-.]+\.(?:pth?|bin|safetensors|ckpt|"
+    r"gguf|h5|onnx))(?=[ \t]*(?:\n|$))|"
     # mmcv's load_checkpoint finding no file at the path it was given.
     r"([\w\-.]+\.(?:pth?|bin|ckpt|safetensors))\s+is\s+not\s+a\s+checkpoint\s+file|"
     # insightface's model_zoo asserting the file exists; a C loader's failing fopen.
