@@ -188,3 +188,13 @@ def test_explain_reads_every_row_of_a_padded_load_report() -> None:
 
     packed = [f for f in report.findings if "stored packed" in f.message]
     assert len(packed) == 1 and len(packed[0].params) == 7
+
+
+def test_fix_writes_no_copy_of_a_save_only_its_loader_reads(tmp_path: Path) -> None:
+    """No plan makes the 8-bit save fit the float model the config builds: nothing applied."""
+    folder = _folder("bitsandbytes-0.50.2/int8", tmp_path)
+
+    result = weightfit.fix(folder, folder / "config.json", tmp_path / "out")
+
+    assert not result.fixed and categories(result.unfixed) == ["quantization"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["weightfit-plan.yaml"]

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from weightfit import dtypes
 from weightfit.alignment import Pair
 from weightfit.diagnose._context import Context, is_float, shape_text
-from weightfit.findings import Finding, Severity
+from weightfit.findings import LOADER_ONLY, Finding, Severity
 from weightfit.manifest import TensorSpec, counted
 from weightfit.plan import Op
 
@@ -458,6 +458,7 @@ def _report(ctx: Context, scheme: _Scheme) -> None:
                 "side_tensor_kinds": sorted({_kind(n) for n in side}),
                 "numel_ratios": sorted(scheme.ratios),
                 "examples": scheme.examples,
+                **({LOADER_ONLY: scheme.declared} if scheme.declared else {}),
             },
             confidence=0.95 if side or scheme.note_key == "ggml" else 0.75,
             fix=fix,
