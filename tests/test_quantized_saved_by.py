@@ -198,3 +198,15 @@ def test_fix_writes_no_copy_of_a_save_only_its_loader_reads(tmp_path: Path) -> N
 
     assert not result.fixed and categories(result.unfixed) == ["quantization"]
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["weightfit-plan.yaml"]
+
+
+def test_torchao_flattened_tensor_subclasses(tmp_path: Path) -> None:
+    """transformers saves torchao's Int8Tensor as ``_weight_qdata`` and its scales."""
+    folder = _folder("torchao-0.18.0/int8-weight-only", tmp_path)
+
+    findings = findings_for(folder, _float_target(tmp_path))
+
+    assert categories(findings) == ["quantization"]
+    assert findings[0].evidence["scheme"].startswith("torchao Int8Tensor")
+    assert "model.layers.0.mlp.up_proj._weight_zero_point" in findings[0].params
+    assert findings[0].evidence["weights"] == 7

@@ -21,6 +21,8 @@ side tensors                               scheme
 ``weight._shift``, ``output_scale``        in bytes)
 ``scales`` and ``biases`` beside a U32     MLX affine quantization (``nn.quantize``: bits and
 ``weight``                                 group size read from the widths)
+``_weight_qdata``, ``_weight_scale``,      torchao's tensor subclasses flattened by
+``_weight_zero_point``                     transformers (the type in the file's metadata)
 (none: a GGML type, ``Q4_0``, ``Q4_K`` …)  GGUF block quantization
 ========================================  ==============================================
 
@@ -34,6 +36,7 @@ here from the config is not (``info``, not blocking).
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -53,6 +56,9 @@ _SIDE_SUFFIXES: tuple[tuple[str, str, str], ...] = (
     (".weight._shift", "quanto", ".weight"),
     (".output_scale", "quanto", ".weight"),
     (".biases", "mlx", ".weight"),
+    ("._weight_qdata", "torchao", ".weight"),
+    ("._weight_scale", "torchao", ".weight"),
+    ("._weight_zero_point", "torchao", ".weight"),
     *((suffix, "bnb4", "") for suffix in _BNB4),
     (".quant_state.bitsandbytes__nf4", "bnb4", ""),
     (".quant_state.bitsandbytes__fp4", "bnb4", ""),
@@ -101,6 +107,11 @@ _NOTES = {
         "quantized modules (each weight's dequantize() gives floats back); shape operations "
         "cannot read the scaled or packed values"
     ),
+    "torchao": (
+        "load through transformers with torchao installed (from_pretrained rebuilds each "
+        "weight's tensor subclass the file's metadata names), or use the unquantized "
+        "original; shape operations cannot read the scaled values"
+    ),
     "mlx": (
         "MLX's quantized layers read these: load with mlx (nn.quantize the model with the same "
         "bits and group size before load_weights, or mlx_lm.load), or dequantize with "
@@ -142,6 +153,7 @@ _METHODS = {
     "int-scaled": ("compressed-tensors",),
     "fp8": ("fp8", "compressed-tensors", "fbgemm_fp8"),
     "quanto": ("quanto",),
+    "torchao": ("torchao",),
 }
 """The ``quant_method`` of a ``quantization_config`` that writes (and reads) each scheme."""
 
@@ -306,6 +318,8 @@ def _label(
             bits = _bits(manifest[data], _whole(ctx, owner, checkpoint=checkpoint))
             kind = f"qint{bits}" if bits else "qint (packed)"
         return f"optimum-quanto {kind}".rstrip(), "quanto"
+    if "torchao" in kinds:
+        return _torchao_label(manifest.metadata.get(owner)), "torchao"
     if "bnb4" in kinds:
         if any(name.endswith("bitsandbytes__nf4") for name in names):
             return "bitsandbytes 4-bit (NF4)", "bnb"
@@ -331,7 +345,17 @@ def _label(
     return "fp8 with scales (weight_scale)", "fp8"
 
 
-_PACKED_LEAVES = (".qweight", ".weight_packed", "._data._data")
+_PACKED_LEAVES = (".qweight", ".weight_packed", "._data._data", "._weight_qdata")
+
+
+def _torchao_label(metadata: str | None) -> str:
+    """Name torchao's scheme by the tensor subclass transformers recorded for the weight."""
+    try:
+        recorded = json.loads(metadata) if metadata else None
+    except json.JSONDecodeError:
+        recorded = None
+    kind = recorded.get("_type") if isinstance(recorded, dict) else None
+    return f"torchao {kind}" if isinstance(kind, str) else "torchao"
 
 
 def _packed_example(

@@ -1,7 +1,7 @@
 """Write the quantized fixtures of ``tests/data/saved-by/`` with the real libraries.
 
 Run in a side venv (torch 2.13.0, transformers 5.25.0, bitsandbytes 0.50.2,
-optimum-quanto 0.2.7, mlx[cpu] 0.32.4, compressed-tensors 0.20.1):
+optimum-quanto 0.2.7, mlx[cpu] 0.32.4, compressed-tensors 0.20.1, torchao 0.18.0):
 
     python make_quantized.py OUT_DIR
 
@@ -177,10 +177,21 @@ def compressed(source: Path) -> None:
     keep_folder(WORK / "ct-int8", OUT / "compressed-tensors-0.20.1" / "int8-channel")
 
 
+def torchao(source: Path) -> None:
+    from torchao.quantization import Int8WeightOnlyConfig
+    from transformers import TorchAoConfig
+
+    settings = TorchAoConfig(quant_type=Int8WeightOnlyConfig())
+    model = LlamaForCausalLM.from_pretrained(source, quantization_config=settings, device_map="cpu")
+    model.save_pretrained(WORK / "ao-int8", safe_serialization=True)
+    keep_folder(WORK / "ao-int8", OUT / "torchao-0.18.0" / "int8-weight-only")
+
+
 if __name__ == "__main__":
     float_folder = float_model()
     bitsandbytes(float_folder)
     quanto(float_folder)
     mlx_affine(float_folder)
     compressed(float_folder)
+    torchao(float_folder)
     shutil.rmtree(WORK)
