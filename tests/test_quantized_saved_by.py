@@ -210,3 +210,14 @@ def test_torchao_flattened_tensor_subclasses(tmp_path: Path) -> None:
     assert findings[0].evidence["scheme"].startswith("torchao Int8Tensor")
     assert "model.layers.0.mlp.up_proj._weight_zero_point" in findings[0].params
     assert findings[0].evidence["weights"] == 7
+
+
+def test_explain_reads_another_group_size_in_mlx_scales() -> None:
+    """A scales tensor's last axis counts groups per row: another size is another group size."""
+    errors = SAVED_BY / "mlx-0.32.4" / "errors"
+    text = (errors / "load_weights-group-32-into-group-64.txt").read_text()
+
+    finding = only(weightfit.explain(text).findings, "quantization")
+
+    assert finding.evidence["groups_per_row"] == [2, 1]
+    assert "another group size" in finding.message and "bits" not in finding.evidence

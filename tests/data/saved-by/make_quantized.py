@@ -141,6 +141,32 @@ def mlx_affine(source: Path) -> None:
     header(path, OUT / "mlx-0.32.4" / "q4-g32.safetensors.header.json")
 
 
+def mlx_group_error() -> None:
+    """What MLX's ``load_weights`` raised: group-32 weights into a model quantized by 64."""
+    import mlx.core as mx
+    import mlx.nn as nn
+    from mlx.utils import tree_flatten
+
+    class Tiny(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed_tokens = nn.Embedding(64, 64)
+
+    saved = Tiny()
+    nn.quantize(saved, group_size=32, bits=4)
+    path = WORK / "mlx-group-32.safetensors"
+    mx.save_safetensors(str(path), dict(tree_flatten(saved.parameters())))
+    model = Tiny()
+    nn.quantize(model, group_size=64, bits=4)
+    errors = OUT / "mlx-0.32.4" / "errors"
+    errors.mkdir(parents=True, exist_ok=True)
+    try:
+        model.load_weights(str(path))
+    except ValueError as error:
+        text = f"ValueError: {error}\n"
+        (errors / "load_weights-group-32-into-group-64.txt").write_text(text)
+
+
 def compressed(source: Path) -> None:
     from compressed_tensors import ModelCompressor
     from compressed_tensors.quantization import (
@@ -192,6 +218,7 @@ if __name__ == "__main__":
     bitsandbytes(float_folder)
     quanto(float_folder)
     mlx_affine(float_folder)
+    mlx_group_error()
     compressed(float_folder)
     torchao(float_folder)
     shutil.rmtree(WORK)
