@@ -221,3 +221,26 @@ def test_explain_reads_another_group_size_in_mlx_scales() -> None:
 
     assert finding.evidence["groups_per_row"] == [2, 1]
     assert "another group size" in finding.message and "bits" not in finding.evidence
+
+
+def test_two_quantizations_of_one_model_against_each_other(tmp_path: Path) -> None:
+    """Side tensors of two schemes are one cause: no other width, no rename of NF4 to FP4."""
+    nf4 = _folder("bitsandbytes-0.50.2/nf4", tmp_path)
+    for other, scheme in (
+        ("bitsandbytes-0.50.2/fp4-double", "bitsandbytes 4-bit (FP4)"),
+        ("bitsandbytes-0.50.2/int8", "bitsandbytes 8-bit (LLM.int8)"),
+    ):
+        report = weightfit.check(nf4, _folder(other, tmp_path))
+
+        assert categories(report.findings) == ["quantization"], other
+        assert report.findings[0].evidence["model_schemes"] == [scheme]
+        assert report.findings[0].fix == []
+    qint4, qint8 = (
+        _rebuild(
+            SAVED_BY / "optimum-quanto-0.2.7" / f"{kind}.safetensors.header.json",
+            tmp_path / f"{kind}.safetensors",
+        )
+        for kind in ("qint4", "qint8")
+    )
+
+    assert categories(weightfit.check(qint4, qint8).findings) == ["quantization"]

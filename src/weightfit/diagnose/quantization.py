@@ -49,7 +49,7 @@ from weightfit.plan import Op
 
 # Side-tensor suffix → (scheme key, the name of the tensor it belongs to, relative).
 _BNB4 = (".absmax", ".quant_map", ".nested_absmax", ".nested_quant_map")
-_SIDE_SUFFIXES: tuple[tuple[str, str, str], ...] = (
+SIDE_SUFFIXES: tuple[tuple[str, str, str], ...] = (
     (".weight._data._data", "quanto", ".weight"),
     (".weight._data", "quanto", ".weight"),
     (".weight._scale", "quanto", ".weight"),
@@ -273,7 +273,7 @@ def _side_tensors(
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for name in names:
         renamed = ctx.renamed(name) if checkpoint else name
-        for suffix, kind, owner_leaf in _SIDE_SUFFIXES:
+        for suffix, kind, owner_leaf in SIDE_SUFFIXES:
             if renamed.endswith(suffix):
                 owner = renamed[: -len(suffix)] + owner_leaf
                 # A side tensor belongs to a weight the model (or, when the model is the
@@ -302,6 +302,13 @@ def _stored(ctx: Context, name: str, *, checkpoint: bool) -> TensorSpec | None:
         return ctx.target.tensors.get(name)
     pair = next((p for p in ctx.alignment.pairs if p.target == name), None)
     return ctx.src(pair) if pair is not None else ctx.source.tensors.get(name)
+
+
+def label_of(
+    ctx: Context, kinds: set[str], names: set[str], owner: str, *, checkpoint: bool
+) -> str:
+    """Name the scheme of one weight's side tensors (``names``, of ``kinds``) on one side."""
+    return _label(ctx, kinds, names, owner, checkpoint=checkpoint)[0]
 
 
 def _label(
