@@ -16,10 +16,12 @@ from pathlib import Path
 
 import gguf
 import numpy as np
+import pytest
 from transformers import LlamaConfig, LlamaForCausalLM
 
 import weightfit
 from diagnose_helpers import categories, findings_for, only
+from weightfit.errors import CheckpointMismatch
 
 SAVED_BY = Path(__file__).parent / "data" / "saved-by"
 
@@ -244,3 +246,15 @@ def test_two_quantizations_of_one_model_against_each_other(tmp_path: Path) -> No
     )
 
     assert categories(weightfit.check(qint4, qint8).findings) == ["quantization"]
+
+
+def test_load_into_names_quantization_as_what_no_fix_repairs(tmp_path: Path) -> None:
+    folder = _folder("bitsandbytes-0.50.2/nf4", tmp_path)
+    config = {k: v for k, v in _float_config().items() if k not in ("architectures", "dtype")}
+    model = LlamaForCausalLM(LlamaConfig(**config))
+
+    with pytest.raises(CheckpointMismatch) as raised:
+        weightfit.load_into(model, folder, fix="auto")
+
+    assert "No operation repairs it: quantization" in str(raised.value)
+    assert "dequantize" in str(raised.value)
