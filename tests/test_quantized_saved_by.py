@@ -21,7 +21,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 
 import weightfit
 from diagnose_helpers import categories, findings_for, only
-from weightfit.errors import CheckpointMismatch
+from weightfit.errors import CheckpointMismatch, UnsupportedTensor
 
 SAVED_BY = Path(__file__).parent / "data" / "saved-by"
 
@@ -52,6 +52,11 @@ def _float_config() -> dict[str, object]:
     return config
 
 
+def _small_config() -> dict[str, object]:
+    """The float config's fields, as LlamaConfig takes them."""
+    return {k: v for k, v in _float_config().items() if k not in ("architectures", "dtype")}
+
+
 def _float_target(tmp_path: Path) -> Path:
     """The float config as a ``config.json`` target."""
     path = tmp_path / "float-config.json"
@@ -61,7 +66,7 @@ def _float_target(tmp_path: Path) -> Path:
 
 def _float_folder(tmp_path: Path) -> Path:
     """The float tiny Llama saved by transformers."""
-    config = {k: v for k, v in _float_config().items() if k not in ("architectures", "dtype")}
+    config = _small_config()
     folder = tmp_path / "float"
     LlamaForCausalLM(LlamaConfig(**config)).save_pretrained(folder)
     return folder
@@ -141,12 +146,8 @@ def test_compressed_tensors_int8_is_not_called_fp8(tmp_path: Path) -> None:
     assert "fp8" not in finding.message
 
 
-def test_a_gguf_quantized_file_against_the_float_model(tmp_path: Path) -> None:
-    """Every Q4_0 tensor is named, though structure infers their names too."""
-    model = LlamaForCausalLM(LlamaConfig(**{
-        k: v for k, v in _float_config().items() if k not in ("architectures", "dtype")
-    }))  # fmt: skip
-    path = tmp_path / "model-Q4_0.gguf"
+def _gguf_q4_0(model: LlamaForCausalLM, path: Path) -> Path:
+    """The model's weights as gguf-py writes a Q4_0 GGUF (llama.cpp's tensor names)."""
     writer = gguf.GGUFWriter(str(path), "llama")
     names = {"model.embed_tokens.weight": "token_embd.weight", "lm_head.weight": "output.weight"}
     names["model.norm.weight"] = "output_norm.weight"
@@ -173,6 +174,13 @@ def test_a_gguf_quantized_file_against_the_float_model(tmp_path: Path) -> None:
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
+    return path
+
+
+def test_a_gguf_quantized_file_against_the_float_model(tmp_path: Path) -> None:
+    """Every Q4_0 tensor is named, though structure infers their names too."""
+    model = LlamaForCausalLM(LlamaConfig(**_small_config()))
+    path = _gguf_q4_0(model, tmp_path / "model-Q4_0.gguf")
 
     finding = only(findings_for(path, model), "quantization")
 
@@ -250,7 +258,7 @@ def test_two_quantizations_of_one_model_against_each_other(tmp_path: Path) -> No
 
 def test_load_into_names_quantization_as_what_no_fix_repairs(tmp_path: Path) -> None:
     folder = _folder("bitsandbytes-0.50.2/nf4", tmp_path)
-    config = {k: v for k, v in _float_config().items() if k not in ("architectures", "dtype")}
+    config = _small_config()
     model = LlamaForCausalLM(LlamaConfig(**config))
 
     with pytest.raises(CheckpointMismatch) as raised:
@@ -258,3 +266,14 @@ def test_load_into_names_quantization_as_what_no_fix_repairs(tmp_path: Path) -> 
 
     assert "No operation repairs it: quantization" in str(raised.value)
     assert "dequantize" in str(raised.value)
+
+
+def test_load_into_refuses_ggml_blocks_with_the_way_out(tmp_path: Path) -> None:
+    model = LlamaForCausalLM(LlamaConfig(**_small_config()))
+    path = _gguf_q4_0(model, tmp_path / "model-Q4_0.gguf")
+
+    with pytest.raises(UnsupportedTensor) as raised:
+        weightfit.load_into(model, path, fix="auto")
+
+    assert "GGML block quantization" in str(raised.value)
+    assert "gguf_file" in str(raised.value)
