@@ -49,6 +49,11 @@ NO_SPECIFIC_CAUSE = "no_specific_cause"
 """Evidence key of a catch-all finding (differences no rule explained); it ranks after every
 finding that names a cause."""
 
+LOADER_ONLY = "loader_only"
+"""Evidence key of a benign finding whose tensors load only through a library's own loader
+(a quantized save its config declares, read by ``from_pretrained``): nothing blocks that
+load, but no plan turns them into the model built here, so ``fix`` applies none."""
+
 LIST_CUT = "list_cut"
 """Evidence key of a leftover read from a list the paste cut short (``...``): how many
 names lack a counterpart is not known, so it ranks after a prefix or rename named surely."""

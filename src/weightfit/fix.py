@@ -27,7 +27,7 @@ from weightfit.apply import (
     chosen,
 )
 from weightfit.errors import DestinationExists
-from weightfit.findings import Finding, Report
+from weightfit.findings import LOADER_ONLY, Finding, Report
 from weightfit.manifest import Manifest
 from weightfit.placement import place, stage
 from weightfit.plan import Op, Plan
@@ -123,8 +123,17 @@ def left_out_findings(report: Report, source: Manifest) -> list[Finding]:
 
 
 def unfixed_findings(report: Report) -> list[Finding]:
-    """Return the findings that block a strict load and carry no operation to fix them."""
-    return [f for f in report.findings if f.severity == "error" and not f.fix]
+    """Return the findings that block a strict load and carry no operation to fix them.
+
+    A benign finding whose tensors only their own library's loader reads
+    (``LOADER_ONLY``) counts too: its loader takes the checkpoint as it is, a copy
+    would not fit the model built here.
+    """
+    return [
+        f
+        for f in report.findings
+        if (f.severity == "error" or f.evidence.get(LOADER_ONLY)) and not f.fix
+    ]
 
 
 def fix(

@@ -229,13 +229,21 @@ def _refuse_misfit(
     if unplaced:
         parts.append(f"{len(unplaced)} without a place ({_names(unplaced)})")
     detail = "; ".join(parts)
-    if fix == "none":
-        from weightfit.check import check
+    from weightfit.check import check
 
-        findings = check(source, target).findings
+    findings = check(source, target).findings
+    if fix == "none":
         causes = "; ".join(f"{f.category}: {f.message}" for f in findings[:3])
         if causes:
             detail += f". Diagnosis: {causes}. Pass fix='auto' to repair"
+    else:
+        # What no plan operation repairs (quantized weights, another model): the cause, and
+        # what to do instead, rather than the names left over.
+        unfixable = [f for f in findings if f.severity == "error" and not f.fix]
+        causes = "; ".join(f"{f.category}: {f.message}" for f in unfixable[:3])
+        if causes:
+            detail += f". No operation repairs it: {causes}"
+            detail += f" ({unfixable[0].fix_note})" if unfixable[0].fix_note else ""
     raise CheckpointMismatch(detail, path=source.source)
 
 

@@ -23,7 +23,7 @@ from weightfit.align.rename import core_rule
 from weightfit.align.roles import roles
 from weightfit.alignment import Inferred, Pair
 from weightfit.converters import EVIDENCE_KEY
-from weightfit.diagnose._context import Context
+from weightfit.diagnose._context import Context, is_float
 from weightfit.findings import Finding
 from weightfit.knowledge.permutations import (
     FUSED_QKV_WARNING,
@@ -256,7 +256,11 @@ def _one_to_one(ctx: Context, items: list[Inferred]) -> None:
                 fix_note=note_text,
             )
         )
-    ctx.consume(pairs=pairs)
+    # A pair stored quantized on one side (GGUF's Q4_0 blocks) is renamed here; its storage
+    # is another cause, left open for the quantization rule.
+    ctx.consume(
+        pairs=[p for p in pairs if is_float(ctx.src(p).dtype) == is_float(ctx.tgt(p).dtype)]
+    )
 
 
 def _merge(

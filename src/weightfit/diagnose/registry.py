@@ -63,6 +63,7 @@ from weightfit.diagnose import (
     quantization,
     rearranged,
     rename,
+    requantized,
     shifted_pairs,
     structure,
     task_heads,
@@ -337,7 +338,16 @@ REGISTRY: tuple[Rule, ...] = (
         after=("saved_layout", "known_renames"),
         profiles=TEXT,
     ),
-    Rule("rename", rename.rename, ("rename",), after=("prefix", "saved_layout")),
+    # Before renames: a side tensor of one scheme paired by name with another's
+    # (bitsandbytes__nf4 → __fp4) is the other quantization, never a rename to apply.
+    Rule(
+        "requantized",
+        requantized.requantized,
+        ("quantization",),
+        after=("prefix",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("rename", rename.rename, ("rename",), after=("prefix", "saved_layout", "requantized")),
     Rule(
         "inferred",
         inferred.inferred,

@@ -221,7 +221,8 @@ def packed_shapes(ctx: Context) -> None:
         ggml = _ggml_blocks(have.shape, want.shape) if _quant_words(ctx) else []
         blocks += [name for name in ggml if name not in blocks]
         packed = named or flat or matrix or ggml or pair in along_inputs
-        mlx = _mlx_bits(ctx, have.shape, want.shape)
+        group = pair.target.rsplit(".", 1)[-1] in GROUP_LEAVES
+        mlx = None if group else _mlx_bits(ctx, have.shape, want.shape)
         if mlx is not None:
             mlx_bits[pair] = mlx
         packed = packed or mlx is not None
@@ -260,7 +261,25 @@ def packed_shapes(ctx: Context) -> None:
             f"blocks of {K_QUANT_BLOCK} values and a row of {row} fills none, so the converter "
             "reshaped the tensor to quantize it and the loader did not restore its shape"
         )
-    if first in mlx_bits and 32 not in mlx_bits[first][1:]:
+    note = (
+        "build the model with the checkpoint's quantization_config (bitsandbytes, "
+        "GPTQ, AWQ …) so it expects the packed layout, or use the unquantized weights"
+    )
+    groups = _groups(ctx.src(first).shape, ctx.tgt(first).shape)
+    if first.target.rsplit(".", 1)[-1] in GROUP_LEAVES and groups is not None:
+        evidence["groups_per_row"] = list(groups)
+        message = (
+            f"{first.target} holds {groups[0]} scale groups per row in the checkpoint "
+            f"({shape_text(ctx.src(first).shape)}), {groups[1]} in the model "
+            f"({shape_text(ctx.tgt(first).shape)}): quantized with another group size "
+            "(each row's values over its groups), not other bits"
+        )
+        note = (
+            "quantize the model with the checkpoint's group size before loading (MLX: "
+            "nn.quantize(model, group_size=…, bits=…) as its config.json's quantization says; "
+            "transformers: the quantization_config's group_size)"
+        )
+    elif first in mlx_bits and 32 not in mlx_bits[first][1:]:
         row, have_bits, want_bits = mlx_bits[first]
         evidence["bits"] = [have_bits, want_bits]
         message = (
@@ -277,10 +296,7 @@ def packed_shapes(ctx: Context) -> None:
             params=[p.source for p in pairs],
             evidence=evidence,
             confidence=0.45 if bare == len(pairs) else 0.75,
-            fix_note=(
-                "build the model with the checkpoint's quantization_config (bitsandbytes, "
-                "GPTQ, AWQ …) so it expects the packed layout, or use the unquantized weights"
-            ),
+            fix_note=note,
         )
     )
     ctx.consume(pairs=pairs)
@@ -397,6 +413,18 @@ def _mlx_bits(
         if row in wanted and not (model_widths and both_packed):
             return row, bits, wanted[row]
     return None
+
+
+GROUP_LEAVES = frozenset({"scales", "biases"})
+"""Per-group side tensors (MLX's, GPTQ's ``scales``): their last axis counts groups, so
+another size there is another group size, never packing at other bits."""
+
+
+def _groups(have: tuple[int, ...], want: tuple[int, ...]) -> tuple[int, int] | None:
+    """Groups per row on each side of a scales tensor differing in its last axis only."""
+    if len(have) != 2 or len(want) != 2 or have[0] != want[0] or have[1] == want[1]:
+        return None
+    return have[1], want[1]
 
 
 def _mlx_rows(width: int) -> dict[int, int]:

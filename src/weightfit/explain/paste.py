@@ -404,9 +404,11 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
             and (not before[-1].isspace())
         )
     if before[-1].isspace():
-        # Broken at a space at the width: the sentence goes on with a word or a value.
+        # Broken at a space at the width: the sentence goes on with a word or a value; a
+        # table's padded row is followed by its next row, never by the rest of itself.
         return (
             at_width
+            and not _table_rows(before, after)
             and before[-2:-1] != " "
             and (
                 after[0].islower()
@@ -469,6 +471,12 @@ def _broken(before: str, after: str, at_width: bool = False, long_line: bool = F
         leaf = _leaf(word)
         return leaf is not None and _leaf(piece) is None and _leaf(rest) is None
     return False
+
+
+def _table_rows(before: str, after: str) -> bool:
+    """Whether two lines are rows of one table: their ``|`` columns at the same places."""
+    bars = [i for i, c in enumerate(after) if c == "|"]
+    return bool(bars) and all(before[i : i + 1] == "|" for i in bars)
 
 
 SLASHED_NAME = re.compile(r"[A-Za-z_][\w.\-]*(?:/[\w.\-]+)+")

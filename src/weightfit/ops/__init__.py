@@ -70,6 +70,14 @@ def run(plan: PlanLike, manifest: Manifest) -> Outcome:
     for index, op in enumerate(plan.ops):
         step(state, op, index)
     for recipe in state.recipes.values():
+        if recipe.spec.dtype in dtypes.BLOCK_TYPES:
+            # A GGML block type holds scales and codes, not values: no op stores it as is.
+            raise UnsupportedTensor(
+                f"{recipe.spec.name}: dtype {recipe.spec.dtype} cannot be written to "
+                "safetensors: GGML block quantization, which PyTorch cannot hold either; "
+                "dequantize the GGUF first (transformers' from_pretrained(folder, "
+                "gguf_file=...)) or drop it"
+            )
         if recipe.spec.dtype not in dtypes.SAFETENSORS_DTYPES:
             raise UnsupportedTensor(
                 f"{recipe.spec.name}: dtype {recipe.spec.dtype} cannot be written to "
