@@ -40,6 +40,7 @@ from weightfit.tensor_io import (
     Entry,
     SafetensorsWriter,
     Sources,
+    check_room,
     fsync_dir,
     order_for_alignment,
     source_path,
@@ -235,7 +236,8 @@ def apply(
         InvalidPlan: the plan does not fit the checkpoint (or a cast overflows).
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
-        DiskFull: the disk filled up; nothing is left behind.
+        DiskFull: the disk filled up, or has less room than the output; nothing is left behind.
+        TensorTooLarge: a tensor the plan computes needs more memory than the machine has.
         VerificationFailed: the output does not match ``target`` (or the plan).
         InputError: the checkpoint or target cannot be read.
 
@@ -301,7 +303,8 @@ def write_outcome(
     Raises:
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
-        DiskFull: the disk filled up; nothing is left behind.
+        DiskFull: the disk filled up, or has less room than the output; nothing is left behind.
+        TensorTooLarge: a tensor to compute needs more memory than the machine has.
         VerificationFailed: the output does not match ``target`` (or the recipes).
 
     """
@@ -322,6 +325,7 @@ def write_outcome(
     metadata = {**(stamp or {}), **provenance.stamp(plan, target_manifest, outcome.reinit)}
     temp = _make_temp(out)
     try:
+        _check_room(out, outcome)
         with Sources(base) as sources:
             files, written = _write(
                 temp,
@@ -450,6 +454,16 @@ def _check_destination(out: Path, read: list[Path], overwrite: bool) -> None:
                 f"the output folder holds the source file {file.name}; write elsewhere",
                 path=out,
             )
+
+
+def _check_room(out: Path, outcome: Outcome) -> None:
+    """Refuse an output the disk cannot hold, or a tensor to compute that memory cannot."""
+    computed = {
+        name: sum(spec.nbytes or 0 for spec in (recipe.spec, *recipe.leaves()))
+        for name, recipe in outcome.recipes.items()
+        if not recipe.copyable
+    }
+    check_room(out, sum(r.spec.nbytes or 0 for r in outcome.recipes.values()), computed)
 
 
 def _make_temp(out: Path) -> Path:
