@@ -295,3 +295,9 @@ def test_a_diffusers_component_is_written_under_the_name_diffusers_loads(
         loaded = diffusers.UNet2DConditionModel.from_pretrained(out)
         for name, value in unet.state_dict().items():
             assert torch.equal(loaded.state_dict()[name], value), name
+    # the plan applied on its own writes what fix wrote, with or without the target
+    plan = tmp_path / "out-unet" / "weightfit-plan.yaml"
+    for against in (("--against", tmp_path / "unet"), ()):
+        out = tmp_path / f"applied{len(against)}"
+        assert run_cli("apply", plan, wrapped, "-o", out, *against).code == 0
+        assert (out / "diffusion_pytorch_model.safetensors").is_file()

@@ -20,7 +20,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -258,14 +258,28 @@ def apply(
         else _read(checkpoint, key=key, variant=variant)
     )
     _refuse_remote(source)
+    expected = _resolve(target) if target is not None else None
     return write_outcome(
         ops.run(plan, source),
         out,
         plan=plan,
-        options=options,
-        target=target,
+        options=named_for(expected or source, options),
+        target=expected,
         started=started,
     )
+
+
+def named_for(model: Manifest, options: WriteOptions) -> WriteOptions:
+    """Name the files as ``model``'s library loads them, unless ``options`` names them.
+
+    diffusers' ``from_pretrained`` reads only ``diffusion_pytorch_model.*``: the
+    output is named so for a diffusers target (or, with none, a diffusers source).
+    """
+    if options.basename != WriteOptions().basename:
+        return options
+    from weightfit.formats.folder import weights_basename
+
+    return replace(options, basename=weights_basename(model.format))
 
 
 def write_outcome(

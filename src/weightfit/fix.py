@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,17 +25,14 @@ from weightfit.apply import (
     WriteOptions,
     apply,
     chosen,
+    named_for,
 )
 from weightfit.errors import DestinationExists
 from weightfit.findings import Finding, Report
-from weightfit.formats.folder import weights_basename
 from weightfit.manifest import Manifest
 from weightfit.placement import place, stage
 from weightfit.plan import Op, Plan
 from weightfit.tensor_io import writing
-
-DIFFUSERS_MODELS = frozenset({"diffusers-component", "diffusers-config"})
-"""Target formats of one diffusers model: a component folder, or its ``config.json``."""
 
 
 @dataclass
@@ -211,7 +208,7 @@ def fix(
     adapter = adapter_folder(source)
     if adapter is not None:
         return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
-    options = _named_for(expected, options)
+    options = named_for(expected, options)
     traced = converter_plan(report)
     plan = traced or plan_from_report(report, source)
     out = Path(out)
@@ -246,16 +243,6 @@ def fix(
         options=options,
     )
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
-
-
-def _named_for(target: Manifest, options: WriteOptions) -> WriteOptions:
-    """Name the weights as the target's library loads them (a name given in ``options`` stands).
-
-    diffusers' ``from_pretrained`` reads only ``diffusion_pytorch_model.*``.
-    """
-    if options.basename != WriteOptions().basename or target.format not in DIFFUSERS_MODELS:
-        return options
-    return replace(options, basename=weights_basename("diffusers-component"))
 
 
 def _fix_adapter(
