@@ -116,19 +116,29 @@ def mounted(folder: Path, options: str) -> Iterator[Path]:
 
 
 def test_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path: Path, job: tuple, run_cli) -> None:
+    """Less room than the tensors: refused before writing; room for them but not the headers:
+    the disk fills mid-write. Either way one error, and nothing left."""
     checkpoint, plan = job
     before = sha256(checkpoint)
     with mounted(tmp_path / "small", "size=1M") as small:
         with pytest.raises(DiskFull) as info:
             apply(plan, checkpoint, small / "out")
         assert str(info.value) == (
-            f"{small}/out: disk full: no space left while writing (No space left on device)"
+            f"{small}/out: disk full: the output needs 12,582,912 bytes; "
+            "1,048,576 are free on its filesystem"
         )
         assert list(small.iterdir()) == []
         result = run_cli("apply", plan, checkpoint, "-o", small / "out")
         assert result.code == 3
-        assert "disk full: no space left while writing" in result.err
+        assert "disk full: the output needs" in result.err
         assert list(small.iterdir()) == []
+    with mounted(tmp_path / "exact", "size=12M") as exact:  # the tensor bytes, no more
+        with pytest.raises(DiskFull) as info:
+            apply(plan, checkpoint, exact / "out", shard_size="4MB")
+        assert str(info.value) == (
+            f"{exact}/out: disk full: no space left while writing (No space left on device)"
+        )
+        assert list(exact.iterdir()) == []
     assert sha256(checkpoint) == before
 
 

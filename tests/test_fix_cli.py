@@ -263,3 +263,41 @@ def test_fix_with_reinit_says_what_a_strict_load_would_miss(tmp_path: Path, run_
     last = " ".join(result.out.split("Verified: ", 1)[1].split())
     assert last.startswith(f"fits {target} exactly, except the 2 tensors left to the model's")
     assert "loads strict" not in result.out
+
+
+def test_a_diffusers_component_is_written_under_the_name_diffusers_loads(
+    tmp_path: Path, run_cli
+) -> None:
+    """diffusers' from_pretrained reads only diffusion_pytorch_model.*; model.safetensors beside
+    a UNet's config is "no file named diffusion_pytorch_model.bin found"."""
+    diffusers = pytest.importorskip("diffusers")
+    torch.manual_seed(0)
+    unet = diffusers.UNet2DConditionModel(
+        sample_size=8, block_out_channels=(8, 16), layers_per_block=1, cross_attention_dim=8,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_head_dim=2, norm_num_groups=4,
+    )  # fmt: skip
+    unet.save_pretrained(tmp_path / "unet")
+    wrapped = tmp_path / "wrapped"
+    wrapped.mkdir()
+    state = {f"module.{k}": v.contiguous() for k, v in unet.state_dict().items()}
+    save_file(state, wrapped / "diffusion_pytorch_model.safetensors", metadata={"format": "pt"})
+    (wrapped / "config.json").write_text((tmp_path / "unet" / "config.json").read_text())
+    for target in ("unet", "unet/config.json"):
+        out = tmp_path / f"out-{target.replace('/', '-')}"
+        result = run_cli("fix", wrapped, "--against", tmp_path / target, "-o", out)
+        assert result.code == 0, result.err
+        assert sorted(p.name for p in out.iterdir()) == [
+            "diffusion_pytorch_model.safetensors",
+            "weightfit-plan.yaml",
+        ]
+        (out / "config.json").write_text((tmp_path / "unet" / "config.json").read_text())
+        loaded = diffusers.UNet2DConditionModel.from_pretrained(out)
+        for name, value in unet.state_dict().items():
+            assert torch.equal(loaded.state_dict()[name], value), name
+    # the plan applied on its own writes what fix wrote, with or without the target
+    plan = tmp_path / "out-unet" / "weightfit-plan.yaml"
+    for against in (("--against", tmp_path / "unet"), ()):
+        out = tmp_path / f"applied{len(against)}"
+        assert run_cli("apply", plan, wrapped, "-o", out, *against).code == 0
+        assert (out / "diffusion_pytorch_model.safetensors").is_file()

@@ -10,7 +10,7 @@ import pytest
 from referencing import Registry, Resource
 
 torch = pytest.importorskip("torch")
-from safetensors.torch import save_file  # noqa: E402
+from safetensors.torch import load_file, save_file  # noqa: E402
 
 from adapter_builders import tiny_llama, train_lora  # noqa: E402
 
@@ -84,6 +84,22 @@ def test_fix_and_apply_json(tmp_path: Path, run_cli) -> None:
     )
     assert unfixed.code == 1
     assert validate("fix", unfixed.out)["unfixed"]
+
+
+def test_fix_export_json_is_a_fix_output_with_the_mapping(tmp_path: Path, run_cli) -> None:
+    tiny_llama(vocab=64, hidden=16, layers=1).save_pretrained(tmp_path / "model")
+    state = load_file(tmp_path / "model" / "model.safetensors")
+    save_file({f"module.{k}": v for k, v in state.items()}, tmp_path / "prefixed.safetensors")
+    argv = ("fix", tmp_path / "prefixed.safetensors", "--against", tmp_path / "model")
+    exported = run_cli(*argv, "-o", tmp_path / "out", "--export", "key-mapping", "--json")
+    assert exported.code == 0, exported.err
+    data = validate("fix", exported.out)
+    assert (
+        data["key_mapping"]
+        == {"^module\\.": ""}
+        == json.loads((tmp_path / "out" / "key_mapping.json").read_text())
+    )
+    assert data["applied"] is None
 
 
 def test_adapter_merge_json(tmp_path: Path, run_cli) -> None:

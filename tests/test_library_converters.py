@@ -173,7 +173,11 @@ def test_fix_equals_the_library_converter_and_loads_strict(
 
     result = run_cli("fix", source, "--against", target, "-o", tmp_path / "out")
     assert result.code == 0, result.out + result.err
-    written = load_file(tmp_path / "out" / "model.safetensors")
+    # named as the target's library loads them: diffusion_pytorch_model for diffusers
+    (weights,) = (tmp_path / "out").glob("*.safetensors")
+    diffusers_model = isinstance(case.model, diffusers.ModelMixin)
+    assert weights.stem == ("diffusion_pytorch_model" if diffusers_model else "model")
+    written = load_file(weights)
     _same(written, expected)
     fresh = case.fresh()
     fresh.load_state_dict(written, strict=True)
@@ -185,7 +189,7 @@ def test_fix_equals_the_library_converter_and_loads_strict(
         "apply", tmp_path / "out" / "weightfit-plan.yaml", source, "-o", tmp_path / "applied"
     )
     assert applied.code == 0, applied.err
-    _same(load_file(tmp_path / "applied" / "model.safetensors"), expected)
+    _same(load_file(tmp_path / "applied" / "model.safetensors"), expected)  # apply: no target
 
 
 def test_check_names_the_converter(case: Case, tmp_path: Path) -> None:
@@ -349,5 +353,5 @@ def test_fix_against_a_diffusers_folder_with_weights(
     case.model.save_pretrained(tmp_path / "vae")
     result = run_cli("fix", source, "--against", tmp_path / "vae", "-o", tmp_path / "out")
     assert result.code == 0, result.out + result.err
-    written = load_file(tmp_path / "out" / "model.safetensors")
+    written = load_file(tmp_path / "out" / "diffusion_pytorch_model.safetensors")
     _same(written, case.library(load_file(source)))

@@ -20,7 +20,7 @@ import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,7 @@ from weightfit.tensor_io import (
     Entry,
     SafetensorsWriter,
     Sources,
+    check_room,
     fsync_dir,
     order_for_alignment,
     source_path,
@@ -237,7 +238,8 @@ def apply(
         InvalidPlan: the plan does not fit the checkpoint (or a cast overflows).
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
-        DiskFull: the disk filled up; nothing is left behind.
+        DiskFull: the disk filled up, or has less room than the output; nothing is left behind.
+        TensorTooLarge: a tensor the plan computes needs more memory than the machine has.
         VerificationFailed: the output does not match ``target`` (or the plan).
         InputError: the checkpoint or target cannot be read.
 
@@ -259,14 +261,28 @@ def apply(
     )
     _refuse_remote(source)
     _refuse_chunked(source)
+    expected = _resolve(target) if target is not None else None
     return write_outcome(
         ops.run(plan, source),
         out,
         plan=plan,
-        options=options,
-        target=target,
+        options=named_for(expected or source, options),
+        target=expected,
         started=started,
     )
+
+
+def named_for(model: Manifest, options: WriteOptions) -> WriteOptions:
+    """Name the files as ``model``'s library loads them, unless ``options`` names them.
+
+    diffusers' ``from_pretrained`` reads only ``diffusion_pytorch_model.*``: the
+    output is named so for a diffusers target (or, with none, a diffusers source).
+    """
+    if options.basename != WriteOptions().basename:
+        return options
+    from weightfit.formats.folder import weights_basename
+
+    return replace(options, basename=weights_basename(model.format))
 
 
 def write_outcome(
@@ -304,7 +320,8 @@ def write_outcome(
     Raises:
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
-        DiskFull: the disk filled up; nothing is left behind.
+        DiskFull: the disk filled up, or has less room than the output; nothing is left behind.
+        TensorTooLarge: a tensor to compute needs more memory than the machine has.
         VerificationFailed: the output does not match ``target`` (or the recipes).
 
     """
@@ -325,6 +342,7 @@ def write_outcome(
     metadata = {**(stamp or {}), **provenance.stamp(plan, target_manifest, outcome.reinit)}
     temp = _make_temp(out)
     try:
+        _check_room(out, outcome)
         with Sources(base) as sources:
             files, written = _write(
                 temp,
@@ -453,6 +471,16 @@ def _check_destination(out: Path, read: list[Path], overwrite: bool) -> None:
                 f"the output folder holds the source file {file.name}; write elsewhere",
                 path=out,
             )
+
+
+def _check_room(out: Path, outcome: Outcome) -> None:
+    """Refuse an output the disk cannot hold, or a tensor to compute that memory cannot."""
+    computed = {
+        name: sum(spec.nbytes or 0 for spec in (recipe.spec, *recipe.leaves()))
+        for name, recipe in outcome.recipes.items()
+        if not recipe.copyable
+    }
+    check_room(out, sum(r.spec.nbytes or 0 for r in outcome.recipes.values()), computed)
 
 
 def _make_temp(out: Path) -> Path:

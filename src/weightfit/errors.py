@@ -46,7 +46,8 @@ The tree::
     └── OutputError                     exit 3: the output cannot be written or verified
         ├── DestinationNotWritable      (PermissionError)
         ├── DestinationExists           (FileExistsError)
-        ├── DiskFull                    the disk filled up while writing
+        ├── DiskFull                    the disk filled up, or would: the output needs more room
+        ├── TensorTooLarge              a tensor the plan computes needs more memory than there is
         └── VerificationFailed          the written checkpoint does not match its target
 """
 
@@ -270,7 +271,11 @@ class DestinationExists(OutputError, FileExistsError):
 
 
 class DiskFull(OutputError):
-    """The disk filled up while writing; nothing was left behind."""
+    """The disk filled up while writing, or has less room than the output; nothing is left."""
+
+
+class TensorTooLarge(OutputError):
+    """A tensor the plan computes needs more memory than the machine has; nothing is written."""
 
 
 class VerificationFailed(OutputError):

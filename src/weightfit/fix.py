@@ -25,6 +25,7 @@ from weightfit.apply import (
     WriteOptions,
     apply,
     chosen,
+    named_for,
 )
 from weightfit.errors import DestinationExists
 from weightfit.findings import LOADER_ONLY, Finding, Report
@@ -216,6 +217,7 @@ def fix(
     adapter = adapter_folder(source, expected)
     if adapter is not None:
         return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
+    options = named_for(expected, options)
     traced = converter_plan(report)
     plan = traced or plan_from_report(report, source)
     out = Path(out)

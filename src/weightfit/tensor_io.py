@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from weightfit.errors import (
     DiskFull,
     MissingDependency,
     OutputError,
+    TensorTooLarge,
     TruncatedFile,
     UnsupportedTensor,
     reading,
@@ -87,6 +89,37 @@ def writing(path: str | Path) -> Iterator[None]:
         yield
     except OSError as error:
         raise output_error(error, path) from error
+
+
+def check_room(out: Path, total: int, computed: Mapping[str, int]) -> None:
+    """Refuse, before anything is written, an output the disk or the memory cannot hold.
+
+    ``total`` is the output's tensor bytes (every byte is written, even where a
+    source is sparse); ``computed`` maps each tensor made in memory to the bytes
+    it needs there (its value and its inputs'). A plan edited to absurd shapes
+    ends here, with one error, instead of in the allocator or a filled disk.
+
+    Raises:
+        TensorTooLarge: a computed tensor needs more than the machine's memory.
+        DiskFull: the filesystem of ``out`` has less free room than ``total``.
+
+    """
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    name, need = max(computed.items(), key=lambda item: item[1], default=("", 0))
+    if need > memory:
+        raise TensorTooLarge(
+            f"{name} needs {need:,} bytes in memory to compute; the machine has {memory:,}",
+            path=out,
+        )
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if total > free:
+        raise DiskFull(
+            f"the output needs {total:,} bytes; {free:,} are free on its filesystem",
+            path=out,
+        )
 
 
 def source_path(file: str, base: Path | None) -> Path:

@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 MEAN_RESIZING_EPSILON = 1e-9
 """Covariance scale of new rows, as transformers' ``_init_added_embeddings_weights_with_mean``."""
 
+MOMENT_BLOCK_ROWS = 4096
+"""Rows summed at a time for a ``mean`` padding's mean and covariance."""
+
 
 def inflated(value: torch.Tensor, dim: int, size: int, mode: str) -> torch.Tensor:
     """Insert an axis of ``size`` at ``dim`` as I3D inflates 2D kernels over time.
@@ -49,14 +52,12 @@ def padded(value: torch.Tensor, rows: int, init: str, seed: int) -> torch.Tensor
     result[: value.shape[0]] = value
     if init == "zeros" or added == 0 or value.shape[0] == 0:
         return result
-    old = value.float().reshape(value.shape[0], -1)
-    mean = old.mean(dim=0)
+    old = value.reshape(value.shape[0], -1)
+    mean, covariance = _moments(old)
     new = mean.expand(added, -1)
-    if old.shape[1] > 1 and old.shape[0] > 1:
-        centred = old - mean
-        covariance = centred.T @ centred / old.shape[0]
+    if covariance is not None:
         try:
-            factor = torch.linalg.cholesky((MEAN_RESIZING_EPSILON * covariance).double())
+            factor = torch.linalg.cholesky(covariance.double().mul_(MEAN_RESIZING_EPSILON))
         except RuntimeError:
             factor = None
         if factor is not None:
@@ -65,6 +66,30 @@ def padded(value: torch.Tensor, rows: int, init: str, seed: int) -> torch.Tensor
             new = (mean.double() + noise @ factor.T).float()
     result[value.shape[0] :] = new.reshape(added, *value.shape[1:]).to(value.dtype)
     return result
+
+
+def _moments(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The rows' mean and covariance (``None`` for one row or one column), in float32.
+
+    Summed over blocks of :data:`MOMENT_BLOCK_ROWS` rows, so memory holds one
+    float32 block beside the ``[width, width]`` covariance, never a float32 copy
+    of the whole table (a 128k-token vocabulary is gigabytes).
+    """
+    import torch
+
+    count, width = rows.shape
+    blocks = range(0, count, MOMENT_BLOCK_ROWS)
+    total = torch.zeros(width, dtype=torch.float64)
+    for start in blocks:
+        total += rows[start : start + MOMENT_BLOCK_ROWS].double().sum(dim=0)
+    mean = (total / count).float()
+    if width == 1 or count == 1:
+        return mean, None
+    covariance = torch.zeros(width, width, dtype=torch.float32)
+    for start in blocks:
+        centred = rows[start : start + MOMENT_BLOCK_ROWS].float() - mean
+        covariance.addmm_(centred.T, centred)
+    return mean, covariance.div_(count)
 
 
 def overlapped(

@@ -110,7 +110,7 @@ def run_fix(args: argparse.Namespace) -> int:
         text = json.dumps(mapping, indent=2)
         emit(
             args,
-            lambda: mapping,
+            lambda: {**fix_to_dict(result), "key_mapping": mapping},
             lambda console: console.print(text, markup=False, highlight=False),
         )
         return EXIT_OK

@@ -78,7 +78,11 @@ _KINDS: dict[str, tuple[tuple[str, ...], bool]] = {
 
 
 def weights_basename(kind: str) -> str:
-    """The file name stem the library of a folder ``kind`` loads first (``model`` by default)."""
+    """The file name stem the library of a folder ``kind`` loads first (``model`` by default).
+
+    A diffusers model's ``config.json`` (``diffusers-config``) names its folder's weights.
+    """
+    kind = "diffusers-component" if kind == "diffusers-config" else kind
     prefixes = _KINDS.get(kind, ((), False))[0]
     return prefixes[0] if prefixes and kind != ADAPTER_FOLDER else "model"
 
