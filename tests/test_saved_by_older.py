@@ -88,3 +88,19 @@ def test_a_transformers_4_moe_file_is_compatible_and_fixes_to_a_strict_load(
     model.load_state_dict(written, strict=True)
     assert result.applied is not None
     assert all(torch.equal(value, reference[key]) for key, value in model.state_dict().items())
+
+
+def test_a_diffusers_0_14_vae_fixes_to_a_folder_diffusers_loads(tmp_path: Path) -> None:
+    diffusers = pytest.importorskip("diffusers")
+    folder = SAVED_BY / "diffusers-0.14.0" / "vae"
+    report = weightfit.check(folder, folder / "config.json")
+    (version,) = [f for f in report.findings if f.category == "version"]
+    assert "query/key/value/proj_attn" in version.message
+    assert "converts these names" in version.fix_note
+    out = tmp_path / "out"
+    weightfit.fix(folder, folder / "config.json", out)
+    shutil.copy(folder / "config.json", out / "config.json")
+    fixed, info = diffusers.AutoencoderKL.from_pretrained(out, output_loading_info=True)
+    assert not any(info.values())
+    reference = diffusers.AutoencoderKL.from_pretrained(folder).state_dict()
+    assert all(torch.equal(value, reference[key]) for key, value in fixed.state_dict().items())

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +207,8 @@ def fix(
     adapter = adapter_folder(source, expected)
     if adapter is not None:
         return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
+    if options.basename == WriteOptions().basename:
+        options = replace(options, basename=_basename(expected, source))
     traced = converter_plan(report)
     plan = traced or plan_from_report(report, source)
     out = Path(out)
@@ -241,6 +243,22 @@ def fix(
         options=options,
     )
     return FixResult(report=report, plan=applied.plan, plan_path=out / PLAN_FILE, applied=applied)
+
+
+def _basename(target: Manifest, source: Manifest) -> str:
+    """The weights' file stem the library loading the output reads: diffusers' own, else ``model``.
+
+    The target's library decides (a diffusers config or component folder); a
+    target of no library (a checkpoint) leaves it to the source's folder kind.
+    """
+    from weightfit.formats.folder import weights_basename
+
+    for kind in (target.format, source.format):
+        if kind in ("diffusers-config", "diffusers-component"):
+            return weights_basename("diffusers-component")
+        if kind.startswith(("transformers-", "diffusers-")):
+            break
+    return WriteOptions().basename
 
 
 def _fix_adapter(
