@@ -104,3 +104,18 @@ def test_a_diffusers_0_14_vae_fixes_to_a_folder_diffusers_loads(tmp_path: Path) 
     assert not any(info.values())
     reference = diffusers.AutoencoderKL.from_pretrained(folder).state_dict()
     assert all(torch.equal(value, reference[key]) for key, value in fixed.state_dict().items())
+
+
+def test_an_older_transformers_refusing_a_newer_model_type_is_a_version() -> None:
+    text = (MODELS / "loading-a-5.25-qwen3-moe.txt").read_text()
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "version"
+    assert "qwen3_moe" in top.message
+
+
+def test_an_older_diffusers_missing_the_old_attention_names_says_to_upgrade_it() -> None:
+    text = (SAVED_BY / "diffusers-0.14.0" / "loading-a-0.42-vae.txt").read_text()
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "version"
+    assert "query/key/value/proj_attn" in top.message
+    assert "upgrade diffusers to 0.17.0 or later" in top.fix_note
