@@ -119,3 +119,14 @@ def test_an_older_diffusers_missing_the_old_attention_names_says_to_upgrade_it()
     assert top.category == "version"
     assert "query/key/value/proj_attn" in top.message
     assert "upgrade diffusers to 0.17.0 or later" in top.fix_note
+
+
+def test_merging_an_adapter_on_transformers_4_experts_equals_todays_peft(tmp_path: Path) -> None:
+    reference = _peft_load("mixtral-lora", "mixtral").merge_and_unload().state_dict()  # type: ignore[attr-defined]
+    weightfit.merge_adapter(ADAPTERS / "mixtral-lora", MODELS / "mixtral", tmp_path / "merged")
+    merged, info = transformers.MixtralForCausalLM.from_pretrained(
+        tmp_path / "merged", output_loading_info=True
+    )
+    assert not any(info.values())
+    for key, value in merged.state_dict().items():
+        torch.testing.assert_close(value, reference[key], atol=1e-5, rtol=0)
