@@ -54,3 +54,32 @@ for name, (base, targets) in adapters.items():
         if "lora_B" in key:
             torch.nn.init.normal_(param)
     wrapped.save_pretrained(peft_dir / name)
+
+# A Llava (language model and CLIP vision tower) and a LoRA on both towers' q_proj/v_proj;
+# only its config.json is kept (the test builds the base from it with today's transformers).
+llava = T.LlavaForConditionalGeneration(
+    T.LlavaConfig(
+        text_config=dict(
+            model_type="llama",
+            hidden_size=8,
+            intermediate_size=8,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            vocab_size=16,
+        ),
+        vision_config=dict(
+            model_type="clip_vision_model",
+            hidden_size=8,
+            intermediate_size=8,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            image_size=14,
+            patch_size=14,
+        ),
+        image_token_index=15,
+    )
+)
+llava.save_pretrained(tf_dir / "llava")
+config = peft.LoraConfig(r=2, lora_alpha=4, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])
+peft.get_peft_model(llava, config).save_pretrained(peft_dir / "llava-lora")
