@@ -167,6 +167,10 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
         for name, written in (model.extras.get(SAVED_LAYOUT) or {}).items()
         if isinstance(written, dict) and len(written) == 1
     }
+    if _misses(adapter, MemoryView(base)):
+        # A fresh save's layout is not every file's: transformers 4 kept a nested
+        # model's own prefix (vision_tower.vision_model.…), which the loader renames too.
+        renames |= _loaded(adapter, model)
     files = _renamed(base, {new: old for old, new in renames.items() if new in base.tensors})
     renames = {old: new for old, new in renames.items() if old in files.tensors}
     if not renames:
@@ -197,6 +201,16 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
     if _misses(_renamed(adapter, moved), MemoryView(memory)):
         return None
     return OlderLayout(moved, str(model.extras.get("library") or "transformers"), files)
+
+
+def _loaded(adapter: Manifest, model: Manifest) -> dict[str, str]:
+    """The adapter's base tensors under their file names → the names ``from_pretrained`` gives."""
+    from weightfit.converters.transformers_mapping import loaded_names
+
+    layout = split(adapter.tensors.values())
+    names = [strip_peft(unwrap(module.name)) + ".weight" for module in layout.lora.values()]
+    names += [strip_peft(unwrap(copy.spec.name)) for copy in layout.whole]
+    return loaded_names(names, model)
 
 
 @dataclass(frozen=True)
