@@ -93,6 +93,7 @@ def test_the_adapter_profile_leaves_out_the_whole_model_rules() -> None:
         "adapter_vocab",
         "untied_heads",
         "older_layout",
+        "older_experts",
     ]
 
 

@@ -162,6 +162,12 @@ def _same(one: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> None:
         )
 
 
+def _written(out: Path) -> dict[str, torch.Tensor]:
+    """The one weights file ``fix`` wrote (``diffusion_pytorch_model`` for a diffusers model)."""
+    (path,) = out.glob("*.safetensors")
+    return load_file(path)
+
+
 def test_fix_equals_the_library_converter_and_loads_strict(
     case: Case, tmp_path: Path, run_cli: Callable[..., Any]
 ) -> None:
@@ -315,7 +321,7 @@ def test_transformers_conversion_mapping_equals_from_pretrained(
         "fix", source, "--against", tmp_path / "saved" / "config.json", "-o", tmp_path / "out"
     )
     assert result.code == 0, result.out + result.err
-    written = load_file(tmp_path / "out" / "model.safetensors")
+    written = _written(tmp_path / "out")
     tied = {k: v for k, v in expected.items() if k not in written}
     _same(written, {k: v for k, v in expected.items() if k not in tied})
     fresh = type(model)(model.config)

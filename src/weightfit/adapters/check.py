@@ -20,7 +20,7 @@ from typing import Any
 
 from weightfit import formats
 from weightfit.adapters import diffusers_lora, kohya_lora
-from weightfit.adapters.saved import memory_names, older_layout
+from weightfit.adapters.saved import memory_names, older_experts, older_layout
 from weightfit.alignment import Alignment, Pair
 from weightfit.diagnose import diagnose
 from weightfit.errors import NotACheckpoint, reading
@@ -54,7 +54,8 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
         or sizes differently (an ``info`` one for the modules that fit, with rank,
         alpha and scale), ``vocab_resize`` for saved embeddings, trainable tokens
         or a tokenizer with more rows than the base, ``version`` for an adapter
-        saved under the base's transformers 4 module names.
+        saved under the base's transformers 4 module names (or on its per-expert
+        modules, which transformers 5 stacks).
 
     Raises:
         NotACheckpoint: ``adapter`` is not a PEFT adapter folder.
@@ -80,14 +81,17 @@ def check_adapter(adapter: str | Path, base: Any, *, variant: str | None = None)
     source = read_adapter(adapter, target)
     view = memory_names(source, target)
     older = older_layout(source, view.base)
-    if older is not None:
+    experts = older_experts(source, view.base) if older is None else None
+    files = older.files if older else experts.files if experts else None
+    if files is not None:
         # Its names find the base's files' names: line it up there, the rule says the rest.
-        view = replace(view, base=older.files)
+        view = replace(view, base=files)
     alignment, _ = peft_alignment(source, view.target())
     facts = {
         "tokenizer": tokenizer_vocab(Path(adapter)),
         "untied": view.tied,
         "older_layout": older.facts() if older else None,
+        "older_experts": experts.facts() if experts else None,
     }
     findings = diagnose(alignment, profile="adapter", facts=facts)
     # Tensors that fit are part of a healthy adapter, not leftovers to count.

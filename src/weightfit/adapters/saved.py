@@ -27,7 +27,8 @@ that hold it and write the head the adapter untied.
 
 The other way round, an adapter saved under transformers 4 names its tensors
 after the files' layout, which was then the memory's too: :func:`older_layout`
-finds such tensors and the names today's PEFT gives them.
+finds such tensors and the names today's PEFT gives them, and
+:func:`older_experts` the LoRA modules on per-expert tensors memory stacks.
 """
 
 from __future__ import annotations
@@ -166,6 +167,10 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
         for name, written in (model.extras.get(SAVED_LAYOUT) or {}).items()
         if isinstance(written, dict) and len(written) == 1
     }
+    if _misses(adapter, MemoryView(base)):
+        # A fresh save's layout is not every file's: transformers 4 kept a nested
+        # model's own prefix (vision_tower.vision_model.…), which the loader renames too.
+        renames |= _loaded(adapter, model)
     files = _renamed(base, {new: old for old, new in renames.items() if new in base.tensors})
     renames = {old: new for old, new in renames.items() if old in files.tensors}
     if not renames:
@@ -198,6 +203,16 @@ def older_layout(adapter: Manifest, base: Manifest) -> OlderLayout | None:
     return OlderLayout(moved, str(model.extras.get("library") or "transformers"), files)
 
 
+def _loaded(adapter: Manifest, model: Manifest) -> dict[str, str]:
+    """The adapter's base tensors under their file names → the names ``from_pretrained`` gives."""
+    from weightfit.converters.transformers_mapping import loaded_names
+
+    layout = split(adapter.tensors.values())
+    names = [strip_peft(unwrap(module.name)) + ".weight" for module in layout.lora.values()]
+    names += [strip_peft(unwrap(copy.spec.name)) for copy in layout.whole]
+    return loaded_names(names, model)
+
+
 @dataclass(frozen=True)
 class OlderLayout:
     """Adapter tensors saved under a base's file names, which its model renames in memory.
@@ -215,6 +230,107 @@ class OlderLayout:
     def facts(self) -> dict[str, object]:
         """What the ``older_layout`` rule reads (``facts["older_layout"]``)."""
         return {"moved": dict(self.moved), "library": self.library}
+
+
+@dataclass(frozen=True)
+class OlderExperts:
+    """LoRA modules on a base's per-expert file tensors, which its model stacks in memory.
+
+    Attributes:
+        fused: Adapter LoRA module → the memory tensor its expert's part is stacked into.
+        parts: Each such memory tensor → the module names of its parts (``w1``, ``w3``).
+        targeted: Each such memory tensor → the parts the adapter adapts.
+        library: The library whose model stacks them (``transformers 5.2.0``).
+        files: The base under its files' names, which the adapter's names find.
+    """
+
+    fused: dict[str, str]
+    parts: dict[str, list[str]]
+    targeted: dict[str, list[str]]
+    library: str
+    files: Manifest = field(repr=False)
+
+    def facts(self) -> dict[str, object]:
+        """What the ``older_experts`` rule reads (``facts["older_experts"]``)."""
+        return {
+            "fused": dict(self.fused),
+            "parts": dict(self.parts),
+            "targeted": dict(self.targeted),
+            "library": self.library,
+        }
+
+
+def older_experts(adapter: Manifest, base: Manifest) -> OlderExperts | None:
+    """The adapter's LoRA modules on per-expert tensors the base's model stacks in memory.
+
+    transformers 5 keeps a Mixtral's experts as one ``mlp.experts.gate_up_proj``
+    ``[E, 2I, H]`` (and ``down_proj``) in memory, while its files, like every
+    transformers 4 model, hold ``block_sparse_moe.experts.{e}.w1`` … per expert.
+    An adapter trained under transformers 4 adapts those per-expert modules; a
+    base in memory names (a ``config.json`` built on ``meta``) has none of them.
+
+    Returns:
+        What is stacked, or ``None`` when the adapter's names find the base, no
+        LoRA module adapts a stacked part, or the files' names would not find
+        every module either.
+
+    """
+    if not _misses(adapter, MemoryView(base)):
+        return None
+    model = base if base.extras.get(SAVED_LAYOUT) else _model(base)
+    if model is None:
+        return None
+    renames: dict[str, str] = {}
+    stacks: dict[str, Stack] = {}
+    for name, written in (model.extras.get(SAVED_LAYOUT) or {}).items():
+        if not isinstance(written, dict) or name not in base.tensors:
+            continue
+        if len(written) == 1:
+            renames[name] = next(iter(written))
+        elif name in model.tensors:
+            stack = _stack(name, tuple(model.tensors[name].shape), written)
+            if stack is not None:
+                stacks[name] = stack
+    if not stacks:
+        return None
+    files = _renamed(_unstacked(base, stacks, model), renames)
+    if _misses(adapter, MemoryView(files)):
+        return None
+    owner = {part: stack for stack in stacks.values() for part in stack.parts}
+    parameters = _target_parameters(adapter)
+    fused: dict[str, str] = {}
+    targeted: dict[str, set[str]] = {}
+    for module in split(adapter.tensors.values()).lora.values():
+        weight = lora_target(module, files.tensors, parameters)
+        stack = owner.get(weight or "")
+        if stack is not None and weight is not None:
+            fused[module.name] = stack.name
+            targeted.setdefault(stack.name, set()).add(_leaf(weight))
+    if not fused:
+        return None
+    return OlderExperts(
+        fused=fused,
+        parts={n: list(dict.fromkeys(_leaf(p) for p in stacks[n].parts)) for n in targeted},
+        targeted={n: sorted(leaves) for n, leaves in targeted.items()},
+        library=str(model.extras.get("library") or "transformers"),
+        files=files,
+    )
+
+
+def _unstacked(base: Manifest, stacks: dict[str, Stack], model: Manifest) -> Manifest:
+    """``base``, each stacked memory tensor replaced by its per-expert file tensors (no bytes)."""
+    written = model.extras.get(SAVED_LAYOUT) or {}
+    tensors = {n: s for n, s in base.tensors.items() if n not in stacks}
+    for stack in stacks.values():
+        dtype = base.tensors[stack.name].dtype
+        for part in stack.parts:
+            tensors[part] = TensorSpec(part, tuple(written[stack.name][part]), dtype)
+    return replace(base, tensors=tensors)
+
+
+def _leaf(weight: str) -> str:
+    """The module a file tensor belongs to, its last name (``w1`` of ``…experts.0.w1.weight``)."""
+    return weight.rsplit(".", 2)[-2] if "." in weight else weight
 
 
 def _moved(name: str, file_name: str, memory_name: str) -> str | None:

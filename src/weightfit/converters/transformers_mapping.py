@@ -150,3 +150,31 @@ def _fits(outputs: dict[str, Node], target: Manifest) -> bool:
         if tuple(node.shape) != tuple(spec.shape):
             return False
     return set(outputs) <= set(target.tensors)
+
+
+def loaded_names(names: list[str], target: Manifest) -> dict[str, str]:
+    """The names ``from_pretrained`` gives file tensors named ``names``, where it renames them.
+
+    transformers' own ``rename_source_key`` over the target's conversion mapping
+    (renamings and prefix changes, nested models' included), as the loader runs
+    it: only names it changes into one of the model's tensors are returned.
+    """
+    try:
+        from transformers import conversion_mapping
+        from transformers.core_model_loading import WeightRenaming, rename_source_key
+    except ImportError:
+        return {}
+    model = _meta_model(target)
+    if model is None:
+        return {}
+    try:
+        transforms = conversion_mapping.get_model_conversion_mapping(model)
+        expected = model.state_dict()
+        renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+        renamed = {
+            name: rename_source_key(name, renamings, [], model.base_model_prefix, expected)[0]
+            for name in names
+        }
+    except Exception:
+        return {}
+    return {old: new for old, new in renamed.items() if old != new and new in expected}

@@ -15,6 +15,14 @@ other whole copy is silently left out. Those are an ``error``; LoRA tensors
 alone an ``info``. The fix renames the adapter's tensors as today's PEFT would
 name them (``weightfit fix`` writes the adapter folder renamed); ``weightfit
 adapter merge`` maps the old names itself.
+
+``older_experts``: LoRA on a MoE's per-expert modules (Mixtral's
+``experts.{e}.w1``), which transformers 5 stacks into one parameter
+(``mlp.experts.gate_up_proj``). PEFT (``_convert_peft_config_moe``) turns such
+targets into ``target_parameters`` on the stacked tensor and the expert LoRAs
+into one block-diagonal LoRA on load: an ``info``, unless the adapter adapts
+only some of the modules one tensor stacks (``w1`` without ``w3``), which PEFT
+refuses with a ``ValueError``.
 """
 
 from __future__ import annotations
@@ -34,6 +42,9 @@ CONVERTED = ".lora_"
 
 OBSERVED_WITH = "PEFT 0.21 with transformers 5"
 """Where the behaviour this rule reports was observed (``tests/test_peft_matrix.py`` runs it)."""
+
+EXPERTS_OBSERVED_WITH = "PEFT 0.22.0 with transformers 5.25.0 (tests/data/saved-by/peft-0.10.0)"
+"""Where ``older_experts``' behaviour was observed (``tests/test_saved_by_older.py`` runs it)."""
 
 
 def older_layout(ctx: Context) -> None:
@@ -98,6 +109,66 @@ def older_layout(ctx: Context) -> None:
             ),
         )
     )
+
+
+def older_experts(ctx: Context) -> None:
+    """Report LoRA modules on per-expert tensors today's model stacks, and what PEFT does."""
+    facts: Mapping[str, Any] | None = ctx.facts.get("older_experts")
+    if not facts or not facts.get("fused"):
+        return
+    fused: dict[str, str] = dict(facts["fused"])
+    parts: dict[str, list[str]] = dict(facts["parts"])
+    targeted: dict[str, list[str]] = dict(facts["targeted"])
+    partial = {name: leaves for name, leaves in targeted.items() if leaves != sorted(parts[name])}
+    module, stacked = next(iter(fused.items()))
+    library = facts.get("library", "transformers")
+    if partial:
+        name, leaves = next(iter(partial.items()))
+        absent = ", ".join(sorted(set(parts[name]) - set(leaves)))
+        error = (
+            f"ValueError: Cannot convert PEFT target(s) {', '.join(leaves)} without also "
+            f"targeting {absent} because they are fused into {name.rsplit('.', 1)[-1]}."
+        )
+        tail = f"PEFT refuses it on load ({error})"
+    else:
+        error = None
+        tail = (
+            "PEFT converts it on load (the expert LoRAs become one LoRA on the stacked "
+            "parameter, target_parameters)"
+        )
+    ctx.add(
+        Finding(
+            category="version",
+            severity="error" if partial else "info",
+            message=(
+                f"adapter saved for this model's transformers 4 per-expert layout "
+                f"(LoRA on {strip_peft(module)}); {library} stacks the experts into "
+                f"{stacked}: {tail}"
+            ),
+            params=[name for name in ctx.source.tensors if _lora_module(name) in fused],
+            evidence={
+                "stacked_into": sorted(targeted),
+                "parts": {name.rsplit(".", 1)[-1]: parts[name] for name in targeted},
+                "adapted_parts": {name.rsplit(".", 1)[-1]: targeted[name] for name in targeted},
+                "modules": len(fused),
+                "load_error": error,
+                "observed_with": EXPERTS_OBSERVED_WITH,
+            },
+            confidence=0.9,
+            fix_note=(
+                f"adapt {absent} too (retrain), or load it with transformers < 5"
+                if partial
+                else "nothing to change for PEFT with transformers 5; weightfit adapter merge "
+                "ADAPTER --base MODEL_FOLDER merges it into the per-expert files"
+            ),
+        )
+    )
+
+
+def _lora_module(name: str) -> str | None:
+    """The LoRA module a tensor belongs to, as ``split`` names it (``None``: not LoRA)."""
+    module, _ = lora_part(name)
+    return module
 
 
 def unwrap_prefixed(name: str) -> str:

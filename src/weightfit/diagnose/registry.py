@@ -1286,6 +1286,13 @@ REGISTRY: tuple[Rule, ...] = (
         profiles=frozenset({"adapter"}),
     ),
     Rule(
+        "older_experts",
+        peft_layout.older_experts,
+        ("version",),
+        after=("unexpected",),
+        profiles=frozenset({"adapter"}),
+    ),
+    Rule(
         "lora_halves",
         text_tensors.lora_halves,
         ("lora_mismatch", "vocab_resize"),

@@ -82,6 +82,9 @@ def known_renames(ctx: Context) -> None:
             fix_note=(
                 "rename with the library's own conversion (a version that knows both "
                 "spellings), or weightfit fix CKPT --against TARGET"
+                if seen_in_file or not change.version[:1].isdigit()
+                else f"the model's code asks for the old spelling: upgrade {change.library} "
+                f"to {change.version} or later, which reads the file's names"
             ),
         )
     )
