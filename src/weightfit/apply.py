@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import shutil
 import time
 from collections.abc import Callable, Mapping
@@ -24,15 +23,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from weightfit import ops, provenance
+from weightfit import destination, ops, provenance
 from weightfit.errors import (
-    DestinationExists,
-    DestinationNotWritable,
     OutputError,
     UsageError,
     VerificationFailed,
 )
-from weightfit.formats import dcp
 from weightfit.manifest import Manifest
 from weightfit.ops.recipes import Outcome
 from weightfit.ops.value_ops import dtype_named
@@ -41,7 +37,6 @@ from weightfit.tensor_io import (
     Entry,
     SafetensorsWriter,
     Sources,
-    check_room,
     fsync_dir,
     order_for_alignment,
     source_path,
@@ -57,7 +52,6 @@ PLAN_FILE = "weightfit-plan.yaml"
 
 INDEX_SUFFIX = ".safetensors.index.json"
 
-_TEMP_MARK = ".weightfit-tmp-"
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]i?B|B)?\s*$")
 _UNITS = {
     None: 1,
@@ -259,8 +253,8 @@ def apply(
         if isinstance(checkpoint, Manifest)
         else _read(checkpoint, key=key, variant=variant)
     )
-    _refuse_remote(source)
-    _refuse_chunked(source)
+    destination.refuse_remote(source)
+    destination.refuse_chunked(source)
     expected = _resolve(target) if target is not None else None
     return write_outcome(
         ops.run(plan, source),
@@ -338,11 +332,11 @@ def write_outcome(
     out = Path(out)
     base = _base_of(outcome.source)
     read = _files_read(outcome, base)
-    _check_destination(out, read, options.overwrite)
+    destination.check_destination(out, read, options.overwrite)
     metadata = {**(stamp or {}), **provenance.stamp(plan, target_manifest, outcome.reinit)}
-    temp = _make_temp(out)
+    temp = destination.make_temp(out)
     try:
-        _check_room(out, outcome)
+        destination.check_output_room(out, outcome)
         with Sources(base) as sources:
             files, written = _write(
                 temp,
@@ -360,7 +354,7 @@ def write_outcome(
             files.append(name)
         fsync_dir(temp)
         manifest = _verify(temp, files, expected)
-        _publish(temp, out, options.overwrite)
+        destination.publish(temp, out, options.overwrite)
     except OutputError as error:
         shutil.rmtree(temp, ignore_errors=True)
         # The hidden folder is gone: name the output the caller asked for.
@@ -457,57 +451,6 @@ def _files_read(outcome: Outcome, base: Path | None) -> list[Path]:
             if leaf.location is not None:
                 files.setdefault(source_path(leaf.location.file, base))
     return list(files)
-
-
-def _check_destination(out: Path, read: list[Path], overwrite: bool) -> None:
-    if out.exists() and not overwrite:
-        raise DestinationExists("pass overwrite=True (--overwrite) to replace it", path=out)
-    if out.exists() and not out.is_dir():
-        raise DestinationExists("exists and is not a folder", path=out)
-    resolved = out.resolve()
-    for file in read:
-        if resolved == file.resolve() or resolved in file.resolve().parents:
-            raise UsageError(
-                f"the output folder holds the source file {file.name}; write elsewhere",
-                path=out,
-            )
-
-
-def _check_room(out: Path, outcome: Outcome) -> None:
-    """Refuse an output the disk cannot hold, or a tensor to compute that memory cannot."""
-    computed = {
-        name: sum(spec.nbytes or 0 for spec in (recipe.spec, *recipe.leaves()))
-        for name, recipe in outcome.recipes.items()
-        if not recipe.copyable
-    }
-    check_room(out, sum(r.spec.nbytes or 0 for r in outcome.recipes.values()), computed)
-
-
-def _make_temp(out: Path) -> Path:
-    """Make a hidden folder beside ``out``, removing stale ones of dead runs first."""
-    parent = out.parent
-    with writing(parent):
-        parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
-        raise DestinationNotWritable("folder is not writable", path=parent)
-    for stale in parent.glob(f".{out.name}{_TEMP_MARK}*"):
-        pid = stale.name.rsplit("-", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
-    temp = parent / f".{out.name}{_TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
-    with writing(parent):
-        temp.mkdir()
-    return temp
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _write(
@@ -635,49 +578,3 @@ def _verify(temp: Path, files: list[str], expected: Manifest) -> Manifest:
         wrong = sorted(set(have.items()) ^ set(want.items()))[:3]
         raise VerificationFailed(f"written tensors differ from the plan's: {wrong}", path=temp)
     return manifest
-
-
-def _publish(temp: Path, out: Path, overwrite: bool) -> None:
-    """Rename ``temp`` to ``out``; an existing ``out`` is moved aside first, then removed."""
-    aside = None
-    if out.exists():
-        if not overwrite:
-            raise DestinationExists("appeared while writing", path=out)
-        aside = out.parent / f".{out.name}{_TEMP_MARK}{os.getpid()}-old"
-        with writing(out):
-            os.replace(out, aside)
-    try:
-        with writing(out):
-            os.replace(temp, out)
-    except BaseException:
-        if aside is not None:
-            os.replace(aside, out)
-        raise
-    fsync_dir(out.parent)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
-
-
-def _refuse_remote(source: Manifest) -> None:
-    """Refuse a checkpoint read from the Hub or a URL: its tensor bytes were never fetched."""
-    for spec in source.tensors.values():
-        if spec.location is not None and "://" in spec.location.file:
-            raise UsageError(
-                f"{source.source} was read from its headers only; download it "
-                "(hf download ORG/REPO --local-dir DIR) and apply the plan to the copy"
-            )
-
-
-def _refuse_chunked(source: Manifest) -> None:
-    """Refuse a ``torch.distributed.checkpoint`` folder: its tensors are per-rank chunks.
-
-    Each chunk is a ``torch.save`` archive of its own inside a ``.distcp`` file; a tensor has
-    no one byte range to copy.
-    """
-    if source.format == dcp.FORMAT:
-        raise UsageError(
-            f"{source.source} is a torch.distributed.checkpoint folder: its tensors are split "
-            "into per-rank chunks, which apply does not join; consolidate it first (python -m "
-            "torch.distributed.checkpoint.format_utils dcp_to_torch DIR OUT.pt) and apply "
-            "the plan to OUT.pt (or fix OUT.pt)"
-        )
