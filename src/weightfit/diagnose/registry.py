@@ -45,6 +45,7 @@ from weightfit.diagnose import (
     conditioning,
     cross_widths,
     embeddings,
+    experts,
     geometry,
     gguf_layout,
     inferred,
@@ -174,7 +175,21 @@ REGISTRY: tuple[Rule, ...] = (
         after=("library_converter",),
         profiles=frozenset({"check"}),
     ),
-    Rule("prefix", prefix.prefix, ("prefix",), after=("unrelated",)),
+    Rule(
+        "known_families",
+        variant.known_families,
+        ("wrong_variant",),
+        after=("unrelated",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule(
+        "moe_dense",
+        experts.moe_dense,
+        ("wrong_variant",),
+        after=("known_families",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("prefix", prefix.prefix, ("prefix",), after=("moe_dense",)),
     Rule(
         "quantized_names",
         text_quant.quantized_names,
@@ -275,7 +290,6 @@ REGISTRY: tuple[Rule, ...] = (
         text_variants.variant_features,
         ("wrong_variant",),
         after=("one_sided_prefix",),
-        profiles=TEXT,
     ),
     Rule(
         "first_key_refused",
