@@ -140,3 +140,20 @@ def test_bert_checked_against_gpt2_of_the_same_width_is_unrelated(tmp_path: Path
     assert categories(findings) == ["unrelated"]
     assert findings[0].evidence["shared_module_names"] == 0
     assert findings[0].evidence["shared_shapes"] > 0.5
+
+
+@pytest.mark.parametrize("checkpoint_side", ["controlnet", "unet"])
+def test_a_controlnet_and_its_unet_are_two_models(tmp_path: Path, checkpoint_side: str) -> None:
+    # diffusers' from_pretrained loads either into the other with only a warning; before,
+    # check said 386 missing and 40 unexpected tensors, and a prefix at confidence 1.0.
+    controlnet = {k: v for k, v in SD1_UNET.items() if k != "sample_size"}
+    cn_config, cn = _sparse_of(tmp_path, "cn", {**controlnet, "_class_name": "ControlNetModel"})
+    unet_config, unet = _sparse_of(tmp_path, "unet", SD1_UNET)
+    checkpoint, target = (cn, unet_config) if checkpoint_side == "controlnet" else (unet, cn_config)
+
+    findings = findings_for(checkpoint, target)
+
+    assert categories(findings) == ["unrelated"]
+    control = "checkpoint" if checkpoint_side == "controlnet" else "model"
+    assert findings[0].evidence["control_side"] == control
+    assert "ControlNet" in findings[0].message and not findings[0].fix

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from torch import nn
-from transformers import LlamaConfig, MistralConfig, MixtralConfig, PretrainedConfig
+from transformers import LlamaConfig, MistralConfig, MixtralConfig, PretrainedConfig, T5Config
 
 from diagnose_helpers import categories, findings_for, only, save_safetensors
 from seeds import write_sparse_safetensors
@@ -274,3 +274,25 @@ def test_mixtral_and_mistral_are_the_sparse_and_dense_variants(
     assert findings[0].evidence["experts_per_layer"] == 8
     assert findings[0].evidence["layers"] == 32
     assert findings[0].fix == []
+
+
+def test_t5_v1_1_against_t5_is_another_variant_not_an_encoder_swap(tmp_path: Path) -> None:
+    # T5 v1.1 small gates its MLP (wi_0, wi_1; d_ff 1024) and keeps 6 heads; before, wo's
+    # input (1024 against 2048, made by the unpaired wi_0) and the per-head position bias
+    # table (6 against 8) were read as text-encoder widths, with reinit ops for both.
+    v1_1 = T5Config(
+        d_model=512, d_ff=1024, num_layers=8, num_heads=6, feed_forward_proj="gated-gelu"
+    )
+    checkpoint = _sparse_checkpoint_of(
+        _transformers_config(tmp_path / "v1_1", v1_1, "T5ForConditionalGeneration"),
+        tmp_path / "v1_1.safetensors",
+    )
+    t5_small = _transformers_config(
+        tmp_path / "t5", T5Config(d_model=512, d_ff=2048), "T5ForConditionalGeneration"
+    )
+
+    findings = findings_for(checkpoint, t5_small)
+
+    assert "encoder_swap" not in categories(findings)
+    assert categories(findings)[0] == "wrong_variant"
+    assert not any(op.kind == "reinit" for finding in findings for op in finding.fix)

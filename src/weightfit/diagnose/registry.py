@@ -43,6 +43,7 @@ from weightfit.diagnose import (
     benign,
     class_heads,
     conditioning,
+    control_models,
     cross_widths,
     embeddings,
     experts,
@@ -189,7 +190,14 @@ REGISTRY: tuple[Rule, ...] = (
         after=("known_families",),
         profiles=frozenset({"check"}),
     ),
-    Rule("prefix", prefix.prefix, ("prefix",), after=("moe_dense",)),
+    Rule(
+        "control_model",
+        control_models.control_model,
+        ("unrelated",),
+        after=("moe_dense",),
+        profiles=frozenset({"check"}),
+    ),
+    Rule("prefix", prefix.prefix, ("prefix",), after=("control_model",)),
     Rule(
         "quantized_names",
         text_quant.quantized_names,
