@@ -45,9 +45,8 @@ def control_model(ctx: Context) -> None:
             severity="error",
             message=(
                 f"the {control} is a ControlNet ({len(marked[control])} tensors of its own, "
-                f"e.g. {marked[control][0]}) and the {other} the model it conditions: a "
-                "ControlNet copies a UNet's encoder half and is loaded beside the UNet, "
-                "never into it"
+                f"e.g. {marked[control][0]}) and the {other} is not: a ControlNet copies a "
+                "UNet's encoder half and is loaded beside the UNet it conditions, never into it"
             ),
             params=[*ctx.unexpected(), *(p.source for p in ctx.mismatches())],
             evidence={
