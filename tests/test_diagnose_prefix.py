@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -15,6 +16,8 @@ from diagnose_helpers import (
     save_safetensors,
     save_torch,
 )
+from seeds import write_sparse_safetensors
+from weightfit.targets import resolve
 
 
 class Net(nn.Module):
@@ -83,3 +86,22 @@ def test_the_prefix_op_makes_the_names_fit(tmp_path: Path) -> None:
     path = save_safetensors(tmp_path / "compiled.safetensors", torch.compile(Net()).state_dict())
 
     assert after_fix(path, Net()) == []
+
+
+def test_a_controlnet_against_its_unet_strips_no_prefix(tmp_path: Path) -> None:
+    # Only controlnet_cond_embedding.conv_out's tail is a UNet name (conv_out), of another
+    # shape: two of its sixteen tensors, no module moved whole (before: prefix, exact, 1.0).
+    unet = {"block_out_channels": [320, 640, 1280, 1280], "cross_attention_dim": 768}
+    folders = {}
+    for name, config in (
+        ("controlnet", {"_class_name": "ControlNetModel", **unet}),
+        ("unet", {"_class_name": "UNet2DConditionModel", **unet}),
+    ):
+        folders[name] = tmp_path / name
+        folders[name].mkdir()
+        (folders[name] / "config.json").write_text(json.dumps(config))
+    checkpoint = write_sparse_safetensors(
+        tmp_path / "cn.safetensors", resolve(folders["controlnet"])
+    )
+
+    assert "prefix" not in categories(findings_for(checkpoint, folders["unet"]))

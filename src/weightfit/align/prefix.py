@@ -93,19 +93,23 @@ def _moves_whole_modules(
     renamed (the new module's other names can be those); two look-alike
     submodules of different parts (BERT's masked-LM ``cls.predictions.transform.dense``
     and its ``bert.pooler.dense``, beside a ``LayerNorm`` only one of them has) share a
-    tail by chance. Wrappers (``module.`` → ``""``) and a module nested otherwise under
-    the same top module are exempt: renamed layers under them are the renames' business.
+    tail by chance. A module stripped or added whole must carry most of the names too: a
+    ControlNet's ``controlnet_cond_embedding.conv_out`` is no UNet's ``conv_out``, nor a UNet's
+    ``up_blocks`` a VAE's ``decoder.up_blocks``. Wrappers (``module.`` → ``""``) and a module
+    nested otherwise under the same top module are exempt: renamed layers under them are the
+    renames' business.
     """
     words = (strip + add).strip(".").split(".")
-    if not strip or not add or all(word in WRAPPER_SEGMENTS for word in words if word):
+    if all(word in WRAPPER_SEGMENTS for word in words if word):
         return True
-    if strip.split(".", 1)[0] == add.split(".", 1)[0]:
+    if strip and add and strip.split(".", 1)[0] == add.split(".", 1)[0]:
         return True  # one module nested otherwise (``_dynamics.0.`` → ``_dynamics.``): a layout
     under = [name for name in sources if name.startswith(strip)]
     present = set(targets)
     moved = sum(add + name[len(strip) :] in present for name in under)
-    # The new module's other names can be the rest renamed (``attn.q`` → ``attn.to_q``).
-    room = sum(name.startswith(add) for name in present) - moved
+    # The new module's other names can be the rest renamed (``attn.q`` → ``attn.to_q``);
+    # a module dropped or added whole (one side empty) has no new module to hold them.
+    room = sum(name.startswith(add) for name in present) - moved if strip and add else 0
     return moved + min(len(under) - moved, max(room, 0)) >= MIN_MOVED_SHARE * len(under)
 
 

@@ -315,6 +315,9 @@ def encoder_swap(ctx: Context) -> None:
         if len(axes) != 1 or (have[axes[0]] == model_width and not feeder):
             continue
         change = (have[axes[0]], want[axes[0]])
+        if _HEAD_BIAS.search(pair.target) or _made_beside(ctx, pair, change):
+            produced.add(change)  # heads counted, or a width a layer beside it makes
+            continue
         input_side = len(want) >= 2 and axes == [len(want) - 1]
         # A convolution reads its input on axis 1: a named conditioning conv (audio features).
         input_side = input_side or (
@@ -353,6 +356,26 @@ _OWN_TOWER = re.compile(r"text_projection|text_model\.|text_encoder\.|transforme
 
 _NON_TEXT = re.compile(r"audio|image_proj", re.IGNORECASE)
 """Names of layers fed by an audio or image encoder rather than a text encoder."""
+
+
+_HEAD_BIAS = re.compile(
+    r"(?:^|\.)(?:relative_attention_bias|relative_position_bias_table|rel_pos_bias)(?:\.weight)?$"
+)
+"""Relative position bias tables (T5's, Swin's): their last axis counts attention heads."""
+
+
+def _made_beside(ctx: Context, pair: Pair, change: tuple[int, int]) -> bool:
+    """Whether a tensor only one side has, in the same module, outputs that side's width.
+
+    T5 v1.1's gated ``wi_0``/``wi_1`` against T5's ``wi``: ``wo`` reads the MLP width they
+    make, which no pair shows, and which no encoder feeds.
+    """
+    parent = pair.target.rsplit(".", 2)[0] + "."
+    made = [ctx.source[n].shape for n in ctx.unexpected() if ctx.renamed(n).startswith(parent)]
+    made_here = [ctx.target[n].shape for n in ctx.missing() if n.startswith(parent)]
+    return any(s and s[0] == change[0] for s in made) or any(
+        s and s[0] == change[1] for s in made_here
+    )
 
 
 def _conditioning_name(name: str) -> bool:

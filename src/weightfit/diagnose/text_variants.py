@@ -1,9 +1,10 @@
-"""Another variant of the same model family, read from the names a text shows.
+"""Another variant of the same model family, read from the names a text (or a file) shows.
 
-- ``variant_features``: the only tensors one side lacks are those of a feature only one
-  variant of the family builds (``knowledge/variant_features.yaml``: IBN-Net's ``.IN.``,
-  DeepLab's ``aspp0``, OpenFold's ``aux_heads.tm``, RWKV-5's ``time_mix_g``): the two are
-  the variants with and without it (``wrong_variant``);
+- ``variant_features`` (texts and files): the only tensors one side lacks are those of a
+  feature only one variant of the family builds (``knowledge/variant_features.yaml``:
+  IBN-Net's ``.IN.``, DeepLab's ``aspp0``, OpenFold's ``aux_heads.tm``, RWKV-5's
+  ``time_mix_g``, FLUX.1 dev's guidance embedder): the two are the variants with and
+  without it (``wrong_variant``);
 - ``stack_lookup``: code looking layers up one by one failed past the first (a name built
   in a loop, ``f"G_mapping/Dense{i}"`` at ``i = 2``; a walk over the file's names stopping
   at ``m.1`` after ``m.0``; PyTorch's ``index 10 is out of range`` on a module list): the
@@ -30,8 +31,12 @@ from weightfit.tree import is_layer_index
 
 
 def variant_features(ctx: Context) -> None:
-    """Report one side's only leftovers being a feature one variant of the family builds."""
-    if not ctx.partial or ctx.mismatches() or ctx.facts.get("truncated"):
+    """Report one side's only leftovers being a feature one variant of the family builds.
+
+    Between two files every name is known, so the reading is surer than a text's, whose
+    lists a loader may have cut short.
+    """
+    if ctx.mismatches() or ctx.facts.get("truncated"):
         return  # a list cut short may go on past the feature, over the whole model
     missing, unexpected = ctx.missing(), ctx.unexpected()
     for names, other, side in ((missing, unexpected, "model"), (unexpected, missing, "file")):
@@ -54,7 +59,7 @@ def variant_features(ctx: Context) -> None:
                 ),
                 params=names,
                 evidence={"feature": feature.feature, "side": side, "source": feature.source},
-                confidence=0.45,
+                confidence=0.45 if ctx.partial else 0.85,
                 fix_note=(
                     f"load the checkpoint into the variant it was saved from ({has} side has "
                     f"{feature.feature}), or use the checkpoint made for this variant"

@@ -35,6 +35,17 @@ MAX_SHARED_SHAPES = 0.5
 unrelated: two models of one width share many shapes, but not half of the larger one's."""
 
 
+MAX_SHARED_SHAPES_NO_NAMES = 0.7
+"""Largest share of shapes in common for two files that share no module name at all, nor half
+their tensors by structure, to be unrelated: BERT and GPT-2, both 768 wide, share 61 %."""
+
+
+MAX_SHARED_SHAPES_SAME_BLOCKS = 0.05
+"""Largest share of shapes in common for two files built of one library's blocks (more than
+``MAX_SHARED_MODULES`` of module names in common) to be unrelated: a UNet and a VAE of
+diffusers share ``resnets.conv1`` but no shape."""
+
+
 MIN_PAIRED = 0.5
 """Share of the smaller side the alignment paired (by names or by structure) from which two
 files are the same model under another naming, never unrelated."""
@@ -153,12 +164,14 @@ def unrelated(ctx: Context) -> None:
         return  # an adapter holds only its own tensors: the adapter rules read it
     if ctx.source.format == "gguf":
         return  # llama.cpp names every tensor its own way (blk.0.attn_q): no evidence
-    if len(ctx.alignment.pairs) >= MIN_PAIRED * min(len(source), len(target)):
+    if _kept_pairs(ctx) >= MIN_PAIRED * min(len(source), len(target)):
         return  # most tensors found a counterpart (by name or structure): the same model
     have, want = _modules(source), _modules(target)
     shared = len(have & want) / max(min(len(have), len(want)), 1)
     shapes = _shared_shapes([s.shape for s in source.values()], [s.shape for s in target.values()])
-    if shared > MAX_SHARED_MODULES or shapes > MAX_SHARED_SHAPES:
+    if shapes > (MAX_SHARED_SHAPES if shared > 0 else MAX_SHARED_SHAPES_NO_NAMES):
+        return
+    if shared > MAX_SHARED_MODULES and shapes > MAX_SHARED_SHAPES_SAME_BLOCKS:
         return
     pairs = ctx.pairs()
     message = (
@@ -180,7 +193,7 @@ def unrelated(ctx: Context) -> None:
                 "checkpoint_modules": sorted(have)[:12],
                 "model_modules": sorted(want)[:12],
             },
-            confidence=0.9 if shared == 0 and shapes < 0.3 else 0.8,
+            confidence=0.9 if shared == 0 and shapes < 0.3 else 0.8 if shapes <= 0.5 else 0.7,
             fix_note=(
                 "no renaming or reshaping makes one model's weights another's: check that "
                 "the file is the one meant for this model (architecture, task, repository)"
@@ -188,6 +201,28 @@ def unrelated(ctx: Context) -> None:
         )
     )
     ctx.consume(pairs=pairs, missing=ctx.missing(), unexpected=ctx.unexpected())
+
+
+def _kept_pairs(ctx: Context) -> int:
+    """Count the pairs that tie the two files together: same names, or same shapes.
+
+    A name is the same under a prefix wrapping the whole model on both sides. A structural
+    match of another shape, or one module's names moved under another's (a VAE's
+    ``decoder.up_blocks`` onto a UNet's ``up_blocks``), is no evidence of one model:
+    diffusers' and transformers' blocks carry the same names in different models.
+    """
+    source, target = ctx.source.tensors, ctx.target.tensors
+    prefix = ctx.alignment.prefix
+    wraps = prefix is not None and (
+        all(n.startswith(prefix.strip) for n in source)
+        and all(n.startswith(prefix.add) for n in target)
+    )
+    return sum(
+        p.via == "exact"
+        or (p.via == "prefix" and wraps)
+        or source[p.source].shape == target[p.target].shape
+        for p in ctx.alignment.pairs
+    )
 
 
 def _modules(names: Any) -> set[str]:

@@ -13,6 +13,7 @@ reported as a configuration difference, with the sizes that changed.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from weightfit.diagnose._context import (
     main_width,
     shape_text,
 )
+from weightfit.diagnose.rename import is_wrapper_change
 from weightfit.findings import NO_SPECIFIC_CAUSE, Finding
 from weightfit.manifest import TensorSpec, counted
 from weightfit.tree import format_numbers, stack_of
@@ -38,6 +40,10 @@ _DIM_WORDS = {
 }
 """How a finding names each inferred dimension, in the order it lists them."""
 
+DEPTH_KEY = re.compile(r"layer|depth|block", re.IGNORECASE)
+"""Config fields that can hold a stack's depth (``num_hidden_layers``, ``n_layer``,
+``layers_per_block``): a depth of 4 is no ``in_channels=4``, which holds it by chance."""
+
 _EMBED_WORDS = ("embed", "wte", "tok", "word", "shared")
 _CROSS_WORDS = (
     "attn2.to_k",
@@ -46,6 +52,9 @@ _CROSS_WORDS = (
     "cross_attention.k",
     "encoder_attn.k",
 )
+
+_CROSS_MODULES = ("attn2.", "cross_attn", "cross_attention", "encoder_attn", "EncDecAttention")
+"""Modules attending to another sequence, whose key and value matrices read its width."""
 
 
 @dataclass
@@ -129,9 +138,15 @@ def profile(specs: dict[str, TensorSpec]) -> Profile:
 
 
 def _intermediate(specs: dict[str, TensorSpec], stack: str, width: int) -> int | None:
-    """Return the MLP width: the size above ``width`` most matrices of the stack pair with it."""
+    """Return the MLP width: the size above ``width`` most matrices of the stack pair with it.
+
+    Cross-attention reads the conditioning's width, not the MLP's (SDXL's 2048-wide
+    ``attn2.to_k`` and ``to_v`` outvote its two MLP matrices of other sizes).
+    """
     votes: Counter[int] = Counter()
     for name, spec in specs.items():
+        if any(word in name for word in _CROSS_MODULES):
+            continue
         if len(spec.shape) == 2 and width in spec.shape and name.startswith(stack + "."):
             other = spec.shape[0] if spec.shape[1] == width else spec.shape[1]
             if other > width:
@@ -139,11 +154,8 @@ def _intermediate(specs: dict[str, TensorSpec], stack: str, width: int) -> int |
     return votes.most_common(1)[0][0] if votes else None
 
 
-def wrong_variant(ctx: Context) -> None:
-    """Report another width, depth or known family on the two sides, as one finding."""
-    mismatches = ctx.mismatches()
-    if not (mismatches or ctx.missing() or ctx.unexpected()):
-        return
+def _sides(ctx: Context) -> tuple[Profile, Profile, dict[str, tuple[int, int]]] | None:
+    """Profile both sides and the stacks whose depths differ (``None`` when a side is empty)."""
     # Paired checkpoint tensors go under their model names, so stacks line up across renames.
     # Pairs an earlier rule explained (a library's saved layout) still show each side's
     # size: without them two resized embeddings alone would read as a 1002-wide model.
@@ -152,13 +164,47 @@ def wrong_variant(ctx: Context) -> None:
     target_specs = {p.target: ctx.tgt(p) for p in ctx.alignment.pairs}
     target_specs.update({n: ctx.target[n] for n in ctx.missing()})
     if not source_specs or not target_specs:
-        return
+        return None
     have = profile(source_specs)
     want = profile(target_specs)
     shared = have.depths.keys() & want.depths.keys()
     deeper = {
         s: (have.depths[s], want.depths[s]) for s in shared if have.depths[s] != want.depths[s]
     }
+    return have, want, deeper
+
+
+def known_families(ctx: Context) -> None:
+    """Report two known families of one kind (SDXL's UNet against SD 1.x's) before renames.
+
+    Between two files every name is read, and the modules only one family builds are that
+    family's: the naming rules would pair them by chance (SD 1.x's ``down_blocks`` onto
+    SDXL's ``up_blocks``, one transformer block copied into ten) and plan those pairings.
+    """
+    prefix = ctx.alignment.prefix
+    if ctx.partial or ctx.findings or (prefix is not None and is_wrapper_change(prefix)):
+        return  # a converter's layout, or a wrapper's prefix the prefix rule reports first
+    if not (ctx.mismatches() or ctx.missing() or ctx.unexpected()):
+        return
+    sides = _sides(ctx)
+    if sides is None:
+        return
+    have, want, deeper = sides
+    if not (have.family and want.family) or set(have.family) & set(want.family):
+        return
+    _report(ctx, have, want, deeper, ctx.mismatches(), ctx.missing(), ctx.unexpected())
+    ctx.consume(pairs=ctx.pairs())  # names the two families share by chance, renamed
+
+
+def wrong_variant(ctx: Context) -> None:
+    """Report another width, depth or known family on the two sides, as one finding."""
+    mismatches = ctx.mismatches()
+    if not (mismatches or ctx.missing() or ctx.unexpected()):
+        return
+    sides = _sides(ctx)
+    if sides is None:
+        return
+    have, want, deeper = sides
     wider = have.width is not None and want.width is not None and have.width != want.width
     if wider and ctx.partial:
         # An error text names only the differing tensors, whose most common size is the
@@ -202,7 +248,7 @@ def _report_depth(
     extra = extra_unexpected or extra_missing
     where = "checkpoint" if extra_unexpected else "model"
     indices = {found[1] for name in extra if (found := stack_of(ctx.renamed(name))) is not None}
-    keys = ctx.config_keys(layers_want, layers_have)
+    keys = [k for k in ctx.config_keys(layers_want, layers_have) if DEPTH_KEY.search(k)]
     option = f"model built with {keys[0]}={layers_want}; " if keys else ""
     ctx.add(
         Finding(
@@ -261,10 +307,8 @@ def _report(
             f"{k}={want.width}→{have.width}" for k in ctx.config_keys(want.width, have.width)[:1]
         ]
     for _, (layers_have, layers_want) in deeper.items():
-        options += [
-            f"{k}={layers_want}→{layers_have}"
-            for k in ctx.config_keys(layers_want, layers_have)[:1]
-        ]
+        keys = [k for k in ctx.config_keys(layers_want, layers_have) if DEPTH_KEY.search(k)]
+        options += [f"{k}={layers_want}→{layers_have}" for k in keys[:1]]
     for dim in ("context_dim", "in_channels", "vocab_size"):
         ours, theirs = want.dims.get(dim), have.dims.get(dim)
         if ours and theirs and ours != theirs:
@@ -282,6 +326,7 @@ def _report(
         "checkpoint_dims": have.dims,
         "model_dims": want.dims,
     }
+    options = list(dict.fromkeys(options))  # two stacks of one depth name one field
     if options:
         evidence["config_changes"] = options
     built = f" (change {', '.join(options)})" if options else ""
