@@ -50,7 +50,8 @@ def prefix(ctx: Context) -> None:
     if not covered:
         return
     strip, add = transform.strip, transform.add
-    wrapper = _WRAPPERS.get(strip) or _WRAPPERS.get(add)
+    inner = [f"{word}." for word in (strip + add).split(".") if f"{word}." in _WRAPPERS]
+    wrapper = _WRAPPERS.get(strip) or _WRAPPERS.get(add) or (_WRAPPERS[inner[0]] if inner else None)
     if strip and add:
         what = f"checkpoint names start with {strip!r} where the model's start with {add!r}"
     elif strip:
