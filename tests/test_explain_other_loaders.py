@@ -154,3 +154,31 @@ def test_a_head_with_no_layer_after_it_stays_a_class_count() -> None:
     except RuntimeError:
         text = traceback.format_exc()
     assert weightfit.explain(text).findings[0].category == "num_classes"
+
+
+def test_a_vae_loaded_as_a_unet_names_no_prefix() -> None:
+    # diffusers loads the VAE folder into the UNet with warnings only; the VAE's encoder.*
+    # and decoder.* both fit the UNet's names with their top segment stripped.
+    text = (SAVED_BY / "diffusers-0.42.1/df_wrong_class.txt").read_text()
+    assert "newly initialized" in text
+    assert "prefix" not in {f.category for f in weightfit.explain(text).findings}
+
+
+def test_two_copies_of_one_network_keep_their_prefix(tmp_path: Path) -> None:
+    # Must not fire: generator. beside generator_ema. land on the same names.
+    from safetensors.torch import save_file
+
+    net = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    state = net.state_dict()
+    save_file(
+        {
+            f"{top}.{k}": v.clone()
+            for top in ("generator", "generator_ema")
+            for k, v in state.items()
+        },
+        tmp_path / "gan.safetensors",
+    )
+    save_file(state, tmp_path / "net.safetensors")
+    report = weightfit.check(tmp_path / "gan.safetensors", tmp_path / "net.safetensors")
+    prefixes = report.by_category("prefix")
+    assert prefixes and prefixes[0].evidence["strip"] == "generator."
