@@ -31,7 +31,7 @@ from weightfit.diagnose.table_rows import (
 )
 from weightfit.findings import Finding
 from weightfit.plan import Op
-from weightfit.tree import stack_of
+from weightfit.tree import is_layer_index, stack_of
 
 _LABEL_WORDS = ("label", "class_emb")
 _LABEL_MODULES = ("y_embed",)
@@ -83,6 +83,7 @@ def num_classes(ctx: Context) -> None:
         if (_is_label_table(change) and _known_labels(ctx, change))
         or (
             not _predicts_latents(ctx, change)
+            and not _layers_after(ctx, change.name)
             and (_is_head(ctx, change) or _paired_output(ctx, change, rows))
         )
     }
@@ -173,6 +174,30 @@ def num_classes(ctx: Context) -> None:
             )
         )
         ctx.consume(pairs=[c.pair for c in changes] + fed)
+
+
+def _layers_after(ctx: Context, name: str) -> bool:
+    """Whether one side has layers of the tensor's numbered sequence after it, the other not.
+
+    ``2.weight`` of a ``Sequential`` whose ``4.weight`` the checkpoint lacks: the model goes
+    on past that layer, so its rows are a hidden width, not a terminal head's labels; the
+    checkpoint is of another depth, its head where the model has a layer.
+    """
+    segments = name.split(".")[:-1]
+    at = next((i for i in reversed(range(len(segments))) if is_layer_index(segments[i])), None)
+    if at is None:
+        return False
+    parent, index = segments[:at], int(segments[at])
+    for other in (*ctx.missing(), *ctx.unexpected()):
+        parts = other.split(".")
+        if (
+            len(parts) > at
+            and parts[:at] == parent
+            and is_layer_index(parts[at])
+            and int(parts[at]) > index
+        ):
+            return True
+    return False
 
 
 def _odd_rows(change: RowChange, shape: tuple[int, ...]) -> bool:

@@ -8,6 +8,7 @@ belongs to the ``rename`` finding.
 
 from __future__ import annotations
 
+from weightfit.align.prefix import WRAPPER_SEGMENTS
 from weightfit.diagnose._context import Context
 from weightfit.diagnose.rename import is_wrapper_change
 from weightfit.findings import Finding
@@ -47,10 +48,11 @@ def prefix(ctx: Context) -> None:
             and p.source not in ctx.done_pairs
             and transform.apply(p.source) not in (None, p.source)
         ]
-    if not covered:
+    if not covered or _sibling_fits(ctx, transform.strip, transform.add):
         return
     strip, add = transform.strip, transform.add
-    wrapper = _WRAPPERS.get(strip) or _WRAPPERS.get(add)
+    inner = [f"{word}." for word in (strip + add).split(".") if f"{word}." in _WRAPPERS]
+    wrapper = _WRAPPERS.get(strip) or _WRAPPERS.get(add) or (_WRAPPERS[inner[0]] if inner else None)
     if strip and add:
         what = f"checkpoint names start with {strip!r} where the model's start with {add!r}"
     elif strip:
@@ -79,4 +81,27 @@ def prefix(ctx: Context) -> None:
             confidence=1.0 if len(covered) > 1 else 0.8,
             fix=[op],
         )
+    )
+
+
+def _sibling_fits(ctx: Context, strip: str, add: str) -> bool:
+    """Whether another top module of the checkpoint, a different part, fits where it does.
+
+    A VAE's ``encoder.*`` and ``decoder.*`` both land on a UNet's names when their top
+    segment is stripped (``mid_block.*`` both, ``down_blocks.*`` one and ``up_blocks.*`` the
+    other): the file holds two parts of another model, and neither is a prefix. Two copies
+    of one network (``generator.`` beside ``generator_ema.``, a student and its teacher)
+    land on the same names: the prefix picks one. A wrapper's segment is exempt.
+    """
+    if add or not strip or all(w in WRAPPER_SEGMENTS for w in strip.strip(".").split(".")):
+        return False
+    targets = set(ctx.target.tensors)
+    fits: dict[str, set[str]] = {}
+    for name in ctx.source.tensors:
+        top, _, rest = name.partition(".")
+        if rest in targets:
+            fits.setdefault(f"{top}.", set()).add(rest)
+    own = fits.get(strip, set())
+    return any(
+        top != strip and held & own and held - own and own - held for top, held in fits.items()
     )

@@ -107,11 +107,27 @@ def is_wrapper_change(transform: PrefixTransform) -> bool:
     ``module.`` → ``""`` and ``model.`` → ``transformer.`` are wrappers;
     ``blocks.`` → ``transformer_blocks.`` renames the top module, which is the
     same cause as the renames below it (another implementation's naming).
+    A wrapper put around one submodule (``encoder._orig_mod.`` → ``encoder.``: that part
+    compiled, or wrapped in DataParallel, alone) is a wrapper too.
     """
     if not transform.strip or not transform.add:
         return True
+    if _unwrapped(transform.strip) == _unwrapped(transform.add):
+        return True
     words = (transform.strip + transform.add).strip(".").split(".")
     return all(word in WRAPPER_SEGMENTS for word in words if word)
+
+
+INNER_WRAPPER_SEGMENTS = frozenset(
+    {"module", "_orig_mod", "_fsdp_wrapped_module", "_checkpoint_wrapped_module"}
+)
+"""Segments only a wrapper object writes (DDP, torch.compile, FSDP, activation
+checkpointing), wherever in a path it wraps a module."""
+
+
+def _unwrapped(prefix: str) -> list[str]:
+    """A prefix's segments without the segments only wrappers write."""
+    return [word for word in prefix.split(".") if word not in INNER_WRAPPER_SEGMENTS]
 
 
 def rename(ctx: Context) -> None:

@@ -290,9 +290,15 @@ def _base_prefix_resolved(ctx: Context) -> bool:
 
     ``from_pretrained`` adds or strips the base model's prefix (``model.``,
     ``transformer.``), so the names it left unused carry theirs and all else loaded.
+    accelerate's loaders say the same words and list no missing name: a parameter left on
+    the meta device after them says the model's own names did not load.
     """
     facts = text_facts(ctx)
-    return facts is not None and TRANSFORMERS_UNUSED.search(facts.text) is not None
+    return (
+        facts is not None
+        and TRANSFORMERS_UNUSED.search(facts.text) is not None
+        and not facts.meta_device
+    )
 
 
 def _model_names_loaded(ctx: Context, name: str) -> bool:

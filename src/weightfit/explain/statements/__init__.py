@@ -212,7 +212,15 @@ ABSENT_FILE = re.compile(
     r"'([^'\n]+)'\s+contains\s+neither\s+'saved_model\.pb'\s+nor\s+'saved_model\.pbtxt'|"
     r"SavedModel\s+file\s+does\s+not\s+exist\s+at:?\s+(\S+)|"
     # TensorFlow Hub finding no loader for a cached module folder: its files are not there.
-    r"Missing\s+implementation\s+that\s+supports:\s+loader\(\*\('([^'\n]+)'",
+    r"Missing\s+implementation\s+that\s+supports:\s+loader\(\*\('([^'\n]+)'|"
+    # sentence-transformers finding no weights in a module's folder; transformers in a folder
+    # or repository; huggingface_hub refusing, offline, a file its cache lacks.
+    r"Could\s+not\s+find\s+'([\w\-.]+\.(?:safetensors|bin|pth?))'|"
+    r"does\s+not\s+appear\s+to\s+have\s+a\s+file\s+named\s+([\w\-.]+\.(?:safetensors|bin|pth?|ckpt|"
+    r"msgpack|h5))\b|"
+    r"Cannot\s+reach\s+\S+?/resolve/[^/\s]+/(\S+?):\s+offline\s+mode\s+is\s+enabled|"
+    r"(cannot\s+find\s+the\s+requested\s+files\s+in\s+the\s+(?:disk|local)\s+cache|"
+    r"couldn't\s+find\s+them\s+in\s+the\s+cached\s+files)",
     re.I,
 )
 """A reader saying the weights file it was pointed at does not exist (ONNX Runtime's
@@ -222,7 +230,12 @@ on ..., path: logs/.../model.pkl``; h5py's ``unable to open file: name = '.../x.
 file``; TensorFlow's ``Failed to find any
 matching files for model.ckpt``, ``Can't load save_path when it is None``, a SavedModel
 folder without ``saved_model.pb`` and TensorFlow Hub's ``Missing implementation that supports:
-loader(...)`` for a cached module folder)."""
+loader(...)`` for a cached module folder; sentence-transformers' ``Could not find
+'model.safetensors' or 'pytorch_model.bin' in …``, transformers' ``… does not appear to have a
+file named model.safetensors``, huggingface_hub offline without the file in its cache)."""
+
+HUB_CACHE = "the Hugging Face cache (read offline)"
+"""What huggingface_hub looked up when, offline, its cache lacked the files it names none of."""
 
 NO_CHECKPOINT_FOUND = "(none: tf.train.latest_checkpoint found no 'checkpoint' index)"
 """What TensorFlow restored when its save path is None: the folder's latest checkpoint."""
@@ -237,6 +250,8 @@ release reading a newer one's config, whatever the model."""
 
 def _absent_file(absent: re.Match[str]) -> str:
     """The file (or folder) a reader said it could not find; TensorFlow's None names none."""
+    if absent.lastindex == len(absent.groups()):  # huggingface_hub's words, naming no file
+        return HUB_CACHE
     return next((group for group in absent.groups() if group), NO_CHECKPOINT_FOUND)
 
 
