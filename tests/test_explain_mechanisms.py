@@ -565,7 +565,7 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
         ("NVIDIA-NeMo__Automodel__2096", "partitioned", {}),
         ("commaai__commavq__12", "partitioned", {"error": "INVALID_PROTOBUF"}),
         ("EricTan7__VeritasPP__2", "partitioned", {}),
-        ("NVIDIA-NeMo__RL__1427", "partitioned", {"file": "/.metadata"}),
+        ("NVIDIA-NeMo__RL__1427", "partitioned", {"file": ".metadata"}),
     ],
     # Names only a known library change introduced: the checkpoint predates it.
     "new_layout_names": [
