@@ -288,10 +288,10 @@ def test_a_diffusers_component_is_written_under_the_name_diffusers_loads(
         result = run_cli("fix", wrapped, "--against", tmp_path / target, "-o", out)
         assert result.code == 0, result.err
         assert sorted(p.name for p in out.iterdir()) == [
+            "config.json",
             "diffusion_pytorch_model.safetensors",
             "weightfit-plan.yaml",
         ]
-        (out / "config.json").write_text((tmp_path / "unet" / "config.json").read_text())
         loaded = diffusers.UNet2DConditionModel.from_pretrained(out)
         for name, value in unet.state_dict().items():
             assert torch.equal(loaded.state_dict()[name], value), name
@@ -301,3 +301,27 @@ def test_a_diffusers_component_is_written_under_the_name_diffusers_loads(
         out = tmp_path / f"applied{len(against)}"
         assert run_cli("apply", plan, wrapped, "-o", out, *against).code == 0
         assert (out / "diffusion_pytorch_model.safetensors").is_file()
+        assert (out / "config.json").is_file() == bool(against)
+
+
+def test_fix_against_a_transformers_config_writes_a_folder_from_pretrained_loads(
+    tmp_path: Path, run_cli
+) -> None:
+    """The target's config.json is published with the weights: from_pretrained(OUT) builds it."""
+    transformers = pytest.importorskip("transformers")
+    from small_configs import SMALL_LLAMA
+
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**SMALL_LLAMA))
+    model.save_pretrained(tmp_path / "llama")
+    wrapped = {f"_orig_mod.{k}": v.contiguous() for k, v in model.state_dict().items()}
+    save_file(wrapped, tmp_path / "compiled.safetensors", metadata={"format": "pt"})
+
+    out = tmp_path / "out"
+    target = tmp_path / "llama" / "config.json"
+    result = run_cli("fix", tmp_path / "compiled.safetensors", "--against", target, "-o", out)
+    assert result.code == 0, result.err
+    assert (out / "config.json").read_bytes() == target.read_bytes()
+    loaded = transformers.LlamaForCausalLM.from_pretrained(out)
+    for name, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], value), name

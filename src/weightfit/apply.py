@@ -32,6 +32,7 @@ from weightfit.errors import (
 from weightfit.manifest import Manifest
 from weightfit.ops.recipes import Outcome
 from weightfit.ops.value_ops import dtype_named
+from weightfit.peft.config import MAX_CONFIG_BYTES
 from weightfit.plan import Op, Plan
 from weightfit.tensor_io import (
     Entry,
@@ -51,6 +52,9 @@ PLAN_FILE = "weightfit-plan.yaml"
 """The plan applied, written beside the weights it made."""
 
 INDEX_SUFFIX = ".safetensors.index.json"
+
+CONFIG_FILE = "config.json"
+"""A transformers model's or diffusers component's config, published with the weights."""
 
 _SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([kKMGT]i?B|B)?\s*$")
 _UNITS = {
@@ -263,6 +267,7 @@ def apply(
         options=named_for(expected or source, options),
         target=expected,
         started=started,
+        extra_files=target_config(expected),
     )
 
 
@@ -277,6 +282,22 @@ def named_for(model: Manifest, options: WriteOptions) -> WriteOptions:
     from weightfit.formats.folder import weights_basename
 
     return replace(options, basename=weights_basename(model.format))
+
+
+def target_config(target: Manifest | None) -> dict[str, bytes]:
+    """The target's ``config.json``, to publish beside weights made to fit it.
+
+    A target read from a config file, or from a folder holding one (a transformers
+    model, a diffusers component), is what ``from_pretrained(OUT)`` must build: the
+    output carries it. Other targets (a checkpoint, a factory, the Hub) give none.
+    """
+    if target is None:
+        return {}
+    path = Path(target.source)
+    file = path if path.name == CONFIG_FILE else path / CONFIG_FILE
+    if not file.is_file() or file.stat().st_size > MAX_CONFIG_BYTES:
+        return {}
+    return {CONFIG_FILE: file.read_bytes()}
 
 
 def write_outcome(

@@ -225,7 +225,7 @@ def fix(
     if traced is None:
         unfixed += left_out_findings(report, source)
     if in_memory_converter and not plan_only:
-        from weightfit.apply import write_outcome
+        from weightfit.apply import target_config, write_outcome
         from weightfit.converters.memory import STAMP_KEY, fallback
 
         made = fallback(report, source, expected)
@@ -238,6 +238,7 @@ def fix(
                 options=options,
                 target=expected,
                 stamp={STAMP_KEY: label},
+                extra_files=target_config(expected),
             )
             return FixResult(report=report, plan=done.plan, plan_path=out / PLAN_FILE, applied=done)
     if plan_only or unfixed:
