@@ -935,7 +935,7 @@ CASES: dict[str, list[tuple[str, str, dict[str, Any]]]] = {
     "missing_setting_entry": [("uzh-rpg__flightmare__98", "version", {"entry": "policy_class"})],
     # A TensorFlow checkpoint's data piece given where readers take the prefix.
     "tf_checkpoint_piece": [
-        ("BNN-UPC__RouteNet-Erlang__9", "partitioned", {"file": ".data-00000-of-00001"})
+        ("BNN-UPC__RouteNet-Erlang__9", "partitioned", {"file": "69-9.91.data-00000-of-00001"})
     ],
     # A runtime that "cannot parse future versions" of its model format.
     "future_format": [("openvinotoolkit__open_model_zoo__71", "version", {})],

@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("diagnose", {"diagnose"}),
     (
         "check/fix/apply",
-        {"ranking", "check", "apply", "fix", "load", "explain", "adapters", "lint"},
+        {"ranking", "check", "apply", "destination", "fix", "load", "explain", "adapters", "lint"},
     ),
     ("report", {"report"}),
     ("cli", {"cli", "__main__"}),
