@@ -34,6 +34,7 @@ from weightfit.ops.recipes import Outcome
 from weightfit.ops.value_ops import dtype_named
 from weightfit.peft.config import MAX_CONFIG_BYTES
 from weightfit.plan import Op, Plan
+from weightfit.source_identity import require_same
 from weightfit.tensor_io import (
     Entry,
     SafetensorsWriter,
@@ -203,6 +204,7 @@ def apply(
     key: str | None = None,
     variant: str | None = None,
     options: WriteOptions | None = None,
+    allow_other_source: bool = False,
 ) -> ApplyResult:
     """Apply ``plan`` to ``checkpoint``, writing sharded safetensors into ``out``.
 
@@ -226,6 +228,8 @@ def apply(
         variant: Precision variant of folder weights.
         options: ``shard_size``, ``overwrite``, ``hash_sources``, ``basename`` and
             ``progress`` as one :class:`WriteOptions`, instead of as keywords.
+        allow_other_source: Apply the plan even to a checkpoint other than the one
+            its ``source_files`` record (same names, another file).
 
     Returns:
         An :class:`ApplyResult`.
@@ -234,6 +238,8 @@ def apply(
         UsageError: writer options given both as ``options`` and as keywords, or the
             checkpoint was read from a URL or is a torch.distributed.checkpoint folder.
         InvalidPlan: the plan does not fit the checkpoint (or a cast overflows).
+        SourceMismatch: the plan records another source than ``checkpoint`` (an
+            :class:`InvalidPlan`; ``allow_other_source`` lets it through).
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
         DiskFull: the disk filled up, or has less room than the output; nothing is left behind.
@@ -259,6 +265,8 @@ def apply(
     )
     destination.refuse_remote(source)
     destination.refuse_chunked(source)
+    if not allow_other_source:
+        require_same(plan.source_files, source)
     expected = _resolve(target) if target is not None else None
     return write_outcome(
         ops.run(plan, source),
@@ -412,7 +420,7 @@ def with_cast(plan: Plan, dtype: str) -> Plan:
     if known is None or not known.is_float:
         raise UsageError(f"unknown floating-point dtype {dtype!r} (try bf16, fp16, fp32)")
     cast = Op("cast", {"to": known.name}, reason=f"--dtype {dtype}")
-    return Plan(ops=[*plan.ops, cast], source=plan.source, target=plan.target)
+    return replace(plan, ops=[*plan.ops, cast])
 
 
 def differences(output: Manifest, target: Manifest, reinit: list[str]) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -22,6 +22,7 @@ import yaml
 from weightfit.errors import InvalidPlan, PlanNotFound
 from weightfit.ops import KINDS, OPS, safety_of
 from weightfit.ops.context import Safety as Safety  # re-exported: Op.safety's type
+from weightfit.source_identity import FileIdentity
 
 PLAN_VERSION = 1
 """Version of the plan file format; bumped on any incompatible change."""
@@ -89,12 +90,15 @@ class Plan:
         source: The checkpoint the plan was made from.
         target: The target the result must match.
         version: Plan file format version.
+        source_files: Identity of each file the plan was made from (``fix`` records
+            it, ``apply`` checks it); empty for a plan written by hand.
     """
 
     ops: list[Op] = field(default_factory=list)
     source: str = ""
     target: str = ""
     version: int = PLAN_VERSION
+    source_files: list[FileIdentity] = field(default_factory=list)
 
     @property
     def needs_review(self) -> list[Op]:
@@ -108,12 +112,12 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with each op's safety written out for the reader."""
-        return {
-            "version": self.version,
-            "source": self.source,
-            "target": self.target,
-            "ops": [op.to_dict() for op in self.ops],
-        }
+        data: dict[str, Any] = {"version": self.version, "source": self.source}
+        if self.source_files:
+            data["source_files"] = [asdict(identity) for identity in self.source_files]
+        data["target"] = self.target
+        data["ops"] = [op.to_dict() for op in self.ops]
+        return data
 
     def digest(self) -> str:
         """SHA-256 of the plan's canonical JSON: what provenance stamps record."""
@@ -169,7 +173,15 @@ class Plan:
                     inferred=dict(inferred) if inferred else None,
                 )
             )
-        return cls(ops=ops, source=str(data.get("source", "")), target=str(data.get("target", "")))
+        files = data.get("source_files") or []
+        if not isinstance(files, list):
+            raise InvalidPlan(f"'source_files' must be a list: {files!r}", path=origin)
+        return cls(
+            ops=ops,
+            source=str(data.get("source", "")),
+            target=str(data.get("target", "")),
+            source_files=[FileIdentity.from_dict(entry, origin=origin) for entry in files],
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
