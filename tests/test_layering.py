@@ -40,6 +40,8 @@ LAYERS: list[tuple[str, set[str]]] = [
             "tokenizer_size",
             "fix_hint",
             "placement",
+            "source_identity",
+            "yaml_limits",
         },
     ),
     ("hub", {"hub"}),

@@ -23,17 +23,10 @@ from weightfit.errors import InvalidPlan, PlanNotFound
 from weightfit.ops import KINDS, OPS, safety_of
 from weightfit.ops.context import Safety as Safety  # re-exported: Op.safety's type
 from weightfit.source_identity import FileIdentity
+from weightfit.yaml_limits import expansion_problem
 
 PLAN_VERSION = 1
 """Version of the plan file format; bumped on any incompatible change."""
-
-MAX_PLAN_VALUES = 2_000_000
-"""Most values (scalars and containers, YAML aliases counted at each use) a plan file may hold.
-
-A plan traced for a 256-expert, 61-layer MoE model holds about 10⁵; YAML aliases
-nested a few levels deep ("billion laughs") expand to 10⁹ and more when the plan
-is printed or hashed.
-"""
 
 if TYPE_CHECKING:
     OpKind: TypeAlias = str
@@ -198,43 +191,10 @@ class Plan:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise InvalidPlan(f"cannot read plan ({error})", path=path) from error
-        size = _expanded_size(data)
-        if size is None:
-            raise InvalidPlan("a YAML alias holds its own anchor: the plan never ends", path=path)
-        if size > MAX_PLAN_VALUES:
-            raise InvalidPlan(
-                f"holds {size:,} values once its YAML aliases are expanded "
-                f"(at most {MAX_PLAN_VALUES:,})",
-                path=path,
-            )
+        problem = expansion_problem(data, "plan")
+        if problem is not None:
+            raise InvalidPlan(problem, path=path)
         return cls.from_dict(data, origin=str(path))
 
     def __repr__(self) -> str:
         return f"<Plan {len(self.ops)} ops, {len(self.needs_review)} need review>"
-
-
-def _expanded_size(data: object) -> int | None:
-    """Count the values ``data`` holds with every shared container counted at each use.
-
-    Linear in the loaded objects, not in their expansion: each container's size
-    is computed once (keyed by identity) and reused where an alias shares it. A
-    container that holds itself (``&a [*a]``) never ends: ``None``.
-    """
-    sizes: dict[int, int] = {}
-    open_: set[int] = set()
-    stack: list[tuple[object, bool]] = [(data, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if not isinstance(node, (dict, list)) or id(node) in sizes:
-            continue
-        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
-        if children_done:
-            open_.discard(id(node))
-            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
-            continue
-        if id(node) in open_:
-            return None
-        open_.add(id(node))
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if isinstance(child, (dict, list)))
-    return sizes.get(id(data), 1)
