@@ -131,6 +131,13 @@ class ApplyResult:
         seconds: Wall time.
         stamp: The provenance ``__metadata__`` written into every shard.
         verified_against: The target the output was checked against, if any.
+        verified_model: Whether that target is a model (built from code or a config:
+            a strict load is what was checked) rather than a checkpoint (its tensor
+            names and shapes were matched, whatever the model that loads them).
+        tied: Target tensors not written because the model ties each to the one
+            named (``lm_head.weight`` → the embedding, as transformers saves them):
+            ``from_pretrained`` ties them; a plain ``load_state_dict(strict=True)``
+            reports them missing.
 
     """
 
@@ -145,6 +152,8 @@ class ApplyResult:
     seconds: float = 0.0
     stamp: dict[str, str] = field(default_factory=dict)
     verified_against: str | None = None
+    verified_model: bool = False
+    tied: dict[str, str] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -162,6 +171,8 @@ class ApplyResult:
             "reinitialised": self.reinitialised,
             "left_out": self.left_out,
             "verified_against": self.verified_against,
+            "verified_model": self.verified_model,
+            "tied": self.tied,
             "stamp": self.stamp,
             "plan": self.plan.to_dict(),
         }
@@ -406,6 +417,8 @@ def write_outcome(
         seconds=time.monotonic() - started,
         stamp=provenance.stamped(manifest) or metadata,
         verified_against=target_manifest.source if target_manifest is not None else None,
+        verified_model=target_manifest is not None and "target_class" in target_manifest.extras,
+        tied=tied_copies(manifest, target_manifest) if target_manifest is not None else {},
     )
 
 
@@ -423,6 +436,16 @@ def with_cast(plan: Plan, dtype: str) -> Plan:
     return replace(plan, ops=[*plan.ops, cast])
 
 
+def tied_copies(output: Manifest, target: Manifest) -> dict[str, str]:
+    """Target tensors ``output`` leaves out whose tied partner (the value) it holds."""
+    tied: dict[str, str] = dict(target.extras.get("tied") or {})
+    return {
+        name: partner
+        for name, partner in tied.items()
+        if name in target.tensors and name not in output.tensors and partner in output.tensors
+    }
+
+
 def differences(output: Manifest, target: Manifest, reinit: list[str]) -> str:
     """Say what keeps ``output`` from a strict load into ``target`` (``""``: nothing).
 
@@ -430,13 +453,11 @@ def differences(output: Manifest, target: Manifest, reinit: list[str]) -> str:
     partner is present (``target.extras["tied"]``). Dtypes may differ: loading
     casts them.
     """
-    tied: dict[str, str] = dict(target.extras.get("tied") or {})
+    tied = tied_copies(output, target)
     missing = [
         name
         for name in target.tensors
-        if name not in output.tensors
-        and name not in reinit
-        and not (name in tied and tied[name] in output.tensors)
+        if name not in output.tensors and name not in reinit and name not in tied
     ]
     unexpected = [name for name in output.tensors if name not in target.tensors]
     shapes = [
