@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, set[str]]] = [
             "fix_hint",
             "placement",
             "source_identity",
+            "strict_fit",
             "yaml_limits",
         },
     ),
