@@ -130,3 +130,19 @@ def test_a_malformed_record_is_an_invalid_plan(tmp_path: Path) -> None:
     path.write_text("version: 1\nsource_files:\n- {file: x.pt}\nops: []\n")
     with pytest.raises(InvalidPlan, match="needs file, bytes and header_sha256"):
         Plan.load(path)
+
+
+def test_load_into_refuses_a_plan_made_from_another_checkpoint(
+    tmp_path: Path, made: tuple[Path, Path]
+) -> None:
+    from weightfit.load import load_into
+
+    checkpoint, plan_file = made
+    other = tmp_path / "retrained.pt"
+    torch.save(_prefixed(1), other)
+    with pytest.raises(SourceMismatch, match="is not the checkpoint the plan was made from"):
+        load_into(Net(), other, fix=plan_file)
+    model = Net()
+    load_into(model, other, fix=plan_file, allow_other_source=True)
+    assert torch.equal(model.head.bias, _prefixed(1)["module.head.bias"])
+    load_into(Net(), checkpoint, fix=plan_file)

@@ -4,8 +4,8 @@
 checkpoint it is given and refuses another one (:class:`SourceMismatch`). The
 record is cheap: the digest covers only the bytes before a file's first tensor
 and after its last one (the safetensors header; a torch zip's pickle and its
-central directory, whose CRC-32s torch computed over each storage, and the
-``serialization_id`` torch >= 2.2 writes per save), never tensor data. A
+central directory, whose CRC-32s torch computed over each storage), never
+tensor data. A
 safetensors file of the same layout whose values alone differ (a re-trained copy
 saved the same way, without metadata telling them apart) has the same record:
 for safetensors the check catches another layout, shard set or size, not every
