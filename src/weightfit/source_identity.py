@@ -5,11 +5,10 @@ checkpoint it is given and refuses another one (:class:`SourceMismatch`). The
 record is cheap: the digest covers only the bytes before a file's first tensor
 and after its last one (the safetensors header; a torch zip's pickle and its
 central directory, whose CRC-32s torch computed over each storage), never
-tensor data. A
-safetensors file of the same layout whose values alone differ (a re-trained copy
-saved the same way, without metadata telling them apart) has the same record:
-for safetensors the check catches another layout, shard set or size, not every
-change of values. File names are not compared (a renamed copy is the same
+tensor data. A safetensors file of the same layout whose values alone differ (a
+re-trained copy saved the same way, without metadata telling them apart) has
+the same record: for safetensors the check catches another layout, shard set or
+size, not every change of values. File names are not compared (a renamed copy is the same
 source); they name the files in the error.
 """
 
