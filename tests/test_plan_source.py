@@ -76,7 +76,11 @@ def test_a_retrained_torch_save_of_the_same_layout_is_refused(
     result = run_cli("apply", plan_file, other, "-o", tmp_path / "out")
     assert result.code == 2
     assert "source mismatch" in result.err
-    assert f"{other} is not the checkpoint the plan was made from: ckpt.pt (" in result.err
+    assert (
+        f"{other} is not the checkpoint the plan was made from: the plan records ckpt.pt ("
+        in result.err
+    )
+    assert "), this is ckpt.pt (" in result.err
     assert "--allow-other-source" in result.err
     assert not (tmp_path / "out").exists()
     forced = run_cli("apply", plan_file, other, "-o", tmp_path / "out", "--allow-other-source")

@@ -96,15 +96,18 @@ def require_same(recorded: list[FileIdentity], manifest: Manifest) -> None:
     given = identify(manifest)
     if _contents(given) == _contents(recorded):
         return
-    was = {identity.file: identity for identity in recorded}
-    now = {identity.file: identity for identity in given}
-    differs = [
-        f"{was[name]} in the plan, {now[name]} given"
-        if name in was and name in now
-        else (f"{was[name]} in the plan, not given" if name in was else f"{now[name]} given")
-        for name in sorted(was.keys() | now.keys())
-        if was.get(name) != now.get(name)
-    ]
+    if len(recorded) == len(given) == 1:
+        differs = [f"the plan records {recorded[0]}, this is {given[0]}"]
+    else:
+        was = {identity.file: identity for identity in recorded}
+        now = {identity.file: identity for identity in given}
+        differs = [
+            f"{was[name]} in the plan, {now[name]} given"
+            if name in was and name in now
+            else (f"{was[name]} in the plan, not given" if name in was else f"{now[name]} given")
+            for name in sorted(was.keys() | now.keys())
+            if was.get(name) != now.get(name)
+        ]
     more = f" (+{len(differs) - 3} more)" if len(differs) > 3 else ""
     raise SourceMismatch(
         f"{manifest.source} is not the checkpoint the plan was made from: "
