@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
+import pytest
 import torch
 from rich.console import Console
 from safetensors.torch import save_file
@@ -173,3 +175,36 @@ def test_names_from_files_are_escaped_in_the_report() -> None:
     assert "[red]x\\x1b[31m" in text
     assert "ckpt[bold].safetensors" in text
     assert "drop name=[red]x\\x1b[31m  (exact)" in text
+
+
+def test_a_config_whose_yaml_aliases_explode_is_refused_at_once(tmp_path: Path, run_cli) -> None:
+    """Seven levels of nine aliases: 9⁷ ≈ 4.8 million strings once hashed, 63 aliases on disk."""
+    from weightfit.errors import InvalidHeader
+    from weightfit.targets.config import load_config
+
+    laughs = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 7)]
+    config = tmp_path / "model.yaml"
+    config.write_text("depth: 2\n" + "\n".join(laughs) + "\n")
+    started = time.monotonic()
+    with pytest.raises(InvalidHeader) as info:
+        load_config(config)
+    assert time.monotonic() - started < 5
+    assert str(info.value) == (
+        f"{config}: invalid header: holds 6,053,453 values once its YAML aliases are expanded "
+        "(at most 2,000,000)"
+    )
+    ckpt = checkpoint(tmp_path, "deep.safetensors", built(tmp_path, depth=2))
+    result = run_cli("check", ckpt, "--against", model_file(tmp_path), "--config", config)
+    assert result.code == 3
+    assert result.err.startswith(f"error: {config}: invalid header: holds 6,053,453 values")
+
+
+def test_a_config_alias_holding_itself_is_refused(tmp_path: Path) -> None:
+    from weightfit.errors import InvalidHeader
+    from weightfit.targets.config import load_config
+
+    config = tmp_path / "model.yaml"
+    config.write_text("depth: &a [*a]\n")
+    with pytest.raises(InvalidHeader, match="a YAML alias holds its own anchor: the config never"):
+        load_config(config)

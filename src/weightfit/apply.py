@@ -34,6 +34,8 @@ from weightfit.ops.recipes import Outcome
 from weightfit.ops.value_ops import dtype_named
 from weightfit.peft.config import MAX_CONFIG_BYTES
 from weightfit.plan import Op, Plan
+from weightfit.source_identity import require_same
+from weightfit.strict_fit import differences, tied_copies
 from weightfit.tensor_io import (
     Entry,
     SafetensorsWriter,
@@ -130,6 +132,13 @@ class ApplyResult:
         seconds: Wall time.
         stamp: The provenance ``__metadata__`` written into every shard.
         verified_against: The target the output was checked against, if any.
+        verified_model: Whether that target is a model (built from code or a config:
+            a strict load is what was checked) rather than a checkpoint (its tensor
+            names and shapes were matched, whatever the model that loads them).
+        tied: Target tensors not written because the model ties each to the one
+            named (``lm_head.weight`` → the embedding, as transformers saves them):
+            ``from_pretrained`` ties them; a plain ``load_state_dict(strict=True)``
+            reports them missing.
 
     """
 
@@ -144,6 +153,8 @@ class ApplyResult:
     seconds: float = 0.0
     stamp: dict[str, str] = field(default_factory=dict)
     verified_against: str | None = None
+    verified_model: bool = False
+    tied: dict[str, str] = field(default_factory=dict)
 
     @property
     def throughput(self) -> float:
@@ -161,6 +172,8 @@ class ApplyResult:
             "reinitialised": self.reinitialised,
             "left_out": self.left_out,
             "verified_against": self.verified_against,
+            "verified_model": self.verified_model,
+            "tied": self.tied,
             "stamp": self.stamp,
             "plan": self.plan.to_dict(),
         }
@@ -203,6 +216,7 @@ def apply(
     key: str | None = None,
     variant: str | None = None,
     options: WriteOptions | None = None,
+    allow_other_source: bool = False,
 ) -> ApplyResult:
     """Apply ``plan`` to ``checkpoint``, writing sharded safetensors into ``out``.
 
@@ -226,6 +240,8 @@ def apply(
         variant: Precision variant of folder weights.
         options: ``shard_size``, ``overwrite``, ``hash_sources``, ``basename`` and
             ``progress`` as one :class:`WriteOptions`, instead of as keywords.
+        allow_other_source: Apply the plan even to a checkpoint other than the one
+            its ``source_files`` record (same names, another file).
 
     Returns:
         An :class:`ApplyResult`.
@@ -234,6 +250,8 @@ def apply(
         UsageError: writer options given both as ``options`` and as keywords, or the
             checkpoint was read from a URL or is a torch.distributed.checkpoint folder.
         InvalidPlan: the plan does not fit the checkpoint (or a cast overflows).
+        SourceMismatch: the plan records another source than ``checkpoint`` (an
+            :class:`InvalidPlan`; ``allow_other_source`` lets it through).
         DestinationExists: ``out`` exists and ``overwrite`` is false.
         DestinationNotWritable: ``out``'s folder cannot be written.
         DiskFull: the disk filled up, or has less room than the output; nothing is left behind.
@@ -259,6 +277,8 @@ def apply(
     )
     destination.refuse_remote(source)
     destination.refuse_chunked(source)
+    if not allow_other_source:
+        require_same(plan.source_files, source)
     expected = _resolve(target) if target is not None else None
     return write_outcome(
         ops.run(plan, source),
@@ -398,6 +418,8 @@ def write_outcome(
         seconds=time.monotonic() - started,
         stamp=provenance.stamped(manifest) or metadata,
         verified_against=target_manifest.source if target_manifest is not None else None,
+        verified_model=target_manifest is not None and "target_class" in target_manifest.extras,
+        tied=tied_copies(manifest, target_manifest) if target_manifest is not None else {},
     )
 
 
@@ -412,36 +434,7 @@ def with_cast(plan: Plan, dtype: str) -> Plan:
     if known is None or not known.is_float:
         raise UsageError(f"unknown floating-point dtype {dtype!r} (try bf16, fp16, fp32)")
     cast = Op("cast", {"to": known.name}, reason=f"--dtype {dtype}")
-    return Plan(ops=[*plan.ops, cast], source=plan.source, target=plan.target)
-
-
-def differences(output: Manifest, target: Manifest, reinit: list[str]) -> str:
-    """Say what keeps ``output`` from a strict load into ``target`` (``""``: nothing).
-
-    Tensors the plan reinitialises may be absent, and so may a tied copy whose
-    partner is present (``target.extras["tied"]``). Dtypes may differ: loading
-    casts them.
-    """
-    tied: dict[str, str] = dict(target.extras.get("tied") or {})
-    missing = [
-        name
-        for name in target.tensors
-        if name not in output.tensors
-        and name not in reinit
-        and not (name in tied and tied[name] in output.tensors)
-    ]
-    unexpected = [name for name in output.tensors if name not in target.tensors]
-    shapes = [
-        f"{name} {list(spec.shape)} ≠ {list(target[name].shape)}"
-        for name, spec in output.tensors.items()
-        if name in target.tensors and spec.shape != target[name].shape
-    ]
-    parts = []
-    for label, names in (("missing", missing), ("unexpected", unexpected), ("shape", shapes)):
-        if names:
-            more = f" (+{len(names) - 3} more)" if len(names) > 3 else ""
-            parts.append(f"{len(names)} {label}: {', '.join(names[:3])}{more}")
-    return "; ".join(parts)
+    return replace(plan, ops=[*plan.ops, cast])
 
 
 def _read(path: str | Path, *, key: str | None, variant: str | None) -> Manifest:

@@ -13,7 +13,8 @@ The tree::
     │   ├── MissingDependency           (ImportError) an optional framework is not installed
     │   ├── NoLoadingErrorFound         (ValueError) `explain` found no loading error in the text
     │   └── InvalidPlan                 (ValueError) a plan file that cannot be applied as written
-    │       └── CastOverflow            a down-cast meets values the new dtype cannot hold
+    │       ├── CastOverflow            a down-cast meets values the new dtype cannot hold
+    │       └── SourceMismatch          ``apply`` got another checkpoint than the plan was made from
     ├── InputError                      exit 3: a file or target cannot be read
     │   ├── InputNotFound               (FileNotFoundError) any input named on the command line
     │   │   ├── CheckpointNotFound      a checkpoint, model folder or adapter
@@ -133,6 +134,10 @@ class InvalidPlan(UsageError, ValueError):
 
 class CastOverflow(InvalidPlan):
     """A down-cast meets finite values beyond the largest the new dtype holds."""
+
+
+class SourceMismatch(InvalidPlan):
+    """The checkpoint given to ``apply`` is not the one the plan was made from."""
 
 
 class InputError(WeightfitError):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from weightfit.findings import LOADER_ONLY, Finding, Report
 from weightfit.manifest import Manifest
 from weightfit.placement import place, stage
 from weightfit.plan import Op, Plan
+from weightfit.source_identity import identify
 from weightfit.tensor_io import writing
 
 
@@ -219,7 +220,7 @@ def fix(
         return _fix_adapter(report, adapter, Path(out), plan_only, dtype, options)
     options = named_for(expected, options)
     traced = converter_plan(report)
-    plan = traced or plan_from_report(report, source)
+    plan = replace(traced or plan_from_report(report, source), source_files=identify(source))
     out = Path(out)
     unfixed = unfixed_findings(report)
     if traced is None:

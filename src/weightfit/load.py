@@ -19,6 +19,7 @@ from weightfit.errors import CheckpointMismatch, UsageError
 from weightfit.manifest import Manifest, human_count
 from weightfit.ops.recipes import Outcome
 from weightfit.plan import Plan
+from weightfit.source_identity import require_same
 from weightfit.tensor_io import Sources
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ def load_into(
     *,
     key: str | None = None,
     variant: str | None = None,
+    allow_other_source: bool = False,
 ) -> LoadReport:
     """Load a checkpoint into ``model`` tensor by tensor, applying a plan on the way.
 
@@ -107,6 +109,8 @@ def load_into(
             plan re-initialises it) or a checkpoint tensor has no place.
         key: Which state dict to use inside the checkpoint.
         variant: Precision variant of folder weights.
+        allow_other_source: Use a plan even on another checkpoint than the one its
+            ``source_files`` record (as ``apply --allow-other-source``).
 
     Returns:
         A :class:`LoadReport`: what was loaded, adapted, re-initialised, left out
@@ -116,6 +120,7 @@ def load_into(
         CheckpointMismatch: ``strict`` and the checkpoint does not fit; the
             message gives the diagnosis. Nothing is loaded.
         InvalidPlan: the plan does not fit the checkpoint.
+        SourceMismatch: the plan was made from another checkpoint (an ``InvalidPlan``).
         InputError: the checkpoint cannot be read.
 
     Example:
@@ -130,6 +135,8 @@ def load_into(
     source = path if isinstance(path, Manifest) else read(path, key=key, variant=variant)
     target = resolve(model)
     plan = _plan_for(fix, source, target)
+    if not allow_other_source:
+        require_same(plan.source_files, source)
     outcome = ops.run(plan, source)
     for name in provenance.reinit_of(source):
         if name not in outcome.reinit and name not in outcome.recipes:

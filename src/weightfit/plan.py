@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -22,17 +22,11 @@ import yaml
 from weightfit.errors import InvalidPlan, PlanNotFound
 from weightfit.ops import KINDS, OPS, safety_of
 from weightfit.ops.context import Safety as Safety  # re-exported: Op.safety's type
+from weightfit.source_identity import FileIdentity
+from weightfit.yaml_limits import expansion_problem
 
 PLAN_VERSION = 1
 """Version of the plan file format; bumped on any incompatible change."""
-
-MAX_PLAN_VALUES = 2_000_000
-"""Most values (scalars and containers, YAML aliases counted at each use) a plan file may hold.
-
-A plan traced for a 256-expert, 61-layer MoE model holds about 10⁵; YAML aliases
-nested a few levels deep ("billion laughs") expand to 10⁹ and more when the plan
-is printed or hashed.
-"""
 
 if TYPE_CHECKING:
     OpKind: TypeAlias = str
@@ -89,12 +83,15 @@ class Plan:
         source: The checkpoint the plan was made from.
         target: The target the result must match.
         version: Plan file format version.
+        source_files: Identity of each file the plan was made from (``fix`` records
+            it, ``apply`` checks it); empty for a plan written by hand.
     """
 
     ops: list[Op] = field(default_factory=list)
     source: str = ""
     target: str = ""
     version: int = PLAN_VERSION
+    source_files: list[FileIdentity] = field(default_factory=list)
 
     @property
     def needs_review(self) -> list[Op]:
@@ -108,12 +105,12 @@ class Plan:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, with each op's safety written out for the reader."""
-        return {
-            "version": self.version,
-            "source": self.source,
-            "target": self.target,
-            "ops": [op.to_dict() for op in self.ops],
-        }
+        data: dict[str, Any] = {"version": self.version, "source": self.source}
+        if self.source_files:
+            data["source_files"] = [asdict(identity) for identity in self.source_files]
+        data["target"] = self.target
+        data["ops"] = [op.to_dict() for op in self.ops]
+        return data
 
     def digest(self) -> str:
         """SHA-256 of the plan's canonical JSON: what provenance stamps record."""
@@ -169,7 +166,15 @@ class Plan:
                     inferred=dict(inferred) if inferred else None,
                 )
             )
-        return cls(ops=ops, source=str(data.get("source", "")), target=str(data.get("target", "")))
+        files = data.get("source_files") or []
+        if not isinstance(files, list):
+            raise InvalidPlan(f"'source_files' must be a list: {files!r}", path=origin)
+        return cls(
+            ops=ops,
+            source=str(data.get("source", "")),
+            target=str(data.get("target", "")),
+            source_files=[FileIdentity.from_dict(entry, origin=origin) for entry in files],
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:
@@ -186,43 +191,10 @@ class Plan:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise InvalidPlan(f"cannot read plan ({error})", path=path) from error
-        size = _expanded_size(data)
-        if size is None:
-            raise InvalidPlan("a YAML alias holds its own anchor: the plan never ends", path=path)
-        if size > MAX_PLAN_VALUES:
-            raise InvalidPlan(
-                f"holds {size:,} values once its YAML aliases are expanded "
-                f"(at most {MAX_PLAN_VALUES:,})",
-                path=path,
-            )
+        problem = expansion_problem(data, "plan")
+        if problem is not None:
+            raise InvalidPlan(problem, path=path)
         return cls.from_dict(data, origin=str(path))
 
     def __repr__(self) -> str:
         return f"<Plan {len(self.ops)} ops, {len(self.needs_review)} need review>"
-
-
-def _expanded_size(data: object) -> int | None:
-    """Count the values ``data`` holds with every shared container counted at each use.
-
-    Linear in the loaded objects, not in their expansion: each container's size
-    is computed once (keyed by identity) and reused where an alias shares it. A
-    container that holds itself (``&a [*a]``) never ends: ``None``.
-    """
-    sizes: dict[int, int] = {}
-    open_: set[int] = set()
-    stack: list[tuple[object, bool]] = [(data, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if not isinstance(node, (dict, list)) or id(node) in sizes:
-            continue
-        children = [*node.keys(), *node.values()] if isinstance(node, dict) else node
-        if children_done:
-            open_.discard(id(node))
-            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
-            continue
-        if id(node) in open_:
-            return None
-        open_.add(id(node))
-        stack.append((node, True))
-        stack.extend((child, False) for child in children if isinstance(child, (dict, list)))
-    return sizes.get(id(data), 1)

@@ -72,6 +72,11 @@ def register(
     )
     apply.add_argument("--key", metavar="A.B", help="state dict to read inside a container")
     apply.add_argument("--variant", metavar="NAME", help="weight variant in a folder (bf16 …)")
+    apply.add_argument(
+        "--allow-other-source",
+        action="store_true",
+        help="apply even to another checkpoint than the plan was made from",
+    )
     writer_options(apply)
     apply.set_defaults(run=run_apply)
 
@@ -144,6 +149,7 @@ def run_apply(args: argparse.Namespace) -> int:
             key=args.key,
             variant=args.variant,
             options=write_options(args, progress),
+            allow_other_source=args.allow_other_source,
         )
     emit(args, result.to_dict, lambda console: render_apply(console, result))
     return EXIT_OK

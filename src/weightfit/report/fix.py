@@ -63,23 +63,51 @@ def render_apply(console: Console, result: ApplyResult) -> None:
         console.print(
             f"[green]Verified[/]: fits {sanitize_name(result.verified_against)} exactly, except "
             f"the {counted(len(result.reinitialised), 'tensor')} left to the model's "
-            "initialisation (load with weightfit.load_into, or load_state_dict(strict=False))",
+            "initialisation (load with weightfit.load_into, or load_state_dict(strict=False))"
+            f"{_tied_note(result.tied)}",
             soft_wrap=True,
         )
     elif result.verified_against and result.plan.inferred:
         console.print(
             f"[yellow]Verified names and shapes[/]: fits {sanitize_name(result.verified_against)}; "
             f"{len(result.plan.inferred)} op(s) rest on an inferred mapping between naming "
-            "schemes: review them (and compare outputs) before trusting the values",
+            f"schemes: review them (and compare outputs) before trusting the values"
+            f"{_tied_note(result.tied)}",
             soft_wrap=True,
         )
-    elif result.verified_against:
+    elif result.verified_against and result.tied:
+        console.print(
+            f"[green]Verified[/]: fits {sanitize_name(result.verified_against)}"
+            f"{_tied_note(result.tied)}",
+            soft_wrap=True,
+        )
+    elif result.verified_against and result.verified_model:
         console.print(
             f"[green]Verified[/]: loads strict into {sanitize_name(result.verified_against)}",
             soft_wrap=True,
         )
+    elif result.verified_against:
+        console.print(
+            "[green]Verified[/]: the same tensor names and shapes as "
+            f"{sanitize_name(result.verified_against)}",
+            soft_wrap=True,
+        )
     else:
         console.print("[green]Verified[/]: the files hold exactly what the plan makes")
+
+
+def _tied_note(tied: dict[str, str]) -> str:
+    """Say which tensors are left to the model's weight tying, and which loaders tie them."""
+    if not tied:
+        return ""
+    pairs = [f"{sanitize_name(name)} to {sanitize_name(partner)}" for name, partner in tied.items()]
+    more = f" (+{len(pairs) - 2} more)" if len(pairs) > 2 else ""
+    return (
+        f"; {counted(len(tied), 'tied copy', 'tied copies')} left to the model, which ties "
+        f"{', '.join(pairs[:2])}{more}: from_pretrained ties them, a plain "
+        "load_state_dict(strict=True) reports them missing (tie the weights after it, or "
+        "pass strict=False)"
+    )
 
 
 def render_fix(console: Console, result: FixResult) -> None:

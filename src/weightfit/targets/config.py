@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from weightfit.errors import ConfigNotFound, InvalidHeader, TargetUnavailable, reading
+from weightfit.yaml_limits import expansion_problem
 
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """Largest config file read; real ones are a few kB."""
@@ -48,7 +49,8 @@ def load_config(path: str | Path) -> dict[str, Any]:
     Raises:
         ConfigNotFound: the file does not exist.
         HeaderTooLarge: the file is larger than :data:`MAX_CONFIG_BYTES`.
-        InvalidHeader: it is not valid JSON / YAML, or does not hold a mapping.
+        InvalidHeader: it is not valid JSON / YAML, does not hold a mapping, or its
+            YAML aliases expand beyond :data:`~weightfit.yaml_limits.MAX_YAML_VALUES`.
 
     """
     path = Path(path)
@@ -67,6 +69,9 @@ def load_config(path: str | Path) -> dict[str, Any]:
             except yaml.YAMLError as error:
                 detail = str(error).splitlines()[0]
                 raise InvalidHeader(f"invalid YAML ({detail})", path=path) from error
+            problem = expansion_problem(data, "config")
+            if problem is not None:
+                raise InvalidHeader(problem, path=path)
         else:
             data = json.loads(text)
     if not isinstance(data, dict):
