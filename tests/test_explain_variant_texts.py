@@ -1,0 +1,45 @@
+"""``explain`` on load errors of one model's variants, printed by the real libraries.
+
+Full-size configs are built on the ``meta`` device: the shapes in the text are the real
+ones, and nothing is allocated.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import weightfit
+
+diffusers = pytest.importorskip("diffusers")
+
+
+def strict_load_error(checkpoint: torch.nn.Module, model: torch.nn.Module) -> str:
+    """The text ``load_state_dict(strict=True)`` raises loading one module into another."""
+    with pytest.raises(RuntimeError) as raised:
+        model.load_state_dict(checkpoint.state_dict(), strict=True, assign=True)
+    return str(raised.value)
+
+
+def test_an_sd2_unet_loaded_into_an_sd1_unet_is_another_variant_not_an_encoder_swap() -> None:
+    # SD 2.x: OpenCLIP-H context (1024) and Linear proj_in; SD 1.x: CLIP-L (768) and 1x1 convs.
+    with torch.device("meta"):
+        sd2 = diffusers.UNet2DConditionModel(
+            sample_size=96,
+            cross_attention_dim=1024,
+            use_linear_projection=True,
+            attention_head_dim=(5, 10, 20, 20),
+        )
+        sd1 = diffusers.UNet2DConditionModel(
+            sample_size=64, cross_attention_dim=768, use_linear_projection=False
+        )
+    text = strict_load_error(sd2, sd1)
+    assert "attn2.to_k.weight: copying a param with shape torch.Size([320, 1024])" in text
+    report = weightfit.explain(text)
+    top = report.findings[0]
+    assert top.category == "wrong_variant"
+    assert "encoder_swap" in top.evidence["also_acceptable"]
+    assert not [op for f in report.findings for op in f.fix if op.kind == "reinit"]
+    # The widths are named by the encoders that SD pipelines use, not by T5 first.
+    assert top.evidence["checkpoint_width_matches"][0].startswith("laion/CLIP-ViT-H-14")
+    assert top.evidence["model_width_matches"][0].startswith("openai/clip-vit-large-patch14")
