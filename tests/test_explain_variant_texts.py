@@ -43,3 +43,32 @@ def test_an_sd2_unet_loaded_into_an_sd1_unet_is_another_variant_not_an_encoder_s
     # The widths are named by the encoders that SD pipelines use, not by T5 first.
     assert top.evidence["checkpoint_width_matches"][0].startswith("laion/CLIP-ViT-H-14")
     assert top.evidence["model_width_matches"][0].startswith("openai/clip-vit-large-patch14")
+
+
+def test_sd35_medium_loaded_into_sd3_medium_is_another_variant_not_a_position_resize() -> None:
+    # SD3.5-medium: dual attention in the first 13 blocks, qk RMSNorm, pos_embed_max_size 384.
+    shared = dict(
+        sample_size=128,
+        patch_size=2,
+        in_channels=16,
+        num_layers=24,
+        attention_head_dim=64,
+        num_attention_heads=24,
+        joint_attention_dim=4096,
+        caption_projection_dim=1536,
+        pooled_projection_dim=2048,
+        out_channels=16,
+    )
+    with torch.device("meta"):
+        sd35 = diffusers.SD3Transformer2DModel(
+            **shared,
+            pos_embed_max_size=384,
+            dual_attention_layers=tuple(range(13)),
+            qk_norm="rms_norm",
+        )
+        sd3 = diffusers.SD3Transformer2DModel(**shared, pos_embed_max_size=192)
+    text = strict_load_error(sd35, sd3)
+    assert "size mismatch for pos_embed.pos_embed" in text
+    top = weightfit.explain(text).findings[0]
+    assert top.category == "wrong_variant"
+    assert not [op for op in top.fix if op.kind == "resample_pos_embed"]

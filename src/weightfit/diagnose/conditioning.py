@@ -444,7 +444,7 @@ def _report_swap(
         confidence = min(confidence, 0.7)  # one tensor of a text: another variant fits too
     if weak:
         confidence = min(confidence, 0.45)
-    variant = next((f for f in ctx.findings if f.category == "wrong_variant"), None)
+    variant = ctx.variant_found()
     if variant is not None:
         # Other layers already show another build of the same model (SD 2.x's Linear
         # proj_in against SD 1.x's conv): the conditioning width is that variant's own,
