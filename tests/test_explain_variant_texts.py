@@ -6,10 +6,15 @@ ones, and nothing is allocated.
 
 from __future__ import annotations
 
+import io
+import logging
+from pathlib import Path
+
 import pytest
 import torch
 
 import weightfit
+from weightfit.errors import NoLoadingErrorFound
 
 diffusers = pytest.importorskip("diffusers")
 
@@ -72,3 +77,43 @@ def test_sd35_medium_loaded_into_sd3_medium_is_another_variant_not_a_position_re
     top = weightfit.explain(text).findings[0]
     assert top.category == "wrong_variant"
     assert not [op for op in top.fix if op.kind == "resample_pos_embed"]
+
+
+def small_unet() -> torch.nn.Module:
+    return diffusers.UNet2DModel(
+        sample_size=8,
+        layers_per_block=1,
+        block_out_channels=(8, 8),
+        norm_num_groups=4,
+        down_block_types=("DownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "UpBlock2D"),
+    )
+
+
+def logged(action: object) -> str:
+    """What diffusers logs while ``action`` runs (its handler's stream is set at import)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("diffusers")
+    logger.addHandler(handler)
+    try:
+        action()  # type: ignore[operator]
+    except OSError as error:  # the error is part of the text under test
+        stream.write(f"OSError: {error}\n")
+    finally:
+        logger.removeHandler(handler)
+    return stream.getvalue()
+
+
+def test_a_lookup_diffusers_fell_back_from_is_no_loading_error(tmp_path: Path) -> None:
+    small_unet().save_pretrained(tmp_path, safe_serialization=False)  # a .bin only
+    text = logged(lambda: diffusers.UNet2DModel.from_pretrained(tmp_path))
+    assert "Defaulting to unsafe serialization" in text
+    with pytest.raises(NoLoadingErrorFound):
+        weightfit.explain(text)
+    # When the fallback fails too, the error after it is still read.
+    (tmp_path / "diffusion_pytorch_model.bin").unlink()
+    text = logged(lambda: diffusers.UNet2DModel.from_pretrained(tmp_path))
+    assert "Defaulting to unsafe serialization" in text
+    assert "OSError: Error no file named diffusion_pytorch_model.bin" in text
+    assert weightfit.explain(text).findings
