@@ -1,7 +1,9 @@
-"""``explain`` on load errors of one model's variants, printed by the real libraries.
+"""``explain`` on texts the real libraries print where it once answered surely and wrongly.
 
-Full-size configs are built on the ``meta`` device: the shapes in the text are the real
-ones, and nothing is allocated.
+Another variant read as an encoder swap or a position resize, a projection or a layer of
+another depth read as a classification head, a lookup the loader fell back from read as a
+failed load. Full-size configs are built on the ``meta`` device: the shapes in the text are
+the real ones, and nothing is allocated.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_model, save_model
+from torch import nn
 
 import weightfit
 from weightfit.errors import NoLoadingErrorFound
@@ -117,3 +121,31 @@ def test_a_lookup_diffusers_fell_back_from_is_no_loading_error(tmp_path: Path) -
     assert "Defaulting to unsafe serialization" in text
     assert "OSError: Error no file named diffusion_pytorch_model.bin" in text
     assert weightfit.explain(text).findings
+
+
+SAVED_BY = Path(__file__).parent / "data" / "saved-by"
+
+
+def test_a_sentence_transformers_projection_of_another_width_is_no_class_head() -> None:
+    # A Dense projection's rows are an embedding width: 256 against 512 counts no labels.
+    text = (SAVED_BY / "sentence-transformers-6.3.0/sbert_dense_wide.txt").read_text()
+    assert "Error(s) in loading state_dict for Dense" in text
+    top = weightfit.explain(text).findings[0]
+    assert top.category != "num_classes"
+    # Tiny widths (16 against 8) could be labels: never surely.
+    text = (SAVED_BY / "sentence-transformers-6.3.0/sbert_dense.txt").read_text()
+    top = weightfit.explain(text).findings[0]
+    assert top.category != "num_classes" or top.confidence < 0.5
+
+
+def test_an_unnamed_last_layer_of_another_depth_is_no_sure_class_head(tmp_path: Path) -> None:
+    # safetensors' load_model prints the size mismatch alone: [2, 8] may be the shallower
+    # network's output layer as much as a 2-class head.
+    save_model(nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2)), tmp_path / "a.st")
+    deeper = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+    with pytest.raises(RuntimeError) as raised:
+        load_model(deeper, tmp_path / "a.st", strict=False)
+    text = str(raised.value)
+    assert "size mismatch for 2.weight" in text and "Missing" not in text
+    top = weightfit.explain(text).findings[0]
+    assert top.category != "num_classes" or top.confidence < 0.5
