@@ -240,9 +240,9 @@ def _head_confidence(
     worded = any(word in c.name.lower() for c in changes for word in CLASS_WORDS)
     if not datasets and all(len(ctx.tgt(c.pair).shape) == 1 for c in changes):
         return BIAS_ONLY_HEAD  # the name alone says labels, no weight's rows confirm them
-    if not (datasets or worded) and not any(_is_head(ctx, c) for c in changes):
-        if any(_width_like(ctx, c) for c in changes):
-            return UNSURE_HEAD
+    unnamed = not (datasets or worded) and not any(_is_head(ctx, c) for c in changes)
+    if unnamed and any(_width_like(ctx, c) for c in changes):
+        return UNSURE_HEAD
     return 0.9 if datasets else 0.8 if worded else 0.7
 
 
