@@ -78,9 +78,12 @@ def test_sd35_medium_loaded_into_sd3_medium_is_another_variant_not_a_position_re
         sd3 = diffusers.SD3Transformer2DModel(**shared, pos_embed_max_size=192)
     text = strict_load_error(sd35, sd3)
     assert "size mismatch for pos_embed.pos_embed" in text
-    top = weightfit.explain(text).findings[0]
-    assert top.category == "wrong_variant"
-    assert not [op for op in top.fix if op.kind == "resample_pos_embed"]
+    findings = weightfit.explain(text).findings
+    assert findings[0].category == "wrong_variant"
+    assert not [op for op in findings[0].fix if op.kind == "resample_pos_embed"]
+    # The qk norms every block has are unexpected in the 13 blocks the text names as in the
+    # 11 it does not: a module the model lacks, not a model of 13 blocks.
+    assert not [f for f in findings if "layer count differs" in f.message]
 
 
 def small_unet() -> torch.nn.Module:
