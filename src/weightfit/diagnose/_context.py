@@ -105,6 +105,14 @@ class Context:
         """Record a finding."""
         self.findings.append(finding)
 
+    def variant_found(self) -> Finding | None:
+        """The first finding so far reading the checkpoint as another variant of the model.
+
+        A setting that differs beside it (a conditioning width, a position grid) is most
+        often that variant's own, not a change made to the same model by hand.
+        """
+        return next((f for f in self.findings if f.category == "wrong_variant"), None)
+
     def changed_by(self, change: int, taken: Iterable[Pair] = ()) -> list[Pair]:
         """Return the open mismatches but ``taken`` whose one differing axis changes by ``change``.
 

@@ -240,7 +240,33 @@ def _head_confidence(
     worded = any(word in c.name.lower() for c in changes for word in CLASS_WORDS)
     if not datasets and all(len(ctx.tgt(c.pair).shape) == 1 for c in changes):
         return BIAS_ONLY_HEAD  # the name alone says labels, no weight's rows confirm them
+    unnamed = not (datasets or worded) and not any(_is_head(ctx, c) for c in changes)
+    if unnamed and any(_width_like(ctx, c) for c in changes):
+        return UNSURE_HEAD
     return 0.9 if datasets else 0.8 if worded else 0.7
+
+
+def _width_like(ctx: Context, change: RowChange) -> bool:
+    """Whether a matrix's rows may be a width: both on the width step, or one side square.
+
+    ``[16, 32]`` against ``[8, 32]`` (a projection), ``[2, 8]`` against ``[8, 8]`` (that
+    side's layer a hidden one); 33 tags against 9 are off the step, labels.
+    """
+    shapes = ctx.src(change.pair).shape, ctx.tgt(change.pair).shape
+    square = any(len(shape) == 2 and shape[0] == shape[1] for shape in shapes)
+    stepped = not (change.have % _known.WIDTH_STEP or change.want % _known.WIDTH_STEP)
+    return len(shapes[1]) == 2 and (square or stepped)
+
+
+UNSURE_HEAD = 0.45
+"""Confidence of an output read as a head only because its weight and bias both change
+rows, its name saying no head (``2.weight`` of a Sequential, ``linear.weight``), no label
+set counting them and its rows shaped like a width: a network of another depth, or a
+projection's width, fits as well."""
+
+EMBEDDING_TILE = 64
+"""Row counts that are both multiples of this and no known label set are embedding widths
+(a sentence-transformers ``Dense`` projection of 256 against 512), not classes."""
 
 
 BIAS_ONLY_HEAD = 0.6
@@ -292,6 +318,10 @@ def _paired_output(ctx: Context, change: RowChange, rows: list[RowChange]) -> bo
     module = _module_of(change.name)
     if any(word in module.lower().rsplit(".", 1)[-1] for word in _BODY_WORDS):
         return False  # a layer the input passes through (patch_embed.proj, down1), not an output
+    if not (change.have % EMBEDDING_TILE or change.want % EMBEDDING_TILE) and not class_count(
+        change.have, change.want
+    ):
+        return False  # 256 against 512 outputs: an embedding width (a projection), not labels
     same = [c for c in rows if (c.have, c.want) == (change.have, change.want)]
     if any(_never_labels(ctx, c) for c in same if _module_of(c.name) == module):
         return False  # the bias of an image stem or an LM head follows its weight

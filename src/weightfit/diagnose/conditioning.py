@@ -444,6 +444,30 @@ def _report_swap(
         confidence = min(confidence, 0.7)  # one tensor of a text: another variant fits too
     if weak:
         confidence = min(confidence, 0.45)
+    variant = ctx.variant_found()
+    if variant is not None:
+        # Other layers already show another build of the same model (SD 2.x's Linear
+        # proj_in against SD 1.x's conv): the conditioning width is that variant's own,
+        # not an encoder swapped in by hand; reinitialising would discard trained weights.
+        evidence["also_acceptable"] = ["encoder_swap"]
+        evidence["variant_evidence"] = variant.message
+        ctx.add(
+            Finding(
+                category="wrong_variant",
+                severity="error",
+                message=f"another variant of the same model: the conditioning layers read "
+                f"{have}-wide features in the checkpoint{words['checkpoint']}, {want} in the "
+                f"model{words['model']}, and other layers differ as variants do "
+                f"({variant.message.split(': ', 1)[-1]})",
+                params=[p.source for p in pairs],
+                evidence=evidence,
+                confidence=round(min(confidence, 0.85), 2),
+                fix_note=f"{built}Build the model as the checkpoint's variant, with its "
+                f"{have}-wide conditioning encoder, rather than reshaping or reinitialising",
+            )
+        )
+        ctx.consume(pairs=pairs)
+        return
     ctx.add(
         Finding(
             category="encoder_swap",

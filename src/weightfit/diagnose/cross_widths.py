@@ -42,9 +42,10 @@ SD_WIDTHS = {768: "SD 1.x (CLIP-L/14, 768)", 1024: "SD 2.x (OpenCLIP-H/14, 1024)
 
 
 def encoder_widths(width: int) -> list[str]:
-    """Text encoders and LLMs whose hidden size is ``width`` (``model field`` labels)."""
+    """Text encoders and LLMs of hidden size ``width`` (``model field`` labels), used ones first."""
     rows = [row for row in knowledge.candidates_for_width(width) if row.kind in ENCODER_KINDS]
-    return list(dict.fromkeys(row.label for row in rows))
+    labels = {row.label for row in rows}
+    return [label for label in knowledge.width_labels(width) if label in labels]
 
 
 def conditioning_widths(ctx: Context) -> None:

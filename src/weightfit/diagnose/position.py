@@ -196,19 +196,40 @@ def pos_embed_resize(ctx: Context) -> None:
             note += f" (model built with {keys[0]}={want_size}; the checkpoint has {have_size})"
     # The patch embedding of another kernel is the same cause, not a second difference.
     kernels = _patch_kernels(ctx) if "checkpoint_patch_size" in lead else []
-    ctx.add(
-        Finding(
-            category="pos_embed_resize",
-            severity="error",
-            message=_pos_message(lead, len(found)),
-            params=[pair.source for pair, _, _ in found] + [pair.source for pair in kernels],
-            evidence={"tensors": [ev for _, _, ev in found][:8], "count": len(found)},
-            confidence=min(cast(float, ev["confidence"]) for _, _, ev in found),
-            fix=[op for _, op, _ in found if op is not None],
-            fix_note=note,
-        )
+    finding = Finding(
+        category="pos_embed_resize",
+        severity="error",
+        message=_pos_message(lead, len(found)),
+        params=[pair.source for pair, _, _ in found] + [pair.source for pair in kernels],
+        evidence={"tensors": [ev for _, _, ev in found][:8], "count": len(found)},
+        confidence=min(cast(float, ev["confidence"]) for _, _, ev in found),
+        fix=[op for _, op, _ in found if op is not None],
+        fix_note=note,
     )
+    ctx.add(_as_variant(finding, ctx.variant_found()))
     ctx.consume(pairs=[pair for pair, _, _ in found] + kernels)
+
+
+def _as_variant(finding: Finding, variant: Finding | None) -> Finding:
+    """A position size beside layers already read as another variant is that variant's own.
+
+    SD3.5-medium against SD3-medium: other blocks and another ``pos_embed_max_size``.
+    Resampling the table alone would not make the checkpoint load.
+    """
+    if variant is None:
+        return finding
+    finding.evidence["also_acceptable"] = ["pos_embed_resize"]
+    return Finding(
+        category="wrong_variant",
+        severity="error",
+        message=f"another variant of the same model: {finding.message}, and other layers "
+        f"differ as variants do ({variant.message})",
+        params=finding.params,
+        evidence=finding.evidence,
+        confidence=min(finding.confidence, variant.confidence),
+        fix_note="build the model as the checkpoint's variant, with its image size too; "
+        f"or, to fine-tune another build, {finding.fix_note}",
+    )
 
 
 def _position_change(ctx: Context, pair: Pair) -> tuple[Op | None, dict[str, object]] | None:

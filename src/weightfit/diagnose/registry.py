@@ -564,7 +564,7 @@ REGISTRY: tuple[Rule, ...] = (
     Rule(
         "pos_embed_resize",
         position.pos_embed_resize,
-        ("pos_embed_resize",),
+        ("pos_embed_resize", "wrong_variant"),
         after=("factorized_pos_embed", "wrong_variant"),
     ),
     Rule(
@@ -573,7 +573,12 @@ REGISTRY: tuple[Rule, ...] = (
         ("latent_channels",),
         after=("wrong_variant",),
     ),
-    Rule("encoder_swap", conditioning.encoder_swap, ("encoder_swap",), after=("wrong_variant",)),
+    Rule(
+        "encoder_swap",
+        conditioning.encoder_swap,
+        ("encoder_swap", "wrong_variant"),
+        after=("wrong_variant",),
+    ),
     Rule(
         "conditioning_widths",
         cross_widths.conditioning_widths,

@@ -263,10 +263,17 @@ _WIDTH_KINDS = ("conditioning", "text-encoder", "llm")
 
 
 def width_labels(width: int) -> list[str]:
-    """Name the encoders and LLMs whose hidden size is ``width``, conditioning kinds first."""
+    """Name the encoders and LLMs whose hidden size is ``width``, conditioning kinds first.
+
+    Within a kind, rows whose note names the pipelines that use them (CLIP-L/14 for SD 1.x)
+    come before rows that merely share the width (T5-base's 768).
+    """
     rows = sorted(
         candidates_for_width(width),
-        key=lambda row: _WIDTH_KINDS.index(row.kind) if row.kind in _WIDTH_KINDS else 9,
+        key=lambda row: (
+            _WIDTH_KINDS.index(row.kind) if row.kind in _WIDTH_KINDS else 9,
+            not row.note,
+        ),
     )
     return list(dict.fromkeys(row.label for row in rows))
 

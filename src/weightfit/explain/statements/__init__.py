@@ -29,7 +29,7 @@ from weightfit.explain.statements.lookups import (
     read_lookups,
 )
 from weightfit.explain.statements.names import QUANT_WORDS, read_names, read_unknown_names
-from weightfit.explain.statements.phrases import LOADING_CONTEXT
+from weightfit.explain.statements.phrases import FELL_BACK, LOADING_CONTEXT
 from weightfit.explain.statements.record import Facts
 
 __all__ = ["READERS", "Facts", "facts", "hints", "modules"]
@@ -256,7 +256,8 @@ def _absent_file(absent: re.Match[str]) -> str:
 
 
 def facts(text: str) -> Facts:
-    """Read the facts of a normalised text."""
+    """Read the facts of a normalised text; a lookup the loader fell back from is no error."""
+    text = FELL_BACK.sub("", text)
     absent = ABSENT_FILE.search(text)
     # A reader saying the weights file is not there is a failed load, raised or not.
     loading = (

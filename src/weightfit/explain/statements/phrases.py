@@ -82,3 +82,13 @@ def said(pattern: re.Pattern[str], text: str, group: int = 0) -> str:
     """What the first match of ``pattern`` in ``text`` holds (a group of it), or ``""``."""
     match = pattern.search(text)
     return match.group(group) if match is not None else ""
+
+
+FELL_BACK = re.compile(
+    r"(?:no\s+file\s+named|not\s+found|could\s+not\s+find|can't\s+find|does\s+not\s+exist)"
+    r"[^\n]{0,300}?(?:Defaulting\s+to|falling\s+back\s+to)\b[^\n.]*\.?",
+    re.IGNORECASE,
+)
+"""A failed lookup and, at once, the fallback the loader took: a notice, not an error, when
+nothing fails after it (diffusers' ``Error no file named diffusion_pytorch_model.safetensors
+found in directory X.`` then ``Defaulting to unsafe serialization``, reading the .bin)."""
