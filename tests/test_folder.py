@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -393,3 +394,20 @@ def test_config_json_that_is_not_an_object(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{tmp_path / 'config.json'}: invalid header: expected a JSON object, found list"
     )
+
+
+def test_a_pipeline_keeps_how_each_components_bytes_decode(tmp_path: Path) -> None:
+    """A component's neg view (torch.save keeps its storage and a flag) stays one in a pipeline."""
+    root = tmp_path / "pipeline"
+    vae = tiny_vae()
+    vae.save_config(root / "vae")
+    state = {**vae.state_dict(), "extra.im": torch.randn(4, dtype=torch.complex64).conj().imag}
+    assert state["extra.im"].is_neg()
+    torch.save(state, root / "vae" / "diffusion_pytorch_model.bin")
+    index = {"_class_name": "StableDiffusionPipeline", "vae": ["diffusers", "AutoencoderKL"]}
+    (root / "model_index.json").write_text(json.dumps(index))
+
+    alone = weightfit.read(root / "vae").tensors["extra.im"]
+    within = weightfit.read(root).tensors["vae.extra.im"]
+    assert "neg" in alone.decode
+    assert within == dataclasses.replace(alone, name="vae.extra.im")

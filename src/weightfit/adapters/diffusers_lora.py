@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +104,7 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
         for name in groups[component]:
             spec = manifest.tensors[name]
             renamed = PEFT_PREFIX + name.removeprefix(prefix)
-            part[renamed] = TensorSpec(
-                renamed, spec.shape, spec.dtype, spec.location, spec.stride, spec.storage
-            )
+            part[renamed] = replace(spec, name=renamed)
         tensors.update(part)
         configs.append((component, _config(manifest.metadata, component, part)))
     others = [c for c in groups if c not in chosen]

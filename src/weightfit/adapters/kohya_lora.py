@@ -31,7 +31,7 @@ import re
 import struct
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -142,9 +142,7 @@ def read(path: str | Path, base: Manifest | None = None) -> Manifest:
             for part, spec in module.tensors.items():
                 if part != "alpha":
                     renamed = f"{PEFT_PREFIX}{name}.{PARTS.get(part, part)}"
-                    tensors[renamed] = TensorSpec(
-                        renamed, spec.shape, spec.dtype, spec.location, spec.stride, spec.storage
-                    )
+                    tensors[renamed] = replace(spec, name=renamed)
             rank = _rank(kind, module)
             ranks[name] = rank
             alpha = module.tensors.get("alpha")

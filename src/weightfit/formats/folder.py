@@ -48,7 +48,7 @@ from weightfit.errors import (
     reading,
 )
 from weightfit.formats import safetensors_index
-from weightfit.manifest import Container, Manifest, SecurityVerdict, TensorSpec, counted
+from weightfit.manifest import Container, Manifest, SecurityVerdict, counted
 
 NAME = "folder"
 
@@ -331,15 +331,7 @@ def _absorb(manifest: Manifest, part: Manifest, component: str) -> None:
     """Add one component's manifest to the pipeline's, every name prefixed."""
     for name, spec in part.tensors.items():
         full = f"{component}.{name}"
-        manifest.tensors[full] = TensorSpec(
-            name=full,
-            shape=spec.shape,
-            dtype=spec.dtype,
-            location=spec.location,
-            stride=spec.stride,
-            storage=spec.storage,
-            is_buffer=spec.is_buffer,
-        )
+        manifest.tensors[full] = dataclasses.replace(spec, name=full)
     manifest.files.extend(part.files)
     manifest.metadata.update({f"{component}.{k}": v for k, v in part.metadata.items()})
     # Every component's chosen state dict is loaded; only the others it held are
